@@ -1,0 +1,328 @@
+/*
+ * sentineld plugin ABI: the whole contract between the daemon and its input,
+ * parser, detector and output plugins. Plugins compile against this header
+ * alone and never link against daemon symbols: everything they may call is
+ * in the struct sn_host function table handed to init(). docs/plugins.md
+ * walks through writing one; contrib/plugin-example/ is a complete one.
+ *
+ * Self-contained C11: only <stddef.h>, <stdint.h> and <stdbool.h>.
+ */
+#ifndef SENTINELD_PLUGIN_H
+#define SENTINELD_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Bumped on every incompatible change of anything in this file. The loader
+ * refuses a plugin whose abi differs, naming both numbers and the file.
+ */
+#define SN_PLUGIN_ABI 1
+
+/* Status codes shared by the daemon and plugins (libuv-style X-macro). */
+#define SN_STATUS_MAP(X)                                                       \
+    X(OK, "success")                                                           \
+    X(AGAIN, "would block; try again after the next event")                    \
+    X(DECLINED, "not handled here; try the next plugin")                       \
+    X(ENOMEM, "out of memory")                                                 \
+    X(EINVAL, "invalid input")                                                 \
+    X(ELIMIT, "limit exceeded")                                                \
+    X(EIO, "input/output error")                                               \
+    X(ECONFIG, "configuration error")                                          \
+    X(EPLUGIN, "plugin error")                                                 \
+    X(EPEER, "peer error")
+
+enum sn_status {
+#define SN_STATUS_ENUM_(name, text) SN_##name,
+    SN_STATUS_MAP(SN_STATUS_ENUM_)
+#undef SN_STATUS_ENUM_
+        SN_STATUS_COUNT_
+};
+
+/* What an output says about a batch it was given. */
+enum sn_out_result {
+    SN_OUT_OK = 0,  /* delivered; the core releases the batch for this output */
+    SN_OUT_RETRY,   /* transient: the core backs off and delivers it again */
+    SN_OUT_FAIL,    /* permanent: dead-lettered with the reason given */
+    SN_OUT_PENDING, /* accepted; host->output_ack() will report later */
+};
+
+enum sn_kind {
+    SN_KIND_INPUT = 0,
+    SN_KIND_PARSER,
+    SN_KIND_DETECTOR,
+    SN_KIND_OUTPUT,
+};
+
+enum sn_log_level {
+    SN_LOG_ERROR = 0,
+    SN_LOG_WARN,
+    SN_LOG_INFO,
+    SN_LOG_DEBUG,
+};
+
+/* ------------------------------------------------------------------------ */
+/* Declared options: the core validates config against this table, fills  */
+/* the plugin's config struct, and prints it for `sentineld plugins`.      */
+/* ------------------------------------------------------------------------ */
+
+enum sn_opt_type {
+    SN_OPT_STRING = 0, /* const char * (NULL when no default and unset) */
+    SN_OPT_INT,        /* int64_t, checked against [min, max] */
+    SN_OPT_BOOL,       /* bool */
+    SN_OPT_DOUBLE,     /* double */
+    SN_OPT_SIZE,       /* uint64_t bytes; accepts 512, 64KiB, 1MiB, 2GiB */
+    SN_OPT_DURATION,   /* int64_t milliseconds; accepts 250ms, 5s, 2m, 1h */
+    SN_OPT_ENUM,       /* int: index into the '|'-separated `choices` */
+    SN_OPT_LIST,       /* struct sn_strlist: a YAML sequence of scalars */
+    SN_OPT_MAP,        /* struct sn_kvlist: every key starting with `name`
+                          (e.g. "kafka.") is collected, prefix removed */
+};
+
+struct sn_strlist {
+    size_t n;
+    const char *const *items;
+};
+
+struct sn_kv {
+    const char *key;
+    const char *value;
+};
+
+struct sn_kvlist {
+    size_t n;
+    const struct sn_kv *items;
+};
+
+struct sn_option {
+    const char *name;
+    enum sn_opt_type type;
+    const char *def;     /* default as it would be written in YAML; NULL: none */
+    size_t offset;       /* offsetof(the plugin's config struct, field) */
+    const char *help;    /* one sentence, shown by `sentineld plugins` */
+    int64_t min, max;    /* range for INT/SIZE/DURATION when min < max */
+    const char *choices; /* SN_OPT_ENUM: "a|b|c" */
+    bool required;       /* an error when absent and def is NULL */
+};
+
+/* ------------------------------------------------------------------------ */
+/* Data the core hands to plugins. All pointers are borrowed: valid until  */
+/* the callback returns unless said otherwise.                             */
+/* ------------------------------------------------------------------------ */
+
+/* A slice of bytes, not NUL-terminated. */
+struct sn_str {
+    const char *ptr;
+    size_t len;
+};
+
+enum sn_value_type {
+    SN_VAL_NULL = 0,
+    SN_VAL_STR,
+    SN_VAL_INT,
+    SN_VAL_DOUBLE,
+    SN_VAL_BOOL,
+    SN_VAL_IP,   /* ip.family 4 or 6, ip.addr network order */
+    SN_VAL_TIME, /* nanoseconds since the epoch, UTC */
+};
+
+struct sn_value {
+    enum sn_value_type type;
+    union {
+        struct sn_str s;
+        int64_t i;
+        double d;
+        bool b;
+        int64_t time_ns;
+        struct {
+            uint8_t family;
+            uint8_t addr[16];
+        } ip;
+    } u;
+};
+
+/* The header fields every event has (syslog's, named after ECS in JSON). */
+enum sn_field {
+    SN_F_TIMESTAMP = 0, /* text of the timestamp as written */
+    SN_F_HOSTNAME,
+    SN_F_APPNAME,
+    SN_F_PROCID,
+    SN_F_MSGID,
+    SN_F_MSG,
+    SN_F_COUNT_
+};
+
+/* A raw record as an input delivered it, before parsing. */
+struct sn_record {
+    struct sn_str data;
+    int64_t recv_ns;        /* wall clock at receipt */
+    const char *input;      /* input instance name */
+    const char *peer;       /* "192.0.2.1:514", "[::1]:601", path, or NULL */
+    const char *transport;  /* "udp", "tcp", "tls", "unix", "file", ... */
+    int64_t source_offset;  /* byte or Kafka offset in the source; -1: none */
+    int32_t source_part;    /* Kafka partition; -1: none */
+};
+
+/* Opaque daemon objects. */
+struct sn_event;
+struct sn_batch;
+struct sn_instance; /* one configured plugin instance, as the core sees it */
+struct sn_emitter;  /* an input's handle for pushing records */
+struct sn_counter;  /* a monotonically increasing metric */
+struct sn_buf;      /* a bounded growable byte buffer */
+
+/* ------------------------------------------------------------------------ */
+/* The host: every function a plugin may call. Given to init(); valid      */
+/* until destroy() returns. Thread-safe unless said otherwise.             */
+/* ------------------------------------------------------------------------ */
+
+struct sn_host {
+    uint32_t abi;         /* SN_PLUGIN_ABI of the daemon */
+    uint32_t struct_size; /* sizeof(struct sn_host) of the daemon */
+
+    /* Logging, prefixed with the instance name. */
+    void (*log)(struct sn_instance *inst, enum sn_log_level level,
+                const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+    bool (*log_enabled)(struct sn_instance *inst, enum sn_log_level level);
+
+    /* Metrics. The name is appended to "sentineld_plugin_" with the
+     * instance as a label. Returns NULL only on ENOMEM. Adding is lock-free. */
+    struct sn_counter *(*counter)(struct sn_instance *inst, const char *name,
+                                  const char *help);
+    void (*counter_add)(struct sn_counter *c, uint64_t n);
+
+    /* Worker thread count the daemon runs with (inputs size pools by it). */
+    unsigned (*n_workers)(struct sn_instance *inst);
+
+    /* Inputs. An emitter belongs to one thread at a time. emit() copies
+     * the record into the current batch; when the pipeline is full it
+     * blocks until there is room (back-pressure) or, for an emitter made
+     * with `drop_when_full`, returns SN_AGAIN at once and the record is
+     * counted as dropped by the core. flush() hands a partial batch over;
+     * call it whenever the input goes idle. `rec->input` may be NULL: the
+     * core fills the instance name. */
+    struct sn_emitter *(*emitter_new)(struct sn_instance *inst,
+                                      bool drop_when_full);
+    enum sn_status (*emit)(struct sn_emitter *em, const struct sn_record *rec);
+    void (*flush)(struct sn_emitter *em);
+    void (*emitter_free)(struct sn_emitter *em);
+    /* True once stop was requested: run() loops check it. */
+    bool (*stopping)(struct sn_instance *inst);
+    /* State that survives restarts (e.g. a file position), in the store
+     * directory: returns a path under it named after the instance. */
+    const char *(*state_dir)(struct sn_instance *inst);
+
+    /* Events (parsers write, everyone reads). Strings passed to the
+     * setters must live as long as the event: slices of the record or
+     * memory from event_alloc(). */
+    void *(*event_alloc)(struct sn_event *ev, size_t len);
+    void (*event_set)(struct sn_event *ev, enum sn_field f, const char *s,
+                      size_t len);
+    struct sn_str (*event_get)(const struct sn_event *ev, enum sn_field f);
+    bool (*event_has)(const struct sn_event *ev, enum sn_field f);
+    /* PRI; -1 when absent. facility = pri / 8, severity = pri % 8. */
+    void (*event_set_pri)(struct sn_event *ev, int pri);
+    int (*event_pri)(const struct sn_event *ev);
+    /* Syslog protocol version (1 for RFC 5424); -1 when absent. */
+    void (*event_set_version)(struct sn_event *ev, int version);
+    /* Event time in UTC nanoseconds, when the message had a full one. */
+    void (*event_set_time)(struct sn_event *ev, int64_t ns);
+    bool (*event_time)(const struct sn_event *ev, int64_t *ns);
+    const struct sn_record *(*event_record)(const struct sn_event *ev);
+    /* Structured data (RFC 5424 6.3): has_sd=false prints as null. */
+    void (*event_set_has_sd)(struct sn_event *ev, bool has_sd);
+    enum sn_status (*event_add_sd)(struct sn_event *ev, struct sn_str sd_id,
+                                   struct sn_str name, struct sn_str value);
+    /* Extracted fields, key -> typed value; a later set replaces. */
+    enum sn_status (*event_set_field)(struct sn_event *ev, struct sn_str key,
+                                      const struct sn_value *v);
+    bool (*event_field)(const struct sn_event *ev, struct sn_str key,
+                        struct sn_value *out);
+    size_t (*event_n_fields)(const struct sn_event *ev);
+    void (*event_field_at)(const struct sn_event *ev, size_t i,
+                           struct sn_str *key, struct sn_value *out);
+    /* A note on what the parser guessed (e.g. "year inferred"). */
+    void (*event_note)(struct sn_event *ev, const char *static_text);
+
+    /* Batches (detectors and outputs). */
+    size_t (*batch_len)(const struct sn_batch *b);
+    struct sn_event *(*batch_event)(const struct sn_batch *b, size_t i);
+
+    /* Serialisation in the one event JSON schema (docs/events.md). */
+    struct sn_buf *(*buf_new)(size_t max_len);
+    void (*buf_free)(struct sn_buf *buf);
+    void (*buf_reset)(struct sn_buf *buf);
+    struct sn_str (*buf_str)(const struct sn_buf *buf);
+    enum sn_status (*event_to_json)(const struct sn_event *ev,
+                                    struct sn_buf *out);
+
+    /* Outputs that answered SN_OUT_PENDING report here, from any thread;
+     * `token` is the one write() was given. */
+    void (*output_ack)(struct sn_instance *inst, uint64_t token,
+                       enum sn_out_result result, const char *reason);
+};
+
+/* ------------------------------------------------------------------------ */
+/* The descriptor a plugin exports as `sn_plugin_<name>`.                   */
+/* ------------------------------------------------------------------------ */
+
+#define SN_PLUGIN_HEADER .abi = SN_PLUGIN_ABI, .struct_size = sizeof(struct sn_plugin)
+
+struct sn_plugin {
+    uint32_t abi;         /* SN_PLUGIN_ABI, checked before anything runs */
+    uint32_t struct_size; /* sizeof(struct sn_plugin) the plugin saw */
+    const char *name;     /* equals the .so name and the symbol suffix */
+    enum sn_kind kind;
+    const char *description;
+    const char *version;
+    const struct sn_option *options; /* terminated by a {0} entry */
+    size_t config_size;              /* the struct options fill */
+
+    /*
+     * Validate the filled config and build state; no sockets, no threads
+     * yet (a reload builds the new pipeline while the old one still runs).
+     * On failure write a reason into err and return non-OK.
+     */
+    enum sn_status (*init)(const struct sn_host *host, struct sn_instance *inst,
+                           const void *config, void **state, char *err,
+                           size_t err_len);
+    /* Acquire resources (bind, open, connect). */
+    enum sn_status (*start)(void *state, char *err, size_t err_len);
+    /* Stop producing/consuming; for inputs, make run() return soon. */
+    void (*stop)(void *state);
+    /* Free everything; state may be half-built when init failed. */
+    void (*destroy)(void *state);
+
+    /* SN_KIND_INPUT: runs on a thread of its own until stopping(). */
+    void (*run)(void *state);
+    /* Back-pressure hints for inputs that can pause a source (Kafka). */
+    void (*pause)(void *state);
+    void (*resume)(void *state);
+
+    /* SN_KIND_PARSER: fill ev from rec. SN_DECLINED lets the next parser
+     * try; SN_EINVAL rejects with a reason and the byte offset. */
+    enum sn_status (*parse)(void *state, const struct sn_record *rec,
+                            struct sn_event *ev, char *why, size_t why_len,
+                            size_t *offset);
+
+    /* SN_KIND_DETECTOR: look at a batch; called from worker threads. */
+    enum sn_status (*detect)(void *state, struct sn_batch *b);
+
+    /* SN_KIND_OUTPUT: deliver a batch; called from the output's thread.
+     * On SN_OUT_FAIL write the reason into why. */
+    enum sn_out_result (*write)(void *state, struct sn_batch *b,
+                                uint64_t token, char *why, size_t why_len);
+    /* Flush buffers, reopen files (SIGHUP / logrotate). */
+    void (*reopen)(void *state);
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SENTINELD_PLUGIN_H */

@@ -1,0 +1,17 @@
+/*
+ * Subcommands of the sentineld binary. Each takes the argv that follows
+ * the program name (argv[0] is the subcommand) and returns the process
+ * exit status: 0 success, 1 the input was rejected, 2 usage or config
+ * error. main.c only dispatches.
+ */
+#ifndef SN_CLI_CLI_H
+#define SN_CLI_CLI_H
+
+int sn_cmd_run(int argc, char **argv);
+int sn_cmd_check(int argc, char **argv);
+int sn_cmd_plugins(int argc, char **argv);
+int sn_cmd_version(int argc, char **argv);
+int sn_cmd_parse(int argc, char **argv);
+int sn_cmd_frame(int argc, char **argv);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * Growable byte buffer with a maximum fixed at creation (curl dynbuf):
+ * appending past the maximum fails with SN_ELIMIT instead of growing on
+ * peer input. This is the struct sn_buf plugins see through the host.
+ */
+#ifndef SN_CORE_BUF_H
+#define SN_CORE_BUF_H
+
+#include <stddef.h>
+
+#include <sentineld/plugin.h>
+
+struct sn_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t max;
+};
+
+void sn_buf_init(struct sn_buf *b, size_t max);
+void sn_buf_fini(struct sn_buf *b);
+struct sn_buf *sn_buf_new(size_t max);
+void sn_buf_free(struct sn_buf *b);
+void sn_buf_reset(struct sn_buf *b);
+/* Make room for n more bytes. */
+enum sn_status sn_buf_reserve(struct sn_buf *b, size_t n);
+enum sn_status sn_buf_append(struct sn_buf *b, const void *p, size_t n);
+enum sn_status sn_buf_putc(struct sn_buf *b, char c);
+enum sn_status sn_buf_puts(struct sn_buf *b, const char *s);
+enum sn_status sn_buf_printf(struct sn_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* NUL-terminate without counting the NUL in len; returns data. */
+const char *sn_buf_cstr(struct sn_buf *b);
+
+#endif

@@ -1,0 +1,147 @@
+/* Hand-written JSON output; see json.h for why not json-c here. */
+#include "core/json.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
+static size_t
+utf8_seq_len(const unsigned char *s, size_t avail)
+{
+    unsigned char c = s[0];
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        if (avail < 2 || (s[1] & 0xC0) != 0x80)
+            return 0;
+        return 2;
+    }
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (avail < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xE0 && s[1] < 0xA0)
+            return 0; /* overlong */
+        if (c == 0xED && s[1] >= 0xA0)
+            return 0; /* UTF-16 surrogate */
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (avail < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
+            (s[3] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xF0 && s[1] < 0x90)
+            return 0; /* overlong */
+        if (c == 0xF4 && s[1] >= 0x90)
+            return 0; /* above U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+
+bool
+sn_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+
+    while (i < len) {
+        size_t n = utf8_seq_len(p + i, len - i);
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+enum sn_status
+sn_json_str(struct sn_buf *b, const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, run = 0;
+    enum sn_status rc;
+
+    /* Worst case 6 bytes out per byte in; reserve once for the common
+     * case so the loop below rarely reallocates. */
+    if ((rc = sn_buf_reserve(b, len + 2)) != SN_OK)
+        return rc;
+    if ((rc = sn_buf_putc(b, '"')) != SN_OK)
+        return rc;
+    while (i < len) {
+        unsigned char c = p[i];
+        size_t n;
+
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            i++;
+            run++;
+            continue;
+        }
+        if (run > 0 &&
+            (rc = sn_buf_append(b, p + i - run, run)) != SN_OK)
+            return rc;
+        run = 0;
+        if (c >= 0x80) {
+            n = utf8_seq_len(p + i, len - i);
+            if (n == 0) {
+                rc = sn_buf_append(b, "\xEF\xBF\xBD", 3);
+                n = 1;
+            } else {
+                rc = sn_buf_append(b, p + i, n);
+            }
+            i += n;
+        } else {
+            char esc[8];
+            const char *e = esc;
+            size_t elen = 2;
+
+            switch (c) {
+            case '"': e = "\\\""; break;
+            case '\\': e = "\\\\"; break;
+            case '\n': e = "\\n"; break;
+            case '\r': e = "\\r"; break;
+            case '\t': e = "\\t"; break;
+            case '\b': e = "\\b"; break;
+            case '\f': e = "\\f"; break;
+            default:
+                snprintf(esc, sizeof(esc), "\\u%04x", c);
+                elen = 6;
+            }
+            rc = sn_buf_append(b, e, elen);
+            i++;
+        }
+        if (rc != SN_OK)
+            return rc;
+    }
+    if (run > 0 && (rc = sn_buf_append(b, p + i - run, run)) != SN_OK)
+        return rc;
+    return sn_buf_putc(b, '"');
+}
+
+enum sn_status
+sn_json_str_or_null(struct sn_buf *b, const char *s, size_t len)
+{
+    if (s == NULL)
+        return sn_buf_append(b, "null", 4);
+    return sn_json_str(b, s, len);
+}
+
+enum sn_status
+sn_json_key(struct sn_buf *b, const char *key)
+{
+    enum sn_status rc = sn_buf_putc(b, '"');
+
+    if (rc == SN_OK)
+        rc = sn_buf_puts(b, key);
+    if (rc == SN_OK)
+        rc = sn_buf_append(b, "\":", 2);
+    return rc;
+}
+
+enum sn_status
+sn_json_int(struct sn_buf *b, int64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
+
+    return sn_buf_append(b, tmp, (size_t)n);
+}

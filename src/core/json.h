@@ -1,0 +1,28 @@
+/*
+ * Minimal JSON writing for the hot path (events out to files, Kafka and
+ * the CLI). Reading JSON uses json-c; writing by hand avoids building a
+ * json-c tree per event, which costs more than the event itself.
+ */
+#ifndef SN_CORE_JSON_H
+#define SN_CORE_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+/* Append s as a quoted JSON string. Invalid UTF-8 bytes become U+FFFD,
+ * control characters \uXXXX escapes; valid UTF-8 passes through. */
+enum sn_status sn_json_str(struct sn_buf *b, const char *s, size_t len);
+/* A quoted string, or null when s is NULL. */
+enum sn_status sn_json_str_or_null(struct sn_buf *b, const char *s,
+                                   size_t len);
+/* "key": (quoted key and colon; keys are trusted ASCII). */
+enum sn_status sn_json_key(struct sn_buf *b, const char *key);
+enum sn_status sn_json_int(struct sn_buf *b, int64_t v);
+/* True when the bytes are valid UTF-8 (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF). */
+bool sn_utf8_valid(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * Every hard limit of the daemon in one place, each with the reason for its
+ * number. Plugins get their own limits through options; these bound what
+ * the core itself accepts from config and peers.
+ */
+#ifndef SN_CORE_LIMITS_H
+#define SN_CORE_LIMITS_H
+
+/* Records per batch: large enough to amortise one queue hand-off and one
+ * lock over many records, small enough that a batch stays in L2 cache. */
+#define SN_BATCH_MAX_RECORDS 1024
+
+/* Bytes of arena per batch chunk; records and their parsed fields live
+ * here. One chunk holds a full batch of typical 200-byte lines. */
+#define SN_BATCH_ARENA_CHUNK (512 * 1024)
+
+/* Largest single record the core accepts from any input (the syslog
+ * input enforces its own, smaller, configurable maximum). */
+#define SN_RECORD_MAX (16 * 1024 * 1024)
+
+/* Extracted fields per event: bounds the work a hostile line can cause. */
+#define SN_EVENT_MAX_FIELDS 256
+
+/* Structured-data params per event (RFC 5424 sets no limit; rsyslog
+ * handles a few dozen in practice). */
+#define SN_EVENT_MAX_SD_PARAMS 512
+
+/* Worker threads: more than this is a configuration mistake on any
+ * machine we target. */
+#define SN_WORKERS_MAX 256
+
+/* Config file size: a config larger than this is not hand-written. */
+#define SN_CONFIG_MAX_BYTES (8 * 1024 * 1024)
+
+/* Configured plugin instances per kind. */
+#define SN_INSTANCES_MAX 256
+
+/* Rate limit for repeated log lines about bad input: one line per
+ * this many milliseconds per instance and reason class. */
+#define SN_LOG_RATE_MS 1000
+
+_Static_assert(SN_BATCH_MAX_RECORDS > 0 && SN_BATCH_MAX_RECORDS <= 65536,
+               "batch size must fit the event index type");
+_Static_assert(SN_BATCH_ARENA_CHUNK >= 64 * 1024, "arena chunk too small");
+
+#endif
