@@ -258,6 +258,8 @@ struct sn_host {
     void (*buf_free)(struct sn_buf *buf);
     void (*buf_reset)(struct sn_buf *buf);
     struct sn_str (*buf_str)(const struct sn_buf *buf);
+    enum sn_status (*buf_append)(struct sn_buf *buf, const void *p,
+                                 size_t len);
     enum sn_status (*event_to_json)(const struct sn_event *ev,
                                     struct sn_buf *out);
 
@@ -303,6 +305,8 @@ struct sn_plugin {
     /* Back-pressure hints for inputs that can pause a source (Kafka). */
     void (*pause)(void *state);
     void (*resume)(void *state);
+    /* Parser used when the input's config names none (e.g. "auto"). */
+    const char *default_parser;
 
     /* SN_KIND_PARSER: fill ev from rec. SN_DECLINED lets the next parser
      * try; SN_EINVAL rejects with a reason and the byte offset. */

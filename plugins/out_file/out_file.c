@@ -1,0 +1,217 @@
+/*
+ * out_file: events as JSON lines (the schema of docs/events.md) to a file
+ * or stdout. One write(2) per 256 KiB, never per event; fsync policy
+ * configurable; SIGHUP reopens the file so logrotate can move it away.
+ * A failed write is a RETRY (the core backs off and redelivers the batch;
+ * lines already written may then appear twice: at-least-once).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sentineld/plugin.h>
+
+#define FLUSH_BYTES (256 * 1024)
+
+enum fsync_policy { FSYNC_NEVER, FSYNC_BATCH };
+
+struct of_conf {
+    const char *path;
+    int fsync;
+    int64_t mode;
+};
+
+struct of_state {
+    const struct sn_host *host;
+    struct sn_instance *inst;
+    const struct of_conf *c;
+    struct sn_buf *buf;
+    int fd;
+    bool is_stdout;
+    atomic_bool reopen;
+};
+
+static const struct sn_option of_options[] = {
+    { "path", SN_OPT_STRING, "-", offsetof(struct of_conf, path),
+      "file to append to; \"-\" is standard output", 0, 0, NULL, false },
+    { "fsync", SN_OPT_ENUM, "never", offsetof(struct of_conf, fsync),
+      "fsync after every batch (durable, slower) or never", 0, 0,
+      "never|batch", false },
+    { "mode", SN_OPT_INT, "416", offsetof(struct of_conf, mode),
+      "permissions of a created file (decimal; 416 is 0640)", 0, 511, NULL,
+      false },
+    { 0 },
+};
+
+static enum sn_status
+of_init(const struct sn_host *host, struct sn_instance *inst,
+        const void *config, void **state, char *err, size_t err_len)
+{
+    struct of_state *s = calloc(1, sizeof(*s));
+
+    if (s == NULL)
+        return SN_ENOMEM;
+    *state = s;
+    s->host = host;
+    s->inst = inst;
+    s->c = config;
+    s->fd = -1;
+    s->is_stdout = strcmp(s->c->path, "-") == 0;
+    s->buf = host->buf_new(64u * 1024 * 1024);
+    if (s->buf == NULL)
+        return SN_ENOMEM;
+    if (s->c->path[0] == '\0') {
+        snprintf(err, err_len, "path is empty");
+        return SN_ECONFIG;
+    }
+    return SN_OK;
+}
+
+static int
+open_file(struct of_state *s, char *err, size_t err_len)
+{
+    if (s->is_stdout) {
+        s->fd = STDOUT_FILENO;
+        return 0;
+    }
+    s->fd = open(s->c->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                 (mode_t)s->c->mode);
+    if (s->fd < 0) {
+        snprintf(err, err_len, "cannot open %s: %s", s->c->path,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static enum sn_status
+of_start(void *state, char *err, size_t err_len)
+{
+    struct of_state *s = state;
+
+    return open_file(s, err, err_len) == 0 ? SN_OK : SN_EIO;
+}
+
+static void
+close_file(struct of_state *s)
+{
+    if (s->fd >= 0 && !s->is_stdout)
+        close(s->fd);
+    s->fd = -1;
+}
+
+static void
+of_stop(void *state)
+{
+    close_file(state);
+}
+
+static void
+of_destroy(void *state)
+{
+    struct of_state *s = state;
+
+    if (s == NULL)
+        return;
+    close_file(s);
+    if (s->buf != NULL)
+        s->host->buf_free(s->buf);
+    free(s);
+}
+
+static void
+of_reopen(void *state)
+{
+    struct of_state *s = state;
+
+    atomic_store(&s->reopen, true);
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static enum sn_out_result
+flush_buf(struct of_state *s, char *why, size_t why_len)
+{
+    struct sn_str data = s->host->buf_str(s->buf);
+
+    if (data.len > 0 && write_all(s->fd, data.ptr, data.len) != 0) {
+        snprintf(why, why_len, "write to %s: %s", s->c->path, strerror(errno));
+        s->host->buf_reset(s->buf);
+        return SN_OUT_RETRY;
+    }
+    s->host->buf_reset(s->buf);
+    return SN_OUT_OK;
+}
+
+static enum sn_out_result
+of_write(void *state, struct sn_batch *b, uint64_t token, char *why,
+         size_t why_len)
+{
+    struct of_state *s = state;
+    size_t n = s->host->batch_len(b);
+    enum sn_out_result r;
+
+    (void)token;
+    if (atomic_exchange(&s->reopen, false) || s->fd < 0) {
+        close_file(s);
+        if (open_file(s, why, why_len) != 0)
+            return SN_OUT_RETRY;
+    }
+    s->host->buf_reset(s->buf);
+    for (size_t i = 0; i < n; i++) {
+        struct sn_event *ev = s->host->batch_event(b, i);
+        if (s->host->event_to_json(ev, s->buf) != SN_OK) {
+            snprintf(why, why_len, "event too large to serialise");
+            return SN_OUT_FAIL;
+        }
+        if (s->host->buf_append(s->buf, "\n", 1) != SN_OK) {
+            snprintf(why, why_len, "event too large to serialise");
+            return SN_OUT_FAIL;
+        }
+        if (s->host->buf_str(s->buf).len >= FLUSH_BYTES &&
+            (r = flush_buf(s, why, why_len)) != SN_OUT_OK)
+            return r;
+    }
+    if ((r = flush_buf(s, why, why_len)) != SN_OUT_OK)
+        return r;
+    if (s->c->fsync == FSYNC_BATCH && !s->is_stdout && fsync(s->fd) != 0) {
+        snprintf(why, why_len, "fsync %s: %s", s->c->path, strerror(errno));
+        return SN_OUT_RETRY;
+    }
+    return SN_OUT_OK;
+}
+
+__attribute__((visibility("default"))) const struct sn_plugin
+    sn_plugin_out_file = {
+        SN_PLUGIN_HEADER,
+        .name = "out_file",
+        .kind = SN_KIND_OUTPUT,
+        .description = "events as JSON lines to a file or stdout",
+        .version = "1",
+        .options = of_options,
+        .config_size = sizeof(struct of_conf),
+        .init = of_init,
+        .start = of_start,
+        .stop = of_stop,
+        .destroy = of_destroy,
+        .write = of_write,
+        .reopen = of_reopen,
+    };

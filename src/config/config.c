@@ -1,0 +1,331 @@
+/*
+ * Top-level config structure: daemon and http sections through option
+ * tables, plugin instances under inputs/parsers/detectors/outputs. Names are
+ * unique across all instances so logs and metrics are unambiguous.
+ */
+#include "config/config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/options.h"
+#include "core/limits.h"
+
+#define D_OFF(f) offsetof(struct sn_daemon_conf, f)
+const struct sn_option sn_daemon_options[] = {
+    { "workers", SN_OPT_INT, "0", D_OFF(workers),
+      "worker threads that parse and detect; 0 means one per core", 0,
+      SN_WORKERS_MAX, NULL, false },
+    { "batch_pool", SN_OPT_INT, "64", D_OFF(batch_pool),
+      "batches in flight; when all are in use inputs wait (back-pressure)",
+      4, 65536, NULL, false },
+    { "log_level", SN_OPT_ENUM, "info", D_OFF(log_level),
+      "lowest level logged", 0, 0, "error|warn|info|debug", false },
+    { "log_target", SN_OPT_ENUM, "stderr", D_OFF(log_target),
+      "where the daemon logs", 0, 0, "stderr|syslog", false },
+    { "shutdown_timeout", SN_OPT_DURATION, "10s", D_OFF(shutdown_timeout_ms),
+      "how long a stop waits for queues to drain", 0, 3600000, NULL, false },
+    { "plugin_path", SN_OPT_LIST, NULL, D_OFF(plugin_path),
+      "directories searched for plugins before the built-in one", 0, 0, NULL,
+      false },
+    { "state_dir", SN_OPT_STRING, "/var/lib/sentineld", D_OFF(state_dir),
+      "where inputs keep positions and the store keeps its files", 0, 0, NULL,
+      false },
+    { 0 },
+};
+
+#define H_OFF(f) offsetof(struct sn_http_conf, f)
+const struct sn_option sn_http_options[] = {
+    { "enabled", SN_OPT_BOOL, "true", H_OFF(enabled),
+      "serve /health and /metrics", 0, 0, NULL, false },
+    { "listen", SN_OPT_STRING, "127.0.0.1:8514", H_OFF(listen),
+      "address:port of the HTTP listener", 0, 0, NULL, false },
+    { 0 },
+};
+
+const char *const sn_instance_core_keys[] = { "name", "plugin", "parser",
+                                              "inputs", NULL };
+
+static const char *const top_keys[] = { "daemon",    "http",    "inputs",
+                                        "parsers",   "detectors", "outputs",
+                                        NULL };
+
+const char *
+sn_kind_name(enum sn_kind k)
+{
+    switch (k) {
+    case SN_KIND_INPUT: return "input";
+    case SN_KIND_PARSER: return "parser";
+    case SN_KIND_DETECTOR: return "detector";
+    case SN_KIND_OUTPUT: return "output";
+    }
+    return "?";
+}
+
+const char *
+sn_kind_prefix(enum sn_kind k)
+{
+    switch (k) {
+    case SN_KIND_INPUT: return "in_";
+    case SN_KIND_PARSER: return "parse_";
+    case SN_KIND_DETECTOR: return "det_";
+    case SN_KIND_OUTPUT: return "out_";
+    }
+    return "";
+}
+
+static char *
+arena_str(struct sn_arena *a, const char *s)
+{
+    return sn_arena_memdup(a, s, strlen(s) + 1);
+}
+
+static void
+str_list(struct sn_config *c, const struct sn_node *n, const char *what,
+         struct sn_strlist *out, struct sn_diags *d)
+{
+    const char **items;
+
+    if (n == NULL)
+        return;
+    if (n->type == SN_NODE_SCALAR) {
+        items = sn_arena_alloc(&c->arena, sizeof(char *));
+        items[0] = arena_str(&c->arena, n->str);
+        out->items = items;
+        out->n = 1;
+        return;
+    }
+    if (n->type != SN_NODE_SEQ) {
+        sn_diags_add(d, SN_DIAG_ERROR, n->file, n->line, n->col,
+                     "'%s' expects a name or a list of names, got %s", what,
+                     sn_node_type_name(n->type));
+        return;
+    }
+    items = sn_arena_alloc(&c->arena, (n->n + 1) * sizeof(char *));
+    for (size_t i = 0; i < n->n; i++) {
+        if (n->items[i]->type != SN_NODE_SCALAR) {
+            sn_diags_add(d, SN_DIAG_ERROR, n->items[i]->file,
+                         n->items[i]->line, n->items[i]->col,
+                         "'%s' expects names, got %s", what,
+                         sn_node_type_name(n->items[i]->type));
+            return;
+        }
+        items[i] = arena_str(&c->arena, n->items[i]->str);
+    }
+    out->items = items;
+    out->n = n->n;
+}
+
+static void
+load_instances(struct sn_config *c, const struct sn_node *list,
+               enum sn_kind kind, struct sn_diags *d)
+{
+    if (list->type != SN_NODE_SEQ) {
+        sn_diags_add(d, SN_DIAG_ERROR, list->file, list->line, list->col,
+                     "'%ss' expects a list of instances (\"- plugin: ...\"), "
+                     "got %s",
+                     sn_kind_name(kind), sn_node_type_name(list->type));
+        return;
+    }
+    for (size_t i = 0; i < list->n; i++) {
+        const struct sn_node *n = list->items[i];
+        const struct sn_node *plugin, *name;
+        struct sn_inst_conf *ic;
+        const char *prefix = sn_kind_prefix(kind);
+        size_t plen = strlen(prefix);
+
+        if (n->type != SN_NODE_MAP) {
+            sn_diags_add(d, SN_DIAG_ERROR, n->file, n->line, n->col,
+                         "%s entry must be a mapping with a 'plugin' key, got "
+                         "%s",
+                         sn_kind_name(kind), sn_node_type_name(n->type));
+            continue;
+        }
+        plugin = sn_node_get(n, "plugin");
+        if (plugin == NULL || plugin->type != SN_NODE_SCALAR ||
+            plugin->str[0] == '\0') {
+            sn_diags_add(d, SN_DIAG_ERROR, n->file, n->line, n->col,
+                         "%s entry has no 'plugin' (e.g. plugin: %sfile)",
+                         sn_kind_name(kind), prefix);
+            continue;
+        }
+        if (c->n_insts >= SN_INSTANCES_MAX * 4) {
+            sn_diags_add(d, SN_DIAG_ERROR, n->file, n->line, n->col,
+                         "too many plugin instances (limit %d)",
+                         SN_INSTANCES_MAX * 4);
+            return;
+        }
+        ic = &c->insts[c->n_insts];
+        memset(ic, 0, sizeof(*ic));
+        ic->kind = kind;
+        ic->node = n;
+        ic->line = n->line;
+        ic->col = n->col;
+        /* "syslog" and "in_syslog" both name the in_syslog plugin. */
+        if (strncmp(plugin->str, prefix, plen) == 0) {
+            ic->plugin = arena_str(&c->arena, plugin->str);
+        } else {
+            size_t len = plen + strlen(plugin->str) + 1;
+            char *full = sn_arena_alloc(&c->arena, len);
+            snprintf(full, len, "%s%s", prefix, plugin->str);
+            ic->plugin = full;
+        }
+        name = sn_node_get(n, "name");
+        if (name != NULL && (name->type != SN_NODE_SCALAR || name->str[0] == 0)) {
+            sn_diags_add(d, SN_DIAG_ERROR, name->file, name->line, name->col,
+                         "'name' must be a non-empty string");
+            continue;
+        }
+        ic->name = name ? arena_str(&c->arena, name->str) : ic->plugin;
+        for (size_t j = 0; j < c->n_insts; j++) {
+            if (strcmp(c->insts[j].name, ic->name) == 0) {
+                const struct sn_node *at = name ? name : n;
+                sn_diags_add(d, SN_DIAG_ERROR, at->file, at->line, at->col,
+                             "duplicate instance name '%s' (first at line "
+                             "%d); give each instance a unique 'name'",
+                             ic->name, c->insts[j].line);
+                break;
+            }
+        }
+        if (kind == SN_KIND_INPUT)
+            str_list(c, sn_node_get(n, "parser"), "parser", &ic->parsers, d);
+        else if (sn_node_get(n, "parser") != NULL) {
+            const struct sn_node *p = sn_node_get(n, "parser");
+            sn_diags_add(d, SN_DIAG_ERROR, p->file, p->line, p->col,
+                         "'parser' is only valid for inputs");
+        }
+        if (kind == SN_KIND_OUTPUT || kind == SN_KIND_DETECTOR)
+            str_list(c, sn_node_get(n, "inputs"), "inputs", &ic->inputs, d);
+        else if (sn_node_get(n, "inputs") != NULL) {
+            const struct sn_node *p = sn_node_get(n, "inputs");
+            sn_diags_add(d, SN_DIAG_ERROR, p->file, p->line, p->col,
+                         "'inputs' is only valid for detectors and outputs");
+        }
+        c->n_insts++;
+    }
+}
+
+static size_t
+count_instances(const struct sn_node *root)
+{
+    size_t n = 0;
+    const char *keys[] = { "inputs", "parsers", "detectors", "outputs" };
+
+    for (int i = 0; i < 4; i++) {
+        const struct sn_node *l = sn_node_get(root, keys[i]);
+        if (l != NULL && l->type == SN_NODE_SEQ)
+            n += l->n;
+    }
+    return n;
+}
+
+enum sn_status
+sn_config_load(const char *path, struct sn_config **out, struct sn_diags *d)
+{
+    struct sn_config *c;
+    const struct sn_node *root;
+    size_t errors_before = d->n_errors;
+    static const enum sn_kind kinds[] = { SN_KIND_INPUT, SN_KIND_PARSER,
+                                          SN_KIND_DETECTOR, SN_KIND_OUTPUT };
+    static const char *const kind_keys[] = { "inputs", "parsers", "detectors",
+                                             "outputs" };
+
+    *out = NULL;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return SN_ENOMEM;
+    sn_arena_init(&c->arena, 16 * 1024, 0);
+    c->path = strdup(path);
+    if (sn_yaml_load(path, true, &c->yaml, d) != SN_OK)
+        goto fail;
+    if (c->yaml->n_docs != 1) {
+        sn_diags_add(d, SN_DIAG_ERROR, path, 1, 1,
+                     c->yaml->n_docs == 0
+                         ? "the file is empty; see conf/sentineld.yaml for a "
+                           "working example"
+                         : "expected one YAML document, found %zu",
+                     c->yaml->n_docs);
+        goto fail;
+    }
+    root = c->yaml->docs[0];
+    if (root->type != SN_NODE_MAP) {
+        sn_diags_add(d, SN_DIAG_ERROR, path, root->line, root->col,
+                     "the top level must be a mapping (daemon:, inputs:, "
+                     "outputs: ...), got %s",
+                     sn_node_type_name(root->type));
+        goto fail;
+    }
+    for (size_t i = 0; i < root->n; i++) {
+        const struct sn_node *k = root->pairs[i].key;
+        bool known = false;
+
+        for (size_t j = 0; top_keys[j] != NULL; j++)
+            if (strcmp(k->str, top_keys[j]) == 0)
+                known = true;
+        if (!known) {
+            const char *best = sn_suggest(k->str, top_keys, 6);
+            if (best != NULL)
+                sn_diags_add(d, SN_DIAG_ERROR, k->file, k->line, k->col,
+                             "unknown section '%s'; did you mean '%s'?",
+                             k->str, best);
+            else
+                sn_diags_add(d, SN_DIAG_ERROR, k->file, k->line, k->col,
+                             "unknown section '%s' (expected one of: daemon, "
+                             "http, inputs, parsers, detectors, outputs)",
+                             k->str);
+        }
+    }
+    {
+        const struct sn_node *dn = sn_node_get(root, "daemon");
+        const struct sn_node *hn = sn_node_get(root, "http");
+
+        if (dn != NULL && dn->type != SN_NODE_MAP)
+            sn_diags_add(d, SN_DIAG_ERROR, dn->file, dn->line, dn->col,
+                         "'daemon' must be a mapping");
+        else
+            sn_options_fill(sn_daemon_options, &c->daemon, dn, NULL,
+                            "section daemon", &c->arena, d);
+        if (hn != NULL && hn->type != SN_NODE_MAP)
+            sn_diags_add(d, SN_DIAG_ERROR, hn->file, hn->line, hn->col,
+                         "'http' must be a mapping");
+        else
+            sn_options_fill(sn_http_options, &c->http, hn, NULL,
+                            "section http", &c->arena, d);
+    }
+    c->insts = calloc(count_instances(root) + 1, sizeof(*c->insts));
+    if (c->insts == NULL)
+        goto fail;
+    for (int k = 0; k < 4; k++) {
+        const struct sn_node *l = sn_node_get(root, kind_keys[k]);
+        if (l != NULL)
+            load_instances(c, l, kinds[k], d);
+    }
+    if (d->n_errors == errors_before) {
+        bool has_input = false;
+        for (size_t i = 0; i < c->n_insts; i++)
+            if (c->insts[i].kind == SN_KIND_INPUT)
+                has_input = true;
+        if (!has_input)
+            sn_diags_add(d, SN_DIAG_WARNING, path, root->line, root->col,
+                         "no inputs configured: nothing will be received");
+    }
+    if (d->n_errors > errors_before)
+        goto fail;
+    *out = c;
+    return SN_OK;
+fail:
+    sn_config_free(c);
+    return SN_ECONFIG;
+}
+
+void
+sn_config_free(struct sn_config *c)
+{
+    if (c == NULL)
+        return;
+    sn_yaml_free(c->yaml);
+    sn_arena_fini(&c->arena);
+    free(c->insts);
+    free(c->path);
+    free(c);
+}

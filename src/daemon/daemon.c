@@ -1,0 +1,285 @@
+/* Control loop, reload and privilege drop; see daemon.h. */
+/* _DEFAULT_SOURCE: initgroups(3) is a BSD interface. */
+#define _DEFAULT_SOURCE
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "core/log.h"
+#include "http/http.h"
+#include "config.h"
+#include "pipeline/pipeline.h"
+
+struct sn_daemon {
+    const struct sn_daemon_opts *o;
+    struct event_base *base;
+    struct sn_metrics *metrics;
+    struct sn_pipeline *pl;
+    struct sn_http *http;
+    struct event *inputs_done;
+    struct sn_counter *c_reloads, *c_reload_failures;
+    int exit_code;
+};
+
+static void
+log_diags(const struct sn_diags *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        const struct sn_diag *it = &d->items[i];
+        sn_log(it->level == SN_DIAG_ERROR ? SN_LOG_ERROR : SN_LOG_WARN,
+               "%s:%d:%d: %s", it->file ? it->file : "-", it->line, it->col,
+               it->msg);
+    }
+}
+
+static void
+apply_logging(const struct sn_config *c)
+{
+    sn_log_setup((enum sn_log_level)c->daemon.log_level,
+                 c->daemon.log_target == 1);
+}
+
+static void
+inputs_done_cb(void *arg)
+{
+    struct sn_daemon *d = arg;
+
+    /* Called from an input thread: wake the control loop. */
+    event_active(d->inputs_done, EV_READ, 0);
+}
+
+static enum sn_status
+build(struct sn_daemon *d, struct sn_pipeline **out)
+{
+    struct sn_diags diags;
+    struct sn_config *cfg;
+    enum sn_status rc;
+
+    sn_diags_init(&diags);
+    rc = sn_config_load(d->o->config_path, &cfg, &diags);
+    if (rc == SN_OK)
+        rc = sn_pipeline_build(cfg, d->metrics, out, &diags);
+    log_diags(&diags);
+    sn_diags_fini(&diags);
+    if (rc == SN_OK) {
+        (*out)->on_inputs_done = d->o->oneshot ? inputs_done_cb : NULL;
+        (*out)->on_inputs_done_arg = d;
+    }
+    return rc;
+}
+
+static void
+reload(struct sn_daemon *d)
+{
+    struct sn_pipeline *next = NULL;
+    struct sn_error err;
+
+    sn_log_info("SIGHUP: reloading %s", d->o->config_path);
+    sn_counter_add(d->c_reloads, 1);
+    if (build(d, &next) != SN_OK) {
+        sn_counter_add(d->c_reload_failures, 1);
+        sn_log_error("reload failed: the new configuration is invalid; the "
+                     "running pipeline is unchanged");
+        return;
+    }
+    sn_pipeline_stop(d->pl);
+    sn_error_clear(&err);
+    if (sn_pipeline_start(next, &err) != SN_OK) {
+        sn_counter_add(d->c_reload_failures, 1);
+        sn_log_error("reload failed: %s; restarting the previous pipeline",
+                     err.msg);
+        sn_pipeline_free(next);
+        sn_error_clear(&err);
+        if (sn_pipeline_start(d->pl, &err) != SN_OK) {
+            sn_log_error("cannot restart the previous pipeline: %s", err.msg);
+            d->exit_code = 1;
+            event_base_loopbreak(d->base);
+        }
+        return;
+    }
+    sn_pipeline_free(d->pl);
+    d->pl = next;
+    apply_logging(next->cfg);
+    sn_log_info("reload complete");
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct sn_daemon *d = arg;
+
+    (void)what;
+    if (sig == SIGHUP) {
+        reload(d);
+        return;
+    }
+    sn_log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    event_base_loopbreak(d->base);
+}
+
+static void
+on_inputs_done(evutil_socket_t fd, short what, void *arg)
+{
+    struct sn_daemon *d = arg;
+
+    (void)fd;
+    (void)what;
+    sn_log_info("every input has finished: stopping");
+    event_base_loopbreak(d->base);
+}
+
+static int
+drop_privileges(const char *user)
+{
+    struct passwd *pw = getpwnam(user);
+
+    if (pw == NULL) {
+        sn_log_error("--user %s: no such user", user);
+        return -1;
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        sn_log_error("cannot drop privileges to %s: %s", user,
+                     strerror(errno));
+        return -1;
+    }
+    /* A process that can regain root has not dropped anything. */
+    if (pw->pw_uid != 0 && setuid(0) == 0) {
+        sn_log_error("privilege drop to %s did not stick", user);
+        return -1;
+    }
+    sn_log_info("running as %s (uid %u)", user, (unsigned)pw->pw_uid);
+    return 0;
+}
+
+static int
+write_pidfile(const char *path)
+{
+    FILE *f = fopen(path, "w");
+
+    if (f == NULL) {
+        sn_log_error("cannot write pidfile %s: %s", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "%ld\n", (long)getpid());
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static void
+log_summary(struct sn_daemon *d)
+{
+    struct sn_pipeline *pl = d->pl;
+
+    for (size_t i = 0; i < pl->n_insts; i++) {
+        struct sn_instance *in = &pl->insts[i];
+        if (in->kind == SN_KIND_INPUT)
+            sn_log_info("input '%s': %llu received, %llu parsed, %llu "
+                        "rejected, %llu dropped",
+                        in->name, (unsigned long long)sn_counter_get(in->c_in),
+                        (unsigned long long)sn_counter_get(in->c_parsed),
+                        (unsigned long long)sn_counter_get(in->c_rejected),
+                        (unsigned long long)sn_counter_get(in->c_dropped));
+        else if (in->kind == SN_KIND_OUTPUT)
+            sn_log_info("output '%s': %llu delivered, %llu failed, %llu "
+                        "dropped at stop",
+                        in->name, (unsigned long long)sn_counter_get(in->c_out),
+                        (unsigned long long)sn_counter_get(in->c_failed),
+                        (unsigned long long)sn_counter_get(in->c_dropped));
+    }
+}
+
+int
+sn_daemon_run(const struct sn_daemon_opts *o)
+{
+    struct sn_daemon d;
+    struct sn_error err;
+    struct event *sigs[3] = { NULL, NULL, NULL };
+    static const int signos[3] = { SIGTERM, SIGINT, SIGHUP };
+    int rc = 0;
+
+    memset(&d, 0, sizeof(d));
+    d.o = o;
+    signal(SIGPIPE, SIG_IGN);
+    evthread_use_pthreads();
+    d.metrics = sn_metrics_new();
+    d.base = event_base_new();
+    if (d.metrics == NULL || d.base == NULL) {
+        sn_log_error("out of memory at startup");
+        return 1;
+    }
+    d.c_reloads = sn_metrics_counter(d.metrics, "sentineld_reloads_total",
+                                     NULL, "configuration reloads attempted");
+    d.c_reload_failures =
+        sn_metrics_counter(d.metrics, "sentineld_reload_failures_total", NULL,
+                           "reloads rejected; the old pipeline kept running");
+    if (build(&d, &d.pl) != SN_OK) {
+        rc = 2;
+        goto out;
+    }
+    apply_logging(d.pl->cfg);
+    sn_error_clear(&err);
+    if (d.pl->cfg->http.enabled &&
+        sn_http_start(d.base, d.pl->cfg->http.listen, d.metrics, &d.http,
+                      &err) != SN_OK) {
+        sn_log_error("%s", err.msg);
+        rc = 1;
+        goto out;
+    }
+    if (sn_pipeline_start(d.pl, &err) != SN_OK) {
+        sn_log_error("%s", err.msg);
+        rc = 1;
+        goto out;
+    }
+    /* Ports are bound and files open: privileges are no longer needed. */
+    if (o->user != NULL && drop_privileges(o->user) != 0) {
+        rc = 1;
+        goto out;
+    }
+    if (o->pidfile != NULL && write_pidfile(o->pidfile) != 0) {
+        rc = 1;
+        goto out;
+    }
+    for (int i = 0; i < 3; i++) {
+        sigs[i] = evsignal_new(d.base, signos[i], on_signal, &d);
+        if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0) {
+            sn_log_error("cannot install signal handlers");
+            rc = 1;
+            goto out;
+        }
+    }
+    d.inputs_done = event_new(d.base, -1, 0, on_inputs_done, &d);
+    sn_log_info("sentineld %s running with %s", PACKAGE_VERSION,
+                o->config_path);
+    event_base_dispatch(d.base);
+    rc = d.exit_code;
+out:
+    if (d.pl != NULL) {
+        sn_pipeline_stop(d.pl);
+        log_summary(&d);
+    }
+    sn_pipeline_free(d.pl);
+    sn_http_free(d.http);
+    for (int i = 0; i < 3; i++)
+        if (sigs[i] != NULL)
+            event_free(sigs[i]);
+    if (d.inputs_done != NULL)
+        event_free(d.inputs_done);
+    if (o->pidfile != NULL && rc == 0)
+        unlink(o->pidfile);
+    event_base_free(d.base);
+    sn_metrics_free(d.metrics);
+    if (rc == 0)
+        sn_log_info("stopped");
+    return rc;
+}

@@ -1,0 +1,245 @@
+/* Event accessors and JSON form; see event.h. */
+#include "event/event.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/json.h"
+#include "core/limits.h"
+
+void
+sn_event_reset(struct sn_event *ev, struct sn_arena *arena)
+{
+    sn_syslog_msg_init(&ev->hdr);
+    ev->fields = NULL;
+    ev->n_fields = 0;
+    ev->cap_fields = 0;
+    ev->cap_sd = 0;
+    ev->arena = arena;
+}
+
+void *
+sn_event_alloc(struct sn_event *ev, size_t len)
+{
+    return sn_arena_alloc(ev->arena, len);
+}
+
+static struct sn_str *
+header_slot(struct sn_syslog_msg *m, enum sn_field f)
+{
+    switch (f) {
+    case SN_F_TIMESTAMP: return &m->timestamp;
+    case SN_F_HOSTNAME: return &m->hostname;
+    case SN_F_APPNAME: return &m->appname;
+    case SN_F_PROCID: return &m->procid;
+    case SN_F_MSGID: return &m->msgid;
+    case SN_F_MSG: return &m->msg;
+    default: return NULL;
+    }
+}
+
+void
+sn_event_set(struct sn_event *ev, enum sn_field f, const char *s, size_t len)
+{
+    struct sn_str *slot = header_slot(&ev->hdr, f);
+
+    if (slot != NULL) {
+        slot->ptr = s;
+        slot->len = s != NULL ? len : 0;
+    }
+}
+
+struct sn_str
+sn_event_get(const struct sn_event *ev, enum sn_field f)
+{
+    struct sn_str *slot = header_slot((struct sn_syslog_msg *)&ev->hdr, f);
+    struct sn_str none = { NULL, 0 };
+
+    return slot != NULL ? *slot : none;
+}
+
+enum sn_status
+sn_event_add_sd(struct sn_event *ev, struct sn_str id, struct sn_str name,
+                struct sn_str value)
+{
+    struct sn_syslog_msg *m = &ev->hdr;
+
+    if (m->n_sd >= SN_EVENT_MAX_SD_PARAMS)
+        return SN_ELIMIT;
+    if (m->n_sd == ev->cap_sd) {
+        uint32_t cap = ev->cap_sd ? ev->cap_sd * 2 : 8;
+        struct sn_sd_param *p = sn_arena_alloc(ev->arena, cap * sizeof(*p));
+
+        if (p == NULL)
+            return SN_ENOMEM;
+        if (m->n_sd > 0)
+            memcpy(p, m->sd, m->n_sd * sizeof(*p));
+        m->sd = p;
+        ev->cap_sd = cap;
+    }
+    m->sd[m->n_sd].id = id;
+    m->sd[m->n_sd].name = name;
+    m->sd[m->n_sd].value = value;
+    m->n_sd++;
+    m->has_sd = true;
+    return SN_OK;
+}
+
+static bool
+key_eq(struct sn_str a, struct sn_str b)
+{
+    return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
+}
+
+enum sn_status
+sn_event_set_field(struct sn_event *ev, struct sn_str key,
+                   const struct sn_value *v)
+{
+    for (uint32_t i = 0; i < ev->n_fields; i++) {
+        if (key_eq(ev->fields[i].key, key)) {
+            ev->fields[i].val = *v;
+            return SN_OK;
+        }
+    }
+    if (ev->n_fields >= SN_EVENT_MAX_FIELDS)
+        return SN_ELIMIT;
+    if (ev->n_fields == ev->cap_fields) {
+        uint32_t cap = ev->cap_fields ? ev->cap_fields * 2 : 8;
+        struct sn_field_entry *p =
+            sn_arena_alloc(ev->arena, cap * sizeof(*p));
+
+        if (p == NULL)
+            return SN_ENOMEM;
+        if (ev->n_fields > 0)
+            memcpy(p, ev->fields, ev->n_fields * sizeof(*p));
+        ev->fields = p;
+        ev->cap_fields = cap;
+    }
+    ev->fields[ev->n_fields].key = key;
+    ev->fields[ev->n_fields].val = *v;
+    ev->n_fields++;
+    return SN_OK;
+}
+
+const struct sn_value *
+sn_event_field(const struct sn_event *ev, struct sn_str key)
+{
+    for (uint32_t i = 0; i < ev->n_fields; i++)
+        if (key_eq(ev->fields[i].key, key))
+            return &ev->fields[i].val;
+    return NULL;
+}
+
+static enum sn_status
+time_to_json(int64_t ns, struct sn_buf *out)
+{
+    char tmp[48];
+    time_t sec = (time_t)(ns / 1000000000LL);
+    long frac = (long)(ns % 1000000000LL);
+    struct tm tm;
+    size_t n;
+
+    if (frac < 0) {
+        frac += 1000000000L;
+        sec -= 1;
+    }
+    gmtime_r(&sec, &tm);
+    n = strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(tmp + n, sizeof(tmp) - n, ".%09ldZ", frac);
+    return sn_json_str(out, tmp, strlen(tmp));
+}
+
+enum sn_status
+sn_value_to_json(const struct sn_value *v, struct sn_buf *out)
+{
+    char tmp[INET6_ADDRSTRLEN];
+
+    switch (v->type) {
+    case SN_VAL_STR:
+        return sn_json_str(out, v->u.s.ptr, v->u.s.len);
+    case SN_VAL_INT:
+        return sn_json_int(out, v->u.i);
+    case SN_VAL_DOUBLE:
+        return sn_buf_printf(out, "%.17g", v->u.d);
+    case SN_VAL_BOOL:
+        return sn_buf_puts(out, v->u.b ? "true" : "false");
+    case SN_VAL_IP:
+        if (inet_ntop(v->u.ip.family == 6 ? AF_INET6 : AF_INET, v->u.ip.addr,
+                      tmp, sizeof(tmp)) == NULL)
+            return sn_buf_puts(out, "null");
+        return sn_json_str(out, tmp, strlen(tmp));
+    case SN_VAL_TIME:
+        return time_to_json(v->u.time_ns, out);
+    case SN_VAL_NULL:
+    default:
+        return sn_buf_puts(out, "null");
+    }
+}
+
+static enum sn_status
+opt_str(struct sn_buf *out, const char *key, const char *s)
+{
+    enum sn_status rc = sn_buf_putc(out, ',');
+
+    if (rc == SN_OK)
+        rc = sn_json_key(out, key);
+    if (rc == SN_OK)
+        rc = sn_json_str_or_null(out, s, s ? strlen(s) : 0);
+    return rc;
+}
+
+enum sn_status
+sn_event_to_json(const struct sn_event *ev, struct sn_buf *out)
+{
+    enum sn_status rc = sn_buf_putc(out, '{');
+
+    if (rc == SN_OK)
+        rc = sn_syslog_msg_json(&ev->hdr, out);
+    if (rc == SN_OK && (rc = sn_buf_putc(out, ',')) == SN_OK &&
+        (rc = sn_json_key(out, "received_ns")) == SN_OK)
+        rc = sn_json_int(out, ev->rec.recv_ns);
+    if (rc == SN_OK)
+        rc = opt_str(out, "input", ev->rec.input);
+    if (rc == SN_OK)
+        rc = opt_str(out, "transport", ev->rec.transport);
+    if (rc == SN_OK)
+        rc = opt_str(out, "peer", ev->rec.peer);
+    if (rc == SN_OK && ev->rec.source_offset >= 0) {
+        if ((rc = sn_buf_putc(out, ',')) == SN_OK &&
+            (rc = sn_json_key(out, "source_offset")) == SN_OK)
+            rc = sn_json_int(out, ev->rec.source_offset);
+    }
+    if (rc == SN_OK && ev->n_fields > 0) {
+        rc = sn_buf_append(out, ",\"fields\":{", 11);
+        for (uint32_t i = 0; rc == SN_OK && i < ev->n_fields; i++) {
+            if (i > 0)
+                rc = sn_buf_putc(out, ',');
+            if (rc == SN_OK)
+                rc = sn_json_str(out, ev->fields[i].key.ptr,
+                                 ev->fields[i].key.len);
+            if (rc == SN_OK)
+                rc = sn_buf_putc(out, ':');
+            if (rc == SN_OK)
+                rc = sn_value_to_json(&ev->fields[i].val, out);
+        }
+        if (rc == SN_OK)
+            rc = sn_buf_putc(out, '}');
+    }
+    if (rc == SN_OK && ev->hdr.n_notes > 0) {
+        rc = sn_buf_append(out, ",\"notes\":[", 10);
+        for (size_t i = 0; rc == SN_OK && i < ev->hdr.n_notes; i++) {
+            if (i > 0)
+                rc = sn_buf_putc(out, ',');
+            if (rc == SN_OK)
+                rc = sn_json_str(out, ev->hdr.notes[i],
+                                 strlen(ev->hdr.notes[i]));
+        }
+        if (rc == SN_OK)
+            rc = sn_buf_putc(out, ']');
+    }
+    if (rc == SN_OK)
+        rc = sn_buf_putc(out, '}');
+    return rc;
+}

@@ -1,0 +1,142 @@
+/* Batch pool; see batch.h. */
+#include "pipeline/batch.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/limits.h"
+
+struct sn_batch_pool *
+sn_batch_pool_new(size_t n)
+{
+    struct sn_batch_pool *p = calloc(1, sizeof(*p));
+
+    if (p == NULL)
+        return NULL;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    for (size_t i = 0; i < n; i++) {
+        struct sn_batch *b = calloc(1, sizeof(*b));
+        if (b == NULL)
+            goto fail;
+        b->events = calloc(SN_BATCH_MAX_RECORDS, sizeof(*b->events));
+        if (b->events == NULL) {
+            free(b);
+            goto fail;
+        }
+        sn_arena_init(&b->arena, SN_BATCH_ARENA_CHUNK, 0);
+        b->pool = p;
+        b->next = p->free;
+        p->free = b;
+        p->n_free++;
+        p->n_total++;
+    }
+    return p;
+fail:
+    sn_batch_pool_free(p);
+    return NULL;
+}
+
+void
+sn_batch_pool_free(struct sn_batch_pool *p)
+{
+    struct sn_batch *b, *next;
+
+    if (p == NULL)
+        return;
+    for (b = p->free; b != NULL; b = next) {
+        next = b->next;
+        sn_arena_fini(&b->arena);
+        free(b->events);
+        free(b);
+    }
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    free(p);
+}
+
+struct sn_batch *
+sn_batch_get(struct sn_batch_pool *p, bool nowait)
+{
+    struct sn_batch *b;
+
+    pthread_mutex_lock(&p->lock);
+    while (p->free == NULL) {
+        struct timespec ts;
+
+        if (nowait || atomic_load(&p->aborting)) {
+            pthread_mutex_unlock(&p->lock);
+            return NULL;
+        }
+        /* Timed so an abort is noticed even without a release. */
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * SN_NS_PER_MS;
+        if (ts.tv_nsec >= SN_NS_PER_SEC) {
+            ts.tv_sec++;
+            ts.tv_nsec -= SN_NS_PER_SEC;
+        }
+        pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+    }
+    b = p->free;
+    p->free = b->next;
+    p->n_free--;
+    pthread_mutex_unlock(&p->lock);
+    b->next = NULL;
+    b->n = 0;
+    b->bytes = 0;
+    b->input = NULL;
+    b->peer_src = NULL;
+    b->peer_copy = NULL;
+    atomic_store(&b->refs, 1);
+    return b;
+}
+
+void
+sn_batch_unref(struct sn_batch *b)
+{
+    struct sn_batch_pool *p = b->pool;
+
+    if (atomic_fetch_sub(&b->refs, 1) != 1)
+        return;
+    sn_arena_reset(&b->arena);
+    pthread_mutex_lock(&p->lock);
+    b->next = p->free;
+    p->free = b;
+    p->n_free++;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+bool
+sn_batch_pool_wait_idle(struct sn_batch_pool *p, int64_t deadline_ns)
+{
+    bool idle;
+
+    pthread_mutex_lock(&p->lock);
+    while (p->n_free != p->n_total && sn_clock_mono_ns() < deadline_ns) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * SN_NS_PER_MS;
+        if (ts.tv_nsec >= SN_NS_PER_SEC) {
+            ts.tv_sec++;
+            ts.tv_nsec -= SN_NS_PER_SEC;
+        }
+        pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+    }
+    idle = p->n_free == p->n_total;
+    pthread_mutex_unlock(&p->lock);
+    return idle;
+}
+
+size_t
+sn_batch_pool_in_use(struct sn_batch_pool *p)
+{
+    size_t n;
+
+    pthread_mutex_lock(&p->lock);
+    n = p->n_total - p->n_free;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}

@@ -1,0 +1,56 @@
+/*
+ * Batches and the pool they come from. A batch carries up to
+ * SN_BATCH_MAX_RECORDS records from one input, the events parsed from them
+ * and one arena holding both; it is reference counted and goes back to the
+ * pool when the last worker/output releases it. The pool size bounds memory
+ * and is the back-pressure: an input that finds the pool empty waits (or,
+ * for UDP, drops and counts). docs/internals/pipeline.md.
+ */
+#ifndef SN_PIPELINE_BATCH_H
+#define SN_PIPELINE_BATCH_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "core/arena.h"
+#include "event/event.h"
+
+struct sn_instance;
+struct sn_batch_pool;
+
+struct sn_batch {
+    struct sn_batch *next; /* pool free list or queue link */
+    struct sn_arena arena;
+    struct sn_event *events; /* SN_BATCH_MAX_RECORDS slots */
+    size_t n;
+    size_t bytes; /* record bytes copied in */
+    _Atomic int refs;
+    struct sn_instance *input;
+    struct sn_batch_pool *pool;
+    /* Emit-side cache: consecutive records from one peer share a copy. */
+    const char *peer_src;
+    const char *peer_copy;
+};
+
+struct sn_batch_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct sn_batch *free;
+    size_t n_free, n_total;
+    _Atomic bool aborting; /* shutdown timed out: waiters give up */
+};
+
+/* Allocate n batches. NULL on ENOMEM. */
+struct sn_batch_pool *sn_batch_pool_new(size_t n);
+void sn_batch_pool_free(struct sn_batch_pool *p);
+/* Take a free batch; waits when none is free unless nowait. NULL when
+ * nowait and empty, or when the pool is aborting. refs is 1. */
+struct sn_batch *sn_batch_get(struct sn_batch_pool *p, bool nowait);
+/* Drop one reference; the last one resets the arena and frees the batch. */
+void sn_batch_unref(struct sn_batch *b);
+/* Wait until every batch is back or deadline (monotonic ns) passes. */
+bool sn_batch_pool_wait_idle(struct sn_batch_pool *p, int64_t deadline_ns);
+size_t sn_batch_pool_in_use(struct sn_batch_pool *p);
+
+#endif

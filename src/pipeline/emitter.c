@@ -1,0 +1,128 @@
+/*
+ * Emitters: how inputs push records. Each emitter fills one batch at a time
+ * (copying record bytes into the batch arena) and hands full batches to
+ * the worker it was bound to at creation, so records of one emitter (one
+ * connection thread, one file) stay in order. An empty pool blocks the
+ * input (back-pressure) unless the emitter drops when full (UDP).
+ */
+#include "pipeline/emitter.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/limits.h"
+#include "core/log.h"
+
+/* Flush a batch early once its records hold this many bytes, so one batch
+ * of large records does not grow the arena past its first chunk. */
+#define BATCH_SOFT_BYTES (SN_BATCH_ARENA_CHUNK / 2)
+
+struct sn_emitter *
+sn_emitter_new(struct sn_instance *in, bool drop_when_full)
+{
+    struct sn_emitter *em = calloc(1, sizeof(*em));
+
+    if (em == NULL)
+        return NULL;
+    em->in = in;
+    em->drop_when_full = drop_when_full;
+    em->worker = atomic_fetch_add(&in->pl->next_worker, 1);
+    return em;
+}
+
+void
+sn_emitter_flush(struct sn_emitter *em)
+{
+    struct sn_batch *b = em->cur;
+
+    if (b == NULL)
+        return;
+    em->cur = NULL;
+    if (b->n == 0) {
+        sn_batch_unref(b);
+        return;
+    }
+    sn_counter_add(em->in->c_in, b->n);
+    sn_worker_submit(em->in->pl, em->worker, b);
+}
+
+void
+sn_emitter_free(struct sn_emitter *em)
+{
+    if (em == NULL)
+        return;
+    sn_emitter_flush(em);
+    free(em);
+}
+
+static void
+count_drop(struct sn_emitter *em, const char *why)
+{
+    uint64_t suppressed = 0;
+
+    sn_counter_add(em->in->c_dropped, 1);
+    if (sn_ratelimit_pass(&em->in->rl_drop, SN_LOG_RATE_MS, &suppressed))
+        sn_log_warn("input '%s': dropping records: %s", em->in->name, why);
+}
+
+static const char *
+copy_str(struct sn_batch *b, const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    return sn_arena_memdup(&b->arena, s, strlen(s) + 1);
+}
+
+enum sn_status
+sn_emitter_emit(struct sn_emitter *em, const struct sn_record *rec)
+{
+    struct sn_batch *b = em->cur;
+    struct sn_event *ev;
+    char *data;
+
+    if (rec->data.len > SN_RECORD_MAX) {
+        count_drop(em, "record larger than the core's limit");
+        return SN_ELIMIT;
+    }
+    if (b != NULL && (b->n == SN_BATCH_MAX_RECORDS ||
+                      b->bytes + rec->data.len > BATCH_SOFT_BYTES)) {
+        sn_emitter_flush(em);
+        b = NULL;
+    }
+    if (b == NULL) {
+        b = sn_batch_get(em->in->pl->pool, em->drop_when_full);
+        if (b == NULL) {
+            count_drop(em, em->drop_when_full
+                               ? "pipeline full (this input drops when full)"
+                               : "pipeline is stopping");
+            return SN_AGAIN;
+        }
+        b->input = em->in;
+        em->cur = b;
+    }
+    data = sn_arena_alloc(&b->arena, rec->data.len + 1);
+    if (data == NULL) {
+        count_drop(em, "out of memory");
+        return SN_ENOMEM;
+    }
+    memcpy(data, rec->data.ptr, rec->data.len);
+    /* NUL after the data helps parsers that use C string functions on a
+     * copy; it is not part of the record. */
+    data[rec->data.len] = '\0';
+    ev = &b->events[b->n];
+    ev->rec = *rec;
+    ev->rec.data.ptr = data;
+    ev->rec.input = em->in->name;
+    if (rec->peer != b->peer_src || b->peer_copy == NULL ||
+        (rec->peer && strcmp(rec->peer, b->peer_copy) != 0)) {
+        b->peer_src = rec->peer;
+        b->peer_copy = copy_str(b, rec->peer);
+    }
+    ev->rec.peer = b->peer_copy;
+    /* Transport names are string literals in every input we ship, but a
+     * plugin may pass a buffer: copy to be safe, it is a few bytes. */
+    ev->rec.transport = copy_str(b, rec->transport);
+    b->n++;
+    b->bytes += rec->data.len;
+    return SN_OK;
+}

@@ -1,0 +1,188 @@
+/*
+ * Output threads: one per output instance, delivering batches in order.
+ * The core owns retry: RETRY backs off exponentially (100 ms doubling to
+ * 30 s, with jitter) and redelivers the same batch; FAIL counts the
+ * events as dead-lettered with the reason; PENDING parks the batch until
+ * the plugin calls host->output_ack (asynchronous delivery reports).
+ */
+#include "pipeline/pipeline.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/limits.h"
+#include "core/log.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 30000
+
+static void
+sleep_ms(int64_t ms)
+{
+    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+    nanosleep(&ts, NULL);
+}
+
+/* Sleep up to ms in small steps, returning early when the stop timed out. */
+static void
+backoff(struct sn_pipeline *pl, int64_t ms)
+{
+    while (ms > 0 && !atomic_load(&pl->aborting)) {
+        int64_t step = ms < 50 ? ms : 50;
+        sleep_ms(step);
+        ms -= step;
+    }
+}
+
+static void
+log_fail(struct sn_instance *o, size_t n, const char *why)
+{
+    uint64_t suppressed = 0;
+
+    if (sn_ratelimit_pass(&o->rl_fail, SN_LOG_RATE_MS, &suppressed))
+        sn_log_error("output '%s': %zu events failed permanently: %s%s",
+                     o->name, n, why,
+                     suppressed ? " (more failures suppressed)" : "");
+}
+
+static bool
+park(struct sn_instance *o, uint64_t token, struct sn_batch *b)
+{
+    bool ok = true;
+
+    pthread_mutex_lock(&o->pending_lock);
+    if (o->n_pending == o->cap_pending) {
+        size_t cap = o->cap_pending ? o->cap_pending * 2 : 16;
+        struct sn_pending *p = realloc(o->pending, cap * sizeof(*p));
+        if (p == NULL)
+            ok = false;
+        else {
+            o->pending = p;
+            o->cap_pending = cap;
+        }
+    }
+    if (ok) {
+        o->pending[o->n_pending].token = token;
+        o->pending[o->n_pending].b = b;
+        o->n_pending++;
+    }
+    pthread_mutex_unlock(&o->pending_lock);
+    return ok;
+}
+
+void
+sn_output_ack(struct sn_instance *o, uint64_t token, enum sn_out_result result,
+              const char *reason)
+{
+    struct sn_batch *b = NULL;
+
+    pthread_mutex_lock(&o->pending_lock);
+    for (size_t i = 0; i < o->n_pending; i++) {
+        if (o->pending[i].token == token) {
+            b = o->pending[i].b;
+            o->pending[i] = o->pending[--o->n_pending];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&o->pending_lock);
+    if (b == NULL)
+        return;
+    switch (result) {
+    case SN_OUT_OK:
+        sn_counter_add(o->c_out, b->n);
+        sn_batch_unref(b);
+        break;
+    case SN_OUT_RETRY:
+        sn_counter_add(o->c_retry, 1);
+        sn_queue_push_front(&o->q, b);
+        break;
+    default:
+        sn_counter_add(o->c_failed, b->n);
+        log_fail(o, b->n, reason ? reason : "no reason given");
+        sn_batch_unref(b);
+        break;
+    }
+}
+
+static void
+deliver(struct sn_instance *o, struct sn_batch *b)
+{
+    struct sn_pipeline *pl = o->pl;
+    int64_t delay = BACKOFF_MIN_MS;
+
+    for (;;) {
+        char why[256] = "";
+        uint64_t token = ++o->next_token;
+        enum sn_out_result r;
+
+        if (atomic_load(&pl->aborting)) {
+            sn_counter_add(o->c_dropped, b->n);
+            sn_batch_unref(b);
+            return;
+        }
+        r = o->p->write(o->state, b, token, why, sizeof(why));
+        switch (r) {
+        case SN_OUT_OK:
+            sn_counter_add(o->c_out, b->n);
+            sn_batch_unref(b);
+            return;
+        case SN_OUT_PENDING:
+            if (park(o, token, b))
+                return;
+            break; /* no memory to park: treat as a retry */
+        case SN_OUT_FAIL:
+            sn_counter_add(o->c_failed, b->n);
+            log_fail(o, b->n, why[0] ? why : "no reason given");
+            sn_batch_unref(b);
+            return;
+        case SN_OUT_RETRY:
+        default:
+            break;
+        }
+        sn_counter_add(o->c_retry, 1);
+        if (delay == BACKOFF_MIN_MS)
+            sn_log_warn("output '%s': delivery failed (%s); retrying with "
+                        "backoff",
+                        o->name, why[0] ? why : "transient");
+        /* Full jitter keeps many outputs from retrying in lockstep. */
+        backoff(pl, delay / 2 + (int64_t)(rand() % (int)(delay / 2 + 1)));
+        delay = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
+    }
+}
+
+void *
+sn_output_main(void *arg)
+{
+    struct sn_instance *o = arg;
+    struct sn_batch *b;
+
+    while ((b = sn_queue_pop(&o->q)) != NULL)
+        deliver(o, b);
+    /* Wait for outstanding asynchronous acknowledgements. */
+    while (!atomic_load(&o->pl->aborting)) {
+        size_t n;
+
+        /* An acknowledgement that asked for a retry re-queued its batch. */
+        if (sn_queue_len(&o->q) > 0 && (b = sn_queue_pop(&o->q)) != NULL) {
+            deliver(o, b);
+            continue;
+        }
+        pthread_mutex_lock(&o->pending_lock);
+        n = o->n_pending;
+        pthread_mutex_unlock(&o->pending_lock);
+        if (n == 0)
+            break;
+        sleep_ms(10);
+    }
+    pthread_mutex_lock(&o->pending_lock);
+    for (size_t i = 0; i < o->n_pending; i++) {
+        sn_counter_add(o->c_dropped, o->pending[i].b->n);
+        sn_batch_unref(o->pending[i].b);
+    }
+    o->n_pending = 0;
+    pthread_mutex_unlock(&o->pending_lock);
+    return NULL;
+}

@@ -1,0 +1,543 @@
+/*
+ * Building, starting and stopping a pipeline. The per-batch work lives in
+ * worker.c (parse, detect, fan out) and output.c (deliver, retry); the
+ * input side in emitter.c.
+ */
+#include "pipeline/pipeline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/limits.h"
+#include "config/options.h"
+#include "core/log.h"
+#include "core/status.h"
+
+static void
+labels_for(char *out, size_t len, const char *name)
+{
+    size_t j = 0;
+
+    j += (size_t)snprintf(out, len, "instance=\"");
+    /* Prometheus label values escape backslash, quote and newline. */
+    for (const char *p = name; *p && j + 4 < len; p++) {
+        if (*p == '\\' || *p == '"') {
+            out[j++] = '\\';
+            out[j++] = *p;
+        } else if (*p == '\n') {
+            out[j++] = '\\';
+            out[j++] = 'n';
+        } else {
+            out[j++] = *p;
+        }
+    }
+    if (j + 2 <= len) {
+        out[j++] = '"';
+        out[j] = '\0';
+    }
+}
+
+static struct sn_instance *
+find_instance(struct sn_pipeline *pl, const char *name)
+{
+    for (size_t i = 0; i < pl->n_insts; i++)
+        if (strcmp(pl->insts[i].name, name) == 0)
+            return &pl->insts[i];
+    return NULL;
+}
+
+static void
+register_counters(struct sn_pipeline *pl, struct sn_instance *in)
+{
+    struct sn_metrics *m = pl->metrics;
+
+    labels_for(in->labels, sizeof(in->labels), in->name);
+    switch (in->kind) {
+    case SN_KIND_INPUT:
+        in->c_in = sn_metrics_counter(m, "sentineld_input_records_total",
+                                      in->labels, "records received");
+        in->c_parsed = sn_metrics_counter(m, "sentineld_input_parsed_total",
+                                          in->labels,
+                                          "records parsed into events");
+        in->c_rejected = sn_metrics_counter(
+            m, "sentineld_input_rejected_total", in->labels,
+            "records no parser accepted (malformed)");
+        in->c_dropped = sn_metrics_counter(
+            m, "sentineld_input_dropped_total", in->labels,
+            "records dropped because the pipeline was full or stopping");
+        break;
+    case SN_KIND_OUTPUT:
+        in->c_out = sn_metrics_counter(m, "sentineld_output_events_total",
+                                       in->labels, "events delivered");
+        in->c_retry = sn_metrics_counter(m, "sentineld_output_retries_total",
+                                         in->labels,
+                                         "batch deliveries retried");
+        in->c_failed = sn_metrics_counter(
+            m, "sentineld_output_failed_total", in->labels,
+            "events the output refused permanently (dead-lettered)");
+        in->c_dropped = sn_metrics_counter(
+            m, "sentineld_output_dropped_total", in->labels,
+            "events not delivered when a stop timed out");
+        break;
+    default:
+        break;
+    }
+}
+
+/* Create an instance slot for a parser named by an input but not
+ * configured: `rfc5424` means plugin parse_rfc5424 with defaults. */
+static struct sn_instance *
+implicit_parser(struct sn_pipeline *pl, const char *ref, struct sn_diags *d,
+                const struct sn_inst_conf *from);
+
+static enum sn_status
+init_instance(struct sn_pipeline *pl, struct sn_instance *in,
+              struct sn_diags *d)
+{
+    struct sn_error err;
+    char owner[160];
+    char why[256] = "";
+    const char *file = pl->cfg->path;
+    enum sn_status rc;
+
+    sn_error_clear(&err);
+    rc = sn_plugin_open(in->conf->plugin, pl->plugin_dirs, &in->lib, &err);
+    if (rc != SN_OK) {
+        sn_diags_add(d, SN_DIAG_ERROR, file, in->conf->line, in->conf->col,
+                     "%s '%s': %s", sn_kind_name(in->kind), in->name, err.msg);
+        return rc;
+    }
+    in->p = in->lib->desc;
+    if (in->p->kind != in->kind) {
+        sn_diags_add(d, SN_DIAG_ERROR, file, in->conf->line, in->conf->col,
+                     "plugin %s is a %s plugin, not a %s", in->p->name,
+                     sn_kind_name(in->p->kind), sn_kind_name(in->kind));
+        return SN_ECONFIG;
+    }
+    in->config = calloc(1, in->p->config_size ? in->p->config_size : 1);
+    if (in->config == NULL)
+        return SN_ENOMEM;
+    snprintf(owner, sizeof(owner), "plugin %s", in->p->name);
+    rc = sn_options_fill(in->p->options, in->config, in->conf->node,
+                         sn_instance_core_keys, owner, &in->conf_arena, d);
+    if (rc != SN_OK)
+        return rc;
+    if (pl->cfg->daemon.state_dir != NULL) {
+        size_t len = strlen(pl->cfg->daemon.state_dir) + strlen(in->name) + 2;
+        in->state_path = malloc(len);
+        if (in->state_path != NULL)
+            snprintf(in->state_path, len, "%s/%s", pl->cfg->daemon.state_dir,
+                     in->name);
+    }
+    register_counters(pl, in);
+    if (in->p->init != NULL) {
+        rc = in->p->init(&sn_host_table, in, in->config, &in->state, why,
+                         sizeof(why));
+        if (rc != SN_OK) {
+            sn_diags_add(d, SN_DIAG_ERROR, file, in->conf->line, in->conf->col,
+                         "%s '%s' (plugin %s) failed to initialise: %s",
+                         sn_kind_name(in->kind), in->name, in->p->name,
+                         why[0] ? why : sn_status_str(rc));
+            return rc == SN_OK ? SN_EPLUGIN : rc;
+        }
+    }
+    return SN_OK;
+}
+
+static struct sn_inst_conf *
+implicit_conf(struct sn_pipeline *pl, const char *plugin,
+              const struct sn_inst_conf *from)
+{
+    struct sn_inst_conf *ic = sn_arena_alloc(&pl->cfg->arena, sizeof(*ic));
+    char *name;
+
+    if (ic == NULL)
+        return NULL;
+    memset(ic, 0, sizeof(*ic));
+    name = sn_arena_memdup(&pl->cfg->arena, plugin, strlen(plugin) + 1);
+    ic->kind = SN_KIND_PARSER;
+    ic->name = name;
+    ic->plugin = name;
+    ic->line = from->line;
+    ic->col = from->col;
+    return ic;
+}
+
+static struct sn_instance *
+implicit_parser(struct sn_pipeline *pl, const char *ref, struct sn_diags *d,
+                const struct sn_inst_conf *from)
+{
+    char plugin[96];
+    struct sn_instance *in;
+
+    if (strncmp(ref, "parse_", 6) == 0)
+        snprintf(plugin, sizeof(plugin), "%s", ref);
+    else
+        snprintf(plugin, sizeof(plugin), "parse_%s", ref);
+    in = find_instance(pl, plugin);
+    if (in != NULL)
+        return in;
+    in = &pl->insts[pl->n_insts];
+    memset(in, 0, sizeof(*in));
+    in->pl = pl;
+    in->kind = SN_KIND_PARSER;
+    in->conf = implicit_conf(pl, plugin, from);
+    if (in->conf == NULL)
+        return NULL;
+    in->name = in->conf->name;
+    sn_arena_init(&in->conf_arena, 4096, 0);
+    pl->n_insts++;
+    if (init_instance(pl, in, d) != SN_OK)
+        return NULL;
+    return in;
+}
+
+static enum sn_status
+resolve_parsers(struct sn_pipeline *pl, struct sn_instance *in,
+                struct sn_diags *d)
+{
+    const struct sn_strlist *names = &in->conf->parsers;
+    const char *dflt = in->p->default_parser ? in->p->default_parser : "raw";
+    size_t n = names->n ? names->n : 1;
+
+    in->parsers = calloc(n, sizeof(*in->parsers));
+    if (in->parsers == NULL)
+        return SN_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const char *ref = names->n ? names->items[i] : dflt;
+        struct sn_instance *p = find_instance(pl, ref);
+
+        if (p != NULL && p->kind != SN_KIND_PARSER) {
+            sn_diags_add(d, SN_DIAG_ERROR, pl->cfg->path, in->conf->line,
+                         in->conf->col,
+                         "input '%s': '%s' is a %s, not a parser", in->name,
+                         ref, sn_kind_name(p->kind));
+            return SN_ECONFIG;
+        }
+        if (p == NULL)
+            p = implicit_parser(pl, ref, d, in->conf);
+        if (p == NULL)
+            return SN_ECONFIG;
+        in->parsers[in->n_parsers++] = p;
+    }
+    return SN_OK;
+}
+
+static enum sn_status
+resolve_only(struct sn_pipeline *pl, struct sn_instance *in,
+             struct sn_diags *d)
+{
+    const struct sn_strlist *names = &in->conf->inputs;
+
+    if (names->n == 0)
+        return SN_OK;
+    in->only = calloc(names->n, sizeof(*in->only));
+    if (in->only == NULL)
+        return SN_ENOMEM;
+    for (size_t i = 0; i < names->n; i++) {
+        struct sn_instance *src = find_instance(pl, names->items[i]);
+        if (src == NULL || src->kind != SN_KIND_INPUT) {
+            sn_diags_add(d, SN_DIAG_ERROR, pl->cfg->path, in->conf->line,
+                         in->conf->col,
+                         "%s '%s' takes events from '%s', which is not a "
+                         "configured input",
+                         sn_kind_name(in->kind), in->name, names->items[i]);
+            return SN_ECONFIG;
+        }
+        in->only[in->n_only++] = src;
+    }
+    return SN_OK;
+}
+
+enum sn_status
+sn_pipeline_build(struct sn_config *cfg, struct sn_metrics *metrics,
+                  struct sn_pipeline **out, struct sn_diags *d)
+{
+    struct sn_pipeline *pl;
+    size_t errors_before = d->n_errors;
+    size_t cap;
+    long ncpu;
+
+    *out = NULL;
+    pl = calloc(1, sizeof(*pl));
+    if (pl == NULL) {
+        sn_config_free(cfg);
+        return SN_ENOMEM;
+    }
+    pl->cfg = cfg;
+    pl->metrics = metrics;
+    pl->plugin_dirs = sn_plugin_search_path(&cfg->daemon.plugin_path);
+    /* Room for every configured instance plus one implicit parser per
+     * parser reference. */
+    cap = cfg->n_insts;
+    for (size_t i = 0; i < cfg->n_insts; i++)
+        cap += cfg->insts[i].parsers.n + 1;
+    pl->insts = calloc(cap + 1, sizeof(*pl->insts));
+    if (pl->insts == NULL)
+        goto fail;
+    /* Parsers first so inputs can refer to them by name. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < cfg->n_insts; i++) {
+            struct sn_instance *in;
+            bool is_parser = cfg->insts[i].kind == SN_KIND_PARSER;
+
+            if ((pass == 0) != is_parser)
+                continue;
+            in = &pl->insts[pl->n_insts++];
+            in->pl = pl;
+            in->conf = &cfg->insts[i];
+            in->name = cfg->insts[i].name;
+            in->kind = cfg->insts[i].kind;
+            sn_arena_init(&in->conf_arena, 4096, 0);
+            init_instance(pl, in, d);
+        }
+    }
+    if (d->n_errors > errors_before)
+        goto fail;
+    for (size_t i = 0, n = pl->n_insts; i < n; i++) {
+        struct sn_instance *in = &pl->insts[i];
+        if (in->kind == SN_KIND_INPUT)
+            resolve_parsers(pl, in, d);
+        if (in->kind == SN_KIND_OUTPUT || in->kind == SN_KIND_DETECTOR)
+            resolve_only(pl, in, d);
+    }
+    if (d->n_errors > errors_before)
+        goto fail;
+    ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    pl->n_workers = cfg->daemon.workers > 0 ? (unsigned)cfg->daemon.workers
+                                            : (unsigned)(ncpu > 0 ? ncpu : 1);
+    pl->c_pool_in_use = sn_metrics_gauge(
+        metrics, "sentineld_pipeline_batches_in_use", NULL,
+        "batches held by inputs, workers and outputs");
+    *out = pl;
+    return SN_OK;
+fail:
+    sn_pipeline_free(pl);
+    return SN_ECONFIG;
+}
+
+static void *
+input_main(void *arg)
+{
+    struct sn_instance *in = arg;
+    struct sn_pipeline *pl = in->pl;
+    bool all_done = true;
+
+    in->p->run(in->state);
+    atomic_store(&in->finished, true);
+    if (!atomic_load(&in->stopping))
+        sn_log_info("input '%s' finished", in->name);
+    for (size_t i = 0; i < pl->n_insts; i++)
+        if (pl->insts[i].kind == SN_KIND_INPUT &&
+            !atomic_load(&pl->insts[i].finished))
+            all_done = false;
+    if (all_done && !atomic_load(&in->stopping) && pl->on_inputs_done)
+        pl->on_inputs_done(pl->on_inputs_done_arg);
+    return NULL;
+}
+
+static enum sn_status
+start_instance(struct sn_instance *in, struct sn_error *err)
+{
+    char why[256] = "";
+    enum sn_status rc = SN_OK;
+
+    if (in->p->start != NULL)
+        rc = in->p->start(in->state, why, sizeof(why));
+    if (rc != SN_OK) {
+        sn_error_set(err, "%s '%s' (plugin %s) failed to start: %s",
+                     sn_kind_name(in->kind), in->name, in->p->name,
+                     why[0] ? why : sn_status_str(rc));
+        return rc;
+    }
+    in->started = true;
+    return SN_OK;
+}
+
+enum sn_status
+sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err)
+{
+    static const enum sn_kind order[] = { SN_KIND_OUTPUT, SN_KIND_DETECTOR,
+                                          SN_KIND_PARSER };
+    size_t n_pool;
+
+    n_pool = (size_t)pl->cfg->daemon.batch_pool;
+    /* A pipeline may be started again after a stop (a reload whose new
+     * pipeline failed to start restarts the old one). */
+    atomic_store(&pl->aborting, false);
+    for (size_t i = 0; i < pl->n_insts; i++) {
+        atomic_store(&pl->insts[i].stopping, false);
+        atomic_store(&pl->insts[i].finished, false);
+    }
+    pl->pool = sn_batch_pool_new(n_pool);
+    pl->workers = calloc(pl->n_workers, sizeof(*pl->workers));
+    if (pl->pool == NULL || pl->workers == NULL) {
+        sn_error_set(err, "out of memory allocating %zu batches", n_pool);
+        return SN_ENOMEM;
+    }
+    for (int k = 0; k < 3; k++) {
+        for (size_t i = 0; i < pl->n_insts; i++) {
+            struct sn_instance *in = &pl->insts[i];
+            if (in->kind != order[k])
+                continue;
+            if (start_instance(in, err) != SN_OK)
+                goto fail;
+            if (in->kind == SN_KIND_OUTPUT) {
+                sn_queue_init(&in->q);
+                pthread_mutex_init(&in->pending_lock, NULL);
+                if (pthread_create(&in->othread, NULL, sn_output_main, in) !=
+                    0) {
+                    sn_error_set(err, "cannot create a thread for output '%s'",
+                                 in->name);
+                    goto fail;
+                }
+                in->othread_started = true;
+            }
+        }
+    }
+    for (unsigned w = 0; w < pl->n_workers; w++) {
+        struct sn_worker *wk = &pl->workers[w];
+        wk->pl = pl;
+        wk->index = w;
+        sn_queue_init(&wk->q);
+        if (pthread_create(&wk->thread, NULL, sn_worker_main, wk) != 0) {
+            sn_error_set(err, "cannot create worker thread %u", w);
+            goto fail;
+        }
+        wk->started = true;
+    }
+    for (size_t i = 0; i < pl->n_insts; i++) {
+        struct sn_instance *in = &pl->insts[i];
+        if (in->kind != SN_KIND_INPUT)
+            continue;
+        if (start_instance(in, err) != SN_OK)
+            goto fail;
+        if (in->p->run != NULL) {
+            if (pthread_create(&in->thread, NULL, input_main, in) != 0) {
+                sn_error_set(err, "cannot create a thread for input '%s'",
+                             in->name);
+                goto fail;
+            }
+            in->thread_started = true;
+        } else {
+            atomic_store(&in->finished, true);
+        }
+    }
+    sn_log_info("pipeline started: %u workers, %zu batches of %d records",
+                pl->n_workers, n_pool, SN_BATCH_MAX_RECORDS);
+    return SN_OK;
+fail:
+    sn_pipeline_stop(pl);
+    return SN_EPLUGIN;
+}
+
+void
+sn_pipeline_stop(struct sn_pipeline *pl)
+{
+    int64_t deadline;
+    size_t stuck;
+
+    if (pl == NULL || pl->pool == NULL)
+        return;
+    /* 1. Inputs: no new records. */
+    for (size_t i = 0; i < pl->n_insts; i++) {
+        struct sn_instance *in = &pl->insts[i];
+        if (in->kind != SN_KIND_INPUT || !in->started)
+            continue;
+        atomic_store(&in->stopping, true);
+        if (in->p->stop != NULL)
+            in->p->stop(in->state);
+    }
+    for (size_t i = 0; i < pl->n_insts; i++) {
+        struct sn_instance *in = &pl->insts[i];
+        if (in->thread_started) {
+            pthread_join(in->thread, NULL);
+            in->thread_started = false;
+        }
+    }
+    /* 2. Drain: every batch back in the pool, or the timeout. */
+    deadline = sn_clock_mono_ns() +
+               pl->cfg->daemon.shutdown_timeout_ms * SN_NS_PER_MS;
+    if (!sn_batch_pool_wait_idle(pl->pool, deadline)) {
+        stuck = sn_batch_pool_in_use(pl->pool);
+        sn_log_error("stop: %zu batches still undelivered after %lld ms; "
+                     "giving up on them (counted as dropped)",
+                     stuck, (long long)pl->cfg->daemon.shutdown_timeout_ms);
+        atomic_store(&pl->aborting, true);
+        atomic_store(&pl->pool->aborting, true);
+    }
+    /* 3. Workers, then outputs (outputs drain what workers handed over). */
+    for (unsigned w = 0; pl->workers != NULL && w < pl->n_workers; w++)
+        if (pl->workers[w].started)
+            sn_queue_close(&pl->workers[w].q);
+    for (unsigned w = 0; pl->workers != NULL && w < pl->n_workers; w++) {
+        if (pl->workers[w].started) {
+            pthread_join(pl->workers[w].thread, NULL);
+            pl->workers[w].started = false;
+            sn_queue_fini(&pl->workers[w].q);
+        }
+    }
+    for (size_t i = 0; i < pl->n_insts; i++) {
+        struct sn_instance *in = &pl->insts[i];
+        if (in->othread_started)
+            sn_queue_close(&in->q);
+    }
+    for (size_t i = 0; i < pl->n_insts; i++) {
+        struct sn_instance *in = &pl->insts[i];
+        if (in->othread_started) {
+            pthread_join(in->othread, NULL);
+            in->othread_started = false;
+            sn_queue_fini(&in->q);
+            pthread_mutex_destroy(&in->pending_lock);
+        }
+    }
+    /* 4. Everyone else. */
+    for (size_t i = 0; i < pl->n_insts; i++) {
+        struct sn_instance *in = &pl->insts[i];
+        if (in->started && in->kind != SN_KIND_INPUT && in->p->stop != NULL)
+            in->p->stop(in->state);
+        in->started = false;
+    }
+    sn_batch_pool_free(pl->pool);
+    pl->pool = NULL;
+    free(pl->workers);
+    pl->workers = NULL;
+}
+
+void
+sn_pipeline_free(struct sn_pipeline *pl)
+{
+    if (pl == NULL)
+        return;
+    sn_pipeline_stop(pl);
+    for (size_t i = 0; i < pl->n_insts; i++) {
+        struct sn_instance *in = &pl->insts[i];
+        if (in->p != NULL && in->p->destroy != NULL && in->state != NULL)
+            in->p->destroy(in->state);
+        sn_plugin_close(in->lib);
+        sn_arena_fini(&in->conf_arena);
+        free(in->config);
+        free(in->parsers);
+        free(in->only);
+        free(in->pending);
+        free(in->state_path);
+    }
+    free(pl->insts);
+    sn_plugin_search_path_free(pl->plugin_dirs);
+    sn_config_free(pl->cfg);
+    free(pl);
+}
+
+void
+sn_pipeline_reopen(struct sn_pipeline *pl)
+{
+    for (size_t i = 0; i < pl->n_insts; i++) {
+        struct sn_instance *in = &pl->insts[i];
+        if (in->started && in->p->reopen != NULL)
+            in->p->reopen(in->state);
+    }
+}

@@ -1,0 +1,139 @@
+/*
+ * The running pipeline built from one config: plugin instances, worker
+ * threads, output threads and the batch pool. A reload builds a complete
+ * new pipeline (validated and initialised) before the old one is stopped,
+ * so a bad config never interrupts the running one. Thread model and
+ * back-pressure: docs/internals/pipeline.md.
+ */
+#ifndef SN_PIPELINE_PIPELINE_H
+#define SN_PIPELINE_PIPELINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <sentineld/plugin.h>
+
+#include "config/config.h"
+#include "config/diag.h"
+#include "core/log.h"
+#include "metrics/metrics.h"
+#include "pipeline/batch.h"
+#include "pipeline/queue.h"
+#include "plugin/loader.h"
+
+struct sn_pipeline;
+
+struct sn_pending {
+    uint64_t token;
+    struct sn_batch *b;
+};
+
+/* One configured plugin instance as the core runs it. */
+struct sn_instance {
+    struct sn_pipeline *pl;
+    const struct sn_inst_conf *conf;
+    struct sn_plugin_lib *lib;
+    const struct sn_plugin *p;
+    const char *name;
+    enum sn_kind kind;
+    void *config; /* filled from the plugin's option table */
+    struct sn_arena conf_arena;
+    void *state;
+    bool started;
+    char *state_path;
+    char labels[160]; /* instance="name" for metrics */
+
+    /* Inputs. */
+    pthread_t thread;
+    bool thread_started;
+    _Atomic bool stopping;
+    _Atomic bool finished;
+    struct sn_instance **parsers;
+    size_t n_parsers;
+    struct sn_ratelimit rl_reject;
+    struct sn_ratelimit rl_drop;
+
+    /* Detectors and outputs: the inputs they take events from (all when
+     * n_only == 0). */
+    struct sn_instance **only;
+    size_t n_only;
+
+    /* Outputs. */
+    struct sn_queue q;
+    pthread_t othread;
+    bool othread_started;
+    pthread_mutex_t pending_lock;
+    struct sn_pending *pending;
+    size_t n_pending, cap_pending;
+    uint64_t next_token;
+    struct sn_ratelimit rl_fail;
+
+    /* Stage counters. */
+    struct sn_counter *c_in;       /* records received (inputs) */
+    struct sn_counter *c_parsed;   /* events parsed (inputs) */
+    struct sn_counter *c_rejected; /* records rejected by parsers */
+    struct sn_counter *c_dropped;  /* records dropped (full, shutdown) */
+    struct sn_counter *c_out;      /* events delivered (outputs) */
+    struct sn_counter *c_retry;    /* delivery retries (outputs) */
+    struct sn_counter *c_failed;   /* events dead-lettered (outputs) */
+};
+
+struct sn_worker {
+    struct sn_pipeline *pl;
+    unsigned index;
+    pthread_t thread;
+    bool started;
+    struct sn_queue q;
+};
+
+struct sn_pipeline {
+    struct sn_config *cfg; /* owned */
+    struct sn_metrics *metrics; /* borrowed: outlives reloads */
+    char **plugin_dirs;
+    struct sn_instance *insts;
+    size_t n_insts;
+    struct sn_worker *workers;
+    unsigned n_workers;
+    _Atomic unsigned next_worker;
+    struct sn_batch_pool *pool;
+    _Atomic bool aborting;
+    /* Called (from an input thread) when every input has finished. */
+    void (*on_inputs_done)(void *arg);
+    void *on_inputs_done_arg;
+    struct sn_counter *c_pool_in_use;
+};
+
+/*
+ * Build a pipeline from cfg (taking ownership of it): load plugins, apply
+ * their options, resolve parser chains and filters, and call every init.
+ * Nothing is started. Problems go to d; on error returns SN_ECONFIG (or
+ * the init failure) and *out is NULL.
+ */
+enum sn_status sn_pipeline_build(struct sn_config *cfg,
+                                 struct sn_metrics *metrics,
+                                 struct sn_pipeline **out, struct sn_diags *d);
+/* Start outputs, workers, then inputs. On failure everything started is
+ * stopped again and err says which instance failed and why. */
+enum sn_status sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err);
+/*
+ * Stop inputs, drain queues (up to the daemon's shutdown_timeout; what is
+ * still queued after that is counted as dropped and logged), then stop
+ * workers and outputs.
+ */
+void sn_pipeline_stop(struct sn_pipeline *pl);
+void sn_pipeline_free(struct sn_pipeline *pl);
+/* SIGHUP without config change: outputs reopen their files. */
+void sn_pipeline_reopen(struct sn_pipeline *pl);
+
+/* Internal between pipeline files. */
+void *sn_worker_main(void *arg);
+void *sn_output_main(void *arg);
+void sn_worker_submit(struct sn_pipeline *pl, unsigned worker,
+                      struct sn_batch *b);
+void sn_output_ack(struct sn_instance *out, uint64_t token,
+                   enum sn_out_result result, const char *reason);
+
+extern const struct sn_host sn_host_table;
+
+#endif

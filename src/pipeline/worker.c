@@ -1,0 +1,120 @@
+/*
+ * Worker threads: parse every record of a batch with its input's parser
+ * chain, run the detectors, and hand the batch to every output that wants
+ * it. Rejected records are counted and logged (rate-limited) with peer,
+ * offset and reason; they never cost the records around them.
+ */
+#include "pipeline/pipeline.h"
+
+#include <string.h>
+
+#include "core/limits.h"
+#include "core/log.h"
+
+static bool
+wants(const struct sn_instance *consumer, const struct sn_instance *input)
+{
+    if (consumer->n_only == 0)
+        return true;
+    for (size_t i = 0; i < consumer->n_only; i++)
+        if (consumer->only[i] == input)
+            return true;
+    return false;
+}
+
+static void
+log_reject(struct sn_instance *in, const struct sn_record *rec,
+           const char *parser, const char *why, size_t offset)
+{
+    uint64_t suppressed = 0;
+
+    if (!sn_ratelimit_pass(&in->rl_reject, SN_LOG_RATE_MS, &suppressed))
+        return;
+    sn_log_warn("input '%s': rejected record from %s (source offset %lld): "
+                "%s at byte %zu: %s%s",
+                in->name, rec->peer ? rec->peer : "-",
+                (long long)rec->source_offset, parser, offset, why,
+                suppressed ? " (more rejections suppressed)" : "");
+}
+
+/* Returns true when some parser accepted the record. */
+static bool
+parse_one(struct sn_instance *in, struct sn_event *ev, struct sn_arena *a)
+{
+    char why[192];
+    size_t offset = 0;
+    const char *last = "no parser";
+
+    for (size_t p = 0; p < in->n_parsers; p++) {
+        struct sn_instance *ps = in->parsers[p];
+        enum sn_status rc;
+
+        sn_event_reset(ev, a);
+        why[0] = '\0';
+        rc = ps->p->parse(ps->state, &ev->rec, ev, why, sizeof(why), &offset);
+        if (rc == SN_OK)
+            return true;
+        last = ps->name;
+        if (rc != SN_DECLINED)
+            break;
+        if (why[0] == '\0')
+            snprintf(why, sizeof(why), "declined by every parser");
+    }
+    log_reject(in, &ev->rec, last, why[0] ? why : "rejected", offset);
+    return false;
+}
+
+static void
+process(struct sn_pipeline *pl, struct sn_batch *b)
+{
+    struct sn_instance *in = b->input;
+    size_t kept = 0, n = b->n;
+
+    for (size_t i = 0; i < n; i++) {
+        struct sn_event *ev = &b->events[i];
+
+        if (!parse_one(in, ev, &b->arena))
+            continue;
+        if (kept != i)
+            b->events[kept] = *ev;
+        kept++;
+    }
+    b->n = kept;
+    sn_counter_add(in->c_parsed, kept);
+    if (kept != n)
+        sn_counter_add(in->c_rejected, n - kept);
+    if (kept == 0)
+        return;
+    for (size_t i = 0; i < pl->n_insts; i++) {
+        struct sn_instance *d = &pl->insts[i];
+        if (d->kind == SN_KIND_DETECTOR && d->p->detect != NULL &&
+            wants(d, in))
+            d->p->detect(d->state, b);
+    }
+    for (size_t i = 0; i < pl->n_insts; i++) {
+        struct sn_instance *o = &pl->insts[i];
+        if (o->kind == SN_KIND_OUTPUT && o->othread_started && wants(o, in)) {
+            atomic_fetch_add(&b->refs, 1);
+            sn_queue_push(&o->q, b);
+        }
+    }
+}
+
+void *
+sn_worker_main(void *arg)
+{
+    struct sn_worker *wk = arg;
+    struct sn_batch *b;
+
+    while ((b = sn_queue_pop(&wk->q)) != NULL) {
+        process(wk->pl, b);
+        sn_batch_unref(b);
+    }
+    return NULL;
+}
+
+void
+sn_worker_submit(struct sn_pipeline *pl, unsigned worker, struct sn_batch *b)
+{
+    sn_queue_push(&pl->workers[worker % pl->n_workers].q, b);
+}

@@ -1,0 +1,224 @@
+/*
+ * The host function table handed to every plugin (struct sn_host in
+ * plugin.h): thin adapters from the public ABI to core internals, so
+ * plugins never link against daemon symbols.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "pipeline/emitter.h"
+#include "pipeline/pipeline.h"
+
+static void
+h_log(struct sn_instance *in, enum sn_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+h_log(struct sn_instance *in, enum sn_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    sn_log_v(level, in ? in->name : NULL, fmt, ap);
+    va_end(ap);
+}
+
+static bool
+h_log_enabled(struct sn_instance *in, enum sn_log_level level)
+{
+    (void)in;
+    return sn_log_enabled(level);
+}
+
+static struct sn_counter *
+h_counter(struct sn_instance *in, const char *name, const char *help)
+{
+    char full[160];
+
+    snprintf(full, sizeof(full), "sentineld_plugin_%s", name);
+    return sn_metrics_counter(in->pl->metrics, full, in->labels, help);
+}
+
+static void
+h_counter_add(struct sn_counter *c, uint64_t n)
+{
+    sn_counter_add(c, n);
+}
+
+static unsigned
+h_n_workers(struct sn_instance *in)
+{
+    return in->pl->n_workers;
+}
+
+static struct sn_emitter *
+h_emitter_new(struct sn_instance *in, bool drop_when_full)
+{
+    return sn_emitter_new(in, drop_when_full);
+}
+
+static bool
+h_stopping(struct sn_instance *in)
+{
+    return atomic_load_explicit(&in->stopping, memory_order_relaxed);
+}
+
+static const char *
+h_state_dir(struct sn_instance *in)
+{
+    return in->state_path;
+}
+
+static bool
+h_event_has(const struct sn_event *ev, enum sn_field f)
+{
+    return sn_event_get(ev, f).ptr != NULL;
+}
+
+static void
+h_set_pri(struct sn_event *ev, int pri)
+{
+    ev->hdr.pri = pri;
+}
+
+static int
+h_pri(const struct sn_event *ev)
+{
+    return ev->hdr.pri;
+}
+
+static void
+h_set_version(struct sn_event *ev, int v)
+{
+    ev->hdr.version = v;
+}
+
+static void
+h_set_time(struct sn_event *ev, int64_t ns)
+{
+    ev->hdr.has_time = true;
+    ev->hdr.time_ns = ns;
+}
+
+static bool
+h_time(const struct sn_event *ev, int64_t *ns)
+{
+    if (!ev->hdr.has_time)
+        return false;
+    *ns = ev->hdr.time_ns;
+    return true;
+}
+
+static const struct sn_record *
+h_record(const struct sn_event *ev)
+{
+    return &ev->rec;
+}
+
+static void
+h_set_has_sd(struct sn_event *ev, bool has_sd)
+{
+    ev->hdr.has_sd = has_sd;
+}
+
+static bool
+h_field(const struct sn_event *ev, struct sn_str key, struct sn_value *out)
+{
+    const struct sn_value *v = sn_event_field(ev, key);
+
+    if (v == NULL)
+        return false;
+    *out = *v;
+    return true;
+}
+
+static size_t
+h_n_fields(const struct sn_event *ev)
+{
+    return ev->n_fields;
+}
+
+static void
+h_field_at(const struct sn_event *ev, size_t i, struct sn_str *key,
+           struct sn_value *out)
+{
+    *key = ev->fields[i].key;
+    *out = ev->fields[i].val;
+}
+
+static void
+h_note(struct sn_event *ev, const char *text)
+{
+    sn_syslog_msg_note(&ev->hdr, text);
+}
+
+static size_t
+h_batch_len(const struct sn_batch *b)
+{
+    return b->n;
+}
+
+static struct sn_event *
+h_batch_event(const struct sn_batch *b, size_t i)
+{
+    return i < b->n ? &b->events[i] : NULL;
+}
+
+static struct sn_str
+h_buf_str(const struct sn_buf *b)
+{
+    struct sn_str s = { b->data, b->len };
+    return s;
+}
+
+static void
+h_output_ack(struct sn_instance *in, uint64_t token, enum sn_out_result r,
+             const char *reason)
+{
+    sn_output_ack(in, token, r, reason);
+}
+
+const struct sn_host sn_host_table = {
+    .abi = SN_PLUGIN_ABI,
+    .struct_size = sizeof(struct sn_host),
+    .log = h_log,
+    .log_enabled = h_log_enabled,
+    .counter = h_counter,
+    .counter_add = h_counter_add,
+    .n_workers = h_n_workers,
+    .emitter_new = h_emitter_new,
+    .emit = sn_emitter_emit,
+    .flush = sn_emitter_flush,
+    .emitter_free = sn_emitter_free,
+    .stopping = h_stopping,
+    .state_dir = h_state_dir,
+    .event_alloc = sn_event_alloc,
+    .event_set = sn_event_set,
+    .event_get = sn_event_get,
+    .event_has = h_event_has,
+    .event_set_pri = h_set_pri,
+    .event_pri = h_pri,
+    .event_set_version = h_set_version,
+    .event_set_time = h_set_time,
+    .event_time = h_time,
+    .event_record = h_record,
+    .event_set_has_sd = h_set_has_sd,
+    .event_add_sd = sn_event_add_sd,
+    .event_set_field = sn_event_set_field,
+    .event_field = h_field,
+    .event_n_fields = h_n_fields,
+    .event_field_at = h_field_at,
+    .event_note = h_note,
+    .batch_len = h_batch_len,
+    .batch_event = h_batch_event,
+    .buf_new = sn_buf_new,
+    .buf_free = sn_buf_free,
+    .buf_reset = sn_buf_reset,
+    .buf_str = h_buf_str,
+    .buf_append = sn_buf_append,
+    .event_to_json = sn_event_to_json,
+    .output_ack = h_output_ack,
+};

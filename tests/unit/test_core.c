@@ -1,0 +1,128 @@
+/* Unit tests for src/core and src/config helpers that need no files. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/diag.h"
+#include "config/options.h"
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "sn_test.h"
+
+SN_TEST(arena_alignment_and_reset)
+{
+    struct sn_arena a;
+    char *p, *q, *big;
+
+    sn_arena_init(&a, 1024, 0);
+    p = sn_arena_alloc(&a, 3);
+    q = sn_arena_alloc(&a, 5);
+    CHECK(p != NULL && q != NULL);
+    CHECK_EQ(((uintptr_t)q) % 16, 0);
+    big = sn_arena_alloc(&a, 5000); /* larger than a chunk */
+    CHECK(big != NULL);
+    memset(big, 'x', 5000);
+    CHECK(a.total >= 6024);
+    sn_arena_reset(&a);
+    CHECK_EQ(a.total, 1024); /* oversized chunk released, first kept */
+    CHECK(sn_arena_alloc(&a, 10) != NULL);
+    sn_arena_fini(&a);
+}
+
+SN_TEST(arena_cap)
+{
+    struct sn_arena a;
+
+    sn_arena_init(&a, 1024, 2048);
+    CHECK(sn_arena_alloc(&a, 1000) != NULL);
+    CHECK(sn_arena_alloc(&a, 1000) != NULL);
+    CHECK(sn_arena_alloc(&a, 1000) == NULL); /* third chunk over the cap */
+    sn_arena_fini(&a);
+}
+
+SN_TEST(buf_limit)
+{
+    struct sn_buf b;
+
+    sn_buf_init(&b, 8);
+    CHECK_EQ(sn_buf_append(&b, "12345678", 8), SN_OK);
+    CHECK_EQ(sn_buf_putc(&b, 'x'), SN_ELIMIT);
+    CHECK_STR(sn_buf_cstr(&b), "12345678");
+    sn_buf_fini(&b);
+}
+
+SN_TEST(json_escapes_and_utf8)
+{
+    struct sn_buf b;
+
+    sn_buf_init(&b, 1024);
+    sn_json_str(&b, "a\"b\\c\n\x01", 7);
+    CHECK_STR(sn_buf_cstr(&b), "\"a\\\"b\\\\c\\n\\u0001\"");
+    sn_buf_reset(&b);
+    /* Valid UTF-8 passes, an invalid byte becomes U+FFFD. */
+    sn_json_str(&b, "\xc3\xa9\xff", 3);
+    CHECK_STR(sn_buf_cstr(&b), "\"\xc3\xa9\xef\xbf\xbd\"");
+    CHECK(sn_utf8_valid("\xe2\x82\xac", 3));
+    CHECK(!sn_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
+    CHECK(!sn_utf8_valid("\xc0\xaf", 2));     /* overlong */
+    sn_buf_fini(&b);
+}
+
+SN_TEST(status_names)
+{
+    CHECK_STR(sn_status_name(SN_EINVAL), "SN_EINVAL");
+    CHECK_STR(sn_status_str(SN_OK), "success");
+    CHECK_STR(sn_status_name((enum sn_status)999), "SN_UNKNOWN");
+}
+
+SN_TEST(durations_and_sizes)
+{
+    int64_t ms;
+    uint64_t bytes;
+    bool b;
+
+    CHECK(sn_parse_duration_ms("250ms", &ms) && ms == 250);
+    CHECK(sn_parse_duration_ms("5s", &ms) && ms == 5000);
+    CHECK(sn_parse_duration_ms("2m", &ms) && ms == 120000);
+    CHECK(sn_parse_duration_ms("3", &ms) && ms == 3000);
+    CHECK(!sn_parse_duration_ms("5 s", &ms));
+    CHECK(!sn_parse_duration_ms("-1s", &ms));
+    CHECK(!sn_parse_duration_ms("5x", &ms));
+    CHECK(sn_parse_size("64KiB", &bytes) && bytes == 65536);
+    CHECK(sn_parse_size("1MB", &bytes) && bytes == 1048576);
+    CHECK(sn_parse_size("512", &bytes) && bytes == 512);
+    CHECK(!sn_parse_size("12QB", &bytes));
+    CHECK(sn_parse_bool("yes", &b) && b);
+    CHECK(sn_parse_bool("off", &b) && !b);
+    CHECK(!sn_parse_bool("maybe", &b));
+}
+
+SN_TEST(suggestions)
+{
+    static const char *const opts[] = { "port", "address", "max_connections",
+                                        "tls_cert" };
+
+    CHECK_STR(sn_suggest("prot", opts, 4), "port");
+    CHECK_STR(sn_suggest("adress", opts, 4), "address");
+    CHECK_STR(sn_suggest("max_conections", opts, 4), "max_connections");
+    CHECK(sn_suggest("zzzzzz", opts, 4) == NULL);
+}
+
+SN_TEST(ratelimit_counts_suppressed)
+{
+    struct sn_ratelimit rl = { 0, 0 };
+    uint64_t suppressed = 99;
+
+    CHECK(sn_ratelimit_pass(&rl, 60000, &suppressed));
+    CHECK_EQ(suppressed, 0);
+    CHECK(!sn_ratelimit_pass(&rl, 60000, &suppressed));
+    CHECK(!sn_ratelimit_pass(&rl, 60000, &suppressed));
+    CHECK_EQ(rl.suppressed, 2);
+}
+
+SN_TEST_MAIN(SN_T(arena_alignment_and_reset), SN_T(arena_cap),
+             SN_T(buf_limit), SN_T(json_escapes_and_utf8), SN_T(status_names),
+             SN_T(durations_and_sizes), SN_T(suggestions),
+             SN_T(ratelimit_counts_suppressed))
