@@ -261,15 +261,23 @@ sn_yaml_load_mem(const char *name, const char *data, size_t len,
         struct loader l = { y, &doc, d, expand_env, 0 };
 
         if (!yaml_parser_load(&parser, &doc)) {
-            const yaml_mark_t *m = parser.problem_mark.line ||
-                                           parser.problem_mark.column
-                                       ? &parser.problem_mark
-                                       : &parser.context_mark;
-            sn_diags_add(d, SN_DIAG_ERROR, y->file, (int)m->line + 1,
-                         (int)m->column + 1, "YAML syntax error: %s%s%s",
-                         parser.problem ? parser.problem : "malformed",
-                         parser.context ? " " : "",
-                         parser.context ? parser.context : "");
+            const yaml_mark_t *m = &parser.problem_mark;
+
+            /* The problem is where libyaml noticed it (often the end of
+             * the file); the context says where the construct began. */
+            if (parser.context != NULL)
+                sn_diags_add(d, SN_DIAG_ERROR, y->file, (int)m->line + 1,
+                             (int)m->column + 1,
+                             "YAML syntax error: %s (%s that started at "
+                             "line %d, column %d)",
+                             parser.problem ? parser.problem : "malformed",
+                             parser.context,
+                             (int)parser.context_mark.line + 1,
+                             (int)parser.context_mark.column + 1);
+            else
+                sn_diags_add(d, SN_DIAG_ERROR, y->file, (int)m->line + 1,
+                             (int)m->column + 1, "YAML syntax error: %s",
+                             parser.problem ? parser.problem : "malformed");
             break;
         }
         root = yaml_document_get_root_node(&doc);

@@ -214,8 +214,9 @@ resolve_parsers(struct sn_pipeline *pl, struct sn_instance *in,
         if (p != NULL && p->kind != SN_KIND_PARSER) {
             sn_diags_add(d, SN_DIAG_ERROR, pl->cfg->path, in->conf->line,
                          in->conf->col,
-                         "input '%s': '%s' is a %s, not a parser", in->name,
-                         ref, sn_kind_name(p->kind));
+                         "input '%s': '%s' is %s %s, not a parser", in->name,
+                         ref, p->kind == SN_KIND_DETECTOR ? "a" : "an",
+                         sn_kind_name(p->kind));
             return SN_ECONFIG;
         }
         if (p == NULL)

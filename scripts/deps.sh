@@ -1,0 +1,18 @@
+#!/bin/sh
+# Install the Debian 12 packages sentineld builds and tests with
+# (idempotent; uses sudo when not root).
+set -e
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+PKGS="build-essential autoconf automake libtool pkg-config clang \
+libclang-rt-14-dev libevent-dev libyaml-dev libjson-c-dev libssl-dev \
+libpcre2-dev libsqlite3-dev librdkafka-dev libpq-dev \
+python3 curl rsyslog bsdutils openssl kcat postgresql"
+missing=""
+for p in $PKGS; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
