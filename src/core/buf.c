@@ -75,9 +75,9 @@ sn_buf_reserve(struct sn_buf *b, size_t n)
 enum sn_status
 sn_buf_append(struct sn_buf *b, const void *p, size_t n)
 {
-    enum sn_status rc = sn_buf_reserve(b, n);
+    enum sn_status rc;
 
-    if (rc != SN_OK)
+    if (b->len + n + 1 > b->cap && (rc = sn_buf_reserve(b, n)) != SN_OK)
         return rc;
     if (n > 0)
         memcpy(b->data + b->len, p, n);
@@ -86,12 +86,8 @@ sn_buf_append(struct sn_buf *b, const void *p, size_t n)
 }
 
 enum sn_status
-sn_buf_putc(struct sn_buf *b, char c)
+sn_buf_putc_slow(struct sn_buf *b, char c)
 {
-    if (b->len + 1 < b->cap) {
-        b->data[b->len++] = c;
-        return SN_OK;
-    }
     return sn_buf_append(b, &c, 1);
 }
 

@@ -25,7 +25,18 @@ void sn_buf_reset(struct sn_buf *b);
 /* Make room for n more bytes. */
 enum sn_status sn_buf_reserve(struct sn_buf *b, size_t n);
 enum sn_status sn_buf_append(struct sn_buf *b, const void *p, size_t n);
-enum sn_status sn_buf_putc(struct sn_buf *b, char c);
+enum sn_status sn_buf_putc_slow(struct sn_buf *b, char c);
+/* Append one byte; the common case is inline (JSON writing calls this
+ * for every separator). */
+static inline enum sn_status
+sn_buf_putc(struct sn_buf *b, char c)
+{
+    if (b->len + 1 < b->cap) {
+        b->data[b->len++] = c;
+        return SN_OK;
+    }
+    return sn_buf_putc_slow(b, c);
+}
 enum sn_status sn_buf_puts(struct sn_buf *b, const char *s);
 enum sn_status sn_buf_printf(struct sn_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -1,6 +1,7 @@
 /* Hand-written JSON output; see json.h for why not json-c here. */
 #include "core/json.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,6 +40,23 @@ utf8_seq_len(const unsigned char *s, size_t avail)
     return 0;
 }
 
+/* True when any of the 8 bytes needs escaping or UTF-8 checking: below
+ * 0x20, '"', '\\' or 0x80 and above (SWAR: the classic "has zero byte"
+ * test applied to v, v ^ '"' and v ^ '\\'). */
+static inline bool
+any_special8(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t v, q, b;
+
+    memcpy(&v, p, 8);
+    q = v ^ (ones * '"');
+    b = v ^ (ones * '\\');
+    return ((v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) |
+             ((b - ones) & ~b)) &
+            high) != 0;
+}
+
 bool
 sn_utf8_valid(const char *s, size_t len)
 {
@@ -68,9 +86,16 @@ sn_json_str(struct sn_buf *b, const char *s, size_t len)
     if ((rc = sn_buf_putc(b, '"')) != SN_OK)
         return rc;
     while (i < len) {
-        unsigned char c = p[i];
+        unsigned char c;
         size_t n;
 
+        while (i + 8 <= len && !any_special8(p + i)) {
+            i += 8;
+            run += 8;
+        }
+        if (i >= len)
+            break;
+        c = p[i];
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
             i++;
             run++;
@@ -141,7 +166,15 @@ enum sn_status
 sn_json_int(struct sn_buf *b, int64_t v)
 {
     char tmp[24];
-    int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
+    char *end = tmp + sizeof(tmp), *p = end;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
 
-    return sn_buf_append(b, tmp, (size_t)n);
+    /* By hand: snprintf was a tenth of the time of writing an event. */
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        *--p = '-';
+    return sn_buf_append(b, p, (size_t)(end - p));
 }

@@ -88,6 +88,8 @@ sn_batch_get(struct sn_batch_pool *p, bool nowait)
     b->input = NULL;
     b->peer_src = NULL;
     b->peer_copy = NULL;
+    b->transport_src = NULL;
+    b->transport_copy = NULL;
     atomic_store(&b->refs, 1);
     return b;
 }

@@ -31,6 +31,8 @@ struct sn_batch {
     /* Emit-side cache: consecutive records from one peer share a copy. */
     const char *peer_src;
     const char *peer_copy;
+    const char *transport_src;
+    const char *transport_copy;
 };
 
 struct sn_batch_pool {

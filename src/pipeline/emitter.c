@@ -120,8 +120,12 @@ sn_emitter_emit(struct sn_emitter *em, const struct sn_record *rec)
     }
     ev->rec.peer = b->peer_copy;
     /* Transport names are string literals in every input we ship, but a
-     * plugin may pass a buffer: copy to be safe, it is a few bytes. */
-    ev->rec.transport = copy_str(b, rec->transport);
+     * plugin may pass a buffer: copy once per batch and pointer. */
+    if (rec->transport != b->transport_src || b->transport_copy == NULL) {
+        b->transport_src = rec->transport;
+        b->transport_copy = copy_str(b, rec->transport);
+    }
+    ev->rec.transport = b->transport_copy;
     b->n++;
     b->bytes += rec->data.len;
     return SN_OK;
