@@ -1,0 +1,70 @@
+/*
+ * The daemon configuration model: the YAML file checked against the daemon's
+ * own option tables, and the list of plugin instances with their raw option
+ * nodes. Plugin options are validated later, against each plugin's declared
+ * table, when the pipeline is built (pipeline/pipeline.c).
+ */
+#ifndef SN_CONFIG_CONFIG_H
+#define SN_CONFIG_CONFIG_H
+
+#include <sentineld/plugin.h>
+
+#include "config/diag.h"
+#include "config/yaml.h"
+#include "core/arena.h"
+
+struct sn_daemon_conf {
+    int64_t workers; /* 0: number of cores */
+    int64_t batch_pool; /* batches in flight: bounds memory and queues */
+    int log_level;      /* enum sn_log_level */
+    int log_target;     /* 0 stderr, 1 syslog */
+    int64_t shutdown_timeout_ms;
+    struct sn_strlist plugin_path;
+    const char *state_dir;
+};
+
+struct sn_http_conf {
+    bool enabled;
+    const char *listen; /* host:port */
+};
+
+/* One configured plugin instance. */
+struct sn_inst_conf {
+    enum sn_kind kind;
+    const char *name;
+    const char *plugin; /* full plugin name, kind prefix included */
+    const struct sn_node *node; /* the instance's mapping */
+    int line, col;
+    struct sn_strlist parsers; /* inputs: parser chain (names) */
+    struct sn_strlist inputs;  /* outputs/detectors: only these inputs */
+};
+
+struct sn_config {
+    char *path;
+    struct sn_yaml *yaml;
+    struct sn_arena arena;
+    struct sn_daemon_conf daemon;
+    struct sn_http_conf http;
+    struct sn_inst_conf *insts;
+    size_t n_insts;
+};
+
+/* Keys every instance mapping may have besides its plugin's options. */
+extern const char *const sn_instance_core_keys[];
+
+/* Load and check the file. On errors (in d) returns SN_ECONFIG and *out is
+ * NULL. */
+enum sn_status sn_config_load(const char *path, struct sn_config **out,
+                              struct sn_diags *d);
+void sn_config_free(struct sn_config *c);
+
+/* "input", "parser", ... */
+const char *sn_kind_name(enum sn_kind k);
+/* The directory-name prefix of a kind: "in_", "parse_", "det_", "out_". */
+const char *sn_kind_prefix(enum sn_kind k);
+
+/* The daemon option tables, for `sentineld plugins --daemon` and docs. */
+extern const struct sn_option sn_daemon_options[];
+extern const struct sn_option sn_http_options[];
+
+#endif
