@@ -28,7 +28,9 @@ outputs:
   - { plugin: out_example, path: $TMP/out.txt, prefix: "ex| " }
 EOC
 SENTINELD_PLUGIN_PATH="$plugdir" "$bin" run -c "$TMP/c.yaml" --oneshot 2>"$TMP/run.log"
-check "the installed daemon loads and runs the example" test $? -eq 0
+rc=$?
+check "the installed daemon loads and runs the example" test $rc -eq 0
+[ $rc -eq 0 ] || sed 's/^/# /' "$TMP/run.log"
 printf 'ex| web1 nginx: hello\nex| - -: plain line\n' >"$TMP/want.txt"
 check "the example wrote one line per event" cmp -s "$TMP/want.txt" "$TMP/out.txt"
 tap_done
