@@ -15,6 +15,7 @@ static const struct command commands[] = {
     { "check", sn_cmd_check, "validate a configuration without starting" },
     { "plugins", sn_cmd_plugins, "list plugins and their options" },
     { "parse", sn_cmd_parse, "parse one syslog message from stdin" },
+    { "frame", sn_cmd_frame, "split a syslog byte stream into frames" },
     { "version", sn_cmd_version, "print version and library versions" },
 };
 
