@@ -1,7 +1,8 @@
 #!/bin/sh
 # Pipeline benchmark: N (default 10 million) 200-byte lines from a file
-# through in_file -> parse_raw -> out_file(/dev/null), one worker, printing
-# lines/s and MB/s, next to `cat file > /dev/null` as the physical
+# through in_file -> parse_raw -> out_file(/dev/null) (JSON written), and
+# through in_file -> parse_raw -> out_null (the core alone), one worker,
+# printing lines/s and MB/s next to `cat file > /dev/null` as the physical
 # reference in the same run.
 #   bench/pipeline.sh [N]      (after ./scripts/build.sh)
 set -e
@@ -21,24 +22,34 @@ with open(path, "wb") as f:
     f.write(line * (n % 10000))
 PY
 bytes=$(stat -c %s "$tmp/in.log")
-cat >"$tmp/c.yaml" <<EOC
+conf() { # conf OUTPUT-PLUGIN
+    cat >"$tmp/c.yaml" <<EOC
 daemon: { workers: 1, state_dir: $tmp/state }
 http: { enabled: false }
 inputs:
   - { name: f, plugin: in_file, path: $tmp/in.log, keep_position: false, parser: raw }
 outputs:
-  - { name: null, plugin: out_file, path: /dev/null }
+  - { name: o, plugin: $1, path: /dev/null }
 EOC
+    [ "$1" = out_null ] && sed -i 's|, path: /dev/null||' "$tmp/c.yaml"
+    return 0
+}
 now() { date +%s.%N; }
 t0=$(now); cat "$tmp/in.log" >/dev/null; t1=$(now)
+conf out_file
 SENTINELD_PLUGIN_PATH=$b/.plugins $b/sentineld run -c "$tmp/c.yaml" --oneshot 2>"$tmp/log"
 t2=$(now)
-python3 - "$n" "$bytes" "$t0" "$t1" "$t2" <<'PY'
+grep -q "$n received, $n parsed" "$tmp/log" || { echo "lost lines!"; cat "$tmp/log"; exit 1; }
+conf out_null
+SENTINELD_PLUGIN_PATH=$b/.plugins $b/sentineld run -c "$tmp/c.yaml" --oneshot 2>"$tmp/log"
+t3=$(now)
+grep -q "$n received, $n parsed" "$tmp/log" || { echo "lost lines!"; cat "$tmp/log"; exit 1; }
+python3 - "$n" "$bytes" "$t0" "$t1" "$t2" "$t3" <<'PY'
 import sys
 n, size = int(sys.argv[1]), int(sys.argv[2])
-t0, t1, t2 = map(float, sys.argv[3:6])
-cat, snd = t1 - t0, t2 - t1
-print("cat > /dev/null : %10.0f lines/s %8.1f MB/s" % (n / cat, size / cat / 1e6))
-print("sentineld       : %10.0f lines/s %8.1f MB/s (1 worker, in_file -> parse_raw -> out_file JSON)" % (n / snd, size / snd / 1e6))
+t0, t1, t2, t3 = map(float, sys.argv[3:7])
+for name, t in (("cat > /dev/null", t1 - t0),
+                ("sentineld -> out_file JSON", t2 - t1),
+                ("sentineld -> out_null (core)", t3 - t2)):
+    print("%-30s %10.0f lines/s %8.1f MB/s" % (name, n / t, size / t / 1e6))
 PY
-grep -q "$n received, $n parsed" "$tmp/log" || { echo "lost lines!"; cat "$tmp/log"; exit 1; }

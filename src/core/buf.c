@@ -73,7 +73,7 @@ sn_buf_reserve(struct sn_buf *b, size_t n)
 }
 
 enum sn_status
-sn_buf_append(struct sn_buf *b, const void *p, size_t n)
+sn_buf_append_slow(struct sn_buf *b, const void *p, size_t n)
 {
     enum sn_status rc;
 
@@ -88,7 +88,7 @@ sn_buf_append(struct sn_buf *b, const void *p, size_t n)
 enum sn_status
 sn_buf_putc_slow(struct sn_buf *b, char c)
 {
-    return sn_buf_append(b, &c, 1);
+    return sn_buf_append_slow(b, &c, 1);
 }
 
 enum sn_status

@@ -7,6 +7,7 @@
 #define SN_CORE_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include <sentineld/plugin.h>
 
@@ -24,7 +25,20 @@ void sn_buf_free(struct sn_buf *b);
 void sn_buf_reset(struct sn_buf *b);
 /* Make room for n more bytes. */
 enum sn_status sn_buf_reserve(struct sn_buf *b, size_t n);
-enum sn_status sn_buf_append(struct sn_buf *b, const void *p, size_t n);
+enum sn_status sn_buf_append_slow(struct sn_buf *b, const void *p, size_t n);
+/* Append n bytes; inline when they fit (the JSON writer's common case). */
+static inline enum sn_status
+sn_buf_append(struct sn_buf *b, const void *p, size_t n)
+{
+    if (b->len + n < b->cap) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        return SN_OK;
+    }
+    return sn_buf_append_slow(b, p, n);
+}
+/* Append a string literal without strlen. */
+#define SN_BUF_LIT(b, lit) sn_buf_append((b), (lit), sizeof(lit) - 1)
 enum sn_status sn_buf_putc_slow(struct sn_buf *b, char c);
 /* Append one byte; the common case is inline (JSON writing calls this
  * for every separator). */

@@ -178,17 +178,18 @@ sn_value_to_json(const struct sn_value *v, struct sn_buf *out)
     }
 }
 
+/* prefix is a literal like ,"input": with its length. */
 static enum sn_status
-opt_str(struct sn_buf *out, const char *key, const char *s)
+opt_str(struct sn_buf *out, const char *prefix, size_t plen, const char *s)
 {
-    enum sn_status rc = sn_buf_putc(out, ',');
+    enum sn_status rc = sn_buf_append(out, prefix, plen);
 
-    if (rc == SN_OK)
-        rc = sn_json_key(out, key);
     if (rc == SN_OK)
         rc = sn_json_str_or_null(out, s, s ? strlen(s) : 0);
     return rc;
 }
+
+#define KEY(lit) lit, sizeof(lit) - 1
 
 enum sn_status
 sn_event_to_json(const struct sn_event *ev, struct sn_buf *out)
@@ -197,20 +198,17 @@ sn_event_to_json(const struct sn_event *ev, struct sn_buf *out)
 
     if (rc == SN_OK)
         rc = sn_syslog_msg_json(&ev->hdr, out);
-    if (rc == SN_OK && (rc = sn_buf_putc(out, ',')) == SN_OK &&
-        (rc = sn_json_key(out, "received_ns")) == SN_OK)
+    if (rc == SN_OK && (rc = SN_BUF_LIT(out, ",\"received_ns\":")) == SN_OK)
         rc = sn_json_int(out, ev->rec.recv_ns);
     if (rc == SN_OK)
-        rc = opt_str(out, "input", ev->rec.input);
+        rc = opt_str(out, KEY(",\"input\":"), ev->rec.input);
     if (rc == SN_OK)
-        rc = opt_str(out, "transport", ev->rec.transport);
+        rc = opt_str(out, KEY(",\"transport\":"), ev->rec.transport);
     if (rc == SN_OK)
-        rc = opt_str(out, "peer", ev->rec.peer);
-    if (rc == SN_OK && ev->rec.source_offset >= 0) {
-        if ((rc = sn_buf_putc(out, ',')) == SN_OK &&
-            (rc = sn_json_key(out, "source_offset")) == SN_OK)
-            rc = sn_json_int(out, ev->rec.source_offset);
-    }
+        rc = opt_str(out, KEY(",\"peer\":"), ev->rec.peer);
+    if (rc == SN_OK && ev->rec.source_offset >= 0 &&
+        (rc = SN_BUF_LIT(out, ",\"source_offset\":")) == SN_OK)
+        rc = sn_json_int(out, ev->rec.source_offset);
     if (rc == SN_OK && ev->n_fields > 0) {
         rc = sn_buf_append(out, ",\"fields\":{", 11);
         for (uint32_t i = 0; rc == SN_OK && i < ev->n_fields; i++) {

@@ -20,10 +20,12 @@ sn_syslog_msg_note(struct sn_syslog_msg *m, const char *note)
         m->notes[m->n_notes++] = note;
 }
 
+/* Append `prefix` (a literal such as ,"hostname": with its length) and the
+ * string or null. Keys are literals so the hot path runs no strlen. */
 static enum sn_status
-str_field(struct sn_buf *b, const char *key, struct sn_str s)
+str_field(struct sn_buf *b, const char *prefix, size_t plen, struct sn_str s)
 {
-    enum sn_status rc = sn_json_key(b, key);
+    enum sn_status rc = sn_buf_append(b, prefix, plen);
 
     if (rc == SN_OK)
         rc = sn_json_str_or_null(b, s.ptr, s.len);
@@ -103,48 +105,47 @@ sd_json(const struct sn_syslog_msg *m, struct sn_buf *b)
 }
 
 static enum sn_status
-int_or_null(struct sn_buf *b, const char *key, int v)
+int_or_null(struct sn_buf *b, const char *prefix, size_t plen, int v)
 {
-    enum sn_status rc = sn_json_key(b, key);
+    enum sn_status rc = sn_buf_append(b, prefix, plen);
 
     if (rc != SN_OK)
         return rc;
     if (v < 0)
-        return sn_buf_append(b, "null", 4);
+        return SN_BUF_LIT(b, "null");
     return sn_json_int(b, v);
 }
+
+#define KEY(lit) lit, sizeof(lit) - 1
 
 enum sn_status
 sn_syslog_msg_json(const struct sn_syslog_msg *m, struct sn_buf *b)
 {
     enum sn_status rc;
 
-    rc = int_or_null(b, "pri", m->pri);
-    if (rc == SN_OK && (rc = sn_buf_putc(b, ',')) == SN_OK)
-        rc = int_or_null(b, "facility", m->pri < 0 ? -1 : m->pri / 8);
-    if (rc == SN_OK && (rc = sn_buf_putc(b, ',')) == SN_OK)
-        rc = int_or_null(b, "severity", m->pri < 0 ? -1 : m->pri % 8);
-    if (rc == SN_OK && (rc = sn_buf_putc(b, ',')) == SN_OK)
-        rc = int_or_null(b, "version", m->version);
-    if (rc == SN_OK && (rc = sn_buf_putc(b, ',')) == SN_OK)
-        rc = str_field(b, "timestamp", m->timestamp);
-    if (rc == SN_OK && m->has_time) {
-        if ((rc = sn_buf_putc(b, ',')) == SN_OK &&
-            (rc = sn_json_key(b, "timestamp_utc_ns")) == SN_OK)
-            rc = sn_json_int(b, m->time_ns);
-    }
-    if (rc == SN_OK && (rc = sn_buf_putc(b, ',')) == SN_OK)
-        rc = str_field(b, "hostname", m->hostname);
-    if (rc == SN_OK && (rc = sn_buf_putc(b, ',')) == SN_OK)
-        rc = str_field(b, "appname", m->appname);
-    if (rc == SN_OK && (rc = sn_buf_putc(b, ',')) == SN_OK)
-        rc = str_field(b, "procid", m->procid);
-    if (rc == SN_OK && (rc = sn_buf_putc(b, ',')) == SN_OK)
-        rc = str_field(b, "msgid", m->msgid);
-    if (rc == SN_OK && (rc = sn_buf_putc(b, ',')) == SN_OK &&
-        (rc = sn_json_key(b, "sd")) == SN_OK)
+    rc = int_or_null(b, KEY("\"pri\":"), m->pri);
+    if (rc == SN_OK)
+        rc = int_or_null(b, KEY(",\"facility\":"), m->pri < 0 ? -1 : m->pri / 8);
+    if (rc == SN_OK)
+        rc = int_or_null(b, KEY(",\"severity\":"), m->pri < 0 ? -1 : m->pri % 8);
+    if (rc == SN_OK)
+        rc = int_or_null(b, KEY(",\"version\":"), m->version);
+    if (rc == SN_OK)
+        rc = str_field(b, KEY(",\"timestamp\":"), m->timestamp);
+    if (rc == SN_OK && m->has_time &&
+        (rc = SN_BUF_LIT(b, ",\"timestamp_utc_ns\":")) == SN_OK)
+        rc = sn_json_int(b, m->time_ns);
+    if (rc == SN_OK)
+        rc = str_field(b, KEY(",\"hostname\":"), m->hostname);
+    if (rc == SN_OK)
+        rc = str_field(b, KEY(",\"appname\":"), m->appname);
+    if (rc == SN_OK)
+        rc = str_field(b, KEY(",\"procid\":"), m->procid);
+    if (rc == SN_OK)
+        rc = str_field(b, KEY(",\"msgid\":"), m->msgid);
+    if (rc == SN_OK && (rc = SN_BUF_LIT(b, ",\"sd\":")) == SN_OK)
         rc = sd_json(m, b);
-    if (rc == SN_OK && (rc = sn_buf_putc(b, ',')) == SN_OK)
-        rc = str_field(b, "msg", m->msg);
+    if (rc == SN_OK)
+        rc = str_field(b, KEY(",\"msg\":"), m->msg);
     return rc;
 }
