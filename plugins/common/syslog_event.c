@@ -187,9 +187,14 @@ syslog_parser_parse(void *state, const struct sn_record *rec,
     if (a == NULL)
         return SN_ENOMEM;
     memset(&err, 0, sizeof(err));
-    if (s->mode == MODE_AUTO)
-        try5424 = sn_syslog_detect(rec->data.ptr, rec->data.len) ==
-                  SN_FMT_RFC5424;
+    if (s->mode == MODE_AUTO) {
+        enum sn_syslog_format f =
+            sn_syslog_detect(rec->data.ptr, rec->data.len);
+
+        if (f == SN_FMT_JSON && s->json_parse != NULL)
+            return s->json_parse(s->host, 8, rec, ev, why, why_len, offset);
+        try5424 = f == SN_FMT_RFC5424;
+    }
     if (try5424) {
         rc = sn_rfc5424_parse(rec->data.ptr, rec->data.len, a, &m, &err);
         rejected5424 = rc != SN_OK;

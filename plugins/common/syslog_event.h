@@ -33,6 +33,12 @@ struct syslog_parser {
     /* Local UTC offset, recomputed at most once a second. */
     _Atomic int64_t tz_second;
     _Atomic int32_t tz_offset;
+    /* parse_auto only: how JSON records are parsed (NULL elsewhere, so the
+     * other syslog parsers do not link json-c). */
+    enum sn_status (*json_parse)(const struct sn_host *host, int max_depth,
+                                 const struct sn_record *rec,
+                                 struct sn_event *ev, char *why,
+                                 size_t why_len, size_t *offset);
 };
 
 extern const struct sn_option syslog_parser_options[];

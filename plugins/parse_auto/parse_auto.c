@@ -1,12 +1,18 @@
-/* parse_auto: per message: RFC 5424 when it looks like it, else RFC 3164. The work is in plugins/common/syslog_event.c. */
+/* parse_auto: per message: RFC 5424 when it looks like it, JSON for an object, else RFC 3164. The work is in plugins/common/syslog_event.c. */
+#include "../common/json_event.h"
 #include "../common/syslog_event.h"
 
 static enum sn_status
 p_init(const struct sn_host *host, struct sn_instance *inst,
        const void *config, void **state, char *err, size_t err_len)
 {
+    enum sn_status rc;
+
     (void)inst;
-    return syslog_parser_init(host, MODE_AUTO, config, state, err, err_len);
+    rc = syslog_parser_init(host, MODE_AUTO, config, state, err, err_len);
+    if (*state != NULL)
+        ((struct syslog_parser *)*state)->json_parse = json_event_parse;
+    return rc;
 }
 
 __attribute__((visibility("default"))) const struct sn_plugin

@@ -1,18 +1,9 @@
-/*
- * parse_json: one JSON object per record (json-c). Keys of the event
- * schema (docs/events.md: pri, hostname, appname, procid, msgid, msg,
- * timestamp) fill the header; every other key becomes a field, nested
- * objects flattened with dots ("source": {"ip": ..} -> "source.ip").
- */
-#include <json-c/json.h>
-#include <stdio.h>
+/* parse_json: one JSON object per record; see plugins/common/json_event.h. */
 #include <stdlib.h>
-#include <string.h>
 
 #include <sentineld/plugin.h>
 
-
-
+#include "../common/json_event.h"
 
 struct pj_conf {
     int64_t max_depth;
@@ -54,167 +45,14 @@ pj_destroy(void *state)
     free(state);
 }
 
-static const char *
-copy(struct pj_state *s, struct sn_event *ev, const char *p, size_t n)
-{
-    char *q = s->host->event_alloc(ev, n + 1);
-
-    if (q != NULL) {
-        memcpy(q, p, n);
-        q[n] = '\0';
-    }
-    return q;
-}
-
-static const struct {
-    const char *key;
-    enum sn_field f;
-} header_keys[] = {
-    { "timestamp", SN_F_TIMESTAMP }, { "hostname", SN_F_HOSTNAME },
-    { "host", SN_F_HOSTNAME },       { "appname", SN_F_APPNAME },
-    { "app", SN_F_APPNAME },         { "procid", SN_F_PROCID },
-    { "msgid", SN_F_MSGID },         { "msg", SN_F_MSG },
-    { "message", SN_F_MSG },
-};
-
-static enum sn_status
-add_value(struct pj_state *s, struct sn_event *ev, const char *key,
-          size_t key_len, struct json_object *v, int depth)
-{
-    struct sn_value val;
-    struct sn_str k = { key, key_len };
-
-    memset(&val, 0, sizeof(val));
-    switch (json_object_get_type(v)) {
-    case json_type_null:
-        val.type = SN_VAL_NULL;
-        break;
-    case json_type_boolean:
-        val.type = SN_VAL_BOOL;
-        val.u.b = json_object_get_boolean(v);
-        break;
-    case json_type_int:
-        val.type = SN_VAL_INT;
-        val.u.i = json_object_get_int64(v);
-        break;
-    case json_type_double:
-        val.type = SN_VAL_DOUBLE;
-        val.u.d = json_object_get_double(v);
-        break;
-    case json_type_object:
-        if (depth < s->max_depth) {
-            json_object_object_foreach(v, ck, cv)
-            {
-                size_t n = key_len + 1 + strlen(ck);
-                char *full = s->host->event_alloc(ev, n + 1);
-                enum sn_status rc;
-
-                if (full == NULL)
-                    return SN_ENOMEM;
-                snprintf(full, n + 1, "%.*s.%s", (int)key_len, key, ck);
-                rc = add_value(s, ev, full, n, cv, depth + 1);
-                if (rc != SN_OK)
-                    return rc;
-            }
-            return SN_OK;
-        }
-        /* Too deep: keep the rest as JSON text. */
-        __attribute__((fallthrough));
-    default: {
-        size_t n;
-        const char *txt = json_object_get_type(v) == json_type_string
-                              ? json_object_get_string(v)
-                              : json_object_to_json_string_length(
-                                    v, JSON_C_TO_STRING_PLAIN, &n);
-        if (json_object_get_type(v) == json_type_string)
-            n = (size_t)json_object_get_string_len(v);
-        val.type = SN_VAL_STR;
-        val.u.s.ptr = copy(s, ev, txt, n);
-        val.u.s.len = n;
-        if (val.u.s.ptr == NULL)
-            return SN_ENOMEM;
-        break;
-    }
-    }
-    return s->host->event_set_field(ev, k, &val);
-}
-
 static enum sn_status
 pj_parse(void *state, const struct sn_record *rec, struct sn_event *ev,
          char *why, size_t why_len, size_t *offset)
 {
     struct pj_state *s = state;
-    struct json_tokener *tok = json_tokener_new();
-    struct json_object *root;
-    enum sn_status rc = SN_OK;
 
-    if (tok == NULL)
-        return SN_ENOMEM;
-    root = json_tokener_parse_ex(tok, rec->data.ptr, (int)rec->data.len);
-    if (root == NULL || json_tokener_get_error(tok) != json_tokener_success) {
-        *offset = tok->char_offset;
-        snprintf(why, why_len, "invalid JSON: %s",
-                 json_tokener_error_desc(json_tokener_get_error(tok)));
-        json_object_put(root);
-        json_tokener_free(tok);
-        return SN_EINVAL;
-    }
-    json_tokener_free(tok);
-    if (!json_object_is_type(root, json_type_object)) {
-        snprintf(why, why_len, "expected a JSON object");
-        *offset = 0;
-        json_object_put(root);
-        return SN_EINVAL;
-    }
-    {
-        json_object_object_foreach(root, key, v)
-        {
-            bool header = false;
-
-            if (strcmp(key, "pri") == 0 && json_object_is_type(v, json_type_int)) {
-                int pri = json_object_get_int(v);
-                if (pri >= 0 && pri <= 191) {
-                    s->host->event_set_pri(ev, pri);
-                    continue;
-                }
-            }
-            for (size_t i = 0; i < sizeof(header_keys) / sizeof(header_keys[0]);
-                 i++) {
-                if (strcmp(key, header_keys[i].key) == 0 &&
-                    json_object_is_type(v, json_type_string)) {
-                    size_t n = (size_t)json_object_get_string_len(v);
-                    const char *c = copy(s, ev, json_object_get_string(v), n);
-                    if (c == NULL) {
-                        rc = SN_ENOMEM;
-                        break;
-                    }
-                    s->host->event_set(ev, header_keys[i].f, c, n);
-                    header = true;
-                    break;
-                }
-            }
-            if (header || rc != SN_OK)
-                continue;
-            {
-                size_t klen = strlen(key);
-                const char *k = copy(s, ev, key, klen);
-                if (k == NULL)
-                    rc = SN_ENOMEM;
-                else
-                    rc = add_value(s, ev, k, klen, v, 1);
-            }
-            if (rc == SN_ELIMIT) {
-                snprintf(why, why_len, "more fields than the event limit");
-                break;
-            }
-            if (rc != SN_OK)
-                break;
-        }
-    }
-    json_object_put(root);
-    if (rc == SN_ELIMIT)
-        return SN_EINVAL;
-    return rc;
+    return json_event_parse(s->host, s->max_depth, rec, ev, why, why_len,
+                            offset);
 }
 
 __attribute__((visibility("default"))) const struct sn_plugin

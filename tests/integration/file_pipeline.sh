@@ -4,7 +4,7 @@
 # schema, a followed file is read across rotation and truncation, and a
 # restart resumes from the saved position without duplicates.
 . "$SRCDIR/tests/integration/lib.sh"
-tap_plan 10
+tap_plan 11
 
 python3 -c "
 with open('$TMP/in.log','w') as f:
@@ -49,6 +49,34 @@ assert r['fields']=={'source.ip':'203.0.113.7','source.port':4242}, r['fields']
 assert rows[1]['msg']=='after'
 "
 check "the malformed line is logged with its offset and counted" grep -q "input 'j': rejected record from $TMP/in.json (source offset 99): parse_json at byte 1: invalid JSON" "$TMP/json.log"
+
+# parse_auto decides per line: RFC 5424, JSON, RFC 3164 (and 5424 that
+# fails strict parsing falls back to 3164).
+cat >"$TMP/mixed.log" <<'EOL'
+<34>1 2026-11-23T10:00:00.5+01:00 web1 sshd 42 ID7 [meta@32473 a="1" a="2"] Failed password
+{"hostname":"db1","msg":"from json","user":{"name":"alice"}}
+<38>Nov 23 12:00:01 web2 sudo[77]: alice : TTY=pts/0 ; COMMAND=/bin/ls
+<13>1 2026-13-01T00:00:00Z bad-month app - - - oops
+EOL
+cat >"$TMP/auto.yaml" <<EOC
+daemon: { state_dir: $TMP/state }
+http: { enabled: false }
+inputs:
+  - { name: m, plugin: in_file, path: $TMP/mixed.log, parser: auto, keep_position: false }
+outputs:
+  - { name: o, plugin: out_file, path: $TMP/out4.json }
+EOC
+"$SENTINELD" run -c "$TMP/auto.yaml" --oneshot 2>"$TMP/auto.log"
+check "parse_auto parses RFC 5424, JSON and RFC 3164 lines" python3 -c "
+import json
+r=[json.loads(l) for l in open('$TMP/out4.json')]
+assert len(r)==4, r
+a=r[0]; assert (a['version'],a['hostname'],a['appname'],a['procid'],a['msgid'],a['msg'])==(1,'web1','sshd','42','ID7','Failed password'), a
+assert a['sd']=={'meta@32473':{'a':['1','2']}} and a['timestamp_utc_ns']==1795424400500000000, a
+assert r[1]['hostname']=='db1' and r[1]['fields']=={'user.name':'alice'}, r[1]
+c=r[2]; assert (c['hostname'],c['appname'],c['procid'],c['severity'])==('web2','sudo','77',6), c
+assert r[3]['version'] is None and 'rfc5424 rejected; parsed as rfc3164' in r[3]['notes'], r[3]
+"
 
 # Follow mode: append, rotate (rename + new file), truncate.
 : >"$TMP/live.log"
