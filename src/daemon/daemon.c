@@ -236,6 +236,14 @@ sn_daemon_run(const struct sn_daemon_opts *o)
         rc = 1;
         goto out;
     }
+    /* Before the input threads start: with --oneshot a short input can
+     * finish, and activate this event, before sn_pipeline_start returns. */
+    d.inputs_done = event_new(d.base, -1, 0, on_inputs_done, &d);
+    if (d.inputs_done == NULL) {
+        sn_log_error("out of memory at startup");
+        rc = 1;
+        goto out;
+    }
     if (sn_pipeline_start(d.pl, &err) != SN_OK) {
         sn_log_error("%s", err.msg);
         rc = 1;
@@ -258,7 +266,6 @@ sn_daemon_run(const struct sn_daemon_opts *o)
             goto out;
         }
     }
-    d.inputs_done = event_new(d.base, -1, 0, on_inputs_done, &d);
     sn_log_info("sentineld %s running with %s", PACKAGE_VERSION,
                 o->config_path);
     event_base_dispatch(d.base);
