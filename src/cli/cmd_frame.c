@@ -6,6 +6,7 @@
  * prints and maps options. tests/data/frame/ holds its expected outputs.
  */
 #include "cli/cli.h"
+#include "cli/common.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -68,26 +69,6 @@ usage_error(const char *what, const char *arg)
     return EXIT_USAGE;
 }
 
-/* The value of option argv[*i] ("--opt value" or "--opt=value"), or NULL
- * when argv[*i] is not that option. *missing: the value is absent. */
-static const char *
-opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
-{
-    size_t n = strlen(name);
-
-    if (strncmp(argv[*i], name, n) != 0)
-        return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return argv[*i];
-    }
-    return argv[++*i];
-}
-
 /* A decimal size in [1, max]. */
 static bool
 parse_size(const char *s, size_t max, size_t *out)
@@ -132,7 +113,7 @@ parse_args(int argc, char **argv, struct sn_framer_opts *o)
             o->nul_delim = true;
             continue;
         }
-        if ((v = opt_value(argc, argv, &i, "--framing", &missing)) != NULL) {
+        if ((v = sn_cli_opt_value(argc, argv, &i, "--framing", &missing)) != NULL) {
             if (missing)
                 return usage_error("missing value for", v);
             if (strcmp(v, "auto") == 0)
@@ -144,19 +125,19 @@ parse_args(int argc, char **argv, struct sn_framer_opts *o)
                 o->mode = SN_FRAMING_LF;
             else
                 return usage_error("unknown framing", v);
-        } else if ((v = opt_value(argc, argv, &i, "--max-msg", &missing)) !=
+        } else if ((v = sn_cli_opt_value(argc, argv, &i, "--max-msg", &missing)) !=
                    NULL) {
             if (missing)
                 return usage_error("missing value for", v);
             if (!parse_size(v, SN_RECORD_MAX, &o->max_msg))
                 return usage_error("bad --max-msg (want 1..16777216)", v);
-        } else if ((v = opt_value(argc, argv, &i, "--max-frame", &missing)) !=
+        } else if ((v = sn_cli_opt_value(argc, argv, &i, "--max-frame", &missing)) !=
                    NULL) {
             if (missing)
                 return usage_error("missing value for", v);
             if (!parse_size(v, SN_FRAMER_MAX_FRAME_LIMIT, &o->max_frame))
                 return usage_error("bad --max-frame (want 1..1073741824)", v);
-        } else if ((v = opt_value(argc, argv, &i, "--oversize", &missing)) !=
+        } else if ((v = sn_cli_opt_value(argc, argv, &i, "--oversize", &missing)) !=
                    NULL) {
             if (missing)
                 return usage_error("missing value for", v);
@@ -166,7 +147,7 @@ parse_args(int argc, char **argv, struct sn_framer_opts *o)
                 o->oversize = SN_OVERSIZE_REJECT;
             else
                 return usage_error("unknown --oversize policy", v);
-        } else if ((v = opt_value(argc, argv, &i, "--on-error", &missing)) !=
+        } else if ((v = sn_cli_opt_value(argc, argv, &i, "--on-error", &missing)) !=
                    NULL) {
             if (missing)
                 return usage_error("missing value for", v);

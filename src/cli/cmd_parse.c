@@ -6,6 +6,7 @@
  * the parser and prints. tests/data/parse/ holds its expected outputs.
  */
 #include "cli/cli.h"
+#include "cli/common.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -114,26 +115,6 @@ parse_now(const char *s, int64_t *ns)
            used == strlen(s);
 }
 
-/* The value of option argv[*i] ("--opt value" or "--opt=value"), or NULL
- * when argv[*i] is not that option. *missing: the value is absent. */
-static const char *
-opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
-{
-    size_t n = strlen(name);
-
-    if (strncmp(argv[*i], name, n) != 0)
-        return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return argv[*i];
-    }
-    return argv[++*i];
-}
-
 /* Returns -1 to go on, or the exit status. */
 static int
 parse_args(int argc, char **argv, struct args *a)
@@ -151,7 +132,7 @@ parse_args(int argc, char **argv, struct args *a)
         }
         if (strcmp(argv[i], "--json") == 0)
             continue; /* the only output format; accepted for clarity */
-        if ((v = opt_value(argc, argv, &i, "--format", &missing)) != NULL) {
+        if ((v = sn_cli_opt_value(argc, argv, &i, "--format", &missing)) != NULL) {
             if (missing)
                 return usage_error("missing value for", v);
             if (strcmp(v, "auto") == 0)
@@ -162,12 +143,12 @@ parse_args(int argc, char **argv, struct args *a)
                 a->mode = MODE_RFC3164;
             else
                 return usage_error("unknown format", v);
-        } else if ((v = opt_value(argc, argv, &i, "--tz", &missing)) != NULL) {
+        } else if ((v = sn_cli_opt_value(argc, argv, &i, "--tz", &missing)) != NULL) {
             if (missing)
                 return usage_error("missing value for", v);
             if (!parse_tz(v, &a->opts.tz_offset_sec))
                 return usage_error("bad --tz (want +hh:mm)", v);
-        } else if ((v = opt_value(argc, argv, &i, "--now", &missing)) != NULL) {
+        } else if ((v = sn_cli_opt_value(argc, argv, &i, "--now", &missing)) != NULL) {
             if (missing)
                 return usage_error("missing value for", v);
             if (!parse_now(v, &a->opts.now_ns))

@@ -2,7 +2,15 @@
 #ifndef SN_CLI_COMMON_H
 #define SN_CLI_COMMON_H
 
+#include <stdbool.h>
+
 /* The installed default config path (sysconfdir/sentineld/sentineld.yaml). */
 const char *sn_cli_default_config(void);
+
+/* The value of option argv[*i] ("--opt value" or "--opt=value"), or NULL
+ * when argv[*i] is not that option; advances *i past a separate value.
+ * *missing is set when the option is last and has no value. */
+const char *sn_cli_opt_value(int argc, char **argv, int *i, const char *name,
+                             bool *missing);
 
 #endif
