@@ -161,6 +161,14 @@ enum sn_status sn_framer_init(struct sn_framer *f,
 /* Free the buffer. Accepts NULL. */
 void sn_framer_fini(struct sn_framer *f);
 
+/* Stream offset of the first byte (the MSG-LEN for octet counting) of the
+ * frame being delivered; valid inside the on_frame callback. */
+static inline uint64_t
+sn_framer_frame_offset(const struct sn_framer *f)
+{
+    return f->frame_start;
+}
+
 /* Forget the current stream (pending bytes, offsets, stats, closed state)
  * but keep options and buffer, for a new connection. */
 void sn_framer_reset(struct sn_framer *f);
