@@ -1,0 +1,118 @@
+/* Address and prefix parsing over slices; see ip.h. */
+#include "rules/ip.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+/* INET6_ADDRSTRLEN (46) plus room to notice over-long input. */
+#define IP_TEXT_MAX 64
+
+static const uint8_t v4_mapped[12] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+};
+
+void
+sn_ip_normalise(struct sn_ip *ip)
+{
+    if (ip->family == 6 && memcmp(ip->addr, v4_mapped, 12) == 0) {
+        memmove(ip->addr, ip->addr + 12, 4);
+        memset(ip->addr + 4, 0, 12);
+        ip->family = 4;
+    }
+}
+
+bool
+sn_ip_parse(const char *s, size_t len, struct sn_ip *out)
+{
+    char buf[IP_TEXT_MAX];
+
+    /* inet_pton needs a C string; addresses are short, so copy. */
+    if (len == 0 || len >= sizeof(buf))
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    memset(out, 0, sizeof(*out));
+    if (memchr(buf, ':', len) != NULL) {
+        if (inet_pton(AF_INET6, buf, out->addr) != 1)
+            return false;
+        out->family = 6;
+        sn_ip_normalise(out);
+        return true;
+    }
+    /* inet_pton(AF_INET) accepts only dotted quads (no "010", no
+     * shorthand), which is what we want from log text. */
+    if (inet_pton(AF_INET, buf, out->addr) != 1)
+        return false;
+    out->family = 4;
+    return true;
+}
+
+bool
+sn_cidr_parse(const char *s, size_t len, struct sn_cidr *out, bool *host_bits)
+{
+    const char *slash = memchr(s, '/', len);
+    size_t alen = slash ? (size_t)(slash - s) : len;
+    unsigned prefix = 0, max;
+    bool mapped;
+
+    *host_bits = false;
+    memset(out, 0, sizeof(*out));
+    mapped = alen > 7 && memchr(s, ':', alen) != NULL &&
+             memchr(s, '.', alen) != NULL;
+    if (!sn_ip_parse(s, alen, &out->net))
+        return false;
+    max = out->net.family == 4 ? 32 : 128;
+    if (slash == NULL) {
+        out->prefix = (uint8_t)max;
+        return true;
+    }
+    if (slash + 1 == s + len)
+        return false;
+    for (const char *p = slash + 1; p < s + len; p++) {
+        if (*p < '0' || *p > '9' || prefix > 128)
+            return false;
+        prefix = prefix * 10 + (unsigned)(*p - '0');
+    }
+    /* A mapped network "::ffff:10.0.0.0/104" was normalised to IPv4: its
+     * prefix counts the 96 mapping bits, which are gone now. */
+    if (mapped && out->net.family == 4) {
+        if (prefix < 96)
+            return false;
+        prefix -= 96;
+    }
+    if (prefix > max)
+        return false;
+    out->prefix = (uint8_t)prefix;
+    for (unsigned bit = prefix; bit < max; bit++) {
+        uint8_t m = (uint8_t)(0x80u >> (bit % 8));
+        if (out->net.addr[bit / 8] & m) {
+            *host_bits = true;
+            out->net.addr[bit / 8] &= (uint8_t)~m;
+        }
+    }
+    return true;
+}
+
+bool
+sn_cidr_contains(const struct sn_cidr *c, const struct sn_ip *ip)
+{
+    unsigned full = c->prefix / 8, rest = c->prefix % 8;
+
+    if (c->net.family != ip->family)
+        return false;
+    if (memcmp(c->net.addr, ip->addr, full) != 0)
+        return false;
+    if (rest == 0)
+        return true;
+    return ((c->net.addr[full] ^ ip->addr[full]) &
+            (uint8_t)(0xff00u >> rest)) == 0;
+}
+
+const char *
+sn_ip_format(const struct sn_ip *ip, char *buf, size_t len)
+{
+    if (inet_ntop(ip->family == 4 ? AF_INET : AF_INET6, ip->addr, buf,
+                  (socklen_t)len) == NULL)
+        buf[0] = '\0';
+    return buf;
+}

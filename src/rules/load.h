@@ -1,0 +1,130 @@
+/*
+ * Rule files -> a compiled, immutable ruleset. A rule file holds one or
+ * more YAML documents, each either a single rule (a mapping with `id`) or
+ * a mapping with `rules:` (a list of rules) and/or `lists:` (named lists
+ * shared by every rule of the ruleset). Every problem is reported into a
+ * struct sn_diags with file:line:col and a suggestion where one exists;
+ * docs/rules.md is the user's reference. Correlation keys are kept as
+ * YAML nodes, not interpreted yet (the next slice of issue 5).
+ */
+#ifndef SN_RULES_LOAD_H
+#define SN_RULES_LOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sentineld/plugin.h>
+
+#include "config/diag.h"
+#include "config/yaml.h"
+#include "core/arena.h"
+#include "rules/compile.h"
+#include "rules/prefilter.h"
+
+enum sn_rule_severity {
+    SN_SEV_INFO = 0,
+    SN_SEV_LOW,
+    SN_SEV_MEDIUM,
+    SN_SEV_HIGH,
+    SN_SEV_CRITICAL,
+};
+
+/* Name of a severity ("high"). */
+const char *sn_rule_severity_name(enum sn_rule_severity s);
+
+enum sn_xtype { SN_XT_STRING = 0, SN_XT_INT, SN_XT_IP };
+
+/* One field a rule extracts; its index is the rule's extraction slot. */
+struct sn_xfield {
+    const char *name;
+    size_t name_len;
+    uint32_t field; /* id in the ruleset's field table */
+    enum sn_xtype type;
+};
+
+/* Capture group -> extraction slot. */
+struct sn_xcap {
+    uint32_t group;
+    uint32_t slot;
+};
+
+/* One `extract` entry: a regex over one field and where its groups go. */
+struct sn_extract {
+    uint32_t from; /* field id of the subject */
+    const char *from_name;
+    pcre2_code *re;
+    const char *pattern;
+    struct sn_xcap *caps;
+    size_t n_caps;
+};
+
+struct sn_rule {
+    uint32_t index; /* position in the ruleset */
+    const char *id, *title, *description;
+    enum sn_rule_severity severity;
+    const char *const *tags;
+    size_t n_tags;
+    bool enabled;
+    struct sn_cnode *match;
+    const char *match_text;
+    struct sn_extract *extract;
+    size_t n_extract;
+    struct sn_xfield *xfields;
+    size_t n_xfields;
+    /* Correlation and sample keys, uninterpreted (nodes of the ruleset's
+     * YAML trees: valid as long as the ruleset). */
+    const struct sn_pair *const *kept;
+    size_t n_kept;
+    /* Literals the prefilter needs in msg (one of them); n_req 0: none. */
+    struct sn_str *req;
+    size_t n_req;
+    const char *file;
+    int line, col;
+};
+
+struct sn_ruleset {
+    struct sn_rule *rules;
+    size_t n_rules;
+    struct sn_field_table fields;
+    struct sn_regex_list regexes;
+    struct sn_rule_list *lists;
+    size_t n_lists;
+    struct sn_prefilter *pf;
+    size_t max_xfields;    /* over all rules: sizes per-thread scratch */
+    size_t total_xfields;  /* sum over rules: sizes result storage */
+    struct sn_arena arena; /* compiled trees, strings */
+    struct sn_yaml **docs; /* the rule files, kept for `kept` nodes */
+    size_t n_docs;
+};
+
+/* Files collected before building, so lists may be used across files. */
+struct sn_rules_src;
+
+/* NULL on ENOMEM. */
+struct sn_rules_src *sn_rules_src_new(void);
+void sn_rules_src_free(struct sn_rules_src *src);
+/* Read and parse one file (YAML errors go to d; no env expansion: rule
+ * text is taken literally). SN_ECONFIG when it had errors. */
+enum sn_status sn_rules_src_add_file(struct sn_rules_src *src, const char *path,
+                                     struct sn_diags *d);
+/* The same from memory; name is used in diagnostics. */
+enum sn_status sn_rules_src_add_mem(struct sn_rules_src *src, const char *name,
+                                    const char *data, size_t len,
+                                    struct sn_diags *d);
+
+/*
+ * Validate and compile every rule of src. On success *out is a ruleset
+ * that may be shared read-only by any number of threads; it takes over
+ * src's YAML trees (src must still be freed). Warnings do not fail the
+ * build. Returns SN_ECONFIG when any error was reported (*out is NULL),
+ * SN_ENOMEM/SN_ELIMIT on exhaustion.
+ */
+enum sn_status sn_ruleset_build(struct sn_rules_src *src,
+                                struct sn_ruleset **out, struct sn_diags *d);
+void sn_ruleset_free(struct sn_ruleset *rs);
+/* The rule with this id, or NULL. */
+const struct sn_rule *sn_ruleset_find(const struct sn_ruleset *rs,
+                                      const char *id);
+
+#endif
