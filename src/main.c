@@ -16,6 +16,7 @@ static const struct command commands[] = {
     { "plugins", sn_cmd_plugins, "list plugins and their options" },
     { "parse", sn_cmd_parse, "parse one syslog message from stdin" },
     { "frame", sn_cmd_frame, "split a syslog byte stream into frames" },
+    { "test", sn_cmd_test, "replay log files through rules offline" },
     { "version", sn_cmd_version, "print version and library versions" },
 };
 
