@@ -17,12 +17,10 @@
 #include "cli/parse_input.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/buf.h"
 #include "core/clock.h"
@@ -485,54 +483,6 @@ test_file(struct test *t, const char *path)
 }
 
 static int
-cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Add a rule file, or every *.yaml of a directory in name order. */
-static enum sn_status
-add_rules(struct sn_rules_src *src, const char *path, struct sn_diags *d)
-{
-    struct stat st;
-    DIR *dir;
-    struct dirent *de;
-    char **names = NULL;
-    size_t n = 0;
-    enum sn_status rc = SN_OK;
-
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-        return sn_rules_src_add_file(src, path, d);
-    if ((dir = opendir(path)) == NULL)
-        return sn_rules_src_add_file(src, path, d);
-    while ((de = readdir(dir)) != NULL) {
-        size_t l = strlen(de->d_name);
-        char **p;
-
-        if (l < 6 || strcmp(de->d_name + l - 5, ".yaml") != 0)
-            continue;
-        p = realloc(names, (n + 1) * sizeof(*names));
-        if (p == NULL)
-            break;
-        names = p;
-        names[n] = malloc(strlen(path) + l + 2);
-        if (names[n] == NULL)
-            break;
-        sprintf(names[n], "%s/%s", path, de->d_name);
-        n++;
-    }
-    closedir(dir);
-    qsort(names, n, sizeof(*names), cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        if (sn_rules_src_add_file(src, names[i], d) != SN_OK)
-            rc = SN_ECONFIG;
-        free(names[i]);
-    }
-    free(names);
-    return rc;
-}
-
-static int
 report(struct test *t)
 {
     bool coverage_ok = true;
@@ -601,7 +551,7 @@ sn_cmd_test(int argc, char **argv)
         if ((v = sn_cli_opt_value(argc, argv, &i, "-r", &missing)) != NULL &&
             !missing) {
             n_rule_paths++;
-            add_rules(src, v, &d);
+            sn_rules_src_add_path(src, v, &d);
         } else if ((v = sn_cli_opt_value(argc, argv, &i, "--format",
                                          &missing)) != NULL && !missing) {
             if (strcmp(v, "auto") == 0)

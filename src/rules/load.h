@@ -108,6 +108,9 @@ void sn_rules_src_free(struct sn_rules_src *src);
  * text is taken literally). SN_ECONFIG when it had errors. */
 enum sn_status sn_rules_src_add_file(struct sn_rules_src *src, const char *path,
                                      struct sn_diags *d);
+/* A rule file, or every *.yaml file of a directory in name order. */
+enum sn_status sn_rules_src_add_path(struct sn_rules_src *src,
+                                     const char *path, struct sn_diags *d);
 /* The same from memory; name is used in diagnostics. */
 enum sn_status sn_rules_src_add_mem(struct sn_rules_src *src, const char *name,
                                     const char *data, size_t len,

@@ -1,0 +1,270 @@
+/*
+ * det_rules: evaluate the rule files (docs/rules.md) against every event,
+ * on the worker threads, with the rules library of src/rules (the same
+ * code `sentineld test` runs). Matching events are annotated: `rule.id`
+ * lists the matching rules (space-separated), `rule.severity` the highest
+ * severity, and each rule's extracted fields are set on the event, so
+ * event outputs carry the detections. Correlation (windows, sequences,
+ * baselines) and signals to the incident manager build on this (#5, #6).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sentineld/plugin.h>
+
+#include "rules/eval.h"
+#include "rules/load.h"
+
+struct dr_conf {
+    struct sn_strlist rules;
+    bool annotate;
+};
+
+struct dr_state {
+    const struct sn_host *host;
+    struct sn_instance *inst;
+    const struct dr_conf *c;
+    struct sn_ruleset *rs;
+    /* Workers call detect() concurrently: one scratch per thread. */
+    pthread_key_t scratch;
+    bool key_made;
+    struct sn_counter *c_matches, *c_regex_errors;
+};
+
+static const struct sn_option dr_options[] = {
+    { "rules", SN_OPT_LIST, NULL, offsetof(struct dr_conf, rules),
+      "rule files, or directories of *.yaml rule files", 0, 0, NULL, true },
+    { "annotate", SN_OPT_BOOL, "true", offsetof(struct dr_conf, annotate),
+      "set rule.id, rule.severity and extracted fields on matching events",
+      0, 0, NULL, false },
+    { 0 },
+};
+
+static void
+scratch_free(void *p)
+{
+    sn_rules_scratch_free(p);
+}
+
+static enum sn_status
+dr_init(const struct sn_host *host, struct sn_instance *inst,
+        const void *config, void **state, char *err, size_t err_len)
+{
+    struct dr_state *s = calloc(1, sizeof(*s));
+    struct sn_rules_src *src;
+    struct sn_diags d;
+
+    if (s == NULL)
+        return SN_ENOMEM;
+    *state = s;
+    s->host = host;
+    s->inst = inst;
+    s->c = config;
+    if (pthread_key_create(&s->scratch, scratch_free) != 0)
+        return SN_ENOMEM;
+    s->key_made = true;
+    src = sn_rules_src_new();
+    if (src == NULL)
+        return SN_ENOMEM;
+    sn_diags_init(&d);
+    for (size_t i = 0; i < s->c->rules.n; i++)
+        sn_rules_src_add_path(src, s->c->rules.items[i], &d);
+    if (d.n_errors == 0)
+        sn_ruleset_build(src, &s->rs, &d);
+    sn_rules_src_free(src);
+    /* Every diagnostic is logged; the first error is the init failure
+     * (so `sentineld check` shows it with its position). */
+    for (size_t i = 0; i < d.n; i++) {
+        const struct sn_diag *it = &d.items[i];
+        host->log(inst, it->level == SN_DIAG_ERROR ? SN_LOG_ERROR : SN_LOG_WARN,
+                  "%s:%d:%d: %s", it->file ? it->file : "-", it->line, it->col,
+                  it->msg);
+    }
+    if (d.n_errors > 0 || s->rs == NULL) {
+        for (size_t i = 0; i < d.n; i++) {
+            const struct sn_diag *it = &d.items[i];
+            if (it->level != SN_DIAG_ERROR)
+                continue;
+            snprintf(err, err_len, "%s:%d:%d: %s%s", it->file ? it->file : "-",
+                     it->line, it->col, it->msg,
+                     d.n_errors > 1 ? " (and more errors, logged above)" : "");
+            break;
+        }
+        if (err[0] == '\0')
+            snprintf(err, err_len, "the rules could not be built");
+        sn_diags_fini(&d);
+        return SN_ECONFIG;
+    }
+    sn_diags_fini(&d);
+    s->c_matches = host->counter(inst, "rules_matches_total",
+                                 "rule matches over all rules");
+    s->c_regex_errors = host->counter(
+        inst, "rules_regex_errors_total",
+        "regex evaluations stopped by the match limit or failing");
+    host->log(inst, SN_LOG_INFO, "%zu rules loaded", s->rs->n_rules);
+    return SN_OK;
+}
+
+static void
+dr_destroy(void *state)
+{
+    struct dr_state *s = state;
+
+    if (s == NULL)
+        return;
+    if (s->key_made) {
+        /* The worker threads have exited; their scratch was freed by the
+         * key destructor. */
+        pthread_key_delete(s->scratch);
+    }
+    sn_ruleset_free(s->rs);
+    free(s);
+}
+
+/* ---- the engine reads events through the host API ------------------------ */
+
+struct dr_event {
+    const struct sn_host *host;
+    const struct sn_event *ev;
+};
+
+static const enum sn_field header_of[] = {
+    [SN_RF_HOSTNAME] = SN_F_HOSTNAME, [SN_RF_APPNAME] = SN_F_APPNAME,
+    [SN_RF_PROCID] = SN_F_PROCID,     [SN_RF_MSGID] = SN_F_MSGID,
+    [SN_RF_MSG] = SN_F_MSG,
+};
+
+static bool
+dr_get(void *ctx, int field_id, const char *name, size_t name_len,
+       struct sn_value *out)
+{
+    struct dr_event *e = ctx;
+    const struct sn_host *h = e->host;
+    int pri;
+
+    switch (field_id) {
+    case SN_RF_HOSTNAME:
+    case SN_RF_APPNAME:
+    case SN_RF_PROCID:
+    case SN_RF_MSGID:
+    case SN_RF_MSG:
+        out->type = SN_VAL_STR;
+        out->u.s = h->event_get(e->ev, header_of[field_id]);
+        return out->u.s.ptr != NULL;
+    case SN_RF_SEVERITY:
+    case SN_RF_FACILITY:
+    case SN_RF_PRI:
+        pri = h->event_pri(e->ev);
+        if (pri < 0)
+            return false;
+        out->type = SN_VAL_INT;
+        out->u.i = field_id == SN_RF_PRI        ? pri
+                   : field_id == SN_RF_SEVERITY ? pri % 8
+                                                : pri / 8;
+        return true;
+    default: {
+        struct sn_str key = { name, name_len };
+        return h->event_field(e->ev, key, out);
+    }
+    }
+}
+
+static struct sn_rules_scratch *
+scratch(struct dr_state *s)
+{
+    struct sn_rules_scratch *sc = pthread_getspecific(s->scratch);
+
+    if (sc == NULL) {
+        sc = sn_rules_scratch_new(s->rs);
+        if (sc != NULL)
+            pthread_setspecific(s->scratch, sc);
+    }
+    return sc;
+}
+
+static void
+annotate(struct dr_state *s, struct sn_event *ev,
+         const struct sn_rule_match *m, size_t n)
+{
+    const struct sn_host *h = s->host;
+    static const char key_id[] = "rule.id", key_sev[] = "rule.severity";
+    struct sn_value v;
+    size_t len = 0;
+    enum sn_rule_severity sev = SN_SEV_INFO;
+    char *ids;
+
+    for (size_t i = 0; i < n; i++)
+        len += strlen(m[i].rule->id) + 1;
+    ids = h->event_alloc(ev, len);
+    if (ids == NULL)
+        return;
+    len = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(m[i].rule->id);
+
+        if (i > 0)
+            ids[len++] = ' ';
+        memcpy(ids + len, m[i].rule->id, l);
+        len += l;
+        if (m[i].rule->severity > sev)
+            sev = m[i].rule->severity;
+    }
+    memset(&v, 0, sizeof(v));
+    v.type = SN_VAL_STR;
+    v.u.s.ptr = ids;
+    v.u.s.len = len;
+    h->event_set_field(ev, (struct sn_str){ key_id, sizeof(key_id) - 1 }, &v);
+    v.u.s.ptr = sn_rule_severity_name(sev);
+    v.u.s.len = strlen(v.u.s.ptr);
+    h->event_set_field(ev, (struct sn_str){ key_sev, sizeof(key_sev) - 1 },
+                       &v);
+    /* Extracted values are slices of the event's own fields and the names
+     * belong to the ruleset, which outlives every batch. The first rule
+     * that extracts a field wins (rules are in file order). */
+    for (size_t i = n; i-- > 0;)
+        for (size_t k = 0; k < m[i].n_fields; k++)
+            h->event_set_field(
+                ev,
+                (struct sn_str){ m[i].fields[k].name, m[i].fields[k].name_len },
+                &m[i].fields[k].v);
+}
+
+static enum sn_status
+dr_detect(void *state, struct sn_batch *b)
+{
+    struct dr_state *s = state;
+    struct sn_rules_scratch *sc = scratch(s);
+    size_t n = s->host->batch_len(b);
+    uint64_t matches = 0;
+
+    if (sc == NULL)
+        return SN_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        struct dr_event e = { s->host, s->host->batch_event(b, i) };
+        struct sn_rule_event rev = { &e, dr_get };
+        const struct sn_rule_match *m;
+        size_t k = sn_rules_eval(s->rs, sc, &rev, 0, &m);
+
+        matches += k;
+        if (k > 0 && s->c->annotate)
+            annotate(s, (struct sn_event *)e.ev, m, k);
+    }
+    s->host->counter_add(s->c_matches, matches);
+    return SN_OK;
+}
+
+__attribute__((visibility("default"))) const struct sn_plugin
+    sn_plugin_det_rules = {
+        SN_PLUGIN_HEADER,
+        .name = "det_rules",
+        .kind = SN_KIND_DETECTOR,
+        .description = "evaluate rule files (match, extract) on every event",
+        .version = "1",
+        .options = dr_options,
+        .config_size = sizeof(struct dr_conf),
+        .init = dr_init,
+        .destroy = dr_destroy,
+        .detect = dr_detect,
+    };
