@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 mkdir -p var
 export SENTINELD_PLUGIN_PATH="$(pwd)/_build/.plugins"
 export SENTINELD_STATE_DIR="${SENTINELD_STATE_DIR:-$(pwd)/var}"
+export SENTINELD_RULES="${SENTINELD_RULES:-$(pwd)/conf/rules}"
 exec ./_build/sentineld run -c conf/sentineld.yaml "$@"

@@ -81,6 +81,7 @@ sn_batch_get(struct sn_batch_pool *p, bool nowait)
     b = p->free;
     p->free = b->next;
     p->n_free--;
+    sn_gauge_set(p->in_use, p->n_total - p->n_free);
     pthread_mutex_unlock(&p->lock);
     b->next = NULL;
     b->n = 0;
@@ -106,6 +107,7 @@ sn_batch_unref(struct sn_batch *b)
     b->next = p->free;
     p->free = b;
     p->n_free++;
+    sn_gauge_set(p->in_use, p->n_total - p->n_free);
     pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->lock);
 }

@@ -15,6 +15,7 @@
 
 #include "core/arena.h"
 #include "event/event.h"
+#include "metrics/metrics.h"
 
 struct sn_instance;
 struct sn_batch_pool;
@@ -41,6 +42,7 @@ struct sn_batch_pool {
     struct sn_batch *free;
     size_t n_free, n_total;
     _Atomic bool aborting; /* shutdown timed out: waiters give up */
+    struct sn_counter *in_use; /* gauge: batches taken (may be NULL) */
 };
 
 /* Allocate n batches. NULL on ENOMEM. */

@@ -375,6 +375,8 @@ sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err)
         atomic_store(&pl->insts[i].finished, false);
     }
     pl->pool = sn_batch_pool_new(n_pool);
+    if (pl->pool != NULL)
+        pl->pool->in_use = pl->c_pool_in_use;
     pl->workers = calloc(pl->n_workers, sizeof(*pl->workers));
     if (pl->pool == NULL || pl->workers == NULL) {
         sn_error_set(err, "out of memory allocating %zu batches", n_pool);

@@ -70,6 +70,8 @@ static const char *const rule_keys[] = {
     "suppress",
     "escalate",
     "resolve_after",
+    "allowed_lateness",
+    "limits",
     /* annotated sample lines, for `sentineld test` */
     "samples",
 };

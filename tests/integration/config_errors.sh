@@ -27,7 +27,7 @@ import json,sys
 d=json.load(open('$TMP/j'))['diagnostics'][0]
 assert d['file']=='bad-unknown-option.yaml' and d['line']==9 and d['col']==5, d
 assert 'did you mean' in d['message']"
-"$SENTINELD" check -c "$SRCDIR/conf/sentineld.yaml" >/dev/null 2>"$TMP/e"
+SENTINELD_RULES="$SRCDIR/conf/rules" "$SENTINELD" check -c "$SRCDIR/conf/sentineld.yaml" >/dev/null 2>"$TMP/e"
 check "shipped default config passes" test $? -eq 0
 "$SENTINELD" run -c bad-unknown-plugin.yaml >/dev/null 2>"$TMP/e"
 check "run refuses a bad config with exit 2" test $? -eq 2

@@ -1,0 +1,259 @@
+/*
+ * Correlation: the stateful part of a rule (threshold, distinct, sequence,
+ * absence, rate, new_value) over event time, with suppression, escalation
+ * and auto-resolve. Two layers: a compiled, immutable set of correlation
+ * specs (correlate_spec.c, shared by every thread) and an engine holding
+ * per-key state (correlate.c, checkpoints in correlate_ckpt.c, signal JSON
+ * in correlate_json.c). The daemon shards engines by hash(rule, group key):
+ * one engine is only ever used by one thread, so nothing here locks.
+ * docs/correlation.md pins the semantics; read it before changing any.
+ */
+#ifndef SN_RULES_CORRELATE_H
+#define SN_RULES_CORRELATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sentineld/plugin.h>
+
+#include "config/diag.h"
+#include "config/yaml.h"
+#include "core/arena.h"
+#include "core/buf.h"
+#include "rules/eval.h"
+#include "rules/load.h"
+
+enum sn_corr_kind {
+    SN_CORR_THRESHOLD = 0,
+    SN_CORR_DISTINCT,
+    SN_CORR_SEQUENCE,
+    SN_CORR_ABSENCE,
+    SN_CORR_RATE,
+    SN_CORR_NEW_VALUE,
+};
+
+/* "threshold", ... */
+const char *sn_corr_kind_name(enum sn_corr_kind k);
+
+/* Group-by fields per rule and steps per sequence: a key or a sequence
+ * longer than this is not a detection anyone can read. */
+#define SN_CORR_MAX_GROUP_BY 8
+#define SN_CORR_MAX_STEPS    16
+/* Bytes of one group-by value in a key; longer values keep a prefix plus
+ * a hash of the whole value, so distinct long values stay distinct. */
+#define SN_CORR_VALUE_MAX 128
+/* Evidence events kept at each end of a window (first K, last K). */
+#define SN_CORR_EVIDENCE_MAX 16
+/* Bytes of one event summary kept as evidence (longer ones are cut). */
+#define SN_CORR_SUMMARY_MAX 1024
+/* Open rate buckets per key: allowed_lateness / bucket + 2 must fit. */
+#define SN_CORR_RATE_OPEN_MAX 8
+
+/* The correlation part of one rule, validated. Durations in ns. */
+struct sn_corr_spec {
+    const struct sn_rule *rule;
+    uint32_t index; /* in the set */
+    enum sn_corr_kind kind;
+    const char *const *group_by;
+    size_t n_group_by;
+    int64_t window_ns;       /* threshold, distinct, sequence */
+    int64_t lateness_ns;     /* allowed_lateness; default 0 */
+    int64_t suppress_ns;     /* 0: every hit signals */
+    int64_t resolve_ns;      /* resolve_after; 0: never */
+    uint32_t escalate_after; /* 0: no escalation */
+    enum sn_rule_severity escalate_to;
+    uint64_t count;    /* threshold, distinct */
+    const char *field; /* distinct, new_value */
+    const struct sn_rule *steps[SN_CORR_MAX_STEPS];
+    uint32_t n_steps;
+    int64_t after_ns; /* absence */
+    /* absence: expected keys, n_expected * n_group_by values */
+    const char *const *expected;
+    size_t n_expected;
+    double alpha, k; /* rate */
+    int64_t warmup_ns, bucket_ns;
+    bool per_key;
+    int64_t learn_ns;              /* new_value */
+    uint32_t max_keys, max_events; /* 0: the engine's */
+    uint64_t fingerprint;          /* hash of everything above: restore skips
+                                    * checkpointed rules whose definition changed */
+    int line, col;                 /* of the kind's key, for messages */
+};
+
+/* Correlation specs of a whole ruleset; immutable once built. */
+struct sn_corr_set {
+    const struct sn_ruleset *rs;
+    struct sn_corr_spec *specs;
+    size_t n_specs;
+    /* For ruleset rule index r: the specs a match of r feeds (its own,
+     * and every sequence naming r as a step). */
+    uint32_t **targets;
+    uint32_t *n_targets;
+    struct sn_arena arena;
+};
+
+/*
+ * Parse the correlation keys of rule r (pairs as load.c keeps them, or
+ * any mapping's pairs) into *out (strings in arena). rs resolves sequence
+ * steps (NULL: steps are reported unknown). Keys that are not about
+ * correlation (samples) are ignored. Returns SN_DECLINED when r has no
+ * correlation, SN_ECONFIG when a problem was reported to d.
+ */
+enum sn_status sn_corr_spec_parse(const struct sn_ruleset *rs,
+                                  const struct sn_rule *r,
+                                  const struct sn_pair *const *pairs,
+                                  size_t n_pairs, struct sn_arena *arena,
+                                  struct sn_corr_spec *out, struct sn_diags *d);
+
+/* Every rule's correlation in rs (which must outlive the set). SN_ECONFIG
+ * when any rule had errors (*out NULL). */
+enum sn_status sn_corr_set_build(const struct sn_ruleset *rs,
+                                 struct sn_corr_set **out, struct sn_diags *d);
+void sn_corr_set_free(struct sn_corr_set *set);
+/* The spec of the rule with this id, or NULL. */
+const struct sn_corr_spec *sn_corr_set_find(const struct sn_corr_set *set,
+                                            const char *rule_id);
+
+/* One matched event as the engine sees it; everything is borrowed for the
+ * duration of the call (the engine copies what it keeps). */
+struct sn_corr_input {
+    const struct sn_rule *rule;               /* the rule that matched */
+    const struct sn_rule_field_value *fields; /* its extracted fields */
+    size_t n_fields;
+    const struct sn_rule_event *ev; /* other fields; may be NULL */
+    int64_t time_ns;                /* event timestamp; 0: none */
+    int64_t arrival_ns;             /* receive time; 0: unknown */
+    const char *summary; /* evidence text (or JSON, see summary_is_json) */
+    size_t summary_len;
+    bool summary_is_json; /* written raw into signal JSON: must be valid */
+};
+
+/* Where a match goes: spec index and the key hash shards route on. */
+struct sn_corr_target {
+    uint32_t spec;
+    uint64_t hash;
+};
+
+/*
+ * The targets of in (at most max stored; returns how many there are).
+ * Targets whose group-by fields are missing are left out. The hash is
+ * stable across processes and versions (FNV-1a of rule id and key), so
+ * Kafka partitioning and checkpoints can rely on it.
+ */
+size_t sn_corr_route(const struct sn_corr_set *set,
+                     const struct sn_corr_input *in, struct sn_corr_target *out,
+                     size_t max);
+
+enum sn_signal_state {
+    SN_SIGNAL_FIRING = 0,
+    SN_SIGNAL_RESOLVED, /* resolve_after elapsed, or an absent key is back */
+    SN_SIGNAL_DEGRADED, /* state bounds forced eviction: detection is partial */
+};
+
+struct sn_corr_evidence {
+    int64_t time_ns;
+    const char *summary;
+    size_t summary_len;
+    bool is_json;
+    const struct sn_rule *step; /* sequence steps: the step's rule */
+};
+
+/* What the engine emits. Pointers are valid during the emit callback. */
+struct sn_signal {
+    const struct sn_corr_spec *spec;
+    const char *rule_id;
+    enum sn_corr_kind kind;
+    enum sn_signal_state state;
+    enum sn_rule_severity severity; /* after escalation */
+    enum sn_rule_severity base_severity;
+    const char *const *key_fields;
+    const struct sn_str *key_values;
+    size_t n_key;
+    uint64_t key_hash;
+    int64_t time_ns;     /* event time the signal is about */
+    uint64_t repeat;     /* hits of this key so far (1 = first) */
+    uint64_t suppressed; /* hits suppressed since the previous signal */
+    /* window math */
+    uint64_t count, threshold;
+    int64_t first_ns, last_ns, window_ns;
+    double mean, stddev, k; /* rate: baseline the count beat */
+    struct sn_str value;    /* new_value: the new value */
+    const struct sn_corr_evidence *first, *last, *steps;
+    size_t n_first, n_last, n_steps;
+    /* degraded */
+    uint64_t keys_evicted, events_dropped;
+};
+
+typedef void (*sn_corr_emit_fn)(void *arg, const struct sn_signal *sig);
+
+struct sn_corr_config {
+    uint32_t max_keys;   /* per rule; 0: 100000 */
+    uint32_t max_events; /* per key; 0: 256 */
+    uint32_t evidence_k; /* first K and last K; 0: 3 (set no_evidence) */
+    bool no_evidence;
+    uint32_t summary_max;         /* bytes; 0: 160 */
+    int64_t degraded_interval_ns; /* 0: 10 minutes */
+    uint32_t shard, n_shards;     /* feed only targets with hash % n == shard */
+    sn_corr_emit_fn emit;
+    void *emit_arg;
+};
+
+struct sn_corr_rule_stats {
+    uint64_t events;       /* counted */
+    uint64_t late_dropped; /* older than watermark - allowed_lateness */
+    uint64_t no_key;       /* a group-by field was missing */
+    uint64_t hits, signals, suppressed, resolved;
+    uint64_t keys, keys_evicted, keys_reclaimed;
+    uint64_t events_dropped; /* per-key bounds overflowed */
+    uint64_t degraded_signals;
+};
+
+struct sn_corr;
+
+/* An engine over set (which must outlive it). NULL on ENOMEM. */
+struct sn_corr *sn_corr_new(const struct sn_corr_set *set,
+                            const struct sn_corr_config *cfg);
+void sn_corr_free(struct sn_corr *c);
+
+/*
+ * Feed one match: updates every target of in->rule in this engine's
+ * shard and emits signals synchronously through cfg->emit. Event time is
+ * in->time_ns, or arrival when absent or more than allowed_lateness ahead
+ * of arrival. SN_ENOMEM only when a first-time allocation fails.
+ */
+enum sn_status sn_corr_feed(struct sn_corr *c, const struct sn_corr_input *in);
+/* The same for one target from sn_corr_route (a shard's worker). */
+enum sn_status sn_corr_feed_target(struct sn_corr *c,
+                                   const struct sn_corr_input *in,
+                                   const struct sn_corr_target *t);
+/*
+ * Raise the watermark to now_ns (if it is later) and run time-driven
+ * checks: absence, resolve_after, and reclaiming idle keys. Call it from
+ * a timer with the watermark the caller trusts (event time when the
+ * stream is busy, the clock when it is quiet).
+ */
+enum sn_status sn_corr_advance(struct sn_corr *c, int64_t now_ns);
+int64_t sn_corr_watermark(const struct sn_corr *c);
+/* Counters of spec i (zeros for an out-of-range index). */
+void sn_corr_rule_stats(const struct sn_corr *c, size_t spec,
+                        struct sn_corr_rule_stats *out);
+
+/*
+ * Append the engine's state (all keys, or those for which want(arg, spec,
+ * hash) is true) to out in a versioned binary format. Restore merges it
+ * into an engine over a set that may differ: rules are matched by id and
+ * skipped when their definition changed; restored keys replace keys of
+ * the same hash. SN_EINVAL (with nothing changed that was not complete)
+ * on a truncated or foreign buffer.
+ */
+typedef bool (*sn_corr_want_fn)(void *arg, const struct sn_corr_spec *spec,
+                                uint64_t hash);
+enum sn_status sn_corr_checkpoint(const struct sn_corr *c, sn_corr_want_fn want,
+                                  void *arg, struct sn_buf *out);
+enum sn_status sn_corr_restore(struct sn_corr *c, const void *data, size_t len);
+
+/* One signal as a JSON object (docs/correlation.md has the shape). */
+enum sn_status sn_signal_json(const struct sn_signal *sig, struct sn_buf *out);
+
+#endif

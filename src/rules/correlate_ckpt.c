@@ -1,0 +1,465 @@
+/*
+ * Checkpoint and restore of a correlation engine: every key's window,
+ * set, rate baseline, evidence and suppression state plus per-rule
+ * counters, in a versioned little-endian byte format (docs/correlation.md
+ * "Checkpoints"). Restore validates the whole buffer before changing
+ * anything, matches rules by id and skips rules whose definition changed.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules/correlate.h"
+#include "rules/correlate_int.h"
+
+static const char magic[8] = { 'S', 'N', 'C', 'O', 'R', 'R', 0, 0 };
+#define CKPT_VERSION 1
+#define N_STATS      (sizeof(struct sn_corr_rule_stats) / sizeof(uint64_t))
+
+_Static_assert(sizeof(struct sn_corr_rule_stats) % sizeof(uint64_t) == 0,
+               "stats must be a row of uint64_t");
+
+/* ---- writing ------------------------------------------------------------- */
+
+static enum sn_status
+put(struct sn_buf *b, uint64_t v, size_t n)
+{
+    unsigned char x[8];
+
+    for (size_t i = 0; i < n; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
+    return sn_buf_append(b, x, n);
+}
+
+#define PUT(b, v, n)                                                           \
+    do {                                                                       \
+        if ((rc = put((b), (uint64_t)(v), (n))) != SN_OK)                      \
+            return rc;                                                         \
+    } while (0)
+#define PUTB(b, p, n)                                                          \
+    do {                                                                       \
+        if ((rc = sn_buf_append((b), (p), (n))) != SN_OK)                      \
+            return rc;                                                         \
+    } while (0)
+
+static uint64_t
+dbits(double d)
+{
+    uint64_t u;
+
+    memcpy(&u, &d, sizeof(u));
+    return u;
+}
+
+static enum sn_status
+put_slot(const struct evslot *sl, struct sn_buf *b)
+{
+    enum sn_status rc;
+
+    PUT(b, sl->used, 1);
+    if (!sl->used)
+        return SN_OK;
+    PUT(b, sl->t, 8);
+    PUT(b, sl->seq, 8);
+    PUT(b, sl->is_json, 1);
+    PUT(b, sl->len, 4);
+    PUTB(b, (const char *)(sl + 1), sl->len);
+    return SN_OK;
+}
+
+static enum sn_status
+put_key(const struct sn_corr *c, const struct crule *cr, const struct ckey *k,
+        struct sn_buf *b)
+{
+    bool seq = cr->spec->kind == SN_CORR_SEQUENCE;
+    size_t kk = c->cfg.evidence_k;
+    enum sn_status rc;
+    uint32_t n_set = 0;
+
+    PUT(b, k->hash, 8);
+    PUT(b, k->klen, 4);
+    PUTB(b, k->kb, k->klen);
+    PUT(b, k->last_t, 8);
+    PUT(b, k->touch_wm, 8);
+    PUT(b, k->reset_t, 8);
+    PUT(b, k->last_signal, 8);
+    PUT(b, k->hits, 8);
+    PUT(b, k->suppressed, 8);
+    PUT(b, k->n_seen, 8);
+    PUT(b, k->firing | k->absent << 1 | k->has_signal << 2, 1);
+    PUT(b, k->rn, 4);
+    for (uint32_t i = 0; i < k->rn; i++) {
+        const struct rent *re = sn_corr_at(k, i);
+        PUT(b, re->t, 8);
+        PUT(b, re->tag, 4);
+        if (seq && (rc = put_slot(sn_corr_slot(c, k, re->slot), b)) != SN_OK)
+            return rc;
+    }
+    PUT(b, kk, 4);
+    PUT(b, k->n_first, 4);
+    PUT(b, k->n_last, 8);
+    for (size_t i = 0; i < 2 * kk; i++) {
+        struct evslot none = { 0 };
+        const struct evslot *sl = k->ev != NULL ? sn_corr_slot(c, k, i) : &none;
+        if ((rc = put_slot(sl, b)) != SN_OK)
+            return rc;
+    }
+    for (uint32_t i = 0; k->set && i < k->set_cap; i++)
+        n_set += k->set[i].h != 0;
+    PUT(b, n_set, 4);
+    /* In hash order, so equal state gives equal bytes whatever the table
+     * layout (which depends on insertion order). */
+    {
+        uint64_t prev = 0;
+        for (uint32_t done = 0; done < n_set; done++) {
+            const struct dval *best = NULL;
+            for (uint32_t i = 0; i < k->set_cap; i++)
+                if (k->set[i].h > prev && (!best || k->set[i].h < best->h))
+                    best = &k->set[i];
+            PUT(b, best->h, 8);
+            PUT(b, best->t, 8);
+            prev = best->h;
+        }
+    }
+    PUT(b, k->rb_cur, 8);
+    PUT(b, k->rb_start, 8);
+    PUT(b, k->fired_b, 8);
+    for (size_t i = 0; i < SN_CORR_RATE_OPEN_MAX; i++)
+        PUT(b, k->rcount[i], 4);
+    PUT(b, dbits(k->mean), 8);
+    PUT(b, dbits(k->var), 8);
+    PUT(b, k->n_closed, 8);
+    return SN_OK;
+}
+
+enum sn_status
+sn_corr_checkpoint(const struct sn_corr *c, sn_corr_want_fn want, void *arg,
+                   struct sn_buf *b)
+{
+    enum sn_status rc;
+
+    PUTB(b, magic, sizeof(magic));
+    PUT(b, CKPT_VERSION, 4);
+    PUT(b, c->wm, 8);
+    PUT(b, c->n_rules, 4);
+    for (size_t r = 0; r < c->n_rules; r++) {
+        const struct crule *cr = &c->rules[r];
+        const char *id = cr->spec->rule->id;
+        const uint64_t *st = (const uint64_t *)(const void *)&cr->st;
+        uint32_t n = 0;
+
+        PUT(b, strlen(id), 4);
+        PUTB(b, id, strlen(id));
+        PUT(b, cr->spec->fingerprint, 8);
+        PUT(b, cr->spec->kind, 1);
+        PUT(b, cr->learn_start, 8);
+        PUT(b, cr->last_degraded, 8);
+        PUT(b, cr->primed, 1);
+        PUT(b, cr->deg_keys_reported, 8);
+        PUT(b, cr->deg_events_reported, 8);
+        PUT(b, N_STATS, 4);
+        for (size_t i = 0; i < N_STATS; i++)
+            PUT(b, st[i], 8);
+        for (const struct ckey *k = cr->lru_tail; k; k = k->prev)
+            n += want == NULL || want(arg, cr->spec, k->hash);
+        PUT(b, n, 4);
+        /* Oldest first, so restoring in order rebuilds the LRU list. */
+        for (const struct ckey *k = cr->lru_tail; k; k = k->prev)
+            if ((want == NULL || want(arg, cr->spec, k->hash)) &&
+                (rc = put_key(c, cr, k, b)) != SN_OK)
+                return rc;
+    }
+    return SN_OK;
+}
+
+/* ---- reading --------------------------------------------------------------
+ */
+
+struct rd {
+    const unsigned char *p, *end;
+    bool bad;
+};
+
+static uint64_t
+get(struct rd *r, size_t n)
+{
+    uint64_t v = 0;
+
+    if (r->bad || (size_t)(r->end - r->p) < n) {
+        r->bad = true;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)r->p[i] << (8 * i);
+    r->p += n;
+    return v;
+}
+
+static const unsigned char *
+getb(struct rd *r, size_t n)
+{
+    const unsigned char *p = r->p;
+
+    if (r->bad || (size_t)(r->end - r->p) < n) {
+        r->bad = true;
+        return NULL;
+    }
+    r->p += n;
+    return p;
+}
+
+static double
+getd(struct rd *r)
+{
+    uint64_t u = get(r, 8);
+    double d;
+
+    memcpy(&d, &u, sizeof(d));
+    return d;
+}
+
+/* Read one slot; store it into sl when sl is not NULL. */
+static void
+get_slot(const struct sn_corr *c, struct rd *r, struct evslot *sl)
+{
+    uint8_t used = (uint8_t)get(r, 1);
+    int64_t t;
+    uint64_t seq;
+    uint8_t js;
+    uint32_t len;
+    const unsigned char *p;
+
+    if (!used) {
+        if (sl)
+            sl->used = 0;
+        return;
+    }
+    t = (int64_t)get(r, 8);
+    seq = get(r, 8);
+    js = (uint8_t)get(r, 1);
+    len = (uint32_t)get(r, 4);
+    if (len > SN_CORR_SUMMARY_MAX)
+        r->bad = true;
+    p = getb(r, len);
+    if (sl == NULL || r->bad)
+        return;
+    if (len > c->cfg.summary_max)
+        len = js ? 0 : (uint32_t)c->cfg.summary_max;
+    sl->t = t;
+    sl->seq = seq;
+    sl->is_json = js && len > 0;
+    sl->len = len;
+    sl->used = 1;
+    memcpy((char *)(sl + 1), p, len);
+}
+
+/* Read one key; with apply, replace any key of the same identity. */
+static enum sn_status
+get_key(struct sn_corr *c, struct crule *cr, struct rd *r, bool apply, bool seq)
+{
+    uint64_t hash = get(r, 8);
+    uint32_t klen = (uint32_t)get(r, 4), rn, kk, n_set;
+    const unsigned char *kb;
+    struct ckey *k = NULL, tmp;
+    bool ev_ok;
+
+    if (klen > SN_CORR_MAX_GROUP_BY * (2 + SN_CORR_VALUE_MAX))
+        r->bad = true;
+    kb = getb(r, klen);
+    if (r->bad)
+        return SN_EINVAL;
+    if (apply && cr != NULL) {
+        struct ckey *old = sn_corr_key_find(cr, hash, (const char *)kb, klen);
+        if (old != NULL)
+            sn_corr_key_release(c, cr, old);
+        if ((k = sn_corr_key_alloc(c)) == NULL)
+            return SN_ENOMEM;
+        if (k->kcap < klen || k->kb == NULL) {
+            char *p = realloc(k->kb, klen ? klen : 1);
+            if (p == NULL)
+                goto nomem;
+            k->kb = p;
+            k->kcap = klen ? klen : 1;
+        }
+        memcpy(k->kb, kb, klen);
+        k->klen = klen;
+        k->hash = hash;
+    } else {
+        memset(&tmp, 0, sizeof(tmp));
+        k = NULL;
+    }
+    {
+        struct ckey *w = k ? k : &tmp;
+        uint8_t fl;
+        w->last_t = (int64_t)get(r, 8);
+        w->touch_wm = (int64_t)get(r, 8);
+        w->reset_t = (int64_t)get(r, 8);
+        w->last_signal = (int64_t)get(r, 8);
+        w->hits = get(r, 8);
+        w->suppressed = get(r, 8);
+        w->n_seen = get(r, 8);
+        fl = (uint8_t)get(r, 1);
+        w->firing = fl & 1;
+        w->absent = (fl >> 1) & 1;
+        w->has_signal = (fl >> 2) & 1;
+    }
+    rn = (uint32_t)get(r, 4);
+    if (rn > 100000000)
+        r->bad = true;
+    if (k && !r->bad && rn > 0 && sn_corr_ring_reserve(c, cr, k, rn) != SN_OK)
+        goto nomem;
+    for (uint32_t i = 0; i < rn && !r->bad; i++) {
+        int64_t t = (int64_t)get(r, 8);
+        uint32_t tag = (uint32_t)get(r, 4), slot = 0;
+        if (seq) {
+            if (k) {
+                slot = k->sfree[--k->n_sfree];
+                get_slot(c, r, sn_corr_slot(c, k, slot));
+            } else {
+                get_slot(c, r, NULL);
+            }
+        }
+        if (k) {
+            struct rent *re = &k->ring[(k->rhead + k->rn++) & (k->rcap - 1)];
+            re->t = t;
+            re->tag = tag;
+            re->slot = slot;
+        }
+    }
+    kk = (uint32_t)get(r, 4);
+    if (kk > SN_CORR_EVIDENCE_MAX)
+        r->bad = true;
+    /* Evidence survives only between engines with the same K. */
+    ev_ok = k != NULL && kk == c->cfg.evidence_k && kk > 0 &&
+            sn_corr_ev_reserve(c, k, 2 * kk + (seq ? k->rcap : 0)) == SN_OK;
+    {
+        uint32_t nf = (uint32_t)get(r, 4);
+        uint64_t nl = get(r, 8);
+        if (ev_ok) {
+            k->n_first = nf > kk ? kk : nf;
+            k->n_last = nl;
+        }
+    }
+    for (uint32_t i = 0; i < 2 * kk && !r->bad; i++)
+        get_slot(c, r, ev_ok ? sn_corr_slot(c, k, i) : NULL);
+    n_set = (uint32_t)get(r, 4);
+    if (n_set > 100000000)
+        r->bad = true;
+    if (k && !r->bad && n_set > 0 &&
+        sn_corr_set_reserve(
+            k, n_set > cr->max_events ? n_set : cr->max_events) != SN_OK)
+        goto nomem;
+    for (uint32_t i = 0; i < n_set && !r->bad; i++) {
+        uint64_t h = get(r, 8);
+        int64_t t = (int64_t)get(r, 8);
+        if (h == 0)
+            r->bad = true;
+        else if (k)
+            sn_corr_set_put(k, h, t);
+    }
+    {
+        struct ckey *w = k ? k : &tmp;
+        w->rb_cur = (int64_t)get(r, 8);
+        w->rb_start = (int64_t)get(r, 8);
+        w->fired_b = (int64_t)get(r, 8);
+        for (size_t i = 0; i < SN_CORR_RATE_OPEN_MAX; i++)
+            w->rcount[i] = (uint32_t)get(r, 4);
+        w->mean = getd(r);
+        w->var = getd(r);
+        w->n_closed = get(r, 8);
+    }
+    if (r->bad) {
+        if (k) {
+            k->hnext = c->free_keys;
+            c->free_keys = k;
+        }
+        return SN_EINVAL;
+    }
+    if (k && sn_corr_key_insert(c, cr, k) != SN_OK)
+        goto nomem;
+    return SN_OK;
+nomem:
+    k->hnext = c->free_keys;
+    c->free_keys = k;
+    return SN_ENOMEM;
+}
+
+static enum sn_status
+restore(struct sn_corr *c, const void *data, size_t len, bool apply)
+{
+    struct rd r = { data, (const unsigned char *)data + len, false };
+    const unsigned char *m = getb(&r, sizeof(magic));
+    uint32_t n_rules;
+    int64_t wm;
+    enum sn_status rc;
+
+    if (m == NULL || memcmp(m, magic, sizeof(magic)) != 0 ||
+        get(&r, 4) != CKPT_VERSION)
+        return SN_EINVAL;
+    wm = (int64_t)get(&r, 8);
+    n_rules = (uint32_t)get(&r, 4);
+    if (apply && (c->wm == INT64_MIN || wm > c->wm))
+        c->wm = wm;
+    for (uint32_t i = 0; i < n_rules && !r.bad; i++) {
+        uint32_t idlen = (uint32_t)get(&r, 4), n_st, n_keys;
+        const unsigned char *id = getb(&r, idlen);
+        uint64_t fp = get(&r, 8);
+        uint8_t kind = (uint8_t)get(&r, 1);
+        struct crule *cr = NULL;
+        uint64_t st[N_STATS];
+        int64_t learn, lastdeg;
+        uint8_t primed;
+        uint64_t dk, de;
+
+        if (r.bad)
+            break;
+        for (size_t j = 0; j < c->n_rules; j++) {
+            const char *rid = c->rules[j].spec->rule->id;
+            if (strlen(rid) == idlen && memcmp(rid, id, idlen) == 0 &&
+                c->rules[j].spec->fingerprint == fp &&
+                c->rules[j].spec->kind == kind)
+                cr = &c->rules[j];
+        }
+        learn = (int64_t)get(&r, 8);
+        lastdeg = (int64_t)get(&r, 8);
+        primed = (uint8_t)get(&r, 1);
+        dk = get(&r, 8);
+        de = get(&r, 8);
+        n_st = (uint32_t)get(&r, 4);
+        if (n_st > 1024)
+            r.bad = true;
+        memset(st, 0, sizeof(st));
+        for (uint32_t j = 0; j < n_st && !r.bad; j++) {
+            uint64_t v = get(&r, 8);
+            if (j < N_STATS)
+                st[j] = v;
+        }
+        if (apply && cr != NULL) {
+            uint64_t keys = cr->st.keys;
+            cr->learn_start = learn;
+            cr->last_degraded = lastdeg;
+            cr->primed = cr->primed || primed;
+            cr->deg_keys_reported = dk;
+            cr->deg_events_reported = de;
+            memcpy(&cr->st, st, sizeof(st));
+            cr->st.keys = keys;
+        }
+        n_keys = (uint32_t)get(&r, 4);
+        for (uint32_t j = 0; j < n_keys && !r.bad; j++)
+            if ((rc = get_key(c, cr, &r, apply, kind == SN_CORR_SEQUENCE)) !=
+                SN_OK)
+                return rc;
+    }
+    if (r.bad || r.p != r.end)
+        return SN_EINVAL;
+    return SN_OK;
+}
+
+enum sn_status
+sn_corr_restore(struct sn_corr *c, const void *data, size_t len)
+{
+    enum sn_status rc = restore(c, data, len, false);
+
+    if (rc != SN_OK)
+        return rc;
+    return restore(c, data, len, true);
+}

@@ -1,0 +1,129 @@
+/*
+ * Internals of the correlation engine shared by correlate.c (feeding,
+ * time-driven checks, eviction) and correlate_ckpt.c (checkpoints). Not
+ * for other modules: use correlate.h.
+ */
+#ifndef SN_RULES_CORRELATE_INT_H
+#define SN_RULES_CORRELATE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rules/correlate.h"
+
+#define T_NONE INT64_MIN
+
+/* One event kept in a key's time-ordered ring. */
+struct rent {
+    int64_t t;
+    uint32_t tag;  /* sequence: bit j = the event is step j */
+    uint32_t slot; /* sequence: its summary slot */
+};
+
+/* One value of a distinct/new_value set; h 0 marks an empty cell. */
+struct dval {
+    uint64_t h;
+    int64_t t; /* distinct: newest occurrence */
+};
+
+/* An evidence slot: header, then up to summary_max bytes. */
+struct evslot {
+    int64_t t;
+    uint64_t seq; /* per-key event number: dedups first and last */
+    uint32_t len;
+    uint8_t is_json;
+    uint8_t used;
+};
+
+struct ckey {
+    struct ckey *hnext;       /* hash chain */
+    struct ckey *prev, *next; /* LRU: head = most recently touched */
+    uint64_t hash;
+    char *kb; /* encoded group key: per value u16 length + bytes */
+    uint32_t klen, kcap;
+    int64_t last_t;   /* newest event time of the key */
+    int64_t touch_wm; /* watermark when last touched (orders the LRU) */
+    int64_t reset_t;  /* window restarted: older events do not count */
+    int64_t last_signal;
+    uint64_t hits, suppressed, n_seen;
+    bool firing, absent, has_signal;
+    /* ring (threshold, sequence), sorted by t */
+    struct rent *ring;
+    uint32_t rhead, rn, rcap; /* rcap: power of two */
+    /* evidence: 2K slots (first K, last K ring), then sequence slots */
+    unsigned char *ev;
+    size_t ev_cap; /* bytes */
+    uint32_t n_first;
+    uint64_t n_last;
+    uint32_t *sfree;        /* sequence: free summary slots */
+    uint32_t n_sfree, scap; /* scap: slots behind the first 2K */
+    /* set (distinct, new_value): open addressing, power-of-two cap */
+    struct dval *set;
+    uint32_t set_n, set_cap;
+    /* rate */
+    int64_t rb_cur, rb_start, fired_b;
+    uint32_t rcount[SN_CORR_RATE_OPEN_MAX];
+    double mean, var;
+    uint64_t n_closed;
+};
+
+struct crule {
+    const struct sn_corr_spec *spec;
+    uint64_t id_hash; /* FNV state after the rule id */
+    int field_ids[SN_CORR_MAX_GROUP_BY];
+    int value_field_id;
+    uint32_t max_keys, max_events;
+    struct ckey **tab;
+    size_t tab_cap, n_keys;
+    struct ckey *lru_head, *lru_tail;
+    int64_t learn_start; /* new_value: first event time of the rule */
+    int64_t last_degraded;
+    bool primed; /* expected keys created */
+    uint64_t deg_keys_reported, deg_events_reported;
+    struct sn_corr_rule_stats st;
+};
+
+struct sn_corr {
+    const struct sn_corr_set *set;
+    struct sn_corr_config cfg;
+    struct crule *rules;
+    size_t n_rules;
+    int64_t wm; /* watermark: newest event time seen, or advance()'s */
+    size_t slot_size;
+    struct ckey *free_keys; /* recycled entries keep their buffers */
+    struct ckey **slabs;
+    size_t n_slabs, slab_cap, slab_used;
+    /* scratch for building keys and signals */
+    char kbuf[SN_CORR_MAX_GROUP_BY * (2 + SN_CORR_VALUE_MAX)];
+    struct sn_str key_values[SN_CORR_MAX_GROUP_BY];
+    struct sn_corr_evidence first[SN_CORR_EVIDENCE_MAX];
+    struct sn_corr_evidence last[SN_CORR_EVIDENCE_MAX];
+    struct sn_corr_evidence steps[SN_CORR_MAX_STEPS];
+};
+
+/* Used by the checkpoint code. */
+struct ckey *sn_corr_key_alloc(struct sn_corr *c);
+void sn_corr_key_release(struct sn_corr *c, struct crule *cr, struct ckey *k);
+enum sn_status sn_corr_key_insert(struct sn_corr *c, struct crule *cr,
+                                  struct ckey *k);
+struct ckey *sn_corr_key_find(struct crule *cr, uint64_t hash, const char *kb,
+                              uint32_t klen);
+enum sn_status sn_corr_ring_reserve(struct sn_corr *c, struct crule *cr,
+                                    struct ckey *k, uint32_t n);
+enum sn_status sn_corr_ev_reserve(struct sn_corr *c, struct ckey *k,
+                                  size_t n_slots);
+enum sn_status sn_corr_set_reserve(struct ckey *k, uint32_t n);
+void sn_corr_set_put(struct ckey *k, uint64_t h, int64_t t);
+static inline struct evslot *
+sn_corr_slot(const struct sn_corr *c, const struct ckey *k, size_t i)
+{
+    return (struct evslot *)(void *)(k->ev + i * c->slot_size);
+}
+static inline struct rent *
+sn_corr_at(const struct ckey *k, uint32_t i)
+{
+    return &k->ring[(k->rhead + i) & (k->rcap - 1)];
+}
+
+#endif

@@ -1,0 +1,173 @@
+/*
+ * A correlation signal as one JSON object: the shape documented in
+ * docs/correlation.md ("Signal JSON"), written with the core JSON helpers
+ * into a caller's bounded buffer. Knows nothing about incidents.
+ */
+#include <math.h>
+#include <stdio.h>
+
+#include "core/json.h"
+#include "rules/correlate.h"
+
+static const char *const states[] = { "firing", "resolved", "degraded" };
+
+#define TRY(x)                                                                 \
+    do {                                                                       \
+        if ((rc = (x)) != SN_OK)                                               \
+            return rc;                                                         \
+    } while (0)
+
+static enum sn_status
+num(struct sn_buf *b, double d)
+{
+    if (!isfinite(d))
+        return SN_BUF_LIT(b, "null");
+    return sn_buf_printf(b, "%.6g", d);
+}
+
+static enum sn_status
+evidence(struct sn_buf *b, const struct sn_corr_evidence *e, size_t n,
+         bool steps)
+{
+    enum sn_status rc;
+
+    TRY(sn_buf_putc(b, '['));
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            TRY(sn_buf_putc(b, ','));
+        TRY(sn_buf_putc(b, '{'));
+        if (steps) {
+            TRY(sn_json_key(b, "step"));
+            TRY(sn_json_int(b, (int64_t)i));
+            TRY(sn_buf_putc(b, ','));
+            TRY(sn_json_key(b, "rule"));
+            TRY(sn_json_str_or_null(b, e[i].step ? e[i].step->id : NULL,
+                                    e[i].step ? strlen(e[i].step->id) : 0));
+            TRY(sn_buf_putc(b, ','));
+        }
+        TRY(sn_json_key(b, "time_ns"));
+        TRY(sn_json_int(b, e[i].time_ns));
+        TRY(sn_buf_putc(b, ','));
+        TRY(sn_json_key(b, "summary"));
+        if (e[i].is_json && e[i].summary_len > 0)
+            TRY(sn_buf_append(b, e[i].summary, e[i].summary_len));
+        else
+            TRY(sn_json_str(b, e[i].summary, e[i].summary_len));
+        TRY(sn_buf_putc(b, '}'));
+    }
+    return sn_buf_putc(b, ']');
+}
+
+enum sn_status
+sn_signal_json(const struct sn_signal *sig, struct sn_buf *b)
+{
+    enum sn_status rc;
+    const char *kind = sn_corr_kind_name(sig->kind);
+    const char *sev = sn_rule_severity_name(sig->severity);
+    const char *base = sn_rule_severity_name(sig->base_severity);
+    const char *state = states[sig->state];
+
+    TRY(SN_BUF_LIT(b, "{\"type\":\"signal\","));
+    TRY(sn_json_key(b, "rule"));
+    TRY(sn_json_str(b, sig->rule_id, strlen(sig->rule_id)));
+    TRY(sn_buf_putc(b, ','));
+    TRY(sn_json_key(b, "kind"));
+    TRY(sn_json_str(b, kind, strlen(kind)));
+    TRY(sn_buf_putc(b, ','));
+    TRY(sn_json_key(b, "state"));
+    TRY(sn_json_str(b, state, strlen(state)));
+    TRY(sn_buf_putc(b, ','));
+    TRY(sn_json_key(b, "severity"));
+    TRY(sn_json_str(b, sev, strlen(sev)));
+    TRY(sn_buf_putc(b, ','));
+    TRY(sn_json_key(b, "base_severity"));
+    TRY(sn_json_str(b, base, strlen(base)));
+    TRY(sn_buf_putc(b, ','));
+    TRY(sn_json_key(b, "time_ns"));
+    TRY(sn_json_int(b, sig->time_ns));
+    TRY(sn_buf_putc(b, ','));
+
+    if (sig->state == SN_SIGNAL_DEGRADED) {
+        TRY(sn_json_key(b, "degraded"));
+        TRY(sn_buf_printf(b,
+                          "{\"keys_evicted\":%llu,\"events_dropped\":%llu,"
+                          "\"keys\":%llu,\"max_keys\":%llu}}",
+                          (unsigned long long)sig->keys_evicted,
+                          (unsigned long long)sig->events_dropped,
+                          (unsigned long long)sig->count,
+                          (unsigned long long)sig->threshold));
+        return SN_OK;
+    }
+
+    TRY(sn_json_key(b, "key"));
+    TRY(sn_buf_putc(b, '{'));
+    for (size_t i = 0; i < sig->n_key; i++) {
+        const char *f = sig->key_fields ? sig->key_fields[i] : "?";
+        if (i)
+            TRY(sn_buf_putc(b, ','));
+        TRY(sn_json_str(b, f, strlen(f)));
+        TRY(sn_buf_putc(b, ':'));
+        TRY(sn_json_str(b, sig->key_values[i].ptr, sig->key_values[i].len));
+    }
+    TRY(SN_BUF_LIT(b, "},"));
+    TRY(sn_json_key(b, "key_hash"));
+    TRY(sn_buf_printf(b, "\"%016llx\",", (unsigned long long)sig->key_hash));
+    TRY(sn_json_key(b, "repeat"));
+    TRY(sn_json_int(b, (int64_t)sig->repeat));
+    TRY(sn_buf_putc(b, ','));
+    TRY(sn_json_key(b, "suppressed"));
+    TRY(sn_json_int(b, (int64_t)sig->suppressed));
+    TRY(sn_buf_putc(b, ','));
+
+    TRY(sn_json_key(b, "window"));
+    TRY(sn_buf_putc(b, '{'));
+    TRY(sn_json_key(b, "length_ns"));
+    TRY(sn_json_int(b, sig->window_ns));
+    TRY(sn_buf_putc(b, ','));
+    TRY(sn_json_key(b, "count"));
+    TRY(sn_json_int(b, (int64_t)sig->count));
+    TRY(sn_buf_putc(b, ','));
+    TRY(sn_json_key(b, "threshold"));
+    TRY(sn_json_int(b, (int64_t)sig->threshold));
+    TRY(sn_buf_putc(b, ','));
+    TRY(sn_json_key(b, "first_ns"));
+    TRY(sn_json_int(b, sig->first_ns));
+    TRY(sn_buf_putc(b, ','));
+    TRY(sn_json_key(b, "last_ns"));
+    TRY(sn_json_int(b, sig->last_ns));
+    TRY(sn_buf_putc(b, '}'));
+
+    if (sig->kind == SN_CORR_RATE && sig->state == SN_SIGNAL_FIRING) {
+        TRY(sn_buf_putc(b, ','));
+        TRY(sn_json_key(b, "baseline"));
+        TRY(sn_buf_putc(b, '{'));
+        TRY(sn_json_key(b, "mean"));
+        TRY(num(b, sig->mean));
+        TRY(sn_buf_putc(b, ','));
+        TRY(sn_json_key(b, "stddev"));
+        TRY(num(b, sig->stddev));
+        TRY(sn_buf_putc(b, ','));
+        TRY(sn_json_key(b, "k"));
+        TRY(num(b, sig->k));
+        TRY(sn_buf_putc(b, '}'));
+    }
+    if (sig->kind == SN_CORR_NEW_VALUE && sig->state == SN_SIGNAL_FIRING) {
+        TRY(sn_buf_putc(b, ','));
+        TRY(sn_json_key(b, "new_value"));
+        TRY(sn_json_str(b, sig->value.ptr, sig->value.len));
+    }
+    if (sig->n_steps > 0) {
+        TRY(sn_buf_putc(b, ','));
+        TRY(sn_json_key(b, "sequence"));
+        TRY(evidence(b, sig->steps, sig->n_steps, true));
+    }
+    TRY(sn_buf_putc(b, ','));
+    TRY(sn_json_key(b, "evidence"));
+    TRY(sn_buf_putc(b, '{'));
+    TRY(sn_json_key(b, "first"));
+    TRY(evidence(b, sig->first, sig->n_first, false));
+    TRY(sn_buf_putc(b, ','));
+    TRY(sn_json_key(b, "last"));
+    TRY(evidence(b, sig->last, sig->n_last, false));
+    return SN_BUF_LIT(b, "}}");
+}

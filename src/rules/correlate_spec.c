@@ -1,0 +1,767 @@
+/*
+ * The correlation keys of a rule (group_by, window, threshold, distinct,
+ * sequence, absence, rate, new_value, suppress, escalate, resolve_after,
+ * allowed_lateness, limits) -> a validated struct sn_corr_spec, with every
+ * problem reported at file:line:col. Owns the set of specs of a ruleset
+ * and its routing table; keeps no per-key state (correlate.c does).
+ * docs/correlation.md is the user's reference.
+ */
+#include "rules/correlate.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/options.h"
+
+static const char *const kind_names[] = {
+    "threshold", "distinct", "sequence", "absence", "rate", "new_value"
+};
+#define N_KINDS 6
+
+static const char *const sev_names[] = { "info", "low", "medium", "high",
+                                         "critical" };
+
+/* Longest duration anything accepts: a year; longer is a typo. */
+#define MAX_DURATION_MS (366LL * 86400 * 1000)
+/* Largest count a threshold may ask for (per-key memory is bounded by
+ * limits.max_events anyway). */
+#define MAX_COUNT 1000000
+
+const char *
+sn_corr_kind_name(enum sn_corr_kind k)
+{
+    return (size_t)k < N_KINDS ? kind_names[k] : "?";
+}
+
+struct pctx {
+    const struct sn_ruleset *rs;
+    const struct sn_rule *r;
+    struct sn_arena *arena;
+    struct sn_diags *d;
+    bool ok;
+};
+
+static void err(struct pctx *p, const struct sn_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+err(struct pctx *p, const struct sn_node *n, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    sn_diags_add(p->d, SN_DIAG_ERROR, n ? n->file : p->r->file,
+                 n ? n->line : p->r->line, n ? n->col : p->r->col,
+                 "rule \"%s\": %s", p->r->id, msg);
+    p->ok = false;
+}
+
+static void
+warn(struct pctx *p, const struct sn_node *n, const char *msg)
+{
+    sn_diags_add(p->d, SN_DIAG_WARNING, n->file, n->line, n->col,
+                 "rule \"%s\": %s", p->r->id, msg);
+}
+
+static void
+unknown_key(struct pctx *p, const struct sn_node *key, const char *where,
+            const char *const *keys, size_t n)
+{
+    const char *best = sn_suggest(key->str, keys, n);
+    char list[256];
+    size_t j = 0;
+
+    list[0] = '\0';
+    for (size_t i = 0; i < n && j + 32 < sizeof(list); i++)
+        j += (size_t)snprintf(list + j, sizeof(list) - j, "%s%s", i ? ", " : "",
+                              keys[i]);
+    if (best != NULL)
+        err(p, key, "unknown key \"%s\" in %s; did you mean \"%s\"?", key->str,
+            where, best);
+    else
+        err(p, key, "unknown key \"%s\" in %s (known: %s)", key->str, where,
+            list);
+}
+
+static bool
+want_scalar(struct pctx *p, const struct sn_node *n, const char *what)
+{
+    if (n->type == SN_NODE_SCALAR)
+        return true;
+    err(p, n, "\"%s\" must be a scalar, not %s", what,
+        sn_node_type_name(n->type));
+    return false;
+}
+
+static bool
+duration(struct pctx *p, const struct sn_node *n, const char *what, int64_t *ns)
+{
+    int64_t ms;
+
+    if (!want_scalar(p, n, what))
+        return false;
+    if (!sn_parse_duration_ms(n->str, &ms)) {
+        err(p, n,
+            "\"%s\": \"%s\" is not a duration (write 30s, 2m, 1h, 1d or "
+            "500ms)",
+            what, n->str);
+        return false;
+    }
+    if (ms <= 0 || ms > MAX_DURATION_MS) {
+        err(p, n, "\"%s\" must be more than 0 and at most 366d", what);
+        return false;
+    }
+    *ns = ms * 1000000;
+    return true;
+}
+
+static bool
+count(struct pctx *p, const struct sn_node *n, const char *what, uint64_t min,
+      uint64_t max, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    if (!want_scalar(p, n, what))
+        return false;
+    if (n->str[0] < '0' || n->str[0] > '9') {
+        err(p, n, "\"%s\" must be a whole number, not \"%s\"", what, n->str);
+        return false;
+    }
+    v = strtoull(n->str, &end, 10);
+    if (*end != '\0') {
+        err(p, n, "\"%s\" must be a whole number, not \"%s\"", what, n->str);
+        return false;
+    }
+    if (v < min || v > max) {
+        err(p, n, "\"%s\" must be between %llu and %llu", what,
+            (unsigned long long)min, (unsigned long long)max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool
+number(struct pctx *p, const struct sn_node *n, const char *what, double min,
+       double max, double *out)
+{
+    char *end;
+    double v;
+
+    if (!want_scalar(p, n, what))
+        return false;
+    v = strtod(n->str, &end);
+    if (end == n->str || *end != '\0' || !isfinite(v)) {
+        err(p, n, "\"%s\" must be a number, not \"%s\"", what, n->str);
+        return false;
+    }
+    if (v < min || v > max) {
+        err(p, n, "\"%s\" must be between %g and %g", what, min, max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static const char *
+field_name(struct pctx *p, const struct sn_node *n, const char *what)
+{
+    if (!want_scalar(p, n, what))
+        return NULL;
+    if (n->str[0] == '\0') {
+        err(p, n, "\"%s\" needs a field name", what);
+        return NULL;
+    }
+    return sn_arena_memdup(p->arena, n->str, strlen(n->str) + 1);
+}
+
+/* Check a mapping's keys against allowed; report unknown ones. */
+static bool
+check_map(struct pctx *p, const struct sn_node *n, const char *what,
+          const char *const *keys, size_t n_keys)
+{
+    bool ok = true;
+
+    if (n->type != SN_NODE_MAP) {
+        err(p, n, "\"%s\" must be a mapping, not %s", what,
+            sn_node_type_name(n->type));
+        return false;
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        size_t k;
+        for (k = 0; k < n_keys; k++)
+            if (strcmp(n->pairs[i].key->str, keys[k]) == 0)
+                break;
+        if (k == n_keys) {
+            char where[64];
+            snprintf(where, sizeof(where), "\"%s\"", what);
+            unknown_key(p, n->pairs[i].key, where, keys, n_keys);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+static const struct sn_node *
+need(struct pctx *p, const struct sn_node *map, const char *key,
+     const char *what)
+{
+    const struct sn_node *v = sn_node_get(map, key);
+
+    if (v == NULL)
+        err(p, map, "\"%s\" needs \"%s\"", what, key);
+    return v;
+}
+
+static bool
+severity(struct pctx *p, const struct sn_node *n, enum sn_rule_severity *out)
+{
+    if (!want_scalar(p, n, "escalate.to"))
+        return false;
+    for (size_t s = 0; s < 5; s++) {
+        if (strcmp(n->str, sev_names[s]) == 0) {
+            *out = (enum sn_rule_severity)s;
+            return true;
+        }
+    }
+    {
+        const char *best = sn_suggest(n->str, sev_names, 5);
+        err(p, n,
+            "unknown severity \"%s\" (info, low, medium, high, critical)%s%s%s",
+            n->str, best ? "; did you mean \"" : "", best ? best : "",
+            best ? "\"?" : "");
+    }
+    return false;
+}
+
+static void
+parse_threshold(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
+{
+    static const char *const keys[] = { "count" };
+    const struct sn_node *c;
+
+    if (!check_map(p, v, "threshold", keys, 1))
+        return;
+    if ((c = need(p, v, "count", "threshold")) != NULL)
+        count(p, c, "threshold.count", 1, MAX_COUNT, &s->count);
+}
+
+static void
+parse_distinct(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
+{
+    static const char *const keys[] = { "field", "count" };
+    const struct sn_node *c;
+
+    if (!check_map(p, v, "distinct", keys, 2))
+        return;
+    if ((c = need(p, v, "field", "distinct")) != NULL)
+        s->field = field_name(p, c, "distinct.field");
+    if ((c = need(p, v, "count", "distinct")) != NULL)
+        count(p, c, "distinct.count", 1, MAX_COUNT, &s->count);
+}
+
+static void
+parse_sequence(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
+{
+    if (v->type != SN_NODE_SEQ) {
+        err(p, v, "\"sequence\" must be a list of rule ids, not %s",
+            sn_node_type_name(v->type));
+        return;
+    }
+    if (v->n < 2 || v->n > SN_CORR_MAX_STEPS) {
+        err(p, v, "\"sequence\" needs 2 to %d rule ids", SN_CORR_MAX_STEPS);
+        return;
+    }
+    for (size_t i = 0; i < v->n; i++) {
+        const struct sn_node *it = v->items[i];
+        const struct sn_rule *step;
+
+        if (!want_scalar(p, it, "sequence"))
+            continue;
+        step = p->rs ? sn_ruleset_find(p->rs, it->str) : NULL;
+        if (step == NULL) {
+            const char *best = NULL;
+            if (p->rs != NULL) {
+                const char **ids = malloc(p->rs->n_rules * sizeof(*ids));
+                if (ids != NULL) {
+                    for (size_t j = 0; j < p->rs->n_rules; j++)
+                        ids[j] = p->rs->rules[j].id;
+                    best = sn_suggest(it->str, ids, p->rs->n_rules);
+                    free(ids);
+                }
+            }
+            if (best != NULL)
+                err(p, it,
+                    "sequence step \"%s\" is not a rule id; did you "
+                    "mean \"%s\"?",
+                    it->str, best);
+            else
+                err(p, it, "sequence step \"%s\" is not a rule id", it->str);
+            continue;
+        }
+        if (step == p->r) {
+            err(p, it, "a sequence cannot name its own rule as a step");
+            continue;
+        }
+        s->steps[s->n_steps++] = step;
+    }
+}
+
+static void
+parse_absence(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s,
+              const struct sn_node **expected)
+{
+    static const char *const keys[] = { "after", "expected_keys" };
+    const struct sn_node *c;
+
+    if (!check_map(p, v, "absence", keys, 2))
+        return;
+    if ((c = need(p, v, "after", "absence")) != NULL)
+        duration(p, c, "absence.after", &s->after_ns);
+    *expected = sn_node_get(v, "expected_keys");
+}
+
+static void
+parse_rate(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
+{
+    static const char *const keys[] = { "alpha", "k", "warmup", "bucket",
+                                        "per_key" };
+    const struct sn_node *c;
+
+    s->alpha = 0.1;
+    s->k = 3;
+    s->per_key = true;
+    if (!check_map(p, v, "rate", keys, 5))
+        return;
+    if ((c = sn_node_get(v, "alpha")) != NULL)
+        number(p, c, "rate.alpha", 0.001, 1, &s->alpha);
+    if ((c = sn_node_get(v, "k")) != NULL)
+        number(p, c, "rate.k", 0, 1000, &s->k);
+    if ((c = need(p, v, "bucket", "rate")) != NULL)
+        duration(p, c, "rate.bucket", &s->bucket_ns);
+    if ((c = need(p, v, "warmup", "rate")) != NULL)
+        duration(p, c, "rate.warmup", &s->warmup_ns);
+    if ((c = sn_node_get(v, "per_key")) != NULL) {
+        if (want_scalar(p, c, "rate.per_key") &&
+            !sn_parse_bool(c->str, &s->per_key))
+            err(p, c, "\"rate.per_key\" must be true or false");
+    }
+}
+
+static void
+parse_new_value(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
+{
+    static const char *const keys[] = { "field", "learn" };
+    const struct sn_node *c;
+
+    if (!check_map(p, v, "new_value", keys, 2))
+        return;
+    if ((c = need(p, v, "field", "new_value")) != NULL)
+        s->field = field_name(p, c, "new_value.field");
+    if ((c = need(p, v, "learn", "new_value")) != NULL)
+        duration(p, c, "new_value.learn", &s->learn_ns);
+}
+
+static void
+parse_expected(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
+{
+    const char **vals;
+    size_t g = s->n_group_by;
+
+    if (v->type != SN_NODE_SEQ) {
+        err(p, v, "\"absence.expected_keys\" must be a list");
+        return;
+    }
+    if (g == 0) {
+        err(p, v, "\"absence.expected_keys\" needs \"group_by\"");
+        return;
+    }
+    vals = sn_arena_alloc(p->arena, (v->n * g + 1) * sizeof(*vals));
+    if (vals == NULL) {
+        err(p, v, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < v->n; i++) {
+        const struct sn_node *it = v->items[i];
+        if (it->type == SN_NODE_SCALAR && g == 1) {
+            vals[i] = it->str;
+        } else if (it->type == SN_NODE_SEQ && it->n == g) {
+            for (size_t j = 0; j < g; j++) {
+                if (!want_scalar(p, it->items[j], "expected_keys"))
+                    return;
+                vals[i * g + j] = it->items[j]->str;
+            }
+        } else {
+            err(p, it,
+                "an expected key must be %s%zu values (one per group_by "
+                "field)",
+                g == 1 ? "a value or a list of " : "a list of ", g);
+            return;
+        }
+    }
+    s->expected = vals;
+    s->n_expected = v->n;
+}
+
+static void
+parse_limits(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
+{
+    static const char *const keys[] = { "max_keys", "max_events" };
+    const struct sn_node *c;
+    uint64_t x;
+
+    if (!check_map(p, v, "limits", keys, 2))
+        return;
+    if ((c = sn_node_get(v, "max_keys")) != NULL &&
+        count(p, c, "limits.max_keys", 1, 100000000, &x))
+        s->max_keys = (uint32_t)x;
+    if ((c = sn_node_get(v, "max_events")) != NULL &&
+        count(p, c, "limits.max_events", 1, MAX_COUNT, &x))
+        s->max_events = (uint32_t)x;
+}
+
+static uint64_t
+fnv(uint64_t h, const void *p, size_t len)
+{
+    const unsigned char *b = p;
+
+    for (size_t i = 0; i < len; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static uint64_t
+fingerprint(const struct sn_corr_spec *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    int64_t nums[] = { s->kind,          s->window_ns,      s->lateness_ns,
+                       s->suppress_ns,   s->resolve_ns,     s->escalate_after,
+                       s->escalate_to,   (int64_t)s->count, s->after_ns,
+                       s->warmup_ns,     s->bucket_ns,      s->per_key,
+                       s->learn_ns,      s->max_keys,       s->max_events,
+                       s->rule->severity };
+    double reals[] = { s->alpha, s->k };
+
+    h = fnv(h, nums, sizeof(nums));
+    h = fnv(h, reals, sizeof(reals));
+    for (size_t i = 0; i < s->n_group_by; i++)
+        h = fnv(h, s->group_by[i], strlen(s->group_by[i]) + 1);
+    if (s->field != NULL)
+        h = fnv(h, s->field, strlen(s->field) + 1);
+    for (size_t i = 0; i < s->n_steps; i++)
+        h = fnv(h, s->steps[i]->id, strlen(s->steps[i]->id) + 1);
+    for (size_t i = 0; i < s->n_expected * s->n_group_by; i++)
+        h = fnv(h, s->expected[i], strlen(s->expected[i]) + 1);
+    return h;
+}
+
+enum sn_status
+sn_corr_spec_parse(const struct sn_ruleset *rs, const struct sn_rule *r,
+                   const struct sn_pair *const *pairs, size_t n_pairs,
+                   struct sn_arena *arena, struct sn_corr_spec *s,
+                   struct sn_diags *d)
+{
+    struct pctx p = { rs, r, arena, d, true };
+    const struct sn_pair *kind_pair = NULL;
+    const struct sn_node *window = NULL, *expected = NULL, *group = NULL;
+    const struct sn_node *suppress = NULL, *resolve = NULL, *escalate = NULL;
+    const struct sn_node *lateness = NULL, *limits = NULL;
+    size_t kind = N_KINDS;
+
+    memset(s, 0, sizeof(*s));
+    s->rule = r;
+    for (size_t i = 0; i < n_pairs; i++) {
+        const struct sn_pair *pr = pairs[i];
+        const char *k = pr->key->str;
+        size_t ki;
+
+        for (ki = 0; ki < N_KINDS; ki++)
+            if (strcmp(k, kind_names[ki]) == 0)
+                break;
+        if (ki < N_KINDS) {
+            if (kind_pair != NULL) {
+                err(&p, pr->key,
+                    "a rule has one correlation: \"%s\" conflicts with "
+                    "\"%s\" at line %d",
+                    k, kind_pair->key->str, kind_pair->key->line);
+                continue;
+            }
+            kind_pair = pr;
+            kind = ki;
+            continue;
+        }
+        if (strcmp(k, "group_by") == 0)
+            group = pr->value;
+        else if (strcmp(k, "window") == 0)
+            window = pr->value;
+        else if (strcmp(k, "suppress") == 0)
+            suppress = pr->value;
+        else if (strcmp(k, "resolve_after") == 0)
+            resolve = pr->value;
+        else if (strcmp(k, "escalate") == 0)
+            escalate = pr->value;
+        else if (strcmp(k, "allowed_lateness") == 0)
+            lateness = pr->value;
+        else if (strcmp(k, "limits") == 0)
+            limits = pr->value;
+    }
+    if (kind_pair == NULL) {
+        /* Correlation options without a correlation are a mistake: say
+         * which keys would give them meaning. */
+        const struct sn_node *orphan = group      ? group
+                                       : window   ? window
+                                       : suppress ? suppress
+                                       : resolve  ? resolve
+                                       : escalate ? escalate
+                                       : lateness ? lateness
+                                                  : limits;
+        if (orphan == NULL)
+            return SN_DECLINED;
+        err(&p, orphan,
+            "correlation options need one of threshold, distinct, sequence, "
+            "absence, rate or new_value");
+        return SN_ECONFIG;
+    }
+    s->kind = (enum sn_corr_kind)kind;
+    s->line = kind_pair->key->line;
+    s->col = kind_pair->key->col;
+
+    if (group != NULL) {
+        if (group->type == SN_NODE_SCALAR) {
+            const char **g = sn_arena_alloc(arena, sizeof(*g));
+            if (g != NULL && (g[0] = field_name(&p, group, "group_by")))
+                s->group_by = g, s->n_group_by = 1;
+        } else if (group->type != SN_NODE_SEQ) {
+            err(&p, group, "\"group_by\" must be a list of field names");
+        } else if (group->n == 0 || group->n > SN_CORR_MAX_GROUP_BY) {
+            err(&p, group, "\"group_by\" needs 1 to %d fields",
+                SN_CORR_MAX_GROUP_BY);
+        } else {
+            const char **g = sn_arena_alloc(arena, group->n * sizeof(*g));
+            for (size_t i = 0; g != NULL && i < group->n; i++) {
+                g[i] = field_name(&p, group->items[i], "group_by");
+                for (size_t j = 0; g[i] && j < i; j++)
+                    if (g[j] && strcmp(g[i], g[j]) == 0)
+                        err(&p, group->items[i],
+                            "\"%s\" appears twice in group_by", g[i]);
+            }
+            s->group_by = g;
+            s->n_group_by = group->n;
+        }
+    }
+
+    switch (s->kind) {
+    case SN_CORR_THRESHOLD:
+        parse_threshold(&p, kind_pair->value, s);
+        break;
+    case SN_CORR_DISTINCT:
+        parse_distinct(&p, kind_pair->value, s);
+        break;
+    case SN_CORR_SEQUENCE:
+        parse_sequence(&p, kind_pair->value, s);
+        break;
+    case SN_CORR_ABSENCE:
+        parse_absence(&p, kind_pair->value, s, &expected);
+        break;
+    case SN_CORR_RATE:
+        parse_rate(&p, kind_pair->value, s);
+        break;
+    case SN_CORR_NEW_VALUE:
+        parse_new_value(&p, kind_pair->value, s);
+        break;
+    }
+
+    if (s->kind <= SN_CORR_SEQUENCE) {
+        if (window == NULL)
+            err(&p, kind_pair->key, "\"%s\" needs a \"window\" (e.g. 2m)",
+                kind_names[kind]);
+        else
+            duration(&p, window, "window", &s->window_ns);
+    } else if (window != NULL) {
+        static const char *const instead[] = {
+            "", "", "", "absence.after", "rate.bucket", "new_value.learn"
+        };
+        err(&p, window, "\"window\" does not apply to %s; use \"%s\"",
+            kind_names[kind], instead[kind]);
+    }
+    if (lateness != NULL) {
+        int64_t ms;
+        /* 0 is allowed here (strict in-order), unlike other durations. */
+        if (want_scalar(&p, lateness, "allowed_lateness") &&
+            (!sn_parse_duration_ms(lateness->str, &ms) || ms < 0 ||
+             ms > MAX_DURATION_MS))
+            err(&p, lateness,
+                "\"allowed_lateness\": \"%s\" is not a duration between 0 "
+                "and 366d",
+                lateness->str);
+        else if (lateness->type == SN_NODE_SCALAR)
+            s->lateness_ns = ms * 1000000;
+    }
+    if (suppress != NULL)
+        duration(&p, suppress, "suppress", &s->suppress_ns);
+    if (resolve != NULL) {
+        if (s->kind == SN_CORR_ABSENCE)
+            err(&p, resolve,
+                "\"resolve_after\" does not apply to absence (an absent key "
+                "resolves when it sends again)");
+        else
+            duration(&p, resolve, "resolve_after", &s->resolve_ns);
+    }
+    if (escalate != NULL) {
+        static const char *const keys[] = { "after", "to" };
+        const struct sn_node *c;
+        uint64_t n = 0;
+        if (check_map(&p, escalate, "escalate", keys, 2)) {
+            if ((c = need(&p, escalate, "after", "escalate")) != NULL &&
+                count(&p, c, "escalate.after", 2, 1000000, &n))
+                s->escalate_after = (uint32_t)n;
+            if ((c = need(&p, escalate, "to", "escalate")) != NULL &&
+                severity(&p, c, &s->escalate_to) &&
+                s->escalate_to <= r->severity)
+                warn(&p, c, "\"escalate.to\" is not above the rule's severity");
+        }
+    }
+    if (limits != NULL)
+        parse_limits(&p, limits, s);
+    if (expected != NULL)
+        parse_expected(&p, expected, s);
+    if (s->kind == SN_CORR_RATE && s->bucket_ns > 0 && s->warmup_ns > 0) {
+        if (!s->per_key && group != NULL && p.ok)
+            warn(&p, group,
+                 "\"group_by\" is ignored when rate.per_key is "
+                 "false (one global baseline)");
+        if (s->lateness_ns / s->bucket_ns + 2 > SN_CORR_RATE_OPEN_MAX)
+            err(&p, lateness ? lateness : kind_pair->key,
+                "allowed_lateness may span at most %d rate buckets",
+                SN_CORR_RATE_OPEN_MAX - 2);
+        if (s->warmup_ns < s->bucket_ns)
+            err(&p, kind_pair->value,
+                "\"rate.warmup\" must be at least one bucket");
+    }
+    if ((s->kind == SN_CORR_THRESHOLD || s->kind == SN_CORR_DISTINCT) &&
+        s->max_events != 0 && s->count > s->max_events && p.ok)
+        err(&p, kind_pair->value,
+            "count %llu is above limits.max_events %u: the window could "
+            "never hold it",
+            (unsigned long long)s->count, s->max_events);
+    if (s->kind == SN_CORR_SEQUENCE && s->max_events != 0 &&
+        s->max_events < s->n_steps && p.ok)
+        err(&p, kind_pair->value,
+            "limits.max_events is below the number "
+            "of steps");
+    if (!p.ok)
+        return SN_ECONFIG;
+    s->fingerprint = fingerprint(s);
+    return SN_OK;
+}
+
+void
+sn_corr_set_free(struct sn_corr_set *set)
+{
+    if (set == NULL)
+        return;
+    sn_arena_fini(&set->arena);
+    free(set);
+}
+
+enum sn_status
+sn_corr_set_build(const struct sn_ruleset *rs, struct sn_corr_set **out,
+                  struct sn_diags *d)
+{
+    struct sn_corr_set *set;
+    bool bad = false;
+    size_t n_targets = 0;
+
+    *out = NULL;
+    set = calloc(1, sizeof(*set));
+    if (set == NULL)
+        return SN_ENOMEM;
+    sn_arena_init(&set->arena, 64 * 1024, 0);
+    set->rs = rs;
+    set->specs =
+        sn_arena_alloc(&set->arena, (rs->n_rules + 1) * sizeof(*set->specs));
+    set->targets =
+        sn_arena_alloc(&set->arena, (rs->n_rules + 1) * sizeof(*set->targets));
+    set->n_targets = sn_arena_alloc(&set->arena, (rs->n_rules + 1) *
+                                                     sizeof(*set->n_targets));
+    if (!set->specs || !set->targets || !set->n_targets)
+        goto nomem;
+    memset(set->n_targets, 0, (rs->n_rules + 1) * sizeof(*set->n_targets));
+    for (size_t i = 0; i < rs->n_rules; i++) {
+        const struct sn_rule *r = &rs->rules[i];
+        struct sn_corr_spec *s = &set->specs[set->n_specs];
+        enum sn_status rc =
+            sn_corr_spec_parse(rs, r, r->kept, r->n_kept, &set->arena, s, d);
+        if (rc == SN_DECLINED)
+            continue;
+        if (rc != SN_OK) {
+            bad = true;
+            continue;
+        }
+        s->index = (uint32_t)set->n_specs++;
+    }
+    if (bad) {
+        sn_corr_set_free(set);
+        return SN_ECONFIG;
+    }
+    /* Routing: a rule's own spec first, then sequences using it. */
+    for (size_t i = 0; i < set->n_specs; i++) {
+        const struct sn_corr_spec *s = &set->specs[i];
+        set->n_targets[s->rule->index]++;
+        for (size_t j = 0; j < s->n_steps; j++) {
+            bool dup = false;
+            for (size_t k = 0; k < j; k++)
+                dup |= s->steps[k] == s->steps[j];
+            if (!dup && s->kind == SN_CORR_SEQUENCE)
+                set->n_targets[s->steps[j]->index]++;
+        }
+    }
+    for (size_t r = 0; r < rs->n_rules; r++) {
+        n_targets = set->n_targets[r];
+        set->targets[r] =
+            sn_arena_alloc(&set->arena, (n_targets + 1) * sizeof(uint32_t));
+        if (set->targets[r] == NULL)
+            goto nomem;
+        set->n_targets[r] = 0;
+    }
+    for (size_t i = 0; i < set->n_specs; i++) {
+        const struct sn_corr_spec *s = &set->specs[i];
+        uint32_t r = s->rule->index;
+        if (s->kind != SN_CORR_SEQUENCE)
+            set->targets[r][set->n_targets[r]++] = (uint32_t)i;
+    }
+    for (size_t i = 0; i < set->n_specs; i++) {
+        const struct sn_corr_spec *s = &set->specs[i];
+        for (size_t j = 0; s->kind == SN_CORR_SEQUENCE && j < s->n_steps; j++) {
+            uint32_t r = s->steps[j]->index;
+            bool dup = false;
+            for (size_t k = 0; k < j; k++)
+                dup |= s->steps[k] == s->steps[j];
+            if (!dup)
+                set->targets[r][set->n_targets[r]++] = (uint32_t)i;
+        }
+    }
+    *out = set;
+    return SN_OK;
+nomem:
+    sn_corr_set_free(set);
+    return SN_ENOMEM;
+}
+
+const struct sn_corr_spec *
+sn_corr_set_find(const struct sn_corr_set *set, const char *rule_id)
+{
+    for (size_t i = 0; i < set->n_specs; i++)
+        if (strcmp(set->specs[i].rule->id, rule_id) == 0)
+            return &set->specs[i];
+    return NULL;
+}
