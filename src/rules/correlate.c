@@ -8,6 +8,7 @@
  * live in correlate_ckpt.c, JSON in correlate_json.c; the semantics are
  * pinned in docs/correlation.md.
  */
+#include "rules/value.h"
 #include "rules/correlate.h"
 
 #include <math.h>
@@ -80,44 +81,6 @@ get_field(const struct sn_corr_input *in, const char *name, int id,
     return in->ev->get(in->ev->ctx, id, name, len, v);
 }
 
-/* The text of a value (numbers in decimal, addresses canonical). */
-static bool
-value_text(const struct sn_value *v, char *tmp, size_t tmp_len,
-           struct sn_str *out)
-{
-    int n;
-
-    switch (v->type) {
-    case SN_VAL_STR:
-        *out = v->u.s;
-        return true;
-    case SN_VAL_INT:
-    case SN_VAL_TIME:
-        n = snprintf(
-            tmp, tmp_len, "%lld",
-            (long long)(v->type == SN_VAL_INT ? v->u.i : v->u.time_ns));
-        break;
-    case SN_VAL_DOUBLE:
-        n = snprintf(tmp, tmp_len, "%.17g", v->u.d);
-        break;
-    case SN_VAL_BOOL:
-        n = snprintf(tmp, tmp_len, "%s", v->u.b ? "true" : "false");
-        break;
-    case SN_VAL_IP: {
-        struct sn_ip ip;
-        ip.family = v->u.ip.family;
-        memcpy(ip.addr, v->u.ip.addr, 16);
-        sn_ip_format(&ip, tmp, tmp_len);
-        n = (int)strlen(tmp);
-        break;
-    }
-    default:
-        return false;
-    }
-    out->ptr = tmp;
-    out->len = (size_t)n;
-    return true;
-}
 
 /* Append one key value: length-prefixed, long values cut to a prefix and
  * a hash of the whole (SN_CORR_VALUE_MAX). */
@@ -158,7 +121,7 @@ build_key(struct sn_corr *c, const struct crule *cr,
             struct sn_str txt;
             char tmp[64];
             if (!get_field(in, s->group_by[i], cr->field_ids[i], &v) ||
-                !value_text(&v, tmp, sizeof(tmp), &txt))
+                !sn_value_text(&v, tmp, sizeof(tmp), &txt))
                 return false;
             n += key_put(c->kbuf + n, txt);
         }
@@ -984,7 +947,7 @@ value_hash(const struct sn_corr_input *in, const struct crule *cr,
     struct sn_value v;
 
     if (!get_field(in, cr->spec->field, cr->value_field_id, &v) ||
-        !value_text(&v, tmp, tmp_len, txt))
+        !sn_value_text(&v, tmp, tmp_len, txt))
         return 0;
     return mix(fnv(FNV_INIT, txt->ptr, txt->len));
 }
@@ -1374,7 +1337,7 @@ sn_corr_route(const struct sn_corr_set *set, const struct sn_corr_input *in,
                 int id = sn_field_table_find(&set->rs->fields, s->group_by[g]);
                 ok = get_field(in, s->group_by[g], id < 0 ? INT32_MAX : id,
                                &v) &&
-                     value_text(&v, tmp, sizeof(tmp), &txt);
+                     sn_value_text(&v, tmp, sizeof(tmp), &txt);
                 if (ok)
                     len += key_put(scratch.kbuf + len, txt);
             }

@@ -5,6 +5,7 @@
  * scratch (invalidated by bumping a generation number, not by clearing),
  * and the trace branch is a single pointer test per node.
  */
+#include "rules/value.h"
 #include "rules/eval.h"
 
 #include <stdio.h>
@@ -157,40 +158,6 @@ event_field(struct sn_rules_scratch *sc, uint32_t id, const struct sn_value **v)
     return c->present;
 }
 
-/* Text of a value for string operators; buf holds 64 bytes. */
-static bool
-value_text(const struct sn_value *v, char *buf, size_t len, struct sn_str *out)
-{
-    int n;
-
-    switch (v->type) {
-    case SN_VAL_STR:
-        *out = v->u.s;
-        return true;
-    case SN_VAL_INT:
-        n = snprintf(buf, len, "%lld", (long long)v->u.i);
-        break;
-    case SN_VAL_DOUBLE:
-        n = snprintf(buf, len, "%.17g", v->u.d);
-        break;
-    case SN_VAL_BOOL:
-        n = snprintf(buf, len, "%s", v->u.b ? "true" : "false");
-        break;
-    case SN_VAL_IP: {
-        struct sn_ip ip;
-        ip.family = v->u.ip.family;
-        memcpy(ip.addr, v->u.ip.addr, 16);
-        sn_ip_format(&ip, buf, len);
-        n = (int)strlen(buf);
-        break;
-    }
-    default:
-        return false;
-    }
-    out->ptr = buf;
-    out->len = n > 0 ? (size_t)n : 0;
-    return true;
-}
 
 static bool
 value_ip(const struct sn_value *v, struct sn_ip *ip)
@@ -422,12 +389,12 @@ compare(const struct sn_value *v, const struct sn_clit *l, int *r)
             return true;
         }
         if (l->kind == SN_CL_STR) { /* enabled == "true" */
-            value_text(v, buf, sizeof(buf), &t);
+            sn_value_text(v, buf, sizeof(buf), &t);
             *r = cmp_bytes(t.ptr, t.len, l->s.ptr, l->s.len, l->ci);
             return true;
         }
         /* "true" the string equals true the boolean, nothing else. */
-        if (l->kind == SN_CL_BOOL && value_text(v, buf, sizeof(buf), &t)) {
+        if (l->kind == SN_CL_BOOL && sn_value_text(v, buf, sizeof(buf), &t)) {
             *r = !(t.len == (l->b ? 4u : 5u) &&
                    memcmp(t.ptr, l->b ? "true" : "false", t.len) == 0);
             return true;
@@ -451,7 +418,7 @@ compare(const struct sn_value *v, const struct sn_clit *l, int *r)
         /* 1234 the pid against "1234" the literal: compare as text. */
         struct sn_str t;
         char buf[64];
-        if (!value_text(v, buf, sizeof(buf), &t))
+        if (!sn_value_text(v, buf, sizeof(buf), &t))
             return false;
         *r = cmp_bytes(t.ptr, t.len, l->s.ptr, l->s.len, l->ci);
         return true;
@@ -537,7 +504,7 @@ eval_cmp(struct sn_rules_scratch *sc, const struct sn_cnode *n,
     case SN_CMP_CONTAINS:
     case SN_CMP_STARTSWITH:
     case SN_CMP_ENDSWITH:
-        if (!value_text(v, buf, sizeof(buf), &t))
+        if (!sn_value_text(v, buf, sizeof(buf), &t))
             return false;
         if (n->op == SN_CMP_CONTAINS)
             return find(t.ptr, t.len, n->lit.s.ptr, n->lit.s.len, n->lit.ci);
@@ -550,7 +517,7 @@ eval_cmp(struct sn_rules_scratch *sc, const struct sn_cnode *n,
     case SN_CMP_MATCH:
     case SN_CMP_NMATCH: {
         int rc;
-        if (!value_text(v, buf, sizeof(buf), &t))
+        if (!sn_value_text(v, buf, sizeof(buf), &t))
             return false;
         rc = pcre2_match(n->re, (PCRE2_SPTR)t.ptr, t.len, 0, 0, sc->md,
                          sc->mctx);
@@ -780,7 +747,7 @@ put_value(struct sn_buf *b, const struct sn_value *v)
     char buf[64];
     struct sn_str t;
 
-    if (!value_text(v, buf, sizeof(buf), &t)) {
+    if (!sn_value_text(v, buf, sizeof(buf), &t)) {
         SN_BUF_LIT(b, "(unprintable)");
         return;
     }

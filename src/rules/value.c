@@ -1,0 +1,45 @@
+/* Values as text, for string operators and correlation keys. */
+#include "rules/value.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "rules/ip.h"
+
+bool
+sn_value_text(const struct sn_value *v, char *tmp, size_t tmp_len,
+              struct sn_str *out)
+{
+    int n;
+
+    switch (v->type) {
+    case SN_VAL_STR:
+        *out = v->u.s;
+        return true;
+    case SN_VAL_INT:
+    case SN_VAL_TIME:
+        n = snprintf(
+            tmp, tmp_len, "%lld",
+            (long long)(v->type == SN_VAL_INT ? v->u.i : v->u.time_ns));
+        break;
+    case SN_VAL_DOUBLE:
+        n = snprintf(tmp, tmp_len, "%.17g", v->u.d);
+        break;
+    case SN_VAL_BOOL:
+        n = snprintf(tmp, tmp_len, "%s", v->u.b ? "true" : "false");
+        break;
+    case SN_VAL_IP: {
+        struct sn_ip ip;
+        ip.family = v->u.ip.family;
+        memcpy(ip.addr, v->u.ip.addr, 16);
+        sn_ip_format(&ip, tmp, tmp_len);
+        n = (int)strlen(tmp);
+        break;
+    }
+    default:
+        return false;
+    }
+    out->ptr = tmp;
+    out->len = (size_t)n;
+    return true;
+}
