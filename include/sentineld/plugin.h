@@ -323,7 +323,15 @@ struct sn_plugin {
                                 uint64_t token, char *why, size_t why_len);
     /* Flush buffers, reopen files (SIGHUP / logrotate). */
     void (*reopen)(void *state);
+
+    /* SN_PLUGIN_* flags. */
+    uint32_t flags;
 };
+
+/* An output that writes every event with host->event_to_json: the core
+ * renders the JSON on the worker threads, in parallel, after the
+ * detectors ran, and event_to_json then only copies it. */
+#define SN_PLUGIN_WANTS_JSON 0x1u
 
 #ifdef __cplusplus
 }

@@ -407,8 +407,15 @@ loop_main(void *arg)
     struct is_state *s = lp->s;
 
     while (!atomic_load(&lp->stop)) {
+        /* After a connection hit the fairness cap, poll without blocking:
+         * when its data ended exactly at the cap no event comes, and the
+         * partial batch must be flushed now, not when the sender's next
+         * message arrives (seen as a stream stalling with its last few
+         * hundred messages unflushed). */
+        int flags = lp->busy ? EVLOOP_NONBLOCK : EVLOOP_ONCE;
+
         lp->busy = false;
-        if (event_base_loop(lp->base, EVLOOP_ONCE) < 0)
+        if (event_base_loop(lp->base, flags) < 0)
             break;
         /* Flush once every connection is drained: a burst becomes full
          * batches, and a quiet connection's last message does not wait

@@ -360,7 +360,8 @@ is_tls_read(struct is_tls_conn *tc, char *buf, size_t cap, size_t *n, char *why,
 bool
 is_tls_pending(const struct is_tls_conn *tc)
 {
-    return SSL_pending(tc->ssl) > 0;
+    /* SSL_has_pending also counts records read but not yet processed. */
+    return SSL_has_pending(tc->ssl) == 1;
 }
 
 void

@@ -214,4 +214,5 @@ __attribute__((visibility("default"))) const struct sn_plugin
         .destroy = of_destroy,
         .write = of_write,
         .reopen = of_reopen,
+        .flags = SN_PLUGIN_WANTS_JSON,
     };

@@ -187,15 +187,20 @@ parse_expect(struct expect *e, const char *line, size_t len, int lineno)
     const char *body;
     char *p, *tok;
 
-    memset(e, 0, sizeof(*e));
+    bool exact;
+
     if (len >= 9 && strncmp(line, "# expect:", 9) == 0) {
-        e->exact = true;
+        exact = true;
         body = line + 9;
     } else if (len >= 13 && strncmp(line, "# expect-not:", 13) == 0) {
+        exact = false;
         body = line + 13;
     } else {
         return false;
     }
+    /* Parsed in place: rules[] and fields point into e->text. */
+    memset(e, 0, sizeof(*e));
+    e->exact = exact;
     snprintf(e->text, sizeof(e->text), "%.*s", (int)(len - (size_t)(body - line)),
              body);
     e->active = true;
@@ -468,9 +473,8 @@ test_file(struct test *t, const char *path)
         if (len == 0)
             continue;
         if (line[0] == '#') {
-            struct expect next;
-            if (t->verify && parse_expect(&next, line, (size_t)len, lineno))
-                e = next;
+            if (t->verify)
+                parse_expect(&e, line, (size_t)len, lineno);
             continue;
         }
         test_line(t, path, lineno, line, (size_t)len, &e, &arena);

@@ -18,6 +18,8 @@ sn_event_reset(struct sn_event *ev, struct sn_arena *arena)
     ev->cap_fields = 0;
     ev->cap_sd = 0;
     ev->arena = arena;
+    ev->json.ptr = NULL;
+    ev->json.len = 0;
 }
 
 void *
@@ -192,9 +194,31 @@ opt_str(struct sn_buf *out, const char *prefix, size_t plen, const char *s)
 #define KEY(lit) lit, sizeof(lit) - 1
 
 enum sn_status
+sn_event_render_json(struct sn_event *ev, struct sn_buf *scratch)
+{
+    enum sn_status rc;
+    char *p;
+
+    ev->json.ptr = NULL;
+    sn_buf_reset(scratch);
+    if ((rc = sn_event_to_json(ev, scratch)) != SN_OK)
+        return rc;
+    p = sn_arena_memdup(ev->arena, scratch->data, scratch->len);
+    if (p == NULL)
+        return SN_ENOMEM;
+    ev->json.ptr = p;
+    ev->json.len = scratch->len;
+    return SN_OK;
+}
+
+enum sn_status
 sn_event_to_json(const struct sn_event *ev, struct sn_buf *out)
 {
-    enum sn_status rc = sn_buf_putc(out, '{');
+    enum sn_status rc;
+
+    if (ev->json.ptr != NULL)
+        return sn_buf_append(out, ev->json.ptr, ev->json.len);
+    rc = sn_buf_putc(out, '{');
 
     if (rc == SN_OK)
         rc = sn_syslog_msg_json(&ev->hdr, out);

@@ -30,6 +30,7 @@ struct sn_event {
     uint32_t cap_fields;
     uint32_t cap_sd;
     struct sn_arena *arena; /* the owning batch's arena */
+    struct sn_str json;     /* rendered by a worker, or ptr NULL */
 };
 
 /* Prepare ev for parsing rec (which must outlive the event). */
@@ -48,8 +49,11 @@ enum sn_status sn_event_set_field(struct sn_event *ev, struct sn_str key,
 const struct sn_value *sn_event_field(const struct sn_event *ev,
                                       struct sn_str key);
 
-/* Append the event as one JSON object (no newline). */
+/* Append the event as one JSON object (no newline); copies the worker's
+ * rendering when there is one. */
 enum sn_status sn_event_to_json(const struct sn_event *ev, struct sn_buf *out);
+/* Render the event's JSON into its arena (ev->json), using scratch. */
+enum sn_status sn_event_render_json(struct sn_event *ev, struct sn_buf *scratch);
 /* Append a typed value as JSON (IPs and times as strings). */
 enum sn_status sn_value_to_json(const struct sn_value *v, struct sn_buf *out);
 

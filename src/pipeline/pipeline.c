@@ -308,6 +308,10 @@ sn_pipeline_build(struct sn_config *cfg, struct sn_metrics *metrics,
     }
     if (d->n_errors > errors_before)
         goto fail;
+    for (size_t i = 0; i < pl->n_insts; i++)
+        if (pl->insts[i].kind == SN_KIND_OUTPUT &&
+            (pl->insts[i].p->flags & SN_PLUGIN_WANTS_JSON))
+            pl->render_json = true;
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     pl->n_workers = cfg->daemon.workers > 0 ? (unsigned)cfg->daemon.workers
                                             : (unsigned)(ncpu > 0 ? ncpu : 1);
@@ -407,6 +411,7 @@ sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err)
         wk->pl = pl;
         wk->index = w;
         sn_queue_init(&wk->q);
+        sn_buf_init(&wk->json, SN_RECORD_MAX * 8u);
         if (pthread_create(&wk->thread, NULL, sn_worker_main, wk) != 0) {
             sn_error_set(err, "cannot create worker thread %u", w);
             goto fail;
@@ -482,6 +487,7 @@ sn_pipeline_stop(struct sn_pipeline *pl)
             pthread_join(pl->workers[w].thread, NULL);
             pl->workers[w].started = false;
             sn_queue_fini(&pl->workers[w].q);
+            sn_buf_fini(&pl->workers[w].json);
         }
     }
     for (size_t i = 0; i < pl->n_insts; i++) {

@@ -85,6 +85,7 @@ struct sn_worker {
     pthread_t thread;
     bool started;
     struct sn_queue q;
+    struct sn_buf json; /* scratch for rendering event JSON */
 };
 
 struct sn_pipeline {
@@ -102,6 +103,7 @@ struct sn_pipeline {
     void (*on_inputs_done)(void *arg);
     void *on_inputs_done_arg;
     struct sn_counter *c_pool_in_use;
+    bool render_json; /* an output wants JSON: workers render it */
 };
 
 /*

@@ -65,8 +65,9 @@ parse_one(struct sn_instance *in, struct sn_event *ev, struct sn_arena *a)
 }
 
 static void
-process(struct sn_pipeline *pl, struct sn_batch *b)
+process(struct sn_worker *wk, struct sn_batch *b)
 {
+    struct sn_pipeline *pl = wk->pl;
     struct sn_instance *in = b->input;
     size_t kept = 0, n = b->n;
 
@@ -91,6 +92,12 @@ process(struct sn_pipeline *pl, struct sn_batch *b)
             wants(d, in))
             d->p->detect(d->state, b);
     }
+    /* Rendered here, on as many threads as there are workers, instead of
+     * on each output's single thread; an event too large to render is
+     * left for the output to report. */
+    if (pl->render_json)
+        for (size_t i = 0; i < b->n; i++)
+            sn_event_render_json(&b->events[i], &wk->json);
     for (size_t i = 0; i < pl->n_insts; i++) {
         struct sn_instance *o = &pl->insts[i];
         if (o->kind == SN_KIND_OUTPUT && o->othread_started && wants(o, in)) {
@@ -107,7 +114,7 @@ sn_worker_main(void *arg)
     struct sn_batch *b;
 
     while ((b = sn_queue_pop(&wk->q)) != NULL) {
-        process(wk->pl, b);
+        process(wk, b);
         sn_batch_unref(b);
     }
     return NULL;
