@@ -65,4 +65,30 @@ stop_daemon() {
 
 lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 
+# make_certs CLIENT_CN: in $TMP, a CA (ca.pem), a server certificate for
+# sentineld.test / 127.0.0.1 (server.pem, server.key), a client
+# certificate for CLIENT_CN (client.pem, client.key) signed by the CA, and
+# a self-signed one it did not sign (other.pem, other.key). Returns 1 when
+# openssl is missing or fails (its output is in $TMP/openssl.log).
+make_certs() {
+    command -v openssl >/dev/null || return 1
+    (
+        cd "$TMP" &&
+            openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca \
+                -keyout ca.key -out ca.pem &&
+            openssl req -newkey rsa:2048 -nodes -subj /CN=sentineld.test \
+                -keyout server.key -out server.csr &&
+            printf 'subjectAltName=DNS:sentineld.test,IP:127.0.0.1\n' >srv.ext &&
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
+                -CAcreateserial -days 2 -extfile srv.ext -out server.pem &&
+            openssl req -newkey rsa:2048 -nodes -subj "/CN=$1" \
+                -keyout client.key -out client.csr &&
+            printf 'subjectAltName=DNS:%s\n' "$1" >cli.ext &&
+            openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key \
+                -CAcreateserial -days 2 -extfile cli.ext -out client.pem &&
+            openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
+                -subj /CN=intruder.test -keyout other.key -out other.pem
+    ) >"$TMP/openssl.log" 2>&1
+}
+
 tap_done() { [ "$TAP_FAILED" -eq 0 ]; }

@@ -20,21 +20,7 @@ for d in /usr/lib/x86_64-linux-gnu/rsyslog /usr/lib/*/rsyslog /usr/lib/rsyslog \
     [ -f "$d/lmnsd_ossl.so" ] && have_ossl=yes
 done
 
-(
-    cd "$TMP" &&
-        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca \
-            -keyout ca.key -out ca.pem &&
-        openssl req -newkey rsa:2048 -nodes -subj /CN=sentineld.test \
-            -keyout server.key -out server.csr &&
-        printf 'subjectAltName=DNS:sentineld.test\n' >srv.ext &&
-        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
-            -CAcreateserial -days 2 -extfile srv.ext -out server.pem &&
-        openssl req -newkey rsa:2048 -nodes -subj /CN=rsyslog.test \
-            -keyout client.key -out client.csr &&
-        printf 'subjectAltName=DNS:rsyslog.test\n' >cli.ext &&
-        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key \
-            -CAcreateserial -days 2 -extfile cli.ext -out client.pem
-) >"$TMP/openssl.log" 2>&1 || have_ossl=no
+make_certs rsyslog.test || have_ossl=no
 
 p_oc=$(free_port)
 p_lf=$(free_port)

@@ -26,25 +26,7 @@ hp=$(free_port)
 # Certificates: a CA, a server certificate for 127.0.0.1 / sentineld.test
 # and a client certificate for client.test, all signed by the CA.
 have_openssl=no
-if command -v openssl >/dev/null; then
-    (
-        cd "$TMP" &&
-            openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca \
-                -keyout ca.key -out ca.pem &&
-            openssl req -newkey rsa:2048 -nodes -subj /CN=sentineld.test \
-                -keyout server.key -out server.csr &&
-            printf 'subjectAltName=DNS:sentineld.test,IP:127.0.0.1\n' >srv.ext &&
-            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key \
-                -CAcreateserial -days 2 -extfile srv.ext -out server.pem &&
-            openssl req -newkey rsa:2048 -nodes -subj /CN=client.test \
-                -keyout client.key -out client.csr &&
-            printf 'subjectAltName=DNS:client.test\n' >cli.ext &&
-            openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key \
-                -CAcreateserial -days 2 -extfile cli.ext -out client.pem &&
-            openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
-                -subj /CN=intruder.test -keyout other.key -out other.pem
-    ) >"$TMP/openssl.log" 2>&1 && have_openssl=yes
-fi
+make_certs client.test && have_openssl=yes
 [ "$have_openssl" = yes ] || diag "openssl failed: $(cat "$TMP/openssl.log")"
 
 cat >"$TMP/c.yaml" <<EOC
