@@ -16,7 +16,6 @@
 #include "cli/common.h"
 #include "cli/parse_input.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,7 @@
 #include "event/event.h"
 #include "rules/eval.h"
 #include "rules/load.h"
+#include "rules/value.h"
 
 #define EXIT_OK 0
 #define EXIT_FAILED 1 /* unreadable input, or samples that do not verify */
@@ -135,25 +135,18 @@ line_get(void *ctx, int field_id, const char *name, size_t name_len,
 
 /* ---- annotations --------------------------------------------------------- */
 
-/* Value of a field as text, for comparing with an annotation. */
+/* Value of a field as text (the rules' own rendering, so an annotation
+ * compares with what rules compare), NUL-terminated in buf. */
 static void
 value_text(const struct sn_value *v, char *buf, size_t len)
 {
-    switch (v->type) {
-    case SN_VAL_STR:
-        snprintf(buf, len, "%.*s", (int)v->u.s.len, v->u.s.ptr);
-        break;
-    case SN_VAL_INT:
-        snprintf(buf, len, "%lld", (long long)v->u.i);
-        break;
-    case SN_VAL_IP:
-        if (inet_ntop(v->u.ip.family == 6 ? AF_INET6 : AF_INET, v->u.ip.addr,
-                      buf, (socklen_t)len) == NULL)
-            snprintf(buf, len, "?");
-        break;
-    default:
+    char tmp[64];
+    struct sn_str t;
+
+    if (!sn_value_text(v, tmp, sizeof(tmp), &t))
         snprintf(buf, len, "?");
-    }
+    else
+        snprintf(buf, len, "%.*s", (int)t.len, t.ptr);
 }
 
 /* Next token of an annotation: a word, or a "quoted string" value. */

@@ -889,6 +889,26 @@ drop_event(struct sn_corr *c, struct crule *cr)
     degraded(c, cr);
 }
 
+/* Room for one more event in k's ring: forget events older than horizon,
+ * then the oldest one when the ring is at the rule's bound (counted as a
+ * dropped event). False when no room could be had (also counted). */
+static bool
+ring_make_room(struct sn_corr *c, struct crule *cr, struct ckey *k,
+               int64_t horizon, bool seq)
+{
+    while (k->rn > 0 && sn_corr_at(k, 0)->t < horizon)
+        ring_pop_front(k, seq);
+    if (k->rn >= cr->max_events) {
+        ring_pop_front(k, seq);
+        drop_event(c, cr);
+    }
+    if (sn_corr_ring_reserve(c, cr, k, k->rn + 1) != SN_OK) {
+        drop_event(c, cr);
+        return false;
+    }
+    return true;
+}
+
 static void
 feed_threshold(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t t,
                const struct sn_corr_input *in)
@@ -899,16 +919,8 @@ feed_threshold(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t t,
     uint32_t p, lo, hi;
 
     /* Events older than any window a future event could close. */
-    while (k->rn > 0 && sn_corr_at(k, 0)->t < horizon)
-        ring_pop_front(k, false);
-    if (k->rn >= cr->max_events) {
-        ring_pop_front(k, false);
-        drop_event(c, cr);
-    }
-    if (sn_corr_ring_reserve(c, cr, k, k->rn + 1) != SN_OK) {
-        drop_event(c, cr);
+    if (!ring_make_room(c, cr, k, horizon, false))
         return;
-    }
     p = ring_insert(k, t, 0, 0);
     evidence_add(c, k, t, in);
     if (k->rn < n)
@@ -1025,16 +1037,8 @@ feed_sequence(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t t,
     for (uint32_t j = 0; j < n; j++)
         if (s->steps[j] == in->rule)
             mask |= 1u << j;
-    while (k->rn > 0 && sn_corr_at(k, 0)->t < horizon)
-        ring_pop_front(k, true);
-    if (k->rn >= cr->max_events) {
-        ring_pop_front(k, true);
-        drop_event(c, cr);
-    }
-    if (sn_corr_ring_reserve(c, cr, k, k->rn + 1) != SN_OK) {
-        drop_event(c, cr);
+    if (!ring_make_room(c, cr, k, horizon, true))
         return;
-    }
     k->n_seen++;
     slot = k->sfree[--k->n_sfree];
     slot_fill(c, sn_corr_slot(c, k, slot), t, k->n_seen, in);
