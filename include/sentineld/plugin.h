@@ -22,7 +22,7 @@ extern "C" {
  * Bumped on every incompatible change of anything in this file. The loader
  * refuses a plugin whose abi differs, naming both numbers and the file.
  */
-#define SN_PLUGIN_ABI 1
+#define SN_PLUGIN_ABI 2
 
 /* Status codes shared by the daemon and plugins (libuv-style X-macro). */
 #define SN_STATUS_MAP(X)                                                       \
@@ -267,6 +267,25 @@ struct sn_host {
      * `token` is the one write() was given. */
     void (*output_ack)(struct sn_instance *inst, uint64_t token,
                        enum sn_out_result result, const char *reason);
+
+    /* Detectors: hand one signal to the incident manager. json is one
+     * signal object (docs/correlation.md, "Signal JSON"); it is copied.
+     * Blocks while the manager's queue is full (back-pressure on the
+     * workers, never a drop); SN_EINVAL when json is not a signal. */
+    enum sn_status (*signal_emit)(struct sn_instance *inst, const char *json,
+                                  size_t len);
+};
+
+/* One incident version as incident outputs receive it, in order per
+ * incident (docs/incidents.md has the JSON). */
+struct sn_doc {
+    int64_t seq;             /* outbox position: increasing, unique */
+    struct sn_str id;        /* incident UUID, canonical text */
+    int64_t version;         /* 1 on open, +1 on every change */
+    struct sn_str rule_id;
+    struct sn_str severity;  /* info|low|medium|high|critical */
+    struct sn_str status;    /* open|acknowledged|resolved|suppressed */
+    struct sn_str json;      /* the whole incident document */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -323,6 +342,14 @@ struct sn_plugin {
                                 uint64_t token, char *why, size_t why_len);
     /* Flush buffers, reopen files (SIGHUP / logrotate). */
     void (*reopen)(void *state);
+
+    /* SN_KIND_OUTPUT taking incidents (config `take: incidents`): deliver
+     * n incident versions, oldest first, from the store's outbox; called
+     * from the output's relay thread. Results as for write(); an output
+     * must be idempotent (the same version may come again after a crash). */
+    enum sn_out_result (*deliver)(void *state, const struct sn_doc *docs,
+                                  size_t n, uint64_t token, char *why,
+                                  size_t why_len);
 
     /* SN_PLUGIN_* flags. */
     uint32_t flags;

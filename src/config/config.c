@@ -44,7 +44,7 @@ const struct sn_option sn_http_options[] = {
 };
 
 const char *const sn_instance_core_keys[] = { "name", "plugin", "parser",
-                                              "inputs", NULL };
+                                              "inputs", "take", NULL };
 
 static const char *const top_keys[] = { "daemon",    "http",    "inputs",
                                         "parsers",   "detectors", "outputs",
@@ -114,6 +114,25 @@ str_list(struct sn_config *c, const struct sn_node *n, const char *what,
     }
     out->items = items;
     out->n = n->n;
+}
+
+static void
+take_key(struct sn_inst_conf *ic, const struct sn_node *t, struct sn_diags *d)
+{
+    if (t == NULL)
+        return;
+    if (ic->kind != SN_KIND_OUTPUT) {
+        sn_diags_add(d, SN_DIAG_ERROR, t->file, t->line, t->col,
+                     "'take' is only valid for outputs");
+        return;
+    }
+    if (t->type == SN_NODE_SCALAR && strcmp(t->str, "events") == 0)
+        ic->take = SN_TAKE_EVENTS;
+    else if (t->type == SN_NODE_SCALAR && strcmp(t->str, "incidents") == 0)
+        ic->take = SN_TAKE_INCIDENTS;
+    else
+        sn_diags_add(d, SN_DIAG_ERROR, t->file, t->line, t->col,
+                     "'take' must be 'events' or 'incidents'");
 }
 
 static void
@@ -201,6 +220,7 @@ load_instances(struct sn_config *c, const struct sn_node *list,
             sn_diags_add(d, SN_DIAG_ERROR, p->file, p->line, p->col,
                          "'inputs' is only valid for detectors and outputs");
         }
+        take_key(ic, sn_node_get(n, "take"), d);
         c->n_insts++;
     }
 }

@@ -28,6 +28,13 @@ struct sn_http_conf {
     const char *listen; /* host:port */
 };
 
+/* What an output instance receives (core key `take`). */
+enum sn_take {
+    SN_TAKE_DEFAULT = 0, /* events when the plugin has write(), else incidents */
+    SN_TAKE_EVENTS,
+    SN_TAKE_INCIDENTS,
+};
+
 /* One configured plugin instance. */
 struct sn_inst_conf {
     enum sn_kind kind;
@@ -37,6 +44,7 @@ struct sn_inst_conf {
     int line, col;
     struct sn_strlist parsers; /* inputs: parser chain (names) */
     struct sn_strlist inputs;  /* outputs/detectors: only these inputs */
+    enum sn_take take;         /* outputs: events or incidents */
 };
 
 struct sn_config {

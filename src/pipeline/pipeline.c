@@ -254,6 +254,31 @@ resolve_only(struct sn_pipeline *pl, struct sn_instance *in,
     return SN_OK;
 }
 
+/* An output takes events (write) or incidents (deliver): the config's
+ * `take`, or what the plugin can do. */
+static void
+resolve_take(struct sn_instance *in, struct sn_diags *d)
+{
+    const struct sn_inst_conf *ic = in->conf;
+    enum sn_take t = ic->take;
+
+    if (in->p == NULL)
+        return;
+    if (t == SN_TAKE_DEFAULT)
+        t = in->p->write != NULL ? SN_TAKE_EVENTS : SN_TAKE_INCIDENTS;
+    if (t == SN_TAKE_EVENTS && in->p->write == NULL)
+        sn_diags_add(d, SN_DIAG_ERROR, ic->node->file, ic->line, ic->col,
+                     "output '%s': plugin %s cannot take events; use "
+                     "'take: incidents'",
+                     in->name, in->p->name);
+    else if (t == SN_TAKE_INCIDENTS && in->p->deliver == NULL)
+        sn_diags_add(d, SN_DIAG_ERROR, ic->node->file, ic->line, ic->col,
+                     "output '%s': plugin %s cannot take incidents; use "
+                     "'take: events'",
+                     in->name, in->p->name);
+    in->takes_incidents = t == SN_TAKE_INCIDENTS;
+}
+
 enum sn_status
 sn_pipeline_build(struct sn_config *cfg, struct sn_metrics *metrics,
                   struct sn_pipeline **out, struct sn_diags *d)
@@ -309,9 +334,18 @@ sn_pipeline_build(struct sn_config *cfg, struct sn_metrics *metrics,
     if (d->n_errors > errors_before)
         goto fail;
     for (size_t i = 0; i < pl->n_insts; i++)
+        if (pl->insts[i].kind == SN_KIND_OUTPUT)
+            resolve_take(&pl->insts[i], d);
+    if (d->n_errors > errors_before)
+        goto fail;
+    for (size_t i = 0; i < pl->n_insts; i++)
         if (pl->insts[i].kind == SN_KIND_OUTPUT &&
+            !pl->insts[i].takes_incidents &&
             (pl->insts[i].p->flags & SN_PLUGIN_WANTS_JSON))
             pl->render_json = true;
+    pl->c_signals_refused = sn_metrics_counter(
+        metrics, "sentineld_signals_refused_total", NULL,
+        "signals a detector emitted with no incident manager to take them");
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     pl->n_workers = cfg->daemon.workers > 0 ? (unsigned)cfg->daemon.workers
                                             : (unsigned)(ncpu > 0 ? ncpu : 1);
@@ -393,7 +427,7 @@ sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err)
                 continue;
             if (start_instance(in, err) != SN_OK)
                 goto fail;
-            if (in->kind == SN_KIND_OUTPUT) {
+            if (in->kind == SN_KIND_OUTPUT && !in->takes_incidents) {
                 sn_queue_init(&in->q);
                 pthread_mutex_init(&in->pending_lock, NULL);
                 if (pthread_create(&in->othread, NULL, sn_output_main, in) !=

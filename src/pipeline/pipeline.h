@@ -59,7 +59,9 @@ struct sn_instance {
     struct sn_instance **only;
     size_t n_only;
 
-    /* Outputs. */
+    /* Outputs. takes_incidents: fed by the incident relay through
+     * p->deliver, never by the workers. */
+    bool takes_incidents;
     struct sn_queue q;
     pthread_t othread;
     bool othread_started;
@@ -104,6 +106,12 @@ struct sn_pipeline {
     void *on_inputs_done_arg;
     struct sn_counter *c_pool_in_use;
     bool render_json; /* an output wants JSON: workers render it */
+    /* Where host->signal_emit goes (the incident manager); set by the
+     * daemon before start. NULL: signals are counted and refused. */
+    enum sn_status (*signal_sink)(void *arg, struct sn_instance *from,
+                                  const char *json, size_t len);
+    void *signal_sink_arg;
+    struct sn_counter *c_signals_refused;
 };
 
 /*

@@ -181,6 +181,18 @@ h_output_ack(struct sn_instance *in, uint64_t token, enum sn_out_result r,
     sn_output_ack(in, token, r, reason);
 }
 
+static enum sn_status
+h_signal_emit(struct sn_instance *in, const char *json, size_t len)
+{
+    struct sn_pipeline *pl = in->pl;
+
+    if (pl->signal_sink == NULL) {
+        sn_counter_add(pl->c_signals_refused, 1);
+        return SN_DECLINED;
+    }
+    return pl->signal_sink(pl->signal_sink_arg, in, json, len);
+}
+
 const struct sn_host sn_host_table = {
     .abi = SN_PLUGIN_ABI,
     .struct_size = sizeof(struct sn_host),
@@ -221,4 +233,5 @@ const struct sn_host sn_host_table = {
     .buf_append = sn_buf_append,
     .event_to_json = sn_event_to_json,
     .output_ack = h_output_ack,
+    .signal_emit = h_signal_emit,
 };
