@@ -1,0 +1,356 @@
+/*
+ * out_postgres: incident documents into PostgreSQL (the shared system of
+ * record), as idempotent upserts that apply only a newer version, plus an
+ * append-only audit row per version. This file owns the descriptor, the
+ * options and the connection; the schema migrations live in
+ * out_postgres_migrate.c and the batch writer in out_postgres_write.c.
+ *
+ * PostgreSQL being down is never fatal: start() logs it and deliver()
+ * answers RETRY (the relay backs off) until a connection works, then
+ * applies the migrations first. docs/outputs/postgres.md.
+ */
+#include "out_postgres.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef SN_SQLDIR
+#define SN_SQLDIR "/usr/local/share/sentineld/sql"
+#endif
+
+/* The JSON array of one batch: 500 documents of a few KiB each fit many
+ * times over; a batch larger than this is written doc-group by doc-group
+ * (out_postgres_write.c). */
+#define BATCH_JSON_MAX (256u * 1024 * 1024)
+
+static const struct sn_option opg_options[] = {
+    { "dsn", SN_OPT_STRING, NULL, offsetof(struct opg_conf, dsn),
+      "libpq connection string or postgresql:// URL (sslmode=require or "
+      "verify-full for TLS)",
+      0, 0, NULL, true },
+    { "schema", SN_OPT_STRING, "public", offsetof(struct opg_conf, schema),
+      "schema holding the tables (created when missing)", 0, 0, NULL,
+      false },
+    { "batch", SN_OPT_INT, "500", offsetof(struct opg_conf, batch),
+      "incident versions written per transaction", 1, 10000, NULL, false },
+    { "connect_timeout", SN_OPT_DURATION, "5s",
+      offsetof(struct opg_conf, connect_timeout_ms),
+      "give up a connection attempt after this long (the DSN's own "
+      "connect_timeout wins)",
+      1000, 3600000, NULL, false },
+    { "statement_timeout", SN_OPT_DURATION, "30s",
+      offsetof(struct opg_conf, statement_timeout_ms),
+      "abort a batch (then retried) that runs longer than this", 100,
+      3600000, NULL, false },
+    { "migrations_dir", SN_OPT_STRING, NULL,
+      offsetof(struct opg_conf, migrations_dir),
+      "directory of numbered NNN_name.sql migrations (default: "
+      "$SENTINELD_SQL_DIR, else the installed one)",
+      0, 0, NULL, false },
+    { 0 },
+};
+
+/* Schema names go into SQL as identifiers: keep them boring so they need
+ * no quoting anywhere a human reads them (psql, logs). */
+static bool
+valid_schema(const char *s)
+{
+    if (s[0] == '\0' || strlen(s) > 63 || (s[0] >= '0' && s[0] <= '9'))
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+              *p == '_'))
+            return false;
+    return true;
+}
+
+static enum sn_status
+opg_init(const struct sn_host *host, struct sn_instance *inst,
+         const void *config, void **state, char *err, size_t err_len)
+{
+    struct opg_state *s = calloc(1, sizeof(*s));
+    PQconninfoOption *ci;
+    char *perr = NULL;
+    const char *env;
+
+    if (s == NULL)
+        return SN_ENOMEM;
+    *state = s;
+    s->host = host;
+    s->inst = inst;
+    s->c = config;
+    /* Parse the DSN now so a typo is a config error naming it, not an
+     * endless RETRY later. */
+    ci = PQconninfoParse(s->c->dsn, &perr);
+    if (ci == NULL) {
+        size_t l;
+        if (perr == NULL) {
+            snprintf(err, err_len, "dsn: out of memory");
+            return SN_ENOMEM;
+        }
+        l = strlen(perr);
+        while (l > 0 && perr[l - 1] == '\n')
+            perr[--l] = '\0';
+        snprintf(err, err_len, "dsn is not a valid libpq connection string: %s",
+                 perr);
+        PQfreemem(perr);
+        return SN_ECONFIG;
+    }
+    PQconninfoFree(ci);
+    if (!valid_schema(s->c->schema)) {
+        snprintf(err, err_len,
+                 "schema \"%s\": use lower-case letters, digits and '_' "
+                 "(at most 63, not starting with a digit)",
+                 s->c->schema);
+        return SN_ECONFIG;
+    }
+    env = getenv("SENTINELD_SQL_DIR");
+    if (s->c->migrations_dir != NULL)
+        s->migrations_dir = s->c->migrations_dir;
+    else if (env != NULL && env[0] != '\0')
+        s->migrations_dir = env;
+    else
+        s->migrations_dir = SN_SQLDIR;
+    s->buf = host->buf_new(BATCH_JSON_MAX);
+    if (s->buf == NULL)
+        return SN_ENOMEM;
+    s->c_upserts = host->counter(inst, "postgres_upserts_total",
+                                 "incident rows inserted or updated");
+    s->c_stale = host->counter(
+        inst, "postgres_stale_total",
+        "incident versions skipped: the table or the batch had a newer one");
+    s->c_audit = host->counter(inst, "postgres_audit_rows_total",
+                               "incident_audit rows appended");
+    s->c_reconnect = host->counter(inst, "postgres_connects_total",
+                                   "connections established (1 + reconnects)");
+    s->c_errors = host->counter(
+        inst, "postgres_errors_total",
+        "failed connection attempts, batches and statements");
+    s->c_bad_docs = host->counter(inst, "postgres_rejected_docs_total",
+                                  "incident documents the database refused");
+    s->c_migrations = host->counter(inst, "postgres_migrations_applied_total",
+                                    "migration files applied");
+    return SN_OK;
+}
+
+static void
+notice_to_log(void *arg, const char *message)
+{
+    struct opg_state *s = arg;
+    size_t l = strlen(message);
+
+    if (l > 0 && message[l - 1] == '\n')
+        l--;
+    if (s->host->log_enabled(s->inst, SN_LOG_DEBUG))
+        s->host->log(s->inst, SN_LOG_DEBUG, "server: %.*s", (int)l, message);
+}
+
+void
+opg_result_error(const PGresult *r, const PGconn *conn, char *out,
+                 size_t out_len)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+                        : NULL;
+    const char *detail = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL)
+                           : NULL;
+    size_t l;
+
+    if (msg == NULL) {
+        snprintf(out, out_len, "%s",
+                 conn ? PQerrorMessage(conn) : "no result");
+    } else if (detail != NULL) {
+        snprintf(out, out_len, "%s: %s (%s)", state ? state : "?", msg,
+                 detail);
+    } else {
+        snprintf(out, out_len, "%s: %s", state ? state : "?", msg);
+    }
+    /* libpq's own messages end in newlines; one log line each. */
+    l = strlen(out);
+    while (l > 0 && (out[l - 1] == '\n' || out[l - 1] == ' '))
+        out[--l] = '\0';
+    for (char *p = out; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+}
+
+bool
+opg_exec(struct opg_state *s, const char *sql, char *why, size_t why_len)
+{
+    PGresult *r = PQexec(s->conn, sql);
+    ExecStatusType st = PQresultStatus(r);
+    bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+
+    if (!ok)
+        opg_result_error(r, s->conn, why, why_len);
+    PQclear(r);
+    return ok;
+}
+
+/* One parameterised set_config(): session settings without building SQL. */
+static bool
+set_setting(struct opg_state *s, const char *name, const char *value,
+            char *why, size_t why_len)
+{
+    const char *params[2] = { name, value };
+    PGresult *r = PQexecParams(s->conn,
+                               "SELECT pg_catalog.set_config($1, $2, false)",
+                               2, NULL, params, NULL, NULL, 0);
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+
+    if (!ok)
+        opg_result_error(r, s->conn, why, why_len);
+    PQclear(r);
+    return ok;
+}
+
+/* Session setup: statement timeout and the schema on the search path. */
+static bool
+setup_session(struct opg_state *s, char *why, size_t why_len)
+{
+    char ms[32];
+    char *ident = PQescapeIdentifier(s->conn, s->c->schema,
+                                     strlen(s->c->schema));
+    bool ok;
+
+    if (ident == NULL) {
+        snprintf(why, why_len, "%s", PQerrorMessage(s->conn));
+        return false;
+    }
+    snprintf(ms, sizeof(ms), "%lld", (long long)s->c->statement_timeout_ms);
+    ok = set_setting(s, "statement_timeout", ms, why, why_len) &&
+         set_setting(s, "search_path", ident, why, why_len);
+    PQfreemem(ident);
+    return ok;
+}
+
+bool
+opg_connect(struct opg_state *s, char *why, size_t why_len, bool *permanent)
+{
+    char timeout[24];
+    /* Our defaults first: the expanded dsn (dbname, expand_dbname=1)
+     * overrides them, so a connect_timeout in the DSN wins. */
+    const char *keys[] = { "connect_timeout", "fallback_application_name",
+                           "dbname", NULL };
+    const char *vals[] = { timeout, "sentineld", s->c->dsn, NULL };
+    char err[512];
+
+    *permanent = false;
+    if (s->conn != NULL)
+        return true;
+    /* libpq counts whole seconds. */
+    snprintf(timeout, sizeof(timeout), "%lld",
+             (long long)((s->c->connect_timeout_ms + 999) / 1000));
+    s->conn = PQconnectdbParams(keys, vals, 1);
+    if (s->conn == NULL) {
+        snprintf(why, why_len, "cannot connect to PostgreSQL: out of memory");
+        s->host->counter_add(s->c_errors, 1);
+        return false;
+    }
+    if (PQstatus(s->conn) != CONNECTION_OK) {
+        opg_result_error(NULL, s->conn, err, sizeof(err));
+        snprintf(why, why_len, "cannot connect to PostgreSQL: %s", err);
+        opg_disconnect(s);
+        s->host->counter_add(s->c_errors, 1);
+        s->was_down = true;
+        return false;
+    }
+    PQsetNoticeProcessor(s->conn, notice_to_log, s);
+    if (!setup_session(s, err, sizeof(err))) {
+        snprintf(why, why_len, "PostgreSQL session setup failed: %s", err);
+        opg_disconnect(s);
+        s->host->counter_add(s->c_errors, 1);
+        return false;
+    }
+    if (!s->migrated) {
+        if (!opg_migrate(s, why, why_len)) {
+            /* A refused or failing migration needs a human; it is
+             * reported as such, and retried on the next attempt in case
+             * it was the connection that broke. */
+            *permanent = PQstatus(s->conn) == CONNECTION_OK;
+            opg_disconnect(s);
+            s->host->counter_add(s->c_errors, 1);
+            return false;
+        }
+        s->migrated = true;
+    }
+    s->host->counter_add(s->c_reconnect, 1);
+    s->host->log(s->inst, s->was_down ? SN_LOG_WARN : SN_LOG_INFO,
+                 "%s PostgreSQL %s:%s database %s as %s (%s)",
+                 s->was_down ? "reconnected to" : "connected to",
+                 PQhost(s->conn), PQport(s->conn), PQdb(s->conn),
+                 PQuser(s->conn),
+                 PQsslInUse(s->conn)
+                     ? PQsslAttribute(s->conn, "protocol")
+                     : "no TLS");
+    s->was_down = false;
+    s->ever_connected = true;
+    return true;
+}
+
+void
+opg_disconnect(struct opg_state *s)
+{
+    if (s->conn != NULL)
+        PQfinish(s->conn);
+    s->conn = NULL;
+}
+
+static enum sn_status
+opg_start(void *state, char *err, size_t err_len)
+{
+    struct opg_state *s = state;
+    char why[768];
+    bool permanent;
+
+    if (opg_connect(s, why, sizeof(why), &permanent))
+        return SN_OK;
+    if (permanent) {
+        /* err is short (the core prefixes it): the whole story goes to
+         * the log. */
+        s->host->log(s->inst, SN_LOG_ERROR, "%s", why);
+        snprintf(err, err_len, "%s", why);
+        return SN_ECONFIG;
+    }
+    /* Not fatal: the incidents wait in the store's outbox. */
+    s->host->log(s->inst, SN_LOG_WARN,
+                 "%s; incidents wait in the outbox and are retried", why);
+    return SN_OK;
+}
+
+static void
+opg_stop(void *state)
+{
+    opg_disconnect(state);
+}
+
+static void
+opg_destroy(void *state)
+{
+    struct opg_state *s = state;
+
+    if (s == NULL)
+        return;
+    opg_disconnect(s);
+    if (s->buf != NULL)
+        s->host->buf_free(s->buf);
+    free(s);
+}
+
+__attribute__((visibility("default"))) const struct sn_plugin
+    sn_plugin_out_postgres = {
+        SN_PLUGIN_HEADER,
+        .name = "out_postgres",
+        .kind = SN_KIND_OUTPUT,
+        .description = "incidents into PostgreSQL: versioned upserts and an "
+                       "audit trail, schema migrations on start",
+        .version = "1.0",
+        .options = opg_options,
+        .config_size = sizeof(struct opg_conf),
+        .init = opg_init,
+        .start = opg_start,
+        .stop = opg_stop,
+        .destroy = opg_destroy,
+        .deliver = opg_deliver,
+    };

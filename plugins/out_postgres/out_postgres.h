@@ -1,0 +1,73 @@
+/*
+ * out_postgres internals shared by its files: the config the core fills,
+ * the connection state, and the entry points of the migrator
+ * (out_postgres_migrate.c) and the writer (out_postgres_write.c). Not part
+ * of the plugin ABI: only out_postgres.c exports a symbol. libpq types stay
+ * inside this plugin (STYLE.md 4). docs/outputs/postgres.md describes the
+ * schema, the migrations and the delivery semantics.
+ */
+#ifndef SN_OUT_POSTGRES_H
+#define SN_OUT_POSTGRES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include <sentineld/plugin.h>
+
+struct opg_conf {
+    const char *dsn;
+    const char *schema;
+    int64_t batch;
+    int64_t connect_timeout_ms;
+    int64_t statement_timeout_ms;
+    const char *migrations_dir;
+};
+
+struct opg_state {
+    const struct sn_host *host;
+    struct sn_instance *inst;
+    const struct opg_conf *c;
+    const char *migrations_dir; /* option, else $SENTINELD_SQL_DIR, else
+                                   the installed directory */
+    PGconn *conn;               /* NULL while disconnected */
+    bool migrated;              /* migrations checked on this process */
+    bool was_down;              /* the last attempt failed: log recovery */
+    bool ever_connected;
+    struct sn_buf *buf;         /* the batch as one JSON array */
+
+    struct sn_counter *c_upserts;   /* incident rows written */
+    struct sn_counter *c_stale;     /* versions not newer than the row's */
+    struct sn_counter *c_audit;     /* audit rows appended */
+    struct sn_counter *c_reconnect; /* connections (re)established */
+    struct sn_counter *c_errors;    /* failed attempts of any kind */
+    struct sn_counter *c_bad_docs;  /* documents refused by the database */
+    struct sn_counter *c_migrations; /* migration files applied */
+};
+
+/* Connect (and on the first success migrate). false: not usable now;
+ * why says what failed, *permanent tells a configuration problem (bad
+ * DSN, changed migration) from an outage. */
+bool opg_connect(struct opg_state *s, char *why, size_t why_len,
+                 bool *permanent);
+/* Drop the connection (after an error that may have broken it). */
+void opg_disconnect(struct opg_state *s);
+
+/* Apply the migrations of s->migrations_dir that schema_migrations does
+ * not list, under an advisory lock. false with why on any error. */
+bool opg_migrate(struct opg_state *s, char *why, size_t why_len);
+
+/* The deliver() callback. */
+enum sn_out_result opg_deliver(void *state, const struct sn_doc *docs,
+                               size_t n, uint64_t token, char *why,
+                               size_t why_len);
+
+/* One line of the server's error: "SQLSTATE: message (detail)". */
+void opg_result_error(const PGresult *r, const PGconn *conn, char *out,
+                      size_t out_len);
+/* Run a statement without results; false with why on error. */
+bool opg_exec(struct opg_state *s, const char *sql, char *why,
+              size_t why_len);
+
+#endif
