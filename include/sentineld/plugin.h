@@ -264,7 +264,8 @@ struct sn_host {
                                     struct sn_buf *out);
 
     /* Outputs that answered SN_OUT_PENDING report here, from any thread;
-     * `token` is the one write() was given. */
+     * `token` is the one write() was given. The report may come before
+     * write() has returned (a fast delivery report on another thread). */
     void (*output_ack)(struct sn_instance *inst, uint64_t token,
                        enum sn_out_result result, const char *reason);
 
@@ -274,6 +275,18 @@ struct sn_host {
      * workers, never a drop); SN_EINVAL when json is not a signal. */
     enum sn_status (*signal_emit)(struct sn_instance *inst, const char *json,
                                   size_t len);
+
+    /* Gauges: like counter(), set rather than added; `labels` (may be
+     * NULL) are extra Prometheus labels, e.g. "topic=\"t\",partition=\"3\"",
+     * after the instance label. */
+    struct sn_counter *(*gauge)(struct sn_instance *inst, const char *name,
+                                const char *labels, const char *help);
+    void (*gauge_set)(struct sn_counter *c, uint64_t v);
+    /* Inputs that acknowledge their source (Kafka offsets): the sequence
+     * number of the batch the last successful emit() on em went into,
+     * 0 before any. Numbers grow per emitter and are unique per pipeline;
+     * the input's batch_done() callback receives them. */
+    uint64_t (*emit_seq)(const struct sn_emitter *em);
 };
 
 /* One incident version as incident outputs receive it, in order per
@@ -353,6 +366,19 @@ struct sn_plugin {
 
     /* SN_PLUGIN_* flags. */
     uint32_t flags;
+
+    /* SN_KIND_INPUT, optional: the batch host->emit_seq() named was
+     * released by every detector and output (delivered, or dead-lettered
+     * by an output that failed it), so every record in it is processed.
+     * Called from whichever worker or output thread released it, in no
+     * particular order across batches; must be quick and thread-safe. */
+    void (*batch_done)(void *state, uint64_t seq);
+    /* SN_KIND_INPUT, optional: the input's parser chain rejected rec
+     * (counted and logged by the core as well), so the input can
+     * dead-letter it at its source. Called from worker threads before
+     * batch_done() of the batch holding it; rec is borrowed. */
+    void (*rejected)(void *state, const struct sn_record *rec,
+                     const char *why);
 };
 
 /* An output that writes every event with host->event_to_json: the core

@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "core/limits.h"
+#include "pipeline/pipeline.h"
 
 struct sn_batch_pool *
 sn_batch_pool_new(size_t n)
@@ -87,6 +88,7 @@ sn_batch_get(struct sn_batch_pool *p, bool nowait)
     b->n = 0;
     b->bytes = 0;
     b->input = NULL;
+    b->seq = 0;
     b->peer_src = NULL;
     b->peer_copy = NULL;
     b->transport_src = NULL;
@@ -102,6 +104,10 @@ sn_batch_unref(struct sn_batch *b)
 
     if (atomic_fetch_sub(&b->refs, 1) != 1)
         return;
+    /* Every consumer is done with it: an input that acknowledges its
+     * source (Kafka offsets) learns so before the batch is reused. */
+    if (b->input != NULL && b->seq != 0 && b->input->p->batch_done != NULL)
+        b->input->p->batch_done(b->input->state, b->seq);
     sn_arena_reset(&b->arena);
     pthread_mutex_lock(&p->lock);
     b->next = p->free;

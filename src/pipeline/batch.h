@@ -28,6 +28,7 @@ struct sn_batch {
     size_t bytes; /* record bytes copied in */
     _Atomic int refs;
     struct sn_instance *input;
+    uint64_t seq; /* host->emit_seq(); batch_done() gets it on release */
     struct sn_batch_pool *pool;
     /* Emit-side cache: consecutive records from one peer share a copy. */
     const char *peer_src;

@@ -98,6 +98,7 @@ sn_emitter_emit(struct sn_emitter *em, const struct sn_record *rec)
             return SN_AGAIN;
         }
         b->input = em->in;
+        b->seq = atomic_fetch_add(&em->in->pl->next_batch_seq, 1) + 1;
         em->cur = b;
     }
     data = sn_arena_alloc(&b->arena, rec->data.len + 1);
@@ -128,5 +129,6 @@ sn_emitter_emit(struct sn_emitter *em, const struct sn_record *rec)
     ev->rec.transport = b->transport_copy;
     b->n++;
     b->bytes += rec->data.len;
+    em->last_seq = b->seq;
     return SN_OK;
 }

@@ -9,6 +9,7 @@ struct sn_emitter {
     struct sn_batch *cur;
     unsigned worker;
     bool drop_when_full;
+    uint64_t last_seq; /* seq of the batch the last emit went into */
 };
 
 struct sn_emitter *sn_emitter_new(struct sn_instance *in, bool drop_when_full);

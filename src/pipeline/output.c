@@ -73,6 +73,25 @@ park(struct sn_instance *o, uint64_t token, struct sn_batch *b)
     return ok;
 }
 
+/* Take token's batch back out of the pending list; false when an
+ * acknowledgement already took it. */
+static bool
+unpark(struct sn_instance *o, uint64_t token)
+{
+    bool found = false;
+
+    pthread_mutex_lock(&o->pending_lock);
+    for (size_t i = 0; i < o->n_pending; i++) {
+        if (o->pending[i].token == token) {
+            o->pending[i] = o->pending[--o->n_pending];
+            found = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&o->pending_lock);
+    return found;
+}
+
 void
 sn_output_ack(struct sn_instance *o, uint64_t token, enum sn_out_result result,
               const char *reason)
@@ -123,16 +142,21 @@ deliver(struct sn_instance *o, struct sn_batch *b)
             sn_batch_unref(b);
             return;
         }
-        r = o->p->write(o->state, b, token, why, sizeof(why));
+        /* Parked before write(): a delivery report may acknowledge the
+         * token on another thread before write() has even returned. */
+        if (!park(o, token, b)) {
+            r = SN_OUT_RETRY; /* no memory to park */
+            snprintf(why, sizeof(why), "out of memory");
+        } else {
+            r = o->p->write(o->state, b, token, why, sizeof(why));
+            if (r == SN_OUT_PENDING || !unpark(o, token))
+                return; /* the acknowledgement owns the batch now */
+        }
         switch (r) {
         case SN_OUT_OK:
             sn_counter_add(o->c_out, b->n);
             sn_batch_unref(b);
             return;
-        case SN_OUT_PENDING:
-            if (park(o, token, b))
-                return;
-            break; /* no memory to park: treat as a retry */
         case SN_OUT_FAIL:
             sn_counter_add(o->c_failed, b->n);
             log_fail(o, b->n, why[0] ? why : "no reason given");

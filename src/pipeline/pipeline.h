@@ -99,6 +99,7 @@ struct sn_pipeline {
     struct sn_worker *workers;
     unsigned n_workers;
     _Atomic unsigned next_worker;
+    _Atomic uint64_t next_batch_seq; /* batch sequence numbers (emit_seq) */
     struct sn_batch_pool *pool;
     _Atomic bool aborting;
     /* Called (from an input thread) when every input has finished. */

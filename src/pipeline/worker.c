@@ -61,6 +61,8 @@ parse_one(struct sn_instance *in, struct sn_event *ev, struct sn_arena *a)
             snprintf(why, sizeof(why), "declined by every parser");
     }
     log_reject(in, &ev->rec, last, why[0] ? why : "rejected", offset);
+    if (in->p->rejected != NULL)
+        in->p->rejected(in->state, &ev->rec, why[0] ? why : "rejected");
     return false;
 }
 

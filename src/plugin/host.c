@@ -42,6 +42,31 @@ h_counter(struct sn_instance *in, const char *name, const char *help)
     return sn_metrics_counter(in->pl->metrics, full, in->labels, help);
 }
 
+static struct sn_counter *
+h_gauge(struct sn_instance *in, const char *name, const char *labels,
+        const char *help)
+{
+    char full[160], all[512];
+
+    snprintf(full, sizeof(full), "sentineld_plugin_%s", name);
+    if (labels == NULL || labels[0] == '\0')
+        return sn_metrics_gauge(in->pl->metrics, full, in->labels, help);
+    snprintf(all, sizeof(all), "%s,%s", in->labels, labels);
+    return sn_metrics_gauge(in->pl->metrics, full, all, help);
+}
+
+static void
+h_gauge_set(struct sn_counter *c, uint64_t v)
+{
+    sn_gauge_set(c, v);
+}
+
+static uint64_t
+h_emit_seq(const struct sn_emitter *em)
+{
+    return em->last_seq;
+}
+
 static void
 h_counter_add(struct sn_counter *c, uint64_t n)
 {
@@ -234,4 +259,7 @@ const struct sn_host sn_host_table = {
     .event_to_json = sn_event_to_json,
     .output_ack = h_output_ack,
     .signal_emit = h_signal_emit,
+    .gauge = h_gauge,
+    .gauge_set = h_gauge_set,
+    .emit_seq = h_emit_seq,
 };

@@ -1,0 +1,410 @@
+/*
+ * in_kafka: a Kafka consumer group member (librdkafka high-level consumer)
+ * feeding the pipeline. This file: options, life cycle and the poll
+ * thread (run()), which takes messages in chunks, serves rebalances,
+ * commits processed offsets and pauses the assigned partitions while the
+ * emit thread (in_kafka_emit.c) is behind. At-least-once: an offset is
+ * committed only after the batches holding every record before it were
+ * released by all detectors and outputs (in_kafka_track.c).
+ * docs/kafka.md.
+ */
+#include "in_kafka.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const struct sn_option ik_options[] = {
+    { "brokers", SN_OPT_STRING, NULL, offsetof(struct ik_conf, brokers),
+      "bootstrap servers, host:port[,host:port...]", 0, 0, NULL, true },
+    { "topics", SN_OPT_LIST, NULL, offsetof(struct ik_conf, topics),
+      "topics to consume; an entry starting with ^ is a regular expression",
+      0, 0, NULL, true },
+    { "group", SN_OPT_STRING, "sentineld", offsetof(struct ik_conf, group),
+      "consumer group id; instances in one group share the partitions", 0, 0,
+      NULL, false },
+    { "start_at", SN_OPT_ENUM, "earliest", offsetof(struct ik_conf, start_at),
+      "where a partition without a committed offset starts", 0, 0,
+      "earliest|latest", false },
+    { "commit_interval", SN_OPT_DURATION, "1s",
+      offsetof(struct ik_conf, commit_interval_ms),
+      "how often processed offsets are committed", 10, 60000, NULL, false },
+    { "rebalance_timeout", SN_OPT_DURATION, "30s",
+      offsetof(struct ik_conf, rebalance_timeout_ms),
+      "on revocation, how long to wait for the partitions' events to be "
+      "processed before committing and giving them up",
+      0, 600000, NULL, false },
+    { "dead_letter_topic", SN_OPT_STRING, NULL,
+      offsetof(struct ik_conf, dlq_topic),
+      "messages the parsers reject go to this topic (headers: reason, "
+      "source_topic, source_partition, source_offset)",
+      0, 0, NULL, false },
+    { "dead_letter_file", SN_OPT_STRING, NULL,
+      offsetof(struct ik_conf, dlq_file),
+      "messages the parsers reject are appended here as JSON lines", 0, 0,
+      NULL, false },
+    { "kafka.", SN_OPT_MAP, NULL, offsetof(struct ik_conf, kafka),
+      "librdkafka consumer settings, passed as-is (kafka.security.protocol: "
+      "ssl, kafka.sasl.mechanism: ...)",
+      0, 0, NULL, false },
+    { 0 },
+};
+
+int64_t
+ik_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static enum sn_status
+ik_init(const struct sn_host *host, struct sn_instance *inst,
+        const void *config, void **state, char *err, size_t err_len)
+{
+    struct ik_state *s = calloc(1, sizeof(*s));
+
+    if (s == NULL)
+        return SN_ENOMEM;
+    *state = s;
+    s->ctx.host = host;
+    s->ctx.inst = inst;
+    s->c = config;
+    s->dlq_fd = -1;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
+    pthread_mutex_init(&s->track_lock, NULL);
+    pthread_mutex_init(&s->dlq_lock, NULL);
+    if (s->c->brokers[0] == '\0') {
+        snprintf(err, err_len, "brokers is empty");
+        return SN_ECONFIG;
+    }
+    if (s->c->topics.n == 0) {
+        snprintf(err, err_len, "topics is empty");
+        return SN_ECONFIG;
+    }
+    for (size_t i = 0; i < s->c->topics.n; i++)
+        if (s->c->topics.items[i][0] == '\0') {
+            snprintf(err, err_len, "topics[%zu] is empty", i);
+            return SN_ECONFIG;
+        }
+    if (s->c->group[0] == '\0') {
+        snprintf(err, err_len, "group is empty");
+        return SN_ECONFIG;
+    }
+    s->c_consumed = host->counter(inst, "kafka_consumed_total",
+                                  "messages taken from Kafka");
+    s->c_dead = host->counter(inst, "kafka_dead_letters_total",
+                              "messages rejected by the parsers (sent to the "
+                              "dead-letter destination when configured)");
+    s->c_dead_failed = host->counter(inst, "kafka_dead_letter_errors_total",
+                                     "dead letters that could not be written");
+    s->c_commits = host->counter(inst, "kafka_commits_total",
+                                 "offset commits sent");
+    s->c_commit_errors = host->counter(inst, "kafka_commit_errors_total",
+                                       "offset commits that failed");
+    s->c_paused = host->counter(inst, "kafka_pauses_total",
+                                "times the partitions were paused because "
+                                "the pipeline was full (back-pressure)");
+    s->c_rebalances = host->counter(inst, "kafka_rebalances_total",
+                                    "partition assignments and revocations");
+    return SN_OK;
+}
+
+static void
+set_assigned(struct ik_state *s, const rd_kafka_topic_partition_list_t *l,
+             bool assigned)
+{
+    for (int i = 0; i < l->cnt; i++) {
+        struct ik_part *p =
+            ik_part_get(s, l->elems[i].topic, l->elems[i].partition);
+        if (p != NULL)
+            p->assigned = assigned;
+    }
+}
+
+/* Wait until the emit thread has emitted everything in hand and flushed,
+ * then until every batch in flight is done, up to the rebalance timeout. */
+static void
+drain(struct ik_state *s)
+{
+    int64_t deadline = ik_mono_ms() + s->c->rebalance_timeout_ms;
+
+    pthread_mutex_lock(&s->lock);
+    while ((s->count > 0 || s->emit_busy) && s->emitter_started &&
+           ik_mono_ms() < deadline) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+    }
+    pthread_mutex_unlock(&s->lock);
+    while (!ik_track_idle(s) && ik_mono_ms() < deadline) {
+        struct timespec ts = { 0, 10 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    if (!ik_track_idle(s))
+        s->ctx.host->log(s->ctx.inst, SN_LOG_WARN,
+                         "rebalance: events still in flight after %lld ms; "
+                         "committing what was processed (the rest is read "
+                         "again by the next owner)",
+                         (long long)s->c->rebalance_timeout_ms);
+}
+
+/*
+ * TODO(#7): detector checkpoints per partition. On revocation, after the
+ * drain and before the commit, the detectors' state for these partitions
+ * is to be checkpointed to the store together with the offsets; on
+ * assignment restored from it before the first message is emitted. Both
+ * need the incident store; these are the two places they plug in.
+ */
+static void
+checkpoint_partitions(struct ik_state *s,
+                      const rd_kafka_topic_partition_list_t *parts)
+{
+    (void)s;
+    (void)parts;
+}
+
+static void
+restore_partitions(struct ik_state *s,
+                   const rd_kafka_topic_partition_list_t *parts)
+{
+    (void)s;
+    (void)parts;
+}
+
+static void
+on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+             rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct ik_state *s = opaque;
+    bool cooperative =
+        strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+
+    s->ctx.host->counter_add(s->c_rebalances, 1);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        s->ctx.host->log(s->ctx.inst, SN_LOG_INFO, "assigned %d partitions",
+                         parts->cnt);
+        set_assigned(s, parts, true);
+        restore_partitions(s, parts);
+        if (cooperative)
+            rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
+        else
+            rd_kafka_assign(rk, parts);
+        if (s->paused)
+            rd_kafka_pause_partitions(rk, parts);
+        return;
+    }
+    /* Revoked (or lost): flush what we hold, commit what was processed,
+     * then let go. */
+    s->ctx.host->log(s->ctx.inst, SN_LOG_INFO,
+                     "revoking %d partitions: flushing and committing",
+                     parts->cnt);
+    if (!s->closing)
+        drain(s);
+    checkpoint_partitions(s, parts);
+    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS &&
+        !rd_kafka_assignment_lost(rk))
+        ik_commit(s, true, parts);
+    set_assigned(s, parts, false);
+    if (cooperative)
+        rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+    else
+        rd_kafka_assign(rk, NULL);
+}
+
+static void
+set_paused(struct ik_state *s, bool pause)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+
+    if (rd_kafka_assignment(s->rk, &l) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    if (pause) {
+        rd_kafka_pause_partitions(s->rk, l);
+        s->ctx.host->counter_add(s->c_paused, 1);
+    } else {
+        rd_kafka_resume_partitions(s->rk, l);
+    }
+    s->paused = pause;
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static enum sn_status
+ik_start(void *state, char *err, size_t err_len)
+{
+    struct ik_state *s = state;
+    const char *fixed[] = {
+        "group.id", s->c->group,
+        "enable.auto.commit", "false",
+        "enable.auto.offset.store", "false",
+        "auto.offset.reset", s->c->start_at == 0 ? "earliest" : "latest",
+        NULL,
+    };
+    rd_kafka_topic_partition_list_t *topics;
+    rd_kafka_conf_t *conf;
+    rd_kafka_resp_err_t e;
+    char why[512];
+    enum sn_status rc;
+
+    if ((rc = ik_dlq_open(s, err, err_len)) != SN_OK)
+        return rc;
+    conf = kafka_conf_build(&s->ctx, s->c->brokers, fixed, &s->c->kafka, err,
+                            err_len);
+    if (conf == NULL)
+        return SN_ECONFIG;
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
+    if (s->rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, err_len, "cannot create the consumer: %s", why);
+        return SN_EPLUGIN;
+    }
+    rd_kafka_poll_set_consumer(s->rk);
+    s->cq = rd_kafka_queue_get_consumer(s->rk);
+    topics = rd_kafka_topic_partition_list_new((int)s->c->topics.n);
+    for (size_t i = 0; i < s->c->topics.n; i++)
+        rd_kafka_topic_partition_list_add(topics, s->c->topics.items[i],
+                                          RD_KAFKA_PARTITION_UA);
+    e = rd_kafka_subscribe(s->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, err_len, "subscribe: %s", rd_kafka_err2str(e));
+        return SN_EPLUGIN;
+    }
+    s->em = s->ctx.host->emitter_new(s->ctx.inst, false);
+    if (s->em == NULL)
+        return SN_ENOMEM;
+    return SN_OK;
+}
+
+/* Hand a chunk to the emit thread; waits only if the ring is full, which
+ * pausing at half of it should prevent. */
+static void
+push_chunk(struct ik_state *s, rd_kafka_message_t **msgs, size_t n)
+{
+    pthread_mutex_lock(&s->lock);
+    while (s->count == IK_RING)
+        pthread_cond_wait(&s->cond, &s->lock);
+    memcpy(s->ring[(s->head + s->count) % IK_RING].msgs, msgs,
+           n * sizeof(*msgs));
+    s->ring[(s->head + s->count) % IK_RING].n = n;
+    s->count++;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void
+handle_error(struct ik_state *s, rd_kafka_message_t *m)
+{
+    /* Partition EOF is not an error; the rest are logged and librdkafka
+     * recovers (broker down, coordinator moves). */
+    if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        s->ctx.host->log(s->ctx.inst, SN_LOG_WARN, "consumer: %s%s%s",
+                         rd_kafka_err2str(m->err), m->rkt ? " on " : "",
+                         m->rkt ? rd_kafka_topic_name(m->rkt) : "");
+    rd_kafka_message_destroy(m);
+}
+
+static void
+ik_run(void *state)
+{
+    struct ik_state *s = state;
+    const struct sn_host *h = s->ctx.host;
+    rd_kafka_message_t *msgs[IK_CHUNK_MAX];
+
+    if (pthread_create(&s->emitter, NULL, ik_emit_main, s) != 0) {
+        h->log(s->ctx.inst, SN_LOG_ERROR, "cannot create the emit thread");
+        return;
+    }
+    s->emitter_started = true;
+    s->last_commit_ms = ik_mono_ms();
+    while (!h->stopping(s->ctx.inst)) {
+        ssize_t n = rd_kafka_consume_batch_queue(s->cq, 100, msgs,
+                                                 IK_CHUNK_MAX);
+        size_t kept = 0;
+        size_t count;
+
+        for (ssize_t i = 0; i < n; i++) {
+            if (msgs[i]->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+                handle_error(s, msgs[i]);
+            else
+                msgs[kept++] = msgs[i];
+        }
+        if (kept > 0) {
+            h->counter_add(s->c_consumed, kept);
+            push_chunk(s, msgs, kept);
+        }
+        pthread_mutex_lock(&s->lock);
+        count = s->count;
+        pthread_mutex_unlock(&s->lock);
+        if (!s->paused && count >= IK_PAUSE_AT)
+            set_paused(s, true);
+        else if (s->paused && count <= IK_RESUME_AT)
+            set_paused(s, false);
+        if (ik_mono_ms() - s->last_commit_ms >= s->c->commit_interval_ms) {
+            ik_commit(s, false, NULL);
+            ik_update_lag(s);
+            s->last_commit_ms = ik_mono_ms();
+        }
+    }
+    pthread_mutex_lock(&s->lock);
+    s->emit_stop = true;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->emitter, NULL);
+    s->emitter_started = false;
+}
+
+static void
+ik_destroy(void *state)
+{
+    struct ik_state *s = state;
+
+    if (s == NULL)
+        return;
+    if (s->em != NULL)
+        s->ctx.host->emitter_free(s->em);
+    if (s->rk != NULL) {
+        /* The core stopped the pipeline first: every batch is back, so
+         * this commits everything that was processed. */
+        s->closing = true;
+        ik_commit(s, true, NULL);
+        rd_kafka_queue_destroy(s->cq);
+        rd_kafka_consumer_close(s->rk);
+        rd_kafka_destroy(s->rk);
+    }
+    ik_dlq_close(s);
+    ik_track_free(s);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->track_lock);
+    pthread_mutex_destroy(&s->dlq_lock);
+    free(s);
+}
+
+__attribute__((visibility("default"))) const struct sn_plugin
+    sn_plugin_in_kafka = {
+        SN_PLUGIN_HEADER,
+        .name = "in_kafka",
+        .kind = SN_KIND_INPUT,
+        .description = "Kafka consumer group member; offsets committed "
+                       "after the events are processed (at-least-once)",
+        .version = "1",
+        .options = ik_options,
+        .config_size = sizeof(struct ik_conf),
+        .init = ik_init,
+        .start = ik_start,
+        .destroy = ik_destroy,
+        .run = ik_run,
+        .batch_done = ik_batch_done,
+        .rejected = ik_rejected,
+        .default_parser = "auto",
+    };

@@ -1,0 +1,139 @@
+/*
+ * in_kafka internals shared by its files: in_kafka.c (options, life cycle,
+ * the poll thread with rebalances and pause/resume), in_kafka_emit.c (the
+ * emit thread), in_kafka_track.c (which offsets are processed and may be
+ * committed), in_kafka_dlq.c (dead letters). docs/kafka.md.
+ */
+#ifndef SN_PLUGINS_IN_KAFKA_H
+#define SN_PLUGINS_IN_KAFKA_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include <sentineld/plugin.h>
+
+#include "../common/kafka_conf.h"
+
+/* Messages taken from librdkafka per call, and chunks of them buffered
+ * between the poll and the emit thread: 16 x 512 = 8192 messages at most
+ * in hand; partitions are paused at half of that. */
+#define IK_CHUNK_MAX 512
+#define IK_RING 16
+#define IK_PAUSE_AT (IK_RING / 2)
+#define IK_RESUME_AT 2
+
+struct ik_conf {
+    const char *brokers;
+    struct sn_strlist topics;
+    const char *group;
+    int start_at;
+    int64_t commit_interval_ms;
+    int64_t rebalance_timeout_ms;
+    const char *dlq_topic;
+    const char *dlq_file;
+    struct sn_kvlist kafka;
+};
+
+/* One (seq, next offset) step of a partition: once batch `seq` and every
+ * batch before it are done, `next` may be committed. */
+struct ik_step {
+    uint64_t seq;
+    int64_t next;
+};
+
+struct ik_part {
+    char *topic;
+    int32_t partition;
+    bool assigned;
+    /* Emit thread only: the latest step not yet published. */
+    bool has_local;
+    struct ik_step local;
+    /* Under track_lock. */
+    struct ik_step *steps;
+    size_t n_steps, cap_steps;
+    int64_t committable; /* -1: nothing new */
+    int64_t committed;
+    _Atomic int64_t position; /* next offset handed to the pipeline */
+    struct sn_counter *lag;
+};
+
+struct ik_chunk {
+    rd_kafka_message_t *msgs[IK_CHUNK_MAX];
+    size_t n;
+};
+
+struct ik_state {
+    struct kafka_ctx ctx; /* first: rd_kafka's opaque */
+    const struct ik_conf *c;
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *cq;
+    struct sn_emitter *em;
+
+    /* Chunks from the poll thread to the emit thread. */
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* ring changed, or emit thread idle */
+    struct ik_chunk ring[IK_RING];
+    size_t head, count;
+    bool emit_busy;  /* emitting a chunk right now */
+    bool emit_stop;  /* emit thread: finish */
+    bool paused;
+    pthread_t emitter;
+    bool emitter_started;
+    bool closing;    /* destroy: rebalances only commit and unassign */
+
+    /* Offset tracking (in_kafka_track.c). */
+    pthread_mutex_t track_lock;
+    struct ik_part **parts;
+    size_t n_parts;
+    uint64_t *seqs; /* batches in flight, increasing; ring */
+    bool *done;
+    size_t seq_head, seq_n, seq_cap;
+    uint64_t last_seq; /* emit thread: last seq registered */
+
+    /* Dead letters (in_kafka_dlq.c). */
+    rd_kafka_t *dlq_rk;
+    rd_kafka_topic_t *dlq_t;
+    int dlq_fd;
+    pthread_mutex_t dlq_lock;
+
+    int64_t last_commit_ms;
+    struct sn_counter *c_consumed, *c_dead, *c_dead_failed, *c_commits,
+        *c_commit_errors, *c_paused, *c_rebalances;
+};
+
+int64_t ik_mono_ms(void);
+
+/* in_kafka_emit.c */
+void *ik_emit_main(void *arg);
+
+/* in_kafka_track.c. ik_part_get: find or add (poll thread or emit
+ * thread, under track_lock inside). */
+struct ik_part *ik_part_get(struct ik_state *s, const char *topic,
+                            int32_t partition);
+/* Emit thread: a record of p went into batch seq (0: processed at once). */
+void ik_track(struct ik_state *s, struct ik_part *p, uint64_t seq,
+              int64_t next);
+/* Emit thread: publish the local steps (before a batch can complete). */
+void ik_track_publish(struct ik_state *s);
+void ik_batch_done(void *state, uint64_t seq);
+/* Poll thread: commit what is committable; sync waits for the broker.
+ * only: commit just these partitions (NULL: all). */
+void ik_commit(struct ik_state *s, bool sync,
+               const rd_kafka_topic_partition_list_t *only);
+/* True when no batch is in flight. */
+bool ik_track_idle(struct ik_state *s);
+void ik_update_lag(struct ik_state *s);
+void ik_track_free(struct ik_state *s);
+
+/* in_kafka_dlq.c */
+enum sn_status ik_dlq_open(struct ik_state *s, char *err, size_t err_len);
+void ik_dlq_close(struct ik_state *s);
+void ik_rejected(void *state, const struct sn_record *rec, const char *why);
+/* Wait for dead letters in flight (before committing past them). */
+void ik_dlq_flush(struct ik_state *s);
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * in_kafka emit thread: takes chunks of messages from the poll thread and
+ * emits them into the pipeline. emit() may block while the pipeline is
+ * full; that is why it runs here and not on the poll thread, which must
+ * keep serving rebalances (librdkafka runs them from poll) and pauses the
+ * partitions instead. Flushes the partial batch whenever it runs dry.
+ */
+#include "in_kafka.h"
+
+#include <string.h>
+#include <time.h>
+
+static int64_t
+wall_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Returns false when the pipeline is stopping (the rest is not emitted;
+ * it was not committed either, so a restart reads it again). */
+static bool
+emit_chunk(struct ik_state *s, struct ik_chunk *ch)
+{
+    const struct sn_host *h = s->ctx.host;
+    struct ik_part *part = NULL;
+    const char *part_topic = NULL;
+    int64_t now = wall_ns();
+    bool ok = true;
+
+    for (size_t i = 0; i < ch->n; i++) {
+        rd_kafka_message_t *m = ch->msgs[i];
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        struct sn_record rec;
+        enum sn_status rc;
+        uint64_t seq;
+
+        if (!ok)
+            goto next;
+        if (part == NULL || part->partition != m->partition ||
+            part_topic != topic) {
+            part = ik_part_get(s, topic, m->partition);
+            part_topic = topic;
+            if (part == NULL) {
+                ok = false; /* out of memory: stop here, commit nothing */
+                goto next;
+            }
+        }
+        memset(&rec, 0, sizeof(rec));
+        rec.data.ptr = m->payload ? m->payload : "";
+        rec.data.len = m->len;
+        rec.recv_ns = now;
+        rec.peer = topic;
+        rec.transport = "kafka";
+        rec.source_offset = m->offset;
+        rec.source_part = m->partition;
+        rc = h->emit(s->em, &rec);
+        if (rc == SN_OK) {
+            seq = h->emit_seq(s->em);
+        } else if (rc == SN_ELIMIT || rc == SN_ENOMEM) {
+            /* Too large for the pipeline: it never will fit, so it is
+             * dead-lettered here and counts as processed. */
+            ik_rejected(s, &rec, "record larger than the daemon's limit");
+            seq = 0;
+        } else {
+            ok = false; /* stopping */
+            goto next;
+        }
+        ik_track(s, part, seq, m->offset + 1);
+    next:
+        rd_kafka_message_destroy(m);
+    }
+    ch->n = 0;
+    return ok;
+}
+
+void *
+ik_emit_main(void *arg)
+{
+    struct ik_state *s = arg;
+    bool ok = true;
+
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        struct ik_chunk *ch;
+
+        while (s->count == 0 && !s->emit_stop) {
+            /* Idle: hand the partial batch over and say so (a revoke
+             * waits for that). */
+            pthread_mutex_unlock(&s->lock);
+            s->ctx.host->flush(s->em);
+            ik_track_publish(s);
+            pthread_mutex_lock(&s->lock);
+            if (s->count > 0 || s->emit_stop)
+                break;
+            s->emit_busy = false;
+            pthread_cond_broadcast(&s->cond);
+            pthread_cond_wait(&s->cond, &s->lock);
+        }
+        if (s->count == 0 && s->emit_stop)
+            break;
+        if (s->emit_stop)
+            ok = false; /* stopping: not emitted, not committed */
+        s->emit_busy = true;
+        ch = &s->ring[s->head];
+        pthread_mutex_unlock(&s->lock);
+        if (ok)
+            ok = emit_chunk(s, ch);
+        else
+            for (size_t i = 0; i < ch->n; i++)
+                rd_kafka_message_destroy(ch->msgs[i]);
+        ch->n = 0;
+        pthread_mutex_lock(&s->lock);
+        s->head = (s->head + 1) % IK_RING;
+        s->count--;
+        pthread_cond_broadcast(&s->cond);
+    }
+    s->emit_busy = false;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    s->ctx.host->flush(s->em);
+    ik_track_publish(s);
+    return NULL;
+}
