@@ -95,7 +95,8 @@ enum sn_status sn_incidents_change(struct sn_incidents *inc, const char *id,
  * The live feed: every committed incident version, in commit order,
  * after outbox position *after_seq (0: from now). Calls fn for each, with
  * the doc valid during the call, and advances *after_seq. Meant to be
- * polled from a timer (the relay's own cursor is separate). Returns the
+ * polled from a timer (the relay's own cursor is separate). On an empty
+ * outbox "now" is stored as -1 (so the first row still comes). Returns the
  * number of docs passed to fn, or -1 on a store error.
  */
 typedef void (*sn_incident_feed_fn)(void *arg, const struct sn_doc *doc);
@@ -103,5 +104,18 @@ long sn_incidents_feed(struct sn_incidents *inc, int64_t *after_seq,
                        unsigned max, sn_incident_feed_fn fn, void *arg);
 /* The outbox's current last position (start a feed "from now"). */
 int64_t sn_incidents_last_seq(struct sn_incidents *inc);
+
+/* Added by #6 (manager and CLI): */
+
+struct sn_incident;
+/*
+ * The state transition of one action on an incident in memory (no store,
+ * no version bump): checks that it applies, then changes status,
+ * severity, owner or pending approval. `now` is the wall clock in ns.
+ * SN_EINVAL with err explaining when it does not apply.
+ */
+enum sn_status sn_incident_apply(struct sn_incident *inc,
+                                 const struct sn_incident_change *ch,
+                                 int64_t now, struct sn_error *err);
 
 #endif

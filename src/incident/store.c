@@ -1,0 +1,752 @@
+/*
+ * SQLite behind the incident store; see store.h. Owns the schema (the
+ * migrations below, applied in order and never edited once released),
+ * the prepared statements and the row <-> struct sn_incident mapping.
+ * It does not decide anything about incidents: manager.c and
+ * incidents.c do. Design: docs/internals/incidents.md.
+ */
+#include "incident/store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+
+/* Numbered migrations: append only. Migration N brings the schema from
+ * version N-1 to N. */
+static const char *const migrations[] = {
+    /* 1: the initial schema. */
+    "CREATE TABLE incidents ("
+    " id TEXT PRIMARY KEY, rule_id TEXT NOT NULL, group_key TEXT NOT NULL,"
+    " version INTEGER NOT NULL, title TEXT, description TEXT, tags TEXT,"
+    " severity INTEGER NOT NULL, base_severity INTEGER NOT NULL,"
+    " status TEXT NOT NULL, pending TEXT, owner TEXT, previous_id TEXT,"
+    " first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+    " hit_count INTEGER NOT NULL, signal_count INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    " touched_at INTEGER NOT NULL, quiet_ms INTEGER NOT NULL,"
+    " esc_rejected INTEGER NOT NULL, degraded INTEGER NOT NULL);"
+    "CREATE INDEX incidents_key ON incidents(rule_id, group_key);"
+    "CREATE INDEX incidents_last_seen ON incidents(last_seen);"
+    "CREATE INDEX incidents_status ON incidents(status, touched_at);"
+    /* Kept apart from the row so listings never read the big texts. */
+    "CREATE TABLE evidence (incident_id TEXT PRIMARY KEY,"
+    " explanation TEXT, items TEXT) WITHOUT ROWID;"
+    "CREATE TABLE incident_versions (incident_id TEXT NOT NULL,"
+    " version INTEGER NOT NULL, at INTEGER NOT NULL, actor TEXT NOT NULL,"
+    " change TEXT NOT NULL, status TEXT NOT NULL, severity TEXT NOT NULL,"
+    " PRIMARY KEY (incident_id, version)) WITHOUT ROWID;"
+    "CREATE TABLE audit (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " incident_id TEXT NOT NULL, version INTEGER NOT NULL,"
+    " at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,"
+    " reason TEXT NOT NULL, correlation_id TEXT);"
+    "CREATE INDEX audit_incident ON audit(incident_id);"
+    "CREATE TRIGGER audit_append_only BEFORE UPDATE ON audit BEGIN"
+    " SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"
+    /* AUTOINCREMENT: a pruned seq is never handed out again, so cursors
+     * stay meaningful. */
+    "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " incident_id TEXT NOT NULL, version INTEGER NOT NULL,"
+    " rule_id TEXT NOT NULL, severity TEXT NOT NULL, status TEXT NOT NULL,"
+    " at INTEGER NOT NULL, doc TEXT NOT NULL);"
+    "CREATE TABLE cursors (output TEXT PRIMARY KEY, seq INTEGER NOT NULL,"
+    " updated INTEGER NOT NULL);"
+    "CREATE TABLE checkpoints (key TEXT PRIMARY KEY, blob BLOB NOT NULL,"
+    " updated INTEGER NOT NULL);"
+    "CREATE TABLE dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " output TEXT NOT NULL, seq INTEGER NOT NULL, incident_id TEXT,"
+    " version INTEGER, at INTEGER NOT NULL, reason TEXT NOT NULL,"
+    " doc TEXT);",
+};
+#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+#define INC_COLS SN_STORE_INCIDENT_COLS
+
+enum stmt_id {
+    Q_FIND_OPEN,
+    Q_GET,
+    Q_GET_EVIDENCE,
+    Q_LAST_RESOLVED,
+    Q_PUT,
+    Q_PUT_EVIDENCE,
+    Q_VERSION,
+    Q_AUDIT,
+    Q_OUTBOX,
+    Q_QUIET,
+    Q_LAST_SEQ,
+    Q_READ,
+    Q_CURSOR_GET,
+    Q_CURSOR_NEW,
+    Q_CURSOR_SET,
+    Q_DEAD,
+    Q_CKPT_PUT,
+    Q_CKPT_GET,
+    Q_COUNT_
+};
+
+static const char *const sql[Q_COUNT_] = {
+    [Q_FIND_OPEN] = "SELECT " INC_COLS " FROM incidents WHERE rule_id = ?1"
+                    " AND group_key = ?2 AND status <> 'resolved'"
+                    " ORDER BY created_at DESC LIMIT 1",
+    [Q_GET] = "SELECT " INC_COLS " FROM incidents WHERE id = ?1",
+    [Q_GET_EVIDENCE] = "SELECT explanation, items FROM evidence"
+                       " WHERE incident_id = ?1",
+    [Q_LAST_RESOLVED] = "SELECT id FROM incidents WHERE rule_id = ?1 AND"
+                        " group_key = ?2 AND status = 'resolved'"
+                        " ORDER BY created_at DESC LIMIT 1",
+    [Q_PUT] = "INSERT OR REPLACE INTO incidents (" INC_COLS ") VALUES (?1,"
+              " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+              " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+    [Q_PUT_EVIDENCE] = "INSERT OR REPLACE INTO evidence VALUES (?1, ?2, ?3)",
+    [Q_VERSION] = "INSERT OR REPLACE INTO incident_versions VALUES (?1, ?2,"
+                  " ?3, ?4, ?5, ?6, ?7)",
+    [Q_AUDIT] = "INSERT INTO audit (incident_id, version, at, actor, action,"
+                " reason, correlation_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_OUTBOX] = "INSERT INTO outbox (incident_id, version, rule_id,"
+                 " severity, status, at, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+                 " ?7)",
+    [Q_QUIET] = "SELECT id FROM incidents WHERE status IN ('open',"
+                " 'acknowledged') AND quiet_ms > 0 AND"
+                " touched_at + quiet_ms * 1000000 < ?1 LIMIT ?2",
+    [Q_LAST_SEQ] = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE"
+                   " name = 'outbox'), 0)",
+    [Q_READ] = "SELECT seq, incident_id, version, rule_id, severity, status,"
+               " doc FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    [Q_CURSOR_GET] = "SELECT seq FROM cursors WHERE output = ?1",
+    [Q_CURSOR_NEW] = "INSERT OR IGNORE INTO cursors VALUES (?1, ?2, ?3)",
+    [Q_CURSOR_SET] = "UPDATE cursors SET seq = ?2, updated = ?3"
+                     " WHERE output = ?1",
+    [Q_DEAD] = "INSERT INTO dead_letters (output, seq, incident_id, version,"
+               " at, reason, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_CKPT_PUT] = "INSERT OR REPLACE INTO checkpoints VALUES (?1, ?2, ?3)",
+    [Q_CKPT_GET] = "SELECT blob FROM checkpoints WHERE key = ?1",
+};
+
+struct sn_store {
+    sqlite3 *db;
+    char *path;
+    bool read_only;
+    int schema;
+    sqlite3_stmt *st[Q_COUNT_];
+};
+
+static sqlite3_stmt *
+stmt(struct sn_store *s, enum stmt_id q)
+{
+    if (s->st[q] == NULL &&
+        sqlite3_prepare_v3(s->db, sql[q], -1, SQLITE_PREPARE_PERSISTENT,
+                           &s->st[q], NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_reset(s->st[q]);
+    sqlite3_clear_bindings(s->st[q]);
+    return s->st[q];
+}
+
+static void
+bind_str(sqlite3_stmt *q, int i, const char *v)
+{
+    if (v == NULL)
+        sqlite3_bind_null(q, i);
+    else
+        sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC);
+}
+
+static int
+exec(struct sn_store *s, const char *text)
+{
+    return sqlite3_exec(s->db, text, NULL, NULL, NULL);
+}
+
+const char *
+sn_store_errmsg(struct sn_store *s)
+{
+    return s && s->db ? sqlite3_errmsg(s->db) : "no store";
+}
+
+const char *
+sn_store_path(struct sn_store *s)
+{
+    return s->path;
+}
+
+struct sqlite3 *
+sn_store_db(struct sn_store *s)
+{
+    return s->db;
+}
+
+int
+sn_store_schema_version(struct sn_store *s)
+{
+    return s->schema;
+}
+
+static int
+read_schema(struct sn_store *s)
+{
+    sqlite3_stmt *q;
+    int v = -1;
+
+    if (sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version",
+                           -1, &q, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
+static enum sn_status
+migrate(struct sn_store *s, struct sn_error *err)
+{
+    char num[64];
+
+    if (exec(s, "BEGIN IMMEDIATE") != SQLITE_OK)
+        goto fail;
+    /* Also the write probe: fails on a read-only file or directory. */
+    if (exec(s, "CREATE TABLE IF NOT EXISTS schema_version ("
+                " version INTEGER NOT NULL, applied INTEGER NOT NULL);"
+                "DELETE FROM schema_version WHERE version < 0") != SQLITE_OK)
+        goto fail;
+    s->schema = read_schema(s);
+    if (s->schema < 0)
+        s->schema = 0;
+    if (s->schema > N_MIGRATIONS) {
+        exec(s, "ROLLBACK");
+        sn_error_set(err,
+                     "incident store %s has schema version %d; this "
+                     "sentineld knows up to %d (downgrade not supported)",
+                     s->path, s->schema, N_MIGRATIONS);
+        return SN_EIO;
+    }
+    for (int v = s->schema + 1; v <= N_MIGRATIONS; v++) {
+        if (exec(s, migrations[v - 1]) != SQLITE_OK)
+            goto fail;
+        snprintf(num, sizeof(num),
+                 "INSERT INTO schema_version VALUES (%d, %lld)", v,
+                 (long long)sn_clock_wall_ns());
+        if (exec(s, num) != SQLITE_OK)
+            goto fail;
+        s->schema = v;
+    }
+    if (exec(s, "COMMIT") != SQLITE_OK)
+        goto fail;
+    return SN_OK;
+fail:
+    sn_error_set(err, "incident store %s is not writable: %s", s->path,
+                 sqlite3_errmsg(s->db));
+    exec(s, "ROLLBACK");
+    return SN_EIO;
+}
+
+enum sn_status
+sn_store_open(const char *path, bool read_only, struct sn_store **out,
+              struct sn_error *err)
+{
+    struct sn_store *s = calloc(1, sizeof(*s));
+    int flags = read_only ? SQLITE_OPEN_READONLY
+                          : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+
+    *out = NULL;
+    if (s == NULL || (s->path = strdup(path)) == NULL) {
+        free(s);
+        sn_error_set(err, "out of memory");
+        return SN_ENOMEM;
+    }
+    s->read_only = read_only;
+    /* NOMUTEX: a connection belongs to one thread (store.h). */
+    if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        sn_error_set(err, "cannot open incident store %s: %s", path,
+                     s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, SN_STORE_BUSY_MS);
+    if (read_only) {
+        s->schema = read_schema(s);
+        if (s->schema < 1) {
+            sn_error_set(err, "%s is not a sentineld incident store (%s)",
+                         path, sqlite3_errmsg(s->db));
+            goto fail;
+        }
+        *out = s;
+        return SN_OK;
+    }
+    /* WAL: readers (CLI, API, relays) never block the writer. FULL: a
+     * committed incident survives power loss, which the outbox promises. */
+    if (exec(s, "PRAGMA journal_mode=WAL") != SQLITE_OK ||
+        exec(s, "PRAGMA synchronous=FULL") != SQLITE_OK) {
+        sn_error_set(err, "incident store %s: %s", path,
+                     sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    if (migrate(s, err) != SN_OK)
+        goto fail;
+    *out = s;
+    return SN_OK;
+fail:
+    sn_store_close(s);
+    return SN_EIO;
+}
+
+void
+sn_store_close(struct sn_store *s)
+{
+    if (s == NULL)
+        return;
+    for (int i = 0; i < Q_COUNT_; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    free(s->path);
+    free(s);
+}
+
+enum sn_status
+sn_store_begin(struct sn_store *s, struct sn_error *err)
+{
+    if (exec(s, "BEGIN IMMEDIATE") == SQLITE_OK)
+        return SN_OK;
+    sn_error_set(err, "incident store %s: cannot begin a write: %s", s->path,
+                 sqlite3_errmsg(s->db));
+    return SN_EIO;
+}
+
+enum sn_status
+sn_store_commit(struct sn_store *s, struct sn_error *err)
+{
+    if (exec(s, "COMMIT") == SQLITE_OK)
+        return SN_OK;
+    sn_error_set(err, "incident store %s: commit failed: %s", s->path,
+                 sqlite3_errmsg(s->db));
+    exec(s, "ROLLBACK");
+    return SN_EIO;
+}
+
+void
+sn_store_rollback(struct sn_store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        exec(s, "ROLLBACK");
+}
+
+static enum sn_status
+col_str(sqlite3_stmt *q, int i, char **field)
+{
+    const unsigned char *t = sqlite3_column_text(q, i);
+
+    return sn_incident_set(field, (const char *)t,
+                           t ? (size_t)sqlite3_column_bytes(q, i) : 0);
+}
+
+static void
+col_fixed(sqlite3_stmt *q, int i, char *out, size_t size)
+{
+    const unsigned char *t = sqlite3_column_text(q, i);
+
+    snprintf(out, size, "%s", t ? (const char *)t : "");
+}
+
+enum sn_status
+sn_store_load_row(struct sn_store *s, sqlite3_stmt *q, struct sn_incident *inc,
+                  bool with_evidence)
+{
+    sqlite3_stmt *e;
+    enum sn_status rc = SN_OK;
+
+    sn_incident_fini(inc);
+    sn_incident_init(inc);
+    col_fixed(q, 0, inc->id, sizeof(inc->id));
+    if (col_str(q, 1, &inc->rule_id) || col_str(q, 2, &inc->group_key) ||
+        col_str(q, 4, &inc->title) || col_str(q, 5, &inc->description) ||
+        col_str(q, 6, &inc->tags) || col_str(q, 10, &inc->pending) ||
+        col_str(q, 11, &inc->owner))
+        return SN_ENOMEM;
+    inc->version = sqlite3_column_int64(q, 3);
+    inc->severity = (enum sn_severity)sqlite3_column_int(q, 7);
+    inc->base_severity = (enum sn_severity)sqlite3_column_int(q, 8);
+    col_fixed(q, 9, inc->status, sizeof(inc->status));
+    col_fixed(q, 12, inc->previous_id, sizeof(inc->previous_id));
+    inc->first_seen = sqlite3_column_int64(q, 13);
+    inc->last_seen = sqlite3_column_int64(q, 14);
+    inc->hit_count = sqlite3_column_int64(q, 15);
+    inc->signal_count = sqlite3_column_int64(q, 16);
+    inc->created_at = sqlite3_column_int64(q, 17);
+    inc->updated_at = sqlite3_column_int64(q, 18);
+    inc->touched_at = sqlite3_column_int64(q, 19);
+    inc->quiet_ms = sqlite3_column_int64(q, 20);
+    inc->esc_rejected = sqlite3_column_int(q, 21) != 0;
+    inc->degraded = sqlite3_column_int(q, 22) != 0;
+    if (!with_evidence)
+        return SN_OK;
+    e = stmt(s, Q_GET_EVIDENCE);
+    if (e == NULL)
+        return SN_EIO;
+    sqlite3_bind_text(e, 1, inc->id, -1, SQLITE_STATIC);
+    if (sqlite3_step(e) == SQLITE_ROW &&
+        (col_str(e, 0, &inc->explanation) || col_str(e, 1, &inc->evidence)))
+        rc = SN_ENOMEM;
+    sqlite3_reset(e);
+    return rc;
+}
+
+static enum sn_status
+fetch_one(struct sn_store *s, sqlite3_stmt *q, struct sn_incident *out)
+{
+    enum sn_status rc;
+    int r = sqlite3_step(q);
+
+    if (r == SQLITE_DONE) {
+        sqlite3_reset(q);
+        return SN_DECLINED;
+    }
+    if (r != SQLITE_ROW) {
+        sqlite3_reset(q);
+        return SN_EIO;
+    }
+    rc = sn_store_load_row(s, q, out, true);
+    sqlite3_reset(q);
+    return rc;
+}
+
+enum sn_status
+sn_store_find_open(struct sn_store *s, const char *rule_id,
+                   const char *group_key, struct sn_incident *out)
+{
+    sqlite3_stmt *q = stmt(s, Q_FIND_OPEN);
+
+    if (q == NULL)
+        return SN_EIO;
+    bind_str(q, 1, rule_id);
+    bind_str(q, 2, group_key);
+    return fetch_one(s, q, out);
+}
+
+enum sn_status
+sn_store_get(struct sn_store *s, const char *id, struct sn_incident *out)
+{
+    sqlite3_stmt *q = stmt(s, Q_GET);
+
+    if (q == NULL)
+        return SN_EIO;
+    bind_str(q, 1, id);
+    return fetch_one(s, q, out);
+}
+
+bool
+sn_store_last_resolved(struct sn_store *s, const char *rule_id,
+                       const char *group_key, char out[SN_UUID_LEN + 1])
+{
+    sqlite3_stmt *q = stmt(s, Q_LAST_RESOLVED);
+    bool found = false;
+
+    if (q == NULL)
+        return false;
+    bind_str(q, 1, rule_id);
+    bind_str(q, 2, group_key);
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        col_fixed(q, 0, out, SN_UUID_LEN + 1);
+        found = true;
+    }
+    sqlite3_reset(q);
+    return found;
+}
+
+static enum sn_status
+step_done(sqlite3_stmt *q)
+{
+    int r = sqlite3_step(q);
+
+    sqlite3_reset(q);
+    return r == SQLITE_DONE ? SN_OK : SN_EIO;
+}
+
+enum sn_status
+sn_store_put(struct sn_store *s, const struct sn_incident *inc)
+{
+    sqlite3_stmt *q = stmt(s, Q_PUT);
+
+    if (q == NULL)
+        return SN_EIO;
+    bind_str(q, 1, inc->id);
+    bind_str(q, 2, inc->rule_id ? inc->rule_id : "");
+    bind_str(q, 3, inc->group_key ? inc->group_key : "{}");
+    sqlite3_bind_int64(q, 4, inc->version);
+    bind_str(q, 5, inc->title);
+    bind_str(q, 6, inc->description);
+    bind_str(q, 7, inc->tags);
+    sqlite3_bind_int(q, 8, (int)inc->severity);
+    sqlite3_bind_int(q, 9, (int)inc->base_severity);
+    bind_str(q, 10, inc->status);
+    bind_str(q, 11, inc->pending);
+    bind_str(q, 12, inc->owner);
+    bind_str(q, 13, inc->previous_id[0] ? inc->previous_id : NULL);
+    sqlite3_bind_int64(q, 14, inc->first_seen);
+    sqlite3_bind_int64(q, 15, inc->last_seen);
+    sqlite3_bind_int64(q, 16, inc->hit_count);
+    sqlite3_bind_int64(q, 17, inc->signal_count);
+    sqlite3_bind_int64(q, 18, inc->created_at);
+    sqlite3_bind_int64(q, 19, inc->updated_at);
+    sqlite3_bind_int64(q, 20, inc->touched_at);
+    sqlite3_bind_int64(q, 21, inc->quiet_ms);
+    sqlite3_bind_int(q, 22, inc->esc_rejected);
+    sqlite3_bind_int(q, 23, inc->degraded);
+    if (step_done(q) != SN_OK)
+        return SN_EIO;
+    q = stmt(s, Q_PUT_EVIDENCE);
+    if (q == NULL)
+        return SN_EIO;
+    bind_str(q, 1, inc->id);
+    bind_str(q, 2, inc->explanation);
+    bind_str(q, 3, inc->evidence);
+    return step_done(q);
+}
+
+enum sn_status
+sn_store_record(struct sn_store *s, const struct sn_incident *inc,
+                const char *actor, const char *action, const char *reason,
+                const char *correlation_id, struct sn_buf *scratch)
+{
+    sqlite3_stmt *q;
+    const char *sev = sn_severity_name(inc->severity);
+
+    q = stmt(s, Q_VERSION);
+    if (q == NULL)
+        return SN_EIO;
+    bind_str(q, 1, inc->id);
+    sqlite3_bind_int64(q, 2, inc->version);
+    sqlite3_bind_int64(q, 3, inc->updated_at);
+    bind_str(q, 4, actor);
+    bind_str(q, 5, action);
+    bind_str(q, 6, inc->status);
+    bind_str(q, 7, sev);
+    if (step_done(q) != SN_OK)
+        return SN_EIO;
+    q = stmt(s, Q_AUDIT);
+    if (q == NULL)
+        return SN_EIO;
+    bind_str(q, 1, inc->id);
+    sqlite3_bind_int64(q, 2, inc->version);
+    sqlite3_bind_int64(q, 3, inc->updated_at);
+    bind_str(q, 4, actor);
+    bind_str(q, 5, action);
+    bind_str(q, 6, reason ? reason : "");
+    bind_str(q, 7, correlation_id);
+    if (step_done(q) != SN_OK)
+        return SN_EIO;
+    sn_buf_reset(scratch);
+    if (sn_incident_json(inc, true, scratch) != SN_OK)
+        return SN_ELIMIT;
+    q = stmt(s, Q_OUTBOX);
+    if (q == NULL)
+        return SN_EIO;
+    bind_str(q, 1, inc->id);
+    sqlite3_bind_int64(q, 2, inc->version);
+    bind_str(q, 3, inc->rule_id ? inc->rule_id : "");
+    bind_str(q, 4, sev);
+    bind_str(q, 5, inc->status);
+    sqlite3_bind_int64(q, 6, inc->updated_at);
+    sqlite3_bind_text(q, 7, scratch->data, (int)scratch->len, SQLITE_STATIC);
+    return step_done(q);
+}
+
+size_t
+sn_store_quiet(struct sn_store *s, int64_t now, char (*ids)[SN_UUID_LEN + 1],
+               size_t max)
+{
+    sqlite3_stmt *q = stmt(s, Q_QUIET);
+    size_t n = 0;
+
+    if (q == NULL)
+        return 0;
+    sqlite3_bind_int64(q, 1, now);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)max);
+    while (n < max && sqlite3_step(q) == SQLITE_ROW)
+        col_fixed(q, 0, ids[n++], SN_UUID_LEN + 1);
+    sqlite3_reset(q);
+    return n;
+}
+
+int64_t
+sn_store_last_seq(struct sn_store *s)
+{
+    sqlite3_stmt *q = stmt(s, Q_LAST_SEQ);
+    int64_t v = -1;
+
+    if (q == NULL)
+        return -1;
+    if (sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    return v;
+}
+
+static struct sn_str
+col_slice(sqlite3_stmt *q, int i)
+{
+    struct sn_str r;
+
+    r.ptr = (const char *)sqlite3_column_text(q, i);
+    r.len = r.ptr ? (size_t)sqlite3_column_bytes(q, i) : 0;
+    if (r.ptr == NULL)
+        r.ptr = "";
+    return r;
+}
+
+long
+sn_store_outbox_read(struct sn_store *s, int64_t after, unsigned max,
+                     sn_store_doc_fn fn, void *arg)
+{
+    sqlite3_stmt *q = stmt(s, Q_READ);
+    long n = 0;
+    int r;
+
+    if (q == NULL)
+        return -1;
+    sqlite3_bind_int64(q, 1, after);
+    sqlite3_bind_int64(q, 2, max);
+    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+        struct sn_doc d;
+        d.seq = sqlite3_column_int64(q, 0);
+        d.id = col_slice(q, 1);
+        d.version = sqlite3_column_int64(q, 2);
+        d.rule_id = col_slice(q, 3);
+        d.severity = col_slice(q, 4);
+        d.status = col_slice(q, 5);
+        d.json = col_slice(q, 6);
+        fn(arg, &d);
+        n++;
+    }
+    sqlite3_reset(q);
+    return r == SQLITE_DONE ? n : -1;
+}
+
+enum sn_status
+sn_store_cursor(struct sn_store *s, const char *output, int64_t *seq)
+{
+    sqlite3_stmt *q = stmt(s, Q_CURSOR_GET);
+    int64_t end;
+
+    if (q == NULL)
+        return SN_EIO;
+    bind_str(q, 1, output);
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(q, 0);
+        sqlite3_reset(q);
+        return SN_OK;
+    }
+    sqlite3_reset(q);
+    end = sn_store_last_seq(s);
+    if (end < 0 || (q = stmt(s, Q_CURSOR_NEW)) == NULL)
+        return SN_EIO;
+    bind_str(q, 1, output);
+    sqlite3_bind_int64(q, 2, end);
+    sqlite3_bind_int64(q, 3, sn_clock_wall_ns());
+    if (step_done(q) != SN_OK)
+        return SN_EIO;
+    *seq = end;
+    return SN_OK;
+}
+
+enum sn_status
+sn_store_cursor_set(struct sn_store *s, const char *output, int64_t seq)
+{
+    sqlite3_stmt *q = stmt(s, Q_CURSOR_SET);
+
+    if (q == NULL)
+        return SN_EIO;
+    bind_str(q, 1, output);
+    sqlite3_bind_int64(q, 2, seq);
+    sqlite3_bind_int64(q, 3, sn_clock_wall_ns());
+    return step_done(q);
+}
+
+enum sn_status
+sn_store_dead_letter(struct sn_store *s, const char *output,
+                     const struct sn_doc *doc, const char *reason)
+{
+    sqlite3_stmt *q = stmt(s, Q_DEAD);
+
+    if (q == NULL)
+        return SN_EIO;
+    bind_str(q, 1, output);
+    sqlite3_bind_int64(q, 2, doc->seq);
+    sqlite3_bind_text(q, 3, doc->id.ptr, (int)doc->id.len, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, doc->version);
+    sqlite3_bind_int64(q, 5, sn_clock_wall_ns());
+    bind_str(q, 6, reason);
+    sqlite3_bind_text(q, 7, doc->json.ptr, (int)doc->json.len, SQLITE_STATIC);
+    return step_done(q);
+}
+
+long
+sn_store_prune(struct sn_store *s, int64_t now, int64_t keep_ms,
+               int64_t retention_ms)
+{
+    char text[1024];
+    long n = 0;
+    long long keep_before = (long long)(now - keep_ms * SN_NS_PER_MS);
+    long long ret_before = (long long)(now - retention_ms * SN_NS_PER_MS);
+
+    if (exec(s, "BEGIN IMMEDIATE") != SQLITE_OK)
+        return -1;
+    snprintf(text, sizeof(text),
+             "DELETE FROM cursors WHERE updated < %lld;"
+             "DELETE FROM outbox WHERE at < %lld AND seq <= coalesce("
+             "(SELECT min(seq) FROM cursors), (SELECT max(seq) FROM outbox));"
+             "DELETE FROM dead_letters WHERE at < %lld;",
+             ret_before, keep_before, ret_before);
+    if (exec(s, text) != SQLITE_OK)
+        goto fail;
+    n += sqlite3_total_changes(s->db);
+    snprintf(text, sizeof(text),
+             "CREATE TEMP TABLE IF NOT EXISTS gone (id TEXT PRIMARY KEY);"
+             "DELETE FROM gone;"
+             "INSERT INTO gone SELECT id FROM incidents WHERE status ="
+             " 'resolved' AND updated_at < %lld;"
+             "DELETE FROM incident_versions WHERE incident_id IN gone;"
+             "DELETE FROM evidence WHERE incident_id IN gone;"
+             "DELETE FROM audit WHERE incident_id IN gone;"
+             "DELETE FROM incidents WHERE id IN gone;",
+             ret_before);
+    if (exec(s, text) != SQLITE_OK)
+        goto fail;
+    if (exec(s, "COMMIT") != SQLITE_OK)
+        goto fail;
+    return n;
+fail:
+    exec(s, "ROLLBACK");
+    return -1;
+}
+
+enum sn_status
+sn_store_checkpoint_put(struct sn_store *s, const char *key, const void *blob,
+                        size_t len)
+{
+    sqlite3_stmt *q = stmt(s, Q_CKPT_PUT);
+
+    if (q == NULL)
+        return SN_EIO;
+    bind_str(q, 1, key);
+    sqlite3_bind_blob(q, 2, blob, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, sn_clock_wall_ns());
+    return step_done(q);
+}
+
+enum sn_status
+sn_store_checkpoint_get(struct sn_store *s, const char *key,
+                        struct sn_buf *out)
+{
+    sqlite3_stmt *q = stmt(s, Q_CKPT_GET);
+    enum sn_status rc = SN_DECLINED;
+
+    if (q == NULL)
+        return SN_EIO;
+    bind_str(q, 1, key);
+    if (sqlite3_step(q) == SQLITE_ROW)
+        rc = sn_buf_append(out, sqlite3_column_blob(q, 0),
+                           (size_t)sqlite3_column_bytes(q, 0));
+    sqlite3_reset(q);
+    return rc;
+}

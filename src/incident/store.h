@@ -1,0 +1,127 @@
+/*
+ * The embedded incident store: one SQLite database (WAL) holding
+ * incidents, their versions, evidence, the append-only audit trail, the
+ * outbox with one delivery cursor per incident output, detector
+ * checkpoints and dead letters. Schema changes are numbered migrations
+ * recorded inside the database (schema_version). Design:
+ * docs/internals/incidents.md.
+ *
+ * A struct sn_store is one connection, used by one thread at a time;
+ * every thread or process opens its own (WAL: many readers, one writer,
+ * busy writers wait up to SN_STORE_BUSY_MS).
+ */
+#ifndef SN_INCIDENT_STORE_H
+#define SN_INCIDENT_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sentineld/plugin.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "incident/incident.h"
+
+/* How long a writer waits for another (the CLI, a relay) to commit. */
+#define SN_STORE_BUSY_MS 10000
+
+struct sn_store;
+struct sqlite3;
+
+/* Open (creating and migrating unless read_only). A writable store is
+ * probed with a write, so a read-only file or directory fails here with a
+ * message naming the path, not at the first incident. */
+enum sn_status sn_store_open(const char *path, bool read_only,
+                             struct sn_store **out, struct sn_error *err);
+void sn_store_close(struct sn_store *s);
+struct sqlite3 *sn_store_db(struct sn_store *s);
+/* The current schema version (number of migrations applied). */
+int sn_store_schema_version(struct sn_store *s);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Errors name the path. */
+enum sn_status sn_store_begin(struct sn_store *s, struct sn_error *err);
+enum sn_status sn_store_commit(struct sn_store *s, struct sn_error *err);
+void sn_store_rollback(struct sn_store *s);
+
+/* Incidents. find_open: the open (not resolved) incident for the key;
+ * SN_DECLINED when none. get: by id; SN_DECLINED when none. */
+enum sn_status sn_store_find_open(struct sn_store *s, const char *rule_id,
+                                  const char *group_key,
+                                  struct sn_incident *out);
+enum sn_status sn_store_get(struct sn_store *s, const char *id,
+                            struct sn_incident *out);
+/* The newest resolved incident for the key (previous_id of a new one). */
+bool sn_store_last_resolved(struct sn_store *s, const char *rule_id,
+                            const char *group_key,
+                            char out[SN_UUID_LEN + 1]);
+/* Insert or replace the row and its evidence. */
+enum sn_status sn_store_put(struct sn_store *s, const struct sn_incident *inc);
+
+/*
+ * Record one change of inc (already at its new version): the version
+ * row (what changed), an audit entry (who, why) and the outbox row with
+ * the document. Call inside a transaction. scratch holds the rendered
+ * document afterwards.
+ */
+enum sn_status sn_store_record(struct sn_store *s,
+                               const struct sn_incident *inc,
+                               const char *actor, const char *action,
+                               const char *reason,
+                               const char *correlation_id,
+                               struct sn_buf *scratch);
+
+/* Incidents open past their quiet period at wall time now (ids, at most
+ * max, into ids[]). */
+size_t sn_store_quiet(struct sn_store *s, int64_t now,
+                      char (*ids)[SN_UUID_LEN + 1], size_t max);
+
+/* The outbox. */
+int64_t sn_store_last_seq(struct sn_store *s);
+/* Rows after `after`, oldest first, at most max; fn's doc is valid during
+ * the call. Returns the count, -1 on error. */
+typedef void (*sn_store_doc_fn)(void *arg, const struct sn_doc *doc);
+long sn_store_outbox_read(struct sn_store *s, int64_t after, unsigned max,
+                          sn_store_doc_fn fn, void *arg);
+/* A delivery cursor; created at the outbox's end when missing (an output
+ * added later starts there). */
+enum sn_status sn_store_cursor(struct sn_store *s, const char *output,
+                               int64_t *seq);
+enum sn_status sn_store_cursor_set(struct sn_store *s, const char *output,
+                                   int64_t seq);
+enum sn_status sn_store_dead_letter(struct sn_store *s, const char *output,
+                                    const struct sn_doc *doc,
+                                    const char *reason);
+/*
+ * Retention at wall time now: outbox rows every cursor passed and older
+ * than keep_ms; resolved incidents (with versions, evidence and audit)
+ * last updated more than retention_ms ago; dead letters older than
+ * retention_ms; cursors not moved for retention_ms. Returns rows removed.
+ */
+long sn_store_prune(struct sn_store *s, int64_t now, int64_t keep_ms,
+                    int64_t retention_ms);
+
+/* Detector checkpoints (key -> blob). get: SN_DECLINED when absent; the
+ * blob is appended to out. */
+enum sn_status sn_store_checkpoint_put(struct sn_store *s, const char *key,
+                                       const void *blob, size_t len);
+enum sn_status sn_store_checkpoint_get(struct sn_store *s, const char *key,
+                                       struct sn_buf *out);
+
+/* For listing queries elsewhere in src/incident/: the column list a
+ * statement must select (in this order) for sn_store_load_row. */
+#define SN_STORE_INCIDENT_COLS                                                 \
+    "id, rule_id, group_key, version, title, description, tags, severity,"     \
+    " base_severity, status, pending, owner, previous_id, first_seen,"         \
+    " last_seen, hit_count, signal_count, created_at, updated_at,"             \
+    " touched_at, quiet_ms, esc_rejected, degraded"
+struct sqlite3_stmt;
+/* Fill inc from the current row of q; with_evidence also reads the
+ * explanation and evidence. */
+enum sn_status sn_store_load_row(struct sn_store *s, struct sqlite3_stmt *q,
+                                 struct sn_incident *inc, bool with_evidence);
+
+/* The last SQLite error text of this connection. */
+const char *sn_store_errmsg(struct sn_store *s);
+const char *sn_store_path(struct sn_store *s);
+
+#endif

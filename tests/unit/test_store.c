@@ -1,0 +1,284 @@
+/* The incident store and the incident API (incidents.h) on a temp db. */
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "incident/incidents.h"
+#include "incident/store.h"
+#include "sn_test.h"
+
+static char dir[] = "/tmp/sn-store-test.XXXXXX";
+static char path[256];
+
+static void
+fresh(void)
+{
+    static int n;
+
+    if (n == 0 && mkdtemp(dir) == NULL)
+        abort();
+    snprintf(path, sizeof(path), "%s/t%d.db", dir, n++);
+}
+
+/* One open incident written the way the manager does it. */
+static void
+seed(struct sn_store *s, const char *rule, const char *key, int sev,
+     char id[SN_UUID_LEN + 1])
+{
+    struct sn_incident inc;
+    struct sn_buf scratch;
+
+    sn_buf_init(&scratch, 1 << 20);
+    sn_incident_init(&inc);
+    sn_uuid4(inc.id);
+    sn_incident_set(&inc.rule_id, rule, strlen(rule));
+    sn_incident_set(&inc.group_key, key, strlen(key));
+    inc.version = 1;
+    inc.severity = inc.base_severity = (enum sn_severity)sev;
+    inc.first_seen = inc.last_seen = 1700000000000000000LL;
+    inc.hit_count = inc.signal_count = 1;
+    inc.created_at = inc.updated_at = inc.touched_at = sn_clock_wall_ns();
+    sn_store_begin(s, NULL);
+    sn_store_put(s, &inc);
+    sn_store_record(s, &inc, "sentineld", "open", "first signal", NULL,
+                    &scratch);
+    sn_store_commit(s, NULL);
+    strcpy(id, inc.id);
+    sn_incident_fini(&inc);
+    sn_buf_fini(&scratch);
+}
+
+struct collect {
+    int n;
+    int64_t last_seq;
+    int64_t versions[16];
+};
+
+static void
+collect(void *arg, const struct sn_doc *d)
+{
+    struct collect *c = arg;
+
+    if (c->n < 16)
+        c->versions[c->n] = d->version;
+    c->n++;
+    c->last_seq = d->seq;
+}
+
+SN_TEST(schema_migrates_and_reopens)
+{
+    struct sn_store *s;
+    struct sn_error err;
+
+    fresh();
+    CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
+    CHECK_EQ(sn_store_schema_version(s), 1);
+    sn_store_close(s);
+    CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
+    CHECK_EQ(sn_store_schema_version(s), 1);
+    sn_store_close(s);
+    CHECK_EQ(sn_store_open(path, true, &s, &err), SN_OK);
+    sn_store_close(s);
+    CHECK(sn_store_open("/nonexistent/dir/x.db", false, &s, &err) != SN_OK);
+    CHECK(strstr(err.msg, "/nonexistent/dir/x.db") != NULL);
+}
+
+SN_TEST(find_open_and_outbox_order)
+{
+    struct sn_store *s;
+    struct sn_error err;
+    struct sn_incident inc;
+    char id[SN_UUID_LEN + 1], other[SN_UUID_LEN + 1];
+    struct collect c = { 0 };
+    int64_t cur;
+
+    fresh();
+    CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
+    CHECK_EQ(sn_store_cursor(s, "out", &cur), SN_OK);
+    CHECK_EQ(cur, 0);
+    seed(s, "r1", "{\"k\":\"a\"}", 2, id);
+    seed(s, "r1", "{\"k\":\"b\"}", 2, other);
+    sn_incident_init(&inc);
+    CHECK_EQ(sn_store_find_open(s, "r1", "{\"k\":\"a\"}", &inc), SN_OK);
+    CHECK_STR(inc.id, id);
+    CHECK_EQ(sn_store_find_open(s, "r1", "{\"k\":\"c\"}", &inc), SN_DECLINED);
+    CHECK_EQ(sn_store_outbox_read(s, cur, 10, collect, &c), 2);
+    CHECK_EQ(sn_store_last_seq(s), c.last_seq);
+    /* A cursor made now starts at the end. */
+    CHECK_EQ(sn_store_cursor(s, "late", &cur), SN_OK);
+    CHECK_EQ(cur, c.last_seq);
+    CHECK_EQ(sn_store_cursor_set(s, "out", c.last_seq), SN_OK);
+    CHECK_EQ(sn_store_cursor(s, "out", &cur), SN_OK);
+    CHECK_EQ(cur, c.last_seq);
+    /* Everything delivered and old enough goes; seq is never reused. */
+    CHECK(sn_store_prune(s, sn_clock_wall_ns() + SN_NS_PER_SEC, 0,
+                         86400000) >= 0);
+    c.n = 0;
+    CHECK_EQ(sn_store_outbox_read(s, 0, 10, collect, &c), 0);
+    CHECK_EQ(sn_store_last_seq(s), 2);
+    sn_incident_fini(&inc);
+    sn_store_close(s);
+}
+
+SN_TEST(audit_is_append_only)
+{
+    struct sn_store *s;
+    struct sn_error err;
+    char id[SN_UUID_LEN + 1];
+
+    fresh();
+    CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
+    seed(s, "r1", "{}", 1, id);
+    CHECK(sqlite3_exec(sn_store_db(s), "UPDATE audit SET actor = 'x'", NULL,
+                       NULL, NULL) != SQLITE_OK);
+    sn_store_close(s);
+}
+
+SN_TEST(actions_versions_and_audit)
+{
+    struct sn_incidents *api;
+    struct sn_store *s;
+    struct sn_error err;
+    struct sn_buf out;
+    char id[SN_UUID_LEN + 1];
+    struct sn_incident_change ch = { SN_ACT_ACKNOWLEDGE, "alice", "on it",
+                                     NULL, "cid-1", true };
+
+    fresh();
+    CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
+    seed(s, "r1", "{\"k\":\"a\"}", 4, id);
+    sn_store_close(s);
+    sn_buf_init(&out, 1 << 20);
+    CHECK_EQ(sn_incidents_open(path, false, &api, &err), SN_OK);
+    CHECK_EQ(sn_incidents_change(api, id, &ch, &out, &err), SN_OK);
+    CHECK(strstr(out.data, "\"status\":\"acknowledged\"") != NULL);
+    CHECK(strstr(out.data, "\"version\":2") != NULL);
+    /* Acknowledging twice does not apply. */
+    CHECK_EQ(sn_incidents_change(api, id, &ch, NULL, &err), SN_EINVAL);
+    /* Missing reason. */
+    ch.reason = "";
+    CHECK_EQ(sn_incidents_change(api, id, &ch, NULL, &err), SN_EINVAL);
+    CHECK(strstr(err.msg, "reason") != NULL);
+    /* Suppressing a CRITICAL incident waits for approval... */
+    ch.action = SN_ACT_SUPPRESS;
+    ch.reason = "noise";
+    sn_buf_reset(&out);
+    CHECK_EQ(sn_incidents_change(api, id, &ch, &out, &err), SN_OK);
+    CHECK(strstr(sn_buf_cstr(&out), "\"status\":\"acknowledged\"") != NULL);
+    CHECK(strstr(out.data, "\"action\":\"suppress\"") != NULL);
+    /* ...by someone else. */
+    ch.action = SN_ACT_APPROVE;
+    ch.reason = "ok";
+    CHECK_EQ(sn_incidents_change(api, id, &ch, NULL, &err), SN_EINVAL);
+    CHECK(strstr(err.msg, "another operator") != NULL);
+    ch.actor = "bob";
+    sn_buf_reset(&out);
+    CHECK_EQ(sn_incidents_change(api, id, &ch, &out, &err), SN_OK);
+    CHECK(strstr(sn_buf_cstr(&out), "\"status\":\"suppressed\"") != NULL);
+    CHECK(strstr(out.data, "\"pending_approval\":null") != NULL);
+    CHECK(strstr(out.data, "\"version\":4") != NULL);
+    CHECK_EQ(sn_incidents_change(api, "nope", &ch, NULL, &err), SN_DECLINED);
+    sn_buf_reset(&out);
+    CHECK_EQ(sn_incidents_get_json(api, id, &out, &err), SN_OK);
+    sn_buf_cstr(&out);
+    CHECK(strstr(out.data, "\"versions\":[{\"version\":1") != NULL);
+    CHECK(strstr(out.data, "\"actor\":\"bob\",\"action\":\"approve\"") !=
+          NULL);
+    CHECK(strstr(out.data, "\"correlation_id\":\"cid-1\"") != NULL);
+    sn_incidents_close(api);
+    sn_buf_fini(&out);
+}
+
+SN_TEST(list_filters_and_pages)
+{
+    struct sn_incidents *api;
+    struct sn_store *s;
+    struct sn_error err;
+    struct sn_buf out;
+    char id[SN_UUID_LEN + 1], cursor[128];
+    struct sn_incident_query q = { 0 };
+    const char *p;
+
+    fresh();
+    CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
+    seed(s, "r1", "{\"k\":\"a\"}", 1, id);
+    seed(s, "r2", "{\"k\":\"b\"}", 3, id);
+    seed(s, "r3", "{\"k\":\"c\"}", 4, id);
+    sn_store_close(s);
+    sn_buf_init(&out, 1 << 20);
+    CHECK_EQ(sn_incidents_open(path, true, &api, &err), SN_OK);
+    q.severity = "high";
+    CHECK_EQ(sn_incidents_list_json(api, &q, &out, &err), SN_OK);
+    sn_buf_cstr(&out);
+    CHECK(strstr(out.data, "\"r2\"") && strstr(out.data, "\"r3\""));
+    CHECK(strstr(out.data, "\"r1\"") == NULL);
+    CHECK(strstr(out.data, "\"evidence\"") == NULL);
+    q.severity = "bogus";
+    CHECK_EQ(sn_incidents_list_json(api, &q, &out, &err), SN_EINVAL);
+    q.severity = NULL;
+    q.limit = 2;
+    sn_buf_reset(&out);
+    CHECK_EQ(sn_incidents_list_json(api, &q, &out, &err), SN_OK);
+    p = strstr(sn_buf_cstr(&out), "\"next_cursor\":\"");
+    CHECK(p != NULL);
+    if (p != NULL) {
+        snprintf(cursor, sizeof(cursor), "%s", p + 15);
+        *strchr(cursor, '"') = '\0';
+        q.cursor = cursor;
+        sn_buf_reset(&out);
+        CHECK_EQ(sn_incidents_list_json(api, &q, &out, &err), SN_OK);
+        sn_buf_cstr(&out);
+        CHECK(strstr(out.data, "\"next_cursor\":null") != NULL);
+        CHECK(strstr(out.data, "\"id\"") != NULL);
+    }
+    sn_incidents_close(api);
+    sn_buf_fini(&out);
+}
+
+SN_TEST(feed_and_checkpoints)
+{
+    struct sn_incidents *api;
+    struct sn_store *s;
+    struct sn_error err;
+    struct sn_buf b;
+    char id[SN_UUID_LEN + 1];
+    int64_t after = 0;
+    struct collect c = { 0 };
+
+    fresh();
+    CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
+    CHECK_EQ(sn_incidents_open(path, true, &api, &err), SN_OK);
+    CHECK_EQ(sn_incidents_feed(api, &after, 10, collect, &c), 0);
+    seed(s, "r1", "{}", 1, id);
+    seed(s, "r2", "{}", 1, id);
+    CHECK_EQ(sn_incidents_feed(api, &after, 10, collect, &c), 2);
+    CHECK_EQ(after, sn_incidents_last_seq(api));
+    CHECK_EQ(sn_store_checkpoint_put(s, "det/x", "abc", 3), SN_OK);
+    sn_buf_init(&b, 1024);
+    CHECK_EQ(sn_store_checkpoint_get(s, "det/x", &b), SN_OK);
+    CHECK_EQ(b.len, 3);
+    CHECK_EQ(sn_store_checkpoint_get(s, "det/y", &b), SN_DECLINED);
+    sn_buf_fini(&b);
+    sn_incidents_close(api);
+    sn_store_close(s);
+}
+
+SN_TEST(uuid_and_time)
+{
+    char a[SN_UUID_LEN + 1], b[SN_UUID_LEN + 1], t[40];
+
+    sn_uuid4(a);
+    sn_uuid4(b);
+    CHECK_EQ(strlen(a), 36);
+    CHECK(a[14] == '4');
+    CHECK(strchr("89ab", a[19]) != NULL);
+    CHECK(strcmp(a, b) != 0);
+    sn_time_rfc3339(1700000000123456789LL, t);
+    CHECK_STR(t, "2023-11-14T22:13:20.123456789Z");
+}
+
+SN_TEST_MAIN(SN_T(schema_migrates_and_reopens),
+             SN_T(find_open_and_outbox_order), SN_T(audit_is_append_only),
+             SN_T(actions_versions_and_audit), SN_T(list_filters_and_pages),
+             SN_T(feed_and_checkpoints), SN_T(uuid_and_time))
