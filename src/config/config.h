@@ -25,7 +25,16 @@ struct sn_daemon_conf {
 
 struct sn_http_conf {
     bool enabled;
-    const char *listen; /* host:port */
+    const char *listen;   /* host:port */
+    const char *tls_cert; /* both set: the listener speaks HTTPS only */
+    const char *tls_key;
+    bool auth;            /* bearer tokens required on /api/v1 */
+    bool self_approval;   /* may the requester approve their own request */
+    int approve_role;     /* 0 operator, 1 admin: who may approve/reject */
+    uint64_t max_body;    /* bytes */
+    int64_t rate_limit;   /* requests per second per token (or peer) */
+    const char *web_root; /* the console's static files */
+    const char *tokens;   /* tokens file; default <state_dir>/tokens */
 };
 
 /* What an output instance receives (core key `take`). */

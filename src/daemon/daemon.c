@@ -29,6 +29,7 @@ struct sn_daemon {
     struct sn_http *http;
     struct event *inputs_done;
     struct sn_counter *c_reloads, *c_reload_failures;
+    char *db_path;
     int exit_code;
 };
 
@@ -79,20 +80,24 @@ build(struct sn_daemon *d, struct sn_pipeline **out)
     return rc;
 }
 
-static void
+/* SIGHUP and POST /api/v1/rules/reload; true when the new configuration
+ * runs. */
+static bool
 reload(struct sn_daemon *d)
 {
     struct sn_pipeline *next = NULL;
     struct sn_error err;
 
-    sn_log_info("SIGHUP: reloading %s", d->o->config_path);
+    sn_log_info("reloading %s", d->o->config_path);
     sn_counter_add(d->c_reloads, 1);
     if (build(d, &next) != SN_OK) {
         sn_counter_add(d->c_reload_failures, 1);
         sn_log_error("reload failed: the new configuration is invalid; the "
                      "running pipeline is unchanged");
-        return;
+        return false;
     }
+    /* The HTTP side lets go of the old pipeline's input first. */
+    sn_http_pipeline_changed(d->http);
     sn_pipeline_stop(d->pl);
     sn_error_clear(&err);
     if (sn_pipeline_start(next, &err) != SN_OK) {
@@ -106,12 +111,32 @@ reload(struct sn_daemon *d)
             d->exit_code = 1;
             event_base_loopbreak(d->base);
         }
-        return;
+        return false;
     }
     sn_pipeline_free(d->pl);
     d->pl = next;
     apply_logging(next->cfg);
     sn_log_info("reload complete");
+    return true;
+}
+
+static bool
+reload_cb(void *arg)
+{
+    return reload(arg);
+}
+
+/* <state_dir>/sentineld.db: the incident store (docs/incidents.md). */
+static char *
+db_path(const struct sn_config *c)
+{
+    const char *dir = c->daemon.state_dir ? c->daemon.state_dir : ".";
+    size_t n = strlen(dir) + sizeof("/sentineld.db");
+    char *p = malloc(n);
+
+    if (p != NULL)
+        snprintf(p, n, "%s/sentineld.db", dir);
+    return p;
 }
 
 static void
@@ -121,6 +146,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
     (void)what;
     if (sig == SIGHUP) {
+        sn_log_info("SIGHUP");
         reload(d);
         return;
     }
@@ -229,12 +255,21 @@ sn_daemon_run(const struct sn_daemon_opts *o)
     }
     apply_logging(d.pl->cfg);
     sn_error_clear(&err);
-    if (d.pl->cfg->http.enabled &&
-        sn_http_start(d.base, d.pl->cfg->http.listen, d.metrics, &d.http,
-                      &err) != SN_OK) {
-        sn_log_error("%s", err.msg);
-        rc = 1;
-        goto out;
+    d.db_path = db_path(d.pl->cfg);
+    if (d.pl->cfg->http.enabled) {
+        struct sn_http_env env = { .metrics = d.metrics,
+                                   .pl = &d.pl,
+                                   .reload = reload_cb,
+                                   .reload_arg = &d,
+                                   .state_dir = d.pl->cfg->daemon.state_dir,
+                                   .db_path = d.db_path };
+        if (d.db_path == NULL ||
+            sn_http_start(d.base, &d.pl->cfg->http, &env, &d.http, &err) !=
+                SN_OK) {
+            sn_log_error("%s", d.db_path ? err.msg : "out of memory");
+            rc = 1;
+            goto out;
+        }
     }
     /* Before the input threads start: with --oneshot a short input can
      * finish, and activate this event, before sn_pipeline_start returns. */
@@ -286,6 +321,7 @@ out:
         unlink(o->pidfile);
     event_base_free(d.base);
     sn_metrics_free(d.metrics);
+    free(d.db_path);
     if (rc == 0)
         sn_log_info("stopped");
     return rc;

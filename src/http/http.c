@@ -1,93 +1,313 @@
-/* Minimal evhttp server for health and metrics; see http.h. */
+/*
+ * The HTTP server: listener (plain or TLS through bufferevent_openssl),
+ * the per-request frame (correlation ID, secure headers, routing, auth,
+ * JSON errors) and the reply helpers every handler uses. Handlers live in
+ * api_*.c, static.c and stream.c; the route table in router.c.
+ */
 #include "http/http.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
 
-#include "core/buf.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "http/http_int.h"
 
-struct sn_http {
-    struct evhttp *http;
-    struct sn_metrics *metrics;
-};
+void
+sn_http_secure_headers(struct evkeyvalq *h)
+{
+    /* The console loads only its own files: no inline script, no CDN. */
+    evhttp_add_header(h, "Content-Security-Policy",
+                      "default-src 'self'; frame-ancestors 'none'; "
+                      "base-uri 'none'; form-action 'self'");
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(h, "X-Frame-Options", "DENY");
+    evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+}
 
-static void
-reply(struct evhttp_request *req, int code, const char *reason,
-      const char *type, const char *body, size_t len)
+void
+sn_reply(struct sn_req *rq, int code, const char *type, const void *body,
+         size_t len)
 {
     struct evbuffer *out = evbuffer_new();
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(rq->r);
 
+    if (code >= 500)
+        sn_counter_add(rq->h->c_errors_5xx, 1);
+    else if (code >= 400)
+        sn_counter_add(rq->h->c_errors_4xx, 1);
     evhttp_add_header(h, "Content-Type", type);
-    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-    evhttp_add_header(h, "Cache-Control", "no-store");
     if (out == NULL) {
-        evhttp_send_error(req, 500, "out of memory");
+        evhttp_send_error(rq->r, 500, "out of memory");
         return;
     }
     evbuffer_add(out, body, len);
-    evhttp_send_reply(req, code, reason, out);
+    evhttp_send_reply(rq->r, code, NULL, out);
     evbuffer_free(out);
+}
+
+void
+sn_reply_json(struct sn_req *rq, int code, const struct sn_buf *b)
+{
+    sn_reply(rq, code, "application/json", b->data ? b->data : "", b->len);
+}
+
+void
+sn_req_log(struct sn_req *rq, int level, const char *fmt, ...)
+{
+    char prefix[128];
+    va_list ap;
+
+    if (!sn_log_enabled((enum sn_log_level)level))
+        return;
+    snprintf(prefix, sizeof(prefix), "http [cid=%s]", rq->cid);
+    va_start(ap, fmt);
+    sn_log_v((enum sn_log_level)level, prefix, fmt, ap);
+    va_end(ap);
+}
+
+void
+sn_reply_error(struct sn_req *rq, int http_code, const char *code,
+               const char *fmt, ...)
+{
+    char msg[512];
+    struct sn_buf b;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    sn_req_log(rq, http_code >= 500 ? SN_LOG_ERROR : SN_LOG_INFO,
+               "%s %s: %d %s: %s", rq->method, rq->path, http_code, code, msg);
+    sn_buf_init(&b, 4096);
+    SN_BUF_LIT(&b, "{\"error\":{\"code\":");
+    sn_json_str(&b, code, strlen(code));
+    SN_BUF_LIT(&b, ",\"message\":");
+    sn_json_str(&b, msg, strlen(msg));
+    SN_BUF_LIT(&b, ",\"correlation_id\":");
+    sn_json_str(&b, rq->cid, strlen(rq->cid));
+    SN_BUF_LIT(&b, "}}\n");
+    sn_reply_json(rq, http_code, &b);
+    sn_buf_fini(&b);
+}
+
+const char *
+sn_req_query(struct sn_req *rq, const char *key)
+{
+    if (!rq->query_parsed) {
+        const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(rq->r);
+        const char *q = u ? evhttp_uri_get_query(u) : NULL;
+
+        TAILQ_INIT(&rq->query);
+        if (q != NULL)
+            evhttp_parse_query_str(q, &rq->query);
+        rq->query_parsed = true;
+    }
+    return evhttp_find_header(&rq->query, key);
+}
+
+enum sn_status
+sn_req_body(struct sn_req *rq, struct sn_buf *b)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(rq->r);
+    size_t len = evbuffer_get_length(in);
+
+    if (len > rq->h->conf.max_body)
+        return SN_ELIMIT;
+    if (sn_buf_reserve(b, len + 1) != SN_OK)
+        return SN_ENOMEM;
+    evbuffer_copyout(in, b->data, len);
+    b->len = len;
+    b->data[len] = '\0';
+    return SN_OK;
+}
+
+/* A client's correlation ID is echoed only when it is short printable
+ * ASCII, so it cannot inject into logs or headers. */
+static bool
+cid_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' ||
+              s[i] == '.' || s[i] == ':'))
+            return false;
+    return true;
+}
+
+static void
+set_cid(struct sn_req *rq)
+{
+    const char *in = evhttp_find_header(evhttp_request_get_input_headers(rq->r),
+                                        "X-Correlation-ID");
+    unsigned char raw[8];
+
+    if (in != NULL && cid_ok(in)) {
+        strcpy(rq->cid, in);
+        return;
+    }
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        memset(raw, 0, sizeof(raw));
+    snprintf(rq->cid, sizeof(rq->cid), "%02x%02x%02x%02x%02x%02x%02x%02x-%llu",
+             raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
+             (unsigned long long)++rq->h->next_cid);
+}
+
+static const char *
+method_name(enum evhttp_cmd_type m)
+{
+    switch (m) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
+    default:
+        return "OTHER";
+    }
 }
 
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
     struct sn_http *h = arg;
-    const char *uri = evhttp_request_get_uri(req);
-    size_t plen = strcspn(uri, "?");
+    struct sn_req rq;
+    const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+    const char *raw = u ? evhttp_uri_get_path(u) : NULL;
+    char *dec;
+    const struct sn_route *rt;
+    bool known = false;
 
-    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-        static const char body[] =
-            "{\"error\":\"method_not_allowed\",\"message\":\"use GET\"}\n";
-        reply(req, 405, "Method Not Allowed", "application/json", body,
-              sizeof(body) - 1);
-        return;
-    }
-    if (plen == 7 && strncmp(uri, "/health", 7) == 0) {
-        static const char body[] = "{\"status\":\"ok\"}\n";
-        reply(req, 200, "OK", "application/json", body, sizeof(body) - 1);
-        return;
-    }
-    if (plen == 8 && strncmp(uri, "/metrics", 8) == 0) {
-        struct sn_buf b;
-
-        sn_buf_init(&b, 64u * 1024 * 1024);
-        if (sn_metrics_render(h->metrics, &b) != SN_OK) {
-            sn_buf_fini(&b);
-            evhttp_send_error(req, 500, "metrics too large");
-            return;
-        }
-        reply(req, 200, "OK", "text/plain; version=0.0.4", b.data ? b.data : "",
-              b.len);
-        sn_buf_fini(&b);
-        return;
-    }
+    memset(&rq, 0, sizeof(rq));
+    rq.h = h;
+    rq.r = req;
+    rq.method = method_name(evhttp_request_get_command(req));
+    set_cid(&rq);
+    sn_counter_add(h->c_requests, 1);
     {
-        static const char body[] =
-            "{\"error\":\"not_found\",\"message\":\"no such route\"}\n";
-        reply(req, 404, "Not Found", "application/json", body,
-              sizeof(body) - 1);
+        struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+        sn_http_secure_headers(oh);
+        evhttp_add_header(oh, "X-Correlation-ID", rq.cid);
     }
+    dec = raw ? evhttp_uridecode(raw, 0, NULL) : NULL;
+    if (dec == NULL || strlen(dec) >= sizeof(rq.path) ||
+        strlen(dec) != strcspn(dec, "\r\n")) {
+        free(dec);
+        strcpy(rq.path, "?");
+        sn_reply_error(&rq, 400, "bad_path", "the request path is invalid");
+        goto out;
+    }
+    strcpy(rq.path, dec);
+    free(dec);
+    rt = sn_route_match(&rq, &known);
+    if (rt == NULL) {
+        if (known)
+            sn_reply_error(&rq, 405, "method_not_allowed",
+                           "%s is not allowed on %s", rq.method, rq.path);
+        else if (strcmp(rq.method, "GET") == 0 &&
+                 strncmp(rq.path, "/api/", 5) != 0)
+            sn_static_serve(&rq);
+        else
+            sn_reply_error(&rq, 404, "not_found", "no route for %s %s",
+                           rq.method, rq.path);
+        goto out;
+    }
+    if (!sn_auth_check(&rq, rt->role))
+        goto out;
+    sn_req_log(&rq, SN_LOG_DEBUG, "%s %s by %s", rq.method, rq.path, rq.actor);
+    rt->fn(&rq);
+out:
+    if (rq.query_parsed)
+        evhttp_clear_headers(&rq.query);
+}
+
+static struct bufferevent *
+make_tls_bev(struct event_base *base, void *arg)
+{
+    SSL_CTX *ctx = arg;
+    SSL *ssl = SSL_new(ctx);
+
+    if (ssl == NULL)
+        return NULL;
+    return bufferevent_openssl_socket_new(
+        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static enum sn_status
+setup_tls(struct sn_http *h, struct sn_error *err)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+    if (ctx == NULL)
+        return SN_ENOMEM;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, h->tls_cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, h->tls_key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        char e[200];
+        ERR_error_string_n(ERR_get_error(), e, sizeof(e));
+        sn_error_set(err, "http tls_cert %s / tls_key %s: %s", h->tls_cert,
+                     h->tls_key, e);
+        SSL_CTX_free(ctx);
+        return SN_ECONFIG;
+    }
+    h->ssl_ctx = ctx;
+    evhttp_set_bevcb(h->http, make_tls_bev, ctx);
+    return SN_OK;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
 }
 
 enum sn_status
-sn_http_start(struct event_base *base, const char *listen,
-              struct sn_metrics *metrics, struct sn_http **out,
+sn_http_start(struct event_base *base, const struct sn_http_conf *conf,
+              const struct sn_http_env *env, struct sn_http **out,
               struct sn_error *err)
 {
     struct sn_http *h;
     char host[256];
+    const char *listen = conf->listen;
     const char *colon = strrchr(listen, ':');
     long port;
     size_t hlen;
+    enum sn_status rc;
 
     *out = NULL;
     if (colon == NULL || (port = strtol(colon + 1, NULL, 10)) <= 0 ||
         port > 65535) {
         sn_error_set(err, "http listen '%s' is not host:port", listen);
+        return SN_ECONFIG;
+    }
+    if ((conf->tls_cert == NULL) != (conf->tls_key == NULL)) {
+        sn_error_set(err, "http: tls_cert and tls_key go together");
         return SN_ECONFIG;
     }
     hlen = (size_t)(colon - listen);
@@ -102,21 +322,88 @@ sn_http_start(struct event_base *base, const char *listen,
     h = calloc(1, sizeof(*h));
     if (h == NULL)
         return SN_ENOMEM;
-    h->metrics = metrics;
+    h->base = base;
+    h->env = *env;
+    h->state_dir = dup_or_null(env->state_dir);
+    h->db_path = dup_or_null(env->db_path);
+    h->env.state_dir = h->state_dir;
+    h->env.db_path = h->db_path;
+    h->conf = *conf;
+    h->listen = strdup(listen);
+    h->tls_cert = dup_or_null(conf->tls_cert);
+    h->tls_key = dup_or_null(conf->tls_key);
+    h->web_root = dup_or_null(conf->web_root);
+    if (conf->tokens != NULL)
+        h->tokens_path = strdup(conf->tokens);
+    else if (env->state_dir != NULL) {
+        size_t n = strlen(env->state_dir) + sizeof("/tokens");
+        h->tokens_path = malloc(n);
+        if (h->tokens_path != NULL)
+            snprintf(h->tokens_path, n, "%s/tokens", env->state_dir);
+    }
+    h->conf.listen = h->listen;
+    h->conf.tls_cert = h->tls_cert;
+    h->conf.tls_key = h->tls_key;
+    h->conf.web_root = h->web_root;
+    h->conf.tokens = h->tokens_path;
     h->http = evhttp_new(base);
-    if (h->http == NULL) {
-        free(h);
+    if (h->http == NULL || h->listen == NULL || h->tokens_path == NULL) {
+        sn_http_free(h);
         return SN_ENOMEM;
     }
-    evhttp_set_max_body_size(h->http, 1 << 20);
+    {
+        struct sn_metrics *m = env->metrics;
+        h->c_requests = sn_metrics_counter(m, "sentineld_http_requests_total",
+                                           NULL, "HTTP requests received");
+        h->c_errors_4xx = sn_metrics_counter(m, "sentineld_http_errors_total",
+                                             "class=\"4xx\"",
+                                             "HTTP error responses by class");
+        h->c_errors_5xx = sn_metrics_counter(m, "sentineld_http_errors_total",
+                                             "class=\"5xx\"",
+                                             "HTTP error responses by class");
+        h->c_rate_limited =
+            sn_metrics_counter(m, "sentineld_http_rate_limited_total", NULL,
+                               "requests refused by the per-token rate limit");
+        h->c_auth_failed =
+            sn_metrics_counter(m, "sentineld_http_auth_failures_total", NULL,
+                               "requests with a missing or unknown token");
+        h->c_events_in =
+            sn_metrics_counter(m, "sentineld_http_events_total", NULL,
+                               "events accepted by POST /api/v1/events");
+        h->c_events_rejected = sn_metrics_counter(
+            m, "sentineld_http_events_rejected_total", NULL,
+            "events refused by POST /api/v1/events (bad JSON, too large)");
+    }
+    /* evhttp refuses larger bodies itself (413) before reading them. */
+    evhttp_set_max_body_size(h->http, (ev_ssize_t)conf->max_body);
+    evhttp_set_max_headers_size(h->http, 16 * 1024);
+    evhttp_set_timeout(h->http, 30);
+    /* Every method reaches the router, which answers 405 in JSON. */
+    evhttp_set_allowed_methods(
+        h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                     EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                     EVHTTP_REQ_PATCH);
     evhttp_set_gencb(h->http, on_request, h);
+    if (h->tls_cert != NULL && (rc = setup_tls(h, err)) != SN_OK) {
+        sn_http_free(h);
+        return rc;
+    }
     if (evhttp_bind_socket(h->http, host, (ev_uint16_t)port) != 0) {
         sn_error_set(err, "cannot listen for HTTP on %s", listen);
         sn_http_free(h);
         return SN_EIO;
     }
+    sn_log_info("http: listening on %s%s (auth %s)", listen,
+                h->ssl_ctx ? " with TLS" : "", conf->auth ? "on" : "OFF");
     *out = h;
     return SN_OK;
+}
+
+void
+sn_http_pipeline_changed(struct sn_http *h)
+{
+    if (h != NULL)
+        sn_http_events_fini(h);
 }
 
 void
@@ -124,6 +411,18 @@ sn_http_free(struct sn_http *h)
 {
     if (h == NULL)
         return;
-    evhttp_free(h->http);
+    sn_http_events_fini(h);
+    if (h->http != NULL)
+        evhttp_free(h->http);
+    if (h->ssl_ctx != NULL)
+        SSL_CTX_free(h->ssl_ctx);
+    sn_tokens_free(h->tokens);
+    free(h->listen);
+    free(h->tls_cert);
+    free(h->tls_key);
+    free(h->web_root);
+    free(h->tokens_path);
+    free(h->state_dir);
+    free(h->db_path);
     free(h);
 }

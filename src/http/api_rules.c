@@ -1,0 +1,131 @@
+/*
+ * GET /api/v1/rules: every rule of every det_rules detector of the running
+ * pipeline, compiled afresh from the detector's configured files so the
+ * answer also carries validation results (warnings, or the errors a
+ * reload would hit). Hit counts: the detector's match counter; the rules
+ * library does not count per rule yet, so "hits" is per detector.
+ * POST /api/v1/rules/reload: the SIGHUP path, answered with its outcome.
+ */
+#include <string.h>
+
+#include "config/diag.h"
+#include "core/json.h"
+#include "http/http_int.h"
+#include "pipeline/pipeline.h"
+#include "rules/load.h"
+
+static const struct sn_strlist *
+rule_paths(const struct sn_instance *in)
+{
+    for (const struct sn_option *o = in->p->options; o && o->name; o++)
+        if (strcmp(o->name, "rules") == 0 && o->type == SN_OPT_LIST)
+            return (const struct sn_strlist *)((const char *)in->config +
+                                               o->offset);
+    return NULL;
+}
+
+static void
+put_str(struct sn_buf *b, const char *key, const char *v)
+{
+    sn_json_key(b, key);
+    sn_json_str_or_null(b, v, v ? strlen(v) : 0);
+}
+
+static void
+one_detector(struct sn_buf *b, struct sn_http *h, struct sn_instance *in)
+{
+    const struct sn_strlist *paths = rule_paths(in);
+    struct sn_rules_src *src = sn_rules_src_new();
+    struct sn_ruleset *rs = NULL;
+    struct sn_diags d;
+    char labels[200];
+
+    sn_diags_init(&d);
+    for (size_t i = 0; src && paths && i < paths->n; i++)
+        sn_rules_src_add_path(src, paths->items[i], &d);
+    if (src && d.n_errors == 0)
+        sn_ruleset_build(src, &rs, &d);
+    sn_rules_src_free(src);
+    SN_BUF_LIT(b, "{");
+    put_str(b, "detector", in->name);
+    sn_buf_putc(b, ',');
+    snprintf(labels, sizeof(labels), "%s", in->labels);
+    sn_buf_printf(
+        b, "\"hits\":%llu,\"rules\":[",
+        (unsigned long long)sn_metrics_value(
+            h->env.metrics, "sentineld_plugin_rules_matches_total", labels));
+    for (size_t i = 0; rs && i < rs->n_rules; i++) {
+        const struct sn_rule *r = &rs->rules[i];
+        if (i)
+            sn_buf_putc(b, ',');
+        sn_buf_putc(b, '{');
+        put_str(b, "id", r->id);
+        sn_buf_putc(b, ',');
+        put_str(b, "title", r->title);
+        sn_buf_putc(b, ',');
+        put_str(b, "severity", sn_rule_severity_name(r->severity));
+        sn_buf_printf(b, ",\"enabled\":%s,", r->enabled ? "true" : "false");
+        put_str(b, "file", r->file);
+        sn_buf_printf(b, ",\"line\":%d}", r->line);
+    }
+    SN_BUF_LIT(b, "],\"diagnostics\":[");
+    for (size_t i = 0; i < d.n; i++) {
+        const struct sn_diag *it = &d.items[i];
+        if (i)
+            sn_buf_putc(b, ',');
+        sn_buf_putc(b, '{');
+        put_str(b, "level", it->level == SN_DIAG_ERROR ? "error" : "warning");
+        sn_buf_putc(b, ',');
+        put_str(b, "file", it->file);
+        sn_buf_printf(b, ",\"line\":%d,\"col\":%d,", it->line, it->col);
+        put_str(b, "message", it->msg);
+        sn_buf_putc(b, '}');
+    }
+    sn_buf_printf(b, "],\"valid\":%s}", d.n_errors ? "false" : "true");
+    sn_diags_fini(&d);
+    sn_ruleset_free(rs);
+}
+
+void
+sn_api_rules_list(struct sn_req *rq)
+{
+    struct sn_pipeline *pl = *rq->h->env.pl;
+    struct sn_buf b;
+    bool first = true;
+
+    sn_buf_init(&b, 16u << 20);
+    SN_BUF_LIT(&b, "{\"detectors\":[");
+    for (size_t i = 0; pl && i < pl->n_insts; i++) {
+        struct sn_instance *in = &pl->insts[i];
+        if (in->kind != SN_KIND_DETECTOR || rule_paths(in) == NULL)
+            continue;
+        if (!first)
+            sn_buf_putc(&b, ',');
+        first = false;
+        one_detector(&b, rq->h, in);
+    }
+    SN_BUF_LIT(&b, "]}\n");
+    sn_reply_json(rq, 200, &b);
+    sn_buf_fini(&b);
+}
+
+void
+sn_api_rules_reload(struct sn_req *rq)
+{
+    struct sn_http *h = rq->h;
+    bool ok;
+
+    sn_req_log(rq, SN_LOG_INFO, "reload requested by %s", rq->actor);
+    if (h->env.reload == NULL) {
+        sn_reply_error(rq, 501, "not_supported", "reload is not available");
+        return;
+    }
+    ok = h->env.reload(h->env.reload_arg);
+    if (!ok) {
+        sn_reply_error(rq, 422, "reload_failed",
+                       "the new configuration or rules are invalid (see the "
+                       "daemon log); the running pipeline is unchanged");
+        return;
+    }
+    sn_reply(rq, 200, "application/json", "{\"reloaded\":true}\n", 18);
+}

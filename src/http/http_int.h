@@ -1,0 +1,130 @@
+/*
+ * Internals shared by the files of src/http/: the server object, one
+ * request's context, the route table and the reply helpers. Everything
+ * here runs on the control thread's event base; nothing is locked.
+ * Design: docs/internals/http.md.
+ */
+#ifndef SN_HTTP_HTTP_INT_H
+#define SN_HTTP_HTTP_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "core/buf.h"
+#include "http/http.h"
+#include "http/tokens.h"
+
+struct sn_stream;
+struct sn_incidents;
+
+/* Per-identity token bucket (auth.c). */
+struct sn_bucket {
+    char key[80]; /* token name, or "peer:<addr>" */
+    double tokens;
+    int64_t last_ns;
+};
+
+#define SN_HTTP_BUCKETS 256
+
+struct sn_http {
+    struct event_base *base;
+    struct evhttp *http;
+    struct sn_http_env env;
+    struct sn_http_conf conf; /* strings copied below */
+    char *listen, *tls_cert, *tls_key, *web_root, *tokens_path, *state_dir,
+        *db_path;
+    void *ssl_ctx; /* SSL_CTX *, when TLS is on */
+    struct sn_tokens *tokens;
+    int64_t tokens_mtime_ns; /* reloaded when the file changes */
+    struct sn_bucket buckets[SN_HTTP_BUCKETS];
+    struct sn_incidents *inc; /* opened lazily: NULL until the store exists */
+    struct sn_stream *stream; /* live feed clients (stream.c) */
+    struct sn_emitter *em;    /* POST /api/v1/events (api_events.c) */
+    const void *em_pipeline;  /* the pipeline em belongs to */
+    uint64_t next_cid;
+    struct sn_counter *c_requests, *c_errors_4xx, *c_errors_5xx,
+        *c_rate_limited, *c_auth_failed, *c_events_in, *c_events_rejected;
+};
+
+/* Roles, in increasing power. */
+enum sn_role {
+    SN_ROLE_NONE = 0, /* public routes (health, metrics, console files) */
+    SN_ROLE_VIEWER,
+    SN_ROLE_OPERATOR,
+    SN_ROLE_ADMIN,
+};
+
+const char *sn_role_name(enum sn_role r);
+/* -1 when unknown. */
+int sn_role_parse(const char *s);
+
+#define SN_ROUTE_MAX_PARAMS 2
+
+struct sn_req {
+    struct sn_http *h;
+    struct evhttp_request *r;
+    const char *method;
+    char path[512]; /* decoded path, without the query */
+    struct evkeyvalq query;
+    bool query_parsed;
+    char cid[65];      /* X-Correlation-ID */
+    enum sn_role role; /* of the token (admin when auth is off) */
+    char actor[64];    /* token name, or "anonymous" */
+    char params[SN_ROUTE_MAX_PARAMS][128]; /* {id}, {action}, in order */
+    size_t n_params;
+};
+
+typedef void (*sn_route_fn)(struct sn_req *rq);
+
+struct sn_route {
+    const char *method;  /* GET, POST */
+    const char *pattern; /* /api/v1/incidents/{id}; {x} is one segment */
+    enum sn_role role;   /* lowest role allowed */
+    sn_route_fn fn;
+};
+
+/* The route table, terminated by a zero entry (router.c). */
+extern const struct sn_route sn_routes[];
+
+/* Match method and path; fills rq->params. *path_known is set when some
+ * route has this path with another method (405 rather than 404). */
+const struct sn_route *sn_route_match(struct sn_req *rq, bool *path_known);
+
+/* Replies. Every reply carries the secure headers and the correlation ID
+ * (set up by http.c before the handler runs). */
+void sn_reply(struct sn_req *rq, int code, const char *type, const void *body,
+              size_t len);
+void sn_reply_json(struct sn_req *rq, int code, const struct sn_buf *b);
+/* {"error":{"code":code,"message":...}}; logged with the correlation ID. */
+void sn_reply_error(struct sn_req *rq, int http_code, const char *code,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Log a line tagged with the request's correlation ID. */
+void sn_req_log(struct sn_req *rq, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Query parameter (decoded) or NULL. */
+const char *sn_req_query(struct sn_req *rq, const char *key);
+/* The request body as a NUL-terminated copy in b (max_body bounded). */
+enum sn_status sn_req_body(struct sn_req *rq, struct sn_buf *b);
+
+/* auth.c: authenticate and rate-limit; false when a reply was sent. */
+bool sn_auth_check(struct sn_req *rq, enum sn_role need);
+/* Add the headers every response carries. */
+void sn_http_secure_headers(struct evkeyvalq *h);
+
+/* Handlers. */
+void sn_api_health(struct sn_req *rq);
+void sn_api_ready(struct sn_req *rq);
+void sn_api_metrics(struct sn_req *rq);
+void sn_api_whoami(struct sn_req *rq);
+void sn_api_events_post(struct sn_req *rq);
+void sn_api_rules_list(struct sn_req *rq);
+void sn_api_rules_reload(struct sn_req *rq);
+void sn_api_openapi(struct sn_req *rq);
+void sn_static_serve(struct sn_req *rq);
+/* Flush and free the events emitter (api_events.c). */
+void sn_http_events_fini(struct sn_http *h);
+
+#endif

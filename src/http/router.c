@@ -1,0 +1,69 @@
+/*
+ * The route table of the HTTP API and its matcher. The table is the one
+ * source of truth for what is served: the OpenAPI document
+ * (docs/openapi.json) is checked against it by tests/unit/test_http.c.
+ * Matching is a linear scan; the table is small and requests are
+ * control-plane traffic.
+ */
+#include <string.h>
+
+#include "http/http_int.h"
+
+const struct sn_route sn_routes[] = {
+    { "GET", "/health", SN_ROLE_NONE, sn_api_health },
+    { "GET", "/health/ready", SN_ROLE_NONE, sn_api_ready },
+    { "GET", "/metrics", SN_ROLE_NONE, sn_api_metrics },
+    { "GET", "/api/v1/openapi.json", SN_ROLE_NONE, sn_api_openapi },
+    { "GET", "/api/v1/whoami", SN_ROLE_VIEWER, sn_api_whoami },
+    { "POST", "/api/v1/events", SN_ROLE_OPERATOR, sn_api_events_post },
+    { "GET", "/api/v1/rules", SN_ROLE_VIEWER, sn_api_rules_list },
+    { "POST", "/api/v1/rules/reload", SN_ROLE_ADMIN, sn_api_rules_reload },
+    { NULL, NULL, 0, NULL },
+};
+
+/* Match path against pattern, capturing {x} segments into rq->params. */
+static bool
+match(const char *pattern, const char *path, struct sn_req *rq)
+{
+    const char *p = pattern, *s = path;
+    size_t n = 0;
+
+    while (*p != '\0' && *s != '\0') {
+        if (*p == '{') {
+            const char *pe = strchr(p, '}');
+            size_t len = strcspn(s, "/");
+
+            if (pe == NULL || len == 0 || len >= sizeof(rq->params[0]) ||
+                n == SN_ROUTE_MAX_PARAMS)
+                return false;
+            memcpy(rq->params[n], s, len);
+            rq->params[n][len] = '\0';
+            n++;
+            p = pe + 1;
+            s += len;
+            continue;
+        }
+        if (*p != *s)
+            return false;
+        p++;
+        s++;
+    }
+    if (*p != '\0' || *s != '\0')
+        return false;
+    rq->n_params = n;
+    return true;
+}
+
+const struct sn_route *
+sn_route_match(struct sn_req *rq, bool *path_known)
+{
+    *path_known = false;
+    for (const struct sn_route *r = sn_routes; r->method != NULL; r++) {
+        if (!match(r->pattern, rq->path, rq))
+            continue;
+        if (strcmp(r->method, rq->method) == 0)
+            return r;
+        *path_known = true;
+    }
+    return NULL;
+}
