@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/json.h"
 #include "rules/correlate.h"
@@ -58,6 +59,31 @@ evidence(struct sn_buf *b, const struct sn_corr_evidence *e, size_t n,
     return sn_buf_putc(b, ']');
 }
 
+/* What the rule says about itself, so a signal reads on its own. */
+static enum sn_status
+rule_text(struct sn_buf *b, const struct sn_rule *r)
+{
+    enum sn_status rc;
+
+    if (r == NULL)
+        return SN_OK;
+    TRY(sn_json_key(b, "title"));
+    TRY(sn_json_str_or_null(b, r->title, r->title ? strlen(r->title) : 0));
+    TRY(sn_buf_putc(b, ','));
+    TRY(sn_json_key(b, "description"));
+    TRY(sn_json_str_or_null(b, r->description,
+                            r->description ? strlen(r->description) : 0));
+    TRY(sn_buf_putc(b, ','));
+    TRY(sn_json_key(b, "tags"));
+    TRY(sn_buf_putc(b, '['));
+    for (size_t i = 0; i < r->n_tags; i++) {
+        if (i)
+            TRY(sn_buf_putc(b, ','));
+        TRY(sn_json_str(b, r->tags[i], strlen(r->tags[i])));
+    }
+    return SN_BUF_LIT(b, "],");
+}
+
 enum sn_status
 sn_signal_json(const struct sn_signal *sig, struct sn_buf *b)
 {
@@ -86,6 +112,15 @@ sn_signal_json(const struct sn_signal *sig, struct sn_buf *b)
     TRY(sn_json_key(b, "time_ns"));
     TRY(sn_json_int(b, sig->time_ns));
     TRY(sn_buf_putc(b, ','));
+    TRY(rule_text(b, sig->rule ? sig->rule
+                     : sig->spec ? sig->spec->rule
+                                 : NULL));
+    if (sig->trace.len > 0) {
+        /* Already JSON (sn_rules_explain_json). */
+        TRY(sn_json_key(b, "trace"));
+        TRY(sn_buf_append(b, sig->trace.ptr, sig->trace.len));
+        TRY(sn_buf_putc(b, ','));
+    }
 
     if (sig->state == SN_SIGNAL_DEGRADED) {
         TRY(sn_json_key(b, "degraded"));
