@@ -17,6 +17,7 @@ static const struct command commands[] = {
     { "parse", sn_cmd_parse, "parse one syslog message from stdin" },
     { "frame", sn_cmd_frame, "split a syslog byte stream into frames" },
     { "test", sn_cmd_test, "replay log files through rules offline" },
+    { "explain", sn_cmd_explain, "render signal or incident JSON as text" },
     { "version", sn_cmd_version, "print version and library versions" },
 };
 

@@ -183,7 +183,7 @@ dr_ckpt_restore(struct dr_state *s)
     cfg.max_events = (uint32_t)s->c->max_events;
     cfg.evidence_k = (uint32_t)s->c->evidence;
     cfg.no_evidence = s->c->evidence == 0;
-    cfg.summary_max = 512;
+    cfg.summary_max = SN_CORR_SUMMARY_JSON_MAX;
     all = sn_corr_new(s->set, &cfg);
     if (all == NULL) {
         ok = false;

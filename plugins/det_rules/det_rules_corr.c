@@ -19,14 +19,8 @@
 #include "core/json.h"
 #include "rules/value.h"
 
-/* Evidence summaries: the engine keeps them in fixed slots of this many
- * bytes, so the parts are cut to fit (a summary that still does not fit
- * is dropped and the evidence keeps its time only). */
-#define SUMMARY_MAX   512
-#define SUM_MSG_MAX   240
-#define SUM_HOST_MAX  64
-#define SUM_FIELD_MAX 48
-#define SUM_FIELDS    8
+/* Evidence summaries: the engine keeps them in fixed slots this big. */
+#define SUMMARY_MAX SN_CORR_SUMMARY_JSON_MAX
 /* One signal's JSON: evidence (2K summaries), the trace and the rest. */
 #define SIG_MAX (256u * 1024)
 
@@ -267,54 +261,23 @@ dr_emit_pending(struct dr_state *s, struct dr_tls *t)
 
 /* ---- collecting a batch ------------------------------------------------------ */
 
+/* The evidence of one event (the engine adds its time). */
 static void
-json_cut(struct sn_buf *b, const char *key, struct sn_str v, size_t max)
-{
-    sn_json_key(b, key);
-    if (v.ptr == NULL)
-        SN_BUF_LIT(b, "null");
-    else
-        sn_json_str(b, v.ptr, v.len < max ? v.len : max);
-}
-
-/* The evidence of one event: {"host","app","msg","fields"} (the engine
- * adds its time). Returns false when it does not fit a slot. */
-static bool
 summary(struct dr_state *s, struct dr_tls *t, const struct sn_event *ev,
         const struct sn_rule_match *m, struct dr_match *dm)
 {
     const struct sn_host *h = s->host;
-    struct sn_buf *b = &t->sums;
-    size_t start = b->len;
+    size_t start = t->sums.len;
 
-    sn_buf_putc(b, '{');
-    json_cut(b, "host", h->event_get(ev, SN_F_HOSTNAME), SUM_HOST_MAX);
-    sn_buf_putc(b, ',');
-    json_cut(b, "app", h->event_get(ev, SN_F_APPNAME), SUM_HOST_MAX);
-    sn_buf_putc(b, ',');
-    json_cut(b, "msg", h->event_get(ev, SN_F_MSG), SUM_MSG_MAX);
-    SN_BUF_LIT(b, ",\"fields\":{");
-    for (size_t k = 0; k < m->n_fields && k < SUM_FIELDS; k++) {
-        const struct sn_value *v = &m->fields[k].v;
-        if (k > 0)
-            sn_buf_putc(b, ',');
-        sn_json_str(b, m->fields[k].name, m->fields[k].name_len);
-        sn_buf_putc(b, ':');
-        if (v->type == SN_VAL_STR)
-            sn_json_str(b, v->u.s.ptr,
-                        v->u.s.len < SUM_FIELD_MAX ? v->u.s.len
-                                                   : SUM_FIELD_MAX);
-        else
-            sn_value_json(v, b);
-    }
-    if (SN_BUF_LIT(b, "}}") != SN_OK || b->len - start > SUMMARY_MAX) {
-        b->len = start;
+    if (sn_corr_summary_json(&t->sums, h->event_get(ev, SN_F_HOSTNAME),
+                             h->event_get(ev, SN_F_APPNAME),
+                             h->event_get(ev, SN_F_MSG), m->fields,
+                             m->n_fields) != SN_OK) {
         dm->sum = dm->sum_len = 0;
-        return false;
+        return;
     }
     dm->sum = (uint32_t)start;
-    dm->sum_len = (uint32_t)(b->len - start);
-    return true;
+    dm->sum_len = (uint32_t)(t->sums.len - start);
 }
 
 static bool

@@ -14,5 +14,6 @@ int sn_cmd_version(int argc, char **argv);
 int sn_cmd_parse(int argc, char **argv);
 int sn_cmd_frame(int argc, char **argv);
 int sn_cmd_test(int argc, char **argv);
+int sn_cmd_explain(int argc, char **argv);
 
 #endif

@@ -277,6 +277,16 @@ enum sn_status sn_corr_checkpoint(const struct sn_corr *c, sn_corr_want_fn want,
                                   void *arg, struct sn_buf *out);
 enum sn_status sn_corr_restore(struct sn_corr *c, const void *data, size_t len);
 
+/* An event's evidence summary as JSON, {"host","app","msg","fields"},
+ * for sn_corr_input.summary with summary_is_json (parts cut to fit: msg
+ * 240 bytes, values 48, 8 fields). Appended to out; SN_ELIMIT (and out
+ * unchanged) when it would exceed SN_CORR_SUMMARY_JSON_MAX bytes. */
+#define SN_CORR_SUMMARY_JSON_MAX 512
+enum sn_status sn_corr_summary_json(struct sn_buf *out, struct sn_str host,
+                                    struct sn_str app, struct sn_str msg,
+                                    const struct sn_rule_field_value *fields,
+                                    size_t n_fields);
+
 /* One signal as a JSON object (docs/correlation.md has the shape). */
 enum sn_status sn_signal_json(const struct sn_signal *sig, struct sn_buf *out);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "rules/value.h"
 #include "rules/correlate.h"
 
 static const char *const states[] = { "firing", "resolved", "degraded" };
@@ -205,4 +206,54 @@ sn_signal_json(const struct sn_signal *sig, struct sn_buf *b)
     TRY(sn_json_key(b, "last"));
     TRY(evidence(b, sig->last, sig->n_last, false));
     return SN_BUF_LIT(b, "}}");
+}
+
+#define SUM_MSG_MAX   240
+#define SUM_HOST_MAX  64
+#define SUM_FIELD_MAX 48
+#define SUM_FIELDS    8
+
+static void
+json_cut(struct sn_buf *b, const char *key, struct sn_str v, size_t max)
+{
+    sn_json_key(b, key);
+    if (v.ptr == NULL)
+        SN_BUF_LIT(b, "null");
+    else
+        sn_json_str(b, v.ptr, v.len < max ? v.len : max);
+}
+
+enum sn_status
+sn_corr_summary_json(struct sn_buf *b, struct sn_str host, struct sn_str app,
+                     struct sn_str msg, const struct sn_rule_field_value *f,
+                     size_t n)
+{
+    size_t start = b->len;
+
+    sn_buf_putc(b, '{');
+    json_cut(b, "host", host, SUM_HOST_MAX);
+    sn_buf_putc(b, ',');
+    json_cut(b, "app", app, SUM_HOST_MAX);
+    sn_buf_putc(b, ',');
+    json_cut(b, "msg", msg, SUM_MSG_MAX);
+    SN_BUF_LIT(b, ",\"fields\":{");
+    for (size_t k = 0; k < n && k < SUM_FIELDS; k++) {
+        const struct sn_value *v = &f[k].v;
+        if (k > 0)
+            sn_buf_putc(b, ',');
+        sn_json_str(b, f[k].name, f[k].name_len);
+        sn_buf_putc(b, ':');
+        if (v->type == SN_VAL_STR)
+            sn_json_str(b, v->u.s.ptr,
+                        v->u.s.len < SUM_FIELD_MAX ? v->u.s.len
+                                                   : SUM_FIELD_MAX);
+        else
+            sn_value_json(v, b);
+    }
+    if (SN_BUF_LIT(b, "}}") != SN_OK ||
+        b->len - start > SN_CORR_SUMMARY_JSON_MAX) {
+        b->len = start;
+        return SN_ELIMIT;
+    }
+    return SN_OK;
 }
