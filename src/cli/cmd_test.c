@@ -74,7 +74,7 @@ struct coverage {
 
 struct test {
     enum fmt fmt;
-    bool json, explain, verify;
+    bool json, explain, verify, quiet;
     struct sn_rfc3164_opts opts;
     const struct sn_ruleset *rs;
     struct sn_rules_scratch *sc;
@@ -91,12 +91,14 @@ usage(FILE *f)
     fprintf(f,
             "usage: sentineld test -r RULES [-r RULES...] [--format "
             "auto|rfc3164|rfc5424|raw]\n"
-            "                      [--json] [--explain] [--verify] FILE...\n"
+            "                      [--json] [--explain] [--verify] [--quiet] FILE...\n"
             "  -r RULES     a rule file, or a directory of *.yaml rule files\n"
             "  --format F   how lines are parsed (default auto)\n"
             "  --json       one JSON object per line, then a summary object\n"
             "  --explain    print the condition trace of every match\n"
             "  --verify     check '# expect:' annotations and rule coverage\n"
+            "  -q, --quiet  no per-line output: only the signals and the "
+            "summary\n"
             "At the end it prints the signals the rules' correlations "
             "raised (with --json,\none JSON object per signal).\n"
             "FILE may be - for standard input.\n");
@@ -413,6 +415,8 @@ print_line(struct test *t, const char *file, int lineno,
 {
     struct sn_buf *b = &t->out;
 
+    if (t->quiet)
+        return;
     sn_buf_reset(b);
     if (t->json) {
         sn_buf_printf(b, "{\"line\":%d,\"file\":", lineno);
@@ -666,6 +670,9 @@ sn_cmd_test(int argc, char **argv)
             t.explain = true;
         } else if (strcmp(argv[i], "--verify") == 0) {
             t.verify = true;
+        } else if (strcmp(argv[i], "-q") == 0 ||
+                   strcmp(argv[i], "--quiet") == 0) {
+            t.quiet = true;
         } else if (strcmp(argv[i], "-h") == 0 ||
                    strcmp(argv[i], "--help") == 0) {
             usage(stdout);
