@@ -152,7 +152,7 @@ dr_ckpt_restore(struct dr_state *s)
     struct sn_corr *all = NULL;
     struct sn_corr_config cfg;
     const char *p, *end;
-    uint32_t n;
+    uint32_t n = 0;
     int err = 0;
     bool ok = true;
 
@@ -168,12 +168,12 @@ dr_ckpt_restore(struct dr_state *s)
         }
         goto out;
     }
-    p = b.data;
-    end = b.data + b.len;
-    if (b.len < MAGIC_LEN + sizeof(n) || memcmp(p, MAGIC, MAGIC_LEN) != 0) {
+    if (b.len < MAGIC_LEN + sizeof(n) || memcmp(b.data, MAGIC, MAGIC_LEN) != 0) {
         ok = false;
         goto done;
     }
+    p = b.data;
+    end = b.data + b.len;
     memcpy(&n, p + MAGIC_LEN, sizeof(n));
     p += MAGIC_LEN + sizeof(n);
     /* Merge every saved shard into one engine (same engine settings, so

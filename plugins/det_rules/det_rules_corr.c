@@ -196,7 +196,8 @@ run_forwards(struct dr_state *s, struct dr_tls *t)
         for (uint32_t k = 0; k < f.n_fv; k++) {
             if (f.fv[k].v.type != SN_VAL_STR)
                 continue;
-            f.fv[k].v.u.s.ptr = t->fwd_data.data + off;
+            f.fv[k].v.u.s.ptr =
+                t->fwd_data.data ? t->fwd_data.data + off : "";
             off += f.fv[k].v.u.s.len;
         }
         memset(&in, 0, sizeof(in));
@@ -223,10 +224,12 @@ void
 dr_emit_pending(struct dr_state *s, struct dr_tls *t)
 {
     const struct sn_host *h = s->host;
-    const char *p = t->sigs.data, *end = p + t->sigs.len;
+    const char *p, *end;
 
     if (t->sigs.len == 0)
         return;
+    p = t->sigs.data;
+    end = p + t->sigs.len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = (size_t)((nl ? nl : end) - p);
