@@ -18,6 +18,7 @@ static const struct command commands[] = {
     { "frame", sn_cmd_frame, "split a syslog byte stream into frames" },
     { "test", sn_cmd_test, "replay log files through rules offline" },
     { "token", sn_cmd_token, "create, list and revoke API tokens" },
+    { "explain", sn_cmd_explain, "render signal or incident JSON as text" },
     { "version", sn_cmd_version, "print version and library versions" },
 };
 

@@ -4,34 +4,15 @@
  * code `sentineld test` runs). Matching events are annotated: `rule.id`
  * lists the matching rules (space-separated), `rule.severity` the highest
  * severity, and each rule's extracted fields are set on the event, so
- * event outputs carry the detections. Correlation (windows, sequences,
- * baselines) and signals to the incident manager build on this (#5, #6).
+ * event outputs carry the detections. Matches then feed the correlation
+ * engines and become signals for the incident manager (det_rules_corr.c),
+ * whose state survives restarts and reloads (det_rules_ckpt.c).
  */
-#include <pthread.h>
+#include "det_rules.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <sentineld/plugin.h>
-
-#include "rules/eval.h"
-#include "rules/load.h"
-
-struct dr_conf {
-    struct sn_strlist rules;
-    bool annotate;
-};
-
-struct dr_state {
-    const struct sn_host *host;
-    struct sn_instance *inst;
-    const struct dr_conf *c;
-    struct sn_ruleset *rs;
-    /* Workers call detect() concurrently: one scratch per thread. */
-    pthread_key_t scratch;
-    bool key_made;
-    struct sn_counter *c_matches, *c_regex_errors;
-};
 
 static const struct sn_option dr_options[] = {
     { "rules", SN_OPT_LIST, NULL, offsetof(struct dr_conf, rules),
@@ -39,13 +20,36 @@ static const struct sn_option dr_options[] = {
     { "annotate", SN_OPT_BOOL, "true", offsetof(struct dr_conf, annotate),
       "set rule.id, rule.severity and extracted fields on matching events",
       0, 0, NULL, false },
+    { "signals_file", SN_OPT_STRING, NULL,
+      offsetof(struct dr_conf, signals_file),
+      "also append every signal, one JSON object per line, to this file "
+      "(for debugging rules)",
+      0, 0, NULL, false },
+    { "match_signals", SN_OPT_ENUM, "medium",
+      offsetof(struct dr_conf, match_signals),
+      "lowest severity at which a rule without a correlation signals every "
+      "match (none: never)",
+      0, 0, "info|low|medium|high|critical|none", false },
+    { "max_keys", SN_OPT_INT, "100000", offsetof(struct dr_conf, max_keys),
+      "correlation keys per rule (a rule's limits.max_keys overrides)",
+      1, 100000000, NULL, false },
+    { "max_events", SN_OPT_INT, "256", offsetof(struct dr_conf, max_events),
+      "events kept per correlation key (a rule's limits.max_events "
+      "overrides)",
+      1, 1000000, NULL, false },
+    { "evidence", SN_OPT_INT, "3", offsetof(struct dr_conf, evidence),
+      "first and last K events kept as a signal's evidence (0: none)",
+      0, 16, NULL, false },
+    { "tick", SN_OPT_DURATION, "1s", offsetof(struct dr_conf, tick_ms),
+      "how often time-driven checks run (absence, resolve_after)",
+      10, 60000, NULL, false },
     { 0 },
 };
 
 static void
-scratch_free(void *p)
+tls_free(void *p)
 {
-    sn_rules_scratch_free(p);
+    dr_tls_free(p);
 }
 
 static enum sn_status
@@ -62,7 +66,7 @@ dr_init(const struct sn_host *host, struct sn_instance *inst,
     s->host = host;
     s->inst = inst;
     s->c = config;
-    if (pthread_key_create(&s->scratch, scratch_free) != 0)
+    if (pthread_key_create(&s->tls_key, tls_free) != 0)
         return SN_ENOMEM;
     s->key_made = true;
     src = sn_rules_src_new();
@@ -103,8 +107,36 @@ dr_init(const struct sn_host *host, struct sn_instance *inst,
     s->c_regex_errors = host->counter(
         inst, "rules_regex_errors_total",
         "regex evaluations stopped by the match limit or failing");
-    host->log(inst, SN_LOG_INFO, "%zu rules loaded", s->rs->n_rules);
+    s->c_signals = host->counter(inst, "signals_total",
+                                 "signals emitted (correlations and matches)");
+    s->c_signal_failures = host->counter(
+        inst, "signal_emit_failures_total",
+        "signals lost: refused by the incident manager or too large");
+    s->c_signals_file_errors = host->counter(
+        inst, "signals_file_errors_total", "failed writes to signals_file");
+    s->c_ckpt_errors = host->counter(
+        inst, "checkpoint_errors_total",
+        "correlation checkpoints that could not be written or read");
+    {
+        enum sn_status rc = dr_corr_init(s, err, err_len);
+        if (rc != SN_OK)
+            return rc;
+    }
+    host->log(inst, SN_LOG_INFO, "%zu rules loaded, %zu correlations, %zu "
+              "shards", s->rs->n_rules, s->set->n_specs, s->n_shards);
     return SN_OK;
+}
+
+static enum sn_status
+dr_start(void *state, char *err, size_t err_len)
+{
+    return dr_corr_start(state, err, err_len);
+}
+
+static void
+dr_stop(void *state)
+{
+    dr_corr_stop(state);
 }
 
 static void
@@ -117,18 +149,14 @@ dr_destroy(void *state)
     if (s->key_made) {
         /* The worker threads have exited; their scratch was freed by the
          * key destructor. */
-        pthread_key_delete(s->scratch);
+        pthread_key_delete(s->tls_key);
     }
+    dr_corr_fini(s);
     sn_ruleset_free(s->rs);
     free(s);
 }
 
 /* ---- the engine reads events through the host API ------------------------ */
-
-struct dr_event {
-    const struct sn_host *host;
-    const struct sn_event *ev;
-};
 
 static const enum sn_field header_of[] = {
     [SN_RF_HOSTNAME] = SN_F_HOSTNAME, [SN_RF_APPNAME] = SN_F_APPNAME,
@@ -136,7 +164,7 @@ static const enum sn_field header_of[] = {
     [SN_RF_MSG] = SN_F_MSG,
 };
 
-static bool
+bool
 dr_get(void *ctx, int field_id, const char *name, size_t name_len,
        struct sn_value *out)
 {
@@ -171,17 +199,17 @@ dr_get(void *ctx, int field_id, const char *name, size_t name_len,
     }
 }
 
-static struct sn_rules_scratch *
-scratch(struct dr_state *s)
+static struct dr_tls *
+tls(struct dr_state *s)
 {
-    struct sn_rules_scratch *sc = pthread_getspecific(s->scratch);
+    struct dr_tls *t = pthread_getspecific(s->tls_key);
 
-    if (sc == NULL) {
-        sc = sn_rules_scratch_new(s->rs);
-        if (sc != NULL)
-            pthread_setspecific(s->scratch, sc);
+    if (t == NULL) {
+        t = dr_tls_new(s);
+        if (t != NULL)
+            pthread_setspecific(s->tls_key, t);
     }
-    return sc;
+    return t;
 }
 
 static void
@@ -235,24 +263,38 @@ static enum sn_status
 dr_detect(void *state, struct sn_batch *b)
 {
     struct dr_state *s = state;
-    struct sn_rules_scratch *sc = scratch(s);
+    struct dr_tls *t = tls(s);
     size_t n = s->host->batch_len(b);
     uint64_t matches = 0;
+    int64_t newest = 0;
+    bool ok = true;
 
-    if (sc == NULL)
+    if (t == NULL)
         return SN_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         struct dr_event e = { s->host, s->host->batch_event(b, i) };
         struct sn_rule_event rev = { &e, dr_get };
         const struct sn_rule_match *m;
-        size_t k = sn_rules_eval(s->rs, sc, &rev, 0, &m);
+        size_t k = sn_rules_eval(s->rs, t->sc, &rev, 0, &m);
+        int64_t ts;
 
+        if (s->host->event_time(e.ev, &ts) && ts > newest)
+            newest = ts;
+        else if (!s->host->event_time(e.ev, &ts) &&
+                 s->host->event_record(e.ev) != NULL &&
+                 s->host->event_record(e.ev)->recv_ns > newest)
+            newest = s->host->event_record(e.ev)->recv_ns;
         matches += k;
+        for (size_t j = 0; j < k; j++)
+            ok &= dr_corr_collect(s, t, b, (uint32_t)i, &m[j]);
         if (k > 0 && s->c->annotate)
             annotate(s, (struct sn_event *)e.ev, m, k);
     }
+    dr_note_times(s, newest);
+    /* Feed after the whole batch was evaluated: one lock per shard. */
+    dr_corr_flush(s, t, b);
     s->host->counter_add(s->c_matches, matches);
-    return SN_OK;
+    return ok ? SN_OK : SN_ENOMEM;
 }
 
 __attribute__((visibility("default"))) const struct sn_plugin
@@ -260,11 +302,14 @@ __attribute__((visibility("default"))) const struct sn_plugin
         SN_PLUGIN_HEADER,
         .name = "det_rules",
         .kind = SN_KIND_DETECTOR,
-        .description = "evaluate rule files (match, extract) on every event",
+        .description = "evaluate rule files on every event: match, extract, "
+                       "correlate, signal",
         .version = "1",
         .options = dr_options,
         .config_size = sizeof(struct dr_conf),
         .init = dr_init,
+        .start = dr_start,
+        .stop = dr_stop,
         .destroy = dr_destroy,
         .detect = dr_detect,
     };

@@ -15,5 +15,6 @@ int sn_cmd_parse(int argc, char **argv);
 int sn_cmd_frame(int argc, char **argv);
 int sn_cmd_test(int argc, char **argv);
 int sn_cmd_token(int argc, char **argv);
+int sn_cmd_explain(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "cli/parse_input.h"
+#include "cli/test_corr.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -56,17 +57,30 @@ struct expect {
     int line;
 };
 
+/* `# expect-signal: A B` / `# expect-no-signal: C`: the next line must
+ * (must not) raise a firing signal of those rules. */
+struct sexpect {
+    bool active;
+    const char *pos[MAX_EXPECT], *neg[MAX_EXPECT];
+    size_t n_pos, n_neg;
+    char text[1024];
+    size_t used; /* of text */
+    int line;
+};
+
 struct coverage {
     unsigned positive, negative, hits;
 };
 
 struct test {
     enum fmt fmt;
-    bool json, explain, verify;
+    bool json, explain, verify, quiet;
     struct sn_rfc3164_opts opts;
     const struct sn_ruleset *rs;
     struct sn_rules_scratch *sc;
     struct coverage *cov; /* per rule */
+    struct sn_test_corr *tc;
+    struct sexpect se;
     unsigned long lines, matched_lines, failures;
     struct sn_buf out;
 };
@@ -77,12 +91,16 @@ usage(FILE *f)
     fprintf(f,
             "usage: sentineld test -r RULES [-r RULES...] [--format "
             "auto|rfc3164|rfc5424|raw]\n"
-            "                      [--json] [--explain] [--verify] FILE...\n"
+            "                      [--json] [--explain] [--verify] [--quiet] FILE...\n"
             "  -r RULES     a rule file, or a directory of *.yaml rule files\n"
             "  --format F   how lines are parsed (default auto)\n"
             "  --json       one JSON object per line, then a summary object\n"
             "  --explain    print the condition trace of every match\n"
             "  --verify     check '# expect:' annotations and rule coverage\n"
+            "  -q, --quiet  no per-line output: only the signals and the "
+            "summary\n"
+            "At the end it prints the signals the rules' correlations "
+            "raised (with --json,\none JSON object per signal).\n"
             "FILE may be - for standard input.\n");
 }
 
@@ -226,6 +244,73 @@ parse_expect(struct expect *e, const char *line, size_t len, int lineno)
     return true;
 }
 
+static bool
+parse_sexpect(struct sexpect *e, const char *line, size_t len, int lineno)
+{
+    bool pos;
+    size_t skip;
+    char *p, *tok;
+
+    if (len >= 16 && strncmp(line, "# expect-signal:", 16) == 0) {
+        pos = true;
+        skip = 16;
+    } else if (len >= 19 && strncmp(line, "# expect-no-signal:", 19) == 0) {
+        pos = false;
+        skip = 19;
+    } else {
+        return false;
+    }
+    if (!e->active)
+        memset(e, 0, sizeof(*e));
+    e->active = true;
+    e->line = lineno;
+    /* Both kinds may precede one line: append after what is there. */
+    p = e->text + e->used;
+    if (e->used + 1 >= sizeof(e->text))
+        return true;
+    snprintf(p, sizeof(e->text) - e->used, "%.*s", (int)(len - skip),
+             line + skip);
+    e->used += strlen(p) + 1;
+    while ((tok = next_token(&p)) != NULL) {
+        if (pos && e->n_pos < MAX_EXPECT)
+            e->pos[e->n_pos++] = tok;
+        else if (!pos && e->n_neg < MAX_EXPECT)
+            e->neg[e->n_neg++] = tok;
+    }
+    return true;
+}
+
+static void
+verify_signals(struct test *t, const char *file, int lineno)
+{
+    struct sexpect *e = &t->se;
+    bool ok = true;
+
+    for (size_t k = 0; k < e->n_pos + e->n_neg; k++) {
+        bool want = k < e->n_pos;
+        const char *id = want ? e->pos[k] : e->neg[k - e->n_pos];
+        const struct sn_rule *r = sn_ruleset_find(t->rs, id);
+        bool fired = sn_test_corr_line_fired(t->tc, id);
+
+        if (r == NULL) {
+            fprintf(stderr, "%s:%d: annotation names unknown rule '%s'\n",
+                    file, e->line, id);
+            ok = false;
+        } else if (want != fired) {
+            fprintf(stderr, "%s:%d: expected rule '%s' %s a signal; it %s\n",
+                    file, lineno, id, want ? "to raise" : "not to raise",
+                    fired ? "did" : "did not");
+            ok = false;
+        } else if (want) {
+            t->cov[r->index].positive++;
+        } else {
+            t->cov[r->index].negative++;
+        }
+    }
+    if (!ok)
+        t->failures++;
+}
+
 static const struct sn_rule_match *
 find_match(const struct sn_rule_match *m, size_t n, const char *id)
 {
@@ -330,6 +415,8 @@ print_line(struct test *t, const char *file, int lineno,
 {
     struct sn_buf *b = &t->out;
 
+    if (t->quiet)
+        return;
     sn_buf_reset(b);
     if (t->json) {
         sn_buf_printf(b, "{\"line\":%d,\"file\":", lineno);
@@ -434,11 +521,16 @@ test_line(struct test *t, const char *file, int lineno, const char *p,
         for (size_t i = 0; i < n; i++)
             t->cov[m[i].rule->index].hits++;
     }
+    if (rc == SN_OK)
+        sn_test_corr_feed(t->tc, file, lineno, &msg, &rev, t->sc, m, n);
     print_line(t, file, lineno, &msg, &rev, m, n,
                rc == SN_OK ? NULL : err.reason);
     if (t->verify && e->active)
         verify_line(t, file, lineno, e, m, n);
+    if (t->verify && t->se.active)
+        verify_signals(t, file, lineno);
     e->active = false;
+    t->se.active = false;
 }
 
 static int
@@ -458,6 +550,12 @@ test_file(struct test *t, const char *path)
         return EXIT_FAILED;
     }
     memset(&e, 0, sizeof(e));
+    memset(&t->se, 0, sizeof(t->se));
+    if (!sn_test_corr_file(t->tc)) {
+        if (f != stdin)
+            fclose(f);
+        return EXIT_FAILED;
+    }
     sn_arena_init(&arena, 64 * 1024, 0);
     while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
@@ -466,7 +564,7 @@ test_file(struct test *t, const char *path)
         if (len == 0)
             continue;
         if (line[0] == '#') {
-            if (t->verify)
+            if (t->verify && !parse_sexpect(&t->se, line, (size_t)len, lineno))
                 parse_expect(&e, line, (size_t)len, lineno);
             continue;
         }
@@ -484,13 +582,15 @@ report(struct test *t)
 {
     bool coverage_ok = true;
 
+    sn_test_corr_print(t->tc, t->json, stdout);
     if (t->json) {
         struct sn_buf *b = &t->out;
 
         sn_buf_reset(b);
         sn_buf_printf(b, "{\"summary\":{\"lines\":%lu,\"matched\":%lu,"
-                      "\"failures\":%lu,\"rules\":{",
-                      t->lines, t->matched_lines, t->failures);
+                      "\"signals\":%zu,\"failures\":%lu,\"rules\":{",
+                      t->lines, t->matched_lines, sn_test_corr_count(t->tc),
+                      t->failures);
         for (size_t i = 0; i < t->rs->n_rules; i++) {
             if (i > 0)
                 sn_buf_putc(b, ',');
@@ -570,6 +670,9 @@ sn_cmd_test(int argc, char **argv)
             t.explain = true;
         } else if (strcmp(argv[i], "--verify") == 0) {
             t.verify = true;
+        } else if (strcmp(argv[i], "-q") == 0 ||
+                   strcmp(argv[i], "--quiet") == 0) {
+            t.quiet = true;
         } else if (strcmp(argv[i], "-h") == 0 ||
                    strcmp(argv[i], "--help") == 0) {
             usage(stdout);
@@ -596,6 +699,12 @@ sn_cmd_test(int argc, char **argv)
         goto out;
     }
     t.rs = rs;
+    t.tc = sn_test_corr_new(rs, &d);
+    if (t.tc == NULL) {
+        sn_diags_print(&d, stderr);
+        status = d.n_errors > 0 ? EXIT_USAGE : EXIT_FAILED;
+        goto out;
+    }
     t.sc = sn_rules_scratch_new(rs);
     t.cov = calloc(rs->n_rules + 1, sizeof(*t.cov));
     if (t.sc == NULL || t.cov == NULL) {
@@ -608,6 +717,7 @@ sn_cmd_test(int argc, char **argv)
     if (report(&t) != EXIT_OK)
         status = EXIT_FAILED;
 out:
+    sn_test_corr_free(t.tc);
     sn_rules_scratch_free(t.sc);
     free(t.cov);
     sn_ruleset_free(rs);

@@ -296,6 +296,10 @@ sn_pipeline_build(struct sn_config *cfg, struct sn_metrics *metrics,
     }
     pl->cfg = cfg;
     pl->metrics = metrics;
+    /* Before any init(): plugins size per-worker state by host->n_workers. */
+    ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    pl->n_workers = cfg->daemon.workers > 0 ? (unsigned)cfg->daemon.workers
+                                            : (unsigned)(ncpu > 0 ? ncpu : 1);
     pl->plugin_dirs = sn_plugin_search_path(&cfg->daemon.plugin_path);
     /* Room for every configured instance plus one implicit parser per
      * parser reference. */
@@ -346,9 +350,6 @@ sn_pipeline_build(struct sn_config *cfg, struct sn_metrics *metrics,
     pl->c_signals_refused = sn_metrics_counter(
         metrics, "sentineld_signals_refused_total", NULL,
         "signals a detector emitted with no incident manager to take them");
-    ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    pl->n_workers = cfg->daemon.workers > 0 ? (unsigned)cfg->daemon.workers
-                                            : (unsigned)(ncpu > 0 ? ncpu : 1);
     pl->c_pool_in_use = sn_metrics_gauge(
         metrics, "sentineld_pipeline_batches_in_use", NULL,
         "batches held by inputs, workers and outputs");

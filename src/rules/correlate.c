@@ -611,6 +611,9 @@ emit(struct sn_corr *c, const struct sn_signal *sig)
 {
     if (c->cfg.emit != NULL)
         c->cfg.emit(c->cfg.emit_arg, sig);
+    if (sig->state == SN_SIGNAL_FIRING &&
+        c->set->n_sig_targets[sig->spec->index] > 0)
+        sn_corr_chain_push(c, sig);
 }
 
 /* The condition held for k: count the hit, then signal unless suppressed
@@ -732,6 +735,7 @@ min_delay(const struct sn_corr_spec *s)
         d = s->after_ns;
         break;
     case SN_CORR_NEW_VALUE:
+    case SN_CORR_MATCH:
         break;
     }
     if (s->resolve_ns && s->resolve_ns < d)
@@ -832,6 +836,7 @@ sn_corr_advance(struct sn_corr *c, int64_t now_ns)
         }
         degraded(c, cr);
     }
+    sn_corr_chain_drain(c);
     return SN_OK;
 }
 
@@ -1285,6 +1290,8 @@ feed_one(struct sn_corr *c, const struct sn_corr_input *in, uint32_t si,
     case SN_CORR_NEW_VALUE:
         feed_new_value(c, cr, k, t, in);
         break;
+    case SN_CORR_MATCH:
+        break; /* never a spec's kind */
     }
     return SN_OK;
 }
@@ -1302,6 +1309,7 @@ sn_corr_feed(struct sn_corr *c, const struct sn_corr_input *in)
         if (x != SN_OK)
             rc = x;
     }
+    sn_corr_chain_drain(c);
     return rc;
 }
 
@@ -1309,9 +1317,46 @@ enum sn_status
 sn_corr_feed_target(struct sn_corr *c, const struct sn_corr_input *in,
                     const struct sn_corr_target *t)
 {
+    enum sn_status rc;
+
     if (t->spec >= c->n_rules)
         return SN_EINVAL;
+    rc = feed_one(c, in, t->spec, &t->hash);
+    sn_corr_chain_drain(c);
+    return rc;
+}
+
+enum sn_status
+sn_corr_feed_chained(struct sn_corr *c, const struct sn_corr_input *in,
+                     const struct sn_corr_target *t)
+{
     return feed_one(c, in, t->spec, &t->hash);
+}
+
+bool
+sn_corr_route_spec(const struct sn_corr_set *set,
+                   const struct sn_corr_input *in, uint32_t spec,
+                   uint64_t *hash)
+{
+    const struct sn_corr_spec *s = &set->specs[spec];
+    char kbuf[SN_CORR_MAX_GROUP_BY * (2 + SN_CORR_VALUE_MAX)];
+    size_t len = 0;
+    uint64_t h = fnv(FNV_INIT, s->rule->id, strlen(s->rule->id) + 1);
+
+    if (!(s->kind == SN_CORR_RATE && !s->per_key)) {
+        for (size_t g = 0; g < s->n_group_by; g++) {
+            struct sn_value v;
+            struct sn_str txt;
+            char tmp[64];
+            int id = sn_field_table_find(&set->rs->fields, s->group_by[g]);
+            if (!get_field(in, s->group_by[g], id < 0 ? INT32_MAX : id, &v) ||
+                !sn_value_text(&v, tmp, sizeof(tmp), &txt))
+                return false;
+            len += key_put(kbuf + len, txt);
+        }
+    }
+    *hash = mix(fnv(h, kbuf, len));
+    return true;
 }
 
 size_t
@@ -1320,37 +1365,17 @@ sn_corr_route(const struct sn_corr_set *set, const struct sn_corr_input *in,
 {
     uint32_t r = in->rule->index;
     size_t n = 0;
-    /* A throwaway engine-shaped scratch for key building. */
-    struct {
-        char kbuf[SN_CORR_MAX_GROUP_BY * (2 + SN_CORR_VALUE_MAX)];
-    } scratch;
 
     if (r >= set->rs->n_rules)
         return 0;
     for (uint32_t i = 0; i < set->n_targets[r]; i++) {
-        const struct sn_corr_spec *s = &set->specs[set->targets[r][i]];
-        size_t len = 0;
-        bool ok = true;
-        uint64_t h = fnv(FNV_INIT, s->rule->id, strlen(s->rule->id) + 1);
+        uint64_t h;
 
-        if (!(s->kind == SN_CORR_RATE && !s->per_key)) {
-            for (size_t g = 0; ok && g < s->n_group_by; g++) {
-                struct sn_value v;
-                struct sn_str txt;
-                char tmp[64];
-                int id = sn_field_table_find(&set->rs->fields, s->group_by[g]);
-                ok = get_field(in, s->group_by[g], id < 0 ? INT32_MAX : id,
-                               &v) &&
-                     sn_value_text(&v, tmp, sizeof(tmp), &txt);
-                if (ok)
-                    len += key_put(scratch.kbuf + len, txt);
-            }
-        }
-        if (!ok)
+        if (!sn_corr_route_spec(set, in, set->targets[r][i], &h))
             continue;
         if (n < max) {
             out[n].spec = set->targets[r][i];
-            out[n].hash = mix(fnv(h, scratch.kbuf, len));
+            out[n].hash = h;
         }
         n++;
     }
@@ -1441,6 +1466,7 @@ sn_corr_free(struct sn_corr *c)
         free(c->slabs[s]);
     }
     free(c->slabs);
+    free(c->chain);
     for (size_t i = 0; i < c->n_rules; i++)
         free(c->rules[i].tab);
     free(c->rules);

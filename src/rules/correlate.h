@@ -31,6 +31,9 @@ enum sn_corr_kind {
     SN_CORR_ABSENCE,
     SN_CORR_RATE,
     SN_CORR_NEW_VALUE,
+    /* Not a correlation: the signal of a rule without one, one per match
+     * (det_rules and `sentineld test` emit these; specs never have it). */
+    SN_CORR_MATCH,
 };
 
 /* "threshold", ... */
@@ -90,6 +93,15 @@ struct sn_corr_set {
      * and every sequence naming r as a step). */
     uint32_t **targets;
     uint32_t *n_targets;
+    /* For spec i: the sequences fed by its firing signals (sequence steps
+     * naming a rule with a correlation of its own). */
+    uint32_t **sig_targets;
+    uint32_t *n_sig_targets;
+    int32_t *spec_of_rule; /* rule index -> spec index, -1: none */
+    /* For rule index r without a correlation: its group_by (the key of
+     * its match signals; n 0: none). */
+    const char *const **match_group_by;
+    size_t *n_match_group_by;
     struct sn_arena arena;
 };
 
@@ -183,9 +195,20 @@ struct sn_signal {
     size_t n_first, n_last, n_steps;
     /* degraded */
     uint64_t keys_evicted, events_dropped;
+    /* Set by the caller before sn_signal_json, not by the engine: the
+     * rule (NULL: spec->rule) for title/description/tags, and the
+     * condition trace of the triggering event as a JSON object
+     * (sn_rules_explain_json; empty: no trace). */
+    const struct sn_rule *rule;
+    struct sn_str trace;
 };
 
 typedef void (*sn_corr_emit_fn)(void *arg, const struct sn_signal *sig);
+/* A firing signal feeds a sequence whose key lives in another shard: the
+ * caller must feed (in, t) to that shard's engine with
+ * sn_corr_feed_target. Everything is borrowed for the call. */
+typedef void (*sn_corr_forward_fn)(void *arg, const struct sn_corr_input *in,
+                                   const struct sn_corr_target *t);
 
 struct sn_corr_config {
     uint32_t max_keys;   /* per rule; 0: 100000 */
@@ -197,6 +220,7 @@ struct sn_corr_config {
     uint32_t shard, n_shards;     /* feed only targets with hash % n == shard */
     sn_corr_emit_fn emit;
     void *emit_arg;
+    sn_corr_forward_fn forward; /* NULL: other shards' feeds are dropped */
 };
 
 struct sn_corr_rule_stats {
@@ -252,6 +276,16 @@ typedef bool (*sn_corr_want_fn)(void *arg, const struct sn_corr_spec *spec,
 enum sn_status sn_corr_checkpoint(const struct sn_corr *c, sn_corr_want_fn want,
                                   void *arg, struct sn_buf *out);
 enum sn_status sn_corr_restore(struct sn_corr *c, const void *data, size_t len);
+
+/* An event's evidence summary as JSON, {"host","app","msg","fields"},
+ * for sn_corr_input.summary with summary_is_json (parts cut to fit: msg
+ * 240 bytes, values 48, 8 fields). Appended to out; SN_ELIMIT (and out
+ * unchanged) when it would exceed SN_CORR_SUMMARY_JSON_MAX bytes. */
+#define SN_CORR_SUMMARY_JSON_MAX 512
+enum sn_status sn_corr_summary_json(struct sn_buf *out, struct sn_str host,
+                                    struct sn_str app, struct sn_str msg,
+                                    const struct sn_rule_field_value *fields,
+                                    size_t n_fields);
 
 /* One signal as a JSON object (docs/correlation.md has the shape). */
 enum sn_status sn_signal_json(const struct sn_signal *sig, struct sn_buf *out);

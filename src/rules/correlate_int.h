@@ -84,6 +84,22 @@ struct crule {
     struct sn_corr_rule_stats st;
 };
 
+/* A firing signal waiting to feed a sequence (correlate_chain.c): copied
+ * out of the signal, fed once the feed that produced it is complete. */
+struct chain_item {
+    uint32_t spec; /* the sequence */
+    uint64_t hash;
+    const struct sn_rule *rule; /* the step rule whose signal it was */
+    int64_t t;
+    unsigned depth; /* sequences of sequences: bounded */
+    uint32_t n_key;
+    const char *names[SN_CORR_MAX_GROUP_BY];
+    uint16_t klen[SN_CORR_MAX_GROUP_BY];
+    char kb[SN_CORR_MAX_GROUP_BY * SN_CORR_VALUE_MAX];
+    uint32_t summary_len;
+    char summary[384];
+};
+
 struct sn_corr {
     const struct sn_corr_set *set;
     struct sn_corr_config cfg;
@@ -100,7 +116,28 @@ struct sn_corr {
     struct sn_corr_evidence first[SN_CORR_EVIDENCE_MAX];
     struct sn_corr_evidence last[SN_CORR_EVIDENCE_MAX];
     struct sn_corr_evidence steps[SN_CORR_MAX_STEPS];
+    /* signal-fed sequences (correlate_chain.c): a FIFO */
+    struct chain_item *chain;
+    size_t chain_head, chain_n, chain_cap;
+    unsigned depth; /* of the item being fed */
+    bool draining;
+    uint64_t chain_dropped;
 };
+
+/* correlate_chain.c: queue a firing signal for the sequences it feeds
+ * (called by emit), and feed the queue (at the end of every public
+ * feed/advance call). */
+void sn_corr_chain_push(struct sn_corr *c, const struct sn_signal *sig);
+void sn_corr_chain_drain(struct sn_corr *c);
+/* Feed one target without draining (the drain loop itself). */
+enum sn_status sn_corr_feed_chained(struct sn_corr *c,
+                                    const struct sn_corr_input *in,
+                                    const struct sn_corr_target *t);
+/* The routing hash of in for spec; false when a group-by field is
+ * missing. */
+bool sn_corr_route_spec(const struct sn_corr_set *set,
+                        const struct sn_corr_input *in, uint32_t spec,
+                        uint64_t *hash);
 
 /* Used by the checkpoint code. */
 struct ckey *sn_corr_key_alloc(struct sn_corr *c);

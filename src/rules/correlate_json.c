@@ -5,8 +5,10 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/json.h"
+#include "rules/value.h"
 #include "rules/correlate.h"
 
 static const char *const states[] = { "firing", "resolved", "degraded" };
@@ -58,6 +60,31 @@ evidence(struct sn_buf *b, const struct sn_corr_evidence *e, size_t n,
     return sn_buf_putc(b, ']');
 }
 
+/* What the rule says about itself, so a signal reads on its own. */
+static enum sn_status
+rule_text(struct sn_buf *b, const struct sn_rule *r)
+{
+    enum sn_status rc;
+
+    if (r == NULL)
+        return SN_OK;
+    TRY(sn_json_key(b, "title"));
+    TRY(sn_json_str_or_null(b, r->title, r->title ? strlen(r->title) : 0));
+    TRY(sn_buf_putc(b, ','));
+    TRY(sn_json_key(b, "description"));
+    TRY(sn_json_str_or_null(b, r->description,
+                            r->description ? strlen(r->description) : 0));
+    TRY(sn_buf_putc(b, ','));
+    TRY(sn_json_key(b, "tags"));
+    TRY(sn_buf_putc(b, '['));
+    for (size_t i = 0; i < r->n_tags; i++) {
+        if (i)
+            TRY(sn_buf_putc(b, ','));
+        TRY(sn_json_str(b, r->tags[i], strlen(r->tags[i])));
+    }
+    return SN_BUF_LIT(b, "],");
+}
+
 enum sn_status
 sn_signal_json(const struct sn_signal *sig, struct sn_buf *b)
 {
@@ -86,6 +113,15 @@ sn_signal_json(const struct sn_signal *sig, struct sn_buf *b)
     TRY(sn_json_key(b, "time_ns"));
     TRY(sn_json_int(b, sig->time_ns));
     TRY(sn_buf_putc(b, ','));
+    TRY(rule_text(b, sig->rule ? sig->rule
+                     : sig->spec ? sig->spec->rule
+                                 : NULL));
+    if (sig->trace.len > 0) {
+        /* Already JSON (sn_rules_explain_json). */
+        TRY(sn_json_key(b, "trace"));
+        TRY(sn_buf_append(b, sig->trace.ptr, sig->trace.len));
+        TRY(sn_buf_putc(b, ','));
+    }
 
     if (sig->state == SN_SIGNAL_DEGRADED) {
         TRY(sn_json_key(b, "degraded"));
@@ -170,4 +206,54 @@ sn_signal_json(const struct sn_signal *sig, struct sn_buf *b)
     TRY(sn_json_key(b, "last"));
     TRY(evidence(b, sig->last, sig->n_last, false));
     return SN_BUF_LIT(b, "}}");
+}
+
+#define SUM_MSG_MAX   240
+#define SUM_HOST_MAX  64
+#define SUM_FIELD_MAX 48
+#define SUM_FIELDS    8
+
+static void
+json_cut(struct sn_buf *b, const char *key, struct sn_str v, size_t max)
+{
+    sn_json_key(b, key);
+    if (v.ptr == NULL)
+        SN_BUF_LIT(b, "null");
+    else
+        sn_json_str(b, v.ptr, v.len < max ? v.len : max);
+}
+
+enum sn_status
+sn_corr_summary_json(struct sn_buf *b, struct sn_str host, struct sn_str app,
+                     struct sn_str msg, const struct sn_rule_field_value *f,
+                     size_t n)
+{
+    size_t start = b->len;
+
+    sn_buf_putc(b, '{');
+    json_cut(b, "host", host, SUM_HOST_MAX);
+    sn_buf_putc(b, ',');
+    json_cut(b, "app", app, SUM_HOST_MAX);
+    sn_buf_putc(b, ',');
+    json_cut(b, "msg", msg, SUM_MSG_MAX);
+    SN_BUF_LIT(b, ",\"fields\":{");
+    for (size_t k = 0; k < n && k < SUM_FIELDS; k++) {
+        const struct sn_value *v = &f[k].v;
+        if (k > 0)
+            sn_buf_putc(b, ',');
+        sn_json_str(b, f[k].name, f[k].name_len);
+        sn_buf_putc(b, ':');
+        if (v->type == SN_VAL_STR)
+            sn_json_str(b, v->u.s.ptr,
+                        v->u.s.len < SUM_FIELD_MAX ? v->u.s.len
+                                                   : SUM_FIELD_MAX);
+        else
+            sn_value_json(v, b);
+    }
+    if (SN_BUF_LIT(b, "}}") != SN_OK ||
+        b->len - start > SN_CORR_SUMMARY_JSON_MAX) {
+        b->len = start;
+        return SN_ELIMIT;
+    }
+    return SN_OK;
 }

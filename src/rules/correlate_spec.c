@@ -33,6 +33,8 @@ static const char *const sev_names[] = { "info", "low", "medium", "high",
 const char *
 sn_corr_kind_name(enum sn_corr_kind k)
 {
+    if (k == SN_CORR_MATCH)
+        return "match";
     return (size_t)k < N_KINDS ? kind_names[k] : "?";
 }
 
@@ -514,27 +516,6 @@ sn_corr_spec_parse(const struct sn_ruleset *rs, const struct sn_rule *r,
         else if (strcmp(k, "limits") == 0)
             limits = pr->value;
     }
-    if (kind_pair == NULL) {
-        /* Correlation options without a correlation are a mistake: say
-         * which keys would give them meaning. */
-        const struct sn_node *orphan = group      ? group
-                                       : window   ? window
-                                       : suppress ? suppress
-                                       : resolve  ? resolve
-                                       : escalate ? escalate
-                                       : lateness ? lateness
-                                                  : limits;
-        if (orphan == NULL)
-            return SN_DECLINED;
-        err(&p, orphan,
-            "correlation options need one of threshold, distinct, sequence, "
-            "absence, rate or new_value");
-        return SN_ECONFIG;
-    }
-    s->kind = (enum sn_corr_kind)kind;
-    s->line = kind_pair->key->line;
-    s->col = kind_pair->key->col;
-
     if (group != NULL) {
         if (group->type == SN_NODE_SCALAR) {
             const char **g = sn_arena_alloc(arena, sizeof(*g));
@@ -559,6 +540,26 @@ sn_corr_spec_parse(const struct sn_ruleset *rs, const struct sn_rule *r,
         }
     }
 
+    if (kind_pair == NULL) {
+        /* Correlation options without a correlation are a mistake: say
+         * which keys would give them meaning. */
+        const struct sn_node *orphan = window   ? window
+                                       : suppress ? suppress
+                                       : resolve  ? resolve
+                                       : escalate ? escalate
+                                       : lateness ? lateness
+                                                  : limits;
+        if (orphan == NULL) /* group_by alone keys match signals */
+            return p.ok ? SN_DECLINED : SN_ECONFIG;
+        err(&p, orphan,
+            "correlation options need one of threshold, distinct, sequence, "
+            "absence, rate or new_value");
+        return SN_ECONFIG;
+    }
+    s->kind = (enum sn_corr_kind)kind;
+    s->line = kind_pair->key->line;
+    s->col = kind_pair->key->col;
+
     switch (s->kind) {
     case SN_CORR_THRESHOLD:
         parse_threshold(&p, kind_pair->value, s);
@@ -578,6 +579,8 @@ sn_corr_spec_parse(const struct sn_ruleset *rs, const struct sn_rule *r,
     case SN_CORR_NEW_VALUE:
         parse_new_value(&p, kind_pair->value, s);
         break;
+    case SN_CORR_MATCH:
+        break; /* not a kind rules can name */
     }
 
     if (s->kind <= SN_CORR_SEQUENCE) {
@@ -693,16 +696,28 @@ sn_corr_set_build(const struct sn_ruleset *rs, struct sn_corr_set **out,
         sn_arena_alloc(&set->arena, (rs->n_rules + 1) * sizeof(*set->targets));
     set->n_targets = sn_arena_alloc(&set->arena, (rs->n_rules + 1) *
                                                      sizeof(*set->n_targets));
-    if (!set->specs || !set->targets || !set->n_targets)
+    set->match_group_by = sn_arena_alloc(
+        &set->arena, (rs->n_rules + 1) * sizeof(*set->match_group_by));
+    set->n_match_group_by = sn_arena_alloc(
+        &set->arena, (rs->n_rules + 1) * sizeof(*set->n_match_group_by));
+    if (!set->specs || !set->targets || !set->n_targets ||
+        !set->match_group_by || !set->n_match_group_by)
         goto nomem;
+    memset(set->match_group_by, 0,
+           (rs->n_rules + 1) * sizeof(*set->match_group_by));
+    memset(set->n_match_group_by, 0,
+           (rs->n_rules + 1) * sizeof(*set->n_match_group_by));
     memset(set->n_targets, 0, (rs->n_rules + 1) * sizeof(*set->n_targets));
     for (size_t i = 0; i < rs->n_rules; i++) {
         const struct sn_rule *r = &rs->rules[i];
         struct sn_corr_spec *s = &set->specs[set->n_specs];
         enum sn_status rc =
             sn_corr_spec_parse(rs, r, r->kept, r->n_kept, &set->arena, s, d);
-        if (rc == SN_DECLINED)
+        if (rc == SN_DECLINED) {
+            set->match_group_by[i] = s->group_by;
+            set->n_match_group_by[i] = s->n_group_by;
             continue;
+        }
         if (rc != SN_OK) {
             bad = true;
             continue;
@@ -713,41 +728,75 @@ sn_corr_set_build(const struct sn_ruleset *rs, struct sn_corr_set **out,
         sn_corr_set_free(set);
         return SN_ECONFIG;
     }
-    /* Routing: a rule's own spec first, then sequences using it. */
+    /* Routing: a rule's own spec first, then sequences using it. A
+     * sequence step naming a rule that has a correlation of its own is
+     * fed by that rule's firing signals, not its raw matches ("brute
+     * force then success" means the threshold was crossed, then a
+     * success): those sequences go to sig_targets of the step's spec. */
+    set->spec_of_rule =
+        sn_arena_alloc(&set->arena, (rs->n_rules + 1) * sizeof(int32_t));
+    set->sig_targets = sn_arena_alloc(&set->arena, (set->n_specs + 1) *
+                                                       sizeof(uint32_t *));
+    set->n_sig_targets =
+        sn_arena_alloc(&set->arena, (set->n_specs + 1) * sizeof(uint32_t));
+    if (!set->spec_of_rule || !set->sig_targets || !set->n_sig_targets)
+        goto nomem;
+    for (size_t r = 0; r < rs->n_rules; r++)
+        set->spec_of_rule[r] = -1;
     for (size_t i = 0; i < set->n_specs; i++) {
-        const struct sn_corr_spec *s = &set->specs[i];
-        set->n_targets[s->rule->index]++;
-        for (size_t j = 0; j < s->n_steps; j++) {
-            bool dup = false;
-            for (size_t k = 0; k < j; k++)
-                dup |= s->steps[k] == s->steps[j];
-            if (!dup && s->kind == SN_CORR_SEQUENCE)
-                set->n_targets[s->steps[j]->index]++;
+        set->spec_of_rule[set->specs[i].rule->index] = (int32_t)i;
+        set->n_sig_targets[i] = 0;
+        set->sig_targets[i] = NULL;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            for (size_t r = 0; r < rs->n_rules; r++) {
+                n_targets = set->n_targets[r];
+                set->targets[r] = sn_arena_alloc(
+                    &set->arena, (n_targets + 1) * sizeof(uint32_t));
+                if (set->targets[r] == NULL)
+                    goto nomem;
+                set->n_targets[r] = 0;
+            }
+            for (size_t i = 0; i < set->n_specs; i++) {
+                set->sig_targets[i] = sn_arena_alloc(
+                    &set->arena, (set->n_sig_targets[i] + 1) * sizeof(uint32_t));
+                if (set->sig_targets[i] == NULL)
+                    goto nomem;
+                set->n_sig_targets[i] = 0;
+            }
         }
-    }
-    for (size_t r = 0; r < rs->n_rules; r++) {
-        n_targets = set->n_targets[r];
-        set->targets[r] =
-            sn_arena_alloc(&set->arena, (n_targets + 1) * sizeof(uint32_t));
-        if (set->targets[r] == NULL)
-            goto nomem;
-        set->n_targets[r] = 0;
-    }
-    for (size_t i = 0; i < set->n_specs; i++) {
-        const struct sn_corr_spec *s = &set->specs[i];
-        uint32_t r = s->rule->index;
-        if (s->kind != SN_CORR_SEQUENCE)
-            set->targets[r][set->n_targets[r]++] = (uint32_t)i;
-    }
-    for (size_t i = 0; i < set->n_specs; i++) {
-        const struct sn_corr_spec *s = &set->specs[i];
-        for (size_t j = 0; s->kind == SN_CORR_SEQUENCE && j < s->n_steps; j++) {
-            uint32_t r = s->steps[j]->index;
-            bool dup = false;
-            for (size_t k = 0; k < j; k++)
-                dup |= s->steps[k] == s->steps[j];
-            if (!dup)
-                set->targets[r][set->n_targets[r]++] = (uint32_t)i;
+        for (size_t i = 0; i < set->n_specs; i++) {
+            const struct sn_corr_spec *s = &set->specs[i];
+            uint32_t r = s->rule->index;
+            if (s->kind == SN_CORR_SEQUENCE)
+                continue;
+            if (pass == 1)
+                set->targets[r][set->n_targets[r]] = (uint32_t)i;
+            set->n_targets[r]++;
+        }
+        for (size_t i = 0; i < set->n_specs; i++) {
+            const struct sn_corr_spec *s = &set->specs[i];
+            for (size_t j = 0; s->kind == SN_CORR_SEQUENCE && j < s->n_steps;
+                 j++) {
+                uint32_t r = s->steps[j]->index;
+                int32_t via = set->spec_of_rule[r];
+                bool dup = false;
+                for (size_t k = 0; k < j; k++)
+                    dup |= s->steps[k] == s->steps[j];
+                if (dup)
+                    continue;
+                if (via >= 0 && (size_t)via != i) {
+                    if (pass == 1)
+                        set->sig_targets[via][set->n_sig_targets[via]] =
+                            (uint32_t)i;
+                    set->n_sig_targets[via]++;
+                } else {
+                    if (pass == 1)
+                        set->targets[r][set->n_targets[r]] = (uint32_t)i;
+                    set->n_targets[r]++;
+                }
+            }
         }
     }
     *out = set;

@@ -129,4 +129,10 @@ void sn_rules_explain(const struct sn_ruleset *rs, struct sn_rules_scratch *sc,
 enum sn_status sn_rules_explain_format(const struct sn_rule_explain *x,
                                        struct sn_buf *out);
 
+/* The same as one JSON object (explain_json.c; docs/correlation.md,
+ * "trace"): {"rule","matched","prefilter","steps":[...],"truncated",
+ * "fields"}. Values are not truncated; SN_ELIMIT when out is full. */
+enum sn_status sn_rules_explain_json(const struct sn_rule_explain *x,
+                                     struct sn_buf *out);
+
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "rules/ip.h"
 
 bool
@@ -42,4 +43,26 @@ sn_value_text(const struct sn_value *v, char *tmp, size_t tmp_len,
     out->ptr = tmp;
     out->len = (size_t)n;
     return true;
+}
+
+enum sn_status
+sn_value_json(const struct sn_value *v, struct sn_buf *out)
+{
+    char tmp[64];
+    struct sn_str t;
+
+    if (!sn_value_text(v, tmp, sizeof(tmp), &t))
+        return SN_BUF_LIT(out, "null");
+    switch (v->type) {
+    case SN_VAL_STR:
+    case SN_VAL_IP:
+        return sn_json_str(out, t.ptr, t.len);
+    case SN_VAL_DOUBLE:
+        /* JSON has no NaN or infinity. */
+        if (v->u.d != v->u.d || v->u.d > 1.7e308 || v->u.d < -1.7e308)
+            return SN_BUF_LIT(out, "null");
+        return sn_buf_append(out, t.ptr, t.len);
+    default:
+        return sn_buf_append(out, t.ptr, t.len);
+    }
 }

@@ -21,12 +21,18 @@ rc=$?
 jrc=$?
 tail -n 1 "$TMP/json" >"$TMP/summary"
 
-# One line per rule: "id hits" (nothing when the summary is not there).
-python3 - "$TMP/summary" >"$TMP/rules" 2>"$TMP/perr" <<'PY'
+# One line per rule: "id hits signals" (nothing when the summary is not
+# there); a sequence rule (match "false") is exercised by its signals.
+python3 - "$TMP/summary" "$TMP/json" >"$TMP/rules" 2>"$TMP/perr" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))["summary"]
+sigs = {}
+for l in open(sys.argv[2]):
+    o = json.loads(l)
+    if o.get("type") == "signal":
+        sigs[o["rule"]] = sigs.get(o["rule"], 0) + 1
 for rule, hits in s["rules"].items():
-    print(rule, hits)
+    print(rule, hits, sigs.get(rule, 0))
 PY
 n=$(wc -l <"$TMP/rules" | tr -d ' ')
 tap_plan $((n + 5))
@@ -54,11 +60,11 @@ else
     not_ok "the --json summary lists the rules"
     sed 's/^/# /' "$TMP/perr"
 fi
-while read -r rule hits; do
-    if [ "$hits" -gt 0 ]; then
-        ok "rule $rule: $hits sample lines matched"
+while read -r rule hits sigs; do
+    if [ "$hits" -gt 0 ] || [ "$sigs" -gt 0 ]; then
+        ok "rule $rule: $hits sample lines matched, $sigs signals"
     else
-        not_ok "rule $rule: no sample line matched"
+        not_ok "rule $rule: no sample line matched and no signal"
     fi
 done <"$TMP/rules"
 tap_done

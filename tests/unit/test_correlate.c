@@ -26,7 +26,10 @@ starts(const char *s, const char *prefix)
     return s != NULL && strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+struct fx;
+
 struct sigs {
+    struct fx *peer; /* sharded tests: where forwarded feeds go */
     char *json[512];
     struct sn_signal last;
     size_t n;
@@ -48,6 +51,9 @@ on_signal(void *arg, const struct sn_signal *sig)
     s->n_resolved += sig->state == SN_SIGNAL_RESOLVED;
     s->n_degraded += sig->state == SN_SIGNAL_DEGRADED;
 }
+
+static void forward(void *arg, const struct sn_corr_input *in,
+                    const struct sn_corr_target *t);
 
 static void
 sigs_clear(struct sigs *s)
@@ -77,6 +83,7 @@ fx_open_cfg(struct fx *f, const char *yaml, const struct sn_corr_config *cfg0)
         cfg = *cfg0;
     cfg.emit = on_signal;
     cfg.emit_arg = &f->sigs;
+    cfg.forward = forward;
     if (sn_rules_src_add_mem(src, "t.yaml", yaml, strlen(yaml), &f->d) !=
             SN_OK ||
         sn_ruleset_build(src, &f->rs, &f->d) != SN_OK ||
@@ -88,6 +95,21 @@ fx_open_cfg(struct fx *f, const char *yaml, const struct sn_corr_config *cfg0)
     sn_rules_src_free(src);
     f->c = sn_corr_new(f->set, &cfg);
     return f->c != NULL;
+}
+
+/* A signal-fed sequence whose key lives on the peer shard: each fixture
+ * has its own ruleset, so the step rule is looked up by id there. */
+static void
+forward(void *arg, const struct sn_corr_input *in,
+        const struct sn_corr_target *t)
+{
+    struct sigs *s = arg;
+    struct sn_corr_input copy = *in;
+
+    if (s->peer == NULL)
+        return;
+    copy.rule = sn_ruleset_find(s->peer->rs, in->rule->id);
+    sn_corr_feed_target(s->peer->c, &copy, t);
 }
 
 static bool
@@ -190,7 +212,8 @@ SN_TEST(threshold_fires_and_restarts)
         starts(f.sigs.json[0],
                "{\"type\":\"signal\",\"rule\":\"brute\",\"kind\":\"threshold\","
                "\"state\":\"firing\",\"severity\":\"medium\",\"base_severity\":"
-               "\"medium\",\"time_ns\":1700000030000000000,\"key\":{\"source."
+               "\"medium\",\"time_ns\":1700000030000000000,\"title\":\"t\","
+               "\"description\":null,\"tags\":[],\"key\":{\"source."
                "ip\":\"1.2.3.4\"},\"key_hash\":\""));
     fx_close(&f);
 }
@@ -654,6 +677,31 @@ run_stream(struct fx *f, const struct ev *evs, size_t from, size_t to)
     }
 }
 
+/* A sequence step naming a rule with a correlation counts its signals:
+ * "3 failures then a success", not "a failure then a success". */
+SN_TEST(sequence_fed_by_signals)
+{
+    struct fx f;
+
+    CHECK(fx_open(&f, "rules:\n" RULE_HDR("brute") "  group_by: [ip]\n"
+                      "  window: 2m\n  threshold: {count: 3}\n" RULE_HDR("ok")
+                      RULE_HDR("then") "  group_by: [ip]\n  window: 10m\n"
+                      "  sequence: [brute, ok]\n"));
+    feed(&f, "brute", T0, "f1", "ip=1.2.3.4", NULL);
+    feed(&f, "brute", T0 + S, "f2", "ip=1.2.3.4", NULL);
+    feed(&f, "ok", T0 + 2 * S, "s1", "ip=1.2.3.4", NULL);
+    CHECK_EQ(f.sigs.n, 0); /* two failures and a success: nothing */
+    feed(&f, "brute", T0 + 3 * S, "f3", "ip=1.2.3.4", NULL);
+    CHECK_EQ(f.sigs.n, 1); /* the threshold */
+    feed(&f, "ok", T0 + 4 * S, "s2", "ip=1.2.3.4", NULL);
+    CHECK_EQ(f.sigs.n, 2);
+    CHECK(f.sigs.n == 2 && strstr(f.sigs.json[1], "\"rule\":\"then\"") &&
+          strstr(f.sigs.json[1], "\"sequence\":[{\"step\":0,\"rule\":"
+                                 "\"brute\"") &&
+          strstr(f.sigs.json[1], "\"signal\":\"brute\""));
+    fx_close(&f);
+}
+
 SN_TEST(checkpoint_round_trip)
 {
     enum { N = 3000 };
@@ -744,9 +792,15 @@ SN_TEST(checkpoint_shards)
         s0.set->specs[i].lateness_ns = 30 * S;
         s1.set->specs[i].lateness_ns = 30 * S;
     }
+    s0.sigs.peer = &s1;
+    s1.sigs.peer = &s0;
     run_stream(&a, evs, 0, N);
-    run_stream(&s0, evs, 0, N);
-    run_stream(&s1, evs, 0, N);
+    /* Interleaved, as workers would: forwarded sequence feeds must not
+     * arrive ahead of the peer's own stream. */
+    for (size_t i = 0; i < N; i++) {
+        run_stream(&s0, evs, i, i + 1);
+        run_stream(&s1, evs, i, i + 1);
+    }
     /* Two shards together see what one engine sees (the global rate rule
      * has one key, so it lives on one shard). */
     CHECK_EQ(a.sigs.n_firing, s0.sigs.n_firing + s1.sigs.n_firing);
@@ -927,7 +981,8 @@ SN_TEST(diagnostics)
                     "not a duration") != NULL);
     CHECK(strstr(o, "bad.yaml:24:11: error: rule \"c\": \"window\" does not "
                     "apply to absence; use \"absence.after\"") != NULL);
-    CHECK(strstr(o, "bad.yaml:29:13: error: rule \"d\": correlation options "
+    /* group_by alone is allowed (it keys match signals); escalate is not. */
+    CHECK(strstr(o, "bad.yaml:30:13: error: rule \"d\": correlation options "
                     "need one of threshold") != NULL);
     free(o);
 }
@@ -999,7 +1054,7 @@ SN_TEST(rule_file_from_data)
     sn_diags_fini(&d);
 }
 
-SN_TEST_MAIN(SN_T(threshold_fires_and_restarts), SN_T(threshold_json_shape),
+SN_TEST_MAIN(SN_T(threshold_fires_and_restarts), SN_T(sequence_fed_by_signals), SN_T(threshold_json_shape),
              SN_T(threshold_sliding_window), SN_T(lateness_and_out_of_order),
              SN_T(event_time_fallback), SN_T(suppression_and_escalation),
              SN_T(resolve_after), SN_T(distinct), SN_T(sequence),

@@ -1,0 +1,103 @@
+#!/bin/sh
+# SEC (Debian `sec`, the Simple Event Correlator) and sentineld's
+# correlation engine on the same generated RFC 3164 file with the same
+# threshold rule: 5 sshd password failures from one address within 60 s.
+# SEC runs a SingleWithThreshold rule over the file (--notail); sentineld
+# runs `sentineld test --quiet --json -r RULE --format rfc3164 FILE` (one
+# thread: read, parse, match, extract, correlate, render signals: what
+# det_rules does per event, plus the parser), printing only the signals. Prints events/s for each, the ratio, and
+# the signals each found.
+#
+#   bench/bench_vs_sec.sh [LINES] [FAIL_PERCENT] [ADDRESSES]
+#
+# Defaults: 1,000,000 lines, 10% sshd failures spread over 2,000 source
+# addresses (the rest is ordinary noise: cron, systemd, kernel, nginx),
+# 1,000 lines per second of event time. Run from the build directory.
+# Environment: SENTINELD (default ./sentineld), SEC (default: from PATH),
+# KEEP_TMP (keep the temp dir).
+#
+# Note: SEC's windows are wall-clock, not event time, so its signal count
+# depends on how fast it reads; the two counts agree only when SEC gets
+# through each 60 s of the file's time in under 60 s of its own.
+set -e
+LINES=${1:-1000000}
+FAIL_PCT=${2:-10}
+ADDRS=${3:-2000}
+SENTINELD=${SENTINELD:-./sentineld}
+SEC=${SEC:-$(command -v sec || true)}
+[ -x "$SENTINELD" ] || { echo "no $SENTINELD (run from _build)" >&2; exit 1; }
+[ -n "$SEC" ] || { echo "sec is not installed (apt-get install sec)" >&2; exit 1; }
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-sec.XXXXXX")
+[ -n "${KEEP_TMP:-}" ] || trap 'rm -rf "$TMP"' EXIT
+
+python3 - "$LINES" "$FAIL_PCT" "$ADDRS" >"$TMP/in.log" <<'PY'
+import random, sys, time
+n, pct, addrs = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+rnd = random.Random(7)
+t0 = 1700000000
+noise = [
+    "CRON[{p}]: (root) CMD (run-parts /etc/cron.hourly)",
+    "systemd[1]: Started Session {p} of user alice.",
+    "kernel: [{p}.123456] eth0: link up, 1000Mbps, full-duplex",
+    "nginx[{p}]: 192.0.2.10 - - \"GET /index.html HTTP/1.1\" 200 612",
+    "postfix/smtpd[{p}]: connect from mail.example.org[198.51.100.3]",
+    "sshd[{p}]: Accepted publickey for deploy from 192.0.2.44 port 50022 ssh2",
+]
+out = sys.stdout
+for i in range(n):
+    ts = time.strftime("%b %d %H:%M:%S", time.gmtime(t0 + i // 1000))
+    p = 1000 + i % 30000
+    if rnd.randrange(100) < pct:
+        a = rnd.randrange(addrs)
+        ip = "203.0.%d.%d" % (a // 256, a % 256)
+        msg = "sshd[%d]: Failed password for root from %s port %d ssh2" % (p, ip, 30000 + i % 30000)
+    else:
+        msg = noise[i % len(noise)].format(p=p)
+    out.write("<38>%s web%d %s\n" % (ts, i % 7, msg))
+PY
+
+cat >"$TMP/rule.sec" <<'EOS'
+type=SingleWithThreshold
+ptype=RegExp
+pattern=sshd\[\d+\]: Failed password for .* from (\S+) port \d+ ssh2$
+desc=ssh brute force from $1
+action=write - SIGNAL $1
+window=60
+thresh=5
+EOS
+
+cat >"$TMP/rule.yaml" <<'EOR'
+rules:
+  - id: ssh-brute
+    title: SSH brute force
+    severity: medium
+    match: appname == "sshd" and msg startswith "Failed password"
+    extract:
+      - regex: 'from (?<ip>\S+) port \d+ ssh2$'
+        fields: { ip: source.ip:ip }
+    group_by: [source.ip]
+    window: 60s
+    threshold: {count: 5}
+EOR
+
+now() { date +%s.%N; }
+
+t=$(now)
+"$SEC" --conf="$TMP/rule.sec" --input="$TMP/in.log" --notail --nointcontexts \
+    --log=/dev/null >"$TMP/sec.out" 2>"$TMP/sec.err"
+sec_s=$(awk -v a="$t" -v b="$(now)" 'BEGIN { print b - a }')
+sec_sig=$(grep -c '^SIGNAL' "$TMP/sec.out" || true)
+
+t=$(now)
+"$SENTINELD" test --quiet --json -r "$TMP/rule.yaml" --format rfc3164 "$TMP/in.log" \
+    >"$TMP/sn.out" 2>"$TMP/sn.err"
+sn_s=$(awk -v a="$t" -v b="$(now)" 'BEGIN { print b - a }')
+sn_sig=$(grep -c '"type":"signal"' "$TMP/sn.out" || true)
+
+awk -v n="$LINES" -v a="$sec_s" -v b="$sn_s" -v sa="$sec_sig" -v sb="$sn_sig" 'BEGIN {
+    printf "input: %d lines (%s%% sshd failures over %s addresses), rule: 5 failures from one address in 60 s\n", n, "'"$FAIL_PCT"'", "'"$ADDRS"'";
+    printf "sec %-10s %8.2f s %12.0f events/s  %d signals\n", "", a, n / a, sa;
+    printf "sentineld test %-3s %8.2f s %12.0f events/s  %d signals\n", "", b, n / b, sb;
+    printf "ratio sentineld/sec: %.1fx\n", a / b;
+}'

@@ -1,0 +1,161 @@
+/*
+ * det_rules internals shared by its files: det_rules.c (descriptor,
+ * options, evaluation and annotation on the workers), det_rules_corr.c
+ * (correlation shards, signals, the ticker) and det_rules_ckpt.c (state
+ * checkpoint across restarts and reloads). docs/correlation.md describes
+ * what users see; docs/rules.md the options.
+ */
+#ifndef SN_PLUGINS_DET_RULES_H
+#define SN_PLUGINS_DET_RULES_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <sentineld/plugin.h>
+
+#include "core/buf.h"
+#include "rules/correlate.h"
+#include "rules/eval.h"
+#include "rules/load.h"
+
+struct dr_conf {
+    struct sn_strlist rules;
+    bool annotate;
+    const char *signals_file;
+    int match_signals; /* index into "info|low|medium|high|critical|none" */
+    int64_t max_keys, max_events, evidence;
+    int64_t tick_ms;
+};
+
+/* One matched event of a batch waiting for its shard: everything the
+ * engine needs, copied out of the scratch (the next eval reuses it). */
+struct dr_item {
+    uint32_t shard;
+    uint32_t ev;    /* index in the batch */
+    uint32_t match; /* index in tls->matches */
+    struct sn_corr_target t;
+};
+
+struct dr_match {
+    const struct sn_rule *rule;
+    uint32_t ev;
+    uint32_t fv, n_fv;     /* slice of tls->fv */
+    uint32_t sum, sum_len; /* slice of tls->sums: the evidence JSON */
+    int64_t time_ns, arrival_ns;
+};
+
+/* A feed another shard must take (a signal-fed sequence): copied. */
+struct dr_fwd {
+    struct sn_corr_target t;
+    const struct sn_rule *rule;
+    int64_t time_ns;
+    uint32_t n_fv;
+    struct sn_rule_field_value fv[SN_CORR_MAX_GROUP_BY];
+    uint32_t off, len, sum_len; /* in tls->fwd_data: values, then summary */
+};
+
+/* Per-thread state (workers each have one; the ticker has its own). */
+struct dr_tls {
+    struct sn_rules_scratch *sc;
+    struct dr_item *items;
+    size_t n_items, cap_items;
+    struct dr_match *matches;
+    size_t n_matches, cap_matches;
+    struct sn_rule_field_value *fv;
+    size_t n_fv, cap_fv;
+    struct sn_buf sums;  /* evidence summaries of this batch */
+    struct sn_buf sigs;  /* signal JSON lines waiting to be emitted */
+    struct sn_buf trace; /* scratch for one trace */
+    struct dr_fwd *fwd;
+    size_t n_fwd, cap_fwd;
+    struct sn_buf fwd_data;
+    /* The event being fed, for the condition trace of its signals. */
+    const struct sn_batch *batch;
+    const struct dr_match *cur;
+};
+
+struct dr_state;
+
+struct dr_shard {
+    pthread_mutex_t mu;
+    struct sn_corr *c;
+    struct dr_state *s;
+    struct dr_tls *tls; /* the thread holding mu */
+};
+
+struct dr_rule_counters {
+    struct sn_counter *keys, *evicted, *dropped, *late, *signals;
+    /* what each was last raised to (the ticker adds the difference) */
+    uint64_t seen_keys, seen_evicted, seen_dropped, seen_late;
+};
+
+struct dr_state {
+    const struct sn_host *host;
+    struct sn_instance *inst;
+    const struct dr_conf *c;
+    struct sn_ruleset *rs;
+    struct sn_corr_set *set;
+    /* Workers call detect() concurrently: one scratch per thread. */
+    pthread_key_t tls_key;
+    bool key_made;
+    struct dr_shard *shards;
+    size_t n_shards;
+    /* The watermark: newest event time seen, and when (monotonic). */
+    _Atomic int64_t max_event_ns;
+    _Atomic int64_t last_arrival_mono;
+    /* The ticker. */
+    pthread_t ticker;
+    bool ticker_started;
+    pthread_mutex_t tick_mu;
+    pthread_cond_t tick_cv;
+    bool tick_stop;
+    struct dr_tls *ticker_tls;
+    bool sync_made;
+    /* signals_file */
+    pthread_mutex_t file_mu;
+    FILE *signals_file;
+    atomic_bool declined_logged;
+    struct sn_counter *c_matches, *c_regex_errors, *c_signals,
+        *c_signal_failures, *c_signals_file_errors, *c_ckpt_errors;
+    struct dr_rule_counters *rc; /* per spec */
+};
+
+/* The engine reads events through the host API (det_rules.c). */
+struct dr_event {
+    const struct sn_host *host;
+    const struct sn_event *ev;
+};
+bool dr_get(void *ctx, int field_id, const char *name, size_t name_len,
+            struct sn_value *out);
+
+/* det_rules_corr.c */
+enum sn_status dr_corr_init(struct dr_state *s, char *err, size_t err_len);
+void dr_corr_fini(struct dr_state *s);
+enum sn_status dr_corr_start(struct dr_state *s, char *err, size_t err_len);
+void dr_corr_stop(struct dr_state *s);
+struct dr_tls *dr_tls_new(const struct dr_state *s);
+void dr_tls_free(struct dr_tls *t);
+/* Route the match m (of event ev in b) to the shards (match signals go
+ * out at once into t->sigs); false on ENOMEM. */
+bool dr_corr_collect(struct dr_state *s, struct dr_tls *t,
+                     const struct sn_batch *b, uint32_t ev,
+                     const struct sn_rule_match *m);
+/* Feed the collected items shard by shard (one lock per shard per
+ * batch), then emit every signal the batch produced. */
+void dr_corr_flush(struct dr_state *s, struct dr_tls *t,
+                   const struct sn_batch *b);
+/* Hand t->sigs to the incident manager and signals_file. */
+void dr_emit_pending(struct dr_state *s, struct dr_tls *t);
+/* Advance every shard to wm (the ticker; tests). */
+void dr_corr_advance(struct dr_state *s, int64_t wm);
+/* A batch's newest event time (0: none), for the watermark. */
+void dr_note_times(struct dr_state *s, int64_t max_event_ns);
+
+/* det_rules_ckpt.c */
+void dr_ckpt_save(struct dr_state *s);
+void dr_ckpt_restore(struct dr_state *s);
+
+#endif

@@ -1,0 +1,232 @@
+/*
+ * det_rules state across restarts and SIGHUP reloads: stop() writes every
+ * shard's correlation state to "<state_dir>/<instance>.corr" (a temporary
+ * file, fsync, rename: a crash leaves the old file or the new one, never
+ * half of one); start() reads it back. The daemon stops the old pipeline
+ * (workers joined, then detectors stopped) before it starts the new one,
+ * so the new instance reads what the old one just wrote. The engine skips
+ * rules whose definition changed; the shard count may differ between the
+ * runs, so the state is merged into one engine and re-split by key hash.
+ *
+ * File: "SNDRCKP1", u32 shard count, then per shard u64 length + the
+ * engine checkpoint (docs/correlation.md, "Sharding and checkpoints").
+ */
+#include "det_rules.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAGIC     "SNDRCKP1"
+#define MAGIC_LEN 8
+/* Refuse to read a checkpoint larger than this: state is bounded by
+ * max_keys x rules, and a bigger file is not one of ours. */
+#define CKPT_MAX ((size_t)4 << 30)
+
+static bool
+path_of(struct dr_state *s, char *out, size_t len, const char *suffix)
+{
+    const char *base = s->host->state_dir(s->inst);
+
+    if (base == NULL)
+        return false;
+    return (size_t)snprintf(out, len, "%s.corr%s", base, suffix) < len;
+}
+
+static bool
+write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        c += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+void
+dr_ckpt_save(struct dr_state *s)
+{
+    const struct sn_host *h = s->host;
+    char path[4096], tmp[4200];
+    struct sn_buf b;
+    uint32_t n = (uint32_t)s->n_shards;
+    bool ok = true;
+    int fd;
+
+    if (s->shards == NULL || !path_of(s, path, sizeof(path), "") ||
+        !path_of(s, tmp, sizeof(tmp), ".tmp"))
+        return;
+    sn_buf_init(&b, CKPT_MAX);
+    ok = sn_buf_append(&b, MAGIC, MAGIC_LEN) == SN_OK &&
+         sn_buf_append(&b, &n, sizeof(n)) == SN_OK;
+    for (size_t i = 0; ok && i < s->n_shards; i++) {
+        size_t at = b.len;
+        uint64_t len = 0;
+
+        ok = sn_buf_append(&b, &len, sizeof(len)) == SN_OK;
+        pthread_mutex_lock(&s->shards[i].mu);
+        ok = ok && sn_corr_checkpoint(s->shards[i].c, NULL, NULL, &b) == SN_OK;
+        pthread_mutex_unlock(&s->shards[i].mu);
+        len = b.len - at - sizeof(len);
+        if (ok)
+            memcpy(b.data + at, &len, sizeof(len));
+    }
+    if (!ok) {
+        h->counter_add(s->c_ckpt_errors, 1);
+        h->log(s->inst, SN_LOG_ERROR,
+               "correlation checkpoint not written: state too large");
+        sn_buf_fini(&b);
+        return;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || !write_all(fd, b.data, b.len) || fsync(fd) != 0 ||
+        close(fd) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            unlink(tmp);
+        h->counter_add(s->c_ckpt_errors, 1);
+        h->log(s->inst, SN_LOG_ERROR,
+               "correlation checkpoint %s not written: %s", path,
+               strerror(e));
+    } else {
+        h->log(s->inst, SN_LOG_INFO,
+               "correlation state saved to %s (%zu bytes, %zu shards)", path,
+               b.len, s->n_shards);
+    }
+    sn_buf_fini(&b);
+}
+
+static bool
+read_file(const char *path, struct sn_buf *b, int *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char chunk[65536];
+    ssize_t r;
+
+    if (fd < 0) {
+        *err = errno;
+        return false;
+    }
+    while ((r = read(fd, chunk, sizeof(chunk))) != 0) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 || sn_buf_append(b, chunk, (size_t)r) != SN_OK) {
+            *err = r < 0 ? errno : EFBIG;
+            close(fd);
+            return false;
+        }
+    }
+    close(fd);
+    return true;
+}
+
+struct want_shard {
+    size_t shard, n;
+};
+
+static bool
+want_shard(void *arg, const struct sn_corr_spec *spec, uint64_t hash)
+{
+    const struct want_shard *w = arg;
+
+    (void)spec;
+    return hash % w->n == w->shard;
+}
+
+void
+dr_ckpt_restore(struct dr_state *s)
+{
+    const struct sn_host *h = s->host;
+    char path[4096];
+    struct sn_buf b, part;
+    struct sn_corr *all = NULL;
+    struct sn_corr_config cfg;
+    const char *p, *end;
+    uint32_t n = 0;
+    int err = 0;
+    bool ok = true;
+
+    if (s->shards == NULL || !path_of(s, path, sizeof(path), ""))
+        return;
+    sn_buf_init(&b, CKPT_MAX);
+    sn_buf_init(&part, CKPT_MAX);
+    if (!read_file(path, &b, &err)) {
+        if (err != ENOENT) {
+            h->counter_add(s->c_ckpt_errors, 1);
+            h->log(s->inst, SN_LOG_ERROR, "correlation checkpoint %s: %s",
+                   path, strerror(err));
+        }
+        goto out;
+    }
+    if (b.len < MAGIC_LEN + sizeof(n) || memcmp(b.data, MAGIC, MAGIC_LEN) != 0) {
+        ok = false;
+        goto done;
+    }
+    p = b.data;
+    end = b.data + b.len;
+    memcpy(&n, p + MAGIC_LEN, sizeof(n));
+    p += MAGIC_LEN + sizeof(n);
+    /* Merge every saved shard into one engine (same engine settings, so
+     * evidence survives), then give each shard its keys. */
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.max_keys = (uint32_t)s->c->max_keys;
+    cfg.max_events = (uint32_t)s->c->max_events;
+    cfg.evidence_k = (uint32_t)s->c->evidence;
+    cfg.no_evidence = s->c->evidence == 0;
+    cfg.summary_max = SN_CORR_SUMMARY_JSON_MAX;
+    all = sn_corr_new(s->set, &cfg);
+    if (all == NULL) {
+        ok = false;
+        goto done;
+    }
+    for (uint32_t i = 0; ok && i < n; i++) {
+        uint64_t len;
+
+        if ((size_t)(end - p) < sizeof(len)) {
+            ok = false;
+            break;
+        }
+        memcpy(&len, p, sizeof(len));
+        p += sizeof(len);
+        if (len > (uint64_t)(end - p) ||
+            sn_corr_restore(all, p, (size_t)len) != SN_OK) {
+            ok = false;
+            break;
+        }
+        p += len;
+    }
+    for (size_t i = 0; ok && i < s->n_shards; i++) {
+        struct want_shard w = { i, s->n_shards };
+
+        sn_buf_reset(&part);
+        ok = sn_corr_checkpoint(all, want_shard, &w, &part) == SN_OK &&
+             sn_corr_restore(s->shards[i].c, part.data, part.len) == SN_OK;
+    }
+done:
+    if (!ok) {
+        h->counter_add(s->c_ckpt_errors, 1);
+        h->log(s->inst, SN_LOG_ERROR,
+               "correlation checkpoint %s is damaged or foreign; starting "
+               "with empty windows",
+               path);
+    } else {
+        h->log(s->inst, SN_LOG_INFO,
+               "correlation state restored from %s (%u shards saved, %zu "
+               "now)",
+               path, n, s->n_shards);
+    }
+out:
+    sn_corr_free(all);
+    sn_buf_fini(&b);
+    sn_buf_fini(&part);
+}

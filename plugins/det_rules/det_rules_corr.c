@@ -1,0 +1,776 @@
+/*
+ * det_rules correlation: the engines of src/rules/correlate.h sharded by
+ * hash(rule, group key), one mutex per shard. A worker collects a batch's
+ * matches per shard and takes each shard's lock once per batch; signals
+ * are rendered under the lock (the engine's signal is only valid during
+ * its callback) and handed to the incident manager (host->signal_emit)
+ * after every lock is released, since signal_emit may block. A ticker
+ * thread advances every shard with one watermark. Rules without a
+ * correlation emit one "match" signal per matching event.
+ * docs/correlation.md ("Signal JSON", "In the daemon") is the contract.
+ */
+#include "det_rules.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/json.h"
+#include "rules/value.h"
+
+/* Evidence summaries: the engine keeps them in fixed slots this big. */
+#define SUMMARY_MAX SN_CORR_SUMMARY_JSON_MAX
+/* One signal's JSON: evidence (2K summaries), the trace and the rest. */
+#define SIG_MAX (256u * 1024)
+
+static void
+tls_grow(void **p, size_t *cap, size_t need, size_t size, bool *ok)
+{
+    size_t n = *cap ? *cap : 64;
+    void *q;
+
+    if (need <= *cap)
+        return;
+    while (n < need)
+        n *= 2;
+    q = realloc(*p, n * size);
+    if (q == NULL) {
+        *ok = false;
+        return;
+    }
+    *p = q;
+    *cap = n;
+}
+
+struct dr_tls *
+dr_tls_new(const struct dr_state *s)
+{
+    struct dr_tls *t = calloc(1, sizeof(*t));
+
+    if (t == NULL)
+        return NULL;
+    t->sc = sn_rules_scratch_new(s->rs);
+    if (t->sc == NULL) {
+        free(t);
+        return NULL;
+    }
+    sn_buf_init(&t->sums, 64u << 20);
+    sn_buf_init(&t->sigs, 256u << 20);
+    sn_buf_init(&t->trace, SIG_MAX);
+    sn_buf_init(&t->fwd_data, 16u << 20);
+    return t;
+}
+
+void
+dr_tls_free(struct dr_tls *t)
+{
+    if (t == NULL)
+        return;
+    sn_rules_scratch_free(t->sc);
+    free(t->items);
+    free(t->matches);
+    free(t->fv);
+    free(t->fwd);
+    sn_buf_fini(&t->sums);
+    sn_buf_fini(&t->sigs);
+    sn_buf_fini(&t->trace);
+    sn_buf_fini(&t->fwd_data);
+    free(t);
+}
+
+/* ---- signals --------------------------------------------------------------- */
+
+/* The condition trace of the event being fed, as JSON in t->trace. */
+static struct sn_str
+trace_of(struct dr_state *s, struct dr_tls *t, const struct sn_rule *r,
+         uint32_t ev)
+{
+    struct dr_event e = { s->host, s->host->batch_event(t->batch, ev) };
+    struct sn_rule_event rev = { &e, dr_get };
+    struct sn_rule_explain x;
+
+    sn_buf_reset(&t->trace);
+    sn_rules_explain(s->rs, t->sc, &rev, r, &x);
+    if (sn_rules_explain_json(&x, &t->trace) != SN_OK)
+        return (struct sn_str){ NULL, 0 };
+    return (struct sn_str){ t->trace.data, t->trace.len };
+}
+
+static void
+render(struct dr_state *s, struct dr_tls *t, const struct sn_signal *sig)
+{
+    size_t start = t->sigs.len;
+
+    if (sn_signal_json(sig, &t->sigs) != SN_OK ||
+        sn_buf_putc(&t->sigs, '\n') != SN_OK) {
+        t->sigs.len = start;
+        s->host->counter_add(s->c_signal_failures, 1);
+        s->host->log(s->inst, SN_LOG_WARN,
+                     "signal of rule %s dropped: its JSON exceeds the buffer",
+                     sig->rule_id);
+        return;
+    }
+    s->host->counter_add(s->c_signals, 1);
+    if (sig->spec != NULL)
+        s->host->counter_add(s->rc[sig->spec->index].signals, 1);
+}
+
+static void
+on_signal(void *arg, const struct sn_signal *sig)
+{
+    struct dr_shard *sh = arg;
+    struct dr_state *s = sh->s;
+    struct dr_tls *t = sh->tls;
+    struct sn_signal x = *sig;
+
+    x.rule = sig->spec->rule;
+    /* Signals raised while an event is fed explain that event; those of
+     * the ticker (absence, resolve, degraded) have no event. */
+    if (t->cur != NULL && t->batch != NULL &&
+        sig->state != SN_SIGNAL_DEGRADED)
+        x.trace = trace_of(s, t, t->cur->rule, t->cur->ev);
+    render(s, t, &x);
+}
+
+static void
+on_forward(void *arg, const struct sn_corr_input *in,
+           const struct sn_corr_target *tg)
+{
+    struct dr_shard *sh = arg;
+    struct dr_state *s = sh->s;
+    struct dr_tls *t = sh->tls;
+    struct dr_fwd *f;
+    bool ok = true;
+    size_t off = t->fwd_data.len;
+
+    tls_grow((void **)&t->fwd, &t->cap_fwd, t->n_fwd + 1, sizeof(*t->fwd),
+             &ok);
+    if (!ok || in->n_fields > SN_CORR_MAX_GROUP_BY) {
+        s->host->counter_add(s->c_signal_failures, 1);
+        return;
+    }
+    f = &t->fwd[t->n_fwd];
+    memset(f, 0, sizeof(*f));
+    f->t = *tg;
+    f->rule = in->rule;
+    f->time_ns = in->time_ns;
+    f->n_fv = (uint32_t)in->n_fields;
+    f->off = (uint32_t)off;
+    /* Values are copied after each other; the pointers are fixed up when
+     * the feed happens (fwd_data may move while it grows). */
+    for (size_t i = 0; i < in->n_fields; i++) {
+        f->fv[i] = in->fields[i];
+        if (in->fields[i].v.type == SN_VAL_STR &&
+            sn_buf_append(&t->fwd_data, in->fields[i].v.u.s.ptr,
+                          in->fields[i].v.u.s.len) != SN_OK)
+            ok = false;
+    }
+    f->len = (uint32_t)(t->fwd_data.len - off);
+    if (in->summary_len > 0 &&
+        sn_buf_append(&t->fwd_data, in->summary, in->summary_len) != SN_OK)
+        ok = false;
+    f->sum_len = (uint32_t)in->summary_len;
+    if (!ok) {
+        t->fwd_data.len = off;
+        s->host->counter_add(s->c_signal_failures, 1);
+        return;
+    }
+    t->n_fwd++;
+}
+
+/* Feed what other shards handed over, until nothing is left (a forwarded
+ * feed can fire a sequence that feeds another shard again). */
+static void
+run_forwards(struct dr_state *s, struct dr_tls *t)
+{
+    const struct dr_match *saved = t->cur;
+
+    t->cur = NULL; /* forwarded signals explain the step's own signal */
+    for (size_t i = 0; i < t->n_fwd; i++) {
+        struct dr_fwd f = t->fwd[i];
+        struct dr_shard *sh = &s->shards[f.t.hash % s->n_shards];
+        struct sn_corr_input in;
+        size_t off = f.off;
+
+        for (uint32_t k = 0; k < f.n_fv; k++) {
+            if (f.fv[k].v.type != SN_VAL_STR)
+                continue;
+            f.fv[k].v.u.s.ptr =
+                t->fwd_data.data ? t->fwd_data.data + off : "";
+            off += f.fv[k].v.u.s.len;
+        }
+        memset(&in, 0, sizeof(in));
+        in.rule = f.rule;
+        in.fields = f.fv;
+        in.n_fields = f.n_fv;
+        in.time_ns = f.time_ns;
+        in.arrival_ns = f.time_ns;
+        in.summary = f.sum_len ? t->fwd_data.data + f.off + f.len : NULL;
+        in.summary_len = f.sum_len;
+        in.summary_is_json = f.sum_len > 0;
+        pthread_mutex_lock(&sh->mu);
+        sh->tls = t;
+        sn_corr_feed_target(sh->c, &in, &f.t);
+        sh->tls = NULL;
+        pthread_mutex_unlock(&sh->mu);
+    }
+    t->n_fwd = 0;
+    sn_buf_reset(&t->fwd_data);
+    t->cur = saved;
+}
+
+void
+dr_emit_pending(struct dr_state *s, struct dr_tls *t)
+{
+    const struct sn_host *h = s->host;
+    const char *p, *end;
+
+    if (t->sigs.len == 0)
+        return;
+    p = t->sigs.data;
+    end = p + t->sigs.len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = (size_t)((nl ? nl : end) - p);
+        enum sn_status rc = h->signal_emit(s->inst, p, len);
+
+        if (rc == SN_DECLINED) {
+            /* No incident manager in this configuration: say so once. */
+            if (!atomic_exchange(&s->declined_logged, true))
+                h->log(s->inst, SN_LOG_INFO,
+                       "no incident manager takes signals%s",
+                       s->signals_file ? "; they go to signals_file only"
+                                       : "");
+        } else if (rc != SN_OK) {
+            h->counter_add(s->c_signal_failures, 1);
+            h->log(s->inst, SN_LOG_WARN, "signal_emit failed: %s",
+                   rc == SN_EINVAL ? "the incident manager refused the "
+                                     "signal JSON"
+                                   : "error");
+        }
+        p += len + 1;
+    }
+    if (s->signals_file != NULL) {
+        pthread_mutex_lock(&s->file_mu);
+        if (fwrite(t->sigs.data, 1, t->sigs.len, s->signals_file) !=
+                t->sigs.len ||
+            fflush(s->signals_file) != 0)
+            h->counter_add(s->c_signals_file_errors, 1);
+        pthread_mutex_unlock(&s->file_mu);
+    }
+    sn_buf_reset(&t->sigs);
+}
+
+/* ---- collecting a batch ------------------------------------------------------ */
+
+/* The evidence of one event (the engine adds its time). */
+static void
+summary(struct dr_state *s, struct dr_tls *t, const struct sn_event *ev,
+        const struct sn_rule_match *m, struct dr_match *dm)
+{
+    const struct sn_host *h = s->host;
+    size_t start = t->sums.len;
+
+    if (sn_corr_summary_json(&t->sums, h->event_get(ev, SN_F_HOSTNAME),
+                             h->event_get(ev, SN_F_APPNAME),
+                             h->event_get(ev, SN_F_MSG), m->fields,
+                             m->n_fields) != SN_OK) {
+        dm->sum = dm->sum_len = 0;
+        return;
+    }
+    dm->sum = (uint32_t)start;
+    dm->sum_len = (uint32_t)(t->sums.len - start);
+}
+
+static bool
+field_value(const struct dr_state *s, const struct dr_match *dm,
+            const struct dr_tls *t, struct dr_event *e, const char *name,
+            struct sn_value *v)
+{
+    size_t len = strlen(name);
+    int id = sn_field_table_find(&s->rs->fields, name);
+
+    for (uint32_t i = 0; i < dm->n_fv; i++) {
+        const struct sn_rule_field_value *f = &t->fv[dm->fv + i];
+        if (f->name_len == len && memcmp(f->name, name, len) == 0) {
+            *v = f->v;
+            return true;
+        }
+    }
+    return dr_get(e, id < 0 ? INT32_MAX : id, name, len, v);
+}
+
+/* A rule without a correlation: one signal for this match, keyed by its
+ * group_by (when it has one), rendered at once. */
+static void
+match_signal(struct dr_state *s, struct dr_tls *t, const struct dr_match *dm)
+{
+    const struct sn_rule *r = dm->rule;
+    const char *const *gb = s->set->match_group_by[r->index];
+    size_t n_gb = s->set->n_match_group_by[r->index];
+    struct dr_event e = { s->host, s->host->batch_event(t->batch, dm->ev) };
+    struct sn_str vals[SN_CORR_MAX_GROUP_BY];
+    char tmp[SN_CORR_MAX_GROUP_BY][64];
+    struct sn_corr_evidence evd;
+    struct sn_signal sig;
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    memset(&sig, 0, sizeof(sig));
+    for (const char *p = r->id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+    for (size_t i = 0; i < n_gb && i < SN_CORR_MAX_GROUP_BY; i++) {
+        struct sn_value v;
+        if (!field_value(s, dm, t, &e, gb[i], &v) ||
+            !sn_value_text(&v, tmp[i], sizeof(tmp[i]), &vals[i]))
+            return; /* as the engine: no key, no count */
+        if (vals[i].len > SN_CORR_VALUE_MAX)
+            vals[i].len = SN_CORR_VALUE_MAX;
+        h = (h ^ 0xff) * 0x100000001b3ULL;
+        for (size_t k = 0; k < vals[i].len; k++)
+            h = (h ^ (unsigned char)vals[i].ptr[k]) * 0x100000001b3ULL;
+    }
+    sig.rule = r;
+    sig.rule_id = r->id;
+    sig.kind = SN_CORR_MATCH;
+    sig.state = SN_SIGNAL_FIRING;
+    sig.severity = sig.base_severity = r->severity;
+    sig.time_ns = dm->time_ns ? dm->time_ns : dm->arrival_ns;
+    sig.key_fields = gb;
+    sig.key_values = vals;
+    sig.n_key = n_gb;
+    sig.key_hash = h;
+    sig.repeat = 1;
+    sig.count = sig.threshold = 1;
+    sig.first_ns = sig.last_ns = sig.time_ns;
+    evd.time_ns = sig.time_ns;
+    evd.summary = dm->sum_len ? t->sums.data + dm->sum : "";
+    evd.summary_len = dm->sum_len;
+    evd.is_json = dm->sum_len > 0;
+    evd.step = NULL;
+    sig.first = &evd;
+    sig.n_first = 1;
+    sig.trace = trace_of(s, t, r, dm->ev);
+    render(s, t, &sig);
+}
+
+bool
+dr_corr_collect(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b,
+                uint32_t ev, const struct sn_rule_match *m)
+{
+    const struct sn_host *h = s->host;
+    const struct sn_rule *r = m->rule;
+    bool has_spec = s->set->spec_of_rule[r->index] >= 0;
+    bool feeds = s->set->n_targets[r->index] > 0;
+    struct sn_corr_target tg[SN_CORR_MAX_STEPS + 1];
+    struct sn_corr_input in;
+    struct dr_event e;
+    struct sn_rule_event rev;
+    struct dr_match *dm;
+    const struct sn_event *sev;
+    size_t n;
+    bool ok = true;
+
+    if (!feeds && (has_spec || (int)r->severity < s->c->match_signals))
+        return true; /* sequence-only rules, and quiet match rules */
+    tls_grow((void **)&t->matches, &t->cap_matches, t->n_matches + 1,
+             sizeof(*t->matches), &ok);
+    tls_grow((void **)&t->fv, &t->cap_fv, t->n_fv + m->n_fields,
+             sizeof(*t->fv), &ok);
+    if (!ok)
+        return false;
+    sev = h->batch_event(b, ev);
+    dm = &t->matches[t->n_matches];
+    memset(dm, 0, sizeof(*dm));
+    dm->rule = r;
+    dm->ev = ev;
+    dm->fv = (uint32_t)t->n_fv;
+    dm->n_fv = (uint32_t)m->n_fields;
+    memcpy(&t->fv[t->n_fv], m->fields, m->n_fields * sizeof(*t->fv));
+    if (!h->event_time(sev, &dm->time_ns))
+        dm->time_ns = 0;
+    dm->arrival_ns = h->event_record(sev) ? h->event_record(sev)->recv_ns : 0;
+    summary(s, t, sev, m, dm);
+    t->n_fv += m->n_fields;
+    t->n_matches++;
+    if (!has_spec && (int)r->severity >= s->c->match_signals) {
+        t->batch = b;
+        match_signal(s, t, dm);
+    }
+    if (!feeds)
+        return true;
+    e.host = h;
+    e.ev = sev;
+    rev.ctx = &e;
+    rev.get = dr_get;
+    memset(&in, 0, sizeof(in));
+    in.rule = r;
+    in.fields = m->fields;
+    in.n_fields = m->n_fields;
+    in.ev = &rev;
+    n = sn_corr_route(s->set, &in, tg, sizeof(tg) / sizeof(tg[0]));
+    if (n > sizeof(tg) / sizeof(tg[0]))
+        n = sizeof(tg) / sizeof(tg[0]);
+    tls_grow((void **)&t->items, &t->cap_items, t->n_items + n,
+             sizeof(*t->items), &ok);
+    if (!ok)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        struct dr_item *it = &t->items[t->n_items++];
+        it->shard = (uint32_t)(tg[i].hash % s->n_shards);
+        it->ev = ev;
+        it->match = (uint32_t)(t->n_matches - 1);
+        it->t = tg[i];
+    }
+    return true;
+}
+
+void
+dr_corr_flush(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b)
+{
+    t->batch = b;
+    /* Shards in order, each locked once; items of one shard keep their
+     * batch order (the engine wants event order per key). Batches are
+     * small, so a pass per shard that has items beats sorting. */
+    for (size_t done = 0, sh_i = 0; done < t->n_items; sh_i++) {
+        struct dr_shard *sh = &s->shards[sh_i];
+        bool locked = false;
+
+        for (size_t i = 0; i < t->n_items; i++) {
+            const struct dr_item *it = &t->items[i];
+            const struct dr_match *dm = &t->matches[it->match];
+            struct dr_event e;
+            struct sn_rule_event rev;
+            struct sn_corr_input in;
+
+            if (it->shard != sh_i)
+                continue;
+            if (!locked) {
+                pthread_mutex_lock(&sh->mu);
+                sh->tls = t;
+                locked = true;
+            }
+            e.host = s->host;
+            e.ev = s->host->batch_event(b, it->ev);
+            rev.ctx = &e;
+            rev.get = dr_get;
+            memset(&in, 0, sizeof(in));
+            in.rule = dm->rule;
+            in.fields = &t->fv[dm->fv];
+            in.n_fields = dm->n_fv;
+            in.ev = &rev;
+            in.time_ns = dm->time_ns;
+            in.arrival_ns = dm->arrival_ns;
+            in.summary = dm->sum_len ? t->sums.data + dm->sum : NULL;
+            in.summary_len = dm->sum_len;
+            in.summary_is_json = dm->sum_len > 0;
+            t->cur = dm;
+            sn_corr_feed_target(sh->c, &in, &it->t);
+            t->cur = NULL;
+            done++;
+        }
+        if (locked) {
+            sh->tls = NULL;
+            pthread_mutex_unlock(&sh->mu);
+        }
+        if (t->n_fwd > 0)
+            run_forwards(s, t);
+    }
+    t->n_items = t->n_matches = t->n_fv = 0;
+    sn_buf_reset(&t->sums);
+    t->batch = NULL;
+    dr_emit_pending(s, t);
+}
+
+/* ---- time ------------------------------------------------------------------ */
+
+static int64_t
+wall_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t
+mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void
+add_to(const struct sn_host *h, struct sn_counter *c, uint64_t *seen,
+       uint64_t now)
+{
+    /* Counters only go up; the state gauge rides on wrap-around adds
+     * (the metric holds the current value). */
+    h->counter_add(c, now - *seen);
+    *seen = now;
+}
+
+void
+dr_corr_advance(struct dr_state *s, int64_t wm)
+{
+    const struct sn_host *h = s->host;
+    struct dr_tls *t = s->ticker_tls;
+
+    for (size_t k = 0; k < s->n_shards; k++) {
+        struct dr_shard *sh = &s->shards[k];
+
+        pthread_mutex_lock(&sh->mu);
+        sh->tls = t;
+        sn_corr_advance(sh->c, wm);
+        sh->tls = NULL;
+        pthread_mutex_unlock(&sh->mu);
+        if (t->n_fwd > 0)
+            run_forwards(s, t);
+    }
+    /* Per-rule state counters: totals over the shards. */
+    for (size_t i = 0; i < s->set->n_specs; i++) {
+        struct dr_rule_counters *rc = &s->rc[i];
+        struct sn_corr_rule_stats sum;
+
+        memset(&sum, 0, sizeof(sum));
+        for (size_t k = 0; k < s->n_shards; k++) {
+            struct dr_shard *sh = &s->shards[k];
+            struct sn_corr_rule_stats st;
+
+            pthread_mutex_lock(&sh->mu);
+            sn_corr_rule_stats(sh->c, i, &st);
+            pthread_mutex_unlock(&sh->mu);
+            sum.keys += st.keys;
+            sum.keys_evicted += st.keys_evicted;
+            sum.events_dropped += st.events_dropped;
+            sum.late_dropped += st.late_dropped;
+        }
+        add_to(h, rc->keys, &rc->seen_keys, sum.keys);
+        add_to(h, rc->evicted, &rc->seen_evicted, sum.keys_evicted);
+        add_to(h, rc->dropped, &rc->seen_dropped, sum.events_dropped);
+        add_to(h, rc->late, &rc->seen_late, sum.late_dropped);
+    }
+    dr_emit_pending(s, t);
+}
+
+/* The watermark every shard is advanced to: the newest event time seen;
+ * once the stream has been quiet for QUIET_NS, moved on by the wall time
+ * since (so absence and resolve_after fire on a silent stream, and a
+ * replay of old logs keeps its own time); before the first event, the
+ * clock minus QUIET_NS. The grace keeps the ticker from making events
+ * late that are merely a little behind the clock (syslog timestamps have
+ * whole seconds, senders batch). */
+#define QUIET_NS (5 * (int64_t)1000000000)
+
+static int64_t
+watermark(struct dr_state *s)
+{
+    int64_t ev = atomic_load(&s->max_event_ns);
+    int64_t last = atomic_load(&s->last_arrival_mono);
+    int64_t quiet;
+
+    if (ev == 0)
+        return wall_ns() - QUIET_NS;
+    quiet = mono_ns() - last;
+    return quiet > QUIET_NS ? ev + quiet - QUIET_NS : ev;
+}
+
+static void *
+ticker_main(void *arg)
+{
+    struct dr_state *s = arg;
+    int64_t period = s->c->tick_ms * 1000000;
+
+    pthread_mutex_lock(&s->tick_mu);
+    while (!s->tick_stop) {
+        struct timespec ts;
+        int64_t until;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        until = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + period;
+        ts.tv_sec = until / 1000000000;
+        ts.tv_nsec = until % 1000000000;
+        while (!s->tick_stop &&
+               pthread_cond_timedwait(&s->tick_cv, &s->tick_mu, &ts) !=
+                   ETIMEDOUT)
+            ;
+        if (s->tick_stop)
+            break;
+        pthread_mutex_unlock(&s->tick_mu);
+        dr_corr_advance(s, watermark(s));
+        pthread_mutex_lock(&s->tick_mu);
+    }
+    pthread_mutex_unlock(&s->tick_mu);
+    return NULL;
+}
+
+void
+dr_note_times(struct dr_state *s, int64_t max_event_ns)
+{
+    int64_t cur = atomic_load(&s->max_event_ns);
+
+    while (max_event_ns > cur &&
+           !atomic_compare_exchange_weak(&s->max_event_ns, &cur, max_event_ns))
+        ;
+    atomic_store(&s->last_arrival_mono, mono_ns());
+}
+
+/* ---- lifetime ------------------------------------------------------------------ */
+
+static void
+rule_counter(struct dr_state *s, struct sn_counter **c, const char *id,
+             const char *what, const char *help)
+{
+    char name[160];
+    size_t n;
+
+    n = (size_t)snprintf(name, sizeof(name), "corr_%s_%s", id, what);
+    /* Metric names: [a-zA-Z0-9_] only. */
+    for (size_t i = 0; i < n && i < sizeof(name); i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') ||
+              (name[i] >= 'A' && name[i] <= 'Z') ||
+              (name[i] >= '0' && name[i] <= '9')))
+            name[i] = '_';
+    *c = s->host->counter(s->inst, name, help);
+}
+
+enum sn_status
+dr_corr_init(struct dr_state *s, char *err, size_t err_len)
+{
+    const struct sn_host *h = s->host;
+    struct sn_diags d;
+    unsigned n = h->n_workers ? h->n_workers(s->inst) : 1;
+
+    sn_diags_init(&d);
+    if (sn_corr_set_build(s->rs, &s->set, &d) != SN_OK) {
+        for (size_t i = 0; i < d.n; i++) {
+            const struct sn_diag *it = &d.items[i];
+            h->log(s->inst,
+                   it->level == SN_DIAG_ERROR ? SN_LOG_ERROR : SN_LOG_WARN,
+                   "%s:%d:%d: %s", it->file ? it->file : "-", it->line,
+                   it->col, it->msg);
+            if (it->level == SN_DIAG_ERROR && err[0] == '\0')
+                snprintf(err, err_len, "%s:%d:%d: %s",
+                         it->file ? it->file : "-", it->line, it->col,
+                         it->msg);
+        }
+        if (err[0] == '\0')
+            snprintf(err, err_len, "the rules' correlations could not be "
+                                   "built");
+        sn_diags_fini(&d);
+        return SN_ECONFIG;
+    }
+    sn_diags_fini(&d);
+    s->n_shards = n ? n : 1;
+    s->shards = calloc(s->n_shards, sizeof(*s->shards));
+    s->rc = calloc(s->set->n_specs + 1, sizeof(*s->rc));
+    s->ticker_tls = dr_tls_new(s);
+    if (s->shards == NULL || s->rc == NULL || s->ticker_tls == NULL)
+        return SN_ENOMEM;
+    for (size_t i = 0; i < s->n_shards; i++) {
+        struct dr_shard *sh = &s->shards[i];
+        struct sn_corr_config cfg;
+
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.max_keys = (uint32_t)s->c->max_keys;
+        cfg.max_events = (uint32_t)s->c->max_events;
+        cfg.evidence_k = (uint32_t)s->c->evidence;
+        cfg.no_evidence = s->c->evidence == 0;
+        cfg.summary_max = SUMMARY_MAX;
+        cfg.shard = (uint32_t)i;
+        cfg.n_shards = (uint32_t)s->n_shards;
+        cfg.emit = on_signal;
+        cfg.emit_arg = sh;
+        cfg.forward = on_forward;
+        pthread_mutex_init(&sh->mu, NULL);
+        sh->s = s;
+        sh->c = sn_corr_new(s->set, &cfg);
+        if (sh->c == NULL)
+            return SN_ENOMEM;
+    }
+    for (size_t i = 0; i < s->set->n_specs; i++) {
+        const char *id = s->set->specs[i].rule->id;
+        struct dr_rule_counters *rc = &s->rc[i];
+
+        rule_counter(s, &rc->keys, id, "state_keys",
+                     "keys the rule's correlation holds now (all shards)");
+        rule_counter(s, &rc->evicted, id, "keys_evicted_total",
+                     "keys evicted with live state (detection degraded)");
+        rule_counter(s, &rc->dropped, id, "events_dropped_total",
+                     "events dropped by the per-key bound");
+        rule_counter(s, &rc->late, id, "late_dropped_total",
+                     "events older than the watermark minus the lateness");
+        rule_counter(s, &rc->signals, id, "signals_total",
+                     "signals of the rule");
+    }
+    pthread_mutex_init(&s->tick_mu, NULL);
+    pthread_cond_init(&s->tick_cv, NULL);
+    pthread_mutex_init(&s->file_mu, NULL);
+    s->sync_made = true;
+    return SN_OK;
+}
+
+void
+dr_corr_fini(struct dr_state *s)
+{
+    for (size_t i = 0; s->shards != NULL && i < s->n_shards; i++) {
+        if (s->shards[i].s == NULL)
+            continue;
+        sn_corr_free(s->shards[i].c);
+        pthread_mutex_destroy(&s->shards[i].mu);
+    }
+    free(s->shards);
+    free(s->rc);
+    dr_tls_free(s->ticker_tls);
+    if (s->sync_made) {
+        pthread_mutex_destroy(&s->tick_mu);
+        pthread_cond_destroy(&s->tick_cv);
+        pthread_mutex_destroy(&s->file_mu);
+    }
+    sn_corr_set_free(s->set);
+}
+
+enum sn_status
+dr_corr_start(struct dr_state *s, char *err, size_t err_len)
+{
+    if (s->c->signals_file != NULL) {
+        s->signals_file = fopen(s->c->signals_file, "a");
+        if (s->signals_file == NULL) {
+            snprintf(err, err_len, "signals_file %s: %s", s->c->signals_file,
+                     strerror(errno));
+            return SN_EIO;
+        }
+    }
+    /* Restored before the ticker runs and before any batch arrives (the
+     * workers start after the detectors). */
+    dr_ckpt_restore(s);
+    s->tick_stop = false;
+    if (pthread_create(&s->ticker, NULL, ticker_main, s) != 0) {
+        snprintf(err, err_len, "cannot create the correlation ticker thread");
+        return SN_EPLUGIN;
+    }
+    s->ticker_started = true;
+    return SN_OK;
+}
+
+void
+dr_corr_stop(struct dr_state *s)
+{
+    if (s->ticker_started) {
+        pthread_mutex_lock(&s->tick_mu);
+        s->tick_stop = true;
+        pthread_cond_signal(&s->tick_cv);
+        pthread_mutex_unlock(&s->tick_mu);
+        pthread_join(s->ticker, NULL);
+        s->ticker_started = false;
+    }
+    /* The workers have been joined (the core stops detectors last), so
+     * the shards are quiet: what they hold now is the whole state. */
+    dr_ckpt_save(s);
+    if (s->signals_file != NULL) {
+        fclose(s->signals_file);
+        s->signals_file = NULL;
+    }
+}

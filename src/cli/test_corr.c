@@ -1,0 +1,219 @@
+/* Correlation for `sentineld test`; see test_corr.h. */
+#include "cli/test_corr.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "cli/explain_render.h"
+#include "core/buf.h"
+#include "rules/correlate.h"
+
+/* Fired rules remembered for the current line (annotations name few). */
+#define LINE_FIRED_MAX 32
+
+struct tc_signal {
+    char *json;
+    char *file;
+    int line;
+};
+
+struct sn_test_corr {
+    const struct sn_ruleset *rs;
+    struct sn_corr_set *set;
+    struct sn_corr *c;
+    struct tc_signal *sigs;
+    size_t n_sigs, cap_sigs;
+    /* the line being fed */
+    const char *file;
+    int line;
+    const struct sn_rule_event *rev;
+    struct sn_rules_scratch *sc;
+    const struct sn_rule *cur;
+    const char *fired[LINE_FIRED_MAX];
+    size_t n_fired;
+    struct sn_buf json, trace, sum;
+    int64_t now_ns; /* arrival time of lines without a timestamp */
+};
+
+static void
+on_signal(void *arg, const struct sn_signal *sig)
+{
+    struct sn_test_corr *tc = arg;
+    struct sn_signal x = *sig;
+    struct tc_signal *s;
+
+    x.rule = sig->spec->rule;
+    sn_buf_reset(&tc->trace);
+    if (tc->cur != NULL && tc->rev != NULL &&
+        sig->state != SN_SIGNAL_DEGRADED) {
+        struct sn_rule_explain ex;
+
+        sn_rules_explain(tc->rs, tc->sc, tc->rev, tc->cur, &ex);
+        if (sn_rules_explain_json(&ex, &tc->trace) == SN_OK) {
+            x.trace.ptr = tc->trace.data;
+            x.trace.len = tc->trace.len;
+        }
+    }
+    sn_buf_reset(&tc->json);
+    if (sn_signal_json(&x, &tc->json) != SN_OK)
+        return;
+    if (tc->n_sigs == tc->cap_sigs) {
+        size_t cap = tc->cap_sigs ? tc->cap_sigs * 2 : 16;
+        struct tc_signal *n = realloc(tc->sigs, cap * sizeof(*n));
+        if (n == NULL)
+            return;
+        tc->sigs = n;
+        tc->cap_sigs = cap;
+    }
+    s = &tc->sigs[tc->n_sigs];
+    s->json = strndup(tc->json.data, tc->json.len);
+    s->file = strdup(tc->file ? tc->file : "-");
+    s->line = tc->line;
+    if (s->json == NULL || s->file == NULL) {
+        free(s->json);
+        free(s->file);
+        return;
+    }
+    tc->n_sigs++;
+    if (sig->state == SN_SIGNAL_FIRING && tc->n_fired < LINE_FIRED_MAX)
+        tc->fired[tc->n_fired++] = sig->rule_id;
+}
+
+struct sn_test_corr *
+sn_test_corr_new(const struct sn_ruleset *rs, struct sn_diags *d)
+{
+    struct sn_test_corr *tc = calloc(1, sizeof(*tc));
+
+    if (tc == NULL)
+        return NULL;
+    tc->rs = rs;
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        tc->now_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    }
+    sn_buf_init(&tc->json, (size_t)16 << 20);
+    sn_buf_init(&tc->trace, (size_t)4 << 20);
+    sn_buf_init(&tc->sum, (size_t)1 << 20);
+    if (sn_corr_set_build(rs, &tc->set, d) != SN_OK) {
+        sn_test_corr_free(tc);
+        return NULL;
+    }
+    return tc;
+}
+
+void
+sn_test_corr_free(struct sn_test_corr *tc)
+{
+    if (tc == NULL)
+        return;
+    for (size_t i = 0; i < tc->n_sigs; i++) {
+        free(tc->sigs[i].json);
+        free(tc->sigs[i].file);
+    }
+    free(tc->sigs);
+    sn_corr_free(tc->c);
+    sn_corr_set_free(tc->set);
+    sn_buf_fini(&tc->json);
+    sn_buf_fini(&tc->trace);
+    sn_buf_fini(&tc->sum);
+    free(tc);
+}
+
+bool
+sn_test_corr_file(struct sn_test_corr *tc)
+{
+    struct sn_corr_config cfg;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.summary_max = SN_CORR_SUMMARY_JSON_MAX;
+    cfg.emit = on_signal;
+    cfg.emit_arg = tc;
+    sn_corr_free(tc->c);
+    tc->c = sn_corr_new(tc->set, &cfg);
+    return tc->c != NULL;
+}
+
+void
+sn_test_corr_feed(struct sn_test_corr *tc, const char *file, int line,
+                  const struct sn_syslog_msg *msg,
+                  const struct sn_rule_event *rev,
+                  struct sn_rules_scratch *sc, const struct sn_rule_match *m,
+                  size_t n)
+{
+    tc->n_fired = 0;
+    if (tc->c == NULL)
+        return;
+    tc->file = file;
+    tc->line = line;
+    tc->rev = rev;
+    tc->sc = sc;
+    for (size_t i = 0; i < n; i++) {
+        struct sn_corr_input in;
+
+        if (tc->set->n_targets[m[i].rule->index] == 0)
+            continue;
+        sn_buf_reset(&tc->sum);
+        memset(&in, 0, sizeof(in));
+        in.rule = m[i].rule;
+        in.fields = m[i].fields;
+        in.n_fields = m[i].n_fields;
+        in.ev = rev;
+        in.time_ns = msg->has_time ? msg->time_ns : 0;
+        in.arrival_ns = tc->now_ns;
+        if (sn_corr_summary_json(&tc->sum, msg->hostname, msg->appname,
+                                 msg->msg, m[i].fields,
+                                 m[i].n_fields) == SN_OK) {
+            in.summary = tc->sum.data;
+            in.summary_len = tc->sum.len;
+            in.summary_is_json = true;
+        }
+        tc->cur = m[i].rule;
+        sn_corr_feed(tc->c, &in);
+    }
+    tc->cur = NULL;
+    tc->rev = NULL;
+}
+
+bool
+sn_test_corr_line_fired(const struct sn_test_corr *tc, const char *id)
+{
+    for (size_t i = 0; i < tc->n_fired; i++)
+        if (strcmp(tc->fired[i], id) == 0)
+            return true;
+    return false;
+}
+
+size_t
+sn_test_corr_count(const struct sn_test_corr *tc)
+{
+    return tc->n_sigs;
+}
+
+void
+sn_test_corr_print(const struct sn_test_corr *tc, bool json, FILE *out)
+{
+    struct sn_buf b;
+
+    if (!json)
+        fprintf(out, "%zu signals\n", tc->n_sigs);
+    sn_buf_init(&b, (size_t)16 << 20);
+    for (size_t i = 0; i < tc->n_sigs; i++) {
+        json_object *o;
+
+        if (json) {
+            fprintf(out, "%s\n", tc->sigs[i].json);
+            continue;
+        }
+        o = json_tokener_parse(tc->sigs[i].json);
+        sn_buf_reset(&b);
+        sn_buf_printf(&b, "%s:%d: ", tc->sigs[i].file, tc->sigs[i].line);
+        sn_explain_render(o, &b);
+        fwrite(b.data, 1, b.len, out);
+        json_object_put(o);
+    }
+    sn_buf_fini(&b);
+}

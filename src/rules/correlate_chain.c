@@ -1,0 +1,164 @@
+/*
+ * Sequences fed by signals: a sequence step naming a rule that has a
+ * correlation of its own counts that rule's firing signals, not its raw
+ * matches (docs/correlation.md, "Sequences of correlations"). A signal is
+ * emitted in the middle of a feed, so it is copied into a FIFO here and
+ * fed once the feed that produced it is complete: into this engine when
+ * the sequence's key hashes to its shard, otherwise handed to the
+ * caller's forward callback for the engine that owns it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "rules/correlate_int.h"
+
+/* Signal-fed sequences may name signal-fed sequences; a cycle of them
+ * (A names B names A) must not loop forever. */
+#define CHAIN_MAX_DEPTH 4
+/* Items waiting at once: a single feed emits a handful of signals; a
+ * bound keeps a pathological rule set from growing it without limit. */
+#define CHAIN_MAX_ITEMS 4096
+
+static void
+input_of(const struct chain_item *it, struct sn_rule_field_value *fv,
+         struct sn_corr_input *in)
+{
+    size_t off = 0;
+
+    memset(in, 0, sizeof(*in));
+    for (uint32_t i = 0; i < it->n_key; i++) {
+        fv[i].name = it->names[i];
+        fv[i].name_len = strlen(it->names[i]);
+        memset(&fv[i].v, 0, sizeof(fv[i].v));
+        fv[i].v.type = SN_VAL_STR;
+        fv[i].v.u.s.ptr = it->kb + off;
+        fv[i].v.u.s.len = it->klen[i];
+        off += it->klen[i];
+    }
+    in->rule = it->rule;
+    in->fields = fv;
+    in->n_fields = it->n_key;
+    in->time_ns = it->t;
+    in->arrival_ns = it->t;
+    in->summary = it->summary;
+    in->summary_len = it->summary_len;
+    in->summary_is_json = it->summary_len > 0;
+}
+
+/* The evidence a signal leaves in a sequence: what crossed and when. */
+static void
+summary_of(const struct sn_signal *sig, struct chain_item *it)
+{
+    struct sn_buf b;
+
+    sn_buf_init(&b, sizeof(it->summary));
+    if (sn_buf_printf(&b,
+                      "{\"signal\":\"%s\",\"kind\":\"%s\",\"count\":%llu,"
+                      "\"threshold\":%llu,\"first_ns\":%lld,\"last_ns\":%lld}",
+                      sig->rule_id, sn_corr_kind_name(sig->kind),
+                      (unsigned long long)sig->count,
+                      (unsigned long long)sig->threshold,
+                      (long long)sig->first_ns,
+                      (long long)sig->last_ns) == SN_OK &&
+        b.len < sizeof(it->summary)) {
+        memcpy(it->summary, b.data, b.len);
+        it->summary_len = (uint32_t)b.len;
+    } else {
+        it->summary_len = 0; /* a rule id too long to quote: time only */
+    }
+    sn_buf_fini(&b);
+}
+
+void
+sn_corr_chain_push(struct sn_corr *c, const struct sn_signal *sig)
+{
+    const struct sn_corr_spec *s = sig->spec;
+
+    if (c->depth >= CHAIN_MAX_DEPTH || sig->key_fields == NULL) {
+        c->chain_dropped++;
+        return;
+    }
+    for (uint32_t i = 0; i < c->set->n_sig_targets[s->index]; i++) {
+        struct sn_rule_field_value fv[SN_CORR_MAX_GROUP_BY];
+        struct sn_corr_input in;
+        struct chain_item *it;
+        size_t off = 0;
+
+        if (c->chain_n == c->chain_cap) {
+            size_t cap = c->chain_cap ? c->chain_cap * 2 : 8;
+            struct chain_item *n;
+
+            if (cap > CHAIN_MAX_ITEMS) {
+                c->chain_dropped++;
+                return;
+            }
+            n = malloc(cap * sizeof(*n));
+            if (n == NULL) {
+                c->chain_dropped++;
+                return;
+            }
+            /* Unwrap the ring into the new array. */
+            for (size_t k = 0; k < c->chain_n; k++)
+                n[k] = c->chain[(c->chain_head + k) % c->chain_cap];
+            free(c->chain);
+            c->chain = n;
+            c->chain_cap = cap;
+            c->chain_head = 0;
+        }
+        it = &c->chain[(c->chain_head + c->chain_n) % c->chain_cap];
+        it->spec = c->set->sig_targets[s->index][i];
+        it->rule = s->rule;
+        it->t = sig->time_ns;
+        it->depth = c->depth + 1;
+        it->n_key = (uint32_t)sig->n_key;
+        for (size_t k = 0; k < sig->n_key; k++) {
+            size_t len = sig->key_values[k].len;
+            if (len > SN_CORR_VALUE_MAX)
+                len = SN_CORR_VALUE_MAX;
+            it->names[k] = sig->key_fields[k];
+            it->klen[k] = (uint16_t)len;
+            memcpy(it->kb + off, sig->key_values[k].ptr, len);
+            off += len;
+        }
+        summary_of(sig, it);
+        input_of(it, fv, &in);
+        if (!sn_corr_route_spec(c->set, &in, it->spec, &it->hash)) {
+            /* The sequence groups by a field the step's key lacks. */
+            c->chain_dropped++;
+            continue;
+        }
+        c->chain_n++;
+    }
+}
+
+void
+sn_corr_chain_drain(struct sn_corr *c)
+{
+    if (c->draining)
+        return;
+    c->draining = true;
+    while (c->chain_n > 0) {
+        /* Copied out: feeding may push more items and move the ring. */
+        struct chain_item it = c->chain[c->chain_head];
+        struct sn_rule_field_value fv[SN_CORR_MAX_GROUP_BY];
+        struct sn_corr_input in;
+        struct sn_corr_target t = { it.spec, it.hash };
+
+        c->chain_head = (c->chain_head + 1) % c->chain_cap;
+        c->chain_n--;
+        input_of(&it, fv, &in);
+        if (c->cfg.n_shards > 1 && it.hash % c->cfg.n_shards != c->cfg.shard) {
+            if (c->cfg.forward != NULL)
+                c->cfg.forward(c->cfg.emit_arg, &in, &t);
+            else
+                c->chain_dropped++;
+            continue;
+        }
+        c->depth = it.depth;
+        sn_corr_feed_chained(c, &in, &t);
+        c->depth = 0;
+    }
+    c->draining = false;
+}
