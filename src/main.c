@@ -19,6 +19,9 @@ static const struct command commands[] = {
     { "test", sn_cmd_test, "replay log files through rules offline" },
     { "token", sn_cmd_token, "create, list and revoke API tokens" },
     { "explain", sn_cmd_explain, "render signal or incident JSON as text" },
+    { "incidents", sn_cmd_incidents, "list incidents or show one (read-only)" },
+    { "incident", sn_cmd_incident,
+      "act on an incident: ack, resolve, approve, reject, comment..." },
     { "version", sn_cmd_version, "print version and library versions" },
 };
 
@@ -27,7 +30,7 @@ usage(FILE *out)
 {
     fprintf(out, "usage: sentineld COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
     fprintf(out, "\n'sentineld COMMAND --help' describes each.\n");
 }
 
