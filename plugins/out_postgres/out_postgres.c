@@ -7,7 +7,7 @@
  *
  * PostgreSQL being down is never fatal: start() logs it and deliver()
  * answers RETRY (the relay backs off) until a connection works, then
- * applies the migrations first. docs/outputs/postgres.md.
+ * applies the migrations first. docs/out_postgres.md.
  */
 #include "out_postgres.h"
 
