@@ -3,7 +3,7 @@
  * the connection state, and the entry points of the migrator
  * (out_postgres_migrate.c) and the writer (out_postgres_write.c). Not part
  * of the plugin ABI: only out_postgres.c exports a symbol. libpq types stay
- * inside this plugin (STYLE.md 4). docs/outputs/postgres.md describes the
+ * inside this plugin (STYLE.md 4). docs/out_postgres.md describes the
  * schema, the migrations and the delivery semantics.
  */
 #ifndef SN_OUT_POSTGRES_H

@@ -8,7 +8,7 @@
 # starts do not race; TLS when the DSN asks for it.
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/pglib.sh"
-tap_plan 34
+tap_plan 35
 
 DRIVER="$BUILDDIR/tests/tools/deliver_docs"
 
@@ -164,6 +164,12 @@ SENTINELD_SQL_DIR="$TMP/sql-new" "$DRIVER" -c "$TMP/pg.yaml" \
     <"$TMP/docs.jsonl" >"$TMP/new.out" 2>"$TMP/new.err"
 check "a new numbered migration is applied once, recorded" test \
     "$?:$(pg_psql -c "select string_agg(name, ',' order by version) from schema_migrations")" = "0:001_incidents.sql,002_note.sql"
+
+printf -- '-- a typo on line 2\nALTER TABLE incidents ADD COLUMN oops texte;\n' >"$TMP/sql-new/003_bad.sql"
+SENTINELD_SQL_DIR="$TMP/sql-new" "$DRIVER" -c "$TMP/pg.yaml" \
+    <"$TMP/docs.jsonl" >"$TMP/badmig.out" 2>"$TMP/badmig.err"
+check "a failing migration names file and line, and is not recorded" sh -c \
+    "test $? -eq 2 && grep -q 'migration $TMP/sql-new/003_bad.sql:2 failed: 42704: type \"texte\" does not exist' '$TMP/badmig.err' && test $(pg_psql -c 'select count(*) from schema_migrations') -eq 2"
 
 # --- concurrent first starts in a new schema do not race -------------------
 config "$TMP/race.yaml" "$PG_URL" race
