@@ -95,6 +95,100 @@ add_value(const struct json_ctx *s, struct sn_event *ev, const char *key,
     return s->host->event_set_field(ev, k, &val);
 }
 
+/* "sd" as sentineld writes it: {"SD-ID": {"PARAM": "v" | ["v", ...]}}. */
+static enum sn_status
+add_sd(const struct json_ctx *s, struct sn_event *ev, struct json_object *sd)
+{
+    s->host->event_set_has_sd(ev, true);
+    json_object_object_foreach(sd, id, params)
+    {
+        struct sn_str sid = { copy(s, ev, id, strlen(id)), strlen(id) };
+
+        if (sid.ptr == NULL)
+            return SN_ENOMEM;
+        if (!json_object_is_type(params, json_type_object))
+            continue;
+        json_object_object_foreach(params, name, v)
+        {
+            struct sn_str sname = { copy(s, ev, name, strlen(name)),
+                                    strlen(name) };
+            size_t n = json_object_is_type(v, json_type_array)
+                           ? json_object_array_length(v)
+                           : 1;
+
+            if (sname.ptr == NULL)
+                return SN_ENOMEM;
+            for (size_t i = 0; i < n; i++) {
+                struct json_object *one = json_object_is_type(v, json_type_array)
+                                              ? json_object_array_get_idx(v, i)
+                                              : v;
+                size_t len = (size_t)json_object_get_string_len(one);
+                struct sn_str val = {
+                    copy(s, ev, json_object_get_string(one), len), len
+                };
+                enum sn_status rc;
+
+                if (val.ptr == NULL)
+                    return SN_ENOMEM;
+                if ((rc = s->host->event_add_sd(ev, sid, sname, val)) != SN_OK)
+                    return rc;
+            }
+        }
+    }
+    return SN_OK;
+}
+
+/* Keys of the event schema (docs/events.md) that are not fields: what
+ * out_file and out_kafka write parses back into the same event. The
+ * receipt keys describe the previous hop and are replaced by this one's;
+ * facility and severity are derived from pri; notes are the previous
+ * parser's guesses. Returns true when the key was consumed. */
+static bool
+schema_key(const struct json_ctx *s, struct sn_event *ev, const char *key,
+           struct json_object *v, bool has_pri, bool is_event,
+           enum sn_status *rc)
+{
+    static const char *const receipt[] = { "received_ns", "input", "transport",
+                                           "peer", "source_offset", "notes" };
+
+    if (strcmp(key, "version") == 0 && json_object_is_type(v, json_type_int)) {
+        s->host->event_set_version(ev, json_object_get_int(v));
+        return true;
+    }
+    if (strcmp(key, "timestamp_utc_ns") == 0 &&
+        json_object_is_type(v, json_type_int)) {
+        s->host->event_set_time(ev, json_object_get_int64(v));
+        return true;
+    }
+    if ((strcmp(key, "facility") == 0 || strcmp(key, "severity") == 0) &&
+        (json_object_is_type(v, json_type_null) ||
+         (has_pri && json_object_is_type(v, json_type_int))))
+        return true;
+    if (strcmp(key, "sd") == 0 && (json_object_is_type(v, json_type_null) ||
+                                   json_object_is_type(v, json_type_object))) {
+        if (json_object_is_type(v, json_type_object))
+            *rc = add_sd(s, ev, v);
+        return true;
+    }
+    if (strcmp(key, "fields") == 0 && is_event &&
+        json_object_is_type(v, json_type_object)) {
+        json_object_object_foreach(v, fk, fv)
+        {
+            size_t n = strlen(fk);
+            const char *k = copy(s, ev, fk, n);
+            *rc = k == NULL ? SN_ENOMEM : add_value(s, ev, k, n, fv, 1);
+            if (*rc != SN_OK)
+                break;
+        }
+        return true;
+    }
+    for (size_t i = 0; is_event && i < sizeof(receipt) / sizeof(receipt[0]);
+         i++)
+        if (strcmp(key, receipt[i]) == 0)
+            return true;
+    return false;
+}
+
 enum sn_status
 json_event_parse(const struct sn_host *host, int max_depth,
                  const struct sn_record *rec, struct sn_event *ev, char *why,
@@ -125,9 +219,23 @@ json_event_parse(const struct sn_host *host, int max_depth,
         return SN_EINVAL;
     }
     {
+        struct json_object *pri_v = NULL, *recv = NULL;
+        bool has_pri = json_object_object_get_ex(root, "pri", &pri_v) &&
+                       json_object_is_type(pri_v, json_type_int);
+        /* Written by sentineld (out_file, out_kafka): it carries the
+         * receipt keys, which are then not fields of the event. */
+        bool is_event = json_object_object_get_ex(root, "received_ns", &recv) &&
+                        json_object_is_type(recv, json_type_int);
+
         json_object_object_foreach(root, key, v)
         {
             bool header = false;
+
+            if (schema_key(s, ev, key, v, has_pri, is_event, &rc)) {
+                if (rc != SN_OK)
+                    break;
+                continue;
+            }
 
             if (strcmp(key, "pri") == 0 && json_object_is_type(v, json_type_int)) {
                 int pri = json_object_get_int(v);
@@ -138,8 +246,13 @@ json_event_parse(const struct sn_host *host, int max_depth,
             }
             for (size_t i = 0; i < sizeof(header_keys) / sizeof(header_keys[0]);
                  i++) {
-                if (strcmp(key, header_keys[i].key) == 0 &&
-                    json_object_is_type(v, json_type_string)) {
+                if (strcmp(key, header_keys[i].key) != 0)
+                    continue;
+                if (json_object_is_type(v, json_type_null)) {
+                    header = true; /* absent, as the schema writes it */
+                    break;
+                }
+                if (json_object_is_type(v, json_type_string)) {
                     size_t n = (size_t)json_object_get_string_len(v);
                     const char *c = copy(s, ev, json_object_get_string(v), n);
                     if (c == NULL) {

@@ -110,6 +110,10 @@ ik_init(const struct sn_host *host, struct sn_instance *inst,
                                 "the pipeline was full (back-pressure)");
     s->c_rebalances = host->counter(inst, "kafka_rebalances_total",
                                     "partition assignments and revocations");
+    s->c_refetched = host->counter(inst, "kafka_refetched_skipped_total",
+                                   "messages fetched again (after a broker "
+                                   "outage) and skipped: already handed to "
+                                   "the pipeline");
     return SN_OK;
 }
 
@@ -120,8 +124,12 @@ set_assigned(struct ik_state *s, const rd_kafka_topic_partition_list_t *l,
     for (int i = 0; i < l->cnt; i++) {
         struct ik_part *p =
             ik_part_get(s, l->elems[i].topic, l->elems[i].partition);
-        if (p != NULL)
+        if (p != NULL) {
             p->assigned = assigned;
+            /* A new assignment starts from the committed offset: what we
+             * handed over before is not ours to skip any more. */
+            atomic_store(&p->position, -1);
+        }
     }
 }
 

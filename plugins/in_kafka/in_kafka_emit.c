@@ -48,6 +48,13 @@ emit_chunk(struct ik_state *s, struct ik_chunk *ch)
                 goto next;
             }
         }
+        if (m->offset < atomic_load(&part->position)) {
+            /* Handed over already while we held the partition: after a
+             * broker outage librdkafka may fetch again from the committed
+             * offset. Emitting it again would count it twice. */
+            h->counter_add(s->c_refetched, 1);
+            goto next;
+        }
         memset(&rec, 0, sizeof(rec));
         rec.data.ptr = m->payload ? m->payload : "";
         rec.data.len = m->len;
