@@ -33,6 +33,8 @@ sn_batch_pool_new(size_t n)
         p->n_free++;
         p->n_total++;
     }
+    /* The share no single blocking emitter can take (batch.h). */
+    p->reserve = n / 2;
     return p;
 fail:
     sn_batch_pool_free(p);
@@ -57,13 +59,49 @@ sn_batch_pool_free(struct sn_batch_pool *p)
     free(p);
 }
 
+struct sn_batch_owner *
+sn_batch_owner_new(void)
+{
+    struct sn_batch_owner *o = calloc(1, sizeof(*o));
+
+    if (o != NULL)
+        atomic_init(&o->refs, 1);
+    return o;
+}
+
+void
+sn_batch_owner_unref(struct sn_batch_owner *o)
+{
+    if (o != NULL && atomic_fetch_sub(&o->refs, 1) == 1)
+        free(o);
+}
+
+/* Under p->lock: may this taker have a batch now? */
+static bool
+may_take(const struct sn_batch_pool *p, const struct sn_batch_owner *o,
+         bool nowait)
+{
+    if (p->free == NULL)
+        return false;
+    if (nowait || o == NULL || o->held == 0)
+        return true;
+    return p->n_free > p->reserve;
+}
+
 struct sn_batch *
 sn_batch_get(struct sn_batch_pool *p, bool nowait)
+{
+    return sn_batch_get_for(p, NULL, nowait);
+}
+
+struct sn_batch *
+sn_batch_get_for(struct sn_batch_pool *p, struct sn_batch_owner *owner,
+                 bool nowait)
 {
     struct sn_batch *b;
 
     pthread_mutex_lock(&p->lock);
-    while (p->free == NULL) {
+    while (!may_take(p, owner, nowait)) {
         struct timespec ts;
 
         if (nowait || atomic_load(&p->aborting)) {
@@ -82,8 +120,13 @@ sn_batch_get(struct sn_batch_pool *p, bool nowait)
     b = p->free;
     p->free = b->next;
     p->n_free--;
+    if (owner != NULL) {
+        owner->held++;
+        atomic_fetch_add(&owner->refs, 1);
+    }
     sn_gauge_set(p->in_use, p->n_total - p->n_free);
     pthread_mutex_unlock(&p->lock);
+    b->owner = owner;
     b->next = NULL;
     b->n = 0;
     b->bytes = 0;
@@ -101,6 +144,7 @@ void
 sn_batch_unref(struct sn_batch *b)
 {
     struct sn_batch_pool *p = b->pool;
+    struct sn_batch_owner *owner = b->owner;
 
     if (atomic_fetch_sub(&b->refs, 1) != 1)
         return;
@@ -109,13 +153,17 @@ sn_batch_unref(struct sn_batch *b)
     if (b->input != NULL && b->seq != 0 && b->input->p->batch_done != NULL)
         b->input->p->batch_done(b->input->state, b->seq);
     sn_arena_reset(&b->arena);
+    b->owner = NULL;
     pthread_mutex_lock(&p->lock);
+    if (owner != NULL)
+        owner->held--;
     b->next = p->free;
     p->free = b;
     p->n_free++;
     sn_gauge_set(p->in_use, p->n_total - p->n_free);
     pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->lock);
+    sn_batch_owner_unref(owner);
 }
 
 bool

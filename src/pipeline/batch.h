@@ -20,6 +20,21 @@
 struct sn_instance;
 struct sn_batch_pool;
 
+/* Who took a batch: an emitter's share of the pool. Fairness rule: a
+ * blocking taker that already holds a batch may not take one of the last
+ * `reserve` (half the pool) free batches; those stay for drop-when-full
+ * takers (UDP) and for takers holding none (another connection loop), so
+ * one flooding connection fills at most half the pool and cannot starve
+ * the rest. Half, not less: when the pipeline is the bottleneck every
+ * batch waits behind the flood's, and a UDP input flushing every few
+ * milliseconds needs as many batches as fit in that wait; the flood's half
+ * (32 batches of 1024 records by default) still keeps the workers busy. Reference counted: each batch it holds keeps it alive, so an
+ * emitter may be freed while its batches are still in the pipeline. */
+struct sn_batch_owner {
+    size_t held; /* batches taken and not yet released; under pool lock */
+    _Atomic int refs;
+};
+
 struct sn_batch {
     struct sn_batch *next; /* pool free list or queue link */
     struct sn_arena arena;
@@ -30,6 +45,7 @@ struct sn_batch {
     struct sn_instance *input;
     uint64_t seq; /* host->emit_seq(); batch_done() gets it on release */
     struct sn_batch_pool *pool;
+    struct sn_batch_owner *owner; /* NULL when taken without one */
     /* Emit-side cache: consecutive records from one peer share a copy. */
     const char *peer_src;
     const char *peer_copy;
@@ -42,6 +58,7 @@ struct sn_batch_pool {
     pthread_cond_t cond;
     struct sn_batch *free;
     size_t n_free, n_total;
+    size_t reserve; /* see struct sn_batch_owner */
     _Atomic bool aborting; /* shutdown timed out: waiters give up */
     struct sn_counter *in_use; /* gauge: batches taken (may be NULL) */
 };
@@ -52,6 +69,14 @@ void sn_batch_pool_free(struct sn_batch_pool *p);
 /* Take a free batch; waits when none is free unless nowait. NULL when
  * nowait and empty, or when the pool is aborting. refs is 1. */
 struct sn_batch *sn_batch_get(struct sn_batch_pool *p, bool nowait);
+/* The same, charged to owner (may be NULL): a blocking taker holding a
+ * batch also waits while only the reserve is free. */
+struct sn_batch *sn_batch_get_for(struct sn_batch_pool *p,
+                                  struct sn_batch_owner *owner, bool nowait);
+/* NULL on ENOMEM; refs is 1 (the caller's). */
+struct sn_batch_owner *sn_batch_owner_new(void);
+/* Drop one reference (NULL accepted); the last frees. */
+void sn_batch_owner_unref(struct sn_batch_owner *o);
 /* Drop one reference; the last one resets the arena and frees the batch. */
 void sn_batch_unref(struct sn_batch *b);
 /* Wait until every batch is back or deadline (monotonic ns) passes. */

@@ -24,6 +24,11 @@ sn_emitter_new(struct sn_instance *in, bool drop_when_full)
 
     if (em == NULL)
         return NULL;
+    em->owner = sn_batch_owner_new();
+    if (em->owner == NULL) {
+        free(em);
+        return NULL;
+    }
     em->in = in;
     em->drop_when_full = drop_when_full;
     em->worker = atomic_fetch_add(&in->pl->next_worker, 1);
@@ -52,6 +57,7 @@ sn_emitter_free(struct sn_emitter *em)
     if (em == NULL)
         return;
     sn_emitter_flush(em);
+    sn_batch_owner_unref(em->owner);
     free(em);
 }
 
@@ -90,7 +96,8 @@ sn_emitter_emit(struct sn_emitter *em, const struct sn_record *rec)
         b = NULL;
     }
     if (b == NULL) {
-        b = sn_batch_get(em->in->pl->pool, em->drop_when_full);
+        b = sn_batch_get_for(em->in->pl->pool, em->owner,
+                             em->drop_when_full);
         if (b == NULL) {
             count_drop(em, em->drop_when_full
                                ? "pipeline full (this input drops when full)"

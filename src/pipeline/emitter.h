@@ -7,6 +7,7 @@
 struct sn_emitter {
     struct sn_instance *in;
     struct sn_batch *cur;
+    struct sn_batch_owner *owner; /* its share of the pool (batch.h) */
     unsigned worker;
     bool drop_when_full;
     uint64_t last_seq; /* seq of the batch the last emit went into */

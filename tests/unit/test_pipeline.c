@@ -28,6 +28,81 @@ SN_TEST(pool_is_the_back_pressure)
     sn_batch_pool_free(p);
 }
 
+/* One flooding emitter cannot take the whole pool: the last half stays
+ * for a UDP input (drops when full) and for an emitter holding nothing. */
+SN_TEST(pool_reserve_keeps_a_share_for_others)
+{
+    struct sn_batch_pool *p = sn_batch_pool_new(16);
+    struct sn_batch_owner *flood = sn_batch_owner_new(),
+                          *other = sn_batch_owner_new();
+    struct sn_batch *held[8], *u[7], *o;
+
+    CHECK_EQ(p->reserve, 8);
+    for (size_t i = 0; i < 8; i++) /* none of these waits */
+        CHECK((held[i] = sn_batch_get_for(p, flood, false)) != NULL);
+    CHECK_EQ(flood->held, 8);
+    CHECK_EQ(p->n_free, p->reserve); /* a 9th would wait (next test) */
+    o = sn_batch_get_for(p, other, false); /* holds none: gets one */
+    CHECK(o != NULL);
+    for (size_t i = 0; i < 7; i++) /* UDP: takes the rest */
+        CHECK((u[i] = sn_batch_get_for(p, NULL, true)) != NULL);
+    CHECK(sn_batch_get_for(p, NULL, true) == NULL);
+    for (size_t i = 0; i < 7; i++)
+        sn_batch_unref(u[i]);
+    sn_batch_unref(o);
+    sn_batch_owner_unref(other); /* the emitter goes first: the batch... */
+    for (size_t i = 0; i < 8; i++)
+        sn_batch_unref(held[i]);
+    sn_batch_owner_unref(flood); /* ...kept its owner alive (ASan) */
+    CHECK(sn_batch_pool_wait_idle(p, 0));
+    sn_batch_pool_free(p);
+}
+
+struct taker {
+    struct sn_batch_pool *p;
+    struct sn_batch *first;
+    _Atomic bool took_first, took_second;
+};
+
+static void *
+taker_main(void *arg)
+{
+    struct taker *t = arg;
+    struct sn_batch_owner *o = sn_batch_owner_new();
+    struct sn_batch *b;
+
+    t->first = sn_batch_get_for(t->p, o, false);
+    atomic_store(&t->took_first, true);
+    b = sn_batch_get_for(t->p, o, false); /* waits for 2 free */
+    atomic_store(&t->took_second, true);
+    sn_batch_unref(b);
+    sn_batch_owner_unref(o);
+    return NULL;
+}
+
+SN_TEST(holding_taker_waits_at_the_reserve)
+{
+    struct sn_batch_pool *p = sn_batch_pool_new(2); /* reserve 1 */
+    struct sn_batch *x = sn_batch_get(p, true);
+    struct timespec ts = { 0, 50 * 1000000L };
+    struct taker t = { .p = p };
+    pthread_t th;
+
+    /* The one free batch is the reserve: the taker holds none, so it
+     * gets it; its second waits until both batches are free again. */
+    pthread_create(&th, NULL, taker_main, &t);
+    while (!atomic_load(&t.took_first))
+        nanosleep(&ts, NULL);
+    sn_batch_unref(x);
+    nanosleep(&ts, NULL);
+    CHECK(!atomic_load(&t.took_second)); /* 1 free = the reserve */
+    sn_batch_unref(t.first); /* as the pipeline would */
+    pthread_join(th, NULL);
+    CHECK(atomic_load(&t.took_second));
+    CHECK(sn_batch_pool_wait_idle(p, 0));
+    sn_batch_pool_free(p);
+}
+
 static void *
 release_later(void *arg)
 {
@@ -119,5 +194,7 @@ SN_TEST(event_json_schema)
 }
 
 SN_TEST_MAIN(SN_T(pool_is_the_back_pressure),
+             SN_T(pool_reserve_keeps_a_share_for_others),
+             SN_T(holding_taker_waits_at_the_reserve),
              SN_T(blocking_get_waits_for_release), SN_T(queue_fifo_and_close),
              SN_T(event_json_schema))
