@@ -57,9 +57,29 @@ http: { enabled: false }
 outputs:
   - { name: pg, plugin: out_postgres, take: incidents, dsn: "$PG_URL", batch: $batch }
 EOC
+# CPU seconds the server spent (the postmaster's own plus its reaped
+# backends'): on a shared machine the wall-clock rate depends on the
+# neighbours, docs per server CPU second does not.
+pg_cpu() {
+    sleep 0.3 # let the postmaster reap the backend that just exited
+    for p in $PGPID $(pgrep -P "$PGPID"); do
+        # fields after the ")" of the command name: 14-17 are 12-15 here
+        sed 's/.*) //' "/proc/$p/stat" 2>/dev/null
+    done | awk -v hz="$(getconf CLK_TCK)" -v pm="$PGPID" '
+        NR == 1 { t += $12 + $13 + $14 + $15; next } { t += $12 + $13 }
+        END { print t / hz }'
+}
+run() { # LABEL
+    c0=$(pg_cpu)
+    "$b/tests/tools/deliver_docs" -c "$TMP/pg.yaml" -b "$batch" <"$TMP/docs.jsonl" 2>>"$TMP/err" >"$TMP/out"
+    c1=$(pg_cpu)
+    sed "s/^/  $1/" "$TMP/out"
+    awk -v d="$docs" -v c0="$c0" -v c1="$c1" -v l="$1" \
+        'BEGIN { printf "  %sserver CPU %.2fs: %.0f docs per server CPU second\n", l, c1 - c0, d / (c1 - c0) }'
+}
 docs=$(wc -l <"$TMP/docs.jsonl")
 bytes=$(wc -c <"$TMP/docs.jsonl")
 echo "bench_postgres: $docs incident versions ($n incidents x $v), $((bytes / docs)) bytes each, batch $batch, PostgreSQL $(pg_psql -c 'show server_version')"
-"$b/tests/tools/deliver_docs" -c "$TMP/pg.yaml" -b "$batch" <"$TMP/docs.jsonl" 2>"$TMP/err" | sed 's/^/  first run:  /'
-"$b/tests/tools/deliver_docs" -c "$TMP/pg.yaml" -b "$batch" <"$TMP/docs.jsonl" 2>>"$TMP/err" | sed 's/^/  replay:     /'
+run "first run: "
+run "replay:    "
 echo "  rows: $(pg_psql -c 'select count(*) from incidents') incidents, $(pg_psql -c 'select count(*) from incident_audit') audit rows"

@@ -31,8 +31,7 @@ static const struct sn_option opg_options[] = {
       "verify-full for TLS)",
       0, 0, NULL, true },
     { "schema", SN_OPT_STRING, "public", offsetof(struct opg_conf, schema),
-      "schema holding the tables (created when missing)", 0, 0, NULL,
-      false },
+      "schema holding the tables (created when missing)", 0, 0, NULL, false },
     { "batch", SN_OPT_INT, "500", offsetof(struct opg_conf, batch),
       "incident versions written per transaction", 1, 10000, NULL, false },
     { "connect_timeout", SN_OPT_DURATION, "5s",
@@ -42,8 +41,8 @@ static const struct sn_option opg_options[] = {
       1000, 3600000, NULL, false },
     { "statement_timeout", SN_OPT_DURATION, "30s",
       offsetof(struct opg_conf, statement_timeout_ms),
-      "abort a batch (then retried) that runs longer than this", 100,
-      3600000, NULL, false },
+      "abort a batch (then retried) that runs longer than this", 100, 3600000,
+      NULL, false },
     { "migrations_dir", SN_OPT_STRING, NULL,
       offsetof(struct opg_conf, migrations_dir),
       "directory of numbered NNN_name.sql migrations (default: "
@@ -130,9 +129,9 @@ opg_init(const struct sn_host *host, struct sn_instance *inst,
                                "incident_audit rows appended");
     s->c_reconnect = host->counter(inst, "postgres_connects_total",
                                    "connections established (1 + reconnects)");
-    s->c_errors = host->counter(
-        inst, "postgres_errors_total",
-        "failed connection attempts, batches and statements");
+    s->c_errors =
+        host->counter(inst, "postgres_errors_total",
+                      "failed connection attempts, batches and statements");
     s->c_bad_docs = host->counter(inst, "postgres_rejected_docs_total",
                                   "incident documents the database refused");
     s->c_migrations = host->counter(inst, "postgres_migrations_applied_total",
@@ -157,18 +156,15 @@ opg_result_error(const PGresult *r, const PGconn *conn, char *out,
                  size_t out_len)
 {
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
-                        : NULL;
-    const char *detail = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL)
-                           : NULL;
+    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *detail =
+        r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : NULL;
     size_t l;
 
     if (msg == NULL) {
-        snprintf(out, out_len, "%s",
-                 conn ? PQerrorMessage(conn) : "no result");
+        snprintf(out, out_len, "%s", conn ? PQerrorMessage(conn) : "no result");
     } else if (detail != NULL) {
-        snprintf(out, out_len, "%s: %s (%s)", state ? state : "?", msg,
-                 detail);
+        snprintf(out, out_len, "%s: %s (%s)", state ? state : "?", msg, detail);
     } else {
         snprintf(out, out_len, "%s: %s", state ? state : "?", msg);
     }
@@ -196,13 +192,13 @@ opg_exec(struct opg_state *s, const char *sql, char *why, size_t why_len)
 
 /* One parameterised set_config(): session settings without building SQL. */
 static bool
-set_setting(struct opg_state *s, const char *name, const char *value,
-            char *why, size_t why_len)
+set_setting(struct opg_state *s, const char *name, const char *value, char *why,
+            size_t why_len)
 {
     const char *params[2] = { name, value };
-    PGresult *r = PQexecParams(s->conn,
-                               "SELECT pg_catalog.set_config($1, $2, false)",
-                               2, NULL, params, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(s->conn, "SELECT pg_catalog.set_config($1, $2, false)", 2,
+                     NULL, params, NULL, NULL, 0);
     bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
 
     if (!ok)
@@ -216,8 +212,8 @@ static bool
 setup_session(struct opg_state *s, char *why, size_t why_len)
 {
     char ms[32];
-    char *ident = PQescapeIdentifier(s->conn, s->c->schema,
-                                     strlen(s->c->schema));
+    char *ident =
+        PQescapeIdentifier(s->conn, s->c->schema, strlen(s->c->schema));
     bool ok;
 
     if (ident == NULL) {
@@ -282,16 +278,13 @@ opg_connect(struct opg_state *s, char *why, size_t why_len, bool *permanent)
         s->migrated = true;
     }
     s->host->counter_add(s->c_reconnect, 1);
-    s->host->log(s->inst, s->was_down ? SN_LOG_WARN : SN_LOG_INFO,
-                 "%s PostgreSQL %s:%s database %s as %s (%s)",
-                 s->was_down ? "reconnected to" : "connected to",
-                 PQhost(s->conn), PQport(s->conn), PQdb(s->conn),
-                 PQuser(s->conn),
-                 PQsslInUse(s->conn)
-                     ? PQsslAttribute(s->conn, "protocol")
-                     : "no TLS");
+    s->host->log(
+        s->inst, s->was_down ? SN_LOG_WARN : SN_LOG_INFO,
+        "%s PostgreSQL %s:%s database %s as %s (%s)",
+        s->was_down ? "reconnected to" : "connected to", PQhost(s->conn),
+        PQport(s->conn), PQdb(s->conn), PQuser(s->conn),
+        PQsslInUse(s->conn) ? PQsslAttribute(s->conn, "protocol") : "no TLS");
     s->was_down = false;
-    s->ever_connected = true;
     return true;
 }
 
@@ -344,19 +337,19 @@ opg_destroy(void *state)
     free(s);
 }
 
-__attribute__((visibility("default"))) const struct sn_plugin
-    sn_plugin_out_postgres = {
-        SN_PLUGIN_HEADER,
-        .name = "out_postgres",
-        .kind = SN_KIND_OUTPUT,
-        .description = "incidents into PostgreSQL: versioned upserts and an "
-                       "audit trail, schema migrations on start",
-        .version = "1.0",
-        .options = opg_options,
-        .config_size = sizeof(struct opg_conf),
-        .init = opg_init,
-        .start = opg_start,
-        .stop = opg_stop,
-        .destroy = opg_destroy,
-        .deliver = opg_deliver,
-    };
+__attribute__((visibility("default")))
+const struct sn_plugin sn_plugin_out_postgres = {
+    SN_PLUGIN_HEADER,
+    .name = "out_postgres",
+    .kind = SN_KIND_OUTPUT,
+    .description = "incidents into PostgreSQL: versioned upserts and an "
+                   "audit trail, schema migrations on start",
+    .version = "1.0",
+    .options = opg_options,
+    .config_size = sizeof(struct opg_conf),
+    .init = opg_init,
+    .start = opg_start,
+    .stop = opg_stop,
+    .destroy = opg_destroy,
+    .deliver = opg_deliver,
+};

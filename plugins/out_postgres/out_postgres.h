@@ -34,15 +34,14 @@ struct opg_state {
     PGconn *conn;               /* NULL while disconnected */
     bool migrated;              /* migrations checked on this process */
     bool was_down;              /* the last attempt failed: log recovery */
-    bool ever_connected;
-    struct sn_buf *buf;         /* the batch as one JSON array */
+    struct sn_buf *buf; /* the batch as one JSON array */
 
-    struct sn_counter *c_upserts;   /* incident rows written */
-    struct sn_counter *c_stale;     /* versions not newer than the row's */
-    struct sn_counter *c_audit;     /* audit rows appended */
-    struct sn_counter *c_reconnect; /* connections (re)established */
-    struct sn_counter *c_errors;    /* failed attempts of any kind */
-    struct sn_counter *c_bad_docs;  /* documents refused by the database */
+    struct sn_counter *c_upserts;    /* incident rows written */
+    struct sn_counter *c_stale;      /* versions not newer than the row's */
+    struct sn_counter *c_audit;      /* audit rows appended */
+    struct sn_counter *c_reconnect;  /* connections (re)established */
+    struct sn_counter *c_errors;     /* failed attempts of any kind */
+    struct sn_counter *c_bad_docs;   /* documents refused by the database */
     struct sn_counter *c_migrations; /* migration files applied */
 };
 
@@ -59,15 +58,13 @@ void opg_disconnect(struct opg_state *s);
 bool opg_migrate(struct opg_state *s, char *why, size_t why_len);
 
 /* The deliver() callback. */
-enum sn_out_result opg_deliver(void *state, const struct sn_doc *docs,
-                               size_t n, uint64_t token, char *why,
-                               size_t why_len);
+enum sn_out_result opg_deliver(void *state, const struct sn_doc *docs, size_t n,
+                               uint64_t token, char *why, size_t why_len);
 
 /* One line of the server's error: "SQLSTATE: message (detail)". */
 void opg_result_error(const PGresult *r, const PGconn *conn, char *out,
                       size_t out_len);
 /* Run a statement without results; false with why on error. */
-bool opg_exec(struct opg_state *s, const char *sql, char *why,
-              size_t why_len);
+bool opg_exec(struct opg_state *s, const char *sql, char *why, size_t why_len);
 
 #endif

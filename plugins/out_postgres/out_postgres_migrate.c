@@ -182,8 +182,8 @@ apply(struct opg_state *s, const struct migration *m, const char *text,
         const char *pos = PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION);
         opg_result_error(r, s->conn, err, sizeof(err));
         snprintf(why, why_len, "migration %s/%s:%d failed: %s",
-                 s->migrations_dir, m->name,
-                 pos ? line_of(text, atol(pos)) : 0, err);
+                 s->migrations_dir, m->name, pos ? line_of(text, atol(pos)) : 0,
+                 err);
     }
     PQclear(r);
     if (ok) {
@@ -195,8 +195,7 @@ apply(struct opg_state *s, const struct migration *m, const char *text,
         ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         if (!ok) {
             opg_result_error(r, s->conn, err, sizeof(err));
-            snprintf(why, why_len, "recording migration %s: %s", m->name,
-                     err);
+            snprintf(why, why_len, "recording migration %s: %s", m->name, err);
         }
         PQclear(r);
     }

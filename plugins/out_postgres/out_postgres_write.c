@@ -91,8 +91,8 @@ is_data_error(const PGresult *r)
 {
     const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 
-    return st != NULL && (strncmp(st, "22", 2) == 0 ||
-                          strncmp(st, "23", 2) == 0);
+    return st != NULL &&
+           (strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0);
 }
 
 /* The documents as one binary jsonb array in s->buf. */
@@ -133,8 +133,7 @@ upsert(struct opg_state *s, const struct sn_doc *docs, size_t n, char *why,
     enum outcome o;
 
     if (!build_array(s, docs, n)) {
-        snprintf(why, why_len, "batch of %zu documents exceeds the buffer",
-                 n);
+        snprintf(why, why_len, "batch of %zu documents exceeds the buffer", n);
         return n == 1 ? BAD_DOC : TRANSIENT;
     }
     a = s->host->buf_str(s->buf);
@@ -151,9 +150,8 @@ upsert(struct opg_state *s, const struct sn_doc *docs, size_t n, char *why,
         o = DONE;
     } else {
         opg_result_error(r, s->conn, why, why_len);
-        o = PQstatus(s->conn) == CONNECTION_OK && is_data_error(r)
-                ? BAD_DOC
-                : TRANSIENT;
+        o = PQstatus(s->conn) == CONNECTION_OK && is_data_error(r) ? BAD_DOC
+                                                                   : TRANSIENT;
     }
     PQclear(r);
     return o;
@@ -182,7 +180,7 @@ isolate(struct opg_state *s, const struct sn_doc *docs, size_t n, char *why,
                 goto transient;
             continue;
         }
-        if (!opg_exec(s, "ROLLBACK TO SAVEPOINT doc", why, why_len))
+        if (!opg_exec(s, "ROLLBACK TO SAVEPOINT doc", err, sizeof(err)))
             goto transient;
         s->host->counter_add(s->c_bad_docs, 1);
         s->host->log(s->inst, SN_LOG_ERROR,
@@ -209,8 +207,8 @@ transient:
 }
 
 static enum sn_out_result
-write_chunk(struct opg_state *s, const struct sn_doc *docs, size_t n,
-            char *why, size_t why_len)
+write_chunk(struct opg_state *s, const struct sn_doc *docs, size_t n, char *why,
+            size_t why_len)
 {
     switch (upsert(s, docs, n, why, why_len)) {
     case DONE:

@@ -8,7 +8,7 @@
 # starts do not race; TLS when the DSN asks for it.
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/pglib.sh"
-tap_plan 35
+tap_plan 36
 
 DRIVER="$BUILDDIR/tests/tools/deliver_docs"
 
@@ -206,20 +206,27 @@ check "and stops cleanly" test $? -eq 0
 
 # --- TLS when the DSN asks for it ------------------------------------------
 pg_stop
-if make_certs client.test; then
-    PG_DIR="$TMP/pgtls" PGSOCK="$TMP/pgtls/sock" PGPID=""
-    pg_start tls
-    config "$TMP/tls.yaml" "host=127.0.0.1 port=$PGPORT user=sentineld dbname=postgres sslmode=verify-full sslrootcert=$TMP/ca.pem"
-    "$DRIVER" -c "$TMP/tls.yaml" <"$TMP/one.jsonl" >"$TMP/tls.out" 2>"$TMP/tls.err"
-    rc=$?
-    check "sslmode=verify-full connects over TLS and writes" sh -c \
-        "test $rc -eq 0 && grep -q 'connected to PostgreSQL.*(TLSv1' '$TMP/tls.err' && test $(pg_psql -c 'select count(*) from incidents') -eq 1"
-    config "$TMP/notls.yaml" "host=127.0.0.1 port=$PGPORT user=sentineld dbname=postgres sslmode=disable"
-    "$DRIVER" -c "$TMP/notls.yaml" --retry-for 1 <"$TMP/one.jsonl" >"$TMP/notls.out" 2>"$TMP/notls.err"
-    check "the TLS-only server refuses sslmode=disable, clearly" sh -c \
-        "test $? -eq 3 && grep -q 'no encryption' '$TMP/notls.err'"
+PG_DIR="$TMP/pgtls" PGSOCK="$TMP/pgtls/sock" PGPID=""
+if make_certs client.test && pg_start tls; then
+    ok "a TLS-only PostgreSQL starts (self-signed CA)"
 else
-    not_ok "make_certs (openssl) for the TLS test"
-    not_ok "TLS refused without sslmode"
+    not_ok "a TLS-only PostgreSQL starts (self-signed CA)"
+    diag "$(tail -5 "$TMP/openssl.log" "$PG_DIR/server.log" 2>&1)"
+fi
+config "$TMP/tls.yaml" "host=127.0.0.1 port=$PGPORT user=sentineld dbname=postgres sslmode=verify-full sslrootcert=$TMP/ca.pem"
+"$DRIVER" -c "$TMP/tls.yaml" --retry-for 10 <"$TMP/one.jsonl" >"$TMP/tls.out" 2>"$TMP/tls.err"
+rc=$?
+check "sslmode=verify-full connects over TLS and writes" sh -c \
+    "test $rc -eq 0 && grep -q 'connected to PostgreSQL.*(TLSv1' '$TMP/tls.err' && test $(pg_psql -c 'select count(*) from incidents') -eq 1"
+config "$TMP/notls.yaml" "host=127.0.0.1 port=$PGPORT user=sentineld dbname=postgres sslmode=disable"
+"$DRIVER" -c "$TMP/notls.yaml" --retry-for 1 <"$TMP/one.jsonl" >"$TMP/notls.out" 2>"$TMP/notls.err"
+check "the TLS-only server refuses sslmode=disable, clearly" sh -c \
+    "test $? -eq 3 && grep -q 'no encryption' '$TMP/notls.err'"
+
+# What the failing steps said, for the CI log.
+if [ "$TAP_FAILED" -gt 0 ]; then
+    for f in run1.err stream.out stream.err race1.err down.err tls.out tls.err notls.err; do
+        [ -s "$TMP/$f" ] && diag "--- $f" && tail -8 "$TMP/$f" | sed 's/^/# /'
+    done
 fi
 tap_done

@@ -62,7 +62,10 @@ pg_start() {
     fi
     # The unprivileged server must reach its directory inside $TMP.
     chmod 711 "$TMP"
+    ssl=""
+    fresh=""
     if [ ! -d "$PG_DIR/data" ]; then
+        fresh=yes
         mkdir -p "$PG_DIR" "$PGSOCK"
         [ "$(id -u)" -eq 0 ] && chown -R "$PG_USER" "$PG_DIR"
         pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U sentineld -A trust \
@@ -71,7 +74,6 @@ pg_start() {
             return 1
         }
         hba=host
-        ssl=""
         if [ "${1:-}" = tls ]; then
             hba=hostssl
             cp "$TMP/server.pem" "$TMP/server.key" "$PG_DIR/"
@@ -86,13 +88,24 @@ pg_start() {
     if [ -f "$PG_DIR/server.pem" ]; then
         ssl="-c ssl=on -c ssl_cert_file=$PG_DIR/server.pem -c ssl_key_file=$PG_DIR/server.key"
     fi
-    # shellcheck disable=SC2086
-    pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
-        -o "-p $PGPORT -k $PGSOCK -c listen_addresses=127.0.0.1 $ssl ${PG_OPTS:-}" \
-        start >"$PG_DIR/pg_ctl.log" 2>&1 || {
+    # A first start may lose its free port to a concurrent test before the
+    # server binds it: try another port. A restart keeps its port (clients
+    # hold the DSN).
+    tries=1
+    [ -n "$fresh" ] && tries=3
+    while :; do
+        # shellcheck disable=SC2086
+        pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
+            -o "-p $PGPORT -k $PGSOCK -c listen_addresses=127.0.0.1 $ssl ${PG_OPTS:-}" \
+            start >"$PG_DIR/pg_ctl.log" 2>&1 && break
+        tries=$((tries - 1))
+        if [ "$tries" -gt 0 ] && grep -q "could not bind\|could not create any TCP/IP sockets" "$PG_DIR/server.log"; then
+            PGPORT=$(free_port)
+            continue
+        fi
         cat "$PG_DIR/pg_ctl.log" "$PG_DIR/server.log" >&2
         return 1
-    }
+    done
     PGPID=$(head -1 "$PG_DIR/data/postmaster.pid")
     PG_URL="postgresql://sentineld@127.0.0.1:$PGPORT/postgres"
     export PGPORT PGSOCK PGPID PG_URL
