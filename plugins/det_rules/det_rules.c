@@ -180,6 +180,8 @@ dr_get(void *ctx, int field_id, const char *name, size_t name_len,
     case SN_RF_MSG:
         out->type = SN_VAL_STR;
         out->u.s = h->event_get(e->ev, header_of[field_id]);
+        if (field_id == SN_RF_MSG)
+            out->u.s = sn_rule_msg_view(out->u.s);
         return out->u.s.ptr != NULL;
     case SN_RF_SEVERITY:
     case SN_RF_FACILITY:

@@ -143,7 +143,7 @@ line_get(void *ctx, int field_id, const char *name, size_t name_len,
     case SN_RF_APPNAME: return str_value(m->appname, out);
     case SN_RF_PROCID: return str_value(m->procid, out);
     case SN_RF_MSGID: return str_value(m->msgid, out);
-    case SN_RF_MSG: return str_value(m->msg, out);
+    case SN_RF_MSG: return str_value(sn_rule_msg_view(m->msg), out);
     case SN_RF_SEVERITY: return int_value(m->pri < 0 ? -1 : m->pri % 8, out);
     case SN_RF_FACILITY: return int_value(m->pri < 0 ? -1 : m->pri / 8, out);
     case SN_RF_PRI: return int_value(m->pri, out);

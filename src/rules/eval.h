@@ -135,4 +135,25 @@ enum sn_status sn_rules_explain_format(const struct sn_rule_explain *x,
 enum sn_status sn_rules_explain_json(const struct sn_rule_explain *x,
                                      struct sn_buf *out);
 
+/*
+ * The message as rules see it: without the blanks a relay left around it.
+ * rsyslog's %msg% keeps the space after an RFC 3164 "tag:" and some
+ * senders end lines with CR/LF inside the frame, so " Failed password\n"
+ * must still match `msg startswith "Failed "`. Parsers keep MSG exact
+ * (RFC 5424 6.4); only rule evaluation uses this view. Every accessor of
+ * SN_RF_MSG goes through it, so the CLI and the daemon agree.
+ */
+static inline struct sn_str
+sn_rule_msg_view(struct sn_str s)
+{
+    while (s.len > 0 && (s.ptr[0] == ' ' || s.ptr[0] == '\t')) {
+        s.ptr++;
+        s.len--;
+    }
+    while (s.len > 0 && (s.ptr[s.len - 1] == '\n' || s.ptr[s.len - 1] == '\r' ||
+                         s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t'))
+        s.len--;
+    return s;
+}
+
 #endif
