@@ -28,6 +28,8 @@ struct sn_fold_stats {
     uint64_t escalations; /* escalations to CRITICAL parked for approval */
 };
 
+struct sn_fold_entry; /* an incident changed by the current batch */
+
 struct sn_fold {
     struct sn_store *store;         /* borrowed */
     struct sn_scrub *scrub;         /* borrowed */
@@ -37,6 +39,8 @@ struct sn_fold {
     struct sn_buf scratch;          /* the rendered document */
     struct sn_buf tmp;
     struct sn_fold_stats st;
+    struct sn_fold_entry *cache;
+    size_t n_cache, cap_cache;
 };
 
 enum sn_status sn_fold_init(struct sn_fold *f, struct sn_store *store,
@@ -46,12 +50,22 @@ void sn_fold_fini(struct sn_fold *f);
 
 /*
  * Fold one signal (docs/correlation.md "Signal JSON", plus the optional
- * title, description, tags and quiet_ms) at wall time now. SN_EINVAL:
- * not a signal (err says why; nothing was written); SN_EIO: the store
- * failed (the caller rolls the transaction back).
+ * title, description, tags and quiet_ms) at wall time now. The signals
+ * of one batch that hit the same incident become one version (batching:
+ * the row, evidence and document are written once per batch, by
+ * sn_fold_flush); a resolve is written at once, so a key that fires
+ * again in the same batch opens a new incident. SN_EINVAL: not a signal
+ * (err says why; nothing changed); SN_EIO: the store failed (the caller
+ * calls sn_fold_discard and rolls the transaction back).
  */
 enum sn_status sn_fold_signal(struct sn_fold *f, const char *json, size_t len,
                               int64_t now, struct sn_error *err);
+/* Write every incident the batch changed: version + 1, row, evidence,
+ * audit entry, outbox row. Inside the caller's transaction. */
+enum sn_status sn_fold_flush(struct sn_fold *f, int64_t now,
+                             struct sn_error *err);
+/* Forget the batch's changes (after a rollback). */
+void sn_fold_discard(struct sn_fold *f);
 
 /* Resolve incidents quiet past their period; *n gets how many. */
 enum sn_status sn_fold_quiet(struct sn_fold *f, int64_t now, size_t *n);

@@ -283,9 +283,15 @@ fold_batch(struct sn_manager *m, size_t k, int64_t now, struct sn_error *err)
         }
         if (rc != SN_OK) {
             *err = e;
+            sn_fold_discard(&m->fold);
             sn_store_rollback(m->store);
             return SN_EIO;
         }
+    }
+    if (sn_fold_flush(&m->fold, now, err) != SN_OK) {
+        sn_fold_discard(&m->fold);
+        sn_store_rollback(m->store);
+        return SN_EIO;
     }
     return sn_store_commit(m->store, err);
 }
