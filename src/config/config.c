@@ -5,6 +5,8 @@
  */
 #include "config/config.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,6 +113,33 @@ const struct sn_option sn_scrub_options[] = {
     { 0 },
 };
 
+/* Scrub patterns are compiled here too, so `sentineld check` reports a
+ * bad one at its position rather than the daemon at start. */
+static void
+check_patterns(const struct sn_node *l, struct sn_diags *d)
+{
+    for (size_t i = 0; l != NULL && l->type == SN_NODE_SEQ && i < l->n; i++) {
+        const struct sn_node *p = l->items[i];
+        PCRE2_UCHAR msg[128];
+        PCRE2_SIZE off;
+        pcre2_code *re;
+        int ec;
+
+        if (p->type != SN_NODE_SCALAR)
+            continue;
+        re = pcre2_compile((PCRE2_SPTR)p->str, PCRE2_ZERO_TERMINATED,
+                           PCRE2_UTF, &ec, &off, NULL);
+        if (re != NULL) {
+            pcre2_code_free(re);
+            continue;
+        }
+        pcre2_get_error_message(ec, msg, sizeof(msg));
+        sn_diags_add(d, SN_DIAG_ERROR, p->file, p->line, p->col,
+                     "scrub pattern '%s': %s at offset %zu", p->str,
+                     (const char *)msg, (size_t)off);
+    }
+}
+
 static void
 load_incidents(struct sn_config *c, const struct sn_node *n,
                struct sn_diags *d)
@@ -135,6 +164,7 @@ load_incidents(struct sn_config *c, const struct sn_node *n,
         sn_options_fill(sn_scrub_options, &c->incidents, sc, NULL,
                         "section incidents.scrub", &c->arena, d);
         c->incidents.scrub_keep_set = sn_node_get(sc, "keep") != NULL;
+        check_patterns(sn_node_get(sc, "patterns"), d);
     }
 }
 

@@ -35,9 +35,12 @@ sn_fold_init(struct sn_fold *f, struct sn_store *store, struct sn_scrub *scrub,
     return f->tok != NULL ? SN_OK : SN_ENOMEM;
 }
 
+static void sn_fold_discard_all(struct sn_fold *f);
+
 void
 sn_fold_fini(struct sn_fold *f)
 {
+    sn_fold_discard_all(f);
     if (f->tok != NULL)
         json_tokener_free(f->tok);
     sn_buf_fini(&f->scratch);
@@ -122,38 +125,81 @@ same_item(struct json_object *a, struct json_object *b)
     return strcmp(sa, sb) == 0;
 }
 
-/* Keep the first half of the window as it was first seen (how it began)
- * and the newest entries after it (how it goes on). */
-static enum sn_status
-merge_evidence(struct sn_fold *f, struct sn_incident *inc,
+struct sn_fold_entry {
+    uint64_t hash; /* of rule id and group key */
+    struct sn_incident inc;
+    struct json_object *evidence;    /* array, owned */
+    struct json_object *explanation; /* the latest signal, owned */
+    bool is_new, asked;
+    int64_t n_signals, n_events;
+    int last_sev;
+};
+
+static uint64_t
+key_hash(const char *rule, const char *key)
+{
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+
+    for (const char *p = rule; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
+}
+
+static void
+entry_fini(struct sn_fold_entry *e)
+{
+    sn_incident_fini(&e->inc);
+    json_object_put(e->evidence);
+    json_object_put(e->explanation);
+    memset(e, 0, sizeof(*e));
+}
+
+static void
+drop_entry(struct sn_fold *f, size_t i)
+{
+    entry_fini(&f->cache[i]);
+    f->cache[i] = f->cache[--f->n_cache];
+}
+
+void
+sn_fold_discard(struct sn_fold *f)
+{
+    while (f->n_cache > 0)
+        drop_entry(f, f->n_cache - 1);
+}
+
+static void
+sn_fold_discard_all(struct sn_fold *f)
+{
+    sn_fold_discard(f);
+    free(f->cache);
+    f->cache = NULL;
+    f->cap_cache = 0;
+}
+
+/* Add fresh items to the window; when full keep the first half as first
+ * seen (how it began) and the newest after it (how it goes on). */
+static void
+merge_evidence(struct sn_fold *f, struct json_object *all,
                struct json_object *fresh)
 {
-    struct json_object *old = NULL, *all = json_object_new_array();
-    size_t n_old = 0, n, head = f->evidence_max / 2;
-    enum sn_status rc;
+    size_t n_old = json_object_array_length(all), n;
+    size_t head = f->evidence_max / 2;
 
-    if (inc->evidence != NULL)
-        old = json_tokener_parse(inc->evidence);
-    if (old != NULL && json_object_is_type(old, json_type_array))
-        n_old = json_object_array_length(old);
-    for (size_t i = 0; i < n_old; i++)
-        json_object_array_add(all,
-                              json_object_get(json_object_array_get_idx(old, i)));
     for (size_t i = 0; i < json_object_array_length(fresh); i++) {
         struct json_object *it = json_object_array_get_idx(fresh, i);
         bool dup = false;
         for (size_t j = 0; j < n_old && !dup; j++)
-            dup = same_item(json_object_array_get_idx(old, j), it);
+            dup = same_item(json_object_array_get_idx(all, j), it);
         if (!dup)
             json_object_array_add(all, json_object_get(it));
     }
     n = json_object_array_length(all);
     if (n > f->evidence_max)
         json_object_array_del_idx(all, head, n - f->evidence_max);
-    rc = set_json(&inc->evidence, all);
-    json_object_put(all);
-    json_object_put(old);
-    return rc;
 }
 
 static enum sn_status
@@ -168,42 +214,185 @@ record(struct sn_fold *f, struct sn_incident *inc, const char *action,
                : SN_EIO;
 }
 
+/* Write one changed incident as its next version. */
 static enum sn_status
-resolve_key(struct sn_fold *f, const char *rule, const char *key, int64_t now,
-            int64_t when)
+write_entry(struct sn_fold *f, struct sn_fold_entry *e, int64_t now)
 {
-    struct sn_incident inc;
+    struct sn_incident *inc = &e->inc;
+    char reason[256];
+    const char *action;
+
+    if (set_json(&inc->evidence, e->evidence) != SN_OK ||
+        (e->explanation != NULL &&
+         set_json(&inc->explanation, e->explanation) != SN_OK))
+        return SN_EIO;
+    inc->version++;
+    inc->updated_at = now;
+    if (strcmp(inc->status, "resolved") == 0) {
+        action = "resolve";
+        snprintf(reason, sizeof(reason),
+                 "the detector reported the condition resolved");
+    } else {
+        action = e->is_new ? "open" : e->asked ? "escalation requested"
+                                               : "update";
+        if (inc->degraded)
+            snprintf(reason, sizeof(reason),
+                     "detection degraded: keys evicted or events dropped");
+        else
+            snprintf(reason, sizeof(reason), "%lld %s signal%s: %lld events%s",
+                     (long long)e->n_signals,
+                     sn_severity_name((enum sn_severity)e->last_sev),
+                     e->n_signals == 1 ? "" : "s", (long long)e->n_events,
+                     e->asked ? "; escalation to critical waits for approval"
+                              : "");
+    }
+    if (record(f, inc, action, reason) != SN_OK)
+        return SN_EIO;
+    if (e->is_new)
+        f->st.opened++;
+    else if (strcmp(inc->status, "resolved") != 0)
+        f->st.updated++;
+    e->is_new = false;
+    e->asked = false;
+    e->n_signals = e->n_events = 0;
+    return SN_OK;
+}
+
+enum sn_status
+sn_fold_flush(struct sn_fold *f, int64_t now, struct sn_error *err)
+{
+    for (size_t i = 0; i < f->n_cache; i++)
+        if (f->cache[i].n_signals > 0 &&
+            write_entry(f, &f->cache[i], now) != SN_OK) {
+            sn_error_set(err, "incident store %s: %s",
+                         sn_store_path(f->store), sn_store_errmsg(f->store));
+            return SN_EIO;
+        }
+    sn_fold_discard(f);
+    return SN_OK;
+}
+
+/* The batch's entry for the key: cached, loaded from the store, or NULL
+ * with *rc SN_DECLINED when no incident is open for it. */
+static struct sn_fold_entry *
+lookup(struct sn_fold *f, const char *rule, const char *key, uint64_t h,
+       enum sn_status *rc)
+{
+    struct sn_fold_entry *e;
+
+    for (size_t i = 0; i < f->n_cache; i++) {
+        e = &f->cache[i];
+        if (e->hash == h && strcmp(e->inc.rule_id, rule) == 0 &&
+            strcmp(e->inc.group_key, key) == 0) {
+            *rc = SN_OK;
+            return e;
+        }
+    }
+    if (f->n_cache == f->cap_cache) {
+        size_t cap = f->cap_cache ? f->cap_cache * 2 : 64;
+        void *p = realloc(f->cache, cap * sizeof(*f->cache));
+        if (p == NULL) {
+            *rc = SN_ENOMEM;
+            return NULL;
+        }
+        f->cache = p;
+        f->cap_cache = cap;
+    }
+    e = &f->cache[f->n_cache];
+    memset(e, 0, sizeof(*e));
+    sn_incident_init(&e->inc);
+    *rc = sn_store_find_open(f->store, rule, key, &e->inc);
+    if (*rc != SN_OK) {
+        sn_incident_fini(&e->inc);
+        return NULL;
+    }
+    e->hash = h;
+    e->evidence = e->inc.evidence ? json_tokener_parse(e->inc.evidence) : NULL;
+    if (e->evidence == NULL ||
+        !json_object_is_type(e->evidence, json_type_array)) {
+        json_object_put(e->evidence);
+        e->evidence = json_object_new_array();
+    }
+    f->n_cache++;
+    return e;
+}
+
+/* A new incident for the key, in the cache. */
+static struct sn_fold_entry *
+open_entry(struct sn_fold *f, const char *rule, const char *key, uint64_t h,
+           int sev, int base, int64_t first, int64_t last, int64_t now,
+           bool degraded)
+{
+    struct sn_fold_entry *e;
+
+    if (f->n_cache == f->cap_cache) {
+        size_t cap = f->cap_cache ? f->cap_cache * 2 : 64;
+        void *p = realloc(f->cache, cap * sizeof(*f->cache));
+        if (p == NULL)
+            return NULL;
+        f->cache = p;
+        f->cap_cache = cap;
+    }
+    e = &f->cache[f->n_cache];
+    memset(e, 0, sizeof(*e));
+    sn_incident_init(&e->inc);
+    e->hash = h;
+    e->is_new = true;
+    sn_uuid4(e->inc.id);
+    sn_store_last_resolved(f->store, rule, key, e->inc.previous_id);
+    if (sn_incident_set(&e->inc.rule_id, rule, strlen(rule)) ||
+        sn_incident_set(&e->inc.group_key, key, strlen(key)) ||
+        (e->evidence = json_object_new_array()) == NULL) {
+        entry_fini(e);
+        return NULL;
+    }
+    e->inc.base_severity = (enum sn_severity)(base >= 0 ? base : sev);
+    e->inc.severity = e->inc.base_severity;
+    e->inc.first_seen = first;
+    e->inc.last_seen = last;
+    e->inc.created_at = now;
+    e->inc.degraded = degraded;
+    f->n_cache++;
+    return e;
+}
+
+/* A resolved signal: written at once (not coalesced), so that a key
+ * firing again later in the batch opens a new incident. */
+static enum sn_status
+resolve_key(struct sn_fold *f, const char *rule, const char *key, uint64_t h,
+            int64_t now, int64_t when)
+{
+    struct sn_fold_entry *e;
     enum sn_status rc;
 
-    sn_incident_init(&inc);
-    rc = sn_store_find_open(f->store, rule, key, &inc);
+    e = lookup(f, rule, key, h, &rc);
     if (rc == SN_DECLINED) {
         f->st.ignored++; /* nothing open: already resolved by hand */
-        sn_incident_fini(&inc);
         return SN_OK;
     }
-    if (rc == SN_OK) {
-        strcpy(inc.status, "resolved");
-        sn_incident_set(&inc.pending, NULL, 0);
-        if (when > inc.last_seen)
-            inc.last_seen = when;
-        inc.version++;
-        inc.updated_at = now;
-        inc.signal_count++;
-        rc = record(f, &inc, "resolve",
-                    "the detector reported the condition resolved");
-        f->st.resolved++;
-    }
-    sn_incident_fini(&inc);
-    return rc == SN_OK ? SN_OK : SN_EIO;
+    if (e == NULL)
+        return SN_EIO;
+    if (e->n_signals > 0 && write_entry(f, e, now) != SN_OK)
+        return SN_EIO;
+    strcpy(e->inc.status, "resolved");
+    sn_incident_set(&e->inc.pending, NULL, 0);
+    if (when > e->inc.last_seen)
+        e->inc.last_seen = when;
+    e->inc.signal_count++;
+    e->n_signals = 1;
+    rc = write_entry(f, e, now);
+    f->st.resolved++;
+    drop_entry(f, (size_t)(e - f->cache));
+    return rc;
 }
 
 /* Severity from a signal: raise, but park a raise to CRITICAL that the
  * rule did not start at for an operator's approval. */
 static void
-escalate(struct sn_fold *f, struct sn_incident *inc, int sev, int base,
-         int64_t now, bool *asked)
+escalate(struct sn_fold *f, struct sn_fold_entry *e, int sev, int base,
+         int64_t now)
 {
+    struct sn_incident *inc = &e->inc;
     char t[40];
     struct sn_buf *b = &f->tmp;
 
@@ -213,9 +402,8 @@ escalate(struct sn_fold *f, struct sn_incident *inc, int sev, int base,
         inc->severity = (enum sn_severity)sev;
         return;
     }
-    if (inc->severity < SN_SEV_HIGH && base >= 0)
-        inc->severity = base > (int)inc->severity ? (enum sn_severity)base
-                                                   : inc->severity;
+    if (base > (int)inc->severity && base < SN_SEV_CRITICAL)
+        inc->severity = (enum sn_severity)base;
     if (inc->pending != NULL || inc->esc_rejected)
         return;
     sn_time_rfc3339(now, t);
@@ -227,31 +415,35 @@ escalate(struct sn_fold *f, struct sn_incident *inc, int sev, int base,
                   "hits\"}",
                   t, (long long)inc->hit_count);
     sn_incident_set(&inc->pending, b->data, b->len);
-    *asked = true;
+    e->asked = true;
     f->st.escalations++;
 }
 
+void
+sn_fold_sig_fini(struct sn_fold_sig *sig)
+{
+    free(sig->rule);
+    free(sig->gk);
+    json_object_put(sig->o);
+    json_object_put(sig->items);
+    memset(sig, 0, sizeof(*sig));
+}
+
 enum sn_status
-sn_fold_signal(struct sn_fold *f, const char *json, size_t len, int64_t now,
-               struct sn_error *err)
+sn_fold_prepare(struct json_tokener *tok, struct sn_scrub *scrub,
+                const char *json, size_t len, struct sn_fold_sig *sig,
+                struct sn_error *err)
 {
     struct json_object *o, *key = NULL, *ev = NULL, *win = NULL, *v;
-    struct json_object *items = NULL;
-    struct sn_incident inc;
     const char *type, *rule, *state, *gk;
-    char reason[256];
-    int sev, base;
-    int64_t when, first, last, count;
-    bool degraded, is_new = false, asked = false;
-    enum sn_status rc = SN_OK;
 
-    json_tokener_reset(f->tok);
-    o = json_tokener_parse_ex(f->tok, json, (int)len);
+    memset(sig, 0, sizeof(*sig));
+    json_tokener_reset(tok);
+    o = json_tokener_parse_ex(tok, json, (int)len);
     if (o == NULL || !json_object_is_type(o, json_type_object)) {
         sn_error_set(err, "not a JSON object: %s",
-                     json_tokener_error_desc(json_tokener_get_error(f->tok)));
+                     json_tokener_error_desc(json_tokener_get_error(tok)));
         json_object_put(o);
-        f->st.invalid++;
         return SN_EINVAL;
     }
     type = get_str(o, "type");
@@ -265,137 +457,153 @@ sn_fold_signal(struct sn_fold *f, const char *json, size_t len, int64_t now,
                                                    ? "no \"rule\""
                                                    : "\"type\" is not signal");
         json_object_put(o);
-        f->st.invalid++;
         return SN_EINVAL;
     }
-    if (state == NULL)
-        state = "firing";
-    degraded = strcmp(state, "degraded") == 0;
-    sev = get_str(o, "severity") ? sn_severity_parse(get_str(o, "severity"))
-                                 : SN_SEV_MEDIUM;
-    base = get_str(o, "base_severity")
-               ? sn_severity_parse(get_str(o, "base_severity"))
-               : sev;
-    if (sev < 0)
-        sev = SN_SEV_MEDIUM;
-    when = get_int(o, "time_ns", now);
+    if (state == NULL || strcmp(state, "firing") == 0)
+        sig->state = SN_SIG_FIRING;
+    else if (strcmp(state, "resolved") == 0)
+        sig->state = SN_SIG_RESOLVED;
+    else if (strcmp(state, "degraded") == 0)
+        sig->state = SN_SIG_DEGRADED;
+    else {
+        sn_error_set(err, "unknown signal state '%s'", state);
+        json_object_put(o);
+        return SN_EINVAL;
+    }
+    sig->sev = get_str(o, "severity")
+                   ? sn_severity_parse(get_str(o, "severity"))
+                   : SN_SEV_MEDIUM;
+    sig->base = get_str(o, "base_severity")
+                    ? sn_severity_parse(get_str(o, "base_severity"))
+                    : sig->sev;
+    if (sig->sev < 0)
+        sig->sev = SN_SEV_MEDIUM;
+    sig->when = get_int(o, "time_ns", 0);
     json_object_object_get_ex(o, "window", &win);
-    first = win ? get_int(win, "first_ns", when) : when;
-    last = win ? get_int(win, "last_ns", when) : when;
-    count = win ? get_int(win, "count", 1) : 1;
-    if (count < 1)
-        count = 1;
+    sig->first = win ? get_int(win, "first_ns", sig->when) : sig->when;
+    sig->last = win ? get_int(win, "last_ns", sig->when) : sig->when;
+    sig->count = win ? get_int(win, "count", 1) : 1;
+    if (sig->count < 1)
+        sig->count = 1;
+    sig->quiet_ms = get_int(o, "quiet_ms", -1);
 
     /* The group key is the incident's identity: never scrubbed (only the
      * rule's group_by fields are in it). */
     if (json_object_object_get_ex(o, "key", &key))
         json_object_get(key);
     json_object_object_del(o, "key");
-    if (degraded)
+    if (sig->state == SN_SIG_DEGRADED)
         gk = "{\"degraded\":true}";
     else if (key != NULL && json_object_is_type(key, json_type_object))
         gk = json_object_to_json_string_ext(key, JSON_FLAGS);
     else
         gk = "{}";
-    if (strcmp(state, "resolved") == 0) {
-        rc = resolve_key(f, rule, gk, now, last);
-        goto out;
+    sig->rule = strdup(rule);
+    sig->gk = strdup(gk);
+    json_object_put(key);
+    if (sig->rule == NULL || sig->gk == NULL) {
+        json_object_put(o);
+        sn_fold_sig_fini(sig);
+        sn_error_set(err, "out of memory");
+        return SN_ENOMEM;
     }
-    if (strcmp(state, "firing") != 0 && !degraded) {
-        sn_error_set(err, "unknown signal state '%s'", state);
-        f->st.invalid++;
-        rc = SN_EINVAL;
-        goto out;
+    sig->hash = key_hash(sig->rule, sig->gk);
+    if (sig->state == SN_SIG_RESOLVED) {
+        json_object_put(o);
+        return SN_OK;
     }
-    if (f->scrub != NULL)
-        sn_scrub_json(f->scrub, o);
+    if (scrub != NULL)
+        sn_scrub_json(scrub, o);
     if (json_object_object_get_ex(o, "evidence", &ev))
         json_object_get(ev);
     json_object_object_del(o, "evidence");
-    items = json_object_new_array();
-    collect_items(ev, items);
+    sig->items = json_object_new_array();
+    collect_items(ev, sig->items);
     if (json_object_object_get_ex(o, "sequence", &v))
-        collect_items(v, items);
+        collect_items(v, sig->items);
+    json_object_put(ev);
+    sig->o = o;
+    return SN_OK;
+}
 
-    sn_incident_init(&inc);
-    rc = sn_store_find_open(f->store, rule, gk, &inc);
-    if (rc == SN_DECLINED) {
-        is_new = true;
-        sn_uuid4(inc.id);
-        sn_store_last_resolved(f->store, rule, gk, inc.previous_id);
-        inc.version = 0;
-        if (sn_incident_set(&inc.rule_id, rule, strlen(rule)) ||
-            sn_incident_set(&inc.group_key, gk, strlen(gk))) {
-            rc = SN_ENOMEM;
-            goto done;
-        }
-        inc.base_severity = (enum sn_severity)(base >= 0 ? base : sev);
-        inc.severity = inc.base_severity;
-        inc.first_seen = first;
-        inc.last_seen = last;
-        inc.created_at = now;
-        inc.degraded = degraded;
-        rc = SN_OK;
-    } else if (rc != SN_OK) {
-        rc = SN_EIO;
-        goto done;
+enum sn_status
+sn_fold_apply(struct sn_fold *f, struct sn_fold_sig *sig, int64_t now,
+              struct sn_error *err)
+{
+    struct sn_fold_entry *e;
+    struct json_object *v, *o = sig->o;
+    char title[256];
+    bool degraded = sig->state == SN_SIG_DEGRADED;
+    int64_t when = sig->when ? sig->when : now;
+    int64_t first = sig->first ? sig->first : when;
+    int64_t last = sig->last ? sig->last : when;
+    enum sn_status rc;
+
+    if (sig->state == SN_SIG_RESOLVED) {
+        rc = resolve_key(f, sig->rule, sig->gk, sig->hash, now, last);
+        goto out;
     }
+    e = lookup(f, sig->rule, sig->gk, sig->hash, &rc);
+    if (rc == SN_DECLINED)
+        e = open_entry(f, sig->rule, sig->gk, sig->hash, sig->sev, sig->base,
+                       first, last, now, degraded);
+    if (e == NULL) {
+        rc = SN_EIO;
+        goto out;
+    }
+    rc = SN_OK;
     if (get_str(o, "title") != NULL)
-        sn_incident_set(&inc.title, get_str(o, "title"),
+        sn_incident_set(&e->inc.title, get_str(o, "title"),
                         strlen(get_str(o, "title")));
-    else if (degraded && inc.title == NULL) {
-        snprintf(reason, sizeof(reason), "Detection degraded: %s", rule);
-        sn_incident_set(&inc.title, reason, strlen(reason));
+    else if (degraded && e->inc.title == NULL) {
+        snprintf(title, sizeof(title), "Detection degraded: %s", sig->rule);
+        sn_incident_set(&e->inc.title, title, strlen(title));
     }
     if (get_str(o, "description") != NULL)
-        sn_incident_set(&inc.description, get_str(o, "description"),
+        sn_incident_set(&e->inc.description, get_str(o, "description"),
                         strlen(get_str(o, "description")));
     if (json_object_object_get_ex(o, "tags", &v) &&
         json_object_is_type(v, json_type_array))
-        set_json(&inc.tags, v);
-    inc.quiet_ms = get_int(o, "quiet_ms", f->auto_resolve_ms);
-    if (first < inc.first_seen)
-        inc.first_seen = first;
-    if (last > inc.last_seen)
-        inc.last_seen = last;
-    inc.hit_count += count;
-    inc.signal_count++;
-    escalate(f, &inc, sev, base, now, &asked);
-    if ((rc = merge_evidence(f, &inc, items)) != SN_OK ||
-        (rc = set_json(&inc.explanation, o)) != SN_OK)
-        goto done;
-    inc.version++;
-    inc.updated_at = now;
-    inc.touched_at = now;
+        set_json(&e->inc.tags, v);
+    e->inc.quiet_ms = sig->quiet_ms >= 0 ? sig->quiet_ms : f->auto_resolve_ms;
+    if (first < e->inc.first_seen)
+        e->inc.first_seen = first;
+    if (last > e->inc.last_seen)
+        e->inc.last_seen = last;
+    e->inc.hit_count += sig->count;
+    e->inc.signal_count++;
+    e->inc.touched_at = now;
+    e->n_signals++;
+    e->n_events += sig->count;
+    e->last_sev = sig->sev;
+    escalate(f, e, sig->sev, sig->base, now);
+    merge_evidence(f, e->evidence, sig->items);
+    json_object_put(e->explanation);
+    e->explanation = json_object_get(o);
     if (degraded)
-        snprintf(reason, sizeof(reason),
-                 "detection degraded: keys evicted or events dropped");
-    else
-        snprintf(reason, sizeof(reason), "%s signal: %lld events%s",
-                 sn_severity_name((enum sn_severity)sev), (long long)count,
-                 asked ? "; escalation to critical waits for approval" : "");
-    rc = record(f, &inc, is_new ? "open" : asked ? "escalation requested"
-                                                 : "update",
-                reason);
-    if (rc == SN_OK) {
-        if (is_new)
-            f->st.opened++;
-        else
-            f->st.updated++;
-        if (degraded)
-            f->st.degraded++;
-    }
-done:
-    sn_incident_fini(&inc);
+        f->st.degraded++;
 out:
-    json_object_put(items);
-    json_object_put(ev);
-    json_object_put(key);
-    json_object_put(o);
     if (rc == SN_EIO || rc == SN_ENOMEM)
         sn_error_set(err, "incident store %s: %s", sn_store_path(f->store),
                      sn_store_errmsg(f->store));
     return rc == SN_ENOMEM ? SN_EIO : rc;
+}
+
+enum sn_status
+sn_fold_signal(struct sn_fold *f, const char *json, size_t len, int64_t now,
+               struct sn_error *err)
+{
+    struct sn_fold_sig sig;
+    enum sn_status rc;
+
+    rc = sn_fold_prepare(f->tok, f->scrub, json, len, &sig, err);
+    if (rc != SN_OK) {
+        f->st.invalid++;
+        return rc == SN_ENOMEM ? SN_EIO : rc;
+    }
+    rc = sn_fold_apply(f, &sig, now, err);
+    sn_fold_sig_fini(&sig);
+    return rc;
 }
 
 enum sn_status

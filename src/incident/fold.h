@@ -28,6 +28,8 @@ struct sn_fold_stats {
     uint64_t escalations; /* escalations to CRITICAL parked for approval */
 };
 
+struct sn_fold_entry; /* an incident changed by the current batch */
+
 struct sn_fold {
     struct sn_store *store;         /* borrowed */
     struct sn_scrub *scrub;         /* borrowed */
@@ -37,6 +39,8 @@ struct sn_fold {
     struct sn_buf scratch;          /* the rendered document */
     struct sn_buf tmp;
     struct sn_fold_stats st;
+    struct sn_fold_entry *cache;
+    size_t n_cache, cap_cache;
 };
 
 enum sn_status sn_fold_init(struct sn_fold *f, struct sn_store *store,
@@ -44,14 +48,48 @@ enum sn_status sn_fold_init(struct sn_fold *f, struct sn_store *store,
                             size_t evidence_max);
 void sn_fold_fini(struct sn_fold *f);
 
+/* A signal parsed, checked and scrubbed (by the thread that emitted it),
+ * ready for sn_fold_apply on the manager's thread. */
+enum { SN_SIG_FIRING = 0, SN_SIG_RESOLVED, SN_SIG_DEGRADED };
+struct sn_fold_sig {
+    char *rule, *gk;       /* rule id, canonical group key JSON */
+    uint64_t hash;         /* of both */
+    int state, sev, base;  /* SN_SIG_*, enum sn_severity (base -1: none) */
+    int64_t when, first, last, count;
+    int64_t quiet_ms;      /* -1: the configured default */
+    struct json_object *o; /* the explanation: scrubbed, no key/evidence */
+    struct json_object *items; /* evidence items, scrubbed */
+};
+
+/* Any thread (with its own tokener and scrubber). SN_EINVAL with err
+ * saying why when json is not a signal. */
+enum sn_status sn_fold_prepare(struct json_tokener *tok,
+                               struct sn_scrub *scrub, const char *json,
+                               size_t len, struct sn_fold_sig *sig,
+                               struct sn_error *err);
+void sn_fold_sig_fini(struct sn_fold_sig *sig);
+/* The manager's thread: fold a prepared signal into the batch (below). */
+enum sn_status sn_fold_apply(struct sn_fold *f, struct sn_fold_sig *sig,
+                             int64_t now, struct sn_error *err);
+
 /*
  * Fold one signal (docs/correlation.md "Signal JSON", plus the optional
- * title, description, tags and quiet_ms) at wall time now. SN_EINVAL:
- * not a signal (err says why; nothing was written); SN_EIO: the store
- * failed (the caller rolls the transaction back).
+ * title, description, tags and quiet_ms) at wall time now. The signals
+ * of one batch that hit the same incident become one version (batching:
+ * the row, evidence and document are written once per batch, by
+ * sn_fold_flush); a resolve is written at once, so a key that fires
+ * again in the same batch opens a new incident. SN_EINVAL: not a signal
+ * (err says why; nothing changed); SN_EIO: the store failed (the caller
+ * calls sn_fold_discard and rolls the transaction back).
  */
 enum sn_status sn_fold_signal(struct sn_fold *f, const char *json, size_t len,
                               int64_t now, struct sn_error *err);
+/* Write every incident the batch changed: version + 1, row, evidence,
+ * audit entry, outbox row. Inside the caller's transaction. */
+enum sn_status sn_fold_flush(struct sn_fold *f, int64_t now,
+                             struct sn_error *err);
+/* Forget the batch's changes (after a rollback). */
+void sn_fold_discard(struct sn_fold *f);
 
 /* Resolve incidents quiet past their period; *n gets how many. */
 enum sn_status sn_fold_quiet(struct sn_fold *f, int64_t now, size_t *n);

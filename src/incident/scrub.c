@@ -122,7 +122,7 @@ bool
 sn_scrub_keeps(const struct sn_scrub *s, const char *key)
 {
     for (size_t i = 0; i < s->n_keep; i++)
-        if (strcmp(s->keep[i], key) == 0)
+        if (s->keep[i][0] == key[0] && strcmp(s->keep[i], key) == 0)
             return true;
     return false;
 }
@@ -201,6 +201,25 @@ key_char(unsigned char c)
     return isalnum(c) || c == '_' || c == '-' || c == '.';
 }
 
+/* Cheap filter: does the key contain "pa", "pw", "se", "to", "ke",
+ * "au" or "cr" (case-insensitive), as every secret key name does? */
+static bool
+maybe_secret(const char *k, size_t n)
+{
+    static const char pairs[][2] = { { 'p', 'a' }, { 'p', 'w' }, { 's', 'e' },
+                                     { 't', 'o' }, { 'k', 'e' }, { 'a', 'u' },
+                                     { 'c', 'r' }, { 'a', 'p' } };
+
+    for (size_t i = 0; i + 1 < n; i++) {
+        char a = (char)tolower((unsigned char)k[i]);
+        char b = (char)tolower((unsigned char)k[i + 1]);
+        for (size_t j = 0; j < sizeof(pairs) / sizeof(pairs[0]); j++)
+            if (a == pairs[j][0] && b == pairs[j][1])
+                return true;
+    }
+    return false;
+}
+
 static bool
 is_secret_key(const char *k, size_t n)
 {
@@ -214,13 +233,15 @@ is_secret_key(const char *k, size_t n)
         n -= (size_t)(dot + 1 - k);
         k = dot + 1;
     }
-    if (n == 0 || n >= sizeof(low))
+    /* Every name and suffix holds one of these letters pairs; most keys
+     * (time_ns, summary, count...) are rejected before any copy. */
+    if (n < 3 || n >= sizeof(low) || !maybe_secret(k, n))
         return false;
     for (size_t i = 0; i < n; i++)
         low[i] = (char)tolower((unsigned char)k[i]);
     low[n] = '\0';
     for (size_t i = 0; secret_keys[i] != NULL; i++)
-        if (strcmp(low, secret_keys[i]) == 0)
+        if (low[0] == secret_keys[i][0] && strcmp(low, secret_keys[i]) == 0)
             return true;
     for (size_t i = 0; secret_suffixes[i] != NULL; i++) {
         size_t sl = strlen(secret_suffixes[i]);
