@@ -35,6 +35,12 @@ static const struct sn_option ik_options[] = {
       "on revocation, how long to wait for the partitions' events to be "
       "processed before committing and giving them up",
       0, 600000, NULL, false },
+    { "pause_when_full", SN_OPT_BOOL, "false",
+      offsetof(struct ik_conf, pause_when_full),
+      "pause the partitions while the pipeline is behind, so the consumer "
+      "keeps serving rebalances; off: the consumer waits for the pipeline "
+      "(librdkafka 2.0 was seen to leave a resumed partition stalled)",
+      0, 0, NULL, false },
     { "dead_letter_topic", SN_OPT_STRING, NULL,
       offsetof(struct ik_conf, dlq_topic),
       "messages the parsers reject go to this topic (headers: reason, "
@@ -206,8 +212,6 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         else
             rd_kafka_assign(rk, parts);
-        if (s->paused)
-            rd_kafka_pause_partitions(rk, parts);
         return;
     }
     /* Revoked (or lost): flush what we hold, commit what was processed,
@@ -222,27 +226,66 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         !rd_kafka_assignment_lost(rk))
         ik_commit(s, true, parts);
     set_assigned(s, parts, false);
+    if (s->paused_list != NULL) {
+        rd_kafka_topic_partition_list_destroy(s->paused_list);
+        s->paused_list = NULL;
+        s->paused = false;
+    }
     if (cooperative)
         rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
     else
         rd_kafka_assign(rk, NULL);
 }
 
+/*
+ * Pause (or resume) the assigned partitions we already consumed from.
+ * Partitions without a message yet are left fetching: librdkafka 2.0 can
+ * leave a partition paused before its first fetch stalled after resume
+ * (seen in bench/bench_kafka.sh); their first messages are few. Resumed
+ * partitions are also sought to the next offset we need, so a fetch that
+ * did stop restarts; messages still buffered here are skipped when
+ * fetched again (in_kafka_emit.c).
+ */
 static void
 set_paused(struct ik_state *s, bool pause)
 {
-    rd_kafka_topic_partition_list_t *l = NULL;
+    rd_kafka_topic_partition_list_t *l = NULL, *sel;
 
-    if (rd_kafka_assignment(s->rk, &l) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return;
     if (pause) {
-        rd_kafka_pause_partitions(s->rk, l);
+        if (rd_kafka_assignment(s->rk, &l) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            return;
+        sel = rd_kafka_topic_partition_list_new(l->cnt);
+        for (int i = 0; i < l->cnt; i++) {
+            struct ik_part *p =
+                ik_part_get(s, l->elems[i].topic, l->elems[i].partition);
+            if (p != NULL && atomic_load(&p->position) >= 0)
+                rd_kafka_topic_partition_list_add(sel, p->topic, p->partition);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        rd_kafka_pause_partitions(s->rk, sel);
         s->ctx.host->counter_add(s->c_paused, 1);
-    } else {
-        rd_kafka_resume_partitions(s->rk, l);
+        if (s->paused_list != NULL)
+            rd_kafka_topic_partition_list_destroy(s->paused_list);
+        s->paused_list = sel;
+        s->paused = true;
+        return;
     }
-    s->paused = pause;
-    rd_kafka_topic_partition_list_destroy(l);
+    s->paused = false;
+    if ((sel = s->paused_list) == NULL)
+        return;
+    s->paused_list = NULL;
+    rd_kafka_resume_partitions(s->rk, sel);
+    for (int i = 0; i < sel->cnt; i++) {
+        struct ik_part *p =
+            ik_part_get(s, sel->elems[i].topic, sel->elems[i].partition);
+        sel->elems[i].offset = p != NULL ? atomic_load(&p->position) : -1;
+    }
+    {
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(s->rk, sel, 0);
+        if (e != NULL)
+            rd_kafka_error_destroy(e);
+    }
+    rd_kafka_topic_partition_list_destroy(sel);
 }
 
 static enum sn_status
@@ -353,7 +396,9 @@ ik_run(void *state)
         pthread_mutex_lock(&s->lock);
         count = s->count;
         pthread_mutex_unlock(&s->lock);
-        if (!s->paused && count >= IK_PAUSE_AT)
+        if (!s->c->pause_when_full)
+            ; /* push_chunk() waits while the ring is full */
+        else if (!s->paused && count >= IK_PAUSE_AT)
             set_paused(s, true);
         else if (s->paused && count <= IK_RESUME_AT)
             set_paused(s, false);
@@ -389,6 +434,8 @@ ik_destroy(void *state)
         rd_kafka_consumer_close(s->rk);
         rd_kafka_destroy(s->rk);
     }
+    if (s->paused_list != NULL)
+        rd_kafka_topic_partition_list_destroy(s->paused_list);
     ik_dlq_close(s);
     ik_track_free(s);
     pthread_mutex_destroy(&s->lock);

@@ -19,12 +19,13 @@
 #include "../common/kafka_conf.h"
 
 /* Messages taken from librdkafka per call, and chunks of them buffered
- * between the poll and the emit thread: 16 x 512 = 8192 messages at most
- * in hand; partitions are paused at half of that. */
+ * between the poll and the emit thread: 64 x 512 = 32768 messages at most
+ * in hand; partitions are paused at 3/4 of that and resumed at 1/4 (a
+ * pause drops librdkafka's prefetched data, so it must not flap). */
 #define IK_CHUNK_MAX 512
-#define IK_RING 16
-#define IK_PAUSE_AT (IK_RING / 2)
-#define IK_RESUME_AT 2
+#define IK_RING 64
+#define IK_PAUSE_AT (IK_RING * 3 / 4)
+#define IK_RESUME_AT (IK_RING / 4)
 
 struct ik_conf {
     const char *brokers;
@@ -33,6 +34,7 @@ struct ik_conf {
     int start_at;
     int64_t commit_interval_ms;
     int64_t rebalance_timeout_ms;
+    bool pause_when_full;
     const char *dlq_topic;
     const char *dlq_file;
     struct sn_kvlist kafka;
@@ -81,6 +83,7 @@ struct ik_state {
     bool emit_busy;  /* emitting a chunk right now */
     bool emit_stop;  /* emit thread: finish */
     bool paused;
+    rd_kafka_topic_partition_list_t *paused_list; /* what set_paused paused */
     pthread_t emitter;
     bool emitter_started;
     bool closing;    /* destroy: rebalances only commit and unassign */
