@@ -18,6 +18,9 @@ static const struct command commands[] = {
     { "frame", sn_cmd_frame, "split a syslog byte stream into frames" },
     { "test", sn_cmd_test, "replay log files through rules offline" },
     { "token", sn_cmd_token, "create, list and revoke API tokens" },
+    { "incidents", sn_cmd_incidents, "list incidents or show one (read-only)" },
+    { "incident", sn_cmd_incident,
+      "act on an incident: ack, resolve, approve, reject, comment..." },
     { "version", sn_cmd_version, "print version and library versions" },
 };
 
@@ -26,7 +29,7 @@ usage(FILE *out)
 {
     fprintf(out, "usage: sentineld COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
     fprintf(out, "\n'sentineld COMMAND --help' describes each.\n");
 }
 

@@ -1,6 +1,7 @@
 /*
  * out_file: events as JSON lines (the schema of docs/events.md) to a file
- * or stdout. One write(2) per 256 KiB, never per event; fsync policy
+ * or stdout; with `take: incidents`, incident versions instead, one
+ * document (docs/incidents.md) per line, in outbox order. One write(2) per 256 KiB, never per event; fsync policy
  * configurable; SIGHUP reopens the file so logrotate can move it away.
  * A failed write is a RETRY (the core backs off and redelivers the batch;
  * lines already written may then appear twice: at-least-once).
@@ -199,12 +200,48 @@ of_write(void *state, struct sn_batch *b, uint64_t token, char *why,
     return SN_OUT_OK;
 }
 
+static enum sn_out_result
+of_deliver(void *state, const struct sn_doc *docs, size_t n, uint64_t token,
+           char *why, size_t why_len)
+{
+    struct of_state *s = state;
+    enum sn_out_result r;
+
+    (void)token;
+    if (atomic_exchange(&s->reopen, false) || s->fd < 0) {
+        close_file(s);
+        if (open_file(s, why, why_len) != 0)
+            return SN_OUT_RETRY;
+    }
+    s->host->buf_reset(s->buf);
+    for (size_t i = 0; i < n; i++) {
+        if (s->host->buf_append(s->buf, docs[i].json.ptr, docs[i].json.len) !=
+                SN_OK ||
+            s->host->buf_append(s->buf, "\n", 1) != SN_OK) {
+            s->host->buf_reset(s->buf);
+            snprintf(why, why_len, "incident document too large");
+            return SN_OUT_FAIL;
+        }
+        if (s->host->buf_str(s->buf).len >= FLUSH_BYTES &&
+            (r = flush_buf(s, why, why_len)) != SN_OUT_OK)
+            return r;
+    }
+    if ((r = flush_buf(s, why, why_len)) != SN_OUT_OK)
+        return r;
+    if (s->c->fsync == FSYNC_BATCH && !s->is_stdout && fsync(s->fd) != 0) {
+        snprintf(why, why_len, "fsync %s: %s", s->c->path, strerror(errno));
+        return SN_OUT_RETRY;
+    }
+    return SN_OUT_OK;
+}
+
 __attribute__((visibility("default"))) const struct sn_plugin
     sn_plugin_out_file = {
         SN_PLUGIN_HEADER,
         .name = "out_file",
         .kind = SN_KIND_OUTPUT,
-        .description = "events as JSON lines to a file or stdout",
+        .description = "events or incidents as JSON lines to a file or "
+                       "stdout",
         .version = "1",
         .options = of_options,
         .config_size = sizeof(struct of_conf),
@@ -213,6 +250,7 @@ __attribute__((visibility("default"))) const struct sn_plugin
         .stop = of_stop,
         .destroy = of_destroy,
         .write = of_write,
+        .deliver = of_deliver,
         .reopen = of_reopen,
         .flags = SN_PLUGIN_WANTS_JSON,
     };

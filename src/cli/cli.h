@@ -15,5 +15,7 @@ int sn_cmd_parse(int argc, char **argv);
 int sn_cmd_frame(int argc, char **argv);
 int sn_cmd_test(int argc, char **argv);
 int sn_cmd_token(int argc, char **argv);
+int sn_cmd_incidents(int argc, char **argv); /* list|show */
+int sn_cmd_incident(int argc, char **argv);  /* ACTION ID --by --reason */
 
 #endif

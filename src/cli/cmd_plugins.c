@@ -69,6 +69,10 @@ sn_cmd_plugins(int argc, char **argv)
         print_options(sn_daemon_options);
         printf("http:\n");
         print_options(sn_http_options);
+        printf("incidents:\n");
+        print_options(sn_incidents_options);
+        printf("incidents.scrub:\n");
+        print_options(sn_scrub_options);
         sn_plugin_search_path_free(dirs);
         return 0;
     }

@@ -48,9 +48,6 @@ const struct sn_option sn_http_options[] = {
     { "auth", SN_OPT_BOOL, "true", H_OFF(auth),
       "require a bearer token on /api/v1 (roles viewer, operator, admin)", 0,
       0, NULL, false },
-    { "self_approval", SN_OPT_BOOL, "false", H_OFF(self_approval),
-      "let the identity that requested a suppression approve it", 0, 0, NULL,
-      false },
     { "approve_role", SN_OPT_ENUM, "operator", H_OFF(approve_role),
       "lowest role that may approve or reject pending requests", 0, 0,
       "operator|admin", false },
@@ -69,12 +66,81 @@ const struct sn_option sn_http_options[] = {
     { 0 },
 };
 
+#define I_OFF(f) offsetof(struct sn_incidents_conf, f)
+const struct sn_option sn_incidents_options[] = {
+    { "store", SN_OPT_STRING, NULL, I_OFF(store),
+      "the incident database (SQLite); default <state_dir>/sentineld.db", 0,
+      0, NULL, false },
+    { "retention", SN_OPT_DURATION, "30d", I_OFF(retention_ms),
+      "resolved incidents and dead letters older than this are deleted",
+      60000, 3650LL * 86400000, NULL, false },
+    { "outbox_keep", SN_OPT_DURATION, "10m", I_OFF(outbox_keep_ms),
+      "delivered outbox rows stay this long (for the live feed)", 0,
+      86400000, NULL, false },
+    { "auto_resolve", SN_OPT_DURATION, "1h", I_OFF(auto_resolve_ms),
+      "an incident with no signal for this long resolves itself (0: "
+      "never), unless the signal names its own quiet period",
+      0, 3650LL * 86400000, NULL, false },
+    { "queue", SN_OPT_INT, "4096", I_OFF(queue),
+      "signals waiting for the manager; when full, detectors wait", 16,
+      1048576, NULL, false },
+    { "batch", SN_OPT_INT, "512", I_OFF(batch),
+      "signals folded per store transaction at most", 1, 65536, NULL,
+      false },
+    { "evidence_max", SN_OPT_INT, "10", I_OFF(evidence_max),
+      "evidence entries kept per incident (first and latest)", 1, 1000,
+      NULL, false },
+    { "four_eyes", SN_OPT_BOOL, "true", I_OFF(four_eyes),
+      "an approval must come from someone other than the requester", 0, 0,
+      NULL, false },
+    { 0 },
+};
+
+const struct sn_option sn_scrub_options[] = {
+    { "patterns", SN_OPT_LIST, NULL, I_OFF(scrub_patterns),
+      "extra PCRE2 patterns whose matches are replaced by [redacted]", 0, 0,
+      NULL, false },
+    { "keep", SN_OPT_LIST, NULL, I_OFF(scrub_keep),
+      "fields kept as they are (default: source.ip destination.ip "
+      "client.ip server.ip host.name host.ip user.name rule.id "
+      "event.action)",
+      0, 0, NULL, false },
+    { 0 },
+};
+
+static void
+load_incidents(struct sn_config *c, const struct sn_node *n,
+               struct sn_diags *d)
+{
+    static const char *const extra[] = { "scrub", NULL };
+    const struct sn_node *sc;
+
+    if (n != NULL && n->type != SN_NODE_MAP) {
+        sn_diags_add(d, SN_DIAG_ERROR, n->file, n->line, n->col,
+                     "'incidents' must be a mapping");
+        return;
+    }
+    sn_options_fill(sn_incidents_options, &c->incidents, n, extra,
+                    "section incidents", &c->arena, d);
+    sc = n != NULL ? sn_node_get(n, "scrub") : NULL;
+    if (sc != NULL && sc->type != SN_NODE_MAP) {
+        sn_diags_add(d, SN_DIAG_ERROR, sc->file, sc->line, sc->col,
+                     "'scrub' must be a mapping (patterns:, keep:)");
+        return;
+    }
+    if (sc != NULL) {
+        sn_options_fill(sn_scrub_options, &c->incidents, sc, NULL,
+                        "section incidents.scrub", &c->arena, d);
+        c->incidents.scrub_keep_set = sn_node_get(sc, "keep") != NULL;
+    }
+}
+
 const char *const sn_instance_core_keys[] = { "name", "plugin", "parser",
                                               "inputs", "take", NULL };
 
 static const char *const top_keys[] = { "daemon",    "http",    "inputs",
                                         "parsers",   "detectors", "outputs",
-                                        NULL };
+                                        "incidents", NULL };
 
 const char *
 sn_kind_name(enum sn_kind k)
@@ -317,7 +383,8 @@ sn_config_load(const char *path, struct sn_config **out, struct sn_diags *d)
             else
                 sn_diags_add(d, SN_DIAG_ERROR, k->file, k->line, k->col,
                              "unknown section '%s' (expected one of: daemon, "
-                             "http, inputs, parsers, detectors, outputs)",
+                             "http, inputs, parsers, detectors, outputs, "
+                             "incidents)",
                              k->str);
         }
     }
@@ -337,6 +404,7 @@ sn_config_load(const char *path, struct sn_config **out, struct sn_diags *d)
         else
             sn_options_fill(sn_http_options, &c->http, hn, NULL,
                             "section http", &c->arena, d);
+        load_incidents(c, sn_node_get(root, "incidents"), d);
     }
     c->insts = calloc(count_instances(root) + 1, sizeof(*c->insts));
     if (c->insts == NULL)

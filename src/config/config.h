@@ -29,12 +29,26 @@ struct sn_http_conf {
     const char *tls_cert; /* both set: the listener speaks HTTPS only */
     const char *tls_key;
     bool auth;            /* bearer tokens required on /api/v1 */
-    bool self_approval;   /* may the requester approve their own request */
     int approve_role;     /* 0 operator, 1 admin: who may approve/reject */
     uint64_t max_body;    /* bytes */
     int64_t rate_limit;   /* requests per second per token (or peer) */
     const char *web_root; /* the console's static files */
     const char *tokens;   /* tokens file; default <state_dir>/tokens */
+};
+
+/* The incident manager and its store (section `incidents`, #6). */
+struct sn_incidents_conf {
+    const char *store;     /* NULL: <state_dir>/sentineld.db */
+    int64_t retention_ms;  /* resolved incidents, dead letters */
+    int64_t outbox_keep_ms; /* delivered outbox rows (live feed) */
+    int64_t auto_resolve_ms; /* quiet period when the signal names none */
+    int64_t queue;         /* signals waiting for the manager */
+    int64_t batch;         /* signals per transaction at most */
+    int64_t evidence_max;  /* evidence entries kept per incident */
+    bool four_eyes;        /* approver must differ from the requester */
+    struct sn_strlist scrub_patterns;
+    struct sn_strlist scrub_keep;
+    bool scrub_keep_set;   /* scrub.keep given (even empty) */
 };
 
 /* What an output instance receives (core key `take`). */
@@ -62,6 +76,7 @@ struct sn_config {
     struct sn_arena arena;
     struct sn_daemon_conf daemon;
     struct sn_http_conf http;
+    struct sn_incidents_conf incidents;
     struct sn_inst_conf *insts;
     size_t n_insts;
 };
@@ -83,5 +98,7 @@ const char *sn_kind_prefix(enum sn_kind k);
 /* The daemon option tables, for `sentineld plugins --daemon` and docs. */
 extern const struct sn_option sn_daemon_options[];
 extern const struct sn_option sn_http_options[];
+extern const struct sn_option sn_incidents_options[];
+extern const struct sn_option sn_scrub_options[];
 
 #endif

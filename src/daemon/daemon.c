@@ -19,6 +19,8 @@
 #include "core/log.h"
 #include "http/http.h"
 #include "config.h"
+#include "incident/manager.h"
+#include "incident/relay.h"
 #include "pipeline/pipeline.h"
 
 struct sn_daemon {
@@ -27,6 +29,8 @@ struct sn_daemon {
     struct sn_metrics *metrics;
     struct sn_pipeline *pl;
     struct sn_http *http;
+    struct sn_manager *mgr; /* outlives reloads, like metrics */
+    char *store_path;
     struct event *inputs_done;
     struct sn_counter *c_reloads, *c_reload_failures;
     char *db_path;
@@ -60,6 +64,95 @@ inputs_done_cb(void *arg)
     event_active(d->inputs_done, EV_READ, 0);
 }
 
+/* Incidents are needed when something makes or takes them. */
+static bool
+wants_incidents(const struct sn_pipeline *pl)
+{
+    for (size_t i = 0; i < pl->n_insts; i++)
+        if (pl->insts[i].kind == SN_KIND_DETECTOR ||
+            (pl->insts[i].kind == SN_KIND_OUTPUT &&
+             pl->insts[i].takes_incidents))
+            return true;
+    return false;
+}
+
+static enum sn_status
+ensure_manager(struct sn_daemon *d, const struct sn_config *cfg)
+{
+    const struct sn_incidents_conf *ic = &cfg->incidents;
+    char path[4096];
+    struct sn_error err;
+
+    if (ic->store != NULL)
+        snprintf(path, sizeof(path), "%s", ic->store);
+    else
+        snprintf(path, sizeof(path), "%s/sentineld.db",
+                 cfg->daemon.state_dir);
+    if (d->mgr != NULL) {
+        if (strcmp(path, d->store_path) != 0)
+            sn_log_warn("the incident store stays %s until a restart "
+                        "(configuration now says %s)",
+                        d->store_path, path);
+        return SN_OK;
+    }
+    /* The state directory is ours: make it when missing (not its
+     * parents, which an administrator chose). */
+    if (ic->store == NULL && mkdir(cfg->daemon.state_dir, 0750) != 0 &&
+        errno != EEXIST) {
+        sn_log_error("cannot create state_dir %s: %s (set daemon.state_dir "
+                     "or incidents.store)",
+                     cfg->daemon.state_dir, strerror(errno));
+        return SN_EIO;
+    }
+    sn_error_clear(&err);
+    if (sn_manager_new(path, ic, d->metrics, &d->mgr, &err) != SN_OK ||
+        sn_manager_start(d->mgr, &err) != SN_OK) {
+        sn_log_error("%s; refusing to run without a writable incident "
+                     "store",
+                     err.msg);
+        sn_manager_free(d->mgr);
+        d->mgr = NULL;
+        return SN_EIO;
+    }
+    d->store_path = strdup(path);
+    sn_log_info("incident store %s", path);
+    return SN_OK;
+}
+
+/* sn_pipeline_stop calls this after the detectors stopped: every signal
+ * they emitted is committed, then each relay delivers what is
+ * committed before its output stops. */
+static void
+before_outputs_stop(void *arg, struct sn_pipeline *pl)
+{
+    struct sn_daemon *d = arg;
+
+    if (d->mgr != NULL)
+        sn_manager_flush(d->mgr);
+    for (size_t i = 0; i < pl->n_insts; i++)
+        if (pl->insts[i].relay != NULL)
+            sn_relay_stop(&pl->insts[i], pl->cfg->daemon.shutdown_timeout_ms);
+}
+
+static enum sn_status
+start_relays(struct sn_daemon *d, struct sn_pipeline *pl)
+{
+    struct sn_error err;
+
+    for (size_t i = 0; i < pl->n_insts; i++) {
+        struct sn_instance *in = &pl->insts[i];
+        if (in->kind != SN_KIND_OUTPUT || !in->takes_incidents ||
+            !in->started || d->mgr == NULL)
+            continue;
+        sn_error_clear(&err);
+        if (sn_relay_start(in, d->mgr, d->metrics, &err) != SN_OK) {
+            sn_log_error("%s", err.msg);
+            return SN_EIO;
+        }
+    }
+    return SN_OK;
+}
+
 static enum sn_status
 build(struct sn_daemon *d, struct sn_pipeline **out)
 {
@@ -76,6 +169,17 @@ build(struct sn_daemon *d, struct sn_pipeline **out)
     if (rc == SN_OK) {
         (*out)->on_inputs_done = d->o->oneshot ? inputs_done_cb : NULL;
         (*out)->on_inputs_done_arg = d;
+        if (wants_incidents(*out) && ensure_manager(d, (*out)->cfg) != SN_OK) {
+            sn_pipeline_free(*out);
+            *out = NULL;
+            return SN_EIO;
+        }
+        if (d->mgr != NULL) {
+            (*out)->signal_sink = sn_manager_sink;
+            (*out)->signal_sink_arg = d->mgr;
+        }
+        (*out)->before_outputs_stop = before_outputs_stop;
+        (*out)->before_outputs_stop_arg = d;
     }
     return rc;
 }
@@ -106,12 +210,18 @@ reload(struct sn_daemon *d)
                      err.msg);
         sn_pipeline_free(next);
         sn_error_clear(&err);
-        if (sn_pipeline_start(d->pl, &err) != SN_OK) {
+        if (sn_pipeline_start(d->pl, &err) != SN_OK ||
+            start_relays(d, d->pl) != SN_OK) {
             sn_log_error("cannot restart the previous pipeline: %s", err.msg);
             d->exit_code = 1;
             event_base_loopbreak(d->base);
         }
         return false;
+    }
+    if (start_relays(d, next) != SN_OK) {
+        sn_log_error("reload failed: cannot start the incident relays");
+        d->exit_code = 1;
+        event_base_loopbreak(d->base);
     }
     sn_pipeline_free(d->pl);
     d->pl = next;
@@ -126,14 +236,18 @@ reload_cb(void *arg)
     return reload(arg);
 }
 
-/* <state_dir>/sentineld.db: the incident store (docs/incidents.md). */
+/* The incident store the API reads and acts on: incidents.store, or
+ * <state_dir>/sentineld.db, as ensure_manager opens it. */
 static char *
 db_path(const struct sn_config *c)
 {
     const char *dir = c->daemon.state_dir ? c->daemon.state_dir : ".";
     size_t n = strlen(dir) + sizeof("/sentineld.db");
-    char *p = malloc(n);
+    char *p;
 
+    if (c->incidents.store != NULL)
+        return strdup(c->incidents.store);
+    p = malloc(n);
     if (p != NULL)
         snprintf(p, n, "%s/sentineld.db", dir);
     return p;
@@ -249,7 +363,13 @@ sn_daemon_run(const struct sn_daemon_opts *o)
     d.c_reload_failures =
         sn_metrics_counter(d.metrics, "sentineld_reload_failures_total", NULL,
                            "reloads rejected; the old pipeline kept running");
-    if (build(&d, &d.pl) != SN_OK) {
+    switch (build(&d, &d.pl)) {
+    case SN_OK:
+        break;
+    case SN_EIO: /* the incident store, already logged */
+        rc = 1;
+        goto out;
+    default:
         rc = 2;
         goto out;
     }
@@ -262,7 +382,8 @@ sn_daemon_run(const struct sn_daemon_opts *o)
                                    .reload = reload_cb,
                                    .reload_arg = &d,
                                    .state_dir = d.pl->cfg->daemon.state_dir,
-                                   .db_path = d.db_path };
+                                   .db_path = d.db_path,
+                                   .four_eyes = d.pl->cfg->incidents.four_eyes };
         if (d.db_path == NULL ||
             sn_http_start(d.base, &d.pl->cfg->http, &env, &d.http, &err) !=
                 SN_OK) {
@@ -281,6 +402,10 @@ sn_daemon_run(const struct sn_daemon_opts *o)
     }
     if (sn_pipeline_start(d.pl, &err) != SN_OK) {
         sn_log_error("%s", err.msg);
+        rc = 1;
+        goto out;
+    }
+    if (start_relays(&d, d.pl) != SN_OK) {
         rc = 1;
         goto out;
     }
@@ -311,6 +436,9 @@ out:
         log_summary(&d);
     }
     sn_pipeline_free(d.pl);
+    /* After the pipeline: its detectors are gone, the queue is drained. */
+    sn_manager_free(d.mgr);
+    free(d.store_path);
     sn_http_free(d.http);
     for (int i = 0; i < 3; i++)
         if (sigs[i] != NULL)

@@ -345,7 +345,7 @@ sn_api_incidents_action(struct sn_req *rq)
     ch.reason = reason;
     ch.arg = owner;
     ch.correlation_id = rq->cid;
-    ch.forbid_self_approval = !h->conf.self_approval;
+    ch.forbid_self_approval = h->env.four_eyes;
     sn_buf_init(&b, 64u << 20);
     sn_error_clear(&err);
     rc = sn_incidents_change(inc, rq->params[0], &ch, &b, &err);

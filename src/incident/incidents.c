@@ -506,10 +506,11 @@ struct feed_ctx {
 };
 
 static void
-feed_one(void *arg, const struct sn_doc *doc)
+feed_one(void *arg, const struct sn_doc *doc, int64_t at)
 {
     struct feed_ctx *c = arg;
 
+    (void)at;
     c->fn(c->arg, doc);
     c->last = doc->seq;
 }

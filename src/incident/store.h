@@ -78,8 +78,10 @@ size_t sn_store_quiet(struct sn_store *s, int64_t now,
 /* The outbox. */
 int64_t sn_store_last_seq(struct sn_store *s);
 /* Rows after `after`, oldest first, at most max; fn's doc is valid during
- * the call. Returns the count, -1 on error. */
-typedef void (*sn_store_doc_fn)(void *arg, const struct sn_doc *doc);
+ * the call; at is when the row was committed (wall clock, ns). Returns
+ * the count, -1 on error. */
+typedef void (*sn_store_doc_fn)(void *arg, const struct sn_doc *doc,
+                                int64_t at);
 long sn_store_outbox_read(struct sn_store *s, int64_t after, unsigned max,
                           sn_store_doc_fn fn, void *arg);
 /* A delivery cursor; created at the outbox's end when missing (an output

@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "incident/relay.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
@@ -79,6 +80,11 @@ sn_output_ack(struct sn_instance *o, uint64_t token, enum sn_out_result result,
 {
     struct sn_batch *b = NULL;
 
+    if (o->takes_incidents) {
+        /* Incident outputs are fed by their relay, which waits for this. */
+        sn_relay_ack(o->relay, token, result, reason);
+        return;
+    }
     pthread_mutex_lock(&o->pending_lock);
     for (size_t i = 0; i < o->n_pending; i++) {
         if (o->pending[i].token == token) {

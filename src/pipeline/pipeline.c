@@ -538,6 +538,8 @@ sn_pipeline_stop(struct sn_pipeline *pl)
             pthread_mutex_destroy(&in->pending_lock);
         }
     }
+    if (pl->before_outputs_stop != NULL)
+        pl->before_outputs_stop(pl->before_outputs_stop_arg, pl);
     /* 4. Everyone else. */
     for (size_t i = 0; i < pl->n_insts; i++) {
         struct sn_instance *in = &pl->insts[i];

@@ -23,6 +23,7 @@
 #include "plugin/loader.h"
 
 struct sn_pipeline;
+struct sn_relay;
 
 struct sn_pending {
     uint64_t token;
@@ -62,6 +63,7 @@ struct sn_instance {
     /* Outputs. takes_incidents: fed by the incident relay through
      * p->deliver, never by the workers. */
     bool takes_incidents;
+    struct sn_relay *relay; /* while the relay runs (incident/relay.c) */
     struct sn_queue q;
     pthread_t othread;
     bool othread_started;
@@ -112,6 +114,11 @@ struct sn_pipeline {
                                   const char *json, size_t len);
     void *signal_sink_arg;
     struct sn_counter *c_signals_refused;
+    /* Called by sn_pipeline_stop once the workers (hence the detectors)
+     * stopped and before the outputs stop: the daemon drains the
+     * incident manager and the relays here. */
+    void (*before_outputs_stop)(void *arg, struct sn_pipeline *pl);
+    void *before_outputs_stop_arg;
 };
 
 /*

@@ -56,14 +56,21 @@ struct collect {
 };
 
 static void
-collect(void *arg, const struct sn_doc *d)
+collect(void *arg, const struct sn_doc *d, int64_t at)
 {
     struct collect *c = arg;
 
+    (void)at;
     if (c->n < 16)
         c->versions[c->n] = d->version;
     c->n++;
     c->last_seq = d->seq;
+}
+
+static void
+feed_collect(void *arg, const struct sn_doc *d)
+{
+    collect(arg, d, 0);
 }
 
 SN_TEST(schema_migrates_and_reopens)
@@ -249,10 +256,10 @@ SN_TEST(feed_and_checkpoints)
     fresh();
     CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
     CHECK_EQ(sn_incidents_open(path, true, &api, &err), SN_OK);
-    CHECK_EQ(sn_incidents_feed(api, &after, 10, collect, &c), 0);
+    CHECK_EQ(sn_incidents_feed(api, &after, 10, feed_collect, &c), 0);
     seed(s, "r1", "{}", 1, id);
     seed(s, "r2", "{}", 1, id);
-    CHECK_EQ(sn_incidents_feed(api, &after, 10, collect, &c), 2);
+    CHECK_EQ(sn_incidents_feed(api, &after, 10, feed_collect, &c), 2);
     CHECK_EQ(after, sn_incidents_last_seq(api));
     CHECK_EQ(sn_store_checkpoint_put(s, "det/x", "abc", 3), SN_OK);
     sn_buf_init(&b, 1024);

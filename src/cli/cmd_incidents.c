@@ -1,0 +1,349 @@
+/*
+ * `sentineld incidents list|show` (read-only) and `sentineld incident
+ * ACTION ID --by NAME --reason TEXT` (through sn_incidents_change, so a
+ * terminal user changes incidents by the same rules as the HTTP API).
+ * Readable text for a terminal, or the API's JSON with --json.
+ */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/common.h"
+#include "config/config.h"
+#include "core/buf.h"
+#include "incident/incidents.h"
+
+#define OUT_MAX (64u * 1024 * 1024)
+
+struct opts {
+    const char *config, *store, *status, *severity, *rule, *by, *reason;
+    const char *owner, *id;
+    unsigned limit;
+    bool json;
+    bool four_eyes;
+};
+
+static void
+usage_incidents(FILE *out)
+{
+    fprintf(out,
+            "usage: sentineld incidents list [--status S] [--severity S] "
+            "[--rule ID] [--limit N] [--json]\n"
+            "       sentineld incidents show ID [--json]\n"
+            "       sentineld incident ACTION ID --by NAME --reason TEXT "
+            "[--owner NAME]\n"
+            "  ACTION: ack|acknowledge|assign|comment|resolve|reopen|"
+            "suppress|approve|reject\n"
+            "  the store: --store PATH, or -c CONFIG (default %s)\n",
+            sn_cli_default_config());
+}
+
+/* Parse argv from index 2; positional argument goes to o->id. */
+static int
+parse(int argc, char **argv, int from, struct opts *o)
+{
+    for (int i = from; i < argc; i++) {
+        bool missing = false;
+        const char *v;
+#define OPT(name, field)                                                       \
+    if ((v = sn_cli_opt_value(argc, argv, &i, name, &missing)) != NULL) {      \
+        if (missing) {                                                         \
+            fprintf(stderr, "sentineld: %s needs a value\n", name);            \
+            return 2;                                                          \
+        }                                                                      \
+        o->field = v;                                                          \
+        continue;                                                              \
+    }
+        OPT("-c", config)
+        OPT("--config", config)
+        OPT("--store", store)
+        OPT("--status", status)
+        OPT("--severity", severity)
+        OPT("--rule", rule)
+        OPT("--by", by)
+        OPT("--reason", reason)
+        OPT("--owner", owner)
+#undef OPT
+        if ((v = sn_cli_opt_value(argc, argv, &i, "--limit", &missing))) {
+            if (missing || atoi(v) <= 0) {
+                fprintf(stderr, "sentineld: --limit needs a positive number\n");
+                return 2;
+            }
+            o->limit = (unsigned)atoi(v);
+            continue;
+        }
+        if (strcmp(argv[i], "--json") == 0) {
+            o->json = true;
+            continue;
+        }
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage_incidents(stdout);
+            exit(0);
+        }
+        if (argv[i][0] == '-' || o->id != NULL) {
+            fprintf(stderr, "sentineld: unexpected argument '%s'\n", argv[i]);
+            usage_incidents(stderr);
+            return 2;
+        }
+        o->id = argv[i];
+    }
+    return 0;
+}
+
+/* The store path: --store, else the config's incidents.store or
+ * <state_dir>/sentineld.db. */
+static int
+store_path(struct opts *o, char *out, size_t size)
+{
+    struct sn_diags d;
+    struct sn_config *cfg = NULL;
+    const char *path = o->config ? o->config : sn_cli_default_config();
+
+    o->four_eyes = true;
+    if (o->store != NULL) {
+        snprintf(out, size, "%s", o->store);
+        return 0;
+    }
+    sn_diags_init(&d);
+    if (sn_config_load(path, &cfg, &d) != SN_OK) {
+        for (size_t i = 0; i < d.n; i++)
+            fprintf(stderr, "%s:%d:%d: %s\n",
+                    d.items[i].file ? d.items[i].file : path, d.items[i].line,
+                    d.items[i].col, d.items[i].msg);
+        fprintf(stderr, "sentineld: cannot read %s (use --store PATH to name "
+                        "the incident store)\n",
+                path);
+        sn_diags_fini(&d);
+        return 2;
+    }
+    sn_diags_fini(&d);
+    if (cfg->incidents.store != NULL)
+        snprintf(out, size, "%s", cfg->incidents.store);
+    else
+        snprintf(out, size, "%s/sentineld.db", cfg->daemon.state_dir);
+    o->four_eyes = cfg->incidents.four_eyes;
+    sn_config_free(cfg);
+    return 0;
+}
+
+static const char *
+s_of(struct json_object *o, const char *key)
+{
+    struct json_object *v;
+
+    if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+        return "-";
+    if (json_object_is_type(v, json_type_object))
+        return json_object_to_json_string_ext(
+            v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    return json_object_get_string(v);
+}
+
+/* "2026-11-23T10:00:01.000000000Z" -> "2026-11-23 10:00:01" */
+static const char *
+short_time(const char *t, char *buf, size_t size)
+{
+    snprintf(buf, size, "%.19s", t);
+    if (strlen(buf) > 10)
+        buf[10] = ' ';
+    return buf;
+}
+
+static void
+print_list(struct json_object *root)
+{
+    struct json_object *arr;
+    char t[32];
+    size_t n;
+
+    if (!json_object_object_get_ex(root, "incidents", &arr))
+        return;
+    n = json_object_array_length(arr);
+    if (n == 0) {
+        printf("no incidents\n");
+        return;
+    }
+    printf("%-36s  %-8s  %-12s  %7s  %-19s  %s\n", "ID", "SEVERITY", "STATUS",
+           "HITS", "LAST SEEN", "RULE / KEY");
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *it = json_object_array_get_idx(arr, i), *p;
+        bool pending = json_object_object_get_ex(it, "pending_approval", &p) &&
+                       p != NULL;
+        printf("%-36s  %-8s  %-12s  %7s  %-19s  %s %s%s\n", s_of(it, "id"),
+               s_of(it, "severity"), s_of(it, "status"), s_of(it, "hit_count"),
+               short_time(s_of(it, "last_seen"), t, sizeof(t)),
+               s_of(it, "rule_id"), s_of(it, "group_key"),
+               pending ? "  [approval pending]" : "");
+    }
+}
+
+static void
+print_show(struct json_object *d)
+{
+    struct json_object *v, *arr;
+    char t[32];
+
+    printf("incident %s (version %s)\n", s_of(d, "id"), s_of(d, "version"));
+    printf("  title:      %s\n", s_of(d, "title"));
+    printf("  rule:       %s\n", s_of(d, "rule_id"));
+    printf("  key:        %s\n", s_of(d, "group_key"));
+    printf("  status:     %s\n", s_of(d, "status"));
+    printf("  severity:   %s (rule: %s)\n", s_of(d, "severity"),
+           s_of(d, "base_severity"));
+    if (json_object_object_get_ex(d, "pending_approval", &v) && v != NULL)
+        printf("  PENDING:    %s to %s requested by %s: %s\n",
+               s_of(v, "action"), s_of(v, "to"), s_of(v, "requested_by"),
+               s_of(v, "reason"));
+    printf("  owner:      %s\n", s_of(d, "owner"));
+    printf("  hits:       %s in %s signals\n", s_of(d, "hit_count"),
+           s_of(d, "signal_count"));
+    printf("  first seen: %s\n", short_time(s_of(d, "first_seen"), t,
+                                            sizeof(t)));
+    printf("  last seen:  %s\n", short_time(s_of(d, "last_seen"), t,
+                                            sizeof(t)));
+    if (json_object_object_get_ex(d, "previous_id", &v) && v != NULL)
+        printf("  previous:   %s\n", json_object_get_string(v));
+    if (json_object_object_get_ex(d, "evidence", &arr) &&
+        json_object_array_length(arr) > 0) {
+        printf("\nevidence:\n");
+        for (size_t i = 0; i < json_object_array_length(arr); i++) {
+            struct json_object *e = json_object_array_get_idx(arr, i);
+            printf("  %s  %s\n", short_time(s_of(e, "time"), t, sizeof(t)),
+                   s_of(e, "summary"));
+        }
+    }
+    if (json_object_object_get_ex(d, "audit", &arr)) {
+        printf("\nhistory (who, what, why):\n");
+        for (size_t i = 0; i < json_object_array_length(arr); i++) {
+            struct json_object *e = json_object_array_get_idx(arr, i);
+            printf("  v%-4s %s  %-10s %-20s %s\n", s_of(e, "version"),
+                   short_time(s_of(e, "at"), t, sizeof(t)), s_of(e, "actor"),
+                   s_of(e, "action"), s_of(e, "reason"));
+        }
+    }
+}
+
+static int
+emit(struct sn_buf *out, bool as_json, void (*pretty)(struct json_object *))
+{
+    struct json_object *root;
+
+    if (as_json) {
+        fwrite(out->data, 1, out->len, stdout);
+        putchar('\n');
+        return 0;
+    }
+    root = json_tokener_parse(sn_buf_cstr(out));
+    if (root == NULL) {
+        fprintf(stderr, "sentineld: the store returned invalid JSON\n");
+        return 1;
+    }
+    pretty(root);
+    json_object_put(root);
+    return 0;
+}
+
+int
+sn_cmd_incidents(int argc, char **argv)
+{
+    struct opts o = { 0 };
+    struct sn_incidents *inc = NULL;
+    struct sn_error err;
+    struct sn_buf out;
+    char path[4096];
+    const char *verb = argc > 1 ? argv[1] : NULL;
+    int rc;
+
+    if (verb == NULL || strcmp(verb, "-h") == 0 || strcmp(verb, "--help") == 0) {
+        usage_incidents(verb ? stdout : stderr);
+        return verb ? 0 : 2;
+    }
+    if (strcmp(verb, "list") != 0 && strcmp(verb, "show") != 0) {
+        fprintf(stderr, "sentineld: unknown incidents command '%s'\n", verb);
+        usage_incidents(stderr);
+        return 2;
+    }
+    if ((rc = parse(argc, argv, 2, &o)) != 0 ||
+        (rc = store_path(&o, path, sizeof(path))) != 0)
+        return rc;
+    if (strcmp(verb, "show") == 0 && o.id == NULL) {
+        fprintf(stderr, "sentineld: incidents show needs an incident id\n");
+        return 2;
+    }
+    sn_error_clear(&err);
+    if (sn_incidents_open(path, true, &inc, &err) != SN_OK) {
+        fprintf(stderr, "sentineld: %s\n", err.msg);
+        return 1;
+    }
+    sn_buf_init(&out, OUT_MAX);
+    if (strcmp(verb, "list") == 0) {
+        struct sn_incident_query q = { 0 };
+        q.status = o.status;
+        q.severity = o.severity;
+        q.rule_id = o.rule;
+        q.limit = o.limit;
+        rc = sn_incidents_list_json(inc, &q, &out, &err) == SN_OK
+                 ? emit(&out, o.json, print_list)
+                 : (fprintf(stderr, "sentineld: %s\n", err.msg), 1);
+    } else {
+        enum sn_status s = sn_incidents_get_json(inc, o.id, &out, &err);
+        rc = s == SN_OK ? emit(&out, o.json, print_show)
+                        : (fprintf(stderr, "sentineld: %s\n", err.msg), 1);
+    }
+    sn_buf_fini(&out);
+    sn_incidents_close(inc);
+    return rc;
+}
+
+int
+sn_cmd_incident(int argc, char **argv)
+{
+    struct opts o = { 0 };
+    struct sn_incidents *inc = NULL;
+    struct sn_incident_change ch = { 0 };
+    struct sn_error err;
+    struct sn_buf out;
+    char path[4096];
+    int act, rc;
+
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "--help") == 0) {
+        usage_incidents(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if ((act = sn_incident_action_parse(argv[1])) < 0) {
+        fprintf(stderr, "sentineld: unknown action '%s'\n", argv[1]);
+        usage_incidents(stderr);
+        return 2;
+    }
+    if ((rc = parse(argc, argv, 2, &o)) != 0 ||
+        (rc = store_path(&o, path, sizeof(path))) != 0)
+        return rc;
+    if (o.id == NULL) {
+        fprintf(stderr, "sentineld: incident %s needs an incident id\n",
+                argv[1]);
+        return 2;
+    }
+    ch.action = (enum sn_incident_action)act;
+    ch.actor = o.by;
+    ch.reason = o.reason;
+    ch.arg = o.owner;
+    ch.forbid_self_approval = o.four_eyes;
+    sn_error_clear(&err);
+    if (sn_incidents_open(path, false, &inc, &err) != SN_OK) {
+        fprintf(stderr, "sentineld: %s\n", err.msg);
+        return 1;
+    }
+    sn_buf_init(&out, OUT_MAX);
+    if (sn_incidents_change(inc, o.id, &ch, &out, &err) != SN_OK) {
+        fprintf(stderr, "sentineld: %s\n", err.msg);
+        rc = 1;
+    } else {
+        rc = emit(&out, o.json, print_show);
+    }
+    sn_buf_fini(&out);
+    sn_incidents_close(inc);
+    return rc;
+}

@@ -1,0 +1,73 @@
+/*
+ * Folding one detector signal into the incident it belongs to, inside
+ * the caller's store transaction: open (UUID, version 1), update (hits,
+ * last seen, evidence window, severity, version + 1), resolve, a
+ * detection-degraded incident, and escalations to CRITICAL parked as
+ * pending approval. Every change is a version, an audit entry and an
+ * outbox row (store.c). The rules are in docs/incidents.md.
+ *
+ * Used by the manager's thread only (one struct sn_fold per store
+ * connection).
+ */
+#ifndef SN_INCIDENT_FOLD_H
+#define SN_INCIDENT_FOLD_H
+
+#include <stdint.h>
+
+#include <sentineld/plugin.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+#include "incident/scrub.h"
+#include "incident/store.h"
+
+struct json_tokener;
+
+struct sn_fold_stats {
+    uint64_t opened, updated, resolved, degraded, invalid, ignored;
+    uint64_t escalations; /* escalations to CRITICAL parked for approval */
+};
+
+struct sn_fold_entry; /* an incident changed by the current batch */
+
+struct sn_fold {
+    struct sn_store *store;         /* borrowed */
+    struct sn_scrub *scrub;         /* borrowed */
+    int64_t auto_resolve_ms;        /* default quiet period; 0 never */
+    size_t evidence_max;
+    struct json_tokener *tok;
+    struct sn_buf scratch;          /* the rendered document */
+    struct sn_buf tmp;
+    struct sn_fold_stats st;
+    struct sn_fold_entry *cache;
+    size_t n_cache, cap_cache;
+};
+
+enum sn_status sn_fold_init(struct sn_fold *f, struct sn_store *store,
+                            struct sn_scrub *scrub, int64_t auto_resolve_ms,
+                            size_t evidence_max);
+void sn_fold_fini(struct sn_fold *f);
+
+/*
+ * Fold one signal (docs/correlation.md "Signal JSON", plus the optional
+ * title, description, tags and quiet_ms) at wall time now. The signals
+ * of one batch that hit the same incident become one version (batching:
+ * the row, evidence and document are written once per batch, by
+ * sn_fold_flush); a resolve is written at once, so a key that fires
+ * again in the same batch opens a new incident. SN_EINVAL: not a signal
+ * (err says why; nothing changed); SN_EIO: the store failed (the caller
+ * calls sn_fold_discard and rolls the transaction back).
+ */
+enum sn_status sn_fold_signal(struct sn_fold *f, const char *json, size_t len,
+                              int64_t now, struct sn_error *err);
+/* Write every incident the batch changed: version + 1, row, evidence,
+ * audit entry, outbox row. Inside the caller's transaction. */
+enum sn_status sn_fold_flush(struct sn_fold *f, int64_t now,
+                             struct sn_error *err);
+/* Forget the batch's changes (after a rollback). */
+void sn_fold_discard(struct sn_fold *f);
+
+/* Resolve incidents quiet past their period; *n gets how many. */
+enum sn_status sn_fold_quiet(struct sn_fold *f, int64_t now, size_t *n);
+
+#endif

@@ -1,0 +1,466 @@
+/*
+ * The incident manager's thread and queue; see manager.h. The queue is a
+ * ring of reusable slots (a slot's buffer grows to the largest signal it
+ * held and is kept), so steady state allocates nothing per signal here.
+ * The consumer folds the slots at the head without holding the lock and
+ * frees them only after the batch committed: a failed commit keeps them,
+ * which is what turns a broken store into back-pressure.
+ */
+#include "incident/manager.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "incident/fold.h"
+#include "incident/scrub.h"
+#include "incident/store.h"
+
+/* A signal is a few KiB; more is a detector bug, not data to store. */
+#define SIGNAL_MAX (1024 * 1024)
+#define HOUSEKEEP_MS 1000
+#define PRUNE_MS 60000
+#define RETRY_MIN_MS 100
+#define RETRY_MAX_MS 5000
+/* At stop, a store that keeps failing is given this many more tries
+ * before what is still queued is reported lost. */
+#define STOP_RETRIES 20
+
+struct slot {
+    char *data;
+    size_t len, cap;
+};
+
+struct sn_manager {
+    char *path;
+    struct sn_store *store;
+    struct sn_scrub *scrub;
+    struct sn_fold fold;
+    size_t batch;
+    int64_t retention_ms, keep_ms;
+
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t lock;
+    pthread_cond_t not_full, not_empty, progress;
+    struct slot *ring;
+    size_t cap, head, count;
+    uint64_t submitted, done;
+    bool stopping, exited;
+
+    pthread_mutex_t glock;
+    pthread_cond_t gcond;
+    uint64_t gen;
+
+    int64_t last_housekeep, last_prune;
+    struct sn_fold_stats seen;
+    struct sn_ratelimit rl_invalid, rl_store;
+    struct sn_counter *c_received, *c_invalid, *c_opened, *c_versions,
+        *c_resolved, *c_escalations, *c_store_errors, *g_writable, *g_queue,
+        *c_lost;
+};
+
+enum sn_status
+sn_manager_new(const char *path, const struct sn_incidents_conf *conf,
+               struct sn_metrics *metrics, struct sn_manager **out,
+               struct sn_error *err)
+{
+    struct sn_manager *m = calloc(1, sizeof(*m));
+    enum sn_status rc;
+
+    *out = NULL;
+    if (m == NULL || (m->path = strdup(path)) == NULL) {
+        free(m);
+        sn_error_set(err, "out of memory");
+        return SN_ENOMEM;
+    }
+    m->cap = (size_t)conf->queue;
+    m->batch = (size_t)conf->batch;
+    m->retention_ms = conf->retention_ms;
+    m->keep_ms = conf->outbox_keep_ms;
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_cond_init(&m->not_full, NULL);
+    pthread_cond_init(&m->not_empty, NULL);
+    pthread_cond_init(&m->progress, NULL);
+    pthread_mutex_init(&m->glock, NULL);
+    pthread_cond_init(&m->gcond, NULL);
+    m->ring = calloc(m->cap, sizeof(*m->ring));
+    if (m->ring == NULL) {
+        sn_error_set(err, "out of memory for a queue of %zu signals", m->cap);
+        rc = SN_ENOMEM;
+        goto fail;
+    }
+    rc = sn_scrub_new(&conf->scrub_patterns,
+                      conf->scrub_keep_set ? &conf->scrub_keep : NULL,
+                      &m->scrub, err);
+    if (rc != SN_OK)
+        goto fail;
+    rc = sn_store_open(path, false, &m->store, err);
+    if (rc != SN_OK)
+        goto fail;
+    rc = sn_fold_init(&m->fold, m->store, m->scrub, conf->auto_resolve_ms,
+                      (size_t)conf->evidence_max);
+    if (rc != SN_OK) {
+        sn_error_set(err, "out of memory");
+        goto fail;
+    }
+#define C(field, name, help)                                                   \
+    m->field = sn_metrics_counter(metrics, name, NULL, help)
+    C(c_received, "sentineld_signals_received_total",
+      "signals detectors handed to the incident manager");
+    C(c_invalid, "sentineld_signals_invalid_total",
+      "signals refused as malformed (logged with the reason)");
+    C(c_opened, "sentineld_incidents_opened_total", "incidents opened");
+    C(c_versions, "sentineld_incident_versions_total",
+      "incident versions committed (opens, updates, actions)");
+    C(c_resolved, "sentineld_incidents_resolved_total",
+      "incidents resolved by a signal or their quiet period");
+    C(c_escalations, "sentineld_incident_escalations_requested_total",
+      "escalations to critical parked for an operator's approval");
+    C(c_store_errors, "sentineld_incident_store_errors_total",
+      "failed incident store transactions (retried; nothing dropped)");
+    C(c_lost, "sentineld_signals_lost_total",
+      "signals not stored at shutdown because the store kept failing");
+#undef C
+    m->g_writable = sn_metrics_gauge(metrics, "sentineld_incident_store_writable",
+                                     NULL,
+                                     "1 while the incident store accepts "
+                                     "writes; 0: inputs are held back");
+    m->g_queue = sn_metrics_gauge(metrics, "sentineld_incident_queue_length",
+                                  NULL, "signals waiting for the manager");
+    sn_gauge_set(m->g_writable, 1);
+    *out = m;
+    return SN_OK;
+fail:
+    sn_manager_free(m);
+    return rc;
+}
+
+const char *
+sn_manager_store_path(const struct sn_manager *m)
+{
+    return m->path;
+}
+
+enum sn_status
+sn_manager_sink(void *arg, struct sn_instance *from, const char *json,
+                size_t len)
+{
+    struct sn_manager *m = arg;
+    struct slot *s;
+    size_t i = 0;
+
+    (void)from;
+    while (i < len && (json[i] == ' ' || json[i] == '\n' || json[i] == '\t'))
+        i++;
+    if (i == len || json[i] != '{' || len > SIGNAL_MAX) {
+        sn_counter_add(m->c_invalid, 1);
+        return len > SIGNAL_MAX ? SN_ELIMIT : SN_EINVAL;
+    }
+    pthread_mutex_lock(&m->lock);
+    while (m->count == m->cap && !m->exited)
+        pthread_cond_wait(&m->not_full, &m->lock);
+    if (m->exited) {
+        pthread_mutex_unlock(&m->lock);
+        return SN_EIO;
+    }
+    s = &m->ring[(m->head + m->count) % m->cap];
+    if (s->cap < len) {
+        size_t cap = s->cap ? s->cap : 1024;
+        char *p;
+        while (cap < len)
+            cap *= 2;
+        if ((p = realloc(s->data, cap)) == NULL) {
+            pthread_mutex_unlock(&m->lock);
+            return SN_ENOMEM;
+        }
+        s->data = p;
+        s->cap = cap;
+    }
+    memcpy(s->data, json, len);
+    s->len = len;
+    m->count++;
+    m->submitted++;
+    pthread_cond_signal(&m->not_empty);
+    pthread_mutex_unlock(&m->lock);
+    sn_counter_add(m->c_received, 1);
+    return SN_OK;
+}
+
+static void
+notify_commit(struct sn_manager *m)
+{
+    pthread_mutex_lock(&m->glock);
+    m->gen++;
+    pthread_cond_broadcast(&m->gcond);
+    pthread_mutex_unlock(&m->glock);
+}
+
+uint64_t
+sn_manager_wait_commit(struct sn_manager *m, uint64_t *seen, int timeout_ms)
+{
+    struct timespec ts;
+    uint64_t g;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&m->glock);
+    while (m->gen == *seen &&
+           pthread_cond_timedwait(&m->gcond, &m->glock, &ts) != ETIMEDOUT)
+        ;
+    g = m->gen;
+    pthread_mutex_unlock(&m->glock);
+    *seen = g;
+    return g;
+}
+
+static void
+sync_stats(struct sn_manager *m)
+{
+    struct sn_fold_stats *s = &m->fold.st;
+
+    sn_counter_add(m->c_opened, s->opened - m->seen.opened);
+    sn_counter_add(m->c_versions, (s->opened + s->updated + s->resolved) -
+                                      (m->seen.opened + m->seen.updated +
+                                       m->seen.resolved));
+    sn_counter_add(m->c_resolved, s->resolved - m->seen.resolved);
+    sn_counter_add(m->c_escalations, s->escalations - m->seen.escalations);
+    sn_counter_add(m->c_invalid, s->invalid - m->seen.invalid);
+    m->seen = *s;
+}
+
+static void
+store_failed(struct sn_manager *m, const struct sn_error *err)
+{
+    uint64_t suppressed = 0;
+
+    sn_counter_add(m->c_store_errors, 1);
+    sn_gauge_set(m->g_writable, 0);
+    if (sn_ratelimit_pass(&m->rl_store, 10 * SN_LOG_RATE_MS, &suppressed))
+        sn_log_error("incident store: %s; holding signals back (inputs "
+                     "wait) until it can be written%s",
+                     err->msg, suppressed ? " (repeated)" : "");
+}
+
+static void
+sleep_ms(int64_t ms)
+{
+    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+    nanosleep(&ts, NULL);
+}
+
+/* One transaction over slots [head, head + k). */
+static enum sn_status
+fold_batch(struct sn_manager *m, size_t k, int64_t now, struct sn_error *err)
+{
+    if (sn_store_begin(m->store, err) != SN_OK)
+        return SN_EIO;
+    for (size_t i = 0; i < k; i++) {
+        struct slot *s = &m->ring[(m->head + i) % m->cap];
+        struct sn_error e;
+        enum sn_status rc;
+        uint64_t suppressed = 0;
+
+        sn_error_clear(&e);
+        rc = sn_fold_signal(&m->fold, s->data, s->len, now, &e);
+        if (rc == SN_EINVAL) {
+            if (sn_ratelimit_pass(&m->rl_invalid, SN_LOG_RATE_MS,
+                                  &suppressed))
+                sn_log_warn("incident manager: signal refused: %s%s", e.msg,
+                            suppressed ? " (more suppressed)" : "");
+            continue;
+        }
+        if (rc != SN_OK) {
+            *err = e;
+            sn_fold_discard(&m->fold);
+            sn_store_rollback(m->store);
+            return SN_EIO;
+        }
+    }
+    if (sn_fold_flush(&m->fold, now, err) != SN_OK) {
+        sn_fold_discard(&m->fold);
+        sn_store_rollback(m->store);
+        return SN_EIO;
+    }
+    return sn_store_commit(m->store, err);
+}
+
+static void
+housekeep(struct sn_manager *m, int64_t now)
+{
+    struct sn_error err;
+    size_t n = 0;
+
+    sn_error_clear(&err);
+    if (sn_store_begin(m->store, &err) == SN_OK) {
+        if (sn_fold_quiet(&m->fold, now, &n) != SN_OK) {
+            sn_store_rollback(m->store);
+            sn_error_set(&err, "auto-resolve: %s",
+                         sn_store_errmsg(m->store));
+            store_failed(m, &err);
+        } else if (sn_store_commit(m->store, &err) != SN_OK) {
+            store_failed(m, &err);
+        } else if (n > 0) {
+            notify_commit(m);
+        }
+    } else {
+        store_failed(m, &err);
+    }
+    sync_stats(m);
+    if (now - m->last_prune >= PRUNE_MS * SN_NS_PER_MS) {
+        m->last_prune = now;
+        if (sn_store_prune(m->store, now, m->keep_ms, m->retention_ms) < 0)
+            sn_log_warn("incident store: retention pass failed: %s",
+                        sn_store_errmsg(m->store));
+    }
+}
+
+static void *
+manager_main(void *arg)
+{
+    struct sn_manager *m = arg;
+    int64_t delay = RETRY_MIN_MS;
+    int stop_tries = 0;
+
+    for (;;) {
+        size_t k;
+        int64_t now;
+        struct sn_error err;
+
+        pthread_mutex_lock(&m->lock);
+        if (m->count == 0 && !m->stopping) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&m->not_empty, &m->lock, &ts);
+        }
+        if (m->count == 0 && m->stopping) {
+            pthread_mutex_unlock(&m->lock);
+            break;
+        }
+        k = m->count < m->batch ? m->count : m->batch;
+        pthread_mutex_unlock(&m->lock);
+        now = sn_clock_wall_ns();
+        if (now - m->last_housekeep >= HOUSEKEEP_MS * SN_NS_PER_MS) {
+            m->last_housekeep = now;
+            housekeep(m, now);
+        }
+        if (k == 0)
+            continue;
+        sn_error_clear(&err);
+        if (fold_batch(m, k, now, &err) != SN_OK) {
+            /* Undo what the failed batch counted; it will be redone. */
+            m->fold.st = m->seen;
+            store_failed(m, &err);
+            if (m->stopping && ++stop_tries > STOP_RETRIES) {
+                pthread_mutex_lock(&m->lock);
+                sn_counter_add(m->c_lost, m->count);
+                sn_log_error("incident store still failing at shutdown: "
+                             "%zu signals were not stored",
+                             m->count);
+                m->done += m->count;
+                m->head = (m->head + m->count) % m->cap;
+                m->count = 0;
+                pthread_cond_broadcast(&m->progress);
+                pthread_mutex_unlock(&m->lock);
+                break;
+            }
+            sleep_ms(delay / 2 + rand() % (delay / 2 + 1));
+            delay = delay * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : delay * 2;
+            continue;
+        }
+        if (delay != RETRY_MIN_MS)
+            sn_log_info("incident store writable again");
+        delay = RETRY_MIN_MS;
+        sn_gauge_set(m->g_writable, 1);
+        sync_stats(m);
+        pthread_mutex_lock(&m->lock);
+        m->head = (m->head + k) % m->cap;
+        m->count -= k;
+        m->done += k;
+        sn_gauge_set(m->g_queue, m->count);
+        pthread_cond_broadcast(&m->not_full);
+        pthread_cond_broadcast(&m->progress);
+        pthread_mutex_unlock(&m->lock);
+        notify_commit(m);
+    }
+    pthread_mutex_lock(&m->lock);
+    m->exited = true;
+    pthread_cond_broadcast(&m->not_full);
+    pthread_cond_broadcast(&m->progress);
+    pthread_mutex_unlock(&m->lock);
+    notify_commit(m);
+    return NULL;
+}
+
+enum sn_status
+sn_manager_start(struct sn_manager *m, struct sn_error *err)
+{
+    if (m->started)
+        return SN_OK;
+    m->last_prune = 0;
+    if (pthread_create(&m->thread, NULL, manager_main, m) != 0) {
+        sn_error_set(err, "cannot create the incident manager thread");
+        return SN_ENOMEM;
+    }
+    m->started = true;
+    return SN_OK;
+}
+
+void
+sn_manager_flush(struct sn_manager *m)
+{
+    uint64_t target;
+
+    pthread_mutex_lock(&m->lock);
+    target = m->submitted;
+    while (m->done < target && !m->exited)
+        pthread_cond_wait(&m->progress, &m->lock);
+    pthread_mutex_unlock(&m->lock);
+}
+
+void
+sn_manager_stop(struct sn_manager *m)
+{
+    if (m == NULL || !m->started)
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->stopping = true;
+    pthread_cond_signal(&m->not_empty);
+    pthread_mutex_unlock(&m->lock);
+    pthread_join(m->thread, NULL);
+    m->started = false;
+}
+
+void
+sn_manager_free(struct sn_manager *m)
+{
+    if (m == NULL)
+        return;
+    sn_manager_stop(m);
+    sn_fold_fini(&m->fold);
+    sn_store_close(m->store);
+    sn_scrub_free(m->scrub);
+    for (size_t i = 0; m->ring != NULL && i < m->cap; i++)
+        free(m->ring[i].data);
+    free(m->ring);
+    pthread_mutex_destroy(&m->lock);
+    pthread_cond_destroy(&m->not_full);
+    pthread_cond_destroy(&m->not_empty);
+    pthread_cond_destroy(&m->progress);
+    pthread_mutex_destroy(&m->glock);
+    pthread_cond_destroy(&m->gcond);
+    free(m->path);
+    free(m);
+}

@@ -1,0 +1,60 @@
+/*
+ * The incident manager: one thread that owns the store's write
+ * connection, fed by detectors through a bounded queue (the pipeline's
+ * signal_sink). It folds signals in batches, one transaction per batch
+ * (fold.c), resolves quiet incidents and applies retention. When the
+ * store cannot be written it keeps the batch and retries: the queue
+ * fills, detectors block, and back-pressure reaches the inputs; nothing
+ * is dropped and nothing pretends to be stored.
+ *
+ * The manager outlives reloads (the daemon owns it, like metrics).
+ * Design: docs/internals/incidents.md.
+ */
+#ifndef SN_INCIDENT_MANAGER_H
+#define SN_INCIDENT_MANAGER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sentineld/plugin.h>
+
+#include "config/config.h"
+#include "core/error.h"
+#include "metrics/metrics.h"
+
+struct sn_manager;
+struct sn_instance;
+
+/* Open the store at path (created, migrated and probed for writing) and
+ * build the scrubber; no thread yet. err names the path on failure. */
+enum sn_status sn_manager_new(const char *path,
+                              const struct sn_incidents_conf *conf,
+                              struct sn_metrics *metrics,
+                              struct sn_manager **out, struct sn_error *err);
+enum sn_status sn_manager_start(struct sn_manager *m, struct sn_error *err);
+/* Drain the queue into the store (waits, however long the store takes),
+ * then stop the thread. */
+void sn_manager_stop(struct sn_manager *m);
+void sn_manager_free(struct sn_manager *m);
+
+/* The pipeline's signal_sink: copy one signal into the queue, blocking
+ * while it is full. SN_EINVAL when json is not a JSON object. */
+enum sn_status sn_manager_sink(void *arg, struct sn_instance *from,
+                               const char *json, size_t len);
+
+/* Wait until every signal submitted so far is committed (or the manager
+ * stopped). */
+void sn_manager_flush(struct sn_manager *m);
+
+/*
+ * Commit notifications for relays: returns the current commit
+ * generation, waiting up to timeout_ms for it to move past *seen (then
+ * updates *seen). Any thread.
+ */
+uint64_t sn_manager_wait_commit(struct sn_manager *m, uint64_t *seen,
+                                int timeout_ms);
+
+/* The store's path (relays open their own connections to it). */
+const char *sn_manager_store_path(const struct sn_manager *m);
+
+#endif

@@ -1,0 +1,411 @@
+/*
+ * The outbox relay's thread; see relay.h. A batch is copied out of
+ * SQLite into one buffer (the statement's memory does not survive the
+ * next step) and handed to deliver() as an array of struct sn_doc.
+ */
+#include "incident/relay.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "incident/manager.h"
+#include "incident/store.h"
+#include "pipeline/pipeline.h"
+
+#define BATCH_MAX 256
+#define POLL_MS 200
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 30000
+/* One batch of documents; a single bigger document still goes alone. */
+#define BATCH_BYTES (64u * 1024 * 1024)
+
+struct sn_relay {
+    struct sn_instance *out;
+    struct sn_manager *m;
+    struct sn_store *store;
+    pthread_t thread;
+    _Atomic bool stopping;   /* drain what is committed, then exit */
+    _Atomic bool aborting;   /* exit now (drain deadline passed) */
+    _Atomic bool exited;
+    int64_t drain_until;     /* seq to reach when stopping */
+
+    struct sn_doc docs[BATCH_MAX];
+    int64_t at[BATCH_MAX];
+    size_t n;
+    struct sn_buf data;
+    int64_t cursor;
+    uint64_t seen_gen;
+    uint64_t next_token;
+
+    pthread_mutex_t lock; /* the pending acknowledgement */
+    pthread_cond_t cond;
+    uint64_t pending_token;
+    bool ack_ready;
+    enum sn_out_result ack_result;
+    char ack_reason[256];
+
+    struct sn_ratelimit rl;
+    struct sn_counter *g_backlog, *c_delivered, *c_retries, *c_dead,
+        *c_latency_ms, *g_latency_ms;
+};
+
+static void
+sleep_ms(int64_t ms)
+{
+    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+    nanosleep(&ts, NULL);
+}
+
+/* Offsets while copying (the buffer may move), pointers afterwards. */
+static void
+copy_doc(void *arg, const struct sn_doc *d, int64_t at)
+{
+    struct sn_relay *r = arg;
+    struct sn_doc *o = &r->docs[r->n];
+    struct sn_str *f[5] = { &o->id, &o->rule_id, &o->severity, &o->status,
+                            &o->json };
+    const struct sn_str *in[5] = { &d->id, &d->rule_id, &d->severity,
+                                   &d->status, &d->json };
+
+    if (r->n > 0 && r->data.len + d->json.len > BATCH_BYTES)
+        return; /* next batch */
+    o->seq = d->seq;
+    o->version = d->version;
+    for (int i = 0; i < 5; i++) {
+        f[i]->ptr = (const char *)(uintptr_t)r->data.len;
+        f[i]->len = in[i]->len;
+        if (sn_buf_append(&r->data, in[i]->ptr, in[i]->len) != SN_OK ||
+            sn_buf_putc(&r->data, '\0') != SN_OK)
+            return;
+    }
+    r->at[r->n] = at;
+    r->n++;
+}
+
+static long
+read_batch(struct sn_relay *r)
+{
+    long got;
+
+    r->n = 0;
+    sn_buf_reset(&r->data);
+    got = sn_store_outbox_read(r->store, r->cursor, BATCH_MAX, copy_doc, r);
+    if (got < 0)
+        return -1;
+    for (size_t i = 0; i < r->n; i++) {
+        struct sn_doc *o = &r->docs[i];
+        struct sn_str *f[5] = { &o->id, &o->rule_id, &o->severity,
+                                &o->status, &o->json };
+        for (int k = 0; k < 5; k++)
+            f[k]->ptr = r->data.data + (uintptr_t)f[k]->ptr;
+    }
+    return (long)r->n;
+}
+
+static void
+update_backlog(struct sn_relay *r)
+{
+    int64_t last = sn_store_last_seq(r->store);
+
+    sn_gauge_set(r->g_backlog,
+                 last > r->cursor ? (uint64_t)(last - r->cursor) : 0);
+}
+
+static bool
+advance(struct sn_relay *r, int64_t seq)
+{
+    if (sn_store_cursor_set(r->store, r->out->name, seq) != SN_OK) {
+        uint64_t suppressed = 0;
+        if (sn_ratelimit_pass(&r->rl, SN_LOG_RATE_MS, &suppressed))
+            sn_log_error("output '%s': cannot save the delivery cursor: %s",
+                         r->out->name, sn_store_errmsg(r->store));
+        return false;
+    }
+    r->cursor = seq;
+    return true;
+}
+
+/* Wait for host->output_ack of token; false when aborting first. */
+static bool
+wait_ack(struct sn_relay *r, enum sn_out_result *res, char *why,
+         size_t why_len)
+{
+    bool ok = false;
+
+    pthread_mutex_lock(&r->lock);
+    while (!r->ack_ready && !atomic_load(&r->aborting)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+    }
+    if (r->ack_ready) {
+        *res = r->ack_result;
+        snprintf(why, why_len, "%s", r->ack_reason);
+        ok = true;
+    }
+    r->pending_token = 0;
+    r->ack_ready = false;
+    pthread_mutex_unlock(&r->lock);
+    return ok;
+}
+
+void
+sn_relay_ack(struct sn_relay *r, uint64_t token, enum sn_out_result result,
+             const char *reason)
+{
+    if (r == NULL)
+        return;
+    pthread_mutex_lock(&r->lock);
+    if (token == r->pending_token && !r->ack_ready) {
+        r->ack_ready = true;
+        r->ack_result = result;
+        snprintf(r->ack_reason, sizeof(r->ack_reason), "%s",
+                 reason ? reason : "");
+        pthread_cond_broadcast(&r->cond);
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* One call of deliver(), PENDING resolved into its final result. */
+static enum sn_out_result
+call_deliver(struct sn_relay *r, const struct sn_doc *docs, size_t n,
+             char *why, size_t why_len)
+{
+    enum sn_out_result res;
+    uint64_t token = ++r->next_token;
+
+    pthread_mutex_lock(&r->lock);
+    r->pending_token = token;
+    r->ack_ready = false;
+    pthread_mutex_unlock(&r->lock);
+    why[0] = '\0';
+    res = r->out->p->deliver(r->out->state, docs, n, token, why, why_len);
+    if (res != SN_OUT_PENDING) {
+        pthread_mutex_lock(&r->lock);
+        r->pending_token = 0;
+        pthread_mutex_unlock(&r->lock);
+        return res;
+    }
+    if (!wait_ack(r, &res, why, why_len)) {
+        snprintf(why, why_len, "stopped before the acknowledgement");
+        return SN_OUT_RETRY;
+    }
+    return res;
+}
+
+static void
+dead_letter(struct sn_relay *r, const struct sn_doc *d, const char *why)
+{
+    uint64_t suppressed = 0;
+
+    if (sn_store_dead_letter(r->store, r->out->name, d,
+                             why[0] ? why : "no reason given") != SN_OK)
+        sn_log_error("output '%s': cannot dead-letter %.*s v%lld: %s",
+                     r->out->name, (int)d->id.len, d->id.ptr,
+                     (long long)d->version, sn_store_errmsg(r->store));
+    sn_counter_add(r->c_dead, 1);
+    sn_counter_add(r->out->c_failed, 1);
+    if (sn_ratelimit_pass(&r->rl, SN_LOG_RATE_MS, &suppressed))
+        sn_log_error("output '%s': incident %.*s version %lld failed "
+                     "permanently (dead-lettered): %s%s",
+                     r->out->name, (int)d->id.len, d->id.ptr,
+                     (long long)d->version, why[0] ? why : "no reason given",
+                     suppressed ? " (more suppressed)" : "");
+}
+
+static void
+delivered(struct sn_relay *r, size_t from, size_t n)
+{
+    int64_t now = sn_clock_wall_ns(), worst = 0;
+
+    for (size_t i = from; i < from + n; i++) {
+        int64_t lat = (now - r->at[i]) / SN_NS_PER_MS;
+        if (lat > worst)
+            worst = lat;
+        sn_counter_add(r->c_latency_ms, lat > 0 ? (uint64_t)lat : 0);
+    }
+    sn_counter_add(r->c_delivered, n);
+    sn_counter_add(r->out->c_out, n); /* the output's own summary */
+    sn_gauge_set(r->g_latency_ms, worst > 0 ? (uint64_t)worst : 0);
+}
+
+/* Deliver docs [from, from + n) until done; false when aborted. */
+static bool
+deliver_range(struct sn_relay *r, size_t from, size_t n)
+{
+    int64_t delay = BACKOFF_MIN_MS;
+    char why[256];
+
+    for (;;) {
+        enum sn_out_result res;
+
+        if (atomic_load(&r->aborting))
+            return false;
+        res = call_deliver(r, &r->docs[from], n, why, sizeof(why));
+        if (res == SN_OUT_OK) {
+            delivered(r, from, n);
+            return advance(r, r->docs[from + n - 1].seq);
+        }
+        if (res == SN_OUT_FAIL) {
+            if (n > 1) {
+                /* Find the bad one(s): the rest still gets through. */
+                for (size_t i = 0; i < n; i++)
+                    if (!deliver_range(r, from + i, 1))
+                        return false;
+                return true;
+            }
+            dead_letter(r, &r->docs[from], why);
+            return advance(r, r->docs[from].seq);
+        }
+        sn_counter_add(r->c_retries, 1);
+        sn_counter_add(r->out->c_retry, 1);
+        if (delay == BACKOFF_MIN_MS)
+            sn_log_warn("output '%s': incident delivery failed (%s); "
+                        "retrying with backoff",
+                        r->out->name, why[0] ? why : "transient");
+        /* Full jitter keeps outputs from retrying in lockstep. */
+        for (int64_t left = delay / 2 + rand() % (delay / 2 + 1);
+             left > 0 && !atomic_load(&r->aborting); left -= 50)
+            sleep_ms(left < 50 ? left : 50);
+        delay = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
+    }
+}
+
+static void *
+relay_main(void *arg)
+{
+    struct sn_relay *r = arg;
+
+    while (!atomic_load(&r->aborting)) {
+        long n = read_batch(r);
+
+        if (n < 0) {
+            uint64_t suppressed = 0;
+            if (sn_ratelimit_pass(&r->rl, SN_LOG_RATE_MS, &suppressed))
+                sn_log_error("output '%s': cannot read the outbox: %s",
+                             r->out->name, sn_store_errmsg(r->store));
+            sleep_ms(POLL_MS);
+            continue;
+        }
+        if (n == 0) {
+            update_backlog(r);
+            if (atomic_load(&r->stopping) && r->cursor >= r->drain_until)
+                break;
+            /* Woken by the manager's commits; the timeout finds rows the
+             * CLI or another process appended. */
+            sn_manager_wait_commit(r->m, &r->seen_gen,
+                                   atomic_load(&r->stopping) ? 20 : POLL_MS);
+            continue;
+        }
+        if (!deliver_range(r, 0, r->n))
+            break;
+        update_backlog(r);
+    }
+    atomic_store(&r->exited, true);
+    return NULL;
+}
+
+enum sn_status
+sn_relay_start(struct sn_instance *out, struct sn_manager *m,
+               struct sn_metrics *metrics, struct sn_error *err)
+{
+    struct sn_relay *r = calloc(1, sizeof(*r));
+    char labels[200];
+
+    if (r == NULL) {
+        sn_error_set(err, "out of memory");
+        return SN_ENOMEM;
+    }
+    r->out = out;
+    r->m = m;
+    sn_buf_init(&r->data, BATCH_BYTES + 16u * 1024 * 1024);
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    if (sn_store_open(sn_manager_store_path(m), false, &r->store, err) !=
+            SN_OK ||
+        sn_store_cursor(r->store, out->name, &r->cursor) != SN_OK) {
+        if (r->store != NULL)
+            sn_error_set(err, "output '%s': incident store: %s", out->name,
+                         sn_store_errmsg(r->store));
+        goto fail;
+    }
+    snprintf(labels, sizeof(labels), "instance=\"%s\"", out->name);
+#define M(kind, field, name, help)                                             \
+    r->field = sn_metrics_##kind(metrics, name, labels, help)
+    M(gauge, g_backlog, "sentineld_outbox_backlog",
+      "incident versions committed but not yet delivered to this output");
+    M(counter, c_delivered, "sentineld_outbox_delivered_total",
+      "incident versions this output acknowledged");
+    M(counter, c_retries, "sentineld_outbox_retries_total",
+      "incident deliveries retried after a transient failure");
+    M(counter, c_dead, "sentineld_outbox_dead_lettered_total",
+      "incident versions this output refused permanently");
+    M(counter, c_latency_ms, "sentineld_outbox_delivery_latency_ms_total",
+      "sum of commit-to-acknowledgement times (ms; divide by delivered)");
+    M(gauge, g_latency_ms, "sentineld_outbox_delivery_latency_ms",
+      "commit-to-acknowledgement time of the last batch's slowest (ms)");
+#undef M
+    update_backlog(r);
+    if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
+        sn_error_set(err, "cannot create the relay thread for '%s'",
+                     out->name);
+        goto fail;
+    }
+    out->relay = r;
+    return SN_OK;
+fail:
+    sn_store_close(r->store);
+    sn_buf_fini(&r->data);
+    pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->cond);
+    free(r);
+    return SN_EIO;
+}
+
+void
+sn_relay_stop(struct sn_instance *out, int64_t drain_ms)
+{
+    struct sn_relay *r = out->relay;
+    int64_t deadline = sn_clock_mono_ns() + drain_ms * SN_NS_PER_MS;
+    int64_t last;
+
+    if (r == NULL)
+        return;
+    /* What is committed now is delivered before the output stops. */
+    last = sn_store_last_seq(r->store);
+    r->drain_until = last;
+    atomic_store(&r->stopping, true);
+    for (;;) {
+        struct timespec ts = { 0, 20 * 1000000L };
+        if (atomic_load(&r->exited))
+            break;
+        if (sn_clock_mono_ns() > deadline && !atomic_load(&r->aborting)) {
+            sn_log_warn("output '%s': stopping with %lld incident versions "
+                        "undelivered (delivered after the restart)",
+                        out->name, (long long)(last - r->cursor));
+            atomic_store(&r->aborting, true);
+        }
+        nanosleep(&ts, NULL);
+    }
+    pthread_join(r->thread, NULL);
+    out->relay = NULL;
+    sn_store_close(r->store);
+    sn_buf_fini(&r->data);
+    pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->cond);
+    free(r);
+}

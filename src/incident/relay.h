@@ -1,0 +1,41 @@
+/*
+ * The outbox relay: one thread per output configured with `take:
+ * incidents`, delivering the store's outbox after that output's cursor
+ * through plugin->deliver, in order, in batches. OK advances the cursor;
+ * RETRY backs off exponentially with jitter and delivers the same batch
+ * again; FAIL dead-letters (a failing batch is retried one document at a
+ * time so only the bad one is dead-lettered); PENDING waits for
+ * host->output_ack. At-least-once: a crash before the cursor moved
+ * delivers the batch again, and outputs are idempotent by (id, version).
+ * Design: docs/internals/incidents.md.
+ */
+#ifndef SN_INCIDENT_RELAY_H
+#define SN_INCIDENT_RELAY_H
+
+#include <stdint.h>
+
+#include <sentineld/plugin.h>
+
+#include "core/error.h"
+#include "metrics/metrics.h"
+
+struct sn_relay;
+struct sn_instance;
+struct sn_manager;
+
+/* Start a relay for output `out` (already started), reading the store of
+ * the manager m (woken by its commits; it also polls for rows other
+ * processes append). Sets out->relay. */
+enum sn_status sn_relay_start(struct sn_instance *out, struct sn_manager *m,
+                              struct sn_metrics *metrics,
+                              struct sn_error *err);
+
+/* Deliver what is committed now (up to drain_ms), then stop and free the
+ * relay; out->relay becomes NULL. Call before the output's stop(). */
+void sn_relay_stop(struct sn_instance *out, int64_t drain_ms);
+
+/* host->output_ack for an output that takes incidents. */
+void sn_relay_ack(struct sn_relay *r, uint64_t token,
+                  enum sn_out_result result, const char *reason);
+
+#endif

@@ -1,0 +1,595 @@
+/*
+ * PII scrubbing; see scrub.h. The built-in detectors are hand-written
+ * scanners (one pass, no backtracking, no allocation beyond the output
+ * buffer) because they run on every evidence string of every signal;
+ * user patterns go through PCRE2 (JIT when available) after them.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "incident/scrub.h"
+
+#include <ctype.h>
+#include <json-c/json.h>
+#include <pcre2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_PATTERNS 64
+#define MAX_KEEP 128
+
+const char *const sn_scrub_default_keep[] = {
+    "source.ip", "destination.ip", "client.ip", "server.ip", "host.name",
+    "host.ip",   "user.name",      "rule.id",   "event.action", NULL,
+};
+
+/* Keys whose values are secrets, compared case-insensitively on the last
+ * dotted component; plus any key ending in one of the suffixes. */
+static const char *const secret_keys[] = {
+    "password",      "passwd",      "pwd",          "pass",
+    "secret",        "token",       "api_key",      "apikey",
+    "api-key",       "access_key",  "access_token", "refresh_token",
+    "auth_token",    "client_secret", "secret_key", "private_key",
+    "authorization", "credentials", "session_id",   "sessionid",
+    "x-api-key",     NULL,
+};
+static const char *const secret_suffixes[] = { "_password", "_secret",
+                                               "_token",    "-token",
+                                               "-secret",   "_apikey",
+                                               NULL };
+
+struct sn_scrub {
+    pcre2_code *re[MAX_PATTERNS];
+    size_t n_re;
+    pcre2_match_data *md;
+    char *keep[MAX_KEEP];
+    size_t n_keep;
+    struct sn_buf tmp, tmp2; /* between user patterns */
+    struct sn_buf val;       /* one scrubbed JSON string */
+};
+
+enum sn_status
+sn_scrub_new(const struct sn_strlist *patterns, const struct sn_strlist *keep,
+             struct sn_scrub **out, struct sn_error *err)
+{
+    struct sn_scrub *s = calloc(1, sizeof(*s));
+    const char *const *kl;
+    size_t nk;
+
+    *out = NULL;
+    if (s == NULL)
+        return SN_ENOMEM;
+    sn_buf_init(&s->tmp, 16u * 1024 * 1024);
+    sn_buf_init(&s->tmp2, 16u * 1024 * 1024);
+    sn_buf_init(&s->val, 16u * 1024 * 1024);
+    for (size_t i = 0; patterns != NULL && i < patterns->n; i++) {
+        int ec;
+        PCRE2_SIZE off;
+        if (s->n_re == MAX_PATTERNS) {
+            sn_error_set(err, "at most %d scrub patterns", MAX_PATTERNS);
+            goto fail;
+        }
+        s->re[s->n_re] = pcre2_compile((PCRE2_SPTR)patterns->items[i],
+                                       PCRE2_ZERO_TERMINATED, PCRE2_UTF, &ec,
+                                       &off, NULL);
+        if (s->re[s->n_re] == NULL) {
+            PCRE2_UCHAR msg[128];
+            pcre2_get_error_message(ec, msg, sizeof(msg));
+            sn_error_set(err, "scrub pattern '%s': %s at offset %zu",
+                         patterns->items[i], (const char *)msg, (size_t)off);
+            goto fail;
+        }
+        pcre2_jit_compile(s->re[s->n_re], PCRE2_JIT_COMPLETE);
+        s->n_re++;
+    }
+    s->md = pcre2_match_data_create(16, NULL);
+    if (s->md == NULL)
+        goto fail;
+    if (keep != NULL) {
+        kl = keep->items;
+        nk = keep->n;
+    } else {
+        kl = sn_scrub_default_keep;
+        for (nk = 0; kl[nk] != NULL; nk++)
+            ;
+    }
+    for (size_t i = 0; i < nk && i < MAX_KEEP; i++)
+        if ((s->keep[s->n_keep++] = strdup(kl[i])) == NULL)
+            goto fail;
+    *out = s;
+    return SN_OK;
+fail:
+    sn_scrub_free(s);
+    return err != NULL && err->msg[0] ? SN_ECONFIG : SN_ENOMEM;
+}
+
+void
+sn_scrub_free(struct sn_scrub *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->n_re; i++)
+        pcre2_code_free(s->re[i]);
+    pcre2_match_data_free(s->md);
+    for (size_t i = 0; i < s->n_keep; i++)
+        free(s->keep[i]);
+    sn_buf_fini(&s->tmp);
+    sn_buf_fini(&s->tmp2);
+    sn_buf_fini(&s->val);
+    free(s);
+}
+
+bool
+sn_scrub_keeps(const struct sn_scrub *s, const char *key)
+{
+    for (size_t i = 0; i < s->n_keep; i++)
+        if (s->keep[i][0] == key[0] && strcmp(s->keep[i], key) == 0)
+            return true;
+    return false;
+}
+
+/* --- scanners: each returns the length matched at p (0: none) ------------ */
+
+static bool
+b64url(unsigned char c)
+{
+    return isalnum(c) || c == '-' || c == '_';
+}
+
+static bool
+word(unsigned char c)
+{
+    return isalnum(c) || c == '_';
+}
+
+/* header.payload.signature, base64url; the header of every JWT starts
+ * with '{"' which encodes as "eyJ". */
+static size_t
+jwt(const char *p, size_t n)
+{
+    size_t i = 0, seg = 0, seglen = 0, first = 0;
+
+    if (n < 10 || memcmp(p, "eyJ", 3) != 0)
+        return 0;
+    while (i < n) {
+        unsigned char c = (unsigned char)p[i];
+        if (b64url(c)) {
+            seglen++;
+        } else if (c == '.' && seglen > 0 && seg < 2) {
+            if (seg == 0)
+                first = seglen;
+            seg++;
+            seglen = 0;
+        } else {
+            break;
+        }
+        i++;
+    }
+    /* An empty signature is allowed (alg "none"); a trailing dot is not
+     * part of the token otherwise. */
+    if (seg == 2 && first >= 10)
+        return i;
+    return 0;
+}
+
+static bool
+token_char(unsigned char c)
+{
+    return isalnum(c) || strchr("-._~+/=", c) != NULL;
+}
+
+/* "Bearer <token>": returns the length of the whole; *keep the prefix. */
+static size_t
+bearer(const char *p, size_t n, size_t *keep)
+{
+    size_t i = 7, t;
+
+    if (n < 15 || strncasecmp(p, "bearer ", 7) != 0)
+        return 0;
+    while (i < n && p[i] == ' ')
+        i++;
+    for (t = i; t < n && token_char((unsigned char)p[t]); t++)
+        ;
+    if (t - i < 8)
+        return 0;
+    *keep = i;
+    return t;
+}
+
+static bool
+key_char(unsigned char c)
+{
+    return isalnum(c) || c == '_' || c == '-' || c == '.';
+}
+
+/* Cheap filter: does the key contain "pa", "pw", "se", "to", "ke",
+ * "au" or "cr" (case-insensitive), as every secret key name does? */
+static bool
+maybe_secret(const char *k, size_t n)
+{
+    static const char pairs[][2] = { { 'p', 'a' }, { 'p', 'w' }, { 's', 'e' },
+                                     { 't', 'o' }, { 'k', 'e' }, { 'a', 'u' },
+                                     { 'c', 'r' }, { 'a', 'p' } };
+
+    for (size_t i = 0; i + 1 < n; i++) {
+        char a = (char)tolower((unsigned char)k[i]);
+        char b = (char)tolower((unsigned char)k[i + 1]);
+        for (size_t j = 0; j < sizeof(pairs) / sizeof(pairs[0]); j++)
+            if (a == pairs[j][0] && b == pairs[j][1])
+                return true;
+    }
+    return false;
+}
+
+static bool
+is_secret_key(const char *k, size_t n)
+{
+    const char *dot = NULL;
+    char low[64];
+
+    for (size_t i = 0; i < n; i++)
+        if (k[i] == '.')
+            dot = k + i;
+    if (dot != NULL) {
+        n -= (size_t)(dot + 1 - k);
+        k = dot + 1;
+    }
+    /* Every name and suffix holds one of these letters pairs; most keys
+     * (time_ns, summary, count...) are rejected before any copy. */
+    if (n < 3 || n >= sizeof(low) || !maybe_secret(k, n))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        low[i] = (char)tolower((unsigned char)k[i]);
+    low[n] = '\0';
+    for (size_t i = 0; secret_keys[i] != NULL; i++)
+        if (low[0] == secret_keys[i][0] && strcmp(low, secret_keys[i]) == 0)
+            return true;
+    for (size_t i = 0; secret_suffixes[i] != NULL; i++) {
+        size_t sl = strlen(secret_suffixes[i]);
+        if (n > sl && strcmp(low + n - sl, secret_suffixes[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* key=value, key: value, "key":"value", key="value": returns the length
+ * of everything up to the value's end; *vstart and *vend bound the value
+ * (which is replaced). */
+static size_t
+keyvalue(const char *p, size_t n, size_t *vstart, size_t *vend)
+{
+    size_t i = 0, k;
+    char q = 0;
+
+    while (i < n && key_char((unsigned char)p[i]))
+        i++;
+    k = i;
+    if (k == 0 || !is_secret_key(p, k))
+        return 0;
+    if (i < n && (p[i] == '"' || p[i] == '\''))
+        i++; /* the closing quote of a quoted key */
+    while (i < n && p[i] == ' ')
+        i++;
+    if (i >= n || (p[i] != '=' && p[i] != ':'))
+        return 0;
+    i++;
+    while (i < n && p[i] == ' ')
+        i++;
+    if (i < n && (p[i] == '"' || p[i] == '\'')) {
+        q = p[i];
+        i++;
+    }
+    *vstart = i;
+    if (q) {
+        while (i < n && p[i] != q)
+            i++;
+    } else {
+        while (i < n && !isspace((unsigned char)p[i]) &&
+               strchr("&,;\"'", p[i]) == NULL)
+            i++;
+    }
+    /* "Authorization: Bearer x": the scheme and its credentials. */
+    if (!q && i < n && p[i] == ' ' && i - *vstart <= 6) {
+        size_t t = i;
+        while (t < n && p[t] == ' ')
+            t++;
+        while (t < n && token_char((unsigned char)p[t]))
+            t++;
+        if (t > i + 1)
+            i = t;
+    }
+    *vend = i;
+    return *vend > *vstart ? i : 0;
+}
+
+static bool
+local_char(unsigned char c)
+{
+    return isalnum(c) || strchr("._%+-", c) != NULL;
+}
+
+/* local@domain.tld with a TLD of two or more letters. */
+static size_t
+email(const char *p, size_t n)
+{
+    size_t i = 0, dots = 0, tld = 0, last;
+
+    while (i < n && local_char((unsigned char)p[i]))
+        i++;
+    if (i == 0 || i >= n || p[i] != '@')
+        return 0;
+    i++;
+    last = i;
+    while (i < n) {
+        unsigned char c = (unsigned char)p[i];
+        if (isalnum(c) || c == '-') {
+            tld = isalpha(c) ? tld + 1 : 0;
+            if (!isalpha(c))
+                tld = 0;
+        } else if (c == '.' && i > last && i + 1 < n &&
+                   isalnum((unsigned char)p[i + 1])) {
+            dots++;
+            tld = 0;
+            last = i + 1;
+        } else {
+            break;
+        }
+        i++;
+    }
+    return dots > 0 && tld >= 2 ? i : 0;
+}
+
+static bool
+luhn(const char *d, size_t n)
+{
+    int sum = 0;
+    bool dbl = false;
+
+    for (size_t i = n; i-- > 0;) {
+        int v = d[i] - '0';
+        if (dbl && (v *= 2) > 9)
+            v -= 9;
+        sum += v;
+        dbl = !dbl;
+    }
+    return sum % 10 == 0;
+}
+
+enum num_kind { NUM_NONE, NUM_CARD, NUM_PHONE };
+
+/*
+ * A run of digits and separators at p (p[0] is a digit, '+' or '('):
+ * card-like (13-19 digits, single spaces or dashes, Luhn-valid; without
+ * separators at most 16 digits, so 19-digit counters and nanosecond
+ * timestamps are left alone) or phone-like (a leading '+' and 8-15
+ * digits, or 10-15 digits in at least 3 groups). Dotted quads, dates
+ * and times are not numbers here.
+ */
+static size_t
+number(const char *p, size_t n, enum num_kind *kind)
+{
+    char digits[32];
+    size_t i = 0, nd = 0, seps = 0, dots = 0, end = 0, groups = 0;
+    size_t first_group = 0;
+    bool plus = p[0] == '+', paren = false, bad_sep = false, in_group = false;
+
+    *kind = NUM_NONE;
+    if (plus)
+        i++;
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (isdigit(c)) {
+            if (nd < sizeof(digits))
+                digits[nd] = (char)c;
+            nd++;
+            if (!in_group)
+                groups++;
+            if (groups == 1)
+                first_group++;
+            in_group = true;
+            end = i + 1;
+            continue;
+        }
+        if (c == '(' && !paren && nd == 0) {
+            paren = true;
+            continue;
+        }
+        if (c == ')' || c == ' ' || c == '-' || c == '.') {
+            /* Two separators in a row end the run (") " is one). */
+            if (!in_group && !(c == ' ' && i > 0 && p[i - 1] == ')'))
+                break;
+            if (c == '.')
+                dots++;
+            if (c != '-' && c != ' ')
+                bad_sep = true;
+            seps++;
+            in_group = false;
+            continue;
+        }
+        break;
+    }
+    if (end < n && (p[end] == ':' || isalpha((unsigned char)p[end]) ||
+                    p[end] == '_'))
+        return end; /* a time, a version or an identifier: not a number */
+    if (nd > 19 || (dots == 3 && nd <= 12))
+        return end;
+    /* 2026-11-23 ...: a date. */
+    if (first_group == 4 && (p[0] == '1' || p[0] == '2') && end > 4 &&
+        p[4] == '-')
+        return end;
+    if (!plus && !bad_sep && nd >= 13 &&
+        ((seps == 0 && nd <= 16) || (seps > 0 && nd <= 19)) &&
+        luhn(digits, nd)) {
+        *kind = NUM_CARD;
+        return end;
+    }
+    if ((plus && nd >= 8 && nd <= 15) ||
+        (nd >= 10 && nd <= 15 && groups >= 3 && dots != 3)) {
+        *kind = NUM_PHONE;
+        return end;
+    }
+    return end;
+}
+
+long
+sn_scrub_text(struct sn_scrub *s, const char *in, size_t len,
+              struct sn_buf *out)
+{
+    long hits = 0;
+    size_t i = 0, copied = 0;
+    struct sn_buf *dst = s->n_re > 0 ? &s->tmp : out;
+
+#define FLUSH_TO(pos)                                                          \
+    do {                                                                       \
+        if ((pos) > copied &&                                                  \
+            sn_buf_append(dst, in + copied, (pos) - copied) != SN_OK)         \
+            return -1;                                                         \
+    } while (0)
+#define EMIT(lit)                                                              \
+    do {                                                                       \
+        if (SN_BUF_LIT(dst, lit) != SN_OK)                                     \
+            return -1;                                                         \
+        hits++;                                                                \
+    } while (0)
+
+    if (dst == &s->tmp)
+        sn_buf_reset(&s->tmp);
+    while (i < len) {
+        unsigned char c = (unsigned char)in[i];
+        bool start = i == 0 || !word((unsigned char)in[i - 1]);
+        size_t m, keep = 0, vs, ve;
+        enum num_kind kind;
+
+        if (!start || !(isalnum(c) || c == '+' || c == '(')) {
+            i++;
+            continue;
+        }
+        if (c == 'e' && (m = jwt(in + i, len - i)) > 0) {
+            FLUSH_TO(i);
+            EMIT("[jwt]");
+            i += m;
+            copied = i;
+            continue;
+        }
+        if ((c == 'b' || c == 'B') && (m = bearer(in + i, len - i, &keep))) {
+            FLUSH_TO(i + keep);
+            EMIT("[token]");
+            i += m;
+            copied = i;
+            continue;
+        }
+        if (isalpha(c) && (m = keyvalue(in + i, len - i, &vs, &ve)) > 0) {
+            FLUSH_TO(i + vs);
+            EMIT("[redacted]");
+            i += ve;
+            copied = i;
+            continue;
+        }
+        if (isalnum(c) && (m = email(in + i, len - i)) > 0) {
+            FLUSH_TO(i);
+            EMIT("[email]");
+            i += m;
+            copied = i;
+            continue;
+        }
+        if ((isdigit(c) || ((c == '+' || c == '(') && i + 1 < len &&
+                            isdigit((unsigned char)in[i + 1]))) &&
+            (i == 0 || !isalnum((unsigned char)in[i - 1]))) {
+            m = number(in + i, len - i, &kind);
+            if (kind != NUM_NONE) {
+                FLUSH_TO(i);
+                if (kind == NUM_CARD)
+                    EMIT("[card]");
+                else
+                    EMIT("[phone]");
+                copied = i + m;
+            }
+            i += m > 0 ? m : 1;
+            continue;
+        }
+        /* Skip the rest of this word: matches start at word starts. */
+        m = i;
+        while (i < len && word((unsigned char)in[i]))
+            i++;
+        if (i == m)
+            i++;
+    }
+    FLUSH_TO(len);
+#undef FLUSH_TO
+#undef EMIT
+    if (s->n_re == 0)
+        return hits;
+    /* User patterns, each over the previous result. */
+    for (size_t r = 0; r < s->n_re; r++) {
+        struct sn_buf *src = r % 2 == 0 ? &s->tmp : &s->tmp2;
+        struct sn_buf *to = r + 1 == s->n_re ? out
+                            : r % 2 == 0     ? &s->tmp2
+                                             : &s->tmp;
+        PCRE2_SIZE start = 0;
+        size_t done = 0;
+        if (to != out)
+            sn_buf_reset(to);
+        while (start <= src->len &&
+               pcre2_match(s->re[r], (PCRE2_SPTR)src->data, src->len, start,
+                           0, s->md, NULL) >= 0) {
+            PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
+            if (sn_buf_append(to, src->data + done, ov[0] - done) != SN_OK ||
+                SN_BUF_LIT(to, "[redacted]") != SN_OK)
+                return -1;
+            hits++;
+            done = ov[1];
+            start = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+        }
+        if (sn_buf_append(to, src->data + done, src->len - done) != SN_OK)
+            return -1;
+    }
+    return hits;
+}
+
+static long
+scrub_value(struct sn_scrub *s, struct json_object *v, const char *key)
+{
+    long hits = 0;
+
+    switch (json_object_get_type(v)) {
+    case json_type_object: {
+        json_object_object_foreach(v, k, child)
+        {
+            if (sn_scrub_keeps(s, k))
+                continue;
+            if (json_object_is_type(child, json_type_string) &&
+                is_secret_key(k, strlen(k))) {
+                json_object_set_string(child, "[redacted]");
+                hits++;
+                continue;
+            }
+            hits += scrub_value(s, child, k);
+        }
+        return hits;
+    }
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(v); i++)
+            hits += scrub_value(s, json_object_array_get_idx(v, i), key);
+        return hits;
+    case json_type_string: {
+        long h;
+        if (key != NULL && sn_scrub_keeps(s, key))
+            return 0;
+        sn_buf_reset(&s->val);
+        h = sn_scrub_text(s, json_object_get_string(v),
+                          (size_t)json_object_get_string_len(v), &s->val);
+        if (h > 0)
+            json_object_set_string_len(v, s->val.data, (int)s->val.len);
+        else if (h < 0)
+            json_object_set_string(v, "[too long to scrub]");
+        return h < 0 ? 1 : h;
+    }
+    default:
+        return 0;
+    }
+}
+
+long
+sn_scrub_json(struct sn_scrub *s, struct json_object *o)
+{
+    return scrub_value(s, o, NULL);
+}

@@ -1,0 +1,136 @@
+#!/bin/sh
+# Incidents end to end with the real binary and the det_signal test
+# detector: signals fold into incidents (open, update, resolve, reopen
+# linked by previous_id), every version reaches an out_file taking
+# incidents in order and PII-scrubbed, the CLI lists, shows and acts
+# (pending approval for CRITICAL, four eyes, audit trail), and a store
+# that cannot be written stops the daemon with a clear error.
+. "$SRCDIR/tests/integration/lib.sh"
+tap_plan 16
+
+DETDIR="$BUILDDIR/tests/plugins/det_signal/.libs"
+cat >"$TMP/in.log" <<'EOL'
+SIGNAL ssh alice high firing login from alice@example.com card 4111 1111 1111 1111
+SIGNAL ssh alice high firing again with password=hunter2
+hello world, not a signal
+SIGNAL ssh bob medium firing first for bob
+SIGNAL esc carol critical/medium firing boom
+SIGNAL ssh alice high resolved
+SIGNAL ssh alice low firing back again
+EOL
+cat >"$TMP/c.yaml" <<EOC
+daemon: { state_dir: $TMP/state, plugin_path: [$DETDIR] }
+http: { enabled: false }
+inputs:
+  - { name: f, plugin: in_file, path: $TMP/in.log, parser: raw }
+detectors:
+  - { name: d, plugin: det_signal }
+outputs:
+  - { name: inc, plugin: out_file, path: $TMP/inc.json, take: incidents, fsync: batch }
+  - { name: ev, plugin: out_file, path: $TMP/events.json }
+EOC
+"$SENTINELD" run -c "$TMP/c.yaml" --oneshot 2>"$TMP/run.log"
+check "oneshot run with incidents exits 0" test $? -eq 0
+check "events still reach the events output" test "$(lines "$TMP/events.json")" -eq 7
+check "one line per incident version: alice 3 (open, update, resolve), bob 1, esc 1, alice again 1" \
+    test "$(lines "$TMP/inc.json")" -eq 6
+
+check "versions per incident are 1..n in order; resolve then a new linked incident" python3 - "$TMP/inc.json" <<'EOP'
+import json, sys
+docs = [json.loads(l) for l in open(sys.argv[1])]
+by = {}
+for d in docs:
+    assert d["type"] == "incident"
+    by.setdefault(d["id"], []).append(d["version"])
+for i, v in by.items():
+    assert v == list(range(1, len(v) + 1)), (i, v)
+alice = [d for d in docs if d["group_key"] == {"user.name": "alice"}]
+first, second = alice[0]["id"], alice[-1]["id"]
+assert first != second
+assert [d["status"] for d in alice if d["id"] == first] == ["open", "open", "resolved"]
+assert alice[-1]["previous_id"] == first and alice[-1]["version"] == 1
+assert alice[1]["hit_count"] == 2 and alice[1]["signal_count"] == 2
+EOP
+
+check "evidence is scrubbed: no e-mail, card or password leaves the process" sh -c "
+    ! grep -q -e 'alice@example.com' -e '4111 1111' -e 'hunter2' '$TMP/inc.json' &&
+    grep -q '\[email\]' '$TMP/inc.json' && grep -q '\[card\]' '$TMP/inc.json' &&
+    grep -q 'password=\[redacted\]' '$TMP/inc.json'"
+
+check "an escalation to critical waits for approval" python3 - "$TMP/inc.json" <<'EOP'
+import json, sys
+d = [json.loads(l) for l in open(sys.argv[1]) if '"esc"' in l][-1]
+assert d["severity"] == "medium", d["severity"]
+assert d["pending_approval"]["action"] == "escalate"
+assert d["pending_approval"]["to"] == "critical"
+EOP
+
+# --- the CLI ------------------------------------------------------------
+S="$SENTINELD"
+"$S" incidents list -c "$TMP/c.yaml" >"$TMP/list.txt" 2>&1
+check "incidents list prints a table with the pending approval" sh -c "
+    grep -q 'approval pending' '$TMP/list.txt' && grep -q '^ID ' '$TMP/list.txt'"
+"$S" incidents list --store "$TMP/state/sentineld.db" --status resolved --json >"$TMP/res.json"
+check "list --status resolved --json" python3 -c "
+import json; d=json.load(open('$TMP/res.json'))['incidents']
+assert len(d) == 1 and d[0]['status'] == 'resolved', d"
+ESC=$("$S" incidents list -c "$TMP/c.yaml" --json | python3 -c "
+import json,sys; print([i['id'] for i in json.load(sys.stdin)['incidents'] if i['rule_id']=='esc'][0])")
+"$S" incident approve "$ESC" --by sentineld --reason "me" -c "$TMP/c.yaml" >/dev/null 2>"$TMP/self.err"
+check "the requester cannot approve (four eyes)" sh -c "
+    test $? -ne 0 && grep -q 'another operator must approve' '$TMP/self.err'"
+"$S" incident approve "$ESC" -c "$TMP/c.yaml" --reason "x" >/dev/null 2>"$TMP/noby.err"
+check "an action without --by is refused with the reason" grep -q -- "--by NAME" "$TMP/noby.err"
+"$S" incident approve "$ESC" --by alice --reason "confirmed by on-call" -c "$TMP/c.yaml" >"$TMP/appr.txt"
+check "approve applies the escalation" grep -q "severity:   critical" "$TMP/appr.txt"
+"$S" incident ack "$ESC" --by bob --reason "looking" -c "$TMP/c.yaml" >/dev/null &&
+    "$S" incident comment "$ESC" --by bob --reason "paged the db team" -c "$TMP/c.yaml" >/dev/null &&
+    "$S" incident resolve "$ESC" --by bob --reason "fixed" -c "$TMP/c.yaml" >/dev/null
+check "ack, comment and resolve succeed" test $? -eq 0
+"$S" incident ack "$ESC" --by bob --reason "again" -c "$TMP/c.yaml" 2>"$TMP/ack.err" >/dev/null
+check "an action that does not apply says why" grep -q "only an open incident can be acknowledged" "$TMP/ack.err"
+"$S" incidents show "$ESC" -c "$TMP/c.yaml" >"$TMP/show.txt"
+"$S" incidents show "$ESC" -c "$TMP/c.yaml" --json >"$TMP/show.json"
+check "show: the audit trail says who, what and why for every version" python3 - "$TMP/show.json" "$TMP/show.txt" <<'EOP'
+import json, sys
+d = json.load(open(sys.argv[1]))
+a = [(e["version"], e["actor"], e["action"], e["reason"]) for e in d["audit"]]
+assert a[0][1:3] == ("sentineld", "open"), a
+assert a[1:] == [(2, "alice", "approve", "confirmed by on-call"),
+                 (3, "bob", "acknowledge", "looking"),
+                 (4, "bob", "comment", "paged the db team"),
+                 (5, "bob", "resolve", "fixed")], a
+assert [v["version"] for v in d["versions"]] == [1, 2, 3, 4, 5]
+assert d["status"] == "resolved" and d["version"] == 5
+t = open(sys.argv[2]).read()
+assert "history (who, what, why)" in t and "confirmed by on-call" in t
+EOP
+
+# CLI changes reach the output through the outbox on the next run.
+: >"$TMP/in2.log"
+sed "s|$TMP/in.log|$TMP/in2.log|" "$TMP/c.yaml" >"$TMP/c2.yaml"
+"$SENTINELD" run -c "$TMP/c2.yaml" --oneshot 2>>"$TMP/run.log"
+check "the CLI's versions are delivered by the daemon's relay" python3 - "$TMP/inc.json" "$ESC" <<'EOP'
+import json, sys
+v = [json.loads(l)["version"] for l in open(sys.argv[1]) if sys.argv[2] in l]
+assert v == [1, 2, 3, 4, 5], v
+EOP
+
+# --- a store that cannot be written --------------------------------------
+mkdir -p "$TMP/ro"
+chmod 0555 "$TMP/ro"
+chmod 0755 "$TMP"
+sed "s|state_dir: $TMP/state|state_dir: $TMP/ro|" "$TMP/c.yaml" >"$TMP/ro.yaml"
+chmod 0644 "$TMP/ro.yaml" "$TMP/in.log"
+if [ "$(id -u)" -eq 0 ]; then
+    RUNAS="setpriv --reuid=nobody --regid=nogroup --clear-groups"
+else
+    RUNAS=""
+fi
+$RUNAS env SENTINELD_PLUGIN_PATH="$SENTINELD_PLUGIN_PATH" "$SENTINELD" run -c "$TMP/ro.yaml" --oneshot >/dev/null 2>"$TMP/ro.log"
+rc=$?
+check "a read-only store directory: exit 1 with a clear error, nothing pretended" sh -c "
+    test $rc -eq 1 && grep -q 'incident store $TMP/ro/sentineld.db' '$TMP/ro.log' &&
+    grep -q 'refusing to run without a writable incident store' '$TMP/ro.log' &&
+    ! grep -q 'pipeline started' '$TMP/ro.log'"
+tap_done
