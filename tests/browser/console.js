@@ -1,14 +1,26 @@
 // The web console in a real browser (Debian chromium, playwright-core):
-// log in with a token, watch an incident appear live, open it, see the
-// trace and evidence, acknowledge with a reason, see the audit entry; a
+// log in with a token, watch an incident appear live from a syslog
+// message (det_signal turns "SIGNAL ..." messages into signals), open it,
+// see its evidence, acknowledge with a reason, see the audit entry; a rule
+// incident shows its trace rows, window math and sequence timeline; a
 // viewer gets no action buttons. Prints TAP; screenshots go to ARTIFACTS.
 // Waits use selectors, not waitForFunction: the console's CSP forbids the
 // eval that polling functions need (and the test checks the CSP holds).
-// Environment: URL, OP_TOKEN, VIEWER_TOKEN, SEED (a command that creates
-// the incident), ARTIFACTS.
+// Environment: URL, SYSLOG_PORT, OP_TOKEN, VIEWER_TOKEN, ARTIFACTS, SEED (a
+// command writing a rule incident with a full explanation).
 "use strict";
 const { chromium } = require("playwright-core");
 const { execSync } = require("child_process");
+const net = require("net");
+
+function syslog(msg) {
+  return new Promise((res, rej) => {
+    const c = net.connect(Number(process.env.SYSLOG_PORT), "127.0.0.1", () => {
+      c.end("<38>1 " + new Date().toISOString() + " web1 sshd 4242 - - " + msg + "\n", res);
+    });
+    c.on("error", rej);
+  });
+}
 
 const U = process.env.URL, ART = process.env.ARTIFACTS;
 let n = 0, failed = 0;
@@ -25,7 +37,7 @@ async function step(what, fn) {
 }
 
 (async () => {
-  console.log("1..10");
+  console.log("1..11");
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: process.getuid && process.getuid() === 0 ? ["--no-sandbox"] : [],
@@ -53,40 +65,48 @@ async function step(what, fn) {
       await page.waitForSelector("#conn:text-is('live')");
       await page.screenshot({ path: ART + "/1-list-empty.png" });
     });
-    await step("an incident appears live, without a reload", async () => {
+    await step("an incident appears live from a syslog message, without a reload", async () => {
       await page.evaluate(() => { window.__noReload = 1; });
-      execSync(process.env.SEED, { stdio: "ignore" });
-      await page.waitForSelector("#incidents tbody tr:has-text('SSH brute force')");
+      await syslog("SIGNAL ssh-brute-force mallory high firing Failed password for root from 203.0.113.7");
+      await page.waitForSelector("#incidents tbody tr:has-text('Test rule ssh-brute-force')");
       await page.screenshot({ path: ART + "/2-list-live.png" });
       return await page.evaluate(() => window.__noReload === 1);
     });
-    await step("opening it shows the trace as pass/fail rows with actual values", async () => {
-      await page.click("#incidents tbody tr:has-text('SSH brute force')");
-      await page.waitForSelector("#trace tbody tr td.pass");
-      const rows = await page.$$eval("#trace tbody tr", (r) => r.map((x) => x.textContent));
-      return rows.length === 3 && rows[0].includes("PASS") && rows[0].includes("sshd");
-    });
-    await step("the window math, evidence table and sequence timeline", async () => {
-      const w = await page.textContent("#window");
-      const ev = await page.$$eval("#evidence tbody tr", (r) => r.length);
-      const seq = await page.$$eval("#sequence li", (r) => r.map((x) => x.textContent));
-      await page.screenshot({ path: ART + "/3-incident.png", fullPage: true });
-      return w.includes("12 ≥ 10") && w.includes("120 s") && ev === 2 && seq.length === 2 && seq[1].includes("+");
+    await step("opening it shows the evidence from the message and the window", async () => {
+      await page.click("#incidents tbody tr:has-text('Test rule ssh-brute-force')");
+      await page.waitForSelector("#evidence tbody tr:has-text('Failed password for root')");
+      const head = await page.textContent("#inc-head");
+      return head.includes("user.name=mallory") && (await page.textContent("#window")).includes("Window math");
     });
     await step("acknowledge asks for a reason and records it in the audit trail", async () => {
       await page.click("#act-acknowledge");
       await page.waitForSelector("#act-dialog[open]");
       await page.fill("#act-reason", "investigating from the console");
-      await page.screenshot({ path: ART + "/4-reason.png" });
+      await page.screenshot({ path: ART + "/3-reason.png" });
       await page.click("#act-ok");
       await page.waitForSelector("#audit tbody tr:has-text('investigating from the console')");
       const last = await page.textContent("#audit tbody tr:last-child");
-      await page.screenshot({ path: ART + "/5-audit.png", fullPage: true });
+      await page.screenshot({ path: ART + "/4-audit.png", fullPage: true });
       return last.includes("olga") && last.includes("acknowledge");
     });
     await step("the incident shows as acknowledged and the button is gone", async () => {
       await page.waitForSelector("#inc-head .facts:has-text('acknowledged')");
       return (await page.$("#act-acknowledge")) === null;
+    });
+    await step("a rule incident: the trace as pass/fail rows with actual values", async () => {
+      execSync(process.env.SEED, { stdio: "ignore" });
+      await page.click("text=← incidents");
+      await page.click("#incidents tbody tr:has-text('SSH brute force')");
+      await page.waitForSelector("#trace tbody tr td.pass");
+      const rows = await page.$$eval("#trace tbody tr", (r) => r.map((x) => x.textContent));
+      return rows.length === 3 && rows[0].includes("PASS") && rows[0].includes("sshd");
+    });
+    await step("its window math, evidence table and sequence timeline", async () => {
+      const w = await page.textContent("#window");
+      const ev = await page.$$eval("#evidence tbody tr", (r) => r.length);
+      const seq = await page.$$eval("#sequence li", (r) => r.map((x) => x.textContent));
+      await page.screenshot({ path: ART + "/5-incident.png", fullPage: true });
+      return w.includes("12 ≥ 10") && w.includes("120 s") && ev === 2 && seq.length === 2 && seq[1].includes("+");
     });
     await step("a viewer sees the incident but no action buttons", async () => {
       const ctx = await browser.newContext();

@@ -3,12 +3,13 @@
 # (tests/browser/, installed with `npm ci` into the build tree). The test
 # itself is tests/browser/console.js; screenshots are kept in
 # $BUILDDIR/tests/browser/artifacts.
-# TODO(#8): create the incident from a syslog message through a detector
-# once the incident manager is wired into the daemon; seed_incident
-# writes it the way the manager does meanwhile.
+# The live incident comes from a syslog message through the det_signal
+# test detector; a rule incident with a full explanation (trace, sequence)
+# is written by seed_incident the way the manager does.
 . "$SRCDIR/tests/integration/lib.sh"
 
 BR="$BUILDDIR/tests/browser"
+rm -rf "$BR/artifacts"
 mkdir -p "$BR/artifacts"
 cp "$SRCDIR/tests/browser/package.json" "$SRCDIR/tests/browser/package-lock.json" "$BR/"
 if ! cmp -s "$BR/package-lock.json" "$BR/node_modules/.installed-lock" 2>/dev/null; then
@@ -18,12 +19,15 @@ if ! cmp -s "$BR/package-lock.json" "$BR/node_modules/.installed-lock" 2>/dev/nu
 fi
 
 hp=$(free_port)
+sp=$(free_port)
 mkdir -p "$TMP/state"
 cat >"$TMP/c.yaml" <<EOC
-daemon: { state_dir: $TMP/state, shutdown_timeout: 5s }
+daemon: { state_dir: $TMP/state, shutdown_timeout: 5s, plugin_path: [$BUILDDIR/tests/plugins/det_signal/.libs] }
 http: { listen: "127.0.0.1:$hp", web_root: "$SRCDIR/web" }
 inputs:
-  - { name: api, plugin: in_http }
+  - { name: syslog, plugin: in_syslog, listen: ["tcp://127.0.0.1:$sp"] }
+detectors:
+  - { name: d, plugin: det_signal }
 outputs:
   - { name: o, plugin: out_null }
 EOC
@@ -32,7 +36,7 @@ V=$("$SENTINELD" token create --name vic --role viewer -c "$TMP/c.yaml" 2>/dev/n
 start_daemon "$TMP/c.yaml" "$TMP/log"
 wait_for 5 curl -sf "http://127.0.0.1:$hp/health" -o /dev/null
 
-URL="http://127.0.0.1:$hp" OP_TOKEN="$O" VIEWER_TOKEN="$V" ARTIFACTS="$BR/artifacts" \
+URL="http://127.0.0.1:$hp" SYSLOG_PORT="$sp" OP_TOKEN="$O" VIEWER_TOKEN="$V" ARTIFACTS="$BR/artifacts" \
     SEED="'$BUILDDIR/tests/tools/seed_incident' '$TMP/state/sentineld.db' ssh-brute-force 3 'SSH brute force'" \
     NODE_PATH="$BR/node_modules" timeout 60 node "$SRCDIR/tests/browser/console.js"
 rc=$?
