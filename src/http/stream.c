@@ -124,10 +124,15 @@ static void
 sse_closed(struct evhttp_connection *evcon, void *arg)
 {
     struct client *c = arg;
+    struct evhttp_request *req = c->req;
 
     (void)evcon;
     unlink_client(c);
     free(c);
+    /* libevent 2.1 detaches a request whose reply is still streaming when
+     * the peer goes away and leaves it to us: ending it frees it. */
+    if (evhttp_request_get_connection(req) == NULL)
+        evhttp_send_reply_end(req);
 }
 
 /* End the stream: the connection finishes sending what it has, then
