@@ -6,6 +6,8 @@ usage: ws_client.py PORT TOKEN [last_event_id] [--count N] [--ping]
 Prints the handshake status line, then one line per text frame received
 (until N frames or 5 s of silence), and 'close CODE REASON' on a close.
 --no-read: connect, then stop reading for SECONDS (a slow client).
+--read-after FILE: connect, then read nothing until FILE exists (at most
+30 s): a slow client for exactly as long as the test wants.
 """
 import base64, hashlib, os, socket, struct, sys, time
 
@@ -38,6 +40,7 @@ def main():
     count = int(a[a.index("--count") + 1]) if "--count" in a else 1 << 30
     origin = a[a.index("--origin") + 1] if "--origin" in a else None
     noread = float(a[a.index("--no-read") + 1]) if "--no-read" in a else 0
+    gofile = a[a.index("--read-after") + 1] if "--read-after" in a else None
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     key = base64.b64encode(os.urandom(16)).decode()
     q = "?access_token=" + token + ("&last_event_id=" + last if last else "")
@@ -63,6 +66,11 @@ def main():
         return
     if noread:
         time.sleep(noread)
+    if gofile:
+
+        t0 = time.time()
+        while not os.path.exists(gofile) and time.time() - t0 < 30:
+            time.sleep(0.05)
     if "--ping" in a:
         s.sendall(frame(0x9, b"hi"))
     got = 0
