@@ -11,12 +11,16 @@ src/syslog/timestamp.c src/syslog/rfc5424.c src/syslog/rfc3164.c \
 src/syslog/detect.c"
 # Targets whose library is not built yet are skipped.
 [ -f src/syslog/framer.c ] && LIB="$LIB src/syslog/framer.c"
+# The scrubber (incidents) needs json-c and PCRE2.
+LIB="$LIB src/core/error.c src/incident/scrub.c"
+EXT_CFLAGS=$(pkg-config --cflags json-c libpcre2-8)
+EXT_LIBS=$(pkg-config --libs json-c libpcre2-8)
 for t in tests/fuzz/fuzz_*.c; do
     name=$(basename "$t" .c)
     corpus="tests/fuzz/corpus/${name#fuzz_}"
     clang -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-        -Iinclude -Isrc "$t" $LIB -o "$out/$name"
+        -Iinclude -Isrc $EXT_CFLAGS "$t" $LIB $EXT_LIBS -o "$out/$name"
     mkdir -p "$out/$name.corpus"
     echo "fuzzing $name for ${secs}s"
     if ! "$out/$name" -max_total_time="$secs" -max_len=4096 \

@@ -419,28 +419,31 @@ escalate(struct sn_fold *f, struct sn_fold_entry *e, int sev, int base,
     f->st.escalations++;
 }
 
+void
+sn_fold_sig_fini(struct sn_fold_sig *sig)
+{
+    free(sig->rule);
+    free(sig->gk);
+    json_object_put(sig->o);
+    json_object_put(sig->items);
+    memset(sig, 0, sizeof(*sig));
+}
+
 enum sn_status
-sn_fold_signal(struct sn_fold *f, const char *json, size_t len, int64_t now,
-               struct sn_error *err)
+sn_fold_prepare(struct json_tokener *tok, struct sn_scrub *scrub,
+                const char *json, size_t len, struct sn_fold_sig *sig,
+                struct sn_error *err)
 {
     struct json_object *o, *key = NULL, *ev = NULL, *win = NULL, *v;
-    struct json_object *items = NULL;
-    struct sn_fold_entry *e;
     const char *type, *rule, *state, *gk;
-    char title[256];
-    int sev, base;
-    int64_t when, first, last, count;
-    uint64_t h;
-    bool degraded;
-    enum sn_status rc = SN_OK;
 
-    json_tokener_reset(f->tok);
-    o = json_tokener_parse_ex(f->tok, json, (int)len);
+    memset(sig, 0, sizeof(*sig));
+    json_tokener_reset(tok);
+    o = json_tokener_parse_ex(tok, json, (int)len);
     if (o == NULL || !json_object_is_type(o, json_type_object)) {
         sn_error_set(err, "not a JSON object: %s",
-                     json_tokener_error_desc(json_tokener_get_error(f->tok)));
+                     json_tokener_error_desc(json_tokener_get_error(tok)));
         json_object_put(o);
-        f->st.invalid++;
         return SN_EINVAL;
     }
     type = get_str(o, "type");
@@ -454,63 +457,96 @@ sn_fold_signal(struct sn_fold *f, const char *json, size_t len, int64_t now,
                                                    ? "no \"rule\""
                                                    : "\"type\" is not signal");
         json_object_put(o);
-        f->st.invalid++;
         return SN_EINVAL;
     }
-    if (state == NULL)
-        state = "firing";
-    degraded = strcmp(state, "degraded") == 0;
-    if (strcmp(state, "firing") != 0 && !degraded &&
-        strcmp(state, "resolved") != 0) {
+    if (state == NULL || strcmp(state, "firing") == 0)
+        sig->state = SN_SIG_FIRING;
+    else if (strcmp(state, "resolved") == 0)
+        sig->state = SN_SIG_RESOLVED;
+    else if (strcmp(state, "degraded") == 0)
+        sig->state = SN_SIG_DEGRADED;
+    else {
         sn_error_set(err, "unknown signal state '%s'", state);
         json_object_put(o);
-        f->st.invalid++;
         return SN_EINVAL;
     }
-    sev = get_str(o, "severity") ? sn_severity_parse(get_str(o, "severity"))
-                                 : SN_SEV_MEDIUM;
-    base = get_str(o, "base_severity")
-               ? sn_severity_parse(get_str(o, "base_severity"))
-               : sev;
-    if (sev < 0)
-        sev = SN_SEV_MEDIUM;
-    when = get_int(o, "time_ns", now);
+    sig->sev = get_str(o, "severity")
+                   ? sn_severity_parse(get_str(o, "severity"))
+                   : SN_SEV_MEDIUM;
+    sig->base = get_str(o, "base_severity")
+                    ? sn_severity_parse(get_str(o, "base_severity"))
+                    : sig->sev;
+    if (sig->sev < 0)
+        sig->sev = SN_SEV_MEDIUM;
+    sig->when = get_int(o, "time_ns", 0);
     json_object_object_get_ex(o, "window", &win);
-    first = win ? get_int(win, "first_ns", when) : when;
-    last = win ? get_int(win, "last_ns", when) : when;
-    count = win ? get_int(win, "count", 1) : 1;
-    if (count < 1)
-        count = 1;
+    sig->first = win ? get_int(win, "first_ns", sig->when) : sig->when;
+    sig->last = win ? get_int(win, "last_ns", sig->when) : sig->when;
+    sig->count = win ? get_int(win, "count", 1) : 1;
+    if (sig->count < 1)
+        sig->count = 1;
+    sig->quiet_ms = get_int(o, "quiet_ms", -1);
 
     /* The group key is the incident's identity: never scrubbed (only the
      * rule's group_by fields are in it). */
     if (json_object_object_get_ex(o, "key", &key))
         json_object_get(key);
     json_object_object_del(o, "key");
-    if (degraded)
+    if (sig->state == SN_SIG_DEGRADED)
         gk = "{\"degraded\":true}";
     else if (key != NULL && json_object_is_type(key, json_type_object))
         gk = json_object_to_json_string_ext(key, JSON_FLAGS);
     else
         gk = "{}";
-    h = key_hash(rule, gk);
-    if (strcmp(state, "resolved") == 0) {
-        rc = resolve_key(f, rule, gk, h, now, last);
-        goto out;
+    sig->rule = strdup(rule);
+    sig->gk = strdup(gk);
+    json_object_put(key);
+    if (sig->rule == NULL || sig->gk == NULL) {
+        json_object_put(o);
+        sn_fold_sig_fini(sig);
+        sn_error_set(err, "out of memory");
+        return SN_ENOMEM;
     }
-    if (f->scrub != NULL)
-        sn_scrub_json(f->scrub, o);
+    sig->hash = key_hash(sig->rule, sig->gk);
+    if (sig->state == SN_SIG_RESOLVED) {
+        json_object_put(o);
+        return SN_OK;
+    }
+    if (scrub != NULL)
+        sn_scrub_json(scrub, o);
     if (json_object_object_get_ex(o, "evidence", &ev))
         json_object_get(ev);
     json_object_object_del(o, "evidence");
-    items = json_object_new_array();
-    collect_items(ev, items);
+    sig->items = json_object_new_array();
+    collect_items(ev, sig->items);
     if (json_object_object_get_ex(o, "sequence", &v))
-        collect_items(v, items);
+        collect_items(v, sig->items);
+    json_object_put(ev);
+    sig->o = o;
+    return SN_OK;
+}
 
-    e = lookup(f, rule, gk, h, &rc);
+enum sn_status
+sn_fold_apply(struct sn_fold *f, struct sn_fold_sig *sig, int64_t now,
+              struct sn_error *err)
+{
+    struct sn_fold_entry *e;
+    struct json_object *v, *o = sig->o;
+    char title[256];
+    bool degraded = sig->state == SN_SIG_DEGRADED;
+    int64_t when = sig->when ? sig->when : now;
+    int64_t first = sig->first ? sig->first : when;
+    int64_t last = sig->last ? sig->last : when;
+    enum sn_status rc;
+
+    if (sig->state == SN_SIG_RESOLVED) {
+        rc = resolve_key(f, sig->rule, sig->gk, sig->hash, now, last);
+        goto out;
+    }
+    e = lookup(f, sig->rule, sig->gk, sig->hash, &rc);
     if (rc == SN_DECLINED)
-        e = open_entry(f, rule, gk, h, sev, base, first, last, now, degraded);
+        e = open_entry(f, sig->rule, sig->gk, sig->hash, sig->sev, sig->base,
+                       first, last, now, degraded);
     if (e == NULL) {
         rc = SN_EIO;
         goto out;
@@ -520,7 +556,7 @@ sn_fold_signal(struct sn_fold *f, const char *json, size_t len, int64_t now,
         sn_incident_set(&e->inc.title, get_str(o, "title"),
                         strlen(get_str(o, "title")));
     else if (degraded && e->inc.title == NULL) {
-        snprintf(title, sizeof(title), "Detection degraded: %s", rule);
+        snprintf(title, sizeof(title), "Detection degraded: %s", sig->rule);
         sn_incident_set(&e->inc.title, title, strlen(title));
     }
     if (get_str(o, "description") != NULL)
@@ -529,32 +565,45 @@ sn_fold_signal(struct sn_fold *f, const char *json, size_t len, int64_t now,
     if (json_object_object_get_ex(o, "tags", &v) &&
         json_object_is_type(v, json_type_array))
         set_json(&e->inc.tags, v);
-    e->inc.quiet_ms = get_int(o, "quiet_ms", f->auto_resolve_ms);
+    e->inc.quiet_ms = sig->quiet_ms >= 0 ? sig->quiet_ms : f->auto_resolve_ms;
     if (first < e->inc.first_seen)
         e->inc.first_seen = first;
     if (last > e->inc.last_seen)
         e->inc.last_seen = last;
-    e->inc.hit_count += count;
+    e->inc.hit_count += sig->count;
     e->inc.signal_count++;
     e->inc.touched_at = now;
     e->n_signals++;
-    e->n_events += count;
-    e->last_sev = sev;
-    escalate(f, e, sev, base, now);
-    merge_evidence(f, e->evidence, items);
+    e->n_events += sig->count;
+    e->last_sev = sig->sev;
+    escalate(f, e, sig->sev, sig->base, now);
+    merge_evidence(f, e->evidence, sig->items);
     json_object_put(e->explanation);
     e->explanation = json_object_get(o);
     if (degraded)
         f->st.degraded++;
 out:
-    json_object_put(items);
-    json_object_put(ev);
-    json_object_put(key);
-    json_object_put(o);
     if (rc == SN_EIO || rc == SN_ENOMEM)
         sn_error_set(err, "incident store %s: %s", sn_store_path(f->store),
                      sn_store_errmsg(f->store));
     return rc == SN_ENOMEM ? SN_EIO : rc;
+}
+
+enum sn_status
+sn_fold_signal(struct sn_fold *f, const char *json, size_t len, int64_t now,
+               struct sn_error *err)
+{
+    struct sn_fold_sig sig;
+    enum sn_status rc;
+
+    rc = sn_fold_prepare(f->tok, f->scrub, json, len, &sig, err);
+    if (rc != SN_OK) {
+        f->st.invalid++;
+        return rc == SN_ENOMEM ? SN_EIO : rc;
+    }
+    rc = sn_fold_apply(f, &sig, now, err);
+    sn_fold_sig_fini(&sig);
+    return rc;
 }
 
 enum sn_status

@@ -48,6 +48,30 @@ enum sn_status sn_fold_init(struct sn_fold *f, struct sn_store *store,
                             size_t evidence_max);
 void sn_fold_fini(struct sn_fold *f);
 
+/* A signal parsed, checked and scrubbed (by the thread that emitted it),
+ * ready for sn_fold_apply on the manager's thread. */
+enum { SN_SIG_FIRING = 0, SN_SIG_RESOLVED, SN_SIG_DEGRADED };
+struct sn_fold_sig {
+    char *rule, *gk;       /* rule id, canonical group key JSON */
+    uint64_t hash;         /* of both */
+    int state, sev, base;  /* SN_SIG_*, enum sn_severity (base -1: none) */
+    int64_t when, first, last, count;
+    int64_t quiet_ms;      /* -1: the configured default */
+    struct json_object *o; /* the explanation: scrubbed, no key/evidence */
+    struct json_object *items; /* evidence items, scrubbed */
+};
+
+/* Any thread (with its own tokener and scrubber). SN_EINVAL with err
+ * saying why when json is not a signal. */
+enum sn_status sn_fold_prepare(struct json_tokener *tok,
+                               struct sn_scrub *scrub, const char *json,
+                               size_t len, struct sn_fold_sig *sig,
+                               struct sn_error *err);
+void sn_fold_sig_fini(struct sn_fold_sig *sig);
+/* The manager's thread: fold a prepared signal into the batch (below). */
+enum sn_status sn_fold_apply(struct sn_fold *f, struct sn_fold_sig *sig,
+                             int64_t now, struct sn_error *err);
+
 /*
  * Fold one signal (docs/correlation.md "Signal JSON", plus the optional
  * title, description, tags and quiet_ms) at wall time now. The signals

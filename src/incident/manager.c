@@ -9,6 +9,7 @@
 #include "incident/manager.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,15 +32,28 @@
  * before what is still queued is reported lost. */
 #define STOP_RETRIES 20
 
+/* Per emitting thread (a pthread key's value): parsing and scrubbing
+ * state, freed when the thread exits. */
+struct prep {
+    struct json_tokener *tok;
+    struct sn_scrub *scrub;
+};
+
 struct slot {
-    char *data;
-    size_t len, cap;
+    struct sn_fold_sig sig;
 };
 
 struct sn_manager {
     char *path;
     struct sn_store *store;
     struct sn_scrub *scrub;
+    /* The scrub configuration, copied: the config it came from is freed
+     * by a reload while the manager lives on. */
+    char **patterns, **keep;
+    struct sn_strlist pattern_list, keep_list;
+    bool keep_set;
+    pthread_key_t prep_key;
+    bool prep_key_ok;
     struct sn_fold fold;
     size_t batch;
     int64_t retention_ms, keep_ms;
@@ -64,6 +78,64 @@ struct sn_manager {
         *c_resolved, *c_escalations, *c_store_errors, *g_writable, *g_queue,
         *c_lost;
 };
+
+static char **
+copy_list(const struct sn_strlist *l, struct sn_strlist *out)
+{
+    char **v = calloc(l->n + 1, sizeof(char *));
+
+    if (v == NULL)
+        return NULL;
+    for (size_t i = 0; i < l->n; i++)
+        if ((v[i] = strdup(l->items[i])) == NULL)
+            return v; /* freed by the caller's cleanup; n stays 0 */
+    out->items = (const char *const *)v;
+    out->n = l->n;
+    return v;
+}
+
+static void
+free_list(char **v)
+{
+    for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void
+prep_free(void *arg)
+{
+    struct prep *p = arg;
+
+    if (p == NULL)
+        return;
+    if (p->tok != NULL)
+        json_tokener_free(p->tok);
+    sn_scrub_free(p->scrub);
+    free(p);
+}
+
+/* This thread's parser and scrubber, made on first use. */
+static struct prep *
+prep_get(struct sn_manager *m)
+{
+    struct prep *p = pthread_getspecific(m->prep_key);
+
+    if (p != NULL)
+        return p;
+    p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    p->tok = json_tokener_new_ex(32);
+    if (p->tok == NULL ||
+        sn_scrub_new(&m->pattern_list, m->keep_set ? &m->keep_list : NULL,
+                     &p->scrub, NULL) != SN_OK ||
+        pthread_setspecific(m->prep_key, p) != 0) {
+        prep_free(p);
+        return NULL;
+    }
+    return p;
+}
 
 enum sn_status
 sn_manager_new(const char *path, const struct sn_incidents_conf *conf,
@@ -100,6 +172,18 @@ sn_manager_new(const char *path, const struct sn_incidents_conf *conf,
                       &m->scrub, err);
     if (rc != SN_OK)
         goto fail;
+    m->patterns = copy_list(&conf->scrub_patterns, &m->pattern_list);
+    m->keep = copy_list(&conf->scrub_keep, &m->keep_list);
+    m->keep_set = conf->scrub_keep_set;
+    if (m->patterns == NULL || m->keep == NULL ||
+        m->pattern_list.n != conf->scrub_patterns.n ||
+        m->keep_list.n != conf->scrub_keep.n ||
+        pthread_key_create(&m->prep_key, prep_free) != 0) {
+        sn_error_set(err, "out of memory");
+        rc = SN_ENOMEM;
+        goto fail;
+    }
+    m->prep_key_ok = true;
     rc = sn_store_open(path, false, &m->store, err);
     if (rc != SN_OK)
         goto fail;
@@ -152,38 +236,41 @@ sn_manager_sink(void *arg, struct sn_instance *from, const char *json,
                 size_t len)
 {
     struct sn_manager *m = arg;
-    struct slot *s;
-    size_t i = 0;
+    struct prep *p = prep_get(m);
+    struct sn_fold_sig sig;
+    struct sn_error err;
+    enum sn_status rc;
 
     (void)from;
-    while (i < len && (json[i] == ' ' || json[i] == '\n' || json[i] == '\t'))
-        i++;
-    if (i == len || json[i] != '{' || len > SIGNAL_MAX) {
+    if (p == NULL)
+        return SN_ENOMEM;
+    if (len > SIGNAL_MAX) {
         sn_counter_add(m->c_invalid, 1);
-        return len > SIGNAL_MAX ? SN_ELIMIT : SN_EINVAL;
+        return SN_ELIMIT;
+    }
+    sn_error_clear(&err);
+    rc = sn_fold_prepare(p->tok, p->scrub, json, len, &sig, &err);
+    if (rc != SN_OK) {
+        uint64_t suppressed = 0;
+        bool log;
+        sn_counter_add(m->c_invalid, 1);
+        pthread_mutex_lock(&m->lock);
+        log = sn_ratelimit_pass(&m->rl_invalid, SN_LOG_RATE_MS, &suppressed);
+        pthread_mutex_unlock(&m->lock);
+        if (log)
+            sn_log_warn("incident manager: signal refused: %s%s", err.msg,
+                        suppressed ? " (more suppressed)" : "");
+        return rc;
     }
     pthread_mutex_lock(&m->lock);
     while (m->count == m->cap && !m->exited)
         pthread_cond_wait(&m->not_full, &m->lock);
     if (m->exited) {
         pthread_mutex_unlock(&m->lock);
+        sn_fold_sig_fini(&sig);
         return SN_EIO;
     }
-    s = &m->ring[(m->head + m->count) % m->cap];
-    if (s->cap < len) {
-        size_t cap = s->cap ? s->cap : 1024;
-        char *p;
-        while (cap < len)
-            cap *= 2;
-        if ((p = realloc(s->data, cap)) == NULL) {
-            pthread_mutex_unlock(&m->lock);
-            return SN_ENOMEM;
-        }
-        s->data = p;
-        s->cap = cap;
-    }
-    memcpy(s->data, json, len);
-    s->len = len;
+    m->ring[(m->head + m->count) % m->cap].sig = sig;
     m->count++;
     m->submitted++;
     pthread_cond_signal(&m->not_empty);
@@ -270,17 +357,9 @@ fold_batch(struct sn_manager *m, size_t k, int64_t now, struct sn_error *err)
         struct slot *s = &m->ring[(m->head + i) % m->cap];
         struct sn_error e;
         enum sn_status rc;
-        uint64_t suppressed = 0;
 
         sn_error_clear(&e);
-        rc = sn_fold_signal(&m->fold, s->data, s->len, now, &e);
-        if (rc == SN_EINVAL) {
-            if (sn_ratelimit_pass(&m->rl_invalid, SN_LOG_RATE_MS,
-                                  &suppressed))
-                sn_log_warn("incident manager: signal refused: %s%s", e.msg,
-                            suppressed ? " (more suppressed)" : "");
-            continue;
-        }
+        rc = sn_fold_apply(&m->fold, &s->sig, now, &e);
         if (rc != SN_OK) {
             *err = e;
             sn_fold_discard(&m->fold);
@@ -370,6 +449,8 @@ manager_main(void *arg)
                              "%zu signals were not stored",
                              m->count);
                 m->done += m->count;
+                for (size_t i = 0; i < m->count; i++)
+                    sn_fold_sig_fini(&m->ring[(m->head + i) % m->cap].sig);
                 m->head = (m->head + m->count) % m->cap;
                 m->count = 0;
                 pthread_cond_broadcast(&m->progress);
@@ -385,6 +466,8 @@ manager_main(void *arg)
         delay = RETRY_MIN_MS;
         sn_gauge_set(m->g_writable, 1);
         sync_stats(m);
+        for (size_t i = 0; i < k; i++)
+            sn_fold_sig_fini(&m->ring[(m->head + i) % m->cap].sig);
         pthread_mutex_lock(&m->lock);
         m->head = (m->head + k) % m->cap;
         m->count -= k;
@@ -453,8 +536,16 @@ sn_manager_free(struct sn_manager *m)
     sn_store_close(m->store);
     sn_scrub_free(m->scrub);
     for (size_t i = 0; m->ring != NULL && i < m->cap; i++)
-        free(m->ring[i].data);
+        sn_fold_sig_fini(&m->ring[i].sig);
     free(m->ring);
+    free_list(m->patterns);
+    free_list(m->keep);
+    if (m->prep_key_ok) {
+        /* The calling thread's own (the bench, tests) goes now; worker
+         * threads freed theirs when they exited. */
+        prep_free(pthread_getspecific(m->prep_key));
+        pthread_key_delete(m->prep_key);
+    }
     pthread_mutex_destroy(&m->lock);
     pthread_cond_destroy(&m->not_full);
     pthread_cond_destroy(&m->not_empty);

@@ -41,7 +41,9 @@ struct sn_relay {
     int64_t at[BATCH_MAX];
     size_t n;
     struct sn_buf data;
-    int64_t cursor;
+    int64_t cursor;       /* delivered up to here */
+    int64_t saved;        /* the cursor as the store has it */
+    int64_t saved_at;     /* monotonic ns of the last save */
     uint64_t seen_gen;
     uint64_t next_token;
 
@@ -120,17 +122,35 @@ update_backlog(struct sn_relay *r)
                  last > r->cursor ? (uint64_t)(last - r->cursor) : 0);
 }
 
-static bool
-advance(struct sn_relay *r, int64_t seq)
+/* Save the cursor. Saving is a write transaction that competes with the
+ * manager's, so a busy relay saves at most every SAVE_MS (and whenever it
+ * goes idle or stops): a crash redelivers at most that much, which
+ * idempotent outputs absorb. */
+#define SAVE_MS 200
+static void
+save_cursor(struct sn_relay *r, bool force)
 {
-    if (sn_store_cursor_set(r->store, r->out->name, seq) != SN_OK) {
+    int64_t now = sn_clock_mono_ns();
+
+    if (r->saved == r->cursor ||
+        (!force && now - r->saved_at < SAVE_MS * SN_NS_PER_MS))
+        return;
+    if (sn_store_cursor_set(r->store, r->out->name, r->cursor) != SN_OK) {
         uint64_t suppressed = 0;
         if (sn_ratelimit_pass(&r->rl, SN_LOG_RATE_MS, &suppressed))
             sn_log_error("output '%s': cannot save the delivery cursor: %s",
                          r->out->name, sn_store_errmsg(r->store));
-        return false;
+        return;
     }
+    r->saved = r->cursor;
+    r->saved_at = now;
+}
+
+static bool
+advance(struct sn_relay *r, int64_t seq)
+{
     r->cursor = seq;
+    save_cursor(r, false);
     return true;
 }
 
@@ -302,6 +322,7 @@ relay_main(void *arg)
             continue;
         }
         if (n == 0) {
+            save_cursor(r, true);
             update_backlog(r);
             if (atomic_load(&r->stopping) && r->cursor >= r->drain_until)
                 break;
@@ -315,6 +336,7 @@ relay_main(void *arg)
             break;
         update_backlog(r);
     }
+    save_cursor(r, true);
     atomic_store(&r->exited, true);
     return NULL;
 }
@@ -359,6 +381,7 @@ sn_relay_start(struct sn_instance *out, struct sn_manager *m,
     M(gauge, g_latency_ms, "sentineld_outbox_delivery_latency_ms",
       "commit-to-acknowledgement time of the last batch's slowest (ms)");
 #undef M
+    r->saved = r->cursor;
     update_backlog(r);
     if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
         sn_error_set(err, "cannot create the relay thread for '%s'",

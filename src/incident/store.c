@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
 
@@ -33,7 +34,7 @@ static const char *const migrations[] = {
     "CREATE INDEX incidents_status ON incidents(status, touched_at);"
     /* Kept apart from the row so listings never read the big texts. */
     "CREATE TABLE evidence (incident_id TEXT PRIMARY KEY,"
-    " explanation TEXT, items TEXT) WITHOUT ROWID;"
+    " explanation TEXT, items TEXT);"
     "CREATE TABLE incident_versions (incident_id TEXT NOT NULL,"
     " version INTEGER NOT NULL, at INTEGER NOT NULL, actor TEXT NOT NULL,"
     " change TEXT NOT NULL, status TEXT NOT NULL, severity TEXT NOT NULL,"
@@ -70,6 +71,7 @@ enum stmt_id {
     Q_GET_EVIDENCE,
     Q_LAST_RESOLVED,
     Q_PUT,
+    Q_UPDATE,
     Q_PUT_EVIDENCE,
     Q_VERSION,
     Q_AUDIT,
@@ -99,7 +101,19 @@ static const char *const sql[Q_COUNT_] = {
     [Q_PUT] = "INSERT OR REPLACE INTO incidents (" INC_COLS ") VALUES (?1,"
               " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
               " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
-    [Q_PUT_EVIDENCE] = "INSERT OR REPLACE INTO evidence VALUES (?1, ?2, ?3)",
+    /* An update rewrites the row in place; REPLACE would delete and
+     * reinsert it and touch every index. */
+    [Q_UPDATE] = "UPDATE incidents SET rule_id = ?2, group_key = ?3,"
+                 " version = ?4, title = ?5, description = ?6, tags = ?7,"
+                 " severity = ?8, base_severity = ?9, status = ?10,"
+                 " pending = ?11, owner = ?12, previous_id = ?13,"
+                 " first_seen = ?14, last_seen = ?15, hit_count = ?16,"
+                 " signal_count = ?17, created_at = ?18, updated_at = ?19,"
+                 " touched_at = ?20, quiet_ms = ?21, esc_rejected = ?22,"
+                 " degraded = ?23 WHERE id = ?1",
+    [Q_PUT_EVIDENCE] = "INSERT INTO evidence VALUES (?1, ?2, ?3) ON CONFLICT"
+                       " (incident_id) DO UPDATE SET explanation ="
+                       " excluded.explanation, items = excluded.items",
     [Q_VERSION] = "INSERT OR REPLACE INTO incident_versions VALUES (?1, ?2,"
                   " ?3, ?4, ?5, ?6, ?7)",
     [Q_AUDIT] = "INSERT INTO audit (incident_id, version, at, actor, action,"
@@ -241,6 +255,21 @@ fail:
     return SN_EIO;
 }
 
+/* SQLite's own busy handler sleeps 1, 2, 5 ... 100 ms between tries; the
+ * writers here (manager, relays, CLI) hold the lock for a commit of a
+ * millisecond or two, so short naps keep them from idling for 100 ms. */
+static int
+busy(void *arg, int tries)
+{
+    struct timespec ts = { 0, 200 * 1000L };
+
+    (void)arg;
+    if ((int64_t)tries * 200 / 1000 > SN_STORE_BUSY_MS)
+        return 0;
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
 enum sn_status
 sn_store_open(const char *path, bool read_only, struct sn_store **out,
               struct sn_error *err)
@@ -263,7 +292,7 @@ sn_store_open(const char *path, bool read_only, struct sn_store **out,
                      s->db ? sqlite3_errmsg(s->db) : "out of memory");
         goto fail;
     }
-    sqlite3_busy_timeout(s->db, SN_STORE_BUSY_MS);
+    sqlite3_busy_handler(s->db, busy, NULL);
     if (read_only) {
         s->schema = read_schema(s);
         if (s->schema < 1) {
@@ -469,7 +498,7 @@ step_done(sqlite3_stmt *q)
 enum sn_status
 sn_store_put(struct sn_store *s, const struct sn_incident *inc)
 {
-    sqlite3_stmt *q = stmt(s, Q_PUT);
+    sqlite3_stmt *q = stmt(s, inc->version <= 1 ? Q_PUT : Q_UPDATE);
 
     if (q == NULL)
         return SN_EIO;

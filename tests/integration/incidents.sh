@@ -6,7 +6,7 @@
 # (pending approval for CRITICAL, four eyes, audit trail), and a store
 # that cannot be written stops the daemon with a clear error.
 . "$SRCDIR/tests/integration/lib.sh"
-tap_plan 16
+tap_plan 17
 
 DETDIR="$BUILDDIR/tests/plugins/det_signal/.libs"
 cat >"$TMP/in.log" <<'EOL'
@@ -32,8 +32,9 @@ EOC
 "$SENTINELD" run -c "$TMP/c.yaml" --oneshot 2>"$TMP/run.log"
 check "oneshot run with incidents exits 0" test $? -eq 0
 check "events still reach the events output" test "$(lines "$TMP/events.json")" -eq 7
-check "one line per incident version: alice 3 (open, update, resolve), bob 1, esc 1, alice again 1" \
-    test "$(lines "$TMP/inc.json")" -eq 6
+# One batch: alice's two signals fold into one version (batching).
+check "one line per incident version: alice 2 (open, resolve), bob 1, esc 1, alice again 1" \
+    test "$(lines "$TMP/inc.json")" -eq 5
 
 check "versions per incident are 1..n in order; resolve then a new linked incident" python3 - "$TMP/inc.json" <<'EOP'
 import json, sys
@@ -47,9 +48,10 @@ for i, v in by.items():
 alice = [d for d in docs if d["group_key"] == {"user.name": "alice"}]
 first, second = alice[0]["id"], alice[-1]["id"]
 assert first != second
-assert [d["status"] for d in alice if d["id"] == first] == ["open", "open", "resolved"]
+assert [d["status"] for d in alice if d["id"] == first] == ["open", "resolved"]
 assert alice[-1]["previous_id"] == first and alice[-1]["version"] == 1
-assert alice[1]["hit_count"] == 2 and alice[1]["signal_count"] == 2
+assert alice[0]["hit_count"] == 2 and alice[0]["signal_count"] == 2
+assert len(alice[0]["evidence"]) == 2
 EOP
 
 check "evidence is scrubbed: no e-mail, card or password leaves the process" sh -c "
@@ -106,14 +108,23 @@ t = open(sys.argv[2]).read()
 assert "history (who, what, why)" in t and "confirmed by on-call" in t
 EOP
 
-# CLI changes reach the output through the outbox on the next run.
-: >"$TMP/in2.log"
+# CLI changes reach the output through the outbox on the next run, and
+# a later signal updates bob's open incident.
+echo "SIGNAL ssh bob high firing second for bob" >"$TMP/in2.log"
 sed "s|$TMP/in.log|$TMP/in2.log|" "$TMP/c.yaml" >"$TMP/c2.yaml"
 "$SENTINELD" run -c "$TMP/c2.yaml" --oneshot 2>>"$TMP/run.log"
 check "the CLI's versions are delivered by the daemon's relay" python3 - "$TMP/inc.json" "$ESC" <<'EOP'
 import json, sys
 v = [json.loads(l)["version"] for l in open(sys.argv[1]) if sys.argv[2] in l]
 assert v == [1, 2, 3, 4, 5], v
+EOP
+check "a later signal updates the open incident: version 2, hits, severity, evidence" python3 - "$TMP/inc.json" <<'EOP'
+import json, sys
+bob = [json.loads(l) for l in open(sys.argv[1]) if '"bob"' in l]
+assert [d["version"] for d in bob] == [1, 2], bob
+assert bob[1]["id"] == bob[0]["id"] and bob[1]["hit_count"] == 2
+assert bob[1]["severity"] == "high" and bob[1]["base_severity"] == "medium"
+assert [e["summary"] for e in bob[1]["evidence"]] == ["first for bob", "second for bob"]
 EOP
 
 # --- a store that cannot be written --------------------------------------
