@@ -29,7 +29,6 @@ struct sn_http_conf {
     const char *tls_cert; /* both set: the listener speaks HTTPS only */
     const char *tls_key;
     bool auth;            /* bearer tokens required on /api/v1 */
-    bool self_approval;   /* may the requester approve their own request */
     int approve_role;     /* 0 operator, 1 admin: who may approve/reject */
     uint64_t max_body;    /* bytes */
     int64_t rate_limit;   /* requests per second per token (or peer) */

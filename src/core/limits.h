@@ -43,4 +43,13 @@ _Static_assert(SN_BATCH_MAX_RECORDS > 0 && SN_BATCH_MAX_RECORDS <= 65536,
                "batch size must fit the event index type");
 _Static_assert(SN_BATCH_ARENA_CHUNK >= 64 * 1024, "arena chunk too small");
 
+/* Live feed (HTTP SSE/WebSocket): bytes queued for one client before it
+ * is dropped as too slow. About a thousand incident documents: a client
+ * that is that far behind is better served by reconnecting and resuming. */
+#define SN_STREAM_CLIENT_BUF_MAX (1024 * 1024)
+
+/* Live feed clients at once: each costs a connection and up to
+ * SN_STREAM_CLIENT_BUF_MAX bytes, so this bounds the feed's memory. */
+#define SN_STREAM_CLIENTS_MAX 1024
+
 #endif

@@ -236,14 +236,18 @@ reload_cb(void *arg)
     return reload(arg);
 }
 
-/* <state_dir>/sentineld.db: the incident store (docs/incidents.md). */
+/* The incident store the API reads and acts on: incidents.store, or
+ * <state_dir>/sentineld.db, as ensure_manager opens it. */
 static char *
 db_path(const struct sn_config *c)
 {
     const char *dir = c->daemon.state_dir ? c->daemon.state_dir : ".";
     size_t n = strlen(dir) + sizeof("/sentineld.db");
-    char *p = malloc(n);
+    char *p;
 
+    if (c->incidents.store != NULL)
+        return strdup(c->incidents.store);
+    p = malloc(n);
     if (p != NULL)
         snprintf(p, n, "%s/sentineld.db", dir);
     return p;
@@ -378,7 +382,8 @@ sn_daemon_run(const struct sn_daemon_opts *o)
                                    .reload = reload_cb,
                                    .reload_arg = &d,
                                    .state_dir = d.pl->cfg->daemon.state_dir,
-                                   .db_path = d.db_path };
+                                   .db_path = d.db_path,
+                                   .four_eyes = d.pl->cfg->incidents.four_eyes };
         if (d.db_path == NULL ||
             sn_http_start(d.base, &d.pl->cfg->http, &env, &d.http, &err) !=
                 SN_OK) {

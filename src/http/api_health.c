@@ -125,7 +125,7 @@ sn_api_whoami(struct sn_req *rq)
                   "\"self_approval\":%s}\n",
                   sn_role_name(rq->role), rq->h->conf.auth ? "true" : "false",
                   rq->h->conf.approve_role ? "admin" : "operator",
-                  rq->h->conf.self_approval ? "true" : "false");
+                  rq->h->env.four_eyes ? "false" : "true");
     sn_reply_json(rq, 200, &b);
     sn_buf_fini(&b);
 }

@@ -19,8 +19,8 @@ rule_paths(const struct sn_instance *in)
 {
     for (const struct sn_option *o = in->p->options; o && o->name; o++)
         if (strcmp(o->name, "rules") == 0 && o->type == SN_OPT_LIST)
-            return (const struct sn_strlist *)((const char *)in->config +
-                                               o->offset);
+            /* offsetof into the config the core filled: aligned. */
+            return (const void *)((const char *)in->config + o->offset);
     return NULL;
 }
 

@@ -23,6 +23,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "http/http_int.h"
+#include "http/stream.h"
 
 void
 sn_http_secure_headers(struct evkeyvalq *h)
@@ -388,6 +389,11 @@ sn_http_start(struct event_base *base, const struct sn_http_conf *conf,
         sn_http_free(h);
         return rc;
     }
+    h->stream = sn_stream_new(h);
+    if (h->stream == NULL) {
+        sn_http_free(h);
+        return SN_ENOMEM;
+    }
     if (evhttp_bind_socket(h->http, host, (ev_uint16_t)port) != 0) {
         sn_error_set(err, "cannot listen for HTTP on %s", listen);
         sn_http_free(h);
@@ -411,12 +417,14 @@ sn_http_free(struct sn_http *h)
 {
     if (h == NULL)
         return;
+    sn_stream_free(h->stream);
     sn_http_events_fini(h);
     if (h->http != NULL)
         evhttp_free(h->http);
     if (h->ssl_ctx != NULL)
         SSL_CTX_free(h->ssl_ctx);
     sn_tokens_free(h->tokens);
+    sn_http_incidents_close(h);
     free(h->listen);
     free(h->tls_cert);
     free(h->tls_key);

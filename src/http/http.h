@@ -28,6 +28,7 @@ struct sn_http_env {
     void *reload_arg;
     const char *state_dir;
     const char *db_path; /* the incident store */
+    bool four_eyes;      /* incidents.four_eyes: no self-approval */
 };
 
 /* Bind conf->listen ("host:port", IPv6 as "[::1]:8514") on base. conf's

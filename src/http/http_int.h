@@ -124,6 +124,13 @@ void sn_api_rules_list(struct sn_req *rq);
 void sn_api_rules_reload(struct sn_req *rq);
 void sn_api_openapi(struct sn_req *rq);
 void sn_static_serve(struct sn_req *rq);
+void sn_api_incidents_list(struct sn_req *rq);
+void sn_api_incidents_get(struct sn_req *rq);
+void sn_api_incidents_action(struct sn_req *rq);
+/* The control thread's incident store connection, opened on first use
+ * (api_incidents.c); NULL with err set when it cannot be opened. */
+struct sn_incidents *sn_http_store(struct sn_http *h, struct sn_error *err);
+void sn_http_incidents_close(struct sn_http *h);
 /* Flush and free the events emitter (api_events.c). */
 void sn_http_events_fini(struct sn_http *h);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "http/http_int.h"
+#include "http/stream.h"
 
 const struct sn_route sn_routes[] = {
     { "GET", "/health", SN_ROLE_NONE, sn_api_health },
@@ -18,6 +19,14 @@ const struct sn_route sn_routes[] = {
     { "POST", "/api/v1/events", SN_ROLE_OPERATOR, sn_api_events_post },
     { "GET", "/api/v1/rules", SN_ROLE_VIEWER, sn_api_rules_list },
     { "POST", "/api/v1/rules/reload", SN_ROLE_ADMIN, sn_api_rules_reload },
+    { "GET", "/api/v1/incidents", SN_ROLE_VIEWER, sn_api_incidents_list },
+    { "GET", "/api/v1/incidents/{id}", SN_ROLE_VIEWER, sn_api_incidents_get },
+    /* Approve/reject may need admin (http.approve_role): the handler
+     * checks that on top of this. */
+    { "POST", "/api/v1/incidents/{id}/{action}", SN_ROLE_OPERATOR,
+      sn_api_incidents_action },
+    { "GET", "/api/v1/stream", SN_ROLE_VIEWER, sn_stream_sse },
+    { "GET", "/api/v1/ws", SN_ROLE_VIEWER, sn_stream_ws },
     { NULL, NULL, 0, NULL },
 };
 

@@ -5,7 +5,7 @@
 # stable codes, correlation IDs in responses and logs, secure headers, no
 # CORS, body and rate limits, event ingestion, readiness and TLS.
 . "$SRCDIR/tests/integration/lib.sh"
-tap_plan 25
+tap_plan 39
 
 hp=$(free_port)
 mkdir -p "$TMP/state"
@@ -137,17 +137,75 @@ code=$(req "" GET /health/ready)
 check "/health/ready: 200, store writable, inputs and outputs listed" \
     sh -c "[ $code = 200 ] && grep -q '\"writable\":true' '$TMP/b' && grep -q '\"name\":\"api\",\"plugin\":\"in_http\",\"state\":\"running\"' '$TMP/b' && grep -q '\"name\":\"o\"' '$TMP/b'"
 
+# Incidents (seeded the way the incident manager writes them).
+SEED="$BUILDDIR/tests/tools/seed_incident"
+DB="$TMP/state/sentineld.db"
+id=$("$SEED" "$DB" ssh-brute-force 3 "SSH brute force" 203.0.113.7)
+crit=$("$SEED" "$DB" root-login 4 "Root login from the internet" 198.51.100.9)
+code=$(req "$V" GET '/api/v1/incidents?status=open&severity=high&limit=10')
+check "list filters by status and severity" \
+    sh -c "[ $code = 200 ] && grep -q '$id' '$TMP/b' && grep -q '$crit' '$TMP/b'"
+code=$(req "$V" GET '/api/v1/incidents?q=Root')
+check "list free-text search" sh -c "[ $code = 200 ] && grep -q '$crit' '$TMP/b' && ! grep -q '$id' '$TMP/b'"
+c1=$(req "$V" GET '/api/v1/incidents?status=bogus')
+c2=$(req "$V" GET '/api/v1/incidents?colour=red')
+c3=$(req "$V" GET '/api/v1/incidents?limit=0')
+check "bad status, unknown parameter, bad limit: 400 bad_query" \
+    sh -c "[ $c1$c2$c3 = 400400400 ] && grep -q bad_query '$TMP/b'"
+code=$(req "$V" GET /api/v1/incidents/00000000-0000-4000-8000-000000000000)
+check "unknown incident: 404 not_found" sh -c "[ $code = 404 ] && grep -q '\"code\":\"not_found\"' '$TMP/b'"
+
+ver() { req "$V" GET "/api/v1/incidents/$1" >/dev/null; sed -n 's/^{"type":"incident","id":"[^"]*","version":\([0-9]*\).*/\1/p' "$TMP/b"; }
+v0=$(ver "$id")
+bad=""
+for body in '{"reason":"x","extra":1}' '{"reason":5}' '{}' '{"reason":""}' \
+    '{"reason":"x","owner":"bob"}' '[{"reason":"x"}]' '{"reason":"x"' 'null'; do
+    bad="$bad $(req "$O" POST "/api/v1/incidents/$id/acknowledge" "$body")"
+    cp "$TMP/b" "$TMP/b.last"
+    cat "$TMP/b" >>"$TMP/bad-bodies"
+done
+check "invalid action bodies: 400 each" test "$bad" = " 400 400 400 400 400 400 400 400"
+check "with stable codes: unknown_field wrong_type missing_field bad_json" \
+    sh -c "grep -q unknown_field '$TMP/bad-bodies' && grep -q wrong_type '$TMP/bad-bodies' && grep -q missing_field '$TMP/bad-bodies' && grep -q bad_json '$TMP/bad-bodies'"
+check "and nothing changed (same version)" test "$(ver "$id")" = "$v0"
+code=$(req "$O" POST "/api/v1/incidents/$id/frobnicate" '{"reason":"x"}')
+check "unknown action: 404 unknown_action" sh -c "[ $code = 404 ] && grep -q unknown_action '$TMP/b'"
+
+code=$(curl -s -o "$TMP/b" -w '%{http_code}' -H "Authorization: Bearer $O" \
+    -H 'X-Correlation-ID: ack-corr-7' -d '{"reason":"on it"}' "$U/api/v1/incidents/$id/acknowledge")
+check "acknowledge with a reason: 200, status acknowledged" \
+    sh -c "[ $code = 200 ] && grep -q '\"status\":\"acknowledged\"' '$TMP/b'"
+req "$V" GET "/api/v1/incidents/$id" >/dev/null
+check "the audit entry names who, why and the correlation ID" \
+    grep -q '"actor":"olga","action":"acknowledge","reason":"on it","correlation_id":"ack-corr-7"' "$TMP/b"
+code=$(req "$O" POST "/api/v1/incidents/$id/acknowledge" '{"reason":"again"}')
+check "an action that does not apply: 409 conflict" sh -c "[ $code = 409 ] && grep -q conflict '$TMP/b'"
+code=$(req "$O" POST "/api/v1/incidents/$id/assign" '{"reason":"yours","owner":"bob"}')
+check "assign sets the owner" sh -c "[ $code = 200 ] && grep -q '\"owner\":\"bob\"' '$TMP/b'"
+
+req "$O" POST "/api/v1/incidents/$crit/suppress" '{"reason":"noise"}' >/dev/null
+code=$(req "$O" POST "/api/v1/incidents/$crit/approve" '{"reason":"mine"}')
+c2=$(req "$A" POST "/api/v1/incidents/$crit/approve" '{"reason":"agreed"}')
+check "suppressing a CRITICAL waits for approval; not by the requester (409), by another (200)" \
+    sh -c "[ $code = 409 ] && [ $c2 = 200 ] && grep -q '\"status\":\"suppressed\"' '$TMP/b'"
+
 "$S" token revoke --name vic -c "$TMP/c.yaml" 2>/dev/null
 code=$(req "$V" GET /api/v1/whoami)
 check "a revoked token is refused (401) without a restart" test "$code" = 401
 
 # Rate limit: a second daemon with a low limit.
 hp2=$(free_port)
-sed -e "s/$hp/$hp2/" -e 's/rate_limit: 1000/rate_limit: 2/' "$TMP/c.yaml" >"$TMP/c2.yaml"
+sed -e "s/$hp/$hp2/" -e 's/rate_limit: 1000/rate_limit: 2, approve_role: admin/' "$TMP/c.yaml" >"$TMP/c2.yaml"
 "$S" run -c "$TMP/c2.yaml" 2>"$TMP/log2" &
 P2=$!
 PIDS="$PIDS $P2"
 wait_for 5 curl -sf "http://127.0.0.1:$hp2/health" -o /dev/null
+crit2=$("$SEED" "$DB" root-login 4 "Root login" 192.0.2.99)
+curl -s -o /dev/null -H "Authorization: Bearer $A" -d '{"reason":"noise"}' "http://127.0.0.1:$hp2/api/v1/incidents/$crit2/suppress"
+code=$(curl -s -o "$TMP/b" -w '%{http_code}' -H "Authorization: Bearer $O" -d '{"reason":"ok"}' "http://127.0.0.1:$hp2/api/v1/incidents/$crit2/approve")
+check "approve_role admin: an operator may not approve (403)" \
+    sh -c "[ $code = 403 ] && grep -q approve_role '$TMP/b'"
+sleep 1
 # One keep-alive client, 20 requests in a burst: far over 2/s even on a
 # loaded machine.
 codes=$(python3 - "$hp2" "$O" <<'EOP'

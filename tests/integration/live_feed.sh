@@ -1,0 +1,80 @@
+#!/bin/sh
+# The live feed against the real daemon: SSE and WebSocket clients see
+# incident changes as they are committed, resume with Last-Event-ID
+# without a gap, answer pings, refuse foreign origins and non-upgrades,
+# and a client that stops reading is dropped (told, counted) while a
+# reading client keeps everything.
+. "$SRCDIR/tests/integration/lib.sh"
+tap_plan 12
+
+SEED="$BUILDDIR/tests/tools/seed_incident"
+WS="python3 $SRCDIR/tests/integration/ws_client.py"
+hp=$(free_port)
+mkdir -p "$TMP/state"
+cat >"$TMP/c.yaml" <<EOC
+daemon: { state_dir: $TMP/state, shutdown_timeout: 5s }
+http: { listen: "127.0.0.1:$hp", web_root: "$SRCDIR/web" }
+inputs:
+  - { name: api, plugin: in_http }
+outputs:
+  - { name: o, plugin: out_null }
+EOC
+V=$("$SENTINELD" token create --name vic --role viewer -c "$TMP/c.yaml" 2>/dev/null)
+DB="$TMP/state/sentineld.db"
+start_daemon "$TMP/c.yaml" "$TMP/log"
+wait_for 5 curl -sf "http://127.0.0.1:$hp/health" -o /dev/null
+U="http://127.0.0.1:$hp"
+
+curl -sN -H "Authorization: Bearer $V" "$U/api/v1/stream" >"$TMP/sse1" &
+S1=$!
+PIDS="$PIDS $S1"
+wait_for 5 grep -q 'event: hello' "$TMP/sse1"
+check "SSE says hello with its position" grep -q '^data: {"seq":0}' "$TMP/sse1"
+id1=$("$SEED" "$DB" ssh-brute-force 3 "SSH brute force" 198.51.100.1)
+wait_for 5 grep -q "$id1" "$TMP/sse1"
+check "SSE delivers a new incident live, with its seq as id" \
+    sh -c "grep -q '^id: 1$' '$TMP/sse1' && grep -q '^event: incident$' '$TMP/sse1' && grep -q '\"id\":\"$id1\"' '$TMP/sse1'"
+
+# Resume: a client that saw seq 1 gets 2 and 3, which came while it was away.
+"$SEED" "$DB" r2 2 "second" 198.51.100.2 >/dev/null
+"$SEED" "$DB" r3 2 "third" 198.51.100.3 >/dev/null
+wait_for 5 grep -q '^id: 3$' "$TMP/sse1"
+curl -sN -m 2 -H "Authorization: Bearer $V" -H 'Last-Event-ID: 1' "$U/api/v1/stream" >"$TMP/sse2"
+check "Last-Event-ID resumes without a gap (2 and 3, not 1)" \
+    sh -c "grep -q '^id: 2$' '$TMP/sse2' && grep -q '^id: 3$' '$TMP/sse2' && ! grep -q '^id: 1$' '$TMP/sse2' && ! grep -q 'event: gap' '$TMP/sse2'"
+check "the token may come in the query for EventSource" \
+    sh -c "curl -sN -m 1 '$U/api/v1/stream?access_token=$V' | grep -q 'event: hello'"
+
+$WS "$hp" "$V" 1 --count 3 --ping >"$TMP/ws1"
+check "WebSocket handshake: 101 with the RFC 6455 accept key" \
+    sh -c "head -1 '$TMP/ws1' | grep -q ' 101 ' && grep -qx accept-ok '$TMP/ws1'"
+check "WebSocket resumes from last_event_id and frames carry seq + incident" \
+    sh -c "grep -q '^{\"seq\":2,\"incident\":{' '$TMP/ws1' && grep -q '^{\"seq\":3,' '$TMP/ws1'"
+$WS "$hp" "$V" --count 1 --ping >"$TMP/ws2"
+check "WebSocket answers ping with pong" grep -qx 'pong hi' "$TMP/ws2"
+$WS "$hp" "$V" --origin http://evil.test >"$TMP/ws3"
+check "WebSocket from a foreign Origin: 403" grep -q ' 403 ' "$TMP/ws3"
+code=$(curl -s -o "$TMP/b" -w '%{http_code}' -H "Authorization: Bearer $V" "$U/api/v1/ws")
+check "a plain GET of /api/v1/ws: 400 bad_upgrade" \
+    sh -c "[ $code = 400 ] && grep -q bad_upgrade '$TMP/b'"
+
+# A slow WebSocket reader and a reading SSE client; 6000 changes at once.
+$WS "$hp" "$V" --read-after "$TMP/go" >"$TMP/slow" &
+SLOW=$!
+PIDS="$PIDS $SLOW"
+wait_for 5 grep -q accept-ok "$TMP/slow"
+"$SEED" "$DB" bulk 1 "bulk" 192.0.2.1 6000
+dropped() {
+    curl -s "$U/metrics" | grep -q '^sentineld_http_stream_dropped_total [1-9]'
+}
+wait_for 30 dropped
+check "the drop is counted" dropped
+touch "$TMP/go"
+wait "$SLOW"
+check "the slow client is told: close code 4001" grep -q '^close 4001 slow client' "$TMP/slow"
+wait_for 10 grep -q '^id: 6003$' "$TMP/sse1"
+check "the reading client got all 6003 changes in order, not dropped" \
+    sh -c "[ \$(grep -c '^id: ' '$TMP/sse1') = 6003 ] && ! grep -q 'event: dropped' '$TMP/sse1'"
+kill "$S1"
+stop_daemon
+tap_done
