@@ -5,7 +5,8 @@
 # sampled every 5 s. Prints the samples, min/max, and over the steady part
 # (after WARMUP, which fills the batch pool, arenas and socket buffers)
 # the median, the max and the least-squares slope. Flat (exit 0): the
-# slope adds less than 2% of the median per 5 minutes (GROWING otherwise)
+# slope moves it less than 2% of the median per 5 minutes (GROWING or
+# SHRINKING otherwise)
 # and no steady sample is over 10% above the median (SPIKY otherwise).
 #
 #   RSS_SECONDS=30 bench/rss_flood.sh        # quick run (default 300)
@@ -117,7 +118,8 @@ print('VmRSS min %d KiB, max %d KiB; after %d s: first %d KiB, median %d KiB, '
       'max %d KiB (%+.1f%% of the median), slope %+.1f KiB/min: %s; '
       'dropped records: %s'
       % (lo, hi, warm, ref, med, s_hi, 100.0 * (s_hi - med) / med, slope,
-         'FLAT' if flat else ('GROWING' if not trend_ok else 'SPIKY'),
+         'FLAT' if flat else ('SPIKY' if trend_ok else
+                           ('GROWING' if slope > 0 else 'SHRINKING')),
          sys.argv[3]))
 sys.exit(0 if flat else 1)
 EOPY
