@@ -187,6 +187,9 @@ enum is_tls_io {
 /* Drive the handshake; on IS_TLS_OK the peer is verified and permitted. */
 enum is_tls_io is_tls_handshake(struct is_tls_conn *tc, char *why,
                                 size_t why_len);
+/* Reads records until buf is full or OpenSSL would block; IS_TLS_OK with
+ * *n > 0 when anything was read (a condition met after some bytes is
+ * reported by the next call). */
 enum is_tls_io is_tls_read(struct is_tls_conn *tc, char *buf, size_t cap,
                            size_t *n, char *why, size_t why_len);
 /* True when decrypted bytes wait inside OpenSSL (no socket readiness). */

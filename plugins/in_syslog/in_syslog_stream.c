@@ -304,8 +304,18 @@ conn_read(struct is_conn *c)
             conn_close(c, rc == SN_EPEER ? "framing error" : "out of memory");
             return;
         }
-        if (c->tls == NULL && n < READ_CHUNK)
-            return; /* drained; level-triggered, no need to ask again */
+        if (n < READ_CHUNK) {
+            /* Drained (a short TLS fill means OpenSSL met WANT_READ or
+             * EOF, which the socket will signal again): level-triggered,
+             * no need to ask again. */
+            if (c->tls == NULL)
+                return;
+            if (!is_tls_pending(c->tls)) {
+                if (conn_want(c, EV_READ) != 0)
+                    conn_close(c, "cannot watch the socket");
+                return;
+            }
+        }
     }
     /* Fairness cap reached: more is pending, so the loop keeps the
      * partial batch for it. Plain sockets stay readable and come back;

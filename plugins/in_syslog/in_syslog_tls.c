@@ -93,6 +93,12 @@ is_tls_new(struct is_state *s, struct is_tls **out, char *err, size_t err_len)
                                     | SSL_OP_IGNORE_UNEXPECTED_EOF
 #endif
     );
+    /* Read ahead: one read(2) takes in as many records as the socket
+     * holds instead of two per record (header, then body), which matters
+     * for forwarders sending one small record per message. The bytes it
+     * buffers raise no socket event, so the connection loop must check
+     * is_tls_pending() whenever it stops reading early. */
+    SSL_CTX_set_read_ahead(t->ctx, 1);
     if (SSL_CTX_use_certificate_chain_file(t->ctx, c->tls_cert) != 1) {
         char why[300];
         ssl_reason(why, sizeof(why), "cannot load");
@@ -344,17 +350,28 @@ enum is_tls_io
 is_tls_read(struct is_tls_conn *tc, char *buf, size_t cap, size_t *n, char *why,
             size_t why_len)
 {
-    int rc;
-
     *n = 0;
-    ERR_clear_error();
-    errno = 0;
-    rc = SSL_read(tc->ssl, buf, cap > 1 << 30 ? 1 << 30 : (int)cap);
-    if (rc > 0) {
-        *n = (size_t)rc;
-        return IS_TLS_OK;
+    if (cap > 1 << 30)
+        cap = 1 << 30;
+    /* SSL_read returns at most one record (often one small message):
+     * fill the buffer so the framer and the caller's loop run once per
+     * buffer, not once per record. */
+    while (*n < cap) {
+        int rc;
+
+        ERR_clear_error();
+        errno = 0;
+        rc = SSL_read(tc->ssl, buf + *n, (int)(cap - *n));
+        if (rc <= 0) {
+            enum is_tls_io io = io_result(tc, rc, "read", why, why_len);
+            /* Deliver what was read; the condition comes back on the
+             * next call (EOF and errors are sticky in OpenSSL, and a
+             * drained socket says WANT_READ again). */
+            return *n > 0 ? IS_TLS_OK : io;
+        }
+        *n += (size_t)rc;
     }
-    return io_result(tc, rc, "read", why, why_len);
+    return IS_TLS_OK;
 }
 
 bool

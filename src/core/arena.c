@@ -18,6 +18,7 @@ void
 sn_arena_init(struct sn_arena *a, size_t chunk_size, size_t max_bytes)
 {
     a->head = NULL;
+    a->spare = NULL;
     a->chunk_size = chunk_size;
     a->max_bytes = max_bytes;
     a->total = 0;
@@ -34,7 +35,12 @@ sn_arena_fini(struct sn_arena *a)
         prev = c->prev;
         free(c);
     }
+    for (c = a->spare; c != NULL; c = prev) {
+        prev = c->prev;
+        free(c);
+    }
     a->head = NULL;
+    a->spare = NULL;
     a->total = 0;
 }
 
@@ -46,6 +52,15 @@ chunk_new(struct sn_arena *a, size_t need)
 
     if (a->max_bytes != 0 && a->total + size > a->max_bytes)
         return NULL;
+    if (size == a->chunk_size && a->spare != NULL) {
+        c = a->spare;
+        a->spare = c->prev;
+        c->prev = a->head;
+        c->used = 0;
+        a->head = c;
+        a->total += size;
+        return c;
+    }
     c = malloc(sizeof(*c) + size);
     if (c == NULL)
         return NULL;
@@ -89,18 +104,38 @@ sn_arena_memdup(struct sn_arena *a, const void *p, size_t len)
 void
 sn_arena_reset(struct sn_arena *a)
 {
-    struct sn_arena_chunk *c = a->head, *prev;
+    struct sn_arena_chunk *c, *next, *oldest = NULL;
+    size_t n_keep = 0;
 
-    if (c == NULL)
-        return;
-    /* Keep the oldest chunk (the regular-sized one) and free the rest, so
-     * one oversized batch does not pin memory forever. */
-    while (c->prev != NULL) {
-        prev = c->prev;
-        a->total -= c->size;
-        free(c);
-        c = prev;
+    for (c = a->spare; c != NULL; c = c->prev)
+        n_keep++;
+    /* Reverse the chain (head is the newest) to walk oldest first: the
+     * oldest regular chunk becomes the head again, the next regular ones
+     * spares up to the limit; the rest, and oversized chunks (one huge
+     * record), are freed so they do not pin memory forever. */
+    for (c = a->head; c != NULL; c = next) {
+        next = c->prev;
+        c->prev = oldest;
+        oldest = c;
     }
-    c->used = 0;
-    a->head = c;
+    a->head = NULL;
+    a->total = 0;
+    for (c = oldest; c != NULL; c = next) {
+        next = c->prev;
+        if (c->size != a->chunk_size || n_keep >= SN_ARENA_KEEP_CHUNKS) {
+            free(c);
+            continue;
+        }
+        c->used = 0;
+        if (a->head == NULL) {
+            c->prev = NULL;
+            a->head = c;
+            a->total = c->size;
+            n_keep++;
+            continue;
+        }
+        c->prev = a->spare;
+        a->spare = c;
+        n_keep++;
+    }
 }

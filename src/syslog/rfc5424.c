@@ -192,10 +192,10 @@ utf8_bad(const unsigned char *p, size_t len)
 
 /*
  * PRI = "<" PRIVAL ">", PRIVAL = 1*3DIGIT ; range 0 .. 191 (RFC 5424 6,
- * 6.2.1). Decision: leading zeros ("<00>", "<013>") are accepted. The ABNF
- * allows them (1*3DIGIT) and the RFC 5424 prose only asks for one to three
- * digits; the "no leading zeros" rule some parsers apply is folklore, not
- * RFC 5424 text. The value is what counts: "<013>" is PRI 13.
+ * 6.2.1). RFC 5424 6.2.1: "The only time a value of "0" follows the "<" is
+ * for the Priority value of "0". Otherwise, leading "0"s MUST NOT be
+ * used": "<00>", "<01>" and "<013>" are rejected (the RFC 3164 parser
+ * still takes them, as rsyslog does).
  */
 static enum sn_status
 parse_pri(struct ctx *c, size_t *pos)
@@ -220,6 +220,9 @@ parse_pri(struct ctx *c, size_t *pos)
         return fail(c, SN_EINVAL, i, "PRI has no digits");
     if (p[i] != '>')
         return fail(c, SN_EINVAL, i, "expected '>' after PRI digits");
+    if (p[1] == '0' && i > 2)
+        return fail(c, SN_EINVAL, 1,
+                    "PRI has a leading zero (RFC 5424 6.2.1)");
     if (v > 191)
         return fail(c, SN_EINVAL, 1, "PRI value %u out of range 0..191", v);
     c->m->pri = (int)v;

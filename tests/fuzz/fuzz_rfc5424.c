@@ -133,7 +133,7 @@ check_msg(const struct sn_syslog_msg *m, const char *base, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct sn_arena arena = { NULL, 64 * 1024, 0, 0 };
+    static struct sn_arena arena = { NULL, 64 * 1024, 0, 0, NULL };
     const char *p = (const char *)data;
     struct sn_syslog_msg m;
     struct sn_parse_error err;

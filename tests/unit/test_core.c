@@ -31,6 +31,31 @@ SN_TEST(arena_alignment_and_reset)
     sn_arena_fini(&a);
 }
 
+/* Regular chunks survive a reset (reused without malloc); no more than
+ * SN_ARENA_KEEP_CHUNKS in all are kept, the oldest first. */
+SN_TEST(arena_keeps_regular_chunks)
+{
+    struct sn_arena a;
+    void *first, *second;
+
+    _Static_assert(SN_ARENA_KEEP_CHUNKS == 2, "test assumes 2");
+    sn_arena_init(&a, 1024, 0);
+    for (int round = 0; round < 3; round++) {
+        first = sn_arena_alloc(&a, 1000);
+        second = sn_arena_alloc(&a, 1000);       /* a second chunk */
+        CHECK(sn_arena_alloc(&a, 1000) != NULL); /* a third: freed */
+        CHECK(sn_arena_alloc(&a, 3000) != NULL); /* oversized: freed */
+        CHECK_EQ(a.total, 3 * 1024 + 3008);
+        sn_arena_reset(&a);
+        CHECK_EQ(a.total, 1024);
+        /* The same memory comes back: nothing was allocated. */
+        CHECK(sn_arena_alloc(&a, 1000) == first);
+        CHECK(sn_arena_alloc(&a, 1000) == second);
+        sn_arena_reset(&a);
+    }
+    sn_arena_fini(&a);
+}
+
 SN_TEST(arena_cap)
 {
     struct sn_arena a;
@@ -122,7 +147,8 @@ SN_TEST(ratelimit_counts_suppressed)
     CHECK_EQ(rl.suppressed, 2);
 }
 
-SN_TEST_MAIN(SN_T(arena_alignment_and_reset), SN_T(arena_cap),
+SN_TEST_MAIN(SN_T(arena_alignment_and_reset),
+             SN_T(arena_keeps_regular_chunks), SN_T(arena_cap),
              SN_T(buf_limit), SN_T(json_escapes_and_utf8), SN_T(status_names),
              SN_T(durations_and_sizes), SN_T(suggestions),
              SN_T(ratelimit_counts_suppressed))

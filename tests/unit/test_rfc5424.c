@@ -18,7 +18,7 @@
 #define NILHDR "<1>1 - - - - - "
 
 /* Zero chunks until first use; reset before every parse. */
-static struct sn_arena arena = { NULL, 4096, 0, 0 };
+static struct sn_arena arena = { NULL, 4096, 0, 0, NULL };
 
 static enum sn_status
 parse_n(const char *s, size_t len, struct sn_syslog_msg *m,
@@ -211,11 +211,12 @@ SN_TEST(pri_and_version)
     CHECK_EQ(m.pri, 0);
     GOOD("<191>1 - - - - - -", &m);
     CHECK_EQ(m.pri, 191);
-    /* Leading zeros: allowed by PRIVAL = 1*3DIGIT. */
-    GOOD("<00>1 - - - - - -", &m);
-    CHECK_EQ(m.pri, 0);
-    GOOD("<013>1 - - - - - -", &m);
-    CHECK_EQ(m.pri, 13);
+    /* Leading zeros: RFC 5424 6.2.1 says they MUST NOT be used. */
+    BAD("<00>1 - - - - - -", 1, "PRI has a leading zero (RFC 5424 6.2.1)");
+    BAD("<01>1 - - - - - -", 1, "PRI has a leading zero (RFC 5424 6.2.1)");
+    BAD("<013>1 - - - - - -", 1, "PRI has a leading zero (RFC 5424 6.2.1)");
+    GOOD("<10>1 - - - - - -", &m);
+    CHECK_EQ(m.pri, 10);
     GOOD("<1>2 - - - - - -", &m);
     CHECK_EQ(m.version, 2);
     GOOD("<1>999 - - - - - -", &m);
