@@ -1,7 +1,9 @@
 /*
- * Internals of the correlation engine shared by correlate.c (feeding,
- * time-driven checks, eviction) and correlate_ckpt.c (checkpoints). Not
- * for other modules: use correlate.h.
+ * Internals of the correlation engine shared by its files: correlate.c
+ * (lifetime, feeding), correlate_key.c (key store), correlate_window.c
+ * (the kinds), correlate_time.c (time-driven checks), correlate_signal.c
+ * (evidence, signals), correlate_chain.c and correlate_ckpt.c. Not for
+ * other modules: use correlate.h.
  */
 #ifndef SN_RULES_CORRELATE_INT_H
 #define SN_RULES_CORRELATE_INT_H
@@ -13,6 +15,36 @@
 #include "rules/correlate.h"
 
 #define T_NONE INT64_MIN
+/* Key entries per slab allocation. */
+#define SN_CORR_SLAB_KEYS 256
+
+#define SN_CORR_FNV_INIT  0xcbf29ce484222325ULL
+#define SN_CORR_FNV_PRIME 0x100000001b3ULL
+
+static inline uint64_t
+sn_corr_fnv(uint64_t h, const void *p, size_t len)
+{
+    const unsigned char *b = p;
+
+    for (size_t i = 0; i < len; i++) {
+        h ^= b[i];
+        h *= SN_CORR_FNV_PRIME;
+    }
+    return h;
+}
+
+/* Final avalanche (splitmix64) so low bits are usable for buckets and
+ * shards; hash 0 is reserved for empty set cells. */
+static inline uint64_t
+sn_corr_mix(uint64_t h)
+{
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    return h ? h : 1;
+}
 
 /* One event kept in a key's time-ordered ring. */
 struct rent {
@@ -138,6 +170,66 @@ enum sn_status sn_corr_feed_chained(struct sn_corr *c,
 bool sn_corr_route_spec(const struct sn_corr_set *set,
                         const struct sn_corr_input *in, uint32_t spec,
                         uint64_t *hash);
+
+/* correlate_key.c: fields and keys. A field of the event by name (the
+ * input's extracted fields first, then the event accessor with id). */
+bool sn_corr_get_field(const struct sn_corr_input *in, const char *name, int id,
+                       struct sn_value *v);
+/* Append one encoded key value at p; returns the bytes written. */
+size_t sn_corr_key_put(char *p, struct sn_str s);
+/* Build the key of in for cr into c->kbuf; false when a field is missing. */
+bool sn_corr_build_key(struct sn_corr *c, const struct crule *cr,
+                       const struct sn_corr_input *in, uint32_t *klen,
+                       uint64_t *hash);
+/* Decode k into c->key_values; returns the number of values. */
+size_t sn_corr_decode_key(struct sn_corr *c, const struct ckey *k);
+void sn_corr_lru_unlink(struct crule *cr, struct ckey *k);
+void sn_corr_lru_push_head(struct crule *cr, struct ckey *k);
+/* True when k holds nothing a later event or check could still use. */
+bool sn_corr_key_reclaimable(const struct sn_corr *c, const struct crule *cr,
+                             const struct ckey *k);
+/* A new key in cr (evicting the LRU tail at max_keys); NULL on ENOMEM. */
+struct ckey *sn_corr_key_new(struct sn_corr *c, struct crule *cr,
+                             const char *kb, uint32_t klen, uint64_t hash,
+                             int64_t t);
+void sn_corr_ring_pop_front(struct ckey *k, bool seq);
+/* Insert keeping time order; returns the position. */
+uint32_t sn_corr_ring_insert(struct ckey *k, int64_t t, uint32_t tag,
+                             uint32_t slot);
+struct dval *sn_corr_vset_find(const struct ckey *k, uint64_t h);
+/* Forget set values whose newest occurrence is before since. */
+void sn_corr_set_purge(struct ckey *k, int64_t since);
+
+/* correlate_signal.c: evidence and signals. */
+void sn_corr_slot_fill(const struct sn_corr *c, struct evslot *sl, int64_t t,
+                       uint64_t seq, const struct sn_corr_input *in);
+void sn_corr_evidence_add(struct sn_corr *c, struct ckey *k, int64_t t,
+                          const struct sn_corr_input *in);
+void sn_corr_evidence_reset(struct sn_corr *c, struct ckey *k);
+void sn_corr_ev_from_slot(const struct evslot *sl, struct sn_corr_evidence *e);
+/* First K and last K evidence with times in [lo, hi] into sig (borrowed
+ * from c: valid until the next feed or advance). */
+void sn_corr_evidence_collect(struct sn_corr *c, const struct ckey *k,
+                              int64_t lo, int64_t hi, struct sn_signal *sig);
+/* k may be NULL (rule-level signals). */
+void sn_corr_sig_init(struct sn_corr *c, const struct crule *cr,
+                      const struct ckey *k, struct sn_signal *sig,
+                      enum sn_signal_state state, int64_t t);
+/* The condition held for k: count it, signal unless suppressed. */
+void sn_corr_hit(struct sn_corr *c, struct crule *cr, struct ckey *k,
+                 struct sn_signal *sig);
+void sn_corr_resolve(struct sn_corr *c, struct crule *cr, struct ckey *k,
+                     int64_t t);
+/* Report lost state (evictions, drops), at most once per interval. */
+void sn_corr_degraded(struct sn_corr *c, struct crule *cr);
+
+/* correlate_window.c: feed one event at time t to key k of cr. */
+void sn_corr_feed_kind(struct sn_corr *c, struct crule *cr, struct ckey *k,
+                       int64_t t, const struct sn_corr_input *in);
+
+/* correlate_time.c: create the expected keys of cr (absence) and start
+ * new_value learning once the engine knows the time. */
+void sn_corr_prime(struct sn_corr *c, struct crule *cr);
 
 /* Used by the checkpoint code. */
 struct ckey *sn_corr_key_alloc(struct sn_corr *c);

@@ -1,0 +1,500 @@
+/*
+ * The correlation engine's key store: reading group-by fields and encoding
+ * keys, the per-rule hash table with its LRU list, the slab-backed entry
+ * pool (recycled entries keep their buffers, so steady state allocates
+ * nothing), eviction at max_keys, and the per-key buffers (time-ordered
+ * ring, value set, evidence slots). What the kinds do with them is in
+ * correlate_window.c; see docs/correlation.md.
+ */
+#include "rules/correlate.h"
+#include "rules/value.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules/correlate_int.h"
+
+/* ---- reading fields ----------------------------------------------------- */
+
+bool
+sn_corr_get_field(const struct sn_corr_input *in, const char *name, int id,
+                  struct sn_value *v)
+{
+    size_t len = strlen(name);
+
+    for (size_t i = 0; i < in->n_fields; i++)
+        if (in->fields[i].name_len == len &&
+            memcmp(in->fields[i].name, name, len) == 0) {
+            *v = in->fields[i].v;
+            return true;
+        }
+    if (in->ev == NULL)
+        return false;
+    return in->ev->get(in->ev->ctx, id, name, len, v);
+}
+
+
+/* Append one key value: length-prefixed, long values cut to a prefix and
+ * a hash of the whole (SN_CORR_VALUE_MAX). */
+size_t
+sn_corr_key_put(char *p, struct sn_str s)
+{
+    if (s.len <= SN_CORR_VALUE_MAX) {
+        p[0] = (char)(s.len & 0xff);
+        p[1] = (char)(s.len >> 8);
+        memcpy(p + 2, s.ptr, s.len);
+        return 2 + s.len;
+    }
+    {
+        char tail[24];
+        size_t keep = SN_CORR_VALUE_MAX - 20;
+        snprintf(tail, sizeof(tail), "~%016llx~",
+                 (unsigned long long)sn_corr_mix(
+                     sn_corr_fnv(SN_CORR_FNV_INIT, s.ptr, s.len)));
+        p[0] = (char)SN_CORR_VALUE_MAX;
+        p[1] = 0;
+        memcpy(p + 2, s.ptr, keep);
+        memcpy(p + 2 + keep, tail, 18);
+        memset(p + 2 + keep + 18, '~', SN_CORR_VALUE_MAX - keep - 18);
+        return 2 + SN_CORR_VALUE_MAX;
+    }
+}
+
+/* Build the key of in for cr into c->kbuf; false when a field is missing. */
+bool
+sn_corr_build_key(struct sn_corr *c, const struct crule *cr,
+                  const struct sn_corr_input *in, uint32_t *klen,
+                  uint64_t *hash)
+{
+    const struct sn_corr_spec *s = cr->spec;
+    size_t n = 0;
+
+    if (!(s->kind == SN_CORR_RATE && !s->per_key)) {
+        for (size_t i = 0; i < s->n_group_by; i++) {
+            struct sn_value v;
+            struct sn_str txt;
+            char tmp[64];
+            if (!sn_corr_get_field(in, s->group_by[i], cr->field_ids[i], &v) ||
+                !sn_value_text(&v, tmp, sizeof(tmp), &txt))
+                return false;
+            n += sn_corr_key_put(c->kbuf + n, txt);
+        }
+    }
+    *klen = (uint32_t)n;
+    *hash = sn_corr_mix(sn_corr_fnv(cr->id_hash, c->kbuf, n));
+    return true;
+}
+
+/* Decode a key into c->key_values. */
+size_t
+sn_corr_decode_key(struct sn_corr *c, const struct ckey *k)
+{
+    size_t n = 0;
+
+    for (uint32_t off = 0; off + 2 <= k->klen && n < SN_CORR_MAX_GROUP_BY;) {
+        size_t len = (unsigned char)k->kb[off] |
+                     ((size_t)(unsigned char)k->kb[off + 1] << 8);
+        c->key_values[n].ptr = k->kb + off + 2;
+        c->key_values[n].len = len;
+        n++;
+        off += 2 + (uint32_t)len;
+    }
+    return n;
+}
+
+/* ---- key table, LRU and the entry pool ---------------------------------- */
+
+struct ckey *
+sn_corr_key_alloc(struct sn_corr *c)
+{
+    struct ckey *k = c->free_keys;
+
+    if (k != NULL) {
+        c->free_keys = k->hnext;
+    } else {
+        if (c->n_slabs == 0 || c->slab_used == SN_CORR_SLAB_KEYS) {
+            if (c->n_slabs == c->slab_cap) {
+                size_t cap = c->slab_cap ? c->slab_cap * 2 : 16;
+                struct ckey **p = realloc(c->slabs, cap * sizeof(*p));
+                if (p == NULL)
+                    return NULL;
+                c->slabs = p;
+                c->slab_cap = cap;
+            }
+            c->slabs[c->n_slabs] =
+                calloc(SN_CORR_SLAB_KEYS, sizeof(struct ckey));
+            if (c->slabs[c->n_slabs] == NULL)
+                return NULL;
+            c->n_slabs++;
+            c->slab_used = 0;
+        }
+        k = &c->slabs[c->n_slabs - 1][c->slab_used++];
+    }
+    /* Keep the buffers (and their capacities) of a recycled entry. */
+    {
+        char *kb = k->kb;
+        uint32_t kcap = k->kcap, rcap = k->rcap;
+        struct rent *ring = k->ring;
+        unsigned char *ev = k->ev;
+        size_t ev_cap = k->ev_cap;
+        uint32_t *sfree = k->sfree, scap = k->scap;
+        struct dval *set = k->set;
+        uint32_t set_cap = k->set_cap;
+        memset(k, 0, sizeof(*k));
+        k->kb = kb, k->kcap = kcap, k->ring = ring, k->rcap = rcap;
+        k->ev = ev, k->ev_cap = ev_cap, k->sfree = sfree, k->scap = scap;
+        k->set = set, k->set_cap = set_cap;
+    }
+    if (k->set != NULL)
+        memset(k->set, 0, k->set_cap * sizeof(*k->set));
+    if (k->ev != NULL)
+        memset(k->ev, 0, k->ev_cap);
+    /* Every sequence summary slot is free again. */
+    for (uint32_t i = 0; i < k->scap; i++)
+        k->sfree[i] = (uint32_t)(2 * c->cfg.evidence_k) + k->scap - 1 - i;
+    k->n_sfree = k->scap;
+    k->last_t = T_NONE;
+    k->reset_t = T_NONE;
+    k->last_signal = T_NONE;
+    k->rb_cur = T_NONE;
+    k->fired_b = T_NONE;
+    return k;
+}
+
+void
+sn_corr_lru_unlink(struct crule *cr, struct ckey *k)
+{
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        cr->lru_head = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    else
+        cr->lru_tail = k->prev;
+    k->prev = k->next = NULL;
+}
+
+void
+sn_corr_lru_push_head(struct crule *cr, struct ckey *k)
+{
+    k->prev = NULL;
+    k->next = cr->lru_head;
+    if (cr->lru_head)
+        cr->lru_head->prev = k;
+    cr->lru_head = k;
+    if (cr->lru_tail == NULL)
+        cr->lru_tail = k;
+}
+
+/* Unlink k from its rule and put the entry on the free list. */
+void
+sn_corr_key_release(struct sn_corr *c, struct crule *cr, struct ckey *k)
+{
+    struct ckey **pp = &cr->tab[k->hash & (cr->tab_cap - 1)];
+
+    while (*pp != k)
+        pp = &(*pp)->hnext;
+    *pp = k->hnext;
+    sn_corr_lru_unlink(cr, k);
+    cr->n_keys--;
+    cr->st.keys = cr->n_keys;
+    k->hnext = c->free_keys;
+    c->free_keys = k;
+}
+
+struct ckey *
+sn_corr_key_find(struct crule *cr, uint64_t hash, const char *kb, uint32_t klen)
+{
+    if (cr->tab == NULL)
+        return NULL;
+    for (struct ckey *k = cr->tab[hash & (cr->tab_cap - 1)]; k; k = k->hnext)
+        if (k->hash == hash && k->klen == klen && memcmp(k->kb, kb, klen) == 0)
+            return k;
+    return NULL;
+}
+
+static enum sn_status
+tab_grow(struct crule *cr)
+{
+    size_t cap = cr->tab_cap ? cr->tab_cap * 2 : 64;
+    struct ckey **tab = calloc(cap, sizeof(*tab));
+
+    if (tab == NULL)
+        return SN_ENOMEM;
+    for (size_t i = 0; i < cr->tab_cap; i++) {
+        struct ckey *k = cr->tab[i], *next;
+        for (; k; k = next) {
+            next = k->hnext;
+            k->hnext = tab[k->hash & (cap - 1)];
+            tab[k->hash & (cap - 1)] = k;
+        }
+    }
+    free(cr->tab);
+    cr->tab = tab;
+    cr->tab_cap = cap;
+    return SN_OK;
+}
+
+/* Link a filled entry (hash, kb set) into cr at the LRU head. */
+enum sn_status
+sn_corr_key_insert(struct sn_corr *c, struct crule *cr, struct ckey *k)
+{
+    (void)c;
+    if (cr->n_keys + 1 > cr->tab_cap && tab_grow(cr) != SN_OK)
+        return SN_ENOMEM;
+    k->hnext = cr->tab[k->hash & (cr->tab_cap - 1)];
+    cr->tab[k->hash & (cr->tab_cap - 1)] = k;
+    sn_corr_lru_push_head(cr, k);
+    cr->n_keys++;
+    cr->st.keys = cr->n_keys;
+    return SN_OK;
+}
+
+/* ---- per-key buffers ------------------------------------------------------
+ */
+
+static uint32_t
+pow2_at_least(uint32_t n)
+{
+    uint32_t p = 8;
+
+    while (p < n)
+        p *= 2;
+    return p;
+}
+
+enum sn_status
+sn_corr_ev_reserve(struct sn_corr *c, struct ckey *k, size_t n_slots)
+{
+    size_t need = n_slots * c->slot_size;
+    unsigned char *p;
+
+    if (need <= k->ev_cap)
+        return SN_OK;
+    p = realloc(k->ev, need);
+    if (p == NULL)
+        return SN_ENOMEM;
+    memset(p + k->ev_cap, 0, need - k->ev_cap);
+    k->ev = p;
+    k->ev_cap = need;
+    return SN_OK;
+}
+
+/* Room for n ring entries (ring capacity doubles, keeping order; the
+ * sequence summary slots grow with it). */
+enum sn_status
+sn_corr_ring_reserve(struct sn_corr *c, struct crule *cr, struct ckey *k,
+                     uint32_t n)
+{
+    uint32_t cap = pow2_at_least(n), old = k->rcap;
+    struct rent *ring;
+    bool seq = cr->spec->kind == SN_CORR_SEQUENCE;
+    size_t kk = c->cfg.evidence_k;
+
+    if (k->ring == NULL || cap > old) {
+        ring = malloc(cap * sizeof(*ring));
+        if (ring == NULL)
+            return SN_ENOMEM;
+        for (uint32_t i = 0; i < k->rn; i++)
+            ring[i] = *sn_corr_at(k, i);
+        free(k->ring);
+        k->ring = ring;
+        k->rhead = 0;
+        k->rcap = cap;
+    }
+    if (seq && k->scap < k->rcap) {
+        /* Summary slots [2K + scap, 2K + rcap) are new: free them. */
+        uint32_t *sf = realloc(k->sfree, k->rcap * sizeof(*sf));
+        if (sf == NULL)
+            return SN_ENOMEM;
+        k->sfree = sf;
+        if (sn_corr_ev_reserve(c, k, 2 * kk + k->rcap) != SN_OK)
+            return SN_ENOMEM;
+        for (uint32_t i = k->rcap; i > k->scap; i--)
+            k->sfree[k->n_sfree++] = (uint32_t)(2 * kk) + i - 1;
+        k->scap = k->rcap;
+    }
+    return SN_OK;
+}
+
+void
+sn_corr_ring_pop_front(struct ckey *k, bool seq)
+{
+    if (seq)
+        k->sfree[k->n_sfree++] = sn_corr_at(k, 0)->slot;
+    k->rhead = (k->rhead + 1) & (k->rcap - 1);
+    k->rn--;
+}
+
+/* Insert keeping time order (ties keep arrival order); returns the
+ * position. Out-of-order events move back only as far as they are late. */
+uint32_t
+sn_corr_ring_insert(struct ckey *k, int64_t t, uint32_t tag, uint32_t slot)
+{
+    uint32_t i = k->rn++;
+
+    while (i > 0 && sn_corr_at(k, i - 1)->t > t) {
+        *sn_corr_at(k, i) = *sn_corr_at(k, i - 1);
+        i--;
+    }
+    sn_corr_at(k, i)->t = t;
+    sn_corr_at(k, i)->tag = tag;
+    sn_corr_at(k, i)->slot = slot;
+    return i;
+}
+
+enum sn_status
+sn_corr_set_reserve(struct ckey *k, uint32_t n)
+{
+    uint32_t cap = pow2_at_least(2 * n);
+    struct dval *old = k->set, *set;
+    uint32_t old_cap = k->set_cap;
+
+    if (old != NULL && cap <= old_cap)
+        return SN_OK;
+    set = calloc(cap, sizeof(*set));
+    if (set == NULL)
+        return SN_ENOMEM;
+    k->set = set;
+    k->set_cap = cap;
+    k->set_n = 0;
+    for (uint32_t i = 0; i < old_cap; i++)
+        if (old[i].h != 0)
+            sn_corr_set_put(k, old[i].h, old[i].t);
+    free(old);
+    return SN_OK;
+}
+
+struct dval *
+sn_corr_vset_find(const struct ckey *k, uint64_t h)
+{
+    for (uint32_t i = (uint32_t)h & (k->set_cap - 1);;
+         i = (i + 1) & (k->set_cap - 1)) {
+        if (k->set[i].h == h)
+            return &k->set[i];
+        if (k->set[i].h == 0)
+            return NULL;
+    }
+}
+
+/* Insert or refresh (the caller checked there is room: the load stays at
+ * most 1/2, so probes are short and always end). */
+void
+sn_corr_set_put(struct ckey *k, uint64_t h, int64_t t)
+{
+    uint32_t i = (uint32_t)h & (k->set_cap - 1);
+
+    while (k->set[i].h != 0 && k->set[i].h != h)
+        i = (i + 1) & (k->set_cap - 1);
+    if (k->set[i].h == 0) {
+        k->set_n++;
+        k->set[i].h = h;
+        k->set[i].t = t;
+    } else if (t > k->set[i].t) {
+        k->set[i].t = t;
+    }
+}
+
+/* Delete cell i, shifting later cells of the probe run back (linear
+ * probing without tombstones, Knuth 6.4 algorithm R). */
+static void
+set_del(struct ckey *k, uint32_t i)
+{
+    uint32_t mask = k->set_cap - 1, j = i;
+
+    k->set[i].h = 0;
+    k->set_n--;
+    for (;;) {
+        uint32_t home;
+        j = (j + 1) & mask;
+        if (k->set[j].h == 0)
+            return;
+        home = (uint32_t)k->set[j].h & mask;
+        if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+            continue;
+        k->set[i] = k->set[j];
+        k->set[j].h = 0;
+        i = j;
+    }
+}
+
+/* Forget set values whose newest occurrence is before since. */
+void
+sn_corr_set_purge(struct ckey *k, int64_t since)
+{
+    for (uint32_t i = 0; i < k->set_cap; i++)
+        while (k->set[i].h != 0 && k->set[i].t < since)
+            set_del(k, i);
+}
+
+
+/* True when k holds nothing a later event or check could still use. */
+bool
+sn_corr_key_reclaimable(const struct sn_corr *c, const struct crule *cr,
+                        const struct ckey *k)
+{
+    const struct sn_corr_spec *s = cr->spec;
+    int64_t wm = c->wm;
+
+    if (k->firing && s->resolve_ns)
+        return false;
+    if (k->has_signal && wm < k->last_signal + s->suppress_ns)
+        return false;
+    switch (s->kind) {
+    case SN_CORR_THRESHOLD:
+    case SN_CORR_DISTINCT:
+    case SN_CORR_SEQUENCE:
+        return wm - s->window_ns - s->lateness_ns > k->last_t;
+    case SN_CORR_RATE:
+        return wm - s->warmup_ns - s->lateness_ns > k->last_t;
+    default:
+        return false; /* absence and new_value state is the detection */
+    }
+}
+
+
+/* ---- creating keys, eviction -------------------------------------------- */
+
+struct ckey *
+sn_corr_key_new(struct sn_corr *c, struct crule *cr, const char *kb,
+                uint32_t klen, uint64_t hash, int64_t t)
+{
+    struct ckey *k;
+
+    while (cr->n_keys >= cr->max_keys && cr->lru_tail != NULL) {
+        struct ckey *victim = cr->lru_tail;
+        if (sn_corr_key_reclaimable(c, cr, victim)) {
+            cr->st.keys_reclaimed++;
+        } else {
+            cr->st.keys_evicted++;
+        }
+        sn_corr_key_release(c, cr, victim);
+        sn_corr_degraded(c, cr);
+    }
+    k = sn_corr_key_alloc(c);
+    if (k == NULL)
+        return NULL;
+    if (k->kcap < klen || k->kb == NULL) {
+        char *p = realloc(k->kb, klen ? klen : 1);
+        if (p == NULL) {
+            k->hnext = c->free_keys;
+            c->free_keys = k;
+            return NULL;
+        }
+        k->kb = p;
+        k->kcap = klen ? klen : 1;
+    }
+    memcpy(k->kb, kb, klen);
+    k->klen = klen;
+    k->hash = hash;
+    k->last_t = t;
+    k->touch_wm = c->wm;
+    if (sn_corr_key_insert(c, cr, k) != SN_OK) {
+        k->hnext = c->free_keys;
+        c->free_keys = k;
+        return NULL;
+    }
+    return k;
+}
