@@ -105,6 +105,10 @@ struct crule {
     uint64_t id_hash; /* FNV state after the rule id */
     int field_ids[SN_CORR_MAX_GROUP_BY];
     int value_field_id;
+    /* strlen of the group-by and value field names, once: per event they
+     * were a visible cost of building keys. */
+    size_t field_lens[SN_CORR_MAX_GROUP_BY];
+    size_t value_field_len;
     uint32_t max_keys, max_events;
     struct ckey **tab;
     size_t tab_cap, n_keys;
@@ -173,8 +177,8 @@ bool sn_corr_route_spec(const struct sn_corr_set *set,
 
 /* correlate_key.c: fields and keys. A field of the event by name (the
  * input's extracted fields first, then the event accessor with id). */
-bool sn_corr_get_field(const struct sn_corr_input *in, const char *name, int id,
-                       struct sn_value *v);
+bool sn_corr_get_field(const struct sn_corr_input *in, const char *name,
+                       size_t name_len, int id, struct sn_value *v);
 /* Append one encoded key value at p; returns the bytes written. */
 size_t sn_corr_key_put(char *p, struct sn_str s);
 /* Build the key of in for cr into c->kbuf; false when a field is missing. */

@@ -18,11 +18,9 @@
 /* ---- reading fields ----------------------------------------------------- */
 
 bool
-sn_corr_get_field(const struct sn_corr_input *in, const char *name, int id,
-                  struct sn_value *v)
+sn_corr_get_field(const struct sn_corr_input *in, const char *name, size_t len,
+                  int id, struct sn_value *v)
 {
-    size_t len = strlen(name);
-
     for (size_t i = 0; i < in->n_fields; i++)
         if (in->fields[i].name_len == len &&
             memcmp(in->fields[i].name, name, len) == 0) {
@@ -75,7 +73,8 @@ sn_corr_build_key(struct sn_corr *c, const struct crule *cr,
             struct sn_value v;
             struct sn_str txt;
             char tmp[64];
-            if (!sn_corr_get_field(in, s->group_by[i], cr->field_ids[i], &v) ||
+            if (!sn_corr_get_field(in, s->group_by[i], cr->field_lens[i],
+                                   cr->field_ids[i], &v) ||
                 !sn_value_text(&v, tmp, sizeof(tmp), &txt))
                 return false;
             n += sn_corr_key_put(c->kbuf + n, txt);
