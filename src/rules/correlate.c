@@ -244,16 +244,6 @@ sn_corr_new(const struct sn_corr_set *set, const struct sn_corr_config *cfg)
     return c;
 }
 
-static void
-key_bufs_free(struct ckey *k)
-{
-    free(k->kb);
-    free(k->ring);
-    free(k->ev);
-    free(k->sfree);
-    free(k->set);
-}
-
 void
 sn_corr_free(struct sn_corr *c)
 {
@@ -262,7 +252,7 @@ sn_corr_free(struct sn_corr *c)
     for (size_t s = 0; s < c->n_slabs; s++) {
         size_t n = s + 1 == c->n_slabs ? c->slab_used : SN_CORR_SLAB_KEYS;
         for (size_t i = 0; i < n; i++)
-            key_bufs_free(&c->slabs[s][i]);
+            sn_corr_key_bufs_free(&c->slabs[s][i]);
         free(c->slabs[s]);
     }
     free(c->slabs);
