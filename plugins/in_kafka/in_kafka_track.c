@@ -206,7 +206,13 @@ ik_commit(struct ik_state *s, bool sync,
                     (p->n_steps - k) * sizeof(*p->steps));
             p->n_steps -= k;
         }
-        if (p->committable > p->committed && (only == NULL || in_list(only, p)))
+        /* Closing: an asynchronous commit may still be in flight or have
+         * failed without its callback being served (the poll loop has
+         * ended), so `committed` cannot be trusted; send every processed
+         * offset once more, synchronously. */
+        if ((p->committable > p->committed ||
+             (s->closing && p->committable >= 0)) &&
+            (only == NULL || in_list(only, p)))
             rd_kafka_topic_partition_list_add(l, p->topic, p->partition)
                 ->offset = p->committable;
     }

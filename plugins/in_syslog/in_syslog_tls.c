@@ -26,6 +26,13 @@ struct is_tls_conn {
     struct is_tls *t;
     SSL *ssl;
     bool checked; /* permitted peers checked after the handshake */
+    /* EOF or an error met after bytes were read in the same call: held
+     * for the next call. It must not wait for a socket event: a peer that
+     * sent close_notify and waits for ours (Python's unwrap(), rsyslog's
+     * gtls) sends nothing more, so the socket never becomes readable. */
+    enum is_tls_io deferred;
+    bool has_deferred;
+    char deferred_why[160];
 };
 
 /* The oldest OpenSSL error in the queue, as text; the queue is cleared. */
@@ -351,6 +358,13 @@ is_tls_read(struct is_tls_conn *tc, char *buf, size_t cap, size_t *n, char *why,
             size_t why_len)
 {
     *n = 0;
+    if (why_len > 0)
+        why[0] = '\0';
+    if (tc->has_deferred) {
+        tc->has_deferred = false;
+        snprintf(why, why_len, "%s", tc->deferred_why);
+        return tc->deferred;
+    }
     if (cap > 1 << 30)
         cap = 1 << 30;
     /* SSL_read returns at most one record (often one small message):
@@ -364,9 +378,14 @@ is_tls_read(struct is_tls_conn *tc, char *buf, size_t cap, size_t *n, char *why,
         rc = SSL_read(tc->ssl, buf + *n, (int)(cap - *n));
         if (rc <= 0) {
             enum is_tls_io io = io_result(tc, rc, "read", why, why_len);
-            /* Deliver what was read; the condition comes back on the
-             * next call (EOF and errors are sticky in OpenSSL, and a
-             * drained socket says WANT_READ again). */
+            /* Deliver what was read first; EOF and errors come back on
+             * the next call (is_tls_pending says there is one). */
+            if (*n > 0 && (io == IS_TLS_EOF || io == IS_TLS_ERROR)) {
+                tc->deferred = io;
+                tc->has_deferred = true;
+                snprintf(tc->deferred_why, sizeof(tc->deferred_why), "%s",
+                         why);
+            }
             return *n > 0 ? IS_TLS_OK : io;
         }
         *n += (size_t)rc;
@@ -378,7 +397,7 @@ bool
 is_tls_pending(const struct is_tls_conn *tc)
 {
     /* SSL_has_pending also counts records read but not yet processed. */
-    return SSL_has_pending(tc->ssl) == 1;
+    return tc->has_deferred || SSL_has_pending(tc->ssl) == 1;
 }
 
 void
