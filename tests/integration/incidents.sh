@@ -32,9 +32,15 @@ EOC
 "$SENTINELD" run -c "$TMP/c.yaml" --oneshot 2>"$TMP/run.log"
 check "oneshot run with incidents exits 0" test $? -eq 0
 check "events still reach the events output" test "$(lines "$TMP/events.json")" -eq 7
-# One batch: alice's two signals fold into one version (batching).
-check "one line per incident version: alice 2 (open, resolve), bob 1, esc 1, alice again 1" \
-    test "$(lines "$TMP/inc.json")" -eq 5
+# Signals that meet in one manager batch fold into one version, so the
+# number of versions depends on timing; what must hold does not: four
+# incidents (alice, bob, esc, alice again), versions 1..n in order.
+check "four incidents: alice (opened, resolved), bob, esc, alice again linked" \
+    python3 - "$TMP/inc.json" <<'EOP'
+import json, sys
+docs = [json.loads(l) for l in open(sys.argv[1])]
+assert len({d["id"] for d in docs}) == 4, len({d["id"] for d in docs})
+EOP
 
 check "versions per incident are 1..n in order; resolve then a new linked incident" python3 - "$TMP/inc.json" <<'EOP'
 import json, sys
@@ -48,10 +54,12 @@ for i, v in by.items():
 alice = [d for d in docs if d["group_key"] == {"user.name": "alice"}]
 first, second = alice[0]["id"], alice[-1]["id"]
 assert first != second
-assert [d["status"] for d in alice if d["id"] == first] == ["open", "resolved"]
+st = [d["status"] for d in alice if d["id"] == first]
+assert st[-1] == "resolved" and set(st[:-1]) == {"open"}, st
+last_open = [d for d in alice if d["id"] == first and d["status"] == "open"][-1]
+assert last_open["hit_count"] == 2 and last_open["signal_count"] == 2
+assert len(last_open["evidence"]) == 2
 assert alice[-1]["previous_id"] == first and alice[-1]["version"] == 1
-assert alice[0]["hit_count"] == 2 and alice[0]["signal_count"] == 2
-assert len(alice[0]["evidence"]) == 2
 EOP
 
 check "evidence is scrubbed: no e-mail, card or password leaves the process" sh -c "
