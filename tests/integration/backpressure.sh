@@ -113,7 +113,7 @@ check "the daemon starts with a named pipe as its output" \
 
 # Unhindered: the reader at full speed.
 python3 "$TMP/send.py" "$pt" "$N" FAST "$TMP/fast.done"
-wait_for 30 test "$(count_in 'FAST seq')" -ge "$N"
+wait_until 30 "test \"\$(count_in 'FAST seq')\" -ge \"\$N\""
 check "fast reader: $N messages arrive once, in order" \
     python3 "$TMP/check.py" "$TMP/out" FAST "$N"
 t_fast=$(cat "$TMP/fast.done")
@@ -156,7 +156,7 @@ check "sending took seconds longer than with the fast reader" \
 # read buffer hold: the daemon took in no more than its pool can carry.
 check "records in flight stayed within the pool ($in_flight <= 4 x 1024 + 500)" \
     test "$in_flight" -le 4596
-wait_for 30 test "$(count_in 'SLOW seq')" -ge "$N"
+wait_until 30 "test \"\$(count_in 'SLOW seq')\" -ge \"\$N\""
 check "slow reader: $N messages arrive once, in order" \
     python3 "$TMP/check.py" "$TMP/out" SLOW "$N"
 dropped=$(metric sentineld_input_dropped_total)

@@ -55,13 +55,13 @@ nsig() {
 start_daemon "$TMP/c.yaml" "$TMP/log"
 wait_for 5 curl -sf "http://127.0.0.1:$port/health" -o /dev/null
 fail 1; fail 2; fail 3
-wait_for 5 test "$(lines "$TMP/out.json")" -eq 3
+wait_until 5 'test "$(lines "$TMP/out.json")" -eq 3'
 kill -HUP "$DPID"
 wait_for 5 grep -q "reload complete" "$TMP/log"
 check "SIGHUP restores the correlation state written by the old pipeline" \
     grep -q "correlation state restored" "$TMP/log"
 fail 4; fail 5
-wait_for 5 test "$(lines "$TMP/out.json")" -eq 5
+wait_until 5 'test "$(lines "$TMP/out.json")" -eq 5'
 check "five failures: no signal yet" test "$(nsig)" -eq 0
 stop_daemon
 check "the daemon saved its state on exit" test -s "$TMP/state/rules.corr"
@@ -69,7 +69,7 @@ check "the daemon saved its state on exit" test -s "$TMP/state/rules.corr"
 start_daemon "$TMP/c.yaml" "$TMP/log2"
 wait_for 5 curl -sf "http://127.0.0.1:$port/health" -o /dev/null
 fail 6
-wait_for 5 test "$(nsig)" -ge 1
+wait_until 5 'test "$(nsig)" -ge 1'
 sleep 0.3
 check "the sixth failure after a reload and a restart: exactly one signal" \
     test "$(nsig)" -eq 1
@@ -112,11 +112,11 @@ sed -i 's/count: 6/count: 2/' "$TMP/rules.yaml"
 start_daemon "$TMP/c.yaml" "$TMP/log3"
 wait_for 5 curl -sf "http://127.0.0.1:$port/health" -o /dev/null
 fail 7
-wait_for 5 test "$(lines "$TMP/out.json")" -eq 8
+wait_until 5 'test "$(lines "$TMP/out.json")" -eq 8'
 sleep 0.3
 check "a changed rule starts with an empty window" test "$(nsig)" -eq 0
 fail 8
-wait_for 5 test "$(nsig)" -ge 1
+wait_until 5 'test "$(nsig)" -ge 1'
 check "...and fires on its own new count" test "$(nsig)" -eq 1
 stop_daemon
 tap_done

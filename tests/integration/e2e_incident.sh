@@ -60,8 +60,11 @@ logger --server 127.0.0.1 --port "$p_rs" --tcp --rfc3164 -t CRON \
     "(root) CMD (run-parts /etc/cron.hourly)"
 
 q() { pg_psql -c "$1" 2>/dev/null; }
+brute_force_in_pg() {
+    [ "$(q "select count(*) from incidents where rule_id = 'ssh-brute-force'")" = 1 ]
+}
 check "an ssh-brute-force incident reaches PostgreSQL" \
-    wait_for 30 test "$(q "select count(*) from incidents where rule_id = 'ssh-brute-force'")" = 1
+    wait_for 30 brute_force_in_pg
 row=$(q "select id, severity, status, group_key->>'source.ip', hit_count,
                 explanation->>'kind', explanation->'window'->>'threshold'
          from incidents where rule_id = 'ssh-brute-force'")
@@ -90,7 +93,6 @@ store_ids() {
         python3 -c 'import json,sys; d=json.load(sys.stdin); [print(i["id"], i["version"]) for i in d["incidents"]]' |
         sort
 }
-wait_for 20 sh -c "[ \"\$(q \"select count(*) from incidents\")\" -ge 1 ]"
 store_ids >"$TMP/store.ids"
 q "select id, version from incidents order by id" | tr '|' ' ' | sort >"$TMP/pg.ids"
 timeout 10 kcat -b "$BOOTSTRAP" -C -t sentineld.alerts -e -q -f '%s\n' 2>/dev/null |

@@ -90,26 +90,26 @@ outputs:
 EOC
 start_daemon "$TMP/follow.yaml" "$TMP/follow.log"
 for i in 1 2 3; do echo "a$i" >>"$TMP/live.log"; done
-wait_for 5 test "$(lines "$TMP/out3.json")" -eq 3
+wait_until 5 'test "$(lines "$TMP/out3.json")" -eq 3'
 check "appended lines are read" test "$(lines "$TMP/out3.json")" -eq 3
 echo "a4" >>"$TMP/live.log"
 mv "$TMP/live.log" "$TMP/live.log.1"
 echo "b1" >"$TMP/live.log"
-wait_for 5 test "$(lines "$TMP/out3.json")" -eq 5
+wait_until 5 'test "$(lines "$TMP/out3.json")" -eq 5'
 check "rotation: old file finished, new file read" python3 -c "
 import json
 assert [json.loads(l)['msg'] for l in open('$TMP/out3.json')]==['a1','a2','a3','a4','b1']"
 : >"$TMP/live.log"
 sleep 0.2
 echo "c1" >>"$TMP/live.log"
-wait_for 5 test "$(lines "$TMP/out3.json")" -eq 6
+wait_until 5 'test "$(lines "$TMP/out3.json")" -eq 6'
 check "truncation: reading starts again at 0" test "$(tail -n1 "$TMP/out3.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["msg"])')" = c1
 stop_daemon
 check "SIGTERM stops with exit 0" test $? -eq 0
 # Restart: the saved position means nothing is read twice.
 echo "c2" >>"$TMP/live.log"
 start_daemon "$TMP/follow.yaml" "$TMP/follow2.log"
-wait_for 5 test "$(lines "$TMP/out3.json")" -eq 7
+wait_until 5 'test "$(lines "$TMP/out3.json")" -eq 7'
 sleep 0.3
 stop_daemon
 check "restart resumes at the saved position (no duplicates)" python3 -c "

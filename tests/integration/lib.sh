@@ -50,6 +50,15 @@ wait_for() {
     return 1
 }
 
+# wait_until SECONDS 'SHELL CONDITION': like wait_for, but the condition is
+# evaluated afresh each time (write `wait_until 5 'test "$(lines f)" -eq 3'`;
+# `wait_for 5 test "$(lines f)" -eq 3` would count the lines only once).
+wait_until() {
+    t=$1
+    shift
+    wait_for "$t" eval "$1"
+}
+
 # start_daemon CONFIG LOG: run sentineld in the background, set DPID.
 start_daemon() {
     "$SENTINELD" run -c "$1" >"$2.out" 2>"$2" &

@@ -26,7 +26,7 @@ check "pidfile holds the daemon's pid" test "$(cat "$TMP/pid")" = "$DPID"
 wait_for 5 curl -sf "http://127.0.0.1:$port/health" -o "$TMP/health"
 check "/health answers" grep -q '"status":"ok"' "$TMP/health"
 echo one >>"$TMP/in.log"
-wait_for 5 test "$(lines "$TMP/out1.json")" -eq 1
+wait_until 5 'test "$(lines "$TMP/out1.json")" -eq 1'
 curl -sf "http://127.0.0.1:$port/metrics" >"$TMP/metrics"
 check "/metrics counts received records" grep -q '^sentineld_input_records_total{instance="live"} 1$' "$TMP/metrics"
 
@@ -37,7 +37,7 @@ kill -HUP "$DPID"
 wait_for 5 grep -q "reload failed" "$TMP/log"
 check "bad reload is logged with file:line:col" grep -q "c.yaml:4:5: unknown option 'bogus' for plugin in_file" "$TMP/log"
 echo two >>"$TMP/in.log"
-wait_for 5 test "$(lines "$TMP/out1.json")" -eq 2
+wait_until 5 'test "$(lines "$TMP/out1.json")" -eq 2'
 check "old pipeline still running after a failed reload" test "$(lines "$TMP/out1.json")" -eq 2
 
 # A good config: applied atomically.
@@ -45,7 +45,7 @@ write_conf "$TMP/out2.json"
 kill -HUP "$DPID"
 wait_for 5 grep -q "reload complete" "$TMP/log"
 echo three >>"$TMP/in.log"
-wait_for 5 test "$(lines "$TMP/out2.json")" -ge 1
+wait_until 5 'test "$(lines "$TMP/out2.json")" -ge 1'
 check "new config applied after a good reload" grep -q '"msg":"three"' "$TMP/out2.json"
 curl -sf "http://127.0.0.1:$port/metrics" >"$TMP/metrics"
 check "reload failures are counted" grep -q '^sentineld_reload_failures_total 1$' "$TMP/metrics"

@@ -162,11 +162,11 @@ x=[r for r in rows if 'token-x1' in json.dumps(r)]
 assert len(x)==1 and x[0]['transport']=='unix' and x[0]['peer']=='$TMP/log.sock', x"
 
 (cd "$TMP" && python3 send.py octet "$pt" 10000 OCT) 2>"$TMP/send1.err"
-wait_for 20 test "$(count_in 'OCT seq')" -ge 10000
+wait_until 20 "test \"\$(count_in 'OCT seq')\" -ge 10000"
 check "10,000 octet-counted messages in odd chunks: once, in order, offsets" \
     python3 "$TMP/check.py" "$TMP/OCT" 10000 sys "$TMP/out.json"
 (cd "$TMP" && python3 send.py lf "$pt" 10000 LFS) 2>"$TMP/send2.err"
-wait_for 20 test "$(count_in 'LFS seq')" -ge 10000
+wait_until 20 "test \"\$(count_in 'LFS seq')\" -ge 10000"
 check "10,000 LF-framed messages in odd chunks: once, in order, offsets" \
     python3 "$TMP/check.py" "$TMP/LFS" 10000 sys "$TMP/out.json"
 
@@ -196,7 +196,7 @@ s.sendall(before + bad + after)
 s.close()
 print(len(before))
 EOPY
-wait_for 10 test "$(count_in 'BAD-CASE after 4')" -ge 1
+wait_until 10 "test \"\$(count_in 'BAD-CASE after 4')\" -ge 1"
 check "messages before and after a malformed frame survive" python3 -c "
 import re
 got=[m.group(0) for m in re.finditer(r'BAD-CASE (before|after) \d', open('$TMP/out.json').read())]
@@ -207,17 +207,17 @@ check "framing_errors_total counts it" test "$(metric framing_errors_total oc)" 
 
 if [ "$have_openssl" = yes ]; then
     (cd "$TMP" && python3 send.py octet "$ps" 2000 TLSA tls) 2>"$TMP/send3.err"
-    wait_for 20 test "$(count_in 'TLSA seq')" -ge 2000
+    wait_until 20 "test \"\$(count_in 'TLSA seq')\" -ge 2000"
     check "TLS: 2,000 octet-counted messages once, in order, transport tls" \
         sh -c "python3 '$TMP/check.py' '$TMP/TLSA' 2000 tls '$TMP/out.json' && grep 'TLSA seq 000000' '$TMP/out.json' | grep -q '\"transport\":\"tls\"'"
     (cd "$TMP" && python3 send.py lf "$pm" 500 MTLS mtls client.pem client.key) \
         2>"$TMP/send4.err"
-    wait_for 20 test "$(count_in 'MTLS seq')" -ge 500
+    wait_until 20 "test \"\$(count_in 'MTLS seq')\" -ge 500"
     check "mutual TLS: a permitted client certificate is accepted" \
         python3 "$TMP/check.py" "$TMP/MTLS" 500 mtls "$TMP/out.json"
     (cd "$TMP" && python3 send.py lf "$pm" 5 NOCERT tls) 2>/dev/null
     (cd "$TMP" && python3 send.py lf "$pm" 5 INTRUDER mtls other.pem other.key) 2>/dev/null
-    wait_for 10 test "$(metric tls_handshake_errors_total mtls)" -ge 2
+    wait_until 10 'test "$(metric tls_handshake_errors_total mtls)" -ge 2'
     check "mutual TLS: no certificate and an unknown one are refused" \
         test "$(count_in 'NOCERT seq')" -eq 0 -a "$(count_in 'INTRUDER seq')" -eq 0
     check "handshake failures are counted and logged with the peer" \
