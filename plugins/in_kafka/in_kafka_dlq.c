@@ -145,11 +145,23 @@ ik_rejected(void *state, const struct sn_record *rec, const char *why)
         rd_kafka_header_add(hdrs, "source_partition", 16, part, -1);
         rd_kafka_header_add(hdrs, "source_offset", 13, off, -1);
         do {
-            e = rd_kafka_producev(
-                s->dlq_rk, RD_KAFKA_V_RKT(s->dlq_t),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_VALUE((void *)rec->data.ptr, rec->data.len),
-                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+            /* produceva: producev's macros are GNU extensions. */
+            rd_kafka_vu_t vu[4];
+            rd_kafka_error_t *err;
+
+            vu[0].vtype = RD_KAFKA_VTYPE_RKT;
+            vu[0].u.rkt = s->dlq_t;
+            vu[1].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+            vu[1].u.i = RD_KAFKA_MSG_F_COPY;
+            vu[2].vtype = RD_KAFKA_VTYPE_VALUE;
+            vu[2].u.mem.ptr = (void *)rec->data.ptr;
+            vu[2].u.mem.size = rec->data.len;
+            vu[3].vtype = RD_KAFKA_VTYPE_HEADERS;
+            vu[3].u.headers = hdrs;
+            err = rd_kafka_produceva(s->dlq_rk, vu, 4);
+            e = err == NULL ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_error_code(err);
+            if (err != NULL)
+                rd_kafka_error_destroy(err);
             if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 rd_kafka_poll(s->dlq_rk, 10);
         } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);

@@ -134,12 +134,31 @@ produce(struct ok_state *s, rd_kafka_topic_t *t, struct ok_pending *p,
     for (;;) {
         rd_kafka_resp_err_t e;
 
-        if (hdrs != NULL)
-            e = rd_kafka_producev(
-                s->rk, RD_KAFKA_V_RKT(t), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_VALUE((void *)val, len),
-                RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_HEADERS(hdrs),
-                RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
+        if (hdrs != NULL) {
+            /* produceva, not producev: the varargs macros use GNU
+             * statement expressions, which -std=c11 builds refuse. */
+            rd_kafka_vu_t vu[6];
+            rd_kafka_error_t *err;
+
+            vu[0].vtype = RD_KAFKA_VTYPE_RKT;
+            vu[0].u.rkt = t;
+            vu[1].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+            vu[1].u.i = RD_KAFKA_MSG_F_COPY;
+            vu[2].vtype = RD_KAFKA_VTYPE_VALUE;
+            vu[2].u.mem.ptr = (void *)val;
+            vu[2].u.mem.size = len;
+            vu[3].vtype = RD_KAFKA_VTYPE_KEY;
+            vu[3].u.mem.ptr = (void *)key;
+            vu[3].u.mem.size = key_len;
+            vu[4].vtype = RD_KAFKA_VTYPE_HEADERS;
+            vu[4].u.headers = hdrs;
+            vu[5].vtype = RD_KAFKA_VTYPE_OPAQUE;
+            vu[5].u.ptr = p;
+            err = rd_kafka_produceva(s->rk, vu, 6);
+            e = err == NULL ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_error_code(err);
+            if (err != NULL)
+                rd_kafka_error_destroy(err);
+        }
         else
             e = rd_kafka_produce(t, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
                                  (void *)val, len, key, key_len, p) == 0

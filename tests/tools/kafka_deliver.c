@@ -41,6 +41,9 @@ static uint64_t g_token;
 static int g_result = -1;
 static char g_reason[256];
 
+__attribute__((format(printf, 3, 4))) static void
+h_log(struct sn_instance *inst, enum sn_log_level l, const char *fmt, ...);
+
 static void
 h_log(struct sn_instance *inst, enum sn_log_level l, const char *fmt, ...)
 {
@@ -212,12 +215,15 @@ main(int argc, char **argv)
             v = argv[3];
         switch (o->type) {
         case SN_OPT_STRING:
-            *(const char **)f = v;
+            memcpy(f, &v, sizeof(v));
             break;
         case SN_OPT_DURATION:
-            *(int64_t *)f = v == NULL             ? 0
-                            : strstr(v, "ms") != NULL ? atoll(v)
-                                                      : atoll(v) * 1000;
+        {
+            int64_t ms = v == NULL                 ? 0
+                         : strstr(v, "ms") != NULL ? atoll(v)
+                                                   : atoll(v) * 1000;
+            memcpy(f, &ms, sizeof(ms));
+        }
             break;
         case SN_OPT_ENUM:
         default:
