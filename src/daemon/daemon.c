@@ -153,6 +153,13 @@ start_relays(struct sn_daemon *d, struct sn_pipeline *pl)
     return SN_OK;
 }
 
+/* The pipeline's after_outputs_start hook. */
+static enum sn_status
+start_relays_hook(void *arg, struct sn_pipeline *pl)
+{
+    return start_relays(arg, pl);
+}
+
 static enum sn_status
 build(struct sn_daemon *d, struct sn_pipeline **out)
 {
@@ -180,6 +187,8 @@ build(struct sn_daemon *d, struct sn_pipeline **out)
         }
         (*out)->before_outputs_stop = before_outputs_stop;
         (*out)->before_outputs_stop_arg = d;
+        (*out)->after_outputs_start = start_relays_hook;
+        (*out)->after_outputs_start_arg = d;
     }
     return rc;
 }
@@ -210,18 +219,12 @@ reload(struct sn_daemon *d)
                      err.msg);
         sn_pipeline_free(next);
         sn_error_clear(&err);
-        if (sn_pipeline_start(d->pl, &err) != SN_OK ||
-            start_relays(d, d->pl) != SN_OK) {
+        if (sn_pipeline_start(d->pl, &err) != SN_OK) {
             sn_log_error("cannot restart the previous pipeline: %s", err.msg);
             d->exit_code = 1;
             event_base_loopbreak(d->base);
         }
         return false;
-    }
-    if (start_relays(d, next) != SN_OK) {
-        sn_log_error("reload failed: cannot start the incident relays");
-        d->exit_code = 1;
-        event_base_loopbreak(d->base);
     }
     sn_pipeline_free(d->pl);
     d->pl = next;
@@ -402,10 +405,6 @@ sn_daemon_run(const struct sn_daemon_opts *o)
     }
     if (sn_pipeline_start(d.pl, &err) != SN_OK) {
         sn_log_error("%s", err.msg);
-        rc = 1;
-        goto out;
-    }
-    if (start_relays(&d, d.pl) != SN_OK) {
         rc = 1;
         goto out;
     }

@@ -453,6 +453,11 @@ sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err)
         }
         wk->started = true;
     }
+    if (pl->after_outputs_start != NULL &&
+        pl->after_outputs_start(pl->after_outputs_start_arg, pl) != SN_OK) {
+        sn_error_set(err, "cannot start the incident relays");
+        goto fail;
+    }
     for (size_t i = 0; i < pl->n_insts; i++) {
         struct sn_instance *in = &pl->insts[i];
         if (in->kind != SN_KIND_INPUT)

@@ -119,6 +119,12 @@ struct sn_pipeline {
      * stopped and before the outputs stop: the daemon drains the
      * incident manager and the relays here. */
     void (*before_outputs_stop)(void *arg, struct sn_pipeline *pl);
+    /* Called once outputs and workers run, before any input starts (the
+     * incident relays: a relay that started after the inputs could take
+     * "the current end" of the outbox as its start and skip incidents a
+     * fast input already caused). Non-OK fails the start. */
+    enum sn_status (*after_outputs_start)(void *arg, struct sn_pipeline *pl);
+    void *after_outputs_start_arg;
     void *before_outputs_stop_arg;
 };
 
