@@ -54,6 +54,9 @@ struct sn_relay {
     enum sn_out_result ack_result;
     char ack_reason[256];
 
+    _Atomic(sn_relay_observer) observer;
+    void *_Atomic observer_arg;
+
     struct sn_ratelimit rl;
     struct sn_counter *g_backlog, *c_delivered, *c_retries, *c_dead,
         *c_latency_ms, *g_latency_ms;
@@ -247,10 +250,21 @@ dead_letter(struct sn_relay *r, const struct sn_doc *d, const char *why)
                      suppressed ? " (more suppressed)" : "");
 }
 
+void
+sn_relay_observe(struct sn_relay *r, sn_relay_observer fn, void *arg)
+{
+    atomic_store(&r->observer_arg, arg);
+    atomic_store(&r->observer, fn);
+}
+
 static void
 delivered(struct sn_relay *r, size_t from, size_t n)
 {
     int64_t now = sn_clock_wall_ns(), worst = 0;
+    sn_relay_observer obs = atomic_load(&r->observer);
+
+    if (obs != NULL)
+        obs(atomic_load(&r->observer_arg), &r->docs[from], n);
 
     for (size_t i = from; i < from + n; i++) {
         int64_t lat = (now - r->at[i]) / SN_NS_PER_MS;
