@@ -206,6 +206,18 @@ main(int argc, char **argv)
            "acknowledged)\n",
            PCT(0.50), PCT(0.90), PCT(0.99), PCT(0.999),
            (double)lat[n_lat - 1] / 1e6, n_lat, n_total - WARMUP);
+    {
+        uint64_t d = sn_metrics_value(metrics,
+                                      "sentineld_outbox_delivered_total",
+                                      "instance=\"alerts\"");
+        printf("  of which commit -> delivery report (relay, mean): %.1f "
+               "ms\n",
+               d ? (double)sn_metrics_value(
+                       metrics, "sentineld_outbox_delivery_latency_ms_total",
+                       "instance=\"alerts\"") /
+                       (double)d
+                 : 0.0);
+    }
     sn_relay_stop(out, 10000);
     pl->before_outputs_stop = NULL;
     sn_pipeline_stop(pl);

@@ -336,14 +336,29 @@ relay_main(void *arg)
             continue;
         }
         if (n == 0) {
-            save_cursor(r, true);
+            int timeout = POLL_MS;
+
+            /* Idle is often only until the next commit, milliseconds
+             * away: saving the cursor at every pause put a write
+             * transaction (an fsync) between the manager's commits and
+             * the next delivery. It is saved when SAVE_MS passed or at
+             * stop; the wait below ends in time for that. */
+            save_cursor(r, atomic_load(&r->stopping));
             update_backlog(r);
             if (atomic_load(&r->stopping) && r->cursor >= r->drain_until)
                 break;
+            if (atomic_load(&r->stopping))
+                timeout = 20;
+            else if (r->saved != r->cursor)
+                timeout = (int)((r->saved_at + SAVE_MS * SN_NS_PER_MS -
+                                 sn_clock_mono_ns()) /
+                                    SN_NS_PER_MS +
+                                1);
+            if (timeout < 1)
+                timeout = 1;
             /* Woken by the manager's commits; the timeout finds rows the
              * CLI or another process appended. */
-            sn_manager_wait_commit(r->m, &r->seen_gen,
-                                   atomic_load(&r->stopping) ? 20 : POLL_MS);
+            sn_manager_wait_commit(r->m, &r->seen_gen, timeout);
             continue;
         }
         if (!deliver_range(r, 0, r->n))
