@@ -54,6 +54,9 @@ struct sn_relay {
     enum sn_out_result ack_result;
     char ack_reason[256];
 
+    _Atomic(sn_relay_observer) observer;
+    void *_Atomic observer_arg;
+
     struct sn_ratelimit rl;
     struct sn_counter *g_backlog, *c_delivered, *c_retries, *c_dead,
         *c_latency_ms, *g_latency_ms;
@@ -247,10 +250,21 @@ dead_letter(struct sn_relay *r, const struct sn_doc *d, const char *why)
                      suppressed ? " (more suppressed)" : "");
 }
 
+void
+sn_relay_observe(struct sn_relay *r, sn_relay_observer fn, void *arg)
+{
+    atomic_store(&r->observer_arg, arg);
+    atomic_store(&r->observer, fn);
+}
+
 static void
 delivered(struct sn_relay *r, size_t from, size_t n)
 {
     int64_t now = sn_clock_wall_ns(), worst = 0;
+    sn_relay_observer obs = atomic_load(&r->observer);
+
+    if (obs != NULL)
+        obs(atomic_load(&r->observer_arg), &r->docs[from], n);
 
     for (size_t i = from; i < from + n; i++) {
         int64_t lat = (now - r->at[i]) / SN_NS_PER_MS;
@@ -322,14 +336,29 @@ relay_main(void *arg)
             continue;
         }
         if (n == 0) {
-            save_cursor(r, true);
+            int timeout = POLL_MS;
+
+            /* Idle is often only until the next commit, milliseconds
+             * away: saving the cursor at every pause put a write
+             * transaction (an fsync) between the manager's commits and
+             * the next delivery. It is saved when SAVE_MS passed or at
+             * stop; the wait below ends in time for that. */
+            save_cursor(r, atomic_load(&r->stopping));
             update_backlog(r);
             if (atomic_load(&r->stopping) && r->cursor >= r->drain_until)
                 break;
+            if (atomic_load(&r->stopping))
+                timeout = 20;
+            else if (r->saved != r->cursor)
+                timeout = (int)((r->saved_at + SAVE_MS * SN_NS_PER_MS -
+                                 sn_clock_mono_ns()) /
+                                    SN_NS_PER_MS +
+                                1);
+            if (timeout < 1)
+                timeout = 1;
             /* Woken by the manager's commits; the timeout finds rows the
              * CLI or another process appended. */
-            sn_manager_wait_commit(r->m, &r->seen_gen,
-                                   atomic_load(&r->stopping) ? 20 : POLL_MS);
+            sn_manager_wait_commit(r->m, &r->seen_gen, timeout);
             continue;
         }
         if (!deliver_range(r, 0, r->n))

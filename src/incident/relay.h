@@ -12,6 +12,7 @@
 #ifndef SN_INCIDENT_RELAY_H
 #define SN_INCIDENT_RELAY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <sentineld/plugin.h>
@@ -37,5 +38,12 @@ void sn_relay_stop(struct sn_instance *out, int64_t drain_ms);
 /* host->output_ack for an output that takes incidents. */
 void sn_relay_ack(struct sn_relay *r, uint64_t token,
                   enum sn_out_result result, const char *reason);
+
+/* Benchmarks: fn(arg, docs, n) runs on the relay's thread right after
+ * docs were acknowledged OK (before the cursor is saved). Set it before
+ * anything is committed for this output; NULL removes it. */
+typedef void (*sn_relay_observer)(void *arg, const struct sn_doc *docs,
+                                  size_t n);
+void sn_relay_observe(struct sn_relay *r, sn_relay_observer fn, void *arg);
 
 #endif
