@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <sqlite3.h>
@@ -38,7 +39,7 @@ struct oh_state {
     char *path;
     sqlite3 *db;
     sqlite3_stmt *ins_ev, *ins_field, *prune_age_f, *prune_age_e, *prune_rows_f,
-        *prune_rows_e;
+        *prune_rows_e, *nth_id;
     int64_t n_rows; /* rows in events, tracked to avoid count(*) */
     struct sn_buf *json;
     struct sn_counter *c_written, *c_pruned, *c_errors;
@@ -122,8 +123,9 @@ close_db(struct oh_state *s)
     sqlite3_finalize(s->prune_age_e);
     sqlite3_finalize(s->prune_rows_f);
     sqlite3_finalize(s->prune_rows_e);
+    sqlite3_finalize(s->nth_id);
     s->ins_ev = s->ins_field = s->prune_age_f = s->prune_age_e = NULL;
-    s->prune_rows_f = s->prune_rows_e = NULL;
+    s->prune_rows_f = s->prune_rows_e = s->nth_id = NULL;
     sqlite3_close(s->db);
     s->db = NULL;
 }
@@ -139,8 +141,19 @@ static enum sn_status
 open_db(struct oh_state *s, char *err, size_t err_len)
 {
     sqlite3_stmt *st = NULL;
+    char *slash = strrchr(s->path, '/');
     int rc;
 
+    /* The daemon creates state_dir only when it runs the incident
+     * manager; a history-only pipeline (or --oneshot) must do it here. */
+    *slash = '\0';
+    rc = mkdir(s->path, 0750);
+    *slash = '/';
+    if (rc != 0 && errno != EEXIST) {
+        snprintf(err, err_len, "cannot create state_dir for %s: %s", s->path,
+                 strerror(errno));
+        return SN_EIO;
+    }
     rc = sqlite3_open_v2(
         s->path, &s->db,
         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -171,15 +184,13 @@ open_db(struct oh_state *s, char *err, size_t err_len)
                   "WHERE ts < ?1 ORDER BY ts LIMIT ?2)",
                   &s->prune_age_e);
     if (rc == SQLITE_OK)
-        rc = prep(s,
-                  "DELETE FROM event_fields WHERE event_id IN (SELECT id "
-                  "FROM events ORDER BY id LIMIT ?1)",
+        rc = prep(s, "DELETE FROM event_fields WHERE event_id <= ?1",
                   &s->prune_rows_f);
     if (rc == SQLITE_OK)
-        rc = prep(s,
-                  "DELETE FROM events WHERE id IN (SELECT id FROM events "
-                  "ORDER BY id LIMIT ?1)",
-                  &s->prune_rows_e);
+        rc = prep(s, "DELETE FROM events WHERE id <= ?1", &s->prune_rows_e);
+    if (rc == SQLITE_OK)
+        rc = prep(s, "SELECT id FROM events ORDER BY id LIMIT 1 OFFSET ?1",
+                  &s->nth_id);
     if (rc == SQLITE_OK)
         rc = prep(s, "SELECT count(*) FROM events", &st);
     if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
@@ -326,21 +337,17 @@ insert_event(struct oh_state *s, struct sn_event *ev)
     return SQLITE_OK;
 }
 
-/* Delete up to `budget` rows with one of the two statement pairs; the
+/* Delete up to `budget` events older than cut (ns), fields first; the
  * number deleted, or -1 on error. */
 static int64_t
-prune_pair(struct oh_state *s, sqlite3_stmt *f, sqlite3_stmt *e, int64_t cut,
-           int64_t budget)
+prune_age(struct oh_state *s, int64_t cut, int64_t budget)
 {
-    int limit_ix = cut >= 0 ? 2 : 1;
-
-    if (cut >= 0) {
-        sqlite3_bind_int64(f, 1, cut);
-        sqlite3_bind_int64(e, 1, cut);
-    }
-    sqlite3_bind_int64(f, limit_ix, budget);
-    sqlite3_bind_int64(e, limit_ix, budget);
-    if (step_reset(f) != SQLITE_OK || step_reset(e) != SQLITE_OK)
+    sqlite3_bind_int64(s->prune_age_f, 1, cut);
+    sqlite3_bind_int64(s->prune_age_e, 1, cut);
+    sqlite3_bind_int64(s->prune_age_f, 2, budget);
+    sqlite3_bind_int64(s->prune_age_e, 2, budget);
+    if (step_reset(s->prune_age_f) != SQLITE_OK ||
+        step_reset(s->prune_age_e) != SQLITE_OK)
         return -1;
     return sqlite3_changes64(s->db);
 }
@@ -358,18 +365,31 @@ prune(struct oh_state *s, size_t n_new, int64_t *pruned)
     cut = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec -
           s->c->max_age_ms * 1000000;
     *pruned = 0;
-    got = prune_pair(s, s->prune_age_f, s->prune_age_e, cut, budget);
+    got = prune_age(s, cut, budget);
     if (got < 0)
         return SQLITE_ERROR;
     *pruned += got;
     budget -= got;
     if (s->n_rows - *pruned > s->c->max_rows && budget > 0) {
-        int64_t excess = s->n_rows - *pruned - s->c->max_rows;
-        got = prune_pair(s, s->prune_rows_f, s->prune_rows_e, -1,
-                         excess < budget ? excess : budget);
-        if (got < 0)
+        int64_t excess = s->n_rows - *pruned - s->c->max_rows, cut_id;
+
+        /* Ids grow with insertion: the oldest rows are an id prefix, so
+         * both deletes are range scans on primary keys. */
+        if (excess > budget)
+            excess = budget;
+        sqlite3_bind_int64(s->nth_id, 1, excess - 1);
+        if (sqlite3_step(s->nth_id) != SQLITE_ROW) {
+            sqlite3_reset(s->nth_id);
             return SQLITE_ERROR;
-        *pruned += got;
+        }
+        cut_id = sqlite3_column_int64(s->nth_id, 0);
+        sqlite3_reset(s->nth_id);
+        sqlite3_bind_int64(s->prune_rows_f, 1, cut_id);
+        sqlite3_bind_int64(s->prune_rows_e, 1, cut_id);
+        if (step_reset(s->prune_rows_f) != SQLITE_OK ||
+            step_reset(s->prune_rows_e) != SQLITE_OK)
+            return SQLITE_ERROR;
+        *pruned += sqlite3_changes64(s->db);
     }
     return SQLITE_OK;
 }
