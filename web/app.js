@@ -395,15 +395,126 @@ function act(id, action) {
   d.showModal();
 }
 
+/* ---- event search and volume chart -------------------------------------- */
+
+const SYSLOG_SEV = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+const PALETTE = ["#3b6fd8", "#d9480f", "#1a7f37", "#b08900", "#8e44ad", "#0b7285",
+  "#c2255c", "#5c940d", "#495057", "#e67700"];
+
+/* The filters of the events page as query parameters; the range ends now. */
+function eventQuery() {
+  const q = new URLSearchParams();
+  const until = Date.now();
+  q.set("since", new Date(until - Number($("#ev-range").value) * 1000).toISOString());
+  q.set("until", new Date(until + 1000).toISOString());
+  for (const [id, key] of [["#ev-host", "host"], ["#ev-app", "app"], ["#ev-text", "q"]]) {
+    const v = $(id).value.trim();
+    if (v) q.set(key, v);
+  }
+  for (const f of $("#ev-field").value.trim().split(/\s+/)) if (f) q.append("field", f);
+  return q;
+}
+
+function fieldsText(f) {
+  if (!f) return "";
+  return Object.entries(f).map(([k, v]) => k + "=" + v).join(" ");
+}
+
+function eventRow(item) {
+  const e = item.event || {};
+  const tr = el("tr");
+  tr.append(el("td", "mono", new Date(item.time_ns / 1e6).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z")),
+    el("td", null, e.hostname || ""), el("td", null, e.appname || ""),
+    el("td", null, e.severity === null || e.severity === undefined ? "" : SYSLOG_SEV[e.severity]),
+    el("td", "msg", e.msg || ""), el("td", "key", fieldsText(e.fields)));
+  return tr;
+}
+
+async function loadEvents(more) {
+  const q = more ? state.evQuery : eventQuery();
+  $("#ev-err").textContent = "";
+  if (!more) {
+    state.evQuery = q;
+    state.evCursor = null;
+    loadCounts(q).catch((e) => { $("#ev-err").textContent = e.message; });
+  }
+  const p = new URLSearchParams(q);
+  p.set("limit", "100");
+  if (more && state.evCursor) p.set("cursor", state.evCursor);
+  let page;
+  try {
+    page = await api("GET", "/api/v1/events?" + p.toString());
+  } catch (e) {
+    $("#ev-err").textContent = e.message;
+    return;
+  }
+  const tb = $("#events tbody");
+  const rows = page.events.map(eventRow);
+  if (more) tb.append(...rows); else tb.replaceChildren(...rows);
+  state.evCursor = page.next_cursor;
+  $("#ev-more").classList.toggle("hidden", !page.next_cursor);
+}
+
+async function loadCounts(q) {
+  const p = new URLSearchParams(q);
+  const g = $("#ev-group").value;
+  if (g) p.set("group_by", g);
+  p.set("bucket", Math.max(1, Math.ceil(Number($("#ev-range").value) / 60)) + "s");
+  const c = await api("GET", "/api/v1/events/counts?" + p.toString());
+  drawVolume(c);
+}
+
+/* Stacked bars, one colour per group (biggest first), from
+ * /api/v1/events/counts. */
+function drawVolume(c) {
+  const cv = $("#ev-chart");
+  cv.width = cv.clientWidth || 1200;
+  const ctx = cv.getContext("2d");
+  const W = cv.width, H = cv.height, n = c.buckets.length;
+  ctx.clearRect(0, 0, W, H);
+  const sums = c.buckets.map((_, i) => c.series.reduce((a, s) => a + s.counts[i], 0));
+  const max = Math.max(1, ...sums);
+  const bw = W / Math.max(1, n);
+  c.series.forEach((s, k) => {
+    ctx.fillStyle = PALETTE[k % PALETTE.length];
+    s.counts.forEach((v, i) => {
+      if (!v) return;
+      const below = c.series.slice(0, k).reduce((a, t) => a + t.counts[i], 0);
+      const y0 = H - 14 - (below / max) * (H - 20), h = (v / max) * (H - 20);
+      ctx.fillRect(i * bw + 1, y0 - h, Math.max(1, bw - 2), h);
+    });
+  });
+  ctx.fillStyle = "#667";
+  ctx.font = "11px sans-serif";
+  ctx.fillText("max " + max + " / " + Math.round(c.bucket_ns / 1e9) + " s", 4, 11);
+  ctx.fillText(new Date(c.since / 1e6).toISOString().slice(11, 16) + "Z", 4, H - 2);
+  ctx.fillText(new Date(c.until / 1e6).toISOString().slice(11, 16) + "Z", W - 40, H - 2);
+  cv.dataset.total = String(c.total);
+  const legend = c.series.map((s, k) => {
+    const span = el("span", null);
+    const sw = el("i");
+    sw.style.background = PALETTE[k % PALETTE.length];
+    let name = s.key === null ? "(none)" : s.key;
+    if (c.group_by === "severity" && s.key !== null) name = SYSLOG_SEV[Number(s.key)] || s.key;
+    if (c.group_by === null) name = "events";
+    span.append(sw, document.createTextNode(name + " " + s.total));
+    return span;
+  });
+  if (c.other) legend.push(el("span", null, "other " + c.other));
+  $("#ev-legend").replaceChildren(...legend);
+}
+
 /* ---- routing ------------------------------------------------------------ */
 
 function route() {
-  const id = current();
+  const id = current(), events = location.hash === "#/events";
   $("#login").classList.toggle("hidden", !!state.me);
-  $("#list-view").classList.toggle("hidden", !state.me || !!id);
+  $("#list-view").classList.toggle("hidden", !state.me || !!id || events);
   $("#incident-view").classList.toggle("hidden", !state.me || !id);
+  $("#events-view").classList.toggle("hidden", !state.me || !events);
   if (!state.me) return;
-  if (id) showIncident(id);
+  if (events) loadEvents(false);
+  else if (id) showIncident(id);
   else loadList(false).catch((e) => setConn("off", e.message));
 }
 
@@ -416,6 +527,9 @@ window.addEventListener("DOMContentLoaded", () => {
   $("#logout").addEventListener("click", logout);
   $("#f-apply").addEventListener("click", () => loadList(false));
   $("#more").addEventListener("click", () => loadList(true));
+  $("#ev-form").addEventListener("submit", (e) => { e.preventDefault(); loadEvents(false); });
+  $("#ev-group").addEventListener("change", () => loadEvents(false));
+  $("#ev-more").addEventListener("click", () => loadEvents(true));
   window.addEventListener("hashchange", route);
   setInterval(sampleEvents, 5000);
   sampleEvents();

@@ -60,8 +60,8 @@ sn_http_incidents_close(struct sn_http *h)
 
 /* RFC 3339 UTC ("2026-01-02T03:04:05Z", fraction allowed) or integer
  * nanoseconds since the epoch. */
-static bool
-parse_time(const char *s, int64_t *out)
+bool
+sn_http_parse_time(const char *s, int64_t *out)
 {
     struct tm tm;
     char *end;
@@ -145,8 +145,10 @@ sn_api_incidents_list(struct sn_req *rq)
     q.rule_id = sn_req_query(rq, "rule");
     q.text = sn_req_query(rq, "q");
     q.cursor = sn_req_query(rq, "cursor");
-    if (((v = sn_req_query(rq, "since")) && !parse_time(v, &q.since_ns)) ||
-        ((v = sn_req_query(rq, "until")) && !parse_time(v, &q.until_ns))) {
+    if (((v = sn_req_query(rq, "since")) &&
+         !sn_http_parse_time(v, &q.since_ns)) ||
+        ((v = sn_req_query(rq, "until")) &&
+         !sn_http_parse_time(v, &q.until_ns))) {
         sn_reply_error(rq, 400, "bad_query",
                        "time '%s': expected RFC 3339 UTC "
                        "(2026-01-02T03:04:05Z) or nanoseconds",

@@ -41,6 +41,7 @@ struct sn_http {
     int64_t tokens_mtime_ns; /* reloaded when the file changes */
     struct sn_bucket buckets[SN_HTTP_BUCKETS];
     struct sn_incidents *inc; /* opened lazily: NULL until the store exists */
+    void *hist; /* sqlite3 * on <state_dir>/events.db, read-only, lazily */
     struct sn_stream *stream; /* live feed clients (stream.c) */
     struct sn_emitter *em;    /* POST /api/v1/events (api_events.c) */
     const void *em_pipeline;  /* the pipeline em belongs to */
@@ -131,6 +132,13 @@ void sn_api_incidents_action(struct sn_req *rq);
  * (api_incidents.c); NULL with err set when it cannot be opened. */
 struct sn_incidents *sn_http_store(struct sn_http *h, struct sn_error *err);
 void sn_http_incidents_close(struct sn_http *h);
+/* GET /api/v1/events and /api/v1/events/counts: the event history kept
+ * by out_history (api_history.c). */
+void sn_api_events_search(struct sn_req *rq);
+void sn_api_events_counts(struct sn_req *rq);
+void sn_http_history_close(struct sn_http *h);
+/* RFC 3339 UTC or integer ns since the epoch (api_incidents.c). */
+bool sn_http_parse_time(const char *s, int64_t *out);
 /* Flush and free the events emitter (api_events.c). */
 void sn_http_events_fini(struct sn_http *h);
 

@@ -17,6 +17,8 @@ const struct sn_route sn_routes[] = {
     { "GET", "/api/v1/openapi.json", SN_ROLE_NONE, sn_api_openapi },
     { "GET", "/api/v1/whoami", SN_ROLE_VIEWER, sn_api_whoami },
     { "POST", "/api/v1/events", SN_ROLE_OPERATOR, sn_api_events_post },
+    { "GET", "/api/v1/events", SN_ROLE_VIEWER, sn_api_events_search },
+    { "GET", "/api/v1/events/counts", SN_ROLE_VIEWER, sn_api_events_counts },
     { "GET", "/api/v1/rules", SN_ROLE_VIEWER, sn_api_rules_list },
     { "POST", "/api/v1/rules/reload", SN_ROLE_ADMIN, sn_api_rules_reload },
     { "GET", "/api/v1/incidents", SN_ROLE_VIEWER, sn_api_incidents_list },

@@ -429,10 +429,18 @@ sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err)
             if (start_instance(in, err) != SN_OK)
                 goto fail;
             if (in->kind == SN_KIND_OUTPUT && !in->takes_incidents) {
-                sn_queue_init(&in->q);
+                /* A ring, not batch->next: every event output holds the
+                 * same batches at once. */
+                if (!sn_queue_init_ring(&in->q, n_pool)) {
+                    sn_queue_fini(&in->q);
+                    sn_error_set(err, "out of memory for output '%s'",
+                                 in->name);
+                    goto fail;
+                }
                 pthread_mutex_init(&in->pending_lock, NULL);
                 if (pthread_create(&in->othread, NULL, sn_output_main, in) !=
                     0) {
+                    sn_queue_fini(&in->q);
                     sn_error_set(err, "cannot create a thread for output '%s'",
                                  in->name);
                     goto fail;

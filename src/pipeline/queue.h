@@ -18,9 +18,17 @@ struct sn_queue {
     struct sn_batch *head, *tail;
     size_t len;
     bool closed;
+    /* Output queues: one batch sits in every output's queue at once, so
+     * they cannot link through batch->next; a ring of cap pointers
+     * (cap = the pool's batch count, the most one queue can hold). */
+    struct sn_batch **ring;
+    size_t cap, first;
 };
 
 void sn_queue_init(struct sn_queue *q);
+/* A queue that does not use batch->next (see ring above); false on
+ * ENOMEM. sn_queue_fini frees the ring. */
+bool sn_queue_init_ring(struct sn_queue *q, size_t cap);
 void sn_queue_fini(struct sn_queue *q);
 void sn_queue_push(struct sn_queue *q, struct sn_batch *b);
 /* Put back at the head (a redelivery keeps its place). */

@@ -3,7 +3,8 @@
 // message (det_signal turns "SIGNAL ..." messages into signals), open it,
 // see its evidence, acknowledge with a reason, see the audit entry; a rule
 // incident shows its trace rows, window math and sequence timeline; a
-// viewer gets no action buttons. Prints TAP; screenshots go to ARTIFACTS.
+// viewer gets no action buttons; the events page finds the message and
+// charts it (out_history). Prints TAP; screenshots go to ARTIFACTS.
 // Waits use selectors, not waitForFunction: the console's CSP forbids the
 // eval that polling functions need (and the test checks the CSP holds).
 // Environment: URL, SYSLOG_PORT, OP_TOKEN, VIEWER_TOKEN, ARTIFACTS, SEED (a
@@ -37,7 +38,7 @@ async function step(what, fn) {
 }
 
 (async () => {
-  console.log("1..11");
+  console.log("1..13");
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: process.getuid && process.getuid() === 0 ? ["--no-sandbox"] : [],
@@ -121,6 +122,28 @@ async function step(what, fn) {
       await p2.screenshot({ path: ART + "/6-viewer.png" });
       await ctx.close();
       return buttons.length === 0;
+    });
+    await step("the events page finds the syslog messages by host, app and text", async () => {
+      await page.goto(U + "/#/events");
+      await page.waitForSelector("#events-view", { state: "visible" });
+      await page.fill("#ev-host", "web1");
+      await page.fill("#ev-app", "sshd");
+      await page.fill("#ev-text", "Failed password");
+      await page.click("#ev-search");
+      await page.waitForSelector("#events tbody tr:has-text('Failed password for root from 203.0.113.7')");
+      const rows = await page.$$eval("#events tbody tr", (r) => r.map((x) => x.textContent));
+      await page.fill("#ev-host", "no-such-host");
+      await page.click("#ev-search");
+      await page.waitForSelector("#events tbody tr", { state: "detached" });
+      return rows.length === 1 && rows[0].includes("web1") && rows[0].includes("info");
+    });
+    await step("the volume chart is fed by the counts endpoint, grouped by host", async () => {
+      await page.fill("#ev-host", "");
+      await page.fill("#ev-text", "");
+      await page.selectOption("#ev-group", "host");
+      await page.waitForSelector("#ev-legend span:has-text('web1 1')");
+      await page.screenshot({ path: ART + "/7-events.png", fullPage: true });
+      return (await page.getAttribute("#ev-chart", "data-total")) === "1";
     });
     await step("no console errors (CSP violations, script errors)", async () => {
       if (csp.length) console.log("# " + csp.join("\n# "));

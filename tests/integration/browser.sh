@@ -29,7 +29,7 @@ inputs:
 detectors:
   - { name: d, plugin: det_signal }
 outputs:
-  - { name: o, plugin: out_null }
+  - { name: h, plugin: out_history }
 EOC
 O=$("$SENTINELD" token create --name olga --role operator -c "$TMP/c.yaml" 2>/dev/null)
 V=$("$SENTINELD" token create --name vic --role viewer -c "$TMP/c.yaml" 2>/dev/null)
