@@ -166,7 +166,8 @@ load_incidents(struct sn_config *c, const struct sn_node *n,
 }
 
 const char *const sn_instance_core_keys[] = { "name", "plugin", "parser",
-                                              "inputs", "take", NULL };
+                                              "inputs", "take", "when_full",
+                                              NULL };
 
 static const char *const top_keys[] = { "daemon",    "http",    "inputs",
                                         "parsers",   "detectors", "outputs",
@@ -236,6 +237,31 @@ str_list(struct sn_config *c, const struct sn_node *n, const char *what,
     }
     out->items = items;
     out->n = n->n;
+}
+
+/* `when_full: drop` lets an event output that cannot keep up lose events
+ * (counted) instead of slowing every input down: for best-effort sinks
+ * such as the event history, never for delivery that must not lose. */
+static void
+when_full_key(struct sn_inst_conf *ic, const struct sn_node *t,
+              struct sn_diags *d)
+{
+    if (t == NULL)
+        return;
+    if (ic->kind != SN_KIND_OUTPUT) {
+        sn_diags_add(d, SN_DIAG_ERROR, t->file, t->line, t->col,
+                     "'when_full' is only valid for outputs");
+        return;
+    }
+    if (t->type == SN_NODE_SCALAR && strcmp(t->str, "block") == 0)
+        ic->drop_when_full = false;
+    else if (t->type == SN_NODE_SCALAR && strcmp(t->str, "drop") == 0)
+        ic->drop_when_full = true;
+    else
+        sn_diags_add(d, SN_DIAG_ERROR, t->file, t->line, t->col,
+                     "'when_full' must be 'block' (slow the inputs down) or "
+                     "'drop' (lose and count events this output cannot "
+                     "keep up with)");
 }
 
 static void
@@ -343,6 +369,7 @@ load_instances(struct sn_config *c, const struct sn_node *list,
                          "'inputs' is only valid for detectors and outputs");
         }
         take_key(ic, sn_node_get(n, "take"), d);
+        when_full_key(ic, sn_node_get(n, "when_full"), d);
         c->n_insts++;
     }
 }

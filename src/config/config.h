@@ -68,6 +68,7 @@ struct sn_inst_conf {
     struct sn_strlist parsers; /* inputs: parser chain (names) */
     struct sn_strlist inputs;  /* outputs/detectors: only these inputs */
     enum sn_take take;         /* outputs: events or incidents */
+    bool drop_when_full;       /* outputs: `when_full: drop` (default block) */
 };
 
 struct sn_config {

@@ -38,6 +38,9 @@
 /* Rate limit for repeated log lines about bad input: one line per
  * this many milliseconds per instance and reason class. */
 #define SN_LOG_RATE_MS 1000
+/* Batches an output with `when_full: drop` may have waiting before the
+ * workers pass it by (counted as dropped). */
+#define SN_OUTPUT_DROP_QUEUE 8
 
 _Static_assert(SN_BATCH_MAX_RECORDS > 0 && SN_BATCH_MAX_RECORDS <= 65536,
                "batch size must fit the event index type");

@@ -81,7 +81,8 @@ register_counters(struct sn_pipeline *pl, struct sn_instance *in)
             "events the output refused permanently (dead-lettered)");
         in->c_dropped = sn_metrics_counter(
             m, "sentineld_output_dropped_total", in->labels,
-            "events not delivered when a stop timed out");
+            "events not delivered: a stop timed out, or the output could "
+            "not keep up (when_full: drop)");
         break;
     default:
         break;

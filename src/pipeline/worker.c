@@ -66,6 +66,21 @@ parse_one(struct sn_instance *in, struct sn_event *ev, struct sn_arena *a)
     return false;
 }
 
+/* An output with `when_full: drop` that has SN_OUTPUT_DROP_QUEUE batches
+ * waiting does not get this one: counted, logged at a limited rate. */
+static void
+output_behind(struct sn_instance *o, size_t n)
+{
+    uint64_t suppressed = 0;
+
+    sn_counter_add(o->c_dropped, n);
+    if (sn_ratelimit_pass(&o->rl_drop, SN_LOG_RATE_MS, &suppressed))
+        sn_log_warn("output '%s' cannot keep up: %zu events dropped "
+                    "(when_full: drop; counted in "
+                    "sentineld_output_dropped_total)%s",
+                    o->name, n, suppressed ? " (more suppressed)" : "");
+}
+
 static void
 process(struct sn_worker *wk, struct sn_batch *b)
 {
@@ -103,6 +118,11 @@ process(struct sn_worker *wk, struct sn_batch *b)
     for (size_t i = 0; i < pl->n_insts; i++) {
         struct sn_instance *o = &pl->insts[i];
         if (o->kind == SN_KIND_OUTPUT && o->othread_started && wants(o, in)) {
+            if (o->conf->drop_when_full &&
+                sn_queue_len(&o->q) >= SN_OUTPUT_DROP_QUEUE) {
+                output_behind(o, b->n);
+                continue;
+            }
             atomic_fetch_add(&b->refs, 1);
             sn_queue_push(&o->q, b);
         }
