@@ -29,7 +29,7 @@ check "token list names tokens and roles" grep -q '^olga *operator$' "$TMP/list"
 check "a duplicate name is refused" sh -c "! '$S' token create --name vic --role admin -c '$TMP/c.yaml' 2>/dev/null"
 
 start_daemon "$TMP/c.yaml" "$TMP/log"
-wait_for 5 curl -sf "http://127.0.0.1:$hp/health" -o /dev/null
+wait_for 30 curl -sf "http://127.0.0.1:$hp/health" -o /dev/null
 U="http://127.0.0.1:$hp"
 
 # req TOKEN METHOD PATH [BODY]: status code on stdout; body in $TMP/b,
@@ -199,7 +199,7 @@ sed -e "s/$hp/$hp2/" -e 's/rate_limit: 1000/rate_limit: 2, approve_role: admin/'
 "$S" run -c "$TMP/c2.yaml" 2>"$TMP/log2" &
 P2=$!
 PIDS="$PIDS $P2"
-wait_for 5 curl -sf "http://127.0.0.1:$hp2/health" -o /dev/null
+wait_for 30 curl -sf "http://127.0.0.1:$hp2/health" -o /dev/null
 crit2=$("$SEED" "$DB" root-login 4 "Root login" 192.0.2.99)
 curl -s -o /dev/null -H "Authorization: Bearer $A" -d '{"reason":"noise"}' "http://127.0.0.1:$hp2/api/v1/incidents/$crit2/suppress"
 code=$(curl -s -o "$TMP/b" -w '%{http_code}' -H "Authorization: Bearer $O" -d '{"reason":"ok"}' "http://127.0.0.1:$hp2/api/v1/incidents/$crit2/approve")
@@ -233,7 +233,7 @@ if make_certs client.test; then
     "$S" run -c "$TMP/c3.yaml" 2>"$TMP/log3" &
     P3=$!
     PIDS="$PIDS $P3"
-    wait_for 5 curl -sf --cacert "$TMP/ca.pem" "https://127.0.0.1:$hp3/health" -o /dev/null
+    wait_for 30 curl -sf --cacert "$TMP/ca.pem" "https://127.0.0.1:$hp3/health" -o /dev/null
     code=$(curl -s -o "$TMP/b" -w '%{http_code}' --cacert "$TMP/ca.pem" -H "Authorization: Bearer $O" "https://127.0.0.1:$hp3/api/v1/whoami")
     check "TLS listener serves the API over HTTPS" sh -c "[ $code = 200 ] && grep -q olga '$TMP/b'"
     kill "$P3"

@@ -34,11 +34,11 @@ EOC
 O=$("$SENTINELD" token create --name olga --role operator -c "$TMP/c.yaml" 2>/dev/null)
 V=$("$SENTINELD" token create --name vic --role viewer -c "$TMP/c.yaml" 2>/dev/null)
 start_daemon "$TMP/c.yaml" "$TMP/log"
-wait_for 5 curl -sf "http://127.0.0.1:$hp/health" -o /dev/null
+wait_for 30 curl -sf "http://127.0.0.1:$hp/health" -o /dev/null
 
 URL="http://127.0.0.1:$hp" SYSLOG_PORT="$sp" OP_TOKEN="$O" VIEWER_TOKEN="$V" ARTIFACTS="$BR/artifacts" \
     SEED="'$BUILDDIR/tests/tools/seed_incident' '$TMP/state/sentineld.db' ssh-brute-force 3 'SSH brute force'" \
-    NODE_PATH="$BR/node_modules" timeout 60 node "$SRCDIR/tests/browser/console.js"
+    NODE_PATH="$BR/node_modules" timeout 120 node "$SRCDIR/tests/browser/console.js"
 rc=$?
 [ $rc -eq 0 ] || sed 's/^/# daemon: /' "$TMP/log"
 stop_daemon

@@ -53,7 +53,7 @@ nsig() {
 }
 
 start_daemon "$TMP/c.yaml" "$TMP/log"
-wait_for 5 curl -sf "http://127.0.0.1:$port/health" -o /dev/null
+wait_for 30 curl -sf "http://127.0.0.1:$port/health" -o /dev/null
 fail 1; fail 2; fail 3
 wait_until 5 'test "$(lines "$TMP/out.json")" -eq 3'
 kill -HUP "$DPID"
@@ -67,7 +67,7 @@ stop_daemon
 check "the daemon saved its state on exit" test -s "$TMP/state/rules.corr"
 
 start_daemon "$TMP/c.yaml" "$TMP/log2"
-wait_for 5 curl -sf "http://127.0.0.1:$port/health" -o /dev/null
+wait_for 30 curl -sf "http://127.0.0.1:$port/health" -o /dev/null
 fail 6
 wait_until 5 'test "$(nsig)" -ge 1'
 sleep 0.3
@@ -110,7 +110,7 @@ check "the daemon exits 0" test $? -eq 0
 sed -i 's/count: 6/count: 2/' "$TMP/rules.yaml"
 : >"$TMP/signals.json"
 start_daemon "$TMP/c.yaml" "$TMP/log3"
-wait_for 5 curl -sf "http://127.0.0.1:$port/health" -o /dev/null
+wait_for 30 curl -sf "http://127.0.0.1:$port/health" -o /dev/null
 fail 7
 wait_until 5 'test "$(lines "$TMP/out.json")" -eq 8'
 sleep 0.3

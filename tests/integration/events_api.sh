@@ -23,7 +23,7 @@ outputs:
 EOC
 V=$("$SENTINELD" token create --name vic --role viewer -c "$TMP/c.yaml" 2>/dev/null)
 start_daemon "$TMP/c.yaml" "$TMP/log"
-wait_for 5 curl -sf "http://127.0.0.1:$hp/health" -o /dev/null
+wait_for 30 curl -sf "http://127.0.0.1:$hp/health" -o /dev/null
 U="http://127.0.0.1:$hp"
 
 # T0: a whole minute half an hour ago, so the default range (24 h) holds

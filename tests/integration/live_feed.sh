@@ -22,7 +22,7 @@ EOC
 V=$("$SENTINELD" token create --name vic --role viewer -c "$TMP/c.yaml" 2>/dev/null)
 DB="$TMP/state/sentineld.db"
 start_daemon "$TMP/c.yaml" "$TMP/log"
-wait_for 5 curl -sf "http://127.0.0.1:$hp/health" -o /dev/null
+wait_for 30 curl -sf "http://127.0.0.1:$hp/health" -o /dev/null
 U="http://127.0.0.1:$hp"
 
 curl -sN -H "Authorization: Bearer $V" "$U/api/v1/stream" >"$TMP/sse1" &

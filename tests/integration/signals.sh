@@ -23,7 +23,7 @@ DPID=$!
 PIDS="$DPID"
 wait_for 5 test -s "$TMP/pid"
 check "pidfile holds the daemon's pid" test "$(cat "$TMP/pid")" = "$DPID"
-wait_for 5 curl -sf "http://127.0.0.1:$port/health" -o "$TMP/health"
+wait_for 30 curl -sf "http://127.0.0.1:$port/health" -o "$TMP/health"
 check "/health answers" grep -q '"status":"ok"' "$TMP/health"
 echo one >>"$TMP/in.log"
 wait_until 5 'test "$(lines "$TMP/out1.json")" -eq 1'
