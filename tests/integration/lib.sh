@@ -32,9 +32,25 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A free TCP port on 127.0.0.1 (bound then released by the kernel).
+# A free port on 127.0.0.1 for a server the test starts (TCP and UDP both
+# free). Picked outside the kernel's ephemeral range (32768-60999 on
+# Linux): a port the kernel handed out and took back could be handed to
+# any client's outgoing connection (PostgreSQL, Kafka, curl) before our
+# server binds it, which made a daemon fail to start now and then.
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    python3 -c '
+import random, socket
+while True:
+    p = random.randint(20000, 32000)
+    try:
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(socket.AF_INET, kind)
+            s.bind(("127.0.0.1", p))
+            s.close()
+    except OSError:
+        continue
+    print(p)
+    break'
 }
 
 # wait_for SECONDS COMMAND...: poll until the command succeeds.
