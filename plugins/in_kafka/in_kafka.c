@@ -75,6 +75,7 @@ ik_init(const struct sn_host *host, struct sn_instance *inst,
     if (s == NULL)
         return SN_ENOMEM;
     *state = s;
+    kafka_pin_library();
     s->ctx.host = host;
     s->ctx.inst = inst;
     s->c = config;
@@ -121,6 +122,32 @@ ik_init(const struct sn_host *host, struct sn_instance *inst,
                                    "outage) and skipped: already handed to "
                                    "the pipeline");
     return SN_OK;
+}
+
+/* An asynchronous commit that failed: forget that it was sent, so the
+ * next commit (periodic, revoke or stop) sends those offsets again. */
+static void
+on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+          rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    struct ik_state *s = opaque;
+
+    (void)rk;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR ||
+        err == RD_KAFKA_RESP_ERR__NO_OFFSET || offsets == NULL)
+        return;
+    s->ctx.host->counter_add(s->c_commit_errors, 1);
+    s->ctx.host->log(s->ctx.inst, SN_LOG_WARN,
+                     "offset commit failed (sent again): %s",
+                     rd_kafka_err2str(err));
+    pthread_mutex_lock(&s->track_lock);
+    for (int i = 0; i < offsets->cnt; i++)
+        for (size_t j = 0; j < s->n_parts; j++)
+            if (s->parts[j]->partition == offsets->elems[i].partition &&
+                strcmp(s->parts[j]->topic, offsets->elems[i].topic) == 0 &&
+                s->parts[j]->committed <= offsets->elems[i].offset)
+                s->parts[j]->committed = -1;
+    pthread_mutex_unlock(&s->track_lock);
 }
 
 static void
@@ -312,6 +339,7 @@ ik_start(void *state, char *err, size_t err_len)
     if (conf == NULL)
         return SN_ECONFIG;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
     s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));
     if (s->rk == NULL) {
         rd_kafka_conf_destroy(conf);
@@ -429,7 +457,13 @@ ik_destroy(void *state)
         /* The core stopped the pipeline first: every batch is back, so
          * this commits everything that was processed. */
         s->closing = true;
-        ik_commit(s, true, NULL);
+        /* A coordinator still recovering (after an outage) fails a
+         * commit now and then: a few tries before the restart would read
+         * these events again. */
+        for (int i = 0; i < 10 && !ik_commit(s, true, NULL); i++) {
+            struct timespec ts = { 0, 500 * 1000000L };
+            nanosleep(&ts, NULL);
+        }
         rd_kafka_queue_destroy(s->cq);
         rd_kafka_consumer_close(s->rk);
         rd_kafka_destroy(s->rk);

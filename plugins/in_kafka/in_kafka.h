@@ -124,8 +124,9 @@ void ik_track(struct ik_state *s, struct ik_part *p, uint64_t seq,
 void ik_track_publish(struct ik_state *s);
 void ik_batch_done(void *state, uint64_t seq);
 /* Poll thread: commit what is committable; sync waits for the broker.
+ * Returns false when the commit failed (nothing to commit is success).
  * only: commit just these partitions (NULL: all). */
-void ik_commit(struct ik_state *s, bool sync,
+bool ik_commit(struct ik_state *s, bool sync,
                const rd_kafka_topic_partition_list_t *only);
 /* True when no batch is in flight. */
 bool ik_track_idle(struct ik_state *s);

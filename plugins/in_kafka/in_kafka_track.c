@@ -181,7 +181,7 @@ in_list(const rd_kafka_topic_partition_list_t *l, const struct ik_part *p)
     return false;
 }
 
-void
+bool
 ik_commit(struct ik_state *s, bool sync,
           const rd_kafka_topic_partition_list_t *only)
 {
@@ -213,7 +213,7 @@ ik_commit(struct ik_state *s, bool sync,
     pthread_mutex_unlock(&s->track_lock);
     if (l->cnt == 0) {
         rd_kafka_topic_partition_list_destroy(l);
-        return;
+        return true;
     }
     e = rd_kafka_commit(s->rk, l, sync ? 0 : 1);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -234,6 +234,7 @@ ik_commit(struct ik_state *s, bool sync,
         pthread_mutex_unlock(&s->track_lock);
     }
     rd_kafka_topic_partition_list_destroy(l);
+    return e == RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 void

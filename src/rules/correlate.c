@@ -145,8 +145,8 @@ sn_corr_route_spec(const struct sn_corr_set *set,
             struct sn_str txt;
             char tmp[64];
             int id = sn_field_table_find(&set->rs->fields, s->group_by[g]);
-            if (!sn_corr_get_field(in, s->group_by[g], id < 0 ? INT32_MAX : id,
-                                   &v) ||
+            if (!sn_corr_get_field(in, s->group_by[g], strlen(s->group_by[g]),
+                                   id < 0 ? INT32_MAX : id, &v) ||
                 !sn_value_text(&v, tmp, sizeof(tmp), &txt))
                 return false;
             len += sn_corr_key_put(kbuf + len, txt);
@@ -226,9 +226,11 @@ sn_corr_new(const struct sn_corr_set *set, const struct sn_corr_config *cfg)
             id = sn_field_table_find(&set->rs->fields, s->group_by[g]);
             /* Unknown to the ruleset: an id no accessor switches on. */
             cr->field_ids[g] = id < 0 ? INT32_MAX : id;
+            cr->field_lens[g] = strlen(s->group_by[g]);
         }
         id = s->field ? sn_field_table_find(&set->rs->fields, s->field) : -1;
         cr->value_field_id = id < 0 ? INT32_MAX : id;
+        cr->value_field_len = s->field ? strlen(s->field) : 0;
         cr->max_keys = s->max_keys ? s->max_keys : c->cfg.max_keys;
         cr->max_events = s->max_events ? s->max_events : c->cfg.max_events;
         if ((s->kind == SN_CORR_THRESHOLD || s->kind == SN_CORR_DISTINCT) &&
@@ -242,16 +244,6 @@ sn_corr_new(const struct sn_corr_set *set, const struct sn_corr_config *cfg)
     return c;
 }
 
-static void
-key_bufs_free(struct ckey *k)
-{
-    free(k->kb);
-    free(k->ring);
-    free(k->ev);
-    free(k->sfree);
-    free(k->set);
-}
-
 void
 sn_corr_free(struct sn_corr *c)
 {
@@ -260,7 +252,7 @@ sn_corr_free(struct sn_corr *c)
     for (size_t s = 0; s < c->n_slabs; s++) {
         size_t n = s + 1 == c->n_slabs ? c->slab_used : SN_CORR_SLAB_KEYS;
         for (size_t i = 0; i < n; i++)
-            key_bufs_free(&c->slabs[s][i]);
+            sn_corr_key_bufs_free(&c->slabs[s][i]);
         free(c->slabs[s]);
     }
     free(c->slabs);

@@ -273,15 +273,8 @@ get_key(struct sn_corr *c, struct crule *cr, struct rd *r, bool apply, bool seq)
             sn_corr_key_release(c, cr, old);
         if ((k = sn_corr_key_alloc(c)) == NULL)
             return SN_ENOMEM;
-        if (k->kcap < klen || k->kb == NULL) {
-            char *p = realloc(k->kb, klen ? klen : 1);
-            if (p == NULL)
-                goto nomem;
-            k->kb = p;
-            k->kcap = klen ? klen : 1;
-        }
-        memcpy(k->kb, kb, klen);
-        k->klen = klen;
+        if (!sn_corr_key_set_bytes(k, (const char *)kb, klen))
+            goto nomem;
         k->hash = hash;
     } else {
         memset(&tmp, 0, sizeof(tmp));

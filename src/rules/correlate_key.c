@@ -18,11 +18,9 @@
 /* ---- reading fields ----------------------------------------------------- */
 
 bool
-sn_corr_get_field(const struct sn_corr_input *in, const char *name, int id,
-                  struct sn_value *v)
+sn_corr_get_field(const struct sn_corr_input *in, const char *name, size_t len,
+                  int id, struct sn_value *v)
 {
-    size_t len = strlen(name);
-
     for (size_t i = 0; i < in->n_fields; i++)
         if (in->fields[i].name_len == len &&
             memcmp(in->fields[i].name, name, len) == 0) {
@@ -75,7 +73,8 @@ sn_corr_build_key(struct sn_corr *c, const struct crule *cr,
             struct sn_value v;
             struct sn_str txt;
             char tmp[64];
-            if (!sn_corr_get_field(in, s->group_by[i], cr->field_ids[i], &v) ||
+            if (!sn_corr_get_field(in, s->group_by[i], cr->field_lens[i],
+                                   cr->field_ids[i], &v) ||
                 !sn_value_text(&v, tmp, sizeof(tmp), &txt))
                 return false;
             n += sn_corr_key_put(c->kbuf + n, txt);
@@ -455,6 +454,40 @@ sn_corr_key_reclaimable(const struct sn_corr *c, const struct crule *cr,
 }
 
 
+bool
+sn_corr_key_set_bytes(struct ckey *k, const char *kb, uint32_t klen)
+{
+    if (klen <= SN_CORR_KEY_INLINE) {
+        /* A recycled entry that once held a long key keeps using its
+         * heap buffer (kcap > SN_CORR_KEY_INLINE) instead of freeing it
+         * and allocating again for the next long key. */
+        if (k->kb == NULL || k->kb == k->kin)
+            k->kb = k->kin;
+    } else if (k->kb == NULL || k->kb == k->kin || k->kcap < klen) {
+        char *p = malloc(klen);
+        if (p == NULL)
+            return false;
+        if (k->kb != NULL && k->kb != k->kin)
+            free(k->kb);
+        k->kb = p;
+        k->kcap = klen;
+    }
+    memcpy(k->kb, kb, klen);
+    k->klen = klen;
+    return true;
+}
+
+void
+sn_corr_key_bufs_free(struct ckey *k)
+{
+    if (k->kb != k->kin)
+        free(k->kb);
+    free(k->ring);
+    free(k->ev);
+    free(k->sfree);
+    free(k->set);
+}
+
 /* ---- creating keys, eviction -------------------------------------------- */
 
 struct ckey *
@@ -476,18 +509,11 @@ sn_corr_key_new(struct sn_corr *c, struct crule *cr, const char *kb,
     k = sn_corr_key_alloc(c);
     if (k == NULL)
         return NULL;
-    if (k->kcap < klen || k->kb == NULL) {
-        char *p = realloc(k->kb, klen ? klen : 1);
-        if (p == NULL) {
-            k->hnext = c->free_keys;
-            c->free_keys = k;
-            return NULL;
-        }
-        k->kb = p;
-        k->kcap = klen ? klen : 1;
+    if (!sn_corr_key_set_bytes(k, kb, klen)) {
+        k->hnext = c->free_keys;
+        c->free_keys = k;
+        return NULL;
     }
-    memcpy(k->kb, kb, klen);
-    k->klen = klen;
     k->hash = hash;
     k->last_t = t;
     k->touch_wm = c->wm;

@@ -97,7 +97,8 @@ value_hash(const struct sn_corr_input *in, const struct crule *cr,
 {
     struct sn_value v;
 
-    if (!sn_corr_get_field(in, cr->spec->field, cr->value_field_id, &v) ||
+    if (!sn_corr_get_field(in, cr->spec->field, cr->value_field_len,
+                           cr->value_field_id, &v) ||
         !sn_value_text(&v, tmp, tmp_len, txt))
         return 0;
     return sn_corr_mix(sn_corr_fnv(SN_CORR_FNV_INIT, txt->ptr, txt->len));

@@ -111,6 +111,24 @@ sn_cidr_contains(const struct sn_cidr *c, const struct sn_ip *ip)
 const char *
 sn_ip_format(const struct sn_ip *ip, char *buf, size_t len)
 {
+    /* IPv4 by hand: every group-by on an address formats it per event,
+     * and inet_ntop's sprintf was ~6% of `sentineld test` on sshd logs.
+     * Same text as inet_ntop (dotted decimal, no leading zeros). */
+    if (ip->family == 4 && len >= 16) {
+        char *p = buf;
+        for (int i = 0; i < 4; i++) {
+            unsigned v = ip->addr[i];
+            if (i > 0)
+                *p++ = '.';
+            if (v >= 100)
+                *p++ = (char)('0' + v / 100);
+            if (v >= 10)
+                *p++ = (char)('0' + v / 10 % 10);
+            *p++ = (char)('0' + v % 10);
+        }
+        *p = '\0';
+        return buf;
+    }
     if (inet_ntop(ip->family == 4 ? AF_INET : AF_INET6, ip->addr, buf,
                   (socklen_t)len) == NULL)
         buf[0] = '\0';

@@ -37,7 +37,12 @@ struct sn_prefilter {
     /* automaton */
     uint8_t cls[256]; /* byte -> class (case folded) */
     size_t n_cls;
-    uint32_t *delta; /* n_states * n_cls */
+    /* n_states * n_cls; after build a transition holds the target's row
+     * offset (state * n_cls), so the scan does no multiply per byte. */
+    uint32_t *delta;
+    /* Bytes that leave the root in the root: the scan skips runs of them
+     * without walking the automaton (most of a message, for most packs). */
+    bool root_stay[256];
     size_t n_states;
     uint32_t *out_start, *out_len; /* per state, into outs */
     uint32_t *outs;                /* rule ids */
@@ -390,6 +395,11 @@ sn_prefilter_build(struct sn_prefilter *pf)
     for (size_t i = 0; i < pf->n_states * nc; i++)
         if (pf->out_len[pf->delta[i]] != 0)
             pf->delta[i] |= OUT_FLAG;
+    for (size_t i = 0; i < pf->n_states * nc; i++)
+        pf->delta[i] = (pf->delta[i] & OUT_FLAG) |
+                       (uint32_t)((pf->delta[i] & ~OUT_FLAG) * nc);
+    for (size_t b = 0; b < 256; b++)
+        pf->root_stay[b] = pf->delta[pf->cls[b]] == 0;
     for (size_t r = 0; r < pf->n_rules; r++) {
         if (pf->filtered[r]) {
             pf->always[r / 64] &= ~((uint64_t)1 << (r % 64));
@@ -436,12 +446,20 @@ sn_prefilter_scan(const struct sn_prefilter *pf, const char *s, size_t len,
     if (left == 0)
         return;
     while (p < end) {
-        uint32_t t = delta[(size_t)st * nc + cls[*p++]];
+        uint32_t t;
 
+        if (st == 0) {
+            while (p < end && pf->root_stay[*p])
+                p++;
+            if (p == end)
+                break;
+        }
+        t = delta[st + cls[*p++]];
         st = t & ~OUT_FLAG;
         if (t & OUT_FLAG) {
-            const uint32_t *o = pf->outs + pf->out_start[st];
-            for (uint32_t k = 0; k < pf->out_len[st]; k++) {
+            size_t s_out = st / nc;
+            const uint32_t *o = pf->outs + pf->out_start[s_out];
+            for (uint32_t k = 0; k < pf->out_len[s_out]; k++) {
                 uint64_t bit = (uint64_t)1 << (o[k] % 64);
                 if (!(cand[o[k] / 64] & bit)) {
                     cand[o[k] / 64] |= bit;

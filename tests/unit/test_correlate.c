@@ -1054,7 +1054,57 @@ SN_TEST(rule_file_from_data)
     sn_diags_fini(&d);
 }
 
-SN_TEST_MAIN(SN_T(threshold_fires_and_restarts), SN_T(sequence_fed_by_signals), SN_T(threshold_json_shape),
+/* Key bytes live inside the entry when short and on the heap when long;
+ * entries recycled between long and short keys (max_keys 2 evicts) must
+ * keep each key's identity, and a checkpoint must carry long keys. */
+SN_TEST(long_and_short_keys_recycled)
+{
+    static const char *yaml =
+        "rules:\n" RULE_HDR("brute") "  group_by: [user.name]\n"
+                                      "  window: 2m\n  threshold: {count: 2}\n"
+                                      "  limits: {max_keys: 2}\n";
+    char lng[3][60];
+    struct fx f, g;
+    struct sn_buf buf;
+    int64_t t = T0;
+
+    for (int i = 0; i < 3; i++)
+        snprintf(lng[i], sizeof(lng[i]),
+                 "user.name=%c-a-user-name-longer-than-thirty-two-bytes", 'a' + i);
+    CHECK(fx_open(&f, yaml));
+    for (int round = 0; round < 4; round++) {
+        /* Short, long, short, long...: each new key evicts the LRU tail. */
+        feed(&f, "brute", t += S, "s", "user.name=bob", NULL);
+        feed(&f, "brute", t += S, "l", lng[round % 3], NULL);
+        feed(&f, "brute", t += S, "s2", "user.name=eve", NULL);
+    }
+    /* Two in a row of one key fire with that key, long or short. */
+    sigs_clear(&f.sigs);
+    feed(&f, "brute", t += S, "l", lng[1], NULL);
+    feed(&f, "brute", t += S, "l", lng[1], NULL);
+    CHECK_EQ(f.sigs.n, 1);
+    CHECK(f.sigs.n == 1 && strstr(f.sigs.json[0], lng[1] + 10) != NULL);
+    feed(&f, "brute", t += S, "s", "user.name=bob", NULL);
+    CHECK_EQ(f.sigs.n, 1);
+    feed(&f, "brute", t += S, "s", "user.name=bob", NULL);
+    CHECK_EQ(f.sigs.n, 2);
+    CHECK(f.sigs.n == 2 && strstr(f.sigs.json[1], "\"bob\"") != NULL);
+    /* One event of a long key, checkpointed and restored: the second
+     * event after the restore completes it. */
+    feed(&f, "brute", t += S, "l", lng[2], NULL);
+    sn_buf_init(&buf, 1 << 20);
+    CHECK_EQ(sn_corr_checkpoint(f.c, NULL, NULL, &buf), SN_OK);
+    CHECK(fx_open(&g, yaml));
+    CHECK_EQ(sn_corr_restore(g.c, buf.data, buf.len), SN_OK);
+    feed(&g, "brute", t += S, "l", lng[2], NULL);
+    CHECK_EQ(g.sigs.n, 1);
+    CHECK(g.sigs.n == 1 && strstr(g.sigs.json[0], lng[2] + 10) != NULL);
+    sn_buf_fini(&buf);
+    fx_close(&g);
+    fx_close(&f);
+}
+
+SN_TEST_MAIN(SN_T(long_and_short_keys_recycled), SN_T(threshold_fires_and_restarts), SN_T(sequence_fed_by_signals), SN_T(threshold_json_shape),
              SN_T(threshold_sliding_window), SN_T(lateness_and_out_of_order),
              SN_T(event_time_fallback), SN_T(suppression_and_escalation),
              SN_T(resolve_after), SN_T(distinct), SN_T(sequence),

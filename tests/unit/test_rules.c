@@ -4,6 +4,7 @@
  * traces, CIDR, case folding, regex limits and the prefilter (a property
  * test: with and without it, the same rules match the same events).
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1395,7 +1396,27 @@ SN_TEST(prefilter_unit)
     sn_prefilter_free(pf);
 }
 
-SN_TEST_MAIN(SN_T(lexer_tokens), SN_T(lexer_errors), SN_T(precedence),
+/* The hand-written IPv4 formatter prints what inet_ntop prints: every
+ * octet value in every position (0, 1-, 2- and 3-digit boundaries). */
+SN_TEST(ip_format_v4)
+{
+    char got[64], want[64];
+    unsigned bad = 0;
+
+    for (unsigned v = 0; v < 256; v++) {
+        for (int pos = 0; pos < 4; pos++) {
+            struct sn_ip x = { 4, { 0 } };
+            memset(x.addr, (int)(255 - v), 4);
+            x.addr[pos] = (uint8_t)v;
+            sn_ip_format(&x, got, sizeof(got));
+            inet_ntop(AF_INET, x.addr, want, sizeof(want));
+            bad += strcmp(got, want) != 0;
+        }
+    }
+    CHECK_EQ(bad, 0);
+}
+
+SN_TEST_MAIN(SN_T(ip_format_v4), SN_T(lexer_tokens), SN_T(lexer_errors), SN_T(precedence),
              SN_T(parse_errors), SN_T(parse_depth_limit), SN_T(op_equality),
              SN_T(op_order), SN_T(op_strings), SN_T(op_in), SN_T(op_regex),
              SN_T(op_cidr), SN_T(cidr_parse), SN_T(op_exists_bool_const),
