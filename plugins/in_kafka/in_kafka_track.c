@@ -190,7 +190,10 @@ signals_stored(struct ik_state *s, bool sync)
                              sizeof(h->signals_stored) ||
         h->signals_stored == NULL)
         return true;
-    return h->signals_stored(s->ctx.inst, sync ? 2000 : 0);
+    /* The target is the signals queued at the call, so a short wait ends
+     * with the manager's next commit, even while signals keep coming (a
+     * plain look would then almost never see the queue empty). */
+    return h->signals_stored(s->ctx.inst, sync ? 2000 : 250);
 }
 
 bool
@@ -230,7 +233,8 @@ ik_commit(struct ik_state *s, bool sync,
     /* Exactly-once effect: the incidents these records caused must be in
      * the store before Kafka forgets the records. Their batches are done,
      * so their signals are queued; ask now, after taking the offsets. An
-     * interval commit that would wait is left to the next interval. */
+     * interval commit whose incidents are still not stored after a short
+     * wait is left to the next interval. */
     if (!signals_stored(s, sync)) {
         s->ctx.host->counter_add(s->c_commit_deferred, 1);
         rd_kafka_topic_partition_list_destroy(l);
