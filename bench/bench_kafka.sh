@@ -8,16 +8,26 @@
 #  2. consume: that topic through in_kafka -> parse_json -> out_null;
 #     events/s from the first to the last message (the group join is
 #     excluded: the clock starts at the first consumed message).
-#   bench/bench_kafka.sh [N] [WORKERS]      (after ./scripts/build.sh)
+#  3. scale-out catch-up: a backlog of B (default 1,000,000) events
+#     produced the same way (key procid, so every partition of a
+#     256-partition topic gets its share), then consumed through
+#     in_kafka -> parse_json -> det_rules (the shipped rule pack) ->
+#     out_null, first by one instance, then by two instances in one group
+#     (a fresh group each time, so both read the whole backlog): the time
+#     from starting the instance(s) to the last event processed (group
+#     join included: that is what catching up costs), and events/s from
+#     the first consumed event. B=0 skips it.
+#   bench/bench_kafka.sh [N] [WORKERS] [B]  (after ./scripts/build.sh)
 set -e
 cd "$(dirname "$0")/.."
 n=${1:-300000}
 workers=${2:-0}
+backlog=${3:-1000000}
 b=$PWD/_build
 tmp=$(mktemp -d)
 bpid=""
 dpid=""
-trap '[ -n "$dpid" ] && kill "$dpid" 2>/dev/null; [ -n "$bpid" ] && kill "$bpid"; rm -rf "$tmp"' EXIT
+trap '[ -n "$dpid" ] && kill $dpid 2>/dev/null; [ -n "$bpid" ] && kill "$bpid"; rm -rf "$tmp"' EXIT
 export SENTINELD_PLUGIN_PATH=$b/.plugins
 
 python3 - "$n" "$tmp/in.log" <<'PY'
@@ -32,7 +42,7 @@ PY
 # The mock cluster keeps about 5 MB per partition (older messages are
 # deleted, and loads above ~700,000 messages lost some in our runs): the
 # default N stays well below that.
-$b/tests/tools/kafka_broker -b 3 -t bench:64 >"$tmp/addr" 2>"$tmp/broker.log" &
+$b/tests/tools/kafka_broker -b 3 -t bench:64 -t backlog:256 >"$tmp/addr" 2>"$tmp/broker.log" &
 bpid=$!
 while [ ! -s "$tmp/addr" ]; do sleep 0.05; done
 bs=$(cat "$tmp/addr")
@@ -63,8 +73,11 @@ outputs:
   - { name: o, plugin: out_null }
 EOC
 metric() {
-    curl -s "http://127.0.0.1:$port/metrics" |
-        awk -v m="$1" '$1 ~ "^"m"[{ ]" || $1 == m { print $2 }' | head -n 1
+    metric_at "$port" "$1"
+}
+metric_at() {
+    curl -s "http://127.0.0.1:$1/metrics" |
+        awk -v m="$2" '$1 ~ "^"m"[{ ]" || $1 == m { print $2 }' | head -n 1
 }
 $b/sentineld run -c "$tmp/consume.yaml" 2>"$tmp/consume.log" &
 dpid=$!
@@ -102,4 +115,93 @@ print("consume  in_kafka -> parse_json -> out_null: %d events in %.2f s = %.0f e
       % (n - c0, t1 - t0, (n - c0) / (t1 - t0)))
 print("produce  in_file -> rfc5424 -> out_kafka (lz4, acked): %d events in %.2f s = %.0f events/s"
       % (n, t3 - t2, n / (t3 - t2)))
+PY
+
+[ "$backlog" -gt 0 ] || exit 0
+
+# 3. The backlog, acknowledged by the brokers before any consumer starts.
+python3 - "$backlog" "$tmp/backlog.log" <<'PY'
+import sys
+n, path = int(sys.argv[1]), sys.argv[2]
+with open(path, "w") as f:
+    for i in range(n):
+        f.write("<38>1 2026-11-23T10:%02d:%02d.%06dZ host%02d sshd %d - - "
+                "Failed password for root from 203.0.113.%d port 22 ssh2\n"
+                % (i // 600000 % 60, i // 10000 % 60, i % 1000000, i % 50, i,
+                   i % 250))
+PY
+cat >"$tmp/backlog.yaml" <<EOC
+daemon: { workers: $workers, state_dir: $tmp/state3 }
+http: { enabled: false }
+inputs:
+  - { name: f, plugin: in_file, path: $tmp/backlog.log, keep_position: false, parser: rfc5424 }
+outputs:
+  - { name: k, plugin: out_kafka, brokers: "$bs", topic: backlog, key_field: procid, compression: lz4, linger: 20ms }
+EOC
+echo "loading a backlog of $backlog events (out_kafka, acknowledged)..."
+$b/sentineld run -c "$tmp/backlog.yaml" --oneshot 2>"$tmp/backlog.log.err"
+grep -q "'k': $backlog delivered" "$tmp/backlog.log.err" || { echo "backlog: not all delivered"; tail "$tmp/backlog.log.err"; exit 1; }
+rm -f "$tmp/backlog.log"
+
+# run_group NAME INSTANCES: start the instances at once in a fresh group,
+# wait until together they processed the whole backlog; writes
+# "seconds-from-start seconds-from-first-event" to $tmp/NAME.t.
+run_group() {
+    ports=""
+    for i in $(seq "$2"); do
+        p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        cat >"$tmp/$1-$i.yaml" <<EOC
+daemon: { workers: $workers, state_dir: $tmp/$1-$i }
+http: { listen: "127.0.0.1:$p" }
+inputs:
+  - { name: k, plugin: in_kafka, brokers: "$bs", topics: [backlog], group: $1, parser: json }
+detectors:
+  - { name: rules, plugin: det_rules, rules: [$PWD/conf/rules] }
+outputs:
+  - { name: o, plugin: out_null }
+EOC
+        ports="$ports $p"
+    done
+    dpid=""
+    s0=$(now)
+    for i in $(seq "$2"); do
+        $b/sentineld run -c "$tmp/$1-$i.yaml" 2>"$tmp/$1-$i.log" &
+        dpid="$dpid $!"
+    done
+    first=""
+    last=-1
+    stall=0
+    while :; do
+        sum=0
+        for p in $ports; do
+            v=$(metric_at "$p" sentineld_output_events_total)
+            sum=$((sum + ${v:-0}))
+        done
+        [ -z "$first" ] && [ "$sum" -gt 0 ] && first=$(now)
+        [ "$sum" -ge "$backlog" ] && break
+        if [ "$sum" = "$last" ]; then
+            stall=$((stall + 1))
+            [ $stall -gt 1500 ] && { echo "catch-up ($1): stalled at $sum of $backlog"; exit 1; }
+        else
+            stall=0
+        fi
+        last=$sum
+        sleep 0.02
+    done
+    s1=$(now)
+    for p in $dpid; do kill -TERM "$p"; done
+    for p in $dpid; do wait "$p" || true; done
+    dpid=""
+    python3 -c "print('%.2f %.2f' % ($s1 - $s0, $s1 - $first))" >"$tmp/$1.t"
+}
+run_group catchup1 1
+run_group catchup2 2
+python3 - "$backlog" "$(cat "$tmp/catchup1.t")" "$(cat "$tmp/catchup2.t")" <<'PY'
+import sys
+n = int(sys.argv[1])
+for label, t in (("one instance ", sys.argv[2]), ("two instances", sys.argv[3])):
+    total, busy = map(float, t.split())
+    print("catch-up %s in_kafka -> parse_json -> det_rules -> out_null: "
+          "%d events in %.2f s from start (%.2f s from the first event) = "
+          "%.0f events/s" % (label, n, total, busy, n / busy))
 PY

@@ -287,6 +287,15 @@ struct sn_host {
      * 0 before any. Numbers grow per emitter and are unique per pipeline;
      * the input's batch_done() callback receives them. */
     uint64_t (*emit_seq)(const struct sn_emitter *em);
+    /* Inputs that acknowledge their source: true once every signal the
+     * detectors handed to the incident manager before this call is
+     * committed to the incident store, waiting up to timeout_ms for it
+     * (0: only look). The signals of every batch batch_done() reported
+     * before the call are covered (a batch is released only after its
+     * detectors returned). False when signals were lost (the store still
+     * failing at shutdown). True when the daemon keeps no incidents.
+     * Appended after ABI 2 shipped: check struct_size before calling. */
+    bool (*signals_stored)(struct sn_instance *inst, int timeout_ms);
 };
 
 /* One incident version as incident outputs receive it, in order per

@@ -112,6 +112,10 @@ ik_init(const struct sn_host *host, struct sn_instance *inst,
                                  "offset commits sent");
     s->c_commit_errors = host->counter(inst, "kafka_commit_errors_total",
                                        "offset commits that failed");
+    s->c_commit_deferred =
+        host->counter(inst, "kafka_commits_deferred_total",
+                      "offset commits put off because incidents the "
+                      "records caused were not yet in the incident store");
     s->c_paused = host->counter(inst, "kafka_pauses_total",
                                 "times the partitions were paused because "
                                 "the pipeline was full (back-pressure)");

@@ -105,7 +105,7 @@ struct ik_state {
 
     int64_t last_commit_ms;
     struct sn_counter *c_consumed, *c_dead, *c_dead_failed, *c_commits,
-        *c_commit_errors, *c_paused, *c_rebalances, *c_refetched;
+        *c_commit_errors, *c_commit_deferred, *c_paused, *c_rebalances, *c_refetched;
 };
 
 int64_t ik_mono_ms(void);

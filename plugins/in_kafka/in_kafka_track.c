@@ -181,6 +181,21 @@ in_list(const rd_kafka_topic_partition_list_t *l, const struct ik_part *p)
     return false;
 }
 
+static bool
+signals_stored(struct ik_state *s, bool sync)
+{
+    const struct sn_host *h = s->ctx.host;
+
+    if (h->struct_size < offsetof(struct sn_host, signals_stored) +
+                             sizeof(h->signals_stored) ||
+        h->signals_stored == NULL)
+        return true;
+    /* The target is the signals queued at the call, so a short wait ends
+     * with the manager's next commit, even while signals keep coming (a
+     * plain look would then almost never see the queue empty). */
+    return h->signals_stored(s->ctx.inst, sync ? 2000 : 250);
+}
+
 bool
 ik_commit(struct ik_state *s, bool sync,
           const rd_kafka_topic_partition_list_t *only)
@@ -220,6 +235,16 @@ ik_commit(struct ik_state *s, bool sync,
     if (l->cnt == 0) {
         rd_kafka_topic_partition_list_destroy(l);
         return true;
+    }
+    /* Exactly-once effect: the incidents these records caused must be in
+     * the store before Kafka forgets the records. Their batches are done,
+     * so their signals are queued; ask now, after taking the offsets. An
+     * interval commit whose incidents are still not stored after a short
+     * wait is left to the next interval. */
+    if (!signals_stored(s, sync)) {
+        s->ctx.host->counter_add(s->c_commit_deferred, 1);
+        rd_kafka_topic_partition_list_destroy(l);
+        return false;
     }
     e = rd_kafka_commit(s->rk, l, sync ? 0 : 1);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -183,6 +183,7 @@ build(struct sn_daemon *d, struct sn_pipeline **out)
         }
         if (d->mgr != NULL) {
             (*out)->signal_sink = sn_manager_sink;
+            (*out)->signals_stored = sn_manager_stored;
             (*out)->signal_sink_arg = d->mgr;
         }
         (*out)->before_outputs_stop = before_outputs_stop;

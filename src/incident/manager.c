@@ -66,6 +66,7 @@ struct sn_manager {
     size_t cap, head, count;
     uint64_t submitted, done;
     bool stopping, exited;
+    bool lost; /* signals dropped at shutdown: counted done, not stored */
 
     pthread_mutex_t glock;
     pthread_cond_t gcond;
@@ -449,6 +450,7 @@ manager_main(void *arg)
                              "%zu signals were not stored",
                              m->count);
                 m->done += m->count;
+                m->lost = true;
                 for (size_t i = 0; i < m->count; i++)
                     sn_fold_sig_fini(&m->ring[(m->head + i) % m->cap].sig);
                 m->head = (m->head + m->count) % m->cap;
@@ -511,6 +513,31 @@ sn_manager_flush(struct sn_manager *m)
     while (m->done < target && !m->exited)
         pthread_cond_wait(&m->progress, &m->lock);
     pthread_mutex_unlock(&m->lock);
+}
+
+bool
+sn_manager_stored(void *arg, int timeout_ms)
+{
+    struct sn_manager *m = arg;
+    struct timespec ts;
+    uint64_t target;
+    bool ok;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&m->lock);
+    target = m->submitted;
+    while (m->done < target && !m->exited && timeout_ms > 0 &&
+           pthread_cond_timedwait(&m->progress, &m->lock, &ts) != ETIMEDOUT)
+        ;
+    ok = m->done >= target && !m->lost;
+    pthread_mutex_unlock(&m->lock);
+    return ok;
 }
 
 void

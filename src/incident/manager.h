@@ -45,6 +45,10 @@ enum sn_status sn_manager_sink(void *arg, struct sn_instance *from,
 /* Wait until every signal submitted so far is committed (or the manager
  * stopped). */
 void sn_manager_flush(struct sn_manager *m);
+/* host->signals_stored(): true once every signal submitted before the
+ * call is committed, waiting up to timeout_ms; false on timeout or when
+ * signals were lost at shutdown. arg is the manager. */
+bool sn_manager_stored(void *arg, int timeout_ms);
 
 /*
  * Commit notifications for relays: returns the current commit

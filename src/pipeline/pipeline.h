@@ -114,6 +114,8 @@ struct sn_pipeline {
     enum sn_status (*signal_sink)(void *arg, struct sn_instance *from,
                                   const char *json, size_t len);
     void *signal_sink_arg;
+    /* host->signals_stored(); NULL: no incident store (always true). */
+    bool (*signals_stored)(void *arg, int timeout_ms);
     struct sn_counter *c_signals_refused;
     /* Called by sn_pipeline_stop once the workers (hence the detectors)
      * stopped and before the outputs stop: the daemon drains the

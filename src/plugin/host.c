@@ -218,6 +218,16 @@ h_signal_emit(struct sn_instance *in, const char *json, size_t len)
     return pl->signal_sink(pl->signal_sink_arg, in, json, len);
 }
 
+static bool
+h_signals_stored(struct sn_instance *in, int timeout_ms)
+{
+    struct sn_pipeline *pl = in->pl;
+
+    if (pl->signals_stored == NULL)
+        return true;
+    return pl->signals_stored(pl->signal_sink_arg, timeout_ms);
+}
+
 const struct sn_host sn_host_table = {
     .abi = SN_PLUGIN_ABI,
     .struct_size = sizeof(struct sn_host),
@@ -262,4 +272,5 @@ const struct sn_host sn_host_table = {
     .gauge = h_gauge,
     .gauge_set = h_gauge_set,
     .emit_seq = h_emit_seq,
+    .signals_stored = h_signals_stored,
 };
