@@ -76,6 +76,7 @@ detectors:
   - { name: rules, plugin: det_rules, rules: ["$here/conf/rules"] }
 outputs:
   - { name: incidents, plugin: out_file, path: "$dir/incidents.json", take: incidents }
+  - { name: history, plugin: out_history }   # the console's Events page
 EOC
 mkdir -p "$dir/state"
 token=$("$bin" token create --name demo --role admin -c "$dir/demo.yaml" 2>/dev/null)

@@ -470,7 +470,8 @@ sn_api_events_counts(struct sn_req *rq)
     sqlite3_bind_int64(st, i++, f.since);
     sqlite3_bind_int64(st, i++, bucket);
     bind_filter(st, i, &f);
-    int64_t other = 0, *other_counts = calloc((size_t)n_buckets, 8);
+    int64_t other = 0,
+            *other_counts = calloc((size_t)n_buckets, sizeof(int64_t));
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         bool is_null = sqlite3_column_type(st, 0) == SQLITE_NULL;
         const char *key = (const char *)sqlite3_column_text(st, 0);
@@ -493,7 +494,7 @@ sn_api_events_counts(struct sn_req *rq)
             g->is_null = is_null;
             if (!is_null)
                 snprintf(g->key, sizeof(g->key), "%s", key);
-            g->counts = calloc((size_t)n_buckets, 8);
+            g->counts = calloc((size_t)n_buckets, sizeof(int64_t));
             if (g->counts == NULL) {
                 n_groups--;
                 continue;
