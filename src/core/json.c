@@ -178,3 +178,15 @@ sn_json_int(struct sn_buf *b, int64_t v)
         *--p = '-';
     return sn_buf_append(b, p, (size_t)(end - p));
 }
+
+enum sn_status
+sn_json_member_str(struct sn_buf *b, const char *key, const char *s)
+{
+    enum sn_status rc = sn_buf_putc(b, ',');
+
+    if (rc == SN_OK)
+        rc = sn_json_key(b, key);
+    if (rc == SN_OK)
+        rc = sn_json_str_or_null(b, s, s ? strlen(s) : 0);
+    return rc;
+}

@@ -21,6 +21,17 @@ enum sn_status sn_json_str_or_null(struct sn_buf *b, const char *s,
 /* "key": (quoted key and colon; keys are trusted ASCII). */
 enum sn_status sn_json_key(struct sn_buf *b, const char *key);
 enum sn_status sn_json_int(struct sn_buf *b, int64_t v);
+/* ,"key":"s" (or null when s is NULL): the next member of an object. */
+enum sn_status sn_json_member_str(struct sn_buf *b, const char *key,
+                                  const char *s);
+
+/* Return from the calling function when a JSON append fails (the
+ * writers' idiom; expects an `enum sn_status rc` in scope). */
+#define SN_JSON_TRY(x)                                                         \
+    do {                                                                       \
+        if ((rc = (x)) != SN_OK)                                               \
+            return rc;                                                         \
+    } while (0)
 /* True when the bytes are valid UTF-8 (RFC 3629: no overlongs, no
  * surrogates, nothing above U+10FFFF). */
 bool sn_utf8_valid(const char *s, size_t len);

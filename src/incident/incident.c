@@ -126,21 +126,8 @@ sn_time_rfc3339(int64_t ns, char out[40])
              (unsigned)tm.tm_sec % 100u, (unsigned long)frac % 1000000000ul);
 }
 
-#define TRY(x)                                                                 \
-    do {                                                                       \
-        if ((rc = (x)) != SN_OK)                                               \
-            return rc;                                                         \
-    } while (0)
+#define TRY(x) SN_JSON_TRY(x)
 
-static enum sn_status
-kstr(struct sn_buf *b, const char *key, const char *v)
-{
-    enum sn_status rc;
-
-    TRY(sn_buf_putc(b, ','));
-    TRY(sn_json_key(b, key));
-    return sn_json_str_or_null(b, v, v ? strlen(v) : 0);
-}
 
 static enum sn_status
 kraw(struct sn_buf *b, const char *key, const char *json, const char *def)
@@ -168,7 +155,7 @@ ktime(struct sn_buf *b, const char *key, int64_t ns)
     char t[40];
 
     sn_time_rfc3339(ns, t);
-    return kstr(b, key, t);
+    return sn_json_member_str(b, key, t);
 }
 
 enum sn_status
@@ -177,23 +164,23 @@ sn_incident_json(const struct sn_incident *inc, bool full, struct sn_buf *out)
     enum sn_status rc;
 
     TRY(SN_BUF_LIT(out, "{\"type\":\"incident\""));
-    TRY(kstr(out, "id", inc->id));
+    TRY(sn_json_member_str(out, "id", inc->id));
     TRY(kint(out, "version", inc->version));
-    TRY(kstr(out, "rule_id", inc->rule_id ? inc->rule_id : ""));
-    TRY(kstr(out, "title", inc->title ? inc->title : inc->rule_id));
-    TRY(kstr(out, "description", inc->description));
+    TRY(sn_json_member_str(out, "rule_id", inc->rule_id ? inc->rule_id : ""));
+    TRY(sn_json_member_str(out, "title", inc->title ? inc->title : inc->rule_id));
+    TRY(sn_json_member_str(out, "description", inc->description));
     TRY(kraw(out, "tags", inc->tags, "[]"));
-    TRY(kstr(out, "severity", sn_severity_name(inc->severity)));
-    TRY(kstr(out, "base_severity", sn_severity_name(inc->base_severity)));
-    TRY(kstr(out, "status", inc->status));
+    TRY(sn_json_member_str(out, "severity", sn_severity_name(inc->severity)));
+    TRY(sn_json_member_str(out, "base_severity", sn_severity_name(inc->base_severity)));
+    TRY(sn_json_member_str(out, "status", inc->status));
     TRY(kraw(out, "pending_approval", inc->pending, "null"));
     TRY(kraw(out, "group_key", inc->group_key, "{}"));
     TRY(ktime(out, "first_seen", inc->first_seen));
     TRY(ktime(out, "last_seen", inc->last_seen));
     TRY(kint(out, "hit_count", inc->hit_count));
     TRY(kint(out, "signal_count", inc->signal_count));
-    TRY(kstr(out, "owner", inc->owner));
-    TRY(kstr(out, "previous_id",
+    TRY(sn_json_member_str(out, "owner", inc->owner));
+    TRY(sn_json_member_str(out, "previous_id",
              inc->previous_id[0] ? inc->previous_id : NULL));
     if (inc->degraded)
         TRY(SN_BUF_LIT(out, ",\"degraded\":true"));

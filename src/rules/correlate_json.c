@@ -13,11 +13,7 @@
 
 static const char *const states[] = { "firing", "resolved", "degraded" };
 
-#define TRY(x)                                                                 \
-    do {                                                                       \
-        if ((rc = (x)) != SN_OK)                                               \
-            return rc;                                                         \
-    } while (0)
+#define TRY(x) SN_JSON_TRY(x)
 
 static enum sn_status
 num(struct sn_buf *b, double d)

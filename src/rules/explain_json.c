@@ -11,21 +11,8 @@
 #include "core/json.h"
 #include "rules/value.h"
 
-#define TRY(x)                                                                 \
-    do {                                                                       \
-        if ((rc = (x)) != SN_OK)                                               \
-            return rc;                                                         \
-    } while (0)
+#define TRY(x) SN_JSON_TRY(x)
 
-static enum sn_status
-str_key(struct sn_buf *b, const char *key, const char *s)
-{
-    enum sn_status rc;
-
-    TRY(sn_buf_putc(b, ','));
-    TRY(sn_json_key(b, key));
-    return sn_json_str_or_null(b, s, s ? strlen(s) : 0);
-}
 
 static enum sn_status
 row(struct sn_buf *b, const struct sn_trace_entry *t)
@@ -51,8 +38,8 @@ row(struct sn_buf *b, const struct sn_trace_entry *t)
                                                : "fail"));
     switch (t->kind) {
     case SN_TRACE_PRED:
-        TRY(str_key(b, "expr", t->node->text));
-        TRY(str_key(b, "field", t->node->field_name));
+        TRY(sn_json_member_str(b, "expr", t->node->text));
+        TRY(sn_json_member_str(b, "field", t->node->field_name));
         TRY(SN_BUF_LIT(b, ",\"actual\":"));
         if (t->present)
             TRY(sn_value_json(&t->actual, b));
@@ -63,21 +50,21 @@ row(struct sn_buf *b, const struct sn_trace_entry *t)
                           t->from_extract ? "true" : "false"));
         break;
     case SN_TRACE_CONST:
-        TRY(str_key(b, "expr", t->node->text));
+        TRY(sn_json_member_str(b, "expr", t->node->text));
         break;
     case SN_TRACE_SKIP:
-        TRY(str_key(b, "expr", t->node->text));
+        TRY(sn_json_member_str(b, "expr", t->node->text));
         TRY(sn_buf_printf(b, ",\"skipped\":%zu", t->n_skipped));
         break;
     case SN_TRACE_EXTRACT:
-        TRY(str_key(b, "from", t->extract->from_name));
-        TRY(str_key(b, "regex", t->extract->pattern));
+        TRY(sn_json_member_str(b, "from", t->extract->from_name));
+        TRY(sn_json_member_str(b, "regex", t->extract->pattern));
         break;
     default:
         break;
     }
     if (t->note != NULL)
-        TRY(str_key(b, "note", t->note));
+        TRY(sn_json_member_str(b, "note", t->note));
     return sn_buf_putc(b, '}');
 }
 

@@ -7,6 +7,7 @@
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/pglib.sh"
 . "$SRCDIR/tests/integration/kafka_lib.sh"
+. "$SRCDIR/tests/integration/converge_lib.sh"
 
 KILLS=${E2E_KILLS:-5}
 PG_DOWN=${E2E_PG_DOWN:-15}
@@ -99,19 +100,9 @@ drained() {
 check "the outbox drains for both outputs" wait_for 90 drained
 sleep 2
 
-"$SENTINELD" incidents list --store "$TMP/state/sentineld.db" --limit 500 --json |
-    python3 -c 'import json,sys; [print(i["id"], i["version"]) for i in json.load(sys.stdin)["incidents"]]' |
-    sort >"$TMP/store.ids"
-q "select id, version from incidents" | tr '|' ' ' | sort >"$TMP/pg.ids"
-timeout 20 kcat -b "$BOOTSTRAP" -C -t sentineld.alerts -e -q -f '%s\n' 2>/dev/null |
-    python3 -c '
-import json, sys
-best = {}
-for line in sys.stdin:
-    d = json.loads(line)
-    best[d["id"]] = max(best.get(d["id"], 0), d["version"])
-for k, v in best.items():
-    print(k, v)' | sort >"$TMP/kafka.ids"
+store_ids "$TMP/state/sentineld.db" >"$TMP/store.ids"
+pg_ids >"$TMP/pg.ids"
+kafka_ids sentineld.alerts >"$TMP/kafka.ids"
 n=$(wc -l <"$TMP/store.ids")
 diag "store $n, postgres $(wc -l <"$TMP/pg.ids"), kafka $(wc -l <"$TMP/kafka.ids") incidents"
 check "the store holds the incidents of every phase ($n >= 60)" test "$n" -ge 60

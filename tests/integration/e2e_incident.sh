@@ -8,6 +8,7 @@
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/pglib.sh"
 . "$SRCDIR/tests/integration/kafka_lib.sh"
+. "$SRCDIR/tests/integration/converge_lib.sh"
 
 RSYSLOGD=$(command -v rsyslogd || ls /usr/sbin/rsyslogd 2>/dev/null)
 [ -n "$RSYSLOGD" ] || skip_all "rsyslogd not installed"
@@ -88,22 +89,9 @@ check "and the explanation in the value" \
 
 # Convergence: every incident's latest version in the store equals what
 # PostgreSQL holds and the highest version seen on the topic.
-store_ids() {
-    "$SENTINELD" incidents list --store "$TMP/state/sentineld.db" --json |
-        python3 -c 'import json,sys; d=json.load(sys.stdin); [print(i["id"], i["version"]) for i in d["incidents"]]' |
-        sort
-}
-store_ids >"$TMP/store.ids"
-q "select id, version from incidents order by id" | tr '|' ' ' | sort >"$TMP/pg.ids"
-timeout 10 kcat -b "$BOOTSTRAP" -C -t sentineld.alerts -e -q -f '%s\n' 2>/dev/null |
-    python3 -c '
-import json, sys
-best = {}
-for line in sys.stdin:
-    d = json.loads(line)
-    best[d["id"]] = max(best.get(d["id"], 0), d["version"])
-for k, v in best.items():
-    print(k, v)' | sort >"$TMP/kafka.ids"
+store_ids "$TMP/state/sentineld.db" >"$TMP/store.ids"
+pg_ids >"$TMP/pg.ids"
+kafka_ids sentineld.alerts >"$TMP/kafka.ids"
 diag "store: $(tr '\n' ';' <"$TMP/store.ids")"
 check "PostgreSQL holds exactly the store's incidents and versions" \
     sh -c "test -s '$TMP/store.ids' && cmp -s '$TMP/store.ids' '$TMP/pg.ids'"
