@@ -9,7 +9,7 @@
 # incident and every committed version reaches the incident output.
 . "$SRCDIR/tests/integration/lib.sh"
 command -v prlimit >/dev/null || { echo "Bail out! prlimit (util-linux) missing"; exit 1; }
-tap_plan 8
+tap_plan 9
 
 DETDIR="$BUILDDIR/tests/plugins/det_signal/.libs"
 p_http=$(free_port)
@@ -82,6 +82,19 @@ check "every line read and every signal folded" \
 # Everything committed is delivered: the output's last version of each
 # incident equals the store's (the CLI reads the store).
 wait_until 60 '[ "$(metric "sentineld_outbox_backlog{instance=\"inc\"}")" = 0 ]'
+curl -s "http://127.0.0.1:$p_http/metrics" >"$TMP/metrics.txt"
+check "a Prometheus histogram of commit-to-acknowledgement latency counts every delivered version" \
+    python3 - "$TMP/metrics.txt" <<'EOP'
+import re, sys
+t = open(sys.argv[1]).read()
+assert "# TYPE sentineld_outbox_ack_latency_milliseconds histogram" in t
+v = lambda pat: float(re.search(pat + r" (\d+)", t).group(1))
+inf = v(r'sentineld_outbox_ack_latency_milliseconds_bucket\{instance="inc",le="\+Inf"\}')
+cnt = v(r'sentineld_outbox_ack_latency_milliseconds_count\{instance="inc"\}')
+dlv = v(r'sentineld_outbox_delivered_total\{instance="inc"\}')
+b20 = v(r'sentineld_outbox_ack_latency_milliseconds_bucket\{instance="inc",le="20"\}')
+assert inf == cnt == dlv > 0 and b20 <= inf, (inf, cnt, dlv, b20)
+EOP
 "$SENTINELD" incidents list -c "$TMP/c.yaml" --limit 500 --json >"$TMP/list.json" 2>"$TMP/list.err"
 check "the output has every incident at the store's latest version" \
     python3 - "$TMP/inc.json" "$TMP/list.json" "$N" <<'EOP'
