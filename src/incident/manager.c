@@ -335,7 +335,7 @@ store_failed(struct sn_manager *m, const struct sn_error *err)
     sn_counter_add(m->c_store_errors, 1);
     sn_gauge_set(m->g_writable, 0);
     if (sn_ratelimit_pass(&m->rl_store, 10 * SN_LOG_RATE_MS, &suppressed))
-        sn_log_error("incident store: %s; holding signals back (inputs "
+        sn_log_error("%s; holding signals back (inputs "
                      "wait) until it can be written%s",
                      err->msg, suppressed ? " (repeated)" : "");
 }
@@ -386,8 +386,8 @@ housekeep(struct sn_manager *m, int64_t now)
     if (sn_store_begin(m->store, &err) == SN_OK) {
         if (sn_fold_quiet(&m->fold, now, &n) != SN_OK) {
             sn_store_rollback(m->store);
-            sn_error_set(&err, "auto-resolve: %s",
-                         sn_store_errmsg(m->store));
+            sn_error_set(&err, "incident store %s: auto-resolve: %s",
+                         m->path, sn_store_errmsg(m->store));
             store_failed(m, &err);
         } else if (sn_store_commit(m->store, &err) != SN_OK) {
             store_failed(m, &err);

@@ -60,7 +60,14 @@ struct sn_relay {
     struct sn_ratelimit rl;
     struct sn_counter *g_backlog, *c_delivered, *c_retries, *c_dead,
         *c_latency_ms, *g_latency_ms;
+    struct sn_histogram h_latency;
 };
+
+/* Commit-to-acknowledgement buckets (ms): the 20 ms target in the
+ * middle, outages (seconds to minutes) at the top. */
+static const uint64_t latency_le[] = { 1,    2,    5,     10,    20,
+                                       50,   100,  200,   500,   1000,
+                                       5000, 30000, 300000 };
 
 static void
 sleep_ms(int64_t ms)
@@ -271,6 +278,7 @@ delivered(struct sn_relay *r, size_t from, size_t n)
         if (lat > worst)
             worst = lat;
         sn_counter_add(r->c_latency_ms, lat > 0 ? (uint64_t)lat : 0);
+        sn_histogram_observe(&r->h_latency, lat > 0 ? (uint64_t)lat : 0);
     }
     sn_counter_add(r->c_delivered, n);
     sn_counter_add(r->out->c_out, n); /* the output's own summary */
@@ -410,6 +418,15 @@ sn_relay_start(struct sn_instance *out, struct sn_manager *m,
     M(gauge, g_latency_ms, "sentineld_outbox_delivery_latency_ms",
       "commit-to-acknowledgement time of the last batch's slowest (ms)");
 #undef M
+    if (sn_metrics_histogram(
+            metrics, "sentineld_outbox_ack_latency_milliseconds", labels,
+            "time from an incident version's commit to this output's "
+            "acknowledgement (ms)",
+            latency_le, sizeof(latency_le) / sizeof(latency_le[0]),
+            &r->h_latency) != SN_OK) {
+        sn_error_set(err, "out of memory");
+        goto fail;
+    }
     r->saved = r->cursor;
     update_backlog(r);
     if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {

@@ -144,6 +144,7 @@ struct sn_store {
     bool read_only;
     int schema;
     sqlite3_stmt *st[Q_COUNT_];
+    char msg[384]; /* sn_store_errmsg's text */
 };
 
 static sqlite3_stmt *
@@ -173,10 +174,51 @@ exec(struct sn_store *s, const char *text)
     return sqlite3_exec(s->db, text, NULL, NULL, NULL);
 }
 
+/* What failed, for SQLite's one generic "disk I/O error". */
+static const char *
+ioerr_what(int code)
+{
+    switch (code) {
+    case SQLITE_IOERR_WRITE:
+        return "a write failed";
+    case SQLITE_IOERR_FSYNC:
+    case SQLITE_IOERR_DIR_FSYNC:
+        return "fsync failed";
+    case SQLITE_IOERR_READ:
+    case SQLITE_IOERR_SHORT_READ:
+        return "a read failed";
+    case SQLITE_IOERR_TRUNCATE:
+        return "truncating a file failed";
+    case SQLITE_IOERR_SHMOPEN:
+    case SQLITE_IOERR_SHMSIZE:
+    case SQLITE_IOERR_SHMMAP:
+        return "the WAL index (-shm file) failed";
+    default:
+        return "an I/O call failed";
+    }
+}
+
 const char *
 sn_store_errmsg(struct sn_store *s)
 {
-    return s && s->db ? sqlite3_errmsg(s->db) : "no store";
+    int code, e;
+
+    if (s == NULL || s->db == NULL)
+        return "no store";
+    code = sqlite3_extended_errcode(s->db);
+    if ((code & 0xff) != SQLITE_IOERR)
+        return sqlite3_errmsg(s->db);
+    /* "disk I/O error" alone does not tell an operator what to fix. The
+     * system's errno is SQLite's best effort (it may be gone). */
+    e = sqlite3_system_errno(s->db);
+    if (e != 0)
+        snprintf(s->msg, sizeof(s->msg), "%s (%s: %s)",
+                 sqlite3_errmsg(s->db), ioerr_what(code), strerror(e));
+    else
+        snprintf(s->msg, sizeof(s->msg),
+                 "%s (%s; is the disk full or the file not writable?)",
+                 sqlite3_errmsg(s->db), ioerr_what(code));
+    return s->msg;
 }
 
 const char *
@@ -342,7 +384,7 @@ sn_store_begin(struct sn_store *s, struct sn_error *err)
     if (exec(s, "BEGIN IMMEDIATE") == SQLITE_OK)
         return SN_OK;
     sn_error_set(err, "incident store %s: cannot begin a write: %s", s->path,
-                 sqlite3_errmsg(s->db));
+                 sn_store_errmsg(s));
     return SN_EIO;
 }
 
@@ -352,7 +394,7 @@ sn_store_commit(struct sn_store *s, struct sn_error *err)
     if (exec(s, "COMMIT") == SQLITE_OK)
         return SN_OK;
     sn_error_set(err, "incident store %s: commit failed: %s", s->path,
-                 sqlite3_errmsg(s->db));
+                 sn_store_errmsg(s));
     exec(s, "ROLLBACK");
     return SN_EIO;
 }

@@ -2,6 +2,7 @@
 #include "metrics/metrics.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,7 @@ sn_metrics_free(struct sn_metrics *m)
         free(c->name);
         free(c->labels);
         free(c->help);
+        free(c->family);
         free(c);
     }
     pthread_mutex_destroy(&m->lock);
@@ -81,6 +83,19 @@ out:
     return c;
 }
 
+/* Under the lock: render reads family. */
+static int
+set_family(struct sn_metrics *m, struct sn_counter *c, const char *family)
+{
+    int rc = 0;
+
+    pthread_mutex_lock(&m->lock);
+    if (c->family == NULL && (c->family = strdup(family)) == NULL)
+        rc = -1;
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
 struct sn_counter *
 sn_metrics_counter(struct sn_metrics *m, const char *name, const char *labels,
                    const char *help)
@@ -96,6 +111,43 @@ sn_metrics_gauge(struct sn_metrics *m, const char *name, const char *labels,
 }
 
 enum sn_status
+sn_metrics_histogram(struct sn_metrics *m, const char *name,
+                     const char *labels, const char *help, const uint64_t *le,
+                     size_t n, struct sn_histogram *h)
+{
+    char series[200], lab[512];
+    const char *sep = labels && labels[0] ? "," : "";
+
+    memset(h, 0, sizeof(*h));
+    if (n > SN_HISTOGRAM_MAX)
+        n = SN_HISTOGRAM_MAX;
+    h->n = n;
+    snprintf(series, sizeof(series), "%s_bucket", name);
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n) {
+            h->le[i] = le[i];
+            snprintf(lab, sizeof(lab), "%s%sle=\"%llu\"", labels ? labels : "",
+                     sep, (unsigned long long)le[i]);
+        } else {
+            snprintf(lab, sizeof(lab), "%s%sle=\"+Inf\"",
+                     labels ? labels : "", sep);
+        }
+        h->bucket[i] = find_or_add(m, series, lab, help, 0);
+        if (h->bucket[i] == NULL || set_family(m, h->bucket[i], name) != 0)
+            return SN_ENOMEM;
+    }
+    snprintf(series, sizeof(series), "%s_sum", name);
+    h->sum = find_or_add(m, series, labels, help, 0);
+    snprintf(series, sizeof(series), "%s_count", name);
+    h->count = find_or_add(m, series, labels, help, 0);
+    if (h->sum == NULL || h->count == NULL ||
+        set_family(m, h->sum, name) != 0 ||
+        set_family(m, h->count, name) != 0)
+        return SN_ENOMEM;
+    return SN_OK;
+}
+
+enum sn_status
 sn_metrics_render(struct sn_metrics *m, struct sn_buf *out)
 {
     enum sn_status rc = SN_OK;
@@ -105,14 +157,19 @@ sn_metrics_render(struct sn_metrics *m, struct sn_buf *out)
          c = c->next) {
         bool first = true;
 
-        /* HELP/TYPE once per metric name. */
-        for (struct sn_counter *p = m->head; p != c; p = p->next)
-            if (strcmp(p->name, c->name) == 0)
+        const char *fam = c->family ? c->family : c->name;
+
+        /* HELP/TYPE once per metric name (a histogram's: once for its
+         * series). */
+        for (struct sn_counter *p = m->head; p != c && first; p = p->next)
+            if (strcmp(p->family ? p->family : p->name, fam) == 0)
                 first = false;
         if (first)
-            rc = sn_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", c->name,
-                               c->help, c->name,
-                               c->is_gauge ? "gauge" : "counter");
+            rc = sn_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", fam,
+                               c->help, fam,
+                               c->family     ? "histogram"
+                               : c->is_gauge ? "gauge"
+                                             : "counter");
         if (rc == SN_OK) {
             if (c->labels[0] != '\0')
                 rc = sn_buf_printf(out, "%s{%s} %llu\n", c->name, c->labels,

@@ -18,6 +18,7 @@ struct sn_counter {
     char *labels; /* label body without braces, e.g. instance="x" */
     char *help;
     int is_gauge;
+    char *family; /* histogram series: the histogram's name, else NULL */
     struct sn_counter *next;
 };
 
@@ -30,6 +31,25 @@ struct sn_counter *sn_metrics_counter(struct sn_metrics *m, const char *name,
                                       const char *labels, const char *help);
 struct sn_counter *sn_metrics_gauge(struct sn_metrics *m, const char *name,
                                     const char *labels, const char *help);
+
+/*
+ * A Prometheus histogram of integer observations (units in its name):
+ * name_bucket{labels,le="B"} for each bound (ascending), le="+Inf",
+ * name_sum and name_count. Adding is sn_histogram_observe, or
+ * sn_histogram_add_counts for a batch counted locally first.
+ */
+#define SN_HISTOGRAM_MAX 24
+struct sn_histogram {
+    size_t n;                 /* bounds */
+    uint64_t le[SN_HISTOGRAM_MAX];
+    struct sn_counter *bucket[SN_HISTOGRAM_MAX + 1]; /* [n] is +Inf */
+    struct sn_counter *sum, *count;
+};
+/* Fills h (n bounds, at most SN_HISTOGRAM_MAX); SN_ENOMEM. */
+enum sn_status sn_metrics_histogram(struct sn_metrics *m, const char *name,
+                                    const char *labels, const char *help,
+                                    const uint64_t *le, size_t n,
+                                    struct sn_histogram *h);
 
 static inline void
 sn_counter_add(struct sn_counter *c, uint64_t n)
@@ -49,6 +69,18 @@ static inline uint64_t
 sn_counter_get(const struct sn_counter *c)
 {
     return c ? atomic_load_explicit(&c->value, memory_order_relaxed) : 0;
+}
+
+/* Cumulative buckets: one observation v adds to every bucket >= v. */
+static inline void
+sn_histogram_observe(struct sn_histogram *h, uint64_t v)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (v <= h->le[i])
+            sn_counter_add(h->bucket[i], 1);
+    sn_counter_add(h->bucket[h->n], 1);
+    sn_counter_add(h->sum, v);
+    sn_counter_add(h->count, 1);
 }
 
 /* Prometheus text exposition of every metric. */
