@@ -44,6 +44,7 @@ struct sn_scrub {
     char *keep[MAX_KEEP];
     size_t n_keep;
     struct sn_buf tmp, tmp2; /* between user patterns */
+    struct sn_buf again;     /* the previous pass, scanned again */
     struct sn_buf val;       /* one scrubbed JSON string */
 };
 
@@ -60,6 +61,7 @@ sn_scrub_new(const struct sn_strlist *patterns, const struct sn_strlist *keep,
         return SN_ENOMEM;
     sn_buf_init(&s->tmp, 16u * 1024 * 1024);
     sn_buf_init(&s->tmp2, 16u * 1024 * 1024);
+    sn_buf_init(&s->again, 16u * 1024 * 1024);
     sn_buf_init(&s->val, 16u * 1024 * 1024);
     for (size_t i = 0; patterns != NULL && i < patterns->n; i++) {
         int ec;
@@ -114,6 +116,7 @@ sn_scrub_free(struct sn_scrub *s)
         free(s->keep[i]);
     sn_buf_fini(&s->tmp);
     sn_buf_fini(&s->tmp2);
+    sn_buf_fini(&s->again);
     sn_buf_fini(&s->val);
     free(s);
 }
@@ -307,11 +310,15 @@ local_char(unsigned char c)
     return isalnum(c) || strchr("._%+-", c) != NULL;
 }
 
-/* local@domain.tld with a TLD of two or more letters. */
+/* local@domain.tld with a TLD of two or more letters. When the domain
+ * goes on with labels that cannot end it ("a@b.co.0123"), the address is
+ * the longest prefix that can: otherwise scrubbing what follows (a phone
+ * number) would leave an address a second pass finds, and scrubbing would
+ * not be idempotent (found by fuzz_scrub). */
 static size_t
 email(const char *p, size_t n)
 {
-    size_t i = 0, dots = 0, tld = 0, last;
+    size_t i = 0, dots = 0, tld = 0, last, best = 0;
 
     while (i < n && local_char((unsigned char)p[i]))
         i++;
@@ -327,6 +334,8 @@ email(const char *p, size_t n)
                 tld = 0;
         } else if (c == '.' && i > last && i + 1 < n &&
                    isalnum((unsigned char)p[i + 1])) {
+            if (dots > 0 && tld >= 2)
+                best = i;
             dots++;
             tld = 0;
             last = i + 1;
@@ -335,7 +344,7 @@ email(const char *p, size_t n)
         }
         i++;
     }
-    return dots > 0 && tld >= 2 ? i : 0;
+    return dots > 0 && tld >= 2 ? i : best;
 }
 
 static bool
@@ -430,9 +439,8 @@ number(const char *p, size_t n, enum num_kind *kind)
     return end;
 }
 
-long
-sn_scrub_text(struct sn_scrub *s, const char *in, size_t len,
-              struct sn_buf *out)
+static long
+scrub_once(struct sn_scrub *s, const char *in, size_t len, struct sn_buf *out)
 {
     long hits = 0;
     size_t i = 0, copied = 0;
@@ -541,6 +549,38 @@ sn_scrub_text(struct sn_scrub *s, const char *in, size_t len,
         }
         if (sn_buf_append(to, src->data + done, src->len - done) != SN_OK)
             return -1;
+    }
+    return hits;
+}
+
+/* Passes over the text at most: a replacement can join what surrounds it
+ * into a new match (a phone number cut out of "a@b.co.0123-45" leaves an
+ * address), so the result is scanned again until it no longer changes.
+ * fuzz_scrub checks that a scrubbed text scrubs to itself. */
+#define SCRUB_PASSES 4
+
+long
+sn_scrub_text(struct sn_scrub *s, const char *in, size_t len,
+              struct sn_buf *out)
+{
+    size_t base = out->len;
+    long hits = scrub_once(s, in, len, out);
+
+    for (int pass = 1; hits > 0 && pass < SCRUB_PASSES; pass++) {
+        long more;
+
+        sn_buf_reset(&s->again);
+        if (sn_buf_append(&s->again, out->data + base, out->len - base) !=
+            SN_OK)
+            return -1;
+        out->len = base;
+        more = scrub_once(s, s->again.data, s->again.len, out);
+        if (more < 0)
+            return -1;
+        if (out->len - base == s->again.len &&
+            memcmp(out->data + base, s->again.data, s->again.len) == 0)
+            break; /* stable: only placeholders matched again */
+        hits += more;
     }
     return hits;
 }
