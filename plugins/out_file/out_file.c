@@ -162,6 +162,35 @@ flush_buf(struct of_state *s, char *why, size_t why_len)
     return SN_OUT_OK;
 }
 
+/* Events and incidents alike: reopen when asked (SIGHUP) or after a
+ * failure, then start an empty buffer. */
+static enum sn_out_result
+begin_batch(struct of_state *s, char *why, size_t why_len)
+{
+    if (atomic_exchange(&s->reopen, false) || s->fd < 0) {
+        close_file(s);
+        if (open_file(s, why, why_len) != 0)
+            return SN_OUT_RETRY;
+    }
+    s->host->buf_reset(s->buf);
+    return SN_OUT_OK;
+}
+
+/* Write what is left and apply the fsync policy. */
+static enum sn_out_result
+end_batch(struct of_state *s, char *why, size_t why_len)
+{
+    enum sn_out_result r;
+
+    if ((r = flush_buf(s, why, why_len)) != SN_OUT_OK)
+        return r;
+    if (s->c->fsync == FSYNC_BATCH && !s->is_stdout && fsync(s->fd) != 0) {
+        snprintf(why, why_len, "fsync %s: %s", s->c->path, strerror(errno));
+        return SN_OUT_RETRY;
+    }
+    return SN_OUT_OK;
+}
+
 static enum sn_out_result
 of_write(void *state, struct sn_batch *b, uint64_t token, char *why,
          size_t why_len)
@@ -171,12 +200,8 @@ of_write(void *state, struct sn_batch *b, uint64_t token, char *why,
     enum sn_out_result r;
 
     (void)token;
-    if (atomic_exchange(&s->reopen, false) || s->fd < 0) {
-        close_file(s);
-        if (open_file(s, why, why_len) != 0)
-            return SN_OUT_RETRY;
-    }
-    s->host->buf_reset(s->buf);
+    if ((r = begin_batch(s, why, why_len)) != SN_OUT_OK)
+        return r;
     for (size_t i = 0; i < n; i++) {
         struct sn_event *ev = s->host->batch_event(b, i);
         if (s->host->event_to_json(ev, s->buf) != SN_OK) {
@@ -191,13 +216,7 @@ of_write(void *state, struct sn_batch *b, uint64_t token, char *why,
             (r = flush_buf(s, why, why_len)) != SN_OUT_OK)
             return r;
     }
-    if ((r = flush_buf(s, why, why_len)) != SN_OUT_OK)
-        return r;
-    if (s->c->fsync == FSYNC_BATCH && !s->is_stdout && fsync(s->fd) != 0) {
-        snprintf(why, why_len, "fsync %s: %s", s->c->path, strerror(errno));
-        return SN_OUT_RETRY;
-    }
-    return SN_OUT_OK;
+    return end_batch(s, why, why_len);
 }
 
 static enum sn_out_result
@@ -208,12 +227,8 @@ of_deliver(void *state, const struct sn_doc *docs, size_t n, uint64_t token,
     enum sn_out_result r;
 
     (void)token;
-    if (atomic_exchange(&s->reopen, false) || s->fd < 0) {
-        close_file(s);
-        if (open_file(s, why, why_len) != 0)
-            return SN_OUT_RETRY;
-    }
-    s->host->buf_reset(s->buf);
+    if ((r = begin_batch(s, why, why_len)) != SN_OUT_OK)
+        return r;
     for (size_t i = 0; i < n; i++) {
         if (s->host->buf_append(s->buf, docs[i].json.ptr, docs[i].json.len) !=
                 SN_OK ||
@@ -226,13 +241,7 @@ of_deliver(void *state, const struct sn_doc *docs, size_t n, uint64_t token,
             (r = flush_buf(s, why, why_len)) != SN_OUT_OK)
             return r;
     }
-    if ((r = flush_buf(s, why, why_len)) != SN_OUT_OK)
-        return r;
-    if (s->c->fsync == FSYNC_BATCH && !s->is_stdout && fsync(s->fd) != 0) {
-        snprintf(why, why_len, "fsync %s: %s", s->c->path, strerror(errno));
-        return SN_OUT_RETRY;
-    }
-    return SN_OUT_OK;
+    return end_batch(s, why, why_len);
 }
 
 __attribute__((visibility("default"))) const struct sn_plugin
