@@ -168,6 +168,18 @@ struct sn_record {
     int32_t source_part;    /* Kafka partition; -1: none */
 };
 
+/*
+ * One source partition (Kafka): the records one input instance read from
+ * one partition of one topic. The detector and incident state built from
+ * them moves with the partition when the consumer group hands it to
+ * another instance (docs/scaling.md, "Partition state").
+ */
+struct sn_partition {
+    const char *input; /* input instance name (sn_record.input) */
+    const char *topic; /* sn_record.peer of the input's records */
+    int32_t partition; /* sn_record.source_part */
+};
+
 /* Opaque daemon objects. */
 struct sn_event;
 struct sn_batch;
@@ -296,6 +308,30 @@ struct sn_host {
      * failing at shutdown). True when the daemon keeps no incidents.
      * Appended after ABI 2 shipped: check struct_size before calling. */
     bool (*signals_stored)(struct sn_instance *inst, int timeout_ms);
+
+    /* Inputs that own partitions (in_kafka with shared checkpoints): the
+     * detector and incident state built from one partition's records
+     * (records with this input, rec->peer == topic and rec->source_part ==
+     * partition). Call only while no record of the partition is in
+     * flight: every batch holding one was reported by batch_done() and
+     * signals_stored() returned true since.
+     * checkpoint: append that state to out as an opaque blob.
+     * restore: replace that state with a blob checkpoint() made, on this
+     *   or another instance, or with nothing (data NULL); call it before
+     *   the first record of a newly assigned partition is emitted. Errors
+     *   (a blob from an incompatible version) go to err.
+     * release: forget that state (the partition went to another owner).
+     * Appended after ABI 2 shipped: check struct_size before calling. */
+    enum sn_status (*partition_checkpoint)(struct sn_instance *inst,
+                                           const char *topic,
+                                           int32_t partition,
+                                           struct sn_buf *out);
+    enum sn_status (*partition_restore)(struct sn_instance *inst,
+                                        const char *topic, int32_t partition,
+                                        const void *data, size_t len,
+                                        char *err, size_t err_len);
+    void (*partition_release)(struct sn_instance *inst, const char *topic,
+                              int32_t partition);
 };
 
 /* One incident version as incident outputs receive it, in order per
@@ -388,6 +424,21 @@ struct sn_plugin {
      * batch_done() of the batch holding it; rec is borrowed. */
     void (*rejected)(void *state, const struct sn_record *rec,
                      const char *why);
+
+    /* SN_KIND_DETECTOR, optional: the state this detector keeps for the
+     * records of one partition, for host->partition_checkpoint() and its
+     * siblings (same contract). Called from the input's thread while no
+     * record of p is in flight; detect() may run meanwhile on other
+     * partitions' records. restore replaces p's state (data NULL: none)
+     * and must also drop state of p this instance kept from earlier. */
+    enum sn_status (*partition_checkpoint)(void *state,
+                                           const struct sn_partition *p,
+                                           struct sn_buf *out);
+    enum sn_status (*partition_restore)(void *state,
+                                        const struct sn_partition *p,
+                                        const void *data, size_t len,
+                                        char *err, size_t err_len);
+    void (*partition_release)(void *state, const struct sn_partition *p);
 };
 
 /* An output that writes every event with host->event_to_json: the core

@@ -184,6 +184,10 @@ build(struct sn_daemon *d, struct sn_pipeline **out)
         if (d->mgr != NULL) {
             (*out)->signal_sink = sn_manager_sink;
             (*out)->signals_stored = sn_manager_stored;
+            (*out)->incidents_partition_export = sn_manager_partition_export;
+            (*out)->incidents_partition_import = sn_manager_partition_import;
+            (*out)->incidents_partition_release =
+                sn_manager_partition_release;
             (*out)->signal_sink_arg = d->mgr;
         }
         (*out)->before_outputs_stop = before_outputs_stop;

@@ -51,6 +51,25 @@ void sn_manager_flush(struct sn_manager *m);
 bool sn_manager_stored(void *arg, int timeout_ms);
 
 /*
+ * The incident side of a partition's state (pipeline/partition.h,
+ * docs/scaling.md "Partition state"); arg is the manager, any thread.
+ * export: append the open incidents whose signals came from partition p
+ *   (as of every signal submitted before the call) to out.
+ * import: replace this store's open incidents of p with the exported
+ *   ones (data NULL: none), before p's first record is emitted here.
+ * release: stop folding into or auto-resolving p's open incidents here
+ *   (p went to another owner, which imports them).
+ */
+enum sn_status sn_manager_partition_export(void *arg,
+                                           const struct sn_partition *p,
+                                           struct sn_buf *out);
+enum sn_status sn_manager_partition_import(void *arg,
+                                           const struct sn_partition *p,
+                                           const void *data, size_t len,
+                                           char *err, size_t err_len);
+void sn_manager_partition_release(void *arg, const struct sn_partition *p);
+
+/*
  * Commit notifications for relays: returns the current commit
  * generation, waiting up to timeout_ms for it to move past *seen (then
  * updates *seen). Any thread.

@@ -117,6 +117,17 @@ struct sn_pipeline {
     /* host->signals_stored(); NULL: no incident store (always true). */
     bool (*signals_stored)(void *arg, int timeout_ms);
     struct sn_counter *c_signals_refused;
+    /* The incident side of host->partition_*() (the incident manager,
+     * called with signal_sink_arg); NULL: no incidents kept. */
+    enum sn_status (*incidents_partition_export)(void *arg,
+                                                 const struct sn_partition *p,
+                                                 struct sn_buf *out);
+    enum sn_status (*incidents_partition_import)(void *arg,
+                                                 const struct sn_partition *p,
+                                                 const void *data, size_t len,
+                                                 char *err, size_t err_len);
+    void (*incidents_partition_release)(void *arg,
+                                        const struct sn_partition *p);
     /* Called by sn_pipeline_stop once the workers (hence the detectors)
      * stopped and before the outputs stop: the daemon drains the
      * incident manager and the relays here. */

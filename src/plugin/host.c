@@ -10,6 +10,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "pipeline/emitter.h"
+#include "pipeline/partition.h"
 #include "pipeline/pipeline.h"
 
 static void
@@ -273,4 +274,7 @@ const struct sn_host sn_host_table = {
     .gauge_set = h_gauge_set,
     .emit_seq = h_emit_seq,
     .signals_stored = h_signals_stored,
+    .partition_checkpoint = sn_partition_checkpoint,
+    .partition_restore = sn_partition_restore,
+    .partition_release = sn_partition_release,
 };
