@@ -81,6 +81,10 @@ feed_one(struct sn_corr *c, const struct sn_corr_input *in, uint32_t si,
         sn_corr_lru_push_head(cr, k);
     }
     k->touch_wm = c->wm;
+    if (in->has_origin)
+        k->origin = in->origin;
+    c->cur_origin = in->origin;
+    c->cur_has_origin = in->has_origin;
     cr->st.events++;
     if (k->last_t == T_NONE || t > k->last_t)
         k->last_t = t;
