@@ -1,18 +1,41 @@
 #!/bin/sh
-# Live feed under load: the pipeline's syslog throughput with 0 and with
-# N live feed clients (SSE, each reading everything) while incident
-# changes stream to them. Prints msgs/s for both runs and what the
-# clients received. usage: bench/live_feed_load.sh [clients] [messages]
-# (from the source tree, after ./scripts/build.sh; needs python3).
+# Live feed under load, the issue's scenario: a fixed offered rate of
+# syslog (default 50,000 msgs/s for 20 s, bench/loadgen -r: a bastion mix
+# whose sshd failures from ~1,000 addresses open and update ssh-brute-force
+# and ssh-password-spray incidents through the shipped rules), once with
+# no live feed clients and once with N (default 200, half SSE, half
+# WebSocket, all in one bench/feed_clients process pinned to the last CPU).
+#
+# Per run it prints what the pipeline delivered per second (out_null's
+# sentineld_output_events_total over the sending window), the daemon's own
+# CPU (utime+stime from /proc/PID/stat, so the clients' CPU on the same
+# machine is not counted) per million messages, the signals and incident
+# versions produced, and for the clients: how many saw every change up to
+# the feed's last position, how many were told of a drop or gap, and any
+# hole they were not told of. Then the ratios.
+#
+# usage: bench/live_feed_load.sh [clients [rate [seconds]]]
+# (from the source tree, after ./scripts/build.sh)
 set -e
 root=$(cd "$(dirname "$0")/.." && pwd)
 B=$root/_build
 N=${1:-200}
-MSGS=${2:-2000000}
+RATE=${2:-50000}
+SECS=${3:-20}
+MSGS=$((RATE * SECS))
+NCPU=$(nproc)
+LAST=$((NCPU - 1))
 export SENTINELD_PLUGIN_PATH=$B/.plugins
 tmp=$(mktemp -d)
-trap 'kill $dpid 2>/dev/null; rm -rf "$tmp"' EXIT
+dpid= cpid=
+trap 'kill $dpid $cpid 2>/dev/null; rm -rf "$tmp"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+metric() { # name{labels} -> value
+    curl -s "http://127.0.0.1:$hp/metrics" | awk -v k="$1" \
+        'index($0, k" ") == 1 { print $2; f=1 } END { if (!f) print 0 }'
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$dpid/stat"; }
+hz=$(getconf CLK_TCK)
 
 run() {
     clients=$1
@@ -23,6 +46,8 @@ daemon: { state_dir: $tmp/state, log_level: warn }
 http: { listen: "127.0.0.1:$hp", rate_limit: 100000 }
 inputs:
   - { name: syslog, plugin: in_syslog, listen: ["tcp://127.0.0.1:$sp"] }
+detectors:
+  - { name: rules, plugin: det_rules, rules: [$root/conf/rules] }
 outputs:
   - { name: o, plugin: out_null }
 EOC
@@ -30,53 +55,73 @@ EOC
     "$B/sentineld" run -c "$tmp/c.yaml" 2>"$tmp/log" &
     dpid=$!
     until curl -sf "http://127.0.0.1:$hp/health" >/dev/null 2>&1; do sleep 0.05; done
-    # Create the store and its first row so clients start from a position.
+    # The store's first row, so every client starts from a position.
     "$B/tests/tools/seed_incident" "$tmp/state/sentineld.db" warmup 1 warmup >/dev/null
-    python3 - "$hp" "$tok" "$clients" >"$tmp/clients.out" <<'EOP' &
-import asyncio, sys
-port, tok, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-async def one(i, res):
-    r, w = await asyncio.open_connection("127.0.0.1", port)
-    w.write(("GET /api/v1/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n" % tok).encode())
-    got = 0
-    try:
-        while True:
-            line = await asyncio.wait_for(r.readline(), 12)
-            if not line:
-                break
-            if line.startswith(b"id: "):
-                got += 1
-    except asyncio.TimeoutError:
-        pass
-    res.append(got)
-async def main():
-    res = []
-    await asyncio.gather(*[one(i, res) for i in range(n)])
-    print("clients %d received min %d max %d changes" % (len(res), min(res) if res else 0, max(res) if res else 0))
-asyncio.run(main())
-EOP
-    cpid=$!
-    sleep 2
-    # Incident changes while the flood runs: 500, in bursts of 50.
-    (for i in 1 2 3 4 5 6 7 8 9 10; do
-        "$B/tests/tools/seed_incident" "$tmp/state/sentineld.db" load 2 load 192.0.2.$i 50 >/dev/null
-        sleep 0.3
-    done) &
-    spid=$!
+    rm -f "$tmp/ready"
+    if [ "$clients" -gt 0 ]; then
+        taskset -c "$LAST" "$B/bench/feed_clients" -p "$hp" -t "$tok" \
+            -n "$clients" -w 50 -r "$tmp/ready" >"$tmp/clients.out" &
+        cpid=$!
+        i=0
+        until [ -e "$tmp/ready" ]; do
+            sleep 0.05; i=$((i + 1))
+            [ $i -lt 400 ] || { echo "clients not ready" >&2; exit 1; }
+        done
+    fi
+    e0=$(metric 'sentineld_output_events_total{instance="o"}')
+    s0=$(metric sentineld_signals_received_total)
+    v0=$(metric sentineld_incident_versions_total)
+    c0=$(cpu_ticks)
     t0=$(date +%s.%N)
-    "$B/bench/loadgen" -p "$sp" -n "$MSGS" -c 4 -q 2>/dev/null
-    while :; do
-        got=$(curl -s "http://127.0.0.1:$hp/metrics" | awk '/^sentineld_input_records_total\{instance="syslog"\}/ {print $2}')
-        [ "${got:-0}" -ge "$MSGS" ] && break
-        sleep 0.02
-    done
+    "$B/bench/loadgen" -p "$sp" -n "$MSGS" -c 2 -r "$RATE" -w 16384 \
+        2>"$tmp/loadgen.out"
+    cat "$tmp/loadgen.out" >&2
     t1=$(date +%s.%N)
-    wait $spid
-    wait $cpid || true
-    dropped=$(curl -s "http://127.0.0.1:$hp/metrics" | awk '/^sentineld_http_stream_dropped_total/ {print $2}')
-    kill $dpid; wait $dpid 2>/dev/null || true
-    rate=$(python3 -c "print(int($MSGS / ($t1 - $t0)))")
-    echo "clients=$clients: $rate msgs/s; $(cat "$tmp/clients.out"); dropped=$dropped"
+    e1=$(metric 'sentineld_output_events_total{instance="o"}')
+    c1=$(cpu_ticks)
+    # Let the pipeline finish what it holds (delivered counts what came
+    # out inside the sending window; the CPU covers all of it).
+    i=0
+    while [ "$(metric 'sentineld_output_events_total{instance="o"}')" -lt \
+            $((e0 + MSGS)) ] && [ $i -lt 200 ]; do
+        sleep 0.05; i=$((i + 1))
+    done
+    c2=$(cpu_ticks)
+    s1=$(metric sentineld_signals_received_total)
+    v1=$(metric sentineld_incident_versions_total)
+    # Then the feed: it polls the store every 100 ms.
+    sleep 2
+    res="no clients"
+    if [ "$clients" -gt 0 ]; then
+        last=$(curl -sN -m 1 -H "Authorization: Bearer $tok" \
+            "http://127.0.0.1:$hp/api/v1/stream" 2>/dev/null |
+            sed -n 's/^data: {"seq":\([0-9]*\)}.*/\1/p' | head -1)
+        kill -TERM $cpid; wait $cpid || true; cpid=
+        res="feed last seq $last; $(cat "$tmp/clients.out")"
+    fi
+    dropped=$(metric sentineld_http_stream_dropped_total)
+    kill $dpid; wait $dpid 2>/dev/null || true; dpid=
+    # The sending window, from loadgen (t0..t1 also holds its build).
+    sdt=$(sed -n 's/^sent .* in \([0-9.]*\)s:.*/\1/p' "$tmp/loadgen.out")
+    python3 - "$MSGS" "$e0" "$e1" "$t0" "$t1" "$c0" "$c1" "$c2" "$hz" \
+        "$s0" "$s1" "$v0" "$v1" "$sdt" <<'EOP' >"$tmp/run.$clients"
+import sys
+m, e0, e1, t0, t1, c0, c1, c2, hz, s0, s1, v0, v1, dt = map(float, sys.argv[1:])
+print("%.0f %.1f %.3f %.0f %.0f %.2f" % ((e1 - e0) / dt, (c2 - c0) / hz / m * 1e6,
+      (c1 - c0) / hz / dt, s1 - s0, v1 - v0, dt))
+EOP
+    read -r rate cpu_m cores sig ver dt <"$tmp/run.$clients"
+    echo "clients=$clients: delivered $rate msgs/s over ${dt}s;" \
+        "daemon CPU $cpu_m s per 1M msgs ($cores cores busy);" \
+        "signals $sig, incident versions $ver; $(grep -o 'latest chunk.*' "$tmp/loadgen.out")"
+    echo "    $res; server-side drops=$dropped"
 }
+echo "offered: $RATE msgs/s for ${SECS}s ($MSGS messages), $NCPU CPUs; clients on CPU $LAST"
 run 0
 run "$N"
+python3 - "$tmp/run.0" "$tmp/run.$N" <<'EOP'
+import sys
+a = open(sys.argv[1]).read().split(); b = open(sys.argv[2]).read().split()
+print("throughput ratio (with/without clients): %.3f" % (float(b[0]) / float(a[0])))
+print("daemon CPU per message ratio (with/without): %.3f" % (float(b[1]) / float(a[1])))
+EOP
