@@ -47,7 +47,8 @@ struct sn_http {
     const void *em_pipeline;  /* the pipeline em belongs to */
     uint64_t next_cid;
     struct sn_counter *c_requests, *c_errors_4xx, *c_errors_5xx,
-        *c_rate_limited, *c_auth_failed, *c_events_in, *c_events_rejected;
+        *c_rate_limited, *c_auth_failed, *c_events_in, *c_events_rejected,
+        *c_body_too_large;
 };
 
 /* Roles, in increasing power. */
