@@ -455,6 +455,10 @@ struct sn_plugin {
  * renders the JSON on the worker threads, in parallel, after the
  * detectors ran, and event_to_json then only copies it. */
 #define SN_PLUGIN_WANTS_JSON 0x1u
+/* The plugin keeps a file at a fixed name under daemon.state_dir (e.g.
+ * out_history's events.db): two instances would write one file, so the
+ * core refuses a second instance of the plugin at config check. */
+#define SN_PLUGIN_ONE_PER_STATE_DIR 0x2u
 
 #ifdef __cplusplus
 }

@@ -42,6 +42,7 @@ struct sn_http {
     struct sn_bucket buckets[SN_HTTP_BUCKETS];
     struct sn_incidents *inc; /* opened lazily: NULL until the store exists */
     void *hist; /* sqlite3 * on <state_dir>/events.db, read-only, lazily */
+    uint64_t hist_dev, hist_ino; /* the file hist has open */
     struct sn_stream *stream; /* live feed clients (stream.c) */
     struct sn_emitter *em;    /* POST /api/v1/events (api_events.c) */
     const void *em_pipeline;  /* the pipeline em belongs to */
