@@ -14,14 +14,18 @@
 # the feed's last position, how many were told of a drop or gap, and any
 # hole they were not told of. Then the ratios.
 #
-# usage: bench/live_feed_load.sh [clients [rate [seconds]]]
-# (from the source tree, after ./scripts/build.sh)
+# usage: bench/live_feed_load.sh [clients [rate [seconds [repeat]]]]
+# repeat (default 1) alternates the two runs that many times and reports
+# the median of each: on a shared machine other load moves single runs.
+# PERF=file records the daemon (perf record -g) during the last run with
+# clients. (From the source tree, after ./scripts/build.sh.)
 set -e
 root=$(cd "$(dirname "$0")/.." && pwd)
 B=$root/_build
 N=${1:-200}
 RATE=${2:-50000}
 SECS=${3:-20}
+REPEAT=${4:-1}
 MSGS=$((RATE * SECS))
 NCPU=$(nproc)
 LAST=$((NCPU - 1))
@@ -71,6 +75,11 @@ EOC
     e0=$(metric 'sentineld_output_events_total{instance="o"}')
     s0=$(metric sentineld_signals_received_total)
     v0=$(metric sentineld_incident_versions_total)
+    ppid=
+    if [ -n "${PERF:-}" ] && [ "$clients" -gt 0 ]; then
+        perf record -g -o "$PERF" -p "$dpid" 2>/dev/null >/dev/null &
+        ppid=$!
+    fi
     c0=$(cpu_ticks)
     t0=$(date +%s.%N)
     "$B/bench/loadgen" -p "$sp" -n "$MSGS" -c 2 -r "$RATE" -w 16384 \
@@ -87,6 +96,7 @@ EOC
         sleep 0.05; i=$((i + 1))
     done
     c2=$(cpu_ticks)
+    [ -z "$ppid" ] || { kill -INT $ppid; wait $ppid || true; }
     s1=$(metric sentineld_signals_received_total)
     v1=$(metric sentineld_incident_versions_total)
     # Then the feed: it polls the store every 100 ms.
@@ -96,32 +106,41 @@ EOC
         last=$(curl -sN -m 1 -H "Authorization: Bearer $tok" \
             "http://127.0.0.1:$hp/api/v1/stream" 2>/dev/null |
             sed -n 's/^data: {"seq":\([0-9]*\)}.*/\1/p' | head -1)
+        ccpu=$(awk -v hz="$hz" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$cpid/stat")
         kill -TERM $cpid; wait $cpid || true; cpid=
-        res="feed last seq $last; $(cat "$tmp/clients.out")"
+        res="feed last seq $last; $(cat "$tmp/clients.out"); clients' CPU ${ccpu}s"
     fi
     dropped=$(metric sentineld_http_stream_dropped_total)
     kill $dpid; wait $dpid 2>/dev/null || true; dpid=
     # The sending window, from loadgen (t0..t1 also holds its build).
     sdt=$(sed -n 's/^sent .* in \([0-9.]*\)s:.*/\1/p' "$tmp/loadgen.out")
     python3 - "$MSGS" "$e0" "$e1" "$t0" "$t1" "$c0" "$c1" "$c2" "$hz" \
-        "$s0" "$s1" "$v0" "$v1" "$sdt" <<'EOP' >"$tmp/run.$clients"
+        "$s0" "$s1" "$v0" "$v1" "$sdt" <<'EOP' >"$tmp/run.$clients.$rep"
 import sys
 m, e0, e1, t0, t1, c0, c1, c2, hz, s0, s1, v0, v1, dt = map(float, sys.argv[1:])
 print("%.0f %.1f %.3f %.0f %.0f %.2f" % ((e1 - e0) / dt, (c2 - c0) / hz / m * 1e6,
       (c1 - c0) / hz / dt, s1 - s0, v1 - v0, dt))
 EOP
-    read -r rate cpu_m cores sig ver dt <"$tmp/run.$clients"
+    read -r rate cpu_m cores sig ver dt <"$tmp/run.$clients.$rep"
     echo "clients=$clients: delivered $rate msgs/s over ${dt}s;" \
         "daemon CPU $cpu_m s per 1M msgs ($cores cores busy);" \
         "signals $sig, incident versions $ver; $(grep -o 'latest chunk.*' "$tmp/loadgen.out")"
     echo "    $res; server-side drops=$dropped"
 }
 echo "offered: $RATE msgs/s for ${SECS}s ($MSGS messages), $NCPU CPUs; clients on CPU $LAST"
-run 0
-run "$N"
-python3 - "$tmp/run.0" "$tmp/run.$N" <<'EOP'
-import sys
-a = open(sys.argv[1]).read().split(); b = open(sys.argv[2]).read().split()
-print("throughput ratio (with/without clients): %.3f" % (float(b[0]) / float(a[0])))
-print("daemon CPU per message ratio (with/without): %.3f" % (float(b[1]) / float(a[1])))
+rep=1
+while [ $rep -le "$REPEAT" ]; do
+    run 0
+    run "$N"
+    rep=$((rep + 1))
+done
+python3 - "$tmp" "$N" "$REPEAT" <<'EOP'
+import statistics, sys
+tmp, n, rep = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def col(clients, i):
+    return statistics.median(float(open("%s/run.%s.%d" % (tmp, clients, r)).read().split()[i])
+                             for r in range(1, rep + 1))
+print("median of %d: delivered msgs/s %.0f (0 clients) vs %.0f (%s clients)" % (rep, col(0, 0), col(n, 0), n))
+print("throughput ratio (with/without clients): %.3f" % (col(n, 0) / col(0, 0)))
+print("daemon CPU s per 1M msgs: %.2f vs %.2f; ratio (with/without): %.3f" % (col(0, 1), col(n, 1), col(n, 1) / col(0, 1)))
 EOP
