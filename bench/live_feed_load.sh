@@ -39,6 +39,9 @@ metric() { # name{labels} -> value
         'index($0, k" ") == 1 { print $2; f=1 } END { if (!f) print 0 }'
 }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$dpid/stat"; }
+# The control thread (tid = pid) runs HTTP and the live feed; the workers,
+# inputs, outputs and the incident manager are the other threads.
+ctl_ticks() { awk '{ print $14 + $15 }' "/proc/$dpid/task/$dpid/stat"; }
 hz=$(getconf CLK_TCK)
 
 run() {
@@ -80,7 +83,7 @@ EOC
         perf record -g -o "$PERF" -p "$dpid" 2>/dev/null >/dev/null &
         ppid=$!
     fi
-    c0=$(cpu_ticks)
+    c0=$(cpu_ticks); k0=$(ctl_ticks)
     t0=$(date +%s.%N)
     "$B/bench/loadgen" -p "$sp" -n "$MSGS" -c 2 -r "$RATE" -w 16384 \
         2>"$tmp/loadgen.out"
@@ -101,6 +104,7 @@ EOC
     v1=$(metric sentineld_incident_versions_total)
     # Then the feed: it polls the store every 100 ms.
     sleep 2
+    c3=$(cpu_ticks); k3=$(ctl_ticks)
     res="no clients"
     if [ "$clients" -gt 0 ]; then
         last=$(curl -sN -m 1 -H "Authorization: Bearer $tok" \
@@ -115,15 +119,20 @@ EOC
     # The sending window, from loadgen (t0..t1 also holds its build).
     sdt=$(sed -n 's/^sent .* in \([0-9.]*\)s:.*/\1/p' "$tmp/loadgen.out")
     python3 - "$MSGS" "$e0" "$e1" "$t0" "$t1" "$c0" "$c1" "$c2" "$hz" \
-        "$s0" "$s1" "$v0" "$v1" "$sdt" <<'EOP' >"$tmp/run.$clients.$rep"
+        "$s0" "$s1" "$v0" "$v1" "$sdt" "$c3" "$k0" "$k3" <<'EOP' >"$tmp/run.$clients.$rep"
 import sys
-m, e0, e1, t0, t1, c0, c1, c2, hz, s0, s1, v0, v1, dt = map(float, sys.argv[1:])
-print("%.0f %.1f %.3f %.0f %.0f %.2f" % ((e1 - e0) / dt, (c2 - c0) / hz / m * 1e6,
-      (c1 - c0) / hz / dt, s1 - s0, v1 - v0, dt))
+m, e0, e1, t0, t1, c0, c1, c2, hz, s0, s1, v0, v1, dt, c3, k0, k3 = map(float, sys.argv[1:])
+ctl = (k3 - k0) / hz
+# CPU per 1M msgs: whole daemon until drained; the pipeline's threads
+# alone (all but the control thread, to the end of the feed's settling);
+# and the control thread's seconds (HTTP, live feed).
+print("%.0f %.1f %.3f %.0f %.0f %.2f %.1f %.2f" % ((e1 - e0) / dt, (c2 - c0) / hz / m * 1e6,
+      (c1 - c0) / hz / dt, s1 - s0, v1 - v0, dt, ((c3 - c0) / hz - ctl) / m * 1e6, ctl))
 EOP
-    read -r rate cpu_m cores sig ver dt <"$tmp/run.$clients.$rep"
+    read -r rate cpu_m cores sig ver dt pipe_m ctl <"$tmp/run.$clients.$rep"
     echo "clients=$clients: delivered $rate msgs/s over ${dt}s;" \
-        "daemon CPU $cpu_m s per 1M msgs ($cores cores busy);" \
+        "daemon CPU $cpu_m s per 1M msgs ($cores cores busy; pipeline threads" \
+        "$pipe_m s per 1M msgs, control thread ${ctl}s);" \
         "signals $sig, incident versions $ver; $(grep -o 'latest chunk.*' "$tmp/loadgen.out")"
     echo "    $res; server-side drops=$dropped"
 }
@@ -143,4 +152,6 @@ def col(clients, i):
 print("median of %d: delivered msgs/s %.0f (0 clients) vs %.0f (%s clients)" % (rep, col(0, 0), col(n, 0), n))
 print("throughput ratio (with/without clients): %.3f" % (col(n, 0) / col(0, 0)))
 print("daemon CPU s per 1M msgs: %.2f vs %.2f; ratio (with/without): %.3f" % (col(0, 1), col(n, 1), col(n, 1) / col(0, 1)))
+print("pipeline threads' CPU s per 1M msgs: %.2f vs %.2f; control thread (HTTP, feed) s: %.2f vs %.2f"
+      % (col(0, 6), col(n, 6), col(0, 7), col(n, 7)))
 EOP
