@@ -7,6 +7,7 @@
  */
 #include "incident/store.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,12 +139,25 @@ static const char *const sql[Q_COUNT_] = {
     [Q_CKPT_GET] = "SELECT blob FROM checkpoints WHERE key = ?1",
 };
 
+/* WAL frames (4 KiB pages) that start a checkpoint: 16 MiB instead of
+ * SQLite's 4 amortise the checkpoint's fsync over more commits. */
+#define CHECKPOINT_PAGES 4096
+
+struct checkpointer {
+    sqlite3 *db; /* its own connection */
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool wanted, stopping;
+};
+
 struct sn_store {
     sqlite3 *db;
     char *path;
     bool read_only;
     int schema;
     sqlite3_stmt *st[Q_COUNT_];
+    struct checkpointer *ckpt;
     char msg[384]; /* sn_store_errmsg's text */
 };
 
@@ -352,7 +366,7 @@ sn_store_open(const char *path, bool read_only, struct sn_store **out,
     if (exec(s, "PRAGMA journal_mode=WAL") != SQLITE_OK ||
         exec(s, "PRAGMA synchronous=FULL") != SQLITE_OK ||
         exec(s, "PRAGMA cache_size=-65536") != SQLITE_OK ||
-        exec(s, "PRAGMA wal_autocheckpoint=4096") != SQLITE_OK) {
+        sqlite3_wal_autocheckpoint(s->db, CHECKPOINT_PAGES) != SQLITE_OK) {
         sn_error_set(err, "incident store %s: %s", path,
                      sqlite3_errmsg(s->db));
         goto fail;
@@ -366,11 +380,124 @@ fail:
     return SN_EIO;
 }
 
+static void *
+checkpointer_main(void *arg)
+{
+    struct checkpointer *c = arg;
+
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        while (!c->wanted && !c->stopping)
+            pthread_cond_wait(&c->cond, &c->lock);
+        if (c->stopping)
+            break;
+        c->wanted = false;
+        pthread_mutex_unlock(&c->lock);
+        /* PASSIVE: never waits for, nor blocks, the writer or readers;
+         * what it cannot copy now goes at the next trigger. A failure
+         * (disk full) shows at the writer's next commit, which fails. */
+        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                  NULL, NULL);
+        pthread_mutex_lock(&c->lock);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+/* After each commit of the owning connection (its thread). */
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct checkpointer *c = arg;
+
+    (void)db;
+    (void)name;
+    if (frames >= CHECKPOINT_PAGES) {
+        pthread_mutex_lock(&c->lock);
+        if (!c->wanted) {
+            c->wanted = true;
+            pthread_cond_signal(&c->cond);
+        }
+        pthread_mutex_unlock(&c->lock);
+    }
+    return SQLITE_OK;
+}
+
+enum sn_status
+sn_store_checkpointer_start(struct sn_store *s, struct sn_error *err)
+{
+    struct checkpointer *c;
+
+    if (s->ckpt != NULL || s->read_only)
+        return SN_OK;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        sn_error_set(err, "out of memory");
+        return SN_ENOMEM;
+    }
+    if (sqlite3_open_v2(s->path, &c->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        sn_error_set(err, "incident store %s: checkpointer: %s", s->path,
+                     c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        sqlite3_close(c->db);
+        free(c);
+        return SN_EIO;
+    }
+    /* The checkpoint's fsyncs (WAL before copying, database before the
+     * WAL is reused) follow this connection's setting: FULL, as the
+     * writer's. */
+    if (sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) !=
+        SQLITE_OK) {
+        sn_error_set(err, "incident store %s: checkpointer: %s", s->path,
+                     sqlite3_errmsg(c->db));
+        sqlite3_close(c->db);
+        free(c);
+        return SN_EIO;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->cond, NULL);
+    if (pthread_create(&c->thread, NULL, checkpointer_main, c) != 0) {
+        sn_error_set(err, "incident store %s: cannot create the "
+                          "checkpoint thread", s->path);
+        pthread_mutex_destroy(&c->lock);
+        pthread_cond_destroy(&c->cond);
+        sqlite3_close(c->db);
+        free(c);
+        return SN_ENOMEM;
+    }
+    s->ckpt = c;
+    /* Replaces SQLite's own hook, which checkpoints inside the commit. */
+    sqlite3_wal_hook(s->db, wal_hook, c);
+    return SN_OK;
+}
+
+static void
+checkpointer_stop(struct sn_store *s)
+{
+    struct checkpointer *c = s->ckpt;
+
+    if (c == NULL)
+        return;
+    sqlite3_wal_autocheckpoint(s->db, CHECKPOINT_PAGES);
+    pthread_mutex_lock(&c->lock);
+    c->stopping = true;
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->thread, NULL);
+    sqlite3_close(c->db);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->cond);
+    free(c);
+    s->ckpt = NULL;
+}
+
 void
 sn_store_close(struct sn_store *s)
 {
     if (s == NULL)
         return;
+    checkpointer_stop(s);
     for (int i = 0; i < Q_COUNT_; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
