@@ -142,6 +142,14 @@ static const char *const sql[Q_COUNT_] = {
 /* WAL frames (4 KiB pages) that start a checkpoint: 16 MiB instead of
  * SQLite's 4 amortise the checkpoint's fsync over more commits. */
 #define CHECKPOINT_PAGES 4096
+/* The WAL starts again from its beginning only when a write begins
+ * after a checkpoint copied every frame; under a steady load the writer
+ * begins its next batch while the checkpointer still runs, so the WAL
+ * would grow without end. Past this many frames the checkpointer asks
+ * for a RESTART: it waits for the batch in progress to commit, copies
+ * what the previous passes left (about one batch) while the writer
+ * waits, and the WAL starts over. */
+#define CHECKPOINT_LIMIT (4 * CHECKPOINT_PAGES)
 
 struct checkpointer {
     sqlite3 *db; /* its own connection */
@@ -149,6 +157,7 @@ struct checkpointer {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool wanted, stopping;
+    int frames; /* in the WAL at the last commit */
 };
 
 struct sn_store {
@@ -384,6 +393,7 @@ static void *
 checkpointer_main(void *arg)
 {
     struct checkpointer *c = arg;
+    int mode;
 
     pthread_mutex_lock(&c->lock);
     for (;;) {
@@ -392,12 +402,13 @@ checkpointer_main(void *arg)
         if (c->stopping)
             break;
         c->wanted = false;
+        mode = c->frames >= CHECKPOINT_LIMIT ? SQLITE_CHECKPOINT_RESTART
+                                             : SQLITE_CHECKPOINT_PASSIVE;
         pthread_mutex_unlock(&c->lock);
-        /* PASSIVE: never waits for, nor blocks, the writer or readers;
+        /* PASSIVE never waits for, nor blocks, the writer or readers;
          * what it cannot copy now goes at the next trigger. A failure
          * (disk full) shows at the writer's next commit, which fails. */
-        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-                                  NULL, NULL);
+        sqlite3_wal_checkpoint_v2(c->db, NULL, mode, NULL, NULL);
         pthread_mutex_lock(&c->lock);
     }
     pthread_mutex_unlock(&c->lock);
@@ -414,6 +425,7 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     (void)name;
     if (frames >= CHECKPOINT_PAGES) {
         pthread_mutex_lock(&c->lock);
+        c->frames = frames;
         if (!c->wanted) {
             c->wanted = true;
             pthread_cond_signal(&c->cond);
@@ -455,6 +467,7 @@ sn_store_checkpointer_start(struct sn_store *s, struct sn_error *err)
         free(c);
         return SN_EIO;
     }
+    sqlite3_busy_handler(c->db, busy, NULL);
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
     if (pthread_create(&c->thread, NULL, checkpointer_main, c) != 0) {
