@@ -5,7 +5,7 @@
  * delivered by an outbox relay to an out_null-like deliver(). Run by hand
  * (bench/README.md):
  *   bench/bench_incidents [signals] [keys] [batch]
- * Defaults: 200000 signals over 2000 keys, batch 512.
+ * Defaults: 200000 signals over 2000 keys, batch 2048 (the daemon's).
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -88,7 +88,7 @@ main(int argc, char **argv)
 {
     long n = argc > 1 ? atol(argv[1]) : 200000;
     long keys = argc > 2 ? atol(argv[2]) : 2000;
-    long batch = argc > 3 ? atol(argv[3]) : 512;
+    long batch = argc > 3 ? atol(argv[3]) : 2048;
     char dir[] = "/tmp/sn-bench-incidents.XXXXXX", path[256], json[2048];
     struct sn_incidents_conf conf = { 0 };
     struct sn_metrics *metrics = sn_metrics_new();

@@ -103,13 +103,16 @@ static const char *const sql[Q_COUNT_] = {
               " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
               " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
     /* An update rewrites the row in place; REPLACE would delete and
-     * reinsert it and touch every index. */
-    [Q_UPDATE] = "UPDATE incidents SET rule_id = ?2, group_key = ?3,"
+     * reinsert it and touch every index. rule_id, group_key and
+     * created_at never change for an id and are left out: SQLite
+     * rewrites the entry of every index on a column that is SET, even
+     * to the same value (incidents_key, a random page per update). */
+    [Q_UPDATE] = "UPDATE incidents SET"
                  " version = ?4, title = ?5, description = ?6, tags = ?7,"
                  " severity = ?8, base_severity = ?9, status = ?10,"
                  " pending = ?11, owner = ?12, previous_id = ?13,"
                  " first_seen = ?14, last_seen = ?15, hit_count = ?16,"
-                 " signal_count = ?17, created_at = ?18, updated_at = ?19,"
+                 " signal_count = ?17, updated_at = ?19,"
                  " touched_at = ?20, quiet_ms = ?21, esc_rejected = ?22,"
                  " degraded = ?23 WHERE id = ?1",
     [Q_PUT_EVIDENCE] = "INSERT INTO evidence VALUES (?1, ?2, ?3) ON CONFLICT"
