@@ -18,7 +18,8 @@ copy(const struct json_ctx *s, struct sn_event *ev, const char *p, size_t n)
     char *q = s->host->event_alloc(ev, n + 1);
 
     if (q != NULL) {
-        memcpy(q, p, n);
+        if (n > 0) /* p may be NULL for an empty string */
+            memcpy(q, p, n);
         q[n] = '\0';
     }
     return q;
