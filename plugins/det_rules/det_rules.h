@@ -1,8 +1,9 @@
 /*
  * det_rules internals shared by its files: det_rules.c (descriptor,
  * options, evaluation and annotation on the workers), det_rules_corr.c
- * (correlation shards, signals, the ticker) and det_rules_ckpt.c (state
- * checkpoint across restarts and reloads). docs/correlation.md describes
+ * (correlation shards, signals, the ticker), det_rules_ckpt.c (state
+ * checkpoint across restarts and reloads) and det_rules_part.c (the
+ * state of one source partition, moving between instances). docs/correlation.md describes
  * what users see; docs/rules.md the options.
  */
 #ifndef SN_PLUGINS_DET_RULES_H
@@ -61,6 +62,10 @@ struct dr_fwd {
     uint32_t off, len, sum_len; /* in tls->fwd_data: values, then summary */
 };
 
+/* (input, topic) ids a thread remembers per batch: a batch rarely holds
+ * more than a few partitions' topics. */
+#define DR_SRC_CACHE 4
+
 /* Per-thread state (workers each have one; the ticker has its own). */
 struct dr_tls {
     struct sn_rules_scratch *sc;
@@ -87,7 +92,7 @@ struct dr_tls {
     struct {
         const char *input, *topic;
         uint32_t id;
-    } src_cache[4];
+    } src_cache[DR_SRC_CACHE];
     uint32_t n_src_cache, src_next;
     /* Matches per rule (by rule index) in this batch, and the rules that
      * have any: added to the shared counters once per batch. */

@@ -10,6 +10,7 @@
  *
  * File: "SNDRCKP1", u32 shard count, then per shard u64 length + the
  * engine checkpoint (docs/correlation.md, "Sharding and checkpoints").
+ * A partition's state (det_rules_part.c) uses the same container.
  */
 #include "det_rules.h"
 

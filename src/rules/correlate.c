@@ -10,7 +10,8 @@
  * eviction, per-key buffers), correlate_window.c (the kinds: threshold,
  * distinct, sequence, rate, new_value), correlate_time.c (time-driven
  * checks: absence, resolve, reclaiming), correlate_signal.c (evidence and
- * signals), correlate_ckpt.c (checkpoints), correlate_json.c (JSON). The
+ * signals), correlate_ckpt.c (checkpoints), correlate_json.c (JSON),
+ * correlate_origin.c (key origins, dropping by filter). The
  * semantics are pinned in docs/correlation.md.
  */
 #include "rules/correlate.h"

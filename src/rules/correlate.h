@@ -5,7 +5,8 @@
  * specs (correlate_spec.c, shared by every thread) and an engine holding
  * per-key state (correlate.c, checkpoints in correlate_ckpt.c, signal JSON
  * in correlate_json.c). The daemon shards engines by hash(rule, group key):
- * one engine is only ever used by one thread, so nothing here locks.
+ * one engine is only ever used by one thread, so nothing here locks but
+ * the table of key origins the engines share (correlate_origin.c).
  * docs/correlation.md pins the semantics; read it before changing any.
  */
 #ifndef SN_RULES_CORRELATE_H
