@@ -727,7 +727,7 @@ sn_fold_apply(struct sn_fold *f, struct sn_fold_sig *sig, int64_t now,
         e = open_entry(f, sig->rule, sig->gk, sig->hash, sig->sev, sig->base,
                        first, last, now, degraded);
         if (e != NULL)
-            sn_partition_sig_id(sig, e->inc.id);
+            sn_partition_open(f->store, sig, &e->inc);
     }
     if (e == NULL || sn_partition_tag(&e->inc, sig) != SN_OK) {
         rc = SN_EIO;

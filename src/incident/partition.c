@@ -81,6 +81,24 @@ sn_partition_sig_id(const struct sn_fold_sig *sig, char id[SN_UUID_LEN + 1])
     sn_buf_fini(&name);
 }
 
+void
+sn_partition_open(struct sn_store *s, const struct sn_fold_sig *sig,
+                  struct sn_incident *inc)
+{
+    struct sn_incident old;
+
+    sn_partition_sig_id(sig, inc->id);
+    if (strcmp(inc->previous_id, inc->id) != 0)
+        return;
+    sn_incident_init(&old);
+    if (sn_store_get(s, inc->id, &old) == SN_OK &&
+        strcmp(old.previous_id, inc->id) != 0)
+        strcpy(inc->previous_id, old.previous_id);
+    else
+        inc->previous_id[0] = '\0';
+    sn_incident_fini(&old);
+}
+
 static bool
 same(const char *a, const char *b)
 {

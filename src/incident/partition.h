@@ -31,6 +31,12 @@ enum sn_status sn_partition_sig_source(struct json_object *o,
  * has a source offset; otherwise id is left as it is (random). */
 void sn_partition_sig_id(const struct sn_fold_sig *sig,
                          char id[SN_UUID_LEN + 1]);
+/* A new incident inc opened by sig (fold.c, the manager's thread): its
+ * id from sig_id; when that is the id of the key's last resolved incident
+ * (the same records read again on the store that already holds their
+ * incident, which this one replaces), previous_id is that incident's. */
+void sn_partition_open(struct sn_store *s, const struct sn_fold_sig *sig,
+                       struct sn_incident *inc);
 /* Tag inc with sig's partition (nothing when sig has none). */
 enum sn_status sn_partition_tag(struct sn_incident *inc,
                                 const struct sn_fold_sig *sig);

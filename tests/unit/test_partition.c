@@ -96,7 +96,7 @@ sink(struct sn_manager *m, const char *ip, int part, long off)
         abort();
 }
 
-/* The newest outbox document per incident of a store. */
+/* The latest outbox document per incident of a store. */
 struct seen {
     int n;
     char id[8][SN_UUID_LEN + 1];
@@ -123,7 +123,7 @@ seen_doc(void *arg, const struct sn_doc *d, int64_t at)
                  d->id.ptr);
         s->n++;
     }
-    if (i < 8 && d->version >= s->version[i]) {
+    if (i < 8) { /* the latest row (seq order) */
         s->version[i] = d->version;
         if (json_object_object_get_ex(o, "hit_count", &v))
             s->hits[i] = json_object_get_int64(v);
@@ -280,6 +280,95 @@ SN_TEST(versions_do_not_depend_on_batching)
     CHECK_EQ(o[1].version[0], 30);
     CHECK_EQ(o[0].hits[0], 30);
     CHECK_EQ(o[1].hits[0], 30);
+}
+
+/* prev of the row with this id ("" when none, "-" when no row). */
+static void
+previous_of(struct sn_store *s, const char *id, char out[SN_UUID_LEN + 1])
+{
+    struct sn_incident inc;
+
+    sn_incident_init(&inc);
+    if (sn_store_get(s, id, &inc) == SN_OK)
+        strcpy(out, inc.previous_id);
+    else
+        strcpy(out, "-");
+    sn_incident_fini(&inc);
+}
+
+SN_TEST(reading_records_again_reopens_the_same_incident)
+{
+    struct sn_store *s;
+    struct sn_fold f;
+    struct sn_error err;
+    struct seen o;
+    char p[256], first[SN_UUID_LEN + 1], id[SN_UUID_LEN + 1];
+    char prev[SN_UUID_LEN + 1];
+    static const char resolved[] =
+        "{\"type\":\"signal\",\"rule\":\"ssh\",\"state\":\"resolved\","
+        "\"key\":{\"source.ip\":\"10.0.0.9\"}}";
+
+    strcpy(p, fresh());
+    CHECK_EQ(sn_store_open(p, false, &s, &err), SN_OK);
+    CHECK_EQ(sn_fold_init(&f, s, NULL, 0, 10), SN_OK);
+    /* An earlier incident of the key, resolved: the one to link to. */
+    fold_direct(&f, s, 1000, 1001, 1);
+    o = outbox(p);
+    strcpy(first, o.id[0]);
+    sn_store_begin(s, &err);
+    sn_fold_signal(&f, resolved, sizeof(resolved) - 1, sn_clock_wall_ns(),
+                   &err);
+    sn_fold_flush(&f, sn_clock_wall_ns(), &err);
+    sn_store_commit(s, &err);
+    /* Records 0..4, then resolved; read again from 0 (a checkpoint from
+     * before them): the same id, linked to the earlier incident, not to
+     * itself. */
+    fold_direct(&f, s, 0, 5, 5);
+    o = outbox(p);
+    CHECK_EQ(o.n, 2);
+    strcpy(id, o.id[1]);
+    CHECK(strcmp(id, first) != 0);
+    sn_store_begin(s, &err);
+    sn_fold_signal(&f, resolved, sizeof(resolved) - 1, sn_clock_wall_ns(),
+                   &err);
+    sn_fold_flush(&f, sn_clock_wall_ns(), &err);
+    sn_store_commit(s, &err);
+    fold_direct(&f, s, 0, 3, 1);
+    o = outbox(p);
+    CHECK_EQ(o.n, 2);
+    CHECK_STR(o.id[1], id);
+    CHECK_EQ(o.hits[1], 3);
+    CHECK_STR(o.status[1], "open");
+    previous_of(s, id, prev);
+    CHECK_STR(prev, first);
+    sn_fold_fini(&f);
+    sn_store_close(s);
+}
+
+SN_TEST(released_incidents_go_after_retention)
+{
+    struct sn_store *s;
+    struct sn_fold f;
+    struct sn_error err;
+    struct seen o;
+    char p[256];
+    size_t n = 0;
+
+    strcpy(p, fresh());
+    CHECK_EQ(sn_store_open(p, false, &s, &err), SN_OK);
+    CHECK_EQ(sn_fold_init(&f, s, NULL, 0, 10), SN_OK);
+    fold_direct(&f, s, 0, 2, 2);
+    o = outbox(p);
+    CHECK(sn_store_prune(s, sn_clock_wall_ns() + 2 * SN_NS_PER_SEC, 0,
+                         1000) >= 0);
+    CHECK_EQ(released(p, o.id[0]), 0); /* open and live: kept */
+    CHECK_EQ(sn_partition_store_release(s, &P3, &n, &err), SN_OK);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(released(p, o.id[0]), 1);
+    sn_store_prune(s, sn_clock_wall_ns() + 2 * SN_NS_PER_SEC, 0, 1000);
+    CHECK_EQ(released(p, o.id[0]), -1);
+    sn_fold_fini(&f);
+    sn_store_close(s);
 }
 
 SN_TEST(export_import_release_moves_the_incident)
@@ -493,6 +582,8 @@ SN_TEST(the_relay_delivers_imported_versions)
 
 SN_TEST_MAIN(SN_T(uuid5_layout), SN_T(source_opens_the_same_id_on_two_stores),
              SN_T(versions_do_not_depend_on_batching),
+             SN_T(reading_records_again_reopens_the_same_incident),
+             SN_T(released_incidents_go_after_retention),
              SN_T(export_import_release_moves_the_incident),
              SN_T(import_nothing_releases_local_incidents),
              SN_T(a_bad_checkpoint_changes_nothing),
