@@ -35,6 +35,7 @@ struct sn_relay {
     _Atomic bool stopping;   /* drain what is committed, then exit */
     _Atomic bool aborting;   /* exit now (drain deadline passed) */
     _Atomic bool exited;
+    bool joined;             /* sn_relay_stop done; sn_relay_free frees */
     int64_t drain_until;     /* seq to reach when stopping */
 
     struct sn_doc docs[BATCH_MAX];
@@ -49,6 +50,7 @@ struct sn_relay {
 
     pthread_mutex_t lock; /* the pending acknowledgement */
     pthread_cond_t cond;
+    bool stopped;         /* late acknowledgements are ignored */
     uint64_t pending_token;
     bool ack_ready;
     enum sn_out_result ack_result;
@@ -200,7 +202,7 @@ sn_relay_ack(struct sn_relay *r, uint64_t token, enum sn_out_result result,
     if (r == NULL)
         return;
     pthread_mutex_lock(&r->lock);
-    if (token == r->pending_token && !r->ack_ready) {
+    if (!r->stopped && token == r->pending_token && !r->ack_ready) {
         r->ack_ready = true;
         r->ack_result = result;
         snprintf(r->ack_reason, sizeof(r->ack_reason), "%s",
@@ -452,7 +454,7 @@ sn_relay_stop(struct sn_instance *out, int64_t drain_ms)
     int64_t deadline = sn_clock_mono_ns() + drain_ms * SN_NS_PER_MS;
     int64_t last;
 
-    if (r == NULL)
+    if (r == NULL || r->joined)
         return;
     /* What is committed now is delivered before the output stops. */
     last = sn_store_last_seq(r->store);
@@ -471,9 +473,28 @@ sn_relay_stop(struct sn_instance *out, int64_t drain_ms)
         nanosleep(&ts, NULL);
     }
     pthread_join(r->thread, NULL);
-    out->relay = NULL;
+    r->joined = true;
+    /* The struct stays: the output may still acknowledge the batch the
+     * relay gave up on (an abort at the drain deadline), from its own
+     * thread, which read out->relay before this. Until the output has
+     * stopped, only the lock and this flag are touched. */
+    pthread_mutex_lock(&r->lock);
+    r->stopped = true;
+    pthread_mutex_unlock(&r->lock);
     sn_store_close(r->store);
+    r->store = NULL;
     sn_buf_fini(&r->data);
+}
+
+void
+sn_relay_free(struct sn_instance *out)
+{
+    struct sn_relay *r = out->relay;
+
+    if (r == NULL)
+        return;
+    sn_relay_stop(out, 0);
+    out->relay = NULL;
     pthread_mutex_destroy(&r->lock);
     pthread_cond_destroy(&r->cond);
     free(r);
