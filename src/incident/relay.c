@@ -43,7 +43,8 @@ struct sn_relay {
     size_t n;
     struct sn_buf data;
     int64_t cursor;       /* delivered up to here */
-    int64_t saved;        /* the cursor as the store has it */
+    int64_t saved;        /* the cursor as last handed to the manager */
+    int64_t written;      /* as last written by the relay itself */
     int64_t saved_at;     /* monotonic ns of the last save */
     uint64_t seen_gen;
     uint64_t next_token;
@@ -134,19 +135,25 @@ update_backlog(struct sn_relay *r)
                  last > r->cursor ? (uint64_t)(last - r->cursor) : 0);
 }
 
-/* Save the cursor. Saving is a write transaction that competes with the
- * manager's, so a busy relay saves at most every SAVE_MS (and whenever it
- * goes idle or stops): a crash redelivers at most that much, which
- * idempotent outputs absorb. */
-#define SAVE_MS 200
+/* Save the cursor. A write transaction of the relay's own would wait for
+ * the manager's batch (busy naps) and fsync once more, so the manager
+ * writes it in its next transaction: a batch's, or housekeeping's within
+ * a second; a crash redelivers at most that much, which idempotent
+ * outputs absorb. At stop (force) the relay writes it itself. */
 static void
 save_cursor(struct sn_relay *r, bool force)
 {
     int64_t now = sn_clock_mono_ns();
 
-    if (r->saved == r->cursor ||
-        (!force && now - r->saved_at < SAVE_MS * SN_NS_PER_MS))
+    /* At stop the manager may not have another transaction: write. */
+    if (force ? r->written == r->cursor : r->saved == r->cursor)
         return;
+    if (!force &&
+        sn_manager_cursor(r->m, r->out->name, r->cursor) == SN_OK) {
+        r->saved = r->cursor;
+        r->saved_at = now;
+        return;
+    }
     if (sn_store_cursor_set(r->store, r->out->name, r->cursor) != SN_OK) {
         uint64_t suppressed = 0;
         if (sn_ratelimit_pass(&r->rl, SN_LOG_RATE_MS, &suppressed))
@@ -154,7 +161,7 @@ save_cursor(struct sn_relay *r, bool force)
                          r->out->name, sn_store_errmsg(r->store));
         return;
     }
-    r->saved = r->cursor;
+    r->saved = r->written = r->cursor;
     r->saved_at = now;
 }
 
@@ -348,24 +355,12 @@ relay_main(void *arg)
         if (n == 0) {
             int timeout = POLL_MS;
 
-            /* Idle is often only until the next commit, milliseconds
-             * away: saving the cursor at every pause put a write
-             * transaction (an fsync) between the manager's commits and
-             * the next delivery. It is saved when SAVE_MS passed or at
-             * stop; the wait below ends in time for that. */
             save_cursor(r, atomic_load(&r->stopping));
             update_backlog(r);
             if (atomic_load(&r->stopping) && r->cursor >= r->drain_until)
                 break;
             if (atomic_load(&r->stopping))
                 timeout = 20;
-            else if (r->saved != r->cursor)
-                timeout = (int)((r->saved_at + SAVE_MS * SN_NS_PER_MS -
-                                 sn_clock_mono_ns()) /
-                                    SN_NS_PER_MS +
-                                1);
-            if (timeout < 1)
-                timeout = 1;
             /* Woken by the manager's commits; the timeout finds rows the
              * CLI or another process appended. */
             sn_manager_wait_commit(r->m, &r->seen_gen, timeout);
@@ -429,7 +424,7 @@ sn_relay_start(struct sn_instance *out, struct sn_manager *m,
         sn_error_set(err, "out of memory");
         goto fail;
     }
-    r->saved = r->cursor;
+    r->saved = r->written = r->cursor;
     update_backlog(r);
     if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
         sn_error_set(err, "cannot create the relay thread for '%s'",
