@@ -214,7 +214,12 @@ EOC
     for p in $dpid; do dc=$(python3 -c "print($dc + $(cpu "$p"))"); done
     bc1=$(cpu $bpid)
     for p in $dpid; do kill -TERM "$p"; done
-    for p in $dpid; do wait "$p" || true; done
+    for p in $dpid; do
+        st=0
+        wait "$p" || st=$?
+        [ $st -eq 0 ] || echo "catch-up ($1): instance $p exited with status $st (logs kept in $tmp.keep)"
+        [ $st -eq 0 ] || cp -r "$tmp" "$tmp.keep"
+    done
     dpid=""
     python3 -c "print('%.2f %.2f %.2f %.2f' % ($s1 - $s0, $s1 - $first, $dc, $bc1 - $bc0))" >"$tmp/$1.t"
 }
