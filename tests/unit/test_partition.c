@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/clock.h"
@@ -253,6 +254,26 @@ fold_direct(struct sn_fold *f, struct sn_store *s, long from, long to,
     json_tokener_free(tok);
 }
 
+/* Fold one signal in a transaction of its own. */
+static void
+fold_one(struct sn_fold *f, struct sn_store *s, const char *json)
+{
+    struct json_tokener *tok = json_tokener_new();
+    struct sn_fold_sig sig;
+    struct sn_error err;
+
+    if (tok == NULL ||
+        sn_fold_prepare(tok, NULL, json, strlen(json), &sig, &err) != SN_OK)
+        abort();
+    sn_store_begin(s, &err);
+    if (sn_fold_apply(f, &sig, sn_clock_wall_ns(), &err) != SN_OK ||
+        sn_fold_flush(f, sn_clock_wall_ns(), &err) != SN_OK ||
+        sn_store_commit(s, &err) != SN_OK)
+        abort();
+    sn_fold_sig_fini(&sig);
+    json_tokener_free(tok);
+}
+
 SN_TEST(versions_do_not_depend_on_batching)
 {
     struct sn_store *s[2];
@@ -315,11 +336,7 @@ SN_TEST(reading_records_again_reopens_the_same_incident)
     fold_direct(&f, s, 1000, 1001, 1);
     o = outbox(p);
     strcpy(first, o.id[0]);
-    sn_store_begin(s, &err);
-    sn_fold_signal(&f, resolved, sizeof(resolved) - 1, sn_clock_wall_ns(),
-                   &err);
-    sn_fold_flush(&f, sn_clock_wall_ns(), &err);
-    sn_store_commit(s, &err);
+    fold_one(&f, s, resolved);
     /* Records 0..4, then resolved; read again from 0 (a checkpoint from
      * before them): the same id, linked to the earlier incident, not to
      * itself. */
@@ -328,11 +345,7 @@ SN_TEST(reading_records_again_reopens_the_same_incident)
     CHECK_EQ(o.n, 2);
     strcpy(id, o.id[1]);
     CHECK(strcmp(id, first) != 0);
-    sn_store_begin(s, &err);
-    sn_fold_signal(&f, resolved, sizeof(resolved) - 1, sn_clock_wall_ns(),
-                   &err);
-    sn_fold_flush(&f, sn_clock_wall_ns(), &err);
-    sn_store_commit(s, &err);
+    fold_one(&f, s, resolved);
     fold_direct(&f, s, 0, 3, 1);
     o = outbox(p);
     CHECK_EQ(o.n, 2);
