@@ -483,12 +483,14 @@ SN_TEST(import_nothing_releases_local_incidents)
     sn_manager_flush(a);
     sa = outbox(pa);
     strcpy(id, sa.id[0]);
+    /* The two signals may have been one batch or two. */
+    int docs = sa.docs;
     CHECK_EQ(sn_manager_partition_import(a, &P3, NULL, 0, err, sizeof(err)),
              SN_OK);
     CHECK_EQ(released(pa, id), 1);
     sa = outbox(pa);
     CHECK_STR(sa.status[0], "open"); /* released, not resolved */
-    CHECK_EQ(sa.docs, 1);            /* and no version for it */
+    CHECK_EQ(sa.docs, docs);         /* and no version for it */
     sink(a, "10.0.0.7", 3, 2);
     sn_manager_flush(a);
     sa = outbox(pa);
