@@ -314,4 +314,7 @@ __attribute__((visibility("default"))) const struct sn_plugin
         .stop = dr_stop,
         .destroy = dr_destroy,
         .detect = dr_detect,
+        .partition_checkpoint = dr_partition_checkpoint,
+        .partition_restore = dr_partition_restore,
+        .partition_release = dr_partition_release,
     };
