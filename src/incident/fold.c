@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "incident/incident.h"
 #include "incident/incidents.h"
+#include "incident/partition.h"
 
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 /* Nesting deeper than this is not a signal a detector would write. */
@@ -226,7 +227,9 @@ write_entry(struct sn_fold *f, struct sn_fold_entry *e, int64_t now)
         (e->explanation != NULL &&
          set_json(&inc->explanation, e->explanation) != SN_OK))
         return SN_EIO;
-    inc->version++;
+    /* One per signal, however the batch grouped them: the same signals
+     * give the same version on any instance (docs/incidents.md). */
+    inc->version += e->n_signals > 0 ? e->n_signals : 1;
     inc->updated_at = now;
     if (strcmp(inc->status, "resolved") == 0) {
         action = "resolve";
@@ -248,6 +251,7 @@ write_entry(struct sn_fold *f, struct sn_fold_entry *e, int64_t now)
     }
     if (record(f, inc, action, reason) != SN_OK)
         return SN_EIO;
+    inc->fresh = false;
     if (e->is_new)
         f->st.opened++;
     else if (strcmp(inc->status, "resolved") != 0)
@@ -338,6 +342,7 @@ open_entry(struct sn_fold *f, const char *rule, const char *key, uint64_t h,
     sn_incident_init(&e->inc);
     e->hash = h;
     e->is_new = true;
+    e->inc.fresh = true;
     sn_uuid4(e->inc.id);
     sn_store_last_resolved(f->store, rule, key, e->inc.previous_id);
     if (sn_incident_set(&e->inc.rule_id, rule, strlen(rule)) ||
@@ -424,6 +429,8 @@ sn_fold_sig_fini(struct sn_fold_sig *sig)
 {
     free(sig->rule);
     free(sig->gk);
+    free(sig->src_input);
+    free(sig->src_topic);
     json_object_put(sig->o);
     json_object_put(sig->items);
     memset(sig, 0, sizeof(*sig));
@@ -486,6 +493,12 @@ sn_fold_prepare(struct json_tokener *tok, struct sn_scrub *scrub,
     if (sig->count < 1)
         sig->count = 1;
     sig->quiet_ms = get_int(o, "quiet_ms", -1);
+    if (sn_partition_sig_source(o, sig) != SN_OK) {
+        json_object_put(o);
+        sn_fold_sig_fini(sig);
+        sn_error_set(err, "out of memory");
+        return SN_ENOMEM;
+    }
 
     /* The group key is the incident's identity: never scrubbed (only the
      * rule's group_by fields are in it). */
@@ -544,10 +557,13 @@ sn_fold_apply(struct sn_fold *f, struct sn_fold_sig *sig, int64_t now,
         goto out;
     }
     e = lookup(f, sig->rule, sig->gk, sig->hash, &rc);
-    if (rc == SN_DECLINED)
+    if (rc == SN_DECLINED) {
         e = open_entry(f, sig->rule, sig->gk, sig->hash, sig->sev, sig->base,
                        first, last, now, degraded);
-    if (e == NULL) {
+        if (e != NULL)
+            sn_partition_open(f->store, sig, &e->inc);
+    }
+    if (e == NULL || sn_partition_tag(&e->inc, sig) != SN_OK) {
         rc = SN_EIO;
         goto out;
     }

@@ -1,7 +1,8 @@
 /*
  * Folding one detector signal into the incident it belongs to, inside
- * the caller's store transaction: open (UUID, version 1), update (hits,
- * last seen, evidence window, severity, version + 1), resolve, a
+ * the caller's store transaction: open (UUID; name-based when the signal
+ * names its source record), update (hits, last seen, evidence window,
+ * severity; the version grows by the number of signals folded), resolve, a
  * detection-degraded incident, and escalations to CRITICAL parked as
  * pending approval. Every change is a version, an audit entry and an
  * outbox row (store.c). The rules are in docs/incidents.md.
@@ -59,6 +60,11 @@ struct sn_fold_sig {
     int64_t quiet_ms;      /* -1: the configured default */
     struct json_object *o; /* the explanation: scrubbed, no key/evidence */
     struct json_object *items; /* evidence items, scrubbed */
+    /* The record that triggered it ("source", partition.h); src_input
+     * NULL: none (a clock signal); src_offset -1: no offset. */
+    char *src_input, *src_topic;
+    int32_t src_part;
+    int64_t src_offset;
 };
 
 /* Any thread (with its own tokener and scrubber). SN_EINVAL with err
@@ -84,8 +90,9 @@ enum sn_status sn_fold_apply(struct sn_fold *f, struct sn_fold_sig *sig,
  */
 enum sn_status sn_fold_signal(struct sn_fold *f, const char *json, size_t len,
                               int64_t now, struct sn_error *err);
-/* Write every incident the batch changed: version + 1, row, evidence,
- * audit entry, outbox row. Inside the caller's transaction. */
+/* Write every incident the batch changed: version + the number of
+ * signals folded into it, row, evidence, audit entry, outbox row. Inside
+ * the caller's transaction. */
 enum sn_status sn_fold_flush(struct sn_fold *f, int64_t now,
                              struct sn_error *err);
 /* Forget the batch's changes (after a rollback). */

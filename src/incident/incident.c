@@ -8,6 +8,7 @@
 #include "incident/incident.h"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,8 @@ sn_incident_fini(struct sn_incident *inc)
     free(inc->owner);
     free(inc->explanation);
     free(inc->evidence);
+    free(inc->part_input);
+    free(inc->part_topic);
     memset(inc, 0, sizeof(*inc));
 }
 
@@ -76,6 +79,16 @@ sn_severity_parse(const char *s)
     return -1;
 }
 
+static void
+uuid_text(const unsigned char *r, char out[SN_UUID_LEN + 1])
+{
+    snprintf(out, SN_UUID_LEN + 1,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x",
+             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+             r[10], r[11], r[12], r[13], r[14], r[15]);
+}
+
 void
 sn_uuid4(char out[SN_UUID_LEN + 1])
 {
@@ -99,11 +112,33 @@ sn_uuid4(char out[SN_UUID_LEN + 1])
     /* RFC 9562 5.4: version 4, variant 10. */
     r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
     r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-    snprintf(out, SN_UUID_LEN + 1,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-             "%02x%02x%02x%02x%02x%02x",
-             r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
-             r[10], r[11], r[12], r[13], r[14], r[15]);
+    uuid_text(r, out);
+}
+
+void
+sn_uuid5(const unsigned char ns[16], const void *name, size_t len,
+         char out[SN_UUID_LEN + 1])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+    /* RFC 9562 5.5: SHA-1 of namespace then name, first 16 bytes,
+     * version 5, variant 10. */
+    memset(md, 0, sizeof(md));
+    if (c == NULL || !EVP_DigestInit_ex(c, EVP_sha1(), NULL) ||
+        !EVP_DigestUpdate(c, ns, 16) || !EVP_DigestUpdate(c, name, len) ||
+        !EVP_DigestFinal_ex(c, md, &n) || n < 16) {
+        /* Out of memory only: a random id keeps the incident, at the
+         * cost of identity across instances for this one. */
+        EVP_MD_CTX_free(c);
+        sn_uuid4(out);
+        return;
+    }
+    EVP_MD_CTX_free(c);
+    md[6] = (unsigned char)((md[6] & 0x0f) | 0x50);
+    md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);
+    uuid_text(md, out);
 }
 
 void

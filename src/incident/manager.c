@@ -43,6 +43,17 @@ struct slot {
     struct sn_fold_sig sig;
 };
 
+/* sn_manager_call: a function to run on the manager's thread once every
+ * signal submitted before `target` is committed; on the caller's stack. */
+struct call {
+    sn_manager_fn fn;
+    void *arg;
+    uint64_t target;
+    enum sn_status rc;
+    bool done;
+    struct call *next;
+};
+
 struct sn_manager {
     char *path;
     struct sn_store *store;
@@ -67,6 +78,7 @@ struct sn_manager {
     uint64_t submitted, done;
     bool stopping, exited;
     bool lost; /* signals dropped at shutdown: counted done, not stored */
+    struct call *calls, **calls_tail; /* FIFO; progress signals done */
 
     pthread_mutex_t glock;
     pthread_cond_t gcond;
@@ -77,7 +89,7 @@ struct sn_manager {
     struct sn_ratelimit rl_invalid, rl_store;
     struct sn_counter *c_received, *c_invalid, *c_opened, *c_versions,
         *c_resolved, *c_escalations, *c_store_errors, *g_writable, *g_queue,
-        *c_lost;
+        *c_lost, *c_call_errors;
 };
 
 static char **
@@ -160,6 +172,7 @@ sn_manager_new(const char *path, const struct sn_incidents_conf *conf,
     pthread_cond_init(&m->not_full, NULL);
     pthread_cond_init(&m->not_empty, NULL);
     pthread_cond_init(&m->progress, NULL);
+    m->calls_tail = &m->calls;
     pthread_mutex_init(&m->glock, NULL);
     pthread_cond_init(&m->gcond, NULL);
     m->ring = calloc(m->cap, sizeof(*m->ring));
@@ -211,6 +224,9 @@ sn_manager_new(const char *path, const struct sn_incidents_conf *conf,
       "failed incident store transactions (retried; nothing dropped)");
     C(c_lost, "sentineld_signals_lost_total",
       "signals not stored at shutdown because the store kept failing");
+    C(c_call_errors, "sentineld_incident_partition_errors_total",
+      "partition state exports, imports and releases that failed "
+      "(logged with the reason)");
 #undef C
     m->g_writable = sn_metrics_gauge(metrics, "sentineld_incident_store_writable",
                                      NULL,
@@ -406,6 +422,25 @@ housekeep(struct sn_manager *m, int64_t now)
     }
 }
 
+/* With the lock held; returns without it. The call's waiter owns it
+ * again once done is set. */
+static void
+run_call(struct sn_manager *m)
+{
+    struct call *c = m->calls;
+
+    m->calls = c->next;
+    if (m->calls == NULL)
+        m->calls_tail = &m->calls;
+    pthread_mutex_unlock(&m->lock);
+    c->rc = c->fn(c->arg, m->store, &m->fold);
+    notify_commit(m); /* it may have written the outbox */
+    pthread_mutex_lock(&m->lock);
+    c->done = true;
+    pthread_cond_broadcast(&m->progress);
+    pthread_mutex_unlock(&m->lock);
+}
+
 static void *
 manager_main(void *arg)
 {
@@ -419,7 +454,11 @@ manager_main(void *arg)
         struct sn_error err;
 
         pthread_mutex_lock(&m->lock);
-        if (m->count == 0 && !m->stopping) {
+        if (m->calls != NULL && m->calls->target <= m->done) {
+            run_call(m);
+            continue;
+        }
+        if (m->count == 0 && !m->stopping && m->calls == NULL) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += 1;
@@ -501,6 +540,46 @@ sn_manager_start(struct sn_manager *m, struct sn_error *err)
     }
     m->started = true;
     return SN_OK;
+}
+
+enum sn_status
+sn_manager_call(struct sn_manager *m, sn_manager_fn fn, void *arg)
+{
+    struct call c = { fn, arg, 0, SN_OK, false, NULL };
+
+    pthread_mutex_lock(&m->lock);
+    if (!m->started) {
+        /* No thread owns the connection: the caller does (tests, the
+         * oneshot's teardown). */
+        pthread_mutex_unlock(&m->lock);
+        c.rc = fn(arg, m->store, &m->fold);
+        notify_commit(m);
+        if (c.rc != SN_OK)
+            sn_counter_add(m->c_call_errors, 1);
+        return c.rc;
+    }
+    c.target = m->submitted;
+    *m->calls_tail = &c;
+    m->calls_tail = &c.next;
+    pthread_cond_signal(&m->not_empty);
+    while (!c.done && !m->exited)
+        pthread_cond_wait(&m->progress, &m->lock);
+    if (!c.done) {
+        /* The thread exited first: take the call out of the list. */
+        struct call **pp = &m->calls;
+        while (*pp != NULL && *pp != &c)
+            pp = &(*pp)->next;
+        if (*pp == &c)
+            *pp = c.next;
+        m->calls_tail = &m->calls;
+        while (*m->calls_tail != NULL)
+            m->calls_tail = &(*m->calls_tail)->next;
+        c.rc = SN_EIO;
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (c.rc != SN_OK)
+        sn_counter_add(m->c_call_errors, 1);
+    return c.rc;
 }
 
 void

@@ -70,6 +70,21 @@ enum sn_status sn_manager_partition_import(void *arg,
 void sn_manager_partition_release(void *arg, const struct sn_partition *p);
 
 /*
+ * Run fn with the store's write connection and the fold state on the
+ * manager's thread (which owns them), once every signal submitted before
+ * the call is committed, and wait for it; relays are woken afterwards (fn
+ * may write the outbox). Without a running thread fn runs on the
+ * caller's. SN_EIO when the thread exited first. Any thread but the
+ * manager's; fn must not call back into the manager.
+ */
+struct sn_store;
+struct sn_fold;
+typedef enum sn_status (*sn_manager_fn)(void *arg, struct sn_store *store,
+                                        struct sn_fold *fold);
+enum sn_status sn_manager_call(struct sn_manager *m, sn_manager_fn fn,
+                               void *arg);
+
+/*
  * Commit notifications for relays: returns the current commit
  * generation, waiting up to timeout_ms for it to move past *seen (then
  * updates *seen). Any thread.

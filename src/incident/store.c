@@ -60,6 +60,15 @@ static const char *const migrations[] = {
     " output TEXT NOT NULL, seq INTEGER NOT NULL, incident_id TEXT,"
     " version INTEGER, at INTEGER NOT NULL, reason TEXT NOT NULL,"
     " doc TEXT);",
+    /* 2: the source partition of an incident's signals, and whether it
+     * was released to the partition's new owner (docs/scaling.md,
+     * "Partition state"). */
+    "ALTER TABLE incidents ADD COLUMN part_input TEXT;"
+    "ALTER TABLE incidents ADD COLUMN part_topic TEXT;"
+    "ALTER TABLE incidents ADD COLUMN part_partition INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN released INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX incidents_partition ON incidents(part_topic,"
+    " part_partition, part_input) WHERE status <> 'resolved';",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -91,16 +100,19 @@ enum stmt_id {
 static const char *const sql[Q_COUNT_] = {
     [Q_FIND_OPEN] = "SELECT " INC_COLS " FROM incidents WHERE rule_id = ?1"
                     " AND group_key = ?2 AND status <> 'resolved'"
-                    " ORDER BY created_at DESC LIMIT 1",
+                    " AND released = 0 ORDER BY created_at DESC LIMIT 1",
     [Q_GET] = "SELECT " INC_COLS " FROM incidents WHERE id = ?1",
     [Q_GET_EVIDENCE] = "SELECT explanation, items FROM evidence"
                        " WHERE incident_id = ?1",
     [Q_LAST_RESOLVED] = "SELECT id FROM incidents WHERE rule_id = ?1 AND"
                         " group_key = ?2 AND status = 'resolved'"
                         " ORDER BY created_at DESC LIMIT 1",
-    [Q_PUT] = "INSERT OR REPLACE INTO incidents (" INC_COLS ") VALUES (?1,"
+    /* REPLACE: a fresh incident may reuse the id of a released row (a
+     * deterministic id, the same records read again); it starts live. */
+    [Q_PUT] = "INSERT OR REPLACE INTO incidents (" INC_COLS ", part_input,"
+              " part_topic, part_partition) VALUES (?1,"
               " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-              " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+              " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
     /* An update rewrites the row in place; REPLACE would delete and
      * reinsert it and touch every index. */
     [Q_UPDATE] = "UPDATE incidents SET rule_id = ?2, group_key = ?3,"
@@ -110,7 +122,9 @@ static const char *const sql[Q_COUNT_] = {
                  " first_seen = ?14, last_seen = ?15, hit_count = ?16,"
                  " signal_count = ?17, created_at = ?18, updated_at = ?19,"
                  " touched_at = ?20, quiet_ms = ?21, esc_rejected = ?22,"
-                 " degraded = ?23 WHERE id = ?1",
+                 " degraded = ?23, part_input = coalesce(?24, part_input),"
+                 " part_topic = coalesce(?25, part_topic), part_partition ="
+                 " coalesce(?26, part_partition) WHERE id = ?1",
     [Q_PUT_EVIDENCE] = "INSERT INTO evidence VALUES (?1, ?2, ?3) ON CONFLICT"
                        " (incident_id) DO UPDATE SET explanation ="
                        " excluded.explanation, items = excluded.items",
@@ -122,7 +136,7 @@ static const char *const sql[Q_COUNT_] = {
                  " severity, status, at, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
                  " ?7)",
     [Q_QUIET] = "SELECT id FROM incidents WHERE status IN ('open',"
-                " 'acknowledged') AND quiet_ms > 0 AND"
+                " 'acknowledged') AND quiet_ms > 0 AND released = 0 AND"
                 " touched_at + quiet_ms * 1000000 < ?1 LIMIT ?2",
     [Q_LAST_SEQ] = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE"
                    " name = 'outbox'), 0)",
@@ -540,7 +554,8 @@ step_done(sqlite3_stmt *q)
 enum sn_status
 sn_store_put(struct sn_store *s, const struct sn_incident *inc)
 {
-    sqlite3_stmt *q = stmt(s, inc->version <= 1 ? Q_PUT : Q_UPDATE);
+    sqlite3_stmt *q = stmt(s, inc->fresh || inc->version <= 1 ? Q_PUT
+                                                              : Q_UPDATE);
 
     if (q == NULL)
         return SN_EIO;
@@ -567,6 +582,10 @@ sn_store_put(struct sn_store *s, const struct sn_incident *inc)
     sqlite3_bind_int64(q, 21, inc->quiet_ms);
     sqlite3_bind_int(q, 22, inc->esc_rejected);
     sqlite3_bind_int(q, 23, inc->degraded);
+    bind_str(q, 24, inc->part_input);
+    bind_str(q, 25, inc->part_input ? inc->part_topic : NULL);
+    if (inc->part_input != NULL)
+        sqlite3_bind_int(q, 26, inc->part_partition);
     if (step_done(q) != SN_OK)
         return SN_EIO;
     q = stmt(s, Q_PUT_EVIDENCE);
