@@ -225,14 +225,29 @@ revoke_checkpoint(struct ik_state *s,
 {
     int64_t deadline = ik_mono_ms() + s->c->rebalance_timeout_ms;
 
+    int64_t t0 = ik_mono_ms();
+    bool ok;
+
     ik_drain(s);
-    if (!keep)
+    if (!keep) {
+        s->ctx.host->log(s->ctx.inst, SN_LOG_WARN,
+                         "checkpoints: %d partitions lost (session timed "
+                         "out): released without a checkpoint; their next "
+                         "owner reads again from their last one",
+                         parts->cnt);
         return;
-    while (!ik_ckpt_cycle(s, parts, true) && ik_mono_ms() < deadline &&
+    }
+    while (!(ok = ik_ckpt_cycle(s, parts, true)) && ik_mono_ms() < deadline &&
            !s->ctx.host->stopping(s->ctx.inst)) {
         struct timespec ts = { 0, 500 * 1000000L };
         nanosleep(&ts, NULL);
     }
+    s->ctx.host->log(s->ctx.inst, ok ? SN_LOG_INFO : SN_LOG_WARN,
+                     ok ? "checkpoints: %d revoked partitions saved (%lld ms)"
+                        : "checkpoints: %d revoked partitions could not be "
+                          "saved in %lld ms; their next owner reads again "
+                          "from their last checkpoint",
+                     parts->cnt, (long long)(ik_mono_ms() - t0));
 }
 
 static void
@@ -431,10 +446,19 @@ stop_checkpoint(struct ik_state *s)
 {
     int64_t deadline = ik_mono_ms() + s->c->rebalance_timeout_ms;
 
-    while (!ik_ckpt_cycle(s, NULL, true) && ik_mono_ms() < deadline) {
+    int64_t t0 = ik_mono_ms();
+    bool ok;
+
+    while (!(ok = ik_ckpt_cycle(s, NULL, true)) && ik_mono_ms() < deadline) {
         struct timespec ts = { 0, 500 * 1000000L };
         nanosleep(&ts, NULL);
     }
+    s->ctx.host->log(s->ctx.inst, ok ? SN_LOG_INFO : SN_LOG_WARN,
+                     ok ? "checkpoints: partitions saved at stop (%lld ms)"
+                        : "checkpoints: could not save the partitions at "
+                          "stop in %lld ms; their next owner reads again "
+                          "from their last checkpoint",
+                     (long long)(ik_mono_ms() - t0));
 }
 
 static void

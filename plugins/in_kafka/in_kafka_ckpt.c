@@ -190,6 +190,21 @@ went_down(struct ik_state *s, const char *what, const char *why)
     disconnect(k);
 }
 
+/* Server notices ("relation already exists, skipping") are for people
+ * debugging, not for the log of every start. */
+static void
+notice_to_log(void *arg, const char *message)
+{
+    struct ik_state *s = arg;
+    size_t l = strlen(message);
+
+    if (l > 0 && message[l - 1] == '\n')
+        l--;
+    if (s->ctx.host->log_enabled(s->ctx.inst, SN_LOG_DEBUG))
+        s->ctx.host->log(s->ctx.inst, SN_LOG_DEBUG,
+                         "checkpoints: server: %.*s", (int)l, message);
+}
+
 /* Connected, with the table there; false (logged) when not usable now. */
 static bool
 ready(struct ik_state *s)
@@ -207,6 +222,7 @@ ready(struct ik_state *s)
             went_down(s, "connect", why);
             return false;
         }
+        PQsetNoticeProcessor(k->conn, notice_to_log, s);
     }
     if (k->table_ready)
         return true;
