@@ -184,7 +184,7 @@ set_assigned(struct ik_state *s, const rd_kafka_topic_partition_list_t *l,
 }
 
 bool
-ik_drain(struct ik_state *s)
+ik_drain(struct ik_state *s, int64_t *emitted_ms)
 {
     int64_t deadline = ik_mono_ms() + s->c->rebalance_timeout_ms;
 
@@ -201,6 +201,8 @@ ik_drain(struct ik_state *s)
         pthread_cond_timedwait(&s->cond, &s->lock, &ts);
     }
     pthread_mutex_unlock(&s->lock);
+    if (emitted_ms != NULL)
+        *emitted_ms = ik_mono_ms();
     while (!ik_track_idle(s) && ik_mono_ms() < deadline) {
         struct timespec ts = { 0, 10 * 1000000L };
         nanosleep(&ts, NULL);
@@ -228,7 +230,7 @@ revoke_checkpoint(struct ik_state *s,
     int64_t t0 = ik_mono_ms();
     bool ok;
 
-    ik_drain(s);
+    ik_drain(s, NULL);
     if (!keep) {
         s->ctx.host->log(s->ctx.inst, SN_LOG_WARN,
                          "checkpoints: %d partitions lost (session timed "
@@ -290,7 +292,7 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
     } else {
         if (!s->closing)
-            ik_drain(s);
+            ik_drain(s, NULL);
         if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS &&
             !rd_kafka_assignment_lost(rk))
             ik_commit(s, true, parts);

@@ -141,9 +141,10 @@ void ik_update_lag(struct ik_state *s);
 void ik_track_free(struct ik_state *s);
 
 /* Poll thread: wait until everything handed to the emit thread was
- * emitted and flushed, then until every batch in flight is done, up to the
- * rebalance timeout. True when nothing is in flight. */
-bool ik_drain(struct ik_state *s);
+ * emitted and flushed (then *emitted_ms, if not NULL, is that moment),
+ * then until every batch in flight is done, up to the rebalance timeout.
+ * True when nothing is in flight. */
+bool ik_drain(struct ik_state *s, int64_t *emitted_ms);
 /* True once the incidents of every batch done so far are stored (waits
  * up to 2 s when sync, else 250 ms). */
 bool ik_signals_stored(struct ik_state *s, bool sync);

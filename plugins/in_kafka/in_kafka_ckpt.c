@@ -40,6 +40,7 @@ struct ik_ckpt {
     int64_t max_stall_ms;
 
     struct sn_counter *c_cycles, *c_rows, *c_bytes, *c_stall_ms, *c_write_ms,
+        *c_duration_ms,
         *c_restores, *c_deferred, *c_errors, *g_last_stall, *g_max_stall;
 };
 
@@ -126,9 +127,14 @@ ik_ckpt_init(struct ik_state *s, char *err, size_t err_len)
                             "bytes of partition state written");
     k->c_stall_ms =
         h->counter(inst, "kafka_checkpoint_stall_ms_total",
-                   "milliseconds emitting was stopped for checkpoints "
-                   "(draining the pipeline, waiting for the incident "
-                   "store, writing, committing)");
+                   "milliseconds the pipeline ran dry for checkpoints: "
+                   "from the last record handed over to the end of the "
+                   "checkpoint (batches in flight, the incident store, "
+                   "the transaction, the Kafka commit)");
+    k->c_duration_ms =
+        h->counter(inst, "kafka_checkpoint_duration_ms_total",
+                   "milliseconds in checkpoints, including emitting what "
+                   "the input held when one began");
     k->c_write_ms = h->counter(inst, "kafka_checkpoint_write_ms_total",
                                "milliseconds spent in the PostgreSQL "
                                "transactions of checkpoints");
@@ -437,12 +443,16 @@ write_row(struct ik_state *s, const struct ik_part *p, int64_t next,
     return ok;
 }
 
+/* The stall is counted from the moment everything in hand was emitted
+ * (emitting it is work, not waiting) to the end of the checkpoint: the
+ * pipeline runs dry meanwhile. The whole cycle goes to duration. */
 static void
-stalled(struct ik_state *s, int64_t t0)
+stalled(struct ik_state *s, int64_t start, int64_t t0)
 {
     struct ik_ckpt *k = s->ckpt;
-    int64_t ms = ik_mono_ms() - t0;
+    int64_t now = ik_mono_ms(), ms = now - t0;
 
+    s->ctx.host->counter_add(k->c_duration_ms, (uint64_t)(now - start));
     s->ctx.host->counter_add(k->c_stall_ms, (uint64_t)ms);
     s->ctx.host->gauge_set(k->g_last_stall, (uint64_t)ms);
     if (ms > k->max_stall_ms) {
@@ -451,13 +461,28 @@ stalled(struct ik_state *s, int64_t t0)
     }
 }
 
+/* Nothing is emitted meanwhile, so the incident manager's queue only
+ * shrinks: wait for it (up to the rebalance timeout) rather than give up
+ * after one short wait, or a manager that is behind under an incident
+ * storm would defer every checkpoint, and every Kafka commit, forever. */
+static bool
+signals_caught_up(struct ik_state *s)
+{
+    int64_t deadline = ik_mono_ms() + s->c->rebalance_timeout_ms;
+
+    while (!ik_signals_stored(s, true))
+        if (ik_mono_ms() >= deadline || s->ctx.host->stopping(s->ctx.inst))
+            return false;
+    return true;
+}
+
 bool
 ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
               bool sync)
 {
     const struct sn_host *h = s->ctx.host;
     struct ik_ckpt *k = s->ckpt;
-    int64_t t0 = ik_mono_ms(), tw;
+    int64_t start = ik_mono_ms(), t0 = start, tw;
     rd_kafka_topic_partition_list_t *l;
     struct ik_part **todo;
     int64_t *next;
@@ -469,9 +494,9 @@ ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
      * let the emit thread hand everything over, and wait until every
      * batch is done and its incidents are stored: the state then covers
      * exactly the records before each partition's position. */
-    if (!ik_drain(s) || !ik_signals_stored(s, true)) {
+    if (!ik_drain(s, &t0) || !signals_caught_up(s)) {
         h->counter_add(k->c_deferred, 1);
-        stalled(s, t0);
+        stalled(s, start, t0);
         return false;
     }
     /* 2. The partitions with progress since their row. The array only
@@ -493,13 +518,13 @@ ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
         free(todo);
         free(next);
         h->counter_add(k->c_deferred, 1);
-        stalled(s, t0);
+        stalled(s, start, t0);
         return false;
     }
     if (n == 0) {
         free(todo);
         free(next);
-        stalled(s, t0);
+        stalled(s, start, t0);
         return true;
     }
     /* 3. All rows in one transaction. */
@@ -525,7 +550,7 @@ ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
         free(todo);
         free(next);
         h->counter_add(k->c_deferred, 1);
-        stalled(s, t0);
+        stalled(s, start, t0);
         return false;
     }
     if (k->down)
@@ -555,6 +580,6 @@ ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
     rd_kafka_topic_partition_list_destroy(l);
     free(todo);
     free(next);
-    stalled(s, t0);
+    stalled(s, start, t0);
     return true;
 }
