@@ -62,6 +62,10 @@ struct dr_fwd {
     uint32_t off, len, sum_len; /* in tls->fwd_data: values, then summary */
 };
 
+/* (input, topic) ids a thread remembers per batch: a batch rarely holds
+ * more than a few partitions' topics. */
+#define DR_SRC_CACHE 4
+
 /* Per-thread state (workers each have one; the ticker has its own). */
 struct dr_tls {
     struct sn_rules_scratch *sc;
@@ -88,7 +92,7 @@ struct dr_tls {
     struct {
         const char *input, *topic;
         uint32_t id;
-    } src_cache[4];
+    } src_cache[DR_SRC_CACHE];
     uint32_t n_src_cache, src_next;
 };
 

@@ -314,7 +314,8 @@ dr_origin(struct dr_state *s, struct dr_tls *t, const struct sn_record *rec)
                      "their partitions move",
                      SN_CORR_SOURCES_MAX, rec->input,
                      rec->peer ? rec->peer : "-");
-    i = t->n_src_cache < 4 ? t->n_src_cache++ : t->src_next++ % 4;
+    i = t->n_src_cache < DR_SRC_CACHE ? t->n_src_cache++
+                                      : t->src_next++ % DR_SRC_CACHE;
     t->src_cache[i].input = rec->input;
     t->src_cache[i].topic = rec->peer;
     t->src_cache[i].id = id;
@@ -450,7 +451,8 @@ dr_corr_collect(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b,
     dm->ev = ev;
     dm->fv = (uint32_t)t->n_fv;
     dm->n_fv = (uint32_t)m->n_fields;
-    memcpy(&t->fv[t->n_fv], m->fields, m->n_fields * sizeof(*t->fv));
+    if (m->n_fields > 0) /* t->fv is NULL until a rule extracts a field */
+        memcpy(&t->fv[t->n_fv], m->fields, m->n_fields * sizeof(*t->fv));
     if (!h->event_time(sev, &dm->time_ns))
         dm->time_ns = 0;
     dm->arrival_ns = h->event_record(sev) ? h->event_record(sev)->recv_ns : 0;
@@ -521,7 +523,7 @@ dr_corr_flush(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b)
             rev.get = dr_get;
             memset(&in, 0, sizeof(in));
             in.rule = dm->rule;
-            in.fields = &t->fv[dm->fv];
+            in.fields = dm->n_fv > 0 ? &t->fv[dm->fv] : NULL;
             in.n_fields = dm->n_fv;
             in.ev = &rev;
             in.time_ns = dm->time_ns;

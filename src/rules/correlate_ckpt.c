@@ -148,20 +148,14 @@ put_key(const struct sn_corr *c, const struct crule *cr, const struct ckey *k,
     return SN_OK;
 }
 
-static bool
-wanted(sn_corr_want_fn want, void *arg, const struct crule *cr,
-       const struct ckey *k)
+/* Counts are written as 0 and set once known: one pass over the keys
+ * (a partition's checkpoint runs every commit interval, under the shard's
+ * lock, and the walk over every key is its cost). */
+static void
+patch32(struct sn_buf *b, size_t at, uint32_t v)
 {
-    return want == NULL || want(arg, cr->spec, k->hash, &k->origin);
-}
-
-static bool
-has_wanted(sn_corr_want_fn want, void *arg, const struct crule *cr)
-{
-    for (const struct ckey *k = cr->lru_tail; k; k = k->prev)
-        if (wanted(want, arg, cr, k))
-            return true;
-    return false;
+    for (size_t i = 0; i < 4; i++)
+        b->data[at + i] = (char)(unsigned char)(v >> (8 * i));
 }
 
 /* keys_only: leave out the rules without a wanted key (a partition's
@@ -172,21 +166,20 @@ checkpoint(const struct sn_corr *c, sn_corr_want_fn want, void *arg,
 {
     enum sn_status rc;
     uint32_t n_rules = 0;
+    size_t at_rules;
 
-    for (size_t r = 0; r < c->n_rules; r++)
-        n_rules += !keys_only || has_wanted(want, arg, &c->rules[r]);
     PUTB(b, magic, sizeof(magic));
     PUT(b, CKPT_VERSION, 4);
     PUT(b, c->wm, 8);
-    PUT(b, n_rules, 4);
+    at_rules = b->len;
+    PUT(b, 0, 4);
     for (size_t r = 0; r < c->n_rules; r++) {
         const struct crule *cr = &c->rules[r];
         const char *id = cr->spec->rule->id;
         const uint64_t *st = (const uint64_t *)(const void *)&cr->st;
+        size_t at_rule = b->len, at_n;
         uint32_t n = 0;
 
-        if (keys_only && !has_wanted(want, arg, cr))
-            continue;
         PUT(b, strlen(id), 4);
         PUTB(b, id, strlen(id));
         PUT(b, cr->spec->fingerprint, 8);
@@ -199,15 +192,24 @@ checkpoint(const struct sn_corr *c, sn_corr_want_fn want, void *arg,
         PUT(b, N_STATS, 4);
         for (size_t i = 0; i < N_STATS; i++)
             PUT(b, st[i], 8);
-        for (const struct ckey *k = cr->lru_tail; k; k = k->prev)
-            n += wanted(want, arg, cr, k);
-        PUT(b, n, 4);
+        at_n = b->len;
+        PUT(b, 0, 4);
         /* Oldest first, so restoring in order rebuilds the LRU list. */
-        for (const struct ckey *k = cr->lru_tail; k; k = k->prev)
-            if (wanted(want, arg, cr, k) &&
-                (rc = put_key(c, cr, k, b)) != SN_OK)
+        for (const struct ckey *k = cr->lru_tail; k; k = k->prev) {
+            if (want != NULL && !want(arg, cr->spec, k->hash, &k->origin))
+                continue;
+            if ((rc = put_key(c, cr, k, b)) != SN_OK)
                 return rc;
+            n++;
+        }
+        if (keys_only && n == 0) {
+            b->len = at_rule;
+            continue;
+        }
+        patch32(b, at_n, n);
+        n_rules++;
     }
+    patch32(b, at_rules, n_rules);
     return SN_OK;
 }
 

@@ -210,25 +210,30 @@ lru_merge(struct ckey *a, struct ckey *b)
 }
 
 /* Keys restored from another engine were pushed at the head whatever
- * their touch time; the time-driven walk needs the list ordered by it.
- * A stable merge sort: O(n log n), only after a restore. */
+ * their touch time; the time-driven walk needs the list ordered by it. A
+ * stable natural merge sort: the list is two sorted runs after a restore
+ * (the restored keys, in their engine's order, and the keys already
+ * there), so it costs one linear merge under the shard's lock. */
 void
 sn_corr_lru_sort(struct crule *cr)
 {
     struct ckey *runs[64] = { 0 }, *k = cr->lru_head, *list, *prev = NULL;
 
-    /* Bottom-up: runs[i] holds a sorted run of 2^i keys (older runs are
-     * the earlier part of the list, so they merge in first). */
+    /* runs[i] holds a sorted part of the list; the parts in runs[] come
+     * before the run being pushed, so they merge in as the first list. */
     while (k != NULL) {
-        struct ckey *next = k->next;
+        struct ckey *end = k, *next;
         size_t i = 0;
 
-        k->next = NULL;
-        for (list = k; i < 64 && runs[i] != NULL; i++) {
+        while (end->next != NULL && end->next->touch_wm <= end->touch_wm)
+            end = end->next;
+        next = end->next;
+        end->next = NULL;
+        for (list = k; i < 63 && runs[i] != NULL; i++) {
             list = lru_merge(runs[i], list);
             runs[i] = NULL;
         }
-        runs[i < 64 ? i : 63] = list;
+        runs[i] = runs[i] != NULL ? lru_merge(runs[i], list) : list;
         k = next;
     }
     list = NULL;

@@ -14,6 +14,7 @@
 #include "config/diag.h"
 #include "core/buf.h"
 #include "rules/correlate.h"
+#include "rules/correlate_int.h" /* the LRU sort, directly */
 #include "rules/load.h"
 #include "sn_test.h"
 
@@ -489,6 +490,45 @@ SN_TEST(restored_keys_resolve_on_time)
     fx_close(&b);
 }
 
+/* The LRU sort on lists of random runs: ordered by touch (newest at the
+ * head), ties in their old order. */
+SN_TEST(lru_sort_stable)
+{
+    static struct ckey keys[2000];
+    struct crule cr;
+
+    srand(7);
+    for (int round = 0; round < 50; round++) {
+        size_t n = (size_t)(rand() % 2000), i = 0;
+        bool ok = true;
+
+        memset(&cr, 0, sizeof(cr));
+        memset(keys, 0, sizeof(keys));
+        for (i = 0; i < n; i++) {
+            keys[i].touch_wm = rand() % (round % 2 ? 20 : 100000);
+            keys[i].hash = i; /* position from the head */
+            keys[i].prev = i ? &keys[i - 1] : NULL;
+            keys[i].next = i + 1 < n ? &keys[i + 1] : NULL;
+        }
+        cr.lru_head = n ? &keys[0] : NULL;
+        cr.lru_tail = n ? &keys[n - 1] : NULL;
+        sn_corr_lru_sort(&cr);
+        i = 0;
+        for (struct ckey *k = cr.lru_head; k != NULL; k = k->next, i++) {
+            if (k->next != NULL &&
+                (k->next->touch_wm > k->touch_wm ||
+                 (k->next->touch_wm == k->touch_wm && k->next->hash < k->hash)))
+                ok = false;
+            if (k->next != NULL && k->next->prev != k)
+                ok = false;
+            if (k->next == NULL && cr.lru_tail != k)
+                ok = false;
+        }
+        CHECK_EQ(i, n);
+        CHECK(ok);
+    }
+}
+
 /* "source": the triggering record's place, fields absent when unknown. */
 SN_TEST(signal_source_json)
 {
@@ -531,4 +571,5 @@ SN_TEST_MAIN(SN_T(sources_table), SN_T(drop_by_filter),
              SN_T(move_fires_as_never_moved), SN_T(restore_replaces),
              SN_T(release_drops), SN_T(keys_only_checkpoint),
              SN_T(origins_survive_checkpoint), SN_T(format_1_and_newer),
-             SN_T(restored_keys_resolve_on_time), SN_T(signal_source_json))
+             SN_T(restored_keys_resolve_on_time), SN_T(lru_sort_stable),
+             SN_T(signal_source_json))

@@ -7,6 +7,7 @@
  * owner kept of the partition, NULL drops, a bad blob changes nothing,
  * and the local <state_dir>.corr keeps the origins across a restart.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,9 @@ struct sn_instance {
     char *sigs[32];
     size_t n_sigs;
 };
+
+static void h_log(struct sn_instance *inst, enum sn_log_level level,
+                  const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void
 h_log(struct sn_instance *inst, enum sn_log_level level, const char *fmt, ...)
@@ -232,12 +236,24 @@ det_close(struct det *d)
 
 static int64_t now_ns = 1700000000LL * 1000000000;
 
+static struct det *cur_det;
+static struct sn_batch *cur_batch;
+
+static void *
+detect_main(void *arg)
+{
+    (void)arg;
+    sn_plugin_det_rules.detect(cur_det->state, cur_batch);
+    return NULL;
+}
+
 /* n sshd events of host from topic[part], offsets from off. */
 static void
 detect(struct det *d, const char *topic, int part, int64_t off, int n,
        const char *hostname)
 {
     static struct sn_batch b;
+    pthread_t th;
 
     memset(&b, 0, sizeof(b));
     for (int i = 0; i < n; i++) {
@@ -252,7 +268,12 @@ detect(struct det *d, const char *topic, int part, int64_t off, int n,
         e->app = "sshd";
         e->msg = "Failed password";
     }
-    sn_plugin_det_rules.detect(d->state, &b);
+    /* On a thread of its own, as a worker: det_rules frees its per-thread
+     * scratch when the thread exits. */
+    cur_det = d;
+    cur_batch = &b;
+    if (pthread_create(&th, NULL, detect_main, NULL) == 0)
+        pthread_join(th, NULL);
 }
 
 static enum sn_status
