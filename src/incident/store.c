@@ -797,8 +797,8 @@ sn_store_prune(struct sn_store *s, int64_t now, int64_t keep_ms,
     snprintf(text, sizeof(text),
              "CREATE TEMP TABLE IF NOT EXISTS gone (id TEXT PRIMARY KEY);"
              "DELETE FROM gone;"
-             "INSERT INTO gone SELECT id FROM incidents WHERE status ="
-             " 'resolved' AND updated_at < %lld;"
+             "INSERT INTO gone SELECT id FROM incidents WHERE (status ="
+             " 'resolved' OR released = 1) AND updated_at < %lld;"
              "DELETE FROM incident_versions WHERE incident_id IN gone;"
              "DELETE FROM evidence WHERE incident_id IN gone;"
              "DELETE FROM audit WHERE incident_id IN gone;"

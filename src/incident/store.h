@@ -95,8 +95,8 @@ enum sn_status sn_store_dead_letter(struct sn_store *s, const char *output,
                                     const char *reason);
 /*
  * Retention at wall time now: outbox rows every cursor passed and older
- * than keep_ms; resolved incidents (with versions, evidence and audit)
- * last updated more than retention_ms ago; dead letters older than
+ * than keep_ms; resolved and released incidents (with versions, evidence
+ * and audit) last updated more than retention_ms ago; dead letters older than
  * retention_ms; cursors not moved for retention_ms. Returns rows removed.
  */
 long sn_store_prune(struct sn_store *s, int64_t now, int64_t keep_ms,

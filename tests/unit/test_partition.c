@@ -333,6 +333,32 @@ SN_TEST(reading_records_again_reopens_the_same_incident)
     sn_store_close(s);
 }
 
+SN_TEST(released_incidents_go_after_retention)
+{
+    struct sn_store *s;
+    struct sn_fold f;
+    struct sn_error err;
+    struct seen o;
+    char p[256];
+    size_t n = 0;
+
+    strcpy(p, fresh());
+    CHECK_EQ(sn_store_open(p, false, &s, &err), SN_OK);
+    CHECK_EQ(sn_fold_init(&f, s, NULL, 0, 10), SN_OK);
+    fold_direct(&f, s, 0, 2, 2);
+    o = outbox(p);
+    CHECK(sn_store_prune(s, sn_clock_wall_ns() + 2 * SN_NS_PER_SEC, 0,
+                         1000) >= 0);
+    CHECK_EQ(released(p, o.id[0]), 0); /* open and live: kept */
+    CHECK_EQ(sn_partition_store_release(s, &P3, &n, &err), SN_OK);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(released(p, o.id[0]), 1);
+    sn_store_prune(s, sn_clock_wall_ns() + 2 * SN_NS_PER_SEC, 0, 1000);
+    CHECK_EQ(released(p, o.id[0]), -1);
+    sn_fold_fini(&f);
+    sn_store_close(s);
+}
+
 SN_TEST(export_import_release_moves_the_incident)
 {
     struct sn_metrics *ma, *mb;
@@ -545,6 +571,7 @@ SN_TEST(the_relay_delivers_imported_versions)
 SN_TEST_MAIN(SN_T(uuid5_layout), SN_T(source_opens_the_same_id_on_two_stores),
              SN_T(versions_do_not_depend_on_batching),
              SN_T(reading_records_again_reopens_the_same_incident),
+             SN_T(released_incidents_go_after_retention),
              SN_T(export_import_release_moves_the_incident),
              SN_T(import_nothing_releases_local_incidents),
              SN_T(a_bad_checkpoint_changes_nothing),
