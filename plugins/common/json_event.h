@@ -16,4 +16,12 @@ enum sn_status json_event_parse(const struct sn_host *host, int max_depth,
                                 struct sn_event *ev, char *why, size_t why_len,
                                 size_t *offset);
 
+/* The same with json-c only: the reference the fast path is tested
+ * against (tests/unit/test_json_event.c). */
+enum sn_status json_event_parse_jsonc(const struct sn_host *host,
+                                      int max_depth,
+                                      const struct sn_record *rec,
+                                      struct sn_event *ev, char *why,
+                                      size_t why_len, size_t *offset);
+
 #endif

@@ -94,6 +94,11 @@ struct dr_tls {
         uint32_t id;
     } src_cache[DR_SRC_CACHE];
     uint32_t n_src_cache, src_next;
+    /* Matches per rule (by rule index) in this batch, and the rules that
+     * have any: added to the shared counters once per batch. */
+    uint32_t *rule_hits;
+    uint32_t *touched;
+    size_t n_touched;
 };
 
 struct dr_state;
@@ -143,6 +148,10 @@ struct dr_state {
     struct sn_counter *c_matches, *c_regex_errors, *c_signals,
         *c_signal_failures, *c_signals_file_errors, *c_ckpt_errors;
     struct dr_rule_counters *rc; /* per spec */
+    /* Per rule (by rule index), for GET /api/v1/rules: matches and
+     * signals; NULL entries when the daemon's host has no labelled
+     * counters. */
+    struct sn_counter **rule_matches, **rule_signals;
 };
 
 /* The engine reads events through the host API (det_rules.c). */

@@ -59,6 +59,12 @@ dr_tls_new(const struct dr_state *s)
     sn_buf_init(&t->sigs, 256u << 20);
     sn_buf_init(&t->trace, SIG_MAX);
     sn_buf_init(&t->fwd_data, 16u << 20);
+    t->rule_hits = calloc(s->rs->n_rules + 1, sizeof(*t->rule_hits));
+    t->touched = calloc(s->rs->n_rules + 1, sizeof(*t->touched));
+    if (t->rule_hits == NULL || t->touched == NULL) {
+        dr_tls_free(t);
+        return NULL;
+    }
     return t;
 }
 
@@ -72,6 +78,8 @@ dr_tls_free(struct dr_tls *t)
     free(t->matches);
     free(t->fv);
     free(t->fwd);
+    free(t->rule_hits);
+    free(t->touched);
     sn_buf_fini(&t->sums);
     sn_buf_fini(&t->sigs);
     sn_buf_fini(&t->trace);
@@ -114,6 +122,14 @@ render(struct dr_state *s, struct dr_tls *t, const struct sn_signal *sig)
     s->host->counter_add(s->c_signals, 1);
     if (sig->spec != NULL)
         s->host->counter_add(s->rc[sig->spec->index].signals, 1);
+    {
+        /* Signals are rare next to events: one atomic add each. */
+        const struct sn_rule *r = sig->rule ? sig->rule
+                                  : sig->spec ? sig->spec->rule
+                                              : NULL;
+        if (r != NULL && s->rule_signals != NULL)
+            s->host->counter_add(s->rule_signals[r->index], 1);
+    }
 }
 
 /* Where rec sits in its source, for a signal's "source". */

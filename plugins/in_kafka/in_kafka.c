@@ -383,6 +383,7 @@ ik_start(void *state, char *err, size_t err_len)
                             err_len);
     if (conf == NULL)
         return SN_ECONFIG;
+    ik_fetch_defaults(conf, &s->c->kafka);
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
     s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof(why));

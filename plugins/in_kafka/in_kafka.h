@@ -119,6 +119,8 @@ int64_t ik_mono_ms(void);
 
 /* in_kafka_emit.c */
 void *ik_emit_main(void *arg);
+/* Fetch queue sizes in_kafka needs (see there), unless the user set them. */
+void ik_fetch_defaults(rd_kafka_conf_t *conf, const struct sn_kvlist *user);
 
 /* in_kafka_track.c. ik_part_get: find or add (poll thread or emit
  * thread, under track_lock inside). */

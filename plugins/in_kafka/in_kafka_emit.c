@@ -10,6 +10,40 @@
 #include <string.h>
 #include <time.h>
 
+/*
+ * librdkafka fetch settings in_kafka starts from; a kafka.* key the user
+ * sets wins. librdkafka 2.0 compares queued.min.messages and
+ * queued.max.messages.kbytes with the whole consumer queue (every
+ * partition's queue forwards into it), stops fetching when either is
+ * reached, and looks again only at its broker threads' next wakeup, up to
+ * a second later. With the defaults (100,000 messages, 64 MiB) a consumer
+ * catching up drained the queue in a fraction of that second and then sat
+ * idle (debug=fetch: "queued.min.messages exceeded", fetches 1 s apart).
+ * The queue must hold about a second of work: 1,000,000 messages or
+ * 256 MiB, the memory a backlog may take while it is read.
+ */
+static const char *const fetch_defaults[] = {
+    "queued.min.messages", "1000000",
+    "queued.max.messages.kbytes", "262144",
+    NULL,
+};
+
+void
+ik_fetch_defaults(rd_kafka_conf_t *conf, const struct sn_kvlist *user)
+{
+    char why[128];
+
+    for (size_t i = 0; fetch_defaults[i] != NULL; i += 2) {
+        bool set = false;
+
+        for (size_t j = 0; user != NULL && j < user->n && !set; j++)
+            set = strcmp(user->items[j].key, fetch_defaults[i]) == 0;
+        if (!set)
+            (void)rd_kafka_conf_set(conf, fetch_defaults[i],
+                                    fetch_defaults[i + 1], why, sizeof(why));
+    }
+}
+
 static int64_t
 wall_ns(void)
 {

@@ -199,6 +199,8 @@ sn_manager_new(const char *path, const struct sn_incidents_conf *conf,
     }
     m->prep_key_ok = true;
     rc = sn_store_open(path, false, &m->store, err);
+    if (rc == SN_OK)
+        rc = sn_store_checkpointer_start(m->store, err);
     if (rc != SN_OK)
         goto fail;
     rc = sn_fold_init(&m->fold, m->store, m->scrub, conf->auto_resolve_ms,

@@ -37,6 +37,12 @@ void sn_store_close(struct sn_store *s);
 struct sqlite3 *sn_store_db(struct sn_store *s);
 /* The current schema version (number of migrations applied). */
 int sn_store_schema_version(struct sn_store *s);
+/* Checkpoint this connection's WAL on a thread of its own (with its own
+ * connection) instead of inside the commit that crossed the threshold:
+ * the manager's commits then only append to the WAL. Stopped by
+ * sn_store_close. */
+enum sn_status sn_store_checkpointer_start(struct sn_store *s,
+                                           struct sn_error *err);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Errors name the path. */
 enum sn_status sn_store_begin(struct sn_store *s, struct sn_error *err);

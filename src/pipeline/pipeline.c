@@ -119,6 +119,19 @@ init_instance(struct sn_pipeline *pl, struct sn_instance *in,
                      sn_kind_name(in->p->kind), sn_kind_name(in->kind));
         return SN_ECONFIG;
     }
+    if (in->p->flags & SN_PLUGIN_ONE_PER_STATE_DIR) {
+        for (struct sn_instance *o = pl->insts; o < in; o++)
+            if (o->p == in->p) {
+                sn_diags_add(d, SN_DIAG_ERROR, file, in->conf->line,
+                             in->conf->col,
+                             "%s '%s': a second %s instance (the first is "
+                             "'%s', line %d) would write the same file "
+                             "under daemon.state_dir; keep one",
+                             sn_kind_name(in->kind), in->name, in->p->name,
+                             o->name, o->conf->line);
+                return SN_ECONFIG;
+            }
+    }
     in->config = calloc(1, in->p->config_size ? in->p->config_size : 1);
     if (in->config == NULL)
         return SN_ENOMEM;

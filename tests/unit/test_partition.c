@@ -219,26 +219,38 @@ SN_TEST(source_opens_the_same_id_on_two_stores)
     done(b, mb);
 }
 
-/* Fold signals offsets [from, to) of one key in transactions of `per`. */
+/* Fold signals offsets [from, to) of one key in transactions of `per`
+ * (at most 64), as the manager does: prepare, apply, flush, and the
+ * prepared signals kept until the flush (the batch borrows their text). */
 static void
 fold_direct(struct sn_fold *f, struct sn_store *s, long from, long to,
             long per)
 {
+    struct json_tokener *tok = json_tokener_new();
+    struct sn_fold_sig sig[64];
     char json[1024];
     struct sn_error err;
 
+    if (tok == NULL || per > 64)
+        abort();
     for (long i = from; i < to;) {
+        long k = 0;
+
         sn_store_begin(s, &err);
-        for (long k = 0; k < per && i < to; k++, i++) {
+        for (; k < per && i < to; k++, i++) {
             int n = signal_json(json, sizeof(json), "10.0.0.9", 3, i);
-            if (sn_fold_signal(f, json, (size_t)n, sn_clock_wall_ns(), &err) !=
-                SN_OK)
+            if (sn_fold_prepare(tok, NULL, json, (size_t)n, &sig[k], &err) !=
+                    SN_OK ||
+                sn_fold_apply(f, &sig[k], sn_clock_wall_ns(), &err) != SN_OK)
                 abort();
         }
         if (sn_fold_flush(f, sn_clock_wall_ns(), &err) != SN_OK ||
             sn_store_commit(s, &err) != SN_OK)
             abort();
+        while (k > 0)
+            sn_fold_sig_fini(&sig[--k]);
     }
+    json_tokener_free(tok);
 }
 
 SN_TEST(versions_do_not_depend_on_batching)
