@@ -96,7 +96,7 @@ EOF
     echo "$1: $(python3 -c "print(round($n / ($t1 - $t0)))") events/s ($n events, $(python3 -c "print(round($t1 - $t0, 2))") s)"
     if [ -n "$2" ]; then
         sleep 2
-        echo "  checkpoints $(metric kafka_checkpoints_total), rows $(metric kafka_checkpoint_rows_total), bytes $(metric kafka_checkpoint_bytes_total), in checkpoints $(metric kafka_checkpoint_duration_ms_total) ms, pipeline dry (stall) $(metric kafka_checkpoint_stall_ms_total) ms in all, longest $(metric kafka_checkpoint_max_stall_ms) ms, blobs and PostgreSQL $(metric kafka_checkpoint_write_ms_total) ms, deferred $(metric kafka_checkpoints_deferred_total)"
+        echo "  checkpoints $(metric kafka_checkpoints_total), rows $(metric kafka_checkpoint_rows_total), bytes $(metric kafka_checkpoint_bytes_total), in checkpoints $(metric kafka_checkpoint_duration_ms_total) ms, pipeline dry (stall) $(metric kafka_checkpoint_stall_ms_total) ms in all, longest $(metric kafka_checkpoint_max_stall_ms) ms, state $(metric kafka_checkpoint_state_ms_total) ms, state and PostgreSQL $(metric kafka_checkpoint_write_ms_total) ms, deferred $(metric kafka_checkpoints_deferred_total)"
     fi
     kill "$dpid"
     wait "$dpid" || true

@@ -40,7 +40,7 @@ struct ik_ckpt {
     int64_t max_stall_ms;
 
     struct sn_counter *c_cycles, *c_rows, *c_bytes, *c_stall_ms, *c_write_ms,
-        *c_duration_ms,
+        *c_duration_ms, *c_state_ms,
         *c_restores, *c_deferred, *c_errors, *g_last_stall, *g_max_stall;
 };
 
@@ -131,13 +131,17 @@ ik_ckpt_init(struct ik_state *s, char *err, size_t err_len)
                    "from the last record handed over to the end of the "
                    "checkpoint (batches in flight, the incident store, "
                    "the transaction, the Kafka commit)");
+    k->c_state_ms = h->counter(inst, "kafka_checkpoint_state_ms_total",
+                               "milliseconds taking the partitions' state "
+                               "(detectors and incident manager)");
     k->c_duration_ms =
         h->counter(inst, "kafka_checkpoint_duration_ms_total",
                    "milliseconds in checkpoints, including emitting what "
                    "the input held when one began");
     k->c_write_ms = h->counter(inst, "kafka_checkpoint_write_ms_total",
                                "milliseconds spent in the PostgreSQL "
-                               "transactions of checkpoints");
+                               "transactions of checkpoints (taking the "
+                               "state included)");
     k->c_restores = h->counter(inst, "kafka_checkpoint_restores_total",
                                "assigned partitions whose state was "
                                "restored from a checkpoint row");
@@ -409,10 +413,12 @@ write_row(struct ik_state *s, const struct ik_part *p, int64_t next,
     enum sn_status rc;
     PGresult *r;
     bool ok;
+    int64_t t0 = ik_mono_ms();
 
     h->buf_reset(k->blob);
     rc = h->partition_checkpoint(s->ctx.inst, p->topic, p->partition,
                                  k->blob);
+    h->counter_add(k->c_state_ms, (uint64_t)(ik_mono_ms() - t0));
     if (rc != SN_OK) {
         snprintf(why, why_len, "partition %s[%d]: taking its state: %s",
                  p->topic, (int)p->partition, status_text(rc));
