@@ -253,6 +253,25 @@ fold_direct(struct sn_fold *f, struct sn_store *s, long from, long to,
     json_tokener_free(tok);
 }
 
+/* One signal through the manager's steps (render, apply, flush), inside
+ * the caller's store transaction; the signal lives until the flush. */
+static void
+fold_one(struct sn_fold *f, const char *json, size_t len)
+{
+    struct json_tokener *tok = json_tokener_new();
+    struct sn_fold_sig sig;
+    struct sn_error err;
+
+    if (tok == NULL ||
+        sn_fold_prepare(tok, NULL, json, len, &sig, &err) != SN_OK)
+        abort();
+    if (sn_fold_apply(f, &sig, sn_clock_wall_ns(), &err) != SN_OK ||
+        sn_fold_flush(f, sn_clock_wall_ns(), &err) != SN_OK)
+        abort();
+    sn_fold_sig_fini(&sig);
+    json_tokener_free(tok);
+}
+
 SN_TEST(versions_do_not_depend_on_batching)
 {
     struct sn_store *s[2];
@@ -316,9 +335,7 @@ SN_TEST(reading_records_again_reopens_the_same_incident)
     o = outbox(p);
     strcpy(first, o.id[0]);
     sn_store_begin(s, &err);
-    sn_fold_signal(&f, resolved, sizeof(resolved) - 1, sn_clock_wall_ns(),
-                   &err);
-    sn_fold_flush(&f, sn_clock_wall_ns(), &err);
+    fold_one(&f, resolved, sizeof(resolved) - 1);
     sn_store_commit(s, &err);
     /* Records 0..4, then resolved; read again from 0 (a checkpoint from
      * before them): the same id, linked to the earlier incident, not to
@@ -329,9 +346,7 @@ SN_TEST(reading_records_again_reopens_the_same_incident)
     strcpy(id, o.id[1]);
     CHECK(strcmp(id, first) != 0);
     sn_store_begin(s, &err);
-    sn_fold_signal(&f, resolved, sizeof(resolved) - 1, sn_clock_wall_ns(),
-                   &err);
-    sn_fold_flush(&f, sn_clock_wall_ns(), &err);
+    fold_one(&f, resolved, sizeof(resolved) - 1);
     sn_store_commit(s, &err);
     fold_direct(&f, s, 0, 3, 1);
     o = outbox(p);
