@@ -62,7 +62,9 @@ pg_dsn_where(const char *dsn, char *out, size_t out_len)
             db = o->val;
     }
     snprintf(out, out_len, "%s:%s/%s",
-             host ? host : hostaddr ? hostaddr : "localhost",
+             host       ? host
+             : hostaddr ? hostaddr
+                        : "localhost",
              port ? port : "5432", db ? db : "(default)");
     PQconninfoFree(ci);
 }
@@ -139,8 +141,8 @@ bool
 pg_lock(PGconn *conn, const char *name, char *why, size_t why_len)
 {
     const char *params[1] = { name };
-    PGresult *r = PQexecParams(conn, "SELECT pg_advisory_lock(hashtext($1))",
-                               1, NULL, params, NULL, NULL, 0);
+    PGresult *r = PQexecParams(conn, "SELECT pg_advisory_lock(hashtext($1))", 1,
+                               NULL, params, NULL, NULL, 0);
     bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
 
     if (!ok)

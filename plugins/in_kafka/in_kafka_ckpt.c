@@ -31,17 +31,17 @@
 #define TABLE "sentineld_partition_checkpoints"
 
 struct ik_ckpt {
-    PGconn *conn;       /* NULL while disconnected */
-    bool table_ready;   /* CREATE TABLE done on this connection */
-    bool down;          /* the last attempt failed: logged once */
-    char where[256];    /* host:port/dbname, never the password */
-    char owner[300];    /* host/pid of this instance, for people */
+    PGconn *conn;     /* NULL while disconnected */
+    bool table_ready; /* CREATE TABLE done on this connection */
+    bool down;        /* the last attempt failed: logged once */
+    char where[256];  /* host:port/dbname, never the password */
+    char owner[300];  /* host/pid of this instance, for people */
     struct sn_buf *blob;
     int64_t max_stall_ms;
 
     struct sn_counter *c_cycles, *c_rows, *c_bytes, *c_stall_ms, *c_write_ms,
-        *c_duration_ms, *c_state_ms,
-        *c_restores, *c_deferred, *c_errors, *g_last_stall, *g_max_stall;
+        *c_duration_ms, *c_state_ms, *c_restores, *c_deferred, *c_errors,
+        *g_last_stall, *g_max_stall;
 };
 
 static const char create_sql[] =
@@ -211,8 +211,8 @@ notice_to_log(void *arg, const char *message)
     if (l > 0 && message[l - 1] == '\n')
         l--;
     if (s->ctx.host->log_enabled(s->ctx.inst, SN_LOG_DEBUG))
-        s->ctx.host->log(s->ctx.inst, SN_LOG_DEBUG,
-                         "checkpoints: server: %.*s", (int)l, message);
+        s->ctx.host->log(s->ctx.inst, SN_LOG_DEBUG, "checkpoints: server: %.*s",
+                         (int)l, message);
 }
 
 /* Connected, with the table there; false (logged) when not usable now. */
@@ -239,9 +239,9 @@ ready(struct ik_state *s)
     /* Instances starting together: one creates, the others wait and find
      * it (CREATE TABLE IF NOT EXISTS alone can fail on a concurrent
      * create of the same type). */
-    ok = pg_lock(k->conn, "sentineld.partition_checkpoints", why,
-                 sizeof(why)) &&
-         pg_exec(k->conn, create_sql, why, sizeof(why));
+    ok =
+        pg_lock(k->conn, "sentineld.partition_checkpoints", why, sizeof(why)) &&
+        pg_exec(k->conn, create_sql, why, sizeof(why));
     pg_unlock(k->conn, "sentineld.partition_checkpoints");
     if (!ok) {
         went_down(s, "creating table " TABLE, why);
@@ -341,8 +341,8 @@ ik_ckpt_assign(struct ik_state *s, rd_kafka_topic_partition_list_t *parts)
             data = PQgetvalue(r, row, 3);
             len = (size_t)PQgetlength(r, row, 3);
         }
-        if (h->partition_restore(s->ctx.inst, e->topic, e->partition, data,
-                                 len, err, sizeof(err)) != SN_OK) {
+        if (h->partition_restore(s->ctx.inst, e->topic, e->partition, data, len,
+                                 err, sizeof(err)) != SN_OK) {
             /* A blob this version cannot read (downgrade): start the
              * partition empty at the row's offset rather than read its
              * events twice or stop it. */
@@ -401,8 +401,8 @@ wanted(const rd_kafka_topic_partition_list_t *only, const struct ik_part *p)
 
 /* Write one row inside the open transaction; false with why. */
 static bool
-write_row(struct ik_state *s, const struct ik_part *p, int64_t next,
-          char *why, size_t why_len)
+write_row(struct ik_state *s, const struct ik_part *p, int64_t next, char *why,
+          size_t why_len)
 {
     const struct sn_host *h = s->ctx.host;
     struct ik_ckpt *k = s->ckpt;
@@ -416,8 +416,7 @@ write_row(struct ik_state *s, const struct ik_part *p, int64_t next,
     int64_t t0 = ik_mono_ms();
 
     h->buf_reset(k->blob);
-    rc = h->partition_checkpoint(s->ctx.inst, p->topic, p->partition,
-                                 k->blob);
+    rc = h->partition_checkpoint(s->ctx.inst, p->topic, p->partition, k->blob);
     h->counter_add(k->c_state_ms, (uint64_t)(ik_mono_ms() - t0));
     if (rc != SN_OK) {
         snprintf(why, why_len, "partition %s[%d]: taking its state: %s",
@@ -570,8 +569,7 @@ ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
     l = rd_kafka_topic_partition_list_new((int)n);
     for (size_t i = 0; i < n; i++) {
         todo[i]->ckpt_next = next[i];
-        rd_kafka_topic_partition_list_add(l, todo[i]->topic,
-                                          todo[i]->partition)
+        rd_kafka_topic_partition_list_add(l, todo[i]->topic, todo[i]->partition)
             ->offset = next[i];
     }
     if (rd_kafka_commit(s->rk, l, sync ? 0 : 1) != RD_KAFKA_RESP_ERR_NO_ERROR)
