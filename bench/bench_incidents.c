@@ -197,8 +197,10 @@ main(int argc, char **argv)
                           "instance=\"null\"") /
                           (double)versions
                     : 0.0);
-    if (out.relay != NULL)
+    if (out.relay != NULL) {
         sn_relay_stop(&out, 10000);
+        sn_relay_free(&out);
+    }
     sn_manager_free(m);
     sn_metrics_free(metrics);
     snprintf(json, sizeof(json), "rm -rf '%s'", dir);

@@ -7,7 +7,12 @@
 #     oneshot run ends only then);
 #  2. consume: that topic through in_kafka -> parse_json -> out_null;
 #     events/s from the first to the last message (the group join is
-#     excluded: the clock starts at the first consumed message).
+#     excluded: the clock starts at the first consumed message), and the
+#     CPU the daemon and the mock brokers used meanwhile (/proc/PID/stat:
+#     the daemon's CPU per event is what a deployment against a real
+#     cluster pays; the brokers share this machine's cores here). Beside
+#     it, kcat reading the same topic to /dev/null: the client-side
+#     ceiling of librdkafka against this mock cluster on this machine.
 #  3. scale-out catch-up: a backlog of B (default 1,000,000) events
 #     produced the same way (key procid, so every partition of a
 #     256-partition topic gets its share), then consumed through
@@ -47,6 +52,8 @@ bpid=$!
 while [ ! -s "$tmp/addr" ]; do sleep 0.05; done
 bs=$(cat "$tmp/addr")
 now() { date +%s.%N; }
+# CPU seconds (user + system, all threads) of a process so far.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / hz }' "/proc/$1/stat"; }
 
 # 1. produce: every message acknowledged (the oneshot run ends only
 # when every delivery report is in), and the topic the consumer reads.
@@ -62,6 +69,11 @@ t2=$(now)
 $b/sentineld run -c "$tmp/produce.yaml" --oneshot 2>"$tmp/produce.log"
 t3=$(now)
 grep -q "'k': $n delivered" "$tmp/produce.log" || { echo "produce: not all delivered"; tail "$tmp/produce.log"; exit 1; }
+
+# kcat on the same topic: what librdkafka alone reaches here.
+k0=$(now)
+kcat -C -b "$bs" -t bench -e -o beginning -q >/dev/null
+k1=$(now)
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$tmp/consume.yaml" <<EOC
@@ -84,6 +96,8 @@ dpid=$!
 while [ "$(metric sentineld_plugin_kafka_consumed_total)" = "" ] ||
     [ "$(metric sentineld_plugin_kafka_consumed_total)" = 0 ]; do sleep 0.01; done
 t0=$(now)
+d0=$(cpu $dpid)
+b0=$(cpu $bpid)
 c0=$(metric sentineld_plugin_kafka_consumed_total)
 last=-1
 stall=0
@@ -104,15 +118,21 @@ while :; do
     sleep 0.02
 done
 t1=$(now)
+d1=$(cpu $dpid)
+b1=$(cpu $bpid)
 kill -TERM $dpid
 wait $dpid || true
 
-python3 - "$n" "$c0" "$t0" "$t1" "$t2" "$t3" <<'PY'
+python3 - "$n" "$c0" "$t0" "$t1" "$t2" "$t3" "$k0" "$k1" "$d0" "$d1" "$b0" "$b1" <<'PY'
 import sys
 n, c0 = int(sys.argv[1]), int(sys.argv[2])
-t0, t1, t2, t3 = map(float, sys.argv[3:7])
-print("consume  in_kafka -> parse_json -> out_null: %d events in %.2f s = %.0f events/s"
-      % (n - c0, t1 - t0, (n - c0) / (t1 - t0)))
+t0, t1, t2, t3, k0, k1, d0, d1, b0, b1 = map(float, sys.argv[3:13])
+print("consume  in_kafka -> parse_json -> out_null: %d events in %.2f s = %.0f events/s;"
+      " daemon CPU %.2f s = %.2f us/event, mock brokers %.2f s"
+      % (n - c0, t1 - t0, (n - c0) / (t1 - t0), d1 - d0,
+         (d1 - d0) / (n - c0) * 1e6, b1 - b0))
+print("kcat     -C -e -q > /dev/null, same topic: %d messages in %.2f s = %.0f messages/s"
+      " (process start and metadata included)" % (n, k1 - k0, n / (k1 - k0)))
 print("produce  in_file -> rfc5424 -> out_kafka (lz4, acked): %d events in %.2f s = %.0f events/s"
       % (n, t3 - t2, n / (t3 - t2)))
 PY
@@ -164,6 +184,7 @@ EOC
     done
     dpid=""
     s0=$(now)
+    bc0=$(cpu $bpid)
     for i in $(seq "$2"); do
         $b/sentineld run -c "$tmp/$1-$i.yaml" 2>"$tmp/$1-$i.log" &
         dpid="$dpid $!"
@@ -189,19 +210,35 @@ EOC
         sleep 0.02
     done
     s1=$(now)
+    dc=0
+    for p in $dpid; do dc=$(python3 -c "print($dc + $(cpu "$p"))"); done
+    bc1=$(cpu $bpid)
     for p in $dpid; do kill -TERM "$p"; done
-    for p in $dpid; do wait "$p" || true; done
+    for p in $dpid; do
+        st=0
+        wait "$p" || st=$?
+        [ $st -eq 0 ] || echo "catch-up ($1): instance $p exited with status $st (logs kept in $tmp.keep)"
+        [ $st -eq 0 ] || cp -r "$tmp" "$tmp.keep"
+    done
     dpid=""
-    python3 -c "print('%.2f %.2f' % ($s1 - $s0, $s1 - $first))" >"$tmp/$1.t"
+    python3 -c "print('%.2f %.2f %.2f %.2f' % ($s1 - $s0, $s1 - $first, $dc, $bc1 - $bc0))" >"$tmp/$1.t"
 }
+k0=$(now)
+kcat -C -b "$bs" -t backlog -e -o beginning -q >/dev/null
+k1=$(now)
 run_group catchup1 1
 run_group catchup2 2
-python3 - "$backlog" "$(cat "$tmp/catchup1.t")" "$(cat "$tmp/catchup2.t")" <<'PY'
+python3 - "$backlog" "$(cat "$tmp/catchup1.t")" "$(cat "$tmp/catchup2.t")" "$k0" "$k1" <<'PY'
 import sys
 n = int(sys.argv[1])
+k0, k1 = float(sys.argv[4]), float(sys.argv[5])
+print("kcat     -C -e -q > /dev/null, backlog topic: %d messages in %.2f s = "
+      "%.0f messages/s" % (n, k1 - k0, n / (k1 - k0)))
 for label, t in (("one instance ", sys.argv[2]), ("two instances", sys.argv[3])):
-    total, busy = map(float, t.split())
+    total, busy, dcpu, bcpu = map(float, t.split())
     print("catch-up %s in_kafka -> parse_json -> det_rules -> out_null: "
           "%d events in %.2f s from start (%.2f s from the first event) = "
-          "%.0f events/s" % (label, n, total, busy, n / busy))
+          "%.0f events/s; daemon CPU %.2f s = %.2f us/event (group join "
+          "included), mock brokers %.2f s"
+          % (label, n, total, busy, n / busy, dcpu, dcpu / n * 1e6, bcpu))
 PY

@@ -78,7 +78,7 @@ struct conn {
     uint64_t sent_msgs, sent_bytes;
     double t_first, t_last;
     double max_late; /* paced: worst lateness of a chunk, seconds */
-    int err; /* errno of a failed connect/write, 0 when fine */
+    int err;         /* errno of a failed connect/write, 0 when fine */
     pthread_t thread;
 };
 
@@ -546,8 +546,9 @@ main(int argc, char **argv)
                 (unsigned long long)msgs, (double)bytes / 1e6, dt,
                 (double)msgs / dt, (double)bytes / 1e6 / dt, o.conns);
         if (o.rate > 0)
-            fprintf(stderr, "loadgen: paced at %.0f msgs/s; latest chunk %.3fs "
-                            "behind schedule\n",
+            fprintf(stderr,
+                    "loadgen: paced at %.0f msgs/s; latest chunk %.3fs "
+                    "behind schedule\n",
                     o.rate, max_late);
     }
     free(cs);

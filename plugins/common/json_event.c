@@ -18,7 +18,8 @@ copy(const struct json_ctx *s, struct sn_event *ev, const char *p, size_t n)
     char *q = s->host->event_alloc(ev, n + 1);
 
     if (q != NULL) {
-        memcpy(q, p, n);
+        if (n > 0) /* p is NULL for an SD value json-c has no text for */
+            memcpy(q, p, n);
         q[n] = '\0';
     }
     return q;
@@ -470,7 +471,7 @@ fclassify(const struct jf_member *m, size_t *hdr)
 #undef FK
 
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (keys[i].len == m->key_len &&
+        if (keys[i].len == m->key_len && keys[i].key[0] == m->key[0] &&
             memcmp(keys[i].key, m->key, m->key_len) == 0) {
             *hdr = keys[i].hdr;
             return keys[i].kind;

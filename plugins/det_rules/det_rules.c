@@ -74,10 +74,10 @@ rule_counters(struct dr_state *s)
         /* Rule ids are letters, digits, '-', '_' and '.' (rules/load.c):
          * nothing to escape in a label value. */
         snprintf(labels, sizeof(labels), "rule=\"%s\"", s->rs->rules[i].id);
-        s->rule_matches[i] = h->counter_labels(
-            s->inst, "rule_matches_total", labels, "matches of the rule");
-        s->rule_signals[i] = h->counter_labels(
-            s->inst, "rule_signals_total", labels, "signals of the rule");
+        s->rule_matches[i] = h->counter_labels(s->inst, "rule_matches_total",
+                                               labels, "matches of the rule");
+        s->rule_signals[i] = h->counter_labels(s->inst, "rule_signals_total",
+                                               labels, "signals of the rule");
     }
     return SN_OK;
 }

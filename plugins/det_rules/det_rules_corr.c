@@ -124,9 +124,9 @@ render(struct dr_state *s, struct dr_tls *t, const struct sn_signal *sig)
         s->host->counter_add(s->rc[sig->spec->index].signals, 1);
     {
         /* Signals are rare next to events: one atomic add each. */
-        const struct sn_rule *r = sig->rule ? sig->rule
-                                  : sig->spec ? sig->spec->rule
-                                              : NULL;
+        const struct sn_rule *r = sig->rule;
+        if (r == NULL && sig->spec != NULL)
+            r = sig->spec->rule;
         if (r != NULL && s->rule_signals != NULL)
             s->host->counter_add(s->rule_signals[r->index], 1);
     }

@@ -257,8 +257,10 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
              rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     struct ik_state *s = opaque;
-    bool cooperative =
-        strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    /* NULL while the consumer closes (librdkafka 2.0): a SIGTERM of two
+     * instances at once crashed here (bench_kafka.sh catch-up). */
+    const char *proto = rd_kafka_rebalance_protocol(rk);
+    bool cooperative = proto != NULL && strcmp(proto, "COOPERATIVE") == 0;
 
     s->ctx.host->counter_add(s->c_rebalances, 1);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {

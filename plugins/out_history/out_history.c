@@ -9,8 +9,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdbool.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,9 +115,9 @@ oh_init(const struct sn_host *host, struct sn_instance *inst,
                                 "events deleted by retention");
     s->c_errors = host->counter(inst, "history_errors_total",
                                 "failed history transactions (retried)");
-    s->c_reopened = host->counter(
-        inst, "history_reopened_total",
-        "events.db found deleted or replaced, and opened afresh");
+    s->c_reopened =
+        host->counter(inst, "history_reopened_total",
+                      "events.db found deleted or replaced, and opened afresh");
     return SN_OK;
 }
 

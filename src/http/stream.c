@@ -361,8 +361,8 @@ block_new(const struct sn_buf *src)
 static bool
 send_block(struct client *c, struct block *b, size_t off)
 {
-    struct evbuffer *out = c->kind == C_SSE ? c->st->tmp
-                                            : bufferevent_get_output(c->bev);
+    struct evbuffer *out =
+        c->kind == C_SSE ? c->st->tmp : bufferevent_get_output(c->bev);
 
     if (evbuffer_add_reference(out, b->data + off, b->len - off, block_unref,
                                b) != 0)
@@ -402,8 +402,8 @@ collect(void *arg, const struct sn_doc *doc)
             /* The tick is full: this change and the rest of the slice go
              * out next tick (sn_stream_poll moves the position back). */
             st->tick[C_SSE].len = st->offs[C_SSE][i];
-            st->tick[C_WS].len = k == C_WS ? st->offs[C_WS][i]
-                                           : st->tick[C_WS].len;
+            st->tick[C_WS].len =
+                k == C_WS ? st->offs[C_WS][i] : st->tick[C_WS].len;
             st->tick_full = true;
             return;
         }

@@ -31,6 +31,8 @@
 /* At stop, a store that keeps failing is given this many more tries
  * before what is still queued is reported lost. */
 #define STOP_RETRIES 20
+/* Outputs whose cursors the manager writes (more save their own). */
+#define CURSORS_MAX 64
 
 /* Per emitting thread (a pthread key's value): parsing and scrubbing
  * state, freed when the thread exits. */
@@ -52,6 +54,13 @@ struct call {
     enum sn_status rc;
     bool done;
     struct call *next;
+};
+
+/* A relay's cursor waiting for the manager's next transaction. */
+struct cursor {
+    char *output;
+    int64_t seq;
+    bool dirty;
 };
 
 struct sn_manager {
@@ -83,6 +92,10 @@ struct sn_manager {
     pthread_mutex_t glock;
     pthread_cond_t gcond;
     uint64_t gen;
+
+    pthread_mutex_t cur_lock;
+    struct cursor cursors[CURSORS_MAX];
+    size_t n_cursors;
 
     int64_t last_housekeep, last_prune;
     struct sn_fold_stats seen;
@@ -175,6 +188,7 @@ sn_manager_new(const char *path, const struct sn_incidents_conf *conf,
     m->calls_tail = &m->calls;
     pthread_mutex_init(&m->glock, NULL);
     pthread_cond_init(&m->gcond, NULL);
+    pthread_mutex_init(&m->cur_lock, NULL);
     m->ring = calloc(m->cap, sizeof(*m->ring));
     if (m->ring == NULL) {
         sn_error_set(err, "out of memory for a queue of %zu signals", m->cap);
@@ -298,6 +312,67 @@ sn_manager_sink(void *arg, struct sn_instance *from, const char *json,
     return SN_OK;
 }
 
+enum sn_status
+sn_manager_cursor(struct sn_manager *m, const char *output, int64_t seq)
+{
+    enum sn_status rc = SN_OK;
+    size_t i;
+
+    pthread_mutex_lock(&m->cur_lock);
+    for (i = 0; i < m->n_cursors; i++)
+        if (strcmp(m->cursors[i].output, output) == 0)
+            break;
+    if (i == m->n_cursors) {
+        if (i == CURSORS_MAX ||
+            (m->cursors[i].output = strdup(output)) == NULL)
+            rc = SN_ELIMIT;
+        else
+            m->n_cursors++;
+    }
+    if (rc == SN_OK) {
+        m->cursors[i].seq = seq;
+        m->cursors[i].dirty = true;
+    }
+    pthread_mutex_unlock(&m->cur_lock);
+    return rc;
+}
+
+/* The relays' new cursors, inside the caller's transaction. They are
+ * marked clean first; a failed write or a rolled-back transaction
+ * marks them again (a cursor only moves forward, so an older value
+ * written later cannot move one back: store.c). */
+static enum sn_status
+write_cursors(struct sn_manager *m)
+{
+    struct cursor todo[CURSORS_MAX];
+    size_t n = 0;
+    enum sn_status rc = SN_OK;
+
+    pthread_mutex_lock(&m->cur_lock);
+    for (size_t i = 0; i < m->n_cursors; i++)
+        if (m->cursors[i].dirty) {
+            todo[n++] = m->cursors[i];
+            m->cursors[i].dirty = false;
+        }
+    pthread_mutex_unlock(&m->cur_lock);
+    for (size_t i = 0; i < n && rc == SN_OK; i++)
+        rc = sn_store_cursor_set(m->store, todo[i].output, todo[i].seq);
+    if (rc != SN_OK)
+        for (size_t i = 0; i < n; i++)
+            sn_manager_cursor(m, todo[i].output, todo[i].seq);
+    return rc;
+}
+
+/* After a rollback: what write_cursors took is written next time. */
+static void
+redo_cursors(struct sn_manager *m)
+{
+    pthread_mutex_lock(&m->cur_lock);
+    for (size_t i = 0; i < m->n_cursors; i++)
+        m->cursors[i].dirty = true;
+    pthread_mutex_unlock(&m->cur_lock);
+}
+
 static void
 notify_commit(struct sn_manager *m)
 {
@@ -391,7 +466,15 @@ fold_batch(struct sn_manager *m, size_t k, int64_t now, struct sn_error *err)
         sn_store_rollback(m->store);
         return SN_EIO;
     }
-    return sn_store_commit(m->store, err);
+    /* A cursor that fails to write is not worth failing the batch for:
+     * it is written next time, and a crash redelivers a little more. */
+    if (write_cursors(m) != SN_OK)
+        redo_cursors(m);
+    if (sn_store_commit(m->store, err) != SN_OK) {
+        redo_cursors(m);
+        return SN_EIO;
+    }
+    return SN_OK;
 }
 
 static void
@@ -402,12 +485,15 @@ housekeep(struct sn_manager *m, int64_t now)
 
     sn_error_clear(&err);
     if (sn_store_begin(m->store, &err) == SN_OK) {
-        if (sn_fold_quiet(&m->fold, now, &n) != SN_OK) {
+        if (write_cursors(m) != SN_OK ||
+            sn_fold_quiet(&m->fold, now, &n) != SN_OK) {
+            redo_cursors(m);
             sn_store_rollback(m->store);
             sn_error_set(&err, "incident store %s: auto-resolve: %s",
                          m->path, sn_store_errmsg(m->store));
             store_failed(m, &err);
         } else if (sn_store_commit(m->store, &err) != SN_OK) {
+            redo_cursors(m);
             store_failed(m, &err);
         } else if (n > 0) {
             notify_commit(m);
@@ -660,6 +746,9 @@ sn_manager_free(struct sn_manager *m)
     pthread_cond_destroy(&m->progress);
     pthread_mutex_destroy(&m->glock);
     pthread_cond_destroy(&m->gcond);
+    for (size_t i = 0; i < m->n_cursors; i++)
+        free(m->cursors[i].output);
+    pthread_mutex_destroy(&m->cur_lock);
     free(m->path);
     free(m);
 }

@@ -92,6 +92,16 @@ enum sn_status sn_manager_call(struct sn_manager *m, sn_manager_fn fn,
 uint64_t sn_manager_wait_commit(struct sn_manager *m, uint64_t *seen,
                                 int timeout_ms);
 
+/*
+ * A relay's delivery cursor, written by the manager in its next
+ * transaction (a batch's, or housekeeping's within a second) instead of
+ * by a write transaction of the relay's own, which waited for the
+ * manager's batch and fsynced once more. Any thread. SN_ELIMIT: too
+ * many outputs; the caller saves it itself.
+ */
+enum sn_status sn_manager_cursor(struct sn_manager *m, const char *output,
+                                 int64_t seq);
+
 /* The store's path (relays open their own connections to it). */
 const char *sn_manager_store_path(const struct sn_manager *m);
 

@@ -148,7 +148,9 @@ static const char *const sql[Q_COUNT_] = {
                " doc, at FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     [Q_CURSOR_GET] = "SELECT seq FROM cursors WHERE output = ?1",
     [Q_CURSOR_NEW] = "INSERT OR IGNORE INTO cursors VALUES (?1, ?2, ?3)",
-    [Q_CURSOR_SET] = "UPDATE cursors SET seq = ?2, updated = ?3"
+    /* Forward only: the manager writes relays' cursors in its own
+     * transactions, so a stopping relay's last save may come first. */
+    [Q_CURSOR_SET] = "UPDATE cursors SET seq = max(seq, ?2), updated = ?3"
                      " WHERE output = ?1",
     [Q_DEAD] = "INSERT INTO dead_letters (output, seq, incident_id, version,"
                " at, reason, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -16,6 +16,7 @@
 #include "config/options.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "incident/relay.h"
 
 static void
 labels_for(char *out, size_t len, const char *name)
@@ -591,6 +592,9 @@ sn_pipeline_free(struct sn_pipeline *pl)
         struct sn_instance *in = &pl->insts[i];
         if (in->p != NULL && in->p->destroy != NULL && in->state != NULL)
             in->p->destroy(in->state);
+        /* Stopped before the output's stop(), freed only now: an
+         * acknowledgement may reach it until the output stopped. */
+        sn_relay_free(in);
         sn_plugin_close(in->lib);
         sn_arena_fini(&in->conf_arena);
         free(in->config);

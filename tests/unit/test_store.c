@@ -377,6 +377,14 @@ SN_TEST(uuid_and_time)
     CHECK(strcmp(a, b) != 0);
     sn_time_rfc3339(1700000000123456789LL, t);
     CHECK_STR(t, "2023-11-14T22:13:20.123456789Z");
+    /* The same second again (its date part is kept), the next, before
+     * 1970. */
+    sn_time_rfc3339(1700000000000000007LL, t);
+    CHECK_STR(t, "2023-11-14T22:13:20.000000007Z");
+    sn_time_rfc3339(1700000001999999999LL, t);
+    CHECK_STR(t, "2023-11-14T22:13:21.999999999Z");
+    sn_time_rfc3339(-1, t);
+    CHECK_STR(t, "1969-12-31T23:59:59.999999999Z");
 }
 
 SN_TEST_MAIN(SN_T(schema_migrates_and_reopens),
