@@ -62,7 +62,7 @@ inputs:
     group: $GROUP
     parser: rfc5424
     commit_interval: 200ms
-    checkpoints: "$PG_URL"
+    checkpoints: "${CKPT_DSN:-$PG_URL}"
     checkpoint_interval: ${2:-300ms}
     kafka.session.timeout.ms: "6000"
     kafka.heartbeat.interval.ms: "500"
