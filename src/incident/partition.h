@@ -53,15 +53,16 @@ enum sn_status sn_partition_tag(struct sn_incident *inc,
  *   auto-resolved or exported here any more).
  */
 enum sn_status sn_partition_store_export(struct sn_store *s,
-                                   const struct sn_partition *p,
-                                   struct sn_buf *out, struct sn_error *err);
+                                         const struct sn_partition *p,
+                                         struct sn_buf *out,
+                                         struct sn_error *err);
 enum sn_status sn_partition_store_import(struct sn_store *s,
-                                   const struct sn_partition *p,
-                                   const void *data, size_t len,
-                                   struct sn_buf *scratch, size_t *n,
-                                   struct sn_error *err);
+                                         const struct sn_partition *p,
+                                         const void *data, size_t len,
+                                         struct sn_buf *scratch, size_t *n,
+                                         struct sn_error *err);
 enum sn_status sn_partition_store_release(struct sn_store *s,
-                                    const struct sn_partition *p,
-                                    size_t *n, struct sn_error *err);
+                                          const struct sn_partition *p,
+                                          size_t *n, struct sn_error *err);
 
 #endif

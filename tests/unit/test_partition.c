@@ -119,16 +119,15 @@ seen_doc(void *arg, const struct sn_doc *d, int64_t at)
             memcmp(s->id[i], d->id.ptr, d->id.len) == 0)
             break;
     if (i == s->n && s->n < 8) {
-        snprintf(s->id[i], sizeof(s->id[i]), "%.*s", (int)d->id.len,
-                 d->id.ptr);
+        snprintf(s->id[i], sizeof(s->id[i]), "%.*s", (int)d->id.len, d->id.ptr);
         s->n++;
     }
     if (i < 8) { /* the latest row (seq order) */
         s->version[i] = d->version;
         if (json_object_object_get_ex(o, "hit_count", &v))
             s->hits[i] = json_object_get_int64(v);
-        snprintf(s->status[i], sizeof(s->status[i]), "%.*s",
-                 (int)d->status.len, d->status.ptr);
+        snprintf(s->status[i], sizeof(s->status[i]), "%.*s", (int)d->status.len,
+                 d->status.ptr);
     }
     json_object_put(o);
 }
@@ -221,8 +220,7 @@ SN_TEST(source_opens_the_same_id_on_two_stores)
 
 /* Fold signals offsets [from, to) of one key in transactions of `per`. */
 static void
-fold_direct(struct sn_fold *f, struct sn_store *s, long from, long to,
-            long per)
+fold_direct(struct sn_fold *f, struct sn_store *s, long from, long to, long per)
 {
     char json[1024];
     struct sn_error err;
@@ -347,8 +345,8 @@ SN_TEST(released_incidents_go_after_retention)
     CHECK_EQ(sn_fold_init(&f, s, NULL, 0, 10), SN_OK);
     fold_direct(&f, s, 0, 2, 2);
     o = outbox(p);
-    CHECK(sn_store_prune(s, sn_clock_wall_ns() + 2 * SN_NS_PER_SEC, 0,
-                         1000) >= 0);
+    CHECK(sn_store_prune(s, sn_clock_wall_ns() + 2 * SN_NS_PER_SEC, 0, 1000) >=
+          0);
     CHECK_EQ(released(p, o.id[0]), 0); /* open and live: kept */
     CHECK_EQ(sn_partition_store_release(s, &P3, &n, &err), SN_OK);
     CHECK_EQ(n, 1);
@@ -483,9 +481,9 @@ SN_TEST(a_bad_checkpoint_changes_nothing)
 
     sink(a, "10.0.0.7", 3, 0);
     sn_manager_flush(a);
-    CHECK_EQ(sn_manager_partition_import(a, &P3, "garbage", 7, err,
-                                         sizeof(err)),
-             SN_EINVAL);
+    CHECK_EQ(
+        sn_manager_partition_import(a, &P3, "garbage", 7, err, sizeof(err)),
+        SN_EINVAL);
     CHECK(strstr(err, "auth[3]") != NULL);
     CHECK(strstr(err, "not a sentineld incident export") != NULL);
     CHECK_EQ(sn_manager_partition_import(a, &P3, bad, sizeof(bad) - 1, err,
@@ -494,9 +492,9 @@ SN_TEST(a_bad_checkpoint_changes_nothing)
     CHECK(strstr(err, "incident 1 of the checkpoint") != NULL);
     sa = outbox(pa);
     CHECK_EQ(released(pa, sa.id[0]), 0);
-    CHECK_EQ(sn_metrics_value(ma, "sentineld_incident_partition_errors_total",
-                              NULL),
-             2);
+    CHECK_EQ(
+        sn_metrics_value(ma, "sentineld_incident_partition_errors_total", NULL),
+        2);
     done(a, ma);
 }
 
