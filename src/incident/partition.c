@@ -256,6 +256,31 @@ out:
     return rc;
 }
 
+bool
+sn_partition_released(struct sn_store *s, const char *id, struct sn_error *err)
+{
+    sqlite3_stmt *q = prepare(s, "SELECT part_input, part_topic,"
+                                 " part_partition FROM incidents WHERE"
+                                 " id = ?1 AND released = 1");
+    bool r = false;
+
+    if (q == NULL)
+        return false; /* an older schema (read-only): nothing released */
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        const unsigned char *in = sqlite3_column_text(q, 0);
+        const unsigned char *topic = sqlite3_column_text(q, 1);
+        r = true;
+        sn_error_set(err,
+                     "incident %s went with partition %s[%d] of input '%s' "
+                     "to the instance that reads it now; act on it there",
+                     id, topic ? (const char *)topic : "?",
+                     sqlite3_column_int(q, 2), in ? (const char *)in : "?");
+    }
+    sqlite3_finalize(q);
+    return r;
+}
+
 /* Mark released; *n gets how many rows changed. */
 static enum sn_status
 release_rows(struct sn_store *s, const struct sn_partition *p, size_t *n)

@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "incident/fold.h"
+#include "incident/incidents.h"
 #include "incident/manager.h"
 #include "incident/partition.h"
 #include "incident/relay.h"
@@ -462,6 +463,19 @@ SN_TEST(import_nothing_releases_local_incidents)
     sa = outbox(pa);
     CHECK_STR(sa.status[0], "open"); /* released, not resolved */
     CHECK_EQ(sa.docs, 1);            /* and no version for it */
+    /* Operators act on it where its partition went. */
+    {
+        struct sn_incidents *api;
+        struct sn_incident_change ch = { SN_ACT_RESOLVE, "alice", "done",
+                                         NULL,           NULL,    true };
+        struct sn_error e;
+
+        CHECK_EQ(sn_incidents_open(pa, false, &api, &e), SN_OK);
+        CHECK_EQ(sn_incidents_change(api, id, &ch, NULL, &e), SN_EINVAL);
+        CHECK(strstr(e.msg, "went with partition auth[3] of input 'kafka'") !=
+              NULL);
+        sn_incidents_close(api);
+    }
     sink(a, "10.0.0.7", 3, 2);
     sn_manager_flush(a);
     sa = outbox(pa);
