@@ -451,18 +451,20 @@ SN_TEST(import_nothing_releases_local_incidents)
     struct sn_manager *a = manager(strcpy(pa, fresh()), &ma);
     struct seen sa;
     char id[SN_UUID_LEN + 1];
+    int docs;
 
     sink(a, "10.0.0.7", 3, 0);
     sink(a, "10.0.0.7", 3, 1);
     sn_manager_flush(a);
     sa = outbox(pa);
     strcpy(id, sa.id[0]);
+    docs = sa.docs; /* 1 or 2: the manager may batch the two signals */
     CHECK_EQ(sn_manager_partition_import(a, &P3, NULL, 0, err, sizeof(err)),
              SN_OK);
     CHECK_EQ(released(pa, id), 1);
     sa = outbox(pa);
     CHECK_STR(sa.status[0], "open"); /* released, not resolved */
-    CHECK_EQ(sa.docs, 1);            /* and no version for it */
+    CHECK_EQ(sa.docs, docs);         /* and no version for it */
     /* Operators act on it where its partition went. */
     {
         struct sn_incidents *api;
