@@ -349,7 +349,9 @@ struct sn_host {
 struct sn_doc {
     int64_t seq;             /* outbox position: increasing, unique */
     struct sn_str id;        /* incident UUID, canonical text */
-    int64_t version;         /* 1 on open, +1 on every change */
+    int64_t version;         /* grows with every change: by the number
+                              * of signals folded, by 1 for any other
+                              * change (docs/incidents.md) */
     struct sn_str rule_id;
     struct sn_str severity;  /* info|low|medium|high|critical */
     struct sn_str status;    /* open|acknowledged|resolved|suppressed */
@@ -414,7 +416,8 @@ struct sn_plugin {
     /* SN_KIND_OUTPUT taking incidents (config `take: incidents`): deliver
      * n incident versions, oldest first, from the store's outbox; called
      * from the output's relay thread. Results as for write(); an output
-     * must be idempotent (the same version may come again after a crash). */
+     * must be idempotent (the same version may come again after a crash,
+     * or from another instance when a partition's incidents move). */
     enum sn_out_result (*deliver)(void *state, const struct sn_doc *docs,
                                   size_t n, uint64_t token, char *why,
                                   size_t why_len);

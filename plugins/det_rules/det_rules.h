@@ -3,8 +3,8 @@
  * options, evaluation and annotation on the workers), det_rules_corr.c
  * (correlation shards, signals, the ticker), det_rules_ckpt.c (state
  * checkpoint across restarts and reloads) and det_rules_part.c (the
- * state of one source partition, moving between instances). docs/correlation.md describes
- * what users see; docs/rules.md the options.
+ * state of one source partition, moving between instances). docs/correlation.md
+ * describes what users see; docs/rules.md the options.
  */
 #ifndef SN_PLUGINS_DET_RULES_H
 #define SN_PLUGINS_DET_RULES_H

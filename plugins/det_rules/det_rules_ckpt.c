@@ -88,9 +88,8 @@ dr_ckpt_write(struct dr_state *s, sn_corr_want_fn want, void *arg,
         if (rc != SN_OK)
             break;
         pthread_mutex_lock(&s->shards[i].mu);
-        rc = keys_only
-                 ? sn_corr_checkpoint_keys(s->shards[i].c, want, arg, b)
-                 : sn_corr_checkpoint(s->shards[i].c, want, arg, b);
+        rc = keys_only ? sn_corr_checkpoint_keys(s->shards[i].c, want, arg, b)
+                       : sn_corr_checkpoint(s->shards[i].c, want, arg, b);
         pthread_mutex_unlock(&s->shards[i].mu);
         len = b->len - at - sizeof(len);
         if (rc == SN_OK)
@@ -126,8 +125,7 @@ dr_ckpt_save(struct dr_state *s)
             unlink(tmp);
         h->counter_add(s->c_ckpt_errors, 1);
         h->log(s->inst, SN_LOG_ERROR,
-               "correlation checkpoint %s not written: %s", path,
-               strerror(e));
+               "correlation checkpoint %s not written: %s", path, strerror(e));
     } else {
         h->log(s->inst, SN_LOG_INFO,
                "correlation state saved to %s (%zu bytes, %zu shards)", path,
@@ -179,8 +177,8 @@ dr_ckpt_read(const void *data, size_t len, struct sn_corr *all, bool keys_only,
     uint32_t n;
 
     if (len < MAGIC_LEN + sizeof(n) || memcmp(p, MAGIC, MAGIC_LEN) != 0) {
-        snprintf(err, err_len, "not a det_rules checkpoint (no " MAGIC
-                               " header)");
+        snprintf(err, err_len,
+                 "not a det_rules checkpoint (no " MAGIC " header)");
         return false;
     }
     memcpy(&n, p + MAGIC_LEN, sizeof(n));
@@ -205,10 +203,9 @@ dr_ckpt_read(const void *data, size_t len, struct sn_corr *all, bool keys_only,
             char why[160];
             sn_corr_checkpoint_check(p, (size_t)l, why, sizeof(why));
             snprintf(err, err_len, "shard %u of %u: %s", i, n,
-                     why[0] ? why
-                     : rc == SN_ENOMEM
-                         ? "out of memory"
-                         : "damaged correlation checkpoint");
+                     why[0]            ? why
+                     : rc == SN_ENOMEM ? "out of memory"
+                                       : "damaged correlation checkpoint");
             return false;
         }
         p += l;
@@ -239,8 +236,8 @@ dr_ckpt_restore(struct dr_state *s)
     if (!read_file(path, &b, &err)) {
         if (err != ENOENT) {
             h->counter_add(s->c_ckpt_errors, 1);
-            h->log(s->inst, SN_LOG_ERROR, "correlation checkpoint %s: %s",
-                   path, strerror(err));
+            h->log(s->inst, SN_LOG_ERROR, "correlation checkpoint %s: %s", path,
+                   strerror(err));
         }
         goto out;
     }

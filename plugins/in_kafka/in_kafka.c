@@ -54,6 +54,17 @@ static const struct sn_option ik_options[] = {
       "librdkafka consumer settings, passed as-is (kafka.security.protocol: "
       "ssl, kafka.sasl.mechanism: ...)",
       0, 0, NULL, false },
+    { "checkpoints", SN_OPT_STRING, NULL, offsetof(struct ik_conf, checkpoints),
+      "PostgreSQL DSN (libpq string or postgresql:// URL) of the partition "
+      "checkpoints: detector and incident state saved with the offsets, so "
+      "another instance takes a partition over without losing or "
+      "double-counting a window (docs/scaling.md)",
+      0, 0, NULL, false },
+    { "checkpoint_interval", SN_OPT_DURATION, "0",
+      offsetof(struct ik_conf, checkpoint_interval_ms),
+      "with checkpoints: how often the partitions' state and offsets are "
+      "saved (each one briefly stops emitting); 0: commit_interval",
+      0, 3600000, NULL, false },
     { 0 },
 };
 
@@ -125,6 +136,8 @@ ik_init(const struct sn_host *host, struct sn_instance *inst,
                                    "messages fetched again (after a broker "
                                    "outage) and skipped: already handed to "
                                    "the pipeline");
+    if (s->c->checkpoints != NULL)
+        return ik_ckpt_init(s, err, err_len);
     return SN_OK;
 }
 
@@ -170,10 +183,8 @@ set_assigned(struct ik_state *s, const rd_kafka_topic_partition_list_t *l,
     }
 }
 
-/* Wait until the emit thread has emitted everything in hand and flushed,
- * then until every batch in flight is done, up to the rebalance timeout. */
-static void
-drain(struct ik_state *s)
+bool
+ik_drain(struct ik_state *s, int64_t *emitted_ms)
 {
     int64_t deadline = ik_mono_ms() + s->c->rebalance_timeout_ms;
 
@@ -190,39 +201,55 @@ drain(struct ik_state *s)
         pthread_cond_timedwait(&s->cond, &s->lock, &ts);
     }
     pthread_mutex_unlock(&s->lock);
+    if (emitted_ms != NULL)
+        *emitted_ms = ik_mono_ms();
     while (!ik_track_idle(s) && ik_mono_ms() < deadline) {
         struct timespec ts = { 0, 10 * 1000000L };
         nanosleep(&ts, NULL);
     }
-    if (!ik_track_idle(s))
+    if (ik_track_idle(s))
+        return true;
+    s->ctx.host->log(s->ctx.inst, SN_LOG_WARN,
+                     "events still in flight after %lld ms; committing "
+                     "what was processed (the rest is read again)",
+                     (long long)s->c->rebalance_timeout_ms);
+    return false;
+}
+
+/* Revocation with checkpoints: save the partitions' state and offsets
+ * before giving them up, retrying a PostgreSQL outage up to the
+ * rebalance timeout; failing that, the next owner resumes from the last
+ * row and reads the rest again (the same state gives the same
+ * incidents). */
+static void
+revoke_checkpoint(struct ik_state *s,
+                  const rd_kafka_topic_partition_list_t *parts, bool keep)
+{
+    int64_t deadline = ik_mono_ms() + s->c->rebalance_timeout_ms;
+
+    int64_t t0 = ik_mono_ms();
+    bool ok;
+
+    ik_drain(s, NULL);
+    if (!keep) {
         s->ctx.host->log(s->ctx.inst, SN_LOG_WARN,
-                         "rebalance: events still in flight after %lld ms; "
-                         "committing what was processed (the rest is read "
-                         "again by the next owner)",
-                         (long long)s->c->rebalance_timeout_ms);
-}
-
-/*
- * TODO(#7): detector checkpoints per partition. On revocation, after the
- * drain and before the commit, the detectors' state for these partitions
- * is to be checkpointed to the store together with the offsets; on
- * assignment restored from it before the first message is emitted. Both
- * need the incident store; these are the two places they plug in.
- */
-static void
-checkpoint_partitions(struct ik_state *s,
-                      const rd_kafka_topic_partition_list_t *parts)
-{
-    (void)s;
-    (void)parts;
-}
-
-static void
-restore_partitions(struct ik_state *s,
-                   const rd_kafka_topic_partition_list_t *parts)
-{
-    (void)s;
-    (void)parts;
+                         "checkpoints: %d partitions lost (session timed "
+                         "out): released without a checkpoint; their next "
+                         "owner reads again from their last one",
+                         parts->cnt);
+        return;
+    }
+    while (!(ok = ik_ckpt_cycle(s, parts, true)) && ik_mono_ms() < deadline &&
+           !s->ctx.host->stopping(s->ctx.inst)) {
+        struct timespec ts = { 0, 500 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    s->ctx.host->log(s->ctx.inst, ok ? SN_LOG_INFO : SN_LOG_WARN,
+                     ok ? "checkpoints: %d revoked partitions saved (%lld ms)"
+                        : "checkpoints: %d revoked partitions could not be "
+                          "saved in %lld ms; their next owner reads again "
+                          "from their last checkpoint",
+                     parts->cnt, (long long)(ik_mono_ms() - t0));
 }
 
 static void
@@ -240,7 +267,10 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         s->ctx.host->log(s->ctx.inst, SN_LOG_INFO, "assigned %d partitions",
                          parts->cnt);
         set_assigned(s, parts, true);
-        restore_partitions(s, parts);
+        /* With checkpoints the partitions' state comes back first and
+         * each starts at its row's offset (in_kafka_ckpt.c). */
+        if (s->ckpt != NULL && !ik_ckpt_assign(s, parts))
+            return; /* stopping while PostgreSQL was down */
         if (cooperative)
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         else
@@ -252,12 +282,23 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     s->ctx.host->log(s->ctx.inst, SN_LOG_INFO,
                      "revoking %d partitions: flushing and committing",
                      parts->cnt);
-    if (!s->closing)
-        drain(s);
-    checkpoint_partitions(s, parts);
-    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS &&
-        !rd_kafka_assignment_lost(rk))
-        ik_commit(s, true, parts);
+    if (s->ckpt != NULL) {
+        /* At stop, ik_run() checkpointed already and the detectors may
+         * be gone: only let go. A lost assignment is not ours to
+         * checkpoint: the new owner resumes from the last row. */
+        if (!s->closing) {
+            revoke_checkpoint(s, parts,
+                              err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS &&
+                                  !rd_kafka_assignment_lost(rk));
+            ik_ckpt_release(s, parts);
+        }
+    } else {
+        if (!s->closing)
+            ik_drain(s, NULL);
+        if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS &&
+            !rd_kafka_assignment_lost(rk))
+            ik_commit(s, true, parts);
+    }
     set_assigned(s, parts, false);
     if (s->paused_list != NULL) {
         rd_kafka_topic_partition_list_destroy(s->paused_list);
@@ -368,6 +409,8 @@ ik_start(void *state, char *err, size_t err_len)
     s->em = s->ctx.host->emitter_new(s->ctx.inst, false);
     if (s->em == NULL)
         return SN_ENOMEM;
+    if (s->ckpt != NULL)
+        ik_ckpt_start(s);
     return SN_OK;
 }
 
@@ -399,12 +442,39 @@ handle_error(struct ik_state *s, rd_kafka_message_t *m)
     rd_kafka_message_destroy(m);
 }
 
+/* At stop the pipeline still runs until this thread returns: the last
+ * checkpoint of every assigned partition, so the next owner (or this
+ * instance restarted) continues exactly there. Retries a PostgreSQL
+ * outage up to the rebalance timeout. */
+static void
+stop_checkpoint(struct ik_state *s)
+{
+    int64_t deadline = ik_mono_ms() + s->c->rebalance_timeout_ms;
+
+    int64_t t0 = ik_mono_ms();
+    bool ok;
+
+    while (!(ok = ik_ckpt_cycle(s, NULL, true)) && ik_mono_ms() < deadline) {
+        struct timespec ts = { 0, 500 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    s->ctx.host->log(s->ctx.inst, ok ? SN_LOG_INFO : SN_LOG_WARN,
+                     ok ? "checkpoints: partitions saved at stop (%lld ms)"
+                        : "checkpoints: could not save the partitions at "
+                          "stop in %lld ms; their next owner reads again "
+                          "from their last checkpoint",
+                     (long long)(ik_mono_ms() - t0));
+}
+
 static void
 ik_run(void *state)
 {
     struct ik_state *s = state;
     const struct sn_host *h = s->ctx.host;
     rd_kafka_message_t *msgs[IK_CHUNK_MAX];
+    int64_t commit_every = s->ckpt != NULL && s->c->checkpoint_interval_ms > 0
+                               ? s->c->checkpoint_interval_ms
+                               : s->c->commit_interval_ms;
 
     if (pthread_create(&s->emitter, NULL, ik_emit_main, s) != 0) {
         h->log(s->ctx.inst, SN_LOG_ERROR, "cannot create the emit thread");
@@ -437,8 +507,11 @@ ik_run(void *state)
             set_paused(s, true);
         else if (s->paused && count <= IK_RESUME_AT)
             set_paused(s, false);
-        if (ik_mono_ms() - s->last_commit_ms >= s->c->commit_interval_ms) {
-            ik_commit(s, false, NULL);
+        if (ik_mono_ms() - s->last_commit_ms >= commit_every) {
+            if (s->ckpt != NULL)
+                ik_ckpt_cycle(s, NULL, false);
+            else
+                ik_commit(s, false, NULL);
             ik_update_lag(s);
             s->last_commit_ms = ik_mono_ms();
         }
@@ -449,6 +522,8 @@ ik_run(void *state)
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->emitter, NULL);
     s->emitter_started = false;
+    if (s->ckpt != NULL)
+        stop_checkpoint(s);
 }
 
 static void
@@ -466,8 +541,10 @@ ik_destroy(void *state)
         s->closing = true;
         /* A coordinator still recovering (after an outage) fails a
          * commit now and then: a few tries before the restart would read
-         * these events again. */
-        for (int i = 0; i < 10 && !ik_commit(s, true, NULL); i++) {
+         * these events again. With checkpoints, ik_run() committed what
+         * the last checkpoint covers, and nothing may run ahead of it. */
+        for (int i = 0; s->ckpt == NULL && i < 10 && !ik_commit(s, true, NULL);
+             i++) {
             struct timespec ts = { 0, 500 * 1000000L };
             nanosleep(&ts, NULL);
         }
@@ -478,6 +555,7 @@ ik_destroy(void *state)
     if (s->paused_list != NULL)
         rd_kafka_topic_partition_list_destroy(s->paused_list);
     ik_dlq_close(s);
+    ik_ckpt_free(s);
     ik_track_free(s);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);

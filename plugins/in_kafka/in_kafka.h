@@ -38,6 +38,8 @@ struct ik_conf {
     const char *dlq_topic;
     const char *dlq_file;
     struct sn_kvlist kafka;
+    const char *checkpoints;        /* PostgreSQL DSN; NULL: none */
+    int64_t checkpoint_interval_ms; /* 0: commit_interval */
 };
 
 /* One (seq, next offset) step of a partition: once batch `seq` and every
@@ -61,6 +63,9 @@ struct ik_part {
     int64_t committed;
     _Atomic int64_t position; /* next offset handed to the pipeline */
     struct sn_counter *lag;
+    /* Poll thread, with checkpoints: next_offset of the partition's row
+     * as last read or written; -1: no row. */
+    int64_t ckpt_next;
 };
 
 struct ik_chunk {
@@ -103,6 +108,8 @@ struct ik_state {
     int dlq_fd;
     pthread_mutex_t dlq_lock;
 
+    struct ik_ckpt *ckpt; /* in_kafka_ckpt.c; NULL without checkpoints */
+
     int64_t last_commit_ms;
     struct sn_counter *c_consumed, *c_dead, *c_dead_failed, *c_commits,
         *c_commit_errors, *c_commit_deferred, *c_paused, *c_rebalances, *c_refetched;
@@ -134,6 +141,36 @@ bool ik_commit(struct ik_state *s, bool sync,
 bool ik_track_idle(struct ik_state *s);
 void ik_update_lag(struct ik_state *s);
 void ik_track_free(struct ik_state *s);
+
+/* Poll thread: wait until everything handed to the emit thread was
+ * emitted and flushed (then *emitted_ms, if not NULL, is that moment),
+ * then until every batch in flight is done, up to the rebalance timeout.
+ * True when nothing is in flight. */
+bool ik_drain(struct ik_state *s, int64_t *emitted_ms);
+/* True once the incidents of every batch done so far are stored (waits
+ * up to 2 s when sync, else 250 ms). */
+bool ik_signals_stored(struct ik_state *s, bool sync);
+
+/* in_kafka_ckpt.c: partition checkpoints in PostgreSQL (option
+ * `checkpoints`), all on the poll thread. init: counters and the DSN
+ * check; start: create the table (an outage is not fatal). */
+enum sn_status ik_ckpt_init(struct ik_state *s, char *err, size_t err_len);
+void ik_ckpt_start(struct ik_state *s);
+void ik_ckpt_free(struct ik_state *s);
+/* Newly assigned partitions: restore each one's state from its row and
+ * set its start offset in parts (the row's next_offset). Waits for
+ * PostgreSQL while it is down; false when stopping meanwhile (assign
+ * nothing then). */
+bool ik_ckpt_assign(struct ik_state *s, rd_kafka_topic_partition_list_t *parts);
+/* One checkpoint of the assigned partitions in only (NULL: all) that
+ * made progress: drain, write their rows in one transaction, then commit
+ * the same offsets to Kafka (synchronously when sync). False when it was
+ * deferred (in flight too long, incidents not stored, PostgreSQL down). */
+bool ik_ckpt_cycle(struct ik_state *s,
+                   const rd_kafka_topic_partition_list_t *only, bool sync);
+/* The partitions go to another owner: forget their state. */
+void ik_ckpt_release(struct ik_state *s,
+                     const rd_kafka_topic_partition_list_t *parts);
 
 /* in_kafka_dlq.c */
 enum sn_status ik_dlq_open(struct ik_state *s, char *err, size_t err_len);

@@ -44,6 +44,7 @@ ik_part_get(struct ik_state *s, const char *topic, int32_t partition)
     p->committable = -1;
     p->committed = -1;
     p->position = -1;
+    p->ckpt_next = -1;
     s->parts[s->n_parts++] = p;
     pthread_mutex_unlock(&s->track_lock);
     snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%d\"", topic,
@@ -181,8 +182,8 @@ in_list(const rd_kafka_topic_partition_list_t *l, const struct ik_part *p)
     return false;
 }
 
-static bool
-signals_stored(struct ik_state *s, bool sync)
+bool
+ik_signals_stored(struct ik_state *s, bool sync)
 {
     const struct sn_host *h = s->ctx.host;
 
@@ -241,7 +242,7 @@ ik_commit(struct ik_state *s, bool sync,
      * so their signals are queued; ask now, after taking the offsets. An
      * interval commit whose incidents are still not stored after a short
      * wait is left to the next interval. */
-    if (!signals_stored(s, sync)) {
+    if (!ik_signals_stored(s, sync)) {
         s->ctx.host->counter_add(s->c_commit_deferred, 1);
         rd_kafka_topic_partition_list_destroy(l);
         return false;

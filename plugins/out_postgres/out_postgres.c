@@ -11,7 +11,6 @@
  */
 #include "out_postgres.h"
 
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,8 +69,7 @@ opg_init(const struct sn_host *host, struct sn_instance *inst,
          const void *config, void **state, char *err, size_t err_len)
 {
     struct opg_state *s = calloc(1, sizeof(*s));
-    PQconninfoOption *ci;
-    char *perr = NULL;
+    enum sn_status rc;
     const char *env;
 
     if (s == NULL)
@@ -80,29 +78,11 @@ opg_init(const struct sn_host *host, struct sn_instance *inst,
     s->host = host;
     s->inst = inst;
     s->c = config;
-    /* libpq keeps one-time allocations (its OpenSSL BIO method) in static
-     * pointers; unloaded with this plugin at exit or on a reload they
-     * would leak (and LeakSanitizer says so). Pin it: dlopen of a loaded
-     * library with RTLD_NOLOAD only changes its flags. */
-    (void)dlopen("libpq.so.5", RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+    pg_pin_library();
     /* Parse the DSN now so a typo is a config error naming it, not an
      * endless RETRY later. */
-    ci = PQconninfoParse(s->c->dsn, &perr);
-    if (ci == NULL) {
-        size_t l;
-        if (perr == NULL) {
-            snprintf(err, err_len, "dsn: out of memory");
-            return SN_ENOMEM;
-        }
-        l = strlen(perr);
-        while (l > 0 && perr[l - 1] == '\n')
-            perr[--l] = '\0';
-        snprintf(err, err_len, "dsn is not a valid libpq connection string: %s",
-                 perr);
-        PQfreemem(perr);
-        return SN_ECONFIG;
-    }
-    PQconninfoFree(ci);
+    if ((rc = pg_dsn_check(s->c->dsn, err, err_len)) != SN_OK)
+        return rc;
     if (!valid_schema(s->c->schema)) {
         snprintf(err, err_len,
                  "schema \"%s\": use lower-case letters, digits and '_' "
@@ -151,43 +131,10 @@ notice_to_log(void *arg, const char *message)
         s->host->log(s->inst, SN_LOG_DEBUG, "server: %.*s", (int)l, message);
 }
 
-void
-opg_result_error(const PGresult *r, const PGconn *conn, char *out,
-                 size_t out_len)
-{
-    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    const char *detail =
-        r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : NULL;
-    size_t l;
-
-    if (msg == NULL) {
-        snprintf(out, out_len, "%s", conn ? PQerrorMessage(conn) : "no result");
-    } else if (detail != NULL) {
-        snprintf(out, out_len, "%s: %s (%s)", state ? state : "?", msg, detail);
-    } else {
-        snprintf(out, out_len, "%s: %s", state ? state : "?", msg);
-    }
-    /* libpq's own messages end in newlines; one log line each. */
-    l = strlen(out);
-    while (l > 0 && (out[l - 1] == '\n' || out[l - 1] == ' '))
-        out[--l] = '\0';
-    for (char *p = out; *p; p++)
-        if (*p == '\n' || *p == '\t')
-            *p = ' ';
-}
-
 bool
 opg_exec(struct opg_state *s, const char *sql, char *why, size_t why_len)
 {
-    PGresult *r = PQexec(s->conn, sql);
-    ExecStatusType st = PQresultStatus(r);
-    bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-
-    if (!ok)
-        opg_result_error(r, s->conn, why, why_len);
-    PQclear(r);
-    return ok;
+    return pg_exec(s->conn, sql, why, why_len);
 }
 
 /* One parameterised set_config(): session settings without building SQL. */
@@ -202,7 +149,7 @@ set_setting(struct opg_state *s, const char *name, const char *value, char *why,
     bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
 
     if (!ok)
-        opg_result_error(r, s->conn, why, why_len);
+        pg_result_error(r, s->conn, why, why_len);
     PQclear(r);
     return ok;
 }
@@ -230,30 +177,13 @@ setup_session(struct opg_state *s, char *why, size_t why_len)
 bool
 opg_connect(struct opg_state *s, char *why, size_t why_len, bool *permanent)
 {
-    char timeout[24];
-    /* Our defaults first: the expanded dsn (dbname, expand_dbname=1)
-     * overrides them, so a connect_timeout in the DSN wins. */
-    const char *keys[] = { "connect_timeout", "fallback_application_name",
-                           "dbname", NULL };
-    const char *vals[] = { timeout, "sentineld", s->c->dsn, NULL };
     char err[512];
 
     *permanent = false;
     if (s->conn != NULL)
         return true;
-    /* libpq counts whole seconds. */
-    snprintf(timeout, sizeof(timeout), "%lld",
-             (long long)((s->c->connect_timeout_ms + 999) / 1000));
-    s->conn = PQconnectdbParams(keys, vals, 1);
+    s->conn = pg_connect(s->c->dsn, s->c->connect_timeout_ms, why, why_len);
     if (s->conn == NULL) {
-        snprintf(why, why_len, "cannot connect to PostgreSQL: out of memory");
-        s->host->counter_add(s->c_errors, 1);
-        return false;
-    }
-    if (PQstatus(s->conn) != CONNECTION_OK) {
-        opg_result_error(NULL, s->conn, err, sizeof(err));
-        snprintf(why, why_len, "cannot connect to PostgreSQL: %s", err);
-        opg_disconnect(s);
         s->host->counter_add(s->c_errors, 1);
         s->was_down = true;
         return false;

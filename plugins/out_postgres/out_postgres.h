@@ -16,6 +16,8 @@
 
 #include <sentineld/plugin.h>
 
+#include "../common/pg_conn.h"
+
 struct opg_conf {
     const char *dsn;
     const char *schema;
@@ -61,9 +63,6 @@ bool opg_migrate(struct opg_state *s, char *why, size_t why_len);
 enum sn_out_result opg_deliver(void *state, const struct sn_doc *docs, size_t n,
                                uint64_t token, char *why, size_t why_len);
 
-/* One line of the server's error: "SQLSTATE: message (detail)". */
-void opg_result_error(const PGresult *r, const PGconn *conn, char *out,
-                      size_t out_len);
 /* Run a statement without results; false with why on error. */
 bool opg_exec(struct opg_state *s, const char *sql, char *why, size_t why_len);
 

@@ -180,7 +180,7 @@ apply(struct opg_state *s, const struct migration *m, const char *text,
          PQresultStatus(r) == PGRES_TUPLES_OK;
     if (!ok) {
         const char *pos = PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION);
-        opg_result_error(r, s->conn, err, sizeof(err));
+        pg_result_error(r, s->conn, err, sizeof(err));
         snprintf(why, why_len, "migration %s/%s:%d failed: %s",
                  s->migrations_dir, m->name, pos ? line_of(text, atol(pos)) : 0,
                  err);
@@ -194,7 +194,7 @@ apply(struct opg_state *s, const struct migration *m, const char *text,
                          3, NULL, params, NULL, NULL, 0);
         ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         if (!ok) {
-            opg_result_error(r, s->conn, err, sizeof(err));
+            pg_result_error(r, s->conn, err, sizeof(err));
             snprintf(why, why_len, "recording migration %s: %s", m->name, err);
         }
         PQclear(r);
@@ -237,7 +237,7 @@ migrate_one(struct opg_state *s, const struct migration *m, char *why,
                      "ON m.version = $2::integer",
                      2, types, params, lens, fmts, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        opg_result_error(r, s->conn, err, sizeof(err));
+        pg_result_error(r, s->conn, err, sizeof(err));
         snprintf(why, why_len, "checking migration %s: %s", m->name, err);
         goto out;
     }
@@ -322,11 +322,9 @@ ensure_schema(struct opg_state *s, char *why, size_t why_len)
 bool
 opg_migrate(struct opg_state *s, char *why, size_t why_len)
 {
-    const char *params[1] = { s->c->schema };
-    char err[512];
+    char err[512], lock[96];
     size_t n = 0;
     struct migration *v;
-    PGresult *r;
     bool ok = true;
 
     v = list_migrations(s->migrations_dir, &n, why, why_len);
@@ -335,18 +333,12 @@ opg_migrate(struct opg_state *s, char *why, size_t why_len)
     /* Instances starting together: one migrates, the others wait and then
      * find everything applied. Session lock: released by unlock or by the
      * connection closing, whatever fails below. */
-    r = PQexecParams(s->conn,
-                     "SELECT pg_advisory_lock(hashtext('sentineld.migrate.' "
-                     "|| $1))",
-                     1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        opg_result_error(r, s->conn, err, sizeof(err));
+    snprintf(lock, sizeof(lock), "sentineld.migrate.%s", s->c->schema);
+    if (!pg_lock(s->conn, lock, err, sizeof(err))) {
         snprintf(why, why_len, "taking the migration lock: %s", err);
-        PQclear(r);
         free(v);
         return false;
     }
-    PQclear(r);
     if (!ensure_schema(s, err, sizeof(err))) {
         snprintf(why, why_len, "creating schema %s: %s", s->c->schema, err);
         ok = false;
@@ -364,11 +356,7 @@ opg_migrate(struct opg_state *s, char *why, size_t why_len)
         ok = migrate_one(s, &v[i], why, why_len);
     if (ok)
         warn_unknown(s, v, n);
-    r = PQexecParams(s->conn,
-                     "SELECT pg_advisory_unlock(hashtext('sentineld.migrate.' "
-                     "|| $1))",
-                     1, NULL, params, NULL, NULL, 0);
-    PQclear(r);
+    pg_unlock(s->conn, lock);
     free(v);
     return ok;
 }

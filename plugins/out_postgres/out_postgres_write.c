@@ -152,7 +152,7 @@ upsert(struct opg_state *s, const struct sn_doc *docs, size_t n, char *why,
         s->host->counter_add(s->c_audit, (uint64_t)audit);
         o = DONE;
     } else {
-        opg_result_error(r, s->conn, why, why_len);
+        pg_result_error(r, s->conn, why, why_len);
         o = PQstatus(s->conn) == CONNECTION_OK && is_data_error(r) ? BAD_DOC
                                                                    : TRANSIENT;
     }

@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "incident/incident.h"
+#include "incident/partition.h"
 #include "incident/store.h"
 
 #define LIST_DEFAULT 50
@@ -459,6 +460,12 @@ sn_incidents_change(struct sn_incidents *inc, const char *id,
     }
     if (rc != SN_OK)
         goto store_fail;
+    /* Its partition's owner folds into it now; a change here would race
+     * that instance's versions of the same id. */
+    if (sn_partition_released(inc->store, id, err)) {
+        rc = SN_EINVAL;
+        goto fail;
+    }
     if ((rc = sn_incident_apply(&it, ch, now, err)) != SN_OK)
         goto fail;
     /* One open incident per key: reopening must not make a second. */

@@ -16,7 +16,7 @@
 #include "incident/manager.h"
 
 #define BLOB_FORMAT 1
-#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define JSON_FLAGS  (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /* The namespace of sentineld's name-based incident ids (RFC 9562 5.5): a
  * fixed random UUID, 3c4f7a52-8e0b-4d7e-9a61-2f5b8c1d0e93. */
@@ -128,10 +128,11 @@ static void
 fail(struct sn_error *err, struct sn_store *s, const struct sn_partition *p,
      const char *what)
 {
-    sn_error_set(err, "partition %s[%d] of input '%s': incident store %s: "
-                      "%s: %s",
-                 p->topic, (int)p->partition, p->input, sn_store_path(s),
-                 what, sn_store_errmsg(s));
+    sn_error_set(err,
+                 "partition %s[%d] of input '%s': incident store %s: "
+                 "%s: %s",
+                 p->topic, (int)p->partition, p->input, sn_store_path(s), what,
+                 sn_store_errmsg(s));
 }
 
 static sqlite3_stmt *
@@ -201,7 +202,7 @@ inc_to_json(const struct sn_incident *inc)
 
 enum sn_status
 sn_partition_store_export(struct sn_store *s, const struct sn_partition *p,
-                    struct sn_buf *out, struct sn_error *err)
+                          struct sn_buf *out, struct sn_error *err)
 {
     sqlite3_stmt *q = prepare(
         s, "SELECT " SN_STORE_INCIDENT_COLS " FROM incidents WHERE"
@@ -255,14 +256,39 @@ out:
     return rc;
 }
 
+bool
+sn_partition_released(struct sn_store *s, const char *id, struct sn_error *err)
+{
+    sqlite3_stmt *q = prepare(s, "SELECT part_input, part_topic,"
+                                 " part_partition FROM incidents WHERE"
+                                 " id = ?1 AND released = 1");
+    bool r = false;
+
+    if (q == NULL)
+        return false; /* an older schema (read-only): nothing released */
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        const unsigned char *in = sqlite3_column_text(q, 0);
+        const unsigned char *topic = sqlite3_column_text(q, 1);
+        r = true;
+        sn_error_set(err,
+                     "incident %s went with partition %s[%d] of input '%s' "
+                     "to the instance that reads it now; act on it there",
+                     id, topic ? (const char *)topic : "?",
+                     sqlite3_column_int(q, 2), in ? (const char *)in : "?");
+    }
+    sqlite3_finalize(q);
+    return r;
+}
+
 /* Mark released; *n gets how many rows changed. */
 static enum sn_status
 release_rows(struct sn_store *s, const struct sn_partition *p, size_t *n)
 {
-    sqlite3_stmt *q = prepare(
-        s, "UPDATE incidents SET released = 1 WHERE part_input = ?1 AND"
-           " part_topic = ?2 AND part_partition = ?3 AND"
-           " status <> 'resolved' AND released = 0");
+    sqlite3_stmt *q =
+        prepare(s, "UPDATE incidents SET released = 1 WHERE part_input = ?1 AND"
+                   " part_topic = ?2 AND part_partition = ?3 AND"
+                   " status <> 'resolved' AND released = 0");
     int r;
 
     if (q == NULL)
@@ -278,7 +304,7 @@ release_rows(struct sn_store *s, const struct sn_partition *p, size_t *n)
 
 enum sn_status
 sn_partition_store_release(struct sn_store *s, const struct sn_partition *p,
-                     size_t *n, struct sn_error *err)
+                           size_t *n, struct sn_error *err)
 {
     *n = 0;
     if (sn_store_begin(s, err) != SN_OK)
@@ -427,9 +453,9 @@ parse_blob(const struct sn_partition *p, const void *data, size_t len,
                      "incidents section (%zu bytes) is not a sentineld "
                      "incident export: %s",
                      p->topic, (int)p->partition, p->input, len,
-                     root == NULL ? json_tokener_error_desc(
-                                        json_tokener_get_error(tok))
-                                  : "no \"format\" or \"incidents\"");
+                     root == NULL
+                         ? json_tokener_error_desc(json_tokener_get_error(tok))
+                         : "no \"format\" or \"incidents\"");
         json_object_put(root);
         root = NULL;
     } else if (json_object_get_int(fmt) != BLOB_FORMAT) {
@@ -447,8 +473,8 @@ parse_blob(const struct sn_partition *p, const void *data, size_t len,
 
 enum sn_status
 sn_partition_store_import(struct sn_store *s, const struct sn_partition *p,
-                    const void *data, size_t len, struct sn_buf *scratch,
-                    size_t *n, struct sn_error *err)
+                          const void *data, size_t len, struct sn_buf *scratch,
+                          size_t *n, struct sn_error *err)
 {
     struct json_object *root = NULL, *arr = NULL;
     struct sn_incident inc;
@@ -552,8 +578,8 @@ do_import(void *arg, struct sn_store *s, struct sn_fold *f)
 
     /* The fold's document scratch is free between batches, which is when
      * calls run. */
-    return sn_partition_store_import(s, c->p, c->data, c->len, &f->scratch, &c->n,
-                               &c->err);
+    return sn_partition_store_import(s, c->p, c->data, c->len, &f->scratch,
+                                     &c->n, &c->err);
 }
 
 static enum sn_status

@@ -41,6 +41,11 @@ void sn_partition_open(struct sn_store *s, const struct sn_fold_sig *sig,
 enum sn_status sn_partition_tag(struct sn_incident *inc,
                                 const struct sn_fold_sig *sig);
 
+/* True (err says where the incident went) when the incident was
+ * released to its partition's new owner: operators act on it there. */
+bool sn_partition_released(struct sn_store *s, const char *id,
+                           struct sn_error *err);
+
 /*
  * On the thread that owns the store's write connection (the manager's,
  * through sn_manager_call; tests call them directly). Errors name the
@@ -53,15 +58,16 @@ enum sn_status sn_partition_tag(struct sn_incident *inc,
  *   auto-resolved or exported here any more).
  */
 enum sn_status sn_partition_store_export(struct sn_store *s,
-                                   const struct sn_partition *p,
-                                   struct sn_buf *out, struct sn_error *err);
+                                         const struct sn_partition *p,
+                                         struct sn_buf *out,
+                                         struct sn_error *err);
 enum sn_status sn_partition_store_import(struct sn_store *s,
-                                   const struct sn_partition *p,
-                                   const void *data, size_t len,
-                                   struct sn_buf *scratch, size_t *n,
-                                   struct sn_error *err);
+                                         const struct sn_partition *p,
+                                         const void *data, size_t len,
+                                         struct sn_buf *scratch, size_t *n,
+                                         struct sn_error *err);
 enum sn_status sn_partition_store_release(struct sn_store *s,
-                                    const struct sn_partition *p,
-                                    size_t *n, struct sn_error *err);
+                                          const struct sn_partition *p,
+                                          size_t *n, struct sn_error *err);
 
 #endif

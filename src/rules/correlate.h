@@ -156,8 +156,8 @@ void sn_corr_sources_free(struct sn_corr_sources *s);
 uint32_t sn_corr_source_id(struct sn_corr_sources *s, const char *input,
                            const char *topic);
 /* The id, or 0 when the pair was never interned. */
-uint32_t sn_corr_source_find(const struct sn_corr_sources *s,
-                             const char *input, const char *topic);
+uint32_t sn_corr_source_find(const struct sn_corr_sources *s, const char *input,
+                             const char *topic);
 /* The names of id (valid until the table is freed; topic "" when it was
  * NULL); false for an unknown id. */
 bool sn_corr_source_names(const struct sn_corr_sources *s, uint32_t id,

@@ -135,7 +135,7 @@ struct chain_item {
     uint64_t hash;
     const struct sn_rule *rule; /* the step rule whose signal it was */
     int64_t t;
-    unsigned depth; /* sequences of sequences: bounded */
+    unsigned depth;               /* sequences of sequences: bounded */
     struct sn_corr_origin origin; /* of the feed that raised the signal */
     bool has_origin;
     uint32_t n_key;

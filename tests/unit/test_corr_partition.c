@@ -154,8 +154,7 @@ want_p(void *arg, const struct sn_corr_spec *spec, uint64_t hash,
 static struct sn_corr_origin
 origin(struct fx *f, const char *topic, int part)
 {
-    struct sn_corr_origin o = { sn_corr_source_id(f->src, "kin", topic),
-                                part };
+    struct sn_corr_origin o = { sn_corr_source_id(f->src, "kin", topic), part };
     return o;
 }
 
@@ -176,7 +175,8 @@ contains(const struct sn_buf *b, const char *s)
 
 static const char *th10 = RULES("  window: 2m\n  threshold: {count: 10}\n");
 
-/* ---- tests ---------------------------------------------------------------- */
+/* ---- tests ----------------------------------------------------------------
+ */
 
 SN_TEST(sources_table)
 {
@@ -193,7 +193,8 @@ SN_TEST(sources_table)
     CHECK_EQ(sn_corr_source_find(s, "kin", "u"), b);
     CHECK_EQ(sn_corr_source_find(s, "other", "u"), 0);
     /* A NULL topic is the empty one. */
-    CHECK_EQ(sn_corr_source_id(s, "kin", NULL), sn_corr_source_id(s, "kin", ""));
+    CHECK_EQ(sn_corr_source_id(s, "kin", NULL),
+             sn_corr_source_id(s, "kin", ""));
     CHECK(sn_corr_source_names(s, b, &in, &top));
     CHECK_STR(in, "kin");
     CHECK_STR(top, "u");
@@ -464,8 +465,8 @@ SN_TEST(format_1_and_newer)
  * time-driven walk needs the LRU ordered by touch time after a merge. */
 SN_TEST(restored_keys_resolve_on_time)
 {
-    static const char *res = RULES(
-        "  window: 1m\n  threshold: {count: 1}\n  resolve_after: 60s\n");
+    static const char *res =
+        RULES("  window: 1m\n  threshold: {count: 1}\n  resolve_after: 60s\n");
     struct fx a, b;
     struct sn_buf buf;
     struct want_p p = { NULL, "t", 0 };
@@ -538,8 +539,7 @@ SN_TEST(signal_source_json)
     struct sn_buf b;
     const char *s;
 
-    CHECK(fx_open(&f, RULES("  window: 2m\n  threshold: {count: 1}\n"),
-                  NULL));
+    CHECK(fx_open(&f, RULES("  window: 2m\n  threshold: {count: 1}\n"), NULL));
     feed(&f, "t", 0, T0, "192.0.2.1");
     CHECK_EQ(f.n_firing, 1);
     CHECK(f.json[0] != NULL && strstr(f.json[0], "\"source\"") == NULL);

@@ -22,7 +22,8 @@
 
 extern const struct sn_plugin sn_plugin_det_rules;
 
-/* ---- the fake host --------------------------------------------------------- */
+/* ---- the fake host ---------------------------------------------------------
+ */
 
 struct sn_event {
     struct sn_record rec;
@@ -97,7 +98,7 @@ h_state_dir(struct sn_instance *inst)
 static struct sn_str
 h_event_get(const struct sn_event *ev, enum sn_field f)
 {
-    const char *s = f == SN_F_HOSTNAME ? ev->host
+    const char *s = f == SN_F_HOSTNAME  ? ev->host
                     : f == SN_F_APPNAME ? ev->app
                     : f == SN_F_MSG     ? ev->msg
                                         : NULL;
@@ -183,15 +184,14 @@ host_init(void)
 static char rules_path[256], dir[128];
 static const char *rule_files[1] = { rules_path };
 
-static const char rules_yaml[] =
-    "rules:\n"
-    "- id: brute\n"
-    "  title: brute force\n"
-    "  severity: medium\n"
-    "  match: appname == \"sshd\"\n"
-    "  group_by: [hostname]\n"
-    "  window: 10m\n"
-    "  threshold: {count: 10}\n";
+static const char rules_yaml[] = "rules:\n"
+                                 "- id: brute\n"
+                                 "  title: brute force\n"
+                                 "  severity: medium\n"
+                                 "  match: appname == \"sshd\"\n"
+                                 "  group_by: [hostname]\n"
+                                 "  window: 10m\n"
+                                 "  threshold: {count: 10}\n";
 
 struct det {
     struct sn_instance inst;
@@ -332,7 +332,8 @@ teardown(void)
     rmdir(dir);
 }
 
-/* ---- tests ------------------------------------------------------------------ */
+/* ---- tests ------------------------------------------------------------------
+ */
 
 SN_TEST(partition_moves_between_instances)
 {

@@ -1,0 +1,589 @@
+/*
+ * in_kafka partition checkpoints (option `checkpoints`): the detector and
+ * incident state built from each partition's records (an opaque blob from
+ * host->partition_checkpoint) and the offset it covers, kept in one
+ * PostgreSQL row per (group, topic, partition) so whichever instance gets
+ * the partition next continues from exactly there. The row is written
+ * first and is the authority; the Kafka commit of the same offset
+ * follows it (and only matters for partitions without a row and for lag
+ * tools). Everything here runs on the poll thread. docs/scaling.md,
+ * "Partition state"; docs/kafka.md.
+ */
+#include "in_kafka.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/pg_conn.h"
+
+/* A partition's blob holds its open windows and incidents, bounded by the
+ * detectors' max_keys; PostgreSQL takes up to 1 GiB in a bytea. */
+#define CKPT_BLOB_MAX (256u * 1024 * 1024)
+/* libpq connect timeout: a checkpoint blocks the poll thread. */
+#define CKPT_CONNECT_TIMEOUT_MS 5000
+/* While PostgreSQL is down at an assignment, try again this often. */
+#define CKPT_RETRY_MS 500
+
+#define TABLE "sentineld_partition_checkpoints"
+
+struct ik_ckpt {
+    PGconn *conn;     /* NULL while disconnected */
+    bool table_ready; /* CREATE TABLE done on this connection */
+    bool down;        /* the last attempt failed: logged once */
+    char where[256];  /* host:port/dbname, never the password */
+    char owner[300];  /* host/pid of this instance, for people */
+    struct sn_buf *blob;
+    int64_t max_stall_ms;
+
+    struct sn_counter *c_cycles, *c_rows, *c_bytes, *c_stall_ms, *c_write_ms,
+        *c_duration_ms, *c_state_ms, *c_restores, *c_deferred, *c_errors,
+        *g_last_stall, *g_max_stall;
+};
+
+static const char create_sql[] =
+    "CREATE TABLE IF NOT EXISTS " TABLE " ("
+    "group_id text NOT NULL, topic text NOT NULL, partition int NOT NULL, "
+    "next_offset bigint NOT NULL, state bytea NOT NULL, owner text NOT NULL, "
+    "updated_at timestamptz NOT NULL DEFAULT now(), "
+    "PRIMARY KEY (group_id, topic, partition))";
+
+static const char upsert_sql[] =
+    "INSERT INTO " TABLE " (group_id, topic, partition, next_offset, state, "
+    "owner, updated_at) VALUES ($1, $2, $3::int, $4::bigint, $5::bytea, $6, "
+    "now()) ON CONFLICT (group_id, topic, partition) DO UPDATE SET "
+    "next_offset = EXCLUDED.next_offset, state = EXCLUDED.state, "
+    "owner = EXCLUDED.owner, updated_at = EXCLUDED.updated_at";
+
+static const char select_sql[] =
+    "SELECT topic, partition, next_offset, state FROM " TABLE
+    " WHERE group_id = $1";
+
+static const char *
+status_text(enum sn_status rc)
+{
+    switch (rc) {
+#define STATUS_TEXT_(name, text)                                               \
+    case SN_##name:                                                            \
+        return text;
+        SN_STATUS_MAP(STATUS_TEXT_)
+#undef STATUS_TEXT_
+    default:
+        return "unknown status";
+    }
+}
+
+static bool
+host_has_partitions(const struct sn_host *h)
+{
+    return h->struct_size >= offsetof(struct sn_host, partition_release) +
+                                 sizeof(h->partition_release) &&
+           h->partition_checkpoint != NULL && h->partition_restore != NULL &&
+           h->partition_release != NULL;
+}
+
+enum sn_status
+ik_ckpt_init(struct ik_state *s, char *err, size_t err_len)
+{
+    const struct sn_host *h = s->ctx.host;
+    struct sn_instance *inst = s->ctx.inst;
+    struct ik_ckpt *k;
+    char host[256];
+    enum sn_status rc;
+
+    if (!host_has_partitions(h)) {
+        snprintf(err, err_len,
+                 "checkpoints: this daemon has no partition state hooks "
+                 "(plugin and daemon from different versions)");
+        return SN_ECONFIG;
+    }
+    pg_pin_library();
+    if ((rc = pg_dsn_check(s->c->checkpoints, err, err_len)) != SN_OK) {
+        /* Name the option: the message is libpq's. */
+        char why[512];
+        snprintf(why, sizeof(why), "checkpoints: %s", err);
+        snprintf(err, err_len, "%s", why);
+        return rc;
+    }
+    if ((k = calloc(1, sizeof(*k))) == NULL)
+        return SN_ENOMEM;
+    s->ckpt = k;
+    if ((k->blob = h->buf_new(CKPT_BLOB_MAX)) == NULL)
+        return SN_ENOMEM;
+    pg_dsn_where(s->c->checkpoints, k->where, sizeof(k->where));
+    if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "unknown");
+    host[sizeof(host) - 1] = '\0';
+    snprintf(k->owner, sizeof(k->owner), "%s/%ld", host, (long)getpid());
+    k->c_cycles = h->counter(inst, "kafka_checkpoints_total",
+                             "partition checkpoints written (one PostgreSQL "
+                             "transaction each)");
+    k->c_rows = h->counter(inst, "kafka_checkpoint_rows_total",
+                           "partition rows written by checkpoints");
+    k->c_bytes = h->counter(inst, "kafka_checkpoint_bytes_total",
+                            "bytes of partition state written");
+    k->c_stall_ms =
+        h->counter(inst, "kafka_checkpoint_stall_ms_total",
+                   "milliseconds the pipeline ran dry for checkpoints: "
+                   "from the last record handed over to the end of the "
+                   "checkpoint (batches in flight, the incident store, "
+                   "the transaction, the Kafka commit)");
+    k->c_state_ms = h->counter(inst, "kafka_checkpoint_state_ms_total",
+                               "milliseconds taking the partitions' state "
+                               "(detectors and incident manager)");
+    k->c_duration_ms =
+        h->counter(inst, "kafka_checkpoint_duration_ms_total",
+                   "milliseconds in checkpoints, including emitting what "
+                   "the input held when one began");
+    k->c_write_ms = h->counter(inst, "kafka_checkpoint_write_ms_total",
+                               "milliseconds spent in the PostgreSQL "
+                               "transactions of checkpoints (taking the "
+                               "state included)");
+    k->c_restores = h->counter(inst, "kafka_checkpoint_restores_total",
+                               "assigned partitions whose state was "
+                               "restored from a checkpoint row");
+    k->c_deferred =
+        h->counter(inst, "kafka_checkpoints_deferred_total",
+                   "checkpoints (and so offset commits) put off: events "
+                   "still in flight, incidents not yet stored, or "
+                   "PostgreSQL unreachable");
+    k->c_errors = h->counter(inst, "kafka_checkpoint_errors_total",
+                             "failed checkpoint connections, transactions "
+                             "and restores");
+    k->g_last_stall = h->gauge(inst, "kafka_checkpoint_last_stall_ms", NULL,
+                               "stall of the last checkpoint, ms");
+    k->g_max_stall = h->gauge(inst, "kafka_checkpoint_max_stall_ms", NULL,
+                              "longest checkpoint stall since start, ms");
+    return SN_OK;
+}
+
+void
+ik_ckpt_free(struct ik_state *s)
+{
+    struct ik_ckpt *k = s->ckpt;
+
+    if (k == NULL)
+        return;
+    if (k->conn != NULL)
+        PQfinish(k->conn);
+    if (k->blob != NULL)
+        s->ctx.host->buf_free(k->blob);
+    free(k);
+    s->ckpt = NULL;
+}
+
+static void
+disconnect(struct ik_ckpt *k)
+{
+    if (k->conn != NULL)
+        PQfinish(k->conn);
+    k->conn = NULL;
+    k->table_ready = false;
+}
+
+/* An outage is logged when it starts and when it ends, not per try. */
+static void
+went_down(struct ik_state *s, const char *what, const char *why)
+{
+    struct ik_ckpt *k = s->ckpt;
+
+    s->ctx.host->counter_add(k->c_errors, 1);
+    if (!k->down)
+        s->ctx.host->log(s->ctx.inst, SN_LOG_WARN,
+                         "checkpoints: %s on PostgreSQL %s: %s; checkpoints "
+                         "and offset commits wait until it works again",
+                         what, k->where, why);
+    k->down = true;
+    disconnect(k);
+}
+
+/* Server notices ("relation already exists, skipping") are for people
+ * debugging, not for the log of every start. */
+static void
+notice_to_log(void *arg, const char *message)
+{
+    struct ik_state *s = arg;
+    size_t l = strlen(message);
+
+    if (l > 0 && message[l - 1] == '\n')
+        l--;
+    if (s->ctx.host->log_enabled(s->ctx.inst, SN_LOG_DEBUG))
+        s->ctx.host->log(s->ctx.inst, SN_LOG_DEBUG, "checkpoints: server: %.*s",
+                         (int)l, message);
+}
+
+/* Connected, with the table there; false (logged) when not usable now. */
+static bool
+ready(struct ik_state *s)
+{
+    struct ik_ckpt *k = s->ckpt;
+    char why[512];
+    bool ok;
+
+    if (k->conn != NULL && PQstatus(k->conn) != CONNECTION_OK)
+        disconnect(k);
+    if (k->conn == NULL) {
+        k->conn = pg_connect(s->c->checkpoints, CKPT_CONNECT_TIMEOUT_MS, why,
+                             sizeof(why));
+        if (k->conn == NULL) {
+            went_down(s, "connect", why);
+            return false;
+        }
+        PQsetNoticeProcessor(k->conn, notice_to_log, s);
+    }
+    if (k->table_ready)
+        return true;
+    /* Instances starting together: one creates, the others wait and find
+     * it (CREATE TABLE IF NOT EXISTS alone can fail on a concurrent
+     * create of the same type). */
+    ok =
+        pg_lock(k->conn, "sentineld.partition_checkpoints", why, sizeof(why)) &&
+        pg_exec(k->conn, create_sql, why, sizeof(why));
+    pg_unlock(k->conn, "sentineld.partition_checkpoints");
+    if (!ok) {
+        went_down(s, "creating table " TABLE, why);
+        return false;
+    }
+    k->table_ready = true;
+    if (k->down)
+        s->ctx.host->log(s->ctx.inst, SN_LOG_WARN,
+                         "checkpoints: PostgreSQL %s works again", k->where);
+    k->down = false;
+    return true;
+}
+
+void
+ik_ckpt_start(struct ik_state *s)
+{
+    if (ready(s))
+        s->ctx.host->log(s->ctx.inst, SN_LOG_INFO,
+                         "checkpoints: partition state in PostgreSQL %s, "
+                         "table " TABLE ", group %s",
+                         s->ckpt->where, s->c->group);
+}
+
+static uint32_t
+be32(const char *p)
+{
+    uint32_t v;
+
+    memcpy(&v, p, sizeof(v));
+    return ntohl(v);
+}
+
+static int64_t
+be64(const char *p)
+{
+    return (int64_t)(((uint64_t)be32(p) << 32) | be32(p + 4));
+}
+
+/* The group's rows, binary (state as raw bytes); NULL (logged) on error. */
+static PGresult *
+read_rows(struct ik_state *s)
+{
+    struct ik_ckpt *k = s->ckpt;
+    const char *params[1] = { s->c->group };
+    PGresult *r;
+    char why[512];
+
+    if (!ready(s))
+        return NULL;
+    r = PQexecParams(k->conn, select_sql, 1, NULL, params, NULL, NULL, 1);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQnfields(r) == 4)
+        return r;
+    pg_result_error(r, k->conn, why, sizeof(why));
+    PQclear(r);
+    went_down(s, "reading checkpoints", why);
+    return NULL;
+}
+
+static int
+find_row(const PGresult *r, const char *topic, int32_t partition)
+{
+    for (int i = 0; i < PQntuples(r); i++)
+        if (PQgetlength(r, i, 1) == 4 && PQgetlength(r, i, 2) == 8 &&
+            (int32_t)be32(PQgetvalue(r, i, 1)) == partition &&
+            strcmp(PQgetvalue(r, i, 0), topic) == 0)
+            return i;
+    return -1;
+}
+
+bool
+ik_ckpt_assign(struct ik_state *s, rd_kafka_topic_partition_list_t *parts)
+{
+    const struct sn_host *h = s->ctx.host;
+    struct ik_ckpt *k = s->ckpt;
+    PGresult *r;
+    int restored = 0;
+
+    /* No record of these partitions may be emitted before their state is
+     * back, so an outage here holds the assignment (the group sees us
+     * alive: librdkafka heartbeats from its own thread). */
+    while ((r = read_rows(s)) == NULL) {
+        struct timespec ts = { 0, CKPT_RETRY_MS * 1000000L };
+        if (h->stopping(s->ctx.inst))
+            return false;
+        h->counter_add(k->c_deferred, 1);
+        nanosleep(&ts, NULL);
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *e = &parts->elems[i];
+        struct ik_part *p = ik_part_get(s, e->topic, e->partition);
+        int row = find_row(r, e->topic, e->partition);
+        const void *data = NULL;
+        size_t len = 0;
+        char err[512];
+
+        if (row >= 0) {
+            data = PQgetvalue(r, row, 3);
+            len = (size_t)PQgetlength(r, row, 3);
+        }
+        if (h->partition_restore(s->ctx.inst, e->topic, e->partition, data, len,
+                                 err, sizeof(err)) != SN_OK) {
+            /* A blob this version cannot read (downgrade): start the
+             * partition empty at the row's offset rather than read its
+             * events twice or stop it. */
+            h->counter_add(k->c_errors, 1);
+            h->log(s->ctx.inst, SN_LOG_ERROR,
+                   "checkpoints: partition %s[%d]: cannot restore the "
+                   "checkpoint from PostgreSQL %s (%zu bytes): %s; its "
+                   "open windows start empty",
+                   e->topic, (int)e->partition, k->where, len, err);
+            h->partition_restore(s->ctx.inst, e->topic, e->partition, NULL, 0,
+                                 err, sizeof(err));
+        } else if (row >= 0) {
+            h->counter_add(k->c_restores, 1);
+            restored++;
+        }
+        if (row >= 0) {
+            e->offset = be64(PQgetvalue(r, row, 2));
+            if (p != NULL)
+                p->ckpt_next = e->offset;
+        } else if (p != NULL) {
+            p->ckpt_next = -1;
+        }
+    }
+    PQclear(r);
+    h->log(s->ctx.inst, SN_LOG_INFO,
+           "checkpoints: restored %d of %d assigned partitions", restored,
+           parts->cnt);
+    return true;
+}
+
+void
+ik_ckpt_release(struct ik_state *s,
+                const rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        struct ik_part *p =
+            ik_part_get(s, parts->elems[i].topic, parts->elems[i].partition);
+        s->ctx.host->partition_release(s->ctx.inst, parts->elems[i].topic,
+                                       parts->elems[i].partition);
+        if (p != NULL)
+            p->ckpt_next = -1;
+    }
+}
+
+static bool
+wanted(const rd_kafka_topic_partition_list_t *only, const struct ik_part *p)
+{
+    if (only == NULL)
+        return p->assigned;
+    for (int i = 0; i < only->cnt; i++)
+        if (only->elems[i].partition == p->partition &&
+            strcmp(only->elems[i].topic, p->topic) == 0)
+            return true;
+    return false;
+}
+
+/* Write one row inside the open transaction; false with why. */
+static bool
+write_row(struct ik_state *s, const struct ik_part *p, int64_t next, char *why,
+          size_t why_len)
+{
+    const struct sn_host *h = s->ctx.host;
+    struct ik_ckpt *k = s->ckpt;
+    char part[16], off[24];
+    const char *params[6];
+    int lens[6] = { 0 }, fmts[6] = { 0 };
+    struct sn_str blob;
+    enum sn_status rc;
+    PGresult *r;
+    bool ok;
+    int64_t t0 = ik_mono_ms();
+
+    h->buf_reset(k->blob);
+    rc = h->partition_checkpoint(s->ctx.inst, p->topic, p->partition, k->blob);
+    h->counter_add(k->c_state_ms, (uint64_t)(ik_mono_ms() - t0));
+    if (rc != SN_OK) {
+        snprintf(why, why_len, "partition %s[%d]: taking its state: %s",
+                 p->topic, (int)p->partition, status_text(rc));
+        return false;
+    }
+    blob = h->buf_str(k->blob);
+    snprintf(part, sizeof(part), "%d", (int)p->partition);
+    snprintf(off, sizeof(off), "%lld", (long long)next);
+    params[0] = s->c->group;
+    params[1] = p->topic;
+    params[2] = part;
+    params[3] = off;
+    params[4] = blob.ptr;
+    lens[4] = (int)blob.len;
+    fmts[4] = 1;
+    params[5] = k->owner;
+    r = PQexecParams(k->conn, upsert_sql, 6, NULL, params, lens, fmts, 0);
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) {
+        char err[400];
+        pg_result_error(r, k->conn, err, sizeof(err));
+        snprintf(why, why_len, "partition %s[%d]: %s", p->topic,
+                 (int)p->partition, err);
+    } else {
+        h->counter_add(k->c_bytes, blob.len);
+    }
+    PQclear(r);
+    return ok;
+}
+
+/* The stall is counted from the moment everything in hand was emitted
+ * (emitting it is work, not waiting) to the end of the checkpoint: the
+ * pipeline runs dry meanwhile. The whole cycle goes to duration. */
+static void
+stalled(struct ik_state *s, int64_t start, int64_t t0)
+{
+    struct ik_ckpt *k = s->ckpt;
+    int64_t now = ik_mono_ms(), ms = now - t0;
+
+    s->ctx.host->counter_add(k->c_duration_ms, (uint64_t)(now - start));
+    s->ctx.host->counter_add(k->c_stall_ms, (uint64_t)ms);
+    s->ctx.host->gauge_set(k->g_last_stall, (uint64_t)ms);
+    if (ms > k->max_stall_ms) {
+        k->max_stall_ms = ms;
+        s->ctx.host->gauge_set(k->g_max_stall, (uint64_t)ms);
+    }
+}
+
+/* Nothing is emitted meanwhile, so the incident manager's queue only
+ * shrinks: wait for it (up to the rebalance timeout) rather than give up
+ * after one short wait, or a manager that is behind under an incident
+ * storm would defer every checkpoint, and every Kafka commit, forever. */
+static bool
+signals_caught_up(struct ik_state *s)
+{
+    int64_t deadline = ik_mono_ms() + s->c->rebalance_timeout_ms;
+
+    while (!ik_signals_stored(s, true))
+        if (ik_mono_ms() >= deadline || s->ctx.host->stopping(s->ctx.inst))
+            return false;
+    return true;
+}
+
+bool
+ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
+              bool sync)
+{
+    const struct sn_host *h = s->ctx.host;
+    struct ik_ckpt *k = s->ckpt;
+    int64_t start = ik_mono_ms(), t0 = start, tw;
+    rd_kafka_topic_partition_list_t *l;
+    struct ik_part **todo;
+    int64_t *next;
+    size_t n = 0, n_parts;
+    char why[600];
+    bool ok = true;
+
+    /* 1. Stop emitting (this thread feeds the emit thread, and is here),
+     * let the emit thread hand everything over, and wait until every
+     * batch is done and its incidents are stored: the state then covers
+     * exactly the records before each partition's position. */
+    if (!ik_drain(s, &t0) || !signals_caught_up(s)) {
+        h->counter_add(k->c_deferred, 1);
+        stalled(s, start, t0);
+        return false;
+    }
+    /* 2. The partitions with progress since their row. The array only
+     * grows (emit thread, under track_lock); entries stay put. */
+    pthread_mutex_lock(&s->track_lock);
+    n_parts = s->n_parts;
+    todo = malloc((n_parts + 1) * sizeof(*todo));
+    next = malloc((n_parts + 1) * sizeof(*next));
+    for (size_t i = 0; todo != NULL && next != NULL && i < n_parts; i++) {
+        struct ik_part *p = s->parts[i];
+        int64_t pos = atomic_load(&p->position);
+        if (pos >= 0 && pos != p->ckpt_next && wanted(only, p)) {
+            todo[n] = p;
+            next[n++] = pos;
+        }
+    }
+    pthread_mutex_unlock(&s->track_lock);
+    if (todo == NULL || next == NULL) {
+        free(todo);
+        free(next);
+        h->counter_add(k->c_deferred, 1);
+        stalled(s, start, t0);
+        return false;
+    }
+    if (n == 0) {
+        free(todo);
+        free(next);
+        stalled(s, start, t0);
+        return true;
+    }
+    /* 3. All rows in one transaction. */
+    tw = ik_mono_ms();
+    if (!ready(s)) {
+        ok = false;
+    } else if (!pg_exec(k->conn, "BEGIN", why, sizeof(why))) {
+        went_down(s, "BEGIN", why);
+        ok = false;
+    } else {
+        for (size_t i = 0; ok && i < n; i++)
+            ok = write_row(s, todo[i], next[i], why, sizeof(why));
+        if (ok)
+            ok = pg_exec(k->conn, "COMMIT", why, sizeof(why));
+        if (!ok) {
+            /* The connection may be broken or the transaction aborted:
+             * start over on a fresh one. */
+            went_down(s, "writing checkpoints", why);
+        }
+    }
+    h->counter_add(k->c_write_ms, (uint64_t)(ik_mono_ms() - tw));
+    if (!ok) {
+        free(todo);
+        free(next);
+        h->counter_add(k->c_deferred, 1);
+        stalled(s, start, t0);
+        return false;
+    }
+    if (k->down)
+        h->log(s->ctx.inst, SN_LOG_WARN,
+               "checkpoints: PostgreSQL %s works again", k->where);
+    k->down = false;
+    h->counter_add(k->c_cycles, 1);
+    h->counter_add(k->c_rows, n);
+    /* 4. Only now may Kafka forget the records. A failed commit is
+     * harmless: the row is the authority on assignment. */
+    l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++) {
+        todo[i]->ckpt_next = next[i];
+        rd_kafka_topic_partition_list_add(l, todo[i]->topic, todo[i]->partition)
+            ->offset = next[i];
+    }
+    if (rd_kafka_commit(s->rk, l, sync ? 0 : 1) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        h->counter_add(s->c_commit_errors, 1);
+    else
+        h->counter_add(s->c_commits, 1);
+    pthread_mutex_lock(&s->track_lock);
+    for (size_t i = 0; i < n; i++)
+        if (todo[i]->committed < next[i])
+            todo[i]->committed = next[i];
+    pthread_mutex_unlock(&s->track_lock);
+    rd_kafka_topic_partition_list_destroy(l);
+    free(todo);
+    free(next);
+    stalled(s, start, t0);
+    return true;
+}
