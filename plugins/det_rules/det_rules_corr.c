@@ -402,7 +402,10 @@ dr_corr_collect(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b,
     dm->ev = ev;
     dm->fv = (uint32_t)t->n_fv;
     dm->n_fv = (uint32_t)m->n_fields;
-    memcpy(&t->fv[t->n_fv], m->fields, m->n_fields * sizeof(*t->fv));
+    /* t->fv is still NULL until a match with fields came: no pointer
+     * arithmetic on it (UBSan: zero offset to a null pointer). */
+    if (m->n_fields > 0)
+        memcpy(&t->fv[t->n_fv], m->fields, m->n_fields * sizeof(*t->fv));
     if (!h->event_time(sev, &dm->time_ns))
         dm->time_ns = 0;
     dm->arrival_ns = h->event_record(sev) ? h->event_record(sev)->recv_ns : 0;
