@@ -154,6 +154,15 @@ tmp, n, rep = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def col(clients, i):
     return statistics.median(float(open("%s/run.%s.%d" % (tmp, clients, r)).read().split()[i])
                              for r in range(1, rep + 1))
+def one(clients, r):
+    return [float(x) for x in open("%s/run.%s.%d" % (tmp, clients, r)).read().split()]
+# Each pair ran back to back: its ratio is the least exposed to a change
+# in the machine's other load.
+for r in range(1, rep + 1):
+    a, b = one(0, r), one(n, r)
+    print("pair %d: throughput ratio %.3f, daemon CPU per message ratio %.3f, "
+          "control thread %.2f us per change per client" % (r, b[0] / a[0], b[1] / a[1],
+          b[7] * 1e6 / max(1.0, b[4] * float(n))))
 print("median of %d: delivered msgs/s %.0f (0 clients) vs %.0f (%s clients)" % (rep, col(0, 0), col(n, 0), n))
 print("throughput ratio (with/without clients): %.3f" % (col(n, 0) / col(0, 0)))
 print("daemon CPU s per 1M msgs: %.2f vs %.2f; ratio (with/without): %.3f" % (col(0, 1), col(n, 1), col(n, 1) / col(0, 1)))
