@@ -21,7 +21,8 @@
 # clients. (From the source tree, after ./scripts/build.sh.)
 set -e
 root=$(cd "$(dirname "$0")/.." && pwd)
-B=$root/_build
+B=${BUILD:-$root/_build}  # BUILD=/path: the daemon from another build (ASan)
+T=$root/_build            # the load tools always from the plain build
 N=${1:-200}
 RATE=${2:-50000}
 SECS=${3:-20}
@@ -32,7 +33,7 @@ LAST=$((NCPU - 1))
 export SENTINELD_PLUGIN_PATH=$B/.plugins
 tmp=$(mktemp -d)
 dpid= cpid=
-trap 'kill $dpid $cpid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $dpid $cpid 2>/dev/null; [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 metric() { # name{labels} -> value
     curl -s "http://127.0.0.1:$hp/metrics" | awk -v k="$1" \
@@ -62,11 +63,14 @@ EOC
     "$B/sentineld" run -c "$tmp/c.yaml" 2>"$tmp/log" &
     dpid=$!
     until curl -sf "http://127.0.0.1:$hp/health" >/dev/null 2>&1; do sleep 0.05; done
+    until python3 -c "import socket; socket.create_connection(('127.0.0.1', $sp)).close()" 2>/dev/null; do
+        sleep 0.05
+    done
     # The store's first row, so every client starts from a position.
     "$B/tests/tools/seed_incident" "$tmp/state/sentineld.db" warmup 1 warmup >/dev/null
     rm -f "$tmp/ready"
     if [ "$clients" -gt 0 ]; then
-        taskset -c "$LAST" "$B/bench/feed_clients" -p "$hp" -t "$tok" \
+        taskset -c "$LAST" "$T/bench/feed_clients" -p "$hp" -t "$tok" \
             -n "$clients" -w 50 -r "$tmp/ready" >"$tmp/clients.out" &
         cpid=$!
         i=0
@@ -85,7 +89,7 @@ EOC
     fi
     c0=$(cpu_ticks); k0=$(ctl_ticks)
     t0=$(date +%s.%N)
-    "$B/bench/loadgen" -p "$sp" -n "$MSGS" -c 2 -r "$RATE" -w 16384 \
+    "$T/bench/loadgen" -p "$sp" -n "$MSGS" -c 2 -r "$RATE" -w 16384 \
         2>"$tmp/loadgen.out"
     cat "$tmp/loadgen.out" >&2
     t1=$(date +%s.%N)
@@ -116,6 +120,7 @@ EOC
     fi
     dropped=$(metric sentineld_http_stream_dropped_total)
     kill $dpid; wait $dpid 2>/dev/null || true; dpid=
+    grep -A30 'Sanitizer' "$tmp/log" >&2 || true
     # The sending window, from loadgen (t0..t1 also holds its build).
     sdt=$(sed -n 's/^sent .* in \([0-9.]*\)s:.*/\1/p' "$tmp/loadgen.out")
     python3 - "$MSGS" "$e0" "$e1" "$t0" "$t1" "$c0" "$c1" "$c2" "$hz" \
@@ -149,6 +154,15 @@ tmp, n, rep = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def col(clients, i):
     return statistics.median(float(open("%s/run.%s.%d" % (tmp, clients, r)).read().split()[i])
                              for r in range(1, rep + 1))
+def one(clients, r):
+    return [float(x) for x in open("%s/run.%s.%d" % (tmp, clients, r)).read().split()]
+# Each pair ran back to back: its ratio is the least exposed to a change
+# in the machine's other load.
+for r in range(1, rep + 1):
+    a, b = one(0, r), one(n, r)
+    print("pair %d: throughput ratio %.3f, daemon CPU per message ratio %.3f, "
+          "control thread %.2f us per change per client" % (r, b[0] / a[0], b[1] / a[1],
+          b[7] * 1e6 / max(1.0, b[4] * float(n))))
 print("median of %d: delivered msgs/s %.0f (0 clients) vs %.0f (%s clients)" % (rep, col(0, 0), col(n, 0), n))
 print("throughput ratio (with/without clients): %.3f" % (col(n, 0) / col(0, 0)))
 print("daemon CPU s per 1M msgs: %.2f vs %.2f; ratio (with/without): %.3f" % (col(0, 1), col(n, 1), col(n, 1) / col(0, 1)))
