@@ -12,8 +12,13 @@
  * tests/integration/backpressure.sh.
  *
  *   loadgen [-H host] [-p port] [-n count] [-f octet|lf] [-c connections]
- *           [-d seconds] [-w write_bytes] [-s seed] [-q]
+ *           [-d seconds] [-r msgs_per_s] [-w write_bytes] [-s seed] [-q]
  *
+ * -r paces the offered load: the connections together send that many
+ * messages per second (each chunk waits for its due time; pick -w small,
+ * e.g. 16384, so a chunk is a few milliseconds of traffic) instead of as
+ * fast as the receiver takes them. A paced run prints how far it fell
+ * behind its schedule, which is the receiver pushing back.
  * -d sends each connection's stream over and over for that many seconds
  * (a flood; sequence numbers repeat on every pass). Prints to stderr what
  * it built, the CLOCK_MONOTONIC time of the first byte sent (to time
@@ -47,6 +52,7 @@ struct opts {
     bool octet;
     unsigned conns;
     double seconds; /* > 0: flood for this long */
+    double rate;    /* > 0: messages per second over all connections */
     size_t chunk;
     uint64_t seed;
     bool quiet;
@@ -71,7 +77,8 @@ struct conn {
     int fd;
     uint64_t sent_msgs, sent_bytes;
     double t_first, t_last;
-    int err; /* errno of a failed connect/write, 0 when fine */
+    double max_late; /* paced: worst lateness of a chunk, seconds */
+    int err;         /* errno of a failed connect/write, 0 when fine */
     pthread_t thread;
 };
 
@@ -295,6 +302,26 @@ write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
+/* Paced mode: wait until the first of the next chunk's messages is due
+ * (this connection's share of -r), or note how late it already is. */
+static void
+pace(struct conn *c, uint64_t n_sent)
+{
+    double per_conn = c->o->rate / c->o->conns;
+    double due = c->t_first + (double)n_sent / per_conn;
+    double t = now();
+
+    if (t < due) {
+        struct timespec ts;
+        ts.tv_sec = (time_t)due;
+        ts.tv_nsec = (long)((due - (double)ts.tv_sec) * 1e9);
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+               EINTR)
+            ;
+    } else if (t - due > c->max_late)
+        c->max_late = t - due;
+}
+
 static void *
 sender(void *arg)
 {
@@ -314,6 +341,8 @@ sender(void *arg)
         uint64_t base = c->sent_msgs;
 
         for (size_t i = 0; i < c->n_cuts; i++) {
+            if (o->rate > 0)
+                pace(c, c->sent_msgs);
             c->err = write_all(c->fd, c->buf + off, c->cuts[i].off - off);
             if (c->err != 0)
                 goto out;
@@ -338,8 +367,8 @@ usage(FILE *f)
 {
     fprintf(f, "usage: loadgen [-H host] [-p port] [-n count] "
                "[-f octet|lf] [-c connections]\n"
-               "               [-d seconds] [-w write_bytes] [-s seed] "
-               "[-q]\n");
+               "               [-d seconds] [-r msgs_per_s] [-w write_bytes] "
+               "[-s seed] [-q]\n");
 }
 
 static int
@@ -354,10 +383,11 @@ parse_opts(int argc, char **argv, struct opts *o)
     o->octet = true;
     o->conns = 1;
     o->seconds = 0;
+    o->rate = 0;
     o->chunk = WRITE_CHUNK;
     o->seed = 1;
     o->quiet = false;
-    while ((ch = getopt(argc, argv, "H:p:n:f:c:d:w:s:qh")) != -1) {
+    while ((ch = getopt(argc, argv, "H:p:n:f:c:d:r:w:s:qh")) != -1) {
         errno = 0;
         end = NULL;
         switch (ch) {
@@ -388,6 +418,9 @@ parse_opts(int argc, char **argv, struct opts *o)
         case 'd':
             o->seconds = strtod(optarg, &end);
             break;
+        case 'r':
+            o->rate = strtod(optarg, &end);
+            break;
         case 'w':
             o->chunk = (size_t)strtoull(optarg, &end, 10);
             break;
@@ -410,7 +443,7 @@ parse_opts(int argc, char **argv, struct opts *o)
         }
     }
     if (optind != argc || o->count == 0 || o->conns == 0 || o->conns > 1024 ||
-        o->chunk < 1024 || o->seconds < 0) {
+        o->chunk < 1024 || o->seconds < 0 || o->rate < 0) {
         usage(stderr);
         return -1;
     }
@@ -426,7 +459,7 @@ main(int argc, char **argv)
     struct conn *cs;
     uint64_t per, seq = 0, msgs = 0, bytes = 0, built_bytes = 0;
     size_t min_len = SIZE_MAX, max_len = 0;
-    double t0, t_first = 0, t_last = 0;
+    double t0, t_first = 0, t_last = 0, max_late = 0;
     int rc = 0;
 
     if (parse_opts(argc, argv, &o) != 0)
@@ -496,6 +529,8 @@ main(int argc, char **argv)
             t_first = c->t_first;
         if (c->t_last > t_last)
             t_last = c->t_last;
+        if (c->max_late > max_late)
+            max_late = c->max_late;
         free(c->buf);
         free(c->cuts);
     }
@@ -510,6 +545,11 @@ main(int argc, char **argv)
                 "(%.1f MB/s, %u connection(s))\n",
                 (unsigned long long)msgs, (double)bytes / 1e6, dt,
                 (double)msgs / dt, (double)bytes / 1e6 / dt, o.conns);
+        if (o.rate > 0)
+            fprintf(stderr,
+                    "loadgen: paced at %.0f msgs/s; latest chunk %.3fs "
+                    "behind schedule\n",
+                    o.rate, max_late);
     }
     free(cs);
     return rc;

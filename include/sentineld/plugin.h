@@ -332,6 +332,16 @@ struct sn_host {
                                         char *err, size_t err_len);
     void (*partition_release)(struct sn_instance *inst, const char *topic,
                               int32_t partition);
+
+    /* Counters with extra Prometheus labels after the instance label,
+     * e.g. "rule=\"ssh-brute-force\"" (label values escaped by the
+     * caller: backslash, double quote and newline). Like counter(): the
+     * name gets "sentineld_plugin_", NULL only on ENOMEM, adding is one
+     * lock-free atomic add. Appended after ABI 2 shipped: check
+     * struct_size before calling. */
+    struct sn_counter *(*counter_labels)(struct sn_instance *inst,
+                                         const char *name, const char *labels,
+                                         const char *help);
 };
 
 /* One incident version as incident outputs receive it, in order per
@@ -445,6 +455,10 @@ struct sn_plugin {
  * renders the JSON on the worker threads, in parallel, after the
  * detectors ran, and event_to_json then only copies it. */
 #define SN_PLUGIN_WANTS_JSON 0x1u
+/* The plugin keeps a file at a fixed name under daemon.state_dir (e.g.
+ * out_history's events.db): two instances would write one file, so the
+ * core refuses a second instance of the plugin at config check. */
+#define SN_PLUGIN_ONE_PER_STATE_DIR 0x2u
 
 #ifdef __cplusplus
 }

@@ -52,6 +52,36 @@ tls_free(void *p)
     dr_tls_free(p);
 }
 
+/* Per-rule matches and signals as labelled counters (the API's rule list
+ * reads them back by the same labels). A daemon older than the
+ * counter_labels entry gets no per-rule counts. */
+static enum sn_status
+rule_counters(struct dr_state *s)
+{
+    const struct sn_host *h = s->host;
+    size_t n = s->rs->n_rules;
+
+    if (h->struct_size < offsetof(struct sn_host, counter_labels) +
+                             sizeof(h->counter_labels) ||
+        h->counter_labels == NULL)
+        return SN_OK;
+    s->rule_matches = calloc(n + 1, sizeof(*s->rule_matches));
+    s->rule_signals = calloc(n + 1, sizeof(*s->rule_signals));
+    if (s->rule_matches == NULL || s->rule_signals == NULL)
+        return SN_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        char labels[160];
+        /* Rule ids are letters, digits, '-', '_' and '.' (rules/load.c):
+         * nothing to escape in a label value. */
+        snprintf(labels, sizeof(labels), "rule=\"%s\"", s->rs->rules[i].id);
+        s->rule_matches[i] = h->counter_labels(s->inst, "rule_matches_total",
+                                               labels, "matches of the rule");
+        s->rule_signals[i] = h->counter_labels(s->inst, "rule_signals_total",
+                                               labels, "signals of the rule");
+    }
+    return SN_OK;
+}
+
 static enum sn_status
 dr_init(const struct sn_host *host, struct sn_instance *inst,
         const void *config, void **state, char *err, size_t err_len)
@@ -117,6 +147,8 @@ dr_init(const struct sn_host *host, struct sn_instance *inst,
     s->c_ckpt_errors = host->counter(
         inst, "checkpoint_errors_total",
         "correlation checkpoints that could not be written or read");
+    if (rule_counters(s) != SN_OK)
+        return SN_ENOMEM;
     {
         enum sn_status rc = dr_corr_init(s, err, err_len);
         if (rc != SN_OK)
@@ -153,6 +185,8 @@ dr_destroy(void *state)
     }
     dr_corr_fini(s);
     sn_ruleset_free(s->rs);
+    free(s->rule_matches);
+    free(s->rule_signals);
     free(s);
 }
 
@@ -287,8 +321,12 @@ dr_detect(void *state, struct sn_batch *b)
                  s->host->event_record(e.ev)->recv_ns > newest)
             newest = s->host->event_record(e.ev)->recv_ns;
         matches += k;
-        for (size_t j = 0; j < k; j++)
+        for (size_t j = 0; j < k; j++) {
+            uint32_t r = m[j].rule->index;
+            if (t->rule_hits[r]++ == 0)
+                t->touched[t->n_touched++] = r;
             ok &= dr_corr_collect(s, t, b, (uint32_t)i, &m[j]);
+        }
         if (k > 0 && s->c->annotate)
             annotate(s, (struct sn_event *)e.ev, m, k);
     }
@@ -296,6 +334,14 @@ dr_detect(void *state, struct sn_batch *b)
     /* Feed after the whole batch was evaluated: one lock per shard. */
     dr_corr_flush(s, t, b);
     s->host->counter_add(s->c_matches, matches);
+    /* Per rule: one atomic add per rule that matched in this batch. */
+    for (size_t i = 0; i < t->n_touched; i++) {
+        uint32_t r = t->touched[i];
+        if (s->rule_matches != NULL)
+            s->host->counter_add(s->rule_matches[r], t->rule_hits[r]);
+        t->rule_hits[r] = 0;
+    }
+    t->n_touched = 0;
     return ok ? SN_OK : SN_ENOMEM;
 }
 
@@ -314,4 +360,7 @@ __attribute__((visibility("default"))) const struct sn_plugin
         .stop = dr_stop,
         .destroy = dr_destroy,
         .detect = dr_detect,
+        .partition_checkpoint = dr_partition_checkpoint,
+        .partition_restore = dr_partition_restore,
+        .partition_release = dr_partition_release,
     };

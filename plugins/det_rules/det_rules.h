@@ -1,8 +1,9 @@
 /*
  * det_rules internals shared by its files: det_rules.c (descriptor,
  * options, evaluation and annotation on the workers), det_rules_corr.c
- * (correlation shards, signals, the ticker) and det_rules_ckpt.c (state
- * checkpoint across restarts and reloads). docs/correlation.md describes
+ * (correlation shards, signals, the ticker), det_rules_ckpt.c (state
+ * checkpoint across restarts and reloads) and det_rules_part.c (the
+ * state of one source partition, moving between instances). docs/correlation.md describes
  * what users see; docs/rules.md the options.
  */
 #ifndef SN_PLUGINS_DET_RULES_H
@@ -41,6 +42,7 @@ struct dr_item {
 
 struct dr_match {
     const struct sn_rule *rule;
+    struct sn_corr_origin origin; /* the record's partition */
     uint32_t ev;
     uint32_t fv, n_fv;     /* slice of tls->fv */
     uint32_t sum, sum_len; /* slice of tls->sums: the evidence JSON */
@@ -51,11 +53,18 @@ struct dr_match {
 struct dr_fwd {
     struct sn_corr_target t;
     const struct sn_rule *rule;
+    const struct sn_record *rec; /* that triggered it (NULL: the clock) */
+    struct sn_corr_origin origin;
+    bool has_origin;
     int64_t time_ns;
     uint32_t n_fv;
     struct sn_rule_field_value fv[SN_CORR_MAX_GROUP_BY];
     uint32_t off, len, sum_len; /* in tls->fwd_data: values, then summary */
 };
+
+/* (input, topic) ids a thread remembers per batch: a batch rarely holds
+ * more than a few partitions' topics. */
+#define DR_SRC_CACHE 4
 
 /* Per-thread state (workers each have one; the ticker has its own). */
 struct dr_tls {
@@ -72,9 +81,24 @@ struct dr_tls {
     struct dr_fwd *fwd;
     size_t n_fwd, cap_fwd;
     struct sn_buf fwd_data;
-    /* The event being fed, for the condition trace of its signals. */
+    /* The event being fed, for the condition trace of its signals, and
+     * its record, for their "source" (also set for forwarded feeds). */
     const struct sn_batch *batch;
     const struct dr_match *cur;
+    const struct sn_record *cur_rec;
+    /* Source ids of this batch's (input, topic) pairs, by pointer: the
+     * batch's strings stay put until it is released (cleared per batch,
+     * since a later batch may reuse the addresses). */
+    struct {
+        const char *input, *topic;
+        uint32_t id;
+    } src_cache[DR_SRC_CACHE];
+    uint32_t n_src_cache, src_next;
+    /* Matches per rule (by rule index) in this batch, and the rules that
+     * have any: added to the shared counters once per batch. */
+    uint32_t *rule_hits;
+    uint32_t *touched;
+    size_t n_touched;
 };
 
 struct dr_state;
@@ -103,6 +127,9 @@ struct dr_state {
     bool key_made;
     struct dr_shard *shards;
     size_t n_shards;
+    /* (input, topic) ids of the keys' origins, shared by every engine. */
+    struct sn_corr_sources *sources;
+    atomic_bool sources_full_logged;
     /* The watermark: newest event time seen, and when (monotonic). */
     _Atomic int64_t max_event_ns;
     _Atomic int64_t last_arrival_mono;
@@ -121,6 +148,10 @@ struct dr_state {
     struct sn_counter *c_matches, *c_regex_errors, *c_signals,
         *c_signal_failures, *c_signals_file_errors, *c_ckpt_errors;
     struct dr_rule_counters *rc; /* per spec */
+    /* Per rule (by rule index), for GET /api/v1/rules: matches and
+     * signals; NULL entries when the daemon's host has no labelled
+     * counters. */
+    struct sn_counter **rule_matches, **rule_signals;
 };
 
 /* The engine reads events through the host API (det_rules.c). */
@@ -154,8 +185,39 @@ void dr_corr_advance(struct dr_state *s, int64_t wm);
 /* A batch's newest event time (0: none), for the watermark. */
 void dr_note_times(struct dr_state *s, int64_t max_event_ns);
 
+/* The origin of rec for a key (det_rules_corr.c): none unless it comes
+ * from a partition. */
+struct sn_corr_origin dr_origin(struct dr_state *s, struct dr_tls *t,
+                                const struct sn_record *rec);
+
 /* det_rules_ckpt.c */
 void dr_ckpt_save(struct dr_state *s);
 void dr_ckpt_restore(struct dr_state *s);
+/* A standalone engine with the shards' settings (merging, re-splitting). */
+struct sn_corr *dr_engine_new(struct dr_state *s);
+/* Append the checkpoint container ("SNDRCKP1", shard count, per shard
+ * u64 length + engine checkpoint) of the keys want() selects, each shard
+ * under its lock; keys_only: sn_corr_checkpoint_keys. */
+enum sn_status dr_ckpt_write(struct dr_state *s, sn_corr_want_fn want,
+                             void *arg, bool keys_only, struct sn_buf *b);
+/* Merge a container's shards into all; false (why in err) when it is
+ * not one or is damaged. */
+bool dr_ckpt_read(const void *data, size_t len, struct sn_corr *all,
+                  bool keys_only, char *err, size_t err_len);
+/* Shard i's keys: want filter for sn_corr_checkpoint*. */
+struct dr_want_shard {
+    size_t shard, n;
+};
+bool dr_want_shard(void *arg, const struct sn_corr_spec *spec, uint64_t hash,
+                   const struct sn_corr_origin *o);
+
+/* det_rules_part.c: the plugin's partition_* callbacks. */
+enum sn_status dr_partition_checkpoint(void *state,
+                                       const struct sn_partition *p,
+                                       struct sn_buf *out);
+enum sn_status dr_partition_restore(void *state, const struct sn_partition *p,
+                                    const void *data, size_t len, char *err,
+                                    size_t err_len);
+void dr_partition_release(void *state, const struct sn_partition *p);
 
 #endif

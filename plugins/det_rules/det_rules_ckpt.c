@@ -10,11 +10,13 @@
  *
  * File: "SNDRCKP1", u32 shard count, then per shard u64 length + the
  * engine checkpoint (docs/correlation.md, "Sharding and checkpoints").
+ * A partition's state (det_rules_part.c) uses the same container.
  */
 #include "det_rules.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -53,35 +55,63 @@ write_all(int fd, const void *p, size_t n)
     return true;
 }
 
+struct sn_corr *
+dr_engine_new(struct dr_state *s)
+{
+    struct sn_corr_config cfg;
+
+    /* Same engine settings as the shards, so evidence survives. */
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.max_keys = (uint32_t)s->c->max_keys;
+    cfg.max_events = (uint32_t)s->c->max_events;
+    cfg.evidence_k = (uint32_t)s->c->evidence;
+    cfg.no_evidence = s->c->evidence == 0;
+    cfg.summary_max = SN_CORR_SUMMARY_JSON_MAX;
+    cfg.sources = s->sources;
+    return sn_corr_new(s->set, &cfg);
+}
+
+enum sn_status
+dr_ckpt_write(struct dr_state *s, sn_corr_want_fn want, void *arg,
+              bool keys_only, struct sn_buf *b)
+{
+    uint32_t n = (uint32_t)s->n_shards;
+    enum sn_status rc = sn_buf_append(b, MAGIC, MAGIC_LEN);
+
+    if (rc == SN_OK)
+        rc = sn_buf_append(b, &n, sizeof(n));
+    for (size_t i = 0; rc == SN_OK && i < s->n_shards; i++) {
+        size_t at = b->len;
+        uint64_t len = 0;
+
+        rc = sn_buf_append(b, &len, sizeof(len));
+        if (rc != SN_OK)
+            break;
+        pthread_mutex_lock(&s->shards[i].mu);
+        rc = keys_only
+                 ? sn_corr_checkpoint_keys(s->shards[i].c, want, arg, b)
+                 : sn_corr_checkpoint(s->shards[i].c, want, arg, b);
+        pthread_mutex_unlock(&s->shards[i].mu);
+        len = b->len - at - sizeof(len);
+        if (rc == SN_OK)
+            memcpy(b->data + at, &len, sizeof(len));
+    }
+    return rc;
+}
+
 void
 dr_ckpt_save(struct dr_state *s)
 {
     const struct sn_host *h = s->host;
     char path[4096], tmp[4200];
     struct sn_buf b;
-    uint32_t n = (uint32_t)s->n_shards;
-    bool ok = true;
     int fd;
 
     if (s->shards == NULL || !path_of(s, path, sizeof(path), "") ||
         !path_of(s, tmp, sizeof(tmp), ".tmp"))
         return;
     sn_buf_init(&b, CKPT_MAX);
-    ok = sn_buf_append(&b, MAGIC, MAGIC_LEN) == SN_OK &&
-         sn_buf_append(&b, &n, sizeof(n)) == SN_OK;
-    for (size_t i = 0; ok && i < s->n_shards; i++) {
-        size_t at = b.len;
-        uint64_t len = 0;
-
-        ok = sn_buf_append(&b, &len, sizeof(len)) == SN_OK;
-        pthread_mutex_lock(&s->shards[i].mu);
-        ok = ok && sn_corr_checkpoint(s->shards[i].c, NULL, NULL, &b) == SN_OK;
-        pthread_mutex_unlock(&s->shards[i].mu);
-        len = b.len - at - sizeof(len);
-        if (ok)
-            memcpy(b.data + at, &len, sizeof(len));
-    }
-    if (!ok) {
+    if (dr_ckpt_write(s, NULL, NULL, false, &b) != SN_OK) {
         h->counter_add(s->c_ckpt_errors, 1);
         h->log(s->inst, SN_LOG_ERROR,
                "correlation checkpoint not written: state too large");
@@ -130,28 +160,74 @@ read_file(const char *path, struct sn_buf *b, int *err)
     return true;
 }
 
-struct want_shard {
-    size_t shard, n;
-};
-
-static bool
-want_shard(void *arg, const struct sn_corr_spec *spec, uint64_t hash)
+bool
+dr_want_shard(void *arg, const struct sn_corr_spec *spec, uint64_t hash,
+              const struct sn_corr_origin *o)
 {
-    const struct want_shard *w = arg;
+    const struct dr_want_shard *w = arg;
 
     (void)spec;
+    (void)o;
     return hash % w->n == w->shard;
+}
+
+bool
+dr_ckpt_read(const void *data, size_t len, struct sn_corr *all, bool keys_only,
+             char *err, size_t err_len)
+{
+    const char *p = data, *end = p + len;
+    uint32_t n;
+
+    if (len < MAGIC_LEN + sizeof(n) || memcmp(p, MAGIC, MAGIC_LEN) != 0) {
+        snprintf(err, err_len, "not a det_rules checkpoint (no " MAGIC
+                               " header)");
+        return false;
+    }
+    memcpy(&n, p + MAGIC_LEN, sizeof(n));
+    p += MAGIC_LEN + sizeof(n);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t l;
+        enum sn_status rc;
+
+        if ((size_t)(end - p) < sizeof(l)) {
+            snprintf(err, err_len, "truncated after shard %u of %u", i, n);
+            return false;
+        }
+        memcpy(&l, p, sizeof(l));
+        p += sizeof(l);
+        if (l > (uint64_t)(end - p)) {
+            snprintf(err, err_len, "shard %u of %u truncated", i, n);
+            return false;
+        }
+        rc = keys_only ? sn_corr_restore_keys(all, p, (size_t)l, NULL)
+                       : sn_corr_restore(all, p, (size_t)l);
+        if (rc != SN_OK) {
+            char why[160];
+            sn_corr_checkpoint_check(p, (size_t)l, why, sizeof(why));
+            snprintf(err, err_len, "shard %u of %u: %s", i, n,
+                     why[0] ? why
+                     : rc == SN_ENOMEM
+                         ? "out of memory"
+                         : "damaged correlation checkpoint");
+            return false;
+        }
+        p += l;
+    }
+    if (p != end) {
+        snprintf(err, err_len, "%zu bytes after the last shard",
+                 (size_t)(end - p));
+        return false;
+    }
+    return true;
 }
 
 void
 dr_ckpt_restore(struct dr_state *s)
 {
     const struct sn_host *h = s->host;
-    char path[4096];
+    char path[4096], why[256] = "";
     struct sn_buf b, part;
     struct sn_corr *all = NULL;
-    struct sn_corr_config cfg;
-    const char *p, *end;
     uint32_t n = 0;
     int err = 0;
     bool ok = true;
@@ -168,57 +244,31 @@ dr_ckpt_restore(struct dr_state *s)
         }
         goto out;
     }
-    if (b.len < MAGIC_LEN + sizeof(n) || memcmp(b.data, MAGIC, MAGIC_LEN) != 0) {
-        ok = false;
-        goto done;
-    }
-    p = b.data;
-    end = b.data + b.len;
-    memcpy(&n, p + MAGIC_LEN, sizeof(n));
-    p += MAGIC_LEN + sizeof(n);
-    /* Merge every saved shard into one engine (same engine settings, so
-     * evidence survives), then give each shard its keys. */
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.max_keys = (uint32_t)s->c->max_keys;
-    cfg.max_events = (uint32_t)s->c->max_events;
-    cfg.evidence_k = (uint32_t)s->c->evidence;
-    cfg.no_evidence = s->c->evidence == 0;
-    cfg.summary_max = SN_CORR_SUMMARY_JSON_MAX;
-    all = sn_corr_new(s->set, &cfg);
+    if (b.len >= MAGIC_LEN + sizeof(n))
+        memcpy(&n, b.data + MAGIC_LEN, sizeof(n));
+    /* Merge every saved shard into one engine, then give each shard its
+     * keys. Format 1 files (before key origins) are read as well. */
+    all = dr_engine_new(s);
     if (all == NULL) {
+        snprintf(why, sizeof(why), "out of memory");
         ok = false;
-        goto done;
-    }
-    for (uint32_t i = 0; ok && i < n; i++) {
-        uint64_t len;
-
-        if ((size_t)(end - p) < sizeof(len)) {
-            ok = false;
-            break;
-        }
-        memcpy(&len, p, sizeof(len));
-        p += sizeof(len);
-        if (len > (uint64_t)(end - p) ||
-            sn_corr_restore(all, p, (size_t)len) != SN_OK) {
-            ok = false;
-            break;
-        }
-        p += len;
+    } else {
+        ok = dr_ckpt_read(b.data, b.len, all, false, why, sizeof(why));
     }
     for (size_t i = 0; ok && i < s->n_shards; i++) {
-        struct want_shard w = { i, s->n_shards };
+        struct dr_want_shard w = { i, s->n_shards };
 
         sn_buf_reset(&part);
-        ok = sn_corr_checkpoint(all, want_shard, &w, &part) == SN_OK &&
+        ok = sn_corr_checkpoint(all, dr_want_shard, &w, &part) == SN_OK &&
              sn_corr_restore(s->shards[i].c, part.data, part.len) == SN_OK;
+        if (!ok)
+            snprintf(why, sizeof(why), "out of memory");
     }
-done:
     if (!ok) {
         h->counter_add(s->c_ckpt_errors, 1);
         h->log(s->inst, SN_LOG_ERROR,
-               "correlation checkpoint %s is damaged or foreign; starting "
-               "with empty windows",
-               path);
+               "correlation checkpoint %s: %s; starting with empty windows",
+               path, why);
     } else {
         h->log(s->inst, SN_LOG_INFO,
                "correlation state restored from %s (%u shards saved, %zu "

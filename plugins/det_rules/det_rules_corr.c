@@ -59,6 +59,12 @@ dr_tls_new(const struct dr_state *s)
     sn_buf_init(&t->sigs, 256u << 20);
     sn_buf_init(&t->trace, SIG_MAX);
     sn_buf_init(&t->fwd_data, 16u << 20);
+    t->rule_hits = calloc(s->rs->n_rules + 1, sizeof(*t->rule_hits));
+    t->touched = calloc(s->rs->n_rules + 1, sizeof(*t->touched));
+    if (t->rule_hits == NULL || t->touched == NULL) {
+        dr_tls_free(t);
+        return NULL;
+    }
     return t;
 }
 
@@ -72,6 +78,8 @@ dr_tls_free(struct dr_tls *t)
     free(t->matches);
     free(t->fv);
     free(t->fwd);
+    free(t->rule_hits);
+    free(t->touched);
     sn_buf_fini(&t->sums);
     sn_buf_fini(&t->sigs);
     sn_buf_fini(&t->trace);
@@ -114,6 +122,24 @@ render(struct dr_state *s, struct dr_tls *t, const struct sn_signal *sig)
     s->host->counter_add(s->c_signals, 1);
     if (sig->spec != NULL)
         s->host->counter_add(s->rc[sig->spec->index].signals, 1);
+    {
+        /* Signals are rare next to events: one atomic add each. */
+        const struct sn_rule *r = sig->rule;
+        if (r == NULL && sig->spec != NULL)
+            r = sig->spec->rule;
+        if (r != NULL && s->rule_signals != NULL)
+            s->host->counter_add(s->rule_signals[r->index], 1);
+    }
+}
+
+/* Where rec sits in its source, for a signal's "source". */
+static void
+source_of(const struct sn_record *rec, struct sn_signal_source *src)
+{
+    src->input = rec->input;
+    src->topic = rec->peer;
+    src->partition = rec->source_part;
+    src->offset = rec->source_offset;
 }
 
 static void
@@ -123,6 +149,7 @@ on_signal(void *arg, const struct sn_signal *sig)
     struct dr_state *s = sh->s;
     struct dr_tls *t = sh->tls;
     struct sn_signal x = *sig;
+    struct sn_signal_source src;
 
     x.rule = sig->spec->rule;
     /* Signals raised while an event is fed explain that event; those of
@@ -130,6 +157,12 @@ on_signal(void *arg, const struct sn_signal *sig)
     if (t->cur != NULL && t->batch != NULL &&
         sig->state != SN_SIGNAL_DEGRADED)
         x.trace = trace_of(s, t, t->cur->rule, t->cur->ev);
+    /* The record that made it: the event fed, or for a sequence fed by
+     * another shard's signal, the record behind that signal. */
+    if (t->cur_rec != NULL && sig->state != SN_SIGNAL_DEGRADED) {
+        source_of(t->cur_rec, &src);
+        x.source = &src;
+    }
     render(s, t, &x);
 }
 
@@ -154,6 +187,9 @@ on_forward(void *arg, const struct sn_corr_input *in,
     memset(f, 0, sizeof(*f));
     f->t = *tg;
     f->rule = in->rule;
+    f->rec = t->cur_rec;
+    f->origin = in->origin;
+    f->has_origin = in->has_origin;
     f->time_ns = in->time_ns;
     f->n_fv = (uint32_t)in->n_fields;
     f->off = (uint32_t)off;
@@ -185,6 +221,7 @@ static void
 run_forwards(struct dr_state *s, struct dr_tls *t)
 {
     const struct dr_match *saved = t->cur;
+    const struct sn_record *saved_rec = t->cur_rec;
 
     t->cur = NULL; /* forwarded signals explain the step's own signal */
     for (size_t i = 0; i < t->n_fwd; i++) {
@@ -209,6 +246,9 @@ run_forwards(struct dr_state *s, struct dr_tls *t)
         in.summary = f.sum_len ? t->fwd_data.data + f.off + f.len : NULL;
         in.summary_len = f.sum_len;
         in.summary_is_json = f.sum_len > 0;
+        in.origin = f.origin;
+        in.has_origin = f.has_origin;
+        t->cur_rec = f.rec;
         pthread_mutex_lock(&sh->mu);
         sh->tls = t;
         sn_corr_feed_target(sh->c, &in, &f.t);
@@ -218,6 +258,7 @@ run_forwards(struct dr_state *s, struct dr_tls *t)
     t->n_fwd = 0;
     sn_buf_reset(&t->fwd_data);
     t->cur = saved;
+    t->cur_rec = saved_rec;
 }
 
 void
@@ -263,6 +304,41 @@ dr_emit_pending(struct dr_state *s, struct dr_tls *t)
 }
 
 /* ---- collecting a batch ------------------------------------------------------ */
+
+struct sn_corr_origin
+dr_origin(struct dr_state *s, struct dr_tls *t, const struct sn_record *rec)
+{
+    struct sn_corr_origin o = SN_CORR_ORIGIN_NONE;
+    uint32_t i, id;
+
+    if (rec == NULL || rec->source_part < 0 || rec->input == NULL)
+        return o;
+    /* A batch holds a few partitions' records, with one pointer per
+     * string: compare pointers, intern (lock-free lookup) on a miss. */
+    for (i = 0; i < t->n_src_cache; i++)
+        if (t->src_cache[i].input == rec->input &&
+            t->src_cache[i].topic == rec->peer) {
+            o.src = t->src_cache[i].id;
+            o.part = o.src != 0 ? rec->source_part : -1;
+            return o;
+        }
+    id = sn_corr_source_id(s->sources, rec->input, rec->peer);
+    if (id == 0 && !atomic_exchange(&s->sources_full_logged, true))
+        s->host->log(s->inst, SN_LOG_WARN,
+                     "more than %d (input, topic) pairs: keys fed by %s "
+                     "topic %s and later ones stay with this instance when "
+                     "their partitions move",
+                     SN_CORR_SOURCES_MAX, rec->input,
+                     rec->peer ? rec->peer : "-");
+    i = t->n_src_cache < DR_SRC_CACHE ? t->n_src_cache++
+                                      : t->src_next++ % DR_SRC_CACHE;
+    t->src_cache[i].input = rec->input;
+    t->src_cache[i].topic = rec->peer;
+    t->src_cache[i].id = id;
+    o.src = id;
+    o.part = id != 0 ? rec->source_part : -1;
+    return o;
+}
 
 /* The evidence of one event (the engine adds its time). */
 static void
@@ -314,6 +390,7 @@ match_signal(struct dr_state *s, struct dr_tls *t, const struct dr_match *dm)
     char tmp[SN_CORR_MAX_GROUP_BY][64];
     struct sn_corr_evidence evd;
     struct sn_signal sig;
+    struct sn_signal_source src;
     uint64_t h = 0xcbf29ce484222325ULL;
 
     memset(&sig, 0, sizeof(sig));
@@ -351,6 +428,10 @@ match_signal(struct dr_state *s, struct dr_tls *t, const struct dr_match *dm)
     sig.first = &evd;
     sig.n_first = 1;
     sig.trace = trace_of(s, t, r, dm->ev);
+    if (s->host->event_record(e.ev) != NULL) {
+        source_of(s->host->event_record(e.ev), &src);
+        sig.source = &src;
+    }
     render(s, t, &sig);
 }
 
@@ -386,10 +467,12 @@ dr_corr_collect(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b,
     dm->ev = ev;
     dm->fv = (uint32_t)t->n_fv;
     dm->n_fv = (uint32_t)m->n_fields;
-    memcpy(&t->fv[t->n_fv], m->fields, m->n_fields * sizeof(*t->fv));
+    if (m->n_fields > 0) /* t->fv is NULL until a rule extracts a field */
+        memcpy(&t->fv[t->n_fv], m->fields, m->n_fields * sizeof(*t->fv));
     if (!h->event_time(sev, &dm->time_ns))
         dm->time_ns = 0;
     dm->arrival_ns = h->event_record(sev) ? h->event_record(sev)->recv_ns : 0;
+    dm->origin = dr_origin(s, t, h->event_record(sev));
     summary(s, t, sev, m, dm);
     t->n_fv += m->n_fields;
     t->n_matches++;
@@ -456,7 +539,7 @@ dr_corr_flush(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b)
             rev.get = dr_get;
             memset(&in, 0, sizeof(in));
             in.rule = dm->rule;
-            in.fields = &t->fv[dm->fv];
+            in.fields = dm->n_fv > 0 ? &t->fv[dm->fv] : NULL;
             in.n_fields = dm->n_fv;
             in.ev = &rev;
             in.time_ns = dm->time_ns;
@@ -464,9 +547,13 @@ dr_corr_flush(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b)
             in.summary = dm->sum_len ? t->sums.data + dm->sum : NULL;
             in.summary_len = dm->sum_len;
             in.summary_is_json = dm->sum_len > 0;
+            in.origin = dm->origin;
+            in.has_origin = true;
             t->cur = dm;
+            t->cur_rec = s->host->event_record(e.ev);
             sn_corr_feed_target(sh->c, &in, &it->t);
             t->cur = NULL;
+            t->cur_rec = NULL;
             done++;
         }
         if (locked) {
@@ -479,6 +566,7 @@ dr_corr_flush(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b)
     t->n_items = t->n_matches = t->n_fv = 0;
     sn_buf_reset(&t->sums);
     t->batch = NULL;
+    t->n_src_cache = 0;
     dr_emit_pending(s, t);
 }
 
@@ -665,6 +753,9 @@ dr_corr_init(struct dr_state *s, char *err, size_t err_len)
     sn_diags_fini(&d);
     s->n_shards = n ? n : 1;
     s->shards = calloc(s->n_shards, sizeof(*s->shards));
+    s->sources = sn_corr_sources_new();
+    if (s->sources == NULL)
+        return SN_ENOMEM;
     s->rc = calloc(s->set->n_specs + 1, sizeof(*s->rc));
     s->ticker_tls = dr_tls_new(s);
     if (s->shards == NULL || s->rc == NULL || s->ticker_tls == NULL)
@@ -684,6 +775,7 @@ dr_corr_init(struct dr_state *s, char *err, size_t err_len)
         cfg.emit = on_signal;
         cfg.emit_arg = sh;
         cfg.forward = on_forward;
+        cfg.sources = s->sources;
         pthread_mutex_init(&sh->mu, NULL);
         sh->s = s;
         sh->c = sn_corr_new(s->set, &cfg);
@@ -723,6 +815,7 @@ dr_corr_fini(struct dr_state *s)
     }
     free(s->shards);
     free(s->rc);
+    sn_corr_sources_free(s->sources);
     dr_tls_free(s->ticker_tls);
     if (s->sync_made) {
         pthread_mutex_destroy(&s->tick_mu);

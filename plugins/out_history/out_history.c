@@ -10,12 +10,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -41,8 +43,10 @@ struct oh_state {
     sqlite3_stmt *ins_ev, *ins_field, *prune_age_f, *prune_age_e, *prune_rows_f,
         *prune_rows_e, *nth_id;
     int64_t n_rows; /* rows in events, tracked to avoid count(*) */
+    dev_t dev;      /* the file the connection has open, to notice */
+    ino_t ino;      /* it deleted or replaced under us */
     struct sn_buf *json;
-    struct sn_counter *c_written, *c_pruned, *c_errors;
+    struct sn_counter *c_written, *c_pruned, *c_errors, *c_reopened;
 };
 
 static const struct sn_option oh_options[] = {
@@ -111,6 +115,9 @@ oh_init(const struct sn_host *host, struct sn_instance *inst,
                                 "events deleted by retention");
     s->c_errors = host->counter(inst, "history_errors_total",
                                 "failed history transactions (retried)");
+    s->c_reopened =
+        host->counter(inst, "history_reopened_total",
+                      "events.db found deleted or replaced, and opened afresh");
     return SN_OK;
 }
 
@@ -202,7 +209,51 @@ open_db(struct oh_state *s, char *err, size_t err_len)
         close_db(s);
         return SN_EIO;
     }
+    {
+        struct stat sb;
+        if (stat(s->path, &sb) == 0) {
+            s->dev = sb.st_dev;
+            s->ino = sb.st_ino;
+        }
+    }
     return SN_OK;
+}
+
+/* Is the connection's file still the one at s->path? A deleted events.db
+ * would otherwise take every write, invisible to the API, until a
+ * restart. One stat(2) per batch. When it is gone or replaced the
+ * connection is closed and the file opened (created) afresh; when it was
+ * deleted, its -wal and -shm are removed first: they belong to the
+ * deleted file and SQLite would replay that WAL into the new one. */
+static void
+check_file(struct oh_state *s)
+{
+    struct stat st;
+    bool gone;
+    char aux[4096];
+
+    if (s->db == NULL)
+        return;
+    if (stat(s->path, &st) == 0) {
+        if (st.st_dev == s->dev && st.st_ino == s->ino)
+            return;
+        gone = false;
+    } else if (errno == ENOENT)
+        gone = true;
+    else
+        return; /* cannot tell; the transaction will say */
+    s->host->log(s->inst, SN_LOG_WARN,
+                 "%s was %s while open: opening it afresh (the events it "
+                 "held are no longer searchable)",
+                 s->path, gone ? "deleted" : "replaced");
+    s->host->counter_add(s->c_reopened, 1);
+    close_db(s);
+    if (gone) {
+        snprintf(aux, sizeof(aux), "%s-wal", s->path);
+        unlink(aux);
+        snprintf(aux, sizeof(aux), "%s-shm", s->path);
+        unlink(aux);
+    }
 }
 
 static enum sn_status
@@ -404,6 +455,7 @@ oh_write(void *state, struct sn_batch *b, uint64_t token, char *why,
     int rc;
 
     (void)token;
+    check_file(s);
     if (s->db == NULL && open_db(s, why, why_len) != SN_OK) {
         s->host->counter_add(s->c_errors, 1);
         return SN_OUT_RETRY;
@@ -446,5 +498,5 @@ const struct sn_plugin sn_plugin_out_history = {
     .stop = oh_stop,
     .destroy = oh_destroy,
     .write = oh_write,
-    .flags = SN_PLUGIN_WANTS_JSON,
+    .flags = SN_PLUGIN_WANTS_JSON | SN_PLUGIN_ONE_PER_STATE_DIR,
 };

@@ -28,7 +28,9 @@
  * once into typed columns by jsonb_to_recordset (a JSON null becomes SQL
  * NULL; unknown keys are ignored, so newer documents still load). The
  * audit CTE sees every version; the upsert only the newest per incident,
- * since one INSERT ... ON CONFLICT may not touch a row twice. */
+ * since one INSERT ... ON CONFLICT may not touch a row twice. The first
+ * version of an incident is the one written when it was created (its
+ * number is the count of signals that opened it, not always 1). */
 static const char UPSERT_SQL[] =
     "WITH batch AS MATERIALIZED ("
     "  SELECT * FROM jsonb_to_recordset($1) AS r(id uuid, version integer,"
@@ -44,7 +46,8 @@ static const char UPSERT_SQL[] =
     "  SELECT id, version,"
     "    COALESCE((audit->>'at')::timestamptz, updated_at),"
     "    COALESCE(audit->>'action',"
-    "      CASE WHEN version = 1 THEN 'opened' ELSE 'updated' END),"
+    "      CASE WHEN created_at = updated_at AND status <> 'resolved'"
+    "        THEN 'opened' ELSE 'updated' END),"
     "    audit->>'by', audit->>'reason', status, severity, owner,"
     "    pending_approval, audit"
     "  FROM batch"

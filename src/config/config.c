@@ -86,9 +86,9 @@ const struct sn_option sn_incidents_options[] = {
     { "queue", SN_OPT_INT, "4096", I_OFF(queue),
       "signals waiting for the manager; when full, detectors wait", 16,
       1048576, NULL, false },
-    { "batch", SN_OPT_INT, "512", I_OFF(batch),
-      "signals folded per store transaction at most", 1, 65536, NULL,
-      false },
+    { "batch", SN_OPT_INT, "2048", I_OFF(batch),
+      "signals folded per store transaction at most (a batch is what is "
+      "queued: at a low rate one signal)", 1, 65536, NULL, false },
     { "evidence_max", SN_OPT_INT, "10", I_OFF(evidence_max),
       "evidence entries kept per incident (first and latest)", 1, 1000,
       NULL, false },

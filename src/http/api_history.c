@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "core/json.h"
@@ -64,14 +65,24 @@ history(struct sn_req *rq)
     char path[4096];
     sqlite3 *db = NULL;
 
-    if (h->hist != NULL)
-        return h->hist;
+    struct stat st;
+
     if (h->env.state_dir == NULL ||
         (size_t)snprintf(path, sizeof(path), "%s/events.db",
                          h->env.state_dir) >= sizeof(path)) {
         sn_reply_error(rq, 503, "history_unavailable",
                        "no daemon.state_dir: there is no event history");
         return NULL;
+    }
+    if (h->hist != NULL) {
+        /* out_history opens a deleted or replaced file afresh; follow it
+         * rather than answer from the old one (one stat per query). */
+        if (stat(path, &st) == 0 && (uint64_t)st.st_dev == h->hist_dev &&
+            (uint64_t)st.st_ino == h->hist_ino)
+            return h->hist;
+        sn_req_log(rq, SN_LOG_INFO, "%s was deleted or replaced: reopening",
+                   path);
+        sn_http_history_close(h);
     }
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK ||
@@ -85,6 +96,13 @@ history(struct sn_req *rq)
         return NULL;
     }
     sqlite3_busy_timeout(db, 1000);
+    /* A reader never checkpoints or deletes the WAL when it closes: after
+     * a deletion the names belong to out_history's new file. */
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    if (stat(path, &st) == 0) {
+        h->hist_dev = (uint64_t)st.st_dev;
+        h->hist_ino = (uint64_t)st.st_ino;
+    }
     h->hist = db;
     return db;
 }

@@ -2,8 +2,10 @@
  * GET /api/v1/rules: every rule of every det_rules detector of the running
  * pipeline, compiled afresh from the detector's configured files so the
  * answer also carries validation results (warnings, or the errors a
- * reload would hit). Hit counts: the detector's match counter; the rules
- * library does not count per rule yet, so "hits" is per detector.
+ * reload would hit). Hit counts: "hits" is the detector's match counter,
+ * and each rule has its "matches" and "signals", read from the counters
+ * det_rules keeps per rule (sentineld_plugin_rule_*_total{rule="id"}), so
+ * they survive reloads and a rule new in the files shows 0.
  * POST /api/v1/rules/reload: the SIGHUP path, answered with its outcome.
  */
 #include <string.h>
@@ -38,7 +40,7 @@ one_detector(struct sn_buf *b, struct sn_http *h, struct sn_instance *in)
     struct sn_rules_src *src = sn_rules_src_new();
     struct sn_ruleset *rs = NULL;
     struct sn_diags d;
-    char labels[200];
+    char labels[400];
 
     sn_diags_init(&d);
     for (size_t i = 0; src && paths && i < paths->n; i++)
@@ -66,7 +68,15 @@ one_detector(struct sn_buf *b, struct sn_http *h, struct sn_instance *in)
         put_str(b, "severity", sn_rule_severity_name(r->severity));
         sn_buf_printf(b, ",\"enabled\":%s,", r->enabled ? "true" : "false");
         put_str(b, "file", r->file);
-        sn_buf_printf(b, ",\"line\":%d}", r->line);
+        sn_buf_printf(b, ",\"line\":%d", r->line);
+        /* Rule ids need no escaping in a label value (rules/load.c). */
+        snprintf(labels, sizeof(labels), "%s,rule=\"%s\"", in->labels, r->id);
+        sn_buf_printf(
+            b, ",\"matches\":%llu,\"signals\":%llu}",
+            (unsigned long long)sn_metrics_value(
+                h->env.metrics, "sentineld_plugin_rule_matches_total", labels),
+            (unsigned long long)sn_metrics_value(
+                h->env.metrics, "sentineld_plugin_rule_signals_total", labels));
     }
     SN_BUF_LIT(b, "],\"diagnostics\":[");
     for (size_t i = 0; i < d.n; i++) {

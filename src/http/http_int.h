@@ -42,12 +42,14 @@ struct sn_http {
     struct sn_bucket buckets[SN_HTTP_BUCKETS];
     struct sn_incidents *inc; /* opened lazily: NULL until the store exists */
     void *hist; /* sqlite3 * on <state_dir>/events.db, read-only, lazily */
+    uint64_t hist_dev, hist_ino; /* the file hist has open */
     struct sn_stream *stream; /* live feed clients (stream.c) */
     struct sn_emitter *em;    /* POST /api/v1/events (api_events.c) */
     const void *em_pipeline;  /* the pipeline em belongs to */
     uint64_t next_cid;
     struct sn_counter *c_requests, *c_errors_4xx, *c_errors_5xx,
-        *c_rate_limited, *c_auth_failed, *c_events_in, *c_events_rejected;
+        *c_rate_limited, *c_auth_failed, *c_events_in, *c_events_rejected,
+        *c_body_too_large;
 };
 
 /* Roles, in increasing power. */

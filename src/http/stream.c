@@ -1,7 +1,9 @@
 /*
  * Live feed clients (SSE and WebSocket) and the timer that fans incident
- * changes out to them; see stream.h. Each change is rendered once per
- * poll and copied to each client's connection buffer. The WebSocket
+ * changes out to them; see stream.h. Each tick renders its changes once
+ * per transport into one shared, reference-counted block, and every
+ * client in step gets that block by reference (no copy) in one write
+ * (one SSE chunk). The WebSocket
  * protocol itself (handshake key, frames) is in ws.c; here we take the
  * connection over from evhttp after the 101 answer.
  */
@@ -28,6 +30,8 @@
 /* Changes fanned out per tick: ~2,500/s, far above any incident rate, in
  * slices a fast client drains between ticks. */
 #define DOCS_PER_TICK 256
+/* Bytes one tick queues per client at most (see collect). */
+#define TICK_BYTES_MAX (SN_STREAM_CLIENT_BUF_MAX / 2)
 /* Idle connections get a comment/ping this often so proxies keep them. */
 #define KEEPALIVE_NS (15LL * 1000000000)
 /* A WebSocket being closed gets this long to take its close frame. */
@@ -54,6 +58,13 @@ struct sn_stream {
     size_t n;
     struct evbuffer *tmp;
     struct sn_buf msg; /* one rendered message */
+    /* This tick's changes: rendered per transport, back to back, and
+     * where each change starts (index i: seqs[i], offs[k][i]). */
+    struct sn_buf tick[2];
+    int64_t seqs[DOCS_PER_TICK];
+    size_t offs[2][DOCS_PER_TICK];
+    size_t n_tick;
+    bool tick_full; /* a change did not fit: the tick ends before it */
     int64_t last_keepalive;
     struct sn_counter *c_clients, *c_dropped, *c_sent, *c_gaps, *c_refused;
 };
@@ -94,6 +105,9 @@ link_client(struct sn_stream *st, struct client *c)
 
     setsockopt(bufferevent_getfd(c->bev), SOL_SOCKET, SO_SNDBUF, &sz,
                sizeof(sz));
+    /* A tick's block in as few write(2)s as the send buffer takes
+     * (libevent's default is 16 KiB per write). */
+    bufferevent_set_max_single_write(c->bev, FEED_SNDBUF);
     c->st = st;
     c->next = st->clients;
     c->prev = NULL;
@@ -310,27 +324,143 @@ deliver(struct client *c, const struct sn_buf *m)
     return true;
 }
 
+/* A tick's rendered changes, shared by reference by every client's
+ * output buffer; freed when the last one has written it. Only the
+ * control thread touches it. */
+struct block {
+    unsigned refs;
+    size_t len;
+    char data[];
+};
+
 static void
-broadcast(void *arg, const struct sn_doc *doc)
+block_unref(const void *data, size_t len, void *arg)
+{
+    struct block *b = arg;
+
+    (void)data;
+    (void)len;
+    if (--b->refs == 0)
+        free(b);
+}
+
+static struct block *
+block_new(const struct sn_buf *src)
+{
+    struct block *b = malloc(sizeof(*b) + src->len);
+
+    if (b == NULL)
+        return NULL;
+    b->refs = 1; /* the fan-out's own, dropped when it is done */
+    b->len = src->len;
+    memcpy(b->data, src->data, src->len);
+    return b;
+}
+
+/* Queue b->data[off..] on c by reference. */
+static bool
+send_block(struct client *c, struct block *b, size_t off)
+{
+    struct evbuffer *out =
+        c->kind == C_SSE ? c->st->tmp : bufferevent_get_output(c->bev);
+
+    if (evbuffer_add_reference(out, b->data + off, b->len - off, block_unref,
+                               b) != 0)
+        return false;
+    b->refs++;
+    if (c->kind == C_SSE) {
+        /* One chunk for the whole tick; the chain moves, not the bytes. */
+        evhttp_send_reply_chunk(c->req, out);
+        evbuffer_drain(out, evbuffer_get_length(out));
+    }
+    return true;
+}
+
+/* Collect one change of this tick, rendered for both transports. */
+static void
+collect(void *arg, const struct sn_doc *doc)
 {
     struct sn_stream *st = arg;
+    size_t i = st->n_tick;
 
+    if (st->tick_full || i >= DOCS_PER_TICK)
+        return;
+    st->seqs[i] = doc->seq;
     for (int k = C_SSE; k <= C_WS; k++) {
-        bool rendered = false;
-        struct client *c = st->clients, *next;
-
-        for (; c != NULL; c = next) {
-            next = c->next;
-            if ((int)c->kind != k || c->closing || c->seq >= doc->seq)
-                continue;
-            if (!rendered) {
-                render(st, (enum kind)k, doc);
-                rendered = true;
-            }
-            if (deliver(c, &st->msg))
-                c->seq = doc->seq;
+        uint8_t hdr[10];
+        size_t hl = 0;
+        st->offs[k][i] = st->tick[k].len;
+        render(st, (enum kind)k, doc);
+        if (k == C_WS)
+            hl = sn_ws_frame_header(hdr, SN_WS_TEXT, st->msg.len);
+        /* A tick never queues more than half a client's allowance, so a
+         * client that reads is not dropped for a burst of large changes:
+         * the rest waits for the next tick. */
+        if ((i > 0 && st->tick[k].len + hl + st->msg.len > TICK_BYTES_MAX) ||
+            sn_buf_append(&st->tick[k], hdr, hl) != SN_OK ||
+            sn_buf_append(&st->tick[k], st->msg.data, st->msg.len) != SN_OK) {
+            /* The tick is full: this change and the rest of the slice go
+             * out next tick (sn_stream_poll moves the position back). */
+            st->tick[C_SSE].len = st->offs[C_SSE][i];
+            st->tick[C_WS].len =
+                k == C_WS ? st->offs[C_WS][i] : st->tick[C_WS].len;
+            st->tick_full = true;
+            return;
         }
     }
+    st->n_tick++;
+}
+
+/* Give every client what it lacks of this tick's changes, or drop it when
+ * that would take it past its buffer limit. */
+static void
+fan_out(struct sn_stream *st)
+{
+    struct block *blk[2] = { NULL, NULL };
+    struct client *c, *next;
+    size_t n = st->n_tick;
+
+    if (n == 0)
+        return;
+    for (int k = C_SSE; k <= C_WS; k++)
+        if ((blk[k] = block_new(&st->tick[k])) == NULL)
+            goto out;
+    for (c = st->clients; c != NULL; c = next) {
+        size_t i = 0, off, len;
+        next = c->next;
+        if (c->closing)
+            continue;
+        /* Clients are in step unless one joined mid-way; skip what it
+         * already has. */
+        while (i < n && st->seqs[i] <= c->seq)
+            i++;
+        if (i == n)
+            continue;
+        off = st->offs[c->kind][i];
+        len = blk[c->kind]->len - off;
+        if (pending(c) + len > SN_STREAM_CLIENT_BUF_MAX) {
+            drop(c);
+            continue;
+        }
+        if (!send_block(c, blk[c->kind], off)) {
+            drop(c);
+            continue;
+        }
+        c->seq = st->seqs[n - 1];
+        sn_counter_add(st->c_sent, n - i);
+    }
+out:
+    for (int k = C_SSE; k <= C_WS; k++)
+        if (blk[k] != NULL)
+            block_unref(NULL, 0, blk[k]);
+}
+
+/* The feed position moves without a callback when st->seq is 0. */
+static void
+ignore_doc(void *arg, const struct sn_doc *doc)
+{
+    (void)arg;
+    (void)doc;
 }
 
 static void
@@ -374,8 +504,15 @@ sn_stream_poll(struct sn_http *h)
     /* One bounded slice per tick: between ticks the loop writes to the
      * sockets, so a burst of changes does not pile up in every client's
      * buffer at once and only clients that do not read fall behind. */
-    n = sn_incidents_feed(inc, &st->seq, DOCS_PER_TICK, broadcast, st);
-    (void)n;
+    st->n_tick = 0;
+    st->tick_full = false;
+    sn_buf_reset(&st->tick[C_SSE]);
+    sn_buf_reset(&st->tick[C_WS]);
+    n = sn_incidents_feed(inc, &st->seq, DOCS_PER_TICK, collect, st);
+    if (st->tick_full && st->n_tick > 0)
+        st->seq = st->seqs[st->n_tick - 1];
+    if (n > 0)
+        fan_out(st);
     if (mono_ns() - st->last_keepalive > KEEPALIVE_NS) {
         struct client *c = st->clients, *next;
         st->last_keepalive = mono_ns();
@@ -441,7 +578,7 @@ start_client(struct client *c, int64_t resume)
     char j[64];
 
     if (inc != NULL && st->seq == 0) {
-        sn_incidents_feed(inc, &st->seq, 1, broadcast, st);
+        sn_incidents_feed(inc, &st->seq, 1, ignore_doc, st);
         if (st->seq == 0)
             st->seq = -1;
     }
@@ -631,6 +768,8 @@ sn_stream_new(struct sn_http *h)
     st->tmp = evbuffer_new();
     st->timer = event_new(h->base, -1, EV_PERSIST, on_timer, h);
     sn_buf_init(&st->msg, 64u << 20);
+    sn_buf_init(&st->tick[C_SSE], 256u << 20);
+    sn_buf_init(&st->tick[C_WS], 256u << 20);
     if (st->tmp == NULL || st->timer == NULL || evtimer_add(st->timer, &tv)) {
         sn_stream_free(st);
         return NULL;
@@ -671,5 +810,7 @@ sn_stream_free(struct sn_stream *st)
     if (st->tmp)
         evbuffer_free(st->tmp);
     sn_buf_fini(&st->msg);
+    sn_buf_fini(&st->tick[C_SSE]);
+    sn_buf_fini(&st->tick[C_WS]);
     free(st);
 }

@@ -15,10 +15,9 @@
 #include "core/clock.h"
 #include "incident/incident.h"
 #include "incident/incidents.h"
+#include "incident/partition.h"
 
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-/* Nesting deeper than this is not a signal a detector would write. */
-#define SIGNAL_DEPTH 32
 
 enum sn_status
 sn_fold_init(struct sn_fold *f, struct sn_store *store, struct sn_scrub *scrub,
@@ -29,10 +28,9 @@ sn_fold_init(struct sn_fold *f, struct sn_store *store, struct sn_scrub *scrub,
     f->scrub = scrub;
     f->auto_resolve_ms = auto_resolve_ms;
     f->evidence_max = evidence_max ? evidence_max : 10;
-    f->tok = json_tokener_new_ex(SIGNAL_DEPTH);
     sn_buf_init(&f->scratch, 8u * 1024 * 1024);
-    sn_buf_init(&f->tmp, 1024 * 1024);
-    return f->tok != NULL ? SN_OK : SN_ENOMEM;
+    sn_buf_init(&f->tmp, 8u * 1024 * 1024);
+    return SN_OK;
 }
 
 static void sn_fold_discard_all(struct sn_fold *f);
@@ -41,11 +39,8 @@ void
 sn_fold_fini(struct sn_fold *f)
 {
     sn_fold_discard_all(f);
-    if (f->tok != NULL)
-        json_tokener_free(f->tok);
     sn_buf_fini(&f->scratch);
     sn_buf_fini(&f->tmp);
-    f->tok = NULL;
 }
 
 static const char *
@@ -71,12 +66,20 @@ get_int(struct json_object *o, const char *key, int64_t def)
     return json_object_get_int64(v);
 }
 
-static enum sn_status
-set_json(char **field, struct json_object *o)
+/* A copy of json-c's text for o; NULL when out of memory. */
+static char *
+render(struct json_object *o, size_t *len)
 {
-    const char *t = json_object_to_json_string_ext(o, JSON_FLAGS);
+    size_t n;
+    const char *t = json_object_to_json_string_length(o, JSON_FLAGS, &n);
+    char *c = malloc(n + 1);
 
-    return sn_incident_set(field, t, strlen(t));
+    if (c != NULL) {
+        memcpy(c, t, n + 1);
+        if (len != NULL)
+            *len = n;
+    }
+    return c;
 }
 
 /* Evidence items from a signal: {"first":[..],"last":[..]} (det_rules) or
@@ -113,27 +116,109 @@ collect_items(struct json_object *ev, struct json_object *into)
     }
 }
 
+/* Items are compared as text: json-c renders equal items (same keys in
+ * the same order, "time" added last) to the same bytes, and a stored
+ * evidence array holds them as json-c rendered them. */
 static bool
-same_item(struct json_object *a, struct json_object *b)
+same_item(const struct sn_fold_item *a, const struct sn_fold_item *b)
 {
-    const char *sa, *sb;
-
-    if (get_int(a, "time_ns", 0) != get_int(b, "time_ns", 1))
-        return false;
-    sa = json_object_to_json_string_ext(a, JSON_FLAGS);
-    sb = json_object_to_json_string_ext(b, JSON_FLAGS);
-    return strcmp(sa, sb) == 0;
+    return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
 }
 
 struct sn_fold_entry {
     uint64_t hash; /* of rule id and group key */
     struct sn_incident inc;
-    struct json_object *evidence;    /* array, owned */
-    struct json_object *explanation; /* the latest signal, owned */
+    /* The evidence window: spans of inc.evidence (as loaded or last
+     * written) or of this batch's signals, which outlive the batch. */
+    struct sn_fold_item *ev;
+    size_t n_ev, cap_ev;
+    const char *expl; /* the latest signal's explanation, borrowed */
+    size_t expl_len;
     bool is_new, asked;
     int64_t n_signals, n_events;
     int last_sev;
 };
+
+static const char *
+skip_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    return p;
+}
+
+static enum sn_status
+ev_reserve(struct sn_fold_entry *e, size_t n)
+{
+    struct sn_fold_item *v;
+    size_t cap;
+
+    if (n <= e->cap_ev)
+        return SN_OK;
+    cap = e->cap_ev ? e->cap_ev : 16;
+    while (cap < n)
+        cap *= 2;
+    v = realloc(e->ev, cap * sizeof(*v));
+    if (v == NULL)
+        return SN_ENOMEM;
+    e->ev = v;
+    e->cap_ev = cap;
+    return SN_OK;
+}
+
+/* The elements of a stored evidence array as spans of its text, without
+ * building a tree: the manager reads every open incident's evidence per
+ * batch, and parsing it was a sixth of its time. Anything that is not a
+ * well-formed array is an empty window, as a failed parse was. */
+static enum sn_status
+split_items(struct sn_fold_entry *e, const char *s)
+{
+    const char *p = s ? skip_ws(s) : "";
+
+    e->n_ev = 0;
+    if (*p++ != '[')
+        return SN_OK;
+    p = skip_ws(p);
+    if (*p == ']')
+        return SN_OK;
+    for (;;) {
+        const char *start = p, *end;
+        int depth = 0;
+        for (; *p != '\0'; p++) {
+            if (*p == '"') {
+                for (p++; *p != '\0' && *p != '"'; p++)
+                    if (*p == '\\' && p[1] != '\0')
+                        p++;
+                if (*p == '\0')
+                    break;
+            } else if (*p == '{' || *p == '[') {
+                depth++;
+            } else if (*p == '}' || *p == ']') {
+                if (depth-- == 0)
+                    break;
+            } else if (*p == ',' && depth == 0) {
+                break;
+            }
+        }
+        if (*p == '\0' || (*p == '}' && depth < 0) || p == start)
+            goto bad;
+        for (end = p; end > start && (end[-1] == ' ' || end[-1] == '\n' ||
+                                      end[-1] == '\t' || end[-1] == '\r');
+             end--)
+            ;
+        if (ev_reserve(e, e->n_ev + 1) != SN_OK)
+            return SN_ENOMEM;
+        e->ev[e->n_ev].p = start;
+        e->ev[e->n_ev].len = (size_t)(end - start);
+        e->n_ev++;
+        if (*p == ']')
+            return *skip_ws(p + 1) == '\0' ? SN_OK : (e->n_ev = 0, SN_OK);
+        p = skip_ws(p + 1);
+    }
+bad:
+    e->n_ev = 0;
+    return SN_OK;
+}
 
 static uint64_t
 key_hash(const char *rule, const char *key)
@@ -152,8 +237,7 @@ static void
 entry_fini(struct sn_fold_entry *e)
 {
     sn_incident_fini(&e->inc);
-    json_object_put(e->evidence);
-    json_object_put(e->explanation);
+    free(e->ev);
     memset(e, 0, sizeof(*e));
 }
 
@@ -182,24 +266,55 @@ sn_fold_discard_all(struct sn_fold *f)
 
 /* Add fresh items to the window; when full keep the first half as first
  * seen (how it began) and the newest after it (how it goes on). */
-static void
-merge_evidence(struct sn_fold *f, struct json_object *all,
-               struct json_object *fresh)
+static enum sn_status
+merge_evidence(struct sn_fold *f, struct sn_fold_entry *e,
+               const struct sn_fold_sig *sig)
 {
-    size_t n_old = json_object_array_length(all), n;
+    size_t n_old = e->n_ev, n, cut;
     size_t head = f->evidence_max / 2;
 
-    for (size_t i = 0; i < json_object_array_length(fresh); i++) {
-        struct json_object *it = json_object_array_get_idx(fresh, i);
+    if (ev_reserve(e, n_old + sig->n_items) != SN_OK)
+        return SN_ENOMEM;
+    for (size_t i = 0; i < sig->n_items; i++) {
         bool dup = false;
         for (size_t j = 0; j < n_old && !dup; j++)
-            dup = same_item(json_object_array_get_idx(all, j), it);
+            dup = same_item(&e->ev[j], &sig->items[i]);
         if (!dup)
-            json_object_array_add(all, json_object_get(it));
+            e->ev[e->n_ev++] = sig->items[i];
     }
-    n = json_object_array_length(all);
-    if (n > f->evidence_max)
-        json_object_array_del_idx(all, head, n - f->evidence_max);
+    n = e->n_ev;
+    if (n > f->evidence_max) {
+        cut = n - f->evidence_max;
+        memmove(&e->ev[head], &e->ev[head + cut],
+                (n - head - cut) * sizeof(*e->ev));
+        e->n_ev = f->evidence_max;
+    }
+    return SN_OK;
+}
+
+/* The window as a JSON array into inc.evidence; the spans then point
+ * into that text (the signals' own may be freed after the batch). */
+static enum sn_status
+write_evidence(struct sn_fold *f, struct sn_fold_entry *e)
+{
+    struct sn_buf *b = &f->tmp;
+    size_t pos = 1;
+
+    sn_buf_reset(b);
+    if (sn_buf_putc(b, '[') != SN_OK)
+        return SN_ENOMEM;
+    for (size_t i = 0; i < e->n_ev; i++)
+        if ((i > 0 && sn_buf_putc(b, ',') != SN_OK) ||
+            sn_buf_append(b, e->ev[i].p, e->ev[i].len) != SN_OK)
+            return SN_ENOMEM;
+    if (sn_buf_putc(b, ']') != SN_OK ||
+        sn_incident_set(&e->inc.evidence, b->data, b->len) != SN_OK)
+        return SN_ENOMEM;
+    for (size_t i = 0; i < e->n_ev; i++) {
+        e->ev[i].p = e->inc.evidence + pos;
+        pos += e->ev[i].len + 1;
+    }
+    return SN_OK;
 }
 
 static enum sn_status
@@ -222,11 +337,13 @@ write_entry(struct sn_fold *f, struct sn_fold_entry *e, int64_t now)
     char reason[256];
     const char *action;
 
-    if (set_json(&inc->evidence, e->evidence) != SN_OK ||
-        (e->explanation != NULL &&
-         set_json(&inc->explanation, e->explanation) != SN_OK))
+    if (write_evidence(f, e) != SN_OK ||
+        (e->expl != NULL &&
+         sn_incident_set(&inc->explanation, e->expl, e->expl_len) != SN_OK))
         return SN_EIO;
-    inc->version++;
+    /* One per signal, however the batch grouped them: the same signals
+     * give the same version on any instance (docs/incidents.md). */
+    inc->version += e->n_signals > 0 ? e->n_signals : 1;
     inc->updated_at = now;
     if (strcmp(inc->status, "resolved") == 0) {
         action = "resolve";
@@ -248,6 +365,7 @@ write_entry(struct sn_fold *f, struct sn_fold_entry *e, int64_t now)
     }
     if (record(f, inc, action, reason) != SN_OK)
         return SN_EIO;
+    inc->fresh = false;
     if (e->is_new)
         f->st.opened++;
     else if (strcmp(inc->status, "resolved") != 0)
@@ -307,11 +425,10 @@ lookup(struct sn_fold *f, const char *rule, const char *key, uint64_t h,
         return NULL;
     }
     e->hash = h;
-    e->evidence = e->inc.evidence ? json_tokener_parse(e->inc.evidence) : NULL;
-    if (e->evidence == NULL ||
-        !json_object_is_type(e->evidence, json_type_array)) {
-        json_object_put(e->evidence);
-        e->evidence = json_object_new_array();
+    if (split_items(e, e->inc.evidence) != SN_OK) {
+        entry_fini(e);
+        *rc = SN_ENOMEM;
+        return NULL;
     }
     f->n_cache++;
     return e;
@@ -338,11 +455,11 @@ open_entry(struct sn_fold *f, const char *rule, const char *key, uint64_t h,
     sn_incident_init(&e->inc);
     e->hash = h;
     e->is_new = true;
+    e->inc.fresh = true;
     sn_uuid4(e->inc.id);
     sn_store_last_resolved(f->store, rule, key, e->inc.previous_id);
     if (sn_incident_set(&e->inc.rule_id, rule, strlen(rule)) ||
-        sn_incident_set(&e->inc.group_key, key, strlen(key)) ||
-        (e->evidence = json_object_new_array()) == NULL) {
+        sn_incident_set(&e->inc.group_key, key, strlen(key))) {
         entry_fini(e);
         return NULL;
     }
@@ -424,8 +541,13 @@ sn_fold_sig_fini(struct sn_fold_sig *sig)
 {
     free(sig->rule);
     free(sig->gk);
-    json_object_put(sig->o);
-    json_object_put(sig->items);
+    free(sig->src_input);
+    free(sig->src_topic);
+    free(sig->title);
+    free(sig->description);
+    free(sig->tags);
+    free(sig->expl);
+    free(sig->items);
     memset(sig, 0, sizeof(*sig));
 }
 
@@ -434,8 +556,11 @@ sn_fold_prepare(struct json_tokener *tok, struct sn_scrub *scrub,
                 const char *json, size_t len, struct sn_fold_sig *sig,
                 struct sn_error *err)
 {
-    struct json_object *o, *key = NULL, *ev = NULL, *win = NULL, *v;
+    struct json_object *o, *key = NULL, *ev = NULL, *win = NULL, *v, *items;
     const char *type, *rule, *state, *gk;
+    size_t n, text = 0;
+    char *at;
+    bool has_tags;
 
     memset(sig, 0, sizeof(*sig));
     json_tokener_reset(tok);
@@ -486,6 +611,12 @@ sn_fold_prepare(struct json_tokener *tok, struct sn_scrub *scrub,
     if (sig->count < 1)
         sig->count = 1;
     sig->quiet_ms = get_int(o, "quiet_ms", -1);
+    if (sn_partition_sig_source(o, sig) != SN_OK) {
+        json_object_put(o);
+        sn_fold_sig_fini(sig);
+        sn_error_set(err, "out of memory");
+        return SN_ENOMEM;
+    }
 
     /* The group key is the incident's identity: never scrubbed (only the
      * rule's group_by fields are in it). */
@@ -517,13 +648,62 @@ sn_fold_prepare(struct json_tokener *tok, struct sn_scrub *scrub,
     if (json_object_object_get_ex(o, "evidence", &ev))
         json_object_get(ev);
     json_object_object_del(o, "evidence");
-    sig->items = json_object_new_array();
-    collect_items(ev, sig->items);
+    items = json_object_new_array();
+    collect_items(ev, items);
     if (json_object_object_get_ex(o, "sequence", &v))
-        collect_items(v, sig->items);
+        collect_items(v, items);
     json_object_put(ev);
-    sig->o = o;
+    /* Rendered here, on the emitting thread, so the manager's thread
+     * only copies text. */
+    n = items ? json_object_array_length(items) : 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l;
+        json_object_to_json_string_length(json_object_array_get_idx(items, i),
+                                          JSON_FLAGS, &l);
+        text += l;
+    }
+    sig->items = malloc(n * sizeof(*sig->items) + text + 1);
+    at = sig->items ? (char *)(sig->items + n) : NULL;
+    for (size_t i = 0; at != NULL && i < n; i++) {
+        size_t l;
+        const char *t = json_object_to_json_string_length(
+            json_object_array_get_idx(items, i), JSON_FLAGS, &l);
+        memcpy(at, t, l);
+        sig->items[i].p = at;
+        sig->items[i].len = l;
+        at += l;
+    }
+    sig->n_items = n;
+    json_object_put(items);
+    if (get_str(o, "title") != NULL)
+        sig->title = strdup(get_str(o, "title"));
+    if (get_str(o, "description") != NULL)
+        sig->description = strdup(get_str(o, "description"));
+    has_tags = json_object_object_get_ex(o, "tags", &v) &&
+               json_object_is_type(v, json_type_array);
+    if (has_tags)
+        sig->tags = render(v, NULL);
+    sig->expl = render(o, &sig->expl_len);
+    if (sig->items == NULL || sig->expl == NULL ||
+        (get_str(o, "title") != NULL && sig->title == NULL) ||
+        (get_str(o, "description") != NULL && sig->description == NULL) ||
+        (has_tags && sig->tags == NULL)) {
+        json_object_put(o);
+        sn_fold_sig_fini(sig);
+        sn_error_set(err, "out of memory");
+        return SN_ENOMEM;
+    }
+    json_object_put(o);
     return SN_OK;
+}
+
+/* The same text again (every signal of a rule repeats its title) is
+ * not copied again. */
+static void
+set_text(char **field, const char *s)
+{
+    if (*field == NULL || strcmp(*field, s) != 0)
+        sn_incident_set(field, s, strlen(s));
 }
 
 enum sn_status
@@ -531,7 +711,6 @@ sn_fold_apply(struct sn_fold *f, struct sn_fold_sig *sig, int64_t now,
               struct sn_error *err)
 {
     struct sn_fold_entry *e;
-    struct json_object *v, *o = sig->o;
     char title[256];
     bool degraded = sig->state == SN_SIG_DEGRADED;
     int64_t when = sig->when ? sig->when : now;
@@ -544,27 +723,27 @@ sn_fold_apply(struct sn_fold *f, struct sn_fold_sig *sig, int64_t now,
         goto out;
     }
     e = lookup(f, sig->rule, sig->gk, sig->hash, &rc);
-    if (rc == SN_DECLINED)
+    if (rc == SN_DECLINED) {
         e = open_entry(f, sig->rule, sig->gk, sig->hash, sig->sev, sig->base,
                        first, last, now, degraded);
-    if (e == NULL) {
+        if (e != NULL)
+            sn_partition_open(f->store, sig, &e->inc);
+    }
+    if (e == NULL || sn_partition_tag(&e->inc, sig) != SN_OK) {
         rc = SN_EIO;
         goto out;
     }
     rc = SN_OK;
-    if (get_str(o, "title") != NULL)
-        sn_incident_set(&e->inc.title, get_str(o, "title"),
-                        strlen(get_str(o, "title")));
+    if (sig->title != NULL)
+        set_text(&e->inc.title, sig->title);
     else if (degraded && e->inc.title == NULL) {
         snprintf(title, sizeof(title), "Detection degraded: %s", sig->rule);
         sn_incident_set(&e->inc.title, title, strlen(title));
     }
-    if (get_str(o, "description") != NULL)
-        sn_incident_set(&e->inc.description, get_str(o, "description"),
-                        strlen(get_str(o, "description")));
-    if (json_object_object_get_ex(o, "tags", &v) &&
-        json_object_is_type(v, json_type_array))
-        set_json(&e->inc.tags, v);
+    if (sig->description != NULL)
+        set_text(&e->inc.description, sig->description);
+    if (sig->tags != NULL)
+        set_text(&e->inc.tags, sig->tags);
     e->inc.quiet_ms = sig->quiet_ms >= 0 ? sig->quiet_ms : f->auto_resolve_ms;
     if (first < e->inc.first_seen)
         e->inc.first_seen = first;
@@ -577,9 +756,12 @@ sn_fold_apply(struct sn_fold *f, struct sn_fold_sig *sig, int64_t now,
     e->n_events += sig->count;
     e->last_sev = sig->sev;
     escalate(f, e, sig->sev, sig->base, now);
-    merge_evidence(f, e->evidence, sig->items);
-    json_object_put(e->explanation);
-    e->explanation = json_object_get(o);
+    if (merge_evidence(f, e, sig) != SN_OK) {
+        rc = SN_ENOMEM;
+        goto out;
+    }
+    e->expl = sig->expl;
+    e->expl_len = sig->expl_len;
     if (degraded)
         f->st.degraded++;
 out:
@@ -587,23 +769,6 @@ out:
         sn_error_set(err, "incident store %s: %s", sn_store_path(f->store),
                      sn_store_errmsg(f->store));
     return rc == SN_ENOMEM ? SN_EIO : rc;
-}
-
-enum sn_status
-sn_fold_signal(struct sn_fold *f, const char *json, size_t len, int64_t now,
-               struct sn_error *err)
-{
-    struct sn_fold_sig sig;
-    enum sn_status rc;
-
-    rc = sn_fold_prepare(f->tok, f->scrub, json, len, &sig, err);
-    if (rc != SN_OK) {
-        f->st.invalid++;
-        return rc == SN_ENOMEM ? SN_EIO : rc;
-    }
-    rc = sn_fold_apply(f, &sig, now, err);
-    sn_fold_sig_fini(&sig);
-    return rc;
 }
 
 enum sn_status

@@ -1,7 +1,8 @@
 /*
  * Folding one detector signal into the incident it belongs to, inside
- * the caller's store transaction: open (UUID, version 1), update (hits,
- * last seen, evidence window, severity, version + 1), resolve, a
+ * the caller's store transaction: open (UUID; name-based when the signal
+ * names its source record), update (hits, last seen, evidence window,
+ * severity; the version grows by the number of signals folded), resolve, a
  * detection-degraded incident, and escalations to CRITICAL parked as
  * pending approval. Every change is a version, an audit entry and an
  * outbox row (store.c). The rules are in docs/incidents.md.
@@ -30,12 +31,18 @@ struct sn_fold_stats {
 
 struct sn_fold_entry; /* an incident changed by the current batch */
 
+/* One evidence item as JSON text (not NUL-terminated): a span of a
+ * signal's item buffer or of an incident's stored evidence array. */
+struct sn_fold_item {
+    const char *p;
+    size_t len;
+};
+
 struct sn_fold {
     struct sn_store *store;         /* borrowed */
     struct sn_scrub *scrub;         /* borrowed */
     int64_t auto_resolve_ms;        /* default quiet period; 0 never */
     size_t evidence_max;
-    struct json_tokener *tok;
     struct sn_buf scratch;          /* the rendered document */
     struct sn_buf tmp;
     struct sn_fold_stats st;
@@ -48,8 +55,10 @@ enum sn_status sn_fold_init(struct sn_fold *f, struct sn_store *store,
                             size_t evidence_max);
 void sn_fold_fini(struct sn_fold *f);
 
-/* A signal parsed, checked and scrubbed (by the thread that emitted it),
- * ready for sn_fold_apply on the manager's thread. */
+/* A signal parsed, checked, scrubbed and rendered back to JSON text (by
+ * the thread that emitted it), ready for sn_fold_apply on the manager's
+ * thread, which then builds no json-c tree at all: everything the fold
+ * reads from the signal is extracted here. */
 enum { SN_SIG_FIRING = 0, SN_SIG_RESOLVED, SN_SIG_DEGRADED };
 struct sn_fold_sig {
     char *rule, *gk;       /* rule id, canonical group key JSON */
@@ -57,8 +66,17 @@ struct sn_fold_sig {
     int state, sev, base;  /* SN_SIG_*, enum sn_severity (base -1: none) */
     int64_t when, first, last, count;
     int64_t quiet_ms;      /* -1: the configured default */
-    struct json_object *o; /* the explanation: scrubbed, no key/evidence */
-    struct json_object *items; /* evidence items, scrubbed */
+    char *title, *description; /* NULL: absent */
+    char *tags;            /* JSON array text; NULL: absent */
+    char *expl;            /* the explanation: scrubbed, no key/evidence */
+    size_t expl_len;
+    struct sn_fold_item *items; /* evidence items, scrubbed, rendered; */
+    size_t n_items;             /* one allocation with their text */
+    /* The record that triggered it ("source", partition.h); src_input
+     * NULL: none (a clock signal); src_offset -1: no offset. */
+    char *src_input, *src_topic;
+    int32_t src_part;
+    int64_t src_offset;
 };
 
 /* Any thread (with its own tokener and scrubber). SN_EINVAL with err
@@ -68,24 +86,22 @@ enum sn_status sn_fold_prepare(struct json_tokener *tok,
                                size_t len, struct sn_fold_sig *sig,
                                struct sn_error *err);
 void sn_fold_sig_fini(struct sn_fold_sig *sig);
-/* The manager's thread: fold a prepared signal into the batch (below). */
+/*
+ * The manager's thread: fold one prepared signal (docs/correlation.md
+ * "Signal JSON", plus the optional title, description, tags and
+ * quiet_ms) at wall time now. The signals of one batch that hit the same
+ * incident become one version (batching: the row, evidence and document
+ * are written once per batch, by sn_fold_flush); a resolve is written at
+ * once, so a key that fires again in the same batch opens a new
+ * incident. The batch borrows the signal's text: sig must stay alive
+ * until sn_fold_flush or sn_fold_discard. SN_EIO: the store failed (the
+ * caller calls sn_fold_discard and rolls the transaction back).
+ */
 enum sn_status sn_fold_apply(struct sn_fold *f, struct sn_fold_sig *sig,
                              int64_t now, struct sn_error *err);
-
-/*
- * Fold one signal (docs/correlation.md "Signal JSON", plus the optional
- * title, description, tags and quiet_ms) at wall time now. The signals
- * of one batch that hit the same incident become one version (batching:
- * the row, evidence and document are written once per batch, by
- * sn_fold_flush); a resolve is written at once, so a key that fires
- * again in the same batch opens a new incident. SN_EINVAL: not a signal
- * (err says why; nothing changed); SN_EIO: the store failed (the caller
- * calls sn_fold_discard and rolls the transaction back).
- */
-enum sn_status sn_fold_signal(struct sn_fold *f, const char *json, size_t len,
-                              int64_t now, struct sn_error *err);
-/* Write every incident the batch changed: version + 1, row, evidence,
- * audit entry, outbox row. Inside the caller's transaction. */
+/* Write every incident the batch changed: version + the number of
+ * signals folded into it, row, evidence, audit entry, outbox row.
+ * Inside the caller's transaction. */
 enum sn_status sn_fold_flush(struct sn_fold *f, int64_t now,
                              struct sn_error *err);
 /* Forget the batch's changes (after a rollback). */

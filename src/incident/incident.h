@@ -46,6 +46,12 @@ struct sn_incident {
     bool degraded;                  /* a detection-degraded incident */
     char *explanation;              /* JSON text (scrubbed) */
     char *evidence;                 /* JSON array text (scrubbed) */
+    /* The source partition of the signals that feed it (the latest
+     * signal's "source"; NULL part_input: none, and sn_store_put keeps
+     * what the row has). */
+    char *part_input, *part_topic;
+    int32_t part_partition;
+    bool fresh; /* not stored yet: sn_store_put inserts (replacing) */
 };
 
 void sn_incident_init(struct sn_incident *inc);
@@ -60,6 +66,10 @@ int sn_severity_parse(const char *s);
 
 /* A random (version 4) UUID in canonical text form. */
 void sn_uuid4(char out[SN_UUID_LEN + 1]);
+/* A name-based UUID (RFC 4122 version 5 layout: SHA-1 of namespace and
+ * name) in canonical text form. */
+void sn_uuid5(const unsigned char ns[16], const void *name, size_t len,
+              char out[SN_UUID_LEN + 1]);
 
 /* RFC 3339 UTC with nanoseconds: "2026-11-23T10:00:01.000000000Z". */
 void sn_time_rfc3339(int64_t ns, char out[40]);

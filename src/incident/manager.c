@@ -31,6 +31,8 @@
 /* At stop, a store that keeps failing is given this many more tries
  * before what is still queued is reported lost. */
 #define STOP_RETRIES 20
+/* Outputs whose cursors the manager writes (more save their own). */
+#define CURSORS_MAX 64
 
 /* Per emitting thread (a pthread key's value): parsing and scrubbing
  * state, freed when the thread exits. */
@@ -41,6 +43,24 @@ struct prep {
 
 struct slot {
     struct sn_fold_sig sig;
+};
+
+/* sn_manager_call: a function to run on the manager's thread once every
+ * signal submitted before `target` is committed; on the caller's stack. */
+struct call {
+    sn_manager_fn fn;
+    void *arg;
+    uint64_t target;
+    enum sn_status rc;
+    bool done;
+    struct call *next;
+};
+
+/* A relay's cursor waiting for the manager's next transaction. */
+struct cursor {
+    char *output;
+    int64_t seq;
+    bool dirty;
 };
 
 struct sn_manager {
@@ -67,17 +87,22 @@ struct sn_manager {
     uint64_t submitted, done;
     bool stopping, exited;
     bool lost; /* signals dropped at shutdown: counted done, not stored */
+    struct call *calls, **calls_tail; /* FIFO; progress signals done */
 
     pthread_mutex_t glock;
     pthread_cond_t gcond;
     uint64_t gen;
+
+    pthread_mutex_t cur_lock;
+    struct cursor cursors[CURSORS_MAX];
+    size_t n_cursors;
 
     int64_t last_housekeep, last_prune;
     struct sn_fold_stats seen;
     struct sn_ratelimit rl_invalid, rl_store;
     struct sn_counter *c_received, *c_invalid, *c_opened, *c_versions,
         *c_resolved, *c_escalations, *c_store_errors, *g_writable, *g_queue,
-        *c_lost;
+        *c_lost, *c_call_errors;
 };
 
 static char **
@@ -160,8 +185,10 @@ sn_manager_new(const char *path, const struct sn_incidents_conf *conf,
     pthread_cond_init(&m->not_full, NULL);
     pthread_cond_init(&m->not_empty, NULL);
     pthread_cond_init(&m->progress, NULL);
+    m->calls_tail = &m->calls;
     pthread_mutex_init(&m->glock, NULL);
     pthread_cond_init(&m->gcond, NULL);
+    pthread_mutex_init(&m->cur_lock, NULL);
     m->ring = calloc(m->cap, sizeof(*m->ring));
     if (m->ring == NULL) {
         sn_error_set(err, "out of memory for a queue of %zu signals", m->cap);
@@ -186,6 +213,8 @@ sn_manager_new(const char *path, const struct sn_incidents_conf *conf,
     }
     m->prep_key_ok = true;
     rc = sn_store_open(path, false, &m->store, err);
+    if (rc == SN_OK)
+        rc = sn_store_checkpointer_start(m->store, err);
     if (rc != SN_OK)
         goto fail;
     rc = sn_fold_init(&m->fold, m->store, m->scrub, conf->auto_resolve_ms,
@@ -211,6 +240,9 @@ sn_manager_new(const char *path, const struct sn_incidents_conf *conf,
       "failed incident store transactions (retried; nothing dropped)");
     C(c_lost, "sentineld_signals_lost_total",
       "signals not stored at shutdown because the store kept failing");
+    C(c_call_errors, "sentineld_incident_partition_errors_total",
+      "partition state exports, imports and releases that failed "
+      "(logged with the reason)");
 #undef C
     m->g_writable = sn_metrics_gauge(metrics, "sentineld_incident_store_writable",
                                      NULL,
@@ -278,6 +310,67 @@ sn_manager_sink(void *arg, struct sn_instance *from, const char *json,
     pthread_mutex_unlock(&m->lock);
     sn_counter_add(m->c_received, 1);
     return SN_OK;
+}
+
+enum sn_status
+sn_manager_cursor(struct sn_manager *m, const char *output, int64_t seq)
+{
+    enum sn_status rc = SN_OK;
+    size_t i;
+
+    pthread_mutex_lock(&m->cur_lock);
+    for (i = 0; i < m->n_cursors; i++)
+        if (strcmp(m->cursors[i].output, output) == 0)
+            break;
+    if (i == m->n_cursors) {
+        if (i == CURSORS_MAX ||
+            (m->cursors[i].output = strdup(output)) == NULL)
+            rc = SN_ELIMIT;
+        else
+            m->n_cursors++;
+    }
+    if (rc == SN_OK) {
+        m->cursors[i].seq = seq;
+        m->cursors[i].dirty = true;
+    }
+    pthread_mutex_unlock(&m->cur_lock);
+    return rc;
+}
+
+/* The relays' new cursors, inside the caller's transaction. They are
+ * marked clean first; a failed write or a rolled-back transaction
+ * marks them again (a cursor only moves forward, so an older value
+ * written later cannot move one back: store.c). */
+static enum sn_status
+write_cursors(struct sn_manager *m)
+{
+    struct cursor todo[CURSORS_MAX];
+    size_t n = 0;
+    enum sn_status rc = SN_OK;
+
+    pthread_mutex_lock(&m->cur_lock);
+    for (size_t i = 0; i < m->n_cursors; i++)
+        if (m->cursors[i].dirty) {
+            todo[n++] = m->cursors[i];
+            m->cursors[i].dirty = false;
+        }
+    pthread_mutex_unlock(&m->cur_lock);
+    for (size_t i = 0; i < n && rc == SN_OK; i++)
+        rc = sn_store_cursor_set(m->store, todo[i].output, todo[i].seq);
+    if (rc != SN_OK)
+        for (size_t i = 0; i < n; i++)
+            sn_manager_cursor(m, todo[i].output, todo[i].seq);
+    return rc;
+}
+
+/* After a rollback: what write_cursors took is written next time. */
+static void
+redo_cursors(struct sn_manager *m)
+{
+    pthread_mutex_lock(&m->cur_lock);
+    for (size_t i = 0; i < m->n_cursors; i++)
+        m->cursors[i].dirty = true;
+    pthread_mutex_unlock(&m->cur_lock);
 }
 
 static void
@@ -373,7 +466,15 @@ fold_batch(struct sn_manager *m, size_t k, int64_t now, struct sn_error *err)
         sn_store_rollback(m->store);
         return SN_EIO;
     }
-    return sn_store_commit(m->store, err);
+    /* A cursor that fails to write is not worth failing the batch for:
+     * it is written next time, and a crash redelivers a little more. */
+    if (write_cursors(m) != SN_OK)
+        redo_cursors(m);
+    if (sn_store_commit(m->store, err) != SN_OK) {
+        redo_cursors(m);
+        return SN_EIO;
+    }
+    return SN_OK;
 }
 
 static void
@@ -384,12 +485,15 @@ housekeep(struct sn_manager *m, int64_t now)
 
     sn_error_clear(&err);
     if (sn_store_begin(m->store, &err) == SN_OK) {
-        if (sn_fold_quiet(&m->fold, now, &n) != SN_OK) {
+        if (write_cursors(m) != SN_OK ||
+            sn_fold_quiet(&m->fold, now, &n) != SN_OK) {
+            redo_cursors(m);
             sn_store_rollback(m->store);
             sn_error_set(&err, "incident store %s: auto-resolve: %s",
                          m->path, sn_store_errmsg(m->store));
             store_failed(m, &err);
         } else if (sn_store_commit(m->store, &err) != SN_OK) {
+            redo_cursors(m);
             store_failed(m, &err);
         } else if (n > 0) {
             notify_commit(m);
@@ -406,6 +510,25 @@ housekeep(struct sn_manager *m, int64_t now)
     }
 }
 
+/* With the lock held; returns without it. The call's waiter owns it
+ * again once done is set. */
+static void
+run_call(struct sn_manager *m)
+{
+    struct call *c = m->calls;
+
+    m->calls = c->next;
+    if (m->calls == NULL)
+        m->calls_tail = &m->calls;
+    pthread_mutex_unlock(&m->lock);
+    c->rc = c->fn(c->arg, m->store, &m->fold);
+    notify_commit(m); /* it may have written the outbox */
+    pthread_mutex_lock(&m->lock);
+    c->done = true;
+    pthread_cond_broadcast(&m->progress);
+    pthread_mutex_unlock(&m->lock);
+}
+
 static void *
 manager_main(void *arg)
 {
@@ -419,7 +542,11 @@ manager_main(void *arg)
         struct sn_error err;
 
         pthread_mutex_lock(&m->lock);
-        if (m->count == 0 && !m->stopping) {
+        if (m->calls != NULL && m->calls->target <= m->done) {
+            run_call(m);
+            continue;
+        }
+        if (m->count == 0 && !m->stopping && m->calls == NULL) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += 1;
@@ -503,6 +630,46 @@ sn_manager_start(struct sn_manager *m, struct sn_error *err)
     return SN_OK;
 }
 
+enum sn_status
+sn_manager_call(struct sn_manager *m, sn_manager_fn fn, void *arg)
+{
+    struct call c = { fn, arg, 0, SN_OK, false, NULL };
+
+    pthread_mutex_lock(&m->lock);
+    if (!m->started) {
+        /* No thread owns the connection: the caller does (tests, the
+         * oneshot's teardown). */
+        pthread_mutex_unlock(&m->lock);
+        c.rc = fn(arg, m->store, &m->fold);
+        notify_commit(m);
+        if (c.rc != SN_OK)
+            sn_counter_add(m->c_call_errors, 1);
+        return c.rc;
+    }
+    c.target = m->submitted;
+    *m->calls_tail = &c;
+    m->calls_tail = &c.next;
+    pthread_cond_signal(&m->not_empty);
+    while (!c.done && !m->exited)
+        pthread_cond_wait(&m->progress, &m->lock);
+    if (!c.done) {
+        /* The thread exited first: take the call out of the list. */
+        struct call **pp = &m->calls;
+        while (*pp != NULL && *pp != &c)
+            pp = &(*pp)->next;
+        if (*pp == &c)
+            *pp = c.next;
+        m->calls_tail = &m->calls;
+        while (*m->calls_tail != NULL)
+            m->calls_tail = &(*m->calls_tail)->next;
+        c.rc = SN_EIO;
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (c.rc != SN_OK)
+        sn_counter_add(m->c_call_errors, 1);
+    return c.rc;
+}
+
 void
 sn_manager_flush(struct sn_manager *m)
 {
@@ -579,6 +746,9 @@ sn_manager_free(struct sn_manager *m)
     pthread_cond_destroy(&m->progress);
     pthread_mutex_destroy(&m->glock);
     pthread_cond_destroy(&m->gcond);
+    for (size_t i = 0; i < m->n_cursors; i++)
+        free(m->cursors[i].output);
+    pthread_mutex_destroy(&m->cur_lock);
     free(m->path);
     free(m);
 }

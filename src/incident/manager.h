@@ -70,12 +70,37 @@ enum sn_status sn_manager_partition_import(void *arg,
 void sn_manager_partition_release(void *arg, const struct sn_partition *p);
 
 /*
+ * Run fn with the store's write connection and the fold state on the
+ * manager's thread (which owns them), once every signal submitted before
+ * the call is committed, and wait for it; relays are woken afterwards (fn
+ * may write the outbox). Without a running thread fn runs on the
+ * caller's. SN_EIO when the thread exited first. Any thread but the
+ * manager's; fn must not call back into the manager.
+ */
+struct sn_store;
+struct sn_fold;
+typedef enum sn_status (*sn_manager_fn)(void *arg, struct sn_store *store,
+                                        struct sn_fold *fold);
+enum sn_status sn_manager_call(struct sn_manager *m, sn_manager_fn fn,
+                               void *arg);
+
+/*
  * Commit notifications for relays: returns the current commit
  * generation, waiting up to timeout_ms for it to move past *seen (then
  * updates *seen). Any thread.
  */
 uint64_t sn_manager_wait_commit(struct sn_manager *m, uint64_t *seen,
                                 int timeout_ms);
+
+/*
+ * A relay's delivery cursor, written by the manager in its next
+ * transaction (a batch's, or housekeeping's within a second) instead of
+ * by a write transaction of the relay's own, which waited for the
+ * manager's batch and fsynced once more. Any thread. SN_ELIMIT: too
+ * many outputs; the caller saves it itself.
+ */
+enum sn_status sn_manager_cursor(struct sn_manager *m, const char *output,
+                                 int64_t seq);
 
 /* The store's path (relays open their own connections to it). */
 const char *sn_manager_store_path(const struct sn_manager *m);

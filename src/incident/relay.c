@@ -35,6 +35,7 @@ struct sn_relay {
     _Atomic bool stopping;   /* drain what is committed, then exit */
     _Atomic bool aborting;   /* exit now (drain deadline passed) */
     _Atomic bool exited;
+    bool joined;             /* sn_relay_stop done; sn_relay_free frees */
     int64_t drain_until;     /* seq to reach when stopping */
 
     struct sn_doc docs[BATCH_MAX];
@@ -42,13 +43,15 @@ struct sn_relay {
     size_t n;
     struct sn_buf data;
     int64_t cursor;       /* delivered up to here */
-    int64_t saved;        /* the cursor as the store has it */
+    int64_t saved;        /* the cursor as last handed to the manager */
+    int64_t written;      /* as last written by the relay itself */
     int64_t saved_at;     /* monotonic ns of the last save */
     uint64_t seen_gen;
     uint64_t next_token;
 
     pthread_mutex_t lock; /* the pending acknowledgement */
     pthread_cond_t cond;
+    bool stopped;         /* late acknowledgements are ignored */
     uint64_t pending_token;
     bool ack_ready;
     enum sn_out_result ack_result;
@@ -132,19 +135,25 @@ update_backlog(struct sn_relay *r)
                  last > r->cursor ? (uint64_t)(last - r->cursor) : 0);
 }
 
-/* Save the cursor. Saving is a write transaction that competes with the
- * manager's, so a busy relay saves at most every SAVE_MS (and whenever it
- * goes idle or stops): a crash redelivers at most that much, which
- * idempotent outputs absorb. */
-#define SAVE_MS 200
+/* Save the cursor. A write transaction of the relay's own would wait for
+ * the manager's batch (busy naps) and fsync once more, so the manager
+ * writes it in its next transaction: a batch's, or housekeeping's within
+ * a second; a crash redelivers at most that much, which idempotent
+ * outputs absorb. At stop (force) the relay writes it itself. */
 static void
 save_cursor(struct sn_relay *r, bool force)
 {
     int64_t now = sn_clock_mono_ns();
 
-    if (r->saved == r->cursor ||
-        (!force && now - r->saved_at < SAVE_MS * SN_NS_PER_MS))
+    /* At stop the manager may not have another transaction: write. */
+    if (force ? r->written == r->cursor : r->saved == r->cursor)
         return;
+    if (!force &&
+        sn_manager_cursor(r->m, r->out->name, r->cursor) == SN_OK) {
+        r->saved = r->cursor;
+        r->saved_at = now;
+        return;
+    }
     if (sn_store_cursor_set(r->store, r->out->name, r->cursor) != SN_OK) {
         uint64_t suppressed = 0;
         if (sn_ratelimit_pass(&r->rl, SN_LOG_RATE_MS, &suppressed))
@@ -152,7 +161,7 @@ save_cursor(struct sn_relay *r, bool force)
                          r->out->name, sn_store_errmsg(r->store));
         return;
     }
-    r->saved = r->cursor;
+    r->saved = r->written = r->cursor;
     r->saved_at = now;
 }
 
@@ -200,7 +209,7 @@ sn_relay_ack(struct sn_relay *r, uint64_t token, enum sn_out_result result,
     if (r == NULL)
         return;
     pthread_mutex_lock(&r->lock);
-    if (token == r->pending_token && !r->ack_ready) {
+    if (!r->stopped && token == r->pending_token && !r->ack_ready) {
         r->ack_ready = true;
         r->ack_result = result;
         snprintf(r->ack_reason, sizeof(r->ack_reason), "%s",
@@ -346,24 +355,12 @@ relay_main(void *arg)
         if (n == 0) {
             int timeout = POLL_MS;
 
-            /* Idle is often only until the next commit, milliseconds
-             * away: saving the cursor at every pause put a write
-             * transaction (an fsync) between the manager's commits and
-             * the next delivery. It is saved when SAVE_MS passed or at
-             * stop; the wait below ends in time for that. */
             save_cursor(r, atomic_load(&r->stopping));
             update_backlog(r);
             if (atomic_load(&r->stopping) && r->cursor >= r->drain_until)
                 break;
             if (atomic_load(&r->stopping))
                 timeout = 20;
-            else if (r->saved != r->cursor)
-                timeout = (int)((r->saved_at + SAVE_MS * SN_NS_PER_MS -
-                                 sn_clock_mono_ns()) /
-                                    SN_NS_PER_MS +
-                                1);
-            if (timeout < 1)
-                timeout = 1;
             /* Woken by the manager's commits; the timeout finds rows the
              * CLI or another process appended. */
             sn_manager_wait_commit(r->m, &r->seen_gen, timeout);
@@ -427,7 +424,7 @@ sn_relay_start(struct sn_instance *out, struct sn_manager *m,
         sn_error_set(err, "out of memory");
         goto fail;
     }
-    r->saved = r->cursor;
+    r->saved = r->written = r->cursor;
     update_backlog(r);
     if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
         sn_error_set(err, "cannot create the relay thread for '%s'",
@@ -452,7 +449,7 @@ sn_relay_stop(struct sn_instance *out, int64_t drain_ms)
     int64_t deadline = sn_clock_mono_ns() + drain_ms * SN_NS_PER_MS;
     int64_t last;
 
-    if (r == NULL)
+    if (r == NULL || r->joined)
         return;
     /* What is committed now is delivered before the output stops. */
     last = sn_store_last_seq(r->store);
@@ -471,9 +468,28 @@ sn_relay_stop(struct sn_instance *out, int64_t drain_ms)
         nanosleep(&ts, NULL);
     }
     pthread_join(r->thread, NULL);
-    out->relay = NULL;
+    r->joined = true;
+    /* The struct stays: the output may still acknowledge the batch the
+     * relay gave up on (an abort at the drain deadline), from its own
+     * thread, which read out->relay before this. Until the output has
+     * stopped, only the lock and this flag are touched. */
+    pthread_mutex_lock(&r->lock);
+    r->stopped = true;
+    pthread_mutex_unlock(&r->lock);
     sn_store_close(r->store);
+    r->store = NULL;
     sn_buf_fini(&r->data);
+}
+
+void
+sn_relay_free(struct sn_instance *out)
+{
+    struct sn_relay *r = out->relay;
+
+    if (r == NULL)
+        return;
+    sn_relay_stop(out, 0);
+    out->relay = NULL;
     pthread_mutex_destroy(&r->lock);
     pthread_cond_destroy(&r->cond);
     free(r);

@@ -31,9 +31,15 @@ enum sn_status sn_relay_start(struct sn_instance *out, struct sn_manager *m,
                               struct sn_metrics *metrics,
                               struct sn_error *err);
 
-/* Deliver what is committed now (up to drain_ms), then stop and free the
- * relay; out->relay becomes NULL. Call before the output's stop(). */
+/* Deliver what is committed now (up to drain_ms), then stop the relay's
+ * thread and close its store. Call before the output's stop(). The
+ * relay itself stays (out->relay too) and ignores acknowledgements
+ * still arriving: the output's threads may hold it until the output
+ * stopped. Calling it again does nothing. */
 void sn_relay_stop(struct sn_instance *out, int64_t drain_ms);
+/* Free the relay (stopping it first if needed); out->relay becomes NULL.
+ * Only once the output can no longer acknowledge: after its stop(). */
+void sn_relay_free(struct sn_instance *out);
 
 /* host->output_ack for an output that takes incidents. */
 void sn_relay_ack(struct sn_relay *r, uint64_t token,

@@ -7,6 +7,7 @@
  */
 #include "incident/store.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,15 @@ static const char *const migrations[] = {
     " output TEXT NOT NULL, seq INTEGER NOT NULL, incident_id TEXT,"
     " version INTEGER, at INTEGER NOT NULL, reason TEXT NOT NULL,"
     " doc TEXT);",
+    /* 2: the source partition of an incident's signals, and whether it
+     * was released to the partition's new owner (docs/scaling.md,
+     * "Partition state"). */
+    "ALTER TABLE incidents ADD COLUMN part_input TEXT;"
+    "ALTER TABLE incidents ADD COLUMN part_topic TEXT;"
+    "ALTER TABLE incidents ADD COLUMN part_partition INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN released INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX incidents_partition ON incidents(part_topic,"
+    " part_partition, part_input) WHERE status <> 'resolved';",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -91,26 +101,34 @@ enum stmt_id {
 static const char *const sql[Q_COUNT_] = {
     [Q_FIND_OPEN] = "SELECT " INC_COLS " FROM incidents WHERE rule_id = ?1"
                     " AND group_key = ?2 AND status <> 'resolved'"
-                    " ORDER BY created_at DESC LIMIT 1",
+                    " AND released = 0 ORDER BY created_at DESC LIMIT 1",
     [Q_GET] = "SELECT " INC_COLS " FROM incidents WHERE id = ?1",
     [Q_GET_EVIDENCE] = "SELECT explanation, items FROM evidence"
                        " WHERE incident_id = ?1",
     [Q_LAST_RESOLVED] = "SELECT id FROM incidents WHERE rule_id = ?1 AND"
                         " group_key = ?2 AND status = 'resolved'"
                         " ORDER BY created_at DESC LIMIT 1",
-    [Q_PUT] = "INSERT OR REPLACE INTO incidents (" INC_COLS ") VALUES (?1,"
+    /* REPLACE: a fresh incident may reuse the id of a released row (a
+     * deterministic id, the same records read again); it starts live. */
+    [Q_PUT] = "INSERT OR REPLACE INTO incidents (" INC_COLS ", part_input,"
+              " part_topic, part_partition) VALUES (?1,"
               " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-              " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+              " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
     /* An update rewrites the row in place; REPLACE would delete and
-     * reinsert it and touch every index. */
-    [Q_UPDATE] = "UPDATE incidents SET rule_id = ?2, group_key = ?3,"
+     * reinsert it and touch every index. rule_id, group_key and
+     * created_at never change for an id and are left out: SQLite
+     * rewrites the entry of every index on a column that is SET, even
+     * to the same value (incidents_key, a random page per update). */
+    [Q_UPDATE] = "UPDATE incidents SET"
                  " version = ?4, title = ?5, description = ?6, tags = ?7,"
                  " severity = ?8, base_severity = ?9, status = ?10,"
                  " pending = ?11, owner = ?12, previous_id = ?13,"
                  " first_seen = ?14, last_seen = ?15, hit_count = ?16,"
-                 " signal_count = ?17, created_at = ?18, updated_at = ?19,"
+                 " signal_count = ?17, updated_at = ?19,"
                  " touched_at = ?20, quiet_ms = ?21, esc_rejected = ?22,"
-                 " degraded = ?23 WHERE id = ?1",
+                 " degraded = ?23, part_input = coalesce(?24, part_input),"
+                 " part_topic = coalesce(?25, part_topic), part_partition ="
+                 " coalesce(?26, part_partition) WHERE id = ?1",
     [Q_PUT_EVIDENCE] = "INSERT INTO evidence VALUES (?1, ?2, ?3) ON CONFLICT"
                        " (incident_id) DO UPDATE SET explanation ="
                        " excluded.explanation, items = excluded.items",
@@ -122,7 +140,7 @@ static const char *const sql[Q_COUNT_] = {
                  " severity, status, at, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
                  " ?7)",
     [Q_QUIET] = "SELECT id FROM incidents WHERE status IN ('open',"
-                " 'acknowledged') AND quiet_ms > 0 AND"
+                " 'acknowledged') AND quiet_ms > 0 AND released = 0 AND"
                 " touched_at + quiet_ms * 1000000 < ?1 LIMIT ?2",
     [Q_LAST_SEQ] = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE"
                    " name = 'outbox'), 0)",
@@ -130,12 +148,35 @@ static const char *const sql[Q_COUNT_] = {
                " doc, at FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     [Q_CURSOR_GET] = "SELECT seq FROM cursors WHERE output = ?1",
     [Q_CURSOR_NEW] = "INSERT OR IGNORE INTO cursors VALUES (?1, ?2, ?3)",
-    [Q_CURSOR_SET] = "UPDATE cursors SET seq = ?2, updated = ?3"
+    /* Forward only: the manager writes relays' cursors in its own
+     * transactions, so a stopping relay's last save may come first. */
+    [Q_CURSOR_SET] = "UPDATE cursors SET seq = max(seq, ?2), updated = ?3"
                      " WHERE output = ?1",
     [Q_DEAD] = "INSERT INTO dead_letters (output, seq, incident_id, version,"
                " at, reason, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_CKPT_PUT] = "INSERT OR REPLACE INTO checkpoints VALUES (?1, ?2, ?3)",
     [Q_CKPT_GET] = "SELECT blob FROM checkpoints WHERE key = ?1",
+};
+
+/* WAL frames (4 KiB pages) that start a checkpoint: 16 MiB instead of
+ * SQLite's 4 amortise the checkpoint's fsync over more commits. */
+#define CHECKPOINT_PAGES 4096
+/* The WAL starts again from its beginning only when a write begins
+ * after a checkpoint copied every frame; under a steady load the writer
+ * begins its next batch while the checkpointer still runs, so the WAL
+ * would grow without end. Past this many frames the checkpointer asks
+ * for a RESTART: it waits for the batch in progress to commit, copies
+ * what the previous passes left (about one batch) while the writer
+ * waits, and the WAL starts over. */
+#define CHECKPOINT_LIMIT (4 * CHECKPOINT_PAGES)
+
+struct checkpointer {
+    sqlite3 *db; /* its own connection */
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool wanted, stopping;
+    int frames; /* in the WAL at the last commit */
 };
 
 struct sn_store {
@@ -144,6 +185,7 @@ struct sn_store {
     bool read_only;
     int schema;
     sqlite3_stmt *st[Q_COUNT_];
+    struct checkpointer *ckpt;
     char msg[384]; /* sn_store_errmsg's text */
 };
 
@@ -352,7 +394,7 @@ sn_store_open(const char *path, bool read_only, struct sn_store **out,
     if (exec(s, "PRAGMA journal_mode=WAL") != SQLITE_OK ||
         exec(s, "PRAGMA synchronous=FULL") != SQLITE_OK ||
         exec(s, "PRAGMA cache_size=-65536") != SQLITE_OK ||
-        exec(s, "PRAGMA wal_autocheckpoint=4096") != SQLITE_OK) {
+        sqlite3_wal_autocheckpoint(s->db, CHECKPOINT_PAGES) != SQLITE_OK) {
         sn_error_set(err, "incident store %s: %s", path,
                      sqlite3_errmsg(s->db));
         goto fail;
@@ -366,11 +408,128 @@ fail:
     return SN_EIO;
 }
 
+static void *
+checkpointer_main(void *arg)
+{
+    struct checkpointer *c = arg;
+    int mode;
+
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        while (!c->wanted && !c->stopping)
+            pthread_cond_wait(&c->cond, &c->lock);
+        if (c->stopping)
+            break;
+        c->wanted = false;
+        mode = c->frames >= CHECKPOINT_LIMIT ? SQLITE_CHECKPOINT_RESTART
+                                             : SQLITE_CHECKPOINT_PASSIVE;
+        pthread_mutex_unlock(&c->lock);
+        /* PASSIVE never waits for, nor blocks, the writer or readers;
+         * what it cannot copy now goes at the next trigger. A failure
+         * (disk full) shows at the writer's next commit, which fails. */
+        sqlite3_wal_checkpoint_v2(c->db, NULL, mode, NULL, NULL);
+        pthread_mutex_lock(&c->lock);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+/* After each commit of the owning connection (its thread). */
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct checkpointer *c = arg;
+
+    (void)db;
+    (void)name;
+    if (frames >= CHECKPOINT_PAGES) {
+        pthread_mutex_lock(&c->lock);
+        c->frames = frames;
+        if (!c->wanted) {
+            c->wanted = true;
+            pthread_cond_signal(&c->cond);
+        }
+        pthread_mutex_unlock(&c->lock);
+    }
+    return SQLITE_OK;
+}
+
+enum sn_status
+sn_store_checkpointer_start(struct sn_store *s, struct sn_error *err)
+{
+    struct checkpointer *c;
+
+    if (s->ckpt != NULL || s->read_only)
+        return SN_OK;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        sn_error_set(err, "out of memory");
+        return SN_ENOMEM;
+    }
+    if (sqlite3_open_v2(s->path, &c->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        sn_error_set(err, "incident store %s: checkpointer: %s", s->path,
+                     c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        sqlite3_close(c->db);
+        free(c);
+        return SN_EIO;
+    }
+    /* The checkpoint's fsyncs (WAL before copying, database before the
+     * WAL is reused) follow this connection's setting: FULL, as the
+     * writer's. */
+    if (sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) !=
+        SQLITE_OK) {
+        sn_error_set(err, "incident store %s: checkpointer: %s", s->path,
+                     sqlite3_errmsg(c->db));
+        sqlite3_close(c->db);
+        free(c);
+        return SN_EIO;
+    }
+    sqlite3_busy_handler(c->db, busy, NULL);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->cond, NULL);
+    if (pthread_create(&c->thread, NULL, checkpointer_main, c) != 0) {
+        sn_error_set(err, "incident store %s: cannot create the "
+                          "checkpoint thread", s->path);
+        pthread_mutex_destroy(&c->lock);
+        pthread_cond_destroy(&c->cond);
+        sqlite3_close(c->db);
+        free(c);
+        return SN_ENOMEM;
+    }
+    s->ckpt = c;
+    /* Replaces SQLite's own hook, which checkpoints inside the commit. */
+    sqlite3_wal_hook(s->db, wal_hook, c);
+    return SN_OK;
+}
+
+static void
+checkpointer_stop(struct sn_store *s)
+{
+    struct checkpointer *c = s->ckpt;
+
+    if (c == NULL)
+        return;
+    sqlite3_wal_autocheckpoint(s->db, CHECKPOINT_PAGES);
+    pthread_mutex_lock(&c->lock);
+    c->stopping = true;
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->thread, NULL);
+    sqlite3_close(c->db);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->cond);
+    free(c);
+    s->ckpt = NULL;
+}
+
 void
 sn_store_close(struct sn_store *s)
 {
     if (s == NULL)
         return;
+    checkpointer_stop(s);
     for (int i = 0; i < Q_COUNT_; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
@@ -540,7 +699,8 @@ step_done(sqlite3_stmt *q)
 enum sn_status
 sn_store_put(struct sn_store *s, const struct sn_incident *inc)
 {
-    sqlite3_stmt *q = stmt(s, inc->version <= 1 ? Q_PUT : Q_UPDATE);
+    sqlite3_stmt *q = stmt(s, inc->fresh || inc->version <= 1 ? Q_PUT
+                                                              : Q_UPDATE);
 
     if (q == NULL)
         return SN_EIO;
@@ -567,6 +727,10 @@ sn_store_put(struct sn_store *s, const struct sn_incident *inc)
     sqlite3_bind_int64(q, 21, inc->quiet_ms);
     sqlite3_bind_int(q, 22, inc->esc_rejected);
     sqlite3_bind_int(q, 23, inc->degraded);
+    bind_str(q, 24, inc->part_input);
+    bind_str(q, 25, inc->part_input ? inc->part_topic : NULL);
+    if (inc->part_input != NULL)
+        sqlite3_bind_int(q, 26, inc->part_partition);
     if (step_done(q) != SN_OK)
         return SN_EIO;
     q = stmt(s, Q_PUT_EVIDENCE);
@@ -778,8 +942,8 @@ sn_store_prune(struct sn_store *s, int64_t now, int64_t keep_ms,
     snprintf(text, sizeof(text),
              "CREATE TEMP TABLE IF NOT EXISTS gone (id TEXT PRIMARY KEY);"
              "DELETE FROM gone;"
-             "INSERT INTO gone SELECT id FROM incidents WHERE status ="
-             " 'resolved' AND updated_at < %lld;"
+             "INSERT INTO gone SELECT id FROM incidents WHERE (status ="
+             " 'resolved' OR released = 1) AND updated_at < %lld;"
              "DELETE FROM incident_versions WHERE incident_id IN gone;"
              "DELETE FROM evidence WHERE incident_id IN gone;"
              "DELETE FROM audit WHERE incident_id IN gone;"

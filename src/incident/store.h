@@ -37,6 +37,12 @@ void sn_store_close(struct sn_store *s);
 struct sqlite3 *sn_store_db(struct sn_store *s);
 /* The current schema version (number of migrations applied). */
 int sn_store_schema_version(struct sn_store *s);
+/* Checkpoint this connection's WAL on a thread of its own (with its own
+ * connection) instead of inside the commit that crossed the threshold:
+ * the manager's commits then only append to the WAL. Stopped by
+ * sn_store_close. */
+enum sn_status sn_store_checkpointer_start(struct sn_store *s,
+                                           struct sn_error *err);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Errors name the path. */
 enum sn_status sn_store_begin(struct sn_store *s, struct sn_error *err);
@@ -95,8 +101,8 @@ enum sn_status sn_store_dead_letter(struct sn_store *s, const char *output,
                                     const char *reason);
 /*
  * Retention at wall time now: outbox rows every cursor passed and older
- * than keep_ms; resolved incidents (with versions, evidence and audit)
- * last updated more than retention_ms ago; dead letters older than
+ * than keep_ms; resolved and released incidents (with versions, evidence
+ * and audit) last updated more than retention_ms ago; dead letters older than
  * retention_ms; cursors not moved for retention_ms. Returns rows removed.
  */
 long sn_store_prune(struct sn_store *s, int64_t now, int64_t keep_ms,

@@ -16,6 +16,7 @@
 #include "config/options.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "incident/relay.h"
 
 static void
 labels_for(char *out, size_t len, const char *name)
@@ -118,6 +119,19 @@ init_instance(struct sn_pipeline *pl, struct sn_instance *in,
                      "plugin %s is a %s plugin, not a %s", in->p->name,
                      sn_kind_name(in->p->kind), sn_kind_name(in->kind));
         return SN_ECONFIG;
+    }
+    if (in->p->flags & SN_PLUGIN_ONE_PER_STATE_DIR) {
+        for (struct sn_instance *o = pl->insts; o < in; o++)
+            if (o->p == in->p) {
+                sn_diags_add(d, SN_DIAG_ERROR, file, in->conf->line,
+                             in->conf->col,
+                             "%s '%s': a second %s instance (the first is "
+                             "'%s', line %d) would write the same file "
+                             "under daemon.state_dir; keep one",
+                             sn_kind_name(in->kind), in->name, in->p->name,
+                             o->name, o->conf->line);
+                return SN_ECONFIG;
+            }
     }
     in->config = calloc(1, in->p->config_size ? in->p->config_size : 1);
     if (in->config == NULL)
@@ -578,6 +592,9 @@ sn_pipeline_free(struct sn_pipeline *pl)
         struct sn_instance *in = &pl->insts[i];
         if (in->p != NULL && in->p->destroy != NULL && in->state != NULL)
             in->p->destroy(in->state);
+        /* Stopped before the output's stop(), freed only now: an
+         * acknowledgement may reach it until the output stopped. */
+        sn_relay_free(in);
         sn_plugin_close(in->lib);
         sn_arena_fini(&in->conf_arena);
         free(in->config);

@@ -56,6 +56,19 @@ h_gauge(struct sn_instance *in, const char *name, const char *labels,
     return sn_metrics_gauge(in->pl->metrics, full, all, help);
 }
 
+static struct sn_counter *
+h_counter_labels(struct sn_instance *in, const char *name, const char *labels,
+                 const char *help)
+{
+    char full[160], all[512];
+
+    snprintf(full, sizeof(full), "sentineld_plugin_%s", name);
+    if (labels == NULL || labels[0] == '\0')
+        return sn_metrics_counter(in->pl->metrics, full, in->labels, help);
+    snprintf(all, sizeof(all), "%s,%s", in->labels, labels);
+    return sn_metrics_counter(in->pl->metrics, full, all, help);
+}
+
 static void
 h_gauge_set(struct sn_counter *c, uint64_t v)
 {
@@ -275,6 +288,7 @@ const struct sn_host sn_host_table = {
     .emit_seq = h_emit_seq,
     .signals_stored = h_signals_stored,
     .partition_checkpoint = sn_partition_checkpoint,
+    .counter_labels = h_counter_labels,
     .partition_restore = sn_partition_restore,
     .partition_release = sn_partition_release,
 };

@@ -10,7 +10,8 @@
  * eviction, per-key buffers), correlate_window.c (the kinds: threshold,
  * distinct, sequence, rate, new_value), correlate_time.c (time-driven
  * checks: absence, resolve, reclaiming), correlate_signal.c (evidence and
- * signals), correlate_ckpt.c (checkpoints), correlate_json.c (JSON). The
+ * signals), correlate_ckpt.c (checkpoints), correlate_json.c (JSON),
+ * correlate_origin.c (key origins, dropping by filter). The
  * semantics are pinned in docs/correlation.md.
  */
 #include "rules/correlate.h"
@@ -81,6 +82,10 @@ feed_one(struct sn_corr *c, const struct sn_corr_input *in, uint32_t si,
         sn_corr_lru_push_head(cr, k);
     }
     k->touch_wm = c->wm;
+    if (in->has_origin)
+        k->origin = in->origin;
+    c->cur_origin = in->origin;
+    c->cur_has_origin = in->has_origin;
     cr->st.events++;
     if (k->last_t == T_NONE || t > k->last_t)
         k->last_t = t;

@@ -5,7 +5,8 @@
  * specs (correlate_spec.c, shared by every thread) and an engine holding
  * per-key state (correlate.c, checkpoints in correlate_ckpt.c, signal JSON
  * in correlate_json.c). The daemon shards engines by hash(rule, group key):
- * one engine is only ever used by one thread, so nothing here locks.
+ * one engine is only ever used by one thread, so nothing here locks but
+ * the table of key origins the engines share (correlate_origin.c).
  * docs/correlation.md pins the semantics; read it before changing any.
  */
 #ifndef SN_RULES_CORRELATE_H
@@ -127,6 +128,41 @@ void sn_corr_set_free(struct sn_corr_set *set);
 const struct sn_corr_spec *sn_corr_set_find(const struct sn_corr_set *set,
                                             const char *rule_id);
 
+/*
+ * Where a key's events come from: one source partition (a Kafka topic's
+ * partition read by one input). src is an id from sn_corr_sources (0:
+ * none), part the partition (-1: none). A key remembers the origin of the
+ * last record that fed it, so the caller can move the keys of one
+ * partition between engines (sn_corr_drop, want filters, restore_keys).
+ */
+struct sn_corr_origin {
+    uint32_t src;
+    int32_t part;
+};
+#define SN_CORR_ORIGIN_NONE ((struct sn_corr_origin){ 0, -1 })
+
+/*
+ * Interned (input, topic) pairs, shared by a caller's engines (cfg.sources)
+ * so that a key's origin costs 8 bytes; checkpoints carry the names, so
+ * ids need not agree between processes. Thread-safe; lookups take no lock.
+ * At most SN_CORR_SOURCES_MAX pairs.
+ */
+#define SN_CORR_SOURCES_MAX 4096
+struct sn_corr_sources;
+struct sn_corr_sources *sn_corr_sources_new(void);
+void sn_corr_sources_free(struct sn_corr_sources *s);
+/* The id of (input, topic) (topic may be NULL), interned on first use;
+ * 0 on ENOMEM or when the table is full. */
+uint32_t sn_corr_source_id(struct sn_corr_sources *s, const char *input,
+                           const char *topic);
+/* The id, or 0 when the pair was never interned. */
+uint32_t sn_corr_source_find(const struct sn_corr_sources *s,
+                             const char *input, const char *topic);
+/* The names of id (valid until the table is freed; topic "" when it was
+ * NULL); false for an unknown id. */
+bool sn_corr_source_names(const struct sn_corr_sources *s, uint32_t id,
+                          const char **input, const char **topic);
+
 /* One matched event as the engine sees it; everything is borrowed for the
  * duration of the call (the engine copies what it keeps). */
 struct sn_corr_input {
@@ -139,6 +175,10 @@ struct sn_corr_input {
     const char *summary; /* evidence text (or JSON, see summary_is_json) */
     size_t summary_len;
     bool summary_is_json; /* written raw into signal JSON: must be valid */
+    /* The record's origin; with has_origin false (a feed no record made,
+     * e.g. a signal raised by the clock), keys keep the origin they had. */
+    struct sn_corr_origin origin;
+    bool has_origin;
 };
 
 /* Where a match goes: spec index and the key hash shards route on. */
@@ -171,6 +211,14 @@ struct sn_corr_evidence {
     const struct sn_rule *step; /* sequence steps: the step's rule */
 };
 
+/* The record that triggered a signal: fields absent when NULL / -1. */
+struct sn_signal_source {
+    const char *input; /* input instance name */
+    const char *topic; /* Kafka topic, or the record's peer (address, path) */
+    int32_t partition; /* Kafka partition */
+    int64_t offset;    /* Kafka offset, or byte offset in a stream or file */
+};
+
 /* What the engine emits. Pointers are valid during the emit callback. */
 struct sn_signal {
     const struct sn_corr_spec *spec;
@@ -201,6 +249,9 @@ struct sn_signal {
      * (sn_rules_explain_json; empty: no trace). */
     const struct sn_rule *rule;
     struct sn_str trace;
+    /* Also the caller's: the record that triggered the signal (NULL:
+     * none, e.g. raised by the clock), rendered as "source". */
+    const struct sn_signal_source *source;
 };
 
 typedef void (*sn_corr_emit_fn)(void *arg, const struct sn_signal *sig);
@@ -221,6 +272,10 @@ struct sn_corr_config {
     sn_corr_emit_fn emit;
     void *emit_arg;
     sn_corr_forward_fn forward; /* NULL: other shards' feeds are dropped */
+    /* Names of the origins' src ids (shared by the caller's engines;
+     * must outlive them). NULL: checkpoints carry no origins and restore
+     * drops them. */
+    struct sn_corr_sources *sources;
 };
 
 struct sn_corr_rule_stats {
@@ -265,17 +320,39 @@ void sn_corr_rule_stats(const struct sn_corr *c, size_t spec,
 
 /*
  * Append the engine's state (all keys, or those for which want(arg, spec,
- * hash) is true) to out in a versioned binary format. Restore merges it
- * into an engine over a set that may differ: rules are matched by id and
- * skipped when their definition changed; restored keys replace keys of
- * the same hash. SN_EINVAL (with nothing changed that was not complete)
- * on a truncated or foreign buffer.
+ * hash, origin) is true) to out in a versioned binary format. Restore
+ * merges it into an engine over a set that may differ: rules are matched
+ * by id and skipped when their definition changed; restored keys replace
+ * keys of the same identity. SN_EINVAL (with nothing changed that was not
+ * complete) on a truncated or foreign buffer.
  */
 typedef bool (*sn_corr_want_fn)(void *arg, const struct sn_corr_spec *spec,
-                                uint64_t hash);
+                                uint64_t hash,
+                                const struct sn_corr_origin *origin);
 enum sn_status sn_corr_checkpoint(const struct sn_corr *c, sn_corr_want_fn want,
                                   void *arg, struct sn_buf *out);
 enum sn_status sn_corr_restore(struct sn_corr *c, const void *data, size_t len);
+/*
+ * Moving keys between engines that keep running (the keys of one source
+ * partition): checkpoint_keys writes only the rules that have wanted keys;
+ * restore_keys merges keys only, leaving the engine's watermark, counters
+ * and rule state alone (a new_value rule adopts an earlier learning
+ * start). With tag, every restored key takes that origin. Either
+ * restore reads checkpoints of either writer.
+ */
+enum sn_status sn_corr_checkpoint_keys(const struct sn_corr *c,
+                                       sn_corr_want_fn want, void *arg,
+                                       struct sn_buf *out);
+enum sn_status sn_corr_restore_keys(struct sn_corr *c, const void *data,
+                                    size_t len,
+                                    const struct sn_corr_origin *tag);
+/* Forget every key for which want() is true (nothing is signalled);
+ * returns how many. */
+size_t sn_corr_drop(struct sn_corr *c, sn_corr_want_fn want, void *arg);
+/* Why a buffer is not a checkpoint this build reads, in words, into err
+ * ("" when its header is fine): tells a newer format from damage. */
+void sn_corr_checkpoint_check(const void *data, size_t len, char *err,
+                              size_t err_len);
 
 /* An event's evidence summary as JSON, {"host","app","msg","fields"},
  * for sn_corr_input.summary with summary_is_json (parts cut to fit: msg

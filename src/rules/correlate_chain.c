@@ -45,6 +45,8 @@ input_of(const struct chain_item *it, struct sn_rule_field_value *fv,
     in->summary = it->summary;
     in->summary_len = it->summary_len;
     in->summary_is_json = it->summary_len > 0;
+    in->origin = it->origin;
+    in->has_origin = it->has_origin;
 }
 
 /* The evidence a signal leaves in a sequence: what crossed and when. */
@@ -112,6 +114,8 @@ sn_corr_chain_push(struct sn_corr *c, const struct sn_signal *sig)
         it->rule = s->rule;
         it->t = sig->time_ns;
         it->depth = c->depth + 1;
+        it->origin = c->cur_origin;
+        it->has_origin = c->cur_has_origin;
         it->n_key = (uint32_t)sig->n_key;
         for (size_t k = 0; k < sig->n_key; k++) {
             size_t len = sig->key_values[k].len;

@@ -5,6 +5,7 @@
  * "Checkpoints"). Restore validates the whole buffer before changing
  * anything, matches rules by id and skips rules whose definition changed.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +13,12 @@
 #include "rules/correlate_int.h"
 
 static const char magic[8] = { 'S', 'N', 'C', 'O', 'R', 'R', 0, 0 };
-#define CKPT_VERSION 1
+/* 2: each key's origin (partition and source names) after its bytes.
+ * Version 1 buffers are still read (their keys have no origin). */
+#define CKPT_VERSION     2
+#define CKPT_VERSION_MIN 1
+/* Bytes of an origin's input or topic name. */
+#define NAME_MAX_LEN 1024
 #define N_STATS      (sizeof(struct sn_corr_rule_stats) / sizeof(uint64_t))
 
 _Static_assert(sizeof(struct sn_corr_rule_stats) % sizeof(uint64_t) == 0,
@@ -78,6 +84,17 @@ put_key(const struct sn_corr *c, const struct crule *cr, const struct ckey *k,
     PUT(b, k->hash, 8);
     PUT(b, k->klen, 4);
     PUTB(b, k->kb, k->klen);
+    {
+        /* By name: source ids are per process. */
+        const char *in = "", *top = "";
+        if (k->origin.src != 0)
+            sn_corr_source_names(c->cfg.sources, k->origin.src, &in, &top);
+        PUT(b, (uint32_t)k->origin.part, 4);
+        PUT(b, strlen(in), 2);
+        PUTB(b, in, strlen(in));
+        PUT(b, strlen(top), 2);
+        PUTB(b, top, strlen(top));
+    }
     PUT(b, k->last_t, 8);
     PUT(b, k->touch_wm, 8);
     PUT(b, k->reset_t, 8);
@@ -131,20 +148,36 @@ put_key(const struct sn_corr *c, const struct crule *cr, const struct ckey *k,
     return SN_OK;
 }
 
-enum sn_status
-sn_corr_checkpoint(const struct sn_corr *c, sn_corr_want_fn want, void *arg,
-                   struct sn_buf *b)
+/* Counts are written as 0 and set once known: one pass over the keys
+ * (a partition's checkpoint runs every commit interval, under the shard's
+ * lock, and the walk over every key is its cost). */
+static void
+patch32(struct sn_buf *b, size_t at, uint32_t v)
+{
+    for (size_t i = 0; i < 4; i++)
+        b->data[at + i] = (char)(unsigned char)(v >> (8 * i));
+}
+
+/* keys_only: leave out the rules without a wanted key (a partition's
+ * checkpoint holds a few rules' keys, not every rule's header). */
+static enum sn_status
+checkpoint(const struct sn_corr *c, sn_corr_want_fn want, void *arg,
+           struct sn_buf *b, bool keys_only)
 {
     enum sn_status rc;
+    uint32_t n_rules = 0;
+    size_t at_rules;
 
     PUTB(b, magic, sizeof(magic));
     PUT(b, CKPT_VERSION, 4);
     PUT(b, c->wm, 8);
-    PUT(b, c->n_rules, 4);
+    at_rules = b->len;
+    PUT(b, 0, 4);
     for (size_t r = 0; r < c->n_rules; r++) {
         const struct crule *cr = &c->rules[r];
         const char *id = cr->spec->rule->id;
         const uint64_t *st = (const uint64_t *)(const void *)&cr->st;
+        size_t at_rule = b->len, at_n;
         uint32_t n = 0;
 
         PUT(b, strlen(id), 4);
@@ -159,16 +192,39 @@ sn_corr_checkpoint(const struct sn_corr *c, sn_corr_want_fn want, void *arg,
         PUT(b, N_STATS, 4);
         for (size_t i = 0; i < N_STATS; i++)
             PUT(b, st[i], 8);
-        for (const struct ckey *k = cr->lru_tail; k; k = k->prev)
-            n += want == NULL || want(arg, cr->spec, k->hash);
-        PUT(b, n, 4);
+        at_n = b->len;
+        PUT(b, 0, 4);
         /* Oldest first, so restoring in order rebuilds the LRU list. */
-        for (const struct ckey *k = cr->lru_tail; k; k = k->prev)
-            if ((want == NULL || want(arg, cr->spec, k->hash)) &&
-                (rc = put_key(c, cr, k, b)) != SN_OK)
+        for (const struct ckey *k = cr->lru_tail; k; k = k->prev) {
+            if (want != NULL && !want(arg, cr->spec, k->hash, &k->origin))
+                continue;
+            if ((rc = put_key(c, cr, k, b)) != SN_OK)
                 return rc;
+            n++;
+        }
+        if (keys_only && n == 0) {
+            b->len = at_rule;
+            continue;
+        }
+        patch32(b, at_n, n);
+        n_rules++;
     }
+    patch32(b, at_rules, n_rules);
     return SN_OK;
+}
+
+enum sn_status
+sn_corr_checkpoint(const struct sn_corr *c, sn_corr_want_fn want, void *arg,
+                   struct sn_buf *b)
+{
+    return checkpoint(c, want, arg, b, false);
+}
+
+enum sn_status
+sn_corr_checkpoint_keys(const struct sn_corr *c, sn_corr_want_fn want,
+                        void *arg, struct sn_buf *b)
+{
+    return checkpoint(c, want, arg, b, true);
 }
 
 /* ---- reading --------------------------------------------------------------
@@ -252,22 +308,76 @@ get_slot(const struct sn_corr *c, struct rd *r, struct evslot *sl)
     memcpy((char *)(sl + 1), p, len);
 }
 
+/* How a buffer is restored. */
+struct how {
+    bool apply;     /* false: only check it */
+    bool keys_only; /* sn_corr_restore_keys */
+    uint32_t version;
+    const struct sn_corr_origin *tag; /* every key's origin, or NULL */
+};
+
+/* A key's origin as written (version 2): the partition and the names. */
+struct origin_rd {
+    int32_t part;
+    uint32_t il, tl;
+    const unsigned char *in, *top;
+};
+
+static void
+get_origin(struct rd *r, uint32_t version, struct origin_rd *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->part = -1;
+    if (version < 2)
+        return;
+    o->part = (int32_t)(uint32_t)get(r, 4);
+    o->il = (uint32_t)get(r, 2);
+    if (o->il > NAME_MAX_LEN)
+        r->bad = true;
+    o->in = getb(r, o->il);
+    o->tl = (uint32_t)get(r, 2);
+    if (o->tl > NAME_MAX_LEN)
+        r->bad = true;
+    o->top = getb(r, o->tl);
+}
+
+/* The origin in this process: the names interned in the engine's table. */
+static struct sn_corr_origin
+origin_of(struct sn_corr *c, const struct origin_rd *o)
+{
+    char in[NAME_MAX_LEN + 1], top[NAME_MAX_LEN + 1];
+    struct sn_corr_origin x = SN_CORR_ORIGIN_NONE;
+
+    if (o->il == 0 || c->cfg.sources == NULL)
+        return x;
+    memcpy(in, o->in, o->il);
+    in[o->il] = '\0';
+    memcpy(top, o->top, o->tl);
+    top[o->tl] = '\0';
+    x.src = sn_corr_source_id(c->cfg.sources, in, top);
+    x.part = x.src != 0 ? o->part : -1;
+    return x;
+}
+
 /* Read one key; with apply, replace any key of the same identity. */
 static enum sn_status
-get_key(struct sn_corr *c, struct crule *cr, struct rd *r, bool apply, bool seq)
+get_key(struct sn_corr *c, struct crule *cr, struct rd *r,
+        const struct how *how, bool seq)
 {
     uint64_t hash = get(r, 8);
     uint32_t klen = (uint32_t)get(r, 4), rn, kk, n_set;
     const unsigned char *kb;
     struct ckey *k = NULL, tmp;
+    struct origin_rd o;
     bool ev_ok;
 
     if (klen > SN_CORR_MAX_GROUP_BY * (2 + SN_CORR_VALUE_MAX))
         r->bad = true;
     kb = getb(r, klen);
+    get_origin(r, how->version, &o);
     if (r->bad)
         return SN_EINVAL;
-    if (apply && cr != NULL) {
+    if (how->apply && cr != NULL) {
         struct ckey *old = sn_corr_key_find(cr, hash, (const char *)kb, klen);
         if (old != NULL)
             sn_corr_key_release(c, cr, old);
@@ -276,6 +386,7 @@ get_key(struct sn_corr *c, struct crule *cr, struct rd *r, bool apply, bool seq)
         if (!sn_corr_key_set_bytes(k, (const char *)kb, klen))
             goto nomem;
         k->hash = hash;
+        k->origin = how->tag != NULL ? *how->tag : origin_of(c, &o);
     } else {
         memset(&tmp, 0, sizeof(tmp));
         k = NULL;
@@ -377,20 +488,25 @@ nomem:
 }
 
 static enum sn_status
-restore(struct sn_corr *c, const void *data, size_t len, bool apply)
+restore(struct sn_corr *c, const void *data, size_t len, struct how *how)
 {
     struct rd r = { data, (const unsigned char *)data + len, false };
     const unsigned char *m = getb(&r, sizeof(magic));
     uint32_t n_rules;
     int64_t wm;
     enum sn_status rc;
+    bool apply = how->apply;
 
-    if (m == NULL || memcmp(m, magic, sizeof(magic)) != 0 ||
-        get(&r, 4) != CKPT_VERSION)
+    if (m == NULL || memcmp(m, magic, sizeof(magic)) != 0)
+        return SN_EINVAL;
+    how->version = (uint32_t)get(&r, 4);
+    if (how->version < CKPT_VERSION_MIN || how->version > CKPT_VERSION)
         return SN_EINVAL;
     wm = (int64_t)get(&r, 8);
     n_rules = (uint32_t)get(&r, 4);
-    if (apply && (c->wm == INT64_MIN || wm > c->wm))
+    /* Moving keys into a running engine leaves its watermark alone: the
+     * other engine's may be ahead and would make this one's events late. */
+    if (apply && !how->keys_only && (c->wm == INT64_MIN || wm > c->wm))
         c->wm = wm;
     for (uint32_t i = 0; i < n_rules && !r.bad; i++) {
         uint32_t idlen = (uint32_t)get(&r, 4), n_st, n_keys;
@@ -426,7 +542,13 @@ restore(struct sn_corr *c, const void *data, size_t len, bool apply)
             if (j < N_STATS)
                 st[j] = v;
         }
-        if (apply && cr != NULL) {
+        if (apply && cr != NULL && how->keys_only) {
+            /* new_value: the rule has been learning since the earlier
+             * start; the engine's own counters and reports stay. */
+            if (learn != T_NONE &&
+                (cr->learn_start == T_NONE || learn < cr->learn_start))
+                cr->learn_start = learn;
+        } else if (apply && cr != NULL) {
             uint64_t keys = cr->st.keys;
             cr->learn_start = learn;
             cr->last_degraded = lastdeg;
@@ -438,21 +560,65 @@ restore(struct sn_corr *c, const void *data, size_t len, bool apply)
         }
         n_keys = (uint32_t)get(&r, 4);
         for (uint32_t j = 0; j < n_keys && !r.bad; j++)
-            if ((rc = get_key(c, cr, &r, apply, kind == SN_CORR_SEQUENCE)) !=
+            if ((rc = get_key(c, cr, &r, how, kind == SN_CORR_SEQUENCE)) !=
                 SN_OK)
                 return rc;
+        if (apply && cr != NULL && n_keys > 0)
+            sn_corr_lru_sort(cr);
     }
     if (r.bad || r.p != r.end)
         return SN_EINVAL;
     return SN_OK;
 }
 
-enum sn_status
-sn_corr_restore(struct sn_corr *c, const void *data, size_t len)
+static enum sn_status
+restore_twice(struct sn_corr *c, const void *data, size_t len, bool keys_only,
+              const struct sn_corr_origin *tag)
 {
-    enum sn_status rc = restore(c, data, len, false);
+    struct how how = { false, keys_only, 0, tag };
+    enum sn_status rc = restore(c, data, len, &how);
 
     if (rc != SN_OK)
         return rc;
-    return restore(c, data, len, true);
+    how.apply = true;
+    return restore(c, data, len, &how);
+}
+
+enum sn_status
+sn_corr_restore(struct sn_corr *c, const void *data, size_t len)
+{
+    return restore_twice(c, data, len, false, NULL);
+}
+
+enum sn_status
+sn_corr_restore_keys(struct sn_corr *c, const void *data, size_t len,
+                     const struct sn_corr_origin *tag)
+{
+    return restore_twice(c, data, len, true, tag);
+}
+
+void
+sn_corr_checkpoint_check(const void *data, size_t len, char *err,
+                         size_t err_len)
+{
+    struct rd r = { data, (const unsigned char *)data + len, false };
+    const unsigned char *m = getb(&r, sizeof(magic));
+    uint32_t v;
+
+    if (m == NULL || memcmp(m, magic, sizeof(magic)) != 0) {
+        snprintf(err, err_len, "not a correlation checkpoint");
+        return;
+    }
+    v = (uint32_t)get(&r, 4);
+    if (r.bad)
+        snprintf(err, err_len, "truncated correlation checkpoint");
+    else if (v > CKPT_VERSION)
+        snprintf(err, err_len,
+                 "correlation checkpoint format %u is newer than this "
+                 "build reads (%d to %d)",
+                 v, CKPT_VERSION_MIN, CKPT_VERSION);
+    else if (v < CKPT_VERSION_MIN)
+        snprintf(err, err_len, "unknown correlation checkpoint format %u", v);
+    else if (err_len > 0)
+        err[0] = '\0';
 }

@@ -87,6 +87,7 @@ struct ckey {
     int64_t last_signal;
     uint64_t hits, suppressed, n_seen;
     bool firing, absent, has_signal;
+    struct sn_corr_origin origin; /* of the last record that fed it */
     /* ring (threshold, sequence), sorted by t */
     struct rent *ring;
     uint32_t rhead, rn, rcap; /* rcap: power of two */
@@ -135,6 +136,8 @@ struct chain_item {
     const struct sn_rule *rule; /* the step rule whose signal it was */
     int64_t t;
     unsigned depth; /* sequences of sequences: bounded */
+    struct sn_corr_origin origin; /* of the feed that raised the signal */
+    bool has_origin;
     uint32_t n_key;
     const char *names[SN_CORR_MAX_GROUP_BY];
     uint16_t klen[SN_CORR_MAX_GROUP_BY];
@@ -163,6 +166,10 @@ struct sn_corr {
     struct chain_item *chain;
     size_t chain_head, chain_n, chain_cap;
     unsigned depth; /* of the item being fed */
+    /* The origin of the feed in progress, for the chain items its
+     * signals queue (has_origin false during advance). */
+    struct sn_corr_origin cur_origin;
+    bool cur_has_origin;
     bool draining;
     uint64_t chain_dropped;
 };
@@ -196,6 +203,8 @@ bool sn_corr_build_key(struct sn_corr *c, const struct crule *cr,
 size_t sn_corr_decode_key(struct sn_corr *c, const struct ckey *k);
 void sn_corr_lru_unlink(struct crule *cr, struct ckey *k);
 void sn_corr_lru_push_head(struct crule *cr, struct ckey *k);
+/* Order cr's LRU list by touch_wm again (after a restore). */
+void sn_corr_lru_sort(struct crule *cr);
 /* True when k holds nothing a later event or check could still use. */
 bool sn_corr_key_reclaimable(const struct sn_corr *c, const struct crule *cr,
                              const struct ckey *k);

@@ -81,6 +81,46 @@ rule_text(struct sn_buf *b, const struct sn_rule *r)
     return SN_BUF_LIT(b, "],");
 }
 
+/* "source":{...}, of a record with a place in its source (an offset or
+ * a partition); nothing otherwise. */
+static enum sn_status
+source(struct sn_buf *b, const struct sn_signal_source *src)
+{
+    enum sn_status rc;
+    bool comma = false;
+
+    if (src->partition < 0 && src->offset < 0)
+        return SN_OK;
+    TRY(sn_json_key(b, "source"));
+    TRY(sn_buf_putc(b, '{'));
+    if (src->input != NULL) {
+        TRY(sn_json_key(b, "input"));
+        TRY(sn_json_str(b, src->input, strlen(src->input)));
+        comma = true;
+    }
+    if (src->topic != NULL) {
+        if (comma)
+            TRY(sn_buf_putc(b, ','));
+        TRY(sn_json_key(b, "topic"));
+        TRY(sn_json_str(b, src->topic, strlen(src->topic)));
+        comma = true;
+    }
+    if (src->partition >= 0) {
+        if (comma)
+            TRY(sn_buf_putc(b, ','));
+        TRY(sn_json_key(b, "partition"));
+        TRY(sn_json_int(b, src->partition));
+        comma = true;
+    }
+    if (src->offset >= 0) {
+        if (comma)
+            TRY(sn_buf_putc(b, ','));
+        TRY(sn_json_key(b, "offset"));
+        TRY(sn_json_int(b, src->offset));
+    }
+    return SN_BUF_LIT(b, "},");
+}
+
 enum sn_status
 sn_signal_json(const struct sn_signal *sig, struct sn_buf *b)
 {
@@ -118,6 +158,9 @@ sn_signal_json(const struct sn_signal *sig, struct sn_buf *b)
         TRY(sn_buf_append(b, sig->trace.ptr, sig->trace.len));
         TRY(sn_buf_putc(b, ','));
     }
+
+    if (sig->source != NULL)
+        TRY(source(b, sig->source));
 
     if (sig->state == SN_SIGNAL_DEGRADED) {
         TRY(sn_json_key(b, "degraded"));

@@ -158,6 +158,7 @@ sn_corr_key_alloc(struct sn_corr *c)
     k->last_signal = T_NONE;
     k->rb_cur = T_NONE;
     k->fired_b = T_NONE;
+    k->origin = SN_CORR_ORIGIN_NONE;
     return k;
 }
 
@@ -185,6 +186,64 @@ sn_corr_lru_push_head(struct crule *cr, struct ckey *k)
     cr->lru_head = k;
     if (cr->lru_tail == NULL)
         cr->lru_tail = k;
+}
+
+/* Merge two lists linked by next, newest touch first; on ties a's keys
+ * stay ahead (the sort is stable). */
+static struct ckey *
+lru_merge(struct ckey *a, struct ckey *b)
+{
+    struct ckey head, *t = &head;
+
+    while (a != NULL && b != NULL) {
+        if (b->touch_wm > a->touch_wm) {
+            t->next = b;
+            b = b->next;
+        } else {
+            t->next = a;
+            a = a->next;
+        }
+        t = t->next;
+    }
+    t->next = a != NULL ? a : b;
+    return head.next;
+}
+
+/* Keys restored from another engine were pushed at the head whatever
+ * their touch time; the time-driven walk needs the list ordered by it. A
+ * stable natural merge sort: the list is two sorted runs after a restore
+ * (the restored keys, in their engine's order, and the keys already
+ * there), so it costs one linear merge under the shard's lock. */
+void
+sn_corr_lru_sort(struct crule *cr)
+{
+    struct ckey *runs[64] = { 0 }, *k = cr->lru_head, *list, *prev = NULL;
+
+    /* runs[i] holds a sorted part of the list; the parts in runs[] come
+     * before the run being pushed, so they merge in as the first list. */
+    while (k != NULL) {
+        struct ckey *end = k, *next;
+        size_t i = 0;
+
+        while (end->next != NULL && end->next->touch_wm <= end->touch_wm)
+            end = end->next;
+        next = end->next;
+        end->next = NULL;
+        for (list = k; i < 63 && runs[i] != NULL; i++) {
+            list = lru_merge(runs[i], list);
+            runs[i] = NULL;
+        }
+        runs[i] = runs[i] != NULL ? lru_merge(runs[i], list) : list;
+        k = next;
+    }
+    list = NULL;
+    for (size_t i = 0; i < 64; i++)
+        if (runs[i] != NULL)
+            list = list == NULL ? runs[i] : lru_merge(runs[i], list);
+    cr->lru_head = list;
+    for (k = list; k != NULL; prev = k, k = k->next)
+        k->prev = prev;
+    cr->lru_tail = prev;
 }
 
 /* Unlink k from its rule and put the entry on the free list. */

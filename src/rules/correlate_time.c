@@ -110,6 +110,8 @@ sn_corr_advance(struct sn_corr *c, int64_t now_ns)
 {
     if (now_ns > c->wm)
         c->wm = now_ns;
+    /* Signals raised here come from the clock, not from a record. */
+    c->cur_has_origin = false;
     if (c->wm == T_NONE)
         return SN_OK;
     for (size_t r = 0; r < c->n_rules; r++) {

@@ -5,7 +5,7 @@
 # stable codes, correlation IDs in responses and logs, secure headers, no
 # CORS, body and rate limits, event ingestion, readiness and TLS.
 . "$SRCDIR/tests/integration/lib.sh"
-tap_plan 39
+tap_plan 42
 
 hp=$(free_port)
 mkdir -p "$TMP/state"
@@ -125,8 +125,21 @@ code=$(req "$O" POST /api/v1/events '[{"msg":"ok"}, 42]')
 check "wrong type in a batch: 400 wrong_type, nothing taken" \
     sh -c "[ $code = 400 ] && grep -q wrong_type '$TMP/b'"
 head -c 70000 /dev/zero | tr '\0' 'x' >"$TMP/big"
-code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $O" --data-binary @"$TMP/big" "$U/api/v1/events")
-check "a body over max_body: 413" test "$code" = 413
+code=$(curl -s -o "$TMP/b" -D "$TMP/h" -w '%{http_code}' -H "Authorization: Bearer $O" \
+    -H 'X-Correlation-ID: big-body-1' --data-binary @"$TMP/big" "$U/api/v1/events")
+check "a body over max_body: 413 body_too_large in JSON" python3 -c "
+import json
+d=json.load(open('$TMP/b'))
+assert '$code'=='413' and d['error']['code']=='body_too_large' and 'max_body' in d['error']['message'], d"
+check "the 413 carries the secure headers and the correlation ID" sh -c "
+grep -qi '^Content-Security-Policy: default-src' '$TMP/h' && grep -qi '^X-Frame-Options: DENY' '$TMP/h' &&
+grep -qi '^X-Correlation-ID: big-body-1' '$TMP/h' && grep -qi '^Content-Type: application/json' '$TMP/h'"
+check "refused bodies are counted" sh -c "curl -s '$U/metrics' | grep -qx 'sentineld_http_body_too_large_total 1'"
+# Beyond evhttp's own cap (max_body + 1 MiB here) libevent answers: still
+# a 413 the client receives, not a reset.
+head -c 1200000 /dev/zero | tr '\0' 'x' >"$TMP/huge"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $O" --data-binary @"$TMP/huge" "$U/api/v1/events")
+check "a body beyond libevent's cap: still 413" test "$code" = 413
 sleep 0.3
 check "nothing from refused requests reached the output" test "$(lines "$TMP/out.json")" -eq "$n0"
 

@@ -85,7 +85,8 @@ for l in open(sys.argv[1]):
         seen.add(k)
         order.setdefault(d["id"], []).append(d["version"])
 for i, v in order.items():
-    assert v == list(range(1, len(v) + 1)), (i, v[:10])
+    # Increasing; not consecutive, since a write of n signals adds n.
+    assert v == sorted(v) and v[0] >= 1, (i, v[:10])
 EOP
 check "the relay's cursor reached the end of the outbox" python3 - "$TMP/state/sentineld.db" <<'EOP'
 import sqlite3, sys

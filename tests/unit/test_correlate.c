@@ -767,10 +767,12 @@ SN_TEST(checkpoint_round_trip)
 }
 
 static bool
-want_even(void *arg, const struct sn_corr_spec *s, uint64_t hash)
+want_even(void *arg, const struct sn_corr_spec *s, uint64_t hash,
+          const struct sn_corr_origin *o)
 {
     (void)arg;
     (void)s;
+    (void)o;
     return hash % 2 == 0;
 }
 

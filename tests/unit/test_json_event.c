@@ -157,8 +157,8 @@ static const char *const sentineld_docs[] = {
     "\"received_ns\":1,\"input\":\"k\",\"transport\":\"kafka\",\"peer\":"
     "\"events\",\"source_offset\":12,\"fields\":{\"source.ip\":\"192.0.2.1\","
     "\"user\":\"root\",\"n\":3,\"ok\":true,\"r\":0.25,\"x\":null}}",
-    "{\"host\":\"h\",\"app\":\"a\",\"message\":\"m\",\"source\":{\"ip\":"
-    "\"10.0.0.1\",\"port\":22},\"tags\":{}}",
+    ("{\"host\":\"h\",\"app\":\"a\",\"message\":\"m\",\"source\":{\"ip\":"
+     "\"10.0.0.1\",\"port\":22},\"tags\":{}}"),
 };
 
 SN_TEST(sentineld_documents_take_the_fast_path)

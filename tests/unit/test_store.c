@@ -1,9 +1,11 @@
 /* The incident store and the incident API (incidents.h) on a temp db. */
+#include <json-c/json.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "incident/fold.h"
 #include "incident/incidents.h"
 #include "incident/store.h"
 #include "sn_test.h"
@@ -80,10 +82,10 @@ SN_TEST(schema_migrates_and_reopens)
 
     fresh();
     CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
-    CHECK_EQ(sn_store_schema_version(s), 1);
+    CHECK_EQ(sn_store_schema_version(s), 2);
     sn_store_close(s);
     CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
-    CHECK_EQ(sn_store_schema_version(s), 1);
+    CHECK_EQ(sn_store_schema_version(s), 2);
     sn_store_close(s);
     CHECK_EQ(sn_store_open(path, true, &s, &err), SN_OK);
     sn_store_close(s);
@@ -271,6 +273,98 @@ SN_TEST(feed_and_checkpoints)
     sn_store_close(s);
 }
 
+/* One batch of signals folded as the manager does: prepare, apply, flush,
+ * commit (the signals live until the commit). */
+static void
+fold_batch(int *sn_failed_, struct sn_fold *f, struct sn_store *s,
+           const char *const *json, int n)
+{
+    struct json_tokener *tok = json_tokener_new_ex(32);
+    struct sn_fold_sig sig[8];
+    struct sn_error err;
+
+    CHECK_EQ(sn_store_begin(s, &err), SN_OK);
+    for (int i = 0; i < n; i++) {
+        CHECK_EQ(sn_fold_prepare(tok, NULL, json[i], strlen(json[i]), &sig[i],
+                                 &err),
+                 SN_OK);
+        CHECK_EQ(sn_fold_apply(f, &sig[i], sn_clock_wall_ns(), &err), SN_OK);
+    }
+    CHECK_EQ(sn_fold_flush(f, sn_clock_wall_ns(), &err), SN_OK);
+    CHECK_EQ(sn_store_commit(s, &err), SN_OK);
+    for (int i = 0; i < n; i++)
+        sn_fold_sig_fini(&sig[i]);
+    json_tokener_free(tok);
+}
+
+/* The summaries of the open incident's evidence, joined by '|'. */
+static void
+summaries(int *sn_failed_, struct sn_store *s, char *out, size_t len)
+{
+    struct sn_incident inc;
+    struct json_object *a;
+    size_t at = 0;
+
+    out[0] = '\0';
+    sn_incident_init(&inc);
+    CHECK_EQ(sn_store_find_open(s, "r", "{\"k\":\"a\"}", &inc), SN_OK);
+    a = json_tokener_parse(inc.evidence);
+    CHECK(a != NULL && json_object_is_type(a, json_type_array));
+    for (size_t i = 0; a != NULL && i < json_object_array_length(a); i++) {
+        struct json_object *it = json_object_array_get_idx(a, i), *v;
+        CHECK(json_object_object_get_ex(it, "summary", &v));
+        at += (size_t)snprintf(out + at, len - at, "%s%s", i ? "|" : "",
+                               json_object_get_string(v));
+    }
+    /* The explanation is the latest signal without key and evidence. */
+    CHECK(inc.explanation != NULL &&
+          strstr(inc.explanation, "\"evidence\"") == NULL &&
+          strstr(inc.explanation, "\"key\"") == NULL);
+    json_object_put(a);
+    sn_incident_fini(&inc);
+}
+
+#define SIG(items)                                                             \
+    "{\"type\":\"signal\",\"rule\":\"r\",\"key\":{\"k\":\"a\"},"                 \
+    "\"title\":\"T\",\"tags\":[\"x\"],\"evidence\":[" items "]}"
+#define ITEM(t, s) "{\"time_ns\":" #t ",\"summary\":\"" s "\"}"
+
+SN_TEST(evidence_window_across_batches)
+{
+    struct sn_store *s;
+    struct sn_error err;
+    struct sn_fold f;
+    char got[512];
+    /* Brackets, commas and escaped quotes inside strings must not split
+     * a stored item. */
+    const char *b1[] = { SIG(ITEM(1, "a],{\\\"1") "," ITEM(2, "a2")) };
+    const char *b2[] = { SIG(ITEM(2, "a2") "," ITEM(3, "a3")),
+                         SIG(ITEM(4, "a4") "," ITEM(5, "a5")) };
+    const char *b3[] = { SIG(ITEM(6, "a6")) };
+
+    fresh();
+    CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
+    CHECK_EQ(sn_fold_init(&f, s, NULL, 0, 4), SN_OK);
+    fold_batch(sn_failed_, &f, s, b1, 1);
+    summaries(sn_failed_, s, got, sizeof(got));
+    CHECK_STR(got, "a],{\"1|a2");
+    /* a2 again is a duplicate; five items keep the first two and the
+     * newest two. */
+    fold_batch(sn_failed_, &f, s, b2, 2);
+    summaries(sn_failed_, s, got, sizeof(got));
+    CHECK_STR(got, "a],{\"1|a2|a4|a5");
+    /* A stored window that is not a JSON array starts again empty. */
+    CHECK_EQ(sqlite3_exec(sn_store_db(s),
+                          "UPDATE evidence SET items = '[{\"a\":1'", NULL,
+                          NULL, NULL),
+             SQLITE_OK);
+    fold_batch(sn_failed_, &f, s, b3, 1);
+    summaries(sn_failed_, s, got, sizeof(got));
+    CHECK_STR(got, "a6");
+    sn_fold_fini(&f);
+    sn_store_close(s);
+}
+
 SN_TEST(uuid_and_time)
 {
     char a[SN_UUID_LEN + 1], b[SN_UUID_LEN + 1], t[40];
@@ -283,9 +377,18 @@ SN_TEST(uuid_and_time)
     CHECK(strcmp(a, b) != 0);
     sn_time_rfc3339(1700000000123456789LL, t);
     CHECK_STR(t, "2023-11-14T22:13:20.123456789Z");
+    /* The same second again (its date part is kept), the next, before
+     * 1970. */
+    sn_time_rfc3339(1700000000000000007LL, t);
+    CHECK_STR(t, "2023-11-14T22:13:20.000000007Z");
+    sn_time_rfc3339(1700000001999999999LL, t);
+    CHECK_STR(t, "2023-11-14T22:13:21.999999999Z");
+    sn_time_rfc3339(-1, t);
+    CHECK_STR(t, "1969-12-31T23:59:59.999999999Z");
 }
 
 SN_TEST_MAIN(SN_T(schema_migrates_and_reopens),
              SN_T(find_open_and_outbox_order), SN_T(audit_is_append_only),
              SN_T(actions_versions_and_audit), SN_T(list_filters_and_pages),
-             SN_T(feed_and_checkpoints), SN_T(uuid_and_time))
+             SN_T(feed_and_checkpoints), SN_T(evidence_window_across_batches),
+             SN_T(uuid_and_time))

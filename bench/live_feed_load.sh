@@ -1,0 +1,157 @@
+#!/bin/sh
+# Live feed under load, the issue's scenario: a fixed offered rate of
+# syslog (default 50,000 msgs/s for 20 s, bench/loadgen -r: a bastion mix
+# whose sshd failures from ~1,000 addresses open and update ssh-brute-force
+# and ssh-password-spray incidents through the shipped rules), once with
+# no live feed clients and once with N (default 200, half SSE, half
+# WebSocket, all in one bench/feed_clients process pinned to the last CPU).
+#
+# Per run it prints what the pipeline delivered per second (out_null's
+# sentineld_output_events_total over the sending window), the daemon's own
+# CPU (utime+stime from /proc/PID/stat, so the clients' CPU on the same
+# machine is not counted) per million messages, the signals and incident
+# versions produced, and for the clients: how many saw every change up to
+# the feed's last position, how many were told of a drop or gap, and any
+# hole they were not told of. Then the ratios.
+#
+# usage: bench/live_feed_load.sh [clients [rate [seconds [repeat]]]]
+# repeat (default 1) alternates the two runs that many times and reports
+# the median of each: on a shared machine other load moves single runs.
+# PERF=file records the daemon (perf record -g) during the last run with
+# clients. (From the source tree, after ./scripts/build.sh.)
+set -e
+root=$(cd "$(dirname "$0")/.." && pwd)
+B=$root/_build
+N=${1:-200}
+RATE=${2:-50000}
+SECS=${3:-20}
+REPEAT=${4:-1}
+MSGS=$((RATE * SECS))
+NCPU=$(nproc)
+LAST=$((NCPU - 1))
+export SENTINELD_PLUGIN_PATH=$B/.plugins
+tmp=$(mktemp -d)
+dpid= cpid=
+trap 'kill $dpid $cpid 2>/dev/null; rm -rf "$tmp"' EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+metric() { # name{labels} -> value
+    curl -s "http://127.0.0.1:$hp/metrics" | awk -v k="$1" \
+        'index($0, k" ") == 1 { print $2; f=1 } END { if (!f) print 0 }'
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$dpid/stat"; }
+# The control thread (tid = pid) runs HTTP and the live feed; the workers,
+# inputs, outputs and the incident manager are the other threads.
+ctl_ticks() { awk '{ print $14 + $15 }' "/proc/$dpid/task/$dpid/stat"; }
+hz=$(getconf CLK_TCK)
+
+run() {
+    clients=$1
+    hp=$(port); sp=$(port)
+    rm -rf "$tmp/state"; mkdir -p "$tmp/state"
+    cat >"$tmp/c.yaml" <<EOC
+daemon: { state_dir: $tmp/state, log_level: warn }
+http: { listen: "127.0.0.1:$hp", rate_limit: 100000 }
+inputs:
+  - { name: syslog, plugin: in_syslog, listen: ["tcp://127.0.0.1:$sp"] }
+detectors:
+  - { name: rules, plugin: det_rules, rules: [$root/conf/rules] }
+outputs:
+  - { name: o, plugin: out_null }
+EOC
+    tok=$("$B/sentineld" token create --name bench --role viewer -c "$tmp/c.yaml" 2>/dev/null)
+    "$B/sentineld" run -c "$tmp/c.yaml" 2>"$tmp/log" &
+    dpid=$!
+    until curl -sf "http://127.0.0.1:$hp/health" >/dev/null 2>&1; do sleep 0.05; done
+    # The store's first row, so every client starts from a position.
+    "$B/tests/tools/seed_incident" "$tmp/state/sentineld.db" warmup 1 warmup >/dev/null
+    rm -f "$tmp/ready"
+    if [ "$clients" -gt 0 ]; then
+        taskset -c "$LAST" "$B/bench/feed_clients" -p "$hp" -t "$tok" \
+            -n "$clients" -w 50 -r "$tmp/ready" >"$tmp/clients.out" &
+        cpid=$!
+        i=0
+        until [ -e "$tmp/ready" ]; do
+            sleep 0.05; i=$((i + 1))
+            [ $i -lt 400 ] || { echo "clients not ready" >&2; exit 1; }
+        done
+    fi
+    e0=$(metric 'sentineld_output_events_total{instance="o"}')
+    s0=$(metric sentineld_signals_received_total)
+    v0=$(metric sentineld_incident_versions_total)
+    ppid=
+    if [ -n "${PERF:-}" ] && [ "$clients" -gt 0 ]; then
+        perf record -g -o "$PERF" -p "$dpid" 2>/dev/null >/dev/null &
+        ppid=$!
+    fi
+    c0=$(cpu_ticks); k0=$(ctl_ticks)
+    t0=$(date +%s.%N)
+    "$B/bench/loadgen" -p "$sp" -n "$MSGS" -c 2 -r "$RATE" -w 16384 \
+        2>"$tmp/loadgen.out"
+    cat "$tmp/loadgen.out" >&2
+    t1=$(date +%s.%N)
+    e1=$(metric 'sentineld_output_events_total{instance="o"}')
+    c1=$(cpu_ticks)
+    # Let the pipeline finish what it holds (delivered counts what came
+    # out inside the sending window; the CPU covers all of it).
+    i=0
+    while [ "$(metric 'sentineld_output_events_total{instance="o"}')" -lt \
+            $((e0 + MSGS)) ] && [ $i -lt 200 ]; do
+        sleep 0.05; i=$((i + 1))
+    done
+    c2=$(cpu_ticks)
+    [ -z "$ppid" ] || { kill -INT $ppid; wait $ppid || true; }
+    s1=$(metric sentineld_signals_received_total)
+    v1=$(metric sentineld_incident_versions_total)
+    # Then the feed: it polls the store every 100 ms.
+    sleep 2
+    c3=$(cpu_ticks); k3=$(ctl_ticks)
+    res="no clients"
+    if [ "$clients" -gt 0 ]; then
+        last=$(curl -sN -m 1 -H "Authorization: Bearer $tok" \
+            "http://127.0.0.1:$hp/api/v1/stream" 2>/dev/null |
+            sed -n 's/^data: {"seq":\([0-9]*\)}.*/\1/p' | head -1)
+        ccpu=$(awk -v hz="$hz" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$cpid/stat")
+        kill -TERM $cpid; wait $cpid || true; cpid=
+        res="feed last seq $last; $(cat "$tmp/clients.out"); clients' CPU ${ccpu}s"
+    fi
+    dropped=$(metric sentineld_http_stream_dropped_total)
+    kill $dpid; wait $dpid 2>/dev/null || true; dpid=
+    # The sending window, from loadgen (t0..t1 also holds its build).
+    sdt=$(sed -n 's/^sent .* in \([0-9.]*\)s:.*/\1/p' "$tmp/loadgen.out")
+    python3 - "$MSGS" "$e0" "$e1" "$t0" "$t1" "$c0" "$c1" "$c2" "$hz" \
+        "$s0" "$s1" "$v0" "$v1" "$sdt" "$c3" "$k0" "$k3" <<'EOP' >"$tmp/run.$clients.$rep"
+import sys
+m, e0, e1, t0, t1, c0, c1, c2, hz, s0, s1, v0, v1, dt, c3, k0, k3 = map(float, sys.argv[1:])
+ctl = (k3 - k0) / hz
+# CPU per 1M msgs: whole daemon until drained; the pipeline's threads
+# alone (all but the control thread, to the end of the feed's settling);
+# and the control thread's seconds (HTTP, live feed).
+print("%.0f %.1f %.3f %.0f %.0f %.2f %.1f %.2f" % ((e1 - e0) / dt, (c2 - c0) / hz / m * 1e6,
+      (c1 - c0) / hz / dt, s1 - s0, v1 - v0, dt, ((c3 - c0) / hz - ctl) / m * 1e6, ctl))
+EOP
+    read -r rate cpu_m cores sig ver dt pipe_m ctl <"$tmp/run.$clients.$rep"
+    echo "clients=$clients: delivered $rate msgs/s over ${dt}s;" \
+        "daemon CPU $cpu_m s per 1M msgs ($cores cores busy; pipeline threads" \
+        "$pipe_m s per 1M msgs, control thread ${ctl}s);" \
+        "signals $sig, incident versions $ver; $(grep -o 'latest chunk.*' "$tmp/loadgen.out")"
+    echo "    $res; server-side drops=$dropped"
+}
+echo "offered: $RATE msgs/s for ${SECS}s ($MSGS messages), $NCPU CPUs; clients on CPU $LAST"
+rep=1
+while [ $rep -le "$REPEAT" ]; do
+    run 0
+    run "$N"
+    rep=$((rep + 1))
+done
+python3 - "$tmp" "$N" "$REPEAT" <<'EOP'
+import statistics, sys
+tmp, n, rep = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def col(clients, i):
+    return statistics.median(float(open("%s/run.%s.%d" % (tmp, clients, r)).read().split()[i])
+                             for r in range(1, rep + 1))
+print("median of %d: delivered msgs/s %.0f (0 clients) vs %.0f (%s clients)" % (rep, col(0, 0), col(n, 0), n))
+print("throughput ratio (with/without clients): %.3f" % (col(n, 0) / col(0, 0)))
+print("daemon CPU s per 1M msgs: %.2f vs %.2f; ratio (with/without): %.3f" % (col(0, 1), col(n, 1), col(n, 1) / col(0, 1)))
+print("pipeline threads' CPU s per 1M msgs: %.2f vs %.2f; control thread (HTTP, feed) s: %.2f vs %.2f"
+      % (col(0, 6), col(n, 6), col(0, 7), col(n, 7)))
+EOP

@@ -1,0 +1,164 @@
+/*
+ * det_rules partition state (docs/scaling.md, "Partition state"): the
+ * correlation keys a source partition's records fed move with the
+ * partition when the consumer group hands it to another instance. Each
+ * key remembers the origin of the last record that fed it (input, topic,
+ * partition; det_rules_corr.c), so
+ *   checkpoint: the keys of p, from every shard, in the container the
+ *     local .corr file uses (det_rules_ckpt.c), keys only;
+ *   restore: drop this instance's keys of p, then merge the blob's keys
+ *     (re-split by hash into the shards, tagged with p);
+ *   release: drop the keys of p.
+ * The input calls these while none of p's records is in flight, but the
+ * workers go on feeding other partitions' keys into the same shards, so
+ * every shard is changed under its lock, one shard at a time.
+ */
+#include "det_rules.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bound on one partition's blob: as for the local checkpoint file. */
+#define PART_MAX ((size_t)4 << 30)
+
+struct want_part {
+    struct sn_corr_origin o;
+};
+
+static bool
+want_part(void *arg, const struct sn_corr_spec *spec, uint64_t hash,
+          const struct sn_corr_origin *o)
+{
+    const struct want_part *w = arg;
+
+    (void)spec;
+    (void)hash;
+    return w->o.src != 0 && o->src == w->o.src && o->part == w->o.part;
+}
+
+/* The origin of p in this process; src 0 when the pair was never seen
+ * (then no key has it). */
+static struct sn_corr_origin
+origin_of(struct dr_state *s, const struct sn_partition *p, bool intern)
+{
+    struct sn_corr_origin o;
+
+    o.src = intern ? sn_corr_source_id(s->sources, p->input, p->topic)
+                   : sn_corr_source_find(s->sources, p->input, p->topic);
+    o.part = p->partition;
+    return o;
+}
+
+enum sn_status
+dr_partition_checkpoint(void *state, const struct sn_partition *p,
+                        struct sn_buf *out)
+{
+    struct dr_state *s = state;
+    struct want_part w = { origin_of(s, p, false) };
+    enum sn_status rc = dr_ckpt_write(s, want_part, &w, true, out);
+
+    if (rc != SN_OK) {
+        s->host->counter_add(s->c_ckpt_errors, 1);
+        s->host->log(s->inst, SN_LOG_ERROR,
+                     "partition %s[%d]: correlation state not checkpointed "
+                     "(%s)",
+                     p->topic, (int)p->partition,
+                     rc == SN_ELIMIT ? "too large" : "out of memory");
+    }
+    return rc;
+}
+
+/* Drop p's keys from every shard; with all, then merge all's keys of
+ * each shard, tagged with p. */
+static enum sn_status
+replace(struct dr_state *s, const struct want_part *w, struct sn_corr *all,
+        size_t *n_dropped)
+{
+    struct sn_buf part;
+    enum sn_status rc = SN_OK;
+    size_t dropped = 0;
+
+    sn_buf_init(&part, PART_MAX);
+    for (size_t i = 0; i < s->n_shards; i++) {
+        struct dr_shard *sh = &s->shards[i];
+        struct dr_want_shard ws = { i, s->n_shards };
+        enum sn_status x = SN_OK;
+
+        sn_buf_reset(&part);
+        /* Serialized outside the lock: the workers keep going. */
+        if (all != NULL)
+            x = sn_corr_checkpoint_keys(all, dr_want_shard, &ws, &part);
+        pthread_mutex_lock(&sh->mu);
+        if (w->o.src != 0)
+            dropped += sn_corr_drop(sh->c, want_part, (void *)w);
+        if (all != NULL && x == SN_OK)
+            x = sn_corr_restore_keys(sh->c, part.data, part.len, &w->o);
+        pthread_mutex_unlock(&sh->mu);
+        if (x != SN_OK && rc == SN_OK)
+            rc = x;
+    }
+    sn_buf_fini(&part);
+    *n_dropped = dropped;
+    return rc;
+}
+
+enum sn_status
+dr_partition_restore(void *state, const struct sn_partition *p,
+                     const void *data, size_t len, char *err, size_t err_len)
+{
+    struct dr_state *s = state;
+    struct want_part w = { origin_of(s, p, true) };
+    struct sn_corr *all = NULL;
+    enum sn_status rc;
+    size_t dropped = 0;
+    char why[256];
+
+    if (data != NULL) {
+        /* Read the whole blob first: a bad one changes nothing. */
+        all = dr_engine_new(s);
+        if (all == NULL)
+            return SN_ENOMEM;
+        if (!dr_ckpt_read(data, len, all, true, why, sizeof(why))) {
+            sn_corr_free(all);
+            s->host->counter_add(s->c_ckpt_errors, 1);
+            snprintf(err, err_len,
+                     "partition %s[%d]: correlation state (%zu bytes) not "
+                     "restored: %s",
+                     p->topic, (int)p->partition, len, why);
+            return SN_EINVAL;
+        }
+    }
+    if (w.o.src == 0)
+        /* The origin table is full: the keys are restored, but later
+         * moves cannot find them (det_rules_corr.c logs this once). */
+        w.o = SN_CORR_ORIGIN_NONE;
+    rc = replace(s, &w, all, &dropped);
+    sn_corr_free(all);
+    if (rc != SN_OK) {
+        s->host->counter_add(s->c_ckpt_errors, 1);
+        snprintf(err, err_len,
+                 "partition %s[%d]: correlation state partly restored: out "
+                 "of memory",
+                 p->topic, (int)p->partition);
+    } else {
+        s->host->log(s->inst, SN_LOG_DEBUG,
+                     "partition %s[%d]: %zu keys dropped, %zu bytes of "
+                     "correlation state restored",
+                     p->topic, (int)p->partition, dropped, data ? len : 0);
+    }
+    return rc;
+}
+
+void
+dr_partition_release(void *state, const struct sn_partition *p)
+{
+    struct dr_state *s = state;
+    struct want_part w = { origin_of(s, p, false) };
+    size_t dropped = 0;
+
+    if (w.o.src != 0)
+        replace(s, &w, NULL, &dropped);
+    s->host->log(s->inst, SN_LOG_DEBUG, "partition %s[%d]: %zu keys dropped",
+                 p->topic, (int)p->partition, dropped);
+}
