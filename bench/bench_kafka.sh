@@ -23,6 +23,8 @@
 #     join included: that is what catching up costs), and events/s from
 #     the first consumed event. B=0 skips it.
 #   bench/bench_kafka.sh [N] [WORKERS] [B]  (after ./scripts/build.sh)
+# IN_KAFKA_EXTRA adds in_kafka options to every consumer, e.g.
+#   IN_KAFKA_EXTRA='kafka.queued.min.messages: "100000"' (librdkafka's own)
 set -e
 cd "$(dirname "$0")/.."
 n=${1:-300000}
@@ -32,7 +34,11 @@ b=$PWD/_build
 tmp=$(mktemp -d)
 bpid=""
 dpid=""
-trap '[ -n "$dpid" ] && kill $dpid 2>/dev/null; [ -n "$bpid" ] && kill "$bpid"; rm -rf "$tmp"' EXIT
+# A failed run keeps its logs in $tmp.keep. The daemons go before the
+# brokers: a consumer closing with its cluster gone waits for it.
+trap 'st=$?; [ -n "$dpid" ] && kill $dpid 2>/dev/null; [ -n "$dpid" ] && sleep 2;
+      [ -n "$bpid" ] && kill "$bpid"; [ $st -eq 0 ] || cp -r "$tmp" "$tmp.keep"; rm -rf "$tmp"' EXIT
+trap 'exit 1' INT TERM
 export SENTINELD_PLUGIN_PATH=$b/.plugins
 
 python3 - "$n" "$tmp/in.log" <<'PY'
@@ -53,7 +59,7 @@ while [ ! -s "$tmp/addr" ]; do sleep 0.05; done
 bs=$(cat "$tmp/addr")
 now() { date +%s.%N; }
 # CPU seconds (user + system, all threads) of a process so far.
-cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / hz }' "/proc/$1/stat"; }
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # 1. produce: every message acknowledged (the oneshot run ends only
 # when every delivery report is in), and the topic the consumer reads.
@@ -80,7 +86,7 @@ cat >"$tmp/consume.yaml" <<EOC
 daemon: { workers: $workers, state_dir: $tmp/state }
 http: { listen: "127.0.0.1:$port" }
 inputs:
-  - { name: k, plugin: in_kafka, brokers: "$bs", topics: [bench], group: bench, parser: json }
+  - { name: k, plugin: in_kafka, brokers: "$bs", topics: [bench], group: bench, parser: json${IN_KAFKA_EXTRA:+, $IN_KAFKA_EXTRA} }
 outputs:
   - { name: o, plugin: out_null }
 EOC
@@ -174,7 +180,7 @@ run_group() {
 daemon: { workers: $workers, state_dir: $tmp/$1-$i }
 http: { listen: "127.0.0.1:$p" }
 inputs:
-  - { name: k, plugin: in_kafka, brokers: "$bs", topics: [backlog], group: $1, parser: json }
+  - { name: k, plugin: in_kafka, brokers: "$bs", topics: [backlog], group: $1, parser: json${IN_KAFKA_EXTRA:+, $IN_KAFKA_EXTRA} }
 detectors:
   - { name: rules, plugin: det_rules, rules: [$PWD/conf/rules] }
 outputs:
@@ -197,6 +203,13 @@ EOC
         for p in $ports; do
             v=$(metric_at "$p" sentineld_output_events_total)
             sum=$((sum + ${v:-0}))
+        done
+        for p in $dpid; do
+            kill -0 "$p" 2>/dev/null || {
+                wait "$p" && st=0 || st=$?
+                echo "catch-up ($1): instance $p died (status $st) at $sum of $backlog; logs in $tmp.keep"
+                exit 1
+            }
         done
         [ -z "$first" ] && [ "$sum" -gt 0 ] && first=$(now)
         [ "$sum" -ge "$backlog" ] && break
