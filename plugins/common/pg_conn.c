@@ -159,3 +159,22 @@ pg_unlock(PGconn *conn, const char *name)
     PQclear(PQexecParams(conn, "SELECT pg_advisory_unlock(hashtext($1))", 1,
                          NULL, params, NULL, NULL, 0));
 }
+
+static void
+notice_to_log(void *arg, const char *message)
+{
+    struct pg_notice_log *to = arg;
+    size_t l = strlen(message);
+
+    if (l > 0 && message[l - 1] == '\n')
+        l--;
+    if (to->host->log_enabled(to->inst, SN_LOG_DEBUG))
+        to->host->log(to->inst, SN_LOG_DEBUG, "%sserver: %.*s", to->prefix,
+                      (int)l, message);
+}
+
+void
+pg_log_notices(PGconn *conn, struct pg_notice_log *to)
+{
+    PQsetNoticeProcessor(conn, notice_to_log, to);
+}

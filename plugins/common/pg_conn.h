@@ -35,6 +35,16 @@ void pg_dsn_where(const char *dsn, char *out, size_t out_len);
 PGconn *pg_connect(const char *dsn, int64_t connect_timeout_ms, char *why,
                    size_t why_len);
 
+/* Where a connection's server notices ("relation already exists,
+ * skipping") go: the instance's debug log, not every start's log. Must
+ * outlive the connection (keep it in the plugin's state). */
+struct pg_notice_log {
+    const struct sn_host *host;
+    struct sn_instance *inst;
+    const char *prefix; /* e.g. "checkpoints: " or "" */
+};
+void pg_log_notices(PGconn *conn, struct pg_notice_log *to);
+
 /* One line of the server's error: "SQLSTATE: message (detail)", or
  * libpq's connection message when r holds none. */
 void pg_result_error(const PGresult *r, const PGconn *conn, char *out,

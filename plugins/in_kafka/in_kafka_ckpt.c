@@ -36,6 +36,7 @@ struct ik_ckpt {
     bool down;        /* the last attempt failed: logged once */
     char where[256];  /* host:port/dbname, never the password */
     char owner[300];  /* host/pid of this instance, for people */
+    struct pg_notice_log notices;
     struct sn_buf *blob;
     int64_t max_stall_ms;
 
@@ -200,21 +201,6 @@ went_down(struct ik_state *s, const char *what, const char *why)
     disconnect(k);
 }
 
-/* Server notices ("relation already exists, skipping") are for people
- * debugging, not for the log of every start. */
-static void
-notice_to_log(void *arg, const char *message)
-{
-    struct ik_state *s = arg;
-    size_t l = strlen(message);
-
-    if (l > 0 && message[l - 1] == '\n')
-        l--;
-    if (s->ctx.host->log_enabled(s->ctx.inst, SN_LOG_DEBUG))
-        s->ctx.host->log(s->ctx.inst, SN_LOG_DEBUG, "checkpoints: server: %.*s",
-                         (int)l, message);
-}
-
 /* Connected, with the table there; false (logged) when not usable now. */
 static bool
 ready(struct ik_state *s)
@@ -232,7 +218,9 @@ ready(struct ik_state *s)
             went_down(s, "connect", why);
             return false;
         }
-        PQsetNoticeProcessor(k->conn, notice_to_log, s);
+        k->notices = (struct pg_notice_log){ s->ctx.host, s->ctx.inst,
+                                             "checkpoints: " };
+        pg_log_notices(k->conn, &k->notices);
     }
     if (k->table_ready)
         return true;

@@ -119,18 +119,6 @@ opg_init(const struct sn_host *host, struct sn_instance *inst,
     return SN_OK;
 }
 
-static void
-notice_to_log(void *arg, const char *message)
-{
-    struct opg_state *s = arg;
-    size_t l = strlen(message);
-
-    if (l > 0 && message[l - 1] == '\n')
-        l--;
-    if (s->host->log_enabled(s->inst, SN_LOG_DEBUG))
-        s->host->log(s->inst, SN_LOG_DEBUG, "server: %.*s", (int)l, message);
-}
-
 bool
 opg_exec(struct opg_state *s, const char *sql, char *why, size_t why_len)
 {
@@ -188,7 +176,8 @@ opg_connect(struct opg_state *s, char *why, size_t why_len, bool *permanent)
         s->was_down = true;
         return false;
     }
-    PQsetNoticeProcessor(s->conn, notice_to_log, s);
+    s->notices = (struct pg_notice_log){ s->host, s->inst, "" };
+    pg_log_notices(s->conn, &s->notices);
     if (!setup_session(s, err, sizeof(err))) {
         snprintf(why, why_len, "PostgreSQL session setup failed: %s", err);
         opg_disconnect(s);

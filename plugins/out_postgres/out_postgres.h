@@ -34,6 +34,7 @@ struct opg_state {
     const char *migrations_dir; /* option, else $SENTINELD_SQL_DIR, else
                                    the installed directory */
     PGconn *conn;               /* NULL while disconnected */
+    struct pg_notice_log notices;
     bool migrated;              /* migrations checked on this process */
     bool was_down;              /* the last attempt failed: log recovery */
     struct sn_buf *buf; /* the batch as one JSON array */
