@@ -604,6 +604,7 @@ SN_TEST(the_relay_delivers_imported_versions)
     }
     CHECK(got);
     sn_relay_stop(&out, 2000);
+    sn_relay_free(&out);
     sn_buf_fini(&blob);
     done(a, ma);
     done(b, mb);
