@@ -194,6 +194,8 @@ struct sn_corr_origin dr_origin(struct dr_state *s, struct dr_tls *t,
 void dr_ckpt_save(struct dr_state *s);
 void dr_ckpt_restore(struct dr_state *s);
 /* A standalone engine with the shards' settings (merging, re-splitting). */
+/* Fill cfg with the settings every engine of s shares. */
+void dr_engine_config(const struct dr_state *s, struct sn_corr_config *cfg);
 struct sn_corr *dr_engine_new(struct dr_state *s);
 /* Append the checkpoint container ("SNDRCKP1", shard count, per shard
  * u64 length + engine checkpoint) of the keys want() selects, each shard

@@ -61,13 +61,7 @@ dr_engine_new(struct dr_state *s)
     struct sn_corr_config cfg;
 
     /* Same engine settings as the shards, so evidence survives. */
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.max_keys = (uint32_t)s->c->max_keys;
-    cfg.max_events = (uint32_t)s->c->max_events;
-    cfg.evidence_k = (uint32_t)s->c->evidence;
-    cfg.no_evidence = s->c->evidence == 0;
-    cfg.summary_max = SN_CORR_SUMMARY_JSON_MAX;
-    cfg.sources = s->sources;
+    dr_engine_config(s, &cfg);
     return sn_corr_new(s->set, &cfg);
 }
 

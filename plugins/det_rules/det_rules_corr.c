@@ -724,6 +724,20 @@ rule_counter(struct dr_state *s, struct sn_counter **c, const char *id,
     *c = s->host->counter(s->inst, name, help);
 }
 
+/* The engine settings every engine of this detector shares (shards and
+ * the scratch engines of checkpoints, so evidence survives a move). */
+void
+dr_engine_config(const struct dr_state *s, struct sn_corr_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->max_keys = (uint32_t)s->c->max_keys;
+    cfg->max_events = (uint32_t)s->c->max_events;
+    cfg->evidence_k = (uint32_t)s->c->evidence;
+    cfg->no_evidence = s->c->evidence == 0;
+    cfg->summary_max = SUMMARY_MAX;
+    cfg->sources = s->sources;
+}
+
 enum sn_status
 dr_corr_init(struct dr_state *s, char *err, size_t err_len)
 {
@@ -764,18 +778,12 @@ dr_corr_init(struct dr_state *s, char *err, size_t err_len)
         struct dr_shard *sh = &s->shards[i];
         struct sn_corr_config cfg;
 
-        memset(&cfg, 0, sizeof(cfg));
-        cfg.max_keys = (uint32_t)s->c->max_keys;
-        cfg.max_events = (uint32_t)s->c->max_events;
-        cfg.evidence_k = (uint32_t)s->c->evidence;
-        cfg.no_evidence = s->c->evidence == 0;
-        cfg.summary_max = SUMMARY_MAX;
+        dr_engine_config(s, &cfg);
         cfg.shard = (uint32_t)i;
         cfg.n_shards = (uint32_t)s->n_shards;
         cfg.emit = on_signal;
         cfg.emit_arg = sh;
         cfg.forward = on_forward;
-        cfg.sources = s->sources;
         pthread_mutex_init(&sh->mu, NULL);
         sh->s = s;
         sh->c = sn_corr_new(s->set, &cfg);

@@ -216,6 +216,27 @@ ik_drain(struct ik_state *s, int64_t *emitted_ms)
     return false;
 }
 
+/* A checkpoint of parts (NULL: every assigned partition), tried again
+ * every 500 ms through a PostgreSQL outage until rebalance_timeout has
+ * passed, or (leave_on_stop) the daemon is stopping; true once saved. */
+static bool
+checkpoint_retrying(struct ik_state *s,
+                    const rd_kafka_topic_partition_list_t *parts,
+                    bool leave_on_stop)
+{
+    int64_t deadline = ik_mono_ms() + s->c->rebalance_timeout_ms;
+
+    while (!ik_ckpt_cycle(s, parts, true)) {
+        struct timespec ts = { 0, 500 * 1000000L };
+
+        if (ik_mono_ms() >= deadline ||
+            (leave_on_stop && s->ctx.host->stopping(s->ctx.inst)))
+            return false;
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
 /* Revocation with checkpoints: save the partitions' state and offsets
  * before giving them up, retrying a PostgreSQL outage up to the
  * rebalance timeout; failing that, the next owner resumes from the last
@@ -225,8 +246,6 @@ static void
 revoke_checkpoint(struct ik_state *s,
                   const rd_kafka_topic_partition_list_t *parts, bool keep)
 {
-    int64_t deadline = ik_mono_ms() + s->c->rebalance_timeout_ms;
-
     int64_t t0 = ik_mono_ms();
     bool ok;
 
@@ -239,11 +258,7 @@ revoke_checkpoint(struct ik_state *s,
                          parts->cnt);
         return;
     }
-    while (!(ok = ik_ckpt_cycle(s, parts, true)) && ik_mono_ms() < deadline &&
-           !s->ctx.host->stopping(s->ctx.inst)) {
-        struct timespec ts = { 0, 500 * 1000000L };
-        nanosleep(&ts, NULL);
-    }
+    ok = checkpoint_retrying(s, parts, true);
     s->ctx.host->log(s->ctx.inst, ok ? SN_LOG_INFO : SN_LOG_WARN,
                      ok ? "checkpoints: %d revoked partitions saved (%lld ms)"
                         : "checkpoints: %d revoked partitions could not be "
@@ -449,15 +464,9 @@ handle_error(struct ik_state *s, rd_kafka_message_t *m)
 static void
 stop_checkpoint(struct ik_state *s)
 {
-    int64_t deadline = ik_mono_ms() + s->c->rebalance_timeout_ms;
-
     int64_t t0 = ik_mono_ms();
-    bool ok;
+    bool ok = checkpoint_retrying(s, NULL, false);
 
-    while (!(ok = ik_ckpt_cycle(s, NULL, true)) && ik_mono_ms() < deadline) {
-        struct timespec ts = { 0, 500 * 1000000L };
-        nanosleep(&ts, NULL);
-    }
     s->ctx.host->log(s->ctx.inst, ok ? SN_LOG_INFO : SN_LOG_WARN,
                      ok ? "checkpoints: partitions saved at stop (%lld ms)"
                         : "checkpoints: could not save the partitions at "
