@@ -421,8 +421,7 @@ ik_start(void *state, char *err, size_t err_len)
         snprintf(err, err_len, "subscribe: %s", rd_kafka_err2str(e));
         return SN_EPLUGIN;
     }
-    s->em = s->ctx.host->emitter_new(s->ctx.inst, false);
-    if (s->em == NULL)
+    if (!ik_emitters_new(s))
         return SN_ENOMEM;
     if (s->ckpt != NULL)
         ik_ckpt_start(s);
@@ -542,8 +541,7 @@ ik_destroy(void *state)
 
     if (s == NULL)
         return;
-    if (s->em != NULL)
-        s->ctx.host->emitter_free(s->em);
+    ik_emitters_free(s);
     if (s->rk != NULL) {
         /* The core stopped the pipeline first: every batch is back, so
          * this commits everything that was processed. */

@@ -63,6 +63,9 @@ struct ik_part {
     int64_t committed;
     _Atomic int64_t position; /* next offset handed to the pipeline */
     struct sn_counter *lag;
+    /* Which of the input's emitters carries this partition (modulo their
+     * number): one, so the partition's records stay in order. */
+    uint32_t route;
     /* Poll thread, with checkpoints: next_offset of the partition's row
      * as last read or written; -1: no row. */
     int64_t ckpt_next;
@@ -78,7 +81,11 @@ struct ik_state {
     const struct ik_conf *c;
     rd_kafka_t *rk;
     rd_kafka_queue_t *cq;
-    struct sn_emitter *em;
+    /* One emitter per pipeline worker: each is bound to one worker, so
+     * spreading the partitions over them spreads parsing and detection
+     * over every core while each partition keeps its order. */
+    struct sn_emitter **ems;
+    unsigned n_ems;
 
     /* Chunks from the poll thread to the emit thread. */
     pthread_mutex_t lock;
@@ -119,6 +126,9 @@ int64_t ik_mono_ms(void);
 
 /* in_kafka_emit.c */
 void *ik_emit_main(void *arg);
+/* At start: one emitter per worker (false: out of memory). */
+bool ik_emitters_new(struct ik_state *s);
+void ik_emitters_free(struct ik_state *s);
 /* Fetch queue sizes in_kafka needs (see there), unless the user set them. */
 void ik_fetch_defaults(rd_kafka_conf_t *conf, const struct sn_kvlist *user);
 

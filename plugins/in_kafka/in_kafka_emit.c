@@ -7,6 +7,7 @@
  */
 #include "in_kafka.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -44,6 +45,42 @@ ik_fetch_defaults(rd_kafka_conf_t *conf, const struct sn_kvlist *user)
     }
 }
 
+bool
+ik_emitters_new(struct ik_state *s)
+{
+    const struct sn_host *h = s->ctx.host;
+    unsigned n = h->n_workers ? h->n_workers(s->ctx.inst) : 1;
+
+    s->ems = calloc(n ? n : 1, sizeof(*s->ems));
+    if (s->ems == NULL)
+        return false;
+    for (s->n_ems = 0; s->n_ems < (n ? n : 1); s->n_ems++) {
+        s->ems[s->n_ems] = h->emitter_new(s->ctx.inst, false);
+        if (s->ems[s->n_ems] == NULL)
+            return false;
+    }
+    return true;
+}
+
+void
+ik_emitters_free(struct ik_state *s)
+{
+    for (unsigned i = 0; i < s->n_ems; i++)
+        if (s->ems[i] != NULL)
+            s->ctx.host->emitter_free(s->ems[i]);
+    free(s->ems);
+    s->ems = NULL;
+    s->n_ems = 0;
+}
+
+/* Hand every partial batch over. */
+static void
+flush_all(struct ik_state *s)
+{
+    for (unsigned i = 0; i < s->n_ems; i++)
+        s->ctx.host->flush(s->ems[i]);
+}
+
 static int64_t
 wall_ns(void)
 {
@@ -60,6 +97,7 @@ emit_chunk(struct ik_state *s, struct ik_chunk *ch)
 {
     const struct sn_host *h = s->ctx.host;
     struct ik_part *part = NULL;
+    struct sn_emitter *em = NULL;
     const char *part_topic = NULL;
     int64_t now = wall_ns();
     bool ok = true;
@@ -81,6 +119,7 @@ emit_chunk(struct ik_state *s, struct ik_chunk *ch)
                 ok = false; /* out of memory: stop here, commit nothing */
                 goto next;
             }
+            em = s->ems[part->route % s->n_ems];
         }
         if (m->offset < atomic_load(&part->position)) {
             /* Handed over already while we held the partition: after a
@@ -97,9 +136,9 @@ emit_chunk(struct ik_state *s, struct ik_chunk *ch)
         rec.transport = "kafka";
         rec.source_offset = m->offset;
         rec.source_part = m->partition;
-        rc = h->emit(s->em, &rec);
+        rc = h->emit(em, &rec);
         if (rc == SN_OK) {
-            seq = h->emit_seq(s->em);
+            seq = h->emit_seq(em);
         } else if (rc == SN_ELIMIT || rc == SN_ENOMEM) {
             /* Too large for the pipeline: it never will fit, so it is
              * dead-lettered here and counts as processed. */
@@ -131,7 +170,7 @@ ik_emit_main(void *arg)
             /* Idle: hand the partial batch over and say so (a revoke
              * waits for that). */
             pthread_mutex_unlock(&s->lock);
-            s->ctx.host->flush(s->em);
+            flush_all(s);
             ik_track_publish(s);
             pthread_mutex_lock(&s->lock);
             if (s->count > 0 || s->emit_stop)
@@ -161,7 +200,7 @@ ik_emit_main(void *arg)
     s->emit_busy = false;
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
-    s->ctx.host->flush(s->em);
+    flush_all(s);
     ik_track_publish(s);
     return NULL;
 }

@@ -41,6 +41,9 @@ ik_part_get(struct ik_state *s, const char *topic, int32_t partition)
     }
     s->parts = grown;
     p->partition = partition;
+    p->route = (uint32_t)partition;
+    for (const char *c = topic; *c; c++)
+        p->route = p->route * 31 + (unsigned char)*c;
     p->committable = -1;
     p->committed = -1;
     p->position = -1;

@@ -466,8 +466,16 @@ sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err)
     }
     for (unsigned w = 0; w < pl->n_workers; w++) {
         struct sn_worker *wk = &pl->workers[w];
+        char labels[32];
+
         wk->pl = pl;
         wk->index = w;
+        /* Shows how evenly the inputs' emitters spread the work. */
+        snprintf(labels, sizeof(labels), "worker=\"%u\"", w);
+        wk->c_records = sn_metrics_counter(
+            pl->metrics, "sentineld_worker_records_total", labels,
+            "records this worker thread parsed and ran through the "
+            "detectors");
         sn_queue_init(&wk->q);
         sn_buf_init(&wk->json, SN_RECORD_MAX * 8u);
         if (pthread_create(&wk->thread, NULL, sn_worker_main, wk) != 0) {

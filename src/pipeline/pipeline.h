@@ -90,6 +90,7 @@ struct sn_worker {
     bool started;
     struct sn_queue q;
     struct sn_buf json; /* scratch for rendering event JSON */
+    struct sn_counter *c_records; /* records this worker processed */
 };
 
 struct sn_pipeline {

@@ -136,6 +136,7 @@ sn_worker_main(void *arg)
     struct sn_batch *b;
 
     while ((b = sn_queue_pop(&wk->q)) != NULL) {
+        sn_counter_add(wk->c_records, b->n);
         process(wk, b);
         sn_batch_unref(b);
     }

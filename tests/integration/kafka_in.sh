@@ -7,7 +7,7 @@
 # JSON out_kafka writes parses back into the same events.
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/kafka_lib.sh"
-tap_plan 10
+tap_plan 11
 
 start_broker -b 3 -t sys:6 -t ev:3
 N=20000
@@ -66,6 +66,13 @@ assert re.search(r'sentineld_plugin_kafka_dead_letters_total\{[^}]*\} 1\b', t), 
 assert re.search(r'sentineld_plugin_kafka_consumed_total\{[^}]*\} $((N + 1))\b', t)
 lags=re.findall(r'sentineld_plugin_kafka_consumer_lag\{[^}]*partition=\"(\d)\"\} (\d+)', t)
 assert len(lags)==6 and all(v=='0' for _,v in lags), lags
+"
+# The 6 partitions are spread over both workers (each partition on one).
+check "both workers parse: the partitions are spread over them" python3 -c "
+import re
+t=open('$TMP/metrics.txt').read()
+w=[int(v) for v in re.findall(r'sentineld_worker_records_total\{worker=\"\d\"\} (\d+)', t)]
+assert len(w)==2 and min(w)>0 and sum(w)==$((N + 1)), w
 "
 
 # Restart after a clean stop, with a backlog; the brokers go down while
