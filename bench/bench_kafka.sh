@@ -23,6 +23,9 @@
 #     join included: that is what catching up costs), and events/s from
 #     the first consumed event. B=0 skips it.
 #   bench/bench_kafka.sh [N] [WORKERS] [B]  (after ./scripts/build.sh)
+# MIX=attack (default): every backlog event is an SSH password failure
+# that two rules of the pack match (the worst case for detection);
+# MIX=mixed: 1 event in 100 is, the rest is ordinary server logging.
 # IN_KAFKA_EXTRA adds in_kafka options to every consumer, e.g.
 #   IN_KAFKA_EXTRA='kafka.queued.min.messages: "100000"' (librdkafka's own)
 set -e
@@ -146,15 +149,40 @@ PY
 [ "$backlog" -gt 0 ] || exit 0
 
 # 3. The backlog, acknowledged by the brokers before any consumer starts.
-python3 - "$backlog" "$tmp/backlog.log" <<'PY'
+python3 - "$backlog" "$tmp/backlog.log" "${MIX:-attack}" <<'PY'
 import sys
-n, path = int(sys.argv[1]), sys.argv[2]
+n, path, mix = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+# mixed: what a server fleet logs, of which 1 event in 100 is an SSH
+# password failure (the rest matches no rule of the pack, but several
+# pass its prefilter: sshd, sudo, kernel, su lines).
+benign = [
+    ("CRON", "(root) CMD (/usr/lib/job-%d --quiet)"),
+    ("systemd", "Started Session %d of User alice."),
+    ("kernel", "[UFW BLOCK] IN=eth0 OUT= MAC=52:54:00:12:34:56 "
+     "SRC=198.51.100.%d DST=192.0.2.1 LEN=60 PROTO=TCP SPT=4711 DPT=22"),
+    ("nginx", "192.0.2.%d - - \"GET /static/app.js HTTP/1.1\" 200 5120 "
+     "\"-\" \"Mozilla/5.0\""),
+    ("postfix/smtpd", "connect from unknown[203.0.113.%d]"),
+    ("dhclient", "DHCPACK of 10.0.0.%d from 10.0.0.1"),
+    ("sshd", "Accepted publickey for deploy from 192.0.2.%d port 50022 "
+     "ssh2: ED25519 SHA256:AbCdEf"),
+    ("sudo", "   alice : TTY=pts/%d ; PWD=/home/alice ; USER=www-data ; "
+     "COMMAND=/usr/bin/systemctl status nginx"),
+    ("dockerd", "level=info msg=\"container %d healthy\""),
+    ("chronyd", "Selected source 192.0.2.%d (pool.ntp.org)"),
+]
 with open(path, "w") as f:
     for i in range(n):
-        f.write("<38>1 2026-11-23T10:%02d:%02d.%06dZ host%02d sshd %d - - "
-                "Failed password for root from 203.0.113.%d port 22 ssh2\n"
-                % (i // 600000 % 60, i // 10000 % 60, i % 1000000, i % 50, i,
-                   i % 250))
+        ts = "2026-11-23T10:%02d:%02d.%06dZ" % (i // 600000 % 60,
+                                                i // 10000 % 60, i % 1000000)
+        if mix == "attack" or i % 100 == 0:
+            f.write("<38>1 %s host%02d sshd %d - - Failed password for root "
+                    "from 203.0.113.%d port 22 ssh2\n"
+                    % (ts, i % 50, i, i % 250))
+        else:
+            app, msg = benign[i % 97 % len(benign)]
+            f.write("<30>1 %s host%02d %s %d - - %s\n"
+                    % (ts, i % 50, app, i, msg % (i % 250)))
 PY
 cat >"$tmp/backlog.yaml" <<EOC
 daemon: { workers: $workers, state_dir: $tmp/state3 }
@@ -164,7 +192,7 @@ inputs:
 outputs:
   - { name: k, plugin: out_kafka, brokers: "$bs", topic: backlog, key_field: procid, compression: lz4, linger: 20ms }
 EOC
-echo "loading a backlog of $backlog events (out_kafka, acknowledged)..."
+echo "loading a backlog of $backlog events, MIX=${MIX:-attack} (out_kafka, acknowledged)..."
 $b/sentineld run -c "$tmp/backlog.yaml" --oneshot 2>"$tmp/backlog.log.err"
 grep -q "'k': $backlog delivered" "$tmp/backlog.log.err" || { echo "backlog: not all delivered"; tail "$tmp/backlog.log.err"; exit 1; }
 rm -f "$tmp/backlog.log"
