@@ -71,14 +71,19 @@ static const char migrate_sql[] =
  * row lock (on the unique index for a new row): the second sees the
  * first's epoch and goes one higher, and a write in progress finishes
  * before the claim reads the row. A partition never checkpointed gets a
- * placeholder (next_offset -1, no state) to hold its epoch. */
+ * placeholder to hold its epoch: no state, and next_offset librdkafka's
+ * "invalid" offset (start at the committed one), which is also what a
+ * version before the fence makes of it after a downgrade. */
+#define CKPT_NO_OFFSET "-1001"
+_Static_assert(RD_KAFKA_OFFSET_INVALID == -1001, "CKPT_NO_OFFSET");
 static const char claim_sql[] =
     "INSERT INTO " TABLE " AS c (group_id, topic, partition, next_offset, "
-    "state, owner, owner_epoch, updated_at) VALUES ($1, $2, $3::int, -1, "
-    "''::bytea, $4, 1, now()) ON CONFLICT (group_id, topic, partition) DO "
-    "UPDATE SET owner_epoch = c.owner_epoch + 1, owner = EXCLUDED.owner, "
-    "updated_at = EXCLUDED.updated_at RETURNING next_offset, state, "
-    "owner_epoch";
+    "state, owner, owner_epoch, updated_at) VALUES ($1, $2, "
+    "$3::int, " CKPT_NO_OFFSET ", ''::bytea, $4, 1, now()) "
+    "ON CONFLICT (group_id, topic, partition) DO UPDATE SET "
+    "owner_epoch = c.owner_epoch + 1, owner = EXCLUDED.owner, "
+    "updated_at = EXCLUDED.updated_at "
+    "RETURNING next_offset, state, owner_epoch";
 
 /* Only while the row is still ours: no row matched = taken over. */
 static const char write_sql[] =
@@ -397,7 +402,7 @@ ik_ckpt_assign(struct ik_state *s, rd_kafka_topic_partition_list_t *parts)
         size_t len = 0;
         char err[512];
 
-        /* next_offset -1: only claimed so far, never checkpointed. */
+        /* Negative (CKPT_NO_OFFSET): claimed, never checkpointed. */
         if (next >= 0) {
             data = PQgetvalue(rows[i], 0, 1);
             len = (size_t)PQgetlength(rows[i], 0, 1);
@@ -548,8 +553,8 @@ write_row(struct ik_state *s, const struct ik_part *p, int64_t next, char *why,
                  (int)p->partition, err);
         res = WRITE_FAILED;
     } else if (strcmp(PQcmdTuples(r), "1") != 0) {
-        res = log_fenced(s, p, part, why, why_len) ? WRITE_FENCED
-                                                   : WRITE_FAILED;
+        bool logged = log_fenced(s, p, part, why, why_len);
+        res = logged ? WRITE_FENCED : WRITE_FAILED;
     } else {
         h->counter_add(k->c_bytes, blob.len);
         res = WRITE_OK;

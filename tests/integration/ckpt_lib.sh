@@ -113,7 +113,7 @@ consumed() {
     echo "$t"
 }
 # The offsets the group's checkpoint rows cover, summed over partitions
-# (a row only claimed so far has next_offset -1 and covers nothing).
+# (a row only claimed so far has next_offset -1001 and covers nothing).
 ckpt_covered() {
     q "select coalesce(sum(next_offset), 0) from sentineld_partition_checkpoints where group_id = '$GROUP' and next_offset >= 0"
 }
