@@ -330,31 +330,21 @@ claim_row(struct ik_state *s, const char *topic, int32_t partition)
     return NULL;
 }
 
-static void
-clear_claims(PGresult **rows, int n)
+/* Claim the row, waiting while PostgreSQL is down; NULL when the daemon
+ * stops meanwhile. */
+static PGresult *
+claim_waiting(struct ik_state *s, const char *topic, int32_t partition)
 {
-    for (int i = 0; i < n; i++) {
-        PQclear(rows[i]);
-        rows[i] = NULL;
-    }
-}
+    PGresult *r = NULL;
 
-/* Claim every row of parts (rows[i] for parts->elems[i]); false when
- * PostgreSQL failed on one (the others' claims stand: claiming again
- * only raises their epochs once more). */
-static bool
-claim_rows(struct ik_state *s, const rd_kafka_topic_partition_list_t *parts,
-           PGresult **rows)
-{
-    if (!ready(s))
-        return false;
-    for (int i = 0; i < parts->cnt; i++)
-        if ((rows[i] = claim_row(s, parts->elems[i].topic,
-                                 parts->elems[i].partition)) == NULL) {
-            clear_claims(rows, i);
-            return false;
-        }
-    return true;
+    while (!ready(s) || (r = claim_row(s, topic, partition)) == NULL) {
+        struct timespec ts = { 0, CKPT_RETRY_MS * 1000000L };
+        if (s->ctx.host->stopping(s->ctx.inst))
+            return NULL;
+        s->ctx.host->counter_add(s->ckpt->c_deferred, 1);
+        nanosleep(&ts, NULL);
+    }
+    return r;
 }
 
 /* A partition fenced earlier (paused then) is ours again. */
@@ -377,35 +367,27 @@ ik_ckpt_assign(struct ik_state *s, rd_kafka_topic_partition_list_t *parts)
 {
     const struct sn_host *h = s->ctx.host;
     struct ik_ckpt *k = s->ckpt;
-    PGresult **rows;
     int restored = 0;
 
-    if ((rows = calloc((size_t)parts->cnt + 1, sizeof(*rows))) == NULL)
-        return false;
     /* No record of these partitions may be emitted before their state is
      * back, so an outage here holds the assignment (the group sees us
      * alive: librdkafka heartbeats from its own thread). */
-    while (!claim_rows(s, parts, rows)) {
-        struct timespec ts = { 0, CKPT_RETRY_MS * 1000000L };
-        if (h->stopping(s->ctx.inst)) {
-            free(rows);
-            return false;
-        }
-        h->counter_add(k->c_deferred, 1);
-        nanosleep(&ts, NULL);
-    }
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *e = &parts->elems[i];
         struct ik_part *p = ik_part_get(s, e->topic, e->partition);
-        int64_t next = be64(PQgetvalue(rows[i], 0, 0));
+        PGresult *r = claim_waiting(s, e->topic, e->partition);
+        int64_t next;
         const void *data = NULL;
         size_t len = 0;
         char err[512];
 
+        if (r == NULL)
+            return false;
+        next = be64(PQgetvalue(r, 0, 0));
         /* Negative (CKPT_NO_OFFSET): claimed, never checkpointed. */
         if (next >= 0) {
-            data = PQgetvalue(rows[i], 0, 1);
-            len = (size_t)PQgetlength(rows[i], 0, 1);
+            data = PQgetvalue(r, 0, 1);
+            len = (size_t)PQgetlength(r, 0, 1);
         }
         if (h->partition_restore(s->ctx.inst, e->topic, e->partition, data, len,
                                  err, sizeof(err)) != SN_OK) {
@@ -429,11 +411,10 @@ ik_ckpt_assign(struct ik_state *s, rd_kafka_topic_partition_list_t *parts)
         if (p != NULL) {
             unfence(s, p);
             p->ckpt_next = next >= 0 ? next : -1;
-            p->ckpt_epoch = be64(PQgetvalue(rows[i], 0, 2));
+            p->ckpt_epoch = be64(PQgetvalue(r, 0, 2));
         }
+        PQclear(r);
     }
-    clear_claims(rows, parts->cnt);
-    free(rows);
     h->log(s->ctx.inst, SN_LOG_INFO,
            "checkpoints: restored %d of %d assigned partitions", restored,
            parts->cnt);
