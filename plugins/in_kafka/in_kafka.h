@@ -69,6 +69,13 @@ struct ik_part {
     /* Poll thread, with checkpoints: next_offset of the partition's row
      * as last read or written; -1: no row. */
     int64_t ckpt_next;
+    /* Poll thread, with checkpoints: the row's owner_epoch this instance
+     * claimed at assignment (every write is conditional on it), and
+     * whether a write found it taken over by another instance since
+     * (then nothing of the partition is written, committed or emitted
+     * until it is assigned again). in_kafka_ckpt.c. */
+    int64_t ckpt_epoch;
+    bool ckpt_fenced;
 };
 
 struct ik_chunk {
@@ -167,15 +174,18 @@ bool ik_signals_stored(struct ik_state *s, bool sync);
 enum sn_status ik_ckpt_init(struct ik_state *s, char *err, size_t err_len);
 void ik_ckpt_start(struct ik_state *s);
 void ik_ckpt_free(struct ik_state *s);
-/* Newly assigned partitions: restore each one's state from its row and
- * set its start offset in parts (the row's next_offset). Waits for
- * PostgreSQL while it is down; false when stopping meanwhile (assign
- * nothing then). */
+/* Newly assigned partitions: claim each one's row (a new owner_epoch),
+ * restore its state from it and set its start offset in parts (the
+ * row's next_offset). Waits for PostgreSQL while it is down; false when
+ * stopping meanwhile (assign nothing then). */
 bool ik_ckpt_assign(struct ik_state *s, rd_kafka_topic_partition_list_t *parts);
 /* One checkpoint of the assigned partitions in only (NULL: all) that
  * made progress: drain, write their rows in one transaction, then commit
  * the same offsets to Kafka (synchronously when sync). False when it was
- * deferred (in flight too long, incidents not stored, PostgreSQL down). */
+ * deferred (in flight too long, incidents not stored, PostgreSQL down).
+ * A partition whose row another instance claimed since our assignment
+ * (we are a zombie owner) is fenced: not written, not committed, its
+ * state released and the partition paused; that still counts as done. */
 bool ik_ckpt_cycle(struct ik_state *s,
                    const rd_kafka_topic_partition_list_t *only, bool sync);
 /* The partitions go to another owner: forget their state. */

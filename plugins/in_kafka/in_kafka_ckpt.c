@@ -8,6 +8,14 @@
  * follows it (and only matters for partitions without a row and for lag
  * tools). Everything here runs on the poll thread. docs/scaling.md,
  * "Partition state"; docs/kafka.md.
+ *
+ * Zombie owners are fenced by the row's owner_epoch: an assignment claims
+ * the row (owner_epoch + 1, or a new row at 1) in the statement that
+ * reads it, and every later write of it is conditional on that epoch.
+ * An instance evicted from the group (stopped, or stuck past the session
+ * timeout) whose partitions another instance has claimed since cannot
+ * write its older state over the new owner's: its write matches no row,
+ * and it lets the partition go.
  */
 #include "in_kafka.h"
 
@@ -42,7 +50,7 @@ struct ik_ckpt {
 
     struct sn_counter *c_cycles, *c_rows, *c_bytes, *c_stall_ms, *c_write_ms,
         *c_duration_ms, *c_state_ms, *c_restores, *c_deferred, *c_errors,
-        *g_last_stall, *g_max_stall;
+        *g_last_stall, *g_max_stall, *c_fenced;
 };
 
 static const char create_sql[] =
@@ -50,18 +58,43 @@ static const char create_sql[] =
     "group_id text NOT NULL, topic text NOT NULL, partition int NOT NULL, "
     "next_offset bigint NOT NULL, state bytea NOT NULL, owner text NOT NULL, "
     "updated_at timestamptz NOT NULL DEFAULT now(), "
+    "owner_epoch bigint NOT NULL DEFAULT 0, "
     "PRIMARY KEY (group_id, topic, partition))";
 
-static const char upsert_sql[] =
-    "INSERT INTO " TABLE " (group_id, topic, partition, next_offset, state, "
-    "owner, updated_at) VALUES ($1, $2, $3::int, $4::bigint, $5::bytea, $6, "
-    "now()) ON CONFLICT (group_id, topic, partition) DO UPDATE SET "
-    "next_offset = EXCLUDED.next_offset, state = EXCLUDED.state, "
-    "owner = EXCLUDED.owner, updated_at = EXCLUDED.updated_at";
+/* Tables of versions before the fence get the column in place; their
+ * rows start at epoch 0 and the next assignment claims them. */
+static const char migrate_sql[] =
+    "ALTER TABLE " TABLE
+    " ADD COLUMN IF NOT EXISTS owner_epoch bigint NOT NULL DEFAULT 0";
 
-static const char select_sql[] =
-    "SELECT topic, partition, next_offset, state FROM " TABLE
-    " WHERE group_id = $1";
+/* The claim and the read in one statement. Two claimants serialize on the
+ * row lock (on the unique index for a new row): the second sees the
+ * first's epoch and goes one higher, and a write in progress finishes
+ * before the claim reads the row. A partition never checkpointed gets a
+ * placeholder to hold its epoch: no state, and next_offset librdkafka's
+ * "invalid" offset (start at the committed one), which is also what a
+ * version before the fence makes of it after a downgrade. */
+#define CKPT_NO_OFFSET "-1001"
+_Static_assert(RD_KAFKA_OFFSET_INVALID == -1001, "CKPT_NO_OFFSET");
+static const char claim_sql[] =
+    "INSERT INTO " TABLE " AS c (group_id, topic, partition, next_offset, "
+    "state, owner, owner_epoch, updated_at) VALUES ($1, $2, "
+    "$3::int, " CKPT_NO_OFFSET ", ''::bytea, $4, 1, now()) "
+    "ON CONFLICT (group_id, topic, partition) DO UPDATE SET "
+    "owner_epoch = c.owner_epoch + 1, owner = EXCLUDED.owner, "
+    "updated_at = EXCLUDED.updated_at "
+    "RETURNING next_offset, state, owner_epoch";
+
+/* Only while the row is still ours: no row matched = taken over. */
+static const char write_sql[] =
+    "UPDATE " TABLE " SET next_offset = $4::bigint, state = $5::bytea, "
+    "owner = $6, updated_at = now() WHERE group_id = $1 AND topic = $2 AND "
+    "partition = $3::int AND owner_epoch = $7::bigint";
+
+/* Who has it now, for the warning. */
+static const char holder_sql[] =
+    "SELECT owner_epoch, owner FROM " TABLE
+    " WHERE group_id = $1 AND topic = $2 AND partition = $3::int";
 
 static const char *
 status_text(enum sn_status rc)
@@ -158,6 +191,11 @@ ik_ckpt_init(struct ik_state *s, char *err, size_t err_len)
                                "stall of the last checkpoint, ms");
     k->g_max_stall = h->gauge(inst, "kafka_checkpoint_max_stall_ms", NULL,
                               "longest checkpoint stall since start, ms");
+    k->c_fenced = h->counter(inst, "kafka_checkpoint_fenced_total",
+                             "partition rows not written because another "
+                             "instance had claimed the partition since "
+                             "(this one was evicted from the group): its "
+                             "state dropped, its offset not committed");
     return SN_OK;
 }
 
@@ -229,7 +267,8 @@ ready(struct ik_state *s)
      * create of the same type). */
     ok =
         pg_lock(k->conn, "sentineld.partition_checkpoints", why, sizeof(why)) &&
-        pg_exec(k->conn, create_sql, why, sizeof(why));
+        pg_exec(k->conn, create_sql, why, sizeof(why)) &&
+        pg_exec(k->conn, migrate_sql, why, sizeof(why));
     pg_unlock(k->conn, "sentineld.partition_checkpoints");
     if (!ok) {
         went_down(s, "creating table " TABLE, why);
@@ -268,35 +307,59 @@ be64(const char *p)
     return (int64_t)(((uint64_t)be32(p) << 32) | be32(p + 4));
 }
 
-/* The group's rows, binary (state as raw bytes); NULL (logged) on error. */
+/* Claim the row of one partition and read it (binary: state as raw
+ * bytes); NULL (logged) on error. */
 static PGresult *
-read_rows(struct ik_state *s)
+claim_row(struct ik_state *s, const char *topic, int32_t partition)
 {
     struct ik_ckpt *k = s->ckpt;
-    const char *params[1] = { s->c->group };
+    char part[16];
+    const char *params[4] = { s->c->group, topic, part, k->owner };
     PGresult *r;
     char why[512];
 
-    if (!ready(s))
-        return NULL;
-    r = PQexecParams(k->conn, select_sql, 1, NULL, params, NULL, NULL, 1);
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQnfields(r) == 4)
+    snprintf(part, sizeof(part), "%d", (int)partition);
+    r = PQexecParams(k->conn, claim_sql, 4, NULL, params, NULL, NULL, 1);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+        PQnfields(r) == 3 && PQgetlength(r, 0, 0) == 8 &&
+        PQgetlength(r, 0, 2) == 8)
         return r;
     pg_result_error(r, k->conn, why, sizeof(why));
     PQclear(r);
-    went_down(s, "reading checkpoints", why);
+    went_down(s, "claiming checkpoints", why);
     return NULL;
 }
 
-static int
-find_row(const PGresult *r, const char *topic, int32_t partition)
+/* Claim the row, waiting while PostgreSQL is down; NULL when the daemon
+ * stops meanwhile. */
+static PGresult *
+claim_waiting(struct ik_state *s, const char *topic, int32_t partition)
 {
-    for (int i = 0; i < PQntuples(r); i++)
-        if (PQgetlength(r, i, 1) == 4 && PQgetlength(r, i, 2) == 8 &&
-            (int32_t)be32(PQgetvalue(r, i, 1)) == partition &&
-            strcmp(PQgetvalue(r, i, 0), topic) == 0)
-            return i;
-    return -1;
+    PGresult *r = NULL;
+
+    while (!ready(s) || (r = claim_row(s, topic, partition)) == NULL) {
+        struct timespec ts = { 0, CKPT_RETRY_MS * 1000000L };
+        if (s->ctx.host->stopping(s->ctx.inst))
+            return NULL;
+        s->ctx.host->counter_add(s->ckpt->c_deferred, 1);
+        nanosleep(&ts, NULL);
+    }
+    return r;
+}
+
+/* A partition fenced earlier (paused then) is ours again. */
+static void
+unfence(struct ik_state *s, struct ik_part *p)
+{
+    rd_kafka_topic_partition_list_t *l;
+
+    if (p == NULL || !p->ckpt_fenced)
+        return;
+    p->ckpt_fenced = false;
+    l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    rd_kafka_resume_partitions(s->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
 }
 
 bool
@@ -304,30 +367,27 @@ ik_ckpt_assign(struct ik_state *s, rd_kafka_topic_partition_list_t *parts)
 {
     const struct sn_host *h = s->ctx.host;
     struct ik_ckpt *k = s->ckpt;
-    PGresult *r;
     int restored = 0;
 
     /* No record of these partitions may be emitted before their state is
      * back, so an outage here holds the assignment (the group sees us
      * alive: librdkafka heartbeats from its own thread). */
-    while ((r = read_rows(s)) == NULL) {
-        struct timespec ts = { 0, CKPT_RETRY_MS * 1000000L };
-        if (h->stopping(s->ctx.inst))
-            return false;
-        h->counter_add(k->c_deferred, 1);
-        nanosleep(&ts, NULL);
-    }
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *e = &parts->elems[i];
         struct ik_part *p = ik_part_get(s, e->topic, e->partition);
-        int row = find_row(r, e->topic, e->partition);
+        PGresult *r = claim_waiting(s, e->topic, e->partition);
+        int64_t next;
         const void *data = NULL;
         size_t len = 0;
         char err[512];
 
-        if (row >= 0) {
-            data = PQgetvalue(r, row, 3);
-            len = (size_t)PQgetlength(r, row, 3);
+        if (r == NULL)
+            return false;
+        next = be64(PQgetvalue(r, 0, 0));
+        /* Negative (CKPT_NO_OFFSET): claimed, never checkpointed. */
+        if (next >= 0) {
+            data = PQgetvalue(r, 0, 1);
+            len = (size_t)PQgetlength(r, 0, 1);
         }
         if (h->partition_restore(s->ctx.inst, e->topic, e->partition, data, len,
                                  err, sizeof(err)) != SN_OK) {
@@ -342,19 +402,19 @@ ik_ckpt_assign(struct ik_state *s, rd_kafka_topic_partition_list_t *parts)
                    e->topic, (int)e->partition, k->where, len, err);
             h->partition_restore(s->ctx.inst, e->topic, e->partition, NULL, 0,
                                  err, sizeof(err));
-        } else if (row >= 0) {
+        } else if (next >= 0) {
             h->counter_add(k->c_restores, 1);
             restored++;
         }
-        if (row >= 0) {
-            e->offset = be64(PQgetvalue(r, row, 2));
-            if (p != NULL)
-                p->ckpt_next = e->offset;
-        } else if (p != NULL) {
-            p->ckpt_next = -1;
+        if (next >= 0)
+            e->offset = next;
+        if (p != NULL) {
+            unfence(s, p);
+            p->ckpt_next = next >= 0 ? next : -1;
+            p->ckpt_epoch = be64(PQgetvalue(r, 0, 2));
         }
+        PQclear(r);
     }
-    PQclear(r);
     h->log(s->ctx.inst, SN_LOG_INFO,
            "checkpoints: restored %d of %d assigned partitions", restored,
            parts->cnt);
@@ -370,14 +430,18 @@ ik_ckpt_release(struct ik_state *s,
             ik_part_get(s, parts->elems[i].topic, parts->elems[i].partition);
         s->ctx.host->partition_release(s->ctx.inst, parts->elems[i].topic,
                                        parts->elems[i].partition);
-        if (p != NULL)
+        if (p != NULL) {
             p->ckpt_next = -1;
+            p->ckpt_epoch = 0;
+        }
     }
 }
 
 static bool
 wanted(const rd_kafka_topic_partition_list_t *only, const struct ik_part *p)
 {
+    if (p->ckpt_fenced)
+        return false;
     if (only == NULL)
         return p->assigned;
     for (int i = 0; i < only->cnt; i++)
@@ -387,20 +451,58 @@ wanted(const rd_kafka_topic_partition_list_t *only, const struct ik_part *p)
     return false;
 }
 
-/* Write one row inside the open transaction; false with why. */
+enum write_result { WRITE_OK, WRITE_FENCED, WRITE_FAILED };
+
+/* The row of p matched no epoch of ours: say who holds it now (inside
+ * the open transaction); false with why when that query failed. */
 static bool
+log_fenced(struct ik_state *s, const struct ik_part *p, const char *part,
+           char *why, size_t why_len)
+{
+    const struct sn_host *h = s->ctx.host;
+    struct ik_ckpt *k = s->ckpt;
+    const char *params[3] = { s->c->group, p->topic, part };
+    PGresult *r =
+        PQexecParams(k->conn, holder_sql, 3, NULL, params, NULL, NULL, 0);
+
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        char err[400];
+        pg_result_error(r, k->conn, err, sizeof(err));
+        snprintf(why, why_len, "partition %s[%d]: %s", p->topic,
+                 (int)p->partition, err);
+        PQclear(r);
+        return false;
+    }
+    h->counter_add(k->c_fenced, 1);
+    h->log(s->ctx.inst, SN_LOG_WARN,
+           "checkpoints: partition %s[%d] was taken over: its row in "
+           "PostgreSQL %s has owner_epoch %s (owner %s), ours is %lld; this "
+           "instance lost the partition (evicted from the group: stopped or "
+           "stuck past the session timeout). Its checkpoint was not written "
+           "and its offset not committed; its state is dropped and the "
+           "partition paused until it is assigned again",
+           p->topic, (int)p->partition, k->where,
+           PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "(none: row deleted)",
+           PQntuples(r) == 1 ? PQgetvalue(r, 0, 1) : "-",
+           (long long)p->ckpt_epoch);
+    PQclear(r);
+    return true;
+}
+
+/* Write one row inside the open transaction, if it is still ours. */
+static enum write_result
 write_row(struct ik_state *s, const struct ik_part *p, int64_t next, char *why,
           size_t why_len)
 {
     const struct sn_host *h = s->ctx.host;
     struct ik_ckpt *k = s->ckpt;
-    char part[16], off[24];
-    const char *params[6];
-    int lens[6] = { 0 }, fmts[6] = { 0 };
+    char part[16], off[24], epoch[24];
+    const char *params[7];
+    int lens[7] = { 0 }, fmts[7] = { 0 };
     struct sn_str blob;
     enum sn_status rc;
+    enum write_result res;
     PGresult *r;
-    bool ok;
     int64_t t0 = ik_mono_ms();
 
     h->buf_reset(k->blob);
@@ -409,11 +511,12 @@ write_row(struct ik_state *s, const struct ik_part *p, int64_t next, char *why,
     if (rc != SN_OK) {
         snprintf(why, why_len, "partition %s[%d]: taking its state: %s",
                  p->topic, (int)p->partition, status_text(rc));
-        return false;
+        return WRITE_FAILED;
     }
     blob = h->buf_str(k->blob);
     snprintf(part, sizeof(part), "%d", (int)p->partition);
     snprintf(off, sizeof(off), "%lld", (long long)next);
+    snprintf(epoch, sizeof(epoch), "%lld", (long long)p->ckpt_epoch);
     params[0] = s->c->group;
     params[1] = p->topic;
     params[2] = part;
@@ -422,18 +525,43 @@ write_row(struct ik_state *s, const struct ik_part *p, int64_t next, char *why,
     lens[4] = (int)blob.len;
     fmts[4] = 1;
     params[5] = k->owner;
-    r = PQexecParams(k->conn, upsert_sql, 6, NULL, params, lens, fmts, 0);
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok) {
+    params[6] = epoch;
+    r = PQexecParams(k->conn, write_sql, 7, NULL, params, lens, fmts, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         char err[400];
         pg_result_error(r, k->conn, err, sizeof(err));
         snprintf(why, why_len, "partition %s[%d]: %s", p->topic,
                  (int)p->partition, err);
+        res = WRITE_FAILED;
+    } else if (strcmp(PQcmdTuples(r), "1") != 0) {
+        bool logged = log_fenced(s, p, part, why, why_len);
+        res = logged ? WRITE_FENCED : WRITE_FAILED;
     } else {
         h->counter_add(k->c_bytes, blob.len);
+        res = WRITE_OK;
     }
     PQclear(r);
-    return ok;
+    return res;
+}
+
+/* A zombie owner lets the partition go as a revocation would, without
+ * waiting for librdkafka to tell it: drop its state, commit nothing, and
+ * pause it so that records still fetched do not start new windows here
+ * (the group's real owner counts them). unfence() undoes the pause when
+ * the partition is assigned to us again. */
+static void
+fence(struct ik_state *s, struct ik_part *p)
+{
+    rd_kafka_topic_partition_list_t *l;
+
+    s->ctx.host->partition_release(s->ctx.inst, p->topic, p->partition);
+    p->ckpt_fenced = true;
+    p->ckpt_next = -1;
+    p->ckpt_epoch = 0;
+    l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    rd_kafka_pause_partitions(s->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
 }
 
 /* The stall is counted from the moment everything in hand was emitted
@@ -479,7 +607,7 @@ ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
     rd_kafka_topic_partition_list_t *l;
     struct ik_part **todo;
     int64_t *next;
-    size_t n = 0, n_parts;
+    size_t n = 0, n_parts, n_written;
     char why[600];
     bool ok = true;
 
@@ -520,7 +648,8 @@ ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
         stalled(s, start, t0);
         return true;
     }
-    /* 3. All rows in one transaction. */
+    /* 3. All rows in one transaction. A partition found taken over gets
+     * next -1: not written, and let go below. */
     tw = ik_mono_ms();
     if (!ready(s)) {
         ok = false;
@@ -528,8 +657,13 @@ ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
         went_down(s, "BEGIN", why);
         ok = false;
     } else {
-        for (size_t i = 0; ok && i < n; i++)
-            ok = write_row(s, todo[i], next[i], why, sizeof(why));
+        for (size_t i = 0; ok && i < n; i++) {
+            enum write_result w =
+                write_row(s, todo[i], next[i], why, sizeof(why));
+            ok = w != WRITE_FAILED;
+            if (w == WRITE_FENCED)
+                next[i] = -1;
+        }
         if (ok)
             ok = pg_exec(k->conn, "COMMIT", why, sizeof(why));
         if (!ok) {
@@ -539,6 +673,18 @@ ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
         }
     }
     h->counter_add(k->c_write_ms, (uint64_t)(ik_mono_ms() - tw));
+    /* Taken over is final (epochs only grow), whatever became of the
+     * transaction: drop those partitions from what is committed below. */
+    n_written = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (next[i] < 0) {
+            fence(s, todo[i]);
+            continue;
+        }
+        todo[n_written] = todo[i];
+        next[n_written++] = next[i];
+    }
+    n = n_written;
     if (!ok) {
         free(todo);
         free(next);
@@ -552,6 +698,12 @@ ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
     k->down = false;
     h->counter_add(k->c_cycles, 1);
     h->counter_add(k->c_rows, n);
+    if (n == 0) {
+        free(todo);
+        free(next);
+        stalled(s, start, t0);
+        return true;
+    }
     /* 4. Only now may Kafka forget the records. A failed commit is
      * harmless: the row is the authority on assignment. */
     l = rd_kafka_topic_partition_list_new((int)n);

@@ -112,9 +112,10 @@ consumed() {
     for i in "$@"; do t=$((t + $(metric kafka_consumed_total "$i"))); done
     echo "$t"
 }
-# The offsets the group's checkpoint rows cover, summed over partitions.
+# The offsets the group's checkpoint rows cover, summed over partitions
+# (a row only claimed so far has next_offset -1001 and covers nothing).
 ckpt_covered() {
-    q "select coalesce(sum(next_offset), 0) from sentineld_partition_checkpoints where group_id = '$GROUP'"
+    q "select coalesce(sum(next_offset), 0) from sentineld_partition_checkpoints where group_id = '$GROUP' and next_offset >= 0"
 }
 assigned() { grep 'assigned [0-9]* partitions' "$TMP/$1.log" | tail -n 1 | sed 's/.*assigned \([0-9]*\) partitions.*/\1/'; }
 # incidents: "count hits" of the stream's incidents.
