@@ -135,7 +135,8 @@ ik_init(const struct sn_host *host, struct sn_instance *inst,
     s->c_refetched = host->counter(inst, "kafka_refetched_skipped_total",
                                    "messages fetched again (after a broker "
                                    "outage) and skipped: already handed to "
-                                   "the pipeline");
+                                   "the pipeline; or of a partition another "
+                                   "instance took over (fenced)");
     if (s->c->checkpoints != NULL)
         return ik_ckpt_init(s, err, err_len);
     return SN_OK;
@@ -347,7 +348,10 @@ set_paused(struct ik_state *s, bool pause)
         for (int i = 0; i < l->cnt; i++) {
             struct ik_part *p =
                 ik_part_get(s, l->elems[i].topic, l->elems[i].partition);
-            if (p != NULL && atomic_load(&p->position) >= 0)
+            /* A fenced partition stays paused (in_kafka_ckpt.c): not
+             * in the list, so the resume leaves it alone. */
+            if (p != NULL && atomic_load(&p->position) >= 0 &&
+                !atomic_load(&p->ckpt_fenced))
                 rd_kafka_topic_partition_list_add(sel, p->topic, p->partition);
         }
         rd_kafka_topic_partition_list_destroy(l);

@@ -75,7 +75,7 @@ struct ik_part {
      * (then nothing of the partition is written, committed or emitted
      * until it is assigned again). in_kafka_ckpt.c. */
     int64_t ckpt_epoch;
-    bool ckpt_fenced;
+    _Atomic bool ckpt_fenced; /* the emit thread reads it too */
 };
 
 struct ik_chunk {

@@ -554,8 +554,10 @@ fence(struct ik_state *s, struct ik_part *p)
 {
     rd_kafka_topic_partition_list_t *l;
 
-    s->ctx.host->partition_release(s->ctx.inst, p->topic, p->partition);
+    /* Fenced before the release: the emit thread hands nothing more of
+     * it over from then on. */
     p->ckpt_fenced = true;
+    s->ctx.host->partition_release(s->ctx.inst, p->topic, p->partition);
     p->ckpt_next = -1;
     p->ckpt_epoch = 0;
     l = rd_kafka_topic_partition_list_new(1);

@@ -121,6 +121,12 @@ emit_chunk(struct ik_state *s, struct ik_chunk *ch)
             }
             em = s->ems[part->route % s->n_ems];
         }
+        if (atomic_load(&part->ckpt_fenced)) {
+            /* Another instance owns it now (in_kafka_ckpt.c): its state
+             * here was released, and the owner reads these records. */
+            h->counter_add(s->c_refetched, 1);
+            goto next;
+        }
         if (m->offset < atomic_load(&part->position)) {
             /* Handed over already while we held the partition: after a
              * broker outage librdkafka may fetch again from the committed
