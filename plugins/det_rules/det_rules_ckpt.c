@@ -252,6 +252,10 @@ dr_ckpt_restore(struct dr_state *s)
         sn_buf_reset(&part);
         ok = sn_corr_checkpoint(all, dr_want_shard, &w, &part) == SN_OK &&
              sn_corr_restore(s->shards[i].c, part.data, part.len) == SN_OK;
+        /* Every part carries the merged counters: shard 0 keeps them,
+         * or /metrics would count them once per shard. */
+        if (ok && i > 0)
+            sn_corr_clear_stats(s->shards[i].c);
         if (!ok)
             snprintf(why, sizeof(why), "out of memory");
     }

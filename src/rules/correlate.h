@@ -332,6 +332,10 @@ typedef bool (*sn_corr_want_fn)(void *arg, const struct sn_corr_spec *spec,
 enum sn_status sn_corr_checkpoint(const struct sn_corr *c, sn_corr_want_fn want,
                                   void *arg, struct sn_buf *out);
 enum sn_status sn_corr_restore(struct sn_corr *c, const void *data, size_t len);
+/* Restore adds the saved per-rule counters to the engine's. An engine
+ * split into shards gives them to one shard: the others clear theirs
+ * (keys, which count what the engine holds, stay). */
+void sn_corr_clear_stats(struct sn_corr *c);
 /*
  * Moving keys between engines that keep running (the keys of one source
  * partition): checkpoint_keys writes only the rules that have wanted keys;

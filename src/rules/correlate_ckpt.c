@@ -550,12 +550,17 @@ restore(struct sn_corr *c, const void *data, size_t len, struct how *how)
                 cr->learn_start = learn;
         } else if (apply && cr != NULL) {
             uint64_t keys = cr->st.keys;
+            uint64_t *sum = (uint64_t *)&cr->st;
+
             cr->learn_start = learn;
             cr->last_degraded = lastdeg;
             cr->primed = cr->primed || primed;
             cr->deg_keys_reported = dk;
             cr->deg_events_reported = de;
-            memcpy(&cr->st, st, sizeof(st));
+            /* Added, not copied: several saved shards are merged into one
+             * engine (det_rules), and their counters are each a part. */
+            for (size_t j = 0; j < N_STATS; j++)
+                sum[j] += st[j];
             cr->st.keys = keys;
         }
         n_keys = (uint32_t)get(&r, 4);
@@ -621,4 +626,15 @@ sn_corr_checkpoint_check(const void *data, size_t len, char *err,
         snprintf(err, err_len, "unknown correlation checkpoint format %u", v);
     else if (err_len > 0)
         err[0] = '\0';
+}
+
+void
+sn_corr_clear_stats(struct sn_corr *c)
+{
+    for (size_t i = 0; i < c->n_rules; i++) {
+        uint64_t keys = c->rules[i].st.keys;
+
+        memset(&c->rules[i].st, 0, sizeof(c->rules[i].st));
+        c->rules[i].st.keys = keys;
+    }
 }

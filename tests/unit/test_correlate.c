@@ -810,6 +810,40 @@ SN_TEST(checkpoint_shards)
     sn_buf_init(&buf, 64 << 20);
     CHECK_EQ(sn_corr_checkpoint(s0.c, want_even, NULL, &buf), SN_OK);
     CHECK(buf.len > 16);
+    /* Both shards saved and merged into one engine (det_rules' restart):
+     * the per-rule counters are the sums; an engine that clears them
+     * keeps its keys. */
+    {
+        struct sn_corr_config cm = { 0 };
+        struct sn_corr *all = sn_corr_new(a.set, &cm);
+        struct sn_corr *part = sn_corr_new(a.set, &cm);
+
+        CHECK(all != NULL && part != NULL);
+        sn_buf_reset(&buf);
+        CHECK_EQ(sn_corr_checkpoint(s0.c, NULL, NULL, &buf), SN_OK);
+        CHECK_EQ(sn_corr_restore(all, buf.data, buf.len), SN_OK);
+        CHECK_EQ(sn_corr_restore(part, buf.data, buf.len), SN_OK);
+        sn_buf_reset(&buf);
+        CHECK_EQ(sn_corr_checkpoint(s1.c, NULL, NULL, &buf), SN_OK);
+        CHECK_EQ(sn_corr_restore(all, buf.data, buf.len), SN_OK);
+        for (size_t k = 0; k < a.set->n_specs; k++) {
+            struct sn_corr_rule_stats x0, x1, m, p;
+            sn_corr_rule_stats(s0.c, k, &x0);
+            sn_corr_rule_stats(s1.c, k, &x1);
+            sn_corr_rule_stats(all, k, &m);
+            CHECK(x0.events + x1.events > 0);
+            CHECK_EQ(m.events, x0.events + x1.events);
+            CHECK_EQ(m.signals, x0.signals + x1.signals);
+            CHECK_EQ(m.late_dropped, x0.late_dropped + x1.late_dropped);
+            sn_corr_clear_stats(part);
+            sn_corr_rule_stats(part, k, &p);
+            CHECK_EQ(p.events, 0);
+            CHECK_EQ(p.signals, 0);
+            CHECK_EQ(p.keys, x0.keys);
+        }
+        sn_corr_free(all);
+        sn_corr_free(part);
+    }
     sn_buf_fini(&buf);
     fx_close(&a);
     fx_close(&s0);
