@@ -340,6 +340,53 @@ dr_origin(struct dr_state *s, struct dr_tls *t, const struct sn_record *rec)
     return o;
 }
 
+static bool
+same_value(const struct sn_value *a, const struct sn_value *b)
+{
+    if (a->type != b->type)
+        return false;
+    switch (a->type) {
+    case SN_VAL_STR:
+        return a->u.s.len == b->u.s.len &&
+               (a->u.s.ptr == b->u.s.ptr ||
+                memcmp(a->u.s.ptr, b->u.s.ptr, a->u.s.len) == 0);
+    case SN_VAL_INT:
+        return a->u.i == b->u.i;
+    case SN_VAL_IP:
+        return a->u.ip.family == b->u.ip.family &&
+               memcmp(a->u.ip.addr, b->u.ip.addr, 16) == 0;
+    default:
+        return false; /* rare types: render again */
+    }
+}
+
+/* True when the previous match of this batch was of the same event with
+ * the same extracted fields: its evidence summary is this one's too. One
+ * line often matches several rules sharing an extraction (the shipped
+ * sshd pack: ssh-brute-force and ssh-password-spray), and rendering the
+ * summary was the largest cost of a match. */
+static bool
+same_summary(const struct dr_tls *t, uint32_t ev,
+             const struct sn_rule_match *m)
+{
+    const struct dr_match *prev;
+
+    if (t->n_matches == 0)
+        return false;
+    prev = &t->matches[t->n_matches - 1];
+    if (prev->ev != ev || prev->n_fv != m->n_fields)
+        return false;
+    for (size_t i = 0; i < m->n_fields; i++) {
+        const struct sn_rule_field_value *a = &t->fv[prev->fv + i];
+        const struct sn_rule_field_value *b = &m->fields[i];
+        if (a->name_len != b->name_len ||
+            (a->name != b->name && memcmp(a->name, b->name, a->name_len)) ||
+            !same_value(&a->v, &b->v))
+            return false;
+    }
+    return true;
+}
+
 /* The evidence of one event (the engine adds its time). */
 static void
 summary(struct dr_state *s, struct dr_tls *t, const struct sn_event *ev,
@@ -347,6 +394,12 @@ summary(struct dr_state *s, struct dr_tls *t, const struct sn_event *ev,
 {
     const struct sn_host *h = s->host;
     size_t start = t->sums.len;
+
+    if (same_summary(t, dm->ev, m)) {
+        dm->sum = t->matches[t->n_matches - 1].sum;
+        dm->sum_len = t->matches[t->n_matches - 1].sum_len;
+        return;
+    }
 
     if (sn_corr_summary_json(&t->sums, h->event_get(ev, SN_F_HOSTNAME),
                              h->event_get(ev, SN_F_APPNAME),

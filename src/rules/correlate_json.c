@@ -252,10 +252,13 @@ sn_signal_json(const struct sn_signal *sig, struct sn_buf *b)
 #define SUM_FIELD_MAX 48
 #define SUM_FIELDS    8
 
+/* key is the literal '"name":' (a summary is rendered for every matched
+ * event: no strlen of constant keys). */
 static void
-json_cut(struct sn_buf *b, const char *key, struct sn_str v, size_t max)
+json_cut(struct sn_buf *b, const char *key, size_t key_len, struct sn_str v,
+         size_t max)
 {
-    sn_json_key(b, key);
+    sn_buf_append(b, key, key_len);
     if (v.ptr == NULL)
         SN_BUF_LIT(b, "null");
     else
@@ -269,12 +272,11 @@ sn_corr_summary_json(struct sn_buf *b, struct sn_str host, struct sn_str app,
 {
     size_t start = b->len;
 
-    sn_buf_putc(b, '{');
-    json_cut(b, "host", host, SUM_HOST_MAX);
-    sn_buf_putc(b, ',');
-    json_cut(b, "app", app, SUM_HOST_MAX);
-    sn_buf_putc(b, ',');
-    json_cut(b, "msg", msg, SUM_MSG_MAX);
+#define CUT(b, lit, v, max) json_cut((b), (lit), sizeof(lit) - 1, (v), (max))
+    CUT(b, "{\"host\":", host, SUM_HOST_MAX);
+    CUT(b, ",\"app\":", app, SUM_HOST_MAX);
+    CUT(b, ",\"msg\":", msg, SUM_MSG_MAX);
+#undef CUT
     SN_BUF_LIT(b, ",\"fields\":{");
     for (size_t k = 0; k < n && k < SUM_FIELDS; k++) {
         const struct sn_value *v = &f[k].v;
