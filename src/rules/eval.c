@@ -20,8 +20,19 @@ struct fcache {
     struct sn_value v;
 };
 
+/* The result of one extract regex class on the current event: rules
+ * sharing an entry (YAML anchors) read it instead of matching again. */
+struct xcache {
+    uint32_t gen;
+    int rc;
+    PCRE2_SIZE *ov; /* 2 * ov_pairs offsets */
+};
+
 struct sn_rules_scratch {
     const struct sn_ruleset *rs;
+    struct xcache *xcache; /* per regex class */
+    PCRE2_SIZE *xcache_ov;
+    uint32_t ov_pairs;
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit;
@@ -72,7 +83,15 @@ sn_rules_scratch_new(const struct sn_ruleset *rs)
     sc->fields = calloc(rs->total_xfields + 1, sizeof(*sc->fields));
     sc->trace_buf = calloc(SN_RULES_TRACE_MAX, sizeof(*sc->trace_buf));
     sc->xfields = calloc(rs->max_xfields + 1, sizeof(*sc->xfields));
-    if (sc->md == NULL || sc->mctx == NULL || sc->cache == NULL ||
+    sc->ov_pairs = rs->regexes.max_captures + 1;
+    sc->xcache = calloc(rs->n_re_classes + 1, sizeof(*sc->xcache));
+    sc->xcache_ov = calloc((rs->n_re_classes + 1) * 2 * sc->ov_pairs,
+                           sizeof(*sc->xcache_ov));
+    for (size_t i = 0; sc->xcache != NULL && sc->xcache_ov != NULL &&
+                       i < rs->n_re_classes;
+         i++)
+        sc->xcache[i].ov = sc->xcache_ov + i * 2 * sc->ov_pairs;
+    if (sc->md == NULL || sc->xcache == NULL || sc->xcache_ov == NULL || sc->mctx == NULL || sc->cache == NULL ||
         sc->cand == NULL || sc->xval == NULL || sc->matches == NULL ||
         sc->fields == NULL || sc->trace_buf == NULL || sc->xfields == NULL) {
         sn_rules_scratch_free(sc);
@@ -102,6 +121,8 @@ sn_rules_scratch_free(struct sn_rules_scratch *sc)
     free(sc->fields);
     free(sc->trace_buf);
     free(sc->xfields);
+    free(sc->xcache);
+    free(sc->xcache_ov);
     free(sc);
 }
 
@@ -118,6 +139,8 @@ new_event(struct sn_rules_scratch *sc, const struct sn_rule_event *ev)
     if (++sc->gen == 0) {
         /* Wrapped after 4 billion events: forget everything once. */
         memset(sc->cache, 0, sc->rs->fields.n * sizeof(*sc->cache));
+        for (size_t i = 0; i < sc->rs->n_re_classes; i++)
+            sc->xcache[i].gen = 0;
         sc->gen = 1;
     }
 }
@@ -228,6 +251,37 @@ convert(const struct sn_xfield *xf, const char *s, size_t len,
     return "bad type";
 }
 
+/* pcre2_match of x over v, or the result of its class on this event
+ * (the same pattern over the same field value gives the same answer).
+ * *ov: the offsets, valid until the next extract of the class. */
+static int
+extract_match(struct sn_rules_scratch *sc, const struct sn_extract *x,
+              const struct sn_value *v, const PCRE2_SIZE **ov)
+{
+    struct xcache *c;
+    int rc;
+
+    if (x->re_class >= sc->rs->n_re_classes) { /* not numbered: no cache */
+        rc = pcre2_match(x->re, (PCRE2_SPTR)v->u.s.ptr, v->u.s.len, 0, 0,
+                         sc->md, sc->mctx);
+        *ov = pcre2_get_ovector_pointer(sc->md);
+        return rc;
+    }
+    c = &sc->xcache[x->re_class];
+    if (c->gen == sc->gen) {
+        *ov = c->ov;
+        return c->rc;
+    }
+    c->rc = pcre2_match(x->re, (PCRE2_SPTR)v->u.s.ptr, v->u.s.len, 0, 0,
+                        sc->md, sc->mctx);
+    c->gen = sc->gen;
+    if (c->rc >= 0)
+        memcpy(c->ov, pcre2_get_ovector_pointer(sc->md),
+               2 * sc->ov_pairs * sizeof(*c->ov));
+    *ov = c->ov;
+    return c->rc;
+}
+
 static void
 run_extract(struct sn_rules_scratch *sc, unsigned depth)
 {
@@ -238,7 +292,7 @@ run_extract(struct sn_rules_scratch *sc, unsigned depth)
         const struct sn_extract *x = &r->extract[k];
         const struct sn_value *v;
         struct sn_trace_entry *t = NULL;
-        PCRE2_SIZE *ov;
+        const PCRE2_SIZE *ov;
         int rc;
 
         if (sc->trace != NULL &&
@@ -249,8 +303,7 @@ run_extract(struct sn_rules_scratch *sc, unsigned depth)
                 t->note = "source field absent or not a string";
             continue;
         }
-        rc = pcre2_match(x->re, (PCRE2_SPTR)v->u.s.ptr, v->u.s.len, 0, 0,
-                         sc->md, sc->mctx);
+        rc = extract_match(sc, x, v, &ov);
         if (rc < 0) {
             if (rc != PCRE2_ERROR_NOMATCH) {
                 sc->stats.regex_errors++;
@@ -261,7 +314,6 @@ run_extract(struct sn_rules_scratch *sc, unsigned depth)
         }
         if (t != NULL)
             t->result = true;
-        ov = pcre2_get_ovector_pointer(sc->md);
         for (size_t c = 0; c < x->n_caps; c++) {
             uint32_t g = x->caps[c].group, slot = x->caps[c].slot;
             const char *err;

@@ -57,6 +57,10 @@ struct sn_extract {
     const char *pattern;
     struct sn_xcap *caps;
     size_t n_caps;
+    /* Entries with the same pattern over the same field share a class
+     * (YAML anchors repeat an entry in several rules): eval matches a
+     * class once per event. Below the ruleset's n_re_classes. */
+    uint32_t re_class;
 };
 
 struct sn_rule {
@@ -93,6 +97,7 @@ struct sn_ruleset {
     struct sn_prefilter *pf;
     size_t max_xfields;    /* over all rules: sizes per-thread scratch */
     size_t total_xfields;  /* sum over rules: sizes result storage */
+    size_t n_re_classes;   /* distinct (pattern, from) of extract entries */
     struct sn_arena arena; /* compiled trees, strings */
     struct sn_yaml **docs; /* the rule files, kept for `kept` nodes */
     size_t n_docs;

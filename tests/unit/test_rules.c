@@ -19,6 +19,7 @@
 #include "rules/load.h"
 #include "rules/prefilter.h"
 #include "rules/regex.h"
+#include "rules/value.h"
 #include "sn_test.h"
 
 /* ---- a test event ------------------------------------------------------- */
@@ -1219,6 +1220,134 @@ SN_TEST(extract_lazy_and_first_wins)
     sn_ruleset_free(rs);
 }
 
+/* Rules sharing an extract entry (the pack's YAML anchors) match its
+ * regex once per event; each must still get exactly the fields it gets
+ * alone (explain evaluates one rule on a fresh event: no sharing). */
+static void
+check_shared_extract(int *sn_failed_, const struct sn_ruleset *rs,
+                     const char *const *msgs, size_t n_msgs)
+{
+    struct sn_rules_scratch *sc = sn_rules_scratch_new(rs);
+    size_t n_shared = 0;
+
+    for (size_t i = 0; i < n_msgs; i++) {
+        struct tev e = ev_msg("sshd", msgs[i]);
+        struct sn_rule_event ev = { &e, tev_get };
+        const struct sn_rule_match *m;
+        struct sn_rule_match copy[32];
+        struct sn_rule_field_value vals[32][16];
+        size_t n = sn_rules_eval(rs, sc, &ev, 0, &m);
+
+        CHECK(n <= 32);
+        /* Copy out: explain reuses the scratch. */
+        for (size_t k = 0; k < n && k < 32; k++) {
+            copy[k] = m[k];
+            CHECK(m[k].n_fields <= 16);
+            memcpy(vals[k], m[k].fields,
+                   (m[k].n_fields < 16 ? m[k].n_fields : 16) *
+                       sizeof(vals[k][0]));
+        }
+        for (size_t k = 0; k < n && k < 32; k++) {
+            struct sn_rule_explain x;
+            sn_rules_explain(rs, sc, &ev, copy[k].rule, &x);
+            CHECK(x.matched);
+            CHECK_EQ(x.n_fields, copy[k].n_fields);
+            for (size_t f = 0; f < x.n_fields && f < copy[k].n_fields; f++) {
+                struct sn_buf a, b;
+                sn_buf_init(&a, 1024);
+                sn_buf_init(&b, 1024);
+                sn_value_json(&x.fields[f].v, &a);
+                sn_value_json(&vals[k][f].v, &b);
+                CHECK(x.fields[f].name == vals[k][f].name);
+                CHECK(x.fields[f].v.type == vals[k][f].v.type);
+                CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+                sn_buf_fini(&a);
+                sn_buf_fini(&b);
+            }
+            if (copy[k].n_fields > 0)
+                n_shared++;
+        }
+        /* ...and the same rules match as when each runs alone. */
+        {
+            size_t alone = 0;
+            for (size_t r = 0; r < rs->n_rules; r++) {
+                struct sn_rule_explain x;
+                sn_rules_explain(rs, sc, &ev, &rs->rules[r], &x);
+                alone += x.matched && rs->rules[r].enabled;
+            }
+            CHECK_EQ(alone, n);
+        }
+    }
+    CHECK(n_shared > n_msgs); /* some line had several extracting rules */
+    sn_rules_scratch_free(sc);
+}
+
+SN_TEST(shared_extract_same_fields)
+{
+    static const char *const pack_msgs[] = {
+        "Failed password for root from 203.0.113.5 port 52414 ssh2",
+        "Failed password for invalid user admin from 2001:db8::7 port 22 "
+        "ssh2",
+        "Failed none for x from 192.0.2.1 port 1 ssh2",
+        "Invalid user oracle from 198.51.100.23 port 3345",
+        "Invalid user a from b",
+        "Accepted publickey for deploy from 192.0.2.44 port 61002 ssh2",
+        "Failed password for root from 999.1.1.1 port 22 ssh2",
+        "nothing to see",
+    };
+    /* One pattern, two mappings and types: the shared match must still
+     * convert per rule. */
+    static const char *const yaml =
+        "rules:\n"
+        "  - id: a\n    title: t\n    severity: low\n"
+        "    match: exists p\n"
+        "    extract:\n"
+        "      - regex: 'x=(?<v>\\S+) y=(?<w>\\d+)'\n"
+        "        fields: {v: p, w: q:int}\n"
+        "  - id: b\n    title: t\n    severity: low\n"
+        "    match: exists r\n"
+        "    extract:\n"
+        "      - regex: 'x=(?<v>\\S+) y=(?<w>\\d+)'\n"
+        "        fields: {v: r:ip, w: p}\n"
+        "  - id: c\n    title: t\n    severity: low\n"
+        "    match: exists p\n"
+        "    extract:\n"
+        "      - regex: 'x=(?<v>\\S+) y=(?<w>\\d+)'\n"
+        "        fields: {v: p, w: s:int}\n";
+    static const char *const own_msgs[] = {
+        "x=10.1.2.3 y=7", "x=nope y=8", "x=::1 y=99999", "y=1 x=2",
+    };
+    static const char *const files[] = { "sshd.yaml" };
+    struct sn_rules_src *src = sn_rules_src_new();
+    struct sn_ruleset *pack = NULL, *own = build(yaml, NULL);
+    struct sn_diags d;
+    char path[1024];
+    size_t n_extract = 0;
+
+    sn_diags_init(&d);
+    snprintf(path, sizeof(path), "%s/conf/rules/%s", srcdir(), files[0]);
+    sn_rules_src_add_file(src, path, &d);
+    sn_ruleset_build(src, &pack, &d);
+    sn_diags_fini(&d);
+    sn_rules_src_free(src);
+    CHECK(pack != NULL && own != NULL);
+    if (pack == NULL || own == NULL) {
+        sn_ruleset_free(pack);
+        sn_ruleset_free(own);
+        return;
+    }
+    for (size_t i = 0; i < pack->n_rules; i++)
+        n_extract += pack->rules[i].n_extract;
+    CHECK(pack->n_re_classes < n_extract); /* the anchors do share */
+    CHECK_EQ(own->n_re_classes, 1);
+    check_shared_extract(sn_failed_, pack, pack_msgs,
+                         sizeof(pack_msgs) / sizeof(pack_msgs[0]));
+    check_shared_extract(sn_failed_, own, own_msgs,
+                         sizeof(own_msgs) / sizeof(own_msgs[0]));
+    sn_ruleset_free(pack);
+    sn_ruleset_free(own);
+}
+
 /* ---- prefilter property test
  * ------------------------------------------------------- */
 
@@ -1426,5 +1555,6 @@ SN_TEST_MAIN(SN_T(ip_format_v4), SN_T(lexer_tokens), SN_T(lexer_errors), SN_T(pr
              SN_T(diag_injection_lint), SN_T(data_files_bad),
              SN_T(regex_required_literals), SN_T(sample_files_load),
              SN_T(sshd_injection_extract), SN_T(trace_explains),
-             SN_T(extract_lazy_and_first_wins), SN_T(prefilter_property),
+             SN_T(extract_lazy_and_first_wins), SN_T(shared_extract_same_fields),
+             SN_T(prefilter_property),
              SN_T(prefilter_unit))
