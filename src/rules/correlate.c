@@ -141,17 +141,15 @@ sn_corr_route_spec(const struct sn_corr_set *set,
     const struct sn_corr_spec *s = &set->specs[spec];
     char kbuf[SN_CORR_MAX_GROUP_BY * (2 + SN_CORR_VALUE_MAX)];
     size_t len = 0;
-    uint64_t h =
-        sn_corr_fnv(SN_CORR_FNV_INIT, s->rule->id, strlen(s->rule->id) + 1);
+    uint64_t h = s->id_hash;
 
     if (!(s->kind == SN_CORR_RATE && !s->per_key)) {
         for (size_t g = 0; g < s->n_group_by; g++) {
             struct sn_value v;
             struct sn_str txt;
             char tmp[64];
-            int id = sn_field_table_find(&set->rs->fields, s->group_by[g]);
-            if (!sn_corr_get_field(in, s->group_by[g], strlen(s->group_by[g]),
-                                   id < 0 ? INT32_MAX : id, &v) ||
+            if (!sn_corr_get_field(in, s->group_by[g], s->group_by_lens[g],
+                                   s->group_by_ids[g], &v) ||
                 !sn_value_text(&v, tmp, sizeof(tmp), &txt))
                 return false;
             len += sn_corr_key_put(kbuf + len, txt);

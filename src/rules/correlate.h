@@ -83,6 +83,13 @@ struct sn_corr_spec {
     uint64_t fingerprint;          /* hash of everything above: restore skips
                                     * checkpointed rules whose definition changed */
     int line, col;                 /* of the kind's key, for messages */
+    /* Filled by sn_corr_set_build, so routing a match needs no strlen or
+     * field-table lookup: the FNV state after the rule id (with its NUL),
+     * and per group-by field its ruleset id (INT32_MAX: unknown there) and
+     * length. */
+    uint64_t id_hash;
+    int group_by_ids[SN_CORR_MAX_GROUP_BY];
+    size_t group_by_lens[SN_CORR_MAX_GROUP_BY];
 };
 
 /* Correlation specs of a whole ruleset; immutable once built. */
