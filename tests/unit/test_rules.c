@@ -5,6 +5,7 @@
  * test: with and without it, the same rules match the same events).
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1545,7 +1546,132 @@ SN_TEST(ip_format_v4)
     CHECK_EQ(bad, 0);
 }
 
-SN_TEST_MAIN(SN_T(ip_format_v4), SN_T(lexer_tokens), SN_T(lexer_errors), SN_T(precedence),
+/* sn_ip_parse reads dotted quads by hand: it must accept and produce
+ * exactly what inet_pton does (the reference below is how it worked
+ * before). */
+static bool
+ref_ip_parse(const char *s, size_t len, struct sn_ip *out)
+{
+    char buf[64];
+
+    memset(out, 0, sizeof(*out));
+    if (len == 0 || len >= sizeof(buf))
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (memchr(buf, ':', len) != NULL) {
+        if (inet_pton(AF_INET6, buf, out->addr) != 1)
+            return false;
+        out->family = 6;
+        sn_ip_normalise(out);
+        return true;
+    }
+    if (inet_pton(AF_INET, buf, out->addr) != 1)
+        return false;
+    out->family = 4;
+    return true;
+}
+
+static unsigned
+ip_parse_differs(const char *s, size_t len)
+{
+    struct sn_ip a, b;
+    bool ra, rb;
+
+    memset(&a, 0xaa, sizeof(a));
+    ra = sn_ip_parse(s, len, &a);
+    rb = ref_ip_parse(s, len, &b);
+    if (ra != rb || (ra && memcmp(&a, &b, sizeof(a)) != 0)) {
+        printf("# ip parse differs on \"%.*s\"\n", (int)len, s);
+        return 1;
+    }
+    return 0;
+}
+
+SN_TEST(ip_parse_v4_as_inet_pton)
+{
+    static const char alphabet[] = "0129.";
+    static const char *const fixed[] = {
+        "203.0.113.5", "255.255.255.255", "256.1.1.1", "01.2.3.4",
+        "1.2.3.4.5", "1..2.3", ".1.2.3", "1.2.3.", "1.2.3", "0.0.0.0",
+        "1.2.3.04", "999.1.1.1", "1.2.3.4 ", "1.2.3.4.5.6.7.8.9",
+        "1.2.3.4.", "1.2.3.4..", "a.b.c.d", "::ffff:1.2.3.4",
+        "2001:db8::1", "1.2.3.4%eth0", "123456789012345678901234567890.1",
+        "",
+    };
+    char str[8];
+    unsigned bad = 0, n = 0;
+    int accepted = 0;
+
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        bad += ip_parse_differs(fixed[i], strlen(fixed[i]));
+    /* "1.2.3.4\0junk": inet_pton stopped at the NUL. */
+    bad += ip_parse_differs("1.2.3.4\0junk", 12);
+    /* Every string of up to 7 characters over digits and dots. */
+    for (size_t len = 1; len <= 7; len++) {
+        size_t total = 1;
+        for (size_t k = 0; k < len; k++)
+            total *= sizeof(alphabet) - 1;
+        for (size_t code = 0; code < total; code++) {
+            size_t c = code;
+            struct sn_ip ip;
+            for (size_t k = 0; k < len; k++) {
+                str[k] = alphabet[c % (sizeof(alphabet) - 1)];
+                c /= sizeof(alphabet) - 1;
+            }
+            bad += ip_parse_differs(str, len);
+            accepted += sn_ip_parse(str, len, &ip);
+            n++;
+        }
+    }
+    CHECK_EQ(bad, 0);
+    CHECK(accepted > 0 && n > 90000); /* the sweep covered valid quads */
+}
+
+/* Extracted integers: plain digits are read by hand, the rest by strtoll
+ * or strtod; both must agree with strtoll on digits. */
+SN_TEST(parse_number_digits)
+{
+    static const char *const cases[] = {
+        "0", "22", "007", "65535", "999999999999999999",
+        "9223372036854775807", "9223372036854775808", "-5", "+5", "1e3",
+        "1.5", "12a", "",
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *c = cases[i];
+        bool is_int = false, ok;
+        int64_t v = -1;
+        double d = -1;
+        char *end;
+
+        ok = sn_parse_number(c, strlen(c), &is_int, &v, &d);
+        if (c[0] >= '0' && c[0] <= '9' && strspn(c, "0123456789") ==
+                                              strlen(c)) {
+            long long want;
+            errno = 0;
+            want = strtoll(c, &end, 10);
+            CHECK_EQ(ok, errno == 0);
+            if (ok) {
+                CHECK(is_int);
+                CHECK(v == want);
+                CHECK(d == (double)want);
+            }
+        }
+    }
+    {
+        bool is_int;
+        int64_t v;
+        double d;
+        CHECK(!sn_parse_number("12a", 3, &is_int, &v, &d));
+        CHECK(sn_parse_number("1e3", 3, &is_int, &v, &d) && !is_int &&
+              d == 1000.0);
+        CHECK(sn_parse_number("-5", 2, &is_int, &v, &d) && is_int && v == -5);
+    }
+}
+
+SN_TEST_MAIN(SN_T(ip_format_v4), SN_T(ip_parse_v4_as_inet_pton),
+             SN_T(parse_number_digits), SN_T(lexer_tokens), SN_T(lexer_errors), SN_T(precedence),
              SN_T(parse_errors), SN_T(parse_depth_limit), SN_T(op_equality),
              SN_T(op_order), SN_T(op_strings), SN_T(op_in), SN_T(op_regex),
              SN_T(op_cidr), SN_T(cidr_parse), SN_T(op_exists_bool_const),
