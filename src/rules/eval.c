@@ -251,6 +251,27 @@ convert(const struct sn_xfield *xf, const char *s, size_t len,
     return "bad type";
 }
 
+/* pcre2_match of x over v. A subject without the pattern's anchored
+ * prefix cannot match: most entries of a rule's extract list are other
+ * messages' ("^Invalid user " on a "Failed password" line), and the call
+ * cost more than the answer. JIT-compiled patterns go to pcre2_jit_match,
+ * the same matcher without pcre2_match's argument checks (ours are valid:
+ * a string, offset 0, no options). */
+static int
+extract_run(struct sn_rules_scratch *sc, const struct sn_extract *x,
+            const struct sn_value *v)
+{
+    if (x->prefix_len > 0 &&
+        (v->u.s.len < x->prefix_len ||
+         memcmp(v->u.s.ptr, x->prefix, x->prefix_len) != 0))
+        return PCRE2_ERROR_NOMATCH;
+    if (x->jit && v->u.s.ptr != NULL)
+        return pcre2_jit_match(x->re, (PCRE2_SPTR)v->u.s.ptr, v->u.s.len, 0,
+                               0, sc->md, sc->mctx);
+    return pcre2_match(x->re, (PCRE2_SPTR)v->u.s.ptr, v->u.s.len, 0, 0,
+                       sc->md, sc->mctx);
+}
+
 /* pcre2_match of x over v, or the result of its class on this event
  * (the same pattern over the same field value gives the same answer).
  * *ov: the offsets, valid until the next extract of the class. */
@@ -262,8 +283,7 @@ extract_match(struct sn_rules_scratch *sc, const struct sn_extract *x,
     int rc;
 
     if (x->re_class >= sc->rs->n_re_classes) { /* not numbered: no cache */
-        rc = pcre2_match(x->re, (PCRE2_SPTR)v->u.s.ptr, v->u.s.len, 0, 0,
-                         sc->md, sc->mctx);
+        rc = extract_run(sc, x, v);
         *ov = pcre2_get_ovector_pointer(sc->md);
         return rc;
     }
@@ -272,8 +292,7 @@ extract_match(struct sn_rules_scratch *sc, const struct sn_extract *x,
         *ov = c->ov;
         return c->rc;
     }
-    c->rc = pcre2_match(x->re, (PCRE2_SPTR)v->u.s.ptr, v->u.s.len, 0, 0,
-                        sc->md, sc->mctx);
+    c->rc = extract_run(sc, x, v);
     c->gen = sc->gen;
     if (c->rc >= 0)
         memcpy(c->ov, pcre2_get_ovector_pointer(sc->md),

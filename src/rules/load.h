@@ -61,6 +61,11 @@ struct sn_extract {
      * (YAML anchors repeat an entry in several rules): eval matches a
      * class once per event. Below the ruleset's n_re_classes. */
     uint32_t re_class;
+    bool jit; /* re is JIT-compiled: eval calls pcre2_jit_match */
+    /* Every subject re matches starts with these bytes (anchored literal
+     * prefix; len 0: unknown): others are not matched at all. */
+    const char *prefix;
+    size_t prefix_len;
 };
 
 struct sn_rule {

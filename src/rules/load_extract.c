@@ -219,6 +219,19 @@ load_extract_entry(struct builder *b, struct sn_rule *r, size_t *xcap,
     }
     if (!jit)
         b->rs->regexes.n_no_jit++;
+    x->jit = jit;
+    {
+        char pre[64];
+        size_t n = sn_regex_anchored_prefix(re_node->str,
+                                            strlen(re_node->str), false, pre,
+                                            sizeof(pre));
+        char *copy = n > 0 ? sn_arena_alloc(&b->rs->arena, n) : NULL;
+        if (copy != NULL) {
+            memcpy(copy, pre, n);
+            x->prefix = copy;
+            x->prefix_len = n;
+        }
+    }
     if (sn_regex_list_add(&b->rs->regexes, x->re) != SN_OK)
         return false;
     x->pattern = adup(b->rs, re_node->str);

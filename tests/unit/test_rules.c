@@ -1349,6 +1349,105 @@ SN_TEST(shared_extract_same_fields)
     sn_ruleset_free(own);
 }
 
+SN_TEST(regex_anchored_prefix)
+{
+    static const struct {
+        const char *pat;
+        const char *want; /* "" : none */
+    } cases[] = {
+        { "^Failed (?<m>\\S+) for", "Failed " },
+        { "^Invalid user (?<u>.*)", "Invalid user " },
+        { "^abc?d", "ab" },
+        { "^abc*", "ab" },
+        { "^abc+", "ab" },
+        { "^abc{2}", "ab" },
+        { "^ab\\.c", "ab" },
+        { "^ab(c)", "ab" },
+        { "^ab[c]", "ab" },
+        { "^a|b", "" },
+        { "^(?:a|b)c", "" },
+        { "^ab(?:c|d)", "ab" },
+        { "^ab[|]c", "ab" },
+        { "^ab\\|c", "ab" },
+        { "^ab(c|d)|e", "" },
+        { "^a\\Qb|c\\E", "" },
+        { "^ab(?x) c|d", "" },
+        { "^ab(?#|)c", "" },
+        { "abc", "" },
+        { "(?i)^abc", "" },
+        { "^", "" },
+        { "^error: PAM: (?:A|B)", "error: PAM: " },
+        { "^User 'x' = \"y\"", "User 'x' = \"y\"" },
+    };
+    char out[64];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = sn_regex_anchored_prefix(cases[i].pat, strlen(cases[i].pat),
+                                            false, out, sizeof(out));
+        if (n != strlen(cases[i].want) || memcmp(out, cases[i].want, n) != 0)
+            printf("# %s: got \"%.*s\"\n", cases[i].pat, (int)n, out);
+        CHECK(n == strlen(cases[i].want) &&
+              memcmp(out, cases[i].want, n) == 0);
+    }
+    CHECK_EQ(sn_regex_anchored_prefix("^abc", 4, true, out, sizeof(out)), 0);
+    CHECK_EQ(sn_regex_anchored_prefix("^abcdef", 7, false, out, 3), 3);
+}
+
+/* Skipping an extract regex on a subject without its anchored prefix
+ * must never lose a match: every extract of the shipped pack against
+ * every suffix of every sample line. */
+SN_TEST(anchored_prefix_never_loses_a_match)
+{
+    static const char *const packs[] = { "sshd", "system", "privilege" };
+    unsigned lost = 0, skipped = 0, with_prefix = 0;
+    pcre2_match_data *md = pcre2_match_data_create(64, NULL);
+
+    for (size_t f = 0; f < sizeof(packs) / sizeof(packs[0]); f++) {
+        struct sn_rules_src *src = sn_rules_src_new();
+        struct sn_ruleset *rs = NULL;
+        struct sn_diags d;
+        char path[1024];
+        char *text;
+
+        sn_diags_init(&d);
+        snprintf(path, sizeof(path), "%s/conf/rules/%s.yaml", srcdir(),
+                 packs[f]);
+        sn_rules_src_add_file(src, path, &d);
+        sn_ruleset_build(src, &rs, &d);
+        sn_diags_fini(&d);
+        sn_rules_src_free(src);
+        snprintf(path, sizeof(path), "%s/conf/rules/samples/%s.log", srcdir(),
+                 packs[f]);
+        text = read_file(path);
+        CHECK(rs != NULL && text != NULL);
+        for (size_t r = 0; rs != NULL && text != NULL && r < rs->n_rules; r++)
+            for (size_t k = 0; k < rs->rules[r].n_extract; k++) {
+                const struct sn_extract *x = &rs->rules[r].extract[k];
+                with_prefix += x->prefix_len > 0;
+                for (const char *l = text; *l;) {
+                    const char *nl = strchr(l, '\n');
+                    size_t len = nl ? (size_t)(nl - l) : strlen(l);
+                    for (size_t p = 0; p < len; p++) {
+                        bool skip = x->prefix_len > 0 &&
+                                    (len - p < x->prefix_len ||
+                                     memcmp(l + p, x->prefix, x->prefix_len));
+                        if (!skip)
+                            continue;
+                        skipped++;
+                        lost += pcre2_match(x->re, (PCRE2_SPTR)(l + p),
+                                            len - p, 0, 0, md, NULL) >= 0;
+                    }
+                    l += len + (nl != NULL);
+                }
+            }
+        free(text);
+        sn_ruleset_free(rs);
+    }
+    pcre2_match_data_free(md);
+    CHECK_EQ(lost, 0);
+    CHECK(with_prefix > 10 && skipped > 100000);
+}
+
 /* ---- prefilter property test
  * ------------------------------------------------------- */
 
@@ -1682,5 +1781,6 @@ SN_TEST_MAIN(SN_T(ip_format_v4), SN_T(ip_parse_v4_as_inet_pton),
              SN_T(regex_required_literals), SN_T(sample_files_load),
              SN_T(sshd_injection_extract), SN_T(trace_explains),
              SN_T(extract_lazy_and_first_wins), SN_T(shared_extract_same_fields),
+             SN_T(regex_anchored_prefix), SN_T(anchored_prefix_never_loses_a_match),
              SN_T(prefilter_property),
              SN_T(prefilter_unit))
