@@ -76,6 +76,7 @@ struct dr_tls {
     struct sn_rule_field_value *fv;
     size_t n_fv, cap_fv;
     struct sn_buf sums;  /* evidence summaries of this batch */
+    struct sn_buf keys;  /* group keys routing built for the items */
     struct sn_buf sigs;  /* signal JSON lines waiting to be emitted */
     struct sn_buf trace; /* scratch for one trace */
     struct dr_fwd *fwd;

@@ -56,6 +56,7 @@ dr_tls_new(const struct dr_state *s)
         return NULL;
     }
     sn_buf_init(&t->sums, 64u << 20);
+    sn_buf_init(&t->keys, 16u << 20);
     sn_buf_init(&t->sigs, 256u << 20);
     sn_buf_init(&t->trace, SIG_MAX);
     sn_buf_init(&t->fwd_data, 16u << 20);
@@ -81,6 +82,7 @@ dr_tls_free(struct dr_tls *t)
     free(t->rule_hits);
     free(t->touched);
     sn_buf_fini(&t->sums);
+    sn_buf_fini(&t->keys);
     sn_buf_fini(&t->sigs);
     sn_buf_fini(&t->trace);
     sn_buf_fini(&t->fwd_data);
@@ -544,7 +546,10 @@ dr_corr_collect(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b,
     in.fields = m->fields;
     in.n_fields = m->n_fields;
     in.ev = &rev;
-    n = sn_corr_route(s->set, &in, tg, sizeof(tg) / sizeof(tg[0]));
+    /* The keys come back with the items (flush feeds the same fields and
+     * event), so the engine does not build them a second time. */
+    n = sn_corr_route_keys(s->set, &in, tg, sizeof(tg) / sizeof(tg[0]),
+                           &t->keys);
     if (n > sizeof(tg) / sizeof(tg[0]))
         n = sizeof(tg) / sizeof(tg[0]);
     tls_grow((void **)&t->items, &t->cap_items, t->n_items + n,
@@ -602,6 +607,10 @@ dr_corr_flush(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b)
             in.summary_is_json = dm->sum_len > 0;
             in.origin = dm->origin;
             in.has_origin = true;
+            if (it->t.has_key) {
+                in.key = t->keys.data + it->t.key_off;
+                in.key_len = it->t.key_len;
+            }
             t->cur = dm;
             t->cur_rec = s->host->event_record(e.ev);
             sn_corr_feed_target(sh->c, &in, &it->t);
@@ -618,6 +627,7 @@ dr_corr_flush(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b)
     }
     t->n_items = t->n_matches = t->n_fv = 0;
     sn_buf_reset(&t->sums);
+    sn_buf_reset(&t->keys);
     t->batch = NULL;
     t->n_src_cache = 0;
     dr_emit_pending(s, t);

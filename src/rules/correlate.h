@@ -186,12 +186,20 @@ struct sn_corr_input {
      * e.g. a signal raised by the clock), keys keep the origin they had. */
     struct sn_corr_origin origin;
     bool has_origin;
+    /* For sn_corr_feed_target: the target's encoded group key as
+     * sn_corr_route_keys built it, so the engine need not build it again
+     * (NULL: the engine builds it from the fields). */
+    const char *key;
+    size_t key_len;
 };
 
 /* Where a match goes: spec index and the key hash shards route on. */
 struct sn_corr_target {
     uint32_t spec;
     uint64_t hash;
+    /* sn_corr_route_keys only: where the key is in its buffer. */
+    bool has_key;
+    uint32_t key_off, key_len;
 };
 
 /*
@@ -203,6 +211,17 @@ struct sn_corr_target {
 size_t sn_corr_route(const struct sn_corr_set *set,
                      const struct sn_corr_input *in, struct sn_corr_target *out,
                      size_t max);
+/*
+ * sn_corr_route, also appending each stored target's encoded key to keys
+ * (has_key, key_off, key_len) when feeding it later cannot read other
+ * values: every group-by value is one of in->fields or a header field.
+ * A caller that keeps in->fields and the event as they are may then feed
+ * the target with sn_corr_input.key = keys->data + key_off.
+ */
+size_t sn_corr_route_keys(const struct sn_corr_set *set,
+                          const struct sn_corr_input *in,
+                          struct sn_corr_target *out, size_t max,
+                          struct sn_buf *keys);
 
 enum sn_signal_state {
     SN_SIGNAL_FIRING = 0,
