@@ -395,7 +395,8 @@ summary(struct dr_state *s, struct dr_tls *t, const struct sn_event *ev,
         const struct sn_rule_match *m, struct dr_match *dm)
 {
     const struct sn_host *h = s->host;
-    size_t start = t->sums.len;
+    size_t start = t->sums.len, head_len;
+    enum sn_status rc;
 
     if (same_summary(t, dm->ev, m)) {
         dm->sum = t->matches[t->n_matches - 1].sum;
@@ -403,10 +404,28 @@ summary(struct dr_state *s, struct dr_tls *t, const struct sn_event *ev,
         return;
     }
 
-    if (sn_corr_summary_json(&t->sums, h->event_get(ev, SN_F_HOSTNAME),
-                             h->event_get(ev, SN_F_APPNAME),
-                             h->event_get(ev, SN_F_MSG), m->fields,
-                             m->n_fields) != SN_OK) {
+    if (t->head_len > 0 && t->head_ev == dm->ev &&
+        sn_buf_reserve(&t->sums, t->head_len) == SN_OK) {
+        /* Another summary of this event: the head is the same bytes. */
+        memcpy(t->sums.data + start, t->sums.data + t->head_off,
+               t->head_len);
+        t->sums.len += t->head_len;
+        rc = sn_corr_summary_json_fields(&t->sums, start, m->fields,
+                                         m->n_fields);
+    } else {
+        sn_corr_summary_json_head(&t->sums, h->event_get(ev, SN_F_HOSTNAME),
+                                  h->event_get(ev, SN_F_APPNAME),
+                                  h->event_get(ev, SN_F_MSG));
+        head_len = t->sums.len - start;
+        rc = sn_corr_summary_json_fields(&t->sums, start, m->fields,
+                                         m->n_fields);
+        if (rc == SN_OK) {
+            t->head_ev = dm->ev;
+            t->head_off = (uint32_t)start;
+            t->head_len = (uint32_t)head_len;
+        }
+    }
+    if (rc != SN_OK) {
         dm->sum = dm->sum_len = 0;
         return;
     }
@@ -627,6 +646,7 @@ dr_corr_flush(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b)
     }
     t->n_items = t->n_matches = t->n_fv = 0;
     sn_buf_reset(&t->sums);
+    t->head_len = 0;
     sn_buf_reset(&t->keys);
     t->batch = NULL;
     t->n_src_cache = 0;

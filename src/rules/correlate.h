@@ -389,6 +389,16 @@ enum sn_status sn_corr_summary_json(struct sn_buf *out, struct sn_str host,
                                     struct sn_str app, struct sn_str msg,
                                     const struct sn_rule_field_value *fields,
                                     size_t n_fields);
+/* The same in two parts, for a caller rendering several summaries of one
+ * event (the rules it matched extract different fields): the head up to
+ * and including "fields":{ depends on the event alone and may be copied;
+ * _fields appends the rest to a summary that began at start, and cuts
+ * out back to start on SN_ELIMIT. */
+void sn_corr_summary_json_head(struct sn_buf *out, struct sn_str host,
+                               struct sn_str app, struct sn_str msg);
+enum sn_status sn_corr_summary_json_fields(
+    struct sn_buf *out, size_t start, const struct sn_rule_field_value *fields,
+    size_t n_fields);
 
 /* One signal as a JSON object (docs/correlation.md has the shape). */
 enum sn_status sn_signal_json(const struct sn_signal *sig, struct sn_buf *out);

@@ -265,19 +265,22 @@ json_cut(struct sn_buf *b, const char *key, size_t key_len, struct sn_str v,
         sn_json_str(b, v.ptr, v.len < max ? v.len : max);
 }
 
-enum sn_status
-sn_corr_summary_json(struct sn_buf *b, struct sn_str host, struct sn_str app,
-                     struct sn_str msg, const struct sn_rule_field_value *f,
-                     size_t n)
+void
+sn_corr_summary_json_head(struct sn_buf *b, struct sn_str host,
+                          struct sn_str app, struct sn_str msg)
 {
-    size_t start = b->len;
-
 #define CUT(b, lit, v, max) json_cut((b), (lit), sizeof(lit) - 1, (v), (max))
     CUT(b, "{\"host\":", host, SUM_HOST_MAX);
     CUT(b, ",\"app\":", app, SUM_HOST_MAX);
     CUT(b, ",\"msg\":", msg, SUM_MSG_MAX);
 #undef CUT
     SN_BUF_LIT(b, ",\"fields\":{");
+}
+
+enum sn_status
+sn_corr_summary_json_fields(struct sn_buf *b, size_t start,
+                            const struct sn_rule_field_value *f, size_t n)
+{
     for (size_t k = 0; k < n && k < SUM_FIELDS; k++) {
         const struct sn_value *v = &f[k].v;
         if (k > 0)
@@ -297,4 +300,15 @@ sn_corr_summary_json(struct sn_buf *b, struct sn_str host, struct sn_str app,
         return SN_ELIMIT;
     }
     return SN_OK;
+}
+
+enum sn_status
+sn_corr_summary_json(struct sn_buf *b, struct sn_str host, struct sn_str app,
+                     struct sn_str msg, const struct sn_rule_field_value *f,
+                     size_t n)
+{
+    size_t start = b->len;
+
+    sn_corr_summary_json_head(b, host, app, msg);
+    return sn_corr_summary_json_fields(b, start, f, n);
 }

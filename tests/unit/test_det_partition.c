@@ -6,6 +6,8 @@
  * signal names its record ("source"), a restore replaces what the new
  * owner kept of the partition, NULL drops, a bad blob changes nothing,
  * and the local <state_dir>.corr keeps the origins across a restart.
+ * Also: the evidence summaries det_rules shares between the rules one
+ * line matches are the ones rendered for each rule alone.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 
 #include "core/buf.h"
 #include "det_rules.h"
+#include "rules/correlate.h"
 #include "sn_test.h"
 
 extern const struct sn_plugin sn_plugin_det_rules;
@@ -247,6 +250,8 @@ detect_main(void *arg)
     return NULL;
 }
 
+static const char *event_msg = "Failed password";
+
 /* n sshd events of host from topic[part], offsets from off. */
 static void
 detect(struct det *d, const char *topic, int part, int64_t off, int n,
@@ -266,7 +271,7 @@ detect(struct det *d, const char *topic, int part, int64_t off, int n,
         e->rec.recv_ns = now_ns += 1000000; /* both see one clock */
         e->host = hostname;
         e->app = "sshd";
-        e->msg = "Failed password";
+        e->msg = event_msg;
     }
     /* On a thread of its own, as a worker: det_rules frees its per-thread
      * scratch when the thread exits. */
@@ -303,7 +308,7 @@ release(struct det *d, const char *topic, int part)
 }
 
 static bool
-setup(void)
+setup_rules(const char *yaml)
 {
     FILE *f;
 
@@ -315,8 +320,14 @@ setup(void)
     f = fopen(rules_path, "w");
     if (f == NULL)
         return false;
-    fputs(rules_yaml, f);
+    fputs(yaml, f);
     return fclose(f) == 0;
+}
+
+static bool
+setup(void)
+{
+    return setup_rules(rules_yaml);
 }
 
 static void
@@ -421,5 +432,88 @@ SN_TEST(origins_survive_restart)
     teardown();
 }
 
+/* One line matching five rules: two extract the same fields (one
+ * summary rendered, shared), one the same field with another value, one
+ * none and one another field (the summary head shared, the fields
+ * rendered). Every rule's evidence
+ * must be the summary of that rule's match alone. */
+static const char evidence_yaml[] =
+    "rules:\n"
+    "- {id: same-a, title: t, severity: medium, match: appname == \"sshd\",\n"
+    "   group_by: [hostname], window: 10m, threshold: {count: 2},\n"
+    "   extract: [{regex: '^Failed \\S+ for (?<u>\\S+)', "
+    "fields: {u: user.name}}]}\n"
+    "- {id: same-b, title: t, severity: medium, match: appname == \"sshd\",\n"
+    "   group_by: [hostname], window: 10m, threshold: {count: 2},\n"
+    "   extract: [{regex: '^Failed \\S+ for (?<u>\\S+)', "
+    "fields: {u: user.name}}]}\n"
+    "- {id: other, title: t, severity: medium, match: appname == \"sshd\",\n"
+    "   group_by: [hostname], window: 10m, threshold: {count: 2},\n"
+    "   extract: [{regex: 'from (?<u>\\S+)', fields: {u: user.name}}]}\n"
+    "- {id: none, title: t, severity: medium, match: appname == \"sshd\",\n"
+    "   group_by: [hostname], window: 10m, threshold: {count: 2}}\n"
+    "- {id: port, title: t, severity: medium, match: appname == \"sshd\",\n"
+    "   group_by: [hostname], window: 10m, threshold: {count: 2},\n"
+    "   extract: [{regex: 'port (?<p>\\d+)', fields: {p: source.port:int}}]}\n";
+
+static bool
+has_summary(const struct det *d, const char *rule, const char *hostname,
+            const char *msg, const struct sn_rule_field_value *f, size_t n)
+{
+    struct sn_buf want;
+    char id[64];
+    bool found = false;
+
+    sn_buf_init(&want, 4096);
+    SN_BUF_LIT(&want, "\"summary\":");
+    sn_corr_summary_json(&want, (struct sn_str){ hostname, strlen(hostname) },
+                         (struct sn_str){ "sshd", 4 },
+                         (struct sn_str){ msg, strlen(msg) }, f, n);
+    snprintf(id, sizeof(id), "\"rule\":\"%s\"", rule);
+    for (size_t i = 0; i < d->inst.n_sigs; i++)
+        if (strstr(d->inst.sigs[i], id) != NULL &&
+            strstr(d->inst.sigs[i], sn_buf_cstr(&want)) != NULL)
+            found = true;
+    if (!found)
+        printf("# %s: no evidence %s\n", rule, sn_buf_cstr(&want));
+    sn_buf_fini(&want);
+    return found;
+}
+
+SN_TEST(shared_summaries_as_alone)
+{
+    static const char msg[] = "Failed password for root from 10.0.0.1 port 22";
+    struct sn_rule_field_value user = { "user.name", 9, { 0 } };
+    struct sn_rule_field_value port = { "source.port", 11, { 0 } };
+    struct sn_rule_field_value from = { "user.name", 9, { 0 } };
+    struct det a;
+
+    user.v.type = SN_VAL_STR;
+    user.v.u.s.ptr = "root";
+    user.v.u.s.len = 4;
+    from.v.type = SN_VAL_STR;
+    from.v.u.s.ptr = "10.0.0.1";
+    from.v.u.s.len = 8;
+    port.v.type = SN_VAL_INT;
+    port.v.u.i = 22;
+    CHECK(setup_rules(evidence_yaml));
+    CHECK(det_open(&a, "a", 1));
+    event_msg = msg;
+    detect(&a, "t", 0, 0, 2, "web1");
+    detect(&a, "t", 0, 2, 2, "db2");
+    event_msg = "Failed password";
+    CHECK_EQ(a.inst.n_sigs, 10);
+    for (int h = 0; h < 2; h++) {
+        const char *hn = h ? "db2" : "web1";
+        CHECK(has_summary(&a, "same-a", hn, msg, &user, 1));
+        CHECK(has_summary(&a, "same-b", hn, msg, &user, 1));
+        CHECK(has_summary(&a, "other", hn, msg, &from, 1));
+        CHECK(has_summary(&a, "none", hn, msg, NULL, 0));
+        CHECK(has_summary(&a, "port", hn, msg, &port, 1));
+    }
+    det_close(&a);
+    teardown();
+}
+
 SN_TEST_MAIN(SN_T(partition_moves_between_instances),
-             SN_T(origins_survive_restart))
+             SN_T(origins_survive_restart), SN_T(shared_summaries_as_alone))
