@@ -28,10 +28,19 @@ struct xcache {
     PCRE2_SIZE *ov; /* 2 * ov_pairs offsets */
 };
 
+/* A capture of a class converted to int or ip on the current event: the
+ * rules sharing the entry convert the same bytes to the same value. */
+struct xconv {
+    uint32_t gen;
+    const char *err; /* convert()'s verdict */
+    struct sn_value v;
+};
+
 struct sn_rules_scratch {
     const struct sn_ruleset *rs;
     struct xcache *xcache; /* per regex class */
     PCRE2_SIZE *xcache_ov;
+    struct xconv *xconv; /* per class, group and type (int, ip) */
     uint32_t ov_pairs;
     pcre2_match_data *md;
     pcre2_match_context *mctx;
@@ -87,11 +96,14 @@ sn_rules_scratch_new(const struct sn_ruleset *rs)
     sc->xcache = calloc(rs->n_re_classes + 1, sizeof(*sc->xcache));
     sc->xcache_ov = calloc((rs->n_re_classes + 1) * 2 * sc->ov_pairs,
                            sizeof(*sc->xcache_ov));
+    sc->xconv = calloc((rs->n_re_classes + 1) * 2 * sc->ov_pairs,
+                       sizeof(*sc->xconv));
     for (size_t i = 0; sc->xcache != NULL && sc->xcache_ov != NULL &&
                        i < rs->n_re_classes;
          i++)
         sc->xcache[i].ov = sc->xcache_ov + i * 2 * sc->ov_pairs;
-    if (sc->md == NULL || sc->xcache == NULL || sc->xcache_ov == NULL || sc->mctx == NULL || sc->cache == NULL ||
+    if (sc->md == NULL || sc->xcache == NULL || sc->xcache_ov == NULL ||
+        sc->xconv == NULL || sc->mctx == NULL || sc->cache == NULL ||
         sc->cand == NULL || sc->xval == NULL || sc->matches == NULL ||
         sc->fields == NULL || sc->trace_buf == NULL || sc->xfields == NULL) {
         sn_rules_scratch_free(sc);
@@ -123,6 +135,7 @@ sn_rules_scratch_free(struct sn_rules_scratch *sc)
     free(sc->xfields);
     free(sc->xcache);
     free(sc->xcache_ov);
+    free(sc->xconv);
     free(sc);
 }
 
@@ -141,6 +154,8 @@ new_event(struct sn_rules_scratch *sc, const struct sn_rule_event *ev)
         memset(sc->cache, 0, sc->rs->fields.n * sizeof(*sc->cache));
         for (size_t i = 0; i < sc->rs->n_re_classes; i++)
             sc->xcache[i].gen = 0;
+        for (size_t i = 0; i < sc->rs->n_re_classes * 2 * sc->ov_pairs; i++)
+            sc->xconv[i].gen = 0;
         sc->gen = 1;
     }
 }
@@ -301,6 +316,29 @@ extract_match(struct sn_rules_scratch *sc, const struct sn_extract *x,
     return c->rc;
 }
 
+/* convert() of group g of x's match, once per class, group and type on
+ * this event (the subject and the offsets are the class's). */
+static const char *
+convert_group(struct sn_rules_scratch *sc, const struct sn_extract *x,
+              uint32_t g, const struct sn_xfield *xf, const char *s,
+              size_t len, struct sn_value *out)
+{
+    struct xconv *cv;
+
+    if (xf->type == SN_XT_STRING || x->re_class >= sc->rs->n_re_classes ||
+        g >= sc->ov_pairs)
+        return convert(xf, s, len, out);
+    cv = &sc->xconv[((size_t)x->re_class * sc->ov_pairs + g) * 2 +
+                    (xf->type == SN_XT_IP)];
+    if (cv->gen != sc->gen) {
+        cv->gen = sc->gen;
+        cv->err = convert(xf, s, len, &cv->v);
+    }
+    if (cv->err == NULL)
+        *out = cv->v;
+    return cv->err;
+}
+
 static void
 run_extract(struct sn_rules_scratch *sc, unsigned depth)
 {
@@ -340,8 +378,9 @@ run_extract(struct sn_rules_scratch *sc, unsigned depth)
             /* First entry that produces a field wins (alternatives). */
             if ((sc->x_set >> slot) & 1u || ov[2 * g] == PCRE2_UNSET)
                 continue;
-            err = convert(&r->xfields[slot], v->u.s.ptr + ov[2 * g],
-                          ov[2 * g + 1] - ov[2 * g], &sc->xval[slot]);
+            err = convert_group(sc, x, g, &r->xfields[slot],
+                                v->u.s.ptr + ov[2 * g],
+                                ov[2 * g + 1] - ov[2 * g], &sc->xval[slot]);
             if (err != NULL) {
                 sc->stats.type_errors++;
                 if (t != NULL)

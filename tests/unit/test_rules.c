@@ -1296,8 +1296,8 @@ SN_TEST(shared_extract_same_fields)
         "Failed password for root from 999.1.1.1 port 22 ssh2",
         "nothing to see",
     };
-    /* One pattern, two mappings and types: the shared match must still
-     * convert per rule. */
+    /* One pattern, several mappings and types: the shared match (and its
+     * shared conversions) must still convert per rule. */
     static const char *const yaml =
         "rules:\n"
         "  - id: a\n    title: t\n    severity: low\n"
@@ -1314,9 +1314,15 @@ SN_TEST(shared_extract_same_fields)
         "    match: exists p\n"
         "    extract:\n"
         "      - regex: 'x=(?<v>\\S+) y=(?<w>\\d+)'\n"
-        "        fields: {v: p, w: s:int}\n";
+        "        fields: {v: p, w: s:int}\n"
+        "  - id: d\n    title: t\n    severity: low\n"
+        "    match: exists t or exists u\n"
+        "    extract:\n"
+        "      - regex: 'x=(?<v>\\S+) y=(?<w>\\d+)'\n"
+        "        fields: {v: t:ip, w: u:ip}\n";
     static const char *const own_msgs[] = {
         "x=10.1.2.3 y=7", "x=nope y=8", "x=::1 y=99999", "y=1 x=2",
+        "x=300 y=1", "x=12 y=99999999999999999999",
     };
     static const char *const files[] = { "sshd.yaml" };
     struct sn_rules_src *src = sn_rules_src_new();
