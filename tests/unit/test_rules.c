@@ -1287,8 +1287,7 @@ SN_TEST(shared_extract_same_fields)
 {
     static const char *const pack_msgs[] = {
         "Failed password for root from 203.0.113.5 port 52414 ssh2",
-        "Failed password for invalid user admin from 2001:db8::7 port 22 "
-        "ssh2",
+        "Failed password for invalid user admin from 2001:db8::7 port 2 ssh2",
         "Failed none for x from 192.0.2.1 port 1 ssh2",
         "Invalid user oracle from 198.51.100.23 port 3345",
         "Invalid user a from b",
