@@ -1775,17 +1775,18 @@ SN_TEST(parse_number_digits)
 }
 
 SN_TEST_MAIN(SN_T(ip_format_v4), SN_T(ip_parse_v4_as_inet_pton),
-             SN_T(parse_number_digits), SN_T(lexer_tokens), SN_T(lexer_errors), SN_T(precedence),
-             SN_T(parse_errors), SN_T(parse_depth_limit), SN_T(op_equality),
-             SN_T(op_order), SN_T(op_strings), SN_T(op_in), SN_T(op_regex),
-             SN_T(op_cidr), SN_T(cidr_parse), SN_T(op_exists_bool_const),
+             SN_T(parse_number_digits), SN_T(lexer_tokens),
+             SN_T(lexer_errors), SN_T(precedence), SN_T(parse_errors),
+             SN_T(parse_depth_limit), SN_T(op_equality), SN_T(op_order),
+             SN_T(op_strings), SN_T(op_in), SN_T(op_regex), SN_T(op_cidr),
+             SN_T(cidr_parse), SN_T(op_exists_bool_const),
              SN_T(short_circuit_and_precedence), SN_T(regex_match_limit),
              SN_T(diag_expr_positions), SN_T(diag_scalar_styles),
              SN_T(diag_rule_keys), SN_T(diag_extract),
              SN_T(diag_injection_lint), SN_T(data_files_bad),
              SN_T(regex_required_literals), SN_T(sample_files_load),
              SN_T(sshd_injection_extract), SN_T(trace_explains),
-             SN_T(extract_lazy_and_first_wins), SN_T(shared_extract_same_fields),
-             SN_T(regex_anchored_prefix), SN_T(anchored_prefix_never_loses_a_match),
-             SN_T(prefilter_property),
-             SN_T(prefilter_unit))
+             SN_T(extract_lazy_and_first_wins),
+             SN_T(shared_extract_same_fields), SN_T(regex_anchored_prefix),
+             SN_T(anchored_prefix_never_loses_a_match),
+             SN_T(prefilter_property), SN_T(prefilter_unit))
