@@ -229,6 +229,13 @@ SN_TEST(threshold_json_shape)
     feed(&f, "brute", T0 + 1 * S, "e2", "source.ip=1.2.3.4", NULL);
     feed(&f, "brute", T0 + 2 * S, "e3", "source.ip=1.2.3.4", NULL);
     CHECK_EQ(f.sigs.n, 1);
+    {
+        /* key_hash: 16 lower-case hex digits of the key's hash. */
+        char want[64];
+        snprintf(want, sizeof(want), "\"key_hash\":\"%016llx\",\"repeat\"",
+                 (unsigned long long)f.sigs.last.key_hash);
+        CHECK(f.sigs.n > 0 && strstr(f.sigs.json[0], want) != NULL);
+    }
     j = f.sigs.n ? strstr(f.sigs.json[0], "\"repeat\"") : NULL;
     CHECK_STR(j, "\"repeat\":1,\"suppressed\":0,\"window\":{\"length_ns\":"
                  "120000000000,\"count\":3,\"threshold\":3,\"first_ns\":"
