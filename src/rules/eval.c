@@ -276,8 +276,9 @@ static int
 extract_run(struct sn_rules_scratch *sc, const struct sn_extract *x,
             const struct sn_value *v)
 {
+    /* The first byte alone settles most: memcmp's call costs more. */
     if (x->prefix_len > 0 &&
-        (v->u.s.len < x->prefix_len ||
+        (v->u.s.len < x->prefix_len || v->u.s.ptr[0] != x->prefix[0] ||
          memcmp(v->u.s.ptr, x->prefix, x->prefix_len) != 0))
         return PCRE2_ERROR_NOMATCH;
     if (x->jit && v->u.s.ptr != NULL)
@@ -420,7 +421,12 @@ cmp_bytes(const char *a, size_t al, const char *b, size_t bl, bool ci)
     size_t n = al < bl ? al : bl;
 
     if (!ci) {
-        int r = memcmp(a, b, n);
+        int r;
+        /* Literals and set members mostly differ in their first byte:
+         * that decides the sign memcmp would give, without the call. */
+        if (n > 0 && a[0] != b[0])
+            return (unsigned char)a[0] < (unsigned char)b[0] ? -1 : 1;
+        r = memcmp(a, b, n);
         if (r != 0)
             return r;
     } else {
@@ -623,7 +629,10 @@ eval_cmp(struct sn_rules_scratch *sc, const struct sn_cnode *n,
         if (n->op == SN_CMP_ENDSWITH)
             t.ptr += t.len - n->lit.s.len;
         return n->lit.ci ? eq_fold(t.ptr, n->lit.s.ptr, n->lit.s.len)
-                         : memcmp(t.ptr, n->lit.s.ptr, n->lit.s.len) == 0;
+                         : n->lit.s.len == 0 ||
+                               (t.ptr[0] == n->lit.s.ptr[0] &&
+                                memcmp(t.ptr, n->lit.s.ptr, n->lit.s.len) ==
+                                    0);
     case SN_CMP_MATCH:
     case SN_CMP_NMATCH: {
         int rc;
