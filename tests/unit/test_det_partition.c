@@ -7,7 +7,8 @@
  * owner kept of the partition, NULL drops, a bad blob changes nothing,
  * and the local <state_dir>.corr keeps the origins across a restart.
  * Also: the evidence summaries det_rules shares between the rules one
- * line matches are the ones rendered for each rule alone.
+ * line matches are the ones rendered for each rule alone, and annotate's
+ * one set per field name leaves what one set per match field left.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -31,6 +32,14 @@ extern const struct sn_plugin sn_plugin_det_rules;
 struct sn_event {
     struct sn_record rec;
     const char *host, *app, *msg;
+    /* What annotate sets, in the order the daemon's events keep. */
+    struct {
+        struct sn_str key;
+        struct sn_value v;
+    } fields[16];
+    size_t n_fields;
+    char mem[256];
+    size_t mem_used;
 };
 
 struct sn_batch {
@@ -139,6 +148,37 @@ h_event_field(const struct sn_event *ev, struct sn_str key,
     return false;
 }
 
+static void *
+h_event_alloc(struct sn_event *ev, size_t len)
+{
+    void *p;
+
+    if (len > sizeof(ev->mem) - ev->mem_used)
+        return NULL;
+    p = ev->mem + ev->mem_used;
+    ev->mem_used += len;
+    return p;
+}
+
+/* As src/event/event.c: an existing key keeps its place. */
+static enum sn_status
+h_event_set_field(struct sn_event *ev, struct sn_str key,
+                  const struct sn_value *v)
+{
+    for (size_t i = 0; i < ev->n_fields; i++)
+        if (ev->fields[i].key.len == key.len &&
+            memcmp(ev->fields[i].key.ptr, key.ptr, key.len) == 0) {
+            ev->fields[i].v = *v;
+            return SN_OK;
+        }
+    if (ev->n_fields == 16)
+        return SN_ELIMIT;
+    ev->fields[ev->n_fields].key = key;
+    ev->fields[ev->n_fields].v = *v;
+    ev->n_fields++;
+    return SN_OK;
+}
+
 static size_t
 h_batch_len(const struct sn_batch *b)
 {
@@ -177,6 +217,8 @@ host_init(void)
     host.event_time = h_event_time;
     host.event_record = h_event_record;
     host.event_field = h_event_field;
+    host.event_alloc = h_event_alloc;
+    host.event_set_field = h_event_set_field;
     host.batch_len = h_batch_len;
     host.batch_event = h_batch_event;
     host.signal_emit = h_signal_emit;
@@ -252,17 +294,19 @@ detect_main(void *arg)
 
 static const char *event_msg = "Failed password";
 
+static struct sn_batch batch;
+
 /* n sshd events of host from topic[part], offsets from off. */
 static void
 detect(struct det *d, const char *topic, int part, int64_t off, int n,
        const char *hostname)
 {
-    static struct sn_batch b;
+    struct sn_batch *bp = &batch;
     pthread_t th;
 
-    memset(&b, 0, sizeof(b));
+    memset(bp, 0, sizeof(*bp));
     for (int i = 0; i < n; i++) {
-        struct sn_event *e = &b.ev[b.n++];
+        struct sn_event *e = &bp->ev[bp->n++];
         e->rec.input = "kin";
         e->rec.peer = topic;
         e->rec.transport = "kafka";
@@ -276,7 +320,7 @@ detect(struct det *d, const char *topic, int part, int64_t off, int n,
     /* On a thread of its own, as a worker: det_rules frees its per-thread
      * scratch when the thread exits. */
     cur_det = d;
-    cur_batch = &b;
+    cur_batch = bp;
     if (pthread_create(&th, NULL, detect_main, NULL) == 0)
         pthread_join(th, NULL);
 }
@@ -515,5 +559,82 @@ SN_TEST(shared_summaries_as_alone)
     teardown();
 }
 
+/* Three rules setting overlapping fields in different orders, the
+ * event already holding one of them: annotate's one set per name must
+ * leave what one set per match field left (matches set from the last to
+ * the first: the first rule's value wins, a field's place is where it was
+ * first set). Expected, by that rule: f.b first (it was there), then
+ * f.a and f.c (the last rule sets them first), with f.a = 1 and f.b = 2
+ * (first rule), f.c = 2 (second rule). */
+static const char annotate_yaml[] =
+    "rules:\n"
+    "- {id: r1, title: t, severity: low, match: msg contains \"a=\",\n"
+    "   extract: [{regex: 'a=(?<p>\\d) b=(?<q>\\d)', "
+    "fields: {p: f.a, q: f.b}}]}\n"
+    "- {id: r2, title: t, severity: low, match: msg contains \"a=\",\n"
+    "   extract: [{regex: 'b=(?<p>\\d) c=(?<q>\\d)', "
+    "fields: {q: f.b, p: f.c}}]}\n"
+    "- {id: r3, title: t, severity: low, match: msg contains \"a=\",\n"
+    "   extract: [{regex: 'a=(?<p>\\d) b=\\d c=(?<q>\\d)', "
+    "fields: {q: f.a, p: f.c}}]}\n";
+
+static struct sn_str
+field_text(const struct sn_event *e, size_t i)
+{
+    return e->fields[i].v.type == SN_VAL_STR ? e->fields[i].v.u.s
+                                              : (struct sn_str){ "?", 1 };
+}
+
+SN_TEST(annotate_sets_as_each_match)
+{
+    static const char *const want[][2] = {
+        { "f.b", "2" },
+        { "rule.id", "r1 r2 r3" },
+        { "rule.severity", "low" },
+        { "f.a", "1" },
+        { "f.c", "2" },
+    };
+    struct det a;
+    struct sn_event *e = &batch.ev[0];
+    pthread_t th;
+
+    CHECK(setup_rules(annotate_yaml));
+    CHECK(det_open(&a, "a", 1));
+    a.conf.annotate = true;
+    memset(&batch, 0, sizeof(batch));
+    batch.n = 1;
+    e->rec.input = "kin";
+    e->rec.source_part = -1;
+    e->host = "web1";
+    e->app = "x";
+    e->msg = "a=1 b=2 c=3";
+    e->fields[0].key = (struct sn_str){ "f.b", 3 };
+    e->fields[0].v.type = SN_VAL_STR;
+    e->fields[0].v.u.s = (struct sn_str){ "old", 3 };
+    e->n_fields = 1;
+    cur_det = &a;
+    cur_batch = &batch;
+    if (pthread_create(&th, NULL, detect_main, NULL) == 0)
+        pthread_join(th, NULL);
+    CHECK_EQ(e->n_fields, 5);
+    for (size_t i = 0; i < e->n_fields && i < 5; i++) {
+        struct sn_str v = field_text(e, i);
+        if (e->fields[i].key.len != strlen(want[i][0]) ||
+            memcmp(e->fields[i].key.ptr, want[i][0], e->fields[i].key.len) ||
+            v.len != strlen(want[i][1]) || memcmp(v.ptr, want[i][1], v.len))
+            printf("# field %zu: %.*s = %.*s\n", i,
+                   (int)e->fields[i].key.len, e->fields[i].key.ptr,
+                   (int)v.len, v.ptr);
+        CHECK(e->fields[i].key.len == strlen(want[i][0]) &&
+              memcmp(e->fields[i].key.ptr, want[i][0],
+                     e->fields[i].key.len) == 0);
+        CHECK(v.len == strlen(want[i][1]) &&
+              memcmp(v.ptr, want[i][1], v.len) == 0);
+    }
+    det_close(&a);
+    teardown();
+}
+
 SN_TEST_MAIN(SN_T(partition_moves_between_instances),
-             SN_T(origins_survive_restart), SN_T(shared_summaries_as_alone))
+             SN_T(origins_survive_restart), SN_T(shared_summaries_as_alone),
+             SN_T(annotate_sets_as_each_match))
