@@ -161,9 +161,10 @@ route_key(const struct sn_corr_set *set, const struct sn_corr_input *in,
             bool found = false;
             for (size_t i = 0; i < in->n_fields && !found; i++)
                 if (in->fields[i].name_len == s->group_by_lens[g] &&
-                    in->fields[i].name[0] == s->group_by[g][0] &&
-                    memcmp(in->fields[i].name, s->group_by[g],
-                           s->group_by_lens[g]) == 0) {
+                    (in->fields[i].name == s->group_by_names[g] ||
+                     (in->fields[i].name[0] == s->group_by[g][0] &&
+                      memcmp(in->fields[i].name, s->group_by[g],
+                             s->group_by_lens[g]) == 0))) {
                     v = in->fields[i].v;
                     found = true;
                 }

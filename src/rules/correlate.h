@@ -90,6 +90,9 @@ struct sn_corr_spec {
     uint64_t id_hash;
     int group_by_ids[SN_CORR_MAX_GROUP_BY];
     size_t group_by_lens[SN_CORR_MAX_GROUP_BY];
+    /* The field table's copy of each name (extracted fields name
+     * themselves with it), or group_by's own when the table lacks it. */
+    const char *group_by_names[SN_CORR_MAX_GROUP_BY];
 };
 
 /* Correlation specs of a whole ruleset; immutable once built. */

@@ -731,6 +731,8 @@ sn_corr_set_build(const struct sn_ruleset *rs, struct sn_corr_set **out,
             int id = sn_field_table_find(&rs->fields, s->group_by[g]);
             s->group_by_ids[g] = id < 0 ? INT32_MAX : id;
             s->group_by_lens[g] = strlen(s->group_by[g]);
+            s->group_by_names[g] =
+                id < 0 ? s->group_by[g] : rs->fields.names[id];
         }
     }
     if (bad) {

@@ -71,15 +71,18 @@ xslot(struct builder *b, struct sn_rule *r, size_t *cap,
         r->xfields = x;
         *cap = ncap;
     }
-    r->xfields[r->n_xfields].name = adup(b->rs, name);
     r->xfields[r->n_xfields].name_len = strlen(name);
     r->xfields[r->n_xfields].type = type;
-    if (r->xfields[r->n_xfields].name == NULL ||
-        sn_field_table_intern(&b->rs->fields, name,
+    if (sn_field_table_intern(&b->rs->fields, name,
                               &r->xfields[r->n_xfields].field) != SN_OK) {
         diag(b, SN_DIAG_ERROR, at, "too many fields");
         return -1;
     }
+    /* The field table's copy (it lives as long as the ruleset): every rule
+     * extracting this field names it with one pointer, which det_rules
+     * compares before the bytes. */
+    r->xfields[r->n_xfields].name =
+        b->rs->fields.names[r->xfields[r->n_xfields].field];
     return (int)r->n_xfields++;
 }
 
