@@ -311,13 +311,13 @@ annotate(struct dr_state *s, struct sn_event *ev,
     char *ids;
 
     for (size_t i = 0; i < n; i++)
-        len += strlen(m[i].rule->id) + 1;
+        len += m[i].rule->id_len + 1;
     ids = h->event_alloc(ev, len);
     if (ids == NULL)
         return;
     len = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t l = strlen(m[i].rule->id);
+        size_t l = m[i].rule->id_len;
 
         if (i > 0)
             ids[len++] = ' ';

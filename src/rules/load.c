@@ -461,6 +461,7 @@ load_rule(struct builder *b, struct rule_node *rn, struct sn_rule *r)
         return false;
     }
     r->id = adup(b->rs, idn->str);
+    r->id_len = strlen(idn->str);
     b->rule_id = r->id;
     kept = sn_arena_alloc(&b->rs->arena, (n->n ? n->n : 1) * sizeof(*kept));
     if (kept == NULL)

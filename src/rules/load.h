@@ -71,6 +71,7 @@ struct sn_extract {
 struct sn_rule {
     uint32_t index; /* position in the ruleset */
     const char *id, *title, *description;
+    size_t id_len;
     enum sn_rule_severity severity;
     const char *const *tags;
     size_t n_tags;

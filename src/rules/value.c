@@ -57,8 +57,7 @@ sn_value_text(const struct sn_value *v, char *tmp, size_t tmp_len,
         struct sn_ip ip;
         ip.family = v->u.ip.family;
         memcpy(ip.addr, v->u.ip.addr, 16);
-        sn_ip_format(&ip, tmp, tmp_len);
-        n = (int)strlen(tmp);
+        n = (int)sn_ip_text(&ip, tmp, tmp_len);
         break;
     }
     default:
