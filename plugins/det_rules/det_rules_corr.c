@@ -579,11 +579,7 @@ dr_corr_collect(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b,
         return false;
     for (size_t i = 0; i < n; i++) {
         struct dr_item *it = &t->items[t->n_items++];
-        /* A division per item showed in profiles; shard counts are
-         * mostly powers of two (1, 2, 4 workers). */
-        it->shard = (uint32_t)((s->n_shards & (s->n_shards - 1)) == 0
-                                   ? tg[i].hash & (s->n_shards - 1)
-                                   : tg[i].hash % s->n_shards);
+        it->shard = sn_corr_shard(tg[i].hash, s->n_shards);
         it->ev = ev;
         it->match = (uint32_t)(t->n_matches - 1);
         it->t = tg[i];

@@ -70,7 +70,8 @@ feed_one(struct sn_corr *c, const struct sn_corr_input *in, uint32_t si,
     }
     if (hash_in != NULL && *hash_in != hash)
         return SN_EINVAL;
-    if (c->cfg.n_shards > 1 && hash % c->cfg.n_shards != c->cfg.shard)
+    if (c->cfg.n_shards > 1 &&
+        sn_corr_shard(hash, c->cfg.n_shards) != c->cfg.shard)
         return SN_OK;
     if (c->wm != T_NONE && t < c->wm - s->lateness_ns) {
         cr->st.late_dropped++;

@@ -196,6 +196,17 @@ struct sn_corr_input {
     size_t key_len;
 };
 
+/* The shard of a key hash: hash % n_shards, without the division when
+ * n_shards is a power of two (1, 2, 4 workers), since every feed and
+ * every routed match asks. */
+static inline uint32_t
+sn_corr_shard(uint64_t hash, uint64_t n_shards)
+{
+    return (uint32_t)((n_shards & (n_shards - 1)) == 0
+                          ? hash & (n_shards - 1)
+                          : hash % n_shards);
+}
+
 /* Where a match goes: spec index and the key hash shards route on. */
 struct sn_corr_target {
     uint32_t spec;

@@ -1227,6 +1227,23 @@ SN_TEST(routed_keys_feed_as_built)
     fx_close(&c);
 }
 
+/* sn_corr_shard skips the division for powers of two: the same shard as
+ * hash % n for every count. */
+SN_TEST(shard_is_hash_mod_n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL;
+    unsigned bad = 0;
+
+    for (int i = 0; i < 10000; i++) {
+        h ^= h << 13;
+        h ^= h >> 7;
+        h ^= h << 17;
+        for (uint64_t n = 1; n <= 17; n++)
+            bad += sn_corr_shard(h, n) != h % n;
+    }
+    CHECK_EQ(bad, 0);
+}
+
 SN_TEST_MAIN(SN_T(long_and_short_keys_recycled), SN_T(threshold_fires_and_restarts), SN_T(sequence_fed_by_signals), SN_T(threshold_json_shape),
              SN_T(threshold_sliding_window), SN_T(lateness_and_out_of_order),
              SN_T(event_time_fallback), SN_T(suppression_and_escalation),
@@ -1236,4 +1253,5 @@ SN_TEST_MAIN(SN_T(long_and_short_keys_recycled), SN_T(threshold_fires_and_restar
              SN_T(per_key_event_bound), SN_T(checkpoint_round_trip),
              SN_T(checkpoint_shards), SN_T(threshold_matches_reference),
              SN_T(diagnostics), SN_T(parse_lateness_and_limits),
-             SN_T(rule_file_from_data), SN_T(routed_keys_feed_as_built))
+             SN_T(rule_file_from_data), SN_T(routed_keys_feed_as_built),
+             SN_T(shard_is_hash_mod_n))
