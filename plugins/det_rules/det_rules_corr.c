@@ -590,6 +590,14 @@ dr_corr_collect(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b,
 void
 dr_corr_flush(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b)
 {
+    struct sn_corr_input in;
+    struct dr_event e;
+    struct sn_rule_event rev = { &e, dr_get };
+
+    /* Zeroed once: every item sets all the members it uses (the memset
+     * per item was a third of this function's samples). */
+    memset(&in, 0, sizeof(in));
+    e.host = s->host;
     t->batch = b;
     /* Shards in order, each locked once; items of one shard keep their
      * batch order (the engine wants event order per key). Batches are
@@ -601,9 +609,6 @@ dr_corr_flush(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b)
         for (size_t i = 0; i < t->n_items; i++) {
             const struct dr_item *it = &t->items[i];
             const struct dr_match *dm = &t->matches[it->match];
-            struct dr_event e;
-            struct sn_rule_event rev;
-            struct sn_corr_input in;
 
             if (it->shard != sh_i)
                 continue;
@@ -612,11 +617,7 @@ dr_corr_flush(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b)
                 sh->tls = t;
                 locked = true;
             }
-            e.host = s->host;
             e.ev = s->host->batch_event(b, it->ev);
-            rev.ctx = &e;
-            rev.get = dr_get;
-            memset(&in, 0, sizeof(in));
             in.rule = dm->rule;
             in.fields = dm->n_fv > 0 ? &t->fv[dm->fv] : NULL;
             in.n_fields = dm->n_fv;
@@ -628,10 +629,8 @@ dr_corr_flush(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b)
             in.summary_is_json = dm->sum_len > 0;
             in.origin = dm->origin;
             in.has_origin = true;
-            if (it->t.has_key) {
-                in.key = t->keys.data + it->t.key_off;
-                in.key_len = it->t.key_len;
-            }
+            in.key = it->t.has_key ? t->keys.data + it->t.key_off : NULL;
+            in.key_len = it->t.has_key ? it->t.key_len : 0;
             t->cur = dm;
             t->cur_rec = s->host->event_record(e.ev);
             sn_corr_feed_target(sh->c, &in, &it->t);
