@@ -25,7 +25,9 @@ struct fcache {
 struct xcache {
     uint32_t gen;
     int rc;
-    PCRE2_SIZE *ov; /* 2 * ov_pairs offsets */
+    uint32_t pairs;      /* the pattern's groups + 1 */
+    PCRE2_SIZE *ov;      /* 2 * pairs offsets */
+    struct xconv *conv;  /* per group and type (int, ip): 2 * pairs */
 };
 
 /* A capture of a class converted to int or ip on the current event: the
@@ -39,9 +41,9 @@ struct xconv {
 struct sn_rules_scratch {
     const struct sn_ruleset *rs;
     struct xcache *xcache; /* per regex class */
-    PCRE2_SIZE *xcache_ov;
-    struct xconv *xconv; /* per class, group and type (int, ip) */
-    uint32_t ov_pairs;
+    PCRE2_SIZE *xcache_ov; /* storage of every class's ov */
+    struct xconv *xconv;   /* ...and conv */
+    size_t xcache_pairs;   /* pairs over all classes */
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit;
@@ -72,6 +74,27 @@ _Static_assert(SN_RULES_MAX_EXTRACT_FIELDS <= 64, "x_set is a uint64_t");
 /* ---- scratch ----------------------------------------------------------------
  */
 
+/* Room per regex class for its own groups only (a ruleset's largest
+ * pattern would size every class otherwise). */
+static void
+xcache_size(const struct sn_ruleset *rs, struct sn_rules_scratch *sc)
+{
+    for (size_t r = 0; r < rs->n_rules; r++)
+        for (size_t k = 0; k < rs->rules[r].n_extract; k++) {
+            const struct sn_extract *x = &rs->rules[r].extract[k];
+            uint32_t groups = 0;
+
+            if (x->re_class >= rs->n_re_classes)
+                continue;
+            pcre2_pattern_info(x->re, PCRE2_INFO_CAPTURECOUNT, &groups);
+            if (groups + 1 > sc->xcache[x->re_class].pairs)
+                sc->xcache[x->re_class].pairs = groups + 1;
+        }
+    sc->xcache_pairs = 0;
+    for (size_t i = 0; i < rs->n_re_classes; i++)
+        sc->xcache_pairs += sc->xcache[i].pairs;
+}
+
 struct sn_rules_scratch *
 sn_rules_scratch_new(const struct sn_ruleset *rs)
 {
@@ -92,16 +115,18 @@ sn_rules_scratch_new(const struct sn_ruleset *rs)
     sc->fields = calloc(rs->total_xfields + 1, sizeof(*sc->fields));
     sc->trace_buf = calloc(SN_RULES_TRACE_MAX, sizeof(*sc->trace_buf));
     sc->xfields = calloc(rs->max_xfields + 1, sizeof(*sc->xfields));
-    sc->ov_pairs = rs->regexes.max_captures + 1;
     sc->xcache = calloc(rs->n_re_classes + 1, sizeof(*sc->xcache));
-    sc->xcache_ov = calloc((rs->n_re_classes + 1) * 2 * sc->ov_pairs,
-                           sizeof(*sc->xcache_ov));
-    sc->xconv = calloc((rs->n_re_classes + 1) * 2 * sc->ov_pairs,
-                       sizeof(*sc->xconv));
-    for (size_t i = 0; sc->xcache != NULL && sc->xcache_ov != NULL &&
-                       i < rs->n_re_classes;
-         i++)
-        sc->xcache[i].ov = sc->xcache_ov + i * 2 * sc->ov_pairs;
+    if (sc->xcache != NULL)
+        xcache_size(rs, sc);
+    sc->xcache_ov = calloc(2 * sc->xcache_pairs + 1, sizeof(*sc->xcache_ov));
+    sc->xconv = calloc(2 * sc->xcache_pairs + 1, sizeof(*sc->xconv));
+    for (size_t i = 0, off = 0; sc->xcache != NULL && sc->xcache_ov != NULL &&
+                                sc->xconv != NULL && i < rs->n_re_classes;
+         i++) {
+        sc->xcache[i].ov = sc->xcache_ov + 2 * off;
+        sc->xcache[i].conv = sc->xconv + 2 * off;
+        off += sc->xcache[i].pairs;
+    }
     if (sc->md == NULL || sc->xcache == NULL || sc->xcache_ov == NULL ||
         sc->xconv == NULL || sc->mctx == NULL || sc->cache == NULL ||
         sc->cand == NULL || sc->xval == NULL || sc->matches == NULL ||
@@ -154,7 +179,7 @@ new_event(struct sn_rules_scratch *sc, const struct sn_rule_event *ev)
         memset(sc->cache, 0, sc->rs->fields.n * sizeof(*sc->cache));
         for (size_t i = 0; i < sc->rs->n_re_classes; i++)
             sc->xcache[i].gen = 0;
-        for (size_t i = 0; i < sc->rs->n_re_classes * 2 * sc->ov_pairs; i++)
+        for (size_t i = 0; i < 2 * sc->xcache_pairs; i++)
             sc->xconv[i].gen = 0;
         sc->gen = 1;
     }
@@ -312,7 +337,7 @@ extract_match(struct sn_rules_scratch *sc, const struct sn_extract *x,
     c->gen = sc->gen;
     if (c->rc >= 0)
         memcpy(c->ov, pcre2_get_ovector_pointer(sc->md),
-               2 * sc->ov_pairs * sizeof(*c->ov));
+               2 * c->pairs * sizeof(*c->ov));
     *ov = c->ov;
     return c->rc;
 }
@@ -327,10 +352,9 @@ convert_group(struct sn_rules_scratch *sc, const struct sn_extract *x,
     struct xconv *cv;
 
     if (xf->type == SN_XT_STRING || x->re_class >= sc->rs->n_re_classes ||
-        g >= sc->ov_pairs)
+        g >= sc->xcache[x->re_class].pairs)
         return convert(xf, s, len, out);
-    cv = &sc->xconv[((size_t)x->re_class * sc->ov_pairs + g) * 2 +
-                    (xf->type == SN_XT_IP)];
+    cv = &sc->xcache[x->re_class].conv[2 * g + (xf->type == SN_XT_IP)];
     if (cv->gen != sc->gen) {
         cv->gen = sc->gen;
         cv->err = convert(xf, s, len, &cv->v);
