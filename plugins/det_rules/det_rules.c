@@ -248,6 +248,57 @@ tls(struct dr_state *s)
     return t;
 }
 
+/* Extracted fields set per event at most: beyond, set_extracted falls
+ * back to one set per match field. */
+#define DR_SET_MAX 64
+
+/* Set the extracted fields of the matches m[0..n) on ev as if each match,
+ * from the last to the first, set all of its fields (so the first rule
+ * that extracts a field wins, and a field takes its place in the event
+ * when it is first set), but with one host call per field name: rules
+ * sharing an extraction set the same names (three times each for a
+ * failed sshd password), and every call searched the event's fields. */
+static void
+set_extracted(const struct sn_host *h, struct sn_event *ev,
+              const struct sn_rule_match *m, size_t n)
+{
+    const struct sn_rule_field_value *set[DR_SET_MAX];
+    size_t n_set = 0;
+    bool fits = true;
+
+    for (size_t i = n; i-- > 0 && fits;)
+        for (size_t k = 0; k < m[i].n_fields && fits; k++) {
+            const struct sn_rule_field_value *f = &m[i].fields[k];
+            size_t j;
+
+            for (j = 0; j < n_set; j++)
+                if (set[j]->name_len == f->name_len &&
+                    (set[j]->name == f->name ||
+                     (f->name_len > 0 && set[j]->name[0] == f->name[0] &&
+                      memcmp(set[j]->name, f->name, f->name_len) == 0)))
+                    break;
+            if (j < n_set)
+                set[j] = f; /* set again later: its value wins */
+            else if (n_set < DR_SET_MAX)
+                set[n_set++] = f;
+            else
+                fits = false;
+        }
+    if (fits) {
+        for (size_t j = 0; j < n_set; j++)
+            h->event_set_field(
+                ev, (struct sn_str){ set[j]->name, set[j]->name_len },
+                &set[j]->v);
+        return;
+    }
+    for (size_t i = n; i-- > 0;)
+        for (size_t k = 0; k < m[i].n_fields; k++)
+            h->event_set_field(
+                ev,
+                (struct sn_str){ m[i].fields[k].name, m[i].fields[k].name_len },
+                &m[i].fields[k].v);
+}
+
 static void
 annotate(struct dr_state *s, struct sn_event *ev,
          const struct sn_rule_match *m, size_t n)
@@ -260,13 +311,13 @@ annotate(struct dr_state *s, struct sn_event *ev,
     char *ids;
 
     for (size_t i = 0; i < n; i++)
-        len += strlen(m[i].rule->id) + 1;
+        len += m[i].rule->id_len + 1;
     ids = h->event_alloc(ev, len);
     if (ids == NULL)
         return;
     len = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t l = strlen(m[i].rule->id);
+        size_t l = m[i].rule->id_len;
 
         if (i > 0)
             ids[len++] = ' ';
@@ -287,12 +338,7 @@ annotate(struct dr_state *s, struct sn_event *ev,
     /* Extracted values are slices of the event's own fields and the names
      * belong to the ruleset, which outlives every batch. The first rule
      * that extracts a field wins (rules are in file order). */
-    for (size_t i = n; i-- > 0;)
-        for (size_t k = 0; k < m[i].n_fields; k++)
-            h->event_set_field(
-                ev,
-                (struct sn_str){ m[i].fields[k].name, m[i].fields[k].name_len },
-                &m[i].fields[k].v);
+    set_extracted(h, ev, m, n);
 }
 
 static enum sn_status

@@ -76,6 +76,10 @@ struct dr_tls {
     struct sn_rule_field_value *fv;
     size_t n_fv, cap_fv;
     struct sn_buf sums;  /* evidence summaries of this batch */
+    struct sn_buf keys;  /* group keys routing built for the items */
+    /* The summary head ({"host",.."fields":{) last rendered into sums,
+     * of batch event head_ev (head_len 0: none). */
+    uint32_t head_ev, head_off, head_len;
     struct sn_buf sigs;  /* signal JSON lines waiting to be emitted */
     struct sn_buf trace; /* scratch for one trace */
     struct dr_fwd *fwd;

@@ -186,6 +186,20 @@ sn_parse_number(const char *s, size_t len, bool *is_int, int64_t *i, double *d)
 
     if (len == 0 || len >= sizeof(buf))
         return false;
+    if (len <= 18) {
+        /* Plain digits (ports, pids: every extracted int) by hand; 18
+         * digits cannot overflow, so strtoll would say the same. */
+        int64_t v = 0;
+        size_t k = 0;
+        while (k < len && s[k] >= '0' && s[k] <= '9')
+            v = v * 10 + (s[k++] - '0');
+        if (k == len) {
+            *i = v;
+            *d = (double)v;
+            *is_int = true;
+            return true;
+        }
+    }
     for (size_t k = 0; k < len; k++) {
         char ch = s[k];
         if (ch == '.' || ch == 'e' || ch == 'E')

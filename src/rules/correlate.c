@@ -57,13 +57,21 @@ feed_one(struct sn_corr *c, const struct sn_corr_input *in, uint32_t si,
     uint64_t hash;
     struct ckey *k;
 
-    if (!sn_corr_build_key(c, cr, in, &klen, &hash)) {
+    if (in->key != NULL) {
+        /* Routing built it from these very fields (sn_corr_route_keys). */
+        if (hash_in == NULL || in->key_len > sizeof(c->kbuf))
+            return SN_EINVAL;
+        memcpy(c->kbuf, in->key, in->key_len);
+        klen = (uint32_t)in->key_len;
+        hash = *hash_in;
+    } else if (!sn_corr_build_key(c, cr, in, &klen, &hash)) {
         cr->st.no_key++;
         return SN_OK;
     }
     if (hash_in != NULL && *hash_in != hash)
         return SN_EINVAL;
-    if (c->cfg.n_shards > 1 && hash % c->cfg.n_shards != c->cfg.shard)
+    if (c->cfg.n_shards > 1 &&
+        sn_corr_shard(hash, c->cfg.n_shards) != c->cfg.shard)
         return SN_OK;
     if (c->wm != T_NONE && t < c->wm - s->lateness_ns) {
         cr->st.late_dropped++;
@@ -133,37 +141,67 @@ sn_corr_feed_chained(struct sn_corr *c, const struct sn_corr_input *in,
     return feed_one(c, in, t->spec, &t->hash);
 }
 
-bool
-sn_corr_route_spec(const struct sn_corr_set *set,
-                   const struct sn_corr_input *in, uint32_t spec,
-                   uint64_t *hash)
+/* The routing key and hash of in for spec into kbuf; false when a
+ * group-by field is missing. *stable: every value came from in->fields
+ * or a header field (what a later feed of the same input reads too). */
+static bool
+route_key(const struct sn_corr_set *set, const struct sn_corr_input *in,
+          uint32_t spec, char *kbuf, size_t *len, uint64_t *hash,
+          bool *stable)
 {
     const struct sn_corr_spec *s = &set->specs[spec];
-    char kbuf[SN_CORR_MAX_GROUP_BY * (2 + SN_CORR_VALUE_MAX)];
-    size_t len = 0;
-    uint64_t h =
-        sn_corr_fnv(SN_CORR_FNV_INIT, s->rule->id, strlen(s->rule->id) + 1);
+    uint64_t h = s->id_hash;
 
+    *len = 0;
+    *stable = true;
     if (!(s->kind == SN_CORR_RATE && !s->per_key)) {
         for (size_t g = 0; g < s->n_group_by; g++) {
             struct sn_value v;
             struct sn_str txt;
             char tmp[64];
-            int id = sn_field_table_find(&set->rs->fields, s->group_by[g]);
-            if (!sn_corr_get_field(in, s->group_by[g], strlen(s->group_by[g]),
-                                   id < 0 ? INT32_MAX : id, &v) ||
-                !sn_value_text(&v, tmp, sizeof(tmp), &txt))
+            bool found = false;
+            for (size_t i = 0; i < in->n_fields && !found; i++)
+                if (in->fields[i].name_len == s->group_by_lens[g] &&
+                    (in->fields[i].name == s->group_by_names[g] ||
+                     (in->fields[i].name[0] == s->group_by[g][0] &&
+                      memcmp(in->fields[i].name, s->group_by[g],
+                             s->group_by_lens[g]) == 0))) {
+                    v = in->fields[i].v;
+                    found = true;
+                }
+            if (!found) {
+                if (in->ev == NULL ||
+                    !in->ev->get(in->ev->ctx, s->group_by_ids[g],
+                                 s->group_by[g], s->group_by_lens[g], &v))
+                    return false;
+                if (s->group_by_ids[g] >= SN_RF_COUNT_)
+                    *stable = false;
+            }
+            if (!sn_value_text(&v, tmp, sizeof(tmp), &txt))
                 return false;
-            len += sn_corr_key_put(kbuf + len, txt);
+            *len += sn_corr_key_put(kbuf + *len, txt);
         }
     }
-    *hash = sn_corr_mix(sn_corr_fnv(h, kbuf, len));
+    *hash = sn_corr_mix(sn_corr_fnv(h, kbuf, *len));
     return true;
 }
 
+bool
+sn_corr_route_spec(const struct sn_corr_set *set,
+                   const struct sn_corr_input *in, uint32_t spec,
+                   uint64_t *hash)
+{
+    char kbuf[SN_CORR_MAX_GROUP_BY * (2 + SN_CORR_VALUE_MAX)];
+    size_t len;
+    bool stable;
+
+    return route_key(set, in, spec, kbuf, &len, hash, &stable);
+}
+
 size_t
-sn_corr_route(const struct sn_corr_set *set, const struct sn_corr_input *in,
-              struct sn_corr_target *out, size_t max)
+sn_corr_route_keys(const struct sn_corr_set *set,
+                   const struct sn_corr_input *in, struct sn_corr_target *out,
+                   size_t max, struct sn_buf *keys)
 {
     uint32_t r = in->rule->index;
     size_t n = 0;
@@ -171,17 +209,34 @@ sn_corr_route(const struct sn_corr_set *set, const struct sn_corr_input *in,
     if (r >= set->rs->n_rules)
         return 0;
     for (uint32_t i = 0; i < set->n_targets[r]; i++) {
+        char kbuf[SN_CORR_MAX_GROUP_BY * (2 + SN_CORR_VALUE_MAX)];
+        size_t len;
         uint64_t h;
+        bool stable;
 
-        if (!sn_corr_route_spec(set, in, set->targets[r][i], &h))
+        if (!route_key(set, in, set->targets[r][i], kbuf, &len, &h, &stable))
             continue;
         if (n < max) {
             out[n].spec = set->targets[r][i];
             out[n].hash = h;
+            out[n].has_key = false;
+            if (stable && keys != NULL && keys->len <= UINT32_MAX - len &&
+                sn_buf_append(keys, kbuf, len) == SN_OK) {
+                out[n].has_key = true;
+                out[n].key_off = (uint32_t)(keys->len - len);
+                out[n].key_len = (uint32_t)len;
+            }
         }
         n++;
     }
     return n;
+}
+
+size_t
+sn_corr_route(const struct sn_corr_set *set, const struct sn_corr_input *in,
+              struct sn_corr_target *out, size_t max)
+{
+    return sn_corr_route_keys(set, in, out, max, NULL);
 }
 
 /* ---- lifetime -------------------------------------------------------------

@@ -83,6 +83,16 @@ struct sn_corr_spec {
     uint64_t fingerprint;          /* hash of everything above: restore skips
                                     * checkpointed rules whose definition changed */
     int line, col;                 /* of the kind's key, for messages */
+    /* Filled by sn_corr_set_build, so routing a match needs no strlen or
+     * field-table lookup: the FNV state after the rule id (with its NUL),
+     * and per group-by field its ruleset id (INT32_MAX: unknown there) and
+     * length. */
+    uint64_t id_hash;
+    int group_by_ids[SN_CORR_MAX_GROUP_BY];
+    size_t group_by_lens[SN_CORR_MAX_GROUP_BY];
+    /* The field table's copy of each name (extracted fields name
+     * themselves with it), or group_by's own when the table lacks it. */
+    const char *group_by_names[SN_CORR_MAX_GROUP_BY];
 };
 
 /* Correlation specs of a whole ruleset; immutable once built. */
@@ -179,12 +189,31 @@ struct sn_corr_input {
      * e.g. a signal raised by the clock), keys keep the origin they had. */
     struct sn_corr_origin origin;
     bool has_origin;
+    /* For sn_corr_feed_target: the target's encoded group key as
+     * sn_corr_route_keys built it, so the engine need not build it again
+     * (NULL: the engine builds it from the fields). */
+    const char *key;
+    size_t key_len;
 };
+
+/* The shard of a key hash: hash % n_shards, without the division when
+ * n_shards is a power of two (1, 2, 4 workers), since every feed and
+ * every routed match asks. */
+static inline uint32_t
+sn_corr_shard(uint64_t hash, uint64_t n_shards)
+{
+    return (uint32_t)((n_shards & (n_shards - 1)) == 0
+                          ? hash & (n_shards - 1)
+                          : hash % n_shards);
+}
 
 /* Where a match goes: spec index and the key hash shards route on. */
 struct sn_corr_target {
     uint32_t spec;
     uint64_t hash;
+    /* sn_corr_route_keys only: where the key is in its buffer. */
+    bool has_key;
+    uint32_t key_off, key_len;
 };
 
 /*
@@ -196,6 +225,17 @@ struct sn_corr_target {
 size_t sn_corr_route(const struct sn_corr_set *set,
                      const struct sn_corr_input *in, struct sn_corr_target *out,
                      size_t max);
+/*
+ * sn_corr_route, also appending each stored target's encoded key to keys
+ * (has_key, key_off, key_len) when feeding it later cannot read other
+ * values: every group-by value is one of in->fields or a header field.
+ * A caller that keeps in->fields and the event as they are may then feed
+ * the target with sn_corr_input.key = keys->data + key_off.
+ */
+size_t sn_corr_route_keys(const struct sn_corr_set *set,
+                          const struct sn_corr_input *in,
+                          struct sn_corr_target *out, size_t max,
+                          struct sn_buf *keys);
 
 enum sn_signal_state {
     SN_SIGNAL_FIRING = 0,
@@ -367,6 +407,16 @@ enum sn_status sn_corr_summary_json(struct sn_buf *out, struct sn_str host,
                                     struct sn_str app, struct sn_str msg,
                                     const struct sn_rule_field_value *fields,
                                     size_t n_fields);
+/* The same in two parts, for a caller rendering several summaries of one
+ * event (the rules it matched extract different fields): the head up to
+ * and including "fields":{ depends on the event alone and may be copied;
+ * _fields appends the rest to a summary that began at start, and cuts
+ * out back to start on SN_ELIMIT. */
+void sn_corr_summary_json_head(struct sn_buf *out, struct sn_str host,
+                               struct sn_str app, struct sn_str msg);
+enum sn_status sn_corr_summary_json_fields(
+    struct sn_buf *out, size_t start, const struct sn_rule_field_value *fields,
+    size_t n_fields);
 
 /* One signal as a JSON object (docs/correlation.md has the shape). */
 enum sn_status sn_signal_json(const struct sn_signal *sig, struct sn_buf *out);

@@ -148,7 +148,7 @@ sn_corr_chain_drain(struct sn_corr *c)
         struct chain_item it = c->chain[c->chain_head];
         struct sn_rule_field_value fv[SN_CORR_MAX_GROUP_BY];
         struct sn_corr_input in;
-        struct sn_corr_target t = { it.spec, it.hash };
+        struct sn_corr_target t = { .spec = it.spec, .hash = it.hash };
 
         c->chain_head = (c->chain_head + 1) % c->chain_cap;
         c->chain_n--;

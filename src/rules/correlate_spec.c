@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include "config/options.h"
+#include "rules/compile.h"
+#include "rules/correlate_int.h"
 
 static const char *const kind_names[] = {
     "threshold", "distinct", "sequence", "absence", "rate", "new_value"
@@ -723,6 +725,15 @@ sn_corr_set_build(const struct sn_ruleset *rs, struct sn_corr_set **out,
             continue;
         }
         s->index = (uint32_t)set->n_specs++;
+        s->id_hash = sn_corr_fnv(SN_CORR_FNV_INIT, r->id, strlen(r->id) + 1);
+        for (size_t g = 0; g < s->n_group_by && g < SN_CORR_MAX_GROUP_BY;
+             g++) {
+            int id = sn_field_table_find(&rs->fields, s->group_by[g]);
+            s->group_by_ids[g] = id < 0 ? INT32_MAX : id;
+            s->group_by_lens[g] = strlen(s->group_by[g]);
+            s->group_by_names[g] =
+                id < 0 ? s->group_by[g] : rs->fields.names[id];
+        }
     }
     if (bad) {
         sn_corr_set_free(set);

@@ -20,8 +20,30 @@ struct fcache {
     struct sn_value v;
 };
 
+/* The result of one extract regex class on the current event: rules
+ * sharing an entry (YAML anchors) read it instead of matching again. */
+struct xcache {
+    uint32_t gen;
+    int rc;
+    uint32_t pairs;      /* the pattern's groups + 1 */
+    PCRE2_SIZE *ov;      /* 2 * pairs offsets */
+    struct xconv *conv;  /* per group and type (int, ip): 2 * pairs */
+};
+
+/* A capture of a class converted to int or ip on the current event: the
+ * rules sharing the entry convert the same bytes to the same value. */
+struct xconv {
+    uint32_t gen;
+    const char *err; /* convert()'s verdict */
+    struct sn_value v;
+};
+
 struct sn_rules_scratch {
     const struct sn_ruleset *rs;
+    struct xcache *xcache; /* per regex class */
+    PCRE2_SIZE *xcache_ov; /* storage of every class's ov */
+    struct xconv *xconv;   /* ...and conv */
+    size_t xcache_pairs;   /* pairs over all classes */
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit;
@@ -52,6 +74,27 @@ _Static_assert(SN_RULES_MAX_EXTRACT_FIELDS <= 64, "x_set is a uint64_t");
 /* ---- scratch ----------------------------------------------------------------
  */
 
+/* Room per regex class for its own groups only (a ruleset's largest
+ * pattern would size every class otherwise). */
+static void
+xcache_size(const struct sn_ruleset *rs, struct sn_rules_scratch *sc)
+{
+    for (size_t r = 0; r < rs->n_rules; r++)
+        for (size_t k = 0; k < rs->rules[r].n_extract; k++) {
+            const struct sn_extract *x = &rs->rules[r].extract[k];
+            uint32_t groups = 0;
+
+            if (x->re_class >= rs->n_re_classes)
+                continue;
+            pcre2_pattern_info(x->re, PCRE2_INFO_CAPTURECOUNT, &groups);
+            if (groups + 1 > sc->xcache[x->re_class].pairs)
+                sc->xcache[x->re_class].pairs = groups + 1;
+        }
+    sc->xcache_pairs = 0;
+    for (size_t i = 0; i < rs->n_re_classes; i++)
+        sc->xcache_pairs += sc->xcache[i].pairs;
+}
+
 struct sn_rules_scratch *
 sn_rules_scratch_new(const struct sn_ruleset *rs)
 {
@@ -72,7 +115,20 @@ sn_rules_scratch_new(const struct sn_ruleset *rs)
     sc->fields = calloc(rs->total_xfields + 1, sizeof(*sc->fields));
     sc->trace_buf = calloc(SN_RULES_TRACE_MAX, sizeof(*sc->trace_buf));
     sc->xfields = calloc(rs->max_xfields + 1, sizeof(*sc->xfields));
-    if (sc->md == NULL || sc->mctx == NULL || sc->cache == NULL ||
+    sc->xcache = calloc(rs->n_re_classes + 1, sizeof(*sc->xcache));
+    if (sc->xcache != NULL)
+        xcache_size(rs, sc);
+    sc->xcache_ov = calloc(2 * sc->xcache_pairs + 1, sizeof(*sc->xcache_ov));
+    sc->xconv = calloc(2 * sc->xcache_pairs + 1, sizeof(*sc->xconv));
+    for (size_t i = 0, off = 0; sc->xcache != NULL && sc->xcache_ov != NULL &&
+                                sc->xconv != NULL && i < rs->n_re_classes;
+         i++) {
+        sc->xcache[i].ov = sc->xcache_ov + 2 * off;
+        sc->xcache[i].conv = sc->xconv + 2 * off;
+        off += sc->xcache[i].pairs;
+    }
+    if (sc->md == NULL || sc->xcache == NULL || sc->xcache_ov == NULL ||
+        sc->xconv == NULL || sc->mctx == NULL || sc->cache == NULL ||
         sc->cand == NULL || sc->xval == NULL || sc->matches == NULL ||
         sc->fields == NULL || sc->trace_buf == NULL || sc->xfields == NULL) {
         sn_rules_scratch_free(sc);
@@ -102,6 +158,9 @@ sn_rules_scratch_free(struct sn_rules_scratch *sc)
     free(sc->fields);
     free(sc->trace_buf);
     free(sc->xfields);
+    free(sc->xcache);
+    free(sc->xcache_ov);
+    free(sc->xconv);
     free(sc);
 }
 
@@ -118,6 +177,10 @@ new_event(struct sn_rules_scratch *sc, const struct sn_rule_event *ev)
     if (++sc->gen == 0) {
         /* Wrapped after 4 billion events: forget everything once. */
         memset(sc->cache, 0, sc->rs->fields.n * sizeof(*sc->cache));
+        for (size_t i = 0; i < sc->rs->n_re_classes; i++)
+            sc->xcache[i].gen = 0;
+        for (size_t i = 0; i < 2 * sc->xcache_pairs; i++)
+            sc->xconv[i].gen = 0;
         sc->gen = 1;
     }
 }
@@ -228,6 +291,79 @@ convert(const struct sn_xfield *xf, const char *s, size_t len,
     return "bad type";
 }
 
+/* pcre2_match of x over v. A subject without the pattern's anchored
+ * prefix cannot match: most entries of a rule's extract list are other
+ * messages' ("^Invalid user " on a "Failed password" line), and the call
+ * cost more than the answer. JIT-compiled patterns go to pcre2_jit_match,
+ * the same matcher without pcre2_match's argument checks (ours are valid:
+ * a string, offset 0, no options). */
+static int
+extract_run(struct sn_rules_scratch *sc, const struct sn_extract *x,
+            const struct sn_value *v)
+{
+    /* The first byte alone settles most: memcmp's call costs more. */
+    if (x->prefix_len > 0 &&
+        (v->u.s.len < x->prefix_len || v->u.s.ptr[0] != x->prefix[0] ||
+         memcmp(v->u.s.ptr, x->prefix, x->prefix_len) != 0))
+        return PCRE2_ERROR_NOMATCH;
+    if (x->jit && v->u.s.ptr != NULL)
+        return pcre2_jit_match(x->re, (PCRE2_SPTR)v->u.s.ptr, v->u.s.len, 0,
+                               0, sc->md, sc->mctx);
+    return pcre2_match(x->re, (PCRE2_SPTR)v->u.s.ptr, v->u.s.len, 0, 0,
+                       sc->md, sc->mctx);
+}
+
+/* pcre2_match of x over v, or the result of its class on this event
+ * (the same pattern over the same field value gives the same answer).
+ * *ov: the offsets, valid until the next extract of the class. */
+static int
+extract_match(struct sn_rules_scratch *sc, const struct sn_extract *x,
+              const struct sn_value *v, const PCRE2_SIZE **ov)
+{
+    struct xcache *c;
+    int rc;
+
+    if (x->re_class >= sc->rs->n_re_classes) { /* not numbered: no cache */
+        rc = extract_run(sc, x, v);
+        *ov = pcre2_get_ovector_pointer(sc->md);
+        return rc;
+    }
+    c = &sc->xcache[x->re_class];
+    if (c->gen == sc->gen) {
+        *ov = c->ov;
+        return c->rc;
+    }
+    c->rc = extract_run(sc, x, v);
+    c->gen = sc->gen;
+    if (c->rc >= 0)
+        memcpy(c->ov, pcre2_get_ovector_pointer(sc->md),
+               2 * c->pairs * sizeof(*c->ov));
+    *ov = c->ov;
+    return c->rc;
+}
+
+/* convert() of group g of x's match, once per class, group and type on
+ * this event (the subject and the offsets are the class's). */
+static const char *
+convert_group(struct sn_rules_scratch *sc, const struct sn_extract *x,
+              uint32_t g, const struct sn_xfield *xf, const char *s,
+              size_t len, struct sn_value *out)
+{
+    struct xconv *cv;
+
+    if (xf->type == SN_XT_STRING || x->re_class >= sc->rs->n_re_classes ||
+        g >= sc->xcache[x->re_class].pairs)
+        return convert(xf, s, len, out);
+    cv = &sc->xcache[x->re_class].conv[2 * g + (xf->type == SN_XT_IP)];
+    if (cv->gen != sc->gen) {
+        cv->gen = sc->gen;
+        cv->err = convert(xf, s, len, &cv->v);
+    }
+    if (cv->err == NULL)
+        *out = cv->v;
+    return cv->err;
+}
+
 static void
 run_extract(struct sn_rules_scratch *sc, unsigned depth)
 {
@@ -238,7 +374,7 @@ run_extract(struct sn_rules_scratch *sc, unsigned depth)
         const struct sn_extract *x = &r->extract[k];
         const struct sn_value *v;
         struct sn_trace_entry *t = NULL;
-        PCRE2_SIZE *ov;
+        const PCRE2_SIZE *ov;
         int rc;
 
         if (sc->trace != NULL &&
@@ -249,8 +385,7 @@ run_extract(struct sn_rules_scratch *sc, unsigned depth)
                 t->note = "source field absent or not a string";
             continue;
         }
-        rc = pcre2_match(x->re, (PCRE2_SPTR)v->u.s.ptr, v->u.s.len, 0, 0,
-                         sc->md, sc->mctx);
+        rc = extract_match(sc, x, v, &ov);
         if (rc < 0) {
             if (rc != PCRE2_ERROR_NOMATCH) {
                 sc->stats.regex_errors++;
@@ -261,7 +396,6 @@ run_extract(struct sn_rules_scratch *sc, unsigned depth)
         }
         if (t != NULL)
             t->result = true;
-        ov = pcre2_get_ovector_pointer(sc->md);
         for (size_t c = 0; c < x->n_caps; c++) {
             uint32_t g = x->caps[c].group, slot = x->caps[c].slot;
             const char *err;
@@ -269,8 +403,9 @@ run_extract(struct sn_rules_scratch *sc, unsigned depth)
             /* First entry that produces a field wins (alternatives). */
             if ((sc->x_set >> slot) & 1u || ov[2 * g] == PCRE2_UNSET)
                 continue;
-            err = convert(&r->xfields[slot], v->u.s.ptr + ov[2 * g],
-                          ov[2 * g + 1] - ov[2 * g], &sc->xval[slot]);
+            err = convert_group(sc, x, g, &r->xfields[slot],
+                                v->u.s.ptr + ov[2 * g],
+                                ov[2 * g + 1] - ov[2 * g], &sc->xval[slot]);
             if (err != NULL) {
                 sc->stats.type_errors++;
                 if (t != NULL)
@@ -310,7 +445,12 @@ cmp_bytes(const char *a, size_t al, const char *b, size_t bl, bool ci)
     size_t n = al < bl ? al : bl;
 
     if (!ci) {
-        int r = memcmp(a, b, n);
+        int r;
+        /* Literals and set members mostly differ in their first byte:
+         * that decides the sign memcmp would give, without the call. */
+        if (n > 0 && a[0] != b[0])
+            return (unsigned char)a[0] < (unsigned char)b[0] ? -1 : 1;
+        r = memcmp(a, b, n);
         if (r != 0)
             return r;
     } else {
@@ -513,7 +653,10 @@ eval_cmp(struct sn_rules_scratch *sc, const struct sn_cnode *n,
         if (n->op == SN_CMP_ENDSWITH)
             t.ptr += t.len - n->lit.s.len;
         return n->lit.ci ? eq_fold(t.ptr, n->lit.s.ptr, n->lit.s.len)
-                         : memcmp(t.ptr, n->lit.s.ptr, n->lit.s.len) == 0;
+                         : n->lit.s.len == 0 ||
+                               (t.ptr[0] == n->lit.s.ptr[0] &&
+                                memcmp(t.ptr, n->lit.s.ptr, n->lit.s.len) ==
+                                    0);
     case SN_CMP_MATCH:
     case SN_CMP_NMATCH: {
         int rc;

@@ -31,11 +31,14 @@ row(struct sn_buf *b, const struct sn_trace_entry *t)
     case SN_TRACE_SKIP: kind = "skip"; break;
     default: kind = "extract"; break;
     }
-    TRY(sn_buf_printf(b, "{\"depth\":%u,\"kind\":\"%s\",\"result\":\"%s\"",
-                      t->depth, kind,
-                      t->kind == SN_TRACE_SKIP ? "skip"
-                      : t->result              ? "pass"
-                                               : "fail"));
+    /* No printf: a signal carries a trace of tens of rows. */
+    TRY(SN_BUF_LIT(b, "{\"depth\":"));
+    TRY(sn_json_int(b, (int64_t)t->depth));
+    TRY(SN_BUF_LIT(b, ",\"kind\":\""));
+    TRY(sn_buf_puts(b, kind));
+    TRY(t->kind == SN_TRACE_SKIP ? SN_BUF_LIT(b, "\",\"result\":\"skip\"")
+        : t->result              ? SN_BUF_LIT(b, "\",\"result\":\"pass\"")
+                                 : SN_BUF_LIT(b, "\",\"result\":\"fail\""));
     switch (t->kind) {
     case SN_TRACE_PRED:
         TRY(sn_json_member_str(b, "expr", t->node->text));
@@ -45,16 +48,18 @@ row(struct sn_buf *b, const struct sn_trace_entry *t)
             TRY(sn_value_json(&t->actual, b));
         else
             TRY(SN_BUF_LIT(b, "null"));
-        TRY(sn_buf_printf(b, ",\"present\":%s,\"extracted\":%s",
-                          t->present ? "true" : "false",
-                          t->from_extract ? "true" : "false"));
+        TRY(t->present ? SN_BUF_LIT(b, ",\"present\":true")
+                       : SN_BUF_LIT(b, ",\"present\":false"));
+        TRY(t->from_extract ? SN_BUF_LIT(b, ",\"extracted\":true")
+                            : SN_BUF_LIT(b, ",\"extracted\":false"));
         break;
     case SN_TRACE_CONST:
         TRY(sn_json_member_str(b, "expr", t->node->text));
         break;
     case SN_TRACE_SKIP:
         TRY(sn_json_member_str(b, "expr", t->node->text));
-        TRY(sn_buf_printf(b, ",\"skipped\":%zu", t->n_skipped));
+        TRY(SN_BUF_LIT(b, ",\"skipped\":"));
+        TRY(sn_json_int(b, (int64_t)t->n_skipped));
         break;
     case SN_TRACE_EXTRACT:
         TRY(sn_json_member_str(b, "from", t->extract->from_name));
@@ -75,18 +80,19 @@ sn_rules_explain_json(const struct sn_rule_explain *x, struct sn_buf *b)
 
     TRY(SN_BUF_LIT(b, "{\"rule\":"));
     TRY(sn_json_str(b, x->rule->id, strlen(x->rule->id)));
-    TRY(sn_buf_printf(b, ",\"matched\":%s,\"prefilter\":%s,\"steps\":[",
-                      x->matched ? "true" : "false",
-                      !x->prefiltered    ? "null"
-                      : x->prefilter_hit ? "\"hit\""
-                                         : "\"miss\""));
+    TRY(x->matched ? SN_BUF_LIT(b, ",\"matched\":true")
+                   : SN_BUF_LIT(b, ",\"matched\":false"));
+    TRY(!x->prefiltered    ? SN_BUF_LIT(b, ",\"prefilter\":null")
+        : x->prefilter_hit ? SN_BUF_LIT(b, ",\"prefilter\":\"hit\"")
+                           : SN_BUF_LIT(b, ",\"prefilter\":\"miss\""));
+    TRY(SN_BUF_LIT(b, ",\"steps\":["));
     for (size_t i = 0; i < x->n_trace; i++) {
         if (i > 0)
             TRY(sn_buf_putc(b, ','));
         TRY(row(b, &x->trace[i]));
     }
-    TRY(sn_buf_printf(b, "],\"truncated\":%s,\"fields\":{",
-                      x->truncated ? "true" : "false"));
+    TRY(x->truncated ? SN_BUF_LIT(b, "],\"truncated\":true,\"fields\":{")
+                     : SN_BUF_LIT(b, "],\"truncated\":false,\"fields\":{"));
     for (size_t i = 0; i < x->n_fields; i++) {
         if (i > 0)
             TRY(sn_buf_putc(b, ','));

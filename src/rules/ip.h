@@ -35,5 +35,7 @@ bool sn_cidr_contains(const struct sn_cidr *c, const struct sn_ip *ip);
 void sn_ip_normalise(struct sn_ip *ip);
 /* Canonical text (inet_ntop); buf must hold 46 bytes. Returns buf. */
 const char *sn_ip_format(const struct sn_ip *ip, char *buf, size_t len);
+/* The same, returning the text's length (no strlen for the caller). */
+size_t sn_ip_text(const struct sn_ip *ip, char *buf, size_t len);
 
 #endif

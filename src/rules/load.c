@@ -461,6 +461,7 @@ load_rule(struct builder *b, struct rule_node *rn, struct sn_rule *r)
         return false;
     }
     r->id = adup(b->rs, idn->str);
+    r->id_len = strlen(idn->str);
     b->rule_id = r->id;
     kept = sn_arena_alloc(&b->rs->arena, (n->n ? n->n : 1) * sizeof(*kept));
     if (kept == NULL)
@@ -622,6 +623,51 @@ collect_known(struct builder *b)
     return true;
 }
 
+static int
+cmp_extract(const void *a, const void *b)
+{
+    const struct sn_extract *x = *(const struct sn_extract *const *)a;
+    const struct sn_extract *y = *(const struct sn_extract *const *)b;
+    int c;
+
+    if (x->pattern == NULL || y->pattern == NULL) /* no copy: unshared */
+        return (x > y) - (x < y);
+    c = strcmp(x->pattern, y->pattern);
+    if (c != 0)
+        return c;
+    return (x->from > y->from) - (x->from < y->from);
+}
+
+/* Number the distinct (pattern, from) pairs of the extract entries:
+ * sorted, equal neighbours share a class. */
+static enum sn_status
+assign_regex_classes(struct sn_ruleset *rs)
+{
+    struct sn_extract **all;
+    size_t n = 0;
+
+    for (size_t i = 0; i < rs->n_rules; i++)
+        n += rs->rules[i].n_extract;
+    rs->n_re_classes = 0;
+    if (n == 0)
+        return SN_OK;
+    all = malloc(n * sizeof(*all));
+    if (all == NULL)
+        return SN_ENOMEM;
+    n = 0;
+    for (size_t i = 0; i < rs->n_rules; i++)
+        for (size_t k = 0; k < rs->rules[i].n_extract; k++)
+            all[n++] = &rs->rules[i].extract[k];
+    qsort(all, n, sizeof(*all), cmp_extract);
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || cmp_extract(&all[i - 1], &all[i]) != 0)
+            rs->n_re_classes++;
+        all[i]->re_class = (uint32_t)(rs->n_re_classes - 1);
+    }
+    free(all);
+    return SN_OK;
+}
+
 static enum sn_status
 build_prefilter(struct sn_ruleset *rs)
 {
@@ -757,6 +803,8 @@ sn_ruleset_build(struct sn_rules_src *src, struct sn_ruleset **out,
         rc = SN_ECONFIG;
     if (rc == SN_OK)
         rc = build_prefilter(rs);
+    if (rc == SN_OK)
+        rc = assign_regex_classes(rs);
     free(b.nodes);
     free(b.known);
     if (rc != SN_OK) {

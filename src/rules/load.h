@@ -57,11 +57,21 @@ struct sn_extract {
     const char *pattern;
     struct sn_xcap *caps;
     size_t n_caps;
+    /* Entries with the same pattern over the same field share a class
+     * (YAML anchors repeat an entry in several rules): eval matches a
+     * class once per event. Below the ruleset's n_re_classes. */
+    uint32_t re_class;
+    bool jit; /* re is JIT-compiled: eval calls pcre2_jit_match */
+    /* Every subject re matches starts with these bytes (anchored literal
+     * prefix; len 0: unknown): others are not matched at all. */
+    const char *prefix;
+    size_t prefix_len;
 };
 
 struct sn_rule {
     uint32_t index; /* position in the ruleset */
     const char *id, *title, *description;
+    size_t id_len;
     enum sn_rule_severity severity;
     const char *const *tags;
     size_t n_tags;
@@ -93,6 +103,7 @@ struct sn_ruleset {
     struct sn_prefilter *pf;
     size_t max_xfields;    /* over all rules: sizes per-thread scratch */
     size_t total_xfields;  /* sum over rules: sizes result storage */
+    size_t n_re_classes;   /* distinct (pattern, from) of extract entries */
     struct sn_arena arena; /* compiled trees, strings */
     struct sn_yaml **docs; /* the rule files, kept for `kept` nodes */
     size_t n_docs;

@@ -71,15 +71,18 @@ xslot(struct builder *b, struct sn_rule *r, size_t *cap,
         r->xfields = x;
         *cap = ncap;
     }
-    r->xfields[r->n_xfields].name = adup(b->rs, name);
     r->xfields[r->n_xfields].name_len = strlen(name);
     r->xfields[r->n_xfields].type = type;
-    if (r->xfields[r->n_xfields].name == NULL ||
-        sn_field_table_intern(&b->rs->fields, name,
+    if (sn_field_table_intern(&b->rs->fields, name,
                               &r->xfields[r->n_xfields].field) != SN_OK) {
         diag(b, SN_DIAG_ERROR, at, "too many fields");
         return -1;
     }
+    /* The field table's copy (it lives as long as the ruleset): every rule
+     * extracting this field names it with one pointer, which det_rules
+     * compares before the bytes. */
+    r->xfields[r->n_xfields].name =
+        b->rs->fields.names[r->xfields[r->n_xfields].field];
     return (int)r->n_xfields++;
 }
 
@@ -219,6 +222,19 @@ load_extract_entry(struct builder *b, struct sn_rule *r, size_t *xcap,
     }
     if (!jit)
         b->rs->regexes.n_no_jit++;
+    x->jit = jit;
+    {
+        char pre[64];
+        size_t n = sn_regex_anchored_prefix(re_node->str,
+                                            strlen(re_node->str), false, pre,
+                                            sizeof(pre));
+        char *copy = n > 0 ? sn_arena_alloc(&b->rs->arena, n) : NULL;
+        if (copy != NULL) {
+            memcpy(copy, pre, n);
+            x->prefix = copy;
+            x->prefix_len = n;
+        }
+    }
     if (sn_regex_list_add(&b->rs->regexes, x->re) != SN_OK)
         return false;
     x->pattern = adup(b->rs, re_node->str);

@@ -327,3 +327,63 @@ sn_regex_injection_risk(const char *pat, size_t len, const char *group,
         return false;
     return true;
 }
+
+/* Characters that stand for themselves anywhere outside a class in
+ * PCRE2's default (non-extended) syntax; the run stops at anything else. */
+static bool
+is_plain(char c)
+{
+    return is_alnum(c) || (c != '\0' && strchr(" !\"#%&',-/:;<=>@`~", c));
+}
+
+size_t
+sn_regex_anchored_prefix(const char *pat, size_t len, bool ci, char *out,
+                         size_t out_max)
+{
+    size_t n = 0;
+    int depth = 0;
+
+    if (ci || len < 2 || pat[0] != '^')
+        return 0;
+    /* Every match must go through the leading ^: no | at the top level.
+     * Quoting, comments and extended mode could hide one: give up. */
+    for (size_t i = 0; i < len; i++) {
+        char c = pat[i];
+
+        if (c == '\\') {
+            if (i + 1 < len && (pat[i + 1] == 'Q' || pat[i + 1] == 'E'))
+                return 0;
+            i++;
+        } else if (c == '[') {
+            i = skip_class(pat, len, i);
+            if (i >= len && pat[len - 1] != ']')
+                return 0;
+            i--;
+        } else if (c == '(') {
+            depth++;
+            if (i + 1 < len && pat[i + 1] == '?') {
+                for (size_t k = i + 2; k < len && pat[k] != ')' &&
+                                       pat[k] != ':';
+                     k++) {
+                    if (pat[k] == '#' || pat[k] == 'x')
+                        return 0;
+                    if (!(pat[k] >= 'a' && pat[k] <= 'z') &&
+                        pat[k] != '-' && pat[k] != '^')
+                        break; /* a group kind, not options */
+                }
+            }
+        } else if (c == ')') {
+            depth--;
+        } else if (c == '|' && depth == 0) {
+            return 0;
+        }
+    }
+    for (size_t i = 1; i < len && is_plain(pat[i]) && n < out_max; i++)
+        out[n++] = pat[i];
+    /* A quantifier after the run applies to its last character. */
+    if (n > 0 && 1 + n < len &&
+        (pat[1 + n] == '?' || pat[1 + n] == '*' || pat[1 + n] == '+' ||
+         pat[1 + n] == '{'))
+        n--;
+    return n;
+}

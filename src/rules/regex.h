@@ -49,4 +49,14 @@ enum sn_status sn_regex_required(const char *pat, size_t len,
 bool sn_regex_injection_risk(const char *pat, size_t len, const char *group,
                              size_t *wild_off);
 
+/*
+ * The literal text at the start of every subject pat can match, when pat
+ * is anchored by a leading ^ with no top-level alternative ("^Failed
+ * (?<m>\\S+)" -> "Failed "): up to out_max bytes into out, returning how
+ * many (0: none known). A subject not starting with it cannot match, so
+ * eval skips the match call. Case-sensitive patterns only (ci: 0).
+ */
+size_t sn_regex_anchored_prefix(const char *pat, size_t len, bool ci,
+                                char *out, size_t out_max);
+
 #endif

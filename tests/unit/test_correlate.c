@@ -11,6 +11,7 @@
 
 #include "config/diag.h"
 #include "core/buf.h"
+#include "rules/compile.h"
 #include "rules/correlate.h"
 #include "rules/load.h"
 #include "sn_test.h"
@@ -228,6 +229,13 @@ SN_TEST(threshold_json_shape)
     feed(&f, "brute", T0 + 1 * S, "e2", "source.ip=1.2.3.4", NULL);
     feed(&f, "brute", T0 + 2 * S, "e3", "source.ip=1.2.3.4", NULL);
     CHECK_EQ(f.sigs.n, 1);
+    {
+        /* key_hash: 16 lower-case hex digits of the key's hash. */
+        char want[64];
+        snprintf(want, sizeof(want), "\"key_hash\":\"%016llx\",\"repeat\"",
+                 (unsigned long long)f.sigs.last.key_hash);
+        CHECK(f.sigs.n > 0 && strstr(f.sigs.json[0], want) != NULL);
+    }
     j = f.sigs.n ? strstr(f.sigs.json[0], "\"repeat\"") : NULL;
     CHECK_STR(j, "\"repeat\":1,\"suppressed\":0,\"window\":{\"length_ns\":"
                  "120000000000,\"count\":3,\"threshold\":3,\"first_ns\":"
@@ -1140,6 +1148,136 @@ SN_TEST(long_and_short_keys_recycled)
     fx_close(&f);
 }
 
+/* ---- keys built by routing --------------------------------------------- */
+
+/* An event as a test accessor: hostname (a header field) and one other
+ * event field, "user.name". */
+struct kev {
+    const char *host, *user;
+};
+
+static bool
+kev_get(void *ctx, int id, const char *name, size_t len, struct sn_value *v)
+{
+    const struct kev *e = ctx;
+    const char *s = NULL;
+
+    if (id == SN_RF_HOSTNAME)
+        s = e->host;
+    else if (len == 9 && memcmp(name, "user.name", 9) == 0)
+        s = e->user;
+    if (s == NULL)
+        return false;
+    memset(v, 0, sizeof(*v));
+    v->type = SN_VAL_STR;
+    v->u.s.ptr = s;
+    v->u.s.len = strlen(s);
+    return true;
+}
+
+/* Feeding a target with the key sn_corr_route_keys built must give what
+ * feeding it without (the engine builds the key) gives: signals and
+ * statistics; and the signals of sn_corr_feed. Keys that read a
+ * non-header event field are not handed out. */
+SN_TEST(routed_keys_feed_as_built)
+{
+    static const char *const yaml =
+        "rules:\n" RULE_HDR("by-ip") "  group_by: [source.ip, hostname]\n"
+        "  window: 1m\n  threshold: {count: 3}\n"
+        RULE_HDR("by-user") "  group_by: [user.name]\n"
+        "  window: 1m\n  distinct: {field: source.ip, count: 2}\n"
+        RULE_HDR("by-host") "  group_by: [hostname]\n"
+        "  rate: {k: 1, warmup: 1m, bucket: 10s}\n";
+    static const char *const rules[] = { "by-ip", "by-user", "by-host" };
+    static const char *const hosts[] = { "web1", "web2", NULL };
+    static const char *const ips[] = { "10.0.0.1", "10.0.0.2", "10.0.0.3" };
+    static const char *const users[] = { "root", "admin", NULL };
+    struct fx a, b, c;
+    struct sn_buf keys;
+    size_t n_keyed = 0, n_unkeyed = 0;
+
+    CHECK(fx_open(&a, yaml) && fx_open(&b, yaml) && fx_open(&c, yaml));
+    sn_buf_init(&keys, 1 << 20);
+    for (int i = 0; i < 600; i++) {
+        struct kev e = { hosts[i % 3], users[(i / 3) % 3] };
+        struct sn_rule_event ev = { &e, kev_get };
+        struct sn_rule_field_value fv[1];
+        struct sn_corr_input in = { 0 };
+        struct sn_corr_target tg[4];
+        size_t n;
+
+        memset(fv, 0, sizeof(fv));
+        fv[0].name = "source.ip";
+        fv[0].name_len = 9;
+        fv[0].v.type = SN_VAL_STR;
+        fv[0].v.u.s.ptr = ips[(i / 7) % 3];
+        fv[0].v.u.s.len = strlen(fv[0].v.u.s.ptr);
+        in.fields = fv;
+        in.n_fields = i % 11 == 0 ? 0 : 1; /* sometimes no address */
+        in.ev = &ev;
+        in.time_ns = in.arrival_ns = T0 + (int64_t)i * 2 * S;
+        in.summary = "s";
+        in.summary_len = 1;
+
+        in.rule = sn_ruleset_find(a.rs, rules[i % 3]);
+        sn_corr_feed(a.c, &in);
+
+        in.rule = sn_ruleset_find(b.rs, rules[i % 3]);
+        sn_buf_reset(&keys);
+        n = sn_corr_route_keys(b.set, &in, tg, 4, &keys);
+        for (size_t k = 0; k < n && k < 4; k++) {
+            struct sn_corr_input x = in;
+            if (tg[k].has_key) {
+                x.key = keys.data + tg[k].key_off;
+                x.key_len = tg[k].key_len;
+                n_keyed++;
+            } else {
+                n_unkeyed++;
+            }
+            CHECK_EQ(sn_corr_feed_target(b.c, &x, &tg[k]), SN_OK);
+            x.key = NULL;
+            x.key_len = 0;
+            x.rule = sn_ruleset_find(c.rs, rules[i % 3]);
+            CHECK_EQ(sn_corr_feed_target(c.c, &x, &tg[k]), SN_OK);
+        }
+    }
+    CHECK(n_keyed > 100 && n_unkeyed > 100);
+    CHECK(a.sigs.n > 20);
+    CHECK_EQ(a.sigs.n, b.sigs.n);
+    CHECK_EQ(c.sigs.n, b.sigs.n);
+    for (size_t i = 0; i < a.sigs.n && i < b.sigs.n && i < c.sigs.n; i++) {
+        CHECK(strcmp(a.sigs.json[i], b.sigs.json[i]) == 0);
+        CHECK(strcmp(c.sigs.json[i], b.sigs.json[i]) == 0);
+    }
+    for (size_t i = 0; i < b.set->n_specs; i++) {
+        struct sn_corr_rule_stats sb, sc;
+        sn_corr_rule_stats(b.c, i, &sb);
+        sn_corr_rule_stats(c.c, i, &sc);
+        CHECK(memcmp(&sb, &sc, sizeof(sb)) == 0);
+    }
+    sn_buf_fini(&keys);
+    fx_close(&a);
+    fx_close(&b);
+    fx_close(&c);
+}
+
+/* sn_corr_shard skips the division for powers of two: the same shard as
+ * hash % n for every count. */
+SN_TEST(shard_is_hash_mod_n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL;
+    unsigned bad = 0;
+
+    for (int i = 0; i < 10000; i++) {
+        h ^= h << 13;
+        h ^= h >> 7;
+        h ^= h << 17;
+        for (uint64_t n = 1; n <= 17; n++)
+            bad += sn_corr_shard(h, n) != h % n;
+    }
+    CHECK_EQ(bad, 0);
+}
+
 SN_TEST_MAIN(SN_T(long_and_short_keys_recycled), SN_T(threshold_fires_and_restarts), SN_T(sequence_fed_by_signals), SN_T(threshold_json_shape),
              SN_T(threshold_sliding_window), SN_T(lateness_and_out_of_order),
              SN_T(event_time_fallback), SN_T(suppression_and_escalation),
@@ -1149,4 +1287,5 @@ SN_TEST_MAIN(SN_T(long_and_short_keys_recycled), SN_T(threshold_fires_and_restar
              SN_T(per_key_event_bound), SN_T(checkpoint_round_trip),
              SN_T(checkpoint_shards), SN_T(threshold_matches_reference),
              SN_T(diagnostics), SN_T(parse_lateness_and_limits),
-             SN_T(rule_file_from_data))
+             SN_T(rule_file_from_data), SN_T(routed_keys_feed_as_built),
+             SN_T(shard_is_hash_mod_n))

@@ -6,6 +6,9 @@
  * signal names its record ("source"), a restore replaces what the new
  * owner kept of the partition, NULL drops, a bad blob changes nothing,
  * and the local <state_dir>.corr keeps the origins across a restart.
+ * Also: the evidence summaries det_rules shares between the rules one
+ * line matches are the ones rendered for each rule alone, and annotate's
+ * one set per field name leaves what one set per match field left.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -18,6 +21,7 @@
 
 #include "core/buf.h"
 #include "det_rules.h"
+#include "rules/correlate.h"
 #include "sn_test.h"
 
 extern const struct sn_plugin sn_plugin_det_rules;
@@ -28,6 +32,14 @@ extern const struct sn_plugin sn_plugin_det_rules;
 struct sn_event {
     struct sn_record rec;
     const char *host, *app, *msg;
+    /* What annotate sets, in the order the daemon's events keep. */
+    struct {
+        struct sn_str key;
+        struct sn_value v;
+    } fields[16];
+    size_t n_fields;
+    char mem[256];
+    size_t mem_used;
 };
 
 struct sn_batch {
@@ -136,6 +148,37 @@ h_event_field(const struct sn_event *ev, struct sn_str key,
     return false;
 }
 
+static void *
+h_event_alloc(struct sn_event *ev, size_t len)
+{
+    void *p;
+
+    if (len > sizeof(ev->mem) - ev->mem_used)
+        return NULL;
+    p = ev->mem + ev->mem_used;
+    ev->mem_used += len;
+    return p;
+}
+
+/* As src/event/event.c: an existing key keeps its place. */
+static enum sn_status
+h_event_set_field(struct sn_event *ev, struct sn_str key,
+                  const struct sn_value *v)
+{
+    for (size_t i = 0; i < ev->n_fields; i++)
+        if (ev->fields[i].key.len == key.len &&
+            memcmp(ev->fields[i].key.ptr, key.ptr, key.len) == 0) {
+            ev->fields[i].v = *v;
+            return SN_OK;
+        }
+    if (ev->n_fields == 16)
+        return SN_ELIMIT;
+    ev->fields[ev->n_fields].key = key;
+    ev->fields[ev->n_fields].v = *v;
+    ev->n_fields++;
+    return SN_OK;
+}
+
 static size_t
 h_batch_len(const struct sn_batch *b)
 {
@@ -174,6 +217,8 @@ host_init(void)
     host.event_time = h_event_time;
     host.event_record = h_event_record;
     host.event_field = h_event_field;
+    host.event_alloc = h_event_alloc;
+    host.event_set_field = h_event_set_field;
     host.batch_len = h_batch_len;
     host.batch_event = h_batch_event;
     host.signal_emit = h_signal_emit;
@@ -247,17 +292,21 @@ detect_main(void *arg)
     return NULL;
 }
 
+static const char *event_msg = "Failed password";
+
+static struct sn_batch batch;
+
 /* n sshd events of host from topic[part], offsets from off. */
 static void
 detect(struct det *d, const char *topic, int part, int64_t off, int n,
        const char *hostname)
 {
-    static struct sn_batch b;
+    struct sn_batch *bp = &batch;
     pthread_t th;
 
-    memset(&b, 0, sizeof(b));
+    memset(bp, 0, sizeof(*bp));
     for (int i = 0; i < n; i++) {
-        struct sn_event *e = &b.ev[b.n++];
+        struct sn_event *e = &bp->ev[bp->n++];
         e->rec.input = "kin";
         e->rec.peer = topic;
         e->rec.transport = "kafka";
@@ -266,12 +315,12 @@ detect(struct det *d, const char *topic, int part, int64_t off, int n,
         e->rec.recv_ns = now_ns += 1000000; /* both see one clock */
         e->host = hostname;
         e->app = "sshd";
-        e->msg = "Failed password";
+        e->msg = event_msg;
     }
     /* On a thread of its own, as a worker: det_rules frees its per-thread
      * scratch when the thread exits. */
     cur_det = d;
-    cur_batch = &b;
+    cur_batch = bp;
     if (pthread_create(&th, NULL, detect_main, NULL) == 0)
         pthread_join(th, NULL);
 }
@@ -303,7 +352,7 @@ release(struct det *d, const char *topic, int part)
 }
 
 static bool
-setup(void)
+setup_rules(const char *yaml)
 {
     FILE *f;
 
@@ -315,8 +364,14 @@ setup(void)
     f = fopen(rules_path, "w");
     if (f == NULL)
         return false;
-    fputs(rules_yaml, f);
+    fputs(yaml, f);
     return fclose(f) == 0;
+}
+
+static bool
+setup(void)
+{
+    return setup_rules(rules_yaml);
 }
 
 static void
@@ -421,5 +476,165 @@ SN_TEST(origins_survive_restart)
     teardown();
 }
 
+/* One line matching five rules: two extract the same fields (one
+ * summary rendered, shared), one the same field with another value, one
+ * none and one another field (the summary head shared, the fields
+ * rendered). Every rule's evidence
+ * must be the summary of that rule's match alone. */
+static const char evidence_yaml[] =
+    "rules:\n"
+    "- {id: same-a, title: t, severity: medium, match: appname == \"sshd\",\n"
+    "   group_by: [hostname], window: 10m, threshold: {count: 2},\n"
+    "   extract: [{regex: '^Failed \\S+ for (?<u>\\S+)', "
+    "fields: {u: user.name}}]}\n"
+    "- {id: same-b, title: t, severity: medium, match: appname == \"sshd\",\n"
+    "   group_by: [hostname], window: 10m, threshold: {count: 2},\n"
+    "   extract: [{regex: '^Failed \\S+ for (?<u>\\S+)', "
+    "fields: {u: user.name}}]}\n"
+    "- {id: other, title: t, severity: medium, match: appname == \"sshd\",\n"
+    "   group_by: [hostname], window: 10m, threshold: {count: 2},\n"
+    "   extract: [{regex: 'from (?<u>\\S+)', fields: {u: user.name}}]}\n"
+    "- {id: none, title: t, severity: medium, match: appname == \"sshd\",\n"
+    "   group_by: [hostname], window: 10m, threshold: {count: 2}}\n"
+    "- {id: port, title: t, severity: medium, match: appname == \"sshd\",\n"
+    "   group_by: [hostname], window: 10m, threshold: {count: 2},\n"
+    "   extract: [{regex: 'port (?<p>\\d+)', fields: {p: source.port:int}}]}\n";
+
+static bool
+has_summary(const struct det *d, const char *rule, const char *hostname,
+            const char *msg, const struct sn_rule_field_value *f, size_t n)
+{
+    struct sn_buf want;
+    char id[64];
+    bool found = false;
+
+    sn_buf_init(&want, 4096);
+    SN_BUF_LIT(&want, "\"summary\":");
+    sn_corr_summary_json(&want, (struct sn_str){ hostname, strlen(hostname) },
+                         (struct sn_str){ "sshd", 4 },
+                         (struct sn_str){ msg, strlen(msg) }, f, n);
+    snprintf(id, sizeof(id), "\"rule\":\"%s\"", rule);
+    for (size_t i = 0; i < d->inst.n_sigs; i++)
+        if (strstr(d->inst.sigs[i], id) != NULL &&
+            strstr(d->inst.sigs[i], sn_buf_cstr(&want)) != NULL)
+            found = true;
+    if (!found)
+        printf("# %s: no evidence %s\n", rule, sn_buf_cstr(&want));
+    sn_buf_fini(&want);
+    return found;
+}
+
+SN_TEST(shared_summaries_as_alone)
+{
+    static const char msg[] = "Failed password for root from 10.0.0.1 port 22";
+    struct sn_rule_field_value user = { "user.name", 9, { 0 } };
+    struct sn_rule_field_value port = { "source.port", 11, { 0 } };
+    struct sn_rule_field_value from = { "user.name", 9, { 0 } };
+    struct det a;
+
+    user.v.type = SN_VAL_STR;
+    user.v.u.s.ptr = "root";
+    user.v.u.s.len = 4;
+    from.v.type = SN_VAL_STR;
+    from.v.u.s.ptr = "10.0.0.1";
+    from.v.u.s.len = 8;
+    port.v.type = SN_VAL_INT;
+    port.v.u.i = 22;
+    CHECK(setup_rules(evidence_yaml));
+    CHECK(det_open(&a, "a", 1));
+    event_msg = msg;
+    detect(&a, "t", 0, 0, 2, "web1");
+    detect(&a, "t", 0, 2, 2, "db2");
+    event_msg = "Failed password";
+    CHECK_EQ(a.inst.n_sigs, 10);
+    for (int h = 0; h < 2; h++) {
+        const char *hn = h ? "db2" : "web1";
+        CHECK(has_summary(&a, "same-a", hn, msg, &user, 1));
+        CHECK(has_summary(&a, "same-b", hn, msg, &user, 1));
+        CHECK(has_summary(&a, "other", hn, msg, &from, 1));
+        CHECK(has_summary(&a, "none", hn, msg, NULL, 0));
+        CHECK(has_summary(&a, "port", hn, msg, &port, 1));
+    }
+    det_close(&a);
+    teardown();
+}
+
+/* Three rules setting overlapping fields in different orders, the
+ * event already holding one of them: annotate's one set per name must
+ * leave what one set per match field left (matches set from the last to
+ * the first: the first rule's value wins, a field's place is where it was
+ * first set). Expected, by that rule: f.b first (it was there), then
+ * f.a and f.c (the last rule sets them first), with f.a = 1 and f.b = 2
+ * (first rule), f.c = 2 (second rule). */
+static const char annotate_yaml[] =
+    "rules:\n"
+    "- {id: r1, title: t, severity: low, match: msg contains \"a=\",\n"
+    "   extract: [{regex: 'a=(?<p>\\d) b=(?<q>\\d)', "
+    "fields: {p: f.a, q: f.b}}]}\n"
+    "- {id: r2, title: t, severity: low, match: msg contains \"a=\",\n"
+    "   extract: [{regex: 'b=(?<p>\\d) c=(?<q>\\d)', "
+    "fields: {q: f.b, p: f.c}}]}\n"
+    "- {id: r3, title: t, severity: low, match: msg contains \"a=\",\n"
+    "   extract: [{regex: 'a=(?<p>\\d) b=\\d c=(?<q>\\d)', "
+    "fields: {q: f.a, p: f.c}}]}\n";
+
+static struct sn_str
+field_text(const struct sn_event *e, size_t i)
+{
+    return e->fields[i].v.type == SN_VAL_STR ? e->fields[i].v.u.s
+                                              : (struct sn_str){ "?", 1 };
+}
+
+SN_TEST(annotate_sets_as_each_match)
+{
+    static const char *const want[][2] = {
+        { "f.b", "2" },
+        { "rule.id", "r1 r2 r3" },
+        { "rule.severity", "low" },
+        { "f.a", "1" },
+        { "f.c", "2" },
+    };
+    struct det a;
+    struct sn_event *e = &batch.ev[0];
+    pthread_t th;
+
+    CHECK(setup_rules(annotate_yaml));
+    CHECK(det_open(&a, "a", 1));
+    a.conf.annotate = true;
+    memset(&batch, 0, sizeof(batch));
+    batch.n = 1;
+    e->rec.input = "kin";
+    e->rec.source_part = -1;
+    e->host = "web1";
+    e->app = "x";
+    e->msg = "a=1 b=2 c=3";
+    e->fields[0].key = (struct sn_str){ "f.b", 3 };
+    e->fields[0].v.type = SN_VAL_STR;
+    e->fields[0].v.u.s = (struct sn_str){ "old", 3 };
+    e->n_fields = 1;
+    cur_det = &a;
+    cur_batch = &batch;
+    if (pthread_create(&th, NULL, detect_main, NULL) == 0)
+        pthread_join(th, NULL);
+    CHECK_EQ(e->n_fields, 5);
+    for (size_t i = 0; i < e->n_fields && i < 5; i++) {
+        struct sn_str v = field_text(e, i);
+        if (e->fields[i].key.len != strlen(want[i][0]) ||
+            memcmp(e->fields[i].key.ptr, want[i][0], e->fields[i].key.len) ||
+            v.len != strlen(want[i][1]) || memcmp(v.ptr, want[i][1], v.len))
+            printf("# field %zu: %.*s = %.*s\n", i,
+                   (int)e->fields[i].key.len, e->fields[i].key.ptr,
+                   (int)v.len, v.ptr);
+        CHECK(e->fields[i].key.len == strlen(want[i][0]) &&
+              memcmp(e->fields[i].key.ptr, want[i][0],
+                     e->fields[i].key.len) == 0);
+        CHECK(v.len == strlen(want[i][1]) &&
+              memcmp(v.ptr, want[i][1], v.len) == 0);
+    }
+    det_close(&a);
+    teardown();
+}
+
 SN_TEST_MAIN(SN_T(partition_moves_between_instances),
-             SN_T(origins_survive_restart))
+             SN_T(origins_survive_restart), SN_T(shared_summaries_as_alone),
+             SN_T(annotate_sets_as_each_match))

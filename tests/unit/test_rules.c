@@ -5,6 +5,7 @@
  * test: with and without it, the same rules match the same events).
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "rules/load.h"
 #include "rules/prefilter.h"
 #include "rules/regex.h"
+#include "rules/value.h"
 #include "sn_test.h"
 
 /* ---- a test event ------------------------------------------------------- */
@@ -1219,6 +1221,238 @@ SN_TEST(extract_lazy_and_first_wins)
     sn_ruleset_free(rs);
 }
 
+/* Rules sharing an extract entry (the pack's YAML anchors) match its
+ * regex once per event; each must still get exactly the fields it gets
+ * alone (explain evaluates one rule on a fresh event: no sharing). */
+static void
+check_shared_extract(int *sn_failed_, const struct sn_ruleset *rs,
+                     const char *const *msgs, size_t n_msgs)
+{
+    struct sn_rules_scratch *sc = sn_rules_scratch_new(rs);
+    size_t n_shared = 0;
+
+    for (size_t i = 0; i < n_msgs; i++) {
+        struct tev e = ev_msg("sshd", msgs[i]);
+        struct sn_rule_event ev = { &e, tev_get };
+        const struct sn_rule_match *m;
+        struct sn_rule_match copy[32];
+        struct sn_rule_field_value vals[32][16];
+        size_t n = sn_rules_eval(rs, sc, &ev, 0, &m);
+
+        CHECK(n <= 32);
+        /* Copy out: explain reuses the scratch. */
+        for (size_t k = 0; k < n && k < 32; k++) {
+            copy[k] = m[k];
+            CHECK(m[k].n_fields <= 16);
+            memcpy(vals[k], m[k].fields,
+                   (m[k].n_fields < 16 ? m[k].n_fields : 16) *
+                       sizeof(vals[k][0]));
+        }
+        for (size_t k = 0; k < n && k < 32; k++) {
+            struct sn_rule_explain x;
+            sn_rules_explain(rs, sc, &ev, copy[k].rule, &x);
+            CHECK(x.matched);
+            CHECK_EQ(x.n_fields, copy[k].n_fields);
+            for (size_t f = 0; f < x.n_fields && f < copy[k].n_fields; f++) {
+                struct sn_buf a, b;
+                sn_buf_init(&a, 1024);
+                sn_buf_init(&b, 1024);
+                sn_value_json(&x.fields[f].v, &a);
+                sn_value_json(&vals[k][f].v, &b);
+                CHECK(x.fields[f].name == vals[k][f].name);
+                CHECK(x.fields[f].v.type == vals[k][f].v.type);
+                CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+                sn_buf_fini(&a);
+                sn_buf_fini(&b);
+            }
+            if (copy[k].n_fields > 0)
+                n_shared++;
+        }
+        /* ...and the same rules match as when each runs alone. */
+        {
+            size_t alone = 0;
+            for (size_t r = 0; r < rs->n_rules; r++) {
+                struct sn_rule_explain x;
+                sn_rules_explain(rs, sc, &ev, &rs->rules[r], &x);
+                alone += x.matched && rs->rules[r].enabled;
+            }
+            CHECK_EQ(alone, n);
+        }
+    }
+    CHECK(n_shared > n_msgs); /* some line had several extracting rules */
+    sn_rules_scratch_free(sc);
+}
+
+SN_TEST(shared_extract_same_fields)
+{
+    static const char *const pack_msgs[] = {
+        "Failed password for root from 203.0.113.5 port 52414 ssh2",
+        "Failed password for invalid user admin from 2001:db8::7 port 2 ssh2",
+        "Failed none for x from 192.0.2.1 port 1 ssh2",
+        "Invalid user oracle from 198.51.100.23 port 3345",
+        "Invalid user a from b",
+        "Accepted publickey for deploy from 192.0.2.44 port 61002 ssh2",
+        "Failed password for root from 999.1.1.1 port 22 ssh2",
+        "nothing to see",
+    };
+    /* One pattern, several mappings and types: the shared match (and its
+     * shared conversions) must still convert per rule. */
+    static const char *const yaml =
+        "rules:\n"
+        "  - id: a\n    title: t\n    severity: low\n"
+        "    match: exists p\n"
+        "    extract:\n"
+        "      - regex: 'x=(?<v>\\S+) y=(?<w>\\d+)'\n"
+        "        fields: {v: p, w: q:int}\n"
+        "  - id: b\n    title: t\n    severity: low\n"
+        "    match: exists r\n"
+        "    extract:\n"
+        "      - regex: 'x=(?<v>\\S+) y=(?<w>\\d+)'\n"
+        "        fields: {v: r:ip, w: p}\n"
+        "  - id: c\n    title: t\n    severity: low\n"
+        "    match: exists p\n"
+        "    extract:\n"
+        "      - regex: 'x=(?<v>\\S+) y=(?<w>\\d+)'\n"
+        "        fields: {v: p, w: s:int}\n"
+        "  - id: d\n    title: t\n    severity: low\n"
+        "    match: exists t or exists u\n"
+        "    extract:\n"
+        "      - regex: 'x=(?<v>\\S+) y=(?<w>\\d+)'\n"
+        "        fields: {v: t:ip, w: u:ip}\n";
+    static const char *const own_msgs[] = {
+        "x=10.1.2.3 y=7", "x=nope y=8", "x=::1 y=99999", "y=1 x=2",
+        "x=300 y=1", "x=12 y=99999999999999999999",
+    };
+    static const char *const files[] = { "sshd.yaml" };
+    struct sn_rules_src *src = sn_rules_src_new();
+    struct sn_ruleset *pack = NULL, *own = build(yaml, NULL);
+    struct sn_diags d;
+    char path[1024];
+    size_t n_extract = 0;
+
+    sn_diags_init(&d);
+    snprintf(path, sizeof(path), "%s/conf/rules/%s", srcdir(), files[0]);
+    sn_rules_src_add_file(src, path, &d);
+    sn_ruleset_build(src, &pack, &d);
+    sn_diags_fini(&d);
+    sn_rules_src_free(src);
+    CHECK(pack != NULL && own != NULL);
+    if (pack == NULL || own == NULL) {
+        sn_ruleset_free(pack);
+        sn_ruleset_free(own);
+        return;
+    }
+    for (size_t i = 0; i < pack->n_rules; i++)
+        n_extract += pack->rules[i].n_extract;
+    CHECK(pack->n_re_classes < n_extract); /* the anchors do share */
+    CHECK_EQ(own->n_re_classes, 1);
+    check_shared_extract(sn_failed_, pack, pack_msgs,
+                         sizeof(pack_msgs) / sizeof(pack_msgs[0]));
+    check_shared_extract(sn_failed_, own, own_msgs,
+                         sizeof(own_msgs) / sizeof(own_msgs[0]));
+    sn_ruleset_free(pack);
+    sn_ruleset_free(own);
+}
+
+SN_TEST(regex_anchored_prefix)
+{
+    static const struct {
+        const char *pat;
+        const char *want; /* "" : none */
+    } cases[] = {
+        { "^Failed (?<m>\\S+) for", "Failed " },
+        { "^Invalid user (?<u>.*)", "Invalid user " },
+        { "^abc?d", "ab" },
+        { "^abc*", "ab" },
+        { "^abc+", "ab" },
+        { "^abc{2}", "ab" },
+        { "^ab\\.c", "ab" },
+        { "^ab(c)", "ab" },
+        { "^ab[c]", "ab" },
+        { "^a|b", "" },
+        { "^(?:a|b)c", "" },
+        { "^ab(?:c|d)", "ab" },
+        { "^ab[|]c", "ab" },
+        { "^ab\\|c", "ab" },
+        { "^ab(c|d)|e", "" },
+        { "^a\\Qb|c\\E", "" },
+        { "^ab(?x) c|d", "" },
+        { "^ab(?#|)c", "" },
+        { "abc", "" },
+        { "(?i)^abc", "" },
+        { "^", "" },
+        { "^error: PAM: (?:A|B)", "error: PAM: " },
+        { "^User 'x' = \"y\"", "User 'x' = \"y\"" },
+    };
+    char out[64];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = sn_regex_anchored_prefix(cases[i].pat, strlen(cases[i].pat),
+                                            false, out, sizeof(out));
+        if (n != strlen(cases[i].want) || memcmp(out, cases[i].want, n) != 0)
+            printf("# %s: got \"%.*s\"\n", cases[i].pat, (int)n, out);
+        CHECK(n == strlen(cases[i].want) &&
+              memcmp(out, cases[i].want, n) == 0);
+    }
+    CHECK_EQ(sn_regex_anchored_prefix("^abc", 4, true, out, sizeof(out)), 0);
+    CHECK_EQ(sn_regex_anchored_prefix("^abcdef", 7, false, out, 3), 3);
+}
+
+/* Skipping an extract regex on a subject without its anchored prefix
+ * must never lose a match: every extract of the shipped pack against
+ * every suffix of every sample line. */
+SN_TEST(anchored_prefix_never_loses_a_match)
+{
+    static const char *const packs[] = { "sshd", "system", "privilege" };
+    unsigned lost = 0, skipped = 0, with_prefix = 0;
+    pcre2_match_data *md = pcre2_match_data_create(64, NULL);
+
+    for (size_t f = 0; f < sizeof(packs) / sizeof(packs[0]); f++) {
+        struct sn_rules_src *src = sn_rules_src_new();
+        struct sn_ruleset *rs = NULL;
+        struct sn_diags d;
+        char path[1024];
+        char *text;
+
+        sn_diags_init(&d);
+        snprintf(path, sizeof(path), "%s/conf/rules/%s.yaml", srcdir(),
+                 packs[f]);
+        sn_rules_src_add_file(src, path, &d);
+        sn_ruleset_build(src, &rs, &d);
+        sn_diags_fini(&d);
+        sn_rules_src_free(src);
+        snprintf(path, sizeof(path), "%s/conf/rules/samples/%s.log", srcdir(),
+                 packs[f]);
+        text = read_file(path);
+        CHECK(rs != NULL && text != NULL);
+        for (size_t r = 0; rs != NULL && text != NULL && r < rs->n_rules; r++)
+            for (size_t k = 0; k < rs->rules[r].n_extract; k++) {
+                const struct sn_extract *x = &rs->rules[r].extract[k];
+                with_prefix += x->prefix_len > 0;
+                for (const char *l = text; *l;) {
+                    const char *nl = strchr(l, '\n');
+                    size_t len = nl ? (size_t)(nl - l) : strlen(l);
+                    for (size_t p = 0; p < len; p++) {
+                        bool skip = x->prefix_len > 0 &&
+                                    (len - p < x->prefix_len ||
+                                     memcmp(l + p, x->prefix, x->prefix_len));
+                        if (!skip)
+                            continue;
+                        skipped++;
+                        lost += pcre2_match(x->re, (PCRE2_SPTR)(l + p),
+                                            len - p, 0, 0, md, NULL) >= 0;
+                    }
+                    l += len + (nl != NULL);
+                }
+            }
+        free(text);
+        sn_ruleset_free(rs);
+    }
+    pcre2_match_data_free(md);
+    CHECK_EQ(lost, 0);
+    CHECK(with_prefix > 10 && skipped > 100000);
+}
+
 /* ---- prefilter property test
  * ------------------------------------------------------- */
 
@@ -1416,15 +1650,143 @@ SN_TEST(ip_format_v4)
     CHECK_EQ(bad, 0);
 }
 
-SN_TEST_MAIN(SN_T(ip_format_v4), SN_T(lexer_tokens), SN_T(lexer_errors), SN_T(precedence),
-             SN_T(parse_errors), SN_T(parse_depth_limit), SN_T(op_equality),
-             SN_T(op_order), SN_T(op_strings), SN_T(op_in), SN_T(op_regex),
-             SN_T(op_cidr), SN_T(cidr_parse), SN_T(op_exists_bool_const),
+/* sn_ip_parse reads dotted quads by hand: it must accept and produce
+ * exactly what inet_pton does (the reference below is how it worked
+ * before). */
+static bool
+ref_ip_parse(const char *s, size_t len, struct sn_ip *out)
+{
+    char buf[64];
+
+    memset(out, 0, sizeof(*out));
+    if (len == 0 || len >= sizeof(buf))
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (memchr(buf, ':', len) != NULL) {
+        if (inet_pton(AF_INET6, buf, out->addr) != 1)
+            return false;
+        out->family = 6;
+        sn_ip_normalise(out);
+        return true;
+    }
+    if (inet_pton(AF_INET, buf, out->addr) != 1)
+        return false;
+    out->family = 4;
+    return true;
+}
+
+static unsigned
+ip_parse_differs(const char *s, size_t len)
+{
+    struct sn_ip a, b;
+    bool ra, rb;
+
+    memset(&a, 0xaa, sizeof(a));
+    ra = sn_ip_parse(s, len, &a);
+    rb = ref_ip_parse(s, len, &b);
+    if (ra != rb || (ra && memcmp(&a, &b, sizeof(a)) != 0)) {
+        printf("# ip parse differs on \"%.*s\"\n", (int)len, s);
+        return 1;
+    }
+    return 0;
+}
+
+SN_TEST(ip_parse_v4_as_inet_pton)
+{
+    static const char alphabet[] = "0129.";
+    static const char *const fixed[] = {
+        "203.0.113.5", "255.255.255.255", "256.1.1.1", "01.2.3.4",
+        "1.2.3.4.5", "1..2.3", ".1.2.3", "1.2.3.", "1.2.3", "0.0.0.0",
+        "1.2.3.04", "999.1.1.1", "1.2.3.4 ", "1.2.3.4.5.6.7.8.9",
+        "1.2.3.4.", "1.2.3.4..", "a.b.c.d", "::ffff:1.2.3.4",
+        "2001:db8::1", "1.2.3.4%eth0", "123456789012345678901234567890.1",
+        "",
+    };
+    char str[8];
+    unsigned bad = 0, n = 0;
+    int accepted = 0;
+
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        bad += ip_parse_differs(fixed[i], strlen(fixed[i]));
+    /* "1.2.3.4\0junk": inet_pton stopped at the NUL. */
+    bad += ip_parse_differs("1.2.3.4\0junk", 12);
+    /* Every string of up to 7 characters over digits and dots. */
+    for (size_t len = 1; len <= 7; len++) {
+        size_t total = 1;
+        for (size_t k = 0; k < len; k++)
+            total *= sizeof(alphabet) - 1;
+        for (size_t code = 0; code < total; code++) {
+            size_t c = code;
+            struct sn_ip ip;
+            for (size_t k = 0; k < len; k++) {
+                str[k] = alphabet[c % (sizeof(alphabet) - 1)];
+                c /= sizeof(alphabet) - 1;
+            }
+            bad += ip_parse_differs(str, len);
+            accepted += sn_ip_parse(str, len, &ip);
+            n++;
+        }
+    }
+    CHECK_EQ(bad, 0);
+    CHECK(accepted > 0 && n > 90000); /* the sweep covered valid quads */
+}
+
+/* Extracted integers: plain digits are read by hand, the rest by strtoll
+ * or strtod; both must agree with strtoll on digits. */
+SN_TEST(parse_number_digits)
+{
+    static const char *const cases[] = {
+        "0", "22", "007", "65535", "999999999999999999",
+        "9223372036854775807", "9223372036854775808", "-5", "+5", "1e3",
+        "1.5", "12a", "",
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *c = cases[i];
+        bool is_int = false, ok;
+        int64_t v = -1;
+        double d = -1;
+        char *end;
+
+        ok = sn_parse_number(c, strlen(c), &is_int, &v, &d);
+        if (c[0] >= '0' && c[0] <= '9' && strspn(c, "0123456789") ==
+                                              strlen(c)) {
+            long long want;
+            errno = 0;
+            want = strtoll(c, &end, 10);
+            CHECK_EQ(ok, errno == 0);
+            if (ok) {
+                CHECK(is_int);
+                CHECK(v == want);
+                CHECK(d == (double)want);
+            }
+        }
+    }
+    {
+        bool is_int;
+        int64_t v;
+        double d;
+        CHECK(!sn_parse_number("12a", 3, &is_int, &v, &d));
+        CHECK(sn_parse_number("1e3", 3, &is_int, &v, &d) && !is_int &&
+              d == 1000.0);
+        CHECK(sn_parse_number("-5", 2, &is_int, &v, &d) && is_int && v == -5);
+    }
+}
+
+SN_TEST_MAIN(SN_T(ip_format_v4), SN_T(ip_parse_v4_as_inet_pton),
+             SN_T(parse_number_digits), SN_T(lexer_tokens),
+             SN_T(lexer_errors), SN_T(precedence), SN_T(parse_errors),
+             SN_T(parse_depth_limit), SN_T(op_equality), SN_T(op_order),
+             SN_T(op_strings), SN_T(op_in), SN_T(op_regex), SN_T(op_cidr),
+             SN_T(cidr_parse), SN_T(op_exists_bool_const),
              SN_T(short_circuit_and_precedence), SN_T(regex_match_limit),
              SN_T(diag_expr_positions), SN_T(diag_scalar_styles),
              SN_T(diag_rule_keys), SN_T(diag_extract),
              SN_T(diag_injection_lint), SN_T(data_files_bad),
              SN_T(regex_required_literals), SN_T(sample_files_load),
              SN_T(sshd_injection_extract), SN_T(trace_explains),
-             SN_T(extract_lazy_and_first_wins), SN_T(prefilter_property),
-             SN_T(prefilter_unit))
+             SN_T(extract_lazy_and_first_wins),
+             SN_T(shared_extract_same_fields), SN_T(regex_anchored_prefix),
+             SN_T(anchored_prefix_never_loses_a_match),
+             SN_T(prefilter_property), SN_T(prefilter_unit))
