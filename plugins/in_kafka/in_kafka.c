@@ -603,17 +603,27 @@ close_consumer(struct ik_state *s)
     left = leave_group(s, deadline > ik_mono_ms() + 2000
                               ? deadline
                               : ik_mono_ms() + 2000);
-    rd_kafka_queue_destroy(s->cq);
     if (left) {
-        rd_kafka_consumer_close(s->rk);
-        rd_kafka_destroy(s->rk);
-        return;
+        /* The LeaveGroup goes out once the revocation is done: a moment
+         * for it, so the group rebalances now rather than at
+         * session.timeout.ms. */
+        int64_t grace = ik_mono_ms() + 300;
+        while (ik_mono_ms() < grace) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 50);
+            if (m != NULL)
+                rd_kafka_message_destroy(m);
+        }
+    } else {
+        s->ctx.host->log(s->ctx.inst, SN_LOG_WARN,
+                         "the group did not take the partitions back within "
+                         "%d s; closing without leaving it (the group "
+                         "reassigns them after session.timeout.ms)",
+                         IK_STOP_MS / 1000);
     }
-    s->ctx.host->log(s->ctx.inst, SN_LOG_WARN,
-                     "the group did not take the partitions back within "
-                     "%d s; closing without leaving it (the group reassigns "
-                     "them after session.timeout.ms)",
-                     IK_STOP_MS / 1000);
+    /* Not rd_kafka_consumer_close(): the group is left already, and
+     * close still hung now and then in librdkafka 2.0 when a rebalance
+     * had started meanwhile (waiting for the group handler to end). */
+    rd_kafka_queue_destroy(s->cq);
     rd_kafka_destroy_flags(s->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
 
