@@ -53,6 +53,8 @@ feed_one(struct sn_corr *c, const struct sn_corr_input *in, uint32_t si,
     struct crule *cr = &c->rules[si];
     const struct sn_corr_spec *s = cr->spec;
     int64_t t = event_time(in, s, c->wm);
+    struct owm_entry *ow;
+    int64_t wm;
     uint32_t klen;
     uint64_t hash;
     struct ckey *k;
@@ -73,12 +75,26 @@ feed_one(struct sn_corr *c, const struct sn_corr_input *in, uint32_t si,
     if (c->cfg.n_shards > 1 &&
         sn_corr_shard(hash, c->cfg.n_shards) != c->cfg.shard)
         return SN_OK;
-    if (c->wm != T_NONE && t < c->wm - s->lateness_ns) {
+    /* Late against its own partition's newest event for this rule,
+     * when it has one (correlate_owm.c), else against the engine's. */
+    ow = in->has_origin && in->origin.src != 0
+             ? sn_corr_owm_get(cr, &in->origin)
+             : NULL;
+    wm = ow != NULL ? ow->wm : c->wm;
+    if (wm != T_NONE && t < wm - s->lateness_ns) {
         cr->st.late_dropped++;
         return SN_OK;
     }
+    if (ow != NULL) {
+        if (t > ow->wm)
+            ow->wm = t;
+        ow->idle_ticks = 0;
+    }
     if (t > c->wm)
         c->wm = t;
+    if (t > c->max_fed)
+        c->max_fed = t;
+    c->feed_wm = ow != NULL ? ow->wm : c->wm;
     sn_corr_prime(c, cr);
     k = sn_corr_key_find(cr, hash, c->kbuf, klen);
     if (k == NULL) {
@@ -269,6 +285,8 @@ sn_corr_new(const struct sn_corr_set *set, const struct sn_corr_config *cfg)
         c->cfg.degraded_interval_ns = DEF_DEGRADED_NS;
     c->slot_size = (sizeof(struct evslot) + c->cfg.summary_max + 7) & ~7u;
     c->wm = T_NONE;
+    c->max_fed = T_NONE;
+    c->feed_wm = T_NONE;
     c->n_rules = set->n_specs;
     c->rules = calloc(c->n_rules ? c->n_rules : 1, sizeof(*c->rules));
     if (c->rules == NULL) {
@@ -317,8 +335,10 @@ sn_corr_free(struct sn_corr *c)
     }
     free(c->slabs);
     free(c->chain);
-    for (size_t i = 0; i < c->n_rules; i++)
+    for (size_t i = 0; i < c->n_rules; i++) {
         free(c->rules[i].tab);
+        free(c->rules[i].owm);
+    }
     free(c->rules);
     free(c);
 }

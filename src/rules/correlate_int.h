@@ -108,6 +108,14 @@ struct ckey {
     uint64_t n_closed;
 };
 
+/* The newest event time of one key origin (correlate_owm.c). */
+struct owm_entry {
+    uint32_t src;
+    int32_t part;
+    int64_t wm;
+    uint32_t idle_ticks; /* advance() calls since it last fed */
+};
+
 struct crule {
     const struct sn_corr_spec *spec;
     uint64_t id_hash; /* FNV state after the rule id */
@@ -126,6 +134,11 @@ struct crule {
     bool primed; /* expected keys created */
     uint64_t deg_keys_reported, deg_events_reported;
     struct sn_corr_rule_stats st;
+    /* Watermarks per key origin (correlate_owm.c). Per rule: the daemon
+     * feeds a batch rule after rule, so one rule's feeds are in event
+     * order but the rules' are not interleaved by time. */
+    struct owm_entry *owm;
+    size_t n_owm, cap_owm, owm_last;
 };
 
 /* A firing signal waiting to feed a sequence (correlate_chain.c): copied
@@ -152,6 +165,8 @@ struct sn_corr {
     struct crule *rules;
     size_t n_rules;
     int64_t wm; /* watermark: newest event time seen, or advance()'s */
+    int64_t max_fed; /* newest event time fed (wm minus advance's push) */
+    int64_t feed_wm; /* the feed in progress: what its windows age by */
     size_t slot_size;
     struct ckey *free_keys; /* recycled entries keep their buffers */
     struct ckey **slabs;
@@ -279,5 +294,13 @@ sn_corr_at(const struct ckey *k, uint32_t i)
 {
     return &k->ring[(k->rhead + i) & (k->rcap - 1)];
 }
+
+/* correlate_owm.c: the entry of an origin (created; NULL on ENOMEM),
+ * the watermark a key ages by, and one advance() tick. */
+struct owm_entry *sn_corr_owm_get(struct crule *cr,
+                                  const struct sn_corr_origin *o);
+int64_t sn_corr_key_wm(const struct sn_corr *c, const struct crule *cr,
+                       const struct ckey *k);
+void sn_corr_owm_tick(struct sn_corr *c);
 
 #endif

@@ -494,7 +494,7 @@ sn_corr_key_reclaimable(const struct sn_corr *c, const struct crule *cr,
                         const struct ckey *k)
 {
     const struct sn_corr_spec *s = cr->spec;
-    int64_t wm = c->wm;
+    int64_t wm = sn_corr_key_wm(c, cr, k);
 
     if (k->firing && s->resolve_ns)
         return false;

@@ -76,10 +76,11 @@ static void
 check_key(struct sn_corr *c, struct crule *cr, struct ckey *k)
 {
     const struct sn_corr_spec *s = cr->spec;
+    int64_t wm = sn_corr_key_wm(c, cr, k);
 
     if (s->kind == SN_CORR_ABSENCE) {
         if (!k->absent && k->last_t != T_NONE &&
-            c->wm >= k->last_t + s->after_ns) {
+            wm >= k->last_t + s->after_ns) {
             struct sn_signal sig;
             sn_corr_sig_init(c, cr, k, &sig, SN_SIGNAL_FIRING,
                              k->last_t + s->after_ns);
@@ -97,7 +98,7 @@ check_key(struct sn_corr *c, struct crule *cr, struct ckey *k)
         }
         return;
     }
-    if (k->firing && s->resolve_ns && c->wm >= k->last_t + s->resolve_ns)
+    if (k->firing && s->resolve_ns && wm >= k->last_t + s->resolve_ns)
         sn_corr_resolve(c, cr, k, k->last_t + s->resolve_ns);
     if (sn_corr_key_reclaimable(c, cr, k)) {
         sn_corr_key_release(c, cr, k);
@@ -110,6 +111,7 @@ sn_corr_advance(struct sn_corr *c, int64_t now_ns)
 {
     if (now_ns > c->wm)
         c->wm = now_ns;
+    sn_corr_owm_tick(c);
     /* Signals raised here come from the clock, not from a record. */
     c->cur_has_origin = false;
     if (c->wm == T_NONE)

@@ -54,7 +54,7 @@ feed_threshold(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t t,
 {
     const struct sn_corr_spec *s = cr->spec;
     uint64_t n = s->count;
-    int64_t horizon = c->wm - s->window_ns - s->lateness_ns;
+    int64_t horizon = c->feed_wm - s->window_ns - s->lateness_ns;
     uint32_t p, lo, hi;
 
     /* Events older than any window a future event could close. */
@@ -167,7 +167,7 @@ feed_sequence(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t t,
 {
     const struct sn_corr_spec *s = cr->spec;
     uint32_t mask = 0, n = s->n_steps, slot;
-    int64_t horizon = c->wm - s->window_ns - s->lateness_ns;
+    int64_t horizon = c->feed_wm - s->window_ns - s->lateness_ns;
     struct {
         bool ok;
         int64_t start;
