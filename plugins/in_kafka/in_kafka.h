@@ -154,6 +154,11 @@ void ik_batch_done(void *state, uint64_t seq);
  * only: commit just these partitions (NULL: all). */
 bool ik_commit(struct ik_state *s, bool sync,
                const rd_kafka_topic_partition_list_t *only);
+/* Commit l: asynchronously, or waiting for the result (at most a few
+ * seconds: a lost coordinator must not hold a stop or a rebalance). */
+rd_kafka_resp_err_t ik_commit_offsets(struct ik_state *s,
+                                      const rd_kafka_topic_partition_list_t *l,
+                                      bool sync);
 /* True when no batch is in flight. */
 bool ik_track_idle(struct ik_state *s);
 void ik_update_lag(struct ik_state *s);

@@ -714,7 +714,7 @@ ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
         rd_kafka_topic_partition_list_add(l, todo[i]->topic, todo[i]->partition)
             ->offset = next[i];
     }
-    if (rd_kafka_commit(s->rk, l, sync ? 0 : 1) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (ik_commit_offsets(s, l, sync) != RD_KAFKA_RESP_ERR_NO_ERROR)
         h->counter_add(s->c_commit_errors, 1);
     else
         h->counter_add(s->c_commits, 1);

@@ -200,6 +200,38 @@ ik_signals_stored(struct ik_state *s, bool sync)
     return h->signals_stored(s->ctx.inst, sync ? 2000 : 250);
 }
 
+/* rd_kafka_commit() without its wait for ever: a synchronous commit
+ * with the coordinator unreachable blocked a stopping daemon for more
+ * than 9 minutes (its brokers gone). The result is waited for up to
+ * IK_COMMIT_WAIT_MS; after that the commit counts as failed (it may
+ * still land: committing an offset again is harmless). */
+#define IK_COMMIT_WAIT_MS 5000
+
+rd_kafka_resp_err_t
+ik_commit_offsets(struct ik_state *s, const rd_kafka_topic_partition_list_t *l,
+                  bool sync)
+{
+    rd_kafka_queue_t *q;
+    rd_kafka_event_t *ev;
+    rd_kafka_resp_err_t e;
+
+    if (!sync)
+        return rd_kafka_commit(s->rk, l, 1);
+    q = rd_kafka_queue_new(s->rk);
+    if (q == NULL)
+        return RD_KAFKA_RESP_ERR__FAIL;
+    e = rd_kafka_commit_queue(s->rk, l, q, NULL, NULL);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ev = rd_kafka_queue_poll(q, IK_COMMIT_WAIT_MS);
+        e = ev != NULL ? rd_kafka_event_error(ev)
+                       : RD_KAFKA_RESP_ERR__TIMED_OUT;
+        if (ev != NULL)
+            rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_queue_destroy(q);
+    return e;
+}
+
 bool
 ik_commit(struct ik_state *s, bool sync,
           const rd_kafka_topic_partition_list_t *only)
@@ -250,7 +282,7 @@ ik_commit(struct ik_state *s, bool sync,
         rd_kafka_topic_partition_list_destroy(l);
         return false;
     }
-    e = rd_kafka_commit(s->rk, l, sync ? 0 : 1);
+    e = ik_commit_offsets(s, l, sync);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         s->ctx.host->counter_add(s->c_commit_errors, 1);
         s->ctx.host->log(s->ctx.inst, SN_LOG_WARN,
