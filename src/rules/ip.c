@@ -66,27 +66,16 @@ parse_v4(const char *s, size_t len, uint8_t addr[4])
 }
 
 bool
-sn_ip_parse(const char *s, size_t len, struct sn_ip *out)
+sn_ip_parse_pton(const char *s, size_t len, struct sn_ip *out)
 {
     char buf[IP_TEXT_MAX];
-    int v4;
 
+    memset(out, 0, sizeof(*out));
     /* inet_pton needs a C string; addresses are short, so copy. */
     if (len == 0 || len >= sizeof(buf))
         return false;
-    memset(out, 0, sizeof(*out));
-    v4 = parse_v4(s, len, out->addr);
-    if (v4 == 1) {
-        out->family = 4;
-        return true;
-    }
-    if (v4 == 0) { /* as inet_pton leaves it: nothing written */
-        memset(out, 0, sizeof(*out));
-        return false;
-    }
     memcpy(buf, s, len);
     buf[len] = '\0';
-    memset(out, 0, sizeof(*out));
     if (memchr(buf, ':', len) != NULL) {
         if (inet_pton(AF_INET6, buf, out->addr) != 1)
             return false;
@@ -100,6 +89,26 @@ sn_ip_parse(const char *s, size_t len, struct sn_ip *out)
         return false;
     out->family = 4;
     return true;
+}
+
+bool
+sn_ip_parse(const char *s, size_t len, struct sn_ip *out)
+{
+    int v4;
+
+    if (len == 0 || len >= IP_TEXT_MAX)
+        return false;
+    memset(out, 0, sizeof(*out));
+    v4 = parse_v4(s, len, out->addr);
+    if (v4 == 1) {
+        out->family = 4;
+        return true;
+    }
+    if (v4 == 0) { /* as inet_pton leaves it: nothing written */
+        memset(out, 0, sizeof(*out));
+        return false;
+    }
+    return sn_ip_parse_pton(s, len, out);
 }
 
 bool

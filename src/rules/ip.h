@@ -24,6 +24,9 @@ struct sn_cidr {
 /* Parse a textual address (no brackets, no zone id). Returns false on any
  * other text. */
 bool sn_ip_parse(const char *s, size_t len, struct sn_ip *out);
+/* The same through inet_pton only: the reference the hand-written
+ * dotted-quad path of sn_ip_parse must agree with (tests). */
+bool sn_ip_parse_pton(const char *s, size_t len, struct sn_ip *out);
 /* Parse "addr/prefix" or a bare address (full-length prefix). Host bits
  * set below the prefix are an error (*host_bits set) so "10.0.0.1/8" is
  * caught at load time instead of silently meaning 10.0.0.0/8. */

@@ -1651,29 +1651,12 @@ SN_TEST(ip_format_v4)
 }
 
 /* sn_ip_parse reads dotted quads by hand: it must accept and produce
- * exactly what inet_pton does (the reference below is how it worked
+ * exactly what its inet_pton path does (how every address was read
  * before). */
 static bool
 ref_ip_parse(const char *s, size_t len, struct sn_ip *out)
 {
-    char buf[64];
-
-    memset(out, 0, sizeof(*out));
-    if (len == 0 || len >= sizeof(buf))
-        return false;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    if (memchr(buf, ':', len) != NULL) {
-        if (inet_pton(AF_INET6, buf, out->addr) != 1)
-            return false;
-        out->family = 6;
-        sn_ip_normalise(out);
-        return true;
-    }
-    if (inet_pton(AF_INET, buf, out->addr) != 1)
-        return false;
-    out->family = 4;
-    return true;
+    return sn_ip_parse_pton(s, len, out);
 }
 
 static unsigned
