@@ -106,8 +106,10 @@ feed_one(struct sn_corr *c, const struct sn_corr_input *in, uint32_t si,
         sn_corr_lru_push_head(cr, k);
     }
     k->touch_wm = c->wm;
-    if (in->has_origin)
+    if (in->has_origin) {
         k->origin = in->origin;
+        k->owm_slot = ow != NULL ? (uint32_t)(ow - cr->owm) + 1 : 0;
+    }
     c->cur_origin = in->origin;
     c->cur_has_origin = in->has_origin;
     cr->st.events++;

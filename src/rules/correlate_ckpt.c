@@ -387,6 +387,7 @@ get_key(struct sn_corr *c, struct crule *cr, struct rd *r,
             goto nomem;
         k->hash = hash;
         k->origin = how->tag != NULL ? *how->tag : origin_of(c, &o);
+        k->owm_slot = 0;
     } else {
         memset(&tmp, 0, sizeof(tmp));
         k = NULL;

@@ -88,6 +88,9 @@ struct ckey {
     uint64_t hits, suppressed, n_seen;
     bool firing, absent, has_signal;
     struct sn_corr_origin origin; /* of the last record that fed it */
+    /* Index + 1 of origin's watermark in the rule's table
+     * (correlate_owm.c); 0: look it up. Saves a scan per key and tick. */
+    uint32_t owm_slot;
     /* ring (threshold, sequence), sorted by t */
     struct rent *ring;
     uint32_t rhead, rn, rcap; /* rcap: power of two */

@@ -159,6 +159,7 @@ sn_corr_key_alloc(struct sn_corr *c)
     k->rb_cur = T_NONE;
     k->fired_b = T_NONE;
     k->origin = SN_CORR_ORIGIN_NONE;
+    k->owm_slot = 0;
     return k;
 }
 

@@ -59,7 +59,11 @@ sn_corr_key_wm(const struct sn_corr *c, const struct crule *cr,
     if (k->origin.src == 0 || cr->n_owm == 0)
         return c->wm;
     e = NULL;
-    if (cr->owm_last < cr->n_owm && same(&cr->owm[cr->owm_last], &k->origin))
+    if (k->owm_slot > 0 && k->owm_slot <= cr->n_owm &&
+        same(&cr->owm[k->owm_slot - 1], &k->origin))
+        e = &cr->owm[k->owm_slot - 1];
+    else if (cr->owm_last < cr->n_owm &&
+             same(&cr->owm[cr->owm_last], &k->origin))
         e = &cr->owm[cr->owm_last];
     for (size_t i = 0; e == NULL && i < cr->n_owm; i++)
         if (same(&cr->owm[i], &k->origin))
