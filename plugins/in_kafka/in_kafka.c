@@ -550,34 +550,39 @@ n_assigned(struct ik_state *s)
     return n;
 }
 
+/* Serve the consumer (rebalance callbacks) until `until`, or sooner once
+ * nothing is assigned when that is asked. Messages polled meanwhile are
+ * dropped: they were never handed over, so they are not committed. */
+static void
+serve_until(struct ik_state *s, int64_t until, bool until_unassigned)
+{
+    while (ik_mono_ms() < until && !(until_unassigned && n_assigned(s) == 0)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 50);
+        if (m != NULL)
+            rd_kafka_message_destroy(m);
+    }
+}
+
 /*
- * Leave the group before closing: unsubscribe and serve the revocation
- * from our own poll, until nothing is assigned or the deadline passes.
- * librdkafka 2.0 can hang for ever in rd_kafka_assign() when
- * rd_kafka_consumer_close() itself has to run the revocation while the
- * group is rebalancing (librdkafka issue 4884): two instances stopped at
- * once hung 4 times in 16 here. With the assignment already given up,
- * close has nothing left to revoke. Messages polled meanwhile are
- * dropped: they were never handed over, so they are not committed.
- * Returns true when nothing is assigned any more.
+ * Leave the group ourselves: unsubscribe and serve the revocation from
+ * our own poll, until nothing is assigned or the deadline passes.
+ * librdkafka 2.0 hung for ever in rd_kafka_assign() when
+ * rd_kafka_consumer_close() ran the revocation while the group was
+ * rebalancing (librdkafka issue 4884): two instances stopped at once hung
+ * 4 times in 16 here. True when nothing is assigned any more.
  */
 static bool
 leave_group(struct ik_state *s, int64_t deadline)
 {
-    if (rd_kafka_unsubscribe(s->rk) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return n_assigned(s) == 0;
-    while (n_assigned(s) > 0 && ik_mono_ms() < deadline) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 100);
-        if (m != NULL)
-            rd_kafka_message_destroy(m);
-    }
+    if (rd_kafka_unsubscribe(s->rk) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        serve_until(s, deadline, true);
     return n_assigned(s) == 0;
 }
 
-/* The consumer's share of a stop: commit, leave the group, close. A
+/* The consumer's share of a stop: commit, leave the group, destroy. A
  * group that cannot settle (coordinator gone, a rebalance that never
  * ends) must not hold the daemon: after IK_STOP_MS the consumer is
- * destroyed without the close handshake; the group then notices at
+ * destroyed without leaving; the group then notices at
  * session.timeout.ms, and what was not committed is read again. */
 #define IK_STOP_MS 10000
 
@@ -607,12 +612,7 @@ close_consumer(struct ik_state *s)
         /* The LeaveGroup goes out once the revocation is done: a moment
          * for it, so the group rebalances now rather than at
          * session.timeout.ms. */
-        int64_t grace = ik_mono_ms() + 300;
-        while (ik_mono_ms() < grace) {
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 50);
-            if (m != NULL)
-                rd_kafka_message_destroy(m);
-        }
+        serve_until(s, ik_mono_ms() + 300, false);
     } else {
         s->ctx.host->log(s->ctx.inst, SN_LOG_WARN,
                          "the group did not take the partitions back within "
@@ -627,8 +627,9 @@ close_consumer(struct ik_state *s)
     rd_kafka_destroy_flags(s->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     /* librdkafka's threads may still be ending: a process that exits
      * meanwhile crashed LeakSanitizer's exit check under the ASan build
-     * (1 stop in 2 of kafka_stop_together.sh). Waits for every handle's
-     * threads, so at most a moment. */
+     * (1 stop in 2 of kafka_stop_together.sh). It waits for every
+     * librdkafka handle of the process: the full 2 s while an out_kafka
+     * producer is still alive. */
     (void)rd_kafka_wait_destroyed(2000);
 }
 
