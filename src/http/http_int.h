@@ -76,6 +76,9 @@ struct sn_req {
     char cid[65];      /* X-Correlation-ID */
     enum sn_role role; /* of the token (admin when auth is off) */
     char actor[64];    /* token name, or "anonymous" */
+    char ident[80];    /* rate-limit identity: token name or "peer:addr" */
+    bool has_tok;      /* a token authenticated the request */
+    unsigned char tok_hash[32]; /* its hash: the live feed checks it */
     char params[SN_ROUTE_MAX_PARAMS][128]; /* {id}, {action}, in order */
     size_t n_params;
 };
@@ -119,6 +122,12 @@ const char *sn_req_query(struct sn_req *rq, const char *key);
 /* The request body as a NUL-terminated copy in b (max_body bounded). */
 enum sn_status sn_req_body(struct sn_req *rq, struct sn_buf *b);
 
+/* auth.c: re-read the tokens file when it changed; true when a new set
+ * was loaded (then h->tokens is another object). */
+bool sn_auth_refresh(struct sn_http *h);
+/* Is a token with this name and hash still in the set? */
+bool sn_auth_token_valid(struct sn_http *h, const char *name,
+                         const unsigned char hash[32]);
 /* auth.c: authenticate and rate-limit; false when a reply was sent. */
 bool sn_auth_check(struct sn_req *rq, enum sn_role need);
 /* Add the headers every response carries. */
