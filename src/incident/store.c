@@ -7,6 +7,7 @@
  */
 #include "incident/store.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -15,6 +16,8 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/log.h"
+#include "core/statefile.h"
 
 /* Numbered migrations: append only. Migration N brings the schema from
  * version N-1 to N. */
@@ -369,6 +372,20 @@ sn_store_open(const char *path, bool read_only, struct sn_store **out,
         return SN_ENOMEM;
     }
     s->read_only = read_only;
+    /* Incidents and the audit trail are not for every local user: 0600
+     * (SQLite gives -wal and -shm the database's mode and owner). */
+    if (!read_only) {
+        char note[512];
+        if (sn_statefile_prepare_db(path, note, sizeof(note)) != 0) {
+            sn_error_set(err, "cannot create incident store %s: %s", path,
+                         strerror(errno));
+            goto fail;
+        }
+        if (note[0])
+            sn_log_warn("incident store readable by other users (%s): now "
+                        "0600",
+                        note);
+    }
     /* NOMUTEX: a connection belongs to one thread (store.h). */
     if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
