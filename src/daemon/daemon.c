@@ -20,6 +20,8 @@
 #include "http/http.h"
 #include "config.h"
 #include "daemon/privsep.h"
+#include "incident/audit.h"
+#include "incident/incidents.h"
 #include "incident/manager.h"
 #include "incident/relay.h"
 #include "pipeline/pipeline.h"
@@ -281,6 +283,33 @@ db_path(const struct sn_config *c)
     return p;
 }
 
+/* A SIGHUP reload in the audit trail (the API's reload is audited with
+ * its token by the HTTP side). Only where an incident store exists: a
+ * pipeline without one keeps no audit. */
+static void
+audit_reload(struct sn_daemon *d, bool ok)
+{
+    struct sn_incidents *inc = NULL;
+    struct sn_error err;
+
+    if (d->db_path == NULL || access(d->db_path, F_OK) != 0)
+        return;
+    sn_error_clear(&err);
+    if (sn_incidents_open(d->db_path, false, &inc, &err) != SN_OK ||
+        sn_incidents_audit(inc,
+                           &(struct sn_audit_entry){
+                               .actor = "signal:SIGHUP",
+                               .action = "reload",
+                               .target = "configuration and rules",
+                               .result = ok ? "ok" : "failed",
+                               .details = ok ? NULL
+                                             : "invalid configuration or "
+                                               "rules; see the log" },
+                           &err) != SN_OK)
+        sn_log_error("reload not audited: %s", err.msg);
+    sn_incidents_close(inc);
+}
+
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -288,8 +317,10 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
     (void)what;
     if (sig == SIGHUP) {
+        bool ok;
         sn_log_info("SIGHUP");
-        reload(d);
+        ok = reload(d);
+        audit_reload(d, ok);
         return;
     }
     sn_log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");

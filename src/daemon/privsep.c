@@ -71,14 +71,16 @@ sn_privsep_state_dir(const char *dir, const struct sn_privsep_user *u,
     }
     /* Incidents, audit and raw events: not for every local user. */
     if ((st.st_mode & 027) != 0) {
-        if (chmod(dir, st.st_mode & 0750) != 0) {
-            sn_error_set(err, "cannot restrict state_dir %s to 0750: %s", dir,
-                         strerror(errno));
-            return SN_EIO;
-        }
-        sn_log_warn("state_dir %s was %03o: now %03o", dir,
-                    (unsigned)(st.st_mode & 0777),
-                    (unsigned)(st.st_mode & 0750));
+        /* Not ours to change (another owner): say so and go on; what
+         * the daemon creates inside is 0600 anyway. */
+        if (chmod(dir, st.st_mode & 0750) != 0)
+            sn_log_warn("state_dir %s is %03o (others can list it) and "
+                        "cannot be restricted: %s",
+                        dir, (unsigned)(st.st_mode & 0777), strerror(errno));
+        else
+            sn_log_warn("state_dir %s was %03o: now %03o", dir,
+                        (unsigned)(st.st_mode & 0777),
+                        (unsigned)(st.st_mode & 0750));
     }
     if (u == NULL || u->uid == 0)
         return SN_OK;

@@ -163,6 +163,12 @@ sn_api_events_post(struct sn_req *rq)
     json_object_put(root);
     sn_buf_fini(&body);
     sn_counter_add(h->c_events_in, taken);
+    {
+        char what[96];
+        snprintf(what, sizeof(what), "%zu of %zu events accepted", taken, n);
+        sn_http_audit(rq, "events.post", in->name, taken < n ? "failed" : "ok",
+                      what);
+    }
     if (taken < n) {
         sn_counter_add(h->c_events_rejected, n - taken);
         sn_reply_error(rq, 503, "pipeline_full",
