@@ -400,6 +400,13 @@ struct sn_host {
         SN_PRINTF(4, 5);
     void (*http_log)(struct sn_http_req *rq, enum sn_log_level level,
                      const char *fmt, ...) SN_PRINTF(3, 4);
+
+    /* The current value of a counter or gauge this plugin registered
+     * (for its own HTTP answers: the same figure /metrics shows, kept
+     * across reloads like the series). Any thread. */
+    uint64_t (*counter_value)(const struct sn_counter *c);
+    /* The instance's configured name (valid until destroy()). */
+    const char *(*instance_name)(struct sn_instance *inst);
 };
 
 /* True when the running daemon's host table has fn: a plugin built

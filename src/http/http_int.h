@@ -134,7 +134,6 @@ void sn_api_health(struct sn_req *rq);
 void sn_api_ready(struct sn_req *rq);
 void sn_api_metrics(struct sn_req *rq);
 void sn_api_whoami(struct sn_req *rq);
-void sn_api_rules_list(struct sn_req *rq);
 void sn_api_rules_reload(struct sn_req *rq);
 void sn_api_openapi(struct sn_req *rq);
 void sn_static_serve(struct sn_req *rq);
