@@ -70,6 +70,9 @@ struct sn_req {
     char cid[65];      /* X-Correlation-ID */
     enum sn_role role; /* of the token (admin when auth is off) */
     char actor[64];    /* token name, or "anonymous" */
+    char ident[80];    /* rate-limit identity: token name or "peer:addr" */
+    bool has_tok;      /* a token authenticated the request */
+    unsigned char tok_hash[32]; /* its hash: the live feed checks it */
     char params[SN_ROUTE_MAX_PARAMS][128]; /* {id}, {action}, in order */
     size_t n_params;
     bool replied;         /* sn_reply ran */
@@ -119,11 +122,24 @@ void sn_reply_error(struct sn_req *rq, int http_code, const char *code,
 /* Log a line tagged with the request's correlation ID. */
 void sn_req_log(struct sn_req *rq, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Parse the query once: false (a 400 bad_query was sent) when it is
+ * malformed or a key other than `field` is repeated. http.c calls it
+ * before routing, so handlers see a checked query. */
+bool sn_req_parse_query(struct sn_req *rq);
+/* Escape control bytes and backslashes of src[0..len) as \xHH into dst
+ * (cap bytes, NUL-terminated, truncated to fit); returns dst. */
+char *sn_http_log_escape(const char *src, size_t len, char *dst, size_t cap);
 /* Query parameter (decoded) or NULL. */
 const char *sn_req_query(struct sn_req *rq, const char *key);
 /* The request body as a NUL-terminated copy in b (max_body bounded). */
 enum sn_status sn_req_body(struct sn_req *rq, struct sn_buf *b);
 
+/* auth.c: re-read the tokens file when it changed; true when a new set
+ * was loaded (then h->tokens is another object). */
+bool sn_auth_refresh(struct sn_http *h);
+/* Is a token with this name and hash still in the set? */
+bool sn_auth_token_valid(struct sn_http *h, const char *name,
+                         const unsigned char hash[32]);
 /* auth.c: authenticate and rate-limit; false when a reply was sent. */
 bool sn_auth_check(struct sn_req *rq, enum sn_role need);
 /* Add the headers every response carries. */
@@ -149,7 +165,12 @@ void sn_http_incidents_close(struct sn_http *h);
 void sn_api_events_search(struct sn_req *rq);
 void sn_api_events_counts(struct sn_req *rq);
 void sn_http_history_close(struct sn_http *h);
-/* RFC 3339 UTC or integer ns since the epoch (api_incidents.c). */
+/* 2200-01-01T00:00:00Z in ns: the latest time a query may name. Far
+ * enough from INT64_MAX that the difference of two valid times, plus a
+ * bucket, never overflows. */
+#define SN_HTTP_TIME_MAX_NS (7258118400LL * 1000000000)
+/* RFC 3339 UTC or integer ns since the epoch, 1970 to 2199, real dates
+ * only (api_incidents.c). False for anything else. */
 bool sn_http_parse_time(const char *s, int64_t *out);
 
 #endif
