@@ -16,8 +16,6 @@ const struct sn_route sn_routes[] = {
     { "GET", "/metrics", SN_ROLE_NONE, sn_api_metrics },
     { "GET", "/api/v1/openapi.json", SN_ROLE_NONE, sn_api_openapi },
     { "GET", "/api/v1/whoami", SN_ROLE_VIEWER, sn_api_whoami },
-    { "GET", "/api/v1/events", SN_ROLE_VIEWER, sn_api_events_search },
-    { "GET", "/api/v1/events/counts", SN_ROLE_VIEWER, sn_api_events_counts },
     { "POST", "/api/v1/rules/reload", SN_ROLE_ADMIN, sn_api_rules_reload },
     { "GET", "/api/v1/incidents", SN_ROLE_VIEWER, sn_api_incidents_list },
     { "GET", "/api/v1/incidents/{id}", SN_ROLE_VIEWER, sn_api_incidents_get },

@@ -169,7 +169,9 @@ init_instance(struct sn_pipeline *pl, struct sn_instance *in,
     }
     if (in->p->flags & SN_PLUGIN_ONE_PER_STATE_DIR) {
         for (struct sn_instance *o = pl->insts; o < in; o++)
-            if (o->p == in->p) {
+            /* By name: each instance reads its own copy of the
+             * descriptor (plugin/loader.h). */
+            if (o->p != NULL && strcmp(o->p->name, in->p->name) == 0) {
                 sn_diags_add(d, SN_DIAG_ERROR, file, in->conf->line,
                              in->conf->col,
                              "%s '%s': a second %s instance (the first is "

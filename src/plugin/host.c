@@ -315,4 +315,5 @@ const struct sn_host sn_host_table = {
     .http_log = sn_host_http_log,
     .counter_value = h_counter_value,
     .instance_name = h_instance_name,
+    .http_query_at = sn_host_http_query_at,
 };

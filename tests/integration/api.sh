@@ -18,6 +18,7 @@ detectors:
   - { name: rules, plugin: det_rules, rules: [ $SRCDIR/tests/data/rules/sshd.yaml ] }
 outputs:
   - { name: o, plugin: out_file, path: $TMP/out.json }
+  - { name: h, plugin: out_history }
 EOC
 S="$SENTINELD"
 V=$("$S" token create --name vic --role viewer -c "$TMP/c.yaml" 2>/dev/null)
