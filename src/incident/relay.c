@@ -431,6 +431,8 @@ sn_relay_start(struct sn_instance *out, struct sn_manager *m,
                      out->name);
         goto fail;
     }
+    out->relay_ack = sn_relay_ack;
+    out->relay_free = sn_relay_free;
     out->relay = r;
     return SN_OK;
 fail:

@@ -14,7 +14,6 @@
 #include "core/clock.h"
 #include "core/limits.h"
 #include "core/log.h"
-#include "incident/relay.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
@@ -101,7 +100,8 @@ sn_output_ack(struct sn_instance *o, uint64_t token, enum sn_out_result result,
 
     if (o->takes_incidents) {
         /* Incident outputs are fed by their relay, which waits for this. */
-        sn_relay_ack(o->relay, token, result, reason);
+        if (o->relay_ack != NULL)
+            o->relay_ack(o->relay, token, result, reason);
         return;
     }
     pthread_mutex_lock(&o->pending_lock);

@@ -16,7 +16,6 @@
 #include "config/options.h"
 #include "core/log.h"
 #include "core/status.h"
-#include "incident/relay.h"
 #include "plugin/http_req.h"
 
 static void
@@ -653,7 +652,8 @@ sn_pipeline_free(struct sn_pipeline *pl)
             in->p->destroy(in->state);
         /* Stopped before the output's stop(), freed only now: an
          * acknowledgement may reach it until the output stopped. */
-        sn_relay_free(in);
+        if (in->relay_free != NULL)
+            in->relay_free(in);
         sn_plugin_close(in->lib);
         sn_arena_fini(&in->conf_arena);
         free(in->config);
