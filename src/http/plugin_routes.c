@@ -45,6 +45,23 @@ op_query(struct sn_http_req *rq, const char *key)
     return sn_req_query(req_of(rq), key);
 }
 
+static bool
+op_query_at(struct sn_http_req *rq, size_t i, const char **key,
+            const char **value)
+{
+    struct sn_req *r = req_of(rq);
+    struct evkeyval *kv;
+
+    sn_req_query(r, ""); /* parses the query (http.c did, before routing) */
+    for (kv = r->query.tqh_first; kv != NULL && i > 0; kv = kv->next.tqe_next)
+        i--;
+    if (kv == NULL)
+        return false;
+    *key = kv->key;
+    *value = kv->value;
+    return true;
+}
+
 static const char *
 op_header(const struct sn_http_req *rq, const char *name)
 {
@@ -150,6 +167,7 @@ static const struct sn_http_req_ops ops = {
     .method = op_method,
     .param = op_param,
     .query = op_query,
+    .query_at = op_query_at,
     .header = op_header,
     .body = op_body,
     .actor = op_actor,
