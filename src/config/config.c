@@ -13,6 +13,10 @@
 #include "config/options.h"
 #include "core/limits.h"
 
+#ifndef SN_STATEDIR
+#define SN_STATEDIR "/var/lib/sentineld"
+#endif
+
 #define D_OFF(f) offsetof(struct sn_daemon_conf, f)
 const struct sn_option sn_daemon_options[] = {
     { "workers", SN_OPT_INT, "0", D_OFF(workers),
@@ -30,7 +34,7 @@ const struct sn_option sn_daemon_options[] = {
     { "plugin_path", SN_OPT_LIST, NULL, D_OFF(plugin_path),
       "directories searched for plugins before the built-in one", 0, 0, NULL,
       false },
-    { "state_dir", SN_OPT_STRING, "/var/lib/sentineld", D_OFF(state_dir),
+    { "state_dir", SN_OPT_STRING, SN_STATEDIR, D_OFF(state_dir),
       "where inputs keep positions and the store keeps its files", 0, 0, NULL,
       false },
     { 0 },
