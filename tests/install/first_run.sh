@@ -20,29 +20,24 @@ unset SENTINELD_PLUGIN_PATH SENTINELD_RULES SENTINELD_SQL_DIR \
     SENTINELD_STATE_DIR SENTINELD_CONFIG SENTINELD_LOG_LEVEL
 tap_plan 6
 
-# as CMD...: run CMD as the daemon's user (no login shell, no capabilities
-# beyond the unit's), or as ourselves for a user install.
-as() {
-    if [ -n "$AS_USER" ]; then
-        setpriv --reuid="$AS_USER" --regid="$AS_USER" --init-groups \
-            --inh-caps=-all -- "$@"
-    else
-        "$@"
-    fi
-}
+# The daemon's user (no capabilities beyond the unit's), or ourselves for
+# a user install: a command prefix, so `$!` is the daemon's own pid.
+as=()
+[ -n "$AS_USER" ] && as=(setpriv --reuid="$AS_USER" --regid="$AS_USER"
+    --init-groups --inh-caps=-all --)
 
 check "sentineld check passes on the installed config $CONF" \
     "$SENTINELD" check -c "$CONF"
 p_sys=$(free_port)
 p_http=$(free_port)
 export SENTINELD_SYSLOG_PORT=$p_sys SENTINELD_HTTP_LISTEN=127.0.0.1:$p_http
-tok=$(as "$SENTINELD" token create --name first-run-$$ --role viewer \
+tok=$("${as[@]}" "$SENTINELD" token create --name first-run-$$ --role viewer \
     -c "$CONF" 2>"$TMP/token.err")
 check "a viewer token is created in the installed state directory" \
     sh -c "echo '$tok' | grep -q '^snt_'"
 [ -s "$TMP/token.err" ] && diag "token: $(cat "$TMP/token.err")"
 
-as "$SENTINELD" run -c "$CONF" >"$TMP/run.out" 2>"$TMP/run.err" &
+"${as[@]}" "$SENTINELD" run -c "$CONF" >"$TMP/run.out" 2>"$TMP/run.err" &
 DPID=$!
 PIDS="$PIDS $DPID"
 up() { curl -sf "http://127.0.0.1:$p_http/health" >/dev/null; }
