@@ -35,9 +35,9 @@ sn_cmd_version(int argc, char **argv)
     printf("json-c %s\n", json_c_version());
     printf("%s\n", OpenSSL_version(OPENSSL_VERSION));
     printf("%s; default config %s\n",
-           sn_layout_uninstalled() ? "uninstalled (build tree marker "
-                                     SN_LAYOUT_MARKER ")"
-                                   : "installed",
+           sn_layout_uninstalled()
+               ? "uninstalled (build tree marker " SN_LAYOUT_MARKER ")"
+               : "installed",
            sn_cli_default_config());
     return 0;
 }

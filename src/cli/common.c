@@ -15,9 +15,9 @@ sn_cli_default_config(void)
 {
     const char *env = getenv("SENTINELD_CONFIG");
 
-    return env != NULL && env[0] != '\0'
-               ? env
-               : SN_SYSCONFDIR "/sentineld/sentineld.yaml";
+    return env != NULL && env[0] != '\0' ? env
+                                         : SN_SYSCONFDIR
+               "/sentineld/sentineld.yaml";
 }
 
 const char *

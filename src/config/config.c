@@ -6,8 +6,8 @@
 #include "config/config.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 #include <errno.h>
+#include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,10 +26,10 @@ const struct sn_option sn_daemon_options[] = {
       "worker threads that parse and detect; 0 means one per core", 0,
       SN_WORKERS_MAX, NULL, false },
     { "batch_pool", SN_OPT_INT, "64", D_OFF(batch_pool),
-      "batches in flight; when all are in use inputs wait (back-pressure)",
-      4, 65536, NULL, false },
-    { "log_level", SN_OPT_ENUM, "info", D_OFF(log_level),
-      "lowest level logged", 0, 0, "error|warn|info|debug", false },
+      "batches in flight; when all are in use inputs wait (back-pressure)", 4,
+      65536, NULL, false },
+    { "log_level", SN_OPT_ENUM, "info", D_OFF(log_level), "lowest level logged",
+      0, 0, "error|warn|info|debug", false },
     { "log_target", SN_OPT_ENUM, "stderr", D_OFF(log_target),
       "where the daemon logs", 0, 0, "stderr|syslog", false },
     { "shutdown_timeout", SN_OPT_DURATION, "10s", D_OFF(shutdown_timeout_ms),
@@ -432,9 +432,8 @@ check_http(const struct sn_http_conf *h, const struct sn_node *hn,
     n = sn_node_get(hn, "listen");
     colon = strrchr(h->listen, ':');
     port = colon ? strtol(colon + 1, &end, 10) : 0;
-    if (n != NULL &&
-        (colon == NULL || colon == h->listen || *end != '\0' ||
-         colon[1] == '\0' || port < 1 || port > 65535))
+    if (n != NULL && (colon == NULL || colon == h->listen || *end != '\0' ||
+                      colon[1] == '\0' || port < 1 || port > 65535))
         sn_diags_add(d, SN_DIAG_ERROR, n->file, n->line, n->col,
                      "http.listen \"%s\": expected HOST:PORT with PORT in "
                      "1..65535 (e.g. 127.0.0.1:8514, [::1]:8514)",
@@ -462,12 +461,45 @@ check_http(const struct sn_http_conf *h, const struct sn_node *hn,
     if (n != NULL && h->web_root != NULL) {
         if (stat(h->web_root, &st) != 0)
             sn_diags_add(d, SN_DIAG_ERROR, n->file, n->line, n->col,
-                         "http.web_root %s: %s", h->web_root,
-                         strerror(errno));
+                         "http.web_root %s: %s", h->web_root, strerror(errno));
         else if (!S_ISDIR(st.st_mode))
             sn_diags_add(d, SN_DIAG_ERROR, n->file, n->line, n->col,
                          "http.web_root %s: not a directory", h->web_root);
     }
+}
+
+/* run creates state_dir (one level, as mkdir does) when it is missing:
+ * refuse here what that mkdir would fail on, a missing parent or a file
+ * in the way. */
+static void
+check_state_dir(const struct sn_daemon_conf *dc, const struct sn_node *dn,
+                struct sn_diags *d)
+{
+    const struct sn_node *n = sn_node_get(dn, "state_dir");
+    const char *dir = dc->state_dir;
+    char parent[4096];
+    const char *slash;
+    struct stat st;
+
+    if (n == NULL || dir == NULL || dir[0] == '\0')
+        return;
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            sn_diags_add(d, SN_DIAG_ERROR, n->file, n->line, n->col,
+                         "daemon.state_dir %s: not a directory", dir);
+        return;
+    }
+    slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir ||
+        (size_t)(slash - dir) >= sizeof(parent))
+        return;
+    memcpy(parent, dir, (size_t)(slash - dir));
+    parent[slash - dir] = '\0';
+    if (stat(parent, &st) != 0 || !S_ISDIR(st.st_mode))
+        sn_diags_add(d, SN_DIAG_ERROR, n->file, n->line, n->col,
+                     "daemon.state_dir %s cannot be created: %s is not a "
+                     "directory (create it, or choose another state_dir)",
+                     dir, parent);
 }
 
 static enum sn_status
@@ -538,9 +570,9 @@ load(const char *path, struct sn_config **out, struct sn_diags *d,
         if (dn != NULL && dn->type != SN_NODE_MAP)
             sn_diags_add(d, SN_DIAG_ERROR, dn->file, dn->line, dn->col,
                          "'daemon' must be a mapping");
-        else
-            sn_options_fill(sn_daemon_options, &c->daemon, dn, NULL,
-                            "section daemon", &c->arena, d);
+        else if (sn_options_fill(sn_daemon_options, &c->daemon, dn, NULL,
+                                 "section daemon", &c->arena, d) == SN_OK)
+            check_state_dir(&c->daemon, dn, d);
         if (hn != NULL && hn->type != SN_NODE_MAP)
             sn_diags_add(d, SN_DIAG_ERROR, hn->file, hn->line, hn->col,
                          "'http' must be a mapping");
@@ -587,8 +619,7 @@ sn_config_load(const char *path, struct sn_config **out, struct sn_diags *d)
 }
 
 enum sn_status
-sn_config_load_all(const char *path, struct sn_config **out,
-                   struct sn_diags *d)
+sn_config_load_all(const char *path, struct sn_config **out, struct sn_diags *d)
 {
     return load(path, out, d, true);
 }

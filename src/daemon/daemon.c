@@ -15,11 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "daemon/notify.h"
 #include "http/http.h"
-#include "config.h"
 #include "incident/manager.h"
 #include "incident/relay.h"
 #include "pipeline/pipeline.h"
