@@ -18,6 +18,10 @@ export SENTINELD SRCDIR
 # As installed: no build-tree variables leak in from `make check`.
 unset SENTINELD_PLUGIN_PATH SENTINELD_RULES SENTINELD_SQL_DIR \
     SENTINELD_STATE_DIR SENTINELD_CONFIG SENTINELD_LOG_LEVEL
+# FIRST_RUN_STATE=temp (make installcheck): the state in a temporary
+# directory, through the config's own variable, not the installed one.
+[ "${FIRST_RUN_STATE:-}" = temp ] && export SENTINELD_STATE_DIR="$TMP/state" &&
+    mkdir -p "$SENTINELD_STATE_DIR"
 tap_plan 6
 
 # The daemon's user (no capabilities beyond the unit's), or ourselves for
