@@ -439,6 +439,7 @@ static bool
 load_set(struct builder *b, struct sn_rule *r, const struct sn_node *n)
 {
     struct sn_rule_const *c;
+    size_t m = 0;
     bool ok = true;
 
     if (n->type != SN_NODE_MAP) {
@@ -477,21 +478,22 @@ load_set(struct builder *b, struct sn_rule *r, const struct sn_node *n)
             ok = false;
             continue;
         }
-        for (size_t k = 0; k < i; k++)
+        for (size_t k = 0; k < m; k++)
             if (strcmp(c[k].name, name) == 0) {
                 diag(b, SN_DIAG_ERROR, p->key, "\"%s\" is set twice", name);
                 ok = false;
             }
-        c[i].name = adup(b->rs, name);
-        c[i].name_len = strlen(name);
-        c[i].v.type = SN_VAL_STR;
-        c[i].v.u.s.ptr = adup(b->rs, v);
-        c[i].v.u.s.len = strlen(v);
-        if (c[i].name == NULL || c[i].v.u.s.ptr == NULL)
+        c[m].name = adup(b->rs, name);
+        c[m].name_len = strlen(name);
+        c[m].v.type = SN_VAL_STR;
+        c[m].v.u.s.ptr = adup(b->rs, v);
+        c[m].v.u.s.len = strlen(v);
+        if (c[m].name == NULL || c[m].v.u.s.ptr == NULL)
             return false;
+        m++;
     }
     r->consts = c;
-    r->n_consts = n->n;
+    r->n_consts = m;
     return ok;
 }
 
@@ -693,7 +695,7 @@ collect_known(struct builder *b)
     size_t n = SN_RF_COUNT_;
 
     for (size_t i = 0; i < b->rs->n_rules; i++)
-        n += b->rs->rules[i].n_xfields;
+        n += b->rs->rules[i].n_xfields + b->rs->rules[i].n_consts;
     b->known = calloc(n, sizeof(*b->known));
     if (b->known == NULL)
         return false;
@@ -702,6 +704,11 @@ collect_known(struct builder *b)
     for (size_t i = 0; i < b->rs->n_rules; i++)
         for (size_t k = 0; k < b->rs->rules[i].n_xfields; k++)
             b->known[b->n_known++] = b->rs->rules[i].xfields[k].name;
+    /* Set fields are field names too: a rule testing one (an event from
+     * another sentineld that annotated it) is not warned about. */
+    for (size_t i = 0; i < b->rs->n_rules; i++)
+        for (size_t k = 0; k < b->rs->rules[i].n_consts; k++)
+            b->known[b->n_known++] = b->rs->rules[i].consts[k].name;
     return true;
 }
 

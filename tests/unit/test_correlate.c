@@ -1369,15 +1369,17 @@ SN_TEST(threshold_weighted)
     fx_close(&f);
 }
 
-SN_TEST_MAIN(SN_T(long_and_short_keys_recycled), SN_T(threshold_fires_and_restarts), SN_T(sequence_fed_by_signals), SN_T(threshold_json_shape),
-             SN_T(threshold_sliding_window), SN_T(lateness_and_out_of_order),
-             SN_T(event_time_fallback), SN_T(suppression_and_escalation),
-             SN_T(resolve_after), SN_T(distinct), SN_T(sequence),
-             SN_T(sequence_out_of_order), SN_T(absence), SN_T(rate),
-             SN_T(new_value), SN_T(eviction_degraded),
-             SN_T(per_key_event_bound), SN_T(checkpoint_round_trip),
-             SN_T(checkpoint_shards), SN_T(partitions_catch_up_in_chunks),
-             SN_T(threshold_matches_reference),
-             SN_T(diagnostics), SN_T(parse_lateness_and_limits),
-             SN_T(rule_file_from_data), SN_T(routed_keys_feed_as_built),
-             SN_T(shard_is_hash_mod_n), SN_T(threshold_weighted))
+SN_TEST_MAIN(SN_T(long_and_short_keys_recycled),
+             SN_T(threshold_fires_and_restarts), SN_T(sequence_fed_by_signals),
+             SN_T(threshold_json_shape), SN_T(threshold_sliding_window),
+             SN_T(lateness_and_out_of_order), SN_T(event_time_fallback),
+             SN_T(suppression_and_escalation), SN_T(resolve_after),
+             SN_T(distinct), SN_T(sequence), SN_T(sequence_out_of_order),
+             SN_T(absence), SN_T(rate), SN_T(new_value),
+             SN_T(eviction_degraded), SN_T(per_key_event_bound),
+             SN_T(checkpoint_round_trip), SN_T(checkpoint_shards),
+             SN_T(partitions_catch_up_in_chunks),
+             SN_T(threshold_matches_reference), SN_T(diagnostics),
+             SN_T(parse_lateness_and_limits), SN_T(rule_file_from_data),
+             SN_T(routed_keys_feed_as_built), SN_T(shard_is_hash_mod_n),
+             SN_T(threshold_weighted))

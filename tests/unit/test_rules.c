@@ -1383,6 +1383,19 @@ SN_TEST(regex_anchored_prefix)
         { "^", "" },
         { "^error: PAM: (?:A|B)", "error: PAM: " },
         { "^User 'x' = \"y\"", "User 'x' = \"y\"" },
+        /* Mandatory groups at the start hold the run's beginning. */
+        { "^(?<r>ROOT LOGIN) FROM", "ROOT LOGIN" },
+        { "^(?:(?<r>Max) auth)", "Max" },
+        { "^(?:ab)+c", "ab" },
+        { "^(?:error: )?Failed", "" },
+        { "^(?:ab)*c", "" },
+        { "^(?:ab){0,1}c", "" },
+        { "^(?:a|b)c", "" },
+        { "^(?<r>a|b)c", "" },
+        { "^(?<r>(?:x|y)z)", "" },
+        { "^(?<=a)b", "" },
+        { "^(?=ab)a", "" },
+        { "^(?<r>a[(|)]b)c", "a" },
     };
     char out[64];
 
@@ -1795,15 +1808,15 @@ SN_TEST(repeat_unwrap)
                     "suppressed by syslog-ng on h",
                     "a' repeated 2 times", 5));
     /* Counts are clamped, 0 is 1; anything else is no summary. */
-    CHECK(unwrap_is("message repeated 999999999 times: [x]", "x",
-                    SN_REPEAT_MAX));
+    CHECK(
+        unwrap_is("message repeated 999999999 times: [x]", "x", SN_REPEAT_MAX));
     CHECK(unwrap_is("message repeated 0 times: [x]", "x", 1));
     CHECK(unwrap_is("message repeated 1234567890 times: [x]", NULL, 0));
     CHECK(unwrap_is("message repeated three times: [x]", NULL, 0));
     CHECK(unwrap_is("message repeated 3 times [x]", NULL, 0));
     CHECK(unwrap_is("Last message 'x' repeated 3 times", NULL, 0));
-    CHECK(unwrap_is("Failed password for message repeated 3 times: [x]",
-                    NULL, 0));
+    CHECK(unwrap_is("Failed password for message repeated 3 times: [x]", NULL,
+                    0));
     {
         /* What rules see: the trimmed inner message; the count. */
         const char *m = " message repeated 4 times: [ Failed x]\n";
@@ -1876,14 +1889,13 @@ SN_TEST(set_fields)
 }
 
 SN_TEST_MAIN(SN_T(ip_format_v4), SN_T(ip_parse_v4_as_inet_pton),
-             SN_T(parse_number_digits), SN_T(lexer_tokens),
-             SN_T(lexer_errors), SN_T(precedence), SN_T(parse_errors),
-             SN_T(parse_depth_limit), SN_T(op_equality), SN_T(op_order),
-             SN_T(op_strings), SN_T(op_in), SN_T(op_regex), SN_T(op_cidr),
-             SN_T(cidr_parse), SN_T(op_exists_bool_const),
-             SN_T(short_circuit_and_precedence), SN_T(regex_match_limit),
-             SN_T(diag_expr_positions), SN_T(diag_scalar_styles),
-             SN_T(diag_rule_keys), SN_T(diag_extract),
+             SN_T(parse_number_digits), SN_T(lexer_tokens), SN_T(lexer_errors),
+             SN_T(precedence), SN_T(parse_errors), SN_T(parse_depth_limit),
+             SN_T(op_equality), SN_T(op_order), SN_T(op_strings), SN_T(op_in),
+             SN_T(op_regex), SN_T(op_cidr), SN_T(cidr_parse),
+             SN_T(op_exists_bool_const), SN_T(short_circuit_and_precedence),
+             SN_T(regex_match_limit), SN_T(diag_expr_positions),
+             SN_T(diag_scalar_styles), SN_T(diag_rule_keys), SN_T(diag_extract),
              SN_T(diag_injection_lint), SN_T(data_files_bad),
              SN_T(regex_required_literals), SN_T(sample_files_load),
              SN_T(sshd_injection_extract), SN_T(trace_explains),
