@@ -160,6 +160,9 @@ struct dr_state {
      * signals; NULL entries when the daemon's host has no labelled
      * counters. */
     struct sn_counter **rule_matches, **rule_signals;
+    /* The rule files' load-time diagnostics as a JSON array, for the
+     * rules route (det_rules_api.c). */
+    char *diags_json;
 };
 
 /* The engine reads events through the host API (det_rules.c). */
@@ -169,6 +172,11 @@ struct dr_event {
 };
 bool dr_get(void *ctx, int field_id, const char *name, size_t name_len,
             struct sn_value *out);
+
+/* det_rules_api.c: keep d for the route; the route's handler. */
+struct sn_diags;
+enum sn_status dr_api_keep_diags(struct dr_state *s, const struct sn_diags *d);
+void dr_api_rules(void *state, struct sn_http_req *rq);
 
 /* det_rules_corr.c */
 enum sn_status dr_corr_init(struct dr_state *s, char *err, size_t err_len);
