@@ -19,8 +19,8 @@
 #include "config/config.h"
 #include "core/log.h"
 #include "daemon/notify.h"
-#include "http/http.h"
 #include "daemon/privsep.h"
+#include "http/http.h"
 #include "incident/audit.h"
 #include "incident/incidents.h"
 #include "incident/manager.h"
@@ -94,8 +94,7 @@ ensure_manager(struct sn_daemon *d, const struct sn_config *cfg)
     if (ic->store != NULL)
         snprintf(path, sizeof(path), "%s", ic->store);
     else
-        snprintf(path, sizeof(path), "%s/sentineld.db",
-                 cfg->daemon.state_dir);
+        snprintf(path, sizeof(path), "%s/sentineld.db", cfg->daemon.state_dir);
     if (d->mgr != NULL) {
         if (strcmp(path, d->store_path) != 0)
             sn_log_warn("the incident store stays %s until a restart "
@@ -108,8 +107,7 @@ ensure_manager(struct sn_daemon *d, const struct sn_config *cfg)
     sn_error_clear(&err);
     if (ic->store == NULL &&
         sn_privsep_state_dir(cfg->daemon.state_dir, NULL, &err) != SN_OK) {
-        sn_log_error("%s (set daemon.state_dir or incidents.store)",
-                     err.msg);
+        sn_log_error("%s (set daemon.state_dir or incidents.store)", err.msg);
         return SN_EIO;
     }
     sn_error_clear(&err);
@@ -209,8 +207,7 @@ build(struct sn_daemon *d, struct sn_pipeline **out)
             (*out)->signals_stored = sn_manager_stored;
             (*out)->incidents_partition_export = sn_manager_partition_export;
             (*out)->incidents_partition_import = sn_manager_partition_import;
-            (*out)->incidents_partition_release =
-                sn_manager_partition_release;
+            (*out)->incidents_partition_release = sn_manager_partition_release;
             (*out)->signal_sink_arg = d->mgr;
         }
         (*out)->before_outputs_stop = before_outputs_stop;
@@ -397,8 +394,8 @@ sn_daemon_run(const struct sn_daemon_opts *o)
         sn_log_error("out of memory at startup");
         return 1;
     }
-    d.c_reloads = sn_metrics_counter(d.metrics, "sentineld_reloads_total",
-                                     NULL, "configuration reloads attempted");
+    d.c_reloads = sn_metrics_counter(d.metrics, "sentineld_reloads_total", NULL,
+                                     "configuration reloads attempted");
     d.c_reload_failures =
         sn_metrics_counter(d.metrics, "sentineld_reload_failures_total", NULL,
                            "reloads rejected; the old pipeline kept running");
@@ -422,10 +419,10 @@ sn_daemon_run(const struct sn_daemon_opts *o)
                                    .reload_arg = &d,
                                    .state_dir = d.pl->cfg->daemon.state_dir,
                                    .db_path = d.db_path,
-                                   .four_eyes = d.pl->cfg->incidents.four_eyes };
-        if (d.db_path == NULL ||
-            sn_http_start(d.base, &d.pl->cfg->http, &env, &d.http, &err) !=
-                SN_OK) {
+                                   .four_eyes =
+                                       d.pl->cfg->incidents.four_eyes };
+        if (d.db_path == NULL || sn_http_start(d.base, &d.pl->cfg->http, &env,
+                                               &d.http, &err) != SN_OK) {
             sn_log_error("%s", d.db_path ? err.msg : "out of memory");
             rc = 1;
             goto out;
@@ -458,8 +455,8 @@ sn_daemon_run(const struct sn_daemon_opts *o)
      * user's first (a reload or checkpoint rewrites it). */
     if (d.has_user) {
         if (d.pl->cfg->daemon.state_dir != NULL &&
-            sn_privsep_state_dir(d.pl->cfg->daemon.state_dir, &d.user,
-                                 &err) != SN_OK) {
+            sn_privsep_state_dir(d.pl->cfg->daemon.state_dir, &d.user, &err) !=
+                SN_OK) {
             sn_log_error("%s", err.msg);
             rc = 1;
             goto out;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/time_parse.h"
 #include "http/http_int.h"
 #include "incident/audit.h"
 #include "incident/incidents.h"
@@ -23,16 +24,15 @@ sn_http_audit(struct sn_req *rq, const char *action, const char *target,
 
     sn_error_clear(&err);
     inc = sn_http_store(rq->h, &err);
-    if (inc == NULL ||
-        sn_incidents_audit(inc,
-                           &(struct sn_audit_entry){
-                               .actor = rq->actor,
-                               .action = action,
-                               .target = target,
-                               .result = result,
-                               .details = details,
-                               .correlation_id = rq->cid },
-                           &err) != SN_OK)
+    if (inc == NULL || sn_incidents_audit(inc,
+                                          &(struct sn_audit_entry){
+                                              .actor = rq->actor,
+                                              .action = action,
+                                              .target = target,
+                                              .result = result,
+                                              .details = details,
+                                              .correlation_id = rq->cid },
+                                          &err) != SN_OK)
         /* The request's outcome stands; the gap is logged. */
         sn_req_log(rq, SN_LOG_ERROR, "not audited (%s %s by %s): %s", action,
                    target ? target : "-", rq->actor, err.msg);
@@ -41,8 +41,8 @@ sn_http_audit(struct sn_req *rq, const char *action, const char *target,
 void
 sn_api_audit_list(struct sn_req *rq)
 {
-    static const char *const keys[] = { "actor", "action", "since", "until",
-                                        "cursor", "limit", NULL };
+    static const char *const keys[] = { "actor",  "action", "since", "until",
+                                        "cursor", "limit",  NULL };
     struct sn_audit_query q;
     struct sn_incidents *inc;
     struct sn_error err;
@@ -67,10 +67,8 @@ sn_api_audit_list(struct sn_req *rq)
     }
     q.actor = sn_req_query(rq, "actor");
     q.action = sn_req_query(rq, "action");
-    if (((v = sn_req_query(rq, "since")) &&
-         !sn_http_parse_time(v, &q.since_ns)) ||
-        ((v = sn_req_query(rq, "until")) &&
-         !sn_http_parse_time(v, &q.until_ns))) {
+    if (((v = sn_req_query(rq, "since")) && !sn_time_parse(v, &q.since_ns)) ||
+        ((v = sn_req_query(rq, "until")) && !sn_time_parse(v, &q.until_ns))) {
         sn_reply_error(rq, 400, "bad_query",
                        "since/until '%s': expected RFC 3339 UTC "
                        "(2026-01-02T03:04:05Z) or nanoseconds",
