@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/layout.h"
 
 struct command {
     const char *name;
@@ -38,6 +39,7 @@ usage(FILE *out)
 int
 main(int argc, char **argv)
 {
+    sn_layout_apply();
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -61,9 +61,7 @@ rule_counters(struct dr_state *s)
     const struct sn_host *h = s->host;
     size_t n = s->rs->n_rules;
 
-    if (h->struct_size < offsetof(struct sn_host, counter_labels) +
-                             sizeof(h->counter_labels) ||
-        h->counter_labels == NULL)
+    if (!SN_HOST_HAS(h, counter_labels))
         return SN_OK;
     s->rule_matches = calloc(n + 1, sizeof(*s->rule_matches));
     s->rule_signals = calloc(n + 1, sizeof(*s->rule_signals));
@@ -131,6 +129,10 @@ dr_init(const struct sn_host *host, struct sn_instance *inst,
         sn_diags_fini(&d);
         return SN_ECONFIG;
     }
+    if (dr_api_keep_diags(s, &d) != SN_OK) {
+        sn_diags_fini(&d);
+        return SN_ENOMEM;
+    }
     sn_diags_fini(&d);
     s->c_matches = host->counter(inst, "rules_matches_total",
                                  "rule matches over all rules");
@@ -187,8 +189,17 @@ dr_destroy(void *state)
     sn_ruleset_free(s->rs);
     free(s->rule_matches);
     free(s->rule_signals);
+    free(s->diags_json);
     free(s);
 }
+
+static const struct sn_http_route dr_routes[] = {
+    { .method = "GET",
+      .path = "rules",
+      .role = SN_ROLE_VIEWER,
+      .handler = dr_api_rules },
+    { 0 },
+};
 
 /* ---- the engine reads events through the host API ------------------------ */
 
@@ -391,7 +402,7 @@ dr_detect(void *state, struct sn_batch *b)
     return ok ? SN_OK : SN_ENOMEM;
 }
 
-__attribute__((visibility("default"))) const struct sn_plugin
+SN_PLUGIN_EXPORT const struct sn_plugin
     sn_plugin_det_rules = {
         SN_PLUGIN_HEADER,
         .name = "det_rules",
@@ -400,6 +411,7 @@ __attribute__((visibility("default"))) const struct sn_plugin
                        "correlate, signal",
         .version = "1",
         .options = dr_options,
+        .routes = dr_routes,
         .config_size = sizeof(struct dr_conf),
         .init = dr_init,
         .start = dr_start,

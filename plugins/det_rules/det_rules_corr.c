@@ -164,6 +164,8 @@ on_signal(void *arg, const struct sn_signal *sig)
     if (t->cur_rec != NULL && sig->state != SN_SIGNAL_DEGRADED) {
         source_of(t->cur_rec, &src);
         x.source = &src;
+    } else if (t->restore_src != NULL && sig->state != SN_SIGNAL_DEGRADED) {
+        x.source = t->restore_src;
     }
     render(s, t, &x);
 }
@@ -261,6 +263,13 @@ run_forwards(struct dr_state *s, struct dr_tls *t)
     sn_buf_reset(&t->fwd_data);
     t->cur = saved;
     t->cur_rec = saved_rec;
+}
+
+void
+dr_corr_finish(struct dr_state *s, struct dr_tls *t)
+{
+    run_forwards(s, t);
+    dr_emit_pending(s, t);
 }
 
 void
@@ -549,6 +558,7 @@ dr_corr_collect(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b,
     rec = h->event_record(sev);
     dm->arrival_ns = rec ? rec->recv_ns : 0;
     dm->origin = dr_origin(s, t, rec);
+    dm->weight = feeds ? sn_repeat_count(h->event_get(sev, SN_F_MSG)) : 1;
     summary(s, t, sev, m, dm);
     t->n_fv += m->n_fields;
     t->n_matches++;
@@ -624,6 +634,7 @@ dr_corr_flush(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b)
             in.ev = &rev;
             in.time_ns = dm->time_ns;
             in.arrival_ns = dm->arrival_ns;
+            in.weight = dm->weight;
             in.summary = dm->sum_len ? t->sums.data + dm->sum : NULL;
             in.summary_len = dm->sum_len;
             in.summary_is_json = dm->sum_len > 0;

@@ -34,6 +34,10 @@ struct sn_http_conf {
     int64_t rate_limit;   /* requests per second per token (or peer) */
     const char *web_root; /* the console's static files */
     const char *tokens;   /* tokens file; default <state_dir>/tokens */
+    int64_t max_connections;     /* open connections at most (listen.c) */
+    int64_t header_timeout_ms;   /* request line + headers, whole */
+    int64_t body_timeout_ms;     /* body, from the end of the headers */
+    int64_t feed_clients_per_token; /* live feed connections per token */
 };
 
 /* The incident manager and its store (section `incidents`, #6). */
@@ -89,6 +93,14 @@ extern const char *const sn_instance_core_keys[];
  * NULL. */
 enum sn_status sn_config_load(const char *path, struct sn_config **out,
                               struct sn_diags *d);
+/* For `sentineld check`: like sn_config_load, but when the file is one
+ * YAML mapping with errors in it (options, instances, unset variables),
+ * *out still gets the config as far as it loaded, with every instance that
+ * names its plugin, so the caller can validate plugins and rules too and
+ * report all of the file's errors at once. Returns SN_ECONFIG then; the
+ * caller owns *out whenever it is not NULL. */
+enum sn_status sn_config_load_all(const char *path, struct sn_config **out,
+                                  struct sn_diags *d);
 void sn_config_free(struct sn_config *c);
 
 /* "input", "parser", ... */

@@ -15,10 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "config/config.h"
 #include "core/log.h"
+#include "daemon/notify.h"
 #include "http/http.h"
-#include "config.h"
 #include "daemon/privsep.h"
 #include "incident/audit.h"
 #include "incident/incidents.h"
@@ -236,8 +237,6 @@ reload(struct sn_daemon *d)
                      "running pipeline is unchanged");
         return false;
     }
-    /* The HTTP side lets go of the old pipeline's input first. */
-    sn_http_pipeline_changed(d->http);
     sn_pipeline_stop(d->pl);
     sn_error_clear(&err);
     if (sn_pipeline_start(next, &err) != SN_OK) {
@@ -319,11 +318,16 @@ on_signal(evutil_socket_t sig, short what, void *arg)
     if (sig == SIGHUP) {
         bool ok;
         sn_log_info("SIGHUP");
+        /* systemd waits for READY=1 again after RELOADING=1 (ExecReload
+         * then returns once the reload finished, kept or rejected). */
+        sn_notify("RELOADING=1");
         ok = reload(d);
         audit_reload(d, ok);
+        sn_notify("READY=1");
         return;
     }
     sn_log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    sn_notify("STOPPING=1");
     event_base_loopbreak(d->base);
 }
 
@@ -478,6 +482,11 @@ sn_daemon_run(const struct sn_daemon_opts *o)
     }
     sn_log_info("sentineld %s running with %s", PACKAGE_VERSION,
                 o->config_path);
+    /* Every input listens and the HTTP API is up: tell systemd (Type=notify
+     * units start their dependants, e.g. rsyslog forwarding, only now). */
+    if (sn_notify("READY=1") < 0)
+        sn_log_warn("NOTIFY_SOCKET: cannot notify readiness: %s",
+                    strerror(errno));
     event_base_dispatch(d.base);
     rc = d.exit_code;
 out:

@@ -7,14 +7,14 @@
  * the audit entry. The store is opened on first use by the control
  * thread, which then keeps its own connection (incidents.h: one thread).
  */
-/* _DEFAULT_SOURCE: timegm(3) (UTC times in filters). */
-#define _DEFAULT_SOURCE
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/log.h"
+#include "core/time_parse.h"
 #include "http/http_int.h"
 #include "http/stream.h"
 #include "incident/incidents.h"
@@ -56,39 +56,6 @@ sn_http_incidents_close(struct sn_http *h)
 {
     sn_incidents_close(h->inc);
     h->inc = NULL;
-}
-
-/* RFC 3339 UTC ("2026-01-02T03:04:05Z", fraction allowed) or integer
- * nanoseconds since the epoch. */
-bool
-sn_http_parse_time(const char *s, int64_t *out)
-{
-    struct tm tm;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    int n = 0;
-    double frac = 0;
-
-    if (*s != '\0' && *end == '\0') {
-        *out = v;
-        return true;
-    }
-    memset(&tm, 0, sizeof(tm));
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
-        return false;
-    s += n;
-    if (*s == '.') {
-        char *fe;
-        frac = strtod(s, &fe);
-        s = fe;
-    }
-    if (strcmp(s, "Z") != 0)
-        return false;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *out = (int64_t)timegm(&tm) * 1000000000 + (int64_t)(frac * 1e9);
-    return true;
 }
 
 static bool
@@ -146,9 +113,9 @@ sn_api_incidents_list(struct sn_req *rq)
     q.text = sn_req_query(rq, "q");
     q.cursor = sn_req_query(rq, "cursor");
     if (((v = sn_req_query(rq, "since")) &&
-         !sn_http_parse_time(v, &q.since_ns)) ||
+         !sn_time_parse(v, &q.since_ns)) ||
         ((v = sn_req_query(rq, "until")) &&
-         !sn_http_parse_time(v, &q.until_ns))) {
+         !sn_time_parse(v, &q.until_ns))) {
         sn_reply_error(rq, 400, "bad_query",
                        "time '%s': expected RFC 3339 UTC "
                        "(2026-01-02T03:04:05Z) or nanoseconds",

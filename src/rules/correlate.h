@@ -182,6 +182,10 @@ struct sn_corr_input {
     const struct sn_rule_event *ev; /* other fields; may be NULL */
     int64_t time_ns;                /* event timestamp; 0: none */
     int64_t arrival_ns;             /* receive time; 0: unknown */
+    /* How many events the match stands for: a relay's "message repeated
+     * N times" (rules/repeat.h) is N. threshold and rate count it N
+     * times; 0 is 1. */
+    uint32_t weight;
     const char *summary; /* evidence text (or JSON, see summary_is_json) */
     size_t summary_len;
     bool summary_is_json; /* written raw into signal JSON: must be valid */
@@ -381,8 +385,13 @@ void sn_corr_clear_stats(struct sn_corr *c);
  * partition): checkpoint_keys writes only the rules that have wanted keys;
  * restore_keys merges keys only, leaving the engine's watermark, counters
  * and rule state alone (a new_value rule adopts an earlier learning
- * start). With tag, every restored key takes that origin. Either
- * restore reads checkpoints of either writer.
+ * start). With tag, every restored key takes that origin. A restored key
+ * of a threshold, distinct or new_value rule that the engine already
+ * holds (fed from another partition) is merged into it, its events
+ * treated as arriving now: a condition the union meets fires at once,
+ * through cfg.emit (docs/correlation.md, "Merging restored keys"); other
+ * kinds' keys replace the held one. Either restore reads checkpoints of
+ * either writer.
  */
 enum sn_status sn_corr_checkpoint_keys(const struct sn_corr *c,
                                        sn_corr_want_fn want, void *arg,

@@ -87,6 +87,7 @@ struct ckey {
     int64_t last_signal;
     uint64_t hits, suppressed, n_seen;
     bool firing, absent, has_signal;
+    bool weighted; /* threshold: the ring holds an entry of weight > 1 */
     struct sn_corr_origin origin; /* of the last record that fed it */
     /* Index + 1 of origin's watermark in the rule's table
      * (correlate_owm.c); 0: look it up. Saves a scan per key and tick. */
@@ -297,6 +298,14 @@ sn_corr_at(const struct ckey *k, uint32_t i)
 {
     return &k->ring[(k->rhead + i) & (k->rcap - 1)];
 }
+
+/* correlate_merge.c: whether keys of cr add up (threshold, distinct,
+ * new_value), and merging a restored key into a held one of the same
+ * identity, evaluating the kind's condition at once (signals go out
+ * through cfg.emit). from stays the caller's. */
+bool sn_corr_mergeable(const struct crule *cr);
+enum sn_status sn_corr_key_merge(struct sn_corr *c, struct crule *cr,
+                                 struct ckey *into, const struct ckey *from);
 
 /* correlate_owm.c: the entry of an origin (created; NULL on ENOMEM),
  * the watermark a key ages by, and one advance() tick. */

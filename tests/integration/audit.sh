@@ -95,7 +95,7 @@ want = [
     (me, "token.create", "ada", "ok"), (me, "token.create", "olga", "ok"),
     (me, "token.create", "otto", "ok"), (me, "token.create", "vic", "ok"),
     ("vic", "request", "POST /api/v1/events", "denied"),
-    ("olga", "events.post", "api", "ok"),
+    ("olga", "request", "POST /api/v1/events", "ok"),
     ("olga", "suppress", inc, "ok"), ("olga", "resolve", inc, "refused"),
     ("olga", "approve", inc, "refused"), ("otto", "approve", inc, "ok"),
     ("ada", "reload", "configuration and rules", "ok"),
@@ -105,7 +105,7 @@ want = [
 ]
 for w in want:
     assert w in got, (w, got)
-assert got.count(("olga", "events.post", "api", "ok")) == 3, got
+assert got.count(("olga", "request", "POST /api/v1/events", "ok")) == 3, got
 ids = [r["id"] for r in rows]
 assert ids == sorted(ids, reverse=True), ids
 r = [r for r in rows if r["action"] == "resolve"][0]
