@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/time_parse.h"
 #include "http/http_int.h"
 #include "incident/audit.h"
 #include "incident/incidents.h"
@@ -68,12 +69,12 @@ sn_api_audit_list(struct sn_req *rq)
     q.actor = sn_req_query(rq, "actor");
     q.action = sn_req_query(rq, "action");
     if (((v = sn_req_query(rq, "since")) &&
-         !sn_http_parse_time(v, &q.since_ns)) ||
+         !sn_time_parse(v, &q.since_ns)) ||
         ((v = sn_req_query(rq, "until")) &&
-         !sn_http_parse_time(v, &q.until_ns))) {
+         !sn_time_parse(v, &q.until_ns))) {
         sn_reply_error(rq, 400, "bad_query",
                        "since/until '%s': expected RFC 3339 UTC "
-                       "(2026-01-02T03:04:05Z) or nanoseconds",
+                       "(2026-01-02T03:04:05Z, a real date before 2200) or nanoseconds",
                        v);
         return;
     }
