@@ -23,6 +23,7 @@ static const struct command commands[] = {
     { "incidents", sn_cmd_incidents, "list incidents or show one (read-only)" },
     { "incident", sn_cmd_incident,
       "act on an incident: ack, resolve, approve, reject, comment..." },
+    { "audit", sn_cmd_audit, "verify the audit trail's hash chain" },
     { "version", sn_cmd_version, "print version and library versions" },
 };
 
