@@ -23,6 +23,7 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "http/conns.h"
 #include "http/http_int.h"
 #include "http/stream.h"
 
@@ -299,6 +300,9 @@ on_request(struct evhttp_request *req, void *arg)
     const struct sn_route *rt;
     bool known = false;
 
+    /* From here the connection has no request deadline until the
+     * answer is complete (conns.c). */
+    sn_http_conns_request(h->conns, req);
     memset(&rq, 0, sizeof(rq));
     rq.h = h;
     rq.r = req;
@@ -372,18 +376,6 @@ body_hard_limit(size_t max_body)
     return lim < max_body + (1u << 20) ? max_body + (1u << 20) : lim;
 }
 
-static struct bufferevent *
-make_tls_bev(struct event_base *base, void *arg)
-{
-    SSL_CTX *ctx = arg;
-    SSL *ssl = SSL_new(ctx);
-
-    if (ssl == NULL)
-        return NULL;
-    return bufferevent_openssl_socket_new(
-        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-}
-
 static enum sn_status
 setup_tls(struct sn_http *h, struct sn_error *err)
 {
@@ -403,7 +395,6 @@ setup_tls(struct sn_http *h, struct sn_error *err)
         return SN_ECONFIG;
     }
     h->ssl_ctx = ctx;
-    evhttp_set_bevcb(h->http, make_tls_bev, ctx);
     return SN_OK;
 }
 
@@ -425,6 +416,7 @@ sn_http_start(struct event_base *base, const struct sn_http_conf *conf,
     long port;
     size_t hlen;
     enum sn_status rc;
+    struct evhttp_bound_socket *bound;
 
     *out = NULL;
     if (colon == NULL || (port = strtol(colon + 1, NULL, 10)) <= 0 ||
@@ -521,15 +513,21 @@ sn_http_start(struct event_base *base, const struct sn_http_conf *conf,
         return rc;
     }
     h->stream = sn_stream_new(h);
-    if (h->stream == NULL) {
+    h->conns = sn_http_conns_new(h);
+    if (h->stream == NULL || h->conns == NULL) {
         sn_http_free(h);
         return SN_ENOMEM;
     }
-    if (evhttp_bind_socket(h->http, host, (ev_uint16_t)port) != 0) {
+    /* Every connection's bufferevent comes from conns.c (TLS or not), so
+     * it is counted and its deadlines kept. */
+    evhttp_set_bevcb(h->http, sn_http_conns_bev, h);
+    if ((bound = evhttp_bind_socket_with_handle(h->http, host,
+                                                (ev_uint16_t)port)) == NULL) {
         sn_error_set(err, "cannot listen for HTTP on %s", listen);
         sn_http_free(h);
         return SN_EIO;
     }
+    sn_http_conns_listener(h->conns, evhttp_bound_socket_get_listener(bound));
     sn_log_info("http: listening on %s%s (auth %s)", listen,
                 h->ssl_ctx ? " with TLS" : "", conf->auth ? "on" : "OFF");
     *out = h;
@@ -552,6 +550,7 @@ sn_http_free(struct sn_http *h)
     sn_http_events_fini(h);
     if (h->http != NULL)
         evhttp_free(h->http);
+    sn_http_conns_free(h->conns);
     if (h->ssl_ctx != NULL)
         SSL_CTX_free(h->ssl_ctx);
     sn_tokens_free(h->tokens);

@@ -19,6 +19,7 @@
 
 struct sn_stream;
 struct sn_incidents;
+struct sn_http_conns;
 
 /* Per-identity token bucket (auth.c). */
 struct sn_bucket {
@@ -44,6 +45,7 @@ struct sn_http {
     void *hist; /* sqlite3 * on <state_dir>/events.db, read-only, lazily */
     uint64_t hist_dev, hist_ino; /* the file hist has open */
     struct sn_stream *stream; /* live feed clients (stream.c) */
+    struct sn_http_conns *conns; /* connection cap, deadlines (conns.c) */
     struct sn_emitter *em;    /* POST /api/v1/events (api_events.c) */
     const void *em_pipeline;  /* the pipeline em belongs to */
     uint64_t next_cid;
