@@ -26,16 +26,24 @@
 
 /* How often deadlines are checked and closed connections let go: the
  * precision of the deadlines and how long a closed connection's
- * descriptor outlives it. */
-#define SWEEP_MS 100
+ * descriptor outlives it (and so how soon the reserve below is whole
+ * again). A scan of at most max_connections entries: cheap. */
+#define SWEEP_MS 20
+/* Connections accepted in one go before the loop gets a turn. */
+#define ACCEPT_BURST 32
 /* Accepting pauses this long when descriptors run out. */
 #define ACCEPT_PAUSE_MS 200
+/* At descriptor exhaustion a connection must have been sending its
+ * request at least this long to be closed for a new one. */
+#define EVICT_MIN_AGE_NS (100LL * 1000000)
 /* Descriptor exhaustion is logged at most this often. */
 #define EMFILE_LOG_NS (60LL * 1000000000)
 /* Descriptors held back for the listener: when the process runs out
  * (other inputs' connections), one is given up so /health still gets
- * in. */
-#define RESERVE_FDS 4
+ * in, and taken back by the sweep after the connection closes. Best
+ * effort: an input that takes every descriptor freed anywhere can win
+ * some of them, so inputs' own caps should stay below the limit. */
+#define RESERVE_FDS 8
 
 enum phase { PH_HEAD, PH_BODY, PH_BUSY };
 
@@ -59,6 +67,7 @@ struct sn_http_conns {
     size_t n_reserve;
     int64_t last_log_ns;
     uint64_t unlogged;
+    unsigned burst; /* accepted since the loop last ran (see ACCEPT_BURST) */
     struct sn_counter *c_open, *c_refused, *c_evicted, *c_header_to,
         *c_body_to, *c_accept_err;
 };
@@ -130,6 +139,7 @@ sweep(struct sn_http_conns *cs)
     int64_t body_ns = cs->h->conf.body_timeout_ms * 1000000;
     struct conn *c, *next;
 
+    cs->burst = 0;
     for (c = cs->head; c != NULL; c = next) {
         next = c->next;
         if (is_closed(c->bev)) {
@@ -241,18 +251,28 @@ sn_http_conns_bev(struct event_base *base, void *arg)
     if (cs->n >= cs->cap) {
         /* Like nginx when it runs out of connections: the oldest one
          * that has not yet sent a whole request makes room, so silent
-         * or trickling clients cannot lock out /health. */
+         * or trickling clients cannot lock out /health. It is closed
+         * now (evhttp owns it and is not in its callbacks: we are in the
+         * listener's), so a flood never holds more than the cap. */
         struct conn *o = cs->head;
         while (o != NULL && (o->phase == PH_BUSY || o->doomed))
             o = o->next;
         if (o != NULL) {
-            o->doomed = true;
             sn_counter_add(cs->c_evicted, 1);
+            close_conn(cs, o);
         } else {
             c->doomed = true;
             sn_counter_add(cs->c_refused, 1);
+            event_active(cs->sweep, EV_TIMEOUT, 0);
         }
-        event_active(cs->sweep, EV_TIMEOUT, 0);
+    }
+    /* libevent accepts until the backlog is empty before it returns to
+     * the loop, and descriptors of closed connections are released only
+     * there: after a burst, yield so they are, and accept on. */
+    if (++cs->burst >= ACCEPT_BURST && cs->lev != NULL) {
+        struct timeval tv = { 0, 0 }; /* the next loop turn */
+        evconnlistener_disable(cs->lev);
+        evtimer_add(cs->resume, &tv);
     }
     bufferevent_incref(bev);
     c->bev = bev;
@@ -305,22 +325,44 @@ on_resume(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    cs->burst = 0;
     evconnlistener_enable(cs->lev);
 }
 
 /* accept(2) failed with something other than EAGAIN/EINTR/ECONNABORTED.
  * libevent would log it and try again at once, forever, while the
  * listening socket stays readable: 100% CPU and a log line per try. */
+/* The listeners whose accept errors we handle. libevent passes the
+ * listener's user data to the error callback, and evhttp made that its
+ * own struct evhttp (evhttp_bind_listener), so the way back to our state
+ * is this table: one entry per HTTP server, written and read on the
+ * control thread only. The one file-scope mutable here, for want of an
+ * argument. */
+#define LISTENERS_MAX 4
+static struct {
+    const struct evconnlistener *lev;
+    struct sn_http_conns *cs;
+} listeners[LISTENERS_MAX];
+
 static void
 on_accept_error(struct evconnlistener *lev, void *arg)
 {
-    struct sn_http_conns *cs = arg;
+    struct sn_http_conns *cs = NULL;
     int err = EVUTIL_SOCKET_ERROR();
     int64_t now = mono_ns();
     bool out_of_fds = err == EMFILE || err == ENFILE || err == ENOBUFS ||
                       err == ENOMEM;
     struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
 
+    (void)arg; /* evhttp's */
+    for (size_t i = 0; i < LISTENERS_MAX && cs == NULL; i++)
+        if (listeners[i].lev == lev)
+            cs = listeners[i].cs;
+    if (cs == NULL) {
+        /* Not ours (cannot happen): at least do not spin. */
+        evconnlistener_disable(lev);
+        return;
+    }
     sn_counter_add(cs->c_accept_err, 1);
     if (now - cs->last_log_ns > EMFILE_LOG_NS || cs->last_log_ns == 0) {
         sn_log_error("http: accept: %s%s (%llu more since the last such "
@@ -334,10 +376,23 @@ on_accept_error(struct evconnlistener *lev, void *arg)
         cs->unlogged = 0;
     } else
         cs->unlogged++;
-    if (out_of_fds && cs->n_reserve > 0) {
-        /* Give up a held-back descriptor: the next accept gets it. */
-        close(cs->reserve[--cs->n_reserve]);
-        return;
+    if (out_of_fds) {
+        struct conn *o = cs->head;
+        while (o != NULL && o->phase == PH_BUSY)
+            o = o->next;
+        if (o != NULL && now - o->since_ns > EVICT_MIN_AGE_NS) {
+            /* Our own connections hold descriptors: the oldest one still
+             * sending a request gives its up (released when the loop
+             * next runs, hence the short pause). One that has just
+             * connected is more likely a client than a slow loris. */
+            sn_counter_add(cs->c_evicted, 1);
+            close_conn(cs, o);
+            tv.tv_usec = 1000;
+        } else if (cs->n_reserve > 0) {
+            /* Give up a held-back descriptor: the next accept gets it. */
+            close(cs->reserve[--cs->n_reserve]);
+            return;
+        }
     }
     evconnlistener_disable(lev);
     evtimer_add(cs->resume, &tv);
@@ -346,6 +401,12 @@ on_accept_error(struct evconnlistener *lev, void *arg)
 void
 sn_http_conns_listener(struct sn_http_conns *cs, struct evconnlistener *lev)
 {
+    for (size_t i = 0; i < LISTENERS_MAX; i++)
+        if (listeners[i].cs == NULL) {
+            listeners[i].lev = lev;
+            listeners[i].cs = cs;
+            break;
+        }
     cs->lev = lev;
     evconnlistener_set_error_cb(lev, on_accept_error);
 }
@@ -408,6 +469,9 @@ sn_http_conns_free(struct sn_http_conns *cs)
 {
     if (cs == NULL)
         return;
+    for (size_t i = 0; i < LISTENERS_MAX; i++)
+        if (listeners[i].cs == cs)
+            listeners[i].cs = NULL, listeners[i].lev = NULL;
     while (cs->head != NULL)
         untrack(cs, cs->head);
     for (size_t i = 0; i < cs->n_reserve; i++)

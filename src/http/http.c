@@ -10,6 +10,9 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
@@ -376,6 +379,36 @@ body_hard_limit(size_t max_body)
     return lim < max_body + (1u << 20) ? max_body + (1u << 20) : lim;
 }
 
+/* The listen(2) backlog: a burst of connections (a flood, a console
+ * reloading) waits in the kernel instead of having SYNs dropped, which
+ * would cost a /health probe a 1 s retransmission. evhttp_bind_socket
+ * uses 128; the kernel caps this at net.core.somaxconn. */
+#define LISTEN_BACKLOG 4096
+
+static struct evconnlistener *
+bind_listener(struct event_base *base, const char *host, int port)
+{
+    struct evutil_addrinfo hints, *ai = NULL;
+    struct evconnlistener *lev;
+    char ps[8];
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    hints.ai_flags = EVUTIL_AI_PASSIVE;
+    snprintf(ps, sizeof(ps), "%d", port);
+    if (evutil_getaddrinfo(*host ? host : NULL, ps, &hints, &ai) != 0)
+        return NULL;
+    lev = evconnlistener_new_bind(base, NULL, NULL,
+                                  LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
+                                      LEV_OPT_CLOSE_ON_EXEC,
+                                  LISTEN_BACKLOG, ai->ai_addr,
+                                  (int)ai->ai_addrlen);
+    evutil_freeaddrinfo(ai);
+    return lev;
+}
+
 static enum sn_status
 setup_tls(struct sn_http *h, struct sn_error *err)
 {
@@ -417,6 +450,7 @@ sn_http_start(struct event_base *base, const struct sn_http_conf *conf,
     size_t hlen;
     enum sn_status rc;
     struct evhttp_bound_socket *bound;
+    struct evconnlistener *lev = NULL;
 
     *out = NULL;
     if (colon == NULL || (port = strtol(colon + 1, NULL, 10)) <= 0 ||
@@ -521,13 +555,15 @@ sn_http_start(struct event_base *base, const struct sn_http_conf *conf,
     /* Every connection's bufferevent comes from conns.c (TLS or not), so
      * it is counted and its deadlines kept. */
     evhttp_set_bevcb(h->http, sn_http_conns_bev, h);
-    if ((bound = evhttp_bind_socket_with_handle(h->http, host,
-                                                (ev_uint16_t)port)) == NULL) {
+    if ((lev = bind_listener(base, host, (int)port)) == NULL ||
+        (bound = evhttp_bind_listener(h->http, lev)) == NULL) {
+        if (lev != NULL)
+            evconnlistener_free(lev);
         sn_error_set(err, "cannot listen for HTTP on %s", listen);
         sn_http_free(h);
         return SN_EIO;
     }
-    sn_http_conns_listener(h->conns, evhttp_bound_socket_get_listener(bound));
+    sn_http_conns_listener(h->conns, lev);
     sn_log_info("http: listening on %s%s (auth %s)", listen,
                 h->ssl_ctx ? " with TLS" : "", conf->auth ? "on" : "OFF");
     *out = h;
