@@ -50,6 +50,7 @@ sn_reply(struct sn_req *rq, int code, const char *type, const void *body,
     struct evbuffer *out = evbuffer_new();
     struct evkeyvalq *h = evhttp_request_get_output_headers(rq->r);
 
+    rq->replied = true;
     if (code >= 500)
         sn_counter_add(rq->h->c_errors_5xx, 1);
     else if (code >= 400)
@@ -345,6 +346,20 @@ on_request(struct evhttp_request *req, void *arg)
     }
     rt = sn_route_match(&rq, &known);
     if (rt == NULL) {
+        bool pknown = false;
+        void *state = NULL;
+        const char *inst = NULL;
+        const struct sn_http_route *prt =
+            sn_plugin_route_match(&rq, &state, &inst, &pknown);
+
+        if (prt != NULL) {
+            if (sn_auth_check(&rq, prt->role))
+                sn_plugin_route_run(&rq, prt, state, inst);
+            goto out;
+        }
+        known |= pknown;
+    }
+    if (rt == NULL) {
         if (known)
             sn_reply_error(&rq, 405, "method_not_allowed",
                            "%s is not allowed on %s", rq.method, rq.path);
@@ -519,12 +534,6 @@ sn_http_start(struct event_base *base, const struct sn_http_conf *conf,
         h->c_auth_failed =
             sn_metrics_counter(m, "sentineld_http_auth_failures_total", NULL,
                                "requests with a missing or unknown token");
-        h->c_events_in =
-            sn_metrics_counter(m, "sentineld_http_events_total", NULL,
-                               "events accepted by POST /api/v1/events");
-        h->c_events_rejected = sn_metrics_counter(
-            m, "sentineld_http_events_rejected_total", NULL,
-            "events refused by POST /api/v1/events (bad JSON, too large)");
     }
     h->c_body_too_large = sn_metrics_counter(
         env->metrics, "sentineld_http_body_too_large_total", NULL,
@@ -571,19 +580,11 @@ sn_http_start(struct event_base *base, const struct sn_http_conf *conf,
 }
 
 void
-sn_http_pipeline_changed(struct sn_http *h)
-{
-    if (h != NULL)
-        sn_http_events_fini(h);
-}
-
-void
 sn_http_free(struct sn_http *h)
 {
     if (h == NULL)
         return;
     sn_stream_free(h->stream);
-    sn_http_events_fini(h);
     if (h->http != NULL)
         evhttp_free(h->http);
     sn_http_conns_free(h->conns);
