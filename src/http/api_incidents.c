@@ -88,8 +88,9 @@ leap(int y)
 bool
 sn_http_parse_time(const char *s, int64_t *out)
 {
-    static const int mdays[] = { 31, 28, 31, 30, 31, 30,
-                                 31, 31, 30, 31, 30, 31 };
+    static const int mdays[] = {
+        31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+    };
     const int64_t max_ns = SN_HTTP_TIME_MAX_NS;
     struct tm tm;
     const char *p = s;

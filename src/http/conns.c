@@ -54,7 +54,7 @@ struct conn {
     unsigned eoh;     /* bytes of "\r\n\r\n" seen so far */
     bool doomed;      /* evicted or refused: closed by the next sweep */
     struct evbuffer_cb_entry *scan; /* on_input on the bev's input */
-    struct conn *next, *prev; /* oldest first */
+    struct conn *next, *prev;       /* oldest first */
 };
 
 struct sn_http_conns {
@@ -68,8 +68,8 @@ struct sn_http_conns {
     int64_t last_log_ns;
     uint64_t unlogged;
     unsigned burst; /* accepted since the loop last ran (see ACCEPT_BURST) */
-    struct sn_counter *c_open, *c_refused, *c_evicted, *c_header_to,
-        *c_body_to, *c_accept_err;
+    struct sn_counter *c_open, *c_refused, *c_evicted, *c_header_to, *c_body_to,
+        *c_accept_err;
 };
 
 static int64_t
@@ -188,8 +188,7 @@ find(struct sn_http_conns *cs, const struct bufferevent *bev)
 /* Scan what was just read for the end of the headers (CRLF CRLF, or bare
  * LF LF, which evhttp also takes). */
 static void
-on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-         void *arg)
+on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
     struct conn *c = arg;
     size_t len = evbuffer_get_length(buf), n = info->n_added;
@@ -350,8 +349,8 @@ on_accept_error(struct evconnlistener *lev, void *arg)
     struct sn_http_conns *cs = NULL;
     int err = EVUTIL_SOCKET_ERROR();
     int64_t now = mono_ns();
-    bool out_of_fds = err == EMFILE || err == ENFILE || err == ENOBUFS ||
-                      err == ENOMEM;
+    bool out_of_fds =
+        err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
     struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
 
     (void)arg; /* evhttp's */
@@ -452,10 +451,10 @@ sn_http_conns_new(struct sn_http *h)
     cs->c_header_to = sn_metrics_counter(
         m, "sentineld_http_timeouts_total", "phase=\"header\"",
         "HTTP connections closed for missing a request deadline");
-    cs->c_body_to = sn_metrics_counter(m, "sentineld_http_timeouts_total",
-                                       "phase=\"body\"",
-                                       "HTTP connections closed for missing "
-                                       "a request deadline");
+    cs->c_body_to =
+        sn_metrics_counter(m, "sentineld_http_timeouts_total", "phase=\"body\"",
+                           "HTTP connections closed for missing "
+                           "a request deadline");
     cs->c_accept_err = sn_metrics_counter(
         m, "sentineld_http_accept_errors_total", NULL,
         "failed accept(2) calls on the HTTP listener (descriptors "

@@ -94,9 +94,8 @@ sn_http_log_escape(const char *src, size_t len, char *dst, size_t cap)
     return dst;
 }
 
-static void
-log_str(enum sn_log_level level, const char *prefix, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void log_str(enum sn_log_level level, const char *prefix,
+                    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void
 log_str(enum sn_log_level level, const char *prefix, const char *fmt, ...)
@@ -124,10 +123,9 @@ sn_req_log(struct sn_req *rq, int level, const char *fmt, ...)
     if (n < 0)
         return;
     log_str((enum sn_log_level)level, prefix, "%s",
-            sn_http_log_escape(line,
-                               (size_t)n < sizeof(line) ? (size_t)n
-                                                        : sizeof(line) - 1,
-                               esc, sizeof(esc)));
+            sn_http_log_escape(
+                line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1,
+                esc, sizeof(esc)));
 }
 
 void
@@ -415,11 +413,10 @@ bind_listener(struct event_base *base, const char *host, int port)
     snprintf(ps, sizeof(ps), "%d", port);
     if (evutil_getaddrinfo(*host ? host : NULL, ps, &hints, &ai) != 0)
         return NULL;
-    lev = evconnlistener_new_bind(base, NULL, NULL,
-                                  LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
-                                      LEV_OPT_CLOSE_ON_EXEC,
-                                  LISTEN_BACKLOG, ai->ai_addr,
-                                  (int)ai->ai_addrlen);
+    lev = evconnlistener_new_bind(
+        base, NULL, NULL,
+        LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+        LISTEN_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
     evutil_freeaddrinfo(ai);
     return lev;
 }
