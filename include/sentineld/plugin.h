@@ -400,6 +400,19 @@ struct sn_host {
         SN_PRINTF(4, 5);
     void (*http_log)(struct sn_http_req *rq, enum sn_log_level level,
                      const char *fmt, ...) SN_PRINTF(3, 4);
+
+    /* The current value of a counter or gauge this plugin registered
+     * (for its own HTTP answers: the same figure /metrics shows, kept
+     * across reloads like the series). Any thread. */
+    uint64_t (*counter_value)(const struct sn_counter *c);
+    /* The instance's configured name (valid until destroy()). */
+    const char *(*instance_name)(struct sn_instance *inst);
+    /* The i-th query parameter, decoded, in URL order (for repeated keys
+     * and for refusing unknown ones); false past the last. Only keys the
+     * core allows to repeat (field) appear more than once: any other
+     * repeated key was answered 400 before the handler ran. */
+    bool (*http_query_at)(struct sn_http_req *rq, size_t i, const char **key,
+                          const char **value);
 };
 
 /* True when the running daemon's host table has fn: a plugin built

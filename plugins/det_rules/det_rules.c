@@ -129,6 +129,10 @@ dr_init(const struct sn_host *host, struct sn_instance *inst,
         sn_diags_fini(&d);
         return SN_ECONFIG;
     }
+    if (dr_api_keep_diags(s, &d) != SN_OK) {
+        sn_diags_fini(&d);
+        return SN_ENOMEM;
+    }
     sn_diags_fini(&d);
     s->c_matches = host->counter(inst, "rules_matches_total",
                                  "rule matches over all rules");
@@ -185,8 +189,17 @@ dr_destroy(void *state)
     sn_ruleset_free(s->rs);
     free(s->rule_matches);
     free(s->rule_signals);
+    free(s->diags_json);
     free(s);
 }
+
+static const struct sn_http_route dr_routes[] = {
+    { .method = "GET",
+      .path = "rules",
+      .role = SN_ROLE_VIEWER,
+      .handler = dr_api_rules },
+    { 0 },
+};
 
 /* ---- the engine reads events through the host API ------------------------ */
 
@@ -398,6 +411,7 @@ SN_PLUGIN_EXPORT const struct sn_plugin
                        "correlate, signal",
         .version = "1",
         .options = dr_options,
+        .routes = dr_routes,
         .config_size = sizeof(struct dr_conf),
         .init = dr_init,
         .start = dr_start,

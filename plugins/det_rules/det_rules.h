@@ -91,6 +91,9 @@ struct dr_tls {
     const struct sn_batch *batch;
     const struct dr_match *cur;
     const struct sn_record *cur_rec;
+    /* The "source" of signals raised without a record: a partition's
+     * restore merging keys (det_rules_part.c); NULL otherwise. */
+    const struct sn_signal_source *restore_src;
     /* Source ids of this batch's (input, topic) pairs, by pointer: the
      * batch's strings stay put until it is released (cleared per batch,
      * since a later batch may reuse the addresses). */
@@ -157,6 +160,9 @@ struct dr_state {
      * signals; NULL entries when the daemon's host has no labelled
      * counters. */
     struct sn_counter **rule_matches, **rule_signals;
+    /* The rule files' load-time diagnostics as a JSON array, for the
+     * rules route (det_rules_api.c). */
+    char *diags_json;
 };
 
 /* The engine reads events through the host API (det_rules.c). */
@@ -166,6 +172,11 @@ struct dr_event {
 };
 bool dr_get(void *ctx, int field_id, const char *name, size_t name_len,
             struct sn_value *out);
+
+/* det_rules_api.c: keep d for the route; the route's handler. */
+struct sn_diags;
+enum sn_status dr_api_keep_diags(struct dr_state *s, const struct sn_diags *d);
+void dr_api_rules(void *state, struct sn_http_req *rq);
 
 /* det_rules_corr.c */
 enum sn_status dr_corr_init(struct dr_state *s, char *err, size_t err_len);
@@ -183,6 +194,9 @@ bool dr_corr_collect(struct dr_state *s, struct dr_tls *t,
  * batch), then emit every signal the batch produced. */
 void dr_corr_flush(struct dr_state *s, struct dr_tls *t,
                    const struct sn_batch *b);
+/* Feed what other shards were handed (t->fwd), then emit t->sigs: after
+ * signals were raised outside a batch (a restore), with no lock held. */
+void dr_corr_finish(struct dr_state *s, struct dr_tls *t);
 /* Hand t->sigs to the incident manager and signals_file. */
 void dr_emit_pending(struct dr_state *s, struct dr_tls *t);
 /* Advance every shard to wm (the ticker; tests). */

@@ -1,7 +1,7 @@
 /*
  * out_history: recent events kept in <state_dir>/events.db (SQLite, WAL)
- * for GET /api/v1/events and the console's charts (src/http/api_history.c
- * reads the file). One transaction per batch, on this output's own
+ * for GET /api/v1/events and the console's charts, which this plugin
+ * serves itself (out_history_api.c reads the file). One transaction per batch, on this output's own
  * thread, so the workers only pay the batch handoff. Retention by age and
  * row count, pruned in bounded steps after each batch. It is a history,
  * not a ledger: synchronous=NORMAL (a power cut may lose the last
@@ -21,33 +21,15 @@
 
 #include <sqlite3.h>
 
-#include <sentineld/plugin.h>
+#include "out_history.h"
+
+#include "core/statefile.h"
 
 /* Rows deleted per prune step: bounds the time one batch's transaction
  * holds the write lock; several steps run until retention holds. */
 #define PRUNE_STEP 4096
 /* Longest field value indexed; longer ones are cut (the JSON keeps all). */
 #define FIELD_VALUE_MAX 1024
-
-struct oh_conf {
-    int64_t max_age_ms;
-    int64_t max_rows;
-};
-
-struct oh_state {
-    const struct sn_host *host;
-    struct sn_instance *inst;
-    const struct oh_conf *c;
-    char *path;
-    sqlite3 *db;
-    sqlite3_stmt *ins_ev, *ins_field, *prune_age_f, *prune_age_e, *prune_rows_f,
-        *prune_rows_e, *nth_id;
-    int64_t n_rows; /* rows in events, tracked to avoid count(*) */
-    dev_t dev;      /* the file the connection has open, to notice */
-    ino_t ino;      /* it deleted or replaced under us */
-    struct sn_buf *json;
-    struct sn_counter *c_written, *c_pruned, *c_errors, *c_reopened;
-};
 
 static const struct sn_option oh_options[] = {
     { "max_age", SN_OPT_DURATION, "7d", offsetof(struct oh_conf, max_age_ms),
@@ -149,6 +131,7 @@ open_db(struct oh_state *s, char *err, size_t err_len)
 {
     sqlite3_stmt *st = NULL;
     char *slash = strrchr(s->path, '/');
+    char note[512];
     int rc;
 
     /* The daemon creates state_dir only when it runs the incident
@@ -161,6 +144,16 @@ open_db(struct oh_state *s, char *err, size_t err_len)
                  strerror(errno));
         return SN_EIO;
     }
+    /* Raw events carry personal data: 0600, as the incident store. */
+    if (sn_statefile_prepare_db(s->path, note, sizeof(note)) != 0) {
+        snprintf(err, err_len, "cannot create %s: %s", s->path,
+                 strerror(errno));
+        return SN_EIO;
+    }
+    if (note[0])
+        s->host->log(s->inst, SN_LOG_WARN,
+                     "event history readable by other users (%s): now 0600",
+                     note);
     rc = sqlite3_open_v2(
         s->path, &s->db,
         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -276,6 +269,7 @@ oh_destroy(void *state)
     if (s == NULL)
         return;
     close_db(s);
+    oh_api_close(s);
     if (s->json != NULL)
         s->host->buf_free(s->json);
     free(s->path);
@@ -483,6 +477,18 @@ oh_write(void *state, struct sn_batch *b, uint64_t token, char *why,
     return SN_OUT_OK;
 }
 
+static const struct sn_http_route oh_routes[] = {
+    { .method = "GET",
+      .path = "/api/v1/events",
+      .role = SN_ROLE_VIEWER,
+      .handler = oh_api_search },
+    { .method = "GET",
+      .path = "/api/v1/events/counts",
+      .role = SN_ROLE_VIEWER,
+      .handler = oh_api_counts },
+    { 0 },
+};
+
 SN_PLUGIN_EXPORT
 const struct sn_plugin sn_plugin_out_history = {
     SN_PLUGIN_HEADER,
@@ -499,4 +505,5 @@ const struct sn_plugin sn_plugin_out_history = {
     .destroy = oh_destroy,
     .write = oh_write,
     .flags = SN_PLUGIN_WANTS_JSON | SN_PLUGIN_ONE_PER_STATE_DIR,
+    .routes = oh_routes,
 };

@@ -7,8 +7,6 @@
  * the audit entry. The store is opened on first use by the control
  * thread, which then keeps its own connection (incidents.h: one thread).
  */
-/* _DEFAULT_SOURCE: timegm(3) (UTC times in filters). */
-#define _DEFAULT_SOURCE
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -16,6 +14,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/time_parse.h"
 #include "http/http_int.h"
 #include "http/stream.h"
 #include "incident/incidents.h"
@@ -57,87 +56,6 @@ sn_http_incidents_close(struct sn_http *h)
 {
     sn_incidents_close(h->inc);
     h->inc = NULL;
-}
-
-/* Exactly n decimal digits at *p, advancing it; -1 otherwise (sscanf's
- * %d would take signs, blanks and fewer digits). */
-static int
-digits(const char **p, int n)
-{
-    int v = 0;
-
-    for (int i = 0; i < n; i++, (*p)++) {
-        if (**p < '0' || **p > '9')
-            return -1;
-        v = v * 10 + (**p - '0');
-    }
-    return v;
-}
-
-static bool
-leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* RFC 3339 UTC ("2026-01-02T03:04:05Z", fraction allowed) or integer
- * nanoseconds since the epoch, from 1970 up to (not including) 2200:
- * an impossible date (month 13, 31 April, hour 99) is refused rather than
- * normalised by timegm, and a bound far from int64's ends keeps every
- * difference of two times (ranges, bucket counts) from overflowing. */
-bool
-sn_http_parse_time(const char *s, int64_t *out)
-{
-    static const int mdays[] = {
-        31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
-    };
-    const int64_t max_ns = SN_HTTP_TIME_MAX_NS;
-    struct tm tm;
-    const char *p = s;
-    int y, mo, d, hh, mi, ss;
-    int64_t ns = 0, t;
-
-    if (*s != '\0' && strspn(s, "0123456789") == strlen(s)) {
-        char *end;
-        long long v;
-        errno = 0;
-        v = strtoll(s, &end, 10);
-        if (errno != 0 || v > max_ns)
-            return false;
-        *out = v;
-        return true;
-    }
-    if ((y = digits(&p, 4)) < 0 || *p++ != '-' || (mo = digits(&p, 2)) < 0 ||
-        *p++ != '-' || (d = digits(&p, 2)) < 0 || *p++ != 'T' ||
-        (hh = digits(&p, 2)) < 0 || *p++ != ':' || (mi = digits(&p, 2)) < 0 ||
-        *p++ != ':' || (ss = digits(&p, 2)) < 0)
-        return false;
-    if (y < 1970 || y >= 2200 || mo < 1 || mo > 12 || d < 1 ||
-        d > mdays[mo - 1] + (mo == 2 && leap(y)) || hh > 23 || mi > 59 ||
-        ss > 60) /* RFC 3339 5.6: 60 is a leap second */
-        return false;
-    if (*p == '.') {
-        int64_t scale = 100000000;
-        p++;
-        if (*p < '0' || *p > '9')
-            return false;
-        for (; *p >= '0' && *p <= '9'; p++, scale /= 10)
-            ns += (*p - '0') * scale; /* digits past ns add 0 */
-    }
-    if (strcmp(p, "Z") != 0)
-        return false;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = hh;
-    tm.tm_min = mi;
-    tm.tm_sec = ss;
-    t = (int64_t)timegm(&tm) * 1000000000 + ns;
-    if (t < 0 || t > max_ns)
-        return false;
-    *out = t;
-    return true;
 }
 
 static bool
@@ -195,9 +113,9 @@ sn_api_incidents_list(struct sn_req *rq)
     q.text = sn_req_query(rq, "q");
     q.cursor = sn_req_query(rq, "cursor");
     if (((v = sn_req_query(rq, "since")) &&
-         !sn_http_parse_time(v, &q.since_ns)) ||
+         !sn_time_parse(v, &q.since_ns)) ||
         ((v = sn_req_query(rq, "until")) &&
-         !sn_http_parse_time(v, &q.until_ns))) {
+         !sn_time_parse(v, &q.until_ns))) {
         sn_reply_error(rq, 400, "bad_query",
                        "time '%s': expected RFC 3339 UTC "
                        "(2026-01-02T03:04:05Z) or nanoseconds",
@@ -381,6 +299,8 @@ sn_api_incidents_action(struct sn_req *rq)
                        "%s needs role admin here (http.approve_role); %s has "
                        "role %s",
                        rq->params[1], rq->actor, sn_role_name(rq->role));
+        sn_http_audit(rq, rq->params[1], rq->params[0], "denied",
+                      "needs role admin (http.approve_role)");
         return;
     }
     if (!parse_action_body(rq, (enum sn_incident_action)act, &root, &reason,

@@ -589,7 +589,6 @@ sn_http_free(struct sn_http *h)
         SSL_CTX_free(h->ssl_ctx);
     sn_tokens_free(h->tokens);
     sn_http_incidents_close(h);
-    sn_http_history_close(h);
     free(h->listen);
     free(h->tls_cert);
     free(h->tls_key);

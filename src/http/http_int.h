@@ -43,8 +43,6 @@ struct sn_http {
     int64_t tokens_mtime_ns; /* reloaded when the file changes */
     struct sn_bucket buckets[SN_HTTP_BUCKETS];
     struct sn_incidents *inc; /* opened lazily: NULL until the store exists */
-    void *hist; /* sqlite3 * on <state_dir>/events.db, read-only, lazily */
-    uint64_t hist_dev, hist_ino; /* the file hist has open */
     struct sn_stream *stream; /* live feed clients (stream.c) */
     struct sn_http_conns *conns; /* connection cap, deadlines (conns.c) */
     uint64_t next_cid;
@@ -78,6 +76,7 @@ struct sn_req {
     char params[SN_ROUTE_MAX_PARAMS][128]; /* {id}, {action}, in order */
     size_t n_params;
     bool replied;         /* sn_reply ran */
+    int reply_status;     /* plugin routes: the status they answered */
     const char *inst;     /* plugin routes: the instance serving it */
 };
 
@@ -152,28 +151,22 @@ void sn_api_health(struct sn_req *rq);
 void sn_api_ready(struct sn_req *rq);
 void sn_api_metrics(struct sn_req *rq);
 void sn_api_whoami(struct sn_req *rq);
-void sn_api_rules_list(struct sn_req *rq);
 void sn_api_rules_reload(struct sn_req *rq);
 void sn_api_openapi(struct sn_req *rq);
 void sn_static_serve(struct sn_req *rq);
 void sn_api_incidents_list(struct sn_req *rq);
 void sn_api_incidents_get(struct sn_req *rq);
 void sn_api_incidents_action(struct sn_req *rq);
+/* GET /api/v1/audit (api_audit.c). */
+void sn_api_audit_list(struct sn_req *rq);
+/* Record what this request changed or was refused in the audit trail
+ * (actor: the token's name; result "ok", "denied", "refused" or
+ * "failed"); a store failure is logged, the reply stands. */
+void sn_http_audit(struct sn_req *rq, const char *action, const char *target,
+                   const char *result, const char *details);
 /* The control thread's incident store connection, opened on first use
  * (api_incidents.c); NULL with err set when it cannot be opened. */
 struct sn_incidents *sn_http_store(struct sn_http *h, struct sn_error *err);
 void sn_http_incidents_close(struct sn_http *h);
-/* GET /api/v1/events and /api/v1/events/counts: the event history kept
- * by out_history (api_history.c). */
-void sn_api_events_search(struct sn_req *rq);
-void sn_api_events_counts(struct sn_req *rq);
-void sn_http_history_close(struct sn_http *h);
-/* 2200-01-01T00:00:00Z in ns: the latest time a query may name. Far
- * enough from INT64_MAX that the difference of two valid times, plus a
- * bucket, never overflows. */
-#define SN_HTTP_TIME_MAX_NS (7258118400LL * 1000000000)
-/* RFC 3339 UTC or integer ns since the epoch, 1970 to 2199, real dates
- * only (api_incidents.c). False for anything else. */
-bool sn_http_parse_time(const char *s, int64_t *out);
 
 #endif

@@ -16,9 +16,6 @@ const struct sn_route sn_routes[] = {
     { "GET", "/metrics", SN_ROLE_NONE, sn_api_metrics },
     { "GET", "/api/v1/openapi.json", SN_ROLE_NONE, sn_api_openapi },
     { "GET", "/api/v1/whoami", SN_ROLE_VIEWER, sn_api_whoami },
-    { "GET", "/api/v1/events", SN_ROLE_VIEWER, sn_api_events_search },
-    { "GET", "/api/v1/events/counts", SN_ROLE_VIEWER, sn_api_events_counts },
-    { "GET", "/api/v1/rules", SN_ROLE_VIEWER, sn_api_rules_list },
     { "POST", "/api/v1/rules/reload", SN_ROLE_ADMIN, sn_api_rules_reload },
     { "GET", "/api/v1/incidents", SN_ROLE_VIEWER, sn_api_incidents_list },
     { "GET", "/api/v1/incidents/{id}", SN_ROLE_VIEWER, sn_api_incidents_get },
@@ -26,6 +23,7 @@ const struct sn_route sn_routes[] = {
      * checks that on top of this. */
     { "POST", "/api/v1/incidents/{id}/{action}", SN_ROLE_OPERATOR,
       sn_api_incidents_action },
+    { "GET", "/api/v1/audit", SN_ROLE_ADMIN, sn_api_audit_list },
     { "GET", "/api/v1/stream", SN_ROLE_VIEWER, sn_stream_sse },
     { "GET", "/api/v1/ws", SN_ROLE_VIEWER, sn_stream_ws },
     { NULL, NULL, 0, NULL },

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/backoff.h"
 #include "core/clock.h"
 #include "core/limits.h"
 #include "core/log.h"
@@ -533,9 +534,10 @@ static void *
 manager_main(void *arg)
 {
     struct sn_manager *m = arg;
-    int64_t delay = RETRY_MIN_MS;
+    struct sn_backoff bo;
     int stop_tries = 0;
 
+    sn_backoff_init(&bo, RETRY_MIN_MS, RETRY_MAX_MS);
     for (;;) {
         size_t k;
         int64_t now;
@@ -586,13 +588,12 @@ manager_main(void *arg)
                 pthread_mutex_unlock(&m->lock);
                 break;
             }
-            sleep_ms(delay / 2 + rand() % (delay / 2 + 1));
-            delay = delay * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : delay * 2;
+            sleep_ms(sn_backoff_next(&bo));
             continue;
         }
-        if (delay != RETRY_MIN_MS)
+        if (!sn_backoff_is_first(&bo))
             sn_log_info("incident store writable again");
-        delay = RETRY_MIN_MS;
+        sn_backoff_reset(&bo);
         sn_gauge_set(m->g_writable, 1);
         sync_stats(m);
         for (size_t i = 0; i < k; i++)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/backoff.h"
 #include "core/clock.h"
 #include "core/limits.h"
 #include "core/log.h"
@@ -298,9 +299,10 @@ delivered(struct sn_relay *r, size_t from, size_t n)
 static bool
 deliver_range(struct sn_relay *r, size_t from, size_t n)
 {
-    int64_t delay = BACKOFF_MIN_MS;
+    struct sn_backoff bo;
     char why[256];
 
+    sn_backoff_init(&bo, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
     for (;;) {
         enum sn_out_result res;
 
@@ -324,15 +326,15 @@ deliver_range(struct sn_relay *r, size_t from, size_t n)
         }
         sn_counter_add(r->c_retries, 1);
         sn_counter_add(r->out->c_retry, 1);
-        if (delay == BACKOFF_MIN_MS)
+        if (sn_backoff_is_first(&bo))
             sn_log_warn("output '%s': incident delivery failed (%s); "
                         "retrying with backoff",
                         r->out->name, why[0] ? why : "transient");
-        /* Full jitter keeps outputs from retrying in lockstep. */
-        for (int64_t left = delay / 2 + rand() % (delay / 2 + 1);
+        /* Jittered (core/backoff.h) so outputs do not retry in
+         * lockstep; slept in steps so a stop is noticed. */
+        for (int64_t left = sn_backoff_next(&bo);
              left > 0 && !atomic_load(&r->aborting); left -= 50)
             sleep_ms(left < 50 ? left : 50);
-        delay = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
     }
 }
 
@@ -431,6 +433,8 @@ sn_relay_start(struct sn_instance *out, struct sn_manager *m,
                      out->name);
         goto fail;
     }
+    out->relay_ack = sn_relay_ack;
+    out->relay_free = sn_relay_free;
     out->relay = r;
     return SN_OK;
 fail:

@@ -12,9 +12,9 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/backoff.h"
 #include "core/limits.h"
 #include "core/log.h"
-#include "incident/relay.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
@@ -101,7 +101,8 @@ sn_output_ack(struct sn_instance *o, uint64_t token, enum sn_out_result result,
 
     if (o->takes_incidents) {
         /* Incident outputs are fed by their relay, which waits for this. */
-        sn_relay_ack(o->relay, token, result, reason);
+        if (o->relay_ack != NULL)
+            o->relay_ack(o->relay, token, result, reason);
         return;
     }
     pthread_mutex_lock(&o->pending_lock);
@@ -136,8 +137,9 @@ static void
 deliver(struct sn_instance *o, struct sn_batch *b)
 {
     struct sn_pipeline *pl = o->pl;
-    int64_t delay = BACKOFF_MIN_MS;
+    struct sn_backoff bo;
 
+    sn_backoff_init(&bo, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
     for (;;) {
         char why[256] = "";
         uint64_t token = ++o->next_token;
@@ -173,13 +175,13 @@ deliver(struct sn_instance *o, struct sn_batch *b)
             break;
         }
         sn_counter_add(o->c_retry, 1);
-        if (delay == BACKOFF_MIN_MS)
+        if (sn_backoff_is_first(&bo))
             sn_log_warn("output '%s': delivery failed (%s); retrying with "
                         "backoff",
                         o->name, why[0] ? why : "transient");
-        /* Full jitter keeps many outputs from retrying in lockstep. */
-        backoff(pl, delay / 2 + (int64_t)(rand() % (int)(delay / 2 + 1)));
-        delay = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
+        /* Jittered (core/backoff.h) so outputs that failed together do
+         * not retry in lockstep. */
+        backoff(pl, sn_backoff_next(&bo));
     }
 }
 

@@ -16,7 +16,6 @@
 #include "config/options.h"
 #include "core/log.h"
 #include "core/status.h"
-#include "incident/relay.h"
 #include "plugin/http_req.h"
 
 static void
@@ -169,7 +168,9 @@ init_instance(struct sn_pipeline *pl, struct sn_instance *in,
     }
     if (in->p->flags & SN_PLUGIN_ONE_PER_STATE_DIR) {
         for (struct sn_instance *o = pl->insts; o < in; o++)
-            if (o->p == in->p) {
+            /* By name: each instance reads its own copy of the
+             * descriptor (plugin/loader.h). */
+            if (o->p != NULL && strcmp(o->p->name, in->p->name) == 0) {
                 sn_diags_add(d, SN_DIAG_ERROR, file, in->conf->line,
                              in->conf->col,
                              "%s '%s': a second %s instance (the first is "
@@ -651,7 +652,8 @@ sn_pipeline_free(struct sn_pipeline *pl)
             in->p->destroy(in->state);
         /* Stopped before the output's stop(), freed only now: an
          * acknowledgement may reach it until the output stopped. */
-        sn_relay_free(in);
+        if (in->relay_free != NULL)
+            in->relay_free(in);
         sn_plugin_close(in->lib);
         sn_arena_fini(&in->conf_arena);
         free(in->config);

@@ -65,6 +65,13 @@ struct sn_instance {
      * p->deliver, never by the workers. */
     bool takes_incidents;
     struct sn_relay *relay; /* while the relay runs (incident/relay.c) */
+    /* Set with relay by the incident layer that started it, so the
+     * pipeline forwards acknowledgements and frees the relay without
+     * including it (the include graph is one-way: pipeline <- incident;
+     * scripts/check-includes.sh). NULL while no relay was started. */
+    void (*relay_ack)(struct sn_relay *r, uint64_t token,
+                      enum sn_out_result result, const char *reason);
+    void (*relay_free)(struct sn_instance *out);
     struct sn_queue q;
     pthread_t othread;
     bool othread_started;

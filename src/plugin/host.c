@@ -88,6 +88,18 @@ h_counter_add(struct sn_counter *c, uint64_t n)
     sn_counter_add(c, n);
 }
 
+static uint64_t
+h_counter_value(const struct sn_counter *c)
+{
+    return c != NULL ? sn_counter_get(c) : 0;
+}
+
+static const char *
+h_instance_name(struct sn_instance *in)
+{
+    return in->name;
+}
+
 static unsigned
 h_n_workers(struct sn_instance *in)
 {
@@ -301,4 +313,7 @@ const struct sn_host sn_host_table = {
     .http_reply = sn_host_http_reply,
     .http_reply_error = sn_host_http_reply_error,
     .http_log = sn_host_http_log,
+    .counter_value = h_counter_value,
+    .instance_name = h_instance_name,
+    .http_query_at = sn_host_http_query_at,
 };

@@ -27,6 +27,13 @@ sn_host_http_query(struct sn_http_req *rq, const char *key)
     return rq->ops->query(rq, key);
 }
 
+bool
+sn_host_http_query_at(struct sn_http_req *rq, size_t i, const char **key,
+                      const char **value)
+{
+    return rq->ops->query_at(rq, i, key, value);
+}
+
 const char *
 sn_host_http_header(const struct sn_http_req *rq, const char *name)
 {

@@ -19,6 +19,8 @@ struct sn_http_req_ops {
     const char *(*method)(const struct sn_http_req *rq);
     const char *(*param)(const struct sn_http_req *rq, size_t i);
     const char *(*query)(struct sn_http_req *rq, const char *key);
+    bool (*query_at)(struct sn_http_req *rq, size_t i, const char **key,
+                     const char **value);
     const char *(*header)(const struct sn_http_req *rq, const char *name);
     enum sn_status (*body)(struct sn_http_req *rq, struct sn_str *out);
     const char *(*actor)(const struct sn_http_req *rq);
@@ -40,6 +42,8 @@ struct sn_http_req {
 const char *sn_host_http_method(const struct sn_http_req *rq);
 const char *sn_host_http_param(const struct sn_http_req *rq, size_t i);
 const char *sn_host_http_query(struct sn_http_req *rq, const char *key);
+bool sn_host_http_query_at(struct sn_http_req *rq, size_t i, const char **key,
+                           const char **value);
 const char *sn_host_http_header(const struct sn_http_req *rq, const char *name);
 enum sn_status sn_host_http_body(struct sn_http_req *rq, struct sn_str *out);
 const char *sn_host_http_actor(const struct sn_http_req *rq);

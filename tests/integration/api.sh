@@ -14,8 +14,11 @@ daemon: { state_dir: $TMP/state, shutdown_timeout: 5s }
 http: { listen: "127.0.0.1:$hp", web_root: "$SRCDIR/web", max_body: 64KiB, rate_limit: 1000 }
 inputs:
   - { name: api, plugin: in_http }
+detectors:
+  - { name: rules, plugin: det_rules, rules: [ $SRCDIR/tests/data/rules/sshd.yaml ] }
 outputs:
   - { name: o, plugin: out_file, path: $TMP/out.json }
+  - { name: h, plugin: out_history }
 EOC
 S="$SENTINELD"
 V=$("$S" token create --name vic --role viewer -c "$TMP/c.yaml" 2>/dev/null)
@@ -75,7 +78,7 @@ bad = 0
 for path, ops in doc["paths"].items():
     for method, op in ops.items():
         need = op["x-sentineld-role"]
-        p = path.replace("{id}", "no-such-incident").replace("{action}", "comment")
+        p = path.replace("{id}", "no-such-incident").replace("{action}", "comment").replace("{instance}", "rules")
         for role in ["none", "viewer", "operator", "admin"]:
             if path == "/api/v1/rules/reload" and role == "admin":
                 continue  # reloading is checked below, once
@@ -108,7 +111,7 @@ grep BAD "$TMP/matrix" | sed 's/^/# /'
 check "the matrix covered routes" test "$(wc -l <"$TMP/matrix")" -ge 30
 
 check "wrong method: 405 method_not_allowed" \
-    sh -c "[ \"\$(curl -s -o '$TMP/b' -w '%{http_code}' -X DELETE '$U/api/v1/rules')\" = 405 ] && grep -q method_not_allowed '$TMP/b'"
+    sh -c "[ \"\$(curl -s -o '$TMP/b' -w '%{http_code}' -X DELETE '$U/api/v1/rules/reload')\" = 405 ] && grep -q method_not_allowed '$TMP/b'"
 check "unknown API route: 404 not_found JSON" \
     sh -c "[ \"\$(curl -s -o '$TMP/b' -w '%{http_code}' '$U/api/v1/nope')\" = 404 ] && grep -q '\"code\":\"not_found\"' '$TMP/b'"
 

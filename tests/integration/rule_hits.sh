@@ -50,10 +50,11 @@ wait_until 20 'test "$(matches ssh-service-account-login)" = 3'
 
 # rules_are "id matches signals" ...: the API's per-rule figures.
 rules_are() {
-    curl -s "$U/api/v1/rules" >"$TMP/rules.json"
+    curl -s "$U/api/v1/plugins/rules/rules" >"$TMP/rules.json"
     python3 - "$TMP/rules.json" "$@" <<'EOP'
 import json, sys
-d = json.load(open(sys.argv[1]))["detectors"][0]
+d = json.load(open(sys.argv[1]))
+assert d["detector"] == "rules" and d["valid"] is True, d
 got = {r["id"]: (r["matches"], r["signals"]) for r in d["rules"]}
 for want in sys.argv[2:]:
     rid, m, s = want.split()
@@ -61,13 +62,13 @@ for want in sys.argv[2:]:
 assert d["hits"] == sum(m for m, s in got.values()), (d["hits"], got)
 EOP
 }
-check "each rule's matches and signals in GET /api/v1/rules" rules_are \
+check "each rule's matches and signals in det_rules' GET /api/v1/plugins/rules/rules" rules_are \
     "ssh-auth-failure 7 1" "ssh-invalid-user 2 0" \
     "ssh-service-account-login 3 3" "ssh-too-many-failures 1 1"
 check "the openapi document describes matches and signals per rule" python3 -c "
 import json
 s=json.load(open('$SRCDIR/web/openapi.json'))['components']['schemas']['Rules']
-p=s['properties']['detectors']['items']['properties']['rules']['items']['properties']
+p=s['properties']['rules']['items']['properties']
 assert p['matches']['type']=='integer' and p['signals']['type']=='integer', p"
 curl -s "$U/metrics" >"$TMP/m"
 check "per-rule counters on /metrics" sh -c "

@@ -5,6 +5,7 @@
 #include "config/diag.h"
 #include "config/options.h"
 #include "core/arena.h"
+#include "core/backoff.h"
 #include "core/buf.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -147,8 +148,28 @@ SN_TEST(ratelimit_counts_suppressed)
     CHECK_EQ(rl.suppressed, 2);
 }
 
+/* Each wait lies in [delay/2, delay]; the delay doubles up to max and a
+ * reset starts over (equal jitter, never a zero wait). */
+SN_TEST(backoff_equal_jitter_doubles_to_max)
+{
+    struct sn_backoff b;
+    int64_t want[] = { 100, 200, 400, 800, 1000, 1000 };
+
+    sn_backoff_init(&b, 100, 1000);
+    CHECK(sn_backoff_is_first(&b));
+    for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++) {
+        int64_t w = sn_backoff_next(&b);
+        CHECK(w >= want[i] / 2 && w <= want[i]);
+    }
+    CHECK(!sn_backoff_is_first(&b));
+    sn_backoff_reset(&b);
+    CHECK(sn_backoff_is_first(&b));
+    CHECK(sn_backoff_next(&b) >= 50);
+}
+
 SN_TEST_MAIN(SN_T(arena_alignment_and_reset),
              SN_T(arena_keeps_regular_chunks), SN_T(arena_cap),
              SN_T(buf_limit), SN_T(json_escapes_and_utf8), SN_T(status_names),
              SN_T(durations_and_sizes), SN_T(suggestions),
-             SN_T(ratelimit_counts_suppressed))
+             SN_T(ratelimit_counts_suppressed),
+             SN_T(backoff_equal_jitter_doubles_to_max))

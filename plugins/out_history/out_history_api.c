@@ -1,21 +1,26 @@
 /*
- * GET /api/v1/events (search) and GET /api/v1/events/counts (counts over
- * time, grouped by host, app, severity, rule or any extracted field) over
- * the event history that out_history keeps in <state_dir>/events.db. The
+ * out_history's routes: GET /api/v1/events (search) and GET
+ * /api/v1/events/counts (counts over time, grouped by host, app,
+ * severity, rule or any extracted field) over the history this plugin
+ * keeps in <state_dir>/events.db. The core has checked the token (viewer)
+ * and refused repeated keys other than field before a handler runs. The
  * control thread opens the file read-only on first use; every query is
  * bounded: a time range (defaulted to the last 24 h), a row limit, and a
- * deadline enforced by sqlite3_progress_handler. The schema is owned by
- * plugins/out_history; docs/internals/history.md describes both sides.
+ * deadline enforced by sqlite3_progress_handler. The schema is in
+ * out_history.c; docs/internals/history.md describes both sides.
  */
 #include <errno.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/buf.h"
 #include "core/json.h"
-#include "http/http_int.h"
+#include "core/time_parse.h"
+#include "out_history.h"
 
 #define DAY_NS            (86400LL * 1000000000)
 #define SEARCH_LIMIT      100 /* default page */
@@ -38,10 +43,10 @@ struct filter {
 };
 
 void
-sn_http_history_close(struct sn_http *h)
+oh_api_close(struct oh_state *s)
 {
-    sqlite3_close(h->hist);
-    h->hist = NULL;
+    sqlite3_close(s->rd);
+    s->rd = NULL;
 }
 
 static int64_t
@@ -60,67 +65,60 @@ deadline_hit(void *arg)
 }
 
 static sqlite3 *
-history(struct sn_req *rq)
+history(struct oh_state *s, struct sn_http_req *rq)
 {
-    struct sn_http *h = rq->h;
-    char path[4096];
+    const struct sn_host *h = s->host;
     sqlite3 *db = NULL;
-
     struct stat st;
 
-    if (h->env.state_dir == NULL ||
-        (size_t)snprintf(path, sizeof(path), "%s/events.db",
-                         h->env.state_dir) >= sizeof(path)) {
-        sn_reply_error(rq, 503, "history_unavailable",
-                       "no daemon.state_dir: there is no event history");
-        return NULL;
-    }
-    if (h->hist != NULL) {
-        /* out_history opens a deleted or replaced file afresh; follow it
+    if (s->rd != NULL) {
+        /* The writer opens a deleted or replaced file afresh; follow it
          * rather than answer from the old one (one stat per query). */
-        if (stat(path, &st) == 0 && (uint64_t)st.st_dev == h->hist_dev &&
-            (uint64_t)st.st_ino == h->hist_ino)
-            return h->hist;
-        sn_req_log(rq, SN_LOG_INFO, "%s was deleted or replaced: reopening",
-                   path);
-        sn_http_history_close(h);
+        if (stat(s->path, &st) == 0 && st.st_dev == s->rd_dev &&
+            st.st_ino == s->rd_ino)
+            return s->rd;
+        h->http_log(rq, SN_LOG_INFO, "%s was deleted or replaced: reopening",
+                    s->path);
+        oh_api_close(s);
     }
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+    if (sqlite3_open_v2(s->path, &db,
+                        SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK ||
         sqlite3_exec(db, "SELECT 1 FROM events LIMIT 0", NULL, NULL, NULL) !=
             SQLITE_OK) {
-        sn_reply_error(rq, 503, "history_unavailable",
-                       "cannot read the event history %s: %s (is an "
-                       "out_history output configured?)",
-                       path, db ? sqlite3_errmsg(db) : "out of memory");
+        h->http_reply_error(rq, 503, "history_unavailable",
+                            "cannot read the event history %s: %s", s->path,
+                            db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);
         return NULL;
     }
     sqlite3_busy_timeout(db, 1000);
     /* A reader never checkpoints or deletes the WAL when it closes: after
-     * a deletion the names belong to out_history's new file. */
+     * a deletion the names belong to the writer's new file. */
     sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-    if (stat(path, &st) == 0) {
-        h->hist_dev = (uint64_t)st.st_dev;
-        h->hist_ino = (uint64_t)st.st_ino;
+    if (stat(s->path, &st) == 0) {
+        s->rd_dev = st.st_dev;
+        s->rd_ino = st.st_ino;
     }
-    h->hist = db;
+    s->rd = db;
     return db;
 }
 
 static bool
-known_keys(struct sn_req *rq, const char *const *keys, const char *list)
+known_keys(struct oh_state *s, struct sn_http_req *rq, const char *const *keys,
+           const char *list)
 {
-    sn_req_query(rq, "since"); /* parses the query */
-    for (struct evkeyval *kv = rq->query.tqh_first; kv; kv = kv->next.tqe_next)
+    const char *key, *value;
+
+    for (size_t n = 0; s->host->http_query_at(rq, n, &key, &value); n++)
         for (size_t i = 0;; i++) {
             if (keys[i] == NULL) {
-                sn_reply_error(rq, 400, "bad_query",
-                               "unknown query parameter '%s' (known: %s)",
-                               kv->key, list);
+                s->host->http_reply_error(
+                    rq, 400, "bad_query",
+                    "unknown query parameter '%s' (known: %s)", key, list);
                 return false;
             }
-            if (strcmp(kv->key, keys[i]) == 0)
+            if (strcmp(key, keys[i]) == 0)
                 break;
         }
     return true;
@@ -142,65 +140,71 @@ severity_parse(const char *s)
 
 /* The filters both routes share; false when a 400 was sent. */
 static bool
-filter_parse(struct sn_req *rq, struct filter *f)
+filter_parse(struct oh_state *s, struct sn_http_req *rq, struct filter *f)
 {
-    const char *v;
+    const char *v, *key, *value;
 
     memset(f, 0, sizeof(*f));
     f->severity = -1;
     f->until = now_ns(CLOCK_REALTIME) + 1;
-    if ((v = sn_req_query(rq, "until")) && !sn_http_parse_time(v, &f->until)) {
-        sn_reply_error(rq, 400, "bad_query",
-                       "until '%s': expected a real RFC 3339 UTC time "
-                       "or ns since the epoch, before year 2200",
-                       v);
+    if ((v = s->host->http_query(rq, "until")) &&
+        !sn_time_parse(v, &f->until)) {
+        s->host->http_reply_error(
+            rq, 400, "bad_query",
+            "until '%s': expected a real RFC 3339 UTC time "
+            "or ns since the epoch, before year 2200",
+            v);
         return false;
     }
     f->since = f->until - DAY_NS;
-    if ((v = sn_req_query(rq, "since")) && !sn_http_parse_time(v, &f->since)) {
-        sn_reply_error(rq, 400, "bad_query",
-                       "since '%s': expected a real RFC 3339 UTC time "
-                       "or ns since the epoch, before year 2200",
-                       v);
+    if ((v = s->host->http_query(rq, "since")) &&
+        !sn_time_parse(v, &f->since)) {
+        s->host->http_reply_error(
+            rq, 400, "bad_query",
+            "since '%s': expected a real RFC 3339 UTC time "
+            "or ns since the epoch, before year 2200",
+            v);
         return false;
     }
     if (f->since >= f->until) {
-        sn_reply_error(rq, 400, "bad_query", "since must be before until");
+        s->host->http_reply_error(rq, 400, "bad_query",
+                                  "since must be before until");
         return false;
     }
-    f->host = sn_req_query(rq, "host");
-    f->app = sn_req_query(rq, "app");
-    f->rule = sn_req_query(rq, "rule");
-    f->q = sn_req_query(rq, "q");
-    if ((v = sn_req_query(rq, "severity")) &&
+    f->host = s->host->http_query(rq, "host");
+    f->app = s->host->http_query(rq, "app");
+    f->rule = s->host->http_query(rq, "rule");
+    f->q = s->host->http_query(rq, "q");
+    if ((v = s->host->http_query(rq, "severity")) &&
         (f->severity = severity_parse(v)) < 0) {
-        sn_reply_error(rq, 400, "bad_query",
-                       "severity '%s': expected 0-7 or emerg, alert, crit, "
-                       "err, warning, notice, info, debug",
-                       v);
+        s->host->http_reply_error(
+            rq, 400, "bad_query",
+            "severity '%s': expected 0-7 or emerg, alert, crit, "
+            "err, warning, notice, info, debug",
+            v);
         return false;
     }
-    for (struct evkeyval *kv = rq->query.tqh_first; kv;
-         kv = kv->next.tqe_next) {
+    for (size_t n = 0; s->host->http_query_at(rq, n, &key, &value); n++) {
         const char *eq;
 
-        if (strcmp(kv->key, "field") != 0)
+        if (strcmp(key, "field") != 0)
             continue;
-        eq = strchr(kv->value, '=');
-        if (eq == NULL || eq == kv->value) {
-            sn_reply_error(rq, 400, "bad_query",
-                           "field '%s': expected name=value, e.g. "
-                           "field=source.ip=192.0.2.7",
-                           kv->value);
+        eq = strchr(value, '=');
+        if (eq == NULL || eq == value) {
+            s->host->http_reply_error(rq, 400, "bad_query",
+                                      "field '%s': expected name=value, e.g. "
+                                      "field=source.ip=192.0.2.7",
+                                      value);
             return false;
         }
         if (f->n_fields == FIELD_FILTERS_MAX) {
-            sn_reply_error(rq, 400, "bad_query", "at most %d field filters",
-                           FIELD_FILTERS_MAX);
+            s->host->http_reply_error(rq, 400, "bad_query",
+                                      "at most %d field filters",
+                                      FIELD_FILTERS_MAX);
             return false;
         }
-        f->fk[f->n_fields] = kv->value;
-        f->fv_len[f->n_fields] = (size_t)(eq - kv->value); /* key length */
+        f->fk[f->n_fields] = value;
+        f->fv_len[f->n_fields] = (size_t)(eq - value); /* key length */
         f->fv[f->n_fields++] = eq + 1;
     }
     return true;
@@ -251,9 +255,10 @@ bind_filter(sqlite3_stmt *st, int i, const struct filter *f)
 }
 
 static bool
-int_param(struct sn_req *rq, const char *key, long lo, long hi, long *out)
+int_param(struct oh_state *s, struct sn_http_req *rq, const char *key, long lo,
+          long hi, long *out)
 {
-    const char *v = sn_req_query(rq, key);
+    const char *v = s->host->http_query(rq, key);
     char *end;
     long n;
 
@@ -261,8 +266,8 @@ int_param(struct sn_req *rq, const char *key, long lo, long hi, long *out)
         return true;
     n = strtol(v, &end, 10);
     if (*v == '\0' || *end != '\0' || n < lo || n > hi) {
-        sn_reply_error(rq, 400, "bad_query", "%s '%s': expected %ld-%ld", key,
-                       v, lo, hi);
+        s->host->http_reply_error(rq, 400, "bad_query",
+                                  "%s '%s': expected %ld-%ld", key, v, lo, hi);
         return false;
     }
     *out = n;
@@ -271,15 +276,15 @@ int_param(struct sn_req *rq, const char *key, long lo, long hi, long *out)
 
 /* Prepare with the deadline armed; false when a reply was sent. */
 static bool
-prepare(struct sn_req *rq, sqlite3 *db, const struct sn_buf *sql,
-        int64_t *deadline, sqlite3_stmt **st)
+prepare(struct oh_state *s, struct sn_http_req *rq, sqlite3 *db,
+        const struct sn_buf *sql, int64_t *deadline, sqlite3_stmt **st)
 {
     *deadline = now_ns(CLOCK_MONOTONIC) + QUERY_DEADLINE_NS;
     sqlite3_progress_handler(db, 1000, deadline_hit, deadline);
     if (sqlite3_prepare_v2(db, sql->data, (int)sql->len, st, NULL) !=
         SQLITE_OK) {
-        sn_reply_error(rq, 500, "history_error", "history query: %s",
-                       sqlite3_errmsg(db));
+        s->host->http_reply_error(rq, 500, "history_error", "history query: %s",
+                                  sqlite3_errmsg(db));
         return false;
     }
     return true;
@@ -287,26 +292,29 @@ prepare(struct sn_req *rq, sqlite3 *db, const struct sn_buf *sql,
 
 /* After the last step: reply with the error when it was not DONE. */
 static bool
-finish(struct sn_req *rq, sqlite3 *db, sqlite3_stmt *st, int rc)
+finish(struct oh_state *s, struct sn_http_req *rq, sqlite3 *db,
+       sqlite3_stmt *st, int rc)
 {
     sqlite3_finalize(st);
     sqlite3_progress_handler(db, 0, NULL, NULL);
     if (rc == SQLITE_DONE || rc == SQLITE_ROW)
         return true;
     if (rc == SQLITE_INTERRUPT)
-        sn_reply_error(rq, 503, "query_timeout",
-                       "the query ran past %lld s; narrow the time range "
-                       "or add filters",
-                       QUERY_DEADLINE_NS / 1000000000);
+        s->host->http_reply_error(
+            rq, 503, "query_timeout",
+            "the query ran past %lld s; narrow the time range "
+            "or add filters",
+            QUERY_DEADLINE_NS / 1000000000);
     else
-        sn_reply_error(rq, 500, "history_error", "history query: %s",
-                       sqlite3_errstr(rc));
+        s->host->http_reply_error(rq, 500, "history_error", "history query: %s",
+                                  sqlite3_errstr(rc));
     return false;
 }
 
 void
-sn_api_events_search(struct sn_req *rq)
+oh_api_search(void *state, struct sn_http_req *rq)
 {
+    struct oh_state *s = state;
     static const char *const keys[] = { "since", "until",  "host",     "app",
                                         "rule",  "q",      "severity", "field",
                                         "limit", "cursor", NULL };
@@ -320,20 +328,21 @@ sn_api_events_search(struct sn_req *rq)
     size_t n = 0;
     int rc, i;
 
-    if (!known_keys(rq, keys,
+    if (!known_keys(s, rq, keys,
                     "since, until, host, app, rule, q, severity, field, "
                     "limit, cursor") ||
-        !filter_parse(rq, &f) ||
-        !int_param(rq, "limit", 1, SEARCH_LIMIT_MAX, &limit))
+        !filter_parse(s, rq, &f) ||
+        !int_param(s, rq, "limit", 1, SEARCH_LIMIT_MAX, &limit))
         return;
-    if ((v = sn_req_query(rq, "cursor")) &&
+    if ((v = s->host->http_query(rq, "cursor")) &&
         sscanf(v, "%lld.%lld", (long long *)&cur_ts, (long long *)&cur_id) !=
             2) {
-        sn_reply_error(rq, 400, "bad_query",
-                       "cursor '%s': pass next_cursor of the previous page", v);
+        s->host->http_reply_error(
+            rq, 400, "bad_query",
+            "cursor '%s': pass next_cursor of the previous page", v);
         return;
     }
-    if ((db = history(rq)) == NULL)
+    if ((db = history(s, rq)) == NULL)
         return;
     sn_buf_init(&sql, 64 * 1024);
     sn_buf_printf(&sql, "SELECT id, ts, doc FROM events");
@@ -344,7 +353,7 @@ sn_api_events_search(struct sn_req *rq)
     sn_buf_printf(&sql, " ORDER BY ts DESC, id DESC LIMIT ?");
     sn_buf_putc(&sql, '\0');
     sql.len--;
-    if (!prepare(rq, db, &sql, &deadline, &st)) {
+    if (!prepare(s, rq, db, &sql, &deadline, &st)) {
         sn_buf_fini(&sql);
         return;
     }
@@ -368,7 +377,7 @@ sn_api_events_search(struct sn_req *rq)
         sn_buf_putc(&b, '}');
         n++;
     }
-    if (!finish(rq, db, st, rc)) {
+    if (!finish(s, rq, db, st, rc)) {
         sn_buf_fini(&b);
         return;
     }
@@ -379,7 +388,7 @@ sn_api_events_search(struct sn_req *rq)
                       (long long)last_ts, (long long)last_id);
     else
         sn_buf_printf(&b, "\"next_cursor\":null}\n");
-    sn_reply_json(rq, 200, &b);
+    s->host->http_reply(rq, 200, "application/json", b.data, b.len);
     sn_buf_fini(&b);
 }
 
@@ -423,8 +432,9 @@ struct group {
 };
 
 void
-sn_api_events_counts(struct sn_req *rq)
+oh_api_counts(void *state, struct sn_http_req *rq)
 {
+    struct oh_state *s = state;
     static const char *const keys[] = { "since",    "until", "host",
                                         "app",      "rule",  "q",
                                         "severity", "field", "bucket",
@@ -434,35 +444,39 @@ sn_api_events_counts(struct sn_req *rq)
     struct group groups[GROUPS_MAX];
     sqlite3_stmt *st = NULL;
     sqlite3 *db;
-    const char *gb = sn_req_query(rq, "group_by"), *gexpr = "NULL", *v;
+    const char *gb = s->host->http_query(rq, "group_by"), *gexpr = "NULL", *v;
     long top = GROUPS_DEFAULT;
     int64_t bucket, deadline, n_buckets, total = 0;
     size_t n_groups = 0;
     int rc, i;
 
-    if (!known_keys(rq, keys,
+    if (!known_keys(s, rq, keys,
                     "since, until, host, app, rule, q, severity, field, "
                     "bucket, group_by, top") ||
-        !filter_parse(rq, &f) || !int_param(rq, "top", 1, GROUPS_MAX, &top))
+        !filter_parse(s, rq, &f) ||
+        !int_param(s, rq, "top", 1, GROUPS_MAX, &top))
         return;
     /* Default: about 60 bars over the range, whole seconds. since and
-     * until lie within [0, SN_HTTP_TIME_MAX_NS] (until's default is now,
+     * until lie within [0, SN_TIME_PARSE_MAX_NS] (until's default is now,
      * since's a day before until), so the range cannot overflow and the
      * bucket is at least one second. */
     bucket = ((f.until - f.since) / 60 / 1000000000 + 1) * 1000000000;
-    if ((v = sn_req_query(rq, "bucket")) && (bucket = bucket_parse(v)) == 0) {
-        sn_reply_error(rq, 400, "bad_query",
-                       "bucket '%s': expected a duration like 60s, 5m, 1h, "
-                       "1d, at most 366d",
-                       v);
+    if ((v = s->host->http_query(rq, "bucket")) &&
+        (bucket = bucket_parse(v)) == 0) {
+        s->host->http_reply_error(
+            rq, 400, "bad_query",
+            "bucket '%s': expected a duration like 60s, 5m, 1h, "
+            "1d, at most 366d",
+            v);
         return;
     }
     n_buckets = (f.until - f.since + bucket - 1) / bucket;
     if (n_buckets > BUCKETS_MAX) {
-        sn_reply_error(rq, 400, "bad_query",
-                       "%lld buckets: at most %d; widen bucket or narrow "
-                       "the range",
-                       (long long)n_buckets, BUCKETS_MAX);
+        s->host->http_reply_error(
+            rq, 400, "bad_query",
+            "%lld buckets: at most %d; widen bucket or narrow "
+            "the range",
+            (long long)n_buckets, BUCKETS_MAX);
         return;
     }
     if (gb == NULL || strcmp(gb, "none") == 0)
@@ -473,15 +487,16 @@ sn_api_events_counts(struct sn_req *rq)
     else if (strspn(gb, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                         "0123456789._-") != strlen(gb) ||
              strlen(gb) > 128) {
-        sn_reply_error(rq, 400, "bad_query",
-                       "group_by '%s': expected host, app, severity, rule "
-                       "or a field name such as source.ip",
-                       gb);
+        s->host->http_reply_error(
+            rq, 400, "bad_query",
+            "group_by '%s': expected host, app, severity, rule "
+            "or a field name such as source.ip",
+            gb);
         return;
     } else
         gexpr = "(SELECT value FROM event_fields WHERE event_id = events.id "
                 "AND key = ?)";
-    if ((db = history(rq)) == NULL)
+    if ((db = history(s, rq)) == NULL)
         return;
     /* One pass: (group, bucket) counts, biggest groups first; the top
      * groups are kept, the rest summed into "other". */
@@ -496,7 +511,7 @@ sn_api_events_counts(struct sn_req *rq)
                         "m.g, m.bk");
     sn_buf_putc(&sql, '\0');
     sql.len--;
-    if (!prepare(rq, db, &sql, &deadline, &st)) {
+    if (!prepare(s, rq, db, &sql, &deadline, &st)) {
         sn_buf_fini(&sql);
         return;
     }
@@ -540,9 +555,10 @@ sn_api_events_counts(struct sn_req *rq)
         g->total += cnt;
         g->counts[bk] += cnt;
     }
-    if (!finish(rq, db, st, rc) || other_counts == NULL) {
+    if (!finish(s, rq, db, st, rc) || other_counts == NULL) {
         if (other_counts == NULL && rc == SQLITE_DONE)
-            sn_reply_error(rq, 500, "out_of_memory", "out of memory");
+            s->host->http_reply_error(rq, 500, "out_of_memory",
+                                      "out of memory");
         goto out;
     }
     sn_buf_init(&b, 16u << 20);
@@ -568,7 +584,7 @@ sn_api_events_counts(struct sn_req *rq)
         sn_buf_printf(&b, "]}");
     }
     sn_buf_printf(&b, "],\"other\":%lld}\n", (long long)other);
-    sn_reply_json(rq, 200, &b);
+    s->host->http_reply(rq, 200, "application/json", b.data, b.len);
     sn_buf_fini(&b);
 out:
     for (size_t g = 0; g < n_groups; g++)
