@@ -20,6 +20,7 @@
 
 struct sn_stream;
 struct sn_incidents;
+struct sn_http_conns;
 
 /* Per-identity token bucket (auth.c). */
 struct sn_bucket {
@@ -43,6 +44,7 @@ struct sn_http {
     struct sn_bucket buckets[SN_HTTP_BUCKETS];
     struct sn_incidents *inc; /* opened lazily: NULL until the store exists */
     struct sn_stream *stream; /* live feed clients (stream.c) */
+    struct sn_http_conns *conns; /* connection cap, deadlines (conns.c) */
     uint64_t next_cid;
     struct sn_counter *c_requests, *c_errors_4xx, *c_errors_5xx,
         *c_rate_limited, *c_auth_failed, *c_body_too_large;
