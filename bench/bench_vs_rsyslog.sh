@@ -22,7 +22,11 @@
 # %jsonmesg%, every parsed field as JSON like sentineld's out_file), OUT_DIR
 # (where both output files go, e.g. /dev/shm to take the disk out; default
 # the temp dir), PERF (a file: record the sentineld run with
-# `perf record -g` into it), KEEP_TMP (keep the temp dir).
+# `perf record -g` into it), KEEP_TMP (keep the temp dir), RULES (rule
+# files or directories, comma-separated: sentineld also runs det_rules
+# with them, e.g. RULES=../conf/rules for the shipped pack), NO_RSYSLOG
+# (set: measure sentineld only, for A/B runs of two sentineld builds or
+# rule packs).
 #
 # Both outputs go through the page cache: sentineld's JSON lines are ~2.5x
 # the bytes of rsyslog's raw lines, so on a slow disk or a VM with slow
@@ -158,6 +162,7 @@ echo "# $N messages, $FRAMING framing, $CONNS connection(s), $NCPU CPUs;" \
 # rsyslog: imtcp -> main queue -> omfile, message as received, no fsync.
 # Sized like a tuned production relay: a large in-memory main queue with
 # big dequeue batches and a buffered, asynchronously written output file.
+if [ -z "${NO_RSYSLOG:-}" ]; then
 rp=$(free_port)
 mkdir -p "$TMP/rs"
 # flushOnTXEnd off would leave the last partial buffer to the 1 s
@@ -187,6 +192,7 @@ run rsyslog "$rp" "$OUTDIR/rsyslog.out" "$RPID"
 kill "$RPID" 2>/dev/null
 wait "$RPID" 2>/dev/null
 rm -f "$OUTDIR/rsyslog.out"
+fi
 
 # sentineld: in_syslog -> parser -> out_file (JSON, one event per line).
 sp=$(free_port)
@@ -198,6 +204,18 @@ inputs:
 outputs:
   - { name: o, plugin: out_file, path: $OUTDIR/sentineld.out }
 EOC
+if [ -n "${RULES:-}" ]; then
+    # Absolute paths: the daemon's working directory is not ours.
+    list=""
+    for r in $(echo "$RULES" | tr ',' ' '); do
+        list="$list${list:+, }$(cd "$(dirname "$r")" && pwd)/$(basename "$r")"
+    done
+    cat >>"$TMP/s.yaml" <<EOC
+detectors:
+  - { name: rules, plugin: det_rules, rules: [ $list ] }
+EOC
+    echo "# sentineld runs det_rules with: $list"
+fi
 taskset -c "$DAEMON_CPUS" "$SENTINELD" run -c "$TMP/s.yaml" \
     >"$TMP/s.out" 2>"$TMP/s.log" &
 SPID=$!
@@ -217,8 +235,12 @@ fi
 kill -TERM "$SPID"
 wait "$SPID"
 
-r=$(rate_of rsyslog)
 s=$(rate_of sentineld)
+if [ -n "${NO_RSYSLOG:-}" ]; then
+    [ -n "$s" ] || exit 1
+    exit 0
+fi
+r=$(rate_of rsyslog)
 if [ -n "$r" ] && [ -n "$s" ]; then
     python3 -c "print('ratio sentineld/rsyslog: %.2f  (%s framing, %d connection(s), parser %s)' % ($s / $r, '$FRAMING', $CONNS, '$PARSER'))"
     rc=$(cpu_of rsyslog)

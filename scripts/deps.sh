@@ -8,7 +8,8 @@ PKGS="build-essential autoconf automake libtool pkg-config clang \
 libclang-rt-14-dev libevent-dev libyaml-dev libjson-c-dev libssl-dev \
 libpcre2-dev libsqlite3-dev librdkafka-dev libpq-dev \
 python3 curl rsyslog rsyslog-openssl bsdutils openssl kcat postgresql sec \
-chromium nodejs"
+chromium nodejs sqlite3 \
+debhelper dpkg-dev fakeroot lintian systemd adduser util-linux"
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/layout.h"
 
 struct command {
     const char *name;
@@ -22,6 +23,7 @@ static const struct command commands[] = {
     { "incidents", sn_cmd_incidents, "list incidents or show one (read-only)" },
     { "incident", sn_cmd_incident,
       "act on an incident: ack, resolve, approve, reject, comment..." },
+    { "audit", sn_cmd_audit, "verify the audit trail's hash chain" },
     { "version", sn_cmd_version, "print version and library versions" },
 };
 
@@ -37,6 +39,7 @@ usage(FILE *out)
 int
 main(int argc, char **argv)
 {
+    sn_layout_apply();
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -91,6 +91,9 @@ struct dr_tls {
     const struct sn_batch *batch;
     const struct dr_match *cur;
     const struct sn_record *cur_rec;
+    /* The "source" of signals raised without a record: a partition's
+     * restore merging keys (det_rules_part.c); NULL otherwise. */
+    const struct sn_signal_source *restore_src;
     /* Source ids of this batch's (input, topic) pairs, by pointer: the
      * batch's strings stay put until it is released (cleared per batch,
      * since a later batch may reuse the addresses). */
@@ -191,6 +194,9 @@ bool dr_corr_collect(struct dr_state *s, struct dr_tls *t,
  * batch), then emit every signal the batch produced. */
 void dr_corr_flush(struct dr_state *s, struct dr_tls *t,
                    const struct sn_batch *b);
+/* Feed what other shards were handed (t->fwd), then emit t->sigs: after
+ * signals were raised outside a batch (a restore), with no lock held. */
+void dr_corr_finish(struct dr_state *s, struct dr_tls *t);
 /* Hand t->sigs to the incident manager and signals_file. */
 void dr_emit_pending(struct dr_state *s, struct dr_tls *t);
 /* Advance every shard to wm (the ticker; tests). */

@@ -164,6 +164,8 @@ on_signal(void *arg, const struct sn_signal *sig)
     if (t->cur_rec != NULL && sig->state != SN_SIGNAL_DEGRADED) {
         source_of(t->cur_rec, &src);
         x.source = &src;
+    } else if (t->restore_src != NULL && sig->state != SN_SIGNAL_DEGRADED) {
+        x.source = t->restore_src;
     }
     render(s, t, &x);
 }
@@ -261,6 +263,13 @@ run_forwards(struct dr_state *s, struct dr_tls *t)
     sn_buf_reset(&t->fwd_data);
     t->cur = saved;
     t->cur_rec = saved_rec;
+}
+
+void
+dr_corr_finish(struct dr_state *s, struct dr_tls *t)
+{
+    run_forwards(s, t);
+    dr_emit_pending(s, t);
 }
 
 void

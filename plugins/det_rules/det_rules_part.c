@@ -7,7 +7,9 @@
  *   checkpoint: the keys of p, from every shard, in the container the
  *     local .corr file uses (det_rules_ckpt.c), keys only;
  *   restore: drop this instance's keys of p, then merge the blob's keys
- *     (re-split by hash into the shards, tagged with p);
+ *     (re-split by hash into the shards, tagged with p); a key this
+ *     instance counts from other partitions adds p's events and is
+ *     evaluated at once (src/rules/correlate_merge.c);
  *   release: drop the keys of p.
  * The input calls these while none of p's records is in flight, but the
  * workers go on feeding other partitions' keys into the same shards, so
@@ -80,10 +82,12 @@ dr_partition_checkpoint(void *state, const struct sn_partition *p,
 }
 
 /* Drop p's keys from every shard; with all, then merge all's keys of
- * each shard, tagged with p. */
+ * each shard, tagged with p. Signals raised by merging (a key counted
+ * here from other partitions crossing its threshold with p's events)
+ * are rendered into t (NULL: none can be, nothing is merged). */
 static enum sn_status
 replace(struct dr_state *s, const struct want_part *w, struct sn_corr *all,
-        size_t *n_dropped)
+        struct dr_tls *t, size_t *n_dropped)
 {
     struct sn_buf part;
     enum sn_status rc = SN_OK;
@@ -102,8 +106,11 @@ replace(struct dr_state *s, const struct want_part *w, struct sn_corr *all,
         pthread_mutex_lock(&sh->mu);
         if (w->o.src != 0)
             dropped += sn_corr_drop(sh->c, want_part, (void *)w);
-        if (all != NULL && x == SN_OK)
+        if (all != NULL && x == SN_OK) {
+            sh->tls = t;
             x = sn_corr_restore_keys(sh->c, part.data, part.len, &w->o);
+            sh->tls = NULL;
+        }
         pthread_mutex_unlock(&sh->mu);
         if (x != SN_OK && rc == SN_OK)
             rc = x;
@@ -120,6 +127,8 @@ dr_partition_restore(void *state, const struct sn_partition *p,
     struct dr_state *s = state;
     struct want_part w = { origin_of(s, p, true) };
     struct sn_corr *all = NULL;
+    struct dr_tls *t = NULL;
+    struct sn_signal_source src = { p->input, p->topic, p->partition, -1 };
     enum sn_status rc;
     size_t dropped = 0;
     char why[256];
@@ -127,10 +136,18 @@ dr_partition_restore(void *state, const struct sn_partition *p,
     if (data != NULL) {
         /* Read the whole blob first: a bad one changes nothing. */
         all = dr_engine_new(s);
-        if (all == NULL)
+        t = dr_tls_new(s);
+        if (all == NULL || t == NULL) {
+            sn_corr_free(all);
+            dr_tls_free(t);
             return SN_ENOMEM;
+        }
+        /* A signal a merge raises is about p: no record made it, so it
+         * names the partition without an offset. */
+        t->restore_src = &src;
         if (!dr_ckpt_read(data, len, all, true, why, sizeof(why))) {
             sn_corr_free(all);
+            dr_tls_free(t);
             s->host->counter_add(s->c_ckpt_errors, 1);
             snprintf(err, err_len,
                      "partition %s[%d]: correlation state (%zu bytes) not "
@@ -143,8 +160,13 @@ dr_partition_restore(void *state, const struct sn_partition *p,
         /* The origin table is full: the keys are restored, but later
          * moves cannot find them (det_rules_corr.c logs this once). */
         w.o = SN_CORR_ORIGIN_NONE;
-    rc = replace(s, &w, all, &dropped);
+    rc = replace(s, &w, all, t, &dropped);
     sn_corr_free(all);
+    if (t != NULL) {
+        /* Every shard lock is released: signal_emit may block. */
+        dr_corr_finish(s, t);
+        dr_tls_free(t);
+    }
     if (rc != SN_OK) {
         s->host->counter_add(s->c_ckpt_errors, 1);
         snprintf(err, err_len,
@@ -168,7 +190,7 @@ dr_partition_release(void *state, const struct sn_partition *p)
     size_t dropped = 0;
 
     if (w.o.src != 0)
-        replace(s, &w, NULL, &dropped);
+        replace(s, &w, NULL, NULL, &dropped);
     s->host->log(s->inst, SN_LOG_DEBUG, "partition %s[%d]: %zu keys dropped",
                  p->topic, (int)p->partition, dropped);
 }

@@ -60,6 +60,13 @@ static const struct sn_option ik_options[] = {
       "another instance takes a partition over without losing or "
       "double-counting a window (docs/scaling.md)",
       0, 0, NULL, false },
+    { "instance_id", SN_OPT_STRING, NULL, offsetof(struct ik_conf, instance_id),
+      "static group membership (KIP-345): this member's stable id, sent as "
+      "group.instance.id; \"auto\" derives one from the host name and "
+      "daemon.state_dir. A member restarted within kafka.session.timeout.ms "
+      "gets its partitions back without a rebalance; a member that stops "
+      "for good keeps them unread until that timeout (docs/kafka.md)",
+      0, 0, NULL, false },
     { "checkpoint_interval", SN_OPT_DURATION, "0",
       offsetof(struct ik_conf, checkpoint_interval_ms),
       "with checkpoints: how often the partitions' state and offsets are "
@@ -112,6 +119,9 @@ ik_init(const struct sn_host *host, struct sn_instance *inst,
         snprintf(err, err_len, "group is empty");
         return SN_ECONFIG;
     }
+    if (s->c->instance_id != NULL &&
+        !ik_member_id_valid(s->c->instance_id, err, err_len))
+        return SN_ECONFIG;
     s->c_consumed = host->counter(inst, "kafka_consumed_total",
                                   "messages taken from Kafka");
     s->c_dead = host->counter(inst, "kafka_dead_letters_total",
@@ -167,6 +177,8 @@ on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 s->parts[j]->committed = -1;
     pthread_mutex_unlock(&s->track_lock);
 }
+
+static size_t n_assigned(struct ik_state *s);
 
 static void
 set_assigned(struct ik_state *s, const rd_kafka_topic_partition_list_t *l,
@@ -280,9 +292,11 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
     s->ctx.host->counter_add(s->c_rebalances, 1);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        s->ctx.host->log(s->ctx.inst, SN_LOG_INFO, "assigned %d partitions",
-                         parts->cnt);
         set_assigned(s, parts, true);
+        /* Cooperative assignment hands over increments: say the total. */
+        s->ctx.host->log(s->ctx.inst, SN_LOG_INFO,
+                         "assigned %d partitions (%zu in all, %s)", parts->cnt,
+                         n_assigned(s), cooperative ? "cooperative" : "eager");
         /* With checkpoints the partitions' state comes back first and
          * each starts at its row's offset (in_kafka_ckpt.c). */
         if (s->ckpt != NULL && !ik_ckpt_assign(s, parts))
@@ -316,7 +330,18 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             ik_commit(s, true, parts);
     }
     set_assigned(s, parts, false);
-    if (s->paused_list != NULL) {
+    s->ctx.host->log(s->ctx.inst, SN_LOG_INFO,
+                     "revoked %d partitions (%zu left)", parts->cnt,
+                     n_assigned(s));
+    if (s->paused_list != NULL && cooperative) {
+        /* Only these partitions go: the rest stay paused, and the
+         * resume must still find them (an emptied list left them paused
+         * for good after a cooperative hand-over under back-pressure). */
+        for (int i = 0; i < parts->cnt; i++)
+            rd_kafka_topic_partition_list_del(s->paused_list,
+                                              parts->elems[i].topic,
+                                              parts->elems[i].partition);
+    } else if (s->paused_list != NULL) {
         rd_kafka_topic_partition_list_destroy(s->paused_list);
         s->paused_list = NULL;
         s->paused = false;
@@ -390,6 +415,7 @@ ik_start(void *state, char *err, size_t err_len)
         "enable.auto.commit", "false",
         "enable.auto.offset.store", "false",
         "auto.offset.reset", s->c->start_at == 0 ? "earliest" : "latest",
+        NULL, NULL, /* group.instance.id, with instance_id */
         NULL,
     };
     rd_kafka_topic_partition_list_t *topics;
@@ -400,6 +426,14 @@ ik_start(void *state, char *err, size_t err_len)
 
     if ((rc = ik_dlq_open(s, err, err_len)) != SN_OK)
         return rc;
+    if (s->c->instance_id != NULL) {
+        ik_member_id(s, s->member_id, sizeof(s->member_id));
+        fixed[8] = "group.instance.id";
+        fixed[9] = s->member_id;
+        s->ctx.host->log(s->ctx.inst, SN_LOG_INFO,
+                         "static group membership: group.instance.id %s",
+                         s->member_id);
+    }
     conf = kafka_conf_build(&s->ctx, s->c->brokers, fixed, &s->c->kafka, err,
                             err_len);
     if (conf == NULL)

@@ -40,6 +40,7 @@ struct ik_conf {
     struct sn_kvlist kafka;
     const char *checkpoints;        /* PostgreSQL DSN; NULL: none */
     int64_t checkpoint_interval_ms; /* 0: commit_interval */
+    const char *instance_id;        /* static membership; NULL: none */
 };
 
 /* One (seq, next offset) step of a partition: once batch `seq` and every
@@ -86,6 +87,7 @@ struct ik_chunk {
 struct ik_state {
     struct kafka_ctx ctx; /* first: rd_kafka's opaque */
     const struct ik_conf *c;
+    char member_id[256]; /* group.instance.id (instance_id); "" none */
     rd_kafka_t *rk;
     rd_kafka_queue_t *cq;
     /* One emitter per pipeline worker: each is bound to one worker, so
@@ -198,6 +200,12 @@ void ik_ckpt_release(struct ik_state *s,
                      const rd_kafka_topic_partition_list_t *parts);
 
 /* in_kafka_dlq.c */
+/* in_kafka_member.c: static membership. Whether a configured
+ * instance_id is usable (Kafka: at most 249 of [A-Za-z0-9._-], or
+ * "auto"), and the group.instance.id it stands for. */
+bool ik_member_id_valid(const char *id, char *err, size_t err_len);
+void ik_member_id(struct ik_state *s, char *out, size_t len);
+
 enum sn_status ik_dlq_open(struct ik_state *s, char *err, size_t err_len);
 void ik_dlq_close(struct ik_state *s);
 void ik_rejected(void *state, const struct sn_record *rec, const char *why);

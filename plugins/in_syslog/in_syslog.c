@@ -50,11 +50,18 @@ static const struct sn_option is_options[] = {
       "the connection",
       0, 0, "resync|close", false },
     { "max_connections", SN_OPT_INT, "1024", C_OFF(max_connections),
-      "open stream connections over all listeners; more are closed at once", 1,
-      1000000, NULL, false },
-    { "idle_timeout", SN_OPT_DURATION, "0", C_OFF(idle_timeout_ms),
-      "close a stream connection silent for this long; 0 never does", 0,
-      86400000LL * 365, NULL, false },
+      "open stream connections over all listeners; past it a new "
+      "connection replaces the longest idle one (idle 2s or more), or is "
+      "closed at once",
+      1, 1000000, NULL, false },
+    { "idle_timeout", SN_OPT_DURATION, "10m", C_OFF(idle_timeout_ms),
+      "close a stream connection silent for this long (senders reconnect "
+      "when they next have something); 0 never does",
+      0, 86400000LL * 365, NULL, false },
+    { "frame_timeout", SN_OPT_DURATION, "30s", C_OFF(frame_timeout_ms),
+      "close a stream connection whose message has begun and not ended "
+      "after this long, however slowly its bytes trickle in; 0 never does",
+      0, 86400000LL, NULL, false },
     { "threads", SN_OPT_INT, "0", C_OFF(threads),
       "event loops serving stream connections; 0 uses the daemon's worker "
       "count",
@@ -287,6 +294,13 @@ is_init(const struct sn_host *host, struct sn_instance *inst,
                       "stream connections closed; open = accepted - closed");
     s->c_idle = host->counter(inst, "idle_timeouts_total",
                               "connections closed by idle_timeout");
+    s->c_frame_timeouts = host->counter(
+        inst, "frame_timeouts_total",
+        "connections closed by frame_timeout (a message begun, not ended)");
+    s->c_evicted = host->counter(
+        inst, "connections_evicted_total",
+        "idle connections closed to make room for a new one at "
+        "max_connections");
     s->c_tls_errors =
         host->counter(inst, "tls_handshake_errors_total",
                       "TLS handshakes that failed (refused peers included)");

@@ -40,6 +40,7 @@ struct is_conf {
     int on_framing_error;
     int64_t max_connections;
     int64_t idle_timeout_ms;
+    int64_t frame_timeout_ms;
     int64_t threads;
     int64_t udp_batch;
     const char *tls_cert;
@@ -96,7 +97,9 @@ struct is_loop {
     pthread_t thread;
     bool thread_started;
     struct sn_emitter *em;
-    struct is_conn *conns; /* doubly linked, for close-all at stop */
+    /* Doubly linked, most recently active first: close-all at stop, and
+     * the tail is the connection to evict at max_connections. */
+    struct is_conn *conns, *conns_tail;
     struct is_ratelimit rl;
     char *buf; /* READ_CHUNK bytes, shared by the loop's connections */
     bool busy; /* a connection stopped at its read cap: data is pending */
@@ -129,7 +132,8 @@ struct is_state {
     atomic_uint n_conns; /* open connections over all loops */
 
     struct sn_counter *c_kernel_drops, *c_framing_errors, *c_oversize, *c_conns,
-        *c_conns_rejected, *c_conns_closed, *c_idle, *c_tls_errors,
+        *c_conns_rejected, *c_conns_closed, *c_idle, *c_frame_timeouts,
+        *c_evicted, *c_tls_errors,
         *c_tls_rejected, *c_read_errors;
 };
 

@@ -32,6 +32,15 @@
 /* Connections accepted per readiness event of a listener. */
 #define ACCEPTS_PER_EVENT 64
 
+/* At max_connections a new connection replaces the least recently
+ * active one only if that one has been silent this long: a server full
+ * of senders that all just spoke refuses the newcomer instead of
+ * churning. Silent connections (a slowloris holding slots) qualify at
+ * once. nginx frees keep-alive connections the same way when it runs
+ * out (ngx_drain_connections); rsyslog (MaxSessions) and syslog-ng
+ * (max-connections) only refuse, which locks senders out. */
+#define EVICT_MIN_IDLE_MS 2000
+
 struct is_conn {
     struct is_loop *loop;
     struct is_conn *prev, *next;
@@ -45,6 +54,9 @@ struct is_conn {
     struct sn_framer fr;
     uint64_t seen_errors, seen_oversize; /* fr.stats already counted */
     int64_t recv_ns;                     /* of the read being framed */
+    int64_t active_ns;      /* last read (or the accept) */
+    int64_t frame_since_ns; /* a frame begun, unfinished, since; 0: none */
+    bool over_cap;          /* accepted at max_connections */
     char peer[INET6_ADDRSTRLEN + 16];
 };
 
@@ -157,6 +169,32 @@ conn_free(struct is_conn *c)
 }
 
 static void
+unlink_conn(struct is_loop *lp, struct is_conn *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        lp->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    else
+        lp->conns_tail = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void
+push_front(struct is_loop *lp, struct is_conn *c)
+{
+    c->prev = NULL;
+    c->next = lp->conns;
+    if (lp->conns != NULL)
+        lp->conns->prev = c;
+    else
+        lp->conns_tail = c;
+    lp->conns = c;
+}
+
+static void
 conn_close(struct is_conn *c, const char *why)
 {
     struct is_loop *lp = c->loop;
@@ -165,25 +203,55 @@ conn_close(struct is_conn *c, const char *why)
     if (why != NULL && s->host->log_enabled(s->inst, SN_LOG_DEBUG))
         s->host->log(s->inst, SN_LOG_DEBUG, "%s connection from %s closed: %s",
                      transport_of(c->l), c->peer, why);
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        lp->conns = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
+    unlink_conn(lp, c);
     conn_free(c);
     atomic_fetch_sub(&s->n_conns, 1);
     s->host->counter_add(s->c_conns_closed, 1);
 }
 
-/* Register for EV_READ or EV_WRITE (TLS may need either), keeping the idle
- * timeout. */
+/* The connection's next deadline (ns, 0: none): the earlier of the idle
+ * timeout from its last read and the frame timeout from the start of
+ * its unfinished frame. Absolute, so bytes trickling in one at a time do
+ * not push the frame's deadline back. */
+static int64_t
+deadline(const struct is_conn *c)
+{
+    const struct is_conf *cf = c->loop->s->c;
+    int64_t d = 0, f;
+
+    if (cf->idle_timeout_ms > 0)
+        d = c->active_ns + cf->idle_timeout_ms * 1000000;
+    if (cf->frame_timeout_ms > 0 && c->frame_since_ns != 0) {
+        f = c->frame_since_ns + cf->frame_timeout_ms * 1000000;
+        if (d == 0 || f < d)
+            d = f;
+    }
+    return d;
+}
+
+/* (Re)arm the event's timeout for deadline(c); libevent moves a pending
+ * event within its timer heap, no system call. */
+static int
+conn_arm(struct is_conn *c)
+{
+    int64_t d = deadline(c), left;
+    struct timeval tv;
+
+    if (d == 0)
+        return event_add(c->ev, NULL);
+    left = d - is_wall_ns();
+    if (left < 1000000)
+        left = 1000000;
+    tv.tv_sec = (time_t)(left / 1000000000);
+    tv.tv_usec = (suseconds_t)(left % 1000000000 / 1000);
+    return event_add(c->ev, &tv);
+}
+
+/* Register for EV_READ or EV_WRITE (TLS may need either), keeping the
+ * timeouts. */
 static int
 conn_want(struct is_conn *c, short what)
 {
-    const struct is_conf *cf = c->loop->s->c;
-    struct timeval tv;
-
     if (c->want == what && event_pending(c->ev, what, NULL))
         return 0;
     event_del(c->ev);
@@ -191,9 +259,7 @@ conn_want(struct is_conn *c, short what)
                      on_conn_event, c) != 0)
         return -1;
     c->want = what;
-    tv.tv_sec = (time_t)(cf->idle_timeout_ms / 1000);
-    tv.tv_usec = (suseconds_t)(cf->idle_timeout_ms % 1000) * 1000;
-    return event_add(c->ev, cf->idle_timeout_ms > 0 ? &tv : NULL);
+    return conn_arm(c);
 }
 
 /* The peer closed the stream: what the framer holds is either a last
@@ -240,6 +306,26 @@ conn_handshake(struct is_conn *c)
         conn_close(c, NULL);
         return false;
     }
+}
+
+/* After bytes were framed: the connection becomes the most recently
+ * active, and its deadlines move (the frame's only when a new frame
+ * began). False when the event cannot be re-armed. */
+static bool
+conn_active(struct is_conn *c)
+{
+    struct is_loop *lp = c->loop;
+
+    c->active_ns = c->recv_ns;
+    if (!sn_framer_in_frame(&c->fr))
+        c->frame_since_ns = 0;
+    else if (c->frame_since_ns == 0)
+        c->frame_since_ns = c->recv_ns;
+    if (lp->conns != c) {
+        unlink_conn(lp, c);
+        push_front(lp, c);
+    }
+    return conn_arm(c) == 0;
 }
 
 static void
@@ -304,6 +390,10 @@ conn_read(struct is_conn *c)
             conn_close(c, rc == SN_EPEER ? "framing error" : "out of memory");
             return;
         }
+        if (!conn_active(c)) {
+            conn_close(c, "cannot watch the socket");
+            return;
+        }
         if (n < READ_CHUNK) {
             /* Drained (a short TLS fill means OpenSSL met WANT_READ or
              * EOF, which the socket will signal again): level-triggered,
@@ -334,11 +424,29 @@ on_conn_event(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     if (what & EV_TIMEOUT) {
-        s->host->counter_add(s->c_idle, 1);
-        is_log_limited(s, &c->loop->rl, SN_LOG_INFO,
-                       "closing %s connection from %s: idle for %lld ms",
-                       transport_of(c->l), c->peer,
-                       (long long)s->c->idle_timeout_ms);
+        int64_t now = is_wall_ns(), d = deadline(c);
+        if (d == 0 || now < d) { /* moved since it was armed */
+            if (conn_arm(c) != 0)
+                conn_close(c, "cannot watch the socket");
+            return;
+        }
+        if (c->frame_since_ns != 0 && s->c->frame_timeout_ms > 0 &&
+            now >= c->frame_since_ns + s->c->frame_timeout_ms * 1000000) {
+            s->host->counter_add(s->c_frame_timeouts, 1);
+            is_log_limited(s, &c->loop->rl, SN_LOG_WARN,
+                           "closing %s connection from %s: the message "
+                           "begun at stream offset %llu was not finished "
+                           "within frame_timeout (%lld ms)",
+                           transport_of(c->l), c->peer,
+                           (unsigned long long)c->fr.frame_start,
+                           (long long)s->c->frame_timeout_ms);
+        } else {
+            s->host->counter_add(s->c_idle, 1);
+            is_log_limited(s, &c->loop->rl, SN_LOG_INFO,
+                           "closing %s connection from %s: idle for %lld ms",
+                           transport_of(c->l), c->peer,
+                           (long long)s->c->idle_timeout_ms);
+        }
         conn_close(c, NULL);
         return;
     }
@@ -353,10 +461,36 @@ conn_attach(struct is_loop *lp, struct is_conn *c)
     struct is_state *s = lp->s;
 
     c->loop = lp;
-    c->next = lp->conns;
-    if (lp->conns != NULL)
-        lp->conns->prev = c;
-    lp->conns = c;
+    c->active_ns = is_wall_ns();
+    /* At max_connections: room is made by closing this loop's least
+     * recently active connection, if it has been silent long enough. */
+    if (c->over_cap) {
+        struct is_conn *old = lp->conns_tail;
+        if (old == NULL ||
+            c->active_ns - old->active_ns < EVICT_MIN_IDLE_MS * 1000000LL) {
+            s->host->counter_add(s->c_conns_rejected, 1);
+            is_log_limited(s, &lp->rl, SN_LOG_WARN,
+                           "refusing %s connection from %s: max_connections "
+                           "(%lld) reached and every connection is active",
+                           transport_of(c->l), c->peer,
+                           (long long)s->c->max_connections);
+            conn_free(c);
+            atomic_fetch_sub(&s->n_conns, 1);
+            s->host->counter_add(s->c_conns_closed, 1);
+            return;
+        }
+        s->host->counter_add(s->c_evicted, 1);
+        is_log_limited(s, &lp->rl, SN_LOG_WARN,
+                       "max_connections (%lld) reached: closing the %s "
+                       "connection from %s, idle for %lld ms, for the new "
+                       "one from %s",
+                       (long long)s->c->max_connections, transport_of(old->l),
+                       old->peer,
+                       (long long)((c->active_ns - old->active_ns) / 1000000),
+                       c->peer);
+        conn_close(old, NULL);
+    }
+    push_front(lp, c);
     /* Allocates nothing until a frame straddles two reads. */
     c->has_framer = sn_framer_init(&c->fr, &s->framer_opts) == SN_OK;
     c->ev = event_new(lp->base, c->fd, EV_READ | EV_PERSIST, on_conn_event, c);
@@ -606,17 +740,9 @@ is_stream_on_accept(evutil_socket_t fd, short what, void *arg)
         else
             is_format_peer((struct sockaddr *)&ss, len, c->peer,
                            sizeof(c->peer));
-        if (atomic_load(&s->n_conns) >= (unsigned)s->c->max_connections) {
-            s->host->counter_add(s->c_conns_rejected, 1);
-            is_log_limited(s, &s->rl, SN_LOG_WARN,
-                           "refusing %s connection from %s: max_connections "
-                           "(%lld) reached",
-                           transport_of(l), c->peer,
-                           (long long)s->c->max_connections);
-            close(cfd);
-            free(c);
-            continue;
-        }
+        /* Its loop makes room or refuses it (conn_attach). */
+        c->over_cap =
+            atomic_load(&s->n_conns) >= (unsigned)s->c->max_connections;
         atomic_fetch_add(&s->n_conns, 1);
         s->host->counter_add(s->c_conns, 1);
         lp = &s->loops[s->next_loop++ % s->n_loops];

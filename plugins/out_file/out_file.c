@@ -16,6 +16,8 @@
 
 #include <sentineld/plugin.h>
 
+#include "core/statefile.h"
+
 #define FLUSH_BYTES (256 * 1024)
 
 enum fsync_policy { FSYNC_NEVER, FSYNC_BATCH };
@@ -84,6 +86,15 @@ open_file(struct of_state *s, char *err, size_t err_len)
     if (s->fd < 0) {
         snprintf(err, err_len, "cannot open %s: %s", s->c->path,
                  strerror(errno));
+        return -1;
+    }
+    /* Opened by root before `--user` drops privileges: the directory's
+     * owner (the daemon's user) must be able to reopen it at a reload. */
+    if (sn_statefile_own(s->fd, s->c->path) != 0) {
+        snprintf(err, err_len, "cannot give %s the owner of its directory: %s",
+                 s->c->path, strerror(errno));
+        close(s->fd);
+        s->fd = -1;
         return -1;
     }
     return 0;

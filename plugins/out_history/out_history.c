@@ -23,6 +23,8 @@
 
 #include "out_history.h"
 
+#include "core/statefile.h"
+
 /* Rows deleted per prune step: bounds the time one batch's transaction
  * holds the write lock; several steps run until retention holds. */
 #define PRUNE_STEP 4096
@@ -129,6 +131,7 @@ open_db(struct oh_state *s, char *err, size_t err_len)
 {
     sqlite3_stmt *st = NULL;
     char *slash = strrchr(s->path, '/');
+    char note[512];
     int rc;
 
     /* The daemon creates state_dir only when it runs the incident
@@ -141,6 +144,16 @@ open_db(struct oh_state *s, char *err, size_t err_len)
                  strerror(errno));
         return SN_EIO;
     }
+    /* Raw events carry personal data: 0600, as the incident store. */
+    if (sn_statefile_prepare_db(s->path, note, sizeof(note)) != 0) {
+        snprintf(err, err_len, "cannot create %s: %s", s->path,
+                 strerror(errno));
+        return SN_EIO;
+    }
+    if (note[0])
+        s->host->log(s->inst, SN_LOG_WARN,
+                     "event history readable by other users (%s): now 0600",
+                     note);
     rc = sqlite3_open_v2(
         s->path, &s->db,
         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);

@@ -11,9 +11,11 @@
  */
 #include "out_postgres.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef SN_SQLDIR
 #define SN_SQLDIR "/usr/local/share/sentineld/sql"
@@ -97,6 +99,15 @@ opg_init(const struct sn_host *host, struct sn_instance *inst,
         s->migrations_dir = env;
     else
         s->migrations_dir = SN_SQLDIR;
+    /* Checked here, not at the first connection, so `sentineld check`
+     * refuses what `run` would: the schema cannot be created without it. */
+    if (access(s->migrations_dir, R_OK | X_OK) != 0) {
+        snprintf(err, err_len,
+                 "migrations directory %s: %s (set migrations_dir, or "
+                 "install the package's sql files there)",
+                 s->migrations_dir, strerror(errno));
+        return SN_ECONFIG;
+    }
     s->buf = host->buf_new(BATCH_JSON_MAX);
     if (s->buf == NULL)
         return SN_ENOMEM;

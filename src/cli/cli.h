@@ -17,6 +17,7 @@ int sn_cmd_test(int argc, char **argv);
 int sn_cmd_token(int argc, char **argv);
 int sn_cmd_explain(int argc, char **argv);
 int sn_cmd_incidents(int argc, char **argv); /* list|show */
-int sn_cmd_incident(int argc, char **argv);  /* ACTION ID --by --reason */
+int sn_cmd_incident(int argc, char **argv);  /* ACTION ID --reason */
+int sn_cmd_audit(int argc, char **argv);     /* verify */
 
 #endif

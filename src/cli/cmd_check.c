@@ -13,6 +13,19 @@
 #include "metrics/metrics.h"
 #include "pipeline/pipeline.h"
 
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sentineld check [-c FILE] [--json]\n"
+            "  -c, --config FILE  configuration (default %s)\n"
+            "  --json             errors as JSON (one object per error)\n"
+            "Validates what `sentineld run` would before it binds: the YAML,\n"
+            "every option of every plugin, rule files, paths. Exit 0 when\n"
+            "valid, 2 otherwise; errors print as file:line:col.\n",
+            sn_cli_default_config());
+}
+
 int
 sn_cmd_check(int argc, char **argv)
 {
@@ -30,11 +43,13 @@ sn_cmd_check(int argc, char **argv)
             path = argv[++i];
         else if (strcmp(argv[i], "--json") == 0)
             json = true;
-        else {
-            fprintf(stderr,
-                    "usage: sentineld check [-c FILE] [--json]\n"
-                    "sentineld check: unknown argument '%s'\n",
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "sentineld check: unknown argument '%s'\n",
                     argv[i]);
+            usage(stderr);
             return 2;
         }
     }
@@ -42,10 +57,14 @@ sn_cmd_check(int argc, char **argv)
     sn_log_setup(SN_LOG_WARN, false);
     sn_diags_init(&d);
     m = sn_metrics_new();
-    if (sn_config_load(path, &cfg, &d) == SN_OK)
+    /* Even a config with errors goes on to its plugins and rules: every
+     * error of the file in one pass. */
+    sn_config_load_all(path, &cfg, &d);
+    if (cfg != NULL)
         sn_pipeline_build(cfg, m, &pl, &d);
     sn_pipeline_free(pl);
     sn_metrics_free(m);
+    sn_diags_sort(&d);
     if (json)
         sn_diags_print_json(&d, stdout);
     else {

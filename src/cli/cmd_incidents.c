@@ -1,7 +1,9 @@
 /*
  * `sentineld incidents list|show` (read-only) and `sentineld incident
- * ACTION ID --by NAME --reason TEXT` (through sn_incidents_change, so a
- * terminal user changes incidents by the same rules as the HTTP API).
+ * ACTION ID --reason TEXT` (through sn_incidents_change, so a terminal
+ * user changes incidents by the same rules as the HTTP API). Who acts is
+ * verified, never typed (cli/identity.h): the token given with
+ * --token-file or $SENTINELD_TOKEN, else the OS user (local:<user>).
  * Readable text for a terminal, or the API's JSON with --json.
  */
 #include <json-c/json.h>
@@ -13,12 +15,15 @@
 #include "cli/common.h"
 #include "config/config.h"
 #include "core/buf.h"
+#include "cli/identity.h"
 #include "incident/incidents.h"
 
 #define OUT_MAX (64u * 1024 * 1024)
 
 struct opts {
     const char *config, *store, *status, *severity, *rule, *by, *reason;
+    const char *token_file;
+    char tokens[4096]; /* the tokens file a --token-file is checked in */
     const char *owner, *id;
     unsigned limit;
     bool json;
@@ -32,8 +37,10 @@ usage_incidents(FILE *out)
             "usage: sentineld incidents list [--status S] [--severity S] "
             "[--rule ID] [--limit N] [--json]\n"
             "       sentineld incidents show ID [--json]\n"
-            "       sentineld incident ACTION ID --by NAME --reason TEXT "
-            "[--owner NAME]\n"
+            "       sentineld incident ACTION ID --reason TEXT [--owner NAME] "
+            "[--token-file FILE]\n"
+            "  the actor: the API token in FILE or $SENTINELD_TOKEN, else "
+            "local:<your user>\n"
             "  ACTION: ack|acknowledge|assign|comment|resolve|reopen|"
             "suppress|approve|reject\n"
             "  the store: --store PATH, or -c CONFIG (default %s)\n",
@@ -65,6 +72,7 @@ parse(int argc, char **argv, int from, struct opts *o)
         OPT("--by", by)
         OPT("--reason", reason)
         OPT("--owner", owner)
+        OPT("--token-file", token_file)
 #undef OPT
         if ((v = sn_cli_opt_value(argc, argv, &i, "--limit", &missing))) {
             if (missing || atoi(v) <= 0) {
@@ -103,7 +111,11 @@ store_path(struct opts *o, char *out, size_t size)
 
     o->four_eyes = true;
     if (o->store != NULL) {
+        const char *slash = strrchr(o->store, '/');
         snprintf(out, size, "%s", o->store);
+        snprintf(o->tokens, sizeof(o->tokens), "%.*s/tokens",
+                 slash ? (int)(slash - o->store) : 1,
+                 slash ? o->store : ".");
         return 0;
     }
     sn_diags_init(&d);
@@ -123,6 +135,11 @@ store_path(struct opts *o, char *out, size_t size)
         snprintf(out, size, "%s", cfg->incidents.store);
     else
         snprintf(out, size, "%s/sentineld.db", cfg->daemon.state_dir);
+    if (cfg->http.tokens != NULL)
+        snprintf(o->tokens, sizeof(o->tokens), "%s", cfg->http.tokens);
+    else
+        snprintf(o->tokens, sizeof(o->tokens), "%s/tokens",
+                 cfg->daemon.state_dir ? cfg->daemon.state_dir : ".");
     o->four_eyes = cfg->incidents.four_eyes;
     sn_config_free(cfg);
     return 0;
@@ -305,7 +322,7 @@ sn_cmd_incident(int argc, char **argv)
     struct sn_incident_change ch = { 0 };
     struct sn_error err;
     struct sn_buf out;
-    char path[4096];
+    char path[4096], actor[128];
     int act, rc;
 
     if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
@@ -326,8 +343,18 @@ sn_cmd_incident(int argc, char **argv)
                 argv[1]);
         return 2;
     }
+    if (o.by != NULL) {
+        fprintf(stderr,
+                "sentineld: --by is not accepted: a typed name proves "
+                "nothing. The action is recorded as your OS user "
+                "(local:<user>), or as an API token's name with "
+                "--token-file FILE or $SENTINELD_TOKEN\n");
+        return 2;
+    }
+    if (sn_cli_actor(o.token_file, o.tokens, actor, sizeof(actor)) != 0)
+        return 1;
     ch.action = (enum sn_incident_action)act;
-    ch.actor = o.by;
+    ch.actor = actor;
     ch.reason = o.reason;
     ch.arg = o.owner;
     ch.forbid_self_approval = o.four_eyes;

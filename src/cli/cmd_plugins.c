@@ -75,6 +75,18 @@ sn_cmd_plugins(int argc, char **argv)
     const char *only = argc > 1 ? argv[1] : NULL;
     int found = 0, rc = 0;
 
+    if (only != NULL &&
+        (strcmp(only, "-h") == 0 || strcmp(only, "--help") == 0)) {
+        printf("usage: sentineld plugins [NAME | --daemon]\n"
+               "  lists the plugins found (kind, ABI, options), or one\n"
+               "  plugin's; --daemon: the daemon, http and incidents keys.\n"
+               "searched, in order:");
+        for (size_t i = 0; dirs[i] != NULL; i++)
+            printf(" %s", dirs[i]);
+        printf("\n");
+        sn_plugin_search_path_free(dirs);
+        return 0;
+    }
     if (only != NULL && strcmp(only, "--daemon") == 0) {
         printf("daemon:\n");
         print_options(sn_daemon_options);

@@ -99,7 +99,8 @@ usage(FILE *f)
     fprintf(f,
             "usage: sentineld test -r RULES [-r RULES...] [--format "
             "auto|rfc3164|rfc5424|raw]\n"
-            "                      [--json] [--explain] [--verify [--stats]] [--quiet]\n"
+            "                      [--json] [--explain] [--verify [--stats]] "
+            "[--quiet]\n"
             "                      FILE...\n"
             "  -r RULES     a rule file, or a directory of *.yaml rule files\n"
             "  --format F   how lines are parsed (default auto)\n"
@@ -810,7 +811,7 @@ sn_cmd_test(int argc, char **argv)
     }
     if (t.stats && !t.verify) {
         fprintf(stderr, "sentineld test: --stats needs --verify (it "
-                "counts against the samples' annotations)\n");
+                        "counts against the samples' annotations)\n");
         status = EXIT_USAGE;
         goto out;
     }

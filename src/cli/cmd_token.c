@@ -10,7 +10,9 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "config/config.h"
+#include "cli/identity.h"
 #include "http/tokens.h"
+#include "incident/audit.h"
 
 static void
 usage(FILE *f)
@@ -49,7 +51,7 @@ sn_cmd_token(int argc, char **argv)
 {
     const char *config = sn_cli_default_config(), *file = NULL;
     const char *name = NULL, *role = NULL, *verb;
-    char path[4096];
+    char path[4096], db[4096] = "", actor[128] = "";
     struct sn_error err;
 
     if (argc < 2 || strcmp(argv[1], "--help") == 0) {
@@ -81,6 +83,12 @@ sn_cmd_token(int argc, char **argv)
         snprintf(path, sizeof(path), "%s", file);
     else if (tokens_path(config, path, sizeof(path)) != 0)
         return 2;
+    /* Creating and revoking are audited in the configuration's store
+     * (not with --file alone: no store is named then). */
+    if (file == NULL && strcmp(verb, "list") != 0 &&
+        (sn_cli_paths(config, db, sizeof(db), NULL, 0) != 0 ||
+         sn_cli_actor(NULL, path, actor, sizeof(actor)) != 0))
+        return 2;
     sn_error_clear(&err);
     if (strcmp(verb, "create") == 0) {
         char secret[72];
@@ -92,6 +100,11 @@ sn_cmd_token(int argc, char **argv)
             fprintf(stderr, "sentineld token: %s\n", err.msg);
             return 1;
         }
+        if (db[0])
+            sn_cli_audit(db, &(struct sn_audit_entry){ .actor = actor,
+                                                       .action = "token.create",
+                                                       .target = name,
+                                                       .details = role });
         /* The only time the secret exists outside the client. */
         printf("%s\n", secret);
         fprintf(stderr,
@@ -120,6 +133,10 @@ sn_cmd_token(int argc, char **argv)
             fprintf(stderr, "sentineld token: %s\n", err.msg);
             return 1;
         }
+        if (db[0])
+            sn_cli_audit(db, &(struct sn_audit_entry){ .actor = actor,
+                                                       .action = "token.revoke",
+                                                       .target = name });
         fprintf(stderr, "token '%s' revoked\n", name);
         return 0;
     }

@@ -1,6 +1,7 @@
 /* Shared subcommand helpers; see common.h. */
 #include "cli/common.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -12,7 +13,11 @@
 const char *
 sn_cli_default_config(void)
 {
-    return SN_SYSCONFDIR "/sentineld/sentineld.yaml";
+    const char *env = getenv("SENTINELD_CONFIG");
+
+    return env != NULL && env[0] != '\0' ? env
+                                         : SN_SYSCONFDIR
+               "/sentineld/sentineld.yaml";
 }
 
 const char *

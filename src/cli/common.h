@@ -4,7 +4,9 @@
 
 #include <stdbool.h>
 
-/* The installed default config path (sysconfdir/sentineld/sentineld.yaml). */
+/* The default config path: $SENTINELD_CONFIG when set (a build-tree
+ * binary sets it from its marker, cli/layout.h), else the installed one,
+ * sysconfdir/sentineld/sentineld.yaml. */
 const char *sn_cli_default_config(void);
 
 /* The value of option argv[*i] ("--opt value" or "--opt=value"), or NULL

@@ -6,12 +6,19 @@
 #include "config/config.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <errno.h>
 #include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config/options.h"
 #include "core/limits.h"
+
+#ifndef SN_STATEDIR
+#define SN_STATEDIR "/var/lib/sentineld"
+#endif
 
 #define D_OFF(f) offsetof(struct sn_daemon_conf, f)
 const struct sn_option sn_daemon_options[] = {
@@ -19,10 +26,10 @@ const struct sn_option sn_daemon_options[] = {
       "worker threads that parse and detect; 0 means one per core", 0,
       SN_WORKERS_MAX, NULL, false },
     { "batch_pool", SN_OPT_INT, "64", D_OFF(batch_pool),
-      "batches in flight; when all are in use inputs wait (back-pressure)",
-      4, 65536, NULL, false },
-    { "log_level", SN_OPT_ENUM, "info", D_OFF(log_level),
-      "lowest level logged", 0, 0, "error|warn|info|debug", false },
+      "batches in flight; when all are in use inputs wait (back-pressure)", 4,
+      65536, NULL, false },
+    { "log_level", SN_OPT_ENUM, "info", D_OFF(log_level), "lowest level logged",
+      0, 0, "error|warn|info|debug", false },
     { "log_target", SN_OPT_ENUM, "stderr", D_OFF(log_target),
       "where the daemon logs", 0, 0, "stderr|syslog", false },
     { "shutdown_timeout", SN_OPT_DURATION, "10s", D_OFF(shutdown_timeout_ms),
@@ -30,7 +37,7 @@ const struct sn_option sn_daemon_options[] = {
     { "plugin_path", SN_OPT_LIST, NULL, D_OFF(plugin_path),
       "directories searched for plugins before the built-in one", 0, 0, NULL,
       false },
-    { "state_dir", SN_OPT_STRING, "/var/lib/sentineld", D_OFF(state_dir),
+    { "state_dir", SN_OPT_STRING, SN_STATEDIR, D_OFF(state_dir),
       "where inputs keep positions and the store keeps its files", 0, 0, NULL,
       false },
     { 0 },
@@ -406,8 +413,98 @@ count_instances(const struct sn_node *root)
     return n;
 }
 
-enum sn_status
-sn_config_load(const char *path, struct sn_config **out, struct sn_diags *d)
+/* The http section as the listener will use it, so `check` refuses what
+ * sn_http_start would: an address that is not host:port with a port in
+ * 1..65535, half a TLS pair, key or certificate files that cannot be read,
+ * a web_root set to something that is not a directory. */
+static void
+check_http(const struct sn_http_conf *h, const struct sn_node *hn,
+           struct sn_diags *d)
+{
+    const struct sn_node *n;
+    const char *colon;
+    char *end;
+    long port;
+    struct stat st;
+
+    if (hn == NULL || !h->enabled)
+        return;
+    n = sn_node_get(hn, "listen");
+    colon = strrchr(h->listen, ':');
+    port = colon ? strtol(colon + 1, &end, 10) : 0;
+    if (n != NULL && (colon == NULL || colon == h->listen || *end != '\0' ||
+                      colon[1] == '\0' || port < 1 || port > 65535))
+        sn_diags_add(d, SN_DIAG_ERROR, n->file, n->line, n->col,
+                     "http.listen \"%s\": expected HOST:PORT with PORT in "
+                     "1..65535 (e.g. 127.0.0.1:8514, [::1]:8514)",
+                     h->listen);
+    if ((h->tls_cert == NULL) != (h->tls_key == NULL)) {
+        n = sn_node_get(hn, h->tls_cert ? "tls_cert" : "tls_key");
+        sn_diags_add(d, SN_DIAG_ERROR, n->file, n->line, n->col,
+                     "http.%s without http.%s: give both to serve HTTPS",
+                     h->tls_cert ? "tls_cert" : "tls_key",
+                     h->tls_cert ? "tls_key" : "tls_cert");
+    }
+    for (int i = 0; i < 2; i++) {
+        const char *key = i == 0 ? "tls_cert" : "tls_key";
+        const char *file = i == 0 ? h->tls_cert : h->tls_key;
+
+        n = sn_node_get(hn, key);
+        if (file != NULL && n != NULL && access(file, R_OK) != 0)
+            sn_diags_add(d, SN_DIAG_ERROR, n->file, n->line, n->col,
+                         "http.%s %s: %s", key, file, strerror(errno));
+    }
+    /* The default web_root may be absent (a build without the console
+     * installed): the API works, / answers 404. One set by hand must be
+     * there. */
+    n = sn_node_get(hn, "web_root");
+    if (n != NULL && h->web_root != NULL) {
+        if (stat(h->web_root, &st) != 0)
+            sn_diags_add(d, SN_DIAG_ERROR, n->file, n->line, n->col,
+                         "http.web_root %s: %s", h->web_root, strerror(errno));
+        else if (!S_ISDIR(st.st_mode))
+            sn_diags_add(d, SN_DIAG_ERROR, n->file, n->line, n->col,
+                         "http.web_root %s: not a directory", h->web_root);
+    }
+}
+
+/* run creates state_dir (one level, as mkdir does) when it is missing:
+ * refuse here what that mkdir would fail on, a missing parent or a file
+ * in the way. */
+static void
+check_state_dir(const struct sn_daemon_conf *dc, const struct sn_node *dn,
+                struct sn_diags *d)
+{
+    const struct sn_node *n = sn_node_get(dn, "state_dir");
+    const char *dir = dc->state_dir;
+    char parent[4096];
+    const char *slash;
+    struct stat st;
+
+    if (n == NULL || dir == NULL || dir[0] == '\0')
+        return;
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            sn_diags_add(d, SN_DIAG_ERROR, n->file, n->line, n->col,
+                         "daemon.state_dir %s: not a directory", dir);
+        return;
+    }
+    slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir ||
+        (size_t)(slash - dir) >= sizeof(parent))
+        return;
+    memcpy(parent, dir, (size_t)(slash - dir));
+    parent[slash - dir] = '\0';
+    if (stat(parent, &st) != 0 || !S_ISDIR(st.st_mode))
+        sn_diags_add(d, SN_DIAG_ERROR, n->file, n->line, n->col,
+                     "daemon.state_dir %s cannot be created: %s is not a "
+                     "directory (create it, or choose another state_dir)",
+                     dir, parent);
+}
+
+static enum sn_status
+load(const char *path, struct sn_config **out, struct sn_diags *d,
+     bool keep_partial)
 {
     struct sn_config *c;
     const struct sn_node *root;
@@ -423,7 +520,10 @@ sn_config_load(const char *path, struct sn_config **out, struct sn_diags *d)
         return SN_ENOMEM;
     sn_arena_init(&c->arena, 16 * 1024, 0);
     c->path = strdup(path);
-    if (sn_yaml_load(path, true, &c->yaml, d) != SN_OK)
+    /* An unset ${VAR} is an error, but the document still loads: go on so
+     * the rest of the file's errors are reported with it. */
+    if (sn_yaml_load(path, true, &c->yaml, d) != SN_OK &&
+        (c->yaml == NULL || c->yaml->n_docs == 0))
         goto fail;
     if (c->yaml->n_docs != 1) {
         sn_diags_add(d, SN_DIAG_ERROR, path, 1, 1,
@@ -470,15 +570,15 @@ sn_config_load(const char *path, struct sn_config **out, struct sn_diags *d)
         if (dn != NULL && dn->type != SN_NODE_MAP)
             sn_diags_add(d, SN_DIAG_ERROR, dn->file, dn->line, dn->col,
                          "'daemon' must be a mapping");
-        else
-            sn_options_fill(sn_daemon_options, &c->daemon, dn, NULL,
-                            "section daemon", &c->arena, d);
+        else if (sn_options_fill(sn_daemon_options, &c->daemon, dn, NULL,
+                                 "section daemon", &c->arena, d) == SN_OK)
+            check_state_dir(&c->daemon, dn, d);
         if (hn != NULL && hn->type != SN_NODE_MAP)
             sn_diags_add(d, SN_DIAG_ERROR, hn->file, hn->line, hn->col,
                          "'http' must be a mapping");
-        else
-            sn_options_fill(sn_http_options, &c->http, hn, NULL,
-                            "section http", &c->arena, d);
+        else if (sn_options_fill(sn_http_options, &c->http, hn, NULL,
+                                 "section http", &c->arena, d) == SN_OK)
+            check_http(&c->http, hn, d);
         load_incidents(c, sn_node_get(root, "incidents"), d);
     }
     c->insts = calloc(count_instances(root) + 1, sizeof(*c->insts));
@@ -498,13 +598,30 @@ sn_config_load(const char *path, struct sn_config **out, struct sn_diags *d)
             sn_diags_add(d, SN_DIAG_WARNING, path, root->line, root->col,
                          "no inputs configured: nothing will be received");
     }
-    if (d->n_errors > errors_before)
+    if (d->n_errors > errors_before) {
+        if (keep_partial) {
+            *out = c;
+            return SN_ECONFIG;
+        }
         goto fail;
+    }
     *out = c;
     return SN_OK;
 fail:
     sn_config_free(c);
     return SN_ECONFIG;
+}
+
+enum sn_status
+sn_config_load(const char *path, struct sn_config **out, struct sn_diags *d)
+{
+    return load(path, out, d, false);
+}
+
+enum sn_status
+sn_config_load_all(const char *path, struct sn_config **out, struct sn_diags *d)
+{
+    return load(path, out, d, true);
 }
 
 void

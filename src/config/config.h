@@ -93,6 +93,14 @@ extern const char *const sn_instance_core_keys[];
  * NULL. */
 enum sn_status sn_config_load(const char *path, struct sn_config **out,
                               struct sn_diags *d);
+/* For `sentineld check`: like sn_config_load, but when the file is one
+ * YAML mapping with errors in it (options, instances, unset variables),
+ * *out still gets the config as far as it loaded, with every instance that
+ * names its plugin, so the caller can validate plugins and rules too and
+ * report all of the file's errors at once. Returns SN_ECONFIG then; the
+ * caller owns *out whenever it is not NULL. */
+enum sn_status sn_config_load_all(const char *path, struct sn_config **out,
+                                  struct sn_diags *d);
 void sn_config_free(struct sn_config *c);
 
 /* "input", "parser", ... */

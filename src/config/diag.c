@@ -56,6 +56,36 @@ sn_diags_add(struct sn_diags *d, enum sn_diag_level level, const char *file,
         d->n_errors++;
 }
 
+static int
+diag_cmp(const struct sn_diag *a, const struct sn_diag *b)
+{
+    int c = strcmp(a->file ? a->file : "", b->file ? b->file : "");
+
+    if (c != 0)
+        return c;
+    if (a->line != b->line)
+        return a->line < b->line ? -1 : 1;
+    if (a->col != b->col)
+        return a->col < b->col ? -1 : 1;
+    return 0;
+}
+
+void
+sn_diags_sort(struct sn_diags *d)
+{
+    /* Insertion sort: stable, and a file has tens of errors at most. */
+    for (size_t i = 1; i < d->n; i++) {
+        struct sn_diag t = d->items[i];
+        size_t j = i;
+
+        while (j > 0 && diag_cmp(&d->items[j - 1], &t) > 0) {
+            d->items[j] = d->items[j - 1];
+            j--;
+        }
+        d->items[j] = t;
+    }
+}
+
 void
 sn_diags_print(const struct sn_diags *d, FILE *out)
 {

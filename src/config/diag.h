@@ -26,6 +26,9 @@ struct sn_diags {
 };
 
 void sn_diags_init(struct sn_diags *d);
+/* Orders the diagnostics by file, line and column, keeping the order of
+ * equal positions (a compiler's order: `check` reports the whole file). */
+void sn_diags_sort(struct sn_diags *d);
 void sn_diags_fini(struct sn_diags *d);
 /* Record one diagnostic; file may be NULL, line/col 0 when unknown. */
 void sn_diags_add(struct sn_diags *d, enum sn_diag_level level,

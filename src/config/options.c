@@ -313,6 +313,17 @@ is_prefix_option(const struct sn_option *o)
     return o->type == SN_OPT_MAP;
 }
 
+static bool
+has_unresolved(const struct sn_node *n)
+{
+    if (n->type == SN_NODE_SCALAR)
+        return n->unresolved;
+    for (size_t i = 0; n->type == SN_NODE_SEQ && i < n->n; i++)
+        if (has_unresolved(n->items[i]))
+            return true;
+    return false;
+}
+
 enum sn_status
 sn_options_fill(const struct sn_option *opts, void *conf,
                 const struct sn_node *map, const char *const *extra_keys,
@@ -320,6 +331,7 @@ sn_options_fill(const struct sn_option *opts, void *conf,
 {
     struct ctx c = { owner, a, d };
     size_t errors_before = d->n_errors;
+    bool unresolved = false;
     size_t n_opts = 0, n_extra = 0;
 
     while (opts != NULL && opts[n_opts].name != NULL)
@@ -368,6 +380,13 @@ sn_options_fill(const struct sn_option *opts, void *conf,
             else
                 sn_diags_add(d, SN_DIAG_ERROR, key->file, key->line, key->col,
                              "unknown option '%s' for %s", key->str, owner);
+            continue;
+        }
+        /* An unset ${VAR} was reported where it was read: no second error
+         * about what is left of the value, and the caller does not use
+         * this config (a required option may be missing). */
+        if (has_unresolved(val)) {
+            unresolved = true;
             continue;
         }
         if (o->type == SN_OPT_MAP) {
@@ -423,5 +442,5 @@ sn_options_fill(const struct sn_option *opts, void *conf,
                              opts[i].name, owner);
         }
     }
-    return d->n_errors > errors_before ? SN_ECONFIG : SN_OK;
+    return d->n_errors > errors_before || unresolved ? SN_ECONFIG : SN_OK;
 }

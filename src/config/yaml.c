@@ -136,12 +136,15 @@ convert_scalar(struct loader *l, yaml_node_t *yn)
     struct sn_node *n = node_new(l, SN_NODE_SCALAR, yn);
     const char *s = (const char *)yn->data.scalar.value;
     size_t len = yn->data.scalar.length;
+    size_t errors_before = l->d->n_errors;
 
     if (n == NULL)
         return NULL;
+
     n->quoted = yn->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
     n->str = l->expand_env ? expand(l, s, len, n->line, n->col)
                            : arena_strndup(&l->y->arena, s, len);
+    n->unresolved = l->d->n_errors > errors_before;
     return n;
 }
 

@@ -31,6 +31,9 @@ struct sn_node {
     /* SN_NODE_SCALAR */
     char *str;   /* NUL-terminated, after env expansion */
     bool quoted; /* written with quotes: never a null/bool/number */
+    /* An unset ${VAR} in it, already reported: users of the value skip it
+     * rather than report a second error about what was left. */
+    bool unresolved;
     /* SN_NODE_MAP (pairs) or SN_NODE_SEQ (items) */
     struct sn_pair *pairs;
     struct sn_node **items;

@@ -15,10 +15,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "config/config.h"
 #include "core/log.h"
+#include "daemon/notify.h"
+#include "daemon/privsep.h"
 #include "http/http.h"
-#include "config.h"
+#include "incident/audit.h"
+#include "incident/incidents.h"
 #include "incident/manager.h"
 #include "incident/relay.h"
 #include "pipeline/pipeline.h"
@@ -35,6 +39,10 @@ struct sn_daemon {
     struct sn_counter *c_reloads, *c_reload_failures;
     char *db_path;
     int exit_code;
+    /* --user: root prepares the state directory for this user before
+     * every start-up step that writes there, then drops to it. */
+    struct sn_privsep_user user;
+    bool has_user;
 };
 
 static void
@@ -86,8 +94,7 @@ ensure_manager(struct sn_daemon *d, const struct sn_config *cfg)
     if (ic->store != NULL)
         snprintf(path, sizeof(path), "%s", ic->store);
     else
-        snprintf(path, sizeof(path), "%s/sentineld.db",
-                 cfg->daemon.state_dir);
+        snprintf(path, sizeof(path), "%s/sentineld.db", cfg->daemon.state_dir);
     if (d->mgr != NULL) {
         if (strcmp(path, d->store_path) != 0)
             sn_log_warn("the incident store stays %s until a restart "
@@ -96,12 +103,11 @@ ensure_manager(struct sn_daemon *d, const struct sn_config *cfg)
         return SN_OK;
     }
     /* The state directory is ours: make it when missing (not its
-     * parents, which an administrator chose). */
-    if (ic->store == NULL && mkdir(cfg->daemon.state_dir, 0750) != 0 &&
-        errno != EEXIST) {
-        sn_log_error("cannot create state_dir %s: %s (set daemon.state_dir "
-                     "or incidents.store)",
-                     cfg->daemon.state_dir, strerror(errno));
+     * parents, which an administrator chose), 0750. */
+    sn_error_clear(&err);
+    if (ic->store == NULL &&
+        sn_privsep_state_dir(cfg->daemon.state_dir, NULL, &err) != SN_OK) {
+        sn_log_error("%s (set daemon.state_dir or incidents.store)", err.msg);
         return SN_EIO;
     }
     sn_error_clear(&err);
@@ -169,6 +175,21 @@ build(struct sn_daemon *d, struct sn_pipeline **out)
 
     sn_diags_init(&diags);
     rc = sn_config_load(d->o->config_path, &cfg, &diags);
+    /* Still root: everything the pipeline creates in the state
+     * directory from here on is created in the user's directory. */
+    if (rc == SN_OK && d->has_user && geteuid() == 0 &&
+        cfg->daemon.state_dir != NULL) {
+        struct sn_error err;
+        sn_error_clear(&err);
+        if (sn_privsep_state_dir(cfg->daemon.state_dir, &d->user, &err) !=
+            SN_OK) {
+            log_diags(&diags);
+            sn_diags_fini(&diags);
+            sn_log_error("%s", err.msg);
+            sn_config_free(cfg);
+            return SN_EIO;
+        }
+    }
     if (rc == SN_OK)
         rc = sn_pipeline_build(cfg, d->metrics, out, &diags);
     log_diags(&diags);
@@ -186,8 +207,7 @@ build(struct sn_daemon *d, struct sn_pipeline **out)
             (*out)->signals_stored = sn_manager_stored;
             (*out)->incidents_partition_export = sn_manager_partition_export;
             (*out)->incidents_partition_import = sn_manager_partition_import;
-            (*out)->incidents_partition_release =
-                sn_manager_partition_release;
+            (*out)->incidents_partition_release = sn_manager_partition_release;
             (*out)->signal_sink_arg = d->mgr;
         }
         (*out)->before_outputs_stop = before_outputs_stop;
@@ -259,6 +279,33 @@ db_path(const struct sn_config *c)
     return p;
 }
 
+/* A SIGHUP reload in the audit trail (the API's reload is audited with
+ * its token by the HTTP side). Only where an incident store exists: a
+ * pipeline without one keeps no audit. */
+static void
+audit_reload(struct sn_daemon *d, bool ok)
+{
+    struct sn_incidents *inc = NULL;
+    struct sn_error err;
+
+    if (d->db_path == NULL || access(d->db_path, F_OK) != 0)
+        return;
+    sn_error_clear(&err);
+    if (sn_incidents_open(d->db_path, false, &inc, &err) != SN_OK ||
+        sn_incidents_audit(inc,
+                           &(struct sn_audit_entry){
+                               .actor = "signal:SIGHUP",
+                               .action = "reload",
+                               .target = "configuration and rules",
+                               .result = ok ? "ok" : "failed",
+                               .details = ok ? NULL
+                                             : "invalid configuration or "
+                                               "rules; see the log" },
+                           &err) != SN_OK)
+        sn_log_error("reload not audited: %s", err.msg);
+    sn_incidents_close(inc);
+}
+
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -266,11 +313,18 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
     (void)what;
     if (sig == SIGHUP) {
+        bool ok;
         sn_log_info("SIGHUP");
-        reload(d);
+        /* systemd waits for READY=1 again after RELOADING=1 (ExecReload
+         * then returns once the reload finished, kept or rejected). */
+        sn_notify("RELOADING=1");
+        ok = reload(d);
+        audit_reload(d, ok);
+        sn_notify("READY=1");
         return;
     }
     sn_log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    sn_notify("STOPPING=1");
     event_base_loopbreak(d->base);
 }
 
@@ -283,43 +337,6 @@ on_inputs_done(evutil_socket_t fd, short what, void *arg)
     (void)what;
     sn_log_info("every input has finished: stopping");
     event_base_loopbreak(d->base);
-}
-
-static int
-drop_privileges(const char *user)
-{
-    struct passwd *pw = getpwnam(user);
-
-    if (pw == NULL) {
-        sn_log_error("--user %s: no such user", user);
-        return -1;
-    }
-    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
-        setuid(pw->pw_uid) != 0) {
-        sn_log_error("cannot drop privileges to %s: %s", user,
-                     strerror(errno));
-        return -1;
-    }
-    /* A process that can regain root has not dropped anything. */
-    if (pw->pw_uid != 0 && setuid(0) == 0) {
-        sn_log_error("privilege drop to %s did not stick", user);
-        return -1;
-    }
-    sn_log_info("running as %s (uid %u)", user, (unsigned)pw->pw_uid);
-    return 0;
-}
-
-static int
-write_pidfile(const char *path)
-{
-    FILE *f = fopen(path, "w");
-
-    if (f == NULL) {
-        sn_log_error("cannot write pidfile %s: %s", path, strerror(errno));
-        return -1;
-    }
-    fprintf(f, "%ld\n", (long)getpid());
-    return fclose(f) == 0 ? 0 : -1;
 }
 
 static void
@@ -356,6 +373,19 @@ sn_daemon_run(const struct sn_daemon_opts *o)
 
     memset(&d, 0, sizeof(d));
     d.o = o;
+    sn_error_clear(&err);
+    if (o->user != NULL) {
+        if (sn_privsep_lookup(o->user, &d.user, &err) != SN_OK) {
+            sn_log_error("%s", err.msg);
+            return 1;
+        }
+        if (geteuid() != 0 && geteuid() != d.user.uid) {
+            sn_log_error("--user %s needs root (running as uid %u)", o->user,
+                         (unsigned)geteuid());
+            return 1;
+        }
+        d.has_user = geteuid() == 0;
+    }
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
     d.metrics = sn_metrics_new();
@@ -364,8 +394,8 @@ sn_daemon_run(const struct sn_daemon_opts *o)
         sn_log_error("out of memory at startup");
         return 1;
     }
-    d.c_reloads = sn_metrics_counter(d.metrics, "sentineld_reloads_total",
-                                     NULL, "configuration reloads attempted");
+    d.c_reloads = sn_metrics_counter(d.metrics, "sentineld_reloads_total", NULL,
+                                     "configuration reloads attempted");
     d.c_reload_failures =
         sn_metrics_counter(d.metrics, "sentineld_reload_failures_total", NULL,
                            "reloads rejected; the old pipeline kept running");
@@ -389,10 +419,10 @@ sn_daemon_run(const struct sn_daemon_opts *o)
                                    .reload_arg = &d,
                                    .state_dir = d.pl->cfg->daemon.state_dir,
                                    .db_path = d.db_path,
-                                   .four_eyes = d.pl->cfg->incidents.four_eyes };
-        if (d.db_path == NULL ||
-            sn_http_start(d.base, &d.pl->cfg->http, &env, &d.http, &err) !=
-                SN_OK) {
+                                   .four_eyes =
+                                       d.pl->cfg->incidents.four_eyes };
+        if (d.db_path == NULL || sn_http_start(d.base, &d.pl->cfg->http, &env,
+                                               &d.http, &err) != SN_OK) {
             sn_log_error("%s", d.db_path ? err.msg : "out of memory");
             rc = 1;
             goto out;
@@ -411,14 +441,33 @@ sn_daemon_run(const struct sn_daemon_opts *o)
         rc = 1;
         goto out;
     }
-    /* Ports are bound and files open: privileges are no longer needed. */
-    if (o->user != NULL && drop_privileges(o->user) != 0) {
+    /* Written as root (its directory, /run, is root's), owned by the
+     * user so the unprivileged daemon can clear it at exit. */
+    if (o->pidfile != NULL &&
+        sn_privsep_pidfile(o->pidfile, d.has_user ? &d.user : NULL, &err) !=
+            SN_OK) {
+        sn_log_error("%s", err.msg);
         rc = 1;
         goto out;
     }
-    if (o->pidfile != NULL && write_pidfile(o->pidfile) != 0) {
-        rc = 1;
-        goto out;
+    /* Ports are bound and files open: privileges are no longer needed.
+     * What start-up created in the state directory as root becomes the
+     * user's first (a reload or checkpoint rewrites it). */
+    if (d.has_user) {
+        if (d.pl->cfg->daemon.state_dir != NULL &&
+            sn_privsep_state_dir(d.pl->cfg->daemon.state_dir, &d.user, &err) !=
+                SN_OK) {
+            sn_log_error("%s", err.msg);
+            rc = 1;
+            goto out;
+        }
+        if (sn_privsep_drop(&d.user, &err) != SN_OK) {
+            sn_log_error("%s", err.msg);
+            rc = 1;
+            goto out;
+        }
+        sn_log_info("running as %s (uid %u)", d.user.name,
+                    (unsigned)d.user.uid);
     }
     for (int i = 0; i < 3; i++) {
         sigs[i] = evsignal_new(d.base, signos[i], on_signal, &d);
@@ -430,6 +479,11 @@ sn_daemon_run(const struct sn_daemon_opts *o)
     }
     sn_log_info("sentineld %s running with %s", PACKAGE_VERSION,
                 o->config_path);
+    /* Every input listens and the HTTP API is up: tell systemd (Type=notify
+     * units start their dependants, e.g. rsyslog forwarding, only now). */
+    if (sn_notify("READY=1") < 0)
+        sn_log_warn("NOTIFY_SOCKET: cannot notify readiness: %s",
+                    strerror(errno));
     event_base_dispatch(d.base);
     rc = d.exit_code;
 out:
@@ -448,7 +502,7 @@ out:
     if (d.inputs_done != NULL)
         event_free(d.inputs_done);
     if (o->pidfile != NULL && rc == 0)
-        unlink(o->pidfile);
+        sn_privsep_pidfile_clear(o->pidfile);
     event_base_free(d.base);
     sn_metrics_free(d.metrics);
     free(d.db_path);

@@ -299,6 +299,8 @@ sn_api_incidents_action(struct sn_req *rq)
                        "%s needs role admin here (http.approve_role); %s has "
                        "role %s",
                        rq->params[1], rq->actor, sn_role_name(rq->role));
+        sn_http_audit(rq, rq->params[1], rq->params[0], "denied",
+                      "needs role admin (http.approve_role)");
         return;
     }
     if (!parse_action_body(rq, (enum sn_incident_action)act, &root, &reason,

@@ -18,6 +18,8 @@ sn_api_rules_reload(struct sn_req *rq)
         return;
     }
     ok = h->env.reload(h->env.reload_arg);
+    sn_http_audit(rq, "reload", "configuration and rules", ok ? "ok" : "failed",
+                  ok ? NULL : "invalid configuration or rules; see the log");
     if (!ok) {
         sn_reply_error(rq, 422, "reload_failed",
                        "the new configuration or rules are invalid (see the "

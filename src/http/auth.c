@@ -193,10 +193,15 @@ sn_auth_check(struct sn_req *rq, enum sn_role need)
         return false;
     }
     if (rq->role < need) {
+        char target[600], why[128];
+        snprintf(target, sizeof(target), "%s %s", rq->method, rq->path);
+        snprintf(why, sizeof(why), "needs role %s; the token has role %s",
+                 sn_role_name(need), sn_role_name(rq->role));
         sn_reply_error(rq, 403, "forbidden",
                        "%s %s needs role %s; %s has role %s", rq->method,
                        rq->path, sn_role_name(need), rq->actor,
                        sn_role_name(rq->role));
+        sn_http_audit(rq, "request", target, "denied", why);
         return false;
     }
     return true;

@@ -74,6 +74,7 @@ struct sn_req {
     char params[SN_ROUTE_MAX_PARAMS][128]; /* {id}, {action}, in order */
     size_t n_params;
     bool replied;         /* sn_reply ran */
+    int reply_status;     /* plugin routes: the status they answered */
     const char *inst;     /* plugin routes: the instance serving it */
 };
 
@@ -154,6 +155,13 @@ void sn_static_serve(struct sn_req *rq);
 void sn_api_incidents_list(struct sn_req *rq);
 void sn_api_incidents_get(struct sn_req *rq);
 void sn_api_incidents_action(struct sn_req *rq);
+/* GET /api/v1/audit (api_audit.c). */
+void sn_api_audit_list(struct sn_req *rq);
+/* Record what this request changed or was refused in the audit trail
+ * (actor: the token's name; result "ok", "denied", "refused" or
+ * "failed"); a store failure is logged, the reply stands. */
+void sn_http_audit(struct sn_req *rq, const char *action, const char *target,
+                   const char *result, const char *details);
 /* The control thread's incident store connection, opened on first use
  * (api_incidents.c); NULL with err set when it cannot be opened. */
 struct sn_incidents *sn_http_store(struct sn_http *h, struct sn_error *err);

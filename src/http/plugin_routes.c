@@ -122,6 +122,7 @@ op_reply(struct sn_http_req *rq, int status, const char *type, const void *body,
 {
     struct sn_req *r = req_of(rq);
 
+    r->reply_status = status;
     if (first_reply(r))
         sn_reply(r, status, type ? type : "application/octet-stream", body,
                  len);
@@ -133,6 +134,7 @@ op_reply_error(struct sn_http_req *rq, int status, const char *code,
 {
     struct sn_req *r = req_of(rq);
 
+    r->reply_status = status;
     if (first_reply(r))
         sn_reply_error(r, status, code ? code : "error", "%s", msg);
 }
@@ -216,6 +218,25 @@ sn_plugin_route_match(struct sn_req *rq, void **state, const char **inst,
     return NULL;
 }
 
+/* A plugin route that may change something (any method but GET and HEAD)
+ * is audited by the core, so a plugin cannot forget it (issue #14): action
+ * "request" as for a denied request, target "METHOD /path", and which
+ * instance answered with which status. */
+static void
+audit_change(struct sn_req *rq, const char *inst)
+{
+    char target[600];
+    char details[160];
+
+    if (strcmp(rq->method, "GET") == 0 || strcmp(rq->method, "HEAD") == 0)
+        return;
+    snprintf(target, sizeof(target), "%s %s", rq->method, rq->path);
+    snprintf(details, sizeof(details), "plugin '%s' answered %d", inst,
+             rq->reply_status);
+    sn_http_audit(rq, "request", target,
+                  rq->reply_status < 400 ? "ok" : "failed", details);
+}
+
 void
 sn_plugin_route_run(struct sn_req *rq, const struct sn_http_route *rt,
                     void *state, const char *inst)
@@ -225,7 +246,10 @@ sn_plugin_route_run(struct sn_req *rq, const struct sn_http_route *rt,
     sn_req_log(rq, SN_LOG_DEBUG, "%s %s by %s (plugin '%s')", rq->method,
                rq->path, rq->actor, inst);
     rt->handler(state, &rq->base);
-    if (!rq->replied)
+    if (!rq->replied) {
+        rq->reply_status = 500;
         sn_reply_error(rq, 500, "internal", "plugin '%s' did not answer %s %s",
                        inst, rq->method, rq->path);
+    }
+    audit_change(rq, inst);
 }

@@ -23,6 +23,7 @@ const struct sn_route sn_routes[] = {
      * checks that on top of this. */
     { "POST", "/api/v1/incidents/{id}/{action}", SN_ROLE_OPERATOR,
       sn_api_incidents_action },
+    { "GET", "/api/v1/audit", SN_ROLE_ADMIN, sn_api_audit_list },
     { "GET", "/api/v1/stream", SN_ROLE_VIEWER, sn_stream_sse },
     { "GET", "/api/v1/ws", SN_ROLE_VIEWER, sn_stream_ws },
     { NULL, NULL, 0, NULL },

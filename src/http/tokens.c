@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/statefile.h"
+
 static void
 sha256(const void *p, size_t len, unsigned char out[32])
 {
@@ -199,6 +201,15 @@ write_all(const char *path, const struct sn_tokens *t, struct sn_error *err)
         sn_error_set(err, "%s: %s", tmp, strerror(errno));
         if (fd >= 0)
             close(fd);
+        return SN_EIO;
+    }
+    /* `sentineld token create` run as root must leave a file the
+     * daemon (owner of the state directory) can read. */
+    if (sn_statefile_own(fd, path) != 0) {
+        sn_error_set(err, "%s: cannot give it the owner of its directory: %s",
+                     tmp, strerror(errno));
+        fclose(f);
+        unlink(tmp);
         return SN_EIO;
     }
     fprintf(f, "# sentineld API tokens: name role sha256(token)\n");

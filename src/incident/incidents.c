@@ -16,6 +16,7 @@
 
 #include "core/clock.h"
 #include "core/json.h"
+#include "incident/audit.h"
 #include "incident/incident.h"
 #include "incident/partition.h"
 #include "incident/store.h"
@@ -85,6 +86,30 @@ sn_incidents_close(struct sn_incidents *inc)
     sn_store_close(inc->store);
     sn_buf_fini(&inc->scratch);
     free(inc);
+}
+
+/* --- the audit trail ------------------------------------------------------ */
+
+enum sn_status
+sn_incidents_audit(struct sn_incidents *inc, const struct sn_audit_entry *e,
+                   struct sn_error *err)
+{
+    return sn_store_audit(inc->store, e, err);
+}
+
+enum sn_status
+sn_incidents_audit_json(struct sn_incidents *inc,
+                        const struct sn_audit_query *q, struct sn_buf *out,
+                        struct sn_error *err)
+{
+    return sn_audit_list_json(sn_store_db(inc->store), q, out, err);
+}
+
+enum sn_status
+sn_incidents_audit_verify(struct sn_incidents *inc,
+                          struct sn_audit_verdict *v, struct sn_error *err)
+{
+    return sn_audit_verify(sn_store_db(inc->store), v, err);
 }
 
 /* --- listing ----------------------------------------------------------- */
@@ -244,8 +269,8 @@ history(struct sn_incidents *inc, const char *id, struct sn_buf *out)
     sqlite3_finalize(st);
     if (sqlite3_prepare_v2(db,
                            "SELECT seq, version, at, actor, action, reason,"
-                           " correlation_id FROM audit WHERE incident_id ="
-                           " ?1 ORDER BY seq",
+                           " correlation_id, result FROM audit WHERE"
+                           " incident_id = ?1 ORDER BY seq",
                            -1, &st, NULL) != SQLITE_OK)
         return SN_EIO;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -258,9 +283,9 @@ history(struct sn_incidents *inc, const char *id, struct sn_buf *out)
         sn_time_rfc3339(sqlite3_column_int64(st, 2), t);
         sn_buf_printf(out, "{\"version\":%lld,\"at\":\"%s\"",
                       (long long)sqlite3_column_int64(st, 1), t);
-        for (int c = 3; c <= 6; c++) {
+        for (int c = 3; c <= 7; c++) {
             static const char *const keys[] = { "actor", "action", "reason",
-                                                "correlation_id" };
+                                                "correlation_id", "result" };
             s = (const char *)sqlite3_column_text(st, c);
             sn_buf_putc(out, ',');
             sn_json_key(out, keys[c - 3]);
@@ -378,6 +403,17 @@ sn_incident_apply(struct sn_incident *inc, const struct sn_incident_change *ch,
     case SN_ACT_RESOLVE:
         if (strcmp(inc->status, "resolved") == 0) {
             sn_error_set(err, "incident %s is already resolved", inc->id);
+            return SN_EINVAL;
+        }
+        /* Resolving clears the pending request: the one who asked
+         * would otherwise get by alone what needs a second operator. */
+        if (ch->forbid_self_approval && inc->pending != NULL &&
+            pending_parts(inc->pending, pa, sizeof(pa), by, sizeof(by)) &&
+            strcmp(by, ch->actor) == 0) {
+            sn_error_set(err, "%s requested to %s this incident; another "
+                              "operator must approve or reject that before "
+                              "%s can resolve it",
+                         by, pa, by);
             return SN_EINVAL;
         }
         strcpy(inc->status, "resolved");
@@ -501,6 +537,21 @@ fail:
     sn_store_rollback(inc->store);
     sn_incident_fini(&it);
     sn_incident_fini(&other);
+    /* A refused action is audited too (who tried what, and why not). */
+    if (rc == SN_EINVAL) {
+        struct sn_error aerr;
+        sn_error_clear(&aerr);
+        sn_store_audit(inc->store,
+                       &(struct sn_audit_entry){
+                           .actor = ch->actor,
+                           .action = sn_incident_action_name(ch->action),
+                           .incident_id = id,
+                           .result = "refused",
+                           .reason = ch->reason,
+                           .details = err->msg,
+                           .correlation_id = ch->correlation_id },
+                       &aerr);
+    }
     return rc;
 }
 

@@ -56,6 +56,22 @@ enum sn_status sn_incidents_list_json(struct sn_incidents *inc,
 enum sn_status sn_incidents_get_json(struct sn_incidents *inc, const char *id,
                                      struct sn_buf *out, struct sn_error *err);
 
+/* The audit trail (incident/audit.h): append one entry; the global
+ * listing (GET /api/v1/audit); verification of the hash chain. */
+struct sn_audit_entry;
+struct sn_audit_query;
+struct sn_audit_verdict;
+enum sn_status sn_incidents_audit(struct sn_incidents *inc,
+                                  const struct sn_audit_entry *e,
+                                  struct sn_error *err);
+enum sn_status sn_incidents_audit_json(struct sn_incidents *inc,
+                                       const struct sn_audit_query *q,
+                                       struct sn_buf *out,
+                                       struct sn_error *err);
+enum sn_status sn_incidents_audit_verify(struct sn_incidents *inc,
+                                         struct sn_audit_verdict *v,
+                                         struct sn_error *err);
+
 enum sn_incident_action {
     SN_ACT_ACKNOWLEDGE = 0,
     SN_ACT_ASSIGN,   /* arg: the new owner */

@@ -7,6 +7,7 @@
  */
 #include "incident/store.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -15,6 +16,9 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/log.h"
+#include "core/statefile.h"
+#include "incident/audit.h"
 
 /* Numbered migrations: append only. Migration N brings the schema from
  * version N-1 to N. */
@@ -70,6 +74,25 @@ static const char *const migrations[] = {
     "ALTER TABLE incidents ADD COLUMN released INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX incidents_partition ON incidents(part_topic,"
     " part_partition, part_input) WHERE status <> 'resolved';",
+    /* 3: the audit trail covers more than incidents (tokens, reloads,
+     * event posts, refusals) and is a hash chain (incident/audit.h). A
+     * row may be sealed (hash set) once; rows written before this
+     * migration are sealed by it (sn_audit_backfill). audit_anchor: the
+     * hash of the last row pruned, where the chain now starts. */
+    "ALTER TABLE audit ADD COLUMN target TEXT;"
+    "ALTER TABLE audit ADD COLUMN result TEXT NOT NULL DEFAULT 'ok';"
+    "ALTER TABLE audit ADD COLUMN details TEXT;"
+    "ALTER TABLE audit ADD COLUMN prev_hash TEXT;"
+    "ALTER TABLE audit ADD COLUMN hash TEXT;"
+    "UPDATE audit SET target = incident_id;"
+    "CREATE INDEX audit_at ON audit(at);"
+    "CREATE INDEX audit_actor ON audit(actor, seq);"
+    "DROP TRIGGER audit_append_only;"
+    "CREATE TRIGGER audit_append_only BEFORE UPDATE ON audit"
+    " WHEN OLD.hash IS NOT NULL BEGIN"
+    " SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"
+    "CREATE TABLE audit_anchor (id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " seq INTEGER NOT NULL, hash TEXT NOT NULL);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -84,7 +107,6 @@ enum stmt_id {
     Q_UPDATE,
     Q_PUT_EVIDENCE,
     Q_VERSION,
-    Q_AUDIT,
     Q_OUTBOX,
     Q_QUIET,
     Q_LAST_SEQ,
@@ -134,8 +156,6 @@ static const char *const sql[Q_COUNT_] = {
                        " excluded.explanation, items = excluded.items",
     [Q_VERSION] = "INSERT OR REPLACE INTO incident_versions VALUES (?1, ?2,"
                   " ?3, ?4, ?5, ?6, ?7)",
-    [Q_AUDIT] = "INSERT INTO audit (incident_id, version, at, actor, action,"
-                " reason, correlation_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_OUTBOX] = "INSERT INTO outbox (incident_id, version, rule_id,"
                  " severity, status, at, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
                  " ?7)",
@@ -322,6 +342,8 @@ migrate(struct sn_store *s, struct sn_error *err)
     for (int v = s->schema + 1; v <= N_MIGRATIONS; v++) {
         if (exec(s, migrations[v - 1]) != SQLITE_OK)
             goto fail;
+        if (v == 3 && sn_audit_backfill(s->db) != SN_OK)
+            goto fail;
         snprintf(num, sizeof(num),
                  "INSERT INTO schema_version VALUES (%d, %lld)", v,
                  (long long)sn_clock_wall_ns());
@@ -369,6 +391,20 @@ sn_store_open(const char *path, bool read_only, struct sn_store **out,
         return SN_ENOMEM;
     }
     s->read_only = read_only;
+    /* Incidents and the audit trail are not for every local user: 0600
+     * (SQLite gives -wal and -shm the database's mode and owner). */
+    if (!read_only) {
+        char note[512];
+        if (sn_statefile_prepare_db(path, note, sizeof(note)) != 0) {
+            sn_error_set(err, "cannot create incident store %s: %s", path,
+                         strerror(errno));
+            goto fail;
+        }
+        if (note[0])
+            sn_log_warn("incident store readable by other users (%s): now "
+                        "0600",
+                        note);
+    }
     /* NOMUTEX: a connection belongs to one thread (store.h). */
     if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
@@ -535,6 +571,25 @@ sn_store_close(struct sn_store *s)
     sqlite3_close(s->db);
     free(s->path);
     free(s);
+}
+
+enum sn_status
+sn_store_audit(struct sn_store *s, const struct sn_audit_entry *e,
+               struct sn_error *err)
+{
+    bool own = sqlite3_get_autocommit(s->db) != 0;
+
+    if (own && sn_store_begin(s, err) != SN_OK)
+        return SN_EIO;
+    if (sn_audit_append(s->db, e) != SN_OK) {
+        sn_error_set(err, "incident store %s: cannot append to the audit "
+                          "trail: %s",
+                     s->path, sn_store_errmsg(s));
+        if (own)
+            sn_store_rollback(s);
+        return SN_EIO;
+    }
+    return own ? sn_store_commit(s, err) : SN_OK;
 }
 
 enum sn_status
@@ -762,17 +817,15 @@ sn_store_record(struct sn_store *s, const struct sn_incident *inc,
     bind_str(q, 7, sev);
     if (step_done(q) != SN_OK)
         return SN_EIO;
-    q = stmt(s, Q_AUDIT);
-    if (q == NULL)
-        return SN_EIO;
-    bind_str(q, 1, inc->id);
-    sqlite3_bind_int64(q, 2, inc->version);
-    sqlite3_bind_int64(q, 3, inc->updated_at);
-    bind_str(q, 4, actor);
-    bind_str(q, 5, action);
-    bind_str(q, 6, reason ? reason : "");
-    bind_str(q, 7, correlation_id);
-    if (step_done(q) != SN_OK)
+    if (sn_audit_append(s->db, &(struct sn_audit_entry){
+                                   .at = inc->updated_at,
+                                   .actor = actor,
+                                   .action = action,
+                                   .incident_id = inc->id,
+                                   .version = inc->version,
+                                   .reason = reason,
+                                   .correlation_id = correlation_id,
+                               }) != SN_OK)
         return SN_EIO;
     sn_buf_reset(scratch);
     if (sn_incident_json(inc, true, scratch) != SN_OK)
@@ -946,10 +999,13 @@ sn_store_prune(struct sn_store *s, int64_t now, int64_t keep_ms,
              " 'resolved' OR released = 1) AND updated_at < %lld;"
              "DELETE FROM incident_versions WHERE incident_id IN gone;"
              "DELETE FROM evidence WHERE incident_id IN gone;"
-             "DELETE FROM audit WHERE incident_id IN gone;"
              "DELETE FROM incidents WHERE id IN gone;",
              ret_before);
     if (exec(s, text) != SQLITE_OK)
+        goto fail;
+    /* The audit trail goes by age alone, from its start, so the chain
+     * that remains still verifies; an incident's rows may outlive it. */
+    if (sn_audit_prune(s->db, ret_before) < 0)
         goto fail;
     if (exec(s, "COMMIT") != SQLITE_OK)
         goto fail;

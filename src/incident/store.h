@@ -76,6 +76,13 @@ enum sn_status sn_store_record(struct sn_store *s,
                                const char *correlation_id,
                                struct sn_buf *scratch);
 
+/* Append one entry to the audit trail (incident/audit.h), in its own
+ * transaction unless one is open. Errors name the path. */
+struct sn_audit_entry;
+enum sn_status sn_store_audit(struct sn_store *s,
+                              const struct sn_audit_entry *e,
+                              struct sn_error *err);
+
 /* Incidents open past their quiet period at wall time now (ids, at most
  * max, into ids[]). */
 size_t sn_store_quiet(struct sn_store *s, int64_t now,

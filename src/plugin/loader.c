@@ -195,6 +195,24 @@ sn_plugin_open_file(const char *path, const char *name,
     return SN_OK;
 }
 
+/* Plugins configure left out, with the reason (config.h:
+ * SN_PLUGINS_LEFT_OUT, "name:reason;..." lines), so a config naming one
+ * is told why instead of where it was searched. */
+static const char *
+left_out(const char *name)
+{
+#ifdef SN_PLUGINS_LEFT_OUT
+    static const char *const table[][2] = { SN_PLUGINS_LEFT_OUT };
+
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+        if (table[i][0] != NULL && strcmp(table[i][0], name) == 0)
+            return table[i][1];
+#else
+    (void)name;
+#endif
+    return NULL;
+}
+
 enum sn_status
 sn_plugin_open(const char *name, char *const *dirs, struct sn_plugin_lib **out,
                struct sn_error *err)
@@ -218,7 +236,12 @@ sn_plugin_open(const char *name, char *const *dirs, struct sn_plugin_lib **out,
             used += (size_t)snprintf(searched + used, sizeof(searched) - used,
                                      "%s%s", i ? ", " : "", path);
     }
-    sn_error_set(err, "plugin '%s' not found; searched: %s", name, searched);
+    if (left_out(name) != NULL)
+        sn_error_set(err, "plugin '%s' is not part of this build: %s", name,
+                     left_out(name));
+    else
+        sn_error_set(err, "plugin '%s' not found; searched: %s", name,
+                     searched);
     return SN_EPLUGIN;
 }
 

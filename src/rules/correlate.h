@@ -385,8 +385,13 @@ void sn_corr_clear_stats(struct sn_corr *c);
  * partition): checkpoint_keys writes only the rules that have wanted keys;
  * restore_keys merges keys only, leaving the engine's watermark, counters
  * and rule state alone (a new_value rule adopts an earlier learning
- * start). With tag, every restored key takes that origin. Either
- * restore reads checkpoints of either writer.
+ * start). With tag, every restored key takes that origin. A restored key
+ * of a threshold, distinct or new_value rule that the engine already
+ * holds (fed from another partition) is merged into it, its events
+ * treated as arriving now: a condition the union meets fires at once,
+ * through cfg.emit (docs/correlation.md, "Merging restored keys"); other
+ * kinds' keys replace the held one. Either restore reads checkpoints of
+ * either writer.
  */
 enum sn_status sn_corr_checkpoint_keys(const struct sn_corr *c,
                                        sn_corr_want_fn want, void *arg,

@@ -367,7 +367,7 @@ get_key(struct sn_corr *c, struct crule *cr, struct rd *r,
     uint64_t hash = get(r, 8);
     uint32_t klen = (uint32_t)get(r, 4), rn, kk, n_set;
     const unsigned char *kb;
-    struct ckey *k = NULL, tmp;
+    struct ckey *k = NULL, *into = NULL, tmp;
     struct origin_rd o;
     bool ev_ok;
 
@@ -379,14 +379,27 @@ get_key(struct sn_corr *c, struct crule *cr, struct rd *r,
         return SN_EINVAL;
     if (how->apply && cr != NULL) {
         struct ckey *old = sn_corr_key_find(cr, hash, (const char *)kb, klen);
-        if (old != NULL)
+        /* A partition's key arriving where the key is already counted
+         * (from other partitions) adds to it (correlate_merge.c); a
+         * whole-engine restore replaces it. */
+        struct sn_corr_origin no =
+            how->tag != NULL ? *how->tag : origin_of(c, &o);
+        /* ... unless it is the same partition's (restored again): that
+         * copy is replaced, never added twice. */
+        bool same_part = old != NULL && old->origin.src == no.src &&
+                         old->origin.part == no.part;
+
+        if (old != NULL && how->keys_only && !same_part &&
+            sn_corr_mergeable(cr))
+            into = old;
+        else if (old != NULL)
             sn_corr_key_release(c, cr, old);
         if ((k = sn_corr_key_alloc(c)) == NULL)
             return SN_ENOMEM;
         if (!sn_corr_key_set_bytes(k, (const char *)kb, klen))
             goto nomem;
         k->hash = hash;
-        k->origin = how->tag != NULL ? *how->tag : origin_of(c, &o);
+        k->origin = no;
         k->owm_slot = 0;
     } else {
         memset(&tmp, 0, sizeof(tmp));
@@ -480,6 +493,13 @@ get_key(struct sn_corr *c, struct crule *cr, struct rd *r,
             c->free_keys = k;
         }
         return SN_EINVAL;
+    }
+    if (k && into != NULL) {
+        enum sn_status rc = sn_corr_key_merge(c, cr, into, k);
+        /* The entry was only a reader's buffer: back to the pool. */
+        k->hnext = c->free_keys;
+        c->free_keys = k;
+        return rc;
     }
     if (k && sn_corr_key_insert(c, cr, k) != SN_OK)
         goto nomem;
@@ -602,7 +622,11 @@ enum sn_status
 sn_corr_restore_keys(struct sn_corr *c, const void *data, size_t len,
                      const struct sn_corr_origin *tag)
 {
-    return restore_twice(c, data, len, true, tag);
+    enum sn_status rc = restore_twice(c, data, len, true, tag);
+
+    /* Merged keys may have fired: their sequences are fed now. */
+    sn_corr_chain_drain(c);
+    return rc;
 }
 
 void

@@ -299,6 +299,14 @@ sn_corr_at(const struct ckey *k, uint32_t i)
     return &k->ring[(k->rhead + i) & (k->rcap - 1)];
 }
 
+/* correlate_merge.c: whether keys of cr add up (threshold, distinct,
+ * new_value), and merging a restored key into a held one of the same
+ * identity, evaluating the kind's condition at once (signals go out
+ * through cfg.emit). from stays the caller's. */
+bool sn_corr_mergeable(const struct crule *cr);
+enum sn_status sn_corr_key_merge(struct sn_corr *c, struct crule *cr,
+                                 struct ckey *into, const struct ckey *from);
+
 /* correlate_owm.c: the entry of an origin (created; NULL on ENOMEM),
  * the watermark a key ages by, and one advance() tick. */
 struct owm_entry *sn_corr_owm_get(struct crule *cr,

@@ -129,8 +129,8 @@ feed_threshold(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t t,
         uint64_t sum;
 
         if (weighted_window(k, p, n, s->window_ns, &i, &j, &sum))
-            threshold_fire(c, cr, k, sn_corr_at(k, i)->t,
-                           sn_corr_at(k, j)->t, sum);
+            threshold_fire(c, cr, k, sn_corr_at(k, i)->t, sn_corr_at(k, j)->t,
+                           sum);
         if (k->rn == 0)
             k->weighted = false;
         return;

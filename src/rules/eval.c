@@ -774,6 +774,12 @@ collect_fields(struct sn_rules_scratch *sc, struct sn_rule_field_value *out)
         out[n].v = sc->xval[s];
         n++;
     }
+    for (size_t s = 0; s < r->n_consts; s++) {
+        out[n].name = r->consts[s].name;
+        out[n].name_len = r->consts[s].name_len;
+        out[n].v = r->consts[s].v;
+        n++;
+    }
     return n;
 }
 

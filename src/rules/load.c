@@ -27,6 +27,7 @@ static const char *const rule_keys[] = {
     "enabled",
     "match",
     "extract",
+    "set",
     /* kept for the correlation slice, not interpreted here */
     "threshold",
     "distinct",
@@ -45,7 +46,7 @@ static const char *const rule_keys[] = {
     "samples",
 };
 #define N_RULE_KEYS    (sizeof(rule_keys) / sizeof(rule_keys[0]))
-#define FIRST_KEPT_KEY 8
+#define FIRST_KEPT_KEY 9
 
 static const char *const doc_keys[] = { "rules", "lists" };
 static const char *const severities[] = { "info", "low", "medium", "high",
@@ -433,6 +434,86 @@ load_bool(struct builder *b, const struct sn_node *v, const char *key,
     return false;
 }
 
+/* `set: {field: value, ...}`: fixed string fields of every match. */
+static bool
+load_set(struct builder *b, struct sn_rule *r, const struct sn_node *n)
+{
+    struct sn_rule_const *c;
+    size_t m = 0;
+    bool ok = true;
+
+    if (n->type != SN_NODE_MAP) {
+        diag(b, SN_DIAG_ERROR, n,
+             "\"set\" must be a mapping of field names to values "
+             "(event.outcome: failure)");
+        return false;
+    }
+    if (n->n > SN_RULES_MAX_EXTRACT_FIELDS) {
+        diag(b, SN_DIAG_ERROR, n, "\"set\" has more than %d fields",
+             SN_RULES_MAX_EXTRACT_FIELDS);
+        return false;
+    }
+    c = sn_arena_alloc(&b->rs->arena, (n->n ? n->n : 1) * sizeof(*c));
+    if (c == NULL)
+        return false;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct sn_pair *p = &n->pairs[i];
+        const char *name = p->key->str, *v = want_string(b, p->value, name);
+        int id = sn_field_table_find(&b->rs->fields, name);
+
+        if (v == NULL) {
+            ok = false;
+            continue;
+        }
+        if (!valid_field_name(name)) {
+            diag(b, SN_DIAG_ERROR, p->key,
+                 "invalid field name \"%s\" (dotted words: event.outcome)",
+                 name);
+            ok = false;
+            continue;
+        }
+        if (id >= 0 && id < SN_RF_COUNT_) {
+            diag(b, SN_DIAG_ERROR, p->key,
+                 "\"%s\" is a header field; set another name", name);
+            ok = false;
+            continue;
+        }
+        for (size_t k = 0; k < m; k++)
+            if (strcmp(c[k].name, name) == 0) {
+                diag(b, SN_DIAG_ERROR, p->key, "\"%s\" is set twice", name);
+                ok = false;
+            }
+        c[m].name = adup(b->rs, name);
+        c[m].name_len = strlen(name);
+        c[m].v.type = SN_VAL_STR;
+        c[m].v.u.s.ptr = adup(b->rs, v);
+        c[m].v.u.s.len = strlen(v);
+        if (c[m].name == NULL || c[m].v.u.s.ptr == NULL)
+            return false;
+        m++;
+    }
+    r->consts = c;
+    r->n_consts = m;
+    return ok;
+}
+
+/* A field is either extracted or set, so a match never carries two
+ * values of one name. */
+static bool
+check_set(struct builder *b, struct sn_rule *r, const struct sn_node *n)
+{
+    const struct sn_node *set = sn_node_get(n, "set");
+
+    for (size_t i = 0; i < r->n_consts; i++)
+        for (size_t k = 0; k < r->n_xfields; k++)
+            if (strcmp(r->consts[i].name, r->xfields[k].name) == 0) {
+                diag(b, SN_DIAG_ERROR, set ? set : n,
+                     "\"%s\" is both extracted and set", r->consts[i].name);
+                return false;
+            }
+    return true;
+}
+
 static bool
 load_rule(struct builder *b, struct rule_node *rn, struct sn_rule *r)
 {
@@ -534,8 +615,11 @@ load_rule(struct builder *b, struct rule_node *rn, struct sn_rule *r)
                 rn->match = p->value;
         } else if (strcmp(k, "extract") == 0) {
             ok &= sn_load_extract(b, r, p->value);
+        } else if (strcmp(k, "set") == 0) {
+            ok &= load_set(b, r, p->value);
         }
     }
+    ok &= check_set(b, r, n);
     r->kept = kept;
     r->n_kept = n_kept;
     if (!has_title) {
@@ -611,7 +695,7 @@ collect_known(struct builder *b)
     size_t n = SN_RF_COUNT_;
 
     for (size_t i = 0; i < b->rs->n_rules; i++)
-        n += b->rs->rules[i].n_xfields;
+        n += b->rs->rules[i].n_xfields + b->rs->rules[i].n_consts;
     b->known = calloc(n, sizeof(*b->known));
     if (b->known == NULL)
         return false;
@@ -620,6 +704,11 @@ collect_known(struct builder *b)
     for (size_t i = 0; i < b->rs->n_rules; i++)
         for (size_t k = 0; k < b->rs->rules[i].n_xfields; k++)
             b->known[b->n_known++] = b->rs->rules[i].xfields[k].name;
+    /* Set fields are field names too: a rule testing one (an event from
+     * another sentineld that annotated it) is not warned about. */
+    for (size_t i = 0; i < b->rs->n_rules; i++)
+        for (size_t k = 0; k < b->rs->rules[i].n_consts; k++)
+            b->known[b->n_known++] = b->rs->rules[i].consts[k].name;
     return true;
 }
 
@@ -788,9 +877,9 @@ sn_ruleset_build(struct sn_rules_src *src, struct sn_ruleset **out,
         b.file = b.nodes[i].file;
         b.rule_id = r->id;
         compile_match(&b, &b.nodes[i], r);
-        if (r->n_xfields > rs->max_xfields)
-            rs->max_xfields = r->n_xfields;
-        rs->total_xfields += r->n_xfields;
+        if (r->n_xfields + r->n_consts > rs->max_xfields)
+            rs->max_xfields = r->n_xfields + r->n_consts;
+        rs->total_xfields += r->n_xfields + r->n_consts;
     }
     b.rule_id = NULL;
     for (size_t i = 0; rc == SN_OK && i < rs->n_lists; i++)

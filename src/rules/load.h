@@ -68,6 +68,14 @@ struct sn_extract {
     size_t prefix_len;
 };
 
+/* A field every match of a rule carries with a fixed value (`set:`), as
+ * a classification: event.category: authentication. */
+struct sn_rule_const {
+    const char *name;
+    size_t name_len;
+    struct sn_value v; /* a string */
+};
+
 struct sn_rule {
     uint32_t index; /* position in the ruleset */
     const char *id, *title, *description;
@@ -82,6 +90,9 @@ struct sn_rule {
     size_t n_extract;
     struct sn_xfield *xfields;
     size_t n_xfields;
+    /* `set:` fields, after the extracted ones in every match. */
+    const struct sn_rule_const *consts;
+    size_t n_consts;
     /* Correlation and sample keys, uninterpreted (nodes of the ruleset's
      * YAML trees: valid as long as the ruleset). */
     const struct sn_pair *const *kept;

@@ -336,6 +336,53 @@ is_plain(char c)
     return is_alnum(c) || (c != '\0' && strchr(" !\"#%&',-/:;<=>@`~", c));
 }
 
+/*
+ * The length of the opener at i ("(?:" or "(?<name>") of a group every
+ * match goes through: not quantified (?, *, {0,...}: a "+" is fine) and
+ * without a top-level '|' inside. 0 for anything else (lookarounds,
+ * plain "(" groups, options).
+ */
+static size_t
+mandatory_group_open(const char *pat, size_t len, size_t i)
+{
+    size_t open, depth = 0, j;
+
+    if (i + 2 >= len || pat[i] != '(' || pat[i + 1] != '?')
+        return 0;
+    if (pat[i + 2] == ':') {
+        open = 3;
+    } else if (pat[i + 2] == '<' && i + 3 < len && is_alnum(pat[i + 3])) {
+        open = 3;
+        while (i + open < len && (is_alnum(pat[i + open]) || pat[i + open] == '_'))
+            open++;
+        if (i + open >= len || pat[i + open] != '>')
+            return 0;
+        open++;
+    } else {
+        return 0;
+    }
+    for (j = i; j < len; j++) {
+        if (pat[j] == '\\') {
+            j++;
+        } else if (pat[j] == '[') {
+            j = skip_class(pat, len, j) - 1;
+        } else if (pat[j] == '(') {
+            depth++;
+        } else if (pat[j] == ')') {
+            if (--depth == 0)
+                break;
+        } else if (pat[j] == '|' && depth == 1) {
+            return 0;
+        }
+    }
+    if (j >= len)
+        return 0;
+    if (j + 1 < len &&
+        (pat[j + 1] == '?' || pat[j + 1] == '*' || pat[j + 1] == '{'))
+        return 0;
+    return open;
+}
+
 size_t
 sn_regex_anchored_prefix(const char *pat, size_t len, bool ci, char *out,
                          size_t out_max)
@@ -378,12 +425,20 @@ sn_regex_anchored_prefix(const char *pat, size_t len, bool ci, char *out,
             return 0;
         }
     }
-    for (size_t i = 1; i < len && is_plain(pat[i]) && n < out_max; i++)
-        out[n++] = pat[i];
-    /* A quantifier after the run applies to its last character. */
-    if (n > 0 && 1 + n < len &&
-        (pat[1 + n] == '?' || pat[1 + n] == '*' || pat[1 + n] == '+' ||
-         pat[1 + n] == '{'))
-        n--;
+    {
+        size_t i = 1, g;
+
+        /* The run may start inside mandatory groups: "^(?<reason>ROOT
+         * LOGIN) FROM" needs "ROOT LOGIN" as much as "^ROOT LOGIN". */
+        while ((g = mandatory_group_open(pat, len, i)) > 0)
+            i += g;
+        for (; i < len && is_plain(pat[i]) && n < out_max; i++)
+            out[n++] = pat[i];
+        /* A quantifier after the run applies to its last character. */
+        if (n > 0 && i < len &&
+            (pat[i] == '?' || pat[i] == '*' || pat[i] == '+' ||
+             pat[i] == '{'))
+            n--;
+    }
     return n;
 }

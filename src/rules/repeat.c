@@ -26,7 +26,8 @@ static const char ng_suf[] = " times, suppressed by syslog-ng on ";
 static bool
 has_at(struct sn_str s, size_t at, const char *lit, size_t len)
 {
-    return at <= s.len && s.len - at >= len && memcmp(s.ptr + at, lit, len) == 0;
+    return at <= s.len && s.len - at >= len &&
+           memcmp(s.ptr + at, lit, len) == 0;
 }
 
 /* Decimal digits at *at (1 to 9 of them), clamped to SN_REPEAT_MAX. */
@@ -66,7 +67,7 @@ unwrap_rsyslog(struct sn_str s, struct sn_str *inner, uint32_t *n)
 static bool
 unwrap_syslog_ng(struct sn_str s, struct sn_str *inner, uint32_t *n)
 {
-    size_t host_at, i;
+    size_t host_at, i, d;
 
     /* From the end: " times, suppressed by syslog-ng on HOST" (HOST has
      * no blank), then "' repeated N". The message (at most 20 bytes)
@@ -81,14 +82,11 @@ unwrap_syslog_ng(struct sn_str s, struct sn_str *inner, uint32_t *n)
     while (i > 0 && s.ptr[i - 1] >= '0' && s.ptr[i - 1] <= '9')
         i--;
     if (i < LIT_LEN(ng_pre) + LIT_LEN(ng_mid) ||
-        memcmp(s.ptr + i - LIT_LEN(ng_mid), ng_mid, LIT_LEN(ng_mid)) != 0) {
+        memcmp(s.ptr + i - LIT_LEN(ng_mid), ng_mid, LIT_LEN(ng_mid)) != 0)
         return false;
-    }
-    {
-        size_t d = i;
-        if (!count_at(s, &d, n) || d != host_at - LIT_LEN(ng_suf))
-            return false;
-    }
+    d = i;
+    if (!count_at(s, &d, n) || d != host_at - LIT_LEN(ng_suf))
+        return false;
     inner->ptr = s.ptr + LIT_LEN(ng_pre);
     inner->len = i - LIT_LEN(ng_mid) - LIT_LEN(ng_pre);
     return true;

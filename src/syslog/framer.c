@@ -505,3 +505,9 @@ sn_framer_finish(struct sn_framer *f, const struct sn_framer_cb *cb, void *ctx)
     stream_reset(f);
     return rc;
 }
+
+bool
+sn_framer_in_frame(const struct sn_framer *f)
+{
+    return f->state != ST_START && f->state != ST_CLOSED;
+}

@@ -147,6 +147,10 @@ struct sn_framer {
     size_t len;               /* bytes of the current frame in buf */
 };
 
+/* True while a frame has begun and not ended (bytes of it were fed): a
+ * stream input times such a frame out (in_syslog frame_timeout). */
+bool sn_framer_in_frame(const struct sn_framer *f);
+
 /* Fill o with the defaults: auto, 64 KiB, truncate, resync, LF only. */
 void sn_framer_opts_default(struct sn_framer_opts *o);
 

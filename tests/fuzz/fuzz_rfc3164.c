@@ -52,8 +52,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_slice(p, size, m.appname);
         check_slice(p, size, m.procid);
         check_slice(p, size, m.msg);
-        if (m.msg.ptr == NULL || m.msgid.ptr != NULL || m.has_sd ||
-            m.n_notes > SN_SYSLOG_MAX_NOTES)
+        check_slice(p, size, m.msgid);
+        /* RFC 3164 has no MSGID; only a Solaris "[ID N fac.lvl]" sets
+         * one, and only its digits. */
+        for (size_t i = 0; m.msgid.ptr != NULL && i < m.msgid.len; i++)
+            if (m.msgid.ptr[i] < '0' || m.msgid.ptr[i] > '9')
+                abort();
+        if (m.msg.ptr == NULL || (m.msgid.ptr != NULL && m.msgid.len == 0) ||
+            m.has_sd || m.n_notes > SN_SYSLOG_MAX_NOTES)
             abort();
     } else if (rc != SN_EINVAL || size != 0) {
         abort();

@@ -1,12 +1,14 @@
 #!/bin/sh
 # `sentineld check` on every tests/data/config/bad-*.yaml: exit 2 and the
 # exact file:line:col message in its .expected file (adding a case needs no
-# code); good configs exit 0; --json is valid JSON.
+# code); good configs exit 0; --json is valid JSON. bad-*.conf files hold
+# several mistakes each: check must report all of them in one pass, so
+# their .expected holds every line, in order, compared exactly.
 . "$SRCDIR/tests/integration/lib.sh"
 
 cd "$SRCDIR/tests/data/config" || exit 1
-n=$(ls bad-*.yaml | wc -l)
-tap_plan $((n * 2 + 4))
+n=$(ls bad-*.yaml bad-*.conf | wc -l)
+tap_plan $((n * 2 + 6))
 export SN_TEST_STATE="$TMP"
 for f in bad-*.yaml; do
     exp="${f%.yaml}.expected"
@@ -20,6 +22,20 @@ for f in bad-*.yaml; do
         sed 's/^/# got: /' "$TMP/err"
     fi
 done
+for f in bad-*.conf; do
+    exp="${f%.conf}.expected"
+    "$SENTINELD" check -c "$f" >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    if [ "$rc" -eq 2 ]; then ok "$f exits 2"; else not_ok "$f exits 2 (got $rc)"; fi
+    # Only the diagnostics (plugins may also log while they initialise).
+    grep "^$f:" "$TMP/err" >"$TMP/diags"
+    if cmp -s "$exp" "$TMP/diags"; then
+        ok "$f: all $(wc -l <"$exp") errors in one pass, in file order"
+    else
+        not_ok "$f: expected every line of $exp"
+        diff "$exp" "$TMP/diags" | sed 's/^/# /'
+    fi
+done
 check "good config passes" "$SENTINELD" check -c good-minimal.yaml
 "$SENTINELD" check -c bad-unknown-option.yaml --json >"$TMP/j" 2>/dev/null
 check "--json output is JSON with the position" python3 -c "
@@ -31,4 +47,14 @@ SENTINELD_RULES="$SRCDIR/conf/rules" "$SENTINELD" check -c "$SRCDIR/conf/sentine
 check "shipped default config passes" test $? -eq 0
 "$SENTINELD" run -c bad-unknown-plugin.yaml >/dev/null 2>"$TMP/e"
 check "run refuses a bad config with exit 2" test $? -eq 2
+# What check refuses, run refuses too, at the same position.
+"$SENTINELD" run -c bad-multi.conf >/dev/null 2>"$TMP/e"
+rc=$?
+check "run refuses bad-multi.conf too (exit $rc), naming http.listen" \
+    sh -c "test $rc -eq 2 && grep -q 'bad-multi.conf:9:11: http.listen' '$TMP/e'"
+for c in run check plugins parse frame test token explain incidents incident version; do
+    "$SENTINELD" "$c" --help >"$TMP/help" 2>&1 && grep -q "^usage: sentineld" "$TMP/help" ||
+        { diag "$c --help: $(head -2 "$TMP/help")"; echo "$c" >>"$TMP/nohelp"; }
+done
+check "every command answers --help with its usage (exit 0)" test ! -e "$TMP/nohelp"
 tap_done

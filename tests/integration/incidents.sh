@@ -90,26 +90,36 @@ import json; d=json.load(open('$TMP/res.json'))['incidents']
 assert len(d) == 1 and d[0]['status'] == 'resolved', d"
 ESC=$("$S" incidents list -c "$TMP/c.yaml" --json | python3 -c "
 import json,sys; print([i['id'] for i in json.load(sys.stdin)['incidents'] if i['rule_id']=='esc'][0])")
-"$S" incident approve "$ESC" --by sentineld --reason "me" -c "$TMP/c.yaml" >/dev/null 2>"$TMP/self.err"
-check "the requester cannot approve (four eyes)" sh -c "
-    test $? -ne 0 && grep -q 'another operator must approve' '$TMP/self.err'"
-"$S" incident approve "$ESC" -c "$TMP/c.yaml" --reason "x" >/dev/null 2>"$TMP/noby.err"
-check "an action without --by is refused with the reason" grep -q -- "--by NAME" "$TMP/noby.err"
-"$S" incident approve "$ESC" --by alice --reason "confirmed by on-call" -c "$TMP/c.yaml" >"$TMP/appr.txt"
+# Who acts is verified, never typed: an API token's name, or local:<user>.
+ALICE=$("$S" token create --name alice --role operator -c "$TMP/c.yaml" 2>/dev/null)
+BOB=$("$S" token create --name bob --role operator -c "$TMP/c.yaml" 2>/dev/null)
+echo "$ALICE" >"$TMP/alice.tok"
+"$S" incident approve "$ESC" --by alice --reason "me" -c "$TMP/c.yaml" >/dev/null 2>"$TMP/by.err"
+check "--by NAME is refused: a typed name proves nothing" sh -c "
+    test $? -eq 2 && grep -q -- '--by is not accepted' '$TMP/by.err'"
+SENTINELD_TOKEN=snt_0000 "$S" incident approve "$ESC" -c "$TMP/c.yaml" --reason "x" >/dev/null 2>"$TMP/tok.err"
+check "an unknown token is refused" grep -q "unknown or revoked token" "$TMP/tok.err"
+"$S" incident approve "$ESC" --token-file "$TMP/alice.tok" --reason "confirmed by on-call" -c "$TMP/c.yaml" >"$TMP/appr.txt"
 check "approve applies the escalation" grep -q "severity:   critical" "$TMP/appr.txt"
-"$S" incident ack "$ESC" --by bob --reason "looking" -c "$TMP/c.yaml" >/dev/null &&
-    "$S" incident comment "$ESC" --by bob --reason "paged the db team" -c "$TMP/c.yaml" >/dev/null &&
-    "$S" incident resolve "$ESC" --by bob --reason "fixed" -c "$TMP/c.yaml" >/dev/null
+export SENTINELD_TOKEN="$BOB"
+"$S" incident ack "$ESC" --reason "looking" -c "$TMP/c.yaml" >/dev/null &&
+    "$S" incident comment "$ESC" --reason "paged the db team" -c "$TMP/c.yaml" >/dev/null &&
+    "$S" incident resolve "$ESC" --reason "fixed" -c "$TMP/c.yaml" >/dev/null
 check "ack, comment and resolve succeed" test $? -eq 0
-"$S" incident ack "$ESC" --by bob --reason "again" -c "$TMP/c.yaml" 2>"$TMP/ack.err" >/dev/null
+"$S" incident ack "$ESC" --reason "again" -c "$TMP/c.yaml" 2>"$TMP/ack.err" >/dev/null
 check "an action that does not apply says why" grep -q "only an open incident can be acknowledged" "$TMP/ack.err"
+unset SENTINELD_TOKEN
 "$S" incidents show "$ESC" -c "$TMP/c.yaml" >"$TMP/show.txt"
 "$S" incidents show "$ESC" -c "$TMP/c.yaml" --json >"$TMP/show.json"
 check "show: the audit trail says who, what and why for every version" python3 - "$TMP/show.json" "$TMP/show.txt" <<'EOP'
 import json, sys
 d = json.load(open(sys.argv[1]))
-a = [(e["version"], e["actor"], e["action"], e["reason"]) for e in d["audit"]]
+a = [(e["version"], e["actor"], e["action"], e["reason"]) for e in d["audit"]
+     if e["result"] == "ok"]
 assert a[0][1:3] == ("sentineld", "open"), a
+refused = [(e["actor"], e["action"], e["reason"]) for e in d["audit"]
+           if e["result"] == "refused"]
+assert refused == [("bob", "acknowledge", "again")], refused
 assert a[1:] == [(2, "alice", "approve", "confirmed by on-call"),
                  (3, "bob", "acknowledge", "looking"),
                  (4, "bob", "comment", "paged the db team"),

@@ -4,10 +4,11 @@
 # by hostname), a detector instance (conf/examples/detector.yaml: in_kafka
 # -> det_rules -> out_file, incidents to the alerts topic) consumes the
 # events topic and the rules annotate the SSH failures. kcat reads the
-# events topic independently.
+# events topic independently. The detector runs as a static member with
+# cooperative-sticky assignment, as the example ships.
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/kafka_lib.sh"
-tap_plan 5
+tap_plan 7
 
 start_broker -b 3 -t sentineld.events:6 -t sentineld.alerts:1
 N=300
@@ -43,6 +44,11 @@ wait_for 40 sh -c "[ \$(wc -l <'$TMP/matches.json' 2>/dev/null || echo 0) -ge $(
 DPID=$DET
 stop_daemon
 check "detector stops cleanly" test $? -eq 0
+# The example's hand-over settings are live (docs/scaling.md, "Hand-overs").
+check "the detector is a static member with an id from its host and state_dir" \
+    grep -Eq "events: static group membership: group.instance.id [A-Za-z0-9._-]+-[0-9a-f]{8}\$" "$TMP/det.log"
+check "its partitions came by cooperative assignment, all 6" \
+    grep -q 'events: assigned [0-9]* partitions (6 in all, cooperative)' "$TMP/det.log"
 DPID=$EDGE
 stop_daemon
 check "edge stops cleanly" test $? -eq 0

@@ -35,7 +35,7 @@ for rule, hits in s["rules"].items():
     print(rule, hits, sigs.get(rule, 0))
 PY
 n=$(wc -l <"$TMP/rules" | tr -d ' ')
-tap_plan $((n + 5))
+tap_plan $((n + 7))
 
 # The coverage report: the per-rule hits, then the verify verdict.
 sed -n '/^[0-9]* lines, [0-9]* matched$/,$p' "$TMP/out" | sed 's/^/# /'
@@ -54,6 +54,24 @@ else
     ok "the rule pack loads without warnings"
 fi
 check "--json --verify exits 0 too" test "$jrc" -eq 0
+# shellcheck disable=SC2086
+"$SENTINELD" test --verify --stats -q -r "$rules" $samples >"$TMP/stats" \
+    2>/dev/null
+sed -n '/^rule  *expect/,$p' "$TMP/stats" | sed 's/^/# /'
+check "--stats: every rule and the total at 100% recall and precision" \
+    python3 - "$TMP/stats" "$n" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1])]
+i = next(k for k, r in enumerate(rows) if r[:2] == ["rule", "expect"])
+body = rows[i + 1:]
+assert len(body) == int(sys.argv[2]) + 1, (len(body), sys.argv[2])
+assert body[-1][0] == "(all" and int(body[-1][3]) > 0, body[-1]
+for r in body:
+    assert r[-2:] == ["100.0%", "100.0%"], r
+PY
+"$SENTINELD" test --stats -r "$rules" $samples >/dev/null 2>"$TMP/serr"
+check "--stats without --verify is a usage error (exit 2)" \
+    sh -c "test $? -eq 2 && grep -q 'needs --verify' '$TMP/serr'"
 if [ "$n" -gt 0 ]; then
     ok "the --json summary lists $n rules"
 else

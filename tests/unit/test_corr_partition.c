@@ -2,7 +2,8 @@
  * Correlation keys that move with their source partition: origins on
  * keys, dropping by a filter, one partition's keys checkpointed on one
  * engine and restored into another (the same firing as never moving),
- * restore replacing rather than doubling, release, origins across the
+ * restore replacing rather than doubling, restore merging into a key
+ * counted from another partition (and firing), release, origins across the
  * full checkpoint (names, not ids), format 1 checkpoints, and the LRU
  * order after a restore.
  */
@@ -491,6 +492,146 @@ SN_TEST(restored_keys_resolve_on_time)
     fx_close(&b);
 }
 
+/* A key counted here from one partition (3 events) receives another
+ * partition's window of the same key (9 events; a topic keyed by host,
+ * an attacker hitting several hosts): the 12 events are one window, the
+ * threshold of 10 fires at the restore, once, as one engine fed all 12
+ * in time order would have; the 2 left over count towards the next. */
+SN_TEST(restore_merges_and_fires_once)
+{
+    struct fx a, b, ref;
+    struct sn_buf buf;
+    struct want_p p = { NULL, "t", 3 };
+    struct sn_corr_origin tag;
+    int64_t ts[12];
+
+    CHECK(fx_open(&a, th10, NULL));
+    CHECK(fx_open(&b, th10, NULL));
+    CHECK(fx_open(&ref, th10, NULL));
+    /* Interleaved in time: A's partition has 3 of every 4 events. */
+    for (int i = 0; i < 12; i++) {
+        ts[i] = T0 + i * S;
+        if (i % 4 == 1)
+            feed(&b, "t", 1, ts[i], "203.0.113.9");
+        else
+            feed(&a, "t", 3, ts[i], "203.0.113.9");
+        feed(&ref, "t", 0, ts[i], "203.0.113.9");
+    }
+    CHECK_EQ(a.n_sigs, 0);
+    CHECK_EQ(b.n_sigs, 0);
+    CHECK_EQ(ref.n_firing, 1);
+    p.src = a.src;
+    sn_buf_init(&buf, 1 << 20);
+    CHECK_EQ(sn_corr_checkpoint_keys(a.c, want_p, &p, &buf), SN_OK);
+    tag = origin(&b, "t", 3);
+    CHECK_EQ(sn_corr_restore_keys(b.c, buf.data, buf.len, &tag), SN_OK);
+    CHECK_EQ(n_keys(&b), 1);
+    CHECK_EQ(b.n_firing, 1);
+    CHECK_EQ(b.last.count, 10);
+    CHECK_EQ(b.last.first_ns, ref.last.first_ns);
+    CHECK_EQ(b.last.last_ns, ref.last.last_ns);
+    CHECK_EQ(b.last.repeat, 1);
+    /* 2 left + 8 more: the second window fires on the 8th, as on ref. */
+    for (int i = 12; i < 20; i++) {
+        feed(&b, "t", 1, T0 + i * S, "203.0.113.9");
+        feed(&ref, "t", 0, T0 + i * S, "203.0.113.9");
+        CHECK_EQ(b.n_firing, ref.n_firing);
+    }
+    CHECK_EQ(b.n_firing, 2);
+    CHECK_EQ(b.last.count, 10);
+    CHECK_EQ(b.last.repeat, 2);
+    sn_buf_fini(&buf);
+    fx_close(&a);
+    fx_close(&b);
+    fx_close(&ref);
+}
+
+/* Under the threshold the merge only adds: 3 + 5 events, nothing fires
+ * until the 10th arrives; the evidence of the fired window holds events
+ * of both partitions. */
+SN_TEST(restore_merges_below_threshold)
+{
+    struct fx a, b;
+    struct sn_buf buf;
+    struct want_p p = { NULL, "t", 2 };
+    struct sn_corr_origin tag;
+
+    CHECK(fx_open(&a, th10, NULL));
+    CHECK(fx_open(&b, th10, NULL));
+    for (int i = 0; i < 5; i++)
+        feed(&a, "t", 2, T0 + i * S, "198.51.100.4");
+    for (int i = 5; i < 8; i++)
+        feed(&b, "t", 0, T0 + i * S, "198.51.100.4");
+    p.src = a.src;
+    sn_buf_init(&buf, 1 << 20);
+    CHECK_EQ(sn_corr_checkpoint_keys(a.c, want_p, &p, &buf), SN_OK);
+    tag = origin(&b, "t", 2);
+    CHECK_EQ(sn_corr_restore_keys(b.c, buf.data, buf.len, &tag), SN_OK);
+    CHECK_EQ(b.n_sigs, 0);
+    feed(&b, "t", 0, T0 + 8 * S, "198.51.100.4");
+    CHECK_EQ(b.n_sigs, 0);
+    feed(&b, "t", 0, T0 + 9 * S, "198.51.100.4");
+    CHECK_EQ(b.n_firing, 1);
+    CHECK_EQ(b.last.count, 10);
+    CHECK_EQ(b.last.first_ns, T0); /* A's first event */
+    CHECK(b.last.n_first > 0 && b.last.first[0].time_ns == T0);
+    sn_buf_fini(&buf);
+    fx_close(&a);
+    fx_close(&b);
+}
+
+/* distinct: the values seen on each side are one set. */
+SN_TEST(restore_merges_distinct)
+{
+    static const char *spray =
+        RULES("  window: 2m\n  distinct: {field: user.name, count: 4}\n");
+    struct fx a, b;
+    struct sn_buf buf;
+    struct want_p p = { NULL, "t", 1 };
+    struct sn_corr_origin tag;
+    static const char *users[] = { "alice", "bob", "carol", "dave" };
+
+    CHECK(fx_open(&a, spray, NULL));
+    CHECK(fx_open(&b, spray, NULL));
+    for (int i = 0; i < 4; i++) {
+        struct fx *f = i < 2 ? &a : &b;
+        struct sn_rule_field_value fv[2];
+        struct sn_corr_input in;
+
+        memset(fv, 0, sizeof(fv));
+        memset(&in, 0, sizeof(in));
+        fv[0].name = "source.ip";
+        fv[0].name_len = 9;
+        fv[0].v.type = SN_VAL_STR;
+        fv[0].v.u.s.ptr = "192.0.2.77";
+        fv[0].v.u.s.len = 10;
+        fv[1].name = "user.name";
+        fv[1].name_len = 9;
+        fv[1].v.type = SN_VAL_STR;
+        fv[1].v.u.s.ptr = users[i];
+        fv[1].v.u.s.len = strlen(users[i]);
+        in.rule = sn_ruleset_find(f->rs, "brute");
+        in.fields = fv;
+        in.n_fields = 2;
+        in.time_ns = in.arrival_ns = T0 + i * S;
+        in.has_origin = true;
+        in.origin = origin(f, "t", i < 2 ? 1 : 0);
+        sn_corr_feed(f->c, &in);
+    }
+    CHECK_EQ(a.n_sigs + b.n_sigs, 0);
+    p.src = a.src;
+    sn_buf_init(&buf, 1 << 20);
+    CHECK_EQ(sn_corr_checkpoint_keys(a.c, want_p, &p, &buf), SN_OK);
+    tag = origin(&b, "t", 1);
+    CHECK_EQ(sn_corr_restore_keys(b.c, buf.data, buf.len, &tag), SN_OK);
+    CHECK_EQ(b.n_firing, 1);
+    CHECK_EQ(b.last.count, 4);
+    CHECK_EQ(b.last.first_ns, T0);
+    sn_buf_fini(&buf);
+    fx_close(&a);
+    fx_close(&b);
+}
+
 /* The LRU sort on lists of random runs: ordered by touch (newest at the
  * head), ties in their old order. */
 SN_TEST(lru_sort_stable)
@@ -572,4 +713,6 @@ SN_TEST_MAIN(SN_T(sources_table), SN_T(drop_by_filter),
              SN_T(release_drops), SN_T(keys_only_checkpoint),
              SN_T(origins_survive_checkpoint), SN_T(format_1_and_newer),
              SN_T(restored_keys_resolve_on_time), SN_T(lru_sort_stable),
-             SN_T(signal_source_json))
+             SN_T(signal_source_json), SN_T(restore_merges_and_fires_once),
+             SN_T(restore_merges_below_threshold),
+             SN_T(restore_merges_distinct))

@@ -131,6 +131,8 @@ fx_close(struct fx *f)
 
 /* The origin feed() gives its events (none unless a test sets it). */
 static struct sn_corr_origin feed_origin = { 0, -1 };
+/* The weight feed() gives its events (a relay's "repeated N times"). */
+static uint32_t feed_weight;
 
 /* Feed one match of rule id with "name=value" fields (NULL-terminated). */
 static void
@@ -162,6 +164,7 @@ feed(struct fx *f, const char *rule, int64_t t, const char *summary, ...)
     in.arrival_ns = t;
     in.origin = feed_origin;
     in.has_origin = feed_origin.src != 0;
+    in.weight = feed_weight;
     in.summary = summary;
     in.summary_len = summary ? strlen(summary) : 0;
     sn_corr_feed(f->c, &in);
@@ -1327,15 +1330,56 @@ SN_TEST(shard_is_hash_mod_n)
     CHECK_EQ(bad, 0);
 }
 
-SN_TEST_MAIN(SN_T(long_and_short_keys_recycled), SN_T(threshold_fires_and_restarts), SN_T(sequence_fed_by_signals), SN_T(threshold_json_shape),
-             SN_T(threshold_sliding_window), SN_T(lateness_and_out_of_order),
-             SN_T(event_time_fallback), SN_T(suppression_and_escalation),
-             SN_T(resolve_after), SN_T(distinct), SN_T(sequence),
-             SN_T(sequence_out_of_order), SN_T(absence), SN_T(rate),
-             SN_T(new_value), SN_T(eviction_degraded),
-             SN_T(per_key_event_bound), SN_T(checkpoint_round_trip),
-             SN_T(checkpoint_shards), SN_T(partitions_catch_up_in_chunks),
-             SN_T(threshold_matches_reference),
-             SN_T(diagnostics), SN_T(parse_lateness_and_limits),
-             SN_T(rule_file_from_data), SN_T(routed_keys_feed_as_built),
-             SN_T(shard_is_hash_mod_n))
+/* An event of weight N (rsyslog's "message repeated N times") counts N:
+ * the window sums weights, the signal's count is the sum, and the window
+ * still restarts after firing. */
+SN_TEST(threshold_weighted)
+{
+    struct fx f;
+
+    CHECK(fx_open(&f, th_yaml));
+    feed_weight = 2;
+    feed(&f, "brute", T0, "w2", "source.ip=1.2.3.4", NULL);
+    CHECK_EQ(f.sigs.n, 0);
+    feed_weight = 0;
+    feed(&f, "brute", T0 + 10 * S, "e1", "source.ip=1.2.3.4", NULL);
+    CHECK_EQ(f.sigs.n, 1);
+    CHECK_EQ(f.sigs.last.count, 3);
+    CHECK_EQ(f.sigs.last.threshold, 3);
+    CHECK_EQ(f.sigs.last.first_ns, T0);
+    CHECK_EQ(f.sigs.last.last_ns, T0 + 10 * S);
+    /* Restarted: one more is not enough. */
+    feed(&f, "brute", T0 + 11 * S, "e2", "source.ip=1.2.3.4", NULL);
+    CHECK_EQ(f.sigs.n, 1);
+    /* Weight outside the window does not count: 1 at +11s, 2 at +200s. */
+    feed_weight = 2;
+    feed(&f, "brute", T0 + 200 * S, "w2b", "source.ip=1.2.3.4", NULL);
+    CHECK_EQ(f.sigs.n, 1);
+    feed_weight = 0;
+    feed(&f, "brute", T0 + 201 * S, "e3", "source.ip=1.2.3.4", NULL);
+    CHECK_EQ(f.sigs.n, 2);
+    CHECK_EQ(f.sigs.last.count, 3);
+    CHECK_EQ(f.sigs.last.first_ns, T0 + 200 * S);
+    /* One summary over the threshold fires on its own, count = weight. */
+    feed_weight = 7;
+    feed(&f, "brute", T0 + 300 * S, "w7", "source.ip=5.6.7.8", NULL);
+    feed_weight = 0;
+    CHECK_EQ(f.sigs.n, 3);
+    CHECK_EQ(f.sigs.last.count, 7);
+    fx_close(&f);
+}
+
+SN_TEST_MAIN(SN_T(long_and_short_keys_recycled),
+             SN_T(threshold_fires_and_restarts), SN_T(sequence_fed_by_signals),
+             SN_T(threshold_json_shape), SN_T(threshold_sliding_window),
+             SN_T(lateness_and_out_of_order), SN_T(event_time_fallback),
+             SN_T(suppression_and_escalation), SN_T(resolve_after),
+             SN_T(distinct), SN_T(sequence), SN_T(sequence_out_of_order),
+             SN_T(absence), SN_T(rate), SN_T(new_value),
+             SN_T(eviction_degraded), SN_T(per_key_event_bound),
+             SN_T(checkpoint_round_trip), SN_T(checkpoint_shards),
+             SN_T(partitions_catch_up_in_chunks),
+             SN_T(threshold_matches_reference), SN_T(diagnostics),
+             SN_T(parse_lateness_and_limits), SN_T(rule_file_from_data),
+             SN_T(routed_keys_feed_as_built), SN_T(shard_is_hash_mod_n),
+             SN_T(threshold_weighted))

@@ -1383,6 +1383,19 @@ SN_TEST(regex_anchored_prefix)
         { "^", "" },
         { "^error: PAM: (?:A|B)", "error: PAM: " },
         { "^User 'x' = \"y\"", "User 'x' = \"y\"" },
+        /* Mandatory groups at the start hold the run's beginning. */
+        { "^(?<r>ROOT LOGIN) FROM", "ROOT LOGIN" },
+        { "^(?:(?<r>Max) auth)", "Max" },
+        { "^(?:ab)+c", "ab" },
+        { "^(?:error: )?Failed", "" },
+        { "^(?:ab)*c", "" },
+        { "^(?:ab){0,1}c", "" },
+        { "^(?:a|b)c", "" },
+        { "^(?<r>a|b)c", "" },
+        { "^(?<r>(?:x|y)z)", "" },
+        { "^(?<=a)b", "" },
+        { "^(?=ab)a", "" },
+        { "^(?<r>a[(|)]b)c", "a" },
     };
     char out[64];
 
@@ -1757,19 +1770,137 @@ SN_TEST(parse_number_digits)
     }
 }
 
+static bool
+unwrap_is(const char *msg, const char *inner, uint32_t n)
+{
+    struct sn_str s = { msg, strlen(msg) }, in;
+    uint32_t got = 0;
+
+    if (!sn_repeat_unwrap(s, &in, &got)) {
+        printf("# not unwrapped: %s\n", msg);
+        return inner == NULL;
+    }
+    if (inner == NULL || got != n || in.len != strlen(inner) ||
+        memcmp(in.ptr, inner, in.len) != 0) {
+        printf("# %s -> [%.*s] x%u\n", msg, (int)in.len, in.ptr, got);
+        return false;
+    }
+    return true;
+}
+
+/* rsyslog's and syslog-ng's repeat summaries (rules/repeat.h): the inner
+ * message and its count; anything else is left alone. */
+SN_TEST(repeat_unwrap)
+{
+    CHECK(unwrap_is("message repeated 3 times: [ Failed password for root "
+                    "from 192.0.2.1 port 22 ssh2]",
+                    " Failed password for root from 192.0.2.1 port 22 ssh2",
+                    3));
+    /* rsyslog cuts the message at 800 bytes: no closing bracket then. */
+    CHECK(unwrap_is("message repeated 2 times: [ abc", " abc", 2));
+    /* A ']' inside the message stays; only the last one is rsyslog's. */
+    CHECK(unwrap_is("message repeated 12 times: [a] b]", "a] b", 12));
+    CHECK(unwrap_is("Last message 'Failed password for ' repeated 9 times, "
+                    "suppressed by syslog-ng on relay1",
+                    "Failed password for ", 9));
+    /* syslog-ng's message may itself hold "' repeated ". */
+    CHECK(unwrap_is("Last message 'a' repeated 2 times' repeated 5 times, "
+                    "suppressed by syslog-ng on h",
+                    "a' repeated 2 times", 5));
+    /* Counts are clamped, 0 is 1; anything else is no summary. */
+    CHECK(
+        unwrap_is("message repeated 999999999 times: [x]", "x", SN_REPEAT_MAX));
+    CHECK(unwrap_is("message repeated 0 times: [x]", "x", 1));
+    CHECK(unwrap_is("message repeated 1234567890 times: [x]", NULL, 0));
+    CHECK(unwrap_is("message repeated three times: [x]", NULL, 0));
+    CHECK(unwrap_is("message repeated 3 times [x]", NULL, 0));
+    CHECK(unwrap_is("Last message 'x' repeated 3 times", NULL, 0));
+    CHECK(unwrap_is("Failed password for message repeated 3 times: [x]", NULL,
+                    0));
+    {
+        /* What rules see: the trimmed inner message; the count. */
+        const char *m = " message repeated 4 times: [ Failed x]\n";
+        struct sn_str v = sn_rule_msg_view((struct sn_str){ m, strlen(m) });
+        CHECK(v.len == 8 && memcmp(v.ptr, "Failed x", 8) == 0);
+        CHECK_EQ(sn_repeat_count((struct sn_str){ m, strlen(m) }), 4);
+        CHECK_EQ(sn_repeat_count((struct sn_str){ "Failed x", 8 }), 1);
+    }
+}
+
+/* `set:` fields ride on every match after the extracted ones; clashes
+ * with header or extracted fields are errors at their position. */
+SN_TEST(set_fields)
+{
+    char *diags = NULL;
+    struct sn_ruleset *rs = build(
+        "rules:\n  - id: t\n    title: t\n    severity: low\n"
+        "    set: {event.outcome: failure, event.category: authentication}\n"
+        "    match: msg startswith \"Failed\"\n"
+        "    extract:\n      - regex: 'for (?<u>\\S+)'\n"
+        "        fields: {u: user.name}\n",
+        NULL);
+    struct tev e;
+    struct sn_rules_scratch *sc;
+    const struct sn_rule_match *m;
+    struct sn_rule_event ev = { &e, tev_get };
+
+    CHECK(rs != NULL);
+    if (rs == NULL)
+        return;
+    memset(&e, 0, sizeof(e));
+    e.pri = -1;
+    e.hdr[SN_RF_MSG] = "Failed for bob";
+    sc = sn_rules_scratch_new(rs);
+    CHECK(sn_rules_eval(rs, sc, &ev, 0, &m) == 1);
+    CHECK(m[0].n_fields == 3);
+    if (m[0].n_fields == 3) {
+        CHECK(m[0].fields[0].name_len == 9 &&
+              memcmp(m[0].fields[0].name, "user.name", 9) == 0);
+        CHECK(m[0].fields[1].v.type == SN_VAL_STR &&
+              m[0].fields[1].v.u.s.len == 7 &&
+              memcmp(m[0].fields[1].v.u.s.ptr, "failure", 7) == 0);
+        CHECK(m[0].fields[2].name_len == 14);
+    }
+    sn_rules_scratch_free(sc);
+    sn_ruleset_free(rs);
+
+    rs = build("rules:\n  - id: t\n    title: t\n    severity: low\n"
+               "    set: {msg: x}\n    match: \"true\"\n",
+               &diags);
+    CHECK(rs == NULL && diags != NULL &&
+          strstr(diags, "t.yaml:5:11: error: rule \"t\": \"msg\" is a header "
+                        "field") != NULL);
+    free(diags);
+    rs = build("rules:\n  - id: t\n    title: t\n    severity: low\n"
+               "    set: {user.name: x}\n    match: \"true\"\n"
+               "    extract:\n      - regex: '(?<u>.)'\n"
+               "        fields: {u: user.name}\n",
+               &diags);
+    CHECK(rs == NULL && diags != NULL &&
+          strstr(diags, "\"user.name\" is both extracted and set") != NULL);
+    free(diags);
+    rs = build("rules:\n  - id: t\n    title: t\n    severity: low\n"
+               "    set: [a]\n    match: \"true\"\n",
+               &diags);
+    CHECK(rs == NULL && diags != NULL &&
+          strstr(diags, "t.yaml:5:10: error: rule \"t\": \"set\" must be a "
+                        "mapping") != NULL);
+    free(diags);
+}
+
 SN_TEST_MAIN(SN_T(ip_format_v4), SN_T(ip_parse_v4_as_inet_pton),
-             SN_T(parse_number_digits), SN_T(lexer_tokens),
-             SN_T(lexer_errors), SN_T(precedence), SN_T(parse_errors),
-             SN_T(parse_depth_limit), SN_T(op_equality), SN_T(op_order),
-             SN_T(op_strings), SN_T(op_in), SN_T(op_regex), SN_T(op_cidr),
-             SN_T(cidr_parse), SN_T(op_exists_bool_const),
-             SN_T(short_circuit_and_precedence), SN_T(regex_match_limit),
-             SN_T(diag_expr_positions), SN_T(diag_scalar_styles),
-             SN_T(diag_rule_keys), SN_T(diag_extract),
+             SN_T(parse_number_digits), SN_T(lexer_tokens), SN_T(lexer_errors),
+             SN_T(precedence), SN_T(parse_errors), SN_T(parse_depth_limit),
+             SN_T(op_equality), SN_T(op_order), SN_T(op_strings), SN_T(op_in),
+             SN_T(op_regex), SN_T(op_cidr), SN_T(cidr_parse),
+             SN_T(op_exists_bool_const), SN_T(short_circuit_and_precedence),
+             SN_T(regex_match_limit), SN_T(diag_expr_positions),
+             SN_T(diag_scalar_styles), SN_T(diag_rule_keys), SN_T(diag_extract),
              SN_T(diag_injection_lint), SN_T(data_files_bad),
              SN_T(regex_required_literals), SN_T(sample_files_load),
              SN_T(sshd_injection_extract), SN_T(trace_explains),
              SN_T(extract_lazy_and_first_wins),
              SN_T(shared_extract_same_fields), SN_T(regex_anchored_prefix),
              SN_T(anchored_prefix_never_loses_a_match),
-             SN_T(prefilter_property), SN_T(prefilter_unit))
+             SN_T(prefilter_property), SN_T(prefilter_unit),
+             SN_T(repeat_unwrap), SN_T(set_fields))

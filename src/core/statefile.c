@@ -1,0 +1,90 @@
+/* State files: mode and owner; see statefile.h. */
+#include "core/statefile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The owner of path's directory into *st. */
+static int
+dir_of(const char *path, struct stat *st)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n;
+
+    if (slash == NULL)
+        return stat(".", st);
+    n = (size_t)(slash - path);
+    if (n == 0)
+        return stat("/", st);
+    if (n >= sizeof(dir)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    return stat(dir, st);
+}
+
+int
+sn_statefile_own(int fd, const char *path)
+{
+    struct stat d, f;
+
+    if (geteuid() != 0)
+        return 0;
+    if (dir_of(path, &d) != 0 || fstat(fd, &f) != 0)
+        return -1;
+    /* A root-owned directory: root's files are the daemon's files. */
+    if (d.st_uid == 0 || (f.st_uid == d.st_uid && f.st_gid == d.st_gid))
+        return 0;
+    return fchown(fd, d.st_uid, d.st_gid);
+}
+
+/* Tighten and own one existing or new file; appends to note. */
+static int
+fix(const char *path, bool create, char *note, size_t note_len)
+{
+    int fd = open(path,
+                  O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0),
+                  SN_STATEFILE_MODE);
+    struct stat st;
+    int rc = 0;
+
+    if (fd < 0)
+        return !create && errno == ENOENT ? 0 : -1;
+    if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0) {
+        size_t used = strlen(note);
+        if (fchmod(fd, SN_STATEFILE_MODE) != 0)
+            rc = -1;
+        else if (used < note_len)
+            snprintf(note + used, note_len - used, "%s%s was %03o",
+                     used ? ", " : "", path, (unsigned)(st.st_mode & 0777));
+    }
+    if (rc == 0)
+        rc = sn_statefile_own(fd, path);
+    close(fd);
+    return rc;
+}
+
+int
+sn_statefile_prepare_db(const char *path, char *note, size_t note_len)
+{
+    static const char *const sfx[] = { "-wal", "-shm" };
+    char side[4200];
+
+    if (note_len > 0)
+        note[0] = '\0';
+    if (fix(path, true, note, note_len) != 0)
+        return -1;
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(side, sizeof(side), "%s%s", path, sfx[i]);
+        if (fix(side, false, note, note_len) != 0)
+            return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,246 @@
+/*
+ * Merging a restored key into a key of the same identity that the engine
+ * already holds (sn_corr_restore_keys): a source partition's windows
+ * arrive at an instance that has been counting the same key from its own
+ * partitions (events of one key spread over several partitions, e.g. a
+ * topic keyed by hostname). The restored events are treated as if they
+ * had arrived now: they join the window, and the kind's condition is
+ * evaluated at once, so a threshold the union crosses fires (once per
+ * window, as a live feed would) instead of waiting for the key's next
+ * event, which may never come. docs/correlation.md, "Merging restored
+ * keys", pins what is merged for each kind.
+ */
+#include "rules/correlate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules/correlate_int.h"
+
+bool
+sn_corr_mergeable(const struct crule *cr)
+{
+    switch (cr->spec->kind) {
+    case SN_CORR_THRESHOLD:
+    case SN_CORR_DISTINCT:
+    case SN_CORR_NEW_VALUE:
+        return true;
+    default:
+        /* Sequences (ordered steps with per-event summaries), rate
+         * baselines and absence timers do not add up: the restored key
+         * replaces the held one. */
+        return false;
+    }
+}
+
+/* The evidence slots of k in use (first K, then last K not repeating
+ * them) into sl; returns how many. */
+static size_t
+slots_of(const struct sn_corr *c, const struct ckey *k,
+         const struct evslot **sl)
+{
+    size_t kk = c->cfg.evidence_k, n = 0, nf;
+
+    if (k->ev == NULL)
+        return 0;
+    for (size_t i = 0; i < kk && i < k->n_first; i++)
+        if (sn_corr_slot(c, k, i)->used)
+            sl[n++] = sn_corr_slot(c, k, i);
+    nf = n;
+    for (size_t i = 0; i < kk && i < k->n_last; i++) {
+        const struct evslot *x = sn_corr_slot(c, k, kk + i);
+        bool dup = false;
+        for (size_t j = 0; j < nf; j++)
+            dup |= sl[j]->seq == x->seq;
+        if (x->used && !dup)
+            sl[n++] = x;
+    }
+    return n;
+}
+
+/* into's and from's evidence (from's since `since`) as one key's: the
+ * first K and last K by time of the union, as if the events had come in
+ * time order. SN_ENOMEM leaves into's evidence as it was. */
+static enum sn_status
+merge_evidence(struct sn_corr *c, struct ckey *into, const struct ckey *from,
+               int64_t since)
+{
+    size_t kk = c->cfg.evidence_k, n = 0, na, nb;
+    const struct evslot *a[2 * SN_CORR_EVIDENCE_MAX];
+    const struct evslot *b[2 * SN_CORR_EVIDENCE_MAX];
+    const struct evslot *all[4 * SN_CORR_EVIDENCE_MAX];
+    unsigned char *copy;
+
+    if (kk == 0 || from->ev == NULL)
+        return SN_OK;
+    na = slots_of(c, into, a);
+    nb = slots_of(c, from, b);
+    /* into's slots are rewritten below: read them from a copy. */
+    if ((copy = malloc(na * c->slot_size + 1)) == NULL)
+        return SN_ENOMEM;
+    for (size_t i = 0; i < na; i++) {
+        memcpy(copy + i * c->slot_size, a[i], c->slot_size);
+        all[n++] = (const struct evslot *)(void *)(copy + i * c->slot_size);
+    }
+    for (size_t i = 0; i < nb; i++)
+        if (b[i]->t >= since)
+            all[n++] = b[i];
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && all[j - 1]->t > all[j]->t; j--) {
+            const struct evslot *t = all[j];
+            all[j] = all[j - 1];
+            all[j - 1] = t;
+        }
+    sn_corr_evidence_reset(c, into);
+    for (size_t i = 0; i < n; i++) {
+        struct sn_corr_input in;
+
+        memset(&in, 0, sizeof(in));
+        in.summary = (const char *)(all[i] + 1);
+        in.summary_len = all[i]->len;
+        in.summary_is_json = all[i]->is_json;
+        sn_corr_evidence_add(c, into, all[i]->t, &in);
+    }
+    free(copy);
+    return SN_OK;
+}
+
+/* Every window of count consecutive events that fits, earliest first:
+ * fire, spend its events, go on with what is left (as feeding the events
+ * one by one in time order would have). */
+static void
+eval_threshold(struct sn_corr *c, struct crule *cr, struct ckey *k)
+{
+    const struct sn_corr_spec *s = cr->spec;
+    uint32_t n = (uint32_t)s->count;
+
+    while (n > 0 && k->rn >= n) {
+        bool fired = false;
+
+        for (uint32_t i = 0; i + n <= k->rn; i++) {
+            int64_t first = sn_corr_at(k, i)->t;
+            int64_t last = sn_corr_at(k, i + n - 1)->t;
+            struct sn_signal sig;
+
+            if (last - first > s->window_ns)
+                continue;
+            sn_corr_sig_init(c, cr, k, &sig, SN_SIGNAL_FIRING, last);
+            sig.count = n;
+            sig.threshold = n;
+            sig.first_ns = first;
+            sig.last_ns = last;
+            sn_corr_evidence_collect(c, k, first, last, &sig);
+            sn_corr_hit(c, cr, k, &sig);
+            while (k->rn > 0 && sn_corr_at(k, 0)->t <= last)
+                sn_corr_ring_pop_front(k, false);
+            k->reset_t = last;
+            sn_corr_evidence_reset(c, k);
+            fired = true;
+            break;
+        }
+        if (!fired)
+            return;
+    }
+}
+
+static void
+eval_distinct(struct sn_corr *c, struct crule *cr, struct ckey *k)
+{
+    const struct sn_corr_spec *s = cr->spec;
+    int64_t first = INT64_MAX;
+    struct sn_signal sig;
+
+    sn_corr_set_purge(k, k->last_t - s->window_ns);
+    if (k->set_n < s->count)
+        return;
+    for (uint32_t i = 0; i < k->set_cap; i++)
+        if (k->set[i].h != 0 && k->set[i].t < first)
+            first = k->set[i].t;
+    sn_corr_sig_init(c, cr, k, &sig, SN_SIGNAL_FIRING, k->last_t);
+    sig.count = k->set_n;
+    sig.threshold = s->count;
+    sig.first_ns = first;
+    sig.last_ns = k->last_t;
+    sn_corr_evidence_collect(c, k, first, k->last_t, &sig);
+    sn_corr_hit(c, cr, k, &sig);
+    for (uint32_t i = 0; i < k->set_cap; i++)
+        k->set[i].h = 0;
+    k->set_n = 0;
+    k->reset_t = k->last_t;
+    sn_corr_evidence_reset(c, k);
+}
+
+enum sn_status
+sn_corr_key_merge(struct sn_corr *c, struct crule *cr, struct ckey *into,
+                  const struct ckey *from)
+{
+    const struct sn_corr_spec *s = cr->spec;
+    /* Events of a window that already fired here are spent, as a live
+     * feed would find them (correlate.c drops them before the kind). */
+    int64_t since = s->kind == SN_CORR_NEW_VALUE ? T_NONE : into->reset_t;
+
+    if (from->last_t != T_NONE &&
+        (into->last_t == T_NONE || from->last_t > into->last_t))
+        into->last_t = from->last_t;
+    if (from->touch_wm > into->touch_wm)
+        into->touch_wm = from->touch_wm;
+    /* One key's signal history: an incident either side opened stays
+     * the key's (suppression and escalation count from both). */
+    into->hits += from->hits;
+    into->suppressed += from->suppressed;
+    if (from->has_signal &&
+        (!into->has_signal || from->last_signal > into->last_signal))
+        into->last_signal = from->last_signal;
+    into->has_signal = into->has_signal || from->has_signal;
+    into->firing = into->firing || from->firing;
+
+    switch (s->kind) {
+    case SN_CORR_THRESHOLD: {
+        uint32_t add = 0;
+        for (uint32_t i = 0; i < from->rn; i++)
+            add += sn_corr_at(from, i)->t >= since;
+        if (add > 0 &&
+            sn_corr_ring_reserve(c, cr, into, into->rn + add) != SN_OK)
+            return SN_ENOMEM;
+        for (uint32_t i = 0; i < from->rn; i++) {
+            int64_t t = sn_corr_at(from, i)->t;
+            if (t < since)
+                continue;
+            if (into->rn >= cr->max_events) {
+                /* The bound of a live key: the oldest event goes. */
+                sn_corr_ring_pop_front(into, false);
+                cr->st.events_dropped++;
+            }
+            sn_corr_ring_insert(into, t, 0, 0);
+        }
+        if (merge_evidence(c, into, from, since) != SN_OK)
+            return SN_ENOMEM;
+        eval_threshold(c, cr, into);
+        break;
+    }
+    case SN_CORR_DISTINCT:
+    case SN_CORR_NEW_VALUE:
+        if (from->set_n > 0 &&
+            sn_corr_set_reserve(into, cr->max_events) != SN_OK)
+            return SN_ENOMEM;
+        for (uint32_t i = 0; i < from->set_cap; i++) {
+            if (from->set[i].h == 0 || from->set[i].t < since)
+                continue;
+            if (sn_corr_vset_find(into, from->set[i].h) == NULL &&
+                into->set_n >= cr->max_events) {
+                cr->st.events_dropped++;
+                continue;
+            }
+            sn_corr_set_put(into, from->set[i].h, from->set[i].t);
+        }
+        if (s->kind == SN_CORR_DISTINCT) {
+            if (merge_evidence(c, into, from, since) != SN_OK)
+                return SN_ENOMEM;
+            eval_distinct(c, cr, into);
+        }
+        break;
+    default:
+        break;
+    }
+    return SN_OK;
+}
