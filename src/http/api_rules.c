@@ -8,6 +8,7 @@
  * they survive reloads and a rule new in the files shows 0.
  * POST /api/v1/rules/reload: the SIGHUP path, answered with its outcome.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "config/diag.h"
@@ -31,6 +32,60 @@ put_str(struct sn_buf *b, const char *key, const char *v)
 {
     sn_json_key(b, key);
     sn_json_str_or_null(b, v, v ? strlen(v) : 0);
+}
+
+/* The correlation kind of a rule: the first kind key it has, else a
+ * plain "match" rule (one signal per matching event). */
+static const char *
+rule_kind(const struct sn_rule *r)
+{
+    static const char *const kinds[] = { "threshold", "distinct", "sequence",
+                                         "absence",   "rate",     "new_value" };
+
+    for (size_t i = 0; i < r->n_kept; i++)
+        for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+            if (strcmp(r->kept[i]->key->str, kinds[k]) == 0)
+                return kinds[k];
+    return "match";
+}
+
+/* The rule's text as written: from its "- id:" line to the next rule
+ * or the end of the list (at most DEF_MAX bytes), for the console's
+ * rules page; NULL when the file cannot be read. */
+#define DEF_MAX 16384
+static void
+put_definition(struct sn_buf *b, const struct sn_rule *r)
+{
+    char line[1024], text[DEF_MAX];
+    size_t len = 0, indent = 0;
+    int n = 0;
+    FILE *f = r->file != NULL ? fopen(r->file, "r") : NULL;
+
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        size_t l = strlen(line), sp = strspn(line, " ");
+        if (++n < r->line)
+            continue;
+        if (n == r->line) {
+            /* r->line points at the rule's mapping, usually "- id:". */
+            indent = sp;
+        } else if (l > sp + 1 && sp <= indent &&
+                   (line[sp] == '-' || sp < indent)) {
+            break; /* the next rule, or the end of the rules list */
+        }
+        if (len + l >= sizeof(text))
+            break;
+        memcpy(text + len, line, l);
+        len += l;
+    }
+    if (f != NULL)
+        fclose(f);
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+        len--;
+    sn_json_key(b, "definition");
+    if (f == NULL)
+        SN_BUF_LIT(b, "null");
+    else
+        sn_json_str(b, text, len);
 }
 
 static void
@@ -68,7 +123,19 @@ one_detector(struct sn_buf *b, struct sn_http *h, struct sn_instance *in)
         put_str(b, "severity", sn_rule_severity_name(r->severity));
         sn_buf_printf(b, ",\"enabled\":%s,", r->enabled ? "true" : "false");
         put_str(b, "file", r->file);
-        sn_buf_printf(b, ",\"line\":%d", r->line);
+        sn_buf_printf(b, ",\"line\":%d,\"kind\":\"%s\",\"aggregate\":%s,",
+                      r->line, rule_kind(r), r->aggregate ? "true" : "false");
+        put_str(b, "description", r->description);
+        sn_buf_putc(b, ',');
+        put_str(b, "match", r->match_text);
+        SN_BUF_LIT(b, ",\"tags\":[");
+        for (size_t t = 0; t < r->n_tags; t++) {
+            if (t)
+                sn_buf_putc(b, ',');
+            sn_json_str(b, r->tags[t], strlen(r->tags[t]));
+        }
+        SN_BUF_LIT(b, "],");
+        put_definition(b, r);
         /* Rule ids need no escaping in a label value (rules/load.c). */
         snprintf(labels, sizeof(labels), "%s,rule=\"%s\"", in->labels, r->id);
         sn_buf_printf(

@@ -127,8 +127,16 @@ void sn_api_rules_list(struct sn_req *rq);
 void sn_api_rules_reload(struct sn_req *rq);
 void sn_api_openapi(struct sn_req *rq);
 void sn_static_serve(struct sn_req *rq);
+/* The console directory to serve for http.web_root `configured`: it, or,
+ * when it is the compiled-in install path and not installed, the web/
+ * of the build tree the binary runs from. Logs a warning naming the path
+ * when no console is found (it is served as configured: 404s). Returns a
+ * malloc'd path (NULL on ENOMEM or when configured is NULL). */
+char *sn_static_web_root(const char *configured);
 void sn_api_incidents_list(struct sn_req *rq);
 void sn_api_incidents_get(struct sn_req *rq);
+/* GET /api/v1/incidents/summary (api_overview.c). */
+void sn_api_incidents_summary(struct sn_req *rq);
 void sn_api_incidents_action(struct sn_req *rq);
 /* The control thread's incident store connection, opened on first use
  * (api_incidents.c); NULL with err set when it cannot be opened. */

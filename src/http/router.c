@@ -22,6 +22,9 @@ const struct sn_route sn_routes[] = {
     { "GET", "/api/v1/rules", SN_ROLE_VIEWER, sn_api_rules_list },
     { "POST", "/api/v1/rules/reload", SN_ROLE_ADMIN, sn_api_rules_reload },
     { "GET", "/api/v1/incidents", SN_ROLE_VIEWER, sn_api_incidents_list },
+    /* Before {id}, which would take "summary" for an id. */
+    { "GET", "/api/v1/incidents/summary", SN_ROLE_VIEWER,
+      sn_api_incidents_summary },
     { "GET", "/api/v1/incidents/{id}", SN_ROLE_VIEWER, sn_api_incidents_get },
     /* Approve/reject may need admin (http.approve_role): the handler
      * checks that on top of this. */

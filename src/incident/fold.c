@@ -623,9 +623,37 @@ sn_fold_prepare(struct json_tokener *tok, struct sn_scrub *scrub,
     if (json_object_object_get_ex(o, "key", &key))
         json_object_get(key);
     json_object_object_del(o, "key");
-    if (sig->state == SN_SIG_DEGRADED)
-        gk = "{\"degraded\":true}";
-    else if (key != NULL && json_object_is_type(key, json_type_object))
+    if (sig->state == SN_SIG_DEGRADED) {
+        /* An engine capacity notice is not the rule's detection: it gets
+         * an incident of its own kind, keyed by the rule that lost state,
+         * never the rule's title or severity (docs/incidents.md). */
+        char title[256];
+
+        json_object_put(key);
+        key = json_object_new_object();
+        if (key == NULL ||
+            json_object_object_add(key, "rule", json_object_new_string(rule))) {
+            json_object_put(key);
+            goto oom_early;
+        }
+        gk = json_object_to_json_string_ext(key, JSON_FLAGS);
+        snprintf(title, sizeof(title), "Detection degraded: %s", rule);
+        json_object_object_add(o, "title", json_object_new_string(title));
+        json_object_object_add(
+            o, "description",
+            json_object_new_string(
+                "The rule's correlation lost state (keys evicted at its "
+                "limits.max_keys, or events dropped by a key's bound): it "
+                "may miss detections until load falls. See /health and "
+                "sentineld_plugin_corr_<rule>_keys_evicted_total."));
+        json_object_object_del(o, "tags");
+        json_object_object_add(o, "severity",
+                               json_object_new_string("medium"));
+        json_object_object_add(o, "base_severity",
+                               json_object_new_string("medium"));
+        sig->sev = sig->base = SN_SEV_MEDIUM;
+        rule = SN_DEGRADED_RULE;
+    } else if (key != NULL && json_object_is_type(key, json_type_object))
         gk = json_object_to_json_string_ext(key, JSON_FLAGS);
     else
         gk = "{}";
@@ -633,6 +661,7 @@ sn_fold_prepare(struct json_tokener *tok, struct sn_scrub *scrub,
     sig->gk = strdup(gk);
     json_object_put(key);
     if (sig->rule == NULL || sig->gk == NULL) {
+    oom_early:
         json_object_put(o);
         sn_fold_sig_fini(sig);
         sn_error_set(err, "out of memory");

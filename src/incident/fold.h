@@ -60,6 +60,10 @@ void sn_fold_fini(struct sn_fold *f);
  * thread, which then builds no json-c tree at all: everything the fold
  * reads from the signal is extracted here. */
 enum { SN_SIG_FIRING = 0, SN_SIG_RESOLVED, SN_SIG_DEGRADED };
+/* The rule id of the incidents that report a rule's lost correlation
+ * state (a "degraded" signal), keyed {"rule": the rule's id}. */
+#define SN_DEGRADED_RULE "detection-degraded"
+
 struct sn_fold_sig {
     char *rule, *gk;       /* rule id, canonical group key JSON */
     uint64_t hash;         /* of both */
