@@ -489,6 +489,7 @@
     }
     rows.sort((a, b) => String(b.at).localeCompare(String(a.at)));
     $("#a-source").textContent = rows.length + " entries, " + source;
+    $("#audit-all").dataset.actor = actor;
     $("#audit-all tbody").replaceChildren(...rows.map((a) => {
       const tr = el("tr");
       const inc = el("td");

@@ -246,7 +246,7 @@ async function noHorizontalScroll(page) {
       await step(tag + ": the audit page filters by actor and updates live", async () => {
         await page.fill("#a-actor", "omar");
         await page.click("#a-apply");
-        await page.waitForSelector("#a-source:has-text('entries')");
+        await page.waitForSelector("#audit-all[data-actor=omar]");
         const rows = await page.$$eval("#audit-all tbody tr", (r) => r.map((x) => x.textContent));
         const inc = await apiGet("/api/v1/incidents?rule=ssh-password-spray");
         await apiPost("/api/v1/incidents/" + inc.incidents[0].id + "/comment", { reason: "spray noted " + tag }, process.env.OP2_TOKEN);
