@@ -95,6 +95,8 @@ enum stmt_id {
     Q_DEAD,
     Q_CKPT_PUT,
     Q_CKPT_GET,
+    Q_DELIVERED_AT,
+    Q_HELD,
     Q_COUNT_
 };
 
@@ -156,6 +158,16 @@ static const char *const sql[Q_COUNT_] = {
                " at, reason, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_CKPT_PUT] = "INSERT OR REPLACE INTO checkpoints VALUES (?1, ?2, ?3)",
     [Q_CKPT_GET] = "SELECT blob FROM checkpoints WHERE key = ?1",
+    [Q_DELIVERED_AT] = "SELECT max(at) FROM incident_versions"
+                       " WHERE incident_id = ?1",
+    /* Open incidents whose newest version has no version row (held by
+     * incidents.update_interval) and whose last recorded one is at or
+     * before ?1. */
+    [Q_HELD] = "SELECT i.id FROM incidents i WHERE i.status IN ('open',"
+               " 'acknowledged') AND i.version > (SELECT max(v.version)"
+               " FROM incident_versions v WHERE v.incident_id = i.id) AND"
+               " (SELECT max(v.at) FROM incident_versions v"
+               " WHERE v.incident_id = i.id) <= ?1 LIMIT ?2",
 };
 
 /* WAL frames (4 KiB pages) that start a checkpoint: 16 MiB instead of
@@ -988,4 +1000,36 @@ sn_store_checkpoint_get(struct sn_store *s, const char *key,
                            (size_t)sqlite3_column_bytes(q, 0));
     sqlite3_reset(q);
     return rc;
+}
+
+int64_t
+sn_store_delivered_at(struct sn_store *s, const char *id)
+{
+    sqlite3_stmt *q = stmt(s, Q_DELIVERED_AT);
+    int64_t at = 0;
+
+    if (q == NULL)
+        return 0;
+    bind_str(q, 1, id);
+    if (sqlite3_step(q) == SQLITE_ROW)
+        at = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    return at;
+}
+
+size_t
+sn_store_held(struct sn_store *s, int64_t before, char (*ids)[SN_UUID_LEN + 1],
+              size_t max)
+{
+    sqlite3_stmt *q = stmt(s, Q_HELD);
+    size_t n = 0;
+
+    if (q == NULL)
+        return 0;
+    sqlite3_bind_int64(q, 1, before);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)max);
+    while (n < max && sqlite3_step(q) == SQLITE_ROW)
+        col_fixed(q, 0, ids[n++], SN_UUID_LEN + 1);
+    sqlite3_reset(q);
+    return n;
 }

@@ -76,6 +76,15 @@ enum sn_status sn_store_record(struct sn_store *s,
                                const char *correlation_id,
                                struct sn_buf *scratch);
 
+/* Time of the incident's newest recorded (delivered) version; 0 when it
+ * has none. */
+int64_t sn_store_delivered_at(struct sn_store *s, const char *id);
+/* Open incidents holding an undelivered version (incidents.update_interval)
+ * whose last delivered version is at or before `before` (ids, at most max,
+ * into ids[]). */
+size_t sn_store_held(struct sn_store *s, int64_t before,
+                     char (*ids)[SN_UUID_LEN + 1], size_t max);
+
 /* Incidents open past their quiet period at wall time now (ids, at most
  * max, into ids[]). */
 size_t sn_store_quiet(struct sn_store *s, int64_t now,
