@@ -760,3 +760,37 @@ sn_manager_free(struct sn_manager *m)
     free(m->path);
     free(m);
 }
+
+/* On the manager's thread: every held version, in transactions of up to
+ * 64 incidents (sn_fold_release's batch). */
+static enum sn_status
+release_all(void *arg, struct sn_store *store, struct sn_fold *fold)
+{
+    struct sn_error err;
+    size_t n;
+
+    (void)arg;
+    do {
+        n = 0;
+        sn_error_clear(&err);
+        if (sn_store_begin(store, &err) != SN_OK)
+            return SN_EIO;
+        if (sn_fold_release(fold, INT64_MAX / 2, &n) != SN_OK) {
+            sn_store_rollback(store);
+            return SN_EIO;
+        }
+        if (sn_store_commit(store, &err) != SN_OK)
+            return SN_EIO;
+    } while (n > 0);
+    return SN_OK;
+}
+
+void
+sn_manager_release_held(struct sn_manager *m)
+{
+    if (m->fold.update_ms > 0 &&
+        sn_manager_call(m, release_all, NULL) != SN_OK)
+        sn_log_warn("incident store %s: held versions not delivered at "
+                    "stop: %s (the next start delivers them)",
+                    m->path, sn_store_errmsg(m->store));
+}
