@@ -420,7 +420,7 @@
     if (id && !r) {
       det.classList.remove("hidden");
       $("#rule-title").textContent = "No rule " + id + " is loaded";
-      for (const s of ["#rule-facts", "#rule-desc", "#rule-match", "#rule-def", "#rule-samples"]) $(s).replaceChildren();
+      for (const s of ["#rule-facts", "#rule-desc", "#rule-match", "#rule-def", "#rule-samples tbody", "#rule-incidents"]) $(s).replaceChildren();
       return;
     }
     if (!r) return;
@@ -431,14 +431,26 @@
     $("#rule-desc").textContent = r.description || "";
     $("#rule-match").textContent = r.match || "(no match expression)";
     $("#rule-def").textContent = r.definition || "(the rule file cannot be read)";
+    $("#rule-samples tbody").replaceChildren(...(r.samples || []).map((x) => {
+      const tr = el("tr");
+      tr.append(el("td", "mono", x.expect), el("td", "mono msg", x.line));
+      return tr;
+    }));
+    if (!(r.samples || []).length) {
+      const tr = el("tr"), td = el("td", "facts", r.aggregate ? "a watcher has no matching lines to annotate"
+        : "no annotated sample names this rule");
+      td.colSpan = 2;
+      tr.append(td);
+      $("#rule-samples tbody").append(tr);
+    }
     const inc = await api("GET", "/api/v1/incidents?limit=5&rule=" + encodeURIComponent(r.id));
-    $("#rule-samples").replaceChildren(...inc.incidents.map((i) => {
+    $("#rule-incidents").replaceChildren(...inc.incidents.map((i) => {
       const li = el("li");
       li.append(link("#/incident/" + i.id, (i.title || i.rule_id) + " " + keyText(i.group_key)),
         document.createTextNode(" · " + i.hit_count + " hits · " + fmtTime(i.last_seen)));
       return li;
     }));
-    if (!inc.incidents.length) $("#rule-samples").append(el("li", "facts", "no incident of this rule yet"));
+    if (!inc.incidents.length) $("#rule-incidents").append(el("li", "facts", "no incident of this rule yet"));
     det.scrollIntoView();
   }
 

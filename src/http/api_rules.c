@@ -88,6 +88,78 @@ put_definition(struct sn_buf *b, const struct sn_rule *r)
         sn_json_str(b, text, len);
 }
 
+/* Does annotation `a` ("# expect: r1 f=v, r2, ..." or "# expect-not: r1
+ * r2" or "# expect-signal: r1") name rule id? */
+static bool
+names_rule(const char *a, const char *id)
+{
+    size_t l = strlen(id);
+    bool list = strncmp(a, "# expect-not:", 13) == 0 ||
+                strncmp(a, "# expect-signal:", 16) == 0 ||
+                strncmp(a, "# expect-no-signal:", 19) == 0;
+    const char *p = strchr(a, ':');
+
+    /* expect: the rule id starts a comma-separated item; the others list
+     * ids separated by blanks. */
+    for (p = p ? p + 1 : a; *p != '\0'; p++) {
+        if (*p == ' ' && strncmp(p + 1, id, l) == 0 &&
+            (p[1 + l] == ' ' || p[1 + l] == ',' || p[1 + l] == '\n' ||
+             p[1 + l] == '\0') &&
+            (list || p == strchr(a, ':') + 1 || p[-1] == ','))
+            return true;
+    }
+    return false;
+}
+
+/* The rule's annotated samples (docs/rules.md "Samples"): lines of
+ * samples/<file stem>.log beside its rule file whose annotation names it,
+ * as {"expect": annotation, "line": sample}, at most SAMPLES_MAX. */
+#define SAMPLES_MAX 8
+static void
+put_samples(struct sn_buf *b, const struct sn_rule *r)
+{
+    char path[4096], line[2048], ann[2048] = "";
+    const char *slash = r->file ? strrchr(r->file, '/') : NULL;
+    const char *dot;
+    FILE *f = NULL;
+    int n = 0;
+
+    if (r->file != NULL) {
+        const char *base = slash ? slash + 1 : r->file;
+        int dir = slash ? (int)(slash - r->file) : 1;
+        dot = strrchr(base, '.');
+        if ((size_t)snprintf(path, sizeof(path), "%.*s/samples/%.*s.log", dir,
+                             slash ? r->file : ".",
+                             (int)(dot ? dot - base : (long)strlen(base)),
+                             base) < sizeof(path))
+            f = fopen(path, "r");
+    }
+    SN_BUF_LIT(b, ",\"samples\":[");
+    while (f != NULL && n < SAMPLES_MAX && fgets(line, sizeof(line), f)) {
+        size_t l = strcspn(line, "\n");
+        line[l] = '\0';
+        if (strncmp(line, "# expect", 8) == 0) {
+            snprintf(ann, sizeof(ann), "%s", line);
+            continue;
+        }
+        if (line[0] == '#' || l == 0)
+            continue;
+        if (ann[0] != '\0' && names_rule(ann, r->id)) {
+            if (n++)
+                sn_buf_putc(b, ',');
+            SN_BUF_LIT(b, "{\"expect\":");
+            sn_json_str(b, ann + 2, strlen(ann + 2));
+            SN_BUF_LIT(b, ",\"line\":");
+            sn_json_str(b, line, l);
+            sn_buf_putc(b, '}');
+        }
+        ann[0] = '\0';
+    }
+    if (f != NULL)
+        fclose(f);
+    sn_buf_putc(b, ']');
+}
+
 static void
 one_detector(struct sn_buf *b, struct sn_http *h, struct sn_instance *in)
 {
@@ -136,6 +208,7 @@ one_detector(struct sn_buf *b, struct sn_http *h, struct sn_instance *in)
         }
         SN_BUF_LIT(b, "],");
         put_definition(b, r);
+        put_samples(b, r);
         /* Rule ids need no escaping in a label value (rules/load.c). */
         snprintf(labels, sizeof(labels), "%s,rule=\"%s\"", in->labels, r->id);
         sn_buf_printf(

@@ -227,13 +227,16 @@ async function noHorizontalScroll(page) {
         return rows === total && bf.includes("threshold") && /threshold\s*medium\s*\d+\s*[1-9]/.test(bf) &&
           hs.includes("absence (watcher)") && await noHorizontalScroll(page);
       });
-      await step(tag + ": a rule's page: definition, match, last hit and its incidents", async () => {
+      await step(tag + ": a rule's page: definition, annotated samples, last hit and its incidents", async () => {
         await page.click("#rules tbody tr[data-rule=ssh-brute-force] a");
-        await page.waitForSelector("#rule-samples li a");
+        await page.waitForSelector("#rule-incidents li a");
         const def = await page.textContent("#rule-def");
         const facts = await page.textContent("#rule-facts");
+        const samples = await page.$$eval("#rule-samples tbody tr", (r) => r.map((x) => x.textContent));
         await shot("rule");
-        return def.includes("id: ssh-brute-force") && def.includes("threshold:") && !facts.includes("last hit never");
+        return def.includes("id: ssh-brute-force") && def.includes("threshold:") && !facts.includes("last hit never") &&
+          samples.length >= 2 && samples.every((x) => x.includes("ssh-brute-force")) &&
+          samples.some((x) => x.includes("Failed password for root from 203.0.113.5"));
       });
       await step(tag + ": the audit page shows the console's acknowledge", async () => {
         await page.click("#nav a[data-view=audit]");
