@@ -427,7 +427,7 @@
     $("#rule-title").textContent = r.title || r.id;
     $("#rule-facts").replaceChildren(facts([["id", r.id], ["kind", r.kind], ["severity", r.severity],
       ["matches", r.matches], ["signals", r.signals], ["last hit", fmtTime(last[r.id]) || "never"],
-      ["file", r.file + ":" + r.line], ["tags", (r.tags || []).join(", ") || "—"]]));
+      ["file", String(r.file).split("/").pop() + ":" + r.line, r.file], ["tags", (r.tags || []).join(", ") || "—"]]));
     $("#rule-desc").textContent = r.description || "";
     $("#rule-match").textContent = r.match || "(no match expression)";
     $("#rule-def").textContent = r.definition || "(the rule file cannot be read)";
@@ -485,7 +485,7 @@
     try {
       if (!has) throw Object.assign(new Error("no audit endpoint"), { status: state.paths && state.paths["/api/v1/audit"] ? 403 : 404 });
       const doc = await api("GET", "/api/v1/audit?" + q);
-      rows = doc.entries || doc.audit || doc.events || [];
+      rows = doc.audit || [];
       source = "GET /api/v1/audit";
     } catch (e) {
       if (e.status !== 404 && e.status !== 403) throw e;
@@ -496,17 +496,24 @@
       rows = [];
       for (const d of docs) for (const a of d.audit || []) rows.push(Object.assign({ incident_id: d.id, title: d.title }, a));
       rows = rows.filter((a) => (!actor || a.actor === actor) && (!since || a.at >= since));
+      /* (trail rows: "at"; the API's: "time") */
       source = "from the trails of the " + docs.length + " most recent incidents (" +
         (e.status === 404 ? "this daemon has no GET /api/v1/audit" : "GET /api/v1/audit needs admin") + ")";
     }
-    rows.sort((a, b) => String(b.at).localeCompare(String(a.at)));
+    /* GET /api/v1/audit rows carry "time", "target" and "result";
+     * incident trails carry "at". */
+    const when = (a) => a.time || a.at;
+    rows.sort((a, b) => String(when(b)).localeCompare(String(when(a))));
     $("#a-source").textContent = rows.length + " entries, " + source;
     $("#audit-all").dataset.actor = actor;
     $("#audit-all tbody").replaceChildren(...rows.map((a) => {
       const tr = el("tr");
       const inc = el("td");
       if (a.incident_id) inc.append(link("#/incident/" + a.incident_id, a.title || a.incident_id.slice(0, 8)));
-      tr.append(timeCell(a.at), el("td", null, a.actor), el("td", null, a.action), inc, el("td", null, a.reason || ""));
+      else if (a.target) inc.append(document.createTextNode(a.target));
+      const what = a.action + (a.result && a.result !== "ok" ? " (" + a.result + ")" : "");
+      tr.append(timeCell(when(a)), el("td", null, a.actor), el("td", a.result && a.result !== "ok" ? "bad" : null, what),
+        inc, el("td", null, [a.reason, a.details].filter(Boolean).join(" — ")));
       return tr;
     }));
   }
