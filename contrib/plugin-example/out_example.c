@@ -1,10 +1,13 @@
 /*
  * out_example: a complete out-of-tree output plugin. It writes one line
- * "HOST APP: MSG" per event to a file, and counts the events it wrote as
- * sentineld_plugin_example_lines_total. Build it with the Makefile beside
- * it; it needs only the installed <sentineld/plugin.h>.
+ * "HOST APP: MSG" per event to a file, counts the events it wrote as
+ * sentineld_plugin_example_lines_total, and answers
+ * GET /api/v1/plugins/<instance>/lines (viewer) with {"lines":N}. Build it
+ * with the Makefile beside it; it needs only the installed
+ * <sentineld/plugin.h>.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,14 +23,23 @@ struct example {
     const struct sn_host *host;
     const struct example_conf *conf;
     struct sn_counter *lines;
+    /* Written by the output thread, read by the route on the control
+     * thread. */
+    _Atomic unsigned long long n_lines;
     FILE *f;
 };
 
 static const struct sn_option options[] = {
-    { "path", SN_OPT_STRING, NULL, offsetof(struct example_conf, path),
-      "file the lines are appended to", 0, 0, NULL, true },
-    { "prefix", SN_OPT_STRING, "", offsetof(struct example_conf, prefix),
-      "text written before every line", 0, 0, NULL, false },
+    { .name = "path",
+      .type = SN_OPT_STRING,
+      .offset = offsetof(struct example_conf, path),
+      .help = "file the lines are appended to",
+      .required = true },
+    { .name = "prefix",
+      .type = SN_OPT_STRING,
+      .def = "",
+      .offset = offsetof(struct example_conf, prefix),
+      .help = "text written before every line" },
     { 0 },
 };
 
@@ -117,10 +129,32 @@ ex_write(void *state, struct sn_batch *b, uint64_t token, char *why,
         return SN_OUT_RETRY;
     }
     h->counter_add(ex->lines, n);
+    atomic_fetch_add(&ex->n_lines, n);
     return SN_OUT_OK;
 }
 
-__attribute__((visibility("default"))) const struct sn_plugin
+/* GET /api/v1/plugins/<instance>/lines: the core checked the token's
+ * role before this runs, on the control thread. */
+static void
+ex_lines(void *state, struct sn_http_req *rq)
+{
+    struct example *ex = state;
+    char body[64];
+    int len = snprintf(body, sizeof(body), "{\"lines\":%llu}\n",
+                       (unsigned long long)atomic_load(&ex->n_lines));
+
+    ex->host->http_reply(rq, 200, "application/json", body, (size_t)len);
+}
+
+static const struct sn_http_route routes[] = {
+    { .method = "GET",
+      .path = "lines",
+      .role = SN_ROLE_VIEWER,
+      .handler = ex_lines },
+    { 0 },
+};
+
+SN_PLUGIN_EXPORT const struct sn_plugin
     sn_plugin_out_example = {
         SN_PLUGIN_HEADER,
         .name = "out_example",
@@ -134,4 +168,5 @@ __attribute__((visibility("default"))) const struct sn_plugin
         .stop = ex_stop,
         .destroy = ex_destroy,
         .write = ex_write,
+        .routes = routes,
     };

@@ -21,8 +21,23 @@ extern "C" {
 /*
  * Bumped on every incompatible change of anything in this file. The loader
  * refuses a plugin whose abi differs, naming both numbers and the file.
+ * Compatible growth does not bump it: struct sn_host and struct sn_plugin
+ * only ever get fields appended, each carries its struct_size, and a
+ * reader treats a field past the other side's struct_size as absent
+ * (zero). ABI 3: the descriptor may be shorter than the daemon's, kinds'
+ * required callbacks are checked at load, detect() returns a status the
+ * core counts, plugins declare HTTP routes.
  */
-#define SN_PLUGIN_ABI 2
+#define SN_PLUGIN_ABI 3
+
+/* printf-format checking where the compiler has it (GCC, Clang). */
+#if defined(__GNUC__) || defined(__clang__)
+#define SN_PRINTF(fmt, first) __attribute__((format(printf, fmt, first)))
+#define SN_PLUGIN_EXPORT      __attribute__((visibility("default")))
+#else
+#define SN_PRINTF(fmt, first)
+#define SN_PLUGIN_EXPORT
+#endif
 
 /* Status codes shared by the daemon and plugins (libuv-style X-macro). */
 #define SN_STATUS_MAP(X)                                                       \
@@ -187,6 +202,16 @@ struct sn_instance; /* one configured plugin instance, as the core sees it */
 struct sn_emitter;  /* an input's handle for pushing records */
 struct sn_counter;  /* a monotonically increasing metric */
 struct sn_buf;      /* a bounded growable byte buffer */
+struct sn_http_req; /* one HTTP request to a plugin route (control thread) */
+
+/* Who may call an HTTP route, in increasing power (docs/api.md, "Roles"):
+ * the core authenticates the bearer token before the handler runs. */
+enum sn_role {
+    SN_ROLE_NONE = 0, /* public (health, metrics, console files) */
+    SN_ROLE_VIEWER,
+    SN_ROLE_OPERATOR,
+    SN_ROLE_ADMIN,
+};
 
 /* ------------------------------------------------------------------------ */
 /* The host: every function a plugin may call. Given to init(); valid      */
@@ -199,7 +224,7 @@ struct sn_host {
 
     /* Logging, prefixed with the instance name. */
     void (*log)(struct sn_instance *inst, enum sn_log_level level,
-                const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+                const char *fmt, ...) SN_PRINTF(3, 4);
     bool (*log_enabled)(struct sn_instance *inst, enum sn_log_level level);
 
     /* Metrics. The name is appended to "sentineld_plugin_" with the
@@ -306,7 +331,7 @@ struct sn_host {
      * before the call are covered (a batch is released only after its
      * detectors returned). False when signals were lost (the store still
      * failing at shutdown). True when the daemon keeps no incidents.
-     * Appended after ABI 2 shipped: check struct_size before calling. */
+     * Check SN_HOST_HAS(host, signals_stored) before calling. */
     bool (*signals_stored)(struct sn_instance *inst, int timeout_ms);
 
     /* Inputs that own partitions (in_kafka with shared checkpoints): the
@@ -321,7 +346,7 @@ struct sn_host {
      *   the first record of a newly assigned partition is emitted. Errors
      *   (a blob from an incompatible version) go to err.
      * release: forget that state (the partition went to another owner).
-     * Appended after ABI 2 shipped: check struct_size before calling. */
+     * Check SN_HOST_HAS(host, partition_release) before calling. */
     enum sn_status (*partition_checkpoint)(struct sn_instance *inst,
                                            const char *topic,
                                            int32_t partition,
@@ -337,12 +362,54 @@ struct sn_host {
      * e.g. "rule=\"ssh-brute-force\"" (label values escaped by the
      * caller: backslash, double quote and newline). Like counter(): the
      * name gets "sentineld_plugin_", NULL only on ENOMEM, adding is one
-     * lock-free atomic add. Appended after ABI 2 shipped: check
-     * struct_size before calling. */
+     * lock-free atomic add. Check SN_HOST_HAS(host, counter_labels). */
     struct sn_counter *(*counter_labels)(struct sn_instance *inst,
                                          const char *name, const char *labels,
                                          const char *help);
+
+    /* HTTP routes (struct sn_http_route in the descriptor): the request a
+     * handler was given, valid until the handler returns. Control thread
+     * only; handlers must not block (no waiting on the pipeline).
+     * http_method: "GET", "POST", ...
+     * http_param: the i-th {x} segment of the route's path, or NULL.
+     * http_query: a decoded query parameter, or NULL.
+     * http_header: a request header (case-insensitive), or NULL.
+     * http_body: the body, bounded by http.max_body, borrowed until the
+     *   handler returns. SN_ELIMIT: over the limit, and the core has
+     *   already answered 413 body_too_large: return without replying.
+     * http_actor: the token's name, or "anonymous" when auth is off.
+     * http_reply: the one answer (status, Content-Type, body); the core
+     *   adds the correlation ID and the secure headers.
+     * http_reply_error: the error envelope every route uses,
+     *   {"error":{"code":code,"message":...}}, logged with the
+     *   correlation ID.
+     * http_log: a log line tagged with the instance and correlation ID.
+     * A handler that returns without replying gets a 500 from the core. */
+    const char *(*http_method)(const struct sn_http_req *rq);
+    const char *(*http_param)(const struct sn_http_req *rq, size_t i);
+    const char *(*http_query)(struct sn_http_req *rq, const char *key);
+    const char *(*http_header)(const struct sn_http_req *rq,
+                               const char *name);
+    enum sn_status (*http_body)(struct sn_http_req *rq, struct sn_str *out);
+    const char *(*http_actor)(const struct sn_http_req *rq);
+    void (*http_reply)(struct sn_http_req *rq, int status,
+                       const char *content_type, const void *body,
+                       size_t len);
+    void (*http_reply_error)(struct sn_http_req *rq, int status,
+                             const char *code, const char *fmt, ...)
+        SN_PRINTF(4, 5);
+    void (*http_log)(struct sn_http_req *rq, enum sn_log_level level,
+                     const char *fmt, ...) SN_PRINTF(3, 4);
 };
+
+/* True when the running daemon's host table has fn: a plugin built
+ * against a newer plugin.h may run in an older daemon of the same ABI,
+ * whose table ends earlier (struct_size). Use before calling any host
+ * function documented as "check SN_HOST_HAS". */
+#define SN_HOST_HAS(host, fn)                                                  \
+    ((host)->struct_size >=                                                    \
+         offsetof(struct sn_host, fn) + sizeof((host)->fn) &&                  \
+     (host)->fn != NULL)
 
 /* One incident version as incident outputs receive it, in order per
  * incident (docs/incidents.md has the JSON). */
@@ -356,6 +423,28 @@ struct sn_doc {
     struct sn_str severity;  /* info|low|medium|high|critical */
     struct sn_str status;    /* open|acknowledged|resolved|suppressed */
     struct sn_str json;      /* the whole incident document */
+};
+
+/* ------------------------------------------------------------------------ */
+/* HTTP routes a plugin serves (docs/plugins.md, "HTTP routes").            */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * One route. path either starts with "/api/v1/" and claims that path for
+ * the instance (e.g. in_http's "/api/v1/events"), or is relative ("rules",
+ * "{id}/notes") and is served under /api/v1/plugins/<instance>/. A {x}
+ * segment matches one path segment (host->http_param). The core refuses a
+ * configuration where two instances claim the same method and path, or a
+ * claim collides with the core's own routes. Before the handler runs the
+ * core has authenticated the caller with at least `role`, applied the
+ * rate limit and assigned the correlation ID; the handler answers with
+ * host->http_reply or host->http_reply_error exactly once.
+ */
+struct sn_http_route {
+    const char *method; /* "GET", "POST", "PUT", "DELETE" */
+    const char *path;
+    enum sn_role role;
+    void (*handler)(void *state, struct sn_http_req *rq);
 };
 
 /* ------------------------------------------------------------------------ */
@@ -403,7 +492,12 @@ struct sn_plugin {
                             struct sn_event *ev, char *why, size_t why_len,
                             size_t *offset);
 
-    /* SN_KIND_DETECTOR: look at a batch; called from worker threads. */
+    /* SN_KIND_DETECTOR: look at a batch; called from worker threads.
+     * SN_OK: the batch was looked at. Anything else: part of the batch
+     * was not (e.g. SN_ENOMEM for a window that could not grow); the
+     * core counts it in sentineld_detector_errors_total{instance=...},
+     * logs the status (rate-limited) and goes on: the batch still
+     * reaches the outputs and the other detectors. */
     enum sn_status (*detect)(void *state, struct sn_batch *b);
 
     /* SN_KIND_OUTPUT: deliver a batch; called from the output's thread.
@@ -452,7 +546,18 @@ struct sn_plugin {
                                         const void *data, size_t len,
                                         char *err, size_t err_len);
     void (*partition_release)(void *state, const struct sn_partition *p);
+
+    /* Optional: HTTP routes this instance serves, terminated by a {0}
+     * entry (struct sn_http_route). Any kind may have them. */
+    const struct sn_http_route *routes;
 };
+
+/*
+ * Required callbacks per kind, checked by the loader (a plugin missing
+ * one is refused with its name and the callback's):
+ *   input: run;          parser: parse;
+ *   detector: detect;    output: write or deliver.
+ */
 
 /* An output that writes every event with host->event_to_json: the core
  * renders the JSON on the worker threads, in parallel, after the

@@ -61,9 +61,7 @@ rule_counters(struct dr_state *s)
     const struct sn_host *h = s->host;
     size_t n = s->rs->n_rules;
 
-    if (h->struct_size < offsetof(struct sn_host, counter_labels) +
-                             sizeof(h->counter_labels) ||
-        h->counter_labels == NULL)
+    if (!SN_HOST_HAS(h, counter_labels))
         return SN_OK;
     s->rule_matches = calloc(n + 1, sizeof(*s->rule_matches));
     s->rule_signals = calloc(n + 1, sizeof(*s->rule_signals));
@@ -405,7 +403,7 @@ dr_detect(void *state, struct sn_batch *b)
     return ok ? SN_OK : SN_ENOMEM;
 }
 
-__attribute__((visibility("default"))) const struct sn_plugin
+SN_PLUGIN_EXPORT const struct sn_plugin
     sn_plugin_det_rules = {
         SN_PLUGIN_HEADER,
         .name = "det_rules",

@@ -47,6 +47,7 @@ struct dr_match {
     uint32_t fv, n_fv;     /* slice of tls->fv */
     uint32_t sum, sum_len; /* slice of tls->sums: the evidence JSON */
     int64_t time_ns, arrival_ns;
+    uint32_t weight; /* events it stands for (a relay's repeat summary) */
 };
 
 /* A feed another shard must take (a signal-fed sequence): copied. */

@@ -549,6 +549,7 @@ dr_corr_collect(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b,
     rec = h->event_record(sev);
     dm->arrival_ns = rec ? rec->recv_ns : 0;
     dm->origin = dr_origin(s, t, rec);
+    dm->weight = feeds ? sn_repeat_count(h->event_get(sev, SN_F_MSG)) : 1;
     summary(s, t, sev, m, dm);
     t->n_fv += m->n_fields;
     t->n_matches++;
@@ -624,6 +625,7 @@ dr_corr_flush(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b)
             in.ev = &rev;
             in.time_ns = dm->time_ns;
             in.arrival_ns = dm->arrival_ns;
+            in.weight = dm->weight;
             in.summary = dm->sum_len ? t->sums.data + dm->sum : NULL;
             in.summary_len = dm->sum_len;
             in.summary_is_json = dm->sum_len > 0;

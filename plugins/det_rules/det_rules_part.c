@@ -56,7 +56,17 @@ dr_partition_checkpoint(void *state, const struct sn_partition *p,
 {
     struct dr_state *s = state;
     struct want_part w = { origin_of(s, p, false) };
-    enum sn_status rc = dr_ckpt_write(s, want_part, &w, true, out);
+    struct sn_buf own;
+    enum sn_status rc;
+
+    /* out is the host's buffer: written only through host->buf_append
+     * (its layout is the daemon's, not this plugin's copy of core/buf.c),
+     * so the blob is built in a buffer of our own first. */
+    sn_buf_init(&own, PART_MAX);
+    rc = dr_ckpt_write(s, want_part, &w, true, &own);
+    if (rc == SN_OK)
+        rc = s->host->buf_append(out, own.data, own.len);
+    sn_buf_fini(&own);
 
     if (rc != SN_OK) {
         s->host->counter_add(s->c_ckpt_errors, 1);

@@ -382,7 +382,7 @@ if_run(void *state)
     save_position(s);
 }
 
-__attribute__((visibility("default"))) const struct sn_plugin
+SN_PLUGIN_EXPORT const struct sn_plugin
     sn_plugin_in_file = {
         SN_PLUGIN_HEADER,
         .name = "in_file",

@@ -1,21 +1,15 @@
 /*
- * in_http: the configured home of events posted to POST /api/v1/events.
- * The HTTP server (control thread, src/http/api_events.c) finds this
- * instance by plugin name and emits into it, so posted events get a name,
- * a parser chain (default json) and counters like any other input. The
- * plugin itself only waits for stop: it has no socket of its own.
+ * in_http: events posted to POST /api/v1/events. The plugin claims the
+ * route in its descriptor; the core's HTTP server authenticates the
+ * caller (operator), applies its limits and hands the request to
+ * in_http_post.c, which emits the events into the pipeline like any
+ * input's records (this instance's name, parser chain, default json, and
+ * counters). The input thread only waits for stop: the records come from
+ * the control thread's handler.
  */
-#include <pthread.h>
-#include <stdbool.h>
+#include "in_http.h"
+
 #include <stdlib.h>
-
-#include <sentineld/plugin.h>
-
-struct ih_state {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool stop;
-};
 
 static enum sn_status
 ih_init(const struct sn_host *host, struct sn_instance *inst,
@@ -23,16 +17,24 @@ ih_init(const struct sn_host *host, struct sn_instance *inst,
 {
     struct ih_state *s = calloc(1, sizeof(*s));
 
-    (void)host;
-    (void)inst;
     (void)config;
     (void)err;
     (void)err_len;
     if (s == NULL)
         return SN_ENOMEM;
+    *state = s;
+    s->host = host;
+    s->inst = inst;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
-    *state = s;
+    s->c_events = host->counter(inst, "http_events_total",
+                                "events accepted from POST /api/v1/events");
+    s->c_rejected = host->counter(
+        inst, "http_events_rejected_total",
+        "events POST /api/v1/events refused (bad JSON, too many, pipeline "
+        "full)");
+    if (s->c_events == NULL || s->c_rejected == NULL)
+        return SN_ENOMEM;
     return SN_OK;
 }
 
@@ -69,6 +71,10 @@ ih_stop(void *state)
     s->stop = true;
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
+    /* Flushed after every request, so nothing is pending; freed while the
+     * pipeline it belongs to is still whole. */
+    s->host->emitter_free(s->em);
+    s->em = NULL;
 }
 
 static void
@@ -78,22 +84,32 @@ ih_destroy(void *state)
 
     if (s == NULL)
         return;
+    if (s->em != NULL)
+        s->host->emitter_free(s->em);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
     free(s);
 }
 
-__attribute__((visibility("default")))
-const struct sn_plugin sn_plugin_in_http = {
+static const struct sn_http_route routes[] = {
+    { .method = "POST",
+      .path = "/api/v1/events",
+      .role = SN_ROLE_OPERATOR,
+      .handler = ih_post_events },
+    { 0 },
+};
+
+SN_PLUGIN_EXPORT const struct sn_plugin sn_plugin_in_http = {
     SN_PLUGIN_HEADER,
     .name = "in_http",
     .kind = SN_KIND_INPUT,
     .description = "events posted to POST /api/v1/events",
-    .version = "1",
+    .version = "2",
     .init = ih_init,
     .start = ih_start,
     .stop = ih_stop,
     .destroy = ih_destroy,
     .run = ih_run,
     .default_parser = "json",
+    .routes = routes,
 };

@@ -655,7 +655,7 @@ ik_destroy(void *state)
     free(s);
 }
 
-__attribute__((visibility("default"))) const struct sn_plugin
+SN_PLUGIN_EXPORT const struct sn_plugin
     sn_plugin_in_kafka = {
         SN_PLUGIN_HEADER,
         .name = "in_kafka",

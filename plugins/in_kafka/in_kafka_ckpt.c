@@ -113,10 +113,9 @@ status_text(enum sn_status rc)
 static bool
 host_has_partitions(const struct sn_host *h)
 {
-    return h->struct_size >= offsetof(struct sn_host, partition_release) +
-                                 sizeof(h->partition_release) &&
-           h->partition_checkpoint != NULL && h->partition_restore != NULL &&
-           h->partition_release != NULL;
+    return SN_HOST_HAS(h, partition_checkpoint) &&
+           SN_HOST_HAS(h, partition_restore) &&
+           SN_HOST_HAS(h, partition_release);
 }
 
 enum sn_status

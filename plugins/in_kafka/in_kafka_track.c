@@ -190,9 +190,7 @@ ik_signals_stored(struct ik_state *s, bool sync)
 {
     const struct sn_host *h = s->ctx.host;
 
-    if (h->struct_size < offsetof(struct sn_host, signals_stored) +
-                             sizeof(h->signals_stored) ||
-        h->signals_stored == NULL)
+    if (!SN_HOST_HAS(h, signals_stored))
         return true;
     /* The target is the signals queued at the call, so a short wait ends
      * with the manager's next commit, even while signals keep coming (a

@@ -473,7 +473,7 @@ out:
     }
 }
 
-__attribute__((visibility("default")))
+SN_PLUGIN_EXPORT
 const struct sn_plugin sn_plugin_in_syslog = {
     SN_PLUGIN_HEADER,
     .name = "in_syslog",

@@ -244,7 +244,7 @@ of_deliver(void *state, const struct sn_doc *docs, size_t n, uint64_t token,
     return end_batch(s, why, why_len);
 }
 
-__attribute__((visibility("default"))) const struct sn_plugin
+SN_PLUGIN_EXPORT const struct sn_plugin
     sn_plugin_out_file = {
         SN_PLUGIN_HEADER,
         .name = "out_file",

@@ -483,7 +483,7 @@ oh_write(void *state, struct sn_batch *b, uint64_t token, char *why,
     return SN_OUT_OK;
 }
 
-__attribute__((visibility("default")))
+SN_PLUGIN_EXPORT
 const struct sn_plugin sn_plugin_out_history = {
     SN_PLUGIN_HEADER,
     .name = "out_history",

@@ -240,7 +240,7 @@ ok_destroy(void *state)
     free(s);
 }
 
-__attribute__((visibility("default"))) const struct sn_plugin
+SN_PLUGIN_EXPORT const struct sn_plugin
     sn_plugin_out_kafka = {
         SN_PLUGIN_HEADER,
         .name = "out_kafka",

@@ -30,7 +30,7 @@ null_init(const struct sn_host *host, struct sn_instance *inst,
     return SN_OK;
 }
 
-__attribute__((visibility("default"))) const struct sn_plugin
+SN_PLUGIN_EXPORT const struct sn_plugin
     sn_plugin_out_null = {
         SN_PLUGIN_HEADER,
         .name = "out_null",

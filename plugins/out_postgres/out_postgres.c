@@ -256,7 +256,7 @@ opg_destroy(void *state)
     free(s);
 }
 
-__attribute__((visibility("default")))
+SN_PLUGIN_EXPORT
 const struct sn_plugin sn_plugin_out_postgres = {
     SN_PLUGIN_HEADER,
     .name = "out_postgres",

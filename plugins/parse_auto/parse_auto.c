@@ -15,7 +15,7 @@ p_init(const struct sn_host *host, struct sn_instance *inst,
     return rc;
 }
 
-__attribute__((visibility("default"))) const struct sn_plugin
+SN_PLUGIN_EXPORT const struct sn_plugin
     sn_plugin_parse_auto = {
         SN_PLUGIN_HEADER,
         .name = "parse_auto",

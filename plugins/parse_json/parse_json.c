@@ -55,7 +55,7 @@ pj_parse(void *state, const struct sn_record *rec, struct sn_event *ev,
                             offset);
 }
 
-__attribute__((visibility("default"))) const struct sn_plugin
+SN_PLUGIN_EXPORT const struct sn_plugin
     sn_plugin_parse_json = {
         SN_PLUGIN_HEADER,
         .name = "parse_json",

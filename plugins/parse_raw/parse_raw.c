@@ -46,7 +46,7 @@ raw_parse(void *state, const struct sn_record *rec, struct sn_event *ev,
     return SN_OK;
 }
 
-__attribute__((visibility("default"))) const struct sn_plugin
+SN_PLUGIN_EXPORT const struct sn_plugin
     sn_plugin_parse_raw = {
         SN_PLUGIN_HEADER,
         .name = "parse_raw",

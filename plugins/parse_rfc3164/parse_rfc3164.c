@@ -9,7 +9,7 @@ p_init(const struct sn_host *host, struct sn_instance *inst,
     return syslog_parser_init(host, MODE_RFC3164, config, state, err, err_len);
 }
 
-__attribute__((visibility("default"))) const struct sn_plugin
+SN_PLUGIN_EXPORT const struct sn_plugin
     sn_plugin_parse_rfc3164 = {
         SN_PLUGIN_HEADER,
         .name = "parse_rfc3164",

@@ -11,6 +11,7 @@
  * ...` that those rules must not match it (a near miss). It reports every
  * mismatch as file:line and, at the end, each rule's coverage: at least
  * one positive and one negative sample per rule, or the run fails.
+ * --stats adds a per-rule recall/precision table over those samples.
  */
 #include "cli/cli.h"
 #include "cli/common.h"
@@ -70,13 +71,18 @@ struct sexpect {
     int line;
 };
 
+/* Per rule: samples that passed (positive, negative), hits, and for
+ * --stats the confusion counts over annotated lines: tp (expected and
+ * matched), fn (expected, missed), fp (matched or signalled where the
+ * annotation says it must not, or does not list it). */
 struct coverage {
     unsigned positive, negative, hits;
+    unsigned tp, fn, fp;
 };
 
 struct test {
     enum fmt fmt;
-    bool json, explain, verify, quiet;
+    bool json, explain, verify, quiet, stats;
     struct sn_rfc3164_opts opts;
     const struct sn_ruleset *rs;
     struct sn_rules_scratch *sc;
@@ -96,12 +102,15 @@ usage(FILE *f)
     fprintf(f,
             "usage: sentineld test -r RULES [-r RULES...] [--format "
             "auto|rfc3164|rfc5424|raw]\n"
-            "                      [--json] [--explain] [--verify] [--quiet] FILE...\n"
+            "                      [--json] [--explain] [--verify [--stats]] [--quiet]\n"
+            "                      FILE...\n"
             "  -r RULES     a rule file, or a directory of *.yaml rule files\n"
             "  --format F   how lines are parsed (default auto)\n"
             "  --json       one JSON object per line, then a summary object\n"
             "  --explain    print the condition trace of every match\n"
             "  --verify     check '# expect:' annotations and rule coverage\n"
+            "  --stats      with --verify: per-rule recall and precision over\n"
+            "               the annotated samples\n"
             "  -q, --quiet  no per-line output: only the signals and the "
             "summary\n"
             "At the end it prints the signals the rules' correlations "
@@ -305,9 +314,14 @@ verify_signals(struct test *t, const char *file, int lineno)
             fprintf(stderr, "%s:%d: expected rule '%s' %s a signal; it %s\n",
                     file, lineno, id, want ? "to raise" : "not to raise",
                     fired ? "did" : "did not");
+            if (want)
+                t->cov[r->index].fn++;
+            else
+                t->cov[r->index].fp++;
             ok = false;
         } else if (want) {
             t->cov[r->index].positive++;
+            t->cov[r->index].tp++;
         } else {
             t->cov[r->index].negative++;
         }
@@ -344,13 +358,16 @@ verify_line(struct test *t, const char *file, int lineno,
         if (e->exact && !hit) {
             fprintf(stderr, "%s:%d: expected rule '%s' to match; it did "
                     "not\n", file, lineno, e->rules[i]);
+            t->cov[r->index].fn++;
             ok = false;
         } else if (!e->exact && hit) {
             fprintf(stderr, "%s:%d: expected rule '%s' not to match; it "
                     "did\n", file, lineno, e->rules[i]);
+            t->cov[r->index].fp++;
             ok = false;
         } else if (e->exact) {
             t->cov[r->index].positive++;
+            t->cov[r->index].tp++;
         } else {
             t->cov[r->index].negative++;
         }
@@ -365,6 +382,7 @@ verify_line(struct test *t, const char *file, int lineno,
                 fprintf(stderr, "%s:%d: rule '%s' matched but the "
                         "annotation does not list it\n",
                         file, lineno, m[k].rule->id);
+                t->cov[m[k].rule->index].fp++;
                 ok = false;
             }
         }
@@ -642,6 +660,48 @@ test_file(struct test *t, const char *path)
     return status;
 }
 
+/* One ratio as a percentage, "-" when nothing was counted. */
+static void
+percent(char *buf, size_t len, unsigned num, unsigned den)
+{
+    if (den == 0)
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, "%.1f%%", 100.0 * num / den);
+}
+
+/*
+ * --stats: per rule, over the annotated lines (and signal annotations)
+ * only: recall = tp / (tp + fn), the expected matches it made; precision
+ * = tp / (tp + fp), its matches that were expected. A sample file states
+ * the truth for the rules it names, so these are the pack's figures on
+ * its own samples, not on a fleet's logs.
+ */
+static void
+print_stats(struct test *t)
+{
+    unsigned tp = 0, fn = 0, fp = 0;
+    char rc[16], pr[16];
+
+    printf("%-36s %6s %6s %6s %6s %8s %9s\n", "rule", "expect", "tp", "fn",
+           "fp", "recall", "precision");
+    for (size_t i = 0; i < t->rs->n_rules; i++) {
+        const struct coverage *c = &t->cov[i];
+
+        percent(rc, sizeof(rc), c->tp, c->tp + c->fn);
+        percent(pr, sizeof(pr), c->tp, c->tp + c->fp);
+        printf("%-36s %6u %6u %6u %6u %8s %9s\n", t->rs->rules[i].id,
+               c->tp + c->fn, c->tp, c->fn, c->fp, rc, pr);
+        tp += c->tp;
+        fn += c->fn;
+        fp += c->fp;
+    }
+    percent(rc, sizeof(rc), tp, tp + fn);
+    percent(pr, sizeof(pr), tp, tp + fp);
+    printf("%-36s %6u %6u %6u %6u %8s %9s\n", "(all rules)", tp + fn, tp, fn,
+           fp, rc, pr);
+}
+
 static int
 report(struct test *t)
 {
@@ -671,6 +731,8 @@ report(struct test *t)
     }
     if (!t->verify)
         return EXIT_OK;
+    if (t->stats)
+        print_stats(t);
     for (size_t i = 0; i < t->rs->n_rules; i++) {
         const struct sn_rule *r = &t->rs->rules[i];
 
@@ -739,6 +801,8 @@ sn_cmd_test(int argc, char **argv)
             t.explain = true;
         } else if (strcmp(argv[i], "--verify") == 0) {
             t.verify = true;
+        } else if (strcmp(argv[i], "--stats") == 0) {
+            t.stats = true;
         } else if (strcmp(argv[i], "-q") == 0 ||
                    strcmp(argv[i], "--quiet") == 0) {
             t.quiet = true;
@@ -754,6 +818,12 @@ sn_cmd_test(int argc, char **argv)
         } else {
             files[n_files++] = argv[i];
         }
+    }
+    if (t.stats && !t.verify) {
+        fprintf(stderr, "sentineld test: --stats needs --verify (it "
+                "counts against the samples' annotations)\n");
+        status = EXIT_USAGE;
+        goto out;
     }
     if (n_rule_paths == 0 || n_files == 0) {
         usage(stderr);

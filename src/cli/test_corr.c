@@ -164,6 +164,7 @@ sn_test_corr_feed(struct sn_test_corr *tc, const char *file, int line,
         in.ev = rev;
         in.time_ns = msg->has_time ? msg->time_ns : 0;
         in.arrival_ns = tc->now_ns;
+        in.weight = sn_repeat_count(msg->msg);
         if (sn_corr_summary_json(&tc->sum, msg->hostname, msg->appname,
                                  msg->msg, m[i].fields,
                                  m[i].n_fields) == SN_OK) {

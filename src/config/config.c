@@ -65,6 +65,24 @@ const struct sn_option sn_http_options[] = {
     { "tokens", SN_OPT_STRING, NULL, H_OFF(tokens),
       "API tokens file (name role sha256); default <state_dir>/tokens", 0,
       0, NULL, false },
+    { "max_connections", SN_OPT_INT, "512", H_OFF(max_connections),
+      "open HTTP connections at most (also at most half the descriptor "
+      "limit); at the cap the oldest connection still sending its request "
+      "is closed for the new one",
+      8, 65536, NULL, false },
+    { "header_timeout", SN_OPT_DURATION, "10s", H_OFF(header_timeout_ms),
+      "a request line and headers must arrive whole within this (from the "
+      "connection or the previous answer); bytes trickled in do not extend "
+      "it",
+      100, 3600000, NULL, false },
+    { "body_timeout", SN_OPT_DURATION, "30s", H_OFF(body_timeout_ms),
+      "a request body must arrive whole within this of the headers' end",
+      100, 3600000, NULL, false },
+    { "feed_clients_per_token", SN_OPT_INT, "16",
+      H_OFF(feed_clients_per_token),
+      "live feed connections (SSE and WebSocket) one token may hold open "
+      "(auth off: one peer address)",
+      1, 1024, NULL, false },
     { 0 },
 };
 

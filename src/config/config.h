@@ -34,6 +34,10 @@ struct sn_http_conf {
     int64_t rate_limit;   /* requests per second per token (or peer) */
     const char *web_root; /* the console's static files */
     const char *tokens;   /* tokens file; default <state_dir>/tokens */
+    int64_t max_connections;     /* open connections at most (listen.c) */
+    int64_t header_timeout_ms;   /* request line + headers, whole */
+    int64_t body_timeout_ms;     /* body, from the end of the headers */
+    int64_t feed_clients_per_token; /* live feed connections per token */
 };
 
 /* The incident manager and its store (section `incidents`, #6). */

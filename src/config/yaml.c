@@ -1,7 +1,9 @@
 /*
  * libyaml document -> struct sn_node tree with positions. Aliases are
- * resolved by libyaml's loader; the tree copies scalars into one arena so
- * the libyaml document can be freed right away.
+ * resolved by libyaml's loader into a graph that shares the anchored
+ * node; the tree copies every use, so the nodes an alias adds are
+ * counted and bounded (SN_CONFIG_MAX_ALIAS_NODES). The tree copies
+ * scalars into one arena so the libyaml document can be freed right away.
  */
 #include "config/yaml.h"
 
@@ -20,6 +22,13 @@ struct loader {
     struct sn_diags *d;
     bool expand_env;
     int depth;
+    /* Per libyaml node of doc: converted once already, so meeting it
+     * again is an alias use. */
+    unsigned char *seen;
+    size_t n_seen;
+    int in_alias;       /* > 0 while copying an alias's node */
+    size_t alias_nodes; /* nodes added by aliases so far */
+    bool alias_overflow;
 };
 
 /* Nesting deeper than this is not a hand-written config. */
@@ -213,17 +222,52 @@ convert_seq(struct loader *l, yaml_node_t *yn)
     return n;
 }
 
+/* Count a node about to be copied; false (and the error, once) when the
+ * aliases of the document have added more than the limit. */
+static bool
+count_alias_node(struct loader *l, yaml_node_t *yn, bool *entered)
+{
+    size_t i = (size_t)(yn - l->doc->nodes.start);
+
+    *entered = false;
+    if (i < l->n_seen) {
+        if (l->seen[i] && l->in_alias == 0) {
+            l->in_alias++;
+            *entered = true;
+        }
+        l->seen[i] = 1;
+    }
+    if (l->in_alias == 0)
+        return true;
+    if (++l->alias_nodes <= SN_CONFIG_MAX_ALIAS_NODES)
+        return true;
+    if (!l->alias_overflow)
+        sn_diags_add(l->d, SN_DIAG_ERROR, l->y->file,
+                     (int)yn->start_mark.line + 1,
+                     (int)yn->start_mark.column + 1,
+                     "aliases expand to more than %d nodes (nested "
+                     "aliases, \"billion laughs\"?); the node at this "
+                     "position is the anchor being copied",
+                     SN_CONFIG_MAX_ALIAS_NODES);
+    l->alias_overflow = true;
+    return false;
+}
+
 static struct sn_node *
 convert(struct loader *l, yaml_node_t *yn)
 {
     struct sn_node *n = NULL;
+    bool entered;
 
+    if (l->alias_overflow || !count_alias_node(l, yn, &entered))
+        return NULL;
     if (++l->depth > MAX_DEPTH) {
         sn_diags_add(l->d, SN_DIAG_ERROR, l->y->file,
                      (int)yn->start_mark.line + 1,
                      (int)yn->start_mark.column + 1,
                      "nesting deeper than %d levels", MAX_DEPTH);
         l->depth--;
+        l->in_alias -= entered;
         return NULL;
     }
     switch (yn->type) {
@@ -233,6 +277,7 @@ convert(struct loader *l, yaml_node_t *yn)
     default: break;
     }
     l->depth--;
+    l->in_alias -= entered;
     return n;
 }
 
@@ -258,7 +303,8 @@ sn_yaml_load_mem(const char *name, const char *data, size_t len,
     for (;;) {
         yaml_document_t doc;
         yaml_node_t *root;
-        struct loader l = { y, &doc, d, expand_env, 0 };
+        struct loader l = { .y = y, .doc = &doc, .d = d,
+                            .expand_env = expand_env };
 
         if (!yaml_parser_load(&parser, &doc)) {
             const yaml_mark_t *m = &parser.problem_mark;
@@ -295,9 +341,16 @@ sn_yaml_load_mem(const char *name, const char *data, size_t len,
             y->docs = p;
             cap = ncap;
         }
+        l.n_seen = (size_t)(doc.nodes.top - doc.nodes.start);
+        l.seen = calloc(l.n_seen ? l.n_seen : 1, 1);
+        if (l.seen == NULL) {
+            yaml_document_delete(&doc);
+            break;
+        }
         y->docs[y->n_docs] = convert(&l, root);
         if (y->docs[y->n_docs] != NULL)
             y->n_docs++;
+        free(l.seen);
         yaml_document_delete(&doc);
     }
     yaml_parser_delete(&parser);

@@ -32,6 +32,14 @@
 /* Config file size: a config larger than this is not hand-written. */
 #define SN_CONFIG_MAX_BYTES (8 * 1024 * 1024)
 
+/* YAML nodes that aliases may add to one document when the loader expands
+ * them into a tree: a hand-written config reuses an anchor a few times
+ * (a shared list of networks, a common match), never tens of thousands;
+ * without a bound, a 500-byte file of nested aliases (billion laughs)
+ * expands to billions of nodes. go-yaml and SnakeYAML bound it the same
+ * way (a count of alias-expanded nodes). */
+#define SN_CONFIG_MAX_ALIAS_NODES 10000
+
 /* Configured plugin instances per kind. */
 #define SN_INSTANCES_MAX 256
 

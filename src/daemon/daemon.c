@@ -216,8 +216,6 @@ reload(struct sn_daemon *d)
                      "running pipeline is unchanged");
         return false;
     }
-    /* The HTTP side lets go of the old pipeline's input first. */
-    sn_http_pipeline_changed(d->http);
     sn_pipeline_stop(d->pl);
     sn_error_clear(&err);
     if (sn_pipeline_start(next, &err) != SN_OK) {

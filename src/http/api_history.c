@@ -7,6 +7,7 @@
  * deadline enforced by sqlite3_progress_handler. The schema is owned by
  * plugins/out_history; docs/internals/history.md describes both sides.
  */
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,13 +151,17 @@ filter_parse(struct sn_req *rq, struct filter *f)
     f->until = now_ns(CLOCK_REALTIME) + 1;
     if ((v = sn_req_query(rq, "until")) && !sn_http_parse_time(v, &f->until)) {
         sn_reply_error(rq, 400, "bad_query",
-                       "until '%s': expected RFC 3339 UTC or ns", v);
+                       "until '%s': expected a real RFC 3339 UTC time "
+                       "or ns since the epoch, before year 2200",
+                       v);
         return false;
     }
     f->since = f->until - DAY_NS;
     if ((v = sn_req_query(rq, "since")) && !sn_http_parse_time(v, &f->since)) {
         sn_reply_error(rq, 400, "bad_query",
-                       "since '%s': expected RFC 3339 UTC or ns", v);
+                       "since '%s': expected a real RFC 3339 UTC time "
+                       "or ns since the epoch, before year 2200",
+                       v);
         return false;
     }
     if (f->since >= f->until) {
@@ -378,15 +383,24 @@ sn_api_events_search(struct sn_req *rq)
     sn_buf_fini(&b);
 }
 
-/* "60s", "5m", "1h", "1d" or plain seconds, to ns; 0 when malformed. */
+/* The widest bucket: a year of bars is one bar. */
+#define BUCKET_MAX_NS (366LL * 86400 * 1000000000)
+
+/* "60s", "5m", "1h", "1d" or plain seconds, to ns; 0 when malformed or
+ * wider than BUCKET_MAX_NS. The bound is checked in the value's own unit
+ * ("400000d" is refused, not multiplied past int64). */
 static int64_t
 bucket_parse(const char *s)
 {
     char *end;
-    long long n = strtoll(s, &end, 10);
+    long long n;
     int64_t unit = 1000000000;
 
-    if (end == s || n <= 0 || n > 366LL * 86400)
+    if (*s < '0' || *s > '9')
+        return 0;
+    errno = 0;
+    n = strtoll(s, &end, 10);
+    if (errno != 0 || n <= 0)
         return 0;
     if (strcmp(end, "m") == 0)
         unit *= 60;
@@ -395,6 +409,8 @@ bucket_parse(const char *s)
     else if (strcmp(end, "d") == 0)
         unit *= 86400;
     else if (strcmp(end, "s") != 0 && *end != '\0')
+        return 0;
+    if (n > BUCKET_MAX_NS / unit)
         return 0;
     return n * unit;
 }
@@ -429,12 +445,15 @@ sn_api_events_counts(struct sn_req *rq)
                     "bucket, group_by, top") ||
         !filter_parse(rq, &f) || !int_param(rq, "top", 1, GROUPS_MAX, &top))
         return;
-    /* Default: about 60 bars over the range, whole seconds. */
+    /* Default: about 60 bars over the range, whole seconds. since and
+     * until lie within [0, SN_HTTP_TIME_MAX_NS] (until's default is now,
+     * since's a day before until), so the range cannot overflow and the
+     * bucket is at least one second. */
     bucket = ((f.until - f.since) / 60 / 1000000000 + 1) * 1000000000;
     if ((v = sn_req_query(rq, "bucket")) && (bucket = bucket_parse(v)) == 0) {
         sn_reply_error(rq, 400, "bad_query",
                        "bucket '%s': expected a duration like 60s, 5m, 1h, "
-                       "1d",
+                       "1d, at most 366d",
                        v);
         return;
     }

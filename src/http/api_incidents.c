@@ -9,6 +9,7 @@
  */
 /* _DEFAULT_SOURCE: timegm(3) (UTC times in filters). */
 #define _DEFAULT_SOURCE
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,36 +59,83 @@ sn_http_incidents_close(struct sn_http *h)
     h->inc = NULL;
 }
 
+/* Exactly n decimal digits at *p, advancing it; -1 otherwise (sscanf's
+ * %d would take signs, blanks and fewer digits). */
+static int
+digits(const char **p, int n)
+{
+    int v = 0;
+
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (**p < '0' || **p > '9')
+            return -1;
+        v = v * 10 + (**p - '0');
+    }
+    return v;
+}
+
+static bool
+leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
 /* RFC 3339 UTC ("2026-01-02T03:04:05Z", fraction allowed) or integer
- * nanoseconds since the epoch. */
+ * nanoseconds since the epoch, from 1970 up to (not including) 2200:
+ * an impossible date (month 13, 31 April, hour 99) is refused rather than
+ * normalised by timegm, and a bound far from int64's ends keeps every
+ * difference of two times (ranges, bucket counts) from overflowing. */
 bool
 sn_http_parse_time(const char *s, int64_t *out)
 {
+    static const int mdays[] = { 31, 28, 31, 30, 31, 30,
+                                 31, 31, 30, 31, 30, 31 };
+    const int64_t max_ns = SN_HTTP_TIME_MAX_NS;
     struct tm tm;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    int n = 0;
-    double frac = 0;
+    const char *p = s;
+    int y, mo, d, hh, mi, ss;
+    int64_t ns = 0, t;
 
-    if (*s != '\0' && *end == '\0') {
+    if (*s != '\0' && strspn(s, "0123456789") == strlen(s)) {
+        char *end;
+        long long v;
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (errno != 0 || v > max_ns)
+            return false;
         *out = v;
         return true;
     }
-    memset(&tm, 0, sizeof(tm));
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+    if ((y = digits(&p, 4)) < 0 || *p++ != '-' || (mo = digits(&p, 2)) < 0 ||
+        *p++ != '-' || (d = digits(&p, 2)) < 0 || *p++ != 'T' ||
+        (hh = digits(&p, 2)) < 0 || *p++ != ':' || (mi = digits(&p, 2)) < 0 ||
+        *p++ != ':' || (ss = digits(&p, 2)) < 0)
         return false;
-    s += n;
-    if (*s == '.') {
-        char *fe;
-        frac = strtod(s, &fe);
-        s = fe;
+    if (y < 1970 || y >= 2200 || mo < 1 || mo > 12 || d < 1 ||
+        d > mdays[mo - 1] + (mo == 2 && leap(y)) || hh > 23 || mi > 59 ||
+        ss > 60) /* RFC 3339 5.6: 60 is a leap second */
+        return false;
+    if (*p == '.') {
+        int64_t scale = 100000000;
+        p++;
+        if (*p < '0' || *p > '9')
+            return false;
+        for (; *p >= '0' && *p <= '9'; p++, scale /= 10)
+            ns += (*p - '0') * scale; /* digits past ns add 0 */
     }
-    if (strcmp(s, "Z") != 0)
+    if (strcmp(p, "Z") != 0)
         return false;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *out = (int64_t)timegm(&tm) * 1000000000 + (int64_t)(frac * 1e9);
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = hh;
+    tm.tm_min = mi;
+    tm.tm_sec = ss;
+    t = (int64_t)timegm(&tm) * 1000000000 + ns;
+    if (t < 0 || t > max_ns)
+        return false;
+    *out = t;
     return true;
 }
 

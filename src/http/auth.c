@@ -51,8 +51,8 @@ now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void
-refresh_tokens(struct sn_http *h)
+bool
+sn_auth_refresh(struct sn_http *h)
 {
     struct stat st;
     int64_t m = 0;
@@ -63,17 +63,30 @@ refresh_tokens(struct sn_http *h)
         m = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec +
             (int64_t)st.st_size;
     if (h->tokens != NULL && m == h->tokens_mtime_ns)
-        return;
+        return false;
     sn_error_clear(&err);
     if (sn_tokens_load(h->tokens_path, &t, &err) != SN_OK) {
         /* Keep the previous set: a typo must not lock everyone out. */
         sn_log_error("http: tokens: %s", err.msg);
-        return;
+        return false;
     }
     sn_tokens_free(h->tokens);
     h->tokens = t;
     h->tokens_mtime_ns = m;
     sn_log_info("http: %zu API token(s) loaded from %s", t->n, h->tokens_path);
+    return true;
+}
+
+bool
+sn_auth_token_valid(struct sn_http *h, const char *name,
+                    const unsigned char hash[32])
+{
+    for (size_t i = 0; h->tokens != NULL && i < h->tokens->n; i++) {
+        const struct sn_token *t = &h->tokens->items[i];
+        if (strcmp(t->name, name) == 0 && memcmp(t->hash, hash, 32) == 0)
+            return true;
+    }
+    return false;
 }
 
 /* True when the identity may make one more request now. */
@@ -142,7 +155,7 @@ sn_auth_check(struct sn_req *rq, enum sn_role need)
         rq->role = SN_ROLE_ADMIN;
         strcpy(rq->actor, "anonymous");
     } else {
-        refresh_tokens(h);
+        sn_auth_refresh(h);
         secret = bearer(rq);
         if (secret != NULL)
             tok = sn_tokens_find(h->tokens, secret, strlen(secret));
@@ -157,6 +170,8 @@ sn_auth_check(struct sn_req *rq, enum sn_role need)
         }
         rq->role = (enum sn_role)sn_role_parse(tok->role);
         snprintf(rq->actor, sizeof(rq->actor), "%s", tok->name);
+        memcpy(rq->tok_hash, tok->hash, sizeof(rq->tok_hash));
+        rq->has_tok = true;
     }
     if (h->conf.auth)
         snprintf(key, sizeof(key), "%s", rq->actor);
@@ -167,6 +182,7 @@ sn_auth_check(struct sn_req *rq, enum sn_role need)
                                    (char **)&addr, &port);
         snprintf(key, sizeof(key), "peer:%s", addr);
     }
+    snprintf(rq->ident, sizeof(rq->ident), "%s", key);
     if (!take(h, key)) {
         sn_counter_add(h->c_rate_limited, 1);
         evhttp_add_header(evhttp_request_get_output_headers(rq->r),

@@ -46,6 +46,7 @@ sn_reply(struct sn_req *rq, int code, const char *type, const void *body,
     struct evbuffer *out = evbuffer_new();
     struct evkeyvalq *h = evhttp_request_get_output_headers(rq->r);
 
+    rq->replied = true;
     if (code >= 500)
         sn_counter_add(rq->h->c_errors_5xx, 1);
     else if (code >= 400)
@@ -66,18 +67,63 @@ sn_reply_json(struct sn_req *rq, int code, const struct sn_buf *b)
     sn_reply(rq, code, "application/json", b->data ? b->data : "", b->len);
 }
 
+/* Bytes a client chose (paths, query values) reach the log only escaped:
+ * a control byte (ESC starts terminal sequences, CR/LF forge lines) is
+ * written as \xHH. Returns dst. */
+char *
+sn_http_log_escape(const char *src, size_t len, char *dst, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+
+    for (size_t i = 0; i < len && o + 5 < cap; i++) {
+        unsigned char c = (unsigned char)src[i];
+        if (c < 0x20 || c == 0x7f || c == '\\') {
+            dst[o++] = '\\';
+            dst[o++] = 'x';
+            dst[o++] = hex[c >> 4];
+            dst[o++] = hex[c & 15];
+        } else
+            dst[o++] = (char)c;
+    }
+    dst[o] = '\0';
+    return dst;
+}
+
+static void
+log_str(enum sn_log_level level, const char *prefix, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+log_str(enum sn_log_level level, const char *prefix, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    sn_log_v(level, prefix, fmt, ap);
+    va_end(ap);
+}
+
 void
 sn_req_log(struct sn_req *rq, int level, const char *fmt, ...)
 {
-    char prefix[128];
+    char prefix[128], line[1024], esc[4 * sizeof(line) + 1];
     va_list ap;
+    int n;
 
     if (!sn_log_enabled((enum sn_log_level)level))
         return;
     snprintf(prefix, sizeof(prefix), "http [cid=%s]", rq->cid);
     va_start(ap, fmt);
-    sn_log_v((enum sn_log_level)level, prefix, fmt, ap);
+    n = vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    if (n < 0)
+        return;
+    log_str((enum sn_log_level)level, prefix, "%s",
+            sn_http_log_escape(line,
+                               (size_t)n < sizeof(line) ? (size_t)n
+                                                        : sizeof(line) - 1,
+                               esc, sizeof(esc)));
 }
 
 void
@@ -105,18 +151,54 @@ sn_reply_error(struct sn_req *rq, int http_code, const char *code,
     sn_buf_fini(&b);
 }
 
+/* Keys that may be given more than once: the events filters' field=. */
+static bool
+repeatable(const char *key)
+{
+    return strcmp(key, "field") == 0;
+}
+
+bool
+sn_req_parse_query(struct sn_req *rq)
+{
+    const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(rq->r);
+    const char *q = u ? evhttp_uri_get_query(u) : NULL;
+
+    if (rq->query_parsed)
+        return true;
+    TAILQ_INIT(&rq->query);
+    rq->query_parsed = true;
+    if (q == NULL)
+        return true;
+    if (evhttp_parse_query_str(q, &rq->query) != 0) {
+        sn_reply_error(rq, 400, "bad_query",
+                       "the query string is malformed (expected "
+                       "key=value pairs joined by &)");
+        return false;
+    }
+    for (struct evkeyval *kv = rq->query.tqh_first; kv;
+         kv = kv->next.tqe_next) {
+        if (repeatable(kv->key))
+            continue;
+        for (struct evkeyval *o = kv->next.tqe_next; o; o = o->next.tqe_next)
+            if (strcmp(kv->key, o->key) == 0) {
+                /* Taking the first (or the last) would let a proxy and
+                 * the daemon read different filters from one URL. */
+                sn_reply_error(rq, 400, "bad_query",
+                               "query parameter '%s' is given more than "
+                               "once",
+                               kv->key);
+                return false;
+            }
+    }
+    return true;
+}
+
 const char *
 sn_req_query(struct sn_req *rq, const char *key)
 {
-    if (!rq->query_parsed) {
-        const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(rq->r);
-        const char *q = u ? evhttp_uri_get_query(u) : NULL;
-
-        TAILQ_INIT(&rq->query);
-        if (q != NULL)
-            evhttp_parse_query_str(q, &rq->query);
-        rq->query_parsed = true;
-    }
+    if (!rq->query_parsed)
+        sn_req_parse_query(rq);
     return evhttp_find_header(&rq->query, key);
 }
 
@@ -194,6 +276,18 @@ method_name(enum evhttp_cmd_type m)
     }
 }
 
+/* A decoded path is text: no NUL (%00 would cut "/app.js%00.html" to
+ * "/app.js" for every C string function after us) and no other control
+ * byte (%1b, %0a), which no route or file name has. */
+static bool
+path_ok(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+            return false;
+    return true;
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -202,6 +296,7 @@ on_request(struct evhttp_request *req, void *arg)
     const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
     const char *raw = u ? evhttp_uri_get_path(u) : NULL;
     char *dec;
+    size_t dec_len = 0;
     const struct sn_route *rt;
     bool known = false;
 
@@ -216,16 +311,22 @@ on_request(struct evhttp_request *req, void *arg)
         sn_http_secure_headers(oh);
         evhttp_add_header(oh, "X-Correlation-ID", rq.cid);
     }
-    dec = raw ? evhttp_uridecode(raw, 0, NULL) : NULL;
-    if (dec == NULL || strlen(dec) >= sizeof(rq.path) ||
-        strlen(dec) != strcspn(dec, "\r\n")) {
+    dec = raw ? evhttp_uridecode(raw, 0, &dec_len) : NULL;
+    if (dec == NULL || !path_ok(dec, dec_len) || dec_len >= sizeof(rq.path)) {
+        const char *shown = dec ? dec : raw ? raw : "";
+        /* The log line shows what was asked (escaped, truncated). */
+        sn_http_log_escape(shown, dec ? dec_len : strlen(shown), rq.path,
+                           sizeof(rq.path));
         free(dec);
-        strcpy(rq.path, "?");
-        sn_reply_error(&rq, 400, "bad_path", "the request path is invalid");
+        sn_reply_error(&rq, 400, "bad_path",
+                       "the request path is invalid (control bytes, "
+                       "NUL or too long)");
         goto out;
     }
-    strcpy(rq.path, dec);
+    memcpy(rq.path, dec, dec_len + 1);
     free(dec);
+    if (!sn_req_parse_query(&rq))
+        goto out;
     /* evhttp read this body because its own limit sits above ours (see
      * body_hard_limit): refuse it here, in JSON, with the headers above. */
     if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) >
@@ -237,6 +338,20 @@ on_request(struct evhttp_request *req, void *arg)
         goto out;
     }
     rt = sn_route_match(&rq, &known);
+    if (rt == NULL) {
+        bool pknown = false;
+        void *state = NULL;
+        const char *inst = NULL;
+        const struct sn_http_route *prt =
+            sn_plugin_route_match(&rq, &state, &inst, &pknown);
+
+        if (prt != NULL) {
+            if (sn_auth_check(&rq, prt->role))
+                sn_plugin_route_run(&rq, prt, state, inst);
+            goto out;
+        }
+        known |= pknown;
+    }
     if (rt == NULL) {
         if (known)
             sn_reply_error(&rq, 405, "method_not_allowed",
@@ -393,12 +508,6 @@ sn_http_start(struct event_base *base, const struct sn_http_conf *conf,
         h->c_auth_failed =
             sn_metrics_counter(m, "sentineld_http_auth_failures_total", NULL,
                                "requests with a missing or unknown token");
-        h->c_events_in =
-            sn_metrics_counter(m, "sentineld_http_events_total", NULL,
-                               "events accepted by POST /api/v1/events");
-        h->c_events_rejected = sn_metrics_counter(
-            m, "sentineld_http_events_rejected_total", NULL,
-            "events refused by POST /api/v1/events (bad JSON, too large)");
     }
     h->c_body_too_large = sn_metrics_counter(
         env->metrics, "sentineld_http_body_too_large_total", NULL,
@@ -437,19 +546,11 @@ sn_http_start(struct event_base *base, const struct sn_http_conf *conf,
 }
 
 void
-sn_http_pipeline_changed(struct sn_http *h)
-{
-    if (h != NULL)
-        sn_http_events_fini(h);
-}
-
-void
 sn_http_free(struct sn_http *h)
 {
     if (h == NULL)
         return;
     sn_stream_free(h->stream);
-    sn_http_events_fini(h);
     if (h->http != NULL)
         evhttp_free(h->http);
     if (h->ssl_ctx != NULL)

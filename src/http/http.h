@@ -38,8 +38,5 @@ enum sn_status sn_http_start(struct event_base *base,
                              const struct sn_http_env *env,
                              struct sn_http **out, struct sn_error *err);
 void sn_http_free(struct sn_http *h);
-/* Before the daemon stops and frees the running pipeline (reload): let go
- * of anything that points into it. h may be NULL. */
-void sn_http_pipeline_changed(struct sn_http *h);
 
 #endif

@@ -16,6 +16,7 @@
 #include "core/buf.h"
 #include "http/http.h"
 #include "http/tokens.h"
+#include "plugin/http_req.h"
 
 struct sn_stream;
 struct sn_incidents;
@@ -44,22 +45,13 @@ struct sn_http {
     void *hist; /* sqlite3 * on <state_dir>/events.db, read-only, lazily */
     uint64_t hist_dev, hist_ino; /* the file hist has open */
     struct sn_stream *stream; /* live feed clients (stream.c) */
-    struct sn_emitter *em;    /* POST /api/v1/events (api_events.c) */
-    const void *em_pipeline;  /* the pipeline em belongs to */
     uint64_t next_cid;
     struct sn_counter *c_requests, *c_errors_4xx, *c_errors_5xx,
-        *c_rate_limited, *c_auth_failed, *c_events_in, *c_events_rejected,
-        *c_body_too_large;
+        *c_rate_limited, *c_auth_failed, *c_body_too_large;
 };
 
-/* Roles, in increasing power. */
-enum sn_role {
-    SN_ROLE_NONE = 0, /* public routes (health, metrics, console files) */
-    SN_ROLE_VIEWER,
-    SN_ROLE_OPERATOR,
-    SN_ROLE_ADMIN,
-};
-
+/* Roles: enum sn_role in <sentineld/plugin.h> (plugin routes have them
+ * too). */
 const char *sn_role_name(enum sn_role r);
 /* -1 when unknown. */
 int sn_role_parse(const char *s);
@@ -67,6 +59,8 @@ int sn_role_parse(const char *s);
 #define SN_ROUTE_MAX_PARAMS 2
 
 struct sn_req {
+    /* First: what a plugin route's handler is given (plugin_routes.c). */
+    struct sn_http_req base;
     struct sn_http *h;
     struct evhttp_request *r;
     const char *method;
@@ -76,8 +70,13 @@ struct sn_req {
     char cid[65];      /* X-Correlation-ID */
     enum sn_role role; /* of the token (admin when auth is off) */
     char actor[64];    /* token name, or "anonymous" */
+    char ident[80];    /* rate-limit identity: token name or "peer:addr" */
+    bool has_tok;      /* a token authenticated the request */
+    unsigned char tok_hash[32]; /* its hash: the live feed checks it */
     char params[SN_ROUTE_MAX_PARAMS][128]; /* {id}, {action}, in order */
     size_t n_params;
+    bool replied;         /* sn_reply ran */
+    const char *inst;     /* plugin routes: the instance serving it */
 };
 
 typedef void (*sn_route_fn)(struct sn_req *rq);
@@ -95,6 +94,22 @@ extern const struct sn_route sn_routes[];
 /* Match method and path; fills rq->params. *path_known is set when some
  * route has this path with another method (405 rather than 404). */
 const struct sn_route *sn_route_match(struct sn_req *rq, bool *path_known);
+/* Whether path matches pattern ({x} is one segment), capturing the {x}
+ * segments into rq->params. */
+bool sn_route_path_match(const char *pattern, const char *path,
+                         struct sn_req *rq);
+
+/* Plugin routes (plugin_routes.c): the route of a started instance of
+ * the running pipeline matching rq's method and path, or NULL (then
+ * *path_known as for sn_route_match). *inst gets the instance. */
+const struct sn_http_route *sn_plugin_route_match(struct sn_req *rq,
+                                                  void **state,
+                                                  const char **inst,
+                                                  bool *path_known);
+/* Run a matched plugin route's handler (auth already passed); answers
+ * 500 when the handler did not. */
+void sn_plugin_route_run(struct sn_req *rq, const struct sn_http_route *rt,
+                         void *state, const char *inst);
 
 /* Replies. Every reply carries the secure headers and the correlation ID
  * (set up by http.c before the handler runs). */
@@ -107,11 +122,24 @@ void sn_reply_error(struct sn_req *rq, int http_code, const char *code,
 /* Log a line tagged with the request's correlation ID. */
 void sn_req_log(struct sn_req *rq, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Parse the query once: false (a 400 bad_query was sent) when it is
+ * malformed or a key other than `field` is repeated. http.c calls it
+ * before routing, so handlers see a checked query. */
+bool sn_req_parse_query(struct sn_req *rq);
+/* Escape control bytes and backslashes of src[0..len) as \xHH into dst
+ * (cap bytes, NUL-terminated, truncated to fit); returns dst. */
+char *sn_http_log_escape(const char *src, size_t len, char *dst, size_t cap);
 /* Query parameter (decoded) or NULL. */
 const char *sn_req_query(struct sn_req *rq, const char *key);
 /* The request body as a NUL-terminated copy in b (max_body bounded). */
 enum sn_status sn_req_body(struct sn_req *rq, struct sn_buf *b);
 
+/* auth.c: re-read the tokens file when it changed; true when a new set
+ * was loaded (then h->tokens is another object). */
+bool sn_auth_refresh(struct sn_http *h);
+/* Is a token with this name and hash still in the set? */
+bool sn_auth_token_valid(struct sn_http *h, const char *name,
+                         const unsigned char hash[32]);
 /* auth.c: authenticate and rate-limit; false when a reply was sent. */
 bool sn_auth_check(struct sn_req *rq, enum sn_role need);
 /* Add the headers every response carries. */
@@ -122,7 +150,6 @@ void sn_api_health(struct sn_req *rq);
 void sn_api_ready(struct sn_req *rq);
 void sn_api_metrics(struct sn_req *rq);
 void sn_api_whoami(struct sn_req *rq);
-void sn_api_events_post(struct sn_req *rq);
 void sn_api_rules_list(struct sn_req *rq);
 void sn_api_rules_reload(struct sn_req *rq);
 void sn_api_openapi(struct sn_req *rq);
@@ -147,9 +174,12 @@ void sn_http_incidents_close(struct sn_http *h);
 void sn_api_events_search(struct sn_req *rq);
 void sn_api_events_counts(struct sn_req *rq);
 void sn_http_history_close(struct sn_http *h);
-/* RFC 3339 UTC or integer ns since the epoch (api_incidents.c). */
+/* 2200-01-01T00:00:00Z in ns: the latest time a query may name. Far
+ * enough from INT64_MAX that the difference of two valid times, plus a
+ * bucket, never overflows. */
+#define SN_HTTP_TIME_MAX_NS (7258118400LL * 1000000000)
+/* RFC 3339 UTC or integer ns since the epoch, 1970 to 2199, real dates
+ * only (api_incidents.c). False for anything else. */
 bool sn_http_parse_time(const char *s, int64_t *out);
-/* Flush and free the events emitter (api_events.c). */
-void sn_http_events_fini(struct sn_http *h);
 
 #endif

@@ -16,7 +16,6 @@ const struct sn_route sn_routes[] = {
     { "GET", "/metrics", SN_ROLE_NONE, sn_api_metrics },
     { "GET", "/api/v1/openapi.json", SN_ROLE_NONE, sn_api_openapi },
     { "GET", "/api/v1/whoami", SN_ROLE_VIEWER, sn_api_whoami },
-    { "POST", "/api/v1/events", SN_ROLE_OPERATOR, sn_api_events_post },
     { "GET", "/api/v1/events", SN_ROLE_VIEWER, sn_api_events_search },
     { "GET", "/api/v1/events/counts", SN_ROLE_VIEWER, sn_api_events_counts },
     { "GET", "/api/v1/rules", SN_ROLE_VIEWER, sn_api_rules_list },
@@ -36,8 +35,8 @@ const struct sn_route sn_routes[] = {
 };
 
 /* Match path against pattern, capturing {x} segments into rq->params. */
-static bool
-match(const char *pattern, const char *path, struct sn_req *rq)
+bool
+sn_route_path_match(const char *pattern, const char *path, struct sn_req *rq)
 {
     const char *p = pattern, *s = path;
     size_t n = 0;
@@ -73,7 +72,7 @@ sn_route_match(struct sn_req *rq, bool *path_known)
 {
     *path_known = false;
     for (const struct sn_route *r = sn_routes; r->method != NULL; r++) {
-        if (!match(r->pattern, rq->path, rq))
+        if (!sn_route_path_match(r->pattern, rq->path, rq))
             continue;
         if (strcmp(r->method, rq->method) == 0)
             return r;

@@ -47,6 +47,10 @@ struct client {
     struct bufferevent *bev; /* the connection's bufferevent */
     int64_t seq;             /* last feed position this client has */
     bool closing;            /* dropped or closing: nothing more is sent */
+    char ident[80];          /* token name or "peer:addr" (per-token cap) */
+    char tok_name[64];       /* the token that opened the feed, if any */
+    bool has_tok;
+    unsigned char tok_hash[32]; /* revoked (or re-created): feed ends */
     struct client *next, *prev;
 };
 
@@ -66,7 +70,9 @@ struct sn_stream {
     size_t n_tick;
     bool tick_full; /* a change did not fit: the tick ends before it */
     int64_t last_keepalive;
-    struct sn_counter *c_clients, *c_dropped, *c_sent, *c_gaps, *c_refused;
+    int64_t tokens_checked; /* h->tokens_mtime_ns of the last check */
+    struct sn_counter *c_clients, *c_dropped, *c_sent, *c_gaps, *c_refused,
+        *c_revoked, *c_ctl_overflow;
 };
 
 static int64_t
@@ -184,6 +190,28 @@ ws_send(struct client *c, int opcode, const void *p, size_t len)
     evbuffer_add(out, p, len);
 }
 
+/* A control frame (pong, keepalive ping) counts against the client's
+ * buffer like data does: a client that sends pings and never reads
+ * would otherwise queue pongs without bound. Over the limit the client
+ * is cut off at once (it reads nothing, so a close frame would only
+ * wait); false then, and c is gone. */
+static bool
+ws_control(struct client *c, int opcode, const void *p, size_t len)
+{
+    if (pending(c) + 2 + len > SN_STREAM_CLIENT_BUF_MAX) {
+        sn_counter_add(c->st->c_ctl_overflow, 1);
+        sn_counter_add(c->st->c_dropped, 1);
+        sn_log_warn("http: live feed: WebSocket client %s queued more than "
+                    "%d bytes of control frames without reading: "
+                    "disconnected",
+                    c->ident, SN_STREAM_CLIENT_BUF_MAX);
+        ws_free(c);
+        return false;
+    }
+    ws_send(c, opcode, p, len);
+    return true;
+}
+
 static void
 ws_drained_then_free(struct bufferevent *bev, void *arg)
 {
@@ -217,6 +245,9 @@ ws_close(struct client *c, unsigned code, const char *why)
     memcpy(p + 2, why, wl);
     ws_send(c, SN_WS_CLOSE, p, 2 + wl);
     bufferevent_setcb(c->bev, NULL, ws_drained_then_free, ws_event, c);
+    /* Nothing more is read: what a closing client sends would only pile
+     * up in the input buffer. */
+    bufferevent_disable(c->bev, EV_READ);
     /* Only the write side times out: the peer owes us no data. */
     bufferevent_set_timeouts(c->bev, NULL, &grace);
     bufferevent_enable(c->bev, EV_WRITE);
@@ -246,7 +277,8 @@ ws_read(struct bufferevent *bev, void *arg)
         }
         switch (f.opcode) {
         case SN_WS_PING:
-            ws_send(c, SN_WS_PONG, p + f.header_len, f.len);
+            if (!ws_control(c, SN_WS_PONG, p + f.header_len, f.len))
+                return; /* c is freed */
             break;
         case SN_WS_CLOSE:
             /* RFC 6455 5.5.1: answer with a close, then hang up. */
@@ -520,11 +552,51 @@ sn_stream_poll(struct sn_http *h)
             next = c->next;
             if (c->closing)
                 continue;
-            if (c->kind == C_SSE)
-                sse_write(c, ": keepalive\n\n", 13);
-            else
-                ws_send(c, SN_WS_PING, "", 0);
+            if (c->kind == C_SSE) {
+                if (pending(c) + 13 > SN_STREAM_CLIENT_BUF_MAX)
+                    drop(c);
+                else
+                    sse_write(c, ": keepalive\n\n", 13);
+            } else
+                ws_control(c, SN_WS_PING, "", 0);
         }
+    }
+}
+
+/* A feed outlives the request that opened it: when the tokens file
+ * changes, end every feed whose token is gone (revoked, or re-created
+ * with another secret). The file is checked on each tick (one stat), so
+ * a revocation ends its feeds within POLL_MS. */
+static void
+check_tokens(struct sn_http *h)
+{
+    struct sn_stream *st = h->stream;
+    struct client *c, *next;
+    static const char note[] =
+        "event: revoked\ndata: {\"reason\":\"the token was revoked\"}\n\n";
+
+    if (!h->conf.auth || st->n == 0)
+        return;
+    /* A request may have loaded the new set already: compare with the
+     * set this function last checked against. */
+    sn_auth_refresh(h);
+    if (h->tokens == NULL || h->tokens_mtime_ns == st->tokens_checked)
+        return;
+    st->tokens_checked = h->tokens_mtime_ns;
+    for (c = st->clients; c != NULL; c = next) {
+        next = c->next;
+        if (c->closing || !c->has_tok ||
+            sn_auth_token_valid(h, c->tok_name, c->tok_hash))
+            continue;
+        sn_counter_add(st->c_revoked, 1);
+        sn_log_info("http: live feed: token %s was revoked: ending its "
+                    "%s feed",
+                    c->tok_name, c->kind == C_SSE ? "SSE" : "WebSocket");
+        if (c->kind == C_SSE) {
+            sse_write(c, note, sizeof(note) - 1);
+            sse_end(c);
+        } else
+            ws_close(c, 4003, "token revoked");
     }
 }
 
@@ -533,6 +605,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
+    check_tokens(arg);
     sn_stream_poll(arg);
 }
 
@@ -627,14 +700,38 @@ static bool
 room(struct sn_req *rq)
 {
     struct sn_stream *st = rq->h->stream;
+    int64_t mine = 0, cap = rq->h->conf.feed_clients_per_token;
 
-    if (st->n < SN_STREAM_CLIENTS_MAX)
-        return true;
-    sn_counter_add(st->c_refused, 1);
-    sn_reply_error(rq, 503, "too_many_clients",
-                   "the live feed serves at most %d clients",
-                   SN_STREAM_CLIENTS_MAX);
-    return false;
+    if (st->n >= SN_STREAM_CLIENTS_MAX) {
+        sn_counter_add(st->c_refused, 1);
+        sn_reply_error(rq, 503, "too_many_clients",
+                       "the live feed serves at most %d clients",
+                       SN_STREAM_CLIENTS_MAX);
+        return false;
+    }
+    /* One token (a leaked one, or a console in a reload loop) must not
+     * take every slot: the clients are few, a scan is cheap. */
+    for (const struct client *c = st->clients; c != NULL; c = c->next)
+        mine += !c->closing && strcmp(c->ident, rq->ident) == 0;
+    if (cap > 0 && mine >= cap) {
+        sn_counter_add(st->c_refused, 1);
+        sn_reply_error(rq, 429, "too_many_feeds",
+                       "%s already has %lld live feed connections "
+                       "(http.feed_clients_per_token)",
+                       rq->actor, (long long)cap);
+        return false;
+    }
+    return true;
+}
+
+/* Who the client is, for the per-token cap and revocation. */
+static void
+client_identity(struct client *c, const struct sn_req *rq)
+{
+    snprintf(c->ident, sizeof(c->ident), "%s", rq->ident);
+    snprintf(c->tok_name, sizeof(c->tok_name), "%s", rq->actor);
+    c->has_tok = rq->has_tok;
+    memcpy(c->tok_hash, rq->tok_hash, sizeof(c->tok_hash));
 }
 
 void
@@ -653,6 +750,7 @@ sn_stream_sse(struct sn_req *rq)
         return;
     }
     c->kind = C_SSE;
+    client_identity(c, rq);
     c->req = rq->r;
     c->evcon = evhttp_request_get_connection(rq->r);
     c->bev = evhttp_connection_get_bufferevent(c->evcon);
@@ -734,6 +832,7 @@ sn_stream_ws(struct sn_req *rq)
     }
     sn_ws_accept_key(key, accept);
     c->kind = C_WS;
+    client_identity(c, rq);
     c->req = rq->r;
     c->evcon = evhttp_request_get_connection(rq->r);
     c->bev = evhttp_connection_get_bufferevent(c->evcon);
@@ -784,9 +883,16 @@ sn_stream_new(struct sn_http *h)
                                     NULL, "live feed messages queued");
     st->c_gaps = sn_metrics_counter(m, "sentineld_http_stream_gaps_total", NULL,
                                     "resumes that could not be served in full");
-    st->c_refused =
-        sn_metrics_counter(m, "sentineld_http_stream_refused_total", NULL,
-                           "live feed clients refused (too many)");
+    st->c_refused = sn_metrics_counter(
+        m, "sentineld_http_stream_refused_total", NULL,
+        "live feed clients refused (too many, or too many for one token)");
+    st->c_revoked =
+        sn_metrics_counter(m, "sentineld_http_stream_revoked_total", NULL,
+                           "live feeds ended because their token was revoked");
+    st->c_ctl_overflow = sn_metrics_counter(
+        m, "sentineld_http_stream_control_overflow_total", NULL,
+        "WebSocket clients cut off for queueing control frames (pongs) "
+        "past the per-client buffer without reading");
     return st;
 }
 

@@ -534,11 +534,12 @@ scrub_once(struct sn_scrub *s, const char *in, size_t len, struct sn_buf *out)
                                              : &s->tmp;
         PCRE2_SIZE start = 0;
         size_t done = 0;
+        int rc = PCRE2_ERROR_NOMATCH;
         if (to != out)
             sn_buf_reset(to);
         while (start <= src->len &&
-               pcre2_match(s->re[r], (PCRE2_SPTR)src->data, src->len, start,
-                           0, s->md, NULL) >= 0) {
+               (rc = pcre2_match(s->re[r], (PCRE2_SPTR)src->data, src->len,
+                                 start, 0, s->md, NULL)) >= 0) {
             PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
             if (sn_buf_append(to, src->data + done, ov[0] - done) != SN_OK ||
                 SN_BUF_LIT(to, "[redacted]") != SN_OK)
@@ -546,6 +547,15 @@ scrub_once(struct sn_scrub *s, const char *in, size_t len, struct sn_buf *out)
             hits++;
             done = ov[1];
             start = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+        }
+        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH && done < src->len) {
+            /* A match error (match or depth limit, bad UTF) says nothing
+             * about what the rest holds: fail closed and redact it all
+             * rather than let it out unscrubbed. */
+            if (SN_BUF_LIT(to, "[redacted]") != SN_OK)
+                return -1;
+            hits++;
+            continue;
         }
         if (sn_buf_append(to, src->data + done, src->len - done) != SN_OK)
             return -1;

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "incident/relay.h"
+#include "plugin/http_req.h"
 
 static void
 labels_for(char *out, size_t len, const char *name)
@@ -85,9 +86,55 @@ register_counters(struct sn_pipeline *pl, struct sn_instance *in)
             "events not delivered: a stop timed out, or the output could "
             "not keep up (when_full: drop)");
         break;
+    case SN_KIND_DETECTOR:
+        in->c_detect_errors = sn_metrics_counter(
+            m, "sentineld_detector_errors_total", in->labels,
+            "batches a detector could not look at completely (detect() "
+            "returned an error)");
+        break;
     default:
         break;
     }
+}
+
+/* The routes in's plugin declares: each valid, and no claimed path
+ * (method and path) claimed by an earlier instance as well. Relative
+ * paths live under the instance's own name and cannot collide. */
+static enum sn_status
+check_routes(struct sn_pipeline *pl, struct sn_instance *in,
+             struct sn_diags *d)
+{
+    const char *file = pl->cfg->path;
+
+    for (const struct sn_http_route *r = in->p->routes; r && r->method; r++) {
+        const char *why = sn_http_route_invalid(r);
+
+        if (why != NULL) {
+            sn_diags_add(d, SN_DIAG_ERROR, file, in->conf->line,
+                         in->conf->col,
+                         "plugin %s declares the HTTP route %s %s, which "
+                         "cannot be served: %s",
+                         in->p->name, r->method ? r->method : "(null)",
+                         r->path ? r->path : "(null)", why);
+            return SN_ECONFIG;
+        }
+        if (r->path[0] != '/')
+            continue;
+        for (struct sn_instance *o = pl->insts; o < in; o++)
+            for (const struct sn_http_route *q = o->p ? o->p->routes : NULL;
+                 q && q->method; q++)
+                if (strcmp(q->method, r->method) == 0 &&
+                    strcmp(q->path, r->path) == 0) {
+                    sn_diags_add(d, SN_DIAG_ERROR, file, in->conf->line,
+                                 in->conf->col,
+                                 "%s '%s' would serve %s %s, which '%s' "
+                                 "(line %d) serves already; keep one",
+                                 sn_kind_name(in->kind), in->name, r->method,
+                                 r->path, o->name, o->conf->line);
+                    return SN_ECONFIG;
+                }
+    }
+    return SN_OK;
 }
 
 /* Create an instance slot for a parser named by an input but not
@@ -133,6 +180,8 @@ init_instance(struct sn_pipeline *pl, struct sn_instance *in,
                 return SN_ECONFIG;
             }
     }
+    if (check_routes(pl, in, d) != SN_OK)
+        return SN_ECONFIG;
     in->config = calloc(1, in->p->config_size ? in->p->config_size : 1);
     if (in->config == NULL)
         return SN_ENOMEM;

@@ -54,6 +54,7 @@ struct sn_instance {
     size_t n_parsers;
     struct sn_ratelimit rl_reject;
     struct sn_ratelimit rl_drop;
+    struct sn_ratelimit rl_detect; /* detectors: detect() failures */
 
     /* Detectors and outputs: the inputs they take events from (all when
      * n_only == 0). */
@@ -81,6 +82,7 @@ struct sn_instance {
     struct sn_counter *c_out;      /* events delivered (outputs) */
     struct sn_counter *c_retry;    /* delivery retries (outputs) */
     struct sn_counter *c_failed;   /* events dead-lettered (outputs) */
+    struct sn_counter *c_detect_errors; /* detect() not OK (detectors) */
 };
 
 struct sn_worker {

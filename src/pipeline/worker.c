@@ -10,6 +10,7 @@
 
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/status.h"
 
 static bool
 wants(const struct sn_instance *consumer, const struct sn_instance *input)
@@ -66,6 +67,21 @@ parse_one(struct sn_instance *in, struct sn_event *ev, struct sn_arena *a)
     return false;
 }
 
+/* A detector that says it could not look at all of b: counted and
+ * logged at a limited rate; the batch goes on to the outputs. */
+static void
+detect_failed(struct sn_instance *d, enum sn_status rc, size_t n)
+{
+    uint64_t suppressed = 0;
+
+    sn_counter_add(d->c_detect_errors, 1);
+    if (sn_ratelimit_pass(&d->rl_detect, SN_LOG_RATE_MS, &suppressed))
+        sn_log_warn("detector '%s' failed on a batch of %zu events: %s "
+                    "(counted in sentineld_detector_errors_total)%s",
+                    d->name, n, sn_status_str(rc),
+                    suppressed ? " (more failures suppressed)" : "");
+}
+
 /* An output with `when_full: drop` that has SN_OUTPUT_DROP_QUEUE batches
  * waiting does not get this one: counted, logged at a limited rate. */
 static void
@@ -105,9 +121,14 @@ process(struct sn_worker *wk, struct sn_batch *b)
         return;
     for (size_t i = 0; i < pl->n_insts; i++) {
         struct sn_instance *d = &pl->insts[i];
-        if (d->kind == SN_KIND_DETECTOR && d->p->detect != NULL &&
-            wants(d, in))
-            d->p->detect(d->state, b);
+        enum sn_status rc;
+
+        /* The loader refused detectors without detect(). */
+        if (d->kind != SN_KIND_DETECTOR || !wants(d, in))
+            continue;
+        rc = d->p->detect(d->state, b);
+        if (rc != SN_OK)
+            detect_failed(d, rc, b->n);
     }
     /* Rendered here, on as many threads as there are workers, instead of
      * on each output's single thread; an event too large to render is

@@ -12,6 +12,7 @@
 #include "pipeline/emitter.h"
 #include "pipeline/partition.h"
 #include "pipeline/pipeline.h"
+#include "plugin/http_req.h"
 
 static void
 h_log(struct sn_instance *in, enum sn_log_level level, const char *fmt, ...)
@@ -291,4 +292,13 @@ const struct sn_host sn_host_table = {
     .counter_labels = h_counter_labels,
     .partition_restore = sn_partition_restore,
     .partition_release = sn_partition_release,
+    .http_method = sn_host_http_method,
+    .http_param = sn_host_http_param,
+    .http_query = sn_host_http_query,
+    .http_header = sn_host_http_header,
+    .http_body = sn_host_http_body,
+    .http_actor = sn_host_http_actor,
+    .http_reply = sn_host_http_reply,
+    .http_reply_error = sn_host_http_reply_error,
+    .http_log = sn_host_http_log,
 };

@@ -59,6 +59,39 @@ sn_plugin_search_path_free(char **dirs)
     free(dirs);
 }
 
+static const char *
+kind_name(enum sn_kind k)
+{
+    switch (k) {
+    case SN_KIND_INPUT:
+        return "input";
+    case SN_KIND_PARSER:
+        return "parser";
+    case SN_KIND_DETECTOR:
+        return "detector";
+    case SN_KIND_OUTPUT:
+        return "output";
+    }
+    return "unknown-kind";
+}
+
+const char *
+sn_plugin_missing_callback(const struct sn_plugin *p)
+{
+    switch (p->kind) {
+    case SN_KIND_INPUT:
+        return p->run == NULL ? "run" : NULL;
+    case SN_KIND_PARSER:
+        return p->parse == NULL ? "parse" : NULL;
+    case SN_KIND_DETECTOR:
+        return p->detect == NULL ? "detect" : NULL;
+    case SN_KIND_OUTPUT:
+        return p->write == NULL && p->deliver == NULL ? "write or deliver"
+                                                      : NULL;
+    }
+    return NULL;
+}
+
 static bool
 valid_name(const char *name)
 {
@@ -79,6 +112,7 @@ sn_plugin_open_file(const char *path, const char *name,
     void *dl;
     const struct sn_plugin *desc;
     struct sn_plugin_lib *lib;
+    const char *missing;
 
     *out = NULL;
     dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -105,22 +139,52 @@ sn_plugin_open_file(const char *path, const char *name,
         dlclose(dl);
         return SN_EPLUGIN;
     }
-    if (desc->struct_size != sizeof(struct sn_plugin)) {
-        sn_error_set(err, "plugin %s has a descriptor of %u bytes, expected "
-                     "%zu for ABI %u; rebuild it",
+    /* Append-only: a plugin built against an older plugin.h of this ABI
+     * has a shorter descriptor, and what it lacks reads as zero (the copy
+     * below). It must reach at least the last field ABI 3 started with. */
+    if (desc->struct_size < SN_PLUGIN_MIN_SIZE) {
+        sn_error_set(err, "plugin %s has a descriptor of %u bytes, less "
+                     "than the %zu every ABI %u plugin has; rebuild it",
                      path, (unsigned)desc->struct_size,
-                     sizeof(struct sn_plugin), (unsigned)SN_PLUGIN_ABI);
-        dlclose(dl);
-        return SN_EPLUGIN;
-    }
-    if (desc->name == NULL || strcmp(desc->name, name) != 0) {
-        sn_error_set(err, "plugin %s calls itself '%s', expected '%s'", path,
-                     desc->name ? desc->name : "(null)", name);
+                     (size_t)SN_PLUGIN_MIN_SIZE, (unsigned)SN_PLUGIN_ABI);
         dlclose(dl);
         return SN_EPLUGIN;
     }
     lib = calloc(1, sizeof(*lib));
-    if (lib == NULL || (lib->path = strdup(path)) == NULL) {
+    if (lib == NULL) {
+        dlclose(dl);
+        return SN_ENOMEM;
+    }
+    /* A newer plugin's extra tail is beyond what this daemon knows and is
+     * ignored, as an older daemon must. */
+    memcpy(&lib->copy, desc,
+           desc->struct_size < sizeof(lib->copy) ? desc->struct_size
+                                                 : sizeof(lib->copy));
+    desc = &lib->copy;
+    if (desc->name == NULL || strcmp(desc->name, name) != 0) {
+        sn_error_set(err, "plugin %s calls itself '%s', expected '%s'", path,
+                     desc->name ? desc->name : "(null)", name);
+        free(lib);
+        dlclose(dl);
+        return SN_EPLUGIN;
+    }
+    if ((unsigned)desc->kind > SN_KIND_OUTPUT) {
+        sn_error_set(err, "plugin %s (%s) has an unknown kind %d", name,
+                     path, (int)desc->kind);
+        free(lib);
+        dlclose(dl);
+        return SN_EPLUGIN;
+    }
+    missing = sn_plugin_missing_callback(desc);
+    if (missing != NULL) {
+        sn_error_set(err, "plugin %s (%s) lacks the %s callback every %s "
+                     "plugin must have",
+                     name, path, missing, kind_name(desc->kind));
+        free(lib);
+        dlclose(dl);
+        return SN_EPLUGIN;
+    }
+    if ((lib->path = strdup(path)) == NULL) {
         free(lib);
         dlclose(dl);
         return SN_ENOMEM;

@@ -7,16 +7,32 @@
 #define SN_PLUGIN_LOADER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <sentineld/plugin.h>
 
 #include "core/error.h"
 
+/* The shortest descriptor an ABI 3 plugin can have: everything up to and
+ * including partition_release (the last field when ABI 3 began). Fields
+ * appended later are read as zero from a shorter descriptor. */
+#define SN_PLUGIN_MIN_SIZE                                                     \
+    (offsetof(struct sn_plugin, partition_release) +                           \
+     sizeof(((struct sn_plugin *)0)->partition_release))
+
 struct sn_plugin_lib {
     char *path;
     void *dl;
-    const struct sn_plugin *desc;
+    const struct sn_plugin *desc; /* &copy */
+    /* The plugin's descriptor, zero-extended to this daemon's size: the
+     * core reads only this copy, so a short descriptor is never read
+     * past its end. */
+    struct sn_plugin copy;
 };
+
+/* The name of a callback p's kind requires but p lacks ("run", "parse",
+ * "detect", "write or deliver"), or NULL when p has them all. */
+const char *sn_plugin_missing_callback(const struct sn_plugin *p);
 
 /* The directories searched, in order: extra (config plugin_path), then
  * $SENTINELD_PLUGIN_PATH (colon-separated), then the installed plugin

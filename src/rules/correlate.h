@@ -182,6 +182,10 @@ struct sn_corr_input {
     const struct sn_rule_event *ev; /* other fields; may be NULL */
     int64_t time_ns;                /* event timestamp; 0: none */
     int64_t arrival_ns;             /* receive time; 0: unknown */
+    /* How many events the match stands for: a relay's "message repeated
+     * N times" (rules/repeat.h) is N. threshold and rate count it N
+     * times; 0 is 1. */
+    uint32_t weight;
     const char *summary; /* evidence text (or JSON, see summary_is_json) */
     size_t summary_len;
     bool summary_is_json; /* written raw into signal JSON: must be valid */

@@ -428,6 +428,8 @@ get_key(struct sn_corr *c, struct crule *cr, struct rd *r,
             re->t = t;
             re->tag = tag;
             re->slot = slot;
+            if (!seq && tag > 1)
+                k->weighted = true; /* a threshold entry of weight > 1 */
         }
     }
     kk = (uint32_t)get(r, 4);

@@ -87,6 +87,7 @@ struct ckey {
     int64_t last_signal;
     uint64_t hits, suppressed, n_seen;
     bool firing, absent, has_signal;
+    bool weighted; /* threshold: the ring holds an entry of weight > 1 */
     struct sn_corr_origin origin; /* of the last record that fed it */
     /* Index + 1 of origin's watermark in the rule's table
      * (correlate_owm.c); 0: look it up. Saves a scan per key and tick. */

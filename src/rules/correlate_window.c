@@ -48,6 +48,63 @@ ring_make_room(struct sn_corr *c, struct crule *cr, struct ckey *k,
     return true;
 }
 
+/* The weight of a threshold ring entry: its tag (sequences' step bits are
+ * not used by thresholds), 0 meaning 1 (entries of checkpoints written
+ * before weights). */
+static inline uint64_t
+weight_of(const struct rent *re)
+{
+    return re->tag > 1 ? re->tag : 1;
+}
+
+/* A window of weighted events containing entry p: the earliest start i
+ * and the first end j >= p at which the weights of i..j reach n within
+ * window_ns. Only windows containing p can: before it none held n. */
+static bool
+weighted_window(struct ckey *k, uint32_t p, uint64_t n, int64_t window_ns,
+                uint32_t *first, uint32_t *last, uint64_t *sum)
+{
+    for (uint32_t i = 0; i <= p; i++) {
+        int64_t ti = sn_corr_at(k, i)->t;
+        uint64_t w = 0;
+
+        if (sn_corr_at(k, p)->t - ti > window_ns)
+            continue;
+        for (uint32_t j = i; j < k->rn; j++) {
+            if (sn_corr_at(k, j)->t - ti > window_ns)
+                break;
+            w += weight_of(sn_corr_at(k, j));
+            if (j >= p && w >= n) {
+                *first = i;
+                *last = j;
+                *sum = w;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static void
+threshold_fire(struct sn_corr *c, struct crule *cr, struct ckey *k,
+               int64_t first, int64_t last, uint64_t count)
+{
+    struct sn_signal sig;
+
+    sn_corr_sig_init(c, cr, k, &sig, SN_SIGNAL_FIRING, last);
+    sig.count = count;
+    sig.threshold = cr->spec->count;
+    sig.first_ns = first;
+    sig.last_ns = last;
+    sn_corr_evidence_collect(c, k, first, last, &sig);
+    sn_corr_hit(c, cr, k, &sig);
+    /* The window restarts: its events and older ones are spent. */
+    while (k->rn > 0 && sn_corr_at(k, 0)->t <= last)
+        sn_corr_ring_pop_front(k, false);
+    k->reset_t = last;
+    sn_corr_evidence_reset(c, k);
+}
+
 static void
 feed_threshold(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t t,
                const struct sn_corr_input *in)
@@ -55,13 +112,29 @@ feed_threshold(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t t,
     const struct sn_corr_spec *s = cr->spec;
     uint64_t n = s->count;
     int64_t horizon = c->feed_wm - s->window_ns - s->lateness_ns;
+    uint32_t w = in->weight > 1 ? in->weight : 1;
     uint32_t p, lo, hi;
 
     /* Events older than any window a future event could close. */
     if (!ring_make_room(c, cr, k, horizon, false))
         return;
-    p = sn_corr_ring_insert(k, t, 0, 0);
+    p = sn_corr_ring_insert(k, t, w, 0);
     sn_corr_evidence_add(c, k, t, in);
+    if (w > 1)
+        k->weighted = true;
+    if (k->weighted) {
+        /* A relay's "repeated N times" stands for N events: the count is
+         * the sum of weights, so the ring's length says nothing. */
+        uint32_t i, j;
+        uint64_t sum;
+
+        if (weighted_window(k, p, n, s->window_ns, &i, &j, &sum))
+            threshold_fire(c, cr, k, sn_corr_at(k, i)->t,
+                           sn_corr_at(k, j)->t, sum);
+        if (k->rn == 0)
+            k->weighted = false;
+        return;
+    }
     if (k->rn < n)
         return;
     /* Before this event no window held n events (it would have fired and
@@ -73,19 +146,7 @@ feed_threshold(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t t,
         int64_t first = sn_corr_at(k, i)->t;
         int64_t last = sn_corr_at(k, i + (uint32_t)n - 1)->t;
         if (last - first <= s->window_ns) {
-            struct sn_signal sig;
-            sn_corr_sig_init(c, cr, k, &sig, SN_SIGNAL_FIRING, last);
-            sig.count = n;
-            sig.threshold = n;
-            sig.first_ns = first;
-            sig.last_ns = last;
-            sn_corr_evidence_collect(c, k, first, last, &sig);
-            sn_corr_hit(c, cr, k, &sig);
-            /* The window restarts: its events and older ones are spent. */
-            while (k->rn > 0 && sn_corr_at(k, 0)->t <= last)
-                sn_corr_ring_pop_front(k, false);
-            k->reset_t = last;
-            sn_corr_evidence_reset(c, k);
+            threshold_fire(c, cr, k, first, last, n);
             return;
         }
     }
@@ -286,7 +347,8 @@ feed_rate(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t t,
         return;
     }
     cnt = &k->rcount[(uint64_t)b % (uint64_t)open];
-    (*cnt)++;
+    /* A relay's "repeated N times" is N events of the bucket. */
+    *cnt += in->weight > 1 ? in->weight : 1;
     if (k->fired_b != b)
         sn_corr_evidence_add(c, k, t, in);
     thr = k->mean + s->k * sqrt(k->var > 0 ? k->var : 0);

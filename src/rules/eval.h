@@ -23,6 +23,7 @@
 
 #include "core/buf.h"
 #include "rules/load.h"
+#include "rules/repeat.h"
 
 /*
  * How the engine reads an event. get() fills *out and returns true when
@@ -135,16 +136,11 @@ enum sn_status sn_rules_explain_format(const struct sn_rule_explain *x,
 enum sn_status sn_rules_explain_json(const struct sn_rule_explain *x,
                                      struct sn_buf *out);
 
-/*
- * The message as rules see it: without the blanks a relay left around it.
- * rsyslog's %msg% keeps the space after an RFC 3164 "tag:" and some
- * senders end lines with CR/LF inside the frame, so " Failed password\n"
- * must still match `msg startswith "Failed "`. Parsers keep MSG exact
- * (RFC 5424 6.4); only rule evaluation uses this view. Every accessor of
- * SN_RF_MSG goes through it, so the CLI and the daemon agree.
- */
+/* Blanks a relay left around a message: rsyslog's %msg% keeps the space
+ * after an RFC 3164 "tag:" and some senders end lines with CR/LF inside
+ * the frame. */
 static inline struct sn_str
-sn_rule_msg_view(struct sn_str s)
+sn_rule_msg_trim(struct sn_str s)
 {
     while (s.len > 0 && (s.ptr[0] == ' ' || s.ptr[0] == '\t')) {
         s.ptr++;
@@ -153,6 +149,28 @@ sn_rule_msg_view(struct sn_str s)
     while (s.len > 0 && (s.ptr[s.len - 1] == '\n' || s.ptr[s.len - 1] == '\r' ||
                          s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t'))
         s.len--;
+    return s;
+}
+
+/*
+ * The message as rules see it: trimmed (sn_rule_msg_trim), so
+ * " Failed password\n" still matches `msg startswith "Failed "`, and a
+ * relay's repeat summary ("message repeated 3 times: [ Failed ...]",
+ * rules/repeat.h) replaced by the message it repeats. Parsers keep MSG
+ * exact (RFC 5424 6.4); only rule evaluation uses this view. Every
+ * accessor of SN_RF_MSG goes through it, so the CLI and the daemon agree.
+ * The repeat check costs one byte compare for other messages.
+ */
+static inline struct sn_str
+sn_rule_msg_view(struct sn_str s)
+{
+    struct sn_str inner;
+    uint32_t n;
+
+    s = sn_rule_msg_trim(s);
+    if (s.len > 0 && (s.ptr[0] == 'm' || s.ptr[0] == 'L') &&
+        sn_repeat_unwrap(s, &inner, &n))
+        s = sn_rule_msg_trim(inner);
     return s;
 }
 

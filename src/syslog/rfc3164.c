@@ -418,6 +418,73 @@ tag_char(char c)
 }
 
 /*
+ * A TAG in brackets, "[sshd]: " or "[sshd] " (fail2ban's sample logs
+ * hold such lines from syslog daemons that bracket the program name, and
+ * from rsyslog with a "[%programname%]" template): the name is the
+ * program. It must start with a letter, so a kernel time "[1234.5] " or
+ * text in brackets stays text. Returns where CONTENT starts, or i.
+ */
+static size_t
+bracket_tag_at(const struct cur *c, size_t i, struct sn_syslog_msg *out)
+{
+    const char *p = c->p;
+    size_t j = i + 1;
+
+    if (i + 1 >= c->end || p[i] != '[' || !is_alpha(p[i + 1]))
+        return i;
+    while (j < c->end && tag_char(p[j]))
+        j++;
+    if (j >= c->end || p[j] != ']')
+        return i;
+    if (j + 1 < c->end && p[j + 1] != ':' && p[j + 1] != ' ')
+        return i;
+    out->appname = slice(p, i + 1, j);
+    sn_syslog_msg_note(out, "tag in brackets");
+    j++;
+    if (j < c->end && p[j] == ':')
+        j++;
+    if (j < c->end && p[j] == ' ')
+        j++;
+    return j;
+}
+
+/*
+ * Solaris and illumos syslogd put a message ID after the TAG: "sshd[12]:
+ * [ID 800047 auth.info] Failed ..." (the number is a hash of the
+ * message's format string, the rest its facility.level). The number is
+ * the message's MSGID; CONTENT starts after the bracket. Returns where
+ * CONTENT starts, or i when there is no such ID.
+ */
+static size_t
+solaris_id_at(const struct cur *c, size_t i, struct sn_syslog_msg *out)
+{
+    const char *p = c->p;
+    size_t d, j;
+
+    if (!has_prefix(c, i, "[ID "))
+        return i;
+    d = j = i + 4;
+    while (j < c->end && is_digit(p[j]))
+        j++;
+    if (j == d || j >= c->end || p[j] != ' ')
+        return i;
+    out->msgid = slice(p, d, j);
+    j++;
+    while (j < c->end && p[j] != ']' && p[j] != ' ')
+        j++;
+    if (j >= c->end || p[j] != ']') {
+        out->msgid.ptr = NULL;
+        out->msgid.len = 0;
+        return i;
+    }
+    sn_syslog_msg_note(out, "solaris message id");
+    j++;
+    if (j < c->end && p[j] == ' ')
+        j++;
+    return j;
+}
+
+/*
  * TAG, PID and the start of CONTENT (RFC 3164 4.1.3) at i: "name: ",
  * "name[pid]: ", "name[pid] ", "name " (the last one only when strict is
  * false: without a timestamp, a bare first word is just text). One space
@@ -429,10 +496,12 @@ static size_t
 tag_at(const struct cur *c, size_t i, bool strict, struct sn_syslog_msg *out)
 {
     const char *p = c->p;
-    size_t at = i, name_end, pid_from = 0, pid_to = 0;
+    size_t at = i, name_end, pid_from = 0, pid_to = 0, b;
 
     if (!strict && i + 1 < c->end && p[i] == ':' && p[i + 1] == ' ')
         at = i = i + 2;
+    if ((b = bracket_tag_at(c, i, out)) != i)
+        return solaris_id_at(c, b, out);
     while (i < c->end && tag_char(p[i]))
         i++;
     name_end = i;
@@ -465,7 +534,7 @@ tag_at(const struct cur *c, size_t i, bool strict, struct sn_syslog_msg *out)
     out->appname = slice(p, at, name_end);
     if (pid_to > pid_from)
         out->procid = slice(p, pid_from, pid_to);
-    return i;
+    return solaris_id_at(c, i, out);
 }
 
 /* floor(a / b) for b > 0. */

@@ -222,6 +222,8 @@ host_init(void)
     host.batch_len = h_batch_len;
     host.batch_event = h_batch_event;
     host.signal_emit = h_signal_emit;
+    /* det_rules writes the blob into the host's buffer through it. */
+    host.buf_append = sn_buf_append;
 }
 
 /* ---- fixture ------------------------------------------------------------- */

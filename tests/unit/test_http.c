@@ -1,7 +1,10 @@
 /*
  * The HTTP API's static contracts: every route of the router is in the
  * OpenAPI document (web/openapi.json) with the same method and role, and
- * every operation of the document is served; tokens are stored hashed and
+ * every operation of the document is served, by the core or by the plugin
+ * its x-sentineld-plugin names (a route of the plugin's descriptor, with
+ * the same role; relative paths under /api/v1/plugins/{instance}/);
+ * tokens are stored hashed and
  * found by secret; the router matches parameters and tells 405 from 404.
  */
 #include <json-c/json.h>
@@ -11,6 +14,7 @@
 #include <unistd.h>
 
 #include "http/http_int.h"
+#include "plugin/loader.h"
 #include "sn_test.h"
 
 static struct json_object *
@@ -59,6 +63,38 @@ SN_TEST(every_route_is_documented)
     json_object_put(doc);
 }
 
+/* Whether plugin `name` declares method path (as documented) with role. */
+static bool
+plugin_serves(const char *name, const char *method, const char *path,
+              const char *role)
+{
+    char **dirs = sn_plugin_search_path(NULL);
+    struct sn_plugin_lib *lib = NULL;
+    struct sn_error err;
+    bool found = false;
+
+    if (sn_plugin_open(name, dirs, &lib, &err) != SN_OK) {
+        printf("#   %s: %s\n", name, err.msg);
+        sn_plugin_search_path_free(dirs);
+        return false;
+    }
+    for (const struct sn_http_route *r = lib->desc->routes; r && r->method;
+         r++) {
+        char m[8], full[600];
+
+        lower(r->method, m, sizeof(m));
+        snprintf(full, sizeof(full), "%s%s",
+                 r->path[0] == '/' ? "" : "/api/v1/plugins/{instance}/",
+                 r->path);
+        if (strcmp(m, method) == 0 && strcmp(full, path) == 0 &&
+            role != NULL && strcmp(sn_role_name(r->role), role) == 0)
+            found = true;
+    }
+    sn_plugin_close(lib);
+    sn_plugin_search_path_free(dirs);
+    return found;
+}
+
 SN_TEST(every_documented_operation_is_served)
 {
     struct json_object *doc = openapi(), *paths = NULL;
@@ -73,8 +109,13 @@ SN_TEST(every_documented_operation_is_served)
         {
             bool found = false;
             char m[8];
+            struct json_object *plugin = NULL, *role = NULL;
 
-            (void)op;
+            if (json_object_object_get_ex(op, "x-sentineld-plugin", &plugin)) {
+                json_object_object_get_ex(op, "x-sentineld-role", &role);
+                found = plugin_serves(json_object_get_string(plugin), method,
+                                      path, json_object_get_string(role));
+            }
             for (const struct sn_route *r = sn_routes; r->method; r++) {
                 lower(r->method, m, sizeof(m));
                 if (strcmp(m, method) == 0 && strcmp(r->pattern, path) == 0)

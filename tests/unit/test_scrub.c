@@ -108,5 +108,28 @@ SN_TEST(json_tree_and_allow_list)
     sn_scrub_free(s);
 }
 
+/* #14: a user pattern whose match fails with an error (here its own
+ * match limit, hit by backtracking over the run of x's) must not let the
+ * rest of the text out unredacted: EMP-2 after the error is hidden too
+ * (it used to come out as " then xxx...z EMP-2 y"). */
+SN_TEST(match_error_fails_closed)
+{
+    struct sn_scrub *s;
+    struct sn_buf out;
+    struct sn_error err;
+    const char *pats[] = { "(*LIMIT_MATCH=1000)EMP-[0-9]+|(?:x|xx)+y" };
+    struct sn_strlist pl = { 1, pats };
+    const char *in = "EMP-1 then xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxz EMP-2 y";
+
+    CHECK_EQ(sn_scrub_new(&pl, NULL, &s, &err), SN_OK);
+    sn_buf_init(&out, 1 << 16);
+    /* EMP-1 matches; the search from there on fails with the limit, so
+     * everything after EMP-1 is one redaction. */
+    CHECK_EQ(sn_scrub_text(s, in, strlen(in), &out), 2);
+    CHECK_STR(sn_buf_cstr(&out), "[redacted][redacted]");
+    sn_buf_fini(&out);
+    sn_scrub_free(s);
+}
+
 SN_TEST_MAIN(SN_T(builtin_table), SN_T(user_patterns),
-             SN_T(json_tree_and_allow_list))
+             SN_T(json_tree_and_allow_list), SN_T(match_error_fails_closed))
