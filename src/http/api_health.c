@@ -24,7 +24,8 @@ sn_api_health(struct sn_req *rq)
     uint64_t evicted, dropped, late;
     struct sn_buf b;
 
-    evicted = sn_metrics_sum(m, "sentineld_plugin_corr_", "_keys_evicted_total");
+    evicted =
+        sn_metrics_sum(m, "sentineld_plugin_corr_", "_keys_evicted_total");
     dropped =
         sn_metrics_sum(m, "sentineld_plugin_corr_", "_events_dropped_total");
     late = sn_metrics_sum(m, "sentineld_plugin_corr_", "_late_dropped_total");

@@ -25,8 +25,7 @@ sn_api_incidents_summary(struct sn_req *rq)
     }
     sn_buf_init(&b, 1u << 20);
     sn_error_clear(&err);
-    if (sn_incidents_summary_json(inc, sn_clock_wall_ns(), &b, &err) ==
-            SN_OK &&
+    if (sn_incidents_summary_json(inc, sn_clock_wall_ns(), &b, &err) == SN_OK &&
         sn_buf_putc(&b, '\n') == SN_OK)
         sn_reply_json(rq, 200, &b);
     else
