@@ -655,9 +655,11 @@ sn_incidents_summary_json(struct sn_incidents *inc, int64_t now,
     if (rc == SN_OK) {
         SN_BUF_LIT(out, "]},\"top_rules\":[");
         rc = summary_query(db,
-                           "SELECT rule_id, max(title), count(*) FROM incidents"
+                           "SELECT t.rule_id, (SELECT title FROM incidents i"
+                           " WHERE i.rule_id = t.rule_id LIMIT 1), t.n FROM"
+                           " (SELECT rule_id, count(*) AS n FROM incidents"
                            " WHERE status IN ('open', 'acknowledged')"
-                           " GROUP BY rule_id ORDER BY 3 DESC, 1 LIMIT 10",
+                           " GROUP BY rule_id ORDER BY 2 DESC, 1 LIMIT 10) t",
                            0, row_rule, out, err);
     }
     if (rc == SN_OK) {

@@ -70,6 +70,13 @@ static const char *const migrations[] = {
     "ALTER TABLE incidents ADD COLUMN released INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX incidents_partition ON incidents(part_topic,"
     " part_partition, part_input) WHERE status <> 'resolved';",
+    /* 3: covering indexes for the console overview's aggregates
+     * (sn_incidents_summary_json), so they read index pages instead of
+     * every incident row with its texts: 10,000 incidents in ms. */
+    "CREATE INDEX incidents_sev_status ON incidents(severity, status);"
+    "CREATE INDEX incidents_created ON incidents(created_at);"
+    "CREATE INDEX incidents_rule_status ON incidents(rule_id, status);"
+    "CREATE INDEX incidents_key_status ON incidents(group_key, status);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
