@@ -496,7 +496,7 @@ sn_http_start(struct event_base *base, const struct sn_http_conf *conf,
     h->listen = strdup(listen);
     h->tls_cert = dup_or_null(conf->tls_cert);
     h->tls_key = dup_or_null(conf->tls_key);
-    h->web_root = dup_or_null(conf->web_root);
+    h->web_root = sn_static_web_root(conf->web_root);
     if (conf->tokens != NULL)
         h->tokens_path = strdup(conf->tokens);
     else if (env->state_dir != NULL) {

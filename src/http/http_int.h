@@ -154,9 +154,20 @@ void sn_api_whoami(struct sn_req *rq);
 void sn_api_rules_reload(struct sn_req *rq);
 void sn_api_openapi(struct sn_req *rq);
 void sn_static_serve(struct sn_req *rq);
+/* The console directory to serve for http.web_root `configured`: it, or,
+ * when it is the compiled-in install path and not installed, the web/
+ * of the build tree the binary runs from. Logs a warning naming the path
+ * when no console is found (it is served as configured: 404s). Returns a
+ * malloc'd path (NULL on ENOMEM or when configured is NULL). */
+char *sn_static_web_root(const char *configured);
 void sn_api_incidents_list(struct sn_req *rq);
 void sn_api_incidents_get(struct sn_req *rq);
+/* GET /api/v1/incidents/summary (api_overview.c). */
+void sn_api_incidents_summary(struct sn_req *rq);
 void sn_api_incidents_action(struct sn_req *rq);
+/* GET /api/v1/plugins: running instances and the routes they serve
+ * (plugin_routes.c). */
+void sn_api_plugins_list(struct sn_req *rq);
 /* GET /api/v1/audit (api_audit.c). */
 void sn_api_audit_list(struct sn_req *rq);
 /* Record what this request changed or was refused in the audit trail
