@@ -14,6 +14,7 @@
 
 #include <event2/buffer.h>
 
+#include "core/json.h"
 #include "core/log.h"
 #include "http/http_int.h"
 #include "pipeline/pipeline.h"
