@@ -20,16 +20,19 @@ check "GET /api/v1/openapi.json serves the OpenAPI document" \
     sh -c "curl -sf http://127.0.0.1:$hp/api/v1/openapi.json | grep -q '\"openapi\"'"
 stop_daemon
 
+# A web_root that does not exist is a config error (check and run, issue
+# #17); one that exists without a console is a warning naming the path.
+mkdir -p "$TMP/no-console"
 cat >"$TMP/c.yaml" <<EOC
 daemon: { state_dir: $TMP/state }
-http: { listen: "127.0.0.1:$hp", web_root: "$TMP/no-such-dir" }
+http: { listen: "127.0.0.1:$hp", web_root: "$TMP/no-console" }
 inputs:
   - { name: syslog, plugin: in_syslog, listen: ["tcp://127.0.0.1:$sp"] }
 EOC
 start_daemon "$TMP/c.yaml" "$TMP/log2"
 wait_for 30 curl -sf "http://127.0.0.1:$hp/health" -o /dev/null
 check "a web_root without a console is a warning naming the path" \
-    grep -q "web_root $TMP/no-such-dir has no index.html" "$TMP/log2"
+    grep -q "web_root $TMP/no-console has no index.html" "$TMP/log2"
 check "and the API still serves" \
     curl -sf "http://127.0.0.1:$hp/health" -o /dev/null
 stop_daemon
