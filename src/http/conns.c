@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "http/http_int.h"
 
@@ -71,15 +72,6 @@ struct sn_http_conns {
     struct sn_counter *c_open, *c_refused, *c_evicted, *c_header_to, *c_body_to,
         *c_accept_err;
 };
-
-static int64_t
-mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void
 untrack(struct sn_http_conns *cs, struct conn *c)
@@ -134,7 +126,7 @@ close_conn(struct sn_http_conns *cs, struct conn *c)
 static void
 sweep(struct sn_http_conns *cs)
 {
-    int64_t now = mono_ns();
+    int64_t now = sn_clock_mono_ns();
     int64_t head_ns = cs->h->conf.header_timeout_ms * 1000000;
     int64_t body_ns = cs->h->conf.body_timeout_ms * 1000000;
     struct conn *c, *next;
@@ -210,7 +202,7 @@ on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
                 /* "\r\n\r\n": eoh counts newlines, a '\r' keeps it. */
                 if (++c->eoh == 2) {
                     c->phase = PH_BODY;
-                    c->since_ns = mono_ns();
+                    c->since_ns = sn_clock_mono_ns();
                     return;
                 }
             } else if (p[k] != '\r')
@@ -276,7 +268,7 @@ sn_http_conns_bev(struct event_base *base, void *arg)
     bufferevent_incref(bev);
     c->bev = bev;
     c->phase = PH_HEAD;
-    c->since_ns = mono_ns();
+    c->since_ns = sn_clock_mono_ns();
     c->prev = cs->tail;
     if (cs->tail)
         cs->tail->next = c;
@@ -301,7 +293,7 @@ on_complete(struct evhttp_request *req, void *arg)
         return;
     c->phase = PH_HEAD;
     c->eoh = 0;
-    c->since_ns = mono_ns();
+    c->since_ns = sn_clock_mono_ns();
 }
 
 void
@@ -348,7 +340,7 @@ on_accept_error(struct evconnlistener *lev, void *arg)
 {
     struct sn_http_conns *cs = NULL;
     int err = EVUTIL_SOCKET_ERROR();
-    int64_t now = mono_ns();
+    int64_t now = sn_clock_mono_ns();
     bool out_of_fds =
         err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
     struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
