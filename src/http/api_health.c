@@ -14,8 +14,9 @@
 
 /* Liveness stays 200 ("the process serves"), but says when detection
  * lost state: correlation keys evicted at the rules' max_keys, events
- * dropped by a key's bound, events too late for the watermark (det_rules
- * counters, summed over rules). Lost state is health, not an incident
+ * dropped by a key's bound, events too late for the watermark (the
+ * sentineld_plugin_corr_* counters correlating detectors register,
+ * summed over rules). Lost state is health, not an incident
  * under a rule's title (docs/incidents.md "Detection degraded"). */
 void
 sn_api_health(struct sn_req *rq)
