@@ -60,7 +60,9 @@ sn_cmd_audit(int argc, char **argv)
     else if ((rc = sn_cli_paths(config, path, sizeof(path), NULL, 0)) != 0)
         return rc;
     sn_error_clear(&err);
-    if (sn_incidents_open(path, true, &inc, &err) != SN_OK ||
+    /* Writable: a store from before the chain (schema 2) is migrated,
+     * which seals its rows, before they are checked. */
+    if (sn_incidents_open(path, false, &inc, &err) != SN_OK ||
         sn_incidents_audit_verify(inc, &v, &err) != SN_OK) {
         fprintf(stderr, "sentineld audit: %s\n", err.msg);
         sn_incidents_close(inc);

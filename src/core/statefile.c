@@ -45,30 +45,44 @@ sn_statefile_own(int fd, const char *path)
     return fchown(fd, d.st_uid, d.st_gid);
 }
 
-/* Tighten and own one existing or new file; appends to note. */
+/* Tighten and own one existing or new file; appends to note. Never
+ * opens (and so never closes) an existing file: closing any descriptor
+ * of a database drops every POSIX lock this process holds on it, and
+ * another connection of this process (the manager's, while the API opens
+ * its own) would lose its locks and corrupt the database. */
 static int
 fix(const char *path, bool create, char *note, size_t note_len)
 {
-    int fd = open(path,
-                  O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0),
-                  SN_STATEFILE_MODE);
-    struct stat st;
-    int rc = 0;
+    struct stat st, d;
+    int fd;
 
-    if (fd < 0)
+    if (create) {
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                  SN_STATEFILE_MODE);
+        if (fd >= 0) { /* new: no connection can have it open */
+            int rc = sn_statefile_own(fd, path);
+            close(fd);
+            return rc;
+        }
+        if (errno != EEXIST)
+            return -1;
+    }
+    if (lstat(path, &st) != 0)
         return !create && errno == ENOENT ? 0 : -1;
-    if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0) {
+    if (!S_ISREG(st.st_mode))
+        return 0;
+    if ((st.st_mode & 077) != 0) {
         size_t used = strlen(note);
-        if (fchmod(fd, SN_STATEFILE_MODE) != 0)
-            rc = -1;
-        else if (used < note_len)
+        if (chmod(path, SN_STATEFILE_MODE) != 0)
+            return -1;
+        if (used < note_len)
             snprintf(note + used, note_len - used, "%s%s was %03o",
                      used ? ", " : "", path, (unsigned)(st.st_mode & 0777));
     }
-    if (rc == 0)
-        rc = sn_statefile_own(fd, path);
-    close(fd);
-    return rc;
+    if (geteuid() == 0 && dir_of(path, &d) == 0 && d.st_uid != 0 &&
+        (st.st_uid != d.st_uid || st.st_gid != d.st_gid))
+        return lchown(path, d.st_uid, d.st_gid);
+    return 0;
 }
 
 int

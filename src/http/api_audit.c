@@ -69,10 +69,11 @@ sn_api_audit_list(struct sn_req *rq)
     q.action = sn_req_query(rq, "action");
     if (((v = sn_req_query(rq, "since")) && !sn_time_parse(v, &q.since_ns)) ||
         ((v = sn_req_query(rq, "until")) && !sn_time_parse(v, &q.until_ns))) {
-        sn_reply_error(rq, 400, "bad_query",
-                       "since/until '%s': expected RFC 3339 UTC "
-                       "(2026-01-02T03:04:05Z) or nanoseconds",
-                       v);
+        sn_reply_error(
+            rq, 400, "bad_query",
+            "since/until '%s': expected RFC 3339 UTC "
+            "(2026-01-02T03:04:05Z, a real date before 2200) or nanoseconds",
+            v);
         return;
     }
     if ((v = sn_req_query(rq, "cursor")) != NULL) {

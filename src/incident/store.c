@@ -79,6 +79,7 @@ static const char *const migrations[] = {
      * row may be sealed (hash set) once; rows written before this
      * migration are sealed by it (sn_audit_backfill). audit_anchor: the
      * hash of the last row pruned, where the chain now starts. */
+    "DROP TRIGGER audit_append_only;"
     "ALTER TABLE audit ADD COLUMN target TEXT;"
     "ALTER TABLE audit ADD COLUMN result TEXT NOT NULL DEFAULT 'ok';"
     "ALTER TABLE audit ADD COLUMN details TEXT;"
@@ -87,7 +88,6 @@ static const char *const migrations[] = {
     "UPDATE audit SET target = incident_id;"
     "CREATE INDEX audit_at ON audit(at);"
     "CREATE INDEX audit_actor ON audit(actor, seq);"
-    "DROP TRIGGER audit_append_only;"
     "CREATE TRIGGER audit_append_only BEFORE UPDATE ON audit"
     " WHEN OLD.hash IS NOT NULL BEGIN"
     " SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"
