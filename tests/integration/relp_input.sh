@@ -15,7 +15,7 @@ for d in /usr/lib/x86_64-linux-gnu/rsyslog /usr/lib/*/rsyslog /usr/lib/rsyslog \
     [ -f "$d/omrelp.so" ] && omrelp=yes
 done
 [ "$omrelp" = yes ] || skip_all "rsyslog-relp (omrelp.so) not installed"
-tap_plan 8
+tap_plan 9
 N=${RELP_N:-5000}
 
 p_relp=$(free_port)
@@ -106,8 +106,30 @@ check "/metrics: no RELP errors" \
     test "$(metric sentineld_plugin_relp_errors_total "$TMP/m1")" -eq 0
 
 # sentineld goes away; rsyslog keeps what arrives in its action queue.
+# A second session, opened by hand, shows what rsyslog is told at stop:
+# librelp's "serverclose" (the sender suspends the action and retries).
+python3 - "$p_relp" >"$TMP/sc.out" 2>&1 <<'EOPY' &
+import socket, sys
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+offer = b'relp_version=0\nrelp_software=test\ncommands=syslog'
+s.sendall(b'1 open %d %s\n' % (len(offer), offer))
+s.settimeout(30)
+data = b''
+while b'serverclose' not in data:
+    d = s.recv(4096)
+    if not d:
+        break
+    data += d
+    sys.stdout.write(d.decode(errors='replace'))
+    sys.stdout.flush()
+EOPY
+SCPID=$!
+PIDS="$PIDS $SCPID"
+wait_for 10 grep -q "^1 rsp .* 200 OK" "$TMP/sc.out"
 stop_daemon
-check "sentineld exits 0 on SIGTERM with a RELP session open" test $? -eq 0
+check "sentineld exits 0 on SIGTERM with RELP sessions open" test $? -eq 0
+wait "$SCPID"
+check "open RELP sessions receive serverclose at stop" grep -q "^0 serverclose" "$TMP/sc.out"
 feed "$N" "$N"
 sleep 2
 check "nothing arrives while sentineld is down" test "$(seq_lines)" -eq "$N"
