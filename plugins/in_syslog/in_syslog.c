@@ -31,7 +31,8 @@
 static const struct sn_option is_options[] = {
     { "listen", SN_OPT_LIST, "tcp://127.0.0.1:5514", C_OFF(listen),
       "URLs to receive on: udp://HOST:PORT, tcp://HOST:PORT, "
-      "tls://HOST:PORT, relp://HOST:PORT (rsyslog omrelp), "
+      "tls://HOST:PORT, relp://HOST:PORT and relp+tls://HOST:PORT (rsyslog "
+      "omrelp), "
       "unix:///path (datagram, like /dev/log), "
       "unix-stream:///path; IPv6 as [::1]:514",
       0, 0, NULL, false },
@@ -231,8 +232,10 @@ is_init(const struct sn_host *host, struct sn_instance *inst,
         }
         if (l->proto == IS_TLS)
             have_tls = true;
-        if (l->proto == IS_RELP)
+        if (is_proto_relp(l->proto))
             s->have_relp = true;
+        if (l->proto == IS_RELP_TLS)
+            s->have_relp_tls = true;
         else if (l->proto == IS_UDP || l->proto == IS_UNIX_DGRAM)
             s->have_dgram = true;
         else
@@ -273,6 +276,19 @@ is_init(const struct sn_host *host, struct sn_instance *inst,
         rc = is_tls_new(s, &s->tls, err, err_len);
         if (rc != SN_OK)
             return rc;
+    } else if (s->have_relp_tls) {
+        if (c->tls_cert == NULL || c->tls_key == NULL) {
+            snprintf(err, err_len,
+                     "a relp+tls:// listener needs tls_cert and tls_key");
+            return SN_ECONFIG;
+        }
+        if (c->tls_verify_client == IS_VERIFY_OPTIONAL) {
+            /* librelp verifies a client certificate always or never. */
+            snprintf(err, err_len,
+                     "tls_verify_client: optional is not available for "
+                     "relp+tls:// (librelp): use none or required");
+            return SN_ECONFIG;
+        }
     } else if (c->tls_cert != NULL || c->tls_key != NULL || c->tls_ca != NULL ||
                c->tls_permitted_peers.n > 0) {
         host->log(inst, SN_LOG_WARN,
@@ -362,7 +378,7 @@ is_start(void *state, char *err, size_t err_len)
     for (size_t i = 0; i < s->n_ls; i++) {
         enum sn_status rc;
 
-        if (s->ls[i].proto == IS_RELP)
+        if (is_proto_relp(s->ls[i].proto))
             continue; /* librelp binds them: is_relp_bind below */
         rc = is_listen_bind(s, &s->ls[i], err, err_len);
         if (rc != SN_OK) {
@@ -457,7 +473,7 @@ is_run(void *state)
     for (size_t i = 0; i < s->n_ls; i++) {
         struct is_listener *l = &s->ls[i];
 
-        if (l->fd < 0 || l->proto == IS_RELP)
+        if (l->fd < 0 || is_proto_relp(l->proto))
             continue;
         if (l->proto == IS_UDP || l->proto == IS_UNIX_DGRAM) {
             if (is_udp_setup(s, l) != SN_OK) {

@@ -60,7 +60,14 @@ enum is_proto {
     IS_UNIX_DGRAM,  /* unix:///path, like /dev/log */
     IS_UNIX_STREAM, /* unix-stream:///path */
     IS_RELP,        /* relp://HOST:PORT: librelp binds and reads it */
+    IS_RELP_TLS,    /* relp+tls://HOST:PORT: the same over librelp's TLS */
 };
+
+static inline bool
+is_proto_relp(enum is_proto p)
+{
+    return p == IS_RELP || p == IS_RELP_TLS;
+}
 
 /* One `listen` URL: parsed by init, bound by start, closed when run ends. */
 struct is_listener {
@@ -117,6 +124,7 @@ struct is_state {
     bool have_stream; /* a tcp, tls or unix-stream listener */
     bool have_dgram;
     bool have_relp;
+    bool have_relp_tls;
     struct is_relp *relp; /* the librelp engine while started, or NULL */
     struct is_tls *tls;                /* NULL without a tls:// listener */
     struct sn_framer_opts framer_opts; /* every connection's framer */

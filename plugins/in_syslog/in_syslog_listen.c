@@ -40,6 +40,8 @@ is_proto_name(enum is_proto p)
         return "unix-stream";
     case IS_RELP:
         return "relp";
+    case IS_RELP_TLS:
+        return "relp+tls";
     }
     return "?";
 }
@@ -49,7 +51,7 @@ bad_url(const char *url, const char *why, char *err, size_t err_len)
 {
     snprintf(err, err_len,
              "listen URL \"%s\": %s (expected udp://HOST:PORT, "
-             "tcp://HOST:PORT, tls://HOST:PORT, relp://HOST:PORT, "
+             "tcp://HOST:PORT, tls://HOST:PORT, relp[+tls]://HOST:PORT, "
              "unix:///path or unix-stream:///path; IPv6 hosts in brackets: "
              "[::1]:514)",
              url, why);
@@ -137,6 +139,7 @@ is_listen_parse(const char *url, struct is_listener *l, char *err,
         { "tcp://", IS_TCP },
         { "tls://", IS_TLS },
         { "relp://", IS_RELP },
+        { "relp+tls://", IS_RELP_TLS },
         { "unix://", IS_UNIX_DGRAM },
         { "unix-stream://", IS_UNIX_STREAM },
     };

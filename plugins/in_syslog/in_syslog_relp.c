@@ -177,6 +177,35 @@ addr_strings(const struct is_listener *l, char *host, size_t host_len,
     }
 }
 
+/* relp+tls://: the tls_* options, mapped onto librelp's (OpenSSL). The
+ * librelp API takes char *, never writes through it. */
+static relpRetVal
+relp_tls(struct is_state *s, relpSrv_t *srv)
+{
+    const struct is_conf *c = s->c;
+    relpRetVal rc = relpSrvEnableTLS2(srv);
+
+    if (rc == RELP_RET_OK)
+        rc = relpSrvSetOwnCert(srv, (char *)c->tls_cert);
+    if (rc == RELP_RET_OK)
+        rc = relpSrvSetPrivKey(srv, (char *)c->tls_key);
+    if (rc == RELP_RET_OK && c->tls_ca != NULL)
+        rc = relpSrvSetCACert(srv, (char *)c->tls_ca);
+    if (rc == RELP_RET_OK && c->tls_min_version == IS_TLS_1_3)
+        rc = relpSrvSetTlsConfigCmd(srv, (char *)"MinProtocol=TLSv1.3");
+    if (rc == RELP_RET_OK && c->tls_verify_client == IS_VERIFY_REQUIRED) {
+        /* "name": the certificate's names must be permitted peers;
+         * "certvalid": any certificate the CA signed. */
+        rc = relpSrvSetAuthMode(
+            srv, (char *)(c->tls_permitted_peers.n > 0 ? "name" : "certvalid"));
+        for (size_t i = 0; rc == RELP_RET_OK && i < c->tls_permitted_peers.n;
+             i++)
+            rc = relpSrvAddPermittedPeer(
+                srv, (char *)c->tls_permitted_peers.items[i]);
+    }
+    return rc;
+}
+
 static void
 relp_free(struct is_relp *r)
 {
@@ -210,6 +239,11 @@ is_relp_bind(struct is_state *s, char *err, size_t err_len)
     relpEngineSetSyslogRcv2(r->engine, on_syslog);
     /* The peer is logged by address: no reverse lookup per session. */
     relpEngineSetDnsLookupMode(r->engine, 0);
+    if (s->have_relp_tls &&
+        relpEngineSetTLSLibByName(r->engine, "openssl") != RELP_RET_OK) {
+        snprintf(err, err_len, "librelp has no OpenSSL support for relp+tls");
+        return SN_ECONFIG;
+    }
     relpEngineSetEnableCmd(r->engine, (unsigned char *)"syslog",
                            eRelpCmdState_Required);
     for (size_t i = 0; i < s->n_ls; i++) {
@@ -218,7 +252,7 @@ is_relp_bind(struct is_state *s, char *err, size_t err_len)
         char host[INET6_ADDRSTRLEN], port[8];
         relpRetVal rc;
 
-        if (l->proto != IS_RELP)
+        if (!is_proto_relp(l->proto))
             continue;
         addr_strings(l, host, sizeof(host), port, sizeof(port));
         rc = relpEngineListnerConstruct(r->engine, &srv);
@@ -235,6 +269,8 @@ is_relp_bind(struct is_state *s, char *err, size_t err_len)
                 relpSrvSetOversizeMode(srv, s->c->oversize == IS_OVERSIZE_REJECT
                                                 ? RELP_OVERSIZE_ABORT
                                                 : RELP_OVERSIZE_TRUNCATE);
+        if (rc == RELP_RET_OK && l->proto == IS_RELP_TLS)
+            rc = relp_tls(s, srv);
         if (rc == RELP_RET_OK)
             rc = relpEngineListnerConstructFinalize(r->engine, srv);
         if (rc != RELP_RET_OK) {
@@ -244,9 +280,9 @@ is_relp_bind(struct is_state *s, char *err, size_t err_len)
                      l->url, (int)rc);
             return SN_EIO;
         }
-        snprintf(l->bound, sizeof(l->bound), "relp://%s%s%s:%s",
-                 strchr(host, ':') != NULL ? "[" : "", host,
-                 strchr(host, ':') != NULL ? "]" : "", port);
+        snprintf(l->bound, sizeof(l->bound), "%s://%s%s%s:%s",
+                 is_proto_name(l->proto), strchr(host, ':') != NULL ? "[" : "",
+                 host, strchr(host, ':') != NULL ? "]" : "", port);
         s->host->log(s->inst, SN_LOG_INFO, "listening on %s", l->bound);
     }
     return SN_OK;
@@ -290,7 +326,7 @@ wake_engine(struct is_state *s)
         struct sockaddr_storage to;
         int fd;
 
-        if (l->proto != IS_RELP)
+        if (!is_proto_relp(l->proto))
             continue;
         memcpy(&to, &l->addr, sizeof(to));
         if (to.ss_family == AF_INET) {
