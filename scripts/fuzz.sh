@@ -15,12 +15,27 @@ src/syslog/detect.c"
 LIB="$LIB src/core/error.c src/incident/scrub.c"
 EXT_CFLAGS=$(pkg-config --cflags json-c libpcre2-8)
 EXT_LIBS=$(pkg-config --libs json-c libpcre2-8)
+# The HTTP target runs the real server, so it links the daemon's core:
+# every source under src/ but the CLI and the daemon's wiring, with a
+# config.h standing in for configure's.
+HTTP_LIB=$(ls src/*/*.c | grep -v -e '^src/cli/' -e '^src/daemon/')
+HTTP_CFLAGS="-I$out -DSN_PLUGINDIR=\"/nonexistent\" -DSN_SYSCONFDIR=\"/etc\" \
+-DSN_WEBDIR=\"web\" $(pkg-config --cflags libevent libevent_openssl \
+libevent_pthreads yaml-0.1 json-c sqlite3 libpcre2-8 openssl)"
+HTTP_LIBS="$(pkg-config --libs libevent libevent_openssl libevent_pthreads \
+yaml-0.1 json-c sqlite3 libpcre2-8 openssl) -ldl -lpthread -lm"
+printf '#define PACKAGE_VERSION "fuzz"\n' >"$out/config.h"
 for t in tests/fuzz/fuzz_*.c; do
     name=$(basename "$t" .c)
     corpus="tests/fuzz/corpus/${name#fuzz_}"
+    lib="$LIB" cflags="$EXT_CFLAGS" libs="$EXT_LIBS"
+    if [ "$name" = fuzz_http ]; then
+        lib="$HTTP_LIB" cflags="$HTTP_CFLAGS" libs="$HTTP_LIBS"
+    fi
+    # shellcheck disable=SC2086
     clang -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-        -Iinclude -Isrc $EXT_CFLAGS "$t" $LIB $EXT_LIBS -o "$out/$name"
+        -Iinclude -Isrc $cflags "$t" $lib $libs -o "$out/$name"
     mkdir -p "$out/$name.corpus"
     echo "fuzzing $name for ${secs}s"
     if ! "$out/$name" -max_total_time="$secs" -max_len=4096 \

@@ -1,9 +1,13 @@
 /*
- * sentineld console: one script, no framework, no build step. The token
- * stays in sessionStorage; every API call sends it as a bearer token. The
- * live feed is read with fetch() (so the token goes in a header, not the
- * URL) and parsed as Server-Sent Events; it resumes with Last-Event-ID
- * and refetches the list when the server reports a gap.
+ * sentineld console, core: API calls, login, the live feed, routing, time
+ * formatting, the incident list and the events page. The pages with more
+ * to draw (overview, incident, rules, audit) are in views.js. No
+ * framework, no build step. The token stays in sessionStorage; every API
+ * call sends it as a bearer token. The live feed is read with fetch() (so
+ * the token goes in a header, not the URL) and parsed as Server-Sent
+ * Events; it resumes with Last-Event-ID and refetches when the server
+ * reports a gap. Shapes come from the OpenAPI document the daemon serves
+ * (components.schemas: Incident, Signal, ...), loaded at sign-in.
  */
 "use strict";
 
@@ -14,11 +18,24 @@ const el = (tag, cls, text) => {
   if (text !== undefined && text !== null) e.textContent = String(text);
   return e;
 };
+const link = (href, text, cls) => {
+  const a = el("a", cls, text);
+  a.href = href;
+  return a;
+};
 const RANK = { viewer: 1, operator: 2, admin: 3 };
-const SEVS = ["info", "low", "medium", "high", "critical"];
-const state = { token: sessionStorage.getItem("sn_token") || "", me: null,
+const state = { token: sessionStorage.getItem("sn_token") || "", me: null, schema: null,
   incidents: new Map(), cursor: null, lastSeq: null, feed: null,
-  events: [], lastEvents: null };
+  utc: localStorage.getItem("sn_utc") === "1", view: null, listeners: [] };
+
+/* Enumerations from the OpenAPI document; the fallbacks are only used if
+ * the document cannot be read. */
+const SEVS = () => (state.schema && state.schema.Severity.enum) || ["info", "low", "medium", "high", "critical"];
+const STATUSES = () => (state.schema && state.schema.Status.enum) || ["open", "acknowledged", "resolved", "suppressed"];
+const describe = (schema, prop) => {
+  const s = state.schema && state.schema[schema];
+  return (s && s.properties && s.properties[prop] && s.properties[prop].description) || "";
+};
 
 async function api(method, path, body) {
   const r = await fetch(path, { method, headers: Object.assign(
@@ -37,6 +54,36 @@ async function api(method, path, body) {
   return json;
 }
 
+/* ---- time: the browser's zone, or UTC ------------------------------------ */
+
+const pad = (n, w) => String(n).padStart(w || 2, "0");
+function fmtTime(t, withDate) {
+  if (t === null || t === undefined || t === "") return "";
+  const d = typeof t === "number" ? new Date(t) : new Date(t);
+  if (isNaN(d)) return String(t);
+  const u = state.utc;
+  const Y = u ? d.getUTCFullYear() : d.getFullYear(), M = u ? d.getUTCMonth() + 1 : d.getMonth() + 1;
+  const D = u ? d.getUTCDate() : d.getDate(), h = u ? d.getUTCHours() : d.getHours();
+  const m = u ? d.getUTCMinutes() : d.getMinutes(), s = u ? d.getUTCSeconds() : d.getSeconds();
+  const tz = u ? "Z" : "";
+  const clock = pad(h) + ":" + pad(m) + ":" + pad(s) + tz;
+  return withDate === false ? clock : Y + "-" + pad(M) + "-" + pad(D) + " " + clock;
+}
+const nsTime = (ns, withDate) => (ns ? fmtTime(Number(ns) / 1e6, withDate) : "");
+function fmtDuration(ns) {
+  const s = Number(ns) / 1e9;
+  if (s < 1) return Math.round(s * 1000) + " ms";
+  if (s < 120) return (Math.round(s * 10) / 10) + " s";
+  if (s < 7200) return Math.round(s / 60) + " min";
+  if (s < 172800) return Math.round(s / 3600) + " h";
+  return Math.round(s / 86400) + " days";
+}
+function timeCell(t) {
+  const td = el("td", "mono time", fmtTime(t));
+  td.title = t ? new Date(typeof t === "number" ? t : t).toISOString() : "";
+  return td;
+}
+
 /* ---- login -------------------------------------------------------------- */
 
 async function login(token) {
@@ -48,9 +95,15 @@ async function login(token) {
     sessionStorage.removeItem("sn_token");
     return e.message;
   }
+  try {
+    const doc = await api("GET", "/api/v1/openapi.json");
+    state.schema = doc.components.schemas;
+    state.paths = doc.paths;
+  } catch (e) { state.schema = null; state.paths = null; }
   sessionStorage.setItem("sn_token", token);
   $("#who").textContent = state.me.name + " (" + state.me.role + ")";
   $("#logout").classList.remove("hidden");
+  fillFilters();
   startFeed();
   route();
   return null;
@@ -63,6 +116,14 @@ function logout() {
   if (state.feed) state.feed.abort();
   location.hash = "#/";
   location.reload();
+}
+
+function fillFilters() {
+  const st = $("#f-status"), sv = $("#f-severity");
+  st.replaceChildren(el("option", null, "any status"), ...STATUSES().map((s) => el("option", null, s)));
+  st.firstChild.value = "";
+  sv.replaceChildren(el("option", null, "any severity"), ...SEVS().map((s) => el("option", null, s)));
+  sv.firstChild.value = "";
 }
 
 /* ---- incident list ----------------------------------------------------- */
@@ -80,7 +141,7 @@ function filters() {
 function matches(inc) {
   const f = filters();
   if (f.get("status") && inc.status !== f.get("status")) return false;
-  if (f.get("severity") && SEVS.indexOf(inc.severity) < SEVS.indexOf(f.get("severity"))) return false;
+  if (f.get("severity") && SEVS().indexOf(inc.severity) < SEVS().indexOf(f.get("severity"))) return false;
   if (f.get("rule") && inc.rule_id !== f.get("rule")) return false;
   const t = f.get("q");
   if (t && ![inc.title, inc.rule_id, JSON.stringify(inc.group_key)].some((s) => s && s.includes(t))) return false;
@@ -92,20 +153,17 @@ function keyText(k) {
   return Object.entries(k).map(([a, b]) => a + "=" + b).join(" ");
 }
 
-function shortTime(t) {
-  return t ? t.replace("T", " ").replace(/\.\d+Z$/, "Z") : "";
-}
-
 function row(inc) {
   const tr = el("tr");
   tr.dataset.id = inc.id;
+  const title = el("td", "title");
+  title.append(link("#/incident/" + inc.id, inc.title || inc.rule_id));
+  const rule = el("td", "mono wide");
+  rule.append(link("#/rules/" + encodeURIComponent(inc.rule_id), inc.rule_id));
   tr.append(el("td", "sev sev-" + inc.severity, inc.severity),
     el("td", "status", inc.status + (inc.pending_approval ? " (pending)" : "")),
-    el("td", "title", inc.title || inc.rule_id), el("td", "mono", inc.rule_id),
-    el("td", "key", keyText(inc.group_key)), el("td", null, inc.hit_count),
-    el("td", "mono", shortTime(inc.last_seen)), el("td", null, inc.owner || ""),
-    el("td", null, inc.version));
-  tr.addEventListener("click", () => { location.hash = "#/incident/" + inc.id; });
+    title, rule, el("td", "key", keyText(inc.group_key)), el("td", "num", inc.hit_count),
+    timeCell(inc.last_seen), el("td", "wide", inc.owner || ""), el("td", "wide num", inc.version));
   return tr;
 }
 
@@ -114,7 +172,12 @@ function renderList() {
   const rows = [...state.incidents.values()].filter(matches)
     .sort((a, b) => (b.last_seen || "").localeCompare(a.last_seen || ""));
   tb.replaceChildren(...rows.map(row));
-  drawChart();
+  if (!rows.length) {
+    const tr = el("tr"), td = el("td", "facts", "no incidents match");
+    td.colSpan = 9;
+    tr.append(td);
+    tb.append(tr);
+  }
 }
 
 async function loadList(more) {
@@ -137,18 +200,19 @@ function setConn(cls, text) {
   c.textContent = text;
 }
 
+/* Views register what they want to hear while they are shown. */
+function onIncident(fn) { state.listeners.push(fn); }
+
 function onFeed(ev, data, id) {
   if (id) state.lastSeq = id;
-  if (ev === "gap") { loadList(false).catch(() => {}); return; }
+  if (ev === "gap") { if (state.view === "incidents") loadList(false).catch(() => {}); return; }
   if (ev !== "incident") return;
   const inc = JSON.parse(data);
   const old = state.incidents.get(inc.id);
   if (old && old.version > inc.version) return;
   state.incidents.set(inc.id, inc);
-  if ($("#list-view").classList.contains("hidden")) {
-    if (current() === inc.id) showIncident(inc.id);
-    return;
-  }
+  for (const fn of state.listeners) fn(inc);
+  if (state.view !== "incidents") return;
   renderList();
   const tr = document.querySelector('#incidents tr[data-id="' + inc.id + '"]');
   if (tr) tr.classList.add("flash");
@@ -198,204 +262,7 @@ async function startFeed() {
   }
 }
 
-/* ---- volume chart -------------------------------------------------------- */
-
-async function sampleEvents() {
-  try {
-    const r = await fetch("/metrics");
-    const t = await r.text();
-    let sum = 0;
-    for (const m of t.matchAll(/^sentineld_input_records_total\{[^}]*\} (\d+)/gm)) sum += Number(m[1]);
-    const now = Date.now();
-    if (state.lastEvents) {
-      const rate = (sum - state.lastEvents.v) / ((now - state.lastEvents.t) / 1000);
-      state.events.push({ t: now, rate: Math.max(0, rate) });
-      state.events = state.events.filter((e) => now - e.t < 30 * 60e3);
-    }
-    state.lastEvents = { t: now, v: sum };
-    drawChart();
-  } catch (e) { /* the chart is best effort */ }
-}
-
-function drawChart() {
-  const c = $("#chart");
-  if (!c || !c.getContext) return;
-  const g = c.getContext("2d"), W = c.width, H = c.height, now = Date.now();
-  const bins = new Array(30).fill(0);
-  for (const i of state.incidents.values()) {
-    const age = (now - Date.parse(i.last_seen)) / 60e3;
-    if (age >= 0 && age < 30) bins[29 - Math.floor(age)]++;
-  }
-  g.clearRect(0, 0, W, H);
-  const bmax = Math.max(1, ...bins), bw = W / 30;
-  g.fillStyle = "#d9480f";
-  bins.forEach((n, k) => { const h = (n / bmax) * (H - 4); g.fillRect(k * bw + 1, H - h, bw - 2, h); });
-  const emax = Math.max(1, ...state.events.map((e) => e.rate));
-  g.strokeStyle = "#1f6feb";
-  g.beginPath();
-  state.events.forEach((e, k) => {
-    const x = W - ((now - e.t) / (30 * 60e3)) * W, y = H - (e.rate / emax) * (H - 4) - 2;
-    if (k) g.lineTo(x, y); else g.moveTo(x, y);
-  });
-  g.stroke();
-  g.fillStyle = "#1b1f24";
-  g.font = "10px sans-serif";
-  const last = state.events.length ? state.events[state.events.length - 1].rate : 0;
-  g.fillText(Math.round(last) + " ev/s · " + bins.reduce((a, b) => a + b, 0) + " inc/30m", 4, 10);
-}
-
-/* ---- incident page -------------------------------------------------------- */
-
-function current() {
-  const m = location.hash.match(/^#\/incident\/([0-9a-f-]+)$/);
-  return m ? m[1] : null;
-}
-
-const nsTime = (ns) => (ns ? new Date(Number(ns) / 1e6).toISOString() : "");
-
-function facts(pairs) {
-  const d = el("div", "facts");
-  for (const [k, v] of pairs) {
-    const s = el("span", null, k + " ");
-    s.append(el("b", null, v));
-    d.append(s);
-  }
-  return d;
-}
-
-function renderHead(inc) {
-  const h = $("#inc-head");
-  const t = el("h1");
-  t.append(el("span", "sev sev-" + inc.severity, inc.severity + " "), document.createTextNode(inc.title || inc.rule_id));
-  h.replaceChildren(t, facts([["status", inc.status], ["rule", inc.rule_id], ["key", keyText(inc.group_key)],
-    ["hits", inc.hit_count], ["first", shortTime(inc.first_seen)], ["last", shortTime(inc.last_seen)],
-    ["owner", inc.owner || "—"], ["version", inc.version]]));
-  if (inc.description) h.append(el("p", null, inc.description));
-  if (inc.pending_approval) {
-    const p = inc.pending_approval;
-    h.append(el("p", "pending", "Waiting for approval: " + p.action + (p.to ? " to " + p.to : "") +
-      ", requested by " + p.requested_by + " — " + (p.reason || "")));
-  }
-}
-
-function renderActions(inc) {
-  const box = $("#actions");
-  box.replaceChildren();
-  const role = RANK[state.me.role] || 0;
-  const approver = RANK[state.me.approve_role] || 2;
-  const acts = [["acknowledge", inc.status === "open"], ["assign", true], ["comment", true],
-    ["resolve", inc.status !== "resolved"], ["reopen", inc.status === "resolved" || inc.status === "suppressed"],
-    ["suppress", inc.status !== "resolved" && inc.status !== "suppressed" && !inc.pending_approval],
-    ["approve", !!inc.pending_approval], ["reject", !!inc.pending_approval]];
-  for (const [a, applies] of acts) {
-    const need = a === "approve" || a === "reject" ? approver : 2;
-    if (role < need || !applies) continue;
-    const b = el("button", null, a[0].toUpperCase() + a.slice(1));
-    b.id = "act-" + a;
-    b.addEventListener("click", () => act(inc.id, a));
-    box.append(b);
-  }
-  if (role < 2) box.append(el("span", "facts", "read-only: your role is " + state.me.role));
-}
-
-function renderExplanation(inc) {
-  const ex = inc.explanation || {};
-  const tb = $("#trace tbody");
-  tb.replaceChildren();
-  for (const t of ex.trace || []) {
-    const tr = el("tr");
-    tr.append(el("td", t.pass ? "pass" : "fail", t.pass ? "PASS" : "FAIL"),
-      el("td", "mono", t.expr || t.condition || ""), el("td", "mono", t.actual === undefined ? "" : JSON.stringify(t.actual)));
-    tb.append(tr);
-  }
-  if (!(ex.trace || []).length) {
-    const tr = el("tr");
-    const td = el("td", "facts", "no condition trace in this signal");
-    td.colSpan = 3;
-    tr.append(td);
-    tb.append(tr);
-  }
-  const w = ex.window;
-  let txt = "";
-  if (w) {
-    const secs = (w.length_ns || 0) / 1e9;
-    txt = (ex.kind || "window") + ": " + w.count + (w.count >= w.threshold ? " ≥ " : " < ") + w.threshold +
-      " within " + secs + " s (" + shortTime(nsTime(w.first_ns)) + " → " + shortTime(nsTime(w.last_ns)) + ")";
-    if (ex.baseline) txt += "; baseline mean " + ex.baseline.mean + " ± " + ex.baseline.k + "×" + ex.baseline.stddev;
-    if (ex.new_value) txt += "; new value " + ex.new_value;
-  }
-  $("#window").textContent = txt ? "Window math: " + txt : "";
-  const seq = $("#sequence");
-  seq.replaceChildren();
-  const steps = ex.sequence || [];
-  const t0 = steps.length ? Number(steps[0].time_ns) : 0;
-  for (const s of steps) {
-    const li = el("li");
-    li.append(el("span", "t", "+" + ((Number(s.time_ns) - t0) / 1e9).toFixed(1) + "s"),
-      el("span", "mono", s.rule + ": "), document.createTextNode(s.summary || ""));
-    seq.append(li);
-  }
-  if (!steps.length) seq.append(el("li", "facts", "not a sequence rule"));
-  const ev = $("#evidence tbody");
-  ev.replaceChildren();
-  const items = [];
-  const e = ex.evidence || {};
-  for (const x of [...(e.first || []), ...(e.last || [])]) items.push([nsTime(x.time_ns), x.summary]);
-  if (!items.length) for (const x of inc.evidence || []) items.push([x.time, x.summary]);
-  for (const [t, s] of items) {
-    const tr = el("tr");
-    tr.append(el("td", "mono", shortTime(t)), el("td", "mono", typeof s === "string" ? s : JSON.stringify(s)));
-    ev.append(tr);
-  }
-}
-
-function renderAudit(inc) {
-  const tb = $("#audit tbody");
-  tb.replaceChildren(...(inc.audit || []).map((a) => {
-    const tr = el("tr");
-    tr.append(el("td", null, a.version), el("td", "mono", shortTime(a.at)), el("td", null, a.actor),
-      el("td", null, a.action), el("td", null, a.reason), el("td", "mono", a.correlation_id || ""));
-    return tr;
-  }));
-}
-
-async function showIncident(id) {
-  let inc;
-  try {
-    inc = await api("GET", "/api/v1/incidents/" + encodeURIComponent(id));
-  } catch (e) {
-    $("#inc-head").replaceChildren(el("p", "err", e.message));
-    return;
-  }
-  renderHead(inc);
-  renderActions(inc);
-  renderExplanation(inc);
-  renderAudit(inc);
-}
-
-function act(id, action) {
-  const d = $("#act-dialog");
-  $("#act-title").textContent = action[0].toUpperCase() + action.slice(1) + " incident";
-  $("#owner-label").classList.toggle("hidden", action !== "assign");
-  $("#act-reason").value = "";
-  $("#act-owner").value = "";
-  $("#act-err").textContent = "";
-  d.onclose = async () => {
-    if (d.returnValue !== "ok") return;
-    const body = { reason: $("#act-reason").value.trim() };
-    if (action === "assign") body.owner = $("#act-owner").value.trim();
-    try {
-      await api("POST", "/api/v1/incidents/" + id + "/" + action, body);
-      showIncident(id);
-    } catch (e) {
-      $("#act-err").textContent = e.code + ": " + e.message;
-      d.showModal();
-    }
-  };
-  d.showModal();
-}
-
-/* ---- event search and volume chart -------------------------------------- */
+/* ---- events: search, volume chart, live tail --------------------------- */
 
 const SYSLOG_SEV = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
 const PALETTE = ["#3b6fd8", "#d9480f", "#1a7f37", "#b08900", "#8e44ad", "#0b7285",
@@ -417,13 +284,14 @@ function eventQuery() {
 
 function fieldsText(f) {
   if (!f) return "";
-  return Object.entries(f).map(([k, v]) => k + "=" + v).join(" ");
+  return Object.entries(f).map(([k, v]) => k + "=" + (typeof v === "object" ? JSON.stringify(v) : v)).join(" ");
 }
 
 function eventRow(item) {
   const e = item.event || {};
   const tr = el("tr");
-  tr.append(el("td", "mono", new Date(item.time_ns / 1e6).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z")),
+  tr.dataset.t = String(item.time_ns);
+  tr.append(timeCell(Number(item.time_ns) / 1e6),
     el("td", null, e.hostname || ""), el("td", null, e.appname || ""),
     el("td", null, e.severity === null || e.severity === undefined ? "" : SYSLOG_SEV[e.severity]),
     el("td", "msg", e.msg || ""), el("td", "key", fieldsText(e.fields)));
@@ -451,8 +319,29 @@ async function loadEvents(more) {
   const tb = $("#events tbody");
   const rows = page.events.map(eventRow);
   if (more) tb.append(...rows); else tb.replaceChildren(...rows);
+  if (!more) state.evNewest = page.events.length ? Number(page.events[0].time_ns) : state.evNewest || 0;
   state.evCursor = page.next_cursor;
   $("#ev-more").classList.toggle("hidden", !page.next_cursor);
+}
+
+/* Live tail: every 2 s, the events newer than the newest shown go on top
+ * (the same filters; the history is written by out_history in batches). */
+async function tailEvents() {
+  if (state.view !== "events" || !$("#ev-tail").checked) return;
+  const q = eventQuery();
+  if (state.evNewest) q.set("since", new Date(Math.floor(state.evNewest / 1e6)).toISOString());
+  q.set("limit", "200");
+  try {
+    const page = await api("GET", "/api/v1/events?" + q.toString());
+    const tb = $("#events tbody");
+    const fresh = page.events.filter((x) => Number(x.time_ns) > state.evNewest ||
+      !tb.querySelector('tr[data-t="' + x.time_ns + '"]'));
+    if (fresh.length) {
+      tb.prepend(...fresh.map((x) => { const r = eventRow(x); r.classList.add("flash"); return r; }));
+      state.evNewest = Math.max(state.evNewest || 0, ...fresh.map((x) => Number(x.time_ns)));
+      while (tb.children.length > 500) tb.lastChild.remove();
+    }
+  } catch (e) { $("#ev-err").textContent = e.message; }
 }
 
 async function loadCounts(q) {
@@ -487,8 +376,8 @@ function drawVolume(c) {
   ctx.fillStyle = "#667";
   ctx.font = "11px sans-serif";
   ctx.fillText("max " + max + " / " + Math.round(c.bucket_ns / 1e9) + " s", 4, 11);
-  ctx.fillText(new Date(c.since / 1e6).toISOString().slice(11, 16) + "Z", 4, H - 2);
-  ctx.fillText(new Date(c.until / 1e6).toISOString().slice(11, 16) + "Z", W - 40, H - 2);
+  ctx.fillText(nsTime(c.since, false), 4, H - 2);
+  ctx.fillText(nsTime(c.until, false), W - 60, H - 2);
   cv.dataset.total = String(c.total);
   const legend = c.series.map((s, k) => {
     const span = el("span", null);
@@ -506,16 +395,60 @@ function drawVolume(c) {
 
 /* ---- routing ------------------------------------------------------------ */
 
+/* "#/incident/ID" -> ["incident", "ID"]; "" and "#/" -> ["overview"]. */
+function parseRoute() {
+  const [h, query] = location.hash.replace(/^#\/?/, "").split("?");
+  state.routeQuery = new URLSearchParams(query || "");
+  if (h === "") return ["overview"];
+  const [name, ...rest] = h.split("/");
+  return [name, rest.map(decodeURIComponent).join("/")];
+}
+
+/* "#/incidents?status=open&severity=high" sets the list's filters. */
+function applyListQuery() {
+  const q = state.routeQuery;
+  if (![...q.keys()].length) return;
+  for (const [id, key] of [["#f-status", "status"], ["#f-severity", "severity"], ["#f-rule", "rule"], ["#f-text", "q"]])
+    $(id).value = q.get(key) || "";
+}
+
+const VIEWS = {
+  overview: { el: "#overview-view", show: () => window.snViews.overview() },
+  incidents: { el: "#list-view", show: () => { applyListQuery(); return loadList(false).catch((e) => setConn("off", e.message)); } },
+  incident: { el: "#incident-view", show: (id) => window.snViews.incident(id), needsArg: true },
+  rules: { el: "#rules-view", show: (id) => window.snViews.rules(id) },
+  audit: { el: "#audit-view", show: () => window.snViews.audit() },
+  events: { el: "#events-view", show: () => loadEvents(false) },
+};
+
 function route() {
-  const id = current(), events = location.hash === "#/events";
+  const [name, arg] = parseRoute();
+  const v = VIEWS[name] && (!VIEWS[name].needsArg || arg) ? VIEWS[name] : null;
   $("#login").classList.toggle("hidden", !!state.me);
-  $("#list-view").classList.toggle("hidden", !state.me || !!id || events);
-  $("#incident-view").classList.toggle("hidden", !state.me || !id);
-  $("#events-view").classList.toggle("hidden", !state.me || !events);
+  for (const m of document.querySelectorAll("main.view")) m.classList.add("hidden");
+  state.listeners = [];
+  if (window.snViews) window.snViews.leave();
   if (!state.me) return;
-  if (events) loadEvents(false);
-  else if (id) showIncident(id);
-  else loadList(false).catch((e) => setConn("off", e.message));
+  for (const a of document.querySelectorAll("#nav a"))
+    a.classList.toggle("here", a.dataset.view === name || (name === "incident" && a.dataset.view === "incidents"));
+  if (!v) {
+    state.view = "notfound";
+    $("#nf-route").textContent = location.hash;
+    $("#notfound-view").classList.remove("hidden");
+    document.title = "no such page · sentineld";
+    return;
+  }
+  state.view = name;
+  document.title = name + " · sentineld";
+  $(v.el).classList.remove("hidden");
+  v.show(arg);
+}
+
+/* Times are re-rendered in the other zone by showing the view again. */
+function setUtc(on) {
+  state.utc = on;
+  localStorage.setItem("sn_utc", on ? "1" : "0");
+  if (state.me) route();
 }
 
 window.addEventListener("DOMContentLoaded", () => {
@@ -525,14 +458,15 @@ window.addEventListener("DOMContentLoaded", () => {
     $("#login-err").textContent = err || "";
   });
   $("#logout").addEventListener("click", logout);
-  $("#f-apply").addEventListener("click", () => loadList(false));
+  $("#f-form").addEventListener("submit", (e) => { e.preventDefault(); loadList(false); });
   $("#more").addEventListener("click", () => loadList(true));
   $("#ev-form").addEventListener("submit", (e) => { e.preventDefault(); loadEvents(false); });
   $("#ev-group").addEventListener("change", () => loadEvents(false));
   $("#ev-more").addEventListener("click", () => loadEvents(true));
+  $("#utc").checked = state.utc;
+  $("#utc").addEventListener("change", (e) => setUtc(e.target.checked));
   window.addEventListener("hashchange", route);
-  setInterval(sampleEvents, 5000);
-  sampleEvents();
+  setInterval(tailEvents, 2000);
   if (state.token) login(state.token).then((e) => { if (e) route(); });
   else route();
 });

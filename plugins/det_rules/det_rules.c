@@ -319,24 +319,37 @@ annotate(struct dr_state *s, struct sn_event *ev,
     struct sn_value v;
     size_t len = 0;
     enum sn_rule_severity sev = SN_SEV_INFO;
-    char *ids;
+    char *ids = NULL;
 
+    size_t n_tag = 0;
+
+    /* Rate and absence watchers take every event they see: not a match
+     * of the event (an SSH failure is not a "log volume spike"). */
     for (size_t i = 0; i < n; i++)
-        len += m[i].rule->id_len + 1;
-    ids = h->event_alloc(ev, len);
-    if (ids == NULL)
-        return;
+        if (!m[i].rule->aggregate) {
+            len += m[i].rule->id_len + 1;
+            n_tag++;
+        }
+    if (n_tag > 0) {
+        ids = h->event_alloc(ev, len);
+        if (ids == NULL)
+            return;
+    }
     len = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && n_tag > 0; i++) {
         size_t l = m[i].rule->id_len;
 
-        if (i > 0)
+        if (m[i].rule->aggregate)
+            continue;
+        if (len > 0)
             ids[len++] = ' ';
         memcpy(ids + len, m[i].rule->id, l);
         len += l;
         if (m[i].rule->severity > sev)
             sev = m[i].rule->severity;
     }
+    if (n_tag == 0)
+        goto extracted;
     memset(&v, 0, sizeof(v));
     v.type = SN_VAL_STR;
     v.u.s.ptr = ids;
@@ -349,6 +362,7 @@ annotate(struct dr_state *s, struct sn_event *ev,
     /* Extracted values are slices of the event's own fields and the names
      * belong to the ruleset, which outlives every batch. The first rule
      * that extracts a field wins (rules are in file order). */
+extracted:
     set_extracted(h, ev, m, n);
 }
 

@@ -1,6 +1,7 @@
 /*
  * `sentineld plugins [NAME]`: every plugin found on the search path with
- * its kind, ABI version and declared options (name, type, default, help),
+ * its kind, ABI version, declared options (name, type, default, help)
+ * and HTTP routes (method, path, lowest role),
  * straight from the descriptors, so the listing cannot drift from the code.
  */
 #include <dirent.h>
@@ -48,6 +49,16 @@ print_plugin(const struct sn_plugin_lib *lib)
     if (p->options != NULL && p->options[0].name != NULL) {
         printf("  options:\n");
         print_options(p->options);
+    }
+    if (p->routes != NULL && p->routes[0].method != NULL) {
+        static const char *const roles[] = { "public", "viewer", "operator",
+                                             "admin" };
+        printf("  http routes:\n");
+        for (const struct sn_http_route *r = p->routes; r->method; r++)
+            printf("    %-6s %s%s  (%s)\n", r->method,
+                   r->path[0] == '/' ? "" : "/api/v1/plugins/<instance>/",
+                   r->path,
+                   (unsigned)r->role <= SN_ROLE_ADMIN ? roles[r->role] : "?");
     }
 }
 

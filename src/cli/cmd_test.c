@@ -87,6 +87,9 @@ struct test {
     const struct sn_ruleset *rs;
     struct sn_rules_scratch *sc;
     struct coverage *cov; /* per rule */
+    /* The matches of one line without the rate/absence watchers (struct
+     * sn_rule aggregate), as det_rules tags events; n_rules entries. */
+    struct sn_rule_match *tagged;
     struct sn_test_corr *tc;
     struct sexpect se;
     unsigned long lines, matched_lines, failures;
@@ -520,7 +523,7 @@ test_line(struct test *t, const char *file, int lineno, const char *p,
     struct line_event le = { &msg };
     struct sn_rule_event rev = { &le, line_get };
     const struct sn_rule_match *m = NULL;
-    size_t n = 0;
+    size_t n = 0, n_tag;
     enum sn_status rc = SN_OK;
 
     sn_arena_reset(arena);
@@ -544,10 +547,14 @@ test_line(struct test *t, const char *file, int lineno, const char *p,
     }
     if (rc == SN_OK)
         sn_test_corr_feed(t->tc, file, lineno, &msg, &rev, t->sc, m, n);
-    print_line(t, file, lineno, &msg, &rev, m, n,
+    n_tag = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!m[i].rule->aggregate)
+            t->tagged[n_tag++] = m[i];
+    print_line(t, file, lineno, &msg, &rev, t->tagged, n_tag,
                rc == SN_OK ? NULL : err.reason);
     if (t->verify && e->active)
-        verify_line(t, file, lineno, e, m, n);
+        verify_line(t, file, lineno, e, t->tagged, n_tag);
     if (t->verify && t->se.active)
         verify_signals(t, file, lineno);
     e->active = false;
@@ -730,6 +737,10 @@ report(struct test *t)
     for (size_t i = 0; i < t->rs->n_rules; i++) {
         const struct sn_rule *r = &t->rs->rules[i];
 
+        /* A watcher has no matching lines to annotate: its signals are
+         * checked by `# expect-signal:` where a sample can show one. */
+        if (r->aggregate)
+            continue;
         if (t->cov[i].positive == 0 || t->cov[i].negative == 0) {
             fprintf(stderr, "%s:%d: rule '%s' has %u positive and %u "
                     "negative samples; it needs at least one of each\n",
@@ -836,7 +847,8 @@ sn_cmd_test(int argc, char **argv)
     }
     t.sc = sn_rules_scratch_new(rs);
     t.cov = calloc(rs->n_rules + 1, sizeof(*t.cov));
-    if (t.sc == NULL || t.cov == NULL) {
+    t.tagged = calloc(rs->n_rules + 1, sizeof(*t.tagged));
+    if (t.sc == NULL || t.cov == NULL || t.tagged == NULL) {
         status = EXIT_FAILED;
         goto out;
     }
@@ -849,6 +861,7 @@ out:
     sn_test_corr_free(t.tc);
     sn_rules_scratch_free(t.sc);
     free(t.cov);
+    free(t.tagged);
     sn_ruleset_free(rs);
     sn_rules_src_free(src);
     sn_diags_fini(&d);

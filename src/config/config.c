@@ -108,6 +108,11 @@ const struct sn_option sn_incidents_options[] = {
       "an incident with no signal for this long resolves itself (0: "
       "never), unless the signal names its own quiet period",
       0, 3650LL * 86400000, NULL, false },
+    { "update_interval", SN_OPT_DURATION, "1m", I_OFF(update_interval_ms),
+      "a version that only adds hits is delivered to the outputs at most "
+      "this often per incident (opened, severity, status, owner, approval, "
+      "escalation and resolution go out at once; 0: every version)",
+      0, 86400000, NULL, false },
     { "queue", SN_OPT_INT, "4096", I_OFF(queue),
       "signals waiting for the manager; when full, detectors wait", 16,
       1048576, NULL, false },

@@ -46,6 +46,7 @@ struct sn_incidents_conf {
     int64_t retention_ms;  /* resolved incidents, dead letters */
     int64_t outbox_keep_ms; /* delivered outbox rows (live feed) */
     int64_t auto_resolve_ms; /* quiet period when the signal names none */
+    int64_t update_interval_ms; /* hit-only versions delivered this often */
     int64_t queue;         /* signals waiting for the manager */
     int64_t batch;         /* signals per transaction at most */
     int64_t evidence_max;  /* evidence entries kept per incident */

@@ -133,8 +133,10 @@ before_outputs_stop(void *arg, struct sn_pipeline *pl)
 {
     struct sn_daemon *d = arg;
 
-    if (d->mgr != NULL)
+    if (d->mgr != NULL) {
         sn_manager_flush(d->mgr);
+        sn_manager_release_held(d->mgr);
+    }
     for (size_t i = 0; i < pl->n_insts; i++)
         if (pl->insts[i].relay != NULL)
             sn_relay_stop(&pl->insts[i], pl->cfg->daemon.shutdown_timeout_ms);

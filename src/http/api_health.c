@@ -12,12 +12,33 @@
 #include "http/http_int.h"
 #include "pipeline/pipeline.h"
 
+/* Liveness stays 200 ("the process serves"), but says when detection
+ * lost state: correlation keys evicted at the rules' max_keys, events
+ * dropped by a key's bound, events too late for the watermark (det_rules
+ * counters, summed over rules). Lost state is health, not an incident
+ * under a rule's title (docs/incidents.md "Detection degraded"). */
 void
 sn_api_health(struct sn_req *rq)
 {
-    static const char body[] = "{\"status\":\"ok\"}\n";
+    struct sn_metrics *m = rq->h->env.metrics;
+    uint64_t evicted, dropped, late;
+    struct sn_buf b;
 
-    sn_reply(rq, 200, "application/json", body, sizeof(body) - 1);
+    evicted =
+        sn_metrics_sum(m, "sentineld_plugin_corr_", "_keys_evicted_total");
+    dropped =
+        sn_metrics_sum(m, "sentineld_plugin_corr_", "_events_dropped_total");
+    late = sn_metrics_sum(m, "sentineld_plugin_corr_", "_late_dropped_total");
+    sn_buf_init(&b, 4096);
+    sn_buf_printf(&b,
+                  "{\"status\":\"ok\",\"detection\":{\"degraded\":%s,"
+                  "\"keys_evicted\":%llu,\"events_dropped\":%llu,"
+                  "\"late_dropped\":%llu}}\n",
+                  evicted + dropped > 0 ? "true" : "false",
+                  (unsigned long long)evicted, (unsigned long long)dropped,
+                  (unsigned long long)late);
+    sn_reply_json(rq, 200, &b);
+    sn_buf_fini(&b);
 }
 
 static bool

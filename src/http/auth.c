@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "http/http_int.h"
 
@@ -40,15 +41,6 @@ sn_role_parse(const char *s)
     if (strcmp(s, "admin") == 0)
         return SN_ROLE_ADMIN;
     return -1;
-}
-
-static int64_t
-now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 bool
@@ -95,7 +87,7 @@ take(struct sn_http *h, const char *key)
 {
     struct sn_bucket *b = NULL, *oldest = &h->buckets[0];
     double rate = (double)h->conf.rate_limit, burst = 2 * rate;
-    int64_t now = now_ns();
+    int64_t now = sn_clock_mono_ns();
 
     for (size_t i = 0; i < SN_HTTP_BUCKETS; i++) {
         struct sn_bucket *c = &h->buckets[i];

@@ -10,6 +10,9 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
@@ -23,6 +26,7 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "http/conns.h"
 #include "http/http_int.h"
 #include "http/stream.h"
 
@@ -90,9 +94,8 @@ sn_http_log_escape(const char *src, size_t len, char *dst, size_t cap)
     return dst;
 }
 
-static void
-log_str(enum sn_log_level level, const char *prefix, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void log_str(enum sn_log_level level, const char *prefix,
+                    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void
 log_str(enum sn_log_level level, const char *prefix, const char *fmt, ...)
@@ -120,10 +123,9 @@ sn_req_log(struct sn_req *rq, int level, const char *fmt, ...)
     if (n < 0)
         return;
     log_str((enum sn_log_level)level, prefix, "%s",
-            sn_http_log_escape(line,
-                               (size_t)n < sizeof(line) ? (size_t)n
-                                                        : sizeof(line) - 1,
-                               esc, sizeof(esc)));
+            sn_http_log_escape(
+                line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1,
+                esc, sizeof(esc)));
 }
 
 void
@@ -300,6 +302,9 @@ on_request(struct evhttp_request *req, void *arg)
     const struct sn_route *rt;
     bool known = false;
 
+    /* From here the connection has no request deadline until the
+     * answer is complete (conns.c). */
+    sn_http_conns_request(h->conns, req);
     memset(&rq, 0, sizeof(rq));
     rq.h = h;
     rq.r = req;
@@ -387,16 +392,33 @@ body_hard_limit(size_t max_body)
     return lim < max_body + (1u << 20) ? max_body + (1u << 20) : lim;
 }
 
-static struct bufferevent *
-make_tls_bev(struct event_base *base, void *arg)
-{
-    SSL_CTX *ctx = arg;
-    SSL *ssl = SSL_new(ctx);
+/* The listen(2) backlog: a burst of connections (a flood, a console
+ * reloading) waits in the kernel instead of having SYNs dropped, which
+ * would cost a /health probe a 1 s retransmission. evhttp_bind_socket
+ * uses 128; the kernel caps this at net.core.somaxconn. */
+#define LISTEN_BACKLOG 4096
 
-    if (ssl == NULL)
+static struct evconnlistener *
+bind_listener(struct event_base *base, const char *host, int port)
+{
+    struct evutil_addrinfo hints, *ai = NULL;
+    struct evconnlistener *lev;
+    char ps[8];
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    hints.ai_flags = EVUTIL_AI_PASSIVE;
+    snprintf(ps, sizeof(ps), "%d", port);
+    if (evutil_getaddrinfo(*host ? host : NULL, ps, &hints, &ai) != 0)
         return NULL;
-    return bufferevent_openssl_socket_new(
-        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    lev = evconnlistener_new_bind(
+        base, NULL, NULL,
+        LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+        LISTEN_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
+    evutil_freeaddrinfo(ai);
+    return lev;
 }
 
 static enum sn_status
@@ -418,7 +440,6 @@ setup_tls(struct sn_http *h, struct sn_error *err)
         return SN_ECONFIG;
     }
     h->ssl_ctx = ctx;
-    evhttp_set_bevcb(h->http, make_tls_bev, ctx);
     return SN_OK;
 }
 
@@ -440,6 +461,8 @@ sn_http_start(struct event_base *base, const struct sn_http_conf *conf,
     long port;
     size_t hlen;
     enum sn_status rc;
+    struct evhttp_bound_socket *bound;
+    struct evconnlistener *lev = NULL;
 
     *out = NULL;
     if (colon == NULL || (port = strtol(colon + 1, NULL, 10)) <= 0 ||
@@ -473,7 +496,7 @@ sn_http_start(struct event_base *base, const struct sn_http_conf *conf,
     h->listen = strdup(listen);
     h->tls_cert = dup_or_null(conf->tls_cert);
     h->tls_key = dup_or_null(conf->tls_key);
-    h->web_root = dup_or_null(conf->web_root);
+    h->web_root = sn_static_web_root(conf->web_root);
     if (conf->tokens != NULL)
         h->tokens_path = strdup(conf->tokens);
     else if (env->state_dir != NULL) {
@@ -530,15 +553,23 @@ sn_http_start(struct event_base *base, const struct sn_http_conf *conf,
         return rc;
     }
     h->stream = sn_stream_new(h);
-    if (h->stream == NULL) {
+    h->conns = sn_http_conns_new(h);
+    if (h->stream == NULL || h->conns == NULL) {
         sn_http_free(h);
         return SN_ENOMEM;
     }
-    if (evhttp_bind_socket(h->http, host, (ev_uint16_t)port) != 0) {
+    /* Every connection's bufferevent comes from conns.c (TLS or not), so
+     * it is counted and its deadlines kept. */
+    evhttp_set_bevcb(h->http, sn_http_conns_bev, h);
+    if ((lev = bind_listener(base, host, (int)port)) == NULL ||
+        (bound = evhttp_bind_listener(h->http, lev)) == NULL) {
+        if (lev != NULL)
+            evconnlistener_free(lev);
         sn_error_set(err, "cannot listen for HTTP on %s", listen);
         sn_http_free(h);
         return SN_EIO;
     }
+    sn_http_conns_listener(h->conns, lev);
     sn_log_info("http: listening on %s%s (auth %s)", listen,
                 h->ssl_ctx ? " with TLS" : "", conf->auth ? "on" : "OFF");
     *out = h;
@@ -553,6 +584,7 @@ sn_http_free(struct sn_http *h)
     sn_stream_free(h->stream);
     if (h->http != NULL)
         evhttp_free(h->http);
+    sn_http_conns_free(h->conns);
     if (h->ssl_ctx != NULL)
         SSL_CTX_free(h->ssl_ctx);
     sn_tokens_free(h->tokens);

@@ -20,6 +20,7 @@
 
 struct sn_stream;
 struct sn_incidents;
+struct sn_http_conns;
 
 /* Per-identity token bucket (auth.c). */
 struct sn_bucket {
@@ -43,6 +44,7 @@ struct sn_http {
     struct sn_bucket buckets[SN_HTTP_BUCKETS];
     struct sn_incidents *inc; /* opened lazily: NULL until the store exists */
     struct sn_stream *stream; /* live feed clients (stream.c) */
+    struct sn_http_conns *conns; /* connection cap, deadlines (conns.c) */
     uint64_t next_cid;
     struct sn_counter *c_requests, *c_errors_4xx, *c_errors_5xx,
         *c_rate_limited, *c_auth_failed, *c_body_too_large;
@@ -152,9 +154,20 @@ void sn_api_whoami(struct sn_req *rq);
 void sn_api_rules_reload(struct sn_req *rq);
 void sn_api_openapi(struct sn_req *rq);
 void sn_static_serve(struct sn_req *rq);
+/* The console directory to serve for http.web_root `configured`: it, or,
+ * when it is the compiled-in install path and not installed, the web/
+ * of the build tree the binary runs from. Logs a warning naming the path
+ * when no console is found (it is served as configured: 404s). Returns a
+ * malloc'd path (NULL on ENOMEM or when configured is NULL). */
+char *sn_static_web_root(const char *configured);
 void sn_api_incidents_list(struct sn_req *rq);
 void sn_api_incidents_get(struct sn_req *rq);
+/* GET /api/v1/incidents/summary (api_overview.c). */
+void sn_api_incidents_summary(struct sn_req *rq);
 void sn_api_incidents_action(struct sn_req *rq);
+/* GET /api/v1/plugins: running instances and the routes they serve
+ * (plugin_routes.c). */
+void sn_api_plugins_list(struct sn_req *rq);
 /* GET /api/v1/audit (api_audit.c). */
 void sn_api_audit_list(struct sn_req *rq);
 /* Record what this request changed or was refused in the audit trail

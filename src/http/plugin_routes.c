@@ -14,6 +14,7 @@
 
 #include <event2/buffer.h>
 
+#include "core/json.h"
 #include "core/log.h"
 #include "http/http_int.h"
 #include "pipeline/pipeline.h"
@@ -252,4 +253,60 @@ sn_plugin_route_run(struct sn_req *rq, const struct sn_http_route *rt,
                        inst, rq->method, rq->path);
     }
     audit_change(rq, inst);
+}
+
+/* GET /api/v1/plugins: every running instance that serves routes, with
+ * its plugin and its routes as full paths, so a client (the console's
+ * rules page) finds what a configuration serves without the core naming
+ * any plugin. */
+void
+sn_api_plugins_list(struct sn_req *rq)
+{
+    struct sn_pipeline *pl = *rq->h->env.pl;
+    struct sn_buf b;
+    bool first = true;
+
+    sn_buf_init(&b, 1u << 20);
+    SN_BUF_LIT(&b, "{\"plugins\":[");
+    for (size_t i = 0; pl != NULL && i < pl->n_insts; i++) {
+        struct sn_instance *in = &pl->insts[i];
+
+        if (!in->started || in->p == NULL || in->p->routes == NULL)
+            continue;
+        sn_buf_puts(&b, first ? "{" : ",{");
+        first = false;
+        sn_json_key(&b, "instance");
+        sn_json_str(&b, in->name, strlen(in->name));
+        sn_buf_putc(&b, ',');
+        sn_json_key(&b, "plugin");
+        sn_json_str(&b, in->conf->plugin, strlen(in->conf->plugin));
+        SN_BUF_LIT(&b, ",\"routes\":[");
+        for (const struct sn_http_route *r = in->p->routes; r->method != NULL;
+             r++) {
+            char full[600];
+
+            if (r->path[0] == '/')
+                snprintf(full, sizeof(full), "%s", r->path);
+            else
+                snprintf(full, sizeof(full), "/api/v1/plugins/%s/%s", in->name,
+                         r->path);
+            if (r != in->p->routes)
+                sn_buf_putc(&b, ',');
+            sn_buf_putc(&b, '{');
+            sn_json_key(&b, "method");
+            sn_json_str(&b, r->method, strlen(r->method));
+            sn_buf_putc(&b, ',');
+            sn_json_key(&b, "path");
+            sn_json_str(&b, full, strlen(full));
+            sn_buf_putc(&b, ',');
+            sn_json_key(&b, "role");
+            sn_json_str(&b, sn_role_name(r->role),
+                        strlen(sn_role_name(r->role)));
+            sn_buf_putc(&b, '}');
+        }
+        SN_BUF_LIT(&b, "]}");
+    }
+    SN_BUF_LIT(&b, "]}\n");
+    sn_reply_json(rq, 200, &b);
+    sn_buf_fini(&b);
 }

@@ -18,12 +18,16 @@ const struct sn_route sn_routes[] = {
     { "GET", "/api/v1/whoami", SN_ROLE_VIEWER, sn_api_whoami },
     { "POST", "/api/v1/rules/reload", SN_ROLE_ADMIN, sn_api_rules_reload },
     { "GET", "/api/v1/incidents", SN_ROLE_VIEWER, sn_api_incidents_list },
+    /* Before {id}, which would take "summary" for an id. */
+    { "GET", "/api/v1/incidents/summary", SN_ROLE_VIEWER,
+      sn_api_incidents_summary },
     { "GET", "/api/v1/incidents/{id}", SN_ROLE_VIEWER, sn_api_incidents_get },
     /* Approve/reject may need admin (http.approve_role): the handler
      * checks that on top of this. */
     { "POST", "/api/v1/incidents/{id}/{action}", SN_ROLE_OPERATOR,
       sn_api_incidents_action },
     { "GET", "/api/v1/audit", SN_ROLE_ADMIN, sn_api_audit_list },
+    { "GET", "/api/v1/plugins", SN_ROLE_VIEWER, sn_api_plugins_list },
     { "GET", "/api/v1/stream", SN_ROLE_VIEWER, sn_stream_sse },
     { "GET", "/api/v1/ws", SN_ROLE_VIEWER, sn_stream_ws },
     { NULL, NULL, 0, NULL },

@@ -6,12 +6,16 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 
+#include "core/log.h"
 #include "http/http_int.h"
 
 /* The console is a handful of small files; anything larger is not ours. */
@@ -107,4 +111,51 @@ void
 sn_api_openapi(struct sn_req *rq)
 {
     send_file(rq, "/openapi.json");
+}
+
+static bool
+has_console(const char *dir)
+{
+    char p[4096];
+
+    return (size_t)snprintf(p, sizeof(p), "%s/index.html", dir) < sizeof(p) &&
+           access(p, R_OK) == 0;
+}
+
+char *
+sn_static_web_root(const char *configured)
+{
+    char exe[4096], cand[4096];
+    ssize_t n;
+
+    if (configured == NULL)
+        return NULL;
+    if (has_console(configured))
+        return strdup(configured);
+    if (strcmp(configured, SN_WEBDIR) != 0) {
+        sn_log_warn("http: web_root %s has no index.html: the console is "
+                    "not served (set http.web_root to the web/ directory)",
+                    configured);
+        return strdup(configured);
+    }
+    /* The default install path is missing: a binary run from its build
+     * tree (_build/sentineld, scripts/build.sh) serves the source tree's
+     * web/ next to the binary's directory. No build path is compiled in
+     * (a packaged binary must not depend on where it was built). */
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        if ((size_t)snprintf(cand, sizeof(cand), "%s/../web", dirname(exe)) <
+                sizeof(cand) &&
+            has_console(cand)) {
+            sn_log_info("http: console from %s (build tree; %s is not "
+                        "installed)",
+                        cand, configured);
+            return strdup(cand);
+        }
+    }
+    sn_log_warn("http: web_root %s has no index.html: the console is not "
+                "served (install it or set http.web_root)",
+                configured);
+    return strdup(configured);
 }

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "http/http_int.h"
@@ -74,15 +75,6 @@ struct sn_stream {
     struct sn_counter *c_clients, *c_dropped, *c_sent, *c_gaps, *c_refused,
         *c_revoked, *c_ctl_overflow;
 };
-
-static int64_t
-mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void
 unlink_client(struct client *c)
@@ -545,9 +537,9 @@ sn_stream_poll(struct sn_http *h)
         st->seq = st->seqs[st->n_tick - 1];
     if (n > 0)
         fan_out(st);
-    if (mono_ns() - st->last_keepalive > KEEPALIVE_NS) {
+    if (sn_clock_mono_ns() - st->last_keepalive > KEEPALIVE_NS) {
         struct client *c = st->clients, *next;
-        st->last_keepalive = mono_ns();
+        st->last_keepalive = sn_clock_mono_ns();
         for (; c != NULL; c = next) {
             next = c->next;
             if (c->closing)
@@ -873,7 +865,7 @@ sn_stream_new(struct sn_http *h)
         sn_stream_free(st);
         return NULL;
     }
-    st->last_keepalive = mono_ns();
+    st->last_keepalive = sn_clock_mono_ns();
     st->c_clients = sn_metrics_gauge(m, "sentineld_http_stream_clients", NULL,
                                      "live feed clients connected");
     st->c_dropped =

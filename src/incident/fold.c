@@ -137,6 +137,8 @@ struct sn_fold_entry {
     bool is_new, asked;
     int64_t n_signals, n_events;
     int last_sev;
+    int loaded_sev;        /* severity when loaded: a change is delivered */
+    int64_t delivered_at;  /* the newest recorded version's time; 0 none */
 };
 
 static const char *
@@ -363,8 +365,25 @@ write_entry(struct sn_fold *f, struct sn_fold_entry *e, int64_t now)
                      e->asked ? "; escalation to critical waits for approval"
                               : "");
     }
+    /* Only more hits (counters, last_seen, evidence) and the last
+     * delivered version is recent: stored now (nothing is lost, the
+     * transaction is the same), recorded and delivered by
+     * sn_fold_release once update_ms passed (docs/incidents.md). */
+    if (f->update_ms > 0 && !e->is_new && !e->asked &&
+        strcmp(action, "update") == 0 && (int)inc->severity == e->loaded_sev &&
+        e->delivered_at > 0 &&
+        now - e->delivered_at < f->update_ms * SN_NS_PER_MS) {
+        if (sn_store_put(f->store, inc) != SN_OK)
+            return SN_EIO;
+        f->st.held++;
+        f->st.updated++;
+        e->n_signals = e->n_events = 0;
+        return SN_OK;
+    }
     if (record(f, inc, action, reason) != SN_OK)
         return SN_EIO;
+    e->delivered_at = inc->updated_at;
+    e->loaded_sev = (int)inc->severity;
     inc->fresh = false;
     if (e->is_new)
         f->st.opened++;
@@ -425,6 +444,8 @@ lookup(struct sn_fold *f, const char *rule, const char *key, uint64_t h,
         return NULL;
     }
     e->hash = h;
+    e->loaded_sev = (int)e->inc.severity;
+    e->delivered_at = sn_store_delivered_at(f->store, e->inc.id);
     if (split_items(e, e->inc.evidence) != SN_OK) {
         entry_fini(e);
         *rc = SN_ENOMEM;
@@ -623,9 +644,37 @@ sn_fold_prepare(struct json_tokener *tok, struct sn_scrub *scrub,
     if (json_object_object_get_ex(o, "key", &key))
         json_object_get(key);
     json_object_object_del(o, "key");
-    if (sig->state == SN_SIG_DEGRADED)
-        gk = "{\"degraded\":true}";
-    else if (key != NULL && json_object_is_type(key, json_type_object))
+    if (sig->state == SN_SIG_DEGRADED) {
+        /* An engine capacity notice is not the rule's detection: it gets
+         * an incident of its own kind, keyed by the rule that lost state,
+         * never the rule's title or severity (docs/incidents.md). */
+        char title[256];
+
+        json_object_put(key);
+        key = json_object_new_object();
+        if (key == NULL ||
+            json_object_object_add(key, "rule", json_object_new_string(rule))) {
+            json_object_put(key);
+            goto oom_early;
+        }
+        gk = json_object_to_json_string_ext(key, JSON_FLAGS);
+        snprintf(title, sizeof(title), "Detection degraded: %s", rule);
+        json_object_object_add(o, "title", json_object_new_string(title));
+        json_object_object_add(
+            o, "description",
+            json_object_new_string(
+                "The rule's correlation lost state (keys evicted at its "
+                "limits.max_keys, or events dropped by a key's bound): it "
+                "may miss detections until load falls. See /health and "
+                "sentineld_plugin_corr_<rule>_keys_evicted_total."));
+        json_object_object_del(o, "tags");
+        json_object_object_add(o, "severity",
+                               json_object_new_string("medium"));
+        json_object_object_add(o, "base_severity",
+                               json_object_new_string("medium"));
+        sig->sev = sig->base = SN_SEV_MEDIUM;
+        rule = SN_DEGRADED_RULE;
+    } else if (key != NULL && json_object_is_type(key, json_type_object))
         gk = json_object_to_json_string_ext(key, JSON_FLAGS);
     else
         gk = "{}";
@@ -633,6 +682,7 @@ sn_fold_prepare(struct json_tokener *tok, struct sn_scrub *scrub,
     sig->gk = strdup(gk);
     json_object_put(key);
     if (sig->rule == NULL || sig->gk == NULL) {
+    oom_early:
         json_object_put(o);
         sn_fold_sig_fini(sig);
         sn_error_set(err, "out of memory");
@@ -794,6 +844,42 @@ sn_fold_quiet(struct sn_fold *f, int64_t now, size_t *n)
             inc.updated_at = now;
             rc = record(f, &inc, "auto-resolve", reason);
             f->st.resolved++;
+            (*n)++;
+        }
+        sn_incident_fini(&inc);
+        if (rc != SN_OK && rc != SN_DECLINED)
+            return SN_EIO;
+    }
+    return SN_OK;
+}
+
+enum sn_status
+sn_fold_release(struct sn_fold *f, int64_t now, size_t *n)
+{
+    char ids[64][SN_UUID_LEN + 1];
+    size_t k;
+    char reason[160];
+
+    *n = 0;
+    if (f->update_ms <= 0)
+        return SN_OK;
+    k = sn_store_held(f->store, now - f->update_ms * SN_NS_PER_MS, ids, 64);
+    for (size_t i = 0; i < k; i++) {
+        struct sn_incident inc;
+        enum sn_status rc;
+
+        sn_incident_init(&inc);
+        rc = sn_store_get(f->store, ids[i], &inc);
+        if (rc == SN_OK) {
+            snprintf(reason, sizeof(reason),
+                     "%lld hits, %lld signals so far (updates batched by "
+                     "incidents.update_interval)",
+                     (long long)inc.hit_count, (long long)inc.signal_count);
+            rc = sn_store_record(f->store, &inc, "sentineld", "update",
+                                 reason, NULL, &f->scratch) == SN_OK
+                     ? SN_OK
+                     : SN_EIO;
+            f->st.released++;
             (*n)++;
         }
         sn_incident_fini(&inc);

@@ -27,6 +27,8 @@ struct json_tokener;
 struct sn_fold_stats {
     uint64_t opened, updated, resolved, degraded, invalid, ignored;
     uint64_t escalations; /* escalations to CRITICAL parked for approval */
+    uint64_t held;        /* versions stored without delivery (batched) */
+    uint64_t released;    /* batched versions delivered by the interval */
 };
 
 struct sn_fold_entry; /* an incident changed by the current batch */
@@ -42,6 +44,10 @@ struct sn_fold {
     struct sn_store *store;         /* borrowed */
     struct sn_scrub *scrub;         /* borrowed */
     int64_t auto_resolve_ms;        /* default quiet period; 0 never */
+    /* incidents.update_interval: a version that only adds hits (counters,
+     * last_seen, evidence) is stored but recorded and delivered at most
+     * this often per incident (sn_fold_release); 0: every version. */
+    int64_t update_ms;
     size_t evidence_max;
     struct sn_buf scratch;          /* the rendered document */
     struct sn_buf tmp;
@@ -60,6 +66,10 @@ void sn_fold_fini(struct sn_fold *f);
  * thread, which then builds no json-c tree at all: everything the fold
  * reads from the signal is extracted here. */
 enum { SN_SIG_FIRING = 0, SN_SIG_RESOLVED, SN_SIG_DEGRADED };
+/* The rule id of the incidents that report a rule's lost correlation
+ * state (a "degraded" signal), keyed {"rule": the rule's id}. */
+#define SN_DEGRADED_RULE "detection-degraded"
+
 struct sn_fold_sig {
     char *rule, *gk;       /* rule id, canonical group key JSON */
     uint64_t hash;         /* of both */
@@ -109,5 +119,10 @@ void sn_fold_discard(struct sn_fold *f);
 
 /* Resolve incidents quiet past their period; *n gets how many. */
 enum sn_status sn_fold_quiet(struct sn_fold *f, int64_t now, size_t *n);
+/* Deliver the held versions (see update_ms) of incidents whose last
+ * delivered version is update_ms old at wall time now: one version row,
+ * audit row and outbox row each, carrying the counters. Within the
+ * caller's transaction; *n: how many. */
+enum sn_status sn_fold_release(struct sn_fold *f, int64_t now, size_t *n);
 
 #endif

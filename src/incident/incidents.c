@@ -601,3 +601,128 @@ sn_incidents_last_seq(struct sn_incidents *inc)
 {
     return sn_store_last_seq(inc->store);
 }
+
+/* Run one aggregate query; each row's columns go to row(). */
+static enum sn_status
+summary_query(sqlite3 *db, const char *sql, int64_t arg,
+              void (*row)(sqlite3_stmt *, struct sn_buf *, int),
+              struct sn_buf *out, struct sn_error *err)
+{
+    sqlite3_stmt *st;
+    int r, n = 0;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        sn_error_set(err, "incident store: %s", sqlite3_errmsg(db));
+        return SN_EIO;
+    }
+    if (sqlite3_bind_parameter_count(st) > 0)
+        sqlite3_bind_int64(st, 1, arg);
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        row(st, out, n++);
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE) {
+        sn_error_set(err, "incident store: %s", sqlite3_errmsg(db));
+        return SN_EIO;
+    }
+    return SN_OK;
+}
+
+static const char *
+col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t != NULL ? (const char *)t : "";
+}
+
+static void
+row_sev(sqlite3_stmt *st, struct sn_buf *b, int n)
+{
+    if (n > 0)
+        sn_buf_putc(b, ',');
+    SN_BUF_LIT(b, "{\"severity\":\"");
+    sn_buf_puts(b, sn_severity_name(
+                       (enum sn_severity)sqlite3_column_int(st, 0)));
+    SN_BUF_LIT(b, "\",\"status\":");
+    sn_json_str(b, col_text(st, 1), strlen(col_text(st, 1)));
+    sn_buf_printf(b, ",\"n\":%lld}", (long long)sqlite3_column_int64(st, 2));
+}
+
+static void
+row_bucket(sqlite3_stmt *st, struct sn_buf *b, int n)
+{
+    if (n > 0)
+        sn_buf_putc(b, ',');
+    sn_buf_printf(b, "[%lld,%lld]", (long long)sqlite3_column_int64(st, 0),
+                  (long long)sqlite3_column_int64(st, 1));
+}
+
+static void
+row_rule(sqlite3_stmt *st, struct sn_buf *b, int n)
+{
+    if (n > 0)
+        sn_buf_putc(b, ',');
+    SN_BUF_LIT(b, "{\"rule_id\":");
+    sn_json_str(b, col_text(st, 0), strlen(col_text(st, 0)));
+    SN_BUF_LIT(b, ",\"title\":");
+    sn_json_str(b, col_text(st, 1), strlen(col_text(st, 1)));
+    sn_buf_printf(b, ",\"n\":%lld}", (long long)sqlite3_column_int64(st, 2));
+}
+
+static void
+row_key(sqlite3_stmt *st, struct sn_buf *b, int n)
+{
+    if (n > 0)
+        sn_buf_putc(b, ',');
+    /* group_key is JSON written by the fold: embedded as it is. */
+    SN_BUF_LIT(b, "{\"group_key\":");
+    sn_buf_puts(b, col_text(st, 0)[0] ? col_text(st, 0) : "{}");
+    sn_buf_printf(b, ",\"n\":%lld}", (long long)sqlite3_column_int64(st, 1));
+}
+
+enum sn_status
+sn_incidents_summary_json(struct sn_incidents *inc, int64_t now,
+                          struct sn_buf *out, struct sn_error *err)
+{
+    sqlite3 *db = sn_store_db(inc->store);
+    /* The last 24 hours in hours: the overview's "opened over time". */
+    const int64_t hour = 3600LL * 1000000000LL, since = now - 24 * hour;
+    enum sn_status rc;
+
+    SN_BUF_LIT(out, "{\"by_severity\":[");
+    rc = summary_query(db,
+                       "SELECT severity, status, count(*) FROM incidents"
+                       " GROUP BY severity, status",
+                       0, row_sev, out, err);
+    if (rc == SN_OK) {
+        sn_buf_printf(out, "],\"opened\":{\"since\":%lld,\"bucket_ns\":%lld,"
+                           "\"buckets\":[",
+                      (long long)since, (long long)hour);
+        rc = summary_query(db,
+                           "SELECT (created_at - ?1) / 3600000000000, count(*)"
+                           " FROM incidents WHERE created_at >= ?1"
+                           " GROUP BY 1 ORDER BY 1",
+                           since, row_bucket, out, err);
+    }
+    if (rc == SN_OK) {
+        SN_BUF_LIT(out, "]},\"top_rules\":[");
+        rc = summary_query(db,
+                           "SELECT t.rule_id, (SELECT title FROM incidents i"
+                           " WHERE i.rule_id = t.rule_id LIMIT 1), t.n FROM"
+                           " (SELECT rule_id, count(*) AS n FROM incidents"
+                           " WHERE status IN ('open', 'acknowledged')"
+                           " GROUP BY rule_id ORDER BY 2 DESC, 1 LIMIT 10) t",
+                           0, row_rule, out, err);
+    }
+    if (rc == SN_OK) {
+        SN_BUF_LIT(out, "],\"top_sources\":[");
+        rc = summary_query(db,
+                           "SELECT group_key, count(*) FROM incidents"
+                           " WHERE status IN ('open', 'acknowledged')"
+                           " AND group_key <> '{}'"
+                           " GROUP BY group_key ORDER BY 2 DESC, 1 LIMIT 10",
+                           0, row_key, out, err);
+    }
+    if (rc == SN_OK)
+        rc = SN_BUF_LIT(out, "]}");
+    return rc;
+}

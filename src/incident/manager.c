@@ -102,7 +102,7 @@ struct sn_manager {
     struct sn_fold_stats seen;
     struct sn_ratelimit rl_invalid, rl_store;
     struct sn_counter *c_received, *c_invalid, *c_opened, *c_versions,
-        *c_resolved, *c_escalations, *c_store_errors, *g_writable, *g_queue,
+        *c_resolved, *c_escalations, *c_held, *c_store_errors, *g_writable, *g_queue,
         *c_lost, *c_call_errors;
 };
 
@@ -220,6 +220,7 @@ sn_manager_new(const char *path, const struct sn_incidents_conf *conf,
         goto fail;
     rc = sn_fold_init(&m->fold, m->store, m->scrub, conf->auto_resolve_ms,
                       (size_t)conf->evidence_max);
+    m->fold.update_ms = conf->update_interval_ms;
     if (rc != SN_OK) {
         sn_error_set(err, "out of memory");
         goto fail;
@@ -235,6 +236,9 @@ sn_manager_new(const char *path, const struct sn_incidents_conf *conf,
       "incident versions committed (opens, updates, actions)");
     C(c_resolved, "sentineld_incidents_resolved_total",
       "incidents resolved by a signal or their quiet period");
+    C(c_held, "sentineld_incident_versions_held_total",
+      "versions that only added hits, stored and delivered later in one "
+      "(incidents.update_interval)");
     C(c_escalations, "sentineld_incident_escalations_requested_total",
       "escalations to critical parked for an operator's approval");
     C(c_store_errors, "sentineld_incident_store_errors_total",
@@ -417,6 +421,7 @@ sync_stats(struct sn_manager *m)
                                        m->seen.resolved));
     sn_counter_add(m->c_resolved, s->resolved - m->seen.resolved);
     sn_counter_add(m->c_escalations, s->escalations - m->seen.escalations);
+    sn_counter_add(m->c_held, s->held - m->seen.held);
     sn_counter_add(m->c_invalid, s->invalid - m->seen.invalid);
     m->seen = *s;
 }
@@ -486,8 +491,11 @@ housekeep(struct sn_manager *m, int64_t now)
 
     sn_error_clear(&err);
     if (sn_store_begin(m->store, &err) == SN_OK) {
+        size_t released = 0;
+
         if (write_cursors(m) != SN_OK ||
-            sn_fold_quiet(&m->fold, now, &n) != SN_OK) {
+            sn_fold_quiet(&m->fold, now, &n) != SN_OK ||
+            sn_fold_release(&m->fold, now, &released) != SN_OK) {
             redo_cursors(m);
             sn_store_rollback(m->store);
             sn_error_set(&err, "incident store %s: auto-resolve: %s",
@@ -496,7 +504,7 @@ housekeep(struct sn_manager *m, int64_t now)
         } else if (sn_store_commit(m->store, &err) != SN_OK) {
             redo_cursors(m);
             store_failed(m, &err);
-        } else if (n > 0) {
+        } else if (n + released > 0) {
             notify_commit(m);
         }
     } else {
@@ -752,4 +760,38 @@ sn_manager_free(struct sn_manager *m)
     pthread_mutex_destroy(&m->cur_lock);
     free(m->path);
     free(m);
+}
+
+/* On the manager's thread: every held version, in transactions of up to
+ * 64 incidents (sn_fold_release's batch). */
+static enum sn_status
+release_all(void *arg, struct sn_store *store, struct sn_fold *fold)
+{
+    struct sn_error err;
+    size_t n;
+
+    (void)arg;
+    do {
+        n = 0;
+        sn_error_clear(&err);
+        if (sn_store_begin(store, &err) != SN_OK)
+            return SN_EIO;
+        if (sn_fold_release(fold, INT64_MAX / 2, &n) != SN_OK) {
+            sn_store_rollback(store);
+            return SN_EIO;
+        }
+        if (sn_store_commit(store, &err) != SN_OK)
+            return SN_EIO;
+    } while (n > 0);
+    return SN_OK;
+}
+
+void
+sn_manager_release_held(struct sn_manager *m)
+{
+    if (m->fold.update_ms > 0 &&
+        sn_manager_call(m, release_all, NULL) != SN_OK)
+        sn_log_warn("incident store %s: held versions not delivered at "
+                    "stop: %s (the next start delivers them)",
+                    m->path, sn_store_errmsg(m->store));
 }

@@ -45,6 +45,10 @@ enum sn_status sn_manager_sink(void *arg, struct sn_instance *from,
 /* Wait until every signal submitted so far is committed (or the manager
  * stopped). */
 void sn_manager_flush(struct sn_manager *m);
+/* Commit every version held back by incidents.update_interval to the
+ * outbox now (a clean stop, before the relays' last delivery), so the
+ * outputs end with the stored version. Any thread but the manager's. */
+void sn_manager_release_held(struct sn_manager *m);
 /* host->signals_stored(): true once every signal submitted before the
  * call is committed, waiting up to timeout_ms; false on timeout or when
  * signals were lost at shutdown. arg is the manager. */

@@ -93,6 +93,13 @@ static const char *const migrations[] = {
     " SELECT RAISE(ABORT, 'the audit trail is append-only'); END;"
     "CREATE TABLE audit_anchor (id INTEGER PRIMARY KEY CHECK (id = 1),"
     " seq INTEGER NOT NULL, hash TEXT NOT NULL);",
+    /* 4: covering indexes for the console overview's aggregates
+     * (sn_incidents_summary_json), so they read index pages instead of
+     * every incident row with its texts: 10,000 incidents in ms. */
+    "CREATE INDEX incidents_sev_status ON incidents(severity, status);"
+    "CREATE INDEX incidents_created ON incidents(created_at);"
+    "CREATE INDEX incidents_rule_status ON incidents(rule_id, status);"
+    "CREATE INDEX incidents_key_status ON incidents(group_key, status);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -117,6 +124,8 @@ enum stmt_id {
     Q_DEAD,
     Q_CKPT_PUT,
     Q_CKPT_GET,
+    Q_DELIVERED_AT,
+    Q_HELD,
     Q_COUNT_
 };
 
@@ -176,6 +185,16 @@ static const char *const sql[Q_COUNT_] = {
                " at, reason, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_CKPT_PUT] = "INSERT OR REPLACE INTO checkpoints VALUES (?1, ?2, ?3)",
     [Q_CKPT_GET] = "SELECT blob FROM checkpoints WHERE key = ?1",
+    [Q_DELIVERED_AT] = "SELECT max(at) FROM incident_versions"
+                       " WHERE incident_id = ?1",
+    /* Open incidents whose newest version has no version row (held by
+     * incidents.update_interval) and whose last recorded one is at or
+     * before ?1. */
+    [Q_HELD] = "SELECT i.id FROM incidents i WHERE i.status IN ('open',"
+               " 'acknowledged') AND i.version > (SELECT max(v.version)"
+               " FROM incident_versions v WHERE v.incident_id = i.id) AND"
+               " (SELECT max(v.at) FROM incident_versions v"
+               " WHERE v.incident_id = i.id) <= ?1 LIMIT ?2",
 };
 
 /* WAL frames (4 KiB pages) that start a checkpoint: 16 MiB instead of
@@ -274,8 +293,8 @@ sn_store_errmsg(struct sn_store *s)
      * system's errno is SQLite's best effort (it may be gone). */
     e = sqlite3_system_errno(s->db);
     if (e != 0)
-        snprintf(s->msg, sizeof(s->msg), "%s (%s: %s)",
-                 sqlite3_errmsg(s->db), ioerr_what(code), strerror(e));
+        snprintf(s->msg, sizeof(s->msg), "%s (%s: %s)", sqlite3_errmsg(s->db),
+                 ioerr_what(code), strerror(e));
     else
         snprintf(s->msg, sizeof(s->msg),
                  "%s (%s; is the disk full or the file not writable?)",
@@ -307,8 +326,8 @@ read_schema(struct sn_store *s)
     sqlite3_stmt *q;
     int v = -1;
 
-    if (sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version",
-                           -1, &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version", -1,
+                           &q, NULL) != SQLITE_OK)
         return -1;
     if (sqlite3_step(q) == SQLITE_ROW)
         v = sqlite3_column_int(q, 0);
@@ -416,8 +435,8 @@ sn_store_open(const char *path, bool read_only, struct sn_store **out,
     if (read_only) {
         s->schema = read_schema(s);
         if (s->schema < 1) {
-            sn_error_set(err, "%s is not a sentineld incident store (%s)",
-                         path, sqlite3_errmsg(s->db));
+            sn_error_set(err, "%s is not a sentineld incident store (%s)", path,
+                         sqlite3_errmsg(s->db));
             goto fail;
         }
         *out = s;
@@ -431,8 +450,7 @@ sn_store_open(const char *path, bool read_only, struct sn_store **out,
         exec(s, "PRAGMA synchronous=FULL") != SQLITE_OK ||
         exec(s, "PRAGMA cache_size=-65536") != SQLITE_OK ||
         sqlite3_wal_autocheckpoint(s->db, CHECKPOINT_PAGES) != SQLITE_OK) {
-        sn_error_set(err, "incident store %s: %s", path,
-                     sqlite3_errmsg(s->db));
+        sn_error_set(err, "incident store %s: %s", path, sqlite3_errmsg(s->db));
         goto fail;
     }
     if (migrate(s, err) != SN_OK)
@@ -526,8 +544,10 @@ sn_store_checkpointer_start(struct sn_store *s, struct sn_error *err)
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
     if (pthread_create(&c->thread, NULL, checkpointer_main, c) != 0) {
-        sn_error_set(err, "incident store %s: cannot create the "
-                          "checkpoint thread", s->path);
+        sn_error_set(err,
+                     "incident store %s: cannot create the "
+                     "checkpoint thread",
+                     s->path);
         pthread_mutex_destroy(&c->lock);
         pthread_cond_destroy(&c->cond);
         sqlite3_close(c->db);
@@ -582,8 +602,9 @@ sn_store_audit(struct sn_store *s, const struct sn_audit_entry *e,
     if (own && sn_store_begin(s, err) != SN_OK)
         return SN_EIO;
     if (sn_audit_append(s->db, e) != SN_OK) {
-        sn_error_set(err, "incident store %s: cannot append to the audit "
-                          "trail: %s",
+        sn_error_set(err,
+                     "incident store %s: cannot append to the audit "
+                     "trail: %s",
                      s->path, sn_store_errmsg(s));
         if (own)
             sn_store_rollback(s);
@@ -754,8 +775,8 @@ step_done(sqlite3_stmt *q)
 enum sn_status
 sn_store_put(struct sn_store *s, const struct sn_incident *inc)
 {
-    sqlite3_stmt *q = stmt(s, inc->fresh || inc->version <= 1 ? Q_PUT
-                                                              : Q_UPDATE);
+    sqlite3_stmt *q =
+        stmt(s, inc->fresh || inc->version <= 1 ? Q_PUT : Q_UPDATE);
 
     if (q == NULL)
         return SN_EIO;
@@ -1030,8 +1051,7 @@ sn_store_checkpoint_put(struct sn_store *s, const char *key, const void *blob,
 }
 
 enum sn_status
-sn_store_checkpoint_get(struct sn_store *s, const char *key,
-                        struct sn_buf *out)
+sn_store_checkpoint_get(struct sn_store *s, const char *key, struct sn_buf *out)
 {
     sqlite3_stmt *q = stmt(s, Q_CKPT_GET);
     enum sn_status rc = SN_DECLINED;
@@ -1044,4 +1064,36 @@ sn_store_checkpoint_get(struct sn_store *s, const char *key,
                            (size_t)sqlite3_column_bytes(q, 0));
     sqlite3_reset(q);
     return rc;
+}
+
+int64_t
+sn_store_delivered_at(struct sn_store *s, const char *id)
+{
+    sqlite3_stmt *q = stmt(s, Q_DELIVERED_AT);
+    int64_t at = 0;
+
+    if (q == NULL)
+        return 0;
+    bind_str(q, 1, id);
+    if (sqlite3_step(q) == SQLITE_ROW)
+        at = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    return at;
+}
+
+size_t
+sn_store_held(struct sn_store *s, int64_t before, char (*ids)[SN_UUID_LEN + 1],
+              size_t max)
+{
+    sqlite3_stmt *q = stmt(s, Q_HELD);
+    size_t n = 0;
+
+    if (q == NULL)
+        return 0;
+    sqlite3_bind_int64(q, 1, before);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)max);
+    while (n < max && sqlite3_step(q) == SQLITE_ROW)
+        col_fixed(q, 0, ids[n++], SN_UUID_LEN + 1);
+    sqlite3_reset(q);
+    return n;
 }

@@ -58,8 +58,7 @@ enum sn_status sn_store_get(struct sn_store *s, const char *id,
                             struct sn_incident *out);
 /* The newest resolved incident for the key (previous_id of a new one). */
 bool sn_store_last_resolved(struct sn_store *s, const char *rule_id,
-                            const char *group_key,
-                            char out[SN_UUID_LEN + 1]);
+                            const char *group_key, char out[SN_UUID_LEN + 1]);
 /* Insert or replace the row and its evidence. */
 enum sn_status sn_store_put(struct sn_store *s, const struct sn_incident *inc);
 
@@ -70,9 +69,8 @@ enum sn_status sn_store_put(struct sn_store *s, const struct sn_incident *inc);
  * document afterwards.
  */
 enum sn_status sn_store_record(struct sn_store *s,
-                               const struct sn_incident *inc,
-                               const char *actor, const char *action,
-                               const char *reason,
+                               const struct sn_incident *inc, const char *actor,
+                               const char *action, const char *reason,
                                const char *correlation_id,
                                struct sn_buf *scratch);
 
@@ -82,6 +80,14 @@ struct sn_audit_entry;
 enum sn_status sn_store_audit(struct sn_store *s,
                               const struct sn_audit_entry *e,
                               struct sn_error *err);
+/* Time of the incident's newest recorded (delivered) version; 0 when it
+ * has none. */
+int64_t sn_store_delivered_at(struct sn_store *s, const char *id);
+/* Open incidents holding an undelivered version (incidents.update_interval)
+ * whose last delivered version is at or before `before` (ids, at most max,
+ * into ids[]). */
+size_t sn_store_held(struct sn_store *s, int64_t before,
+                     char (*ids)[SN_UUID_LEN + 1], size_t max);
 
 /* Incidents open past their quiet period at wall time now (ids, at most
  * max, into ids[]). */

@@ -195,3 +195,20 @@ sn_metrics_value(struct sn_metrics *m, const char *name, const char *labels)
     pthread_mutex_unlock(&m->lock);
     return v;
 }
+
+uint64_t
+sn_metrics_sum(struct sn_metrics *m, const char *prefix, const char *suffix)
+{
+    size_t lp = strlen(prefix), ls = strlen(suffix);
+    uint64_t v = 0;
+
+    pthread_mutex_lock(&m->lock);
+    for (struct sn_counter *c = m->head; c != NULL; c = c->next) {
+        size_t l = strlen(c->name);
+        if (l >= lp + ls && memcmp(c->name, prefix, lp) == 0 &&
+            memcmp(c->name + l - ls, suffix, ls) == 0)
+            v += sn_counter_get(c);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return v;
+}

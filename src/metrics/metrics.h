@@ -88,5 +88,10 @@ enum sn_status sn_metrics_render(struct sn_metrics *m, struct sn_buf *out);
 /* Value of the metric with this name and labels; 0 when absent. */
 uint64_t sn_metrics_value(struct sn_metrics *m, const char *name,
                           const char *labels);
+/* Sum of every counter whose name starts with prefix and ends with
+ * suffix, over all labels (e.g. every rule's evicted keys for /health).
+ * Takes the registry lock; for the control thread, not hot paths. */
+uint64_t sn_metrics_sum(struct sn_metrics *m, const char *prefix,
+                        const char *suffix);
 
 #endif

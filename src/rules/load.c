@@ -560,6 +560,8 @@ load_rule(struct builder *b, struct rule_node *rn, struct sn_rule *r)
             ok = false;
         } else if (ki >= FIRST_KEPT_KEY) {
             kept[n_kept++] = p;
+            if (strcmp(k, "rate") == 0 || strcmp(k, "absence") == 0)
+                r->aggregate = true;
         } else if (strcmp(k, "title") == 0) {
             r->title = want_string(b, p->value, k);
             ok &= r->title != NULL;

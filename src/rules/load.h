@@ -84,6 +84,10 @@ struct sn_rule {
     const char *const *tags;
     size_t n_tags;
     bool enabled;
+    /* A rate or absence watcher: it takes every event its match passes
+     * to judge a volume or a silence, so an event is not "its match" and
+     * is not tagged with it (rule.id on events, `sentineld test`). */
+    bool aggregate;
     struct sn_cnode *match;
     const char *match_text;
     struct sn_extract *extract;

@@ -37,7 +37,7 @@ p_http=$(free_port)
 export SENTINELD_SYSLOG_PORT=$p_sys SENTINELD_HTTP_LISTEN=127.0.0.1:$p_http
 tok=$("${as[@]}" "$SENTINELD" token create --name first-run-$$ --role viewer \
     -c "$CONF" 2>"$TMP/token.err")
-check "a viewer token is created in the installed state directory" \
+check "a viewer token is created in the state directory" \
     sh -c "echo '$tok' | grep -q '^snt_'"
 [ -s "$TMP/token.err" ] && diag "token: $(cat "$TMP/token.err")"
 

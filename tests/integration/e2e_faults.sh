@@ -99,6 +99,10 @@ drained() {
 }
 check "the outbox drains for both outputs" wait_for 90 drained
 sleep 2
+# A clean stop delivers the versions held by incidents.update_interval
+# (hit-only updates go out at most once a minute): then every output
+# must hold the store's latest version.
+stop_daemon
 
 store_ids "$TMP/state/sentineld.db" >"$TMP/store.ids"
 pg_ids >"$TMP/pg.ids"
@@ -112,5 +116,4 @@ check "the alerts topic converged on the store's latest versions" \
     cmp -s "$TMP/store.ids" "$TMP/kafka.ids"
 check "one row per brute-force source in PostgreSQL (no duplicate incidents)" \
     test "$(q "select count(*) - count(distinct group_key->>'source.ip') from incidents where rule_id = 'ssh-brute-force'")" = 0
-stop_daemon
 tap_done

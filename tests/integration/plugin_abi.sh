@@ -8,7 +8,7 @@
 # names every path searched; `sentineld plugins` lists kinds, ABI and
 # options.
 . "$SRCDIR/tests/integration/lib.sh"
-tap_plan 13
+tap_plan 14
 
 mkdir -p "$TMP/plugins"
 cat >"$TMP/out_old.c" <<'EOC'
@@ -114,4 +114,6 @@ check "missing plugin: every searched path is named" grep -qF "plugin 'out_gone'
 "$SENTINELD" plugins in_file >"$TMP/list"
 check "plugins lists kind and ABI" grep -q "^in_file (input, ABI $abi_now" "$TMP/list"
 check "plugins lists options with defaults and help" grep -q "poll_interval *duration *default 250ms" "$TMP/list"
+"$SENTINELD" plugins det_rules >"$TMP/list2"
+check "plugins lists a plugin's HTTP routes with their roles" grep -qF "GET    /api/v1/plugins/<instance>/rules  (viewer)" "$TMP/list2"
 tap_done

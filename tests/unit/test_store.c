@@ -82,10 +82,10 @@ SN_TEST(schema_migrates_and_reopens)
 
     fresh();
     CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
-    CHECK_EQ(sn_store_schema_version(s), 3);
+    CHECK_EQ(sn_store_schema_version(s), 4);
     sn_store_close(s);
     CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
-    CHECK_EQ(sn_store_schema_version(s), 3);
+    CHECK_EQ(sn_store_schema_version(s), 4);
     sn_store_close(s);
     CHECK_EQ(sn_store_open(path, true, &s, &err), SN_OK);
     sn_store_close(s);
