@@ -6,8 +6,8 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 PKGS="build-essential autoconf automake libtool pkg-config clang \
 libclang-rt-14-dev libevent-dev libyaml-dev libjson-c-dev libssl-dev \
-libpcre2-dev libsqlite3-dev librdkafka-dev libpq-dev \
-python3 curl rsyslog rsyslog-openssl bsdutils openssl kcat postgresql sec \
+libpcre2-dev libsqlite3-dev librdkafka-dev libpq-dev librelp-dev \
+python3 curl rsyslog rsyslog-openssl rsyslog-relp bsdutils openssl kcat postgresql sec \
 chromium nodejs sqlite3 \
 debhelper dpkg-dev fakeroot lintian systemd adduser util-linux"
 missing=""

@@ -31,7 +31,9 @@
 static const struct sn_option is_options[] = {
     { "listen", SN_OPT_LIST, "tcp://127.0.0.1:5514", C_OFF(listen),
       "URLs to receive on: udp://HOST:PORT, tcp://HOST:PORT, "
-      "tls://HOST:PORT, unix:///path (datagram, like /dev/log), "
+      "tls://HOST:PORT, relp://HOST:PORT and relp+tls://HOST:PORT (rsyslog "
+      "omrelp), "
+      "unix:///path (datagram, like /dev/log), "
       "unix-stream:///path; IPv6 as [::1]:514",
       0, 0, NULL, false },
     { "framing", SN_OPT_ENUM, "auto", C_OFF(framing),
@@ -175,6 +177,7 @@ is_destroy(void *state)
 
     if (s == NULL)
         return;
+    is_relp_stop(s);
     for (size_t i = 0; i < s->n_ls; i++) {
         is_udp_teardown(&s->ls[i]);
         is_listen_close(&s->ls[i]);
@@ -229,7 +232,11 @@ is_init(const struct sn_host *host, struct sn_instance *inst,
         }
         if (l->proto == IS_TLS)
             have_tls = true;
-        if (l->proto == IS_UDP || l->proto == IS_UNIX_DGRAM)
+        if (is_proto_relp(l->proto))
+            s->have_relp = true;
+        if (l->proto == IS_RELP_TLS)
+            s->have_relp_tls = true;
+        else if (l->proto == IS_UDP || l->proto == IS_UNIX_DGRAM)
             s->have_dgram = true;
         else
             s->have_stream = true;
@@ -269,6 +276,19 @@ is_init(const struct sn_host *host, struct sn_instance *inst,
         rc = is_tls_new(s, &s->tls, err, err_len);
         if (rc != SN_OK)
             return rc;
+    } else if (s->have_relp_tls) {
+        if (c->tls_cert == NULL || c->tls_key == NULL) {
+            snprintf(err, err_len,
+                     "a relp+tls:// listener needs tls_cert and tls_key");
+            return SN_ECONFIG;
+        }
+        if (c->tls_verify_client == IS_VERIFY_OPTIONAL) {
+            /* librelp verifies a client certificate always or never. */
+            snprintf(err, err_len,
+                     "tls_verify_client: optional is not available for "
+                     "relp+tls:// (librelp): use none or required");
+            return SN_ECONFIG;
+        }
     } else if (c->tls_cert != NULL || c->tls_key != NULL || c->tls_ca != NULL ||
                c->tls_permitted_peers.n > 0) {
         host->log(inst, SN_LOG_WARN,
@@ -309,12 +329,24 @@ is_init(const struct sn_host *host, struct sn_instance *inst,
                       "verified TLS clients refused by tls_permitted_peers");
     s->c_read_errors = host->counter(inst, "read_errors_total",
                                      "socket read errors (reset, ...)");
+    if (s->have_relp) {
+        s->c_relp_sessions = host->counter(inst, "relp_sessions_total",
+                                           "RELP sessions accepted");
+        s->c_relp_msgs = host->counter(
+            inst, "relp_messages_total",
+            "RELP syslog commands accepted into the pipeline (acknowledged)");
+        s->c_relp_errors = host->counter(
+            inst, "relp_errors_total",
+            "RELP session errors reported by librelp, and syslog commands "
+            "answered with an error (the sender keeps and resends them)");
+    }
     return SN_OK;
 }
 
 static void
 close_all(struct is_state *s)
 {
+    is_relp_stop(s);
     for (size_t i = 0; i < s->n_ls; i++) {
         is_udp_teardown(&s->ls[i]);
         is_listen_close(&s->ls[i]);
@@ -344,12 +376,23 @@ is_start(void *state, char *err, size_t err_len)
             ; /* a stale stop request from the last run */
     }
     for (size_t i = 0; i < s->n_ls; i++) {
-        enum sn_status rc = is_listen_bind(s, &s->ls[i], err, err_len);
+        enum sn_status rc;
+
+        if (is_proto_relp(s->ls[i].proto))
+            continue; /* librelp binds them: is_relp_bind below */
+        rc = is_listen_bind(s, &s->ls[i], err, err_len);
         if (rc != SN_OK) {
             close_all(s);
             return rc;
         }
         s->host->log(s->inst, SN_LOG_INFO, "listening on %s", s->ls[i].bound);
+    }
+    if (s->have_relp) {
+        enum sn_status rc = is_relp_bind(s, err, err_len);
+        if (rc != SN_OK) {
+            close_all(s);
+            return rc;
+        }
     }
     return SN_OK;
 }
@@ -423,10 +466,14 @@ is_run(void *state)
         s->host->log(s->inst, SN_LOG_ERROR, "%s", err);
         goto out;
     }
+    if (s->have_relp && is_relp_run(s, err, sizeof(err)) != SN_OK) {
+        s->host->log(s->inst, SN_LOG_ERROR, "%s", err);
+        goto out;
+    }
     for (size_t i = 0; i < s->n_ls; i++) {
         struct is_listener *l = &s->ls[i];
 
-        if (l->fd < 0)
+        if (l->fd < 0 || is_proto_relp(l->proto))
             continue;
         if (l->proto == IS_UDP || l->proto == IS_UNIX_DGRAM) {
             if (is_udp_setup(s, l) != SN_OK) {
@@ -492,8 +539,8 @@ const struct sn_plugin sn_plugin_in_syslog = {
     SN_PLUGIN_HEADER,
     .name = "in_syslog",
     .kind = SN_KIND_INPUT,
-    .description = "receive syslog over UDP, TCP, TLS (RFC 5425) and "
-                   "unix sockets; RFC 6587 framing",
+    .description = "receive syslog over UDP, TCP, TLS (RFC 5425), RELP "
+                   "and unix sockets; RFC 6587 framing",
     .version = "1",
     .options = is_options,
     .config_size = sizeof(struct is_conf),

@@ -24,6 +24,7 @@ struct event;
 struct event_base;
 struct is_tls;
 struct is_conn;
+struct is_relp;
 
 /* Order matches the `choices` strings of the option table. */
 enum is_framing { IS_FRAMING_AUTO = 0, IS_FRAMING_OCTET, IS_FRAMING_LF };
@@ -58,7 +59,15 @@ enum is_proto {
     IS_TLS,
     IS_UNIX_DGRAM,  /* unix:///path, like /dev/log */
     IS_UNIX_STREAM, /* unix-stream:///path */
+    IS_RELP,        /* relp://HOST:PORT: librelp binds and reads it */
+    IS_RELP_TLS,    /* relp+tls://HOST:PORT: the same over librelp's TLS */
 };
+
+static inline bool
+is_proto_relp(enum is_proto p)
+{
+    return p == IS_RELP || p == IS_RELP_TLS;
+}
 
 /* One `listen` URL: parsed by init, bound by start, closed when run ends. */
 struct is_listener {
@@ -114,6 +123,9 @@ struct is_state {
     size_t n_ls;
     bool have_stream; /* a tcp, tls or unix-stream listener */
     bool have_dgram;
+    bool have_relp;
+    bool have_relp_tls;
+    struct is_relp *relp; /* the librelp engine while started, or NULL */
     struct is_tls *tls;                /* NULL without a tls:// listener */
     struct sn_framer_opts framer_opts; /* every connection's framer */
 
@@ -135,6 +147,10 @@ struct is_state {
         *c_conns_rejected, *c_conns_closed, *c_idle, *c_frame_timeouts,
         *c_evicted, *c_tls_errors,
         *c_tls_rejected, *c_read_errors;
+    /* relp:// only (NULL without): sessions opened, syslog commands
+     * accepted, librelp errors and refused commands. */
+    struct sn_counter *c_relp_sessions, *c_relp_msgs, *c_relp_errors;
+    struct is_ratelimit relp_rl; /* the RELP engine thread's log limiter */
 };
 
 /* in_syslog.c */
@@ -171,6 +187,17 @@ enum sn_status is_stream_loops_start(struct is_state *s, char *err,
 void is_stream_loops_stop(struct is_state *s);
 /* The acceptor's event callback for a stream listener (input thread). */
 void is_stream_on_accept(int fd, short what, void *arg);
+
+/* in_syslog_relp.c: relp:// listeners (RFC-less RELP, rsyslog's omrelp).
+ * One librelp engine per instance runs relpEngineRun on a thread of its
+ * own; each `syslog` command is emitted before librelp acknowledges it.
+ * bind: create the engine and bind every relp:// listener (start, so
+ * "address in use" names the URL). run: start the engine thread (run).
+ * stop: stop the engine (sessions get `serverclose`), join, free;
+ * idempotent, also after a failed bind. */
+enum sn_status is_relp_bind(struct is_state *s, char *err, size_t err_len);
+enum sn_status is_relp_run(struct is_state *s, char *err, size_t err_len);
+void is_relp_stop(struct is_state *s);
 
 /* in_syslog_tls.c: OpenSSL, wrapped so its types stay in that file. */
 enum sn_status is_tls_new(struct is_state *s, struct is_tls **out, char *err,

@@ -38,6 +38,10 @@ is_proto_name(enum is_proto p)
         return "unix";
     case IS_UNIX_STREAM:
         return "unix-stream";
+    case IS_RELP:
+        return "relp";
+    case IS_RELP_TLS:
+        return "relp+tls";
     }
     return "?";
 }
@@ -47,8 +51,9 @@ bad_url(const char *url, const char *why, char *err, size_t err_len)
 {
     snprintf(err, err_len,
              "listen URL \"%s\": %s (expected udp://HOST:PORT, "
-             "tcp://HOST:PORT, tls://HOST:PORT, unix:///path or "
-             "unix-stream:///path; IPv6 hosts in brackets: [::1]:514)",
+             "tcp://HOST:PORT, tls://HOST:PORT, relp[+tls]://HOST:PORT, "
+             "unix:///path or unix-stream:///path; IPv6 hosts in brackets: "
+             "[::1]:514)",
              url, why);
     return SN_ECONFIG;
 }
@@ -133,6 +138,8 @@ is_listen_parse(const char *url, struct is_listener *l, char *err,
         { "udp://", IS_UDP },
         { "tcp://", IS_TCP },
         { "tls://", IS_TLS },
+        { "relp://", IS_RELP },
+        { "relp+tls://", IS_RELP_TLS },
         { "unix://", IS_UNIX_DGRAM },
         { "unix-stream://", IS_UNIX_STREAM },
     };
