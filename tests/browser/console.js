@@ -192,8 +192,17 @@ async function noHorizontalScroll(page) {
         return d.includes("alerts (out_file)") && d.includes("running");
       });
       await step(tag + ": the live brute-force incident: evidence table and threshold math", async () => {
+        /* The list in the previous step may show this address through
+         * another rule's incident first: wait (bounded) until the daemon
+         * has the ssh-brute-force one, then look for it in the page. */
+        let bf = null;
+        for (const t0 = Date.now(); !bf && Date.now() - t0 < 20000; await sleep(200)) {
+          const l = await apiGet("/api/v1/incidents?rule=ssh-brute-force&limit=200");
+          bf = l.incidents.find((i) => JSON.stringify(i.group_key).includes(liveIp));
+        }
+        if (!bf) throw new Error("no ssh-brute-force incident for " + liveIp + " in the API after 20 s");
         await page.goto(U + "/#/incidents?rule=ssh-brute-force");
-        await page.click("#incidents tbody tr:has-text('" + liveIp + "') td.title a");
+        await page.click("#incidents tbody tr[data-id='" + bf.id + "'] td.title a");
         await page.waitForSelector("#evidence tbody tr:has-text('Failed password for invalid user')");
         const w = await page.textContent("#window");
         const ev = await page.$$eval("#evidence tbody tr", (r) => r.map((x) => x.textContent));
