@@ -27,6 +27,8 @@ PIDS="$PIDS $DPID"
 wait_for 30 curl -sf "http://127.0.0.1:$hp/health" -o /dev/null
 check "the daemon runs with 256 descriptors" \
     grep -q 'Max open files *256 ' "/proc/$DPID/limits"
+SN_SANITIZED=$(grep -q -- '-fsanitize' "$BUILDDIR/Makefile" && echo 1 || true)
+export SN_SANITIZED
 python3 "$SRCDIR/tests/integration/hostile_clients.py" "$hp" "$sp" "$DPID" \
     "$O" "$TMP/log" | sed 's/^\(not \)\{0,1\}ok \([0-9]*\)/\1ok _/' >"$TMP/tap"
 while IFS= read -r l; do
