@@ -238,6 +238,11 @@ uint32_t sn_corr_ring_insert(struct ckey *k, int64_t t, uint32_t tag,
 struct dval *sn_corr_vset_find(const struct ckey *k, uint64_t h);
 /* Forget set values whose newest occurrence is before since. */
 void sn_corr_set_purge(struct ckey *k, int64_t since);
+/* A distinct rule's set of k reached its count: fire one signal over the
+ * values held (first seen to k->last_t), then empty the set and its
+ * evidence (correlate_window.c; also the restore merge's evaluation). */
+void sn_corr_distinct_fire(struct sn_corr *c, struct crule *cr,
+                           struct ckey *k);
 
 /* correlate_signal.c: evidence and signals. */
 void sn_corr_slot_fill(const struct sn_corr *c, struct evslot *sl, int64_t t,

@@ -146,28 +146,9 @@ eval_threshold(struct sn_corr *c, struct crule *cr, struct ckey *k)
 static void
 eval_distinct(struct sn_corr *c, struct crule *cr, struct ckey *k)
 {
-    const struct sn_corr_spec *s = cr->spec;
-    int64_t first = INT64_MAX;
-    struct sn_signal sig;
-
-    sn_corr_set_purge(k, k->last_t - s->window_ns);
-    if (k->set_n < s->count)
-        return;
-    for (uint32_t i = 0; i < k->set_cap; i++)
-        if (k->set[i].h != 0 && k->set[i].t < first)
-            first = k->set[i].t;
-    sn_corr_sig_init(c, cr, k, &sig, SN_SIGNAL_FIRING, k->last_t);
-    sig.count = k->set_n;
-    sig.threshold = s->count;
-    sig.first_ns = first;
-    sig.last_ns = k->last_t;
-    sn_corr_evidence_collect(c, k, first, k->last_t, &sig);
-    sn_corr_hit(c, cr, k, &sig);
-    for (uint32_t i = 0; i < k->set_cap; i++)
-        k->set[i].h = 0;
-    k->set_n = 0;
-    k->reset_t = k->last_t;
-    sn_corr_evidence_reset(c, k);
+    sn_corr_set_purge(k, k->last_t - cr->spec->window_ns);
+    if (k->set_n >= cr->spec->count)
+        sn_corr_distinct_fire(c, cr, k);
 }
 
 enum sn_status
