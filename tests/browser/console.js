@@ -83,7 +83,7 @@ async function noHorizontalScroll(page) {
 }
 
 (async () => {
-  console.log("1..43");
+  console.log("1..45");
   // Incidents from the daemon, before any page is open: a brute force
   // followed by a login (brute force, spray, login-after-brute-force).
   bruteForce("203.0.113.7", 12, true);
@@ -144,6 +144,7 @@ async function noHorizontalScroll(page) {
         const med = await page.textContent("#ov-sev a[data-severity=medium] b");
         const high = await page.textContent("#ov-sev a[data-severity=high] b");
         await shot("overview");
+        if (!(Number(med) >= 2 && Number(high) >= 1)) console.log("# open incidents: medium " + med + ", high " + high);
         return Number(med) >= 2 && Number(high) >= 1 && await noHorizontalScroll(page);
       });
       await step(tag + ": the overview shows top rules, sources, inputs, backlog and detection health", async () => {
@@ -191,6 +192,29 @@ async function noHorizontalScroll(page) {
         const d = await page.textContent("#delivery tbody");
         return d.includes("alerts (out_file)") && d.includes("running");
       });
+      await step(tag + ": while an incident loads, the one left is not shown, nor its actions", async () => {
+        const l = (await apiGet("/api/v1/incidents?limit=50")).incidents;
+        const a = l.find((i) => i.status === "open");
+        const b = l.find((i) => i.title !== a.title);
+        await page.goto(U + "/#/incident/" + a.id);
+        await page.waitForSelector("#inc-head h1:has-text('" + a.title + "')");
+        await page.waitForSelector("#act-acknowledge");
+        /* Hold the next incident's document back, as a slow network would. */
+        let release;
+        const gate = new Promise((r) => { release = r; });
+        const url = "**/api/v1/incidents/" + b.id;
+        await page.route(url, async (r) => { await gate; await r.continue(); });
+        await page.goto(U + "/#/incident/" + b.id);
+        await sleep(300);
+        const headWhileLoading = await page.textContent("#inc-head");
+        const actionsWhileLoading = (await page.$$("#actions button")).length;
+        release();
+        await page.waitForSelector("#inc-head h1:has-text('" + b.title + "')");
+        await page.unroute(url);
+        if (headWhileLoading.includes(a.title) || actionsWhileLoading > 0)
+          console.log("# while loading: head '" + headWhileLoading + "', " + actionsWhileLoading + " action buttons");
+        return !headWhileLoading.includes(a.title) && actionsWhileLoading === 0;
+      });
       await step(tag + ": the live brute-force incident: evidence table and threshold math", async () => {
         /* The list in the previous step may show this address through
          * another rule's incident first: wait (bounded) until the daemon
@@ -206,8 +230,10 @@ async function noHorizontalScroll(page) {
         await page.waitForSelector("#evidence tbody tr:has-text('Failed password for invalid user')");
         const w = await page.textContent("#window");
         const ev = await page.$$eval("#evidence tbody tr", (r) => r.map((x) => x.textContent));
-        return w.startsWith("10 matching events for source.ip=" + liveIp + " within 2 min") &&
+        const good = w.startsWith("10 matching events for source.ip=" + liveIp + " within 2 min") &&
           w.includes("at least 10 fire the rule") && ev.length >= 2 && ev[0].includes("sshd");
+        if (!good) console.log("# window: " + w + "\n# evidence rows: " + ev.length + ": " + ev.slice(0, 2).join(" | "));
+        return good;
       });
       await step(tag + ": acknowledge asks for a reason and the audit row appears", async () => {
         await page.click("#act-acknowledge");
