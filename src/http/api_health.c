@@ -71,7 +71,7 @@ sn_api_ready(struct sn_req *rq)
         bool running;
         if (in->kind != SN_KIND_INPUT)
             continue;
-        running = in->thread_started && !atomic_load(&in->finished);
+        running = in->input.thread_started && !atomic_load(&in->input.finished);
         ready = ready && running;
         sn_buf_puts(&b, first ? "{" : ",{");
         first = false;
@@ -92,11 +92,12 @@ sn_api_ready(struct sn_req *rq)
         size_t pending;
         if (in->kind != SN_KIND_OUTPUT)
             continue;
-        running = in->takes_incidents ? in->started : in->othread_started;
+        running = in->output.takes_incidents ? in->started
+                                             : in->output.othread_started;
         ready = ready && running;
-        pthread_mutex_lock(&in->pending_lock);
-        pending = in->n_pending;
-        pthread_mutex_unlock(&in->pending_lock);
+        pthread_mutex_lock(&in->output.pending_lock);
+        pending = in->output.n_pending;
+        pthread_mutex_unlock(&in->output.pending_lock);
         sn_buf_puts(&b, first ? "{" : ",{");
         first = false;
         sn_json_key(&b, "name");
@@ -109,9 +110,10 @@ sn_api_ready(struct sn_req *rq)
             ",\"state\":\"%s\",\"takes\":\"%s\",\"queued_batches\":%zu,"
             "\"pending_batches\":%zu,\"delivered\":%llu,\"failed\":%llu}",
             running ? "running" : "stopped",
-            in->takes_incidents ? "incidents" : "events",
-            in->takes_incidents ? (size_t)0 : sn_queue_len(&in->q), pending,
-            (unsigned long long)sn_counter_get(in->c_out),
+            in->output.takes_incidents ? "incidents" : "events",
+            in->output.takes_incidents ? (size_t)0
+                                       : sn_queue_len(&in->output.q),
+            pending, (unsigned long long)sn_counter_get(in->c_out),
             (unsigned long long)sn_counter_get(in->c_failed));
     }
     sn_buf_printf(&b, "],\"ready\":%s}\n", ready ? "true" : "false");
