@@ -14,9 +14,9 @@
 
 /* Liveness stays 200 ("the process serves"), but says when detection
  * lost state: correlation keys evicted at the rules' max_keys, events
- * dropped by a key's bound, events too late for the watermark (the
- * sentineld_plugin_corr_* counters correlating detectors register,
- * summed over rules). Lost state is health, not an incident
+ * dropped by a key's bound, events too late for the watermark (what
+ * detectors report through host->detection_lost, summed over detector
+ * instances). Lost state is health, not an incident
  * under a rule's title (docs/incidents.md "Detection degraded"). */
 void
 sn_api_health(struct sn_req *rq)
@@ -25,11 +25,10 @@ sn_api_health(struct sn_req *rq)
     uint64_t evicted, dropped, late;
     struct sn_buf b;
 
-    evicted =
-        sn_metrics_sum(m, "sentineld_plugin_corr_", "_keys_evicted_total");
+    evicted = sn_metrics_sum(m, sn_loss_metrics[SN_LOSS_KEYS_EVICTED].name, "");
     dropped =
-        sn_metrics_sum(m, "sentineld_plugin_corr_", "_events_dropped_total");
-    late = sn_metrics_sum(m, "sentineld_plugin_corr_", "_late_dropped_total");
+        sn_metrics_sum(m, sn_loss_metrics[SN_LOSS_EVENTS_DROPPED].name, "");
+    late = sn_metrics_sum(m, sn_loss_metrics[SN_LOSS_LATE_DROPPED].name, "");
     sn_buf_init(&b, 4096);
     sn_buf_printf(&b,
                   "{\"status\":\"ok\",\"detection\":{\"degraded\":%s,"

@@ -51,6 +51,18 @@ find_instance(struct sn_pipeline *pl, const char *name)
     return NULL;
 }
 
+const struct sn_loss_metric sn_loss_metrics[SN_LOSS_N] = {
+    [SN_LOSS_KEYS_EVICTED] = { "sentineld_detection_keys_evicted_total",
+                               "correlation keys a detector evicted at a "
+                               "bound (max_keys): state lost" },
+    [SN_LOSS_EVENTS_DROPPED] = { "sentineld_detection_events_dropped_total",
+                                 "events a detector dropped at a key's "
+                                 "bound: state lost" },
+    [SN_LOSS_LATE_DROPPED] = { "sentineld_detection_late_dropped_total",
+                               "events a detector dropped as too late for "
+                               "its watermark" },
+};
+
 static void
 register_counters(struct sn_pipeline *pl, struct sn_instance *in)
 {
@@ -90,6 +102,10 @@ register_counters(struct sn_pipeline *pl, struct sn_instance *in)
             m, "sentineld_detector_errors_total", in->labels,
             "batches a detector could not look at completely (detect() "
             "returned an error)");
+        for (int w = 0; w < SN_LOSS_N; w++)
+            in->c_lost[w] =
+                sn_metrics_counter(m, sn_loss_metrics[w].name, in->labels,
+                                   sn_loss_metrics[w].help);
         break;
     default:
         break;

@@ -96,6 +96,8 @@ struct sn_instance {
     struct sn_counter *c_retry;    /* delivery retries (outputs) */
     struct sn_counter *c_failed;   /* events dead-lettered (outputs) */
     struct sn_counter *c_detect_errors; /* detect() not OK (detectors) */
+    /* host->detection_lost (detectors), by enum sn_loss */
+    struct sn_counter *c_lost[SN_LOSS_N];
 
     union {
         struct sn_input_rt input;
@@ -197,5 +199,14 @@ void sn_output_ack(struct sn_instance *out, uint64_t token,
 void sn_output_port_init(struct sn_instance *out);
 
 extern const struct sn_host sn_host_table;
+
+/* The core's detection-loss counters, by enum sn_loss: registered per
+ * detector instance, added to by host->detection_lost, summed by
+ * GET /api/v1/health. */
+struct sn_loss_metric {
+    const char *name;
+    const char *help;
+};
+extern const struct sn_loss_metric sn_loss_metrics[SN_LOSS_N];
 
 #endif
