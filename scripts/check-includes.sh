@@ -11,10 +11,14 @@
 #     rules): never the daemon's pipeline, incident, http, daemon or cli.
 #  3. every header under src/, plugins/ and include/ compiles alone.
 #  4. no file under src/http names a plugin (plugins own their routes).
+#  5. the incident layer sees the pipeline only through its output port
+#     (pipeline/outport.h): no other pipeline header, so struct
+#     sn_instance stays incomplete there and the relay cannot come to
+#     read the pipeline's runtime structs again.
 # Usage: scripts/check-includes.sh (from make check, or with SRCDIR set).
 : "${SRCDIR:=$(cd "$(dirname "$0")/.." && pwd)}"
 cd "$SRCDIR" || exit 1
-echo "1..4"
+echo "1..5"
 fail=0
 
 rank() {
@@ -98,6 +102,15 @@ if [ -z "$bad" ]; then
     echo "ok 4 - no file under src/http names a plugin"
 else
     echo "not ok 4 - no file under src/http names a plugin"
+    echo "$bad" | sed 's/^/# /'
+    fail=1
+fi
+# 5. The incident layer and the pipeline meet at the output port.
+bad=$(grep -rnE '^#include "pipeline/' src/incident | grep -v '"pipeline/outport.h"')
+if [ -z "$bad" ]; then
+    echo "ok 5 - the incident layer sees outputs only through pipeline/outport.h"
+else
+    echo "not ok 5 - the incident layer sees outputs only through pipeline/outport.h"
     echo "$bad" | sed 's/^/# /'
     fail=1
 fi

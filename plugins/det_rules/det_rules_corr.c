@@ -695,6 +695,15 @@ add_to(const struct sn_host *h, struct sn_counter *c, uint64_t *seen,
     *seen = now;
 }
 
+/* Lost state reported to the core too (host->detection_lost), which the
+ * health endpoint reads without knowing this plugin's metric names. */
+static void
+lost(struct dr_state *s, enum sn_loss what, uint64_t n)
+{
+    if (n > 0 && SN_HOST_HAS(s->host, detection_lost))
+        s->host->detection_lost(s->inst, what, n);
+}
+
 void
 dr_corr_advance(struct dr_state *s, int64_t wm)
 {
@@ -731,6 +740,9 @@ dr_corr_advance(struct dr_state *s, int64_t wm)
             sum.late_dropped += st.late_dropped;
         }
         add_to(h, rc->keys, &rc->seen_keys, sum.keys);
+        lost(s, SN_LOSS_KEYS_EVICTED, sum.keys_evicted - rc->seen_evicted);
+        lost(s, SN_LOSS_EVENTS_DROPPED, sum.events_dropped - rc->seen_dropped);
+        lost(s, SN_LOSS_LATE_DROPPED, sum.late_dropped - rc->seen_late);
         add_to(h, rc->evicted, &rc->seen_evicted, sum.keys_evicted);
         add_to(h, rc->dropped, &rc->seen_dropped, sum.events_dropped);
         add_to(h, rc->late, &rc->seen_late, sum.late_dropped);

@@ -79,7 +79,7 @@ wants_incidents(const struct sn_pipeline *pl)
     for (size_t i = 0; i < pl->n_insts; i++)
         if (pl->insts[i].kind == SN_KIND_DETECTOR ||
             (pl->insts[i].kind == SN_KIND_OUTPUT &&
-             pl->insts[i].takes_incidents))
+             pl->insts[i].output.takes_incidents))
             return true;
     return false;
 }
@@ -138,8 +138,10 @@ before_outputs_stop(void *arg, struct sn_pipeline *pl)
         sn_manager_release_held(d->mgr);
     }
     for (size_t i = 0; i < pl->n_insts; i++)
-        if (pl->insts[i].relay != NULL)
-            sn_relay_stop(&pl->insts[i], pl->cfg->daemon.shutdown_timeout_ms);
+        if (pl->insts[i].kind == SN_KIND_OUTPUT &&
+            pl->insts[i].output.port.feeder != NULL)
+            sn_relay_stop(&pl->insts[i].output.port,
+                          pl->cfg->daemon.shutdown_timeout_ms);
 }
 
 static enum sn_status
@@ -149,11 +151,12 @@ start_relays(struct sn_daemon *d, struct sn_pipeline *pl)
 
     for (size_t i = 0; i < pl->n_insts; i++) {
         struct sn_instance *in = &pl->insts[i];
-        if (in->kind != SN_KIND_OUTPUT || !in->takes_incidents ||
+        if (in->kind != SN_KIND_OUTPUT || !in->output.takes_incidents ||
             !in->started || d->mgr == NULL)
             continue;
         sn_error_clear(&err);
-        if (sn_relay_start(in, d->mgr, d->metrics, &err) != SN_OK) {
+        if (sn_relay_start(&in->output.port, d->mgr, d->metrics, &err) !=
+            SN_OK) {
             sn_log_error("%s", err.msg);
             return SN_EIO;
         }

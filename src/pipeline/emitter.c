@@ -67,7 +67,7 @@ count_drop(struct sn_emitter *em, const char *why)
     uint64_t suppressed = 0;
 
     sn_counter_add(em->in->c_dropped, 1);
-    if (sn_ratelimit_pass(&em->in->rl_drop, SN_LOG_RATE_MS, &suppressed))
+    if (sn_ratelimit_pass(&em->in->input.rl_drop, SN_LOG_RATE_MS, &suppressed))
         sn_log_warn("input '%s': dropping records: %s", em->in->name, why);
 }
 

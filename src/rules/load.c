@@ -49,6 +49,19 @@ static const char *const rule_keys[] = {
 #define FIRST_KEPT_KEY 9
 
 static const char *const doc_keys[] = { "rules", "lists" };
+
+/* A document is one rule when it has any rule key, even without "id":
+ * a misspelt "di" then gets "did you mean "id"?" among the rule's keys,
+ * not every key of the rule reported unknown in a document of "rules"
+ * and "lists". */
+static bool
+is_rule_doc(const struct sn_node *doc)
+{
+    for (size_t i = 0; i < N_RULE_KEYS; i++)
+        if (sn_node_get(doc, rule_keys[i]) != NULL)
+            return true;
+    return false;
+}
 static const char *const severities[] = { "info", "low", "medium", "high",
                                           "critical" };
 
@@ -231,6 +244,31 @@ sn_load_unknown_key(struct builder *b, const struct sn_node *key, const char *wh
         diag(b, SN_DIAG_ERROR, key, "unknown key \"%s\" in %s", key->str, what);
 }
 
+/* A rule without "id": its unknown keys are reported (with what they
+ * may be a typo of), and "needs an id" only when none of them reads
+ * like a misspelt "id" ("di: ssh-2" is one mistake, not two). */
+static void
+missing_id(struct builder *b, const struct sn_node *n)
+{
+    bool typo_of_id = false;
+
+    for (size_t i = 0; i < n->n; i++) {
+        const struct sn_node *key = n->pairs[i].key;
+        const char *best;
+        bool known = false;
+
+        for (size_t k = 0; k < N_RULE_KEYS && !known; k++)
+            known = strcmp(key->str, rule_keys[k]) == 0;
+        if (known)
+            continue;
+        unknown_key(b, key, "a rule", rule_keys, N_RULE_KEYS);
+        best = sn_suggest(key->str, rule_keys, N_RULE_KEYS);
+        typo_of_id = typo_of_id || (best != NULL && strcmp(best, "id") == 0);
+    }
+    if (!typo_of_id)
+        diag(b, SN_DIAG_ERROR, n, "a rule needs an \"id\"");
+}
+
 /* ---- small validators
  * --------------------------------------------------------- */
 
@@ -377,7 +415,7 @@ scan_docs(struct builder *b, struct sn_rules_src *src)
              di++) {
             const struct sn_node *doc = f->y->docs[di];
 
-            if (doc->type == SN_NODE_MAP && sn_node_get(doc, "id") != NULL) {
+            if (doc->type == SN_NODE_MAP && is_rule_doc(doc)) {
                 rc = add_rule_node(b, doc, f, &node_cap);
                 continue;
             }
@@ -529,7 +567,7 @@ load_rule(struct builder *b, struct rule_node *rn, struct sn_rule *r)
     r->enabled = true;
     b->rule_id = NULL;
     if (idn == NULL) {
-        diag(b, SN_DIAG_ERROR, n, "a rule needs an \"id\"");
+        missing_id(b, n);
         return false;
     }
     if (want_string(b, idn, "id") == NULL)
