@@ -47,8 +47,10 @@ on_signal(void *arg, const struct sn_signal *sig)
 
     x.rule = sig->spec->rule;
     sn_buf_reset(&tc->trace);
+    /* An update counts matches of a closed window: the line being fed
+     * did not cause it, so it has no trace. */
     if (tc->cur != NULL && tc->rev != NULL &&
-        sig->state != SN_SIGNAL_DEGRADED) {
+        sig->state != SN_SIGNAL_DEGRADED && sig->state != SN_SIGNAL_UPDATE) {
         struct sn_rule_explain ex;
 
         sn_rules_explain(tc->rs, tc->sc, tc->rev, tc->cur, &ex);

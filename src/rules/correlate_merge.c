@@ -120,21 +120,10 @@ eval_threshold(struct sn_corr *c, struct crule *cr, struct ckey *k)
         for (uint32_t i = 0; i + n <= k->rn; i++) {
             int64_t first = sn_corr_at(k, i)->t;
             int64_t last = sn_corr_at(k, i + n - 1)->t;
-            struct sn_signal sig;
 
             if (last - first > s->window_ns)
                 continue;
-            sn_corr_sig_init(c, cr, k, &sig, SN_SIGNAL_FIRING, last);
-            sig.count = n;
-            sig.threshold = n;
-            sig.first_ns = first;
-            sig.last_ns = last;
-            sn_corr_evidence_collect(c, k, first, last, &sig);
-            sn_corr_hit(c, cr, k, &sig);
-            while (k->rn > 0 && sn_corr_at(k, 0)->t <= last)
-                sn_corr_ring_pop_front(k, false);
-            k->reset_t = last;
-            sn_corr_evidence_reset(c, k);
+            sn_corr_threshold_fire(c, cr, k, first, last, n);
             fired = true;
             break;
         }
