@@ -550,6 +550,42 @@ SN_TEST(restore_merges_and_fires_once)
     fx_close(&ref);
 }
 
+/* refire per_window: the key fired here (its window open to T0 + 2m);
+ * another partition's ten events of it inside that window arrive by a
+ * restore: absorbed, not a second firing, and the update after the
+ * window carries them. */
+SN_TEST(restore_merge_keeps_fired_window)
+{
+    struct fx a, b;
+    struct sn_buf buf;
+    struct want_p p = { NULL, "t", 3 };
+    struct sn_corr_origin tag;
+
+    CHECK(fx_open(&a, th10, NULL));
+    CHECK(fx_open(&b, th10, NULL));
+    for (int i = 0; i < 10; i++)
+        feed(&b, "t", 1, T0 + i * S, "203.0.113.9");
+    CHECK_EQ(b.n_firing, 1);
+    for (int i = 0; i < 9; i++)
+        feed(&a, "t", 3, T0 + (20 + i) * S, "203.0.113.9");
+    CHECK_EQ(a.n_sigs, 0);
+    p.src = a.src;
+    sn_buf_init(&buf, 1 << 20);
+    CHECK_EQ(sn_corr_checkpoint_keys(a.c, want_p, &p, &buf), SN_OK);
+    tag = origin(&b, "t", 3);
+    CHECK_EQ(sn_corr_restore_keys(b.c, buf.data, buf.len, &tag), SN_OK);
+    feed(&b, "t", 3, T0 + 30 * S, "203.0.113.9");
+    CHECK_EQ(b.n_firing, 1);
+    CHECK_EQ(b.n_sigs, 1);
+    feed(&b, "t", 3, T0 + 121 * S, "203.0.113.9");
+    CHECK_EQ(b.n_sigs, 2);
+    CHECK_EQ(b.last.state, SN_SIGNAL_UPDATE);
+    CHECK_EQ(b.last.count, 10);
+    sn_buf_fini(&buf);
+    fx_close(&a);
+    fx_close(&b);
+}
+
 /* Under the threshold the merge only adds: 3 + 5 events, nothing fires
  * until the 10th arrives; the evidence of the fired window holds events
  * of both partitions. */
@@ -718,5 +754,6 @@ SN_TEST_MAIN(SN_T(sources_table), SN_T(drop_by_filter),
              SN_T(origins_survive_checkpoint), SN_T(format_1_and_newer),
              SN_T(restored_keys_resolve_on_time), SN_T(lru_sort_stable),
              SN_T(signal_source_json), SN_T(restore_merges_and_fires_once),
+             SN_T(restore_merge_keeps_fired_window),
              SN_T(restore_merges_below_threshold),
              SN_T(restore_merges_distinct))
