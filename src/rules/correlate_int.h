@@ -252,9 +252,8 @@ void sn_corr_distinct_fire(struct sn_corr *c, struct crule *cr,
 /* A threshold rule's window [first, last] of k holds count matches: one
  * signal, then the window's events are spent (and with refire per_window
  * the fired window opens). Feeding and the restore merge use it. */
-void sn_corr_threshold_fire(struct sn_corr *c, struct crule *cr,
-                            struct ckey *k, int64_t first, int64_t last,
-                            uint64_t count);
+void sn_corr_threshold_fire(struct sn_corr *c, struct crule *cr, struct ckey *k,
+                            int64_t first, int64_t last, uint64_t count);
 /* refire per_window (correlate_window.c): true when an event at t falls
  * in k's fired window and was absorbed (counted with weight w, nothing
  * else changes); otherwise a fired window that t (or the watermark) has

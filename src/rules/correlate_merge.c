@@ -229,7 +229,8 @@ sn_corr_key_merge(struct sn_corr *c, struct crule *cr, struct ckey *into,
             return SN_ENOMEM;
         for (uint32_t i = 0; i < from->set_cap; i++) {
             if (from->set[i].h == 0 || from->set[i].t < since ||
-                (s->kind == SN_CORR_DISTINCT && absorbed(into, from->set[i].t, 1)))
+                (s->kind == SN_CORR_DISTINCT &&
+                 absorbed(into, from->set[i].t, 1)))
                 continue;
             if (sn_corr_vset_find(into, from->set[i].h) == NULL &&
                 into->set_n >= cr->max_events) {

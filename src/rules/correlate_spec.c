@@ -291,8 +291,7 @@ parse_refire(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
     }
     {
         const char *best = sn_suggest(v->str, modes, 2);
-        err(p, v,
-            "unknown refire \"%s\" (per_window, every_threshold)%s%s%s",
+        err(p, v, "unknown refire \"%s\" (per_window, every_threshold)%s%s%s",
             v->str, best ? "; did you mean \"" : "", best ? best : "",
             best ? "\"?" : "");
     }
@@ -578,7 +577,7 @@ sn_corr_spec_parse(const struct sn_ruleset *rs, const struct sn_rule *r,
     if (kind_pair == NULL) {
         /* Correlation options without a correlation are a mistake: say
          * which keys would give them meaning. */
-        const struct sn_node *orphan = window   ? window
+        const struct sn_node *orphan = window     ? window
                                        : suppress ? suppress
                                        : resolve  ? resolve
                                        : escalate ? escalate

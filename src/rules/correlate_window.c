@@ -155,7 +155,7 @@ sn_corr_window_absorb(struct sn_corr *c, struct crule *cr, struct ckey *k,
 
 void
 sn_corr_threshold_fire(struct sn_corr *c, struct crule *cr, struct ckey *k,
-               int64_t first, int64_t last, uint64_t count)
+                       int64_t first, int64_t last, uint64_t count)
 {
     struct sn_signal sig;
 

@@ -250,9 +250,10 @@ SN_TEST(threshold_every_threshold)
 {
     struct fx f;
 
-    CHECK(fx_open(&f, "rules:\n" RULE_HDR("brute") "  group_by: [source.ip]\n"
-                      "  window: 2m\n  threshold: {count: 3}\n"
-                      "  refire: every_threshold\n"));
+    CHECK(fx_open(&f, "rules:\n" RULE_HDR(
+                          "brute") "  group_by: [source.ip]\n"
+                                   "  window: 2m\n  threshold: {count: 3}\n"
+                                   "  refire: every_threshold\n"));
     for (int i = 0; i < 9; i++)
         feed(&f, "brute", T0 + i * S, NULL, "source.ip=1.2.3.4", NULL);
     CHECK_EQ(f.sigs.n, 3);
@@ -268,10 +269,12 @@ SN_TEST(refire_per_window_advance_and_distinct)
 {
     struct fx f;
 
-    CHECK(fx_open(&f, "rules:\n" RULE_HDR("brute") "  group_by: [source.ip]\n"
-                      "  window: 1m\n  threshold: {count: 2}\n" RULE_HDR(
-                          "spray") "  group_by: [source.ip]\n  window: 1m\n"
-                                   "  distinct: {field: user, count: 2}\n"));
+    CHECK(fx_open(
+        &f, "rules:\n" RULE_HDR(
+                "brute") "  group_by: [source.ip]\n"
+                         "  window: 1m\n  threshold: {count: 2}\n" RULE_HDR(
+                             "spray") "  group_by: [source.ip]\n  window: 1m\n"
+                                      "  distinct: {field: user, count: 2}\n"));
     for (int i = 0; i < 5; i++)
         feed(&f, "brute", T0 + i * S, NULL, "source.ip=a", NULL);
     CHECK_EQ(f.sigs.n, 1);
@@ -1168,11 +1171,12 @@ SN_TEST(diagnostics)
  * file:line:col. */
 SN_TEST(diagnostics_refire)
 {
-    char *o = diags_of("rules:\n" RULE_HDR("a") "  window: 2m\n"
-                       "  threshold: {count: 5}\n"
-                       "  refire: per-window\n" RULE_HDR(
-                           "b") "  sequence: [a, a]\n  window: 1m\n"
-                                "  refire: per_window\n");
+    char *o = diags_of(
+        "rules:\n" RULE_HDR("a") "  window: 2m\n"
+                                 "  threshold: {count: 5}\n"
+                                 "  refire: per-window\n" RULE_HDR(
+                                     "b") "  sequence: [a, a]\n  window: 1m\n"
+                                          "  refire: per_window\n");
 
     CHECK(o != NULL);
     if (o == NULL)
