@@ -23,28 +23,23 @@
 #include "rules/correlate.h"
 #include "rules/load.h"
 
-static const char rules[] = "rules:\n"
-                            "  - id: brute\n"
-                            "    title: brute force\n"
-                            "    severity: medium\n"
-                            "    match: msg contains \"Failed\"\n"
-                            "    group_by: [source.ip]\n"
-                            "    window: 2m\n"
-                            "    threshold: {count: 10}\n"
-                            "    suppress: 10m\n";
+/* The rule, with the threshold count as COUNT. */
+#define RULES(COUNT)                                                           \
+    "rules:\n"                                                                 \
+    "  - id: brute\n"                                                          \
+    "    title: brute force\n"                                                 \
+    "    severity: medium\n"                                                   \
+    "    match: msg contains \"Failed\"\n"                                     \
+    "    group_by: [source.ip]\n"                                              \
+    "    window: 2m\n"                                                         \
+    "    threshold: {count: " COUNT "}\n"                                      \
+    "    suppress: 10m\n"
 
+static const char rules[] = RULES("10");
 /* The same rule with a count no key reaches in the stream (about 10
  * events per key): the baseline of the per-signal cost (same keys, same
  * feeds, the same windows held, no signals). */
-static const char rules_quiet[] = "rules:\n"
-                                  "  - id: brute\n"
-                                  "    title: brute force\n"
-                                  "    severity: medium\n"
-                                  "    match: msg contains \"Failed\"\n"
-                                  "    group_by: [source.ip]\n"
-                                  "    window: 2m\n"
-                                  "    threshold: {count: 1000}\n"
-                                  "    suppress: 10m\n";
+static const char rules_quiet[] = RULES("1000");
 
 static uint64_t n_signals;
 /* The per-signal pass: render every signal, as det_rules does. */

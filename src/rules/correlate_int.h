@@ -263,6 +263,8 @@ bool sn_corr_window_absorb(struct sn_corr *c, struct crule *cr, struct ckey *k,
                            int64_t t, uint64_t w);
 void sn_corr_window_close(struct sn_corr *c, struct crule *cr, struct ckey *k,
                           int64_t now);
+/* Count a match at t of weight w as absorbed by k's fired window. */
+void sn_corr_absorb(struct ckey *k, int64_t t, uint64_t w);
 
 /* correlate_signal.c: evidence and signals. */
 void sn_corr_slot_fill(const struct sn_corr *c, struct evslot *sl, int64_t t,

@@ -165,11 +165,7 @@ absorbed(struct ckey *into, int64_t t, uint64_t w)
 {
     if (into->fired_until == T_NONE || t > into->fired_until)
         return false;
-    into->absorbed += w;
-    if (into->absorbed_first == T_NONE || t < into->absorbed_first)
-        into->absorbed_first = t;
-    if (into->absorbed_last == T_NONE || t > into->absorbed_last)
-        into->absorbed_last = t;
+    sn_corr_absorb(into, t, w);
     return true;
 }
 

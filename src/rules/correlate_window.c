@@ -145,12 +145,18 @@ sn_corr_window_absorb(struct sn_corr *c, struct crule *cr, struct ckey *k,
         sn_corr_window_close(c, cr, k, t);
         return false;
     }
+    sn_corr_absorb(k, t, w);
+    return true;
+}
+
+void
+sn_corr_absorb(struct ckey *k, int64_t t, uint64_t w)
+{
     k->absorbed += w;
     if (k->absorbed_first == T_NONE || t < k->absorbed_first)
         k->absorbed_first = t;
     if (k->absorbed_last == T_NONE || t > k->absorbed_last)
         k->absorbed_last = t;
-    return true;
 }
 
 void
