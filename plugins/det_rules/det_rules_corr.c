@@ -152,19 +152,22 @@ on_signal(void *arg, const struct sn_signal *sig)
     struct dr_tls *t = sh->tls;
     struct sn_signal x = *sig;
     struct sn_signal_source src;
+    /* Degraded and update signals are about the rule or a closed window,
+     * not the event being fed: no trace, no source record. */
+    bool of_event =
+        sig->state != SN_SIGNAL_DEGRADED && sig->state != SN_SIGNAL_UPDATE;
 
     x.rule = sig->spec->rule;
     /* Signals raised while an event is fed explain that event; those of
      * the ticker (absence, resolve, degraded) have no event. */
-    if (t->cur != NULL && t->batch != NULL &&
-        sig->state != SN_SIGNAL_DEGRADED)
+    if (t->cur != NULL && t->batch != NULL && of_event)
         x.trace = trace_of(s, t, t->cur->rule, t->cur->ev);
     /* The record that made it: the event fed, or for a sequence fed by
      * another shard's signal, the record behind that signal. */
-    if (t->cur_rec != NULL && sig->state != SN_SIGNAL_DEGRADED) {
+    if (t->cur_rec != NULL && of_event) {
         source_of(t->cur_rec, &src);
         x.source = &src;
-    } else if (t->restore_src != NULL && sig->state != SN_SIGNAL_DEGRADED) {
+    } else if (t->restore_src != NULL && of_event) {
         x.source = t->restore_src;
     }
     render(s, t, &x);

@@ -11,7 +11,8 @@
 #include "rules/value.h"
 #include "rules/correlate.h"
 
-static const char *const states[] = { "firing", "resolved", "degraded" };
+static const char *const states[] = { "firing", "resolved", "degraded",
+                                      "update" };
 
 #define TRY(x) SN_JSON_TRY(x)
 

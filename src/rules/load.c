@@ -42,6 +42,7 @@ static const char *const rule_keys[] = {
     "resolve_after",
     "allowed_lateness",
     "limits",
+    "refire",
     /* annotated sample lines, for `sentineld test` */
     "samples",
 };
