@@ -48,7 +48,7 @@ static const char *const rule_keys[] = {
 #define N_RULE_KEYS    (sizeof(rule_keys) / sizeof(rule_keys[0]))
 #define FIRST_KEPT_KEY 9
 
-static const char *const doc_keys[] = { "rules", "lists" };
+static const char *const doc_keys[] = { "rules", "lists", "sigma" };
 static const char *const severities[] = { "info", "low", "medium", "high",
                                           "critical" };
 
@@ -360,7 +360,31 @@ add_rule_node(struct builder *b, const struct sn_node *n,
     b->nodes[b->n_nodes].node = n;
     b->nodes[b->n_nodes].file = f;
     b->nodes[b->n_nodes].match = NULL;
+    b->nodes[b->n_nodes].sigma = false;
     b->n_nodes++;
+    return SN_OK;
+}
+
+/* A `sigma:` field mapping (docs/sigma.md); later ones override. */
+static enum sn_status
+add_sigma_map(struct builder *b, const struct sn_node *n,
+              const struct src_file *f)
+{
+    const struct sn_node **m;
+    const struct src_file **mf;
+
+    if (!sn_sigma_check_map(b, n))
+        return SN_OK;
+    m = realloc(b->sigma_maps, (b->n_sigma_maps + 1) * sizeof(*m));
+    if (m == NULL)
+        return SN_ENOMEM;
+    b->sigma_maps = m;
+    mf = realloc(b->sigma_map_files, (b->n_sigma_maps + 1) * sizeof(*mf));
+    if (mf == NULL)
+        return SN_ENOMEM;
+    b->sigma_map_files = mf;
+    m[b->n_sigma_maps] = n;
+    mf[b->n_sigma_maps++] = f;
     return SN_OK;
 }
 
@@ -377,6 +401,27 @@ scan_docs(struct builder *b, struct sn_rules_src *src)
              di++) {
             const struct sn_node *doc = f->y->docs[di];
 
+            /* A Sigma rule (docs/sigma.md): detection + logsource. */
+            if (doc->type == SN_NODE_MAP &&
+                sn_node_get(doc, "detection") != NULL &&
+                sn_node_get(doc, "logsource") != NULL) {
+                rc = add_rule_node(b, doc, f, &node_cap);
+                if (rc == SN_OK)
+                    b->nodes[b->n_nodes - 1].sigma = true;
+                continue;
+            }
+            if (doc->type == SN_NODE_MAP &&
+                sn_node_get(doc, "correlation") != NULL &&
+                sn_node_get(doc, "match") == NULL) {
+                const struct sn_node *id = sn_node_get(doc, "id");
+                diag(b, SN_DIAG_WARNING, sn_node_get(doc, "correlation"),
+                     "%s%s%sskipped: Sigma correlation rules are not "
+                     "supported yet (docs/sigma.md)",
+                     id && id->type == SN_NODE_SCALAR ? "rule \"" : "",
+                     id && id->type == SN_NODE_SCALAR ? id->str : "",
+                     id && id->type == SN_NODE_SCALAR ? "\": " : "");
+                continue;
+            }
             if (doc->type == SN_NODE_MAP && sn_node_get(doc, "id") != NULL) {
                 rc = add_rule_node(b, doc, f, &node_cap);
                 continue;
@@ -409,8 +454,10 @@ scan_docs(struct builder *b, struct sn_rules_src *src)
                     }
                     for (size_t k = 0; k < p->value->n && rc == SN_OK; k++)
                         rc = add_rule_node(b, p->value->items[k], f, &node_cap);
+                } else if (strcmp(p->key->str, "sigma") == 0) {
+                    rc = add_sigma_map(b, p->value, f);
                 } else {
-                    unknown_key(b, p->key, "a rule document", doc_keys, 2);
+                    unknown_key(b, p->key, "a rule document", doc_keys, 3);
                 }
             }
         }
@@ -522,6 +569,9 @@ load_rule(struct builder *b, struct rule_node *rn, struct sn_rule *r)
     size_t n_kept = 0;
     const struct sn_pair **kept;
     bool ok = true, has_title = false, has_sev = false;
+
+    if (rn->sigma)
+        return sn_load_sigma(b, rn, r);
 
     r->file = n->file;
     r->line = n->line;
@@ -876,7 +926,10 @@ sn_ruleset_build(struct sn_rules_src *src, struct sn_ruleset **out,
     for (size_t i = 0; rc == SN_OK && i < rs->n_rules; i++) {
         struct sn_rule *r = &rs->rules[i];
 
-        b.file = b.nodes[i].file;
+        /* A Sigma rule's expression is our translation: its problems are
+         * reported at the detection, not at offsets of a text nobody
+         * wrote. */
+        b.file = b.nodes[i].sigma ? NULL : b.nodes[i].file;
         b.rule_id = r->id;
         compile_match(&b, &b.nodes[i], r);
         if (r->n_xfields + r->n_consts > rs->max_xfields)
@@ -898,6 +951,8 @@ sn_ruleset_build(struct sn_rules_src *src, struct sn_ruleset **out,
         rc = assign_regex_classes(rs);
     free(b.nodes);
     free(b.known);
+    free(b.sigma_maps);
+    free(b.sigma_map_files);
     if (rc != SN_OK) {
         sn_ruleset_free(rs);
         return rc;

@@ -28,6 +28,7 @@ struct rule_node {
     const struct sn_node *node;
     const struct src_file *file;
     const struct sn_node *match; /* the `match` scalar */
+    bool sigma; /* a Sigma rule (load_sigma.c); match is its translation */
 };
 
 struct builder {
@@ -41,6 +42,10 @@ struct builder {
     const struct sn_node *scalar; /* expression being compiled */
     const char **known;
     size_t n_known;
+    /* `sigma:` mapping documents in load order, and their files. */
+    const struct sn_node **sigma_maps;
+    const struct src_file **sigma_map_files;
+    size_t n_sigma_maps;
 };
 
 /* Diagnostics about node n (diag_in: about byte off of scalar n's
@@ -62,6 +67,11 @@ const char *sn_load_adup(struct sn_ruleset *rs, const char *s);
 /* load_extract.c: the `extract` list of rule r. */
 bool sn_load_extract(struct builder *b, struct sn_rule *r,
                      const struct sn_node *n);
+
+/* load_sigma.c: a Sigma rule document into r (false: error or skipped,
+ * both reported); a `sigma:` mapping document's shape. */
+bool sn_load_sigma(struct builder *b, struct rule_node *rn, struct sn_rule *r);
+bool sn_sigma_check_map(struct builder *b, const struct sn_node *n);
 
 /* The short names both files use. */
 #define diag             sn_load_diag
