@@ -819,13 +819,15 @@ meta_json(struct sx *x)
             rc = sn_buf_putc(&o, ',');
         first = false;
         if (rc == SN_OK)
-            rc = sn_json_member_str(&o, lsk[i], v);
+            rc = sn_json_key(&o, lsk[i]);
+        if (rc == SN_OK)
+            rc = sn_json_str(&o, v, strlen(v));
     }
     if (rc == SN_OK)
         rc = sn_buf_putc(&o, '}');
     for (size_t i = 0; rc == SN_OK && i < 5; i++) {
         const char *v = node_str(x->doc, scalars[i]);
-        if (v != NULL && (rc = sn_buf_putc(&o, ',')) == SN_OK)
+        if (v != NULL) /* member_str writes the comma */
             rc = sn_json_member_str(&o, scalars[i], v);
     }
     for (size_t i = 0; rc == SN_OK && i < 2; i++)
