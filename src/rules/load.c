@@ -361,6 +361,9 @@ add_rule_node(struct builder *b, const struct sn_node *n,
     b->nodes[b->n_nodes].file = f;
     b->nodes[b->n_nodes].match = NULL;
     b->nodes[b->n_nodes].sigma = false;
+    b->nodes[b->n_nodes].sigma_corr = false;
+    b->nodes[b->n_nodes].sigma_ls = NULL;
+    b->nodes[b->n_nodes].sigma_extract = NULL;
     b->n_nodes++;
     return SN_OK;
 }
@@ -413,13 +416,10 @@ scan_docs(struct builder *b, struct sn_rules_src *src)
             if (doc->type == SN_NODE_MAP &&
                 sn_node_get(doc, "correlation") != NULL &&
                 sn_node_get(doc, "match") == NULL) {
-                const struct sn_node *id = sn_node_get(doc, "id");
-                diag(b, SN_DIAG_WARNING, sn_node_get(doc, "correlation"),
-                     "%s%s%sskipped: Sigma correlation rules are not "
-                     "supported yet (docs/sigma.md)",
-                     id && id->type == SN_NODE_SCALAR ? "rule \"" : "",
-                     id && id->type == SN_NODE_SCALAR ? id->str : "",
-                     id && id->type == SN_NODE_SCALAR ? "\": " : "");
+                rc = add_rule_node(b, doc, f, &node_cap);
+                if (rc == SN_OK)
+                    b->nodes[b->n_nodes - 1].sigma =
+                        b->nodes[b->n_nodes - 1].sigma_corr = true;
                 continue;
             }
             if (doc->type == SN_NODE_MAP && sn_node_get(doc, "id") != NULL) {
@@ -570,6 +570,8 @@ load_rule(struct builder *b, struct rule_node *rn, struct sn_rule *r)
     const struct sn_pair **kept;
     bool ok = true, has_title = false, has_sev = false;
 
+    if (rn->sigma_corr)
+        return sn_load_sigma_corr(b, rn, r);
     if (rn->sigma)
         return sn_load_sigma(b, rn, r);
 
@@ -907,6 +909,21 @@ sn_ruleset_build(struct sn_rules_src *src, struct sn_ruleset **out,
     }
     if (rc == SN_OK)
         rc = check_duplicate_ids(&b);
+    /* Sigma correlations last: they are built from the rules they name
+     * (a stable partition: other rules keep their order). */
+    if (rc == SN_OK && b.n_nodes > 0) {
+        struct rule_node *t = malloc(b.n_nodes * sizeof(*t));
+        size_t w = 0;
+        if (t == NULL)
+            rc = SN_ENOMEM;
+        for (int pass = 0; t != NULL && pass < 2; pass++)
+            for (size_t i = 0; i < b.n_nodes; i++)
+                if (b.nodes[i].sigma_corr == (pass == 1))
+                    t[w++] = b.nodes[i];
+        if (t != NULL)
+            memcpy(b.nodes, t, b.n_nodes * sizeof(*t));
+        free(t);
+    }
     /* Pass 1: rule keys and extract entries. */
     for (size_t i = 0; rc == SN_OK && i < b.n_nodes; i++) {
         struct sn_rule *r = &rs->rules[rs->n_rules];

@@ -29,6 +29,9 @@ struct rule_node {
     const struct src_file *file;
     const struct sn_node *match; /* the `match` scalar */
     bool sigma; /* a Sigma rule (load_sigma.c); match is its translation */
+    bool sigma_corr; /* a Sigma correlation rule (loaded after the rest) */
+    const struct sn_node *sigma_ls;      /* its mapping logsource entry */
+    const struct sn_node *sigma_extract; /* and that entry's extract */
 };
 
 struct builder {
@@ -72,6 +75,18 @@ bool sn_load_extract(struct builder *b, struct sn_rule *r,
  * both reported); a `sigma:` mapping document's shape. */
 bool sn_load_sigma(struct builder *b, struct rule_node *rn, struct sn_rule *r);
 bool sn_sigma_check_map(struct builder *b, const struct sn_node *n);
+/* The event field Sigma field `name` maps to under logsource entry ls
+ * (its own table, then the global ones, later documents first); NULL:
+ * none. */
+const char *sn_sigma_map_field(struct builder *b, const struct sn_node *ls,
+                               const char *name);
+/* id, title, description, tags and level of Sigma document n into r. */
+bool sn_sigma_header(struct builder *b, const struct sn_node *n,
+                     struct sn_rule *r);
+/* load_sigma_corr.c: a Sigma correlation rule onto threshold, distinct or
+ * sequence, over the Sigma rules loaded before it (rules[0..r)). */
+bool sn_load_sigma_corr(struct builder *b, struct rule_node *rn,
+                        struct sn_rule *r);
 
 /* The short names both files use. */
 #define diag             sn_load_diag

@@ -181,14 +181,21 @@ find_logsource(struct builder *b, const struct sn_node *ls)
 
 /* The event field a Sigma field maps to: the logsource's own table,
  * then the global ones, later documents first. NULL: no mapping. */
+const char *
+sn_sigma_map_field(struct builder *b, const struct sn_node *ls,
+                   const char *name)
+{
+    const char *t = node_str(sn_node_get(ls, "fields"), name);
+
+    for (size_t i = b->n_sigma_maps; t == NULL && i-- > 0;)
+        t = node_str(sn_node_get(b->sigma_maps[i], "fields"), name);
+    return t;
+}
+
 static const char *
 map_field(struct sx *x, const char *name)
 {
-    const char *t = node_str(sn_node_get(x->ls, "fields"), name);
-
-    for (size_t i = x->b->n_sigma_maps; t == NULL && i-- > 0;)
-        t = node_str(sn_node_get(x->b->sigma_maps[i], "fields"), name);
-    return t;
+    return sn_sigma_map_field(x->b, x->ls, name);
 }
 
 /* ---- reporting ------------------------------------------------------------ */
@@ -971,22 +978,15 @@ detection(struct sx *x, struct sn_buf *o)
     return !x->failed;
 }
 
+/* The keys every Sigma rule has: id, title, description, tags, level. */
 bool
-sn_load_sigma(struct builder *b, struct rule_node *rn, struct sn_rule *r)
+sn_sigma_header(struct builder *b, const struct sn_node *n, struct sn_rule *r)
 {
-    const struct sn_node *n = rn->node, *v;
-    const struct src_file *rule_file = b->file;
     struct sx x;
-    struct sn_buf o;
-    const char *lsm;
-    struct sn_node *mn;
-    bool ok;
+    const struct sn_node *v;
 
     memset(&x, 0, sizeof(x));
     x.b = b;
-    x.doc = n;
-    x.detection = sn_node_get(n, "detection");
-    x.lsnode = sn_node_get(n, "logsource");
     r->file = n->file;
     r->line = n->line;
     r->col = n->col;
@@ -1012,6 +1012,27 @@ sn_load_sigma(struct builder *b, struct rule_node *rn, struct sn_rule *r)
     r->description = v && v->type == SN_NODE_SCALAR ? v->str : NULL;
     if (!load_tags(&x, r, sn_node_get(n, "tags")) ||
         !load_level(&x, r, sn_node_get(n, "level")))
+        return false;
+    return true;
+}
+
+bool
+sn_load_sigma(struct builder *b, struct rule_node *rn, struct sn_rule *r)
+{
+    const struct sn_node *n = rn->node, *v;
+    const struct src_file *rule_file = b->file;
+    struct sx x;
+    struct sn_buf o;
+    const char *lsm;
+    struct sn_node *mn;
+    bool ok;
+
+    memset(&x, 0, sizeof(x));
+    x.b = b;
+    x.doc = n;
+    x.detection = sn_node_get(n, "detection");
+    x.lsnode = sn_node_get(n, "logsource");
+    if (!sn_sigma_header(b, n, r))
         return false;
     if (x.lsnode->type != SN_NODE_MAP) {
         sx_error(&x, x.lsnode, "\"logsource\" must be a mapping");
@@ -1065,8 +1086,10 @@ sn_load_sigma(struct builder *b, struct rule_node *rn, struct sn_rule *r)
     sn_buf_fini(&o);
     if (!ok || rn->match == NULL)
         return false;
+    rn->sigma_ls = x.ls;
     /* The logsource's extractions, with positions in the mapping file. */
     v = sn_node_get(x.ls, "extract");
+    rn->sigma_extract = v;
     if (v != NULL) {
         for (size_t i = 0; i < b->n_sigma_maps; i++)
             if (b->sigma_maps[i]->file == v->file)

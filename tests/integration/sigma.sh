@@ -7,14 +7,30 @@
 # incident for a Sigma rule that the API shows with its metadata, and
 # lists the rule on the rules route.
 . "$SRCDIR/tests/integration/lib.sh"
-tap_plan 11
+tap_plan 14
 S="$SENTINELD"
 MAP="$SRCDIR/conf/sigma/linux.yaml"
 
 "$S" test -r "$MAP" -r "$SRCDIR/tests/rules/sigma" --verify \
-    "$SRCDIR/tests/rules/sigma/samples/constructs.log" >"$TMP/verify.out" 2>&1
+    "$SRCDIR/tests/rules/sigma/samples/constructs.log" 2>"$TMP/verify.out" >/dev/null
 check "the Sigma test rules verify every sample with the shipped mapping" \
     grep -q '^verify: 0 sample mismatches, coverage complete$' "$TMP/verify.out"
+
+C="$SRCDIR/tests/rules/sigma/corr"
+"$S" test -r "$MAP" -r "$C" --verify "$C/samples/correlations.log" 2>"$TMP/corr.out" >/dev/null
+check "Sigma correlations verify their signal samples" \
+    grep -q '^verify: 0 sample mismatches, coverage complete$' "$TMP/corr.out"
+"$S" test --json -r "$MAP" -r "$C" "$C/samples/correlations.log" >"$TMP/corr.json" 2>/dev/null
+check "event_count, value_count, temporal_ordered fire as threshold, distinct, sequence with their window math" python3 -c "
+import json
+s={o['rule']:o for o in map(json.loads, open('$TMP/corr.json')) if 'kind' in o}
+assert s['sgc-count']['kind']=='threshold' and s['sgc-count']['window']['threshold']==3, s['sgc-count']
+assert s['sgc-count']['key']=={'source.ip':'203.0.113.5'}, s['sgc-count']['key']
+assert s['sgc-count']['sigma']['correlation']=='event_count' and s['sgc-count']['sigma']['rules']==['sgc-fail']
+assert s['sgc-users']['kind']=='distinct' and s['sgc-users']['window']['threshold']==3, s['sgc-users']
+assert s['sgc-then']['kind']=='sequence' and len(s['sgc-then']['sequence'])==2, s['sgc-then']
+assert s['sgc-count']['trace']['matched'] is True and len(s['sgc-count']['evidence']['first'])==3
+"
 
 mkdir -p "$TMP/bad" "$TMP/skip" "$TMP/state"
 cat >"$TMP/bad/utf16.yml" <<'EOR'
@@ -43,6 +59,18 @@ EOR
 "$S" test -r "$MAP" -r "$TMP/bad/cond.yml" /dev/null >"$TMP/cond.out" 2>&1
 check "a deprecated aggregation is an error at its column" grep -q \
     "cond.yml:6:24: error: rule \"bad-agg\": aggregation expressions" "$TMP/cond.out"
+
+cat >"$TMP/bad/temporal.yml" <<'EOR'
+title: Unordered
+id: bad-temporal
+correlation:
+  type: temporal
+  rules: [sgc-fail, sgc-accept]
+  timespan: 5m
+EOR
+"$S" test -r "$MAP" -r "$C" -r "$TMP/bad/temporal.yml" /dev/null >"$TMP/temporal.out" 2>&1
+check "an unordered temporal correlation is an error naming it" grep -q \
+    "temporal.yml:4:9: error: rule \"bad-temporal\": Sigma correlation type \"temporal\" (in any order) is not supported" "$TMP/temporal.out"
 
 cat >"$TMP/skip/proc.yml" <<'EOR'
 title: Process creation
