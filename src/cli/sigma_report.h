@@ -7,13 +7,13 @@
 #ifndef SN_CLI_SIGMA_REPORT_H
 #define SN_CLI_SIGMA_REPORT_H
 
-#include <stdio.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* maps: files or directories holding `sigma:` mapping documents. Exit
  * status: 0 when no rule had an error, 1 otherwise, 2 when DIR cannot
  * be read. */
-int sn_cli_sigma_report(const char *dir, const char *const *maps,
-                        size_t n_maps, FILE *out);
+int sn_cli_sigma_report(const char *dir, const char *const *maps, size_t n_maps,
+                        FILE *out);
 
 #endif

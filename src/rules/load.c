@@ -375,8 +375,13 @@ add_sigma_map(struct builder *b, const struct sn_node *n,
 {
     const struct sn_node **m;
     const struct src_file **mf;
+    const struct src_file *was = b->file;
+    bool ok;
 
-    if (!sn_sigma_check_map(b, n))
+    b->file = f; /* positions inside its scalars */
+    ok = sn_sigma_check_map(b, n);
+    b->file = was;
+    if (!ok)
         return SN_OK;
     m = realloc(b->sigma_maps, (b->n_sigma_maps + 1) * sizeof(*m));
     if (m == NULL)

@@ -75,6 +75,11 @@ bool sn_load_extract(struct builder *b, struct sn_rule *r,
  * both reported); a `sigma:` mapping document's shape. */
 bool sn_load_sigma(struct builder *b, struct rule_node *rn, struct sn_rule *r);
 bool sn_sigma_check_map(struct builder *b, const struct sn_node *n);
+/* load_sigma_map.c: the mapping entry for a rule's logsource (NULL:
+ * none); the string value of key in map (NULL: absent or not a scalar). */
+const struct sn_node *sn_sigma_find_logsource(struct builder *b,
+                                              const struct sn_node *ls);
+const char *sn_sigma_node_str(const struct sn_node *map, const char *key);
 /* The event field Sigma field `name` maps to under logsource entry ls
  * (its own table, then the global ones, later documents first); NULL:
  * none. */

@@ -21,19 +21,15 @@
 #include "rules/regex.h"
 #include "rules/sigma_cond.h"
 
-static const char *const map_keys[] = { "fields", "logsources" };
-static const char *const ls_keys[] = { "product", "service", "category",
-                                       "match",   "fields",  "extract" };
 static const char *const modifiers[] = {
-    "contains", "startswith", "endswith", "all",          "re",
-    "i",        "m",          "s",        "cidr",         "base64",
-    "base64offset", "windash", "exists",  "gt",           "gte",
-    "lt",       "lte",        "cased",    "fieldref",     "expand",
-    "utf16le",  "utf16be",    "utf16",    "wide",
+    "contains", "startswith", "endswith", "all",     "re",           "i",
+    "m",        "s",          "cidr",     "base64",  "base64offset", "windash",
+    "exists",   "gt",         "gte",      "lt",      "lte",          "cased",
+    "fieldref", "expand",     "utf16le",  "utf16be", "utf16",        "wide",
 };
 #define N_MODIFIERS (sizeof(modifiers) / sizeof(modifiers[0]))
-static const char *const levels[] = { "informational", "low", "medium",
-                                      "high", "critical" };
+static const char *const levels[] = { "informational", "low", "medium", "high",
+                                      "critical" };
 
 /* Variants one value may expand to (windash x base64offset). */
 #define MAX_VARIANTS 16
@@ -58,147 +54,21 @@ struct sx {
     bool failed;                  /* an error or skip was reported */
 };
 
-/* ---- mapping documents -------------------------------------------------- */
-
-static bool
-check_field_map(struct builder *b, const struct sn_node *n)
-{
-    bool ok = true;
-
-    if (n->type != SN_NODE_MAP) {
-        diag(b, SN_DIAG_ERROR, n,
-             "Sigma \"fields\" must map Sigma field names to event fields "
-             "(CommandLine: process.command_line)");
-        return false;
-    }
-    for (size_t i = 0; i < n->n; i++) {
-        const struct sn_node *v = n->pairs[i].value;
-        if (v->type != SN_NODE_SCALAR || !valid_field_name(v->str)) {
-            diag(b, SN_DIAG_ERROR, v,
-                 "Sigma field \"%s\" must map to an event field name "
-                 "(dotted words: user.name)",
-                 n->pairs[i].key->str);
-            ok = false;
-        }
-    }
-    return ok;
-}
-
-bool
-sn_sigma_check_map(struct builder *b, const struct sn_node *n)
-{
-    bool ok = true;
-
-    if (n->type != SN_NODE_MAP) {
-        diag(b, SN_DIAG_ERROR, n,
-             "\"sigma\" must be a mapping with \"fields\" and/or "
-             "\"logsources\"");
-        return false;
-    }
-    for (size_t i = 0; i < n->n; i++) {
-        const struct sn_pair *p = &n->pairs[i];
-        if (strcmp(p->key->str, "fields") == 0) {
-            ok &= check_field_map(b, p->value);
-        } else if (strcmp(p->key->str, "logsources") == 0) {
-            if (p->value->type != SN_NODE_SEQ) {
-                diag(b, SN_DIAG_ERROR, p->value,
-                     "\"logsources\" must be a list of mappings");
-                ok = false;
-                continue;
-            }
-            for (size_t k = 0; k < p->value->n; k++) {
-                const struct sn_node *e = p->value->items[k];
-                bool any = false;
-                if (e->type != SN_NODE_MAP) {
-                    diag(b, SN_DIAG_ERROR, e,
-                         "a Sigma logsource must be a mapping");
-                    ok = false;
-                    continue;
-                }
-                for (size_t j = 0; j < e->n; j++) {
-                    const struct sn_pair *q = &e->pairs[j];
-                    size_t ki;
-                    for (ki = 0; ki < 6; ki++)
-                        if (strcmp(q->key->str, ls_keys[ki]) == 0)
-                            break;
-                    if (ki == 6) {
-                        unknown_key(b, q->key, "a Sigma logsource", ls_keys, 6);
-                        ok = false;
-                    } else if (ki < 4) {
-                        any |= ki < 3;
-                        ok &= want_string(b, q->value, q->key->str) != NULL;
-                    } else if (ki == 4) {
-                        ok &= check_field_map(b, q->value);
-                    }
-                }
-                if (!any) {
-                    diag(b, SN_DIAG_ERROR, e,
-                         "a Sigma logsource needs \"product\", \"service\" "
-                         "or \"category\"");
-                    ok = false;
-                }
-            }
-        } else {
-            unknown_key(b, p->key, "a Sigma mapping", map_keys, 2);
-            ok = false;
-        }
-    }
-    return ok;
-}
-
 static const char *
 node_str(const struct sn_node *map, const char *key)
 {
-    const struct sn_node *v = map ? sn_node_get(map, key) : NULL;
-
-    return v != NULL && v->type == SN_NODE_SCALAR ? v->str : NULL;
+    return sn_sigma_node_str(map, key);
 }
 
-static bool
-same(const char *a, const char *b)
-{
-    return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
-}
-
-/* The mapping entry for the rule's logsource: product, service and
- * category all equal (absent = absent); later documents win. */
-static const struct sn_node *
-find_logsource(struct builder *b, const struct sn_node *ls)
-{
-    for (size_t i = b->n_sigma_maps; i-- > 0;) {
-        const struct sn_node *l = sn_node_get(b->sigma_maps[i], "logsources");
-        for (size_t k = l && l->type == SN_NODE_SEQ ? l->n : 0; k-- > 0;) {
-            const struct sn_node *e = l->items[k];
-            if (e->type == SN_NODE_MAP &&
-                same(node_str(e, "product"), node_str(ls, "product")) &&
-                same(node_str(e, "service"), node_str(ls, "service")) &&
-                same(node_str(e, "category"), node_str(ls, "category")))
-                return e;
-        }
-    }
-    return NULL;
-}
-
-/* The event field a Sigma field maps to: the logsource's own table,
- * then the global ones, later documents first. NULL: no mapping. */
-const char *
-sn_sigma_map_field(struct builder *b, const struct sn_node *ls,
-                   const char *name)
-{
-    const char *t = node_str(sn_node_get(ls, "fields"), name);
-
-    for (size_t i = b->n_sigma_maps; t == NULL && i-- > 0;)
-        t = node_str(sn_node_get(b->sigma_maps[i], "fields"), name);
-    return t;
-}
-
+/* The event field a Sigma field maps to in this rule's logsource. */
 static const char *
 map_field(struct sx *x, const char *name)
 {
     return sn_sigma_map_field(x->b, x->ls, name);
 }
 
-/* ---- reporting ------------------------------------------------------------ */
+/* ---- reporting ------------------------------------------------------------
+ */
 
 /* A construct we do not implement, or a malformed rule: an error. */
 #define sx_error(x, n, ...)                                                    \
@@ -216,7 +86,8 @@ map_field(struct sx *x, const char *name)
         (x)->failed = true;                                                    \
     } while (0)
 
-/* ---- values --------------------------------------------------------------- */
+/* ---- values ---------------------------------------------------------------
+ */
 
 /* A native string literal: i"..." when case-insensitive. */
 static enum sn_status
@@ -453,15 +324,18 @@ emit_value(struct sx *x, struct sn_buf *o, const char *t, const struct mods *m,
     double dv;
 
     if (v->type != SN_NODE_SCALAR) {
-        sx_error(x, v, "a Sigma value must be a string, number or null, "
-                       "not %s", sn_node_type_name(v->type));
+        sx_error(x, v,
+                 "a Sigma value must be a string, number or null, "
+                 "not %s",
+                 sn_node_type_name(v->type));
         return SN_EINVAL;
     }
     if (is_null(v)) {
-        if (keyword || m->pos != P_EQ || m->re || m->cidr || m->num ||
-            m->b64 || m->b64off || m->windash) {
-            sx_error(x, v, "null is only a value of a field without "
-                           "modifiers");
+        if (keyword || m->pos != P_EQ || m->re || m->cidr || m->num || m->b64 ||
+            m->b64off || m->windash) {
+            sx_error(x, v,
+                     "null is only a value of a field without "
+                     "modifiers");
             return SN_EINVAL;
         }
         return sn_buf_printf(o, "(not exists %s or %s == \"\")", t, t);
@@ -472,12 +346,11 @@ emit_value(struct sx *x, struct sn_buf *o, const char *t, const struct mods *m,
         int err;
         PCRE2_SIZE eoff;
         sn_buf_init(&re, SN_RULES_EXPR_MAX_BYTES);
-        rc = sn_buf_printf(&re, "%s%s%s", m->re_m || m->re_s ? "(?" : "",
-                           m->re_m ? (m->re_s ? "ms)" : "m)")
-                                   : (m->re_s ? "s)" : ""),
-                           v->str);
-        code = rc == SN_OK ? pcre2_compile((PCRE2_SPTR)re.data, re.len, 0,
-                                           &err, &eoff, NULL)
+        rc = sn_buf_printf(
+            &re, "%s%s%s", m->re_m || m->re_s ? "(?" : "",
+            m->re_m ? (m->re_s ? "ms)" : "m)") : (m->re_s ? "s)" : ""), v->str);
+        code = rc == SN_OK ? pcre2_compile((PCRE2_SPTR)re.data, re.len, 0, &err,
+                                           &eoff, NULL)
                            : NULL;
         if (code == NULL) {
             PCRE2_UCHAR e[160];
@@ -575,7 +448,8 @@ parse_key(struct sx *x, const struct sn_node *key, char *field, size_t cap,
         ml = (size_t)(end - mod);
         snprintf(name, sizeof(name), "%.*s", (int)ml, mod);
         for (k = 0; k < N_MODIFIERS; k++)
-            if (strlen(modifiers[k]) == ml && memcmp(modifiers[k], mod, ml) == 0)
+            if (strlen(modifiers[k]) == ml &&
+                memcmp(modifiers[k], mod, ml) == 0)
                 break;
         if (k == N_MODIFIERS) {
             const char *best = sn_suggest(name, modifiers, N_MODIFIERS);
@@ -642,8 +516,9 @@ parse_key(struct sx *x, const struct sn_node *key, char *field, size_t cap,
     }
     if (m->re && (m->pos != P_EQ || m->cidr || m->b64 || m->b64off ||
                   m->windash || m->num || m->cased)) {
-        sx_error(x, key, "Sigma modifier \"re\" combines only with i, m, s "
-                         "and all");
+        sx_error(x, key,
+                 "Sigma modifier \"re\" combines only with i, m, s "
+                 "and all");
         return false;
     }
     return true;
@@ -681,8 +556,9 @@ emit_pair(struct sx *x, struct sn_buf *o, const struct sn_node *key,
                              t);
     }
     if (val->type == SN_NODE_MAP) {
-        sx_error(x, val, "a Sigma field value must be a value or a list of "
-                         "values, not a mapping");
+        sx_error(x, val,
+                 "a Sigma field value must be a value or a list of "
+                 "values, not a mapping");
         return SN_EINVAL;
     }
     n = val->type == SN_NODE_SEQ ? val->n : 1;
@@ -757,8 +633,9 @@ emit_sel(void *arg, size_t i, struct sn_buf *o)
     if (sel->items[0]->type == SN_NODE_MAP) {
         for (size_t k = 0; rc == SN_OK && k < sel->n; k++) {
             if (sel->items[k]->type != SN_NODE_MAP) {
-                sx_error(x, sel->items[k], "a selection list mixes mappings "
-                                           "and values");
+                sx_error(x, sel->items[k],
+                         "a selection list mixes mappings "
+                         "and values");
                 return SN_EINVAL;
             }
             if (k > 0)
@@ -775,7 +652,8 @@ emit_sel(void *arg, size_t i, struct sn_buf *o)
     return emit_pair(x, o, &kw, sel);
 }
 
-/* ---- metadata ------------------------------------------------------------- */
+/* ---- metadata -------------------------------------------------------------
+ */
 
 static enum sn_status
 put_meta_list(struct sn_buf *o, const struct sn_node *n, const char *key)
@@ -807,8 +685,8 @@ put_meta_list(struct sn_buf *o, const struct sn_node *n, const char *key)
 static const char *
 meta_json(struct sx *x)
 {
-    static const char *const scalars[] = { "status", "level", "author",
-                                           "date", "modified" };
+    static const char *const scalars[] = { "status", "level", "author", "date",
+                                           "modified" };
     static const char *const lists[] = { "falsepositives", "references" };
     static const char *const lsk[] = { "product", "service", "category" };
     struct sn_buf o;
@@ -889,7 +767,8 @@ load_level(struct sx *x, struct sn_rule *r, const struct sn_node *n)
     return false;
 }
 
-/* ---- the rule ------------------------------------------------------------- */
+/* ---- the rule -------------------------------------------------------------
+ */
 
 static bool
 valid_sigma_id(const char *s)
@@ -947,8 +826,8 @@ detection(struct sx *x, struct sn_buf *o)
     for (size_t i = 0; !x->failed && cond != NULL &&
                        i < (cond->type == SN_NODE_SEQ ? cond->n : 1);
          i++) {
-        const struct sn_node *cn = cond->type == SN_NODE_SEQ ? cond->items[i]
-                                                             : cond;
+        const struct sn_node *cn =
+            cond->type == SN_NODE_SEQ ? cond->items[i] : cond;
         if (cn->type != SN_NODE_SCALAR) {
             sx_error(x, cn, "a Sigma condition must be a string");
             break;
@@ -963,8 +842,9 @@ detection(struct sx *x, struct sn_buf *o)
                 diag_in(x->b, SN_DIAG_ERROR, cn, err.off, "%s", err.msg);
             x->failed = true;
         } else if (rc != SN_OK && !x->failed) {
-            sx_error(x, cn, "the translated condition is larger than %d "
-                            "bytes",
+            sx_error(x, cn,
+                     "the translated condition is larger than %d "
+                     "bytes",
                      SN_RULES_EXPR_MAX_BYTES);
         } else if (rc == SN_OK) {
             sn_buf_putc(o, '(');
@@ -1047,7 +927,7 @@ sn_load_sigma(struct builder *b, struct rule_node *rn, struct sn_rule *r)
              node_str(x.lsnode, "category") ? node_str(x.lsnode, "category")
                                             : "",
              "", "");
-    x.ls = find_logsource(b, x.lsnode);
+    x.ls = sn_sigma_find_logsource(b, x.lsnode);
     if (x.ls == NULL) {
         sx_skip(&x, x.lsnode, "Sigma logsource %s has no mapping%s",
                 x.ls_text[0] == ' ' ? x.ls_text + 1 : x.ls_text,
@@ -1077,8 +957,8 @@ sn_load_sigma(struct builder *b, struct rule_node *rn, struct sn_rule *r)
         mn->file = x.detection->file;
         mn->line = x.detection->line;
         mn->col = x.detection->col;
-        mn->str = sn_arena_memdup(&b->rs->arena, o.data ? o.data : "",
-                                  o.len + 1);
+        mn->str =
+            sn_arena_memdup(&b->rs->arena, o.data ? o.data : "", o.len + 1);
         if (mn->str != NULL)
             mn->str[o.len] = '\0';
         rn->match = mn->str ? mn : NULL;

@@ -17,8 +17,8 @@
 #include "core/json.h"
 #include "rules/limits.h"
 
-static const char *const corr_keys[] = { "type",      "rules",     "group-by",
-                                         "timespan",  "condition", "generate",
+static const char *const corr_keys[] = { "type",     "rules",     "group-by",
+                                         "timespan", "condition", "generate",
                                          "aliases" };
 #define N_CORR_KEYS (sizeof(corr_keys) / sizeof(corr_keys[0]))
 #define MAX_REFS    16
@@ -43,9 +43,11 @@ mk(struct builder *b, enum sn_node_type t, const struct sn_node *at,
         return x->str ? x : NULL;
     }
     if (t == SN_NODE_MAP)
-        x->pairs = sn_arena_alloc(&b->rs->arena, (n ? n : 1) * sizeof(*x->pairs));
+        x->pairs =
+            sn_arena_alloc(&b->rs->arena, (n ? n : 1) * sizeof(*x->pairs));
     else
-        x->items = sn_arena_alloc(&b->rs->arena, (n ? n : 1) * sizeof(*x->items));
+        x->items =
+            sn_arena_alloc(&b->rs->arena, (n ? n : 1) * sizeof(*x->items));
     return x->pairs || x->items ? x : NULL;
 }
 
@@ -113,8 +115,9 @@ count_of(struct builder *b, const struct sn_node *c, long *count,
         *count = k[1] == 't' && k[2] == '\0' ? n + 1 : n;
     }
     if (*count < 1) {
-        diag(b, SN_DIAG_ERROR, c, "a Sigma correlation condition needs gte "
-                                  "or gt (a count of at least 1)");
+        diag(b, SN_DIAG_ERROR, c,
+             "a Sigma correlation condition needs gte "
+             "or gt (a count of at least 1)");
         return false;
     }
     return true;
@@ -149,8 +152,8 @@ meta(struct builder *b, const struct sn_node *n, const char *type,
         rc = sn_json_member_str(&o, "status", sn_node_get(n, "status")->str);
     if (rc == SN_OK)
         rc = sn_buf_putc(&o, '}');
-    if (rc == SN_OK && (out = sn_arena_memdup(&b->rs->arena, o.data,
-                                              o.len + 1)) != NULL)
+    if (rc == SN_OK &&
+        (out = sn_arena_memdup(&b->rs->arena, o.data, o.len + 1)) != NULL)
         ((char *)out)[o.len] = '\0';
     sn_buf_fini(&o);
     return out;
@@ -237,8 +240,8 @@ sn_load_sigma_corr(struct builder *b, struct rule_node *rn, struct sn_rule *r)
         return false;
     }
     for (size_t i = 0; i < n_refs; i++) {
-        const struct sn_node *it = rules->type == SN_NODE_SEQ ? rules->items[i]
-                                                               : rules;
+        const struct sn_node *it =
+            rules->type == SN_NODE_SEQ ? rules->items[i] : rules;
         if (it->type != SN_NODE_SCALAR) {
             diag(b, SN_DIAG_ERROR, it, "a rule reference must be a string");
             return false;
@@ -264,15 +267,15 @@ sn_load_sigma_corr(struct builder *b, struct rule_node *rn, struct sn_rule *r)
         size_t ng = gb->type == SN_NODE_SEQ ? gb->n : 1;
         v = mk(b, SN_NODE_SEQ, gb, NULL, ng);
         for (size_t g = 0; v != NULL && g < ng; g++) {
-            const struct sn_node *it = gb->type == SN_NODE_SEQ ? gb->items[g]
-                                                                : gb;
+            const struct sn_node *it =
+                gb->type == SN_NODE_SEQ ? gb->items[g] : gb;
             const char *t = NULL;
             for (size_t i = 0; it->type == SN_NODE_SCALAR && i < n_refs; i++) {
-                const char *ti = b->nodes[ref_idx[i]].sigma
-                                     ? sn_sigma_map_field(
-                                           b, b->nodes[ref_idx[i]].sigma_ls,
-                                           it->str)
-                                     : it->str;
+                const char *ti =
+                    b->nodes[ref_idx[i]].sigma
+                        ? sn_sigma_map_field(b, b->nodes[ref_idx[i]].sigma_ls,
+                                             it->str)
+                        : it->str;
                 if (ti == NULL || (t != NULL && strcmp(t, ti) != 0)) {
                     t = NULL;
                     break;
@@ -301,10 +304,10 @@ sn_load_sigma_corr(struct builder *b, struct rule_node *rn, struct sn_rule *r)
         /* The steps feed the sequence; its own match is not used. */
         v = mk(b, SN_NODE_SEQ, rules, NULL, n_refs);
         for (size_t i = 0; v != NULL && i < n_refs; i++)
-            v->items[i] = mk(b, SN_NODE_SCALAR,
-                             rules->type == SN_NODE_SEQ ? rules->items[i]
-                                                        : rules,
-                             refs[i], 0);
+            v->items[i] =
+                mk(b, SN_NODE_SCALAR,
+                   rules->type == SN_NODE_SEQ ? rules->items[i] : rules,
+                   refs[i], 0);
         kept[n_kept++] = mk_pair(b, rules, "sequence", v);
         sn_buf_puts(&m, "false");
     } else {
@@ -368,8 +371,10 @@ sn_load_sigma_corr(struct builder *b, struct rule_node *rn, struct sn_rule *r)
     if (ok && kept[n_kept - 1] == NULL)
         ok = false;
     if (ok && sn_buf_putc(&m, '\0') != SN_OK) {
-        diag(b, SN_DIAG_ERROR, c, "the correlation's match is larger than %d "
-                                  "bytes", SN_RULES_EXPR_MAX_BYTES);
+        diag(b, SN_DIAG_ERROR, c,
+             "the correlation's match is larger than %d "
+             "bytes",
+             SN_RULES_EXPR_MAX_BYTES);
         ok = false;
     }
     mn = ok ? mk(b, SN_NODE_SCALAR, c, m.data, 0) : NULL;

@@ -155,8 +155,9 @@ quantified(struct cp *p, bool all, size_t q_off)
     if ((rc = next(p)) != SN_OK)
         return rc;
     if (p->t != T_OF)
-        return fail(p, q_off, "%s", "expected \"of\" after a quantifier "
-                                    "(\"1 of sel*\", \"all of them\")");
+        return fail(p, q_off, "%s",
+                    "expected \"of\" after a quantifier "
+                    "(\"1 of sel*\", \"all of them\")");
     if ((rc = next(p)) != SN_OK)
         return rc;
     if (p->t != T_NAME)
@@ -173,8 +174,8 @@ quantified(struct cp *p, bool all, size_t q_off)
         if (them ? p->names[i][0] == '_'
                  : !glob(p->s + p->t_off, p->t_len, p->names[i]))
             continue;
-        if (n++ > 0 && (rc = sn_buf_puts(p->out, all ? " and " : " or ")) !=
-                           SN_OK)
+        if (n++ > 0 &&
+            (rc = sn_buf_puts(p->out, all ? " and " : " or ")) != SN_OK)
             return rc;
         if ((rc = emit_sel(p, i)) != SN_OK)
             return rc;
@@ -201,8 +202,8 @@ primary(struct cp *p)
             return SN_ELIMIT;
         }
         size_t open = p->t_off;
-        if ((rc = next(p)) != SN_OK || (rc = sn_buf_putc(p->out, '(')) != SN_OK ||
-            (rc = expr(p)) != SN_OK)
+        if ((rc = next(p)) != SN_OK ||
+            (rc = sn_buf_putc(p->out, '(')) != SN_OK || (rc = expr(p)) != SN_OK)
             return rc;
         if (p->t != T_RP)
             return fail(p, open, "%s", "unclosed '(' in the condition");
@@ -240,8 +241,7 @@ primary(struct cp *p)
             return next(p);
         }
     }
-    return fail(p, p->t_off, "unknown selection \"%s\" in the condition",
-                name);
+    return fail(p, p->t_off, "unknown selection \"%s\" in the condition", name);
 }
 
 static enum sn_status
@@ -253,13 +253,12 @@ unary(struct cp *p)
         return primary(p);
     if (++p->depth > SN_RULES_EXPR_MAX_DEPTH) {
         snprintf(p->err->msg, sizeof(p->err->msg),
-                 "the condition nests deeper than %d",
-                 SN_RULES_EXPR_MAX_DEPTH);
+                 "the condition nests deeper than %d", SN_RULES_EXPR_MAX_DEPTH);
         p->err->off = p->t_off;
         return SN_ELIMIT;
     }
-    if ((rc = sn_buf_puts(p->out, "not ")) != SN_OK || (rc = next(p)) != SN_OK ||
-        (rc = unary(p)) != SN_OK)
+    if ((rc = sn_buf_puts(p->out, "not ")) != SN_OK ||
+        (rc = next(p)) != SN_OK || (rc = unary(p)) != SN_OK)
         return rc;
     p->depth--;
     return SN_OK;

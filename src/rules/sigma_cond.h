@@ -5,7 +5,8 @@
  *   expr    := and ('or' and)*
  *   and     := unary ('and' unary)*
  *   unary   := 'not' unary | primary
- *   primary := '(' expr ')' | NAME | ('1' | 'any' | 'all') 'of' (PATTERN | 'them')
+ *   primary := '(' expr ')' | NAME | ('1' | 'any' | 'all') 'of' (PATTERN |
+ * 'them')
  *
  * Every selection reference is replaced by "(" + its translation + ")",
  * written by the caller's emit callback, so the result is one native

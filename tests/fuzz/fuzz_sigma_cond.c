@@ -36,8 +36,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enum sn_status rc;
 
     sn_buf_init(&out, 1 << 20);
-    rc = sn_sigma_cond_translate((const char *)data, size, names, 5, emit,
-                                 NULL, &out, &err);
+    rc = sn_sigma_cond_translate((const char *)data, size, names, 5, emit, NULL,
+                                 &out, &err);
     if (rc == SN_OK) {
         struct sn_arena a;
         struct sn_expr *e;

@@ -59,7 +59,7 @@ tev_get(void *ctx, int id, const char *name, size_t name_len,
 }
 
 #define MAPPING                                                                \
-    "sigma:\n  fields: {F: t.f, N: t.n, IP: t.ip}\n"                         \
+    "sigma:\n  fields: {F: t.f, N: t.n, IP: t.ip}\n"                           \
     "  logsources: [{product: t, match: 'appname == \"app\"'}]\n---\n"
 
 static struct sn_ruleset *
@@ -190,7 +190,8 @@ SN_TEST(encodings)
     CHECK_EQ(on_f("F|base64offset|contains: http", "aHR0"), 0);
     CHECK_EQ(on_f("F|windash|contains: ' -enc'", "pwsh -enc x"), 1);
     CHECK_EQ(on_f("F|windash|contains: ' -enc'", "pwsh /enc x"), 1);
-    CHECK_EQ(on_f("F|windash|contains: ' -enc'", "pwsh \xe2\x80\x93" "enc x"),
+    CHECK_EQ(on_f("F|windash|contains: ' -enc'", "pwsh \xe2\x80\x93"
+                                                 "enc x"),
              1);
     CHECK_EQ(on_f("F|windash|contains: ' -enc'", "pwsh enc x"), 0);
 }
@@ -231,8 +232,8 @@ SN_TEST(keywords_and_maps)
              1);
     CHECK_EQ(run("  s: [{F: a}, {N: 1}]\n  condition: s\n", "m", "b", 2, NULL),
              0);
-    CHECK_EQ(run("  s: {'|all': [foo, bar]}\n  condition: s\n", "bar foo",
-                 NULL, 0, NULL),
+    CHECK_EQ(run("  s: {'|all': [foo, bar]}\n  condition: s\n", "bar foo", NULL,
+                 0, NULL),
              1);
     CHECK_EQ(run("  s: {'|all': [foo, bar]}\n  condition: s\n", "foo", NULL, 0,
                  NULL),
@@ -329,6 +330,47 @@ SN_TEST(errors_name_the_construct_and_its_place)
               "mapping for logsource product=t"));
 }
 
+/* Diagnostics of a bare YAML text (caller frees). */
+static char *
+diags_of(const char *yaml)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    struct sn_rules_src *src = sn_rules_src_new();
+    struct sn_ruleset *rs = NULL;
+    struct sn_diags d;
+
+    sn_diags_init(&d);
+    if (sn_rules_src_add_mem(src, "m.yml", yaml, strlen(yaml), &d) == SN_OK)
+        sn_ruleset_build(src, &rs, &d);
+    sn_diags_print(&d, f);
+    fclose(f);
+    sn_diags_fini(&d);
+    sn_ruleset_free(rs);
+    sn_rules_src_free(src);
+    return text;
+}
+
+SN_TEST(mapping_errors_point_into_the_mapping)
+{
+    char *d = diags_of("sigma:\n  logsources:\n"
+                       "    - {product: t, match: 'appname == '}\n");
+
+    CHECK(d != NULL && strstr(d, "m.yml:3:38: error: Sigma logsource "
+                                 "match: ") != NULL);
+    free(d);
+    d = diags_of("sigma:\n  logsources:\n    - {prodcut: t}\n");
+    CHECK(d != NULL && strstr(d, "m.yml:3:8: error: unknown key \"prodcut\" "
+                                 "in a Sigma logsource; did you mean "
+                                 "\"product\"?") != NULL);
+    free(d);
+    d = diags_of("sigma:\n  fields: {User: 'not a field'}\n");
+    CHECK(d != NULL && strstr(d, "m.yml:2:18: error: Sigma field \"User\" "
+                                 "must map to an event field name") != NULL);
+    free(d);
+}
+
 static enum sn_status
 emit_name(void *arg, size_t i, struct sn_buf *out)
 {
@@ -368,4 +410,5 @@ SN_TEST_MAIN(SN_T(plain_values_are_whole_and_case_insensitive),
              SN_T(regex_modifiers), SN_T(encodings),
              SN_T(null_exists_numbers_cidr), SN_T(keywords_and_maps),
              SN_T(conditions), SN_T(errors_name_the_construct_and_its_place),
+             SN_T(mapping_errors_point_into_the_mapping),
              SN_T(condition_translation_text))
