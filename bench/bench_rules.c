@@ -245,6 +245,22 @@ cpu_now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The in-memory corpus, the same every run (seed 42). */
+static void
+fill_corpus(struct bev *corpus)
+{
+    uint32_t seed = 42;
+
+    for (size_t i = 0; i < N_CORPUS; i++) {
+        const char *app;
+        char *msg = gen_msg(&seed, &app, &corpus[i].pri);
+        corpus[i].hdr[SN_RF_HOSTNAME] = (struct sn_str){ "web1", 4 };
+        corpus[i].hdr[SN_RF_APPNAME] = (struct sn_str){ app, strlen(app) };
+        corpus[i].hdr[SN_RF_PROCID] = (struct sn_str){ "4242", 4 };
+        corpus[i].hdr[SN_RF_MSG] = (struct sn_str){ msg, strlen(msg) };
+    }
+}
+
 static double
 run_set(struct sn_ruleset *rs, struct bev *corpus, long n, const char *what)
 {
@@ -322,19 +338,11 @@ main(int argc, char **argv)
     struct sn_diags d;
     struct sn_buf y;
     char path[1024];
-    uint32_t seed = 42;
     size_t matched = 0;
 
     if (sigma) {
         int rc;
-        for (size_t i = 0; i < N_CORPUS; i++) {
-            const char *app;
-            char *msg = gen_msg(&seed, &app, &corpus[i].pri);
-            corpus[i].hdr[SN_RF_HOSTNAME] = (struct sn_str){ "web1", 4 };
-            corpus[i].hdr[SN_RF_APPNAME] = (struct sn_str){ app, strlen(app) };
-            corpus[i].hdr[SN_RF_PROCID] = (struct sn_str){ "4242", 4 };
-            corpus[i].hdr[SN_RF_MSG] = (struct sn_str){ msg, strlen(msg) };
-        }
+        fill_corpus(corpus);
         rc = bench_sigma(dir, n_events, corpus);
         for (size_t i = 0; i < N_CORPUS; i++)
             free((char *)corpus[i].hdr[SN_RF_MSG].ptr);
@@ -353,14 +361,7 @@ main(int argc, char **argv)
         sn_diags_print(&d, stderr);
         return 1;
     }
-    for (size_t i = 0; i < N_CORPUS; i++) {
-        const char *app;
-        char *msg = gen_msg(&seed, &app, &corpus[i].pri);
-        corpus[i].hdr[SN_RF_HOSTNAME] = (struct sn_str){ "web1", 4 };
-        corpus[i].hdr[SN_RF_APPNAME] = (struct sn_str){ app, strlen(app) };
-        corpus[i].hdr[SN_RF_PROCID] = (struct sn_str){ "4242", 4 };
-        corpus[i].hdr[SN_RF_MSG] = (struct sn_str){ msg, strlen(msg) };
-    }
+    fill_corpus(corpus);
     sc = sn_rules_scratch_new(rs);
     printf("rules: %zu (prefilter: %zu automaton states)\n", rs->n_rules,
            sn_prefilter_states(rs->pf));

@@ -271,8 +271,8 @@ sn_load_valid_field_name(const char *s)
     return seg > 0;
 }
 
-static bool
-valid_id(const char *s)
+bool
+sn_load_valid_id(const char *s)
 {
     if (*s == '\0')
         return false;
@@ -591,7 +591,7 @@ load_rule(struct builder *b, struct rule_node *rn, struct sn_rule *r)
     }
     if (want_string(b, idn, "id") == NULL)
         return false;
-    if (!valid_id(idn->str)) {
+    if (!sn_load_valid_id(idn->str)) {
         diag(b, SN_DIAG_ERROR, idn,
              "invalid rule id \"%s\" (letters, digits, "
              "'-', '_', '.')",

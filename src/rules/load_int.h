@@ -65,6 +65,8 @@ void sn_load_unknown_key(struct builder *b, const struct sn_node *key,
 const char *sn_load_want_string(struct builder *b, const struct sn_node *n,
                                 const char *key);
 bool sn_load_valid_field_name(const char *s);
+/* A rule id: letters, digits, '-', '_', '.' (a Sigma UUID is one). */
+bool sn_load_valid_id(const char *s);
 /* A copy of s in the ruleset's arena (NULL on ENOMEM). */
 const char *sn_load_adup(struct sn_ruleset *rs, const char *s);
 /* load_extract.c: the `extract` list of rule r. */

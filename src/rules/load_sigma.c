@@ -771,18 +771,6 @@ load_level(struct sx *x, struct sn_rule *r, const struct sn_node *n)
  */
 
 static bool
-valid_sigma_id(const char *s)
-{
-    if (*s == '\0')
-        return false;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-              (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
-            return false;
-    return true;
-}
-
-static bool
 detection(struct sx *x, struct sn_buf *o)
 {
     const struct sn_node *det = x->detection, *cond = NULL;
@@ -873,7 +861,7 @@ sn_sigma_header(struct builder *b, const struct sn_node *n, struct sn_rule *r)
     r->enabled = true;
     b->rule_id = NULL;
     v = sn_node_get(n, "id");
-    if (v == NULL || v->type != SN_NODE_SCALAR || !valid_sigma_id(v->str)) {
+    if (v == NULL || v->type != SN_NODE_SCALAR || !sn_load_valid_id(v->str)) {
         diag(b, SN_DIAG_ERROR, v ? v : n,
              "a Sigma rule needs an \"id\" (a UUID; letters, digits, '-', "
              "'_', '.')");

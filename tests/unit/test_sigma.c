@@ -62,34 +62,48 @@ tev_get(void *ctx, int id, const char *name, size_t name_len,
     "sigma:\n  fields: {F: t.f, N: t.n, IP: t.ip}\n"                           \
     "  logsources: [{product: t, match: 'appname == \"app\"'}]\n---\n"
 
+/* Load a YAML text as file t.yml: the ruleset (NULL on errors) and its
+ * diagnostics, one per line (caller frees). */
 static struct sn_ruleset *
-build(const char *detection, char **diags)
+load_text(const char *yaml, char **diags)
 {
-    char yaml[8192], *text = NULL;
+    char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     struct sn_rules_src *src = sn_rules_src_new();
     struct sn_ruleset *rs = NULL;
     struct sn_diags d;
 
-    snprintf(yaml, sizeof(yaml),
-             MAPPING "title: t\nid: t\nlogsource: {product: t}\n"
-                     "detection:\n%s",
-             detection);
     sn_diags_init(&d);
     if (sn_rules_src_add_mem(src, "t.yml", yaml, strlen(yaml), &d) == SN_OK)
         sn_ruleset_build(src, &rs, &d);
     sn_diags_print(&d, f);
     fclose(f);
+    sn_diags_fini(&d);
+    sn_rules_src_free(src);
+    *diags = text;
+    return rs;
+}
+
+/* The mapping plus one rule with this detection. */
+static struct sn_ruleset *
+build(const char *detection, char **diags)
+{
+    char yaml[8192], *text = NULL;
+    struct sn_ruleset *rs;
+
+    snprintf(yaml, sizeof(yaml),
+             MAPPING "title: t\nid: t\nlogsource: {product: t}\n"
+                     "detection:\n%s",
+             detection);
+    rs = load_text(yaml, &text);
     if (diags != NULL)
         *diags = text;
     else {
-        if (len > 0)
+        if (text != NULL && text[0] != '\0')
             printf("# unexpected diagnostics:\n%s", text);
         free(text);
     }
-    sn_diags_fini(&d);
-    sn_rules_src_free(src);
     return rs;
 }
 
@@ -335,20 +349,8 @@ static char *
 diags_of(const char *yaml)
 {
     char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    struct sn_rules_src *src = sn_rules_src_new();
-    struct sn_ruleset *rs = NULL;
-    struct sn_diags d;
 
-    sn_diags_init(&d);
-    if (sn_rules_src_add_mem(src, "m.yml", yaml, strlen(yaml), &d) == SN_OK)
-        sn_ruleset_build(src, &rs, &d);
-    sn_diags_print(&d, f);
-    fclose(f);
-    sn_diags_fini(&d);
-    sn_ruleset_free(rs);
-    sn_rules_src_free(src);
+    sn_ruleset_free(load_text(yaml, &text));
     return text;
 }
 
@@ -357,16 +359,16 @@ SN_TEST(mapping_errors_point_into_the_mapping)
     char *d = diags_of("sigma:\n  logsources:\n"
                        "    - {product: t, match: 'appname == '}\n");
 
-    CHECK(d != NULL && strstr(d, "m.yml:3:38: error: Sigma logsource "
+    CHECK(d != NULL && strstr(d, "t.yml:3:38: error: Sigma logsource "
                                  "match: ") != NULL);
     free(d);
     d = diags_of("sigma:\n  logsources:\n    - {prodcut: t}\n");
-    CHECK(d != NULL && strstr(d, "m.yml:3:8: error: unknown key \"prodcut\" "
+    CHECK(d != NULL && strstr(d, "t.yml:3:8: error: unknown key \"prodcut\" "
                                  "in a Sigma logsource; did you mean "
                                  "\"product\"?") != NULL);
     free(d);
     d = diags_of("sigma:\n  fields: {User: 'not a field'}\n");
-    CHECK(d != NULL && strstr(d, "m.yml:2:18: error: Sigma field \"User\" "
+    CHECK(d != NULL && strstr(d, "t.yml:2:18: error: Sigma field \"User\" "
                                  "must map to an event field name") != NULL);
     free(d);
 }
