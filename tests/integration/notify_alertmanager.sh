@@ -74,16 +74,21 @@ sys.exit(0 if len(a) == 2 else 1)"
 }
 check "Alertmanager holds an active alert per incident" within 30 two_active
 check "labelled with rule, severity, incident, group key and tags; annotated" \
-    python3 - "$TMP/alerts.json" "$U" <<'EOP'
-import json, sys
+    python3 - "$TMP/alerts.json" "$U" "$O" <<'EOP'
+import json, subprocess, sys
 alerts = json.load(open(sys.argv[1]))
+def incident(i):
+    return json.loads(subprocess.check_output(["curl", "-sf", "-H", "Authorization: Bearer " + sys.argv[3],
+                                               sys.argv[2] + "/api/v1/incidents/" + i]))
 ips = sorted(a["labels"]["source_ip"] for a in alerts)
 assert ips == ["198.51.100.9", "203.0.113.7"], ips
 for a in alerts:
     l, an = a["labels"], a["annotations"]
-    assert l["rule_id"] == "ssh-brute-force" and l["severity"] in ("high", "critical"), l
+    d = incident(l["incident_id"])
+    assert l["rule_id"] == l["alertname"] == "ssh-brute-force" and l["severity"] == d["severity"], (l, d["severity"])
+    assert d["group_key"] == {"source.ip": l["source_ip"]}, d["group_key"]
     assert len(l["incident_id"]) == 36 and "attack.t1110" in l["tags"], l
-    assert an["title"] and an["description"], an
+    assert an["title"] == d["title"] and an["description"] == d["description"], an
     assert an["console"] == sys.argv[2] + "/#/incident/" + l["incident_id"], an
     assert a["generatorURL"] == an["console"]
 EOP
