@@ -127,8 +127,7 @@ setup(struct hp_client *cl, struct slot *s, struct hp_req *r)
     curl_easy_setopt(s->easy, CURLOPT_URL, r->url);
     curl_easy_setopt(s->easy, CURLOPT_POST, 1L);
     curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, r->body);
-    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                     (curl_off_t)r->len);
+    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->len);
     curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->hdrs);
     curl_easy_setopt(s->easy, CURLOPT_USERAGENT, "sentineld");
     curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body);
@@ -226,6 +225,55 @@ hp_perform(struct hp_client *cl, struct hp_req *reqs, size_t n)
             finish(s, CURLE_FAILED_INIT);
         }
     }
+}
+
+enum sn_status
+hp_check_url(const char *url, const char *what, char *err, size_t err_len)
+{
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+        snprintf(err, err_len, "%s '%s' is not an http:// or https:// URL",
+                 what, url);
+        return SN_ECONFIG;
+    }
+    return SN_OK;
+}
+
+enum sn_status
+hp_headers_new(const struct sn_kvlist *h, const char ***out, char *err,
+               size_t err_len)
+{
+    const char **lines = calloc(h->n + 1, sizeof(char *));
+
+    *out = lines;
+    if (lines == NULL)
+        return SN_ENOMEM;
+    for (size_t i = 0; i < h->n; i++) {
+        size_t len = strlen(h->items[i].key) + strlen(h->items[i].value) + 3;
+        char *line;
+
+        /* A line break would smuggle in a header of the peer's choice. */
+        if (strpbrk(h->items[i].key, ": \t\r\n") != NULL ||
+            strpbrk(h->items[i].value, "\r\n") != NULL) {
+            snprintf(err, err_len,
+                     "header.%s: a header name has no ':' or blank and a "
+                     "value no line break",
+                     h->items[i].key);
+            return SN_ECONFIG;
+        }
+        if ((line = malloc(len)) == NULL)
+            return SN_ENOMEM;
+        snprintf(line, len, "%s: %s", h->items[i].key, h->items[i].value);
+        lines[i] = line;
+    }
+    return SN_OK;
+}
+
+void
+hp_headers_free(const char **headers)
+{
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        free((char *)headers[i]);
+    free(headers);
 }
 
 enum hp_verdict

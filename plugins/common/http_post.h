@@ -13,12 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sentineld/plugin.h>
+
 struct hp_conf {
-    const char *ca;              /* CA file for TLS; NULL: system store */
-    bool tls_verify;             /* false only for tests and lab setups */
+    const char *ca;  /* CA file for TLS; NULL: system store */
+    bool tls_verify; /* false only for tests and lab setups */
     int64_t connect_timeout_ms;
-    int64_t timeout_ms;          /* whole request */
-    long max_parallel;           /* connections at once */
+    int64_t timeout_ms; /* whole request */
+    long max_parallel;  /* connections at once */
 };
 
 /* One request: the caller fills url, body, len and headers ("Name: v",
@@ -29,12 +31,22 @@ struct hp_req {
     size_t len;
     const char *const *headers;
     /* results */
-    long status;         /* HTTP status; 0: no answer (err says why) */
-    double seconds;      /* time to the whole answer */
-    char err[160];       /* transport error, or the start of a non-2xx body */
+    long status;    /* HTTP status; 0: no answer (err says why) */
+    double seconds; /* time to the whole answer */
+    char err[160];  /* transport error, or the start of a non-2xx body */
 };
 
 struct hp_client;
+
+/* SN_ECONFIG with a reason naming `what` unless url is http(s)://. */
+enum sn_status hp_check_url(const char *url, const char *what, char *err,
+                            size_t err_len);
+/* "Name: value" lines from an output's `header.NAME: value` options,
+ * NULL-terminated, into *out (free with hp_headers_free). SN_ECONFIG for a
+ * name with ':' or blanks, or a value with a line break. */
+enum sn_status hp_headers_new(const struct sn_kvlist *h, const char ***out,
+                              char *err, size_t err_len);
+void hp_headers_free(const char **headers);
 
 /* Once per plugin init (control thread): libcurl's global state, pinned
  * in memory so a plugin unload does not unload OpenSSL under it. */

@@ -19,8 +19,7 @@ static const struct sn_option oa_options[] = {
       "Alertmanager base URL (http://alertmanager:9093); alerts go to "
       "<url>/api/v2/alerts",
       0, 0, NULL, true },
-    { "console_url", SN_OPT_STRING, NULL,
-      offsetof(struct oa_conf, console_url),
+    { "console_url", SN_OPT_STRING, NULL, offsetof(struct oa_conf, console_url),
       "base URL of the console, for the alert's console annotation and "
       "generatorURL",
       0, 0, NULL, false },
@@ -43,28 +42,16 @@ static const struct sn_option oa_options[] = {
       "how long a request may take before it is retried", 100, 600000, NULL,
       false },
     { "header.", SN_OPT_MAP, NULL, offsetof(struct oa_conf, header),
-      "extra request headers (header.Authorization: Basic ${AM_AUTH})", 0,
-      0, NULL, false },
+      "extra request headers (header.Authorization: Basic ${AM_AUTH})", 0, 0,
+      NULL, false },
     { 0 },
 };
-
-static enum sn_status
-check_url(const char *url, const char *what, char *err, size_t err_len)
-{
-    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
-        snprintf(err, err_len, "%s '%s' is not an http:// or https:// URL",
-                 what, url);
-        return SN_ECONFIG;
-    }
-    return SN_OK;
-}
 
 static enum sn_status
 oa_init(const struct sn_host *host, struct sn_instance *inst,
         const void *config, void **state, char *err, size_t err_len)
 {
     struct oa_state *s = calloc(1, sizeof(*s));
-    const struct sn_kvlist *h;
     size_t len;
     enum sn_status rc;
 
@@ -76,10 +63,10 @@ oa_init(const struct sn_host *host, struct sn_instance *inst,
     s->inst = inst;
     s->c = config;
     pthread_mutex_init(&s->lock, NULL);
-    if ((rc = check_url(s->c->url, "url", err, err_len)) != SN_OK)
+    if ((rc = hp_check_url(s->c->url, "url", err, err_len)) != SN_OK)
         return rc;
     if (s->c->console_url != NULL &&
-        (rc = check_url(s->c->console_url, "console_url", err, err_len)) !=
+        (rc = hp_check_url(s->c->console_url, "console_url", err, err_len)) !=
             SN_OK)
         return rc;
     len = strlen(s->c->url);
@@ -87,28 +74,11 @@ oa_init(const struct sn_host *host, struct sn_instance *inst,
         len--;
     if ((s->alerts_url = malloc(len + sizeof("/api/v2/alerts"))) == NULL)
         return SN_ENOMEM;
-    snprintf(s->alerts_url, len + sizeof("/api/v2/alerts"), "%.*s/api/v2/alerts",
-             (int)len, s->c->url);
-    h = &s->c->header;
-    if ((s->headers = calloc(h->n + 1, sizeof(char *))) == NULL)
-        return SN_ENOMEM;
-    for (size_t i = 0; i < h->n; i++) {
-        size_t l = strlen(h->items[i].key) + strlen(h->items[i].value) + 3;
-        char *line;
-
-        if (strpbrk(h->items[i].key, ": \r\n") != NULL ||
-            strpbrk(h->items[i].value, "\r\n") != NULL) {
-            snprintf(err, err_len,
-                     "header.%s: a header name has no ':' or space and a "
-                     "value no line break",
-                     h->items[i].key);
-            return SN_ECONFIG;
-        }
-        if ((line = malloc(l)) == NULL)
-            return SN_ENOMEM;
-        snprintf(line, l, "%s: %s", h->items[i].key, h->items[i].value);
-        s->headers[i] = line;
-    }
+    snprintf(s->alerts_url, len + sizeof("/api/v2/alerts"),
+             "%.*s/api/v2/alerts", (int)len, s->c->url);
+    if ((rc = hp_headers_new(&s->c->header, &s->headers, err, err_len)) !=
+        SN_OK)
+        return rc;
     if ((s->firing = json_object_new_object()) == NULL)
         return SN_ENOMEM;
     s->c_sent = host->counter(inst, "alertmanager_sent_total",
@@ -199,9 +169,7 @@ oa_destroy(void *state)
         return;
     oa_stop(s);
     json_object_put(s->firing);
-    for (size_t i = 0; s->headers != NULL && s->headers[i] != NULL; i++)
-        free((char *)s->headers[i]);
-    free(s->headers);
+    hp_headers_free(s->headers);
     free(s->alerts_url);
     pthread_mutex_destroy(&s->lock);
     free(s);

@@ -32,8 +32,8 @@ struct oa_state {
     const struct sn_host *host;
     struct sn_instance *inst;
     const struct oa_conf *c;
-    char *alerts_url;     /* url + /api/v2/alerts */
-    const char **headers; /* "Name: value", NULL-terminated */
+    char *alerts_url;         /* url + /api/v2/alerts */
+    const char **headers;     /* "Name: value", NULL-terminated */
     struct hp_client *http;   /* deliver(): the relay thread */
     struct hp_client *http_r; /* the re-send thread */
 
@@ -46,13 +46,12 @@ struct oa_state {
     bool resender_started;
     atomic_bool resender_stop;
 
-    struct sn_counter *c_sent, *c_failed, *c_retries, *c_resent,
-        *c_latency_ms, *g_firing;
+    struct sn_counter *c_sent, *c_failed, *c_retries, *c_resent, *c_latency_ms,
+        *g_firing;
 };
 
-enum sn_out_result oa_deliver(void *state, const struct sn_doc *docs,
-                              size_t n, uint64_t token, char *why,
-                              size_t why_len);
+enum sn_out_result oa_deliver(void *state, const struct sn_doc *docs, size_t n,
+                              uint64_t token, char *why, size_t why_len);
 /* Re-sends every firing alert once (the re-send thread). */
 void oa_resend(struct oa_state *s);
 

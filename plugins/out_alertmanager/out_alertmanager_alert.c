@@ -115,8 +115,8 @@ labels_of(struct json_object *doc)
         for (size_t i = 0; i < json_object_array_length(tags); i++) {
             const char *t =
                 json_object_get_string(json_object_array_get_idx(tags, i));
-            int w = snprintf(buf + at, sizeof(buf) - at, "%s%s",
-                             i ? "," : "", t ? t : "");
+            int w = snprintf(buf + at, sizeof(buf) - at, "%s%s", i ? "," : "",
+                             t ? t : "");
             if (w < 0 || (size_t)w >= sizeof(buf) - at)
                 break;
             at += (size_t)w;
@@ -145,16 +145,13 @@ alert_of(const struct oa_state *s, struct json_object *doc)
     json_object_object_add(ann, "status",
                            json_object_new_string(member_str(doc, "status")));
     if (s->c->console_url != NULL) {
-        snprintf(link, sizeof(link), "%s/#/incident/%s", s->c->console_url,
-                 id);
+        snprintf(link, sizeof(link), "%s/#/incident/%s", s->c->console_url, id);
         json_object_object_add(ann, "console", json_object_new_string(link));
-        json_object_object_add(a, "generatorURL",
-                               json_object_new_string(link));
+        json_object_object_add(a, "generatorURL", json_object_new_string(link));
     }
     json_object_object_add(a, "annotations", ann);
     json_object_object_add(
-        a, "startsAt",
-        json_object_new_string(member_str(doc, "first_seen")));
+        a, "startsAt", json_object_new_string(member_str(doc, "first_seen")));
     return a;
 }
 
@@ -184,8 +181,9 @@ post(struct oa_state *s, struct hp_client *cl, struct json_object *arr,
     size_t len;
     const char *body = json_object_to_json_string_length(
         arr, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-    struct hp_req r = { .url = s->alerts_url, .body = body, .len = len,
-                        .headers = s->headers };
+    struct hp_req r = {
+        .url = s->alerts_url, .body = body, .len = len, .headers = s->headers
+    };
     enum hp_verdict v;
 
     hp_perform(cl, &r, 1);
@@ -242,8 +240,7 @@ oa_deliver(void *state, const struct sn_doc *docs, size_t n, uint64_t token,
         json_object_put(prev);
         set_ends(alert, is_live(&docs[i]) ? ends : now);
         json_object_array_add(arr, json_object_get(alert));
-        json_object_object_add(staged, id,
-                               is_live(&docs[i]) ? alert : NULL);
+        json_object_object_add(staged, id, is_live(&docs[i]) ? alert : NULL);
         if (!is_live(&docs[i]))
             json_object_put(alert);
         json_object_put(doc);

@@ -14,13 +14,11 @@
 
 static const struct sn_option ow_options[] = {
     { "url", SN_OPT_STRING, NULL, offsetof(struct ow_conf, url),
-      "http:// or https:// URL each version is POSTed to", 0, 0, NULL,
-      true },
+      "http:// or https:// URL each version is POSTed to", 0, 0, NULL, true },
     { "preset", SN_OPT_ENUM, "incident", offsetof(struct ow_conf, preset),
       "body shape: the incident document, or a channel's payload", 0, 0,
       "incident|slack|teams|pagerduty|opsgenie", false },
-    { "template", SN_OPT_STRING, NULL,
-      offsetof(struct ow_conf, template_text),
+    { "template", SN_OPT_STRING, NULL, offsetof(struct ow_conf, template_text),
       "JSON body with {{/pointer}}, {{event}}, {{var.NAME}}... "
       "placeholders; replaces the preset's body",
       0, 0, NULL, false },
@@ -33,8 +31,8 @@ static const struct sn_option ow_options[] = {
       "system's store",
       0, 0, NULL, false },
     { "tls_verify", SN_OPT_BOOL, "true", offsetof(struct ow_conf, tls_verify),
-      "verify the receiver's certificate and name (false only in a lab)",
-      0, 0, NULL, false },
+      "verify the receiver's certificate and name (false only in a lab)", 0, 0,
+      NULL, false },
     { "connect_timeout", SN_OPT_DURATION, "5s",
       offsetof(struct ow_conf, connect_timeout_ms),
       "how long a connection may take", 100, 120000, NULL, false },
@@ -43,8 +41,7 @@ static const struct sn_option ow_options[] = {
       NULL, false },
     { "parallel", SN_OPT_INT, "8", offsetof(struct ow_conf, parallel),
       "requests at once (to distinct incidents)", 1, 256, NULL, false },
-    { "console_url", SN_OPT_STRING, NULL,
-      offsetof(struct ow_conf, console_url),
+    { "console_url", SN_OPT_STRING, NULL, offsetof(struct ow_conf, console_url),
       "base URL of the console, for {{console_url}} links "
       "(https://sentineld.example.com)",
       0, 0, NULL, false },
@@ -53,8 +50,8 @@ static const struct sn_option ow_options[] = {
       "versions below this severity are not sent", 0, 0,
       "info|low|medium|high|critical", false },
     { "rules", SN_OPT_LIST, NULL, offsetof(struct ow_conf, rules),
-      "rule ids (shell globs) whose incidents are sent; unset: all", 0, 0,
-      NULL, false },
+      "rule ids (shell globs) whose incidents are sent; unset: all", 0, 0, NULL,
+      false },
     { "on", SN_OPT_LIST, NULL, offsetof(struct ow_conf, on),
       "which versions are sent: opened, updated, escalated, acknowledged, "
       "resolved, suppressed, reopened; unset: all",
@@ -63,8 +60,8 @@ static const struct sn_option ow_options[] = {
       "extra request headers (header.Authorization: GenieKey ${KEY})", 0, 0,
       NULL, false },
     { "var.", SN_OPT_MAP, NULL, offsetof(struct ow_conf, var),
-      "values for {{var.NAME}} placeholders (var.routing_key: ${PD_KEY})",
-      0, 0, NULL, false },
+      "values for {{var.NAME}} placeholders (var.routing_key: ${PD_KEY})", 0, 0,
+      NULL, false },
     { 0 },
 };
 
@@ -94,45 +91,6 @@ parse_on(struct ow_state *s, char *err, size_t err_len)
 }
 
 static enum sn_status
-check_url(const char *url, const char *what, char *err, size_t err_len)
-{
-    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
-        snprintf(err, err_len, "%s '%s' is not an http:// or https:// URL",
-                 what, url);
-        return SN_ECONFIG;
-    }
-    return SN_OK;
-}
-
-static enum sn_status
-build_headers(struct ow_state *s, char *err, size_t err_len)
-{
-    const struct sn_kvlist *h = &s->c->header;
-
-    s->headers = calloc(h->n + 1, sizeof(char *));
-    if (s->headers == NULL)
-        return SN_ENOMEM;
-    for (size_t i = 0; i < h->n; i++) {
-        size_t len = strlen(h->items[i].key) + strlen(h->items[i].value) + 3;
-        char *line;
-
-        if (strpbrk(h->items[i].key, ": \r\n") != NULL ||
-            strpbrk(h->items[i].value, "\r\n") != NULL) {
-            snprintf(err, err_len,
-                     "header.%s: a header name has no ':' or space and a "
-                     "value no line break",
-                     h->items[i].key);
-            return SN_ECONFIG;
-        }
-        if ((line = malloc(len)) == NULL)
-            return SN_ENOMEM;
-        snprintf(line, len, "%s: %s", h->items[i].key, h->items[i].value);
-        s->headers[i] = line;
-    }
-    return SN_OK;
-}
-
-static enum sn_status
 ow_init(const struct sn_host *host, struct sn_instance *inst,
         const void *config, void **state, char *err, size_t err_len)
 {
@@ -146,10 +104,10 @@ ow_init(const struct sn_host *host, struct sn_instance *inst,
     s->host = host;
     s->inst = inst;
     s->c = config;
-    if ((rc = check_url(s->c->url, "url", err, err_len)) != SN_OK)
+    if ((rc = hp_check_url(s->c->url, "url", err, err_len)) != SN_OK)
         return rc;
     if (s->c->console_url != NULL &&
-        (rc = check_url(s->c->console_url, "console_url", err, err_len)) !=
+        (rc = hp_check_url(s->c->console_url, "console_url", err, err_len)) !=
             SN_OK)
         return rc;
     if (s->c->secret != NULL && s->c->secret[0] == '\0') {
@@ -157,7 +115,8 @@ ow_init(const struct sn_host *host, struct sn_instance *inst,
         return SN_ECONFIG;
     }
     if ((rc = parse_on(s, err, err_len)) != SN_OK ||
-        (rc = build_headers(s, err, err_len)) != SN_OK)
+        (rc = hp_headers_new(&s->c->header, &s->headers, err, err_len)) !=
+            SN_OK)
         return rc;
     s->body = ow_body_new(s->c->preset, s->c->template_text, &s->c->var,
                           s->c->console_url, err, err_len);
@@ -224,9 +183,7 @@ ow_destroy(void *state)
     hp_client_free(s->http);
     ow_body_free(s->body);
     ow_seen_free(s->seen);
-    for (size_t i = 0; s->headers != NULL && s->headers[i] != NULL; i++)
-        free((char *)s->headers[i]);
-    free(s->headers);
+    hp_headers_free(s->headers);
     free(s->done);
     free(s);
 }

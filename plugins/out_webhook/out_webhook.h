@@ -67,8 +67,7 @@ struct ow_body;
  * Errors (bad JSON, an unknown placeholder) go to err. */
 struct ow_body *ow_body_new(int preset, const char *template_text,
                             const struct sn_kvlist *vars,
-                            const char *console_url, char *err,
-                            size_t err_len);
+                            const char *console_url, char *err, size_t err_len);
 void ow_body_free(struct ow_body *b);
 /* Renders the body and the URL suffix for doc (malloc'd, NUL-terminated;
  * the suffix may be ""); false on ENOMEM. */
@@ -98,8 +97,7 @@ struct ow_state {
         *c_latency_ms, *g_latency_ms;
 };
 
-enum sn_out_result ow_deliver(void *state, const struct sn_doc *docs,
-                              size_t n, uint64_t token, char *why,
-                              size_t why_len);
+enum sn_out_result ow_deliver(void *state, const struct sn_doc *docs, size_t n,
+                              uint64_t token, char *why, size_t why_len);
 
 #endif

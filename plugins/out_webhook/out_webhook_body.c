@@ -87,10 +87,13 @@ struct ow_body {
 };
 
 /* The values a placeholder may name besides /pointers and var.NAME. */
-static const char *const computed[] = { "event", "pagerduty_action",
+static const char *const computed[] = { "event",
+                                        "pagerduty_action",
                                         "pagerduty_severity",
-                                        "opsgenie_priority", "color",
-                                        "console_url", NULL };
+                                        "opsgenie_priority",
+                                        "color",
+                                        "console_url",
+                                        NULL };
 
 struct ctx {
     const struct ow_body *b;
@@ -245,8 +248,7 @@ check_tree(const struct ow_body *b, struct json_object *o, char *err,
 {
     switch (json_object_get_type(o)) {
     case json_type_string: {
-        struct check_arg c = { b, json_object_get_string(o), 0, err,
-                               err_len };
+        struct check_arg c = { b, json_object_get_string(o), 0, err, err_len };
         return each_placeholder(c.whole, check_one, &c, err, err_len);
     }
     case json_type_object: {
@@ -269,8 +271,8 @@ check_tree(const struct ow_body *b, struct json_object *o, char *err,
 }
 
 static struct json_object *
-compile(const struct ow_body *b, const char *what, const char *text,
-        char *err, size_t err_len)
+compile(const struct ow_body *b, const char *what, const char *text, char *err,
+        size_t err_len)
 {
     struct json_tokener *tok = json_tokener_new();
     struct json_object *o;
@@ -298,8 +300,7 @@ compile(const struct ow_body *b, const char *what, const char *text,
 }
 
 static bool
-check_suffix(const struct ow_body *b, const char *s, char *err,
-             size_t err_len)
+check_suffix(const struct ow_body *b, const char *s, char *err, size_t err_len)
 {
     struct check_arg c = { b, s, 0, err, err_len };
 
@@ -307,9 +308,8 @@ check_suffix(const struct ow_body *b, const char *s, char *err,
 }
 
 struct ow_body *
-ow_body_new(int preset, const char *template_text,
-            const struct sn_kvlist *vars, const char *console_url,
-            char *err, size_t err_len)
+ow_body_new(int preset, const char *template_text, const struct sn_kvlist *vars,
+            const char *console_url, char *err, size_t err_len)
 {
     const struct preset *p = &presets[preset];
     struct ow_body *b = calloc(1, sizeof(*b));
@@ -329,8 +329,8 @@ ow_body_new(int preset, const char *template_text,
     if ((template_text != NULL || p->body != NULL) && b->tpl == NULL)
         goto fail;
     if (p->resolved_body != NULL &&
-        (b->resolved_tpl = compile(b, p->name, p->resolved_body, err,
-                                   err_len)) == NULL)
+        (b->resolved_tpl =
+             compile(b, p->name, p->resolved_body, err, err_len)) == NULL)
         goto fail;
     if (p->ack_body != NULL &&
         (b->ack_tpl = compile(b, p->name, p->ack_body, err, err_len)) == NULL)
@@ -356,8 +356,8 @@ ow_body_free(struct ow_body *b)
 }
 
 static const char *
-computed_text(const struct ctx *c, const char *name, size_t len,
-              char *tmp, size_t tmp_len)
+computed_text(const struct ctx *c, const char *name, size_t len, char *tmp,
+              size_t tmp_len)
 {
     static const char *const colors[] = { "607d8b", "1565c0", "f9a825",
                                           "e65100", "b71c1c" };
@@ -597,8 +597,8 @@ ow_sign(const char *secret, const char *body, size_t len, char *out,
     unsigned int mac_len = 0;
     size_t at;
 
-    HMAC(EVP_sha256(), secret, (int)strlen(secret),
-         (const unsigned char *)body, len, mac, &mac_len);
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)body,
+         len, mac, &mac_len);
     at = (size_t)snprintf(out, out_len, "sha256=");
     for (unsigned int i = 0; i < mac_len && at + 3 <= out_len; i++)
         at += (size_t)snprintf(out + at, out_len - at, "%02x", mac[i]);

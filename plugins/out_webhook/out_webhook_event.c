@@ -15,7 +15,7 @@
 #include <string.h>
 
 #define SEEN_SLOTS 8192 /* incidents remembered; ~0.5 MiB */
-#define ID_MAX 40
+#define ID_MAX     40
 
 const char *const ow_event_names[OW_EV_COUNT_] = {
     "opened",   "updated",    "escalated", "acknowledged",
@@ -25,9 +25,9 @@ const char *const ow_event_names[OW_EV_COUNT_] = {
 struct seen_entry {
     char id[ID_MAX];
     int64_t version;
-    int8_t sev;          /* rank of this version's severity */
-    int8_t status;       /* enum status_kind */
-    int8_t ev;           /* what this version meant */
+    int8_t sev;    /* rank of this version's severity */
+    int8_t status; /* enum status_kind */
+    int8_t ev;     /* what this version meant */
 };
 
 struct ow_seen {
@@ -97,10 +97,14 @@ static enum ow_event
 by_status(enum status_kind st)
 {
     switch (st) {
-    case ST_ACK: return OW_EV_ACKNOWLEDGED;
-    case ST_RESOLVED: return OW_EV_RESOLVED;
-    case ST_SUPPRESSED: return OW_EV_SUPPRESSED;
-    default: return OW_EV_UPDATED;
+    case ST_ACK:
+        return OW_EV_ACKNOWLEDGED;
+    case ST_RESOLVED:
+        return OW_EV_RESOLVED;
+    case ST_SUPPRESSED:
+        return OW_EV_SUPPRESSED;
+    default:
+        return OW_EV_UPDATED;
     }
 }
 
@@ -124,8 +128,7 @@ stateless(const struct sn_doc *d, struct json_object *doc, int sev,
 }
 
 enum ow_event
-ow_classify(struct ow_seen *sn, const struct sn_doc *d,
-            struct json_object *doc)
+ow_classify(struct ow_seen *sn, const struct sn_doc *d, struct json_object *doc)
 {
     struct seen_entry *e = &sn->e[hash_id(d->id) % SEEN_SLOTS];
     int sev = ow_severity_rank(d->severity.ptr, d->severity.len);
@@ -141,9 +144,9 @@ ow_classify(struct ow_seen *sn, const struct sn_doc *d,
     if (!same)
         ev = stateless(d, doc, sev, st);
     else if ((enum status_kind)e->status != st)
-        ev = st == ST_OPEN ? (e->status == ST_ACK ? OW_EV_UPDATED
-                                                  : OW_EV_REOPENED)
-                           : by_status(st);
+        ev = st == ST_OPEN
+                 ? (e->status == ST_ACK ? OW_EV_UPDATED : OW_EV_REOPENED)
+                 : by_status(st);
     else if (sev > e->sev)
         ev = OW_EV_ESCALATED;
     else

@@ -104,8 +104,8 @@ prepare(struct ow_state *s, struct item *it, struct json_object *doc,
         goto fail;
     for (size_t i = 0; i < n_conf; i++)
         it->headers[k++] = s->headers[i];
-    snprintf(it->hdr_buf[0], sizeof(it->hdr_buf[0]),
-             "X-Sentineld-Event: %s", ow_event_names[ev]);
+    snprintf(it->hdr_buf[0], sizeof(it->hdr_buf[0]), "X-Sentineld-Event: %s",
+             ow_event_names[ev]);
     snprintf(it->hdr_buf[1], sizeof(it->hdr_buf[1]),
              "X-Sentineld-Incident: %.*s", (int)d->id.len, d->id.ptr);
     snprintf(it->hdr_buf[2], sizeof(it->hdr_buf[2]),
@@ -142,14 +142,15 @@ item_fini(struct item *it)
 static bool
 same_incident(const struct sn_doc *a, const struct sn_doc *b)
 {
-    return a->id.len == b->id.len && memcmp(a->id.ptr, b->id.ptr, a->id.len) == 0;
+    return a->id.len == b->id.len &&
+           memcmp(a->id.ptr, b->id.ptr, a->id.len) == 0;
 }
 
 /* Sends the next wave: for each incident, its earliest unsent version,
  * unless an earlier one failed in this call. Returns how many went. */
 static size_t
-send_wave(struct ow_state *s, struct item *items, size_t n,
-          struct hp_req *reqs, size_t *which)
+send_wave(struct ow_state *s, struct item *items, size_t n, struct hp_req *reqs,
+          size_t *which)
 {
     size_t k = 0;
     uint64_t sent = 0, retries = 0, refused = 0, lat_sum = 0, lat_max = 0;
@@ -160,8 +161,7 @@ send_wave(struct ow_state *s, struct item *items, size_t n,
         if (items[i].state != PENDING)
             continue;
         for (size_t j = 0; j < i && !blocked; j++)
-            blocked = (items[j].state == PENDING ||
-                       items[j].state == FAILED ||
+            blocked = (items[j].state == PENDING || items[j].state == FAILED ||
                        items[j].state == REFUSED) &&
                       same_incident(items[j].d, items[i].d);
         if (blocked)
@@ -266,16 +266,16 @@ ow_deliver(void *state, const struct sn_doc *docs, size_t n, uint64_t token,
         const char *err = it->err[0] ? it->err : NULL;
 
         if (it->state == FAILED && res != SN_OUT_RETRY) {
-            snprintf(why, why_len, "POST %s (incident %.*s v%lld): %s",
-                     it->url, (int)it->d->id.len, it->d->id.ptr,
+            snprintf(why, why_len, "POST %s (incident %.*s v%lld): %s", it->url,
+                     (int)it->d->id.len, it->d->id.ptr,
                      (long long)it->d->version, err ? err : "failed");
             res = SN_OUT_RETRY;
         } else if ((it->state == REFUSED || it->state == PENDING) &&
                    res == SN_OUT_OK) {
             /* PENDING: blocked behind a refused version of its incident;
              * the relay splits the call and tries it alone. */
-            snprintf(why, why_len, "POST %s (incident %.*s v%lld): %s",
-                     it->url, (int)it->d->id.len, it->d->id.ptr,
+            snprintf(why, why_len, "POST %s (incident %.*s v%lld): %s", it->url,
+                     (int)it->d->id.len, it->d->id.ptr,
                      (long long)it->d->version,
                      err ? err : "refused earlier version");
             res = SN_OUT_FAIL;
