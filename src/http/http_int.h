@@ -168,6 +168,10 @@ void sn_api_incidents_action(struct sn_req *rq);
 /* GET /api/v1/plugins: running instances and the routes they serve
  * (plugin_routes.c). */
 void sn_api_plugins_list(struct sn_req *rq);
+/* GET /api/v1/reports and GET /api/v1/incidents/{id}/report
+ * (api_reports.c). */
+void sn_api_reports(struct sn_req *rq);
+void sn_api_incident_report(struct sn_req *rq);
 /* GET /api/v1/audit (api_audit.c). */
 void sn_api_audit_list(struct sn_req *rq);
 /* Record what this request changed or was refused in the audit trail
