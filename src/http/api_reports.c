@@ -22,20 +22,6 @@
 #define DEFAULT_SPAN_NS (30LL * 86400 * SN_NS_PER_SEC)
 #define REPORT_MAX      (64u << 20)
 
-static struct sn_incidents *
-store_or_503(struct sn_req *rq)
-{
-    struct sn_error err;
-    struct sn_incidents *inc;
-
-    sn_error_clear(&err);
-    inc = sn_http_store(rq->h, &err);
-    if (inc == NULL)
-        sn_reply_error(rq, 503, "store_unavailable",
-                       "the incident store cannot be opened: %s", err.msg);
-    return inc;
-}
-
 /* Only the listed keys; false (a 400 was sent) otherwise. */
 static bool
 known_keys(struct sn_req *rq, const char *const *keys, const char *list)
@@ -117,7 +103,7 @@ sn_api_reports(struct sn_req *rq)
         }
         q.weekly = strcmp(g, "week") == 0;
     }
-    if ((inc = store_or_503(rq)) == NULL)
+    if ((inc = sn_http_incidents(rq)) == NULL)
         return;
     sn_error_clear(&err);
     rc = sn_report_load_sqlite(sn_store_db(sn_incidents_store(inc)), &q, &v, &n,
@@ -161,7 +147,7 @@ sn_api_incident_report(struct sn_req *rq)
                        f);
         return;
     }
-    if ((inc = store_or_503(rq)) == NULL)
+    if ((inc = sn_http_incidents(rq)) == NULL)
         return;
     sn_buf_init(&b, REPORT_MAX);
     sn_error_clear(&err);

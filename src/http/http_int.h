@@ -182,6 +182,8 @@ void sn_http_audit(struct sn_req *rq, const char *action, const char *target,
 /* The control thread's incident store connection, opened on first use
  * (api_incidents.c); NULL with err set when it cannot be opened. */
 struct sn_incidents *sn_http_store(struct sn_http *h, struct sn_error *err);
+/* The same for a handler: NULL after answering 503 store_unavailable. */
+struct sn_incidents *sn_http_incidents(struct sn_req *rq);
 void sn_http_incidents_close(struct sn_http *h);
 
 #endif

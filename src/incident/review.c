@@ -324,6 +324,24 @@ table(struct sn_buf *b, struct json_object *arr, const char *const *keys,
     sn_buf_putc(b, '\n');
 }
 
+/* "| Resolved | <when> (after <span>, by <who>) |" from the summary's
+ * <what>_at, <what>_by and the duration ms_key. */
+static void
+milestone(struct sn_buf *b, struct json_object *s, const char *label,
+          const char *what, const char *ms_key)
+{
+    char key[32], t[64];
+
+    span(get(s, ms_key), t, sizeof(t));
+    sn_buf_printf(b, "| %s | ", label);
+    snprintf(key, sizeof(key), "%s_at", what);
+    cell(b, str(s, key));
+    sn_buf_printf(b, " (after %s, by ", t);
+    snprintf(key, sizeof(key), "%s_by", what);
+    cell(b, str(s, key));
+    sn_buf_puts(b, ") |\n");
+}
+
 static void
 markdown(struct json_object *r, struct sn_buf *b)
 {
@@ -362,18 +380,9 @@ markdown(struct json_object *r, struct sn_buf *b)
          (snprintf(t, sizeof(t), "%s / %s", plain(get(s, "hit_count")),
                    plain(get(s, "signal_count"))),
           t));
-    span(get(s, "time_to_acknowledge_ms"), t, sizeof(t));
-    sn_buf_puts(b, "| Acknowledged | ");
-    cell(b, str(s, "acknowledged_at"));
-    sn_buf_printf(b, " (after %s, by ", t);
-    cell(b, str(s, "acknowledged_by"));
-    sn_buf_puts(b, ") |\n");
-    span(get(s, "time_to_resolve_ms"), t, sizeof(t));
-    sn_buf_puts(b, "| Resolved | ");
-    cell(b, str(s, "resolved_at"));
-    sn_buf_printf(b, " (after %s, by ", t);
-    cell(b, str(s, "resolved_by"));
-    sn_buf_puts(b, ") |\n\n");
+    milestone(b, s, "Acknowledged", "acknowledged", "time_to_acknowledge_ms");
+    milestone(b, s, "Resolved", "resolved", "time_to_resolve_ms");
+    sn_buf_putc(b, '\n');
     if (str(s, "description") != NULL)
         sn_buf_printf(b, "%s\n\n", str(s, "description"));
     sn_buf_puts(b, "## Timeline\n\n");
