@@ -433,8 +433,11 @@ sn_review_render(struct sn_incidents *inc, const char *id,
 
     sn_buf_init(&doc, DOC_MAX);
     rc = sn_incidents_get_json(inc, id, &doc, err);
+    /* json_tokener_parse reads a C string; the buffer is not one. */
+    if (rc == SN_OK && (rc = sn_buf_putc(&doc, '\0')) != SN_OK)
+        sn_error_set(err, "incident %s: its document is too large", id);
     if (rc == SN_OK) {
-        o = json_tokener_parse(doc.data ? doc.data : "");
+        o = json_tokener_parse(doc.data);
         if (o == NULL) {
             sn_error_set(err, "incident %s: its document does not parse", id);
             rc = SN_EIO;
