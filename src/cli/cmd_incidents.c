@@ -149,6 +149,19 @@ store_path(struct opts *o, char *out, size_t size)
     return 0;
 }
 
+/* Open the store read-only: 0, or 1 after saying why. */
+static int
+open_read_only(const char *path, struct sn_incidents **inc)
+{
+    struct sn_error err;
+
+    sn_error_clear(&err);
+    if (sn_incidents_open(path, true, inc, &err) == SN_OK)
+        return 0;
+    fprintf(stderr, "sentineld: %s\n", err.msg);
+    return 1;
+}
+
 static const char *
 s_of(struct json_object *o, const char *key)
 {
@@ -293,11 +306,9 @@ sn_cmd_incidents(int argc, char **argv)
         fprintf(stderr, "sentineld: incidents show needs an incident id\n");
         return 2;
     }
-    sn_error_clear(&err);
-    if (sn_incidents_open(path, true, &inc, &err) != SN_OK) {
-        fprintf(stderr, "sentineld: %s\n", err.msg);
+    if (open_read_only(path, &inc) != 0)
         return 1;
-    }
+    sn_error_clear(&err);
     sn_buf_init(&out, OUT_MAX);
     if (strcmp(verb, "list") == 0) {
         struct sn_incident_query q = { 0 };
@@ -342,11 +353,9 @@ cmd_report(int argc, char **argv)
                 o.format);
         return 2;
     }
-    sn_error_clear(&err);
-    if (sn_incidents_open(path, true, &inc, &err) != SN_OK) {
-        fprintf(stderr, "sentineld: %s\n", err.msg);
+    if (open_read_only(path, &inc) != 0)
         return 1;
-    }
+    sn_error_clear(&err);
     sn_buf_init(&out, OUT_MAX);
     if (sn_review_render(inc, o.id, fmt, &out, &err) != SN_OK) {
         fprintf(stderr, "sentineld: %s\n", err.msg);
