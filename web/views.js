@@ -187,6 +187,7 @@
     }
     if (shown !== id) return;
     renderHead(inc);
+    window.snReports.reviewLinks(id);
     renderActions(inc);
     renderExplanation(inc);
     renderEvidence(inc);
