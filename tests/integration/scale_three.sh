@@ -185,7 +185,6 @@ n, per = int(sys.argv[2]), int(sys.argv[3])
 want = [["203.0.113.%d" % a, "1", str(per)] for a in range(1, n + 1)]
 assert sorted(rows) == sorted(want), rows
 PY
-diag "t=$(($(date +%s) - T0)) before kcat alerts"
 timeout 30 kcat -b "$BOOTSTRAP" -C -t sentineld.alerts -e -q -f '%s\n' >"$TMP/alerts.json" 2>/dev/null
 q "select id from incidents where $WHERE order by 1" >"$TMP/pg_ids.txt"
 check "alerts topic (kcat): one incident id per attacker, its last version $PER hits, the ids PostgreSQL has" \
@@ -216,7 +215,7 @@ for f in glob.glob(sys.argv[1] + "/*-matches.json"):
         seen.add(e["msg"] + "|" + e["hostname"])
 assert len(seen) == int(sys.argv[2]), (len(seen), sys.argv[2])
 PY
-diag "t=$(($(date +%s) - T0)) partitions held at the end: a $(owned a), b $(owned b), c $(owned c)"
+diag "partitions held at the end: a $(owned a), b $(owned b), c $(owned c)"
 # All three at once (docs/kafka.md: stopping together is safe).
 for x in a b c; do kill -TERM "$(cat "$TMP/$x.pid")"; done
 RC=0
