@@ -299,8 +299,11 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          "assigned %d partitions (%zu in all, %s)", parts->cnt,
                          n_assigned(s), cooperative ? "cooperative" : "eager");
         /* With checkpoints the partitions' state comes back first and
-         * each starts at its row's offset (in_kafka_ckpt.c). */
-        if (s->ckpt != NULL && !ik_ckpt_assign(s, parts))
+         * each starts at its row's offset (in_kafka_ckpt.c). Not at stop
+         * (close_consumer waits for a first assignment): the detectors
+         * may be gone, nothing of these partitions is emitted any more,
+         * and their rows stay as they are for the next owner. */
+        if (s->ckpt != NULL && !s->closing && !ik_ckpt_assign(s, parts))
             return; /* stopping while PostgreSQL was down */
         if (cooperative)
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
