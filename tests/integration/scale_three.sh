@@ -4,8 +4,9 @@
 # 6-partition events topic), the shipped rule pack, incidents and
 # partition checkpoints in PostgreSQL, incidents on the alerts topic. The
 # edge (conf/examples/edge.yaml) turns syslog into event JSON; the events
-# topic is keyed by source.ip, ssh-brute-force's group_by (the edge extracts nothing, so
-# the test re-keys the edge's events with kcat), so no correlation needs
+# topic is keyed by source.ip, ssh-brute-force's group_by (the edge
+# extracts nothing, so the test re-keys the edge's events with kcat), so
+# no correlation needs
 # another instance's events. 20 attackers each fail 20 SSH passwords over
 # 4 servers, interleaved with ordinary logins. In the middle of the attack
 # one instance is killed with kill -9; it comes back, then all three are
