@@ -31,10 +31,15 @@ sn_api_health(struct sn_req *rq)
         sn_metrics_sum(m, "sentineld_plugin_corr_", "_events_dropped_total");
     late = sn_metrics_sum(m, "sentineld_plugin_corr_", "_late_dropped_total");
     sn_buf_init(&b, 4096);
+    /* "replaying": the ingest journal is being replayed at start; inputs
+     * accept nothing until it is done (docs/journal.md). */
     sn_buf_printf(&b,
-                  "{\"status\":\"ok\",\"detection\":{\"degraded\":%s,"
+                  "{\"status\":\"%s\",\"detection\":{\"degraded\":%s,"
                   "\"keys_evicted\":%llu,\"events_dropped\":%llu,"
                   "\"late_dropped\":%llu}}\n",
+                  sn_metrics_value(m, "sentineld_journal_replaying", NULL) != 0
+                      ? "replaying"
+                      : "ok",
                   evicted + dropped > 0 ? "true" : "false",
                   (unsigned long long)evicted, (unsigned long long)dropped,
                   (unsigned long long)late);
