@@ -67,8 +67,8 @@ for i in range(n):
         src = '198.51.100.%d' % (1 + (i // 100) % nsrc)
         count[src] += 1
         chunk.append('<38>%s gen sshd[%d]: Failed password for '
-                     'invalid user u%06d from %s port 4%04d ssh2 jseq %06d\n'
-                     % (now(), 1000 + i % 5000, i, src, i % 10000, i))
+                     'invalid user jseq%06d from %s port 4%04d ssh2\n'
+                     % (now(), 1000 + i % 5000, i, src, i % 10000))
     else:
         chunk.append('<38>%s gen app: jseq %06d payload\n' % (now(), i))
     if len(chunk) == 500:
@@ -91,7 +91,7 @@ done
 wait "$FEED"
 cat >"$TMP/tally.py" <<'EOPY'
 import collections, re, sys
-c = collections.Counter(re.findall(r'jseq (\d{6})', open(sys.argv[1]).read()))
+c = collections.Counter(re.findall(r'jseq ?(\d{6})', open(sys.argv[1]).read()))
 want = int(sys.argv[2])
 dup = sum(v - 1 for v in c.values())
 missing = want - len(c)
