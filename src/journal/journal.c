@@ -244,12 +244,17 @@ write_positions(struct sn_journal *j)
 {
     char path[PATH_MAX], tmp[PATH_MAX];
     FILE *f;
+    int fd;
 
     snprintf(path, sizeof(path), "%s/positions", j->dir);
     snprintf(tmp, sizeof(tmp), "%s/positions.tmp", j->dir);
-    f = fopen(tmp, "we");
-    if (f == NULL)
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, SN_STATEFILE_MODE);
+    f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f == NULL) {
+        if (fd >= 0)
+            close(fd);
         return;
+    }
     fprintf(f, "output %" PRIu64 "\ndetector %" PRIu64 "\n", j->out_pos,
             j->det_pos);
     if (fclose(f) != 0 || rename(tmp, path) != 0)
@@ -309,8 +314,6 @@ trim(struct sn_journal *j)
 void
 sn_journal_done(struct sn_journal *j, uint64_t jseq)
 {
-    int64_t now;
-
     pthread_mutex_lock(&j->mu);
     if (jseq == 0 || jseq <= j->done_seq || jseq > j->next_seq) {
         pthread_mutex_unlock(&j->mu);
@@ -319,17 +322,50 @@ sn_journal_done(struct sn_journal *j, uint64_t jseq)
     j->ring[(jseq - 1) % j->ring_cap].done = true;
     while (j->done_seq < j->next_seq &&
            j->ring[j->done_seq % j->ring_cap].done) {
-        j->out_pos = j->ring[j->done_seq % j->ring_cap].end;
+        /* Replayed detect_only batches end below the position
+         * recorded before the restart: it never goes back. */
+        if (j->ring[j->done_seq % j->ring_cap].end > j->out_pos)
+            j->out_pos = j->ring[j->done_seq % j->ring_cap].end;
         j->done_seq++;
     }
-    now = wall_ms();
-    if (now - j->last_pos_ms >= POSITIONS_MS) {
-        j->last_pos_ms = now;
-        advance_positions(j, now);
-        write_positions(j);
-        trim(j);
+    /* The file is written by pos_main: nothing but this on the path
+     * that releases batches. */
+    j->pos_dirty = true;
+    pthread_mutex_unlock(&j->mu);
+}
+
+/* Every POSITIONS_MS: positions to disk when they moved, and segments
+ * below them deleted. A thread, not the releasing path: the last batches
+ * before a quiet spell must be recorded too, or a restart replays them
+ * to the outputs again. */
+static void *
+pos_main(void *arg)
+{
+    struct sn_journal *j = arg;
+
+    pthread_mutex_lock(&j->mu);
+    while (!j->closing) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += POSITIONS_MS * SN_NS_PER_MS;
+        while (ts.tv_nsec >= SN_NS_PER_SEC) {
+            ts.tv_sec++;
+            ts.tv_nsec -= SN_NS_PER_SEC;
+        }
+        pthread_cond_timedwait(&j->pos_cv, &j->mu, &ts);
+        if (j->pos_dirty || j->n_samples > 0) {
+            uint64_t det = j->det_pos;
+
+            advance_positions(j, wall_ms());
+            if (j->pos_dirty || det != j->det_pos)
+                write_positions(j);
+            trim(j);
+            j->pos_dirty = false;
+        }
     }
     pthread_mutex_unlock(&j->mu);
+    return NULL;
 }
 
 void
@@ -429,6 +465,7 @@ sn_journal_open(const struct sn_journal_conf *c, const char *state_dir,
     j->fd = -1;
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
+    pthread_cond_init(&j->pos_cv, NULL);
     sn_buf_init(&j->buf, SN_JOURNAL_BUF_MAX);
     j->ring_cap = 256;
     j->ring = calloc(j->ring_cap, sizeof(*j->ring));
@@ -453,7 +490,12 @@ sn_journal_open(const struct sn_journal_conf *c, const char *state_dir,
         sn_journal_free(j);
         return rc;
     }
-    j->last_pos_ms = wall_ms();
+    if (pthread_create(&j->pos_thread, NULL, pos_main, j) != 0) {
+        sn_error_set(err, "journal: cannot start the positions thread");
+        sn_journal_free(j);
+        return SN_EIO;
+    }
+    j->pos_started = true;
     j->is_open = true;
     *out = j;
     return SN_OK;
@@ -464,6 +506,13 @@ sn_journal_free(struct sn_journal *j)
 {
     if (j == NULL)
         return;
+    if (j->pos_started) {
+        pthread_mutex_lock(&j->mu);
+        j->closing = true;
+        pthread_cond_signal(&j->pos_cv);
+        pthread_mutex_unlock(&j->mu);
+        pthread_join(j->pos_thread, NULL);
+    }
     if (j->fd >= 0) {
         (void)fdatasync(j->fd);
         close(j->fd);
@@ -476,6 +525,7 @@ sn_journal_free(struct sn_journal *j)
     }
     sn_buf_fini(&j->buf);
     pthread_cond_destroy(&j->cv);
+    pthread_cond_destroy(&j->pos_cv);
     pthread_mutex_destroy(&j->mu);
     free(j->segs);
     free(j->ring);

@@ -47,7 +47,9 @@ struct sn_journal {
     size_t ring_cap;
     uint64_t next_seq, done_seq;
     uint64_t out_pos, det_pos;
-    int64_t last_pos_ms;
+    pthread_t pos_thread; /* writes positions, deletes segments */
+    pthread_cond_t pos_cv;
+    bool pos_started, pos_dirty, closing;
     struct jn_sample *samples;
     size_t s_head, n_samples;
 

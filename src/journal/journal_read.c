@@ -278,6 +278,8 @@ sn_journal_replay(struct sn_journal *j, sn_journal_rec_fn fn, void *arg,
                   struct sn_error *err)
 {
     uint64_t from = j->det_pos < j->out_pos ? j->det_pos : j->out_pos;
+    /* As recorded before the crash: replayed batches move j->out_pos. */
+    uint64_t out_pos = j->out_pos;
     enum sn_status rc = SN_OK;
     /* The three names of a record, NUL-terminated. */
     char *names = malloc(3 * 65536 + 3);
@@ -336,7 +338,7 @@ sn_journal_replay(struct sn_journal *j, sn_journal_rec_fn fn, void *arg,
             r.transport = names + li + lp + 2;
             r.data = (const char *)p + JN_BODY_FIXED + li + lp + lt;
             r.len = n - (uint32_t)(JN_BODY_FIXED + li + lp + lt);
-            r.detect_only = r.end <= j->out_pos;
+            r.detect_only = r.end <= out_pos;
             rc = fn(arg, &r);
             if (rc == SN_OK)
                 sn_counter_add(j->c_replayed, 1);

@@ -15,7 +15,7 @@
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 RSYSLOGD=$(command -v rsyslogd || ls /usr/sbin/rsyslogd 2>/dev/null)
 [ -n "$RSYSLOGD" ] || skip_all "rsyslogd not installed"
-tap_plan 8
+tap_plan 9
 N=${JOURNAL_N:-20000}
 KILLS=${JOURNAL_KILLS:-5}
 SOURCES=${JOURNAL_SOURCES:-20}
@@ -99,7 +99,7 @@ print('distinct %d duplicates %d missing %d' % (len(c), dup, missing))
 sys.exit(0 if missing == 0 else 1)
 EOPY
 lines_in() { cat "$TMP/out.json" 2>/dev/null | grep -c 'jseq'; }
-wait_until 60 '[ "$(lines_in)" -ge "$N" ] && python3 "$TMP/tally.py" "$TMP/out.json" "$N" >/dev/null'
+wait_until $((60 + N / 250)) '[ "$(lines_in)" -ge "$N" ] && python3 "$TMP/tally.py" "$TMP/out.json" "$N" >/dev/null'
 diag "after $KILLS kill -9: $(python3 "$TMP/tally.py" "$TMP/out.json" "$N")"
 check "$N lines through omrelp and $KILLS kill -9: every one in out_file" \
     python3 "$TMP/tally.py" "$TMP/out.json" "$N"
@@ -136,6 +136,8 @@ first=$(ls "$TMP/state/journal/"*.seg | head -1)
 before=$(stat -c %s "$seg")
 head -c 40 "$first" >>"$seg"
 before_lines=$(lines_in)
+dups() { python3 "$TMP/tally.py" "$TMP/out.json" "$N" | awk '{ print $4 }'; }
+before_dups=$(dups)
 start
 check "torn tail: the daemon starts and cuts it back to the last record" \
     wait_for 10 grep -q "record cut short at offset $before" "$TMP/s$run.log"
@@ -148,6 +150,9 @@ check "the records replayed at start are counted" \
     test "$(metric sentineld_journal_replayed_records_total "$TMP/m2")" -gt 0
 check "nothing acknowledged was lost by the torn tail" \
     python3 "$TMP/tally.py" "$TMP/out.json" "$N"
+sleep 1
 diag "lines before restart $before_lines, after $(lines_in)"
+check "a restart after a quiet spell sends nothing to out_file twice (replayed records only rebuild windows)" \
+    test "$(dups)" -eq "$before_dups"
 stop_daemon
 tap_done
