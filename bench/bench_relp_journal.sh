@@ -102,6 +102,6 @@ EOC
     feed "$tp" "$m"
     while [ "$(curl -s "http://127.0.0.1:$hp/metrics" | awk '$1 ~ /^sentineld_output_events_total/ { v += $2 } END { print v + 0 }')" -lt "$m" ]; do sleep 0.05; done
     t1=$(now); c1=$(cpu "$d")
-    echo "TCP -> sentineld (journal $j): $m msgs in $(echo "$t1 - $t0" | bc) s = $(echo "$m / ($t1 - $t0)" | bc) msgs/s, CPU $(echo "($c1 - $c0) * 1000000 / $tck / $m" | bc) us/msg"
+    echo "TCP -> sentineld (journal $j): $m msgs in $(echo "$t1 - $t0" | bc) s = $(echo "$m / ($t1 - $t0)" | bc) msgs/s, CPU $(echo "scale=2; ($c1 - $c0) * 1000000 / $tck / $m" | bc) us/msg"
     kill "$d"; wait "$d" 2>/dev/null || true
 done
