@@ -115,7 +115,13 @@ sn_plugin_open_file(const char *path, const char *name,
     const char *missing;
 
     *out = NULL;
-    dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    /* RTLD_NODELETE: a plugin and the libraries it brings (librelp with
+     * GnuTLS, librdkafka, libpq) stay mapped until the process exits.
+     * Unmapping them at stop or reload can leave thread-specific-data
+     * destructors and exit handlers of those libraries pointing at
+     * unmapped code: a thread or the process exiting afterwards jumps
+     * there (SIGSEGV at SIGTERM, once in CI, never under a debugger). */
+    dl = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (dl == NULL) {
         sn_error_set(err, "cannot load plugin %s: %s", path, dlerror());
         return SN_EPLUGIN;
@@ -250,11 +256,10 @@ sn_plugin_close(struct sn_plugin_lib *lib)
 {
     if (lib == NULL)
         return;
-    /* Sanitizer builds keep the object mapped so leak reports can still
-     * symbolise plugin frames. */
-#ifndef SN_KEEP_PLUGINS_LOADED
+    /* Drops the reference only: the object stays mapped (RTLD_NODELETE
+     * in sn_plugin_open_file), which also keeps plugin frames in leak
+     * reports symbolised. */
     dlclose(lib->dl);
-#endif
     free(lib->path);
     free(lib);
 }

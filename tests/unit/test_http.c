@@ -7,6 +7,7 @@
  * tokens are stored hashed and
  * found by secret; the router matches parameters and tells 405 from 404.
  */
+#include <dlfcn.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,31 @@ SN_TEST(tokens_hashed_found_revoked)
     rmdir(dir);
 }
 
+/* A closed plugin stays mapped with the libraries it brought: unmapping
+ * them can leave their thread-specific-data destructors and exit
+ * handlers pointing at nothing (loader.c). in_syslog brings librelp. */
+SN_TEST(a_closed_plugin_stays_mapped)
+{
+    char **dirs = sn_plugin_search_path(NULL);
+    struct sn_plugin_lib *lib = NULL;
+    struct sn_error err;
+    char *path = NULL;
+    void *again;
+
+    CHECK(sn_plugin_open("in_syslog", dirs, &lib, &err) == SN_OK);
+    if (lib != NULL) {
+        path = strdup(lib->path);
+        sn_plugin_close(lib);
+    }
+    again = path ? dlopen(path, RTLD_NOW | RTLD_NOLOAD) : NULL;
+    CHECK(again != NULL);
+    if (again != NULL)
+        dlclose(again);
+    free(path);
+    sn_plugin_search_path_free(dirs);
+}
+
 SN_TEST_MAIN(SN_T(every_route_is_documented),
              SN_T(every_documented_operation_is_served),
-             SN_T(router_params_and_405), SN_T(tokens_hashed_found_revoked))
+             SN_T(router_params_and_405), SN_T(tokens_hashed_found_revoked),
+             SN_T(a_closed_plugin_stays_mapped))
