@@ -2,9 +2,10 @@
 # The module boundaries, checked (TAP; a `make check` test, so CI runs it):
 #  1. includes between src/ directories go one way only, down this order
 #     (a directory may include its own and any lower layer):
-#       core < syslog, metrics, config < rules, event < pipeline, plugin
+#       core < syslog, metrics, config < rules, event < pipeline, journal, plugin
 #       < incident < http < daemon < cli < main.c
-#     pipeline and plugin are one layer: the loader and the host table are
+#     pipeline, journal and plugin are one layer (the journal stores the
+#     pipeline's batches); the loader and the host table are
 #     how the pipeline runs plugins.
 #  2. plugins/ include only <sentineld/plugin.h>, their own directory,
 #     plugins/common and the libraries they link (core, syslog, config,
@@ -26,7 +27,7 @@ rank() {
     core) echo 0 ;;
     syslog | metrics | config) echo 1 ;;
     rules | event) echo 2 ;;
-    pipeline | plugin) echo 3 ;;
+    pipeline | plugin | journal) echo 3 ;;
     incident) echo 4 ;;
     http) echo 5 ;;
     daemon) echo 6 ;;

@@ -429,6 +429,14 @@ struct sn_host {
      * SN_HOST_HAS(host, detection_lost). */
     void (*detection_lost)(struct sn_instance *inst, enum sn_loss what,
                            uint64_t n);
+    /* The ingest journal (docs/journal.md). journal_on: the daemon
+     * appends every flushed batch to it before processing. flush_sync:
+     * flush(), and with the journal on return SN_OK only once the records
+     * are in it; an input that acknowledges its sender (RELP) does so
+     * after this returned. Non-OK: the records were dropped and counted
+     * (the input is stopping). */
+    bool (*journal_on)(struct sn_instance *inst);
+    enum sn_status (*flush_sync)(struct sn_emitter *em);
 };
 
 /* True when the running daemon's host table has fn: a plugin built

@@ -30,10 +30,15 @@ sn_api_health(struct sn_req *rq)
         sn_metrics_sum(m, sn_loss_metrics[SN_LOSS_EVENTS_DROPPED].name, "");
     late = sn_metrics_sum(m, sn_loss_metrics[SN_LOSS_LATE_DROPPED].name, "");
     sn_buf_init(&b, 4096);
+    /* "replaying": the ingest journal is being replayed at start; inputs
+     * accept nothing until it is done (docs/journal.md). */
     sn_buf_printf(&b,
-                  "{\"status\":\"ok\",\"detection\":{\"degraded\":%s,"
+                  "{\"status\":\"%s\",\"detection\":{\"degraded\":%s,"
                   "\"keys_evicted\":%llu,\"events_dropped\":%llu,"
                   "\"late_dropped\":%llu}}\n",
+                  sn_metrics_value(m, "sentineld_journal_replaying", NULL) != 0
+                      ? "replaying"
+                      : "ok",
                   evicted + dropped > 0 ? "true" : "false",
                   (unsigned long long)evicted, (unsigned long long)dropped,
                   (unsigned long long)late);

@@ -15,6 +15,7 @@
 #include "core/limits.h"
 #include "config/options.h"
 #include "core/log.h"
+#include "journal/journal.h"
 #include "core/status.h"
 #include "plugin/http_req.h"
 
@@ -450,7 +451,13 @@ input_main(void *arg)
     struct sn_pipeline *pl = in->pl;
     bool all_done = true;
 
-    in->p->run(in->state);
+    /* Records replayed from the journal go first: windows rebuilt before
+     * new records meet them, and what a sender retries is deduplicated
+     * by nothing but order. */
+    if (pl->journal != NULL)
+        sn_journal_wait_replayed(pl->journal, &in->stopping);
+    if (!atomic_load(&in->stopping))
+        in->p->run(in->state);
     atomic_store(&in->input.finished, true);
     if (!atomic_load(&in->stopping))
         sn_log_info("input '%s' finished", in->name);
@@ -558,6 +565,11 @@ sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err)
         sn_error_set(err, "cannot start the incident relays");
         goto fail;
     }
+    if (pl->journal != NULL && pl->journal_replay) {
+        pl->journal_replay = false;
+        if (sn_replay_start(pl, err) != SN_OK)
+            goto fail;
+    }
     for (size_t i = 0; i < pl->n_insts; i++) {
         struct sn_instance *in = &pl->insts[i];
         if (in->kind != SN_KIND_INPUT)
@@ -607,6 +619,7 @@ sn_pipeline_stop(struct sn_pipeline *pl)
             in->input.thread_started = false;
         }
     }
+    sn_replay_join(pl);
     /* 2. Drain: every batch back in the pool, or the timeout. */
     deadline = sn_clock_mono_ns() +
                pl->cfg->daemon.shutdown_timeout_ms * SN_NS_PER_MS;

@@ -30,6 +30,8 @@ struct sn_pending {
     struct sn_batch *b;
 };
 
+struct sn_journal;
+
 /* What only an input has: the thread running its run(), and the parser
  * chain its records go through. */
 struct sn_input_rt {
@@ -127,6 +129,13 @@ struct sn_pipeline {
     _Atomic unsigned next_worker;
     _Atomic uint64_t next_batch_seq; /* batch sequence numbers (emit_seq) */
     struct sn_batch_pool *pool;
+    /* The ingest journal (borrowed from the daemon; NULL: off). With
+     * journal_replay, start replays it on a thread before inputs run. */
+    struct sn_journal *journal;
+    bool journal_replay;
+    pthread_t replay_thread;
+    bool replay_started;
+    _Atomic bool replay_stop;
     _Atomic bool aborting;
     /* Called (from an input thread) when every input has finished. */
     void (*on_inputs_done)(void *arg);
@@ -188,6 +197,10 @@ void sn_pipeline_free(struct sn_pipeline *pl);
 void sn_pipeline_reopen(struct sn_pipeline *pl);
 
 /* Internal between pipeline files. */
+/* replay.c: replay the journal on a thread of its own (inputs wait for
+ * it in input_main); sn_replay_join stops and joins it. */
+enum sn_status sn_replay_start(struct sn_pipeline *pl, struct sn_error *err);
+void sn_replay_join(struct sn_pipeline *pl);
 void *sn_worker_main(void *arg);
 void *sn_output_main(void *arg);
 void sn_worker_submit(struct sn_pipeline *pl, unsigned worker,

@@ -133,6 +133,10 @@ process(struct sn_worker *wk, struct sn_batch *b)
     /* Rendered here, on as many threads as there are workers, instead of
      * on each output's single thread; an event too large to render is
      * left for the output to report. */
+    /* Replayed records the outputs had before the restart rebuild the
+     * detectors' windows only (docs/journal.md). */
+    if (b->detect_only)
+        return;
     if (pl->render_json)
         for (size_t i = 0; i < b->n; i++)
             sn_event_render_json(&b->events[i], &wk->json);

@@ -89,6 +89,12 @@ h_emit_seq(const struct sn_emitter *em)
     return em->last_seq;
 }
 
+static bool
+h_journal_on(struct sn_instance *inst)
+{
+    return inst->pl->journal != NULL;
+}
+
 static void
 h_counter_add(struct sn_counter *c, uint64_t n)
 {
@@ -324,4 +330,6 @@ const struct sn_host sn_host_table = {
     .instance_name = h_instance_name,
     .http_query_at = sn_host_http_query_at,
     .detection_lost = h_detection_lost,
+    .journal_on = h_journal_on,
+    .flush_sync = sn_emitter_flush_sync,
 };
