@@ -85,6 +85,14 @@ assert i["explanation"]["degraded"]["keys_evicted"] >= 1
 ' "$inc"
 check "no incident under the rule's own title with a degraded key" \
     sh -c "! grep -q '\"title\":\"SSH brute force (two keys)\"' '$TMP/incidents.json'"
+# The detector reports lost state to the core on its next clock tick
+# (det_rules' ticker sums its shards): /health may trail the incident,
+# which the eviction raises at once, by one tick.
+health_degraded() {
+    health=$(curl -sf "http://127.0.0.1:$hp/health") &&
+        printf '%s' "$health" | grep -q '"degraded":true'
+}
+wait_for 10 health_degraded
 health=$(curl -sf "http://127.0.0.1:$hp/health")
 diag "/health: $health"
 check "/health reports detection degraded with the evicted keys" \
