@@ -44,6 +44,9 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$dpid/stat"; }
 # inputs, outputs and the incident manager are the other threads.
 ctl_ticks() { awk '{ print $14 + $15 }' "/proc/$dpid/task/$dpid/stat"; }
 hz=$(getconf CLK_TCK)
+# Seconds a task spent runnable but waiting for a CPU (schedstat's second
+# field, ns): how much the machine's other load starved it.
+waited() { awk '{ printf "%.2f", $2 / 1e9 }' "$1" 2>/dev/null || echo 0; }
 
 run() {
     clients=$1
@@ -88,6 +91,7 @@ EOC
         ppid=$!
     fi
     c0=$(cpu_ticks); k0=$(ctl_ticks)
+    kw0=$(waited "/proc/$dpid/task/$dpid/schedstat")
     t0=$(date +%s.%N)
     "$T/bench/loadgen" -p "$sp" -n "$MSGS" -c 2 -r "$RATE" -w 16384 \
         2>"$tmp/loadgen.out"
@@ -109,14 +113,25 @@ EOC
     # Then the feed: it polls the store every 100 ms.
     sleep 2
     c3=$(cpu_ticks); k3=$(ctl_ticks)
+    kw=$(python3 -c "print('%.2f' % ($(waited "/proc/$dpid/task/$dpid/schedstat") - $kw0))")
     res="no clients"
     if [ "$clients" -gt 0 ]; then
         last=$(curl -sN -m 1 -H "Authorization: Bearer $tok" \
             "http://127.0.0.1:$hp/api/v1/stream" 2>/dev/null |
             sed -n 's/^data: {"seq":\([0-9]*\)}.*/\1/p' | head -1)
         ccpu=$(awk -v hz="$hz" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$cpid/stat")
+        cw=$(waited "/proc/$cpid/schedstat")
         kill -TERM $cpid; wait $cpid || true; cpid=
         res="feed last seq $last; $(cat "$tmp/clients.out"); clients' CPU ${ccpu}s"
+        # Who was slow: the daemon's drop warning says whether the
+        # client's socket was full (the clients did not read) or had room
+        # (the daemon did not write); and how long each side waited for a
+        # CPU (the clients since they started, the control thread over
+        # the run).
+        np=$(grep -c 'the peer is not reading' "$tmp/log" || true)
+        nd=$(grep -c 'the daemon fell behind' "$tmp/log" || true)
+        res="$res
+    slow side: $np drops with the client's socket full (the clients did not read), $nd with room (the daemon did not write); waited for a CPU: clients ${cw}s, daemon control thread ${kw}s"
     fi
     dropped=$(metric sentineld_http_stream_dropped_total)
     kill $dpid; wait $dpid 2>/dev/null || true; dpid=
