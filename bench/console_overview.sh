@@ -23,7 +23,7 @@ export SENTINELD_PLUGIN_PATH=$B/.plugins
 tmp=$(mktemp -d)
 dpid=
 bpid=
-trap 'kill $dpid $bpid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $dpid $bpid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 hp=$(port)
 sp=$(port)
