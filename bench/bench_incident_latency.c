@@ -138,13 +138,15 @@ main(int argc, char **argv)
         return 1;
     }
     for (size_t i = 0; i < pl->n_insts; i++)
-        if (pl->insts[i].takes_incidents)
+        if (pl->insts[i].kind == SN_KIND_OUTPUT &&
+            pl->insts[i].output.takes_incidents)
             out = &pl->insts[i];
-    if (out == NULL || sn_relay_start(out, m, metrics, &err) != SN_OK) {
+    if (out == NULL ||
+        sn_relay_start(&out->output.port, m, metrics, &err) != SN_OK) {
         fprintf(stderr, "bench: relay: %s\n", out ? err.msg : "no output");
         return 1;
     }
-    sn_relay_observe(out->relay, on_acked, NULL);
+    sn_relay_observe(out->output.port.feeder, on_acked, NULL);
 
     /* A detector instance of this pipeline, as det_rules would be. */
     memset(&det, 0, sizeof(det));
@@ -218,7 +220,7 @@ main(int argc, char **argv)
                        (double)d
                  : 0.0);
     }
-    sn_relay_stop(out, 10000);
+    sn_relay_stop(&out->output.port, 10000);
     pl->before_outputs_stop = NULL;
     sn_pipeline_stop(pl);
     sn_pipeline_free(pl);

@@ -19,7 +19,7 @@
 #include "core/clock.h"
 #include "incident/manager.h"
 #include "incident/relay.h"
-#include "pipeline/pipeline.h"
+#include "pipeline/outport.h"
 
 static _Atomic uint64_t n_delivered;
 
@@ -94,8 +94,7 @@ main(int argc, char **argv)
     struct sn_metrics *metrics = sn_metrics_new();
     struct sn_manager *m;
     struct sn_error err;
-    struct sn_plugin plugin = { 0 };
-    struct sn_instance out;
+    struct sn_outport out;
     int64_t t0, t_stored, t_done;
     double cpu0, cpu_done, busiest;
     uint64_t versions;
@@ -117,12 +116,8 @@ main(int argc, char **argv)
         return 1;
     }
     memset(&out, 0, sizeof(out));
-    plugin.name = "out_null";
-    plugin.deliver = null_deliver;
-    out.p = &plugin;
     out.name = "null";
-    out.kind = SN_KIND_OUTPUT;
-    out.takes_incidents = true;
+    out.deliver = null_deliver; /* an out_null-like output */
     if (getenv("BENCH_NO_RELAY") == NULL &&
         sn_relay_start(&out, m, metrics, &err) != SN_OK) {
         fprintf(stderr, "bench: %s\n", err.msg);
@@ -197,7 +192,7 @@ main(int argc, char **argv)
                           "instance=\"null\"") /
                           (double)versions
                     : 0.0);
-    if (out.relay != NULL) {
+    if (out.feeder != NULL) {
         sn_relay_stop(&out, 10000);
         sn_relay_free(&out);
     }

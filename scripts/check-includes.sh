@@ -2,19 +2,24 @@
 # The module boundaries, checked (TAP; a `make check` test, so CI runs it):
 #  1. includes between src/ directories go one way only, down this order
 #     (a directory may include its own and any lower layer):
-#       core < syslog, metrics, config < rules, event < pipeline, plugin
+#       core < syslog, metrics, config < rules, event < pipeline, journal, plugin
 #       < incident < http < daemon < cli < main.c
-#     pipeline and plugin are one layer: the loader and the host table are
+#     pipeline, journal and plugin are one layer (the journal stores the
+#     pipeline's batches); the loader and the host table are
 #     how the pipeline runs plugins.
 #  2. plugins/ include only <sentineld/plugin.h>, their own directory,
 #     plugins/common and the libraries they link (core, syslog, config,
 #     rules): never the daemon's pipeline, incident, http, daemon or cli.
 #  3. every header under src/, plugins/ and include/ compiles alone.
 #  4. no file under src/http names a plugin (plugins own their routes).
+#  5. the incident layer sees the pipeline only through its output port
+#     (pipeline/outport.h): no other pipeline header, so struct
+#     sn_instance stays incomplete there and the relay cannot come to
+#     read the pipeline's runtime structs again.
 # Usage: scripts/check-includes.sh (from make check, or with SRCDIR set).
 : "${SRCDIR:=$(cd "$(dirname "$0")/.." && pwd)}"
 cd "$SRCDIR" || exit 1
-echo "1..4"
+echo "1..5"
 fail=0
 
 rank() {
@@ -22,7 +27,7 @@ rank() {
     core) echo 0 ;;
     syslog | metrics | config) echo 1 ;;
     rules | event) echo 2 ;;
-    pipeline | plugin) echo 3 ;;
+    pipeline | plugin | journal) echo 3 ;;
     incident) echo 4 ;;
     http) echo 5 ;;
     daemon) echo 6 ;;
@@ -98,6 +103,15 @@ if [ -z "$bad" ]; then
     echo "ok 4 - no file under src/http names a plugin"
 else
     echo "not ok 4 - no file under src/http names a plugin"
+    echo "$bad" | sed 's/^/# /'
+    fail=1
+fi
+# 5. The incident layer and the pipeline meet at the output port.
+bad=$(grep -rnE '^#include "pipeline/' src/incident | grep -v '"pipeline/outport.h"')
+if [ -z "$bad" ]; then
+    echo "ok 5 - the incident layer sees outputs only through pipeline/outport.h"
+else
+    echo "not ok 5 - the incident layer sees outputs only through pipeline/outport.h"
     echo "$bad" | sed 's/^/# /'
     fail=1
 fi

@@ -8,7 +8,8 @@ out=_build-fuzz
 mkdir -p "$out"
 LIB="src/core/arena.c src/core/buf.c src/core/json.c src/syslog/msg.c \
 src/syslog/timestamp.c src/syslog/rfc5424.c src/syslog/rfc3164.c \
-src/syslog/detect.c"
+src/syslog/detect.c src/rules/sigma_cond.c src/rules/expr_parse.c \
+src/rules/expr_lex.c"
 # Targets whose library is not built yet are skipped.
 [ -f src/syslog/framer.c ] && LIB="$LIB src/syslog/framer.c"
 # The scrubber (incidents) needs json-c and PCRE2.

@@ -22,7 +22,7 @@ static const struct command commands[] = {
     { "explain", sn_cmd_explain, "render signal or incident JSON as text" },
     { "incidents", sn_cmd_incidents, "list incidents or show one (read-only)" },
     { "incident", sn_cmd_incident,
-      "act on an incident: ack, resolve, approve, reject, comment..." },
+      "act on an incident (ack, resolve, approve, ...) or write its review" },
     { "audit", sn_cmd_audit, "verify the audit trail's hash chain" },
     { "version", sn_cmd_version, "print version and library versions" },
 };

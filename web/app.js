@@ -418,6 +418,7 @@ const VIEWS = {
   incident: { el: "#incident-view", show: (id) => window.snViews.incident(id), needsArg: true },
   rules: { el: "#rules-view", show: (id) => window.snViews.rules(id) },
   audit: { el: "#audit-view", show: () => window.snViews.audit() },
+  reports: { el: "#reports-view", show: () => window.snReports.show() },
   events: { el: "#events-view", show: () => loadEvents(false) },
 };
 

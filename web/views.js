@@ -184,7 +184,17 @@
 
   let shown = null;
 
+  /* Another incident's page must never show through while this one
+   * loads: its Acknowledge button would act on the incident left. */
+  function clearIncident() {
+    $("#inc-head").replaceChildren(el("p", "desc", "Loading…"));
+    for (const s of ["#actions", "#trace-rule", "#trace tbody", "#window", "#sequence", "#delivery tbody",
+      "#evidence tbody", "#audit tbody"]) $(s).replaceChildren();
+    delete $("#incident-view").dataset.version;
+  }
+
   async function incident(id) {
+    if (shown !== id) clearIncident();
     shown = id;
     onIncident((inc) => { if (inc.id === shown) loadIncident(id).catch(() => {}); });
     await loadIncident(id);
@@ -201,6 +211,7 @@
     }
     if (shown !== id) return;
     renderHead(inc);
+    window.snReports.reviewLinks(id);
     renderActions(inc);
     renderExplanation(inc);
     renderEvidence(inc);

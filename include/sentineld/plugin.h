@@ -199,6 +199,14 @@ struct sn_partition {
 struct sn_event;
 struct sn_batch;
 struct sn_instance; /* one configured plugin instance, as the core sees it */
+
+/* What a stateful detector lost (host->detection_lost). */
+enum sn_loss {
+    SN_LOSS_KEYS_EVICTED,   /* keys evicted at a bound (max_keys) */
+    SN_LOSS_EVENTS_DROPPED, /* events dropped by a key's bound */
+    SN_LOSS_LATE_DROPPED,   /* events too late for the watermark */
+    SN_LOSS_N
+};
 struct sn_emitter;  /* an input's handle for pushing records */
 struct sn_counter;  /* a monotonically increasing metric */
 struct sn_buf;      /* a bounded growable byte buffer */
@@ -413,6 +421,22 @@ struct sn_host {
      * repeated key was answered 400 before the handler ran. */
     bool (*http_query_at)(struct sn_http_req *rq, size_t i, const char **key,
                           const char **value);
+
+    /* Detectors that keep state: n more of `what` were lost. Adds to the
+     * core's sentineld_detection_<what>_total counters, which
+     * GET /api/v1/health reports as "detection degraded" without knowing
+     * any plugin's own metric names. Lock-free; any thread. Check
+     * SN_HOST_HAS(host, detection_lost). */
+    void (*detection_lost)(struct sn_instance *inst, enum sn_loss what,
+                           uint64_t n);
+    /* The ingest journal (docs/journal.md). journal_on: the daemon
+     * appends every flushed batch to it before processing. flush_sync:
+     * flush(), and with the journal on return SN_OK only once the records
+     * are in it; an input that acknowledges its sender (RELP) does so
+     * after this returned. Non-OK: the records were dropped and counted
+     * (the input is stopping). */
+    bool (*journal_on)(struct sn_instance *inst);
+    enum sn_status (*flush_sync)(struct sn_emitter *em);
 };
 
 /* True when the running daemon's host table has fn: a plugin built

@@ -221,7 +221,12 @@ dr_api_rules(void *state, struct sn_http_req *rq)
                 sn_buf_putc(&b, ',');
             sn_json_str(&b, r->tags[t], strlen(r->tags[t]));
         }
-        SN_BUF_LIT(&b, "],");
+        SN_BUF_LIT(&b, "],\"sigma\":");
+        if (r->sigma != NULL)
+            sn_buf_append(&b, r->sigma, strlen(r->sigma));
+        else
+            SN_BUF_LIT(&b, "null");
+        sn_buf_putc(&b, ',');
         put_definition(&b, r);
         put_samples(&b, r);
         sn_buf_printf(&b, ",\"matches\":%llu,\"signals\":%llu}",

@@ -152,19 +152,22 @@ on_signal(void *arg, const struct sn_signal *sig)
     struct dr_tls *t = sh->tls;
     struct sn_signal x = *sig;
     struct sn_signal_source src;
+    /* Degraded and update signals are about the rule or a closed window,
+     * not the event being fed: no trace, no source record. */
+    bool of_event =
+        sig->state != SN_SIGNAL_DEGRADED && sig->state != SN_SIGNAL_UPDATE;
 
     x.rule = sig->spec->rule;
     /* Signals raised while an event is fed explain that event; those of
      * the ticker (absence, resolve, degraded) have no event. */
-    if (t->cur != NULL && t->batch != NULL &&
-        sig->state != SN_SIGNAL_DEGRADED)
+    if (t->cur != NULL && t->batch != NULL && of_event)
         x.trace = trace_of(s, t, t->cur->rule, t->cur->ev);
     /* The record that made it: the event fed, or for a sequence fed by
      * another shard's signal, the record behind that signal. */
-    if (t->cur_rec != NULL && sig->state != SN_SIGNAL_DEGRADED) {
+    if (t->cur_rec != NULL && of_event) {
         source_of(t->cur_rec, &src);
         x.source = &src;
-    } else if (t->restore_src != NULL && sig->state != SN_SIGNAL_DEGRADED) {
+    } else if (t->restore_src != NULL && of_event) {
         x.source = t->restore_src;
     }
     render(s, t, &x);
@@ -695,6 +698,15 @@ add_to(const struct sn_host *h, struct sn_counter *c, uint64_t *seen,
     *seen = now;
 }
 
+/* Lost state reported to the core too (host->detection_lost), which the
+ * health endpoint reads without knowing this plugin's metric names. */
+static void
+lost(struct dr_state *s, enum sn_loss what, uint64_t n)
+{
+    if (n > 0 && SN_HOST_HAS(s->host, detection_lost))
+        s->host->detection_lost(s->inst, what, n);
+}
+
 void
 dr_corr_advance(struct dr_state *s, int64_t wm)
 {
@@ -731,6 +743,9 @@ dr_corr_advance(struct dr_state *s, int64_t wm)
             sum.late_dropped += st.late_dropped;
         }
         add_to(h, rc->keys, &rc->seen_keys, sum.keys);
+        lost(s, SN_LOSS_KEYS_EVICTED, sum.keys_evicted - rc->seen_evicted);
+        lost(s, SN_LOSS_EVENTS_DROPPED, sum.events_dropped - rc->seen_dropped);
+        lost(s, SN_LOSS_LATE_DROPPED, sum.late_dropped - rc->seen_late);
         add_to(h, rc->evicted, &rc->seen_evicted, sum.keys_evicted);
         add_to(h, rc->dropped, &rc->seen_dropped, sum.events_dropped);
         add_to(h, rc->late, &rc->seen_late, sum.late_dropped);

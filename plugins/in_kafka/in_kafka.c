@@ -292,14 +292,18 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
     s->ctx.host->counter_add(s->c_rebalances, 1);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        s->got_assignment = true;
         set_assigned(s, parts, true);
         /* Cooperative assignment hands over increments: say the total. */
         s->ctx.host->log(s->ctx.inst, SN_LOG_INFO,
                          "assigned %d partitions (%zu in all, %s)", parts->cnt,
                          n_assigned(s), cooperative ? "cooperative" : "eager");
         /* With checkpoints the partitions' state comes back first and
-         * each starts at its row's offset (in_kafka_ckpt.c). */
-        if (s->ckpt != NULL && !ik_ckpt_assign(s, parts))
+         * each starts at its row's offset (in_kafka_ckpt.c). Not at stop
+         * (close_consumer waits for a first assignment): the detectors
+         * may be gone, nothing of these partitions is emitted any more,
+         * and their rows stay as they are for the next owner. */
+        if (s->ckpt != NULL && !s->closing && !ik_ckpt_assign(s, parts))
             return; /* stopping while PostgreSQL was down */
         if (cooperative)
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
@@ -613,14 +617,38 @@ leave_group(struct ik_state *s, int64_t deadline)
     return n_assigned(s) == 0;
 }
 
+/*
+ * librdkafka before 2.3.0 aborts (assertion `assignor_state` in
+ * rd_kafka_sticky_assignor_state_destroy, librdkafka issue 4312) when a
+ * cooperative-sticky consumer is destroyed after joining the group but
+ * before its first assignment: the shipped detector example stopped
+ * while the group was still assigning (a rolling restart,
+ * scale_three.sh) died with SIGABRT. True when destroying s->rk is
+ * unsafe: such a library, that assignor, and no assignment yet.
+ */
+static bool
+sticky_destroy_unsafe(struct ik_state *s)
+{
+    char v[128];
+    size_t len = sizeof(v);
+
+    if (s->got_assignment || rd_kafka_version() >= 0x02030000)
+        return false;
+    if (rd_kafka_conf_get(rd_kafka_conf(s->rk), "partition.assignment.strategy",
+                          v, &len) != RD_KAFKA_CONF_OK)
+        return false;
+    return strstr(v, "cooperative-sticky") != NULL;
+}
+
 /* The consumer's share of a stop: commit, leave the group, destroy. A
  * group that cannot settle (coordinator gone, a rebalance that never
  * ends) must not hold the daemon: after IK_STOP_MS the consumer is
  * destroyed without leaving; the group then notices at
- * session.timeout.ms, and what was not committed is read again. */
+ * session.timeout.ms, and what was not committed is read again. False when
+ * the handle had to be left to the exit (sticky_destroy_unsafe). */
 #define IK_STOP_MS 10000
 
-static void
+static bool
 close_consumer(struct ik_state *s)
 {
     int64_t deadline = ik_mono_ms() + IK_STOP_MS;
@@ -633,6 +661,13 @@ close_consumer(struct ik_state *s)
      * checkpoints, ik_run() committed what the last checkpoint covers,
      * and nothing may run ahead of it. */
     s->closing = true;
+    /* First the assignment the group is computing, if any (bounded):
+     * destroying before it is safe only with a fixed librdkafka. */
+    while (sticky_destroy_unsafe(s) && ik_mono_ms() < deadline - 2000) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 50);
+        if (m != NULL)
+            rd_kafka_message_destroy(m);
+    }
     for (int i = 0; s->ckpt == NULL && i < 10 && ik_mono_ms() < deadline &&
                     !ik_commit(s, true, NULL);
          i++) {
@@ -658,6 +693,18 @@ close_consumer(struct ik_state *s)
      * close still hung now and then in librdkafka 2.0 when a rebalance
      * had started meanwhile (waiting for the group handler to end). */
     rd_kafka_queue_destroy(s->cq);
+    if (sticky_destroy_unsafe(s)) {
+        /* No assignment came in time: leave the handle (and s, its
+         * callbacks' opaque) to the process's exit rather than abort (a
+         * reload keeps them until then). */
+        s->ctx.host->log(s->ctx.inst, SN_LOG_WARN,
+                         "no assignment came before the stop: the consumer "
+                         "is left to the process's exit (librdkafka %s aborts "
+                         "destroying a cooperative-sticky consumer before "
+                         "its first assignment; fixed in 2.3.0)",
+                         rd_kafka_version_str());
+        return false;
+    }
     rd_kafka_destroy_flags(s->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     /* librdkafka's threads may still be ending: a process that exits
      * meanwhile crashed LeakSanitizer's exit check under the ASan build
@@ -665,6 +712,7 @@ close_consumer(struct ik_state *s)
      * librdkafka handle of the process: the full 2 s while an out_kafka
      * producer is still alive. */
     (void)rd_kafka_wait_destroyed(2000);
+    return true;
 }
 
 static void
@@ -675,8 +723,8 @@ ik_destroy(void *state)
     if (s == NULL)
         return;
     ik_emitters_free(s);
-    if (s->rk != NULL)
-        close_consumer(s);
+    if (s->rk != NULL && !close_consumer(s))
+        return; /* left to the process's exit, see sticky_destroy_unsafe */
     if (s->paused_list != NULL)
         rd_kafka_topic_partition_list_destroy(s->paused_list);
     ik_dlq_close(s);

@@ -108,6 +108,7 @@ struct ik_state {
     pthread_t emitter;
     bool emitter_started;
     bool closing;    /* destroy: rebalances only commit and unassign */
+    bool got_assignment; /* an assignment (even empty) came since start */
 
     /* Offset tracking (in_kafka_track.c). */
     pthread_mutex_t track_lock;

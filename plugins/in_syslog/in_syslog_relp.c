@@ -43,6 +43,7 @@ struct is_relp {
     uint64_t pending; /* records emitted since the last flush */
     uint64_t msgs;    /* not yet added to the counter */
     bool stop;
+    bool journal_on; /* acknowledge only once in the ingest journal */
 };
 
 /* librelp's debug hook has no user pointer: the engine thread names its
@@ -100,7 +101,16 @@ on_syslog(void *usr, unsigned char *host, unsigned char *ip, unsigned char *msg,
     pthread_mutex_lock(&r->mu);
     /* Blocks while the pipeline is full: the RELP window closes. */
     rc = s->host->emit(r->em, &rec);
-    if (rc == SN_OK) {
+    if (rc == SN_OK && r->journal_on) {
+        /* librelp sends "200 OK" when this returns, and gives no way to
+         * answer later: the record goes to the journal now, alone or with
+         * what the flusher had not handed on (docs/journal.md). */
+        rc = s->host->flush_sync(r->em);
+        r->pending = 0;
+        if (rc == SN_OK)
+            s->host->counter_add(s->c_relp_msgs, r->msgs + 1);
+        r->msgs = 0;
+    } else if (rc == SN_OK) {
         r->msgs++;
         if (r->pending++ == 0)
             pthread_cond_signal(&r->cv);
@@ -298,6 +308,7 @@ is_relp_run(struct is_state *s, char *err, size_t err_len)
         return SN_EINVAL;
     }
     r->em = s->host->emitter_new(s->inst, false);
+    r->journal_on = s->host->journal_on(s->inst);
     if (r->em == NULL) {
         snprintf(err, err_len, "out of memory for the RELP emitter");
         return SN_ENOMEM;

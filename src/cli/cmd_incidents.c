@@ -17,12 +17,13 @@
 #include "core/buf.h"
 #include "cli/identity.h"
 #include "incident/incidents.h"
+#include "incident/review.h"
 
 #define OUT_MAX (64u * 1024 * 1024)
 
 struct opts {
     const char *config, *store, *status, *severity, *rule, *by, *reason;
-    const char *token_file;
+    const char *token_file, *format;
     char tokens[4096]; /* the tokens file a --token-file is checked in */
     const char *owner, *id;
     unsigned limit;
@@ -43,6 +44,8 @@ usage_incidents(FILE *out)
             "local:<your user>\n"
             "  ACTION: ack|acknowledge|assign|comment|resolve|reopen|"
             "suppress|approve|reject\n"
+            "       sentineld incident report ID [--format md|json]\n"
+            "  the post-incident review (docs/reports.md) on stdout\n"
             "  the store: --store PATH, or -c CONFIG (default %s)\n",
             sn_cli_default_config());
 }
@@ -73,6 +76,7 @@ parse(int argc, char **argv, int from, struct opts *o)
         OPT("--reason", reason)
         OPT("--owner", owner)
         OPT("--token-file", token_file)
+        OPT("--format", format)
 #undef OPT
         if ((v = sn_cli_opt_value(argc, argv, &i, "--limit", &missing))) {
             if (missing || atoi(v) <= 0) {
@@ -143,6 +147,19 @@ store_path(struct opts *o, char *out, size_t size)
     o->four_eyes = cfg->incidents.four_eyes;
     sn_config_free(cfg);
     return 0;
+}
+
+/* Open the store read-only: 0, or 1 after saying why. */
+static int
+open_read_only(const char *path, struct sn_incidents **inc)
+{
+    struct sn_error err;
+
+    sn_error_clear(&err);
+    if (sn_incidents_open(path, true, inc, &err) == SN_OK)
+        return 0;
+    fprintf(stderr, "sentineld: %s\n", err.msg);
+    return 1;
 }
 
 static const char *
@@ -289,11 +306,9 @@ sn_cmd_incidents(int argc, char **argv)
         fprintf(stderr, "sentineld: incidents show needs an incident id\n");
         return 2;
     }
-    sn_error_clear(&err);
-    if (sn_incidents_open(path, true, &inc, &err) != SN_OK) {
-        fprintf(stderr, "sentineld: %s\n", err.msg);
+    if (open_read_only(path, &inc) != 0)
         return 1;
-    }
+    sn_error_clear(&err);
     sn_buf_init(&out, OUT_MAX);
     if (strcmp(verb, "list") == 0) {
         struct sn_incident_query q = { 0 };
@@ -308,6 +323,47 @@ sn_cmd_incidents(int argc, char **argv)
         enum sn_status s = sn_incidents_get_json(inc, o.id, &out, &err);
         rc = s == SN_OK ? emit(&out, o.json, print_show)
                         : (fprintf(stderr, "sentineld: %s\n", err.msg), 1);
+    }
+    sn_buf_fini(&out);
+    sn_incidents_close(inc);
+    return rc;
+}
+
+/* `sentineld incident report ID --format md|json`: read-only. */
+static int
+cmd_report(int argc, char **argv)
+{
+    struct opts o = { 0 };
+    struct sn_incidents *inc = NULL;
+    enum sn_review_format fmt = SN_REVIEW_MD;
+    struct sn_error err;
+    struct sn_buf out;
+    char path[4096];
+    int rc;
+
+    if ((rc = parse(argc, argv, 2, &o)) != 0 ||
+        (rc = store_path(&o, path, sizeof(path))) != 0)
+        return rc;
+    if (o.id == NULL) {
+        fprintf(stderr, "sentineld: incident report needs an incident id\n");
+        return 2;
+    }
+    if (o.format != NULL && !sn_review_format_parse(o.format, &fmt)) {
+        fprintf(stderr, "sentineld: --format '%s': expected md or json\n",
+                o.format);
+        return 2;
+    }
+    if (open_read_only(path, &inc) != 0)
+        return 1;
+    sn_error_clear(&err);
+    sn_buf_init(&out, OUT_MAX);
+    if (sn_review_render(inc, o.id, fmt, &out, &err) != SN_OK) {
+        fprintf(stderr, "sentineld: %s\n", err.msg);
+        rc = 1;
+    } else if (fwrite(out.data, 1, out.len, stdout) != out.len ||
+               fflush(stdout) != 0) {
+        perror("sentineld: writing the review");
+        rc = 1;
     }
     sn_buf_fini(&out);
     sn_incidents_close(inc);
@@ -330,6 +386,8 @@ sn_cmd_incident(int argc, char **argv)
         usage_incidents(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (strcmp(argv[1], "report") == 0)
+        return cmd_report(argc, argv);
     if ((act = sn_incident_action_parse(argv[1])) < 0) {
         fprintf(stderr, "sentineld: unknown action '%s'\n", argv[1]);
         usage_incidents(stderr);

@@ -90,6 +90,8 @@ sn_cmd_plugins(int argc, char **argv)
     if (only != NULL && strcmp(only, "--daemon") == 0) {
         printf("daemon:\n");
         print_options(sn_daemon_options);
+        printf("daemon.journal:\n");
+        print_options(sn_journal_options);
         printf("http:\n");
         print_options(sn_http_options);
         printf("incidents:\n");

@@ -845,6 +845,10 @@ sn_cmd_test(int argc, char **argv)
         status = d.n_errors > 0 ? EXIT_USAGE : EXIT_FAILED;
         goto out;
     }
+    /* Nothing else goes to stdout per line: stream the signals rather
+     * than keep them all (the same bytes, in the same order). */
+    if (t.quiet && t.json && !t.verify)
+        sn_test_corr_stream(t.tc, stdout);
     t.sc = sn_rules_scratch_new(rs);
     t.cov = calloc(rs->n_rules + 1, sizeof(*t.cov));
     t.tagged = calloc(rs->n_rules + 1, sizeof(*t.tagged));

@@ -121,6 +121,11 @@ window_words(json_object *sig, struct sn_buf *b)
                       num(d, "keys"), num(d, "max_keys"));
     } else if (strcmp(state, "resolved") == 0) {
         sn_buf_printf(b, "resolved: nothing from %s since %s", key.data, last);
+    } else if (strcmp(state, "update") == 0) {
+        sn_buf_printf(b,
+                      "update: %" PRId64 " more matches from %s in the "
+                      "window that fired (%s), first %s, last %s",
+                      count, key.data, len, first, last);
     } else if (strcmp(kind, "threshold") == 0) {
         sn_buf_printf(b,
                       "%" PRId64 " matches from %s within %s (threshold %" PRId64

@@ -14,9 +14,13 @@
 /* Fired rules remembered for the current line (annotations name few). */
 #define LINE_FIRED_MAX 32
 
+/* A kept signal: its JSON at off in the store (NUL-terminated), and
+ * where its line was. Signals are kept whole for the end of the run, so
+ * they are appended to one growing store, and file names are copied once
+ * per file: a malloc per signal was a fifth of a replay's time. */
 struct tc_signal {
-    char *json;
-    char *file;
+    size_t off;
+    const char *file; /* one of files */
     int line;
 };
 
@@ -26,6 +30,11 @@ struct sn_test_corr {
     struct sn_corr *c;
     struct tc_signal *sigs;
     size_t n_sigs, cap_sigs;
+    char *store;
+    size_t store_len, store_cap;
+    char **files;
+    size_t n_files;
+    FILE *stream; /* sn_test_corr_stream */
     /* the line being fed */
     const char *file;
     int line;
@@ -38,17 +47,54 @@ struct sn_test_corr {
     int64_t now_ns; /* arrival time of lines without a timestamp */
 };
 
+/* Append json to the store and fill the next sigs slot (room for it is
+ * the caller's); false on ENOMEM (the signal is not kept). */
+static bool
+keep_signal(struct sn_test_corr *tc, const char *json, size_t len)
+{
+    struct tc_signal *s = &tc->sigs[tc->n_sigs];
+    const char *file = tc->file ? tc->file : "-";
+
+    if (tc->store_len + len + 1 > tc->store_cap) {
+        size_t cap = tc->store_cap ? tc->store_cap : 1 << 16;
+        char *n;
+        while (cap < tc->store_len + len + 1)
+            cap *= 2;
+        if ((n = realloc(tc->store, cap)) == NULL)
+            return false;
+        tc->store = n;
+        tc->store_cap = cap;
+    }
+    if (tc->n_files == 0 || strcmp(tc->files[tc->n_files - 1], file) != 0) {
+        char **f = realloc(tc->files, (tc->n_files + 1) * sizeof(*f));
+        if (f == NULL)
+            return false;
+        tc->files = f;
+        if ((f[tc->n_files] = strdup(file)) == NULL)
+            return false;
+        tc->n_files++;
+    }
+    memcpy(tc->store + tc->store_len, json, len);
+    tc->store[tc->store_len + len] = '\0';
+    s->off = tc->store_len;
+    s->file = tc->files[tc->n_files - 1];
+    s->line = tc->line;
+    tc->store_len += len + 1;
+    return true;
+}
+
 static void
 on_signal(void *arg, const struct sn_signal *sig)
 {
     struct sn_test_corr *tc = arg;
     struct sn_signal x = *sig;
-    struct tc_signal *s;
 
     x.rule = sig->spec->rule;
     sn_buf_reset(&tc->trace);
+    /* An update counts matches of a closed window: the line being fed
+     * did not cause it, so it has no trace. */
     if (tc->cur != NULL && tc->rev != NULL &&
-        sig->state != SN_SIGNAL_DEGRADED) {
+        sig->state != SN_SIGNAL_DEGRADED && sig->state != SN_SIGNAL_UPDATE) {
         struct sn_rule_explain ex;
 
         sn_rules_explain(tc->rs, tc->sc, tc->rev, tc->cur, &ex);
@@ -60,6 +106,12 @@ on_signal(void *arg, const struct sn_signal *sig)
     sn_buf_reset(&tc->json);
     if (sn_signal_json(&x, &tc->json) != SN_OK)
         return;
+    if (tc->stream != NULL) {
+        sn_buf_putc(&tc->json, '\n');
+        fwrite(tc->json.data, 1, tc->json.len, tc->stream);
+        tc->n_sigs++;
+        goto fired;
+    }
     if (tc->n_sigs == tc->cap_sigs) {
         size_t cap = tc->cap_sigs ? tc->cap_sigs * 2 : 16;
         struct tc_signal *n = realloc(tc->sigs, cap * sizeof(*n));
@@ -68,16 +120,10 @@ on_signal(void *arg, const struct sn_signal *sig)
         tc->sigs = n;
         tc->cap_sigs = cap;
     }
-    s = &tc->sigs[tc->n_sigs];
-    s->json = strndup(tc->json.data, tc->json.len);
-    s->file = strdup(tc->file ? tc->file : "-");
-    s->line = tc->line;
-    if (s->json == NULL || s->file == NULL) {
-        free(s->json);
-        free(s->file);
+    if (!keep_signal(tc, tc->json.data, tc->json.len))
         return;
-    }
     tc->n_sigs++;
+fired:
     if (sig->state == SN_SIGNAL_FIRING && tc->n_fired < LINE_FIRED_MAX)
         tc->fired[tc->n_fired++] = sig->rule_id;
 }
@@ -110,10 +156,10 @@ sn_test_corr_free(struct sn_test_corr *tc)
 {
     if (tc == NULL)
         return;
-    for (size_t i = 0; i < tc->n_sigs; i++) {
-        free(tc->sigs[i].json);
-        free(tc->sigs[i].file);
-    }
+    for (size_t i = 0; i < tc->n_files; i++)
+        free(tc->files[i]);
+    free(tc->files);
+    free(tc->store);
     free(tc->sigs);
     sn_corr_free(tc->c);
     sn_corr_set_free(tc->set);
@@ -195,8 +241,16 @@ sn_test_corr_count(const struct sn_test_corr *tc)
 }
 
 void
+sn_test_corr_stream(struct sn_test_corr *tc, FILE *out)
+{
+    tc->stream = out;
+}
+
+void
 sn_test_corr_print(const struct sn_test_corr *tc, bool json, FILE *out)
 {
+    if (json && tc->stream != NULL)
+        return; /* written as they came */
     struct sn_buf b;
 
     if (!json)
@@ -206,10 +260,10 @@ sn_test_corr_print(const struct sn_test_corr *tc, bool json, FILE *out)
         json_object *o;
 
         if (json) {
-            fprintf(out, "%s\n", tc->sigs[i].json);
+            fprintf(out, "%s\n", tc->store + tc->sigs[i].off);
             continue;
         }
-        o = json_tokener_parse(tc->sigs[i].json);
+        o = json_tokener_parse(tc->store + tc->sigs[i].off);
         sn_buf_reset(&b);
         sn_buf_printf(&b, "%s:%d: ", tc->sigs[i].file, tc->sigs[i].line);
         sn_explain_render(o, &b);

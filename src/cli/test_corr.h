@@ -36,5 +36,10 @@ bool sn_test_corr_line_fired(const struct sn_test_corr *tc, const char *id);
 size_t sn_test_corr_count(const struct sn_test_corr *tc);
 /* Every signal: one JSON object per line, or rendered as text. */
 void sn_test_corr_print(const struct sn_test_corr *tc, bool json, FILE *out);
+/* Write each signal's JSON line to out as it is raised instead of
+ * keeping it for sn_test_corr_print (which then prints no JSON): for
+ * --quiet --json, where nothing else is printed per line, so the output
+ * is the same bytes without holding every signal until the end. */
+void sn_test_corr_stream(struct sn_test_corr *tc, FILE *out);
 
 #endif

@@ -42,6 +42,34 @@ const struct sn_option sn_daemon_options[] = {
       false },
     { 0 },
 };
+static const char *const daemon_extra[] = { "journal", NULL };
+
+#define J_OFF(f) offsetof(struct sn_journal_conf, f)
+const struct sn_option sn_journal_options[] = {
+    { "enabled", SN_OPT_BOOL, "false", J_OFF(enabled),
+      "append every received batch to the durable ingest journal before "
+      "processing (and before a RELP acknowledgement)", 0, 0, NULL, false },
+    { "dir", SN_OPT_STRING, NULL, J_OFF(dir),
+      "the journal's directory; default <state_dir>/journal", 0, 0, NULL,
+      false },
+    { "segment_size", SN_OPT_SIZE, "64MiB", J_OFF(segment_size),
+      "a segment file is closed and a new one begun past this size", 1 << 20,
+      1ULL << 32, NULL, false },
+    { "max_size", SN_OPT_SIZE, "4GiB", J_OFF(max_size),
+      "above this the inputs wait until outputs catch up (back-pressure, "
+      "never a drop); 0: no limit",
+      0, 1ULL << 50, NULL, false },
+    { "fsync_interval", SN_OPT_DURATION, "0", J_OFF(fsync_interval_ms),
+      "0: fdatasync before every batch is acknowledged; more: at most this "
+      "often (a power loss may lose that much; a crash of the daemon "
+      "alone loses nothing)",
+      0, 60000, NULL, false },
+    { "replay_window", SN_OPT_DURATION, "15m", J_OFF(replay_window_ms),
+      "history replayed through the detectors at start so correlation "
+      "windows come back; at least the longest rule window",
+      0, 7LL * 86400000, NULL, false },
+    { 0 },
+};
 
 #define H_OFF(f) offsetof(struct sn_http_conf, f)
 const struct sn_option sn_http_options[] = {
@@ -164,6 +192,34 @@ check_patterns(const struct sn_node *l, struct sn_diags *d)
         sn_diags_add(d, SN_DIAG_ERROR, p->file, p->line, p->col,
                      "scrub pattern '%s': %s at offset %zu", p->str,
                      (const char *)msg, (size_t)off);
+    }
+}
+
+static void
+load_journal(struct sn_config *c, const struct sn_node *n, struct sn_diags *d)
+{
+    struct sn_journal_conf *j = &c->daemon.journal;
+
+    if (n != NULL && n->type != SN_NODE_MAP) {
+        sn_diags_add(d, SN_DIAG_ERROR, n->file, n->line, n->col,
+                     "'journal' must be a mapping (enabled:, segment_size:, "
+                     "fsync_interval: ...)");
+        return;
+    }
+    if (sn_options_fill(sn_journal_options, j, n, NULL,
+                        "section daemon.journal", &c->arena, d) != SN_OK)
+        return;
+    if (j->max_size != 0 && j->max_size < 2 * j->segment_size) {
+        const struct sn_node *v = sn_node_get(n, "max_size");
+
+        if (v == NULL)
+            v = sn_node_get(n, "segment_size");
+        sn_diags_add(d, SN_DIAG_ERROR, v->file, v->line, v->col,
+                     "daemon.journal.max_size (%llu bytes) must be 0 or at "
+                     "least twice segment_size (%llu bytes): the segment "
+                     "being written is never deleted",
+                     (unsigned long long)j->max_size,
+                     (unsigned long long)j->segment_size);
     }
 }
 
@@ -575,9 +631,14 @@ load(const char *path, struct sn_config **out, struct sn_diags *d,
         if (dn != NULL && dn->type != SN_NODE_MAP)
             sn_diags_add(d, SN_DIAG_ERROR, dn->file, dn->line, dn->col,
                          "'daemon' must be a mapping");
-        else if (sn_options_fill(sn_daemon_options, &c->daemon, dn, NULL,
-                                 "section daemon", &c->arena, d) == SN_OK)
+        else if (sn_options_fill(sn_daemon_options, &c->daemon, dn,
+                                 daemon_extra, "section daemon", &c->arena,
+                                 d) == SN_OK)
             check_state_dir(&c->daemon, dn, d);
+        load_journal(c, dn != NULL && dn->type == SN_NODE_MAP
+                            ? sn_node_get(dn, "journal")
+                            : NULL,
+                     d);
         if (hn != NULL && hn->type != SN_NODE_MAP)
             sn_diags_add(d, SN_DIAG_ERROR, hn->file, hn->line, hn->col,
                          "'http' must be a mapping");

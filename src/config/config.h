@@ -13,6 +13,16 @@
 #include "config/yaml.h"
 #include "core/arena.h"
 
+/* daemon.journal: the durable ingest journal (src/journal, docs/journal.md). */
+struct sn_journal_conf {
+    bool enabled;
+    const char *dir;           /* NULL: <state_dir>/journal */
+    uint64_t segment_size;     /* a segment is closed past this many bytes */
+    uint64_t max_size;         /* appends wait (back-pressure) above this */
+    int64_t fsync_interval_ms; /* 0: fdatasync before every append returns */
+    int64_t replay_window_ms;  /* detectors get this much history back */
+};
+
 struct sn_daemon_conf {
     int64_t workers; /* 0: number of cores */
     int64_t batch_pool; /* batches in flight: bounds memory and queues */
@@ -21,6 +31,7 @@ struct sn_daemon_conf {
     int64_t shutdown_timeout_ms;
     struct sn_strlist plugin_path;
     const char *state_dir;
+    struct sn_journal_conf journal;
 };
 
 struct sn_http_conf {
@@ -112,6 +123,7 @@ const char *sn_kind_prefix(enum sn_kind k);
 /* The daemon option tables, for `sentineld plugins --daemon` and docs. */
 extern const struct sn_option sn_daemon_options[];
 extern const struct sn_option sn_http_options[];
+extern const struct sn_option sn_journal_options[];
 extern const struct sn_option sn_incidents_options[];
 extern const struct sn_option sn_scrub_options[];
 

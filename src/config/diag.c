@@ -129,32 +129,45 @@ sn_diags_print_json(const struct sn_diags *d, FILE *out)
     sn_buf_fini(&b);
 }
 
+/* Optimal string alignment distance (Damerau-Levenshtein restricted to
+ * one edit per substring): insertions, deletions, substitutions and
+ * swaps of two neighbours each cost 1, so "di" is 1 from "id" and
+ * "shutdwon" 1 from "shutdown" (a swap is the commonest typo; plain
+ * Levenshtein counts it as 2). Three rolling rows, no allocation. */
 static size_t
 edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
-    size_t row[64];
+    size_t rows[3][64];
+    size_t *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
 
     if (lb >= 64 || la >= 64)
         return (size_t)-1;
     for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
+        prev[j] = j;
     for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
+        size_t *t;
+
+        cur[0] = i;
         for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
             size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            size_t best = diag + cost;
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
+            size_t best = prev[j - 1] + cost;
+
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best)
+                best = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+                a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < best)
+                best = prev2[j - 2] + 1;
+            cur[j] = best;
         }
+        t = prev2;
+        prev2 = prev;
+        prev = cur;
+        cur = t;
     }
-    return row[lb];
+    return prev[lb];
 }
 
 const char *

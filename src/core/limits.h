@@ -50,6 +50,15 @@
  * workers pass it by (counted as dropped). */
 #define SN_OUTPUT_DROP_QUEUE 8
 
+/* Ingest journal (src/journal): one batch is encoded into one buffer and
+ * written with one write(2). A batch holds at most one record past the
+ * arena's soft limit, so a record at SN_RECORD_MAX plus a full batch of
+ * small ones with their names fits in twice that. */
+#define SN_JOURNAL_BUF_MAX (2 * SN_RECORD_MAX)
+/* A journal record's body: the record, three names of at most 64 KiB and
+ * 24 bytes of fixed fields. A length above this is a corrupt record. */
+#define SN_JOURNAL_REC_MAX (SN_RECORD_MAX + 3 * 65535 + 24)
+
 _Static_assert(SN_BATCH_MAX_RECORDS > 0 && SN_BATCH_MAX_RECORDS <= 65536,
                "batch size must fit the event index type");
 _Static_assert(SN_BATCH_ARENA_CHUNK >= 64 * 1024, "arena chunk too small");

@@ -25,6 +25,7 @@
 #include "incident/incidents.h"
 #include "incident/manager.h"
 #include "incident/relay.h"
+#include "journal/journal.h"
 #include "pipeline/pipeline.h"
 
 struct sn_daemon {
@@ -34,6 +35,10 @@ struct sn_daemon {
     struct sn_pipeline *pl;
     struct sn_http *http;
     struct sn_manager *mgr; /* outlives reloads, like metrics */
+    /* The ingest journal, opened with the first configuration (a reload
+     * keeps it; enabling or disabling it needs a restart). */
+    struct sn_journal *journal;
+    bool journal_opened;
     char *store_path;
     struct event *inputs_done;
     struct sn_counter *c_reloads, *c_reload_failures;
@@ -79,7 +84,7 @@ wants_incidents(const struct sn_pipeline *pl)
     for (size_t i = 0; i < pl->n_insts; i++)
         if (pl->insts[i].kind == SN_KIND_DETECTOR ||
             (pl->insts[i].kind == SN_KIND_OUTPUT &&
-             pl->insts[i].takes_incidents))
+             pl->insts[i].output.takes_incidents))
             return true;
     return false;
 }
@@ -138,8 +143,10 @@ before_outputs_stop(void *arg, struct sn_pipeline *pl)
         sn_manager_release_held(d->mgr);
     }
     for (size_t i = 0; i < pl->n_insts; i++)
-        if (pl->insts[i].relay != NULL)
-            sn_relay_stop(&pl->insts[i], pl->cfg->daemon.shutdown_timeout_ms);
+        if (pl->insts[i].kind == SN_KIND_OUTPUT &&
+            pl->insts[i].output.port.feeder != NULL)
+            sn_relay_stop(&pl->insts[i].output.port,
+                          pl->cfg->daemon.shutdown_timeout_ms);
 }
 
 static enum sn_status
@@ -149,11 +156,12 @@ start_relays(struct sn_daemon *d, struct sn_pipeline *pl)
 
     for (size_t i = 0; i < pl->n_insts; i++) {
         struct sn_instance *in = &pl->insts[i];
-        if (in->kind != SN_KIND_OUTPUT || !in->takes_incidents ||
+        if (in->kind != SN_KIND_OUTPUT || !in->output.takes_incidents ||
             !in->started || d->mgr == NULL)
             continue;
         sn_error_clear(&err);
-        if (sn_relay_start(in, d->mgr, d->metrics, &err) != SN_OK) {
+        if (sn_relay_start(&in->output.port, d->mgr, d->metrics, &err) !=
+            SN_OK) {
             sn_log_error("%s", err.msg);
             return SN_EIO;
         }
@@ -166,6 +174,36 @@ static enum sn_status
 start_relays_hook(void *arg, struct sn_pipeline *pl)
 {
     return start_relays(arg, pl);
+}
+
+/* The first configuration opens the journal (recovering a torn tail) and
+ * its pipeline replays it; later ones share it. */
+static enum sn_status
+attach_journal(struct sn_daemon *d, struct sn_pipeline *pl)
+{
+    const struct sn_journal_conf *jc = &pl->cfg->daemon.journal;
+    struct sn_error err;
+
+    if (d->journal_opened) {
+        if (jc->enabled != (d->journal != NULL))
+            sn_log_warn("daemon.journal.enabled changed: takes effect at "
+                        "the next restart");
+        pl->journal = d->journal;
+        return SN_OK;
+    }
+    d->journal_opened = true;
+    if (!jc->enabled)
+        return SN_OK;
+    sn_error_clear(&err);
+    if (sn_journal_open(jc, pl->cfg->daemon.state_dir, d->metrics,
+                        &d->journal, &err) != SN_OK) {
+        sn_log_error("%s", err.msg[0] ? err.msg : "journal: out of memory");
+        d->journal_opened = false;
+        return SN_EIO;
+    }
+    pl->journal = d->journal;
+    pl->journal_replay = true;
+    return SN_OK;
 }
 
 static enum sn_status
@@ -216,6 +254,11 @@ build(struct sn_daemon *d, struct sn_pipeline **out)
         (*out)->before_outputs_stop_arg = d;
         (*out)->after_outputs_start = start_relays_hook;
         (*out)->after_outputs_start_arg = d;
+        rc = attach_journal(d, *out);
+        if (rc != SN_OK) {
+            sn_pipeline_free(*out);
+            *out = NULL;
+        }
     }
     return rc;
 }
@@ -494,6 +537,8 @@ out:
         log_summary(&d);
     }
     sn_pipeline_free(d.pl);
+    /* After the pipeline: every batch it journaled is done. */
+    sn_journal_free(d.journal);
     /* After the pipeline: its detectors are gone, the queue is drained. */
     sn_manager_free(d.mgr);
     free(d.store_path);

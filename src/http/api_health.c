@@ -14,9 +14,9 @@
 
 /* Liveness stays 200 ("the process serves"), but says when detection
  * lost state: correlation keys evicted at the rules' max_keys, events
- * dropped by a key's bound, events too late for the watermark (the
- * sentineld_plugin_corr_* counters correlating detectors register,
- * summed over rules). Lost state is health, not an incident
+ * dropped by a key's bound, events too late for the watermark (what
+ * detectors report through host->detection_lost, summed over detector
+ * instances). Lost state is health, not an incident
  * under a rule's title (docs/incidents.md "Detection degraded"). */
 void
 sn_api_health(struct sn_req *rq)
@@ -25,16 +25,20 @@ sn_api_health(struct sn_req *rq)
     uint64_t evicted, dropped, late;
     struct sn_buf b;
 
-    evicted =
-        sn_metrics_sum(m, "sentineld_plugin_corr_", "_keys_evicted_total");
+    evicted = sn_metrics_sum(m, sn_loss_metrics[SN_LOSS_KEYS_EVICTED].name, "");
     dropped =
-        sn_metrics_sum(m, "sentineld_plugin_corr_", "_events_dropped_total");
-    late = sn_metrics_sum(m, "sentineld_plugin_corr_", "_late_dropped_total");
+        sn_metrics_sum(m, sn_loss_metrics[SN_LOSS_EVENTS_DROPPED].name, "");
+    late = sn_metrics_sum(m, sn_loss_metrics[SN_LOSS_LATE_DROPPED].name, "");
     sn_buf_init(&b, 4096);
+    /* "replaying": the ingest journal is being replayed at start; inputs
+     * accept nothing until it is done (docs/journal.md). */
     sn_buf_printf(&b,
-                  "{\"status\":\"ok\",\"detection\":{\"degraded\":%s,"
+                  "{\"status\":\"%s\",\"detection\":{\"degraded\":%s,"
                   "\"keys_evicted\":%llu,\"events_dropped\":%llu,"
                   "\"late_dropped\":%llu}}\n",
+                  sn_metrics_value(m, "sentineld_journal_replaying", NULL) != 0
+                      ? "replaying"
+                      : "ok",
                   evicted + dropped > 0 ? "true" : "false",
                   (unsigned long long)evicted, (unsigned long long)dropped,
                   (unsigned long long)late);
@@ -71,7 +75,7 @@ sn_api_ready(struct sn_req *rq)
         bool running;
         if (in->kind != SN_KIND_INPUT)
             continue;
-        running = in->thread_started && !atomic_load(&in->finished);
+        running = in->input.thread_started && !atomic_load(&in->input.finished);
         ready = ready && running;
         sn_buf_puts(&b, first ? "{" : ",{");
         first = false;
@@ -92,11 +96,12 @@ sn_api_ready(struct sn_req *rq)
         size_t pending;
         if (in->kind != SN_KIND_OUTPUT)
             continue;
-        running = in->takes_incidents ? in->started : in->othread_started;
+        running = in->output.takes_incidents ? in->started
+                                             : in->output.othread_started;
         ready = ready && running;
-        pthread_mutex_lock(&in->pending_lock);
-        pending = in->n_pending;
-        pthread_mutex_unlock(&in->pending_lock);
+        pthread_mutex_lock(&in->output.pending_lock);
+        pending = in->output.n_pending;
+        pthread_mutex_unlock(&in->output.pending_lock);
         sn_buf_puts(&b, first ? "{" : ",{");
         first = false;
         sn_json_key(&b, "name");
@@ -109,9 +114,10 @@ sn_api_ready(struct sn_req *rq)
             ",\"state\":\"%s\",\"takes\":\"%s\",\"queued_batches\":%zu,"
             "\"pending_batches\":%zu,\"delivered\":%llu,\"failed\":%llu}",
             running ? "running" : "stopped",
-            in->takes_incidents ? "incidents" : "events",
-            in->takes_incidents ? (size_t)0 : sn_queue_len(&in->q), pending,
-            (unsigned long long)sn_counter_get(in->c_out),
+            in->output.takes_incidents ? "incidents" : "events",
+            in->output.takes_incidents ? (size_t)0
+                                       : sn_queue_len(&in->output.q),
+            pending, (unsigned long long)sn_counter_get(in->c_out),
             (unsigned long long)sn_counter_get(in->c_failed));
     }
     sn_buf_printf(&b, "],\"ready\":%s}\n", ready ? "true" : "false");

@@ -37,7 +37,7 @@ sn_http_store(struct sn_http *h, struct sn_error *err)
     return h->inc;
 }
 
-static struct sn_incidents *
+struct sn_incidents *
 sn_http_incidents(struct sn_req *rq)
 {
     struct sn_error err;

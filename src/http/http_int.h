@@ -168,6 +168,10 @@ void sn_api_incidents_action(struct sn_req *rq);
 /* GET /api/v1/plugins: running instances and the routes they serve
  * (plugin_routes.c). */
 void sn_api_plugins_list(struct sn_req *rq);
+/* GET /api/v1/reports and GET /api/v1/incidents/{id}/report
+ * (api_reports.c). */
+void sn_api_reports(struct sn_req *rq);
+void sn_api_incident_report(struct sn_req *rq);
 /* GET /api/v1/audit (api_audit.c). */
 void sn_api_audit_list(struct sn_req *rq);
 /* Record what this request changed or was refused in the audit trail
@@ -178,6 +182,8 @@ void sn_http_audit(struct sn_req *rq, const char *action, const char *target,
 /* The control thread's incident store connection, opened on first use
  * (api_incidents.c); NULL with err set when it cannot be opened. */
 struct sn_incidents *sn_http_store(struct sn_http *h, struct sn_error *err);
+/* The same for a handler: NULL after answering 503 store_unavailable. */
+struct sn_incidents *sn_http_incidents(struct sn_req *rq);
 void sn_http_incidents_close(struct sn_http *h);
 
 #endif

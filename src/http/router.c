@@ -22,6 +22,9 @@ const struct sn_route sn_routes[] = {
     { "GET", "/api/v1/incidents/summary", SN_ROLE_VIEWER,
       sn_api_incidents_summary },
     { "GET", "/api/v1/incidents/{id}", SN_ROLE_VIEWER, sn_api_incidents_get },
+    { "GET", "/api/v1/incidents/{id}/report", SN_ROLE_VIEWER,
+      sn_api_incident_report },
+    { "GET", "/api/v1/reports", SN_ROLE_VIEWER, sn_api_reports },
     /* Approve/reject may need admin (http.approve_role): the handler
      * checks that on top of this. */
     { "POST", "/api/v1/incidents/{id}/{action}", SN_ROLE_OPERATOR,

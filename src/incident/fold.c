@@ -611,6 +611,8 @@ sn_fold_prepare(struct json_tokener *tok, struct sn_scrub *scrub,
         sig->state = SN_SIG_RESOLVED;
     else if (strcmp(state, "degraded") == 0)
         sig->state = SN_SIG_DEGRADED;
+    else if (strcmp(state, "update") == 0)
+        sig->state = SN_SIG_UPDATE;
     else {
         sn_error_set(err, "unknown signal state '%s'", state);
         json_object_put(o);
@@ -689,7 +691,7 @@ sn_fold_prepare(struct json_tokener *tok, struct sn_scrub *scrub,
         return SN_ENOMEM;
     }
     sig->hash = key_hash(sig->rule, sig->gk);
-    if (sig->state == SN_SIG_RESOLVED) {
+    if (sig->state == SN_SIG_RESOLVED || sig->state == SN_SIG_UPDATE) {
         json_object_put(o);
         return SN_OK;
     }
@@ -773,6 +775,22 @@ sn_fold_apply(struct sn_fold *f, struct sn_fold_sig *sig, int64_t now,
         goto out;
     }
     e = lookup(f, sig->rule, sig->gk, sig->hash, &rc);
+    if (sig->state == SN_SIG_UPDATE) {
+        /* Counts for the incident the window's firing signal opened;
+         * none open (resolved by hand meanwhile): nothing to count. */
+        if (rc == SN_DECLINED) {
+            f->st.ignored++;
+            rc = SN_OK;
+        } else if (e != NULL) {
+            if (last > e->inc.last_seen)
+                e->inc.last_seen = last;
+            e->inc.hit_count += sig->count;
+            e->inc.touched_at = now;
+            e->n_events += sig->count;
+            e->n_signals++; /* written with the batch */
+        }
+        goto out;
+    }
     if (rc == SN_DECLINED) {
         e = open_entry(f, sig->rule, sig->gk, sig->hash, sig->sev, sig->base,
                        first, last, now, degraded);

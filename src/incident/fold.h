@@ -65,7 +65,9 @@ void sn_fold_fini(struct sn_fold *f);
  * the thread that emitted it), ready for sn_fold_apply on the manager's
  * thread, which then builds no json-c tree at all: everything the fold
  * reads from the signal is extracted here. */
-enum { SN_SIG_FIRING = 0, SN_SIG_RESOLVED, SN_SIG_DEGRADED };
+/* SN_SIG_UPDATE: more matches in a window that already fired (refire
+ * per_window): adds to the open incident's hit count, nothing else. */
+enum { SN_SIG_FIRING = 0, SN_SIG_RESOLVED, SN_SIG_DEGRADED, SN_SIG_UPDATE };
 /* The rule id of the incidents that report a rule's lost correlation
  * state (a "degraded" signal), keyed {"rule": the rule's id}. */
 #define SN_DEGRADED_RULE "detection-degraded"

@@ -56,6 +56,12 @@ sn_incident_action_parse(const char *name)
     return -1;
 }
 
+struct sn_store *
+sn_incidents_store(struct sn_incidents *inc)
+{
+    return inc->store;
+}
+
 enum sn_status
 sn_incidents_open(const char *path, bool read_only, struct sn_incidents **out,
                   struct sn_error *err)

@@ -61,6 +61,10 @@ enum sn_status sn_incidents_summary_json(struct sn_incidents *inc, int64_t now,
                                          struct sn_buf *out,
                                          struct sn_error *err);
 
+/* The store behind inc (reports read it directly: incident/report.h). */
+struct sn_store;
+struct sn_store *sn_incidents_store(struct sn_incidents *inc);
+
 /* The full incident document plus "versions" (each version's time and
  * what changed) and "audit" (the trail). SN_DECLINED: no such id. */
 enum sn_status sn_incidents_get_json(struct sn_incidents *inc, const char *id,

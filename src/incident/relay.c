@@ -19,7 +19,7 @@
 #include "core/log.h"
 #include "incident/manager.h"
 #include "incident/store.h"
-#include "pipeline/pipeline.h"
+#include "pipeline/outport.h"
 
 #define BATCH_MAX 256
 #define POLL_MS 200
@@ -29,7 +29,7 @@
 #define BATCH_BYTES (64u * 1024 * 1024)
 
 struct sn_relay {
-    struct sn_instance *out;
+    struct sn_outport *out; /* the output, as the pipeline shows it */
     struct sn_manager *m;
     struct sn_store *store;
     pthread_t thread;
@@ -203,10 +203,13 @@ wait_ack(struct sn_relay *r, enum sn_out_result *res, char *why,
     return ok;
 }
 
-void
-sn_relay_ack(struct sn_relay *r, uint64_t token, enum sn_out_result result,
-             const char *reason)
+/* The port's ack: host->output_ack for an output that takes incidents. */
+static void
+relay_ack(void *feeder, uint64_t token, enum sn_out_result result,
+          const char *reason)
 {
+    struct sn_relay *r = feeder;
+
     if (r == NULL)
         return;
     pthread_mutex_lock(&r->lock);
@@ -233,7 +236,7 @@ call_deliver(struct sn_relay *r, const struct sn_doc *docs, size_t n,
     r->ack_ready = false;
     pthread_mutex_unlock(&r->lock);
     why[0] = '\0';
-    res = r->out->p->deliver(r->out->state, docs, n, token, why, why_len);
+    res = r->out->deliver(r->out->state, docs, n, token, why, why_len);
     if (res != SN_OUT_PENDING) {
         pthread_mutex_lock(&r->lock);
         r->pending_token = 0;
@@ -378,7 +381,7 @@ relay_main(void *arg)
 }
 
 enum sn_status
-sn_relay_start(struct sn_instance *out, struct sn_manager *m,
+sn_relay_start(struct sn_outport *out, struct sn_manager *m,
                struct sn_metrics *metrics, struct sn_error *err)
 {
     struct sn_relay *r = calloc(1, sizeof(*r));
@@ -433,9 +436,9 @@ sn_relay_start(struct sn_instance *out, struct sn_manager *m,
                      out->name);
         goto fail;
     }
-    out->relay_ack = sn_relay_ack;
-    out->relay_free = sn_relay_free;
-    out->relay = r;
+    out->ack = relay_ack;
+    out->release = sn_relay_free;
+    out->feeder = r;
     return SN_OK;
 fail:
     sn_store_close(r->store);
@@ -447,9 +450,9 @@ fail:
 }
 
 void
-sn_relay_stop(struct sn_instance *out, int64_t drain_ms)
+sn_relay_stop(struct sn_outport *out, int64_t drain_ms)
 {
-    struct sn_relay *r = out->relay;
+    struct sn_relay *r = out->feeder;
     int64_t deadline = sn_clock_mono_ns() + drain_ms * SN_NS_PER_MS;
     int64_t last;
 
@@ -475,7 +478,7 @@ sn_relay_stop(struct sn_instance *out, int64_t drain_ms)
     r->joined = true;
     /* The struct stays: the output may still acknowledge the batch the
      * relay gave up on (an abort at the drain deadline), from its own
-     * thread, which read out->relay before this. Until the output has
+     * thread, which read out->feeder before this. Until the output has
      * stopped, only the lock and this flag are touched. */
     pthread_mutex_lock(&r->lock);
     r->stopped = true;
@@ -486,14 +489,14 @@ sn_relay_stop(struct sn_instance *out, int64_t drain_ms)
 }
 
 void
-sn_relay_free(struct sn_instance *out)
+sn_relay_free(struct sn_outport *out)
 {
-    struct sn_relay *r = out->relay;
+    struct sn_relay *r = out->feeder;
 
     if (r == NULL)
         return;
     sn_relay_stop(out, 0);
-    out->relay = NULL;
+    out->feeder = NULL; /* ack stays: it ignores a NULL feeder */
     pthread_mutex_destroy(&r->lock);
     pthread_cond_destroy(&r->cond);
     free(r);

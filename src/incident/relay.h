@@ -19,31 +19,27 @@
 
 #include "core/error.h"
 #include "metrics/metrics.h"
+#include "pipeline/outport.h"
 
 struct sn_relay;
-struct sn_instance;
 struct sn_manager;
 
-/* Start a relay for output `out` (already started), reading the store of
- * the manager m (woken by its commits; it also polls for rows other
- * processes append). Sets out->relay. */
-enum sn_status sn_relay_start(struct sn_instance *out, struct sn_manager *m,
-                              struct sn_metrics *metrics,
-                              struct sn_error *err);
+/* Start a relay feeding the output port `out` (its output started),
+ * reading the store of the manager m (woken by its commits; it also polls
+ * for rows other processes append). Plugs in: sets out->feeder (the
+ * relay), out->ack and out->release (sn_relay_free). */
+enum sn_status sn_relay_start(struct sn_outport *out, struct sn_manager *m,
+                              struct sn_metrics *metrics, struct sn_error *err);
 
 /* Deliver what is committed now (up to drain_ms), then stop the relay's
  * thread and close its store. Call before the output's stop(). The
- * relay itself stays (out->relay too) and ignores acknowledgements
+ * relay itself stays (out->feeder too) and ignores acknowledgements
  * still arriving: the output's threads may hold it until the output
  * stopped. Calling it again does nothing. */
-void sn_relay_stop(struct sn_instance *out, int64_t drain_ms);
-/* Free the relay (stopping it first if needed); out->relay becomes NULL.
+void sn_relay_stop(struct sn_outport *out, int64_t drain_ms);
+/* Free the relay (stopping it first if needed); out->feeder becomes NULL.
  * Only once the output can no longer acknowledge: after its stop(). */
-void sn_relay_free(struct sn_instance *out);
-
-/* host->output_ack for an output that takes incidents. */
-void sn_relay_ack(struct sn_relay *r, uint64_t token,
-                  enum sn_out_result result, const char *reason);
+void sn_relay_free(struct sn_outport *out);
 
 /* Benchmarks: fn(arg, docs, n) runs on the relay's thread right after
  * docs were acknowledged OK (before the cursor is saved). Set it before

@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "core/limits.h"
+#include "journal/journal.h"
 #include "pipeline/pipeline.h"
 
 struct sn_batch_pool *
@@ -132,6 +133,8 @@ sn_batch_get_for(struct sn_batch_pool *p, struct sn_batch_owner *owner,
     b->bytes = 0;
     b->input = NULL;
     b->seq = 0;
+    b->jseq = 0;
+    b->detect_only = false;
     b->peer_src = NULL;
     b->peer_copy = NULL;
     b->transport_src = NULL;
@@ -152,6 +155,8 @@ sn_batch_unref(struct sn_batch *b)
      * source (Kafka offsets) learns so before the batch is reused. */
     if (b->input != NULL && b->seq != 0 && b->input->p->batch_done != NULL)
         b->input->p->batch_done(b->input->state, b->seq);
+    if (b->jseq != 0 && b->input != NULL && b->input->pl->journal != NULL)
+        sn_journal_done(b->input->pl->journal, b->jseq);
     sn_arena_reset(&b->arena);
     b->owner = NULL;
     pthread_mutex_lock(&p->lock);

@@ -44,6 +44,8 @@ struct sn_batch {
     _Atomic int refs;
     struct sn_instance *input;
     uint64_t seq; /* host->emit_seq(); batch_done() gets it on release */
+    uint64_t jseq;    /* ingest journal batch number, 0: not journaled */
+    bool detect_only; /* replayed records outputs already had */
     struct sn_batch_pool *pool;
     struct sn_batch_owner *owner; /* NULL when taken without one */
     /* Emit-side cache: consecutive records from one peer share a copy. */

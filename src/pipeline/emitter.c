@@ -9,9 +9,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/limits.h"
 #include "core/log.h"
+#include "journal/journal.h"
 
 /* Flush a batch early once its records hold this many bytes, so one batch
  * of large records does not grow the arena past its first chunk. */
@@ -35,20 +37,70 @@ sn_emitter_new(struct sn_instance *in, bool drop_when_full)
     return em;
 }
 
-void
-sn_emitter_flush(struct sn_emitter *em)
+/* Append b to the journal before anyone processes it; retried while the
+ * disk fails (the input waits: back-pressure), given up at stop. */
+static enum sn_status
+journal_batch(struct sn_emitter *em, struct sn_batch *b)
+{
+    struct sn_pipeline *pl = em->in->pl;
+    struct sn_error err;
+    enum sn_status rc;
+
+    if (em->replay) {
+        sn_journal_track(pl->journal, b, em->replay_end);
+        return SN_OK;
+    }
+    for (;;) {
+        uint64_t suppressed = 0;
+
+        sn_error_clear(&err);
+        rc = sn_journal_append(pl->journal, b, em->in->name,
+                               &em->in->stopping, &err);
+        if (rc == SN_OK || rc == SN_AGAIN || atomic_load(&em->in->stopping) ||
+            atomic_load(&pl->aborting))
+            break;
+        if (sn_ratelimit_pass(&em->in->input.rl_drop, SN_LOG_RATE_MS, &suppressed))
+            sn_log_error("input '%s': %s; retrying (the input waits)",
+                         em->in->name, err.msg);
+        struct timespec ts = { 0, 100 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    return rc;
+}
+
+enum sn_status
+sn_emitter_flush_sync(struct sn_emitter *em)
 {
     struct sn_batch *b = em->cur;
+    enum sn_status rc = SN_OK;
 
     if (b == NULL)
-        return;
+        return SN_OK;
     em->cur = NULL;
     if (b->n == 0) {
         sn_batch_unref(b);
-        return;
+        return SN_OK;
+    }
+    if (em->in->pl->journal != NULL) {
+        b->detect_only = em->detect_only;
+        rc = journal_batch(em, b);
+        if (rc != SN_OK) {
+            sn_counter_add(em->in->c_dropped, b->n);
+            sn_log_error("input '%s': %zu records dropped: not in the "
+                         "journal at stop", em->in->name, b->n);
+            sn_batch_unref(b);
+            return rc;
+        }
     }
     sn_counter_add(em->in->c_in, b->n);
     sn_worker_submit(em->in->pl, em->worker, b);
+    return SN_OK;
+}
+
+void
+sn_emitter_flush(struct sn_emitter *em)
+{
+    (void)sn_emitter_flush_sync(em);
 }
 
 void
@@ -67,7 +119,7 @@ count_drop(struct sn_emitter *em, const char *why)
     uint64_t suppressed = 0;
 
     sn_counter_add(em->in->c_dropped, 1);
-    if (sn_ratelimit_pass(&em->in->rl_drop, SN_LOG_RATE_MS, &suppressed))
+    if (sn_ratelimit_pass(&em->in->input.rl_drop, SN_LOG_RATE_MS, &suppressed))
         sn_log_warn("input '%s': dropping records: %s", em->in->name, why);
 }
 

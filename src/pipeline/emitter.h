@@ -11,6 +11,12 @@ struct sn_emitter {
     unsigned worker;
     bool drop_when_full;
     uint64_t last_seq; /* seq of the batch the last emit went into */
+    /* Journal replay (pipeline/replay.c): batches are not appended again
+     * but tracked at replay_end, the journal position after their last
+     * record, and detect_only is copied into each batch. */
+    bool replay;
+    bool detect_only;
+    uint64_t replay_end;
 };
 
 struct sn_emitter *sn_emitter_new(struct sn_instance *in, bool drop_when_full);
@@ -18,6 +24,10 @@ struct sn_emitter *sn_emitter_new(struct sn_instance *in, bool drop_when_full);
 enum sn_status sn_emitter_emit(struct sn_emitter *em,
                                const struct sn_record *rec);
 void sn_emitter_flush(struct sn_emitter *em);
+/* flush(); with the ingest journal on, SN_OK means the records are in it.
+ * A journal that cannot be written is retried until the input stops; then
+ * the records are dropped and counted, and SN_EIO/SN_AGAIN returned. */
+enum sn_status sn_emitter_flush_sync(struct sn_emitter *em);
 /* Flushes, then frees (NULL accepted). */
 void sn_emitter_free(struct sn_emitter *em);
 

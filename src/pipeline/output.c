@@ -43,7 +43,7 @@ log_fail(struct sn_instance *o, size_t n, const char *why)
 {
     uint64_t suppressed = 0;
 
-    if (sn_ratelimit_pass(&o->rl_fail, SN_LOG_RATE_MS, &suppressed))
+    if (sn_ratelimit_pass(&o->output.rl_fail, SN_LOG_RATE_MS, &suppressed))
         sn_log_error("output '%s': %zu events failed permanently: %s%s",
                      o->name, n, why,
                      suppressed ? " (more failures suppressed)" : "");
@@ -54,23 +54,23 @@ park(struct sn_instance *o, uint64_t token, struct sn_batch *b)
 {
     bool ok = true;
 
-    pthread_mutex_lock(&o->pending_lock);
-    if (o->n_pending == o->cap_pending) {
-        size_t cap = o->cap_pending ? o->cap_pending * 2 : 16;
-        struct sn_pending *p = realloc(o->pending, cap * sizeof(*p));
+    pthread_mutex_lock(&o->output.pending_lock);
+    if (o->output.n_pending == o->output.cap_pending) {
+        size_t cap = o->output.cap_pending ? o->output.cap_pending * 2 : 16;
+        struct sn_pending *p = realloc(o->output.pending, cap * sizeof(*p));
         if (p == NULL)
             ok = false;
         else {
-            o->pending = p;
-            o->cap_pending = cap;
+            o->output.pending = p;
+            o->output.cap_pending = cap;
         }
     }
     if (ok) {
-        o->pending[o->n_pending].token = token;
-        o->pending[o->n_pending].b = b;
-        o->n_pending++;
+        o->output.pending[o->output.n_pending].token = token;
+        o->output.pending[o->output.n_pending].b = b;
+        o->output.n_pending++;
     }
-    pthread_mutex_unlock(&o->pending_lock);
+    pthread_mutex_unlock(&o->output.pending_lock);
     return ok;
 }
 
@@ -81,16 +81,29 @@ unpark(struct sn_instance *o, uint64_t token)
 {
     bool found = false;
 
-    pthread_mutex_lock(&o->pending_lock);
-    for (size_t i = 0; i < o->n_pending; i++) {
-        if (o->pending[i].token == token) {
-            o->pending[i] = o->pending[--o->n_pending];
+    pthread_mutex_lock(&o->output.pending_lock);
+    for (size_t i = 0; i < o->output.n_pending; i++) {
+        if (o->output.pending[i].token == token) {
+            o->output.pending[i] = o->output.pending[--o->output.n_pending];
             found = true;
             break;
         }
     }
-    pthread_mutex_unlock(&o->pending_lock);
+    pthread_mutex_unlock(&o->output.pending_lock);
     return found;
+}
+
+void
+sn_output_port_init(struct sn_instance *o)
+{
+    struct sn_outport *port = &o->output.port;
+
+    port->name = o->name;
+    port->deliver = o->p->deliver;
+    port->state = o->state;
+    port->c_out = o->c_out;
+    port->c_retry = o->c_retry;
+    port->c_failed = o->c_failed;
 }
 
 void
@@ -99,21 +112,21 @@ sn_output_ack(struct sn_instance *o, uint64_t token, enum sn_out_result result,
 {
     struct sn_batch *b = NULL;
 
-    if (o->takes_incidents) {
+    if (o->output.takes_incidents) {
         /* Incident outputs are fed by their relay, which waits for this. */
-        if (o->relay_ack != NULL)
-            o->relay_ack(o->relay, token, result, reason);
+        if (o->output.port.ack != NULL)
+            o->output.port.ack(o->output.port.feeder, token, result, reason);
         return;
     }
-    pthread_mutex_lock(&o->pending_lock);
-    for (size_t i = 0; i < o->n_pending; i++) {
-        if (o->pending[i].token == token) {
-            b = o->pending[i].b;
-            o->pending[i] = o->pending[--o->n_pending];
+    pthread_mutex_lock(&o->output.pending_lock);
+    for (size_t i = 0; i < o->output.n_pending; i++) {
+        if (o->output.pending[i].token == token) {
+            b = o->output.pending[i].b;
+            o->output.pending[i] = o->output.pending[--o->output.n_pending];
             break;
         }
     }
-    pthread_mutex_unlock(&o->pending_lock);
+    pthread_mutex_unlock(&o->output.pending_lock);
     if (b == NULL)
         return;
     switch (result) {
@@ -123,7 +136,7 @@ sn_output_ack(struct sn_instance *o, uint64_t token, enum sn_out_result result,
         break;
     case SN_OUT_RETRY:
         sn_counter_add(o->c_retry, 1);
-        sn_queue_push_front(&o->q, b);
+        sn_queue_push_front(&o->output.q, b);
         break;
     default:
         sn_counter_add(o->c_failed, b->n);
@@ -142,7 +155,7 @@ deliver(struct sn_instance *o, struct sn_batch *b)
     sn_backoff_init(&bo, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
     for (;;) {
         char why[256] = "";
-        uint64_t token = ++o->next_token;
+        uint64_t token = ++o->output.next_token;
         enum sn_out_result r;
 
         if (atomic_load(&pl->aborting)) {
@@ -191,30 +204,31 @@ sn_output_main(void *arg)
     struct sn_instance *o = arg;
     struct sn_batch *b;
 
-    while ((b = sn_queue_pop(&o->q)) != NULL)
+    while ((b = sn_queue_pop(&o->output.q)) != NULL)
         deliver(o, b);
     /* Wait for outstanding asynchronous acknowledgements. */
     while (!atomic_load(&o->pl->aborting)) {
         size_t n;
 
         /* An acknowledgement that asked for a retry re-queued its batch. */
-        if (sn_queue_len(&o->q) > 0 && (b = sn_queue_pop(&o->q)) != NULL) {
+        if (sn_queue_len(&o->output.q) > 0 &&
+            (b = sn_queue_pop(&o->output.q)) != NULL) {
             deliver(o, b);
             continue;
         }
-        pthread_mutex_lock(&o->pending_lock);
-        n = o->n_pending;
-        pthread_mutex_unlock(&o->pending_lock);
+        pthread_mutex_lock(&o->output.pending_lock);
+        n = o->output.n_pending;
+        pthread_mutex_unlock(&o->output.pending_lock);
         if (n == 0)
             break;
         sleep_ms(10);
     }
-    pthread_mutex_lock(&o->pending_lock);
-    for (size_t i = 0; i < o->n_pending; i++) {
-        sn_counter_add(o->c_dropped, o->pending[i].b->n);
-        sn_batch_unref(o->pending[i].b);
+    pthread_mutex_lock(&o->output.pending_lock);
+    for (size_t i = 0; i < o->output.n_pending; i++) {
+        sn_counter_add(o->c_dropped, o->output.pending[i].b->n);
+        sn_batch_unref(o->output.pending[i].b);
     }
-    o->n_pending = 0;
-    pthread_mutex_unlock(&o->pending_lock);
+    o->output.n_pending = 0;
+    pthread_mutex_unlock(&o->output.pending_lock);
     return NULL;
 }

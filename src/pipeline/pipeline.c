@@ -15,6 +15,7 @@
 #include "core/limits.h"
 #include "config/options.h"
 #include "core/log.h"
+#include "journal/journal.h"
 #include "core/status.h"
 #include "plugin/http_req.h"
 
@@ -50,6 +51,18 @@ find_instance(struct sn_pipeline *pl, const char *name)
             return &pl->insts[i];
     return NULL;
 }
+
+const struct sn_loss_metric sn_loss_metrics[SN_LOSS_N] = {
+    [SN_LOSS_KEYS_EVICTED] = { "sentineld_detection_keys_evicted_total",
+                               "correlation keys a detector evicted at a "
+                               "bound (max_keys): state lost" },
+    [SN_LOSS_EVENTS_DROPPED] = { "sentineld_detection_events_dropped_total",
+                                 "events a detector dropped at a key's "
+                                 "bound: state lost" },
+    [SN_LOSS_LATE_DROPPED] = { "sentineld_detection_late_dropped_total",
+                               "events a detector dropped as too late for "
+                               "its watermark" },
+};
 
 static void
 register_counters(struct sn_pipeline *pl, struct sn_instance *in)
@@ -90,6 +103,10 @@ register_counters(struct sn_pipeline *pl, struct sn_instance *in)
             m, "sentineld_detector_errors_total", in->labels,
             "batches a detector could not look at completely (detect() "
             "returned an error)");
+        for (int w = 0; w < SN_LOSS_N; w++)
+            in->c_lost[w] =
+                sn_metrics_counter(m, sn_loss_metrics[w].name, in->labels,
+                                   sn_loss_metrics[w].help);
         break;
     default:
         break;
@@ -210,6 +227,8 @@ init_instance(struct sn_pipeline *pl, struct sn_instance *in,
             return rc == SN_OK ? SN_EPLUGIN : rc;
         }
     }
+    if (in->kind == SN_KIND_OUTPUT)
+        sn_output_port_init(in);
     return SN_OK;
 }
 
@@ -269,8 +288,8 @@ resolve_parsers(struct sn_pipeline *pl, struct sn_instance *in,
     const char *dflt = in->p->default_parser ? in->p->default_parser : "raw";
     size_t n = names->n ? names->n : 1;
 
-    in->parsers = calloc(n, sizeof(*in->parsers));
-    if (in->parsers == NULL)
+    in->input.parsers = calloc(n, sizeof(*in->input.parsers));
+    if (in->input.parsers == NULL)
         return SN_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const char *ref = names->n ? names->items[i] : dflt;
@@ -288,7 +307,7 @@ resolve_parsers(struct sn_pipeline *pl, struct sn_instance *in,
             p = implicit_parser(pl, ref, d, in->conf);
         if (p == NULL)
             return SN_ECONFIG;
-        in->parsers[in->n_parsers++] = p;
+        in->input.parsers[in->input.n_parsers++] = p;
     }
     return SN_OK;
 }
@@ -341,7 +360,7 @@ resolve_take(struct sn_instance *in, struct sn_diags *d)
                      "output '%s': plugin %s cannot take incidents; use "
                      "'take: events'",
                      in->name, in->p->name);
-    in->takes_incidents = t == SN_TAKE_INCIDENTS;
+    in->output.takes_incidents = t == SN_TAKE_INCIDENTS;
 }
 
 enum sn_status
@@ -409,7 +428,7 @@ sn_pipeline_build(struct sn_config *cfg, struct sn_metrics *metrics,
         goto fail;
     for (size_t i = 0; i < pl->n_insts; i++)
         if (pl->insts[i].kind == SN_KIND_OUTPUT &&
-            !pl->insts[i].takes_incidents &&
+            !pl->insts[i].output.takes_incidents &&
             (pl->insts[i].p->flags & SN_PLUGIN_WANTS_JSON))
             pl->render_json = true;
     pl->c_signals_refused = sn_metrics_counter(
@@ -432,13 +451,19 @@ input_main(void *arg)
     struct sn_pipeline *pl = in->pl;
     bool all_done = true;
 
-    in->p->run(in->state);
-    atomic_store(&in->finished, true);
+    /* Records replayed from the journal go first: windows rebuilt before
+     * new records meet them, and what a sender retries is deduplicated
+     * by nothing but order. */
+    if (pl->journal != NULL)
+        sn_journal_wait_replayed(pl->journal, &in->stopping);
+    if (!atomic_load(&in->stopping))
+        in->p->run(in->state);
+    atomic_store(&in->input.finished, true);
     if (!atomic_load(&in->stopping))
         sn_log_info("input '%s' finished", in->name);
     for (size_t i = 0; i < pl->n_insts; i++)
         if (pl->insts[i].kind == SN_KIND_INPUT &&
-            !atomic_load(&pl->insts[i].finished))
+            !atomic_load(&pl->insts[i].input.finished))
             all_done = false;
     if (all_done && !atomic_load(&in->stopping) && pl->on_inputs_done)
         pl->on_inputs_done(pl->on_inputs_done_arg);
@@ -476,7 +501,8 @@ sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err)
     atomic_store(&pl->aborting, false);
     for (size_t i = 0; i < pl->n_insts; i++) {
         atomic_store(&pl->insts[i].stopping, false);
-        atomic_store(&pl->insts[i].finished, false);
+        if (pl->insts[i].kind == SN_KIND_INPUT)
+            atomic_store(&pl->insts[i].input.finished, false);
     }
     pl->pool = sn_batch_pool_new(n_pool);
     if (pl->pool != NULL)
@@ -493,24 +519,24 @@ sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err)
                 continue;
             if (start_instance(in, err) != SN_OK)
                 goto fail;
-            if (in->kind == SN_KIND_OUTPUT && !in->takes_incidents) {
+            if (in->kind == SN_KIND_OUTPUT && !in->output.takes_incidents) {
                 /* A ring, not batch->next: every event output holds the
                  * same batches at once. */
-                if (!sn_queue_init_ring(&in->q, n_pool)) {
-                    sn_queue_fini(&in->q);
+                if (!sn_queue_init_ring(&in->output.q, n_pool)) {
+                    sn_queue_fini(&in->output.q);
                     sn_error_set(err, "out of memory for output '%s'",
                                  in->name);
                     goto fail;
                 }
-                pthread_mutex_init(&in->pending_lock, NULL);
-                if (pthread_create(&in->othread, NULL, sn_output_main, in) !=
-                    0) {
-                    sn_queue_fini(&in->q);
+                pthread_mutex_init(&in->output.pending_lock, NULL);
+                if (pthread_create(&in->output.othread, NULL, sn_output_main,
+                                   in) != 0) {
+                    sn_queue_fini(&in->output.q);
                     sn_error_set(err, "cannot create a thread for output '%s'",
                                  in->name);
                     goto fail;
                 }
-                in->othread_started = true;
+                in->output.othread_started = true;
             }
         }
     }
@@ -539,6 +565,11 @@ sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err)
         sn_error_set(err, "cannot start the incident relays");
         goto fail;
     }
+    if (pl->journal != NULL && pl->journal_replay) {
+        pl->journal_replay = false;
+        if (sn_replay_start(pl, err) != SN_OK)
+            goto fail;
+    }
     for (size_t i = 0; i < pl->n_insts; i++) {
         struct sn_instance *in = &pl->insts[i];
         if (in->kind != SN_KIND_INPUT)
@@ -546,14 +577,14 @@ sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err)
         if (start_instance(in, err) != SN_OK)
             goto fail;
         if (in->p->run != NULL) {
-            if (pthread_create(&in->thread, NULL, input_main, in) != 0) {
+            if (pthread_create(&in->input.thread, NULL, input_main, in) != 0) {
                 sn_error_set(err, "cannot create a thread for input '%s'",
                              in->name);
                 goto fail;
             }
-            in->thread_started = true;
+            in->input.thread_started = true;
         } else {
-            atomic_store(&in->finished, true);
+            atomic_store(&in->input.finished, true);
         }
     }
     sn_log_info("pipeline started: %u workers, %zu batches of %d records",
@@ -583,11 +614,12 @@ sn_pipeline_stop(struct sn_pipeline *pl)
     }
     for (size_t i = 0; i < pl->n_insts; i++) {
         struct sn_instance *in = &pl->insts[i];
-        if (in->thread_started) {
-            pthread_join(in->thread, NULL);
-            in->thread_started = false;
+        if (in->kind == SN_KIND_INPUT && in->input.thread_started) {
+            pthread_join(in->input.thread, NULL);
+            in->input.thread_started = false;
         }
     }
+    sn_replay_join(pl);
     /* 2. Drain: every batch back in the pool, or the timeout. */
     deadline = sn_clock_mono_ns() +
                pl->cfg->daemon.shutdown_timeout_ms * SN_NS_PER_MS;
@@ -613,16 +645,16 @@ sn_pipeline_stop(struct sn_pipeline *pl)
     }
     for (size_t i = 0; i < pl->n_insts; i++) {
         struct sn_instance *in = &pl->insts[i];
-        if (in->othread_started)
-            sn_queue_close(&in->q);
+        if (in->kind == SN_KIND_OUTPUT && in->output.othread_started)
+            sn_queue_close(&in->output.q);
     }
     for (size_t i = 0; i < pl->n_insts; i++) {
         struct sn_instance *in = &pl->insts[i];
-        if (in->othread_started) {
-            pthread_join(in->othread, NULL);
-            in->othread_started = false;
-            sn_queue_fini(&in->q);
-            pthread_mutex_destroy(&in->pending_lock);
+        if (in->kind == SN_KIND_OUTPUT && in->output.othread_started) {
+            pthread_join(in->output.othread, NULL);
+            in->output.othread_started = false;
+            sn_queue_fini(&in->output.q);
+            pthread_mutex_destroy(&in->output.pending_lock);
         }
     }
     if (pl->before_outputs_stop != NULL)
@@ -652,14 +684,16 @@ sn_pipeline_free(struct sn_pipeline *pl)
             in->p->destroy(in->state);
         /* Stopped before the output's stop(), freed only now: an
          * acknowledgement may reach it until the output stopped. */
-        if (in->relay_free != NULL)
-            in->relay_free(in);
+        if (in->kind == SN_KIND_OUTPUT && in->output.port.release != NULL)
+            in->output.port.release(&in->output.port);
         sn_plugin_close(in->lib);
         sn_arena_fini(&in->conf_arena);
         free(in->config);
-        free(in->parsers);
+        if (in->kind == SN_KIND_INPUT)
+            free(in->input.parsers);
+        if (in->kind == SN_KIND_OUTPUT)
+            free(in->output.pending);
         free(in->only);
-        free(in->pending);
         free(in->state_path);
     }
     free(pl->insts);

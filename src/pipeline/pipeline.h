@@ -19,18 +19,56 @@
 #include "core/log.h"
 #include "metrics/metrics.h"
 #include "pipeline/batch.h"
+#include "pipeline/outport.h"
 #include "pipeline/queue.h"
 #include "plugin/loader.h"
 
 struct sn_pipeline;
-struct sn_relay;
 
 struct sn_pending {
     uint64_t token;
     struct sn_batch *b;
 };
 
-/* One configured plugin instance as the core runs it. */
+struct sn_journal;
+
+/* What only an input has: the thread running its run(), and the parser
+ * chain its records go through. */
+struct sn_input_rt {
+    pthread_t thread;
+    bool thread_started;
+    _Atomic bool finished;
+    struct sn_instance **parsers;
+    size_t n_parsers;
+    struct sn_ratelimit rl_reject;
+    struct sn_ratelimit rl_drop;
+};
+
+/* What only a detector has. */
+struct sn_detector_rt {
+    struct sn_ratelimit rl_detect; /* detect() failures */
+};
+
+/* What only an output has. takes_incidents: fed by a feeder outside the
+ * pipeline (the incident relay) through port, never by the workers;
+ * otherwise fed by the workers through q, on its own thread. */
+struct sn_output_rt {
+    bool takes_incidents;
+    struct sn_outport port; /* filled for every output; see outport.h */
+    struct sn_queue q;
+    pthread_t othread;
+    bool othread_started;
+    pthread_mutex_t pending_lock;
+    struct sn_pending *pending;
+    size_t n_pending, cap_pending;
+    uint64_t next_token;
+    struct sn_ratelimit rl_fail;
+    struct sn_ratelimit rl_drop; /* when_full: drop */
+};
+
+/* One configured plugin instance as the core runs it: a head every kind
+ * has, then the runtime of its kind (the member named by kind; the others
+ * alias it and must not be read). */
 struct sn_instance {
     struct sn_pipeline *pl;
     const struct sn_inst_conf *conf;
@@ -43,45 +81,15 @@ struct sn_instance {
     void *state;
     bool started;
     char *state_path;
-    char labels[160]; /* instance="name" for metrics */
-
-    /* Inputs. */
-    pthread_t thread;
-    bool thread_started;
-    _Atomic bool stopping;
-    _Atomic bool finished;
-    struct sn_instance **parsers;
-    size_t n_parsers;
-    struct sn_ratelimit rl_reject;
-    struct sn_ratelimit rl_drop;
-    struct sn_ratelimit rl_detect; /* detectors: detect() failures */
+    char labels[160];      /* instance="name" for metrics */
+    _Atomic bool stopping; /* host->stopping(), asked by any kind */
 
     /* Detectors and outputs: the inputs they take events from (all when
      * n_only == 0). */
     struct sn_instance **only;
     size_t n_only;
 
-    /* Outputs. takes_incidents: fed by the incident relay through
-     * p->deliver, never by the workers. */
-    bool takes_incidents;
-    struct sn_relay *relay; /* while the relay runs (incident/relay.c) */
-    /* Set with relay by the incident layer that started it, so the
-     * pipeline forwards acknowledgements and frees the relay without
-     * including it (the include graph is one-way: pipeline <- incident;
-     * scripts/check-includes.sh). NULL while no relay was started. */
-    void (*relay_ack)(struct sn_relay *r, uint64_t token,
-                      enum sn_out_result result, const char *reason);
-    void (*relay_free)(struct sn_instance *out);
-    struct sn_queue q;
-    pthread_t othread;
-    bool othread_started;
-    pthread_mutex_t pending_lock;
-    struct sn_pending *pending;
-    size_t n_pending, cap_pending;
-    uint64_t next_token;
-    struct sn_ratelimit rl_fail;
-
-    /* Stage counters. */
+    /* Stage counters (NULL where the kind has none). */
     struct sn_counter *c_in;       /* records received (inputs) */
     struct sn_counter *c_parsed;   /* events parsed (inputs) */
     struct sn_counter *c_rejected; /* records rejected by parsers */
@@ -90,6 +98,14 @@ struct sn_instance {
     struct sn_counter *c_retry;    /* delivery retries (outputs) */
     struct sn_counter *c_failed;   /* events dead-lettered (outputs) */
     struct sn_counter *c_detect_errors; /* detect() not OK (detectors) */
+    /* host->detection_lost (detectors), by enum sn_loss */
+    struct sn_counter *c_lost[SN_LOSS_N];
+
+    union {
+        struct sn_input_rt input;
+        struct sn_detector_rt detector;
+        struct sn_output_rt output;
+    };
 };
 
 struct sn_worker {
@@ -113,6 +129,13 @@ struct sn_pipeline {
     _Atomic unsigned next_worker;
     _Atomic uint64_t next_batch_seq; /* batch sequence numbers (emit_seq) */
     struct sn_batch_pool *pool;
+    /* The ingest journal (borrowed from the daemon; NULL: off). With
+     * journal_replay, start replays it on a thread before inputs run. */
+    struct sn_journal *journal;
+    bool journal_replay;
+    pthread_t replay_thread;
+    bool replay_started;
+    _Atomic bool replay_stop;
     _Atomic bool aborting;
     /* Called (from an input thread) when every input has finished. */
     void (*on_inputs_done)(void *arg);
@@ -174,13 +197,29 @@ void sn_pipeline_free(struct sn_pipeline *pl);
 void sn_pipeline_reopen(struct sn_pipeline *pl);
 
 /* Internal between pipeline files. */
+/* replay.c: replay the journal on a thread of its own (inputs wait for
+ * it in input_main); sn_replay_join stops and joins it. */
+enum sn_status sn_replay_start(struct sn_pipeline *pl, struct sn_error *err);
+void sn_replay_join(struct sn_pipeline *pl);
 void *sn_worker_main(void *arg);
 void *sn_output_main(void *arg);
 void sn_worker_submit(struct sn_pipeline *pl, unsigned worker,
                       struct sn_batch *b);
 void sn_output_ack(struct sn_instance *out, uint64_t token,
                    enum sn_out_result result, const char *reason);
+/* Fill out->output.port from the output instance (its name, plugin,
+ * state and counters): once its init() ran, before a feeder plugs in. */
+void sn_output_port_init(struct sn_instance *out);
 
 extern const struct sn_host sn_host_table;
+
+/* The core's detection-loss counters, by enum sn_loss: registered per
+ * detector instance, added to by host->detection_lost, summed by
+ * GET /api/v1/health. */
+struct sn_loss_metric {
+    const char *name;
+    const char *help;
+};
+extern const struct sn_loss_metric sn_loss_metrics[SN_LOSS_N];
 
 #endif

@@ -29,7 +29,7 @@ log_reject(struct sn_instance *in, const struct sn_record *rec,
 {
     uint64_t suppressed = 0;
 
-    if (!sn_ratelimit_pass(&in->rl_reject, SN_LOG_RATE_MS, &suppressed))
+    if (!sn_ratelimit_pass(&in->input.rl_reject, SN_LOG_RATE_MS, &suppressed))
         return;
     sn_log_warn("input '%s': rejected record from %s (source offset %lld): "
                 "%s at byte %zu: %s%s",
@@ -46,8 +46,8 @@ parse_one(struct sn_instance *in, struct sn_event *ev, struct sn_arena *a)
     size_t offset = 0;
     const char *last = "no parser";
 
-    for (size_t p = 0; p < in->n_parsers; p++) {
-        struct sn_instance *ps = in->parsers[p];
+    for (size_t p = 0; p < in->input.n_parsers; p++) {
+        struct sn_instance *ps = in->input.parsers[p];
         enum sn_status rc;
 
         sn_event_reset(ev, a);
@@ -75,7 +75,7 @@ detect_failed(struct sn_instance *d, enum sn_status rc, size_t n)
     uint64_t suppressed = 0;
 
     sn_counter_add(d->c_detect_errors, 1);
-    if (sn_ratelimit_pass(&d->rl_detect, SN_LOG_RATE_MS, &suppressed))
+    if (sn_ratelimit_pass(&d->detector.rl_detect, SN_LOG_RATE_MS, &suppressed))
         sn_log_warn("detector '%s' failed on a batch of %zu events: %s "
                     "(counted in sentineld_detector_errors_total)%s",
                     d->name, n, sn_status_str(rc),
@@ -90,7 +90,7 @@ output_behind(struct sn_instance *o, size_t n)
     uint64_t suppressed = 0;
 
     sn_counter_add(o->c_dropped, n);
-    if (sn_ratelimit_pass(&o->rl_drop, SN_LOG_RATE_MS, &suppressed))
+    if (sn_ratelimit_pass(&o->output.rl_drop, SN_LOG_RATE_MS, &suppressed))
         sn_log_warn("output '%s' cannot keep up: %zu events dropped "
                     "(when_full: drop; counted in "
                     "sentineld_output_dropped_total)%s",
@@ -133,19 +133,24 @@ process(struct sn_worker *wk, struct sn_batch *b)
     /* Rendered here, on as many threads as there are workers, instead of
      * on each output's single thread; an event too large to render is
      * left for the output to report. */
+    /* Replayed records the outputs had before the restart rebuild the
+     * detectors' windows only (docs/journal.md). */
+    if (b->detect_only)
+        return;
     if (pl->render_json)
         for (size_t i = 0; i < b->n; i++)
             sn_event_render_json(&b->events[i], &wk->json);
     for (size_t i = 0; i < pl->n_insts; i++) {
         struct sn_instance *o = &pl->insts[i];
-        if (o->kind == SN_KIND_OUTPUT && o->othread_started && wants(o, in)) {
+        if (o->kind == SN_KIND_OUTPUT && o->output.othread_started &&
+            wants(o, in)) {
             if (o->conf->drop_when_full &&
-                sn_queue_len(&o->q) >= SN_OUTPUT_DROP_QUEUE) {
+                sn_queue_len(&o->output.q) >= SN_OUTPUT_DROP_QUEUE) {
                 output_behind(o, b->n);
                 continue;
             }
             atomic_fetch_add(&b->refs, 1);
-            sn_queue_push(&o->q, b);
+            sn_queue_push(&o->output.q, b);
         }
     }
 }

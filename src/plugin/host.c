@@ -71,6 +71,13 @@ h_counter_labels(struct sn_instance *in, const char *name, const char *labels,
 }
 
 static void
+h_detection_lost(struct sn_instance *in, enum sn_loss what, uint64_t n)
+{
+    if ((unsigned)what < SN_LOSS_N)
+        sn_counter_add(in->c_lost[what], n);
+}
+
+static void
 h_gauge_set(struct sn_counter *c, uint64_t v)
 {
     sn_gauge_set(c, v);
@@ -80,6 +87,12 @@ static uint64_t
 h_emit_seq(const struct sn_emitter *em)
 {
     return em->last_seq;
+}
+
+static bool
+h_journal_on(struct sn_instance *inst)
+{
+    return inst->pl->journal != NULL;
 }
 
 static void
@@ -316,4 +329,7 @@ const struct sn_host sn_host_table = {
     .counter_value = h_counter_value,
     .instance_name = h_instance_name,
     .http_query_at = sn_host_http_query_at,
+    .detection_lost = h_detection_lost,
+    .journal_on = h_journal_on,
+    .flush_sync = sn_emitter_flush_sync,
 };

@@ -68,6 +68,11 @@ struct sn_corr_spec {
     uint32_t escalate_after; /* 0: no escalation */
     enum sn_rule_severity escalate_to;
     uint64_t count;    /* threshold, distinct */
+    /* threshold, distinct: after firing, wait for the window (opened by
+     * the fired window's first event) to close before firing again
+     * (per_window, the default, as SEC's SingleWithThreshold), or fire
+     * at every further count matches (every_threshold). */
+    bool refire_every;
     const char *field; /* distinct, new_value */
     const struct sn_rule *steps[SN_CORR_MAX_STEPS];
     uint32_t n_steps;
@@ -245,6 +250,10 @@ enum sn_signal_state {
     SN_SIGNAL_FIRING = 0,
     SN_SIGNAL_RESOLVED, /* resolve_after elapsed, or an absent key is back */
     SN_SIGNAL_DEGRADED, /* state bounds forced eviction: detection is partial */
+    /* A fired window closed: count matches arrived in it after the
+     * firing signal (refire per_window); adds to the incident's counts,
+     * is not a new hit. */
+    SN_SIGNAL_UPDATE,
 };
 
 struct sn_corr_evidence {

@@ -14,8 +14,10 @@
 
 static const char magic[8] = { 'S', 'N', 'C', 'O', 'R', 'R', 0, 0 };
 /* 2: each key's origin (partition and source names) after its bytes.
- * Version 1 buffers are still read (their keys have no origin). */
-#define CKPT_VERSION     2
+ * 3: each key's fired window (refire per_window) after its flags.
+ * Version 1 buffers are still read (their keys have no origin), and 2
+ * (no fired window open). */
+#define CKPT_VERSION     3
 #define CKPT_VERSION_MIN 1
 /* Bytes of an origin's input or topic name. */
 #define NAME_MAX_LEN 1024
@@ -103,6 +105,10 @@ put_key(const struct sn_corr *c, const struct crule *cr, const struct ckey *k,
     PUT(b, k->suppressed, 8);
     PUT(b, k->n_seen, 8);
     PUT(b, k->firing | k->absent << 1 | k->has_signal << 2, 1);
+    PUT(b, k->fired_until, 8);
+    PUT(b, k->absorbed, 8);
+    PUT(b, k->absorbed_first, 8);
+    PUT(b, k->absorbed_last, 8);
     PUT(b, k->rn, 4);
     for (uint32_t i = 0; i < k->rn; i++) {
         const struct rent *re = sn_corr_at(k, i);
@@ -419,6 +425,14 @@ get_key(struct sn_corr *c, struct crule *cr, struct rd *r,
         w->firing = fl & 1;
         w->absent = (fl >> 1) & 1;
         w->has_signal = (fl >> 2) & 1;
+        w->fired_until = T_NONE;
+        w->absorbed = 0;
+        if (how->version >= 3) {
+            w->fired_until = (int64_t)get(r, 8);
+            w->absorbed = get(r, 8);
+            w->absorbed_first = (int64_t)get(r, 8);
+            w->absorbed_last = (int64_t)get(r, 8);
+        }
     }
     rn = (uint32_t)get(r, 4);
     if (rn > 100000000)

@@ -86,6 +86,12 @@ struct ckey {
     int64_t reset_t;          /* window restarted: older events do not count */
     int64_t last_signal;
     uint64_t hits, suppressed, n_seen;
+    /* threshold/distinct with refire per_window: the fired window runs
+     * to fired_until (T_NONE: none open); matches up to then are
+     * absorbed (weights summed, times absorbed_first..last) and reported
+     * by one update signal when it closes. */
+    int64_t fired_until, absorbed_first, absorbed_last;
+    uint64_t absorbed;
     bool firing, absent, has_signal;
     bool weighted; /* threshold: the ring holds an entry of weight > 1 */
     struct sn_corr_origin origin; /* of the last record that fed it */
@@ -243,6 +249,22 @@ void sn_corr_set_purge(struct ckey *k, int64_t since);
  * evidence (correlate_window.c; also the restore merge's evaluation). */
 void sn_corr_distinct_fire(struct sn_corr *c, struct crule *cr,
                            struct ckey *k);
+/* A threshold rule's window [first, last] of k holds count matches: one
+ * signal, then the window's events are spent (and with refire per_window
+ * the fired window opens). Feeding and the restore merge use it. */
+void sn_corr_threshold_fire(struct sn_corr *c, struct crule *cr, struct ckey *k,
+                            int64_t first, int64_t last, uint64_t count);
+/* refire per_window (correlate_window.c): true when an event at t falls
+ * in k's fired window and was absorbed (counted with weight w, nothing
+ * else changes); otherwise a fired window that t (or the watermark) has
+ * passed is closed first, its absorbed matches sent as one update
+ * signal. sn_corr_window_close does the closing alone (advance). */
+bool sn_corr_window_absorb(struct sn_corr *c, struct crule *cr, struct ckey *k,
+                           int64_t t, uint64_t w);
+void sn_corr_window_close(struct sn_corr *c, struct crule *cr, struct ckey *k,
+                          int64_t now);
+/* Count a match at t of weight w as absorbed by k's fired window. */
+void sn_corr_absorb(struct ckey *k, int64_t t, uint64_t w);
 
 /* correlate_signal.c: evidence and signals. */
 void sn_corr_slot_fill(const struct sn_corr *c, struct evslot *sl, int64_t t,
@@ -264,6 +286,8 @@ void sn_corr_hit(struct sn_corr *c, struct crule *cr, struct ckey *k,
                  struct sn_signal *sig);
 void sn_corr_resolve(struct sn_corr *c, struct crule *cr, struct ckey *k,
                      int64_t t);
+/* An update signal (SN_SIGNAL_UPDATE): emitted as is, not a hit. */
+void sn_corr_update(struct sn_corr *c, const struct sn_signal *sig);
 /* Report lost state (evictions, drops), at most once per interval. */
 void sn_corr_degraded(struct sn_corr *c, struct crule *cr);
 

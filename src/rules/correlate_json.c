@@ -11,7 +11,8 @@
 #include "rules/value.h"
 #include "rules/correlate.h"
 
-static const char *const states[] = { "firing", "resolved", "degraded" };
+static const char *const states[] = { "firing", "resolved", "degraded",
+                                      "update" };
 
 #define TRY(x) SN_JSON_TRY(x)
 
@@ -78,7 +79,15 @@ rule_text(struct sn_buf *b, const struct sn_rule *r)
             TRY(sn_buf_putc(b, ','));
         TRY(sn_json_str(b, r->tags[i], strlen(r->tags[i])));
     }
-    return SN_BUF_LIT(b, "],");
+    TRY(SN_BUF_LIT(b, "],"));
+    /* A Sigma rule's own metadata (status, falsepositives, references),
+     * so the incident shows what its authors said about it. */
+    if (r->sigma != NULL) {
+        TRY(sn_json_key(b, "sigma"));
+        TRY(sn_buf_append(b, r->sigma, strlen(r->sigma)));
+        TRY(sn_buf_putc(b, ','));
+    }
+    return SN_OK;
 }
 
 /* "source":{...}, of a record with a place in its source (an offset or

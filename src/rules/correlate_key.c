@@ -155,6 +155,7 @@ sn_corr_key_alloc(struct sn_corr *c)
     k->n_sfree = k->scap;
     k->last_t = T_NONE;
     k->reset_t = T_NONE;
+    k->fired_until = T_NONE;
     k->last_signal = T_NONE;
     k->rb_cur = T_NONE;
     k->fired_b = T_NONE;

@@ -120,21 +120,10 @@ eval_threshold(struct sn_corr *c, struct crule *cr, struct ckey *k)
         for (uint32_t i = 0; i + n <= k->rn; i++) {
             int64_t first = sn_corr_at(k, i)->t;
             int64_t last = sn_corr_at(k, i + n - 1)->t;
-            struct sn_signal sig;
 
             if (last - first > s->window_ns)
                 continue;
-            sn_corr_sig_init(c, cr, k, &sig, SN_SIGNAL_FIRING, last);
-            sig.count = n;
-            sig.threshold = n;
-            sig.first_ns = first;
-            sig.last_ns = last;
-            sn_corr_evidence_collect(c, k, first, last, &sig);
-            sn_corr_hit(c, cr, k, &sig);
-            while (k->rn > 0 && sn_corr_at(k, 0)->t <= last)
-                sn_corr_ring_pop_front(k, false);
-            k->reset_t = last;
-            sn_corr_evidence_reset(c, k);
+            sn_corr_threshold_fire(c, cr, k, first, last, n);
             fired = true;
             break;
         }
@@ -149,6 +138,35 @@ eval_distinct(struct sn_corr *c, struct crule *cr, struct ckey *k)
     sn_corr_set_purge(k, k->last_t - cr->spec->window_ns);
     if (k->set_n >= cr->spec->count)
         sn_corr_distinct_fire(c, cr, k);
+}
+
+/* refire per_window: one key, one fired window. Either side's open
+ * window holds for the merged key (the later end, the absorbed counts
+ * of both), so the other side's events inside it fire nothing again. */
+static void
+merge_fired_window(struct ckey *into, const struct ckey *from)
+{
+    if (from->fired_until == T_NONE)
+        return;
+    if (into->fired_until == T_NONE || from->fired_until > into->fired_until)
+        into->fired_until = from->fired_until;
+    if (from->absorbed == 0)
+        return;
+    if (into->absorbed == 0 || from->absorbed_first < into->absorbed_first)
+        into->absorbed_first = from->absorbed_first;
+    if (into->absorbed == 0 || from->absorbed_last > into->absorbed_last)
+        into->absorbed_last = from->absorbed_last;
+    into->absorbed += from->absorbed;
+}
+
+/* An event at t inside into's fired window: counted there (true). */
+static bool
+absorbed(struct ckey *into, int64_t t, uint64_t w)
+{
+    if (into->fired_until == T_NONE || t > into->fired_until)
+        return false;
+    sn_corr_absorb(into, t, w);
+    return true;
 }
 
 enum sn_status
@@ -174,6 +192,7 @@ sn_corr_key_merge(struct sn_corr *c, struct crule *cr, struct ckey *into,
         into->last_signal = from->last_signal;
     into->has_signal = into->has_signal || from->has_signal;
     into->firing = into->firing || from->firing;
+    merge_fired_window(into, from);
 
     switch (s->kind) {
     case SN_CORR_THRESHOLD: {
@@ -185,7 +204,7 @@ sn_corr_key_merge(struct sn_corr *c, struct crule *cr, struct ckey *into,
             return SN_ENOMEM;
         for (uint32_t i = 0; i < from->rn; i++) {
             int64_t t = sn_corr_at(from, i)->t;
-            if (t < since)
+            if (t < since || absorbed(into, t, 1))
                 continue;
             if (into->rn >= cr->max_events) {
                 /* The bound of a live key: the oldest event goes. */
@@ -205,7 +224,9 @@ sn_corr_key_merge(struct sn_corr *c, struct crule *cr, struct ckey *into,
             sn_corr_set_reserve(into, cr->max_events) != SN_OK)
             return SN_ENOMEM;
         for (uint32_t i = 0; i < from->set_cap; i++) {
-            if (from->set[i].h == 0 || from->set[i].t < since)
+            if (from->set[i].h == 0 || from->set[i].t < since ||
+                (s->kind == SN_CORR_DISTINCT &&
+                 absorbed(into, from->set[i].t, 1)))
                 continue;
             if (sn_corr_vset_find(into, from->set[i].h) == NULL &&
                 into->set_n >= cr->max_events) {

@@ -156,6 +156,12 @@ emit(struct sn_corr *c, const struct sn_signal *sig)
         sn_corr_chain_push(c, sig);
 }
 
+void
+sn_corr_update(struct sn_corr *c, const struct sn_signal *sig)
+{
+    emit(c, sig);
+}
+
 /* The condition held for k: count the hit, then signal unless suppressed
  * (an escalation breaks through suppression once). */
 void

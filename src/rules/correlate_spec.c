@@ -271,6 +271,32 @@ parse_distinct(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
         count(p, c, "distinct.count", 1, MAX_COUNT, &s->count);
 }
 
+/* refire: per_window (default) | every_threshold; threshold and
+ * distinct only (the other kinds fire once per condition already). */
+static void
+parse_refire(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
+{
+    static const char *const modes[] = { "per_window", "every_threshold" };
+
+    if (s->kind != SN_CORR_THRESHOLD && s->kind != SN_CORR_DISTINCT) {
+        err(p, v, "\"refire\" applies to threshold and distinct, not %s",
+            kind_names[s->kind]);
+        return;
+    }
+    if (!want_scalar(p, v, "refire"))
+        return;
+    if (strcmp(v->str, modes[0]) == 0 || strcmp(v->str, modes[1]) == 0) {
+        s->refire_every = strcmp(v->str, modes[1]) == 0;
+        return;
+    }
+    {
+        const char *best = sn_suggest(v->str, modes, 2);
+        err(p, v, "unknown refire \"%s\" (per_window, every_threshold)%s%s%s",
+            v->str, best ? "; did you mean \"" : "", best ? best : "",
+            best ? "\"?" : "");
+    }
+}
+
 static void
 parse_sequence(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
 {
@@ -457,6 +483,10 @@ fingerprint(const struct sn_corr_spec *s)
 
     h = fnv(h, nums, sizeof(nums));
     h = fnv(h, reals, sizeof(reals));
+    /* Only when set: the default leaves fingerprints (and so the
+     * checkpoints of earlier versions) as they were. */
+    if (s->refire_every)
+        h = fnv(h, "refire_every", 12);
     for (size_t i = 0; i < s->n_group_by; i++)
         h = fnv(h, s->group_by[i], strlen(s->group_by[i]) + 1);
     if (s->field != NULL)
@@ -478,7 +508,7 @@ sn_corr_spec_parse(const struct sn_ruleset *rs, const struct sn_rule *r,
     const struct sn_pair *kind_pair = NULL;
     const struct sn_node *window = NULL, *expected = NULL, *group = NULL;
     const struct sn_node *suppress = NULL, *resolve = NULL, *escalate = NULL;
-    const struct sn_node *lateness = NULL, *limits = NULL;
+    const struct sn_node *lateness = NULL, *limits = NULL, *refire = NULL;
     size_t kind = N_KINDS;
 
     memset(s, 0, sizeof(*s));
@@ -517,6 +547,8 @@ sn_corr_spec_parse(const struct sn_ruleset *rs, const struct sn_rule *r,
             lateness = pr->value;
         else if (strcmp(k, "limits") == 0)
             limits = pr->value;
+        else if (strcmp(k, "refire") == 0)
+            refire = pr->value;
     }
     if (group != NULL) {
         if (group->type == SN_NODE_SCALAR) {
@@ -545,12 +577,13 @@ sn_corr_spec_parse(const struct sn_ruleset *rs, const struct sn_rule *r,
     if (kind_pair == NULL) {
         /* Correlation options without a correlation are a mistake: say
          * which keys would give them meaning. */
-        const struct sn_node *orphan = window   ? window
+        const struct sn_node *orphan = window     ? window
                                        : suppress ? suppress
                                        : resolve  ? resolve
                                        : escalate ? escalate
                                        : lateness ? lateness
-                                                  : limits;
+                                       : limits   ? limits
+                                                  : refire;
         if (orphan == NULL) /* group_by alone keys match signals */
             return p.ok ? SN_DECLINED : SN_ECONFIG;
         err(&p, orphan,
@@ -637,6 +670,8 @@ sn_corr_spec_parse(const struct sn_ruleset *rs, const struct sn_rule *r,
     }
     if (limits != NULL)
         parse_limits(&p, limits, s);
+    if (refire != NULL)
+        parse_refire(&p, refire, s);
     if (expected != NULL)
         parse_expected(&p, expected, s);
     if (s->kind == SN_CORR_RATE && s->bucket_ns > 0 && s->warmup_ns > 0) {

@@ -98,6 +98,7 @@ check_key(struct sn_corr *c, struct crule *cr, struct ckey *k)
         }
         return;
     }
+    sn_corr_window_close(c, cr, k, wm);
     if (k->firing && s->resolve_ns && wm >= k->last_t + s->resolve_ns)
         sn_corr_resolve(c, cr, k, k->last_t + s->resolve_ns);
     if (sn_corr_key_reclaimable(c, cr, k)) {

@@ -85,9 +85,83 @@ weighted_window(struct ckey *k, uint32_t p, uint64_t n, int64_t window_ns,
     return false;
 }
 
+/* refire per_window: the fired window stays open until first + window;
+ * held events inside it (newer than the firing one, fed out of order)
+ * belong to it: they are absorbed, not the start of the next window. */
 static void
-threshold_fire(struct sn_corr *c, struct crule *cr, struct ckey *k,
-               int64_t first, int64_t last, uint64_t count)
+window_open(struct crule *cr, struct ckey *k, int64_t first)
+{
+    int64_t until = first + cr->spec->window_ns;
+
+    k->fired_until = until;
+    k->absorbed = 0;
+    k->absorbed_first = k->absorbed_last = T_NONE;
+    while (k->rn > 0 && sn_corr_at(k, 0)->t <= until) {
+        const struct rent *re = sn_corr_at(k, 0);
+        k->absorbed += weight_of(re);
+        if (k->absorbed_first == T_NONE)
+            k->absorbed_first = re->t;
+        k->absorbed_last = re->t;
+        sn_corr_ring_pop_front(k, false);
+    }
+    if (k->rn == 0)
+        k->weighted = false;
+}
+
+void
+sn_corr_window_close(struct sn_corr *c, struct crule *cr, struct ckey *k,
+                     int64_t now)
+{
+    struct sn_signal sig;
+
+    if (k->fired_until == T_NONE || now <= k->fired_until)
+        return;
+    /* Events up to the window's end belonged to it: a late one after the
+     * close is spent, not the start of another window. */
+    if (k->reset_t < k->fired_until + 1)
+        k->reset_t = k->fired_until + 1;
+    k->fired_until = T_NONE;
+    if (k->absorbed == 0)
+        return;
+    sn_corr_sig_init(c, cr, k, &sig, SN_SIGNAL_UPDATE, k->absorbed_last);
+    sig.count = k->absorbed;
+    sig.threshold = cr->spec->count;
+    sig.first_ns = k->absorbed_first;
+    sig.last_ns = k->absorbed_last;
+    sig.repeat = k->hits;
+    if (cr->spec->escalate_after && k->hits >= cr->spec->escalate_after)
+        sig.severity = cr->spec->escalate_to;
+    k->absorbed = 0;
+    sn_corr_update(c, &sig);
+}
+
+bool
+sn_corr_window_absorb(struct sn_corr *c, struct crule *cr, struct ckey *k,
+                      int64_t t, uint64_t w)
+{
+    if (k->fired_until == T_NONE)
+        return false;
+    if (t > k->fired_until) {
+        sn_corr_window_close(c, cr, k, t);
+        return false;
+    }
+    sn_corr_absorb(k, t, w);
+    return true;
+}
+
+void
+sn_corr_absorb(struct ckey *k, int64_t t, uint64_t w)
+{
+    k->absorbed += w;
+    if (k->absorbed_first == T_NONE || t < k->absorbed_first)
+        k->absorbed_first = t;
+    if (k->absorbed_last == T_NONE || t > k->absorbed_last)
+        k->absorbed_last = t;
+}
+
+void
+sn_corr_threshold_fire(struct sn_corr *c, struct crule *cr, struct ckey *k,
+                       int64_t first, int64_t last, uint64_t count)
 {
     struct sn_signal sig;
 
@@ -103,6 +177,8 @@ threshold_fire(struct sn_corr *c, struct crule *cr, struct ckey *k,
         sn_corr_ring_pop_front(k, false);
     k->reset_t = last;
     sn_corr_evidence_reset(c, k);
+    if (!cr->spec->refire_every)
+        window_open(cr, k, first);
 }
 
 static void
@@ -115,6 +191,9 @@ feed_threshold(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t t,
     uint32_t w = in->weight > 1 ? in->weight : 1;
     uint32_t p, lo, hi;
 
+    /* refire per_window: a match inside the fired window only counts. */
+    if (!s->refire_every && sn_corr_window_absorb(c, cr, k, t, w))
+        return;
     /* Events older than any window a future event could close. */
     if (!ring_make_room(c, cr, k, horizon, false))
         return;
@@ -129,8 +208,8 @@ feed_threshold(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t t,
         uint64_t sum;
 
         if (weighted_window(k, p, n, s->window_ns, &i, &j, &sum))
-            threshold_fire(c, cr, k, sn_corr_at(k, i)->t, sn_corr_at(k, j)->t,
-                           sum);
+            sn_corr_threshold_fire(c, cr, k, sn_corr_at(k, i)->t,
+                                   sn_corr_at(k, j)->t, sum);
         if (k->rn == 0)
             k->weighted = false;
         return;
@@ -146,7 +225,7 @@ feed_threshold(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t t,
         int64_t first = sn_corr_at(k, i)->t;
         int64_t last = sn_corr_at(k, i + (uint32_t)n - 1)->t;
         if (last - first <= s->window_ns) {
-            threshold_fire(c, cr, k, first, last, n);
+            sn_corr_threshold_fire(c, cr, k, first, last, n);
             return;
         }
     }
@@ -179,6 +258,8 @@ feed_distinct(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t t,
         cr->st.no_key++;
         return;
     }
+    if (!s->refire_every && sn_corr_window_absorb(c, cr, k, t, 1))
+        return;
     if (sn_corr_set_reserve(k, cr->max_events) != SN_OK) {
         drop_event(c, cr);
         return;
@@ -226,6 +307,8 @@ sn_corr_distinct_fire(struct sn_corr *c, struct crule *cr, struct ckey *k)
     k->set_n = 0;
     k->reset_t = k->last_t;
     sn_corr_evidence_reset(c, k);
+    if (!cr->spec->refire_every)
+        window_open(cr, k, first);
 }
 
 static void
@@ -390,6 +473,8 @@ feed_new_value(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t t,
         cr->st.no_key++;
         return;
     }
+    if (!s->refire_every && sn_corr_window_absorb(c, cr, k, t, 1))
+        return;
     if (sn_corr_set_reserve(k, cr->max_events) != SN_OK) {
         drop_event(c, cr);
         return;

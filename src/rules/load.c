@@ -42,13 +42,27 @@ static const char *const rule_keys[] = {
     "resolve_after",
     "allowed_lateness",
     "limits",
+    "refire",
     /* annotated sample lines, for `sentineld test` */
     "samples",
 };
 #define N_RULE_KEYS    (sizeof(rule_keys) / sizeof(rule_keys[0]))
 #define FIRST_KEPT_KEY 9
 
-static const char *const doc_keys[] = { "rules", "lists" };
+static const char *const doc_keys[] = { "rules", "lists", "sigma" };
+
+/* A document is one rule when it has any rule key, even without "id":
+ * a misspelt "di" then gets "did you mean "id"?" among the rule's keys,
+ * not every key of the rule reported unknown in a document of "rules"
+ * and "lists". */
+static bool
+is_rule_doc(const struct sn_node *doc)
+{
+    for (size_t i = 0; i < N_RULE_KEYS; i++)
+        if (sn_node_get(doc, rule_keys[i]) != NULL)
+            return true;
+    return false;
+}
 static const char *const severities[] = { "info", "low", "medium", "high",
                                           "critical" };
 
@@ -231,6 +245,31 @@ sn_load_unknown_key(struct builder *b, const struct sn_node *key, const char *wh
         diag(b, SN_DIAG_ERROR, key, "unknown key \"%s\" in %s", key->str, what);
 }
 
+/* A rule without "id": its unknown keys are reported (with what they
+ * may be a typo of), and "needs an id" only when none of them reads
+ * like a misspelt "id" ("di: ssh-2" is one mistake, not two). */
+static void
+missing_id(struct builder *b, const struct sn_node *n)
+{
+    bool typo_of_id = false;
+
+    for (size_t i = 0; i < n->n; i++) {
+        const struct sn_node *key = n->pairs[i].key;
+        const char *best;
+        bool known = false;
+
+        for (size_t k = 0; k < N_RULE_KEYS && !known; k++)
+            known = strcmp(key->str, rule_keys[k]) == 0;
+        if (known)
+            continue;
+        unknown_key(b, key, "a rule", rule_keys, N_RULE_KEYS);
+        best = sn_suggest(key->str, rule_keys, N_RULE_KEYS);
+        typo_of_id = typo_of_id || (best != NULL && strcmp(best, "id") == 0);
+    }
+    if (!typo_of_id)
+        diag(b, SN_DIAG_ERROR, n, "a rule needs an \"id\"");
+}
+
 /* ---- small validators
  * --------------------------------------------------------- */
 
@@ -271,8 +310,8 @@ sn_load_valid_field_name(const char *s)
     return seg > 0;
 }
 
-static bool
-valid_id(const char *s)
+bool
+sn_load_valid_id(const char *s)
 {
     if (*s == '\0')
         return false;
@@ -360,7 +399,39 @@ add_rule_node(struct builder *b, const struct sn_node *n,
     b->nodes[b->n_nodes].node = n;
     b->nodes[b->n_nodes].file = f;
     b->nodes[b->n_nodes].match = NULL;
+    b->nodes[b->n_nodes].sigma = false;
+    b->nodes[b->n_nodes].sigma_corr = false;
+    b->nodes[b->n_nodes].sigma_ls = NULL;
+    b->nodes[b->n_nodes].sigma_extract = NULL;
     b->n_nodes++;
+    return SN_OK;
+}
+
+/* A `sigma:` field mapping (docs/sigma.md); later ones override. */
+static enum sn_status
+add_sigma_map(struct builder *b, const struct sn_node *n,
+              const struct src_file *f)
+{
+    const struct sn_node **m;
+    const struct src_file **mf;
+    const struct src_file *was = b->file;
+    bool ok;
+
+    b->file = f; /* positions inside its scalars */
+    ok = sn_sigma_check_map(b, n);
+    b->file = was;
+    if (!ok)
+        return SN_OK;
+    m = realloc(b->sigma_maps, (b->n_sigma_maps + 1) * sizeof(*m));
+    if (m == NULL)
+        return SN_ENOMEM;
+    b->sigma_maps = m;
+    mf = realloc(b->sigma_map_files, (b->n_sigma_maps + 1) * sizeof(*mf));
+    if (mf == NULL)
+        return SN_ENOMEM;
+    b->sigma_map_files = mf;
+    m[b->n_sigma_maps] = n;
+    mf[b->n_sigma_maps++] = f;
     return SN_OK;
 }
 
@@ -377,7 +448,25 @@ scan_docs(struct builder *b, struct sn_rules_src *src)
              di++) {
             const struct sn_node *doc = f->y->docs[di];
 
-            if (doc->type == SN_NODE_MAP && sn_node_get(doc, "id") != NULL) {
+            /* A Sigma rule (docs/sigma.md): detection + logsource. */
+            if (doc->type == SN_NODE_MAP &&
+                sn_node_get(doc, "detection") != NULL &&
+                sn_node_get(doc, "logsource") != NULL) {
+                rc = add_rule_node(b, doc, f, &node_cap);
+                if (rc == SN_OK)
+                    b->nodes[b->n_nodes - 1].sigma = true;
+                continue;
+            }
+            if (doc->type == SN_NODE_MAP &&
+                sn_node_get(doc, "correlation") != NULL &&
+                sn_node_get(doc, "match") == NULL) {
+                rc = add_rule_node(b, doc, f, &node_cap);
+                if (rc == SN_OK)
+                    b->nodes[b->n_nodes - 1].sigma =
+                        b->nodes[b->n_nodes - 1].sigma_corr = true;
+                continue;
+            }
+            if (doc->type == SN_NODE_MAP && is_rule_doc(doc)) {
                 rc = add_rule_node(b, doc, f, &node_cap);
                 continue;
             }
@@ -409,8 +498,10 @@ scan_docs(struct builder *b, struct sn_rules_src *src)
                     }
                     for (size_t k = 0; k < p->value->n && rc == SN_OK; k++)
                         rc = add_rule_node(b, p->value->items[k], f, &node_cap);
+                } else if (strcmp(p->key->str, "sigma") == 0) {
+                    rc = add_sigma_map(b, p->value, f);
                 } else {
-                    unknown_key(b, p->key, "a rule document", doc_keys, 2);
+                    unknown_key(b, p->key, "a rule document", doc_keys, 3);
                 }
             }
         }
@@ -523,18 +614,23 @@ load_rule(struct builder *b, struct rule_node *rn, struct sn_rule *r)
     const struct sn_pair **kept;
     bool ok = true, has_title = false, has_sev = false;
 
+    if (rn->sigma_corr)
+        return sn_load_sigma_corr(b, rn, r);
+    if (rn->sigma)
+        return sn_load_sigma(b, rn, r);
+
     r->file = n->file;
     r->line = n->line;
     r->col = n->col;
     r->enabled = true;
     b->rule_id = NULL;
     if (idn == NULL) {
-        diag(b, SN_DIAG_ERROR, n, "a rule needs an \"id\"");
+        missing_id(b, n);
         return false;
     }
     if (want_string(b, idn, "id") == NULL)
         return false;
-    if (!valid_id(idn->str)) {
+    if (!sn_load_valid_id(idn->str)) {
         diag(b, SN_DIAG_ERROR, idn,
              "invalid rule id \"%s\" (letters, digits, "
              "'-', '_', '.')",
@@ -857,6 +953,21 @@ sn_ruleset_build(struct sn_rules_src *src, struct sn_ruleset **out,
     }
     if (rc == SN_OK)
         rc = check_duplicate_ids(&b);
+    /* Sigma correlations last: they are built from the rules they name
+     * (a stable partition: other rules keep their order). */
+    if (rc == SN_OK && b.n_nodes > 0) {
+        struct rule_node *t = malloc(b.n_nodes * sizeof(*t));
+        size_t w = 0;
+        if (t == NULL)
+            rc = SN_ENOMEM;
+        for (int pass = 0; t != NULL && pass < 2; pass++)
+            for (size_t i = 0; i < b.n_nodes; i++)
+                if (b.nodes[i].sigma_corr == (pass == 1))
+                    t[w++] = b.nodes[i];
+        if (t != NULL)
+            memcpy(b.nodes, t, b.n_nodes * sizeof(*t));
+        free(t);
+    }
     /* Pass 1: rule keys and extract entries. */
     for (size_t i = 0; rc == SN_OK && i < b.n_nodes; i++) {
         struct sn_rule *r = &rs->rules[rs->n_rules];
@@ -876,7 +987,10 @@ sn_ruleset_build(struct sn_rules_src *src, struct sn_ruleset **out,
     for (size_t i = 0; rc == SN_OK && i < rs->n_rules; i++) {
         struct sn_rule *r = &rs->rules[i];
 
-        b.file = b.nodes[i].file;
+        /* A Sigma rule's expression is our translation: its problems are
+         * reported at the detection, not at offsets of a text nobody
+         * wrote. */
+        b.file = b.nodes[i].sigma ? NULL : b.nodes[i].file;
         b.rule_id = r->id;
         compile_match(&b, &b.nodes[i], r);
         if (r->n_xfields + r->n_consts > rs->max_xfields)
@@ -898,6 +1012,8 @@ sn_ruleset_build(struct sn_rules_src *src, struct sn_ruleset **out,
         rc = assign_regex_classes(rs);
     free(b.nodes);
     free(b.known);
+    free(b.sigma_maps);
+    free(b.sigma_map_files);
     if (rc != SN_OK) {
         sn_ruleset_free(rs);
         return rc;

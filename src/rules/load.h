@@ -104,6 +104,10 @@ struct sn_rule {
     /* Literals the prefilter needs in msg (one of them); n_req 0: none. */
     struct sn_str *req;
     size_t n_req;
+    /* A Sigma rule: its metadata as a JSON object (status, level,
+     * logsource, falsepositives, references...), shown with its signals
+     * and on the rules route; NULL for native rules. */
+    const char *sigma;
     const char *file;
     int line, col;
 };

@@ -32,7 +32,9 @@ sn_rules_src_add_path(struct sn_rules_src *src, const char *path,
         size_t full = strlen(path) + l + 2;
         char **p;
 
-        if (l < 6 || strcmp(de->d_name + l - 5, ".yaml") != 0)
+        /* .yml too: Sigma rules are written so (docs/sigma.md). */
+        if (!(l >= 6 && strcmp(de->d_name + l - 5, ".yaml") == 0) &&
+            !(l >= 5 && strcmp(de->d_name + l - 4, ".yml") == 0))
             continue;
         p = realloc(names, (n + 1) * sizeof(*names));
         if (p == NULL)

@@ -9,7 +9,9 @@
 //   incident list (a new incident appears live within 2 s), incident
 //   (condition rows with values, window math in words, evidence, sequence
 //   timeline, delivery, audit trail that updates live), rules, audit,
-//   events (search, live tail), an unknown route, the UTC toggle, a viewer.
+//   events (search, live tail), an unknown route, the UTC toggle, a viewer;
+//   the incident page's "Download review" and the Reports page (#23), whose
+//   figures must be the API's report for the same period.
 // - Any page error or console error fails the run.
 // Waits use selectors, not waitForFunction: the console's CSP forbids the
 // eval that polling functions need. Prints TAP; screenshots go to ARTIFACTS.
@@ -83,7 +85,7 @@ async function noHorizontalScroll(page) {
 }
 
 (async () => {
-  console.log("1..43");
+  console.log("1..50");
   // Incidents from the daemon, before any page is open: a brute force
   // followed by a login (brute force, spray, login-after-brute-force).
   bruteForce("203.0.113.7", 12, true);
@@ -107,6 +109,9 @@ async function noHorizontalScroll(page) {
     (await Promise.all((await apiGet("/api/v1/plugins")).plugins
       .flatMap((p) => p.routes.filter((r) => r.method === "GET" && r.path.endsWith("/rules")))
       .map(async (r) => schemaOk("Rules", await apiGet(r.path))))).every(Boolean));
+  await step("the report and a review match the schema (Report, Review)", async () =>
+    schemaOk("Report", await apiGet("/api/v1/reports?group=week")) &&
+    schemaOk("Review", await apiGet("/api/v1/incidents/" + first.incidents[0].id + "/report?format=json")));
   await step("a schema check notices a document of another shape", async () =>
     check("Incident", Object.assign({}, first.incidents[0], { explanation: { trace: [] } })).length > 0);
 
@@ -144,6 +149,7 @@ async function noHorizontalScroll(page) {
         const med = await page.textContent("#ov-sev a[data-severity=medium] b");
         const high = await page.textContent("#ov-sev a[data-severity=high] b");
         await shot("overview");
+        if (!(Number(med) >= 2 && Number(high) >= 1)) console.log("# open incidents: medium " + med + ", high " + high);
         return Number(med) >= 2 && Number(high) >= 1 && await noHorizontalScroll(page);
       });
       await step(tag + ": the overview shows top rules, sources, inputs, backlog and detection health", async () => {
@@ -191,6 +197,29 @@ async function noHorizontalScroll(page) {
         const d = await page.textContent("#delivery tbody");
         return d.includes("alerts (out_file)") && d.includes("running");
       });
+      await step(tag + ": while an incident loads, the one left is not shown, nor its actions", async () => {
+        const l = (await apiGet("/api/v1/incidents?limit=50")).incidents;
+        const a = l.find((i) => i.status === "open");
+        const b = l.find((i) => i.title !== a.title);
+        await page.goto(U + "/#/incident/" + a.id);
+        await page.waitForSelector("#inc-head h1:has-text('" + a.title + "')");
+        await page.waitForSelector("#act-acknowledge");
+        /* Hold the next incident's document back, as a slow network would. */
+        let release;
+        const gate = new Promise((r) => { release = r; });
+        const url = "**/api/v1/incidents/" + b.id;
+        await page.route(url, async (r) => { await gate; await r.continue(); });
+        await page.goto(U + "/#/incident/" + b.id);
+        await sleep(300);
+        const headWhileLoading = await page.textContent("#inc-head");
+        const actionsWhileLoading = (await page.$$("#actions button")).length;
+        release();
+        await page.waitForSelector("#inc-head h1:has-text('" + b.title + "')");
+        await page.unroute(url);
+        if (headWhileLoading.includes(a.title) || actionsWhileLoading > 0)
+          console.log("# while loading: head '" + headWhileLoading + "', " + actionsWhileLoading + " action buttons");
+        return !headWhileLoading.includes(a.title) && actionsWhileLoading === 0;
+      });
       await step(tag + ": the live brute-force incident: evidence table and threshold math", async () => {
         /* The list in the previous step may show this address through
          * another rule's incident first: wait (bounded) until the daemon
@@ -206,8 +235,10 @@ async function noHorizontalScroll(page) {
         await page.waitForSelector("#evidence tbody tr:has-text('Failed password for invalid user')");
         const w = await page.textContent("#window");
         const ev = await page.$$eval("#evidence tbody tr", (r) => r.map((x) => x.textContent));
-        return w.startsWith("10 matching events for source.ip=" + liveIp + " within 2 min") &&
+        const good = w.startsWith("10 matching events for source.ip=" + liveIp + " within 2 min") &&
           w.includes("at least 10 fire the rule") && ev.length >= 2 && ev[0].includes("sshd");
+        if (!good) console.log("# window: " + w + "\n# evidence rows: " + ev.length + ": " + ev.slice(0, 2).join(" | "));
+        return good;
       });
       await step(tag + ": acknowledge asks for a reason and the audit row appears", async () => {
         await page.click("#act-acknowledge");
@@ -225,6 +256,38 @@ async function noHorizontalScroll(page) {
         await page.waitForSelector("#audit tbody tr:has-text('seen by omar " + tag + "')", { timeout: 3000 });
         await shot("incident-audit");
         return true;
+      });
+      await step(tag + ": Download review saves the incident's post-incident review", async () => {
+        const id = (await page.evaluate(() => location.hash)).split("/").pop();
+        await page.waitForSelector("#inc-review-md");
+        const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#inc-review-md")]);
+        const text = fs.readFileSync(await dl.path(), "utf8");
+        const r = await fetch(U + "/api/v1/incidents/" + id + "/report?format=md",
+          { headers: { Authorization: "Bearer " + process.env.OP_TOKEN } });
+        return dl.suggestedFilename() === "incident-" + id + ".md" && text === await r.text() &&
+          text.startsWith("# Post-incident review: SSH brute force") &&
+          text.includes("investigating from the console (" + tag + ")") && text.includes("seen by omar " + tag);
+      });
+      await step(tag + ": the Reports page shows the API's figures for its period", async () => {
+        await page.click("#nav a[data-view=reports]");
+        await page.waitForSelector("#reports-view[data-ready='1']");
+        await page.selectOption("#rp-group", "week");
+        await page.click("#rp-apply");
+        await page.waitForSelector("#reports-view[data-ready='1'] #rp-period:has-text('per week')");
+        const q = (await page.evaluate(() => location.hash)).split("?")[1];
+        const r = await apiGet("/api/v1/reports?" + q);
+        const cell = (sel) => page.textContent(sel);
+        const total = await cell("#rp-totals [data-k=incidents] b");
+        const acked = await cell("#rp-totals [data-k=acknowledged] b");
+        const bfRow = await page.$$eval("#rp-tta table[data-dim=by_rule] tbody tr",
+          (rows) => rows.map((x) => [...x.children].map((c) => c.textContent)));
+        const bf = r.time_to_acknowledge.by_rule.find((g) => g.key === "ssh-brute-force");
+        const vol = await page.$$eval("#rp-volume tbody tr", (rows) => rows.map((x) => x.children[0].textContent));
+        await shot("reports");
+        return Number(total) === r.totals.incidents && Number(acked) === r.totals.acknowledged &&
+          r.totals.acknowledged >= 1 && bf && bfRow.some((x) => x[0] === "ssh-brute-force" && Number(x[1]) === bf.n) &&
+          vol.length === r.volume.length && vol.every((d) => new Date(d + "T00:00:00Z").getUTCDay() === 1) &&
+          await noHorizontalScroll(page);
       });
       await step(tag + ": the rules page lists every loaded rule with kind and counts", async () => {
         const plugins = await apiGet("/api/v1/plugins");

@@ -10,7 +10,7 @@
 #   and severity.
 . "$SRCDIR/tests/integration/lib.sh"
 
-tap_plan 9
+tap_plan 10
 
 sp=$(free_port)
 hp=$(free_port)
@@ -95,5 +95,18 @@ assert d["degraded"] is True and d["keys_evicted"] >= 1, d
 ' "$health"
 check "/metrics counts the rule's evicted keys" \
     sh -c "curl -sf http://127.0.0.1:$hp/metrics | grep -Eq '^sentineld_plugin_corr_tight_brute_force_keys_evicted_total\{[^}]*\} [1-9]'"
+# /health reads what the detector reported to the core
+# (host->detection_lost), not the plugin's own metric names: the same
+# figure as the core's per-instance counter.
+curl -sf "http://127.0.0.1:$hp/metrics" >"$TMP/metrics"
+check "/health's keys_evicted is the core's sentineld_detection_keys_evicted_total" \
+    python3 -c '
+import json, re, sys
+h = json.loads(sys.argv[1])["detection"]["keys_evicted"]
+core = sum(int(v) for v in re.findall(
+    r"^sentineld_detection_keys_evicted_total\{[^}]*\} (\d+)$",
+    open(sys.argv[2]).read(), re.M))
+assert h >= 1 and core >= h, (core, h)  # metrics read after /health
+' "$health" "$TMP/metrics"
 stop_daemon
 tap_done

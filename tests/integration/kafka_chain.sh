@@ -8,9 +8,13 @@
 # cooperative-sticky assignment, as the example ships.
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/kafka_lib.sh"
+. "$SRCDIR/tests/integration/pglib.sh"
 tap_plan 7
 
 start_broker -b 3 -t sentineld.events:6 -t sentineld.alerts:1
+# The detector example keeps incidents and partition checkpoints in
+# PostgreSQL.
+pg_start || { not_ok "PostgreSQL starts"; exit 1; }
 N=300
 python3 -c "
 for i in range($N):
@@ -32,6 +36,7 @@ export SENTINELD_HTTP_LISTEN="127.0.0.1:$(free_port)"
 export SENTINELD_STATE_DIR="$TMP/det-state"
 export SENTINELD_RULES="$SRCDIR/conf/rules"
 export SENTINELD_MATCHES_FILE="$TMP/matches.json"
+export SENTINELD_PG_URL="$PG_URL"
 start_daemon "$SRCDIR/conf/examples/detector.yaml" "$TMP/det.log"
 DET=$DPID
 

@@ -75,6 +75,18 @@ wait_until() {
     wait_for "$t" eval "$1"
 }
 
+# within SECONDS COMMAND...: like wait_for, but bounded by the clock, not
+# by a count of tries: for a slow command (one that starts python3).
+within() {
+    _end=$(($(date +%s) + $1))
+    shift
+    while [ "$(date +%s)" -lt "$_end" ]; do
+        if "$@" 2>/dev/null; then return 0; fi
+        sleep 0.5
+    done
+    return 1
+}
+
 # start_daemon CONFIG LOG: run sentineld in the background, set DPID.
 start_daemon() {
     "$SENTINELD" run -c "$1" >"$2.out" 2>"$2" &

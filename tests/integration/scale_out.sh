@@ -37,6 +37,9 @@ rules:
           user: user.name
           ip: source.ip:ip
     threshold: {count: 10}
+    # Every 10 failures is a hit (each counted exactly once is what this
+    # test checks), not once per window.
+    refire: every_threshold
     window: 10m
     group_by: [source.ip]
     # Partitions reach a shard in any order: a source's lines stay in

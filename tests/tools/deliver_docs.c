@@ -264,7 +264,8 @@ find_output(struct sn_pipeline *pl, const char *name)
         struct sn_instance *in = &pl->insts[i];
         if (in->kind != SN_KIND_OUTPUT)
             continue;
-        if (name != NULL ? strcmp(in->name, name) == 0 : in->takes_incidents)
+        if (name != NULL ? strcmp(in->name, name) == 0
+                         : in->output.takes_incidents)
             return in;
     }
     return NULL;
@@ -364,7 +365,7 @@ main(int argc, char **argv)
     if (pl == NULL)
         goto out;
     out = find_output(pl, o.output);
-    if (out == NULL || !out->takes_incidents) {
+    if (out == NULL || !out->output.takes_incidents) {
         fprintf(stderr, "deliver_docs: %s: no output %s%s%s taking incidents\n",
                 o.config, o.output ? "'" : "", o.output ? o.output : "",
                 o.output ? "'" : "");

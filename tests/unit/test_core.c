@@ -136,6 +136,18 @@ SN_TEST(suggestions)
     CHECK(sn_suggest("zzzzzz", opts, 4) == NULL);
 }
 
+/* Two swapped neighbours are one typo (optimal string alignment), so a
+ * short key gets its suggestion: plain Levenshtein counts "di" 2 from
+ * "id", over the limit for a two-letter word. */
+SN_TEST(suggestions_count_a_swap_as_one_edit)
+{
+    static const char *const keys[] = { "in", "id", "title" };
+
+    CHECK_STR(sn_suggest("di", keys, 3), "id");
+    CHECK_STR(sn_suggest("ttile", keys, 3), "title");
+    CHECK(sn_suggest("xy", keys, 3) == NULL);
+}
+
 SN_TEST(ratelimit_counts_suppressed)
 {
     struct sn_ratelimit rl = { 0, 0 };
@@ -171,5 +183,6 @@ SN_TEST_MAIN(SN_T(arena_alignment_and_reset),
              SN_T(arena_keeps_regular_chunks), SN_T(arena_cap),
              SN_T(buf_limit), SN_T(json_escapes_and_utf8), SN_T(status_names),
              SN_T(durations_and_sizes), SN_T(suggestions),
+             SN_T(suggestions_count_a_swap_as_one_edit),
              SN_T(ratelimit_counts_suppressed),
              SN_T(backoff_equal_jitter_doubles_to_max))

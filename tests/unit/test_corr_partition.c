@@ -455,7 +455,7 @@ SN_TEST(format_1_and_newer)
     CHECK_EQ(sn_corr_restore(f.c, v9, sizeof(v1_ckpt)), SN_EINVAL);
     sn_corr_checkpoint_check(v9, sizeof(v1_ckpt), why, sizeof(why));
     CHECK_STR(why, "correlation checkpoint format 9 is newer than this "
-                   "build reads (1 to 2)");
+                   "build reads (1 to 3)");
     sn_corr_checkpoint_check("garbage!", 8, why, sizeof(why));
     CHECK_STR(why, "not a correlation checkpoint");
     free(v9);
@@ -496,7 +496,8 @@ SN_TEST(restored_keys_resolve_on_time)
  * partition's window of the same key (9 events; a topic keyed by host,
  * an attacker hitting several hosts): the 12 events are one window, the
  * threshold of 10 fires at the restore, once, as one engine fed all 12
- * in time order would have; the 2 left over count towards the next. */
+ * in time order would have; the 2 left over, in the fired window, are
+ * absorbed by it (refire per_window), as on that engine. */
 SN_TEST(restore_merges_and_fires_once)
 {
     struct fx a, b, ref;
@@ -531,11 +532,14 @@ SN_TEST(restore_merges_and_fires_once)
     CHECK_EQ(b.last.first_ns, ref.last.first_ns);
     CHECK_EQ(b.last.last_ns, ref.last.last_ns);
     CHECK_EQ(b.last.repeat, 1);
-    /* 2 left + 8 more: the second window fires on the 8th, as on ref. */
-    for (int i = 12; i < 20; i++) {
-        feed(&b, "t", 1, T0 + i * S, "203.0.113.9");
-        feed(&ref, "t", 0, T0 + i * S, "203.0.113.9");
+    /* 8 more inside the fired window (to T0 + 2m) fire nothing; after
+     * it closes, the second window fires on its 10th, as on ref. */
+    for (int i = 12; i < 40; i++) {
+        int64_t t = T0 + (i < 20 ? i : 100 + i) * S;
+        feed(&b, "t", 1, t, "203.0.113.9");
+        feed(&ref, "t", 0, t, "203.0.113.9");
         CHECK_EQ(b.n_firing, ref.n_firing);
+        CHECK_EQ(b.n_firing, (i < 30 ? 1 : 2)); /* T0 + 120s is in it */
     }
     CHECK_EQ(b.n_firing, 2);
     CHECK_EQ(b.last.count, 10);
@@ -544,6 +548,42 @@ SN_TEST(restore_merges_and_fires_once)
     fx_close(&a);
     fx_close(&b);
     fx_close(&ref);
+}
+
+/* refire per_window: the key fired here (its window open to T0 + 2m);
+ * another partition's ten events of it inside that window arrive by a
+ * restore: absorbed, not a second firing, and the update after the
+ * window carries them. */
+SN_TEST(restore_merge_keeps_fired_window)
+{
+    struct fx a, b;
+    struct sn_buf buf;
+    struct want_p p = { NULL, "t", 3 };
+    struct sn_corr_origin tag;
+
+    CHECK(fx_open(&a, th10, NULL));
+    CHECK(fx_open(&b, th10, NULL));
+    for (int i = 0; i < 10; i++)
+        feed(&b, "t", 1, T0 + i * S, "203.0.113.9");
+    CHECK_EQ(b.n_firing, 1);
+    for (int i = 0; i < 9; i++)
+        feed(&a, "t", 3, T0 + (20 + i) * S, "203.0.113.9");
+    CHECK_EQ(a.n_sigs, 0);
+    p.src = a.src;
+    sn_buf_init(&buf, 1 << 20);
+    CHECK_EQ(sn_corr_checkpoint_keys(a.c, want_p, &p, &buf), SN_OK);
+    tag = origin(&b, "t", 3);
+    CHECK_EQ(sn_corr_restore_keys(b.c, buf.data, buf.len, &tag), SN_OK);
+    feed(&b, "t", 3, T0 + 30 * S, "203.0.113.9");
+    CHECK_EQ(b.n_firing, 1);
+    CHECK_EQ(b.n_sigs, 1);
+    feed(&b, "t", 3, T0 + 121 * S, "203.0.113.9");
+    CHECK_EQ(b.n_sigs, 2);
+    CHECK_EQ(b.last.state, SN_SIGNAL_UPDATE);
+    CHECK_EQ(b.last.count, 10);
+    sn_buf_fini(&buf);
+    fx_close(&a);
+    fx_close(&b);
 }
 
 /* Under the threshold the merge only adds: 3 + 5 events, nothing fires
@@ -714,5 +754,6 @@ SN_TEST_MAIN(SN_T(sources_table), SN_T(drop_by_filter),
              SN_T(origins_survive_checkpoint), SN_T(format_1_and_newer),
              SN_T(restored_keys_resolve_on_time), SN_T(lru_sort_stable),
              SN_T(signal_source_json), SN_T(restore_merges_and_fires_once),
+             SN_T(restore_merge_keeps_fired_window),
              SN_T(restore_merges_below_threshold),
              SN_T(restore_merges_distinct))

@@ -209,12 +209,30 @@ SN_TEST(threshold_fires_and_restarts)
     CHECK_EQ(f.sigs.last.first_ns, T0);
     CHECK_EQ(f.sigs.last.last_ns, T0 + 30 * S);
     CHECK_EQ(f.sigs.last.n_first, 3);
-    /* The window restarted: two more do not fire, a third does. */
+    /* refire per_window (the default): the fired window runs to T0 + 2m;
+     * matches in it are absorbed, not fired on. */
     feed(&f, "brute", T0 + 31 * S, "e4", "source.ip=1.2.3.4", NULL);
     feed(&f, "brute", T0 + 32 * S, "e5", "source.ip=1.2.3.4", NULL);
-    CHECK_EQ(f.sigs.n, 1);
     feed(&f, "brute", T0 + 33 * S, "e6", "source.ip=1.2.3.4", NULL);
+    feed(&f, "brute", T0 + 120 * S, "e7", "source.ip=1.2.3.4", NULL);
+    CHECK_EQ(f.sigs.n, 1);
+    /* The first match after it closes the window (one update with the
+     * four absorbed) and starts the next one. */
+    feed(&f, "brute", T0 + 121 * S, "e8", "source.ip=1.2.3.4", NULL);
     CHECK_EQ(f.sigs.n, 2);
+    CHECK_EQ(f.sigs.last.state, SN_SIGNAL_UPDATE);
+    CHECK_EQ(f.sigs.last.count, 4);
+    CHECK_EQ(f.sigs.last.first_ns, T0 + 31 * S);
+    CHECK_EQ(f.sigs.last.last_ns, T0 + 120 * S);
+    CHECK_EQ(f.sigs.last.repeat, 1);
+    CHECK(f.sigs.n > 1 && strstr(f.sigs.json[1], "\"state\":\"update\"") &&
+          strstr(f.sigs.json[1], "\"count\":4,\"threshold\":3"));
+    feed(&f, "brute", T0 + 122 * S, "e9", "source.ip=1.2.3.4", NULL);
+    CHECK_EQ(f.sigs.n, 2);
+    feed(&f, "brute", T0 + 123 * S, "e10", "source.ip=1.2.3.4", NULL);
+    CHECK_EQ(f.sigs.n, 3);
+    CHECK_EQ(f.sigs.n_firing, 2);
+    CHECK_EQ(f.sigs.last.first_ns, T0 + 121 * S);
     CHECK_EQ(f.sigs.last.repeat, 2);
     CHECK(
         f.sigs.n > 0 &&
@@ -224,6 +242,58 @@ SN_TEST(threshold_fires_and_restarts)
                "\"medium\",\"time_ns\":1700000030000000000,\"title\":\"t\","
                "\"description\":null,\"tags\":[],\"key\":{\"source."
                "ip\":\"1.2.3.4\"},\"key_hash\":\""));
+    fx_close(&f);
+}
+
+/* refire: every_threshold keeps the window restarting after each hit. */
+SN_TEST(threshold_every_threshold)
+{
+    struct fx f;
+
+    CHECK(fx_open(&f, "rules:\n" RULE_HDR(
+                          "brute") "  group_by: [source.ip]\n"
+                                   "  window: 2m\n  threshold: {count: 3}\n"
+                                   "  refire: every_threshold\n"));
+    for (int i = 0; i < 9; i++)
+        feed(&f, "brute", T0 + i * S, NULL, "source.ip=1.2.3.4", NULL);
+    CHECK_EQ(f.sigs.n, 3);
+    CHECK_EQ(f.sigs.n_firing, 3);
+    CHECK_EQ(f.sigs.last.first_ns, T0 + 6 * S);
+    CHECK_EQ(f.sigs.last.repeat, 3);
+    fx_close(&f);
+}
+
+/* A key that goes quiet: advance closes its fired window and sends the
+ * update; distinct absorbs the same way. */
+SN_TEST(refire_per_window_advance_and_distinct)
+{
+    struct fx f;
+
+    CHECK(fx_open(
+        &f, "rules:\n" RULE_HDR(
+                "brute") "  group_by: [source.ip]\n"
+                         "  window: 1m\n  threshold: {count: 2}\n" RULE_HDR(
+                             "spray") "  group_by: [source.ip]\n  window: 1m\n"
+                                      "  distinct: {field: user, count: 2}\n"));
+    for (int i = 0; i < 5; i++)
+        feed(&f, "brute", T0 + i * S, NULL, "source.ip=a", NULL);
+    CHECK_EQ(f.sigs.n, 1);
+    sn_corr_advance(f.c, T0 + 59 * S);
+    CHECK_EQ(f.sigs.n, 1);
+    sn_corr_advance(f.c, T0 + 200 * S);
+    CHECK_EQ(f.sigs.n, 2);
+    CHECK_EQ(f.sigs.last.state, SN_SIGNAL_UPDATE);
+    CHECK_EQ(f.sigs.last.count, 3);
+    sigs_clear(&f.sigs);
+    feed(&f, "spray", T0 + 300 * S, NULL, "source.ip=b", "user=u1", NULL);
+    feed(&f, "spray", T0 + 301 * S, NULL, "source.ip=b", "user=u2", NULL);
+    feed(&f, "spray", T0 + 302 * S, NULL, "source.ip=b", "user=u3", NULL);
+    feed(&f, "spray", T0 + 303 * S, NULL, "source.ip=b", "user=u4", NULL);
+    CHECK_EQ(f.sigs.n_firing, 1);
+    feed(&f, "spray", T0 + 361 * S, NULL, "source.ip=b", "user=u5", NULL);
+    feed(&f, "spray", T0 + 362 * S, NULL, "source.ip=b", "user=u6", NULL);
+    CHECK_EQ(f.sigs.n_firing, 2);
+    CHECK_EQ(f.sigs.n, 3); /* firing, update (u3, u4), firing */
     fx_close(&f);
 }
 
@@ -308,13 +378,13 @@ SN_TEST(partitions_catch_up_in_chunks)
     feed(&f, "brute", T0 + 100 * S, NULL, "source.ip=c", NULL);
     CHECK_EQ(stats(&f, "brute").late_dropped, 2);
     /* The advance clock does not age partition 0's keys by partition
-     * 1's time: the window of key a is still open for an event within
-     * 2 minutes of its last. */
+     * 1's time: key a still takes events within 2 minutes of its last
+     * (after its fired window, which ran to T0 + 2m). */
     sn_corr_advance(f.c, T0 + 620 * S);
     feed_origin = (struct sn_corr_origin){ 1, 0 };
-    feed(&f, "brute", T0 + 30 * S, NULL, "source.ip=a", NULL);
-    feed(&f, "brute", T0 + 40 * S, NULL, "source.ip=a", NULL);
-    feed(&f, "brute", T0 + 50 * S, NULL, "source.ip=a", NULL);
+    feed(&f, "brute", T0 + 130 * S, NULL, "source.ip=a", NULL);
+    feed(&f, "brute", T0 + 140 * S, NULL, "source.ip=a", NULL);
+    feed(&f, "brute", T0 + 150 * S, NULL, "source.ip=a", NULL);
     CHECK_EQ(f.sigs.n, 3);
     CHECK_EQ(stats(&f, "brute").late_dropped, 2);
     feed_origin = (struct sn_corr_origin){ 0, -1 };
@@ -388,6 +458,7 @@ SN_TEST(suppression_and_escalation)
     CHECK(fx_open(
         &f, "rules:\n" RULE_HDR("b") "  group_by: [ip]\n"
                                      "  window: 1m\n  threshold: {count: 2}\n"
+                                     "  refire: every_threshold\n"
                                      "  suppress: 10m\n"
                                      "  escalate: {after: 3, to: critical}\n"));
     feed(&f, "b", T0, NULL, "ip=a", NULL);
@@ -921,16 +992,19 @@ struct ref_sig {
  * than watermark - lateness are dropped; a key's events at or before its
  * last fired window's end do not count; the rule fires when some n
  * events (in time order) span at most W; the window then restarts. */
+/* per_window (refire's default): the fired window runs to its first
+ * event + W; a key's events up to then count for nothing more (absorbed,
+ * or spent once a later one closed it). */
 static size_t
 reference(const struct ev *evs, const int *keys, size_t n_ev, uint64_t n,
-          int64_t w, int64_t late, struct ref_sig *out)
+          int64_t w, int64_t late, bool per_window, struct ref_sig *out)
 {
     static int64_t kept[8][4096];
     size_t nk[8] = { 0 }, n_out = 0;
-    int64_t reset[8], wm = INT64_MIN;
+    int64_t reset[8], until[8], wm = INT64_MIN;
 
     for (int k = 0; k < 8; k++)
-        reset[k] = INT64_MIN;
+        reset[k] = until[k] = INT64_MIN;
     for (size_t i = 0; i < n_ev; i++) {
         int k = keys[i];
         int64_t t = evs[i].t;
@@ -939,6 +1013,13 @@ reference(const struct ev *evs, const int *keys, size_t n_ev, uint64_t n,
             continue;
         if (t > wm)
             wm = t;
+        if (until[k] != INT64_MIN) {
+            if (t <= until[k])
+                continue;
+            if (reset[k] < until[k] + 1)
+                reset[k] = until[k] + 1;
+            until[k] = INT64_MIN;
+        }
         if (t < reset[k])
             continue;
         kept[k][nk[k]++] = t;
@@ -957,8 +1038,10 @@ reference(const struct ev *evs, const int *keys, size_t n_ev, uint64_t n,
                 out[n_out].first = kept[k][a];
                 out[n_out].last = last;
                 n_out++;
+                if (per_window)
+                    until[k] = kept[k][a] + w;
                 for (size_t b = 0; b < m; b++)
-                    if (kept[k][b] > last)
+                    if (kept[k][b] > (per_window ? until[k] : last))
                         kept[k][keep++] = kept[k][b];
                 nk[k] = keep;
                 reset[k] = last;
@@ -992,8 +1075,9 @@ SN_TEST(threshold_matches_reference)
             keys[i] = rand() % 5;
             evs[i].t = t - (rand() % 3 == 0 ? (rand() % 40) * S : 0);
         }
-        n_ref = reference(evs, keys, N, count, 30 * S, late, ref);
+        n_ref = reference(evs, keys, N, count, 30 * S, late, seed % 2, ref);
         CHECK(fx_open(&f, yaml));
+        spec(&f, "b")->refire_every = seed % 2 == 0;
         spec(&f, "b")->count = count;
         spec(&f, "b")->lateness_ns = late;
         for (size_t i = 0; i < N; i++) {
@@ -1080,6 +1164,29 @@ SN_TEST(diagnostics)
     /* group_by alone is allowed (it keys match signals); escalate is not. */
     CHECK(strstr(o, "bad.yaml:30:13: error: rule \"d\": correlation options "
                     "need one of threshold") != NULL);
+    free(o);
+}
+
+/* refire: a bad value and a kind it does not apply to, each at its
+ * file:line:col. */
+SN_TEST(diagnostics_refire)
+{
+    char *o = diags_of(
+        "rules:\n" RULE_HDR("a") "  window: 2m\n"
+                                 "  threshold: {count: 5}\n"
+                                 "  refire: per-window\n" RULE_HDR(
+                                     "b") "  sequence: [a, a]\n  window: 1m\n"
+                                          "  refire: per_window\n");
+
+    CHECK(o != NULL);
+    if (o == NULL)
+        return;
+    printf("%s", o);
+    CHECK(strstr(o, "bad.yaml:8:11: error: rule \"a\": unknown refire "
+                    "\"per-window\" (per_window, every_threshold); did you "
+                    "mean \"per_window\"?") != NULL);
+    CHECK(strstr(o, "bad.yaml:15:11: error: rule \"b\": \"refire\" applies "
+                    "to threshold and distinct, not sequence") != NULL);
     free(o);
 }
 
@@ -1340,31 +1447,32 @@ SN_TEST(threshold_weighted)
     CHECK(fx_open(&f, th_yaml));
     feed_weight = 2;
     feed(&f, "brute", T0, "w2", "source.ip=1.2.3.4", NULL);
-    CHECK_EQ(f.sigs.n, 0);
+    CHECK_EQ(f.sigs.n_firing, 0);
     feed_weight = 0;
     feed(&f, "brute", T0 + 10 * S, "e1", "source.ip=1.2.3.4", NULL);
-    CHECK_EQ(f.sigs.n, 1);
+    CHECK_EQ(f.sigs.n_firing, 1);
     CHECK_EQ(f.sigs.last.count, 3);
     CHECK_EQ(f.sigs.last.threshold, 3);
     CHECK_EQ(f.sigs.last.first_ns, T0);
     CHECK_EQ(f.sigs.last.last_ns, T0 + 10 * S);
-    /* Restarted: one more is not enough. */
+    /* Absorbed by the fired window (refire per_window). */
     feed(&f, "brute", T0 + 11 * S, "e2", "source.ip=1.2.3.4", NULL);
-    CHECK_EQ(f.sigs.n, 1);
+    CHECK_EQ(f.sigs.n_firing, 1);
     /* Weight outside the window does not count: 1 at +11s, 2 at +200s. */
     feed_weight = 2;
     feed(&f, "brute", T0 + 200 * S, "w2b", "source.ip=1.2.3.4", NULL);
-    CHECK_EQ(f.sigs.n, 1);
+    CHECK_EQ(f.sigs.n_firing, 1);
     feed_weight = 0;
     feed(&f, "brute", T0 + 201 * S, "e3", "source.ip=1.2.3.4", NULL);
-    CHECK_EQ(f.sigs.n, 2);
+    CHECK_EQ(f.sigs.n_firing, 2);
+    CHECK_EQ(f.sigs.n, 3); /* and the update of e2 */
     CHECK_EQ(f.sigs.last.count, 3);
     CHECK_EQ(f.sigs.last.first_ns, T0 + 200 * S);
     /* One summary over the threshold fires on its own, count = weight. */
     feed_weight = 7;
     feed(&f, "brute", T0 + 300 * S, "w7", "source.ip=5.6.7.8", NULL);
     feed_weight = 0;
-    CHECK_EQ(f.sigs.n, 3);
+    CHECK_EQ(f.sigs.n_firing, 3);
     CHECK_EQ(f.sigs.last.count, 7);
     fx_close(&f);
 }
@@ -1372,6 +1480,8 @@ SN_TEST(threshold_weighted)
 SN_TEST_MAIN(SN_T(long_and_short_keys_recycled),
              SN_T(threshold_fires_and_restarts), SN_T(sequence_fed_by_signals),
              SN_T(threshold_json_shape), SN_T(threshold_sliding_window),
+             SN_T(threshold_every_threshold), SN_T(diagnostics_refire),
+             SN_T(refire_per_window_advance_and_distinct),
              SN_T(lateness_and_out_of_order), SN_T(event_time_fallback),
              SN_T(suppression_and_escalation), SN_T(resolve_after),
              SN_T(distinct), SN_T(sequence), SN_T(sequence_out_of_order),

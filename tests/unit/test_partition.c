@@ -18,7 +18,7 @@
 #include "incident/partition.h"
 #include "incident/relay.h"
 #include "incident/store.h"
-#include "pipeline/pipeline.h"
+#include "pipeline/outport.h"
 #include "sn_test.h"
 
 static char dir[] = "/tmp/sn-partition-test.XXXXXX";
@@ -571,8 +571,7 @@ SN_TEST(the_relay_delivers_imported_versions)
     char pa[256], pb[256], err[256];
     struct sn_manager *a = manager(strcpy(pa, fresh()), &ma);
     struct sn_manager *b = manager(strcpy(pb, fresh()), &mb);
-    struct sn_plugin plugin = { 0 };
-    struct sn_instance out;
+    struct sn_outport out;
     struct sn_error e;
     struct sn_buf blob;
     struct seen sa;
@@ -584,12 +583,8 @@ SN_TEST(the_relay_delivers_imported_versions)
     CHECK_EQ(sn_manager_partition_export(a, &P3, &blob), SN_OK);
     sa = outbox(pa);
     memset(&out, 0, sizeof(out));
-    plugin.name = "out_test";
-    plugin.deliver = deliver;
-    out.p = &plugin;
     out.name = "t";
-    out.kind = SN_KIND_OUTPUT;
-    out.takes_incidents = true;
+    out.deliver = deliver;
     /* The output's cursor starts at the end of B's (empty) outbox. */
     CHECK_EQ(sn_relay_start(&out, b, mb, &e), SN_OK);
     CHECK_EQ(sn_manager_partition_import(b, &P3, blob.data, blob.len, err,

@@ -80,10 +80,11 @@ SN_TEST(ack_while_the_relay_stops)
     out.p = &plugin;
     out.name = "pending";
     out.kind = SN_KIND_OUTPUT;
-    out.takes_incidents = true;
+    out.output.takes_incidents = true;
+    sn_output_port_init(&out); /* as the pipeline does after init() */
     for (int i = 0; i < 40; i++) {
         pthread_t t;
-        CHECK_EQ(sn_relay_start(&out, m, metrics, &err), SN_OK);
+        CHECK_EQ(sn_relay_start(&out.output.port, m, metrics, &err), SN_OK);
         if (i == 0) {
             /* One version after the relay's new cursor, which no
              * acknowledgement ever advances: delivered again each time. */
@@ -95,13 +96,13 @@ SN_TEST(ack_while_the_relay_stops)
         nap_ms(5);
         /* No time to drain: the relay gives up on the pending batch
          * while acknowledgements keep coming. */
-        sn_relay_stop(&out, 0);
-        CHECK(out.relay != NULL);
+        sn_relay_stop(&out.output.port, 0);
+        CHECK(out.output.port.feeder != NULL);
         nap_ms(1);
         atomic_store(&acking, false); /* the output's stop() */
         pthread_join(t, NULL);
-        sn_relay_free(&out);
-        CHECK(out.relay == NULL);
+        sn_relay_free(&out.output.port);
+        CHECK(out.output.port.feeder == NULL);
     }
     sn_manager_free(m);
     sn_metrics_free(metrics);

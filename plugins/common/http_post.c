@@ -1,0 +1,288 @@
+/*
+ * HTTP POSTs through libcurl's multi interface; see http_post.h. Easy
+ * handles are kept in a pool and reset between requests, and connections
+ * live in the multi handle's cache, so a steady stream of notifications
+ * to one receiver reuses one TLS session instead of a handshake each.
+ */
+#include "http_post.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+/* The start of an error answer kept for the log line. */
+#define BODY_KEEP 120
+
+struct slot {
+    CURL *easy;
+    struct hp_req *r;
+    struct curl_slist *hdrs;
+    size_t got;
+    char body[BODY_KEEP];
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct hp_client {
+    struct hp_conf c;
+    CURLM *multi;
+    struct slot *slots;
+    size_t n_slots;
+};
+
+void
+hp_global_init(void)
+{
+    /* Thread-safe in libcurl >= 7.84 and idempotent; never undone: a
+     * cleanup while another instance still runs would break it. The
+     * NODELETE dlopen keeps libcurl (and its OpenSSL) loaded after this
+     * plugin is unloaded at a reload, as out_kafka does for librdkafka. */
+    (void)dlopen("libcurl.so.4", RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct hp_client *
+hp_client_new(const struct hp_conf *c)
+{
+    struct hp_client *cl = calloc(1, sizeof(*cl));
+
+    if (cl == NULL)
+        return NULL;
+    cl->c = *c;
+    cl->multi = curl_multi_init();
+    if (cl->multi == NULL) {
+        free(cl);
+        return NULL;
+    }
+    curl_multi_setopt(cl->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                      c->max_parallel > 0 ? c->max_parallel : 8L);
+    curl_multi_setopt(cl->multi, CURLMOPT_MAXCONNECTS,
+                      c->max_parallel > 0 ? c->max_parallel : 8L);
+    return cl;
+}
+
+void
+hp_client_free(struct hp_client *cl)
+{
+    if (cl == NULL)
+        return;
+    for (size_t i = 0; i < cl->n_slots; i++)
+        if (cl->slots[i].easy != NULL)
+            curl_easy_cleanup(cl->slots[i].easy);
+    free(cl->slots);
+    curl_multi_cleanup(cl->multi);
+    free(cl);
+}
+
+static size_t
+on_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+    struct slot *s = arg;
+    size_t len = size * nmemb, room = sizeof(s->body) - 1 - s->got;
+
+    if (room > 0) {
+        size_t k = len < room ? len : room;
+        memcpy(s->body + s->got, p, k);
+        s->got += k;
+    }
+    return len; /* the rest is read and dropped */
+}
+
+static bool
+grow_slots(struct hp_client *cl, size_t n)
+{
+    struct slot *ns;
+
+    if (n <= cl->n_slots)
+        return true;
+    ns = realloc(cl->slots, n * sizeof(*ns));
+    if (ns == NULL)
+        return false;
+    memset(ns + cl->n_slots, 0, (n - cl->n_slots) * sizeof(*ns));
+    cl->slots = ns;
+    cl->n_slots = n;
+    return true;
+}
+
+static bool
+setup(struct hp_client *cl, struct slot *s, struct hp_req *r)
+{
+    const struct hp_conf *c = &cl->c;
+
+    if (s->easy == NULL && (s->easy = curl_easy_init()) == NULL)
+        return false;
+    curl_easy_reset(s->easy);
+    s->r = r;
+    s->got = 0;
+    s->errbuf[0] = '\0';
+    s->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    for (const char *const *h = r->headers; h != NULL && *h != NULL; h++)
+        s->hdrs = curl_slist_append(s->hdrs, *h);
+    /* No "Expect: 100-continue" round trip for small bodies. */
+    s->hdrs = curl_slist_append(s->hdrs, "Expect:");
+    if (s->hdrs == NULL)
+        return false;
+    curl_easy_setopt(s->easy, CURLOPT_URL, r->url);
+    curl_easy_setopt(s->easy, CURLOPT_POST, 1L);
+    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, r->body);
+    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->len);
+    curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->hdrs);
+    curl_easy_setopt(s->easy, CURLOPT_USERAGENT, "sentineld");
+    curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->errbuf);
+    curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
+    curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)c->connect_timeout_ms);
+    curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+    /* Notifications go where they are configured to, never elsewhere. */
+    curl_easy_setopt(s->easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(s->easy, CURLOPT_SSL_VERIFYPEER, c->tls_verify ? 1L : 0L);
+    curl_easy_setopt(s->easy, CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L);
+    if (c->ca != NULL)
+        curl_easy_setopt(s->easy, CURLOPT_CAINFO, c->ca);
+    return true;
+}
+
+static void
+finish(struct slot *s, CURLcode rc)
+{
+    struct hp_req *r = s->r;
+
+    r->status = 0;
+    curl_easy_getinfo(s->easy, CURLINFO_TOTAL_TIME, &r->seconds);
+    if (rc != CURLE_OK) {
+        /* curl's message, cut to the room we have. */
+        snprintf(r->err, sizeof(r->err), "%.150s",
+                 s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
+    } else {
+        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &r->status);
+        s->body[s->got] = '\0';
+        for (size_t i = 0; i < s->got; i++)
+            if (s->body[i] == '\n' || s->body[i] == '\r')
+                s->body[i] = ' ';
+        snprintf(r->err, sizeof(r->err), "HTTP %ld%s%.100s", r->status,
+                 s->got ? ": " : "", s->body);
+    }
+    curl_slist_free_all(s->hdrs);
+    s->hdrs = NULL;
+    s->r = NULL;
+}
+
+void
+hp_perform(struct hp_client *cl, struct hp_req *reqs, size_t n)
+{
+    int running = 0;
+
+    if (!grow_slots(cl, n)) {
+        for (size_t i = 0; i < n; i++) {
+            reqs[i].status = 0;
+            snprintf(reqs[i].err, sizeof(reqs[i].err), "out of memory");
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct slot *s = &cl->slots[i];
+
+        if (!setup(cl, s, &reqs[i]) ||
+            curl_multi_add_handle(cl->multi, s->easy) != CURLM_OK) {
+            reqs[i].status = 0;
+            snprintf(reqs[i].err, sizeof(reqs[i].err),
+                     "cannot set the request up");
+            curl_slist_free_all(s->hdrs);
+            s->hdrs = NULL;
+            s->r = NULL;
+        }
+    }
+    do {
+        CURLMsg *m;
+        int left;
+
+        if (curl_multi_perform(cl->multi, &running) != CURLM_OK)
+            break;
+        while ((m = curl_multi_info_read(cl->multi, &left)) != NULL) {
+            struct slot *s = NULL;
+
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+            finish(s, m->data.result);
+            curl_multi_remove_handle(cl->multi, m->easy_handle);
+        }
+        if (running > 0)
+            curl_multi_poll(cl->multi, NULL, 0, 100, NULL);
+    } while (running > 0);
+    /* Anything still attached failed inside libcurl: give it a reason. */
+    for (size_t i = 0; i < n; i++) {
+        struct slot *s = &cl->slots[i];
+
+        if (s->r != NULL) {
+            curl_multi_remove_handle(cl->multi, s->easy);
+            finish(s, CURLE_FAILED_INIT);
+        }
+    }
+}
+
+enum sn_status
+hp_check_url(const char *url, const char *what, char *err, size_t err_len)
+{
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+        snprintf(err, err_len, "%s '%s' is not an http:// or https:// URL",
+                 what, url);
+        return SN_ECONFIG;
+    }
+    return SN_OK;
+}
+
+enum sn_status
+hp_headers_new(const struct sn_kvlist *h, const char ***out, char *err,
+               size_t err_len)
+{
+    const char **lines = calloc(h->n + 1, sizeof(char *));
+
+    *out = lines;
+    if (lines == NULL)
+        return SN_ENOMEM;
+    for (size_t i = 0; i < h->n; i++) {
+        size_t len = strlen(h->items[i].key) + strlen(h->items[i].value) + 3;
+        char *line;
+
+        /* A line break would smuggle in a header of the peer's choice. */
+        if (strpbrk(h->items[i].key, ": \t\r\n") != NULL ||
+            strpbrk(h->items[i].value, "\r\n") != NULL) {
+            snprintf(err, err_len,
+                     "header.%s: a header name has no ':' or blank and a "
+                     "value no line break",
+                     h->items[i].key);
+            return SN_ECONFIG;
+        }
+        if ((line = malloc(len)) == NULL)
+            return SN_ENOMEM;
+        snprintf(line, len, "%s: %s", h->items[i].key, h->items[i].value);
+        lines[i] = line;
+    }
+    return SN_OK;
+}
+
+void
+hp_headers_free(const char **headers)
+{
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        free((char *)headers[i]);
+    free(headers);
+}
+
+enum hp_verdict
+hp_verdict(const struct hp_req *r)
+{
+    if (r->status >= 200 && r->status < 300)
+        return HP_OK;
+    if (r->status == 0 || r->status == 408 || r->status == 425 ||
+        r->status == 429 || r->status >= 500)
+        return HP_RETRY;
+    return HP_REFUSED;
+}
