@@ -14,7 +14,12 @@
 # the feed's last position, how many were told of a drop or gap, and any
 # hole they were not told of. Then the ratios.
 #
-# usage: bench/live_feed_load.sh [clients [rate [seconds [repeat]]]]
+# A drop's warning says which side was slow (the client's socket full:
+# the clients did not read; room: the daemon did not write), and the
+# run-queue wait of the clients and of the control thread says whether
+# the machine starved either: both are printed per run with clients.
+#
+# usage: [UPDATE_INTERVAL=1m] bench/live_feed_load.sh [clients [rate [seconds [repeat]]]]
 # repeat (default 1) alternates the two runs that many times and reports
 # the median of each: on a shared machine other load moves single runs.
 # PERF=file records the daemon (perf record -g) during the last run with
@@ -33,7 +38,9 @@ LAST=$((NCPU - 1))
 export SENTINELD_PLUGIN_PATH=$B/.plugins
 tmp=$(mktemp -d)
 dpid= cpid=
-trap 'kill $dpid $cpid 2>/dev/null; [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
+# (|| true: under set -e a kill with nothing left to kill ended the trap,
+# and the script, with status 2 before the temp dir was removed.)
+trap 'kill $dpid $cpid 2>/dev/null || true; [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 metric() { # name{labels} -> value
     curl -s "http://127.0.0.1:$hp/metrics" | awk -v k="$1" \
@@ -44,6 +51,9 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$dpid/stat"; }
 # inputs, outputs and the incident manager are the other threads.
 ctl_ticks() { awk '{ print $14 + $15 }' "/proc/$dpid/task/$dpid/stat"; }
 hz=$(getconf CLK_TCK)
+# Seconds a task spent runnable but waiting for a CPU (schedstat's second
+# field, ns): how much the machine's other load starved it.
+waited() { awk '{ printf "%.2f", $2 / 1e9 }' "$1" 2>/dev/null || echo 0; }
 
 run() {
     clients=$1
@@ -51,14 +61,20 @@ run() {
     rm -rf "$tmp/state"; mkdir -p "$tmp/state"
     cat >"$tmp/c.yaml" <<EOC
 daemon: { state_dir: $tmp/state, log_level: warn }
-http: { listen: "127.0.0.1:$hp", rate_limit: 100000 }
+http: { listen: "127.0.0.1:$hp", rate_limit: 100000, feed_clients_per_token: 1024 }
 inputs:
   - { name: syslog, plugin: in_syslog, listen: ["tcp://127.0.0.1:$sp"] }
 detectors:
   - { name: rules, plugin: det_rules, rules: [$root/conf/rules] }
 outputs:
   - { name: o, plugin: out_null }
+# UPDATE_INTERVAL (default 0: every version delivered, the feed's worst
+# case; the daemon's default 1m batches hit-only updates and a 20 s run
+# then feeds the clients next to nothing).
+incidents: { update_interval: ${UPDATE_INTERVAL:-0} }
 EOC
+    # All the clients share one token (200 consoles of one user): lift
+    # the per-token feed cap (default 16) that would refuse the rest.
     tok=$("$B/sentineld" token create --name bench --role viewer -c "$tmp/c.yaml" 2>/dev/null)
     "$B/sentineld" run -c "$tmp/c.yaml" 2>"$tmp/log" &
     dpid=$!
@@ -88,6 +104,7 @@ EOC
         ppid=$!
     fi
     c0=$(cpu_ticks); k0=$(ctl_ticks)
+    kw0=$(waited "/proc/$dpid/task/$dpid/schedstat")
     t0=$(date +%s.%N)
     "$T/bench/loadgen" -p "$sp" -n "$MSGS" -c 2 -r "$RATE" -w 16384 \
         2>"$tmp/loadgen.out"
@@ -109,14 +126,25 @@ EOC
     # Then the feed: it polls the store every 100 ms.
     sleep 2
     c3=$(cpu_ticks); k3=$(ctl_ticks)
+    kw=$(python3 -c "print('%.2f' % ($(waited "/proc/$dpid/task/$dpid/schedstat") - $kw0))")
     res="no clients"
     if [ "$clients" -gt 0 ]; then
         last=$(curl -sN -m 1 -H "Authorization: Bearer $tok" \
             "http://127.0.0.1:$hp/api/v1/stream" 2>/dev/null |
             sed -n 's/^data: {"seq":\([0-9]*\)}.*/\1/p' | head -1)
         ccpu=$(awk -v hz="$hz" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$cpid/stat")
+        cw=$(waited "/proc/$cpid/schedstat")
         kill -TERM $cpid; wait $cpid || true; cpid=
         res="feed last seq $last; $(cat "$tmp/clients.out"); clients' CPU ${ccpu}s"
+        # Who was slow: the daemon's drop warning says whether the
+        # client's socket was full (the clients did not read) or had room
+        # (the daemon did not write); and how long each side waited for a
+        # CPU (the clients since they started, the control thread over
+        # the run).
+        np=$(grep -c 'the peer is not reading' "$tmp/log" || true)
+        nd=$(grep -c 'the daemon fell behind' "$tmp/log" || true)
+        res="$res
+    slow side: $np drops with the client's socket full (the clients did not read), $nd with room (the daemon did not write); waited for a CPU: clients ${cw}s, daemon control thread ${kw}s"
     fi
     dropped=$(metric sentineld_http_stream_dropped_total)
     kill $dpid; wait $dpid 2>/dev/null || true; dpid=

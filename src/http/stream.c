@@ -13,9 +13,11 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <linux/sockios.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -286,6 +288,28 @@ ws_read(struct bufferevent *bev, void *arg)
 
 /* --- fan-out ----------------------------------------------------------- */
 
+/* Which side made a client slow, from the kernel's send queue (unsent
+ * plus unacknowledged bytes): full, the peer stopped reading; with room,
+ * this daemon did not get to write what it had queued (its control
+ * thread fell behind). Said in the drop warning, so an operator (and
+ * bench/live_feed_load.sh) can tell a stalled client from a loaded
+ * daemon. Called only when a client is dropped. */
+static const char *
+slow_side(const struct client *c)
+{
+    int fd = bufferevent_getfd(c->bev), outq = 0, snd = 0;
+    socklen_t sl = sizeof(snd);
+
+    if (ioctl(fd, SIOCOUTQ, &outq) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, &sl) != 0)
+        return "send queue unknown";
+    /* Linux reports SO_SNDBUF doubled (bookkeeping included) and stops
+     * queueing well before it: half of it means full. */
+    return outq >= snd / 2 ? "the peer is not reading (its socket is full)"
+                           : "the socket has room (the daemon fell behind "
+                             "writing)";
+}
+
 static void
 drop(struct client *c)
 {
@@ -295,8 +319,10 @@ drop(struct client *c)
         "\n\n";
 
     sn_counter_add(c->st->c_dropped, 1);
-    sn_log_warn("http: live feed: dropping a slow %s client at seq %lld",
-                c->kind == C_SSE ? "SSE" : "WebSocket", (long long)c->seq);
+    sn_log_warn("http: live feed: dropping a slow %s client at seq %lld: "
+                "%zu bytes queued, %s",
+                c->kind == C_SSE ? "SSE" : "WebSocket", (long long)c->seq,
+                pending(c), slow_side(c));
     if (c->kind == C_SSE) {
         sse_write(c, sse_note, sizeof(sse_note) - 1);
         sse_end(c);

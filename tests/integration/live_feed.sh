@@ -5,7 +5,7 @@
 # and a client that stops reading is dropped (told, counted) while a
 # reading client keeps everything.
 . "$SRCDIR/tests/integration/lib.sh"
-tap_plan 12
+tap_plan 13
 
 SEED="$BUILDDIR/tests/tools/seed_incident"
 WS="python3 $SRCDIR/tests/integration/ws_client.py"
@@ -69,6 +69,10 @@ dropped() {
 }
 wait_for 30 dropped
 check "the drop is counted" dropped
+# The warning says which side was slow: this client stopped reading, so
+# its socket is full (a daemon that fell behind writing would say so).
+check "the drop warning names the side: the peer is not reading" \
+    grep -q 'dropping a slow WebSocket client at seq [0-9]*: [0-9]* bytes queued, the peer is not reading' "$TMP/log"
 touch "$TMP/go"
 wait "$SLOW"
 check "the slow client is told: close code 4001" grep -q '^close 4001 slow client' "$TMP/slow"
