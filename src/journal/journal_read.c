@@ -247,9 +247,10 @@ jn_recover(struct sn_journal *j, struct sn_error *err)
     closedir(dir);
     if (rc != SN_OK)
         return rc;
-    qsort(j->segs, j->n_segs, sizeof(*j->segs), cmp_u64);
-    if (j->n_segs > 0)
+    if (j->n_segs > 0) { /* an empty journal has no array (qsort(NULL)) */
+        qsort(j->segs, j->n_segs, sizeof(*j->segs), cmp_u64);
         j->first = j->segs[0];
+    }
     read_positions(j);
     if (j->n_segs > 0) {
         rc = check_tail(j, j->segs[j->n_segs - 1], err);
