@@ -124,10 +124,14 @@ diag "$(python3 "$TMP/incidents.py" "$TMP/inc.json" "$TMP/truth.txt")"
 curl -sf "http://127.0.0.1:$hp/metrics" >"$TMP/m1"
 metric() { awk -v m="$1" '$1 == m { v += $2 } END { print v + 0 }' "$2"; }
 diag "$(grep '^sentineld_journal' "$TMP/m1" | grep -v bucket | tr '\n' ' ')"
-check "/metrics: journal bytes, segments and fsync latency reported" \
-    test "$(metric sentineld_journal_bytes_total "$TMP/m1")" -gt 0 -a \
+# The journal's size and segments as gauges. The per-process append and
+# fsync counters can be 0 here: when the last restart came after rsyslog
+# had sent everything (a slow build, or rsyslog's resume interval), this
+# process only replayed; the fsync histogram must still be exported.
+check "/metrics: journal bytes, segments and the fsync latency histogram reported" \
+    test "$(metric sentineld_journal_bytes "$TMP/m1")" -gt 0 -a \
     "$(metric sentineld_journal_segments "$TMP/m1")" -ge 1 -a \
-    "$(metric sentineld_journal_fsync_microseconds_count "$TMP/m1")" -gt 0
+    "$(grep -c '^sentineld_journal_fsync_microseconds_count' "$TMP/m1")" -ge 1
 
 # Torn write: half of a real record appended to the last segment.
 kill -9 "$DPID"; wait "$DPID" 2>/dev/null
