@@ -229,7 +229,17 @@ async function noHorizontalScroll(page) {
           const l = await apiGet("/api/v1/incidents?rule=ssh-brute-force&limit=200");
           bf = l.incidents.find((i) => JSON.stringify(i.group_key).includes(liveIp));
         }
-        if (!bf) throw new Error("no ssh-brute-force incident for " + liveIp + " in the API after 20 s");
+        if (!bf) {
+          /* What the daemon did hold for the address, and whether it lost
+           * events (late, evicted, dropped): the next reader's first clue. */
+          const all = (await apiGet("/api/v1/incidents?limit=200")).incidents
+            .filter((i) => JSON.stringify(i.group_key).includes(liveIp))
+            .map((i) => i.rule_id + " hits " + i.hit_count);
+          const m = await (await fetch(U + "/metrics")).text();
+          const lost = m.split("\n").filter((l) => /^sentineld_(detection|input)_\w*(late|evict|drop)\w*/.test(l));
+          throw new Error("no ssh-brute-force incident for " + liveIp + " in the API after 20 s; its incidents: [" +
+            all.join(", ") + "]; " + lost.join("; "));
+        }
         await page.goto(U + "/#/incidents?rule=ssh-brute-force");
         await page.click("#incidents tbody tr[data-id='" + bf.id + "'] td.title a");
         await page.waitForSelector("#evidence tbody tr:has-text('Failed password for invalid user')");
