@@ -37,7 +37,10 @@ struct sn_relay {
     _Atomic bool aborting;   /* exit now (drain deadline passed) */
     _Atomic bool exited;
     bool joined;             /* sn_relay_stop done; sn_relay_free frees */
-    int64_t drain_until;     /* seq to reach when stopping */
+    /* Seq to reach when stopping: read by the relay's own thread when it
+     * first sees stopping (its store connection is not shared). */
+    _Atomic int64_t drain_until;
+    bool drain_set;
 
     struct sn_doc docs[BATCH_MAX];
     int64_t at[BATCH_MAX];
@@ -347,7 +350,16 @@ relay_main(void *arg)
     struct sn_relay *r = arg;
 
     while (!atomic_load(&r->aborting)) {
-        long n = read_batch(r);
+        long n;
+
+        if (atomic_load(&r->stopping) && !r->drain_set) {
+            /* What is committed now is delivered before the output stops.
+             * Read here, not by the stopping thread: two threads stepping
+             * one connection's statements crashed the daemon at stop. */
+            atomic_store(&r->drain_until, sn_store_last_seq(r->store));
+            r->drain_set = true;
+        }
+        n = read_batch(r);
 
         if (n < 0) {
             uint64_t suppressed = 0;
@@ -454,13 +466,10 @@ sn_relay_stop(struct sn_outport *out, int64_t drain_ms)
 {
     struct sn_relay *r = out->feeder;
     int64_t deadline = sn_clock_mono_ns() + drain_ms * SN_NS_PER_MS;
-    int64_t last;
 
     if (r == NULL || r->joined)
         return;
-    /* What is committed now is delivered before the output stops. */
-    last = sn_store_last_seq(r->store);
-    r->drain_until = last;
+    /* The relay's thread reads what to drain to (relay_main). */
     atomic_store(&r->stopping, true);
     for (;;) {
         struct timespec ts = { 0, 20 * 1000000L };
@@ -469,7 +478,8 @@ sn_relay_stop(struct sn_outport *out, int64_t drain_ms)
         if (sn_clock_mono_ns() > deadline && !atomic_load(&r->aborting)) {
             sn_log_warn("output '%s': stopping with %lld incident versions "
                         "undelivered (delivered after the restart)",
-                        out->name, (long long)(last - r->cursor));
+                        out->name,
+                        (long long)(atomic_load(&r->drain_until) - r->cursor));
             atomic_store(&r->aborting, true);
         }
         nanosleep(&ts, NULL);
