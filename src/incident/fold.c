@@ -16,6 +16,7 @@
 #include "incident/incident.h"
 #include "incident/incidents.h"
 #include "incident/partition.h"
+#include "incident/signal_wire.h"
 
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
@@ -577,7 +578,8 @@ sn_fold_prepare(struct json_tokener *tok, struct sn_scrub *scrub,
                 const char *json, size_t len, struct sn_fold_sig *sig,
                 struct sn_error *err)
 {
-    struct json_object *o, *key = NULL, *ev = NULL, *win = NULL, *v, *items;
+    struct json_object *o, *key = NULL, *ev = NULL, *v, *items;
+    struct sn_signal_wire w;
     const char *type, *rule, *state, *gk;
     size_t n, text = 0;
     char *at;
@@ -592,11 +594,10 @@ sn_fold_prepare(struct json_tokener *tok, struct sn_scrub *scrub,
         json_object_put(o);
         return SN_EINVAL;
     }
+    sn_signal_wire_read(o, &w);
     type = get_str(o, "type");
-    rule = get_str(o, "rule");
-    if (rule == NULL)
-        rule = get_str(o, "rule_id");
-    state = get_str(o, "state");
+    rule = w.has_rule ? w.rule : get_str(o, "rule_id");
+    state = w.has_state ? w.state : NULL;
     if ((type != NULL && strcmp(type, "signal") != 0) || rule == NULL ||
         rule[0] == '\0') {
         sn_error_set(err, "not a signal: %s", type == NULL || rule == NULL
@@ -618,21 +619,15 @@ sn_fold_prepare(struct json_tokener *tok, struct sn_scrub *scrub,
         json_object_put(o);
         return SN_EINVAL;
     }
-    sig->sev = get_str(o, "severity")
-                   ? sn_severity_parse(get_str(o, "severity"))
-                   : SN_SEV_MEDIUM;
-    sig->base = get_str(o, "base_severity")
-                    ? sn_severity_parse(get_str(o, "base_severity"))
-                    : sig->sev;
+    sig->sev = w.has_severity ? sn_severity_parse(w.severity) : SN_SEV_MEDIUM;
+    sig->base =
+        w.has_base_severity ? sn_severity_parse(w.base_severity) : sig->sev;
     if (sig->sev < 0)
         sig->sev = SN_SEV_MEDIUM;
-    sig->when = get_int(o, "time_ns", 0);
-    json_object_object_get_ex(o, "window", &win);
-    sig->first = win ? get_int(win, "first_ns", sig->when) : sig->when;
-    sig->last = win ? get_int(win, "last_ns", sig->when) : sig->when;
-    sig->count = win ? get_int(win, "count", 1) : 1;
-    if (sig->count < 1)
-        sig->count = 1;
+    sig->when = w.time_ns;
+    sig->first = w.has_first_ns ? w.first_ns : sig->when;
+    sig->last = w.has_last_ns ? w.last_ns : sig->when;
+    sig->count = w.has_count && w.count >= 1 ? w.count : 1;
     sig->quiet_ms = get_int(o, "quiet_ms", -1);
     if (sn_partition_sig_source(o, sig) != SN_OK) {
         json_object_put(o);

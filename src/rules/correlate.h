@@ -436,7 +436,10 @@ enum sn_status sn_corr_summary_json_fields(
     struct sn_buf *out, size_t start, const struct sn_rule_field_value *fields,
     size_t n_fields);
 
-/* One signal as a JSON object (docs/correlation.md has the shape). */
+/* "firing", "resolved", "degraded", "update". */
+const char *sn_signal_state_name(enum sn_signal_state st);
+/* One signal as a JSON object (docs/correlation.md has the shape; its
+ * scalar fields are listed in rules/signal_fields.h). */
 enum sn_status sn_signal_json(const struct sn_signal *sig, struct sn_buf *out);
 
 #endif

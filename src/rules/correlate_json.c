@@ -10,11 +10,40 @@
 #include "core/json.h"
 #include "rules/value.h"
 #include "rules/correlate.h"
-
-static const char *const states[] = { "firing", "resolved", "degraded",
-                                      "update" };
+#include "rules/signal_fields.h"
 
 #define TRY(x) SN_JSON_TRY(x)
+
+const char *
+sn_signal_state_name(enum sn_signal_state st)
+{
+    static const char *const states[] = { "firing", "resolved", "degraded",
+                                          "update" };
+
+    return (unsigned)st < sizeof(states) / sizeof(states[0]) ? states[st]
+                                                             : "unknown";
+}
+
+static enum sn_status
+put_STR(struct sn_buf *b, const char *v)
+{
+    return sn_json_str(b, v, strlen(v));
+}
+
+static enum sn_status
+put_INT(struct sn_buf *b, int64_t v)
+{
+    return sn_json_int(b, v);
+}
+
+/* "name":value, for each field of a list in signal_fields.h, comma
+ * separated (first: no comma before this one). */
+#define PUT_FIELD(name, type, value)                                           \
+    if (!first)                                                                \
+        TRY(sn_buf_putc(b, ','));                                              \
+    first = false;                                                             \
+    TRY(sn_json_key(b, #name));                                                \
+    TRY(put_##type(b, value));
 
 static enum sn_status
 num(struct sn_buf *b, double d)
@@ -134,29 +163,11 @@ enum sn_status
 sn_signal_json(const struct sn_signal *sig, struct sn_buf *b)
 {
     enum sn_status rc;
-    const char *kind = sn_corr_kind_name(sig->kind);
-    const char *sev = sn_rule_severity_name(sig->severity);
-    const char *base = sn_rule_severity_name(sig->base_severity);
-    const char *state = states[sig->state];
+    const struct sn_signal *s = sig;
+    bool first = false; /* after "type" */
 
-    TRY(SN_BUF_LIT(b, "{\"type\":\"signal\","));
-    TRY(sn_json_key(b, "rule"));
-    TRY(sn_json_str(b, sig->rule_id, strlen(sig->rule_id)));
-    TRY(sn_buf_putc(b, ','));
-    TRY(sn_json_key(b, "kind"));
-    TRY(sn_json_str(b, kind, strlen(kind)));
-    TRY(sn_buf_putc(b, ','));
-    TRY(sn_json_key(b, "state"));
-    TRY(sn_json_str(b, state, strlen(state)));
-    TRY(sn_buf_putc(b, ','));
-    TRY(sn_json_key(b, "severity"));
-    TRY(sn_json_str(b, sev, strlen(sev)));
-    TRY(sn_buf_putc(b, ','));
-    TRY(sn_json_key(b, "base_severity"));
-    TRY(sn_json_str(b, base, strlen(base)));
-    TRY(sn_buf_putc(b, ','));
-    TRY(sn_json_key(b, "time_ns"));
-    TRY(sn_json_int(b, sig->time_ns));
+    TRY(SN_BUF_LIT(b, "{\"type\":\"signal\""));
+    SN_SIGNAL_HEAD_FIELDS(PUT_FIELD)
     TRY(sn_buf_putc(b, ','));
     TRY(rule_text(b, sig->rule ? sig->rule
                      : sig->spec ? sig->spec->rule
@@ -207,29 +218,11 @@ sn_signal_json(const struct sn_signal *sig, struct sn_buf *b)
         h[18] = ',';
         TRY(sn_buf_append(b, h, sizeof(h)));
     }
-    TRY(sn_json_key(b, "repeat"));
-    TRY(sn_json_int(b, (int64_t)sig->repeat));
-    TRY(sn_buf_putc(b, ','));
-    TRY(sn_json_key(b, "suppressed"));
-    TRY(sn_json_int(b, (int64_t)sig->suppressed));
-    TRY(sn_buf_putc(b, ','));
-
-    TRY(sn_json_key(b, "window"));
-    TRY(sn_buf_putc(b, '{'));
-    TRY(sn_json_key(b, "length_ns"));
-    TRY(sn_json_int(b, sig->window_ns));
-    TRY(sn_buf_putc(b, ','));
-    TRY(sn_json_key(b, "count"));
-    TRY(sn_json_int(b, (int64_t)sig->count));
-    TRY(sn_buf_putc(b, ','));
-    TRY(sn_json_key(b, "threshold"));
-    TRY(sn_json_int(b, (int64_t)sig->threshold));
-    TRY(sn_buf_putc(b, ','));
-    TRY(sn_json_key(b, "first_ns"));
-    TRY(sn_json_int(b, sig->first_ns));
-    TRY(sn_buf_putc(b, ','));
-    TRY(sn_json_key(b, "last_ns"));
-    TRY(sn_json_int(b, sig->last_ns));
+    first = true;
+    SN_SIGNAL_COUNT_FIELDS(PUT_FIELD)
+    TRY(SN_BUF_LIT(b, ",\"window\":{"));
+    first = true;
+    SN_SIGNAL_WINDOW_FIELDS(PUT_FIELD)
     TRY(sn_buf_putc(b, '}'));
 
     if (sig->kind == SN_CORR_RATE && sig->state == SN_SIGNAL_FIRING) {
