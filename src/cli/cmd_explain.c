@@ -16,9 +16,7 @@
 #include <json-c/json.h>
 
 #include "core/buf.h"
-
-/* Input bigger than this is not a handful of incidents. */
-#define EXPLAIN_MAX_INPUT ((size_t)256 << 20)
+#include "core/limits.h"
 
 static void
 usage(FILE *f)
@@ -70,11 +68,11 @@ sn_cmd_explain(int argc, char **argv)
                 strerror(errno));
         return 1;
     }
-    sn_buf_init(&in, EXPLAIN_MAX_INPUT);
+    sn_buf_init(&in, SN_CLI_EXPLAIN_MAX_INPUT);
     while ((r = fread(chunk, 1, sizeof(chunk), f)) > 0)
         if (sn_buf_append(&in, chunk, r) != SN_OK) {
             fprintf(stderr, "sentineld explain: %s is larger than %zu MiB\n",
-                    path, EXPLAIN_MAX_INPUT >> 20);
+                    path, SN_CLI_EXPLAIN_MAX_INPUT >> 20);
             status = 1;
             break;
         }

@@ -34,10 +34,6 @@
 /* Output is written in blocks of about this many bytes. */
 #define OUT_FLUSH (64 * 1024)
 
-/* One printed line at most: a max_msg payload escaped at six bytes per
- * input byte (\u00XX), plus the keys. */
-#define OUT_MAX ((size_t)SN_RECORD_MAX * 6 + 4096)
-
 struct printer {
     struct sn_buf out;
     enum sn_status rc; /* first output error */
@@ -317,7 +313,7 @@ sn_cmd_frame(int argc, char **argv)
         fprintf(stderr, "sentineld frame: out of memory\n");
         return EXIT_FAILED;
     }
-    sn_buf_init(&pr.out, OUT_MAX);
+    sn_buf_init(&pr.out, SN_CLI_FRAME_OUT_MAX);
     pr.rc = SN_OK;
     rc = frame_fd(STDIN_FILENO, &f, &pr, chunk);
     /* What was framed before a read error is still printed. */

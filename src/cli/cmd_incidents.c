@@ -16,10 +16,9 @@
 #include "config/config.h"
 #include "core/buf.h"
 #include "cli/identity.h"
+#include "core/limits.h"
 #include "incident/incidents.h"
 #include "incident/review.h"
-
-#define OUT_MAX (64u * 1024 * 1024)
 
 struct opts {
     const char *config, *store, *status, *severity, *rule, *by, *reason;
@@ -309,7 +308,7 @@ sn_cmd_incidents(int argc, char **argv)
     if (open_read_only(path, &inc) != 0)
         return 1;
     sn_error_clear(&err);
-    sn_buf_init(&out, OUT_MAX);
+    sn_buf_init(&out, SN_CLI_INCIDENTS_OUT_MAX);
     if (strcmp(verb, "list") == 0) {
         struct sn_incident_query q = { 0 };
         q.status = o.status;
@@ -356,7 +355,7 @@ cmd_report(int argc, char **argv)
     if (open_read_only(path, &inc) != 0)
         return 1;
     sn_error_clear(&err);
-    sn_buf_init(&out, OUT_MAX);
+    sn_buf_init(&out, SN_CLI_INCIDENTS_OUT_MAX);
     if (sn_review_render(inc, o.id, fmt, &out, &err) != SN_OK) {
         fprintf(stderr, "sentineld: %s\n", err.msg);
         rc = 1;
@@ -421,7 +420,7 @@ sn_cmd_incident(int argc, char **argv)
         fprintf(stderr, "sentineld: %s\n", err.msg);
         return 1;
     }
-    sn_buf_init(&out, OUT_MAX);
+    sn_buf_init(&out, SN_CLI_INCIDENTS_OUT_MAX);
     if (sn_incidents_change(inc, o.id, &ch, &out, &err) != SN_OK) {
         fprintf(stderr, "sentineld: %s\n", err.msg);
         rc = 1;

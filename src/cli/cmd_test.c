@@ -28,6 +28,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/json.h"
+#include "core/limits.h"
 #include "core/status.h"
 #include "event/event.h"
 #include "rules/eval.h"
@@ -37,9 +38,6 @@
 #define EXIT_OK 0
 #define EXIT_FAILED 1 /* unreadable input, or samples that do not verify */
 #define EXIT_USAGE 2  /* bad arguments, or rules that do not compile */
-
-/* A sample annotation names at most this many rules and fields. */
-#define MAX_EXPECT 16
 
 enum fmt { FMT_AUTO, FMT_RFC5424, FMT_RFC3164, FMT_RAW };
 
@@ -52,9 +50,9 @@ struct expect_field {
 struct expect {
     bool active;   /* an annotation precedes the current line */
     bool exact;    /* `expect:`: exactly these rules */
-    const char *rules[MAX_EXPECT];
+    const char *rules[SN_CLI_MAX_EXPECT];
     size_t n_rules;
-    struct expect_field fields[MAX_EXPECT];
+    struct expect_field fields[SN_CLI_MAX_EXPECT];
     size_t n_fields;
     char text[1024]; /* storage the pointers above point into */
     int line;
@@ -64,7 +62,7 @@ struct expect {
  * (must not) raise a firing signal of those rules. */
 struct sexpect {
     bool active;
-    const char *pos[MAX_EXPECT], *neg[MAX_EXPECT];
+    const char *pos[SN_CLI_MAX_EXPECT], *neg[SN_CLI_MAX_EXPECT];
     size_t n_pos, n_neg;
     char text[1024];
     size_t used; /* of text */
@@ -236,11 +234,11 @@ parse_expect(struct expect *e, const char *line, size_t len, int lineno)
         char *eq = strchr(tok, '=');
 
         if (eq == NULL) {
-            if (strcmp(tok, "none") != 0 && e->n_rules < MAX_EXPECT)
+            if (strcmp(tok, "none") != 0 && e->n_rules < SN_CLI_MAX_EXPECT)
                 e->rules[e->n_rules++] = tok;
             continue;
         }
-        if (e->n_rules > 0 && e->n_fields < MAX_EXPECT) {
+        if (e->n_rules > 0 && e->n_fields < SN_CLI_MAX_EXPECT) {
             struct expect_field *f = &e->fields[e->n_fields++];
             const char *v = eq + 1;
             size_t vlen = strlen(v);
@@ -287,9 +285,9 @@ parse_sexpect(struct sexpect *e, const char *line, size_t len, int lineno)
              line + skip);
     e->used += strlen(p) + 1;
     while ((tok = next_token(&p)) != NULL) {
-        if (pos && e->n_pos < MAX_EXPECT)
+        if (pos && e->n_pos < SN_CLI_MAX_EXPECT)
             e->pos[e->n_pos++] = tok;
-        else if (!pos && e->n_neg < MAX_EXPECT)
+        else if (!pos && e->n_neg < SN_CLI_MAX_EXPECT)
             e->neg[e->n_neg++] = tok;
     }
     return true;
@@ -563,9 +561,8 @@ test_line(struct test *t, const char *file, int lineno, const char *p,
 
 /* Lines are cut out of large read() chunks instead of getline: one
  * syscall per READ_CHUNK bytes and no per-line copy. A line longer than
- * LINE_MAX_BYTES is an error (the file is not a log). */
+ * SN_CLI_LINE_MAX is an error (the file is not a log). */
 #define READ_CHUNK     (1u << 20)
-#define LINE_MAX_BYTES (64u << 20)
 
 static void
 one_line(struct test *t, const char *path, int lineno, char *line, size_t len,
@@ -614,9 +611,9 @@ test_file(struct test *t, const char *path)
         if (have == cap) {
             /* A line fills the buffer: grow it, up to the bound. */
             char *nb;
-            if (cap >= LINE_MAX_BYTES) {
+            if (cap >= SN_CLI_LINE_MAX) {
                 fprintf(stderr, "sentineld test: %s:%d: line longer than "
-                        "%u bytes\n", path, lineno + 1, LINE_MAX_BYTES);
+                        "%u bytes\n", path, lineno + 1, SN_CLI_LINE_MAX);
                 status = EXIT_FAILED;
                 break;
             }

@@ -11,9 +11,6 @@
 #include "syslog/rfc5424.h"
 #include "syslog/timestamp.h"
 
-/* Nesting depth for JSON input: the schema has three levels (sd). */
-#define JSON_MAX_DEPTH 8
-
 static enum sn_status
 set_error(struct sn_parse_error *err, const char *reason, size_t offset)
 {
@@ -161,7 +158,7 @@ static enum sn_status
 parse_json(const char *p, size_t len, struct sn_arena *arena,
            struct sn_syslog_msg *m, struct sn_parse_error *err)
 {
-    struct json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
+    struct json_tokener *tok = json_tokener_new_ex(SN_CLI_JSON_MAX_DEPTH);
     json_object *o;
     enum json_tokener_error jerr;
     enum sn_status rc = SN_OK;

@@ -9,10 +9,8 @@
 
 #include "cli/explain_render.h"
 #include "core/buf.h"
+#include "core/limits.h"
 #include "rules/correlate.h"
-
-/* Fired rules remembered for the current line (annotations name few). */
-#define LINE_FIRED_MAX 32
 
 /* A kept signal: its JSON at off in the store (NUL-terminated), and
  * where its line was. Signals are kept whole for the end of the run, so
@@ -41,7 +39,7 @@ struct sn_test_corr {
     const struct sn_rule_event *rev;
     struct sn_rules_scratch *sc;
     const struct sn_rule *cur;
-    const char *fired[LINE_FIRED_MAX];
+    const char *fired[SN_CLI_LINE_FIRED_MAX];
     size_t n_fired;
     struct sn_buf json, trace, sum;
     int64_t now_ns; /* arrival time of lines without a timestamp */
@@ -124,7 +122,7 @@ on_signal(void *arg, const struct sn_signal *sig)
         return;
     tc->n_sigs++;
 fired:
-    if (sig->state == SN_SIGNAL_FIRING && tc->n_fired < LINE_FIRED_MAX)
+    if (sig->state == SN_SIGNAL_FIRING && tc->n_fired < SN_CLI_LINE_FIRED_MAX)
         tc->fired[tc->n_fired++] = sig->rule_id;
 }
 

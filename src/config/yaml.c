@@ -31,9 +31,6 @@ struct loader {
     bool alias_overflow;
 };
 
-/* Nesting deeper than this is not a hand-written config. */
-#define MAX_DEPTH 64
-
 static char *
 arena_strndup(struct sn_arena *a, const char *s, size_t n)
 {
@@ -264,11 +261,11 @@ convert(struct loader *l, yaml_node_t *yn)
 
     if (l->alias_overflow || !count_alias_node(l, yn, &entered))
         return NULL;
-    if (++l->depth > MAX_DEPTH) {
+    if (++l->depth > SN_CONFIG_MAX_DEPTH) {
         sn_diags_add(l->d, SN_DIAG_ERROR, l->y->file,
                      (int)yn->start_mark.line + 1,
                      (int)yn->start_mark.column + 1,
-                     "nesting deeper than %d levels", MAX_DEPTH);
+                     "nesting deeper than %d levels", SN_CONFIG_MAX_DEPTH);
         l->depth--;
         l->in_alias -= entered;
         return NULL;

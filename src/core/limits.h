@@ -72,4 +72,91 @@ _Static_assert(SN_BATCH_ARENA_CHUNK >= 64 * 1024, "arena chunk too small");
  * SN_STREAM_CLIENT_BUF_MAX bytes, so this bounds the feed's memory. */
 #define SN_STREAM_CLIENTS_MAX 1024
 
+/* YAML nesting: deeper than this is not a hand-written config. */
+#define SN_CONFIG_MAX_DEPTH 64
+
+/* RFC 5424 6: the header fields' and SD-NAME's maximum lengths (the RFC's
+ * numbers). */
+#define SN_RFC5424_HOSTNAME_MAX 255
+#define SN_RFC5424_APPNAME_MAX 48
+#define SN_RFC5424_PROCID_MAX 128
+#define SN_RFC5424_MSGID_MAX 32
+#define SN_RFC5424_SDNAME_MAX 32
+
+/* Console file size: the console is a handful of small files; anything
+ * larger is not ours. */
+#define SN_HTTP_STATIC_FILE_MAX (4u << 20)
+
+/* Bytes of one page of the audit API: 500 entries of a few KiB, with room. */
+#define SN_HTTP_AUDIT_PAGE_MAX (8u << 20)
+
+/* HTTP servers in one process, the size of conns.c's table: the daemon
+ * runs one, the unit tests a few. */
+#define SN_HTTP_LISTENERS_MAX 4
+
+/* Bytes of one rendered report: a month of incidents summarised, far below
+ * this. */
+#define SN_HTTP_REPORT_MAX (64u << 20)
+
+/* An audit reason and an owner are prose and a name for humans, not
+ * documents. */
+#define SN_INCIDENT_REASON_MAX 4096
+#define SN_INCIDENT_OWNER_MAX 128
+
+/* Event outputs' and incident relays' RETRY backoff (core/backoff.h): 100 ms
+ * lets a blip pass at once, 30 s keeps a down peer from being hammered. */
+#define SN_OUTPUT_BACKOFF_MIN_MS 100
+#define SN_OUTPUT_BACKOFF_MAX_MS 30000
+
+/* Incident documents per deliver(): amortises an output's round trip without
+ * holding much. */
+#define SN_RELAY_BATCH_MAX 256
+
+/* Rows per page of incident and audit listings: a page a person reads, not
+ * an export. */
+#define SN_INCIDENT_LIST_MAX 500
+
+/* One incident document: a few KiB; evidence is bounded by the manager. */
+#define SN_INCIDENT_DOC_MAX (4u * 1024 * 1024)
+
+/* An incident document plus its history: a few MiB at most. */
+#define SN_INCIDENT_REVIEW_DOC_MAX (64u * 1024 * 1024)
+
+/* One signal's JSON: a few KiB; more is a detector bug, not data to store. */
+#define SN_SIGNAL_MAX (1024 * 1024)
+
+/* The incident store's retry backoff: a busy or full disk is retried soon,
+ * and at least every 5 s so signals wait little once it clears. */
+#define SN_STORE_RETRY_MIN_MS 100
+#define SN_STORE_RETRY_MAX_MS 5000
+
+/* Incident outputs whose cursors the manager writes (more save their own). */
+#define SN_MANAGER_CURSORS_MAX 64
+
+/* PII scrub patterns and kept keys: a hand-written policy names a few dozen. */
+#define SN_SCRUB_MAX_PATTERNS 64
+#define SN_SCRUB_MAX_KEEP 128
+
+/* `sentineld test`: fired rules remembered per line, and rules and fields
+ * one sample annotation names (annotations name few). */
+#define SN_CLI_LINE_FIRED_MAX 32
+#define SN_CLI_MAX_EXPECT 16
+
+/* A line of `sentineld test` input: longer means the file is not a log. */
+#define SN_CLI_LINE_MAX (64u << 20)
+
+/* Output of one `sentineld incidents` command: a listing or a document with
+ * history. */
+#define SN_CLI_INCIDENTS_OUT_MAX (64u * 1024 * 1024)
+
+/* One `sentineld frame` line: a record escaped at six bytes per input byte
+ * (\\u00XX), plus the keys. */
+#define SN_CLI_FRAME_OUT_MAX ((size_t)SN_RECORD_MAX * 6 + 4096)
+
+/* Nesting of `sentineld parse` JSON input: the schema has three levels (sd). */
+#define SN_CLI_JSON_MAX_DEPTH 8
+
+/* Input of `sentineld explain`: bigger is not a handful of incidents. */
+#define SN_CLI_EXPLAIN_MAX_INPUT ((size_t)256 << 20)
+
 #endif

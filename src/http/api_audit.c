@@ -7,13 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/time_parse.h"
 #include "http/http_int.h"
 #include "incident/audit.h"
 #include "incident/incidents.h"
-
-#define PAGE_MAX_BYTES (8u << 20)
 
 void
 sn_http_audit(struct sn_req *rq, const char *action, const char *target,
@@ -101,7 +100,7 @@ sn_api_audit_list(struct sn_req *rq)
                        "the incident store cannot be opened: %s", err.msg);
         return;
     }
-    sn_buf_init(&b, PAGE_MAX_BYTES);
+    sn_buf_init(&b, SN_HTTP_AUDIT_PAGE_MAX);
     if (sn_incidents_audit_json(inc, &q, &b, &err) != SN_OK)
         sn_reply_error(rq, 500, "store_error", "%s", err.msg);
     else {

@@ -13,15 +13,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/time_parse.h"
 #include "http/http_int.h"
 #include "http/stream.h"
 #include "incident/incidents.h"
-
-/* An audit reason is prose for humans, not a document. */
-#define REASON_MAX 4096
-#define OWNER_MAX  128
 
 struct sn_incidents *
 sn_http_store(struct sn_http *h, struct sn_error *err)
@@ -261,11 +258,11 @@ parse_action_body(struct sn_req *rq, enum sn_incident_action act,
         json_object_put(o);
         return false;
     }
-    if (strlen(*reason) > REASON_MAX ||
-        (*owner != NULL && strlen(*owner) > OWNER_MAX)) {
+    if (strlen(*reason) > SN_INCIDENT_REASON_MAX ||
+        (*owner != NULL && strlen(*owner) > SN_INCIDENT_OWNER_MAX)) {
         sn_reply_error(rq, 400, "too_long",
-                       "reason is limited to %d bytes, owner to %d", REASON_MAX,
-                       OWNER_MAX);
+                       "reason is limited to %d bytes, owner to %d", SN_INCIDENT_REASON_MAX,
+                       SN_INCIDENT_OWNER_MAX);
         json_object_put(o);
         return false;
     }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/limits.h"
 #include "core/time_parse.h"
 #include "http/http_int.h"
 #include "incident/incidents.h"
@@ -20,7 +21,6 @@
 
 /* Without since: the 30 days before until. */
 #define DEFAULT_SPAN_NS (30LL * 86400 * SN_NS_PER_SEC)
-#define REPORT_MAX      (64u << 20)
 
 /* Only the listed keys; false (a 400 was sent) otherwise. */
 static bool
@@ -116,14 +116,14 @@ sn_api_reports(struct sn_req *rq)
         sn_reply_error(rq, 500, "store_error", "%s", err.msg);
         return;
     }
-    sn_buf_init(&b, REPORT_MAX);
+    sn_buf_init(&b, SN_HTTP_REPORT_MAX);
     rc = sn_report_json(&q, v, n, &b);
     sn_report_lives_free(v, n);
     if (rc == SN_OK && sn_buf_putc(&b, '\n') == SN_OK)
         sn_reply_json(rq, 200, &b);
     else
         sn_reply_error(rq, 500, "report_error",
-                       "the report does not fit in %u bytes", REPORT_MAX);
+                       "the report does not fit in %u bytes", SN_HTTP_REPORT_MAX);
     sn_buf_fini(&b);
 }
 
@@ -149,7 +149,7 @@ sn_api_incident_report(struct sn_req *rq)
     }
     if ((inc = sn_http_incidents(rq)) == NULL)
         return;
-    sn_buf_init(&b, REPORT_MAX);
+    sn_buf_init(&b, SN_HTTP_REPORT_MAX);
     sn_error_clear(&err);
     rc = sn_review_render(inc, rq->params[0], fmt, &b, &err);
     if (rc == SN_DECLINED) {

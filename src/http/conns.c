@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "http/http_int.h"
 
@@ -329,11 +330,10 @@ on_resume(evutil_socket_t fd, short what, void *arg)
  * is this table: one entry per HTTP server, written and read on the
  * control thread only. The one file-scope mutable here, for want of an
  * argument. */
-#define LISTENERS_MAX 4
 static struct {
     const struct evconnlistener *lev;
     struct sn_http_conns *cs;
-} listeners[LISTENERS_MAX];
+} listeners[SN_HTTP_LISTENERS_MAX];
 
 static void
 on_accept_error(struct evconnlistener *lev, void *arg)
@@ -346,7 +346,7 @@ on_accept_error(struct evconnlistener *lev, void *arg)
     struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
 
     (void)arg; /* evhttp's */
-    for (size_t i = 0; i < LISTENERS_MAX && cs == NULL; i++)
+    for (size_t i = 0; i < SN_HTTP_LISTENERS_MAX && cs == NULL; i++)
         if (listeners[i].lev == lev)
             cs = listeners[i].cs;
     if (cs == NULL) {
@@ -392,7 +392,7 @@ on_accept_error(struct evconnlistener *lev, void *arg)
 void
 sn_http_conns_listener(struct sn_http_conns *cs, struct evconnlistener *lev)
 {
-    for (size_t i = 0; i < LISTENERS_MAX; i++)
+    for (size_t i = 0; i < SN_HTTP_LISTENERS_MAX; i++)
         if (listeners[i].cs == NULL) {
             listeners[i].lev = lev;
             listeners[i].cs = cs;
@@ -460,7 +460,7 @@ sn_http_conns_free(struct sn_http_conns *cs)
 {
     if (cs == NULL)
         return;
-    for (size_t i = 0; i < LISTENERS_MAX; i++)
+    for (size_t i = 0; i < SN_HTTP_LISTENERS_MAX; i++)
         if (listeners[i].cs == cs)
             listeners[i].cs = NULL, listeners[i].lev = NULL;
     while (cs->head != NULL)

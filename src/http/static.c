@@ -15,11 +15,9 @@
 
 #include <event2/buffer.h>
 
+#include "core/limits.h"
 #include "core/log.h"
 #include "http/http_int.h"
-
-/* The console is a handful of small files; anything larger is not ours. */
-#define STATIC_FILE_MAX (4u << 20)
 
 static const char *
 content_type(const char *path)
@@ -76,7 +74,7 @@ send_file(struct sn_req *rq, const char *rel)
     }
     fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        st.st_size > (off_t)STATIC_FILE_MAX) {
+        st.st_size > (off_t)SN_HTTP_STATIC_FILE_MAX) {
         if (fd >= 0)
             close(fd);
         sn_reply_error(rq, 404, "not_found", "no such file: %s", rq->path);

@@ -9,10 +9,10 @@
 
 #include "core/clock.h"
 #include "core/json.h"
+#include "core/limits.h"
 #include "incident/incident.h"
 
 #define LIST_DEFAULT 50
-#define LIST_MAX 500
 /* The hash before the first row ever written. */
 #define GENESIS                                                                \
     "0000000000000000000000000000000000000000000000000000000000000000"
@@ -241,7 +241,7 @@ sn_audit_list_json(sqlite3 *db, const struct sn_audit_query *q,
 {
     sqlite3_stmt *st;
     unsigned limit = q->limit == 0 ? LIST_DEFAULT
-                     : q->limit > LIST_MAX ? LIST_MAX
+                     : q->limit > SN_INCIDENT_LIST_MAX ? SN_INCIDENT_LIST_MAX
                                            : q->limit;
     unsigned n = 0;
     int64_t last = 0;

@@ -16,15 +16,13 @@
 
 #include "core/clock.h"
 #include "core/json.h"
+#include "core/limits.h"
 #include "incident/audit.h"
 #include "incident/incident.h"
 #include "incident/partition.h"
 #include "incident/store.h"
 
 #define LIST_DEFAULT 50
-#define LIST_MAX 500
-/* A document is a few KiB; evidence is bounded by the manager. */
-#define DOC_MAX (4u * 1024 * 1024)
 
 struct sn_incidents {
     struct sn_store *store;
@@ -79,7 +77,7 @@ sn_incidents_open(const char *path, bool read_only, struct sn_incidents **out,
         free(inc);
         return rc;
     }
-    sn_buf_init(&inc->scratch, DOC_MAX);
+    sn_buf_init(&inc->scratch, SN_INCIDENT_DOC_MAX);
     *out = inc;
     return SN_OK;
 }
@@ -130,7 +128,7 @@ sn_incidents_list_json(struct sn_incidents *inc,
     sqlite3_stmt *st = NULL;
     sqlite3 *db = sn_store_db(inc->store);
     unsigned limit = q->limit == 0 ? LIST_DEFAULT
-                     : q->limit > LIST_MAX ? LIST_MAX
+                     : q->limit > SN_INCIDENT_LIST_MAX ? SN_INCIDENT_LIST_MAX
                                            : q->limit;
     int sev = -1, r, i = 1, n = 0;
     long long cur_seen = 0;

@@ -23,17 +23,11 @@
 #include "incident/scrub.h"
 #include "incident/store.h"
 
-/* A signal is a few KiB; more is a detector bug, not data to store. */
-#define SIGNAL_MAX (1024 * 1024)
 #define HOUSEKEEP_MS 1000
 #define PRUNE_MS 60000
-#define RETRY_MIN_MS 100
-#define RETRY_MAX_MS 5000
 /* At stop, a store that keeps failing is given this many more tries
  * before what is still queued is reported lost. */
 #define STOP_RETRIES 20
-/* Outputs whose cursors the manager writes (more save their own). */
-#define CURSORS_MAX 64
 
 /* Per emitting thread (a pthread key's value): parsing and scrubbing
  * state, freed when the thread exits. */
@@ -95,7 +89,7 @@ struct sn_manager {
     uint64_t gen;
 
     pthread_mutex_t cur_lock;
-    struct cursor cursors[CURSORS_MAX];
+    struct cursor cursors[SN_MANAGER_CURSORS_MAX];
     size_t n_cursors;
 
     int64_t last_housekeep, last_prune;
@@ -282,7 +276,7 @@ sn_manager_sink(void *arg, struct sn_instance *from, const char *json,
     (void)from;
     if (p == NULL)
         return SN_ENOMEM;
-    if (len > SIGNAL_MAX) {
+    if (len > SN_SIGNAL_MAX) {
         sn_counter_add(m->c_invalid, 1);
         return SN_ELIMIT;
     }
@@ -328,7 +322,7 @@ sn_manager_cursor(struct sn_manager *m, const char *output, int64_t seq)
         if (strcmp(m->cursors[i].output, output) == 0)
             break;
     if (i == m->n_cursors) {
-        if (i == CURSORS_MAX ||
+        if (i == SN_MANAGER_CURSORS_MAX ||
             (m->cursors[i].output = strdup(output)) == NULL)
             rc = SN_ELIMIT;
         else
@@ -349,7 +343,7 @@ sn_manager_cursor(struct sn_manager *m, const char *output, int64_t seq)
 static enum sn_status
 write_cursors(struct sn_manager *m)
 {
-    struct cursor todo[CURSORS_MAX];
+    struct cursor todo[SN_MANAGER_CURSORS_MAX];
     size_t n = 0;
     enum sn_status rc = SN_OK;
 
@@ -545,7 +539,7 @@ manager_main(void *arg)
     struct sn_backoff bo;
     int stop_tries = 0;
 
-    sn_backoff_init(&bo, RETRY_MIN_MS, RETRY_MAX_MS);
+    sn_backoff_init(&bo, SN_STORE_RETRY_MIN_MS, SN_STORE_RETRY_MAX_MS);
     for (;;) {
         size_t k;
         int64_t now;

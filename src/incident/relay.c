@@ -21,10 +21,7 @@
 #include "incident/store.h"
 #include "pipeline/outport.h"
 
-#define BATCH_MAX 256
 #define POLL_MS 200
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 30000
 /* One batch of documents; a single bigger document still goes alone. */
 #define BATCH_BYTES (64u * 1024 * 1024)
 
@@ -42,8 +39,8 @@ struct sn_relay {
     _Atomic int64_t drain_until;
     bool drain_set;
 
-    struct sn_doc docs[BATCH_MAX];
-    int64_t at[BATCH_MAX];
+    struct sn_doc docs[SN_RELAY_BATCH_MAX];
+    int64_t at[SN_RELAY_BATCH_MAX];
     size_t n;
     struct sn_buf data;
     int64_t cursor;       /* delivered up to here */
@@ -117,7 +114,7 @@ read_batch(struct sn_relay *r)
 
     r->n = 0;
     sn_buf_reset(&r->data);
-    got = sn_store_outbox_read(r->store, r->cursor, BATCH_MAX, copy_doc, r);
+    got = sn_store_outbox_read(r->store, r->cursor, SN_RELAY_BATCH_MAX, copy_doc, r);
     if (got < 0)
         return -1;
     for (size_t i = 0; i < r->n; i++) {
@@ -308,7 +305,7 @@ deliver_range(struct sn_relay *r, size_t from, size_t n)
     struct sn_backoff bo;
     char why[256];
 
-    sn_backoff_init(&bo, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
+    sn_backoff_init(&bo, SN_OUTPUT_BACKOFF_MIN_MS, SN_OUTPUT_BACKOFF_MAX_MS);
     for (;;) {
         enum sn_out_result res;
 

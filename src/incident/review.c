@@ -12,12 +12,10 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/limits.h"
 #include "core/time_parse.h"
 #include "incident/incident.h"
 #include "incident/incidents.h"
-
-/* A full document plus history is a few MiB at most (incidents.c). */
-#define DOC_MAX (64u * 1024 * 1024)
 
 bool
 sn_review_format_parse(const char *s, enum sn_review_format *out)
@@ -431,7 +429,7 @@ sn_review_render(struct sn_incidents *inc, const char *id,
     struct json_object *o = NULL, *r = NULL;
     enum sn_status rc;
 
-    sn_buf_init(&doc, DOC_MAX);
+    sn_buf_init(&doc, SN_INCIDENT_REVIEW_DOC_MAX);
     rc = sn_incidents_get_json(inc, id, &doc, err);
     /* json_tokener_parse reads a C string; the buffer is not one. */
     if (rc == SN_OK && (rc = sn_buf_putc(&doc, '\0')) != SN_OK)

@@ -14,8 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_PATTERNS 64
-#define MAX_KEEP 128
+#include "core/limits.h"
 
 const char *const sn_scrub_default_keep[] = {
     "source.ip", "destination.ip", "client.ip", "server.ip", "host.name",
@@ -38,10 +37,10 @@ static const char *const secret_suffixes[] = { "_password", "_secret",
                                                NULL };
 
 struct sn_scrub {
-    pcre2_code *re[MAX_PATTERNS];
+    pcre2_code *re[SN_SCRUB_MAX_PATTERNS];
     size_t n_re;
     pcre2_match_data *md;
-    char *keep[MAX_KEEP];
+    char *keep[SN_SCRUB_MAX_KEEP];
     size_t n_keep;
     struct sn_buf tmp, tmp2; /* between user patterns */
     struct sn_buf again;     /* the previous pass, scanned again */
@@ -66,8 +65,8 @@ sn_scrub_new(const struct sn_strlist *patterns, const struct sn_strlist *keep,
     for (size_t i = 0; patterns != NULL && i < patterns->n; i++) {
         int ec;
         PCRE2_SIZE off;
-        if (s->n_re == MAX_PATTERNS) {
-            sn_error_set(err, "at most %d scrub patterns", MAX_PATTERNS);
+        if (s->n_re == SN_SCRUB_MAX_PATTERNS) {
+            sn_error_set(err, "at most %d scrub patterns", SN_SCRUB_MAX_PATTERNS);
             goto fail;
         }
         s->re[s->n_re] = pcre2_compile((PCRE2_SPTR)patterns->items[i],
@@ -94,7 +93,7 @@ sn_scrub_new(const struct sn_strlist *patterns, const struct sn_strlist *keep,
         for (nk = 0; kl[nk] != NULL; nk++)
             ;
     }
-    for (size_t i = 0; i < nk && i < MAX_KEEP; i++)
+    for (size_t i = 0; i < nk && i < SN_SCRUB_MAX_KEEP; i++)
         if ((s->keep[s->n_keep++] = strdup(kl[i])) == NULL)
             goto fail;
     *out = s;

@@ -16,9 +16,6 @@
 #include "core/limits.h"
 #include "core/log.h"
 
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 30000
-
 static void
 sleep_ms(int64_t ms)
 {
@@ -152,7 +149,7 @@ deliver(struct sn_instance *o, struct sn_batch *b)
     struct sn_pipeline *pl = o->pl;
     struct sn_backoff bo;
 
-    sn_backoff_init(&bo, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
+    sn_backoff_init(&bo, SN_OUTPUT_BACKOFF_MIN_MS, SN_OUTPUT_BACKOFF_MAX_MS);
     for (;;) {
         char why[256] = "";
         uint64_t token = ++o->output.next_token;

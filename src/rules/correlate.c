@@ -15,6 +15,7 @@
  * semantics are pinned in docs/correlation.md.
  */
 #include "rules/correlate.h"
+#include "rules/limits.h"
 #include "rules/value.h"
 
 #include <stdio.h>
@@ -23,8 +24,6 @@
 
 #include "rules/correlate_int.h"
 
-#define DEF_MAX_KEYS   100000
-#define DEF_MAX_EVENTS 256
 #define DEF_EVIDENCE_K 3
 #define DEF_SUMMARY    160
 /* Ten minutes between "detection degraded" signals of one rule: often
@@ -270,9 +269,9 @@ sn_corr_new(const struct sn_corr_set *set, const struct sn_corr_config *cfg)
     c->set = set;
     c->cfg = *cfg;
     if (c->cfg.max_keys == 0)
-        c->cfg.max_keys = DEF_MAX_KEYS;
+        c->cfg.max_keys = SN_CORR_DEFAULT_MAX_KEYS;
     if (c->cfg.max_events == 0)
-        c->cfg.max_events = DEF_MAX_EVENTS;
+        c->cfg.max_events = SN_CORR_DEFAULT_MAX_EVENTS;
     if (c->cfg.no_evidence)
         c->cfg.evidence_k = 0;
     else if (c->cfg.evidence_k == 0)

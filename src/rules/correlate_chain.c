@@ -13,13 +13,7 @@
 
 #include "core/json.h"
 #include "rules/correlate_int.h"
-
-/* Signal-fed sequences may name signal-fed sequences; a cycle of them
- * (A names B names A) must not loop forever. */
-#define CHAIN_MAX_DEPTH 4
-/* Items waiting at once: a single feed emits a handful of signals; a
- * bound keeps a pathological rule set from growing it without limit. */
-#define CHAIN_MAX_ITEMS 4096
+#include "rules/limits.h"
 
 static void
 input_of(const struct chain_item *it, struct sn_rule_field_value *fv,
@@ -78,7 +72,7 @@ sn_corr_chain_push(struct sn_corr *c, const struct sn_signal *sig)
 {
     const struct sn_corr_spec *s = sig->spec;
 
-    if (c->depth >= CHAIN_MAX_DEPTH || sig->key_fields == NULL) {
+    if (c->depth >= SN_CORR_CHAIN_MAX_DEPTH || sig->key_fields == NULL) {
         c->chain_dropped++;
         return;
     }
@@ -92,7 +86,7 @@ sn_corr_chain_push(struct sn_corr *c, const struct sn_signal *sig)
             size_t cap = c->chain_cap ? c->chain_cap * 2 : 8;
             struct chain_item *n;
 
-            if (cap > CHAIN_MAX_ITEMS) {
+            if (cap > SN_CORR_CHAIN_MAX_ITEMS) {
                 c->chain_dropped++;
                 return;
             }

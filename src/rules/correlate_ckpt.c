@@ -11,6 +11,7 @@
 
 #include "rules/correlate.h"
 #include "rules/correlate_int.h"
+#include "rules/limits.h"
 
 static const char magic[8] = { 'S', 'N', 'C', 'O', 'R', 'R', 0, 0 };
 /* 2: each key's origin (partition and source names) after its bytes.
@@ -19,8 +20,6 @@ static const char magic[8] = { 'S', 'N', 'C', 'O', 'R', 'R', 0, 0 };
  * (no fired window open). */
 #define CKPT_VERSION     3
 #define CKPT_VERSION_MIN 1
-/* Bytes of an origin's input or topic name. */
-#define NAME_MAX_LEN 1024
 #define N_STATS      (sizeof(struct sn_corr_rule_stats) / sizeof(uint64_t))
 
 _Static_assert(sizeof(struct sn_corr_rule_stats) % sizeof(uint64_t) == 0,
@@ -338,11 +337,11 @@ get_origin(struct rd *r, uint32_t version, struct origin_rd *o)
         return;
     o->part = (int32_t)(uint32_t)get(r, 4);
     o->il = (uint32_t)get(r, 2);
-    if (o->il > NAME_MAX_LEN)
+    if (o->il > SN_CORR_CKPT_NAME_MAX)
         r->bad = true;
     o->in = getb(r, o->il);
     o->tl = (uint32_t)get(r, 2);
-    if (o->tl > NAME_MAX_LEN)
+    if (o->tl > SN_CORR_CKPT_NAME_MAX)
         r->bad = true;
     o->top = getb(r, o->tl);
 }
@@ -351,7 +350,7 @@ get_origin(struct rd *r, uint32_t version, struct origin_rd *o)
 static struct sn_corr_origin
 origin_of(struct sn_corr *c, const struct origin_rd *o)
 {
-    char in[NAME_MAX_LEN + 1], top[NAME_MAX_LEN + 1];
+    char in[SN_CORR_CKPT_NAME_MAX + 1], top[SN_CORR_CKPT_NAME_MAX + 1];
     struct sn_corr_origin x = SN_CORR_ORIGIN_NONE;
 
     if (o->il == 0 || c->cfg.sources == NULL)

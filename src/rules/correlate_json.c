@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "rules/limits.h"
 #include "rules/value.h"
 #include "rules/correlate.h"
 #include "rules/signal_fields.h"
@@ -260,11 +261,6 @@ sn_signal_json(const struct sn_signal *sig, struct sn_buf *b)
     return SN_BUF_LIT(b, "}}");
 }
 
-#define SUM_MSG_MAX   240
-#define SUM_HOST_MAX  64
-#define SUM_FIELD_MAX 48
-#define SUM_FIELDS    8
-
 /* key is the literal '"name":' (a summary is rendered for every matched
  * event: no strlen of constant keys). */
 static void
@@ -283,9 +279,9 @@ sn_corr_summary_json_head(struct sn_buf *b, struct sn_str host,
                           struct sn_str app, struct sn_str msg)
 {
 #define CUT(b, lit, v, max) json_cut((b), (lit), sizeof(lit) - 1, (v), (max))
-    CUT(b, "{\"host\":", host, SUM_HOST_MAX);
-    CUT(b, ",\"app\":", app, SUM_HOST_MAX);
-    CUT(b, ",\"msg\":", msg, SUM_MSG_MAX);
+    CUT(b, "{\"host\":", host, SN_CORR_SUMMARY_HOST_MAX);
+    CUT(b, ",\"app\":", app, SN_CORR_SUMMARY_HOST_MAX);
+    CUT(b, ",\"msg\":", msg, SN_CORR_SUMMARY_MSG_MAX);
 #undef CUT
     SN_BUF_LIT(b, ",\"fields\":{");
 }
@@ -294,7 +290,7 @@ enum sn_status
 sn_corr_summary_json_fields(struct sn_buf *b, size_t start,
                             const struct sn_rule_field_value *f, size_t n)
 {
-    for (size_t k = 0; k < n && k < SUM_FIELDS; k++) {
+    for (size_t k = 0; k < n && k < SN_CORR_SUMMARY_FIELDS; k++) {
         const struct sn_value *v = &f[k].v;
         if (k > 0)
             sn_buf_putc(b, ',');
@@ -302,8 +298,8 @@ sn_corr_summary_json_fields(struct sn_buf *b, size_t start,
         sn_buf_putc(b, ':');
         if (v->type == SN_VAL_STR)
             sn_json_str(b, v->u.s.ptr,
-                        v->u.s.len < SUM_FIELD_MAX ? v->u.s.len
-                                                   : SUM_FIELD_MAX);
+                        v->u.s.len < SN_CORR_SUMMARY_FIELD_MAX ? v->u.s.len
+                                                   : SN_CORR_SUMMARY_FIELD_MAX);
         else
             sn_value_json(v, b);
     }

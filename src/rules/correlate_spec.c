@@ -17,6 +17,7 @@
 #include "config/options.h"
 #include "rules/compile.h"
 #include "rules/correlate_int.h"
+#include "rules/limits.h"
 
 static const char *const kind_names[] = {
     "threshold", "distinct", "sequence", "absence", "rate", "new_value"
@@ -25,12 +26,6 @@ static const char *const kind_names[] = {
 
 static const char *const sev_names[] = { "info", "low", "medium", "high",
                                          "critical" };
-
-/* Longest duration anything accepts: a year; longer is a typo. */
-#define MAX_DURATION_MS (366LL * 86400 * 1000)
-/* Largest count a threshold may ask for (per-key memory is bounded by
- * limits.max_events anyway). */
-#define MAX_COUNT 1000000
 
 const char *
 sn_corr_kind_name(enum sn_corr_kind k)
@@ -117,7 +112,7 @@ duration(struct pctx *p, const struct sn_node *n, const char *what, int64_t *ns)
             what, n->str);
         return false;
     }
-    if (ms <= 0 || ms > MAX_DURATION_MS) {
+    if (ms <= 0 || ms > SN_RULES_MAX_DURATION_MS) {
         err(p, n, "\"%s\" must be more than 0 and at most 366d", what);
         return false;
     }
@@ -254,7 +249,7 @@ parse_threshold(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
     if (!check_map(p, v, "threshold", keys, 1))
         return;
     if ((c = need(p, v, "count", "threshold")) != NULL)
-        count(p, c, "threshold.count", 1, MAX_COUNT, &s->count);
+        count(p, c, "threshold.count", 1, SN_RULES_MAX_COUNT, &s->count);
 }
 
 static void
@@ -268,7 +263,7 @@ parse_distinct(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
     if ((c = need(p, v, "field", "distinct")) != NULL)
         s->field = field_name(p, c, "distinct.field");
     if ((c = need(p, v, "count", "distinct")) != NULL)
-        count(p, c, "distinct.count", 1, MAX_COUNT, &s->count);
+        count(p, c, "distinct.count", 1, SN_RULES_MAX_COUNT, &s->count);
 }
 
 /* refire: per_window (default) | every_threshold; threshold and
@@ -453,7 +448,7 @@ parse_limits(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
         count(p, c, "limits.max_keys", 1, 100000000, &x))
         s->max_keys = (uint32_t)x;
     if ((c = sn_node_get(v, "max_events")) != NULL &&
-        count(p, c, "limits.max_events", 1, MAX_COUNT, &x))
+        count(p, c, "limits.max_events", 1, SN_RULES_MAX_COUNT, &x))
         s->max_events = (uint32_t)x;
 }
 
@@ -636,7 +631,7 @@ sn_corr_spec_parse(const struct sn_ruleset *rs, const struct sn_rule *r,
         /* 0 is allowed here (strict in-order), unlike other durations. */
         if (want_scalar(&p, lateness, "allowed_lateness") &&
             (!sn_parse_duration_ms(lateness->str, &ms) || ms < 0 ||
-             ms > MAX_DURATION_MS))
+             ms > SN_RULES_MAX_DURATION_MS))
             err(&p, lateness,
                 "\"allowed_lateness\": \"%s\" is not a duration between 0 "
                 "and 366d",

@@ -7,6 +7,7 @@
  * docs/correlation.md.
  */
 #include "rules/correlate.h"
+#include "rules/limits.h"
 #include "rules/value.h"
 
 #include <math.h>
@@ -14,9 +15,6 @@
 
 #include "rules/correlate_int.h"
 
-/* A rate key quiet for more than this many buckets: later buckets are
- * zeros that would decay the baseline to (nearly) nothing anyway. */
-#define RATE_MAX_CATCHUP 4096
 
 /* ---- the kinds ------------------------------------------------------------
  */
@@ -420,8 +418,8 @@ feed_rate(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t t,
         int64_t from = k->rb_cur - open + 1, to = b - open;
         if (from < k->rb_start)
             from = k->rb_start;
-        if (to - from > RATE_MAX_CATCHUP)
-            from = to - RATE_MAX_CATCHUP;
+        if (to - from > SN_CORR_RATE_MAX_CATCHUP)
+            from = to - SN_CORR_RATE_MAX_CATCHUP;
         for (int64_t i = from; i <= to; i++) {
             uint32_t *ci = &k->rcount[(uint64_t)i % (uint64_t)open];
             rate_close(s, k, i > k->rb_cur - open ? *ci : 0);

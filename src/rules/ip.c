@@ -4,8 +4,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-/* INET6_ADDRSTRLEN (46) plus room to notice over-long input. */
-#define IP_TEXT_MAX 64
+#include "rules/limits.h"
 
 static const uint8_t v4_mapped[12] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
@@ -68,7 +67,7 @@ parse_v4(const char *s, size_t len, uint8_t addr[4])
 bool
 sn_ip_parse_pton(const char *s, size_t len, struct sn_ip *out)
 {
-    char buf[IP_TEXT_MAX];
+    char buf[SN_RULES_IP_TEXT_MAX];
 
     memset(out, 0, sizeof(*out));
     /* inet_pton needs a C string; addresses are short, so copy. */
@@ -96,7 +95,7 @@ sn_ip_parse(const char *s, size_t len, struct sn_ip *out)
 {
     int v4;
 
-    if (len == 0 || len >= IP_TEXT_MAX)
+    if (len == 0 || len >= SN_RULES_IP_TEXT_MAX)
         return false;
     memset(out, 0, sizeof(*out));
     v4 = parse_v4(s, len, out->addr);

@@ -55,4 +55,62 @@
 _Static_assert(SN_RULES_MAX_RULES <= 1 << 20, "rule index must fit 20 bits");
 _Static_assert(SN_RULES_EXPR_MAX_DEPTH >= 8, "expressions need some depth");
 
+/* An address as text: INET6_ADDRSTRLEN (46) plus room to notice over-long
+ * input. */
+#define SN_RULES_IP_TEXT_MAX 64
+
+/* Variants one Sigma value may expand to (windash x base64offset), and the
+ * bytes of one. */
+#define SN_RULES_SIGMA_MAX_VARIANTS 16
+#define SN_RULES_SIGMA_VARIANT_MAX 1024
+
+/* Rules one Sigma correlation refers to: real ones name two or three. */
+#define SN_RULES_SIGMA_MAX_REFS 16
+
+/* Bytes of an origin's input or topic name in a checkpoint (Kafka topics are
+ * at most 249). */
+#define SN_CORR_CKPT_NAME_MAX 1024
+
+/* Rate buckets caught up for a quiet key: later ones are zeros that would
+ * decay the baseline to (nearly) nothing anyway. */
+#define SN_CORR_RATE_MAX_CATCHUP 4096
+
+/* Prefilter literals per rule: a rule with more (a big `in` list on msg) is
+ * cheaper to evaluate than to fill the automaton with. */
+#define SN_RULES_PF_MAX_LITS 1024
+
+/* Signal-fed sequences naming signal-fed sequences: a cycle (A names B names
+ * A) must not loop forever. */
+#define SN_CORR_CHAIN_MAX_DEPTH 4
+
+/* Chained signals waiting at once: one feed emits a handful; the bound keeps
+ * a pathological rule set from growing it. */
+#define SN_CORR_CHAIN_MAX_ITEMS 4096
+
+/* Default keys per rule and events per key (limits.max_keys, max_events):
+ * 100k keys of 256 events is a few hundred MiB at worst. */
+#define SN_CORR_DEFAULT_MAX_KEYS 100000
+#define SN_CORR_DEFAULT_MAX_EVENTS 256
+
+/* Longest duration a rule may give: a year; longer is a typo. */
+#define SN_RULES_MAX_DURATION_MS (366LL * 86400 * 1000)
+
+/* Largest count a threshold may ask for (per-key memory is bounded by
+ * limits.max_events anyway). */
+#define SN_RULES_MAX_COUNT 1000000
+
+/* Evidence summary parts (sn_corr_summary_json): msg, host/app and field
+ * values cut to these, so a summary fits SN_CORR_SUMMARY_JSON_MAX. */
+#define SN_CORR_SUMMARY_MSG_MAX 240
+#define SN_CORR_SUMMARY_HOST_MAX 64
+#define SN_CORR_SUMMARY_FIELD_MAX 48
+#define SN_CORR_SUMMARY_FIELDS 8
+
+/* Longest literal run kept per regex alternative: longer adds nothing to the
+ * prefilter's selectivity and only grows its automaton. */
+#define SN_RULES_REQ_RUN_MAX 32
+
+/* Top-level regex alternatives tracked; more means no requirement. */
+#define SN_RULES_REQ_ALT_MAX 16
+
 #endif

@@ -31,10 +31,6 @@ static const char *const modifiers[] = {
 static const char *const levels[] = { "informational", "low", "medium", "high",
                                       "critical" };
 
-/* Variants one value may expand to (windash x base64offset). */
-#define MAX_VARIANTS 16
-#define VARIANT_MAX  1024
-
 struct mods {
     enum { P_EQ, P_CONTAINS, P_STARTS, P_ENDS } pos;
     bool all, re, re_i, re_m, re_s, cidr, b64, b64off, windash, exists, cased;
@@ -133,8 +129,8 @@ b64(const unsigned char *s, size_t len, char *out)
 }
 
 struct variants {
-    char s[MAX_VARIANTS][VARIANT_MAX];
-    size_t len[MAX_VARIANTS];
+    char s[SN_RULES_SIGMA_MAX_VARIANTS][SN_RULES_SIGMA_VARIANT_MAX];
+    size_t len[SN_RULES_SIGMA_MAX_VARIANTS];
     size_t n;
 };
 
@@ -152,7 +148,7 @@ windash(struct variants *v)
     for (size_t i = 0; i < in.n; i++) {
         for (size_t d = 0; d < 5; d++) {
             size_t o = 0;
-            if (v->n == MAX_VARIANTS)
+            if (v->n == SN_RULES_SIGMA_MAX_VARIANTS)
                 return false;
             for (size_t k = 0; k < in.len[i]; k++) {
                 char c = in.s[i][k];
@@ -161,7 +157,7 @@ windash(struct variants *v)
                            k + 1 < in.len[i] && in.s[i][k + 1] != ' ';
                 const char *w = opt ? dash[d] : &in.s[i][k];
                 size_t wl = opt ? strlen(dash[d]) : 1;
-                if (o + wl >= VARIANT_MAX)
+                if (o + wl >= SN_RULES_SIGMA_VARIANT_MAX)
                     return false;
                 memcpy(v->s[v->n] + o, w, wl);
                 o += wl;
@@ -183,13 +179,13 @@ encode_b64(struct variants *v, bool offsets)
     static const size_t start[3] = { 0, 2, 3 };
     static const size_t cut[3] = { 0, 3, 2 };
     struct variants in = *v;
-    unsigned char tmp[VARIANT_MAX];
+    unsigned char tmp[SN_RULES_SIGMA_VARIANT_MAX];
 
     v->n = 0;
     for (size_t i = 0; i < in.n; i++) {
         for (size_t k = 0; k < (offsets ? 3u : 1u); k++) {
             size_t l = in.len[i] + k, e;
-            if (v->n == MAX_VARIANTS || (l + 2) / 3 * 4 >= VARIANT_MAX)
+            if (v->n == SN_RULES_SIGMA_MAX_VARIANTS || (l + 2) / 3 * 4 >= SN_RULES_SIGMA_VARIANT_MAX)
                 return false;
             memset(tmp, ' ', k);
             memcpy(tmp + k, in.s[i], in.len[i]);
@@ -241,7 +237,7 @@ emit_glob(struct sn_buf *o, const char *t, const int *g, size_t n, bool ci)
 {
     size_t a = 0, z = n;
     bool lead, trail, inner = false;
-    char lit[VARIANT_MAX];
+    char lit[SN_RULES_SIGMA_VARIANT_MAX];
     enum sn_status rc;
 
     while (a < z && g[a] == W_STAR)
@@ -268,7 +264,7 @@ emit_glob(struct sn_buf *o, const char *t, const int *g, size_t n, bool ci)
     }
     {
         struct sn_buf re;
-        sn_buf_init(&re, 4 * VARIANT_MAX);
+        sn_buf_init(&re, 4 * SN_RULES_SIGMA_VARIANT_MAX);
         rc = lead ? SN_OK : sn_buf_putc(&re, '^');
         for (size_t i = a; rc == SN_OK && i < z; i++) {
             if (g[i] == W_STAR)
@@ -389,9 +385,9 @@ emit_value(struct sx *x, struct sn_buf *o, const char *t, const struct mods *m,
         return SN_ENOMEM;
     vs->n = 1;
     vs->len[0] = strlen(v->str);
-    if (vs->len[0] >= VARIANT_MAX) {
+    if (vs->len[0] >= SN_RULES_SIGMA_VARIANT_MAX) {
         free(vs);
-        sx_error(x, v, "a Sigma value longer than %d bytes", VARIANT_MAX - 1);
+        sx_error(x, v, "a Sigma value longer than %d bytes", SN_RULES_SIGMA_VARIANT_MAX - 1);
         return SN_EINVAL;
     }
     memcpy(vs->s[0], v->str, vs->len[0]);
@@ -406,7 +402,7 @@ emit_value(struct sx *x, struct sn_buf *o, const char *t, const struct mods *m,
     if (vs->n > 1)
         rc = sn_buf_putc(o, '(');
     for (size_t i = 0; rc == SN_OK && i < vs->n; i++) {
-        int g[VARIANT_MAX + 2];
+        int g[SN_RULES_SIGMA_VARIANT_MAX + 2];
         size_t n = 0;
         if (i > 0)
             rc = sn_buf_puts(o, " or ");

@@ -21,7 +21,6 @@ static const char *const corr_keys[] = { "type",     "rules",     "group-by",
                                          "timespan", "condition", "generate",
                                          "aliases" };
 #define N_CORR_KEYS (sizeof(corr_keys) / sizeof(corr_keys[0]))
-#define MAX_REFS    16
 
 /* A node made here, at the position of `at` (errors point there). */
 static struct sn_node *
@@ -164,8 +163,8 @@ sn_load_sigma_corr(struct builder *b, struct rule_node *rn, struct sn_rule *r)
 {
     const struct sn_node *n = rn->node, *c = sn_node_get(n, "correlation");
     const struct sn_node *type, *rules, *gb, *ts, *ext = NULL;
-    const char *refs[MAX_REFS], *field = NULL;
-    size_t ref_idx[MAX_REFS], n_refs, n_kept = 0;
+    const char *refs[SN_RULES_SIGMA_MAX_REFS], *field = NULL;
+    size_t ref_idx[SN_RULES_SIGMA_MAX_REFS], n_refs, n_kept = 0;
     const struct sn_pair **kept;
     struct sn_buf m;
     struct sn_node *mn, *v;
@@ -234,9 +233,9 @@ sn_load_sigma_corr(struct builder *b, struct rule_node *rn, struct sn_rule *r)
         return false;
     }
     n_refs = rules->type == SN_NODE_SEQ ? rules->n : 1;
-    if (n_refs == 0 || n_refs > MAX_REFS) {
+    if (n_refs == 0 || n_refs > SN_RULES_SIGMA_MAX_REFS) {
         diag(b, SN_DIAG_ERROR, rules, "a Sigma correlation names 1 to %d rules",
-             MAX_REFS);
+             SN_RULES_SIGMA_MAX_REFS);
         return false;
     }
     for (size_t i = 0; i < n_refs; i++) {

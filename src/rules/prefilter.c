@@ -14,10 +14,6 @@
 
 #include "rules/limits.h"
 
-/* Literals kept per rule: a rule with more alternatives (a big `in`
- * list on msg) is cheaper to evaluate than to fill the automaton with. */
-#define PF_MAX_LITS_PER_RULE 1024
-
 #define OUT_FLAG 0x80000000u
 
 struct pat {
@@ -111,7 +107,7 @@ required(const struct sn_cnode *n, struct sn_arena *a, struct litset *out)
                 return SN_OK; /* one branch needs nothing */
             total += ks[i].n;
         }
-        if (total > PF_MAX_LITS_PER_RULE)
+        if (total > SN_RULES_PF_MAX_LITS)
             return SN_OK;
         out->v = sn_arena_alloc(a, total * sizeof(*out->v));
         if (out->v == NULL)
@@ -150,7 +146,7 @@ required(const struct sn_cnode *n, struct sn_arena *a, struct litset *out)
          * "22.0" for 22, which contains no item's bytes. */
         if (n->set->n_nums != 0 || n->set->n_ips != 0 || n->set->has_true ||
             n->set->has_false || n->set->n_strs == 0 ||
-            n->set->n_strs > PF_MAX_LITS_PER_RULE)
+            n->set->n_strs > SN_RULES_PF_MAX_LITS)
             return SN_OK;
         for (size_t i = 0; i < n->set->n_strs; i++)
             if (n->set->strs[i].len == 0)
@@ -223,7 +219,7 @@ enum sn_status
 sn_prefilter_add(struct sn_prefilter *pf, uint32_t rule,
                  const struct sn_str *lits, size_t n)
 {
-    if (rule >= pf->n_rules || n == 0 || n > PF_MAX_LITS_PER_RULE)
+    if (rule >= pf->n_rules || n == 0 || n > SN_RULES_PF_MAX_LITS)
         return SN_OK;
     for (size_t i = 0; i < n; i++)
         if (lits[i].len == 0)

@@ -9,12 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Longest literal run we keep per alternative: longer adds nothing to the
- * prefilter's selectivity and only grows its automaton. */
-#define REQ_RUN_MAX 32
-
-/* Top-level alternatives we track; more means no requirement. */
-#define REQ_ALT_MAX 16
+#include "rules/limits.h"
 
 enum sn_status
 sn_regex_compile(const char *pat, size_t len, bool ci, pcre2_code **out,
@@ -130,7 +125,7 @@ quantifier(const char *pat, size_t len, size_t i, bool *optional)
 static size_t
 best_run(const char *pat, size_t b, size_t e, char *best)
 {
-    char run[REQ_RUN_MAX];
+    char run[SN_RULES_REQ_RUN_MAX];
     size_t n = 0, best_n = 0, i = b;
 
 #define END_RUN()                                                              \
@@ -181,7 +176,7 @@ best_run(const char *pat, size_t b, size_t e, char *best)
             END_RUN();
             continue;
         }
-        if (n == REQ_RUN_MAX)
+        if (n == SN_RULES_REQ_RUN_MAX)
             END_RUN();
         run[n++] = lit;
         if (i != next) /* a+ or a{2}: what follows need not be adjacent */
@@ -196,7 +191,7 @@ enum sn_status
 sn_regex_required(const char *pat, size_t len, struct sn_arena *a,
                   struct sn_str **out, size_t *n)
 {
-    size_t alts[REQ_ALT_MAX + 1], n_alts = 0;
+    size_t alts[SN_RULES_REQ_ALT_MAX + 1], n_alts = 0;
     struct sn_str *res;
 
     *out = NULL;
@@ -225,7 +220,7 @@ sn_regex_required(const char *pat, size_t len, struct sn_arena *a,
         } else if (pat[i] == '(') {
             i = skip_group(pat, len, i);
         } else if (pat[i] == '|') {
-            if (n_alts == REQ_ALT_MAX)
+            if (n_alts == SN_RULES_REQ_ALT_MAX)
                 return SN_OK;
             alts[n_alts++] = ++i;
         } else {
@@ -237,7 +232,7 @@ sn_regex_required(const char *pat, size_t len, struct sn_arena *a,
     if (res == NULL)
         return SN_ENOMEM;
     for (size_t k = 0; k < n_alts; k++) {
-        char best[REQ_RUN_MAX];
+        char best[SN_RULES_REQ_RUN_MAX];
         size_t bn = best_run(pat, alts[k], alts[k + 1] - 1, best);
         char *copy;
 

@@ -16,13 +16,6 @@
 #include "core/limits.h"
 #include "syslog/timestamp.h"
 
-/* RFC 5424 6: maximum lengths of the header fields and of SD-NAME. */
-#define HOSTNAME_MAX 255
-#define APPNAME_MAX  48
-#define PROCID_MAX   128
-#define MSGID_MAX    32
-#define SDNAME_MAX   32
-
 /* SD entries kept on the stack before the first arena allocation: more
  * than almost any real message has, so the arena sees one copy. */
 #define SD_INLINE 16
@@ -547,9 +540,9 @@ parse_sd_id(struct ctx *c, size_t *pos, struct sn_str *id)
     size_t i = *pos, start = i;
 
     while (i < c->len && is_sdname(p[i])) {
-        if (i - start == SDNAME_MAX)
+        if (i - start == SN_RFC5424_SDNAME_MAX)
             return fail(c, SN_EINVAL, i, "SD-ID longer than %d characters",
-                        SDNAME_MAX);
+                        SN_RFC5424_SDNAME_MAX);
         i++;
     }
     if (i >= c->len)
@@ -582,9 +575,9 @@ parse_param_name(struct ctx *c, size_t *pos, struct sn_str *name)
     size_t i = *pos, start = i;
 
     while (i < c->len && is_sdname(p[i])) {
-        if (i - start == SDNAME_MAX)
+        if (i - start == SN_RFC5424_SDNAME_MAX)
             return fail(c, SN_EINVAL, i, "PARAM-NAME longer than %d characters",
-                        SDNAME_MAX);
+                        SN_RFC5424_SDNAME_MAX);
         i++;
     }
     if (i >= c->len)
@@ -720,13 +713,13 @@ sn_rfc5424_parse(const char *p, size_t len, struct sn_arena *arena,
     if ((rc = parse_pri(&c, &i)) != SN_OK ||
         (rc = parse_version(&c, &i)) != SN_OK ||
         (rc = parse_timestamp(&c, &i)) != SN_OK ||
-        (rc = parse_field(&c, &i, HOSTNAME_MAX, "HOSTNAME", "APP-NAME",
+        (rc = parse_field(&c, &i, SN_RFC5424_HOSTNAME_MAX, "HOSTNAME", "APP-NAME",
                           &m->hostname)) != SN_OK ||
-        (rc = parse_field(&c, &i, APPNAME_MAX, "APP-NAME", "PROCID",
+        (rc = parse_field(&c, &i, SN_RFC5424_APPNAME_MAX, "APP-NAME", "PROCID",
                           &m->appname)) != SN_OK ||
-        (rc = parse_field(&c, &i, PROCID_MAX, "PROCID", "MSGID", &m->procid)) !=
+        (rc = parse_field(&c, &i, SN_RFC5424_PROCID_MAX, "PROCID", "MSGID", &m->procid)) !=
             SN_OK ||
-        (rc = parse_field(&c, &i, MSGID_MAX, "MSGID", "STRUCTURED-DATA",
+        (rc = parse_field(&c, &i, SN_RFC5424_MSGID_MAX, "MSGID", "STRUCTURED-DATA",
                           &m->msgid)) != SN_OK ||
         (rc = parse_sd(&c, &i)) != SN_OK)
         return rc;
