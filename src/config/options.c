@@ -444,3 +444,74 @@ sn_options_fill(const struct sn_option *opts, void *conf,
     }
     return d->n_errors > errors_before || unresolved ? SN_ECONFIG : SN_OK;
 }
+
+const struct sn_key *
+sn_keys_find(const struct sn_key *keys, size_t n_keys, const char *name)
+{
+    for (size_t i = 0; i < n_keys; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+static void
+unknown_key(const struct sn_key *keys, size_t n_keys,
+            const struct sn_node *key, const char *who, const char *where,
+            struct sn_diags *d)
+{
+    const char *cand[64];
+    char list[256];
+    size_t n = 0, j = 0;
+    const char *best;
+
+    list[0] = '\0';
+    for (size_t i = 0; i < n_keys && n < 64; i++) {
+        cand[n++] = keys[i].name;
+        if (j + 32 < sizeof(list))
+            j += (size_t)snprintf(list + j, sizeof(list) - j, "%s%s",
+                                  i ? ", " : "", keys[i].name);
+    }
+    best = sn_suggest(key->str, cand, n);
+    if (best != NULL)
+        sn_diags_add(d, SN_DIAG_ERROR, key->file, key->line, key->col,
+                     "%sunknown key \"%s\" in %s; did you mean \"%s\"?", who,
+                     key->str, where, best);
+    else
+        sn_diags_add(d, SN_DIAG_ERROR, key->file, key->line, key->col,
+                     "%sunknown key \"%s\" in %s (known: %s)", who, key->str,
+                     where, list);
+}
+
+bool
+sn_keys_collect(const struct sn_key *keys, size_t n_keys,
+                const struct sn_node *map, void *slots, const char *who,
+                const char *where, struct sn_diags *d)
+{
+    size_t errors_before = d->n_errors;
+
+    for (size_t i = 0; i < n_keys; i++)
+        memset((char *)slots + keys[i].offset, 0,
+               sizeof(const struct sn_node *));
+    if (map->type != SN_NODE_MAP) {
+        sn_diags_add(d, SN_DIAG_ERROR, map->file, map->line, map->col,
+                     "%s%s must be a mapping, not %s", who, where,
+                     sn_node_type_name(map->type));
+        return false;
+    }
+    for (size_t i = 0; i < map->n; i++) {
+        const struct sn_key *k = sn_keys_find(keys, n_keys, map->pairs[i].key->str);
+
+        if (k == NULL)
+            unknown_key(keys, n_keys, map->pairs[i].key, who, where, d);
+        else
+            memcpy((char *)slots + k->offset, &map->pairs[i].value,
+                   sizeof(map->pairs[i].value));
+    }
+    if (d->n_errors > errors_before)
+        return false;
+    for (size_t i = 0; i < n_keys; i++)
+        if (keys[i].required && sn_node_get(map, keys[i].name) == NULL)
+            sn_diags_add(d, SN_DIAG_ERROR, map->file, map->line, map->col,
+                         "%s%s needs \"%s\"", who, where, keys[i].name);
+    return d->n_errors == errors_before;
+}

@@ -8,6 +8,7 @@
 #define SN_CONFIG_OPTIONS_H
 
 #include <sentineld/plugin.h>
+#include <stddef.h>
 
 #include "config/diag.h"
 #include "config/yaml.h"
@@ -24,6 +25,35 @@ enum sn_status sn_options_fill(const struct sn_option *opts, void *conf,
                                const char *const *extra_keys,
                                const char *owner, struct sn_arena *a,
                                struct sn_diags *d);
+
+/*
+ * A declared key of a mapping whose value its owner interprets (the rule
+ * files' nested blocks): the key's value node is stored at offset, a
+ * `const struct sn_node *` member of the owner's struct of slots (NULL
+ * when absent). SN_KEY(type, member) declares the key named like the
+ * member.
+ */
+struct sn_key {
+    const char *name;
+    size_t offset;
+    bool required;
+};
+#define SN_KEY(type, member)     { #member, offsetof(type, member), false }
+#define SN_KEY_REQ(type, member) { #member, offsetof(type, member), true }
+
+/*
+ * Sort map's pairs into slots by keys (n_keys entries). Reported to d,
+ * at the node's file:line:col and prefixed with who ("rule \"ssh\": "):
+ * map not a mapping, an unknown key (with the closest declared one: "did
+ * you mean"), a required key absent (at the map). where names the mapping
+ * in messages ("\"threshold\""). Returns false when anything was.
+ */
+bool sn_keys_collect(const struct sn_key *keys, size_t n_keys,
+                     const struct sn_node *map, void *slots, const char *who,
+                     const char *where, struct sn_diags *d);
+/* The declared key called name, or NULL. */
+const struct sn_key *sn_keys_find(const struct sn_key *keys, size_t n_keys,
+                                  const char *name);
 
 /* Parse helpers shared with the rule loader; false on bad input. */
 bool sn_parse_duration_ms(const char *s, int64_t *ms);

@@ -41,6 +41,7 @@ struct pctx {
     struct sn_arena *arena;
     struct sn_diags *d;
     bool ok;
+    const char *who; /* 'rule "id": ', the messages' prefix */
 };
 
 static void err(struct pctx *p, const struct sn_node *n, const char *fmt, ...)
@@ -66,26 +67,6 @@ warn(struct pctx *p, const struct sn_node *n, const char *msg)
 {
     sn_diags_add(p->d, SN_DIAG_WARNING, n->file, n->line, n->col,
                  "rule \"%s\": %s", p->r->id, msg);
-}
-
-static void
-unknown_key(struct pctx *p, const struct sn_node *key, const char *where,
-            const char *const *keys, size_t n)
-{
-    const char *best = sn_suggest(key->str, keys, n);
-    char list[256];
-    size_t j = 0;
-
-    list[0] = '\0';
-    for (size_t i = 0; i < n && j + 32 < sizeof(list); i++)
-        j += (size_t)snprintf(list + j, sizeof(list) - j, "%s%s", i ? ", " : "",
-                              keys[i]);
-    if (best != NULL)
-        err(p, key, "unknown key \"%s\" in %s; did you mean \"%s\"?", key->str,
-            where, best);
-    else
-        err(p, key, "unknown key \"%s\" in %s (known: %s)", key->str, where,
-            list);
 }
 
 static bool
@@ -181,43 +162,22 @@ field_name(struct pctx *p, const struct sn_node *n, const char *what)
     return sn_arena_memdup(p->arena, n->str, strlen(n->str) + 1);
 }
 
-/* Check a mapping's keys against allowed; report unknown ones. */
+/* The keys of the block what (a mapping) into slots; false (reported)
+ * when it is not a mapping, has an unknown key or lacks a required one. */
 static bool
-check_map(struct pctx *p, const struct sn_node *n, const char *what,
-          const char *const *keys, size_t n_keys)
+collect(struct pctx *p, const struct sn_node *n, const char *what,
+        const struct sn_key *keys, size_t n_keys, void *slots)
 {
-    bool ok = true;
+    char where[64];
 
-    if (n->type != SN_NODE_MAP) {
-        err(p, n, "\"%s\" must be a mapping, not %s", what,
-            sn_node_type_name(n->type));
-        return false;
-    }
-    for (size_t i = 0; i < n->n; i++) {
-        size_t k;
-        for (k = 0; k < n_keys; k++)
-            if (strcmp(n->pairs[i].key->str, keys[k]) == 0)
-                break;
-        if (k == n_keys) {
-            char where[64];
-            snprintf(where, sizeof(where), "\"%s\"", what);
-            unknown_key(p, n->pairs[i].key, where, keys, n_keys);
-            ok = false;
-        }
-    }
-    return ok;
+    snprintf(where, sizeof(where), "\"%s\"", what);
+    if (sn_keys_collect(keys, n_keys, n, slots, p->who, where, p->d))
+        return true;
+    p->ok = false;
+    return false;
 }
 
-static const struct sn_node *
-need(struct pctx *p, const struct sn_node *map, const char *key,
-     const char *what)
-{
-    const struct sn_node *v = sn_node_get(map, key);
-
-    if (v == NULL)
-        err(p, map, "\"%s\" needs \"%s\"", what, key);
-    return v;
-}
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 static bool
 severity(struct pctx *p, const struct sn_node *n, enum sn_rule_severity *out)
@@ -240,30 +200,106 @@ severity(struct pctx *p, const struct sn_node *n, enum sn_rule_severity *out)
     return false;
 }
 
+/* The nested blocks' keys, declared (sn_keys_collect reports unknown
+ * and missing ones). */
+struct kind_nodes {
+    const struct sn_node *count, *field, *after, *expected_keys;
+    const struct sn_node *alpha, *k, *warmup, *bucket, *per_key, *learn;
+    const struct sn_node *max_keys, *max_events, *to;
+};
+#define KEY(m)     SN_KEY(struct kind_nodes, m)
+#define KEY_REQ(m) SN_KEY_REQ(struct kind_nodes, m)
+static const struct sn_key threshold_keys[] = { KEY_REQ(count) };
+static const struct sn_key distinct_keys[] = { KEY_REQ(field), KEY_REQ(count) };
+static const struct sn_key absence_keys[] = { KEY_REQ(after),
+                                              KEY(expected_keys) };
+static const struct sn_key rate_keys[] = { KEY(alpha), KEY(k), KEY_REQ(warmup),
+                                           KEY_REQ(bucket), KEY(per_key) };
+static const struct sn_key new_value_keys[] = { KEY_REQ(field),
+                                                KEY_REQ(learn) };
+static const struct sn_key limits_keys[] = { KEY(max_keys), KEY(max_events) };
+static const struct sn_key escalate_keys[] = { KEY_REQ(after), KEY_REQ(to) };
+#undef KEY
+#undef KEY_REQ
+
+static void
+parse_group_by(struct pctx *p, const struct sn_node *group,
+               struct sn_corr_spec *s)
+{
+    if (group->type == SN_NODE_SCALAR) {
+        const char **g = sn_arena_alloc(p->arena, sizeof(*g));
+        if (g != NULL && (g[0] = field_name(p, group, "group_by")))
+            s->group_by = g, s->n_group_by = 1;
+    } else if (group->type != SN_NODE_SEQ) {
+        err(p, group, "\"group_by\" must be a list of field names");
+    } else if (group->n == 0 || group->n > SN_CORR_MAX_GROUP_BY) {
+        err(p, group, "\"group_by\" needs 1 to %d fields",
+            SN_CORR_MAX_GROUP_BY);
+    } else {
+        const char **g = sn_arena_alloc(p->arena, group->n * sizeof(*g));
+        for (size_t i = 0; g != NULL && i < group->n; i++) {
+            g[i] = field_name(p, group->items[i], "group_by");
+            for (size_t j = 0; g[i] && j < i; j++)
+                if (g[j] && strcmp(g[i], g[j]) == 0)
+                    err(p, group->items[i],
+                        "\"%s\" appears twice in group_by", g[i]);
+        }
+        s->group_by = g;
+        s->n_group_by = group->n;
+    }
+}
+
+/* 0 is allowed here (strict in-order), unlike other durations. */
+static void
+parse_lateness(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
+{
+    int64_t ms;
+
+    if (want_scalar(p, v, "allowed_lateness") &&
+        (!sn_parse_duration_ms(v->str, &ms) || ms < 0 ||
+         ms > SN_RULES_MAX_DURATION_MS))
+        err(p, v,
+            "\"allowed_lateness\": \"%s\" is not a duration between 0 "
+            "and 366d",
+            v->str);
+    else if (v->type == SN_NODE_SCALAR)
+        s->lateness_ns = ms * 1000000;
+}
+
+/* The rule-level correlation keys besides the kinds. */
+struct rule_nodes {
+    const struct sn_node *group_by, *window, *suppress, *resolve_after;
+    const struct sn_node *escalate, *allowed_lateness, *limits, *refire;
+};
+static const struct sn_key rule_keys[] = {
+    SN_KEY(struct rule_nodes, group_by),
+    SN_KEY(struct rule_nodes, window),
+    SN_KEY(struct rule_nodes, suppress),
+    SN_KEY(struct rule_nodes, resolve_after),
+    SN_KEY(struct rule_nodes, escalate),
+    SN_KEY(struct rule_nodes, allowed_lateness),
+    SN_KEY(struct rule_nodes, limits),
+    SN_KEY(struct rule_nodes, refire),
+};
+
 static void
 parse_threshold(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
 {
-    static const char *const keys[] = { "count" };
-    const struct sn_node *c;
+    struct kind_nodes n;
 
-    if (!check_map(p, v, "threshold", keys, 1))
-        return;
-    if ((c = need(p, v, "count", "threshold")) != NULL)
-        count(p, c, "threshold.count", 1, SN_RULES_MAX_COUNT, &s->count);
+    if (collect(p, v, "threshold", threshold_keys, N_OF(threshold_keys), &n))
+        count(p, n.count, "threshold.count", 1, SN_RULES_MAX_COUNT, &s->count);
 }
 
 static void
 parse_distinct(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
 {
-    static const char *const keys[] = { "field", "count" };
-    const struct sn_node *c;
+    struct kind_nodes n;
 
-    if (!check_map(p, v, "distinct", keys, 2))
+    if (!collect(p, v, "distinct", distinct_keys, N_OF(distinct_keys), &n))
         return;
-    if ((c = need(p, v, "field", "distinct")) != NULL)
-        s->field = field_name(p, c, "distinct.field");
-    if ((c = need(p, v, "count", "distinct")) != NULL)
-        count(p, c, "distinct.count", 1, SN_RULES_MAX_COUNT, &s->count);
+    s->field = field_name(p, n.field, "distinct.field");
+    count(p, n.count, "distinct.count", 1, SN_RULES_MAX_COUNT, &s->count);
 }
 
 /* refire: per_window (default) | every_threshold; threshold and
@@ -343,55 +379,44 @@ static void
 parse_absence(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s,
               const struct sn_node **expected)
 {
-    static const char *const keys[] = { "after", "expected_keys" };
-    const struct sn_node *c;
+    struct kind_nodes n;
 
-    if (!check_map(p, v, "absence", keys, 2))
+    if (!collect(p, v, "absence", absence_keys, N_OF(absence_keys), &n))
         return;
-    if ((c = need(p, v, "after", "absence")) != NULL)
-        duration(p, c, "absence.after", &s->after_ns);
-    *expected = sn_node_get(v, "expected_keys");
+    duration(p, n.after, "absence.after", &s->after_ns);
+    *expected = n.expected_keys;
 }
 
 static void
 parse_rate(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
 {
-    static const char *const keys[] = { "alpha", "k", "warmup", "bucket",
-                                        "per_key" };
-    const struct sn_node *c;
+    struct kind_nodes n;
 
     s->alpha = 0.1;
     s->k = 3;
     s->per_key = true;
-    if (!check_map(p, v, "rate", keys, 5))
+    if (!collect(p, v, "rate", rate_keys, N_OF(rate_keys), &n))
         return;
-    if ((c = sn_node_get(v, "alpha")) != NULL)
-        number(p, c, "rate.alpha", 0.001, 1, &s->alpha);
-    if ((c = sn_node_get(v, "k")) != NULL)
-        number(p, c, "rate.k", 0, 1000, &s->k);
-    if ((c = need(p, v, "bucket", "rate")) != NULL)
-        duration(p, c, "rate.bucket", &s->bucket_ns);
-    if ((c = need(p, v, "warmup", "rate")) != NULL)
-        duration(p, c, "rate.warmup", &s->warmup_ns);
-    if ((c = sn_node_get(v, "per_key")) != NULL) {
-        if (want_scalar(p, c, "rate.per_key") &&
-            !sn_parse_bool(c->str, &s->per_key))
-            err(p, c, "\"rate.per_key\" must be true or false");
-    }
+    if (n.alpha != NULL)
+        number(p, n.alpha, "rate.alpha", 0.001, 1, &s->alpha);
+    if (n.k != NULL)
+        number(p, n.k, "rate.k", 0, 1000, &s->k);
+    duration(p, n.bucket, "rate.bucket", &s->bucket_ns);
+    duration(p, n.warmup, "rate.warmup", &s->warmup_ns);
+    if (n.per_key != NULL && want_scalar(p, n.per_key, "rate.per_key") &&
+        !sn_parse_bool(n.per_key->str, &s->per_key))
+        err(p, n.per_key, "\"rate.per_key\" must be true or false");
 }
 
 static void
 parse_new_value(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
 {
-    static const char *const keys[] = { "field", "learn" };
-    const struct sn_node *c;
+    struct kind_nodes n;
 
-    if (!check_map(p, v, "new_value", keys, 2))
+    if (!collect(p, v, "new_value", new_value_keys, N_OF(new_value_keys), &n))
         return;
-    if ((c = need(p, v, "field", "new_value")) != NULL)
-        s->field = field_name(p, c, "new_value.field");
-    if ((c = need(p, v, "learn", "new_value")) != NULL)
-        duration(p, c, "new_value.learn", &s->learn_ns);
+    s->field = field_name(p, n.field, "new_value.field");
+    duration(p, n.learn, "new_value.learn", &s->learn_ns);
 }
 
 static void
@@ -438,18 +463,32 @@ parse_expected(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
 static void
 parse_limits(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
 {
-    static const char *const keys[] = { "max_keys", "max_events" };
-    const struct sn_node *c;
+    struct kind_nodes n;
     uint64_t x;
 
-    if (!check_map(p, v, "limits", keys, 2))
+    if (!collect(p, v, "limits", limits_keys, N_OF(limits_keys), &n))
         return;
-    if ((c = sn_node_get(v, "max_keys")) != NULL &&
-        count(p, c, "limits.max_keys", 1, 100000000, &x))
+    if (n.max_keys != NULL &&
+        count(p, n.max_keys, "limits.max_keys", 1, 100000000, &x))
         s->max_keys = (uint32_t)x;
-    if ((c = sn_node_get(v, "max_events")) != NULL &&
-        count(p, c, "limits.max_events", 1, SN_RULES_MAX_COUNT, &x))
+    if (n.max_events != NULL &&
+        count(p, n.max_events, "limits.max_events", 1, SN_RULES_MAX_COUNT, &x))
         s->max_events = (uint32_t)x;
+}
+
+static void
+parse_escalate(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
+{
+    struct kind_nodes n;
+    uint64_t x = 0;
+
+    if (!collect(p, v, "escalate", escalate_keys, N_OF(escalate_keys), &n))
+        return;
+    if (count(p, n.after, "escalate.after", 2, 1000000, &x))
+        s->escalate_after = (uint32_t)x;
+    if (severity(p, n.to, &s->escalate_to) &&
+        s->escalate_to <= s->rule->severity)
+        warn(p, n.to, "\"escalate.to\" is not above the rule's severity");
 }
 
 static uint64_t
@@ -499,86 +538,55 @@ sn_corr_spec_parse(const struct sn_ruleset *rs, const struct sn_rule *r,
                    struct sn_arena *arena, struct sn_corr_spec *s,
                    struct sn_diags *d)
 {
-    struct pctx p = { rs, r, arena, d, true };
+    struct pctx p = { rs, r, arena, d, true, "" };
     const struct sn_pair *kind_pair = NULL;
-    const struct sn_node *window = NULL, *expected = NULL, *group = NULL;
-    const struct sn_node *suppress = NULL, *resolve = NULL, *escalate = NULL;
-    const struct sn_node *lateness = NULL, *limits = NULL, *refire = NULL;
-    size_t kind = N_KINDS;
+    const struct sn_node *expected = NULL;
+    struct rule_nodes n;
+    const struct sn_node *group;
+    size_t kind = N_KINDS, who_len = strlen(r->id) + 16;
+    char *who = sn_arena_alloc(arena, who_len);
 
+    if (who != NULL) {
+        snprintf(who, who_len, "rule \"%s\": ", r->id);
+        p.who = who;
+    }
     memset(s, 0, sizeof(*s));
+    memset(&n, 0, sizeof(n));
     s->rule = r;
     for (size_t i = 0; i < n_pairs; i++) {
         const struct sn_pair *pr = pairs[i];
         const char *k = pr->key->str;
+        const struct sn_key *key = sn_keys_find(rule_keys, N_OF(rule_keys), k);
         size_t ki;
 
         for (ki = 0; ki < N_KINDS; ki++)
             if (strcmp(k, kind_names[ki]) == 0)
                 break;
-        if (ki < N_KINDS) {
-            if (kind_pair != NULL) {
-                err(&p, pr->key,
-                    "a rule has one correlation: \"%s\" conflicts with "
-                    "\"%s\" at line %d",
-                    k, kind_pair->key->str, kind_pair->key->line);
-                continue;
-            }
+        if (ki < N_KINDS && kind_pair != NULL) {
+            err(&p, pr->key,
+                "a rule has one correlation: \"%s\" conflicts with "
+                "\"%s\" at line %d",
+                k, kind_pair->key->str, kind_pair->key->line);
+        } else if (ki < N_KINDS) {
             kind_pair = pr;
             kind = ki;
-            continue;
-        }
-        if (strcmp(k, "group_by") == 0)
-            group = pr->value;
-        else if (strcmp(k, "window") == 0)
-            window = pr->value;
-        else if (strcmp(k, "suppress") == 0)
-            suppress = pr->value;
-        else if (strcmp(k, "resolve_after") == 0)
-            resolve = pr->value;
-        else if (strcmp(k, "escalate") == 0)
-            escalate = pr->value;
-        else if (strcmp(k, "allowed_lateness") == 0)
-            lateness = pr->value;
-        else if (strcmp(k, "limits") == 0)
-            limits = pr->value;
-        else if (strcmp(k, "refire") == 0)
-            refire = pr->value;
-    }
-    if (group != NULL) {
-        if (group->type == SN_NODE_SCALAR) {
-            const char **g = sn_arena_alloc(arena, sizeof(*g));
-            if (g != NULL && (g[0] = field_name(&p, group, "group_by")))
-                s->group_by = g, s->n_group_by = 1;
-        } else if (group->type != SN_NODE_SEQ) {
-            err(&p, group, "\"group_by\" must be a list of field names");
-        } else if (group->n == 0 || group->n > SN_CORR_MAX_GROUP_BY) {
-            err(&p, group, "\"group_by\" needs 1 to %d fields",
-                SN_CORR_MAX_GROUP_BY);
-        } else {
-            const char **g = sn_arena_alloc(arena, group->n * sizeof(*g));
-            for (size_t i = 0; g != NULL && i < group->n; i++) {
-                g[i] = field_name(&p, group->items[i], "group_by");
-                for (size_t j = 0; g[i] && j < i; j++)
-                    if (g[j] && strcmp(g[i], g[j]) == 0)
-                        err(&p, group->items[i],
-                            "\"%s\" appears twice in group_by", g[i]);
-            }
-            s->group_by = g;
-            s->n_group_by = group->n;
+        } else if (key != NULL) {
+            /* Not about correlation (samples): someone else's. */
+            memcpy((char *)&n + key->offset, &pr->value, sizeof(pr->value));
         }
     }
+    group = n.group_by;
+    if (group != NULL)
+        parse_group_by(&p, group, s);
 
     if (kind_pair == NULL) {
         /* Correlation options without a correlation are a mistake: say
          * which keys would give them meaning. */
-        const struct sn_node *orphan = window     ? window
-                                       : suppress ? suppress
-                                       : resolve  ? resolve
-                                       : escalate ? escalate
-                                       : lateness ? lateness
-                                       : limits   ? limits
-                                                  : refire;
+        const struct sn_node *orphan = NULL;
+
+        for (size_t i = 1; i < N_OF(rule_keys) && orphan == NULL; i++)
+            memcpy(&orphan, (const char *)&n + rule_keys[i].offset,
+                   sizeof(orphan)); /* 0: group_by, which has a use alone */
         if (orphan == NULL) /* group_by alone keys match signals */
             return p.ok ? SN_DECLINED : SN_ECONFIG;
         err(&p, orphan,
@@ -614,59 +622,36 @@ sn_corr_spec_parse(const struct sn_ruleset *rs, const struct sn_rule *r,
     }
 
     if (s->kind <= SN_CORR_SEQUENCE) {
-        if (window == NULL)
+        if (n.window == NULL)
             err(&p, kind_pair->key, "\"%s\" needs a \"window\" (e.g. 2m)",
                 kind_names[kind]);
         else
-            duration(&p, window, "window", &s->window_ns);
-    } else if (window != NULL) {
+            duration(&p, n.window, "window", &s->window_ns);
+    } else if (n.window != NULL) {
         static const char *const instead[] = {
             "", "", "", "absence.after", "rate.bucket", "new_value.learn"
         };
-        err(&p, window, "\"window\" does not apply to %s; use \"%s\"",
+        err(&p, n.window, "\"window\" does not apply to %s; use \"%s\"",
             kind_names[kind], instead[kind]);
     }
-    if (lateness != NULL) {
-        int64_t ms;
-        /* 0 is allowed here (strict in-order), unlike other durations. */
-        if (want_scalar(&p, lateness, "allowed_lateness") &&
-            (!sn_parse_duration_ms(lateness->str, &ms) || ms < 0 ||
-             ms > SN_RULES_MAX_DURATION_MS))
-            err(&p, lateness,
-                "\"allowed_lateness\": \"%s\" is not a duration between 0 "
-                "and 366d",
-                lateness->str);
-        else if (lateness->type == SN_NODE_SCALAR)
-            s->lateness_ns = ms * 1000000;
-    }
-    if (suppress != NULL)
-        duration(&p, suppress, "suppress", &s->suppress_ns);
-    if (resolve != NULL) {
+    if (n.allowed_lateness != NULL)
+        parse_lateness(&p, n.allowed_lateness, s);
+    if (n.suppress != NULL)
+        duration(&p, n.suppress, "suppress", &s->suppress_ns);
+    if (n.resolve_after != NULL) {
         if (s->kind == SN_CORR_ABSENCE)
-            err(&p, resolve,
+            err(&p, n.resolve_after,
                 "\"resolve_after\" does not apply to absence (an absent key "
                 "resolves when it sends again)");
         else
-            duration(&p, resolve, "resolve_after", &s->resolve_ns);
+            duration(&p, n.resolve_after, "resolve_after", &s->resolve_ns);
     }
-    if (escalate != NULL) {
-        static const char *const keys[] = { "after", "to" };
-        const struct sn_node *c;
-        uint64_t n = 0;
-        if (check_map(&p, escalate, "escalate", keys, 2)) {
-            if ((c = need(&p, escalate, "after", "escalate")) != NULL &&
-                count(&p, c, "escalate.after", 2, 1000000, &n))
-                s->escalate_after = (uint32_t)n;
-            if ((c = need(&p, escalate, "to", "escalate")) != NULL &&
-                severity(&p, c, &s->escalate_to) &&
-                s->escalate_to <= r->severity)
-                warn(&p, c, "\"escalate.to\" is not above the rule's severity");
-        }
-    }
-    if (limits != NULL)
-        parse_limits(&p, limits, s);
-    if (refire != NULL)
-        parse_refire(&p, refire, s);
+    if (n.escalate != NULL)
+        parse_escalate(&p, n.escalate, s);
+    if (n.limits != NULL)
+        parse_limits(&p, n.limits, s);
+    if (n.refire != NULL)
+        parse_refire(&p, n.refire, s);
     if (expected != NULL)
         parse_expected(&p, expected, s);
     if (s->kind == SN_CORR_RATE && s->bucket_ns > 0 && s->warmup_ns > 0) {
@@ -675,7 +660,7 @@ sn_corr_spec_parse(const struct sn_ruleset *rs, const struct sn_rule *r,
                  "\"group_by\" is ignored when rate.per_key is "
                  "false (one global baseline)");
         if (s->lateness_ns / s->bucket_ns + 2 > SN_CORR_RATE_OPEN_MAX)
-            err(&p, lateness ? lateness : kind_pair->key,
+            err(&p, n.allowed_lateness ? n.allowed_lateness : kind_pair->key,
                 "allowed_lateness may span at most %d rate buckets",
                 SN_CORR_RATE_OPEN_MAX - 2);
         if (s->warmup_ns < s->bucket_ns)

@@ -10,10 +10,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/options.h"
 #include "rules/limits.h"
 #include "rules/regex.h"
 
-static const char *const extract_keys[] = { "from", "regex", "fields" };
+/* An extract entry's keys, declared (sn_keys_collect reports unknown
+ * and missing ones). */
+struct extract_nodes {
+    const struct sn_node *regex, *fields, *from;
+};
+static const struct sn_key extract_keys[] = {
+    SN_KEY_REQ(struct extract_nodes, regex),
+    SN_KEY_REQ(struct extract_nodes, fields),
+    SN_KEY(struct extract_nodes, from),
+};
 static const char *const xtypes[] = { "string", "int", "ip" };
 
 /* ---- extract
@@ -152,11 +162,78 @@ is_address_field(const char *name, enum sn_xtype type)
            (l > 8 && strcmp(name + l - 8, ".address") == 0);
 }
 
+/* "from": the field the entry reads instead of msg. */
+static bool
+extract_from(struct builder *b, const struct sn_node *v, struct sn_extract *x)
+{
+    const char *from = want_string(b, v, "from");
+
+    if (from == NULL)
+        return false;
+    if (!valid_field_name(from)) {
+        diag(b, SN_DIAG_ERROR, v, "invalid field name \"%s\"", from);
+        return false;
+    }
+    if (sn_field_table_intern(&b->rs->fields, from, &x->from) != SN_OK)
+        return false;
+    x->from_name = b->rs->fields.names[x->from];
+    return true;
+}
+
+/* The literal text every match of re starts with, if any, so a line
+ * that lacks it skips PCRE2. */
+static void
+anchored_prefix(struct builder *b, const char *re, struct sn_extract *x)
+{
+    char pre[64];
+    size_t n = sn_regex_anchored_prefix(re, strlen(re), false, pre,
+                                        sizeof(pre));
+    char *copy = n > 0 ? sn_arena_alloc(&b->rs->arena, n) : NULL;
+
+    if (copy != NULL) {
+        memcpy(copy, pre, n);
+        x->prefix = copy;
+        x->prefix_len = n;
+    }
+}
+
+/* The keys of extract entry e into n, their shapes checked; false
+ * (reported) on any problem. */
+static bool
+entry_keys(struct builder *b, const struct sn_node *e,
+           struct extract_nodes *n)
+{
+    char who[512] = "";
+    bool ok;
+
+    if (e->type != SN_NODE_MAP) {
+        diag(b, SN_DIAG_ERROR, e,
+             "an extract entry is a mapping with "
+             "\"regex\" and \"fields\" (and optional \"from\")");
+        return false;
+    }
+    if (b->rule_id != NULL)
+        snprintf(who, sizeof(who), "rule \"%s\": ", b->rule_id);
+    if (!sn_keys_collect(extract_keys,
+                         sizeof(extract_keys) / sizeof(extract_keys[0]), e, n,
+                         who, "an extract entry", b->d))
+        return false;
+    ok = want_string(b, n->regex, "regex") != NULL;
+    if (n->fields->type != SN_NODE_MAP) {
+        diag(b, SN_DIAG_ERROR, n->fields,
+             "\"fields\" maps capture "
+             "names to \"field\" or \"field:type\"");
+        ok = false;
+    }
+    return ok;
+}
+
 static bool
 load_extract_entry(struct builder *b, struct sn_rule *r, size_t *xcap,
                    const struct sn_node *e, struct sn_extract *x)
 {
-    const struct sn_node *re_node = NULL, *fields = NULL;
+    const struct sn_node *re_node, *fields;
+    struct extract_nodes n;
     const char *gnames[SN_RULES_MAX_EXTRACT_FIELDS];
     uint32_t gnums[SN_RULES_MAX_EXTRACT_FIELDS];
     size_t n_groups;
@@ -167,54 +244,12 @@ load_extract_entry(struct builder *b, struct sn_rule *r, size_t *xcap,
     memset(x, 0, sizeof(*x));
     x->from = SN_RF_MSG;
     x->from_name = sn_rule_header_fields[SN_RF_MSG];
-    if (e->type != SN_NODE_MAP) {
-        diag(b, SN_DIAG_ERROR, e,
-             "an extract entry is a mapping with "
-             "\"regex\" and \"fields\" (and optional \"from\")");
+    if (!entry_keys(b, e, &n))
         return false;
-    }
-    for (size_t i = 0; i < e->n; i++) {
-        const struct sn_pair *p = &e->pairs[i];
-
-        if (strcmp(p->key->str, "regex") == 0) {
-            re_node = want_string(b, p->value, "regex") ? p->value : NULL;
-            ok &= re_node != NULL;
-        } else if (strcmp(p->key->str, "fields") == 0) {
-            if (p->value->type != SN_NODE_MAP) {
-                diag(b, SN_DIAG_ERROR, p->value,
-                     "\"fields\" maps capture "
-                     "names to \"field\" or \"field:type\"");
-                ok = false;
-            } else {
-                fields = p->value;
-            }
-        } else if (strcmp(p->key->str, "from") == 0) {
-            const char *from = want_string(b, p->value, "from");
-            if (from == NULL || !valid_field_name(from)) {
-                if (from != NULL)
-                    diag(b, SN_DIAG_ERROR, p->value,
-                         "invalid field name "
-                         "\"%s\"",
-                         from);
-                ok = false;
-                continue;
-            }
-            if (sn_field_table_intern(&b->rs->fields, from, &x->from) != SN_OK)
-                return false;
-            x->from_name = b->rs->fields.names[x->from];
-        } else {
-            unknown_key(b, p->key, "an extract entry", extract_keys, 3);
-            ok = false;
-        }
-    }
-    if (re_node == NULL || fields == NULL) {
-        if (ok)
-            diag(b, SN_DIAG_ERROR, e, "an extract entry needs \"%s\"",
-                 re_node == NULL ? "regex" : "fields");
+    if (n.from != NULL && !extract_from(b, n.from, x))
         return false;
-    }
-    if (!ok)
-        return false;
+    re_node = n.regex;
+    fields = n.fields;
     if (sn_regex_compile(re_node->str, strlen(re_node->str), false, &x->re,
                          &jit, err, sizeof(err), &erroff) != SN_OK) {
         diag_in(b, SN_DIAG_ERROR, re_node, erroff, "invalid regex: %s", err);
@@ -223,18 +258,7 @@ load_extract_entry(struct builder *b, struct sn_rule *r, size_t *xcap,
     if (!jit)
         b->rs->regexes.n_no_jit++;
     x->jit = jit;
-    {
-        char pre[64];
-        size_t n = sn_regex_anchored_prefix(re_node->str,
-                                            strlen(re_node->str), false, pre,
-                                            sizeof(pre));
-        char *copy = n > 0 ? sn_arena_alloc(&b->rs->arena, n) : NULL;
-        if (copy != NULL) {
-            memcpy(copy, pre, n);
-            x->prefix = copy;
-            x->prefix_len = n;
-        }
-    }
+    anchored_prefix(b, re_node->str, x);
     if (sn_regex_list_add(&b->rs->regexes, x->re) != SN_OK)
         return false;
     x->pattern = adup(b->rs, re_node->str);

@@ -13,6 +13,7 @@
 #include "config/diag.h"
 #include "core/buf.h"
 #include "rules/compile.h"
+#include "rules/correlate.h"
 #include "rules/eval.h"
 #include "rules/expr_lex.h"
 #include "rules/expr_parse.h"
@@ -895,7 +896,8 @@ SN_TEST(diag_injection_lint)
 
 SN_TEST(data_files_bad)
 {
-    static const char *const names[] = { "bad-expr", "bad-keys" };
+    static const char *const names[] = { "bad-expr", "bad-keys",
+                                         "bad-extract-keys", "bad-corr-keys" };
     char path[1024];
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -918,6 +920,15 @@ SN_TEST(data_files_bad)
             if (rc == SN_OK)
                 sn_ruleset_build(src, &rs, &d);
             free(want);
+        }
+        /* Rules that load: their correlations must not. */
+        if (rs != NULL) {
+            struct sn_corr_set *set = NULL;
+            CHECK(sn_corr_set_build(rs, &set, &d) == SN_ECONFIG);
+            CHECK(set == NULL);
+            sn_corr_set_free(set);
+            sn_ruleset_free(rs);
+            rs = NULL;
         }
         sn_diags_print(&d, f);
         fclose(f);
