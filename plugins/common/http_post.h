@@ -23,6 +23,46 @@ struct hp_conf {
     long max_parallel;  /* connections at once */
 };
 
+/* The options every POSTing output takes, a member of its config struct
+ * filled by HP_OPTIONS entries in its option table. */
+struct hp_options {
+    const char *ca;
+    bool tls_verify;
+    int64_t connect_timeout_ms;
+    int64_t timeout_ms;
+};
+
+/* The option table entries of struct hp_options member `m` of config
+ * struct `type`; peer names the receiver in the help ("Alertmanager's"). */
+#define HP_OPTIONS(type, m, peer)                                              \
+    { "ca", SN_OPT_STRING, NULL, offsetof(type, m.ca),                          \
+      "CA file that verifies " peer " certificate; unset: the system's store", \
+      0, 0, NULL, false },                                                     \
+    { "tls_verify", SN_OPT_BOOL, "true", offsetof(type, m.tls_verify),         \
+      "verify " peer " certificate and name (false only in a lab)", 0, 0,      \
+      NULL, false },                                                           \
+    { "connect_timeout", SN_OPT_DURATION, "5s",                                \
+      offsetof(type, m.connect_timeout_ms), "how long a connection may take",  \
+      100, 120000, NULL, false },                                              \
+    { "timeout", SN_OPT_DURATION, "10s", offsetof(type, m.timeout_ms),         \
+      "how long a whole request may take before it is retried", 100, 600000,   \
+      NULL, false }
+
+/* The client settings of options o, with max_parallel connections. */
+static inline struct hp_conf
+hp_conf_from(const struct hp_options *o, long max_parallel)
+{
+    struct hp_conf c = {
+        .ca = o->ca,
+        .tls_verify = o->tls_verify,
+        .connect_timeout_ms = o->connect_timeout_ms,
+        .timeout_ms = o->timeout_ms,
+        .max_parallel = max_parallel,
+    };
+
+    return c;
+}
+
 /* One request: the caller fills url, body, len and headers ("Name: v",
  * NULL-terminated, copied); hp_perform fills the rest. */
 struct hp_req {
@@ -48,8 +88,7 @@ enum sn_status hp_headers_new(const struct sn_kvlist *h, const char ***out,
                               char *err, size_t err_len);
 void hp_headers_free(const char **headers);
 
-/* Once per plugin init (control thread): libcurl's global state, pinned
- * in memory so a plugin unload does not unload OpenSSL under it. */
+/* Once per plugin init (control thread): libcurl's global state. */
 void hp_global_init(void);
 
 /* NULL only on ENOMEM. */

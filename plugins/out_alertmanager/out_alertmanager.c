@@ -29,18 +29,7 @@ static const struct sn_option oa_options[] = {
       "intervals ahead, so keep it well under Alertmanager's "
       "resolve_timeout",
       1000, 3600000, NULL, false },
-    { "ca", SN_OPT_STRING, NULL, offsetof(struct oa_conf, ca),
-      "CA file that verifies Alertmanager's certificate; unset: the "
-      "system's store",
-      0, 0, NULL, false },
-    { "tls_verify", SN_OPT_BOOL, "true", offsetof(struct oa_conf, tls_verify),
-      "verify Alertmanager's certificate and name", 0, 0, NULL, false },
-    { "connect_timeout", SN_OPT_DURATION, "5s",
-      offsetof(struct oa_conf, connect_timeout_ms),
-      "how long a connection may take", 100, 120000, NULL, false },
-    { "timeout", SN_OPT_DURATION, "10s", offsetof(struct oa_conf, timeout_ms),
-      "how long a request may take before it is retried", 100, 600000, NULL,
-      false },
+    HP_OPTIONS(struct oa_conf, http, "Alertmanager's"),
     { "header.", SN_OPT_MAP, NULL, offsetof(struct oa_conf, header),
       "extra request headers (header.Authorization: Basic ${AM_AUTH})", 0, 0,
       NULL, false },
@@ -123,13 +112,7 @@ static enum sn_status
 oa_start(void *state, char *err, size_t err_len)
 {
     struct oa_state *s = state;
-    struct hp_conf hc = {
-        .ca = s->c->ca,
-        .tls_verify = s->c->tls_verify,
-        .connect_timeout_ms = s->c->connect_timeout_ms,
-        .timeout_ms = s->c->timeout_ms,
-        .max_parallel = 2,
-    };
+    struct hp_conf hc = hp_conf_from(&s->c->http, 2);
 
     if ((s->http == NULL && (s->http = hp_client_new(&hc)) == NULL) ||
         (s->http_r == NULL && (s->http_r = hp_client_new(&hc)) == NULL)) {

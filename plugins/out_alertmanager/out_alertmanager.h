@@ -21,10 +21,7 @@ struct oa_conf {
     const char *url;
     const char *console_url;
     int64_t resend_ms;
-    const char *ca;
-    bool tls_verify;
-    int64_t connect_timeout_ms;
-    int64_t timeout_ms;
+    struct hp_options http;
     struct sn_kvlist header;
 };
 

@@ -26,19 +26,7 @@ static const struct sn_option ow_options[] = {
       "key of the X-Sentineld-Signature: sha256=<hex> HMAC over the body "
       "(usually ${VAR}); unset: unsigned",
       0, 0, NULL, false },
-    { "ca", SN_OPT_STRING, NULL, offsetof(struct ow_conf, ca),
-      "CA file that verifies the receiver's certificate; unset: the "
-      "system's store",
-      0, 0, NULL, false },
-    { "tls_verify", SN_OPT_BOOL, "true", offsetof(struct ow_conf, tls_verify),
-      "verify the receiver's certificate and name (false only in a lab)", 0, 0,
-      NULL, false },
-    { "connect_timeout", SN_OPT_DURATION, "5s",
-      offsetof(struct ow_conf, connect_timeout_ms),
-      "how long a connection may take", 100, 120000, NULL, false },
-    { "timeout", SN_OPT_DURATION, "10s", offsetof(struct ow_conf, timeout_ms),
-      "how long a whole request may take before it is retried", 100, 600000,
-      NULL, false },
+    HP_OPTIONS(struct ow_conf, http, "the receiver's"),
     { "parallel", SN_OPT_INT, "8", offsetof(struct ow_conf, parallel),
       "requests at once (to distinct incidents)", 1, 256, NULL, false },
     { "console_url", SN_OPT_STRING, NULL, offsetof(struct ow_conf, console_url),
@@ -148,13 +136,7 @@ static enum sn_status
 ow_start(void *state, char *err, size_t err_len)
 {
     struct ow_state *s = state;
-    struct hp_conf hc = {
-        .ca = s->c->ca,
-        .tls_verify = s->c->tls_verify,
-        .connect_timeout_ms = s->c->connect_timeout_ms,
-        .timeout_ms = s->c->timeout_ms,
-        .max_parallel = (long)s->c->parallel,
-    };
+    struct hp_conf hc = hp_conf_from(&s->c->http, (long)s->c->parallel);
 
     if (s->http == NULL && (s->http = hp_client_new(&hc)) == NULL) {
         snprintf(err, err_len, "cannot create the HTTP client");

@@ -22,10 +22,7 @@ struct ow_conf {
     int preset;
     const char *template_text;
     const char *secret;
-    const char *ca;
-    bool tls_verify;
-    int64_t connect_timeout_ms;
-    int64_t timeout_ms;
+    struct hp_options http;
     int64_t parallel;
     const char *console_url;
     int min_severity;
