@@ -24,20 +24,19 @@ struct parser {
     size_t n_nodes;
 };
 
-static enum sn_status perr(struct parser *p, size_t off, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static enum sn_status
-perr(struct parser *p, size_t off, const char *fmt, ...)
+enum sn_status
+sn_expr_fail(struct sn_expr_err *err, size_t off, const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(p->err->msg, sizeof(p->err->msg), fmt, ap);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
-    p->err->off = off;
+    err->off = off;
     return SN_EINVAL;
 }
+
+#define perr(p, ...) sn_expr_fail((p)->err, __VA_ARGS__)
 
 static enum sn_status
 advance(struct parser *p)

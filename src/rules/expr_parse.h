@@ -92,6 +92,12 @@ struct sn_expr_err {
     size_t off; /* byte offset in the expression */
 };
 
+/* Fill err (the message from fmt, at byte off) and return SN_EINVAL: how
+ * the expression and Sigma condition parsers fail. */
+enum sn_status sn_expr_fail(struct sn_expr_err *err, size_t off,
+                            const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /*
  * Parse s[0..len). On success *out is the root, allocated in a (valid
  * until the arena is reset). On failure returns SN_EINVAL (or SN_ELIMIT

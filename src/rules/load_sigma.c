@@ -773,7 +773,7 @@ detection(struct sx *x, struct sn_buf *o)
     const char **names;
     const struct sn_node **sels;
     size_t n = 0;
-    struct sn_sigma_cond_err err;
+    struct sn_expr_err err;
     enum sn_status rc;
     struct sn_buf c;
 

@@ -1,7 +1,6 @@
 /* Sigma condition translation; see sigma_cond.h. */
 #include "rules/sigma_cond.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,24 +19,11 @@ struct cp {
     sn_sigma_sel_fn emit;
     void *arg;
     struct sn_buf *out;
-    struct sn_sigma_cond_err *err;
+    struct sn_expr_err *err;
     int depth;
 };
 
-static enum sn_status fail(struct cp *p, size_t off, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static enum sn_status
-fail(struct cp *p, size_t off, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(p->err->msg, sizeof(p->err->msg), fmt, ap);
-    va_end(ap);
-    p->err->off = off;
-    return SN_EINVAL;
-}
+#define fail(p, ...) sn_expr_fail((p)->err, __VA_ARGS__)
 
 static bool
 name_char(char c)
@@ -293,7 +279,7 @@ expr(struct cp *p)
 enum sn_status
 sn_sigma_cond_translate(const char *s, size_t len, const char *const *names,
                         size_t n_names, sn_sigma_sel_fn emit, void *arg,
-                        struct sn_buf *out, struct sn_sigma_cond_err *err)
+                        struct sn_buf *out, struct sn_expr_err *err)
 {
     struct cp p;
     enum sn_status rc;

@@ -21,11 +21,7 @@
 #include <sentineld/plugin.h>
 
 #include "core/buf.h"
-
-struct sn_sigma_cond_err {
-    char msg[200];
-    size_t off; /* byte offset in the condition */
-};
+#include "rules/expr_parse.h" /* struct sn_expr_err: msg and byte offset */
 
 /* Write selection `sel` (an index into names) to out. */
 typedef enum sn_status (*sn_sigma_sel_fn)(void *arg, size_t sel,
@@ -42,6 +38,6 @@ enum sn_status sn_sigma_cond_translate(const char *s, size_t len,
                                        const char *const *names, size_t n_names,
                                        sn_sigma_sel_fn emit, void *arg,
                                        struct sn_buf *out,
-                                       struct sn_sigma_cond_err *err);
+                                       struct sn_expr_err *err);
 
 #endif

@@ -32,7 +32,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct sn_buf out;
-    struct sn_sigma_cond_err err;
+    struct sn_expr_err err;
     enum sn_status rc;
 
     sn_buf_init(&out, 1 << 20);

@@ -383,7 +383,7 @@ SN_TEST(condition_translation_text)
 {
     static const char *const names[] = { "a", "b1", "b2", "_c" };
     struct sn_buf out;
-    struct sn_sigma_cond_err err;
+    struct sn_expr_err err;
     char deep[300];
 
     sn_buf_init(&out, 4096);
