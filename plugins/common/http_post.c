@@ -6,7 +6,6 @@
  */
 #include "http_post.h"
 
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,10 +35,10 @@ void
 hp_global_init(void)
 {
     /* Thread-safe in libcurl >= 7.84 and idempotent; never undone: a
-     * cleanup while another instance still runs would break it. The
-     * NODELETE dlopen keeps libcurl (and its OpenSSL) loaded after this
-     * plugin is unloaded at a reload, as out_kafka does for librdkafka. */
-    (void)dlopen("libcurl.so.4", RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+     * cleanup while another instance still runs would break it. libcurl
+     * (and its OpenSSL) stay loaded because the loader never unmaps a
+     * plugin (RTLD_NODELETE, src/plugin/loader.c), and with it the
+     * libraries it links. */
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 

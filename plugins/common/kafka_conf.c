@@ -1,7 +1,6 @@
 /* librdkafka configuration from plugin options; see kafka_conf.h. */
 #include "kafka_conf.h"
 
-#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -67,13 +66,4 @@ kafka_conf_build(struct kafka_ctx *ctx, const char *brokers,
 fail:
     rd_kafka_conf_destroy(conf);
     return NULL;
-}
-
-void
-kafka_pin_library(void)
-{
-    /* By soname: RTLD_NOLOAD finds the copy already loaded with this
-     * plugin and only adds NODELETE to it. The handle is deliberately
-     * never closed. */
-    (void)dlopen("librdkafka.so.1", RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
 }

@@ -31,12 +31,4 @@ rd_kafka_conf_t *kafka_conf_build(struct kafka_ctx *ctx, const char *brokers,
                                   const struct sn_kvlist *user, char *err,
                                   size_t err_len);
 
-/*
- * Keep librdkafka loaded for the life of the process, even after the
- * daemon unloads the plugin (reload, exit): it keeps global state and
- * thread-local data that unloading would strand (ASan reports it as
- * leaks). Call from init(); harmless when called again.
- */
-void kafka_pin_library(void);
-
 #endif

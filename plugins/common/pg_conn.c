@@ -3,17 +3,8 @@
  */
 #include "pg_conn.h"
 
-#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
-
-void
-pg_pin_library(void)
-{
-    /* dlopen of a loaded library with RTLD_NOLOAD only changes its
-     * flags. */
-    (void)dlopen("libpq.so.5", RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
-}
 
 enum sn_status
 pg_dsn_check(const char *dsn, char *err, size_t err_len)

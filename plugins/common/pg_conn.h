@@ -17,11 +17,6 @@
 
 #include <sentineld/plugin.h>
 
-/* Keep libpq loaded for the life of the process: it keeps one-time
- * allocations (its OpenSSL BIO method) in static pointers that an unload
- * would leak. Call from init(). */
-void pg_pin_library(void);
-
 /* SN_OK when dsn parses as a libpq connection string or URL; otherwise
  * SN_ECONFIG (SN_ENOMEM) with libpq's reason in err. */
 enum sn_status pg_dsn_check(const char *dsn, char *err, size_t err_len);

@@ -133,7 +133,6 @@ ik_ckpt_init(struct ik_state *s, char *err, size_t err_len)
                  "(plugin and daemon from different versions)");
         return SN_ECONFIG;
     }
-    pg_pin_library();
     if ((rc = pg_dsn_check(s->c->checkpoints, err, err_len)) != SN_OK) {
         /* Name the option: the message is libpq's. */
         char why[512];

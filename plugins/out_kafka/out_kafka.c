@@ -99,7 +99,6 @@ ok_init(const struct sn_host *host, struct sn_instance *inst,
     if (s == NULL)
         return SN_ENOMEM;
     *state = s;
-    kafka_pin_library();
     s->ctx.host = host;
     s->ctx.inst = inst;
     s->c = config;

@@ -80,7 +80,6 @@ opg_init(const struct sn_host *host, struct sn_instance *inst,
     s->host = host;
     s->inst = inst;
     s->c = config;
-    pg_pin_library();
     /* Parse the DSN now so a typo is a config error naming it, not an
      * endless RETRY later. */
     if ((rc = pg_dsn_check(s->c->dsn, err, err_len)) != SN_OK)
