@@ -406,6 +406,11 @@ sn_pipeline_build(struct sn_config *cfg, struct sn_metrics *metrics,
             in->conf = &cfg->insts[i];
             in->name = cfg->insts[i].name;
             in->kind = cfg->insts[i].kind;
+            /* For the pipeline's life, not the output thread's: /health
+             * reads n_pending of every output, incident outputs (which
+             * have no thread) and stopped ones included. */
+            if (in->kind == SN_KIND_OUTPUT)
+                pthread_mutex_init(&in->output.pending_lock, NULL);
             sn_arena_init(&in->conf_arena, 4096, 0);
             init_instance(pl, in, d);
         }
@@ -528,7 +533,6 @@ sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err)
                                  in->name);
                     goto fail;
                 }
-                pthread_mutex_init(&in->output.pending_lock, NULL);
                 if (pthread_create(&in->output.othread, NULL, sn_output_main,
                                    in) != 0) {
                     sn_queue_fini(&in->output.q);
@@ -654,7 +658,6 @@ sn_pipeline_stop(struct sn_pipeline *pl)
             pthread_join(in->output.othread, NULL);
             in->output.othread_started = false;
             sn_queue_fini(&in->output.q);
-            pthread_mutex_destroy(&in->output.pending_lock);
         }
     }
     if (pl->before_outputs_stop != NULL)
@@ -691,8 +694,10 @@ sn_pipeline_free(struct sn_pipeline *pl)
         free(in->config);
         if (in->kind == SN_KIND_INPUT)
             free(in->input.parsers);
-        if (in->kind == SN_KIND_OUTPUT)
+        if (in->kind == SN_KIND_OUTPUT) {
             free(in->output.pending);
+            pthread_mutex_destroy(&in->output.pending_lock);
+        }
         free(in->only);
         free(in->state_path);
     }
