@@ -62,7 +62,8 @@ struct sn_corr_spec {
     const char *const *group_by;
     size_t n_group_by;
     int64_t window_ns;       /* threshold, distinct, sequence */
-    int64_t lateness_ns;     /* allowed_lateness; default 0 */
+    int64_t lateness_ns;     /* allowed_lateness; SN_RULES_LATENESS_DEFAULT_MS */
+    bool lateness_set;       /* written in the rule (not the default) */
     int64_t suppress_ns;     /* 0: every hit signals */
     int64_t resolve_ns;      /* resolve_after; 0: never */
     uint32_t escalate_after; /* 0: no escalation */

@@ -262,8 +262,10 @@ parse_lateness(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
             "\"allowed_lateness\": \"%s\" is not a duration between 0 "
             "and 366d",
             v->str);
-    else if (v->type == SN_NODE_SCALAR)
+    else if (v->type == SN_NODE_SCALAR) {
         s->lateness_ns = ms * 1000000;
+        s->lateness_set = true;
+    }
 }
 
 /* The rule-level correlation keys besides the kinds. */
@@ -507,7 +509,10 @@ static uint64_t
 fingerprint(const struct sn_corr_spec *s)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
-    int64_t nums[] = { s->kind,          s->window_ns,      s->lateness_ns,
+    /* An unwritten lateness hashes as the old default (0), so the
+     * checkpoints of earlier versions stay readable. */
+    int64_t lateness = s->lateness_set ? s->lateness_ns : 0;
+    int64_t nums[] = { s->kind,          s->window_ns,      lateness,
                        s->suppress_ns,   s->resolve_ns,     s->escalate_after,
                        s->escalate_to,   (int64_t)s->count, s->after_ns,
                        s->warmup_ns,     s->bucket_ns,      s->per_key,
@@ -634,6 +639,7 @@ sn_corr_spec_parse(const struct sn_ruleset *rs, const struct sn_rule *r,
         err(&p, n.window, "\"window\" does not apply to %s; use \"%s\"",
             kind_names[kind], instead[kind]);
     }
+    s->lateness_ns = SN_RULES_LATENESS_DEFAULT_MS * 1000000;
     if (n.allowed_lateness != NULL)
         parse_lateness(&p, n.allowed_lateness, s);
     if (n.suppress != NULL)
@@ -659,6 +665,10 @@ sn_corr_spec_parse(const struct sn_ruleset *rs, const struct sn_rule *r,
             warn(&p, group,
                  "\"group_by\" is ignored when rate.per_key is "
                  "false (one global baseline)");
+        /* The default shrinks to what a short bucket can hold. */
+        if (!s->lateness_set &&
+            s->lateness_ns / s->bucket_ns + 2 > SN_CORR_RATE_OPEN_MAX)
+            s->lateness_ns = (SN_CORR_RATE_OPEN_MAX - 2) * s->bucket_ns;
         if (s->lateness_ns / s->bucket_ns + 2 > SN_CORR_RATE_OPEN_MAX)
             err(&p, n.allowed_lateness ? n.allowed_lateness : kind_pair->key,
                 "allowed_lateness may span at most %d rate buckets",

@@ -94,6 +94,13 @@ _Static_assert(SN_RULES_EXPR_MAX_DEPTH >= 8, "expressions need some depth");
 
 /* Longest duration a rule may give: a year; longer is a typo. */
 #define SN_RULES_MAX_DURATION_MS (366LL * 86400 * 1000)
+/* allowed_lateness when a rule does not say: two workers reorder lines of
+ * one sender by a few ms, syslog timestamps often have whole seconds, and
+ * fleets carry small clock skew; with 0 every event older than the newest
+ * one seen was dropped as late (a brute force from logger lost 8 of its
+ * 10 lines under load). It delays absence, resolve_after and rate buckets
+ * by as much; thresholds and sequences still fire at the event. */
+#define SN_RULES_LATENESS_DEFAULT_MS 5000LL
 
 /* Largest count a threshold may ask for (per-key memory is bounded by
  * limits.max_events anyway). */
