@@ -67,6 +67,14 @@ struct dr_fwd {
  * more than a few partitions' topics. */
 #define DR_SRC_CACHE 4
 
+/* A captured signal waiting in dr_tls.sigs: whose condition trace it
+ * carries (trace_rule NULL: none), computed when it is rendered. */
+struct dr_pending {
+    const struct sn_rule *trace_rule;
+    const struct sn_batch *batch;
+    uint32_t ev;
+};
+
 /* Per-thread state (workers each have one; the ticker has its own). */
 struct dr_tls {
     struct sn_rules_scratch *sc;
@@ -81,7 +89,13 @@ struct dr_tls {
     /* The summary head ({"host",.."fields":{) last rendered into sums,
      * of batch event head_ev (head_len 0: none). */
     uint32_t head_ev, head_off, head_len;
-    struct sn_buf sigs;  /* signal JSON lines waiting to be emitted */
+    /* Signals captured (sn_signal_capture) under shard locks, waiting to
+     * be rendered into json and emitted once every lock is released. */
+    struct sn_buf sigs;
+    struct dr_pending *pend;
+    size_t n_pend, cap_pend;
+    struct sn_buf json;
+    struct sn_signal_view view; /* scratch for reading a capture */
     struct sn_buf trace; /* scratch for one trace */
     struct dr_fwd *fwd;
     size_t n_fwd, cap_fwd;

@@ -439,4 +439,26 @@ enum sn_status sn_corr_summary_json_fields(
 /* One signal as a JSON object (docs/correlation.md has the shape). */
 enum sn_status sn_signal_json(const struct sn_signal *sig, struct sn_buf *out);
 
+/*
+ * Signals captured as compact data (correlate_capture.c), for an emit
+ * callback that must not spend a signal's JSON where it runs (under a
+ * shard's lock): capture appends sig (with copies of every byte it points
+ * to but the ruleset's: rule, spec, key field names, step rules) to out;
+ * SN_ELIMIT at out's bound. captured reads the record at data + *off into
+ * *v (pointers into data and v, valid while both are), advancing *off;
+ * false at the end of data.
+ */
+struct sn_signal_view {
+    struct sn_signal sig;
+    struct sn_str key_values[SN_CORR_MAX_GROUP_BY];
+    struct sn_corr_evidence first[SN_CORR_EVIDENCE_MAX];
+    struct sn_corr_evidence last[SN_CORR_EVIDENCE_MAX];
+    struct sn_corr_evidence steps[SN_CORR_MAX_STEPS];
+    struct sn_signal_source src;
+};
+enum sn_status sn_signal_capture(const struct sn_signal *sig,
+                                 struct sn_buf *out);
+bool sn_signal_captured(const char *data, size_t len, size_t *off,
+                        struct sn_signal_view *v);
+
 #endif
