@@ -194,6 +194,14 @@ struct sn_corr_input {
     const char *summary; /* evidence text (or JSON, see summary_is_json) */
     size_t summary_len;
     bool summary_is_json; /* written raw into signal JSON: must be valid */
+    /* Or, with summary NULL: the engine calls summary_fn to append the
+     * summary to out only when it keeps the event as evidence (a match
+     * absorbed by a fired window, or fed with evidence off, never needs
+     * one: rendering every match's summary was a tenth of a replay). Any
+     * status but SN_OK: the event is kept without a summary. */
+    enum sn_status (*summary_fn)(const struct sn_corr_input *in, void *arg,
+                                 struct sn_buf *out);
+    void *summary_arg;
     /* The record's origin; with has_origin false (a feed no record made,
      * e.g. a signal raised by the clock), keys keep the origin they had. */
     struct sn_corr_origin origin;
