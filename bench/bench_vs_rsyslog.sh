@@ -247,8 +247,9 @@ EOC
 
 if [ -n "${PACKS:-}" ]; then
     # One sentineld run per pack, after rsyslog's, in this run: the
-    # labels are sentineld, sentineld+1, sentineld+2, ... in PACKS order.
-    i=0
+    # labels are sentineld, sentineld+1, sentineld+2, ... in PACKS order
+    # (pk, not i: wait_port counts with i).
+    pk=0
     labels=""
     old_ifs=$IFS
     IFS=';'
@@ -256,11 +257,11 @@ if [ -n "${PACKS:-}" ]; then
         IFS=$old_ifs
         [ "$pack" = none ] && pack=""
         label=sentineld
-        [ $i -gt 0 ] && label="sentineld+$i"
+        [ "$pk" -gt 0 ] && label="sentineld+$pk"
         run_sentineld "$label" "$pack"
         labels="$labels $label"
-        eval "pack_$i=\"\${pack:-no rules}\""
-        i=$((i + 1))
+        eval "pack_$pk=\"\${pack:-no rules}\""
+        pk=$((pk + 1))
         IFS=';'
     done
     IFS=$old_ifs
@@ -269,11 +270,11 @@ if [ -n "${PACKS:-}" ]; then
     rc=$(cpu_of rsyslog)
     [ -n "$r" ] && printf '%-34s %10s msgs/s  %6.2f us CPU/msg\n' rsyslog "$r" \
         "$(python3 -c "print($rc)")"
-    i=0
+    pk=0
     for label in $labels; do
         s=$(rate_of "$label")
         sc=$(cpu_of "$label")
-        eval "pack=\$pack_$i"
+        eval "pack=\$pack_$pk"
         if [ -n "$s" ]; then
             python3 -c "
 r = float('${r:-0}' or 0); rc = float('${rc:-0}' or 0)
@@ -283,7 +284,7 @@ print('%-34s %10.0f msgs/s  %6.2f us CPU/msg%s' % ('sentineld (' + '$pack'[-24:]
         else
             echo "sentineld ($pack): a daemon did not write every message"
         fi
-        i=$((i + 1))
+        pk=$((pk + 1))
     done
     exit 0
 fi
