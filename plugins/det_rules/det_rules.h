@@ -75,6 +75,9 @@ struct dr_pending {
     uint32_t ev;
 };
 
+/* One event in this many has its rules' evaluation timed. */
+#define DR_TIME_EVERY 64
+
 /* Per-thread state (workers each have one; the ticker has its own). */
 struct dr_tls {
     struct sn_rules_scratch *sc;
@@ -121,6 +124,7 @@ struct dr_tls {
     uint32_t *rule_hits;
     uint32_t *touched;
     size_t n_touched;
+    uint64_t n_evals; /* events evaluated: picks the timed ones */
 };
 
 struct dr_state;
@@ -174,6 +178,10 @@ struct dr_state {
      * signals; NULL entries when the daemon's host has no labelled
      * counters. */
     struct sn_counter **rule_matches, **rule_signals;
+    /* Estimated nanoseconds evaluating each rule: one event in
+     * DR_TIME_EVERY is timed (SN_RULES_TIME_RULES), its times counted
+     * DR_TIME_EVERY times. */
+    struct sn_counter **rule_eval_ns;
     /* The rule files' load-time diagnostics as a JSON array, for the
      * rules route (det_rules_api.c). */
     char *diags_json;
