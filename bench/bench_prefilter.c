@@ -107,7 +107,8 @@ main(int argc, char **argv)
         for (size_t k = 0; k < r->n_req; k++)
             empty |= r->req[k].len == 0;
         /* As the prefilter: without a usable literal set, always. */
-        if (!r->enabled || empty || !sn_prefilter_filters(rs->pf, (uint32_t)i)) {
+        if (!r->enabled || empty ||
+            !sn_prefilter_filters(rs->pf, (uint32_t)i)) {
             always[i / 64] |= (uint64_t)1 << (i % 64);
             continue;
         }
@@ -154,15 +155,16 @@ main(int argc, char **argv)
     for (long r = 0; r < rounds; r++)
         for (size_t m = 0; m < n_msgs; m++) {
             memcpy(b, always, words * sizeof(*b));
-            hs_scan(db, msgs[m], (unsigned)strlen(msgs[m]), 0, scratch,
-                    on_hit, b);
+            hs_scan(db, msgs[m], (unsigned)strlen(msgs[m]), 0, scratch, on_hit,
+                    b);
             sink += b[0];
         }
     c_hs = cpu_s() - t0;
+    (void)sink; /* written so the scans are not optimised away */
     printf("rules %zu (%zu filtered by %zu literals, %zu automaton states); "
            "%zu messages x %ld rounds; candidate sets disagree on %zu\n",
-           rs->n_rules, n_filtered, n_lits, sn_prefilter_states(rs->pf),
-           n_msgs, rounds, disagree);
+           rs->n_rules, n_filtered, n_lits, sn_prefilter_states(rs->pf), n_msgs,
+           rounds, disagree);
     printf("aho-corasick (src/rules/prefilter.c): %.1f ns/message CPU\n",
            c_ac * 1e9 / (double)(n_msgs * (size_t)rounds));
     printf("hyperscan %s: %.1f ns/message CPU\n", hs_version(),

@@ -389,8 +389,7 @@ main(int argc, char **argv)
                pass == 0   ? "with prefilter:"
                : pass == 1 ? "without prefilter:"
                            : "timed 1 in 64:",
-               n, dt,
-               n / dt / 1e6, dt / n * 1e9, 100.0 * matched / n, dc,
+               n, dt, n / dt / 1e6, dt / n * 1e9, 100.0 * matched / n, dc,
                n / dc / 1e6);
         if (pass == 0)
             printf("rules evaluated per event with prefilter: %.2f\n",

@@ -389,10 +389,10 @@ dr_detect(void *state, struct sn_batch *b)
         struct dr_event e = { s->host, s->host->batch_event(b, i) };
         struct sn_rule_event rev = { &e, dr_get };
         const struct sn_rule_match *m;
-        unsigned flags = t->n_evals++ % DR_TIME_EVERY == 0 &&
-                                 s->rule_eval_ns != NULL
-                             ? SN_RULES_TIME_RULES
-                             : 0;
+        unsigned flags =
+            t->n_evals++ % DR_TIME_EVERY == 0 && s->rule_eval_ns != NULL
+                ? SN_RULES_TIME_RULES
+                : 0;
         size_t k = sn_rules_eval(s->rs, t->sc, &rev, flags, &m);
         int64_t ts;
 
@@ -429,8 +429,7 @@ dr_detect(void *state, struct sn_batch *b)
         uint64_t *ns = sn_rules_scratch_rule_ns(t->sc);
         for (size_t r = 0; r < s->rs->n_rules; r++)
             if (ns[r] != 0) {
-                s->host->counter_add(s->rule_eval_ns[r],
-                                     ns[r] * DR_TIME_EVERY);
+                s->host->counter_add(s->rule_eval_ns[r], ns[r] * DR_TIME_EVERY);
                 ns[r] = 0;
             }
     }
