@@ -26,7 +26,10 @@
 # files or directories, comma-separated: sentineld also runs det_rules
 # with them, e.g. RULES=../conf/rules for the shipped pack), NO_RSYSLOG
 # (set: measure sentineld only, for A/B runs of two sentineld builds or
-# rule packs).
+# rule packs), PACKS (several RULES values separated by ';', "none" for
+# no rules: one sentineld run per pack after rsyslog's, then a summary of
+# msgs/s and CPU microseconds per message of each, e.g.
+# PACKS='none;../conf/rules;../conf/rules,../bench/rules100').
 #
 # Both outputs go through the page cache: sentineld's JSON lines are ~2.5x
 # the bytes of rsyslog's raw lines, so on a slow disk or a VM with slow
@@ -194,9 +197,15 @@ wait "$RPID" 2>/dev/null
 rm -f "$OUTDIR/rsyslog.out"
 fi
 
-# sentineld: in_syslog -> parser -> out_file (JSON, one event per line).
-sp=$(free_port)
-cat >"$TMP/s.yaml" <<EOC
+# sentineld: in_syslog -> parser -> out_file (JSON, one event per line),
+# with det_rules running the rule files of $2 when it is not empty.
+run_sentineld() {
+    label=$1
+    rules=$2
+    sp=$(free_port)
+    rm -f "$OUTDIR/sentineld.out"
+    rm -rf "$TMP/state"
+    cat >"$TMP/s.yaml" <<EOC
 daemon: { state_dir: $TMP/state }
 http: { enabled: false }
 inputs:
@@ -204,36 +213,83 @@ inputs:
 outputs:
   - { name: o, plugin: out_file, path: $OUTDIR/sentineld.out }
 EOC
-if [ -n "${RULES:-}" ]; then
-    # Absolute paths: the daemon's working directory is not ours.
-    list=""
-    for r in $(echo "$RULES" | tr ',' ' '); do
-        list="$list${list:+, }$(cd "$(dirname "$r")" && pwd)/$(basename "$r")"
-    done
-    cat >>"$TMP/s.yaml" <<EOC
+    if [ -n "$rules" ]; then
+        # Absolute paths: the daemon's working directory is not ours.
+        list=""
+        for r in $(echo "$rules" | tr ',' ' '); do
+            list="$list${list:+, }$(cd "$(dirname "$r")" && pwd)/$(basename "$r")"
+        done
+        cat >>"$TMP/s.yaml" <<EOC
 detectors:
   - { name: rules, plugin: det_rules, rules: [ $list ] }
 EOC
-    echo "# sentineld runs det_rules with: $list"
+        echo "# $label: det_rules with $list"
+    fi
+    taskset -c "$DAEMON_CPUS" "$SENTINELD" run -c "$TMP/s.yaml" \
+        >"$TMP/s.out" 2>"$TMP/s.log" &
+    SPID=$!
+    PIDS="$PIDS $SPID"
+    wait_port "$sp"
+    if [ -n "${PERF:-}" ]; then
+        perf record -g -o "$PERF.$label" -p "$SPID" >"$TMP/perf.log" 2>&1 &
+        PERFPID=$!
+        sleep 0.5
+    fi
+    run "$label" "$sp" "$OUTDIR/sentineld.out" "$SPID"
+    if [ -n "${PERF:-}" ]; then
+        kill -INT "$PERFPID"
+        wait "$PERFPID"
+        echo "# perf data: $PERF.$label (perf report -i $PERF.$label --sort comm,dso,sym)"
+    fi
+    kill -TERM "$SPID"
+    wait "$SPID"
+}
+
+if [ -n "${PACKS:-}" ]; then
+    # One sentineld run per pack, after rsyslog's, in this run: the
+    # labels are sentineld, sentineld+1, sentineld+2, ... in PACKS order
+    # (pk, not i: wait_port counts with i).
+    pk=0
+    labels=""
+    old_ifs=$IFS
+    IFS=';'
+    for pack in $PACKS; do
+        IFS=$old_ifs
+        [ "$pack" = none ] && pack=""
+        label=sentineld
+        [ "$pk" -gt 0 ] && label="sentineld+$pk"
+        run_sentineld "$label" "$pack"
+        labels="$labels $label"
+        eval "pack_$pk=\"\${pack:-no rules}\""
+        pk=$((pk + 1))
+        IFS=';'
+    done
+    IFS=$old_ifs
+    echo "# summary: msgs/s, daemon CPU per message, and against rsyslog"
+    r=$(rate_of rsyslog)
+    rc=$(cpu_of rsyslog)
+    [ -n "$r" ] && printf '%-34s %10s msgs/s  %6.2f us CPU/msg\n' rsyslog "$r" \
+        "$(python3 -c "print($rc)")"
+    pk=0
+    for label in $labels; do
+        s=$(rate_of "$label")
+        sc=$(cpu_of "$label")
+        eval "pack=\$pack_$pk"
+        if [ -n "$s" ]; then
+            python3 -c "
+r = float('${r:-0}' or 0); rc = float('${rc:-0}' or 0)
+s = float('$s'); sc = float('$sc')
+print('%-34s %10.0f msgs/s  %6.2f us CPU/msg%s' % ('sentineld (' + '$pack'[-24:] + ')', s, sc,
+      '  x%.2f msgs/s, x%.2f CPU/msg vs rsyslog' % (s / r, rc / sc) if r and sc else ''))"
+        else
+            echo "sentineld ($pack): a daemon did not write every message"
+        fi
+        pk=$((pk + 1))
+    done
+    exit 0
 fi
-taskset -c "$DAEMON_CPUS" "$SENTINELD" run -c "$TMP/s.yaml" \
-    >"$TMP/s.out" 2>"$TMP/s.log" &
-SPID=$!
-PIDS="$PIDS $SPID"
-wait_port "$sp"
-if [ -n "${PERF:-}" ]; then
-    perf record -g -o "$PERF" -p "$SPID" >"$TMP/perf.log" 2>&1 &
-    PERFPID=$!
-    sleep 0.5
-fi
-run sentineld "$sp" "$OUTDIR/sentineld.out" "$SPID"
-if [ -n "${PERF:-}" ]; then
-    kill -INT "$PERFPID"
-    wait "$PERFPID"
-    echo "# perf data: $PERF (perf report -i $PERF --sort comm,dso,sym)"
-fi
-kill -TERM "$SPID"
-wait "$SPID"
+
+run_sentineld sentineld "${RULES:-}"
 
 s=$(rate_of sentineld)
 if [ -n "${NO_RSYSLOG:-}" ]; then

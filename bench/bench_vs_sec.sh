@@ -22,7 +22,9 @@
 # SingleWithThreshold), and sentineld prints every signal it raises
 # (firing and the window's update) as JSON. Run from the build directory.
 # Environment: SENTINELD (default ./sentineld), SEC (default: from PATH),
-# KEEP_TMP (keep the temp dir).
+# KEEP_TMP (keep the temp dir), BASELINE (another sentineld binary, e.g.
+# a build of main: run on the same file after this one, its row and
+# its output compared byte for byte with this one's).
 #
 # Note: SEC's windows are wall-clock, not event time, so its signal count
 # depends on how fast it reads; the two counts agree only when SEC gets
@@ -119,6 +121,14 @@ sn_wall=$1 sn_cpu=$(awk -v u="$2" -v s="$3" 'BEGIN { print u + s }')
 sn_sig=$(grep -c '"state":"firing"' "$TMP/sn.out" || true)
 sn_upd=$(grep -c '"state":"update"' "$TMP/sn.out" || true)
 
+base_wall= base_cpu=
+if [ -n "${BASELINE:-}" ]; then
+    set -- $(timed "$TMP/base.out" "$BASELINE" test --quiet --json -r "$TMP/rule.yaml" \
+        --format rfc3164 "$TMP/in.log")
+    base_wall=$1 base_cpu=$(awk -v u="$2" -v s="$3" 'BEGIN { print u + s }')
+    if cmp -s "$TMP/sn.out" "$TMP/base.out"; then same=identical; else same=DIFFERENT; fi
+fi
+
 awk -v n="$LINES" -v aw="$sec_wall" -v ac="$sec_cpu" -v bw="$sn_wall" \
     -v bc="$sn_cpu" -v sa="$sec_sig" -v sb="$sn_sig" \
     -v pct="$FAIL_PCT" -v addrs="$ADDRS" -v su="$sn_upd" 'BEGIN {
@@ -129,3 +139,10 @@ awk -v n="$LINES" -v aw="$sec_wall" -v ac="$sec_cpu" -v bw="$sn_wall" \
     printf "sentineld also printed %d update signals (matches absorbed by fired windows)\n", su;
     printf "ratio sentineld/sec: %.1fx wall, %.1fx CPU\n", aw / bw, ac / bc;
 }'
+if [ -n "$base_wall" ]; then
+    awk -v n="$LINES" -v aw="$sec_wall" -v ac="$sec_cpu" -v bw="$base_wall" \
+        -v bc="$base_cpu" -v tw="$sn_wall" -v tc="$sn_cpu" -v same="$same" 'BEGIN {
+        printf "%-15s %8.2f %8.2f %14.0f %14.0f\n", "baseline test", bw, bc, n / bw, n / bc;
+        printf "ratio baseline/sec: %.1fx wall, %.1fx CPU; this build vs baseline: %.2fx wall, %.2fx CPU; signals %s\n", aw / bw, ac / bc, bw / tw, bc / tc, same;
+    }'
+fi

@@ -65,7 +65,9 @@ rule_counters(struct dr_state *s)
         return SN_OK;
     s->rule_matches = calloc(n + 1, sizeof(*s->rule_matches));
     s->rule_signals = calloc(n + 1, sizeof(*s->rule_signals));
-    if (s->rule_matches == NULL || s->rule_signals == NULL)
+    s->rule_eval_ns = calloc(n + 1, sizeof(*s->rule_eval_ns));
+    if (s->rule_matches == NULL || s->rule_signals == NULL ||
+        s->rule_eval_ns == NULL)
         return SN_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         char labels[160];
@@ -76,6 +78,10 @@ rule_counters(struct dr_state *s)
                                                labels, "matches of the rule");
         s->rule_signals[i] = h->counter_labels(s->inst, "rule_signals_total",
                                                labels, "signals of the rule");
+        s->rule_eval_ns[i] = h->counter_labels(
+            s->inst, "rule_eval_ns_total", labels,
+            "time evaluating the rule (extraction included), in ns, "
+            "estimated from one event in 64");
     }
     return SN_OK;
 }
@@ -189,6 +195,7 @@ dr_destroy(void *state)
     sn_ruleset_free(s->rs);
     free(s->rule_matches);
     free(s->rule_signals);
+    free(s->rule_eval_ns);
     free(s->diags_json);
     free(s);
 }
@@ -374,7 +381,7 @@ dr_detect(void *state, struct sn_batch *b)
     size_t n = s->host->batch_len(b);
     uint64_t matches = 0;
     int64_t newest = 0;
-    bool ok = true;
+    bool ok = true, timed = false;
 
     if (t == NULL)
         return SN_ENOMEM;
@@ -382,9 +389,14 @@ dr_detect(void *state, struct sn_batch *b)
         struct dr_event e = { s->host, s->host->batch_event(b, i) };
         struct sn_rule_event rev = { &e, dr_get };
         const struct sn_rule_match *m;
-        size_t k = sn_rules_eval(s->rs, t->sc, &rev, 0, &m);
+        unsigned flags =
+            t->n_evals++ % DR_TIME_EVERY == 0 && s->rule_eval_ns != NULL
+                ? SN_RULES_TIME_RULES
+                : 0;
+        size_t k = sn_rules_eval(s->rs, t->sc, &rev, flags, &m);
         int64_t ts;
 
+        timed |= flags != 0;
         if (s->host->event_time(e.ev, &ts) && ts > newest)
             newest = ts;
         else if (!s->host->event_time(e.ev, &ts) &&
@@ -413,6 +425,14 @@ dr_detect(void *state, struct sn_batch *b)
         t->rule_hits[r] = 0;
     }
     t->n_touched = 0;
+    if (timed) {
+        uint64_t *ns = sn_rules_scratch_rule_ns(t->sc);
+        for (size_t r = 0; r < s->rs->n_rules; r++)
+            if (ns[r] != 0) {
+                s->host->counter_add(s->rule_eval_ns[r], ns[r] * DR_TIME_EVERY);
+                ns[r] = 0;
+            }
+    }
     return ok ? SN_OK : SN_ENOMEM;
 }
 

@@ -67,6 +67,17 @@ struct dr_fwd {
  * more than a few partitions' topics. */
 #define DR_SRC_CACHE 4
 
+/* A captured signal waiting in dr_tls.sigs: whose condition trace it
+ * carries (trace_rule NULL: none), computed when it is rendered. */
+struct dr_pending {
+    const struct sn_rule *trace_rule;
+    const struct sn_batch *batch;
+    uint32_t ev;
+};
+
+/* One event in this many has its rules' evaluation timed. */
+#define DR_TIME_EVERY 64
+
 /* Per-thread state (workers each have one; the ticker has its own). */
 struct dr_tls {
     struct sn_rules_scratch *sc;
@@ -81,7 +92,13 @@ struct dr_tls {
     /* The summary head ({"host",.."fields":{) last rendered into sums,
      * of batch event head_ev (head_len 0: none). */
     uint32_t head_ev, head_off, head_len;
-    struct sn_buf sigs;  /* signal JSON lines waiting to be emitted */
+    /* Signals captured (sn_signal_capture) under shard locks, waiting to
+     * be rendered into json and emitted once every lock is released. */
+    struct sn_buf sigs;
+    struct dr_pending *pend;
+    size_t n_pend, cap_pend;
+    struct sn_buf json;
+    struct sn_signal_view view; /* scratch for reading a capture */
     struct sn_buf trace; /* scratch for one trace */
     struct dr_fwd *fwd;
     size_t n_fwd, cap_fwd;
@@ -107,6 +124,7 @@ struct dr_tls {
     uint32_t *rule_hits;
     uint32_t *touched;
     size_t n_touched;
+    uint64_t n_evals; /* events evaluated: picks the timed ones */
 };
 
 struct dr_state;
@@ -160,6 +178,10 @@ struct dr_state {
      * signals; NULL entries when the daemon's host has no labelled
      * counters. */
     struct sn_counter **rule_matches, **rule_signals;
+    /* Estimated nanoseconds evaluating each rule: one event in
+     * DR_TIME_EVERY is timed (SN_RULES_TIME_RULES), its times counted
+     * DR_TIME_EVERY times. */
+    struct sn_counter **rule_eval_ns;
     /* The rule files' load-time diagnostics as a JSON array, for the
      * rules route (det_rules_api.c). */
     char *diags_json;

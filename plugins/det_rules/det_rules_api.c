@@ -1,7 +1,8 @@
 /*
  * det_rules' HTTP route, GET /api/v1/plugins/<instance>/rules: the rules
- * this instance runs, from its compiled ruleset, each with its matches
- * and signals read from the per-rule counters det_rules keeps (the
+ * this instance runs, from its compiled ruleset, each with its matches,
+ * signals and estimated evaluation time (eval_ns) read from the
+ * per-rule counters det_rules keeps (the
  * /metrics series, so they go on across reloads), plus the warnings the
  * rule files gave when they were loaded. Answered on the control thread;
  * nothing here touches the shards.
@@ -194,11 +195,12 @@ dr_api_rules(void *state, struct sn_http_req *rq)
                   (unsigned long long)h->counter_value(s->c_matches));
     for (size_t i = 0; i < s->rs->n_rules; i++) {
         const struct sn_rule *r = &s->rs->rules[i];
-        uint64_t m = 0, sig = 0;
+        uint64_t m = 0, sig = 0, ns = 0;
 
         if (s->rule_matches != NULL) {
             m = h->counter_value(s->rule_matches[i]);
             sig = h->counter_value(s->rule_signals[i]);
+            ns = h->counter_value(s->rule_eval_ns[i]);
         }
         if (i)
             sn_buf_putc(&b, ',');
@@ -229,8 +231,10 @@ dr_api_rules(void *state, struct sn_http_req *rq)
         sn_buf_putc(&b, ',');
         put_definition(&b, r);
         put_samples(&b, r);
-        sn_buf_printf(&b, ",\"matches\":%llu,\"signals\":%llu}",
-                      (unsigned long long)m, (unsigned long long)sig);
+        sn_buf_printf(&b,
+                      ",\"matches\":%llu,\"signals\":%llu,\"eval_ns\":%llu}",
+                      (unsigned long long)m, (unsigned long long)sig,
+                      (unsigned long long)ns);
     }
     SN_BUF_LIT(&b, "],\"diagnostics\":");
     sn_buf_append(&b, s->diags_json, strlen(s->diags_json));

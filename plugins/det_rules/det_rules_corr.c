@@ -58,6 +58,7 @@ dr_tls_new(const struct dr_state *s)
     sn_buf_init(&t->sums, 64u << 20);
     sn_buf_init(&t->keys, 16u << 20);
     sn_buf_init(&t->sigs, 256u << 20);
+    sn_buf_init(&t->json, 256u << 20);
     sn_buf_init(&t->trace, SIG_MAX);
     sn_buf_init(&t->fwd_data, 16u << 20);
     t->rule_hits = calloc(s->rs->n_rules + 1, sizeof(*t->rule_hits));
@@ -84,7 +85,9 @@ dr_tls_free(struct dr_tls *t)
     sn_buf_fini(&t->sums);
     sn_buf_fini(&t->keys);
     sn_buf_fini(&t->sigs);
+    sn_buf_fini(&t->json);
     sn_buf_fini(&t->trace);
+    free(t->pend);
     sn_buf_fini(&t->fwd_data);
     free(t);
 }
@@ -93,10 +96,10 @@ dr_tls_free(struct dr_tls *t)
 
 /* The condition trace of the event being fed, as JSON in t->trace. */
 static struct sn_str
-trace_of(struct dr_state *s, struct dr_tls *t, const struct sn_rule *r,
-         uint32_t ev)
+trace_of(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b,
+         const struct sn_rule *r, uint32_t ev)
 {
-    struct dr_event e = { s->host, s->host->batch_event(t->batch, ev) };
+    struct dr_event e = { s->host, s->host->batch_event(b, ev) };
     struct sn_rule_event rev = { &e, dr_get };
     struct sn_rule_explain x;
 
@@ -107,20 +110,30 @@ trace_of(struct dr_state *s, struct dr_tls *t, const struct sn_rule *r,
     return (struct sn_str){ t->trace.data, t->trace.len };
 }
 
+/* Keep sig as compact data (a capture) until the locks are released:
+ * rendering its JSON under a shard's lock was most of a signal's cost.
+ * trace_rule (NULL: none) and ev name the batch event whose condition
+ * trace the signal carries, computed when it is rendered (the batch is
+ * still held then). */
 static void
-render(struct dr_state *s, struct dr_tls *t, const struct sn_signal *sig)
+capture(struct dr_state *s, struct dr_tls *t, const struct sn_signal *sig,
+        const struct sn_rule *trace_rule, uint32_t ev)
 {
-    size_t start = t->sigs.len;
+    bool ok = true;
 
-    if (sn_signal_json(sig, &t->sigs) != SN_OK ||
-        sn_buf_putc(&t->sigs, '\n') != SN_OK) {
-        t->sigs.len = start;
+    tls_grow((void **)&t->pend, &t->cap_pend, t->n_pend + 1, sizeof(*t->pend),
+             &ok);
+    if (!ok || sn_signal_capture(sig, &t->sigs) != SN_OK) {
         s->host->counter_add(s->c_signal_failures, 1);
         s->host->log(s->inst, SN_LOG_WARN,
-                     "signal of rule %s dropped: its JSON exceeds the buffer",
+                     "signal of rule %s dropped: out of signal buffer",
                      sig->rule_id);
         return;
     }
+    t->pend[t->n_pend].trace_rule = trace_rule;
+    t->pend[t->n_pend].batch = trace_rule != NULL ? t->batch : NULL;
+    t->pend[t->n_pend].ev = ev;
+    t->n_pend++;
     s->host->counter_add(s->c_signals, 1);
     if (sig->spec != NULL)
         s->host->counter_add(s->rc[sig->spec->index].signals, 1);
@@ -158,10 +171,6 @@ on_signal(void *arg, const struct sn_signal *sig)
         sig->state != SN_SIGNAL_DEGRADED && sig->state != SN_SIGNAL_UPDATE;
 
     x.rule = sig->spec->rule;
-    /* Signals raised while an event is fed explain that event; those of
-     * the ticker (absence, resolve, degraded) have no event. */
-    if (t->cur != NULL && t->batch != NULL && of_event)
-        x.trace = trace_of(s, t, t->cur->rule, t->cur->ev);
     /* The record that made it: the event fed, or for a sequence fed by
      * another shard's signal, the record behind that signal. */
     if (t->cur_rec != NULL && of_event) {
@@ -170,7 +179,12 @@ on_signal(void *arg, const struct sn_signal *sig)
     } else if (t->restore_src != NULL && of_event) {
         x.source = t->restore_src;
     }
-    render(s, t, &x);
+    /* Signals raised while an event is fed explain that event; those of
+     * the ticker (absence, resolve, degraded) have no event. */
+    if (t->cur != NULL && t->batch != NULL && of_event)
+        capture(s, t, &x, t->cur->rule, t->cur->ev);
+    else
+        capture(s, t, &x, NULL, 0);
 }
 
 static void
@@ -275,16 +289,48 @@ dr_corr_finish(struct dr_state *s, struct dr_tls *t)
     dr_emit_pending(s, t);
 }
 
+/* Render the captured signals (with their traces) into t->json, one
+ * line each; a signal whose JSON exceeds the buffer is dropped. */
+static void
+render_pending(struct dr_state *s, struct dr_tls *t)
+{
+    struct sn_signal_view *v = &t->view;
+    size_t off = 0;
+
+    sn_buf_reset(&t->json);
+    for (size_t i = 0; i < t->n_pend &&
+                       sn_signal_captured(t->sigs.data, t->sigs.len, &off, v);
+         i++) {
+        const struct dr_pending *pd = &t->pend[i];
+        size_t start = t->json.len;
+
+        if (pd->trace_rule != NULL && pd->batch != NULL)
+            v->sig.trace = trace_of(s, t, pd->batch, pd->trace_rule, pd->ev);
+        if (sn_signal_json(&v->sig, &t->json) != SN_OK ||
+            sn_buf_putc(&t->json, '\n') != SN_OK) {
+            t->json.len = start;
+            s->host->counter_add(s->c_signal_failures, 1);
+            s->host->log(s->inst, SN_LOG_WARN,
+                         "signal of rule %s dropped: its JSON exceeds the "
+                         "buffer",
+                         v->sig.rule_id);
+        }
+    }
+    sn_buf_reset(&t->sigs);
+    t->n_pend = 0;
+}
+
 void
 dr_emit_pending(struct dr_state *s, struct dr_tls *t)
 {
     const struct sn_host *h = s->host;
     const char *p, *end;
 
-    if (t->sigs.len == 0)
+    if (t->n_pend == 0)
         return;
-    p = t->sigs.data;
-    end = p + t->sigs.len;
+    render_pending(s, t);
+    p = t->json.data;
+    end = p + t->json.len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = (size_t)((nl ? nl : end) - p);
@@ -306,15 +352,15 @@ dr_emit_pending(struct dr_state *s, struct dr_tls *t)
         }
         p += len + 1;
     }
-    if (s->signals_file != NULL) {
+    if (s->signals_file != NULL && t->json.len > 0) {
         pthread_mutex_lock(&s->file_mu);
-        if (fwrite(t->sigs.data, 1, t->sigs.len, s->signals_file) !=
-                t->sigs.len ||
+        if (fwrite(t->json.data, 1, t->json.len, s->signals_file) !=
+                t->json.len ||
             fflush(s->signals_file) != 0)
             h->counter_add(s->c_signals_file_errors, 1);
         pthread_mutex_unlock(&s->file_mu);
     }
-    sn_buf_reset(&t->sigs);
+    sn_buf_reset(&t->json);
 }
 
 /* ---- collecting a batch ------------------------------------------------------ */
@@ -513,12 +559,11 @@ match_signal(struct dr_state *s, struct dr_tls *t, const struct dr_match *dm)
     evd.step = NULL;
     sig.first = &evd;
     sig.n_first = 1;
-    sig.trace = trace_of(s, t, r, dm->ev);
     if (s->host->event_record(e.ev) != NULL) {
         source_of(s->host->event_record(e.ev), &src);
         sig.source = &src;
     }
-    render(s, t, &sig);
+    capture(s, t, &sig, r, dm->ev);
 }
 
 bool
@@ -663,9 +708,10 @@ dr_corr_flush(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b)
     sn_buf_reset(&t->sums);
     t->head_len = 0;
     sn_buf_reset(&t->keys);
+    /* Before the batch is let go: traces are computed as signals render. */
+    dr_emit_pending(s, t);
     t->batch = NULL;
     t->n_src_cache = 0;
-    dr_emit_pending(s, t);
 }
 
 /* ---- time ------------------------------------------------------------------ */

@@ -41,7 +41,7 @@ struct sn_test_corr {
     const struct sn_rule *cur;
     const char *fired[SN_CLI_LINE_FIRED_MAX];
     size_t n_fired;
-    struct sn_buf json, trace, sum;
+    struct sn_buf json, trace;
     int64_t now_ns; /* arrival time of lines without a timestamp */
 };
 
@@ -141,7 +141,6 @@ sn_test_corr_new(const struct sn_ruleset *rs, struct sn_diags *d)
     }
     sn_buf_init(&tc->json, (size_t)16 << 20);
     sn_buf_init(&tc->trace, (size_t)4 << 20);
-    sn_buf_init(&tc->sum, (size_t)1 << 20);
     if (sn_corr_set_build(rs, &tc->set, d) != SN_OK) {
         sn_test_corr_free(tc);
         return NULL;
@@ -163,7 +162,6 @@ sn_test_corr_free(struct sn_test_corr *tc)
     sn_corr_set_free(tc->set);
     sn_buf_fini(&tc->json);
     sn_buf_fini(&tc->trace);
-    sn_buf_fini(&tc->sum);
     free(tc);
 }
 
@@ -179,6 +177,17 @@ sn_test_corr_file(struct sn_test_corr *tc)
     sn_corr_free(tc->c);
     tc->c = sn_corr_new(tc->set, &cfg);
     return tc->c != NULL;
+}
+
+/* The evidence summary of the line being fed, when the engine keeps it
+ * (sn_corr_input.summary_fn). */
+static enum sn_status
+line_summary(const struct sn_corr_input *in, void *arg, struct sn_buf *out)
+{
+    const struct sn_syslog_msg *msg = arg;
+
+    return sn_corr_summary_json(out, msg->hostname, msg->appname, msg->msg,
+                                in->fields, in->n_fields);
 }
 
 void
@@ -200,7 +209,6 @@ sn_test_corr_feed(struct sn_test_corr *tc, const char *file, int line,
 
         if (tc->set->n_targets[m[i].rule->index] == 0)
             continue;
-        sn_buf_reset(&tc->sum);
         memset(&in, 0, sizeof(in));
         in.rule = m[i].rule;
         in.fields = m[i].fields;
@@ -209,13 +217,9 @@ sn_test_corr_feed(struct sn_test_corr *tc, const char *file, int line,
         in.time_ns = msg->has_time ? msg->time_ns : 0;
         in.arrival_ns = tc->now_ns;
         in.weight = sn_repeat_count(msg->msg);
-        if (sn_corr_summary_json(&tc->sum, msg->hostname, msg->appname,
-                                 msg->msg, m[i].fields,
-                                 m[i].n_fields) == SN_OK) {
-            in.summary = tc->sum.data;
-            in.summary_len = tc->sum.len;
-            in.summary_is_json = true;
-        }
+        in.summary_fn = line_summary;
+        in.summary_arg = (void *)msg;
+        in.summary_is_json = true;
         tc->cur = m[i].rule;
         sn_corr_feed(tc->c, &in);
     }

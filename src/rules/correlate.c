@@ -285,6 +285,8 @@ sn_corr_new(const struct sn_corr_set *set, const struct sn_corr_config *cfg)
     if (c->cfg.degraded_interval_ns <= 0)
         c->cfg.degraded_interval_ns = DEF_DEGRADED_NS;
     c->slot_size = (sizeof(struct evslot) + c->cfg.summary_max + 7) & ~7u;
+    /* A summary longer than a slot is cut anyway (a JSON one dropped). */
+    sn_buf_init(&c->sum, 4 * SN_CORR_SUMMARY_MAX);
     c->wm = T_NONE;
     c->max_fed = T_NONE;
     c->feed_wm = T_NONE;
@@ -335,6 +337,7 @@ sn_corr_free(struct sn_corr *c)
         free(c->slabs[s]);
     }
     free(c->slabs);
+    sn_buf_fini(&c->sum);
     free(c->chain);
     for (size_t i = 0; i < c->n_rules; i++) {
         free(c->rules[i].tab);

@@ -195,6 +195,14 @@ struct sn_corr_input {
     const char *summary; /* evidence text (or JSON, see summary_is_json) */
     size_t summary_len;
     bool summary_is_json; /* written raw into signal JSON: must be valid */
+    /* Or, with summary NULL: the engine calls summary_fn to append the
+     * summary to out only when it keeps the event as evidence (a match
+     * absorbed by a fired window, or fed with evidence off, never needs
+     * one: rendering every match's summary was a tenth of a replay). Any
+     * status but SN_OK: the event is kept without a summary. */
+    enum sn_status (*summary_fn)(const struct sn_corr_input *in, void *arg,
+                                 struct sn_buf *out);
+    void *summary_arg;
     /* The record's origin; with has_origin false (a feed no record made,
      * e.g. a signal raised by the clock), keys keep the origin they had. */
     struct sn_corr_origin origin;
@@ -442,5 +450,27 @@ const char *sn_signal_state_name(enum sn_signal_state st);
 /* One signal as a JSON object (docs/correlation.md has the shape; its
  * scalar fields are listed in rules/signal_fields.h). */
 enum sn_status sn_signal_json(const struct sn_signal *sig, struct sn_buf *out);
+
+/*
+ * Signals captured as compact data (correlate_capture.c), for an emit
+ * callback that must not spend a signal's JSON where it runs (under a
+ * shard's lock): capture appends sig (with copies of every byte it points
+ * to but the ruleset's: rule, spec, key field names, step rules) to out;
+ * SN_ELIMIT at out's bound. captured reads the record at data + *off into
+ * *v (pointers into data and v, valid while both are), advancing *off;
+ * false at the end of data.
+ */
+struct sn_signal_view {
+    struct sn_signal sig;
+    struct sn_str key_values[SN_CORR_MAX_GROUP_BY];
+    struct sn_corr_evidence first[SN_CORR_EVIDENCE_MAX];
+    struct sn_corr_evidence last[SN_CORR_EVIDENCE_MAX];
+    struct sn_corr_evidence steps[SN_CORR_MAX_STEPS];
+    struct sn_signal_source src;
+};
+enum sn_status sn_signal_capture(const struct sn_signal *sig,
+                                 struct sn_buf *out);
+bool sn_signal_captured(const char *data, size_t len, size_t *off,
+                        struct sn_signal_view *v);
 
 #endif

@@ -181,7 +181,9 @@ struct sn_corr {
     struct ckey *free_keys; /* recycled entries keep their buffers */
     struct ckey **slabs;
     size_t n_slabs, slab_cap, slab_used;
-    /* scratch for building keys and signals */
+    /* scratch for building keys and signals, and for summaries rendered
+     * on demand (sn_corr_input.summary_fn) */
+    struct sn_buf sum;
     char kbuf[SN_CORR_MAX_GROUP_BY * (2 + SN_CORR_VALUE_MAX)];
     struct sn_str key_values[SN_CORR_MAX_GROUP_BY];
     struct sn_corr_evidence first[SN_CORR_EVIDENCE_MAX];
@@ -266,7 +268,12 @@ void sn_corr_window_close(struct sn_corr *c, struct crule *cr, struct ckey *k,
 /* Count a match at t of weight w as absorbed by k's fired window. */
 void sn_corr_absorb(struct ckey *k, int64_t t, uint64_t w);
 
-/* correlate_signal.c: evidence and signals. */
+/* correlate_signal.c: evidence and signals. in, or in with its summary
+ * rendered into c->sum (through tmp) when the caller left that to
+ * summary_fn; valid until the next call. */
+const struct sn_corr_input *sn_corr_with_summary(struct sn_corr *c,
+                                                 const struct sn_corr_input *in,
+                                                 struct sn_corr_input *tmp);
 void sn_corr_slot_fill(const struct sn_corr *c, struct evslot *sl, int64_t t,
                        uint64_t seq, const struct sn_corr_input *in);
 void sn_corr_evidence_add(struct sn_corr *c, struct ckey *k, int64_t t,

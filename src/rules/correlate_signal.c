@@ -31,15 +31,36 @@ sn_corr_slot_fill(const struct sn_corr *c, struct evslot *sl, int64_t t,
         memcpy((char *)(sl + 1), in->summary, len);
 }
 
+const struct sn_corr_input *
+sn_corr_with_summary(struct sn_corr *c, const struct sn_corr_input *in,
+                     struct sn_corr_input *tmp)
+{
+    if (in->summary != NULL || in->summary_fn == NULL)
+        return in;
+    *tmp = *in;
+    tmp->summary_fn = NULL;
+    sn_buf_reset(&c->sum);
+    if (in->summary_fn(in, in->summary_arg, &c->sum) == SN_OK &&
+        c->sum.len > 0) {
+        tmp->summary = c->sum.data;
+        tmp->summary_len = c->sum.len;
+    } else {
+        tmp->summary_len = 0;
+    }
+    return tmp;
+}
+
 void
 sn_corr_evidence_add(struct sn_corr *c, struct ckey *k, int64_t t,
                      const struct sn_corr_input *in)
 {
     size_t kk = c->cfg.evidence_k;
+    struct sn_corr_input tmp;
 
     k->n_seen++;
     if (kk == 0 || sn_corr_ev_reserve(c, k, 2 * kk) != SN_OK)
         return;
+    in = sn_corr_with_summary(c, in, &tmp);
     if (k->n_first < kk)
         sn_corr_slot_fill(c, sn_corr_slot(c, k, k->n_first++), t, k->n_seen,
                           in);

@@ -329,7 +329,11 @@ feed_sequence(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t t,
         return;
     k->n_seen++;
     slot = k->sfree[--k->n_sfree];
-    sn_corr_slot_fill(c, sn_corr_slot(c, k, slot), t, k->n_seen, in);
+    {
+        struct sn_corr_input tmp;
+        sn_corr_slot_fill(c, sn_corr_slot(c, k, slot), t, k->n_seen,
+                          sn_corr_with_summary(c, in, &tmp));
+    }
     sn_corr_ring_insert(k, t, mask, slot);
 
     /* Steps must come in time order within the window. For each number of

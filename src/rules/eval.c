@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rules/limits.h"
 
@@ -67,6 +68,7 @@ struct sn_rules_scratch {
     bool truncated;
     struct sn_rule_field_value *xfields;
     struct sn_rules_stats stats;
+    uint64_t *rule_ns; /* SN_RULES_TIME_RULES, per rule index */
 };
 
 _Static_assert(SN_RULES_MAX_EXTRACT_FIELDS <= 64, "x_set is a uint64_t");
@@ -115,6 +117,7 @@ sn_rules_scratch_new(const struct sn_ruleset *rs)
     sc->fields = calloc(rs->total_xfields + 1, sizeof(*sc->fields));
     sc->trace_buf = calloc(SN_RULES_TRACE_MAX, sizeof(*sc->trace_buf));
     sc->xfields = calloc(rs->max_xfields + 1, sizeof(*sc->xfields));
+    sc->rule_ns = calloc(rs->n_rules + 1, sizeof(*sc->rule_ns));
     sc->xcache = calloc(rs->n_re_classes + 1, sizeof(*sc->xcache));
     if (sc->xcache != NULL)
         xcache_size(rs, sc);
@@ -130,7 +133,8 @@ sn_rules_scratch_new(const struct sn_ruleset *rs)
     if (sc->md == NULL || sc->xcache == NULL || sc->xcache_ov == NULL ||
         sc->xconv == NULL || sc->mctx == NULL || sc->cache == NULL ||
         sc->cand == NULL || sc->xval == NULL || sc->matches == NULL ||
-        sc->fields == NULL || sc->trace_buf == NULL || sc->xfields == NULL) {
+        sc->fields == NULL || sc->trace_buf == NULL || sc->xfields == NULL ||
+        sc->rule_ns == NULL) {
         sn_rules_scratch_free(sc);
         return NULL;
     }
@@ -158,6 +162,7 @@ sn_rules_scratch_free(struct sn_rules_scratch *sc)
     free(sc->fields);
     free(sc->trace_buf);
     free(sc->xfields);
+    free(sc->rule_ns);
     free(sc->xcache);
     free(sc->xcache_ov);
     free(sc->xconv);
@@ -797,6 +802,21 @@ eval_rule(struct sn_rules_scratch *sc, const struct sn_rule *r)
     return ok;
 }
 
+uint64_t *
+sn_rules_scratch_rule_ns(struct sn_rules_scratch *sc)
+{
+    return sc->rule_ns;
+}
+
+static int64_t
+mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 size_t
 sn_rules_eval(const struct sn_ruleset *rs, struct sn_rules_scratch *sc,
               const struct sn_rule_event *ev, unsigned flags,
@@ -804,6 +824,8 @@ sn_rules_eval(const struct sn_ruleset *rs, struct sn_rules_scratch *sc,
 {
     size_t n_matches = 0, words;
     bool use_pf = rs->pf != NULL && !(flags & SN_RULES_NO_PREFILTER);
+    bool timed = (flags & SN_RULES_TIME_RULES) != 0;
+    int64_t t_prev = 0;
 
     new_event(sc, ev);
     sc->trace = NULL;
@@ -820,6 +842,8 @@ sn_rules_eval(const struct sn_ruleset *rs, struct sn_rules_scratch *sc,
         else
             use_pf = false;
     }
+    if (timed)
+        t_prev = mono_ns();
     for (size_t w = 0; w < (use_pf ? words : (rs->n_rules + 63) / 64); w++) {
         uint64_t bits = use_pf ? sc->cand[w] : ~(uint64_t)0;
 
@@ -839,8 +863,18 @@ sn_rules_eval(const struct sn_ruleset *rs, struct sn_rules_scratch *sc,
             if (!r->enabled)
                 continue;
             sc->stats.rules_evaluated++;
-            if (!eval_rule(sc, r))
+            if (timed) {
+                /* One clock read per rule: each ends the previous
+                 * rule's time and starts this one's. */
+                bool hit = eval_rule(sc, r);
+                int64_t t1 = mono_ns();
+                sc->rule_ns[i] += (uint64_t)(t1 - t_prev);
+                t_prev = t1;
+                if (!hit)
+                    continue;
+            } else if (!eval_rule(sc, r)) {
                 continue;
+            }
             sc->matches[n_matches].rule = r;
             sc->matches[n_matches].fields = sc->fields + sc->n_fields;
             sc->matches[n_matches].n_fields =

@@ -106,6 +106,17 @@ sn_rules_scratch_stats(const struct sn_rules_scratch *sc);
 
 /* Evaluate every rule without the prefilter (for tests and `--slow`). */
 #define SN_RULES_NO_PREFILTER 0x1u
+/* Time each rule evaluated (CLOCK_MONOTONIC, one read after each rule:
+ * its evaluation and extraction, and the candidate scan since the rule
+ * before) into the scratch's per-rule nanoseconds: callers sample it, one
+ * event in many, to show which rules cost (a clock read per rule on every
+ * event would be a visible share of a cheap rule). */
+#define SN_RULES_TIME_RULES 0x2u
+
+/* The scratch's per-rule nanoseconds (indexed by rule index) that
+ * SN_RULES_TIME_RULES evaluations added; the caller reads and zeroes
+ * them. */
+uint64_t *sn_rules_scratch_rule_ns(struct sn_rules_scratch *sc);
 
 /*
  * Evaluate every enabled rule of rs against ev (every rule sees every

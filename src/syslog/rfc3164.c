@@ -611,7 +611,13 @@ infer_year(const struct bsd_ts *ts, int64_t now_ns, int32_t off, int64_t *ns)
     int64_t y = year_of_days(floor_div(now_secs + off, SECS_PER_DAY));
     int64_t best = 0, best_dist = INT64_MAX;
 
-    for (int64_t cand = y - 1; cand <= y + 1; cand++) {
+    /* The reference year first: it is the answer for nearly every line,
+     * and the order cannot change it (the accepted span is 365 days,
+     * half-open, so at most one candidate year falls in it). */
+    static const int order[] = { 0, -1, 1 };
+
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        int64_t cand = y + order[i];
         int64_t t, dist;
 
         if (!bsd_ns(ts, cand, off, &t))

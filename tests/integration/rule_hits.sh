@@ -3,9 +3,11 @@
 # signals (counted by det_rules per rule, lock-free, once per batch), the
 # same figures are on /metrics as sentineld_plugin_rule_{matches,signals}
 # _total{instance,rule}, and the counts
-# survive a reload.
+# survive a reload. Each rule also has its estimated evaluation time
+# (eval_ns, rule_eval_ns_total): a worker times the rules of its first
+# event and one in 64 after it.
 . "$SRCDIR/tests/integration/lib.sh"
-tap_plan 6
+tap_plan 7
 
 hp=$(free_port)
 # 7 failures from one outside address (ssh-auth-failure, a threshold of 5:
@@ -71,6 +73,17 @@ s=json.load(open('$SRCDIR/web/openapi.json'))['components']['schemas']['Rules']
 p=s['properties']['rules']['items']['properties']
 assert p['matches']['type']=='integer' and p['signals']['type']=='integer', p"
 curl -s "$U/metrics" >"$TMP/m"
+check "each rule's evaluation time: in the API and on /metrics, some > 0" python3 - "$TMP/rules.json" "$TMP/m" <<'EOP'
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+ns = {r["id"]: r["eval_ns"] for r in d["rules"]}
+assert all(isinstance(v, int) and v >= 0 for v in ns.values()), ns
+# The first line is the worker's first event: timed, and it matches.
+assert ns["ssh-too-many-failures"] > 0, ns
+m = dict(re.findall(r'^sentineld_plugin_rule_eval_ns_total\{instance="rules",rule="([^"]+)"\} (\d+)$',
+                    open(sys.argv[2]).read(), re.M))
+assert set(m) == set(ns), (sorted(m), sorted(ns))
+EOP
 check "per-rule counters on /metrics" sh -c "
 grep -qx 'sentineld_plugin_rule_matches_total{instance=\"rules\",rule=\"ssh-auth-failure\"} 7' '$TMP/m' &&
 grep -qx 'sentineld_plugin_rule_signals_total{instance=\"rules\",rule=\"ssh-service-account-login\"} 3' '$TMP/m' &&

@@ -35,7 +35,7 @@ for rule, hits in s["rules"].items():
     print(rule, hits, sigs.get(rule, 0))
 PY
 n=$(wc -l <"$TMP/rules" | tr -d ' ')
-tap_plan $((n + 7))
+tap_plan $((n + 9))
 
 # The coverage report: the per-rule hits, then the verify verdict.
 sed -n '/^[0-9]* lines, [0-9]* matched$/,$p' "$TMP/out" | sed 's/^/# /'
@@ -92,3 +92,19 @@ while read -r rule hits sigs; do
     fi
 done <"$TMP/rules"
 tap_done
+
+# The benchmark pack (bench/rules100: rules of the shapes users add to
+# the shipped pack) proves each of its rules on its own samples, and
+# loads next to the shipped pack as one 100-rule set without a warning.
+b100="$SRCDIR/bench/rules100"
+# shellcheck disable=SC2086
+"$SENTINELD" test --verify -q -r "$b100" "$b100"/samples/*.log \
+    >"$TMP/b100" 2>"$TMP/b100err"
+check "bench/rules100 passes --verify on its samples, coverage complete" \
+    grep -q '^verify: 0 sample mismatches, coverage complete$' "$TMP/b100err"
+echo '<38>Nov 23 10:00:00 h sshd[1]: x' |
+    "$SENTINELD" test --json -q -r "$rules" -r "$b100" - >"$TMP/both" \
+        2>"$TMP/botherr"
+check "the shipped pack and bench/rules100 load together: 100 rules, no warning" \
+    sh -c "! grep -q 'warning:\|error:' '$TMP/botherr' &&
+        tail -n 1 '$TMP/both' | python3 -c 'import json, sys; assert len(json.load(sys.stdin)[\"summary\"][\"rules\"]) == 100'"

@@ -37,12 +37,49 @@ struct sigs {
     size_t n_firing, n_resolved, n_degraded;
 };
 
+/* Every signal of every test is also captured (sn_signal_capture, as
+ * det_rules does under a shard's lock), read back and rendered: its JSON
+ * must be the direct rendering's, byte for byte, with a source and a
+ * trace added to both (captured_signals_render_the_same checks). */
+static size_t capture_checked, capture_mismatch;
+
+static void
+check_capture(const struct sn_signal *sig)
+{
+    struct sn_signal x = *sig;
+    struct sn_signal_source src = { "kafka-in", "syslog", 3, 81234 };
+    struct sn_signal_view v;
+    struct sn_buf direct, cap, via;
+    size_t off = 0;
+
+    x.source = &src;
+    x.trace = (struct sn_str){ "{\"rule\":\"x\"}", 12 };
+    sn_buf_init(&direct, 1 << 20);
+    sn_buf_init(&cap, 1 << 20);
+    sn_buf_init(&via, 1 << 20);
+    /* Two records back to back: the reader must find the second. */
+    if (sn_signal_json(&x, &direct) != SN_OK ||
+        sn_signal_capture(&x, &cap) != SN_OK ||
+        sn_signal_capture(&x, &cap) != SN_OK ||
+        !sn_signal_captured(cap.data, cap.len, &off, &v) ||
+        !sn_signal_captured(cap.data, cap.len, &off, &v) || off != cap.len ||
+        sn_signal_captured(cap.data, cap.len, &off, &v) ||
+        sn_signal_json(&v.sig, &via) != SN_OK || via.len != direct.len ||
+        memcmp(via.data, direct.data, direct.len) != 0)
+        capture_mismatch++;
+    capture_checked++;
+    sn_buf_fini(&direct);
+    sn_buf_fini(&cap);
+    sn_buf_fini(&via);
+}
+
 static void
 on_signal(void *arg, const struct sn_signal *sig)
 {
     struct sigs *s = arg;
     struct sn_buf b;
 
+    check_capture(sig);
     sn_buf_init(&b, 1 << 20);
     if (sn_signal_json(sig, &b) == SN_OK && s->n < 512)
         s->json[s->n++] = strdup(sn_buf_cstr(&b));
@@ -134,6 +171,19 @@ static struct sn_corr_origin feed_origin = { 0, -1 };
 /* The weight feed() gives its events (a relay's "repeated N times"). */
 static uint32_t feed_weight;
 
+/* With feed_lazy, feed() leaves the summary to the engine
+ * (summary_fn), which counts its calls in lazy_calls. */
+static bool feed_lazy;
+static size_t lazy_calls;
+
+static enum sn_status
+lazy_summary(const struct sn_corr_input *in, void *arg, struct sn_buf *out)
+{
+    (void)in;
+    lazy_calls++;
+    return sn_buf_append(out, arg, strlen(arg));
+}
+
 /* Feed one match of rule id with "name=value" fields (NULL-terminated). */
 static void
 feed(struct fx *f, const char *rule, int64_t t, const char *summary, ...)
@@ -167,6 +217,12 @@ feed(struct fx *f, const char *rule, int64_t t, const char *summary, ...)
     in.weight = feed_weight;
     in.summary = summary;
     in.summary_len = summary ? strlen(summary) : 0;
+    if (feed_lazy && summary != NULL) {
+        in.summary = NULL;
+        in.summary_len = 0;
+        in.summary_fn = lazy_summary;
+        in.summary_arg = (void *)summary;
+    }
     sn_corr_feed(f->c, &in);
 }
 
@@ -319,6 +375,35 @@ SN_TEST(threshold_json_shape)
                  "120000000000,\"count\":3,\"threshold\":3,\"first_ns\":"
                  "1700000000000000000,\"last_ns\":1700000002000000000},"
                  "\"evidence\":{\"first\":[{\"time_ns\":1700000000000000000,"
+                 "\"summary\":\"e1\"},{\"time_ns\":1700000001000000000,"
+                 "\"summary\":\"e2\"},{\"time_ns\":1700000002000000000,"
+                 "\"summary\":\"e3\"}],\"last\":[]}}");
+    fx_close(&f);
+}
+
+/* A summary left to the engine is rendered only for events it keeps as
+ * evidence (not for matches a fired window absorbs), and reads the same
+ * in the signal as one passed rendered. */
+SN_TEST(lazy_summary_only_for_kept_events)
+{
+    struct fx f;
+    const char *j;
+
+    CHECK(fx_open(&f, th_yaml));
+    feed_lazy = true;
+    lazy_calls = 0;
+    feed(&f, "brute", T0, "e1", "source.ip=1.2.3.4", NULL);
+    feed(&f, "brute", T0 + 1 * S, "e2", "source.ip=1.2.3.4", NULL);
+    feed(&f, "brute", T0 + 2 * S, "e3", "source.ip=1.2.3.4", NULL);
+    CHECK_EQ(lazy_calls, 3);
+    /* Inside the fired window: absorbed, no summary rendered. */
+    feed(&f, "brute", T0 + 3 * S, "e4", "source.ip=1.2.3.4", NULL);
+    feed(&f, "brute", T0 + 4 * S, "e5", "source.ip=1.2.3.4", NULL);
+    CHECK_EQ(lazy_calls, 3);
+    feed_lazy = false;
+    CHECK_EQ(f.sigs.n, 1);
+    j = f.sigs.n ? strstr(f.sigs.json[0], "\"evidence\"") : NULL;
+    CHECK_STR(j, "\"evidence\":{\"first\":[{\"time_ns\":1700000000000000000,"
                  "\"summary\":\"e1\"},{\"time_ns\":1700000001000000000,"
                  "\"summary\":\"e2\"},{\"time_ns\":1700000002000000000,"
                  "\"summary\":\"e3\"}],\"last\":[]}}");
@@ -1477,6 +1562,14 @@ SN_TEST(threshold_weighted)
     fx_close(&f);
 }
 
+/* Runs last: every signal the tests above raised (all kinds and states,
+ * sequences' steps, new values, rate baselines) went through a capture. */
+SN_TEST(captured_signals_render_the_same)
+{
+    CHECK(capture_checked > 50);
+    CHECK_EQ(capture_mismatch, 0);
+}
+
 SN_TEST_MAIN(SN_T(long_and_short_keys_recycled),
              SN_T(threshold_fires_and_restarts), SN_T(sequence_fed_by_signals),
              SN_T(threshold_json_shape), SN_T(threshold_sliding_window),
@@ -1492,4 +1585,5 @@ SN_TEST_MAIN(SN_T(long_and_short_keys_recycled),
              SN_T(threshold_matches_reference), SN_T(diagnostics),
              SN_T(parse_lateness_and_limits), SN_T(rule_file_from_data),
              SN_T(routed_keys_feed_as_built), SN_T(shard_is_hash_mod_n),
-             SN_T(threshold_weighted))
+             SN_T(threshold_weighted), SN_T(lazy_summary_only_for_kept_events),
+             SN_T(captured_signals_render_the_same))
