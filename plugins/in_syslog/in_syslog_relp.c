@@ -211,9 +211,11 @@ on_open(struct is_relp_sess *r, const char *p, size_t n)
     if (r->is_open)
         return refuse(r, "protocol error: connection already open");
     v = offer(p, n, "relp_version", &vlen);
-    if (v == NULL || vlen == 0 || vlen > 9 ||
-        strspn(v, "0123456789") < vlen)
+    if (v == NULL || vlen == 0 || vlen > 9)
         return refuse(r, "invalid or missing relp_version offer");
+    for (size_t i = 0; i < vlen; i++)
+        if (v[i] < '0' || v[i] > '9')
+            return refuse(r, "invalid relp_version offer");
     len = snprintf(ans, sizeof(ans),
                    "200 OK\nrelp_version=%.*s\nrelp_software=sentineld\n"
                    "commands=syslog",
@@ -476,7 +478,7 @@ const char *
 is_relp_output(const struct is_relp_sess *r, size_t *len)
 {
     *len = r->out_committed - r->out_sent;
-    return r->out + r->out_sent;
+    return r->out != NULL ? r->out + r->out_sent : "";
 }
 
 void

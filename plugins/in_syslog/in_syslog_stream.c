@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -639,9 +641,14 @@ conn_attach(struct is_loop *lp, struct is_conn *c)
         conn_close(old, NULL);
     }
     push_front(lp, c);
-    if (is_proto_relp(c->l->proto))
+    if (is_proto_relp(c->l->proto)) {
+        int one = 1;
+
         c->relp = is_relp_sess_new(s, lp->em, &lp->rl, c->peer);
-    else /* allocates nothing until a frame straddles two reads */
+        /* Answers leave in one write per commit already; Nagle would
+         * hold a commit's answers back until the last ones are ACKed. */
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    } else /* allocates nothing until a frame straddles two reads */
         c->has_framer = sn_framer_init(&c->fr, &s->framer_opts) == SN_OK;
     c->ev = event_new(lp->base, c->fd, EV_READ | EV_PERSIST, on_conn_event, c);
     if ((!c->has_framer && c->relp == NULL) || c->ev == NULL) {
