@@ -215,6 +215,15 @@ check_tail(struct sn_journal *j, uint64_t base, struct sn_error *err)
                     "(never acknowledged)",
                     path, why, off, base + off, len - off);
     }
+    {
+        /* A killed process's last writes may sit in the page cache only:
+         * on disk before positions may name them (journal.h). */
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            (void)fdatasync(fd);
+            close(fd);
+        }
+    }
     j->end = base + off;
     return SN_OK;
 }
@@ -271,6 +280,7 @@ jn_recover(struct sn_journal *j, struct sn_error *err)
         j->det_pos = j->first;
     sn_gauge_set(j->g_segments, j->n_segs);
     sn_gauge_set(j->g_size, j->end - j->first);
+    j->synced = j->end;
     return SN_OK;
 }
 
