@@ -193,8 +193,7 @@ void is_stream_on_accept(int fd, short what, void *arg);
  * (flush_sync), then written from is_relp_output(). new: NULL on ENOMEM;
  * em, rl and peer are borrowed for the session's life. */
 struct is_relp_sess;
-struct is_relp_sess *is_relp_sess_new(struct is_state *s,
-                                      struct sn_emitter *em,
+struct is_relp_sess *is_relp_sess_new(struct is_state *s, struct sn_emitter *em,
                                       struct is_ratelimit *rl,
                                       const char *peer);
 void is_relp_sess_free(struct is_relp_sess *r);
@@ -245,8 +244,8 @@ enum is_tls_io is_tls_read(struct is_tls_conn *tc, char *buf, size_t cap,
 /* True when decrypted bytes wait inside OpenSSL (no socket readiness). */
 bool is_tls_pending(const struct is_tls_conn *tc);
 /* Writes up to len bytes; IS_TLS_OK with *n written (maybe fewer). */
-enum is_tls_io is_tls_write(struct is_tls_conn *tc, const char *buf,
-                            size_t len, size_t *n, char *why, size_t why_len);
+enum is_tls_io is_tls_write(struct is_tls_conn *tc, const char *buf, size_t len,
+                            size_t *n, char *why, size_t why_len);
 /* Best-effort close_notify (non-blocking, may not be sent). */
 void is_tls_shutdown(struct is_tls_conn *tc);
 

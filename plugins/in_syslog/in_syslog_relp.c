@@ -19,17 +19,17 @@
 
 /* relp.md "RELP FRAME": TXNR and DATALEN are 1*9DIGIT, COMMAND 1*32ALPHA;
  * the TXNR after 999,999,999 is 1 again. */
-#define TXNR_DIGITS   9
-#define CMD_MAX       32
-#define TXNR_MAX      999999999u
+#define TXNR_DIGITS 9
+#define CMD_MAX     32
+#define TXNR_MAX    999999999u
 /* A frame that straddles reads keeps its data in a buffer of the session;
  * one up to this size is kept for the next frame, a larger one freed. */
-#define DATA_KEEP     (64 * 1024)
+#define DATA_KEEP (64 * 1024)
 /* Responses are a few dozen bytes and leave at every commit; the output
  * only grows past a few hundred KiB if the peer stops reading them, and
  * then the connection stops being read (stream.c). A peer that still
  * gets here is broken or hostile. */
-#define OUT_MAX       (8 * 1024 * 1024)
+#define OUT_MAX (8 * 1024 * 1024)
 
 enum rstate { R_TXNR, R_CMD, R_LEN, R_DATA, R_TRAILER };
 
@@ -45,10 +45,10 @@ struct is_relp_sess {
     unsigned n_digits;
     char cmd[CMD_MAX + 1];
     unsigned cmd_len;
-    uint64_t len;      /* DATALEN */
-    uint64_t got;      /* data bytes consumed so far */
-    size_t keep;       /* data bytes kept (oversize truncates) */
-    char *data;        /* kept bytes of a frame straddling reads */
+    uint64_t len; /* DATALEN */
+    uint64_t got; /* data bytes consumed so far */
+    size_t keep;  /* data bytes kept (oversize truncates) */
+    char *data;   /* kept bytes of a frame straddling reads */
     size_t data_len, data_cap;
     const char *direct; /* the whole data inside the current chunk */
     bool in_frame;
@@ -348,8 +348,7 @@ keep_data(struct is_relp_sess *r, const char *p, size_t n)
 }
 
 enum sn_status
-is_relp_feed(struct is_relp_sess *r, const char *p, size_t n,
-             int64_t recv_ns)
+is_relp_feed(struct is_relp_sess *r, const char *p, size_t n, int64_t recv_ns)
 {
     const char *end = p + n;
     enum sn_status rc;
@@ -434,8 +433,7 @@ is_relp_feed(struct is_relp_sess *r, const char *p, size_t n,
                 return bad_frame(r, "LF after the data expected");
             p++;
             rc = dispatch(r, r->direct != NULL ? r->direct : r->data,
-                          r->direct != NULL ? r->keep : r->data_len,
-                          recv_ns);
+                          r->direct != NULL ? r->keep : r->data_len, recv_ns);
             if (r->data_cap > DATA_KEEP) {
                 free(r->data);
                 r->data = NULL;

@@ -16,11 +16,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -389,8 +389,8 @@ conn_send(struct is_conn *c)
             default:
                 s->host->counter_add(s->c_read_errors, 1);
                 is_log_limited(s, &c->loop->rl, SN_LOG_INFO,
-                               "%s connection from %s: %s",
-                               transport_of(c->l), c->peer, why);
+                               "%s connection from %s: %s", transport_of(c->l),
+                               c->peer, why);
                 conn_close(c, NULL);
                 return SEND_CLOSED;
             }
@@ -399,8 +399,7 @@ conn_send(struct is_conn *c)
             ssize_t w = send(c->fd, p, len, MSG_NOSIGNAL);
 
             if (w < 0) {
-                if (errno == EAGAIN || errno == EWOULDBLOCK ||
-                    errno == EINTR) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
                     if (conn_want(c, EV_WRITE) != 0) {
                         conn_close(c, "cannot watch the socket");
                         return SEND_CLOSED;
@@ -572,15 +571,14 @@ on_conn_event(evutil_socket_t fd, short what, void *arg)
         if (c->frame_since_ns != 0 && s->c->frame_timeout_ms > 0 &&
             now >= c->frame_since_ns + s->c->frame_timeout_ms * 1000000) {
             s->host->counter_add(s->c_frame_timeouts, 1);
-            is_log_limited(s, &c->loop->rl, SN_LOG_WARN,
-                           "closing %s connection from %s: the message "
-                           "begun at stream offset %llu was not finished "
-                           "within frame_timeout (%lld ms)",
-                           transport_of(c->l), c->peer,
-                           (unsigned long long)(c->relp != NULL
-                                                    ? 0
-                                                    : c->fr.frame_start),
-                           (long long)s->c->frame_timeout_ms);
+            is_log_limited(
+                s, &c->loop->rl, SN_LOG_WARN,
+                "closing %s connection from %s: the message "
+                "begun at stream offset %llu was not finished "
+                "within frame_timeout (%lld ms)",
+                transport_of(c->l), c->peer,
+                (unsigned long long)(c->relp != NULL ? 0 : c->fr.frame_start),
+                (long long)s->c->frame_timeout_ms);
         } else {
             s->host->counter_add(s->c_idle, 1);
             is_log_limited(s, &c->loop->rl, SN_LOG_INFO,

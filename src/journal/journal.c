@@ -83,8 +83,7 @@ sync_to(struct sn_journal *j, uint64_t upto, struct sn_error *err)
         j->syncing = false;
         pthread_cond_broadcast(&j->sync_cv);
         if (rc != 0) {
-            sn_error_set(err, "journal %s: fdatasync: %s", j->dir,
-                         strerror(e));
+            sn_error_set(err, "journal %s: fdatasync: %s", j->dir, strerror(e));
             return SN_EIO;
         }
         /* Earlier segments were synced when they were closed (roll). */
@@ -208,9 +207,9 @@ ring_add(struct sn_journal *j, uint64_t end, uint64_t *jseq)
 }
 
 enum sn_status
-sn_journal_append(struct sn_journal *j, struct sn_batch *b,
-                  const char *input, const _Atomic bool *cancel, bool durable,
-                  uint64_t *end, struct sn_error *err)
+sn_journal_append(struct sn_journal *j, struct sn_batch *b, const char *input,
+                  const _Atomic bool *cancel, bool durable, uint64_t *end,
+                  struct sn_error *err)
 {
     enum sn_status rc;
 

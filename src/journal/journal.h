@@ -69,9 +69,9 @@ void sn_journal_free(struct sn_journal *j);
  * journal is over max_size unless *cancel turns true (then SN_AGAIN).
  * SN_EIO: the write or fdatasync failed (err). */
 enum sn_status sn_journal_append(struct sn_journal *j, struct sn_batch *b,
-                                 const char *input,
-                                 const _Atomic bool *cancel, bool durable,
-                                 uint64_t *end, struct sn_error *err);
+                                 const char *input, const _Atomic bool *cancel,
+                                 bool durable, uint64_t *end,
+                                 struct sn_error *err);
 /* Return once every record before position upto is on disk (as a durable
  * append does; fsync_interval applies). SN_EIO with err on failure. */
 enum sn_status sn_journal_sync(struct sn_journal *j, uint64_t upto,

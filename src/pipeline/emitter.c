@@ -61,8 +61,7 @@ journal_batch(struct sn_emitter *em, struct sn_batch *b, bool durable)
          * or the batch would be in the journal twice. */
         if (b != NULL && b->jseq == 0)
             rc = sn_journal_append(pl->journal, b, em->in->name,
-                                   &em->in->stopping, durable, &em->jend,
-                                   &err);
+                                   &em->in->stopping, durable, &em->jend, &err);
         else
             rc = sn_journal_sync(pl->journal, em->jend, &err);
         if (rc == SN_OK || rc == SN_AGAIN || atomic_load(&em->in->stopping) ||

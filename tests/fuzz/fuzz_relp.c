@@ -150,8 +150,8 @@ run(struct is_state *s, struct trace *t, const uint8_t *data, size_t size,
     is_relp_consumed(r, out_len / 2);
     is_relp_serverclose(r);
     out = is_relp_output(r, &out_len);
-    check(out_len >= 16 && memcmp(out + out_len - 16, "0 serverclose 0\n",
-                                  16) == 0);
+    check(out_len >= 16 &&
+          memcmp(out + out_len - 16, "0 serverclose 0\n", 16) == 0);
     is_relp_sess_free(r);
     return rc;
 }
