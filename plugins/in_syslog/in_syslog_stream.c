@@ -428,6 +428,20 @@ conn_send(struct is_conn *c)
     return SEND_DONE;
 }
 
+/* relp.md: the "serverclose" hint before the server closes a session
+ * (idle, evicted, stopping), so the sender reconnects at once instead of
+ * finding out on its next send; one non-blocking try. Answers not yet
+ * committed are dropped (their records come again). False: the
+ * connection is gone already. */
+static bool
+relp_goodbye(struct is_conn *c)
+{
+    if (c->relp == NULL || c->handshaking)
+        return true;
+    is_relp_serverclose(c->relp);
+    return conn_send(c) != SEND_CLOSED;
+}
+
 /* The group commit: one flush_sync puts every record this loop read
  * since the last commit, from all its sessions, into the journal (one
  * write, one fdatasync), then each session's answers go out in one
@@ -586,7 +600,8 @@ on_conn_event(evutil_socket_t fd, short what, void *arg)
                            transport_of(c->l), c->peer,
                            (long long)s->c->idle_timeout_ms);
         }
-        conn_close(c, NULL);
+        if (relp_goodbye(c))
+            conn_close(c, NULL);
         return;
     }
     if (c->handshaking && !conn_handshake(c))
@@ -636,7 +651,8 @@ conn_attach(struct is_loop *lp, struct is_conn *c)
                        old->peer,
                        (long long)((c->active_ns - old->active_ns) / 1000000),
                        c->peer);
-        conn_close(old, NULL);
+        if (relp_goodbye(old))
+            conn_close(old, NULL);
     }
     push_front(lp, c);
     if (is_proto_relp(c->l->proto)) {
@@ -733,10 +749,7 @@ loop_main(void *arg)
         commit_acks(lp);
     for (struct is_conn *c = lp->conns, *next; c != NULL; c = next) {
         next = c->next;
-        if (c->relp != NULL && !c->handshaking) {
-            is_relp_serverclose(c->relp);
-            (void)conn_send(c);
-        }
+        (void)relp_goodbye(c);
     }
     while (lp->conns != NULL)
         conn_close(lp->conns, "input stopping");

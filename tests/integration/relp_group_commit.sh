@@ -8,9 +8,10 @@
 # survives a kill -9 sent the moment the last answer arrived. Protocol
 # edges on live sessions: "close" is answered then the server closes, a
 # command with the wrong transaction number ends the session unanswered,
-# a syslog command before "open" is refused.
+# a syslog command before "open" is refused, a session silent for
+# idle_timeout gets the "serverclose" hint before it is closed.
 . "$SRCDIR/tests/integration/lib.sh"
-tap_plan 7
+tap_plan 8
 N=${RELP_GC_N:-3000}
 p_relp=$(free_port)
 hp=$(free_port)
@@ -18,7 +19,7 @@ mkdir -p "$TMP/state"
 cat >"$TMP/s.yaml" <<EOC
 daemon: { state_dir: $TMP/state, journal: { enabled: true, fsync_interval: 0 } }
 http: { listen: "127.0.0.1:$hp" }
-inputs: [ { name: relp, plugin: in_syslog, listen: [ "relp://127.0.0.1:$p_relp" ] } ]
+inputs: [ { name: relp, plugin: in_syslog, listen: [ "relp://127.0.0.1:$p_relp" ], idle_timeout: 2s } ]
 outputs: [ { name: o, plugin: out_file, path: $TMP/out.json } ]
 EOC
 start_daemon "$TMP/s.yaml" "$TMP/s.log"
@@ -96,6 +97,13 @@ elif mode == 'edges':
     t, cmd, d = c.answer()
     assert (t, cmd) == (1, b'rsp') and d.startswith(b'500'), (t, cmd, d)
     print('syslog before open: %s' % d.decode())
+elif mode == 'idle':
+    c = Conn()
+    c.open()
+    t, cmd, d = c.answer()
+    assert (t, cmd) == (0, b'serverclose'), (t, cmd, d)
+    assert c.answer() is None, 'not closed after serverclose'
+    print('idle session: serverclose, then closed')
 EOPY
 
 metric() { awk -v m="$1" 'index($1, m) == 1 { v += $2 } END { print v + 0 }' "$2"; }
@@ -130,6 +138,8 @@ check "close is answered, then the server closes the session" \
 check "a wrong transaction number ends the session unanswered" \
     grep -q "wrong transaction number: closed unanswered" "$TMP/edges.out"
 check "syslog before open is refused with 500" test "$rc" -eq 0
+check "a session idle for idle_timeout gets serverclose, then is closed" \
+    timeout 30 python3 "$TMP/client.py" "$p_relp" idle
 curl -sf "http://127.0.0.1:$hp/metrics" >"$TMP/m2"
 check "/metrics: the refused session and the bad frame are RELP errors" \
     test "$(metric sentineld_plugin_relp_errors_total "$TMP/m2")" -ge 2
