@@ -426,10 +426,11 @@ pos_main(void *arg)
             ts.tv_nsec -= SN_NS_PER_SEC;
         }
         pthread_cond_timedwait(&j->pos_cv, &j->mu, &ts);
-        if (j->synced < j->end) {
+        if (j->synced < j->end && j->fd >= 0) {
             /* Appends that did not wait (TCP, UDP) are synced here, at
              * most POSITIONS_MS after their write; a failure is retried
-             * by the next round and by the next durable append. */
+             * by the next round and by the next durable append. After a
+             * failed write no segment is open until the next append. */
             struct sn_error err;
             sn_error_clear(&err);
             if (sync_to(j, j->end, &err) != SN_OK)
