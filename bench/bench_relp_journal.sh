@@ -8,7 +8,7 @@
 #  2. TCP: M (default 1,000,000) lines over one connection into sentineld
 #     (tcp://, out_null) with the journal off and on; msgs/s until the
 #     input counted them all.
-#   bench/bench_relp_journal.sh [N] [M]  (after ./scripts/build.sh)
+#   bench/bench_relp_journal.sh [N] [M] [ROUNDS]  (after ./scripts/build.sh)
 set -e
 cd "$(dirname "$0")/.."
 n=${1:-20000}
@@ -55,7 +55,8 @@ relp_run() { # LABEL RECEIVER_PID OUTFILE SENDER_PORT
     feed "$4" "$n"
     while [ "$(lines "$3")" -lt "$n" ]; do sleep 0.05; done
     t1=$(now); c1=$(cpu "$2")
-    echo "$1: $n msgs in $(echo "$t1 - $t0" | bc) s = $(echo "$n / ($t1 - $t0)" | bc) msgs/s, CPU $(echo "($c1 - $c0) * 1000000 / $tck / $n" | bc) us/msg"
+    rate=$(echo "$n / ($t1 - $t0)" | bc)
+    echo "$1: $n msgs in $(echo "$t1 - $t0" | bc) s = $rate msgs/s, CPU $(echo "scale=1; ($c1 - $c0) * 1000000 / $tck / $n" | bc) us/msg"
 }
 for fi in 0 100ms; do
     rp=$(port); sp=$(port); hp=$(port)
@@ -71,6 +72,10 @@ EOC
     sleep 1
     sender "$rp" "$sp"
     relp_run "RELP -> sentineld (journal on, fsync_interval $fi)" "$sp_pid" "$T/out$fi.json" "$sp"
+    [ "$fi" = 0 ] && rate0=$rate
+    grep -E '^sentineld_journal_(fsync_microseconds_count|records_total)' <<EOM | tr '\n' ' '; echo
+$(curl -s "http://127.0.0.1:$hp/metrics")
+EOM
 done
 rp=$(port); sp=$(port)
 mkdir -p "$T/rcv"
@@ -85,10 +90,16 @@ r_pid=$!; PIDS="$PIDS $r_pid"
 sleep 1
 sender "$rp" "$sp"
 relp_run "RELP -> rsyslog (imrelp -> omfile)" "$r_pid" "$T/rsyslog.out" "$sp"
+echo "RELP, journal on (fsync_interval 0) vs rsyslog: $(echo "scale=2; $rate0 / $rate" | bc)x"
 
+# The machine is shared and noisy: ROUNDS (default 3) alternating
+# off/on runs, each figure the median of its runs.
+rounds=${3:-3}
+offs="" ons=""
+for r in $(seq "$rounds"); do
 for j in false true; do
     tp=$(port); hp=$(port)
-    mkdir -p "$T/tcp$j"
+    rm -rf "$T/tcp$j"; mkdir -p "$T/tcp$j"
     cat >"$T/t$j.yaml" <<EOC
 daemon: { state_dir: $T/tcp$j, journal: { enabled: $j } }
 http: { listen: "127.0.0.1:$hp" }
@@ -102,6 +113,12 @@ EOC
     feed "$tp" "$m"
     while [ "$(curl -s "http://127.0.0.1:$hp/metrics" | awk '$1 ~ /^sentineld_output_events_total/ { v += $2 } END { print v + 0 }')" -lt "$m" ]; do sleep 0.05; done
     t1=$(now); c1=$(cpu "$d")
-    echo "TCP -> sentineld (journal $j): $m msgs in $(echo "$t1 - $t0" | bc) s = $(echo "$m / ($t1 - $t0)" | bc) msgs/s, CPU $(echo "scale=2; ($c1 - $c0) * 1000000 / $tck / $m" | bc) us/msg"
+    rate=$(echo "$m / ($t1 - $t0)" | bc)
+    echo "TCP -> sentineld (journal $j): $m msgs in $(echo "$t1 - $t0" | bc) s = $rate msgs/s, CPU $(echo "scale=2; ($c1 - $c0) * 1000000 / $tck / $m" | bc) us/msg"
+    if [ "$j" = false ]; then offs="$offs $rate"; else ons="$ons $rate"; fi
     kill "$d"; wait "$d" 2>/dev/null || true
 done
+done
+median() { echo $* | tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+off=$(median $offs) on=$(median $ons)
+echo "TCP, journal on vs off (medians of $rounds): $on / $off msgs/s = $(echo "100 * $on / $off" | bc) %"

@@ -6,7 +6,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 PKGS="build-essential autoconf automake libtool pkg-config clang \
 libclang-rt-14-dev libevent-dev libyaml-dev libjson-c-dev libssl-dev \
-libpcre2-dev libsqlite3-dev librdkafka-dev libpq-dev librelp-dev \
+libpcre2-dev libsqlite3-dev librdkafka-dev libpq-dev \
 libcurl4-openssl-dev prometheus-alertmanager \
 python3 curl rsyslog rsyslog-openssl rsyslog-relp bsdutils openssl kcat postgresql sec \
 chromium nodejs sqlite3 \

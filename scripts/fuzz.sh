@@ -33,6 +33,10 @@ for t in tests/fuzz/fuzz_*.c; do
     if [ "$name" = fuzz_http ]; then
         lib="$HTTP_LIB" cflags="$HTTP_CFLAGS" libs="$HTTP_LIBS"
     fi
+    # The RELP session parser of in_syslog, alone (no sockets, no host).
+    if [ "$name" = fuzz_relp ]; then
+        lib=plugins/in_syslog/in_syslog_relp.c cflags="" libs=""
+    fi
     # shellcheck disable=SC2086
     clang -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \

@@ -177,7 +177,6 @@ is_destroy(void *state)
 
     if (s == NULL)
         return;
-    is_relp_stop(s);
     for (size_t i = 0; i < s->n_ls; i++) {
         is_udp_teardown(&s->ls[i]);
         is_listen_close(&s->ls[i]);
@@ -230,13 +229,11 @@ is_init(const struct sn_host *host, struct sn_instance *inst,
                 return SN_ECONFIG;
             }
         }
-        if (l->proto == IS_TLS)
+        if (l->proto == IS_TLS || l->proto == IS_RELP_TLS)
             have_tls = true;
         if (is_proto_relp(l->proto))
             s->have_relp = true;
-        if (l->proto == IS_RELP_TLS)
-            s->have_relp_tls = true;
-        else if (l->proto == IS_UDP || l->proto == IS_UNIX_DGRAM)
+        if (l->proto == IS_UDP || l->proto == IS_UNIX_DGRAM)
             s->have_dgram = true;
         else
             s->have_stream = true;
@@ -276,19 +273,6 @@ is_init(const struct sn_host *host, struct sn_instance *inst,
         rc = is_tls_new(s, &s->tls, err, err_len);
         if (rc != SN_OK)
             return rc;
-    } else if (s->have_relp_tls) {
-        if (c->tls_cert == NULL || c->tls_key == NULL) {
-            snprintf(err, err_len,
-                     "a relp+tls:// listener needs tls_cert and tls_key");
-            return SN_ECONFIG;
-        }
-        if (c->tls_verify_client == IS_VERIFY_OPTIONAL) {
-            /* librelp verifies a client certificate always or never. */
-            snprintf(err, err_len,
-                     "tls_verify_client: optional is not available for "
-                     "relp+tls:// (librelp): use none or required");
-            return SN_ECONFIG;
-        }
     } else if (c->tls_cert != NULL || c->tls_key != NULL || c->tls_ca != NULL ||
                c->tls_permitted_peers.n > 0) {
         host->log(inst, SN_LOG_WARN,
@@ -337,8 +321,8 @@ is_init(const struct sn_host *host, struct sn_instance *inst,
             "RELP syslog commands accepted into the pipeline (acknowledged)");
         s->c_relp_errors = host->counter(
             inst, "relp_errors_total",
-            "RELP session errors reported by librelp, and syslog commands "
-            "answered with an error (the sender keeps and resends them)");
+            "RELP protocol errors and refused commands (the session is "
+            "closed; the sender resends what was not acknowledged)");
     }
     return SN_OK;
 }
@@ -346,7 +330,6 @@ is_init(const struct sn_host *host, struct sn_instance *inst,
 static void
 close_all(struct is_state *s)
 {
-    is_relp_stop(s);
     for (size_t i = 0; i < s->n_ls; i++) {
         is_udp_teardown(&s->ls[i]);
         is_listen_close(&s->ls[i]);
@@ -378,21 +361,12 @@ is_start(void *state, char *err, size_t err_len)
     for (size_t i = 0; i < s->n_ls; i++) {
         enum sn_status rc;
 
-        if (is_proto_relp(s->ls[i].proto))
-            continue; /* librelp binds them: is_relp_bind below */
         rc = is_listen_bind(s, &s->ls[i], err, err_len);
         if (rc != SN_OK) {
             close_all(s);
             return rc;
         }
         s->host->log(s->inst, SN_LOG_INFO, "listening on %s", s->ls[i].bound);
-    }
-    if (s->have_relp) {
-        enum sn_status rc = is_relp_bind(s, err, err_len);
-        if (rc != SN_OK) {
-            close_all(s);
-            return rc;
-        }
     }
     return SN_OK;
 }
@@ -466,14 +440,10 @@ is_run(void *state)
         s->host->log(s->inst, SN_LOG_ERROR, "%s", err);
         goto out;
     }
-    if (s->have_relp && is_relp_run(s, err, sizeof(err)) != SN_OK) {
-        s->host->log(s->inst, SN_LOG_ERROR, "%s", err);
-        goto out;
-    }
     for (size_t i = 0; i < s->n_ls; i++) {
         struct is_listener *l = &s->ls[i];
 
-        if (l->fd < 0 || is_proto_relp(l->proto))
+        if (l->fd < 0)
             continue;
         if (l->proto == IS_UDP || l->proto == IS_UNIX_DGRAM) {
             if (is_udp_setup(s, l) != SN_OK) {

@@ -24,7 +24,6 @@ struct event;
 struct event_base;
 struct is_tls;
 struct is_conn;
-struct is_relp;
 
 /* Order matches the `choices` strings of the option table. */
 enum is_framing { IS_FRAMING_AUTO = 0, IS_FRAMING_OCTET, IS_FRAMING_LF };
@@ -59,8 +58,8 @@ enum is_proto {
     IS_TLS,
     IS_UNIX_DGRAM,  /* unix:///path, like /dev/log */
     IS_UNIX_STREAM, /* unix-stream:///path */
-    IS_RELP,        /* relp://HOST:PORT: librelp binds and reads it */
-    IS_RELP_TLS,    /* relp+tls://HOST:PORT: the same over librelp's TLS */
+    IS_RELP,        /* relp://HOST:PORT: RELP sessions over TCP */
+    IS_RELP_TLS,    /* relp+tls://HOST:PORT: the same over TLS */
 };
 
 static inline bool
@@ -112,6 +111,8 @@ struct is_loop {
     struct is_ratelimit rl;
     char *buf; /* READ_CHUNK bytes, shared by the loop's connections */
     bool busy; /* a connection stopped at its read cap: data is pending */
+    /* RELP connections holding answers until the loop's next commit. */
+    struct is_conn *acks;
     atomic_bool stop;
 };
 
@@ -124,8 +125,6 @@ struct is_state {
     bool have_stream; /* a tcp, tls or unix-stream listener */
     bool have_dgram;
     bool have_relp;
-    bool have_relp_tls;
-    struct is_relp *relp; /* the librelp engine while started, or NULL */
     struct is_tls *tls;                /* NULL without a tls:// listener */
     struct sn_framer_opts framer_opts; /* every connection's framer */
 
@@ -148,9 +147,8 @@ struct is_state {
         *c_evicted, *c_tls_errors,
         *c_tls_rejected, *c_read_errors;
     /* relp:// only (NULL without): sessions opened, syslog commands
-     * accepted, librelp errors and refused commands. */
+     * acknowledged, protocol errors and refused commands. */
     struct sn_counter *c_relp_sessions, *c_relp_msgs, *c_relp_errors;
-    struct is_ratelimit relp_rl; /* the RELP engine thread's log limiter */
 };
 
 /* in_syslog.c */
@@ -188,16 +186,36 @@ void is_stream_loops_stop(struct is_state *s);
 /* The acceptor's event callback for a stream listener (input thread). */
 void is_stream_on_accept(int fd, short what, void *arg);
 
-/* in_syslog_relp.c: relp:// listeners (RFC-less RELP, rsyslog's omrelp).
- * One librelp engine per instance runs relpEngineRun on a thread of its
- * own; each `syslog` command is emitted before librelp acknowledges it.
- * bind: create the engine and bind every relp:// listener (start, so
- * "address in use" names the URL). run: start the engine thread (run).
- * stop: stop the engine (sessions get `serverclose`), join, free;
- * idempotent, also after a failed bind. */
-enum sn_status is_relp_bind(struct is_state *s, char *err, size_t err_len);
-enum sn_status is_relp_run(struct is_state *s, char *err, size_t err_len);
-void is_relp_stop(struct is_state *s);
+/* in_syslog_relp.c: one RELP session's protocol (relp://, relp+tls://),
+ * fed by stream.c from its connection, on that connection's loop thread.
+ * Records go to em; answers are held until is_relp_commit(), which the
+ * loop calls once the records read before it are in the journal
+ * (flush_sync), then written from is_relp_output(). new: NULL on ENOMEM;
+ * em, rl and peer are borrowed for the session's life. */
+struct is_relp_sess;
+struct is_relp_sess *is_relp_sess_new(struct is_state *s, struct sn_emitter *em,
+                                      struct is_ratelimit *rl,
+                                      const char *peer);
+void is_relp_sess_free(struct is_relp_sess *r);
+/* Parse n bytes read at recv_ns. SN_EPEER: a protocol error (counted,
+ * logged): close at once. Other errors: out of memory, or emit() failed
+ * (stopping): close without answering. */
+enum sn_status is_relp_feed(struct is_relp_sess *r, const char *p, size_t n,
+                            int64_t recv_ns);
+/* A frame begun and not finished (frame_timeout). */
+bool is_relp_in_frame(const struct is_relp_sess *r);
+/* Answers wait for a commit. */
+bool is_relp_has_held(const struct is_relp_sess *r);
+/* Every held answer may go out (counts the acknowledged messages). */
+void is_relp_commit(struct is_relp_sess *r);
+/* Committed bytes not yet written, and how many were written. */
+const char *is_relp_output(const struct is_relp_sess *r, size_t *len);
+void is_relp_consumed(struct is_relp_sess *r, size_t n);
+/* "close" answered, or a fatal "500": close once the output is written;
+ * read nothing more. */
+bool is_relp_closing(const struct is_relp_sess *r);
+/* Drop held answers, queue the "serverclose" hint (at stop). */
+void is_relp_serverclose(struct is_relp_sess *r);
 
 /* in_syslog_tls.c: OpenSSL, wrapped so its types stay in that file. */
 enum sn_status is_tls_new(struct is_state *s, struct is_tls **out, char *err,
@@ -225,6 +243,9 @@ enum is_tls_io is_tls_read(struct is_tls_conn *tc, char *buf, size_t cap,
                            size_t *n, char *why, size_t why_len);
 /* True when decrypted bytes wait inside OpenSSL (no socket readiness). */
 bool is_tls_pending(const struct is_tls_conn *tc);
+/* Writes up to len bytes; IS_TLS_OK with *n written (maybe fewer). */
+enum is_tls_io is_tls_write(struct is_tls_conn *tc, const char *buf, size_t len,
+                            size_t *n, char *why, size_t why_len);
 /* Best-effort close_notify (non-blocking, may not be sent). */
 void is_tls_shutdown(struct is_tls_conn *tc);
 

@@ -1,11 +1,14 @@
 /*
- * in_syslog stream connections (tcp://, tls://, unix-stream://). The input
- * thread accepts and hands each connection, round-robin, to one of N
- * connection loops (libevent bases on threads of their own); a loop reads
- * its connections, cuts the bytes into messages with the RFC 6587 framer
- * (src/syslog/framer.h) and emits one record per frame. Each loop's
- * emitter blocks while the pipeline is full, so a loop stops reading and
- * TCP flow control pushes back on the senders: nothing is dropped.
+ * in_syslog stream connections (tcp://, tls://, unix-stream://, relp://,
+ * relp+tls://). The input thread accepts and hands each connection,
+ * round-robin, to one of N connection loops (libevent bases on threads of
+ * their own); a loop reads its connections, cuts the bytes into messages
+ * with the RFC 6587 framer (src/syslog/framer.h) or a RELP session
+ * (relp.c) and emits one record per message. Each loop's emitter blocks
+ * while the pipeline is full, so a loop stops reading and TCP flow
+ * control pushes back on the senders: nothing is dropped. RELP answers
+ * leave in a group commit at the end of each loop iteration
+ * (commit_acks).
  */
 /* _GNU_SOURCE: accept4(2) sets O_NONBLOCK and O_CLOEXEC atomically. */
 #define _GNU_SOURCE
@@ -13,6 +16,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +54,9 @@ struct is_conn {
     struct event *ev;
     short want; /* EV_READ or EV_WRITE, as registered */
     struct is_tls_conn *tls;
+    struct is_relp_sess *relp; /* relp:// and relp+tls:// only */
+    struct is_conn *ack_next;  /* on the loop's acks list */
+    bool on_acks;
     bool handshaking;
     bool has_framer; /* fr initialised */
     struct sn_framer fr;
@@ -68,6 +76,9 @@ transport_of(const struct is_listener *l)
         return "tls";
     case IS_UNIX_STREAM:
         return "unix";
+    case IS_RELP:
+    case IS_RELP_TLS:
+        return is_proto_name(l->proto);
     default:
         return "tcp";
     }
@@ -165,6 +176,7 @@ conn_free(struct is_conn *c)
         close(c->fd);
     if (c->has_framer)
         sn_framer_fini(&c->fr);
+    is_relp_sess_free(c->relp);
     free(c);
 }
 
@@ -204,6 +216,12 @@ conn_close(struct is_conn *c, const char *why)
         s->host->log(s->inst, SN_LOG_DEBUG, "%s connection from %s closed: %s",
                      transport_of(c->l), c->peer, why);
     unlink_conn(lp, c);
+    if (c->on_acks) {
+        struct is_conn **pp = &lp->acks;
+        while (*pp != c)
+            pp = &(*pp)->ack_next;
+        *pp = c->ack_next;
+    }
     conn_free(c);
     atomic_fetch_sub(&s->n_conns, 1);
     s->host->counter_add(s->c_conns_closed, 1);
@@ -267,6 +285,11 @@ conn_want(struct is_conn *c, short what)
 static void
 conn_eof(struct is_conn *c)
 {
+    if (c->relp != NULL) {
+        /* What was not answered is the sender's to send again. */
+        conn_close(c, "closed by peer");
+        return;
+    }
     c->recv_ns = is_wall_ns();
     (void)sn_framer_finish(&c->fr, &framer_cb, c);
     count_framer(c);
@@ -317,7 +340,8 @@ conn_active(struct is_conn *c)
     struct is_loop *lp = c->loop;
 
     c->active_ns = c->recv_ns;
-    if (!sn_framer_in_frame(&c->fr))
+    if (!(c->relp != NULL ? is_relp_in_frame(c->relp)
+                          : sn_framer_in_frame(&c->fr)))
         c->frame_since_ns = 0;
     else if (c->frame_since_ns == 0)
         c->frame_since_ns = c->recv_ns;
@@ -326,6 +350,121 @@ conn_active(struct is_conn *c)
         push_front(lp, c);
     }
     return conn_arm(c) == 0;
+}
+
+enum send_result { SEND_DONE, SEND_PENDING, SEND_CLOSED };
+
+/* Write a RELP session's committed answers. DONE: all written (a closing
+ * session is closed then: CLOSED); PENDING: the socket is full, the
+ * connection waits to be writable and is not read meanwhile (a sender
+ * that does not take its answers cannot send more than its window). */
+static enum send_result
+conn_send(struct is_conn *c)
+{
+    struct is_state *s = c->loop->s;
+
+    for (;;) {
+        size_t len, n = 0;
+        const char *p = is_relp_output(c->relp, &len);
+
+        if (len == 0)
+            break;
+        if (c->tls != NULL) {
+            char why[300] = "";
+            switch (is_tls_write(c->tls, p, len, &n, why, sizeof(why))) {
+            case IS_TLS_OK:
+                break;
+            case IS_TLS_WANT_READ:
+                if (conn_want(c, EV_READ) != 0) {
+                    conn_close(c, "cannot watch the socket");
+                    return SEND_CLOSED;
+                }
+                return SEND_PENDING;
+            case IS_TLS_WANT_WRITE:
+                if (conn_want(c, EV_WRITE) != 0) {
+                    conn_close(c, "cannot watch the socket");
+                    return SEND_CLOSED;
+                }
+                return SEND_PENDING;
+            default:
+                s->host->counter_add(s->c_read_errors, 1);
+                is_log_limited(s, &c->loop->rl, SN_LOG_INFO,
+                               "%s connection from %s: %s", transport_of(c->l),
+                               c->peer, why);
+                conn_close(c, NULL);
+                return SEND_CLOSED;
+            }
+        } else {
+            /* MSG_NOSIGNAL: a sender gone away is an error, not SIGPIPE. */
+            ssize_t w = send(c->fd, p, len, MSG_NOSIGNAL);
+
+            if (w < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+                    if (conn_want(c, EV_WRITE) != 0) {
+                        conn_close(c, "cannot watch the socket");
+                        return SEND_CLOSED;
+                    }
+                    return SEND_PENDING;
+                }
+                s->host->counter_add(s->c_read_errors, 1);
+                is_log_limited(s, &c->loop->rl, SN_LOG_INFO,
+                               "%s connection from %s: send: %s",
+                               transport_of(c->l), c->peer, strerror(errno));
+                conn_close(c, NULL);
+                return SEND_CLOSED;
+            }
+            n = (size_t)w;
+        }
+        is_relp_consumed(c->relp, n);
+    }
+    if (is_relp_closing(c->relp) && !is_relp_has_held(c->relp)) {
+        conn_close(c, "RELP session closed");
+        return SEND_CLOSED;
+    }
+    if (c->want != EV_READ && conn_want(c, EV_READ) != 0) {
+        conn_close(c, "cannot watch the socket");
+        return SEND_CLOSED;
+    }
+    return SEND_DONE;
+}
+
+/* relp.md: the "serverclose" hint before the server closes a session
+ * (idle, evicted, stopping), so the sender reconnects at once instead of
+ * finding out on its next send; one non-blocking try. Answers not yet
+ * committed are dropped (their records come again). False: the
+ * connection is gone already. */
+static bool
+relp_goodbye(struct is_conn *c)
+{
+    if (c->relp == NULL || c->handshaking)
+        return true;
+    is_relp_serverclose(c->relp);
+    return conn_send(c) != SEND_CLOSED;
+}
+
+/* The group commit: one flush_sync puts every record this loop read
+ * since the last commit, from all its sessions, into the journal (one
+ * write, one fdatasync), then each session's answers go out in one
+ * write. Records that could not be journaled (stopping) are not
+ * answered: their sessions are closed and the senders resend them. */
+static void
+commit_acks(struct is_loop *lp)
+{
+    struct is_conn *c = lp->acks, *next;
+    enum sn_status rc = lp->s->host->flush_sync(lp->em);
+
+    lp->acks = NULL;
+    for (; c != NULL; c = next) {
+        next = c->ack_next;
+        c->ack_next = NULL;
+        c->on_acks = false;
+        if (rc != SN_OK) {
+            conn_close(c, "records not journaled");
+            continue;
+        }
+        is_relp_commit(c->relp);
+        (void)conn_send(c);
+    }
 }
 
 static void
@@ -384,12 +523,25 @@ conn_read(struct is_conn *c)
             n = (size_t)r;
         }
         c->recv_ns = is_wall_ns();
-        rc = sn_framer_feed(&c->fr, buf, n, &framer_cb, c);
-        count_framer(c);
+        if (c->relp != NULL) {
+            rc = is_relp_feed(c->relp, buf, n, c->recv_ns);
+            if (rc == SN_OK && is_relp_has_held(c->relp) && !c->on_acks) {
+                c->on_acks = true;
+                c->ack_next = lp->acks;
+                lp->acks = c;
+            }
+        } else {
+            rc = sn_framer_feed(&c->fr, buf, n, &framer_cb, c);
+            count_framer(c);
+        }
         if (rc != SN_OK) {
-            conn_close(c, rc == SN_EPEER ? "framing error" : "out of memory");
+            conn_close(c, rc == SN_EPEER   ? "protocol error"
+                          : rc == SN_AGAIN ? "input stopping"
+                                           : "out of memory");
             return;
         }
+        if (c->relp != NULL && is_relp_closing(c->relp))
+            return; /* the commit answers and closes it */
         if (!conn_active(c)) {
             conn_close(c, "cannot watch the socket");
             return;
@@ -433,13 +585,14 @@ on_conn_event(evutil_socket_t fd, short what, void *arg)
         if (c->frame_since_ns != 0 && s->c->frame_timeout_ms > 0 &&
             now >= c->frame_since_ns + s->c->frame_timeout_ms * 1000000) {
             s->host->counter_add(s->c_frame_timeouts, 1);
-            is_log_limited(s, &c->loop->rl, SN_LOG_WARN,
-                           "closing %s connection from %s: the message "
-                           "begun at stream offset %llu was not finished "
-                           "within frame_timeout (%lld ms)",
-                           transport_of(c->l), c->peer,
-                           (unsigned long long)c->fr.frame_start,
-                           (long long)s->c->frame_timeout_ms);
+            is_log_limited(
+                s, &c->loop->rl, SN_LOG_WARN,
+                "closing %s connection from %s: the message "
+                "begun at stream offset %llu was not finished "
+                "within frame_timeout (%lld ms)",
+                transport_of(c->l), c->peer,
+                (unsigned long long)(c->relp != NULL ? 0 : c->fr.frame_start),
+                (long long)s->c->frame_timeout_ms);
         } else {
             s->host->counter_add(s->c_idle, 1);
             is_log_limited(s, &c->loop->rl, SN_LOG_INFO,
@@ -447,11 +600,21 @@ on_conn_event(evutil_socket_t fd, short what, void *arg)
                            transport_of(c->l), c->peer,
                            (long long)s->c->idle_timeout_ms);
         }
-        conn_close(c, NULL);
+        if (relp_goodbye(c))
+            conn_close(c, NULL);
         return;
     }
     if (c->handshaking && !conn_handshake(c))
         return;
+    if (c->relp != NULL) {
+        size_t len;
+
+        (void)is_relp_output(c->relp, &len);
+        if (len > 0 && conn_send(c) != SEND_DONE)
+            return;
+        if (is_relp_closing(c->relp))
+            return; /* waits for its commit */
+    }
     conn_read(c);
 }
 
@@ -488,19 +651,27 @@ conn_attach(struct is_loop *lp, struct is_conn *c)
                        old->peer,
                        (long long)((c->active_ns - old->active_ns) / 1000000),
                        c->peer);
-        conn_close(old, NULL);
+        if (relp_goodbye(old))
+            conn_close(old, NULL);
     }
     push_front(lp, c);
-    /* Allocates nothing until a frame straddles two reads. */
-    c->has_framer = sn_framer_init(&c->fr, &s->framer_opts) == SN_OK;
+    if (is_proto_relp(c->l->proto)) {
+        int one = 1;
+
+        c->relp = is_relp_sess_new(s, lp->em, &lp->rl, c->peer);
+        /* Answers leave in one write per commit already; Nagle would
+         * hold a commit's answers back until the last ones are ACKed. */
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    } else /* allocates nothing until a frame straddles two reads */
+        c->has_framer = sn_framer_init(&c->fr, &s->framer_opts) == SN_OK;
     c->ev = event_new(lp->base, c->fd, EV_READ | EV_PERSIST, on_conn_event, c);
-    if (!c->has_framer || c->ev == NULL) {
+    if ((!c->has_framer && c->relp == NULL) || c->ev == NULL) {
         is_log_limited(s, &lp->rl, SN_LOG_ERROR,
                        "out of memory for the connection from %s", c->peer);
         conn_close(c, NULL);
         return;
     }
-    if (c->l->proto == IS_TLS) {
+    if (c->l->proto == IS_TLS || c->l->proto == IS_RELP_TLS) {
         c->tls = is_tls_conn_new(s->tls, c->fd);
         c->handshaking = true;
         if (c->tls == NULL) {
@@ -561,11 +732,24 @@ loop_main(void *arg)
         lp->busy = false;
         if (event_base_loop(lp->base, flags) < 0)
             break;
+        /* RELP senders wait for their answers: they go out at the end of
+         * every iteration, drained or not. */
+        if (lp->acks != NULL)
+            commit_acks(lp);
         /* Flush once every connection is drained: a burst becomes full
          * batches, and a quiet connection's last message does not wait
          * for the next one. */
         if (!lp->busy)
             s->host->flush(lp->em);
+    }
+    /* What was read is answered, then every RELP session is told
+     * "serverclose" (relp.md), so the sender suspends and retries
+     * instead of waiting for answers that will not come. */
+    if (lp->acks != NULL)
+        commit_acks(lp);
+    for (struct is_conn *c = lp->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        (void)relp_goodbye(c);
     }
     while (lp->conns != NULL)
         conn_close(lp->conns, "input stopping");

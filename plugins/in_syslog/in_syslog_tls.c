@@ -72,7 +72,9 @@ is_tls_new(struct is_state *s, struct is_tls **out, char *err, size_t err_len)
 
     *out = NULL;
     if (c->tls_cert == NULL || c->tls_key == NULL) {
-        snprintf(err, err_len, "a tls:// listener needs tls_cert and tls_key");
+        snprintf(err, err_len,
+                 "a tls:// or relp+tls:// listener needs tls_cert and "
+                 "tls_key");
         return SN_ECONFIG;
     }
     t = calloc(1, sizeof(*t));
@@ -106,6 +108,10 @@ is_tls_new(struct is_state *s, struct is_tls **out, char *err, size_t err_len)
      * buffers raise no socket event, so the connection loop must check
      * is_tls_pending() whenever it stops reading early. */
     SSL_CTX_set_read_ahead(t->ctx, 1);
+    /* RELP answers (relp+tls://) are written from a buffer that may have
+     * moved or grown when a write that wanted to wait is retried. */
+    SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     if (SSL_CTX_use_certificate_chain_file(t->ctx, c->tls_cert) != 1) {
         char why[300];
         ssl_reason(why, sizeof(why), "cannot load");
@@ -390,6 +396,24 @@ is_tls_read(struct is_tls_conn *tc, char *buf, size_t cap, size_t *n, char *why,
         }
         *n += (size_t)rc;
     }
+    return IS_TLS_OK;
+}
+
+enum is_tls_io
+is_tls_write(struct is_tls_conn *tc, const char *buf, size_t len, size_t *n,
+             char *why, size_t why_len)
+{
+    int rc;
+
+    *n = 0;
+    if (len > 1 << 30)
+        len = 1 << 30;
+    ERR_clear_error();
+    errno = 0;
+    rc = SSL_write(tc->ssl, buf, (int)len);
+    if (rc <= 0)
+        return io_result(tc, rc, "write", why, why_len);
+    *n = (size_t)rc;
     return IS_TLS_OK;
 }
 

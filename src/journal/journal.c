@@ -46,6 +46,55 @@ wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Caller holds mu: no fdatasync of j->fd runs outside it afterwards, so
+ * the descriptor may be closed. */
+static void
+wait_sync_idle(struct sn_journal *j)
+{
+    while (j->syncing)
+        pthread_cond_wait(&j->sync_cv, &j->mu);
+}
+
+/* Caller holds mu; may release it while fdatasync runs. Everything before
+ * position upto is on disk when this returns SN_OK. */
+static enum sn_status
+sync_to(struct sn_journal *j, uint64_t upto, struct sn_error *err)
+{
+    while (j->synced < upto) {
+        uint64_t target = j->end;
+        int fd = j->fd, rc, e;
+        int64_t t0, t1;
+
+        if (j->syncing) {
+            pthread_cond_wait(&j->sync_cv, &j->mu);
+            continue;
+        }
+        if (fd < 0) {
+            sn_error_set(err, "journal %s: no segment open to sync", j->dir);
+            return SN_EIO;
+        }
+        j->syncing = true;
+        pthread_mutex_unlock(&j->mu);
+        t0 = sn_clock_mono_ns();
+        rc = fdatasync(fd);
+        e = errno;
+        t1 = sn_clock_mono_ns();
+        pthread_mutex_lock(&j->mu);
+        j->syncing = false;
+        pthread_cond_broadcast(&j->sync_cv);
+        if (rc != 0) {
+            sn_error_set(err, "journal %s: fdatasync: %s", j->dir, strerror(e));
+            return SN_EIO;
+        }
+        /* Earlier segments were synced when they were closed (roll). */
+        if (target > j->synced)
+            j->synced = target;
+        j->last_sync_ns = t1;
+        sn_histogram_observe(&j->h_fsync, (uint64_t)(t1 - t0) / 1000);
+    }
+    return SN_OK;
+}
+
 /* Caller holds mu. Opens a new segment starting at j->end. */
 static enum sn_status
 roll(struct sn_journal *j, struct sn_error *err)
@@ -55,11 +104,13 @@ roll(struct sn_journal *j, struct sn_error *err)
     if (j->fd >= 0) {
         /* The closed segment must be on disk before records after it
          * are acknowledged from the next one. */
+        wait_sync_idle(j);
         if (fdatasync(j->fd) != 0) {
             sn_error_set(err, "journal %s: fdatasync: %s", j->dir,
                          strerror(errno));
             return SN_EIO;
         }
+        j->synced = j->end;
         close(j->fd);
         j->fd = -1;
     }
@@ -156,11 +207,11 @@ ring_add(struct sn_journal *j, uint64_t end, uint64_t *jseq)
 }
 
 enum sn_status
-sn_journal_append(struct sn_journal *j, struct sn_batch *b,
-                  const char *input, const _Atomic bool *cancel, struct sn_error *err)
+sn_journal_append(struct sn_journal *j, struct sn_batch *b, const char *input,
+                  const _Atomic bool *cancel, bool durable, uint64_t *end,
+                  struct sn_error *err)
 {
     enum sn_status rc;
-    int64_t t0;
 
     pthread_mutex_lock(&j->mu);
     /* Full: wait for consumers to pass segments (back-pressure). */
@@ -198,33 +249,47 @@ sn_journal_append(struct sn_journal *j, struct sn_batch *b,
     if (write_all(j->fd, j->buf.data, j->buf.len) != SN_OK) {
         sn_error_set(err, "journal %s: write: %s", j->dir, strerror(errno));
         /* A partial write leaves a torn record: the next start truncates
-         * it; until then no more appends go after it. */
+         * it; until then no more appends go after it. What came before
+         * it is synced first, so durable appends waiting for it end. */
+        wait_sync_idle(j);
+        if (fdatasync(j->fd) == 0)
+            j->synced = j->end;
         close(j->fd);
         j->fd = -1;
         rc = SN_EIO;
         goto out;
     }
     j->end += j->buf.len;
+    *end = j->end;
     sn_counter_add(j->c_bytes, j->buf.len);
     sn_counter_add(j->c_records, b->n);
-    t0 = sn_clock_mono_ns();
-    if (j->c.fsync_interval_ms == 0 ||
-        t0 - j->last_sync_ns >= j->c.fsync_interval_ms * SN_NS_PER_MS) {
-        if (fdatasync(j->fd) != 0) {
-            sn_error_set(err, "journal %s: fdatasync: %s", j->dir,
-                         strerror(errno));
-            rc = SN_EIO;
-            goto out;
-        }
-        j->last_sync_ns = sn_clock_mono_ns();
-        sn_histogram_observe(&j->h_fsync,
-                             (uint64_t)(j->last_sync_ns - t0) / 1000);
-    }
     sn_gauge_set(j->g_size, j->end - j->first);
+    /* In the ring before the sync, which may release mu: slots stay in
+     * append order. The batch is not processed before this returns. */
     rc = ring_add(j, j->end, &b->jseq);
-    if (rc != SN_OK)
+    if (rc != SN_OK) {
         sn_error_set(err, "journal: out of memory");
+        goto out;
+    }
+    if (durable && (j->c.fsync_interval_ms == 0 ||
+                    sn_clock_mono_ns() - j->last_sync_ns >=
+                        j->c.fsync_interval_ms * SN_NS_PER_MS))
+        rc = sync_to(j, *end, err);
 out:
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
+enum sn_status
+sn_journal_sync(struct sn_journal *j, uint64_t upto, struct sn_error *err)
+{
+    enum sn_status rc = SN_OK;
+
+    pthread_mutex_lock(&j->mu);
+    if (j->c.fsync_interval_ms == 0 ||
+        sn_clock_mono_ns() - j->last_sync_ns >=
+            j->c.fsync_interval_ms * SN_NS_PER_MS)
+        rc = sync_to(j, upto, err);
     pthread_mutex_unlock(&j->mu);
     return rc;
 }
@@ -255,8 +320,12 @@ write_positions(struct sn_journal *j)
             close(fd);
         return;
     }
-    fprintf(f, "output %" PRIu64 "\ndetector %" PRIu64 "\n", j->out_pos,
-            j->det_pos);
+    /* Never past what is synced: after a power loss the journal ends at
+     * or after j->synced, and new appends must not land below a recorded
+     * position. Replayed (tracked) positions were on disk already. */
+    fprintf(f, "output %" PRIu64 "\ndetector %" PRIu64 "\n",
+            j->out_pos < j->synced ? j->out_pos : j->synced,
+            j->det_pos < j->synced ? j->det_pos : j->synced);
     if (fclose(f) != 0 || rename(tmp, path) != 0)
         unlink(tmp);
 }
@@ -295,6 +364,9 @@ static void
 trim(struct sn_journal *j)
 {
     uint64_t keep = j->out_pos < j->det_pos ? j->out_pos : j->det_pos;
+
+    if (keep > j->synced)
+        keep = j->synced;
 
     while (j->n_segs > 1 && j->segs[1] <= keep) {
         char path[PATH_MAX];
@@ -354,6 +426,16 @@ pos_main(void *arg)
             ts.tv_nsec -= SN_NS_PER_SEC;
         }
         pthread_cond_timedwait(&j->pos_cv, &j->mu, &ts);
+        if (j->synced < j->end && j->fd >= 0) {
+            /* Appends that did not wait (TCP, UDP) are synced here, at
+             * most POSITIONS_MS after their write; a failure is retried
+             * by the next round and by the next durable append. After a
+             * failed write no segment is open until the next append. */
+            struct sn_error err;
+            sn_error_clear(&err);
+            if (sync_to(j, j->end, &err) != SN_OK)
+                sn_log_error("%s", err.msg);
+        }
         if (j->pos_dirty || j->n_samples > 0) {
             uint64_t det = j->det_pos;
 
@@ -466,6 +548,7 @@ sn_journal_open(const struct sn_journal_conf *c, const char *state_dir,
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
     pthread_cond_init(&j->pos_cv, NULL);
+    pthread_cond_init(&j->sync_cv, NULL);
     sn_buf_init(&j->buf, SN_JOURNAL_BUF_MAX);
     j->ring_cap = 256;
     j->ring = calloc(j->ring_cap, sizeof(*j->ring));
@@ -514,7 +597,8 @@ sn_journal_free(struct sn_journal *j)
         pthread_join(j->pos_thread, NULL);
     }
     if (j->fd >= 0) {
-        (void)fdatasync(j->fd);
+        if (fdatasync(j->fd) == 0)
+            j->synced = j->end;
         close(j->fd);
     }
     if (j->is_open) {
@@ -526,6 +610,7 @@ sn_journal_free(struct sn_journal *j)
     sn_buf_fini(&j->buf);
     pthread_cond_destroy(&j->cv);
     pthread_cond_destroy(&j->pos_cv);
+    pthread_cond_destroy(&j->sync_cv);
     pthread_mutex_destroy(&j->mu);
     free(j->segs);
     free(j->ring);

@@ -18,8 +18,15 @@
  * prefix of done batches is the output position. The detector position is
  * the output position as it was `replay_window` ago. Both are written to
  * <dir>/positions (rename, at most every POSITIONS_MS); segments wholly
- * below both are deleted. Thread-safe: one mutex, one fdatasync per
- * appended batch (or per fsync_interval).
+ * below both are deleted. Positions never name a byte not yet synced, so
+ * a power loss cannot leave them past the end of what survived.
+ *
+ * Durability: an append that must be durable (an input about to
+ * acknowledge, RELP) returns after an fdatasync that began after its
+ * write; concurrent ones share it (group commit). Other appends (TCP,
+ * UDP: nobody is told anything) only write; the positions thread syncs
+ * them within POSITIONS_MS, a kill -9 loses none of them (the kernel
+ * holds the pages). Thread-safe: one mutex, fdatasync outside it.
  */
 #ifndef SN_JOURNAL_JOURNAL_H
 #define SN_JOURNAL_JOURNAL_H
@@ -55,13 +62,20 @@ enum sn_status sn_journal_open(const struct sn_journal_conf *c,
 /* Flush positions, fdatasync, close (NULL accepted). */
 void sn_journal_free(struct sn_journal *j);
 
-/* Append b's records (received by the input named input) (one write, one fdatasync unless an interval is set)
- * and set b->jseq. Waits while the journal is over max_size unless
- * *cancel turns true (then SN_AGAIN). SN_EIO: the write failed (err). */
+/* Append b's records (received by the input named input) with one write
+ * and set b->jseq; *end gets the journal position after them. durable:
+ * return only once they are on disk (fdatasync, shared with concurrent
+ * appends; with fsync_interval set, once per interval). Waits while the
+ * journal is over max_size unless *cancel turns true (then SN_AGAIN).
+ * SN_EIO: the write or fdatasync failed (err). */
 enum sn_status sn_journal_append(struct sn_journal *j, struct sn_batch *b,
-                                 const char *input,
-                                 const _Atomic bool *cancel,
+                                 const char *input, const _Atomic bool *cancel,
+                                 bool durable, uint64_t *end,
                                  struct sn_error *err);
+/* Return once every record before position upto is on disk (as a durable
+ * append does; fsync_interval applies). SN_EIO with err on failure. */
+enum sn_status sn_journal_sync(struct sn_journal *j, uint64_t upto,
+                               struct sn_error *err);
 /* Register a replayed batch ending at journal position end (b->jseq). */
 void sn_journal_track(struct sn_journal *j, struct sn_batch *b, uint64_t end);
 /* Every consumer is done with the batch numbered jseq (!= 0). */

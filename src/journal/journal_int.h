@@ -37,6 +37,12 @@ struct sn_journal {
     size_t n_segs, cap_segs;
     struct sn_buf buf; /* one batch encoded */
     int64_t last_sync_ns;
+    /* Group commit: [0, synced) is on disk. One thread at a time runs
+     * fdatasync outside mu (syncing); the others wait on sync_cv, and an
+     * fdatasync begun after their write serves them too. */
+    uint64_t synced;
+    bool syncing;
+    pthread_cond_t sync_cv;
     bool full_logged;
     bool replaying;
     bool is_open;

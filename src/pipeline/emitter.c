@@ -37,25 +37,33 @@ sn_emitter_new(struct sn_instance *in, bool drop_when_full)
     return em;
 }
 
-/* Append b to the journal before anyone processes it; retried while the
- * disk fails (the input waits: back-pressure), given up at stop. */
+/* Append b (NULL: nothing, only wait for what this emitter appended
+ * before) to the journal before anyone processes it, on disk first when
+ * durable; retried while the disk fails (the input waits: back-pressure),
+ * given up at stop. */
 static enum sn_status
-journal_batch(struct sn_emitter *em, struct sn_batch *b)
+journal_batch(struct sn_emitter *em, struct sn_batch *b, bool durable)
 {
     struct sn_pipeline *pl = em->in->pl;
     struct sn_error err;
     enum sn_status rc;
 
     if (em->replay) {
-        sn_journal_track(pl->journal, b, em->replay_end);
+        if (b != NULL)
+            sn_journal_track(pl->journal, b, em->replay_end);
         return SN_OK;
     }
     for (;;) {
         uint64_t suppressed = 0;
 
         sn_error_clear(&err);
-        rc = sn_journal_append(pl->journal, b, em->in->name,
-                               &em->in->stopping, &err);
+        /* Written but not synced (jseq set): only the sync is retried,
+         * or the batch would be in the journal twice. */
+        if (b != NULL && b->jseq == 0)
+            rc = sn_journal_append(pl->journal, b, em->in->name,
+                                   &em->in->stopping, durable, &em->jend, &err);
+        else
+            rc = sn_journal_sync(pl->journal, em->jend, &err);
         if (rc == SN_OK || rc == SN_AGAIN || atomic_load(&em->in->stopping) ||
             atomic_load(&pl->aborting))
             break;
@@ -68,22 +76,29 @@ journal_batch(struct sn_emitter *em, struct sn_batch *b)
     return rc;
 }
 
-enum sn_status
-sn_emitter_flush_sync(struct sn_emitter *em)
+/* durable: the records are on disk in the journal when this returns OK
+ * (an input acknowledges them next); otherwise only written. */
+static enum sn_status
+flush(struct sn_emitter *em, bool durable)
 {
     struct sn_batch *b = em->cur;
     enum sn_status rc = SN_OK;
 
-    if (b == NULL)
-        return SN_OK;
-    em->cur = NULL;
-    if (b->n == 0) {
+    if (b != NULL && b->n == 0) {
+        em->cur = NULL;
         sn_batch_unref(b);
+        b = NULL;
+    }
+    if (b == NULL) {
+        /* Full batches emit() flushed may be written, not synced. */
+        if (durable && em->in->pl->journal != NULL && em->jend > 0)
+            return journal_batch(em, NULL, true);
         return SN_OK;
     }
+    em->cur = NULL;
     if (em->in->pl->journal != NULL) {
         b->detect_only = em->detect_only;
-        rc = journal_batch(em, b);
+        rc = journal_batch(em, b, durable);
         if (rc != SN_OK) {
             sn_counter_add(em->in->c_dropped, b->n);
             sn_log_error("input '%s': %zu records dropped: not in the "
@@ -97,10 +112,16 @@ sn_emitter_flush_sync(struct sn_emitter *em)
     return SN_OK;
 }
 
+enum sn_status
+sn_emitter_flush_sync(struct sn_emitter *em)
+{
+    return flush(em, true);
+}
+
 void
 sn_emitter_flush(struct sn_emitter *em)
 {
-    (void)sn_emitter_flush_sync(em);
+    (void)flush(em, false);
 }
 
 void

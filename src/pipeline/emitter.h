@@ -17,6 +17,10 @@ struct sn_emitter {
     bool replay;
     bool detect_only;
     uint64_t replay_end;
+    /* Journal position after the last batch this emitter appended:
+     * flush_sync waits until it is on disk, also when the batches were
+     * appended by plain flushes (a full batch flushed by emit()). */
+    uint64_t jend;
 };
 
 struct sn_emitter *sn_emitter_new(struct sn_instance *in, bool drop_when_full);

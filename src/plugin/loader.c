@@ -115,8 +115,8 @@ sn_plugin_open_file(const char *path, const char *name,
     const char *missing;
 
     *out = NULL;
-    /* RTLD_NODELETE: a plugin and the libraries it brings (librelp with
-     * GnuTLS, librdkafka, libpq) stay mapped until the process exits.
+    /* RTLD_NODELETE: a plugin and the libraries it brings (OpenSSL,
+     * librdkafka, libpq) stay mapped until the process exits.
      * Unmapping them at stop or reload can leave thread-specific-data
      * destructors and exit handlers of those libraries pointing at
      * unmapped code: a thread or the process exiting afterwards jumps

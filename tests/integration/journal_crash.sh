@@ -12,7 +12,6 @@
 # it in sentineld_journal_truncated_tails_total, and loses nothing.
 # bench/journal_soak.sh runs the 20 kills of 200,000 lines.
 . "$SRCDIR/tests/integration/lib.sh"
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 RSYSLOGD=$(command -v rsyslogd || ls /usr/sbin/rsyslogd 2>/dev/null)
 [ -n "$RSYSLOGD" ] || skip_all "rsyslogd not installed"
 tap_plan 9

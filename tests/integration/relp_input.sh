@@ -7,11 +7,6 @@
 # all delivered, once, when it is back. relp+tls:// with mutual TLS and
 # a permitted peer carries a second stream.
 . "$SRCDIR/tests/integration/lib.sh"
-# In the ASan build, LeakSanitizer reports ~10 KB that librelp and OpenSSL
-# allocate per engine at a stop with sessions open, from frames it cannot
-# symbolise; memory errors are still caught. TODO(#20): find who owns them
-# (librelp's engine destruct or in_syslog_relp.c), free them, drop this.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 
 RSYSLOGD=$(command -v rsyslogd || ls /usr/sbin/rsyslogd 2>/dev/null)
 [ -n "$RSYSLOGD" ] || skip_all "rsyslogd not installed"
@@ -145,7 +140,7 @@ check "/metrics: no RELP errors" \
 
 # sentineld goes away; rsyslog keeps what arrives in its action queue.
 # A second session, opened by hand, shows what rsyslog is told at stop:
-# librelp's "serverclose" (the sender suspends the action and retries).
+# "serverclose" (the sender suspends the action and retries).
 python3 - "$p_relp" >"$TMP/sc.out" 2>&1 <<'EOPY' &
 import socket, sys
 s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))

@@ -204,7 +204,7 @@ SN_TEST(tokens_hashed_found_revoked)
 
 /* A closed plugin stays mapped with the libraries it brought: unmapping
  * them can leave their thread-specific-data destructors and exit
- * handlers pointing at nothing (loader.c). in_syslog brings librelp. */
+ * handlers pointing at nothing (loader.c). in_syslog brings OpenSSL. */
 SN_TEST(a_closed_plugin_stays_mapped)
 {
     char **dirs = sn_plugin_search_path(NULL);
