@@ -46,6 +46,7 @@ struct sn_relay {
     int64_t at[BATCH_MAX];
     size_t n;
     struct sn_buf data;
+    bool notified_only;   /* named by escalation steps (manager.h) */
     int64_t cursor;       /* delivered up to here */
     int64_t saved;        /* the cursor as last handed to the manager */
     int64_t written;      /* as last written by the relay itself */
@@ -110,16 +111,29 @@ copy_doc(void *arg, const struct sn_doc *d, int64_t at)
     r->n++;
 }
 
+static bool advance(struct sn_relay *r, int64_t seq);
+
 static long
 read_batch(struct sn_relay *r)
 {
     long got;
+    int64_t last;
 
-    r->n = 0;
-    sn_buf_reset(&r->data);
-    got = sn_store_outbox_read(r->store, r->cursor, BATCH_MAX, copy_doc, r);
-    if (got < 0)
-        return -1;
+    /* Rows that are not for this output (another's notifications, or
+     * versions of incidents no step sent it) are passed over. */
+    do {
+        r->n = 0;
+        sn_buf_reset(&r->data);
+        got = sn_store_outbox_read_for(r->store, r->out->name,
+                                       r->notified_only, r->cursor,
+                                       BATCH_MAX, copy_doc, r, &last);
+        if (got < 0)
+            return -1;
+        if (r->n == 0 && last > r->cursor)
+            advance(r, last);
+        else
+            break;
+    } while (!atomic_load(&r->aborting));
     for (size_t i = 0; i < r->n; i++) {
         struct sn_doc *o = &r->docs[i];
         struct sn_str *f[5] = { &o->id, &o->rule_id, &o->severity,
@@ -442,6 +456,7 @@ sn_relay_start(struct sn_outport *out, struct sn_manager *m,
         goto fail;
     }
     r->saved = r->written = r->cursor;
+    r->notified_only = sn_manager_notifies(m, out->name);
     update_backlog(r);
     if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
         sn_error_set(err, "cannot create the relay thread for '%s'",

@@ -100,6 +100,17 @@ static const char *const migrations[] = {
     "CREATE INDEX incidents_created ON incidents(created_at);"
     "CREATE INDEX incidents_rule_status ON incidents(rule_id, status);"
     "CREATE INDEX incidents_key_status ON incidents(group_key, status);",
+    /* 5: escalation (incident/escalate.h, docs/notifications.md). An
+     * outbox row with a target goes to that output alone (a step's
+     * notification); notified: from which outbox row on an output named
+     * by steps gets an incident's versions; escalations: each live
+     * incident's next step and when it is due (NULL: chain over). */
+    "ALTER TABLE outbox ADD COLUMN target TEXT;"
+    "CREATE TABLE notified (incident_id TEXT NOT NULL, output TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, PRIMARY KEY (incident_id, output)) WITHOUT ROWID;"
+    "CREATE TABLE escalations (incident_id TEXT PRIMARY KEY,"
+    " next_step INTEGER NOT NULL, due INTEGER) WITHOUT ROWID;"
+    "CREATE INDEX escalations_due ON escalations(due) WHERE due IS NOT NULL;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -118,6 +129,9 @@ enum stmt_id {
     Q_QUIET,
     Q_LAST_SEQ,
     Q_READ,
+    Q_READ_FOR,
+    Q_NOTIFY,
+    Q_NOTIFIED,
     Q_CURSOR_GET,
     Q_CURSOR_NEW,
     Q_CURSOR_SET,
@@ -174,7 +188,21 @@ static const char *const sql[Q_COUNT_] = {
     [Q_LAST_SEQ] = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE"
                    " name = 'outbox'), 0)",
     [Q_READ] = "SELECT seq, incident_id, version, rule_id, severity, status,"
-               " doc, at FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+               " doc, at FROM outbox WHERE seq > ?1 AND target IS NULL"
+               " ORDER BY seq LIMIT ?2",
+    /* Every row, and whether it is for output ?3: its own notifications;
+     * rows for all, unless ?4 (an output steps notify), which gets an
+     * incident's rows only after its first notification of it. */
+    [Q_READ_FOR] = "SELECT seq, incident_id, version, rule_id, severity,"
+                   " status, doc, at, CASE WHEN target IS NOT NULL THEN"
+                   " target = ?3 WHEN ?4 = 0 THEN 1 ELSE EXISTS (SELECT 1"
+                   " FROM notified n WHERE n.incident_id = outbox.incident_id"
+                   " AND n.output = ?3 AND n.seq < outbox.seq) END"
+                   " FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    [Q_NOTIFY] = "INSERT INTO outbox (incident_id, version, rule_id,"
+                 " severity, status, at, doc, target) VALUES (?1, ?2, ?3,"
+                 " ?4, ?5, ?6, ?7, ?8)",
+    [Q_NOTIFIED] = "INSERT OR IGNORE INTO notified VALUES (?1, ?2, ?3)",
     [Q_CURSOR_GET] = "SELECT seq FROM cursors WHERE output = ?1",
     [Q_CURSOR_NEW] = "INSERT OR IGNORE INTO cursors VALUES (?1, ?2, ?3)",
     /* Forward only: the manager writes relays' cursors in its own
@@ -935,6 +963,80 @@ sn_store_outbox_read(struct sn_store *s, int64_t after, unsigned max,
     return r == SQLITE_DONE ? n : -1;
 }
 
+long
+sn_store_outbox_read_for(struct sn_store *s, const char *output,
+                         bool notified_only, int64_t after, unsigned max,
+                         sn_store_doc_fn fn, void *arg, int64_t *last)
+{
+    sqlite3_stmt *q = stmt(s, Q_READ_FOR);
+    long n = 0;
+    int r;
+
+    if (q == NULL)
+        return -1;
+    sqlite3_bind_int64(q, 1, after);
+    sqlite3_bind_int64(q, 2, max);
+    bind_str(q, 3, output);
+    sqlite3_bind_int(q, 4, notified_only);
+    *last = after;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+        struct sn_doc d;
+        d.seq = sqlite3_column_int64(q, 0);
+        *last = d.seq;
+        if (!sqlite3_column_int(q, 8))
+            continue;
+        d.id = col_slice(q, 1);
+        d.version = sqlite3_column_int64(q, 2);
+        d.rule_id = col_slice(q, 3);
+        d.severity = col_slice(q, 4);
+        d.status = col_slice(q, 5);
+        d.json = col_slice(q, 6);
+        fn(arg, &d, sqlite3_column_int64(q, 7));
+        n++;
+    }
+    sqlite3_reset(q);
+    return r == SQLITE_DONE ? n : -1;
+}
+
+enum sn_status
+sn_store_notify(struct sn_store *s, const struct sn_incident *inc,
+                const char *output, const char *member, int64_t at,
+                struct sn_buf *scratch)
+{
+    sqlite3_stmt *q;
+    int64_t seq;
+
+    /* The document with one member more: why this output gets it. */
+    sn_buf_reset(scratch);
+    if (sn_incident_json(inc, true, scratch) != SN_OK || scratch->len < 2)
+        return SN_ELIMIT;
+    scratch->len--; /* the closing brace */
+    if (sn_buf_putc(scratch, ',') != SN_OK ||
+        sn_buf_puts(scratch, member) != SN_OK ||
+        sn_buf_putc(scratch, '}') != SN_OK)
+        return SN_ELIMIT;
+    q = stmt(s, Q_NOTIFY);
+    if (q == NULL)
+        return SN_EIO;
+    bind_str(q, 1, inc->id);
+    sqlite3_bind_int64(q, 2, inc->version);
+    bind_str(q, 3, inc->rule_id ? inc->rule_id : "");
+    bind_str(q, 4, sn_severity_name(inc->severity));
+    bind_str(q, 5, inc->status);
+    sqlite3_bind_int64(q, 6, at);
+    sqlite3_bind_text(q, 7, scratch->data, (int)scratch->len, SQLITE_STATIC);
+    bind_str(q, 8, output);
+    if (step_done(q) != SN_OK)
+        return SN_EIO;
+    seq = sqlite3_last_insert_rowid(s->db);
+    if ((q = stmt(s, Q_NOTIFIED)) == NULL)
+        return SN_EIO;
+    bind_str(q, 1, inc->id);
+    bind_str(q, 2, output);
+    sqlite3_bind_int64(q, 3, seq);
+    return step_done(q);
+}
+
 enum sn_status
 sn_store_cursor(struct sn_store *s, const char *output, int64_t *seq)
 {
@@ -1020,6 +1122,8 @@ sn_store_prune(struct sn_store *s, int64_t now, int64_t keep_ms,
              " 'resolved' OR released = 1) AND updated_at < %lld;"
              "DELETE FROM incident_versions WHERE incident_id IN gone;"
              "DELETE FROM evidence WHERE incident_id IN gone;"
+             "DELETE FROM escalations WHERE incident_id IN gone;"
+             "DELETE FROM notified WHERE incident_id IN gone;"
              "DELETE FROM incidents WHERE id IN gone;",
              ret_before);
     if (exec(s, text) != SQLITE_OK)
