@@ -1,7 +1,7 @@
 #!/bin/bash
 # Escalation that pages (incidents.escalation, docs/notifications.md):
 # the real daemon fed by logger opens two ssh-brute-force incidents; a
-# policy notifies the webhook `chat` at once and `pager` 6 s after the
+# policy notifies the webhook `chat` at once and `pager` 8 s after the
 # opening unless acknowledged. One incident is acknowledged through the
 # API, then the daemon is killed with -9 and restarted before the second
 # step is due: the unacknowledged incident still pages `pager` once its
@@ -14,7 +14,7 @@ tap_plan 9
 p_sys=$(free_port)
 p_http=$(free_port)
 p_rx=$(free_port)
-DELAY=6
+DELAY=8
 mkdir -p "$TMP/state"
 cat >"$TMP/c.yaml" <<EOC
 daemon: { state_dir: $TMP/state, shutdown_timeout: 5s }
