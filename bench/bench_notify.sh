@@ -98,6 +98,8 @@ until curl -sf "http://127.0.0.1:$p_http/health" -o /dev/null; do sleep 0.1; don
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 c0=$(cpu "$dpid")
+# PERF=file: perf record of the daemon while the lines are sent.
+[ -n "$PERF" ] && { perf record -q -g -p "$dpid" -o "$PERF" >/dev/null 2>&1 & pids="$pids $!"; perfpid=$!; }
 echo "sending $RATE incidents/s for ${SECONDS_}s (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
 python3 - "$p_sys" "$RATE" "$SECONDS_" >"$tmp/sent.txt" <<'EOP'
 import socket, sys, time
@@ -117,12 +119,14 @@ s.close()
 print(n)
 EOP
 n=$(cat "$tmp/sent.txt")
+[ -n "$PERF" ] && { kill -INT "$perfpid"; sleep 1; }
 # Wait for the outboxes to drain (each receiver has every incident), 30 s at most.
 end=$(($(date +%s) + 30))
 while [ "$(date +%s)" -lt "$end" ]; do
     curl -s "http://127.0.0.1:$p_http/metrics" >"$tmp/metrics.txt"
     left=$(awk '/^sentineld_outbox_backlog\{/ {s += $2} END {print s + 0}' "$tmp/metrics.txt")
-    [ "$left" = 0 ] && break
+    opened=$(awk '/^sentineld_incidents_opened_total / {print $2}' "$tmp/metrics.txt")
+    [ "$left" = 0 ] && [ "${opened:-0}" -ge "$n" ] && break
     sleep 0.5
 done
 c1=$(cpu "$dpid")
