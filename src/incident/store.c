@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/statefile.h"
 #include "incident/audit.h"
@@ -846,6 +847,29 @@ sn_store_put(struct sn_store *s, const struct sn_incident *inc)
     return step_done(q);
 }
 
+/* The outbox's document: the incident and the change that made this
+ * version ("change": who, what, why, when; docs/incidents.md), so an
+ * output can keep the trail (out_postgres's incident_audit). */
+static enum sn_status
+append_change(const struct sn_incident *inc, const char *actor,
+              const char *action, const char *reason, struct sn_buf *b)
+{
+    char at[40];
+    enum sn_status rc;
+
+    SN_JSON_TRY(sn_incident_json(inc, true, b));
+    if (b->len < 2)
+        return SN_ELIMIT;
+    b->len--; /* the closing brace */
+    sn_time_rfc3339(inc->updated_at, at);
+    SN_JSON_TRY(SN_BUF_LIT(b, ",\"change\":{\"action\":"));
+    SN_JSON_TRY(sn_json_str(b, action, strlen(action)));
+    SN_JSON_TRY(sn_json_member_str(b, "by", actor));
+    SN_JSON_TRY(sn_json_member_str(b, "reason", reason));
+    SN_JSON_TRY(sn_json_member_str(b, "at", at));
+    return SN_BUF_LIT(b, "}}");
+}
+
 enum sn_status
 sn_store_record(struct sn_store *s, const struct sn_incident *inc,
                 const char *actor, const char *action, const char *reason,
@@ -877,7 +901,7 @@ sn_store_record(struct sn_store *s, const struct sn_incident *inc,
                                }) != SN_OK)
         return SN_EIO;
     sn_buf_reset(scratch);
-    if (sn_incident_json(inc, true, scratch) != SN_OK)
+    if (append_change(inc, actor, action, reason, scratch) != SN_OK)
         return SN_ELIMIT;
     q = stmt(s, Q_OUTBOX);
     if (q == NULL)
