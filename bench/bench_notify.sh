@@ -10,9 +10,12 @@
 # time for the webhooks, Alertmanager's own updatedAt (ms) for it.
 #   bench/bench_notify.sh [RATE [SECONDS]]      (after ./scripts/build.sh)
 # Prints p50/p90/p99/max per receiver and all together (the first second
-# is warm-up: connections, and left out), plus each output's
-# commit-to-acknowledgement p99 from the daemon's own histogram (the
-# peer: what the HTTP hop adds over the daemon's internal path).
+# is warm-up: connections, and left out); the peer in the same run: the
+# same incidents through an out_file output into a FIFO, timestamped by
+# its reader (the daemon's path without HTTP, so the ratio says what the
+# HTTP outputs add on this machine at this moment); each output's
+# commit-to-acknowledgement p99 bucket from the daemon's own histogram;
+# the daemon's CPU per incident. PERF=file records the daemon (perf).
 set -e
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -51,6 +54,19 @@ for i in 1 2 3; do
     eval rxpid$i=$!
     pids="$pids $!"
 done
+# The peer: the same incidents through an out_file output into a FIFO,
+# timestamped by its reader (the daemon's path without HTTP).
+mkfifo "$tmp/peer.fifo"
+python3 -c '
+import re, sys, time
+key = re.compile(r"\"bench\.key\":\"([^\"]+)\"")
+with open(sys.argv[1]) as f, open(sys.argv[2], "w") as out:
+    for line in f:
+        m = key.search(line)
+        out.write("%s %d\n" % (m.group(1) if m else "-", time.time_ns()))
+' "$tmp/peer.fifo" "$tmp/peer.txt" &
+peerpid=$!
+pids="$pids $!"
 mkdir -p "$tmp/am" "$tmp/state"
 cat >"$tmp/am.yml" <<EOC
 route: { receiver: none, group_by: [alertname], group_wait: 1h }
@@ -87,6 +103,7 @@ detectors:
   - { name: rules, plugin: det_rules, rules: [ $tmp/rules.yaml ] }
 outputs:$hooks
   - { name: alertmanager, plugin: out_alertmanager, take: incidents, url: "http://127.0.0.1:$p_am", resend_interval: 10m }
+  - { name: peer, plugin: out_file, take: incidents, path: "$tmp/peer.fifo" }
 EOC
 until curl -sf "http://127.0.0.1:$p_am/-/ready" -o /dev/null; do sleep 0.1; done
 for i in 1 2 3; do until grep -q listening "$tmp/rx$i.out"; do sleep 0.05; done; done
@@ -134,6 +151,8 @@ sleep 0.5
 curl -s "http://127.0.0.1:$p_http/metrics" >"$tmp/metrics.txt"
 curl -s "http://127.0.0.1:$p_am/api/v2/alerts?filter=alertname%3D%22bench-notify%22" >"$tmp/alerts.json"
 for i in 1 2 3; do eval kill -TERM \$rxpid$i; done
+kill -TERM "$dpid"; wait "$dpid" 2>/dev/null || true   # closes the FIFO: the peer's reader ends
+wait "$peerpid" 2>/dev/null || true
 for i in 1 2 3; do
     while [ ! -s "$tmp/rx$i.txt" ] && kill -0 "$(eval echo \$rxpid$i)" 2>/dev/null; do sleep 0.05; done
 done
@@ -181,6 +200,16 @@ for a in json.load(open(tmp + "/alerts.json")):
 show("alertmanager", lat, got)
 every += lat
 show("all four", every, n)
+lat, keys = [], set()
+for line in open(tmp + "/peer.txt"):
+    k, t = line.split()
+    if k == "-" or k in keys:
+        continue
+    keys.add(k)
+    seq, ts = sent(k)
+    if seq >= warm:
+        lat.append((int(t) - ts) / 1e6)
+show("peer: file", lat, len(keys))
 EOP
 awk '/^sentineld_outbox_ack_latency_milliseconds_bucket/ {
         match($0, /instance="[^"]*"/); inst = substr($0, RSTART + 10, RLENGTH - 11)
