@@ -171,10 +171,10 @@ def show(name, lat, got):
         print("%-13s nothing received" % name); return
     print("%-13s %6d/%d  p50 %6.1f  p90 %6.1f  p99 %6.1f  max %7.1f ms" % (
         name, got, n, pct(lat, 50), pct(lat, 90), pct(lat, 99), max(lat)))
-every = []
-for i in (1, 2, 3):
+def arrivals(path):
+    # "key arrival_ns" lines: the first arrival of each key counts.
     lat, keys = [], set()
-    for line in open("%s/rx%d.txt" % (tmp, i)):
+    for line in open(path):
         k, t = line.split()
         if k == "-" or k in keys:
             continue
@@ -182,7 +182,11 @@ for i in (1, 2, 3):
         seq, ts = sent(k)
         if seq >= warm:
             lat.append((int(t) - ts) / 1e6)
-    show("webhook %d" % i, lat, len(keys))
+    return lat, len(keys)
+every = []
+for i in (1, 2, 3):
+    lat, got = arrivals("%s/rx%d.txt" % (tmp, i))
+    show("webhook %d" % i, lat, got)
     every += lat
 lat, got = [], 0
 for a in json.load(open(tmp + "/alerts.json")):
@@ -200,16 +204,8 @@ for a in json.load(open(tmp + "/alerts.json")):
 show("alertmanager", lat, got)
 every += lat
 show("all four", every, n)
-lat, keys = [], set()
-for line in open(tmp + "/peer.txt"):
-    k, t = line.split()
-    if k == "-" or k in keys:
-        continue
-    keys.add(k)
-    seq, ts = sent(k)
-    if seq >= warm:
-        lat.append((int(t) - ts) / 1e6)
-show("peer: file", lat, len(keys))
+lat, got = arrivals(tmp + "/peer.txt")
+show("peer: file", lat, got)
 EOP
 awk '/^sentineld_outbox_ack_latency_milliseconds_bucket/ {
         match($0, /instance="[^"]*"/); inst = substr($0, RSTART + 10, RLENGTH - 11)

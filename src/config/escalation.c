@@ -11,8 +11,8 @@
 #include "config/config.h"
 #include "config/options.h"
 
-static const char *const sev_names[] = { "info", "low", "medium", "high",
-                                         "critical", NULL };
+static const char *const sev_names[] = { "info", "low",      "medium",
+                                         "high", "critical", NULL };
 static const char *const step_keys[] = { "after", "notify", "unless", NULL };
 static const char *const policy_keys[] = { "rules", "min_severity", "steps",
                                            NULL };
@@ -99,19 +99,24 @@ check_outputs(const struct sn_config *c, const struct sn_esc_step *s,
         const char *best;
 
         if (ic != NULL && ic->take == SN_TAKE_EVENTS)
-            ERR(at, "escalation notifies output '%s', which takes events; "
+            ERR(at,
+                "escalation notifies output '%s', which takes events; "
                 "a notified output takes incidents (take: incidents)",
                 ic->name);
         if (ic != NULL)
             continue;
         best = sn_suggest(s->notify.items[i], cand, n_cand);
         if (best != NULL)
-            ERR(at, "escalation notifies unknown output '%s'; did you mean "
-                "'%s'?", s->notify.items[i], best);
+            ERR(at,
+                "escalation notifies unknown output '%s'; did you mean "
+                "'%s'?",
+                s->notify.items[i], best);
         else
-            ERR(at, "escalation notifies unknown output '%s' (name an "
+            ERR(at,
+                "escalation notifies unknown output '%s' (name an "
                 "output instance with take: incidents, e.g. an out_webhook "
-                "or out_alertmanager)", s->notify.items[i]);
+                "or out_alertmanager)",
+                s->notify.items[i]);
     }
 }
 
@@ -124,7 +129,7 @@ load_step(struct sn_config *c, const struct sn_node *n, struct sn_esc_step *s,
     memset(s, 0, sizeof(*s));
     if (n->type != SN_NODE_MAP) {
         ERR(n, "an escalation step is a mapping ({after: 15m, notify: "
-            "[pagerduty]})");
+               "[pagerduty]})");
         return false;
     }
     unknown_keys(n, step_keys, "an escalation step", d);
@@ -133,7 +138,7 @@ load_step(struct sn_config *c, const struct sn_node *n, struct sn_esc_step *s,
     unless = sn_node_get(n, "unless");
     if (after == NULL)
         ERR(n, "escalation step without 'after' (e.g. after: 15m; 0s: at "
-            "once)");
+               "once)");
     else if (after->type != SN_NODE_SCALAR ||
              !sn_parse_duration_ms(after->str, &s->after_ms))
         ERR(after, "'after' expects a duration (e.g. 0s, 30s, 15m, 1h)");
@@ -149,7 +154,7 @@ load_step(struct sn_config *c, const struct sn_node *n, struct sn_esc_step *s,
             s->unless_ack = true;
         else
             ERR(unless, "'unless' must be 'acknowledged' (the step is "
-                "skipped once someone acknowledged the incident)");
+                        "skipped once someone acknowledged the incident)");
     }
     return after != NULL && notify != NULL && s->notify_node != NULL;
 }
@@ -160,7 +165,7 @@ load_steps(struct sn_config *c, const struct sn_node *n,
 {
     if (n->type != SN_NODE_SEQ || n->n == 0) {
         ERR(n, "'steps' expects a non-empty list of steps ({after: 0s, "
-            "notify: [chat]})");
+               "notify: [chat]})");
         return;
     }
     p->steps = sn_arena_alloc(&c->arena, n->n * sizeof(*p->steps));
@@ -197,7 +202,7 @@ load_policy(struct sn_config *c, const struct sn_node *n,
                 p->min_severity = i;
         if (p->min_severity < 0) {
             ERR(sev, "'min_severity' must be one of info, low, medium, "
-                "high, critical");
+                     "high, critical");
             p->min_severity = 0;
         }
     }
@@ -218,7 +223,7 @@ sn_esc_conf_load(struct sn_config *c, const struct sn_node *n,
         return;
     if (n->type != SN_NODE_SEQ || n->n == 0) {
         ERR(n, "'escalation' expects a list of steps ({after: 0s, notify: "
-            "[chat]}) or of policies ({rules: [...], steps: [...]})");
+               "[chat]}) or of policies ({rules: [...], steps: [...]})");
         return;
     }
     policies = n->items[0]->type == SN_NODE_MAP &&
@@ -236,7 +241,7 @@ sn_esc_conf_load(struct sn_config *c, const struct sn_node *n,
         const struct sn_node *it = n->items[i];
         if (it->type != SN_NODE_MAP || sn_node_get(it, "steps") == NULL) {
             ERR(it, "an escalation policy is a mapping with 'steps' (the "
-                "first item of this list is a policy, so all are)");
+                    "first item of this list is a policy, so all are)");
             continue;
         }
         load_policy(c, it, &e->policies[e->n_policies], d);

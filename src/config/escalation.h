@@ -23,7 +23,7 @@ struct sn_config;
 struct sn_esc_step {
     int64_t after_ms;
     bool unless_ack;
-    struct sn_strlist notify;     /* output instance names */
+    struct sn_strlist notify;          /* output instance names */
     const struct sn_node *notify_node; /* positions for later checks */
 };
 

@@ -204,19 +204,17 @@ fire(struct sn_escalation *e, struct sn_store *s, const struct policy *p,
                  "\"escalation\":{\"step\":%zu,\"steps\":%zu,"
                  "\"after_ms\":%lld,\"output\":\"%s\"}",
                  k + 1, p->n_steps, (long long)st->after_ms, st->notify[i]);
-        rc = sn_store_notify(s, inc, st->notify[i], member, now,
-                             &e->scratch);
+        rc = sn_store_notify(s, inc, st->notify[i], member, now, &e->scratch);
         if (rc == SN_OK)
-            rc = sn_audit_append(sn_store_db(s),
-                                 &(struct sn_audit_entry){
-                                     .at = now,
-                                     .actor = "sentineld",
-                                     .action = "notify",
-                                     .target = st->notify[i],
-                                     .incident_id = inc->id,
-                                     .version = inc->version,
-                                     .reason = reason,
-                                 });
+            rc = sn_audit_append(sn_store_db(s), &(struct sn_audit_entry){
+                                                     .at = now,
+                                                     .actor = "sentineld",
+                                                     .action = "notify",
+                                                     .target = st->notify[i],
+                                                     .incident_id = inc->id,
+                                                     .version = inc->version,
+                                                     .reason = reason,
+                                                 });
         if (rc != SN_OK)
             return rc;
         (*sent)++;
@@ -299,7 +297,7 @@ sn_escalation_run(struct sn_escalation *e, struct sn_store *s, int64_t now,
         " (SELECT 1 FROM escalations e WHERE e.incident_id = i.id)";
     sqlite3 *db = sn_store_db(s);
     sqlite3_stmt *due = NULL, *set = NULL, *rel = NULL;
-    char (*ids)[SN_UUID_LEN + 1] = NULL;
+    char(*ids)[SN_UUID_LEN + 1] = NULL;
     int64_t steps[DUE_MAX];
     size_t n = 0;
     enum sn_status rc = SN_EIO;

@@ -29,8 +29,7 @@ struct sn_store;
 struct sn_escalation *sn_escalation_new(const struct sn_esc_conf *conf);
 void sn_escalation_free(struct sn_escalation *e);
 /* Whether a step notifies `output`. e may be NULL. */
-bool sn_escalation_notifies(const struct sn_escalation *e,
-                            const char *output);
+bool sn_escalation_notifies(const struct sn_escalation *e, const char *output);
 
 /*
  * Fire the steps due at wall time now (ns), inside the caller's write
@@ -38,8 +37,7 @@ bool sn_escalation_notifies(const struct sn_escalation *e,
  * written. At most a bounded number of incidents per call (the rest
  * stay due for the next). SN_EIO: a statement failed (roll back).
  */
-enum sn_status sn_escalation_run(struct sn_escalation *e,
-                                 struct sn_store *s, int64_t now,
-                                 size_t *sent);
+enum sn_status sn_escalation_run(struct sn_escalation *e, struct sn_store *s,
+                                 int64_t now, size_t *sent);
 
 #endif

@@ -124,9 +124,9 @@ read_batch(struct sn_relay *r)
     do {
         r->n = 0;
         sn_buf_reset(&r->data);
-        got = sn_store_outbox_read_for(r->store, r->out->name,
-                                       r->notified_only, r->cursor,
-                                       BATCH_MAX, copy_doc, r, &last);
+        got =
+            sn_store_outbox_read_for(r->store, r->out->name, r->notified_only,
+                                     r->cursor, BATCH_MAX, copy_doc, r, &last);
         if (got < 0)
             return -1;
         if (r->n == 0 && last > r->cursor)

@@ -209,14 +209,12 @@ build(struct json_object *doc)
         struct json_object *t = json_object_new_object();
         const char *kind = audit_kind(row), *reason = str(row, "reason");
         /* A notification names the output it went to. */
-        const char *to = strcmp(kind, "notification") == 0
-                             ? str(row, "target")
-                             : NULL;
+        const char *to =
+            strcmp(kind, "notification") == 0 ? str(row, "target") : NULL;
         char what[1024];
         snprintf(what, sizeof(what), "%s%s%s%s%s%s%s", str(row, "action"),
-                 to ? " " : "", to ? to : "",
-                 reason ? ": " : "", reason ? reason : "",
-                 ok_row(row) ? "" : " — ",
+                 to ? " " : "", to ? to : "", reason ? ": " : "",
+                 reason ? reason : "", ok_row(row) ? "" : " — ",
                  ok_row(row) ? "" : str(row, "result"));
         add_str(t, "at", str(row, "at"));
         add_str(t, "kind", kind);

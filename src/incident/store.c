@@ -959,27 +959,35 @@ col_slice(sqlite3_stmt *q, int i)
     return r;
 }
 
-long
-sn_store_outbox_read(struct sn_store *s, int64_t after, unsigned max,
-                     sn_store_doc_fn fn, void *arg)
+/* An outbox row (Q_READ's first columns) as a document, valid until the
+ * statement steps again. */
+static void
+row_doc(sqlite3_stmt *q, struct sn_doc *d)
 {
-    sqlite3_stmt *q = stmt(s, Q_READ);
+    d->seq = sqlite3_column_int64(q, 0);
+    d->id = col_slice(q, 1);
+    d->version = sqlite3_column_int64(q, 2);
+    d->rule_id = col_slice(q, 3);
+    d->severity = col_slice(q, 4);
+    d->status = col_slice(q, 5);
+    d->json = col_slice(q, 6);
+}
+
+/* Step q (bound) over outbox rows: fn gets each one, or with `filtered`
+ * only those whose column 8 is true; *last is the last row's seq. */
+static long
+read_rows(sqlite3_stmt *q, bool filtered, sn_store_doc_fn fn, void *arg,
+          int64_t *last)
+{
     long n = 0;
     int r;
 
-    if (q == NULL)
-        return -1;
-    sqlite3_bind_int64(q, 1, after);
-    sqlite3_bind_int64(q, 2, max);
     while ((r = sqlite3_step(q)) == SQLITE_ROW) {
         struct sn_doc d;
-        d.seq = sqlite3_column_int64(q, 0);
-        d.id = col_slice(q, 1);
-        d.version = sqlite3_column_int64(q, 2);
-        d.rule_id = col_slice(q, 3);
-        d.severity = col_slice(q, 4);
-        d.status = col_slice(q, 5);
-        d.json = col_slice(q, 6);
+        *last = sqlite3_column_int64(q, 0);
+        if (filtered && !sqlite3_column_int(q, 8))
+            continue;
+        row_doc(q, &d);
         fn(arg, &d, sqlite3_column_int64(q, 7));
         n++;
     }
@@ -988,38 +996,34 @@ sn_store_outbox_read(struct sn_store *s, int64_t after, unsigned max,
 }
 
 long
+sn_store_outbox_read(struct sn_store *s, int64_t after, unsigned max,
+                     sn_store_doc_fn fn, void *arg)
+{
+    sqlite3_stmt *q = stmt(s, Q_READ);
+    int64_t last;
+
+    if (q == NULL)
+        return -1;
+    sqlite3_bind_int64(q, 1, after);
+    sqlite3_bind_int64(q, 2, max);
+    return read_rows(q, false, fn, arg, &last);
+}
+
+long
 sn_store_outbox_read_for(struct sn_store *s, const char *output,
                          bool notified_only, int64_t after, unsigned max,
                          sn_store_doc_fn fn, void *arg, int64_t *last)
 {
     sqlite3_stmt *q = stmt(s, Q_READ_FOR);
-    long n = 0;
-    int r;
 
+    *last = after;
     if (q == NULL)
         return -1;
     sqlite3_bind_int64(q, 1, after);
     sqlite3_bind_int64(q, 2, max);
     bind_str(q, 3, output);
     sqlite3_bind_int(q, 4, notified_only);
-    *last = after;
-    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
-        struct sn_doc d;
-        d.seq = sqlite3_column_int64(q, 0);
-        *last = d.seq;
-        if (!sqlite3_column_int(q, 8))
-            continue;
-        d.id = col_slice(q, 1);
-        d.version = sqlite3_column_int64(q, 2);
-        d.rule_id = col_slice(q, 3);
-        d.severity = col_slice(q, 4);
-        d.status = col_slice(q, 5);
-        d.json = col_slice(q, 6);
-        fn(arg, &d, sqlite3_column_int64(q, 7));
-        n++;
-    }
-    sqlite3_reset(q);
-    return r == SQLITE_DONE ? n : -1;
+    return read_rows(q, true, fn, arg, last);
 }
 
 enum sn_status
