@@ -16,6 +16,8 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/error.h"
+#include "core/json.h"
 #include "incident/audit.h"
 #include "incident/incident.h"
 #include "incident/store.h"
@@ -46,6 +48,7 @@ struct sn_escalation {
     struct policy *p;
     size_t n;
     struct sn_buf scratch; /* a notification's document */
+    struct sn_buf member;  /* its "escalation" member */
 };
 
 static char **
@@ -89,6 +92,7 @@ sn_escalation_free(struct sn_escalation *e)
     }
     free(e->p);
     sn_buf_fini(&e->scratch);
+    sn_buf_fini(&e->member);
     free(e);
 }
 
@@ -100,6 +104,7 @@ sn_escalation_new(const struct sn_esc_conf *conf)
     if (conf->n_policies == 0 || (e = calloc(1, sizeof(*e))) == NULL)
         return NULL;
     sn_buf_init(&e->scratch, 16u * 1024 * 1024);
+    sn_buf_init(&e->member, 4096);
     e->p = calloc(conf->n_policies, sizeof(*e->p));
     if (e->p == NULL)
         goto fail;
@@ -179,42 +184,51 @@ fire(struct sn_escalation *e, struct sn_store *s, const struct policy *p,
      size_t k, const struct sn_incident *inc, int64_t now, size_t *sent)
 {
     const struct step *st = &p->steps[k];
-    char after[32], reason[160], member[512];
+    char after[32], reason[160];
+    struct sn_error err; /* the caller reads the store's own message */
 
     fmt_after(st->after_ms, after, sizeof(after));
     snprintf(reason, sizeof(reason), "escalation step %zu of %zu (after %s%s)",
              k + 1, p->n_steps, after,
              st->unless_ack ? ", unless acknowledged" : "");
-    if (st->unless_ack && strcmp(inc->status, "acknowledged") == 0)
-        return sn_audit_append(sn_store_db(s),
-                               &(struct sn_audit_entry){
-                                   .at = now,
-                                   .actor = "sentineld",
-                                   .action = "escalation stopped",
-                                   .incident_id = inc->id,
-                                   .version = inc->version,
-                                   .reason = reason,
-                                   .details = "the incident is acknowledged",
-                               });
+    if (st->unless_ack && strcmp(inc->status, "acknowledged") == 0) {
+        struct sn_audit_entry stop = {
+            .at = now,
+            .actor = "sentineld",
+            .action = "escalation stopped",
+            .incident_id = inc->id,
+            .version = inc->version,
+            .reason = reason,
+            .details = "the incident is acknowledged",
+        };
+        return sn_store_audit(s, &stop, &err);
+    }
     for (size_t i = 0; i < st->n_notify; i++) {
+        struct sn_audit_entry sent_to = {
+            .at = now,
+            .actor = "sentineld",
+            .action = "notify",
+            .target = st->notify[i],
+            .incident_id = inc->id,
+            .version = inc->version,
+            .reason = reason,
+        };
         enum sn_status rc;
 
-        /* Output names are instance names: letters, digits, - _ . */
-        snprintf(member, sizeof(member),
-                 "\"escalation\":{\"step\":%zu,\"steps\":%zu,"
-                 "\"after_ms\":%lld,\"output\":\"%s\"}",
-                 k + 1, p->n_steps, (long long)st->after_ms, st->notify[i]);
-        rc = sn_store_notify(s, inc, st->notify[i], member, now, &e->scratch);
+        sn_buf_reset(&e->member);
+        if (sn_buf_printf(&e->member,
+                          "\"escalation\":{\"step\":%zu,\"steps\":%zu,"
+                          "\"after_ms\":%lld,\"output\":",
+                          k + 1, p->n_steps,
+                          (long long)st->after_ms) != SN_OK ||
+            sn_json_str(&e->member, st->notify[i], strlen(st->notify[i])) !=
+                SN_OK ||
+            sn_buf_putc(&e->member, '}') != SN_OK)
+            return SN_ENOMEM;
+        rc = sn_store_notify(s, inc, st->notify[i], sn_buf_cstr(&e->member),
+                             now, &e->scratch);
         if (rc == SN_OK)
-            rc = sn_audit_append(sn_store_db(s), &(struct sn_audit_entry){
-                                                     .at = now,
-                                                     .actor = "sentineld",
-                                                     .action = "notify",
-                                                     .target = st->notify[i],
-                                                     .incident_id = inc->id,
-                                                     .version = inc->version,
-                                                     .reason = reason,
-                                                 });
+            rc = sn_store_audit(s, &sent_to, &err);
         if (rc != SN_OK)
             return rc;
         (*sent)++;

@@ -253,6 +253,7 @@ struct sn_store {
     bool read_only;
     int schema;
     sqlite3_stmt *st[Q_COUNT_];
+    struct sn_audit_stmts audit; /* sn_audit_append_with's */
     struct checkpointer *ckpt;
     char msg[384]; /* sn_store_errmsg's text */
 };
@@ -617,6 +618,7 @@ sn_store_close(struct sn_store *s)
     checkpointer_stop(s);
     for (int i = 0; i < Q_COUNT_; i++)
         sqlite3_finalize(s->st[i]);
+    sn_audit_stmts_fini(&s->audit);
     sqlite3_close(s->db);
     free(s->path);
     free(s);
@@ -630,7 +632,7 @@ sn_store_audit(struct sn_store *s, const struct sn_audit_entry *e,
 
     if (own && sn_store_begin(s, err) != SN_OK)
         return SN_EIO;
-    if (sn_audit_append(s->db, e) != SN_OK) {
+    if (sn_audit_append_with(s->db, &s->audit, e) != SN_OK) {
         sn_error_set(err,
                      "incident store %s: cannot append to the audit "
                      "trail: %s",
@@ -890,7 +892,7 @@ sn_store_record(struct sn_store *s, const struct sn_incident *inc,
     bind_str(q, 7, sev);
     if (step_done(q) != SN_OK)
         return SN_EIO;
-    if (sn_audit_append(s->db, &(struct sn_audit_entry){
+    if (sn_audit_append_with(s->db, &s->audit, &(struct sn_audit_entry){
                                    .at = inc->updated_at,
                                    .actor = actor,
                                    .action = action,
