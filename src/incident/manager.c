@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -495,11 +496,11 @@ sn_manager_set_escalation(struct sn_manager *m, const struct sn_esc_conf *conf)
 {
     struct sn_escalation *e = sn_escalation_new(conf), *old;
 
-    if (e == NULL && conf->n_policies > 0)
+    if (e == NULL && conf->n_policies > 0) {
         sn_log_error("incidents.escalation: out of memory; the previous "
                      "policy stays");
-    if (e == NULL && conf->n_policies > 0)
         return;
+    }
     pthread_mutex_lock(&m->esc_lock);
     old = m->esc;
     m->esc = e;
@@ -518,16 +519,37 @@ sn_manager_notifies(struct sn_manager *m, const char *output)
     return r;
 }
 
-/* Escalation steps due now, inside housekeeping's transaction. */
+/* Escalation steps due now, inside housekeeping's transaction, under a
+ * savepoint: a step that cannot be written (logged) is tried again next
+ * time without holding back the quiet period and the held versions. */
 static enum sn_status
 escalate(struct sn_manager *m, int64_t now, size_t *sent)
 {
+    struct sqlite3 *db = sn_store_db(m->store);
     enum sn_status rc = SN_OK;
 
     *sent = 0;
     pthread_mutex_lock(&m->esc_lock);
-    if (m->esc != NULL)
-        rc = sn_escalation_run(m->esc, m->store, now, sent);
+    if (m->esc != NULL) {
+        if (sqlite3_exec(db, "SAVEPOINT escalation", NULL, NULL, NULL) !=
+            SQLITE_OK) {
+            rc = SN_EIO;
+        } else if (sn_escalation_run(m->esc, m->store, now, sent) != SN_OK) {
+            uint64_t suppressed = 0;
+            if (sn_ratelimit_pass(&m->rl_store, 10 * SN_LOG_RATE_MS,
+                                  &suppressed))
+                sn_log_error("incident store %s: escalation steps not "
+                             "written (tried again in a second): %s",
+                             m->path, sn_store_errmsg(m->store));
+            *sent = 0;
+            if (sqlite3_exec(db, "ROLLBACK TO escalation", NULL, NULL,
+                             NULL) != SQLITE_OK)
+                rc = SN_EIO;
+        }
+        if (rc == SN_OK && sqlite3_exec(db, "RELEASE escalation", NULL, NULL,
+                                        NULL) != SQLITE_OK)
+            rc = SN_EIO;
+    }
     pthread_mutex_unlock(&m->esc_lock);
     return rc;
 }
@@ -548,8 +570,7 @@ housekeep(struct sn_manager *m, int64_t now)
             escalate(m, now, &sent) != SN_OK) {
             redo_cursors(m);
             sn_store_rollback(m->store);
-            sn_error_set(&err,
-                         "incident store %s: auto-resolve or escalation: %s",
+            sn_error_set(&err, "incident store %s: auto-resolve: %s",
                          m->path, sn_store_errmsg(m->store));
             store_failed(m, &err);
         } else if (sn_store_commit(m->store, &err) != SN_OK) {
