@@ -376,8 +376,10 @@
     const tb = $("#audit tbody");
     tb.replaceChildren(...(inc.audit || []).map((a) => {
       const tr = el("tr");
+      /* A notification (escalation step) names the output it went to. */
+      const what = a.action === "notify" && a.target ? a.action + " \u2192 " + a.target : a.action;
       tr.append(el("td", "num", a.version), timeCell(a.at), el("td", null, a.actor),
-        el("td", null, a.action), el("td", null, a.reason || ""));
+        el("td", null, what), el("td", null, [a.reason, a.details].filter(Boolean).join(" \u2014 ")));
       tr.title = a.correlation_id ? "correlation id " + a.correlation_id : "";
       return tr;
     }));

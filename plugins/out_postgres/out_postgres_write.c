@@ -30,7 +30,10 @@
  * audit CTE sees every version; the upsert only the newest per incident,
  * since one INSERT ... ON CONFLICT may not touch a row twice. The first
  * version of an incident is the one written when it was created (its
- * number is the count of signals that opened it, not always 1). */
+ * number is the count of signals that opened it, not always 1). The
+ * change that made a version (who, what, why) is the document's
+ * "change" member (the daemon's outbox, docs/incidents.md), or "audit"
+ * (what this plugin read first; still accepted). */
 static const char UPSERT_SQL[] =
     "WITH batch AS MATERIALIZED ("
     "  SELECT * FROM jsonb_to_recordset($1) AS r(id uuid, version integer,"
@@ -39,18 +42,19 @@ static const char UPSERT_SQL[] =
     "    group_key jsonb, first_seen timestamptz, last_seen timestamptz,"
     "    hit_count bigint, signal_count bigint, owner text,"
     "    previous_id uuid, tags text[], explanation jsonb, evidence jsonb,"
-    "    created_at timestamptz, updated_at timestamptz, audit jsonb)"
+    "    created_at timestamptz, updated_at timestamptz, audit jsonb,"
+    "    change jsonb)"
     "), audit AS ("
     "  INSERT INTO incident_audit (incident_id, version, changed_at, action,"
     "    actor, reason, status, severity, owner, pending_approval, entry)"
     "  SELECT id, version,"
-    "    COALESCE((audit->>'at')::timestamptz, updated_at),"
-    "    COALESCE(audit->>'action',"
+    "    COALESCE((a->>'at')::timestamptz, updated_at),"
+    "    COALESCE(a->>'action',"
     "      CASE WHEN created_at = updated_at AND status <> 'resolved'"
     "        THEN 'opened' ELSE 'updated' END),"
-    "    audit->>'by', audit->>'reason', status, severity, owner,"
-    "    pending_approval, audit"
-    "  FROM batch"
+    "    a->>'by', a->>'reason', status, severity, owner,"
+    "    pending_approval, a"
+    "  FROM (SELECT *, COALESCE(audit, change) AS a FROM batch) b"
     "  ON CONFLICT (incident_id, version) DO NOTHING"
     "  RETURNING 1"
     "), up AS ("

@@ -227,7 +227,7 @@ static void
 load_incidents(struct sn_config *c, const struct sn_node *n,
                struct sn_diags *d)
 {
-    static const char *const extra[] = { "scrub", NULL };
+    static const char *const extra[] = { "scrub", "escalation", NULL };
     const struct sn_node *sc;
 
     if (n != NULL && n->type != SN_NODE_MAP) {
@@ -654,6 +654,12 @@ load(const char *path, struct sn_config **out, struct sn_diags *d,
         const struct sn_node *l = sn_node_get(root, kind_keys[k]);
         if (l != NULL)
             load_instances(c, l, kinds[k], d);
+    }
+    /* After the instances: a step names outputs. */
+    {
+        const struct sn_node *in = sn_node_get(root, "incidents");
+        if (in != NULL && in->type == SN_NODE_MAP)
+            sn_esc_conf_load(c, sn_node_get(in, "escalation"), d);
     }
     if (d->n_errors == errors_before) {
         bool has_input = false;

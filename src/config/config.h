@@ -10,6 +10,7 @@
 #include <sentineld/plugin.h>
 
 #include "config/diag.h"
+#include "config/escalation.h"
 #include "config/yaml.h"
 #include "core/arena.h"
 
@@ -65,6 +66,7 @@ struct sn_incidents_conf {
     struct sn_strlist scrub_patterns;
     struct sn_strlist scrub_keep;
     bool scrub_keep_set;   /* scrub.keep given (even empty) */
+    struct sn_esc_conf escalation; /* who is notified when */
 };
 
 /* What an output instance receives (core key `take`). */

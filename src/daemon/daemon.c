@@ -243,6 +243,8 @@ build(struct sn_daemon *d, struct sn_pipeline **out)
             return SN_EIO;
         }
         if (d->mgr != NULL) {
+            sn_manager_set_escalation(d->mgr,
+                                      &(*out)->cfg->incidents.escalation);
             (*out)->signal_sink = sn_manager_sink;
             (*out)->signals_stored = sn_manager_stored;
             (*out)->incidents_partition_export = sn_manager_partition_export;

@@ -82,25 +82,47 @@ str_val(const char *s)
     return (struct val){ s, s ? strlen(s) : 0 };
 }
 
+/* Prepare *q once (SQLite re-prepares it after a schema change by
+ * itself), else reset it. */
+static bool
+prepared(sqlite3 *db, sqlite3_stmt **q, const char *sql)
+{
+    if (*q != NULL) {
+        /* Its answer is the previous step's error, handled then. */
+        sqlite3_reset(*q);
+        return true;
+    }
+    return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, q,
+                              NULL) == SQLITE_OK;
+}
+
 /* The chain's head: the last row's hash, else the anchor, else GENESIS. */
 static enum sn_status
-head(sqlite3 *db, char out[65])
+head_with(sqlite3 *db, sqlite3_stmt **q, char out[65])
 {
-    sqlite3_stmt *q;
     int r;
 
     snprintf(out, 65, "%s", GENESIS);
-    if (sqlite3_prepare_v2(db,
-                           "SELECT coalesce((SELECT hash FROM audit WHERE"
-                           " hash IS NOT NULL ORDER BY seq DESC LIMIT 1),"
-                           " (SELECT hash FROM audit_anchor WHERE id = 1))",
-                           -1, &q, NULL) != SQLITE_OK)
+    if (!prepared(db, q,
+                  "SELECT coalesce((SELECT hash FROM audit WHERE"
+                  " hash IS NOT NULL ORDER BY seq DESC LIMIT 1),"
+                  " (SELECT hash FROM audit_anchor WHERE id = 1))"))
         return SN_EIO;
-    r = sqlite3_step(q);
-    if (r == SQLITE_ROW && sqlite3_column_text(q, 0) != NULL)
-        snprintf(out, 65, "%s", (const char *)sqlite3_column_text(q, 0));
-    sqlite3_finalize(q);
+    r = sqlite3_step(*q);
+    if (r == SQLITE_ROW && sqlite3_column_text(*q, 0) != NULL)
+        snprintf(out, 65, "%s", (const char *)sqlite3_column_text(*q, 0));
+    sqlite3_reset(*q);
     return r == SQLITE_ROW ? SN_OK : SN_EIO;
+}
+
+static enum sn_status
+head(sqlite3 *db, char out[65])
+{
+    sqlite3_stmt *q = NULL;
+    enum sn_status rc = head_with(db, &q, out);
+
+    sqlite3_finalize(q);
+    return rc;
 }
 
 /* Hash row seq (written before the chain existed) after prev and seal
@@ -139,14 +161,15 @@ seal(sqlite3 *db, int64_t seq, const char *prev)
 }
 
 enum sn_status
-sn_audit_append(sqlite3 *db, const struct sn_audit_entry *e)
+sn_audit_append_with(sqlite3 *db, struct sn_audit_stmts *st,
+                     const struct sn_audit_entry *e)
 {
     sqlite3_stmt *q;
     char prev[65], h[65], at[24], ver[24];
     struct val v[N_CANON];
     enum sn_status rc;
 
-    if ((rc = head(db, prev)) != SN_OK)
+    if ((rc = head_with(db, &st->head, prev)) != SN_OK)
         return rc;
     /* The values exactly as SQLite will return them (integers as
      * decimal text), in CANON_COLS order. */
@@ -165,12 +188,12 @@ sn_audit_append(sqlite3 *db, const struct sn_audit_entry *e)
     v[9] = str_val(e->correlation_id);
     if ((rc = row_hash(prev, v, h)) != SN_OK)
         return rc;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO audit (" CANON_COLS ", prev_hash, hash)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-                           " ?11, ?12)",
-                           -1, &q, NULL) != SQLITE_OK)
+    if (!prepared(db, &st->insert,
+                  "INSERT INTO audit (" CANON_COLS ", prev_hash, hash)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+                  " ?11, ?12)"))
         return SN_EIO;
+    q = st->insert;
     sqlite3_bind_int64(q, 1, strtoll(at, NULL, 10));
     for (int c = 1; c < N_CANON; c++)
         if (c != 5)
@@ -180,7 +203,28 @@ sn_audit_append(sqlite3 *db, const struct sn_audit_entry *e)
     sqlite3_bind_text(q, 11, prev, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 12, h, -1, SQLITE_STATIC);
     rc = sqlite3_step(q) == SQLITE_DONE ? SN_OK : SN_EIO;
-    sqlite3_finalize(q);
+    /* Reset now: the bound values point at this frame, and the
+     * statement must not hold its read of the chain after the call. */
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    return rc;
+}
+
+void
+sn_audit_stmts_fini(struct sn_audit_stmts *st)
+{
+    sqlite3_finalize(st->head);
+    sqlite3_finalize(st->insert);
+    st->head = st->insert = NULL;
+}
+
+enum sn_status
+sn_audit_append(sqlite3 *db, const struct sn_audit_entry *e)
+{
+    struct sn_audit_stmts st = { NULL, NULL };
+    enum sn_status rc = sn_audit_append_with(db, &st, e);
+
+    sn_audit_stmts_fini(&st);
     return rc;
 }
 

@@ -43,6 +43,18 @@ struct sn_audit_entry {
 /* Append e to the chain (inside a write transaction). */
 enum sn_status sn_audit_append(struct sqlite3 *db,
                                const struct sn_audit_entry *e);
+/* The same with the statements kept in *st between calls (the owner of a
+ * busy connection, struct sn_store, keeps them: compiling the SQL anew
+ * cost the manager's thread more than the append). st starts zeroed;
+ * sn_audit_stmts_fini before the connection closes. */
+struct sqlite3_stmt;
+struct sn_audit_stmts {
+    struct sqlite3_stmt *head, *insert;
+};
+enum sn_status sn_audit_append_with(struct sqlite3 *db,
+                                    struct sn_audit_stmts *st,
+                                    const struct sn_audit_entry *e);
+void sn_audit_stmts_fini(struct sn_audit_stmts *st);
 
 /* Chain the rows written before the chain existed (schema 3), oldest
  * first; inside the migration's transaction. */

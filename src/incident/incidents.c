@@ -273,8 +273,8 @@ history(struct sn_incidents *inc, const char *id, struct sn_buf *out)
     sqlite3_finalize(st);
     if (sqlite3_prepare_v2(db,
                            "SELECT seq, version, at, actor, action, reason,"
-                           " correlation_id, result FROM audit WHERE"
-                           " incident_id = ?1 ORDER BY seq",
+                           " correlation_id, result, target, details FROM"
+                           " audit WHERE incident_id = ?1 ORDER BY seq",
                            -1, &st, NULL) != SQLITE_OK)
         return SN_EIO;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -287,9 +287,13 @@ history(struct sn_incidents *inc, const char *id, struct sn_buf *out)
         sn_time_rfc3339(sqlite3_column_int64(st, 2), t);
         sn_buf_printf(out, "{\"version\":%lld,\"at\":\"%s\"",
                       (long long)sqlite3_column_int64(st, 1), t);
-        for (int c = 3; c <= 7; c++) {
-            static const char *const keys[] = { "actor", "action", "reason",
-                                                "correlation_id", "result" };
+        /* target: what the entry acted on; for a notification, the
+         * output notified. */
+        for (int c = 3; c <= 9; c++) {
+            static const char *const keys[] = { "actor",  "action",
+                                                "reason", "correlation_id",
+                                                "result", "target",
+                                                "details" };
             s = (const char *)sqlite3_column_text(st, c);
             sn_buf_putc(out, ',');
             sn_json_key(out, keys[c - 3]);

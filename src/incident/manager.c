@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +20,7 @@
 #include "core/clock.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "incident/escalate.h"
 #include "incident/fold.h"
 #include "incident/scrub.h"
 #include "incident/store.h"
@@ -91,6 +93,11 @@ struct sn_manager {
     pthread_mutex_t cur_lock;
     struct cursor cursors[SN_MANAGER_CURSORS_MAX];
     size_t n_cursors;
+
+    /* incidents.escalation: replaced by a reload (any thread) while the
+     * manager's housekeeping runs it. */
+    pthread_mutex_t esc_lock;
+    struct sn_escalation *esc;
 
     int64_t last_housekeep, last_prune;
     struct sn_fold_stats seen;
@@ -184,6 +191,7 @@ sn_manager_new(const char *path, const struct sn_incidents_conf *conf,
     pthread_mutex_init(&m->glock, NULL);
     pthread_cond_init(&m->gcond, NULL);
     pthread_mutex_init(&m->cur_lock, NULL);
+    pthread_mutex_init(&m->esc_lock, NULL);
     m->ring = calloc(m->cap, sizeof(*m->ring));
     if (m->ring == NULL) {
         sn_error_set(err, "out of memory for a queue of %zu signals", m->cap);
@@ -477,6 +485,69 @@ fold_batch(struct sn_manager *m, size_t k, int64_t now, struct sn_error *err)
     return SN_OK;
 }
 
+void
+sn_manager_set_escalation(struct sn_manager *m, const struct sn_esc_conf *conf)
+{
+    struct sn_escalation *e = sn_escalation_new(conf), *old;
+
+    if (e == NULL && conf->n_policies > 0) {
+        sn_log_error("incidents.escalation: out of memory; the previous "
+                     "policy stays");
+        return;
+    }
+    pthread_mutex_lock(&m->esc_lock);
+    old = m->esc;
+    m->esc = e;
+    pthread_mutex_unlock(&m->esc_lock);
+    sn_escalation_free(old);
+}
+
+bool
+sn_manager_notifies(struct sn_manager *m, const char *output)
+{
+    bool r;
+
+    pthread_mutex_lock(&m->esc_lock);
+    r = sn_escalation_notifies(m->esc, output);
+    pthread_mutex_unlock(&m->esc_lock);
+    return r;
+}
+
+/* Escalation steps due now, inside housekeeping's transaction, under a
+ * savepoint: a step that cannot be written (logged) is tried again next
+ * time without holding back the quiet period and the held versions. */
+static enum sn_status
+escalate(struct sn_manager *m, int64_t now, size_t *sent)
+{
+    struct sqlite3 *db = sn_store_db(m->store);
+    enum sn_status rc = SN_OK;
+
+    *sent = 0;
+    pthread_mutex_lock(&m->esc_lock);
+    if (m->esc != NULL) {
+        if (sqlite3_exec(db, "SAVEPOINT escalation", NULL, NULL, NULL) !=
+            SQLITE_OK) {
+            rc = SN_EIO;
+        } else if (sn_escalation_run(m->esc, m->store, now, sent) != SN_OK) {
+            uint64_t suppressed = 0;
+            if (sn_ratelimit_pass(&m->rl_store, 10 * SN_LOG_RATE_MS,
+                                  &suppressed))
+                sn_log_error("incident store %s: escalation steps not "
+                             "written (tried again in a second): %s",
+                             m->path, sn_store_errmsg(m->store));
+            *sent = 0;
+            if (sqlite3_exec(db, "ROLLBACK TO escalation", NULL, NULL,
+                             NULL) != SQLITE_OK)
+                rc = SN_EIO;
+        }
+        if (rc == SN_OK && sqlite3_exec(db, "RELEASE escalation", NULL, NULL,
+                                        NULL) != SQLITE_OK)
+            rc = SN_EIO;
+    }
+    pthread_mutex_unlock(&m->esc_lock);
+    return rc;
+}
+
 static void
 housekeep(struct sn_manager *m, int64_t now)
 {
@@ -485,11 +556,12 @@ housekeep(struct sn_manager *m, int64_t now)
 
     sn_error_clear(&err);
     if (sn_store_begin(m->store, &err) == SN_OK) {
-        size_t released = 0;
+        size_t released = 0, sent = 0;
 
         if (write_cursors(m) != SN_OK ||
             sn_fold_quiet(&m->fold, now, &n) != SN_OK ||
-            sn_fold_release(&m->fold, now, &released) != SN_OK) {
+            sn_fold_release(&m->fold, now, &released) != SN_OK ||
+            escalate(m, now, &sent) != SN_OK) {
             redo_cursors(m);
             sn_store_rollback(m->store);
             sn_error_set(&err, "incident store %s: auto-resolve: %s",
@@ -498,7 +570,7 @@ housekeep(struct sn_manager *m, int64_t now)
         } else if (sn_store_commit(m->store, &err) != SN_OK) {
             redo_cursors(m);
             store_failed(m, &err);
-        } else if (n + released > 0) {
+        } else if (n + released + sent > 0) {
             notify_commit(m);
         }
     } else {
@@ -752,6 +824,8 @@ sn_manager_free(struct sn_manager *m)
     for (size_t i = 0; i < m->n_cursors; i++)
         free(m->cursors[i].output);
     pthread_mutex_destroy(&m->cur_lock);
+    sn_escalation_free(m->esc);
+    pthread_mutex_destroy(&m->esc_lock);
     free(m->path);
     free(m);
 }

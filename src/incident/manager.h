@@ -106,6 +106,15 @@ uint64_t sn_manager_wait_commit(struct sn_manager *m, uint64_t *seen,
 enum sn_status sn_manager_cursor(struct sn_manager *m, const char *output,
                                  int64_t seq);
 
+/* incidents.escalation (copied; conf may be freed afterwards): the
+ * policy housekeeping runs from now on. A reload calls it again. Any
+ * thread. */
+void sn_manager_set_escalation(struct sn_manager *m,
+                               const struct sn_esc_conf *conf);
+/* Whether an escalation step notifies `output` (its relay then delivers
+ * only what steps send it, and the incident's later versions). */
+bool sn_manager_notifies(struct sn_manager *m, const char *output);
+
 /* The store's path (relays open their own connections to it). */
 const char *sn_manager_store_path(const struct sn_manager *m);
 

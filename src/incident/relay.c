@@ -30,10 +30,10 @@ struct sn_relay {
     struct sn_manager *m;
     struct sn_store *store;
     pthread_t thread;
-    _Atomic bool stopping;   /* drain what is committed, then exit */
-    _Atomic bool aborting;   /* exit now (drain deadline passed) */
+    _Atomic bool stopping; /* drain what is committed, then exit */
+    _Atomic bool aborting; /* exit now (drain deadline passed) */
     _Atomic bool exited;
-    bool joined;             /* sn_relay_stop done; sn_relay_free frees */
+    bool joined; /* sn_relay_stop done; sn_relay_free frees */
     /* Seq to reach when stopping: read by the relay's own thread when it
      * first sees stopping (its store connection is not shared). */
     _Atomic int64_t drain_until;
@@ -43,16 +43,17 @@ struct sn_relay {
     int64_t at[SN_RELAY_BATCH_MAX];
     size_t n;
     struct sn_buf data;
-    int64_t cursor;       /* delivered up to here */
-    int64_t saved;        /* the cursor as last handed to the manager */
-    int64_t written;      /* as last written by the relay itself */
-    int64_t saved_at;     /* monotonic ns of the last save */
+    bool notified_only; /* named by escalation steps (manager.h) */
+    int64_t cursor;     /* delivered up to here */
+    int64_t saved;      /* the cursor as last handed to the manager */
+    int64_t written;    /* as last written by the relay itself */
+    int64_t saved_at;   /* monotonic ns of the last save */
     uint64_t seen_gen;
     uint64_t next_token;
 
     pthread_mutex_t lock; /* the pending acknowledgement */
     pthread_cond_t cond;
-    bool stopped;         /* late acknowledgements are ignored */
+    bool stopped; /* late acknowledgements are ignored */
     uint64_t pending_token;
     bool ack_ready;
     enum sn_out_result ack_result;
@@ -69,9 +70,8 @@ struct sn_relay {
 
 /* Commit-to-acknowledgement buckets (ms): the 20 ms target in the
  * middle, outages (seconds to minutes) at the top. */
-static const uint64_t latency_le[] = { 1,    2,    5,     10,    20,
-                                       50,   100,  200,   500,   1000,
-                                       5000, 30000, 300000 };
+static const uint64_t latency_le[] = { 1,   2,   5,    10,   20,    50,    100,
+                                       200, 500, 1000, 5000, 30000, 300000 };
 
 static void
 sleep_ms(int64_t ms)
@@ -107,20 +107,33 @@ copy_doc(void *arg, const struct sn_doc *d, int64_t at)
     r->n++;
 }
 
+static bool advance(struct sn_relay *r, int64_t seq);
+
 static long
 read_batch(struct sn_relay *r)
 {
     long got;
+    int64_t last;
 
-    r->n = 0;
-    sn_buf_reset(&r->data);
-    got = sn_store_outbox_read(r->store, r->cursor, SN_RELAY_BATCH_MAX, copy_doc, r);
-    if (got < 0)
-        return -1;
+    /* Rows that are not for this output (another's notifications, or
+     * versions of incidents no step sent it) are passed over. */
+    do {
+        r->n = 0;
+        sn_buf_reset(&r->data);
+        got = sn_store_outbox_read_for(r->store, r->out->name, r->notified_only,
+                                       r->cursor, SN_RELAY_BATCH_MAX, copy_doc,
+                                       r, &last);
+        if (got < 0)
+            return -1;
+        if (r->n == 0 && last > r->cursor)
+            advance(r, last);
+        else
+            break;
+    } while (!atomic_load(&r->aborting));
     for (size_t i = 0; i < r->n; i++) {
         struct sn_doc *o = &r->docs[i];
-        struct sn_str *f[5] = { &o->id, &o->rule_id, &o->severity,
-                                &o->status, &o->json };
+        struct sn_str *f[5] = { &o->id, &o->rule_id, &o->severity, &o->status,
+                                &o->json };
         for (int k = 0; k < 5; k++)
             f[k]->ptr = r->data.data + (uintptr_t)f[k]->ptr;
     }
@@ -149,8 +162,7 @@ save_cursor(struct sn_relay *r, bool force)
     /* At stop the manager may not have another transaction: write. */
     if (force ? r->written == r->cursor : r->saved == r->cursor)
         return;
-    if (!force &&
-        sn_manager_cursor(r->m, r->out->name, r->cursor) == SN_OK) {
+    if (!force && sn_manager_cursor(r->m, r->out->name, r->cursor) == SN_OK) {
         r->saved = r->cursor;
         r->saved_at = now;
         return;
@@ -176,8 +188,7 @@ advance(struct sn_relay *r, int64_t seq)
 
 /* Wait for host->output_ack of token; false when aborting first. */
 static bool
-wait_ack(struct sn_relay *r, enum sn_out_result *res, char *why,
-         size_t why_len)
+wait_ack(struct sn_relay *r, enum sn_out_result *res, char *why, size_t why_len)
 {
     bool ok = false;
 
@@ -225,8 +236,8 @@ relay_ack(void *feeder, uint64_t token, enum sn_out_result result,
 
 /* One call of deliver(), PENDING resolved into its final result. */
 static enum sn_out_result
-call_deliver(struct sn_relay *r, const struct sn_doc *docs, size_t n,
-             char *why, size_t why_len)
+call_deliver(struct sn_relay *r, const struct sn_doc *docs, size_t n, char *why,
+             size_t why_len)
 {
     enum sn_out_result res;
     uint64_t token = ++r->next_token;
@@ -439,10 +450,10 @@ sn_relay_start(struct sn_outport *out, struct sn_manager *m,
         goto fail;
     }
     r->saved = r->written = r->cursor;
+    r->notified_only = sn_manager_notifies(m, out->name);
     update_backlog(r);
     if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
-        sn_error_set(err, "cannot create the relay thread for '%s'",
-                     out->name);
+        sn_error_set(err, "cannot create the relay thread for '%s'", out->name);
         goto fail;
     }
     out->ack = relay_ack;

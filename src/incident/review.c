@@ -206,10 +206,13 @@ build(struct json_object *doc)
         struct json_object *row = json_object_array_get_idx(audit, i);
         struct json_object *t = json_object_new_object();
         const char *kind = audit_kind(row), *reason = str(row, "reason");
+        /* A notification names the output it went to. */
+        const char *to =
+            strcmp(kind, "notification") == 0 ? str(row, "target") : NULL;
         char what[1024];
-        snprintf(what, sizeof(what), "%s%s%s%s%s", str(row, "action"),
-                 reason ? ": " : "", reason ? reason : "",
-                 ok_row(row) ? "" : " — ",
+        snprintf(what, sizeof(what), "%s%s%s%s%s%s%s", str(row, "action"),
+                 to ? " " : "", to ? to : "", reason ? ": " : "",
+                 reason ? reason : "", ok_row(row) ? "" : " — ",
                  ok_row(row) ? "" : str(row, "result"));
         add_str(t, "at", str(row, "at"));
         add_str(t, "kind", kind);
@@ -356,6 +359,11 @@ markdown(struct json_object *r, struct sn_buf *b)
                                           "reason" };
     static const char *const a_heads[] = { "Time (UTC)", "Who", "Action",
                                            "Result", "Reason" };
+    /* A notification's target is the output notified. */
+    static const char *const n_keys[] = { "at", "action", "target", "result",
+                                          "reason" };
+    static const char *const n_heads[] = { "Time (UTC)", "Action", "Output",
+                                           "Result", "Reason" };
     char t[64];
 
     sn_buf_puts(b, "# Post-incident review: ");
@@ -391,7 +399,7 @@ markdown(struct json_object *r, struct sn_buf *b)
     table(b, get(r, "actions"), a_keys, a_heads, 5,
           "No one acted on this incident.");
     sn_buf_puts(b, "## Notifications\n\n");
-    table(b, get(r, "notifications"), a_keys, a_heads, 5,
+    table(b, get(r, "notifications"), n_keys, n_heads, 5,
           "No notifications recorded.");
     sn_buf_puts(b, "## Explanation\n\n```json\n");
     sn_buf_puts(

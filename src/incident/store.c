@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/statefile.h"
 #include "incident/audit.h"
@@ -100,6 +101,17 @@ static const char *const migrations[] = {
     "CREATE INDEX incidents_created ON incidents(created_at);"
     "CREATE INDEX incidents_rule_status ON incidents(rule_id, status);"
     "CREATE INDEX incidents_key_status ON incidents(group_key, status);",
+    /* 5: escalation (incident/escalate.h, docs/notifications.md). An
+     * outbox row with a target goes to that output alone (a step's
+     * notification); notified: from which outbox row on an output named
+     * by steps gets an incident's versions; escalations: each live
+     * incident's next step and when it is due (NULL: chain over). */
+    "ALTER TABLE outbox ADD COLUMN target TEXT;"
+    "CREATE TABLE notified (incident_id TEXT NOT NULL, output TEXT NOT NULL,"
+    " seq INTEGER NOT NULL, PRIMARY KEY (incident_id, output)) WITHOUT ROWID;"
+    "CREATE TABLE escalations (incident_id TEXT PRIMARY KEY,"
+    " next_step INTEGER NOT NULL, due INTEGER) WITHOUT ROWID;"
+    "CREATE INDEX escalations_due ON escalations(due) WHERE due IS NOT NULL;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -118,6 +130,9 @@ enum stmt_id {
     Q_QUIET,
     Q_LAST_SEQ,
     Q_READ,
+    Q_READ_FOR,
+    Q_NOTIFY,
+    Q_NOTIFIED,
     Q_CURSOR_GET,
     Q_CURSOR_NEW,
     Q_CURSOR_SET,
@@ -174,7 +189,21 @@ static const char *const sql[Q_COUNT_] = {
     [Q_LAST_SEQ] = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE"
                    " name = 'outbox'), 0)",
     [Q_READ] = "SELECT seq, incident_id, version, rule_id, severity, status,"
-               " doc, at FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+               " doc, at FROM outbox WHERE seq > ?1 AND target IS NULL"
+               " ORDER BY seq LIMIT ?2",
+    /* Every row, and whether it is for output ?3: its own notifications;
+     * rows for all, unless ?4 (an output steps notify), which gets an
+     * incident's rows only after its first notification of it. */
+    [Q_READ_FOR] = "SELECT seq, incident_id, version, rule_id, severity,"
+                   " status, doc, at, CASE WHEN target IS NOT NULL THEN"
+                   " target = ?3 WHEN ?4 = 0 THEN 1 ELSE EXISTS (SELECT 1"
+                   " FROM notified n WHERE n.incident_id = outbox.incident_id"
+                   " AND n.output = ?3 AND n.seq < outbox.seq) END"
+                   " FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    [Q_NOTIFY] = "INSERT INTO outbox (incident_id, version, rule_id,"
+                 " severity, status, at, doc, target) VALUES (?1, ?2, ?3,"
+                 " ?4, ?5, ?6, ?7, ?8)",
+    [Q_NOTIFIED] = "INSERT OR IGNORE INTO notified VALUES (?1, ?2, ?3)",
     [Q_CURSOR_GET] = "SELECT seq FROM cursors WHERE output = ?1",
     [Q_CURSOR_NEW] = "INSERT OR IGNORE INTO cursors VALUES (?1, ?2, ?3)",
     /* Forward only: the manager writes relays' cursors in its own
@@ -224,6 +253,7 @@ struct sn_store {
     bool read_only;
     int schema;
     sqlite3_stmt *st[Q_COUNT_];
+    struct sn_audit_stmts audit; /* sn_audit_append_with's */
     struct checkpointer *ckpt;
     char msg[384]; /* sn_store_errmsg's text */
 };
@@ -588,6 +618,7 @@ sn_store_close(struct sn_store *s)
     checkpointer_stop(s);
     for (int i = 0; i < Q_COUNT_; i++)
         sqlite3_finalize(s->st[i]);
+    sn_audit_stmts_fini(&s->audit);
     sqlite3_close(s->db);
     free(s->path);
     free(s);
@@ -601,7 +632,7 @@ sn_store_audit(struct sn_store *s, const struct sn_audit_entry *e,
 
     if (own && sn_store_begin(s, err) != SN_OK)
         return SN_EIO;
-    if (sn_audit_append(s->db, e) != SN_OK) {
+    if (sn_audit_append_with(s->db, &s->audit, e) != SN_OK) {
         sn_error_set(err,
                      "incident store %s: cannot append to the audit "
                      "trail: %s",
@@ -818,6 +849,29 @@ sn_store_put(struct sn_store *s, const struct sn_incident *inc)
     return step_done(q);
 }
 
+/* The outbox's document: the incident and the change that made this
+ * version ("change": who, what, why, when; docs/incidents.md), so an
+ * output can keep the trail (out_postgres's incident_audit). */
+static enum sn_status
+append_change(const struct sn_incident *inc, const char *actor,
+              const char *action, const char *reason, struct sn_buf *b)
+{
+    char at[40];
+    enum sn_status rc;
+
+    SN_JSON_TRY(sn_incident_json(inc, true, b));
+    if (b->len < 2)
+        return SN_ELIMIT;
+    b->len--; /* the closing brace */
+    sn_time_rfc3339(inc->updated_at, at);
+    SN_JSON_TRY(SN_BUF_LIT(b, ",\"change\":{\"action\":"));
+    SN_JSON_TRY(sn_json_str(b, action, strlen(action)));
+    SN_JSON_TRY(sn_json_member_str(b, "by", actor));
+    SN_JSON_TRY(sn_json_member_str(b, "reason", reason));
+    SN_JSON_TRY(sn_json_member_str(b, "at", at));
+    return SN_BUF_LIT(b, "}}");
+}
+
 enum sn_status
 sn_store_record(struct sn_store *s, const struct sn_incident *inc,
                 const char *actor, const char *action, const char *reason,
@@ -838,7 +892,7 @@ sn_store_record(struct sn_store *s, const struct sn_incident *inc,
     bind_str(q, 7, sev);
     if (step_done(q) != SN_OK)
         return SN_EIO;
-    if (sn_audit_append(s->db, &(struct sn_audit_entry){
+    if (sn_audit_append_with(s->db, &s->audit, &(struct sn_audit_entry){
                                    .at = inc->updated_at,
                                    .actor = actor,
                                    .action = action,
@@ -849,7 +903,7 @@ sn_store_record(struct sn_store *s, const struct sn_incident *inc,
                                }) != SN_OK)
         return SN_EIO;
     sn_buf_reset(scratch);
-    if (sn_incident_json(inc, true, scratch) != SN_OK)
+    if (append_change(inc, actor, action, reason, scratch) != SN_OK)
         return SN_ELIMIT;
     q = stmt(s, Q_OUTBOX);
     if (q == NULL)
@@ -907,32 +961,110 @@ col_slice(sqlite3_stmt *q, int i)
     return r;
 }
 
-long
-sn_store_outbox_read(struct sn_store *s, int64_t after, unsigned max,
-                     sn_store_doc_fn fn, void *arg)
+/* An outbox row (Q_READ's first columns) as a document, valid until the
+ * statement steps again. */
+static void
+row_doc(sqlite3_stmt *q, struct sn_doc *d)
 {
-    sqlite3_stmt *q = stmt(s, Q_READ);
+    d->seq = sqlite3_column_int64(q, 0);
+    d->id = col_slice(q, 1);
+    d->version = sqlite3_column_int64(q, 2);
+    d->rule_id = col_slice(q, 3);
+    d->severity = col_slice(q, 4);
+    d->status = col_slice(q, 5);
+    d->json = col_slice(q, 6);
+}
+
+/* Step q (bound) over outbox rows: fn gets each one, or with `filtered`
+ * only those whose column 8 is true; *last is the last row's seq. */
+static long
+read_rows(sqlite3_stmt *q, bool filtered, sn_store_doc_fn fn, void *arg,
+          int64_t *last)
+{
     long n = 0;
     int r;
 
-    if (q == NULL)
-        return -1;
-    sqlite3_bind_int64(q, 1, after);
-    sqlite3_bind_int64(q, 2, max);
     while ((r = sqlite3_step(q)) == SQLITE_ROW) {
         struct sn_doc d;
-        d.seq = sqlite3_column_int64(q, 0);
-        d.id = col_slice(q, 1);
-        d.version = sqlite3_column_int64(q, 2);
-        d.rule_id = col_slice(q, 3);
-        d.severity = col_slice(q, 4);
-        d.status = col_slice(q, 5);
-        d.json = col_slice(q, 6);
+        *last = sqlite3_column_int64(q, 0);
+        if (filtered && !sqlite3_column_int(q, 8))
+            continue;
+        row_doc(q, &d);
         fn(arg, &d, sqlite3_column_int64(q, 7));
         n++;
     }
     sqlite3_reset(q);
     return r == SQLITE_DONE ? n : -1;
+}
+
+long
+sn_store_outbox_read(struct sn_store *s, int64_t after, unsigned max,
+                     sn_store_doc_fn fn, void *arg)
+{
+    sqlite3_stmt *q = stmt(s, Q_READ);
+    int64_t last;
+
+    if (q == NULL)
+        return -1;
+    sqlite3_bind_int64(q, 1, after);
+    sqlite3_bind_int64(q, 2, max);
+    return read_rows(q, false, fn, arg, &last);
+}
+
+long
+sn_store_outbox_read_for(struct sn_store *s, const char *output,
+                         bool notified_only, int64_t after, unsigned max,
+                         sn_store_doc_fn fn, void *arg, int64_t *last)
+{
+    sqlite3_stmt *q = stmt(s, Q_READ_FOR);
+
+    *last = after;
+    if (q == NULL)
+        return -1;
+    sqlite3_bind_int64(q, 1, after);
+    sqlite3_bind_int64(q, 2, max);
+    bind_str(q, 3, output);
+    sqlite3_bind_int(q, 4, notified_only);
+    return read_rows(q, true, fn, arg, last);
+}
+
+enum sn_status
+sn_store_notify(struct sn_store *s, const struct sn_incident *inc,
+                const char *output, const char *member, int64_t at,
+                struct sn_buf *scratch)
+{
+    sqlite3_stmt *q;
+    int64_t seq;
+
+    /* The document with one member more: why this output gets it. */
+    sn_buf_reset(scratch);
+    if (sn_incident_json(inc, true, scratch) != SN_OK || scratch->len < 2)
+        return SN_ELIMIT;
+    scratch->len--; /* the closing brace */
+    if (sn_buf_putc(scratch, ',') != SN_OK ||
+        sn_buf_puts(scratch, member) != SN_OK ||
+        sn_buf_putc(scratch, '}') != SN_OK)
+        return SN_ELIMIT;
+    q = stmt(s, Q_NOTIFY);
+    if (q == NULL)
+        return SN_EIO;
+    bind_str(q, 1, inc->id);
+    sqlite3_bind_int64(q, 2, inc->version);
+    bind_str(q, 3, inc->rule_id ? inc->rule_id : "");
+    bind_str(q, 4, sn_severity_name(inc->severity));
+    bind_str(q, 5, inc->status);
+    sqlite3_bind_int64(q, 6, at);
+    sqlite3_bind_text(q, 7, scratch->data, (int)scratch->len, SQLITE_STATIC);
+    bind_str(q, 8, output);
+    if (step_done(q) != SN_OK)
+        return SN_EIO;
+    seq = sqlite3_last_insert_rowid(s->db);
+    if ((q = stmt(s, Q_NOTIFIED)) == NULL)
+        return SN_EIO;
+    bind_str(q, 1, inc->id);
+    bind_str(q, 2, output);
+    sqlite3_bind_int64(q, 3, seq);
+    return step_done(q);
 }
 
 enum sn_status
@@ -1020,6 +1152,8 @@ sn_store_prune(struct sn_store *s, int64_t now, int64_t keep_ms,
              " 'resolved' OR released = 1) AND updated_at < %lld;"
              "DELETE FROM incident_versions WHERE incident_id IN gone;"
              "DELETE FROM evidence WHERE incident_id IN gone;"
+             "DELETE FROM escalations WHERE incident_id IN gone;"
+             "DELETE FROM notified WHERE incident_id IN gone;"
              "DELETE FROM incidents WHERE id IN gone;",
              ret_before);
     if (exec(s, text) != SQLITE_OK)

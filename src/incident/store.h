@@ -103,6 +103,23 @@ typedef void (*sn_store_doc_fn)(void *arg, const struct sn_doc *doc,
                                 int64_t at);
 long sn_store_outbox_read(struct sn_store *s, int64_t after, unsigned max,
                           sn_store_doc_fn fn, void *arg);
+/* The relay's read: like sn_store_outbox_read, but fn gets only the
+ * rows for `output` (rows for every output, and the notifications
+ * addressed to it; with notified_only, an incident's rows only from its
+ * first notification to this output on). *last is the last row looked
+ * at, for it or not (the cursor may pass rows that are not). The plain
+ * read (the live feed) leaves notifications out. */
+long sn_store_outbox_read_for(struct sn_store *s, const char *output,
+                              bool notified_only, int64_t after, unsigned max,
+                              sn_store_doc_fn fn, void *arg, int64_t *last);
+/* An escalation step's notification: an outbox row for `output` alone
+ * with inc's document plus `member` (a JSON member, "\"k\":v"), committed
+ * at `at`; from here on the output gets the incident's later versions
+ * too. Inside a transaction. */
+enum sn_status sn_store_notify(struct sn_store *s,
+                               const struct sn_incident *inc,
+                               const char *output, const char *member,
+                               int64_t at, struct sn_buf *scratch);
 /* A delivery cursor; created at the outbox's end when missing (an output
  * added later starts there). */
 enum sn_status sn_store_cursor(struct sn_store *s, const char *output,

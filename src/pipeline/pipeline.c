@@ -363,6 +363,36 @@ resolve_take(struct sn_instance *in, struct sn_diags *d)
     in->output.takes_incidents = t == SN_TAKE_INCIDENTS;
 }
 
+/* An output an escalation step notifies must take incidents: the
+ * config's check sees only an explicit `take`, this one the plugin's
+ * default too. */
+static void
+check_notified(struct sn_pipeline *pl, struct sn_diags *d)
+{
+    const struct sn_esc_conf *e = &pl->cfg->incidents.escalation;
+
+    for (size_t i = 0; i < e->n_policies; i++)
+        for (size_t j = 0; j < e->policies[i].n_steps; j++) {
+            const struct sn_esc_step *s = &e->policies[i].steps[j];
+            for (size_t k = 0; k < s->notify.n; k++) {
+                const struct sn_node *at = s->notify_node->type == SN_NODE_SEQ
+                                               ? s->notify_node->items[k]
+                                               : s->notify_node;
+                for (size_t x = 0; x < pl->n_insts; x++)
+                    if (pl->insts[x].kind == SN_KIND_OUTPUT &&
+                        strcmp(pl->insts[x].name, s->notify.items[k]) == 0 &&
+                        !pl->insts[x].output.takes_incidents &&
+                        pl->insts[x].conf->take == SN_TAKE_DEFAULT)
+                        sn_diags_add(d, SN_DIAG_ERROR, at->file, at->line,
+                                     at->col,
+                                     "escalation notifies output '%s', "
+                                     "which takes events; give it 'take: "
+                                     "incidents'",
+                                     s->notify.items[k]);
+            }
+        }
+}
+
 enum sn_status
 sn_pipeline_build(struct sn_config *cfg, struct sn_metrics *metrics,
                   struct sn_pipeline **out, struct sn_diags *d)
@@ -429,6 +459,7 @@ sn_pipeline_build(struct sn_config *cfg, struct sn_metrics *metrics,
     for (size_t i = 0; i < pl->n_insts; i++)
         if (pl->insts[i].kind == SN_KIND_OUTPUT)
             resolve_take(&pl->insts[i], d);
+    check_notified(pl, d);
     if (d->n_errors > errors_before)
         goto fail;
     for (size_t i = 0; i < pl->n_insts; i++)

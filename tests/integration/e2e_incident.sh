@@ -13,7 +13,7 @@
 RSYSLOGD=$(command -v rsyslogd || ls /usr/sbin/rsyslogd 2>/dev/null)
 [ -n "$RSYSLOGD" ] || skip_all "rsyslogd not installed"
 
-tap_plan 11
+tap_plan 13
 
 pg_start || { echo "Bail out! PostgreSQL did not start"; exit 1; }
 start_broker -b 1 -t sentineld.alerts:1 || { echo "Bail out! broker"; exit 1; }
@@ -30,6 +30,8 @@ export SENTINELD_LOG_LEVEL=info
 "$SENTINELD" check -c "$SRCDIR/conf/examples/postgres-kafka.yaml" >"$TMP/check.out" 2>&1
 check "the shipped postgres-kafka example passes sentineld check" \
     test $? -eq 0
+O=$("$SENTINELD" token create --name olga --role operator \
+    -c "$SRCDIR/conf/examples/postgres-kafka.yaml" 2>/dev/null)
 start_daemon "$SRCDIR/conf/examples/postgres-kafka.yaml" "$TMP/s.log"
 check "sentineld listens" \
     wait_for 15 grep -q "listening on tcp://127.0.0.1:$p_sys" "$TMP/s.log"
@@ -86,6 +88,19 @@ check "with rule and severity headers" \
     grep -q "^$id	.*rule_id=ssh-brute-force" "$TMP/alerts.txt"
 check "and the explanation in the value" \
     sh -c "grep '^$id	' '$TMP/alerts.txt' | grep -q '\"explanation\"'"
+
+# The trail in PostgreSQL says who did what: each outbox document
+# carries the change that made its version (docs/incidents.md).
+check "incident_audit: sentineld opened it" test \
+    "$(q "select action||'|'||actor from incident_audit where incident_id = '$id' order by version limit 1")" = "open|sentineld"
+curl -s -o /dev/null -X POST -H "Authorization: Bearer $O" -H 'Content-Type: application/json' \
+    --data-binary '{"reason":"looking into it"}' \
+    "http://127.0.0.1:$p_http/api/v1/incidents/$id/acknowledge"
+acked_in_pg() {
+    [ "$(q "select action||'|'||actor||'|'||reason from incident_audit where incident_id = '$id' and action = 'acknowledge'")" = "acknowledge|olga|looking into it" ]
+}
+check "an acknowledgement through the API reaches incident_audit with who and why" \
+    wait_for 20 acked_in_pg
 
 # Convergence: every incident's latest version in the store equals what
 # PostgreSQL holds and the highest version seen on the topic, once the

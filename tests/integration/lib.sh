@@ -87,6 +87,15 @@ within() {
     return 1
 }
 
+# ssh_failures PORT IP N: N sshd "Failed password" lines from IP, sent by
+# logger over TCP to 127.0.0.1:PORT (10 open the shipped ssh-brute-force).
+ssh_failures() {
+    for i in $(seq 1 "$3"); do
+        logger --server 127.0.0.1 --port "$1" --tcp --rfc3164 -t "sshd[$((700 + i))]" \
+            "Failed password for invalid user admin from $2 port $((40000 + i)) ssh2"
+    done
+}
+
 # start_daemon CONFIG LOG: run sentineld in the background, set DPID.
 start_daemon() {
     "$SENTINELD" run -c "$1" >"$2.out" 2>"$2" &

@@ -66,12 +66,7 @@ start_daemon "$TMP/c.yaml" "$TMP/s.log"
 wait_for 20 curl -sf "http://127.0.0.1:$p_http/health" -o /dev/null
 U="http://127.0.0.1:$p_http"
 
-fail_from() { # fail_from IP N
-    for i in $(seq 1 "$2"); do
-        logger --server 127.0.0.1 --port "$p_sys" --tcp --rfc3164 -t "sshd[$((700 + i))]" \
-            "Failed password for invalid user admin from $1 port $((40000 + i)) ssh2"
-    done
-}
+fail_from() { ssh_failures "$p_sys" "$@"; } # fail_from IP N
 fail_from 203.0.113.7 12
 check "the incident reaches the receiver" \
     wait_until 30 'grep -q "\"path\": \"/hook\"" "$TMP/rx.jsonl" 2>/dev/null'

@@ -82,10 +82,10 @@ SN_TEST(schema_migrates_and_reopens)
 
     fresh();
     CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
-    CHECK_EQ(sn_store_schema_version(s), 4);
+    CHECK_EQ(sn_store_schema_version(s), 5);
     sn_store_close(s);
     CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
-    CHECK_EQ(sn_store_schema_version(s), 4);
+    CHECK_EQ(sn_store_schema_version(s), 5);
     sn_store_close(s);
     CHECK_EQ(sn_store_open(path, true, &s, &err), SN_OK);
     sn_store_close(s);
@@ -387,8 +387,56 @@ SN_TEST(uuid_and_time)
     CHECK_STR(t, "1969-12-31T23:59:59.999999999Z");
 }
 
+/* Escalation's outbox rows (incident/escalate.h): a notification goes to
+ * its output alone; an output steps notify gets an incident's rows only
+ * from its notification on; the live feed never sees notifications. */
+SN_TEST(notifications_reach_their_output_only)
+{
+    struct sn_store *s;
+    struct sn_error err;
+    struct sn_incident inc;
+    struct sn_buf scratch;
+    struct collect pager = { 0 }, other = { 0 }, feed = { 0 };
+    char x[SN_UUID_LEN + 1], y[SN_UUID_LEN + 1];
+    int64_t last = 0;
+
+    fresh();
+    CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
+    seed(s, "r1", "{\"k\":\"x\"}", 3, x); /* seq 1: x v1 */
+    seed(s, "r1", "{\"k\":\"y\"}", 3, y); /* seq 2: y v1 */
+    sn_buf_init(&scratch, 1 << 20);
+    sn_incident_init(&inc);
+    CHECK_EQ(sn_store_get(s, x, &inc), SN_OK);
+    sn_store_begin(s, NULL);
+    CHECK_EQ(sn_store_notify(s, &inc, "pager", "\"escalation\":{\"step\":1}",
+                             sn_clock_wall_ns(), &scratch),
+             SN_OK); /* seq 3: x v1 for pager */
+    inc.version = 2;
+    CHECK_EQ(sn_store_record(s, &inc, "olga", "acknowledge", "on it", NULL,
+                             &scratch),
+             SN_OK); /* seq 4: x v2 */
+    sn_store_commit(s, NULL);
+    CHECK_EQ(sn_store_outbox_read_for(s, "pager", true, 0, 100, collect,
+                                      &pager, &last),
+             2);
+    CHECK_EQ(last, 4);
+    CHECK_EQ(pager.versions[0], 1);
+    CHECK_EQ(pager.versions[1], 2);
+    CHECK_EQ(sn_store_outbox_read_for(s, "other", false, 0, 100, collect,
+                                      &other, &last),
+             3); /* x v1, y v1, x v2: not pager's notification */
+    CHECK_EQ(sn_store_outbox_read(s, 0, 100, collect, &feed), 3);
+    CHECK_EQ(sn_store_outbox_read_for(s, "pager", true, 4, 100, collect,
+                                      &pager, &last),
+             0);
+    CHECK_EQ(last, 4);
+    sn_incident_fini(&inc);
+    sn_buf_fini(&scratch);
+    sn_store_close(s);
+}
+
 SN_TEST_MAIN(SN_T(schema_migrates_and_reopens),
              SN_T(find_open_and_outbox_order), SN_T(audit_is_append_only),
              SN_T(actions_versions_and_audit), SN_T(list_filters_and_pages),
              SN_T(feed_and_checkpoints), SN_T(evidence_window_across_batches),
-             SN_T(uuid_and_time))
+             SN_T(uuid_and_time), SN_T(notifications_reach_their_output_only))
