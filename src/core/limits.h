@@ -72,4 +72,23 @@ _Static_assert(SN_BATCH_ARENA_CHUNK >= 64 * 1024, "arena chunk too small");
  * SN_STREAM_CLIENT_BUF_MAX bytes, so this bounds the feed's memory. */
 #define SN_STREAM_CLIENTS_MAX 1024
 
+/* Live feed: the recent changes kept, rendered, for clients that are
+ * behind (shared by all of them). At ~2 KB a change per transport, some
+ * 8,000 changes: a burst of several seconds at the feed's highest rate,
+ * or a minute of a busy incident stream. Further behind, a client is told
+ * of a gap and reloads. */
+#define SN_STREAM_RING_BYTES (32 * 1024 * 1024)
+
+/* Live feed: a client none of whose queue was written out for this long
+ * is dropped as not reading. Long enough for a reader on a loaded
+ * machine or a slow link to take part of a batch (at most half of
+ * SN_STREAM_CLIENT_BUF_MAX); a client that reads nothing holds one batch
+ * until then, never more. */
+#define SN_STREAM_STALL_MS 10000
+
+_Static_assert(SN_STREAM_RING_BYTES >= SN_STREAM_CLIENT_BUF_MAX,
+               "the ring must hold at least one batch");
+_Static_assert(SN_STREAM_STALL_MS >= 1000, "a stall shorter than 1 s drops "
+                                           "readers on a loaded machine");
+
 #endif
