@@ -954,7 +954,7 @@ sn_stream_new(struct sn_http *h)
     st->h = h;
     st->tmp = evbuffer_new();
     st->timer = event_new(h->base, -1, EV_PERSIST, on_timer, h);
-    st->ring = sn_stream_ring_new(SN_STREAM_RING_BYTES);
+    st->ring = sn_stream_ring_new(h->conf.feed_history);
     sn_buf_init(&st->msg, 64u << 20);
     sn_buf_init(&st->tick[C_SSE], 256u << 20);
     sn_buf_init(&st->tick[C_WS], 256u << 20);

@@ -1,7 +1,7 @@
 /*
  * The live feed's recent history: each tick's changes, rendered once per
  * transport into one reference-counted block, kept until a byte bound
- * (SN_STREAM_RING_BYTES) pushes the oldest out. A client that is behind
+ * (http.feed_history) pushes the oldest out. A client that is behind
  * (its previous batch was not yet written when new changes came) catches
  * up from here by reference, without a store read or a copy; a client
  * further behind than the ring is told of a gap instead (stream.c). It

@@ -2,10 +2,12 @@
 # The live feed against the real daemon: SSE and WebSocket clients see
 # incident changes as they are committed, resume with Last-Event-ID
 # without a gap, answer pings, refuse foreign origins and non-upgrades,
-# and a client that stops reading is dropped (told, counted) while a
-# reading client keeps everything.
+# a client that stops reading is dropped (told, counted) while a
+# reading client keeps everything, and a client that falls further behind
+# in a burst than the feed keeps (http.feed_history) is told of a gap
+# (skipped, reload) and goes on from there, not dropped.
 . "$SRCDIR/tests/integration/lib.sh"
-tap_plan 13
+tap_plan 17
 
 SEED="$BUILDDIR/tests/tools/seed_incident"
 WS="python3 $SRCDIR/tests/integration/ws_client.py"
@@ -13,7 +15,7 @@ hp=$(free_port)
 mkdir -p "$TMP/state"
 cat >"$TMP/c.yaml" <<EOC
 daemon: { state_dir: $TMP/state, shutdown_timeout: 5s }
-http: { listen: "127.0.0.1:$hp", web_root: "$SRCDIR/web" }
+http: { listen: "127.0.0.1:$hp", web_root: "$SRCDIR/web", feed_history: 2MiB }
 inputs:
   - { name: api, plugin: in_http }
 outputs:
@@ -63,6 +65,13 @@ $WS "$hp" "$V" --read-after "$TMP/go" >"$TMP/slow" &
 SLOW=$!
 PIDS="$PIDS $SLOW"
 wait_for 5 grep -q accept-ok "$TMP/slow"
+# And one that reads nothing for 6 s (less than the 10 s stall limit):
+# by then the burst (6 MB and more per transport) has gone far past the
+# 2 MiB the feed keeps.
+$WS "$hp" "$V" --no-read 6 >"$TMP/behind" &
+BEHIND=$!
+PIDS="$PIDS $BEHIND"
+wait_for 5 grep -q accept-ok "$TMP/behind"
 "$SEED" "$DB" bulk 1 "bulk" 192.0.2.1 6000
 dropped() {
     curl -s "$U/metrics" | grep -q '^sentineld_http_stream_dropped_total [1-9]'
@@ -79,6 +88,15 @@ check "the slow client is told: close code 4001" grep -q '^close 4001 slow clien
 wait_for 10 grep -q '^id: 6003$' "$TMP/sse1"
 check "the reading client got all 6003 changes in order, not dropped" \
     sh -c "[ \$(grep -c '^id: ' '$TMP/sse1') = 6003 ] && ! grep -q 'event: dropped' '$TMP/sse1'"
+wait "$BEHIND"
+diag "behind: $(grep -c '^{"seq"' "$TMP/behind") changes; $(grep '"gap"' "$TMP/behind" | head -2)"
+check "a client further behind than feed_history is told of a gap: skipped, reload" \
+    grep -Eq '^\{"event":"gap","data":\{"after":[0-9]+,"next":[0-9]+,"skipped":[1-9][0-9]*,"reload":true\}\}$' "$TMP/behind"
+check "it is not dropped" sh -c "! grep -q '^close' '$TMP/behind'"
+check "and goes on from the feed's position: the next change it gets is 6004" \
+    sh -c "tail -1 '$TMP/behind' | grep -q '\"next\":6004,'"
+check "the gap is counted" \
+    sh -c "curl -s '$U/metrics' | grep -q '^sentineld_http_stream_gaps_total [1-9]'"
 kill "$S1"
 stop_daemon
 tap_done
