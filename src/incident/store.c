@@ -20,6 +20,40 @@
 #include "core/statefile.h"
 #include "incident/audit.h"
 
+/* The overview's counters (migration 5): what an incident row adds to
+ * them, and what it takes away. In SUMMARY_REMOVE, p is "OLD." in a
+ * delete or update trigger, and "r." for the row a REPLACE is about to
+ * delete (read by the new row's id). Counters
+ * that reach 0 stay (severity, status, hour, rule: a few rows) except a
+ * group key's, which go (one per source address). */
+#define SUMMARY_HOUR_NS "3600000000000"
+#define SUMMARY_ACTIVE(p) p "status IN ('open', 'acknowledged')"
+#define SUMMARY_ADD \
+    " INSERT INTO summary_sev VALUES (NEW.severity, NEW.status, 1)" \
+    " ON CONFLICT (severity, status) DO UPDATE SET n = n + 1;" \
+    " INSERT INTO summary_hour VALUES (NEW.created_at / " SUMMARY_HOUR_NS \
+    ", 1) ON CONFLICT (hour) DO UPDATE SET n = n + 1;" \
+    " INSERT INTO summary_rule SELECT NEW.rule_id, 1 WHERE " \
+    SUMMARY_ACTIVE("NEW.") " ON CONFLICT (rule_id) DO UPDATE SET n = n + 1;" \
+    " INSERT INTO summary_key SELECT NEW.group_key, 1 WHERE " \
+    SUMMARY_ACTIVE("NEW.") " AND NEW.group_key <> '{}'" \
+    " ON CONFLICT (group_key) DO UPDATE SET n = n + 1;"
+/* The row SUMMARY_REMOVE takes out: the trigger's OLD, or the row with
+ * the id being inserted (REPLACE). */
+#define SUMMARY_OLD " WHERE true"
+#define SUMMARY_REPLACED " FROM incidents r WHERE r.id = NEW.id"
+#define SUMMARY_REMOVE(p, row) \
+    " UPDATE summary_sev SET n = n - 1 WHERE (severity, status) IN" \
+    " (SELECT " p "severity, " p "status" row ");" \
+    " UPDATE summary_hour SET n = n - 1 WHERE hour IN (SELECT " p \
+    "created_at / " SUMMARY_HOUR_NS row ");" \
+    " UPDATE summary_rule SET n = n - 1 WHERE rule_id IN (SELECT " p \
+    "rule_id" row " AND " SUMMARY_ACTIVE(p) ");" \
+    " UPDATE summary_key SET n = n - 1 WHERE group_key IN (SELECT " p \
+    "group_key" row " AND " SUMMARY_ACTIVE(p) ");" \
+    " DELETE FROM summary_key WHERE n <= 0 AND group_key IN (SELECT " p \
+    "group_key" row ");"
+
 /* Numbered migrations: append only. Migration N brings the schema from
  * version N-1 to N. */
 static const char *const migrations[] = {
@@ -100,6 +134,49 @@ static const char *const migrations[] = {
     "CREATE INDEX incidents_created ON incidents(created_at);"
     "CREATE INDEX incidents_rule_status ON incidents(rule_id, status);"
     "CREATE INDEX incidents_key_status ON incidents(group_key, status);",
+    /* 5: the overview's counters, kept by triggers (6) in the transaction
+     * that changes an incident, so the summary reads a few rows instead
+     * of counting 10,000 (and every writer keeps them: the manager, the
+     * API's actions, retention, `sentineld incidents`). Active: open or
+     * acknowledged; summary_hour is by the hour of created_at. A REPLACE
+     * (a fresh incident reusing a released row's id) deletes without a
+     * delete trigger, so a BEFORE INSERT trigger takes out the row it
+     * replaces. Then every counter is filled from the rows there are. */
+    "CREATE TABLE summary_sev (severity INTEGER NOT NULL,"
+    " status TEXT NOT NULL, n INTEGER NOT NULL,"
+    " PRIMARY KEY (severity, status)) WITHOUT ROWID;"
+    "CREATE TABLE summary_hour (hour INTEGER PRIMARY KEY,"
+    " n INTEGER NOT NULL);"
+    "CREATE TABLE summary_rule (rule_id TEXT PRIMARY KEY,"
+    " n INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX summary_rule_n ON summary_rule(n DESC, rule_id);"
+    "CREATE TABLE summary_key (group_key TEXT PRIMARY KEY,"
+    " n INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX summary_key_n ON summary_key(n DESC, group_key);"
+    "INSERT INTO summary_sev SELECT severity, status, count(*)"
+    " FROM incidents GROUP BY 1, 2;"
+    "INSERT INTO summary_hour SELECT created_at / " SUMMARY_HOUR_NS ","
+    " count(*) FROM incidents GROUP BY 1;"
+    "INSERT INTO summary_rule SELECT rule_id, count(*) FROM incidents"
+    " WHERE " SUMMARY_ACTIVE("") " GROUP BY 1;"
+    "INSERT INTO summary_key SELECT group_key, count(*) FROM incidents"
+    " WHERE " SUMMARY_ACTIVE("") " AND group_key <> '{}' GROUP BY 1;",
+    /* 6: the triggers that keep migration 5's counters (one migration
+     * would be a string longer than C11 promises to compile; both run in
+     * the transaction that opens the store, so no change falls between
+     * the fill and the triggers). */
+    "CREATE TRIGGER summary_insert AFTER INSERT ON incidents BEGIN"
+    SUMMARY_ADD " END;"
+    "CREATE TRIGGER summary_delete AFTER DELETE ON incidents BEGIN"
+    SUMMARY_REMOVE("OLD.", SUMMARY_OLD) " END;"
+    "CREATE TRIGGER summary_update AFTER UPDATE OF severity, status,"
+    " rule_id, group_key, created_at ON incidents WHEN"
+    " OLD.severity IS NOT NEW.severity OR OLD.status IS NOT NEW.status"
+    " OR OLD.rule_id IS NOT NEW.rule_id OR OLD.group_key IS NOT"
+    " NEW.group_key OR OLD.created_at IS NOT NEW.created_at BEGIN"
+    SUMMARY_REMOVE("OLD.", SUMMARY_OLD) SUMMARY_ADD " END;"
+    "CREATE TRIGGER summary_replace BEFORE INSERT ON incidents BEGIN"
+    SUMMARY_REMOVE("r.", SUMMARY_REPLACED) " END;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
