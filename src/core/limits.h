@@ -63,21 +63,16 @@ _Static_assert(SN_BATCH_MAX_RECORDS > 0 && SN_BATCH_MAX_RECORDS <= 65536,
                "batch size must fit the event index type");
 _Static_assert(SN_BATCH_ARENA_CHUNK >= 64 * 1024, "arena chunk too small");
 
-/* Live feed (HTTP SSE/WebSocket): bytes queued for one client before it
- * is dropped as too slow. About a thousand incident documents: a client
- * that is that far behind is better served by reconnecting and resuming. */
+/* Live feed (HTTP SSE/WebSocket): bytes queued for one client at most. A
+ * client gets a batch of changes (half of this, some 250 incident
+ * documents) only once its previous one is written out, so the rest is
+ * room for notices and control frames; a WebSocket client whose pongs
+ * would pass it is cut off (it sends pings and does not read). */
 #define SN_STREAM_CLIENT_BUF_MAX (1024 * 1024)
 
 /* Live feed clients at once: each costs a connection and up to
  * SN_STREAM_CLIENT_BUF_MAX bytes, so this bounds the feed's memory. */
 #define SN_STREAM_CLIENTS_MAX 1024
-
-/* Live feed: the recent changes kept, rendered, for clients that are
- * behind (shared by all of them). At ~2 KB a change per transport, some
- * 8,000 changes: a burst of several seconds at the feed's highest rate,
- * or a minute of a busy incident stream. Further behind, a client is told
- * of a gap and reloads. */
-#define SN_STREAM_RING_BYTES (32 * 1024 * 1024)
 
 /* Live feed: a client none of whose queue was written out for this long
  * is dropped as not reading. Long enough for a reader on a loaded
@@ -86,8 +81,6 @@ _Static_assert(SN_BATCH_ARENA_CHUNK >= 64 * 1024, "arena chunk too small");
  * until then, never more. */
 #define SN_STREAM_STALL_MS 10000
 
-_Static_assert(SN_STREAM_RING_BYTES >= SN_STREAM_CLIENT_BUF_MAX,
-               "the ring must hold at least one batch");
 _Static_assert(SN_STREAM_STALL_MS >= 1000, "a stall shorter than 1 s drops "
                                            "readers on a loaded machine");
 
