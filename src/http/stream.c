@@ -92,7 +92,7 @@ struct sn_stream {
     int64_t last_keepalive;
     int64_t tokens_checked; /* h->tokens_mtime_ns of the last check */
     struct sn_counter *c_clients, *c_dropped, *c_sent, *c_gaps, *c_refused,
-        *c_revoked, *c_ctl_overflow, *c_behind, *c_ring_bytes;
+        *c_revoked, *c_ctl_overflow, *c_deferred, *c_ring_bytes;
 };
 
 static void
@@ -558,7 +558,7 @@ tick_client(struct client *c)
     c->drained = false;
     if (p > 0) {
         if (c->seq < c->st->seq)
-            sn_counter_add(c->st->c_behind, 1);
+            sn_counter_add(c->st->c_deferred, 1);
         return;
     }
     serve(c);
@@ -983,7 +983,7 @@ sn_stream_new(struct sn_http *h)
         m, "sentineld_http_stream_control_overflow_total", NULL,
         "WebSocket clients cut off for queueing control frames (pongs) "
         "past the per-client buffer without reading");
-    st->c_behind = sn_metrics_counter(
+    st->c_deferred = sn_metrics_counter(
         m, "sentineld_http_stream_deferred_total", NULL,
         "ticks at which a live feed client had changes waiting but was "
         "still writing its previous batch (it catches up from the ring)");
