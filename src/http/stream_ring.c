@@ -30,8 +30,8 @@ struct tick {
     struct block *blk[SN_STREAM_TRANSPORTS]; /* NULL: not rendered */
     int64_t after;                           /* the previous tick's last */
     size_t n;
-    int64_t *seqs;                         /* n positions, ascending */
-    size_t *offs[SN_STREAM_TRANSPORTS];    /* where change i starts */
+    int64_t *seqs;                      /* n positions, ascending */
+    size_t *offs[SN_STREAM_TRANSPORTS]; /* where change i starts */
 };
 
 struct sn_stream_ring {
@@ -130,8 +130,8 @@ sn_stream_ring_push(struct sn_stream_ring *r, int64_t after, size_t n,
     if ((tk = calloc(1, sizeof(*tk))) == NULL)
         return SN_ENOMEM;
     /* The positions and both offset arrays in one allocation. */
-    tk->seqs = malloc(n * (sizeof(int64_t) +
-                           SN_STREAM_TRANSPORTS * sizeof(size_t)));
+    tk->seqs =
+        malloc(n * (sizeof(int64_t) + SN_STREAM_TRANSPORTS * sizeof(size_t)));
     if (tk->seqs == NULL)
         goto fail;
     memcpy(tk->seqs, seqs, n * sizeof(int64_t));
@@ -192,8 +192,8 @@ add_ref(struct evbuffer *out, struct block *blk, size_t off)
 }
 
 long
-sn_stream_ring_take(struct sn_stream_ring *r, int t, int64_t *seq,
-                    size_t max, struct evbuffer *out)
+sn_stream_ring_take(struct sn_stream_ring *r, int t, int64_t *seq, size_t max,
+                    struct evbuffer *out)
 {
     size_t i, k = 0, total = 0;
     long n = 0;
