@@ -20,12 +20,10 @@
 #include "core/statefile.h"
 #include "incident/audit.h"
 
-/* The overview's counters (migration 5): what an incident row adds to
- * them, and what it takes away. In SUMMARY_REMOVE, p is "OLD." in a
- * delete or update trigger, and "r." for the row a REPLACE is about to
- * delete (read by the new row's id). Counters
- * that reach 0 stay (severity, status, hour, rule: a few rows) except a
- * group key's, which go (one per source address). */
+/* The overview's counters (migrations 5 and 6): what an incident row
+ * adds to them, and what it takes away (OLD, in a delete or update
+ * trigger). Counters that reach 0 stay (severity, status, hour, rule: a
+ * few rows) except a group key's, which go (one per source address). */
 #define SUMMARY_HOUR_NS "3600000000000"
 #define SUMMARY_ACTIVE(p) p "status IN ('open', 'acknowledged')"
 #define SUMMARY_ADD \
@@ -38,21 +36,16 @@
     " INSERT INTO summary_key SELECT NEW.group_key, 1 WHERE " \
     SUMMARY_ACTIVE("NEW.") " AND NEW.group_key <> '{}'" \
     " ON CONFLICT (group_key) DO UPDATE SET n = n + 1;"
-/* The row SUMMARY_REMOVE takes out: the trigger's OLD, or the row with
- * the id being inserted (REPLACE). */
-#define SUMMARY_OLD " WHERE true"
-#define SUMMARY_REPLACED " FROM incidents r WHERE r.id = NEW.id"
-#define SUMMARY_REMOVE(p, row) \
-    " UPDATE summary_sev SET n = n - 1 WHERE (severity, status) IN" \
-    " (SELECT " p "severity, " p "status" row ");" \
-    " UPDATE summary_hour SET n = n - 1 WHERE hour IN (SELECT " p \
-    "created_at / " SUMMARY_HOUR_NS row ");" \
-    " UPDATE summary_rule SET n = n - 1 WHERE rule_id IN (SELECT " p \
-    "rule_id" row " AND " SUMMARY_ACTIVE(p) ");" \
-    " UPDATE summary_key SET n = n - 1 WHERE group_key IN (SELECT " p \
-    "group_key" row " AND " SUMMARY_ACTIVE(p) ");" \
-    " DELETE FROM summary_key WHERE n <= 0 AND group_key IN (SELECT " p \
-    "group_key" row ");"
+#define SUMMARY_REMOVE \
+    " UPDATE summary_sev SET n = n - 1 WHERE severity = OLD.severity" \
+    " AND status = OLD.status;" \
+    " UPDATE summary_hour SET n = n - 1" \
+    " WHERE hour = OLD.created_at / " SUMMARY_HOUR_NS ";" \
+    " UPDATE summary_rule SET n = n - 1 WHERE rule_id = OLD.rule_id" \
+    " AND " SUMMARY_ACTIVE("OLD.") ";" \
+    " UPDATE summary_key SET n = n - 1 WHERE group_key = OLD.group_key" \
+    " AND " SUMMARY_ACTIVE("OLD.") ";" \
+    " DELETE FROM summary_key WHERE group_key = OLD.group_key AND n <= 0;"
 
 /* Numbered migrations: append only. Migration N brings the schema from
  * version N-1 to N. */
@@ -138,10 +131,10 @@ static const char *const migrations[] = {
      * that changes an incident, so the summary reads a few rows instead
      * of counting 10,000 (and every writer keeps them: the manager, the
      * API's actions, retention, `sentineld incidents`). Active: open or
-     * acknowledged; summary_hour is by the hour of created_at. A REPLACE
-     * (a fresh incident reusing a released row's id) deletes without a
-     * delete trigger, so a BEFORE INSERT trigger takes out the row it
-     * replaces. Then every counter is filled from the rows there are. */
+     * acknowledged; summary_hour is by the hour of created_at. A fresh
+     * incident that reuses a stored id deletes the row first (Q_UNPUT):
+     * REPLACE would delete it without the delete trigger. Then every
+     * counter is filled from the rows there are. */
     "CREATE TABLE summary_sev (severity INTEGER NOT NULL,"
     " status TEXT NOT NULL, n INTEGER NOT NULL,"
     " PRIMARY KEY (severity, status)) WITHOUT ROWID;"
@@ -153,6 +146,13 @@ static const char *const migrations[] = {
     "CREATE TABLE summary_key (group_key TEXT PRIMARY KEY,"
     " n INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX summary_key_n ON summary_key(n DESC, group_key);"
+    /* Migration 4's covering indexes served only the summary; each
+     * incident update rewrote their entries (severity and status are
+     * SET every time), more than the triggers now cost. incidents_created
+     * stays: reports read it, and nothing updates created_at. */
+    "DROP INDEX incidents_sev_status;"
+    "DROP INDEX incidents_rule_status;"
+    "DROP INDEX incidents_key_status;"
     "INSERT INTO summary_sev SELECT severity, status, count(*)"
     " FROM incidents GROUP BY 1, 2;"
     "INSERT INTO summary_hour SELECT created_at / " SUMMARY_HOUR_NS ","
@@ -168,15 +168,13 @@ static const char *const migrations[] = {
     "CREATE TRIGGER summary_insert AFTER INSERT ON incidents BEGIN"
     SUMMARY_ADD " END;"
     "CREATE TRIGGER summary_delete AFTER DELETE ON incidents BEGIN"
-    SUMMARY_REMOVE("OLD.", SUMMARY_OLD) " END;"
+    SUMMARY_REMOVE " END;"
     "CREATE TRIGGER summary_update AFTER UPDATE OF severity, status,"
     " rule_id, group_key, created_at ON incidents WHEN"
     " OLD.severity IS NOT NEW.severity OR OLD.status IS NOT NEW.status"
     " OR OLD.rule_id IS NOT NEW.rule_id OR OLD.group_key IS NOT"
     " NEW.group_key OR OLD.created_at IS NOT NEW.created_at BEGIN"
-    SUMMARY_REMOVE("OLD.", SUMMARY_OLD) SUMMARY_ADD " END;"
-    "CREATE TRIGGER summary_replace BEFORE INSERT ON incidents BEGIN"
-    SUMMARY_REMOVE("r.", SUMMARY_REPLACED) " END;",
+    SUMMARY_REMOVE SUMMARY_ADD " END;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -187,6 +185,7 @@ enum stmt_id {
     Q_GET,
     Q_GET_EVIDENCE,
     Q_LAST_RESOLVED,
+    Q_UNPUT,
     Q_PUT,
     Q_UPDATE,
     Q_PUT_EVIDENCE,
@@ -216,9 +215,14 @@ static const char *const sql[Q_COUNT_] = {
     [Q_LAST_RESOLVED] = "SELECT id FROM incidents WHERE rule_id = ?1 AND"
                         " group_key = ?2 AND status = 'resolved'"
                         " ORDER BY created_at DESC LIMIT 1",
-    /* REPLACE: a fresh incident may reuse the id of a released row (a
-     * deterministic id, the same records read again); it starts live. */
-    [Q_PUT] = "INSERT OR REPLACE INTO incidents (" INC_COLS ", part_input,"
+    /* A fresh incident may reuse the id of a released row (a
+     * deterministic id, the same records read again); it starts live:
+     * when Q_PUT meets that id, Q_UNPUT deletes the row, through the
+     * summary's delete trigger (REPLACE would skip it; a BEFORE INSERT
+     * trigger doing the same made every insert six times dearer), and
+     * Q_PUT runs again. */
+    [Q_UNPUT] = "DELETE FROM incidents WHERE id = ?1",
+    [Q_PUT] = "INSERT INTO incidents (" INC_COLS ", part_input,"
               " part_topic, part_partition) VALUES (?1,"
               " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
               " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
@@ -852,8 +856,9 @@ step_done(sqlite3_stmt *q)
 enum sn_status
 sn_store_put(struct sn_store *s, const struct sn_incident *inc)
 {
-    sqlite3_stmt *q =
-        stmt(s, inc->fresh || inc->version <= 1 ? Q_PUT : Q_UPDATE);
+    bool insert = inc->fresh || inc->version <= 1;
+    sqlite3_stmt *q = stmt(s, insert ? Q_PUT : Q_UPDATE);
+    int r;
 
     if (q == NULL)
         return SN_EIO;
@@ -884,7 +889,21 @@ sn_store_put(struct sn_store *s, const struct sn_incident *inc)
     bind_str(q, 25, inc->part_input ? inc->part_topic : NULL);
     if (inc->part_input != NULL)
         sqlite3_bind_int(q, 26, inc->part_partition);
-    if (step_done(q) != SN_OK)
+    r = sqlite3_step(q);
+    sqlite3_reset(q);
+    if (r == SQLITE_CONSTRAINT && insert) {
+        /* The id of a stored row, reused: it goes first (Q_UNPUT), and
+         * the insert, its bindings kept, runs again. */
+        sqlite3_stmt *d = stmt(s, Q_UNPUT);
+        if (d == NULL)
+            return SN_EIO;
+        bind_str(d, 1, inc->id);
+        if (step_done(d) != SN_OK)
+            return SN_EIO;
+        r = sqlite3_step(q);
+        sqlite3_reset(q);
+    }
+    if (r != SQLITE_DONE)
         return SN_EIO;
     q = stmt(s, Q_PUT_EVIDENCE);
     if (q == NULL)
