@@ -23,7 +23,10 @@
 # repeat (default 1) alternates the two runs that many times and reports
 # the median of each: on a shared machine other load moves single runs.
 # PERF=file records the daemon (perf record -g) during the last run with
-# clients. (From the source tree, after ./scripts/build.sh.)
+# clients. BURST=N first commits N incident changes in one transaction
+# (tests/tools/seed_incident) once the clients are connected: the opening
+# burst every client must take at once. (From the source tree, after
+# ./scripts/build.sh and `make -C _build tests/tools/seed_incident`.)
 set -e
 root=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$root/_build}  # BUILD=/path: the daemon from another build (ASan)
@@ -94,6 +97,10 @@ EOC
             sleep 0.05; i=$((i + 1))
             [ $i -lt 400 ] || { echo "clients not ready" >&2; exit 1; }
         done
+    fi
+    if [ -n "${BURST:-}" ]; then
+        "$B/tests/tools/seed_incident" "$tmp/state/sentineld.db" burst 2 \
+            "opening burst" 192.0.2.1 "$BURST" >/dev/null
     fi
     e0=$(metric 'sentineld_output_events_total{instance="o"}')
     s0=$(metric sentineld_signals_received_total)
@@ -169,7 +176,7 @@ EOP
         "signals $sig, incident versions $ver; $(grep -o 'latest chunk.*' "$tmp/loadgen.out")"
     echo "    $res; server-side drops=$dropped"
 }
-echo "offered: $RATE msgs/s for ${SECS}s ($MSGS messages), $NCPU CPUs; clients on CPU $LAST"
+echo "offered: $RATE msgs/s for ${SECS}s ($MSGS messages), $NCPU CPUs; clients on CPU $LAST${BURST:+; opening burst of $BURST changes}"
 rep=1
 while [ $rep -le "$REPEAT" ]; do
     run 0

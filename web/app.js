@@ -203,9 +203,28 @@ function setConn(cls, text) {
 /* Views register what they want to hear while they are shown. */
 function onIncident(fn) { state.listeners.push(fn); }
 
+/* The views that draw incidents: a gap in the feed means what they show
+ * may be stale, so they are drawn again from the API. */
+const FEED_VIEWS = ["overview", "incidents", "incident", "rules", "audit"];
+
+/* "gap": the daemon could not send some changes (this console fell
+ * further behind in a burst than the daemon keeps, or a resume reached
+ * past what the store still has; docs/api.md). The feed goes on from
+ * data.next; what it skipped is re-fetched by showing the view again. */
+function onGap(data) {
+  let g = {};
+  try { g = JSON.parse(data); } catch (e) { /* an older daemon: reload all the same */ }
+  if (typeof g.next === "number") state.lastSeq = String(g.next - 1);
+  state.resyncs = (state.resyncs || 0) + 1;
+  const c = $("#conn");
+  c.dataset.resyncs = String(state.resyncs);
+  c.title = "reloaded after a feed gap" + (g.skipped ? " (" + g.skipped + " changes skipped)" : "");
+  if (FEED_VIEWS.includes(state.view)) route();
+}
+
 function onFeed(ev, data, id) {
   if (id) state.lastSeq = id;
-  if (ev === "gap") { if (state.view === "incidents") loadList(false).catch(() => {}); return; }
+  if (ev === "gap") { onGap(data); return; }
   if (ev !== "incident") return;
   const inc = JSON.parse(data);
   const old = state.incidents.get(inc.id);

@@ -118,6 +118,11 @@ const struct sn_option sn_http_options[] = {
       "live feed connections (SSE and WebSocket) one token may hold open "
       "(auth off: one peer address)",
       1, 1024, NULL, false },
+    { "feed_history", SN_OPT_SIZE, "32MiB", H_OFF(feed_history),
+      "recent live feed changes kept, rendered, for clients that fall "
+      "behind in a burst (shared by all; at ~2 KB a change, 32MiB holds "
+      "some 8,000); a client further behind is sent a gap and reloads",
+      1u << 20, 1u << 30, NULL, false },
     { 0 },
 };
 

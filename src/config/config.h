@@ -50,6 +50,7 @@ struct sn_http_conf {
     int64_t header_timeout_ms;   /* request line + headers, whole */
     int64_t body_timeout_ms;     /* body, from the end of the headers */
     int64_t feed_clients_per_token; /* live feed connections per token */
+    uint64_t feed_history; /* bytes of recent feed changes (stream_ring) */
 };
 
 /* The incident manager and its store (section `incidents`, #6). */

@@ -63,9 +63,11 @@ _Static_assert(SN_BATCH_MAX_RECORDS > 0 && SN_BATCH_MAX_RECORDS <= 65536,
                "batch size must fit the event index type");
 _Static_assert(SN_BATCH_ARENA_CHUNK >= 64 * 1024, "arena chunk too small");
 
-/* Live feed (HTTP SSE/WebSocket): bytes queued for one client before it
- * is dropped as too slow. About a thousand incident documents: a client
- * that is that far behind is better served by reconnecting and resuming. */
+/* Live feed (HTTP SSE/WebSocket): bytes queued for one client at most. A
+ * client gets a batch of changes (half of this, some 250 incident
+ * documents) only once its previous one is written out, so the rest is
+ * room for notices and control frames; a WebSocket client whose pongs
+ * would pass it is cut off (it sends pings and does not read). */
 #define SN_STREAM_CLIENT_BUF_MAX (1024 * 1024)
 
 /* Live feed clients at once: each costs a connection and up to
@@ -158,5 +160,14 @@ _Static_assert(SN_BATCH_ARENA_CHUNK >= 64 * 1024, "arena chunk too small");
 
 /* Input of `sentineld explain`: bigger is not a handful of incidents. */
 #define SN_CLI_EXPLAIN_MAX_INPUT ((size_t)256 << 20)
+/* Live feed: a client none of whose queue was written out for this long
+ * is dropped as not reading. Long enough for a reader on a loaded
+ * machine or a slow link to take part of a batch (at most half of
+ * SN_STREAM_CLIENT_BUF_MAX); a client that reads nothing holds one batch
+ * until then, never more. */
+#define SN_STREAM_STALL_MS 10000
+
+_Static_assert(SN_STREAM_STALL_MS >= 1000, "a stall shorter than 1 s drops "
+                                           "readers on a loaded machine");
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * GET /api/v1/incidents/summary: the console overview's incident
  * aggregates (open by severity, opened per hour, top rules and sources),
- * counted by the store in SQL so the page costs the same with 10,000
- * incidents as with 10. Event rates, drops and backlogs come from
+ * read from counters the store keeps with every incident change, so the
+ * page costs the same with 10,000 incidents as with 10. Event rates, drops and backlogs come from
  * /metrics and detection health from /health; this file adds nothing
  * the other endpoints already say.
  */

@@ -1,11 +1,16 @@
 /*
  * Live feed clients (SSE and WebSocket) and the timer that fans incident
  * changes out to them; see stream.h. Each tick renders its changes once
- * per transport into one shared, reference-counted block, and every
- * client in step gets that block by reference (no copy) in one write
- * (one SSE chunk). The WebSocket
- * protocol itself (handshake key, frames) is in ws.c; here we take the
- * connection over from evhttp after the 101 answer.
+ * per transport into the ring of recent ticks (stream_ring.c). A client
+ * gets a new batch only once its previous one is written out: then it
+ * takes, by reference and in one write (one SSE chunk), everything it
+ * lacks from the ring, up to TICK_BYTES_MAX. So a burst never queues
+ * more than one batch per client: a fast client is behind for a moment
+ * and catches up, one further behind than the ring is told of a gap
+ * (and reloads), and one that writes nothing out for SN_STREAM_STALL_MS
+ * is dropped. The WebSocket protocol itself (handshake key, frames) is
+ * in ws.c; here we take the connection over from evhttp after the 101
+ * answer.
  */
 #include "http/stream.h"
 
@@ -25,6 +30,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "http/http_int.h"
+#include "http/stream_ring.h"
 #include "http/ws.h"
 #include "incident/incidents.h"
 
@@ -33,8 +39,12 @@
 /* Changes fanned out per tick: ~2,500/s, far above any incident rate, in
  * slices a fast client drains between ticks. */
 #define DOCS_PER_TICK 256
-/* Bytes one tick queues per client at most (see collect). */
+/* Bytes one tick renders, and one batch queues on a client, at most
+ * (see collect and serve). */
 #define TICK_BYTES_MAX (SN_STREAM_CLIENT_BUF_MAX / 2)
+/* Ticks without any of a client's queue written out before it is
+ * dropped as not reading. */
+#define STALL_TICKS (SN_STREAM_STALL_MS / POLL_MS)
 /* Idle connections get a comment/ping this often so proxies keep them. */
 #define KEEPALIVE_NS (15LL * 1000000000)
 /* A WebSocket being closed gets this long to take its close frame. */
@@ -48,8 +58,14 @@ struct client {
     struct evhttp_request *req; /* SSE: the streaming reply */
     struct evhttp_connection *evcon;
     struct bufferevent *bev; /* the connection's bufferevent */
-    int64_t seq;             /* last feed position this client has */
+    int64_t seq;             /* last feed position queued to this client */
     bool closing;            /* dropped or closing: nothing more is sent */
+    /* Progress of the writes (drop a client that takes nothing): the
+     * queue at the last tick, whether it was written out since, and the
+     * ticks in a row without progress. */
+    size_t last_pending;
+    bool drained;
+    unsigned stalled;
     char ident[80];          /* token name or "peer:addr" (per-token cap) */
     char tok_name[64];       /* the token that opened the feed, if any */
     bool has_tok;
@@ -62,7 +78,8 @@ struct sn_stream {
     struct event *timer;
     int64_t seq; /* feed position; 0: not started ("from now" next) */
     struct client *clients;
-    size_t n;
+    size_t n, n_kind[2]; /* clients, and clients per transport */
+    struct sn_stream_ring *ring;
     struct evbuffer *tmp;
     struct sn_buf msg; /* one rendered message */
     /* This tick's changes: rendered per transport, back to back, and
@@ -75,7 +92,7 @@ struct sn_stream {
     int64_t last_keepalive;
     int64_t tokens_checked; /* h->tokens_mtime_ns of the last check */
     struct sn_counter *c_clients, *c_dropped, *c_sent, *c_gaps, *c_refused,
-        *c_revoked, *c_ctl_overflow;
+        *c_revoked, *c_ctl_overflow, *c_deferred, *c_ring_bytes;
 };
 
 static void
@@ -90,6 +107,7 @@ unlink_client(struct client *c)
     if (c->next)
         c->next->prev = c->prev;
     st->n--;
+    st->n_kind[c->kind]--;
     sn_gauge_set(st->c_clients, st->n);
 }
 
@@ -115,6 +133,7 @@ link_client(struct sn_stream *st, struct client *c)
         st->clients->prev = c;
     st->clients = c;
     st->n++;
+    st->n_kind[c->kind]++;
     sn_gauge_set(st->c_clients, st->n);
 }
 
@@ -124,14 +143,36 @@ pending(const struct client *c)
     return evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
+static void serve(struct client *c);
+
 /* --- SSE -------------------------------------------------------------- */
+
+/* evhttp calls this once the connection's output is written out: the
+ * client may take its next batch. */
+static void
+sse_drained(struct evhttp_connection *evcon, void *arg)
+{
+    struct client *c = arg;
+
+    (void)evcon;
+    c->drained = true;
+    serve(c);
+}
+
+/* Send st->tmp as one chunk. Every chunk names sse_drained: evhttp keeps
+ * the callback of the last write only. */
+static void
+sse_flush(struct client *c)
+{
+    evhttp_send_reply_chunk_with_cb(c->req, c->st->tmp, sse_drained, c);
+    evbuffer_drain(c->st->tmp, evbuffer_get_length(c->st->tmp));
+}
 
 static void
 sse_write(struct client *c, const char *p, size_t len)
 {
     evbuffer_add(c->st->tmp, p, len);
-    evhttp_send_reply_chunk(c->req, c->st->tmp);
-    evbuffer_drain(c->st->tmp, evbuffer_get_length(c->st->tmp));
+    sse_flush(c);
 }
 
 static void
@@ -204,6 +245,17 @@ ws_control(struct client *c, int opcode, const void *p, size_t len)
     }
     ws_send(c, opcode, p, len);
     return true;
+}
+
+/* The output is written out: the client may take its next batch. */
+static void
+ws_drained(struct bufferevent *bev, void *arg)
+{
+    struct client *c = arg;
+
+    (void)bev;
+    c->drained = true;
+    serve(c);
 }
 
 static void
@@ -357,8 +409,8 @@ render(struct sn_stream *st, enum kind k, const struct sn_doc *doc)
     }
 }
 
-/* Send one message to c, or drop c when its buffer is full. Returns
- * false when c is gone. */
+/* Queue one small message (hello, gap) on c, or drop c when even that
+ * would take it past its buffer limit. Returns false when c is gone. */
 static bool
 deliver(struct client *c, const struct sn_buf *m)
 {
@@ -370,147 +422,7 @@ deliver(struct client *c, const struct sn_buf *m)
         sse_write(c, m->data, m->len);
     else
         ws_send(c, SN_WS_TEXT, m->data, m->len);
-    sn_counter_add(c->st->c_sent, 1);
     return true;
-}
-
-/* A tick's rendered changes, shared by reference by every client's
- * output buffer; freed when the last one has written it. Only the
- * control thread touches it. */
-struct block {
-    unsigned refs;
-    size_t len;
-    char data[];
-};
-
-static void
-block_unref(const void *data, size_t len, void *arg)
-{
-    struct block *b = arg;
-
-    (void)data;
-    (void)len;
-    if (--b->refs == 0)
-        free(b);
-}
-
-static struct block *
-block_new(const struct sn_buf *src)
-{
-    struct block *b = malloc(sizeof(*b) + src->len);
-
-    if (b == NULL)
-        return NULL;
-    b->refs = 1; /* the fan-out's own, dropped when it is done */
-    b->len = src->len;
-    memcpy(b->data, src->data, src->len);
-    return b;
-}
-
-/* Queue b->data[off..] on c by reference. */
-static bool
-send_block(struct client *c, struct block *b, size_t off)
-{
-    struct evbuffer *out =
-        c->kind == C_SSE ? c->st->tmp : bufferevent_get_output(c->bev);
-
-    if (evbuffer_add_reference(out, b->data + off, b->len - off, block_unref,
-                               b) != 0)
-        return false;
-    b->refs++;
-    if (c->kind == C_SSE) {
-        /* One chunk for the whole tick; the chain moves, not the bytes. */
-        evhttp_send_reply_chunk(c->req, out);
-        evbuffer_drain(out, evbuffer_get_length(out));
-    }
-    return true;
-}
-
-/* Collect one change of this tick, rendered for both transports. */
-static void
-collect(void *arg, const struct sn_doc *doc)
-{
-    struct sn_stream *st = arg;
-    size_t i = st->n_tick;
-
-    if (st->tick_full || i >= DOCS_PER_TICK)
-        return;
-    st->seqs[i] = doc->seq;
-    for (int k = C_SSE; k <= C_WS; k++) {
-        uint8_t hdr[10];
-        size_t hl = 0;
-        st->offs[k][i] = st->tick[k].len;
-        render(st, (enum kind)k, doc);
-        if (k == C_WS)
-            hl = sn_ws_frame_header(hdr, SN_WS_TEXT, st->msg.len);
-        /* A tick never queues more than half a client's allowance, so a
-         * client that reads is not dropped for a burst of large changes:
-         * the rest waits for the next tick. */
-        if ((i > 0 && st->tick[k].len + hl + st->msg.len > TICK_BYTES_MAX) ||
-            sn_buf_append(&st->tick[k], hdr, hl) != SN_OK ||
-            sn_buf_append(&st->tick[k], st->msg.data, st->msg.len) != SN_OK) {
-            /* The tick is full: this change and the rest of the slice go
-             * out next tick (sn_stream_poll moves the position back). */
-            st->tick[C_SSE].len = st->offs[C_SSE][i];
-            st->tick[C_WS].len =
-                k == C_WS ? st->offs[C_WS][i] : st->tick[C_WS].len;
-            st->tick_full = true;
-            return;
-        }
-    }
-    st->n_tick++;
-}
-
-/* Give every client what it lacks of this tick's changes, or drop it when
- * that would take it past its buffer limit. */
-static void
-fan_out(struct sn_stream *st)
-{
-    struct block *blk[2] = { NULL, NULL };
-    struct client *c, *next;
-    size_t n = st->n_tick;
-
-    if (n == 0)
-        return;
-    for (int k = C_SSE; k <= C_WS; k++)
-        if ((blk[k] = block_new(&st->tick[k])) == NULL)
-            goto out;
-    for (c = st->clients; c != NULL; c = next) {
-        size_t i = 0, off, len;
-        next = c->next;
-        if (c->closing)
-            continue;
-        /* Clients are in step unless one joined mid-way; skip what it
-         * already has. */
-        while (i < n && st->seqs[i] <= c->seq)
-            i++;
-        if (i == n)
-            continue;
-        off = st->offs[c->kind][i];
-        len = blk[c->kind]->len - off;
-        if (pending(c) + len > SN_STREAM_CLIENT_BUF_MAX) {
-            drop(c);
-            continue;
-        }
-        if (!send_block(c, blk[c->kind], off)) {
-            drop(c);
-            continue;
-        }
-        c->seq = st->seqs[n - 1];
-        sn_counter_add(st->c_sent, n - i);
-    }
-out:
-    for (int k = C_SSE; k <= C_WS; k++)
-        if (blk[k] != NULL)
-            block_unref(NULL, 0, blk[k]);
-}
-
-/* The feed position moves without a callback when st->seq is 0. */
-static void
-ignore_doc(void *arg, const struct sn_doc *doc)
-{
-    (void)arg;
-    (void)doc;
 }
 
 static void
@@ -526,6 +438,140 @@ send_event(struct client *c, const char *event, const char *json)
     deliver(c, b);
 }
 
+/* Collect one change of this tick, rendered for each transport in use. */
+static void
+collect(void *arg, const struct sn_doc *doc)
+{
+    struct sn_stream *st = arg;
+    size_t i = st->n_tick;
+
+    if (st->tick_full || i >= DOCS_PER_TICK)
+        return;
+    st->seqs[i] = doc->seq;
+    for (int k = C_SSE; k <= C_WS; k++) {
+        uint8_t hdr[10];
+        size_t hl = 0;
+        st->offs[k][i] = st->tick[k].len;
+        if (st->n_kind[k] == 0)
+            continue; /* nobody to send it to: not rendered */
+        render(st, (enum kind)k, doc);
+        if (k == C_WS)
+            hl = sn_ws_frame_header(hdr, SN_WS_TEXT, st->msg.len);
+        /* A tick never holds more than one batch, so a batch always has
+         * room for at least one whole tick. */
+        if ((i > 0 && st->tick[k].len + hl + st->msg.len > TICK_BYTES_MAX) ||
+            sn_buf_append(&st->tick[k], hdr, hl) != SN_OK ||
+            sn_buf_append(&st->tick[k], st->msg.data, st->msg.len) != SN_OK) {
+            /* The tick is full: this change and the rest of the slice go
+             * out next tick (sn_stream_poll moves the position back). */
+            st->tick[C_SSE].len = st->offs[C_SSE][i];
+            st->tick[C_WS].len =
+                k == C_WS ? st->offs[C_WS][i] : st->tick[C_WS].len;
+            st->tick_full = true;
+            return;
+        }
+    }
+    st->n_tick++;
+}
+
+/* Keep this tick's changes in the ring, where every client takes them. */
+static void
+keep_tick(struct sn_stream *st, int64_t after)
+{
+    const struct sn_buf *tick[2];
+    const size_t *offs[2] = { st->offs[C_SSE], st->offs[C_WS] };
+
+    for (int k = C_SSE; k <= C_WS; k++)
+        tick[k] = st->n_kind[k] > 0 ? &st->tick[k] : NULL;
+    /* Out of memory: the clients that lack these changes get a gap. */
+    if (sn_stream_ring_push(st->ring, after, st->n_tick, st->seqs, tick,
+                            offs) != SN_OK)
+        sn_log_warn("http: live feed: out of memory keeping %zu changes",
+                    st->n_tick);
+    sn_gauge_set(st->c_ring_bytes, sn_stream_ring_bytes(st->ring));
+}
+
+/* c was further behind than the ring reaches: it skips to the feed's
+ * position and is told how much it missed, so it reloads what it shows
+ * from the API (the console re-fetches its view). */
+static void
+skip_to_head(struct client *c)
+{
+    struct sn_stream *st = c->st;
+    char j[128];
+
+    snprintf(j, sizeof(j),
+             "{\"after\":%lld,\"next\":%lld,\"skipped\":%lld,"
+             "\"reload\":true}",
+             (long long)c->seq, (long long)st->seq + 1,
+             (long long)(st->seq - c->seq));
+    sn_counter_add(st->c_gaps, 1);
+    c->seq = st->seq;
+    send_event(c, "gap", j);
+}
+
+/* Give c what it lacks of the feed, when its previous batch is written
+ * out: everything the ring has after c->seq up to TICK_BYTES_MAX, by
+ * reference, in one write. A client whose queue is not empty waits for
+ * its drained callback (or the next tick), so nobody ever holds more
+ * than one batch however large the burst. */
+static void
+serve(struct client *c)
+{
+    struct sn_stream *st = c->st;
+    struct evbuffer *out;
+    long n;
+
+    if (c->closing || c->seq >= st->seq || pending(c) > 0)
+        return;
+    out = c->kind == C_SSE ? st->tmp : bufferevent_get_output(c->bev);
+    n = sn_stream_ring_take(st->ring, c->kind, &c->seq, TICK_BYTES_MAX, out);
+    if (n < 0) {
+        skip_to_head(c);
+        return;
+    }
+    if (n == 0)
+        return;
+    if (c->kind == C_SSE)
+        sse_flush(c);
+    sn_counter_add(st->c_sent, (uint64_t)n);
+}
+
+/* Once a tick, per client: drop it when nothing of its queue was written
+ * for SN_STREAM_STALL_MS (it does not read: its batch would stay queued
+ * for ever), else serve it. Progress is a queue that shrank or was
+ * written out since the last tick. */
+static void
+tick_client(struct client *c)
+{
+    size_t p = pending(c);
+
+    if (c->closing)
+        return;
+    if (p == 0 || c->drained || p < c->last_pending)
+        c->stalled = 0;
+    else if (++c->stalled >= STALL_TICKS) {
+        drop(c);
+        return;
+    }
+    c->last_pending = p;
+    c->drained = false;
+    if (p > 0) {
+        if (c->seq < c->st->seq)
+            sn_counter_add(c->st->c_deferred, 1);
+        return;
+    }
+    serve(c);
+}
+
+/* The feed position moves without a callback when st->seq is 0. */
+static void
+ignore_doc(void *arg, const struct sn_doc *doc)
+{
+    (void)arg;
+    (void)doc;
+}
+
 static struct sn_incidents *
 store(struct sn_stream *st)
 {
@@ -535,38 +581,46 @@ store(struct sn_stream *st)
     return sn_http_store(st->h, &err);
 }
 
-void
-sn_stream_poll(struct sn_http *h)
+/* Read the store's new changes into the ring and give every client what
+ * it lacks; on the timer's tick (is_tick) also drop clients that stall. */
+static void
+poll_feed(struct sn_stream *st, bool is_tick)
 {
-    struct sn_stream *st = h->stream;
     struct sn_incidents *inc;
-    long n;
+    struct client *c, *next;
+    int64_t after;
 
-    if (st == NULL)
-        return;
     if (st->n == 0) {
         /* Nobody listens: start from "now" when someone does. */
         st->seq = 0;
+        sn_stream_ring_clear(st->ring);
+        sn_gauge_set(st->c_ring_bytes, 0);
         return;
     }
     if ((inc = store(st)) == NULL)
         return;
-    /* One bounded slice per tick: between ticks the loop writes to the
-     * sockets, so a burst of changes does not pile up in every client's
-     * buffer at once and only clients that do not read fall behind. */
+    /* One bounded slice per tick, rendered once into the ring; each
+     * client takes from there as fast as it writes (serve). */
     st->n_tick = 0;
     st->tick_full = false;
     sn_buf_reset(&st->tick[C_SSE]);
     sn_buf_reset(&st->tick[C_WS]);
-    n = sn_incidents_feed(inc, &st->seq, DOCS_PER_TICK, collect, st);
+    after = st->seq;
+    sn_incidents_feed(inc, &st->seq, DOCS_PER_TICK, collect, st);
     if (st->tick_full && st->n_tick > 0)
         st->seq = st->seqs[st->n_tick - 1];
-    if (n > 0)
-        fan_out(st);
+    if (st->n_tick > 0)
+        keep_tick(st, after);
+    for (c = st->clients; c != NULL; c = next) {
+        next = c->next;
+        if (is_tick)
+            tick_client(c);
+        else
+            serve(c);
+    }
     if (sn_clock_mono_ns() - st->last_keepalive > KEEPALIVE_NS) {
-        struct client *c = st->clients, *next;
         st->last_keepalive = sn_clock_mono_ns();
-        for (; c != NULL; c = next) {
+        for (c = st->clients; c != NULL; c = next) {
             next = c->next;
             if (c->closing)
                 continue;
@@ -579,6 +633,13 @@ sn_stream_poll(struct sn_http *h)
                 ws_control(c, SN_WS_PING, "", 0);
         }
     }
+}
+
+void
+sn_stream_poll(struct sn_http *h)
+{
+    if (h->stream != NULL)
+        poll_feed(h->stream, false);
 }
 
 /* A feed outlives the request that opened it: when the tokens file
@@ -621,18 +682,23 @@ check_tokens(struct sn_http *h)
 static void
 on_timer(evutil_socket_t fd, short what, void *arg)
 {
+    struct sn_http *h = arg;
+
     (void)fd;
     (void)what;
-    check_tokens(arg);
-    sn_stream_poll(arg);
+    check_tokens(h);
+    if (h->stream != NULL)
+        poll_feed(h->stream, true);
 }
 
-/* Catch c up from its resume point to the broadcast position through the
- * store; a hole in what the store still has is announced as a gap. */
+/* Catch c up from its resume point through the store, one batch
+ * (TICK_BYTES_MAX) at most; the rest comes from the ring like any
+ * client's that is behind. A hole in what the store still has is
+ * announced as a gap. */
 struct catchup {
     struct client *c;
     int64_t from;
-    bool first, gone;
+    bool first, gone, full;
 };
 
 static void
@@ -641,8 +707,12 @@ catchup_one(void *arg, const struct sn_doc *doc)
     struct catchup *cu = arg;
     struct sn_stream *st = cu->c->st;
 
-    if (cu->gone)
+    if (cu->gone || cu->full)
         return;
+    if (pending(cu->c) >= TICK_BYTES_MAX) {
+        cu->full = true;
+        return;
+    }
     if (cu->first && doc->seq > cu->from + 1) {
         char j[96];
         snprintf(j, sizeof(j), "{\"after\":%lld,\"next\":%lld}",
@@ -675,16 +745,16 @@ start_client(struct client *c, int64_t resume)
     }
     c->seq = st->seq > 0 ? st->seq : 0;
     if (inc != NULL && resume >= 0 && resume < c->seq) {
-        struct catchup cu = { c, resume, true, false };
+        struct catchup cu = { c, resume, true, false, false };
         int64_t pos = resume > 0 ? resume : -1;
         long n;
         c->seq = resume;
         do
             n = sn_incidents_feed(inc, &pos, 256, catchup_one, &cu);
-        while (n > 0 && !cu.gone && pos < st->seq);
+        while (n > 0 && !cu.gone && !cu.full && pos < st->seq);
         if (cu.gone)
             return false;
-        if (c->seq < st->seq && st->seq > 0) {
+        if (!cu.full && c->seq < st->seq && st->seq > 0) {
             /* The store no longer has what the client missed. */
             snprintf(j, sizeof(j), "{\"after\":%lld,\"next\":null}",
                      (long long)resume);
@@ -863,7 +933,7 @@ sn_stream_ws(struct sn_req *rq)
                         "Sec-WebSocket-Accept: %s\r\n"
                         "X-Correlation-ID: %s\r\n\r\n",
                         accept, rq->cid);
-    bufferevent_setcb(c->bev, ws_read, NULL, ws_event, c);
+    bufferevent_setcb(c->bev, ws_read, ws_drained, ws_event, c);
     bufferevent_set_timeouts(c->bev, NULL, NULL);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     link_client(st, c);
@@ -884,10 +954,12 @@ sn_stream_new(struct sn_http *h)
     st->h = h;
     st->tmp = evbuffer_new();
     st->timer = event_new(h->base, -1, EV_PERSIST, on_timer, h);
+    st->ring = sn_stream_ring_new(h->conf.feed_history);
     sn_buf_init(&st->msg, 64u << 20);
     sn_buf_init(&st->tick[C_SSE], 256u << 20);
     sn_buf_init(&st->tick[C_WS], 256u << 20);
-    if (st->tmp == NULL || st->timer == NULL || evtimer_add(st->timer, &tv)) {
+    if (st->tmp == NULL || st->timer == NULL || st->ring == NULL ||
+        evtimer_add(st->timer, &tv)) {
         sn_stream_free(st);
         return NULL;
     }
@@ -911,6 +983,13 @@ sn_stream_new(struct sn_http *h)
         m, "sentineld_http_stream_control_overflow_total", NULL,
         "WebSocket clients cut off for queueing control frames (pongs) "
         "past the per-client buffer without reading");
+    st->c_deferred = sn_metrics_counter(
+        m, "sentineld_http_stream_deferred_total", NULL,
+        "ticks at which a live feed client had changes waiting but was "
+        "still writing its previous batch (it catches up from the ring)");
+    st->c_ring_bytes = sn_metrics_gauge(
+        m, "sentineld_http_stream_ring_bytes", NULL,
+        "bytes of recent live feed changes kept for clients that are behind");
     return st;
 }
 
@@ -933,6 +1012,7 @@ sn_stream_free(struct sn_stream *st)
         event_free(st->timer);
     if (st->tmp)
         evbuffer_free(st->tmp);
+    sn_stream_ring_free(st->ring);
     sn_buf_fini(&st->msg);
     sn_buf_fini(&st->tick[C_SSE]);
     sn_buf_fini(&st->tick[C_WS]);

@@ -1,12 +1,15 @@
 /*
  * The live feed: incident changes pushed to Server-Sent Events and
  * WebSocket clients. One timer on the control thread polls the store's
- * feed (incidents.h) and fans each change out to every client; each
- * client has a bounded output buffer, and a client that lets it fill is
- * told (SSE event "dropped", WebSocket close code 4001) and dropped, so a
- * slow reader never holds memory or the pipeline. Clients resume with
- * Last-Event-ID (the feed's seq); a resume that cannot be served in full
- * is announced as a "gap" so no loss goes unnoticed. docs/api.md.
+ * feed (incidents.h) into a ring of recent changes (stream_ring.h);
+ * each client takes its next batch from there once its previous one is
+ * written out, so a burst never piles up in its buffer. A client further
+ * behind than the ring is told of a "gap" (and reloads); one that writes
+ * nothing out for SN_STREAM_STALL_MS is told (SSE event "dropped",
+ * WebSocket close code 4001) and dropped, so a slow reader never holds
+ * memory or the pipeline. Clients resume with Last-Event-ID (the feed's
+ * seq); a resume that cannot be served in full is announced as a "gap"
+ * so no loss goes unnoticed. docs/api.md.
  */
 #ifndef SN_HTTP_STREAM_H
 #define SN_HTTP_STREAM_H

@@ -51,12 +51,14 @@ enum sn_status sn_incidents_list_json(struct sn_incidents *inc,
                                       const struct sn_incident_query *q,
                                       struct sn_buf *out, struct sn_error *err);
 
-/* The overview's aggregates (GET /api/v1/incidents/summary), by SQL over
- * the whole store, so it costs the same with 10 or 10,000 incidents
- * in the browser: {"by_severity":[{severity,status,n}...], "opened":
- * {since, bucket_ns, buckets:[[index, n]...]} (the 24 h before now, by
- * hour of created_at), "top_rules":[{rule_id,title,n}...] and
- * "top_sources":[{group_key,n}...] (open and acknowledged, 10 each). */
+/* The overview's aggregates (GET /api/v1/incidents/summary), from the
+ * counters the store's triggers keep (store.c, migrations 5 and 6), so it
+ * costs the same with 10 or 10,000 incidents in the browser:
+ * {"by_severity":[{severity,status,n}...], "opened": {since, bucket_ns,
+ * buckets:[[index, n]...]} (the 24 clock hours up to now's, by hour of
+ * created_at; since is the first one's start), "top_rules":
+ * [{rule_id,title,n}...] and "top_sources":[{group_key,n}...] (open and
+ * acknowledged, 10 each). */
 enum sn_status sn_incidents_summary_json(struct sn_incidents *inc, int64_t now,
                                          struct sn_buf *out,
                                          struct sn_error *err);

@@ -21,6 +21,33 @@
 #include "core/statefile.h"
 #include "incident/audit.h"
 
+/* The overview's counters (migrations 6 and 7): what an incident row
+ * adds to them, and what it takes away (OLD, in a delete or update
+ * trigger). Counters that reach 0 stay (severity, status, hour, rule: a
+ * few rows) except a group key's, which go (one per source address). */
+#define SUMMARY_HOUR_NS "3600000000000"
+#define SUMMARY_ACTIVE(p) p "status IN ('open', 'acknowledged')"
+#define SUMMARY_ADD \
+    " INSERT INTO summary_sev VALUES (NEW.severity, NEW.status, 1)" \
+    " ON CONFLICT (severity, status) DO UPDATE SET n = n + 1;" \
+    " INSERT INTO summary_hour VALUES (NEW.created_at / " SUMMARY_HOUR_NS \
+    ", 1) ON CONFLICT (hour) DO UPDATE SET n = n + 1;" \
+    " INSERT INTO summary_rule SELECT NEW.rule_id, 1 WHERE " \
+    SUMMARY_ACTIVE("NEW.") " ON CONFLICT (rule_id) DO UPDATE SET n = n + 1;" \
+    " INSERT INTO summary_key SELECT NEW.group_key, 1 WHERE " \
+    SUMMARY_ACTIVE("NEW.") " AND NEW.group_key <> '{}'" \
+    " ON CONFLICT (group_key) DO UPDATE SET n = n + 1;"
+#define SUMMARY_REMOVE \
+    " UPDATE summary_sev SET n = n - 1 WHERE severity = OLD.severity" \
+    " AND status = OLD.status;" \
+    " UPDATE summary_hour SET n = n - 1" \
+    " WHERE hour = OLD.created_at / " SUMMARY_HOUR_NS ";" \
+    " UPDATE summary_rule SET n = n - 1 WHERE rule_id = OLD.rule_id" \
+    " AND " SUMMARY_ACTIVE("OLD.") ";" \
+    " UPDATE summary_key SET n = n - 1 WHERE group_key = OLD.group_key" \
+    " AND " SUMMARY_ACTIVE("OLD.") ";" \
+    " DELETE FROM summary_key WHERE group_key = OLD.group_key AND n <= 0;"
+
 /* Numbered migrations: append only. Migration N brings the schema from
  * version N-1 to N. */
 static const char *const migrations[] = {
@@ -112,6 +139,54 @@ static const char *const migrations[] = {
     "CREATE TABLE escalations (incident_id TEXT PRIMARY KEY,"
     " next_step INTEGER NOT NULL, due INTEGER) WITHOUT ROWID;"
     "CREATE INDEX escalations_due ON escalations(due) WHERE due IS NOT NULL;",
+    /* 6: the overview's counters, kept by triggers (7) in the transaction
+     * that changes an incident, so the summary reads a few rows instead
+     * of counting 10,000 (and every writer keeps them: the manager, the
+     * API's actions, retention, `sentineld incidents`). Active: open or
+     * acknowledged; summary_hour is by the hour of created_at. A fresh
+     * incident that reuses a stored id deletes the row first (Q_UNPUT):
+     * REPLACE would delete it without the delete trigger. Then every
+     * counter is filled from the rows there are. */
+    "CREATE TABLE summary_sev (severity INTEGER NOT NULL,"
+    " status TEXT NOT NULL, n INTEGER NOT NULL,"
+    " PRIMARY KEY (severity, status)) WITHOUT ROWID;"
+    "CREATE TABLE summary_hour (hour INTEGER PRIMARY KEY,"
+    " n INTEGER NOT NULL);"
+    "CREATE TABLE summary_rule (rule_id TEXT PRIMARY KEY,"
+    " n INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX summary_rule_n ON summary_rule(n DESC, rule_id);"
+    "CREATE TABLE summary_key (group_key TEXT PRIMARY KEY,"
+    " n INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX summary_key_n ON summary_key(n DESC, group_key);"
+    /* Migration 4's covering indexes served only the summary; each
+     * incident update rewrote their entries (severity and status are
+     * SET every time), more than the triggers now cost. incidents_created
+     * stays: reports read it, and nothing updates created_at. */
+    "DROP INDEX incidents_sev_status;"
+    "DROP INDEX incidents_rule_status;"
+    "DROP INDEX incidents_key_status;"
+    "INSERT INTO summary_sev SELECT severity, status, count(*)"
+    " FROM incidents GROUP BY 1, 2;"
+    "INSERT INTO summary_hour SELECT created_at / " SUMMARY_HOUR_NS ","
+    " count(*) FROM incidents GROUP BY 1;"
+    "INSERT INTO summary_rule SELECT rule_id, count(*) FROM incidents"
+    " WHERE " SUMMARY_ACTIVE("") " GROUP BY 1;"
+    "INSERT INTO summary_key SELECT group_key, count(*) FROM incidents"
+    " WHERE " SUMMARY_ACTIVE("") " AND group_key <> '{}' GROUP BY 1;",
+    /* 7: the triggers that keep migration 6's counters (one migration
+     * would be a string longer than C11 promises to compile; both run in
+     * the transaction that opens the store, so no change falls between
+     * the fill and the triggers). */
+    "CREATE TRIGGER summary_insert AFTER INSERT ON incidents BEGIN"
+    SUMMARY_ADD " END;"
+    "CREATE TRIGGER summary_delete AFTER DELETE ON incidents BEGIN"
+    SUMMARY_REMOVE " END;"
+    "CREATE TRIGGER summary_update AFTER UPDATE OF severity, status,"
+    " rule_id, group_key, created_at ON incidents WHEN"
+    " OLD.severity IS NOT NEW.severity OR OLD.status IS NOT NEW.status"
+    " OR OLD.rule_id IS NOT NEW.rule_id OR OLD.group_key IS NOT"
+    " NEW.group_key OR OLD.created_at IS NOT NEW.created_at BEGIN"
+    SUMMARY_REMOVE SUMMARY_ADD " END;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -122,6 +197,7 @@ enum stmt_id {
     Q_GET,
     Q_GET_EVIDENCE,
     Q_LAST_RESOLVED,
+    Q_UNPUT,
     Q_PUT,
     Q_UPDATE,
     Q_PUT_EVIDENCE,
@@ -154,9 +230,14 @@ static const char *const sql[Q_COUNT_] = {
     [Q_LAST_RESOLVED] = "SELECT id FROM incidents WHERE rule_id = ?1 AND"
                         " group_key = ?2 AND status = 'resolved'"
                         " ORDER BY created_at DESC LIMIT 1",
-    /* REPLACE: a fresh incident may reuse the id of a released row (a
-     * deterministic id, the same records read again); it starts live. */
-    [Q_PUT] = "INSERT OR REPLACE INTO incidents (" INC_COLS ", part_input,"
+    /* A fresh incident may reuse the id of a released row (a
+     * deterministic id, the same records read again); it starts live:
+     * when Q_PUT meets that id, Q_UNPUT deletes the row, through the
+     * summary's delete trigger (REPLACE would skip it; a BEFORE INSERT
+     * trigger doing the same made every insert six times dearer), and
+     * Q_PUT runs again. */
+    [Q_UNPUT] = "DELETE FROM incidents WHERE id = ?1",
+    [Q_PUT] = "INSERT INTO incidents (" INC_COLS ", part_input,"
               " part_topic, part_partition) VALUES (?1,"
               " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
               " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
@@ -806,8 +887,9 @@ step_done(sqlite3_stmt *q)
 enum sn_status
 sn_store_put(struct sn_store *s, const struct sn_incident *inc)
 {
-    sqlite3_stmt *q =
-        stmt(s, inc->fresh || inc->version <= 1 ? Q_PUT : Q_UPDATE);
+    bool insert = inc->fresh || inc->version <= 1;
+    sqlite3_stmt *q = stmt(s, insert ? Q_PUT : Q_UPDATE);
+    int r;
 
     if (q == NULL)
         return SN_EIO;
@@ -838,7 +920,21 @@ sn_store_put(struct sn_store *s, const struct sn_incident *inc)
     bind_str(q, 25, inc->part_input ? inc->part_topic : NULL);
     if (inc->part_input != NULL)
         sqlite3_bind_int(q, 26, inc->part_partition);
-    if (step_done(q) != SN_OK)
+    r = sqlite3_step(q);
+    sqlite3_reset(q);
+    if (r == SQLITE_CONSTRAINT && insert) {
+        /* The id of a stored row, reused: it goes first (Q_UNPUT), and
+         * the insert, its bindings kept, runs again. */
+        sqlite3_stmt *d = stmt(s, Q_UNPUT);
+        if (d == NULL)
+            return SN_EIO;
+        bind_str(d, 1, inc->id);
+        if (step_done(d) != SN_OK)
+            return SN_EIO;
+        r = sqlite3_step(q);
+        sqlite3_reset(q);
+    }
+    if (r != SQLITE_DONE)
         return SN_EIO;
     q = stmt(s, Q_PUT_EVIDENCE);
     if (q == NULL)

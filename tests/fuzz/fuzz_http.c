@@ -104,6 +104,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     conf.header_timeout_ms = 10000;
     conf.body_timeout_ms = 10000;
     conf.feed_clients_per_token = 1000;
+    conf.feed_history = 1u << 20;
     memset(&env, 0, sizeof(env));
     env.metrics = sn_metrics_new();
     env.pl = &no_pipeline;

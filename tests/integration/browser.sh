@@ -24,7 +24,7 @@ sp=$(free_port)
 mkdir -p "$TMP/state"
 cat >"$TMP/c.yaml" <<EOC
 daemon: { state_dir: $TMP/state, shutdown_timeout: 5s }
-http: { listen: "127.0.0.1:$hp", web_root: "$SRCDIR/web" }
+http: { listen: "127.0.0.1:$hp", web_root: "$SRCDIR/web", feed_history: 1MiB }
 inputs:
   - { name: syslog, plugin: in_syslog, listen: ["tcp://127.0.0.1:$sp"] }
 detectors:

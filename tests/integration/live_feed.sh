@@ -2,10 +2,12 @@
 # The live feed against the real daemon: SSE and WebSocket clients see
 # incident changes as they are committed, resume with Last-Event-ID
 # without a gap, answer pings, refuse foreign origins and non-upgrades,
-# and a client that stops reading is dropped (told, counted) while a
-# reading client keeps everything.
+# a client that stops reading is dropped (told, counted) while a
+# reading client keeps everything, and a client that falls further behind
+# in a burst than the feed keeps (http.feed_history) is told of a gap
+# (skipped, reload) and goes on from there, not dropped.
 . "$SRCDIR/tests/integration/lib.sh"
-tap_plan 13
+tap_plan 17
 
 SEED="$BUILDDIR/tests/tools/seed_incident"
 WS="python3 $SRCDIR/tests/integration/ws_client.py"
@@ -13,7 +15,7 @@ hp=$(free_port)
 mkdir -p "$TMP/state"
 cat >"$TMP/c.yaml" <<EOC
 daemon: { state_dir: $TMP/state, shutdown_timeout: 5s }
-http: { listen: "127.0.0.1:$hp", web_root: "$SRCDIR/web" }
+http: { listen: "127.0.0.1:$hp", web_root: "$SRCDIR/web", feed_history: 2MiB }
 inputs:
   - { name: api, plugin: in_http }
 outputs:
@@ -63,6 +65,14 @@ $WS "$hp" "$V" --read-after "$TMP/go" >"$TMP/slow" &
 SLOW=$!
 PIDS="$PIDS $SLOW"
 wait_for 5 grep -q accept-ok "$TMP/slow"
+# And one on a slow link (50 KB/s and a small receive window, so it
+# always takes something and is never stalled): the burst (3.5 MB per
+# transport) goes far past the 2 MiB the feed keeps before it has read a
+# tenth of it.
+$WS "$hp" "$V" --slow 50000 >"$TMP/behind" &
+BEHIND=$!
+PIDS="$PIDS $BEHIND"
+wait_for 5 grep -q accept-ok "$TMP/behind"
 "$SEED" "$DB" bulk 1 "bulk" 192.0.2.1 6000
 dropped() {
     curl -s "$U/metrics" | grep -q '^sentineld_http_stream_dropped_total [1-9]'
@@ -79,6 +89,23 @@ check "the slow client is told: close code 4001" grep -q '^close 4001 slow clien
 wait_for 10 grep -q '^id: 6003$' "$TMP/sse1"
 check "the reading client got all 6003 changes in order, not dropped" \
     sh -c "[ \$(grep -c '^id: ' '$TMP/sse1') = 6003 ] && ! grep -q 'event: dropped' '$TMP/sse1'"
+wait_for 60 grep -q '"event":"gap"' "$TMP/behind"
+diag "behind: $(grep -c '^{"seq"' "$TMP/behind") changes, then $(grep '"gap"' "$TMP/behind" | head -1)"
+check "a client further behind than feed_history is told of a gap: skipped, reload" \
+    grep -Eq '^\{"event":"gap","data":\{"after":[0-9]+,"next":[0-9]+,"skipped":[1-9][0-9]*,"reload":true\}\}$' "$TMP/behind"
+check "the gap is counted" \
+    sh -c "curl -s '$U/metrics' | grep -q '^sentineld_http_stream_gaps_total [1-9]'"
+# One more change: it reaches the slow client after what it holds.
+"$SEED" "$DB" after 1 "after the burst" 192.0.2.9 >/dev/null
+wait_for 60 grep -q '^{"seq":6004,' "$TMP/behind"
+check "it goes on from the gap's next position, in order" \
+    awk '/"event":"gap"/ { split($0, a, /"next":/); n = a[2] + 0; g = 1; next }
+         /^\{"seq":/ && g { split($0, a, /[:,]/); s = a[2] + 0
+                            if (s != (g == 1 ? n : last + 1)) bad = 1
+                            g = 2; last = s }
+         END { exit bad || g != 2 }' "$TMP/behind"
+check "and it is not dropped" sh -c "! grep -q '^close' '$TMP/behind'"
+kill "$BEHIND"
 kill "$S1"
 stop_daemon
 tap_done

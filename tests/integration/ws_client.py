@@ -8,6 +8,8 @@ Prints the handshake status line, then one line per text frame received
 --no-read: connect, then stop reading for SECONDS (a slow client).
 --read-after FILE: connect, then read nothing until FILE exists (at most
 30 s): a slow client for exactly as long as the test wants.
+--slow BPS: a slow link: a 16 KiB receive buffer and at most BPS bytes a
+second read, until killed (no silence limit).
 """
 import base64, hashlib, os, socket, struct, sys, time
 
@@ -23,13 +25,18 @@ def frame(opcode, payload=b""):
     return hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
+RATE = 0  # --slow: bytes per second read at most
+
+
 def read_exact(s, n):
     b = b""
     while len(b) < n:
-        c = s.recv(n - len(b))
+        c = s.recv(min(n - len(b), 4096) if RATE else n - len(b))
         if not c:
             raise EOFError
         b += c
+        if RATE:
+            time.sleep(len(c) / RATE)
     return b
 
 
@@ -41,7 +48,14 @@ def main():
     origin = a[a.index("--origin") + 1] if "--origin" in a else None
     noread = float(a[a.index("--no-read") + 1]) if "--no-read" in a else 0
     gofile = a[a.index("--read-after") + 1] if "--read-after" in a else None
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    global RATE
+    RATE = float(a[a.index("--slow") + 1]) if "--slow" in a else 0
+    s = socket.socket()
+    if RATE:
+        # Before connecting, so the window the peer sees stays small.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    s.settimeout(5)
+    s.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
     q = "?access_token=" + token + ("&last_event_id=" + last if last else "")
     req = ("GET /api/v1/ws%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
@@ -74,7 +88,7 @@ def main():
     if "--ping" in a:
         s.sendall(frame(0x9, b"hi"))
     got = 0
-    s.settimeout(5)
+    s.settimeout(None if RATE else 5)
     try:
         while got < count:
             h = read_exact(s, 2)
