@@ -60,6 +60,13 @@ static const struct sn_option dr_options[] = {
       offsetof(struct dr_conf, hop_linger_ms),
       "how long the repartition producer waits to fill a request", 0,
       1000, NULL, false },
+    { "repartition_ack", SN_OPT_ENUM, "batch",
+      offsetof(struct dr_conf, hop_ack),
+      "when the hop's matches must be acknowledged: before their batch is "
+      "released (batch: safe with any input), or before a partition "
+      "checkpoint is written (checkpoint: faster; only with in_kafka "
+      "checkpoints on every input feeding this detector)",
+      0, 0, "batch|checkpoint", false },
     { "topic_key", SN_OPT_LIST, NULL, offsetof(struct dr_conf, topic_key),
       "fields the events topic is keyed by: correlations grouped by all of "
       "them (or finer) skip the repartition hop",

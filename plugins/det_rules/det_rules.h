@@ -33,6 +33,7 @@ struct dr_conf {
     const char *hop_topic, *hop_brokers, *hop_input;
     struct sn_strlist topic_key;
     int64_t hop_linger_ms;
+    int hop_ack; /* index into "batch|checkpoint" */
 };
 
 /* One matched event of a batch waiting for its shard: everything the
@@ -297,6 +298,10 @@ bool dr_hop_marks_read(struct dr_state *s, const struct sn_partition *p,
                        const void **data, size_t *len, char *err,
                        size_t err_len);
 void dr_hop_marks_drop(struct dr_state *s, const struct sn_partition *p);
+/* repartition_ack checkpoint: before any partition's checkpoint row is
+ * written, every match produced so far must be acknowledged. false (why
+ * logged) when they are not within a few seconds: the row waits. */
+bool dr_hop_flush(struct dr_state *s);
 
 /* det_rules_hop_kafka.c (det_rules_hop_none.c without librdkafka): the
  * producer of the repartition topic. */
@@ -309,7 +314,10 @@ enum sn_status dr_hop_producer_new(struct dr_state *s,
  * some failed (after librdkafka's retries) or the wait was cut short. */
 bool dr_hop_producer_send(struct dr_hop_producer *p,
                           const struct dr_hop_rec *recs, size_t n,
-                          const char *base);
+                          const char *base, bool wait);
+/* Wait up to timeout_ms until every message produced without waiting is
+ * acknowledged; false when some are not (yet). */
+bool dr_hop_producer_flush(struct dr_hop_producer *p, int timeout_ms);
 void dr_hop_producer_stop(struct dr_hop_producer *p);
 void dr_hop_producer_free(struct dr_hop_producer *p);
 

@@ -326,8 +326,9 @@ dr_hop_send(struct dr_state *s, struct dr_tls *t)
 
     if (t->n_hop == 0)
         return true;
+    /* checkpoint: the partition checkpoint flushes (dr_hop_flush). */
     ok = dr_hop_producer_send(s->hop->prod, t->hop_recs, t->n_hop,
-                              t->hop.data);
+                              t->hop.data, s->c->hop_ack == 0);
     if (ok)
         s->host->counter_add(s->hop->c_produced, t->n_hop);
     else
@@ -336,6 +337,25 @@ dr_hop_send(struct dr_state *s, struct dr_tls *t)
     t->hop_last = NULL;
     sn_buf_reset(&t->hop);
     return ok;
+}
+
+/* How long a checkpoint waits for the matches' acknowledgements before
+ * it is put off (the partition's row waits; the matches stay queued). */
+#define HOP_FLUSH_MS 5000
+
+bool
+dr_hop_flush(struct dr_state *s)
+{
+    if (s->hop == NULL || s->c->hop_ack == 0)
+        return true;
+    if (dr_hop_producer_flush(s->hop->prod, HOP_FLUSH_MS))
+        return true;
+    s->host->counter_add(s->hop->c_errors, 1);
+    s->host->log(s->inst, SN_LOG_WARN,
+                 "repartition topic: matches not acknowledged within %d ms; "
+                 "the partition checkpoint waits",
+                 HOP_FLUSH_MS);
+    return false;
 }
 
 /* ---- stage 2 ------------------------------------------------------------ */

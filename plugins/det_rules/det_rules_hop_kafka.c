@@ -15,8 +15,9 @@
 
 #include "../common/kafka_conf.h"
 
-/* How long librdkafka retries one message before reporting it failed;
- * also bounds a worker's wait while the cluster is unreachable. */
+/* repartition_ack batch: how long librdkafka retries one message before
+ * reporting it failed, which bounds a worker's wait while the cluster is
+ * unreachable. checkpoint: forever (0); the checkpoint waits instead. */
 #define HOP_MSG_TIMEOUT_MS "30000"
 
 struct dr_hop_producer {
@@ -28,6 +29,7 @@ struct dr_hop_producer {
     atomic_bool stop;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    atomic_uint_fast64_t failed; /* messages sent without waiting that failed */
 };
 
 /* One worker's wait: messages without a report, and whether one failed.
@@ -44,12 +46,17 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     struct pending *w = m->_private;
 
     (void)rk;
-    pthread_mutex_lock(&p->mu);
-    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
-        w->failed = true;
-    w->outstanding--;
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    if (w == NULL) {
+        if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            atomic_fetch_add(&p->failed, 1);
+    } else {
+        pthread_mutex_lock(&p->mu);
+        if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            w->failed = true;
+        w->outstanding--;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
         p->ctx.host->log(p->ctx.inst, SN_LOG_ERROR,
                          "repartition topic: a match was not delivered: %s",
@@ -76,7 +83,7 @@ dr_hop_producer_new(struct dr_state *s, struct dr_hop_producer **out,
         "enable.idempotence", "true",
         "acks", "all",
         "linger.ms", linger,
-        "message.timeout.ms", HOP_MSG_TIMEOUT_MS,
+        "message.timeout.ms", s->c->hop_ack == 0 ? HOP_MSG_TIMEOUT_MS : "0",
         NULL,
     };
     rd_kafka_conf_t *conf;
@@ -118,7 +125,7 @@ dr_hop_producer_new(struct dr_state *s, struct dr_hop_producer **out,
 
 bool
 dr_hop_producer_send(struct dr_hop_producer *p, const struct dr_hop_rec *recs,
-                     size_t n, const char *base)
+                     size_t n, const char *base, bool wait)
 {
     struct pending w = { 0, false };
     bool ok = true;
@@ -130,16 +137,18 @@ dr_hop_producer_send(struct dr_hop_producer *p, const struct dr_hop_rec *recs,
          * (a hash of the key) sends one key to one partition. */
         snprintf(key, sizeof(key), "%016llx",
                  (unsigned long long)recs[i].hash);
-        pthread_mutex_lock(&p->mu);
-        w.outstanding++;
-        pthread_mutex_unlock(&p->mu);
+        if (wait) {
+            pthread_mutex_lock(&p->mu);
+            w.outstanding++;
+            pthread_mutex_unlock(&p->mu);
+        }
         for (;;) {
             rd_kafka_resp_err_t e;
 
             if (rd_kafka_produce(p->topic, RD_KAFKA_PARTITION_UA,
                                  RD_KAFKA_MSG_F_COPY,
                                  (void *)(base + recs[i].off), recs[i].len,
-                                 key, 16, &w) == 0)
+                                 key, 16, wait ? &w : NULL) == 0)
                 break;
             e = rd_kafka_last_error();
             if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
@@ -151,10 +160,11 @@ dr_hop_producer_send(struct dr_hop_producer *p, const struct dr_hop_rec *recs,
             p->ctx.host->log(p->ctx.inst, SN_LOG_ERROR,
                              "repartition topic: cannot produce: %s",
                              rd_kafka_err2str(e));
-            pthread_mutex_lock(&p->mu);
-            w.outstanding--;
-            w.failed = true;
-            pthread_mutex_unlock(&p->mu);
+            if (wait) {
+                pthread_mutex_lock(&p->mu);
+                w.outstanding--;
+                pthread_mutex_unlock(&p->mu);
+            }
             ok = false;
             break;
         }
@@ -167,6 +177,18 @@ dr_hop_producer_send(struct dr_hop_producer *p, const struct dr_hop_rec *recs,
     ok = ok && !w.failed;
     pthread_mutex_unlock(&p->mu);
     return ok;
+}
+
+bool
+dr_hop_producer_flush(struct dr_hop_producer *p, int timeout_ms)
+{
+    /* rd_kafka_flush serves the delivery reports itself (as the poll
+     * thread does): both may run. */
+    if (rd_kafka_flush(p->rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return false;
+    if (atomic_exchange(&p->failed, 0) > 0)
+        return false; /* reported, but lost: the checkpoint must not cover them */
+    return true;
 }
 
 void

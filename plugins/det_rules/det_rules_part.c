@@ -64,6 +64,10 @@ dr_partition_checkpoint(void *state, const struct sn_partition *p,
     /* out is the host's buffer: written only through host->buf_append
      * (its layout is the daemon's, not this plugin's copy of core/buf.c),
      * so the blob is built in a buffer of our own first. */
+    /* The row about to be written covers records whose matches went to
+     * the repartition topic: they must be there first (at-least-once). */
+    if (!dr_hop_flush(s))
+        return SN_AGAIN;
     sn_buf_init(&own, PART_MAX);
     /* A repartition partition's blob starts with its replay marks
      * (det_rules_hop.c): the keys and the marks cover the same records. */
