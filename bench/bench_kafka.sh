@@ -231,7 +231,7 @@ run_group() {
         hop_in="" hop_det=""
         if [ "${3:-}" = hop ]; then
             hop_in="  - { name: repartition, plugin: in_kafka, brokers: \"$bs\", topics: [hop.repartition], group: $1.repartition, parser: raw${IN_KAFKA_EXTRA:+, $IN_KAFKA_EXTRA} }"
-            hop_det=", topic_key: [hostname], repartition_topic: hop.repartition, repartition_brokers: \"$bs\", repartition_input: repartition, repartition_ack: ${HOP_ACK:-batch}"
+            hop_det=", topic_key: [hostname], repartition_topic: hop.repartition, repartition_brokers: \"$bs\", repartition_input: repartition, repartition_ack: ${HOP_ACK:-batch}${HOP_LINGER:+, repartition_linger: $HOP_LINGER}"
         fi
         cat >"$tmp/$1-$i.yaml" <<EOC
 daemon: { workers: $workers, state_dir: $tmp/$1-$i }

@@ -123,6 +123,13 @@ struct dr_tls {
     /* The condition trace a hopped match carried (stage 2), rendered into
      * its signals instead of evaluating the batch's event. */
     struct sn_str hop_trace;
+    /* Stage 2's last lookups (a batch's matches are mostly of a few rules
+     * and one source topic). */
+    const struct sn_corr_spec *hop_spec_last;
+    const struct sn_rule *hop_rule_last;
+    int32_t hop_wm_rp;
+    uint32_t hop_wm_src;
+    char hop_wm_topic[128];
 };
 
 struct dr_state;

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rules/correlate_int.h"
+
 #define HOP_MAGIC      "SNH1"
 #define HOP_MARKS      "SNDRHWM1"
 #define HOP_MARKS_MAX  65536 /* marks per repartition partition, at most */
@@ -41,6 +43,10 @@ struct dr_hop {
     pthread_mutex_t mu; /* the marks */
     struct hop_mark *marks;
     size_t n_marks, cap_marks;
+    /* Hash index over marks (index + 1; 0: empty), at most half full:
+     * a stage 2 may count thousands of (repartition, source) pairs. */
+    uint32_t *idx;
+    size_t idx_cap;
     struct sn_counter *c_produced, *c_consumed, *c_replays, *c_errors,
         *c_bad;
 };
@@ -215,24 +221,15 @@ get_value(struct rd *r, struct sn_value *v)
 /* ---- stage 1 ------------------------------------------------------------ */
 
 /* The value the engine would read for name: an extracted field, else the
- * event's (as sn_corr_get_field). */
+ * event's. */
 static bool
 value_of(const struct dr_state *s, const struct sn_corr_input *in,
          const char *name, struct sn_value *v)
 {
-    size_t len = strlen(name);
-    int id;
+    int id = sn_field_table_find(&s->rs->fields, name);
 
-    for (size_t i = 0; i < in->n_fields; i++)
-        if (in->fields[i].name_len == len &&
-            memcmp(in->fields[i].name, name, len) == 0) {
-            *v = in->fields[i].v;
-            return true;
-        }
-    if (in->ev == NULL)
-        return false;
-    id = sn_field_table_find(&s->rs->fields, name);
-    return in->ev->get(in->ev->ctx, id < 0 ? INT32_MAX : id, name, len, v);
+    return sn_corr_get_field(in, name, strlen(name), id < 0 ? INT32_MAX : id,
+                             v);
 }
 
 bool
@@ -380,6 +377,50 @@ dr_hop_is_hop_part(const struct dr_state *s, const struct sn_partition *p)
            strcmp(p->input, s->c->hop_input) == 0;
 }
 
+static size_t
+mark_slot(int32_t rp, struct sn_str topic, int32_t part, size_t cap)
+{
+    uint64_t x = 0xcbf29ce484222325ULL;
+
+    for (size_t i = 0; i < topic.len; i++)
+        x = (x ^ (unsigned char)topic.ptr[i]) * 0x100000001b3ULL;
+    x ^= ((uint64_t)(uint32_t)rp << 32) | (uint32_t)part;
+    x *= 0x9e3779b97f4a7c15ULL;
+    return (size_t)(x >> 20) & (cap - 1);
+}
+
+static void
+idx_put(struct dr_hop *h, size_t i)
+{
+    const struct hop_mark *m = &h->marks[i];
+    size_t j = mark_slot(m->rp, (struct sn_str){ m->topic, strlen(m->topic) },
+                         m->part, h->idx_cap);
+
+    while (h->idx[j] != 0)
+        j = (j + 1) & (h->idx_cap - 1);
+    h->idx[j] = (uint32_t)i + 1;
+}
+
+/* Rebuild the index for cap entries at least (false on ENOMEM). */
+static bool
+idx_build(struct dr_hop *h, size_t need)
+{
+    size_t cap = 64;
+    uint32_t *idx;
+
+    while (cap < 2 * need)
+        cap *= 2;
+    idx = calloc(cap, sizeof(*idx));
+    if (idx == NULL)
+        return false;
+    free(h->idx);
+    h->idx = idx;
+    h->idx_cap = cap;
+    for (size_t i = 0; i < h->n_marks; i++)
+        idx_put(h, i);
+    return true;
+}
+
 /* The mark of (rp, topic, part), created when missing (NULL: ENOMEM or
  * too many). Under hop->mu. */
 static struct hop_mark *
@@ -387,11 +428,15 @@ mark_get(struct dr_hop *h, int32_t rp, struct sn_str topic, int32_t part)
 {
     struct hop_mark *m;
 
-    for (size_t i = 0; i < h->n_marks; i++) {
-        m = &h->marks[i];
+    /* The index went with an ENOMEM: every mark must be findable. */
+    if (h->idx_cap == 0 && h->n_marks > 0 && !idx_build(h, h->n_marks + 1))
+        return NULL;
+    for (size_t j = h->idx_cap ? mark_slot(rp, topic, part, h->idx_cap) : 0;
+         h->idx_cap > 0 && h->idx[j] != 0; j = (j + 1) & (h->idx_cap - 1)) {
+        m = &h->marks[h->idx[j] - 1];
         if (m->rp == rp && m->part == part &&
-            strlen(m->topic) == topic.len &&
-            memcmp(m->topic, topic.ptr, topic.len) == 0)
+            strncmp(m->topic, topic.ptr, topic.len) == 0 &&
+            m->topic[topic.len] == '\0')
             return m;
     }
     if (h->n_marks == h->cap_marks) {
@@ -405,6 +450,8 @@ mark_get(struct dr_hop *h, int32_t rp, struct sn_str topic, int32_t part)
         h->marks = q;
         h->cap_marks = cap;
     }
+    if (2 * (h->n_marks + 1) > h->idx_cap && !idx_build(h, h->n_marks + 1))
+        return NULL;
     m = &h->marks[h->n_marks];
     m->topic = malloc(topic.len + 1);
     if (m->topic == NULL)
@@ -415,6 +462,7 @@ mark_get(struct dr_hop *h, int32_t rp, struct sn_str topic, int32_t part)
     m->part = part;
     m->off = -1;
     m->seq = 0;
+    idx_put(h, h->n_marks);
     h->n_marks++;
     return m;
 }
@@ -479,17 +527,24 @@ rule_of(const struct dr_state *s, struct sn_str id)
  * partition, go at their own pace). Interned as ("<input>#<rp>", source
  * topic), partition = the source partition. */
 static struct sn_corr_origin
-wm_origin(struct dr_state *s, int32_t rp, struct sn_str topic, int32_t part)
+wm_origin(struct dr_state *s, struct dr_tls *t, int32_t rp, struct sn_str topic,
+          int32_t part)
 {
     struct sn_corr_origin o = SN_CORR_ORIGIN_NONE;
-    char in[160], top[256];
+    char in[160];
 
-    if (rp < 0 || part < 0 || topic.len >= sizeof(top))
+    if (rp < 0 || part < 0 || topic.len >= sizeof(t->hop_wm_topic))
         return o;
-    snprintf(in, sizeof(in), "%s#%d", s->c->hop_input, (int)rp);
-    memcpy(top, topic.ptr, topic.len);
-    top[topic.len] = '\0';
-    o.src = sn_corr_source_id(s->sources, in, top);
+    if (t->hop_wm_src == 0 || t->hop_wm_rp != rp ||
+        strncmp(t->hop_wm_topic, topic.ptr, topic.len) != 0 ||
+        t->hop_wm_topic[topic.len] != '\0') {
+        snprintf(in, sizeof(in), "%s#%d", s->c->hop_input, (int)rp);
+        memcpy(t->hop_wm_topic, topic.ptr, topic.len);
+        t->hop_wm_topic[topic.len] = '\0';
+        t->hop_wm_rp = rp;
+        t->hop_wm_src = sn_corr_source_id(s->sources, in, t->hop_wm_topic);
+    }
+    o.src = t->hop_wm_src;
     o.part = o.src != 0 ? part : -1;
     return o;
 }
@@ -548,15 +603,20 @@ consume_one(struct dr_state *s, struct dr_tls *t, const struct sn_record *rec,
     trace = get_str(&r);
     if (!r.ok)
         return false;
-    {
+    spec = t->hop_spec_last;
+    if (spec == NULL || spec->rule->id_len != spec_id.len ||
+        memcmp(spec->rule->id, spec_id.ptr, spec_id.len) != 0) {
         char tmp[HOP_RULE_ID];
         if (spec_id.len >= sizeof(tmp))
             return false;
         memcpy(tmp, spec_id.ptr, spec_id.len);
         tmp[spec_id.len] = '\0';
-        spec = sn_corr_set_find(s->set, tmp);
+        spec = t->hop_spec_last = sn_corr_set_find(s->set, tmp);
     }
-    rule = rule_of(s, rule_id);
+    rule = t->hop_rule_last;
+    if (rule == NULL || rule->id_len != rule_id.len ||
+        memcmp(rule->id, rule_id.ptr, rule_id.len) != 0)
+        rule = t->hop_rule_last = rule_of(s, rule_id);
     if (spec == NULL || rule == NULL)
         return false; /* a rule this instance does not have (a reload) */
     s->host->counter_add(h->c_consumed, 1);
@@ -573,7 +633,7 @@ consume_one(struct dr_state *s, struct dr_tls *t, const struct sn_record *rec,
     in.summary_is_json = sum.len > 0;
     in.origin = dr_origin(s, t, rec);
     in.has_origin = true;
-    in.wm_origin = wm_origin(s, rec->source_part, topic, part);
+    in.wm_origin = wm_origin(s, t, rec->source_part, topic, part);
     in.has_wm_origin = true;
     if (in.time_ns > *newest)
         *newest = in.time_ns;
@@ -666,6 +726,11 @@ dr_hop_marks_drop(struct dr_state *s, const struct sn_partition *p)
             h->marks[j++] = h->marks[i];
     }
     h->n_marks = j;
+    if (h->idx_cap > 0 && !idx_build(h, h->n_marks)) {
+        free(h->idx); /* rebuilt at the next mark_get */
+        h->idx = NULL;
+        h->idx_cap = 0;
+    }
     pthread_mutex_unlock(&h->mu);
 }
 
@@ -809,6 +874,7 @@ dr_hop_fini(struct dr_state *s)
     for (size_t i = 0; i < h->n_marks; i++)
         free(h->marks[i].topic);
     free(h->marks);
+    free(h->idx);
     pthread_mutex_destroy(&h->mu);
     free(h);
     s->hop = NULL;

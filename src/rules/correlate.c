@@ -344,6 +344,7 @@ sn_corr_free(struct sn_corr *c)
     for (size_t i = 0; i < c->n_rules; i++) {
         free(c->rules[i].tab);
         free(c->rules[i].owm);
+        free(c->rules[i].owm_idx);
     }
     free(c->rules);
     free(c);

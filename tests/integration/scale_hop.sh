@@ -17,6 +17,7 @@
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/kafka_lib.sh"
 . "$SRCDIR/tests/integration/pglib.sh"
+. "$SRCDIR/tests/integration/attack_lib.sh"
 tap_plan 12
 
 ATTACKERS=20
@@ -137,38 +138,7 @@ for x in b c a; do
 done
 check "each instance stops cleanly (exit 0) in the rolling restart" test "$RC" -eq 0
 
-done_pg() { test "$(q "select count(*)||' '||coalesce(sum(hit_count),0) from incidents where $WHERE")" = "$ATTACKERS $((ATTACKERS * PER))"; }
-diag "attack sent at $(($(date +%s) - T0)) s"
-wait_for 40 done_pg
-diag "incidents complete in PostgreSQL at $(($(date +%s) - T0)) s"
-sleep 2
-q "select group_key->>'source.ip', count(*), sum(hit_count) from incidents where $WHERE group by 1 order by 1" >"$TMP/pg.txt"
-check "PostgreSQL: every attacker is exactly one incident of exactly $PER hits" python3 - "$TMP/pg.txt" "$ATTACKERS" "$PER" <<'PY'
-import sys
-rows = [l.split("|") for l in open(sys.argv[1]).read().split()]
-n, per = int(sys.argv[2]), int(sys.argv[3])
-want = [["203.0.113.%d" % a, "1", str(per)] for a in range(1, n + 1)]
-assert sorted(rows) == sorted(want), rows
-PY
-timeout 30 kcat -b "$BOOTSTRAP" -C -t sentineld.alerts -e -q -f '%s\n' >"$TMP/alerts.json" 2>/dev/null
-q "select id from incidents where $WHERE order by 1" >"$TMP/pg_ids.txt"
-check "alerts topic (kcat): one incident id per attacker, its last version $PER hits, the ids PostgreSQL has" \
-    python3 - "$TMP/alerts.json" "$TMP/pg_ids.txt" "$ATTACKERS" "$PER" <<'PY'
-import json, sys
-last = {}
-for l in open(sys.argv[1]):
-    m = json.loads(l)
-    if m.get("rule_id") != "ssh-brute-force":
-        continue
-    if m["id"] not in last or m["version"] > last[m["id"]]["version"]:
-        last[m["id"]] = m
-n, per = int(sys.argv[3]), int(sys.argv[4])
-ips = sorted(m["group_key"]["source.ip"] for m in last.values())
-assert ips == sorted("203.0.113.%d" % a for a in range(1, n + 1)), ips
-assert all(m["hit_count"] == per for m in last.values()), \
-    [(m["group_key"], m["hit_count"]) for m in last.values()]
-assert sorted(last) == open(sys.argv[2]).read().split(), "ids differ"
-PY
+check_attack_incidents
 check "an incident explains the hopped match (condition trace, evidence)" python3 - "$TMP/alerts.json" <<'PY'
 import json, sys
 for l in open(sys.argv[1]):
