@@ -31,11 +31,11 @@
 #define HOP_MAX_FIELDS 32    /* values one compact match carries */
 
 struct hop_mark {
-    int32_t rp;    /* repartition partition */
-    char *topic;   /* source topic */
-    int32_t part;  /* source partition */
-    int64_t off;   /* highest counted: source offset, */
-    uint32_t seq;  /* then the match's number in its record */
+    int32_t rp;   /* repartition partition */
+    char *topic;  /* source topic */
+    int32_t part; /* source partition */
+    int64_t off;  /* highest counted: source offset, */
+    uint32_t seq; /* then the match's number in its record */
 };
 
 struct dr_hop {
@@ -47,8 +47,7 @@ struct dr_hop {
      * a stage 2 may count thousands of (repartition, source) pairs. */
     uint32_t *idx;
     size_t idx_cap;
-    struct sn_counter *c_produced, *c_consumed, *c_replays, *c_errors,
-        *c_bad;
+    struct sn_counter *c_produced, *c_consumed, *c_replays, *c_errors, *c_bad;
 };
 
 /* ---- encoding ----------------------------------------------------------- */
@@ -185,7 +184,7 @@ get_value(struct rd *r, struct sn_value *v)
     memset(v, 0, sizeof(*v));
     if (t == NULL)
         return;
-    v->type = (enum sn_value_type)*t;
+    v->type = (enum sn_value_type) * t;
     switch (v->type) {
     case SN_VAL_STR:
         v->u.s = get_str(r);
@@ -233,9 +232,9 @@ value_of(const struct dr_state *s, const struct sn_corr_input *in,
 }
 
 bool
-dr_hop_put(struct dr_state *s, struct dr_tls *t,
-           const struct sn_corr_input *in, const struct sn_corr_target *tg,
-           const struct sn_record *rec, struct sn_str trace)
+dr_hop_put(struct dr_state *s, struct dr_tls *t, const struct sn_corr_input *in,
+           const struct sn_corr_target *tg, const struct sn_record *rec,
+           struct sn_str trace)
 {
     const struct sn_corr_spec *spec = &s->set->specs[tg->spec];
     const char *names[HOP_MAX_FIELDS];
@@ -253,16 +252,16 @@ dr_hop_put(struct dr_state *s, struct dr_tls *t,
         vals[n++] = in->fields[i].v;
     }
     for (size_t g = 0; g <= spec->n_group_by && n < HOP_MAX_FIELDS; g++) {
-        const char *name = g < spec->n_group_by ? spec->group_by[g]
-                                                : spec->field;
+        const char *name =
+            g < spec->n_group_by ? spec->group_by[g] : spec->field;
         bool have = false;
         size_t len;
         if (name == NULL)
             continue;
         len = strlen(name);
         for (size_t i = 0; i < n && !have; i++) {
-            size_t nl = i < in->n_fields ? in->fields[i].name_len
-                                         : strlen(names[i]);
+            size_t nl =
+                i < in->n_fields ? in->fields[i].name_len : strlen(names[i]);
             have = nl == len && memcmp(names[i], name, len) == 0;
         }
         if (!have && value_of(s, in, name, &vals[n]))
@@ -282,8 +281,8 @@ dr_hop_put(struct dr_state *s, struct dr_tls *t,
     put_u32(&t->hop, t->hop_seq++, &ok);
     put_u32(&t->hop, (uint32_t)n, &ok);
     for (size_t i = 0; i < n; i++) {
-        size_t nl = i < in->n_fields ? in->fields[i].name_len
-                                     : strlen(names[i]);
+        size_t nl =
+            i < in->n_fields ? in->fields[i].name_len : strlen(names[i]);
         put_str(&t->hop, names[i], nl, &ok);
         put_value(&t->hop, &vals[i], &ok);
     }
@@ -324,8 +323,8 @@ dr_hop_send(struct dr_state *s, struct dr_tls *t)
     if (t->n_hop == 0)
         return true;
     /* checkpoint: the partition checkpoint flushes (dr_hop_flush). */
-    ok = dr_hop_producer_send(s->hop->prod, t->hop_recs, t->n_hop,
-                              t->hop.data, s->c->hop_ack == 0);
+    ok = dr_hop_producer_send(s->hop->prod, t->hop_recs, t->n_hop, t->hop.data,
+                              s->c->hop_ack == 0);
     if (ok)
         s->host->counter_add(s->hop->c_produced, t->n_hop);
     else
@@ -481,8 +480,7 @@ first_time(struct dr_hop *h, int32_t rp, struct sn_str topic, int32_t part,
     pthread_mutex_lock(&h->mu);
     m = mark_get(h, rp, topic, part);
     if (m != NULL) {
-        fresh = off > m->off || (off == m->off && seq > m->seq) ||
-                m->off < 0;
+        fresh = off > m->off || (off == m->off && seq > m->seq) || m->off < 0;
         if (fresh) {
             m->off = off;
             m->seq = seq;
@@ -807,8 +805,9 @@ dr_hop_init(struct dr_state *s, char *err, size_t err_len)
     if (s->c->hop_topic == NULL || s->c->hop_topic[0] == '\0')
         return SN_OK;
     if (s->c->hop_brokers == NULL || s->c->hop_input == NULL) {
-        snprintf(err, err_len, "repartition_topic needs repartition_brokers "
-                               "and repartition_input");
+        snprintf(err, err_len,
+                 "repartition_topic needs repartition_brokers "
+                 "and repartition_input");
         return SN_ECONFIG;
     }
     h = calloc(1, sizeof(*h));
@@ -826,15 +825,15 @@ dr_hop_init(struct dr_state *s, char *err, size_t err_len)
     h->c_produced = host->counter(
         s->inst, "repartition_produced_total",
         "compact matches produced to the repartition topic (acknowledged)");
-    h->c_consumed = host->counter(
-        s->inst, "repartition_consumed_total",
-        "compact matches read from the repartition topic");
+    h->c_consumed =
+        host->counter(s->inst, "repartition_consumed_total",
+                      "compact matches read from the repartition topic");
     h->c_replays = host->counter(
         s->inst, "repartition_replays_dropped_total",
         "compact matches dropped as replays of matches already counted");
-    h->c_errors = host->counter(
-        s->inst, "repartition_produce_errors_total",
-        "batches whose matches could not all be produced");
+    h->c_errors =
+        host->counter(s->inst, "repartition_produce_errors_total",
+                      "batches whose matches could not all be produced");
     h->c_bad = host->counter(
         s->inst, "repartition_rejected_total",
         "repartition records that are not compact matches of this ruleset");

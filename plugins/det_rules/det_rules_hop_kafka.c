@@ -74,16 +74,20 @@ poll_main(void *arg)
 }
 
 enum sn_status
-dr_hop_producer_new(struct dr_state *s, struct dr_hop_producer **out,
-                    char *err, size_t err_len)
+dr_hop_producer_new(struct dr_state *s, struct dr_hop_producer **out, char *err,
+                    size_t err_len)
 {
     struct dr_hop_producer *p = calloc(1, sizeof(*p));
     char linger[32], why[512];
     const char *fixed[] = {
-        "enable.idempotence", "true",
-        "acks", "all",
-        "linger.ms", linger,
-        "message.timeout.ms", s->c->hop_ack == 0 ? HOP_MSG_TIMEOUT_MS : "0",
+        "enable.idempotence",
+        "true",
+        "acks",
+        "all",
+        "linger.ms",
+        linger,
+        "message.timeout.ms",
+        s->c->hop_ack == 0 ? HOP_MSG_TIMEOUT_MS : "0",
         NULL,
     };
     rd_kafka_conf_t *conf;
@@ -97,8 +101,8 @@ dr_hop_producer_new(struct dr_state *s, struct dr_hop_producer **out,
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     snprintf(linger, sizeof(linger), "%lld", (long long)s->c->hop_linger_ms);
-    conf = kafka_conf_build(&p->ctx, s->c->hop_brokers, fixed, NULL, err,
-                            err_len);
+    conf =
+        kafka_conf_build(&p->ctx, s->c->hop_brokers, fixed, NULL, err, err_len);
     if (conf == NULL)
         return SN_ECONFIG;
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -135,8 +139,7 @@ dr_hop_producer_send(struct dr_hop_producer *p, const struct dr_hop_rec *recs,
 
         /* Keyed by the correlation key's hash: the default partitioner
          * (a hash of the key) sends one key to one partition. */
-        snprintf(key, sizeof(key), "%016llx",
-                 (unsigned long long)recs[i].hash);
+        snprintf(key, sizeof(key), "%016llx", (unsigned long long)recs[i].hash);
         if (wait) {
             pthread_mutex_lock(&p->mu);
             w.outstanding++;
@@ -147,12 +150,11 @@ dr_hop_producer_send(struct dr_hop_producer *p, const struct dr_hop_rec *recs,
 
             if (rd_kafka_produce(p->topic, RD_KAFKA_PARTITION_UA,
                                  RD_KAFKA_MSG_F_COPY,
-                                 (void *)(base + recs[i].off), recs[i].len,
-                                 key, 16, wait ? &w : NULL) == 0)
+                                 (void *)(base + recs[i].off), recs[i].len, key,
+                                 16, wait ? &w : NULL) == 0)
                 break;
             e = rd_kafka_last_error();
-            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
-                !atomic_load(&p->stop)) {
+            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !atomic_load(&p->stop)) {
                 struct timespec ts = { 0, 5 * 1000000L };
                 nanosleep(&ts, NULL);
                 continue;
@@ -187,7 +189,8 @@ dr_hop_producer_flush(struct dr_hop_producer *p, int timeout_ms)
     if (rd_kafka_flush(p->rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return false;
     if (atomic_exchange(&p->failed, 0) > 0)
-        return false; /* reported, but lost: the checkpoint must not cover them */
+        return false; /* reported, but lost: the checkpoint must not cover them
+                       */
     return true;
 }
 

@@ -7,13 +7,14 @@
 #include <stdio.h>
 
 enum sn_status
-dr_hop_producer_new(struct dr_state *s, struct dr_hop_producer **out,
-                    char *err, size_t err_len)
+dr_hop_producer_new(struct dr_state *s, struct dr_hop_producer **out, char *err,
+                    size_t err_len)
 {
     (void)s;
     *out = NULL;
-    snprintf(err, err_len, "repartition_topic: this sentineld was built "
-                           "without Kafka support");
+    snprintf(err, err_len,
+             "repartition_topic: this sentineld was built "
+             "without Kafka support");
     return SN_ECONFIG;
 }
 
