@@ -28,6 +28,13 @@
 # MIX=attack (default): every backlog event is an SSH password failure
 # that two rules of the pack match (the worst case for detection);
 # MIX=mixed: 1 event in 100 is, the rest is ordinary server logging.
+# HOP=1: also one instance with the repartition hop (docs/scaling.md) as
+# conf/examples/detector.yaml runs it (topic_key hostname: the SSH rules,
+# grouped by source.ip, go through a 64-partition repartition topic and
+# back into the same instance), right after one instance without it;
+# HOP=only: those two figures only. HOP_ACK=checkpoint: the matches are
+# acknowledged at checkpoints, not per batch (repartition_ack; this
+# benchmark writes no checkpoints, so it shows the produce cost alone).
 # IN_KAFKA_EXTRA adds in_kafka options to every consumer, e.g.
 #   IN_KAFKA_EXTRA='kafka.queued.min.messages: "100000"' (librdkafka's own)
 set -e
@@ -58,7 +65,7 @@ PY
 # The mock cluster keeps about 5 MB per partition (older messages are
 # deleted, and loads above ~700,000 messages lost some in our runs): the
 # default N stays well below that.
-$b/tests/tools/kafka_broker -b 3 -t bench:64 -t backlog:256 >"$tmp/addr" 2>"$tmp/broker.log" &
+$b/tests/tools/kafka_broker -b 3 -t bench:64 -t backlog:256 -t hop.repartition:64 >"$tmp/addr" 2>"$tmp/broker.log" &
 bpid=$!
 while [ ! -s "$tmp/addr" ]; do sleep 0.05; done
 bs=$(cat "$tmp/addr")
@@ -213,22 +220,29 @@ $b/sentineld run -c "$tmp/backlog.yaml" --oneshot 2>"$tmp/backlog.log.err"
 grep -q "'k': $backlog delivered" "$tmp/backlog.log.err" || { echo "backlog: not all delivered"; tail "$tmp/backlog.log.err"; exit 1; }
 rm -f "$tmp/backlog.log"
 
-# run_group NAME INSTANCES: start the instances at once in a fresh group,
-# wait until together they processed the whole backlog; writes
+# run_group NAME INSTANCES [hop]: start the instances at once in a fresh
+# group, wait until together they processed the whole backlog (with hop:
+# and read back every compact match they produced); writes
 # "seconds-from-start seconds-from-first-event" to $tmp/NAME.t.
 run_group() {
     ports=""
     for i in $(seq "$2"); do
         p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        hop_in="" hop_det=""
+        if [ "${3:-}" = hop ]; then
+            hop_in="  - { name: repartition, plugin: in_kafka, brokers: \"$bs\", topics: [hop.repartition], group: $1.repartition, parser: raw${IN_KAFKA_EXTRA:+, $IN_KAFKA_EXTRA} }"
+            hop_det=", topic_key: [hostname], repartition_topic: hop.repartition, repartition_brokers: \"$bs\", repartition_input: repartition, repartition_ack: ${HOP_ACK:-batch}${HOP_LINGER:+, repartition_linger: $HOP_LINGER}"
+        fi
         cat >"$tmp/$1-$i.yaml" <<EOC
 daemon: { workers: $workers, state_dir: $tmp/$1-$i }
 http: { listen: "127.0.0.1:$p" }
 inputs:
   - { name: k, plugin: in_kafka, brokers: "$bs", topics: [backlog], group: $1, parser: json${IN_KAFKA_EXTRA:+, $IN_KAFKA_EXTRA} }
+$hop_in
 detectors:
-  - { name: rules, plugin: det_rules, rules: [$PWD/conf/rules] }
+  - { name: rules, plugin: det_rules, rules: [$PWD/conf/rules]$hop_det }
 outputs:
-  - { name: o, plugin: out_null }
+  - { name: o, plugin: out_null, inputs: [k] }
 EOC
         ports="$ports $p"
     done
@@ -256,7 +270,18 @@ EOC
             }
         done
         [ -z "$first" ] && [ "$sum" -gt 0 ] && first=$(now)
-        [ "$sum" -ge "$backlog" ] && break
+        if [ "$sum" -ge "$backlog" ] && [ "${3:-}" = hop ]; then
+            hp=0 hc=0
+            for p in $ports; do
+                v=$(metric_at "$p" sentineld_plugin_repartition_produced_total)
+                hp=$((hp + ${v:-0}))
+                v=$(metric_at "$p" sentineld_plugin_repartition_consumed_total)
+                hc=$((hc + ${v:-0}))
+            done
+            [ "$hc" -ge "$hp" ] && { echo "$hp" >"$tmp/$1.hop"; break; }
+        elif [ "$sum" -ge "$backlog" ]; then
+            break
+        fi
         if [ "$sum" = "$last" ]; then
             stall=$((stall + 1))
             [ $stall -gt 1500 ] && { echo "catch-up ($1): stalled at $sum of $backlog"; exit 1; }
@@ -302,6 +327,18 @@ python3 -c "print('kcat     -C -e -q > /dev/null, backlog topic: %d messages in 
 # and that run then ends with "stalled" after the figures it has.
 run_group catchup1 1
 report "one instance   " "$tmp/catchup1.t"
+if [ -n "${HOP:-}" ]; then
+    run_group catchup1hop 1 hop
+    report "one, with hop  " "$tmp/catchup1hop.t"
+    python3 - "$(cat "$tmp/catchup1.t")" "$(cat "$tmp/catchup1hop.t")" "$(cat "$tmp/catchup1hop.hop")" "$backlog" <<'PY'
+import sys
+a, h = (float(x.split()[1]) for x in sys.argv[1:3])
+print("repartition hop: %s compact matches for %s events; events/s with the "
+      "hop = %.0f%% of without (cost %.0f%%)"
+      % (sys.argv[3], sys.argv[4], 100 * a / h, 100 * (1 - a / h)))
+PY
+    [ "$HOP" = only ] && exit 0
+fi
 run_group catchup2 2
 report "two instances  " "$tmp/catchup2.t"
 run_group catchup3 3

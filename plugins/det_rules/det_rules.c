@@ -43,6 +43,34 @@ static const struct sn_option dr_options[] = {
     { "tick", SN_OPT_DURATION, "1s", offsetof(struct dr_conf, tick_ms),
       "how often time-driven checks run (absence, resolve_after)",
       10, 60000, NULL, false },
+    { "repartition_topic", SN_OPT_STRING, NULL,
+      offsetof(struct dr_conf, hop_topic),
+      "the repartition hop's topic (docs/scaling.md): correlations not "
+      "grouped by topic_key are fed where this topic's partition of their "
+      "key is read (unset: no hop, every correlation is fed here)",
+      0, 0, NULL, false },
+    { "repartition_brokers", SN_OPT_STRING, NULL,
+      offsetof(struct dr_conf, hop_brokers),
+      "bootstrap brokers of the repartition topic", 0, 0, NULL, false },
+    { "repartition_input", SN_OPT_STRING, "repartition",
+      offsetof(struct dr_conf, hop_input),
+      "the in_kafka input reading the repartition topic", 0, 0, NULL,
+      false },
+    { "repartition_linger", SN_OPT_DURATION, "1ms",
+      offsetof(struct dr_conf, hop_linger_ms),
+      "how long the repartition producer waits to fill a request", 0,
+      1000, NULL, false },
+    { "repartition_ack", SN_OPT_ENUM, "batch",
+      offsetof(struct dr_conf, hop_ack),
+      "when the hop's matches must be acknowledged: before their batch is "
+      "released (batch: safe with any input), or before a partition "
+      "checkpoint is written (checkpoint: faster; only with in_kafka "
+      "checkpoints on every input feeding this detector)",
+      0, 0, "batch|checkpoint", false },
+    { "topic_key", SN_OPT_LIST, NULL, offsetof(struct dr_conf, topic_key),
+      "fields the events topic is keyed by: correlations grouped by all of "
+      "them (or finer) skip the repartition hop",
+      0, 0, NULL, false },
     { 0 },
 };
 
@@ -159,6 +187,8 @@ dr_init(const struct sn_host *host, struct sn_instance *inst,
         return SN_ENOMEM;
     {
         enum sn_status rc = dr_corr_init(s, err, err_len);
+        if (rc == SN_OK)
+            rc = dr_hop_init(s, err, err_len);
         if (rc != SN_OK)
             return rc;
     }
@@ -170,13 +200,16 @@ dr_init(const struct sn_host *host, struct sn_instance *inst,
 static enum sn_status
 dr_start(void *state, char *err, size_t err_len)
 {
-    return dr_corr_start(state, err, err_len);
+    enum sn_status rc = dr_hop_start(state, err, err_len);
+
+    return rc == SN_OK ? dr_corr_start(state, err, err_len) : rc;
 }
 
 static void
 dr_stop(void *state)
 {
     dr_corr_stop(state);
+    dr_hop_stop(state);
 }
 
 static void
@@ -191,6 +224,7 @@ dr_destroy(void *state)
          * key destructor. */
         pthread_key_delete(s->tls_key);
     }
+    dr_hop_fini(s);
     dr_corr_fini(s);
     sn_ruleset_free(s->rs);
     free(s->rule_matches);
@@ -385,6 +419,9 @@ dr_detect(void *state, struct sn_batch *b)
 
     if (t == NULL)
         return SN_ENOMEM;
+    /* Compact matches from the repartition topic: correlation only. */
+    if (dr_hop_is_hop_batch(s, b))
+        return dr_hop_consume(s, t, b);
     for (size_t i = 0; i < n; i++) {
         struct dr_event e = { s->host, s->host->batch_event(b, i) };
         struct sn_rule_event rev = { &e, dr_get };
@@ -416,6 +453,10 @@ dr_detect(void *state, struct sn_batch *b)
     dr_note_times(s, newest);
     /* Feed after the whole batch was evaluated: one lock per shard. */
     dr_corr_flush(s, t, b);
+    /* Before the batch is released (and its offsets can be committed):
+     * the matches of correlations keyed elsewhere are on their way. */
+    if (t->n_hop > 0)
+        ok &= dr_hop_send(s, t);
     s->host->counter_add(s->c_matches, matches);
     /* Per rule: one atomic add per rule that matched in this batch. */
     for (size_t i = 0; i < t->n_touched; i++) {

@@ -29,6 +29,11 @@ struct dr_conf {
     int match_signals; /* index into "info|low|medium|high|critical|none" */
     int64_t max_keys, max_events, evidence;
     int64_t tick_ms;
+    /* The repartition hop (det_rules_hop.c); off without a topic. */
+    const char *hop_topic, *hop_brokers, *hop_input;
+    struct sn_strlist topic_key;
+    int64_t hop_linger_ms;
+    int hop_ack; /* index into "batch|checkpoint" */
 };
 
 /* One matched event of a batch waiting for its shard: everything the
@@ -125,9 +130,34 @@ struct dr_tls {
     uint32_t *touched;
     size_t n_touched;
     uint64_t n_evals; /* events evaluated: picks the timed ones */
+    /* Compact matches of this batch waiting to be produced to the
+     * repartition topic (det_rules_hop.c): bytes, and per record its key
+     * hash and slice. hop_seq numbers a record's matches. */
+    struct sn_buf hop;
+    struct dr_hop_rec *hop_recs;
+    size_t n_hop, cap_hop;
+    const struct sn_record *hop_last;
+    uint32_t hop_seq;
+    /* The condition trace a hopped match carried (stage 2), rendered into
+     * its signals instead of evaluating the batch's event. */
+    struct sn_str hop_trace;
+    /* Stage 2's last lookups (a batch's matches are mostly of a few rules
+     * and one source topic). */
+    const struct sn_corr_spec *hop_spec_last;
+    const struct sn_rule *hop_rule_last;
+    int32_t hop_wm_rp;
+    uint32_t hop_wm_src;
+    char hop_wm_topic[128];
 };
 
 struct dr_state;
+struct dr_hop;
+
+/* One compact match in dr_tls.hop. */
+struct dr_hop_rec {
+    uint64_t hash;
+    uint32_t off, len;
+};
 
 struct dr_shard {
     pthread_mutex_t mu;
@@ -185,6 +215,10 @@ struct dr_state {
     /* The rule files' load-time diagnostics as a JSON array, for the
      * rules route (det_rules_api.c). */
     char *diags_json;
+    /* The repartition hop (NULL: off) and, per spec, whether its matches
+     * take it (the events topic is not keyed by its group_by). */
+    struct dr_hop *hop;
+    bool *hop_spec;
 };
 
 /* The engine reads events through the host API (det_rules.c). */
@@ -262,5 +296,58 @@ enum sn_status dr_partition_restore(void *state, const struct sn_partition *p,
                                     const void *data, size_t len, char *err,
                                     size_t err_len);
 void dr_partition_release(void *state, const struct sn_partition *p);
+
+/* det_rules_hop.c: the repartition hop (docs/scaling.md). */
+enum sn_status dr_hop_init(struct dr_state *s, char *err, size_t err_len);
+enum sn_status dr_hop_start(struct dr_state *s, char *err, size_t err_len);
+void dr_hop_stop(struct dr_state *s);
+void dr_hop_fini(struct dr_state *s);
+/* Append the compact match of (in, target) of batch record rec to
+ * t->hop, with the condition trace (may be empty). false on ENOMEM. */
+bool dr_hop_put(struct dr_state *s, struct dr_tls *t,
+                const struct sn_corr_input *in, const struct sn_corr_target *tg,
+                const struct sn_record *rec, struct sn_str trace);
+/* Produce t->hop and wait until the topic acknowledged every record
+ * (at-least-once: the batch, hence its offsets, is released after). */
+bool dr_hop_send(struct dr_state *s, struct dr_tls *t);
+/* True when b comes from the repartition input. */
+bool dr_hop_is_hop_batch(struct dr_state *s, const struct sn_batch *b);
+/* Feed a batch of compact matches to the engines (stage 2). */
+enum sn_status dr_hop_consume(struct dr_state *s, struct dr_tls *t,
+                              const struct sn_batch *b);
+/* Partition checkpoints of the repartition input carry the marks of
+ * the matches counted: prefix the blob / strip it on restore. */
+bool dr_hop_is_hop_part(const struct dr_state *s, const struct sn_partition *p);
+enum sn_status dr_hop_marks_write(struct dr_state *s,
+                                  const struct sn_partition *p,
+                                  struct sn_buf *b);
+/* Reads the marks at the front of data, advancing *data and *len; false
+ * (why in err) on a damaged section. */
+bool dr_hop_marks_read(struct dr_state *s, const struct sn_partition *p,
+                       const void **data, size_t *len, char *err,
+                       size_t err_len);
+void dr_hop_marks_drop(struct dr_state *s, const struct sn_partition *p);
+/* repartition_ack checkpoint: before any partition's checkpoint row is
+ * written, every match produced so far must be acknowledged. false (why
+ * logged) when they are not within a few seconds: the row waits. */
+bool dr_hop_flush(struct dr_state *s);
+
+/* det_rules_hop_kafka.c (det_rules_hop_none.c without librdkafka): the
+ * producer of the repartition topic. */
+struct dr_hop_producer;
+enum sn_status dr_hop_producer_new(struct dr_state *s,
+                                   struct dr_hop_producer **out, char *err,
+                                   size_t err_len);
+/* Produce the n records of base (keyed by their hash) and wait until
+ * the topic acknowledged every one (a full queue is waited out). false:
+ * some failed (after librdkafka's retries) or the wait was cut short. */
+bool dr_hop_producer_send(struct dr_hop_producer *p,
+                          const struct dr_hop_rec *recs, size_t n,
+                          const char *base, bool wait);
+/* Wait up to timeout_ms until every message produced without waiting is
+ * acknowledged; false when some are not (yet). */
+bool dr_hop_producer_flush(struct dr_hop_producer *p, int timeout_ms);
+void dr_hop_producer_stop(struct dr_hop_producer *p);
+void dr_hop_producer_free(struct dr_hop_producer *p);
 
 #endif

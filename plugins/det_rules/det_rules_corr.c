@@ -61,6 +61,7 @@ dr_tls_new(const struct dr_state *s)
     sn_buf_init(&t->json, 256u << 20);
     sn_buf_init(&t->trace, SIG_MAX);
     sn_buf_init(&t->fwd_data, 16u << 20);
+    sn_buf_init(&t->hop, 64u << 20);
     t->rule_hits = calloc(s->rs->n_rules + 1, sizeof(*t->rule_hits));
     t->touched = calloc(s->rs->n_rules + 1, sizeof(*t->touched));
     if (t->rule_hits == NULL || t->touched == NULL) {
@@ -82,6 +83,8 @@ dr_tls_free(struct dr_tls *t)
     free(t->fwd);
     free(t->rule_hits);
     free(t->touched);
+    free(t->hop_recs);
+    sn_buf_fini(&t->hop);
     sn_buf_fini(&t->sums);
     sn_buf_fini(&t->keys);
     sn_buf_fini(&t->sigs);
@@ -171,6 +174,12 @@ on_signal(void *arg, const struct sn_signal *sig)
         sig->state != SN_SIGNAL_DEGRADED && sig->state != SN_SIGNAL_UPDATE;
 
     x.rule = sig->spec->rule;
+    /* A signal of a compact match (stage 2 of the repartition hop) has
+     * no event here: it carries the trace its match brought. A fed
+     * event's trace is rendered after the locks (render_pending). */
+    if ((t->cur == NULL || t->batch == NULL) && t->hop_trace.len > 0 &&
+        of_event)
+        x.trace = t->hop_trace;
     /* The record that made it: the event fed, or for a sequence fed by
      * another shard's signal, the record behind that signal. */
     if (t->cur_rec != NULL && of_event) {
@@ -582,7 +591,8 @@ dr_corr_collect(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b,
     const struct sn_event *sev;
     const struct sn_record *rec;
     size_t n;
-    bool ok = true;
+    bool ok = true, have_trace = false;
+    struct sn_str trace = { NULL, 0 };
 
     if (!feeds && (has_spec || (int)r->severity < s->c->match_signals))
         return true; /* sequence-only rules, and quiet match rules */
@@ -636,13 +646,34 @@ dr_corr_collect(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b,
     if (!ok)
         return false;
     for (size_t i = 0; i < n; i++) {
-        struct dr_item *it = &t->items[t->n_items++];
+        struct dr_item *it;
+
+        if (s->hop_spec != NULL && s->hop_spec[tg[i].spec]) {
+            /* Correlated where the key's repartition partition is read
+             * (det_rules_hop.c): the trace goes along, since the event
+             * does not. */
+            in.summary = dm->sum_len ? t->sums.data + dm->sum : NULL;
+            in.summary_len = dm->sum_len;
+            in.summary_is_json = dm->sum_len > 0;
+            in.time_ns = dm->time_ns;
+            in.arrival_ns = dm->arrival_ns;
+            in.weight = dm->weight;
+            if (!have_trace) {
+                t->batch = b;
+                trace = trace_of(s, t, b, r, ev);
+                /* trace_of reuses t->trace: copied into hop right away */
+                have_trace = true;
+            }
+            ok &= dr_hop_put(s, t, &in, &tg[i], rec, trace);
+            continue;
+        }
+        it = &t->items[t->n_items++];
         it->shard = sn_corr_shard(tg[i].hash, s->n_shards);
         it->ev = ev;
         it->match = (uint32_t)(t->n_matches - 1);
         it->t = tg[i];
     }
-    return true;
+    return ok;
 }
 
 void

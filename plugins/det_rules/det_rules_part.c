@@ -64,8 +64,16 @@ dr_partition_checkpoint(void *state, const struct sn_partition *p,
     /* out is the host's buffer: written only through host->buf_append
      * (its layout is the daemon's, not this plugin's copy of core/buf.c),
      * so the blob is built in a buffer of our own first. */
+    /* The row about to be written covers records whose matches went to
+     * the repartition topic: they must be there first (at-least-once). */
+    if (!dr_hop_flush(s))
+        return SN_AGAIN;
     sn_buf_init(&own, PART_MAX);
-    rc = dr_ckpt_write(s, want_part, &w, true, &own);
+    /* A repartition partition's blob starts with its replay marks
+     * (det_rules_hop.c): the keys and the marks cover the same records. */
+    rc = dr_hop_is_hop_part(s, p) ? dr_hop_marks_write(s, p, &own) : SN_OK;
+    if (rc == SN_OK)
+        rc = dr_ckpt_write(s, want_part, &w, true, &own);
     if (rc == SN_OK)
         rc = s->host->buf_append(out, own.data, own.len);
     sn_buf_fini(&own);
@@ -133,6 +141,18 @@ dr_partition_restore(void *state, const struct sn_partition *p,
     size_t dropped = 0;
     char why[256];
 
+    if (dr_hop_is_hop_part(s, p)) {
+        if (data == NULL)
+            dr_hop_marks_drop(s, p);
+        else if (!dr_hop_marks_read(s, p, &data, &len, why, sizeof(why))) {
+            s->host->counter_add(s->c_ckpt_errors, 1);
+            snprintf(err, err_len,
+                     "partition %s[%d]: repartition state (%zu bytes) not "
+                     "restored: %s",
+                     p->topic, (int)p->partition, len, why);
+            return SN_EINVAL;
+        }
+    }
     if (data != NULL) {
         /* Read the whole blob first: a bad one changes nothing. */
         all = dr_engine_new(s);
@@ -191,6 +211,8 @@ dr_partition_release(void *state, const struct sn_partition *p)
 
     if (w.o.src != 0)
         replace(s, &w, NULL, NULL, &dropped);
+    if (dr_hop_is_hop_part(s, p))
+        dr_hop_marks_drop(s, p);
     s->host->log(s->inst, SN_LOG_DEBUG, "partition %s[%d]: %zu keys dropped",
                  p->topic, (int)p->partition, dropped);
 }

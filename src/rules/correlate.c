@@ -76,9 +76,13 @@ feed_one(struct sn_corr *c, const struct sn_corr_input *in, uint32_t si,
         return SN_OK;
     /* Late against its own partition's newest event for this rule,
      * when it has one (correlate_owm.c), else against the engine's. */
-    ow = in->has_origin && in->origin.src != 0
-             ? sn_corr_owm_get(cr, &in->origin)
-             : NULL;
+    if (in->has_wm_origin)
+        ow = in->wm_origin.src != 0 ? sn_corr_owm_get(cr, &in->wm_origin)
+                                    : NULL;
+    else
+        ow = in->has_origin && in->origin.src != 0
+                 ? sn_corr_owm_get(cr, &in->origin)
+                 : NULL;
     wm = ow != NULL ? ow->wm : c->wm;
     if (wm != T_NONE && t < wm - s->lateness_ns) {
         cr->st.late_dropped++;
@@ -342,6 +346,7 @@ sn_corr_free(struct sn_corr *c)
     for (size_t i = 0; i < c->n_rules; i++) {
         free(c->rules[i].tab);
         free(c->rules[i].owm);
+        free(c->rules[i].owm_idx);
     }
     free(c->rules);
     free(c);

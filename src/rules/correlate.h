@@ -207,6 +207,13 @@ struct sn_corr_input {
      * e.g. a signal raised by the clock), keys keep the origin they had. */
     struct sn_corr_origin origin;
     bool has_origin;
+    /* The stream whose order lateness is judged against, when it is not
+     * the key's origin (has_wm_origin false: origin): a repartition
+     * partition interleaves several source partitions' matches, each in
+     * its own order, so det_rules names (repartition partition, source
+     * partition) here while the key belongs to the repartition partition. */
+    struct sn_corr_origin wm_origin;
+    bool has_wm_origin;
     /* For sn_corr_feed_target: the target's encoded group key as
      * sn_corr_route_keys built it, so the engine need not build it again
      * (NULL: the engine builds it from the fields). */

@@ -149,6 +149,11 @@ struct crule {
      * order but the rules' are not interleaved by time. */
     struct owm_entry *owm;
     size_t n_owm, cap_owm, owm_last;
+    /* Hash index over owm (entry index + 1; 0: empty), once there are
+     * many: the repartition hop's streams are (repartition partition,
+     * source partition) pairs, thousands per rule. */
+    uint32_t *owm_idx;
+    size_t owm_idx_cap;
 };
 
 /* A firing signal waiting to feed a sequence (correlate_chain.c): copied

@@ -24,19 +24,92 @@ same(const struct owm_entry *e, const struct sn_corr_origin *o)
     return e->src == o->src && e->part == o->part;
 }
 
+/* Below this many entries a scan beats hashing. */
+#define OWM_SCAN_MAX 16
+
+static size_t
+slot_of(const struct sn_corr_origin *o, size_t cap)
+{
+    uint64_t h = ((uint64_t)o->src << 32 | (uint32_t)o->part) *
+                 0x9e3779b97f4a7c15ULL;
+
+    return (size_t)(h >> 20) & (cap - 1);
+}
+
+static void
+idx_put(struct crule *cr, size_t i)
+{
+    size_t j = slot_of(&(struct sn_corr_origin){ cr->owm[i].src,
+                                                 cr->owm[i].part },
+                       cr->owm_idx_cap);
+
+    while (cr->owm_idx[j] != 0)
+        j = (j + 1) & (cr->owm_idx_cap - 1);
+    cr->owm_idx[j] = (uint32_t)i + 1;
+}
+
+/* Keep the index at most half full (false on ENOMEM: scans remain). */
+static bool
+idx_grow(struct crule *cr)
+{
+    size_t cap = cr->owm_idx_cap ? cr->owm_idx_cap : 64;
+    uint32_t *idx;
+
+    while (cap < 2 * (cr->n_owm + 1))
+        cap *= 2;
+    if (cap == cr->owm_idx_cap)
+        return true;
+    idx = calloc(cap, sizeof(*idx));
+    if (idx == NULL)
+        return false;
+    free(cr->owm_idx);
+    cr->owm_idx = idx;
+    cr->owm_idx_cap = cap;
+    for (size_t i = 0; i < cr->n_owm; i++)
+        idx_put(cr, i);
+    return true;
+}
+
+/* The index of o's entry, or n_owm when it has none. */
+static size_t
+find(const struct crule *cr, const struct sn_corr_origin *o)
+{
+    if (cr->owm_idx_cap == 0 || cr->n_owm <= OWM_SCAN_MAX) {
+        for (size_t i = 0; i < cr->n_owm; i++)
+            if (same(&cr->owm[i], o))
+                return i;
+        return cr->n_owm;
+    }
+    for (size_t j = slot_of(o, cr->owm_idx_cap);;
+         j = (j + 1) & (cr->owm_idx_cap - 1)) {
+        uint32_t e = cr->owm_idx[j];
+        if (e == 0)
+            return cr->n_owm;
+        if (same(&cr->owm[e - 1], o))
+            return e - 1;
+    }
+}
+
 struct owm_entry *
 sn_corr_owm_get(struct crule *cr, const struct sn_corr_origin *o)
 {
     struct owm_entry *grown;
+    size_t i;
 
     /* Feeds come in runs of one partition: the last hit first. */
     if (cr->owm_last < cr->n_owm && same(&cr->owm[cr->owm_last], o))
         return &cr->owm[cr->owm_last];
-    for (size_t i = 0; i < cr->n_owm; i++)
-        if (same(&cr->owm[i], o)) {
-            cr->owm_last = i;
-            return &cr->owm[i];
-        }
+    i = find(cr, o);
+    if (i < cr->n_owm) {
+        cr->owm_last = i;
+        return &cr->owm[i];
+    }
+    if (cr->n_owm >= OWM_SCAN_MAX && 2 * (cr->n_owm + 1) > cr->owm_idx_cap &&
+        !idx_grow(cr)) {
+        free(cr->owm_idx); /* scans from now on */
+        cr->owm_idx = NULL;
+        cr->owm_idx_cap = 0;
+    }
     if (cr->n_owm == cr->cap_owm) {
         size_t cap = cr->cap_owm ? cr->cap_owm * 2 : 16;
         grown = realloc(cr->owm, cap * sizeof(*grown));
@@ -47,6 +120,8 @@ sn_corr_owm_get(struct crule *cr, const struct sn_corr_origin *o)
     }
     cr->owm[cr->n_owm] = (struct owm_entry){ o->src, o->part, T_NONE, 0 };
     cr->owm_last = cr->n_owm;
+    if (cr->owm_idx_cap > 0)
+        idx_put(cr, cr->n_owm);
     return &cr->owm[cr->n_owm++];
 }
 
@@ -65,9 +140,11 @@ sn_corr_key_wm(const struct sn_corr *c, const struct crule *cr,
     else if (cr->owm_last < cr->n_owm &&
              same(&cr->owm[cr->owm_last], &k->origin))
         e = &cr->owm[cr->owm_last];
-    for (size_t i = 0; e == NULL && i < cr->n_owm; i++)
-        if (same(&cr->owm[i], &k->origin))
+    if (e == NULL) {
+        size_t i = find(cr, &k->origin);
+        if (i < cr->n_owm)
             e = &cr->owm[i];
+    }
     if (e == NULL || e->wm == T_NONE || e->idle_ticks >= OWM_IDLE_TICKS)
         return c->wm;
     /* advance() beyond the newest event (a quiet stream) moves every

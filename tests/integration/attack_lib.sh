@@ -1,0 +1,43 @@
+# The end of an SSH attack scenario with several detectors
+# (scale_three.sh, scale_hop.sh), sourced after lib.sh, kafka_lib.sh and
+# pglib.sh. check_attack_incidents: waits (40 s at most) until PostgreSQL
+# holds ATTACKERS ssh-brute-force incidents with PER hits each in all,
+# then checks that every attacker 203.0.113.1..ATTACKERS is exactly one
+# incident of PER hits, and that the alerts topic (read with kcat) has one
+# id per attacker whose last version has PER hits, the ids PostgreSQL has.
+# Uses q (psql -c), T0, TMP, BOOTSTRAP.
+check_attack_incidents() {
+    ca_where="rule_id = 'ssh-brute-force'"
+    diag "attack sent at $(($(date +%s) - T0)) s"
+    wait_until 40 "test \"\$(q \"select count(*)||' '||coalesce(sum(hit_count),0) from incidents where $ca_where\")\" = \"$ATTACKERS $((ATTACKERS * PER))\""
+    diag "incidents complete in PostgreSQL at $(($(date +%s) - T0)) s"
+    # Deliveries still in flight would show up as extra rows or hits.
+    sleep 2
+    q "select group_key->>'source.ip', count(*), sum(hit_count) from incidents where $ca_where group by 1 order by 1" >"$TMP/pg.txt"
+    check "PostgreSQL: every attacker is exactly one incident of exactly $PER hits" python3 - "$TMP/pg.txt" "$ATTACKERS" "$PER" <<'PY'
+import sys
+rows = [l.split("|") for l in open(sys.argv[1]).read().split()]
+n, per = int(sys.argv[2]), int(sys.argv[3])
+want = [["203.0.113.%d" % a, "1", str(per)] for a in range(1, n + 1)]
+assert sorted(rows) == sorted(want), rows
+PY
+    timeout 30 kcat -b "$BOOTSTRAP" -C -t sentineld.alerts -e -q -f '%s\n' >"$TMP/alerts.json" 2>/dev/null
+    q "select id from incidents where $ca_where order by 1" >"$TMP/pg_ids.txt"
+    check "alerts topic (kcat): one incident id per attacker, its last version $PER hits, the ids PostgreSQL has" \
+        python3 - "$TMP/alerts.json" "$TMP/pg_ids.txt" "$ATTACKERS" "$PER" <<'PY'
+import json, sys
+last = {}
+for l in open(sys.argv[1]):
+    m = json.loads(l)
+    if m.get("rule_id") != "ssh-brute-force":
+        continue
+    if m["id"] not in last or m["version"] > last[m["id"]]["version"]:
+        last[m["id"]] = m
+n, per = int(sys.argv[3]), int(sys.argv[4])
+ips = sorted(m["group_key"]["source.ip"] for m in last.values())
+assert ips == sorted("203.0.113.%d" % a for a in range(1, n + 1)), ips
+assert all(m["hit_count"] == per for m in last.values()), \
+    [(m["group_key"], m["hit_count"]) for m in last.values()]
+assert sorted(last) == open(sys.argv[2]).read().split(), "ids differ"
+PY
+}
