@@ -41,3 +41,18 @@ assert all(m["hit_count"] == per for m in last.values()), \
 assert sorted(last) == open(sys.argv[2]).read().split(), "ids differ"
 PY
 }
+
+# rolling_restart: stop and start b, c, then a, each back (answering
+# /health) before the next goes, while the attack goes on in between
+# (rounds 13-20); checks that every stop exits 0. Uses the caller's stop,
+# detector and send.
+rolling_restart() {
+    rr_rc=0
+    for rr_x in b c a; do
+        wait_for 20 curl -sf "http://127.0.0.1:$(cat "$TMP/$rr_x.port")/health" -o /dev/null
+        stop "$rr_x" || rr_rc=$((rr_rc + 1))
+        detector "$rr_x"
+        case $rr_x in b) send 13 16 ;; c) send 16 18 ;; a) send 18 20 ;; esac
+    done
+    check "each instance stops cleanly (exit 0) in the rolling restart" test "$rr_rc" -eq 0
+}

@@ -129,14 +129,7 @@ check "the survivors drop the matches A's partitions produced again" \
 diag "replays dropped: $(($(metric b plugin_repartition_replays_dropped_total) + $(metric c plugin_repartition_replays_dropped_total)))"
 detector a
 
-RC=0
-for x in b c a; do
-    wait_for 20 curl -sf "http://127.0.0.1:$(cat "$TMP/$x.port")/health" -o /dev/null
-    stop "$x" || RC=$((RC + 1))
-    detector "$x"
-    case $x in b) send 13 16 ;; c) send 16 18 ;; a) send 18 20 ;; esac
-done
-check "each instance stops cleanly (exit 0) in the rolling restart" test "$RC" -eq 0
+rolling_restart
 
 check_attack_incidents
 check "an incident explains the hopped match (condition trace, evidence)" python3 - "$TMP/alerts.json" <<'PY'
