@@ -118,8 +118,8 @@ cluster_view(struct dr_hop_producer *p, const struct dr_conf *c,
 
 /* Asks the cluster to create the repartition topic with N partitions.
  * SN_OK when it did or another instance just did; SN_EPLUGIN with the
- * broker's reason when it refused. The request not answered (cluster
- * unreachable) is logged, not fatal: the topic may be created later by
+ * broker's reason when it refused. The request failing as a whole (the
+ * cluster unreachable, timed out) is logged, not fatal: the topic may be created later by
  * another instance or by hand, and nothing else here waits for Kafka. */
 static enum sn_status
 create_topic(struct dr_hop_producer *p, const struct dr_conf *c, int n,
@@ -148,7 +148,7 @@ create_topic(struct dr_hop_producer *p, const struct dr_conf *c, int n,
     if (ev == NULL || rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         p->ctx.host->log(p->ctx.inst, SN_LOG_ERROR,
                          "repartition topic %s: the request to create it "
-                         "was not answered: %s",
+                         "failed: %s; not created by sentineld",
                          c->hop_topic,
                          ev == NULL ? "timed out"
                                     : rd_kafka_event_error_string(ev));
