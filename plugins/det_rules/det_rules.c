@@ -56,6 +56,16 @@ static const struct sn_option dr_options[] = {
       offsetof(struct dr_conf, hop_input),
       "the in_kafka input reading the repartition topic", 0, 0, NULL,
       false },
+    { "repartition_events_topic", SN_OPT_STRING, NULL,
+      offsetof(struct dr_conf, hop_like),
+      "the events topic: a missing repartition topic is created at start "
+      "with as many partitions (unset: sentineld does not create it)",
+      0, 0, NULL, false },
+    { "repartition_replication", SN_OPT_INT, "-1",
+      offsetof(struct dr_conf, hop_replication),
+      "replication factor of the repartition topic sentineld creates "
+      "(-1: the broker's default.replication.factor)",
+      -1, 32767, NULL, false },
     { "repartition_linger", SN_OPT_DURATION, "1ms",
       offsetof(struct dr_conf, hop_linger_ms),
       "how long the repartition producer waits to fill a request", 0,

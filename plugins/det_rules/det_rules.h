@@ -31,8 +31,10 @@ struct dr_conf {
     int64_t tick_ms;
     /* The repartition hop (det_rules_hop.c); off without a topic. */
     const char *hop_topic, *hop_brokers, *hop_input;
+    const char *hop_like; /* the events topic: the hop's topic is made like it */
     struct sn_strlist topic_key;
     int64_t hop_linger_ms;
+    int64_t hop_replication; /* of the topic sentineld creates; -1: broker's */
     int hop_ack; /* index into "batch|checkpoint" */
 };
 

@@ -810,6 +810,12 @@ dr_hop_init(struct dr_state *s, char *err, size_t err_len)
                  "and repartition_input");
         return SN_ECONFIG;
     }
+    if (s->c->hop_replication == 0) {
+        snprintf(err, err_len,
+                 "repartition_replication: -1 (the broker's default) or at "
+                 "least 1");
+        return SN_ECONFIG;
+    }
     h = calloc(1, sizeof(*h));
     s->hop_spec = calloc(s->set->n_specs + 1, sizeof(*s->hop_spec));
     if (h == NULL || s->hop_spec == NULL) {

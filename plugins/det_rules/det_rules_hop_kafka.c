@@ -4,7 +4,9 @@
  * source partition's matches reach each repartition partition in source
  * order: stage 2's replay marks rely on it). A worker produces its
  * batch's matches and waits for their delivery reports, served by a poll
- * thread, before the batch is released. det_rules_hop.c owns the rest.
+ * thread, before the batch is released. At start it creates the
+ * repartition topic if missing, partitioned like the events topic.
+ * det_rules_hop.c owns the rest.
  */
 #include "det_rules.h"
 
@@ -63,6 +65,193 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
                          rd_kafka_err2str(m->err));
 }
 
+/* How long start waits for the cluster's answers about the topics. */
+#define HOP_ADMIN_TIMEOUT_MS 10000
+
+/* What start needs to know of the cluster: both topics' partitions (0:
+ * not there) and whether its controller, which creates topics, is one of
+ * its brokers. */
+struct cluster_view {
+    int like, have;
+    bool controller;
+};
+
+static int
+topic_partitions(const rd_kafka_metadata_t *md, const char *topic)
+{
+    for (int i = 0; i < md->topic_cnt; i++) {
+        if (strcmp(md->topics[i].topic, topic) == 0)
+            return md->topics[i].partition_cnt;
+    }
+    return 0;
+}
+
+/* Reads the metadata of all topics (asking for one named topic lets a
+ * producer's request auto-create it). False when the cluster cannot be
+ * asked (logged). */
+static bool
+cluster_view(struct dr_hop_producer *p, const struct dr_conf *c,
+             struct cluster_view *v)
+{
+    const rd_kafka_metadata_t *md;
+    rd_kafka_resp_err_t e =
+        rd_kafka_metadata(p->rk, 1, NULL, &md, HOP_ADMIN_TIMEOUT_MS);
+    int32_t ctl;
+
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        p->ctx.host->log(p->ctx.inst, SN_LOG_ERROR,
+                         "repartition topic %s: cannot read the cluster's "
+                         "topics: %s; not created by sentineld",
+                         c->hop_topic, rd_kafka_err2str(e));
+        return false;
+    }
+    v->like = topic_partitions(md, c->hop_like);
+    v->have = topic_partitions(md, c->hop_topic);
+    /* Known from this answer or the first one (-1 until then). */
+    ctl = rd_kafka_controllerid(p->rk, 2000);
+    v->controller = false;
+    for (int i = 0; i < md->broker_cnt && !v->controller; i++)
+        v->controller = md->brokers[i].id == ctl;
+    rd_kafka_metadata_destroy(md);
+    return true;
+}
+
+/* Asks the cluster to create the repartition topic with N partitions.
+ * SN_OK when it did or another instance just did; SN_EPLUGIN with the
+ * broker's reason when it refused. The request failing as a whole (the
+ * cluster unreachable, timed out) is logged, not fatal: the topic may be created later by
+ * another instance or by hand, and nothing else here waits for Kafka. */
+static enum sn_status
+create_topic(struct dr_hop_producer *p, const struct dr_conf *c, int n,
+             char *err, size_t err_len)
+{
+    char why[512];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(
+        c->hop_topic, n, (int)c->hop_replication, why, sizeof(why));
+    rd_kafka_queue_t *q = rd_kafka_queue_new(p->rk);
+    rd_kafka_AdminOptions_t *o =
+        rd_kafka_AdminOptions_new(p->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_event_t *ev = NULL;
+    enum sn_status rc = SN_OK;
+
+    if (nt == NULL) {
+        snprintf(err, err_len, "repartition topic %s: %s", c->hop_topic, why);
+        rc = SN_ECONFIG;
+        goto out;
+    }
+    rd_kafka_AdminOptions_set_operation_timeout(o, HOP_ADMIN_TIMEOUT_MS, why,
+                                                sizeof(why));
+    rd_kafka_AdminOptions_set_request_timeout(o, HOP_ADMIN_TIMEOUT_MS, why,
+                                              sizeof(why));
+    rd_kafka_CreateTopics(p->rk, &nt, 1, o, q);
+    ev = rd_kafka_queue_poll(q, HOP_ADMIN_TIMEOUT_MS + 2000);
+    if (ev == NULL || rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        p->ctx.host->log(p->ctx.inst, SN_LOG_ERROR,
+                         "repartition topic %s: the request to create it "
+                         "failed: %s; not created by sentineld",
+                         c->hop_topic,
+                         ev == NULL ? "timed out"
+                                    : rd_kafka_event_error_string(ev));
+    } else {
+        size_t nr;
+        const rd_kafka_topic_result_t **r = rd_kafka_CreateTopics_result_topics(
+            rd_kafka_event_CreateTopics_result(ev), &nr);
+        rd_kafka_resp_err_t e = nr == 1 ? rd_kafka_topic_result_error(r[0])
+                                        : RD_KAFKA_RESP_ERR__BAD_MSG;
+
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            p->ctx.host->log(p->ctx.inst, SN_LOG_INFO,
+                             "repartition topic %s created with %d "
+                             "partitions, like %s",
+                             c->hop_topic, n, c->hop_like);
+        } else if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+            /* Another instance starting at the same time made it. */
+        } else {
+            const char *msg = nr == 1 ? rd_kafka_topic_result_error_string(r[0])
+                                      : NULL;
+            snprintf(err, err_len,
+                     "repartition topic %s: the broker refused to create it "
+                     "(%d partitions, replication factor %lld): %s%s%s",
+                     c->hop_topic, n, (long long)c->hop_replication,
+                     rd_kafka_err2str(e), msg != NULL && msg[0] ? ": " : "",
+                     msg != NULL ? msg : "");
+            rc = SN_EPLUGIN;
+        }
+    }
+out:
+    if (ev != NULL)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_queue_destroy(q);
+    if (nt != NULL)
+        rd_kafka_NewTopic_destroy(nt);
+    return rc;
+}
+
+/* The repartition topic, partitioned like the events topic: created if
+ * missing (a broker's auto-creation would give it its default count, often
+ * 1: correct, but every hopped correlation on one instance). One with
+ * fewer partitions is left as it is: adding partitions moves keys to
+ * other partitions, away from their checkpointed windows. Runs before
+ * the producer names the topic (its metadata request could auto-create
+ * it) and before the inputs start (the consumer then finds it). */
+static enum sn_status
+ensure_topic(struct dr_hop_producer *p, const struct dr_conf *c, char *err,
+             size_t err_len)
+{
+    const struct sn_host *host = p->ctx.host;
+    struct cluster_view v;
+    enum sn_status rc;
+    struct timespec t0, now;
+
+    if (c->hop_like == NULL || c->hop_like[0] == '\0')
+        return SN_OK;
+    if (!cluster_view(p, c, &v))
+        return SN_OK;
+    if (v.like == 0) {
+        host->log(p->ctx.inst, SN_LOG_ERROR,
+                  "repartition topic %s: the events topic %s does not exist, "
+                  "nothing to size it by; not created by sentineld",
+                  c->hop_topic, c->hop_like);
+        return SN_OK;
+    }
+    if (v.have > 0) {
+        if (v.have < v.like)
+            host->log(p->ctx.inst, SN_LOG_WARN,
+                      "repartition topic %s has %d partitions, fewer than "
+                      "the %d of events topic %s: hopped correlations run on "
+                      "at most %d instances (left as it is)",
+                      c->hop_topic, v.have, v.like, c->hop_like, v.have);
+        return SN_OK;
+    }
+    /* The Admin API waits for the controller: a cluster naming none of
+     * its brokers (librdkafka's mock cluster) would hold the start for
+     * the whole timeout, and cannot create topics anyway. */
+    if (!v.controller) {
+        host->log(p->ctx.inst, SN_LOG_ERROR,
+                  "repartition topic %s: the cluster names no controller to "
+                  "create it with %d partitions, like %s; not created by "
+                  "sentineld (create it by hand)",
+                  c->hop_topic, v.like, c->hop_like);
+        return SN_OK;
+    }
+    rc = create_topic(p, c, v.like, err, err_len);
+    if (rc != SN_OK)
+        return rc;
+    /* A new topic reaches every broker's metadata a little later; the
+     * consumer of repartition_input, subscribing next, must see it. */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        struct timespec ts = { 0, 100 * 1000000L };
+
+        if (!cluster_view(p, c, &v) || v.have > 0)
+            break;
+        nanosleep(&ts, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((now.tv_sec - t0.tv_sec) * 1000 < HOP_ADMIN_TIMEOUT_MS);
+    return SN_OK;
+}
+
 static void *
 poll_main(void *arg)
 {
@@ -91,6 +280,7 @@ dr_hop_producer_new(struct dr_state *s, struct dr_hop_producer **out, char *err,
         NULL,
     };
     rd_kafka_conf_t *conf;
+    enum sn_status rc;
 
     if (p == NULL)
         return SN_ENOMEM;
@@ -112,6 +302,9 @@ dr_hop_producer_new(struct dr_state *s, struct dr_hop_producer **out, char *err,
         snprintf(err, err_len, "repartition producer: %s", why);
         return SN_EPLUGIN;
     }
+    rc = ensure_topic(p, s->c, err, err_len);
+    if (rc != SN_OK)
+        return rc;
     p->topic = rd_kafka_topic_new(p->rk, s->c->hop_topic, NULL);
     if (p->topic == NULL) {
         snprintf(err, err_len, "repartition topic %s: %s", s->c->hop_topic,

@@ -9,9 +9,13 @@
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/kafka_lib.sh"
 . "$SRCDIR/tests/integration/pglib.sh"
-tap_plan 7
+tap_plan 8
 
-start_broker -b 3 -t sentineld.events:6 -t sentineld.alerts:1
+# The repartition topic exists with fewer partitions than the events
+# topic: the detector must say so and leave it (the mock cluster cannot
+# create topics, so sentineld's creation itself is not tested here).
+start_broker -b 3 -t sentineld.events:6 -t sentineld.alerts:1 \
+    -t sentineld-detectors.repartition:2
 # The detector example keeps incidents and partition checkpoints in
 # PostgreSQL.
 pg_start || { not_ok "PostgreSQL starts"; exit 1; }
@@ -54,6 +58,8 @@ check "the detector is a static member with an id from its host and state_dir" \
     grep -Eq "events: static group membership: group.instance.id [A-Za-z0-9._-]+-[0-9a-f]{8}\$" "$TMP/det.log"
 check "its partitions came by cooperative assignment, all 6" \
     grep -q 'events: assigned [0-9]* partitions (6 in all, cooperative)' "$TMP/det.log"
+check "it warns that the repartition topic has 2 partitions, fewer than the events topic's 6" \
+    grep -q 'warn rules: repartition topic sentineld-detectors.repartition has 2 partitions, fewer than the 6 of events topic sentineld.events' "$TMP/det.log"
 DPID=$EDGE
 stop_daemon
 check "edge stops cleanly" test $? -eq 0

@@ -18,11 +18,15 @@
 . "$SRCDIR/tests/integration/kafka_lib.sh"
 . "$SRCDIR/tests/integration/pglib.sh"
 . "$SRCDIR/tests/integration/attack_lib.sh"
-tap_plan 12
+tap_plan 13
 
 ATTACKERS=20
 PER=20
 GROUP=sentineld-detectors
+# The repartition topic is made here: librdkafka's mock cluster does not
+# implement CreateTopics (and names no controller), so the detectors'
+# creation of a missing topic cannot run against it. They still read both
+# topics' partition counts at start and must find them equal.
 start_broker -b 3 -t sentineld.events:6 -t sentineld.alerts:1 \
     -t "$GROUP.repartition:6" || { not_ok "mock cluster starts"; exit 1; }
 pg_start || { not_ok "PostgreSQL starts"; exit 1; }
@@ -105,6 +109,11 @@ detector b
 detector c
 check "three instances as shipped share the 6 partitions of the events and of the repartition topic" \
     wait_for 40 spread a b c
+check "the repartition topic has as many partitions as the events topic, and no instance warned" sh -c "
+    parts() { kcat -L -b $BOOTSTRAP -t \$1 | sed -n 's/.* with \\([0-9]*\\) partitions.*/\\1/p'; }
+    n=\$(parts sentineld.events)
+    [ -n \"\$n\" ] && [ \"\$(parts $GROUP.repartition)\" = \"\$n\" ] || exit 1
+    ! grep -h 'rules: repartition topic' '$TMP/a.log' '$TMP/b.log' '$TMP/c.log'"
 send 0 7
 check "the events topic is keyed by hostname: the attack is on all 6 partitions" sh -c "
     for p in 0 1 2 3 4 5; do
