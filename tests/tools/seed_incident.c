@@ -92,6 +92,10 @@ main(int argc, char **argv)
         }
         sn_store_commit(s, &err);
         sn_store_close(s);
+        sn_buf_fini(&scratch);
+        sn_buf_fini(&key);
+        sn_buf_fini(&ex);
+        sn_buf_fini(&evi);
         return 0;
     }
     sn_incident_init(&inc);
