@@ -48,7 +48,11 @@ sn_cmd_audit(int argc, char **argv)
                  (val = sn_cli_opt_value(argc, argv, &i, "--config",
                                          &missing)))
             config = val;
-        else
+        else if (strcmp(argv[i], "--help") == 0 ||
+                 strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else
             missing = true;
         if (missing) {
             usage(stderr);

@@ -54,7 +54,8 @@ sn_cmd_token(int argc, char **argv)
     char path[4096], db[4096] = "", actor[128] = "";
     struct sn_error err;
 
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
@@ -71,7 +72,11 @@ sn_cmd_token(int argc, char **argv)
         else if ((v = sn_cli_opt_value(argc, argv, &i, "--config", &missing)) ||
                  (v = sn_cli_opt_value(argc, argv, &i, "-c", &missing)))
             config = v;
-        else {
+        else if (strcmp(argv[i], "--help") == 0 ||
+                 strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
             fprintf(stderr, "sentineld token: %s '%s'\n",
                     missing ? "missing value for" : "unknown argument",
                     argv[i]);
