@@ -22,7 +22,7 @@ unset SENTINELD_PLUGIN_PATH SENTINELD_RULES SENTINELD_SQL_DIR \
 # directory, through the config's own variable, not the installed one.
 [ "${FIRST_RUN_STATE:-}" = temp ] && export SENTINELD_STATE_DIR="$TMP/state" &&
     mkdir -p "$SENTINELD_STATE_DIR"
-tap_plan 6
+tap_plan 7
 
 # The daemon's user (no capabilities beyond the unit's), or ourselves for
 # a user install: a command prefix, so `$!` is the daemon's own pid.
@@ -32,6 +32,13 @@ as=()
 
 check "sentineld check passes on the installed config $CONF" \
     "$SENTINELD" check -c "$CONF"
+# The rule pack as the source has it: every conf/rules/*.yaml installed.
+missing=""
+for r in "$SRCDIR"/conf/rules/*.yaml; do
+    [ -f "$(dirname "$CONF")/rules/${r##*/}" ] || missing="$missing ${r##*/}"
+done
+check "every rule file of conf/rules/ is installed${missing:+ (missing:$missing)}" \
+    test -z "$missing"
 p_sys=$(free_port)
 p_http=$(free_port)
 export SENTINELD_SYSLOG_PORT=$p_sys SENTINELD_HTTP_LISTEN=127.0.0.1:$p_http
