@@ -16,6 +16,12 @@ for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
+    # A Debian installed with a root password has no sudo.
+    if [ -n "$SUDO" ] && ! command -v sudo >/dev/null; then
+        echo "deps.sh: missing packages:$missing" >&2
+        echo "deps.sh: no sudo here; run it as root: su -c ./scripts/deps.sh" >&2
+        exit 1
+    fi
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
 fi
