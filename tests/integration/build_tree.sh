@@ -5,7 +5,7 @@
 # set by hand wins; a copy of the binary elsewhere is "installed" and
 # ignores the tree.
 . "$SRCDIR/tests/integration/lib.sh"
-tap_plan 7
+tap_plan 8
 clean() { env -i PATH=/usr/bin:/bin HOME="$TMP" "$@"; }
 
 clean "$SENTINELD" plugins >"$TMP/plugins" 2>&1
@@ -21,6 +21,9 @@ check "the tree's sql/ migrations are found (out_postgres in full.yaml)" \
     grep -q "configuration OK" "$TMP/full"
 check "version says it runs uninstalled" \
     sh -c "'$SENTINELD' version | grep -q '^uninstalled'"
+src=$(cd "$SRCDIR" && pwd)
+check "and names the tree's config as $src/conf/sentineld.yaml" \
+    sh -c "'$SENTINELD' version | grep -q 'default config $src/conf/sentineld.yaml\$'"
 clean SENTINELD_RULES="$TMP/no-such-rules" "$SENTINELD" check >"$TMP/mine" 2>&1
 check "a variable set by hand wins over the marker" \
     grep -q "$TMP/no-such-rules" "$TMP/mine"
