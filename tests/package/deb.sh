@@ -28,7 +28,7 @@ if getent passwd sentineld >/dev/null; then
     deluser --quiet --system sentineld >/dev/null 2>&1
     getent group sentineld >/dev/null && delgroup --quiet --system sentineld >/dev/null 2>&1
 fi
-tap_plan 15
+tap_plan 16
 
 purge() {
     apt-get -o DPkg::Lock::Timeout=600 purge -y -qq sentineld sentineld-dev \
@@ -79,6 +79,24 @@ systemd-analyze verify "$unit" >"$TMP/verify.log" 2>&1
 rc=$?
 sed 's/^/#   verify: /' "$TMP/verify.log"
 check "systemd-analyze verify accepts the unit" test "$rc" -eq 0
+# Every conf/examples/*.yaml ships, and passes check with the package's
+# paths once given its database, brokers and receivers.
+ex=/usr/share/doc/sentineld/examples
+bad=""
+for f in "$SRCDIR"/conf/examples/*.yaml; do
+    i="$ex/${f##*/}"
+    [ -f "$i" ] || { bad="$bad ${f##*/}(missing)"; continue; }
+    SENTINELD_PG_URL=postgresql://sentineld@db.example/sentineld \
+        SENTINELD_KAFKA_BROKERS=kafka1.example:9092 \
+        SENTINELD_ALERTMANAGER_URL=http://alertmanager.example:9093 \
+        SENTINELD_WEBHOOK_URL=https://hooks.example/sentineld \
+        SENTINELD_WEBHOOK_SECRET=example-secret \
+        SLACK_WEBHOOK_URL=https://hooks.slack.example/T0/B0/x \
+        /usr/bin/sentineld check -c "$i" >"$TMP/ex.log" 2>&1 ||
+        { bad="$bad ${f##*/}"; sed 's/^/#   /' "$TMP/ex.log" | tail -5; }
+done
+check "every conf/examples/*.yaml is in $ex and passes check there${bad:+ (not:$bad)}" \
+    test -z "$bad"
 cp -r /usr/share/doc/sentineld-dev/examples "$TMP/example"
 gunzip -f "$TMP"/example/*.gz 2>/dev/null
 check "the example plugin builds against the installed header and .pc" \
