@@ -69,6 +69,7 @@ sn_cmd_audit(int argc, char **argv)
     if (sn_incidents_open(path, false, &inc, &err) != SN_OK ||
         sn_incidents_audit_verify(inc, &v, &err) != SN_OK) {
         fprintf(stderr, "sentineld audit: %s\n", err.msg);
+        sn_cli_state_hint(path);
         sn_incidents_close(inc);
         return 2;
     }

@@ -158,6 +158,7 @@ open_read_only(const char *path, struct sn_incidents **inc)
     if (sn_incidents_open(path, true, inc, &err) == SN_OK)
         return 0;
     fprintf(stderr, "sentineld: %s\n", err.msg);
+    sn_cli_state_hint(path);
     return 1;
 }
 
@@ -418,6 +419,7 @@ sn_cmd_incident(int argc, char **argv)
     sn_error_clear(&err);
     if (sn_incidents_open(path, false, &inc, &err) != SN_OK) {
         fprintf(stderr, "sentineld: %s\n", err.msg);
+        sn_cli_state_hint(path);
         return 1;
     }
     sn_buf_init(&out, SN_CLI_INCIDENTS_OUT_MAX);

@@ -103,6 +103,7 @@ sn_cmd_token(int argc, char **argv)
         }
         if (sn_tokens_create(path, name, role, secret, &err) != SN_OK) {
             fprintf(stderr, "sentineld token: %s\n", err.msg);
+            sn_cli_state_hint(path);
             return 1;
         }
         if (db[0])
@@ -122,6 +123,7 @@ sn_cmd_token(int argc, char **argv)
         struct sn_tokens *t;
         if (sn_tokens_load(path, &t, &err) != SN_OK) {
             fprintf(stderr, "sentineld token: %s\n", err.msg);
+            sn_cli_state_hint(path);
             return 1;
         }
         for (size_t i = 0; i < t->n; i++)
@@ -136,6 +138,7 @@ sn_cmd_token(int argc, char **argv)
         }
         if (sn_tokens_revoke(path, name, &err) != SN_OK) {
             fprintf(stderr, "sentineld token: %s\n", err.msg);
+            sn_cli_state_hint(path);
             return 1;
         }
         if (db[0])

@@ -1,8 +1,13 @@
 /* Shared subcommand helpers; see common.h. */
 #include "cli/common.h"
 
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -37,4 +42,30 @@ sn_cli_opt_value(int argc, char **argv, int *i, const char *name,
         return argv[*i];
     }
     return argv[++*i];
+}
+
+void
+sn_cli_state_hint(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    const struct passwd *pw;
+    struct stat st;
+
+    if (slash == NULL || (size_t)(slash - path) >= sizeof(dir))
+        return;
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = '\0';
+    if (dir[0] == '\0' || stat(dir, &st) != 0 || access(dir, X_OK) == 0 ||
+        errno != EACCES || st.st_uid == geteuid())
+        return;
+    pw = getpwuid(st.st_uid);
+    if (pw == NULL)
+        fprintf(stderr, "sentineld: %s belongs to uid %lu: run this as "
+                        "root or as that user\n",
+                dir, (unsigned long)st.st_uid);
+    else
+        fprintf(stderr, "sentineld: %s belongs to user %s: run this as "
+                        "root or as that user (sudo -u %s sentineld ...)\n",
+                dir, pw->pw_name, pw->pw_name);
 }

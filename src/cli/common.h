@@ -15,4 +15,11 @@ const char *sn_cli_default_config(void);
 const char *sn_cli_opt_value(int argc, char **argv, int *i, const char *name,
                              bool *missing);
 
+/* After a failed open of PATH (a store or file in the state directory):
+ * when this user may not enter the directory that holds it, say whose it
+ * is and how to run as that user, on stderr. The installed state belongs
+ * to the daemon's user (0750), so an admin's `sentineld incidents list`
+ * otherwise only hears SQLite's "unable to open database file". */
+void sn_cli_state_hint(const char *path);
+
 #endif

@@ -22,7 +22,7 @@ unset SENTINELD_PLUGIN_PATH SENTINELD_RULES SENTINELD_SQL_DIR \
 # directory, through the config's own variable, not the installed one.
 [ "${FIRST_RUN_STATE:-}" = temp ] && export SENTINELD_STATE_DIR="$TMP/state" &&
     mkdir -p "$SENTINELD_STATE_DIR"
-tap_plan 7
+if [ -n "$AS_USER" ]; then tap_plan 8; else tap_plan 7; fi
 
 # The daemon's user (no capabilities beyond the unit's), or ourselves for
 # a user install: a command prefix, so `$!` is the daemon's own pid.
@@ -70,6 +70,15 @@ check "logger's failed passwords open an ssh-brute-force incident (API)" \
     wait_for 30 incident
 check "the incident names the rule" grep -q '"ssh-brute-force"' \
     "$TMP/incidents.json"
+# Another user (an admin without sudo) is told whose the state is.
+if [ -n "$AS_USER" ]; then
+    setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        "$SENTINELD" incidents list -c "$CONF" >/dev/null 2>"$TMP/other.err"
+    rc=$?
+    check "incidents list as nobody: exit $rc, says the state is $AS_USER's" \
+        sh -c "test $rc -eq 1 && grep -q 'belongs to user $AS_USER: run this as root' '$TMP/other.err'"
+    sed 's/^/#   /' "$TMP/other.err"
+fi
 kill -TERM "$DPID" 2>/dev/null
 wait "$DPID"
 rc=$?
