@@ -437,6 +437,15 @@ struct sn_host {
      * (the input is stopping). */
     bool (*journal_on)(struct sn_instance *inst);
     enum sn_status (*flush_sync)(struct sn_emitter *em);
+    /* A configuration error or warning of a file the plugin reads itself
+     * (a rule file, a template), at its position. Called from init(), it
+     * joins the config's own diagnostics: `sentineld check` prints it as
+     * FILE:LINE:COL like any other and counts it, --json included, so
+     * init() then fails with a summary rather than the first error.
+     * Elsewhere (a reload) it is logged. file may be NULL; line/col 0
+     * mean unknown. Check SN_HOST_HAS(host, config_diag). */
+    void (*config_diag)(struct sn_instance *inst, bool is_error,
+                        const char *file, int line, int col, const char *msg);
 };
 
 /* True when the running daemon's host table has fn: a plugin built

@@ -150,16 +150,28 @@ dr_init(const struct sn_host *host, struct sn_instance *inst,
     if (d.n_errors == 0)
         sn_ruleset_build(src, &s->rs, &d);
     sn_rules_src_free(src);
-    /* Every diagnostic is logged; the first error is the init failure
-     * (so `sentineld check` shows it with its position). */
+    /* Every diagnostic reaches the user at its position: through
+     * config_diag they join `sentineld check`'s own list (all of them in
+     * one pass); an older daemon logs them and gets the first error as
+     * the init failure. */
+    bool joined = SN_HOST_HAS(host, config_diag);
     for (size_t i = 0; i < d.n; i++) {
         const struct sn_diag *it = &d.items[i];
-        host->log(inst, it->level == SN_DIAG_ERROR ? SN_LOG_ERROR : SN_LOG_WARN,
-                  "%s:%d:%d: %s", it->file ? it->file : "-", it->line, it->col,
-                  it->msg);
+        if (joined)
+            host->config_diag(inst, it->level == SN_DIAG_ERROR, it->file,
+                              it->line, it->col, it->msg);
+        else
+            host->log(inst,
+                      it->level == SN_DIAG_ERROR ? SN_LOG_ERROR : SN_LOG_WARN,
+                      "%s:%d:%d: %s", it->file ? it->file : "-", it->line,
+                      it->col, it->msg);
     }
     if (d.n_errors > 0 || s->rs == NULL) {
-        for (size_t i = 0; i < d.n; i++) {
+        if (joined && d.n_errors > 0)
+            snprintf(err, err_len, "%zu error%s in its rule files (each "
+                     "listed at its position)", d.n_errors,
+                     d.n_errors > 1 ? "s" : "");
+        for (size_t i = 0; !joined && i < d.n; i++) {
             const struct sn_diag *it = &d.items[i];
             if (it->level != SN_DIAG_ERROR)
                 continue;

@@ -217,8 +217,10 @@ init_instance(struct sn_pipeline *pl, struct sn_instance *in,
     }
     register_counters(pl, in);
     if (in->p->init != NULL) {
+        in->init_diags = d;
         rc = in->p->init(&sn_host_table, in, in->config, &in->state, why,
                          sizeof(why));
+        in->init_diags = NULL;
         if (rc != SN_OK) {
             sn_diags_add(d, SN_DIAG_ERROR, file, in->conf->line, in->conf->col,
                          "%s '%s' (plugin %s) failed to initialise: %s",

@@ -83,6 +83,9 @@ struct sn_instance {
     char *state_path;
     char labels[160];      /* instance="name" for metrics */
     _Atomic bool stopping; /* host->stopping(), asked by any kind */
+    /* Where host->config_diag adds while init() runs; NULL otherwise
+     * (then it logs). */
+    struct sn_diags *init_diags;
 
     /* Detectors and outputs: the inputs they take events from (all when
      * n_only == 0). */

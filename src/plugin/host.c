@@ -96,6 +96,20 @@ h_journal_on(struct sn_instance *inst)
 }
 
 static void
+h_config_diag(struct sn_instance *inst, bool is_error, const char *file,
+              int line, int col, const char *msg)
+{
+    if (inst->init_diags != NULL) {
+        sn_diags_add(inst->init_diags,
+                     is_error ? SN_DIAG_ERROR : SN_DIAG_WARNING, file, line,
+                     col, "%s", msg);
+        return;
+    }
+    h_log(inst, is_error ? SN_LOG_ERROR : SN_LOG_WARN, "%s:%d:%d: %s",
+          file != NULL ? file : "-", line, col, msg);
+}
+
+static void
 h_counter_add(struct sn_counter *c, uint64_t n)
 {
     sn_counter_add(c, n);
@@ -332,4 +346,5 @@ const struct sn_host sn_host_table = {
     .detection_lost = h_detection_lost,
     .journal_on = h_journal_on,
     .flush_sync = sn_emitter_flush_sync,
+    .config_diag = h_config_diag,
 };

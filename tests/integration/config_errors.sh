@@ -8,7 +8,7 @@
 
 cd "$SRCDIR/tests/data/config" || exit 1
 n=$(ls bad-*.yaml bad-*.conf | wc -l)
-tap_plan $((n * 2 + 6))
+tap_plan $((n * 2 + 7))
 export SN_TEST_STATE="$TMP"
 for f in bad-*.yaml; do
     exp="${f%.yaml}.expected"
@@ -55,6 +55,13 @@ check "run refuses bad-multi.conf too (exit $rc), naming http.listen" \
 # The rule file's own errors come in the same pass, each at its position.
 "$SENTINELD" check -c bad-multi.conf >/dev/null 2>"$TMP/e"
 check "check bad-multi.conf: every error of its rule file too, at file:line:col" \
-    sh -c "grep -q 'multi-rules.yaml:8:5: rule \"one\": unknown key' '$TMP/e' &&
-        grep -q 'multi-rules.yaml:11:15: rule \"two\": unknown severity' '$TMP/e'"
+    sh -c "grep -q '^multi-rules.yaml:8:5: error: rule \"one\": unknown key' '$TMP/e' &&
+        grep -q '^multi-rules.yaml:11:15: error: rule \"two\": unknown severity' '$TMP/e'"
+"$SENTINELD" check -c bad-multi.conf --json >"$TMP/j" 2>/dev/null
+check "check --json lists the rule file's errors with the config's" python3 -c "
+import json
+d=json.load(open('$TMP/j'))['diagnostics']
+pos={(x['file'],x['line'],x['col']) for x in d if x['level']=='error'}
+assert ('multi-rules.yaml',8,5) in pos and ('multi-rules.yaml',11,15) in pos, d
+assert ('bad-multi.conf',9,11) in pos, d"
 tap_done
