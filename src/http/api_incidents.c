@@ -120,9 +120,8 @@ sn_api_incidents_list(struct sn_req *rq)
         return;
     }
     if ((v = sn_req_query(rq, "limit"))) {
-        char *end;
-        long n = strtol(v, &end, 10);
-        if (*v == '\0' || *end != '\0' || n < 1 || n > 500) {
+        int64_t n;
+        if (!sn_time_parse_int(v, 1, 500, &n)) {
             sn_reply_error(rq, 400, "bad_query",
                            "limit '%s': expected 1 to 500", v);
             return;
