@@ -240,6 +240,14 @@ parse_action_body(struct sn_req *rq, enum sn_incident_action act,
             json_object_put(o);
             return false;
         }
+        /* "al\u0000ice" would be stored, shown and audited as "al". */
+        if ((size_t)json_object_get_string_len(val) !=
+            strlen(json_object_get_string(val))) {
+            sn_reply_error(rq, 400, "bad_value",
+                           "field '%s' holds a NUL character (\\u0000)", key);
+            json_object_put(o);
+            return false;
+        }
         if (is_reason)
             *reason = json_object_get_string(val);
         else

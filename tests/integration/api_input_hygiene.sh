@@ -8,8 +8,9 @@
 # Numbers in queries (limits, tops, cursors) are digits in range, no sign,
 # blank or overflow; a value with %00 is refused, not cut at the NUL; a key
 # repeated in another case is a repeat (keys are looked up without case).
+# A JSON reason or owner with \u0000 is refused, not stored cut short.
 . "$SRCDIR/tests/integration/lib.sh"
-tap_plan 21
+tap_plan 22
 
 hp=$(free_port)
 mkdir -p "$TMP/state"
@@ -122,5 +123,15 @@ check "cursors that overflow or carry signs: 400 (events, audit)" cursors_refuse
 check "a key repeated in another case is a repeat: 400 on the feed too" sh -c "
     [ \"\$(curl -s -m 5 -o '$TMP/b' -w '%{http_code}' -H 'Authorization: Bearer $V' '$U/api/v1/stream?last_event_id=0&LAST_EVENT_ID=5')\" = 400 ] &&
     grep -q 'more than once' '$TMP/b'"
+nul_body() {
+    [ "$(curl -s -o "$TMP/b" -w '%{http_code}' -H "Authorization: Bearer $O" \
+        --data-binary "$1" "$U/api/v1/incidents/0b9c6e1e-1111-4222-8333-944445555666/$2")" = 400 ] &&
+        grep -q '"code":"bad_value"' "$TMP/b" && grep -q "'$3'" "$TMP/b"
+}
+nul_bodies() {
+    nul_body '{"reason":"x\u0000y"}' acknowledge reason &&
+        nul_body '{"reason":"x","owner":"al\u0000ice"}' assign owner
+}
+check "an action's reason or owner with \\u0000: 400 bad_value naming the field" nul_bodies
 check "the daemon is still up and stops cleanly" stop_daemon
 tap_done
