@@ -111,15 +111,19 @@ nums_refused() {
 }
 check "limit and top with a sign or a blank: 400 (incidents, events, counts, audit)" nums_refused
 cursors_refused() {
+    u=0b9c6e1e-1111-4222-8333-944445555666
     for p in '/api/v1/events?cursor=1.99999999999999999999999' \
-        '/api/v1/events?cursor=-1.-1' '/api/v1/events?cursor=%201.1'; do
+        '/api/v1/events?cursor=-1.-1' '/api/v1/events?cursor=%201.1' \
+        "/api/v1/incidents?cursor=-1:$u" "/api/v1/incidents?cursor=99999999999999999999:$u" \
+        "/api/v1/incidents?cursor=1:${u}junk"; do
         [ "$(code "$V" "$p")" = 400 ] || return 1
     done
     [ "$(code "$A" '/api/v1/audit?cursor=9223372036854775808')" = 400 ] &&
         [ "$(code "$A" '/api/v1/audit?cursor=5')" = 200 ] &&
-        [ "$(code "$V" '/api/v1/events?cursor=4102444800000000000.1')" = 200 ]
+        [ "$(code "$V" '/api/v1/events?cursor=4102444800000000000.1')" = 200 ] &&
+        [ "$(code "$V" "/api/v1/incidents?cursor=1:$u")" = 200 ]
 }
-check "cursors that overflow or carry signs: 400 (events, audit)" cursors_refused
+check "cursors that overflow, carry signs or trail bytes: 400 (events, incidents, audit)" cursors_refused
 check "a key repeated in another case is a repeat: 400 on the feed too" sh -c "
     [ \"\$(curl -s -m 5 -o '$TMP/b' -w '%{http_code}' -H 'Authorization: Bearer $V' '$U/api/v1/stream?last_event_id=0&LAST_EVENT_ID=5')\" = 400 ] &&
     grep -q 'more than once' '$TMP/b'"
