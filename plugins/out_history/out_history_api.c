@@ -259,19 +259,34 @@ int_param(struct oh_state *s, struct sn_http_req *rq, const char *key, long lo,
           long hi, long *out)
 {
     const char *v = s->host->http_query(rq, key);
-    char *end;
-    long n;
+    int64_t n;
 
     if (v == NULL)
         return true;
-    n = strtol(v, &end, 10);
-    if (*v == '\0' || *end != '\0' || n < lo || n > hi) {
+    if (!sn_time_parse_int(v, lo, hi, &n)) {
         s->host->http_reply_error(rq, 400, "bad_query",
                                   "%s '%s': expected %ld-%ld", key, v, lo, hi);
         return false;
     }
-    *out = n;
+    *out = (long)n;
     return true;
+}
+
+/* next_cursor as this route writes it, "TS.ID", both non-negative and
+ * in range: sscanf's %lld took signs and blanks, clamped overflow and
+ * ignored what followed. */
+static bool
+cursor_parse(const char *v, int64_t *ts, int64_t *id)
+{
+    const char *dot = strchr(v, '.');
+    char head[24];
+
+    if (dot == NULL || (size_t)(dot - v) >= sizeof(head))
+        return false;
+    memcpy(head, v, (size_t)(dot - v));
+    head[dot - v] = '\0';
+    return sn_time_parse_int(head, 0, INT64_MAX, ts) &&
+           sn_time_parse_int(dot + 1, 0, INT64_MAX, id);
 }
 
 /* Prepare with the deadline armed; false when a reply was sent. */
@@ -335,8 +350,7 @@ oh_api_search(void *state, struct sn_http_req *rq)
         !int_param(s, rq, "limit", 1, SEARCH_LIMIT_MAX, &limit))
         return;
     if ((v = s->host->http_query(rq, "cursor")) &&
-        sscanf(v, "%lld.%lld", (long long *)&cur_ts, (long long *)&cur_id) !=
-            2) {
+        !cursor_parse(v, &cur_ts, &cur_id)) {
         s->host->http_reply_error(
             rq, 400, "bad_query",
             "cursor '%s': pass next_cursor of the previous page", v);

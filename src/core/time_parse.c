@@ -32,6 +32,22 @@ leap(int y)
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
+bool
+sn_time_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+    char *end;
+    long long v;
+
+    if (*s < '0' || *s > '9' || strspn(s, "0123456789") != strlen(s))
+        return false;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
 /* RFC 3339 UTC ("2026-01-02T03:04:05Z", fraction allowed) or integer
  * nanoseconds since the epoch, from 1970 up to (not including) 2200:
  * an impossible date (month 13, 31 April, hour 99) is refused rather than
@@ -49,16 +65,8 @@ sn_time_parse(const char *s, int64_t *out)
     int y, mo, d, hh, mi, ss;
     int64_t ns = 0, t;
 
-    if (*s != '\0' && strspn(s, "0123456789") == strlen(s)) {
-        char *end;
-        long long v;
-        errno = 0;
-        v = strtoll(s, &end, 10);
-        if (errno != 0 || v > max_ns)
-            return false;
-        *out = v;
-        return true;
-    }
+    if (*s != '\0' && strspn(s, "0123456789") == strlen(s))
+        return sn_time_parse_int(s, 0, max_ns, out);
     if ((y = digits(&p, 4)) < 0 || *p++ != '-' || (mo = digits(&p, 2)) < 0 ||
         *p++ != '-' || (d = digits(&p, 2)) < 0 || *p++ != 'T' ||
         (hh = digits(&p, 2)) < 0 || *p++ != ':' || (mi = digits(&p, 2)) < 0 ||

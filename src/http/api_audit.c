@@ -47,7 +47,6 @@ sn_api_audit_list(struct sn_req *rq)
     struct sn_error err;
     struct sn_buf b;
     const char *v;
-    char *end;
 
     memset(&q, 0, sizeof(q));
     sn_req_query(rq, "actor"); /* parses the query */
@@ -76,18 +75,19 @@ sn_api_audit_list(struct sn_req *rq)
         return;
     }
     if ((v = sn_req_query(rq, "cursor")) != NULL) {
-        q.before_id = strtoll(v, &end, 10);
-        if (*v == '\0' || *end != '\0' || q.before_id <= 0) {
+        int64_t id;
+        if (!sn_time_parse_int(v, 1, INT64_MAX, &id)) {
             sn_reply_error(rq, 400, "bad_query",
                            "cursor '%s': use next_cursor of the previous "
                            "page",
                            v);
             return;
         }
+        q.before_id = id;
     }
     if ((v = sn_req_query(rq, "limit")) != NULL) {
-        long n = strtol(v, &end, 10);
-        if (*v == '\0' || *end != '\0' || n < 1 || n > 500) {
+        int64_t n;
+        if (!sn_time_parse_int(v, 1, 500, &n)) {
             sn_reply_error(rq, 400, "bad_query",
                            "limit '%s': expected 1 to 500", v);
             return;

@@ -120,9 +120,8 @@ sn_api_incidents_list(struct sn_req *rq)
         return;
     }
     if ((v = sn_req_query(rq, "limit"))) {
-        char *end;
-        long n = strtol(v, &end, 10);
-        if (*v == '\0' || *end != '\0' || n < 1 || n > 500) {
+        int64_t n;
+        if (!sn_time_parse_int(v, 1, 500, &n)) {
             sn_reply_error(rq, 400, "bad_query",
                            "limit '%s': expected 1 to 500", v);
             return;
@@ -238,6 +237,14 @@ parse_action_body(struct sn_req *rq, enum sn_incident_action act,
         if (!json_object_is_type(val, json_type_string)) {
             sn_reply_error(rq, 400, "wrong_type", "field '%s' must be a string",
                            key);
+            json_object_put(o);
+            return false;
+        }
+        /* "al\u0000ice" would be stored, shown and audited as "al". */
+        if ((size_t)json_object_get_string_len(val) !=
+            strlen(json_object_get_string(val))) {
+            sn_reply_error(rq, 400, "bad_value",
+                           "field '%s' holds a NUL character (\\u0000)", key);
             json_object_put(o);
             return false;
         }

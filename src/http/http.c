@@ -172,6 +172,13 @@ sn_req_parse_query(struct sn_req *rq)
     rq->query_parsed = true;
     if (q == NULL)
         return true;
+    /* A value is a C string once decoded: "limit=10%00junk" would be read
+     * as "10" here and as something else by whatever sits in front. */
+    if (strstr(q, "%00") != NULL) {
+        sn_reply_error(rq, 400, "bad_query",
+                       "the query string holds an encoded NUL byte (%%00)");
+        return false;
+    }
     if (evhttp_parse_query_str(q, &rq->query) != 0) {
         sn_reply_error(rq, 400, "bad_query",
                        "the query string is malformed (expected "
@@ -182,8 +189,10 @@ sn_req_parse_query(struct sn_req *rq)
          kv = kv->next.tqe_next) {
         if (repeatable(kv->key))
             continue;
+        /* Without regard to case, as sn_req_query looks keys up
+         * (evhttp_find_header): since=1&SINCE=2 is a repeat too. */
         for (struct evkeyval *o = kv->next.tqe_next; o; o = o->next.tqe_next)
-            if (strcmp(kv->key, o->key) == 0) {
+            if (evutil_ascii_strcasecmp(kv->key, o->key) == 0) {
                 /* Taking the first (or the last) would let a proxy and
                  * the daemon read different filters from one URL. */
                 sn_reply_error(rq, 400, "bad_query",

@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/limits.h"
+#include "core/time_parse.h"
 #include "incident/audit.h"
 #include "incident/incident.h"
 #include "incident/partition.h"
@@ -118,6 +119,26 @@ sn_incidents_audit_verify(struct sn_incidents *inc,
 
 /* --- listing ----------------------------------------------------------- */
 
+/* next_cursor as the listing writes it, "LAST_SEEN:UUID": sscanf's %lld
+ * took signs and blanks and clamped overflow, %36s ignored what followed
+ * the id. */
+static bool
+cursor_parse(const char *v, int64_t *seen, char id[SN_UUID_LEN + 1])
+{
+    const char *colon = strchr(v, ':');
+    char head[24];
+
+    if (colon == NULL || (size_t)(colon - v) >= sizeof(head) ||
+        strlen(colon + 1) != SN_UUID_LEN)
+        return false;
+    memcpy(head, v, (size_t)(colon - v));
+    head[colon - v] = '\0';
+    if (!sn_time_parse_int(head, 0, INT64_MAX, seen))
+        return false;
+    memcpy(id, colon + 1, SN_UUID_LEN + 1);
+    return true;
+}
+
 enum sn_status
 sn_incidents_list_json(struct sn_incidents *inc,
                        const struct sn_incident_query *q, struct sn_buf *out,
@@ -131,7 +152,7 @@ sn_incidents_list_json(struct sn_incidents *inc,
                      : q->limit > SN_INCIDENT_LIST_MAX ? SN_INCIDENT_LIST_MAX
                                            : q->limit;
     int sev = -1, r, i = 1, n = 0;
-    long long cur_seen = 0;
+    int64_t cur_seen = 0;
     char cur_id[SN_UUID_LEN + 1] = "";
     char like[300];
     struct sn_incident it;
@@ -144,8 +165,7 @@ sn_incidents_list_json(struct sn_incidents *inc,
         return SN_EINVAL;
     }
     if (q->cursor != NULL && q->cursor[0] &&
-        (sscanf(q->cursor, "%lld:%36s", &cur_seen, cur_id) != 2 ||
-         strlen(cur_id) != SN_UUID_LEN)) {
+        !cursor_parse(q->cursor, &cur_seen, cur_id)) {
         sn_error_set(err, "invalid cursor '%s'", q->cursor);
         return SN_EINVAL;
     }

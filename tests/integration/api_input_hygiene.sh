@@ -5,8 +5,12 @@
 # 9999 and buckets past a year in their own unit are refused; a repeated
 # query parameter is an error, not "the first wins"; a path with NUL or
 # other control bytes is refused (not served as app.js) and logged escaped.
+# Numbers in queries (limits, tops, cursors) are digits in range, no sign,
+# blank or overflow; a value with %00 is refused, not cut at the NUL; a key
+# repeated in another case is a repeat (keys are looked up without case).
+# A JSON reason or owner with \u0000 is refused, not stored cut short.
 . "$SRCDIR/tests/integration/lib.sh"
-tap_plan 17
+tap_plan 22
 
 hp=$(free_port)
 mkdir -p "$TMP/state"
@@ -20,6 +24,7 @@ outputs:
 EOC
 V=$("$SENTINELD" token create --name vic --role viewer -c "$TMP/c.yaml" 2>/dev/null)
 O=$("$SENTINELD" token create --name op --role operator -c "$TMP/c.yaml" 2>/dev/null)
+A=$("$SENTINELD" token create --name ad --role admin -c "$TMP/c.yaml" 2>/dev/null)
 start_daemon "$TMP/c.yaml" "$TMP/log"
 U="http://127.0.0.1:$hp"
 wait_for 30 curl -sf "$U/health" -o /dev/null
@@ -87,5 +92,50 @@ for path in (b"/x\x1b[31mRED", b"/api/v1/nothing%1b[2Jclear"):
 EOP
 check "no raw ESC byte reaches the log; the escape is written \\x1b" sh -c "
     sleep 0.5; ! grep -q \"\$(printf '\\033')\" '$TMP/log' && grep -q 'x1b\\[2Jclear' '$TMP/log'"
+# code TOKEN PATH_AND_QUERY: the status code (-m: the feed stays open).
+code() {
+    curl -s -m 5 --path-as-is -o "$TMP/b" -w '%{http_code}' \
+        -H "Authorization: Bearer $1" "$U$2"
+}
+check "an encoded NUL in a query value: 400, not read as the bytes before it" sh -c "
+    [ \"\$(curl -s --path-as-is -o '$TMP/b' -w '%{http_code}' -H 'Authorization: Bearer $V' '$U/api/v1/incidents?limit=10%00junk')\" = 400 ] &&
+    grep -q 'NUL' '$TMP/b' &&
+    [ \"\$(curl -s --path-as-is -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $V' '$U/api/v1/events?limit=5%00')\" = 400 ]"
+nums_refused() {
+    for p in '/api/v1/incidents?limit=+10' '/api/v1/incidents?limit=%2010' \
+        '/api/v1/events?limit=%2010' '/api/v1/events/counts?top=+3'; do
+        [ "$(code "$V" "$p")" = 400 ] || return 1
+    done
+    [ "$(code "$A" '/api/v1/audit?limit=+5')" = 400 ] &&
+        [ "$(code "$V" '/api/v1/incidents?limit=10')" = 200 ]
+}
+check "limit and top with a sign or a blank: 400 (incidents, events, counts, audit)" nums_refused
+cursors_refused() {
+    u=0b9c6e1e-1111-4222-8333-944445555666
+    for p in '/api/v1/events?cursor=1.99999999999999999999999' \
+        '/api/v1/events?cursor=-1.-1' '/api/v1/events?cursor=%201.1' \
+        "/api/v1/incidents?cursor=-1:$u" "/api/v1/incidents?cursor=99999999999999999999:$u" \
+        "/api/v1/incidents?cursor=1:${u}junk"; do
+        [ "$(code "$V" "$p")" = 400 ] || return 1
+    done
+    [ "$(code "$A" '/api/v1/audit?cursor=9223372036854775808')" = 400 ] &&
+        [ "$(code "$A" '/api/v1/audit?cursor=5')" = 200 ] &&
+        [ "$(code "$V" '/api/v1/events?cursor=4102444800000000000.1')" = 200 ] &&
+        [ "$(code "$V" "/api/v1/incidents?cursor=1:$u")" = 200 ]
+}
+check "cursors that overflow, carry signs or trail bytes: 400 (events, incidents, audit)" cursors_refused
+check "a key repeated in another case is a repeat: 400 on the feed too" sh -c "
+    [ \"\$(curl -s -m 5 -o '$TMP/b' -w '%{http_code}' -H 'Authorization: Bearer $V' '$U/api/v1/stream?last_event_id=0&LAST_EVENT_ID=5')\" = 400 ] &&
+    grep -q 'more than once' '$TMP/b'"
+nul_body() {
+    [ "$(curl -s -o "$TMP/b" -w '%{http_code}' -H "Authorization: Bearer $O" \
+        --data-binary "$1" "$U/api/v1/incidents/0b9c6e1e-1111-4222-8333-944445555666/$2")" = 400 ] &&
+        grep -q '"code":"bad_value"' "$TMP/b" && grep -q "'$3'" "$TMP/b"
+}
+nul_bodies() {
+    nul_body '{"reason":"x\u0000y"}' acknowledge reason &&
+        nul_body '{"reason":"x","owner":"al\u0000ice"}' assign owner
+}
+check "an action's reason or owner with \\u0000: 400 bad_value naming the field" nul_bodies
 check "the daemon is still up and stops cleanly" stop_daemon
 tap_done

@@ -6,11 +6,12 @@
 # exit; the daemon runs as nobody; a token created by root while it runs
 # works; the API reads and writes incidents; a threshold window survives
 # a SIGHUP through the checkpoint nobody writes; the API still works
-# after the reload.
+# after the reload. What it cannot prepare stops it with a message naming
+# what: an unknown user, a pidfile it cannot write.
 . "$SRCDIR/tests/integration/lib.sh"
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (CI runs the tests as root)"
 id nobody >/dev/null 2>&1 || skip_all "no user nobody"
-tap_plan 16
+tap_plan 18
 
 # nobody must read its config and rules (SIGHUP re-reads them).
 chmod 755 "$TMP"
@@ -99,4 +100,11 @@ stop_daemon
 check "it stops with exit 0" test $? -eq 0
 check "the pidfile names no process after the stop" \
     test ! -s "$TMP/run/sentineld.pid"
+timeout 20 "$S" run -c "$TMP/c.yaml" --user sn-no-such-user >/dev/null 2>"$TMP/nouser.err"
+check "an unknown --user refuses to start, naming it" sh -c "
+    test $? -ne 0 && grep -q -- '--user sn-no-such-user: no such user' '$TMP/nouser.err'"
+timeout 20 "$S" run -c "$TMP/c.yaml" --user nobody \
+    --pidfile "$TMP/no-dir/sentineld.pid" >/dev/null 2>"$TMP/nopid.err"
+check "a pidfile it cannot write stops it, naming the path" sh -c "
+    test $? -ne 0 && grep -q 'cannot write pidfile $TMP/no-dir/sentineld.pid' '$TMP/nopid.err'"
 tap_done

@@ -10,6 +10,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "core/time_parse.h"
 #include "sn_test.h"
 
 SN_TEST(arena_alignment_and_reset)
@@ -179,10 +180,46 @@ SN_TEST(backoff_equal_jitter_doubles_to_max)
     CHECK(sn_backoff_next(&b) >= 50);
 }
 
+/* Query times and integers as API clients write them (#14 items 1 and
+ * 11): real dates 1970-2199 only, and digits only, in range. */
+SN_TEST(time_parse_real_dates_and_strict_integers)
+{
+    int64_t v = -1;
+
+    CHECK(sn_time_parse("2024-02-29T00:00:00Z", &v));
+    CHECK_EQ(v, 1709164800LL * 1000000000);
+    CHECK(sn_time_parse("2026-01-02T03:04:05.5Z", &v));
+    CHECK_EQ(v % 1000000000, 500000000);
+    CHECK(sn_time_parse("0", &v) && v == 0);
+    CHECK(!sn_time_parse("2026-13-45T99:99:99Z", &v));
+    CHECK(!sn_time_parse("2026-02-29T00:00:00Z", &v));
+    CHECK(!sn_time_parse("2026-04-31T00:00:00Z", &v));
+    CHECK(!sn_time_parse("9999-01-01T00:00:00Z", &v));
+    CHECK(!sn_time_parse("1969-12-31T23:59:59Z", &v));
+    CHECK(!sn_time_parse("-9223371946854775809", &v));
+    CHECK(!sn_time_parse("9223372036854775807", &v));
+    CHECK(!sn_time_parse("+2026-01-01T00:00:00Z", &v));
+    CHECK(!sn_time_parse("2026-01-01T00:00:00.5e3Z", &v));
+    v = 7;
+    CHECK(sn_time_parse_int("500", 1, 500, &v) && v == 500);
+    CHECK(sn_time_parse_int("9223372036854775807", 0, INT64_MAX, &v));
+    CHECK(!sn_time_parse_int("501", 1, 500, &v));
+    CHECK(!sn_time_parse_int("0", 1, 500, &v));
+    CHECK(!sn_time_parse_int("+10", 1, 500, &v));
+    CHECK(!sn_time_parse_int(" 10", 1, 500, &v));
+    CHECK(!sn_time_parse_int("10 ", 1, 500, &v));
+    CHECK(!sn_time_parse_int("-1", 0, 500, &v));
+    CHECK(!sn_time_parse_int("", 0, 500, &v));
+    CHECK(!sn_time_parse_int("1e3", 0, 5000, &v));
+    CHECK(!sn_time_parse_int("9223372036854775808", 0, INT64_MAX, &v));
+    CHECK_EQ(v, INT64_MAX); /* untouched by the refusals */
+}
+
 SN_TEST_MAIN(SN_T(arena_alignment_and_reset),
              SN_T(arena_keeps_regular_chunks), SN_T(arena_cap),
              SN_T(buf_limit), SN_T(json_escapes_and_utf8), SN_T(status_names),
              SN_T(durations_and_sizes), SN_T(suggestions),
              SN_T(suggestions_count_a_swap_as_one_edit),
              SN_T(ratelimit_counts_suppressed),
-             SN_T(backoff_equal_jitter_doubles_to_max))
+             SN_T(backoff_equal_jitter_doubles_to_max),
+             SN_T(time_parse_real_dates_and_strict_integers))
