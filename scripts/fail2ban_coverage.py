@@ -121,12 +121,16 @@ class Fail2ban:
         flt = self.filter(name, opts, "file")
         return [r.getRegex() for r in flt._Filter__failRegex]
 
-    def match(self, name, opts, line):
-        """[(regex text, host or None if nofail)] for one log line."""
+    def match(self, name, opts, line, alone=False):
+        """[(regex text, host or None if nofail)] for one log line; alone:
+        without what earlier lines of the same process left (fail2ban's
+        multi-line state), i.e. what the line's own text matches."""
         logtype = "rfc5424" if re.match(r"^<\d+>1 ", line) else "file"
         if logtype == "file":
             line = re.sub(r"^<\d+>", "", line)
         flt = self.filter(name, opts, logtype)
+        if alone:
+            flt._Filter__mlfidCache = None
         text = [r.getRegex() for r in self.filter(name, opts, "file")
                 ._Filter__failRegex]
         out = []
@@ -208,7 +212,7 @@ def coverage(f2b, args):
         for i, (fn, n, text) in enumerate(lines):
             if REPEAT.search(text):
                 continue
-            for rx, host in f2b.match(name, opts, text):
+            for rx, host in f2b.match(name, opts, text, alone=True):
                 hits = seen[(name, rx)][1]
                 if any(h[0] == fn and h[1] == n for h in hits):
                     continue
