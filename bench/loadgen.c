@@ -3,8 +3,16 @@
  * host's mix (sshd failed/accepted logins, sudo, cron, kernel firewall,
  * systemd; some with STRUCTURED-DATA, 150-300 bytes), octet-counted or
  * LF-framed (RFC 6587), over C connections (one thread each). Every
- * message carries "seq=N" (N unique over all connections, increasing on
- * each) so a receiver can check completeness and order. The whole stream
+ * message carries its sequence number N (unique over all connections,
+ * increasing on each) so a receiver can check completeness and order:
+ * sshd's lines in MSGID ("seqN"), where it leaves the text exactly as sshd
+ * writes it (the rule pack anchors on sshd's fixed suffix "port N ssh2"),
+ * the others as a trailing "seq=N". Timestamps are live: the time the
+ * stream is built plus 10 µs per message of its connection, so the
+ * connections' event times advance together and correlations see what a
+ * live fleet sends (-F: the fixed 2024-05-01 stamps of earlier figures,
+ * whose connections are minutes apart, so a detector drops most of them
+ * as late). The whole stream
  * is built in memory before the first byte is sent and written in large
  * chunks that end on frame boundaries, so the sender costs little CPU next
  * to the daemon it measures (bench/syslog_tcp_load.py tops out near 170k
@@ -12,7 +20,7 @@
  * tests/integration/backpressure.sh.
  *
  *   loadgen [-H host] [-p port] [-n count] [-f octet|lf] [-c connections]
- *           [-d seconds] [-r msgs_per_s] [-w write_bytes] [-s seed] [-q]
+ *           [-d seconds] [-r msgs_per_s] [-w write_bytes] [-s seed] [-F] [-q]
  *
  * -r paces the offered load: the connections together send that many
  * messages per second (each chunk waits for its due time; pick -w small,
@@ -55,6 +63,8 @@ struct opts {
     double rate;    /* > 0: messages per second over all connections */
     size_t chunk;
     uint64_t seed;
+    bool fixed_time; /* -F: the 2024-05-01 stamps */
+    time_t base;     /* live stamps start here */
     bool quiet;
 };
 
@@ -121,10 +131,50 @@ static const char *const units[] = { "nginx.service", "sshd.service",
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
+/* RFC 5424 6.2.3 timestamp of message i of its connection into ts: RFC
+ * 3339, UTC or with an offset, fractions of varying length. */
+static void
+format_time(char *ts, size_t len, const struct opts *o, uint64_t seq,
+            uint64_t i)
+{
+    uint64_t us;
+    time_t t;
+    struct tm tm;
+
+    if (o->fixed_time) {
+        if (seq % 4 == 3)
+            snprintf(ts, len, "2024-05-01T12:%02u:%02u.%03u+02:00",
+                     (unsigned)(seq / 60000 % 60), (unsigned)(seq / 1000 % 60),
+                     (unsigned)(seq % 1000));
+        else
+            snprintf(ts, len, "2024-05-01T10:%02u:%02u.%06uZ",
+                     (unsigned)(seq / 60000 % 60), (unsigned)(seq / 1000 % 60),
+                     (unsigned)(seq % 1000000));
+        return;
+    }
+    us = i * 10;
+    t = o->base + (time_t)(us / 1000000);
+    us %= 1000000;
+    if (seq % 4 == 3) { /* the same instant at +02:00, milliseconds */
+        t += 2 * 3600;
+        gmtime_r(&t, &tm);
+        snprintf(ts, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03u+02:00",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, (unsigned)(us / 1000));
+    } else {
+        gmtime_r(&t, &tm);
+        snprintf(ts, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, (unsigned)us);
+    }
+}
+
 /* One message, without framing, into out (MSG_MAX bytes); returns its
- * length. Weights follow a bastion host: mostly sshd noise. */
+ * length. Weights follow a bastion host: mostly sshd noise. i: the
+ * message's index on its connection. */
 static size_t
-format_msg(char *out, uint64_t *st, uint64_t seq)
+format_msg(char *out, uint64_t *st, const struct opts *o, uint64_t seq,
+           uint64_t i)
 {
     const char *host = hosts[seq % NELEM(hosts)];
     const char *user = users[rnd(st, NELEM(users))];
@@ -134,36 +184,27 @@ format_msg(char *out, uint64_t *st, uint64_t seq)
     char ts[48];
     int n;
 
-    /* RFC 5424 6.2.3: RFC 3339 time, UTC or with an offset, fractions of
-     * varying length. */
-    if (seq % 4 == 3)
-        snprintf(ts, sizeof(ts), "2024-05-01T12:%02u:%02u.%03u+02:00",
-                 (unsigned)(seq / 60000 % 60), (unsigned)(seq / 1000 % 60),
-                 (unsigned)(seq % 1000));
-    else
-        snprintf(ts, sizeof(ts), "2024-05-01T10:%02u:%02u.%06uZ",
-                 (unsigned)(seq / 60000 % 60), (unsigned)(seq / 1000 % 60),
-                 (unsigned)(seq % 1000000));
+    format_time(ts, sizeof(ts), o, seq, i);
     if (k < 35) /* authpriv.info */
         n = snprintf(out, MSG_MAX,
-                     "<38>1 %s %s sshd %u - - Failed password for invalid "
-                     "user %s from 203.0.%u.%u port %u ssh2 seq=%llu",
-                     ts, host, pid, user, 113 + ip3, ip4, 1024 + rnd(st, 64000),
-                     (unsigned long long)seq);
+                     "<38>1 %s %s sshd %u seq%llu - Failed password for "
+                     "invalid user %s from 203.0.%u.%u port %u ssh2",
+                     ts, host, pid, (unsigned long long)seq, user, 113 + ip3,
+                     ip4, 1024 + rnd(st, 64000));
     else if (k < 45)
         n = snprintf(out, MSG_MAX,
-                     "<38>1 %s %s sshd %u - - Accepted publickey for %s from "
-                     "198.51.%u.%u port %u ssh2: ED25519 SHA256:uNiVztksCsDhcc"
-                     "0u9e8BujQXVUpKZIDTMczCvj3tD2s seq=%llu",
-                     ts, host, pid, user, 100 + ip3, ip4, 1024 + rnd(st, 64000),
-                     (unsigned long long)seq);
+                     "<38>1 %s %s sshd %u seq%llu - Accepted publickey for "
+                     "%s from 198.51.%u.%u port %u ssh2: ED25519 SHA256:"
+                     "uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s",
+                     ts, host, pid, (unsigned long long)seq, user, 100 + ip3,
+                     ip4, 1024 + rnd(st, 64000));
     else if (k < 50)
         n = snprintf(out, MSG_MAX,
-                     "<38>1 %s %s sshd %u - [timeQuality tzKnown=\"1\" "
+                     "<38>1 %s %s sshd %u seq%llu [timeQuality tzKnown=\"1\" "
                      "isSynced=\"1\" syncAccuracy=\"60000\"] Accepted "
-                     "password for %s from 192.0.2.%u port %u ssh2 seq=%llu",
-                     ts, host, pid, user, ip4, 1024 + rnd(st, 64000),
-                     (unsigned long long)seq);
+                     "password for %s from 192.0.2.%u port %u ssh2",
+                     ts, host, pid, (unsigned long long)seq, user, ip4,
+                     1024 + rnd(st, 64000));
     else if (k < 62) /* authpriv.notice, with SD */
         n = snprintf(out, MSG_MAX,
                      "<85>1 %s %s sudo - - [origin ip=\"10.0.%u.%u\" "
@@ -226,7 +267,7 @@ build(struct conn *c)
     c->max_len = 0;
     next_cut = o->chunk;
     for (uint64_t i = 0; i < c->n_msgs; i++) {
-        size_t len = format_msg(msg, &st, c->first_seq + i);
+        size_t len = format_msg(msg, &st, o, c->first_seq + i, i);
 
         if (len < c->min_len)
             c->min_len = len;
@@ -368,7 +409,8 @@ usage(FILE *f)
     fprintf(f, "usage: loadgen [-H host] [-p port] [-n count] "
                "[-f octet|lf] [-c connections]\n"
                "               [-d seconds] [-r msgs_per_s] [-w write_bytes] "
-               "[-s seed] [-q]\n");
+               "[-s seed] [-F] [-q]\n"
+               "  -F: fixed 2024-05-01 timestamps (default: live, from now)\n");
 }
 
 static int
@@ -377,6 +419,7 @@ parse_opts(int argc, char **argv, struct opts *o)
     int ch;
     char *end;
 
+    o->base = time(NULL);
     o->host = "127.0.0.1";
     o->port = "5514";
     o->count = 100000;
@@ -387,7 +430,7 @@ parse_opts(int argc, char **argv, struct opts *o)
     o->chunk = WRITE_CHUNK;
     o->seed = 1;
     o->quiet = false;
-    while ((ch = getopt(argc, argv, "H:p:n:f:c:d:r:w:s:qh")) != -1) {
+    while ((ch = getopt(argc, argv, "H:p:n:f:c:d:r:w:s:Fqh")) != -1) {
         errno = 0;
         end = NULL;
         switch (ch) {
@@ -426,6 +469,9 @@ parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 's':
             o->seed = strtoull(optarg, &end, 10);
+            break;
+        case 'F':
+            o->fixed_time = true;
             break;
         case 'q':
             o->quiet = true;
