@@ -49,6 +49,10 @@ static const struct sn_option opg_options[] = {
       "directory of numbered NNN_name.sql migrations (default: "
       "$SENTINELD_SQL_DIR, else the installed one)",
       0, 0, NULL, false },
+    { "reports", SN_OPT_BOOL, "false", offsetof(struct opg_conf, reports),
+      "answer GET /api/v1/reports from these tables (every instance's "
+      "incidents) instead of this instance's own store",
+      0, 0, NULL, false },
     { 0 },
 };
 
@@ -126,6 +130,13 @@ opg_init(const struct sn_host *host, struct sn_instance *inst,
                                   "incident documents the database refused");
     s->c_migrations = host->counter(inst, "postgres_migrations_applied_total",
                                     "migration files applied");
+    s->c_reports = host->counter(inst, "postgres_reports_total",
+                                 "GET /api/v1/reports answered from these "
+                                 "tables");
+    s->c_report_errors = host->counter(
+        inst, "postgres_report_errors_total",
+        "reports refused (queue full, stopping) or failed (connection, "
+        "query)");
     return SN_OK;
 }
 
@@ -231,7 +242,12 @@ opg_start(void *state, char *err, size_t err_len)
     struct opg_state *s = state;
     char why[768];
     bool permanent;
+    enum sn_status rc;
 
+    /* Its own connection, made at the first report: PostgreSQL being
+     * down now does not stop it. */
+    if ((rc = opg_reports_start(s, err, err_len)) != SN_OK)
+        return rc;
     if (opg_connect(s, why, sizeof(why), &permanent))
         return SN_OK;
     if (permanent) {
@@ -250,6 +266,7 @@ opg_start(void *state, char *err, size_t err_len)
 static void
 opg_stop(void *state)
 {
+    opg_reports_stop(state);
     opg_disconnect(state);
 }
 
@@ -260,6 +277,7 @@ opg_destroy(void *state)
 
     if (s == NULL)
         return;
+    opg_reports_stop(s);
     opg_disconnect(s);
     if (s->buf != NULL)
         s->host->buf_free(s->buf);
@@ -281,4 +299,5 @@ const struct sn_plugin sn_plugin_out_postgres = {
     .stop = opg_stop,
     .destroy = opg_destroy,
     .deliver = opg_deliver,
+    .report_load = opg_report_load,
 };
