@@ -148,37 +148,36 @@ opg_exec(struct opg_state *s, const char *sql, char *why, size_t why_len)
 
 /* One parameterised set_config(): session settings without building SQL. */
 static bool
-set_setting(struct opg_state *s, const char *name, const char *value, char *why,
+set_setting(PGconn *conn, const char *name, const char *value, char *why,
             size_t why_len)
 {
     const char *params[2] = { name, value };
     PGresult *r =
-        PQexecParams(s->conn, "SELECT pg_catalog.set_config($1, $2, false)", 2,
+        PQexecParams(conn, "SELECT pg_catalog.set_config($1, $2, false)", 2,
                      NULL, params, NULL, NULL, 0);
     bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
 
     if (!ok)
-        pg_result_error(r, s->conn, why, why_len);
+        pg_result_error(r, conn, why, why_len);
     PQclear(r);
     return ok;
 }
 
-/* Session setup: statement timeout and the schema on the search path. */
-static bool
-setup_session(struct opg_state *s, char *why, size_t why_len)
+bool
+opg_session_setup(PGconn *conn, const struct opg_conf *c, char *why,
+                  size_t why_len)
 {
     char ms[32];
-    char *ident =
-        PQescapeIdentifier(s->conn, s->c->schema, strlen(s->c->schema));
+    char *ident = PQescapeIdentifier(conn, c->schema, strlen(c->schema));
     bool ok;
 
     if (ident == NULL) {
-        snprintf(why, why_len, "%s", PQerrorMessage(s->conn));
+        snprintf(why, why_len, "%s", PQerrorMessage(conn));
         return false;
     }
-    snprintf(ms, sizeof(ms), "%lld", (long long)s->c->statement_timeout_ms);
-    ok = set_setting(s, "statement_timeout", ms, why, why_len) &&
-         set_setting(s, "search_path", ident, why, why_len);
+    snprintf(ms, sizeof(ms), "%lld", (long long)c->statement_timeout_ms);
+    ok = set_setting(conn, "statement_timeout", ms, why, why_len) &&
+         set_setting(conn, "search_path", ident, why, why_len);
     PQfreemem(ident);
     return ok;
 }
@@ -199,7 +198,7 @@ opg_connect(struct opg_state *s, char *why, size_t why_len, bool *permanent)
     }
     s->notices = (struct pg_notice_log){ s->host, s->inst, "" };
     pg_log_notices(s->conn, &s->notices);
-    if (!setup_session(s, err, sizeof(err))) {
+    if (!opg_session_setup(s->conn, s->c, err, sizeof(err))) {
         snprintf(why, why_len, "PostgreSQL session setup failed: %s", err);
         opg_disconnect(s);
         s->host->counter_add(s->c_errors, 1);

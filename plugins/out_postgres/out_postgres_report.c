@@ -33,7 +33,7 @@ struct opg_reports {
     struct opg_report_req *head, *tail;
     size_t n;
     bool stopping;
-    bool running;     /* the thread was created (join it) */
+    bool running; /* the thread was created (join it) */
     pthread_t th;
     PGcancel *cancel; /* of the thread's connection, while connected */
     PGconn *conn;     /* the thread's own */
@@ -84,10 +84,6 @@ static bool
 ensure_conn(struct opg_state *s, char *why, size_t why_len)
 {
     struct opg_reports *r = s->reports;
-    const char *names[2] = { "statement_timeout", "search_path" };
-    char ms[32];
-    char *ident;
-    bool ok = true;
 
     if (r->conn != NULL && PQstatus(r->conn) == CONNECTION_OK)
         return true;
@@ -97,29 +93,7 @@ ensure_conn(struct opg_state *s, char *why, size_t why_len)
         return false;
     r->notices = (struct pg_notice_log){ s->host, s->inst, "reports: " };
     pg_log_notices(r->conn, &r->notices);
-    snprintf(ms, sizeof(ms), "%lld", (long long)s->c->statement_timeout_ms);
-    ident = PQescapeIdentifier(r->conn, s->c->schema, strlen(s->c->schema));
-    for (int i = 0; i < 2 && ok; i++) {
-        const char *params[2] = { names[i], i == 0 ? ms : ident };
-        PGresult *res;
-
-        if (params[1] == NULL) {
-            snprintf(why, why_len, "%s", PQerrorMessage(r->conn));
-            ok = false;
-            break;
-        }
-        res = PQexecParams(r->conn,
-                           "SELECT pg_catalog.set_config($1, $2, false)", 2,
-                           NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            pg_result_error(res, r->conn, why, why_len);
-            ok = false;
-        }
-        PQclear(res);
-    }
-    if (ident != NULL)
-        PQfreemem(ident);
-    if (!ok) {
+    if (!opg_session_setup(r->conn, s->c, why, why_len)) {
         drop_conn(r);
         return false;
     }

@@ -243,12 +243,12 @@ report_wake(evutil_socket_t fd, short what, void *arg)
     memcpy(rq.path, p->path, sizeof(rq.path));
     /* No reply may reach the connection's close callback. */
     if (evhttp_request_get_connection(p->r) != NULL)
-        evhttp_connection_set_closecb(evhttp_request_get_connection(p->r),
-                                      NULL, NULL);
+        evhttp_connection_set_closecb(evhttp_request_get_connection(p->r), NULL,
+                                      NULL);
     if (!answered)
         sn_reply_error(&rq, 504, "report_timeout",
-                       "report source '%s' did not answer within %d s",
-                       p->inst, REPORT_DEADLINE_S);
+                       "report source '%s' did not answer within %d s", p->inst,
+                       REPORT_DEADLINE_S);
     else if (p->rc == SN_ELIMIT)
         sn_reply_error(&rq, 400, "bad_query", "%s", p->err);
     else if (p->rc != SN_OK)
