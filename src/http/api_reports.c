@@ -15,6 +15,7 @@
 
 #include "core/clock.h"
 #include "core/limits.h"
+#include "core/log.h"
 #include "core/status.h"
 #include "core/time_parse.h"
 #include "http/http_int.h"
@@ -72,7 +73,8 @@ time_param(struct sn_req *rq, const char *key, int64_t *out)
  * go). done() copies the rows and wakes the control thread through the
  * pending's event, which is also the deadline's timer; the event is freed
  * by the HTTP side under the mutex, so a late done() never touches it.
- * A client that leaves is seen through the connection's close callback.
+ * A client that left is seen when the answer is written (or through the
+ * connection's close callback when libevent frees it first).
  */
 
 /* A source that has not answered by then gets a 504 (its own timeouts,
@@ -188,7 +190,9 @@ pending_release(struct sn_report_pending *p)
 
 /* The client's connection is going away before the answer: libevent
  * frees a request still on the connection; one it detached (the peer
- * closed, EOF) is ours to free. */
+ * closed, EOF) is ours to free. libevent 2.1 does not read a connection
+ * while its request is being answered, so a client that merely left is
+ * usually seen only when the answer is written; this covers the rest. */
 static void
 report_client_closed(struct evhttp_connection *evcon, void *arg)
 {
@@ -198,6 +202,9 @@ report_client_closed(struct evhttp_connection *evcon, void *arg)
     if (p->r != NULL && evhttp_request_get_connection(p->r) == NULL)
         evhttp_request_free(p->r);
     p->r = NULL;
+    sn_log_info("http [cid=%s]: the client left before the report from "
+                "'%s' was ready; its answer will be dropped",
+                p->cid, p->inst);
 }
 
 static void
