@@ -120,11 +120,22 @@ run_one(struct opg_state *s, struct opg_report_req *q)
     const char *params[3] = { p1, p2, p3 };
     struct sn_report_row *rows = NULL;
     PGresult *res = NULL;
+    bool stopping;
     int n;
 
     if (!ensure_conn(s, why, sizeof(why))) {
         s->host->counter_add(s->c_report_errors, 1);
         q->done(q->arg, SN_EIO, NULL, 0, why);
+        return;
+    }
+    /* stop() came while connecting: it found nothing to cancel, so do
+     * not start a query it would wait for. */
+    pthread_mutex_lock(&r->mu);
+    stopping = r->stopping;
+    pthread_mutex_unlock(&r->mu);
+    if (stopping) {
+        s->host->counter_add(s->c_report_errors, 1);
+        q->done(q->arg, SN_EIO, NULL, 0, "out_postgres is stopping");
         return;
     }
     /* Floor to µs, as PostgreSQL keeps the times. */
