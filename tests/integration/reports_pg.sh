@@ -12,12 +12,14 @@
 # answered late; a client that leaves meanwhile costs nothing (its answer
 # goes to a closed connection; ASan checks the daemon at exit); a reload
 # answers a waiting report (503) and the new pipeline answers the next;
-# PostgreSQL down is a 503 naming the source.
+# PostgreSQL down is a 503 naming the source. A second instance writing
+# into the same tables shows in the first one's report from PostgreSQL
+# and not in its own store's.
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/report_lib.sh"
 . "$SRCDIR/tests/integration/pglib.sh"
 command -v logger >/dev/null || { echo "Bail out! logger not installed"; exit 1; }
-tap_plan 12
+tap_plan 13
 
 pg_start || { echo "Bail out! PostgreSQL did not start"; exit 1; }
 hp=$(free_port)
@@ -135,6 +137,57 @@ m2=$(metric 'sentineld_plugin_postgres_reports_total{instance="pg"}')
 check "bad parameters are refused before any query ($bad, $m1 -> $m2)" sh -c "
     [ '$bad' = '400 400 400 400 ' ] && [ '$m1' = '$m2' ] &&
     grep -q \"^source 'pg': expected configured or local\" '$TMP/msgs'"
+
+# A second instance (its own store, no `reports`) writes into the same
+# tables: the report from PostgreSQL now counts both instances'
+# incidents, the first instance's own store still only its own.
+hp2=$(free_port)
+sp2=$(free_port)
+mkdir -p "$TMP/state2"
+sed -e "s|$TMP/state|$TMP/state2|" -e "s|127.0.0.1:$hp|127.0.0.1:$hp2|" \
+    -e "s|127.0.0.1:$sp|127.0.0.1:$sp2|" -e "/reports: true/d" \
+    "$TMP/c.yaml" >"$TMP/c2.yaml"
+DPID1=$DPID
+start_daemon "$TMP/c2.yaml" "$TMP/log2"
+DPID2=$DPID
+DPID=$DPID1
+wait_for 30 curl -sf "http://127.0.0.1:$hp2/health" -o /dev/null
+sp_keep=$sp
+sp=$sp2
+fail 203.0.113.20 12
+sp=$sp_keep
+both() {
+    n1=$(sqlite3 "$TMP/state/sentineld.db" "SELECT count(*) FROM incidents")
+    n2=$(sqlite3 "$TMP/state2/sentineld.db" "SELECT count(*) FROM incidents" 2>/dev/null)
+    [ "${n2:-0}" -ge 2 ] && [ "$(pg_psql -c "SELECT count(*) FROM incidents")" = $((n1 + n2)) ]
+}
+wait_for 20 both
+T2=$(date +%s%N)
+c1=$(req "$V" GET "/api/v1/reports?since=$T0&until=$T2")
+cp "$TMP/b" "$TMP/fleet.json"
+c2=$(req "$V" GET "/api/v1/reports?since=$T0&until=$T2&source=local")
+cp "$TMP/b" "$TMP/own.json"
+check "the report from PostgreSQL covers both instances, the store one ($c1 $c2)" \
+    python3 - "$TMP/fleet.json" "$TMP/own.json" "$TMP/state2/sentineld.db" <<'EOP'
+import collections, json, sqlite3, sys
+fleet, own = (json.load(open(f)) for f in sys.argv[1:3])
+db = sqlite3.connect(sys.argv[3])
+other = collections.Counter(r for (r,) in db.execute("SELECT rule_id FROM incidents"))
+def per_rule(r):
+    c = collections.Counter()
+    for v in r["volume"]:
+        c[v["rule_id"]] += v["n"]
+    return c
+assert per_rule(fleet) == per_rule(own) + other, (per_rule(fleet), per_rule(own), other)
+assert fleet["totals"]["incidents"] == own["totals"]["incidents"] + sum(other.values())
+ips = [s["group_key"].get("source.ip") for s in fleet["top_sources"]]
+assert "203.0.113.20" in ips and "203.0.113.20" not in [
+    s["group_key"].get("source.ip") for s in own["top_sources"]], ips
+print("# fleet %d incidents = this instance %d + the other %d" % (
+    fleet["totals"]["incidents"], own["totals"]["incidents"], sum(other.values())))
+EOP
+kill -TERM "$DPID2"
+wait "$DPID2"
 
 # A slow PostgreSQL: a transaction holds incidents locked for 3 s. The
 # report waits for it; /health and the store's report do not.
