@@ -41,31 +41,43 @@ struct opg_reports {
 };
 
 /* One row per incident opened in [$1, $2) (µs since the epoch): the
- * first acknowledgement, the first resolution and who made it, from
- * incident_audit (out_postgres_write.c writes the outbox's "change" of
- * every version there). Times come back as µs since the epoch. The group
- * key is rebuilt as compact JSON ({"k":"v"}), the text the embedded
- * store holds, so top sources read and tie-break the same; jsonb orders
- * the keys of a multi-key group key by length, then bytes. */
+ * first acknowledgement, the first resolution (by time, then version)
+ * and who made it, from incident_audit (out_postgres_write.c writes the
+ * outbox's "change" of every version there), aggregated in one pass over
+ * those incidents' rows rather than looked up per incident. Times come
+ * back as µs since the epoch. The group key is rebuilt as compact JSON
+ * ({"k":"v"}), the text the embedded store holds, so top sources read
+ * and tie-break the same; jsonb orders the keys of a multi-key group key
+ * by length, then bytes. */
 static const char REPORT_SQL[] =
-    "SELECT i.rule_id, i.severity, i.owner,"
+    "WITH i AS MATERIALIZED ("
+    "  SELECT id, rule_id, severity, owner, group_key, created_at, status"
+    "  FROM incidents"
+    "  WHERE created_at >= timestamptz 'epoch' + $1::bigint * interval "
+    "'1 microsecond'"
+    "  AND created_at < timestamptz 'epoch' + $2::bigint * interval "
+    "'1 microsecond'"
+    "  LIMIT $3::bigint"
+    "), a AS ("
+    "  SELECT incident_id,"
+    "   min(changed_at) FILTER (WHERE action = 'acknowledge') AS acked,"
+    "   (array_agg(changed_at ORDER BY changed_at, version)"
+    "     FILTER (WHERE action <> 'acknowledge'))[1] AS resolved,"
+    "   (array_agg(actor ORDER BY changed_at, version)"
+    "     FILTER (WHERE action <> 'acknowledge'))[1] AS resolved_by"
+    "  FROM incident_audit"
+    "  WHERE incident_id IN (SELECT id FROM i)"
+    "  AND action IN ('acknowledge', 'resolve', 'auto-resolve')"
+    "  GROUP BY incident_id"
+    ")"
+    " SELECT i.rule_id, i.severity, i.owner,"
     " COALESCE((SELECT '{' || string_agg(to_json(e.k)::text || ':' ||"
     "   e.v::text, ',') || '}' FROM jsonb_each(i.group_key) AS e(k, v)),"
     "   '{}'),"
     " (extract(epoch FROM i.created_at) * 1000000)::bigint, i.status,"
-    " (SELECT (extract(epoch FROM min(a.changed_at)) * 1000000)::bigint"
-    "  FROM incident_audit a WHERE a.incident_id = i.id"
-    "  AND a.action = 'acknowledge'),"
-    " (extract(epoch FROM r.changed_at) * 1000000)::bigint, r.actor"
-    " FROM incidents i LEFT JOIN LATERAL ("
-    "  SELECT a.changed_at, a.actor FROM incident_audit a"
-    "  WHERE a.incident_id = i.id AND a.action IN ('resolve', 'auto-resolve')"
-    "  ORDER BY a.changed_at, a.version LIMIT 1) r ON true"
-    " WHERE i.created_at >= timestamptz 'epoch' + $1::bigint * interval "
-    "'1 microsecond'"
-    " AND i.created_at < timestamptz 'epoch' + $2::bigint * interval "
-    "'1 microsecond'"
-    " LIMIT $3::bigint";
+    " (extract(epoch FROM a.acked) * 1000000)::bigint,"
+    " (extract(epoch FROM a.resolved) * 1000000)::bigint, a.resolved_by"
+    " FROM i LEFT JOIN a ON a.incident_id = i.id";
 
 static void
 drop_conn(struct opg_reports *r)
