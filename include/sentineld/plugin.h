@@ -494,6 +494,31 @@ struct sn_http_route {
 };
 
 /* ------------------------------------------------------------------------ */
+/* Incident reports from another store (docs/reports.md, "Which store").    */
+/* ------------------------------------------------------------------------ */
+
+/* One incident's lifecycle, as a report source hands it to the core.
+ * Times are wall clock ns since the epoch; 0: never. Borrowed: valid
+ * only during the done() call, which copies what it keeps. */
+struct sn_report_row {
+    const char *rule_id;
+    const char *severity; /* info|low|medium|high|critical */
+    const char *owner;    /* NULL: unassigned */
+    const char *source;   /* the group key as compact JSON object text */
+    int64_t opened_at, acked_at, resolved_at;
+    bool auto_resolved; /* first resolution by the daemon, not a person */
+    bool suppressed;    /* status suppressed now */
+};
+
+/* The answer to one report_load(): called exactly once per accepted
+ * request, from any thread. rc SN_OK: v[0..n) are the incidents opened
+ * in the period; SN_ELIMIT: more than max were; anything else: the
+ * source failed, err says why. */
+typedef void (*sn_report_done_fn)(void *arg, enum sn_status rc,
+                                  const struct sn_report_row *v, size_t n,
+                                  const char *err);
+
+/* ------------------------------------------------------------------------ */
 /* The descriptor a plugin exports as `sn_plugin_<name>`.                   */
 /* ------------------------------------------------------------------------ */
 
@@ -596,6 +621,16 @@ struct sn_plugin {
     /* Optional: HTTP routes this instance serves, terminated by a {0}
      * entry (struct sn_http_route). Any kind may have them. */
     const struct sn_http_route *routes;
+
+    /* Optional, any kind: serve GET /api/v1/reports from this instance's
+     * store. SN_DECLINED: this instance is not the report source (the
+     * core asks the next one, then reads its own store). SN_OK: the
+     * request is queued, and done(arg, ...) will be called exactly once,
+     * from any thread, also when stop() comes first (then with an
+     * error). Must not block: called on the control thread. */
+    enum sn_status (*report_load)(void *state, int64_t since_ns,
+                                  int64_t until_ns, size_t max,
+                                  sn_report_done_fn done, void *arg);
 };
 
 /*

@@ -49,6 +49,10 @@ static const struct sn_option opg_options[] = {
       "directory of numbered NNN_name.sql migrations (default: "
       "$SENTINELD_SQL_DIR, else the installed one)",
       0, 0, NULL, false },
+    { "reports", SN_OPT_BOOL, "false", offsetof(struct opg_conf, reports),
+      "answer GET /api/v1/reports from these tables (every instance's "
+      "incidents) instead of this instance's own store",
+      0, 0, NULL, false },
     { 0 },
 };
 
@@ -126,6 +130,13 @@ opg_init(const struct sn_host *host, struct sn_instance *inst,
                                   "incident documents the database refused");
     s->c_migrations = host->counter(inst, "postgres_migrations_applied_total",
                                     "migration files applied");
+    s->c_reports = host->counter(inst, "postgres_reports_total",
+                                 "GET /api/v1/reports answered from these "
+                                 "tables");
+    s->c_report_errors = host->counter(
+        inst, "postgres_report_errors_total",
+        "reports refused (queue full, stopping) or failed (connection, "
+        "query)");
     return SN_OK;
 }
 
@@ -137,37 +148,36 @@ opg_exec(struct opg_state *s, const char *sql, char *why, size_t why_len)
 
 /* One parameterised set_config(): session settings without building SQL. */
 static bool
-set_setting(struct opg_state *s, const char *name, const char *value, char *why,
+set_setting(PGconn *conn, const char *name, const char *value, char *why,
             size_t why_len)
 {
     const char *params[2] = { name, value };
     PGresult *r =
-        PQexecParams(s->conn, "SELECT pg_catalog.set_config($1, $2, false)", 2,
+        PQexecParams(conn, "SELECT pg_catalog.set_config($1, $2, false)", 2,
                      NULL, params, NULL, NULL, 0);
     bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
 
     if (!ok)
-        pg_result_error(r, s->conn, why, why_len);
+        pg_result_error(r, conn, why, why_len);
     PQclear(r);
     return ok;
 }
 
-/* Session setup: statement timeout and the schema on the search path. */
-static bool
-setup_session(struct opg_state *s, char *why, size_t why_len)
+bool
+opg_session_setup(PGconn *conn, const struct opg_conf *c, char *why,
+                  size_t why_len)
 {
     char ms[32];
-    char *ident =
-        PQescapeIdentifier(s->conn, s->c->schema, strlen(s->c->schema));
+    char *ident = PQescapeIdentifier(conn, c->schema, strlen(c->schema));
     bool ok;
 
     if (ident == NULL) {
-        snprintf(why, why_len, "%s", PQerrorMessage(s->conn));
+        snprintf(why, why_len, "%s", PQerrorMessage(conn));
         return false;
     }
-    snprintf(ms, sizeof(ms), "%lld", (long long)s->c->statement_timeout_ms);
-    ok = set_setting(s, "statement_timeout", ms, why, why_len) &&
-         set_setting(s, "search_path", ident, why, why_len);
+    snprintf(ms, sizeof(ms), "%lld", (long long)c->statement_timeout_ms);
+    ok = set_setting(conn, "statement_timeout", ms, why, why_len) &&
+         set_setting(conn, "search_path", ident, why, why_len);
     PQfreemem(ident);
     return ok;
 }
@@ -188,7 +198,7 @@ opg_connect(struct opg_state *s, char *why, size_t why_len, bool *permanent)
     }
     s->notices = (struct pg_notice_log){ s->host, s->inst, "" };
     pg_log_notices(s->conn, &s->notices);
-    if (!setup_session(s, err, sizeof(err))) {
+    if (!opg_session_setup(s->conn, s->c, err, sizeof(err))) {
         snprintf(why, why_len, "PostgreSQL session setup failed: %s", err);
         opg_disconnect(s);
         s->host->counter_add(s->c_errors, 1);
@@ -231,7 +241,12 @@ opg_start(void *state, char *err, size_t err_len)
     struct opg_state *s = state;
     char why[768];
     bool permanent;
+    enum sn_status rc;
 
+    /* Its own connection, made at the first report: PostgreSQL being
+     * down now does not stop it. */
+    if ((rc = opg_reports_start(s, err, err_len)) != SN_OK)
+        return rc;
     if (opg_connect(s, why, sizeof(why), &permanent))
         return SN_OK;
     if (permanent) {
@@ -250,6 +265,7 @@ opg_start(void *state, char *err, size_t err_len)
 static void
 opg_stop(void *state)
 {
+    opg_reports_stop(state);
     opg_disconnect(state);
 }
 
@@ -260,6 +276,7 @@ opg_destroy(void *state)
 
     if (s == NULL)
         return;
+    opg_reports_stop(s);
     opg_disconnect(s);
     if (s->buf != NULL)
         s->host->buf_free(s->buf);
@@ -281,4 +298,5 @@ const struct sn_plugin sn_plugin_out_postgres = {
     .stop = opg_stop,
     .destroy = opg_destroy,
     .deliver = opg_deliver,
+    .report_load = opg_report_load,
 };

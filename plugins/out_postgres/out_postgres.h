@@ -25,7 +25,10 @@ struct opg_conf {
     int64_t connect_timeout_ms;
     int64_t statement_timeout_ms;
     const char *migrations_dir;
+    bool reports; /* answer GET /api/v1/reports (out_postgres_report.c) */
 };
+
+struct opg_reports;
 
 struct opg_state {
     const struct sn_host *host;
@@ -35,17 +38,21 @@ struct opg_state {
                                    the installed directory */
     PGconn *conn;               /* NULL while disconnected */
     struct pg_notice_log notices;
-    bool migrated;              /* migrations checked on this process */
-    bool was_down;              /* the last attempt failed: log recovery */
+    bool migrated;      /* migrations checked on this process */
+    bool was_down;      /* the last attempt failed: log recovery */
     struct sn_buf *buf; /* the batch as one JSON array */
 
-    struct sn_counter *c_upserts;    /* incident rows written */
-    struct sn_counter *c_stale;      /* versions not newer than the row's */
-    struct sn_counter *c_audit;      /* audit rows appended */
-    struct sn_counter *c_reconnect;  /* connections (re)established */
-    struct sn_counter *c_errors;     /* failed attempts of any kind */
-    struct sn_counter *c_bad_docs;   /* documents refused by the database */
-    struct sn_counter *c_migrations; /* migration files applied */
+    struct sn_counter *c_upserts;       /* incident rows written */
+    struct sn_counter *c_stale;         /* versions not newer than the row's */
+    struct sn_counter *c_audit;         /* audit rows appended */
+    struct sn_counter *c_reconnect;     /* connections (re)established */
+    struct sn_counter *c_errors;        /* failed attempts of any kind */
+    struct sn_counter *c_bad_docs;      /* documents refused by the database */
+    struct sn_counter *c_migrations;    /* migration files applied */
+    struct sn_counter *c_reports;       /* reports answered */
+    struct sn_counter *c_report_errors; /* reports refused or failed */
+
+    struct opg_reports *reports; /* NULL unless reports: true and started */
 };
 
 /* Connect (and on the first success migrate). false: not usable now;
@@ -64,7 +71,21 @@ bool opg_migrate(struct opg_state *s, char *why, size_t why_len);
 enum sn_out_result opg_deliver(void *state, const struct sn_doc *docs, size_t n,
                                uint64_t token, char *why, size_t why_len);
 
+/* Session setup of a new connection: statement_timeout and the schema
+ * on the search path. false with why. */
+bool opg_session_setup(PGconn *conn, const struct opg_conf *c, char *why,
+                       size_t why_len);
+
 /* Run a statement without results; false with why on error. */
 bool opg_exec(struct opg_state *s, const char *sql, char *why, size_t why_len);
+
+/* The report source (out_postgres_report.c): report_load() queues for
+ * a thread of its own, with its own connection; start creates it when
+ * the `reports` option is on, stop answers what is queued and joins. */
+enum sn_status opg_report_load(void *state, int64_t since_ns, int64_t until_ns,
+                               size_t max, sn_report_done_fn done, void *arg);
+enum sn_status opg_reports_start(struct opg_state *s, char *err,
+                                 size_t err_len);
+void opg_reports_stop(struct opg_state *s);
 
 #endif

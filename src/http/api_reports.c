@@ -7,17 +7,23 @@
  * arithmetic is incident/report.c, the review incident/review.c.
  * docs/reports.md.
  */
+#include <event2/event.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
 #include "core/limits.h"
+#include "core/log.h"
+#include "core/status.h"
 #include "core/time_parse.h"
 #include "http/http_int.h"
 #include "incident/incidents.h"
 #include "incident/report.h"
 #include "incident/review.h"
 #include "incident/store.h"
+#include "pipeline/pipeline.h"
 
 /* Without since: the 30 days before until. */
 #define DEFAULT_SPAN_NS (30LL * 86400 * SN_NS_PER_SEC)
@@ -59,21 +65,293 @@ time_param(struct sn_req *rq, const char *key, int64_t *out)
     return true;
 }
 
+/* --- a report another store answers (report_load) ------------------------
+ *
+ * The source answers on its own thread; the control thread never waits.
+ * One `pending` per request, shared by two owners under its mutex: the
+ * source (until done() ran) and the HTTP side (until it replied or let
+ * go). done() copies the rows and wakes the control thread through the
+ * pending's event, which is also the deadline's timer; the event is freed
+ * by the HTTP side under the mutex, so a late done() never touches it.
+ * A client that left is seen when the answer is written (or through the
+ * connection's close callback when libevent frees it first).
+ */
+
+/* A source that has not answered by then gets a 504 (its own timeouts,
+ * e.g. out_postgres's statement_timeout, normally answer first). */
+#define REPORT_DEADLINE_S 60
+
+struct sn_report_pending {
+    pthread_mutex_t mu;
+    int refs;                 /* source + HTTP side */
+    struct sn_http *h;        /* NULL once the HTTP side let go */
+    struct evhttp_request *r; /* NULL: the client left */
+    struct event *ev;         /* wake-up and deadline */
+    struct sn_report_query q;
+    char cid[65], path[512], inst[128];
+    bool answered;
+    enum sn_status rc;
+    struct sn_report_life *v;
+    size_t n;
+    char err[512];
+    struct sn_report_pending *prev, *next; /* h->reports */
+};
+
+static void
+pending_unref(struct sn_report_pending *p)
+{
+    bool last;
+
+    pthread_mutex_lock(&p->mu);
+    last = --p->refs == 0;
+    pthread_mutex_unlock(&p->mu);
+    if (!last)
+        return;
+    sn_report_lives_free(p->v, p->n);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+/* Copy the borrowed rows (on the source's thread). */
+static enum sn_status
+copy_rows(const struct sn_report_row *v, size_t n, struct sn_report_life **out)
+{
+    struct sn_report_life *c = calloc(n ? n : 1, sizeof(*c));
+
+    *out = c;
+    if (c == NULL)
+        return SN_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        c[i].rule_id = strdup(v[i].rule_id ? v[i].rule_id : "");
+        c[i].severity = strdup(v[i].severity ? v[i].severity : "");
+        c[i].owner = v[i].owner ? strdup(v[i].owner) : NULL;
+        c[i].source = strdup(v[i].source ? v[i].source : "{}");
+        c[i].opened_at = v[i].opened_at;
+        c[i].acked_at = v[i].acked_at;
+        c[i].resolved_at = v[i].resolved_at;
+        c[i].auto_resolved = v[i].auto_resolved;
+        c[i].suppressed = v[i].suppressed;
+        if (c[i].rule_id == NULL || c[i].severity == NULL ||
+            c[i].source == NULL || (v[i].owner && c[i].owner == NULL)) {
+            sn_report_lives_free(c, n);
+            *out = NULL;
+            return SN_ENOMEM;
+        }
+    }
+    return SN_OK;
+}
+
+/* sn_report_done_fn: any thread, exactly once. */
+static void
+report_done(void *arg, enum sn_status rc, const struct sn_report_row *v,
+            size_t n, const char *err)
+{
+    struct sn_report_pending *p = arg;
+    struct sn_report_life *c = NULL;
+
+    if (rc == SN_OK && copy_rows(v, n, &c) != SN_OK) {
+        rc = SN_ENOMEM;
+        err = "out of memory copying the report's incidents";
+        n = 0;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->answered = true;
+    p->rc = rc;
+    p->v = c;
+    p->n = rc == SN_OK ? n : 0;
+    snprintf(p->err, sizeof(p->err), "%s", err ? err : sn_status_str(rc));
+    if (p->ev != NULL)
+        event_active(p->ev, EV_READ, 0);
+    pthread_mutex_unlock(&p->mu);
+    pending_unref(p);
+}
+
+/* The HTTP side lets go (control thread): no reply after this. */
+static void
+pending_release(struct sn_report_pending *p)
+{
+    struct evhttp_connection *evcon;
+
+    if (p->r != NULL && (evcon = evhttp_request_get_connection(p->r)) != NULL)
+        evhttp_connection_set_closecb(evcon, NULL, NULL);
+    if (p->prev != NULL)
+        p->prev->next = p->next;
+    else if (p->h != NULL)
+        p->h->reports = p->next;
+    if (p->next != NULL)
+        p->next->prev = p->prev;
+    pthread_mutex_lock(&p->mu);
+    event_free(p->ev);
+    p->ev = NULL;
+    p->h = NULL;
+    pthread_mutex_unlock(&p->mu);
+    pending_unref(p);
+}
+
+/* The client's connection is going away before the answer: libevent
+ * frees a request still on the connection; one it detached (the peer
+ * closed, EOF) is ours to free. libevent 2.1 does not read a connection
+ * while its request is being answered, so a client that merely left is
+ * usually seen only when the answer is written; this covers the rest. */
+static void
+report_client_closed(struct evhttp_connection *evcon, void *arg)
+{
+    struct sn_report_pending *p = arg;
+
+    (void)evcon;
+    if (p->r != NULL && evhttp_request_get_connection(p->r) == NULL)
+        evhttp_request_free(p->r);
+    p->r = NULL;
+    sn_log_info("http [cid=%s]: the client left before the report from "
+                "'%s' was ready; its answer will be dropped",
+                p->cid, p->inst);
+}
+
+static void
+report_reply(struct sn_req *rq, const struct sn_report_query *q,
+             const struct sn_report_life *v, size_t n)
+{
+    struct sn_buf b;
+    enum sn_status rc;
+
+    sn_buf_init(&b, SN_HTTP_REPORT_MAX);
+    rc = sn_report_json(q, v, n, &b);
+    if (rc == SN_OK && sn_buf_putc(&b, '\n') == SN_OK)
+        sn_reply_json(rq, 200, &b);
+    else
+        sn_reply_error(rq, 500, "report_error",
+                       "the report does not fit in %u bytes",
+                       SN_HTTP_REPORT_MAX);
+    sn_buf_fini(&b);
+}
+
+/* The source answered, or the deadline passed (control thread). */
+static void
+report_wake(evutil_socket_t fd, short what, void *arg)
+{
+    struct sn_report_pending *p = arg;
+    struct sn_req rq;
+    bool answered;
+
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&p->mu);
+    answered = p->answered;
+    pthread_mutex_unlock(&p->mu);
+    if (p->r == NULL) {
+        pending_release(p);
+        return;
+    }
+    memset(&rq, 0, sizeof(rq));
+    rq.h = p->h;
+    rq.r = p->r;
+    rq.method = "GET";
+    memcpy(rq.cid, p->cid, sizeof(rq.cid));
+    memcpy(rq.path, p->path, sizeof(rq.path));
+    /* No reply may reach the connection's close callback. */
+    if (evhttp_request_get_connection(p->r) != NULL)
+        evhttp_connection_set_closecb(evhttp_request_get_connection(p->r), NULL,
+                                      NULL);
+    if (!answered)
+        sn_reply_error(&rq, 504, "report_timeout",
+                       "report source '%s' did not answer within %d s", p->inst,
+                       REPORT_DEADLINE_S);
+    else if (p->rc == SN_ELIMIT)
+        sn_reply_error(&rq, 400, "bad_query", "%s", p->err);
+    else if (p->rc != SN_OK)
+        sn_reply_error(&rq, 503, "report_source_unavailable",
+                       "report source '%s': %s", p->inst, p->err);
+    else
+        report_reply(&rq, &p->q, p->v, p->n);
+    p->r = NULL;
+    pending_release(p);
+}
+
+void
+sn_http_reports_drop(struct sn_http *h)
+{
+    while (h->reports != NULL)
+        pending_release(h->reports);
+}
+
+/* Ask the running pipeline's report source, if one is configured:
+ * true when it took the request (answered later, or now on an error). */
+static bool
+report_deferred(struct sn_req *rq, const struct sn_report_query *q)
+{
+    struct sn_pipeline *pl = *rq->h->env.pl;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(rq->r);
+    struct sn_report_pending *p;
+    struct timeval tv = { REPORT_DEADLINE_S, 0 };
+
+    for (size_t i = 0; pl != NULL && i < pl->n_insts; i++) {
+        struct sn_instance *in = &pl->insts[i];
+        enum sn_status rc;
+
+        if (!in->started || in->p == NULL || in->p->report_load == NULL)
+            continue;
+        if ((p = calloc(1, sizeof(*p))) == NULL ||
+            pthread_mutex_init(&p->mu, NULL) != 0) {
+            free(p);
+            sn_reply_error(rq, 500, "internal", "out of memory");
+            return true;
+        }
+        p->refs = 2;
+        p->h = rq->h;
+        p->r = rq->r;
+        p->q = *q;
+        memcpy(p->cid, rq->cid, sizeof(p->cid));
+        memcpy(p->path, rq->path, sizeof(p->path));
+        snprintf(p->inst, sizeof(p->inst), "%s", in->name);
+        p->ev = event_new(rq->h->base, -1, 0, report_wake, p);
+        if (p->ev == NULL) {
+            pthread_mutex_destroy(&p->mu);
+            free(p);
+            sn_reply_error(rq, 500, "internal", "out of memory");
+            return true;
+        }
+        rc = in->p->report_load(in->state, q->since_ns, q->until_ns,
+                                SN_REPORT_MAX_INCIDENTS, report_done, p);
+        if (rc != SN_OK) {
+            event_free(p->ev);
+            pthread_mutex_destroy(&p->mu);
+            free(p);
+            if (rc == SN_DECLINED)
+                continue;
+            sn_reply_error(rq, 503, "report_source_unavailable",
+                           "report source '%s': %s", in->name,
+                           sn_status_str(rc));
+            return true;
+        }
+        p->next = rq->h->reports;
+        if (p->next != NULL)
+            p->next->prev = p;
+        rq->h->reports = p;
+        if (evcon != NULL)
+            evhttp_connection_set_closecb(evcon, report_client_closed, p);
+        event_add(p->ev, &tv);
+        rq->replied = true; /* answered by report_wake */
+        sn_req_log(rq, SN_LOG_DEBUG, "report from %s's store", in->name);
+        return true;
+    }
+    return false;
+}
+
 void
 sn_api_reports(struct sn_req *rq)
 {
-    static const char *const keys[] = { "since", "until", "group", NULL };
+    static const char *const keys[] = { "since", "until", "group", "source",
+                                        NULL };
     struct sn_report_query q = { 0 };
     struct sn_report_life *v = NULL;
     struct sn_incidents *inc;
     struct sn_error err;
-    struct sn_buf b;
-    const char *g;
+    const char *g, *src;
     char t1[40], t2[40];
     size_t n = 0;
     enum sn_status rc;
 
-    if (!known_keys(rq, keys, "since, until, group"))
+    if (!known_keys(rq, keys, "since, until, group, source"))
         return;
     q.until_ns = sn_clock_wall_ns();
     q.since_ns = 0;
@@ -103,6 +381,17 @@ sn_api_reports(struct sn_req *rq)
         }
         q.weekly = strcmp(g, "week") == 0;
     }
+    /* source=local: this instance's own store even when a report source
+     * (out_postgres `reports: true`) is configured. */
+    if ((src = sn_req_query(rq, "source")) != NULL &&
+        strcmp(src, "local") != 0 && strcmp(src, "configured") != 0) {
+        sn_reply_error(rq, 400, "bad_query",
+                       "source '%s': expected configured or local", src);
+        return;
+    }
+    if ((src == NULL || strcmp(src, "configured") == 0) &&
+        report_deferred(rq, &q))
+        return;
     if ((inc = sn_http_incidents(rq)) == NULL)
         return;
     sn_error_clear(&err);
@@ -116,15 +405,8 @@ sn_api_reports(struct sn_req *rq)
         sn_reply_error(rq, 500, "store_error", "%s", err.msg);
         return;
     }
-    sn_buf_init(&b, SN_HTTP_REPORT_MAX);
-    rc = sn_report_json(&q, v, n, &b);
+    report_reply(rq, &q, v, n);
     sn_report_lives_free(v, n);
-    if (rc == SN_OK && sn_buf_putc(&b, '\n') == SN_OK)
-        sn_reply_json(rq, 200, &b);
-    else
-        sn_reply_error(rq, 500, "report_error",
-                       "the report does not fit in %u bytes", SN_HTTP_REPORT_MAX);
-    sn_buf_fini(&b);
 }
 
 void

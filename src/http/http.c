@@ -591,6 +591,7 @@ sn_http_free(struct sn_http *h)
     if (h == NULL)
         return;
     sn_stream_free(h->stream);
+    sn_http_reports_drop(h);
     if (h->http != NULL)
         evhttp_free(h->http);
     sn_http_conns_free(h->conns);

@@ -45,6 +45,8 @@ struct sn_http {
     struct sn_incidents *inc; /* opened lazily: NULL until the store exists */
     struct sn_stream *stream; /* live feed clients (stream.c) */
     struct sn_http_conns *conns; /* connection cap, deadlines (conns.c) */
+    /* Reports a plugin's store answers later (api_reports.c). */
+    struct sn_report_pending *reports;
     uint64_t next_cid;
     struct sn_counter *c_requests, *c_errors_4xx, *c_errors_5xx,
         *c_rate_limited, *c_auth_failed, *c_body_too_large;
@@ -172,6 +174,9 @@ void sn_api_plugins_list(struct sn_req *rq);
  * (api_reports.c). */
 void sn_api_reports(struct sn_req *rq);
 void sn_api_incident_report(struct sn_req *rq);
+/* Let go of the reports still waiting for their source (sn_http_free,
+ * before evhttp_free). */
+void sn_http_reports_drop(struct sn_http *h);
 /* GET /api/v1/audit (api_audit.c). */
 void sn_api_audit_list(struct sn_req *rq);
 /* Record what this request changed or was refused in the audit trail

@@ -10,6 +10,7 @@
 # parameters get a 400 naming the parameter and are counted; the
 # post-incident review from the CLI and the API agree with the audit.
 . "$SRCDIR/tests/integration/lib.sh"
+. "$SRCDIR/tests/integration/report_lib.sh"
 command -v logger >/dev/null || skip_all "logger not installed"
 tap_plan 15
 
@@ -34,22 +35,8 @@ V=$("$S" token create --name vic --role viewer -c "$TMP/c.yaml" 2>/dev/null)
 start_daemon "$TMP/c.yaml" "$TMP/log"
 wait_for 30 curl -sf "http://127.0.0.1:$hp/health" -o /dev/null
 U="http://127.0.0.1:$hp"
-req() {
-    curl -s -o "$TMP/b" -w '%{http_code}' -X "$2" -H "Authorization: Bearer $1" \
-        -H 'Content-Type: application/json' ${4:+--data-binary "$4"} "$U$3"
-}
 T0=$(date +%s%N)
 
-# n failures with distinct user names from one address.
-fail() {
-    i=0
-    while [ "$i" -lt "$2" ]; do
-        i=$((i + 1))
-        logger --server 127.0.0.1 --port "$sp" --tcp --rfc3164 \
-            -t "sshd[$((2000 + i))]" \
-            "Failed password for invalid user u$i from $1 port $((40000 + i)) ssh2"
-    done
-}
 fail 203.0.113.10 12
 fail 203.0.113.11 12
 fail 203.0.113.12 6
@@ -58,21 +45,7 @@ fail 203.0.113.13 6
 # The ids of the incidents to act on, once all exist (one request and one
 # python3 per poll: the actions below must come well inside the quiet
 # period, also on a loaded machine).
-ids() {
-    req "$V" GET "/api/v1/incidents?limit=100" >/dev/null && python3 - "$TMP/b" <<'EOP'
-import json, sys
-got = {}
-for i in json.load(open(sys.argv[1]))["incidents"]:
-    ip = i["group_key"].get("source.ip", "")
-    name = {"ssh-brute-force": "BF", "ssh-password-spray": "SP"}.get(i["rule_id"])
-    if name and ip.startswith("203.0.113."):
-        got[name + ip.split(".")[-1]] = i["id"]
-want = ["BF10", "BF11", "SP10", "SP11", "SP12", "SP13"]
-assert all(w in got for w in want), got
-print(" ".join("%s=%s" % (w, got[w]) for w in want))
-EOP
-}
-wait_until 30 'ids >"$TMP/ids"'
+wait_until 30 'ids "$V" BF10 BF11 SP10 SP11 SP12 SP13 >"$TMP/ids"'
 eval "$(cat "$TMP/ids")"
 check "the SSH failures opened brute-force and spraying incidents" \
     test -n "$BF10" -a -n "$BF11" -a -n "$SP10" -a -n "$SP11" -a -n "$SP12"

@@ -1,0 +1,326 @@
+/*
+ * out_postgres as the report source (option `reports: true`): GET
+ * /api/v1/reports answered from the shared tables, for a fleet whose
+ * incidents all land in one PostgreSQL. report_load() only queues (it is
+ * called on the control thread); a thread of its own runs the query on
+ * its own connection, so reports and the writer never wait on each
+ * other, and hands the rows to the core's done() callback. stop()
+ * answers what is queued, cancels what runs, and joins.
+ * docs/reports.md ("Which store"), docs/out_postgres.md.
+ */
+#include "out_postgres.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Reports waiting for the thread; more are refused (503), since each is
+ * a whole-period scan. */
+#define QUEUE_MAX 8
+
+struct opg_report_req {
+    int64_t since_ns, until_ns;
+    size_t max;
+    sn_report_done_fn done;
+    void *arg;
+    struct opg_report_req *next;
+};
+
+struct opg_reports {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct opg_report_req *head, *tail;
+    size_t n;
+    bool stopping;
+    bool running; /* the thread was created (join it) */
+    pthread_t th;
+    PGcancel *cancel; /* of the thread's connection, while connected */
+    PGconn *conn;     /* the thread's own */
+    struct pg_notice_log notices;
+};
+
+/* One row per incident opened in [$1, $2) (µs since the epoch): the
+ * first acknowledgement, the first resolution (by time, then version)
+ * and who made it, from incident_audit (out_postgres_write.c writes the
+ * outbox's "change" of every version there), aggregated in one pass over
+ * those incidents' rows rather than looked up per incident. Times come
+ * back as µs since the epoch. The group key is rebuilt as compact JSON
+ * ({"k":"v"}), the text the embedded store holds, so top sources read
+ * and tie-break the same; jsonb orders the keys of a multi-key group key
+ * by length, then bytes. */
+static const char REPORT_SQL[] =
+    "WITH i AS MATERIALIZED ("
+    "  SELECT id, rule_id, severity, owner, group_key, created_at, status"
+    "  FROM incidents"
+    "  WHERE created_at >= timestamptz 'epoch' + $1::bigint * interval "
+    "'1 microsecond'"
+    "  AND created_at < timestamptz 'epoch' + $2::bigint * interval "
+    "'1 microsecond'"
+    "  LIMIT $3::bigint"
+    "), a AS ("
+    "  SELECT incident_id,"
+    "   min(changed_at) FILTER (WHERE action = 'acknowledge') AS acked,"
+    "   (array_agg(changed_at ORDER BY changed_at, version)"
+    "     FILTER (WHERE action <> 'acknowledge'))[1] AS resolved,"
+    "   (array_agg(actor ORDER BY changed_at, version)"
+    "     FILTER (WHERE action <> 'acknowledge'))[1] AS resolved_by"
+    "  FROM incident_audit"
+    "  WHERE incident_id IN (SELECT id FROM i)"
+    "  AND action IN ('acknowledge', 'resolve', 'auto-resolve')"
+    "  GROUP BY incident_id"
+    ")"
+    " SELECT i.rule_id, i.severity, i.owner,"
+    " COALESCE((SELECT '{' || string_agg(to_json(e.k)::text || ':' ||"
+    "   e.v::text, ',') || '}' FROM jsonb_each(i.group_key) AS e(k, v)),"
+    "   '{}'),"
+    " (extract(epoch FROM i.created_at) * 1000000)::bigint, i.status,"
+    " (extract(epoch FROM a.acked) * 1000000)::bigint,"
+    " (extract(epoch FROM a.resolved) * 1000000)::bigint, a.resolved_by"
+    " FROM i LEFT JOIN a ON a.incident_id = i.id";
+
+static void
+drop_conn(struct opg_reports *r)
+{
+    pthread_mutex_lock(&r->mu);
+    if (r->cancel != NULL)
+        PQfreeCancel(r->cancel);
+    r->cancel = NULL;
+    pthread_mutex_unlock(&r->mu);
+    if (r->conn != NULL)
+        PQfinish(r->conn);
+    r->conn = NULL;
+}
+
+static bool
+ensure_conn(struct opg_state *s, char *why, size_t why_len)
+{
+    struct opg_reports *r = s->reports;
+
+    if (r->conn != NULL && PQstatus(r->conn) == CONNECTION_OK)
+        return true;
+    drop_conn(r);
+    r->conn = pg_connect(s->c->dsn, s->c->connect_timeout_ms, why, why_len);
+    if (r->conn == NULL)
+        return false;
+    r->notices = (struct pg_notice_log){ s->host, s->inst, "reports: " };
+    pg_log_notices(r->conn, &r->notices);
+    if (!opg_session_setup(r->conn, s->c, why, why_len)) {
+        drop_conn(r);
+        return false;
+    }
+    pthread_mutex_lock(&r->mu);
+    r->cancel = PQgetCancel(r->conn);
+    pthread_mutex_unlock(&r->mu);
+    return true;
+}
+
+static int64_t
+col_us_ns(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col)
+               ? 0
+               : (int64_t)strtoll(PQgetvalue(res, row, col), NULL, 10) * 1000;
+}
+
+/* Run one report and answer it: done() exactly once. */
+static void
+run_one(struct opg_state *s, struct opg_report_req *q)
+{
+    struct opg_reports *r = s->reports;
+    char why[512], p1[24], p2[24], p3[24];
+    const char *params[3] = { p1, p2, p3 };
+    struct sn_report_row *rows = NULL;
+    PGresult *res = NULL;
+    bool stopping;
+    int n;
+
+    if (!ensure_conn(s, why, sizeof(why))) {
+        s->host->counter_add(s->c_report_errors, 1);
+        q->done(q->arg, SN_EIO, NULL, 0, why);
+        return;
+    }
+    /* stop() came while connecting: it found nothing to cancel, so do
+     * not start a query it would wait for. */
+    pthread_mutex_lock(&r->mu);
+    stopping = r->stopping;
+    pthread_mutex_unlock(&r->mu);
+    if (stopping) {
+        s->host->counter_add(s->c_report_errors, 1);
+        q->done(q->arg, SN_EIO, NULL, 0, "out_postgres is stopping");
+        return;
+    }
+    /* Floor to µs, as PostgreSQL keeps the times. */
+    snprintf(p1, sizeof(p1), "%lld", (long long)(q->since_ns / 1000));
+    snprintf(p2, sizeof(p2), "%lld", (long long)(q->until_ns / 1000));
+    snprintf(p3, sizeof(p3), "%zu", q->max + 1);
+    res = PQexecParams(r->conn, REPORT_SQL, 3, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        pg_result_error(res, r->conn, why, sizeof(why));
+        PQclear(res);
+        if (PQstatus(r->conn) != CONNECTION_OK)
+            drop_conn(r);
+        s->host->counter_add(s->c_report_errors, 1);
+        s->host->log(s->inst, SN_LOG_WARN, "report query failed: %s", why);
+        q->done(q->arg, SN_EIO, NULL, 0, why);
+        return;
+    }
+    n = PQntuples(res);
+    if ((size_t)n > q->max) {
+        PQclear(res);
+        snprintf(why, sizeof(why),
+                 "more than %zu incidents were opened between since and "
+                 "until; report on a shorter period",
+                 q->max);
+        q->done(q->arg, SN_ELIMIT, NULL, 0, why);
+        return;
+    }
+    rows = calloc(n > 0 ? (size_t)n : 1, sizeof(*rows));
+    if (rows == NULL) {
+        PQclear(res);
+        q->done(q->arg, SN_ENOMEM, NULL, 0,
+                "out of memory reading the report's incidents");
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *actor = PQgetvalue(res, i, 8);
+
+        rows[i].rule_id = PQgetvalue(res, i, 0);
+        rows[i].severity = PQgetvalue(res, i, 1);
+        rows[i].owner = PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2);
+        rows[i].source = PQgetvalue(res, i, 3);
+        rows[i].opened_at = col_us_ns(res, i, 4);
+        rows[i].suppressed = strcmp(PQgetvalue(res, i, 5), "suppressed") == 0;
+        rows[i].acked_at = col_us_ns(res, i, 6);
+        rows[i].resolved_at = col_us_ns(res, i, 7);
+        /* As the embedded store's loader: the daemon resolves as
+         * "sentineld". */
+        rows[i].auto_resolved = rows[i].resolved_at != 0 &&
+                                !PQgetisnull(res, i, 8) &&
+                                strcmp(actor, "sentineld") == 0;
+    }
+    s->host->counter_add(s->c_reports, 1);
+    q->done(q->arg, SN_OK, rows, (size_t)n, NULL);
+    free(rows);
+    PQclear(res);
+}
+
+static void *
+report_thread(void *arg)
+{
+    struct opg_state *s = arg;
+    struct opg_reports *r = s->reports;
+
+    for (;;) {
+        struct opg_report_req *q;
+
+        pthread_mutex_lock(&r->mu);
+        while (r->head == NULL && !r->stopping)
+            pthread_cond_wait(&r->cv, &r->mu);
+        if (r->stopping) {
+            pthread_mutex_unlock(&r->mu);
+            break;
+        }
+        q = r->head;
+        r->head = q->next;
+        if (r->head == NULL)
+            r->tail = NULL;
+        r->n--;
+        pthread_mutex_unlock(&r->mu);
+        run_one(s, q);
+        free(q);
+    }
+    drop_conn(r);
+    return NULL;
+}
+
+enum sn_status
+opg_report_load(void *state, int64_t since_ns, int64_t until_ns, size_t max,
+                sn_report_done_fn done, void *arg)
+{
+    struct opg_state *s = state;
+    struct opg_reports *r = s->reports;
+    struct opg_report_req *q;
+    enum sn_status rc = SN_OK;
+
+    if (!s->c->reports)
+        return SN_DECLINED;
+    if (r == NULL)
+        return SN_EIO;
+    if ((q = calloc(1, sizeof(*q))) == NULL)
+        return SN_ENOMEM;
+    *q = (struct opg_report_req){ since_ns, until_ns, max, done, arg, NULL };
+    pthread_mutex_lock(&r->mu);
+    if (r->stopping || !r->running)
+        rc = SN_EIO;
+    else if (r->n >= QUEUE_MAX)
+        rc = SN_ELIMIT;
+    if (rc == SN_OK) {
+        if (r->tail != NULL)
+            r->tail->next = q;
+        else
+            r->head = q;
+        r->tail = q;
+        r->n++;
+        pthread_cond_signal(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (rc != SN_OK) {
+        free(q);
+        s->host->counter_add(s->c_report_errors, 1);
+    }
+    return rc;
+}
+
+enum sn_status
+opg_reports_start(struct opg_state *s, char *err, size_t err_len)
+{
+    struct opg_reports *r;
+
+    if (!s->c->reports || s->reports != NULL)
+        return SN_OK;
+    if ((r = calloc(1, sizeof(*r))) == NULL)
+        return SN_ENOMEM;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    s->reports = r;
+    if (pthread_create(&r->th, NULL, report_thread, s) != 0) {
+        snprintf(err, err_len, "cannot start the report thread");
+        return SN_ENOMEM;
+    }
+    r->running = true;
+    return SN_OK;
+}
+
+void
+opg_reports_stop(struct opg_state *s)
+{
+    struct opg_reports *r = s->reports;
+    struct opg_report_req *q;
+    char why[256];
+
+    if (r == NULL)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->stopping = true;
+    q = r->head;
+    r->head = r->tail = NULL;
+    r->n = 0;
+    /* The one running, if any, fails now and is answered by its thread. */
+    if (r->cancel != NULL)
+        PQcancel(r->cancel, why, sizeof(why));
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    while (q != NULL) {
+        struct opg_report_req *next = q->next;
+        q->done(q->arg, SN_EIO, NULL, 0, "out_postgres is stopping");
+        free(q);
+        q = next;
+    }
+    if (r->running)
+        pthread_join(r->th, NULL);
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+    s->reports = NULL;
+}

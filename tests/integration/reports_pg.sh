@@ -1,0 +1,257 @@
+#!/bin/sh
+# GET /api/v1/reports from PostgreSQL (out_postgres `reports: true`,
+# docs/reports.md "Which store"): the real daemon fed by logger over TCP
+# opens brute-force, spraying and auth-failure incidents (several rules
+# and severities), an operator acknowledges, resolves and suppresses some
+# through the API and the quiet period auto-resolves the rest. Once
+# PostgreSQL holds every version, the report answered from PostgreSQL
+# (the default with `reports: true`) equals the one from the daemon's own
+# store (`source=local`) per day and per week, up to PostgreSQL's µs
+# times (±1 ms on durations); the 400s come before any query; /health
+# stays fast while the report waits on a table lock and the report is
+# answered late; a client that leaves meanwhile costs nothing (its answer
+# goes to a closed connection; ASan checks the daemon at exit); a reload
+# answers a waiting report (503) and the new pipeline answers the next;
+# PostgreSQL down is a 503 naming the source. A second instance writing
+# into the same tables shows in the first one's report from PostgreSQL
+# and not in its own store's.
+. "$SRCDIR/tests/integration/lib.sh"
+. "$SRCDIR/tests/integration/report_lib.sh"
+. "$SRCDIR/tests/integration/pglib.sh"
+command -v logger >/dev/null || { echo "Bail out! logger not installed"; exit 1; }
+tap_plan 13
+
+pg_start || { echo "Bail out! PostgreSQL did not start"; exit 1; }
+hp=$(free_port)
+sp=$(free_port)
+mkdir -p "$TMP/state"
+cat >"$TMP/c.yaml" <<EOC
+daemon: { state_dir: $TMP/state, shutdown_timeout: 5s }
+http: { listen: "127.0.0.1:$hp" }
+inputs:
+  - { name: syslog, plugin: in_syslog, listen: [ "tcp://127.0.0.1:$sp" ] }
+detectors:
+  - { name: rules, plugin: det_rules, rules: [ $SRCDIR/conf/rules ], tick: 100ms }
+incidents: { auto_resolve: 4s, update_interval: 0s }
+outputs:
+  - name: pg
+    plugin: out_postgres
+    take: incidents
+    dsn: "$PG_URL"
+    migrations_dir: $SRCDIR/sql
+    statement_timeout: 10s
+    reports: true
+EOC
+S="$SENTINELD"
+O=$("$S" token create --name olga --role operator -c "$TMP/c.yaml" 2>/dev/null)
+V=$("$S" token create --name vic --role viewer -c "$TMP/c.yaml" 2>/dev/null)
+start_daemon "$TMP/c.yaml" "$TMP/log"
+wait_for 30 curl -sf "http://127.0.0.1:$hp/health" -o /dev/null
+U="http://127.0.0.1:$hp"
+T0=$(date +%s%N)
+
+fail 203.0.113.10 12
+fail 203.0.113.11 12
+fail 203.0.113.12 6
+
+wait_until 20 'ids "$V" BF10 BF11 SP10 SP11 SP12 >"$TMP/ids"'
+eval "$(cat "$TMP/ids")"
+act() {
+    c=$(req "$O" POST "/api/v1/incidents/$1/$2" "{\"reason\":\"$3\"${4:+,\"owner\":\"$4\"}}")
+    [ "$c" = 200 ] || diag "$2 $1: $(cat "$TMP/b")" >&2
+    echo "$c"
+}
+codes="$(act "$BF10" acknowledge looking) $(act "$BF10" assign mine olga)"
+codes="$codes $(act "$SP10" resolve scanner) $(act "$SP11" suppress pentest)"
+sleep 0.3
+codes="$codes $(act "$BF11" acknowledge late) $(act "$BF10" resolve blocked)"
+check "the operator's actions were applied ($codes)" \
+    test "$codes" = "200 200 200 200 200 200"
+
+# PostgreSQL holds every version once nothing is open and each incident's
+# version there is the store's (the quiet period resolves the rest).
+fingerprint_sqlite() {
+    sqlite3 "$TMP/state/sentineld.db" "SELECT count(*) || ':' || sum(version)
+        || ':' || sum(status IN ('open','acknowledged')) FROM incidents" 2>/dev/null
+}
+fingerprint_pg() {
+    pg_psql -c "SELECT count(*) || ':' || sum(version) || ':' ||
+        count(*) FILTER (WHERE status IN ('open','acknowledged')) FROM incidents" 2>/dev/null
+}
+synced() {
+    a=$(fingerprint_sqlite)
+    [ -n "$a" ] && [ "${a##*:}" = 0 ] && [ "$a" = "$(fingerprint_pg)" ]
+}
+check "PostgreSQL holds every version ($(wait_for 30 synced; fingerprint_pg))" synced
+diag "incident_audit: $(pg_psql -c "SELECT string_agg(action || '=' || n, ' ') FROM
+    (SELECT action, count(*) n FROM incident_audit GROUP BY 1 ORDER BY 1) a")"
+
+T1=$(date +%s%N)
+metric() {
+    curl -s "$U/metrics" | awk -v m="$1" 'index($0, m) == 1 {print $2}'
+}
+m0=$(metric 'sentineld_plugin_postgres_reports_total{instance="pg"}')
+same() { # same GROUP: PostgreSQL's answer and the store's, ±1 ms
+    c1=$(req "$V" GET "/api/v1/reports?since=$T0&until=$T1&group=$1")
+    cp "$TMP/b" "$TMP/pg-$1.json"
+    c2=$(req "$V" GET "/api/v1/reports?since=$T0&until=$T1&group=$1&source=local")
+    cp "$TMP/b" "$TMP/local-$1.json"
+    [ "$c1 $c2" = "200 200" ] || { diag "$1: $c1 $c2 $(cat "$TMP/pg-$1.json")"; return 1; }
+    python3 - "$TMP/pg-$1.json" "$TMP/local-$1.json" <<'EOP'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+def same(x, y, path):
+    if isinstance(x, dict) and isinstance(y, dict):
+        assert x.keys() == y.keys(), (path, x.keys(), y.keys())
+        for k in x:
+            same(x[k], y[k], path + "." + k)
+    elif isinstance(x, list) and isinstance(y, list):
+        assert len(x) == len(y), (path, x, y)
+        for i, (p, q) in enumerate(zip(x, y)):
+            same(p, q, "%s[%d]" % (path, i))
+    elif path.endswith("_ms") and x is not None and y is not None:
+        assert abs(x - y) <= 1, (path, x, y)
+    else:
+        assert x == y, (path, x, y)
+same(a, b, "")
+t = a["totals"]
+assert t["incidents"] >= 5 and t["acknowledged"] == 2 and t["suppressed"] == 1, t
+assert t["auto_resolved"] >= 2, t
+print("# %s: %d incidents, %d acknowledged, %d auto-resolved" % (
+    sys.argv[1].rsplit("-", 1)[1], t["incidents"], t["acknowledged"],
+    t["auto_resolved"]))
+EOP
+}
+check "per day, PostgreSQL's report is the store's" same day
+check "per week too" same week
+m1=$(metric 'sentineld_plugin_postgres_reports_total{instance="pg"}')
+check "out_postgres answered them ($m0 -> $m1 in postgres_reports_total)" \
+    test "$((m1 - m0))" -eq 2
+
+bad=""
+for qs in "group=month" "source=pg" "since=$T1&until=$T0" "since=0&until=$T1"; do
+    bad="$bad$(req "$V" GET "/api/v1/reports?$qs") "
+    sed 's/.*"message":"\([^"]*\)".*/\1/' "$TMP/b" >>"$TMP/msgs"
+done
+m2=$(metric 'sentineld_plugin_postgres_reports_total{instance="pg"}')
+check "bad parameters are refused before any query ($bad, $m1 -> $m2)" sh -c "
+    [ '$bad' = '400 400 400 400 ' ] && [ '$m1' = '$m2' ] &&
+    grep -q \"^source 'pg': expected configured or local\" '$TMP/msgs'"
+
+# A second instance (its own store, no `reports`) writes into the same
+# tables: the report from PostgreSQL now counts both instances'
+# incidents, the first instance's own store still only its own.
+hp2=$(free_port)
+sp2=$(free_port)
+mkdir -p "$TMP/state2"
+sed -e "s|$TMP/state|$TMP/state2|" -e "s|127.0.0.1:$hp|127.0.0.1:$hp2|" \
+    -e "s|127.0.0.1:$sp|127.0.0.1:$sp2|" -e "/reports: true/d" \
+    "$TMP/c.yaml" >"$TMP/c2.yaml"
+DPID1=$DPID
+start_daemon "$TMP/c2.yaml" "$TMP/log2"
+DPID2=$DPID
+DPID=$DPID1
+wait_for 30 curl -sf "http://127.0.0.1:$hp2/health" -o /dev/null
+sp_keep=$sp
+sp=$sp2
+fail 203.0.113.20 12
+sp=$sp_keep
+both() {
+    n1=$(sqlite3 "$TMP/state/sentineld.db" "SELECT count(*) FROM incidents")
+    n2=$(sqlite3 "$TMP/state2/sentineld.db" "SELECT count(*) FROM incidents" 2>/dev/null)
+    [ "${n2:-0}" -ge 2 ] && [ "$(pg_psql -c "SELECT count(*) FROM incidents")" = $((n1 + n2)) ]
+}
+wait_for 20 both
+T2=$(date +%s%N)
+c1=$(req "$V" GET "/api/v1/reports?since=$T0&until=$T2")
+cp "$TMP/b" "$TMP/fleet.json"
+c2=$(req "$V" GET "/api/v1/reports?since=$T0&until=$T2&source=local")
+cp "$TMP/b" "$TMP/own.json"
+check "the report from PostgreSQL covers both instances, the store one ($c1 $c2)" \
+    python3 - "$TMP/fleet.json" "$TMP/own.json" "$TMP/state2/sentineld.db" <<'EOP'
+import collections, json, sqlite3, sys
+fleet, own = (json.load(open(f)) for f in sys.argv[1:3])
+db = sqlite3.connect(sys.argv[3])
+other = collections.Counter(r for (r,) in db.execute("SELECT rule_id FROM incidents"))
+def per_rule(r):
+    c = collections.Counter()
+    for v in r["volume"]:
+        c[v["rule_id"]] += v["n"]
+    return c
+assert per_rule(fleet) == per_rule(own) + other, (per_rule(fleet), per_rule(own), other)
+assert fleet["totals"]["incidents"] == own["totals"]["incidents"] + sum(other.values())
+ips = [s["group_key"].get("source.ip") for s in fleet["top_sources"]]
+assert "203.0.113.20" in ips and "203.0.113.20" not in [
+    s["group_key"].get("source.ip") for s in own["top_sources"]], ips
+print("# fleet %d incidents = this instance %d + the other %d" % (
+    fleet["totals"]["incidents"], own["totals"]["incidents"], sum(other.values())))
+EOP
+kill -TERM "$DPID2"
+wait "$DPID2"
+
+# A slow PostgreSQL: a transaction holds incidents locked for 3 s. The
+# report waits for it; /health and the store's report do not.
+pg_psql -c "BEGIN; LOCK TABLE incidents IN ACCESS EXCLUSIVE MODE;
+    SELECT pg_sleep(3); COMMIT;" >/dev/null 2>&1 &
+LOCKPID=$!
+PIDS="$PIDS $LOCKPID"
+sleep 0.3
+# A client that gives up after 1 s, then one that waits.
+curl -s -m 1 -o /dev/null -H "Authorization: Bearer $V" \
+    "$U/api/v1/reports?since=$T0&until=$T1" &
+GONE=$!
+curl -s -o "$TMP/late.json" -w '%{http_code} %{time_total}' \
+    -H "Authorization: Bearer $V" "$U/api/v1/reports?since=$T0&until=$T1" \
+    >"$TMP/late" &
+LATE=$!
+slow=""
+for i in 1 2 3 4 5 6; do
+    t=$(curl -s -o /dev/null -w '%{time_total}' "$U/health")
+    slow="$slow $t"
+    sleep 0.2
+done
+tl=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $V" \
+    "$U/api/v1/reports?since=$T0&until=$T1&source=local")
+wait "$GONE"
+wait "$LATE"
+wait "$LOCKPID"
+check "/health stays fast while the report waits on PostgreSQL ($slow; local report $tl s)" \
+    python3 -c "import sys; assert max(map(float, sys.argv[1:])) < 0.5" $slow $tl
+check "the waiting report is answered once the lock goes ($(cat "$TMP/late"))" \
+    python3 - "$TMP/late" "$TMP/late.json" "$TMP/pg-day.json" <<'EOP'
+import json, sys
+code, took = open(sys.argv[1]).read().split()
+assert code == "200" and float(took) >= 2.0, (code, took)
+assert json.load(open(sys.argv[2]))["totals"] == json.load(open(sys.argv[3]))["totals"]
+EOP
+
+# A reload (SIGHUP) while a report waits on the lock: out_postgres stops,
+# cancels the query and answers it; the new pipeline's out_postgres
+# answers the next one.
+pg_psql -c "BEGIN; LOCK TABLE incidents IN ACCESS EXCLUSIVE MODE;
+    SELECT pg_sleep(2); COMMIT;" >/dev/null 2>&1 &
+LOCKPID=$!
+PIDS="$PIDS $LOCKPID"
+sleep 0.3
+curl -s -o "$TMP/rl.json" -w '%{http_code}' -H "Authorization: Bearer $V" \
+    "$U/api/v1/reports?since=$T0&until=$T1" >"$TMP/rl" &
+RL=$!
+sleep 0.5
+kill -HUP "$DPID"
+wait "$RL"
+wait "$LOCKPID"
+wait_for 10 grep -q "reload complete" "$TMP/log"
+c=$(req "$V" GET "/api/v1/reports?since=$T0&until=$T1")
+check "a reload answers the waiting report with 503, the new pipeline with 200 ($(cat "$TMP/rl") $c)" \
+    sh -c "[ '$(cat "$TMP/rl")' = 503 ] && [ $c = 200 ] &&
+        grep -q 'report_source_unavailable' '$TMP/rl.json'"
+diag "$(sed 's/.*"message":"\([^"]*\)".*/\1/' "$TMP/rl.json")"
+
+pg_stop
+c=$(req "$V" GET "/api/v1/reports?since=$T0&until=$T1")
+check "PostgreSQL down: 503 naming the source ($c)" sh -c "
+    [ $c = 503 ] && grep -q '\"report_source_unavailable\".*report source .pg.' '$TMP/b'"
+e=$(metric 'sentineld_plugin_postgres_report_errors_total{instance="pg"}')
+check "counted in postgres_report_errors_total ($e)" test "${e:-0}" -ge 1
+check "the daemon stops cleanly (ASan: nothing leaked or freed twice)" stop_daemon
+tap_done
