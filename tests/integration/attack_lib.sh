@@ -8,7 +8,8 @@
 # Uses q (psql -c), T0, TMP, BOOTSTRAP.
 #
 # For the detectors of conf/examples/detector.yaml (or HOP_CONF) with the
-# repartition hop (scale_hop.sh, scale_hop_burst.sh): hop_detector starts
+# repartition hop (scale_hop.sh, scale_hop_burst.sh): hop_cluster starts
+# what they run against, hop_detector starts
 # one (its pid, port and log in TMP/NAME.*), hop_owned and hop_spread read the
 # partitions they hold from their logs, stop ends one, hop_metric reads
 # one's /metrics; q runs a query on the test's PostgreSQL.
@@ -63,6 +64,27 @@ rolling_restart() {
     check "each instance stops cleanly (exit 0) in the rolling restart" test "$rr_rc" -eq 0
 }
 
+# hop_cluster BROKERS: the mock cluster (sentineld.events and
+# GROUP.repartition with 6 partitions each, sentineld.alerts), PostgreSQL,
+# the shipped rule pack, and the shipped edge (syslog in on SYSLOG_PORT,
+# events out keyed by hostname; its pid in EDGE). The repartition topic is
+# made here: librdkafka's mock cluster does not implement CreateTopics (and
+# names no controller), so the detectors' creation of a missing topic
+# cannot run against it. Ends the test when one does not start.
+hop_cluster() {
+    GROUP=sentineld-detectors
+    start_broker -b "$1" -t sentineld.events:6 -t sentineld.alerts:1 \
+        -t "$GROUP.repartition:6" || { not_ok "mock cluster starts"; exit 1; }
+    pg_start || { not_ok "PostgreSQL starts"; exit 1; }
+    export SENTINELD_KAFKA_BROKERS="$BOOTSTRAP" SENTINELD_PG_URL="$PG_URL"
+    export SENTINELD_RULES="$SRCDIR/conf/rules"
+    SYSLOG_PORT=$(free_port)
+    SENTINELD_SYSLOG_PORT=$SYSLOG_PORT SENTINELD_HTTP_LISTEN="127.0.0.1:$(free_port)" \
+        SENTINELD_STATE_DIR="$TMP/edge-state" \
+        start_daemon "$SRCDIR/conf/examples/edge.yaml" "$TMP/edge.log"
+    EDGE=$DPID
+    wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $SYSLOG_PORT)).close()"
+}
 hop_detector() { # NAME [CHECKPOINT_INTERVAL]: start (again) instance NAME
     [ -s "$TMP/$1.port" ] || free_port >"$TMP/$1.port"
     echo "=== start" >>"$TMP/$1.log"

@@ -23,20 +23,7 @@ tap_plan 6
 
 ATTACKERS=12
 PER=20
-GROUP=sentineld-detectors
-# Pre-created: the mock cluster cannot create topics (scale_hop.sh).
-start_broker -b 1 -t sentineld.events:6 -t sentineld.alerts:1 \
-    -t "$GROUP.repartition:6" || { not_ok "mock cluster starts"; exit 1; }
-pg_start || { not_ok "PostgreSQL starts"; exit 1; }
-
-export SENTINELD_KAFKA_BROKERS="$BOOTSTRAP" SENTINELD_PG_URL="$PG_URL"
-export SENTINELD_RULES="$SRCDIR/conf/rules"
-SYSLOG_PORT=$(free_port)
-SENTINELD_SYSLOG_PORT=$SYSLOG_PORT SENTINELD_HTTP_LISTEN="127.0.0.1:$(free_port)" \
-    SENTINELD_STATE_DIR="$TMP/edge-state" \
-    start_daemon "$SRCDIR/conf/examples/edge.yaml" "$TMP/edge.log"
-EDGE=$DPID
-wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $SYSLOG_PORT)).close()"
+hop_cluster 1
 
 # The shipped detector, but every incident version delivered at once: a
 # version that only adds hits is otherwise held up to 1 m
