@@ -183,7 +183,7 @@ sn_corr_threshold_fire(struct sn_corr *c, struct crule *cr, struct ckey *k,
      * of late matches (sn_corr_feed_late) may end before the last one. */
     while (k->rn > 0 && sn_corr_at(k, 0)->t <= last)
         sn_corr_ring_pop_front(k, false);
-    if (k->reset_t == T_NONE || last > k->reset_t)
+    if (last > k->reset_t) /* T_NONE is the smallest */
         k->reset_t = last;
     sn_corr_evidence_reset(c, k);
     if (!cr->spec->refire_every)
