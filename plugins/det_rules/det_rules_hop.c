@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/le.h"
 #include "rules/correlate_int.h"
 
 #define HOP_MAGIC      "SNH1"
@@ -59,30 +60,18 @@ put(struct sn_buf *b, const void *p, size_t n, bool *ok)
         *ok = false;
 }
 
+/* The n low bytes of v, little-endian (core/le.h). */
 static void
-put_u64(struct sn_buf *b, uint64_t v, bool *ok)
+put_le(struct sn_buf *b, uint64_t v, size_t n, bool *ok)
 {
-    unsigned char x[8];
-
-    for (int i = 0; i < 8; i++)
-        x[i] = (unsigned char)(v >> (8 * i));
-    put(b, x, 8, ok);
-}
-
-static void
-put_u32(struct sn_buf *b, uint32_t v, bool *ok)
-{
-    unsigned char x[4];
-
-    for (int i = 0; i < 4; i++)
-        x[i] = (unsigned char)(v >> (8 * i));
-    put(b, x, 4, ok);
+    if (*ok && sn_le_put(b, v, n) != SN_OK)
+        *ok = false;
 }
 
 static void
 put_str(struct sn_buf *b, const char *p, size_t n, bool *ok)
 {
-    put_u32(b, (uint32_t)n, ok);
+    put_le(b, (uint32_t)n, 4, ok);
     if (n > 0)
         put(b, p, n, ok);
 }
@@ -99,14 +88,14 @@ put_value(struct sn_buf *b, const struct sn_value *v, bool *ok)
         put_str(b, v->u.s.ptr, v->u.s.len, ok);
         break;
     case SN_VAL_INT:
-        put_u64(b, (uint64_t)v->u.i, ok);
+        put_le(b, (uint64_t)v->u.i, 8, ok);
         break;
     case SN_VAL_TIME:
-        put_u64(b, (uint64_t)v->u.time_ns, ok);
+        put_le(b, (uint64_t)v->u.time_ns, 8, ok);
         break;
     case SN_VAL_DOUBLE:
         memcpy(&d, &v->u.d, 8);
-        put_u64(b, d, ok);
+        put_le(b, d, 8, ok);
         break;
     case SN_VAL_BOOL:
         type = v->u.b ? 1 : 0;
@@ -121,63 +110,22 @@ put_value(struct sn_buf *b, const struct sn_value *v, bool *ok)
     }
 }
 
-/* Reading: a cursor that fails once and stays failed. */
-struct rd {
-    const unsigned char *p, *end;
-    bool ok;
-};
-
-static const void *
-take(struct rd *r, size_t n)
-{
-    const unsigned char *p = r->p;
-
-    if (!r->ok || (size_t)(r->end - r->p) < n) {
-        r->ok = false;
-        return NULL;
-    }
-    r->p += n;
-    return p;
-}
-
-static uint64_t
-get_u64(struct rd *r)
-{
-    const unsigned char *x = take(r, 8);
-    uint64_t v = 0;
-
-    for (int i = 7; x != NULL && i >= 0; i--)
-        v = (v << 8) | x[i];
-    return v;
-}
-
-static uint32_t
-get_u32(struct rd *r)
-{
-    const unsigned char *x = take(r, 4);
-    uint32_t v = 0;
-
-    for (int i = 3; x != NULL && i >= 0; i--)
-        v = (v << 8) | x[i];
-    return v;
-}
-
 static struct sn_str
-get_str(struct rd *r)
+get_str(struct sn_le_rd *r)
 {
     struct sn_str s;
 
-    s.len = get_u32(r);
-    s.ptr = take(r, s.len);
+    s.len = (uint32_t)sn_le_get(r, 4);
+    s.ptr = (const char *)sn_le_take(r, s.len);
     if (s.ptr == NULL)
         s.len = 0;
     return s;
 }
 
 static void
-get_value(struct rd *r, struct sn_value *v)
+get_value(struct sn_le_rd *r, struct sn_value *v)
 {
-    const unsigned char *t = take(r, 1);
+    const unsigned char *t = sn_le_take(r, 1);
     const unsigned char *x;
     uint64_t d;
 
@@ -190,21 +138,21 @@ get_value(struct rd *r, struct sn_value *v)
         v->u.s = get_str(r);
         break;
     case SN_VAL_INT:
-        v->u.i = (int64_t)get_u64(r);
+        v->u.i = (int64_t)sn_le_get(r, 8);
         break;
     case SN_VAL_TIME:
-        v->u.time_ns = (int64_t)get_u64(r);
+        v->u.time_ns = (int64_t)sn_le_get(r, 8);
         break;
     case SN_VAL_DOUBLE:
-        d = get_u64(r);
+        d = sn_le_get(r, 8);
         memcpy(&v->u.d, &d, 8);
         break;
     case SN_VAL_BOOL:
-        x = take(r, 1);
+        x = sn_le_take(r, 1);
         v->u.b = x != NULL && *x != 0;
         break;
     case SN_VAL_IP:
-        x = take(r, 17);
+        x = sn_le_take(r, 17);
         if (x != NULL) {
             v->u.ip.family = x[0];
             memcpy(v->u.ip.addr, x + 1, 16);
@@ -213,7 +161,7 @@ get_value(struct rd *r, struct sn_value *v)
     case SN_VAL_NULL:
         break;
     default:
-        r->ok = false;
+        r->failed = true;
     }
 }
 
@@ -270,16 +218,16 @@ dr_hop_put(struct dr_state *s, struct dr_tls *t, const struct sn_corr_input *in,
     put(&t->hop, HOP_MAGIC, 4, &ok);
     put_str(&t->hop, spec->rule->id, strlen(spec->rule->id), &ok);
     put_str(&t->hop, in->rule->id, in->rule->id_len, &ok);
-    put_u64(&t->hop, tg->hash, &ok);
-    put_u64(&t->hop, (uint64_t)in->time_ns, &ok);
-    put_u64(&t->hop, (uint64_t)in->arrival_ns, &ok);
-    put_u32(&t->hop, in->weight, &ok);
+    put_le(&t->hop, tg->hash, 8, &ok);
+    put_le(&t->hop, (uint64_t)in->time_ns, 8, &ok);
+    put_le(&t->hop, (uint64_t)in->arrival_ns, 8, &ok);
+    put_le(&t->hop, in->weight, 4, &ok);
     put_str(&t->hop, rec && rec->peer ? rec->peer : "",
             rec && rec->peer ? strlen(rec->peer) : 0, &ok);
-    put_u32(&t->hop, (uint32_t)(rec ? rec->source_part : -1), &ok);
-    put_u64(&t->hop, (uint64_t)(rec ? rec->source_offset : -1), &ok);
-    put_u32(&t->hop, t->hop_seq++, &ok);
-    put_u32(&t->hop, (uint32_t)n, &ok);
+    put_le(&t->hop, (uint32_t)(rec ? rec->source_part : -1), 4, &ok);
+    put_le(&t->hop, (uint64_t)(rec ? rec->source_offset : -1), 8, &ok);
+    put_le(&t->hop, t->hop_seq++, 4, &ok);
+    put_le(&t->hop, (uint32_t)n, 4, &ok);
     for (size_t i = 0; i < n; i++) {
         size_t nl =
             i < in->n_fields ? in->fields[i].name_len : strlen(names[i]);
@@ -553,9 +501,7 @@ consume_one(struct dr_state *s, struct dr_tls *t, const struct sn_record *rec,
             int64_t *newest)
 {
     struct dr_hop *h = s->hop;
-    struct rd r = { (const unsigned char *)rec->data.ptr,
-                    (const unsigned char *)rec->data.ptr + rec->data.len,
-                    true };
+    struct sn_le_rd r;
     struct sn_rule_field_value fv[HOP_MAX_FIELDS];
     struct sn_corr_input in;
     struct sn_corr_target tg;
@@ -566,24 +512,26 @@ consume_one(struct dr_state *s, struct dr_tls *t, const struct sn_record *rec,
     int64_t off;
     uint32_t seq, n;
     struct dr_shard *sh;
-    const void *magic = take(&r, 4);
+    const void *magic;
 
+    sn_le_rd_init(&r, rec->data.ptr, rec->data.len);
+    magic = sn_le_take(&r, 4);
     if (magic == NULL || memcmp(magic, HOP_MAGIC, 4) != 0)
         return false;
     memset(&in, 0, sizeof(in));
     memset(&tg, 0, sizeof(tg));
     spec_id = get_str(&r);
     rule_id = get_str(&r);
-    tg.hash = get_u64(&r);
-    in.time_ns = (int64_t)get_u64(&r);
-    in.arrival_ns = (int64_t)get_u64(&r);
-    in.weight = get_u32(&r);
+    tg.hash = sn_le_get(&r, 8);
+    in.time_ns = (int64_t)sn_le_get(&r, 8);
+    in.arrival_ns = (int64_t)sn_le_get(&r, 8);
+    in.weight = (uint32_t)sn_le_get(&r, 4);
     topic = get_str(&r);
-    part = (int32_t)get_u32(&r);
-    off = (int64_t)get_u64(&r);
-    seq = get_u32(&r);
-    n = get_u32(&r);
-    if (!r.ok || n > HOP_MAX_FIELDS)
+    part = (int32_t)(uint32_t)sn_le_get(&r, 4);
+    off = (int64_t)sn_le_get(&r, 8);
+    seq = (uint32_t)sn_le_get(&r, 4);
+    n = (uint32_t)sn_le_get(&r, 4);
+    if (r.failed || n > HOP_MAX_FIELDS)
         return false;
     for (uint32_t i = 0; i < n; i++) {
         struct sn_str name = get_str(&r);
@@ -591,7 +539,7 @@ consume_one(struct dr_state *s, struct dr_tls *t, const struct sn_record *rec,
         fv[i].name = name.ptr;
         fv[i].name_len = name.len;
         /* Prefer the ruleset's copy of the name when it has one. */
-        if (r.ok) {
+        if (!r.failed) {
             const char *own = name_of(s, name);
             if (own != NULL)
                 fv[i].name = own;
@@ -599,7 +547,7 @@ consume_one(struct dr_state *s, struct dr_tls *t, const struct sn_record *rec,
     }
     sum = get_str(&r);
     trace = get_str(&r);
-    if (!r.ok)
+    if (r.failed)
         return false;
     spec = t->hop_spec_last;
     if (spec == NULL || spec->rule->id_len != spec_id.len ||
@@ -690,23 +638,22 @@ dr_hop_marks_write(struct dr_state *s, const struct sn_partition *p,
 
     put(b, HOP_MARKS, 8, &ok);
     at = b->len;
-    put_u32(b, 0, &ok);
+    put_le(b, 0, 4, &ok);
     pthread_mutex_lock(&h->mu);
     for (size_t i = 0; i < h->n_marks && ok; i++) {
         const struct hop_mark *m = &h->marks[i];
         if (m->rp != p->partition || m->off < 0)
             continue;
         put_str(b, m->topic, strlen(m->topic), &ok);
-        put_u32(b, (uint32_t)m->part, &ok);
-        put_u64(b, (uint64_t)m->off, &ok);
-        put_u32(b, m->seq, &ok);
+        put_le(b, (uint32_t)m->part, 4, &ok);
+        put_le(b, (uint64_t)m->off, 8, &ok);
+        put_le(b, m->seq, 4, &ok);
         n++;
     }
     pthread_mutex_unlock(&h->mu);
     if (!ok)
         return SN_ENOMEM;
-    for (int i = 0; i < 4; i++)
-        ((unsigned char *)b->data)[at + i] = (unsigned char)(n >> (8 * i));
+    sn_le_patch32(b, at, (uint32_t)n);
     return SN_OK;
 }
 
@@ -737,36 +684,38 @@ dr_hop_marks_read(struct dr_state *s, const struct sn_partition *p,
                   const void **data, size_t *len, char *err, size_t err_len)
 {
     struct dr_hop *h = s->hop;
-    struct rd r = { *data, (const unsigned char *)*data + *len, true };
-    const void *magic = take(&r, 8);
+    struct sn_le_rd r;
+    const void *magic;
     uint32_t n;
 
+    sn_le_rd_init(&r, *data, *len);
+    magic = sn_le_take(&r, 8);
     if (magic == NULL || memcmp(magic, HOP_MARKS, 8) != 0) {
         snprintf(err, err_len, "no repartition marks in it");
         return false;
     }
-    n = get_u32(&r);
+    n = (uint32_t)sn_le_get(&r, 4);
     dr_hop_marks_drop(s, p);
     pthread_mutex_lock(&h->mu);
-    for (uint32_t i = 0; i < n && r.ok; i++) {
+    for (uint32_t i = 0; i < n && !r.failed; i++) {
         struct sn_str topic = get_str(&r);
-        int32_t part = (int32_t)get_u32(&r);
-        int64_t off = (int64_t)get_u64(&r);
-        uint32_t seq = get_u32(&r);
+        int32_t part = (int32_t)(uint32_t)sn_le_get(&r, 4);
+        int64_t off = (int64_t)sn_le_get(&r, 8);
+        uint32_t seq = (uint32_t)sn_le_get(&r, 4);
         struct hop_mark *m;
 
-        if (!r.ok)
+        if (r.failed)
             break;
         m = mark_get(h, p->partition, topic, part);
         if (m == NULL) {
-            r.ok = false;
+            r.failed = true;
             break;
         }
         m->off = off;
         m->seq = seq;
     }
     pthread_mutex_unlock(&h->mu);
-    if (!r.ok) {
+    if (r.failed) {
         snprintf(err, err_len, "repartition marks damaged or too many");
         dr_hop_marks_drop(s, p);
         return false;

@@ -120,8 +120,9 @@ feed_one(struct sn_corr *c, const struct sn_corr_input *in, uint32_t si,
         k->last_t = t;
     if (t < k->reset_t && s->kind != SN_CORR_ABSENCE &&
         s->kind != SN_CORR_NEW_VALUE && s->kind != SN_CORR_RATE)
-        return SN_OK; /* belongs to a window that already fired */
-    sn_corr_feed_kind(c, cr, k, t, in);
+        sn_corr_feed_late(c, cr, k, t, in); /* a window fired after it */
+    else
+        sn_corr_feed_kind(c, cr, k, t, in);
     return SN_OK;
 }
 

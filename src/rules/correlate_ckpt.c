@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/le.h"
 #include "rules/correlate.h"
 #include "rules/correlate_int.h"
 #include "rules/limits.h"
@@ -27,19 +28,9 @@ _Static_assert(sizeof(struct sn_corr_rule_stats) % sizeof(uint64_t) == 0,
 
 /* ---- writing ------------------------------------------------------------- */
 
-static enum sn_status
-put(struct sn_buf *b, uint64_t v, size_t n)
-{
-    unsigned char x[8];
-
-    for (size_t i = 0; i < n; i++)
-        x[i] = (unsigned char)(v >> (8 * i));
-    return sn_buf_append(b, x, n);
-}
-
 #define PUT(b, v, n)                                                           \
     do {                                                                       \
-        if ((rc = put((b), (uint64_t)(v), (n))) != SN_OK)                      \
+        if ((rc = sn_le_put((b), (uint64_t)(v), (n))) != SN_OK)                \
             return rc;                                                         \
     } while (0)
 #define PUTB(b, p, n)                                                          \
@@ -153,17 +144,10 @@ put_key(const struct sn_corr *c, const struct crule *cr, const struct ckey *k,
     return SN_OK;
 }
 
-/* Counts are written as 0 and set once known: one pass over the keys
- * (a partition's checkpoint runs every commit interval, under the shard's
- * lock, and the walk over every key is its cost). */
-static void
-patch32(struct sn_buf *b, size_t at, uint32_t v)
-{
-    for (size_t i = 0; i < 4; i++)
-        b->data[at + i] = (char)(unsigned char)(v >> (8 * i));
-}
-
-/* keys_only: leave out the rules without a wanted key (a partition's
+/* Counts are written as 0 and set once known (sn_le_patch32): one pass
+ * over the keys (a partition's checkpoint runs every commit interval,
+ * under the shard's lock, and the walk over every key is its cost).
+ * keys_only: leave out the rules without a wanted key (a partition's
  * checkpoint holds a few rules' keys, not every rule's header). */
 static enum sn_status
 checkpoint(const struct sn_corr *c, sn_corr_want_fn want, void *arg,
@@ -211,10 +195,10 @@ checkpoint(const struct sn_corr *c, sn_corr_want_fn want, void *arg,
             b->len = at_rule;
             continue;
         }
-        patch32(b, at_n, n);
+        sn_le_patch32(b, at_n, n);
         n_rules++;
     }
-    patch32(b, at_rules, n_rules);
+    sn_le_patch32(b, at_rules, n_rules);
     return SN_OK;
 }
 
@@ -235,43 +219,10 @@ sn_corr_checkpoint_keys(const struct sn_corr *c, sn_corr_want_fn want,
 /* ---- reading --------------------------------------------------------------
  */
 
-struct rd {
-    const unsigned char *p, *end;
-    bool bad;
-};
-
-static uint64_t
-get(struct rd *r, size_t n)
-{
-    uint64_t v = 0;
-
-    if (r->bad || (size_t)(r->end - r->p) < n) {
-        r->bad = true;
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)r->p[i] << (8 * i);
-    r->p += n;
-    return v;
-}
-
-static const unsigned char *
-getb(struct rd *r, size_t n)
-{
-    const unsigned char *p = r->p;
-
-    if (r->bad || (size_t)(r->end - r->p) < n) {
-        r->bad = true;
-        return NULL;
-    }
-    r->p += n;
-    return p;
-}
-
 static double
-getd(struct rd *r)
+getd(struct sn_le_rd *r)
 {
-    uint64_t u = get(r, 8);
+    uint64_t u = sn_le_get(r, 8);
     double d;
 
     memcpy(&d, &u, sizeof(d));
@@ -280,9 +231,9 @@ getd(struct rd *r)
 
 /* Read one slot; store it into sl when sl is not NULL. */
 static void
-get_slot(const struct sn_corr *c, struct rd *r, struct evslot *sl)
+get_slot(const struct sn_corr *c, struct sn_le_rd *r, struct evslot *sl)
 {
-    uint8_t used = (uint8_t)get(r, 1);
+    uint8_t used = (uint8_t)sn_le_get(r, 1);
     int64_t t;
     uint64_t seq;
     uint8_t js;
@@ -294,14 +245,14 @@ get_slot(const struct sn_corr *c, struct rd *r, struct evslot *sl)
             sl->used = 0;
         return;
     }
-    t = (int64_t)get(r, 8);
-    seq = get(r, 8);
-    js = (uint8_t)get(r, 1);
-    len = (uint32_t)get(r, 4);
+    t = (int64_t)sn_le_get(r, 8);
+    seq = sn_le_get(r, 8);
+    js = (uint8_t)sn_le_get(r, 1);
+    len = (uint32_t)sn_le_get(r, 4);
     if (len > SN_CORR_SUMMARY_MAX)
-        r->bad = true;
-    p = getb(r, len);
-    if (sl == NULL || r->bad)
+        r->failed = true;
+    p = sn_le_take(r, len);
+    if (sl == NULL || r->failed)
         return;
     if (len > c->cfg.summary_max)
         len = js ? 0 : (uint32_t)c->cfg.summary_max;
@@ -329,21 +280,21 @@ struct origin_rd {
 };
 
 static void
-get_origin(struct rd *r, uint32_t version, struct origin_rd *o)
+get_origin(struct sn_le_rd *r, uint32_t version, struct origin_rd *o)
 {
     memset(o, 0, sizeof(*o));
     o->part = -1;
     if (version < 2)
         return;
-    o->part = (int32_t)(uint32_t)get(r, 4);
-    o->il = (uint32_t)get(r, 2);
+    o->part = (int32_t)(uint32_t)sn_le_get(r, 4);
+    o->il = (uint32_t)sn_le_get(r, 2);
     if (o->il > SN_CORR_CKPT_NAME_MAX)
-        r->bad = true;
-    o->in = getb(r, o->il);
-    o->tl = (uint32_t)get(r, 2);
+        r->failed = true;
+    o->in = sn_le_take(r, o->il);
+    o->tl = (uint32_t)sn_le_get(r, 2);
     if (o->tl > SN_CORR_CKPT_NAME_MAX)
-        r->bad = true;
-    o->top = getb(r, o->tl);
+        r->failed = true;
+    o->top = sn_le_take(r, o->tl);
 }
 
 /* The origin in this process: the names interned in the engine's table. */
@@ -366,21 +317,21 @@ origin_of(struct sn_corr *c, const struct origin_rd *o)
 
 /* Read one key; with apply, replace any key of the same identity. */
 static enum sn_status
-get_key(struct sn_corr *c, struct crule *cr, struct rd *r,
+get_key(struct sn_corr *c, struct crule *cr, struct sn_le_rd *r,
         const struct how *how, bool seq)
 {
-    uint64_t hash = get(r, 8);
-    uint32_t klen = (uint32_t)get(r, 4), rn, kk, n_set;
+    uint64_t hash = sn_le_get(r, 8);
+    uint32_t klen = (uint32_t)sn_le_get(r, 4), rn, kk, n_set;
     const unsigned char *kb;
     struct ckey *k = NULL, *into = NULL, tmp;
     struct origin_rd o;
     bool ev_ok;
 
     if (klen > SN_CORR_MAX_GROUP_BY * (2 + SN_CORR_VALUE_MAX))
-        r->bad = true;
-    kb = getb(r, klen);
+        r->failed = true;
+    kb = sn_le_take(r, klen);
     get_origin(r, how->version, &o);
-    if (r->bad)
+    if (r->failed)
         return SN_EINVAL;
     if (how->apply && cr != NULL) {
         struct ckey *old = sn_corr_key_find(cr, hash, (const char *)kb, klen);
@@ -413,34 +364,35 @@ get_key(struct sn_corr *c, struct crule *cr, struct rd *r,
     {
         struct ckey *w = k ? k : &tmp;
         uint8_t fl;
-        w->last_t = (int64_t)get(r, 8);
-        w->touch_wm = (int64_t)get(r, 8);
-        w->reset_t = (int64_t)get(r, 8);
-        w->last_signal = (int64_t)get(r, 8);
-        w->hits = get(r, 8);
-        w->suppressed = get(r, 8);
-        w->n_seen = get(r, 8);
-        fl = (uint8_t)get(r, 1);
+        w->last_t = (int64_t)sn_le_get(r, 8);
+        w->touch_wm = (int64_t)sn_le_get(r, 8);
+        w->reset_t = (int64_t)sn_le_get(r, 8);
+        w->last_signal = (int64_t)sn_le_get(r, 8);
+        w->hits = sn_le_get(r, 8);
+        w->suppressed = sn_le_get(r, 8);
+        w->n_seen = sn_le_get(r, 8);
+        fl = (uint8_t)sn_le_get(r, 1);
         w->firing = fl & 1;
         w->absent = (fl >> 1) & 1;
         w->has_signal = (fl >> 2) & 1;
         w->fired_until = T_NONE;
         w->absorbed = 0;
         if (how->version >= 3) {
-            w->fired_until = (int64_t)get(r, 8);
-            w->absorbed = get(r, 8);
-            w->absorbed_first = (int64_t)get(r, 8);
-            w->absorbed_last = (int64_t)get(r, 8);
+            w->fired_until = (int64_t)sn_le_get(r, 8);
+            w->absorbed = sn_le_get(r, 8);
+            w->absorbed_first = (int64_t)sn_le_get(r, 8);
+            w->absorbed_last = (int64_t)sn_le_get(r, 8);
         }
     }
-    rn = (uint32_t)get(r, 4);
+    rn = (uint32_t)sn_le_get(r, 4);
     if (rn > 100000000)
-        r->bad = true;
-    if (k && !r->bad && rn > 0 && sn_corr_ring_reserve(c, cr, k, rn) != SN_OK)
+        r->failed = true;
+    if (k && !r->failed && rn > 0 &&
+        sn_corr_ring_reserve(c, cr, k, rn) != SN_OK)
         goto nomem;
-    for (uint32_t i = 0; i < rn && !r->bad; i++) {
-        int64_t t = (int64_t)get(r, 8);
-        uint32_t tag = (uint32_t)get(r, 4), slot = 0;
+    for (uint32_t i = 0; i < rn && !r->failed; i++) {
+        int64_t t = (int64_t)sn_le_get(r, 8);
+        uint32_t tag = (uint32_t)sn_le_get(r, 4), slot = 0;
         if (seq) {
             if (k) {
                 slot = k->sfree[--k->n_sfree];
@@ -458,49 +410,49 @@ get_key(struct sn_corr *c, struct crule *cr, struct rd *r,
                 k->weighted = true; /* a threshold entry of weight > 1 */
         }
     }
-    kk = (uint32_t)get(r, 4);
+    kk = (uint32_t)sn_le_get(r, 4);
     if (kk > SN_CORR_EVIDENCE_MAX)
-        r->bad = true;
+        r->failed = true;
     /* Evidence survives only between engines with the same K. */
     ev_ok = k != NULL && kk == c->cfg.evidence_k && kk > 0 &&
             sn_corr_ev_reserve(c, k, 2 * kk + (seq ? k->rcap : 0)) == SN_OK;
     {
-        uint32_t nf = (uint32_t)get(r, 4);
-        uint64_t nl = get(r, 8);
+        uint32_t nf = (uint32_t)sn_le_get(r, 4);
+        uint64_t nl = sn_le_get(r, 8);
         if (ev_ok) {
             k->n_first = nf > kk ? kk : nf;
             k->n_last = nl;
         }
     }
-    for (uint32_t i = 0; i < 2 * kk && !r->bad; i++)
+    for (uint32_t i = 0; i < 2 * kk && !r->failed; i++)
         get_slot(c, r, ev_ok ? sn_corr_slot(c, k, i) : NULL);
-    n_set = (uint32_t)get(r, 4);
+    n_set = (uint32_t)sn_le_get(r, 4);
     if (n_set > 100000000)
-        r->bad = true;
-    if (k && !r->bad && n_set > 0 &&
+        r->failed = true;
+    if (k && !r->failed && n_set > 0 &&
         sn_corr_set_reserve(
             k, n_set > cr->max_events ? n_set : cr->max_events) != SN_OK)
         goto nomem;
-    for (uint32_t i = 0; i < n_set && !r->bad; i++) {
-        uint64_t h = get(r, 8);
-        int64_t t = (int64_t)get(r, 8);
+    for (uint32_t i = 0; i < n_set && !r->failed; i++) {
+        uint64_t h = sn_le_get(r, 8);
+        int64_t t = (int64_t)sn_le_get(r, 8);
         if (h == 0)
-            r->bad = true;
+            r->failed = true;
         else if (k)
             sn_corr_set_put(k, h, t);
     }
     {
         struct ckey *w = k ? k : &tmp;
-        w->rb_cur = (int64_t)get(r, 8);
-        w->rb_start = (int64_t)get(r, 8);
-        w->fired_b = (int64_t)get(r, 8);
+        w->rb_cur = (int64_t)sn_le_get(r, 8);
+        w->rb_start = (int64_t)sn_le_get(r, 8);
+        w->fired_b = (int64_t)sn_le_get(r, 8);
         for (size_t i = 0; i < SN_CORR_RATE_OPEN_MAX; i++)
-            w->rcount[i] = (uint32_t)get(r, 4);
+            w->rcount[i] = (uint32_t)sn_le_get(r, 4);
         w->mean = getd(r);
         w->var = getd(r);
-        w->n_closed = get(r, 8);
+        w->n_closed = sn_le_get(r, 8);
     }
-    if (r->bad) {
+    if (r->failed) {
         if (k) {
             k->hnext = c->free_keys;
             c->free_keys = k;
@@ -526,36 +478,38 @@ nomem:
 static enum sn_status
 restore(struct sn_corr *c, const void *data, size_t len, struct how *how)
 {
-    struct rd r = { data, (const unsigned char *)data + len, false };
-    const unsigned char *m = getb(&r, sizeof(magic));
+    struct sn_le_rd r;
+    const unsigned char *m;
     uint32_t n_rules;
     int64_t wm;
     enum sn_status rc;
     bool apply = how->apply;
 
+    sn_le_rd_init(&r, data, len);
+    m = sn_le_take(&r, sizeof(magic));
     if (m == NULL || memcmp(m, magic, sizeof(magic)) != 0)
         return SN_EINVAL;
-    how->version = (uint32_t)get(&r, 4);
+    how->version = (uint32_t)sn_le_get(&r, 4);
     if (how->version < CKPT_VERSION_MIN || how->version > CKPT_VERSION)
         return SN_EINVAL;
-    wm = (int64_t)get(&r, 8);
-    n_rules = (uint32_t)get(&r, 4);
+    wm = (int64_t)sn_le_get(&r, 8);
+    n_rules = (uint32_t)sn_le_get(&r, 4);
     /* Moving keys into a running engine leaves its watermark alone: the
      * other engine's may be ahead and would make this one's events late. */
     if (apply && !how->keys_only && (c->wm == INT64_MIN || wm > c->wm))
         c->wm = wm;
-    for (uint32_t i = 0; i < n_rules && !r.bad; i++) {
-        uint32_t idlen = (uint32_t)get(&r, 4), n_st, n_keys;
-        const unsigned char *id = getb(&r, idlen);
-        uint64_t fp = get(&r, 8);
-        uint8_t kind = (uint8_t)get(&r, 1);
+    for (uint32_t i = 0; i < n_rules && !r.failed; i++) {
+        uint32_t idlen = (uint32_t)sn_le_get(&r, 4), n_st, n_keys;
+        const unsigned char *id = sn_le_take(&r, idlen);
+        uint64_t fp = sn_le_get(&r, 8);
+        uint8_t kind = (uint8_t)sn_le_get(&r, 1);
         struct crule *cr = NULL;
         uint64_t st[N_STATS];
         int64_t learn, lastdeg;
         uint8_t primed;
         uint64_t dk, de;
 
-        if (r.bad)
+        if (r.failed)
             break;
         for (size_t j = 0; j < c->n_rules; j++) {
             const char *rid = c->rules[j].spec->rule->id;
@@ -564,17 +518,17 @@ restore(struct sn_corr *c, const void *data, size_t len, struct how *how)
                 c->rules[j].spec->kind == kind)
                 cr = &c->rules[j];
         }
-        learn = (int64_t)get(&r, 8);
-        lastdeg = (int64_t)get(&r, 8);
-        primed = (uint8_t)get(&r, 1);
-        dk = get(&r, 8);
-        de = get(&r, 8);
-        n_st = (uint32_t)get(&r, 4);
+        learn = (int64_t)sn_le_get(&r, 8);
+        lastdeg = (int64_t)sn_le_get(&r, 8);
+        primed = (uint8_t)sn_le_get(&r, 1);
+        dk = sn_le_get(&r, 8);
+        de = sn_le_get(&r, 8);
+        n_st = (uint32_t)sn_le_get(&r, 4);
         if (n_st > 1024)
-            r.bad = true;
+            r.failed = true;
         memset(st, 0, sizeof(st));
-        for (uint32_t j = 0; j < n_st && !r.bad; j++) {
-            uint64_t v = get(&r, 8);
+        for (uint32_t j = 0; j < n_st && !r.failed; j++) {
+            uint64_t v = sn_le_get(&r, 8);
             if (j < N_STATS)
                 st[j] = v;
         }
@@ -599,15 +553,15 @@ restore(struct sn_corr *c, const void *data, size_t len, struct how *how)
                 sum[j] += st[j];
             cr->st.keys = keys;
         }
-        n_keys = (uint32_t)get(&r, 4);
-        for (uint32_t j = 0; j < n_keys && !r.bad; j++)
+        n_keys = (uint32_t)sn_le_get(&r, 4);
+        for (uint32_t j = 0; j < n_keys && !r.failed; j++)
             if ((rc = get_key(c, cr, &r, how, kind == SN_CORR_SEQUENCE)) !=
                 SN_OK)
                 return rc;
         if (apply && cr != NULL && n_keys > 0)
             sn_corr_lru_sort(cr);
     }
-    if (r.bad || r.p != r.end)
+    if (r.failed || r.p != r.end)
         return SN_EINVAL;
     return SN_OK;
 }
@@ -646,16 +600,18 @@ void
 sn_corr_checkpoint_check(const void *data, size_t len, char *err,
                          size_t err_len)
 {
-    struct rd r = { data, (const unsigned char *)data + len, false };
-    const unsigned char *m = getb(&r, sizeof(magic));
+    struct sn_le_rd r;
+    const unsigned char *m;
     uint32_t v;
 
+    sn_le_rd_init(&r, data, len);
+    m = sn_le_take(&r, sizeof(magic));
     if (m == NULL || memcmp(m, magic, sizeof(magic)) != 0) {
         snprintf(err, err_len, "not a correlation checkpoint");
         return;
     }
-    v = (uint32_t)get(&r, 4);
-    if (r.bad)
+    v = (uint32_t)sn_le_get(&r, 4);
+    if (r.failed)
         snprintf(err, err_len, "truncated correlation checkpoint");
     else if (v > CKPT_VERSION)
         snprintf(err, err_len,

@@ -272,6 +272,15 @@ void sn_corr_window_close(struct sn_corr *c, struct crule *cr, struct ckey *k,
                           int64_t now);
 /* Count a match at t of weight w as absorbed by k's fired window. */
 void sn_corr_absorb(struct ckey *k, int64_t t, uint64_t w);
+/* A threshold or distinct match at t older than k's last firing (t <
+ * k->reset_t), e.g. matches of several partitions interleaved through the
+ * repartition hop: with refire per_window it is absorbed by the fired
+ * window (an update signal of its own when that window has closed); a
+ * threshold with every_threshold feeds it into the next window. Other
+ * kinds, and distinct with every_threshold, spend it as before
+ * (docs/correlation.md, "Late matches of a fired window"). */
+void sn_corr_feed_late(struct sn_corr *c, struct crule *cr, struct ckey *k,
+                       int64_t t, const struct sn_corr_input *in);
 
 /* correlate_signal.c: evidence and signals. in, or in with its summary
  * rendered into c->sum (through tmp) when the caller left that to

@@ -106,19 +106,12 @@ window_open(struct crule *cr, struct ckey *k, int64_t first)
         k->weighted = false;
 }
 
-void
-sn_corr_window_close(struct sn_corr *c, struct crule *cr, struct ckey *k,
-                     int64_t now)
+/* One update signal for the matches k absorbed, which it then forgets. */
+static void
+send_absorbed(struct sn_corr *c, struct crule *cr, struct ckey *k)
 {
     struct sn_signal sig;
 
-    if (k->fired_until == T_NONE || now <= k->fired_until)
-        return;
-    /* Events up to the window's end belonged to it: a late one after the
-     * close is spent, not the start of another window. */
-    if (k->reset_t < k->fired_until + 1)
-        k->reset_t = k->fired_until + 1;
-    k->fired_until = T_NONE;
     if (k->absorbed == 0)
         return;
     sn_corr_sig_init(c, cr, k, &sig, SN_SIGNAL_UPDATE, k->absorbed_last);
@@ -130,7 +123,23 @@ sn_corr_window_close(struct sn_corr *c, struct crule *cr, struct ckey *k,
     if (cr->spec->escalate_after && k->hits >= cr->spec->escalate_after)
         sig.severity = cr->spec->escalate_to;
     k->absorbed = 0;
+    k->absorbed_first = k->absorbed_last = T_NONE;
     sn_corr_update(c, &sig);
+}
+
+void
+sn_corr_window_close(struct sn_corr *c, struct crule *cr, struct ckey *k,
+                     int64_t now)
+{
+    if (k->fired_until == T_NONE || now <= k->fired_until)
+        return;
+    /* Events up to the window's end belonged to it: one arriving late
+     * after the close counts as an update of its own (sn_corr_feed_late),
+     * not as the start of another window. */
+    if (k->reset_t < k->fired_until + 1)
+        k->reset_t = k->fired_until + 1;
+    k->fired_until = T_NONE;
+    send_absorbed(c, cr, k);
 }
 
 bool
@@ -170,10 +179,12 @@ sn_corr_threshold_fire(struct sn_corr *c, struct crule *cr, struct ckey *k,
     sig.last_ns = last;
     sn_corr_evidence_collect(c, k, first, last, &sig);
     sn_corr_hit(c, cr, k, &sig);
-    /* The window restarts: its events and older ones are spent. */
+    /* The window restarts: its events and older ones are spent. A window
+     * of late matches (sn_corr_feed_late) may end before the last one. */
     while (k->rn > 0 && sn_corr_at(k, 0)->t <= last)
         sn_corr_ring_pop_front(k, false);
-    k->reset_t = last;
+    if (last > k->reset_t) /* T_NONE is the smallest */
+        k->reset_t = last;
     sn_corr_evidence_reset(c, k);
     if (!cr->spec->refire_every)
         window_open(cr, k, first);
@@ -227,6 +238,34 @@ feed_threshold(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t t,
             return;
         }
     }
+}
+
+void
+sn_corr_feed_late(struct sn_corr *c, struct crule *cr, struct ckey *k,
+                  int64_t t, const struct sn_corr_input *in)
+{
+    const struct sn_corr_spec *s = cr->spec;
+    uint64_t w =
+        s->kind == SN_CORR_THRESHOLD && in->weight > 1 ? in->weight : 1;
+
+    if (s->kind != SN_CORR_THRESHOLD && s->kind != SN_CORR_DISTINCT)
+        return; /* a sequence's steps up to its last match are spent */
+    if (s->refire_every) {
+        /* In time order it would have been in the fired window and that
+         * window's newest match in the next one: it counts for the next.
+         * (distinct: which values a window held depends on the order;
+         * spent.) */
+        if (s->kind == SN_CORR_THRESHOLD)
+            feed_threshold(c, cr, k, t, in);
+        return;
+    }
+    /* per_window: it belongs to the fired window. */
+    if (k->fired_until != T_NONE) {
+        sn_corr_absorb(k, t, w);
+        return;
+    }
+    sn_corr_absorb(k, t, w); /* closed already: an update of its own */
+    send_absorbed(c, cr, k);
 }
 
 static uint64_t

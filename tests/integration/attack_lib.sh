@@ -6,6 +6,13 @@
 # incident of PER hits, and that the alerts topic (read with kcat) has one
 # id per attacker whose last version has PER hits, the ids PostgreSQL has.
 # Uses q (psql -c), T0, TMP, BOOTSTRAP.
+#
+# For the detectors of conf/examples/detector.yaml (or HOP_CONF) with the
+# repartition hop (scale_hop.sh, scale_hop_burst.sh): hop_cluster starts
+# what they run against, hop_detector starts
+# one (its pid, port and log in TMP/NAME.*), hop_owned and hop_spread read the
+# partitions they hold from their logs, stop ends one, hop_metric reads
+# one's /metrics; q runs a query on the test's PostgreSQL.
 check_attack_incidents() {
     ca_where="rule_id = 'ssh-brute-force'"
     diag "attack sent at $(($(date +%s) - T0)) s"
@@ -56,3 +63,55 @@ rolling_restart() {
     done
     check "each instance stops cleanly (exit 0) in the rolling restart" test "$rr_rc" -eq 0
 }
+
+# hop_cluster BROKERS: the mock cluster (sentineld.events and
+# GROUP.repartition with 6 partitions each, sentineld.alerts), PostgreSQL,
+# the shipped rule pack, and the shipped edge (syslog in on SYSLOG_PORT,
+# events out keyed by hostname; its pid in EDGE). The repartition topic is
+# made here: librdkafka's mock cluster does not implement CreateTopics (and
+# names no controller), so the detectors' creation of a missing topic
+# cannot run against it. Ends the test when one does not start.
+hop_cluster() {
+    GROUP=sentineld-detectors
+    start_broker -b "$1" -t sentineld.events:6 -t sentineld.alerts:1 \
+        -t "$GROUP.repartition:6" || { not_ok "mock cluster starts"; exit 1; }
+    pg_start || { not_ok "PostgreSQL starts"; exit 1; }
+    export SENTINELD_KAFKA_BROKERS="$BOOTSTRAP" SENTINELD_PG_URL="$PG_URL"
+    export SENTINELD_RULES="$SRCDIR/conf/rules"
+    SYSLOG_PORT=$(free_port)
+    SENTINELD_SYSLOG_PORT=$SYSLOG_PORT SENTINELD_HTTP_LISTEN="127.0.0.1:$(free_port)" \
+        SENTINELD_STATE_DIR="$TMP/edge-state" \
+        start_daemon "$SRCDIR/conf/examples/edge.yaml" "$TMP/edge.log"
+    EDGE=$DPID
+    wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $SYSLOG_PORT)).close()"
+}
+hop_detector() { # NAME [CHECKPOINT_INTERVAL]: start (again) instance NAME
+    [ -s "$TMP/$1.port" ] || free_port >"$TMP/$1.port"
+    echo "=== start" >>"$TMP/$1.log"
+    SENTINELD_CHECKPOINT_INTERVAL=${2:-1s} SENTINELD_HTTP_LISTEN="127.0.0.1:$(cat "$TMP/$1.port")" \
+        SENTINELD_STATE_DIR="$TMP/$1-state" SENTINELD_INSTANCE_ID="det-$1" \
+        SENTINELD_MATCHES_FILE="$TMP/$1-matches.json" SENTINELD_SESSION_TIMEOUT_MS=6000 \
+        "$SENTINELD" run -c "${HOP_CONF:-$SRCDIR/conf/examples/detector.yaml}" >>"$TMP/$1.log" 2>&1 &
+    echo $! >"$TMP/$1.pid"
+    PIDS="$PIDS $!"
+}
+hop_owned() { # NAME INPUT: the partitions of INPUT that NAME holds since its last start
+    sed -n '/^=== start/h; /^=== start/!H; ${x;p}' "$TMP/$1.log" |
+        sed -n "s/.*$2: assigned [0-9]* partitions (\([0-9]*\) in all.*/\1/p; s/.*$2: revoked [0-9]* partitions (\([0-9]*\) left).*/\1/p" |
+        tail -n 1
+}
+hop_spread() { # NAME...: together they hold all 6 partitions of both topics
+    for sp_in in events repartition; do
+        sp_total=0
+        for sp_x in "$@"; do
+            sp_total=$((sp_total + $(hop_owned "$sp_x" $sp_in | grep . || echo 0)))
+        done
+        [ "$sp_total" -eq 6 ] || return 1
+    done
+}
+stop() { kill -TERM "$(cat "$TMP/$1.pid")"; wait "$(cat "$TMP/$1.pid")"; }
+hop_metric() { # NAME METRIC: its value (sum over labels)
+    curl -s "http://127.0.0.1:$(cat "$TMP/$1.port")/metrics" |
+        awk -v m="sentineld_$2" '$1 ~ "^"m"[{ ]" || $1 == m { s += $2 } END { print s + 0 }'
+}
+q() { pg_psql -c "$1" 2>/dev/null; }

@@ -22,56 +22,12 @@ tap_plan 13
 
 ATTACKERS=20
 PER=20
-GROUP=sentineld-detectors
-# The repartition topic is made here: librdkafka's mock cluster does not
-# implement CreateTopics (and names no controller), so the detectors'
-# creation of a missing topic cannot run against it. They still read both
-# topics' partition counts at start and must find them equal.
-start_broker -b 3 -t sentineld.events:6 -t sentineld.alerts:1 \
-    -t "$GROUP.repartition:6" || { not_ok "mock cluster starts"; exit 1; }
-pg_start || { not_ok "PostgreSQL starts"; exit 1; }
+# The mock cluster checks nothing about creation: the detectors still read
+# both topics' partition counts at start and must find them equal.
+hop_cluster 3
 
-export SENTINELD_KAFKA_BROKERS="$BOOTSTRAP" SENTINELD_PG_URL="$PG_URL"
-export SENTINELD_RULES="$SRCDIR/conf/rules"  # the shipped rule pack
-# The edge as shipped: syslog in, events out keyed by hostname.
-SYSLOG_PORT=$(free_port)
-SENTINELD_SYSLOG_PORT=$SYSLOG_PORT SENTINELD_HTTP_LISTEN="127.0.0.1:$(free_port)" \
-    SENTINELD_STATE_DIR="$TMP/edge-state" \
-    start_daemon "$SRCDIR/conf/examples/edge.yaml" "$TMP/edge.log"
-EDGE=$DPID
-wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $SYSLOG_PORT)).close()"
-
-detector() { # NAME [CHECKPOINT_INTERVAL]: start (again) instance NAME
-    [ -s "$TMP/$1.port" ] || free_port >"$TMP/$1.port"
-    echo "=== start" >>"$TMP/$1.log"
-    SENTINELD_CHECKPOINT_INTERVAL=${2:-1s} SENTINELD_HTTP_LISTEN="127.0.0.1:$(cat "$TMP/$1.port")" \
-        SENTINELD_STATE_DIR="$TMP/$1-state" SENTINELD_INSTANCE_ID="det-$1" \
-        SENTINELD_MATCHES_FILE="$TMP/$1-matches.json" SENTINELD_SESSION_TIMEOUT_MS=6000 \
-        "$SENTINELD" run -c "$SRCDIR/conf/examples/detector.yaml" >>"$TMP/$1.log" 2>&1 &
-    echo $! >"$TMP/$1.pid"
-    PIDS="$PIDS $!"
-}
-owned() { # NAME INPUT: the partitions of INPUT that NAME holds since its last start
-    sed -n '/^=== start/h; /^=== start/!H; ${x;p}' "$TMP/$1.log" |
-        sed -n "s/.*$2: assigned [0-9]* partitions (\([0-9]*\) in all.*/\1/p; s/.*$2: revoked [0-9]* partitions (\([0-9]*\) left).*/\1/p" |
-        tail -n 1
-}
-spread() { # NAME...: together they hold all 6 partitions of both topics
-    for sp_in in events repartition; do
-        sp_total=0
-        for sp_x in "$@"; do
-            sp_total=$((sp_total + $(owned "$sp_x" $sp_in | grep . || echo 0)))
-        done
-        [ "$sp_total" -eq 6 ] || return 1
-    done
-}
-stop() { kill -TERM "$(cat "$TMP/$1.pid")"; wait "$(cat "$TMP/$1.pid")"; }
-metric() { # NAME METRIC: its value (sum over labels)
-    curl -s "http://127.0.0.1:$(cat "$TMP/$1.port")/metrics" |
-        awk -v m="sentineld_$2" '$1 ~ "^"m"[{ ]" || $1 == m { s += $2 } END { print s + 0 }'
-}
-msum() { echo $(($(metric a "$1") + $(metric b "$1") + $(metric c "$1"))); }
-q() { pg_psql -c "$1" 2>/dev/null; }
+detector() { hop_detector "$@"; }
+msum() { echo $(($(hop_metric a "$1") + $(hop_metric b "$1") + $(hop_metric c "$1"))); }
 
 # send FROM TO: rounds FROM..TO-1 of the attack to the edge. Failure i of
 # attacker a is on server web(a%3*4 + (a+i)%4 + 1): 4 servers each, 12 in
@@ -108,7 +64,7 @@ detector a 60s
 detector b
 detector c
 check "three instances as shipped share the 6 partitions of the events and of the repartition topic" \
-    wait_for 40 spread a b c
+    wait_for 40 hop_spread a b c
 check "the repartition topic has as many partitions as the events topic, and no instance warned" sh -c "
     parts() { kcat -L -b $BOOTSTRAP -t \$1 | sed -n 's/.* with \\([0-9]*\\) partitions.*/\\1/p'; }
     n=\$(parts sentineld.events)
@@ -131,11 +87,11 @@ kill -9 "$(cat "$TMP/a.pid")"
 wait "$(cat "$TMP/a.pid")" 2>/dev/null
 K=$(date +%s)
 send 10 13
-check "after kill -9 the two survivors take over all partitions of both topics" wait_for 40 spread b c
+check "after kill -9 the two survivors take over all partitions of both topics" wait_for 40 hop_spread b c
 diag "hand-over after kill -9: $(($(date +%s) - K)) s (session timeout 6 s)"
 check "the survivors drop the matches A's partitions produced again" \
-    wait_until 20 "test \$((\$(metric b plugin_repartition_replays_dropped_total) + \$(metric c plugin_repartition_replays_dropped_total))) -gt 0"
-diag "replays dropped: $(($(metric b plugin_repartition_replays_dropped_total) + $(metric c plugin_repartition_replays_dropped_total)))"
+    wait_until 20 "test \$((\$(hop_metric b plugin_repartition_replays_dropped_total) + \$(hop_metric c plugin_repartition_replays_dropped_total))) -gt 0"
+diag "replays dropped: $(($(hop_metric b plugin_repartition_replays_dropped_total) + $(hop_metric c plugin_repartition_replays_dropped_total)))"
 detector a
 
 rolling_restart

@@ -8,6 +8,7 @@
 #include "core/backoff.h"
 #include "core/buf.h"
 #include "core/json.h"
+#include "core/le.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "core/time_parse.h"
@@ -215,6 +216,44 @@ SN_TEST(time_parse_real_dates_and_strict_integers)
     CHECK_EQ(v, INT64_MAX); /* untouched by the refusals */
 }
 
+/* core/le.h: widths and signedness survive the round trip (times whose
+ * low half has bit 31 set, T_NONE, -1 as 32 bits), bytes are
+ * little-endian, a short read fails once and for all. */
+SN_TEST(le_round_trip)
+{
+    struct sn_buf b;
+    struct sn_le_rd r;
+    const int64_t t = 1796617310000019000LL; /* low half: bit 31 set */
+    size_t at;
+
+    CHECK((uint32_t)t & 0x80000000u);
+    sn_buf_init(&b, 256);
+    CHECK_EQ(sn_le_put(&b, (uint64_t)t, 8), SN_OK);
+    CHECK_EQ(sn_le_put(&b, (uint64_t)INT64_MIN, 8), SN_OK);
+    CHECK_EQ(sn_le_put(&b, (uint32_t)-1, 4), SN_OK);
+    CHECK_EQ(sn_le_put(&b, 0x0102, 2), SN_OK);
+    at = b.len;
+    CHECK_EQ(sn_le_put(&b, 0, 4), SN_OK);
+    sn_le_patch32(&b, at, 0xdeadbeefu);
+    CHECK_EQ(b.len, 26);
+    CHECK_EQ((unsigned char)b.data[0], (unsigned char)t);
+    CHECK_EQ((unsigned char)b.data[20], 0x02);
+    CHECK_EQ((unsigned char)b.data[22], 0xef);
+    sn_le_rd_init(&r, b.data, b.len);
+    CHECK_EQ((int64_t)sn_le_get(&r, 8), t);
+    CHECK_EQ((int64_t)sn_le_get(&r, 8), INT64_MIN);
+    CHECK_EQ((int32_t)(uint32_t)sn_le_get(&r, 4), -1);
+    CHECK_EQ(sn_le_get(&r, 2), 0x0102);
+    CHECK_EQ(sn_le_get(&r, 4), 0xdeadbeefu);
+    CHECK(!r.failed && r.p == r.end);
+    CHECK_EQ(sn_le_get(&r, 1), 0);
+    CHECK(r.failed);
+    sn_le_rd_init(&r, b.data, 3);
+    CHECK(sn_le_take(&r, 4) == NULL);
+    CHECK(sn_le_take(&r, 1) == NULL); /* failed stays failed */
+    sn_buf_fini(&b);
+}
+
 SN_TEST_MAIN(SN_T(arena_alignment_and_reset),
              SN_T(arena_keeps_regular_chunks), SN_T(arena_cap),
              SN_T(buf_limit), SN_T(json_escapes_and_utf8), SN_T(status_names),
@@ -222,4 +261,5 @@ SN_TEST_MAIN(SN_T(arena_alignment_and_reset),
              SN_T(suggestions_count_a_swap_as_one_edit),
              SN_T(ratelimit_counts_suppressed),
              SN_T(backoff_equal_jitter_doubles_to_max),
-             SN_T(time_parse_real_dates_and_strict_integers))
+             SN_T(time_parse_real_dates_and_strict_integers),
+             SN_T(le_round_trip))

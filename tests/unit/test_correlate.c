@@ -319,6 +319,61 @@ SN_TEST(threshold_every_threshold)
     fx_close(&f);
 }
 
+/* Matches of several partitions reach a key interleaved (through the
+ * repartition hop, each partition's in order): one older than the key's
+ * last firing still counts, so a burst whose matches straddle the
+ * threshold gives the hits it gives in time order. */
+SN_TEST(threshold_late_match_of_fired_window)
+{
+    struct fx f;
+
+    /* every_threshold: e3 arrives after e4 completed a window; in time
+     * order e3 completed it and e4 was the first of the next. */
+    CHECK(fx_open(&f, "rules:\n" RULE_HDR(
+                          "brute") "  group_by: [source.ip]\n"
+                                   "  window: 2m\n  threshold: {count: 3}\n"
+                                   "  refire: every_threshold\n"));
+    spec(&f, "brute")->lateness_ns = 5 * S;
+    feed(&f, "brute", T0 + 1 * S, NULL, "source.ip=a", NULL);
+    feed(&f, "brute", T0 + 2 * S, NULL, "source.ip=a", NULL);
+    feed(&f, "brute", T0 + 4 * S, NULL, "source.ip=a", NULL);
+    CHECK_EQ(f.sigs.n_firing, 1);
+    feed(&f, "brute", T0 + 3 * S, NULL, "source.ip=a", NULL);
+    feed(&f, "brute", T0 + 5 * S, NULL, "source.ip=a", NULL);
+    CHECK_EQ(f.sigs.n_firing, 1);
+    feed(&f, "brute", T0 + 6 * S, NULL, "source.ip=a", NULL);
+    CHECK_EQ(f.sigs.n_firing, 2); /* 6 matches: 2 hits of 3 */
+    CHECK_EQ(f.sigs.last.count, 3);
+    CHECK_EQ(f.sigs.last.first_ns, T0 + 3 * S);
+    CHECK_EQ(f.sigs.last.last_ns, T0 + 6 * S);
+    /* Older than the lateness: dropped, as any late event. */
+    feed(&f, "brute", T0 + 0 * S, NULL, "source.ip=a", NULL);
+    CHECK_EQ(stats(&f, "brute").late_dropped, 1);
+    fx_close(&f);
+
+    /* per_window: absorbed while the fired window is open (counted in its
+     * update); once it has closed, an update of its own. */
+    CHECK(fx_open(&f, th_yaml));
+    spec(&f, "brute")->lateness_ns = 30 * S;
+    feed(&f, "brute", T0 + 1 * S, NULL, "source.ip=a", NULL);
+    feed(&f, "brute", T0 + 2 * S, NULL, "source.ip=a", NULL);
+    feed(&f, "brute", T0 + 4 * S, NULL, "source.ip=a", NULL);
+    feed(&f, "brute", T0 + 3 * S, NULL, "source.ip=a", NULL);
+    CHECK_EQ(f.sigs.n, 1);
+    feed(&f, "brute", T0 + 130 * S, NULL, "source.ip=a", NULL);
+    CHECK_EQ(f.sigs.n, 2);
+    CHECK_EQ(f.sigs.last.state, SN_SIGNAL_UPDATE);
+    CHECK_EQ(f.sigs.last.count, 1);
+    CHECK_EQ(f.sigs.last.last_ns, T0 + 3 * S);
+    feed(&f, "brute", T0 + 110 * S, NULL, "source.ip=a", NULL);
+    CHECK_EQ(f.sigs.n, 3);
+    CHECK_EQ(f.sigs.n_firing, 1);
+    CHECK_EQ(f.sigs.last.state, SN_SIGNAL_UPDATE);
+    CHECK_EQ(f.sigs.last.count, 1);
+    CHECK_EQ(f.sigs.last.first_ns, T0 + 110 * S);
+    fx_close(&f);
+}
+
 /* A key that goes quiet: advance closes its fired window and sends the
  * update; distinct absorbs the same way. */
 SN_TEST(refire_per_window_advance_and_distinct)
@@ -496,7 +551,8 @@ SN_TEST(lateness_and_out_of_order)
     CHECK_EQ(f.sigs.n, 1);
     CHECK_EQ(f.sigs.last.first_ns, T0 + 75 * S);
     CHECK_EQ(f.sigs.last.last_ns, T0 + 100 * S);
-    /* An event before the fired window's end does not count again. */
+    /* An event before the fired window's end is absorbed by it (counted
+     * in its update), it starts no new window. */
     feed(&f, "brute", T0 + 90 * S, NULL, "source.ip=a", NULL);
     feed(&f, "brute", T0 + 101 * S, NULL, "source.ip=a", NULL);
     feed(&f, "brute", T0 + 102 * S, NULL, "source.ip=a", NULL);
@@ -1074,12 +1130,13 @@ struct ref_sig {
 };
 
 /* Direct transcription of docs/correlation.md for threshold: events older
- * than watermark - lateness are dropped; a key's events at or before its
- * last fired window's end do not count; the rule fires when some n
- * events (in time order) span at most W; the window then restarts. */
-/* per_window (refire's default): the fired window runs to its first
- * event + W; a key's events up to then count for nothing more (absorbed,
- * or spent once a later one closed it). */
+ * than watermark - lateness are dropped; the rule fires when some n
+ * events (in time order) span at most W; the window then restarts.
+ * every_threshold: an event older than the key's last firing still
+ * counts (for the next window: in time order it would have displaced the
+ * fired window's newest). per_window (refire's default): the fired window
+ * runs to its first event + W; a key's events up to then are absorbed
+ * (update signals, not firings: this compares firings). */
 static size_t
 reference(const struct ev *evs, const int *keys, size_t n_ev, uint64_t n,
           int64_t w, int64_t late, bool per_window, struct ref_sig *out)
@@ -1105,7 +1162,7 @@ reference(const struct ev *evs, const int *keys, size_t n_ev, uint64_t n,
                 reset[k] = until[k] + 1;
             until[k] = INT64_MIN;
         }
-        if (t < reset[k])
+        if (t < reset[k] && per_window)
             continue;
         kept[k][nk[k]++] = t;
         m = nk[k];
@@ -1129,7 +1186,8 @@ reference(const struct ev *evs, const int *keys, size_t n_ev, uint64_t n,
                     if (kept[k][b] > (per_window ? until[k] : last))
                         kept[k][keep++] = kept[k][b];
                 nk[k] = keep;
-                reset[k] = last;
+                if (last > reset[k])
+                    reset[k] = last;
                 break;
             }
         }
@@ -1573,7 +1631,8 @@ SN_TEST(captured_signals_render_the_same)
 SN_TEST_MAIN(SN_T(long_and_short_keys_recycled),
              SN_T(threshold_fires_and_restarts), SN_T(sequence_fed_by_signals),
              SN_T(threshold_json_shape), SN_T(threshold_sliding_window),
-             SN_T(threshold_every_threshold), SN_T(diagnostics_refire),
+             SN_T(threshold_every_threshold),
+             SN_T(threshold_late_match_of_fired_window), SN_T(diagnostics_refire),
              SN_T(refire_per_window_advance_and_distinct),
              SN_T(lateness_and_out_of_order), SN_T(event_time_fallback),
              SN_T(suppression_and_escalation), SN_T(resolve_after),
