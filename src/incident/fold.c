@@ -223,8 +223,8 @@ bad:
     return SN_OK;
 }
 
-static uint64_t
-key_hash(const char *rule, const char *key)
+uint64_t
+sn_fold_key_hash(const char *rule, const char *key)
 {
     uint64_t h = 14695981039346656037ULL; /* FNV-1a */
 
@@ -685,7 +685,7 @@ sn_fold_prepare(struct json_tokener *tok, struct sn_scrub *scrub,
         sn_error_set(err, "out of memory");
         return SN_ENOMEM;
     }
-    sig->hash = key_hash(sig->rule, sig->gk);
+    sig->hash = sn_fold_key_hash(sig->rule, sig->gk);
     if (sig->state == SN_SIG_RESOLVED || sig->state == SN_SIG_UPDATE) {
         json_object_put(o);
         return SN_OK;

@@ -98,6 +98,8 @@ enum sn_status sn_fold_prepare(struct json_tokener *tok,
                                size_t len, struct sn_fold_sig *sig,
                                struct sn_error *err);
 void sn_fold_sig_fini(struct sn_fold_sig *sig);
+/* The hash of a (rule id, canonical group key) pair: sig->hash. */
+uint64_t sn_fold_key_hash(const char *rule, const char *key);
 /*
  * The manager's thread: fold one prepared signal (docs/correlation.md
  * "Signal JSON", plus the optional title, description, tags and
