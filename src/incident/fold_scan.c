@@ -22,8 +22,10 @@
 /* Nesting the reader takes (json-c in the manager takes 32; signals
  * nest 5 deep). */
 #define SCAN_DEPTH 16
-/* Members of one object the reader indexes (more: declined). */
+/* Members of one object the reader indexes, and the longest name
+ * (more: declined). */
 #define SCAN_MEMBERS 48
+#define SCAN_NAME    256
 
 struct span {
     const char *p;
@@ -114,8 +116,22 @@ ws(const char *p, const char *end)
     return p;
 }
 
-/* The end of the string token starting at p ('"'), or NULL. Raw control
- * bytes are declined (json-c's strict and loose modes differ on them). */
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The end of the string token starting at p ('"'), or NULL for what
+ * decode() declines too (so that a text this accepts always renders):
+ * raw control bytes (json-c's strict and loose modes differ on them),
+ * unknown escapes, \u0000 and surrogates. */
 static const char *
 skip_string(const char *p, const char *end)
 {
@@ -125,10 +141,25 @@ skip_string(const char *p, const char *end)
             return p + 1;
         if (c < 0x20)
             return NULL;
-        if (c == '\\') {
-            if (++p >= end)
+        if (c != '\\')
+            continue;
+        if (++p >= end)
+            return NULL;
+        if (*p == 'u') {
+            unsigned u = 0;
+            if (end - p < 5)
                 return NULL;
-        }
+            for (int i = 1; i <= 4; i++) {
+                int h = hexval(p[i]);
+                if (h < 0)
+                    return NULL;
+                u = u << 4 | (unsigned)h;
+            }
+            if (u == 0 || (u >= 0xd800 && u <= 0xdfff))
+                return NULL;
+            p += 4;
+        } else if (strchr("bfnrt\"\\/", *p) == NULL || *p == '\0')
+            return NULL;
     }
     return NULL;
 }
@@ -169,6 +200,46 @@ skip_number(const char *p, const char *end, bool *is_int)
     return p;
 }
 
+/* An int as json-c prints what it parsed (int64: "-0" is "0");
+ * false when it does not fit (json-c would read it another way). */
+static bool
+parse_int(struct span v, int64_t *out)
+{
+    char num[32];
+    char *e;
+    long long x;
+
+    if (v.len >= sizeof(num))
+        return false;
+    memcpy(num, v.p, v.len);
+    num[v.len] = '\0';
+    errno = 0;
+    x = strtoll(num, &e, 10);
+    if (errno != 0 || *e != '\0')
+        return false;
+    *out = x;
+    return true;
+}
+
+/* Name [p, q) (a string token) added to the object's names: false for
+ * what the reader declines (an escape in it, too long, a second time:
+ * json-c keeps the last value at the first place; too many members). */
+static bool
+new_name(struct span *names, size_t *n, const char *p, const char *q)
+{
+    size_t len = (size_t)(q - p - 2);
+
+    if (*n == SCAN_MEMBERS || len >= SCAN_NAME ||
+        memchr(p, '\\', (size_t)(q - p)) != NULL)
+        return false;
+    for (size_t i = 0; i < *n; i++)
+        if (names[i].len == len && memcmp(names[i].p, p + 1, len) == 0)
+            return false;
+    names[*n].p = p + 1;
+    names[(*n)++].len = len;
+    return true;
+}
+
 static const char *
 skip_value(const char *p, const char *end, int depth)
 {
@@ -184,14 +255,19 @@ skip_value(const char *p, const char *end, int depth)
     case '[': {
         char close = *p == '{' ? '}' : ']';
         bool obj = *p == '{';
+        struct span names[SCAN_MEMBERS];
+        size_t n = 0;
         p = ws(p + 1, end);
         if (p < end && *p == close)
             return p + 1;
         for (;;) {
             if (obj) {
-                if (p >= end || *p != '"' || (p = skip_string(p, end)) == NULL)
+                const char *q;
+                if (p >= end || *p != '"' ||
+                    (q = skip_string(p, end)) == NULL ||
+                    !new_name(names, &n, p, q))
                     return NULL;
-                p = ws(p, end);
+                p = ws(q, end);
                 if (p >= end || *p != ':')
                     return NULL;
                 p++;
@@ -212,8 +288,12 @@ skip_value(const char *p, const char *end, int depth)
         return end - p >= 5 && memcmp(p, "false", 5) == 0 ? p + 5 : NULL;
     case 'n':
         return end - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
-    default:
-        return skip_number(p, end, &is_int);
+    default: {
+        const char *q = skip_number(p, end, &is_int);
+        struct span v = { p, q ? (size_t)(q - p) : 0 };
+        int64_t x;
+        return q != NULL && (!is_int || parse_int(v, &x)) ? q : NULL;
+    }
     }
 }
 
@@ -224,6 +304,7 @@ static bool
 members(struct span v, struct member *m, size_t *n)
 {
     const char *p = ws(v.p, v.p + v.len) + 1, *end = v.p + v.len;
+    struct span names[SCAN_MEMBERS];
 
     *n = 0;
     p = ws(p, end);
@@ -231,17 +312,13 @@ members(struct span v, struct member *m, size_t *n)
         return true;
     for (;;) {
         const char *q = skip_string(p, end);
-        if (*n == SCAN_MEMBERS || memchr(p, '\\', (size_t)(q - p)) != NULL)
+        if (!new_name(names, n, p, q))
             return false;
-        m[*n].name.p = p + 1;
-        m[*n].name.len = (size_t)(q - p - 2);
-        for (size_t i = 0; i < *n; i++)
-            if (m[i].name.len == m[*n].name.len &&
-                memcmp(m[i].name.p, m[*n].name.p, m[*n].name.len) == 0)
-                return false;
+        (*n)--;
+        m[*n].name = names[*n];
         p = ws(ws(q, end) + 1, end);
         m[*n].val.p = p;
-        p = skip_value(p, end, 0);
+        p = skip_value(p, end, 1);
         m[*n].val.len = (size_t)(p - m[*n].val.p);
         (*n)++;
         p = ws(p, end);
@@ -260,18 +337,6 @@ find(const struct member *m, size_t n, const char *name)
         if (m[i].name.len == len && memcmp(m[i].name.p, name, len) == 0)
             return &m[i].val;
     return NULL;
-}
-
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* The string token v decoded into out (reset first); false on what is
@@ -413,27 +478,6 @@ encode(const char *s, size_t len, struct sn_buf *out)
     }
     return (len <= done || sn_buf_append(out, s + done, len - done) == SN_OK) &&
            sn_buf_putc(out, '"') == SN_OK;
-}
-
-/* An int as json-c prints what it parsed (int64: "-0" is "0");
- * false when it does not fit (json-c would read it another way). */
-static bool
-parse_int(struct span v, int64_t *out)
-{
-    char num[32];
-    char *e;
-    long long x;
-
-    if (v.len >= sizeof(num))
-        return false;
-    memcpy(num, v.p, v.len);
-    num[v.len] = '\0';
-    errno = 0;
-    x = strtoll(num, &e, 10);
-    if (errno != 0 || *e != '\0')
-        return false;
-    *out = x;
-    return true;
 }
 
 /* The value at p as json-c renders it after sn_scrub_json's treatment
@@ -661,10 +705,80 @@ scan_items(struct scan *s, struct span a, bool scrub, struct sn_buf *text,
     return true;
 }
 
+/* The explanation: the signal without key and evidence, scrubbed, into
+ * expl and sig->expl (write); title, description and tags as scrubbed
+ * into sig (take). */
+static enum sn_status
+explain(struct scan *s, const struct member *m, size_t n,
+        const struct span *key, const struct span *ev, struct sn_fold_sig *sig,
+        struct sn_buf *expl, struct sn_buf *tmp, bool write, bool take)
+{
+    sn_buf_reset(expl);
+    if (write && sn_buf_putc(expl, '{') != SN_OK)
+        return SN_ENOMEM;
+    for (size_t i = 0, k = 0; i < n; i++) {
+        char name[256];
+        bool sub = s->scrub != NULL;
+        size_t at;
+        int what = 0; /* 1 title, 2 description, 3 tags */
+
+        if (&m[i].val == key || &m[i].val == ev)
+            continue;
+        if (m[i].name.len >= sizeof(name))
+            return SN_DECLINED;
+        memcpy(name, m[i].name.p, m[i].name.len);
+        name[m[i].name.len] = '\0';
+        if (take && *m[i].val.p == '"' && strcmp(name, "title") == 0)
+            what = 1;
+        else if (take && *m[i].val.p == '"' && strcmp(name, "description") == 0)
+            what = 2;
+        else if (take && *m[i].val.p == '[' && strcmp(name, "tags") == 0)
+            what = 3;
+        if (!write && what == 0)
+            continue;
+        if (!write)
+            sn_buf_reset(expl);
+        else if ((k++ > 0 && sn_buf_putc(expl, ',') != SN_OK) ||
+                 !encode(name, m[i].name.len, expl) ||
+                 sn_buf_putc(expl, ':') != SN_OK)
+            return SN_DECLINED;
+        at = expl->len;
+        if (sub && sn_scrub_keeps(s->scrub, name))
+            sub = false;
+        if (sub && *m[i].val.p == '"' &&
+            sn_scrub_secret_key(name, m[i].name.len)) {
+            if (SN_BUF_LIT(expl, "\"[redacted]\"") != SN_OK)
+                return SN_DECLINED;
+        } else if (!write_span(s, m[i].val, sub, expl))
+            return SN_DECLINED;
+        if (what == 1 || what == 2) {
+            /* The scrubbed text, read back from what was written. */
+            struct span w = { expl->data + at, expl->len - at };
+            char **f = what == 1 ? &sig->title : &sig->description;
+            if (!decode(w, tmp))
+                return SN_DECLINED;
+            if ((*f = dup_buf(tmp, strlen(tmp->data))) == NULL)
+                return SN_ENOMEM;
+        } else if (what == 3) {
+            sn_buf_reset(tmp);
+            if (sn_buf_append(tmp, expl->data + at, expl->len - at) != SN_OK ||
+                (sig->tags = dup_buf(tmp, tmp->len)) == NULL)
+                return SN_ENOMEM;
+        }
+    }
+    if (!write)
+        return SN_OK;
+    if (sn_buf_putc(expl, '}') != SN_OK ||
+        (sig->expl = dup_buf(expl, expl->len)) == NULL)
+        return SN_ENOMEM;
+    sig->expl_len = expl->len;
+    return SN_OK;
+}
+
 static enum sn_status
 scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
      struct sn_buf *expl, struct sn_buf *text, size_t **ends, size_t *n_items,
-     size_t *cap_items)
+     size_t *cap_items, bool defer)
 {
     const char *end = json + len, *p;
     struct span top = { ws(json, end), 0 };
@@ -674,6 +788,7 @@ scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
     struct sn_buf tmp;
     int64_t time_ns = 0, first_ns = 0, last_ns = 0, count = 0, quiet = 0;
     bool has_t, has_f = false, has_l = false, has_c = false, has_q, ok;
+    enum sn_status rc;
 
     if (top.p >= end || *top.p != '{' ||
         (p = skip_value(top.p, end, 0)) == NULL || ws(p, end) != end)
@@ -764,55 +879,17 @@ scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
         return SN_OK;
     }
 
-    /* The explanation: the signal without key and evidence, scrubbed;
-     * title, description and tags as scrubbed. */
     ev = find(m, n, "evidence");
-    sn_buf_reset(expl);
-    if (sn_buf_putc(expl, '{') != SN_OK)
+    rc = explain(s, m, n, key, ev, sig, expl, &tmp, !defer, true);
+    if (rc == SN_DECLINED)
+        goto decline;
+    if (rc != SN_OK)
         goto oom;
-    for (size_t i = 0, k = 0; i < n; i++) {
-        char name[256];
-        bool sub = s->scrub != NULL;
-        struct sn_buf *to = expl;
-        size_t at;
-
-        if (&m[i].val == key || &m[i].val == ev)
-            continue;
-        if (m[i].name.len >= sizeof(name))
-            goto decline;
-        memcpy(name, m[i].name.p, m[i].name.len);
-        name[m[i].name.len] = '\0';
-        if ((k++ > 0 && sn_buf_putc(to, ',') != SN_OK) ||
-            !encode(name, m[i].name.len, to) || sn_buf_putc(to, ':') != SN_OK)
-            goto decline;
-        at = to->len;
-        if (sub && sn_scrub_keeps(s->scrub, name))
-            sub = false;
-        if (sub && *m[i].val.p == '"' &&
-            sn_scrub_secret_key(name, m[i].name.len)) {
-            if (SN_BUF_LIT(to, "\"[redacted]\"") != SN_OK)
-                goto decline;
-        } else if (!write_span(s, m[i].val, sub, to))
-            goto decline;
-        if (*m[i].val.p == '"' &&
-            (strcmp(name, "title") == 0 || strcmp(name, "description") == 0)) {
-            /* The scrubbed text, read back from what was written. */
-            struct span w = { to->data + at, to->len - at };
-            char **f = name[0] == 't' ? &sig->title : &sig->description;
-            if (!decode(w, &tmp) ||
-                (*f = dup_buf(&tmp, strlen(tmp.data))) == NULL)
-                goto decline;
-        } else if (*m[i].val.p == '[' && strcmp(name, "tags") == 0) {
-            sn_buf_reset(&tmp);
-            if (sn_buf_append(&tmp, to->data + at, to->len - at) != SN_OK ||
-                (sig->tags = dup_buf(&tmp, tmp.len)) == NULL)
-                goto oom;
-        }
-    }
-    if (sn_buf_putc(expl, '}') != SN_OK ||
-        (sig->expl = dup_buf(expl, expl->len)) == NULL)
+    if (defer && (sig->raw = malloc(len)) != NULL) {
+        memcpy(sig->raw, json, len);
+        sig->raw_len = len;
+    } else if (defer)
         goto oom;
-    sig->expl_len = expl->len;
 
     /* The evidence items: {"first":[..],"last":[..]} or an array. */
     sn_buf_reset(text);
@@ -891,7 +968,7 @@ sn_fold_scan_fini(struct sn_fold_scan *fs)
 
 enum sn_status
 sn_fold_scan(struct sn_fold_scan *fs, struct sn_scrub *scrub, const char *json,
-             size_t len, struct sn_fold_sig *sig)
+             size_t len, bool defer_expl, struct sn_fold_sig *sig)
 {
     struct scan s = { scrub, fs->str, fs->val, fs };
     size_t n_items = 0;
@@ -899,8 +976,40 @@ sn_fold_scan(struct sn_fold_scan *fs, struct sn_scrub *scrub, const char *json,
 
     memset(sig, 0, sizeof(*sig));
     rc = scan(&s, json, len, sig, &fs->expl, &fs->text, &fs->ends, &n_items,
-              &fs->cap_ends);
+              &fs->cap_ends, defer_expl);
     fs->str = s.str;
     fs->val = s.val;
     return rc;
+}
+
+enum sn_status
+sn_fold_scan_expl(struct sn_fold_scan *fs, struct sn_scrub *scrub,
+                  struct sn_fold_sig *sig)
+{
+    struct scan s = { scrub, fs->str, fs->val, fs };
+    struct span top;
+    struct member m[SCAN_MEMBERS];
+    size_t n;
+    struct sn_buf tmp;
+    enum sn_status rc;
+
+    if (sig->expl != NULL || sig->raw == NULL)
+        return SN_OK;
+    top.p = ws(sig->raw, sig->raw + sig->raw_len);
+    top.len = (size_t)(sig->raw + sig->raw_len - top.p);
+    /* The text passed sn_fold_scan: it is valid and has no duplicates. */
+    if (!members(top, m, &n))
+        return SN_EINVAL;
+    sn_buf_init(&tmp, SN_SIGNAL_MAX);
+    rc = explain(&s, m, n, find(m, n, "key"), find(m, n, "evidence"), sig,
+                 &fs->expl, &tmp, true, false);
+    sn_buf_fini(&tmp);
+    fs->str = s.str;
+    fs->val = s.val;
+    if (rc == SN_OK) {
+        free(sig->raw);
+        sig->raw = NULL;
+        sig->raw_len = 0;
+    }
+    return rc == SN_DECLINED ? SN_EINVAL : rc;
 }

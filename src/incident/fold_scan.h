@@ -8,6 +8,7 @@
 #ifndef SN_INCIDENT_FOLD_SCAN_H
 #define SN_INCIDENT_FOLD_SCAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <sentineld/plugin.h>
@@ -43,7 +44,19 @@ void sn_fold_scan_fini(struct sn_fold_scan *fs);
  * keys, anything that is not plain JSON). SN_ENOMEM: out of memory.
  */
 enum sn_status sn_fold_scan(struct sn_fold_scan *fs, struct sn_scrub *scrub,
-                            const char *json, size_t len,
+                            const char *json, size_t len, bool defer_expl,
                             struct sn_fold_sig *sig);
+/*
+ * defer_expl: a firing signal's explanation (most of its text) is not
+ * scrubbed nor rendered; sig keeps a copy of json (raw) instead, and
+ * sn_fold_scan_expl renders it where it is needed: the fold stores only
+ * the explanation of an incident's last signal in a batch, so the others
+ * never pay for theirs. Any thread, with a scrubber configured as the
+ * one sn_fold_scan used. Nothing to do (SN_OK) when sig has its
+ * explanation; SN_ENOMEM.
+ */
+enum sn_status sn_fold_scan_expl(struct sn_fold_scan *fs,
+                                 struct sn_scrub *scrub,
+                                 struct sn_fold_sig *sig);
 
 #endif

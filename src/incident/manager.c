@@ -294,7 +294,7 @@ sn_manager_sink(void *arg, struct sn_instance *from, const char *json,
     }
     sn_error_clear(&err);
     /* One pass over the text; json-c for what that declines. */
-    rc = sn_fold_scan(&p->scan, p->scrub, json, len, &sig);
+    rc = sn_fold_scan(&p->scan, p->scrub, json, len, true, &sig);
     if (rc == SN_ENOMEM)
         sn_error_set(&err, "out of memory");
     else if (rc == SN_DECLINED)

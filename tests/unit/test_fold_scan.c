@@ -25,7 +25,8 @@ same_str(const char *a, const char *b)
 /* Both paths over json: 1 when the scan took it and agrees, 0 when it
  * declined, -1 (with the difference printed) when they differ. */
 static int
-compare(struct sn_fold_scan *shared, struct sn_scrub *scrub, const char *json)
+compare_one(struct sn_fold_scan *shared, struct sn_scrub *scrub,
+            const char *json, bool defer)
 {
     struct json_tokener *tok = json_tokener_new_ex(32);
     struct sn_fold_scan own, *fs = shared ? shared : &own;
@@ -36,13 +37,20 @@ compare(struct sn_fold_scan *shared, struct sn_scrub *scrub, const char *json)
 
     if (shared == NULL)
         sn_fold_scan_init(&own);
-    ra = sn_fold_scan(fs, scrub, json, strlen(json), &a);
+    ra = sn_fold_scan(fs, scrub, json, strlen(json), defer, &a);
+    /* Deferred: rendered later, as the fold does when it writes. */
+    if (ra == SN_OK && defer && a.state == SN_SIG_FIRING) {
+        if (a.expl != NULL || a.raw == NULL)
+            res = -1;
+        if (sn_fold_scan_expl(fs, scrub, &a) != SN_OK || a.raw != NULL)
+            res = -1;
+    }
     rb = sn_fold_prepare(tok, scrub, json, strlen(json), &b, &err);
     if (ra == SN_DECLINED)
         res = 0;
     else if (ra != rb)
         res = -1;
-    else if (ra == SN_OK) {
+    else if (ra == SN_OK && res == 1) {
 #define DIFF(cond, what)                                                       \
     if (!(cond)) {                                                             \
         printf("#   %s differs\n", what);                                      \
@@ -83,6 +91,17 @@ compare(struct sn_fold_scan *shared, struct sn_scrub *scrub, const char *json)
         sn_fold_scan_fini(&own);
     json_tokener_free(tok);
     return res;
+}
+
+/* Both ways (explanation at once, and deferred): 1 when both agree with
+ * prepare, 0 when both declined, -1 otherwise. */
+static int
+compare(struct sn_fold_scan *shared, struct sn_scrub *scrub, const char *json)
+{
+    int now = compare_one(shared, scrub, json, false);
+    int later = compare_one(shared, scrub, json, true);
+
+    return now == later ? now : -1;
 }
 
 #include "fold_scan_sig.h"
