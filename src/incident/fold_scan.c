@@ -297,35 +297,53 @@ skip_value(const char *p, const char *end, int depth)
     }
 }
 
-/* The members of the object at v (already validated by skip_value);
- * false when it has too many, a name with an escape, or a name twice
+/* The members of the object at p, validated as skip_value does (its
+ * nesting counted from depth); returns its end, NULL for what is
+ * declined: too many members, a name with an escape, or a name twice
  * (json-c keeps the last value at the first place: not reproduced). */
-static bool
-members(struct span v, struct member *m, size_t *n)
+static const char *
+members_at(const char *p, const char *end, int depth, struct member *m,
+           size_t *n)
 {
-    const char *p = ws(v.p, v.p + v.len) + 1, *end = v.p + v.len;
     struct span names[SCAN_MEMBERS];
 
     *n = 0;
     p = ws(p, end);
-    if (*p == '}')
-        return true;
+    if (p >= end || *p != '{')
+        return NULL;
+    p = ws(p + 1, end);
+    if (p < end && *p == '}')
+        return p + 1;
     for (;;) {
-        const char *q = skip_string(p, end);
-        if (!new_name(names, n, p, q))
-            return false;
-        (*n)--;
-        m[*n].name = names[*n];
-        p = ws(ws(q, end) + 1, end);
-        m[*n].val.p = p;
-        p = skip_value(p, end, 1);
-        m[*n].val.len = (size_t)(p - m[*n].val.p);
-        (*n)++;
+        const char *q;
+        if (p >= end || *p != '"' || (q = skip_string(p, end)) == NULL ||
+            !new_name(names, n, p, q))
+            return NULL;
+        m[*n - 1].name = names[*n - 1];
+        p = ws(q, end);
+        if (p >= end || *p != ':')
+            return NULL;
+        p = ws(p + 1, end);
+        m[*n - 1].val.p = p;
+        if ((p = skip_value(p, end, depth + 1)) == NULL)
+            return NULL;
+        m[*n - 1].val.len = (size_t)(p - m[*n - 1].val.p);
         p = ws(p, end);
-        if (*p == '}')
-            return true;
+        if (p < end && *p == '}')
+            return p + 1;
+        if (p >= end || *p != ',')
+            return NULL;
         p = ws(p + 1, end);
     }
+}
+
+/* members_at over the span v (white space may follow). */
+static bool
+members(struct span v, struct member *m, size_t *n)
+{
+    const char *p = members_at(v.p, v.p + v.len, 0, m, n);
+
+    return p != NULL && ws(p, v.p + v.len) == v.p + v.len;
 }
 
 static const struct span *
@@ -781,7 +799,6 @@ scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
      size_t *cap_items, bool defer)
 {
     const char *end = json + len, *p;
-    struct span top = { ws(json, end), 0 };
     struct member m[SCAN_MEMBERS];
     size_t n;
     const struct span *key, *ev, *src, *win;
@@ -790,11 +807,8 @@ scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
     bool has_t, has_f = false, has_l = false, has_c = false, has_q, ok;
     enum sn_status rc;
 
-    if (top.p >= end || *top.p != '{' ||
-        (p = skip_value(top.p, end, 0)) == NULL || ws(p, end) != end)
-        return SN_DECLINED;
-    top.len = (size_t)(p - top.p);
-    if (!members(top, m, &n) || find(m, n, "sequence") != NULL)
+    if ((p = members_at(json, end, 0, m, &n)) == NULL || ws(p, end) != end ||
+        find(m, n, "sequence") != NULL)
         return SN_DECLINED;
 
     sn_buf_init(&tmp, SN_SIGNAL_MAX);
