@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/limits.h"
 #include "incident/incident.h"
 
@@ -116,16 +117,21 @@ ws(const char *p, const char *end)
     return p;
 }
 
-static int
-hexval(char c)
+/* The \uXXXX escape at p ('u') into *u; false for bad hex digits and
+ * for what the reader declines: NUL and surrogates. */
+static bool
+u_escape(const char *p, const char *end, unsigned *u)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    *u = 0;
+    if (end - p < 5)
+        return false;
+    for (int i = 1; i <= 4; i++) {
+        int h = sn_json_hexval(p[i]);
+        if (h < 0)
+            return false;
+        *u = *u << 4 | (unsigned)h;
+    }
+    return *u != 0 && (*u < 0xd800 || *u > 0xdfff);
 }
 
 /* The end of the string token starting at p ('"'), or NULL for what
@@ -146,16 +152,8 @@ skip_string(const char *p, const char *end)
         if (++p >= end)
             return NULL;
         if (*p == 'u') {
-            unsigned u = 0;
-            if (end - p < 5)
-                return NULL;
-            for (int i = 1; i <= 4; i++) {
-                int h = hexval(p[i]);
-                if (h < 0)
-                    return NULL;
-                u = u << 4 | (unsigned)h;
-            }
-            if (u == 0 || (u >= 0xd800 && u <= 0xdfff))
+            unsigned u;
+            if (!u_escape(p, end, &u))
                 return NULL;
             p += 4;
         } else if (strchr("bfnrt\"\\/", *p) == NULL || *p == '\0')
@@ -401,18 +399,10 @@ decode(struct span v, struct sn_buf *out)
             c = '/';
             break;
         case 'u': {
-            unsigned u = 0;
+            unsigned u;
             char utf[3];
             size_t n;
-            if (end - p < 5)
-                return false;
-            for (int i = 1; i <= 4; i++) {
-                int h = hexval(p[i]);
-                if (h < 0)
-                    return false;
-                u = u << 4 | (unsigned)h;
-            }
-            if (u == 0 || (u >= 0xd800 && u <= 0xdfff))
+            if (!u_escape(p, end, &u))
                 return false;
             if (u < 0x80) {
                 utf[0] = (char)u;
@@ -448,6 +438,8 @@ static bool
 encode(const char *s, size_t len, struct sn_buf *out)
 {
     static const char hex[] = "0123456789abcdef";
+    static const char sym[] = "\b\n\r\t\f\"\\";
+    const char *q;
     size_t done = 0;
 
     if (sn_buf_putc(out, '"') != SN_OK)
@@ -462,29 +454,9 @@ encode(const char *s, size_t len, struct sn_buf *out)
         if (i > done && sn_buf_append(out, s + done, i - done) != SN_OK)
             return false;
         e[0] = '\\';
-        switch (c) {
-        case '\b':
-            e[1] = 'b';
-            break;
-        case '\n':
-            e[1] = 'n';
-            break;
-        case '\r':
-            e[1] = 'r';
-            break;
-        case '\t':
-            e[1] = 't';
-            break;
-        case '\f':
-            e[1] = 'f';
-            break;
-        case '"':
-            e[1] = '"';
-            break;
-        case '\\':
-            e[1] = '\\';
-            break;
-        default:
+        if (c != 0 && (q = strchr(sym, c)) != NULL)
+            e[1] = "bnrtf\"\\"[q - sym];
+        else {
             memcpy(e + 1, "u00", 3);
             e[4] = hex[c >> 4];
             e[5] = hex[c & 0xf];
@@ -556,18 +528,13 @@ write_value(struct scan *s, const char *p, const char *end, bool scrub,
         if (p < end && *p == '}')
             return sn_buf_putc(out, '}') == SN_OK ? p + 1 : NULL;
         for (;;) {
-            char name[256];
+            char name[SCAN_NAME];
             bool sub = scrub && s->scrub != NULL;
             size_t len;
             if (p >= end || *p != '"' || (q = skip_string(p, end)) == NULL ||
-                memchr(p, '\\', (size_t)(q - p)) != NULL || n == SCAN_MEMBERS ||
-                (len = (size_t)(q - p - 2)) >= sizeof(name))
+                !new_name(names, &n, p, q))
                 return NULL;
-            for (size_t i = 0; i < n; i++)
-                if (names[i].len == len && memcmp(names[i].p, p + 1, len) == 0)
-                    return NULL;
-            names[n].p = p + 1;
-            names[n++].len = len;
+            len = (size_t)(q - p - 2);
             memcpy(name, p + 1, len);
             name[len] = '\0';
             if (sn_buf_append(out, p, len + 2) != SN_OK ||
@@ -735,7 +702,7 @@ explain(struct scan *s, const struct member *m, size_t n,
     if (write && sn_buf_putc(expl, '{') != SN_OK)
         return SN_ENOMEM;
     for (size_t i = 0, k = 0; i < n; i++) {
-        char name[256];
+        char name[SCAN_NAME];
         bool sub = s->scrub != NULL;
         size_t at;
         int what = 0; /* 1 title, 2 description, 3 tags */
