@@ -184,6 +184,12 @@ SN_TEST(variants_agree_or_decline)
         { "{\"rule\":\"r\",\"title\":\"x\",\"password\":\"p\","
           "\"description\":\"mail bob@example.org\"}",
           1 },
+        /* Escapes and a raw control byte past the first eight bytes
+         * of a string (the reader skips eight at a time). */
+        { "{\"rule\":\"r\",\"m\":\"0123456789abcdefghij\\\"k\\u00e9 "
+          "password=x\"}",
+          1 },
+        { "{\"rule\":\"r\",\"m\":\"0123456789abcdefghij\x01k\"}", 0 },
         { "{\"rule\":\"r\",\"state\":\"degraded\"}", 0 },
         { "{\"rule\":\"r\",\"sequence\":[]}", 0 },
         { "{\"rule_id\":\"r\"}", 0 },
