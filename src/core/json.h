@@ -12,6 +12,19 @@
 
 #include "core/buf.h"
 
+/* The value of one hex digit, or -1. */
+static inline int
+sn_json_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* Append s as a quoted JSON string. Invalid UTF-8 bytes become U+FFFD,
  * control characters \uXXXX escapes; valid UTF-8 passes through. */
 enum sn_status sn_json_str(struct sn_buf *b, const char *s, size_t len);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "incident/fold_scan.h"
 #include "incident/incident.h"
 #include "incident/incidents.h"
 #include "incident/partition.h"
@@ -31,6 +32,9 @@ sn_fold_init(struct sn_fold *f, struct sn_store *store, struct sn_scrub *scrub,
     f->evidence_max = evidence_max ? evidence_max : 10;
     sn_buf_init(&f->scratch, 8u * 1024 * 1024);
     sn_buf_init(&f->tmp, 8u * 1024 * 1024);
+    if ((f->scan = malloc(sizeof(*f->scan))) == NULL)
+        return SN_ENOMEM;
+    sn_fold_scan_init(f->scan);
     return SN_OK;
 }
 
@@ -42,6 +46,9 @@ sn_fold_fini(struct sn_fold *f)
     sn_fold_discard_all(f);
     sn_buf_fini(&f->scratch);
     sn_buf_fini(&f->tmp);
+    sn_fold_scan_fini(f->scan);
+    free(f->scan);
+    f->scan = NULL;
 }
 
 static const char *
@@ -133,8 +140,7 @@ struct sn_fold_entry {
      * written) or of this batch's signals, which outlive the batch. */
     struct sn_fold_item *ev;
     size_t n_ev, cap_ev;
-    const char *expl; /* the latest signal's explanation, borrowed */
-    size_t expl_len;
+    struct sn_fold_sig *expl; /* the latest firing signal, borrowed */
     bool is_new, asked;
     int64_t n_signals, n_events;
     int last_sev;
@@ -223,8 +229,8 @@ bad:
     return SN_OK;
 }
 
-static uint64_t
-key_hash(const char *rule, const char *key)
+uint64_t
+sn_fold_key_hash(const char *rule, const char *key)
 {
     uint64_t h = 14695981039346656037ULL; /* FNV-1a */
 
@@ -340,9 +346,13 @@ write_entry(struct sn_fold *f, struct sn_fold_entry *e, int64_t now)
     char reason[256];
     const char *action;
 
+    /* Only now is the explanation needed: rendered for the last signal
+     * of the batch, not for every one (fold_scan.h). */
     if (write_evidence(f, e) != SN_OK ||
         (e->expl != NULL &&
-         sn_incident_set(&inc->explanation, e->expl, e->expl_len) != SN_OK))
+         (sn_fold_scan_expl(f->scan, f->scrub, e->expl) != SN_OK ||
+          sn_incident_set(&inc->explanation, e->expl->expl,
+                          e->expl->expl_len) != SN_OK)))
         return SN_EIO;
     /* One per signal, however the batch grouped them: the same signals
      * give the same version on any instance (docs/incidents.md). */
@@ -569,6 +579,7 @@ sn_fold_sig_fini(struct sn_fold_sig *sig)
     free(sig->description);
     free(sig->tags);
     free(sig->expl);
+    free(sig->raw);
     free(sig->items);
     memset(sig, 0, sizeof(*sig));
 }
@@ -685,7 +696,7 @@ sn_fold_prepare(struct json_tokener *tok, struct sn_scrub *scrub,
         sn_error_set(err, "out of memory");
         return SN_ENOMEM;
     }
-    sig->hash = key_hash(sig->rule, sig->gk);
+    sig->hash = sn_fold_key_hash(sig->rule, sig->gk);
     if (sig->state == SN_SIG_RESOLVED || sig->state == SN_SIG_UPDATE) {
         json_object_put(o);
         return SN_OK;
@@ -823,8 +834,7 @@ sn_fold_apply(struct sn_fold *f, struct sn_fold_sig *sig, int64_t now,
         rc = SN_ENOMEM;
         goto out;
     }
-    e->expl = sig->expl;
-    e->expl_len = sig->expl_len;
+    e->expl = sig;
     if (degraded)
         f->st.degraded++;
 out:

@@ -23,6 +23,7 @@
 #include "incident/store.h"
 
 struct json_tokener;
+struct sn_fold_scan;
 
 struct sn_fold_stats {
     uint64_t opened, updated, resolved, degraded, invalid, ignored;
@@ -54,6 +55,7 @@ struct sn_fold {
     struct sn_fold_stats st;
     struct sn_fold_entry *cache;
     size_t n_cache, cap_cache;
+    struct sn_fold_scan *scan; /* renders deferred explanations */
 };
 
 enum sn_status sn_fold_init(struct sn_fold *f, struct sn_store *store,
@@ -82,6 +84,10 @@ struct sn_fold_sig {
     char *tags;            /* JSON array text; NULL: absent */
     char *expl;            /* the explanation: scrubbed, no key/evidence */
     size_t expl_len;
+    /* NULL expl: the signal's JSON, whose explanation is rendered when
+     * the fold writes it (sn_fold_scan_expl); else NULL. */
+    char *raw;
+    size_t raw_len;
     struct sn_fold_item *items; /* evidence items, scrubbed, rendered; */
     size_t n_items;             /* one allocation with their text */
     /* The record that triggered it ("source", partition.h); src_input
@@ -98,6 +104,8 @@ enum sn_status sn_fold_prepare(struct json_tokener *tok,
                                size_t len, struct sn_fold_sig *sig,
                                struct sn_error *err);
 void sn_fold_sig_fini(struct sn_fold_sig *sig);
+/* The hash of a (rule id, canonical group key) pair: sig->hash. */
+uint64_t sn_fold_key_hash(const char *rule, const char *key);
 /*
  * The manager's thread: fold one prepared signal (docs/correlation.md
  * "Signal JSON", plus the optional title, description, tags and

@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "incident/escalate.h"
 #include "incident/fold.h"
+#include "incident/fold_scan.h"
 #include "incident/scrub.h"
 #include "incident/store.h"
 
@@ -36,6 +37,7 @@
 struct prep {
     struct json_tokener *tok;
     struct sn_scrub *scrub;
+    struct sn_fold_scan scan;
 };
 
 struct slot {
@@ -140,6 +142,7 @@ prep_free(void *arg)
     if (p->tok != NULL)
         json_tokener_free(p->tok);
     sn_scrub_free(p->scrub);
+    sn_fold_scan_fini(&p->scan);
     free(p);
 }
 
@@ -154,6 +157,7 @@ prep_get(struct sn_manager *m)
     p = calloc(1, sizeof(*p));
     if (p == NULL)
         return NULL;
+    sn_fold_scan_init(&p->scan);
     p->tok = json_tokener_new_ex(32);
     if (p->tok == NULL ||
         sn_scrub_new(&m->pattern_list, m->keep_set ? &m->keep_list : NULL,
@@ -289,7 +293,12 @@ sn_manager_sink(void *arg, struct sn_instance *from, const char *json,
         return SN_ELIMIT;
     }
     sn_error_clear(&err);
-    rc = sn_fold_prepare(p->tok, p->scrub, json, len, &sig, &err);
+    /* One pass over the text; json-c for what that declines. */
+    rc = sn_fold_scan(&p->scan, p->scrub, json, len, true, &sig);
+    if (rc == SN_ENOMEM)
+        sn_error_set(&err, "out of memory");
+    else if (rc == SN_DECLINED)
+        rc = sn_fold_prepare(p->tok, p->scrub, json, len, &sig, &err);
     if (rc != SN_OK) {
         uint64_t suppressed = 0;
         bool log;

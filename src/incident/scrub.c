@@ -222,8 +222,8 @@ maybe_secret(const char *k, size_t n)
     return false;
 }
 
-static bool
-is_secret_key(const char *k, size_t n)
+bool
+sn_scrub_secret_key(const char *k, size_t n)
 {
     const char *dot = NULL;
     char low[64];
@@ -265,7 +265,7 @@ keyvalue(const char *p, size_t n, size_t *vstart, size_t *vend)
     while (i < n && key_char((unsigned char)p[i]))
         i++;
     k = i;
-    if (k == 0 || !is_secret_key(p, k))
+    if (k == 0 || !sn_scrub_secret_key(p, k))
         return 0;
     if (i < n && (p[i] == '"' || p[i] == '\''))
         i++; /* the closing quote of a quoted key */
@@ -606,7 +606,7 @@ scrub_value(struct sn_scrub *s, struct json_object *v, const char *key)
             if (sn_scrub_keeps(s, k))
                 continue;
             if (json_object_is_type(child, json_type_string) &&
-                is_secret_key(k, strlen(k))) {
+                sn_scrub_secret_key(k, strlen(k))) {
                 json_object_set_string(child, "[redacted]");
                 hits++;
                 continue;

@@ -44,6 +44,10 @@ long sn_scrub_text(struct sn_scrub *s, const char *in, size_t len,
 /* True when the key is on the allow-list. */
 bool sn_scrub_keeps(const struct sn_scrub *s, const char *key);
 
+/* True when a string under this JSON key (its last dotted component,
+ * case-insensitively) is a secret: its whole value is replaced. */
+bool sn_scrub_secret_key(const char *key, size_t len);
+
 /* Scrub every string in the tree in place (keys whose name is a secret,
  * such as "password", get their whole value replaced). Returns the number
  * of replacements. */

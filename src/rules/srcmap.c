@@ -3,22 +3,12 @@
 
 #include <string.h>
 
+#include "core/json.h"
+
 static int
 is_ws(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* Byte index of (line, col) in raw, columns counted in characters. */
@@ -80,7 +70,7 @@ escape_len(const char *raw, size_t len, size_t p, size_t *src, size_t *val)
         return;
     }
     for (size_t k = 0; k < digits && p + 2 + k < len; k++) {
-        int h = hexval(raw[p + 2 + k]);
+        int h = sn_json_hexval(raw[p + 2 + k]);
         if (h < 0)
             break;
         cp = cp * 16 + (unsigned long)h;

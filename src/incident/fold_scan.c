@@ -1,0 +1,1011 @@
+/*
+ * A signal's JSON read in one pass over its text: the fixed fields, the
+ * group key, the scrubbed explanation and evidence items, produced
+ * byte for byte as sn_fold_prepare's json-c path produces them (json-c's
+ * plain rendering and escaping), without building a tree. What this
+ * reader does not take on (a sequence, a degraded signal, \u escapes of
+ * surrogates or NUL, duplicate keys, nesting past json-c's depth, any
+ * text json-c would read differently) it declines, and the json-c path
+ * decides. See fold.h; tests/unit/test_fold_scan.c compares both paths.
+ */
+#include "incident/fold_scan.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/json.h"
+#include "core/limits.h"
+#include "incident/incident.h"
+
+/* Nesting the reader takes (json-c in the manager takes 32; signals
+ * nest 5 deep). */
+#define SCAN_DEPTH 16
+/* Members of one object the reader indexes, and the longest name
+ * (more: declined). */
+#define SCAN_MEMBERS 48
+#define SCAN_NAME    256
+
+struct span {
+    const char *p;
+    size_t len;
+};
+
+struct member {
+    struct span name; /* the raw name, without quotes (no escapes) */
+    struct span val;  /* the raw value text */
+};
+
+struct scan {
+    struct sn_scrub *scrub;
+    struct sn_buf str, val; /* one decoded string; its scrubbed text */
+    struct sn_fold_scan *fs;
+};
+
+/* Texts the scrubber left unchanged, remembered per thread: a rule's
+ * signals repeat their title, description, tags and trace, and one
+ * signal repeats its message in the trace and the evidence; a copy is
+ * compared, so a hash collision only costs a scrub. */
+struct sn_fold_memo {
+    uint64_t h;
+    size_t len, cap;
+    char *text;
+};
+
+static uint64_t
+memo_hash(const char *p, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
+
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
+}
+
+/* sn_scrub_text of s->str into s->val, or 0 at once for a text the
+ * same scrubber left unchanged before. */
+static long
+scrub_memo(struct scan *s)
+{
+    struct sn_fold_scan *fs = s->fs;
+    struct sn_fold_memo *m;
+    uint64_t h;
+    long hits;
+
+    if (fs->memo_for != s->scrub) {
+        for (size_t i = 0; fs->memo != NULL && i < SN_FOLD_MEMO; i++)
+            fs->memo[i].len = 0, fs->memo[i].h = 0;
+        fs->memo_for = s->scrub;
+    }
+    if (fs->memo == NULL &&
+        (fs->memo = calloc(SN_FOLD_MEMO, sizeof(*fs->memo))) == NULL)
+        return sn_scrub_text(s->scrub, s->str.data, s->str.len, &s->val);
+    h = memo_hash(s->str.data, s->str.len);
+    m = &fs->memo[h % SN_FOLD_MEMO];
+    if (m->h == h && m->len == s->str.len && m->text != NULL &&
+        memcmp(m->text, s->str.data, m->len) == 0)
+        return 0;
+    hits = sn_scrub_text(s->scrub, s->str.data, s->str.len, &s->val);
+    if (hits == 0 && s->str.len <= SN_FOLD_MEMO_TEXT) {
+        if (m->cap < s->str.len) {
+            char *t = realloc(m->text, s->str.len);
+            if (t == NULL)
+                return 0;
+            m->text = t;
+            m->cap = s->str.len;
+        }
+        memcpy(m->text, s->str.data, s->str.len);
+        m->len = s->str.len;
+        m->h = h;
+    }
+    return hits;
+}
+
+static const char *
+ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* The \uXXXX escape at p ('u') into *u; false for bad hex digits and
+ * for what the reader declines: NUL and surrogates. */
+static bool
+u_escape(const char *p, const char *end, unsigned *u)
+{
+    *u = 0;
+    if (end - p < 5)
+        return false;
+    for (int i = 1; i <= 4; i++) {
+        int h = sn_json_hexval(p[i]);
+        if (h < 0)
+            return false;
+        *u = *u << 4 | (unsigned)h;
+    }
+    return *u != 0 && (*u < 0xd800 || *u > 0xdfff);
+}
+
+/* The end of the string token starting at p ('"'), or NULL for what
+ * decode() declines too (so that a text this accepts always renders):
+ * raw control bytes (json-c's strict and loose modes differ on them),
+ * unknown escapes, \u0000 and surrogates. */
+static const char *
+skip_string(const char *p, const char *end)
+{
+    /* Eight plain bytes at a time (no '"', '\\' or byte below 0x20):
+     * most of a signal's text is inside strings. */
+    static const uint64_t ones = 0x0101010101010101ULL;
+    static const uint64_t highs = 0x8080808080808080ULL;
+
+    for (p++; end - p >= 8; p += 8) {
+        uint64_t w, q, b;
+        memcpy(&w, p, 8);
+        q = w ^ (ones * '"');
+        b = w ^ (ones * '\\');
+        if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) &
+            highs)
+            break;
+    }
+    for (; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"')
+            return p + 1;
+        if (c < 0x20)
+            return NULL;
+        if (c != '\\')
+            continue;
+        if (++p >= end)
+            return NULL;
+        if (*p == 'u') {
+            unsigned u;
+            if (!u_escape(p, end, &u))
+                return NULL;
+            p += 4;
+        } else if (strchr("bfnrt\"\\/", *p) == NULL || *p == '\0')
+            return NULL;
+    }
+    return NULL;
+}
+
+/* JSON number grammar (RFC 8259 6); *is_int: no fraction or exponent. */
+static const char *
+skip_number(const char *p, const char *end, bool *is_int)
+{
+    const char *d;
+
+    *is_int = true;
+    if (p < end && *p == '-')
+        p++;
+    d = p;
+    while (p < end && *p >= '0' && *p <= '9')
+        p++;
+    if (p == d || (*d == '0' && p - d > 1))
+        return NULL;
+    if (p < end && *p == '.') {
+        *is_int = false;
+        d = ++p;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+        if (p == d)
+            return NULL;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        *is_int = false;
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        d = p;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+        if (p == d)
+            return NULL;
+    }
+    return p;
+}
+
+/* An int as json-c prints what it parsed (int64: "-0" is "0");
+ * false when it does not fit (json-c would read it another way). */
+static bool
+parse_int(struct span v, int64_t *out)
+{
+    char num[32];
+    char *e;
+    long long x;
+
+    if (v.len >= sizeof(num))
+        return false;
+    memcpy(num, v.p, v.len);
+    num[v.len] = '\0';
+    errno = 0;
+    x = strtoll(num, &e, 10);
+    if (errno != 0 || *e != '\0')
+        return false;
+    *out = x;
+    return true;
+}
+
+/* Name [p, q) (a string token) added to the object's names: false for
+ * what the reader declines (an escape in it, too long, a second time:
+ * json-c keeps the last value at the first place; too many members). */
+static bool
+new_name(struct span *names, size_t *n, const char *p, const char *q)
+{
+    size_t len = (size_t)(q - p - 2);
+
+    if (*n == SCAN_MEMBERS || len >= SCAN_NAME ||
+        memchr(p, '\\', (size_t)(q - p)) != NULL)
+        return false;
+    for (size_t i = 0; i < *n; i++)
+        if (names[i].len == len && memcmp(names[i].p, p + 1, len) == 0)
+            return false;
+    names[*n].p = p + 1;
+    names[(*n)++].len = len;
+    return true;
+}
+
+static const char *
+skip_value(const char *p, const char *end, int depth)
+{
+    bool is_int;
+
+    p = ws(p, end);
+    if (p >= end || depth > SCAN_DEPTH)
+        return NULL;
+    switch (*p) {
+    case '"':
+        return skip_string(p, end);
+    case '{':
+    case '[': {
+        char close = *p == '{' ? '}' : ']';
+        bool obj = *p == '{';
+        struct span names[SCAN_MEMBERS];
+        size_t n = 0;
+        p = ws(p + 1, end);
+        if (p < end && *p == close)
+            return p + 1;
+        for (;;) {
+            if (obj) {
+                const char *q;
+                if (p >= end || *p != '"' ||
+                    (q = skip_string(p, end)) == NULL ||
+                    !new_name(names, &n, p, q))
+                    return NULL;
+                p = ws(q, end);
+                if (p >= end || *p != ':')
+                    return NULL;
+                p++;
+            }
+            if ((p = skip_value(p, end, depth + 1)) == NULL)
+                return NULL;
+            p = ws(p, end);
+            if (p < end && *p == ',') {
+                p = ws(p + 1, end);
+                continue;
+            }
+            return p < end && *p == close ? p + 1 : NULL;
+        }
+    }
+    case 't':
+        return end - p >= 4 && memcmp(p, "true", 4) == 0 ? p + 4 : NULL;
+    case 'f':
+        return end - p >= 5 && memcmp(p, "false", 5) == 0 ? p + 5 : NULL;
+    case 'n':
+        return end - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
+    default: {
+        const char *q = skip_number(p, end, &is_int);
+        struct span v = { p, q ? (size_t)(q - p) : 0 };
+        int64_t x;
+        return q != NULL && (!is_int || parse_int(v, &x)) ? q : NULL;
+    }
+    }
+}
+
+/* The members of the object at p, validated as skip_value does (its
+ * nesting counted from depth); returns its end, NULL for what is
+ * declined: too many members, a name with an escape, or a name twice
+ * (json-c keeps the last value at the first place: not reproduced). */
+static const char *
+members_at(const char *p, const char *end, int depth, struct member *m,
+           size_t *n)
+{
+    struct span names[SCAN_MEMBERS];
+
+    *n = 0;
+    p = ws(p, end);
+    if (p >= end || *p != '{')
+        return NULL;
+    p = ws(p + 1, end);
+    if (p < end && *p == '}')
+        return p + 1;
+    for (;;) {
+        const char *q;
+        if (p >= end || *p != '"' || (q = skip_string(p, end)) == NULL ||
+            !new_name(names, n, p, q))
+            return NULL;
+        m[*n - 1].name = names[*n - 1];
+        p = ws(q, end);
+        if (p >= end || *p != ':')
+            return NULL;
+        p = ws(p + 1, end);
+        m[*n - 1].val.p = p;
+        if ((p = skip_value(p, end, depth + 1)) == NULL)
+            return NULL;
+        m[*n - 1].val.len = (size_t)(p - m[*n - 1].val.p);
+        p = ws(p, end);
+        if (p < end && *p == '}')
+            return p + 1;
+        if (p >= end || *p != ',')
+            return NULL;
+        p = ws(p + 1, end);
+    }
+}
+
+/* members_at over the span v (white space may follow). */
+static bool
+members(struct span v, struct member *m, size_t *n)
+{
+    const char *p = members_at(v.p, v.p + v.len, 0, m, n);
+
+    return p != NULL && ws(p, v.p + v.len) == v.p + v.len;
+}
+
+static const struct span *
+find(const struct member *m, size_t n, const char *name)
+{
+    size_t len = strlen(name);
+
+    for (size_t i = 0; i < n; i++)
+        if (m[i].name.len == len && memcmp(m[i].name.p, name, len) == 0)
+            return &m[i].val;
+    return NULL;
+}
+
+/* The string token v decoded into out (reset first); false on what is
+ * declined (surrogates, NUL, bad escapes). */
+static bool
+decode(struct span v, struct sn_buf *out)
+{
+    const char *p = v.p + 1, *end = v.p + v.len - 1;
+
+    sn_buf_reset(out);
+    while (p < end) {
+        const char *bs = memchr(p, '\\', (size_t)(end - p));
+        const char *stop = bs ? bs : end;
+        char c;
+
+        if (stop > p && sn_buf_append(out, p, (size_t)(stop - p)) != SN_OK)
+            return false;
+        if (bs == NULL)
+            break;
+        p = bs + 1;
+        switch (*p) {
+        case 'b':
+            c = '\b';
+            break;
+        case 'f':
+            c = '\f';
+            break;
+        case 'n':
+            c = '\n';
+            break;
+        case 'r':
+            c = '\r';
+            break;
+        case 't':
+            c = '\t';
+            break;
+        case '"':
+            c = '"';
+            break;
+        case '\\':
+            c = '\\';
+            break;
+        case '/':
+            c = '/';
+            break;
+        case 'u': {
+            unsigned u;
+            char utf[3];
+            size_t n;
+            if (!u_escape(p, end, &u))
+                return false;
+            if (u < 0x80) {
+                utf[0] = (char)u;
+                n = 1;
+            } else if (u < 0x800) {
+                utf[0] = (char)(0xc0 | u >> 6);
+                utf[1] = (char)(0x80 | (u & 0x3f));
+                n = 2;
+            } else {
+                utf[0] = (char)(0xe0 | u >> 12);
+                utf[1] = (char)(0x80 | ((u >> 6) & 0x3f));
+                utf[2] = (char)(0x80 | (u & 0x3f));
+                n = 3;
+            }
+            if (sn_buf_append(out, utf, n) != SN_OK)
+                return false;
+            p += 5;
+            continue;
+        }
+        default:
+            return false;
+        }
+        if (sn_buf_putc(out, c) != SN_OK)
+            return false;
+        p++;
+    }
+    /* Callers read it as a C string too (json-c cuts at a NUL). */
+    return sn_buf_cstr(out) != NULL;
+}
+
+/* json-c's escaping with JSON_C_TO_STRING_NOSLASHESCAPE. */
+static bool
+encode(const char *s, size_t len, struct sn_buf *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    static const char sym[] = "\b\n\r\t\f\"\\";
+    const char *q;
+    size_t done = 0;
+
+    if (sn_buf_putc(out, '"') != SN_OK)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char e[6];
+        size_t n = 2;
+
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        if (i > done && sn_buf_append(out, s + done, i - done) != SN_OK)
+            return false;
+        e[0] = '\\';
+        if (c != 0 && (q = strchr(sym, c)) != NULL)
+            e[1] = "bnrtf\"\\"[q - sym];
+        else {
+            memcpy(e + 1, "u00", 3);
+            e[4] = hex[c >> 4];
+            e[5] = hex[c & 0xf];
+            n = 6;
+        }
+        if (sn_buf_append(out, e, n) != SN_OK)
+            return false;
+        done = i + 1;
+    }
+    return (len <= done || sn_buf_append(out, s + done, len - done) == SN_OK) &&
+           sn_buf_putc(out, '"') == SN_OK;
+}
+
+/* The value at p as json-c renders it after sn_scrub_json's treatment
+ * (scrubbed when s->scrub and scrub), parsed and written in one pass;
+ * returns where it ends, NULL to decline. */
+static const char *
+write_value(struct scan *s, const char *p, const char *end, bool scrub,
+            int depth, struct sn_buf *out)
+{
+    const char *q;
+    bool is_int;
+
+    p = ws(p, end);
+    if (p >= end || depth > SCAN_DEPTH)
+        return NULL;
+    switch (*p) {
+    case '"': {
+        struct span v = { p, 0 };
+        long h = 0;
+        if ((q = skip_string(p, end)) == NULL)
+            return NULL;
+        v.len = (size_t)(q - p);
+        if (!decode(v, &s->str))
+            return NULL;
+        if (scrub && s->scrub != NULL) {
+            sn_buf_reset(&s->val);
+            h = scrub_memo(s);
+        }
+        if (h < 0)
+            return SN_BUF_LIT(out, "\"[too long to scrub]\"") == SN_OK ? q
+                                                                       : NULL;
+        if (h > 0)
+            return encode(s->val.data, s->val.len, out) ? q : NULL;
+        return encode(s->str.data, s->str.len, out) ? q : NULL;
+    }
+    case '[':
+        if (sn_buf_putc(out, '[') != SN_OK)
+            return NULL;
+        p = ws(p + 1, end);
+        if (p < end && *p == ']')
+            return sn_buf_putc(out, ']') == SN_OK ? p + 1 : NULL;
+        for (;;) {
+            if ((p = write_value(s, p, end, scrub, depth + 1, out)) == NULL)
+                return NULL;
+            p = ws(p, end);
+            if (p < end && *p == ']')
+                return sn_buf_putc(out, ']') == SN_OK ? p + 1 : NULL;
+            if (p >= end || *p != ',' || sn_buf_putc(out, ',') != SN_OK)
+                return NULL;
+            p++;
+        }
+    case '{': {
+        struct span names[SCAN_MEMBERS];
+        size_t n = 0;
+        if (sn_buf_putc(out, '{') != SN_OK)
+            return NULL;
+        p = ws(p + 1, end);
+        if (p < end && *p == '}')
+            return sn_buf_putc(out, '}') == SN_OK ? p + 1 : NULL;
+        for (;;) {
+            char name[SCAN_NAME];
+            bool sub = scrub && s->scrub != NULL;
+            size_t len;
+            if (p >= end || *p != '"' || (q = skip_string(p, end)) == NULL ||
+                !new_name(names, &n, p, q))
+                return NULL;
+            len = (size_t)(q - p - 2);
+            memcpy(name, p + 1, len);
+            name[len] = '\0';
+            if (sn_buf_append(out, p, len + 2) != SN_OK ||
+                sn_buf_putc(out, ':') != SN_OK)
+                return NULL;
+            p = ws(q, end);
+            if (p >= end || *p != ':')
+                return NULL;
+            p = ws(p + 1, end);
+            if (sub && sn_scrub_keeps(s->scrub, name))
+                sub = false;
+            if (sub && p < end && *p == '"' && sn_scrub_secret_key(name, len)) {
+                if ((p = skip_string(p, end)) == NULL ||
+                    SN_BUF_LIT(out, "\"[redacted]\"") != SN_OK)
+                    return NULL;
+            } else if ((p = write_value(s, p, end, sub, depth + 1, out)) ==
+                       NULL)
+                return NULL;
+            p = ws(p, end);
+            if (p < end && *p == '}')
+                return sn_buf_putc(out, '}') == SN_OK ? p + 1 : NULL;
+            if (p >= end || *p != ',' || sn_buf_putc(out, ',') != SN_OK)
+                return NULL;
+            p = ws(p + 1, end);
+        }
+    }
+    case 't':
+    case 'f':
+    case 'n':
+        if ((q = skip_value(p, end, depth)) == NULL ||
+            sn_buf_append(out, p, (size_t)(q - p)) != SN_OK)
+            return NULL;
+        return q;
+    default: {
+        struct span v = { p, 0 };
+        int64_t x;
+        char num[32];
+        int k;
+        if ((q = skip_number(p, end, &is_int)) == NULL)
+            return NULL;
+        v.len = (size_t)(q - p);
+        if (!is_int) /* json-c keeps a double's text */
+            return sn_buf_append(out, p, v.len) == SN_OK ? q : NULL;
+        if (!parse_int(v, &x))
+            return NULL;
+        k = snprintf(num, sizeof(num), "%lld", (long long)x);
+        return sn_buf_append(out, num, (size_t)k) == SN_OK ? q : NULL;
+    }
+    }
+}
+
+/* write_value over exactly the span v. */
+static bool
+write_span(struct scan *s, struct span v, bool scrub, struct sn_buf *out)
+{
+    return write_value(s, v.p, v.p + v.len, scrub, 1, out) == v.p + v.len;
+}
+
+/* get_str: the member's decoded string, or false (absent, not a string). */
+static bool
+get_str(const struct member *m, size_t n, const char *name, struct sn_buf *out)
+{
+    const struct span *v = find(m, n, name);
+
+    return v != NULL && *v->p == '"' && decode(*v, out);
+}
+
+/* get_INT: an int (a double is declined); *has false when absent or of
+ * another type. False: declined. */
+static bool
+get_int(const struct member *m, size_t n, const char *name, int64_t *out,
+        bool *has)
+{
+    const struct span *v = find(m, n, name);
+    bool is_int;
+
+    *has = false;
+    if (v == NULL || !(*v->p == '-' || (*v->p >= '0' && *v->p <= '9')))
+        return true;
+    if (skip_number(v->p, v->p + v->len, &is_int) == NULL || !is_int ||
+        !parse_int(*v, out))
+        return false;
+    *has = true;
+    return true;
+}
+
+static char *
+dup_buf(const struct sn_buf *b, size_t len)
+{
+    char *c = malloc(len + 1);
+
+    if (c != NULL) {
+        memcpy(c, b->data, len);
+        c[len] = '\0';
+    }
+    return c;
+}
+
+/* An evidence array's items, each written scrubbed into text with
+ * "time" added (collect_items in fold.c); ends[] records where each
+ * ends in text. */
+static bool
+scan_items(struct scan *s, struct span a, bool scrub, struct sn_buf *text,
+           size_t **ends, size_t *n, size_t *cap)
+{
+    const char *p = ws(a.p + 1, a.p + a.len), *end = a.p + a.len;
+
+    if (*a.p != '[')
+        return true;
+    while (*p != ']') {
+        struct span e = { p, 0 };
+        p = skip_value(p, end, 0);
+        e.len = (size_t)(p - e.p);
+        p = ws(p, end);
+        if (*p == ',')
+            p = ws(p + 1, end);
+        if (*e.p != '{')
+            continue;
+        {
+            struct member m[SCAN_MEMBERS];
+            size_t nm;
+            int64_t ns = 0;
+            bool has_ns;
+            const struct span *t;
+            if (!members(e, m, &nm) || !get_int(m, nm, "time_ns", &ns, &has_ns))
+                return false;
+            t = find(m, nm, "time");
+            if (t != NULL && *t->p != '"' && has_ns && ns != 0)
+                return false; /* json-c would replace it in place */
+            if (!write_span(s, e, scrub, text))
+                return false;
+            if (has_ns && ns != 0 && t == NULL) {
+                char ts[40];
+                text->len--; /* the closing brace */
+                sn_time_rfc3339(ns, ts);
+                if ((nm > 0 && sn_buf_putc(text, ',') != SN_OK) ||
+                    SN_BUF_LIT(text, "\"time\":") != SN_OK ||
+                    !encode(ts, strlen(ts), text) ||
+                    sn_buf_putc(text, '}') != SN_OK)
+                    return false;
+            }
+        }
+        if (*n == *cap) {
+            size_t c = *cap ? *cap * 2 : 8;
+            void *q = realloc(*ends, c * sizeof(**ends));
+            if (q == NULL)
+                return false;
+            *ends = q;
+            *cap = c;
+        }
+        (*ends)[(*n)++] = text->len;
+    }
+    return true;
+}
+
+/* The explanation: the signal without key and evidence, scrubbed, into
+ * expl and sig->expl (write); title, description and tags as scrubbed
+ * into sig (take). */
+static enum sn_status
+explain(struct scan *s, const struct member *m, size_t n,
+        const struct span *key, const struct span *ev, struct sn_fold_sig *sig,
+        struct sn_buf *expl, struct sn_buf *tmp, bool write, bool take)
+{
+    sn_buf_reset(expl);
+    if (write && sn_buf_putc(expl, '{') != SN_OK)
+        return SN_ENOMEM;
+    for (size_t i = 0, k = 0; i < n; i++) {
+        char name[SCAN_NAME];
+        bool sub = s->scrub != NULL;
+        size_t at;
+        int what = 0; /* 1 title, 2 description, 3 tags */
+
+        if (&m[i].val == key || &m[i].val == ev)
+            continue;
+        if (m[i].name.len >= sizeof(name))
+            return SN_DECLINED;
+        memcpy(name, m[i].name.p, m[i].name.len);
+        name[m[i].name.len] = '\0';
+        if (take && *m[i].val.p == '"' && strcmp(name, "title") == 0)
+            what = 1;
+        else if (take && *m[i].val.p == '"' && strcmp(name, "description") == 0)
+            what = 2;
+        else if (take && *m[i].val.p == '[' && strcmp(name, "tags") == 0)
+            what = 3;
+        if (!write && what == 0)
+            continue;
+        if (!write)
+            sn_buf_reset(expl);
+        else if ((k++ > 0 && sn_buf_putc(expl, ',') != SN_OK) ||
+                 !encode(name, m[i].name.len, expl) ||
+                 sn_buf_putc(expl, ':') != SN_OK)
+            return SN_DECLINED;
+        at = expl->len;
+        if (sub && sn_scrub_keeps(s->scrub, name))
+            sub = false;
+        if (sub && *m[i].val.p == '"' &&
+            sn_scrub_secret_key(name, m[i].name.len)) {
+            if (SN_BUF_LIT(expl, "\"[redacted]\"") != SN_OK)
+                return SN_DECLINED;
+        } else if (!write_span(s, m[i].val, sub, expl))
+            return SN_DECLINED;
+        if (what == 1 || what == 2) {
+            /* The scrubbed text, read back from what was written. */
+            struct span w = { expl->data + at, expl->len - at };
+            char **f = what == 1 ? &sig->title : &sig->description;
+            if (!decode(w, tmp))
+                return SN_DECLINED;
+            if ((*f = dup_buf(tmp, strlen(tmp->data))) == NULL)
+                return SN_ENOMEM;
+        } else if (what == 3) {
+            sn_buf_reset(tmp);
+            if (sn_buf_append(tmp, expl->data + at, expl->len - at) != SN_OK ||
+                (sig->tags = dup_buf(tmp, tmp->len)) == NULL)
+                return SN_ENOMEM;
+        }
+    }
+    if (!write)
+        return SN_OK;
+    if (sn_buf_putc(expl, '}') != SN_OK ||
+        (sig->expl = dup_buf(expl, expl->len)) == NULL)
+        return SN_ENOMEM;
+    sig->expl_len = expl->len;
+    return SN_OK;
+}
+
+static enum sn_status
+scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
+     struct sn_buf *expl, struct sn_buf *text, size_t **ends, size_t *n_items,
+     size_t *cap_items, bool defer)
+{
+    const char *end = json + len, *p;
+    struct member m[SCAN_MEMBERS];
+    size_t n;
+    const struct span *key, *ev, *src, *win;
+    struct sn_buf tmp;
+    int64_t time_ns = 0, first_ns = 0, last_ns = 0, count = 0, quiet = 0;
+    bool has_t, has_f = false, has_l = false, has_c = false, has_q, ok;
+    enum sn_status rc;
+
+    if ((p = members_at(json, end, 0, m, &n)) == NULL || ws(p, end) != end ||
+        find(m, n, "sequence") != NULL)
+        return SN_DECLINED;
+
+    sn_buf_init(&tmp, SN_SIGNAL_MAX);
+    ok = get_str(m, n, "type", &tmp);
+    if (ok && strcmp(tmp.data, "signal") != 0)
+        goto decline;
+    if (!get_str(m, n, "rule", &tmp) || tmp.data[0] == '\0')
+        goto decline; /* no rule, "rule_id" only, or not a string */
+    if ((sig->rule = strdup(tmp.data)) == NULL)
+        goto oom;
+    if (!get_str(m, n, "state", &tmp) || strcmp(tmp.data, "firing") == 0)
+        sig->state = SN_SIG_FIRING;
+    else if (strcmp(tmp.data, "resolved") == 0)
+        sig->state = SN_SIG_RESOLVED;
+    else if (strcmp(tmp.data, "update") == 0)
+        sig->state = SN_SIG_UPDATE;
+    else
+        goto decline; /* degraded, or an unknown state */
+    sig->sev = get_str(m, n, "severity", &tmp) ? sn_severity_parse(tmp.data)
+                                               : SN_SEV_MEDIUM;
+    sig->base = get_str(m, n, "base_severity", &tmp)
+                    ? sn_severity_parse(tmp.data)
+                    : sig->sev;
+    if (sig->sev < 0)
+        sig->sev = SN_SEV_MEDIUM;
+    if (!get_int(m, n, "time_ns", &time_ns, &has_t) ||
+        !get_int(m, n, "quiet_ms", &quiet, &has_q))
+        goto decline;
+    if ((win = find(m, n, "window")) != NULL && *win->p == '{') {
+        struct member wm[SCAN_MEMBERS];
+        size_t wn;
+        if (!members(*win, wm, &wn) ||
+            !get_int(wm, wn, "first_ns", &first_ns, &has_f) ||
+            !get_int(wm, wn, "last_ns", &last_ns, &has_l) ||
+            !get_int(wm, wn, "count", &count, &has_c))
+            goto decline;
+    }
+    sig->when = has_t ? time_ns : 0;
+    sig->first = has_f ? first_ns : sig->when;
+    sig->last = has_l ? last_ns : sig->when;
+    sig->count = has_c && count >= 1 ? count : 1;
+    sig->quiet_ms = has_q ? quiet : -1;
+    sig->src_part = -1;
+    sig->src_offset = -1;
+    if ((src = find(m, n, "source")) != NULL && *src->p == '{') {
+        struct member sm[SCAN_MEMBERS];
+        size_t sn_;
+        int64_t part, off;
+        bool has_p, has_o;
+        if (!members(*src, sm, &sn_) ||
+            !get_int(sm, sn_, "partition", &part, &has_p) ||
+            !get_int(sm, sn_, "offset", &off, &has_o))
+            goto decline;
+        if (has_p && part >= 0 && part <= INT32_MAX &&
+            get_str(sm, sn_, "input", &tmp) &&
+            (sig->src_input = strdup(tmp.data)) != NULL &&
+            get_str(sm, sn_, "topic", &tmp)) {
+            if ((sig->src_topic = strdup(tmp.data)) == NULL)
+                goto oom;
+            sig->src_part = (int32_t)part;
+            if (has_o && off >= 0)
+                sig->src_offset = off;
+        } else {
+            free(sig->src_input);
+            sig->src_input = NULL;
+        }
+    }
+
+    /* The group key: never scrubbed (fold.c). */
+    key = find(m, n, "key");
+    sn_buf_reset(&tmp);
+    if (key != NULL && *key->p == '{') {
+        if (!write_span(s, *key, false, &tmp))
+            goto decline;
+    } else if (SN_BUF_LIT(&tmp, "{}") != SN_OK)
+        goto oom;
+    if ((sig->gk = dup_buf(&tmp, tmp.len)) == NULL)
+        goto oom;
+    sig->hash = sn_fold_key_hash(sig->rule, sig->gk);
+    if (sig->state != SN_SIG_FIRING) {
+        sn_buf_fini(&tmp);
+        return SN_OK;
+    }
+
+    ev = find(m, n, "evidence");
+    rc = explain(s, m, n, key, ev, sig, expl, &tmp, !defer, true);
+    if (rc == SN_DECLINED)
+        goto decline;
+    if (rc != SN_OK)
+        goto oom;
+    if (defer && (sig->raw = malloc(len)) != NULL) {
+        memcpy(sig->raw, json, len);
+        sig->raw_len = len;
+    } else if (defer)
+        goto oom;
+
+    /* The evidence items: {"first":[..],"last":[..]} or an array. */
+    sn_buf_reset(text);
+    *n_items = 0;
+    if (ev != NULL) {
+        bool sub = s->scrub != NULL && !sn_scrub_keeps(s->scrub, "evidence");
+        if (*ev->p == '{') {
+            struct member em[SCAN_MEMBERS];
+            size_t en;
+            static const char *const parts[] = { "first", "last" };
+            if (!members(*ev, em, &en))
+                goto decline;
+            for (int pi = 0; pi < 2; pi++) {
+                const struct span *a = find(em, en, parts[pi]);
+                if (a != NULL &&
+                    !scan_items(s, *a,
+                                sub && !sn_scrub_keeps(s->scrub, parts[pi]),
+                                text, ends, n_items, cap_items))
+                    goto decline;
+            }
+        } else if (!scan_items(s, *ev, sub, text, ends, n_items, cap_items))
+            goto decline;
+    }
+    sig->items = malloc(*n_items * sizeof(*sig->items) + text->len + 1);
+    if (sig->items == NULL)
+        goto oom;
+    {
+        char *at = (char *)(sig->items + *n_items);
+        size_t from = 0;
+        if (text->len > 0)
+            memcpy(at, text->data, text->len);
+        for (size_t i = 0; i < *n_items; i++) {
+            sig->items[i].p = at + from;
+            sig->items[i].len = (*ends)[i] - from;
+            from = (*ends)[i];
+        }
+        sig->n_items = *n_items;
+    }
+    sn_buf_fini(&tmp);
+    return SN_OK;
+decline:
+    sn_buf_fini(&tmp);
+    sn_fold_sig_fini(sig);
+    return SN_DECLINED;
+oom:
+    sn_buf_fini(&tmp);
+    sn_fold_sig_fini(sig);
+    return SN_ENOMEM;
+}
+
+void
+sn_fold_scan_init(struct sn_fold_scan *fs)
+{
+    memset(fs, 0, sizeof(*fs));
+    sn_buf_init(&fs->expl, SN_SIGNAL_MAX);
+    sn_buf_init(&fs->text, SN_SIGNAL_MAX);
+    sn_buf_init(&fs->str, SN_SIGNAL_MAX);
+    sn_buf_init(&fs->val, SN_SIGNAL_MAX);
+}
+
+void
+sn_fold_scan_fini(struct sn_fold_scan *fs)
+{
+    if (fs == NULL)
+        return;
+    sn_buf_fini(&fs->expl);
+    sn_buf_fini(&fs->text);
+    sn_buf_fini(&fs->str);
+    sn_buf_fini(&fs->val);
+    free(fs->ends);
+    for (size_t i = 0; fs->memo != NULL && i < SN_FOLD_MEMO; i++)
+        free(fs->memo[i].text);
+    free(fs->memo);
+    memset(fs, 0, sizeof(*fs));
+}
+
+enum sn_status
+sn_fold_scan(struct sn_fold_scan *fs, struct sn_scrub *scrub, const char *json,
+             size_t len, bool defer_expl, struct sn_fold_sig *sig)
+{
+    struct scan s = { scrub, fs->str, fs->val, fs };
+    size_t n_items = 0;
+    enum sn_status rc;
+
+    memset(sig, 0, sizeof(*sig));
+    rc = scan(&s, json, len, sig, &fs->expl, &fs->text, &fs->ends, &n_items,
+              &fs->cap_ends, defer_expl);
+    fs->str = s.str;
+    fs->val = s.val;
+    return rc;
+}
+
+enum sn_status
+sn_fold_scan_expl(struct sn_fold_scan *fs, struct sn_scrub *scrub,
+                  struct sn_fold_sig *sig)
+{
+    struct scan s = { scrub, fs->str, fs->val, fs };
+    struct span top;
+    struct member m[SCAN_MEMBERS];
+    size_t n;
+    struct sn_buf tmp;
+    enum sn_status rc;
+
+    if (sig->expl != NULL || sig->raw == NULL)
+        return SN_OK;
+    top.p = ws(sig->raw, sig->raw + sig->raw_len);
+    top.len = (size_t)(sig->raw + sig->raw_len - top.p);
+    /* The text passed sn_fold_scan: it is valid and has no duplicates. */
+    if (!members(top, m, &n))
+        return SN_EINVAL;
+    sn_buf_init(&tmp, SN_SIGNAL_MAX);
+    rc = explain(&s, m, n, find(m, n, "key"), find(m, n, "evidence"), sig,
+                 &fs->expl, &tmp, true, false);
+    sn_buf_fini(&tmp);
+    fs->str = s.str;
+    fs->val = s.val;
+    if (rc == SN_OK) {
+        free(sig->raw);
+        sig->raw = NULL;
+        sig->raw_len = 0;
+    }
+    return rc == SN_DECLINED ? SN_EINVAL : rc;
+}

@@ -1,0 +1,62 @@
+/*
+ * The fast way to prepare a signal for the fold: one pass over its JSON
+ * text, no json-c tree (which was most of a signal's cost on the
+ * detector's thread). It gives the same struct sn_fold_sig, byte for
+ * byte, as sn_fold_prepare, for the signals it takes; what it declines
+ * goes to sn_fold_prepare, which also writes the errors.
+ */
+#ifndef SN_INCIDENT_FOLD_SCAN_H
+#define SN_INCIDENT_FOLD_SCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <sentineld/plugin.h>
+
+#include "core/buf.h"
+#include "incident/fold.h"
+#include "incident/scrub.h"
+
+/* Texts a scrubber left unchanged, remembered (fold_scan.c): slots, and
+ * the longest text kept. */
+#define SN_FOLD_MEMO      1024
+#define SN_FOLD_MEMO_TEXT 4096
+struct sn_fold_memo;
+
+/* Scratch buffers, one per thread (the manager keeps one per emitting
+ * thread next to its tokener and scrubber). */
+struct sn_fold_scan {
+    struct sn_buf expl, text, str, val;
+    size_t *ends;
+    size_t cap_ends;
+    struct sn_fold_memo *memo;       /* NULL until the first scrub */
+    const struct sn_scrub *memo_for; /* the scrubber it remembers for */
+};
+
+void sn_fold_scan_init(struct sn_fold_scan *fs);
+void sn_fold_scan_fini(struct sn_fold_scan *fs);
+
+/*
+ * Any thread. SN_OK: sig is filled as sn_fold_prepare(json) fills it
+ * (scrubbed with scrub, which may be NULL). SN_DECLINED: sig is empty
+ * and json must go to sn_fold_prepare (a degraded signal, a sequence,
+ * a double where an int is read, an escaped surrogate or NUL, duplicate
+ * keys, anything that is not plain JSON). SN_ENOMEM: out of memory.
+ */
+enum sn_status sn_fold_scan(struct sn_fold_scan *fs, struct sn_scrub *scrub,
+                            const char *json, size_t len, bool defer_expl,
+                            struct sn_fold_sig *sig);
+/*
+ * defer_expl: a firing signal's explanation (most of its text) is not
+ * scrubbed nor rendered; sig keeps a copy of json (raw) instead, and
+ * sn_fold_scan_expl renders it where it is needed: the fold stores only
+ * the explanation of an incident's last signal in a batch, so the others
+ * never pay for theirs. Any thread, with a scrubber configured as the
+ * one sn_fold_scan used. Nothing to do (SN_OK) when sig has its
+ * explanation; SN_ENOMEM.
+ */
+enum sn_status sn_fold_scan_expl(struct sn_fold_scan *fs,
+                                 struct sn_scrub *scrub,
+                                 struct sn_fold_sig *sig);
+
+#endif
