@@ -104,8 +104,8 @@ EOC
 "$S" check -c "$TMP/c.yaml" >"$TMP/check.out" 2>&1
 check "check accepts a config whose Sigma rules are skipped" test $? -eq 0
 check "...and lists each skipped rule with its reason" sh -c "
-grep -q 'proc.yml:3:12: rule \"skip-proc\": skipped: Sigma logsource product=linux category=process_creation has no mapping' '$TMP/check.out' &&
-grep -q 'field.yml:5:16: rule \"skip-field\": skipped: Sigma field \"ParentImage\" has no mapping for logsource product=linux service=sshd' '$TMP/check.out'"
+grep -q 'proc.yml:3:12: warning: rule \"skip-proc\": skipped: Sigma logsource product=linux category=process_creation has no mapping' '$TMP/check.out' &&
+grep -q 'field.yml:5:16: warning: rule \"skip-field\": skipped: Sigma field \"ParentImage\" has no mapping for logsource product=linux service=sshd' '$TMP/check.out'"
 
 cp "$TMP/bad/utf16.yml" "$TMP/skip/"
 "$S" check --sigma-report "$TMP/skip" -r "$MAP" >"$TMP/report.out" 2>&1
