@@ -78,7 +78,7 @@ time_param(struct sn_req *rq, const char *key, int64_t *out)
  */
 
 /* A source that has not answered by then gets a 504 (its own timeouts,
- * e.g. out_postgres's statement_timeout, normally answer first). */
+ * e.g. a database's statement timeout, normally answer first). */
 #define REPORT_DEADLINE_S 60
 
 struct sn_report_pending {
@@ -381,8 +381,8 @@ sn_api_reports(struct sn_req *rq)
         }
         q.weekly = strcmp(g, "week") == 0;
     }
-    /* source=local: this instance's own store even when a report source
-     * (out_postgres `reports: true`) is configured. */
+    /* source=local: this instance's own store even when a plugin is
+     * configured as the report source (docs/reports.md). */
     if ((src = sn_req_query(rq, "source")) != NULL &&
         strcmp(src, "local") != 0 && strcmp(src, "configured") != 0) {
         sn_reply_error(rq, 400, "bad_query",
