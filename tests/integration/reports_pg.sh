@@ -14,7 +14,10 @@
 # answers a waiting report (503) and the new pipeline answers the next;
 # PostgreSQL down is a 503 naming the source. A second instance writing
 # into the same tables shows in the first one's report from PostgreSQL
-# and not in its own store's.
+# and not in its own store's, and the post-incident review of one of its
+# incidents downloads from the first instance (read from PostgreSQL),
+# equal to the second instance's own review but for what PostgreSQL does
+# not record, which the review states.
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/report_lib.sh"
 . "$SRCDIR/tests/integration/pglib.sh"
@@ -247,12 +250,16 @@ refused = [a for a in own["actions"] if a["result"] == "refused"]
 assert len(refused) == 1 and refused[0]["reason"] == "again", own["actions"]
 tl = lambda r, kinds: [(t["at"], t["kind"], t["actor"]) for t in norm(r["timeline"])
                        if t["kind"] in kinds and "refused" not in t["what"]]
-assert tl(pg, ("event", "action")) == tl(own, ("event", "action")), (tl(pg, ("event", "action")), tl(own, ("event", "action")))
+kinds = ("event", "signal", "action", "notification")
+assert tl(pg, kinds) == tl(own, kinds), (tl(pg, kinds), tl(own, kinds))
 assert norm(pg["evidence"]) == norm(own["evidence"]) and pg["explanation"] == own["explanation"]
 assert own["not_recorded"] is None
 assert "refused actions" in pg["not_recorded"] and "notify" in pg["not_recorded"], pg
-print("# %d versions, %d actions (+1 refused only in the other's store), %d timeline rows" % (
-    len(pg["versions"]), len(pg["actions"]), len(pg["timeline"])))
+sig = lambda r: sum(t["kind"] == "signal" for t in r["timeline"])
+print("# %d versions, %d actions (+1 refused only in the other's store), "
+      "signal rows %d (own store %d), timeline %d (%d)" % (
+    len(pg["versions"]), len(pg["actions"]), sig(pg), sig(own),
+    len(pg["timeline"]), len(own["timeline"])))
 EOP
 c=$(curl -s -D "$TMP/h" -o "$TMP/rv.md" -w '%{http_code}' -H "Authorization: Bearer $V" \
     "$U/api/v1/incidents/$BF20/report")
