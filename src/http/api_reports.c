@@ -285,6 +285,24 @@ static void review_reply(struct sn_req *rq, const char *id,
                          enum sn_review_format fmt, enum sn_status rc,
                          struct sn_buf *b, const char *why);
 
+/* The review from this instance's store (control thread). */
+static void
+review_local(struct sn_req *rq, const char *id, enum sn_review_format fmt)
+{
+    struct sn_incidents *inc;
+    struct sn_error err;
+    struct sn_buf b;
+    enum sn_status rc;
+
+    if ((inc = sn_http_incidents(rq)) == NULL)
+        return;
+    sn_buf_init(&b, SN_HTTP_REPORT_MAX);
+    sn_error_clear(&err);
+    rc = sn_review_render(inc, id, fmt, &b, &err);
+    review_reply(rq, id, fmt, rc, &b, err.msg);
+    sn_buf_fini(&b);
+}
+
 /* The review from the source's document (control thread). */
 static void
 review_from_doc(struct sn_req *rq, struct sn_report_pending *p)
@@ -332,9 +350,7 @@ report_wake(evutil_socket_t fd, short what, void *arg)
                        "report source '%s' did not answer within %d s", p->inst,
                        REPORT_DEADLINE_S);
     else if (p->review && p->rc == SN_DECLINED)
-        sn_reply_error(&rq, 404, "not_found",
-                       "no incident with id %s in report source '%s'", p->id,
-                       p->inst);
+        review_local(&rq, p->id, p->fmt);
     else if (p->rc == SN_ELIMIT)
         sn_reply_error(&rq, 400, "bad_query", "%s", p->err);
     else if (p->rc != SN_OK)
@@ -537,11 +553,7 @@ sn_api_incident_report(struct sn_req *rq)
 {
     static const char *const keys[] = { "format", "source", NULL };
     enum sn_review_format fmt = SN_REVIEW_MD;
-    struct sn_incidents *inc;
-    struct sn_error err;
-    struct sn_buf b;
     const char *f, *src;
-    enum sn_status rc;
 
     if (!known_keys(rq, keys, "format, source"))
         return;
@@ -554,15 +566,10 @@ sn_api_incident_report(struct sn_req *rq)
     if (!source_param(rq, &src))
         return;
     /* The report source (out_postgres `reports: true`) holds the whole
-     * fleet's incidents, also those another instance opened. */
+     * fleet's incidents, also those another instance opened; one it does
+     * not hold yet (the relay is behind) comes from this store. */
     if (src == NULL && uuid_shaped(rq->params[0]) &&
         report_deferred(rq, NULL, fmt))
         return;
-    if ((inc = sn_http_incidents(rq)) == NULL)
-        return;
-    sn_buf_init(&b, SN_HTTP_REPORT_MAX);
-    sn_error_clear(&err);
-    rc = sn_review_render(inc, rq->params[0], fmt, &b, &err);
-    review_reply(rq, rq->params[0], fmt, rc, &b, err.msg);
-    sn_buf_fini(&b);
+    review_local(rq, rq->params[0], fmt);
 }

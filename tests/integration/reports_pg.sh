@@ -22,7 +22,7 @@
 . "$SRCDIR/tests/integration/report_lib.sh"
 . "$SRCDIR/tests/integration/pglib.sh"
 command -v logger >/dev/null || { echo "Bail out! logger not installed"; exit 1; }
-tap_plan 16
+tap_plan 17
 
 pg_start || { echo "Bail out! PostgreSQL did not start"; exit 1; }
 hp=$(free_port)
@@ -327,6 +327,16 @@ check "a reload answers the waiting report with 503, the new pipeline with 200 (
     sh -c "[ '$(cat "$TMP/rl")' = 503 ] && [ $c = 200 ] &&
         grep -q 'report_source_unavailable' '$TMP/rl.json'"
 diag "$(sed 's/.*"message":"\([^"]*\)".*/\1/' "$TMP/rl.json")"
+
+# An incident PostgreSQL does not hold (the relay is behind, or it was
+# purged there): its review comes from this instance's store.
+pg_psql -c "DELETE FROM incidents WHERE id = '$BF10'" >/dev/null
+c=$(req "$V" GET "/api/v1/incidents/$BF10/report?format=json")
+check "an incident PostgreSQL lacks is reviewed from this store ($c)" python3 -c "
+import json, sys
+r = json.load(open('$TMP/b'))
+assert '$c' == '200' and r['summary']['id'] == '$BF10' and r['not_recorded'] is None, r
+assert [a['reason'] for a in r['actions']] == ['looking', 'mine', 'blocked'], r['actions']"
 
 pg_stop
 c=$(req "$V" GET "/api/v1/reports?since=$T0&until=$T1")
