@@ -176,26 +176,39 @@ answer_error(struct opg_report_req *q, enum sn_status rc, const char *why)
         q->done(q->arg, rc, NULL, 0, why);
 }
 
+/* Run sql on the thread's connection: its rows, or NULL when it failed
+ * (then q is answered, counted and logged). */
+static PGresult *
+query(struct opg_state *s, struct opg_report_req *q, const char *sql,
+      int n_params, const char *const *params)
+{
+    struct opg_reports *r = s->reports;
+    PGresult *res;
+    char why[512];
+
+    res = PQexecParams(r->conn, sql, n_params, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        return res;
+    pg_result_error(res, r->conn, why, sizeof(why));
+    PQclear(res);
+    if (PQstatus(r->conn) != CONNECTION_OK)
+        drop_conn(r);
+    s->host->counter_add(s->c_report_errors, 1);
+    s->host->log(s->inst, SN_LOG_WARN, "%s query failed: %s",
+                 q->review_done ? "review" : "report", why);
+    answer_error(q, SN_EIO, why);
+    return NULL;
+}
+
 /* One review's document (the connection is up). */
 static void
 run_review(struct opg_state *s, struct opg_report_req *q)
 {
-    struct opg_reports *r = s->reports;
     const char *params[1] = { q->id };
-    char why[512];
     PGresult *res;
 
-    res = PQexecParams(r->conn, REVIEW_SQL, 1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        pg_result_error(res, r->conn, why, sizeof(why));
-        PQclear(res);
-        if (PQstatus(r->conn) != CONNECTION_OK)
-            drop_conn(r);
-        s->host->counter_add(s->c_report_errors, 1);
-        s->host->log(s->inst, SN_LOG_WARN, "review query failed: %s", why);
-        q->review_done(q->arg, SN_EIO, NULL, NULL, why);
+    if ((res = query(s, q, REVIEW_SQL, 1, params)) == NULL)
         return;
-    }
     s->host->counter_add(s->c_reports, 1);
     if (PQntuples(res) == 0)
         q->review_done(q->arg, SN_DECLINED, NULL, NULL, "no such incident");
@@ -240,17 +253,8 @@ run_one(struct opg_state *s, struct opg_report_req *q)
     snprintf(p1, sizeof(p1), "%lld", (long long)(q->since_ns / 1000));
     snprintf(p2, sizeof(p2), "%lld", (long long)(q->until_ns / 1000));
     snprintf(p3, sizeof(p3), "%zu", q->max + 1);
-    res = PQexecParams(r->conn, REPORT_SQL, 3, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        pg_result_error(res, r->conn, why, sizeof(why));
-        PQclear(res);
-        if (PQstatus(r->conn) != CONNECTION_OK)
-            drop_conn(r);
-        s->host->counter_add(s->c_report_errors, 1);
-        s->host->log(s->inst, SN_LOG_WARN, "report query failed: %s", why);
-        q->done(q->arg, SN_EIO, NULL, 0, why);
+    if ((res = query(s, q, REPORT_SQL, 3, params)) == NULL)
         return;
-    }
     n = PQntuples(res);
     if ((size_t)n > q->max) {
         PQclear(res);
@@ -349,19 +353,28 @@ enqueue(struct opg_state *s, struct opg_report_req *q)
     return rc;
 }
 
+/* A request to fill in, when this instance is the source and running. */
+static enum sn_status
+new_req(struct opg_state *s, struct opg_report_req **out)
+{
+    *out = NULL;
+    if (!s->c->reports)
+        return SN_DECLINED;
+    if (s->reports == NULL)
+        return SN_EIO;
+    return (*out = calloc(1, sizeof(**out))) != NULL ? SN_OK : SN_ENOMEM;
+}
+
 enum sn_status
 opg_report_load(void *state, int64_t since_ns, int64_t until_ns, size_t max,
                 sn_report_done_fn done, void *arg)
 {
     struct opg_state *s = state;
     struct opg_report_req *q;
+    enum sn_status rc = new_req(s, &q);
 
-    if (!s->c->reports)
-        return SN_DECLINED;
-    if (s->reports == NULL)
-        return SN_EIO;
-    if ((q = calloc(1, sizeof(*q))) == NULL)
-        return SN_ENOMEM;
+    if (rc != SN_OK)
+        return rc;
     q->since_ns = since_ns;
     q->until_ns = until_ns;
     q->max = max;
@@ -376,13 +389,10 @@ opg_review_load(void *state, const char *id, sn_review_done_fn done,
 {
     struct opg_state *s = state;
     struct opg_report_req *q;
+    enum sn_status rc = new_req(s, &q);
 
-    if (!s->c->reports)
-        return SN_DECLINED;
-    if (s->reports == NULL)
-        return SN_EIO;
-    if ((q = calloc(1, sizeof(*q))) == NULL)
-        return SN_ENOMEM;
+    if (rc != SN_OK)
+        return rc;
     snprintf(q->id, sizeof(q->id), "%s", id);
     q->review_done = done;
     q->arg = arg;
