@@ -215,8 +215,12 @@ U=$U1
 c1=$(req "$V" GET "/api/v1/incidents/$BF20/report?format=json")
 cp "$TMP/b" "$TMP/rv-pg.json"
 c2=$(req "$V" GET "/api/v1/incidents/$BF20/report?format=json&source=local")
-check "the other instance's incident: its review from PostgreSQL, 404 in this store ($codes; $c1 $c2 $c3)" \
-    test "$codes $c1 $c2 $c3" = "200 200 409 200 404 200"
+# An id that is no UUID is not sent to PostgreSQL (a 404, no query).
+r0=$(metric 'sentineld_plugin_postgres_reports_total{instance="pg"}')
+c4=$(req "$V" GET "/api/v1/incidents/no-such-id/report")
+r1=$(metric 'sentineld_plugin_postgres_reports_total{instance="pg"}')
+check "the other instance's incident: its review from PostgreSQL, 404 in this store ($codes; $c1 $c2 $c3; $c4 $r0 -> $r1)" \
+    test "$codes $c1 $c2 $c3 $c4 $r0" = "200 200 409 200 404 200 404 $r1"
 check "that review is the other instance's own (summary, versions, actions, timeline)" \
     python3 - "$TMP/rv-pg.json" "$TMP/rv-own.json" <<'EOP'
 import json, sys
