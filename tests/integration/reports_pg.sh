@@ -289,6 +289,10 @@ curl -s -o "$TMP/late.json" -w '%{http_code} %{time_total}' \
     -H "Authorization: Bearer $V" "$U/api/v1/reports?since=$T0&until=$T1" \
     >"$TMP/late" &
 LATE=$!
+curl -s -o "$TMP/late-rv.json" -w '%{http_code} %{time_total}' \
+    -H "Authorization: Bearer $V" "$U/api/v1/incidents/$BF20/report?format=json" \
+    >"$TMP/late-rv" &
+LATERV=$!
 slow=""
 for i in 1 2 3 4 5 6; do
     t=$(curl -s -o /dev/null -w '%{time_total}' "$U/health")
@@ -299,15 +303,18 @@ tl=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $V" \
     "$U/api/v1/reports?since=$T0&until=$T1&source=local")
 wait "$GONE"
 wait "$LATE"
+wait "$LATERV"
 wait "$LOCKPID"
 check "/health stays fast while the report waits on PostgreSQL ($slow; local report $tl s)" \
     python3 -c "import sys; assert max(map(float, sys.argv[1:])) < 0.5" $slow $tl
-check "the waiting report is answered once the lock goes ($(cat "$TMP/late"))" \
-    python3 - "$TMP/late" "$TMP/late.json" "$TMP/pg-day.json" <<'EOP'
+check "the waiting report and review are answered once the lock goes ($(cat "$TMP/late"); $(cat "$TMP/late-rv"))" \
+    python3 - "$TMP/late" "$TMP/late.json" "$TMP/pg-day.json" "$TMP/late-rv" "$TMP/late-rv.json" "$TMP/rv-pg.json" <<'EOP'
 import json, sys
-code, took = open(sys.argv[1]).read().split()
-assert code == "200" and float(took) >= 2.0, (code, took)
+for f in (sys.argv[1], sys.argv[4]):
+    code, took = open(f).read().split()
+    assert code == "200" and float(took) >= 2.0, (f, code, took)
 assert json.load(open(sys.argv[2]))["totals"] == json.load(open(sys.argv[3]))["totals"]
+assert json.load(open(sys.argv[5])) == json.load(open(sys.argv[6]))
 EOP
 
 # A reload (SIGHUP) while a report waits on the lock: out_postgres stops,
