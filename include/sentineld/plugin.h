@@ -518,6 +518,18 @@ typedef void (*sn_report_done_fn)(void *arg, enum sn_status rc,
                                   const struct sn_report_row *v, size_t n,
                                   const char *err);
 
+/* The answer to one review_load(): called exactly once per accepted
+ * request, from any thread. rc SN_OK: doc is the incident's document
+ * with its history, NUL-terminated JSON in the shape GET
+ * /api/v1/incidents/{id} returns (members "versions" and "audit" as
+ * there), and lacks a sentence naming what this store does not record
+ * (the review states it), or NULL; SN_DECLINED: no such incident;
+ * anything else: the source failed, err says why. All borrowed: valid
+ * only during the call. */
+typedef void (*sn_review_done_fn)(void *arg, enum sn_status rc,
+                                  const char *doc, const char *lacks,
+                                  const char *err);
+
 /* ------------------------------------------------------------------------ */
 /* The descriptor a plugin exports as `sn_plugin_<name>`.                   */
 /* ------------------------------------------------------------------------ */
@@ -631,6 +643,12 @@ struct sn_plugin {
     enum sn_status (*report_load)(void *state, int64_t since_ns,
                                   int64_t until_ns, size_t max,
                                   sn_report_done_fn done, void *arg);
+    /* Optional, any kind: the document of incident id (a UUID) with its
+     * history, for GET /api/v1/incidents/{id}/report (the post-incident
+     * review). Same contract as report_load: SN_DECLINED, not the
+     * source; SN_OK, done() exactly once from any thread; never blocks. */
+    enum sn_status (*review_load)(void *state, const char *id,
+                                  sn_review_done_fn done, void *arg);
 };
 
 /*

@@ -299,4 +299,5 @@ const struct sn_plugin sn_plugin_out_postgres = {
     .destroy = opg_destroy,
     .deliver = opg_deliver,
     .report_load = opg_report_load,
+    .review_load = opg_review_load,
 };

@@ -84,6 +84,10 @@ bool opg_exec(struct opg_state *s, const char *sql, char *why, size_t why_len);
  * the `reports` option is on, stop answers what is queued and joins. */
 enum sn_status opg_report_load(void *state, int64_t since_ns, int64_t until_ns,
                                size_t max, sn_report_done_fn done, void *arg);
+/* The post-incident review's document from the shared tables, on the
+ * same queue and thread as the reports (SN_DECLINED unless reports). */
+enum sn_status opg_review_load(void *state, const char *id,
+                               sn_review_done_fn done, void *arg);
 enum sn_status opg_reports_start(struct opg_state *s, char *err,
                                  size_t err_len);
 void opg_reports_stop(struct opg_state *s);

@@ -23,6 +23,8 @@ struct opg_report_req {
     int64_t since_ns, until_ns;
     size_t max;
     sn_report_done_fn done;
+    sn_review_done_fn review_done; /* a review of id rather than a report */
+    char id[40];
     void *arg;
     struct opg_report_req *next;
 };
@@ -79,6 +81,47 @@ static const char REPORT_SQL[] =
     " (extract(epoch FROM a.resolved) * 1000000)::bigint, a.resolved_by"
     " FROM i LEFT JOIN a ON a.incident_id = i.id";
 
+/* A time as the daemon writes it (RFC 3339 UTC, nine digits); PostgreSQL
+ * keeps µs, so the last three are 0. */
+#define PG_TS(x)                                                             \
+    "to_char(" x " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"000Z\"')"
+
+/* One incident ($1) as the document GET /api/v1/incidents/{id} returns,
+ * its history from incident_audit: one "versions" entry per row, and one
+ * successful "audit" entry per row that a person or the daemon caused
+ * (the row's change: who, what, why). No row: no incident. */
+static const char REVIEW_SQL[] =
+    "SELECT jsonb_build_object("
+    " 'id', i.id, 'version', i.version, 'rule_id', i.rule_id,"
+    " 'title', i.title, 'description', i.description,"
+    " 'severity', i.severity, 'base_severity', i.base_severity,"
+    " 'status', i.status, 'owner', i.owner, 'group_key', i.group_key,"
+    " 'tags', to_jsonb(i.tags), 'first_seen', " PG_TS("i.first_seen") ","
+    " 'last_seen', " PG_TS("i.last_seen") ", 'hit_count', i.hit_count,"
+    " 'signal_count', i.signal_count, 'previous_id', i.previous_id,"
+    " 'created_at', " PG_TS("i.created_at") ","
+    " 'updated_at', " PG_TS("i.updated_at") ","
+    " 'explanation', i.explanation, 'evidence', i.evidence,"
+    " 'versions', COALESCE((SELECT jsonb_agg(jsonb_build_object("
+    "   'version', a.version, 'at', " PG_TS("a.changed_at") ","
+    "   'actor', COALESCE(a.actor, 'sentineld'), 'change', a.action,"
+    "   'status', a.status, 'severity', a.severity) ORDER BY a.version)"
+    "   FROM incident_audit a WHERE a.incident_id = i.id), '[]'),"
+    " 'audit', COALESCE((SELECT jsonb_agg(jsonb_build_object("
+    "   'version', a.version, 'at', " PG_TS("a.changed_at") ","
+    "   'actor', COALESCE(a.actor, 'sentineld'), 'action', a.action,"
+    "   'reason', a.reason, 'result', 'ok', 'target', NULL)"
+    "   ORDER BY a.changed_at, a.version)"
+    "   FROM incident_audit a WHERE a.incident_id = i.id), '[]'))::text"
+    " FROM incidents i WHERE i.id = $1::uuid";
+
+/* What incident_audit does not hold, stated in every review read from
+ * it: only versions are written there (out_postgres_write.c). */
+static const char REVIEW_LACKS[] =
+    "PostgreSQL records one row per incident version only: refused "
+    "actions and the escalation's notification (notify) entries are kept "
+    "only in the embedded store of the instance that handled the incident";
+
 static void
 drop_conn(struct opg_reports *r)
 {
@@ -123,6 +166,58 @@ col_us_ns(const PGresult *res, int row, int col)
                : (int64_t)strtoll(PQgetvalue(res, row, col), NULL, 10) * 1000;
 }
 
+/* Answer q with an error, whichever kind it is. */
+static void
+answer_error(struct opg_report_req *q, enum sn_status rc, const char *why)
+{
+    if (q->review_done != NULL)
+        q->review_done(q->arg, rc, NULL, NULL, why);
+    else
+        q->done(q->arg, rc, NULL, 0, why);
+}
+
+/* Run sql on the thread's connection: its rows, or NULL when it failed
+ * (then q is answered, counted and logged). */
+static PGresult *
+query(struct opg_state *s, struct opg_report_req *q, const char *sql,
+      int n_params, const char *const *params)
+{
+    struct opg_reports *r = s->reports;
+    PGresult *res;
+    char why[512];
+
+    res = PQexecParams(r->conn, sql, n_params, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        return res;
+    pg_result_error(res, r->conn, why, sizeof(why));
+    PQclear(res);
+    if (PQstatus(r->conn) != CONNECTION_OK)
+        drop_conn(r);
+    s->host->counter_add(s->c_report_errors, 1);
+    s->host->log(s->inst, SN_LOG_WARN, "%s query failed: %s",
+                 q->review_done ? "review" : "report", why);
+    answer_error(q, SN_EIO, why);
+    return NULL;
+}
+
+/* One review's document (the connection is up). */
+static void
+run_review(struct opg_state *s, struct opg_report_req *q)
+{
+    const char *params[1] = { q->id };
+    PGresult *res;
+
+    if ((res = query(s, q, REVIEW_SQL, 1, params)) == NULL)
+        return;
+    s->host->counter_add(s->c_reports, 1);
+    if (PQntuples(res) == 0)
+        q->review_done(q->arg, SN_DECLINED, NULL, NULL, "no such incident");
+    else
+        q->review_done(q->arg, SN_OK, PQgetvalue(res, 0, 0), REVIEW_LACKS,
+                       NULL);
+    PQclear(res);
+}
+
 /* Run one report and answer it: done() exactly once. */
 static void
 run_one(struct opg_state *s, struct opg_report_req *q)
@@ -137,7 +232,7 @@ run_one(struct opg_state *s, struct opg_report_req *q)
 
     if (!ensure_conn(s, why, sizeof(why))) {
         s->host->counter_add(s->c_report_errors, 1);
-        q->done(q->arg, SN_EIO, NULL, 0, why);
+        answer_error(q, SN_EIO, why);
         return;
     }
     /* stop() came while connecting: it found nothing to cancel, so do
@@ -147,24 +242,19 @@ run_one(struct opg_state *s, struct opg_report_req *q)
     pthread_mutex_unlock(&r->mu);
     if (stopping) {
         s->host->counter_add(s->c_report_errors, 1);
-        q->done(q->arg, SN_EIO, NULL, 0, "out_postgres is stopping");
+        answer_error(q, SN_EIO, "out_postgres is stopping");
+        return;
+    }
+    if (q->review_done != NULL) {
+        run_review(s, q);
         return;
     }
     /* Floor to µs, as PostgreSQL keeps the times. */
     snprintf(p1, sizeof(p1), "%lld", (long long)(q->since_ns / 1000));
     snprintf(p2, sizeof(p2), "%lld", (long long)(q->until_ns / 1000));
     snprintf(p3, sizeof(p3), "%zu", q->max + 1);
-    res = PQexecParams(r->conn, REPORT_SQL, 3, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        pg_result_error(res, r->conn, why, sizeof(why));
-        PQclear(res);
-        if (PQstatus(r->conn) != CONNECTION_OK)
-            drop_conn(r);
-        s->host->counter_add(s->c_report_errors, 1);
-        s->host->log(s->inst, SN_LOG_WARN, "report query failed: %s", why);
-        q->done(q->arg, SN_EIO, NULL, 0, why);
+    if ((res = query(s, q, REPORT_SQL, 3, params)) == NULL)
         return;
-    }
     n = PQntuples(res);
     if ((size_t)n > q->max) {
         PQclear(res);
@@ -234,22 +324,13 @@ report_thread(void *arg)
     return NULL;
 }
 
-enum sn_status
-opg_report_load(void *state, int64_t since_ns, int64_t until_ns, size_t max,
-                sn_report_done_fn done, void *arg)
+/* Queue q for the thread (control thread): takes q. */
+static enum sn_status
+enqueue(struct opg_state *s, struct opg_report_req *q)
 {
-    struct opg_state *s = state;
     struct opg_reports *r = s->reports;
-    struct opg_report_req *q;
     enum sn_status rc = SN_OK;
 
-    if (!s->c->reports)
-        return SN_DECLINED;
-    if (r == NULL)
-        return SN_EIO;
-    if ((q = calloc(1, sizeof(*q))) == NULL)
-        return SN_ENOMEM;
-    *q = (struct opg_report_req){ since_ns, until_ns, max, done, arg, NULL };
     pthread_mutex_lock(&r->mu);
     if (r->stopping || !r->running)
         rc = SN_EIO;
@@ -270,6 +351,52 @@ opg_report_load(void *state, int64_t since_ns, int64_t until_ns, size_t max,
         s->host->counter_add(s->c_report_errors, 1);
     }
     return rc;
+}
+
+/* A request to fill in, when this instance is the source and running. */
+static enum sn_status
+new_req(struct opg_state *s, struct opg_report_req **out)
+{
+    *out = NULL;
+    if (!s->c->reports)
+        return SN_DECLINED;
+    if (s->reports == NULL)
+        return SN_EIO;
+    return (*out = calloc(1, sizeof(**out))) != NULL ? SN_OK : SN_ENOMEM;
+}
+
+enum sn_status
+opg_report_load(void *state, int64_t since_ns, int64_t until_ns, size_t max,
+                sn_report_done_fn done, void *arg)
+{
+    struct opg_state *s = state;
+    struct opg_report_req *q;
+    enum sn_status rc = new_req(s, &q);
+
+    if (rc != SN_OK)
+        return rc;
+    q->since_ns = since_ns;
+    q->until_ns = until_ns;
+    q->max = max;
+    q->done = done;
+    q->arg = arg;
+    return enqueue(s, q);
+}
+
+enum sn_status
+opg_review_load(void *state, const char *id, sn_review_done_fn done,
+                void *arg)
+{
+    struct opg_state *s = state;
+    struct opg_report_req *q;
+    enum sn_status rc = new_req(s, &q);
+
+    if (rc != SN_OK)
+        return rc;
+    snprintf(q->id, sizeof(q->id), "%s", id);
+    q->review_done = done;
+    q->arg = arg;
+    return enqueue(s, q);
 }
 
 enum sn_status
@@ -313,7 +440,7 @@ opg_reports_stop(struct opg_state *s)
     pthread_mutex_unlock(&r->mu);
     while (q != NULL) {
         struct opg_report_req *next = q->next;
-        q->done(q->arg, SN_EIO, NULL, 0, "out_postgres is stopping");
+        answer_error(q, SN_EIO, "out_postgres is stopping");
         free(q);
         q = next;
     }

@@ -7,6 +7,7 @@
  * arithmetic is incident/report.c, the review incident/review.c.
  * docs/reports.md.
  */
+#include <ctype.h>
 #include <event2/event.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -65,6 +66,26 @@ time_param(struct sn_req *rq, const char *key, int64_t *out)
     return true;
 }
 
+/* source=local: this instance's own store even when a plugin is
+ * configured as the report source (docs/reports.md). *local: NULL for the
+ * configured source, else "local"; false (a 400 was sent) otherwise. */
+static bool
+source_param(struct sn_req *rq, const char **local)
+{
+    const char *src = sn_req_query(rq, "source");
+
+    *local = NULL;
+    if (src == NULL || strcmp(src, "configured") == 0)
+        return true;
+    if (strcmp(src, "local") != 0) {
+        sn_reply_error(rq, 400, "bad_query",
+                       "source '%s': expected configured or local", src);
+        return false;
+    }
+    *local = src;
+    return true;
+}
+
 /* --- a report another store answers (report_load) ------------------------
  *
  * The source answers on its own thread; the control thread never waits.
@@ -93,6 +114,12 @@ struct sn_report_pending {
     enum sn_status rc;
     struct sn_report_life *v;
     size_t n;
+    /* A review (review_load) rather than a report: its format, the
+     * incident, and the source's document and what it lacks. */
+    bool review;
+    enum sn_review_format fmt;
+    char id[40];
+    char *doc, *lacks;
     char err[512];
     struct sn_report_pending *prev, *next; /* h->reports */
 };
@@ -108,6 +135,8 @@ pending_unref(struct sn_report_pending *p)
     if (!last)
         return;
     sn_report_lives_free(p->v, p->n);
+    free(p->doc);
+    free(p->lacks);
     pthread_mutex_destroy(&p->mu);
     free(p);
 }
@@ -159,6 +188,33 @@ report_done(void *arg, enum sn_status rc, const struct sn_report_row *v,
     p->rc = rc;
     p->v = c;
     p->n = rc == SN_OK ? n : 0;
+    snprintf(p->err, sizeof(p->err), "%s", err ? err : sn_status_str(rc));
+    if (p->ev != NULL)
+        event_active(p->ev, EV_READ, 0);
+    pthread_mutex_unlock(&p->mu);
+    pending_unref(p);
+}
+
+/* sn_review_done_fn: any thread, exactly once. */
+static void
+review_done(void *arg, enum sn_status rc, const char *doc, const char *lacks,
+            const char *err)
+{
+    struct sn_report_pending *p = arg;
+    char *d = NULL, *l = NULL;
+
+    if (rc == SN_OK && ((d = strdup(doc ? doc : "")) == NULL ||
+                        (lacks && (l = strdup(lacks)) == NULL))) {
+        free(d);
+        d = NULL;
+        rc = SN_ENOMEM;
+        err = "out of memory copying the incident's document";
+    }
+    pthread_mutex_lock(&p->mu);
+    p->answered = true;
+    p->rc = rc;
+    p->doc = d;
+    p->lacks = l;
     snprintf(p->err, sizeof(p->err), "%s", err ? err : sn_status_str(rc));
     if (p->ev != NULL)
         event_active(p->ev, EV_READ, 0);
@@ -225,6 +281,43 @@ report_reply(struct sn_req *rq, const struct sn_report_query *q,
     sn_buf_fini(&b);
 }
 
+static void review_reply(struct sn_req *rq, const char *id,
+                         enum sn_review_format fmt, enum sn_status rc,
+                         struct sn_buf *b, const char *why);
+
+/* The review from this instance's store (control thread). */
+static void
+review_local(struct sn_req *rq, const char *id, enum sn_review_format fmt)
+{
+    struct sn_incidents *inc;
+    struct sn_error err;
+    struct sn_buf b;
+    enum sn_status rc;
+
+    if ((inc = sn_http_incidents(rq)) == NULL)
+        return;
+    sn_buf_init(&b, SN_HTTP_REPORT_MAX);
+    sn_error_clear(&err);
+    rc = sn_review_render(inc, id, fmt, &b, &err);
+    review_reply(rq, id, fmt, rc, &b, err.msg);
+    sn_buf_fini(&b);
+}
+
+/* The review from the source's document (control thread). */
+static void
+review_from_doc(struct sn_req *rq, struct sn_report_pending *p)
+{
+    struct sn_error err;
+    struct sn_buf b;
+    enum sn_status rc;
+
+    sn_buf_init(&b, SN_HTTP_REPORT_MAX);
+    sn_error_clear(&err);
+    rc = sn_review_render_doc(p->id, p->doc, p->lacks, p->fmt, &b, &err);
+    review_reply(rq, p->id, p->fmt, rc, &b, err.msg);
+    sn_buf_fini(&b);
+}
+
 /* The source answered, or the deadline passed (control thread). */
 static void
 report_wake(evutil_socket_t fd, short what, void *arg)
@@ -256,11 +349,15 @@ report_wake(evutil_socket_t fd, short what, void *arg)
         sn_reply_error(&rq, 504, "report_timeout",
                        "report source '%s' did not answer within %d s", p->inst,
                        REPORT_DEADLINE_S);
+    else if (p->review && p->rc == SN_DECLINED)
+        review_local(&rq, p->id, p->fmt);
     else if (p->rc == SN_ELIMIT)
         sn_reply_error(&rq, 400, "bad_query", "%s", p->err);
     else if (p->rc != SN_OK)
         sn_reply_error(&rq, 503, "report_source_unavailable",
                        "report source '%s': %s", p->inst, p->err);
+    else if (p->review)
+        review_from_doc(&rq, p);
     else
         report_reply(&rq, &p->q, p->v, p->n);
     p->r = NULL;
@@ -275,9 +372,11 @@ sn_http_reports_drop(struct sn_http *h)
 }
 
 /* Ask the running pipeline's report source, if one is configured:
- * true when it took the request (answered later, or now on an error). */
+ * true when it took the request (answered later, or now on an error).
+ * q: a report; NULL: the review of rq->params[0] in format fmt. */
 static bool
-report_deferred(struct sn_req *rq, const struct sn_report_query *q)
+report_deferred(struct sn_req *rq, const struct sn_report_query *q,
+                enum sn_review_format fmt)
 {
     struct sn_pipeline *pl = *rq->h->env.pl;
     struct evhttp_connection *evcon = evhttp_request_get_connection(rq->r);
@@ -288,7 +387,8 @@ report_deferred(struct sn_req *rq, const struct sn_report_query *q)
         struct sn_instance *in = &pl->insts[i];
         enum sn_status rc;
 
-        if (!in->started || in->p == NULL || in->p->report_load == NULL)
+        if (!in->started || in->p == NULL ||
+            (q ? in->p->report_load == NULL : in->p->review_load == NULL))
             continue;
         if ((p = calloc(1, sizeof(*p))) == NULL ||
             pthread_mutex_init(&p->mu, NULL) != 0) {
@@ -299,7 +399,12 @@ report_deferred(struct sn_req *rq, const struct sn_report_query *q)
         p->refs = 2;
         p->h = rq->h;
         p->r = rq->r;
-        p->q = *q;
+        if (q != NULL)
+            p->q = *q;
+        p->review = q == NULL;
+        p->fmt = fmt;
+        if (q == NULL)
+            snprintf(p->id, sizeof(p->id), "%.36s", rq->params[0]);
         memcpy(p->cid, rq->cid, sizeof(p->cid));
         memcpy(p->path, rq->path, sizeof(p->path));
         snprintf(p->inst, sizeof(p->inst), "%s", in->name);
@@ -310,8 +415,9 @@ report_deferred(struct sn_req *rq, const struct sn_report_query *q)
             sn_reply_error(rq, 500, "internal", "out of memory");
             return true;
         }
-        rc = in->p->report_load(in->state, q->since_ns, q->until_ns,
-                                SN_REPORT_MAX_INCIDENTS, report_done, p);
+        rc = q ? in->p->report_load(in->state, q->since_ns, q->until_ns,
+                                    SN_REPORT_MAX_INCIDENTS, report_done, p)
+               : in->p->review_load(in->state, p->id, review_done, p);
         if (rc != SN_OK) {
             event_free(p->ev);
             pthread_mutex_destroy(&p->mu);
@@ -331,7 +437,8 @@ report_deferred(struct sn_req *rq, const struct sn_report_query *q)
             evhttp_connection_set_closecb(evcon, report_client_closed, p);
         event_add(p->ev, &tv);
         rq->replied = true; /* answered by report_wake */
-        sn_req_log(rq, SN_LOG_DEBUG, "report from %s's store", in->name);
+        sn_req_log(rq, SN_LOG_DEBUG, "%s from %s's store",
+                   q ? "report" : "review", in->name);
         return true;
     }
     return false;
@@ -381,16 +488,9 @@ sn_api_reports(struct sn_req *rq)
         }
         q.weekly = strcmp(g, "week") == 0;
     }
-    /* source=local: this instance's own store even when a plugin is
-     * configured as the report source (docs/reports.md). */
-    if ((src = sn_req_query(rq, "source")) != NULL &&
-        strcmp(src, "local") != 0 && strcmp(src, "configured") != 0) {
-        sn_reply_error(rq, 400, "bad_query",
-                       "source '%s': expected configured or local", src);
+    if (!source_param(rq, &src))
         return;
-    }
-    if ((src == NULL || strcmp(src, "configured") == 0) &&
-        report_deferred(rq, &q))
+    if (src == NULL && report_deferred(rq, &q, SN_REVIEW_MD))
         return;
     if ((inc = sn_http_incidents(rq)) == NULL)
         return;
@@ -409,19 +509,53 @@ sn_api_reports(struct sn_req *rq)
     sn_report_lives_free(v, n);
 }
 
+/* 8-4-4-4-12 hex digits: the only ids a report source is asked for
+ * (anything else is no incident anywhere; the local store says 404). */
+static bool
+uuid_shaped(const char *id)
+{
+    for (size_t i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? id[i] != '-' : !isxdigit((unsigned char)id[i]))
+            return false;
+    }
+    return id[36] == '\0';
+}
+
+/* Answer a rendered review: the download, or the error rc says. */
+static void
+review_reply(struct sn_req *rq, const char *id, enum sn_review_format fmt,
+             enum sn_status rc, struct sn_buf *b, const char *why)
+{
+    char disp[128];
+
+    if (rc == SN_DECLINED) {
+        sn_reply_error(rq, 404, "not_found", "no incident with id %s", id);
+    } else if (rc != SN_OK) {
+        sn_reply_error(rq, 500, "store_error", "%s", why);
+    } else {
+        /* A download named after the incident: the id is a UUID the
+         * store knew, so it is safe in the header. */
+        snprintf(disp, sizeof(disp),
+                 "attachment; filename=\"incident-%.36s.%s\"", id,
+                 fmt == SN_REVIEW_MD ? "md" : "json");
+        evhttp_add_header(evhttp_request_get_output_headers(rq->r),
+                          "Content-Disposition", disp);
+        sn_reply(rq, 200,
+                 fmt == SN_REVIEW_MD ? "text/markdown; charset=utf-8"
+                                     : "application/json",
+                 b->data ? b->data : "", b->len);
+    }
+}
+
 void
 sn_api_incident_report(struct sn_req *rq)
 {
-    static const char *const keys[] = { "format", NULL };
+    static const char *const keys[] = { "format", "source", NULL };
     enum sn_review_format fmt = SN_REVIEW_MD;
-    struct sn_incidents *inc;
-    struct sn_error err;
-    struct sn_buf b;
-    const char *f;
-    char disp[128];
-    enum sn_status rc;
+    const char *f, *src;
 
-    if (!known_keys(rq, keys, "format"))
+    if (!known_keys(rq, keys, "format, source"))
         return;
     if ((f = sn_req_query(rq, "format")) != NULL &&
         !sn_review_format_parse(f, &fmt)) {
@@ -429,28 +563,13 @@ sn_api_incident_report(struct sn_req *rq)
                        f);
         return;
     }
-    if ((inc = sn_http_incidents(rq)) == NULL)
+    if (!source_param(rq, &src))
         return;
-    sn_buf_init(&b, SN_HTTP_REPORT_MAX);
-    sn_error_clear(&err);
-    rc = sn_review_render(inc, rq->params[0], fmt, &b, &err);
-    if (rc == SN_DECLINED) {
-        sn_reply_error(rq, 404, "not_found", "no incident with id %s",
-                       rq->params[0]);
-    } else if (rc != SN_OK) {
-        sn_reply_error(rq, 500, "store_error", "%s", err.msg);
-    } else {
-        /* A download named after the incident: the id is a UUID the
-         * store knew, so it is safe in the header. */
-        snprintf(disp, sizeof(disp),
-                 "attachment; filename=\"incident-%.36s.%s\"", rq->params[0],
-                 fmt == SN_REVIEW_MD ? "md" : "json");
-        evhttp_add_header(evhttp_request_get_output_headers(rq->r),
-                          "Content-Disposition", disp);
-        sn_reply(rq, 200,
-                 fmt == SN_REVIEW_MD ? "text/markdown; charset=utf-8"
-                                     : "application/json",
-                 b.data ? b.data : "", b.len);
-    }
-    sn_buf_fini(&b);
+    /* The report source (a plugin's shared store) holds the whole
+     * fleet's incidents, also those another instance opened; one it does
+     * not hold yet (the relay is behind) comes from this store. */
+    if (src == NULL && uuid_shaped(rq->params[0]) &&
+        report_deferred(rq, NULL, fmt))
+        return;
+    review_local(rq, rq->params[0], fmt);
 }

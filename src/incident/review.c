@@ -156,7 +156,7 @@ evidence_text(struct json_object *item, char *out, size_t size)
 
 /* The review as one JSON tree (the Markdown is rendered from it). */
 static struct json_object *
-build(struct json_object *doc)
+build(struct json_object *doc, const char *lacks)
 {
     struct json_object *r = json_object_new_object();
     struct json_object *sum = json_object_new_object();
@@ -176,6 +176,8 @@ build(struct json_object *doc)
     size_t n;
 
     add_str(r, "type", "review");
+    /* What the store this review was read from does not record. */
+    add_str(r, "not_recorded", lacks);
     for (size_t i = 0; i < sizeof(copy) / sizeof(copy[0]); i++)
         add_ref(sum, copy[i], get(doc, copy[i]));
     add_str(sum, "opened_at", opened);
@@ -368,7 +370,11 @@ markdown(struct json_object *r, struct sn_buf *b)
 
     sn_buf_puts(b, "# Post-incident review: ");
     cell(b, str(s, "title"));
-    sn_buf_puts(b, "\n\n## Summary\n\n| | |\n| --- | --- |\n");
+    sn_buf_puts(b, "\n\n");
+    if (str(r, "not_recorded") != NULL)
+        sn_buf_printf(b, "> **Not in this review:** %s.\n\n",
+                      str(r, "not_recorded"));
+    sn_buf_puts(b, "## Summary\n\n| | |\n| --- | --- |\n");
     row2(b, "Incident", str(s, "id"));
     row2(b, "Rule", str(s, "rule_id"));
     row2(b, "Severity", str(s, "severity"));
@@ -434,7 +440,6 @@ sn_review_render(struct sn_incidents *inc, const char *id,
                  struct sn_error *err)
 {
     struct sn_buf doc;
-    struct json_object *o = NULL, *r = NULL;
     enum sn_status rc;
 
     sn_buf_init(&doc, SN_INCIDENT_REVIEW_DOC_MAX);
@@ -442,15 +447,27 @@ sn_review_render(struct sn_incidents *inc, const char *id,
     /* json_tokener_parse reads a C string; the buffer is not one. */
     if (rc == SN_OK && (rc = sn_buf_putc(&doc, '\0')) != SN_OK)
         sn_error_set(err, "incident %s: its document is too large", id);
-    if (rc == SN_OK) {
-        o = json_tokener_parse(doc.data);
-        if (o == NULL) {
-            sn_error_set(err, "incident %s: its document does not parse", id);
-            rc = SN_EIO;
-        }
+    if (rc == SN_OK)
+        rc = sn_review_render_doc(id, doc.data, NULL, fmt, out, err);
+    sn_buf_fini(&doc);
+    return rc;
+}
+
+enum sn_status
+sn_review_render_doc(const char *id, const char *doc, const char *lacks,
+                     enum sn_review_format fmt, struct sn_buf *out,
+                     struct sn_error *err)
+{
+    struct json_object *o = NULL, *r = NULL;
+    enum sn_status rc = SN_OK;
+
+    o = json_tokener_parse(doc);
+    if (o == NULL || !json_object_is_type(o, json_type_object)) {
+        sn_error_set(err, "incident %s: its document does not parse", id);
+        rc = SN_EIO;
     }
     if (rc == SN_OK) {
-        r = build(o);
+        r = build(o, lacks);
         if (fmt == SN_REVIEW_JSON)
             rc = sn_buf_puts(out, json_object_to_json_string_ext(
                                       r, JSON_C_TO_STRING_PLAIN |
@@ -464,6 +481,5 @@ sn_review_render(struct sn_incidents *inc, const char *id,
     }
     json_object_put(r);
     json_object_put(o);
-    sn_buf_fini(&doc);
     return rc;
 }

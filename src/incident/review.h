@@ -31,4 +31,16 @@ enum sn_status sn_review_render(struct sn_incidents *inc, const char *id,
                                 enum sn_review_format fmt, struct sn_buf *out,
                                 struct sn_error *err);
 
+/*
+ * The review from doc, an incident's document with its history as
+ * sn_incidents_get_json writes it (NUL-terminated), read from another
+ * store (a plugin's review_load); lacks: what that store does not
+ * record, stated in the review ("not_recorded"), or NULL. id names the
+ * incident in errors. SN_EIO: doc does not parse.
+ */
+enum sn_status sn_review_render_doc(const char *id, const char *doc,
+                                    const char *lacks,
+                                    enum sn_review_format fmt,
+                                    struct sn_buf *out, struct sn_error *err);
+
 #endif

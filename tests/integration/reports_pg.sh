@@ -14,12 +14,15 @@
 # answers a waiting report (503) and the new pipeline answers the next;
 # PostgreSQL down is a 503 naming the source. A second instance writing
 # into the same tables shows in the first one's report from PostgreSQL
-# and not in its own store's.
+# and not in its own store's, and the post-incident review of one of its
+# incidents downloads from the first instance (read from PostgreSQL),
+# equal to the second instance's own review but for what PostgreSQL does
+# not record, which the review states.
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/report_lib.sh"
 . "$SRCDIR/tests/integration/pglib.sh"
 command -v logger >/dev/null || { echo "Bail out! logger not installed"; exit 1; }
-tap_plan 13
+tap_plan 17
 
 pg_start || { echo "Bail out! PostgreSQL did not start"; exit 1; }
 hp=$(free_port)
@@ -186,6 +189,88 @@ assert "203.0.113.20" in ips and "203.0.113.20" not in [
 print("# fleet %d incidents = this instance %d + the other %d" % (
     fleet["totals"]["incidents"], own["totals"]["incidents"], sum(other.values())))
 EOP
+
+# The post-incident review of an incident the second instance opened and
+# an operator handled there (acknowledged, resolved, then a refused
+# acknowledgement): the first instance's store has no such incident
+# (404 with source=local), its report source (PostgreSQL) has; that
+# review's summary, versions, actions and timeline are the second
+# instance's own review's, up to PostgreSQL's µs times, and it says what
+# PostgreSQL does not record (the refused action is only in the other's).
+O2=$("$S" token create --name olga --role operator -c "$TMP/c2.yaml" 2>/dev/null)
+U1=$U
+U="http://127.0.0.1:$hp2"
+wait_until 20 'ids "$O2" BF20 >"$TMP/ids2"'
+eval "$(cat "$TMP/ids2")"
+O_keep=$O
+O=$O2
+codes="$(act "$BF20" acknowledge seen) $(act "$BF20" resolve blocked)"
+codes="$codes $(req "$O2" POST "/api/v1/incidents/$BF20/acknowledge" '{"reason":"again"}')"
+O=$O_keep
+pg_status() { pg_psql -c "SELECT status FROM incidents WHERE id = '$1'"; }
+wait_until 20 '[ "$(pg_status "$BF20")" = resolved ]'
+c3=$(req "$O2" GET "/api/v1/incidents/$BF20/report?format=json")
+cp "$TMP/b" "$TMP/rv-own.json"
+U=$U1
+c1=$(req "$V" GET "/api/v1/incidents/$BF20/report?format=json")
+cp "$TMP/b" "$TMP/rv-pg.json"
+c2=$(req "$V" GET "/api/v1/incidents/$BF20/report?format=json&source=local")
+# An id that is no UUID is not sent to PostgreSQL (a 404, no query).
+r0=$(metric 'sentineld_plugin_postgres_reports_total{instance="pg"}')
+c4=$(req "$V" GET "/api/v1/incidents/no-such-id/report")
+r1=$(metric 'sentineld_plugin_postgres_reports_total{instance="pg"}')
+check "the other instance's incident: its review from PostgreSQL, 404 in this store ($codes; $c1 $c2 $c3; $c4 $r0 -> $r1)" \
+    test "$codes $c1 $c2 $c3 $c4 $r0" = "200 200 409 200 404 200 404 $r1"
+check "that review is the other instance's own (summary, versions, actions, timeline)" \
+    python3 - "$TMP/rv-pg.json" "$TMP/rv-own.json" <<'EOP'
+import json, sys
+pg, own = (json.load(open(f)) for f in sys.argv[1:3])
+from datetime import datetime, timezone
+def ns(t):  # PostgreSQL keeps µs (rounded): times compare within 1 µs
+    d = datetime.strptime(t[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    return int(d.timestamp()) * 10**9 + int(t[20:29])
+class T(str):
+    def __eq__(a, b):
+        return isinstance(b, str) and abs(ns(a) - ns(b)) <= 1000
+    __hash__ = str.__hash__
+def norm(x):
+    if isinstance(x, dict):
+        return {k: norm(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [norm(v) for v in x]
+    return T(x) if isinstance(x, str) and len(x) == 30 and x[:2] == "20" and x.endswith("Z") else x
+s1, s2 = norm(pg["summary"]), norm(own["summary"])
+for k in s2:
+    if k.endswith("_ms"):
+        assert abs((s1[k] or 0) - (s2[k] or 0)) <= 1, (k, s1[k], s2[k])
+    else:
+        assert s1[k] == s2[k], (k, s1[k], s2[k])
+assert s2["acknowledged_by"] == "olga" and s2["resolved_by"] == "olga", s2
+assert norm(pg["versions"]) == norm(own["versions"]), (pg["versions"], own["versions"])
+key = lambda a: (a["at"], a["actor"], a["action"], a["reason"], a["result"])
+ok = [key(a) for a in norm(own["actions"]) if a["result"] == "ok"]
+assert [key(a) for a in norm(pg["actions"])] == ok, (pg["actions"], ok)
+refused = [a for a in own["actions"] if a["result"] == "refused"]
+assert len(refused) == 1 and refused[0]["reason"] == "again", own["actions"]
+tl = lambda r, kinds: [(t["at"], t["kind"], t["actor"]) for t in norm(r["timeline"])
+                       if t["kind"] in kinds and "refused" not in t["what"]]
+kinds = ("event", "signal", "action", "notification")
+assert tl(pg, kinds) == tl(own, kinds), (tl(pg, kinds), tl(own, kinds))
+assert norm(pg["evidence"]) == norm(own["evidence"]) and pg["explanation"] == own["explanation"]
+assert own["not_recorded"] is None
+assert "refused actions" in pg["not_recorded"] and "notify" in pg["not_recorded"], pg
+sig = lambda r: sum(t["kind"] == "signal" for t in r["timeline"])
+print("# %d versions, %d actions (+1 refused only in the other's store), "
+      "signal rows %d (own store %d), timeline %d (%d)" % (
+    len(pg["versions"]), len(pg["actions"]), sig(pg), sig(own),
+    len(pg["timeline"]), len(own["timeline"])))
+EOP
+c=$(curl -s -D "$TMP/h" -o "$TMP/rv.md" -w '%{http_code}' -H "Authorization: Bearer $V" \
+    "$U/api/v1/incidents/$BF20/report")
+check "the console's download (Markdown) from PostgreSQL says what it lacks ($c)" sh -c "
+    [ $c = 200 ] && grep -qi 'content-disposition: attachment; filename=\"incident-$BF20.md\"' '$TMP/h' &&
+    grep -q '^> \*\*Not in this review:\*\* PostgreSQL records one row per incident version only: refused actions' '$TMP/rv.md' &&
+    grep -q '^| Incident | $BF20 |' '$TMP/rv.md'"
 kill -TERM "$DPID2"
 wait "$DPID2"
 
@@ -204,6 +289,10 @@ curl -s -o "$TMP/late.json" -w '%{http_code} %{time_total}' \
     -H "Authorization: Bearer $V" "$U/api/v1/reports?since=$T0&until=$T1" \
     >"$TMP/late" &
 LATE=$!
+curl -s -o "$TMP/late-rv.json" -w '%{http_code} %{time_total}' \
+    -H "Authorization: Bearer $V" "$U/api/v1/incidents/$BF20/report?format=json" \
+    >"$TMP/late-rv" &
+LATERV=$!
 slow=""
 for i in 1 2 3 4 5 6; do
     t=$(curl -s -o /dev/null -w '%{time_total}' "$U/health")
@@ -214,15 +303,18 @@ tl=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $V" \
     "$U/api/v1/reports?since=$T0&until=$T1&source=local")
 wait "$GONE"
 wait "$LATE"
+wait "$LATERV"
 wait "$LOCKPID"
 check "/health stays fast while the report waits on PostgreSQL ($slow; local report $tl s)" \
     python3 -c "import sys; assert max(map(float, sys.argv[1:])) < 0.5" $slow $tl
-check "the waiting report is answered once the lock goes ($(cat "$TMP/late"))" \
-    python3 - "$TMP/late" "$TMP/late.json" "$TMP/pg-day.json" <<'EOP'
+check "the waiting report and review are answered once the lock goes ($(cat "$TMP/late"); $(cat "$TMP/late-rv"))" \
+    python3 - "$TMP/late" "$TMP/late.json" "$TMP/pg-day.json" "$TMP/late-rv" "$TMP/late-rv.json" "$TMP/rv-pg.json" <<'EOP'
 import json, sys
-code, took = open(sys.argv[1]).read().split()
-assert code == "200" and float(took) >= 2.0, (code, took)
+for f in (sys.argv[1], sys.argv[4]):
+    code, took = open(f).read().split()
+    assert code == "200" and float(took) >= 2.0, (f, code, took)
 assert json.load(open(sys.argv[2]))["totals"] == json.load(open(sys.argv[3]))["totals"]
+assert json.load(open(sys.argv[5])) == json.load(open(sys.argv[6]))
 EOP
 
 # A reload (SIGHUP) while a report waits on the lock: out_postgres stops,
@@ -246,6 +338,16 @@ check "a reload answers the waiting report with 503, the new pipeline with 200 (
     sh -c "[ '$(cat "$TMP/rl")' = 503 ] && [ $c = 200 ] &&
         grep -q 'report_source_unavailable' '$TMP/rl.json'"
 diag "$(sed 's/.*"message":"\([^"]*\)".*/\1/' "$TMP/rl.json")"
+
+# An incident PostgreSQL does not hold (the relay is behind, or it was
+# purged there): its review comes from this instance's store.
+pg_psql -c "DELETE FROM incidents WHERE id = '$BF10'" >/dev/null
+c=$(req "$V" GET "/api/v1/incidents/$BF10/report?format=json")
+check "an incident PostgreSQL lacks is reviewed from this store ($c)" python3 -c "
+import json, sys
+r = json.load(open('$TMP/b'))
+assert '$c' == '200' and r['summary']['id'] == '$BF10' and r['not_recorded'] is None, r
+assert [a['reason'] for a in r['actions']] == ['looking', 'mine', 'blocked'], r['actions']"
 
 pg_stop
 c=$(req "$V" GET "/api/v1/reports?since=$T0&until=$T1")

@@ -3,13 +3,16 @@
  * percentiles, grouping (unassigned owner first), ISO-week buckets, top
  * sources and shares. The figures from real daemon runs are checked by
  * tests/integration/reports.sh; these pin the definitions of
- * docs/reports.md at their edges (one value, ties, a Sunday).
+ * docs/reports.md at their edges (one value, ties, a Sunday), and the
+ * review from another store's document.
  */
 #include <json-c/json.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/clock.h"
 #include "incident/report.h"
+#include "incident/review.h"
 #include "sn_test.h"
 
 /* 2026-12-06 00:00:00 UTC, a Sunday. */
@@ -121,5 +124,41 @@ SN_TEST(empty_period)
     json_object_put(r);
 }
 
+/* A review from another store's document (review_load): what that store
+ * lacks is stated in both renderings; a document that is not a JSON
+ * object is an error naming the incident, not an empty review. */
+SN_TEST(review_from_doc_states_what_is_missing)
+{
+    static const char doc[] =
+        "{\"id\":\"0b5e\",\"title\":\"t\",\"versions\":[],\"audit\":[]}";
+    struct sn_error err;
+    struct sn_buf b;
+    struct json_object *o;
+
+    sn_buf_init(&b, 1 << 16);
+    sn_error_clear(&err);
+    CHECK_EQ(sn_review_render_doc("0b5e", doc, "no refusals here",
+                                  SN_REVIEW_MD, &b, &err),
+             SN_OK);
+    CHECK(sn_buf_putc(&b, '\0') == SN_OK &&
+          strstr(b.data, "\n> **Not in this review:** no refusals here.\n"));
+    b.len = 0;
+    CHECK_EQ(sn_review_render_doc("0b5e", doc, "no refusals here",
+                                  SN_REVIEW_JSON, &b, &err),
+             SN_OK);
+    CHECK(sn_buf_putc(&b, '\0') == SN_OK);
+    o = json_tokener_parse(b.data);
+    CHECK_STR(json_object_get_string(at(o, "not_recorded")),
+              "no refusals here");
+    json_object_put(o);
+    b.len = 0;
+    CHECK_EQ(sn_review_render_doc("0b5e", "[1]", NULL, SN_REVIEW_JSON, &b,
+                                  &err),
+             SN_EIO);
+    CHECK_STR(err.msg, "incident 0b5e: its document does not parse");
+    CHECK_EQ(b.len, 0);
+    sn_buf_fini(&b);
+}
+
 SN_TEST_MAIN(SN_T(percentile_nearest_rank), SN_T(groups_weeks_sources_shares),
-             SN_T(empty_period))
+             SN_T(empty_period), SN_T(review_from_doc_states_what_is_missing))
