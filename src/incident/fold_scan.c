@@ -661,20 +661,25 @@ scan_items(struct scan *s, struct span a, bool scrub, struct sn_buf *text,
         return true;
     while (*p != ']') {
         struct span e = { p, 0 };
-        p = skip_value(p, end, 0);
+        struct member m[SCAN_MEMBERS];
+        size_t nm = 0;
+        bool obj = *p == '{';
+
+        /* An object's members are found in the pass that skips it. */
+        p = obj ? members_at(p, end, 0, m, &nm) : skip_value(p, end, 0);
+        if (p == NULL)
+            return false;
         e.len = (size_t)(p - e.p);
         p = ws(p, end);
         if (*p == ',')
             p = ws(p + 1, end);
-        if (*e.p != '{')
+        if (!obj)
             continue;
         {
-            struct member m[SCAN_MEMBERS];
-            size_t nm;
             int64_t ns = 0;
             bool has_ns;
             const struct span *t;
-            if (!members(e, m, &nm) || !get_int(m, nm, "time_ns", &ns, &has_ns))
+            if (!get_int(m, nm, "time_ns", &ns, &has_ns))
                 return false;
             t = find(m, nm, "time");
             if (t != NULL && *t->p != '"' && has_ns && ns != 0)
@@ -793,7 +798,7 @@ scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
         find(m, n, "sequence") != NULL)
         return SN_DECLINED;
 
-    sn_buf_init(&tmp, SN_SIGNAL_MAX);
+    tmp = s->fs->tmp; /* kept across signals: no malloc per signal */
     ok = get_str(m, n, "type", &tmp);
     if (ok && strcmp(tmp.data, "signal") != 0)
         goto decline;
@@ -871,7 +876,7 @@ scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
         goto oom;
     sig->hash = sn_fold_key_hash(sig->rule, sig->gk);
     if (sig->state != SN_SIG_FIRING) {
-        sn_buf_fini(&tmp);
+        s->fs->tmp = tmp;
         return SN_OK;
     }
 
@@ -924,14 +929,14 @@ scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
         }
         sig->n_items = *n_items;
     }
-    sn_buf_fini(&tmp);
+    s->fs->tmp = tmp;
     return SN_OK;
 decline:
-    sn_buf_fini(&tmp);
+    s->fs->tmp = tmp;
     sn_fold_sig_fini(sig);
     return SN_DECLINED;
 oom:
-    sn_buf_fini(&tmp);
+    s->fs->tmp = tmp;
     sn_fold_sig_fini(sig);
     return SN_ENOMEM;
 }
@@ -944,6 +949,7 @@ sn_fold_scan_init(struct sn_fold_scan *fs)
     sn_buf_init(&fs->text, SN_SIGNAL_MAX);
     sn_buf_init(&fs->str, SN_SIGNAL_MAX);
     sn_buf_init(&fs->val, SN_SIGNAL_MAX);
+    sn_buf_init(&fs->tmp, SN_SIGNAL_MAX);
 }
 
 void
@@ -955,6 +961,7 @@ sn_fold_scan_fini(struct sn_fold_scan *fs)
     sn_buf_fini(&fs->text);
     sn_buf_fini(&fs->str);
     sn_buf_fini(&fs->val);
+    sn_buf_fini(&fs->tmp);
     free(fs->ends);
     for (size_t i = 0; fs->memo != NULL && i < SN_FOLD_MEMO; i++)
         free(fs->memo[i].text);
@@ -996,10 +1003,10 @@ sn_fold_scan_expl(struct sn_fold_scan *fs, struct sn_scrub *scrub,
     /* The text passed sn_fold_scan: it is valid and has no duplicates. */
     if (!members(top, m, &n))
         return SN_EINVAL;
-    sn_buf_init(&tmp, SN_SIGNAL_MAX);
+    tmp = fs->tmp;
     rc = explain(&s, m, n, find(m, n, "key"), find(m, n, "evidence"), sig,
                  &fs->expl, &tmp, true, false);
-    sn_buf_fini(&tmp);
+    fs->tmp = tmp;
     fs->str = s.str;
     fs->val = s.val;
     if (rc == SN_OK) {

@@ -27,6 +27,7 @@ struct sn_fold_memo;
  * thread next to its tokener and scrubber). */
 struct sn_fold_scan {
     struct sn_buf expl, text, str, val;
+    struct sn_buf tmp; /* scan's decoded fields and group key */
     size_t *ends;
     size_t cap_ends;
     struct sn_fold_memo *memo;       /* NULL until the first scrub */
