@@ -66,6 +66,7 @@ struct dr_fwd {
     bool has_origin;
     int64_t time_ns;
     uint32_t n_fv;
+    unsigned depth; /* in its chain (sn_corr_chain_depth) */
     struct sn_rule_field_value fv[SN_CORR_MAX_GROUP_BY];
     uint32_t off, len, sum_len; /* in tls->fwd_data: values, then summary */
 };

@@ -229,6 +229,7 @@ on_forward(void *arg, const struct sn_corr_input *in,
     f->origin = in->origin;
     f->has_origin = in->has_origin;
     f->time_ns = in->time_ns;
+    f->depth = sn_corr_chain_depth(sh->c);
     f->n_fv = (uint32_t)in->n_fields;
     f->off = (uint32_t)off;
     /* Values are copied after each other; the pointers are fixed up when
@@ -289,7 +290,7 @@ run_forwards(struct dr_state *s, struct dr_tls *t)
         t->cur_rec = f.rec;
         pthread_mutex_lock(&sh->mu);
         sh->tls = t;
-        sn_corr_feed_target(sh->c, &in, &f.t);
+        sn_corr_feed_at_depth(sh->c, &in, &f.t, f.depth);
         sh->tls = NULL;
         pthread_mutex_unlock(&sh->mu);
     }

@@ -24,8 +24,7 @@ tap_plan 8
 
 ATTACKERS=12
 hop_cluster 1
-HOP_CONF="$TMP/detector.yaml"
-{ cat "$SRCDIR/conf/examples/detector.yaml"; echo "incidents: { update_interval: 0 }"; } >"$HOP_CONF"
+hop_conf_now
 
 T0=$(date +%s)
 hop_detector a
