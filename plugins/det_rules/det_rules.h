@@ -66,6 +66,7 @@ struct dr_fwd {
     bool has_origin;
     int64_t time_ns;
     uint32_t n_fv;
+    unsigned depth; /* in its chain (sn_corr_chain_depth) */
     struct sn_rule_field_value fv[SN_CORR_MAX_GROUP_BY];
     uint32_t off, len, sum_len; /* in tls->fwd_data: values, then summary */
 };
@@ -305,10 +306,12 @@ enum sn_status dr_hop_start(struct dr_state *s, char *err, size_t err_len);
 void dr_hop_stop(struct dr_state *s);
 void dr_hop_fini(struct dr_state *s);
 /* Append the compact match of (in, target) of batch record rec to
- * t->hop, with the condition trace (may be empty). false on ENOMEM. */
+ * t->hop, with the condition trace (may be empty). depth > 0: a
+ * signal-fed sequence step at that chain depth. false on ENOMEM. */
 bool dr_hop_put(struct dr_state *s, struct dr_tls *t,
                 const struct sn_corr_input *in, const struct sn_corr_target *tg,
-                const struct sn_record *rec, struct sn_str trace);
+                const struct sn_record *rec, struct sn_str trace,
+                unsigned depth);
 /* Produce t->hop and wait until the topic acknowledged every record
  * (at-least-once: the batch, hence its offsets, is released after). */
 bool dr_hop_send(struct dr_state *s, struct dr_tls *t);

@@ -207,6 +207,14 @@ on_forward(void *arg, const struct sn_corr_input *in,
     bool ok = true;
     size_t off = t->fwd_data.len;
 
+    /* A sequence keyed elsewhere than the topic: its signal-fed steps
+     * take the repartition hop like its matched steps, so every step of
+     * a key meets where hash(sequence, key) is owned (docs/scaling.md). */
+    if (s->hop_spec != NULL && s->hop_spec[tg->spec]) {
+        dr_hop_put(s, t, in, tg, t->cur_rec, (struct sn_str){ NULL, 0 },
+                   sn_corr_chain_depth(sh->c));
+        return;
+    }
     tls_grow((void **)&t->fwd, &t->cap_fwd, t->n_fwd + 1, sizeof(*t->fwd),
              &ok);
     if (!ok || in->n_fields > SN_CORR_MAX_GROUP_BY) {
@@ -221,6 +229,7 @@ on_forward(void *arg, const struct sn_corr_input *in,
     f->origin = in->origin;
     f->has_origin = in->has_origin;
     f->time_ns = in->time_ns;
+    f->depth = sn_corr_chain_depth(sh->c);
     f->n_fv = (uint32_t)in->n_fields;
     f->off = (uint32_t)off;
     /* Values are copied after each other; the pointers are fixed up when
@@ -281,7 +290,7 @@ run_forwards(struct dr_state *s, struct dr_tls *t)
         t->cur_rec = f.rec;
         pthread_mutex_lock(&sh->mu);
         sh->tls = t;
-        sn_corr_feed_target(sh->c, &in, &f.t);
+        sn_corr_feed_at_depth(sh->c, &in, &f.t, f.depth);
         sh->tls = NULL;
         pthread_mutex_unlock(&sh->mu);
     }
@@ -295,6 +304,8 @@ void
 dr_corr_finish(struct dr_state *s, struct dr_tls *t)
 {
     run_forwards(s, t);
+    if (t->n_hop > 0)
+        dr_hop_send(s, t);
     dr_emit_pending(s, t);
 }
 
@@ -664,7 +675,7 @@ dr_corr_collect(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b,
                 /* trace_of reuses t->trace: copied into hop right away */
                 have_trace = true;
             }
-            ok &= dr_hop_put(s, t, &in, &tg[i], rec, trace);
+            ok &= dr_hop_put(s, t, &in, &tg[i], rec, trace, 0);
             continue;
         }
         it = &t->items[t->n_items++];
@@ -801,6 +812,9 @@ dr_corr_advance(struct dr_state *s, int64_t wm)
         if (t->n_fwd > 0)
             run_forwards(s, t);
     }
+    /* Signal-fed steps a firing here sent through the hop. */
+    if (t->n_hop > 0)
+        dr_hop_send(s, t);
     /* Per-rule state counters: totals over the shards. */
     for (size_t i = 0; i < s->set->n_specs; i++) {
         struct dr_rule_counters *rc = &s->rc[i];

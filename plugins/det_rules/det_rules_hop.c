@@ -182,7 +182,7 @@ value_of(const struct dr_state *s, const struct sn_corr_input *in,
 bool
 dr_hop_put(struct dr_state *s, struct dr_tls *t, const struct sn_corr_input *in,
            const struct sn_corr_target *tg, const struct sn_record *rec,
-           struct sn_str trace)
+           struct sn_str trace, unsigned depth)
 {
     const struct sn_corr_spec *spec = &s->set->specs[tg->spec];
     const char *names[HOP_MAX_FIELDS];
@@ -237,6 +237,12 @@ dr_hop_put(struct dr_state *s, struct dr_tls *t, const struct sn_corr_input *in,
     put_str(&t->hop, in->summary, in->summary_is_json ? in->summary_len : 0,
             &ok);
     put_str(&t->hop, trace.ptr, trace.len, &ok);
+    /* A signal-fed step's chain depth: one trailing byte, absent for
+     * matches (older readers ignore what follows the trace). */
+    if (depth > 0) {
+        unsigned char d = (unsigned char)(depth > 255 ? 255 : depth);
+        put(&t->hop, &d, 1, &ok);
+    }
     if (ok) {
         bool grown = true;
         if (t->n_hop == t->cap_hop) {
@@ -511,6 +517,7 @@ consume_one(struct dr_state *s, struct dr_tls *t, const struct sn_record *rec,
     int32_t part;
     int64_t off;
     uint32_t seq, n;
+    unsigned depth = 0;
     struct dr_shard *sh;
     const void *magic;
 
@@ -549,6 +556,10 @@ consume_one(struct dr_state *s, struct dr_tls *t, const struct sn_record *rec,
     trace = get_str(&r);
     if (r.failed)
         return false;
+    if (r.p < r.end) {
+        const unsigned char *d = sn_le_take(&r, 1);
+        depth = d != NULL ? *d : 0;
+    }
     spec = t->hop_spec_last;
     if (spec == NULL || spec->rule->id_len != spec_id.len ||
         memcmp(spec->rule->id, spec_id.ptr, spec_id.len) != 0) {
@@ -589,7 +600,7 @@ consume_one(struct dr_state *s, struct dr_tls *t, const struct sn_record *rec,
     t->hop_trace = trace;
     pthread_mutex_lock(&sh->mu);
     sh->tls = t;
-    sn_corr_feed_target(sh->c, &in, &tg);
+    sn_corr_feed_at_depth(sh->c, &in, &tg, depth);
     sh->tls = NULL;
     pthread_mutex_unlock(&sh->mu);
     t->cur_rec = NULL;
@@ -613,6 +624,10 @@ dr_hop_consume(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b)
             bad++;
     }
     t->n_src_cache = 0;
+    /* Signal-fed sequence steps the counted matches fired go on to
+     * their own key's partition before this batch is released. */
+    if (t->n_hop > 0)
+        dr_hop_send(s, t);
     if (newest > 0)
         dr_note_times(s, newest);
     if (bad > 0) {
@@ -777,6 +792,9 @@ dr_hop_init(struct dr_state *s, char *err, size_t err_len)
         s->hop_spec[i] = !keyed_by_topic(s->c, &s->set->specs[i]);
         n_hop += s->hop_spec[i];
     }
+    /* Their signal-fed steps too (on_forward sends them). */
+    for (size_t i = 0; i < s->n_shards; i++)
+        sn_corr_forward_away(s->shards[i].c, s->hop_spec);
     h->c_produced = host->counter(
         s->inst, "repartition_produced_total",
         "compact matches produced to the repartition topic (acknowledged)");

@@ -363,6 +363,21 @@ struct sn_corr;
 struct sn_corr *sn_corr_new(const struct sn_corr_set *set,
                             const struct sn_corr_config *cfg);
 void sn_corr_free(struct sn_corr *c);
+/*
+ * Signal-fed sequence steps of the specs flagged in away (indexed by
+ * spec, n_specs entries; NULL: none) always go to cfg.forward, whatever
+ * the shard: the caller feeds them elsewhere (det_rules' repartition
+ * hop). The array must outlive the engine. During the forward call,
+ * sn_corr_chain_depth says how deep in a chain the step is.
+ */
+void sn_corr_forward_away(struct sn_corr *c, const bool *away);
+unsigned sn_corr_chain_depth(const struct sn_corr *c);
+/* Feed a step that left through forward at the depth it had there
+ * (sequences of sequences stay bounded across instances). */
+enum sn_status sn_corr_feed_at_depth(struct sn_corr *c,
+                                     const struct sn_corr_input *in,
+                                     const struct sn_corr_target *t,
+                                     unsigned depth);
 
 /*
  * Feed one match: updates every target of in->rule in this engine's

@@ -147,11 +147,16 @@ sn_corr_chain_drain(struct sn_corr *c)
         c->chain_head = (c->chain_head + 1) % c->chain_cap;
         c->chain_n--;
         input_of(&it, fv, &in);
-        if (c->cfg.n_shards > 1 && it.hash % c->cfg.n_shards != c->cfg.shard) {
-            if (c->cfg.forward != NULL)
+        if ((c->cfg.n_shards > 1 &&
+             it.hash % c->cfg.n_shards != c->cfg.shard) ||
+            (c->away != NULL && c->away[it.spec])) {
+            if (c->cfg.forward != NULL) {
+                c->depth = it.depth;
                 c->cfg.forward(c->cfg.emit_arg, &in, &t);
-            else
+                c->depth = 0;
+            } else {
                 c->chain_dropped++;
+            }
             continue;
         }
         c->depth = it.depth;
@@ -159,4 +164,31 @@ sn_corr_chain_drain(struct sn_corr *c)
         c->depth = 0;
     }
     c->draining = false;
+}
+
+void
+sn_corr_forward_away(struct sn_corr *c, const bool *away)
+{
+    c->away = away;
+}
+
+unsigned
+sn_corr_chain_depth(const struct sn_corr *c)
+{
+    return c->depth;
+}
+
+enum sn_status
+sn_corr_feed_at_depth(struct sn_corr *c, const struct sn_corr_input *in,
+                      const struct sn_corr_target *t, unsigned depth)
+{
+    enum sn_status rc;
+
+    if (t->spec >= c->n_rules)
+        return SN_EINVAL;
+    c->depth = depth;
+    rc = sn_corr_feed_chained(c, in, t);
+    c->depth = 0;
+    sn_corr_chain_drain(c);
+    return rc;
 }

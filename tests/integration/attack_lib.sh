@@ -85,6 +85,12 @@ hop_cluster() {
     EDGE=$DPID
     wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $SYSLOG_PORT)).close()"
 }
+hop_conf_now() { # HOP_CONF: the shipped detector, every incident version
+    # delivered at once: a version that only adds hits is otherwise held
+    # up to 1 m (incidents.update_interval, docs/incidents.md "Versions").
+    HOP_CONF="$TMP/detector.yaml"
+    { cat "$SRCDIR/conf/examples/detector.yaml"; echo "incidents: { update_interval: 0 }"; } >"$HOP_CONF"
+}
 hop_detector() { # NAME [CHECKPOINT_INTERVAL]: start (again) instance NAME
     [ -s "$TMP/$1.port" ] || free_port >"$TMP/$1.port"
     echo "=== start" >>"$TMP/$1.log"

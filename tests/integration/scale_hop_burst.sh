@@ -25,11 +25,7 @@ ATTACKERS=12
 PER=20
 hop_cluster 1
 
-# The shipped detector, but every incident version delivered at once: a
-# version that only adds hits is otherwise held up to 1 m
-# (incidents.update_interval, docs/incidents.md "Versions").
-HOP_CONF="$TMP/detector.yaml"
-{ cat "$SRCDIR/conf/examples/detector.yaml"; echo "incidents: { update_interval: 0 }"; } >"$HOP_CONF"
+hop_conf_now
 
 T0=$(date +%s)
 hop_detector a
