@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
+
 struct cur {
     const char *p, *end;
 };
@@ -17,18 +19,6 @@ skip_ws(struct cur *c)
         c->p++;
 }
 
-static int
-hex(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* \uXXXX at p (after the backslash and 'u'); -1 when not 4 hex digits. */
 static long
 u4(const char *p)
@@ -36,7 +26,7 @@ u4(const char *p)
     long v = 0;
 
     for (int i = 0; i < 4; i++) {
-        int h = hex(p[i]);
+        int h = sn_json_hexval(p[i]);
         if (h < 0)
             return -1;
         v = v * 16 + h;
