@@ -344,6 +344,7 @@ sn_corr_free(struct sn_corr *c)
     free(c->slabs);
     sn_buf_fini(&c->sum);
     free(c->chain);
+    free(c->due);
     for (size_t i = 0; i < c->n_rules; i++) {
         free(c->rules[i].tab);
         free(c->rules[i].owm);

@@ -17,9 +17,10 @@
 static const char magic[8] = { 'S', 'N', 'C', 'O', 'R', 'R', 0, 0 };
 /* 2: each key's origin (partition and source names) after its bytes.
  * 3: each key's fired window (refire per_window) after its flags.
- * Version 1 buffers are still read (their keys have no origin), and 2
- * (no fired window open). */
-#define CKPT_VERSION     3
+ * 4: the watermark of the window's firing or last update after it.
+ * Version 1 buffers are still read (their keys have no origin), 2 (no
+ * fired window open) and 3 (a restored window's update is due at once). */
+#define CKPT_VERSION     4
 #define CKPT_VERSION_MIN 1
 #define N_STATS      (sizeof(struct sn_corr_rule_stats) / sizeof(uint64_t))
 
@@ -99,6 +100,7 @@ put_key(const struct sn_corr *c, const struct crule *cr, const struct ckey *k,
     PUT(b, k->absorbed, 8);
     PUT(b, k->absorbed_first, 8);
     PUT(b, k->absorbed_last, 8);
+    PUT(b, k->upd_wm, 8);
     PUT(b, k->rn, 4);
     for (uint32_t i = 0; i < k->rn; i++) {
         const struct rent *re = sn_corr_at(k, i);
@@ -383,6 +385,9 @@ get_key(struct sn_corr *c, struct crule *cr, struct sn_le_rd *r,
             w->absorbed_first = (int64_t)sn_le_get(r, 8);
             w->absorbed_last = (int64_t)sn_le_get(r, 8);
         }
+        w->upd_wm = T_NONE;
+        if (how->version >= 4)
+            w->upd_wm = (int64_t)sn_le_get(r, 8);
     }
     rn = (uint32_t)sn_le_get(r, 4);
     if (rn > 100000000)
@@ -468,6 +473,8 @@ get_key(struct sn_corr *c, struct crule *cr, struct sn_le_rd *r,
     }
     if (k && sn_corr_key_insert(c, cr, k) != SN_OK)
         goto nomem;
+    if (k && k->fired_until != T_NONE && k->absorbed > 0)
+        sn_corr_pending_add(cr, k);
     return SN_OK;
 nomem:
     k->hnext = c->free_keys;

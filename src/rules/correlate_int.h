@@ -89,9 +89,14 @@ struct ckey {
     /* threshold/distinct with refire per_window: the fired window runs
      * to fired_until (T_NONE: none open); matches up to then are
      * absorbed (weights summed, times absorbed_first..last) and reported
-     * by one update signal when it closes. */
-    int64_t fired_until, absorbed_first, absorbed_last;
+     * by one update signal SN_CORR_UPDATE_INTERVAL_NS of watermark after
+     * upd_wm (the firing's or the last update's), and when it closes. */
+    int64_t fired_until, absorbed_first, absorbed_last, upd_wm;
     uint64_t absorbed;
+    /* On the rule's pending list (absorbed > 0 in an open window), which
+     * sn_corr_advance walks for the updates that are due. */
+    struct ckey *pprev, *pnext;
+    bool pending;
     bool firing, absent, has_signal;
     bool weighted; /* threshold: the ring holds an entry of weight > 1 */
     struct sn_corr_origin origin; /* of the last record that fed it */
@@ -139,6 +144,7 @@ struct crule {
     struct ckey **tab;
     size_t tab_cap, n_keys;
     struct ckey *lru_head, *lru_tail;
+    struct ckey *pend_head; /* keys with absorbed matches (refire) */
     int64_t learn_start; /* new_value: first event time of the rule */
     int64_t last_degraded;
     bool primed; /* expected keys created */
@@ -205,6 +211,9 @@ struct sn_corr {
     bool cur_has_origin;
     bool draining;
     uint64_t chain_dropped;
+    /* sn_corr_pending_due's scratch: the keys whose update is due */
+    struct ckey **due;
+    size_t due_cap;
 };
 
 /* correlate_chain.c: queue a firing signal for the sequences it feeds
@@ -271,8 +280,16 @@ bool sn_corr_window_absorb(struct sn_corr *c, struct crule *cr, struct ckey *k,
                            int64_t t, uint64_t w);
 void sn_corr_window_close(struct sn_corr *c, struct crule *cr, struct ckey *k,
                           int64_t now);
-/* Count a match at t of weight w as absorbed by k's fired window. */
-void sn_corr_absorb(struct ckey *k, int64_t t, uint64_t w);
+/* Count a match at t of weight w as absorbed by k's fired window (k
+ * joins cr's pending list). */
+void sn_corr_absorb(struct crule *cr, struct ckey *k, int64_t t, uint64_t w);
+/* k onto / off cr's pending list (keys with absorbed matches in an open
+ * window); adding a key on it, or removing one not on it, does nothing. */
+void sn_corr_pending_add(struct crule *cr, struct ckey *k);
+void sn_corr_pending_del(struct crule *cr, struct ckey *k);
+/* advance: every pending key of cr whose window the watermark passed is
+ * closed, and one whose update interval has passed sends its update. */
+void sn_corr_pending_due(struct sn_corr *c, struct crule *cr);
 /* A threshold or distinct match at t older than k's last firing (t <
  * k->reset_t), e.g. matches of several partitions interleaved through the
  * repartition hop: with refire per_window it is absorbed by the fired

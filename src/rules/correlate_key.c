@@ -258,6 +258,7 @@ sn_corr_key_release(struct sn_corr *c, struct crule *cr, struct ckey *k)
         pp = &(*pp)->hnext;
     *pp = k->hnext;
     sn_corr_lru_unlink(cr, k);
+    sn_corr_pending_del(cr, k);
     cr->n_keys--;
     cr->st.keys = cr->n_keys;
     k->hnext = c->free_keys;

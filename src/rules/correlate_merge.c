@@ -144,10 +144,13 @@ eval_distinct(struct sn_corr *c, struct crule *cr, struct ckey *k)
  * window holds for the merged key (the later end, the absorbed counts
  * of both), so the other side's events inside it fire nothing again. */
 static void
-merge_fired_window(struct ckey *into, const struct ckey *from)
+merge_fired_window(struct crule *cr, struct ckey *into, const struct ckey *from)
 {
     if (from->fired_until == T_NONE)
         return;
+    /* The next update is due at the earlier of the two sides'. */
+    if (into->fired_until == T_NONE || from->upd_wm < into->upd_wm)
+        into->upd_wm = from->upd_wm;
     if (into->fired_until == T_NONE || from->fired_until > into->fired_until)
         into->fired_until = from->fired_until;
     if (from->absorbed == 0)
@@ -157,15 +160,16 @@ merge_fired_window(struct ckey *into, const struct ckey *from)
     if (into->absorbed == 0 || from->absorbed_last > into->absorbed_last)
         into->absorbed_last = from->absorbed_last;
     into->absorbed += from->absorbed;
+    sn_corr_pending_add(cr, into);
 }
 
 /* An event at t inside into's fired window: counted there (true). */
 static bool
-absorbed(struct ckey *into, int64_t t, uint64_t w)
+absorbed(struct crule *cr, struct ckey *into, int64_t t, uint64_t w)
 {
     if (into->fired_until == T_NONE || t > into->fired_until)
         return false;
-    sn_corr_absorb(into, t, w);
+    sn_corr_absorb(cr, into, t, w);
     return true;
 }
 
@@ -192,7 +196,7 @@ sn_corr_key_merge(struct sn_corr *c, struct crule *cr, struct ckey *into,
         into->last_signal = from->last_signal;
     into->has_signal = into->has_signal || from->has_signal;
     into->firing = into->firing || from->firing;
-    merge_fired_window(into, from);
+    merge_fired_window(cr, into, from);
 
     switch (s->kind) {
     case SN_CORR_THRESHOLD: {
@@ -204,7 +208,7 @@ sn_corr_key_merge(struct sn_corr *c, struct crule *cr, struct ckey *into,
             return SN_ENOMEM;
         for (uint32_t i = 0; i < from->rn; i++) {
             int64_t t = sn_corr_at(from, i)->t;
-            if (t < since || absorbed(into, t, 1))
+            if (t < since || absorbed(cr, into, t, 1))
                 continue;
             if (into->rn >= cr->max_events) {
                 /* The bound of a live key: the oldest event goes. */
@@ -226,7 +230,7 @@ sn_corr_key_merge(struct sn_corr *c, struct crule *cr, struct ckey *into,
         for (uint32_t i = 0; i < from->set_cap; i++) {
             if (from->set[i].h == 0 || from->set[i].t < since ||
                 (s->kind == SN_CORR_DISTINCT &&
-                 absorbed(into, from->set[i].t, 1)))
+                 absorbed(cr, into, from->set[i].t, 1)))
                 continue;
             if (sn_corr_vset_find(into, from->set[i].h) == NULL &&
                 into->set_n >= cr->max_events) {

@@ -124,6 +124,10 @@ sn_corr_advance(struct sn_corr *c, int64_t now_ns)
         struct ckey *k = cr->lru_tail;
 
         sn_corr_prime(c, cr);
+        /* Fired windows' updates and closes that are due (refire
+         * per_window), in an order of their own (sorted). */
+        if (cr->pend_head != NULL)
+            sn_corr_pending_due(c, cr);
         if (d != INT64_MAX) {
             while (k != NULL && budget-- > 0) {
                 struct ckey *prev = k->prev;

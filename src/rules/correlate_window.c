@@ -11,6 +11,7 @@
 #include "rules/value.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rules/correlate_int.h"
@@ -87,33 +88,35 @@ weighted_window(struct ckey *k, uint32_t p, uint64_t n, int64_t window_ns,
  * held events inside it (newer than the firing one, fed out of order)
  * belong to it: they are absorbed, not the start of the next window. */
 static void
-window_open(struct crule *cr, struct ckey *k, int64_t first)
+window_open(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t first)
 {
     int64_t until = first + cr->spec->window_ns;
 
     k->fired_until = until;
     k->absorbed = 0;
     k->absorbed_first = k->absorbed_last = T_NONE;
+    k->upd_wm = sn_corr_key_wm(c, cr, k);
+    sn_corr_pending_del(cr, k);
     while (k->rn > 0 && sn_corr_at(k, 0)->t <= until) {
-        const struct rent *re = sn_corr_at(k, 0);
-        k->absorbed += weight_of(re);
-        if (k->absorbed_first == T_NONE)
-            k->absorbed_first = re->t;
-        k->absorbed_last = re->t;
+        sn_corr_absorb(cr, k, sn_corr_at(k, 0)->t, weight_of(sn_corr_at(k, 0)));
         sn_corr_ring_pop_front(k, false);
     }
     if (k->rn == 0)
         k->weighted = false;
 }
 
-/* One update signal for the matches k absorbed, which it then forgets. */
+/* One update signal for the matches k absorbed, which it then forgets;
+ * now (the key's watermark) starts the next update interval. */
 static void
-send_absorbed(struct sn_corr *c, struct crule *cr, struct ckey *k)
+send_absorbed(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t now)
 {
     struct sn_signal sig;
 
+    sn_corr_pending_del(cr, k);
     if (k->absorbed == 0)
         return;
+    if (now > k->upd_wm)
+        k->upd_wm = now;
     sn_corr_sig_init(c, cr, k, &sig, SN_SIGNAL_UPDATE, k->absorbed_last);
     sig.count = k->absorbed;
     sig.threshold = cr->spec->count;
@@ -139,7 +142,17 @@ sn_corr_window_close(struct sn_corr *c, struct crule *cr, struct ckey *k,
     if (k->reset_t < k->fired_until + 1)
         k->reset_t = k->fired_until + 1;
     k->fired_until = T_NONE;
-    send_absorbed(c, cr, k);
+    send_absorbed(c, cr, k, now);
+}
+
+/* While the window is open: the absorbed matches go out once an update
+ * interval of the key's watermark (now) has passed since the firing or
+ * the last update. */
+static void
+update_if_due(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t now)
+{
+    if (k->absorbed > 0 && now >= k->upd_wm + SN_CORR_UPDATE_INTERVAL_NS)
+        send_absorbed(c, cr, k, now);
 }
 
 bool
@@ -152,13 +165,104 @@ sn_corr_window_absorb(struct sn_corr *c, struct crule *cr, struct ckey *k,
         sn_corr_window_close(c, cr, k, t);
         return false;
     }
-    sn_corr_absorb(k, t, w);
+    sn_corr_absorb(cr, k, t, w);
+    update_if_due(c, cr, k, c->feed_wm);
     return true;
 }
 
 void
-sn_corr_absorb(struct ckey *k, int64_t t, uint64_t w)
+sn_corr_pending_add(struct crule *cr, struct ckey *k)
 {
+    if (k->pending)
+        return;
+    k->pending = true;
+    k->pprev = NULL;
+    k->pnext = cr->pend_head;
+    if (cr->pend_head != NULL)
+        cr->pend_head->pprev = k;
+    cr->pend_head = k;
+}
+
+void
+sn_corr_pending_del(struct crule *cr, struct ckey *k)
+{
+    if (!k->pending)
+        return;
+    if (k->pprev != NULL)
+        k->pprev->pnext = k->pnext;
+    else
+        cr->pend_head = k->pnext;
+    if (k->pnext != NULL)
+        k->pnext->pprev = k->pprev;
+    k->pprev = k->pnext = NULL;
+    k->pending = false;
+}
+
+/* Due keys in an order that does not depend on the list's (which
+ * differs after a restore): by the time their interval started, then
+ * by key. */
+static int
+due_cmp(const void *a, const void *b)
+{
+    const struct ckey *x = *(struct ckey *const *)a;
+    const struct ckey *y = *(struct ckey *const *)b;
+    uint32_t n = x->klen < y->klen ? x->klen : y->klen;
+    int d;
+
+    if (x->upd_wm != y->upd_wm)
+        return x->upd_wm < y->upd_wm ? -1 : 1;
+    if (x->hash != y->hash)
+        return x->hash < y->hash ? -1 : 1;
+    if ((d = memcmp(x->kb, y->kb, n)) != 0)
+        return d;
+    return x->klen < y->klen ? -1 : x->klen > y->klen;
+}
+
+static bool
+due(const struct sn_corr *c, const struct crule *cr, const struct ckey *k)
+{
+    int64_t wm = sn_corr_key_wm(c, cr, k);
+
+    return wm > k->fired_until || wm >= k->upd_wm + SN_CORR_UPDATE_INTERVAL_NS;
+}
+
+void
+sn_corr_pending_due(struct sn_corr *c, struct crule *cr)
+{
+    size_t n = 0;
+
+    for (struct ckey *k = cr->pend_head; k != NULL; k = k->pnext)
+        n += due(c, cr, k);
+    if (n == 0)
+        return;
+    if (n > c->due_cap) {
+        struct ckey **d = realloc(c->due, n * sizeof(*d));
+        if (d == NULL)
+            return; /* the next advance, or the close, sends them */
+        c->due = d;
+        c->due_cap = n;
+    }
+    n = 0;
+    for (struct ckey *k = cr->pend_head; k != NULL; k = k->pnext)
+        if (due(c, cr, k))
+            c->due[n++] = k;
+    qsort(c->due, n, sizeof(*c->due), due_cmp);
+    for (size_t i = 0; i < n; i++) {
+        struct ckey *k = c->due[i];
+        int64_t wm = sn_corr_key_wm(c, cr, k);
+
+        if (wm > k->fired_until)
+            sn_corr_window_close(c, cr, k, wm);
+        else
+            send_absorbed(c, cr, k, wm);
+    }
+}
+
+void
+sn_corr_absorb(struct crule *cr, struct ckey *k, int64_t t, uint64_t w)
+{
+    if (k->fired_until != T_NONE)
+        sn_corr_pending_add(cr, k);
     k->absorbed += w;
     if (k->absorbed_first == T_NONE || t < k->absorbed_first)
         k->absorbed_first = t;
@@ -187,7 +291,7 @@ sn_corr_threshold_fire(struct sn_corr *c, struct crule *cr, struct ckey *k,
         k->reset_t = last;
     sn_corr_evidence_reset(c, k);
     if (!cr->spec->refire_every)
-        window_open(cr, k, first);
+        window_open(c, cr, k, first);
 }
 
 static void
@@ -261,11 +365,12 @@ sn_corr_feed_late(struct sn_corr *c, struct crule *cr, struct ckey *k,
     }
     /* per_window: it belongs to the fired window. */
     if (k->fired_until != T_NONE) {
-        sn_corr_absorb(k, t, w);
+        sn_corr_absorb(cr, k, t, w);
+        update_if_due(c, cr, k, c->feed_wm);
         return;
     }
-    sn_corr_absorb(k, t, w); /* closed already: an update of its own */
-    send_absorbed(c, cr, k);
+    sn_corr_absorb(cr, k, t, w); /* closed already: an update of its own */
+    send_absorbed(c, cr, k, c->feed_wm);
 }
 
 static uint64_t
@@ -345,7 +450,7 @@ sn_corr_distinct_fire(struct sn_corr *c, struct crule *cr, struct ckey *k)
     k->reset_t = k->last_t;
     sn_corr_evidence_reset(c, k);
     if (!cr->spec->refire_every)
-        window_open(cr, k, first);
+        window_open(c, cr, k, first);
 }
 
 static void

@@ -92,6 +92,13 @@ _Static_assert(SN_RULES_EXPR_MAX_DEPTH >= 8, "expressions need some depth");
 #define SN_CORR_DEFAULT_MAX_KEYS 100000
 #define SN_CORR_DEFAULT_MAX_EVENTS 256
 
+/* refire per_window: a fired window's absorbed matches go out as one
+ * update signal once this much watermark time has passed since the
+ * firing or the previous update (and at the close): an incident's hit
+ * count is a few seconds behind a burst, not a window, at one signal per
+ * key and interval (docs/rules.md "Firing once per window"). */
+#define SN_CORR_UPDATE_INTERVAL_NS (5LL * 1000000000)
+
 /* Longest duration a rule may give: a year; longer is a typo. */
 #define SN_RULES_MAX_DURATION_MS (366LL * 86400 * 1000)
 /* allowed_lateness when a rule does not say: two workers reorder lines of

@@ -270,11 +270,10 @@ SN_TEST(threshold_fires_and_restarts)
     feed(&f, "brute", T0 + 31 * S, "e4", "source.ip=1.2.3.4", NULL);
     feed(&f, "brute", T0 + 32 * S, "e5", "source.ip=1.2.3.4", NULL);
     feed(&f, "brute", T0 + 33 * S, "e6", "source.ip=1.2.3.4", NULL);
-    feed(&f, "brute", T0 + 120 * S, "e7", "source.ip=1.2.3.4", NULL);
     CHECK_EQ(f.sigs.n, 1);
-    /* The first match after it closes the window (one update with the
-     * four absorbed) and starts the next one. */
-    feed(&f, "brute", T0 + 121 * S, "e8", "source.ip=1.2.3.4", NULL);
+    /* An update interval (5 s of watermark) after the firing, the next
+     * absorbed match sends them all as one update. */
+    feed(&f, "brute", T0 + 120 * S, "e7", "source.ip=1.2.3.4", NULL);
     CHECK_EQ(f.sigs.n, 2);
     CHECK_EQ(f.sigs.last.state, SN_SIGNAL_UPDATE);
     CHECK_EQ(f.sigs.last.count, 4);
@@ -283,6 +282,10 @@ SN_TEST(threshold_fires_and_restarts)
     CHECK_EQ(f.sigs.last.repeat, 1);
     CHECK(f.sigs.n > 1 && strstr(f.sigs.json[1], "\"state\":\"update\"") &&
           strstr(f.sigs.json[1], "\"count\":4,\"threshold\":3"));
+    /* The first match after it closes the window (nothing left to
+     * update) and starts the next one. */
+    feed(&f, "brute", T0 + 121 * S, "e8", "source.ip=1.2.3.4", NULL);
+    CHECK_EQ(f.sigs.n, 2);
     feed(&f, "brute", T0 + 122 * S, "e9", "source.ip=1.2.3.4", NULL);
     CHECK_EQ(f.sigs.n, 2);
     feed(&f, "brute", T0 + 123 * S, "e10", "source.ip=1.2.3.4", NULL);
@@ -388,13 +391,22 @@ SN_TEST(refire_per_window_advance_and_distinct)
                                       "  distinct: {field: user, count: 2}\n"));
     for (int i = 0; i < 5; i++)
         feed(&f, "brute", T0 + i * S, NULL, "source.ip=a", NULL);
+    CHECK_EQ(f.sigs.n, 1); /* fired at T0 + 1 s, 3 absorbed */
+    sn_corr_advance(f.c, T0 + 5 * S);
     CHECK_EQ(f.sigs.n, 1);
-    sn_corr_advance(f.c, T0 + 59 * S);
-    CHECK_EQ(f.sigs.n, 1);
-    sn_corr_advance(f.c, T0 + 200 * S);
+    sn_corr_advance(f.c, T0 + 6 * S); /* the update interval has passed */
     CHECK_EQ(f.sigs.n, 2);
     CHECK_EQ(f.sigs.last.state, SN_SIGNAL_UPDATE);
     CHECK_EQ(f.sigs.last.count, 3);
+    feed(&f, "brute", T0 + 7 * S, NULL, "source.ip=a", NULL);
+    sn_corr_advance(f.c, T0 + 10 * S);
+    CHECK_EQ(f.sigs.n, 2); /* the next one is due at T0 + 11 s */
+    sn_corr_advance(f.c, T0 + 11 * S);
+    CHECK_EQ(f.sigs.n, 3);
+    CHECK_EQ(f.sigs.last.count, 1);
+    sn_corr_advance(f.c, T0 + 200 * S); /* the close: nothing left */
+    CHECK_EQ(f.sigs.n, 3);
+    CHECK_EQ(f.sigs.n_firing, 1);
     sigs_clear(&f.sigs);
     feed(&f, "spray", T0 + 300 * S, NULL, "source.ip=b", "user=u1", NULL);
     feed(&f, "spray", T0 + 301 * S, NULL, "source.ip=b", "user=u2", NULL);
@@ -406,6 +418,147 @@ SN_TEST(refire_per_window_advance_and_distinct)
     CHECK_EQ(f.sigs.n_firing, 2);
     CHECK_EQ(f.sigs.n, 3); /* firing, update (u3, u4), firing */
     fx_close(&f);
+}
+
+/* A burst of 12 (10 in 2m): one firing at the 10th, and the 2 after it
+ * reach the incident as one update an interval after the firing, while
+ * the window is still open; the window fires once whatever follows. */
+SN_TEST(refire_update_interval)
+{
+    struct fx f;
+    uint64_t total = 0;
+
+    CHECK(fx_open(&f, "rules:\n" RULE_HDR(
+                          "brute") "  group_by: [source.ip]\n"
+                                   "  window: 2m\n  threshold: {count: 10}\n"));
+    for (int i = 0; i < 12; i++)
+        feed(&f, "brute", T0 + i * (S / 10), NULL, "source.ip=a", NULL);
+    CHECK_EQ(f.sigs.n, 1);
+    CHECK_EQ(f.sigs.last.state, SN_SIGNAL_FIRING);
+    CHECK_EQ(f.sigs.last.count, 10);
+    /* Fired at T0 + 0.9 s: nothing until T0 + 5.9 s. */
+    sn_corr_advance(f.c, T0 + 5 * S);
+    CHECK_EQ(f.sigs.n, 1);
+    sn_corr_advance(f.c, T0 + 5 * S + 9 * (S / 10));
+    CHECK_EQ(f.sigs.n, 2);
+    CHECK_EQ(f.sigs.last.state, SN_SIGNAL_UPDATE);
+    CHECK_EQ(f.sigs.last.count, 2);
+    CHECK_EQ(f.sigs.last.first_ns, T0 + S);
+    CHECK_EQ(f.sigs.last.last_ns, T0 + S + S / 10);
+    /* Nothing absorbed since: no empty update, at the interval or at
+     * the close. */
+    sn_corr_advance(f.c, T0 + 20 * S);
+    CHECK_EQ(f.sigs.n, 2);
+    /* 100 more in the window, one a second, the watermark advancing as
+     * the daemon's ticker does: still one firing, updates at most one
+     * per 5 s, and every match counted once. */
+    for (int i = 0; i < 100; i++) {
+        feed(&f, "brute", T0 + (20 + i) * S, NULL, "source.ip=a", NULL);
+        sn_corr_advance(f.c, T0 + (20 + i) * S + S / 2);
+    }
+    sn_corr_advance(f.c, T0 + 600 * S);
+    CHECK_EQ(f.sigs.n_firing, 1);
+    CHECK(f.sigs.n >= 2 + 100 / 5 && f.sigs.n <= 2 + 100 / 5 + 2);
+    for (size_t i = 0; i < f.sigs.n; i++) {
+        const char *c = strstr(f.sigs.json[i], "\"count\":");
+        CHECK(c != NULL);
+        if (c != NULL)
+            total += strtoull(c + 8, NULL, 10);
+    }
+    CHECK_EQ(total, 112);
+    fx_close(&f);
+}
+
+/* Update signals never feed a sequence: a step naming a correlated rule
+ * counts its firings, so a repeat offender (three brute-force firings)
+ * needs three fired windows, not one window's updates. */
+SN_TEST(updates_do_not_feed_sequences)
+{
+    struct fx f;
+    int64_t t = T0;
+
+    CHECK(fx_open(&f, "rules:\n" RULE_HDR("brute") "  group_by: [ip]\n"
+                      "  window: 2m\n  threshold: {count: 10}\n"
+                      RULE_HDR("again") "  group_by: [ip]\n  window: 1d\n"
+                      "  sequence: [brute, brute, brute]\n"));
+    /* One window of 60 failures, one a second: 1 firing, 10 updates. */
+    for (int i = 0; i < 60; i++, t += S) {
+        feed(&f, "brute", t, NULL, "ip=a", NULL);
+        sn_corr_advance(f.c, t);
+    }
+    sn_corr_advance(f.c, t + 300 * S);
+    CHECK_EQ(f.sigs.n_firing, 1);
+    CHECK(f.sigs.n >= 10);
+    CHECK_EQ(stats(&f, "again").events, 1); /* the firing, one step */
+    CHECK_EQ(stats(&f, "again").signals, 0);
+    /* Two more fired windows: the third firing completes it. */
+    for (int w = 0; w < 2; w++) {
+        t += 300 * S;
+        for (int i = 0; i < 10; i++, t += S)
+            feed(&f, "brute", t, NULL, "ip=a", NULL);
+    }
+    CHECK_EQ(f.sigs.n_firing, 4);
+    CHECK_EQ(stats(&f, "again").events, 3);
+    CHECK_EQ(stats(&f, "again").signals, 1);
+    CHECK(strstr(f.sigs.json[f.sigs.n - 1], "\"rule\":\"again\"") != NULL);
+    fx_close(&f);
+}
+
+/* A checkpoint taken between the firing and its update: the restored
+ * engine sends the same update (same total, same signal), and so does a
+ * partition's keys moved to another engine (the repartition hop). */
+SN_TEST(refire_update_survives_checkpoint)
+{
+    static const char *yaml = "rules:\n" RULE_HDR(
+        "brute") "  group_by: [ip]\n  window: 2m\n  threshold: {count: 10}\n";
+    struct fx a, b, c;
+    struct sn_buf buf;
+    struct sn_corr_origin tag = { 0, -1 };
+
+    CHECK(fx_open(&a, yaml));
+    CHECK(fx_open(&b, yaml));
+    CHECK(fx_open(&c, yaml));
+    for (int i = 0; i < 12; i++) {
+        feed(&a, "brute", T0 + i * S / 10, NULL, "ip=a", NULL);
+        feed(&b, "brute", T0 + i * S / 10, NULL, "ip=a", NULL);
+    }
+    CHECK_EQ(b.sigs.n, 1);
+    sn_buf_init(&buf, 1 << 20);
+    CHECK_EQ(sn_corr_checkpoint(b.c, NULL, NULL, &buf), SN_OK);
+    sn_corr_free(b.c);
+    {
+        struct sn_corr_config cfg = { 0 };
+        cfg.emit = on_signal;
+        cfg.emit_arg = &b.sigs;
+        b.c = sn_corr_new(b.set, &cfg);
+    }
+    CHECK_EQ(sn_corr_restore(b.c, buf.data, buf.len), SN_OK);
+    CHECK_EQ(sn_corr_restore_keys(c.c, buf.data, buf.len, &tag), SN_OK);
+    CHECK_EQ(c.sigs.n, 0); /* fired already: nothing again */
+    sn_corr_advance(a.c, T0 + 4 * S);
+    sn_corr_advance(b.c, T0 + 4 * S);
+    sn_corr_advance(c.c, T0 + 4 * S);
+    CHECK_EQ(a.sigs.n + b.sigs.n + c.sigs.n, 2);
+    sn_corr_advance(a.c, T0 + 6 * S);
+    sn_corr_advance(b.c, T0 + 6 * S);
+    sn_corr_advance(c.c, T0 + 6 * S);
+    CHECK_EQ(a.sigs.n, 2);
+    CHECK_EQ(b.sigs.n, 2);
+    CHECK_EQ(c.sigs.n, 1);
+    CHECK_EQ(a.sigs.last.state, SN_SIGNAL_UPDATE);
+    CHECK_EQ(a.sigs.last.count, 2);
+    CHECK(a.sigs.n == 2 && b.sigs.n == 2 &&
+          strcmp(a.sigs.json[1], b.sigs.json[1]) == 0);
+    CHECK(c.sigs.n == 1 && strcmp(a.sigs.json[1], c.sigs.json[0]) == 0);
+    /* No update twice. */
+    sn_corr_advance(b.c, T0 + 600 * S);
+    sn_corr_advance(c.c, T0 + 600 * S);
+    CHECK_EQ(b.sigs.n, 2);
+    CHECK_EQ(c.sigs.n, 1);
+    sn_buf_fini(&buf);
+    fx_close(&a);
+    fx_close(&b);
+    fx_close(&c);
 }
 
 SN_TEST(threshold_json_shape)
@@ -1634,6 +1787,8 @@ SN_TEST_MAIN(SN_T(long_and_short_keys_recycled),
              SN_T(threshold_every_threshold),
              SN_T(threshold_late_match_of_fired_window), SN_T(diagnostics_refire),
              SN_T(refire_per_window_advance_and_distinct),
+             SN_T(refire_update_interval), SN_T(updates_do_not_feed_sequences),
+             SN_T(refire_update_survives_checkpoint),
              SN_T(lateness_and_out_of_order), SN_T(event_time_fallback),
              SN_T(suppression_and_escalation), SN_T(resolve_after),
              SN_T(distinct), SN_T(sequence), SN_T(sequence_out_of_order),
