@@ -122,6 +122,7 @@ struct sn_report_pending {
      * format, the incident, and the source's document and what it lacks. */
     enum pending_kind kind;
     enum sn_review_format fmt;
+    int64_t timeout_ms; /* the deadline, for its 504 */
     char id[40];
     char *doc, *lacks;
     char err[512];
@@ -391,7 +392,7 @@ report_wake(evutil_socket_t fd, short what, void *arg)
         sn_reply_error(&rq, 504, "report_timeout",
                        "report source '%s' did not answer within %lld ms "
                        "(http.report_timeout)",
-                       p->inst, (long long)p->h->conf.report_timeout_ms);
+                       p->inst, (long long)p->timeout_ms);
     } else if (p->kind == PENDING_REVIEW && p->rc == SN_DECLINED)
         review_local(&rq, p->id, p->fmt);
     else if (p->kind == PENDING_INCIDENT && p->rc == SN_DECLINED)
@@ -432,7 +433,10 @@ report_deferred(struct sn_req *rq, const struct sn_report_query *q,
     struct sn_pipeline *pl = *rq->h->env.pl;
     struct evhttp_connection *evcon = evhttp_request_get_connection(rq->r);
     struct sn_report_pending *p;
-    int64_t ms = rq->h->conf.report_timeout_ms;
+    /* A conf not from the option table (tests) may leave it 0. */
+    int64_t ms = rq->h->conf.report_timeout_ms > 0
+                     ? rq->h->conf.report_timeout_ms
+                     : 60000;
     struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
 
     for (size_t i = 0; pl != NULL && i < pl->n_insts; i++) {
@@ -455,6 +459,7 @@ report_deferred(struct sn_req *rq, const struct sn_report_query *q,
             p->q = *q;
         p->kind = kind;
         p->fmt = fmt;
+        p->timeout_ms = ms;
         if (q == NULL)
             snprintf(p->id, sizeof(p->id), "%.36s", rq->params[0]);
         memcpy(p->cid, rq->cid, sizeof(p->cid));
@@ -542,7 +547,9 @@ sn_api_reports(struct sn_req *rq)
     }
     if (!source_param(rq, &src))
         return;
-    q.max = (size_t)rq->h->conf.report_max_incidents;
+    q.max = rq->h->conf.report_max_incidents > 0
+                ? (size_t)rq->h->conf.report_max_incidents
+                : SN_REPORT_MAX_INCIDENTS;
     if (src == NULL && report_deferred(rq, &q, PENDING_REPORT, SN_REVIEW_MD))
         return;
     if ((inc = sn_http_incidents(rq)) == NULL)
