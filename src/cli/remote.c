@@ -56,10 +56,7 @@ from_config(struct sn_cli_remote *r, const char *config)
 
     sn_diags_init(&d);
     if (sn_config_load(path, &cfg, &d) != SN_OK) {
-        for (size_t i = 0; i < d.n; i++)
-            fprintf(stderr, "%s:%d:%d: %s\n",
-                    d.items[i].file ? d.items[i].file : path, d.items[i].line,
-                    d.items[i].col, d.items[i].msg);
+        sn_diags_print(&d, stderr);
         fprintf(stderr,
                 "sentineld: cannot read %s (use --url URL to name "
                 "the daemon's API)\n",
