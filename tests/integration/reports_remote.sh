@@ -7,7 +7,8 @@
 # print PostgreSQL's review, equal to the second's own review in its
 # versions and actions; `incidents show --url` and GET
 # /api/v1/incidents/{id} find that incident through the report source
-# too. The CLI's errors name the URL: nothing listening, no token or a
+# too, a document the console's schema (web/openapi.json Incident,
+# checked with tests/browser/schema.js in node) accepts. The CLI's errors name the URL: nothing listening, no token or a
 # wrong one (401), an unknown incident (404). The report limits are
 # configurable and hold: http.report_max_incidents (3 here) refuses a
 # PostgreSQL report over 5 incidents and passes the local one of 3, and
@@ -18,7 +19,7 @@
 . "$SRCDIR/tests/integration/report_lib.sh"
 . "$SRCDIR/tests/integration/pglib.sh"
 command -v logger >/dev/null || { echo "Bail out! logger not installed"; exit 1; }
-tap_plan 11
+tap_plan 12
 
 pg_start || { echo "Bail out! PostgreSQL did not start"; exit 1; }
 hp=$(free_port)
@@ -128,6 +129,20 @@ assert [(a["actor"], a["action"]) for a in d["audit"]] == [
 show = open(sys.argv[3]).read()
 assert show.startswith("incident %s (version " % sys.argv[4]) and "resolved" in show, show
 EOP
+
+# The console renders the incident page from components.schemas.Incident.
+node -e '
+const { checker } = require(require("path").resolve(process.argv[1]));
+const fs = require("fs");
+const errs = checker(JSON.parse(fs.readFileSync(process.argv[2], "utf8")))(
+    "Incident", JSON.parse(fs.readFileSync(process.argv[3], "utf8")));
+for (const e of errs) console.log("# " + e);
+process.exit(errs.length ? 1 : 0);' "$SRCDIR/tests/browser/schema.js" \
+    "$SRCDIR/web/openapi.json" "$TMP/inc.json" >"$TMP/schema" 2>&1
+rc=$?
+cat "$TMP/schema"
+check "that document is an Incident as web/openapi.json describes it, which the console renders ($rc)" \
+    test "$rc" = 0
 
 # The CLI's errors name the daemon's URL.
 dead=$(free_port)
