@@ -19,7 +19,7 @@
 . "$SRCDIR/tests/integration/report_lib.sh"
 . "$SRCDIR/tests/integration/pglib.sh"
 command -v logger >/dev/null || { echo "Bail out! logger not installed"; exit 1; }
-tap_plan 12
+tap_plan 13
 
 pg_start || { echo "Bail out! PostgreSQL did not start"; exit 1; }
 hp=$(free_port)
@@ -129,6 +129,17 @@ assert [(a["actor"], a["action"]) for a in d["audit"]] == [
 show = open(sys.argv[3]).read()
 assert show.startswith("incident %s (version " % sys.argv[4]) and "resolved" in show, show
 EOP
+
+# The list is the daemon's own store's (as GET /api/v1/incidents), with
+# the filters passed on.
+"$S" incidents list --url "$U1" --token-file "$TMP/vic.tok" --rule ssh-password-spray \
+    --limit 5 --json >"$TMP/list.json" 2>&1
+check "incidents list --url --rule --limit --json: this daemon's 2 spraying incidents ($?)" \
+    python3 -c "
+import json, sys
+l = json.load(open('$TMP/list.json'))['incidents']
+assert sorted(i['group_key']['source.ip'] for i in l) == ['203.0.113.10', '203.0.113.12'], l
+assert {i['rule_id'] for i in l} == {'ssh-password-spray'}, l"
 
 # The console renders the incident page from components.schemas.Incident.
 node -e '
