@@ -27,7 +27,7 @@
 
 struct opts {
     const char *config, *store, *status, *severity, *rule, *by, *reason;
-    const char *token_file, *format, *url;
+    const char *token_file, *format, *url, *cacert;
     char tokens[4096]; /* the tokens file a --token-file is checked in */
     const char *owner, *id;
     unsigned limit;
@@ -52,8 +52,10 @@ usage_incidents(FILE *out)
             "       sentineld incident report ID [--format md|json] [READ]\n"
             "  the post-incident review (docs/reports.md) on stdout\n"
             "  the store: --store PATH, or -c CONFIG (default %s)\n"
-            "  READ: --url http://HOST:PORT reads through that daemon's API "
-            "instead,\n"
+            "  READ: --url http[s]://HOST:PORT reads through that daemon's "
+            "API instead\n"
+            "    (--cacert PEM: the CAs of its certificate; default the "
+            "system's),\n"
             "    --api through the one at the config's http.listen; it "
             "answers from its\n"
             "    report source (e.g. the PostgreSQL several instances "
@@ -90,6 +92,7 @@ parse(int argc, char **argv, int from, struct opts *o)
         OPT("--token-file", token_file)
         OPT("--format", format)
         OPT("--url", url)
+        OPT("--cacert", cacert)
 #undef OPT
         if ((v = sn_cli_opt_value(argc, argv, &i, "--limit", &missing))) {
             if (missing || atoi(v) <= 0) {
@@ -297,7 +300,8 @@ remote_get(const struct opts *o, const char *path, struct sn_buf *out)
                         "--api a daemon to ask: give one\n");
         return 2;
     }
-    if ((rc = sn_cli_remote_open(&r, o->url, o->config, o->token_file)) != 0)
+    if ((rc = sn_cli_remote_open(&r, o->url, o->config, o->token_file,
+                                 o->cacert)) != 0)
         return rc;
     return sn_cli_remote_get(&r, path, out);
 }

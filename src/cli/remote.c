@@ -1,10 +1,14 @@
 /* The CLI's reads through a daemon's HTTP API; see remote.h. */
 #include "cli/remote.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/http.h>
 #include <json-c/json.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,14 +69,13 @@ from_config(struct sn_cli_remote *r, const char *config)
         return 2;
     }
     sn_diags_fini(&d);
-    if (!cfg->http.enabled || cfg->http.tls_cert != NULL) {
-        fprintf(stderr, "sentineld: %s: %s; the CLI reads plain HTTP only\n",
-                path,
-                cfg->http.enabled ? "the API serves HTTPS only (http.tls_cert)"
-                                  : "the HTTP API is off (http.enabled)");
+    if (!cfg->http.enabled) {
+        fprintf(stderr, "sentineld: %s: the HTTP API is off (http.enabled)\n",
+                path);
         sn_config_free(cfg);
         return 1;
     }
+    r->tls = cfg->http.tls_cert != NULL;
     rc = from_listen(r, cfg->http.listen);
     sn_config_free(cfg);
     return rc;
@@ -88,16 +91,22 @@ from_url(struct sn_cli_remote *r, const char *url)
     int port = u ? evhttp_uri_get_port(u) : -1;
 
     if (u == NULL || scheme == NULL || host == NULL || host[0] == '\0' ||
-        strcmp(scheme, "http") != 0 || evhttp_uri_get_query(u) != NULL) {
+        (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) ||
+        evhttp_uri_get_query(u) != NULL) {
         fprintf(stderr,
-                "sentineld: --url '%s': expected http://HOST[:PORT] (the "
-                "daemon's http.listen; the CLI reads plain HTTP only)\n",
+                "sentineld: --url '%s': expected http://HOST[:PORT] or "
+                "https://HOST[:PORT] (the daemon's http.listen)\n",
                 url);
-        evhttp_uri_free(u);
+        if (u != NULL)
+            evhttp_uri_free(u);
         return 2;
     }
+    r->tls = strcmp(scheme, "https") == 0;
     snprintf(r->host, sizeof(r->host), "%s", host);
-    snprintf(r->port, sizeof(r->port), "%d", port < 0 ? 80 : port);
+    snprintf(r->port, sizeof(r->port), "%d",
+             port >= 0 ? port
+             : r->tls  ? 443
+                       : 80);
     snprintf(r->prefix, sizeof(r->prefix), "%s", path ? path : "");
     while (r->prefix[0] != '\0' && r->prefix[strlen(r->prefix) - 1] == '/')
         r->prefix[strlen(r->prefix) - 1] = '\0';
@@ -107,7 +116,7 @@ from_url(struct sn_cli_remote *r, const char *url)
 
 int
 sn_cli_remote_open(struct sn_cli_remote *r, const char *url, const char *config,
-                   const char *token_file)
+                   const char *token_file, const char *cacert)
 {
     bool v6;
     int rc;
@@ -115,9 +124,15 @@ sn_cli_remote_open(struct sn_cli_remote *r, const char *url, const char *config,
     memset(r, 0, sizeof(*r));
     if ((rc = url ? from_url(r, url) : from_config(r, config)) != 0)
         return rc;
+    if (cacert != NULL && !r->tls) {
+        fprintf(stderr, "sentineld: --cacert is for an https:// daemon\n");
+        return 2;
+    }
+    r->cacert = cacert;
     v6 = strchr(r->host, ':') != NULL;
-    snprintf(r->url, sizeof(r->url), "http://%s%s%s:%s%s", v6 ? "[" : "",
-             r->host, v6 ? "]" : "", r->port, r->prefix);
+    snprintf(r->url, sizeof(r->url), "%s://%s%s%s:%s%s",
+             r->tls ? "https" : "http", v6 ? "[" : "", r->host, v6 ? "]" : "",
+             r->port, r->prefix);
     return sn_cli_token(token_file, r->token, sizeof(r->token));
 }
 
@@ -154,19 +169,127 @@ dial(const struct sn_cli_remote *r, char *why, size_t len)
     return fd;
 }
 
+/* One connection: a socket, with TLS over it for https://. */
+struct conn {
+    int fd;
+    SSL_CTX *ctx;
+    SSL *ssl;
+};
+
+static void
+conn_close(struct conn *c)
+{
+    if (c->ssl != NULL) {
+        SSL_shutdown(c->ssl);
+        SSL_free(c->ssl);
+    }
+    SSL_CTX_free(c->ctx);
+    if (c->fd >= 0)
+        close(c->fd);
+}
+
+/* OpenSSL's reason for the last failure: the certificate check's when
+ * that failed, else the error queue's. */
+static void
+tls_why(SSL *ssl, const char *what, char *why, size_t len)
+{
+    long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+    unsigned long e = ERR_peek_last_error();
+
+    if (v != X509_V_OK)
+        snprintf(why, len, "%s: certificate: %s", what,
+                 X509_verify_cert_error_string(v));
+    else
+        snprintf(why, len, "%s: %s", what,
+                 e ? ERR_reason_error_string(e) : "connection closed");
+    ERR_clear_error();
+}
+
+/* TLS over c->fd, the daemon's certificate checked against cacert (or
+ * the system's CAs) and r->host: 0, or -1 with why. */
+static int
+tls_start(const struct sn_cli_remote *r, struct conn *c, char *why, size_t len)
+{
+    unsigned char ip[16];
+    bool is_ip = inet_pton(AF_INET, r->host, ip) == 1 ||
+                 inet_pton(AF_INET6, r->host, ip) == 1;
+
+    if ((c->ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+        SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION) != 1) {
+        tls_why(NULL, "TLS", why, len);
+        return -1;
+    }
+    SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    /* libevent closes without close_notify: that is the answer's end. */
+    SSL_CTX_set_options(c->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
+    if (r->cacert != NULL
+            ? SSL_CTX_load_verify_locations(c->ctx, r->cacert, NULL) != 1
+            : SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
+        tls_why(NULL, r->cacert ? r->cacert : "the system's CAs", why, len);
+        return -1;
+    }
+    if ((c->ssl = SSL_new(c->ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1 ||
+        (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl),
+                                               r->host) != 1
+               : SSL_set1_host(c->ssl, r->host) != 1 ||
+                     SSL_set_tlsext_host_name(c->ssl, r->host) != 1)) {
+        tls_why(NULL, "TLS", why, len);
+        return -1;
+    }
+    if (SSL_connect(c->ssl) != 1) {
+        tls_why(c->ssl, "TLS handshake", why, len);
+        return -1;
+    }
+    return 0;
+}
+
+static ssize_t
+conn_send(struct conn *c, const char *p, size_t n)
+{
+    return c->ssl ? SSL_write(c->ssl, p, (int)n)
+                  : send(c->fd, p, n, MSG_NOSIGNAL);
+}
+
+/* Bytes read, 0 at the end of the answer, -1 with errno. The daemon may
+ * close without TLS's close_notify: the end all the same (a short answer
+ * is caught by its Content-Length). */
+static ssize_t
+conn_recv(struct conn *c, char *p, size_t n)
+{
+    int k, e;
+
+    if (c->ssl == NULL)
+        return recv(c->fd, p, n, 0);
+    if ((k = SSL_read(c->ssl, p, (int)n)) > 0)
+        return k;
+    e = SSL_get_error(c->ssl, k);
+    ERR_clear_error();
+    if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0))
+        return 0;
+    if (e == SSL_ERROR_SSL)
+        errno = EPROTO;
+    return -1;
+}
+
 /* Send the request and read the whole answer (HTTP/1.0: the daemon
  * closes after it, and never chunks it) into raw: 0, or -1 with why. */
 static int
 exchange(const struct sn_cli_remote *r, const char *path, struct sn_buf *raw,
          char *why, size_t len)
 {
+    struct conn c = { dial(r, why, len), NULL, NULL };
     struct sn_buf req;
-    int fd = dial(r, why, len);
     size_t off = 0;
     int rc = -1;
 
-    if (fd < 0)
+    if (c.fd < 0)
         return -1;
+    if (r->tls && tls_start(r, &c, why, len) != 0) {
+        conn_close(&c);
+        return -1;
+    }
     sn_buf_init(&req, 16 * 1024);
     if (sn_buf_printf(&req,
                       "GET %s%s HTTP/1.0\r\nHost: %s:%s\r\n"
@@ -180,7 +303,7 @@ exchange(const struct sn_cli_remote *r, const char *path, struct sn_buf *raw,
         goto out;
     }
     while (off < req.len) {
-        ssize_t n = send(fd, req.data + off, req.len - off, MSG_NOSIGNAL);
+        ssize_t n = conn_send(&c, req.data + off, req.len - off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -191,7 +314,7 @@ exchange(const struct sn_cli_remote *r, const char *path, struct sn_buf *raw,
     }
     for (;;) {
         char chunk[16384];
-        ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+        ssize_t n = conn_recv(&c, chunk, sizeof(chunk));
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -212,7 +335,7 @@ exchange(const struct sn_cli_remote *r, const char *path, struct sn_buf *raw,
     rc = 0;
 out:
     sn_buf_fini(&req);
-    close(fd);
+    conn_close(&c);
     return rc;
 }
 
