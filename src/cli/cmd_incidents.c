@@ -4,8 +4,12 @@
  * user changes incidents by the same rules as the HTTP API). Who acts is
  * verified, never typed (cli/identity.h): the token given with
  * --token-file or $SENTINELD_TOKEN, else the OS user (local:<user>).
- * Readable text for a terminal, or the API's JSON with --json.
+ * Readable text for a terminal, or the API's JSON with --json. The
+ * read-only commands read through a running daemon's API with --url URL
+ * or --api (cli/remote.h), so they also see incidents another instance
+ * opened when the daemon's report source is a shared store.
  */
+#include <event2/http.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,17 +20,19 @@
 #include "config/config.h"
 #include "core/buf.h"
 #include "cli/identity.h"
+#include "cli/remote.h"
 #include "core/limits.h"
 #include "incident/incidents.h"
 #include "incident/review.h"
 
 struct opts {
     const char *config, *store, *status, *severity, *rule, *by, *reason;
-    const char *token_file, *format;
+    const char *token_file, *format, *url, *cacert;
     char tokens[4096]; /* the tokens file a --token-file is checked in */
     const char *owner, *id;
     unsigned limit;
     bool json;
+    bool api; /* --api: the daemon at the config's http.listen */
     bool four_eyes;
 };
 
@@ -35,17 +41,26 @@ usage_incidents(FILE *out)
 {
     fprintf(out,
             "usage: sentineld incidents list [--status S] [--severity S] "
-            "[--rule ID] [--limit N] [--json]\n"
-            "       sentineld incidents show ID [--json]\n"
+            "[--rule ID] [--limit N] [--json] [READ]\n"
+            "       sentineld incidents show ID [--json] [READ]\n"
             "       sentineld incident ACTION ID --reason TEXT [--owner NAME] "
             "[--token-file FILE]\n"
             "  the actor: the API token in FILE or $SENTINELD_TOKEN, else "
             "local:<your user>\n"
             "  ACTION: ack|acknowledge|assign|comment|resolve|reopen|"
             "suppress|approve|reject\n"
-            "       sentineld incident report ID [--format md|json]\n"
+            "       sentineld incident report ID [--format md|json] [READ]\n"
             "  the post-incident review (docs/reports.md) on stdout\n"
-            "  the store: --store PATH, or -c CONFIG (default %s)\n",
+            "  the store: --store PATH, or -c CONFIG (default %s)\n"
+            "  READ: --url http[s]://HOST:PORT reads through that daemon's "
+            "API instead\n"
+            "    (--cacert PEM: the CAs of its certificate; default the "
+            "system's),\n"
+            "    --api through the one at the config's http.listen; it "
+            "answers from its\n"
+            "    report source (e.g. the PostgreSQL several instances "
+            "share); the token:\n"
+            "    --token-file FILE or $SENTINELD_TOKEN (role viewer)\n",
             sn_cli_default_config());
 }
 
@@ -76,6 +91,8 @@ parse(int argc, char **argv, int from, struct opts *o)
         OPT("--owner", owner)
         OPT("--token-file", token_file)
         OPT("--format", format)
+        OPT("--url", url)
+        OPT("--cacert", cacert)
 #undef OPT
         if ((v = sn_cli_opt_value(argc, argv, &i, "--limit", &missing))) {
             if (missing || atoi(v) <= 0) {
@@ -87,6 +104,10 @@ parse(int argc, char **argv, int from, struct opts *o)
         }
         if (strcmp(argv[i], "--json") == 0) {
             o->json = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--api") == 0) {
+            o->api = true;
             continue;
         }
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -259,6 +280,86 @@ print_show(struct json_object *d)
     }
 }
 
+static int emit(struct sn_buf *out, bool as_json,
+                void (*pretty)(struct json_object *));
+
+/* GET path from the daemon --url or --api names into out: 0, or 2/1
+ * after saying why (cli/remote.h). */
+static int
+remote_get(const struct opts *o, const char *path, struct sn_buf *out)
+{
+    struct sn_cli_remote r;
+    int rc;
+
+    if (o->url != NULL && o->api) {
+        fprintf(stderr, "sentineld: give --url or --api, not both\n");
+        return 2;
+    }
+    if (o->store != NULL) {
+        fprintf(stderr, "sentineld: --store names a local store, --url and "
+                        "--api a daemon to ask: give one\n");
+        return 2;
+    }
+    if ((rc = sn_cli_remote_open(&r, o->url, o->config, o->token_file,
+                                 o->cacert)) != 0)
+        return rc;
+    return sn_cli_remote_get(&r, path, out);
+}
+
+/* "&key=value", the value URI-encoded, when value is given. */
+static void
+query_add(struct sn_buf *b, const char *key, const char *value)
+{
+    char *enc;
+
+    if (value == NULL || (enc = evhttp_encode_uri(value)) == NULL)
+        return;
+    sn_buf_printf(b, "%c%s=%s", strchr(sn_buf_cstr(b), '?') ? '&' : '?', key,
+                  enc);
+    free(enc);
+}
+
+/* The API path of incident id, plus tail. */
+static enum sn_status
+incident_path(struct sn_buf *b, const char *id, const char *tail)
+{
+    char *enc = evhttp_encode_uri(id);
+    enum sn_status rc;
+
+    if (enc == NULL)
+        return SN_ENOMEM;
+    rc = sn_buf_printf(b, "/api/v1/incidents/%s%s", enc, tail);
+    free(enc);
+    return rc;
+}
+
+/* `incidents list|show` through the daemon. */
+static int
+incidents_remote(const struct opts *o, bool list, struct sn_buf *out)
+{
+    struct sn_buf path;
+    char n[16];
+    int rc;
+
+    sn_buf_init(&path, 8192);
+    if (list) {
+        SN_BUF_LIT(&path, "/api/v1/incidents");
+        query_add(&path, "status", o->status);
+        query_add(&path, "severity", o->severity);
+        query_add(&path, "rule", o->rule);
+        snprintf(n, sizeof(n), "%u", o->limit);
+        query_add(&path, "limit", o->limit ? n : NULL);
+    } else {
+        incident_path(&path, o->id, "");
+    }
+    rc = remote_get(o, sn_buf_cstr(&path), out);
+    sn_buf_fini(&path);
+    /* The API's answer ends in a newline; emit() adds its own. */
+    while (rc == 0 && out->len > 0 && out->data[out->len - 1] == '\n')
+        out->len--;
+    return rc == 0 ? emit(out, o->json, list ? print_list : print_show) : rc;
+}
+
 static int
 emit(struct sn_buf *out, bool as_json, void (*pretty)(struct json_object *))
 {
@@ -299,13 +400,20 @@ sn_cmd_incidents(int argc, char **argv)
         usage_incidents(stderr);
         return 2;
     }
-    if ((rc = parse(argc, argv, 2, &o)) != 0 ||
-        (rc = store_path(&o, path, sizeof(path))) != 0)
+    if ((rc = parse(argc, argv, 2, &o)) != 0)
         return rc;
     if (strcmp(verb, "show") == 0 && o.id == NULL) {
         fprintf(stderr, "sentineld: incidents show needs an incident id\n");
         return 2;
     }
+    if (o.url != NULL || o.api) {
+        sn_buf_init(&out, SN_CLI_INCIDENTS_OUT_MAX);
+        rc = incidents_remote(&o, strcmp(verb, "list") == 0, &out);
+        sn_buf_fini(&out);
+        return rc;
+    }
+    if ((rc = store_path(&o, path, sizeof(path))) != 0)
+        return rc;
     if (open_read_only(path, &inc) != 0)
         return 1;
     sn_error_clear(&err);
@@ -341,8 +449,7 @@ cmd_report(int argc, char **argv)
     char path[4096];
     int rc;
 
-    if ((rc = parse(argc, argv, 2, &o)) != 0 ||
-        (rc = store_path(&o, path, sizeof(path))) != 0)
+    if ((rc = parse(argc, argv, 2, &o)) != 0)
         return rc;
     if (o.id == NULL) {
         fprintf(stderr, "sentineld: incident report needs an incident id\n");
@@ -353,10 +460,31 @@ cmd_report(int argc, char **argv)
                 o.format);
         return 2;
     }
-    if (open_read_only(path, &inc) != 0)
-        return 1;
-    sn_error_clear(&err);
     sn_buf_init(&out, SN_CLI_INCIDENTS_OUT_MAX);
+    if (o.url != NULL || o.api) {
+        struct sn_buf path_q;
+
+        /* The daemon's review: from its report source, else its store. */
+        sn_buf_init(&path_q, 8192);
+        incident_path(&path_q, o.id,
+                      fmt == SN_REVIEW_MD ? "/report?format=md"
+                                          : "/report?format=json");
+        rc = remote_get(&o, sn_buf_cstr(&path_q), &out);
+        sn_buf_fini(&path_q);
+        if (rc == 0 && (fwrite(out.data, 1, out.len, stdout) != out.len ||
+                        fflush(stdout) != 0)) {
+            perror("sentineld: writing the review");
+            rc = 1;
+        }
+        sn_buf_fini(&out);
+        return rc;
+    }
+    if ((rc = store_path(&o, path, sizeof(path))) != 0 ||
+        open_read_only(path, &inc) != 0) {
+        sn_buf_fini(&out);
+        return rc ? rc : 1;
+    }
+    sn_error_clear(&err);
     if (sn_review_render(inc, o.id, fmt, &out, &err) != SN_OK) {
         fprintf(stderr, "sentineld: %s\n", err.msg);
         rc = 1;

@@ -34,6 +34,19 @@ read_secret(const char *path, char *out, size_t len)
 }
 
 int
+sn_cli_token(const char *token_file, char *out, size_t len)
+{
+    const char *env = getenv("SENTINELD_TOKEN");
+
+    out[0] = '\0';
+    if (token_file != NULL)
+        return read_secret(token_file, out, len);
+    if (env != NULL)
+        snprintf(out, len, "%s", env);
+    return 0;
+}
+
+int
 sn_cli_actor(const char *token_file, const char *tokens_path, char *out,
              size_t len)
 {

@@ -23,6 +23,11 @@ struct sn_audit_entry;
 int sn_cli_actor(const char *token_file, const char *tokens_path, char *out,
                  size_t len);
 
+/* The API token a command presents: the first line of token_file (when
+ * not NULL), else $SENTINELD_TOKEN, else "" (none). Returns 0, or prints
+ * why the file cannot be read and returns 1. */
+int sn_cli_token(const char *token_file, char *out, size_t len);
+
 /* Append e to the audit trail of the store at db_path (warning on
  * stderr when that fails; the command's own outcome stands). */
 void sn_cli_audit(const char *db_path, const struct sn_audit_entry *e);

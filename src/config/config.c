@@ -123,6 +123,16 @@ const struct sn_option sn_http_options[] = {
       "behind in a burst (shared by all; at ~2 KB a change, 32MiB holds "
       "some 8,000); a client further behind is sent a gap and reloads",
       1u << 20, 1u << 30, NULL, false },
+    { "report_timeout", SN_OPT_DURATION, "60s", H_OFF(report_timeout_ms),
+      "a report or review another store answers (out_postgres `reports`) "
+      "gets 504 report_timeout when it has not answered within this",
+      100, 3600000, NULL, false },
+    { "report_max_incidents", SN_OPT_INT, "200000",
+      H_OFF(report_max_incidents),
+      "a report covers at most this many incidents opened in its period "
+      "(more: 400, report on a shorter period); each is held in memory "
+      "while the report is built",
+      1, 200000, NULL, false },
     { 0 },
 };
 

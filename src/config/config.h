@@ -51,6 +51,8 @@ struct sn_http_conf {
     int64_t body_timeout_ms;     /* body, from the end of the headers */
     int64_t feed_clients_per_token; /* live feed connections per token */
     uint64_t feed_history; /* bytes of recent feed changes (stream_ring) */
+    int64_t report_timeout_ms;    /* a report source's answer, at most */
+    int64_t report_max_incidents; /* incidents one report reads, at most */
 };
 
 /* The incident manager and its store (section `incidents`, #6). */

@@ -151,6 +151,11 @@ _Static_assert(SN_BATCH_ARENA_CHUNK >= 64 * 1024, "arena chunk too small");
  * history. */
 #define SN_CLI_INCIDENTS_OUT_MAX (64u * 1024 * 1024)
 
+/* `sentineld incident report --url`: how long the CLI waits for the
+ * daemon's answer; above http.report_timeout's default (60 s), so the
+ * daemon's own 504 naming the slow source arrives first. */
+#define SN_CLI_REMOTE_TIMEOUT_S 90
+
 /* One `sentineld frame` line: a record escaped at six bytes per input byte
  * (\\u00XX), plus the keys. */
 #define SN_CLI_FRAME_OUT_MAX ((size_t)SN_RECORD_MAX * 6 + 4096)

@@ -163,8 +163,11 @@ sn_api_incidents_get(struct sn_req *rq)
         sn_reply_json(rq, 200, &b);
         break;
     case SN_DECLINED:
-        sn_reply_error(rq, 404, "not_found", "no incident with id %s",
-                       rq->params[0]);
+        /* Another instance's incident: the configured report source (a
+         * store the fleet shares) may hold it (docs/reports.md). */
+        if (!sn_api_incident_from_source(rq))
+            sn_reply_error(rq, 404, "not_found", "no incident with id %s",
+                           rq->params[0]);
         break;
     default:
         sn_reply_error(rq, 500, "store_error", "%s", err.msg);

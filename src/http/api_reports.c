@@ -9,6 +9,7 @@
  */
 #include <ctype.h>
 #include <event2/event.h>
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,9 +99,12 @@ source_param(struct sn_req *rq, const char **local)
  * connection's close callback when libevent frees it first).
  */
 
-/* A source that has not answered by then gets a 504 (its own timeouts,
- * e.g. a database's statement timeout, normally answer first). */
-#define REPORT_DEADLINE_S 60
+/* What a pending request asks its source for. */
+enum pending_kind {
+    PENDING_REPORT,   /* report_load: GET /api/v1/reports */
+    PENDING_REVIEW,   /* review_load: GET /api/v1/incidents/{id}/report */
+    PENDING_INCIDENT, /* review_load: GET /api/v1/incidents/{id} */
+};
 
 struct sn_report_pending {
     pthread_mutex_t mu;
@@ -114,10 +118,11 @@ struct sn_report_pending {
     enum sn_status rc;
     struct sn_report_life *v;
     size_t n;
-    /* A review (review_load) rather than a report: its format, the
-     * incident, and the source's document and what it lacks. */
-    bool review;
+    /* A review or incident (review_load) rather than a report: its
+     * format, the incident, and the source's document and what it lacks. */
+    enum pending_kind kind;
     enum sn_review_format fmt;
+    int64_t timeout_ms; /* the deadline, for its 504 */
     char id[40];
     char *doc, *lacks;
     char err[512];
@@ -318,6 +323,43 @@ review_from_doc(struct sn_req *rq, struct sn_report_pending *p)
     sn_buf_fini(&b);
 }
 
+/* The incident's document from the source, as GET /api/v1/incidents/{id}
+ * answers it, with what that store lacks and who answered (control
+ * thread). */
+static void
+incident_from_doc(struct sn_req *rq, struct sn_report_pending *p)
+{
+    struct json_object *o = json_tokener_parse(p->doc ? p->doc : "");
+    struct sn_buf b;
+
+    if (o == NULL || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        sn_reply_error(rq, 502, "report_source_invalid",
+                       "report source '%s' answered incident %s with no JSON "
+                       "object",
+                       p->inst, p->id);
+        return;
+    }
+    if (!json_object_object_get_ex(o, "type", NULL))
+        json_object_object_add(o, "type", json_object_new_string("incident"));
+    json_object_object_add(o, "read_from", json_object_new_string(p->inst));
+    json_object_object_add(o, "not_recorded",
+                           p->lacks ? json_object_new_string(p->lacks)
+                                    : NULL);
+    sn_buf_init(&b, SN_HTTP_REPORT_MAX);
+    if (sn_buf_puts(&b, json_object_to_json_string_ext(
+                            o, JSON_C_TO_STRING_PLAIN |
+                                   JSON_C_TO_STRING_NOSLASHESCAPE)) == SN_OK &&
+        sn_buf_putc(&b, '\n') == SN_OK)
+        sn_reply_json(rq, 200, &b);
+    else
+        sn_reply_error(rq, 500, "report_error",
+                       "incident %s does not fit in %u bytes", p->id,
+                       SN_HTTP_REPORT_MAX);
+    sn_buf_fini(&b);
+    json_object_put(o);
+}
+
 /* The source answered, or the deadline passed (control thread). */
 static void
 report_wake(evutil_socket_t fd, short what, void *arg)
@@ -345,19 +387,28 @@ report_wake(evutil_socket_t fd, short what, void *arg)
     if (evhttp_request_get_connection(p->r) != NULL)
         evhttp_connection_set_closecb(evhttp_request_get_connection(p->r), NULL,
                                       NULL);
-    if (!answered)
+    if (!answered) {
+        sn_counter_add(p->h->c_report_timeouts, 1);
         sn_reply_error(&rq, 504, "report_timeout",
-                       "report source '%s' did not answer within %d s", p->inst,
-                       REPORT_DEADLINE_S);
-    else if (p->review && p->rc == SN_DECLINED)
+                       "report source '%s' did not answer within %lld ms "
+                       "(http.report_timeout)",
+                       p->inst, (long long)p->timeout_ms);
+    } else if (p->kind == PENDING_REVIEW && p->rc == SN_DECLINED)
         review_local(&rq, p->id, p->fmt);
+    else if (p->kind == PENDING_INCIDENT && p->rc == SN_DECLINED)
+        sn_reply_error(&rq, 404, "not_found",
+                       "no incident with id %s (neither in this store nor "
+                       "in report source '%s')",
+                       p->id, p->inst);
     else if (p->rc == SN_ELIMIT)
         sn_reply_error(&rq, 400, "bad_query", "%s", p->err);
     else if (p->rc != SN_OK)
         sn_reply_error(&rq, 503, "report_source_unavailable",
                        "report source '%s': %s", p->inst, p->err);
-    else if (p->review)
+    else if (p->kind == PENDING_REVIEW)
         review_from_doc(&rq, p);
+    else if (p->kind == PENDING_INCIDENT)
+        incident_from_doc(&rq, p);
     else
         report_reply(&rq, &p->q, p->v, p->n);
     p->r = NULL;
@@ -373,15 +424,20 @@ sn_http_reports_drop(struct sn_http *h)
 
 /* Ask the running pipeline's report source, if one is configured:
  * true when it took the request (answered later, or now on an error).
- * q: a report; NULL: the review of rq->params[0] in format fmt. */
+ * q: a report; NULL: rq->params[0]'s review in format fmt, or with kind
+ * PENDING_INCIDENT its document. */
 static bool
 report_deferred(struct sn_req *rq, const struct sn_report_query *q,
-                enum sn_review_format fmt)
+                enum pending_kind kind, enum sn_review_format fmt)
 {
     struct sn_pipeline *pl = *rq->h->env.pl;
     struct evhttp_connection *evcon = evhttp_request_get_connection(rq->r);
     struct sn_report_pending *p;
-    struct timeval tv = { REPORT_DEADLINE_S, 0 };
+    /* A conf not from the option table (tests) may leave it 0. */
+    int64_t ms = rq->h->conf.report_timeout_ms > 0
+                     ? rq->h->conf.report_timeout_ms
+                     : 60000;
+    struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
 
     for (size_t i = 0; pl != NULL && i < pl->n_insts; i++) {
         struct sn_instance *in = &pl->insts[i];
@@ -401,8 +457,9 @@ report_deferred(struct sn_req *rq, const struct sn_report_query *q,
         p->r = rq->r;
         if (q != NULL)
             p->q = *q;
-        p->review = q == NULL;
+        p->kind = kind;
         p->fmt = fmt;
+        p->timeout_ms = ms;
         if (q == NULL)
             snprintf(p->id, sizeof(p->id), "%.36s", rq->params[0]);
         memcpy(p->cid, rq->cid, sizeof(p->cid));
@@ -416,7 +473,7 @@ report_deferred(struct sn_req *rq, const struct sn_report_query *q,
             return true;
         }
         rc = q ? in->p->report_load(in->state, q->since_ns, q->until_ns,
-                                    SN_REPORT_MAX_INCIDENTS, report_done, p)
+                                    q->max, report_done, p)
                : in->p->review_load(in->state, p->id, review_done, p);
         if (rc != SN_OK) {
             event_free(p->ev);
@@ -490,7 +547,10 @@ sn_api_reports(struct sn_req *rq)
     }
     if (!source_param(rq, &src))
         return;
-    if (src == NULL && report_deferred(rq, &q, SN_REVIEW_MD))
+    q.max = rq->h->conf.report_max_incidents > 0
+                ? (size_t)rq->h->conf.report_max_incidents
+                : SN_REPORT_MAX_INCIDENTS;
+    if (src == NULL && report_deferred(rq, &q, PENDING_REPORT, SN_REVIEW_MD))
         return;
     if ((inc = sn_http_incidents(rq)) == NULL)
         return;
@@ -569,7 +629,14 @@ sn_api_incident_report(struct sn_req *rq)
      * fleet's incidents, also those another instance opened; one it does
      * not hold yet (the relay is behind) comes from this store. */
     if (src == NULL && uuid_shaped(rq->params[0]) &&
-        report_deferred(rq, NULL, fmt))
+        report_deferred(rq, NULL, PENDING_REVIEW, fmt))
         return;
     review_local(rq, rq->params[0], fmt);
+}
+
+bool
+sn_api_incident_from_source(struct sn_req *rq)
+{
+    return uuid_shaped(rq->params[0]) &&
+           report_deferred(rq, NULL, PENDING_INCIDENT, SN_REVIEW_JSON);
 }

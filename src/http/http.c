@@ -544,6 +544,10 @@ sn_http_start(struct event_base *base, const struct sn_http_conf *conf,
     h->c_body_too_large = sn_metrics_counter(
         env->metrics, "sentineld_http_body_too_large_total", NULL,
         "requests refused because the body exceeds http.max_body");
+    h->c_report_timeouts = sn_metrics_counter(
+        env->metrics, "sentineld_http_report_timeouts_total", NULL,
+        "reports and reviews answered 504 because their source did not "
+        "answer within http.report_timeout");
     evhttp_set_max_body_size(h->http,
                              (ev_ssize_t)body_hard_limit(conf->max_body));
     /* Past that, read and discard the body before libevent's 413, so the

@@ -49,7 +49,8 @@ struct sn_http {
     struct sn_report_pending *reports;
     uint64_t next_cid;
     struct sn_counter *c_requests, *c_errors_4xx, *c_errors_5xx,
-        *c_rate_limited, *c_auth_failed, *c_body_too_large;
+        *c_rate_limited, *c_auth_failed, *c_body_too_large,
+        *c_report_timeouts;
 };
 
 /* Roles: enum sn_role in <sentineld/plugin.h> (plugin routes have them
@@ -174,6 +175,11 @@ void sn_api_plugins_list(struct sn_req *rq);
  * (api_reports.c). */
 void sn_api_reports(struct sn_req *rq);
 void sn_api_incident_report(struct sn_req *rq);
+/* GET /api/v1/incidents/{id} for an incident this store lacks: true when
+ * the configured report source took it (it answers, 200 with its
+ * document, 404, 503 or 504); false when there is none or the id is no
+ * UUID, and nothing was sent. */
+bool sn_api_incident_from_source(struct sn_req *rq);
 /* Let go of the reports still waiting for their source (sn_http_free,
  * before evhttp_free). */
 void sn_http_reports_drop(struct sn_http *h);

@@ -67,6 +67,7 @@ sn_report_load_sqlite(struct sqlite3 *db, const struct sn_report_query *q,
 {
     struct sn_report_life *v = NULL;
     size_t len = 0, cap = 0;
+    size_t max = q->max ? q->max : SN_REPORT_MAX_INCIDENTS;
     sqlite3_stmt *st;
     int r;
 
@@ -78,18 +79,18 @@ sn_report_load_sqlite(struct sqlite3 *db, const struct sn_report_query *q,
     }
     sqlite3_bind_int64(st, 1, q->since_ns);
     sqlite3_bind_int64(st, 2, q->until_ns);
-    sqlite3_bind_int64(st, 3, SN_REPORT_MAX_INCIDENTS + 1);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)max + 1);
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         struct sn_report_life *l;
         const char *actor, *status;
 
-        if (len == SN_REPORT_MAX_INCIDENTS) {
+        if (len == max) {
             sqlite3_finalize(st);
             sn_report_lives_free(v, len);
             sn_error_set(err,
-                         "more than %d incidents were opened between since "
+                         "more than %zu incidents were opened between since "
                          "and until; report on a shorter period",
-                         SN_REPORT_MAX_INCIDENTS);
+                         max);
             return SN_ELIMIT;
         }
         if (len == cap) {

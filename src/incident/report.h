@@ -37,6 +37,7 @@ struct sn_report_life {
 struct sn_report_query {
     int64_t since_ns, until_ns; /* incidents opened in [since, until) */
     bool weekly;                /* volume per ISO week, else per UTC day */
+    size_t max;                 /* incidents at most; 0: the default cap */
 };
 
 /*
@@ -45,7 +46,8 @@ struct sn_report_query {
  * successful `acknowledge` audit row, resolved = the first successful
  * `resolve` or `auto-resolve` row (auto when its actor is the daemon).
  * *out is malloc'ed (free with sn_report_lives_free). SN_ELIMIT when more
- * than SN_REPORT_MAX_INCIDENTS match; SN_EIO with err on a store error.
+ * than q->max (0: SN_REPORT_MAX_INCIDENTS) match; SN_EIO with err on a
+ * store error.
  */
 struct sqlite3;
 enum sn_status sn_report_load_sqlite(struct sqlite3 *db,

@@ -5,7 +5,7 @@
 # stable codes, correlation IDs in responses and logs, secure headers, no
 # CORS, body and rate limits, event ingestion, readiness and TLS.
 . "$SRCDIR/tests/integration/lib.sh"
-tap_plan 42
+tap_plan 43
 
 hp=$(free_port)
 mkdir -p "$TMP/state"
@@ -252,9 +252,26 @@ if make_certs client.test; then
     wait_for 30 curl -sf --cacert "$TMP/ca.pem" "https://127.0.0.1:$hp3/health" -o /dev/null
     code=$(curl -s -o "$TMP/b" -w '%{http_code}' --cacert "$TMP/ca.pem" -H "Authorization: Bearer $O" "https://127.0.0.1:$hp3/api/v1/whoami")
     check "TLS listener serves the API over HTTPS" sh -c "[ $code = 200 ] && grep -q olga '$TMP/b'"
+    # The CLI reads through it, the certificate checked (docs/reports.md).
+    echo "$O" >"$TMP/o.tok"
+    "$S" incidents list --url "https://127.0.0.1:$hp3" --cacert "$TMP/ca.pem" \
+        --token-file "$TMP/o.tok" --json >"$TMP/tls-list" 2>&1
+    t1=$?
+    "$S" incidents list --api -c "$TMP/c3.yaml" --cacert "$TMP/ca.pem" \
+        --token-file "$TMP/o.tok" --json >"$TMP/tls-api" 2>&1
+    t2=$?
+    "$S" incidents list --url "https://127.0.0.1:$hp3" --cacert "$TMP/other.pem" \
+        --token-file "$TMP/o.tok" >/dev/null 2>"$TMP/tls-bad"
+    t3=$?
+    diag "$(head -c 300 "$TMP/tls-list") / $(cat "$TMP/tls-bad")"
+    check "the CLI over HTTPS: --url https:// and --api with --cacert; another CA refused ($t1 $t2 $t3)" \
+        sh -c "[ '$t1 $t2 $t3' = '0 0 1' ] && grep -q '\"incidents\"' '$TMP/tls-list' &&
+            cmp -s '$TMP/tls-list' '$TMP/tls-api' &&
+            grep -q '^sentineld: cannot reach the daemon at https://127.0.0.1:$hp3: TLS handshake: certificate: ' '$TMP/tls-bad'"
     kill "$P3"
 else
     not_ok "TLS listener (openssl could not make certificates)"
+    not_ok "the CLI over HTTPS (openssl could not make certificates)"
 fi
 stop_daemon
 check "the daemon stops cleanly" test $? -eq 0

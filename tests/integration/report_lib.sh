@@ -1,6 +1,7 @@
-# Shared by reports.sh and reports_pg.sh (sourced after lib.sh): the
-# daemon's API as an operator or viewer, SSH failures that open the
-# shipped rule pack's incidents, and the ids of those incidents.
+# Shared by reports.sh, reports_pg.sh and reports_remote.sh (sourced
+# after lib.sh): the daemon's API as an operator or viewer, SSH failures
+# that open the shipped rule pack's incidents, the ids of those
+# incidents, and a daemon config writing into PostgreSQL.
 
 # req TOKEN METHOD PATH [BODY]: the status code; the body in $TMP/b ($U).
 req() {
@@ -39,4 +40,29 @@ want = sys.argv[2:]
 assert all(w in got for w in want), got
 print(" ".join("%s=%s" % (w, got[w]) for w in want))
 EOP
+}
+
+# pg_conf STATE HTTP-PORT SYSLOG-PORT AUTO-RESOLVE OUTPUT-LINES HTTP-EXTRA:
+# a daemon config on stdout: logger's TCP input, the shipped rules, and
+# an out_postgres output `pg` into $PG_URL (pglib.sh) with OUTPUT-LINES
+# appended (e.g. "    reports: true"); HTTP-EXTRA goes into http's flow
+# map (", report_timeout: 2s").
+pg_conf() {
+    cat <<EOC
+daemon: { state_dir: $1, shutdown_timeout: 5s }
+http: { listen: "127.0.0.1:$2"$6 }
+inputs:
+  - { name: syslog, plugin: in_syslog, listen: [ "tcp://127.0.0.1:$3" ] }
+detectors:
+  - { name: rules, plugin: det_rules, rules: [ $SRCDIR/conf/rules ], tick: 100ms }
+incidents: { auto_resolve: $4, update_interval: 0s }
+outputs:
+  - name: pg
+    plugin: out_postgres
+    take: incidents
+    dsn: "$PG_URL"
+    migrations_dir: $SRCDIR/sql
+    statement_timeout: 10s
+$5
+EOC
 }

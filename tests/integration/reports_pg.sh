@@ -28,23 +28,7 @@ pg_start || { echo "Bail out! PostgreSQL did not start"; exit 1; }
 hp=$(free_port)
 sp=$(free_port)
 mkdir -p "$TMP/state"
-cat >"$TMP/c.yaml" <<EOC
-daemon: { state_dir: $TMP/state, shutdown_timeout: 5s }
-http: { listen: "127.0.0.1:$hp" }
-inputs:
-  - { name: syslog, plugin: in_syslog, listen: [ "tcp://127.0.0.1:$sp" ] }
-detectors:
-  - { name: rules, plugin: det_rules, rules: [ $SRCDIR/conf/rules ], tick: 100ms }
-incidents: { auto_resolve: 4s, update_interval: 0s }
-outputs:
-  - name: pg
-    plugin: out_postgres
-    take: incidents
-    dsn: "$PG_URL"
-    migrations_dir: $SRCDIR/sql
-    statement_timeout: 10s
-    reports: true
-EOC
+pg_conf "$TMP/state" "$hp" "$sp" 4s "    reports: true" "" >"$TMP/c.yaml"
 S="$SENTINELD"
 O=$("$S" token create --name olga --role operator -c "$TMP/c.yaml" 2>/dev/null)
 V=$("$S" token create --name vic --role viewer -c "$TMP/c.yaml" 2>/dev/null)

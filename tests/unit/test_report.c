@@ -36,7 +36,7 @@ static struct json_object *
 report(const struct sn_report_life *v, size_t n, bool weekly)
 {
     struct sn_report_query q = { SUNDAY - 7 * 86400 * SN_NS_PER_SEC,
-                                 SUNDAY + 86400 * SN_NS_PER_SEC, weekly };
+                                 SUNDAY + 86400 * SN_NS_PER_SEC, weekly, 0 };
     struct sn_buf b;
     struct json_object *o;
 
