@@ -244,6 +244,13 @@
     box.replaceChildren();
     const role = RANK[state.me.role] || 0;
     const approver = RANK[state.me.approve_role] || 2;
+    if (inc.read_from) {
+      /* Another instance's incident, read from the report source: actions
+       * change this daemon's store only, where it is not (they would 404). */
+      box.append(el("span", "facts", "read from " + inc.read_from +
+        ": act on it in the console of the instance that holds it"));
+      return;
+    }
     const acts = [["acknowledge", inc.status === "open"], ["assign", true], ["comment", true],
       ["resolve", inc.status !== "resolved"], ["reopen", inc.status === "resolved" || inc.status === "suppressed"],
       ["suppress", inc.status !== "resolved" && inc.status !== "suppressed" && !inc.pending_approval],

@@ -9,15 +9,10 @@
 . "$SRCDIR/tests/integration/lib.sh"
 
 command -v logger >/dev/null || skip_all "logger not installed"
-BR="$BUILDDIR/tests/browser"
+. "$SRCDIR/tests/integration/browser_lib.sh"
+browser_setup
 rm -rf "$BR/artifacts"
 mkdir -p "$BR/artifacts"
-cp "$SRCDIR/tests/browser/package.json" "$SRCDIR/tests/browser/package-lock.json" "$BR/"
-if ! cmp -s "$BR/package-lock.json" "$BR/node_modules/.installed-lock" 2>/dev/null; then
-    (cd "$BR" && npm ci --no-audit --no-fund --loglevel=error >"$TMP/npm.log" 2>&1 &&
-        cp package-lock.json node_modules/.installed-lock) ||
-        { echo "1..1"; echo "not ok 1 - npm ci failed"; sed 's/^/# /' "$TMP/npm.log"; exit 1; }
-fi
 
 hp=$(free_port)
 sp=$(free_port)

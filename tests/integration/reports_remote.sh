@@ -18,8 +18,9 @@
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/report_lib.sh"
 . "$SRCDIR/tests/integration/pglib.sh"
+. "$SRCDIR/tests/integration/browser_lib.sh"
 command -v logger >/dev/null || { echo "Bail out! logger not installed"; exit 1; }
-tap_plan 13
+tap_plan 14
 
 pg_start || { echo "Bail out! PostgreSQL did not start"; exit 1; }
 hp=$(free_port)
@@ -28,10 +29,11 @@ hp2=$(free_port)
 sp2=$(free_port)
 mkdir -p "$TMP/state" "$TMP/state2"
 pg_conf "$TMP/state" "$hp" "$sp" 60s "    reports: true" \
-    ", report_timeout: 2s, report_max_incidents: 3" >"$TMP/c.yaml"
+    ", report_timeout: 2s, report_max_incidents: 3, web_root: \"$SRCDIR/web\"" >"$TMP/c.yaml"
 pg_conf "$TMP/state2" "$hp2" "$sp2" 60s "" "" >"$TMP/c2.yaml"
 S="$SENTINELD"
 "$S" token create --name vic --role viewer -c "$TMP/c.yaml" >"$TMP/vic.tok" 2>/dev/null
+O1=$("$S" token create --name oscar --role operator -c "$TMP/c.yaml" 2>/dev/null)
 O2=$("$S" token create --name olga --role operator -c "$TMP/c2.yaml" 2>/dev/null)
 start_daemon "$TMP/c2.yaml" "$TMP/log2"
 DPID2=$DPID
@@ -134,6 +136,18 @@ process.exit(errs.length ? 1 : 0);' "$SRCDIR/tests/browser/schema.js" \
 rc=$?
 cat "$TMP/schema"
 check "that document is an Incident as web/openapi.json describes it, which the console renders ($rc)" \
+    test "$rc" = 0
+
+# Its page in the console (Chromium): title and hits as the API gave them,
+# where it was read from, and no action buttons for an operator, since
+# actions change only the store that holds it.
+browser_setup
+URL="$U1" OP_TOKEN="$O1" INCIDENT_ID="$BF20" TITLE="$(python3 -c "import json; print(json.load(open('$TMP/inc.json'))['title'])")" \
+    HITS="$(python3 -c "import json; print(json.load(open('$TMP/inc.json'))['hit_count'])")" \
+    NODE_PATH="$BR/node_modules" timeout 120 node "$SRCDIR/tests/browser/remote_page.js" >"$TMP/page" 2>&1
+rc=$?
+sed 's/^/# /' "$TMP/page"
+check "the console's page of that incident: its title and hits, 'read from pg', no action buttons ($rc)" \
     test "$rc" = 0
 
 # The CLI's errors name the daemon's URL.
