@@ -989,10 +989,11 @@ sn_store_put_hits(struct sn_store *s, const struct sn_incident *inc)
     return sqlite3_changes(s->db) == 1 ? SN_OK : SN_EIO;
 }
 
-int64_t
-sn_store_data_version(struct sn_store *s)
+/* The one integer a parameterless statement returns; -1 on error. */
+static int64_t
+query_int(struct sn_store *s, enum stmt_id id)
 {
-    sqlite3_stmt *q = stmt(s, Q_DATA_VERSION);
+    sqlite3_stmt *q = stmt(s, id);
     int64_t v = -1;
 
     if (q == NULL)
@@ -1001,6 +1002,12 @@ sn_store_data_version(struct sn_store *s)
         v = sqlite3_column_int64(q, 0);
     sqlite3_reset(q);
     return v;
+}
+
+int64_t
+sn_store_data_version(struct sn_store *s)
+{
+    return query_int(s, Q_DATA_VERSION);
 }
 
 /* The outbox's document: the incident and the change that made this
@@ -1092,15 +1099,7 @@ sn_store_quiet(struct sn_store *s, int64_t now, char (*ids)[SN_UUID_LEN + 1],
 int64_t
 sn_store_last_seq(struct sn_store *s)
 {
-    sqlite3_stmt *q = stmt(s, Q_LAST_SEQ);
-    int64_t v = -1;
-
-    if (q == NULL)
-        return -1;
-    if (sqlite3_step(q) == SQLITE_ROW)
-        v = sqlite3_column_int64(q, 0);
-    sqlite3_reset(q);
-    return v;
+    return query_int(s, Q_LAST_SEQ);
 }
 
 static struct sn_str
