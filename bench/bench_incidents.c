@@ -6,6 +6,12 @@
  * (bench/README.md):
  *   bench/bench_incidents [signals] [keys] [batch]
  * Defaults: 200000 signals over 2000 keys, batch 2048 (the daemon's).
+ * Environment: BENCH_CACHE (incidents.cache, default 4096 as the
+ * daemon's; 0 reads every incident back per batch, as before h21c),
+ * BENCH_UPDATE (set: each key's signals after its first are `update`
+ * signals, as a refire: per_window rule sends), BENCH_UPDATE_MS
+ * (incidents.update_interval in ms, default 0: every version recorded),
+ * BENCH_NO_RELAY.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -109,6 +115,9 @@ main(int argc, char **argv)
     conf.batch = batch;
     conf.evidence_max = 10;
     conf.four_eyes = true;
+    conf.cache = getenv("BENCH_CACHE") ? atol(getenv("BENCH_CACHE")) : 4096;
+    conf.update_interval_ms =
+        getenv("BENCH_UPDATE_MS") ? atol(getenv("BENCH_UPDATE_MS")) : 0;
     sn_error_clear(&err);
     if (sn_manager_new(path, &conf, metrics, &m, &err) != SN_OK ||
         sn_manager_start(m, &err) != SN_OK) {
@@ -132,7 +141,7 @@ main(int argc, char **argv)
         len = snprintf(
             json, sizeof(json),
             "{\"type\":\"signal\",\"rule\":\"ssh-brute-force-%ld\","
-            "\"kind\":\"threshold\",\"state\":\"firing\",\"severity\":"
+            "\"kind\":\"threshold\",\"state\":\"%s\",\"severity\":"
             "\"high\",\"base_severity\":\"high\",\"time_ns\":%lld,\"key\":"
             "{\"source.ip\":\"10.%ld.%ld.%ld\"},\"key_hash\":"
             "\"0a77eb81a2bf0dce\",\"repeat\":%ld,\"suppressed\":0,"
@@ -145,7 +154,8 @@ main(int argc, char **argv)
             "for user bob@example.com\"}],\"last\":[{\"time_ns\":%lld,"
             "\"summary\":\"Failed password for root from 10.0.0.%ld port "
             "4022 ssh2\"}]}}",
-            k % 7, (long long)t, k / 65536, (k / 256) % 256, k % 256,
+            k % 7, getenv("BENCH_UPDATE") && i >= keys ? "update" : "firing",
+            (long long)t, k / 65536, (k / 256) % 256, k % 256,
             i / keys, (long long)(t - 60000000000LL), (long long)t,
             (long long)(t - 60000000000LL), k, (long long)(t - 1000), k,
             (long long)(t - 500), (long long)t, k);
@@ -156,8 +166,11 @@ main(int argc, char **argv)
     }
     sn_manager_flush(m);
     t_stored = sn_clock_mono_ns();
+    /* Held versions (BENCH_UPDATE_MS) are stored, not delivered. */
     versions = sn_metrics_value(metrics, "sentineld_incident_versions_total",
-                                NULL);
+                                NULL) -
+               sn_metrics_value(metrics,
+                                "sentineld_incident_versions_held_total", NULL);
     if (getenv("BENCH_NO_RELAY") != NULL)
         atomic_store(&n_delivered, versions);
     while (atomic_load(&n_delivered) < versions) {
@@ -167,12 +180,17 @@ main(int argc, char **argv)
     t_done = sn_clock_mono_ns();
     cpu_done = cpu_s();
     busiest = busiest_thread_s();
-    printf("bench_incidents: %ld signals over %ld keys, batch %ld\n", n, keys,
-           batch);
+    printf("bench_incidents: %ld signals over %ld keys, batch %ld, cache %lld"
+           "%s\n",
+           n, keys, batch, (long long)conf.cache,
+           getenv("BENCH_UPDATE") ? ", update signals after the first" : "");
     printf("  stored:    %.0f incident updates (signals folded) per s, "
-           "committed as %llu versions (%.2f s)\n",
+           "committed as %llu versions delivered, %llu held (%.2f s)\n",
            (double)n / ((double)(t_stored - t0) / 1e9),
-           (unsigned long long)versions, (double)(t_stored - t0) / 1e9);
+           (unsigned long long)versions,
+           (unsigned long long)sn_metrics_value(
+               metrics, "sentineld_incident_versions_held_total", NULL),
+           (double)(t_stored - t0) / 1e9);
     printf("  delivered: every version through the relay to deliver() in "
            "%.2f s: %.0f updates/s end to end\n",
            (double)(t_done - t0) / 1e9,

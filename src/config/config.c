@@ -165,6 +165,10 @@ const struct sn_option sn_incidents_options[] = {
     { "evidence_max", SN_OPT_INT, "10", I_OFF(evidence_max),
       "evidence entries kept per incident (first and latest)", 1, 1000,
       NULL, false },
+    { "cache", SN_OPT_INT, "4096", I_OFF(cache),
+      "open incidents the manager keeps in memory between batches, the "
+      "most recently signalled (0: read each one back per batch)",
+      0, 1048576, NULL, false },
     { "four_eyes", SN_OPT_BOOL, "true", I_OFF(four_eyes),
       "an approval must come from someone other than the requester", 0, 0,
       NULL, false },

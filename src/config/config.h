@@ -65,6 +65,7 @@ struct sn_incidents_conf {
     int64_t queue;         /* signals waiting for the manager */
     int64_t batch;         /* signals per transaction at most */
     int64_t evidence_max;  /* evidence entries kept per incident */
+    int64_t cache;         /* open incidents kept between batches */
     bool four_eyes;        /* approver must differ from the requester */
     struct sn_strlist scrub_patterns;
     struct sn_strlist scrub_keep;

@@ -135,6 +135,8 @@ same_item(const struct sn_fold_item *a, const struct sn_fold_item *b)
 
 struct sn_fold_entry {
     uint64_t hash; /* of rule id and group key */
+    uint32_t next; /* the next entry of its bucket; NO_ENTRY: none */
+    uint64_t used; /* the tick of the batch that last used it */
     struct sn_incident inc;
     /* The evidence window: spans of inc.evidence (as loaded or last
      * written) or of this batch's signals, which outlive the batch. */
@@ -142,6 +144,9 @@ struct sn_fold_entry {
     size_t n_ev, cap_ev;
     struct sn_fold_sig *expl; /* the latest firing signal, borrowed */
     bool is_new, asked;
+    /* A firing or degraded signal changed it in this batch: the whole
+     * row and its evidence are written; else only the counters. */
+    bool full;
     int64_t n_signals, n_events;
     int last_sev;
     int loaded_sev;        /* severity when loaded: a change is delivered */
@@ -250,11 +255,85 @@ entry_fini(struct sn_fold_entry *e)
     memset(e, 0, sizeof(*e));
 }
 
+/* The hash index over f->cache: buckets of entry indexes chained
+ * through entry.next. A batch may hold thousands of incidents and the
+ * kept ones stay: a linear search per signal was quadratic. */
+#define NO_ENTRY UINT32_MAX
+
+static void
+index_link(struct sn_fold *f, size_t i)
+{
+    uint32_t *b = &f->bucket[f->cache[i].hash & (f->n_bucket - 1)];
+
+    f->cache[i].next = *b;
+    *b = (uint32_t)i;
+}
+
+static void
+index_unlink(struct sn_fold *f, size_t i)
+{
+    uint32_t *p = &f->bucket[f->cache[i].hash & (f->n_bucket - 1)];
+
+    while (*p != (uint32_t)i)
+        p = &f->cache[*p].next;
+    *p = f->cache[i].next;
+}
+
+/* Room for one more entry (f->cache[f->n_cache], uninitialised); the
+ * index is rebuilt when the array grows. */
+static enum sn_status
+reserve_entry(struct sn_fold *f)
+{
+    size_t cap, nb;
+    void *p;
+    uint32_t *b;
+
+    if (f->n_cache < f->cap_cache)
+        return SN_OK;
+    cap = f->cap_cache ? f->cap_cache * 2 : 64;
+    if (cap >= NO_ENTRY)
+        return SN_ENOMEM;
+    for (nb = 64; nb < 2 * cap; nb *= 2)
+        ;
+    p = realloc(f->cache, cap * sizeof(*f->cache));
+    if (p == NULL)
+        return SN_ENOMEM;
+    f->cache = p;
+    f->cap_cache = cap;
+    if (nb != f->n_bucket) {
+        if ((b = malloc(nb * sizeof(*b))) == NULL)
+            return SN_ENOMEM;
+        free(f->bucket);
+        f->bucket = b;
+        f->n_bucket = nb;
+        memset(b, 0xff, nb * sizeof(*b)); /* NO_ENTRY */
+        for (size_t i = 0; i < f->n_cache; i++)
+            index_link(f, i);
+    }
+    return SN_OK;
+}
+
+/* The entry just built at f->cache[f->n_cache] joins the cache. */
+static void
+add_entry(struct sn_fold *f)
+{
+    f->cache[f->n_cache].used = f->tick;
+    index_link(f, f->n_cache++);
+}
+
 static void
 drop_entry(struct sn_fold *f, size_t i)
 {
+    size_t last = f->n_cache - 1;
+
+    index_unlink(f, i);
     entry_fini(&f->cache[i]);
-    f->cache[i] = f->cache[--f->n_cache];
+    if (i != last) {
+        index_unlink(f, last);
+        f->cache[i] = f->cache[last];
+        index_link(f, i);
+    }
+    f->n_cache--;
 }
 
 void
@@ -264,6 +343,53 @@ sn_fold_discard(struct sn_fold *f)
         drop_entry(f, f->n_cache - 1);
 }
 
+/* Forget the kept incident with this id, if any (this connection wrote
+ * it outside a batch: auto-resolved, a held version delivered). */
+static void
+forget_id(struct sn_fold *f, const char *id)
+{
+    for (size_t i = 0; i < f->n_cache; i++)
+        if (strcmp(f->cache[i].inc.id, id) == 0) {
+            drop_entry(f, i);
+            return;
+        }
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Down to cache_max entries, the least recently used going first; past
+ * it, down to three quarters, so the sort runs once per many batches. */
+static void
+trim(struct sn_fold *f)
+{
+    size_t target = f->cache_max - f->cache_max / 4, n = f->n_cache;
+    uint64_t *t, cut;
+
+    if (n <= f->cache_max)
+        return;
+    if (target == 0 || (t = malloc(n * sizeof(*t))) == NULL) {
+        sn_fold_discard(f);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        t[i] = f->cache[i].used;
+    qsort(t, n, sizeof(*t), cmp_u64);
+    cut = t[n - target]; /* the oldest tick that may stay */
+    free(t);
+    for (size_t i = n; i-- > 0;)
+        if (f->cache[i].used < cut)
+            drop_entry(f, i);
+    for (size_t i = f->n_cache; i-- > 0 && f->n_cache > target;)
+        if (f->cache[i].used == cut)
+            drop_entry(f, i);
+}
+
 static void
 sn_fold_discard_all(struct sn_fold *f)
 {
@@ -271,6 +397,20 @@ sn_fold_discard_all(struct sn_fold *f)
     free(f->cache);
     f->cache = NULL;
     f->cap_cache = 0;
+    free(f->bucket);
+    f->bucket = NULL;
+    f->n_bucket = 0;
+}
+
+void
+sn_fold_begin(struct sn_fold *f)
+{
+    int64_t v = sn_store_data_version(f->store);
+
+    if (v < 0 || v != f->data_version)
+        sn_fold_discard(f);
+    f->data_version = v;
+    f->tick++;
 }
 
 /* Add fresh items to the window; when full keep the first half as first
@@ -338,6 +478,17 @@ record(struct sn_fold *f, struct sn_incident *inc, const char *action,
                : SN_EIO;
 }
 
+/* The row as changed: whole, or only its counters when nothing but
+ * `update` signals (hits) touched a row this connection wrote. */
+static enum sn_status
+put(struct sn_fold *f, struct sn_fold_entry *e)
+{
+    if (e->full || e->is_new || e->inc.fresh ||
+        strcmp(e->inc.status, "resolved") == 0)
+        return sn_store_put(f->store, &e->inc);
+    return sn_store_put_hits(f->store, &e->inc);
+}
+
 /* Write one changed incident as its next version. */
 static enum sn_status
 write_entry(struct sn_fold *f, struct sn_fold_entry *e, int64_t now)
@@ -347,9 +498,11 @@ write_entry(struct sn_fold *f, struct sn_fold_entry *e, int64_t now)
     const char *action;
 
     /* Only now is the explanation needed: rendered for the last signal
-     * of the batch, not for every one (fold_scan.h). */
-    if (write_evidence(f, e) != SN_OK ||
-        (e->expl != NULL &&
+     * of the batch, not for every one (fold_scan.h). A batch of `update`
+     * signals only (more hits) changed neither it nor the evidence. */
+    if ((e->full || e->is_new) && write_evidence(f, e) != SN_OK)
+        return SN_EIO;
+    if ((e->expl != NULL &&
          (sn_fold_scan_expl(f->scan, f->scrub, e->expl) != SN_OK ||
           sn_incident_set(&inc->explanation, e->expl->expl,
                           e->expl->expl_len) != SN_OK)))
@@ -384,14 +537,18 @@ write_entry(struct sn_fold *f, struct sn_fold_entry *e, int64_t now)
         strcmp(action, "update") == 0 && (int)inc->severity == e->loaded_sev &&
         e->delivered_at > 0 &&
         now - e->delivered_at < f->update_ms * SN_NS_PER_MS) {
-        if (sn_store_put(f->store, inc) != SN_OK)
+        if (put(f, e) != SN_OK)
             return SN_EIO;
         f->st.held++;
         f->st.updated++;
         e->n_signals = e->n_events = 0;
+        e->full = false;
+        e->expl = NULL;
         return SN_OK;
     }
-    if (record(f, inc, action, reason) != SN_OK)
+    if (put(f, e) != SN_OK ||
+        sn_store_record(f->store, inc, "sentineld", action, reason, NULL,
+                        &f->scratch) != SN_OK)
         return SN_EIO;
     e->delivered_at = inc->updated_at;
     e->loaded_sev = (int)inc->severity;
@@ -402,6 +559,8 @@ write_entry(struct sn_fold *f, struct sn_fold_entry *e, int64_t now)
         f->st.updated++;
     e->is_new = false;
     e->asked = false;
+    e->full = false;
+    e->expl = NULL; /* the signal goes with the batch */
     e->n_signals = e->n_events = 0;
     return SN_OK;
 }
@@ -416,7 +575,7 @@ sn_fold_flush(struct sn_fold *f, int64_t now, struct sn_error *err)
                          sn_store_path(f->store), sn_store_errmsg(f->store));
             return SN_EIO;
         }
-    sn_fold_discard(f);
+    trim(f);
     return SN_OK;
 }
 
@@ -428,23 +587,23 @@ lookup(struct sn_fold *f, const char *rule, const char *key, uint64_t h,
 {
     struct sn_fold_entry *e;
 
-    for (size_t i = 0; i < f->n_cache; i++) {
+    for (uint32_t i = f->n_bucket ? f->bucket[h & (f->n_bucket - 1)]
+                                  : NO_ENTRY;
+         i != NO_ENTRY; i = f->cache[i].next) {
         e = &f->cache[i];
         if (e->hash == h && strcmp(e->inc.rule_id, rule) == 0 &&
             strcmp(e->inc.group_key, key) == 0) {
+            if (e->used != f->tick) {
+                e->used = f->tick;
+                f->st.kept_hits++;
+            }
             *rc = SN_OK;
             return e;
         }
     }
-    if (f->n_cache == f->cap_cache) {
-        size_t cap = f->cap_cache ? f->cap_cache * 2 : 64;
-        void *p = realloc(f->cache, cap * sizeof(*f->cache));
-        if (p == NULL) {
-            *rc = SN_ENOMEM;
-            return NULL;
-        }
-        f->cache = p;
-        f->cap_cache = cap;
+    if (reserve_entry(f) != SN_OK) {
+        *rc = SN_ENOMEM;
+        return NULL;
     }
     e = &f->cache[f->n_cache];
     memset(e, 0, sizeof(*e));
@@ -462,7 +621,8 @@ lookup(struct sn_fold *f, const char *rule, const char *key, uint64_t h,
         *rc = SN_ENOMEM;
         return NULL;
     }
-    f->n_cache++;
+    f->st.kept_misses++;
+    add_entry(f);
     return e;
 }
 
@@ -474,14 +634,8 @@ open_entry(struct sn_fold *f, const char *rule, const char *key, uint64_t h,
 {
     struct sn_fold_entry *e;
 
-    if (f->n_cache == f->cap_cache) {
-        size_t cap = f->cap_cache ? f->cap_cache * 2 : 64;
-        void *p = realloc(f->cache, cap * sizeof(*f->cache));
-        if (p == NULL)
-            return NULL;
-        f->cache = p;
-        f->cap_cache = cap;
-    }
+    if (reserve_entry(f) != SN_OK)
+        return NULL;
     e = &f->cache[f->n_cache];
     memset(e, 0, sizeof(*e));
     sn_incident_init(&e->inc);
@@ -501,7 +655,7 @@ open_entry(struct sn_fold *f, const char *rule, const char *key, uint64_t h,
     e->inc.last_seen = last;
     e->inc.created_at = now;
     e->inc.degraded = degraded;
-    f->n_cache++;
+    add_entry(f);
     return e;
 }
 
@@ -829,6 +983,7 @@ sn_fold_apply(struct sn_fold *f, struct sn_fold_sig *sig, int64_t now,
     e->n_signals++;
     e->n_events += sig->count;
     e->last_sev = sig->sev;
+    e->full = true;
     escalate(f, e, sig->sev, sig->base, now);
     if (merge_evidence(f, e, sig) != SN_OK) {
         rc = SN_ENOMEM;
@@ -856,6 +1011,7 @@ sn_fold_quiet(struct sn_fold *f, int64_t now, size_t *n)
         struct sn_incident inc;
         enum sn_status rc;
         sn_incident_init(&inc);
+        forget_id(f, ids[i]);
         rc = sn_store_get(f->store, ids[i], &inc);
         if (rc == SN_OK) {
             snprintf(reason, sizeof(reason),
@@ -892,6 +1048,7 @@ sn_fold_release(struct sn_fold *f, int64_t now, size_t *n)
         enum sn_status rc;
 
         sn_incident_init(&inc);
+        forget_id(f, ids[i]); /* its delivered_at moves */
         rc = sn_store_get(f->store, ids[i], &inc);
         if (rc == SN_OK) {
             snprintf(reason, sizeof(reason),

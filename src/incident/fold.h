@@ -30,9 +30,13 @@ struct sn_fold_stats {
     uint64_t escalations; /* escalations to CRITICAL parked for approval */
     uint64_t held;        /* versions stored without delivery (batched) */
     uint64_t released;    /* batched versions delivered by the interval */
+    uint64_t kept_hits;   /* open incidents a batch found kept */
+    uint64_t kept_misses; /* open incidents a batch read from the store */
 };
 
-struct sn_fold_entry; /* an incident changed by the current batch */
+/* An open incident the manager holds: changed by the current batch, or
+ * kept from an earlier one (incidents.cache). */
+struct sn_fold_entry;
 
 /* One evidence item as JSON text (not NUL-terminated): a span of a
  * signal's item buffer or of an incident's stored evidence array. */
@@ -53,8 +57,20 @@ struct sn_fold {
     struct sn_buf scratch;          /* the rendered document */
     struct sn_buf tmp;
     struct sn_fold_stats st;
+    /* Open incidents kept between batches, so a signal for one seen
+     * recently neither reads it back nor rewrites its evidence when it
+     * only adds hits. The store stays the truth: every batch still
+     * writes what it changed before it commits, and the entries are
+     * dropped when anyone else may have written the store (another
+     * connection committed: sn_fold_begin; the manager's own
+     * housekeeping and calls: sn_fold_discard). */
     struct sn_fold_entry *cache;
     size_t n_cache, cap_cache;
+    size_t cache_max;     /* incidents.cache: kept between batches */
+    uint32_t *bucket;     /* hash index over cache[], power-of-two size */
+    size_t n_bucket;
+    uint64_t tick;        /* batches begun: an entry's last use (LRU) */
+    int64_t data_version; /* the store's, when the batch began */
     struct sn_fold_scan *scan; /* renders deferred explanations */
 };
 
@@ -119,12 +135,20 @@ uint64_t sn_fold_key_hash(const char *rule, const char *key);
  */
 enum sn_status sn_fold_apply(struct sn_fold *f, struct sn_fold_sig *sig,
                              int64_t now, struct sn_error *err);
+/* A batch's start, inside its transaction (before sn_fold_apply): the
+ * kept incidents are dropped when another connection committed since
+ * the last batch (an operator's ack, resolve or assign through the API
+ * or the CLI), so a kept copy never overwrites their change. */
+void sn_fold_begin(struct sn_fold *f);
 /* Write every incident the batch changed: version + the number of
- * signals folded into it, row, evidence, audit entry, outbox row.
- * Inside the caller's transaction. */
+ * signals folded into it, row, evidence (only when a firing signal
+ * changed it), audit entry, outbox row. Inside the caller's
+ * transaction. Then keeps up to cache_max incidents, the most recently
+ * used, for the next batches. */
 enum sn_status sn_fold_flush(struct sn_fold *f, int64_t now,
                              struct sn_error *err);
-/* Forget the batch's changes (after a rollback). */
+/* Forget the batch's changes and every kept incident (after a
+ * rollback, or after this connection wrote incidents outside a batch). */
 void sn_fold_discard(struct sn_fold *f);
 
 /* Resolve incidents quiet past their period; *n gets how many. */

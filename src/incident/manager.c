@@ -106,7 +106,7 @@ struct sn_manager {
     struct sn_ratelimit rl_invalid, rl_store;
     struct sn_counter *c_received, *c_invalid, *c_opened, *c_versions,
         *c_resolved, *c_escalations, *c_held, *c_store_errors, *g_writable, *g_queue,
-        *c_lost, *c_call_errors;
+        *c_lost, *c_call_errors, *c_kept_hits, *c_kept_misses;
 };
 
 static char **
@@ -227,6 +227,7 @@ sn_manager_new(const char *path, const struct sn_incidents_conf *conf,
     rc = sn_fold_init(&m->fold, m->store, m->scrub, conf->auto_resolve_ms,
                       (size_t)conf->evidence_max);
     m->fold.update_ms = conf->update_interval_ms;
+    m->fold.cache_max = (size_t)conf->cache;
     if (rc != SN_OK) {
         sn_error_set(err, "out of memory");
         goto fail;
@@ -251,6 +252,11 @@ sn_manager_new(const char *path, const struct sn_incidents_conf *conf,
       "failed incident store transactions (retried; nothing dropped)");
     C(c_lost, "sentineld_signals_lost_total",
       "signals not stored at shutdown because the store kept failing");
+    C(c_kept_hits, "sentineld_incident_cache_hits_total",
+      "open incidents a batch found kept from an earlier batch (not read "
+      "back from the store; incidents.cache)");
+    C(c_kept_misses, "sentineld_incident_cache_misses_total",
+      "open incidents a batch read back from the store");
     C(c_call_errors, "sentineld_incident_partition_errors_total",
       "partition state exports, imports and releases that failed "
       "(logged with the reason)");
@@ -434,6 +440,8 @@ sync_stats(struct sn_manager *m)
     sn_counter_add(m->c_escalations, s->escalations - m->seen.escalations);
     sn_counter_add(m->c_held, s->held - m->seen.held);
     sn_counter_add(m->c_invalid, s->invalid - m->seen.invalid);
+    sn_counter_add(m->c_kept_hits, s->kept_hits - m->seen.kept_hits);
+    sn_counter_add(m->c_kept_misses, s->kept_misses - m->seen.kept_misses);
     m->seen = *s;
 }
 
@@ -464,6 +472,7 @@ fold_batch(struct sn_manager *m, size_t k, int64_t now, struct sn_error *err)
 {
     if (sn_store_begin(m->store, err) != SN_OK)
         return SN_EIO;
+    sn_fold_begin(&m->fold);
     for (size_t i = 0; i < k; i++) {
         struct slot *s = &m->ring[(m->head + i) % m->cap];
         struct sn_error e;
@@ -488,6 +497,8 @@ fold_batch(struct sn_manager *m, size_t k, int64_t now, struct sn_error *err)
     if (write_cursors(m) != SN_OK)
         redo_cursors(m);
     if (sn_store_commit(m->store, err) != SN_OK) {
+        /* The kept incidents hold what did not commit. */
+        sn_fold_discard(&m->fold);
         redo_cursors(m);
         return SN_EIO;
     }
@@ -582,6 +593,10 @@ housekeep(struct sn_manager *m, int64_t now)
         } else if (n + released + sent > 0) {
             notify_commit(m);
         }
+        /* Escalation steps may have changed incidents behind the kept
+         * copies (quiet and release forget theirs one by one). */
+        if (sent > 0)
+            sn_fold_discard(&m->fold);
     } else {
         store_failed(m, &err);
     }
@@ -606,7 +621,10 @@ run_call(struct sn_manager *m)
         m->calls_tail = &m->calls;
     pthread_mutex_unlock(&m->lock);
     c->rc = c->fn(c->arg, m->store, &m->fold);
-    notify_commit(m); /* it may have written the outbox */
+    /* It may have written incidents (a partition's import or release)
+     * behind the kept copies, and the outbox. */
+    sn_fold_discard(&m->fold);
+    notify_commit(m);
     pthread_mutex_lock(&m->lock);
     c->done = true;
     pthread_cond_broadcast(&m->progress);
@@ -725,6 +743,7 @@ sn_manager_call(struct sn_manager *m, sn_manager_fn fn, void *arg)
          * oneshot's teardown). */
         pthread_mutex_unlock(&m->lock);
         c.rc = fn(arg, m->store, &m->fold);
+        sn_fold_discard(&m->fold);
         notify_commit(m);
         if (c.rc != SN_OK)
             sn_counter_add(m->c_call_errors, 1);

@@ -231,6 +231,8 @@ enum stmt_id {
     Q_CKPT_GET,
     Q_DELIVERED_AT,
     Q_HELD,
+    Q_PUT_HITS,
+    Q_DATA_VERSION,
     Q_COUNT_
 };
 
@@ -270,6 +272,13 @@ static const char *const sql[Q_COUNT_] = {
                  " degraded = ?23, part_input = coalesce(?24, part_input),"
                  " part_topic = coalesce(?25, part_topic), part_partition ="
                  " coalesce(?26, part_partition) WHERE id = ?1",
+    /* A version that only added hits (the manager's kept incidents,
+     * fold.c): the counters alone; the evidence and explanation did not
+     * change, and rewriting them was most of the write. */
+    [Q_PUT_HITS] = "UPDATE incidents SET version = ?2, last_seen = ?3,"
+                   " hit_count = ?4, signal_count = ?5, updated_at = ?6,"
+                   " touched_at = ?7 WHERE id = ?1",
+    [Q_DATA_VERSION] = "PRAGMA data_version",
     [Q_PUT_EVIDENCE] = "INSERT INTO evidence VALUES (?1, ?2, ?3) ON CONFLICT"
                        " (incident_id) DO UPDATE SET explanation ="
                        " excluded.explanation, items = excluded.items",
@@ -959,6 +968,48 @@ sn_store_put(struct sn_store *s, const struct sn_incident *inc)
     return step_done(q);
 }
 
+enum sn_status
+sn_store_put_hits(struct sn_store *s, const struct sn_incident *inc)
+{
+    sqlite3_stmt *q = stmt(s, Q_PUT_HITS);
+
+    if (q == NULL)
+        return SN_EIO;
+    bind_str(q, 1, inc->id);
+    sqlite3_bind_int64(q, 2, inc->version);
+    sqlite3_bind_int64(q, 3, inc->last_seen);
+    sqlite3_bind_int64(q, 4, inc->hit_count);
+    sqlite3_bind_int64(q, 5, inc->signal_count);
+    sqlite3_bind_int64(q, 6, inc->updated_at);
+    sqlite3_bind_int64(q, 7, inc->touched_at);
+    if (step_done(q) != SN_OK)
+        return SN_EIO;
+    /* No row (deleted by retention or by hand meanwhile): the caller's
+     * copy is stale, which is an error, not a silent no-op. */
+    return sqlite3_changes(s->db) == 1 ? SN_OK : SN_EIO;
+}
+
+/* The one integer a parameterless statement returns; -1 on error. */
+static int64_t
+query_int(struct sn_store *s, enum stmt_id id)
+{
+    sqlite3_stmt *q = stmt(s, id);
+    int64_t v = -1;
+
+    if (q == NULL)
+        return -1;
+    if (sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    return v;
+}
+
+int64_t
+sn_store_data_version(struct sn_store *s)
+{
+    return query_int(s, Q_DATA_VERSION);
+}
+
 /* The outbox's document: the incident and the change that made this
  * version ("change": who, what, why, when; docs/incidents.md), so an
  * output can keep the trail (out_postgres's incident_audit). */
@@ -1048,15 +1099,7 @@ sn_store_quiet(struct sn_store *s, int64_t now, char (*ids)[SN_UUID_LEN + 1],
 int64_t
 sn_store_last_seq(struct sn_store *s)
 {
-    sqlite3_stmt *q = stmt(s, Q_LAST_SEQ);
-    int64_t v = -1;
-
-    if (q == NULL)
-        return -1;
-    if (sqlite3_step(q) == SQLITE_ROW)
-        v = sqlite3_column_int64(q, 0);
-    sqlite3_reset(q);
-    return v;
+    return query_int(s, Q_LAST_SEQ);
 }
 
 static struct sn_str

@@ -62,6 +62,16 @@ bool sn_store_last_resolved(struct sn_store *s, const char *rule_id,
 /* Insert or replace the row and its evidence. */
 enum sn_status sn_store_put(struct sn_store *s, const struct sn_incident *inc);
 
+/* Only inc's counters (version, last_seen, hit_count, signal_count,
+ * updated_at, touched_at): for a version that added hits and nothing
+ * else to a row this connection wrote last. SN_EIO also when no row has
+ * inc's id. */
+enum sn_status sn_store_put_hits(struct sn_store *s,
+                                 const struct sn_incident *inc);
+/* SQLite's PRAGMA data_version: moves when another connection (the API,
+ * the CLI, a relay) committed since this one last looked; -1 on error. */
+int64_t sn_store_data_version(struct sn_store *s);
+
 /*
  * Record one change of inc (already at its new version): the version
  * row (what changed), an audit entry (who, why) and the outbox row with
