@@ -222,6 +222,9 @@ struct dr_state {
      * take it (the events topic is not keyed by its group_by). */
     struct dr_hop *hop;
     bool *hop_spec;
+    /* Per spec: an absence rule whose expected keys are created by the
+     * owner of their repartition partition (det_rules_hop.c). */
+    bool *hop_expect;
 };
 
 /* The engine reads events through the host API (det_rules.c). */
@@ -262,6 +265,8 @@ void dr_emit_pending(struct dr_state *s, struct dr_tls *t);
 void dr_corr_advance(struct dr_state *s, int64_t wm);
 /* A batch's newest event time (0: none), for the watermark. */
 void dr_note_times(struct dr_state *s, int64_t max_event_ns);
+/* The watermark the ticker advances every shard to (det_rules_corr.c). */
+int64_t dr_watermark(struct dr_state *s);
 
 /* The origin of rec for a key (det_rules_corr.c): none unless it comes
  * from a partition. */
@@ -332,6 +337,14 @@ bool dr_hop_marks_read(struct dr_state *s, const struct sn_partition *p,
                        const void **data, size_t *len, char *err,
                        size_t err_len);
 void dr_hop_marks_drop(struct dr_state *s, const struct sn_partition *p);
+/* Create the expected keys of absence rules whose repartition partition
+ * is p (just assigned, after its checkpoint's keys), tagged with o. */
+void dr_hop_expect(struct dr_state *s, const struct sn_partition *p,
+                   const struct sn_corr_origin *o);
+/* Drop the keys of absence rules fed through the hop that the local
+ * state file restored: their partitions' checkpoints bring back those of
+ * the partitions this instance gets, the others are another's. */
+void dr_hop_drop_local(struct dr_state *s);
 /* repartition_ack checkpoint: before any partition's checkpoint row is
  * written, every match produced so far must be acknowledged. false (why
  * logged) when they are not within a few seconds: the row waits. */
@@ -352,6 +365,12 @@ bool dr_hop_producer_send(struct dr_hop_producer *p,
 /* Wait up to timeout_ms until every message produced without waiting is
  * acknowledged; false when some are not (yet). */
 bool dr_hop_producer_flush(struct dr_hop_producer *p, int timeout_ms);
+/* The repartition partition the producer sends a key hash to (the
+ * partitioner is pinned to librdkafka's consistent_random: CRC-32 of the
+ * 16 hex digits modulo the topic's partitions), or -1 with why in err
+ * when the topic's partition count cannot be read. */
+int32_t dr_hop_producer_partition(struct dr_hop_producer *p, uint64_t hash,
+                                  char *err, size_t err_len);
 void dr_hop_producer_stop(struct dr_hop_producer *p);
 void dr_hop_producer_free(struct dr_hop_producer *p);
 

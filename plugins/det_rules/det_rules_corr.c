@@ -853,8 +853,8 @@ dr_corr_advance(struct dr_state *s, int64_t wm)
  * whole seconds, senders batch). */
 #define QUIET_NS (5 * (int64_t)1000000000)
 
-static int64_t
-watermark(struct dr_state *s)
+int64_t
+dr_watermark(struct dr_state *s)
 {
     int64_t ev = atomic_load(&s->max_event_ns);
     int64_t last = atomic_load(&s->last_arrival_mono);
@@ -888,7 +888,7 @@ ticker_main(void *arg)
         if (s->tick_stop)
             break;
         pthread_mutex_unlock(&s->tick_mu);
-        dr_corr_advance(s, watermark(s));
+        dr_corr_advance(s, dr_watermark(s));
         pthread_mutex_lock(&s->tick_mu);
     }
     pthread_mutex_unlock(&s->tick_mu);
@@ -1048,6 +1048,7 @@ dr_corr_start(struct dr_state *s, char *err, size_t err_len)
     /* Restored before the ticker runs and before any batch arrives (the
      * workers start after the detectors). */
     dr_ckpt_restore(s);
+    dr_hop_drop_local(s);
     s->tick_stop = false;
     if (pthread_create(&s->ticker, NULL, ticker_main, s) != 0) {
         snprintf(err, err_len, "cannot create the correlation ticker thread");

@@ -49,6 +49,7 @@ struct dr_hop {
     uint32_t *idx;
     size_t idx_cap;
     struct sn_counter *c_produced, *c_consumed, *c_replays, *c_errors, *c_bad;
+    struct sn_counter *c_expect_errors;
 };
 
 /* ---- encoding ----------------------------------------------------------- */
@@ -740,6 +741,106 @@ dr_hop_marks_read(struct dr_state *s, const struct sn_partition *p,
     return true;
 }
 
+/* ---- expected keys of absence rules ------------------------------------ */
+
+struct want_rp {
+    struct dr_hop_producer *prod;
+    int32_t rp;
+    bool failed;
+    char why[256];
+};
+
+static bool
+want_rp(void *arg, const struct sn_corr_spec *spec, uint64_t hash,
+        const struct sn_corr_origin *o)
+{
+    struct want_rp *w = arg;
+
+    (void)spec;
+    (void)o;
+    if (w->failed)
+        return false;
+    if (dr_hop_producer_partition(w->prod, hash, w->why, sizeof(w->why)) ==
+        w->rp)
+        return true;
+    w->failed = w->why[0] != '\0';
+    return false;
+}
+
+void
+dr_hop_expect(struct dr_state *s, const struct sn_partition *p,
+              const struct sn_corr_origin *o)
+{
+    struct want_rp w = { s->hop->prod, p->partition, false, "" };
+    int64_t now = dr_watermark(s);
+    size_t made = 0;
+    bool any = false;
+
+    for (size_t i = 0; i < s->set->n_specs && !any; i++)
+        any = s->hop_expect[i];
+    if (!any || w.prod == NULL)
+        return;
+    /* The topic's partition count is read here, not under a shard's
+     * lock (a metadata request may take seconds). */
+    w.failed = dr_hop_producer_partition(w.prod, 0, w.why, sizeof(w.why)) < 0;
+    for (size_t i = 0; i < s->n_shards && !w.failed; i++) {
+        struct dr_shard *sh = &s->shards[i];
+
+        pthread_mutex_lock(&sh->mu);
+        made += sn_corr_prime_keys(sh->c, want_rp, &w, o, now);
+        pthread_mutex_unlock(&sh->mu);
+    }
+    if (w.failed) {
+        s->host->counter_add(s->hop->c_expect_errors, 1);
+        s->host->log(s->inst, SN_LOG_ERROR,
+                     "repartition topic %s: %s; the expected keys of "
+                     "absence rules that partition %d owns are not "
+                     "expected here until it is assigned again",
+                     p->topic, w.why, (int)p->partition);
+        return;
+    }
+    s->host->log(s->inst, SN_LOG_DEBUG,
+                 "partition %s[%d]: %zu expected keys of absence rules "
+                 "created",
+                 p->topic, (int)p->partition, made);
+}
+
+static bool
+want_local(void *arg, const struct sn_corr_spec *spec, uint64_t hash,
+           const struct sn_corr_origin *o)
+{
+    struct dr_state *s = arg;
+    const char *input, *topic;
+
+    (void)hash;
+    return spec->kind == SN_CORR_ABSENCE && s->hop_spec[spec->index] &&
+           o->src != 0 &&
+           sn_corr_source_names(s->sources, o->src, &input, &topic) &&
+           strcmp(input, s->c->hop_input) == 0;
+}
+
+void
+dr_hop_drop_local(struct dr_state *s)
+{
+    size_t dropped = 0;
+
+    if (s->hop == NULL)
+        return;
+    /* Before the workers and the inputs start: nothing else holds a
+     * shard, but the lock costs nothing here. */
+    for (size_t i = 0; i < s->n_shards; i++) {
+        pthread_mutex_lock(&s->shards[i].mu);
+        dropped += sn_corr_drop(s->shards[i].c, want_local, s);
+        pthread_mutex_unlock(&s->shards[i].mu);
+    }
+    if (dropped > 0)
+        s->host->log(s->inst, SN_LOG_INFO,
+                     "%zu keys of absence rules fed through the repartition "
+                     "topic left out of the local state: their partitions' "
+                     "checkpoints bring them back",
+                     dropped);
+}
+
 /* ---- lifetime ----------------------------------------------------------- */
 
 /* A spec skips the hop when every field of the topic's key is one of its
@@ -782,19 +883,30 @@ dr_hop_init(struct dr_state *s, char *err, size_t err_len)
     }
     h = calloc(1, sizeof(*h));
     s->hop_spec = calloc(s->set->n_specs + 1, sizeof(*s->hop_spec));
-    if (h == NULL || s->hop_spec == NULL) {
+    s->hop_expect = calloc(s->set->n_specs + 1, sizeof(*s->hop_expect));
+    if (h == NULL || s->hop_spec == NULL || s->hop_expect == NULL) {
         free(h);
         return SN_ENOMEM;
     }
     pthread_mutex_init(&h->mu, NULL);
     s->hop = h;
     for (size_t i = 0; i < s->set->n_specs; i++) {
-        s->hop_spec[i] = !keyed_by_topic(s->c, &s->set->specs[i]);
+        const struct sn_corr_spec *spec = &s->set->specs[i];
+        /* Expected keys: whichever partition a listed key's events are
+         * on (the edge's partitioner, unknown here), its absence is
+         * judged where its repartition partition is owned, whose
+         * partitioner is ours (dr_hop_expect). */
+        s->hop_expect[i] =
+            spec->kind == SN_CORR_ABSENCE && spec->n_expected > 0;
+        s->hop_spec[i] = s->hop_expect[i] || !keyed_by_topic(s->c, spec);
         n_hop += s->hop_spec[i];
     }
-    /* Their signal-fed steps too (on_forward sends them). */
-    for (size_t i = 0; i < s->n_shards; i++)
+    /* Their signal-fed steps too (on_forward sends them); expected keys
+     * come with their repartition partition. */
+    for (size_t i = 0; i < s->n_shards; i++) {
         sn_corr_forward_away(s->shards[i].c, s->hop_spec);
+        sn_corr_prime_deferred(s->shards[i].c, s->hop_expect);
+    }
     h->c_produced = host->counter(
         s->inst, "repartition_produced_total",
         "compact matches produced to the repartition topic (acknowledged)");
@@ -810,6 +922,10 @@ dr_hop_init(struct dr_state *s, char *err, size_t err_len)
     h->c_bad = host->counter(
         s->inst, "repartition_rejected_total",
         "repartition records that are not compact matches of this ruleset");
+    h->c_expect_errors = host->counter(
+        s->inst, "repartition_expect_errors_total",
+        "assigned repartition partitions whose absence rules' expected keys "
+        "could not be created");
     host->log(s->inst, SN_LOG_INFO,
               "repartition hop: %zu of %zu correlations go through %s "
               "(read back by input '%s')",
@@ -840,6 +956,8 @@ dr_hop_fini(struct dr_state *s)
     struct dr_hop *h = s->hop;
 
     free(s->hop_spec);
+    free(s->hop_expect);
+    s->hop_spec = s->hop_expect = NULL;
     if (h == NULL)
         return;
     dr_hop_producer_free(h->prod);

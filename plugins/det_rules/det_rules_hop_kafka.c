@@ -32,6 +32,7 @@ struct dr_hop_producer {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     atomic_uint_fast64_t failed; /* messages sent without waiting that failed */
+    _Atomic int32_t n_parts;     /* of the topic, once read (0: not yet) */
 };
 
 /* One worker's wait: messages without a report, and whether one failed.
@@ -277,6 +278,10 @@ dr_hop_producer_new(struct dr_state *s, struct dr_hop_producer **out, char *err,
         linger,
         "message.timeout.ms",
         s->c->hop_ack == 0 ? HOP_MSG_TIMEOUT_MS : "0",
+        /* The default, pinned: the owner of a key's partition creates
+         * the expected keys it maps (dr_hop_producer_partition). */
+        "partitioner",
+        "consistent_random",
         NULL,
     };
     rd_kafka_conf_t *conf;
@@ -384,6 +389,38 @@ dr_hop_producer_flush(struct dr_hop_producer *p, int timeout_ms)
         return false; /* reported, but lost: the checkpoint must not cover them
                        */
     return true;
+}
+
+int32_t
+dr_hop_producer_partition(struct dr_hop_producer *p, uint64_t hash, char *err,
+                          size_t err_len)
+{
+    int32_t n = atomic_load(&p->n_parts);
+    char key[17];
+
+    if (n <= 0) {
+        const rd_kafka_metadata_t *md;
+        rd_kafka_resp_err_t e =
+            rd_kafka_metadata(p->rk, 0, p->topic, &md, HOP_ADMIN_TIMEOUT_MS);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            snprintf(err, err_len, "cannot read its partitions: %s",
+                     rd_kafka_err2str(e));
+            return -1;
+        }
+        if (md->topic_cnt == 1 && md->topics[0].err == 0)
+            n = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+        if (n <= 0) {
+            snprintf(err, err_len, "the cluster lists no partition of it");
+            return -1;
+        }
+        atomic_store(&p->n_parts, n);
+    }
+    /* As dr_hop_producer_send keys it; consistent_random hashes a
+     * non-empty key like consistent. */
+    snprintf(key, sizeof(key), "%016llx", (unsigned long long)hash);
+    return rd_kafka_msg_partitioner_consistent(p->topic, key, 16, n, NULL,
+                                               NULL);
 }
 
 void

@@ -37,6 +37,16 @@ dr_hop_producer_flush(struct dr_hop_producer *p, int timeout_ms)
     return true;
 }
 
+int32_t
+dr_hop_producer_partition(struct dr_hop_producer *p, uint64_t hash, char *err,
+                          size_t err_len)
+{
+    (void)p;
+    (void)hash;
+    snprintf(err, err_len, "built without Kafka support");
+    return -1;
+}
+
 void
 dr_hop_producer_stop(struct dr_hop_producer *p)
 {

@@ -182,6 +182,10 @@ dr_partition_restore(void *state, const struct sn_partition *p,
         w.o = SN_CORR_ORIGIN_NONE;
     rc = replace(s, &w, all, t, &dropped);
     sn_corr_free(all);
+    /* Expected keys the checkpoint did not bring: this instance owns
+     * them now (one instance of the group expects each). */
+    if (rc == SN_OK && dr_hop_is_hop_part(s, p) && w.o.src != 0)
+        dr_hop_expect(s, p, &w.o);
     if (t != NULL) {
         /* Every shard lock is released: signal_emit may block. */
         dr_corr_finish(s, t);

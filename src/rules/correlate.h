@@ -442,6 +442,25 @@ enum sn_status sn_corr_restore_keys(struct sn_corr *c, const void *data,
 /* Forget every key for which want() is true (nothing is signalled);
  * returns how many. */
 size_t sn_corr_drop(struct sn_corr *c, sn_corr_want_fn want, void *arg);
+/*
+ * Expected keys owned by partitions: the absence specs flagged in
+ * deferred (indexed by spec, n_specs entries; NULL: none) get no expected
+ * key from the engine's first watermark; the caller creates them with
+ * sn_corr_prime_keys when it takes the partition that owns them (det_rules:
+ * the repartition partition of their hash), so that one instance of a
+ * group expects each key. The array must outlive the engine.
+ */
+void sn_corr_prime_deferred(struct sn_corr *c, const bool *deferred);
+/*
+ * Create the expected keys of deferred specs in this engine's shard that
+ * want(arg, spec, hash, tag) selects and that the engine does not hold
+ * (a restored key keeps its state), tagged with origin tag, as last seen
+ * at the engine's watermark (now_ns while it has none). Returns how many
+ * were created.
+ */
+size_t sn_corr_prime_keys(struct sn_corr *c, sn_corr_want_fn want, void *arg,
+                          const struct sn_corr_origin *tag, int64_t now_ns);
+
 /* Why a buffer is not a checkpoint this build reads, in words, into err
  * ("" when its header is fine): tells a newer format from damage. */
 void sn_corr_checkpoint_check(const void *data, size_t len, char *err,

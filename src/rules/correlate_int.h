@@ -205,6 +205,7 @@ struct sn_corr {
     size_t chain_head, chain_n, chain_cap;
     unsigned depth; /* of the item being fed */
     const bool *away; /* sn_corr_forward_away */
+    const bool *deferred; /* sn_corr_prime_deferred */
     /* The origin of the feed in progress, for the chain items its
      * signals queue (has_origin false during advance). */
     struct sn_corr_origin cur_origin;

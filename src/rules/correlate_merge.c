@@ -7,8 +7,11 @@
  * had arrived now: they join the window, and the kind's condition is
  * evaluated at once, so a threshold the union crosses fires (once per
  * window, as a live feed would) instead of waiting for the key's next
- * event, which may never come. docs/correlation.md, "Merging restored
- * keys", pins what is merged for each kind.
+ * event, which may never come. Restored events older than the held
+ * key's last firing count as a live feed counts them (sn_corr_feed_late):
+ * absorbed by the fired window with refire per_window, in the next window
+ * with every_threshold. docs/correlation.md, "Merging restored keys",
+ * pins what is merged for each kind.
  */
 #include "rules/correlate.h"
 
@@ -173,6 +176,36 @@ absorbed(struct crule *cr, struct ckey *into, int64_t t, uint64_t w)
     return true;
 }
 
+/* Restored events older than into's last firing, refire per_window: a
+ * live feed gives each to the fired window (sn_corr_feed_late), or, that
+ * window closed, sends it as an update of its own. Here they are one
+ * update: all but the last absorbed, the last fed late (which sends). */
+struct late {
+    int64_t t;
+    bool any;
+};
+
+static void
+late_add(struct crule *cr, struct ckey *into, struct late *l, int64_t t)
+{
+    if (l->any)
+        sn_corr_absorb(cr, into, l->t, 1);
+    l->t = t;
+    l->any = true;
+}
+
+static void
+late_end(struct sn_corr *c, struct crule *cr, struct ckey *into,
+         const struct late *l)
+{
+    struct sn_corr_input in;
+
+    if (!l->any)
+        return;
+    memset(&in, 0, sizeof(in));
+    sn_corr_feed_late(c, cr, into, l->t, &in);
+}
+
 enum sn_status
 sn_corr_key_merge(struct sn_corr *c, struct crule *cr, struct ckey *into,
                   const struct ckey *from)
@@ -181,6 +214,7 @@ sn_corr_key_merge(struct sn_corr *c, struct crule *cr, struct ckey *into,
     /* Events of a window that already fired here are spent, as a live
      * feed would find them (correlate.c drops them before the kind). */
     int64_t since = s->kind == SN_CORR_NEW_VALUE ? T_NONE : into->reset_t;
+    struct late late = { T_NONE, false };
 
     if (from->last_t != T_NONE &&
         (into->last_t == T_NONE || from->last_t > into->last_t))
@@ -200,15 +234,21 @@ sn_corr_key_merge(struct sn_corr *c, struct crule *cr, struct ckey *into,
 
     switch (s->kind) {
     case SN_CORR_THRESHOLD: {
+        /* every_threshold: the next window counts older events too. */
+        int64_t keep = s->refire_every ? T_NONE : since;
         uint32_t add = 0;
         for (uint32_t i = 0; i < from->rn; i++)
-            add += sn_corr_at(from, i)->t >= since;
+            add += sn_corr_at(from, i)->t >= keep;
         if (add > 0 &&
             sn_corr_ring_reserve(c, cr, into, into->rn + add) != SN_OK)
             return SN_ENOMEM;
         for (uint32_t i = 0; i < from->rn; i++) {
             int64_t t = sn_corr_at(from, i)->t;
-            if (t < since || absorbed(cr, into, t, 1))
+            if (t < keep) {
+                late_add(cr, into, &late, t);
+                continue;
+            }
+            if (absorbed(cr, into, t, 1))
                 continue;
             if (into->rn >= cr->max_events) {
                 /* The bound of a live key: the oldest event goes. */
@@ -217,8 +257,10 @@ sn_corr_key_merge(struct sn_corr *c, struct crule *cr, struct ckey *into,
             }
             sn_corr_ring_insert(into, t, 0, 0);
         }
-        if (merge_evidence(c, into, from, since) != SN_OK)
+        if (merge_evidence(c, into, from, keep) != SN_OK)
             return SN_ENOMEM;
+        /* The fired window's before a firing here opens the next. */
+        late_end(c, cr, into, &late);
         eval_threshold(c, cr, into);
         break;
     }
@@ -228,9 +270,16 @@ sn_corr_key_merge(struct sn_corr *c, struct crule *cr, struct ckey *into,
             sn_corr_set_reserve(into, cr->max_events) != SN_OK)
             return SN_ENOMEM;
         for (uint32_t i = 0; i < from->set_cap; i++) {
-            if (from->set[i].h == 0 || from->set[i].t < since ||
-                (s->kind == SN_CORR_DISTINCT &&
-                 absorbed(cr, into, from->set[i].t, 1)))
+            if (from->set[i].h == 0)
+                continue;
+            /* distinct every_threshold: spent, as a live feed's. */
+            if (from->set[i].t < since) {
+                if (!s->refire_every)
+                    late_add(cr, into, &late, from->set[i].t);
+                continue;
+            }
+            if (s->kind == SN_CORR_DISTINCT &&
+                absorbed(cr, into, from->set[i].t, 1))
                 continue;
             if (sn_corr_vset_find(into, from->set[i].h) == NULL &&
                 into->set_n >= cr->max_events) {
@@ -242,6 +291,7 @@ sn_corr_key_merge(struct sn_corr *c, struct crule *cr, struct ckey *into,
         if (s->kind == SN_CORR_DISTINCT) {
             if (merge_evidence(c, into, from, since) != SN_OK)
                 return SN_ENOMEM;
+            late_end(c, cr, into, &late);
             eval_distinct(c, cr, into);
         }
         break;

@@ -42,7 +42,31 @@ min_delay(const struct sn_corr_spec *s)
 }
 
 
-/* Absence: create the expected keys once the engine knows the time. */
+/* The encoded key (into kb, *n bytes) and hash of spec s's expected key
+ * i. */
+static uint64_t
+expected_key(const struct crule *cr, size_t i, char *kb, size_t *n)
+{
+    const struct sn_corr_spec *s = cr->spec;
+
+    *n = 0;
+    for (size_t j = 0; j < s->n_group_by; j++) {
+        const char *v = s->expected[i * s->n_group_by + j];
+        struct sn_str str = { v, strlen(v) };
+        *n += sn_corr_key_put(kb + *n, str);
+    }
+    return sn_corr_mix(sn_corr_fnv(cr->id_hash, kb, *n));
+}
+
+static bool
+in_shard(const struct sn_corr *c, uint64_t h)
+{
+    return c->cfg.n_shards <= 1 ||
+           sn_corr_shard(h, c->cfg.n_shards) == c->cfg.shard;
+}
+
+/* Absence: create the expected keys once the engine knows the time,
+ * unless the caller creates them with their partition (deferred). */
 void
 sn_corr_prime(struct sn_corr *c, struct crule *cr)
 {
@@ -54,22 +78,60 @@ sn_corr_prime(struct sn_corr *c, struct crule *cr)
     /* new_value learns from the engine's first watermark for the rule. */
     if (cr->learn_start == T_NONE)
         cr->learn_start = c->wm;
+    if (c->deferred != NULL && c->deferred[s->index])
+        return;
     for (size_t i = 0; i < s->n_expected; i++) {
         /* Not c->kbuf: the caller may hold the key of its event there. */
         char kb[sizeof(c->kbuf)];
-        size_t n = 0;
-        uint64_t h;
-        for (size_t j = 0; j < s->n_group_by; j++) {
-            const char *v = s->expected[i * s->n_group_by + j];
-            struct sn_str str = { v, strlen(v) };
-            n += sn_corr_key_put(kb + n, str);
-        }
-        h = sn_corr_mix(sn_corr_fnv(cr->id_hash, kb, n));
-        if (c->cfg.n_shards > 1 && h % c->cfg.n_shards != c->cfg.shard)
-            continue;
-        if (sn_corr_key_find(cr, h, kb, (uint32_t)n) == NULL)
+        size_t n;
+        uint64_t h = expected_key(cr, i, kb, &n);
+
+        if (in_shard(c, h) && sn_corr_key_find(cr, h, kb, (uint32_t)n) == NULL)
             sn_corr_key_new(c, cr, kb, (uint32_t)n, h, c->wm);
     }
+}
+
+void
+sn_corr_prime_deferred(struct sn_corr *c, const bool *deferred)
+{
+    c->deferred = deferred;
+}
+
+size_t
+sn_corr_prime_keys(struct sn_corr *c, sn_corr_want_fn want, void *arg,
+                   const struct sn_corr_origin *tag, int64_t now_ns)
+{
+    int64_t t = c->wm != T_NONE ? c->wm : now_ns;
+    size_t made = 0;
+
+    if (c->deferred == NULL || t == T_NONE)
+        return 0;
+    for (size_t r = 0; r < c->n_rules; r++) {
+        struct crule *cr = &c->rules[r];
+        const struct sn_corr_spec *s = cr->spec;
+
+        if (!c->deferred[s->index])
+            continue;
+        for (size_t i = 0; i < s->n_expected; i++) {
+            char kb[sizeof(c->kbuf)];
+            size_t n;
+            uint64_t h = expected_key(cr, i, kb, &n);
+            struct ckey *k;
+
+            if (!in_shard(c, h) || !want(arg, s, h, tag) ||
+                sn_corr_key_find(cr, h, kb, (uint32_t)n) != NULL)
+                continue;
+            k = sn_corr_key_new(c, cr, kb, (uint32_t)n, h, t);
+            if (k == NULL)
+                return made; /* ENOMEM: the rest stay unexpected */
+            /* Aged like the partition's other keys: by the engine's
+             * watermark (the LRU walk needs a time, even before one). */
+            k->touch_wm = t;
+            k->origin = *tag;
+            made++;
+        }
+    }
+    return made;
 }
 
 static void

@@ -11,7 +11,7 @@
 # For the detectors of conf/examples/detector.yaml (or HOP_CONF) with the
 # repartition hop (scale_hop.sh, scale_hop_burst.sh): hop_cluster starts
 # what they run against, hop_detector starts
-# one (its pid, port and log in TMP/NAME.*), hop_owned and hop_spread read the
+# one (its pid, port and log in TMP/NAME.*), hop_pair two (a and b), hop_owned and hop_spread read the
 # partitions they hold from their logs, stop ends one, hop_metric reads
 # one's /metrics; q runs a query on the test's PostgreSQL.
 # ca_complete: true when every attacker is one incident of PER hits, and
@@ -116,6 +116,14 @@ hop_detector() { # NAME [CHECKPOINT_INTERVAL]: start (again) instance NAME
         "$SENTINELD" run -c "${HOP_CONF:-$SRCDIR/conf/examples/detector.yaml}" >>"$TMP/$1.log" 2>&1 &
     echo $! >"$TMP/$1.pid"
     PIDS="$PIDS $!"
+}
+hop_pair() { # T0 now, detectors a and b started; checks that they share both topics
+    T0=$(date +%s)
+    hop_detector a
+    hop_detector b
+    check "the two detectors share the 6 partitions of the events and of the repartition topic" \
+        wait_for 40 hop_spread a b
+    diag "group settled at $(($(date +%s) - T0)) s"
 }
 hop_owned() { # NAME INPUT: the partitions of INPUT that NAME holds since its last start
     sed -n '/^=== start/h; /^=== start/!H; ${x;p}' "$TMP/$1.log" |

@@ -27,12 +27,7 @@ ATTACKERS=12
 hop_cluster 1
 hop_conf_now
 
-T0=$(date +%s)
-hop_detector a
-hop_detector b
-check "the two detectors share the 6 partitions of the events and of the repartition topic" \
-    wait_for 40 hop_spread a b
-diag "group settled at $(($(date +%s) - T0)) s"
+hop_pair
 
 # send KIND ROUND: failures i = 10*ROUND .. +9 of every attacker a, on
 # server web(a%3*4 + i%4 + 1), or (KIND login) one login of each.

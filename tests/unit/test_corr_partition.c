@@ -593,6 +593,81 @@ SN_TEST(restore_merge_keeps_fired_window)
     fx_close(&b);
 }
 
+/* Restored events older than the held key's firing (here reset at T0 +
+ * 19 s) count as a live feed counts them, not spent: with refire
+ * per_window absorbed by the fired window (its update after it closes),
+ * or, that window closed, sent at once as an update of their own; with
+ * every_threshold in the next window (nine of them and one more fire). */
+static bool
+move_part(struct fx *from, struct fx *to, int part)
+{
+    struct want_p p = { from->src, "t", part };
+    struct sn_corr_origin tag = origin(to, "t", part);
+    struct sn_buf buf;
+    bool ok;
+
+    sn_buf_init(&buf, 1 << 20);
+    ok = sn_corr_checkpoint_keys(from->c, want_p, &p, &buf) == SN_OK &&
+         sn_corr_restore_keys(to->c, buf.data, buf.len, &tag) == SN_OK;
+    sn_buf_fini(&buf);
+    return ok;
+}
+
+SN_TEST(restore_merge_counts_older_events)
+{
+    struct fx a, a2, b, e, ea;
+
+    CHECK(fx_open(&a, th10, NULL));
+    CHECK(fx_open(&a2, th10, NULL));
+    CHECK(fx_open(&b, th10, NULL));
+    for (int i = 10; i < 20; i++)
+        feed(&b, "t", 1, T0 + i * S, "203.0.113.7");
+    CHECK_EQ(b.n_firing, 1);
+    for (int i = 1; i < 5; i++)
+        feed(&a, "t", 3, T0 + i * S, "203.0.113.7");
+    CHECK(move_part(&a, &b, 3));
+    CHECK_EQ(b.n_sigs, 1);
+    /* The window (T0 + 10 s .. + 2 m) closes: its update has them. */
+    feed(&b, "t", 1, T0 + 200 * S, "203.0.113.7");
+    CHECK_EQ(b.n_sigs, 2);
+    CHECK_EQ(b.last.state, SN_SIGNAL_UPDATE);
+    CHECK_EQ(b.last.count, 4);
+    CHECK_EQ(b.last.first_ns, T0 + 1 * S);
+    /* Closed already: three more inside it are an update at once. */
+    for (int i = 120; i < 123; i++)
+        feed(&a2, "t", 4, T0 + i * S, "203.0.113.7");
+    CHECK(move_part(&a2, &b, 4));
+    CHECK_EQ(b.n_sigs, 3);
+    CHECK_EQ(b.last.state, SN_SIGNAL_UPDATE);
+    CHECK_EQ(b.last.count, 3);
+    CHECK_EQ(b.n_firing, 1);
+    fx_close(&a);
+    fx_close(&a2);
+    fx_close(&b);
+
+    /* every_threshold: ten older ones are the next window. */
+    CHECK(fx_open(&e, RULES("  window: 2m\n  threshold: {count: 10}\n"
+                            "  refire: every_threshold\n"),
+                  NULL));
+    CHECK(fx_open(&ea, RULES("  window: 2m\n  threshold: {count: 10}\n"
+                             "  refire: every_threshold\n"),
+                  NULL));
+    for (int i = 10; i < 20; i++)
+        feed(&e, "t", 1, T0 + i * S, "203.0.113.7");
+    CHECK_EQ(e.n_firing, 1);
+    for (int i = 0; i < 9; i++)
+        feed(&ea, "t", 3, T0 + i * S, "203.0.113.7");
+    CHECK_EQ(ea.n_sigs, 0);
+    CHECK(move_part(&ea, &e, 3));
+    CHECK_EQ(e.n_firing, 1);
+    feed(&e, "t", 1, T0 + 20 * S, "203.0.113.7");
+    CHECK_EQ(e.n_firing, 2);
+    CHECK_EQ(e.last.count, 10);
+    CHECK_EQ(e.last.first_ns, T0);
+    fx_close(&e);
+    fx_close(&ea);
+}
+
 /* Under the threshold the merge only adds: 3 + 5 events, nothing fires
  * until the 10th arrives; the evidence of the fired window holds events
  * of both partitions. */
@@ -762,5 +837,6 @@ SN_TEST_MAIN(SN_T(sources_table), SN_T(drop_by_filter),
              SN_T(restored_keys_resolve_on_time), SN_T(lru_sort_stable),
              SN_T(signal_source_json), SN_T(restore_merges_and_fires_once),
              SN_T(restore_merge_keeps_fired_window),
+             SN_T(restore_merge_counts_older_events),
              SN_T(restore_merges_below_threshold),
              SN_T(restore_merges_distinct))

@@ -920,6 +920,66 @@ SN_TEST(absence)
     fx_close(&f);
 }
 
+/* want filters for absence_expected_by_partition: the n-th key asked
+ * about (1-based), and keys of origin partition 3. */
+struct nth {
+    int n, asked;
+};
+
+static bool
+want_nth(void *arg, const struct sn_corr_spec *spec, uint64_t hash,
+         const struct sn_corr_origin *o)
+{
+    struct nth *w = arg;
+
+    (void)spec, (void)hash, (void)o;
+    return ++w->asked == w->n;
+}
+
+static bool
+want_part3(void *arg, const struct sn_corr_spec *spec, uint64_t hash,
+           const struct sn_corr_origin *o)
+{
+    (void)arg, (void)spec, (void)hash;
+    return o->part == 3;
+}
+
+/* Expected keys owned by partitions (det_rules' repartition hop): the
+ * engine creates none by itself; the owner of a key's partition creates
+ * it, tagged with that partition, and a key already held (restored from
+ * the partition's checkpoint) keeps its state. */
+SN_TEST(absence_expected_by_partition)
+{
+    static const bool deferred[1] = { true };
+    const struct sn_corr_origin tag = { 0, 3 };
+    struct nth second = { 2, 0 }, again = { 2, 0 };
+    struct fx f;
+
+    CHECK(fx_open(&f, "rules:\n" RULE_HDR("quiet") "  group_by: [hostname]\n"
+                      "  absence: {after: 5m, expected_keys: [db1, db2, "
+                      "db3]}\n"));
+    sn_corr_prime_deferred(f.c, deferred);
+    feed(&f, "quiet", T0, "hb", "hostname=web1", NULL);
+    feed(&f, "quiet", T0 + 4 * 60 * S, "hb", "hostname=web1", NULL);
+    sn_corr_advance(f.c, T0 + 6 * 60 * S);
+    /* Not expected here: only web1, which sent, is a key. */
+    CHECK_EQ(f.sigs.n_firing, 0);
+    /* This instance takes the partition of db2 (the second listed). */
+    CHECK_EQ(sn_corr_prime_keys(f.c, want_nth, &second, &tag, 0), 1);
+    CHECK_EQ(second.asked, 3);
+    /* Held already: nothing is created again, and its time stays. */
+    sn_corr_advance(f.c, T0 + 8 * 60 * S);
+    CHECK_EQ(sn_corr_prime_keys(f.c, want_nth, &again, &tag, 0), 0);
+    sn_corr_advance(f.c, T0 + 11 * 60 * S);
+    /* As seen at the watermark of its creation: absent 5 m later. */
+    CHECK_EQ(f.sigs.n_firing, 2); /* web1 at 9 m, db2 at 11 m */
+    CHECK(f.sigs.n && strstr(f.sigs.json[f.sigs.n - 1], "\"db2\"") != NULL);
+    CHECK_EQ(f.sigs.last.time_ns, T0 + 11 * 60 * S);
+    /* Tagged with the partition: it goes with it. */
+    CHECK_EQ(sn_corr_drop(f.c, want_part3, NULL), 1);
+    fx_close(&f);
+}
+
 SN_TEST(rate)
 {
     struct fx f;
@@ -1792,7 +1852,7 @@ SN_TEST_MAIN(SN_T(long_and_short_keys_recycled),
              SN_T(lateness_and_out_of_order), SN_T(event_time_fallback),
              SN_T(suppression_and_escalation), SN_T(resolve_after),
              SN_T(distinct), SN_T(sequence), SN_T(sequence_out_of_order),
-             SN_T(absence), SN_T(rate), SN_T(new_value),
+             SN_T(absence), SN_T(absence_expected_by_partition), SN_T(rate), SN_T(new_value),
              SN_T(eviction_degraded), SN_T(per_key_event_bound),
              SN_T(checkpoint_round_trip), SN_T(checkpoint_shards),
              SN_T(partitions_catch_up_in_chunks),
