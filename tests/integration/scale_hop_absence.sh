@@ -3,7 +3,8 @@
 # "Absence with expected keys"): conf/examples/edge.yaml and
 # conf/examples/detector.yaml as they ship, the events topic keyed by
 # hostname, two detectors in one group, the shipped rule pack plus one
-# absence rule expecting three hosts (db1, db5, db9; 8 s). db1 and db9
+# absence rule expecting three hosts (db1, db5, db9; 12 s: a live host's
+# lines may lag several seconds behind the others on a loaded machine). db1 and db9
 # log every second, db5 never (their repartition partitions are 3, 2 and
 # 0, which the group usually splits between the two); db7, not listed,
 # logs every second too (a key of the rule on db5's partition 2, which
@@ -33,7 +34,7 @@ rules:
     severity: high
     match: exists hostname
     group_by: [hostname]
-    absence: {after: 8s, expected_keys: [db1, db5, db9]}
+    absence: {after: 12s, expected_keys: [db1, db5, db9]}
 EOF
 export SENTINELD_RULES="$TMP/rules"
 
@@ -58,11 +59,11 @@ silent() { # hostname:incidents of db-silent, sorted
         tr '\n' ' '
 }
 any_silent() { test -n "$(q "select 1 from incidents where rule_id = 'db-silent' limit 1")"; }
-within 40 any_silent
+within 60 any_silent
 diag "first absence incident at $(($(date +%s) - T0)) s"
 # Another instance's absence of the same host, or of a live one, comes
 # within a tick or two of the first; wait most of the rule's "after" more.
-sleep 6
+sleep 9
 diag "db-silent incidents (host:count): $(silent)"
 check "PostgreSQL: one absence incident, for the silent host db5" \
     test "$(silent)" = "db5:1 "
@@ -100,7 +101,7 @@ if [ "${HANDOVER:-0}" = 1 ]; then
     check "$go (owner $owner of db5's partition) stops cleanly" go_stop
     check "$stay takes the 6 partitions of both topics" wait_for 30 hop_spread $stay
     diag "hand-over done at $(($(date +%s) - T0)) s"
-    sleep 10 # past the rule's "after"
+    sleep 14 # past the rule's "after"
     check "after the hand-over: still one absence incident, for db5" \
         test "$(silent)" = "db5:1 "
     check "$stay holds the 4 keys" \
