@@ -82,6 +82,7 @@ struct test {
     enum fmt fmt;
     bool json, explain, verify, quiet, stats;
     struct sn_rfc3164_opts opts;
+    struct sn_rfc3164_memo memo; /* the lines' shared timestamps */
     const struct sn_ruleset *rs;
     struct sn_rules_scratch *sc;
     struct coverage *cov; /* per rule */
@@ -534,7 +535,8 @@ test_line(struct test *t, const char *file, int lineno, const char *p,
         rc = sn_cli_parse_message(t->fmt == FMT_RFC5424   ? SN_CLI_FMT_RFC5424
                                   : t->fmt == FMT_RFC3164 ? SN_CLI_FMT_RFC3164
                                                           : SN_CLI_FMT_AUTO,
-                                  &t->opts, p, len, arena, &msg, &res, &err);
+                                  &t->opts, &t->memo, p, len, arena, &msg,
+                                  &res, &err);
     }
     t->lines++;
     if (rc == SN_OK) {
@@ -764,6 +766,7 @@ sn_cmd_test(int argc, char **argv)
 
     memset(&t, 0, sizeof(t));
     t.opts.now_ns = sn_clock_wall_ns();
+    sn_rfc3164_memo_init(&t.memo);
     sn_diags_init(&d);
     sn_buf_init(&t.out, 64u * 1024 * 1024);
     if (src == NULL || files == NULL) {
