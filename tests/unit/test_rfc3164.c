@@ -712,8 +712,8 @@ SN_TEST(memo_gives_the_same_results)
         "<38>Nov  3 12:00:01 host app: padded day",
         "<38>Nov 3 12:00:01 host app: unpadded day",
         "<189>123: *Nov 23 12:00:01.123 UTC: %LINK-3-UPDOWN: cisco",
-        "<189>Nov 23 12:00:01 10.0.0.1 123: *Nov 23 12:00:01.123 UTC: "
-        "%LINK-3-UPDOWN: relayed",
+        ("<189>Nov 23 12:00:01 10.0.0.1 123: *Nov 23 12:00:01.123 UTC: "
+         "%LINK-3-UPDOWN: relayed"),
         "<38>Dec 31 23:59:59 host app: New Year",
         "<38>Feb 29 12:00:00 host app: leap day",
         "<38>Feb 29 12:00:00 host app: leap day again",
