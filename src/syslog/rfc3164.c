@@ -50,6 +50,9 @@ struct bsd_ts {
     int32_t zone_off;  /* seconds east, when has_zone */
 };
 
+_Static_assert(sizeof(struct bsd_ts) <= SN_RFC3164_MEMO_FIELDS,
+               "the memo holds a struct bsd_ts");
+
 /* A timestamp found at some position. */
 struct stamp {
     size_t start, end; /* its text [start, end), markers excluded */
@@ -275,12 +278,7 @@ bsd_prefix_memo(const struct cur *c, size_t *at, struct bsd_ts *ts)
         return bsd_prefix_at(c, at, ts);
     if (m->text_len > 0 && c->end - i >= m->text_len &&
         memcmp(c->p + i, m->text, m->text_len) == 0) {
-        ts->year = m->year;
-        ts->mon = m->mon;
-        ts->day = m->day;
-        ts->hour = m->hour;
-        ts->min = m->min;
-        ts->sec = m->sec;
+        memcpy(ts, m->fields, sizeof(*ts));
         *at = i + m->text_len;
         return true;
     }
@@ -289,12 +287,9 @@ bsd_prefix_memo(const struct cur *c, size_t *at, struct bsd_ts *ts)
     if (*at - i <= sizeof(m->text)) {
         memcpy(m->text, c->p + i, *at - i);
         m->text_len = *at - i;
-        m->year = ts->year;
-        m->mon = ts->mon;
-        m->day = ts->day;
-        m->hour = ts->hour;
-        m->min = ts->min;
-        m->sec = ts->sec;
+        /* ts was zeroed, then the prefix's fields set: all of it is what
+         * the prefix gave. */
+        memcpy(m->fields, ts, sizeof(*ts));
     }
     return true;
 }

@@ -55,13 +55,13 @@ enum sn_status sn_rfc3164_parse(const char *p, size_t len,
  * use (sn_rfc3164_memo_init); one per thread. The results are exactly
  * those without it: a hit needs the same bytes, or the same inputs.
  */
-#define SN_RFC3164_MEMO_TEXT 32
+#define SN_RFC3164_MEMO_TEXT   32
+#define SN_RFC3164_MEMO_FIELDS 48
 
 struct sn_rfc3164_memo {
     char text[SN_RFC3164_MEMO_TEXT];
     size_t text_len; /* 0: nothing remembered */
-    int year;
-    unsigned mon, day, hour, min, sec;
+    unsigned char fields[SN_RFC3164_MEMO_FIELDS]; /* the parser's, as read */
     /* infer_year's inputs and its answer */
     bool infer_valid, infer_ok;
     unsigned i_mon, i_day, i_hour, i_min, i_sec;
