@@ -277,8 +277,9 @@ sn_cmd_parse(int argc, char **argv)
         status = EXIT_USAGE;
         goto done;
     } else {
-        rc = sn_cli_parse_message(a.mode, &a.opts, in.len ? in.data : "", in.len,
-                                  &arena, &m, &res, &err);
+        rc = sn_cli_parse_message(a.mode, &a.opts, NULL,
+                                  in.len ? in.data : "", in.len, &arena, &m,
+                                  &res, &err);
     }
     if (rc == SN_OK) {
         rc = print_msg(&out, &m, &res);

@@ -236,7 +236,8 @@ out:
 
 enum sn_status
 sn_cli_parse_message(enum sn_cli_format mode,
-                     const struct sn_rfc3164_opts *opts, const char *p,
+                     const struct sn_rfc3164_opts *opts,
+                     struct sn_rfc3164_memo *memo, const char *p,
                      size_t len, struct sn_arena *arena,
                      struct sn_syslog_msg *m, struct sn_cli_parsed *res,
                      struct sn_parse_error *err)
@@ -250,7 +251,7 @@ sn_cli_parse_message(enum sn_cli_format mode,
         return sn_rfc5424_parse(p, len, arena, m, err);
     case SN_CLI_FMT_RFC3164:
         res->format = SN_FMT_RFC3164;
-        return sn_rfc3164_parse(p, len, opts, arena, m, err);
+        return sn_rfc3164_parse_memo(p, len, opts, memo, arena, m, err);
     case SN_CLI_FMT_AUTO:
         break;
     }
@@ -266,6 +267,6 @@ sn_cli_parse_message(enum sn_cli_format mode,
         res->fell_back = true;
         res->format = SN_FMT_RFC3164;
     }
-    return sn_rfc3164_parse(p, len, opts, arena, m, err);
+    return sn_rfc3164_parse_memo(p, len, opts, memo, arena, m, err);
 }
 

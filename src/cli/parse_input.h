@@ -28,9 +28,11 @@ struct sn_cli_parsed {
 };
 
 /* Parse p[0..len) into m (slices of p and arena memory). SN_EINVAL with
- * err filled when rejected. */
+ * err filled when rejected. memo (may be NULL) is the RFC 3164 parser's
+ * (sn_rfc3164_parse_memo), kept by the caller across the lines of a run. */
 enum sn_status sn_cli_parse_message(enum sn_cli_format mode,
                                     const struct sn_rfc3164_opts *opts,
+                                    struct sn_rfc3164_memo *memo,
                                     const char *p, size_t len,
                                     struct sn_arena *arena,
                                     struct sn_syslog_msg *m,

@@ -165,15 +165,36 @@ sn_json_key(struct sn_buf *b, const char *key)
 enum sn_status
 sn_json_int(struct sn_buf *b, int64_t v)
 {
+    /* "00" "01" ... "99": two digits per division. */
+    static const char pairs[] = "00010203040506070809"
+                                "10111213141516171819"
+                                "20212223242526272829"
+                                "30313233343536373839"
+                                "40414243444546474849"
+                                "50515253545556575859"
+                                "60616263646566676869"
+                                "70717273747576777879"
+                                "80818283848586878889"
+                                "90919293949596979899";
     char tmp[24];
     char *end = tmp + sizeof(tmp), *p = end;
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
 
-    /* By hand: snprintf was a tenth of the time of writing an event. */
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
+    /* By hand: snprintf was a tenth of the time of writing an event, and
+     * signals are mostly 19-digit nanosecond times. */
+    while (u >= 100) {
+        unsigned d = (unsigned)(u % 100) * 2;
+
+        u /= 100;
+        *--p = pairs[d + 1];
+        *--p = pairs[d];
+    }
+    if (u >= 10) {
+        *--p = pairs[u * 2 + 1];
+        *--p = pairs[u * 2];
+    } else {
+        *--p = (char)('0' + u);
+    }
     if (v < 0)
         *--p = '-';
     return sn_buf_append(b, p, (size_t)(end - p));

@@ -37,6 +37,7 @@ struct cur {
     const char *p;
     size_t end; /* header view: trailing CR/LF excluded */
     size_t len; /* whole message */
+    struct sn_rfc3164_memo *memo; /* NULL: none */
 };
 
 /* A BSD timestamp as written (RFC 3164 4.1.2 plus the variants seen). */
@@ -49,6 +50,9 @@ struct bsd_ts {
     int32_t zone_off;  /* seconds east, when has_zone */
 };
 
+_Static_assert(sizeof(struct bsd_ts) <= SN_RFC3164_MEMO_FIELDS,
+               "the memo holds a struct bsd_ts");
+
 /* A timestamp found at some position. */
 struct stamp {
     size_t start, end; /* its text [start, end), markers excluded */
@@ -60,28 +64,72 @@ struct stamp {
     struct bsd_ts bsd;
 };
 
+/*
+ * Character classes, one table lookup each: the header's tokens are
+ * scanned byte by byte, and the comparisons chained per byte were a
+ * tenth of a parse. The table is built from the definitions at compile
+ * time. HOST and TAG are host_char and tag_char (below).
+ */
+#define CL_DIGIT  0x01
+#define CL_ALPHA  0x02
+#define CL_XDIGIT 0x04
+#define CL_HOST   0x08
+#define CL_TAG    0x10
+
+#define C_DIGIT(c) ((c) >= '0' && (c) <= '9')
+#define C_ALPHA(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z'))
+#define C_ALNUM(c) (C_DIGIT(c) || C_ALPHA(c))
+#define C_XDIGIT(c) \
+    (C_DIGIT(c) || ((c) >= 'a' && (c) <= 'f') || ((c) >= 'A' && (c) <= 'F'))
+#define C_HOST(c)                                                          \
+    (C_ALNUM(c) || (c) == '.' || (c) == '-' || (c) == '_' || (c) == ':' || \
+     (c) == '/' || (c) == '@')
+#define C_TAGPUNCT(c)                                                      \
+    ((c) == '-' || (c) == '_' || (c) == '.' || (c) == '/' || (c) == '%' || \
+     (c) == '@' || (c) == '(' || (c) == ')' || (c) == '+' || (c) == '#' || \
+     (c) == '~' || (c) == '!' || (c) == '$' || (c) == '&' || (c) == '*' || \
+     (c) == '?' || (c) == '^' || (c) == '|' || (c) == ',')
+#define C_TAG(c) ((c) >= 0x80 || C_ALNUM(c) || C_TAGPUNCT(c))
+#define CL(c)                                                              \
+    ((C_DIGIT(c) ? CL_DIGIT : 0) | (C_ALPHA(c) ? CL_ALPHA : 0) |           \
+     (C_XDIGIT(c) ? CL_XDIGIT : 0) | (C_HOST(c) ? CL_HOST : 0) |           \
+     (C_TAG(c) ? CL_TAG : 0))
+#define CL4(c)  CL(c), CL((c) + 1), CL((c) + 2), CL((c) + 3)
+#define CL16(c) CL4(c), CL4((c) + 4), CL4((c) + 8), CL4((c) + 12)
+#define CL64(c) CL16(c), CL16((c) + 16), CL16((c) + 32), CL16((c) + 48)
+
+static const unsigned char char_class[256] = {
+    CL64(0), CL64(64), CL64(128), CL64(192),
+};
+
+static bool
+has_class(char c, unsigned cl)
+{
+    return (char_class[(unsigned char)c] & cl) != 0;
+}
+
 static bool
 is_digit(char c)
 {
-    return c >= '0' && c <= '9';
+    return has_class(c, CL_DIGIT);
 }
 
 static bool
 is_alpha(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    return has_class(c, CL_ALPHA);
 }
 
 static bool
 is_alnum(char c)
 {
-    return is_digit(c) || is_alpha(c);
+    return has_class(c, CL_DIGIT | CL_ALPHA);
 }
 
 static bool
 is_xdigit(char c)
 {
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    return has_class(c, CL_XDIGIT);
 }
 
 static char
@@ -170,24 +218,19 @@ field_end(const struct cur *c, size_t i)
 }
 
 /*
- * A BSD timestamp at i: RFC 3164 4.1.2 "Mmm dd hh:mm:ss", with the day
- * padded by a space, a zero or not at all, and the variants devices emit:
- * fractional seconds (Cisco "service timestamps ... msec"), a year before
- * the time (Cisco ASA/PIX "Mmm dd yyyy hh:mm:ss") or after it (Cisco IOS
- * "... year"), and a zone name (Cisco "show-timezone"). Unknown zone
- * names are only taken in a Cisco context (cisco), where a ':' follows
- * them; elsewhere an upper-case word after the time may well be a TAG.
- * On success *end is the end of the timestamp text.
+ * The part of a BSD timestamp from the month to the end of the seconds
+ * ("Mmm dd [yyyy ]hh:mm:ss") at *i; on success *i is past the seconds.
+ * Every byte it reads lies in what it accepts (each digit run stops at a
+ * count or at a byte of the text), so its result is a function of those
+ * bytes alone: what makes bsd_prefix_memo exact.
  */
 static bool
-bsd_ts_at(const struct cur *c, size_t i, bool cisco, struct bsd_ts *ts,
-          size_t *end)
+bsd_prefix_at(const struct cur *c, size_t *at, struct bsd_ts *ts)
 {
     const char *p = c->p;
-    size_t k;
+    size_t i = *at, k;
     unsigned v;
 
-    memset(ts, 0, sizeof(*ts));
     if ((ts->mon = month_at(c, i)) == 0)
         return false;
     i += 3;
@@ -218,6 +261,59 @@ bsd_ts_at(const struct cur *c, size_t i, bool cisco, struct bsd_ts *ts,
         return false;
     /* 60: a leap second; it simply counts into the next minute. */
     if (!digits(c, &i, 2, 2, &ts->sec) || ts->sec > 60)
+        return false;
+    *at = i;
+    return true;
+}
+
+/* bsd_prefix_at through the memo: the same bytes as last time give the
+ * same fields without reading them again. */
+static bool
+bsd_prefix_memo(const struct cur *c, size_t *at, struct bsd_ts *ts)
+{
+    struct sn_rfc3164_memo *m = c->memo;
+    size_t i = *at;
+
+    if (m == NULL)
+        return bsd_prefix_at(c, at, ts);
+    if (m->text_len > 0 && c->end - i >= m->text_len &&
+        memcmp(c->p + i, m->text, m->text_len) == 0) {
+        memcpy(ts, m->fields, sizeof(*ts));
+        *at = i + m->text_len;
+        return true;
+    }
+    if (!bsd_prefix_at(c, at, ts))
+        return false;
+    if (*at - i <= sizeof(m->text)) {
+        memcpy(m->text, c->p + i, *at - i);
+        m->text_len = *at - i;
+        /* ts was zeroed, then the prefix's fields set: all of it is what
+         * the prefix gave. */
+        memcpy(m->fields, ts, sizeof(*ts));
+    }
+    return true;
+}
+
+/*
+ * A BSD timestamp at i: RFC 3164 4.1.2 "Mmm dd hh:mm:ss", with the day
+ * padded by a space, a zero or not at all, and the variants devices emit:
+ * fractional seconds (Cisco "service timestamps ... msec"), a year before
+ * the time (Cisco ASA/PIX "Mmm dd yyyy hh:mm:ss") or after it (Cisco IOS
+ * "... year"), and a zone name (Cisco "show-timezone"). Unknown zone
+ * names are only taken in a Cisco context (cisco), where a ':' follows
+ * them; elsewhere an upper-case word after the time may well be a TAG.
+ * On success *end is the end of the timestamp text.
+ */
+static bool
+bsd_ts_at(const struct cur *c, size_t i, bool cisco, struct bsd_ts *ts,
+          size_t *end)
+{
+    const char *p = c->p;
+    size_t k;
+    unsigned v;
+
+    memset(ts, 0, sizeof(*ts));
+    if (!bsd_prefix_memo(c, &i, ts))
         return false;
     if (i + 1 < c->end && p[i] == '.' && is_digit(p[i + 1])) {
         uint32_t scale = 100000000;
@@ -333,8 +429,7 @@ cisco_seq(const struct cur *c, size_t i, size_t *next, bool *has_digits)
 static bool
 host_char(char c)
 {
-    return is_alnum(c) || c == '.' || c == '-' || c == '_' || c == ':' ||
-           c == '/' || c == '@';
+    return has_class(c, CL_HOST); /* C_HOST */
 }
 
 /*
@@ -410,11 +505,7 @@ hostname_at(const struct cur *c, size_t i, struct sn_str *host, size_t *next)
 static bool
 tag_char(char c)
 {
-    if ((unsigned char)c >= 0x80)
-        return true;
-    if (is_alnum(c))
-        return true;
-    return c != '\0' && strchr("-_./%@()+#~!$&*?^|,", c) != NULL;
+    return has_class(c, CL_TAG); /* C_TAG */
 }
 
 /*
@@ -640,6 +731,34 @@ infer_year(const struct bsd_ts *ts, int64_t now_ns, int32_t off, int64_t *ns)
     return true;
 }
 
+/* infer_year through the memo: the same inputs as last time give the
+ * same answer (a file's lines share a handful of stamps per second). */
+static bool
+infer_year_memo(struct sn_rfc3164_memo *m, const struct bsd_ts *ts,
+                int64_t now_ns, int32_t off, int64_t *ns)
+{
+    if (m == NULL)
+        return infer_year(ts, now_ns, off, ns);
+    if (!m->infer_valid || m->i_mon != ts->mon || m->i_day != ts->day ||
+        m->i_hour != ts->hour || m->i_min != ts->min ||
+        m->i_sec != ts->sec || m->i_nsec != ts->nsec || m->i_off != off ||
+        m->i_now_ns != now_ns) {
+        m->infer_ok = infer_year(ts, now_ns, off, &m->i_ns);
+        m->infer_valid = true;
+        m->i_mon = ts->mon;
+        m->i_day = ts->day;
+        m->i_hour = ts->hour;
+        m->i_min = ts->min;
+        m->i_sec = ts->sec;
+        m->i_nsec = ts->nsec;
+        m->i_off = off;
+        m->i_now_ns = now_ns;
+    }
+    if (m->infer_ok)
+        *ns = m->i_ns;
+    return m->infer_ok;
+}
+
 /* Fill out's timestamp fields from st. */
 static void
 set_stamp(const struct cur *c, const struct stamp *st, int64_t now_ns,
@@ -676,7 +795,7 @@ set_stamp(const struct cur *c, const struct stamp *st, int64_t now_ns,
             out->has_time = true;
             out->time_ns = ns;
         }
-    } else if (infer_year(ts, now_ns, off, &ns)) {
+    } else if (infer_year_memo(c->memo, ts, now_ns, off, &ns)) {
         sn_syslog_msg_note(out, "year inferred");
         out->has_time = true;
         out->time_ns = ns;
@@ -797,12 +916,27 @@ fail(struct sn_parse_error *err, const char *reason, size_t offset)
     return SN_EINVAL;
 }
 
+void
+sn_rfc3164_memo_init(struct sn_rfc3164_memo *memo)
+{
+    memset(memo, 0, sizeof(*memo));
+}
+
 enum sn_status
 sn_rfc3164_parse(const char *p, size_t len, const struct sn_rfc3164_opts *opts,
                  struct sn_arena *arena, struct sn_syslog_msg *out,
                  struct sn_parse_error *err)
 {
-    struct cur c = { p, len, len };
+    return sn_rfc3164_parse_memo(p, len, opts, NULL, arena, out, err);
+}
+
+enum sn_status
+sn_rfc3164_parse_memo(const char *p, size_t len,
+                      const struct sn_rfc3164_opts *opts,
+                      struct sn_rfc3164_memo *memo, struct sn_arena *arena,
+                      struct sn_syslog_msg *out, struct sn_parse_error *err)
+{
+    struct cur c = { p, len, len, memo };
     int64_t now_ns = opts != NULL ? opts->now_ns : sn_clock_wall_ns();
     int32_t tz = opts != NULL ? opts->tz_offset_sec : 0;
     size_t i = 0;

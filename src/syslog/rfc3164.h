@@ -9,6 +9,7 @@
 #ifndef SN_SYSLOG_RFC3164_H
 #define SN_SYSLOG_RFC3164_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,5 +45,39 @@ enum sn_status sn_rfc3164_parse(const char *p, size_t len,
                                 struct sn_arena *arena,
                                 struct sn_syslog_msg *out,
                                 struct sn_parse_error *err);
+
+/*
+ * What the parser remembers of the last BSD timestamp it read, for a
+ * stream of lines that share it (a log file has one stamp per second of
+ * its time; a thousand lines may carry it): the text from the month to
+ * the end of the seconds and the fields read from it, and the last year
+ * inference (its inputs and result). Caller storage, zeroed before first
+ * use (sn_rfc3164_memo_init); one per thread. The results are exactly
+ * those without it: a hit needs the same bytes, or the same inputs.
+ */
+#define SN_RFC3164_MEMO_TEXT   32
+#define SN_RFC3164_MEMO_FIELDS 48
+
+struct sn_rfc3164_memo {
+    char text[SN_RFC3164_MEMO_TEXT];
+    size_t text_len; /* 0: nothing remembered */
+    unsigned char fields[SN_RFC3164_MEMO_FIELDS]; /* the parser's, as read */
+    /* infer_year's inputs and its answer */
+    bool infer_valid, infer_ok;
+    unsigned i_mon, i_day, i_hour, i_min, i_sec;
+    uint32_t i_nsec;
+    int32_t i_off;
+    int64_t i_now_ns, i_ns;
+};
+
+void sn_rfc3164_memo_init(struct sn_rfc3164_memo *memo);
+
+/* sn_rfc3164_parse with a memo (NULL: none); the same results. */
+enum sn_status sn_rfc3164_parse_memo(const char *p, size_t len,
+                                     const struct sn_rfc3164_opts *opts,
+                                     struct sn_rfc3164_memo *memo,
+                                     struct sn_arena *arena,
+                                     struct sn_syslog_msg *out,
+                                     struct sn_parse_error *err);
 
 #endif

@@ -254,9 +254,47 @@ SN_TEST(le_round_trip)
     sn_buf_fini(&b);
 }
 
+/* sn_json_int against printf's %lld: every digit count, both signs,
+ * the int64 limits, and the edges of its two-digit steps. */
+SN_TEST(json_int_like_printf)
+{
+    static const int64_t vals[] = {
+        0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 1009, 10000, 99999,
+        100000, 1794694400000000000LL, 1000000000000000000LL,
+        9223372036854775807LL, -9223372036854775807LL - 1,
+    };
+    struct sn_buf b;
+    char want[32];
+
+    sn_buf_init(&b, 64);
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        for (int neg = 0; neg < 2; neg++) {
+            int64_t v = neg && vals[i] > INT64_MIN ? -vals[i] : vals[i];
+
+            sn_buf_reset(&b);
+            CHECK_EQ(sn_json_int(&b, v), SN_OK);
+            snprintf(want, sizeof(want), "%lld", (long long)v);
+            CHECK_SLICE(b.data, b.len, want);
+        }
+    }
+    /* Every power of ten and its neighbours. */
+    for (int64_t p = 1; p <= 1000000000000000000LL; p *= 10) {
+        for (int64_t v = p - 1; v <= p + 1; v++) {
+            sn_buf_reset(&b);
+            CHECK_EQ(sn_json_int(&b, v), SN_OK);
+            snprintf(want, sizeof(want), "%lld", (long long)v);
+            CHECK_SLICE(b.data, b.len, want);
+        }
+        if (p > INT64_MAX / 10)
+            break;
+    }
+    sn_buf_fini(&b);
+}
+
 SN_TEST_MAIN(SN_T(arena_alignment_and_reset),
              SN_T(arena_keeps_regular_chunks), SN_T(arena_cap),
-             SN_T(buf_limit), SN_T(json_escapes_and_utf8), SN_T(status_names),
+             SN_T(buf_limit), SN_T(json_escapes_and_utf8),
+             SN_T(json_int_like_printf), SN_T(status_names),
              SN_T(durations_and_sizes), SN_T(suggestions),
              SN_T(suggestions_count_a_swap_as_one_edit),
              SN_T(ratelimit_counts_suppressed),

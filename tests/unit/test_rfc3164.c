@@ -656,6 +656,112 @@ SN_TEST(null_opts_uses_clock)
     sn_arena_fini(&arena);
 }
 
+/* The slice s of line as an offset and a length (-1: absent), so two
+ * parses of copies of one line compare. */
+static bool
+same_slice(const char *la, struct sn_str a, const char *lb, struct sn_str b)
+{
+    if (a.ptr == NULL || b.ptr == NULL)
+        return a.ptr == b.ptr;
+    return a.ptr - la == b.ptr - lb && a.len == b.len;
+}
+
+static bool
+same_msg(const char *la, const struct sn_syslog_msg *a, const char *lb,
+         const struct sn_syslog_msg *b)
+{
+    if (a->pri != b->pri || a->has_time != b->has_time ||
+        (a->has_time && a->time_ns != b->time_ns) ||
+        a->n_notes != b->n_notes)
+        return false;
+    for (size_t i = 0; i < a->n_notes; i++)
+        if (strcmp(a->notes[i], b->notes[i]) != 0)
+            return false;
+    return same_slice(la, a->timestamp, lb, b->timestamp) &&
+           same_slice(la, a->hostname, lb, b->hostname) &&
+           same_slice(la, a->appname, lb, b->appname) &&
+           same_slice(la, a->procid, lb, b->procid) &&
+           same_slice(la, a->msgid, lb, b->msgid) &&
+           same_slice(la, a->msg, lb, b->msg);
+}
+
+/*
+ * A memo gives the results of a parse without one, whatever came
+ * before: lines that share a stamp's text but not what follows it (a
+ * year, a zone, a fraction, the end of the line), stamps the memo holds
+ * at another position, and reference times and zones that change
+ * between lines (the year inference's inputs). Each line is parsed from
+ * its own copy, so a hit cannot lean on the previous line's bytes.
+ */
+SN_TEST(memo_gives_the_same_results)
+{
+    static const char *const lines[] = {
+        "<38>Nov 23 12:00:01 host sshd[1]: Failed password",
+        "<38>Nov 23 12:00:01 host sshd[1]: Failed password",
+        "<38>Nov 23 12:00:01 2025 host sshd[1]: after-time year",
+        "<38>Nov 23 12:00:01.250 host app: fraction",
+        "<38>Nov 23 12:00:01 UTC: %SYS-5-CONFIG_I: zone",
+        "<38>Nov 23 12:00:01 EST host app: named zone",
+        "<38>Nov 23 12:00:01",
+        "<38>Nov 23 12:00:0",
+        "<38>Nov 23 12:00:01\r\n",
+        "Nov 23 12:00:01 host app: no pri",
+        "<38>Nov 23 12:00:01x host app: not a stamp end",
+        "<38>Nov 23 2024 12:00:01 host app: year before the time",
+        "<38>Nov 23 2024 12:00:01 host app: again",
+        "<38>Nov  3 12:00:01 host app: padded day",
+        "<38>Nov 3 12:00:01 host app: unpadded day",
+        "<189>123: *Nov 23 12:00:01.123 UTC: %LINK-3-UPDOWN: cisco",
+        ("<189>Nov 23 12:00:01 10.0.0.1 123: *Nov 23 12:00:01.123 UTC: "
+         "%LINK-3-UPDOWN: relayed"),
+        "<38>Dec 31 23:59:59 host app: New Year",
+        "<38>Feb 29 12:00:00 host app: leap day",
+        "<38>Feb 29 12:00:00 host app: leap day again",
+        "<38>2026-11-23T12:00:01Z host app: rfc 3339",
+        "<38>Nov 23 12:00:01 host app: last",
+    };
+    static const struct {
+        const char *now;
+        int32_t tz;
+    } refs[] = {
+        { NOW, 0 },
+        { NOW, 3600 },
+        { "2027-01-01T00:00:30Z", 0 },
+        { "2028-03-01T00:00:00Z", -7200 },
+    };
+    struct sn_rfc3164_memo memo;
+    struct sn_arena arena;
+
+    sn_rfc3164_memo_init(&memo);
+    sn_arena_init(&arena, 4096, 0);
+    for (size_t round = 0; round < 2 * (sizeof(refs) / sizeof(refs[0])); round++) {
+        struct sn_rfc3164_opts opts;
+
+        /* Each reference time twice in a row, then the next: hits on the
+         * second pass, misses when it changes. */
+        opts.now_ns = ns_of(refs[round / 2].now);
+        opts.tz_offset_sec = refs[round / 2].tz;
+        for (size_t i = 0; i < (sizeof(lines) / sizeof(lines[0])); i++) {
+            size_t len = strlen(lines[i]);
+            char a[256], b[256];
+            struct sn_syslog_msg ma, mb;
+            struct sn_parse_error ea, eb;
+
+            memcpy(a, lines[i], len);
+            memcpy(b, lines[i], len);
+            CHECK_EQ(sn_rfc3164_parse(a, len, &opts, &arena, &ma, &ea),
+                     sn_rfc3164_parse_memo(b, len, &opts, &memo, &arena, &mb,
+                                           &eb));
+            if (!same_msg(a, &ma, b, &mb))
+                fprintf(stderr, "differs with a memo: %s (reference %s)\n",
+                        lines[i], refs[round / 2].now);
+            CHECK(same_msg(a, &ma, b, &mb));
+        }
+    }
+    CHECK(memo.text_len > 0); /* it was used */
+    sn_arena_fini(&arena);
+}
+
 SN_TEST_MAIN(SN_T(debian_sshd), SN_T(debian_sudo_keeps_content_spaces),
              SN_T(debian_cron), SN_T(debian_kernel_space_padded_day),
              SN_T(day_zero_padded_and_unpadded), SN_T(debian_systemd),
@@ -674,4 +780,5 @@ SN_TEST_MAIN(SN_T(debian_sshd), SN_T(debian_sudo_keeps_content_spaces),
              SN_T(fractional_seconds), SN_T(no_timestamp),
              SN_T(leading_space_before_timestamp), SN_T(aix_and_repeated),
              SN_T(empty_and_minimal), SN_T(trailing_newline_kept),
-             SN_T(nul_bytes), SN_T(null_opts_uses_clock))
+             SN_T(nul_bytes), SN_T(null_opts_uses_clock),
+             SN_T(memo_gives_the_same_results))
