@@ -300,6 +300,125 @@ jf_check(const char *p, size_t n, int max_depth, struct jf_obj *root)
     return c.p == c.end;
 }
 
+/* Any value at c->p, checked and passed over; level counts the open
+ * objects and arrays around it. */
+static bool
+skip_value(struct cur *c, int level)
+{
+    struct jf_val v;
+    char close;
+
+    if (c->p >= c->end)
+        return false;
+    if (*c->p != '{' && *c->p != '[') {
+        if (*c->p == '"')
+            return string(c, &v);
+        if (*c->p == 't')
+            return literal(c, "true", 4);
+        if (*c->p == 'f')
+            return literal(c, "false", 5);
+        if (*c->p == 'n')
+            return literal(c, "null", 4);
+        return number(c, &v);
+    }
+    if (level + 1 >= JF_SKIP_DEPTH)
+        return false;
+    close = *c->p == '{' ? '}' : ']';
+    c->p++;
+    skip_ws(c);
+    if (c->p < c->end && *c->p == close) {
+        c->p++;
+        return true;
+    }
+    for (;;) {
+        if (close == '}') {
+            if (c->p >= c->end || *c->p != '"' || !string(c, &v))
+                return false;
+            skip_ws(c);
+            if (c->p >= c->end || *c->p != ':')
+                return false;
+            c->p++;
+            skip_ws(c);
+        }
+        if (!skip_value(c, level + 1))
+            return false;
+        skip_ws(c);
+        if (c->p >= c->end)
+            return false;
+        if (*c->p == close) {
+            c->p++;
+            return true;
+        }
+        if (*c->p != ',')
+            return false;
+        c->p++;
+        skip_ws(c);
+    }
+}
+
+bool
+jf_top_strings(const char *p, size_t n, const char *const *keys, size_t n_keys,
+               struct jf_val *vals)
+{
+    struct cur c = { p, p + n };
+    uint32_t seen = 0;
+
+    if (n_keys > 32)
+        return false;
+    for (size_t i = 0; i < n_keys; i++)
+        memset(&vals[i], 0, sizeof(vals[i])); /* JF_NULL: absent */
+    skip_ws(&c);
+    if (c.p >= c.end || *c.p != '{')
+        return false;
+    c.p++;
+    skip_ws(&c);
+    if (c.p < c.end && *c.p == '}') {
+        c.p++;
+        skip_ws(&c);
+        return c.p == c.end;
+    }
+    for (;;) {
+        struct jf_val k;
+        size_t i = 0;
+
+        if (c.p >= c.end || *c.p != '"' || !string(&c, &k) || k.esc)
+            return false;
+        skip_ws(&c);
+        if (c.p >= c.end || *c.p != ':')
+            return false;
+        c.p++;
+        skip_ws(&c);
+        while (i < n_keys &&
+               !(strlen(keys[i]) == k.n && memcmp(keys[i], k.p, k.n) == 0))
+            i++;
+        if (i < n_keys) {
+            if (seen & (1u << i))
+                return false; /* twice */
+            seen |= 1u << i;
+            if (c.p < c.end && *c.p == '"') {
+                if (!string(&c, &vals[i]))
+                    return false;
+            } else if (!skip_value(&c, 0)) {
+                return false;
+            }
+        } else if (!skip_value(&c, 0)) {
+            return false;
+        }
+        skip_ws(&c);
+        if (c.p >= c.end)
+            return false;
+        if (*c.p == '}') {
+            c.p++;
+            skip_ws(&c);
+            return c.p == c.end;
+        }
+        if (*c.p != ',')
+            return false;
+        c.p++;
+        skip_ws(&c);
+    }
+}
+
 void
 jf_members(const struct jf_val *obj, struct jf_obj *out)
 {

@@ -237,16 +237,20 @@ ow_deliver(void *state, const struct sn_doc *docs, size_t n, uint64_t token,
             it->state = SKIPPED;
             continue;
         }
-        doc = json_tokener_parse(docs[i].json.ptr);
-        if (doc == NULL) {
+        /* The tree only for a template; the incident preset sends the
+         * text as it is and classifying reads three members of it. */
+        doc = ow_body_uses_doc(s->body) ? json_tokener_parse(docs[i].json.ptr)
+                                        : NULL;
+        if ((doc == NULL && ow_body_uses_doc(s->body)) ||
+            !ow_classify(s->seen, &docs[i], doc, &ev)) {
             /* The store wrote it: not JSON means memory trouble here. */
+            json_object_put(doc);
             snprintf(why, why_len, "cannot parse incident %.*s v%lld",
                      (int)docs[i].id.len, docs[i].id.ptr,
                      (long long)docs[i].version);
             res = SN_OUT_RETRY;
             goto out;
         }
-        ev = ow_classify(s->seen, &docs[i], doc);
         if (!passes(s, &docs[i], ev)) {
             it->state = SKIPPED;
             filtered++;
