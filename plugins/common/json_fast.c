@@ -199,6 +199,21 @@ key_bit(const char *k, size_t n)
 static bool object(struct cur *c, int level, int max_depth,
                    struct jf_obj *out);
 
+/* After a member or an element: the closing bracket (*done) or a comma
+ * before the next one; false for anything else. */
+static bool
+next_or_close(struct cur *c, char close, bool *done)
+{
+    skip_ws(c);
+    if (c->p >= c->end || (*c->p != close && *c->p != ','))
+        return false;
+    *done = *c->p == close;
+    c->p++;
+    if (!*done)
+        skip_ws(c);
+    return true;
+}
+
 static bool
 value(struct cur *c, int level, int max_depth, struct jf_val *v)
 {
@@ -240,6 +255,7 @@ static bool
 object(struct cur *c, int level, int max_depth, struct jf_obj *out)
 {
     uint64_t seen = 0;
+    bool done;
 
     out->n = 0;
     c->p++; /* '{' */
@@ -274,17 +290,10 @@ object(struct cur *c, int level, int max_depth, struct jf_obj *out)
         if (!value(c, level, max_depth, &m->v))
             return false;
         out->n++;
-        skip_ws(c);
-        if (c->p >= c->end)
+        if (!next_or_close(c, '}', &done))
             return false;
-        if (*c->p == '}') {
-            c->p++;
+        if (done)
             return true;
-        }
-        if (*c->p != ',')
-            return false;
-        c->p++;
-        skip_ws(c);
     }
 }
 
@@ -307,6 +316,7 @@ skip_value(struct cur *c, int level)
 {
     struct jf_val v;
     char close;
+    bool done;
 
     if (c->p >= c->end)
         return false;
@@ -340,19 +350,10 @@ skip_value(struct cur *c, int level)
             c->p++;
             skip_ws(c);
         }
-        if (!skip_value(c, level + 1))
+        if (!skip_value(c, level + 1) || !next_or_close(c, close, &done))
             return false;
-        skip_ws(c);
-        if (c->p >= c->end)
-            return false;
-        if (*c->p == close) {
-            c->p++;
+        if (done)
             return true;
-        }
-        if (*c->p != ',')
-            return false;
-        c->p++;
-        skip_ws(c);
     }
 }
 
@@ -362,6 +363,7 @@ jf_top_strings(const char *p, size_t n, const char *const *keys, size_t n_keys,
 {
     struct cur c = { p, p + n };
     uint32_t seen = 0;
+    bool done;
 
     if (n_keys > 32)
         return false;
@@ -404,18 +406,12 @@ jf_top_strings(const char *p, size_t n, const char *const *keys, size_t n_keys,
         } else if (!skip_value(&c, 0)) {
             return false;
         }
-        skip_ws(&c);
-        if (c.p >= c.end)
+        if (!next_or_close(&c, '}', &done))
             return false;
-        if (*c.p == '}') {
-            c.p++;
+        if (done) {
             skip_ws(&c);
             return c.p == c.end;
         }
-        if (*c.p != ',')
-            return false;
-        c.p++;
-        skip_ws(&c);
     }
 }
 

@@ -304,6 +304,21 @@ gen_value(struct gen *g, int level)
     }
 }
 
+/* One generated document, now and then with trailing text, cut short
+ * or with a byte damaged. */
+static void
+gen_doc(struct gen *g)
+{
+    g->n = 0;
+    gen_object(g, 0);
+    if (rnd(10) == 0)
+        put(g, rnd(2) ? "\n" : " x");
+    if (rnd(20) == 0 && g->n > 0)
+        g->n = rnd((unsigned)g->n); /* cut short */
+    if (rnd(20) == 0 && g->n > 0)
+        g->buf[rnd((unsigned)g->n)] = "{}[]\",:x\\ "[rnd(11)];
+}
+
 SN_TEST(generated_documents_parse_the_same)
 {
     static struct gen g;
@@ -311,14 +326,7 @@ SN_TEST(generated_documents_parse_the_same)
     unsigned fast = 0, bad = 0;
 
     for (int i = 0; i < 200000 && bad < 5; i++) {
-        g.n = 0;
-        gen_object(&g, 0);
-        if (rnd(10) == 0)
-            put(&g, rnd(2) ? "\n" : " x");
-        if (rnd(20) == 0 && g.n > 0)
-            g.n = rnd((unsigned)g.n); /* cut short */
-        if (rnd(20) == 0 && g.n > 0)
-            g.buf[rnd((unsigned)g.n)] = "{}[]\",:x\\ "[rnd(11)];
+        gen_doc(&g);
         if (jf_check(g.buf, g.n, MAX_DEPTH, &root))
             fast++;
         if (!same(g.buf, g.n))
@@ -386,14 +394,7 @@ SN_TEST(top_strings_agree_with_json_c)
         const char *why;
         bool took;
 
-        g.n = 0;
-        gen_object(&g, 0);
-        if (rnd(10) == 0)
-            put(&g, rnd(2) ? "\n" : " x");
-        if (rnd(20) == 0 && g.n > 0)
-            g.n = rnd((unsigned)g.n); /* cut short */
-        if (rnd(20) == 0 && g.n > 0)
-            g.buf[rnd((unsigned)g.n)] = "{}[]\",:x\\ "[rnd(11)];
+        gen_doc(&g);
         if ((why = top_differs(g.buf, g.n, keys, 4, &took)) != NULL) {
             printf("#   differ (%s) on: %.*s\n", why, (int)g.n, g.buf);
             bad++;
