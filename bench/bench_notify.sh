@@ -9,6 +9,8 @@
 # to the receiver's reading the request: bench/notify_sink.py's arrival
 # time for the webhooks, Alertmanager's own updatedAt (ms) for it.
 #   bench/bench_notify.sh [RATE [SECONDS]]      (after ./scripts/build.sh)
+# BUILD=DIR runs the daemon and plugins of another build (a peer
+# checkout's _build), for side-by-side runs with this script.
 # Prints p50/p90/p99/max per receiver and all together (the first second
 # is warm-up: connections, and left out); the peer in the same run: the
 # same incidents through an out_file output into a FIFO, timestamped by
@@ -19,7 +21,7 @@
 set -e
 cd "$(dirname "$0")/.."
 src=$PWD
-b=$src/_build
+b=${BUILD:-$src/_build}
 RATE=${1:-1000}
 SECONDS_=${2:-10}
 AM=$(command -v prometheus-alertmanager || echo /usr/bin/prometheus-alertmanager)

@@ -1,6 +1,6 @@
 /*
  * HTTP POSTs through libcurl's multi interface; see http_post.h. Easy
- * handles are kept in a pool and reset between requests, and connections
+ * handles are kept in a pool with their options set once, and connections
  * live in the multi handle's cache, so a steady stream of notifications
  * to one receiver reuses one TLS session instead of a handshake each.
  */
@@ -105,34 +105,17 @@ grow_slots(struct hp_client *cl, size_t n)
     return true;
 }
 
-static bool
-setup(struct hp_client *cl, struct slot *s, struct hp_req *r)
+/* What every request of the client sets alike: once per easy handle,
+ * which keeps its options between requests (no curl_easy_reset, whose
+ * defaults would then be set again option by option, per request). */
+static void
+setup_once(struct hp_client *cl, struct slot *s)
 {
     const struct hp_conf *c = &cl->c;
 
-    if (s->easy == NULL && (s->easy = curl_easy_init()) == NULL)
-        return false;
-    curl_easy_reset(s->easy);
-    s->r = r;
-    s->got = 0;
-    s->errbuf[0] = '\0';
-    s->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    for (const char *const *h = r->headers; h != NULL && *h != NULL; h++)
-        s->hdrs = curl_slist_append(s->hdrs, *h);
-    /* No "Expect: 100-continue" round trip for small bodies. */
-    s->hdrs = curl_slist_append(s->hdrs, "Expect:");
-    if (s->hdrs == NULL)
-        return false;
-    curl_easy_setopt(s->easy, CURLOPT_URL, r->url);
     curl_easy_setopt(s->easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, r->body);
-    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->len);
-    curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->hdrs);
     curl_easy_setopt(s->easy, CURLOPT_USERAGENT, "sentineld");
     curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
-    curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->errbuf);
-    curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
     curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS,
                      (long)c->connect_timeout_ms);
@@ -144,6 +127,34 @@ setup(struct hp_client *cl, struct slot *s, struct hp_req *r)
     curl_easy_setopt(s->easy, CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L);
     if (c->ca != NULL)
         curl_easy_setopt(s->easy, CURLOPT_CAINFO, c->ca);
+}
+
+static bool
+setup(struct hp_client *cl, struct slot *s, struct hp_req *r)
+{
+    if (s->easy == NULL) {
+        if ((s->easy = curl_easy_init()) == NULL)
+            return false;
+        setup_once(cl, s);
+    }
+    s->r = r;
+    s->got = 0;
+    s->errbuf[0] = '\0';
+    s->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    for (const char *const *h = r->headers; h != NULL && *h != NULL; h++)
+        s->hdrs = curl_slist_append(s->hdrs, *h);
+    /* No "Expect: 100-continue" round trip for small bodies. */
+    s->hdrs = curl_slist_append(s->hdrs, "Expect:");
+    if (s->hdrs == NULL)
+        return false;
+    /* Per request: the slot may have moved (grow_slots). */
+    curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->errbuf);
+    curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
+    curl_easy_setopt(s->easy, CURLOPT_URL, r->url);
+    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, r->body);
+    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->len);
+    curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->hdrs);
     return true;
 }
 

@@ -199,6 +199,21 @@ key_bit(const char *k, size_t n)
 static bool object(struct cur *c, int level, int max_depth,
                    struct jf_obj *out);
 
+/* After a member or an element: the closing bracket (*done) or a comma
+ * before the next one; false for anything else. */
+static bool
+next_or_close(struct cur *c, char close, bool *done)
+{
+    skip_ws(c);
+    if (c->p >= c->end || (*c->p != close && *c->p != ','))
+        return false;
+    *done = *c->p == close;
+    c->p++;
+    if (!*done)
+        skip_ws(c);
+    return true;
+}
+
 static bool
 value(struct cur *c, int level, int max_depth, struct jf_val *v)
 {
@@ -240,6 +255,7 @@ static bool
 object(struct cur *c, int level, int max_depth, struct jf_obj *out)
 {
     uint64_t seen = 0;
+    bool done;
 
     out->n = 0;
     c->p++; /* '{' */
@@ -274,17 +290,10 @@ object(struct cur *c, int level, int max_depth, struct jf_obj *out)
         if (!value(c, level, max_depth, &m->v))
             return false;
         out->n++;
-        skip_ws(c);
-        if (c->p >= c->end)
+        if (!next_or_close(c, '}', &done))
             return false;
-        if (*c->p == '}') {
-            c->p++;
+        if (done)
             return true;
-        }
-        if (*c->p != ',')
-            return false;
-        c->p++;
-        skip_ws(c);
     }
 }
 
@@ -298,6 +307,112 @@ jf_check(const char *p, size_t n, int max_depth, struct jf_obj *root)
         return false;
     skip_ws(&c);
     return c.p == c.end;
+}
+
+/* Any value at c->p, checked and passed over; level counts the open
+ * objects and arrays around it. */
+static bool
+skip_value(struct cur *c, int level)
+{
+    struct jf_val v;
+    char close;
+    bool done;
+
+    if (c->p >= c->end)
+        return false;
+    if (*c->p != '{' && *c->p != '[') {
+        if (*c->p == '"')
+            return string(c, &v);
+        if (*c->p == 't')
+            return literal(c, "true", 4);
+        if (*c->p == 'f')
+            return literal(c, "false", 5);
+        if (*c->p == 'n')
+            return literal(c, "null", 4);
+        return number(c, &v);
+    }
+    if (level + 1 >= JF_SKIP_DEPTH)
+        return false;
+    close = *c->p == '{' ? '}' : ']';
+    c->p++;
+    skip_ws(c);
+    if (c->p < c->end && *c->p == close) {
+        c->p++;
+        return true;
+    }
+    for (;;) {
+        if (close == '}') {
+            if (c->p >= c->end || *c->p != '"' || !string(c, &v))
+                return false;
+            skip_ws(c);
+            if (c->p >= c->end || *c->p != ':')
+                return false;
+            c->p++;
+            skip_ws(c);
+        }
+        if (!skip_value(c, level + 1) || !next_or_close(c, close, &done))
+            return false;
+        if (done)
+            return true;
+    }
+}
+
+bool
+jf_top_strings(const char *p, size_t n, const char *const *keys, size_t n_keys,
+               struct jf_val *vals)
+{
+    struct cur c = { p, p + n };
+    uint32_t seen = 0;
+    bool done;
+
+    if (n_keys > 32)
+        return false;
+    for (size_t i = 0; i < n_keys; i++)
+        memset(&vals[i], 0, sizeof(vals[i])); /* JF_NULL: absent */
+    skip_ws(&c);
+    if (c.p >= c.end || *c.p != '{')
+        return false;
+    c.p++;
+    skip_ws(&c);
+    if (c.p < c.end && *c.p == '}') {
+        c.p++;
+        skip_ws(&c);
+        return c.p == c.end;
+    }
+    for (;;) {
+        struct jf_val k;
+        size_t i = 0;
+
+        if (c.p >= c.end || *c.p != '"' || !string(&c, &k) || k.esc)
+            return false;
+        skip_ws(&c);
+        if (c.p >= c.end || *c.p != ':')
+            return false;
+        c.p++;
+        skip_ws(&c);
+        while (i < n_keys &&
+               !(strlen(keys[i]) == k.n && memcmp(keys[i], k.p, k.n) == 0))
+            i++;
+        if (i < n_keys) {
+            if (seen & (1u << i))
+                return false; /* twice */
+            seen |= 1u << i;
+            if (c.p < c.end && *c.p == '"') {
+                if (!string(&c, &vals[i]))
+                    return false;
+            } else if (!skip_value(&c, 0)) {
+                return false;
+            }
+        } else if (!skip_value(&c, 0)) {
+            return false;
+        }
+        if (!next_or_close(&c, '}', &done))
+            return false;
+        if (done) {
+            skip_ws(&c);
+            return c.p == c.end;
+        }
+    }
 }
 
 void

@@ -60,6 +60,22 @@ bool jf_check(const char *p, size_t n, int max_depth, struct jf_obj *root);
 /* Members of an object value jf_check accepted (cannot fail then). */
 void jf_members(const struct jf_val *obj, struct jf_obj *out);
 
+/*
+ * The string members named keys[0..n_keys) (at most 32) at the top level
+ * of the one object p[0..n): vals[i] is keys[i]'s value when it is a
+ * string (JF_STR, a slice of p; jf_unescape when esc), else type JF_NULL
+ * (absent, or another type). Every other member is checked and skipped
+ * whatever it holds, arrays included, without building anything: for a
+ * reader that needs a few known members of a large document
+ * (out_webhook's classification). False when the text is not strict
+ * JSON this reader takes (as jf_check declines; nesting at
+ * JF_SKIP_DEPTH) or a named key comes twice (json-c keeps the last):
+ * ask json-c then.
+ */
+#define JF_SKIP_DEPTH 32 /* json-c's default tokener depth */
+bool jf_top_strings(const char *p, size_t n, const char *const *keys,
+                    size_t n_keys, struct jf_val *vals);
+
 /* Decodes an escaped string jf_check accepted into out (at least v->n
  * bytes); returns the decoded length. */
 size_t jf_unescape(const struct jf_val *v, char *out);

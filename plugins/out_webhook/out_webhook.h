@@ -53,10 +53,12 @@ int ow_severity_rank(const char *s, size_t len);
 struct ow_seen;
 struct ow_seen *ow_seen_new(void);
 void ow_seen_free(struct ow_seen *sn);
-/* What doc means; doc is its parsed JSON. The same version asked again
- * (a retry) gets the same answer. */
-enum ow_event ow_classify(struct ow_seen *sn, const struct sn_doc *d,
-                          struct json_object *doc);
+/* What d means, into *ev; doc is its parsed JSON, or NULL when the
+ * caller has no tree (the few members needed are then read from the
+ * text). The same version asked again (a retry) gets the same answer.
+ * False: d's text is not JSON. */
+bool ow_classify(struct ow_seen *sn, const struct sn_doc *d,
+                 struct json_object *doc, enum ow_event *ev);
 
 /* A body template: a preset's or the configured one, compiled. */
 struct ow_body;
@@ -66,6 +68,9 @@ struct ow_body *ow_body_new(int preset, const char *template_text,
                             const struct sn_kvlist *vars,
                             const char *console_url, char *err, size_t err_len);
 void ow_body_free(struct ow_body *b);
+/* Whether rendering reads the parsed document (a template); false for
+ * the incident preset, whose body is the document's text as it is. */
+bool ow_body_uses_doc(const struct ow_body *b);
 /* Renders the body and the URL suffix for doc (malloc'd, NUL-terminated;
  * the suffix may be ""); false on ENOMEM. */
 bool ow_body_render(const struct ow_body *b, const struct sn_doc *d,

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/json_fast.h"
+
 #define SEEN_SLOTS 8192 /* incidents remembered; ~0.5 MiB */
 #define ID_MAX     40
 
@@ -82,15 +84,64 @@ hash_id(struct sn_str id)
     return h;
 }
 
-static const char *
-str_member(struct json_object *doc, const char *key)
+/* The members the document alone is judged by (stateless()). */
+enum { M_CREATED, M_UPDATED, M_BASE, M_COUNT_ };
+static const char *const member_keys[M_COUNT_] = { "created_at", "updated_at",
+                                                   "base_severity" };
+
+struct members {
+    struct sn_str v[M_COUNT_];  /* ptr NULL: absent or not a string */
+    struct json_object *parsed; /* json-c's tree when it had to read */
+};
+
+static void
+member_from(struct json_object *doc, const char *key, struct sn_str *out)
 {
     struct json_object *v;
 
-    if (!json_object_object_get_ex(doc, key, &v) ||
-        !json_object_is_type(v, json_type_string))
-        return NULL;
-    return json_object_get_string(v);
+    if (json_object_object_get_ex(doc, key, &v) &&
+        json_object_is_type(v, json_type_string)) {
+        out->ptr = json_object_get_string(v);
+        out->len = (size_t)json_object_get_string_len(v);
+    }
+}
+
+/* The members of d, from doc when given, else by one pass over the text
+ * (no tree: with the incident preset nothing else reads the document);
+ * an escaped value, or text that pass declines, goes to json-c. False:
+ * the document is not JSON. */
+static bool
+members_read(const struct sn_doc *d, struct json_object *doc, struct members *m)
+{
+    struct jf_val v[M_COUNT_];
+    bool esc = false;
+
+    memset(m, 0, sizeof(*m));
+    if (doc == NULL &&
+        jf_top_strings(d->json.ptr, d->json.len, member_keys, M_COUNT_, v)) {
+        for (int i = 0; i < M_COUNT_; i++) {
+            esc |= v[i].type == JF_STR && v[i].esc;
+            if (v[i].type == JF_STR) {
+                m->v[i].ptr = v[i].p;
+                m->v[i].len = v[i].n;
+            }
+        }
+        if (!esc)
+            return true;
+        memset(m, 0, sizeof(*m));
+    }
+    if (doc == NULL &&
+        (doc = m->parsed = json_tokener_parse(d->json.ptr)) == NULL)
+        return false;
+    for (int i = 0; i < M_COUNT_; i++)
+        member_from(doc, member_keys[i], &m->v[i]);
+    return true;
+}
+
+static bool
+str_eq(struct sn_str a, struct sn_str b)
+{
+    return a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
 }
 
 static enum ow_event
@@ -110,54 +161,62 @@ by_status(enum status_kind st)
 
 /* Judged from the document alone. */
 static enum ow_event
-stateless(const struct sn_doc *d, struct json_object *doc, int sev,
-          enum status_kind st)
+stateless(const struct members *m, int sev, enum status_kind st)
 {
-    const char *created = str_member(doc, "created_at");
-    const char *updated = str_member(doc, "updated_at");
-    const char *base = str_member(doc, "base_severity");
+    const struct sn_str *created = &m->v[M_CREATED],
+                        *updated = &m->v[M_UPDATED], *base = &m->v[M_BASE];
 
     if (st != ST_OPEN)
         return by_status(st);
-    if (created != NULL && updated != NULL && strcmp(created, updated) == 0)
+    if (created->ptr != NULL && updated->ptr != NULL &&
+        str_eq(*created, *updated))
         return OW_EV_OPENED;
-    (void)d;
-    if (base != NULL && sev > ow_severity_rank(base, strlen(base)))
+    if (base->ptr != NULL && sev > ow_severity_rank(base->ptr, base->len))
         return OW_EV_ESCALATED;
     return OW_EV_UPDATED;
 }
 
-enum ow_event
-ow_classify(struct ow_seen *sn, const struct sn_doc *d, struct json_object *doc)
+bool
+ow_classify(struct ow_seen *sn, const struct sn_doc *d, struct json_object *doc,
+            enum ow_event *out)
 {
     struct seen_entry *e = &sn->e[hash_id(d->id) % SEEN_SLOTS];
     int sev = ow_severity_rank(d->severity.ptr, d->severity.len);
     enum status_kind st = status_kind(d->status);
     bool same = d->id.len < ID_MAX && strlen(e->id) == d->id.len &&
                 memcmp(e->id, d->id.ptr, d->id.len) == 0;
+    struct members m;
     enum ow_event ev;
 
+    /* Read even when the cache decides, so a document that is not JSON
+     * is refused whichever path judges it. */
+    if (!members_read(d, doc, &m))
+        return false;
     if (same && d->version == e->version)
-        return (enum ow_event)e->ev;
-    if (same && d->version < e->version)
-        return stateless(d, doc, sev, st); /* an old one again */
-    if (!same)
-        ev = stateless(d, doc, sev, st);
-    else if ((enum status_kind)e->status != st)
-        ev = st == ST_OPEN
-                 ? (e->status == ST_ACK ? OW_EV_UPDATED : OW_EV_REOPENED)
-                 : by_status(st);
-    else if (sev > e->sev)
-        ev = OW_EV_ESCALATED;
-    else
-        ev = OW_EV_UPDATED;
-    if (d->id.len < ID_MAX) {
-        memcpy(e->id, d->id.ptr, d->id.len);
-        e->id[d->id.len] = '\0';
-        e->version = d->version;
-        e->sev = (int8_t)sev;
-        e->status = (int8_t)st;
-        e->ev = (int8_t)ev;
+        ev = (enum ow_event)e->ev;
+    else if (same && d->version < e->version)
+        ev = stateless(&m, sev, st); /* an old one again */
+    else {
+        if (!same)
+            ev = stateless(&m, sev, st);
+        else if ((enum status_kind)e->status != st)
+            ev = st == ST_OPEN
+                     ? (e->status == ST_ACK ? OW_EV_UPDATED : OW_EV_REOPENED)
+                     : by_status(st);
+        else if (sev > e->sev)
+            ev = OW_EV_ESCALATED;
+        else
+            ev = OW_EV_UPDATED;
+        if (d->id.len < ID_MAX) {
+            memcpy(e->id, d->id.ptr, d->id.len);
+            e->id[d->id.len] = '\0';
+            e->version = d->version;
+            e->sev = (int8_t)sev;
+            e->status = (int8_t)st;
+            e->ev = (int8_t)ev;
+        }
     }
-    return ev;
+    json_object_put(m.parsed);
+    *out = ev;
+    return true;
 }

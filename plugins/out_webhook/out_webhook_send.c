@@ -19,7 +19,8 @@
 
 struct item {
     const struct sn_doc *d;
-    char *body, *url;
+    const char *body, *url; /* what is sent: own_*, or borrowed */
+    char *own_body, *own_url;
     size_t len;
     const char **headers;
     char hdr_buf[OWN_HEADERS][160];
@@ -91,14 +92,25 @@ prepare(struct ow_state *s, struct item *it, struct json_object *doc,
     size_t n_conf = s->c->header.n, k = 0;
     char *suffix = NULL;
 
-    if (!ow_body_render(s->body, d, doc, ev, &it->body, &it->len, &suffix))
-        goto fail;
-    if ((it->url = malloc(strlen(s->c->url) + strlen(suffix) + 1)) == NULL)
-        goto fail;
-    strcpy(it->url, s->c->url);
-    strcat(it->url, suffix);
-    free(suffix);
-    suffix = NULL;
+    if (!ow_body_uses_doc(s->body)) {
+        /* The document as the store wrote it, to the URL as configured:
+         * borrowed (the relay's batch outlives the call), not copied. */
+        it->body = d->json.ptr;
+        it->len = d->json.len;
+        it->url = s->c->url;
+    } else {
+        if (!ow_body_render(s->body, d, doc, ev, &it->own_body, &it->len,
+                            &suffix))
+            goto fail;
+        it->url = it->own_url = malloc(strlen(s->c->url) + strlen(suffix) + 1);
+        if (it->own_url == NULL)
+            goto fail;
+        strcpy(it->own_url, s->c->url);
+        strcat(it->own_url, suffix);
+        free(suffix);
+        suffix = NULL;
+        it->body = it->own_body;
+    }
     it->headers = calloc(n_conf + OWN_HEADERS + 1, sizeof(char *));
     if (it->headers == NULL)
         goto fail;
@@ -134,8 +146,8 @@ fail:
 static void
 item_fini(struct item *it)
 {
-    free(it->body);
-    free(it->url);
+    free(it->own_body);
+    free(it->own_url);
     free(it->headers);
 }
 
@@ -237,16 +249,20 @@ ow_deliver(void *state, const struct sn_doc *docs, size_t n, uint64_t token,
             it->state = SKIPPED;
             continue;
         }
-        doc = json_tokener_parse(docs[i].json.ptr);
-        if (doc == NULL) {
+        /* The tree only for a template; the incident preset sends the
+         * text as it is and classifying reads three members of it. */
+        doc = ow_body_uses_doc(s->body) ? json_tokener_parse(docs[i].json.ptr)
+                                        : NULL;
+        if ((doc == NULL && ow_body_uses_doc(s->body)) ||
+            !ow_classify(s->seen, &docs[i], doc, &ev)) {
             /* The store wrote it: not JSON means memory trouble here. */
+            json_object_put(doc);
             snprintf(why, why_len, "cannot parse incident %.*s v%lld",
                      (int)docs[i].id.len, docs[i].id.ptr,
                      (long long)docs[i].version);
             res = SN_OUT_RETRY;
             goto out;
         }
-        ev = ow_classify(s->seen, &docs[i], doc);
         if (!passes(s, &docs[i], ev)) {
             it->state = SKIPPED;
             filtered++;
