@@ -97,6 +97,12 @@ struct sn_rule {
     /* `set:` fields, after the extracted ones in every match. */
     const struct sn_rule_const *consts;
     size_t n_consts;
+    /* The consts as an evidence summary renders them, each
+     * ,"name":"value" (sn_corr_summary_field), rendered at load: const i
+     * is consts_json[consts_json_off[i], consts_json_off[i + 1]). NULL
+     * without consts. */
+    const char *consts_json;
+    const uint32_t *consts_json_off;
     /* Correlation and sample keys, uninterpreted (nodes of the ruleset's
      * YAML trees: valid as long as the ruleset). */
     const struct sn_pair *const *kept;
