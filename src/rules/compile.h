@@ -124,6 +124,12 @@ struct sn_cnode {
     /* As written, for traces: the whole predicate and its value part. */
     const char *text;
     const char *lit_text;
+    /* ,"expr":text and ,"field":field_name as a trace's JSON rows write
+     * them (sn_json_member_str), rendered at compile: a signal carries
+     * the trace of its event, and these were most of its cost. NULL: not
+     * rendered (the row renders them). */
+    const char *expr_json, *field_json;
+    uint32_t expr_json_len, field_json_len;
 };
 
 /* Regexes a ruleset owns (freed with it). */

@@ -1932,7 +1932,8 @@ SN_TEST(set_fields_in_summaries)
         "    set:\n"
         "      c.one: 'he said \"hi\"'\n"
         "      c.two: '0123456789012345678901234567890123456789abcdefghXYZ'\n"
-        "      c.three: '\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"'\n"
+        "      c.three: '\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\""
+        "\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"'\n"
         "      c.four: four\n",
         NULL);
     struct sn_rules_scratch *sc;
@@ -1999,6 +2000,57 @@ SN_TEST(set_fields_in_summaries)
     sn_ruleset_free(rs);
 }
 
+/* Forget a tree's compiled row JSON: trace rows then render the texts. */
+static void
+forget_row_json(struct sn_cnode *n)
+{
+    n->expr_json = n->field_json = NULL;
+    for (size_t i = 0; i < n->n_kids; i++)
+        forget_row_json(n->kids[i]);
+}
+
+/* A trace's rows copy each node's ,"expr": and ,"field": rendered at
+ * compile (sn_cnode.expr_json): the same bytes as rendering them. */
+SN_TEST(trace_json_compiled)
+{
+    struct sn_ruleset *rs = build(
+        "rules:\n  - id: t\n    title: t\n    severity: low\n"
+        "    match: >\n"
+        "      msg contains \"said \\\"hi\\\"\\\\n\" and not appname in "
+        "[\"a\\\\b\", \"c\"]\n"
+        "      and (exists user.name or msg =~ \"[0-9]+ for\" or false)\n"
+        "    extract:\n      - regex: 'for (?<u>\\S+)'\n"
+        "        fields: {u: user.name}\n",
+        NULL);
+    struct sn_rules_scratch *sc;
+    struct tev e = ev_msg("sshd", "he said \"hi\"\\n for bob");
+    struct sn_rule_event ev = { &e, tev_get };
+    struct sn_rule_explain x;
+    struct sn_buf a, b;
+
+    CHECK(rs != NULL);
+    if (rs == NULL)
+        return;
+    CHECK(rs->rules[0].match->expr_json != NULL);
+    sc = sn_rules_scratch_new(rs);
+    sn_buf_init(&a, 1 << 16);
+    sn_buf_init(&b, 1 << 16);
+    sn_rules_explain(rs, sc, &ev, &rs->rules[0], &x);
+    CHECK(x.matched);
+    CHECK_EQ(sn_rules_explain_json(&x, &a), SN_OK);
+    forget_row_json(rs->rules[0].match);
+    sn_rules_explain(rs, sc, &ev, &rs->rules[0], &x);
+    CHECK_EQ(sn_rules_explain_json(&x, &b), SN_OK);
+    CHECK_STR(sn_buf_cstr(&a), sn_buf_cstr(&b));
+    CHECK(strstr(sn_buf_cstr(&a),
+                 ",\"expr\":\"msg contains \\\"said \\\\\\\"hi\\\\\\\"\\\\\\\\n"
+                 "\\\"\",\"field\":\"msg\"") != NULL);
+    sn_buf_fini(&a);
+    sn_buf_fini(&b);
+    sn_rules_scratch_free(sc);
+    sn_ruleset_free(rs);
+}
+
 SN_TEST_MAIN(SN_T(ip_format_v4), SN_T(ip_parse_v4_as_inet_pton),
              SN_T(parse_number_digits), SN_T(lexer_tokens), SN_T(lexer_errors),
              SN_T(precedence), SN_T(parse_errors), SN_T(parse_depth_limit),
@@ -2015,4 +2067,4 @@ SN_TEST_MAIN(SN_T(ip_format_v4), SN_T(ip_parse_v4_as_inet_pton),
              SN_T(anchored_prefix_never_loses_a_match),
              SN_T(prefilter_property), SN_T(prefilter_unit),
              SN_T(repeat_unwrap), SN_T(set_fields),
-             SN_T(set_fields_in_summaries))
+             SN_T(set_fields_in_summaries), SN_T(trace_json_compiled))
