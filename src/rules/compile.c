@@ -591,18 +591,16 @@ compile_regex(struct sn_compile_ctx *c, const char *src,
     return true;
 }
 
-/* ,"key":"s" as sn_json_member_str writes it, in the arena; NULL on
- * ENOMEM or past 4 GiB (a trace row then renders it). */
-static const char *
-member_json(struct sn_compile_ctx *c, const char *key, const char *s,
-            uint32_t *len)
+const char *
+sn_compile_member_json(struct sn_arena *a, const char *key, const char *s,
+                       uint32_t *len)
 {
     struct sn_buf b;
     char *d = NULL;
 
     sn_buf_init(&b, UINT32_MAX);
     if (sn_json_member_str(&b, key, s) == SN_OK &&
-        (d = sn_arena_alloc(c->arena, b.len)) != NULL) {
+        (d = sn_arena_alloc(a, b.len)) != NULL) {
         memcpy(d, b.data, b.len);
         *len = (uint32_t)b.len;
     }
@@ -638,7 +636,8 @@ resolve_field(struct sn_compile_ctx *c, const char *name, size_t off,
         return false;
     }
     n->field_name = c->fields->names[n->field];
-    n->field_json = member_json(c, "field", n->field_name, &n->field_json_len);
+    n->field_json = sn_compile_member_json(c->arena, "field", n->field_name,
+                                           &n->field_json_len);
     return true;
 }
 
@@ -714,7 +713,8 @@ compile_node(struct sn_compile_ctx *c, const char *src, const struct sn_expr *e,
     n->text = text_dup(c, src + e->off, e->len);
     if (n->text == NULL)
         return SN_ENOMEM;
-    n->expr_json = member_json(c, "expr", n->text, &n->expr_json_len);
+    n->expr_json =
+        sn_compile_member_json(c->arena, "expr", n->text, &n->expr_json_len);
     *out = n;
     switch (e->kind) {
     case SN_EX_AND:

@@ -173,6 +173,12 @@ struct sn_compile_ctx {
     size_t n_errors; /* errors reported by this ctx so far */
 };
 
+/* ,"key":"s" as sn_json_member_str writes it, copied into a: what a
+ * trace row writes for a constant of the ruleset (sn_cnode.expr_json).
+ * NULL on ENOMEM or past 4 GiB (the row then renders it). */
+const char *sn_compile_member_json(struct sn_arena *a, const char *key,
+                                   const char *s, uint32_t *len);
+
 /*
  * Compile the tree e parsed from src into *out (arena memory). Every
  * problem is reported (not only the first); returns SN_ECONFIG when any

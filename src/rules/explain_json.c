@@ -75,8 +75,10 @@ row(struct sn_buf *b, const struct sn_trace_entry *t)
         TRY(sn_json_int(b, (int64_t)t->n_skipped));
         break;
     case SN_TRACE_EXTRACT:
-        TRY(sn_json_member_str(b, "from", t->extract->from_name));
-        TRY(sn_json_member_str(b, "regex", t->extract->pattern));
+        TRY(member(b, "from", t->extract->from_name, t->extract->from_json,
+                   t->extract->from_json_len));
+        TRY(member(b, "regex", t->extract->pattern, t->extract->pattern_json,
+                   t->extract->pattern_json_len));
         break;
     default:
         break;

@@ -66,6 +66,10 @@ struct sn_extract {
      * prefix; len 0: unknown): others are not matched at all. */
     const char *prefix;
     size_t prefix_len;
+    /* ,"from":from_name and ,"regex":pattern for trace rows
+     * (sn_compile_member_json); NULL: the row renders them. */
+    const char *from_json, *pattern_json;
+    uint32_t from_json_len, pattern_json_len;
 };
 
 /* A field every match of a rule carries with a fixed value (`set:`), as

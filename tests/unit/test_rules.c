@@ -2009,8 +2009,9 @@ forget_row_json(struct sn_cnode *n)
         forget_row_json(n->kids[i]);
 }
 
-/* A trace's rows copy each node's ,"expr": and ,"field": rendered at
- * compile (sn_cnode.expr_json): the same bytes as rendering them. */
+/* A trace's rows copy each node's ,"expr": and ,"field": and each
+ * extract's ,"from": and ,"regex": rendered at load (sn_cnode.expr_json,
+ * sn_extract.pattern_json): the same bytes as rendering them. */
 SN_TEST(trace_json_compiled)
 {
     struct sn_ruleset *rs = build(
@@ -2039,12 +2040,16 @@ SN_TEST(trace_json_compiled)
     CHECK(x.matched);
     CHECK_EQ(sn_rules_explain_json(&x, &a), SN_OK);
     forget_row_json(rs->rules[0].match);
+    rs->rules[0].extract[0].from_json = NULL;
+    rs->rules[0].extract[0].pattern_json = NULL;
     sn_rules_explain(rs, sc, &ev, &rs->rules[0], &x);
     CHECK_EQ(sn_rules_explain_json(&x, &b), SN_OK);
     CHECK_STR(sn_buf_cstr(&a), sn_buf_cstr(&b));
     CHECK(strstr(sn_buf_cstr(&a),
                  ",\"expr\":\"msg contains \\\"said \\\\\\\"hi\\\\\\\"\\\\\\\\n"
                  "\\\"\",\"field\":\"msg\"") != NULL);
+    CHECK(strstr(sn_buf_cstr(&a), ",\"from\":\"msg\",\"regex\":\"for "
+                                  "(?<u>\\\\S+)\"") != NULL);
     sn_buf_fini(&a);
     sn_buf_fini(&b);
     sn_rules_scratch_free(sc);
