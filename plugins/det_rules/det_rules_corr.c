@@ -488,15 +488,15 @@ summary(struct dr_state *s, struct dr_tls *t, const struct sn_event *ev,
         memcpy(t->sums.data + start, t->sums.data + t->head_off,
                t->head_len);
         t->sums.len += t->head_len;
-        rc = sn_corr_summary_json_fields(&t->sums, start, m->fields,
-                                         m->n_fields);
+        rc = sn_corr_summary_json_fields(&t->sums, start, m->rule,
+                                         m->fields, m->n_fields);
     } else {
         sn_corr_summary_json_head(&t->sums, h->event_get(ev, SN_F_HOSTNAME),
                                   h->event_get(ev, SN_F_APPNAME),
                                   h->event_get(ev, SN_F_MSG));
         head_len = t->sums.len - start;
-        rc = sn_corr_summary_json_fields(&t->sums, start, m->fields,
-                                         m->n_fields);
+        rc = sn_corr_summary_json_fields(&t->sums, start, m->rule,
+                                         m->fields, m->n_fields);
         if (rc == SN_OK) {
             t->head_ev = dm->ev;
             t->head_off = (uint32_t)start;

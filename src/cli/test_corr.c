@@ -187,7 +187,7 @@ line_summary(const struct sn_corr_input *in, void *arg, struct sn_buf *out)
     const struct sn_syslog_msg *msg = arg;
 
     return sn_corr_summary_json(out, msg->hostname, msg->appname, msg->msg,
-                                in->fields, in->n_fields);
+                                in->rule, in->fields, in->n_fields);
 }
 
 void

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "rules/expr_lex.h"
 #include "rules/limits.h"
 
@@ -590,6 +591,23 @@ compile_regex(struct sn_compile_ctx *c, const char *src,
     return true;
 }
 
+const char *
+sn_compile_member_json(struct sn_arena *a, const char *key, const char *s,
+                       uint32_t *len)
+{
+    struct sn_buf b;
+    char *d = NULL;
+
+    sn_buf_init(&b, UINT32_MAX);
+    if (sn_json_member_str(&b, key, s) == SN_OK &&
+        (d = sn_arena_alloc(a, b.len)) != NULL) {
+        memcpy(d, b.data, b.len);
+        *len = (uint32_t)b.len;
+    }
+    sn_buf_fini(&b);
+    return d;
+}
+
 static bool
 resolve_field(struct sn_compile_ctx *c, const char *name, size_t off,
               struct sn_cnode *n)
@@ -618,6 +636,8 @@ resolve_field(struct sn_compile_ctx *c, const char *name, size_t off,
         return false;
     }
     n->field_name = c->fields->names[n->field];
+    n->field_json = sn_compile_member_json(c->arena, "field", n->field_name,
+                                           &n->field_json_len);
     return true;
 }
 
@@ -693,6 +713,8 @@ compile_node(struct sn_compile_ctx *c, const char *src, const struct sn_expr *e,
     n->text = text_dup(c, src + e->off, e->len);
     if (n->text == NULL)
         return SN_ENOMEM;
+    n->expr_json =
+        sn_compile_member_json(c->arena, "expr", n->text, &n->expr_json_len);
     *out = n;
     switch (e->kind) {
     case SN_EX_AND:

@@ -124,6 +124,12 @@ struct sn_cnode {
     /* As written, for traces: the whole predicate and its value part. */
     const char *text;
     const char *lit_text;
+    /* ,"expr":text and ,"field":field_name as a trace's JSON rows write
+     * them (sn_json_member_str), rendered at compile: a signal carries
+     * the trace of its event, and these were most of its cost. NULL: not
+     * rendered (the row renders them). */
+    const char *expr_json, *field_json;
+    uint32_t expr_json_len, field_json_len;
 };
 
 /* Regexes a ruleset owns (freed with it). */
@@ -166,6 +172,12 @@ struct sn_compile_ctx {
     struct sn_compile_report report;
     size_t n_errors; /* errors reported by this ctx so far */
 };
+
+/* ,"key":"s" as sn_json_member_str writes it, copied into a: what a
+ * trace row writes for a constant of the ruleset (sn_cnode.expr_json).
+ * NULL on ENOMEM or past 4 GiB (the row then renders it). */
+const char *sn_compile_member_json(struct sn_arena *a, const char *key,
+                                   const char *s, uint32_t *len);
 
 /*
  * Compile the tree e parsed from src into *out (arena memory). Every

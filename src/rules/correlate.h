@@ -469,10 +469,13 @@ void sn_corr_checkpoint_check(const void *data, size_t len, char *err,
 /* An event's evidence summary as JSON, {"host","app","msg","fields"},
  * for sn_corr_input.summary with summary_is_json (parts cut to fit: msg
  * 240 bytes, values 48, 8 fields). Appended to out; SN_ELIMIT (and out
- * unchanged) when it would exceed SN_CORR_SUMMARY_JSON_MAX bytes. */
+ * unchanged) when it would exceed SN_CORR_SUMMARY_JSON_MAX bytes. rule is
+ * the rule that matched (or NULL): fields ending with its `set` fields
+ * copy their JSON rendered at load (sn_rule.consts_json), the same bytes. */
 #define SN_CORR_SUMMARY_JSON_MAX 512
 enum sn_status sn_corr_summary_json(struct sn_buf *out, struct sn_str host,
                                     struct sn_str app, struct sn_str msg,
+                                    const struct sn_rule *rule,
                                     const struct sn_rule_field_value *fields,
                                     size_t n_fields);
 /* The same in two parts, for a caller rendering several summaries of one
@@ -483,8 +486,13 @@ enum sn_status sn_corr_summary_json(struct sn_buf *out, struct sn_str host,
 void sn_corr_summary_json_head(struct sn_buf *out, struct sn_str host,
                                struct sn_str app, struct sn_str msg);
 enum sn_status sn_corr_summary_json_fields(
-    struct sn_buf *out, size_t start, const struct sn_rule_field_value *fields,
-    size_t n_fields);
+    struct sn_buf *out, size_t start, const struct sn_rule *rule,
+    const struct sn_rule_field_value *fields, size_t n_fields);
+/* One field of a summary, "name":value with the value cut as above
+ * (what sn_rule.consts_json holds for each `set` field); appends what
+ * fits, and says whether all of it did. */
+enum sn_status sn_corr_summary_field(struct sn_buf *out, const char *name,
+                                     size_t name_len, const struct sn_value *v);
 
 /* "firing", "resolved", "degraded", "update". */
 const char *sn_signal_state_name(enum sn_signal_state st);

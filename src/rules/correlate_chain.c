@@ -43,22 +43,46 @@ input_of(const struct chain_item *it, struct sn_rule_field_value *fv,
     in->has_origin = it->has_origin;
 }
 
-/* The evidence a signal leaves in a sequence: what crossed and when. */
+/* v in decimal, as "%llu" prints it. */
+static enum sn_status
+put_u64(struct sn_buf *b, uint64_t v)
+{
+    char tmp[20];
+    char *end = tmp + sizeof(tmp), *p = end;
+
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return sn_buf_append(b, p, (size_t)(end - p));
+}
+
+/* The evidence a signal leaves in a sequence: what crossed and when,
+ * {"signal":"ID","kind":"K","count":N,"threshold":N,"first_ns":N,
+ * "last_ns":N} with the id as is. By hand: sn_buf_printf formats twice,
+ * and this runs for every signal a sequence takes (two sequences take
+ * each brute force of the shipped pack). */
 static void
 summary_of(const struct sn_signal *sig, struct chain_item *it)
 {
     struct sn_buf b;
+    bool ok;
 
     sn_buf_init(&b, sizeof(it->summary));
-    if (sn_buf_printf(&b,
-                      "{\"signal\":\"%s\",\"kind\":\"%s\",\"count\":%llu,"
-                      "\"threshold\":%llu,\"first_ns\":%lld,\"last_ns\":%lld}",
-                      sig->rule_id, sn_corr_kind_name(sig->kind),
-                      (unsigned long long)sig->count,
-                      (unsigned long long)sig->threshold,
-                      (long long)sig->first_ns,
-                      (long long)sig->last_ns) == SN_OK &&
-        b.len < sizeof(it->summary)) {
+    ok = SN_BUF_LIT(&b, "{\"signal\":\"") == SN_OK &&
+         sn_buf_puts(&b, sig->rule_id) == SN_OK &&
+         SN_BUF_LIT(&b, "\",\"kind\":\"") == SN_OK &&
+         sn_buf_puts(&b, sn_corr_kind_name(sig->kind)) == SN_OK &&
+         SN_BUF_LIT(&b, "\",\"count\":") == SN_OK &&
+         put_u64(&b, sig->count) == SN_OK &&
+         SN_BUF_LIT(&b, ",\"threshold\":") == SN_OK &&
+         put_u64(&b, sig->threshold) == SN_OK &&
+         SN_BUF_LIT(&b, ",\"first_ns\":") == SN_OK &&
+         sn_json_int(&b, sig->first_ns) == SN_OK &&
+         SN_BUF_LIT(&b, ",\"last_ns\":") == SN_OK &&
+         sn_json_int(&b, sig->last_ns) == SN_OK &&
+         sn_buf_putc(&b, '}') == SN_OK;
+    if (ok && b.len < sizeof(it->summary)) {
         memcpy(it->summary, b.data, b.len);
         it->summary_len = (uint32_t)b.len;
     } else {

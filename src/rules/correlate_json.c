@@ -287,21 +287,65 @@ sn_corr_summary_json_head(struct sn_buf *b, struct sn_str host,
 }
 
 enum sn_status
+sn_corr_summary_field(struct sn_buf *b, const char *name, size_t name_len,
+                      const struct sn_value *v)
+{
+    enum sn_status rc = sn_json_str(b, name, name_len);
+
+    if (sn_buf_putc(b, ':') != SN_OK)
+        rc = SN_ELIMIT;
+    if (v->type == SN_VAL_STR) {
+        if (sn_json_str(b, v->u.s.ptr,
+                        v->u.s.len < SN_CORR_SUMMARY_FIELD_MAX
+                            ? v->u.s.len
+                            : SN_CORR_SUMMARY_FIELD_MAX) != SN_OK)
+            rc = SN_ELIMIT;
+    } else if (sn_value_json(v, b) != SN_OK) {
+        rc = SN_ELIMIT;
+    }
+    return rc;
+}
+
+/* True when the last r->n_consts of f[0..n) are r's `set` fields as the
+ * matcher appends them (the same strings, not copies). */
+static bool
+ends_with_consts(const struct sn_rule *r, const struct sn_rule_field_value *f,
+                 size_t n)
+{
+    if (r == NULL || r->consts_json == NULL || n < r->n_consts)
+        return false;
+    f += n - r->n_consts;
+    for (size_t j = 0; j < r->n_consts; j++)
+        if (f[j].name != r->consts[j].name || f[j].v.type != SN_VAL_STR ||
+            f[j].v.u.s.ptr != r->consts[j].v.u.s.ptr ||
+            f[j].v.u.s.len != r->consts[j].v.u.s.len)
+            return false;
+    return true;
+}
+
+enum sn_status
 sn_corr_summary_json_fields(struct sn_buf *b, size_t start,
+                            const struct sn_rule *r,
                             const struct sn_rule_field_value *f, size_t n)
 {
-    for (size_t k = 0; k < n && k < SN_CORR_SUMMARY_FIELDS; k++) {
-        const struct sn_value *v = &f[k].v;
+    size_t shown = n < SN_CORR_SUMMARY_FIELDS ? n : SN_CORR_SUMMARY_FIELDS;
+    size_t each = ends_with_consts(r, f, n) ? n - r->n_consts : n;
+
+    for (size_t k = 0; k < each && k < shown; k++) {
         if (k > 0)
             sn_buf_putc(b, ',');
-        sn_json_str(b, f[k].name, f[k].name_len);
-        sn_buf_putc(b, ':');
-        if (v->type == SN_VAL_STR)
-            sn_json_str(b, v->u.s.ptr,
-                        v->u.s.len < SN_CORR_SUMMARY_FIELD_MAX ? v->u.s.len
-                                                   : SN_CORR_SUMMARY_FIELD_MAX);
-        else
-            sn_value_json(v, b);
+        sn_corr_summary_field(b, f[k].name, f[k].name_len, &f[k].v);
+    }
+    if (each < shown) {
+        /* The rule's consts rendered at load, as many as fit in shown;
+         * the first one's comma only after another field. */
+        size_t from = r->consts_json_off[0] + (each == 0);
+        size_t to = r->consts_json_off[shown - each];
+
+        if (sn_buf_append(b, r->consts_json + from, to - from) != SN_OK) {
+            b->len = start;
+            return SN_ELIMIT;
+        }
     }
     if (SN_BUF_LIT(b, "}}") != SN_OK ||
         b->len - start > SN_CORR_SUMMARY_JSON_MAX) {
@@ -313,11 +357,11 @@ sn_corr_summary_json_fields(struct sn_buf *b, size_t start,
 
 enum sn_status
 sn_corr_summary_json(struct sn_buf *b, struct sn_str host, struct sn_str app,
-                     struct sn_str msg, const struct sn_rule_field_value *f,
-                     size_t n)
+                     struct sn_str msg, const struct sn_rule *r,
+                     const struct sn_rule_field_value *f, size_t n)
 {
     size_t start = b->len;
 
     sn_corr_summary_json_head(b, host, app, msg);
-    return sn_corr_summary_json_fields(b, start, f, n);
+    return sn_corr_summary_json_fields(b, start, r, f, n);
 }

@@ -14,6 +14,18 @@
 #define TRY(x) SN_JSON_TRY(x)
 
 
+/* ,"key":s, from the node's compiled JSON when it has it. */
+static enum sn_status
+member(struct sn_buf *b, const char *key, const char *s, const char *json,
+       uint32_t json_len)
+{
+    return json != NULL ? sn_buf_append(b, json, json_len)
+                        : sn_json_member_str(b, key, s);
+}
+
+#define EXPR(b, n) member((b), "expr", (n)->text, (n)->expr_json, \
+                          (n)->expr_json_len)
+
 static enum sn_status
 row(struct sn_buf *b, const struct sn_trace_entry *t)
 {
@@ -41,8 +53,9 @@ row(struct sn_buf *b, const struct sn_trace_entry *t)
                                  : SN_BUF_LIT(b, "\",\"result\":\"fail\""));
     switch (t->kind) {
     case SN_TRACE_PRED:
-        TRY(sn_json_member_str(b, "expr", t->node->text));
-        TRY(sn_json_member_str(b, "field", t->node->field_name));
+        TRY(EXPR(b, t->node));
+        TRY(member(b, "field", t->node->field_name, t->node->field_json,
+                   t->node->field_json_len));
         TRY(SN_BUF_LIT(b, ",\"actual\":"));
         if (t->present)
             TRY(sn_value_json(&t->actual, b));
@@ -54,16 +67,18 @@ row(struct sn_buf *b, const struct sn_trace_entry *t)
                             : SN_BUF_LIT(b, ",\"extracted\":false"));
         break;
     case SN_TRACE_CONST:
-        TRY(sn_json_member_str(b, "expr", t->node->text));
+        TRY(EXPR(b, t->node));
         break;
     case SN_TRACE_SKIP:
-        TRY(sn_json_member_str(b, "expr", t->node->text));
+        TRY(EXPR(b, t->node));
         TRY(SN_BUF_LIT(b, ",\"skipped\":"));
         TRY(sn_json_int(b, (int64_t)t->n_skipped));
         break;
     case SN_TRACE_EXTRACT:
-        TRY(sn_json_member_str(b, "from", t->extract->from_name));
-        TRY(sn_json_member_str(b, "regex", t->extract->pattern));
+        TRY(member(b, "from", t->extract->from_name, t->extract->from_json,
+                   t->extract->from_json_len));
+        TRY(member(b, "regex", t->extract->pattern, t->extract->pattern_json,
+                   t->extract->pattern_json_len));
         break;
     default:
         break;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/limits.h"
+#include "rules/correlate.h"
 #include "rules/expr_parse.h"
 #include "rules/limits.h"
 #include "rules/srcmap.h"
@@ -525,6 +526,41 @@ load_bool(struct builder *b, const struct sn_node *v, const char *key,
     return false;
 }
 
+/* r's consts as every evidence summary of its matches renders them
+ * (sn_rule.consts_json): a summary copies these bytes instead of
+ * escaping constants for each event. false on ENOMEM. */
+static bool
+render_consts(struct sn_ruleset *rs, struct sn_rule *r)
+{
+    struct sn_buf buf;
+    uint32_t *off;
+    char *json = NULL;
+    bool ok;
+
+    if (r->n_consts == 0)
+        return true;
+    sn_buf_init(&buf, 1u << 20); /* names are short, values cut */
+    off = sn_arena_alloc(&rs->arena, (r->n_consts + 1) * sizeof(*off));
+    ok = off != NULL;
+    for (size_t i = 0; ok && i < r->n_consts; i++) {
+        off[i] = (uint32_t)buf.len;
+        ok = sn_buf_putc(&buf, ',') == SN_OK &&
+             sn_corr_summary_field(&buf, r->consts[i].name,
+                                   r->consts[i].name_len,
+                                   &r->consts[i].v) == SN_OK;
+    }
+    if (ok)
+        json = sn_arena_alloc(&rs->arena, buf.len);
+    if (json != NULL) {
+        off[r->n_consts] = (uint32_t)buf.len;
+        memcpy(json, buf.data, buf.len);
+        r->consts_json = json;
+        r->consts_json_off = off;
+    }
+    sn_buf_fini(&buf);
+    return json != NULL;
+}
+
 /* `set: {field: value, ...}`: fixed string fields of every match. */
 static bool
 load_set(struct builder *b, struct sn_rule *r, const struct sn_node *n)
@@ -585,7 +621,7 @@ load_set(struct builder *b, struct sn_rule *r, const struct sn_node *n)
     }
     r->consts = c;
     r->n_consts = m;
-    return ok;
+    return ok && render_consts(b->rs, r);
 }
 
 /* A field is either extracted or set, so a match never carries two

@@ -66,6 +66,10 @@ struct sn_extract {
      * prefix; len 0: unknown): others are not matched at all. */
     const char *prefix;
     size_t prefix_len;
+    /* ,"from":from_name and ,"regex":pattern for trace rows
+     * (sn_compile_member_json); NULL: the row renders them. */
+    const char *from_json, *pattern_json;
+    uint32_t from_json_len, pattern_json_len;
 };
 
 /* A field every match of a rule carries with a fixed value (`set:`), as
@@ -97,6 +101,12 @@ struct sn_rule {
     /* `set:` fields, after the extracted ones in every match. */
     const struct sn_rule_const *consts;
     size_t n_consts;
+    /* The consts as an evidence summary renders them, each
+     * ,"name":"value" (sn_corr_summary_field), rendered at load: const i
+     * is consts_json[consts_json_off[i], consts_json_off[i + 1]). NULL
+     * without consts. */
+    const char *consts_json;
+    const uint32_t *consts_json_off;
     /* Correlation and sample keys, uninterpreted (nodes of the ruleset's
      * YAML trees: valid as long as the ruleset). */
     const struct sn_pair *const *kept;

@@ -262,6 +262,10 @@ load_extract_entry(struct builder *b, struct sn_rule *r, size_t *xcap,
     if (sn_regex_list_add(&b->rs->regexes, x->re) != SN_OK)
         return false;
     x->pattern = adup(b->rs, re_node->str);
+    x->from_json = sn_compile_member_json(&b->rs->arena, "from", x->from_name,
+                                          &x->from_json_len);
+    x->pattern_json = sn_compile_member_json(&b->rs->arena, "regex",
+                                             x->pattern, &x->pattern_json_len);
     n_groups = group_names(x->re, gnames, SN_RULES_MAX_EXTRACT_FIELDS, gnums);
     if (n_groups == 0) {
         diag(b, SN_DIAG_ERROR, re_node,

@@ -1167,6 +1167,7 @@ run_stream(struct fx *f, const struct ev *evs, size_t from, size_t to)
 SN_TEST(sequence_fed_by_signals)
 {
     struct fx f;
+    char want[256];
 
     CHECK(fx_open(&f, "rules:\n" RULE_HDR("brute") "  group_by: [ip]\n"
                       "  window: 2m\n  threshold: {count: 3}\n" RULE_HDR("ok")
@@ -1184,6 +1185,16 @@ SN_TEST(sequence_fed_by_signals)
           strstr(f.sigs.json[1], "\"sequence\":[{\"step\":0,\"rule\":"
                                  "\"brute\"") &&
           strstr(f.sigs.json[1], "\"signal\":\"brute\""));
+    /* The step's evidence is the signal in brief, as printf wrote it. */
+    snprintf(want, sizeof(want),
+             "\"summary\":{\"signal\":\"%s\",\"kind\":\"%s\","
+             "\"count\":%llu,\"threshold\":%llu,\"first_ns\":%lld,"
+             "\"last_ns\":%lld}",
+             "brute", "threshold", 3ULL, 3ULL, (long long)T0,
+             (long long)(T0 + 3 * S));
+    CHECK(f.sigs.n == 2 && strstr(f.sigs.json[1], want) != NULL);
+    if (f.sigs.n == 2 && strstr(f.sigs.json[1], want) == NULL)
+        printf("# want %s in %s\n", want, f.sigs.json[1]);
     fx_close(&f);
 }
 

@@ -514,7 +514,7 @@ has_summary(const struct det *d, const char *rule, const char *hostname,
     SN_BUF_LIT(&want, "\"summary\":");
     sn_corr_summary_json(&want, (struct sn_str){ hostname, strlen(hostname) },
                          (struct sn_str){ "sshd", 4 },
-                         (struct sn_str){ msg, strlen(msg) }, f, n);
+                         (struct sn_str){ msg, strlen(msg) }, NULL, f, n);
     snprintf(id, sizeof(id), "\"rule\":\"%s\"", rule);
     for (size_t i = 0; i < d->inst.n_sigs; i++)
         if (strstr(d->inst.sigs[i], id) != NULL &&

@@ -1899,6 +1899,163 @@ SN_TEST(set_fields)
     free(diags);
 }
 
+/* A summary copies a rule's `set` fields rendered at load
+ * (sn_rule.consts_json): the same bytes as rendering each field, with
+ * as many of them as fit in SN_CORR_SUMMARY_FIELDS after the extracted
+ * ones, values cut to SN_CORR_SUMMARY_FIELD_MAX, and SN_ELIMIT with out
+ * unchanged past SN_CORR_SUMMARY_JSON_MAX. */
+SN_TEST(set_fields_in_summaries)
+{
+    static const char *const msgs[] = {
+        "x",
+        "x b=2",
+        "x a=1 b=2 c=3 d=4 e=5",
+        "x a=1 b=2 c=3 d=4 e=5 f=6",
+        "x a=1 b=2 c=3 d=4 e=5 f=6 g=7",
+        "x a=\"1\" "
+        "ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+        "ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+        "ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+        "ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc",
+    };
+    struct sn_ruleset *rs = build(
+        "rules:\n  - id: t\n    title: t\n    severity: low\n"
+        "    match: msg startswith \"x\"\n"
+        "    extract:\n"
+        "      - {regex: 'a=(?<v>\\S+)', fields: {v: f.a}}\n"
+        "      - {regex: 'b=(?<v>\\S+)', fields: {v: f.b}}\n"
+        "      - {regex: 'c=(?<v>\\S+)', fields: {v: f.c}}\n"
+        "      - {regex: 'd=(?<v>\\S+)', fields: {v: f.d}}\n"
+        "      - {regex: 'e=(?<v>\\S+)', fields: {v: f.e}}\n"
+        "      - {regex: 'f=(?<v>\\S+)', fields: {v: f.f}}\n"
+        "      - {regex: 'g=(?<v>\\S+)', fields: {v: f.g}}\n"
+        "    set:\n"
+        "      c.one: 'he said \"hi\"'\n"
+        "      c.two: '0123456789012345678901234567890123456789abcdefghXYZ'\n"
+        "      c.three: '\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\""
+        "\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"'\n"
+        "      c.four: four\n",
+        NULL);
+    struct sn_rules_scratch *sc;
+    struct tev e;
+    const struct sn_rule_match *m;
+    struct sn_rule_event ev = { &e, tev_get };
+    struct sn_buf a, b;
+    size_t n_cut = 0;
+
+    CHECK(rs != NULL);
+    if (rs == NULL)
+        return;
+    CHECK(rs->rules[0].consts_json != NULL);
+    sc = sn_rules_scratch_new(rs);
+    sn_buf_init(&a, 1 << 16);
+    sn_buf_init(&b, 1 << 16);
+    for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+        struct sn_str host = { "web1", 4 }, app = { "sshd", 4 };
+        struct sn_str msg = { msgs[i], strlen(msgs[i]) };
+        enum sn_status ra, rb;
+
+        e = ev_msg("sshd", msgs[i]);
+        CHECK(sn_rules_eval(rs, sc, &ev, 0, &m) == 1);
+        sn_buf_reset(&a);
+        sn_buf_reset(&b);
+        SN_BUF_LIT(&a, "before");
+        SN_BUF_LIT(&b, "before");
+        ra = sn_corr_summary_json(&a, host, app, msg, m[0].rule, m[0].fields,
+                                  m[0].n_fields);
+        rb = sn_corr_summary_json(&b, host, app, msg, NULL, m[0].fields,
+                                  m[0].n_fields);
+        CHECK_EQ(ra, rb);
+        CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+        if (ra != SN_OK) {
+            CHECK_EQ(ra, SN_ELIMIT);
+            CHECK(a.len == 6);
+            n_cut++;
+        }
+        if (i == 1)
+            CHECK_STR(sn_buf_cstr(&a) + 6,
+                      "{\"host\":\"web1\",\"app\":\"sshd\",\"msg\":\"x b=2\","
+                      "\"fields\":{\"f.b\":\"2\",\"c.one\":\"he said "
+                      "\\\"hi\\\"\",\"c.two\":\"0123456789012345678901234567"
+                      "890123456789abcdefgh\",\"c.three\":\"\\\"\\\"\\\"\\\""
+                      "\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\""
+                      "\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\""
+                      "\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\""
+                      "\\\"\\\"\",\"c.four\":\"four\"}}");
+        if (i == 3)
+            /* Six extracted fields leave room for two of the four. */
+            CHECK_STR(sn_buf_cstr(&a) + 6,
+                      "{\"host\":\"web1\",\"app\":\"sshd\",\"msg\":\"x a=1 "
+                      "b=2 c=3 d=4 e=5 f=6\",\"fields\":{\"f.a\":\"1\","
+                      "\"f.b\":\"2\",\"f.c\":\"3\",\"f.d\":\"4\",\"f.e\":"
+                      "\"5\",\"f.f\":\"6\",\"c.one\":\"he said \\\"hi\\\"\","
+                      "\"c.two\":\"012345678901234567890123456789012345678"
+                      "9abcdefgh\"}}");
+    }
+    /* The long message with the quoted values is over the limit. */
+    CHECK(n_cut == 1);
+    sn_buf_fini(&a);
+    sn_buf_fini(&b);
+    sn_rules_scratch_free(sc);
+    sn_ruleset_free(rs);
+}
+
+/* Forget a tree's compiled row JSON: trace rows then render the texts. */
+static void
+forget_row_json(struct sn_cnode *n)
+{
+    n->expr_json = n->field_json = NULL;
+    for (size_t i = 0; i < n->n_kids; i++)
+        forget_row_json(n->kids[i]);
+}
+
+/* A trace's rows copy each node's ,"expr": and ,"field": and each
+ * extract's ,"from": and ,"regex": rendered at load (sn_cnode.expr_json,
+ * sn_extract.pattern_json): the same bytes as rendering them. */
+SN_TEST(trace_json_compiled)
+{
+    struct sn_ruleset *rs = build(
+        "rules:\n  - id: t\n    title: t\n    severity: low\n"
+        "    match: >\n"
+        "      msg contains \"said \\\"hi\\\"\\\\n\" and not appname in "
+        "[\"a\\\\b\", \"c\"]\n"
+        "      and (exists user.name or msg =~ \"[0-9]+ for\" or false)\n"
+        "    extract:\n      - regex: 'for (?<u>\\S+)'\n"
+        "        fields: {u: user.name}\n",
+        NULL);
+    struct sn_rules_scratch *sc;
+    struct tev e = ev_msg("sshd", "he said \"hi\"\\n for bob");
+    struct sn_rule_event ev = { &e, tev_get };
+    struct sn_rule_explain x;
+    struct sn_buf a, b;
+
+    CHECK(rs != NULL);
+    if (rs == NULL)
+        return;
+    CHECK(rs->rules[0].match->expr_json != NULL);
+    sc = sn_rules_scratch_new(rs);
+    sn_buf_init(&a, 1 << 16);
+    sn_buf_init(&b, 1 << 16);
+    sn_rules_explain(rs, sc, &ev, &rs->rules[0], &x);
+    CHECK(x.matched);
+    CHECK_EQ(sn_rules_explain_json(&x, &a), SN_OK);
+    forget_row_json(rs->rules[0].match);
+    rs->rules[0].extract[0].from_json = NULL;
+    rs->rules[0].extract[0].pattern_json = NULL;
+    sn_rules_explain(rs, sc, &ev, &rs->rules[0], &x);
+    CHECK_EQ(sn_rules_explain_json(&x, &b), SN_OK);
+    CHECK_STR(sn_buf_cstr(&a), sn_buf_cstr(&b));
+    CHECK(strstr(sn_buf_cstr(&a),
+                 ",\"expr\":\"msg contains \\\"said \\\\\\\"hi\\\\\\\"\\\\\\\\n"
+                 "\\\"\",\"field\":\"msg\"") != NULL);
+    CHECK(strstr(sn_buf_cstr(&a), ",\"from\":\"msg\",\"regex\":\"for "
+                                  "(?<u>\\\\S+)\"") != NULL);
+    sn_buf_fini(&a);
+    sn_buf_fini(&b);
+    sn_rules_scratch_free(sc);
+    sn_ruleset_free(rs);
+}
+
 SN_TEST_MAIN(SN_T(ip_format_v4), SN_T(ip_parse_v4_as_inet_pton),
              SN_T(parse_number_digits), SN_T(lexer_tokens), SN_T(lexer_errors),
              SN_T(precedence), SN_T(parse_errors), SN_T(parse_depth_limit),
@@ -1914,4 +2071,5 @@ SN_TEST_MAIN(SN_T(ip_format_v4), SN_T(ip_parse_v4_as_inet_pton),
              SN_T(shared_extract_same_fields), SN_T(regex_anchored_prefix),
              SN_T(anchored_prefix_never_loses_a_match),
              SN_T(prefilter_property), SN_T(prefilter_unit),
-             SN_T(repeat_unwrap), SN_T(set_fields))
+             SN_T(repeat_unwrap), SN_T(set_fields),
+             SN_T(set_fields_in_summaries), SN_T(trace_json_compiled))
