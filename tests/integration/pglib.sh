@@ -134,3 +134,22 @@ pg_cleanup() {
     cleanup
 }
 trap pg_cleanup EXIT
+
+# pg_lock_table TABLE SECONDS: a background psql (LOCKPID) holds an ACCESS
+# EXCLUSIVE lock on TABLE for SECONDS; returns once the lock is granted
+# (a fixed sleep raced a loaded machine: the query under test came first).
+pg_lock_table() {
+    pg_psql -c "BEGIN; LOCK TABLE $1 IN ACCESS EXCLUSIVE MODE;
+        SELECT pg_sleep($2); COMMIT;" >/dev/null 2>&1 &
+    LOCKPID=$!
+    PIDS="$PIDS $LOCKPID"
+    wait_for 10 pg_lock_granted "$1"
+}
+pg_lock_granted() {
+    [ "$(pg_psql -c "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+        WHERE c.relname = '$1' AND l.mode = 'AccessExclusiveLock' AND l.granted")" -ge 1 ]
+}
+# pg_lock_waiter: true once some session waits for a lock.
+pg_lock_waiter() {
+    [ "$(pg_psql -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")" -ge 1 ]
+}

@@ -260,11 +260,7 @@ wait "$DPID2"
 
 # A slow PostgreSQL: a transaction holds incidents locked for 3 s. The
 # report waits for it; /health and the store's report do not.
-pg_psql -c "BEGIN; LOCK TABLE incidents IN ACCESS EXCLUSIVE MODE;
-    SELECT pg_sleep(3); COMMIT;" >/dev/null 2>&1 &
-LOCKPID=$!
-PIDS="$PIDS $LOCKPID"
-sleep 0.3
+pg_lock_table incidents 3
 # A client that gives up after 1 s, then one that waits.
 curl -s -m 1 -o /dev/null -H "Authorization: Bearer $V" \
     "$U/api/v1/reports?since=$T0&until=$T1" &
@@ -304,15 +300,11 @@ EOP
 # A reload (SIGHUP) while a report waits on the lock: out_postgres stops,
 # cancels the query and answers it; the new pipeline's out_postgres
 # answers the next one.
-pg_psql -c "BEGIN; LOCK TABLE incidents IN ACCESS EXCLUSIVE MODE;
-    SELECT pg_sleep(2); COMMIT;" >/dev/null 2>&1 &
-LOCKPID=$!
-PIDS="$PIDS $LOCKPID"
-sleep 0.3
+pg_lock_table incidents 4
 curl -s -o "$TMP/rl.json" -w '%{http_code}' -H "Authorization: Bearer $V" \
     "$U/api/v1/reports?since=$T0&until=$T1" >"$TMP/rl" &
 RL=$!
-sleep 0.5
+wait_for 10 pg_lock_waiter
 kill -HUP "$DPID"
 wait "$RL"
 wait "$LOCKPID"

@@ -190,11 +190,7 @@ metric() {
     curl -s "$U1/metrics" | awk -v m="$1" 'index($0, m) == 1 {print $2}'
 }
 m0=$(metric sentineld_http_report_timeouts_total)
-pg_psql -c "BEGIN; LOCK TABLE incidents IN ACCESS EXCLUSIVE MODE;
-    SELECT pg_sleep(5); COMMIT;" >/dev/null 2>&1 &
-LOCKPID=$!
-PIDS="$PIDS $LOCKPID"
-sleep 0.3
+pg_lock_table incidents 5
 curl -s -o "$TMP/slow.json" -w '%{http_code} %{time_total}' \
     -H "Authorization: Bearer $V" "$U1/api/v1/reports?since=$T1" >"$TMP/slow" &
 SLOW=$!
