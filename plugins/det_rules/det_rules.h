@@ -199,6 +199,11 @@ struct dr_state {
     pthread_cond_t tick_cv;
     bool tick_stop;
     struct dr_tls *ticker_tls;
+    /* Held by a tick from its advance until its signals are emitted, and
+     * by a partition checkpoint: else a checkpoint could take a key whose
+     * update signal left it but was not yet submitted, and the incidents
+     * exported after it would miss that update's hits. */
+    pthread_mutex_t advance_mu;
     bool sync_made;
     /* signals_file */
     pthread_mutex_t file_mu;

@@ -801,6 +801,7 @@ dr_corr_advance(struct dr_state *s, int64_t wm)
     const struct sn_host *h = s->host;
     struct dr_tls *t = s->ticker_tls;
 
+    pthread_mutex_lock(&s->advance_mu);
     for (size_t k = 0; k < s->n_shards; k++) {
         struct dr_shard *sh = &s->shards[k];
 
@@ -842,6 +843,7 @@ dr_corr_advance(struct dr_state *s, int64_t wm)
         add_to(h, rc->late, &rc->seen_late, sum.late_dropped);
     }
     dr_emit_pending(s, t);
+    pthread_mutex_unlock(&s->advance_mu);
 }
 
 /* The watermark every shard is advanced to: the newest event time seen;
@@ -1009,6 +1011,7 @@ dr_corr_init(struct dr_state *s, char *err, size_t err_len)
     pthread_mutex_init(&s->tick_mu, NULL);
     pthread_cond_init(&s->tick_cv, NULL);
     pthread_mutex_init(&s->file_mu, NULL);
+    pthread_mutex_init(&s->advance_mu, NULL);
     s->sync_made = true;
     return SN_OK;
 }
@@ -1030,6 +1033,7 @@ dr_corr_fini(struct dr_state *s)
         pthread_mutex_destroy(&s->tick_mu);
         pthread_cond_destroy(&s->tick_cv);
         pthread_mutex_destroy(&s->file_mu);
+        pthread_mutex_destroy(&s->advance_mu);
     }
     sn_corr_set_free(s->set);
 }

@@ -66,14 +66,18 @@ dr_partition_checkpoint(void *state, const struct sn_partition *p,
      * so the blob is built in a buffer of our own first. */
     /* The row about to be written covers records whose matches went to
      * the repartition topic: they must be there first (at-least-once). */
-    if (!dr_hop_flush(s))
+    pthread_mutex_lock(&s->advance_mu);
+    if (!dr_hop_flush(s)) {
+        pthread_mutex_unlock(&s->advance_mu);
         return SN_AGAIN;
+    }
     sn_buf_init(&own, PART_MAX);
     /* A repartition partition's blob starts with its replay marks
      * (det_rules_hop.c): the keys and the marks cover the same records. */
     rc = dr_hop_is_hop_part(s, p) ? dr_hop_marks_write(s, p, &own) : SN_OK;
     if (rc == SN_OK)
         rc = dr_ckpt_write(s, want_part, &w, true, &own);
+    pthread_mutex_unlock(&s->advance_mu);
     if (rc == SN_OK)
         rc = s->host->buf_append(out, own.data, own.len);
     sn_buf_fini(&own);

@@ -3,8 +3,10 @@
 # "Absence with expected keys"): conf/examples/edge.yaml and
 # conf/examples/detector.yaml as they ship, the events topic keyed by
 # hostname, two detectors in one group, the shipped rule pack plus one
-# absence rule expecting three hosts (db1, db5, db9; 12 s: a live host's
-# lines may lag several seconds behind the others on a loaded machine). db1 and db9
+# absence rule expecting three hosts (db1, db5, db9; 30 s: a live host's
+# matches reach the key's owner through the hop, which lags the events
+# topic while the group settles or hands over, up to 24 s under ASan;
+# docs/scaling.md). db1 and db9
 # log every second, db5 never (their repartition partitions are 3, 2 and
 # 0, which the group usually splits between the two); db7, not listed,
 # logs every second too (a key of the rule on db5's partition 2, which
@@ -34,7 +36,7 @@ rules:
     severity: high
     match: exists hostname
     group_by: [hostname]
-    absence: {after: 12s, expected_keys: [db1, db5, db9]}
+    absence: {after: 30s, expected_keys: [db1, db5, db9]}
 EOF
 export SENTINELD_RULES="$TMP/rules"
 
@@ -59,7 +61,7 @@ silent() { # hostname:incidents of db-silent, sorted
         tr '\n' ' '
 }
 any_silent() { test -n "$(q "select 1 from incidents where rule_id = 'db-silent' limit 1")"; }
-within 60 any_silent
+within 90 any_silent
 diag "first absence incident at $(($(date +%s) - T0)) s"
 # Another instance's absence of the same host, or of a live one, comes
 # within a tick or two of the first; wait most of the rule's "after" more.
@@ -101,7 +103,8 @@ if [ "${HANDOVER:-0}" = 1 ]; then
     check "$go (owner $owner of db5's partition) stops cleanly" go_stop
     check "$stay takes the 6 partitions of both topics" wait_for 30 hop_spread $stay
     diag "hand-over done at $(($(date +%s) - T0)) s"
-    sleep 14 # past the rule's "after"
+    sleep 32 # past the rule's "after"
+    diag "db-silent incidents after the hand-over (host:count): $(silent)"
     check "after the hand-over: still one absence incident, for db5" \
         test "$(silent)" = "db5:1 "
     check "$stay holds the 4 keys" \
