@@ -123,6 +123,19 @@ sn_partition_restore(struct sn_instance *in, const char *topic,
                  topic, (int)partition, len);
         return SN_EINVAL;
     }
+    /* The incidents first: a detector's restored state raises signals
+     * (a merge crossing a threshold, a fired window's update due at the
+     * next tick) that must fold into the imported incidents; imported
+     * after them, the import would replace what they added. */
+    if (pl->incidents_partition_import != NULL) {
+        const void *sd = NULL;
+        size_t sl = 0;
+
+        if (data != NULL)
+            find_section(data, len, INCIDENTS, &sd, &sl);
+        rc = pl->incidents_partition_import(pl->signal_sink_arg, &p, sd, sl,
+                                            err, err_len);
+    }
     for (size_t i = 0; rc == SN_OK && i < pl->n_insts; i++) {
         struct sn_instance *d = &pl->insts[i];
         const void *sd = NULL;
@@ -134,15 +147,6 @@ sn_partition_restore(struct sn_instance *in, const char *topic,
         if (data != NULL)
             find_section(data, len, name, &sd, &sl);
         rc = d->p->partition_restore(d->state, &p, sd, sl, err, err_len);
-    }
-    if (rc == SN_OK && pl->incidents_partition_import != NULL) {
-        const void *sd = NULL;
-        size_t sl = 0;
-
-        if (data != NULL)
-            find_section(data, len, INCIDENTS, &sd, &sl);
-        rc = pl->incidents_partition_import(pl->signal_sink_arg, &p, sd, sl,
-                                            err, err_len);
     }
     return rc;
 }
