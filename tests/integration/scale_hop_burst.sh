@@ -3,17 +3,18 @@
 # windows"): conf/examples/edge.yaml and conf/examples/detector.yaml as
 # they ship, the events topic keyed by hostname, one detector reading all
 # 6 partitions of the events and of the repartition topic, the shipped
-# rule pack (ssh-brute-force: 10 failures in 2 minutes, refire
-# every_threshold), incidents in PostgreSQL and on the alerts topic.
+# rule pack (ssh-brute-force: 10 failures in 2 minutes, once per window),
+# incidents in PostgreSQL and on the alerts topic.
 # Every attacker fails 20 SSH passwords at once, round robin over 4 of 12
 # servers (so over several partitions). The detector reads the events
 # partition by partition and produces each partition's matches in turn:
 # an attacker's matches reach its key grouped by partition, not in time
 # order, and its 10th arrival (which fires) is newer than matches still
-# to come. Those must count for the next window, as in time order: every
-# attacker is exactly one incident of 20 hits (two firings), in
-# PostgreSQL and as the last version on the alerts topic (kcat); before,
-# all 12 ended at 10 (3 of 3 runs). The test checks from the repartition
+# to come. Those must count in the fired window, as in time order (its
+# update signals, sn_corr_feed_late): every attacker is exactly one
+# incident of 20 hits (one firing of 10, the rest updates), in
+# PostgreSQL and as the last version on the alerts topic (kcat); before
+# late matches counted, all 12 ended at 10 (3 of 3 runs). The test checks from the repartition
 # topic itself that the burst did straddle the threshold.
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/kafka_lib.sh"

@@ -5,17 +5,18 @@
 # hostname, two detectors in one group, the shipped rule pack.
 # ssh-brute-force fires where hash(ssh-brute-force, source.ip) is owned;
 # ssh-brute-force-then-success (a sequence of that signal, then an
-# ssh-login-success match) and ssh-repeat-offender (three such signals)
-# are keyed by hash(sequence, source.ip), usually another repartition
-# partition, often read by the other instance. Every attacker fails 30
-# passwords over 4 of 12 servers (three rounds of 10: three
-# ssh-brute-force signals), then logs in once: each must be exactly one
-# ssh-brute-force incident of 30 hits, one ssh-repeat-offender and one
-# ssh-brute-force-then-success incident, in PostgreSQL and on the alerts
-# topic (kcat). Before, a sequence's signal step stayed where the signal
-# was raised while its login step went to the sequence's key: the
-# then-success incidents of the attackers whose two keys were read by
-# different instances were never raised.
+# ssh-login-success match) is keyed by hash(sequence, source.ip), usually
+# another repartition partition, often read by the other instance. Every
+# attacker fails 30 passwords over 4 of 12 servers (three rounds of 10 in
+# one 2-minute window: one ssh-brute-force firing, the other 20 its
+# updates), then logs in once: each must be exactly one ssh-brute-force
+# incident of 30 hits and one ssh-brute-force-then-success incident, in
+# PostgreSQL and on the alerts topic (kcat). Before, a sequence's signal
+# step stayed where the signal was raised while its login step went to
+# the sequence's key: the then-success incidents of the attackers whose
+# two keys were read by different instances were never raised.
+# (ssh-repeat-offender needs three fired windows, minutes of event time
+# apart: conf/rules/samples/sshd-relays.log and test_correlate cover it.)
 . "$SRCDIR/tests/integration/lib.sh"
 . "$SRCDIR/tests/integration/kafka_lib.sh"
 . "$SRCDIR/tests/integration/pglib.sh"
@@ -65,26 +66,26 @@ send login 0
 rows() {
     q "select rule_id||':'||count(distinct group_key->>'source.ip')||':'||count(*)||':'||sum(hit_count)
        from incidents where group_key->>'source.ip' like '203.0.113.%'
-       and rule_id in ('ssh-brute-force', 'ssh-brute-force-then-success', 'ssh-repeat-offender') group by rule_id order by rule_id" |
+       and rule_id in ('ssh-brute-force', 'ssh-brute-force-then-success') group by rule_id order by rule_id" |
         tr '\n' ' '
 }
-# A sequence's hit count is its steps: 2 and 3.
-want="ssh-brute-force:$ATTACKERS:$ATTACKERS:$((ATTACKERS * 30)) ssh-brute-force-then-success:$ATTACKERS:$ATTACKERS:$((ATTACKERS * 2)) ssh-repeat-offender:$ATTACKERS:$ATTACKERS:$((ATTACKERS * 3)) "
+# A sequence's hit count is its steps: 2.
+want="ssh-brute-force:$ATTACKERS:$ATTACKERS:$((ATTACKERS * 30)) ssh-brute-force-then-success:$ATTACKERS:$ATTACKERS:$((ATTACKERS * 2)) "
 wait_until 30 "test \"\$(rows)\" = \"$want\""
 sleep 2 # deliveries in flight would show up as extra rows
 diag "incidents at $(($(date +%s) - T0)) s: $(rows)"
 check "PostgreSQL: every attacker is one ssh-brute-force incident of 30 hits" \
     test "$(q "select count(*) from (select group_key->>'source.ip' ip, count(*) n, sum(hit_count) h
         from incidents where rule_id = 'ssh-brute-force' group by 1) x where n = 1 and h = 30")" = "$ATTACKERS"
-for rule in ssh-brute-force-then-success:2 ssh-repeat-offender:3; do
-    check "PostgreSQL: every attacker is exactly one ${rule%:*} incident (${rule#*:} steps)" \
-        test "$(q "select count(distinct group_key->>'source.ip')||' '||count(*)||' '||min(hit_count)||' '||max(hit_count)
-            from incidents where rule_id = '${rule%:*}'")" = "$ATTACKERS $ATTACKERS ${rule#*:} ${rule#*:}"
-done
+check "PostgreSQL: every attacker is exactly one ssh-brute-force-then-success incident (2 steps)" \
+    test "$(q "select count(distinct group_key->>'source.ip')||' '||count(*)||' '||min(hit_count)||' '||max(hit_count)
+        from incidents where rule_id = 'ssh-brute-force-then-success'")" = "$ATTACKERS $ATTACKERS 2 2"
+check "no ssh-repeat-offender: 30 failures in one window are one ban, their updates no sequence steps" \
+    test "$(q "select count(*) from incidents where rule_id = 'ssh-repeat-offender'")" = 0
 
 timeout 30 kcat -b "$BOOTSTRAP" -C -t sentineld.alerts -e -q -f '%s\n' >"$TMP/alerts.json" 2>/dev/null
 q "select rule_id||' '||id from incidents order by 1" >"$TMP/pg_ids.txt"
-check "alerts topic (kcat): the sequences' incidents once per attacker, the ids PostgreSQL has" \
+check "alerts topic (kcat): the sequence's incidents once per attacker, the ids PostgreSQL has" \
     python3 - "$TMP/alerts.json" "$TMP/pg_ids.txt" "$ATTACKERS" <<'PY'
 import json, sys
 n = int(sys.argv[3])
@@ -97,7 +98,7 @@ for l in open(sys.argv[2]):
     r, i = l.split()
     pg.setdefault(r, set()).add(i)
 want = sorted("203.0.113.%d" % a for a in range(1, n + 1))
-for r in ("ssh-brute-force-then-success", "ssh-repeat-offender"):
+for r in ("ssh-brute-force-then-success",):
     assert sorted(ids.get(r, {}).values()) == want, (r, ids.get(r))
     assert set(ids[r]) == pg[r], (r, "ids differ")
 PY
