@@ -446,6 +446,27 @@ struct sn_host {
      * mean unknown. Check SN_HOST_HAS(host, config_diag). */
     void (*config_diag)(struct sn_instance *inst, bool is_error,
                         const char *file, int line, int col, const char *msg);
+    /* Inputs that checkpoint partitions: a count that grows whenever a
+     * detector emitted a signal on its own, not while processing a
+     * record (an update or close the clock made due, an absence): the
+     * state of a partition whose position did not move may have changed
+     * since its last checkpoint, so it must be saved again, or its next
+     * owner would deliver different incident versions under numbers the
+     * old owner already used. Lock-free; any thread. Check
+     * SN_HOST_HAS(host, unprompted_signals). */
+    uint64_t (*unprompted_signals)(struct sn_instance *inst);
+    /* Inputs whose partitions' state comes back from their own
+     * checkpoints on assignment (in_kafka with checkpoints): declare
+     * each such topic from init(). State kept elsewhere for those
+     * partitions is then stale: at start the core releases this store's
+     * incidents of them, and detectors drop what their own files kept
+     * (partitions_checkpointed() from start()), so that state for a
+     * partition another instance owns now raises no signal here (a fired
+     * window's update, its close, a quiet-period resolve). Check
+     * SN_HOST_HAS(host, checkpoint_partitions). */
+    void (*checkpoint_partitions)(struct sn_instance *inst, const char *topic);
+    bool (*partitions_checkpointed)(struct sn_instance *inst,
+                                    const char *input, const char *topic);
 };
 
 /* True when the running daemon's host table has fn: a plugin built

@@ -309,6 +309,12 @@ enum sn_status dr_partition_restore(void *state, const struct sn_partition *p,
                                     const void *data, size_t len, char *err,
                                     size_t err_len);
 void dr_partition_release(void *state, const struct sn_partition *p);
+/* At start, after the local file's restore: drop the keys of partitions
+ * whose input restores them from its checkpoints when they are assigned
+ * (host->partitions_checkpointed); kept, a key of a partition another
+ * instance owns now would signal here (a fired window's update, its
+ * close) under the incident versions that instance makes. */
+void dr_part_drop_checkpointed(struct dr_state *s);
 
 /* det_rules_hop.c: the repartition hop (docs/scaling.md). */
 enum sn_status dr_hop_init(struct dr_state *s, char *err, size_t err_len);

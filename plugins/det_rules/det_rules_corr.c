@@ -1053,6 +1053,7 @@ dr_corr_start(struct dr_state *s, char *err, size_t err_len)
      * workers start after the detectors). */
     dr_ckpt_restore(s);
     dr_hop_drop_local(s);
+    dr_part_drop_checkpointed(s);
     s->tick_stop = false;
     if (pthread_create(&s->ticker, NULL, ticker_main, s) != 0) {
         snprintf(err, err_len, "cannot create the correlation ticker thread");

@@ -224,3 +224,38 @@ dr_partition_release(void *state, const struct sn_partition *p)
     s->host->log(s->inst, SN_LOG_DEBUG, "partition %s[%d]: %zu keys dropped",
                  p->topic, (int)p->partition, dropped);
 }
+
+static bool
+want_checkpointed(void *arg, const struct sn_corr_spec *spec, uint64_t hash,
+                  const struct sn_corr_origin *o)
+{
+    struct dr_state *s = arg;
+    const char *input, *topic;
+
+    (void)spec;
+    (void)hash;
+    return o->src != 0 &&
+           sn_corr_source_names(s->sources, o->src, &input, &topic) &&
+           s->host->partitions_checkpointed(s->inst, input, topic);
+}
+
+void
+dr_part_drop_checkpointed(struct dr_state *s)
+{
+    size_t dropped = 0;
+
+    if (!SN_HOST_HAS(s->host, partitions_checkpointed))
+        return;
+    /* Before the ticker, the workers and the inputs start. */
+    for (size_t i = 0; i < s->n_shards; i++) {
+        pthread_mutex_lock(&s->shards[i].mu);
+        dropped += sn_corr_drop(s->shards[i].c, want_checkpointed, s);
+        pthread_mutex_unlock(&s->shards[i].mu);
+    }
+    if (dropped > 0)
+        s->host->log(s->inst, SN_LOG_INFO,
+                     "%zu keys of partitions restored from their input's "
+                     "checkpoints left out of the local state: the "
+                     "partitions assigned here bring theirs back",
+                     dropped);
+}

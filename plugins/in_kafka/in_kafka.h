@@ -70,6 +70,11 @@ struct ik_part {
     /* Poll thread, with checkpoints: next_offset of the partition's row
      * as last read or written; -1: no row. */
     int64_t ckpt_next;
+    /* Poll thread, with checkpoints: host->unprompted_signals() when the
+     * partition's row was last read or written (UINT64_MAX: unknown). A
+     * partition whose position did not move is saved again when it
+     * changed: the clock may have changed its state. */
+    uint64_t ckpt_gen;
     /* Poll thread, with checkpoints: the row's owner_epoch this instance
      * claimed at assignment (every write is conditional on it), and
      * whether a write found it taken over by another instance since

@@ -194,6 +194,12 @@ ik_ckpt_init(struct ik_state *s, char *err, size_t err_len)
                              "instance had claimed the partition since "
                              "(this one was evicted from the group): its "
                              "state dropped, its offset not committed");
+    /* Their state comes back from these rows when they are assigned:
+     * what the detectors' files and the incident store kept of them is
+     * stale (another instance may own them now). */
+    if (SN_HOST_HAS(h, checkpoint_partitions))
+        for (size_t i = 0; i < s->c->topics.n; i++)
+            h->checkpoint_partitions(inst, s->c->topics.items[i]);
     return SN_OK;
 }
 
@@ -409,6 +415,7 @@ ik_ckpt_assign(struct ik_state *s, rd_kafka_topic_partition_list_t *parts)
         if (p != NULL) {
             unfence(s, p);
             p->ckpt_next = next >= 0 ? next : -1;
+            p->ckpt_gen = UINT64_MAX; /* the restore may have merged */
             p->ckpt_epoch = be64(PQgetvalue(r, 0, 2));
         }
         PQclear(r);
@@ -608,6 +615,7 @@ ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
     struct ik_part **todo;
     int64_t *next;
     size_t n = 0, n_parts, n_written;
+    uint64_t gen;
     char why[600];
     bool ok = true;
 
@@ -620,8 +628,17 @@ ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
         stalled(s, start, t0);
         return false;
     }
-    /* 2. The partitions with progress since their row. The array only
-     * grows (emit thread, under track_lock); entries stay put. */
+    /* 2. The partitions with progress since their row, and those whose
+     * state a detector may have changed on its own since (a clock-driven
+     * update or close): saved again at their row's offset, or the next
+     * owner would restore the state before that change and deliver
+     * other versions under the numbers already delivered. Read before
+     * any state is taken: a change racing with this cycle is saved by
+     * the next one. The array only grows (emit thread, under
+     * track_lock); entries stay put. */
+    gen = SN_HOST_HAS(h, unprompted_signals)
+              ? h->unprompted_signals(s->ctx.inst)
+              : 0;
     pthread_mutex_lock(&s->track_lock);
     n_parts = s->n_parts;
     todo = malloc((n_parts + 1) * sizeof(*todo));
@@ -629,7 +646,10 @@ ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
     for (size_t i = 0; todo != NULL && next != NULL && i < n_parts; i++) {
         struct ik_part *p = s->parts[i];
         int64_t pos = atomic_load(&p->position);
-        if (pos >= 0 && pos != p->ckpt_next && wanted(only, p)) {
+        if (pos < 0 && p->ckpt_gen != gen)
+            pos = p->ckpt_next; /* no record since its row */
+        if (pos >= 0 && (pos != p->ckpt_next || p->ckpt_gen != gen) &&
+            wanted(only, p)) {
             todo[n] = p;
             next[n++] = pos;
         }
@@ -709,6 +729,7 @@ ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
     l = rd_kafka_topic_partition_list_new((int)n);
     for (size_t i = 0; i < n; i++) {
         todo[i]->ckpt_next = next[i];
+        todo[i]->ckpt_gen = gen;
         rd_kafka_topic_partition_list_add(l, todo[i]->topic, todo[i]->partition)
             ->offset = next[i];
     }

@@ -62,7 +62,8 @@ bool sn_manager_stored(void *arg, int timeout_ms);
  * import: replace this store's open incidents of p with the exported
  *   ones (data NULL: none), before p's first record is emitted here.
  * release: stop folding into or auto-resolving p's open incidents here
- *   (p went to another owner, which imports them).
+ *   (p went to another owner, which imports them); partition -1: those
+ *   of every partition of p->topic (at start: their owners import them).
  */
 enum sn_status sn_manager_partition_export(void *arg,
                                            const struct sn_partition *p,

@@ -285,9 +285,10 @@ sn_partition_released(struct sn_store *s, const char *id, struct sn_error *err)
 static enum sn_status
 release_rows(struct sn_store *s, const struct sn_partition *p, size_t *n)
 {
+    /* Partition -1: every partition of the topic. */
     sqlite3_stmt *q =
         prepare(s, "UPDATE incidents SET released = 1 WHERE part_input = ?1 AND"
-                   " part_topic = ?2 AND part_partition = ?3 AND"
+                   " part_topic = ?2 AND (?3 < 0 OR part_partition = ?3) AND"
                    " status <> 'resolved' AND released = 0");
     int r;
 
@@ -430,6 +431,54 @@ release_key(struct sn_store *s, const struct sn_incident *inc)
     return r == SQLITE_DONE ? SN_OK : SN_EIO;
 }
 
+/* The newest version this store holds or delivered of inc's id: the row
+ * (a held version has no version row yet) or its version rows. */
+static int64_t
+local_version(struct sn_store *s, const struct sn_incident *inc,
+              struct sn_incident *local, bool *differs)
+{
+    sqlite3_stmt *q = prepare(s, "SELECT max(version) FROM incident_versions"
+                                 " WHERE incident_id = ?1");
+    int64_t v = 0;
+
+    *differs = false;
+    if (sn_store_get(s, inc->id, local) == SN_OK) {
+        v = local->version;
+        *differs = local->hit_count != inc->hit_count ||
+                   local->signal_count != inc->signal_count ||
+                   local->severity != inc->severity ||
+                   strcmp(local->status, inc->status) != 0;
+    }
+    if (q != NULL) {
+        sqlite3_bind_text(q, 1, inc->id, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW &&
+            sqlite3_column_int64(q, 0) > v)
+            v = sqlite3_column_int64(q, 0);
+    }
+    sqlite3_finalize(q);
+    return v;
+}
+
+/* An import must not reuse a number this store already gave a different
+ * version of the incident: the checkpoint can be older than what this
+ * store (an earlier owner of the partition) made and delivered since,
+ * and outputs keep the first copy of a version (PostgreSQL, consumers
+ * keyed by id and version), as does this store's own bookkeeping of held
+ * versions. Such an import becomes the next version. */
+static void
+version_after_local(struct sn_store *s, struct sn_incident *inc)
+{
+    struct sn_incident local;
+    bool differs;
+    int64_t v;
+
+    sn_incident_init(&local);
+    v = local_version(s, inc, &local, &differs);
+    if (v > inc->version || (v == inc->version && differs))
+        inc->version = v + 1;
+    sn_incident_fini(&local);
+}
+
 static struct json_object *
 parse_blob(const struct sn_partition *p, const void *data, size_t len,
            struct sn_error *err)
@@ -527,6 +576,7 @@ sn_partition_store_import(struct sn_store *s, const struct sn_partition *p,
     for (size_t i = 0; i < count; i++) {
         const char *what;
         inc_from_json(json_object_array_get_idx(arr, i), p, &inc, &what);
+        version_after_local(s, &inc);
         /* The outbox row re-sends the version the previous owner made:
          * its relay may not have delivered it, and outputs keep the
          * newest version of an id, so a second copy changes nothing. */
@@ -639,4 +689,9 @@ sn_manager_partition_release(void *arg, const struct sn_partition *p)
         sn_log_error("%s", c.err.msg[0] ? c.err.msg
                                         : "incident release: the incident "
                                           "manager stopped");
+    else if (p->partition < 0 && c.n > 0)
+        sn_log_info("%zu open incidents of topic %s of input '%s' left "
+                    "alone until their partitions are assigned here: "
+                    "their checkpoints bring them back",
+                    c.n, p->topic, p->input);
 }

@@ -526,6 +526,33 @@ start_instance(struct sn_instance *in, struct sn_error *err)
     return SN_OK;
 }
 
+bool
+sn_pipeline_partitions_checkpointed(const struct sn_pipeline *pl,
+                                    const char *input, const char *topic)
+{
+    for (size_t i = 0; i < pl->n_ckpt_topics; i++)
+        if (strcmp(pl->ckpt_topics[i].input, input) == 0 &&
+            strcmp(pl->ckpt_topics[i].topic, topic) == 0)
+            return true;
+    return false;
+}
+
+/* This store's open incidents of partitions an input restores from its
+ * checkpoints stop being folded into, resolved or exported until the
+ * input is assigned them again (their import makes them live): another
+ * instance may own them now (host->checkpoint_partitions). */
+static void
+release_checkpointed(struct sn_pipeline *pl)
+{
+    if (pl->incidents_partition_release == NULL)
+        return;
+    for (size_t i = 0; i < pl->n_ckpt_topics; i++) {
+        struct sn_partition p = { pl->ckpt_topics[i].input,
+                                  pl->ckpt_topics[i].topic, -1 };
+        pl->incidents_partition_release(pl->signal_sink_arg, &p);
+    }
+}
+
 enum sn_status
 sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err)
 {
@@ -550,6 +577,7 @@ sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err)
         sn_error_set(err, "out of memory allocating %zu batches", n_pool);
         return SN_ENOMEM;
     }
+    release_checkpointed(pl);
     for (int k = 0; k < 3; k++) {
         for (size_t i = 0; i < pl->n_insts; i++) {
             struct sn_instance *in = &pl->insts[i];
@@ -714,6 +742,11 @@ sn_pipeline_free(struct sn_pipeline *pl)
     if (pl == NULL)
         return;
     sn_pipeline_stop(pl);
+    for (size_t i = 0; i < pl->n_ckpt_topics; i++) {
+        free(pl->ckpt_topics[i].input);
+        free(pl->ckpt_topics[i].topic);
+    }
+    free(pl->ckpt_topics);
     for (size_t i = 0; i < pl->n_insts; i++) {
         struct sn_instance *in = &pl->insts[i];
         if (in->p != NULL && in->p->destroy != NULL && in->state != NULL)

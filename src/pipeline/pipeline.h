@@ -153,6 +153,15 @@ struct sn_pipeline {
     /* host->signals_stored(); NULL: no incident store (always true). */
     bool (*signals_stored)(void *arg, int timeout_ms);
     struct sn_counter *c_signals_refused;
+    /* host->unprompted_signals(): signals emitted outside detect(). */
+    _Atomic uint64_t unprompted_signals;
+    /* host->checkpoint_partitions(): (input, topic) pairs whose
+     * partitions' state comes from the input's checkpoints; set during
+     * the inputs' init, read-only once started. */
+    struct sn_ckpt_topic {
+        char *input, *topic;
+    } *ckpt_topics;
+    size_t n_ckpt_topics;
     /* The incident side of host->partition_*() (the incident manager,
      * called with signal_sink_arg); NULL: no incidents kept. */
     enum sn_status (*incidents_partition_export)(void *arg,
@@ -196,6 +205,10 @@ enum sn_status sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err);
  */
 void sn_pipeline_stop(struct sn_pipeline *pl);
 void sn_pipeline_free(struct sn_pipeline *pl);
+/* True when input declared topic's partitions checkpointed
+ * (host->checkpoint_partitions). */
+bool sn_pipeline_partitions_checkpointed(const struct sn_pipeline *pl,
+                                         const char *input, const char *topic);
 /* SIGHUP without config change: outputs reopen their files. */
 void sn_pipeline_reopen(struct sn_pipeline *pl);
 
@@ -205,6 +218,10 @@ void sn_pipeline_reopen(struct sn_pipeline *pl);
 enum sn_status sn_replay_start(struct sn_pipeline *pl, struct sn_error *err);
 void sn_replay_join(struct sn_pipeline *pl);
 void *sn_worker_main(void *arg);
+/* True on a worker thread while it runs the detectors over a batch: a
+ * signal emitted then was prompted by a record (host.c counts the
+ * others for host->unprompted_signals). */
+bool sn_worker_detecting(void);
 void *sn_output_main(void *arg);
 void sn_worker_submit(struct sn_pipeline *pl, unsigned worker,
                       struct sn_batch *b);

@@ -97,6 +97,14 @@ output_behind(struct sn_instance *o, size_t n)
                     o->name, n, suppressed ? " (more suppressed)" : "");
 }
 
+static _Thread_local bool detecting;
+
+bool
+sn_worker_detecting(void)
+{
+    return detecting;
+}
+
 static void
 process(struct sn_worker *wk, struct sn_batch *b)
 {
@@ -126,7 +134,9 @@ process(struct sn_worker *wk, struct sn_batch *b)
         /* The loader refused detectors without detect(). */
         if (d->kind != SN_KIND_DETECTOR || !wants(d, in))
             continue;
+        detecting = true;
         rc = d->p->detect(d->state, b);
+        detecting = false;
         if (rc != SN_OK)
             detect_failed(d, rc, b->n);
     }

@@ -5,6 +5,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -265,11 +266,54 @@ h_signal_emit(struct sn_instance *in, const char *json, size_t len)
 {
     struct sn_pipeline *pl = in->pl;
 
+    /* Counted before it is submitted: an input that reads the count
+     * before taking a checkpoint sees this signal's change in the
+     * checkpoint or saves the partition again at its next one. */
+    if (!sn_worker_detecting())
+        atomic_fetch_add_explicit(&pl->unprompted_signals, 1,
+                                  memory_order_relaxed);
     if (pl->signal_sink == NULL) {
         sn_counter_add(pl->c_signals_refused, 1);
         return SN_DECLINED;
     }
     return pl->signal_sink(pl->signal_sink_arg, in, json, len);
+}
+
+static uint64_t
+h_unprompted_signals(struct sn_instance *in)
+{
+    return atomic_load_explicit(&in->pl->unprompted_signals,
+                                memory_order_relaxed);
+}
+
+static void
+h_checkpoint_partitions(struct sn_instance *in, const char *topic)
+{
+    struct sn_pipeline *pl = in->pl;
+    struct sn_ckpt_topic *t;
+
+    if (sn_pipeline_partitions_checkpointed(pl, in->name, topic))
+        return;
+    t = realloc(pl->ckpt_topics, (pl->n_ckpt_topics + 1) * sizeof(*t));
+    if (t == NULL)
+        return; /* state kept as before: correct, only less safe */
+    pl->ckpt_topics = t;
+    t[pl->n_ckpt_topics].input = strdup(in->name);
+    t[pl->n_ckpt_topics].topic = strdup(topic);
+    if (t[pl->n_ckpt_topics].input == NULL ||
+        t[pl->n_ckpt_topics].topic == NULL) {
+        free(t[pl->n_ckpt_topics].input);
+        free(t[pl->n_ckpt_topics].topic);
+        return;
+    }
+    pl->n_ckpt_topics++;
+}
+
+static bool
+h_partitions_checkpointed(struct sn_instance *in, const char *input,
+                          const char *topic)
+{
+    return sn_pipeline_partitions_checkpointed(in->pl, input, topic);
 }
 
 static bool
@@ -347,4 +391,7 @@ const struct sn_host sn_host_table = {
     .journal_on = h_journal_on,
     .flush_sync = sn_emitter_flush_sync,
     .config_diag = h_config_diag,
+    .unprompted_signals = h_unprompted_signals,
+    .checkpoint_partitions = h_checkpoint_partitions,
+    .partitions_checkpointed = h_partitions_checkpointed,
 };

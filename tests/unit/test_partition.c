@@ -471,6 +471,88 @@ SN_TEST(export_import_release_moves_the_incident)
     done(b, mb);
 }
 
+/* A store that made versions after the checkpoint it now imports (an
+ * owner restarted from its own older checkpoint, or a stop that saved
+ * none): the import must not give the checkpoint's older state a number
+ * it already delivered with other counts, nor let the next change reuse
+ * one (outputs keep the first copy of a version; this store's held
+ * versions are judged by the numbers it recorded). */
+SN_TEST(import_of_an_older_checkpoint_never_reuses_a_version)
+{
+    struct sn_metrics *ma;
+    char pa[256], err[256], id[SN_UUID_LEN + 1];
+    struct sn_manager *a = manager(strcpy(pa, fresh()), &ma);
+    struct sn_buf blob;
+    struct seen sa;
+
+    sn_buf_init(&blob, 1 << 20);
+    for (long off = 0; off < 7; off++)
+        sink(a, "10.0.0.7", 3, off);
+    CHECK_EQ(sn_manager_partition_export(a, &P3, &blob), SN_OK);
+    for (long off = 7; off < 10; off++)
+        sink(a, "10.0.0.7", 3, off);
+    sn_manager_flush(a);
+    sa = outbox(pa);
+    CHECK_EQ(sa.n, 1);
+    strcpy(id, sa.id[0]);
+    CHECK_EQ(sa.version[0], 10);
+    CHECK_EQ(sa.hits[0], 10);
+
+    /* Back to the checkpoint's 7 hits, as the version after 10. */
+    CHECK_EQ(sn_manager_partition_import(a, &P3, blob.data, blob.len, err,
+                                         sizeof(err)),
+             SN_OK);
+    sa = outbox(pa);
+    CHECK_STR(sa.id[0], id);
+    CHECK_EQ(sa.hits[0], 7);
+    CHECK_EQ(sa.version[0], 11);
+    /* The records after the checkpoint, read again, count on top. */
+    for (long off = 7; off < 10; off++)
+        sink(a, "10.0.0.7", 3, off);
+    sn_manager_flush(a);
+    sa = outbox(pa);
+    CHECK_EQ(sa.hits[0], 10);
+    CHECK_EQ(sa.version[0], 14);
+
+    /* Importing the same state again changes no number. */
+    sn_buf_reset(&blob);
+    CHECK_EQ(sn_manager_partition_export(a, &P3, &blob), SN_OK);
+    CHECK_EQ(sn_manager_partition_import(a, &P3, blob.data, blob.len, err,
+                                         sizeof(err)),
+             SN_OK);
+    sa = outbox(pa);
+    CHECK_EQ(sa.version[0], 14);
+    CHECK_EQ(sa.hits[0], 10);
+    sn_buf_fini(&blob);
+    done(a, ma);
+}
+
+/* At start, an input that restores its partitions from checkpoints
+ * has this store's incidents of every partition of its topic released
+ * (host->checkpoint_partitions): partition -1. */
+SN_TEST(release_of_a_whole_topic)
+{
+    struct sn_metrics *ma;
+    char pa[256];
+    struct sn_manager *a = manager(strcpy(pa, fresh()), &ma);
+    const struct sn_partition other = { "kafka", "other", -1 },
+                              all = { "kafka", "auth", -1 };
+    struct seen sa;
+
+    sink(a, "10.0.0.7", 3, 0);
+    sink(a, "10.0.0.8", 4, 0);
+    sn_manager_flush(a);
+    sa = outbox(pa);
+    CHECK_EQ(sa.n, 2);
+    sn_manager_partition_release(a, &other);
+    CHECK_EQ(released(pa, sa.id[0]), 0);
+    CHECK_EQ(released(pa, sa.id[1]), 0);
+    sn_manager_partition_release(a, &all);
+    CHECK_EQ(released(pa, sa.id[0]), 1);
+    CHECK_EQ(released(pa, sa.id[1]), 1);
+    done(a, ma);
+}
+
 SN_TEST(import_nothing_releases_local_incidents)
 {
     struct sn_metrics *ma;
@@ -610,6 +692,8 @@ SN_TEST_MAIN(SN_T(uuid5_layout), SN_T(source_opens_the_same_id_on_two_stores),
              SN_T(reading_records_again_reopens_the_same_incident),
              SN_T(released_incidents_go_after_retention),
              SN_T(export_import_release_moves_the_incident),
+             SN_T(import_of_an_older_checkpoint_never_reuses_a_version),
+             SN_T(release_of_a_whole_topic),
              SN_T(import_nothing_releases_local_incidents),
              SN_T(a_bad_checkpoint_changes_nothing),
              SN_T(the_relay_delivers_imported_versions))
