@@ -300,4 +300,5 @@ const struct sn_plugin sn_plugin_out_postgres = {
     .deliver = opg_deliver,
     .report_load = opg_report_load,
     .review_load = opg_review_load,
+    .list_load = opg_list_load,
 };

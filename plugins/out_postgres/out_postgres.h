@@ -86,6 +86,9 @@ enum sn_status opg_report_load(void *state, int64_t since_ns, int64_t until_ns,
                                size_t max, sn_report_done_fn done, void *arg);
 /* The post-incident review's document from the shared tables, on the
  * same queue and thread as the reports (SN_DECLINED unless reports). */
+/* A page of the incident list from the shared tables (list_load). */
+enum sn_status opg_list_load(void *state, const struct sn_list_query *q,
+                             sn_list_done_fn done, void *arg);
 enum sn_status opg_review_load(void *state, const char *id,
                                sn_review_done_fn done, void *arg);
 enum sn_status opg_reports_start(struct opg_state *s, char *err,

@@ -1,6 +1,7 @@
 /*
  * out_postgres as the report source (option `reports: true`): GET
- * /api/v1/reports answered from the shared tables, for a fleet whose
+ * /api/v1/reports, reviews, another instance's incident and the fleet's
+ * incident list answered from the shared tables, for a fleet whose
  * incidents all land in one PostgreSQL. report_load() only queues (it is
  * called on the control thread); a thread of its own runs the query on
  * its own connection, so reports and the writer never wait on each
@@ -24,7 +25,15 @@ struct opg_report_req {
     size_t max;
     sn_report_done_fn done;
     sn_review_done_fn review_done; /* a review of id rather than a report */
+    sn_list_done_fn list_done;     /* a page of the list (list below) */
     char id[40];
+    struct {
+        char status[16], cursor_id[40];
+        int min_severity;
+        const char *rule_id, *text; /* NULL, or after the struct */
+        int64_t since_ns, until_ns, cursor_seen_ns;
+        unsigned limit;
+    } list;
     void *arg;
     struct opg_report_req *next;
 };
@@ -122,6 +131,47 @@ static const char REVIEW_LACKS[] =
     "actions and the escalation's notification (notify) entries are kept "
     "only in the embedded store of the instance that handled the incident";
 
+/* A page of the incident list ($1 status, $2 lowest severity's rank, $3
+ * rule id, $4 ILIKE pattern, $5 and $6 last_seen's bounds and $7 the
+ * cursor's, all in µs since the epoch, $8 the cursor's id, $9 the page's
+ * rows; NULL: no such filter), each row as the document GET
+ * /api/v1/incidents lists (no evidence, no explanation), with its
+ * last_seen (µs) and id for the next cursor. As the embedded store's
+ * listing: newest last_seen first, then id; the text is matched without
+ * case (SQLite's LIKE is, for ASCII) against the title, the rule id and
+ * the group key's jsonb text ("k": "v"). */
+static const char LIST_SQL[] =
+    "SELECT jsonb_build_object("
+    " 'type', 'incident', 'id', i.id, 'version', i.version,"
+    " 'rule_id', i.rule_id, 'title', i.title, 'description', i.description,"
+    " 'tags', to_jsonb(i.tags), 'severity', i.severity,"
+    " 'base_severity', i.base_severity, 'status', i.status,"
+    " 'pending_approval', i.pending_approval, 'group_key', i.group_key,"
+    " 'first_seen', " PG_TS("i.first_seen") ","
+    " 'last_seen', " PG_TS("i.last_seen") ", 'hit_count', i.hit_count,"
+    " 'signal_count', i.signal_count, 'owner', i.owner,"
+    " 'previous_id', i.previous_id,"
+    " 'created_at', " PG_TS("i.created_at") ","
+    " 'updated_at', " PG_TS("i.updated_at") ")::text,"
+    " (extract(epoch FROM i.last_seen) * 1000000)::bigint, i.id::text"
+    " FROM incidents i"
+    " WHERE ($1::text IS NULL OR i.status = $1)"
+    " AND ($2::int IS NULL OR array_position(ARRAY['info', 'low', 'medium',"
+    "   'high', 'critical'], i.severity) - 1 >= $2)"
+    " AND ($3::text IS NULL OR i.rule_id = $3)"
+    " AND ($4::text IS NULL OR i.title ILIKE $4 OR i.rule_id ILIKE $4"
+    "   OR i.group_key::text ILIKE $4)"
+    " AND ($5::bigint IS NULL OR i.last_seen >= timestamptz 'epoch' +"
+    "   $5::bigint * interval '1 microsecond')"
+    " AND ($6::bigint IS NULL OR i.last_seen < timestamptz 'epoch' +"
+    "   $6::bigint * interval '1 microsecond')"
+    " AND ($8::uuid IS NULL OR i.last_seen < timestamptz 'epoch' +"
+    "   $7::bigint * interval '1 microsecond' OR (i.last_seen ="
+    "   timestamptz 'epoch' + $7::bigint * interval '1 microsecond'"
+    "   AND i.id < $8::uuid))"
+    " ORDER BY i.last_seen DESC NULLS LAST, i.id DESC"
+    " LIMIT $9::bigint";
+
 static void
 drop_conn(struct opg_reports *r)
 {
@@ -172,6 +222,8 @@ answer_error(struct opg_report_req *q, enum sn_status rc, const char *why)
 {
     if (q->review_done != NULL)
         q->review_done(q->arg, rc, NULL, NULL, why);
+    else if (q->list_done != NULL)
+        q->list_done(q->arg, rc, NULL, why);
     else
         q->done(q->arg, rc, NULL, 0, why);
 }
@@ -195,7 +247,10 @@ query(struct opg_state *s, struct opg_report_req *q, const char *sql,
         drop_conn(r);
     s->host->counter_add(s->c_report_errors, 1);
     s->host->log(s->inst, SN_LOG_WARN, "%s query failed: %s",
-                 q->review_done ? "review" : "report", why);
+                 q->review_done ? "review"
+                 : q->list_done ? "incident list"
+                                : "report",
+                 why);
     answer_error(q, SN_EIO, why);
     return NULL;
 }
@@ -215,6 +270,75 @@ run_review(struct opg_state *s, struct opg_report_req *q)
     else
         q->review_done(q->arg, SN_OK, PQgetvalue(res, 0, 0), REVIEW_LACKS,
                        NULL);
+    PQclear(res);
+}
+
+/* One page of the list (the connection is up). */
+static void
+run_list(struct opg_state *s, struct opg_report_req *q)
+{
+    char p2[16], p5[24], p6[24], p7[24], p9[16];
+    const char *params[9] = { NULL };
+    PGresult *res;
+    char *out;
+    size_t len, at;
+    int n;
+
+    if (q->list.status[0])
+        params[0] = q->list.status;
+    if (q->list.min_severity >= 0) {
+        snprintf(p2, sizeof(p2), "%d", q->list.min_severity);
+        params[1] = p2;
+    }
+    params[2] = q->list.rule_id;
+    params[3] = q->list.text;
+    if (q->list.since_ns) {
+        snprintf(p5, sizeof(p5), "%lld", (long long)(q->list.since_ns / 1000));
+        params[4] = p5;
+    }
+    if (q->list.until_ns) {
+        snprintf(p6, sizeof(p6), "%lld", (long long)(q->list.until_ns / 1000));
+        params[5] = p6;
+    }
+    if (q->list.cursor_id[0]) {
+        snprintf(p7, sizeof(p7), "%lld",
+                 (long long)(q->list.cursor_seen_ns / 1000));
+        params[6] = p7;
+        params[7] = q->list.cursor_id;
+    }
+    snprintf(p9, sizeof(p9), "%u", q->list.limit);
+    params[8] = p9;
+    if ((res = query(s, q, LIST_SQL, 9, params)) == NULL)
+        return;
+    s->host->counter_add(s->c_reports, 1);
+    n = PQntuples(res);
+    /* The rows' JSON between the page's frame: its size is known. */
+    len = sizeof("{\"incidents\":[],\"next_cursor\":\"\"}") + 24 + 40;
+    for (int i = 0; i < n; i++)
+        len += (size_t)PQgetlength(res, i, 0) + 1;
+    if ((out = malloc(len)) == NULL) {
+        PQclear(res);
+        q->list_done(q->arg, SN_ENOMEM, NULL,
+                     "out of memory reading the incident list");
+        return;
+    }
+    at = (size_t)snprintf(out, len, "{\"incidents\":[");
+    for (int i = 0; i < n; i++) {
+        size_t l = (size_t)PQgetlength(res, i, 0);
+
+        if (i > 0)
+            out[at++] = ',';
+        memcpy(out + at, PQgetvalue(res, i, 0), l);
+        at += l;
+    }
+    if (n > 0 && (unsigned)n == q->list.limit)
+        snprintf(out + at, len - at, "],\"next_cursor\":\"%lld:%.36s\"}",
+                 strtoll(PQgetvalue(res, n - 1, 1), NULL, 10) * 1000,
+                 PQgetvalue(res, n - 1, 2));
+    else
+        snprintf(out + at, len - at, "],\"next_cursor\":null}");
+    q->list_done(q->arg, SN_OK, out, NULL);
+    free(out);
     PQclear(res);
 }
 
@@ -247,6 +371,10 @@ run_one(struct opg_state *s, struct opg_report_req *q)
     }
     if (q->review_done != NULL) {
         run_review(s, q);
+        return;
+    }
+    if (q->list_done != NULL) {
+        run_list(s, q);
         return;
     }
     /* Floor to µs, as PostgreSQL keeps the times. */
@@ -353,16 +481,18 @@ enqueue(struct opg_state *s, struct opg_report_req *q)
     return rc;
 }
 
-/* A request to fill in, when this instance is the source and running. */
+/* A request to fill in, when this instance is the source and running;
+ * extra bytes after it for what it must copy (one free()). */
 static enum sn_status
-new_req(struct opg_state *s, struct opg_report_req **out)
+new_req(struct opg_state *s, size_t extra, struct opg_report_req **out)
 {
     *out = NULL;
     if (!s->c->reports)
         return SN_DECLINED;
     if (s->reports == NULL)
         return SN_EIO;
-    return (*out = calloc(1, sizeof(**out))) != NULL ? SN_OK : SN_ENOMEM;
+    return (*out = calloc(1, sizeof(**out) + extra)) != NULL ? SN_OK
+                                                             : SN_ENOMEM;
 }
 
 enum sn_status
@@ -371,7 +501,7 @@ opg_report_load(void *state, int64_t since_ns, int64_t until_ns, size_t max,
 {
     struct opg_state *s = state;
     struct opg_report_req *q;
-    enum sn_status rc = new_req(s, &q);
+    enum sn_status rc = new_req(s, 0, &q);
 
     if (rc != SN_OK)
         return rc;
@@ -389,12 +519,49 @@ opg_review_load(void *state, const char *id, sn_review_done_fn done,
 {
     struct opg_state *s = state;
     struct opg_report_req *q;
-    enum sn_status rc = new_req(s, &q);
+    enum sn_status rc = new_req(s, 0, &q);
 
     if (rc != SN_OK)
         return rc;
     snprintf(q->id, sizeof(q->id), "%s", id);
     q->review_done = done;
+    q->arg = arg;
+    return enqueue(s, q);
+}
+
+enum sn_status
+opg_list_load(void *state, const struct sn_list_query *lq,
+              sn_list_done_fn done, void *arg)
+{
+    struct opg_state *s = state;
+    size_t rl = lq->rule_id ? strlen(lq->rule_id) + 1 : 0;
+    size_t tl = lq->text ? strlen(lq->text) + 3 : 0; /* %text% */
+    struct opg_report_req *q;
+    enum sn_status rc = new_req(s, rl + tl, &q);
+    char *tail;
+
+    if (rc != SN_OK)
+        return rc;
+    tail = (char *)(q + 1);
+    snprintf(q->list.status, sizeof(q->list.status), "%s",
+             lq->status ? lq->status : "");
+    snprintf(q->list.cursor_id, sizeof(q->list.cursor_id), "%s",
+             lq->cursor_id ? lq->cursor_id : "");
+    q->list.min_severity = lq->min_severity;
+    if (lq->rule_id != NULL) {
+        memcpy(tail, lq->rule_id, rl);
+        q->list.rule_id = tail;
+        tail += rl;
+    }
+    if (lq->text != NULL) {
+        snprintf(tail, tl, "%%%s%%", lq->text);
+        q->list.text = tail;
+    }
+    q->list.since_ns = lq->since_ns;
+    q->list.until_ns = lq->until_ns;
+    q->list.cursor_seen_ns = lq->cursor_seen_ns;
+    q->list.limit = lq->limit;
+    q->list_done = done;
     q->arg = arg;
     return enqueue(s, q);
 }

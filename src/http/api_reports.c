@@ -1,7 +1,9 @@
 /*
  * GET /api/v1/reports (incident analytics over a period) and GET
  * /api/v1/incidents/{id}/report (one incident's post-incident review,
- * Markdown or JSON, as a download). This file owns the HTTP contract:
+ * Markdown or JSON, as a download), and what else a report source
+ * answers: another instance's incident, the fleet's incident list
+ * (api_incidents.c asks). This file owns the HTTP contract:
  * strict parameters (400 bad_query naming the parameter and what it
  * accepts; counted in sentineld_http_errors_total{class="4xx"}); the
  * arithmetic is incident/report.c, the review incident/review.c.
@@ -16,6 +18,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/status.h"
@@ -104,6 +107,7 @@ enum pending_kind {
     PENDING_REPORT,   /* report_load: GET /api/v1/reports */
     PENDING_REVIEW,   /* review_load: GET /api/v1/incidents/{id}/report */
     PENDING_INCIDENT, /* review_load: GET /api/v1/incidents/{id} */
+    PENDING_LIST,     /* list_load: GET /api/v1/incidents?source=configured */
 };
 
 struct sn_report_pending {
@@ -118,8 +122,8 @@ struct sn_report_pending {
     enum sn_status rc;
     struct sn_report_life *v;
     size_t n;
-    /* A review or incident (review_load) rather than a report: its
-     * format, the incident, and the source's document and what it lacks. */
+    /* A review, incident or list rather than a report: its format, the
+     * incident, and the source's document and what it lacks. */
     enum pending_kind kind;
     enum sn_review_format fmt;
     int64_t timeout_ms; /* the deadline, for its 504 */
@@ -225,6 +229,13 @@ review_done(void *arg, enum sn_status rc, const char *doc, const char *lacks,
         event_active(p->ev, EV_READ, 0);
     pthread_mutex_unlock(&p->mu);
     pending_unref(p);
+}
+
+/* sn_list_done_fn: any thread, exactly once. */
+static void
+list_done(void *arg, enum sn_status rc, const char *doc, const char *err)
+{
+    review_done(arg, rc, doc, NULL, err);
 }
 
 /* The HTTP side lets go (control thread): no reply after this. */
@@ -360,6 +371,36 @@ incident_from_doc(struct sn_req *rq, struct sn_report_pending *p)
     json_object_put(o);
 }
 
+/* The source's page of the list, as GET /api/v1/incidents answers, with
+ * who answered (control thread). */
+static void
+list_from_doc(struct sn_req *rq, struct sn_report_pending *p)
+{
+    const char *d = p->doc ? p->doc : "";
+    size_t n = strlen(d);
+    struct sn_buf b;
+
+    if (n < 2 || d[0] != '{' || d[n - 1] != '}') {
+        sn_reply_error(rq, 502, "report_source_invalid",
+                       "report source '%s' answered the incident list with "
+                       "no JSON object",
+                       p->inst);
+        return;
+    }
+    sn_buf_init(&b, SN_HTTP_REPORT_MAX);
+    if (SN_BUF_LIT(&b, "{\"read_from\":") == SN_OK &&
+        sn_json_str(&b, p->inst, strlen(p->inst)) == SN_OK &&
+        (n == 2 || sn_buf_putc(&b, ',') == SN_OK) &&
+        sn_buf_append(&b, d + 1, n - 1) == SN_OK &&
+        sn_buf_putc(&b, '\n') == SN_OK)
+        sn_reply_json(rq, 200, &b);
+    else
+        sn_reply_error(rq, 500, "report_error",
+                       "the incident list does not fit in %u bytes",
+                       SN_HTTP_REPORT_MAX);
+    sn_buf_fini(&b);
+}
+
 /* The source answered, or the deadline passed (control thread). */
 static void
 report_wake(evutil_socket_t fd, short what, void *arg)
@@ -409,6 +450,8 @@ report_wake(evutil_socket_t fd, short what, void *arg)
         review_from_doc(&rq, p);
     else if (p->kind == PENDING_INCIDENT)
         incident_from_doc(&rq, p);
+    else if (p->kind == PENDING_LIST)
+        list_from_doc(&rq, p);
     else
         report_reply(&rq, &p->q, p->v, p->n);
     p->r = NULL;
@@ -422,13 +465,30 @@ sn_http_reports_drop(struct sn_http *h)
         pending_release(h->reports);
 }
 
+/* Whether instance in answers kind. */
+static bool
+answers(const struct sn_instance *in, enum pending_kind kind)
+{
+    if (!in->started || in->p == NULL)
+        return false;
+    switch (kind) {
+    case PENDING_REPORT:
+        return in->p->report_load != NULL;
+    case PENDING_LIST:
+        return in->p->list_load != NULL;
+    default:
+        return in->p->review_load != NULL;
+    }
+}
+
 /* Ask the running pipeline's report source, if one is configured:
  * true when it took the request (answered later, or now on an error).
- * q: a report; NULL: rq->params[0]'s review in format fmt, or with kind
- * PENDING_INCIDENT its document. */
+ * By kind: q a report; rq->params[0]'s review in format fmt, or its
+ * document; lq a page of the list. */
 static bool
 report_deferred(struct sn_req *rq, const struct sn_report_query *q,
-                enum pending_kind kind, enum sn_review_format fmt)
+                const struct sn_list_query *lq, enum pending_kind kind,
+                enum sn_review_format fmt)
 {
     struct sn_pipeline *pl = *rq->h->env.pl;
     struct evhttp_connection *evcon = evhttp_request_get_connection(rq->r);
@@ -443,8 +503,7 @@ report_deferred(struct sn_req *rq, const struct sn_report_query *q,
         struct sn_instance *in = &pl->insts[i];
         enum sn_status rc;
 
-        if (!in->started || in->p == NULL ||
-            (q ? in->p->report_load == NULL : in->p->review_load == NULL))
+        if (!answers(in, kind))
             continue;
         if ((p = calloc(1, sizeof(*p))) == NULL ||
             pthread_mutex_init(&p->mu, NULL) != 0) {
@@ -460,7 +519,7 @@ report_deferred(struct sn_req *rq, const struct sn_report_query *q,
         p->kind = kind;
         p->fmt = fmt;
         p->timeout_ms = ms;
-        if (q == NULL)
+        if (kind == PENDING_REVIEW || kind == PENDING_INCIDENT)
             snprintf(p->id, sizeof(p->id), "%.36s", rq->params[0]);
         memcpy(p->cid, rq->cid, sizeof(p->cid));
         memcpy(p->path, rq->path, sizeof(p->path));
@@ -472,9 +531,13 @@ report_deferred(struct sn_req *rq, const struct sn_report_query *q,
             sn_reply_error(rq, 500, "internal", "out of memory");
             return true;
         }
-        rc = q ? in->p->report_load(in->state, q->since_ns, q->until_ns,
-                                    q->max, report_done, p)
-               : in->p->review_load(in->state, p->id, review_done, p);
+        if (kind == PENDING_REPORT)
+            rc = in->p->report_load(in->state, q->since_ns, q->until_ns,
+                                    q->max, report_done, p);
+        else if (kind == PENDING_LIST)
+            rc = in->p->list_load(in->state, lq, list_done, p);
+        else
+            rc = in->p->review_load(in->state, p->id, review_done, p);
         if (rc != SN_OK) {
             event_free(p->ev);
             pthread_mutex_destroy(&p->mu);
@@ -495,7 +558,10 @@ report_deferred(struct sn_req *rq, const struct sn_report_query *q,
         event_add(p->ev, &tv);
         rq->replied = true; /* answered by report_wake */
         sn_req_log(rq, SN_LOG_DEBUG, "%s from %s's store",
-                   q ? "report" : "review", in->name);
+                   kind == PENDING_REPORT ? "report"
+                   : kind == PENDING_LIST ? "incident list"
+                                          : "review",
+                   in->name);
         return true;
     }
     return false;
@@ -550,7 +616,8 @@ sn_api_reports(struct sn_req *rq)
     q.max = rq->h->conf.report_max_incidents > 0
                 ? (size_t)rq->h->conf.report_max_incidents
                 : SN_REPORT_MAX_INCIDENTS;
-    if (src == NULL && report_deferred(rq, &q, PENDING_REPORT, SN_REVIEW_MD))
+    if (src == NULL &&
+        report_deferred(rq, &q, NULL, PENDING_REPORT, SN_REVIEW_MD))
         return;
     if ((inc = sn_http_incidents(rq)) == NULL)
         return;
@@ -629,7 +696,7 @@ sn_api_incident_report(struct sn_req *rq)
      * fleet's incidents, also those another instance opened; one it does
      * not hold yet (the relay is behind) comes from this store. */
     if (src == NULL && uuid_shaped(rq->params[0]) &&
-        report_deferred(rq, NULL, PENDING_REVIEW, fmt))
+        report_deferred(rq, NULL, NULL, PENDING_REVIEW, fmt))
         return;
     review_local(rq, rq->params[0], fmt);
 }
@@ -638,5 +705,12 @@ bool
 sn_api_incident_from_source(struct sn_req *rq)
 {
     return uuid_shaped(rq->params[0]) &&
-           report_deferred(rq, NULL, PENDING_INCIDENT, SN_REVIEW_JSON);
+           report_deferred(rq, NULL, NULL, PENDING_INCIDENT, SN_REVIEW_JSON);
+}
+
+bool
+sn_api_incidents_list_from_source(struct sn_req *rq,
+                                  const struct sn_list_query *lq)
+{
+    return report_deferred(rq, NULL, lq, PENDING_LIST, SN_REVIEW_JSON);
 }
