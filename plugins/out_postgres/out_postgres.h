@@ -51,6 +51,7 @@ struct opg_state {
     struct sn_counter *c_migrations;    /* migration files applied */
     struct sn_counter *c_reports;       /* reports answered */
     struct sn_counter *c_report_errors; /* reports refused or failed */
+    struct sn_counter *c_report_cancels; /* dropped: their client left */
 
     struct opg_reports *reports; /* NULL unless reports: true and started */
 };
@@ -91,6 +92,9 @@ enum sn_status opg_list_load(void *state, const struct sn_list_query *q,
                              sn_list_done_fn done, void *arg);
 enum sn_status opg_review_load(void *state, const char *id,
                                sn_review_done_fn done, void *arg);
+/* load_cancel: a queued request is answered at once, a running query
+ * cancelled by the report thread. */
+void opg_load_cancel(void *state, void *arg);
 enum sn_status opg_reports_start(struct opg_state *s, char *err,
                                  size_t err_len);
 void opg_reports_stop(struct opg_state *s);

@@ -11,10 +11,14 @@
  */
 #include "out_postgres.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Reports waiting for the thread; more are refused (503), since each is
  * a whole-period scan. */
@@ -48,6 +52,14 @@ struct opg_reports {
     pthread_t th;
     PGcancel *cancel; /* of the thread's connection, while connected */
     PGconn *conn;     /* the thread's own */
+    /* load_cancel() of the request being run: running_arg is its done()
+     * argument; cancel_running asks the thread (woken through wake[1])
+     * to cancel its query, which it does itself, since PQcancel blocks
+     * and load_cancel() runs on the control thread. */
+    void *running_arg;
+    bool cancel_running;
+    bool cancelled; /* the thread cancelled the current query */
+    int wake[2];
     struct pg_notice_log notices;
 };
 
@@ -228,6 +240,59 @@ answer_error(struct opg_report_req *q, enum sn_status rc, const char *why)
         q->done(q->arg, rc, NULL, 0, why);
 }
 
+/* A wake-up on r->wake: cancel the running query when asked to. */
+static void
+woken(struct opg_reports *r)
+{
+    char buf[64], why[256];
+    PGcancel *pc;
+
+    while (read(r->wake[0], buf, sizeof(buf)) > 0)
+        ;
+    pthread_mutex_lock(&r->mu);
+    pc = r->cancel_running ? r->cancel : NULL;
+    r->cancel_running = false;
+    pthread_mutex_unlock(&r->mu);
+    /* Outside the lock (PQcancel waits for the server), which
+     * load_cancel() takes on the control thread; only this thread frees
+     * r->cancel (drop_conn). */
+    if (pc != NULL && PQcancel(pc, why, sizeof(why))) {
+        pthread_mutex_lock(&r->mu);
+        r->cancelled = true;
+        pthread_mutex_unlock(&r->mu);
+    }
+}
+
+/* PQexecParams, but waiting in poll() on the connection and r->wake, so
+ * load_cancel() can stop it: the last result, or NULL. */
+static PGresult *
+exec_params(struct opg_reports *r, const char *sql, int n_params,
+            const char *const *params)
+{
+    PGresult *res, *last = NULL;
+
+    if (!PQsendQueryParams(r->conn, sql, n_params, NULL, params, NULL, NULL,
+                           0))
+        return NULL;
+    while (PQisBusy(r->conn)) {
+        struct pollfd fds[2] = { { PQsocket(r->conn), POLLIN, 0 },
+                                 { r->wake[0], POLLIN, 0 } };
+
+        if (poll(fds, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (fds[1].revents & POLLIN)
+            woken(r);
+        if ((fds[0].revents & (POLLIN | POLLERR | POLLHUP)) &&
+            !PQconsumeInput(r->conn))
+            break;
+    }
+    while ((res = PQgetResult(r->conn)) != NULL) {
+        PQclear(last);
+        last = res;
+    }
+    return last;
+}
+
 /* Run sql on the thread's connection: its rows, or NULL when it failed
  * (then q is answered, counted and logged). */
 static PGresult *
@@ -237,14 +302,24 @@ query(struct opg_state *s, struct opg_report_req *q, const char *sql,
     struct opg_reports *r = s->reports;
     PGresult *res;
     char why[512];
+    bool cancelled;
 
-    res = PQexecParams(r->conn, sql, n_params, NULL, params, NULL, NULL, 0);
+    res = exec_params(r, sql, n_params, params);
     if (PQresultStatus(res) == PGRES_TUPLES_OK)
         return res;
     pg_result_error(res, r->conn, why, sizeof(why));
     PQclear(res);
     if (PQstatus(r->conn) != CONNECTION_OK)
         drop_conn(r);
+    pthread_mutex_lock(&r->mu);
+    cancelled = r->cancelled;
+    r->cancelled = false;
+    pthread_mutex_unlock(&r->mu);
+    if (cancelled) {
+        s->host->counter_add(s->c_report_cancels, 1);
+        answer_error(q, SN_EIO, "cancelled: its client left");
+        return NULL;
+    }
     s->host->counter_add(s->c_report_errors, 1);
     s->host->log(s->inst, SN_LOG_WARN, "%s query failed: %s",
                  q->review_done ? "review"
@@ -444,8 +519,13 @@ report_thread(void *arg)
         if (r->head == NULL)
             r->tail = NULL;
         r->n--;
+        r->running_arg = q->arg;
+        r->cancel_running = r->cancelled = false;
         pthread_mutex_unlock(&r->mu);
         run_one(s, q);
+        pthread_mutex_lock(&r->mu);
+        r->running_arg = NULL;
+        pthread_mutex_unlock(&r->mu);
         free(q);
     }
     drop_conn(r);
@@ -566,6 +646,38 @@ opg_list_load(void *state, const struct sn_list_query *lq,
     return enqueue(s, q);
 }
 
+void
+opg_load_cancel(void *state, void *arg)
+{
+    struct opg_state *s = state;
+    struct opg_reports *r = s->reports;
+    struct opg_report_req *q, *prev = NULL;
+
+    if (r == NULL)
+        return;
+    pthread_mutex_lock(&r->mu);
+    for (q = r->head; q != NULL && q->arg != arg; q = q->next)
+        prev = q;
+    if (q != NULL) {
+        if (prev != NULL)
+            prev->next = q->next;
+        else
+            r->head = q->next;
+        if (r->tail == q)
+            r->tail = prev;
+        r->n--;
+    } else if (r->running_arg == arg) {
+        r->cancel_running = true;
+        (void)!write(r->wake[1], "c", 1);
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (q != NULL) {
+        s->host->counter_add(s->c_report_cancels, 1);
+        answer_error(q, SN_EIO, "cancelled: its client left");
+        free(q);
+    }
+}
+
 enum sn_status
 opg_reports_start(struct opg_state *s, char *err, size_t err_len)
 {
@@ -578,6 +690,16 @@ opg_reports_start(struct opg_state *s, char *err, size_t err_len)
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     s->reports = r;
+    if (pipe(r->wake) != 0) {
+        r->wake[0] = r->wake[1] = -1;
+        snprintf(err, err_len, "cannot create the report thread's pipe: %s",
+                 strerror(errno));
+        return SN_EIO;
+    }
+    for (int i = 0; i < 2; i++) {
+        fcntl(r->wake[i], F_SETFL, fcntl(r->wake[i], F_GETFL) | O_NONBLOCK);
+        fcntl(r->wake[i], F_SETFD, FD_CLOEXEC);
+    }
     if (pthread_create(&r->th, NULL, report_thread, s) != 0) {
         snprintf(err, err_len, "cannot start the report thread");
         return SN_ENOMEM;
@@ -615,6 +737,9 @@ opg_reports_stop(struct opg_state *s)
         pthread_join(r->th, NULL);
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
+    for (int i = 0; i < 2; i++)
+        if (r->wake[i] >= 0)
+            close(r->wake[i]);
     free(r);
     s->reports = NULL;
 }

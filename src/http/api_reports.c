@@ -10,12 +10,15 @@
  * docs/reports.md.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "core/clock.h"
 #include "core/json.h"
@@ -98,8 +101,10 @@ source_param(struct sn_req *rq, const char **local)
  * go). done() copies the rows and wakes the control thread through the
  * pending's event, which is also the deadline's timer; the event is freed
  * by the HTTP side under the mutex, so a late done() never touches it.
- * A client that left is seen when the answer is written (or through the
- * connection's close callback when libevent frees it first).
+ * A client that leaves meanwhile is seen by a read watch on its socket
+ * (evhttp 2.1 reads nothing while a request is being answered): at its
+ * EOF the connection is closed and the source asked to stop
+ * (load_cancel), so a slow query stops when nobody waits for it.
  */
 
 /* What a pending request asks its source for. */
@@ -116,6 +121,8 @@ struct sn_report_pending {
     struct sn_http *h;        /* NULL once the HTTP side let go */
     struct evhttp_request *r; /* NULL: the client left */
     struct event *ev;         /* wake-up and deadline */
+    struct event *watch;      /* the client's socket: did it leave? */
+    struct sn_instance *src;  /* the source (valid until answered) */
     struct sn_report_query q;
     char cid[65], path[512], inst[128];
     bool answered;
@@ -252,6 +259,9 @@ pending_release(struct sn_report_pending *p)
         p->h->reports = p->next;
     if (p->next != NULL)
         p->next->prev = p->prev;
+    if (p->watch != NULL)
+        event_free(p->watch);
+    p->watch = NULL;
     pthread_mutex_lock(&p->mu);
     event_free(p->ev);
     p->ev = NULL;
@@ -265,6 +275,32 @@ pending_release(struct sn_report_pending *p)
  * closed, EOF) is ours to free. libevent 2.1 does not read a connection
  * while its request is being answered, so a client that merely left is
  * usually seen only when the answer is written; this covers the rest. */
+/* The client is gone (control thread): the source is asked to stop
+ * what it does for it, unless it answered already (the source may be
+ * stopped and freed since: a reload answers everything first). */
+static void
+client_gone(struct sn_report_pending *p, const char *how)
+{
+    bool answered;
+
+    if (p->watch != NULL)
+        event_free(p->watch); /* its descriptor is being closed */
+    p->watch = NULL;
+    pthread_mutex_lock(&p->mu);
+    answered = p->answered;
+    pthread_mutex_unlock(&p->mu);
+    if (p->h != NULL)
+        sn_counter_add(p->h->c_report_abandoned, 1);
+    sn_log_info("http [cid=%s]: the client %s before the answer from '%s' "
+                "was ready; %s",
+                p->cid, how, p->inst,
+                answered || p->src->p->load_cancel == NULL
+                    ? "its answer will be dropped"
+                    : "asked it to stop");
+    if (!answered && p->src->p->load_cancel != NULL)
+        p->src->p->load_cancel(p->src->state, p);
+}
+
 static void
 report_client_closed(struct evhttp_connection *evcon, void *arg)
 {
@@ -274,9 +310,39 @@ report_client_closed(struct evhttp_connection *evcon, void *arg)
     if (p->r != NULL && evhttp_request_get_connection(p->r) == NULL)
         evhttp_request_free(p->r);
     p->r = NULL;
-    sn_log_info("http [cid=%s]: the client left before the report from "
-                "'%s' was ready; its answer will be dropped",
-                p->cid, p->inst);
+    client_gone(p, "connection closed");
+}
+
+/* The client's socket is readable while its answer is pending: EOF or
+ * an error means it left (or shut its sending side, which HTTP clients
+ * waiting for an answer do not do): close the connection and stop the
+ * source's work. Bytes (a pipelined request, TLS records such as
+ * close_notify) say nothing either way: the watch ends, and the answer's
+ * write finds out. */
+static void
+report_client_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct sn_report_pending *p = arg;
+    struct evhttp_connection *evcon;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    (void)what;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        event_add(p->watch, NULL);
+        return;
+    }
+    if (n > 0 || p->r == NULL ||
+        (evcon = evhttp_request_get_connection(p->r)) == NULL) {
+        event_free(p->watch);
+        p->watch = NULL;
+        return;
+    }
+    client_gone(p, "left");
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    p->r = NULL;
+    evhttp_connection_free(evcon); /* and the request on it */
+    pending_release(p);
 }
 
 static void
@@ -524,6 +590,7 @@ report_deferred(struct sn_req *rq, const struct sn_report_query *q,
         memcpy(p->cid, rq->cid, sizeof(p->cid));
         memcpy(p->path, rq->path, sizeof(p->path));
         snprintf(p->inst, sizeof(p->inst), "%s", in->name);
+        p->src = in;
         p->ev = event_new(rq->h->base, -1, 0, report_wake, p);
         if (p->ev == NULL) {
             pthread_mutex_destroy(&p->mu);
@@ -553,8 +620,16 @@ report_deferred(struct sn_req *rq, const struct sn_report_query *q,
         if (p->next != NULL)
             p->next->prev = p;
         rq->h->reports = p;
-        if (evcon != NULL)
+        if (evcon != NULL) {
+            struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+            evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+
             evhttp_connection_set_closecb(evcon, report_client_closed, p);
+            if (fd >= 0 &&
+                (p->watch = event_new(rq->h->base, fd, EV_READ,
+                                      report_client_readable, p)) != NULL)
+                event_add(p->watch, NULL);
+        }
         event_add(p->ev, &tv);
         rq->replied = true; /* answered by report_wake */
         sn_req_log(rq, SN_LOG_DEBUG, "%s from %s's store",

@@ -50,7 +50,7 @@ struct sn_http {
     uint64_t next_cid;
     struct sn_counter *c_requests, *c_errors_4xx, *c_errors_5xx,
         *c_rate_limited, *c_auth_failed, *c_body_too_large,
-        *c_report_timeouts;
+        *c_report_timeouts, *c_report_abandoned;
 };
 
 /* Roles: enum sn_role in <sentineld/plugin.h> (plugin routes have them

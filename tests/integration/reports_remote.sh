@@ -13,7 +13,9 @@
 # lists PostgreSQL's 5 incidents, the second's included, with the local
 # list's filters and cursor paging (an IncidentPage), and `incidents list
 # --url --source configured` prints it; the second daemon, without a
-# report source, answers 400 no_report_source. The CLI's errors name the URL: nothing listening, no token or a
+# report source, answers 400 no_report_source. A client that leaves
+# while PostgreSQL holds its report up: the daemon sees the EOF on its
+# socket and cancels the query in PostgreSQL while the lock still holds. The CLI's errors name the URL: nothing listening, no token or a
 # wrong one (401), an unknown incident (404). The report limits are
 # configurable and hold: http.report_max_incidents (3 here) refuses a
 # PostgreSQL report over 5 incidents and passes the local one of 3, and
@@ -25,7 +27,7 @@
 . "$SRCDIR/tests/integration/pglib.sh"
 . "$SRCDIR/tests/integration/browser_lib.sh"
 command -v logger >/dev/null || { echo "Bail out! logger not installed"; exit 1; }
-tap_plan 17
+tap_plan 18
 
 pg_start || { echo "Bail out! PostgreSQL did not start"; exit 1; }
 hp=$(free_port)
@@ -287,6 +289,30 @@ EOP
 check "the CLI says so for a review (exit $r6); both counted ($m0 -> $m1)" sh -c "
     [ $r6 = 1 ] && [ '${m0:-x}' = 0 ] && [ '${m1:-x}' = 2 ] &&
     grep -q \"^sentineld: $U1 answered 504: report source 'pg' did not answer within 2000 ms\" '$TMP/e6'"
+
+# A client that leaves while its report waits on a lock (6 s): the query
+# is cancelled in PostgreSQL at once, not when the lock goes.
+a0=$(metric sentineld_http_report_abandoned_total)
+k0=$(metric 'sentineld_plugin_postgres_report_cancels_total{instance="pg"}')
+pg_lock_table incidents 6
+curl -s -o /dev/null -H "Authorization: Bearer $V" "$U1/api/v1/reports?since=$T1" &
+CURL=$!
+wait_for 10 pg_lock_waiter
+kill "$CURL"
+wait "$CURL"
+t0=$(date +%s%N)
+wait_until 4 '! pg_lock_waiter'
+t1=$(date +%s%N)
+held=no
+pg_lock_granted incidents && held=yes
+a1=$(metric sentineld_http_report_abandoned_total)
+k1=$(metric 'sentineld_plugin_postgres_report_cancels_total{instance="pg"}')
+wait "$LOCKPID"
+c=$(req "$V" GET "/api/v1/reports?since=$T1")
+check "a client that left: its query cancelled after $(((t1 - t0) / 1000000)) ms, the lock still held ($held); counted ($a0 -> $a1, $k0 -> $k1); the next report $c" \
+    sh -c "[ '$held $c' = 'yes 200' ] && [ $(((t1 - t0) / 1000000)) -lt 3000 ] &&
+        [ '${a0:-x} ${a1:-x} ${k0:-x} ${k1:-x}' = '0 1 0 1' ] &&
+        grep -q \"the client left before the answer from 'pg' was ready; asked it to stop\" '$TMP/log'"
 
 kill -TERM "$DPID2"
 wait "$DPID2"
