@@ -680,10 +680,12 @@ struct sn_plugin {
     enum sn_status (*list_load)(void *state, const struct sn_list_query *q,
                                 sn_list_done_fn done, void *arg);
     /* Optional, with the three above: the request whose done() argument
-     * is arg is no longer wanted (its client left): drop it if queued,
-     * stop its query if running. done() is still called exactly once
-     * (with an error when stopped; maybe from inside this call). Called
-     * on the control thread, only before done() ran; never blocks. */
+     * is arg is no longer wanted (its client left, or its deadline
+     * passed): drop it if queued, stop its query if running. done() is
+     * still called exactly once (with an error when stopped; maybe from
+     * inside this call). Called on the control thread; done() may have
+     * run meanwhile on another thread (then: nothing to do; arg is only
+     * compared, never read). Never blocks. */
     void (*load_cancel)(void *state, void *arg);
 };
 

@@ -140,7 +140,7 @@ opg_init(const struct sn_host *host, struct sn_instance *inst,
     s->c_report_cancels = host->counter(
         inst, "postgres_report_cancels_total",
         "reports, reviews and lists dropped from the queue or cancelled in "
-        "PostgreSQL because their client left");
+        "PostgreSQL because their client left or their deadline passed");
     return SN_OK;
 }
 

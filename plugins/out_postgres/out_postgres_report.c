@@ -54,11 +54,10 @@ struct opg_reports {
     PGconn *conn;     /* the thread's own */
     /* load_cancel() of the request being run: running_arg is its done()
      * argument; cancel_running asks the thread (woken through wake[1])
-     * to cancel its query, which it does itself, since PQcancel blocks
-     * and load_cancel() runs on the control thread. */
+     * to cancel its query, which it does itself (exec_params), since
+     * PQcancel blocks and load_cancel() runs on the control thread. */
     void *running_arg;
     bool cancel_running;
-    bool cancelled; /* the thread cancelled the current query */
     int wake[2];
     struct pg_notice_log notices;
 };
@@ -240,31 +239,24 @@ answer_error(struct opg_report_req *q, enum sn_status rc, const char *why)
         q->done(q->arg, rc, NULL, 0, why);
 }
 
-/* A wake-up on r->wake: cancel the running query when asked to. */
-static void
-woken(struct opg_reports *r)
+/* Whether load_cancel() asked to stop the running request. */
+static bool
+cancel_wanted(struct opg_reports *r)
 {
-    char buf[64], why[256];
-    PGcancel *pc;
+    bool want;
 
-    while (read(r->wake[0], buf, sizeof(buf)) > 0)
-        ;
     pthread_mutex_lock(&r->mu);
-    pc = r->cancel_running ? r->cancel : NULL;
-    r->cancel_running = false;
+    want = r->cancel_running;
     pthread_mutex_unlock(&r->mu);
-    /* Outside the lock (PQcancel waits for the server), which
-     * load_cancel() takes on the control thread; only this thread frees
-     * r->cancel (drop_conn). */
-    if (pc != NULL && PQcancel(pc, why, sizeof(why))) {
-        pthread_mutex_lock(&r->mu);
-        r->cancelled = true;
-        pthread_mutex_unlock(&r->mu);
-    }
+    return want;
 }
 
 /* PQexecParams, but waiting in poll() on the connection and r->wake, so
- * load_cancel() can stop it: the last result, or NULL. */
+ * load_cancel() can stop it: the last result, or NULL. A cancel that
+ * reaches the server before the query has started is ignored there, so
+ * while one is wanted it is sent again every CANCEL_RETRY_MS until the
+ * query ends. Only this thread frees r->cancel (drop_conn). */
+#define CANCEL_RETRY_MS 100
 static PGresult *
 exec_params(struct opg_reports *r, const char *sql, int n_params,
             const char *const *params)
@@ -277,11 +269,18 @@ exec_params(struct opg_reports *r, const char *sql, int n_params,
     while (PQisBusy(r->conn)) {
         struct pollfd fds[2] = { { PQsocket(r->conn), POLLIN, 0 },
                                  { r->wake[0], POLLIN, 0 } };
+        bool want = cancel_wanted(r);
+        char buf[64], why[256];
+        int n = poll(fds, 2, want ? CANCEL_RETRY_MS : -1);
 
-        if (poll(fds, 2, -1) < 0 && errno != EINTR)
+        if (n < 0 && errno != EINTR)
             break;
         if (fds[1].revents & POLLIN)
-            woken(r);
+            while (read(r->wake[0], buf, sizeof(buf)) > 0)
+                ;
+        if ((n == 0 || (fds[1].revents & POLLIN)) && cancel_wanted(r) &&
+            r->cancel != NULL)
+            (void)PQcancel(r->cancel, why, sizeof(why));
         if ((fds[0].revents & (POLLIN | POLLERR | POLLHUP)) &&
             !PQconsumeInput(r->conn))
             break;
@@ -302,7 +301,6 @@ query(struct opg_state *s, struct opg_report_req *q, const char *sql,
     struct opg_reports *r = s->reports;
     PGresult *res;
     char why[512];
-    bool cancelled;
 
     res = exec_params(r, sql, n_params, params);
     if (PQresultStatus(res) == PGRES_TUPLES_OK)
@@ -311,13 +309,9 @@ query(struct opg_state *s, struct opg_report_req *q, const char *sql,
     PQclear(res);
     if (PQstatus(r->conn) != CONNECTION_OK)
         drop_conn(r);
-    pthread_mutex_lock(&r->mu);
-    cancelled = r->cancelled;
-    r->cancelled = false;
-    pthread_mutex_unlock(&r->mu);
-    if (cancelled) {
+    if (cancel_wanted(r)) {
         s->host->counter_add(s->c_report_cancels, 1);
-        answer_error(q, SN_EIO, "cancelled: its client left");
+        answer_error(q, SN_EIO, "cancelled: nobody waits for the answer");
         return NULL;
     }
     s->host->counter_add(s->c_report_errors, 1);
@@ -520,7 +514,7 @@ report_thread(void *arg)
             r->tail = NULL;
         r->n--;
         r->running_arg = q->arg;
-        r->cancel_running = r->cancelled = false;
+        r->cancel_running = false;
         pthread_mutex_unlock(&r->mu);
         run_one(s, q);
         pthread_mutex_lock(&r->mu);
@@ -673,7 +667,7 @@ opg_load_cancel(void *state, void *arg)
     pthread_mutex_unlock(&r->mu);
     if (q != NULL) {
         s->host->counter_add(s->c_report_cancels, 1);
-        answer_error(q, SN_EIO, "cancelled: its client left");
+        answer_error(q, SN_EIO, "cancelled: nobody waits for the answer");
         free(q);
     }
 }

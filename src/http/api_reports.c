@@ -500,6 +500,10 @@ report_wake(evutil_socket_t fd, short what, void *arg)
                        "report source '%s' did not answer within %lld ms "
                        "(http.report_timeout)",
                        p->inst, (long long)p->timeout_ms);
+        /* Nobody reads a later answer: the source may stop (it is
+         * alive: a reload, on this thread, answers everything first). */
+        if (p->src->p->load_cancel != NULL)
+            p->src->p->load_cancel(p->src->state, p);
     } else if (p->kind == PENDING_REVIEW && p->rc == SN_DECLINED)
         review_local(&rq, p->id, p->fmt);
     else if (p->kind == PENDING_INCIDENT && p->rc == SN_DECLINED)
