@@ -17,7 +17,8 @@
 # its reader (the daemon's path without HTTP, so the ratio says what the
 # HTTP outputs add on this machine at this moment); each output's
 # commit-to-acknowledgement p99 bucket from the daemon's own histogram;
-# the daemon's CPU per incident. PERF=file records the daemon (perf).
+# the daemon's CPU per incident, and each output's thread's (o:<name>).
+# PERF=file records the daemon (perf).
 set -e
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -115,8 +116,16 @@ pids="$pids $dpid"
 until curl -sf "http://127.0.0.1:$p_http/health" -o /dev/null; do sleep 0.1; done
 
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU ticks per thread name (each output's relay thread is "o:<name>",
+# where its deliver() runs: parse, HTTP, the receiver's answer).
+threads() {
+    for t in /proc/"$1"/task/*; do
+        printf '%s %s\n' "$(cat "$t/comm")" "$(sed 's/.*) //' "$t/stat" | awk '{print $12 + $13}')"
+    done 2>/dev/null | awk '{s[$1] += $2} END {for (k in s) print k, s[k]}' | sort
+}
 hz=$(getconf CLK_TCK)
 c0=$(cpu "$dpid")
+threads "$dpid" >"$tmp/threads0.txt"
 # PERF=file: perf record of the daemon while the lines are sent.
 [ -n "$PERF" ] && { perf record -q -g -p "$dpid" -o "$PERF" >/dev/null 2>&1 & pids="$pids $!"; perfpid=$!; }
 echo "sending $RATE incidents/s for ${SECONDS_}s (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -149,6 +158,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
     sleep 0.5
 done
 c1=$(cpu "$dpid")
+threads "$dpid" >"$tmp/threads1.txt"
 sleep 0.5
 curl -s "http://127.0.0.1:$p_http/metrics" >"$tmp/metrics.txt"
 curl -s "http://127.0.0.1:$p_am/api/v2/alerts?filter=alertname%3D%22bench-notify%22" >"$tmp/alerts.json"
@@ -219,4 +229,7 @@ awk '/^sentineld_outbox_ack_latency_milliseconds_bucket/ {
 # The load-independent figure: the daemon's CPU per incident (ingest,
 # detection, store, four deliveries); above 1 core at RATE it cannot keep up.
 echo "$c0 $c1 $hz $n" | awk '{ s = ($2 - $1) / $3; printf "daemon CPU: %.2f s for %d incidents to 4 outputs (%.3f ms per incident; %.0f%% of one core at the offered rate)\n", s, $4, 1000 * s / $4, 100 * s / ($4 / '"$RATE"') }'
+# Each output's thread (a daemon that does not name them shows none).
+join "$tmp/threads0.txt" "$tmp/threads1.txt" | awk -v hz="$hz" -v n="$n" '
+    $1 ~ /^o:/ { printf "thread %-14s %6.2f s CPU, %6.1f us per incident\n", $1, ($3 - $2) / hz, 1e6 * ($3 - $2) / hz / n }'
 grep -iE ' error' "$tmp/d.log" | head -5 || true

@@ -551,6 +551,29 @@ typedef void (*sn_review_done_fn)(void *arg, enum sn_status rc,
                                   const char *doc, const char *lacks,
                                   const char *err);
 
+/* One page of the incident list the report source holds, for GET
+ * /api/v1/incidents?source=configured: the filters of the instance's own
+ * list (incidents.h, sn_incident_query), checked by the core. Borrowed:
+ * valid only during the list_load() call, which copies what it keeps. */
+struct sn_list_query {
+    const char *status;        /* NULL: any */
+    int min_severity;          /* 0 info .. 4 critical; -1: any */
+    const char *rule_id;       /* NULL: any */
+    const char *text;          /* substring of title, rule id or group key */
+    int64_t since_ns, until_ns; /* last_seen within [since, until); 0: open */
+    int64_t cursor_seen_ns;    /* after (last_seen, id) of the previous */
+    const char *cursor_id;     /* page's last incident; "" on the first */
+    unsigned limit;            /* 1 .. 500 */
+};
+
+/* The answer to one list_load(): called exactly once per accepted
+ * request, from any thread. rc SN_OK: doc is NUL-terminated JSON in the
+ * shape GET /api/v1/incidents returns ({"incidents": [...],
+ * "next_cursor": "..." | null}, newest last_seen first); anything else:
+ * the source failed, err says why. Borrowed: valid only during the call. */
+typedef void (*sn_list_done_fn)(void *arg, enum sn_status rc, const char *doc,
+                                const char *err);
+
 /* ------------------------------------------------------------------------ */
 /* The descriptor a plugin exports as `sn_plugin_<name>`.                   */
 /* ------------------------------------------------------------------------ */
@@ -670,6 +693,21 @@ struct sn_plugin {
      * source; SN_OK, done() exactly once from any thread; never blocks. */
     enum sn_status (*review_load)(void *state, const char *id,
                                   sn_review_done_fn done, void *arg);
+    /* Optional, any kind: a page of every incident this source holds
+     * (the fleet's, for a shared store), for GET
+     * /api/v1/incidents?source=configured. Same contract as report_load:
+     * SN_DECLINED, not the source; SN_OK, done() exactly once from any
+     * thread; never blocks. */
+    enum sn_status (*list_load)(void *state, const struct sn_list_query *q,
+                                sn_list_done_fn done, void *arg);
+    /* Optional, with the three above: the request whose done() argument
+     * is arg is no longer wanted (its client left, or its deadline
+     * passed): drop it if queued, stop its query if running. done() is
+     * still called exactly once (with an error when stopped; maybe from
+     * inside this call). Called on the control thread; done() may have
+     * run meanwhile on another thread (then: nothing to do; arg is only
+     * compared, never read). Never blocks. */
+    void (*load_cancel)(void *state, void *arg);
 };
 
 /*

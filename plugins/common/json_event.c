@@ -368,6 +368,8 @@ fadd_value(const struct json_ctx *s, struct sn_event *ev, const char *key,
         if (val.u.s.ptr == NULL)
             return SN_ENOMEM;
         break;
+    case JF_ARR: /* jf_check declines arrays: not reached */
+        return SN_EINVAL;
     }
     return s->host->event_set_field(ev, k, &val);
 }

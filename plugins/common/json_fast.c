@@ -358,7 +358,7 @@ skip_value(struct cur *c, int level)
 }
 
 bool
-jf_top_strings(const char *p, size_t n, const char *const *keys, size_t n_keys,
+jf_top_members(const char *p, size_t n, const char *const *keys, size_t n_keys,
                struct jf_val *vals)
 {
     struct cur c = { p, p + n };
@@ -400,8 +400,16 @@ jf_top_strings(const char *p, size_t n, const char *const *keys, size_t n_keys,
             if (c.p < c.end && *c.p == '"') {
                 if (!string(&c, &vals[i]))
                     return false;
-            } else if (!skip_value(&c, 0)) {
-                return false;
+            } else {
+                const char *start = c.p;
+
+                if (!skip_value(&c, 0))
+                    return false;
+                if (*start == '{' || *start == '[') {
+                    vals[i].type = *start == '{' ? JF_OBJ : JF_ARR;
+                    vals[i].p = start;
+                    vals[i].n = (size_t)(c.p - start);
+                }
             }
         } else if (!skip_value(&c, 0)) {
             return false;
@@ -412,6 +420,30 @@ jf_top_strings(const char *p, size_t n, const char *const *keys, size_t n_keys,
             skip_ws(&c);
             return c.p == c.end;
         }
+    }
+}
+
+bool
+jf_array_strings(const struct jf_val *arr, struct jf_val *out, size_t max,
+                 size_t *n_out)
+{
+    struct cur c = { arr->p, arr->p + arr->n };
+    bool done;
+
+    *n_out = 0;
+    c.p++; /* '[' */
+    skip_ws(&c);
+    if (c.p < c.end && *c.p == ']')
+        return true;
+    for (;;) {
+        if (*n_out == max || c.p >= c.end || *c.p != '"' ||
+            !string(&c, &out[*n_out]))
+            return false;
+        (*n_out)++;
+        if (!next_or_close(&c, ']', &done))
+            return false;
+        if (done)
+            return true;
     }
 }
 

@@ -25,12 +25,13 @@ enum jf_type {
     JF_DOUBLE,
     JF_STR,
     JF_OBJ,
+    JF_ARR, /* jf_top_members only */
 };
 
 struct jf_val {
     enum jf_type type;
     bool esc;      /* JF_STR: has backslash escapes (jf_unescape) */
-    const char *p; /* JF_STR: between the quotes; JF_OBJ: '{' to '}' */
+    const char *p; /* JF_STR: between the quotes; JF_OBJ, JF_ARR: bracket to bracket */
     size_t n;
     union {
         bool b;
@@ -61,20 +62,30 @@ bool jf_check(const char *p, size_t n, int max_depth, struct jf_obj *root);
 void jf_members(const struct jf_val *obj, struct jf_obj *out);
 
 /*
- * The string members named keys[0..n_keys) (at most 32) at the top level
- * of the one object p[0..n): vals[i] is keys[i]'s value when it is a
- * string (JF_STR, a slice of p; jf_unescape when esc), else type JF_NULL
- * (absent, or another type). Every other member is checked and skipped
- * whatever it holds, arrays included, without building anything: for a
- * reader that needs a few known members of a large document
- * (out_webhook's classification). False when the text is not strict
- * JSON this reader takes (as jf_check declines; nesting at
- * JF_SKIP_DEPTH) or a named key comes twice (json-c keeps the last):
- * ask json-c then.
+ * The members named keys[0..n_keys) (at most 32) at the top level of the
+ * one object p[0..n): vals[i] is keys[i]'s value as a slice of p when it
+ * is a string (JF_STR, between the quotes; jf_unescape when esc), an
+ * object (JF_OBJ) or an array (JF_ARR), both from the bracket to its
+ * match (checked, not read: jf_check, jf_array_strings); else type
+ * JF_NULL (absent, or a number, boolean or null). Every other member is
+ * checked and skipped whatever it holds, without building anything: for
+ * a reader that needs a few known members of a large document
+ * (out_webhook's classification, out_alertmanager's alert). False when
+ * the text is not strict JSON this reader takes (as jf_check declines;
+ * nesting at JF_SKIP_DEPTH) or a named key comes twice (json-c keeps the
+ * last): ask json-c then.
  */
 #define JF_SKIP_DEPTH 32 /* json-c's default tokener depth */
-bool jf_top_strings(const char *p, size_t n, const char *const *keys,
+bool jf_top_members(const char *p, size_t n, const char *const *keys,
                     size_t n_keys, struct jf_val *vals);
+
+/*
+ * The elements of an array jf_top_members gave (JF_ARR) when every one
+ * is a string and there are at most max: out[0..*n_out). False for
+ * anything else (numbers, objects, null, more than max elements).
+ */
+bool jf_array_strings(const struct jf_val *arr, struct jf_val *out, size_t max,
+                      size_t *n_out);
 
 /* Decodes an escaped string jf_check accepted into out (at least v->n
  * bytes); returns the decoded length. */

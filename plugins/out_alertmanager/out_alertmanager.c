@@ -154,6 +154,7 @@ oa_destroy(void *state)
     json_object_put(s->firing);
     hp_headers_free(s->headers);
     free(s->alerts_url);
+    free(s->scratch);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }

@@ -33,6 +33,8 @@ struct oa_state {
     const char **headers;     /* "Name: value", NULL-terminated */
     struct hp_client *http;   /* deliver(): the relay thread */
     struct hp_client *http_r; /* the re-send thread */
+    char *scratch;            /* deliver(): decoded strings of a version */
+    size_t scratch_len;
 
     /* The alert last sent for each incident still firing, keyed by
      * incident id, re-sent every resend interval with a new endsAt so

@@ -13,10 +13,13 @@
 #include "out_alertmanager.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "../common/json_fast.h"
 
 /* Alerts per re-send request. */
 #define RESEND_CHUNK 500
@@ -52,6 +55,35 @@ set_ends(struct json_object *alert, int64_t ms)
     json_object_object_add(alert, "endsAt", json_object_new_string(t));
 }
 
+/* The members an alert is made of. */
+enum {
+    F_ID,
+    F_RULE,
+    F_SEV,
+    F_TITLE,
+    F_DESC,
+    F_STATUS,
+    F_FIRST,
+    F_STRINGS_, /* the string members above; then: */
+    F_GROUP = F_STRINGS_,
+    F_TAGS,
+    F_COUNT_
+};
+static const char *const field_keys[F_COUNT_] = {
+    "id",     "rule_id",    "severity",  "title", "description",
+    "status", "first_seen", "group_key", "tags"
+};
+
+/* Tags the one-pass reader takes; more go to json-c. */
+#define FAST_MAX_TAGS 64
+
+/* What one version's alert is built from, by either reader. */
+struct fields {
+    struct sn_str s[F_STRINGS_]; /* "" when absent or not a string */
+    struct json_object *labels;  /* owned */
+    struct json_object *tree;    /* json-c's reading: holds s[] */
+};
+
 static const char *
 member_str(struct json_object *doc, const char *key)
 {
@@ -65,93 +97,237 @@ member_str(struct json_object *doc, const char *key)
 
 /* A label name from a group key field: [a-zA-Z0-9_], not a digit first. */
 static void
-label_name(const char *k, char *out, size_t len)
+label_name(const char *k, size_t k_len, char *out, size_t len)
 {
     size_t j = 0;
 
-    if (isdigit((unsigned char)k[0]) && j + 1 < len)
+    if (k_len > 0 && isdigit((unsigned char)k[0]) && j + 1 < len)
         out[j++] = '_';
-    for (; *k != '\0' && j + 1 < len; k++)
-        out[j++] = isalnum((unsigned char)*k) ? *k : '_';
+    for (size_t i = 0; i < k_len && j + 1 < len; i++)
+        out[j++] = isalnum((unsigned char)k[i]) ? k[i] : '_';
     out[j] = '\0';
 }
 
 static struct json_object *
-labels_of(struct json_object *doc)
+str_new(struct sn_str v)
 {
-    struct json_object *l = json_object_new_object(), *gk, *tags;
+    return json_object_new_string_len(v.ptr, (int)v.len);
+}
 
-    json_object_object_add(l, "alertname",
-                           json_object_new_string(member_str(doc, "rule_id")));
-    json_object_object_add(l, "rule_id",
-                           json_object_new_string(member_str(doc, "rule_id")));
-    json_object_object_add(l, "incident_id",
-                           json_object_new_string(member_str(doc, "id")));
-    json_object_object_add(l, "severity",
-                           json_object_new_string(member_str(doc, "severity")));
+/* The labels every alert has, from f->s. */
+static struct json_object *
+labels_new(const struct fields *f)
+{
+    struct json_object *l = json_object_new_object();
+
+    json_object_object_add(l, "alertname", str_new(f->s[F_RULE]));
+    json_object_object_add(l, "rule_id", str_new(f->s[F_RULE]));
+    json_object_object_add(l, "incident_id", str_new(f->s[F_ID]));
+    json_object_object_add(l, "severity", str_new(f->s[F_SEV]));
+    return l;
+}
+
+static void
+key_label(struct json_object *l, const char *k, size_t k_len,
+          struct sn_str text)
+{
+    char name[128];
+
+    label_name(k, k_len, name, sizeof(name));
+    /* A key field never replaces one of ours. */
+    if (!json_object_object_get_ex(l, name, NULL))
+        json_object_object_add(l, name, str_new(text));
+}
+
+/* The tags label: the tags joined by commas, cut at 1,023 bytes. */
+struct join {
+    char buf[1024];
+    size_t at;
+};
+
+static void
+join_put(struct join *j, const char *p, size_t n)
+{
+    size_t room = sizeof(j->buf) - 1 - j->at;
+
+    if (n > room)
+        n = room;
+    memcpy(j->buf + j->at, p, n);
+    j->at += n;
+}
+
+static void
+join_add(struct join *j, bool first, const char *t, size_t n)
+{
+    if (!first)
+        join_put(j, ",", 1);
+    join_put(j, t, n);
+}
+
+static void
+tags_label(struct json_object *l, const struct join *j)
+{
+    json_object_object_add(
+        l, "tags", json_object_new_string_len(j->buf, (int)j->at));
+}
+
+/* json-c's reading: the whole document as a tree. */
+static bool
+fields_tree(const struct sn_doc *d, struct fields *f)
+{
+    struct json_object *doc = json_tokener_parse(d->json.ptr), *gk, *tags;
+
+    if (doc == NULL)
+        return false;
+    for (int i = 0; i < F_STRINGS_; i++) {
+        f->s[i].ptr = member_str(doc, field_keys[i]);
+        f->s[i].len = strlen(f->s[i].ptr);
+    }
+    f->labels = labels_new(f);
     if (json_object_object_get_ex(doc, "group_key", &gk) &&
         json_object_is_type(gk, json_type_object)) {
         json_object_object_foreach(gk, k, v)
         {
-            char name[128];
             const char *text =
                 json_object_is_type(v, json_type_string)
                     ? json_object_get_string(v)
                     : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
 
-            label_name(k, name, sizeof(name));
-            /* A key field never replaces one of ours. */
-            if (!json_object_object_get_ex(l, name, NULL))
-                json_object_object_add(l, name, json_object_new_string(text));
+            key_label(f->labels, k, strlen(k),
+                      (struct sn_str){ text, strlen(text) });
         }
     }
     if (json_object_object_get_ex(doc, "tags", &tags) &&
         json_object_is_type(tags, json_type_array) &&
         json_object_array_length(tags) > 0) {
-        char buf[1024];
-        size_t at = 0;
+        struct join j = { .at = 0 };
 
-        buf[0] = '\0';
         for (size_t i = 0; i < json_object_array_length(tags); i++) {
             const char *t =
                 json_object_get_string(json_object_array_get_idx(tags, i));
-            int w = snprintf(buf + at, sizeof(buf) - at, "%s%s", i ? "," : "",
-                             t ? t : "");
-            if (w < 0 || (size_t)w >= sizeof(buf) - at)
-                break;
-            at += (size_t)w;
+
+            join_add(&j, i == 0, t ? t : "", t ? strlen(t) : 0);
         }
-        json_object_object_add(l, "tags", json_object_new_string(buf));
+        tags_label(f->labels, &j);
     }
-    return l;
+    f->tree = doc;
+    return true;
 }
 
+/* A string member read in one pass: a slice of the document, or its
+ * decoded copy at *at (the caller's scratch, as long as the document). */
+static struct sn_str
+fast_str(const struct jf_val *v, char **at)
+{
+    struct sn_str out = { "", 0 };
+
+    if (v->type != JF_STR)
+        return out;
+    if (!v->esc) {
+        out.ptr = v->p;
+        out.len = v->n;
+        return out;
+    }
+    out.ptr = *at;
+    out.len = jf_unescape(v, *at);
+    *at += out.len;
+    return out;
+}
+
+/* The common case: the members read in one pass over the text, no tree.
+ * False when that reader declines the text, a group key field is a
+ * fraction or an object, or the tags are not all strings (json-c then:
+ * what it writes for those is its own). */
+static bool
+fields_fast(struct oa_state *s, const struct sn_doc *d, struct fields *f)
+{
+    struct jf_val v[F_COUNT_], tags[FAST_MAX_TAGS];
+    struct jf_obj gk;
+    size_t n_tags = 0;
+    char *at;
+
+    if (!jf_top_members(d->json.ptr, d->json.len, field_keys, F_COUNT_, v))
+        return false;
+    gk.n = 0;
+    /* Depth 1: a nested object is declined, as any other non-string. */
+    if (v[F_GROUP].type == JF_OBJ &&
+        !jf_check(v[F_GROUP].p, v[F_GROUP].n, 1, &gk))
+        return false;
+    for (size_t i = 0; i < gk.n; i++)
+        if (gk.m[i].v.type == JF_DOUBLE) /* json-c's own formatting */
+            return false;
+    if (v[F_TAGS].type == JF_ARR &&
+        !jf_array_strings(&v[F_TAGS], tags, FAST_MAX_TAGS, &n_tags))
+        return false;
+    /* Decoded strings are never longer than their text, and the texts
+     * are disjoint slices of the document. */
+    if (s->scratch_len < d->json.len + 1) {
+        char *p = realloc(s->scratch, d->json.len + 1);
+
+        if (p == NULL)
+            return false;
+        s->scratch = p;
+        s->scratch_len = d->json.len + 1;
+    }
+    at = s->scratch;
+    for (int i = 0; i < F_STRINGS_; i++)
+        f->s[i] = fast_str(&v[i], &at);
+    f->labels = labels_new(f);
+    for (size_t i = 0; i < gk.n; i++) {
+        const struct jf_val *kv = &gk.m[i].v;
+        char num[24];
+        struct sn_str text = { num, 0 };
+
+        /* What json-c writes for a number, boolean or null. */
+        if (kv->type == JF_STR)
+            text = fast_str(kv, &at);
+        else if (kv->type == JF_INT)
+            text.len = (size_t)snprintf(num, sizeof(num), "%" PRId64, kv->u.i);
+        else if (kv->type == JF_BOOL)
+            text = kv->u.b ? (struct sn_str){ "true", 4 }
+                           : (struct sn_str){ "false", 5 };
+        else
+            text = (struct sn_str){ "null", 4 };
+        key_label(f->labels, gk.m[i].key, gk.m[i].key_len, text);
+    }
+    if (n_tags > 0) {
+        struct join j = { .at = 0 };
+
+        for (size_t i = 0; i < n_tags; i++) {
+            struct sn_str t = fast_str(&tags[i], &at);
+
+            join_add(&j, i == 0, t.ptr, t.len);
+        }
+        tags_label(f->labels, &j);
+    }
+    f->tree = NULL;
+    return true;
+}
+/* The alert for f (taking its labels); *id: its incident id, valid
+ * while the alert lives. */
 static struct json_object *
-alert_of(const struct oa_state *s, struct json_object *doc)
+alert_of(const struct oa_state *s, struct fields *f, const char **id)
 {
     struct json_object *a = json_object_new_object(),
-                       *ann = json_object_new_object();
-    const char *id = member_str(doc, "id");
+                       *ann = json_object_new_object(), *v = NULL;
     char link[512];
 
-    json_object_object_add(a, "labels", labels_of(doc));
-    json_object_object_add(ann, "title",
-                           json_object_new_string(member_str(doc, "title")));
-    json_object_object_add(ann, "summary",
-                           json_object_new_string(member_str(doc, "title")));
-    json_object_object_add(
-        ann, "description",
-        json_object_new_string(member_str(doc, "description")));
-    json_object_object_add(ann, "status",
-                           json_object_new_string(member_str(doc, "status")));
+    json_object_object_get_ex(f->labels, "incident_id", &v);
+    *id = json_object_get_string(v);
+    json_object_object_add(a, "labels", f->labels);
+    f->labels = NULL;
+    json_object_object_add(ann, "title", str_new(f->s[F_TITLE]));
+    json_object_object_add(ann, "summary", str_new(f->s[F_TITLE]));
+    json_object_object_add(ann, "description", str_new(f->s[F_DESC]));
+    json_object_object_add(ann, "status", str_new(f->s[F_STATUS]));
     if (s->c->console_url != NULL) {
-        snprintf(link, sizeof(link), "%s/#/incident/%s", s->c->console_url, id);
+        snprintf(link, sizeof(link), "%s/#/incident/%s", s->c->console_url,
+                 *id);
         json_object_object_add(ann, "console", json_object_new_string(link));
         json_object_object_add(a, "generatorURL", json_object_new_string(link));
     }
     json_object_object_add(a, "annotations", ann);
-    json_object_object_add(
-        a, "startsAt", json_object_new_string(member_str(doc, "first_seen")));
+    json_object_object_add(a, "startsAt", str_new(f->s[F_FIRST]));
     return a;
 }
 
@@ -208,19 +384,18 @@ oa_deliver(void *state, const struct sn_doc *docs, size_t n, uint64_t token,
 
     (void)token;
     for (size_t i = 0; i < n; i++) {
-        struct json_object *doc = json_tokener_parse(docs[i].json.ptr);
+        struct fields f;
         struct json_object *alert, *prev = NULL;
         const char *id;
 
-        if (doc == NULL) {
+        if (!fields_fast(s, &docs[i], &f) && !fields_tree(&docs[i], &f)) {
             snprintf(why, why_len, "cannot parse incident %.*s v%lld",
                      (int)docs[i].id.len, docs[i].id.ptr,
                      (long long)docs[i].version);
             res = SN_OUT_RETRY;
             goto out;
         }
-        alert = alert_of(s, doc);
-        id = member_str(doc, "id");
+        alert = alert_of(s, &f, &id);
         if (!json_object_object_get_ex(staged, id, &prev)) {
             pthread_mutex_lock(&s->lock);
             if (json_object_object_get_ex(s->firing, id, &prev))
@@ -243,7 +418,7 @@ oa_deliver(void *state, const struct sn_doc *docs, size_t n, uint64_t token,
         json_object_object_add(staged, id, is_live(&docs[i]) ? alert : NULL);
         if (!is_live(&docs[i]))
             json_object_put(alert);
-        json_object_put(doc);
+        json_object_put(f.tree);
     }
     switch (post(s, s->http, arr, why, why_len)) {
     case HP_OK:

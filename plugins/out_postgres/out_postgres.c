@@ -137,6 +137,10 @@ opg_init(const struct sn_host *host, struct sn_instance *inst,
         inst, "postgres_report_errors_total",
         "reports refused (queue full, stopping) or failed (connection, "
         "query)");
+    s->c_report_cancels = host->counter(
+        inst, "postgres_report_cancels_total",
+        "reports, reviews and lists dropped from the queue or cancelled in "
+        "PostgreSQL because their client left or their deadline passed");
     return SN_OK;
 }
 
@@ -300,4 +304,6 @@ const struct sn_plugin sn_plugin_out_postgres = {
     .deliver = opg_deliver,
     .report_load = opg_report_load,
     .review_load = opg_review_load,
+    .list_load = opg_list_load,
+    .load_cancel = opg_load_cancel,
 };

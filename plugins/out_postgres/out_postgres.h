@@ -51,6 +51,7 @@ struct opg_state {
     struct sn_counter *c_migrations;    /* migration files applied */
     struct sn_counter *c_reports;       /* reports answered */
     struct sn_counter *c_report_errors; /* reports refused or failed */
+    struct sn_counter *c_report_cancels; /* dropped: their client left */
 
     struct opg_reports *reports; /* NULL unless reports: true and started */
 };
@@ -86,8 +87,14 @@ enum sn_status opg_report_load(void *state, int64_t since_ns, int64_t until_ns,
                                size_t max, sn_report_done_fn done, void *arg);
 /* The post-incident review's document from the shared tables, on the
  * same queue and thread as the reports (SN_DECLINED unless reports). */
+/* A page of the incident list from the shared tables (list_load). */
+enum sn_status opg_list_load(void *state, const struct sn_list_query *q,
+                             sn_list_done_fn done, void *arg);
 enum sn_status opg_review_load(void *state, const char *id,
                                sn_review_done_fn done, void *arg);
+/* load_cancel: a queued request is answered at once, a running query
+ * cancelled by the report thread. */
+void opg_load_cancel(void *state, void *arg);
 enum sn_status opg_reports_start(struct opg_state *s, char *err,
                                  size_t err_len);
 void opg_reports_stop(struct opg_state *s);

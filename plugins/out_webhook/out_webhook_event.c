@@ -118,7 +118,7 @@ members_read(const struct sn_doc *d, struct json_object *doc, struct members *m)
 
     memset(m, 0, sizeof(*m));
     if (doc == NULL &&
-        jf_top_strings(d->json.ptr, d->json.len, member_keys, M_COUNT_, v)) {
+        jf_top_members(d->json.ptr, d->json.len, member_keys, M_COUNT_, v)) {
         for (int i = 0; i < M_COUNT_; i++) {
             esc |= v[i].type == JF_STR && v[i].esc;
             if (v[i].type == JF_STR) {

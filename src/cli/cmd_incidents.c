@@ -28,6 +28,7 @@
 struct opts {
     const char *config, *store, *status, *severity, *rule, *by, *reason;
     const char *token_file, *format, *url, *cacert;
+    const char *source; /* list: local|configured (through the daemon) */
     char tokens[4096]; /* the tokens file a --token-file is checked in */
     const char *owner, *id;
     unsigned limit;
@@ -42,6 +43,10 @@ usage_incidents(FILE *out)
     fprintf(out,
             "usage: sentineld incidents list [--status S] [--severity S] "
             "[--rule ID] [--limit N] [--json] [READ]\n"
+            "         [--source configured]  with READ: every instance's "
+            "incidents, from\n"
+            "         the daemon's report source (default local: its own "
+            "store)\n"
             "       sentineld incidents show ID [--json] [READ]\n"
             "       sentineld incident ACTION ID --reason TEXT [--owner NAME] "
             "[--token-file FILE]\n"
@@ -93,6 +98,7 @@ parse(int argc, char **argv, int from, struct opts *o)
         OPT("--format", format)
         OPT("--url", url)
         OPT("--cacert", cacert)
+        OPT("--source", source)
 #undef OPT
         if ((v = sn_cli_opt_value(argc, argv, &i, "--limit", &missing))) {
             if (missing || atoi(v) <= 0) {
@@ -209,12 +215,15 @@ short_time(const char *t, char *buf, size_t size)
 static void
 print_list(struct json_object *root)
 {
-    struct json_object *arr;
+    struct json_object *arr, *from;
     char t[32];
     size_t n;
 
     if (!json_object_object_get_ex(root, "incidents", &arr))
         return;
+    if (json_object_object_get_ex(root, "read_from", &from) && from != NULL)
+        printf("read from report source '%s': every instance's incidents\n",
+               json_object_get_string(from));
     n = json_object_array_length(arr);
     if (n == 0) {
         printf("no incidents\n");
@@ -349,6 +358,7 @@ incidents_remote(const struct opts *o, bool list, struct sn_buf *out)
         query_add(&path, "rule", o->rule);
         snprintf(n, sizeof(n), "%u", o->limit);
         query_add(&path, "limit", o->limit ? n : NULL);
+        query_add(&path, "source", o->source);
     } else {
         incident_path(&path, o->id, "");
     }
@@ -404,6 +414,20 @@ sn_cmd_incidents(int argc, char **argv)
         return rc;
     if (strcmp(verb, "show") == 0 && o.id == NULL) {
         fprintf(stderr, "sentineld: incidents show needs an incident id\n");
+        return 2;
+    }
+    if (o.source != NULL &&
+        (strcmp(verb, "list") != 0 ||
+         (strcmp(o.source, "local") != 0 &&
+          strcmp(o.source, "configured") != 0))) {
+        fprintf(stderr, "sentineld: --source is for incidents list: local or "
+                        "configured\n");
+        return 2;
+    }
+    if (o.source != NULL && strcmp(o.source, "configured") == 0 &&
+        o.url == NULL && !o.api) {
+        fprintf(stderr, "sentineld: --source configured reads the report "
+                        "source through a daemon: give --url or --api\n");
         return 2;
     }
     if (o.url != NULL || o.api) {

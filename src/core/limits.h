@@ -117,6 +117,8 @@ _Static_assert(SN_BATCH_ARENA_CHUNK >= 64 * 1024, "arena chunk too small");
 /* Rows per page of incident and audit listings: a page a person reads, not
  * an export. */
 #define SN_INCIDENT_LIST_MAX 500
+/* Rows of a page when the client names no limit (the console's page). */
+#define SN_INCIDENT_LIST_DEFAULT 50
 
 /* One incident document: a few KiB; evidence is bounded by the manager. */
 #define SN_INCIDENT_DOC_MAX (4u * 1024 * 1024)

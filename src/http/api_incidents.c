@@ -64,12 +64,42 @@ one_of(const char *v, const char *const *set)
     return false;
 }
 
+/* ?source=configured: the page from the report source, which holds the
+ * whole fleet's incidents (a shared store), with the same filters. */
+static void
+list_from_source(struct sn_req *rq, const struct sn_incident_query *q)
+{
+    struct sn_list_query lq = {
+        .status = q->status,
+        .min_severity = q->severity ? sn_severity_parse(q->severity) : -1,
+        .rule_id = q->rule_id,
+        .text = q->text,
+        .since_ns = q->since_ns,
+        .until_ns = q->until_ns,
+        .limit = q->limit ? q->limit : SN_INCIDENT_LIST_DEFAULT,
+    };
+    char id[SN_UUID_LEN + 1] = "";
+
+    if (q->cursor != NULL && q->cursor[0] &&
+        !sn_incidents_cursor_parse(q->cursor, &lq.cursor_seen_ns, id)) {
+        sn_reply_error(rq, 400, "bad_query", "invalid cursor '%s'", q->cursor);
+        return;
+    }
+    lq.cursor_id = id;
+    if (!sn_api_incidents_list_from_source(rq, &lq))
+        sn_reply_error(rq, 400, "no_report_source",
+                       "source=configured: this instance has no report "
+                       "source (out_postgres with reports: true; "
+                       "docs/reports.md)");
+}
+
 void
 sn_api_incidents_list(struct sn_req *rq)
 {
     static const char *const keys[] = { "status", "severity", "rule",
                                         "q",      "since",    "until",
-                                        "cursor", "limit",    NULL };
+                                        "cursor", "limit",    "source",
+                                        NULL };
     static const char *const statuses[] = { "open", "acknowledged", "resolved",
                                             "suppressed", NULL };
     static const char *const sevs[] = { "info", "low",      "medium",
@@ -86,7 +116,8 @@ sn_api_incidents_list(struct sn_req *rq)
         if (!one_of(kv->key, keys)) {
             sn_reply_error(rq, 400, "bad_query",
                            "unknown query parameter '%s' (known: status, "
-                           "severity, rule, q, since, until, cursor, limit)",
+                           "severity, rule, q, since, until, cursor, limit, "
+                           "source)",
                            kv->key);
             return;
         }
@@ -127,6 +158,14 @@ sn_api_incidents_list(struct sn_req *rq)
             return;
         }
         q.limit = (unsigned)n;
+    }
+    if ((v = sn_req_query(rq, "source")) && strcmp(v, "local") != 0) {
+        if (strcmp(v, "configured") != 0)
+            sn_reply_error(rq, 400, "bad_query",
+                           "source '%s': expected local or configured", v);
+        else
+            list_from_source(rq, &q);
+        return;
     }
     if ((inc = sn_http_incidents(rq)) == NULL)
         return;

@@ -1,21 +1,27 @@
 /*
  * GET /api/v1/reports (incident analytics over a period) and GET
  * /api/v1/incidents/{id}/report (one incident's post-incident review,
- * Markdown or JSON, as a download). This file owns the HTTP contract:
+ * Markdown or JSON, as a download), and what else a report source
+ * answers: another instance's incident, the fleet's incident list
+ * (api_incidents.c asks). This file owns the HTTP contract:
  * strict parameters (400 bad_query naming the parameter and what it
  * accepts; counted in sentineld_http_errors_total{class="4xx"}); the
  * arithmetic is incident/report.c, the review incident/review.c.
  * docs/reports.md.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/status.h"
@@ -95,8 +101,10 @@ source_param(struct sn_req *rq, const char **local)
  * go). done() copies the rows and wakes the control thread through the
  * pending's event, which is also the deadline's timer; the event is freed
  * by the HTTP side under the mutex, so a late done() never touches it.
- * A client that left is seen when the answer is written (or through the
- * connection's close callback when libevent frees it first).
+ * A client that leaves meanwhile is seen by a read watch on its socket
+ * (evhttp 2.1 reads nothing while a request is being answered): at its
+ * EOF the connection is closed and the source asked to stop
+ * (load_cancel), so a slow query stops when nobody waits for it.
  */
 
 /* What a pending request asks its source for. */
@@ -104,6 +112,7 @@ enum pending_kind {
     PENDING_REPORT,   /* report_load: GET /api/v1/reports */
     PENDING_REVIEW,   /* review_load: GET /api/v1/incidents/{id}/report */
     PENDING_INCIDENT, /* review_load: GET /api/v1/incidents/{id} */
+    PENDING_LIST,     /* list_load: GET /api/v1/incidents?source=configured */
 };
 
 struct sn_report_pending {
@@ -112,14 +121,16 @@ struct sn_report_pending {
     struct sn_http *h;        /* NULL once the HTTP side let go */
     struct evhttp_request *r; /* NULL: the client left */
     struct event *ev;         /* wake-up and deadline */
+    struct event *watch;      /* the client's socket: did it leave? */
+    struct sn_instance *src;  /* the source (valid until answered) */
     struct sn_report_query q;
     char cid[65], path[512], inst[128];
     bool answered;
     enum sn_status rc;
     struct sn_report_life *v;
     size_t n;
-    /* A review or incident (review_load) rather than a report: its
-     * format, the incident, and the source's document and what it lacks. */
+    /* A review, incident or list rather than a report: its format, the
+     * incident, and the source's document and what it lacks. */
     enum pending_kind kind;
     enum sn_review_format fmt;
     int64_t timeout_ms; /* the deadline, for its 504 */
@@ -227,6 +238,13 @@ review_done(void *arg, enum sn_status rc, const char *doc, const char *lacks,
     pending_unref(p);
 }
 
+/* sn_list_done_fn: any thread, exactly once. */
+static void
+list_done(void *arg, enum sn_status rc, const char *doc, const char *err)
+{
+    review_done(arg, rc, doc, NULL, err);
+}
+
 /* The HTTP side lets go (control thread): no reply after this. */
 static void
 pending_release(struct sn_report_pending *p)
@@ -241,6 +259,9 @@ pending_release(struct sn_report_pending *p)
         p->h->reports = p->next;
     if (p->next != NULL)
         p->next->prev = p->prev;
+    if (p->watch != NULL)
+        event_free(p->watch);
+    p->watch = NULL;
     pthread_mutex_lock(&p->mu);
     event_free(p->ev);
     p->ev = NULL;
@@ -254,6 +275,32 @@ pending_release(struct sn_report_pending *p)
  * closed, EOF) is ours to free. libevent 2.1 does not read a connection
  * while its request is being answered, so a client that merely left is
  * usually seen only when the answer is written; this covers the rest. */
+/* The client is gone (control thread): the source is asked to stop
+ * what it does for it, unless it answered already (the source may be
+ * stopped and freed since: a reload answers everything first). */
+static void
+client_gone(struct sn_report_pending *p, const char *how)
+{
+    bool answered;
+
+    if (p->watch != NULL)
+        event_free(p->watch); /* its descriptor is being closed */
+    p->watch = NULL;
+    pthread_mutex_lock(&p->mu);
+    answered = p->answered;
+    pthread_mutex_unlock(&p->mu);
+    if (p->h != NULL)
+        sn_counter_add(p->h->c_report_abandoned, 1);
+    sn_log_info("http [cid=%s]: the client %s before the answer from '%s' "
+                "was ready; %s",
+                p->cid, how, p->inst,
+                answered || p->src->p->load_cancel == NULL
+                    ? "its answer will be dropped"
+                    : "asked it to stop");
+    if (!answered && p->src->p->load_cancel != NULL)
+        p->src->p->load_cancel(p->src->state, p);
+}
+
 static void
 report_client_closed(struct evhttp_connection *evcon, void *arg)
 {
@@ -263,9 +310,39 @@ report_client_closed(struct evhttp_connection *evcon, void *arg)
     if (p->r != NULL && evhttp_request_get_connection(p->r) == NULL)
         evhttp_request_free(p->r);
     p->r = NULL;
-    sn_log_info("http [cid=%s]: the client left before the report from "
-                "'%s' was ready; its answer will be dropped",
-                p->cid, p->inst);
+    client_gone(p, "connection closed");
+}
+
+/* The client's socket is readable while its answer is pending: EOF or
+ * an error means it left (or shut its sending side, which HTTP clients
+ * waiting for an answer do not do): close the connection and stop the
+ * source's work. Bytes (a pipelined request, TLS records such as
+ * close_notify) say nothing either way: the watch ends, and the answer's
+ * write finds out. */
+static void
+report_client_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct sn_report_pending *p = arg;
+    struct evhttp_connection *evcon;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    (void)what;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        event_add(p->watch, NULL);
+        return;
+    }
+    if (n > 0 || p->r == NULL ||
+        (evcon = evhttp_request_get_connection(p->r)) == NULL) {
+        event_free(p->watch);
+        p->watch = NULL;
+        return;
+    }
+    client_gone(p, "left");
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    p->r = NULL;
+    evhttp_connection_free(evcon); /* and the request on it */
+    pending_release(p);
 }
 
 static void
@@ -360,6 +437,36 @@ incident_from_doc(struct sn_req *rq, struct sn_report_pending *p)
     json_object_put(o);
 }
 
+/* The source's page of the list, as GET /api/v1/incidents answers, with
+ * who answered (control thread). */
+static void
+list_from_doc(struct sn_req *rq, struct sn_report_pending *p)
+{
+    const char *d = p->doc ? p->doc : "";
+    size_t n = strlen(d);
+    struct sn_buf b;
+
+    if (n < 2 || d[0] != '{' || d[n - 1] != '}') {
+        sn_reply_error(rq, 502, "report_source_invalid",
+                       "report source '%s' answered the incident list with "
+                       "no JSON object",
+                       p->inst);
+        return;
+    }
+    sn_buf_init(&b, SN_HTTP_REPORT_MAX);
+    if (SN_BUF_LIT(&b, "{\"read_from\":") == SN_OK &&
+        sn_json_str(&b, p->inst, strlen(p->inst)) == SN_OK &&
+        (n == 2 || sn_buf_putc(&b, ',') == SN_OK) &&
+        sn_buf_append(&b, d + 1, n - 1) == SN_OK &&
+        sn_buf_putc(&b, '\n') == SN_OK)
+        sn_reply_json(rq, 200, &b);
+    else
+        sn_reply_error(rq, 500, "report_error",
+                       "the incident list does not fit in %u bytes",
+                       SN_HTTP_REPORT_MAX);
+    sn_buf_fini(&b);
+}
+
 /* The source answered, or the deadline passed (control thread). */
 static void
 report_wake(evutil_socket_t fd, short what, void *arg)
@@ -393,6 +500,10 @@ report_wake(evutil_socket_t fd, short what, void *arg)
                        "report source '%s' did not answer within %lld ms "
                        "(http.report_timeout)",
                        p->inst, (long long)p->timeout_ms);
+        /* Nobody reads a later answer: the source may stop (it is
+         * alive: a reload, on this thread, answers everything first). */
+        if (p->src->p->load_cancel != NULL)
+            p->src->p->load_cancel(p->src->state, p);
     } else if (p->kind == PENDING_REVIEW && p->rc == SN_DECLINED)
         review_local(&rq, p->id, p->fmt);
     else if (p->kind == PENDING_INCIDENT && p->rc == SN_DECLINED)
@@ -409,6 +520,8 @@ report_wake(evutil_socket_t fd, short what, void *arg)
         review_from_doc(&rq, p);
     else if (p->kind == PENDING_INCIDENT)
         incident_from_doc(&rq, p);
+    else if (p->kind == PENDING_LIST)
+        list_from_doc(&rq, p);
     else
         report_reply(&rq, &p->q, p->v, p->n);
     p->r = NULL;
@@ -422,13 +535,30 @@ sn_http_reports_drop(struct sn_http *h)
         pending_release(h->reports);
 }
 
+/* Whether instance in answers kind. */
+static bool
+answers(const struct sn_instance *in, enum pending_kind kind)
+{
+    if (!in->started || in->p == NULL)
+        return false;
+    switch (kind) {
+    case PENDING_REPORT:
+        return in->p->report_load != NULL;
+    case PENDING_LIST:
+        return in->p->list_load != NULL;
+    default:
+        return in->p->review_load != NULL;
+    }
+}
+
 /* Ask the running pipeline's report source, if one is configured:
  * true when it took the request (answered later, or now on an error).
- * q: a report; NULL: rq->params[0]'s review in format fmt, or with kind
- * PENDING_INCIDENT its document. */
+ * By kind: q a report; rq->params[0]'s review in format fmt, or its
+ * document; lq a page of the list. */
 static bool
 report_deferred(struct sn_req *rq, const struct sn_report_query *q,
-                enum pending_kind kind, enum sn_review_format fmt)
+                const struct sn_list_query *lq, enum pending_kind kind,
+                enum sn_review_format fmt)
 {
     struct sn_pipeline *pl = *rq->h->env.pl;
     struct evhttp_connection *evcon = evhttp_request_get_connection(rq->r);
@@ -443,8 +573,7 @@ report_deferred(struct sn_req *rq, const struct sn_report_query *q,
         struct sn_instance *in = &pl->insts[i];
         enum sn_status rc;
 
-        if (!in->started || in->p == NULL ||
-            (q ? in->p->report_load == NULL : in->p->review_load == NULL))
+        if (!answers(in, kind))
             continue;
         if ((p = calloc(1, sizeof(*p))) == NULL ||
             pthread_mutex_init(&p->mu, NULL) != 0) {
@@ -460,11 +589,12 @@ report_deferred(struct sn_req *rq, const struct sn_report_query *q,
         p->kind = kind;
         p->fmt = fmt;
         p->timeout_ms = ms;
-        if (q == NULL)
+        if (kind == PENDING_REVIEW || kind == PENDING_INCIDENT)
             snprintf(p->id, sizeof(p->id), "%.36s", rq->params[0]);
         memcpy(p->cid, rq->cid, sizeof(p->cid));
         memcpy(p->path, rq->path, sizeof(p->path));
         snprintf(p->inst, sizeof(p->inst), "%s", in->name);
+        p->src = in;
         p->ev = event_new(rq->h->base, -1, 0, report_wake, p);
         if (p->ev == NULL) {
             pthread_mutex_destroy(&p->mu);
@@ -472,9 +602,13 @@ report_deferred(struct sn_req *rq, const struct sn_report_query *q,
             sn_reply_error(rq, 500, "internal", "out of memory");
             return true;
         }
-        rc = q ? in->p->report_load(in->state, q->since_ns, q->until_ns,
-                                    q->max, report_done, p)
-               : in->p->review_load(in->state, p->id, review_done, p);
+        if (kind == PENDING_REPORT)
+            rc = in->p->report_load(in->state, q->since_ns, q->until_ns,
+                                    q->max, report_done, p);
+        else if (kind == PENDING_LIST)
+            rc = in->p->list_load(in->state, lq, list_done, p);
+        else
+            rc = in->p->review_load(in->state, p->id, review_done, p);
         if (rc != SN_OK) {
             event_free(p->ev);
             pthread_mutex_destroy(&p->mu);
@@ -490,12 +624,23 @@ report_deferred(struct sn_req *rq, const struct sn_report_query *q,
         if (p->next != NULL)
             p->next->prev = p;
         rq->h->reports = p;
-        if (evcon != NULL)
+        if (evcon != NULL) {
+            struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+            evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+
             evhttp_connection_set_closecb(evcon, report_client_closed, p);
+            if (fd >= 0 &&
+                (p->watch = event_new(rq->h->base, fd, EV_READ,
+                                      report_client_readable, p)) != NULL)
+                event_add(p->watch, NULL);
+        }
         event_add(p->ev, &tv);
         rq->replied = true; /* answered by report_wake */
         sn_req_log(rq, SN_LOG_DEBUG, "%s from %s's store",
-                   q ? "report" : "review", in->name);
+                   kind == PENDING_REPORT ? "report"
+                   : kind == PENDING_LIST ? "incident list"
+                                          : "review",
+                   in->name);
         return true;
     }
     return false;
@@ -550,7 +695,8 @@ sn_api_reports(struct sn_req *rq)
     q.max = rq->h->conf.report_max_incidents > 0
                 ? (size_t)rq->h->conf.report_max_incidents
                 : SN_REPORT_MAX_INCIDENTS;
-    if (src == NULL && report_deferred(rq, &q, PENDING_REPORT, SN_REVIEW_MD))
+    if (src == NULL &&
+        report_deferred(rq, &q, NULL, PENDING_REPORT, SN_REVIEW_MD))
         return;
     if ((inc = sn_http_incidents(rq)) == NULL)
         return;
@@ -629,7 +775,7 @@ sn_api_incident_report(struct sn_req *rq)
      * fleet's incidents, also those another instance opened; one it does
      * not hold yet (the relay is behind) comes from this store. */
     if (src == NULL && uuid_shaped(rq->params[0]) &&
-        report_deferred(rq, NULL, PENDING_REVIEW, fmt))
+        report_deferred(rq, NULL, NULL, PENDING_REVIEW, fmt))
         return;
     review_local(rq, rq->params[0], fmt);
 }
@@ -638,5 +784,12 @@ bool
 sn_api_incident_from_source(struct sn_req *rq)
 {
     return uuid_shaped(rq->params[0]) &&
-           report_deferred(rq, NULL, PENDING_INCIDENT, SN_REVIEW_JSON);
+           report_deferred(rq, NULL, NULL, PENDING_INCIDENT, SN_REVIEW_JSON);
+}
+
+bool
+sn_api_incidents_list_from_source(struct sn_req *rq,
+                                  const struct sn_list_query *lq)
+{
+    return report_deferred(rq, NULL, lq, PENDING_LIST, SN_REVIEW_JSON);
 }

@@ -548,6 +548,10 @@ sn_http_start(struct event_base *base, const struct sn_http_conf *conf,
         env->metrics, "sentineld_http_report_timeouts_total", NULL,
         "reports and reviews answered 504 because their source did not "
         "answer within http.report_timeout");
+    h->c_report_abandoned = sn_metrics_counter(
+        env->metrics, "sentineld_http_report_abandoned_total", NULL,
+        "reports, reviews and lists from a report source whose client "
+        "left before the answer (the source is asked to stop)");
     evhttp_set_max_body_size(h->http,
                              (ev_ssize_t)body_hard_limit(conf->max_body));
     /* Past that, read and discard the body before libevent's 413, so the

@@ -50,7 +50,7 @@ struct sn_http {
     uint64_t next_cid;
     struct sn_counter *c_requests, *c_errors_4xx, *c_errors_5xx,
         *c_rate_limited, *c_auth_failed, *c_body_too_large,
-        *c_report_timeouts;
+        *c_report_timeouts, *c_report_abandoned;
 };
 
 /* Roles: enum sn_role in <sentineld/plugin.h> (plugin routes have them
@@ -180,6 +180,12 @@ void sn_api_incident_report(struct sn_req *rq);
  * document, 404, 503 or 504); false when there is none or the id is no
  * UUID, and nothing was sent. */
 bool sn_api_incident_from_source(struct sn_req *rq);
+/* GET /api/v1/incidents?source=configured: true when the configured
+ * report source took lq (it answers, 200 with its page and "read_from",
+ * 400, 503 or 504); false when there is none, and nothing was sent. */
+struct sn_list_query;
+bool sn_api_incidents_list_from_source(struct sn_req *rq,
+                                       const struct sn_list_query *lq);
 /* Let go of the reports still waiting for their source (sn_http_free,
  * before evhttp_free). */
 void sn_http_reports_drop(struct sn_http *h);

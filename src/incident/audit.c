@@ -12,7 +12,6 @@
 #include "core/limits.h"
 #include "incident/incident.h"
 
-#define LIST_DEFAULT 50
 /* The hash before the first row ever written. */
 #define GENESIS                                                                \
     "0000000000000000000000000000000000000000000000000000000000000000"
@@ -284,7 +283,7 @@ sn_audit_list_json(sqlite3 *db, const struct sn_audit_query *q,
                    struct sn_buf *out, struct sn_error *err)
 {
     sqlite3_stmt *st;
-    unsigned limit = q->limit == 0 ? LIST_DEFAULT
+    unsigned limit = q->limit == 0 ? SN_INCIDENT_LIST_DEFAULT
                      : q->limit > SN_INCIDENT_LIST_MAX ? SN_INCIDENT_LIST_MAX
                                            : q->limit;
     unsigned n = 0;

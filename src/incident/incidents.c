@@ -23,8 +23,6 @@
 #include "incident/partition.h"
 #include "incident/store.h"
 
-#define LIST_DEFAULT 50
-
 struct sn_incidents {
     struct sn_store *store;
     struct sn_buf scratch;
@@ -122,8 +120,9 @@ sn_incidents_audit_verify(struct sn_incidents *inc,
 /* next_cursor as the listing writes it, "LAST_SEEN:UUID": sscanf's %lld
  * took signs and blanks and clamped overflow, %36s ignored what followed
  * the id. */
-static bool
-cursor_parse(const char *v, int64_t *seen, char id[SN_UUID_LEN + 1])
+bool
+sn_incidents_cursor_parse(const char *v, int64_t *seen,
+                          char id[SN_UUID_LEN + 1])
 {
     const char *colon = strchr(v, ':');
     char head[24];
@@ -148,7 +147,7 @@ sn_incidents_list_json(struct sn_incidents *inc,
     size_t tl;
     sqlite3_stmt *st = NULL;
     sqlite3 *db = sn_store_db(inc->store);
-    unsigned limit = q->limit == 0 ? LIST_DEFAULT
+    unsigned limit = q->limit == 0 ? SN_INCIDENT_LIST_DEFAULT
                      : q->limit > SN_INCIDENT_LIST_MAX ? SN_INCIDENT_LIST_MAX
                                            : q->limit;
     int sev = -1, r, i = 1, n = 0;
@@ -165,7 +164,7 @@ sn_incidents_list_json(struct sn_incidents *inc,
         return SN_EINVAL;
     }
     if (q->cursor != NULL && q->cursor[0] &&
-        !cursor_parse(q->cursor, &cur_seen, cur_id)) {
+        !sn_incidents_cursor_parse(q->cursor, &cur_seen, cur_id)) {
         sn_error_set(err, "invalid cursor '%s'", q->cursor);
         return SN_EINVAL;
     }

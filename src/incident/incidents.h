@@ -24,6 +24,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "incident/incident.h"
 
 struct sn_incidents;
 
@@ -44,6 +45,11 @@ struct sn_incident_query {
     const char *cursor;   /* opaque, from the previous page's next_cursor */
     unsigned limit;       /* 0: 50; at most 500 */
 };
+
+/* A list's cursor ("LAST_SEEN_NS:ID", the next_cursor of a page):
+ * false when v is not one. */
+bool sn_incidents_cursor_parse(const char *v, int64_t *seen,
+                               char id[SN_UUID_LEN + 1]);
 
 /* {"incidents":[<incident without evidence/explanation>...],
  *  "next_cursor": "..." | null}; newest last_seen first. */

@@ -3,6 +3,7 @@
  * SQLite into one buffer (the statement's memory does not survive the
  * next step) and handed to deliver() as an array of struct sn_doc.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "incident/relay.h"
 
 #include <errno.h>
@@ -455,6 +456,14 @@ sn_relay_start(struct sn_outport *out, struct sn_manager *m,
     if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
         sn_error_set(err, "cannot create the relay thread for '%s'", out->name);
         goto fail;
+    }
+    {
+        /* "o:<output>" in top -H, perf and /proc/PID/task/TID/comm (15
+         * bytes at most): each output's own cost, by thread. */
+        char tname[16];
+
+        snprintf(tname, sizeof(tname), "o:%s", out->name);
+        (void)pthread_setname_np(r->thread, tname);
     }
     out->ack = relay_ack;
     out->release = sn_relay_free;

@@ -8,7 +8,15 @@
 # versions and actions; `incidents show --url` and GET
 # /api/v1/incidents/{id} find that incident through the report source
 # too, a document the console's schema (web/openapi.json Incident,
-# checked with tests/browser/schema.js in node) accepts. The CLI's errors name the URL: nothing listening, no token or a
+# checked with tests/browser/schema.js in node) accepts. The fleet's
+# list: GET /api/v1/incidents?source=configured on the first daemon
+# lists PostgreSQL's 5 incidents, the second's included, with the local
+# list's filters and cursor paging (an IncidentPage), and `incidents list
+# --url --source configured` prints it; the second daemon, without a
+# report source, answers 400 no_report_source. A report that times out,
+# and one whose client leaves while PostgreSQL holds it up (the daemon
+# sees the EOF on its socket): both queries are cancelled in PostgreSQL
+# while the lock still holds. The CLI's errors name the URL: nothing listening, no token or a
 # wrong one (401), an unknown incident (404). The report limits are
 # configurable and hold: http.report_max_incidents (3 here) refuses a
 # PostgreSQL report over 5 incidents and passes the local one of 3, and
@@ -20,7 +28,7 @@
 . "$SRCDIR/tests/integration/pglib.sh"
 . "$SRCDIR/tests/integration/browser_lib.sh"
 command -v logger >/dev/null || { echo "Bail out! logger not installed"; exit 1; }
-tap_plan 14
+tap_plan 18
 
 pg_start || { echo "Bail out! PostgreSQL did not start"; exit 1; }
 hp=$(free_port)
@@ -33,6 +41,7 @@ pg_conf "$TMP/state" "$hp" "$sp" 60s "    reports: true" \
 pg_conf "$TMP/state2" "$hp2" "$sp2" 60s "" "" >"$TMP/c2.yaml"
 S="$SENTINELD"
 "$S" token create --name vic --role viewer -c "$TMP/c.yaml" >"$TMP/vic.tok" 2>/dev/null
+V2=$("$S" token create --name val --role viewer -c "$TMP/c2.yaml" 2>/dev/null)
 O1=$("$S" token create --name oscar --role operator -c "$TMP/c.yaml" 2>/dev/null)
 O2=$("$S" token create --name olga --role operator -c "$TMP/c2.yaml" 2>/dev/null)
 start_daemon "$TMP/c2.yaml" "$TMP/log2"
@@ -124,17 +133,84 @@ l = json.load(open('$TMP/list.json'))['incidents']
 assert sorted(i['group_key']['source.ip'] for i in l) == ['203.0.113.10', '203.0.113.12'], l
 assert {i['rule_id'] for i in l} == {'ssh-password-spray'}, l"
 
-# The console renders the incident page from components.schemas.Incident.
-node -e '
+# schema_check SCHEMA FILE: FILE is a components.schemas.SCHEMA of
+# web/openapi.json, as the console reads it (tests/browser/schema.js in
+# node); what differs goes to the TAP log.
+schema_check() {
+    node -e '
 const { checker } = require(require("path").resolve(process.argv[1]));
 const fs = require("fs");
 const errs = checker(JSON.parse(fs.readFileSync(process.argv[2], "utf8")))(
-    "Incident", JSON.parse(fs.readFileSync(process.argv[3], "utf8")));
+    process.argv[3], JSON.parse(fs.readFileSync(process.argv[4], "utf8")));
 for (const e of errs) console.log("# " + e);
 process.exit(errs.length ? 1 : 0);' "$SRCDIR/tests/browser/schema.js" \
-    "$SRCDIR/web/openapi.json" "$TMP/inc.json" >"$TMP/schema" 2>&1
+        "$SRCDIR/web/openapi.json" "$1" "$2"
+}
+
+# The fleet's list through the first daemon: PostgreSQL's 5 incidents,
+# the second daemon's BF20 and SP20 among them, filtered and paged as the
+# local list is.
+c=$(req "$V" GET "/api/v1/incidents?source=configured&limit=100")
+cp "$TMP/b" "$TMP/fleet.json"
+pages=""
+cur=""
+for pg in 1 2 3 4; do
+    c2=$(req "$V" GET "/api/v1/incidents?source=configured&limit=2${cur:+&cursor=$cur}")
+    pages="$pages $c2"
+    cp "$TMP/b" "$TMP/page$pg.json"
+    cur=$(python3 -c "import json; print(json.load(open('$TMP/b'))['next_cursor'] or '')")
+    [ -n "$cur" ] || break
+done
+c3=$(req "$V" GET "/api/v1/incidents?source=configured&rule=ssh-brute-force&status=resolved&severity=medium&q=203.0.113.2")
+cp "$TMP/b" "$TMP/filtered.json"
+check "?source=configured: PostgreSQL's 5 incidents, the other daemon's too, paged by 2 and filtered ($c;$pages; $c3)" \
+    python3 - "$TMP" "$BF20" <<'EOP'
+import glob, json, sys
+tmp, bf20 = sys.argv[1:3]
+full = json.load(open(tmp + "/fleet.json"))
+l = full["incidents"]
+assert full["read_from"] == "pg" and full["next_cursor"] is None, full
+ips = sorted((i["rule_id"], i["group_key"]["source.ip"]) for i in l)
+assert ips == [("ssh-brute-force", "203.0.113.10"), ("ssh-brute-force", "203.0.113.20"),
+               ("ssh-password-spray", "203.0.113.10"), ("ssh-password-spray", "203.0.113.12"),
+               ("ssh-password-spray", "203.0.113.20")], ips
+assert [i["last_seen"] for i in l] == sorted((i["last_seen"] for i in l), reverse=True), l
+mine = [i for i in l if i["id"] == bf20]
+assert len(mine) == 1 and mine[0]["status"] == "resolved", mine
+assert all("evidence" not in i and "explanation" not in i for i in l), l[0]
+paged = []
+for f in sorted(glob.glob(tmp + "/page*.json")):
+    p = json.load(open(f))
+    paged += [i["id"] for i in p["incidents"]]
+assert paged == [i["id"] for i in l], (paged, [i["id"] for i in l])
+f = json.load(open(tmp + "/filtered.json"))["incidents"]
+assert [i["id"] for i in f] == [bf20], f
+print("# %d incidents, pages %s" % (len(l), paged))
+EOP
+schema_check IncidentPage "$TMP/fleet.json"
+rp=$?
+U=$U2
+c4=$(req "$V2" GET "/api/v1/incidents?source=configured")
+cp "$TMP/b" "$TMP/nosrc.json"
+U=$U1
+"$S" incidents list --source configured -c "$TMP/c.yaml" >/dev/null 2>"$TMP/e0"
+r0=$?
+check "an IncidentPage as web/openapi.json says ($rp); no report source: 400 there, exit 2 without --url ($c4 $r0)" \
+    sh -c "[ '$rp $c4 $r0' = '0 400 2' ] &&
+        grep -q '\"code\":\"no_report_source\"' '$TMP/nosrc.json' &&
+        grep -q 'give --url or --api' '$TMP/e0'"
+"$S" incidents list --url "$U1" --token-file "$TMP/vic.tok" --source configured \
+    --rule ssh-brute-force >"$TMP/fleet.txt" 2>&1
+rf=$?
+sed 's/^/# /' "$TMP/fleet.txt"
+check "incidents list --url --source configured: both daemons' brute-force incidents ($rf)" \
+    sh -c "[ $rf = 0 ] && head -1 '$TMP/fleet.txt' | grep -q \"^read from report source 'pg'\" &&
+        grep -q '^$BF20 ' '$TMP/fleet.txt' && grep -q '203.0.113.10' '$TMP/fleet.txt' &&
+        [ \$(grep -c ' ssh-brute-force ' '$TMP/fleet.txt') = 2 ]"
+
+# The console renders the incident page from components.schemas.Incident.
+schema_check Incident "$TMP/inc.json"
 rc=$?
-cat "$TMP/schema"
 check "that document is an Incident as web/openapi.json describes it, which the console renders ($rc)" \
     test "$rc" = 0
 
@@ -185,12 +261,25 @@ check "report_max_incidents 3: PostgreSQL's 5 refused, the store's 3 reported ($
     [ '$c1 $c2' = '400 200' ] && grep -q 'more than 3 incidents were opened' '$TMP/lim.json' &&
     grep -q '\"incidents\":3' '$TMP/b'"
 
-# http.report_timeout: 2 s, while PostgreSQL holds incidents locked 5 s.
+# http.report_timeout: 2 s, while PostgreSQL holds incidents locked 6 s.
+# The report and the review time out (504), and their queries are then
+# cancelled in PostgreSQL; then a client that leaves while its report
+# waits on the lock: its query is cancelled at once, not when the lock
+# goes.
 metric() {
     curl -s "$U1/metrics" | awk -v m="$1" 'index($0, m) == 1 {print $2}'
 }
+PGC='sentineld_plugin_postgres_report_cancels_total{instance="pg"}'
+# A report, review or list query waiting on the lock (not the writers',
+# which may wait too when a daemon writes a version meanwhile).
+report_waiter() {
+    [ "$(pg_psql -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+        AND query NOT LIKE 'WITH batch%'")" -ge 1 ]
+}
 m0=$(metric sentineld_http_report_timeouts_total)
-pg_lock_table incidents 5
+a0=$(metric sentineld_http_report_abandoned_total)
+k0=$(metric "$PGC")
+pg_lock_table incidents 6
 curl -s -o "$TMP/slow.json" -w '%{http_code} %{time_total}' \
     -H "Authorization: Bearer $V" "$U1/api/v1/reports?since=$T1" >"$TMP/slow" &
 SLOW=$!
@@ -198,7 +287,24 @@ SLOW=$!
 r6=$?
 wait "$SLOW"
 m1=$(metric sentineld_http_report_timeouts_total)
+wait_until 3 '! report_waiter'
+held1=no
+pg_lock_granted incidents && held1=yes
+k1=$(metric "$PGC")
+curl -s -o /dev/null -H "Authorization: Bearer $V" "$U1/api/v1/reports?since=$T1" &
+CURL=$!
+wait_for 10 report_waiter
+kill "$CURL"
+wait "$CURL"
+t0=$(date +%s%N)
+wait_until 3 '! report_waiter'
+t1=$(date +%s%N)
+held2=no
+pg_lock_granted incidents && held2=yes
+a1=$(metric sentineld_http_report_abandoned_total)
+k2=$(metric "$PGC")
 wait "$LOCKPID"
+c=$(req "$V" GET "/api/v1/reports?since=$T1")
 diag "$(cat "$TMP/slow.json") / $(cat "$TMP/e6")"
 check "a report PostgreSQL holds up: 504 report_timeout after 2 s ($(cat "$TMP/slow"))" \
     python3 - "$TMP/slow" "$TMP/slow.json" <<'EOP'
@@ -209,9 +315,13 @@ assert code == "504" and 1.9 <= float(took) < 4.5, (code, took)
 assert e["code"] == "report_timeout", e
 assert e["message"] == "report source 'pg' did not answer within 2000 ms (http.report_timeout)", e
 EOP
-check "the CLI says so for a review (exit $r6); both counted ($m0 -> $m1)" sh -c "
-    [ $r6 = 1 ] && [ '${m0:-x}' = 0 ] && [ '${m1:-x}' = 2 ] &&
+check "the CLI says so for a review (exit $r6); both counted ($m0 -> $m1) and cancelled in PostgreSQL while the lock holds ($k0 -> $k1, $held1)" sh -c "
+    [ $r6 = 1 ] && [ '${m0:-x} ${m1:-x} ${k0:-x} ${k1:-x} $held1' = '0 2 0 2 yes' ] &&
     grep -q \"^sentineld: $U1 answered 504: report source 'pg' did not answer within 2000 ms\" '$TMP/e6'"
+check "a client that left: its query cancelled after $(((t1 - t0) / 1000000)) ms, the lock still held ($held2); counted ($a0 -> $a1, $k1 -> $k2); the next report $c" \
+    sh -c "[ '$held2 $c' = 'yes 200' ] && [ $(((t1 - t0) / 1000000)) -lt 2000 ] &&
+        [ '${a0:-x} ${a1:-x} ${k2:-x}' = '0 1 3' ] &&
+        grep -q \"the client left before the answer from 'pg' was ready; asked it to stop\" '$TMP/log'"
 
 kill -TERM "$DPID2"
 wait "$DPID2"

@@ -338,9 +338,9 @@ SN_TEST(generated_documents_parse_the_same)
     CHECK(fast > 20000);
 }
 
-/* ---- jf_top_strings: a few members of a whole document ---- */
+/* ---- jf_top_members: a few members of a whole document ---- */
 
-/* NULL when jf_top_strings' answer for keys agrees with json-c's tree,
+/* NULL when jf_top_members' answer for keys agrees with json-c's tree,
  * else what differs. Declining is always allowed (json-c reads then). */
 static const char *
 top_differs(const char *doc, size_t n, const char *const *keys, size_t n_keys,
@@ -351,7 +351,7 @@ top_differs(const char *doc, size_t n, const char *const *keys, size_t n_keys,
     char *copy;
     const char *why = NULL;
 
-    *took = jf_top_strings(doc, n, keys, n_keys, v);
+    *took = jf_top_members(doc, n, keys, n_keys, v);
     if (!*took)
         return NULL;
     if ((copy = strndup(doc, n)) == NULL)
@@ -415,9 +415,9 @@ SN_TEST(top_strings_agree_with_json_c)
         struct jf_val v[4];
 
         /* json-c keeps the last of two: declined. */
-        CHECK(!jf_top_strings(dup, strlen(dup), keys, 4, v));
+        CHECK(!jf_top_members(dup, strlen(dup), keys, 4, v));
         snprintf(doc, sizeof(doc), "{\"a\":%s}", deep);
-        CHECK(!jf_top_strings(doc, strlen(doc), keys, 4, v));
+        CHECK(!jf_top_members(doc, strlen(doc), keys, 4, v));
     }
 }
 
@@ -458,7 +458,7 @@ SN_TEST(incident_documents_take_top_strings)
     why = top_differs(out.data, out.len, keys, 3, &took);
     CHECK(took);
     CHECK(why == NULL);
-    CHECK(jf_top_strings(out.data, out.len, keys, 3, v));
+    CHECK(jf_top_members(out.data, out.len, keys, 3, v));
     CHECK_EQ(v[2].type, JF_STR);
     CHECK(v[2].n == 6 && memcmp(v[2].p, "medium", 6) == 0);
     CHECK(v[0].n == v[1].n && memcmp(v[0].p, v[1].p, v[0].n) == 0);
