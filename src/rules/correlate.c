@@ -108,13 +108,14 @@ feed_one(struct sn_corr *c, const struct sn_corr_input *in, uint32_t si,
         /* The entry's other lines and its ring's oldest event are read
          * below, and with thousands of keys each is a cache miss: asked
          * for together now, they arrive together (the lines' groups are
-         * in correlate_int.h). */
+         * in correlate_int.h; ring and rhead share line 1, which the LRU
+         * touch reads anyway). */
         __builtin_prefetch((const char *)k + 64);
         __builtin_prefetch((const char *)k + 128);
         __builtin_prefetch((const char *)k + 192);
         sn_corr_lru_touch(c, cr, k);
         if (k->ring != NULL)
-            __builtin_prefetch(sn_corr_at(k, 0));
+            __builtin_prefetch(k->ring + k->rhead);
     }
     k->touch_wm = c->wm;
     if (in->has_origin) {

@@ -77,9 +77,9 @@ struct evslot {
  * few lines: with 5,000 keys or more the entries do not fit in the
  * closer caches and each line is a miss. Line 0: the lookup (chain, hash,
  * key bytes). Line 1: what every event of the key reads or writes. Line 2:
- * a fired window's absorbed matches (refire per_window). Line 3: the ring
- * and the evidence slots (an event that is not absorbed). The rest:
- * signals, sequences, sets, rate. */
+ * a fired window's absorbed matches (refire per_window). Line 3: the
+ * ring's size and the evidence slots (an event that is not absorbed). The
+ * rest: sequences, sets, rate. */
 struct ckey {
     /* line 0: what a lookup reads */
     _Alignas(64) struct ckey *hnext; /* hash chain */
@@ -93,6 +93,7 @@ struct ckey {
     char kin[SN_CORR_KEY_INLINE];
     /* line 1: every event */
     uint32_t ref; /* index + 1 of the entry in c's slabs (sn_corr_key_at) */
+    uint32_t rhead; /* ring: its oldest entry (< rcap) */
     /* On the rule's pending list (absorbed > 0 in an open window), which
      * sn_corr_advance walks for the updates that are due. */
     bool pending;
@@ -106,17 +107,19 @@ struct ckey {
      * absorbed (weights summed, times absorbed_first..last) and reported
      * by one update signal SN_CORR_UPDATE_INTERVAL_NS of watermark after
      * upd_wm (the firing's or the last update's), and when it closes. */
-    int64_t fired_until, upd_wm;
+    int64_t fired_until;
     struct sn_corr_origin origin; /* of the last record that fed it */
+    /* ring (threshold, sequence), sorted by t; here with rhead so that
+     * the oldest entry's address is known from this line */
+    struct rent *ring;
     /* line 2: absorbed matches of a fired window, signals */
-    int64_t absorbed_first, absorbed_last;
+    int64_t absorbed_first, absorbed_last, upd_wm;
     uint64_t absorbed;
     struct ckey *pprev, *pnext;
     int64_t last_signal;
-    uint64_t hits, suppressed;
-    /* line 3: ring (threshold, sequence), sorted by t */
-    struct rent *ring;
-    uint32_t rhead, rn, rcap; /* rcap: power of two */
+    uint64_t hits;
+    /* line 3: the ring's size, evidence */
+    uint32_t rn, rcap; /* rcap: power of two */
     /* evidence: 2K slots (first K, last K ring), then sequence slots */
     uint32_t n_first;
     unsigned char *ev;
@@ -124,6 +127,7 @@ struct ckey {
     uint64_t n_last;
     uint64_t n_seen;
     uint32_t *sfree; /* sequence: free summary slots */
+    uint64_t suppressed;
     /* the rest */
     uint32_t n_sfree, scap; /* scap: slots behind the first 2K */
     uint32_t kcap;
@@ -138,7 +142,7 @@ struct ckey {
 };
 _Static_assert(offsetof(struct ckey, ref) == 64 &&
                    offsetof(struct ckey, absorbed_first) == 128 &&
-                   offsetof(struct ckey, ring) == 192 &&
+                   offsetof(struct ckey, rn) == 192 &&
                    sizeof(struct ckey) % 64 == 0,
                "struct ckey: a group of fields moved to another cache line");
 
