@@ -14,7 +14,8 @@
 #include "syslog/rfc5424.h"
 
 const struct sn_option syslog_parser_options[] = {
-    { "timezone", SN_OPT_STRING, "local", offsetof(struct syslog_conf, timezone),
+    { "timezone", SN_OPT_STRING, "local",
+      offsetof(struct syslog_conf, timezone),
       "zone of RFC 3164 timestamps that name none: local, UTC or +hh:mm", 0, 0,
       NULL, false },
     { "fallback", SN_OPT_BOOL, "true", offsetof(struct syslog_conf, fallback),
@@ -23,13 +24,22 @@ const struct sn_option syslog_parser_options[] = {
     { 0 },
 };
 
+/* What one worker thread keeps between records: the arena for unescaped
+ * SD values, and the RFC 3164 timestamp memo (a stream repeats a stamp
+ * for every line of a second; each record has its own receive time, so
+ * mostly the stamp's text part hits, not the year inference). */
+struct scratch {
+    struct sn_arena arena;
+    struct sn_rfc3164_memo memo;
+};
+
 static void
 scratch_free(void *p)
 {
-    struct sn_arena *a = p;
+    struct scratch *sc = p;
 
-    sn_arena_fini(a);
-    free(a);
+    sn_arena_fini(&sc->arena);
+    free(sc);
 }
 
 static bool
@@ -108,20 +118,24 @@ tz_offset(struct syslog_parser *s, int64_t now_ns)
     return (int32_t)tm.tm_gmtoff;
 }
 
-static struct sn_arena *
+static struct scratch *
 scratch(struct syslog_parser *s)
 {
-    struct sn_arena *a = pthread_getspecific(s->scratch);
+    struct scratch *sc = pthread_getspecific(s->scratch);
 
-    if (a == NULL) {
-        a = malloc(sizeof(*a));
-        if (a == NULL)
+    if (sc == NULL) {
+        sc = malloc(sizeof(*sc));
+        if (sc == NULL)
             return NULL;
-        sn_arena_init(a, 16 * 1024, 0);
-        pthread_setspecific(s->scratch, a);
+        sn_arena_init(&sc->arena, 16 * 1024, 0);
+        sn_rfc3164_memo_init(&sc->memo);
+        if (pthread_setspecific(s->scratch, sc) != 0) {
+            scratch_free(sc);
+            return NULL;
+        }
     }
-    sn_arena_reset(a);
-    return a;
+    sn_arena_reset(&sc->arena);
+    return sc;
 }
 
 static bool
@@ -177,15 +191,17 @@ syslog_parser_parse(void *state, const struct sn_record *rec,
                     size_t *offset)
 {
     struct syslog_parser *s = state;
-    struct sn_arena *a = scratch(s);
+    struct scratch *sc = scratch(s);
+    struct sn_arena *a;
     struct sn_syslog_msg m;
     struct sn_parse_error err;
     enum sn_status rc = SN_EINVAL;
     bool try5424 = s->mode == MODE_RFC5424;
     bool rejected5424 = false;
 
-    if (a == NULL)
+    if (sc == NULL)
         return SN_ENOMEM;
+    a = &sc->arena;
     memset(&err, 0, sizeof(err));
     if (s->mode == MODE_AUTO) {
         enum sn_syslog_format f =
@@ -211,7 +227,8 @@ syslog_parser_parse(void *state, const struct sn_record *rec,
         o.now_ns = rec->recv_ns;
         o.tz_offset_sec = tz_offset(s, rec->recv_ns);
         memset(&err3, 0, sizeof(err3));
-        rc = sn_rfc3164_parse(rec->data.ptr, rec->data.len, &o, a, &m, &err3);
+        rc = sn_rfc3164_parse_memo(rec->data.ptr, rec->data.len, &o, &sc->memo,
+                                   a, &m, &err3);
         if (rc != SN_OK) {
             snprintf(why, why_len, "%s",
                      rejected5424 ? err.reason : err3.reason);

@@ -27,8 +27,9 @@ struct syslog_parser {
     bool fallback;
     bool tz_local;
     int32_t tz_fixed;
-    /* Per-thread scratch arena for unescaped SD values (workers run
-     * parsers concurrently); freed by the key's destructor at thread exit. */
+    /* Per-thread scratch (workers run parsers concurrently): the arena
+     * for unescaped SD values and the RFC 3164 timestamp memo; freed by
+     * the key's destructor at thread exit. */
     pthread_key_t scratch;
     /* Local UTC offset, recomputed at most once a second. */
     _Atomic int64_t tz_second;

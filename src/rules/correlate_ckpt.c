@@ -186,7 +186,8 @@ checkpoint(const struct sn_corr *c, sn_corr_want_fn want, void *arg,
         at_n = b->len;
         PUT(b, 0, 4);
         /* Oldest first, so restoring in order rebuilds the LRU list. */
-        for (const struct ckey *k = cr->lru_tail; k; k = k->prev) {
+        for (const struct ckey *k = sn_corr_lru_tail(c, cr); k;
+             k = sn_corr_lru_newer(c, k)) {
             if (want != NULL && !want(arg, cr->spec, k->hash, &k->origin))
                 continue;
             if ((rc = put_key(c, cr, k, b)) != SN_OK)
@@ -566,7 +567,7 @@ restore(struct sn_corr *c, const void *data, size_t len, struct how *how)
                 SN_OK)
                 return rc;
         if (apply && cr != NULL && n_keys > 0)
-            sn_corr_lru_sort(cr);
+            sn_corr_lru_sort(c, cr);
     }
     if (r.failed || r.p != r.end)
         return SN_EINVAL;

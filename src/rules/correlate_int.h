@@ -72,55 +72,88 @@ struct evslot {
  * then reads one cache line per chain entry instead of two. */
 #define SN_CORR_KEY_INLINE 32
 
+/* Fields are grouped by when they are read, and the slabs are aligned to
+ * a cache line (sizeof is a multiple of it), so one event of a key loads
+ * few lines: with 5,000 keys or more the entries do not fit in the
+ * closer caches and each line is a miss. Line 0: the lookup (chain, hash,
+ * key bytes). Line 1: what every event of the key reads or writes. Line 2:
+ * a fired window's absorbed matches (refire per_window). Line 3: the
+ * ring's size and the evidence slots (an event that is not absorbed). The
+ * rest: sequences, sets, rate. */
 struct ckey {
-    /* What a lookup reads, first and together. */
-    struct ckey *hnext; /* hash chain */
+    /* line 0: what a lookup reads */
+    _Alignas(64) struct ckey *hnext; /* hash chain */
     uint64_t hash;
     char *kb; /* encoded group key: per value u16 length + bytes; kin or
                  heap (kcap bytes) */
-    uint32_t klen, kcap;
+    uint32_t klen;
+    /* Index + 1 of origin's watermark in the rule's table
+     * (correlate_owm.c); 0: look it up. Saves a scan per key and tick. */
+    uint32_t owm_slot;
     char kin[SN_CORR_KEY_INLINE];
-    struct ckey *prev, *next; /* LRU: head = most recently touched */
-    int64_t last_t;           /* newest event time of the key */
-    int64_t touch_wm;         /* watermark when last touched (orders the LRU) */
-    int64_t reset_t;          /* window restarted: older events do not count */
-    int64_t last_signal;
-    uint64_t hits, suppressed, n_seen;
+    /* line 1: every event */
+    uint32_t ref; /* index + 1 of the entry in c's slabs (sn_corr_key_at) */
+    uint32_t rhead; /* ring: its oldest entry (< rcap) */
+    /* On the rule's pending list (absorbed > 0 in an open window), which
+     * sn_corr_advance walks for the updates that are due. */
+    bool pending;
+    bool firing, absent, has_signal;
+    bool weighted;    /* threshold: the ring holds an entry of weight > 1 */
+    int64_t touch_wm; /* watermark when last touched (orders the LRU) */
+    int64_t last_t;   /* newest event time of the key */
+    int64_t reset_t;  /* window restarted: older events do not count */
     /* threshold/distinct with refire per_window: the fired window runs
      * to fired_until (T_NONE: none open); matches up to then are
      * absorbed (weights summed, times absorbed_first..last) and reported
      * by one update signal SN_CORR_UPDATE_INTERVAL_NS of watermark after
      * upd_wm (the firing's or the last update's), and when it closes. */
-    int64_t fired_until, absorbed_first, absorbed_last, upd_wm;
-    uint64_t absorbed;
-    /* On the rule's pending list (absorbed > 0 in an open window), which
-     * sn_corr_advance walks for the updates that are due. */
-    struct ckey *pprev, *pnext;
-    bool pending;
-    bool firing, absent, has_signal;
-    bool weighted; /* threshold: the ring holds an entry of weight > 1 */
+    int64_t fired_until;
     struct sn_corr_origin origin; /* of the last record that fed it */
-    /* Index + 1 of origin's watermark in the rule's table
-     * (correlate_owm.c); 0: look it up. Saves a scan per key and tick. */
-    uint32_t owm_slot;
-    /* ring (threshold, sequence), sorted by t */
+    /* ring (threshold, sequence), sorted by t; here with rhead so that
+     * the oldest entry's address is known from this line */
     struct rent *ring;
-    uint32_t rhead, rn, rcap; /* rcap: power of two */
+    /* line 2: absorbed matches of a fired window, signals */
+    int64_t absorbed_first, absorbed_last, upd_wm;
+    uint64_t absorbed;
+    struct ckey *pprev, *pnext;
+    int64_t last_signal;
+    uint64_t hits;
+    /* line 3: the ring's size, evidence */
+    uint32_t rn, rcap; /* rcap: power of two */
     /* evidence: 2K slots (first K, last K ring), then sequence slots */
+    uint32_t n_first;
     unsigned char *ev;
     size_t ev_cap; /* bytes */
-    uint32_t n_first;
     uint64_t n_last;
-    uint32_t *sfree;        /* sequence: free summary slots */
+    uint64_t n_seen;
+    uint32_t *sfree; /* sequence: free summary slots */
+    uint64_t suppressed;
+    /* the rest */
     uint32_t n_sfree, scap; /* scap: slots behind the first 2K */
+    uint32_t kcap;
     /* set (distinct, new_value): open addressing, power-of-two cap */
-    struct dval *set;
     uint32_t set_n, set_cap;
+    struct dval *set;
     /* rate */
     int64_t rb_cur, rb_start, fired_b;
     uint32_t rcount[SN_CORR_RATE_OPEN_MAX];
     double mean, var;
     uint64_t n_closed;
+};
+_Static_assert(offsetof(struct ckey, ref) == 64 &&
+                   offsetof(struct ckey, absorbed_first) == 128 &&
+                   offsetof(struct ckey, rn) == 192 &&
+                   sizeof(struct ckey) % 64 == 0,
+               "struct ckey: a group of fields moved to another cache line");
+
+/* An entry's links in its rule's LRU list (head = most recently
+ * touched), kept apart from the entries in c->lru, indexed by entry:
+ * moving a key to the head writes its neighbours' links, and in this
+ * dense array those are bytes in lines that stay cached rather than two
+ * more entries' lines. A link is an entry's ref; 0: none. */
+struct lru_link {
+    uint32_t prev; /* toward the head (touched later) */
+    uint32_t next; /* toward the tail */
 };
 
 /* The newest event time of one key origin (correlate_owm.c). */
@@ -143,7 +176,7 @@ struct crule {
     uint32_t max_keys, max_events;
     struct ckey **tab;
     size_t tab_cap, n_keys;
-    struct ckey *lru_head, *lru_tail;
+    uint32_t lru_head, lru_tail; /* refs (sn_corr_key_at); 0: empty */
     struct ckey *pend_head; /* keys with absorbed matches (refire) */
     int64_t learn_start; /* new_value: first event time of the rule */
     int64_t last_degraded;
@@ -192,6 +225,7 @@ struct sn_corr {
     struct ckey *free_keys; /* recycled entries keep their buffers */
     struct ckey **slabs;
     size_t n_slabs, slab_cap, slab_used;
+    struct lru_link *lru; /* per entry of the slabs, by ref - 1 */
     /* scratch for building keys and signals, and for summaries rendered
      * on demand (sn_corr_input.summary_fn) */
     struct sn_buf sum;
@@ -244,10 +278,32 @@ bool sn_corr_build_key(struct sn_corr *c, const struct crule *cr,
                        uint64_t *hash);
 /* Decode k into c->key_values; returns the number of values. */
 size_t sn_corr_decode_key(struct sn_corr *c, const struct ckey *k);
-void sn_corr_lru_unlink(struct crule *cr, struct ckey *k);
-void sn_corr_lru_push_head(struct crule *cr, struct ckey *k);
+/* The entry of a ref (NULL for 0). */
+static inline struct ckey *
+sn_corr_key_at(const struct sn_corr *c, uint32_t ref)
+{
+    return ref == 0 ? NULL
+                    : &c->slabs[(ref - 1) / SN_CORR_SLAB_KEYS]
+                               [(ref - 1) % SN_CORR_SLAB_KEYS];
+}
+/* The least recently touched key of cr; the key touched next after k
+ * (toward the head). NULL at the end. */
+static inline struct ckey *
+sn_corr_lru_tail(const struct sn_corr *c, const struct crule *cr)
+{
+    return sn_corr_key_at(c, cr->lru_tail);
+}
+static inline struct ckey *
+sn_corr_lru_newer(const struct sn_corr *c, const struct ckey *k)
+{
+    return sn_corr_key_at(c, c->lru[k->ref - 1].prev);
+}
+void sn_corr_lru_unlink(struct sn_corr *c, struct crule *cr, struct ckey *k);
+void sn_corr_lru_push_head(struct sn_corr *c, struct crule *cr, struct ckey *k);
+/* k touched: to the head of cr's list. */
+void sn_corr_lru_touch(struct sn_corr *c, struct crule *cr, struct ckey *k);
 /* Order cr's LRU list by touch_wm again (after a restore). */
-void sn_corr_lru_sort(struct crule *cr);
+void sn_corr_lru_sort(struct sn_corr *c, struct crule *cr);
 /* True when k holds nothing a later event or check could still use. */
 bool sn_corr_key_reclaimable(const struct sn_corr *c, const struct crule *cr,
                              const struct ckey *k);
@@ -265,8 +321,7 @@ void sn_corr_set_purge(struct ckey *k, int64_t since);
 /* A distinct rule's set of k reached its count: fire one signal over the
  * values held (first seen to k->last_t), then empty the set and its
  * evidence (correlate_window.c; also the restore merge's evaluation). */
-void sn_corr_distinct_fire(struct sn_corr *c, struct crule *cr,
-                           struct ckey *k);
+void sn_corr_distinct_fire(struct sn_corr *c, struct crule *cr, struct ckey *k);
 /* A threshold rule's window [first, last] of k holds count matches: one
  * signal, then the window's events are spent (and with refire per_window
  * the fired window opens). Feeding and the restore merge use it. */

@@ -116,20 +116,33 @@ sn_corr_key_alloc(struct sn_corr *c)
             if (c->n_slabs == c->slab_cap) {
                 size_t cap = c->slab_cap ? c->slab_cap * 2 : 16;
                 struct ckey **p = realloc(c->slabs, cap * sizeof(*p));
+                struct lru_link *l;
                 if (p == NULL)
                     return NULL;
                 c->slabs = p;
+                l = realloc(c->lru, cap * SN_CORR_SLAB_KEYS * sizeof(*l));
+                if (l == NULL)
+                    return NULL;
+                c->lru = l;
                 c->slab_cap = cap;
             }
-            c->slabs[c->n_slabs] =
-                calloc(SN_CORR_SLAB_KEYS, sizeof(struct ckey));
+            /* Aligned to a cache line: struct ckey groups its fields
+             * by line (correlate_int.h). */
+            c->slabs[c->n_slabs] = aligned_alloc(
+                _Alignof(struct ckey), SN_CORR_SLAB_KEYS * sizeof(struct ckey));
             if (c->slabs[c->n_slabs] == NULL)
                 return NULL;
+            memset(c->slabs[c->n_slabs], 0,
+                   SN_CORR_SLAB_KEYS * sizeof(struct ckey));
             c->n_slabs++;
             c->slab_used = 0;
         }
-        k = &c->slabs[c->n_slabs - 1][c->slab_used++];
+        k = &c->slabs[c->n_slabs - 1][c->slab_used];
+        k->ref =
+            (uint32_t)((c->n_slabs - 1) * SN_CORR_SLAB_KEYS + c->slab_used + 1);
+        c->slab_used++;
     }
+    c->lru[k->ref - 1].prev = c->lru[k->ref - 1].next = 0;
     /* Keep the buffers (and their capacities) of a recycled entry. */
     {
         char *kb = k->kb;
@@ -139,8 +152,9 @@ sn_corr_key_alloc(struct sn_corr *c)
         size_t ev_cap = k->ev_cap;
         uint32_t *sfree = k->sfree, scap = k->scap;
         struct dval *set = k->set;
-        uint32_t set_cap = k->set_cap;
+        uint32_t set_cap = k->set_cap, ref = k->ref;
         memset(k, 0, sizeof(*k));
+        k->ref = ref;
         k->kb = kb, k->kcap = kcap, k->ring = ring, k->rcap = rcap;
         k->ev = ev, k->ev_cap = ev_cap, k->sfree = sfree, k->scap = scap;
         k->set = set, k->set_cap = set_cap;
@@ -165,50 +179,63 @@ sn_corr_key_alloc(struct sn_corr *c)
 }
 
 void
-sn_corr_lru_unlink(struct crule *cr, struct ckey *k)
+sn_corr_lru_unlink(struct sn_corr *c, struct crule *cr, struct ckey *k)
 {
-    if (k->prev)
-        k->prev->next = k->next;
+    struct lru_link *l = &c->lru[k->ref - 1];
+
+    if (l->prev)
+        c->lru[l->prev - 1].next = l->next;
     else
-        cr->lru_head = k->next;
-    if (k->next)
-        k->next->prev = k->prev;
+        cr->lru_head = l->next;
+    if (l->next)
+        c->lru[l->next - 1].prev = l->prev;
     else
-        cr->lru_tail = k->prev;
-    k->prev = k->next = NULL;
+        cr->lru_tail = l->prev;
+    l->prev = l->next = 0;
 }
 
 void
-sn_corr_lru_push_head(struct crule *cr, struct ckey *k)
+sn_corr_lru_push_head(struct sn_corr *c, struct crule *cr, struct ckey *k)
 {
-    k->prev = NULL;
-    k->next = cr->lru_head;
+    struct lru_link *l = &c->lru[k->ref - 1];
+
+    l->prev = 0;
+    l->next = cr->lru_head;
     if (cr->lru_head)
-        cr->lru_head->prev = k;
-    cr->lru_head = k;
-    if (cr->lru_tail == NULL)
-        cr->lru_tail = k;
+        c->lru[cr->lru_head - 1].prev = k->ref;
+    cr->lru_head = k->ref;
+    if (cr->lru_tail == 0)
+        cr->lru_tail = k->ref;
+}
+
+void
+sn_corr_lru_touch(struct sn_corr *c, struct crule *cr, struct ckey *k)
+{
+    if (cr->lru_head == k->ref)
+        return; /* unlinking and pushing it would give the same list */
+    sn_corr_lru_unlink(c, cr, k);
+    sn_corr_lru_push_head(c, cr, k);
 }
 
 /* Merge two lists linked by next, newest touch first; on ties a's keys
  * stay ahead (the sort is stable). */
-static struct ckey *
-lru_merge(struct ckey *a, struct ckey *b)
+static uint32_t
+lru_merge(struct sn_corr *c, uint32_t a, uint32_t b)
 {
-    struct ckey head, *t = &head;
+    uint32_t head = 0, *t = &head;
 
-    while (a != NULL && b != NULL) {
-        if (b->touch_wm > a->touch_wm) {
-            t->next = b;
-            b = b->next;
+    while (a != 0 && b != 0) {
+        if (sn_corr_key_at(c, b)->touch_wm > sn_corr_key_at(c, a)->touch_wm) {
+            *t = b;
+            b = c->lru[b - 1].next;
         } else {
-            t->next = a;
-            a = a->next;
+            *t = a;
+            a = c->lru[a - 1].next;
         }
-        t = t->next;
+        t = &c->lru[*t - 1].next;
     }
-    t->next = a != NULL ? a : b;
-    return head.next;
+    *t = a != 0 ? a : b;
+    return head;
 }
 
 /* Keys restored from another engine were pushed at the head whatever
@@ -217,34 +244,36 @@ lru_merge(struct ckey *a, struct ckey *b)
  * (the restored keys, in their engine's order, and the keys already
  * there), so it costs one linear merge under the shard's lock. */
 void
-sn_corr_lru_sort(struct crule *cr)
+sn_corr_lru_sort(struct sn_corr *c, struct crule *cr)
 {
-    struct ckey *runs[64] = { 0 }, *k = cr->lru_head, *list, *prev = NULL;
+    uint32_t runs[64] = { 0 }, k = cr->lru_head, list, prev = 0;
 
     /* runs[i] holds a sorted part of the list; the parts in runs[] come
      * before the run being pushed, so they merge in as the first list. */
-    while (k != NULL) {
-        struct ckey *end = k, *next;
+    while (k != 0) {
+        uint32_t end = k, next;
         size_t i = 0;
 
-        while (end->next != NULL && end->next->touch_wm <= end->touch_wm)
-            end = end->next;
-        next = end->next;
-        end->next = NULL;
-        for (list = k; i < 63 && runs[i] != NULL; i++) {
-            list = lru_merge(runs[i], list);
-            runs[i] = NULL;
+        while (c->lru[end - 1].next != 0 &&
+               sn_corr_key_at(c, c->lru[end - 1].next)->touch_wm <=
+                   sn_corr_key_at(c, end)->touch_wm)
+            end = c->lru[end - 1].next;
+        next = c->lru[end - 1].next;
+        c->lru[end - 1].next = 0;
+        for (list = k; i < 63 && runs[i] != 0; i++) {
+            list = lru_merge(c, runs[i], list);
+            runs[i] = 0;
         }
-        runs[i] = runs[i] != NULL ? lru_merge(runs[i], list) : list;
+        runs[i] = runs[i] != 0 ? lru_merge(c, runs[i], list) : list;
         k = next;
     }
-    list = NULL;
+    list = 0;
     for (size_t i = 0; i < 64; i++)
-        if (runs[i] != NULL)
-            list = list == NULL ? runs[i] : lru_merge(runs[i], list);
+        if (runs[i] != 0)
+            list = list == 0 ? runs[i] : lru_merge(c, runs[i], list);
     cr->lru_head = list;
-    for (k = list; k != NULL; prev = k, k = k->next)
-        k->prev = prev;
+    for (k = list; k != 0; prev = k, k = c->lru[k - 1].next)
+        c->lru[k - 1].prev = prev;
     cr->lru_tail = prev;
 }
 
@@ -257,7 +286,7 @@ sn_corr_key_release(struct sn_corr *c, struct crule *cr, struct ckey *k)
     while (*pp != k)
         pp = &(*pp)->hnext;
     *pp = k->hnext;
-    sn_corr_lru_unlink(cr, k);
+    sn_corr_lru_unlink(c, cr, k);
     sn_corr_pending_del(cr, k);
     cr->n_keys--;
     cr->st.keys = cr->n_keys;
@@ -302,12 +331,11 @@ tab_grow(struct crule *cr)
 enum sn_status
 sn_corr_key_insert(struct sn_corr *c, struct crule *cr, struct ckey *k)
 {
-    (void)c;
     if (cr->n_keys + 1 > cr->tab_cap && tab_grow(cr) != SN_OK)
         return SN_ENOMEM;
     k->hnext = cr->tab[k->hash & (cr->tab_cap - 1)];
     cr->tab[k->hash & (cr->tab_cap - 1)] = k;
-    sn_corr_lru_push_head(cr, k);
+    sn_corr_lru_push_head(c, cr, k);
     cr->n_keys++;
     cr->st.keys = cr->n_keys;
     return SN_OK;
@@ -558,8 +586,8 @@ sn_corr_key_new(struct sn_corr *c, struct crule *cr, const char *kb,
 {
     struct ckey *k;
 
-    while (cr->n_keys >= cr->max_keys && cr->lru_tail != NULL) {
-        struct ckey *victim = cr->lru_tail;
+    while (cr->n_keys >= cr->max_keys && cr->lru_tail != 0) {
+        struct ckey *victim = sn_corr_lru_tail(c, cr);
         if (sn_corr_key_reclaimable(c, cr, victim)) {
             cr->st.keys_reclaimed++;
         } else {

@@ -123,8 +123,9 @@ sn_corr_drop(struct sn_corr *c, sn_corr_want_fn want, void *arg)
     for (size_t r = 0; r < c->n_rules; r++) {
         struct crule *cr = &c->rules[r];
 
-        for (struct ckey *k = cr->lru_tail, *prev; k != NULL; k = prev) {
-            prev = k->prev;
+        for (struct ckey *k = sn_corr_lru_tail(c, cr), *prev; k != NULL;
+             k = prev) {
+            prev = sn_corr_lru_newer(c, k);
             if (want(arg, cr->spec, k->hash, &k->origin)) {
                 sn_corr_key_release(c, cr, k);
                 n++;

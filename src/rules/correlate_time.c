@@ -154,8 +154,7 @@ check_key(struct sn_corr *c, struct crule *cr, struct ckey *k)
             sn_corr_hit(c, cr, k, &sig);
         }
         if (k->absent) {
-            sn_corr_lru_unlink(cr, k);
-            sn_corr_lru_push_head(cr, k);
+            sn_corr_lru_touch(c, cr, k);
             k->touch_wm = c->wm;
         }
         return;
@@ -183,7 +182,7 @@ sn_corr_advance(struct sn_corr *c, int64_t now_ns)
         struct crule *cr = &c->rules[r];
         int64_t d = min_delay(cr->spec);
         size_t budget = cr->n_keys;
-        struct ckey *k = cr->lru_tail;
+        struct ckey *k = sn_corr_lru_tail(c, cr);
 
         sn_corr_prime(c, cr);
         /* Fired windows' updates and closes that are due (refire
@@ -192,7 +191,7 @@ sn_corr_advance(struct sn_corr *c, int64_t now_ns)
             sn_corr_pending_due(c, cr);
         if (d != INT64_MAX) {
             while (k != NULL && budget-- > 0) {
-                struct ckey *prev = k->prev;
+                struct ckey *prev = sn_corr_lru_newer(c, k);
                 /* The LRU is ordered by touch_wm and a key's newest event
                  * is at least touch_wm - lateness: past this point no key
                  * can be due yet. */

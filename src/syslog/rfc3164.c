@@ -732,17 +732,23 @@ infer_year(const struct bsd_ts *ts, int64_t now_ns, int32_t off, int64_t *ns)
 }
 
 /* infer_year through the memo: the same inputs as last time give the
- * same answer (a file's lines share a handful of stamps per second). */
+ * same answer (a file's lines share a handful of stamps per second).
+ * infer_year reads the reference time only as whole seconds (now_secs),
+ * so records received within one second share the answer: the daemon's
+ * records each carry their own receive time. */
 static bool
 infer_year_memo(struct sn_rfc3164_memo *m, const struct bsd_ts *ts,
                 int64_t now_ns, int32_t off, int64_t *ns)
 {
+    int64_t now_secs;
+
     if (m == NULL)
         return infer_year(ts, now_ns, off, ns);
+    now_secs = floor_div(now_ns, SN_NS_PER_SEC);
     if (!m->infer_valid || m->i_mon != ts->mon || m->i_day != ts->day ||
         m->i_hour != ts->hour || m->i_min != ts->min ||
         m->i_sec != ts->sec || m->i_nsec != ts->nsec || m->i_off != off ||
-        m->i_now_ns != now_ns) {
+        m->i_now_secs != now_secs) {
         m->infer_ok = infer_year(ts, now_ns, off, &m->i_ns);
         m->infer_valid = true;
         m->i_mon = ts->mon;
@@ -752,7 +758,7 @@ infer_year_memo(struct sn_rfc3164_memo *m, const struct bsd_ts *ts,
         m->i_sec = ts->sec;
         m->i_nsec = ts->nsec;
         m->i_off = off;
-        m->i_now_ns = now_ns;
+        m->i_now_secs = now_secs;
     }
     if (m->infer_ok)
         *ns = m->i_ns;

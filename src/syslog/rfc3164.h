@@ -53,7 +53,8 @@ enum sn_status sn_rfc3164_parse(const char *p, size_t len,
  * the end of the seconds and the fields read from it, and the last year
  * inference (its inputs and result). Caller storage, zeroed before first
  * use (sn_rfc3164_memo_init); one per thread. The results are exactly
- * those without it: a hit needs the same bytes, or the same inputs.
+ * those without it: a hit needs the same bytes, or the same inputs (the
+ * reference time in whole seconds: all the inference reads of it).
  */
 #define SN_RFC3164_MEMO_TEXT   32
 #define SN_RFC3164_MEMO_FIELDS 48
@@ -67,7 +68,7 @@ struct sn_rfc3164_memo {
     unsigned i_mon, i_day, i_hour, i_min, i_sec;
     uint32_t i_nsec;
     int32_t i_off;
-    int64_t i_now_ns, i_ns;
+    int64_t i_now_secs, i_ns; /* the reference time, whole seconds */
 };
 
 void sn_rfc3164_memo_init(struct sn_rfc3164_memo *memo);

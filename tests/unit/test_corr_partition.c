@@ -646,11 +646,13 @@ SN_TEST(restore_merge_counts_older_events)
     fx_close(&b);
 
     /* every_threshold: ten older ones are the next window. */
-    CHECK(fx_open(&e, RULES("  window: 2m\n  threshold: {count: 10}\n"
-                            "  refire: every_threshold\n"),
+    CHECK(fx_open(&e,
+                  RULES("  window: 2m\n  threshold: {count: 10}\n"
+                        "  refire: every_threshold\n"),
                   NULL));
-    CHECK(fx_open(&ea, RULES("  window: 2m\n  threshold: {count: 10}\n"
-                             "  refire: every_threshold\n"),
+    CHECK(fx_open(&ea,
+                  RULES("  window: 2m\n  threshold: {count: 10}\n"
+                        "  refire: every_threshold\n"),
                   NULL));
     for (int i = 10; i < 20; i++)
         feed(&e, "t", 1, T0 + i * S, "203.0.113.7");
@@ -755,42 +757,49 @@ SN_TEST(restore_merges_distinct)
 }
 
 /* The LRU sort on lists of random runs: ordered by touch (newest at the
- * head), ties in their old order. */
+ * head), ties in their old order; the links (in the engine's array, by
+ * entry) agree both ways. */
 SN_TEST(lru_sort_stable)
 {
-    static struct ckey keys[2000];
+    static struct ckey *keys[2000];
     struct crule cr;
+    struct fx f;
 
+    CHECK(fx_open(&f, RULES("  window: 2m\n  threshold: {count: 1}\n"), NULL));
+    for (size_t i = 0; i < 2000; i++) {
+        keys[i] = sn_corr_key_alloc(f.c);
+        CHECK(keys[i] != NULL);
+    }
     srand(7);
     for (int round = 0; round < 50; round++) {
         size_t n = (size_t)(rand() % 2000), i = 0;
         bool ok = true;
+        struct ckey *prev = NULL;
 
         memset(&cr, 0, sizeof(cr));
-        memset(keys, 0, sizeof(keys));
-        for (i = 0; i < n; i++) {
-            keys[i].touch_wm = rand() % (round % 2 ? 20 : 100000);
-            keys[i].hash = i; /* position from the head */
-            keys[i].prev = i ? &keys[i - 1] : NULL;
-            keys[i].next = i + 1 < n ? &keys[i + 1] : NULL;
+        for (i = n; i-- > 0;) {
+            keys[i]->touch_wm = rand() % (round % 2 ? 20 : 100000);
+            keys[i]->hash = i; /* position from the head */
+            sn_corr_lru_push_head(f.c, &cr, keys[i]);
         }
-        cr.lru_head = n ? &keys[0] : NULL;
-        cr.lru_tail = n ? &keys[n - 1] : NULL;
-        sn_corr_lru_sort(&cr);
+        sn_corr_lru_sort(f.c, &cr);
         i = 0;
-        for (struct ckey *k = cr.lru_head; k != NULL; k = k->next, i++) {
-            if (k->next != NULL &&
-                (k->next->touch_wm > k->touch_wm ||
-                 (k->next->touch_wm == k->touch_wm && k->next->hash < k->hash)))
+        for (struct ckey *k = sn_corr_lru_tail(f.c, &cr); k != NULL;
+             prev = k, k = sn_corr_lru_newer(f.c, k), i++) {
+            if (prev != NULL &&
+                (prev->touch_wm > k->touch_wm ||
+                 (prev->touch_wm == k->touch_wm && prev->hash < k->hash)))
                 ok = false;
-            if (k->next != NULL && k->next->prev != k)
-                ok = false;
-            if (k->next == NULL && cr.lru_tail != k)
+            if (prev != NULL &&
+                sn_corr_key_at(f.c, f.c->lru[k->ref - 1].next) != prev)
                 ok = false;
         }
+        if (prev != NULL && sn_corr_key_at(f.c, cr.lru_head) != prev)
+            ok = false;
         CHECK_EQ(i, n);
         CHECK(ok);
     }
+    fx_close(&f);
 }
 
 /* "source": the triggering record's place, fields absent when unknown. */

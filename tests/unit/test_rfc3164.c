@@ -671,8 +671,7 @@ same_msg(const char *la, const struct sn_syslog_msg *a, const char *lb,
          const struct sn_syslog_msg *b)
 {
     if (a->pri != b->pri || a->has_time != b->has_time ||
-        (a->has_time && a->time_ns != b->time_ns) ||
-        a->n_notes != b->n_notes)
+        (a->has_time && a->time_ns != b->time_ns) || a->n_notes != b->n_notes)
         return false;
     for (size_t i = 0; i < a->n_notes; i++)
         if (strcmp(a->notes[i], b->notes[i]) != 0)
@@ -720,43 +719,56 @@ SN_TEST(memo_gives_the_same_results)
         "<38>2026-11-23T12:00:01Z host app: rfc 3339",
         "<38>Nov 23 12:00:01 host app: last",
     };
+    /* The memo keeps the inference for a reference time's whole second:
+     * the same second with other nanoseconds hits; "Dec 31 23:59:59" is
+     * 2026 from 2026-11-30T23:59:59 (31 days ahead) but 2025 a
+     * nanosecond earlier, which is another second. */
     static const struct {
         const char *now;
+        int64_t plus_ns;
         int32_t tz;
     } refs[] = {
-        { NOW, 0 },
-        { NOW, 3600 },
-        { "2027-01-01T00:00:30Z", 0 },
-        { "2028-03-01T00:00:00Z", -7200 },
+        { NOW, 0, 0 },
+        { NOW, 0, 3600 },
+        { "2027-01-01T00:00:30Z", 0, 0 },
+        { "2027-01-01T00:00:30Z", 999999999, 0 },
+        { "2026-11-30T23:59:58Z", 999999999, 0 },
+        { "2026-11-30T23:59:59Z", 0, 0 },
+        { "2026-11-30T23:59:59Z", 500000000, 0 },
+        { "2028-03-01T00:00:00Z", 0, -7200 },
     };
+    const size_t n_lines = sizeof(lines) / sizeof(lines[0]);
+    const size_t n_rounds = 2 * (sizeof(refs) / sizeof(refs[0]));
     struct sn_rfc3164_memo memo;
     struct sn_arena arena;
 
     sn_rfc3164_memo_init(&memo);
     sn_arena_init(&arena, 4096, 0);
-    for (size_t round = 0; round < 2 * (sizeof(refs) / sizeof(refs[0])); round++) {
+    /* Pass 0: all lines under each reference time (twice in a row, then
+     * the next: hits on the second round, misses when it changes). Pass
+     * 1: each line under the reference times in turn, so its inference is
+     * looked up with the previous reference time's. */
+    for (size_t x = 0; x < 2 * n_rounds * n_lines; x++) {
+        bool by_line = x >= n_rounds * n_lines;
+        size_t y = x % (n_rounds * n_lines);
+        size_t round = by_line ? y % n_rounds : y / n_lines;
+        size_t i = by_line ? y / n_rounds : y % n_lines;
         struct sn_rfc3164_opts opts;
+        size_t len = strlen(lines[i]);
+        char a[256], b[256];
+        struct sn_syslog_msg ma, mb;
+        struct sn_parse_error ea, eb;
 
-        /* Each reference time twice in a row, then the next: hits on the
-         * second pass, misses when it changes. */
-        opts.now_ns = ns_of(refs[round / 2].now);
+        opts.now_ns = ns_of(refs[round / 2].now) + refs[round / 2].plus_ns;
         opts.tz_offset_sec = refs[round / 2].tz;
-        for (size_t i = 0; i < (sizeof(lines) / sizeof(lines[0])); i++) {
-            size_t len = strlen(lines[i]);
-            char a[256], b[256];
-            struct sn_syslog_msg ma, mb;
-            struct sn_parse_error ea, eb;
-
-            memcpy(a, lines[i], len);
-            memcpy(b, lines[i], len);
-            CHECK_EQ(sn_rfc3164_parse(a, len, &opts, &arena, &ma, &ea),
-                     sn_rfc3164_parse_memo(b, len, &opts, &memo, &arena, &mb,
-                                           &eb));
-            if (!same_msg(a, &ma, b, &mb))
-                fprintf(stderr, "differs with a memo: %s (reference %s)\n",
-                        lines[i], refs[round / 2].now);
-            CHECK(same_msg(a, &ma, b, &mb));
-        }
+        memcpy(a, lines[i], len);
+        memcpy(b, lines[i], len);
+        CHECK_EQ(sn_rfc3164_parse(a, len, &opts, &arena, &ma, &ea),
+                 sn_rfc3164_parse_memo(b, len, &opts, &memo, &arena, &mb, &eb));
+        if (!same_msg(a, &ma, b, &mb))
+            fprintf(stderr, "differs with a memo: %s (reference %s)\n",
+                    lines[i], refs[round / 2].now);
+        CHECK(same_msg(a, &ma, b, &mb));
     }
     CHECK(memo.text_len > 0); /* it was used */
     sn_arena_fini(&arena);
