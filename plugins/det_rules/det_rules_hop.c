@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/le.h"
 #include "rules/correlate_int.h"
@@ -62,6 +63,10 @@ struct dr_hop {
     size_t idx_cap;
     struct sn_counter *c_produced, *c_consumed, *c_replays, *c_errors, *c_bad;
     struct sn_counter *c_expect_errors, *c_beats;
+    /* Ticker only: a beat that could not be sent (the topic's partition
+     * count unknown: the cluster unreachable) is not tried again before
+     * this (monotonic ns): each try may wait for the metadata. */
+    int64_t beat_retry_ns;
 };
 
 /* ---- encoding ----------------------------------------------------------- */
@@ -894,20 +899,28 @@ dr_hop_drop_local(struct dr_state *s)
 
 /* ---- the hop's watermark ----------------------------------------------- */
 
+/* A failed beat is tried again after this long. */
+#define HOP_BEAT_RETRY_NS (30 * (int64_t)1000000000)
+
 void
 dr_hop_beat(struct dr_state *s)
 {
     struct sn_buf b;
+    struct timespec ts;
+    int64_t now;
     bool ok = true;
 
     if (s->hop == NULL || s->hop->prod == NULL ||
         atomic_load(&s->max_event_ns) == 0)
         return;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     sn_buf_init(&b, 64);
     put(&b, HOP_BEAT, 4, &ok);
     put_le(&b, (uint64_t)dr_watermark(s), 8, &ok);
-    if (ok)
-        dr_hop_producer_beat(s->hop->prod, b.data, b.len);
+    if (ok && now >= s->hop->beat_retry_ns &&
+        !dr_hop_producer_beat(s->hop->prod, b.data, b.len))
+        s->hop->beat_retry_ns = now + HOP_BEAT_RETRY_NS;
     sn_buf_fini(&b);
 }
 
