@@ -533,10 +533,12 @@ rp_note(struct dr_hop *h, int32_t rp, int64_t t)
     pthread_mutex_unlock(&h->mu);
 }
 
-/* Feed one compact match; false when it is not one (counted). */
+/* Feed one compact match, or take a beat; false when it is neither
+ * (counted). *hop_t: the time it gives its repartition partition
+ * (INT64_MIN: none), noted by the caller once per run of records. */
 static bool
 consume_one(struct dr_state *s, struct dr_tls *t, const struct sn_record *rec,
-            int64_t *newest)
+            int64_t *newest, int64_t *hop_t)
 {
     struct dr_hop *h = s->hop;
     struct sn_le_rd r;
@@ -559,7 +561,7 @@ consume_one(struct dr_state *s, struct dr_tls *t, const struct sn_record *rec,
         int64_t beat = (int64_t)sn_le_get(&r, 8);
         if (r.failed)
             return false;
-        rp_note(h, rec->source_part, beat);
+        *hop_t = beat;
         s->host->counter_add(h->c_beats, 1);
         return true;
     }
@@ -603,9 +605,9 @@ consume_one(struct dr_state *s, struct dr_tls *t, const struct sn_record *rec,
     /* The hop's time: no later than the record's receipt (a sender's
      * clock ahead must not make every key of the partition absent). */
     if (in.time_ns > 0)
-        rp_note(h, rec->source_part,
-                in.arrival_ns > 0 && in.arrival_ns < in.time_ns ? in.arrival_ns
-                                                                : in.time_ns);
+        *hop_t = in.arrival_ns > 0 && in.arrival_ns < in.time_ns
+                     ? in.arrival_ns
+                     : in.time_ns;
     spec = t->hop_spec_last;
     if (spec == NULL || spec->rule->id_len != spec_id.len ||
         memcmp(spec->rule->id, spec_id.ptr, spec_id.len) != 0) {
@@ -660,15 +662,29 @@ enum sn_status
 dr_hop_consume(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b)
 {
     size_t n = s->host->batch_len(b);
-    int64_t newest = 0;
+    int64_t newest = 0, run_t = INT64_MIN;
+    int32_t run_rp = -1;
     uint64_t bad = 0;
 
     for (size_t i = 0; i < n; i++) {
         const struct sn_record *rec =
             s->host->event_record(s->host->batch_event(b, i));
-        if (rec == NULL || !consume_one(s, t, rec, &newest))
+        int64_t hop_t = INT64_MIN;
+
+        if (rec == NULL || !consume_one(s, t, rec, &newest, &hop_t))
             bad++;
+        /* The partition's time moves once its records are fed, once per
+         * run of one partition's records (one lock, not one a record). */
+        if (hop_t == INT64_MIN)
+            continue;
+        if (rec->source_part != run_rp && run_t != INT64_MIN)
+            rp_note(s->hop, run_rp, run_t);
+        if (rec->source_part != run_rp || hop_t > run_t)
+            run_t = hop_t;
+        run_rp = rec->source_part;
     }
+    if (run_t != INT64_MIN)
+        rp_note(s->hop, run_rp, run_t);
     t->n_src_cache = 0;
     /* Signal-fed sequence steps the counted matches fired go on to
      * their own key's partition before this batch is released. */
