@@ -342,10 +342,11 @@ bool dr_hop_is_hop_part(const struct dr_state *s, const struct sn_partition *p);
 enum sn_status dr_hop_marks_write(struct dr_state *s,
                                   const struct sn_partition *p,
                                   struct sn_buf *b);
-/* Reads the marks at the front of data, advancing *data and *len; false
- * (why in err) on a damaged section. */
+/* Reads the marks at the front of data, advancing *data and *len, and
+ * the partition's time (INT64_MIN: the blob has none); false (why in
+ * err) on a damaged section. */
 bool dr_hop_marks_read(struct dr_state *s, const struct sn_partition *p,
-                       const void **data, size_t *len, char *err,
+                       const void **data, size_t *len, int64_t *wm, char *err,
                        size_t err_len);
 void dr_hop_marks_drop(struct dr_state *s, const struct sn_partition *p);
 /* Create the expected keys of absence rules whose repartition partition
@@ -356,6 +357,19 @@ void dr_hop_expect(struct dr_state *s, const struct sn_partition *p,
  * state file restored: their partitions' checkpoints bring back those of
  * the partitions this instance gets, the others are another's. */
 void dr_hop_drop_local(struct dr_state *s);
+/* The hop's watermark (docs/scaling.md, "The hop's watermark"). beat:
+ * the ticker sends this instance's watermark into every repartition
+ * partition (nothing before this instance read an event). owned: p (a
+ * repartition partition) is this instance's from now, its keys (origin
+ * o) judged by the newest event time read from it, wm (INT64_MIN:
+ * unknown) until a record says more; every shard is told at once.
+ * push: every shard gets the partitions' current times (the ticker,
+ * before it advances them); shard sh's lock held. dropped: p left. */
+void dr_hop_beat(struct dr_state *s);
+void dr_hop_owned(struct dr_state *s, const struct sn_partition *p,
+                  const struct sn_corr_origin *o, int64_t wm);
+void dr_hop_push(struct dr_state *s, struct dr_shard *sh);
+void dr_hop_dropped(struct dr_state *s, const struct sn_partition *p);
 /* repartition_ack checkpoint: before any partition's checkpoint row is
  * written, every match produced so far must be acknowledged. false (why
  * logged) when they are not within a few seconds: the row waits. */
@@ -382,6 +396,11 @@ bool dr_hop_producer_flush(struct dr_hop_producer *p, int timeout_ms);
  * when the topic's partition count cannot be read. */
 int32_t dr_hop_producer_partition(struct dr_hop_producer *p, uint64_t hash,
                                   char *err, size_t err_len);
+/* Produce rec (a watermark beat) to every partition of the topic,
+ * without waiting for the acknowledgements (a lost beat is made up by
+ * the next). false when not every partition got it. */
+bool dr_hop_producer_beat(struct dr_hop_producer *p, const void *rec,
+                          size_t len);
 void dr_hop_producer_stop(struct dr_hop_producer *p);
 void dr_hop_producer_free(struct dr_hop_producer *p);
 

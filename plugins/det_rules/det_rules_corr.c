@@ -807,6 +807,7 @@ dr_corr_advance(struct dr_state *s, int64_t wm)
 
         pthread_mutex_lock(&sh->mu);
         sh->tls = t;
+        dr_hop_push(s, sh);
         sn_corr_advance(sh->c, wm);
         sh->tls = NULL;
         pthread_mutex_unlock(&sh->mu);
@@ -891,6 +892,7 @@ ticker_main(void *arg)
             break;
         pthread_mutex_unlock(&s->tick_mu);
         dr_corr_advance(s, dr_watermark(s));
+        dr_hop_beat(s);
         pthread_mutex_lock(&s->tick_mu);
     }
     pthread_mutex_unlock(&s->tick_mu);

@@ -21,12 +21,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/le.h"
 #include "rules/correlate_int.h"
 
 #define HOP_MAGIC      "SNH1"
-#define HOP_MARKS      "SNDRHWM1"
+#define HOP_BEAT       "SNW1" /* a watermark beat: magic, i64 time */
+#define HOP_MARKS1     "SNDRHWM1" /* marks (older builds) */
+#define HOP_MARKS      "SNDRHWM2" /* the partition's time, then marks */
 #define HOP_MARKS_MAX  65536 /* marks per repartition partition, at most */
 #define HOP_RULE_ID    256   /* bytes of a rule id (load.c keeps them short) */
 #define HOP_MAX_FIELDS 32    /* values one compact match carries */
@@ -39,9 +42,19 @@ struct hop_mark {
     uint32_t seq; /* then the match's number in its record */
 };
 
+/* A repartition partition this instance owns: the origin of its keys
+ * and the newest event time read from it (the hop's watermark). */
+struct hop_rp {
+    int32_t rp;
+    struct sn_corr_origin o;
+    int64_t wm; /* INT64_MIN: nothing read yet, no checkpoint had it */
+};
+
 struct dr_hop {
     struct dr_hop_producer *prod;
-    pthread_mutex_t mu; /* the marks */
+    pthread_mutex_t mu; /* the marks and rps */
+    struct hop_rp *rps;
+    size_t n_rps, cap_rps;
     struct hop_mark *marks;
     size_t n_marks, cap_marks;
     /* Hash index over marks (index + 1; 0: empty), at most half full:
@@ -49,7 +62,11 @@ struct dr_hop {
     uint32_t *idx;
     size_t idx_cap;
     struct sn_counter *c_produced, *c_consumed, *c_replays, *c_errors, *c_bad;
-    struct sn_counter *c_expect_errors;
+    struct sn_counter *c_expect_errors, *c_beats;
+    /* Ticker only: a beat that could not be sent (the topic's partition
+     * count unknown: the cluster unreachable) is not tried again before
+     * this (monotonic ns): each try may wait for the metadata. */
+    int64_t beat_retry_ns;
 };
 
 /* ---- encoding ----------------------------------------------------------- */
@@ -502,10 +519,26 @@ wm_origin(struct dr_state *s, struct dr_tls *t, int32_t rp, struct sn_str topic,
     return o;
 }
 
-/* Feed one compact match; false when it is not one (counted). */
+/* The hop's watermark: t was read from repartition partition rp. */
+static void
+rp_note(struct dr_hop *h, int32_t rp, int64_t t)
+{
+    pthread_mutex_lock(&h->mu);
+    for (size_t i = 0; i < h->n_rps; i++)
+        if (h->rps[i].rp == rp) {
+            if (t > h->rps[i].wm)
+                h->rps[i].wm = t;
+            break;
+        }
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* Feed one compact match, or take a beat; false when it is neither
+ * (counted). *hop_t: the time it gives its repartition partition
+ * (INT64_MIN: none), noted by the caller once per run of records. */
 static bool
 consume_one(struct dr_state *s, struct dr_tls *t, const struct sn_record *rec,
-            int64_t *newest)
+            int64_t *newest, int64_t *hop_t)
 {
     struct dr_hop *h = s->hop;
     struct sn_le_rd r;
@@ -524,6 +557,14 @@ consume_one(struct dr_state *s, struct dr_tls *t, const struct sn_record *rec,
 
     sn_le_rd_init(&r, rec->data.ptr, rec->data.len);
     magic = sn_le_take(&r, 4);
+    if (magic != NULL && memcmp(magic, HOP_BEAT, 4) == 0) {
+        int64_t beat = (int64_t)sn_le_get(&r, 8);
+        if (r.failed)
+            return false;
+        *hop_t = beat;
+        s->host->counter_add(h->c_beats, 1);
+        return true;
+    }
     if (magic == NULL || memcmp(magic, HOP_MAGIC, 4) != 0)
         return false;
     memset(&in, 0, sizeof(in));
@@ -561,6 +602,12 @@ consume_one(struct dr_state *s, struct dr_tls *t, const struct sn_record *rec,
         const unsigned char *d = sn_le_take(&r, 1);
         depth = d != NULL ? *d : 0;
     }
+    /* The hop's time: no later than the record's receipt (a sender's
+     * clock ahead must not make every key of the partition absent). */
+    if (in.time_ns > 0)
+        *hop_t = in.arrival_ns > 0 && in.arrival_ns < in.time_ns
+                     ? in.arrival_ns
+                     : in.time_ns;
     spec = t->hop_spec_last;
     if (spec == NULL || spec->rule->id_len != spec_id.len ||
         memcmp(spec->rule->id, spec_id.ptr, spec_id.len) != 0) {
@@ -615,15 +662,29 @@ enum sn_status
 dr_hop_consume(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b)
 {
     size_t n = s->host->batch_len(b);
-    int64_t newest = 0;
+    int64_t newest = 0, run_t = INT64_MIN;
+    int32_t run_rp = -1;
     uint64_t bad = 0;
 
     for (size_t i = 0; i < n; i++) {
         const struct sn_record *rec =
             s->host->event_record(s->host->batch_event(b, i));
-        if (rec == NULL || !consume_one(s, t, rec, &newest))
+        int64_t hop_t = INT64_MIN;
+
+        if (rec == NULL || !consume_one(s, t, rec, &newest, &hop_t))
             bad++;
+        /* The partition's time moves once its records are fed, once per
+         * run of one partition's records (one lock, not one a record). */
+        if (hop_t == INT64_MIN)
+            continue;
+        if (rec->source_part != run_rp && run_t != INT64_MIN)
+            rp_note(s->hop, run_rp, run_t);
+        if (rec->source_part != run_rp || hop_t > run_t)
+            run_t = hop_t;
+        run_rp = rec->source_part;
     }
+    if (run_t != INT64_MIN)
+        rp_note(s->hop, run_rp, run_t);
     t->n_src_cache = 0;
     /* Signal-fed sequence steps the counted matches fired go on to
      * their own key's partition before this batch is released. */
@@ -653,9 +714,16 @@ dr_hop_marks_write(struct dr_state *s, const struct sn_partition *p,
     bool ok = true;
 
     put(b, HOP_MARKS, 8, &ok);
+    pthread_mutex_lock(&h->mu);
+    {
+        int64_t wm = INT64_MIN;
+        for (size_t i = 0; i < h->n_rps; i++)
+            if (h->rps[i].rp == p->partition)
+                wm = h->rps[i].wm;
+        put_le(b, (uint64_t)wm, 8, &ok);
+    }
     at = b->len;
     put_le(b, 0, 4, &ok);
-    pthread_mutex_lock(&h->mu);
     for (size_t i = 0; i < h->n_marks && ok; i++) {
         const struct hop_mark *m = &h->marks[i];
         if (m->rp != p->partition || m->off < 0)
@@ -697,7 +765,8 @@ dr_hop_marks_drop(struct dr_state *s, const struct sn_partition *p)
 
 bool
 dr_hop_marks_read(struct dr_state *s, const struct sn_partition *p,
-                  const void **data, size_t *len, char *err, size_t err_len)
+                  const void **data, size_t *len, int64_t *wm, char *err,
+                  size_t err_len)
 {
     struct dr_hop *h = s->hop;
     struct sn_le_rd r;
@@ -706,7 +775,10 @@ dr_hop_marks_read(struct dr_state *s, const struct sn_partition *p,
 
     sn_le_rd_init(&r, *data, *len);
     magic = sn_le_take(&r, 8);
-    if (magic == NULL || memcmp(magic, HOP_MARKS, 8) != 0) {
+    *wm = INT64_MIN;
+    if (magic != NULL && memcmp(magic, HOP_MARKS, 8) == 0)
+        *wm = (int64_t)sn_le_get(&r, 8);
+    else if (magic == NULL || memcmp(magic, HOP_MARKS1, 8) != 0) {
         snprintf(err, err_len, "no repartition marks in it");
         return false;
     }
@@ -841,6 +913,110 @@ dr_hop_drop_local(struct dr_state *s)
                      dropped);
 }
 
+/* ---- the hop's watermark ----------------------------------------------- */
+
+/* A failed beat is tried again after this long. */
+#define HOP_BEAT_RETRY_NS (30 * (int64_t)1000000000)
+
+void
+dr_hop_beat(struct dr_state *s)
+{
+    struct sn_buf b;
+    struct timespec ts;
+    int64_t now;
+    bool ok = true;
+
+    if (s->hop == NULL || s->hop->prod == NULL ||
+        atomic_load(&s->max_event_ns) == 0)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    sn_buf_init(&b, 64);
+    put(&b, HOP_BEAT, 4, &ok);
+    put_le(&b, (uint64_t)dr_watermark(s), 8, &ok);
+    if (ok && now >= s->hop->beat_retry_ns &&
+        !dr_hop_producer_beat(s->hop->prod, b.data, b.len))
+        s->hop->beat_retry_ns = now + HOP_BEAT_RETRY_NS;
+    sn_buf_fini(&b);
+}
+
+void
+dr_hop_owned(struct dr_state *s, const struct sn_partition *p,
+             const struct sn_corr_origin *o, int64_t wm)
+{
+    struct dr_hop *h = s->hop;
+    bool ok = true;
+    size_t i;
+
+    pthread_mutex_lock(&h->mu);
+    for (i = 0; i < h->n_rps && h->rps[i].rp != p->partition; i++)
+        ;
+    if (i == h->n_rps && h->n_rps == h->cap_rps) {
+        size_t cap = h->cap_rps ? 2 * h->cap_rps : 16;
+        struct hop_rp *q = realloc(h->rps, cap * sizeof(*q));
+        if (q == NULL)
+            ok = false;
+        else {
+            h->rps = q;
+            h->cap_rps = cap;
+        }
+    }
+    if (ok) {
+        if (i == h->n_rps)
+            h->n_rps++;
+        h->rps[i] = (struct hop_rp){ p->partition, *o, wm };
+    }
+    pthread_mutex_unlock(&h->mu);
+    for (size_t k = 0; k < s->n_shards && ok; k++) {
+        pthread_mutex_lock(&s->shards[k].mu);
+        ok = sn_corr_stream_wm_set(s->shards[k].c, o, wm) == SN_OK;
+        pthread_mutex_unlock(&s->shards[k].mu);
+    }
+    if (!ok) {
+        s->host->counter_add(h->c_errors, 1);
+        s->host->log(s->inst, SN_LOG_ERROR,
+                     "partition %s[%d]: out of memory: its keys are judged "
+                     "by this instance's watermark, not the hop's",
+                     p->topic, (int)p->partition);
+    }
+}
+
+void
+dr_hop_push(struct dr_state *s, struct dr_shard *sh)
+{
+    struct dr_hop *h = s->hop;
+
+    if (h == NULL)
+        return;
+    pthread_mutex_lock(&h->mu);
+    for (size_t i = 0; i < h->n_rps; i++)
+        (void)sn_corr_stream_wm_set(sh->c, &h->rps[i].o, h->rps[i].wm);
+    pthread_mutex_unlock(&h->mu);
+}
+
+void
+dr_hop_dropped(struct dr_state *s, const struct sn_partition *p)
+{
+    struct dr_hop *h = s->hop;
+    struct sn_corr_origin o = SN_CORR_ORIGIN_NONE;
+
+    pthread_mutex_lock(&h->mu);
+    for (size_t i = 0; i < h->n_rps; i++)
+        if (h->rps[i].rp == p->partition) {
+            o = h->rps[i].o;
+            h->rps[i] = h->rps[--h->n_rps];
+            break;
+        }
+    pthread_mutex_unlock(&h->mu);
+    if (o.src == 0)
+        return;
+    for (size_t k = 0; k < s->n_shards; k++) {
+        pthread_mutex_lock(&s->shards[k].mu);
+        sn_corr_stream_wm_clear(s->shards[k].c, &o);
+        pthread_mutex_unlock(&s->shards[k].mu);
+    }
+}
+
 /* ---- lifetime ----------------------------------------------------------- */
 
 /* A spec skips the hop when every field of the topic's key is one of its
@@ -922,6 +1098,9 @@ dr_hop_init(struct dr_state *s, char *err, size_t err_len)
     h->c_bad = host->counter(
         s->inst, "repartition_rejected_total",
         "repartition records that are not compact matches of this ruleset");
+    h->c_beats = host->counter(
+        s->inst, "repartition_beats_total",
+        "watermark beats read from the repartition topic (the hop's time)");
     h->c_expect_errors = host->counter(
         s->inst, "repartition_expect_errors_total",
         "assigned repartition partitions whose absence rules' expected keys "
@@ -965,6 +1144,7 @@ dr_hop_fini(struct dr_state *s)
         free(h->marks[i].topic);
     free(h->marks);
     free(h->idx);
+    free(h->rps);
     pthread_mutex_destroy(&h->mu);
     free(h);
     s->hop = NULL;

@@ -423,6 +423,24 @@ dr_hop_producer_partition(struct dr_hop_producer *p, uint64_t hash, char *err,
                                                NULL);
 }
 
+bool
+dr_hop_producer_beat(struct dr_hop_producer *p, const void *rec, size_t len)
+{
+    int32_t n = atomic_load(&p->n_parts);
+    char err[256];
+
+    /* The partition count, once: read here (a metadata request) unless
+     * expected keys read it first. */
+    if (n <= 0 && dr_hop_producer_partition(p, 0, err, sizeof(err)) < 0)
+        return false;
+    n = atomic_load(&p->n_parts);
+    for (int32_t i = 0; i < n; i++)
+        if (rd_kafka_produce(p->topic, i, RD_KAFKA_MSG_F_COPY, (void *)rec,
+                             len, NULL, 0, NULL) != 0)
+            return false; /* a full queue: the next tick beats again */
+    return n > 0;
+}
+
 void
 dr_hop_producer_stop(struct dr_hop_producer *p)
 {

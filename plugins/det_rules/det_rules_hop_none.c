@@ -47,6 +47,15 @@ dr_hop_producer_partition(struct dr_hop_producer *p, uint64_t hash, char *err,
     return -1;
 }
 
+bool
+dr_hop_producer_beat(struct dr_hop_producer *p, const void *rec, size_t len)
+{
+    (void)p;
+    (void)rec;
+    (void)len;
+    return false;
+}
+
 void
 dr_hop_producer_stop(struct dr_hop_producer *p)
 {

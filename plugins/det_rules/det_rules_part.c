@@ -143,12 +143,14 @@ dr_partition_restore(void *state, const struct sn_partition *p,
     struct sn_signal_source src = { p->input, p->topic, p->partition, -1 };
     enum sn_status rc;
     size_t dropped = 0;
+    int64_t hop_wm = INT64_MIN;
     char why[256];
 
     if (dr_hop_is_hop_part(s, p)) {
         if (data == NULL)
             dr_hop_marks_drop(s, p);
-        else if (!dr_hop_marks_read(s, p, &data, &len, why, sizeof(why))) {
+        else if (!dr_hop_marks_read(s, p, &data, &len, &hop_wm, why,
+                                    sizeof(why))) {
             s->host->counter_add(s->c_ckpt_errors, 1);
             snprintf(err, err_len,
                      "partition %s[%d]: repartition state (%zu bytes) not "
@@ -184,6 +186,10 @@ dr_partition_restore(void *state, const struct sn_partition *p,
         /* The origin table is full: the keys are restored, but later
          * moves cannot find them (det_rules_corr.c logs this once). */
         w.o = SN_CORR_ORIGIN_NONE;
+    /* Its keys wait for the hop's time, not this instance's (before
+     * they are restored: a check may run as soon as they are there). */
+    if (dr_hop_is_hop_part(s, p) && w.o.src != 0)
+        dr_hop_owned(s, p, &w.o, hop_wm);
     rc = replace(s, &w, all, t, &dropped);
     sn_corr_free(all);
     /* Expected keys the checkpoint did not bring: this instance owns
@@ -219,8 +225,10 @@ dr_partition_release(void *state, const struct sn_partition *p)
 
     if (w.o.src != 0)
         replace(s, &w, NULL, NULL, &dropped);
-    if (dr_hop_is_hop_part(s, p))
+    if (dr_hop_is_hop_part(s, p)) {
         dr_hop_marks_drop(s, p);
+        dr_hop_dropped(s, p);
+    }
     s->host->log(s->inst, SN_LOG_DEBUG, "partition %s[%d]: %zu keys dropped",
                  p->topic, (int)p->partition, dropped);
 }

@@ -81,6 +81,11 @@ struct ik_part {
      * (then nothing of the partition is written, committed or emitted
      * until it is assigned again). in_kafka_ckpt.c. */
     int64_t ckpt_epoch;
+    /* Poll thread, with checkpoints: a hash of the state in the row (as
+     * restored or last written). A partition whose position did not move
+     * is written again when its state did (a key the clock changed:
+     * an absence fired, expected keys created at assignment). */
+    uint64_t ckpt_hash;
     _Atomic bool ckpt_fenced; /* the emit thread reads it too */
 };
 

@@ -31,6 +31,9 @@
 /* A partition's blob holds its open windows and incidents, bounded by the
  * detectors' max_keys; PostgreSQL takes up to 1 GiB in a bytea. */
 #define CKPT_BLOB_MAX (256u * 1024 * 1024)
+/* How long a checkpoint waits for a partition's committed offset (or
+ * its first) when it writes one whose position is not known. */
+#define CKPT_OFFSET_TIMEOUT_MS 5000
 /* libpq connect timeout: a checkpoint blocks the poll thread. */
 #define CKPT_CONNECT_TIMEOUT_MS 5000
 /* While PostgreSQL is down at an assignment, try again this often. */
@@ -366,6 +369,18 @@ unfence(struct ik_state *s, struct ik_part *p)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* FNV-1a of a state blob: tells a partition's state from the row's. */
+static uint64_t
+blob_hash(const void *data, size_t len)
+{
+    const unsigned char *b = data;
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
 bool
 ik_ckpt_assign(struct ik_state *s, rd_kafka_topic_partition_list_t *parts)
 {
@@ -417,6 +432,7 @@ ik_ckpt_assign(struct ik_state *s, rd_kafka_topic_partition_list_t *parts)
             p->ckpt_next = next >= 0 ? next : -1;
             p->ckpt_gen = UINT64_MAX; /* the restore may have merged */
             p->ckpt_epoch = be64(PQgetvalue(r, 0, 2));
+            p->ckpt_hash = blob_hash(data, len);
         }
         PQclear(r);
     }
@@ -496,8 +512,8 @@ log_fenced(struct ik_state *s, const struct ik_part *p, const char *part,
 
 /* Write one row inside the open transaction, if it is still ours. */
 static enum write_result
-write_row(struct ik_state *s, const struct ik_part *p, int64_t next, char *why,
-          size_t why_len)
+write_row(struct ik_state *s, const struct ik_part *p, int64_t next,
+          uint64_t *hash, char *why, size_t why_len)
 {
     const struct sn_host *h = s->ctx.host;
     struct ik_ckpt *k = s->ckpt;
@@ -519,6 +535,7 @@ write_row(struct ik_state *s, const struct ik_part *p, int64_t next, char *why,
         return WRITE_FAILED;
     }
     blob = h->buf_str(k->blob);
+    *hash = blob_hash(blob.ptr, blob.len);
     snprintf(part, sizeof(part), "%d", (int)p->partition);
     snprintf(off, sizeof(off), "%lld", (long long)next);
     snprintf(epoch, sizeof(epoch), "%lld", (long long)p->ckpt_epoch);
@@ -604,6 +621,66 @@ signals_caught_up(struct ik_state *s)
     return true;
 }
 
+/* The offset a partition that handed over no record since its
+ * assignment resumes at: its committed offset, else (start_at earliest)
+ * its first; -1 when neither is known (start_at latest: its end when it
+ * was assigned, which nobody recorded). */
+static int64_t
+start_offset(struct ik_state *s, const struct ik_part *p)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    int64_t off = -1, lo, hi;
+
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    if (rd_kafka_committed(s->rk, l, CKPT_OFFSET_TIMEOUT_MS) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        l->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        l->elems[0].offset >= 0)
+        off = l->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (off < 0 && s->c->start_at == 0 &&
+        rd_kafka_query_watermark_offsets(s->rk, p->topic, p->partition, &lo,
+                                         &hi, CKPT_OFFSET_TIMEOUT_MS) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+        off = lo;
+    return off;
+}
+
+/* Partitions of still[0..n) (no record handed over since their row, or
+ * since their assignment) whose state is not the row's: appended to
+ * todo/next with the offset their row keeps (or, never written, the one
+ * they resume at). Each one's state is taken to compare it: the cost of
+ * a quiet partition is its state's size per checkpoint. */
+static size_t
+changed_still(struct ik_state *s, struct ik_part **still, size_t n,
+              uint64_t gen, struct ik_part **todo, int64_t *next, size_t at)
+{
+    const struct sn_host *h = s->ctx.host;
+    struct ik_ckpt *k = s->ckpt;
+
+    for (size_t i = 0; i < n; i++) {
+        struct ik_part *p = still[i];
+        struct sn_str blob;
+        int64_t off;
+
+        h->buf_reset(k->blob);
+        if (h->partition_checkpoint(s->ctx.inst, p->topic, p->partition,
+                                    k->blob) != SN_OK)
+            continue; /* write_row says why when it moves */
+        blob = h->buf_str(k->blob);
+        if (blob_hash(blob.ptr, blob.len) == p->ckpt_hash) {
+            p->ckpt_gen = gen; /* as in its row: not compared again */
+            continue;
+        }
+        off = p->ckpt_next >= 0 ? p->ckpt_next : start_offset(s, p);
+        if (off < 0)
+            continue;
+        todo[at] = p;
+        next[at++] = off;
+    }
+    return at;
+}
+
 bool
 ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
               bool sync)
@@ -612,10 +689,10 @@ ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
     struct ik_ckpt *k = s->ckpt;
     int64_t start = ik_mono_ms(), t0 = start, tw;
     rd_kafka_topic_partition_list_t *l;
-    struct ik_part **todo;
+    struct ik_part **todo, **still;
     int64_t *next;
-    size_t n = 0, n_parts, n_written;
-    uint64_t gen;
+    uint64_t *hash, gen;
+    size_t n = 0, n_still = 0, n_parts, n_written;
     char why[600];
     bool ok = true;
 
@@ -628,43 +705,57 @@ ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
         stalled(s, start, t0);
         return false;
     }
-    /* 2. The partitions with progress since their row, and those whose
-     * state a detector may have changed on its own since (a clock-driven
-     * update or close): saved again at their row's offset, or the next
-     * owner would restore the state before that change and deliver
-     * other versions under the numbers already delivered. Read before
-     * any state is taken: a change racing with this cycle is saved by
-     * the next one. The array only grows (emit thread, under
-     * track_lock); entries stay put. */
+    /* 2. The partitions with progress since their row, and those
+     * without whose state changed since (changed_still): a detector may
+     * have changed it on its own (a fired window's update or close the
+     * clock made due, an absence), or the assignment did (expected keys
+     * created); written again at their row's offset, or the next owner
+     * would restore the state before that change and deliver other
+     * versions under the numbers already delivered. Only those are
+     * compared: the unprompted signals' count moved since their row, or
+     * they were assigned since. Read before any state is taken: a change
+     * racing with this cycle is saved by the next one. The array only
+     * grows (emit thread, under track_lock); entries stay put. */
     gen = SN_HOST_HAS(h, unprompted_signals)
               ? h->unprompted_signals(s->ctx.inst)
               : 0;
     pthread_mutex_lock(&s->track_lock);
     n_parts = s->n_parts;
     todo = malloc((n_parts + 1) * sizeof(*todo));
+    still = malloc((n_parts + 1) * sizeof(*still));
     next = malloc((n_parts + 1) * sizeof(*next));
-    for (size_t i = 0; todo != NULL && next != NULL && i < n_parts; i++) {
+    hash = malloc((n_parts + 1) * sizeof(*hash));
+    for (size_t i = 0; todo != NULL && still != NULL && next != NULL &&
+                       hash != NULL && i < n_parts;
+         i++) {
         struct ik_part *p = s->parts[i];
         int64_t pos = atomic_load(&p->position);
-        if (pos < 0 && p->ckpt_gen != gen)
-            pos = p->ckpt_next; /* no record since its row */
-        if (pos >= 0 && (pos != p->ckpt_next || p->ckpt_gen != gen) &&
-            wanted(only, p)) {
+        if (!wanted(only, p))
+            continue;
+        if (pos >= 0 && pos != p->ckpt_next) {
             todo[n] = p;
             next[n++] = pos;
+        } else if (p->ckpt_gen != gen) {
+            still[n_still++] = p;
         }
     }
     pthread_mutex_unlock(&s->track_lock);
-    if (todo == NULL || next == NULL) {
+    if (todo == NULL || still == NULL || next == NULL || hash == NULL) {
         free(todo);
+        free(still);
         free(next);
+        free(hash);
         h->counter_add(k->c_deferred, 1);
         stalled(s, start, t0);
         return false;
     }
+    /* Outside track_lock: taking a state waits for the detectors. */
+    n = changed_still(s, still, n_still, gen, todo, next, n);
+    free(still);
     if (n == 0) {
         free(todo);
         free(next);
+        free(hash);
         stalled(s, start, t0);
         return true;
     }
@@ -679,7 +770,7 @@ ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
     } else {
         for (size_t i = 0; ok && i < n; i++) {
             enum write_result w =
-                write_row(s, todo[i], next[i], why, sizeof(why));
+                write_row(s, todo[i], next[i], &hash[i], why, sizeof(why));
             ok = w != WRITE_FAILED;
             if (w == WRITE_FENCED)
                 next[i] = -1;
@@ -702,12 +793,14 @@ ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
             continue;
         }
         todo[n_written] = todo[i];
+        hash[n_written] = hash[i];
         next[n_written++] = next[i];
     }
     n = n_written;
     if (!ok) {
         free(todo);
         free(next);
+        free(hash);
         h->counter_add(k->c_deferred, 1);
         stalled(s, start, t0);
         return false;
@@ -718,6 +811,9 @@ ik_ckpt_cycle(struct ik_state *s, const rd_kafka_topic_partition_list_t *only,
     k->down = false;
     h->counter_add(k->c_cycles, 1);
     h->counter_add(k->c_rows, n);
+    for (size_t i = 0; i < n; i++)
+        todo[i]->ckpt_hash = hash[i];
+    free(hash);
     if (n == 0) {
         free(todo);
         free(next);

@@ -361,6 +361,7 @@ sn_corr_free(struct sn_corr *c)
         free(c->rules[i].owm_idx);
     }
     free(c->rules);
+    free(c->swm);
     free(c);
 }
 

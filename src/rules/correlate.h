@@ -461,6 +461,22 @@ void sn_corr_prime_deferred(struct sn_corr *c, const bool *deferred);
 size_t sn_corr_prime_keys(struct sn_corr *c, sn_corr_want_fn want, void *arg,
                           const struct sn_corr_origin *tag, int64_t now_ns);
 
+/*
+ * Stream watermarks: the keys whose origin is o are judged by wm (the
+ * newest event time of the stream that feeds them, as its reader knows
+ * it) instead of the engine's watermark: absence, window closes and
+ * resolve_after of those keys wait for that stream, however far the
+ * engine's other feeds are ahead. det_rules sets one per repartition
+ * partition it owns (docs/scaling.md, "The hop's watermark"). wm INT64_MIN:
+ * the origin's time is not known yet: its keys wait. set: ENOMEM when the table cannot grow (the keys then follow
+ * the engine's watermark, as before). clear: the origin goes back to the
+ * engine's watermark (its partition was released).
+ */
+enum sn_status sn_corr_stream_wm_set(struct sn_corr *c,
+                                     const struct sn_corr_origin *o,
+                                     int64_t wm);
+void sn_corr_stream_wm_clear(struct sn_corr *c, const struct sn_corr_origin *o);
+
 /* Why a buffer is not a checkpoint this build reads, in words, into err
  * ("" when its header is fine): tells a newer format from damage. */
 void sn_corr_checkpoint_check(const void *data, size_t len, char *err,

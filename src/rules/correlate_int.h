@@ -240,6 +240,14 @@ struct sn_corr {
     unsigned depth; /* of the item being fed */
     const bool *away; /* sn_corr_forward_away */
     const bool *deferred; /* sn_corr_prime_deferred */
+    /* Stream watermarks (sn_corr_stream_wm_set): few entries (the
+     * repartition partitions an instance owns), scanned. */
+    struct swm_entry {
+        uint32_t src;
+        int32_t part;
+        int64_t wm;
+    } *swm;
+    size_t n_swm, cap_swm;
     /* The origin of the feed in progress, for the chain items its
      * signals queue (has_origin false during advance). */
     struct sn_corr_origin cur_origin;
@@ -435,6 +443,9 @@ enum sn_status sn_corr_key_merge(struct sn_corr *c, struct crule *cr,
  * the watermark a key ages by, and one advance() tick. */
 struct owm_entry *sn_corr_owm_get(struct crule *cr,
                                   const struct sn_corr_origin *o);
+/* The newest of the engine's and the stream watermarks: the LRU walk of
+ * advance() stops by it (a stream may be ahead of the engine). */
+int64_t sn_corr_stream_wm_top(const struct sn_corr *c);
 int64_t sn_corr_key_wm(const struct sn_corr *c, const struct crule *cr,
                        const struct ckey *k);
 void sn_corr_owm_tick(struct sn_corr *c);

@@ -7,7 +7,9 @@
  * behind another's (78% of a 1-million backlog were dropped in
  * bench/bench_kafka.sh). Kafka Streams keeps stream time per partition
  * for the same reason. Keys without an origin (syslog) use the engine's
- * watermark. A partition that has not fed the engine for
+ * watermark. Keys of an origin with a stream watermark (the
+ * repartition partitions, set by their reader) are judged by it alone.
+ * A partition that has not fed the engine for
  * OWM_IDLE_TICKS advance() calls is idle: its keys follow the engine's
  * watermark again, so absence and resolve_after still fire on a
  * partition that went silent while others are busy.
@@ -125,12 +127,75 @@ sn_corr_owm_get(struct crule *cr, const struct sn_corr_origin *o)
     return &cr->owm[cr->n_owm++];
 }
 
+/* ---- stream watermarks (sn_corr_stream_wm_set) ---------------------- */
+
+static const struct swm_entry *
+swm_find(const struct sn_corr *c, const struct sn_corr_origin *o)
+{
+    for (size_t i = 0; i < c->n_swm; i++)
+        if (c->swm[i].src == o->src && c->swm[i].part == o->part)
+            return &c->swm[i];
+    return NULL;
+}
+
+enum sn_status
+sn_corr_stream_wm_set(struct sn_corr *c, const struct sn_corr_origin *o,
+                      int64_t wm)
+{
+    struct swm_entry *x = (struct swm_entry *)swm_find(c, o);
+
+    if (x == NULL) {
+        if (c->n_swm == c->cap_swm) {
+            size_t cap = c->cap_swm ? 2 * c->cap_swm : 8;
+            struct swm_entry *q = realloc(c->swm, cap * sizeof(*q));
+            if (q == NULL)
+                return SN_ENOMEM;
+            c->swm = q;
+            c->cap_swm = cap;
+        }
+        x = &c->swm[c->n_swm++];
+        x->src = o->src;
+        x->part = o->part;
+    }
+    x->wm = wm;
+    return SN_OK;
+}
+
+void
+sn_corr_stream_wm_clear(struct sn_corr *c, const struct sn_corr_origin *o)
+{
+    const struct swm_entry *x = swm_find(c, o);
+
+    if (x != NULL)
+        c->swm[x - c->swm] = c->swm[--c->n_swm];
+}
+
+int64_t
+sn_corr_stream_wm_top(const struct sn_corr *c)
+{
+    int64_t top = c->wm;
+
+    for (size_t i = 0; i < c->n_swm; i++)
+        if (c->swm[i].wm > top)
+            top = c->swm[i].wm;
+    return top;
+}
+
 int64_t
 sn_corr_key_wm(const struct sn_corr *c, const struct crule *cr,
                const struct ckey *k)
 {
     const struct owm_entry *e;
 
+    if (k->origin.src != 0 && c->n_swm > 0) {
+        const struct swm_entry *x = swm_find(c, &k->origin);
+        /* Not known yet: at least the key's newest event, which no
+         * check of the key can be due at. */
+        if (x != NULL)
+            return x->wm != T_NONE      ? x->wm
+                   : k->last_t != T_NONE ? k->last_t
+                                         : c->wm;
+    }
     if (k->origin.src == 0 || cr->n_owm == 0)
         return c->wm;
     e = NULL;

@@ -178,11 +178,19 @@ sn_corr_advance(struct sn_corr *c, int64_t now_ns)
     c->cur_has_origin = false;
     if (c->wm == T_NONE)
         return SN_OK;
+    int64_t top = sn_corr_stream_wm_top(c);
+
     for (size_t r = 0; r < c->n_rules; r++) {
         struct crule *cr = &c->rules[r];
         int64_t d = min_delay(cr->spec);
         size_t budget = cr->n_keys;
         struct ckey *k = sn_corr_lru_tail(c, cr);
+        /* Absence keys judged by a stream's time are ordered in the LRU
+         * by the engine's (touch_wm), which may be ahead of the stream by
+         * a lag that shrinks as the stream catches up: the order says
+         * nothing of when they are due, so every key is checked (one
+         * compare each; the hop's absence rules hold a key per host). */
+        bool walk_all = c->n_swm > 0 && cr->spec->kind == SN_CORR_ABSENCE;
 
         sn_corr_prime(c, cr);
         /* Fired windows' updates and closes that are due (refire
@@ -195,7 +203,8 @@ sn_corr_advance(struct sn_corr *c, int64_t now_ns)
                 /* The LRU is ordered by touch_wm and a key's newest event
                  * is at least touch_wm - lateness: past this point no key
                  * can be due yet. */
-                if (k->touch_wm - cr->spec->lateness_ns > c->wm - d)
+                if (!walk_all &&
+                    k->touch_wm - cr->spec->lateness_ns > top - d)
                     break;
                 check_key(c, cr, k);
                 k = prev;

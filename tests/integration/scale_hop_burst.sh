@@ -72,6 +72,8 @@ keys, at = {}, 0
 while at < len(data):
     nl = data.index(b'\n', at)
     n = int(data[at:nl]); m = data[nl + 1:nl + 1 + n]; at = nl + 1 + n
+    if m[:4] == b'SNW1':
+        continue  # a watermark beat (docs/scaling.md)
     assert m[:4] == b'SNH1', m[:8]
     o = 4
     l, = struct.unpack_from('<I', m, o); rule = m[o + 4:o + 4 + l]; o += 4 + l

@@ -118,6 +118,9 @@ at = 0
 while at < len(data):
     nl = data.index(b'\n', at)
     p, n = map(int, data[at:nl].split()); m = data[nl + 1:nl + 1 + n]; at = nl + 1 + n
+    if m[:4] == b'SNW1':
+        continue  # a watermark beat (docs/scaling.md)
+    assert m[:4] == b'SNH1', m[:8]
     o = 4
     l, = struct.unpack_from('<I', m, o); spec = m[o + 4:o + 4 + l].decode(); o += 4 + l
     l, = struct.unpack_from('<I', m, o); rule = m[o + 4:o + 4 + l].decode(); o += 4 + l

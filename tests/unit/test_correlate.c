@@ -168,6 +168,9 @@ fx_close(struct fx *f)
 
 /* The origin feed() gives its events (none unless a test sets it). */
 static struct sn_corr_origin feed_origin = { 0, -1 };
+/* With src set, the stream feed()'s lateness is judged in (det_rules'
+ * hop: a source partition as seen through a repartition partition). */
+static struct sn_corr_origin feed_wm_origin = { 0, -1 };
 /* The weight feed() gives its events (a relay's "repeated N times"). */
 static uint32_t feed_weight;
 
@@ -214,6 +217,8 @@ feed(struct fx *f, const char *rule, int64_t t, const char *summary, ...)
     in.arrival_ns = t;
     in.origin = feed_origin;
     in.has_origin = feed_origin.src != 0;
+    in.wm_origin = feed_wm_origin;
+    in.has_wm_origin = feed_wm_origin.src != 0;
     in.weight = feed_weight;
     in.summary = summary;
     in.summary_len = summary ? strlen(summary) : 0;
@@ -977,6 +982,69 @@ SN_TEST(absence_expected_by_partition)
     CHECK_EQ(f.sigs.last.time_ns, T0 + 11 * 60 * S);
     /* Tagged with the partition: it goes with it. */
     CHECK_EQ(sn_corr_drop(f.c, want_part3, NULL), 1);
+    fx_close(&f);
+}
+
+/* Keys fed through the repartition hop are judged by the hop's time
+ * (sn_corr_stream_wm_set: the newest event read from their repartition
+ * partition), not by the engine's watermark, which the events topic
+ * drives: while the hop lags, a live host is not absent. */
+SN_TEST(absence_by_the_hops_watermark)
+{
+    static const bool deferred[1] = { true };
+    const struct sn_corr_origin hop = { 1, 2 }, other = { 1, 4 };
+    struct nth first = { 1, 0 };
+    struct fx f;
+
+    CHECK(fx_open(&f, "rules:\n" RULE_HDR("quiet") "  group_by: [hostname]\n"
+                      "  absence: {after: 10s, expected_keys: [db5]}\n"));
+    sn_corr_prime_deferred(f.c, deferred);
+    CHECK_EQ(sn_corr_stream_wm_set(f.c, &hop, T0), SN_OK);
+    /* The owner of db5's partition expects it; db1 is fed through the
+     * same partition, db9 through one whose time is not known yet. */
+    CHECK_EQ(sn_corr_prime_keys(f.c, want_nth, &first, &hop, T0), 1);
+    /* Fed as the hop feeds: lateness judged per source partition. */
+    feed_wm_origin = (struct sn_corr_origin){ 2, 7 };
+    feed_origin = hop;
+    feed(&f, "quiet", T0, "hb", "hostname=db1", NULL);
+    CHECK_EQ(sn_corr_stream_wm_set(f.c, &other, INT64_MIN), SN_OK);
+    feed_origin = other;
+    feed(&f, "quiet", T0, "hb", "hostname=db9", NULL);
+    /* The events topic goes on a minute (an unhopped key, web1), the hop
+     * does not: nobody is absent. */
+    feed_origin = feed_wm_origin = (struct sn_corr_origin){ 0, -1 };
+    feed(&f, "quiet", T0 + 60 * S, "hb", "hostname=web1", NULL);
+    sn_corr_advance(f.c, T0 + 60 * S);
+    CHECK_EQ(f.sigs.n_firing, 0);
+    /* The hop catches up to 5 s: db1 was seen then. */
+    feed_origin = hop;
+    feed_wm_origin = (struct sn_corr_origin){ 2, 7 };
+    feed(&f, "quiet", T0 + 5 * S, "hb", "hostname=db1", NULL);
+    CHECK_EQ(sn_corr_stream_wm_set(f.c, &hop, T0 + 5 * S), SN_OK);
+    sn_corr_advance(f.c, T0 + 61 * S);
+    CHECK_EQ(f.sigs.n_firing, 0);
+    /* 12 s of the hop's time: db5, silent since it was expected, is
+     * absent; db1 (5 s) is not yet. */
+    CHECK_EQ(sn_corr_stream_wm_set(f.c, &hop, T0 + 12 * S), SN_OK);
+    sn_corr_advance(f.c, T0 + 62 * S);
+    CHECK_EQ(f.sigs.n_firing, 1);
+    CHECK(f.sigs.n && strstr(f.sigs.json[0], "\"db5\"") != NULL);
+    CHECK_EQ(f.sigs.last.time_ns, T0 + 10 * S);
+    /* 15 s: db1 went silent after 5 s. */
+    CHECK_EQ(sn_corr_stream_wm_set(f.c, &hop, T0 + 15 * S), SN_OK);
+    sn_corr_advance(f.c, T0 + 63 * S);
+    CHECK_EQ(f.sigs.n_firing, 2);
+    CHECK(strstr(f.sigs.json[f.sigs.n - 1], "\"db1\"") != NULL);
+    CHECK_EQ(f.sigs.last.time_ns, T0 + 15 * S);
+    /* db9's partition released: its key follows the engine again (its
+     * origin's own feeds, then, idle, the engine's watermark). */
+    sn_corr_stream_wm_clear(f.c, &other);
+    for (int i = 0; i < 10; i++)
+        sn_corr_advance(f.c, T0 + (64 + i) * S);
+    CHECK_EQ(f.sigs.n_firing, 4); /* db9, and web1 (60 s) at 70 s */
+    CHECK(f.sigs.n == 4 && (strstr(f.sigs.json[2], "\"db9\"") != NULL ||
+                            strstr(f.sigs.json[3], "\"db9\"") != NULL));
+    feed_origin = feed_wm_origin = (struct sn_corr_origin){ 0, -1 };
     fx_close(&f);
 }
 
@@ -1863,7 +1931,8 @@ SN_TEST_MAIN(SN_T(long_and_short_keys_recycled),
              SN_T(lateness_and_out_of_order), SN_T(event_time_fallback),
              SN_T(suppression_and_escalation), SN_T(resolve_after),
              SN_T(distinct), SN_T(sequence), SN_T(sequence_out_of_order),
-             SN_T(absence), SN_T(absence_expected_by_partition), SN_T(rate), SN_T(new_value),
+             SN_T(absence), SN_T(absence_expected_by_partition),
+             SN_T(absence_by_the_hops_watermark), SN_T(rate), SN_T(new_value),
              SN_T(eviction_degraded), SN_T(per_key_event_bound),
              SN_T(checkpoint_round_trip), SN_T(checkpoint_shards),
              SN_T(partitions_catch_up_in_chunks),
