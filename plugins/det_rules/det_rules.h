@@ -315,6 +315,9 @@ void dr_partition_release(void *state, const struct sn_partition *p);
  * instance owns now would signal here (a fired window's update, its
  * close) under the incident versions that instance makes. */
 void dr_part_drop_checkpointed(struct dr_state *s);
+/* Forget the keys want() selects in every shard (each under its lock);
+ * returns how many. */
+size_t dr_drop_keys(struct dr_state *s, sn_corr_want_fn want, void *arg);
 
 /* det_rules_hop.c: the repartition hop (docs/scaling.md). */
 enum sn_status dr_hop_init(struct dr_state *s, char *err, size_t err_len);

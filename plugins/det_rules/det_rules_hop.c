@@ -894,17 +894,13 @@ want_local(void *arg, const struct sn_corr_spec *spec, uint64_t hash,
 void
 dr_hop_drop_local(struct dr_state *s)
 {
-    size_t dropped = 0;
+    size_t dropped;
 
     if (s->hop == NULL)
         return;
     /* Before the workers and the inputs start: nothing else holds a
      * shard, but the lock costs nothing here. */
-    for (size_t i = 0; i < s->n_shards; i++) {
-        pthread_mutex_lock(&s->shards[i].mu);
-        dropped += sn_corr_drop(s->shards[i].c, want_local, s);
-        pthread_mutex_unlock(&s->shards[i].mu);
-    }
+    dropped = dr_drop_keys(s, want_local, s);
     if (dropped > 0)
         s->host->log(s->inst, SN_LOG_INFO,
                      "%zu keys of absence rules fed through the repartition "
