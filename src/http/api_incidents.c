@@ -89,7 +89,7 @@ list_from_source(struct sn_req *rq, const struct sn_incident_query *q)
     if (!sn_api_incidents_list_from_source(rq, &lq))
         sn_reply_error(rq, 400, "no_report_source",
                        "source=configured: this instance has no report "
-                       "source (out_postgres with reports: true; "
+                       "source (an incident output with reports: true, "
                        "docs/reports.md)");
 }
 
