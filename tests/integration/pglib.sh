@@ -149,7 +149,10 @@ pg_lock_granted() {
     [ "$(pg_psql -c "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
         WHERE c.relname = '$1' AND l.mode = 'AccessExclusiveLock' AND l.granted")" -ge 1 ]
 }
-# pg_lock_waiter: true once some session waits for a lock.
+# pg_lock_waiter: true once a reading session waits for a lock (a
+# report, review or list query; not out_postgres's writer, which waits
+# too when a daemon writes a version meanwhile).
 pg_lock_waiter() {
-    [ "$(pg_psql -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")" -ge 1 ]
+    [ "$(pg_psql -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+        AND query NOT LIKE 'WITH batch%'")" -ge 1 ]
 }

@@ -270,12 +270,6 @@ metric() {
     curl -s "$U1/metrics" | awk -v m="$1" 'index($0, m) == 1 {print $2}'
 }
 PGC='sentineld_plugin_postgres_report_cancels_total{instance="pg"}'
-# A report, review or list query waiting on the lock (not the writers',
-# which may wait too when a daemon writes a version meanwhile).
-report_waiter() {
-    [ "$(pg_psql -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
-        AND query NOT LIKE 'WITH batch%'")" -ge 1 ]
-}
 m0=$(metric sentineld_http_report_timeouts_total)
 a0=$(metric sentineld_http_report_abandoned_total)
 k0=$(metric "$PGC")
@@ -287,17 +281,17 @@ SLOW=$!
 r6=$?
 wait "$SLOW"
 m1=$(metric sentineld_http_report_timeouts_total)
-wait_until 3 '! report_waiter'
+wait_until 3 '! pg_lock_waiter'
 held1=no
 pg_lock_granted incidents && held1=yes
 k1=$(metric "$PGC")
 curl -s -o /dev/null -H "Authorization: Bearer $V" "$U1/api/v1/reports?since=$T1" &
 CURL=$!
-wait_for 10 report_waiter
+wait_for 10 pg_lock_waiter
 kill "$CURL"
 wait "$CURL"
 t0=$(date +%s%N)
-wait_until 3 '! report_waiter'
+wait_until 3 '! pg_lock_waiter'
 t1=$(date +%s%N)
 held2=no
 pg_lock_granted incidents && held2=yes
