@@ -311,13 +311,11 @@ enum sn_status dr_partition_restore(void *state, const struct sn_partition *p,
 void dr_partition_release(void *state, const struct sn_partition *p);
 /* At start, after the local file's restore: drop the keys of partitions
  * whose input restores them from its checkpoints when they are assigned
- * (host->partitions_checkpointed); kept, a key of a partition another
- * instance owns now would signal here (a fired window's update, its
- * close) under the incident versions that instance makes. */
+ * (host->partitions_checkpointed), the repartition hop's included; kept,
+ * a key of a partition another instance owns now would signal here (a
+ * fired window's update or close, an expected key's absence) under the
+ * incident versions that instance makes. */
 void dr_part_drop_checkpointed(struct dr_state *s);
-/* Forget the keys want() selects in every shard (each under its lock);
- * returns how many. */
-size_t dr_drop_keys(struct dr_state *s, sn_corr_want_fn want, void *arg);
 
 /* det_rules_hop.c: the repartition hop (docs/scaling.md). */
 enum sn_status dr_hop_init(struct dr_state *s, char *err, size_t err_len);
@@ -356,10 +354,6 @@ void dr_hop_marks_drop(struct dr_state *s, const struct sn_partition *p);
  * is p (just assigned, after its checkpoint's keys), tagged with o. */
 void dr_hop_expect(struct dr_state *s, const struct sn_partition *p,
                    const struct sn_corr_origin *o);
-/* Drop the keys of absence rules fed through the hop that the local
- * state file restored: their partitions' checkpoints bring back those of
- * the partitions this instance gets, the others are another's. */
-void dr_hop_drop_local(struct dr_state *s);
 /* The hop's watermark (docs/scaling.md, "The hop's watermark"). beat:
  * the ticker sends this instance's watermark into every repartition
  * partition (nothing before this instance read an event). owned: p (a

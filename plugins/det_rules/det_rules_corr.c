@@ -1054,7 +1054,6 @@ dr_corr_start(struct dr_state *s, char *err, size_t err_len)
     /* Restored before the ticker runs and before any batch arrives (the
      * workers start after the detectors). */
     dr_ckpt_restore(s);
-    dr_hop_drop_local(s);
     dr_part_drop_checkpointed(s);
     s->tick_stop = false;
     if (pthread_create(&s->ticker, NULL, ticker_main, s) != 0) {

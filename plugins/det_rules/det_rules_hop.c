@@ -877,38 +877,6 @@ dr_hop_expect(struct dr_state *s, const struct sn_partition *p,
                  p->topic, (int)p->partition, made);
 }
 
-static bool
-want_local(void *arg, const struct sn_corr_spec *spec, uint64_t hash,
-           const struct sn_corr_origin *o)
-{
-    struct dr_state *s = arg;
-    const char *input, *topic;
-
-    (void)hash;
-    return spec->kind == SN_CORR_ABSENCE && s->hop_spec[spec->index] &&
-           o->src != 0 &&
-           sn_corr_source_names(s->sources, o->src, &input, &topic) &&
-           strcmp(input, s->c->hop_input) == 0;
-}
-
-void
-dr_hop_drop_local(struct dr_state *s)
-{
-    size_t dropped;
-
-    if (s->hop == NULL)
-        return;
-    /* Before the workers and the inputs start: nothing else holds a
-     * shard, but the lock costs nothing here. */
-    dropped = dr_drop_keys(s, want_local, s);
-    if (dropped > 0)
-        s->host->log(s->inst, SN_LOG_INFO,
-                     "%zu keys of absence rules fed through the repartition "
-                     "topic left out of the local state: their partitions' "
-                     "checkpoints bring them back",
-                     dropped);
-}
-
 /* ---- the hop's watermark ----------------------------------------------- */
 
 /* A failed beat is tried again after this long. */

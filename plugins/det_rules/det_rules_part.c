@@ -247,28 +247,20 @@ want_checkpointed(void *arg, const struct sn_corr_spec *spec, uint64_t hash,
            s->host->partitions_checkpointed(s->inst, input, topic);
 }
 
-size_t
-dr_drop_keys(struct dr_state *s, sn_corr_want_fn want, void *arg)
-{
-    size_t dropped = 0;
-
-    for (size_t i = 0; i < s->n_shards; i++) {
-        pthread_mutex_lock(&s->shards[i].mu);
-        dropped += sn_corr_drop(s->shards[i].c, want, arg);
-        pthread_mutex_unlock(&s->shards[i].mu);
-    }
-    return dropped;
-}
-
 void
 dr_part_drop_checkpointed(struct dr_state *s)
 {
-    size_t dropped;
+    size_t dropped = 0;
 
     if (!SN_HOST_HAS(s->host, partitions_checkpointed))
         return;
-    /* Before the ticker, the workers and the inputs start. */
-    dropped = dr_drop_keys(s, want_checkpointed, s);
+    /* Before the ticker, the workers and the inputs start: nothing else
+     * holds a shard, but the lock costs nothing here. */
+    for (size_t i = 0; i < s->n_shards; i++) {
+        pthread_mutex_lock(&s->shards[i].mu);
+        dropped += sn_corr_drop(s->shards[i].c, want_checkpointed, s);
+        pthread_mutex_unlock(&s->shards[i].mu);
+    }
     if (dropped > 0)
         s->host->log(s->inst, SN_LOG_INFO,
                      "%zu keys of partitions restored from their input's "
