@@ -52,6 +52,49 @@ origin_of(struct dr_state *s, const struct sn_partition *p, bool intern)
     return o;
 }
 
+/* The lateness watermarks of p's records (src/rules/correlate_owm.c):
+ * its own origin's and, for a repartition partition, those of every
+ * source partition seen through it ("<input>#<rp>", det_rules_hop.c). */
+struct owm_part {
+    const struct dr_state *s;
+    struct sn_corr_origin o;
+    char hop_in[160]; /* "" when p is not a repartition partition */
+};
+
+static bool
+want_owm(void *arg, const struct sn_corr_origin *o)
+{
+    const struct owm_part *w = arg;
+    const char *input, *topic;
+
+    if (w->o.src != 0 && o->src == w->o.src && o->part == w->o.part)
+        return true;
+    return w->hop_in[0] != '\0' &&
+           sn_corr_source_names(w->s->sources, o->src, &input, &topic) &&
+           strcmp(input, w->hop_in) == 0;
+}
+
+/* Forget them when p is let go or taken again: this instance may read
+ * p again from an earlier offset (a lost assignment given back, read
+ * from its last row), and against the times read before, its records
+ * were dropped as late. A new owner starts without them; so does this
+ * one now. */
+static void
+drop_owm(struct dr_state *s, const struct sn_partition *p,
+         const struct sn_corr_origin *o)
+{
+    struct owm_part w = { s, *o, "" };
+
+    if (dr_hop_is_hop_part(s, p))
+        snprintf(w.hop_in, sizeof(w.hop_in), "%s#%d", s->c->hop_input,
+                 (int)p->partition);
+    for (size_t i = 0; i < s->n_shards; i++) {
+        pthread_mutex_lock(&s->shards[i].mu);
+        (void)sn_corr_owm_drop(s->shards[i].c, want_owm, &w);
+        pthread_mutex_unlock(&s->shards[i].mu);
+    }
+}
+
 enum sn_status
 dr_partition_checkpoint(void *state, const struct sn_partition *p,
                         struct sn_buf *out)
@@ -190,6 +233,7 @@ dr_partition_restore(void *state, const struct sn_partition *p,
      * they are restored: a check may run as soon as they are there). */
     if (dr_hop_is_hop_part(s, p) && w.o.src != 0)
         dr_hop_owned(s, p, &w.o, hop_wm);
+    drop_owm(s, p, &w.o);
     rc = replace(s, &w, all, t, &dropped);
     sn_corr_free(all);
     /* Expected keys the checkpoint did not bring: this instance owns
@@ -225,6 +269,7 @@ dr_partition_release(void *state, const struct sn_partition *p)
 
     if (w.o.src != 0)
         replace(s, &w, NULL, NULL, &dropped);
+    drop_owm(s, p, &w.o);
     if (dr_hop_is_hop_part(s, p)) {
         dr_hop_marks_drop(s, p);
         dr_hop_dropped(s, p);

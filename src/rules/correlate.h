@@ -477,6 +477,18 @@ enum sn_status sn_corr_stream_wm_set(struct sn_corr *c,
                                      int64_t wm);
 void sn_corr_stream_wm_clear(struct sn_corr *c, const struct sn_corr_origin *o);
 
+/*
+ * Forget the lateness watermarks (per rule and key origin,
+ * correlate_owm.c) of the origins want accepts; how many went. For a
+ * partition this instance lets go or takes again from a checkpoint: its
+ * records may be read again from an earlier offset, and against the
+ * newest time read before they were dropped as late (scale_hop.sh: an
+ * instance given back a lost repartition partition dropped the first
+ * rounds of an attack, and the next owner opened a second incident).
+ */
+typedef bool (*sn_corr_origin_fn)(void *arg, const struct sn_corr_origin *o);
+size_t sn_corr_owm_drop(struct sn_corr *c, sn_corr_origin_fn want, void *arg);
+
 /* Why a buffer is not a checkpoint this build reads, in words, into err
  * ("" when its header is fine): tells a newer format from damage. */
 void sn_corr_checkpoint_check(const void *data, size_t len, char *err,

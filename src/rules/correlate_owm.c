@@ -15,6 +15,7 @@
  * partition that went silent while others are busy.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "rules/correlate_int.h"
 
@@ -125,6 +126,37 @@ sn_corr_owm_get(struct crule *cr, const struct sn_corr_origin *o)
     if (cr->owm_idx_cap > 0)
         idx_put(cr, cr->n_owm);
     return &cr->owm[cr->n_owm++];
+}
+
+size_t
+sn_corr_owm_drop(struct sn_corr *c, sn_corr_origin_fn want, void *arg)
+{
+    size_t dropped = 0;
+
+    for (size_t r = 0; r < c->n_rules; r++) {
+        struct crule *cr = &c->rules[r];
+        size_t n = 0;
+
+        for (size_t i = 0; i < cr->n_owm; i++) {
+            struct sn_corr_origin o = { cr->owm[i].src, cr->owm[i].part };
+            if (want(arg, &o))
+                continue;
+            cr->owm[n++] = cr->owm[i];
+        }
+        if (n == cr->n_owm)
+            continue;
+        dropped += cr->n_owm - n;
+        /* Keys' cached slots are checked against their origin before
+         * use (sn_corr_key_wm): moved entries are looked up again. */
+        cr->n_owm = n;
+        cr->owm_last = 0;
+        if (cr->owm_idx_cap > 0) {
+            memset(cr->owm_idx, 0, cr->owm_idx_cap * sizeof(*cr->owm_idx));
+            for (size_t i = 0; i < n; i++)
+                idx_put(cr, i);
+        }
+    }
+    return dropped;
 }
 
 /* ---- stream watermarks (sn_corr_stream_wm_set) ---------------------- */

@@ -392,6 +392,35 @@ teardown(void)
 /* ---- tests ------------------------------------------------------------------
  */
 
+/* A partition let go (a lost assignment: no checkpoint) and taken again
+ * without a row is read again from an earlier offset. The newest time
+ * read from it before must not make those records late: 10 failures of
+ * web1 ten minutes older than the partition's last record still fire.
+ * Before, the lateness watermark of t[3] outlived the release and all 10
+ * were dropped as late (scale_hop.sh: the instance given back repartition
+ * partition 0 dropped the first 7 rounds, and its window restarted at
+ * round 7 as a second incident). */
+SN_TEST(lateness_starts_over_when_a_partition_comes_back)
+{
+    struct det a;
+    char err[512] = "";
+    int64_t t0 = now_ns;
+
+    CHECK(setup());
+    CHECK(det_open(&a, "a", 2));
+    now_ns = t0 + 600 * (int64_t)1000000000;
+    detect(&a, "t", 3, 500, 3, "web1");
+    release(&a, "t", 3);
+    CHECK_EQ(restore(&a, "t", 3, NULL, err, sizeof(err)), SN_OK);
+    now_ns = t0;
+    detect(&a, "t", 3, 0, 10, "web1");
+    CHECK_EQ(a.inst.n_sigs, 1);
+    CHECK(a.inst.n_sigs == 1 && strstr(a.inst.sigs[0], "\"count\":10") != NULL);
+    now_ns = t0 + 601 * (int64_t)1000000000;
+    det_close(&a);
+    teardown();
+}
+
 SN_TEST(partition_moves_between_instances)
 {
     struct det a, b;
@@ -638,5 +667,6 @@ SN_TEST(annotate_sets_as_each_match)
 }
 
 SN_TEST_MAIN(SN_T(partition_moves_between_instances),
+             SN_T(lateness_starts_over_when_a_partition_comes_back),
              SN_T(origins_survive_restart), SN_T(shared_summaries_as_alone),
              SN_T(annotate_sets_as_each_match))
