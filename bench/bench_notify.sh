@@ -17,7 +17,9 @@
 # its reader (the daemon's path without HTTP, so the ratio says what the
 # HTTP outputs add on this machine at this moment); each output's
 # commit-to-acknowledgement p99 bucket from the daemon's own histogram;
-# the daemon's CPU per incident, and each output's thread's (o:<name>).
+# the daemon's CPU per incident, and each thread's (o:<output> a relay,
+# i:<input>, w:<n> a worker, incidents the manager, checkpoint the store's
+# checkpointer).
 # PERF=file records the daemon (perf).
 set -e
 cd "$(dirname "$0")/.."
@@ -229,7 +231,8 @@ awk '/^sentineld_outbox_ack_latency_milliseconds_bucket/ {
 # The load-independent figure: the daemon's CPU per incident (ingest,
 # detection, store, four deliveries); above 1 core at RATE it cannot keep up.
 echo "$c0 $c1 $hz $n" | awk '{ s = ($2 - $1) / $3; printf "daemon CPU: %.2f s for %d incidents to 4 outputs (%.3f ms per incident; %.0f%% of one core at the offered rate)\n", s, $4, 1000 * s / $4, 100 * s / ($4 / '"$RATE"') }'
-# Each output's thread (a daemon that does not name them shows none).
+# Each thread that used 10 ms or more (a daemon that does not name its
+# threads shows them all as sentineld).
 join "$tmp/threads0.txt" "$tmp/threads1.txt" | awk -v hz="$hz" -v n="$n" '
-    $1 ~ /^o:/ { printf "thread %-14s %6.2f s CPU, %6.1f us per incident\n", $1, ($3 - $2) / hz, 1e6 * ($3 - $2) / hz / n }'
+    ($3 - $2) / hz >= 0.01 { printf "thread %-14s %6.2f s CPU, %6.1f us per incident\n", $1, ($3 - $2) / hz, 1e6 * ($3 - $2) / hz / n }'
 grep -iE ' error' "$tmp/d.log" | head -5 || true
