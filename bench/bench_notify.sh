@@ -16,7 +16,8 @@
 # same incidents through an out_file output into a FIFO, timestamped by
 # its reader (the daemon's path without HTTP, so the ratio says what the
 # HTTP outputs add on this machine at this moment); each output's
-# commit-to-acknowledgement p99 bucket from the daemon's own histogram;
+# commit-to-acknowledgement p99 bucket from the daemon's own histogram,
+# and the manager's (signal hand-off to batch start and to commit);
 # the daemon's CPU per incident, and each thread's (o:<output> a relay,
 # i:<input>, w:<n> a worker, incidents the manager, checkpoint the store's
 # checkpointer).
@@ -227,6 +228,15 @@ awk '/^sentineld_outbox_ack_latency_milliseconds_bucket/ {
         n[inst]++; les[inst, n[inst]] = le; cnt[inst, n[inst]] = $2 }
      END { for (i in n) { tot = cnt[i, n[i]]; for (k = 1; k <= n[i]; k++)
              if (cnt[i, k] >= 0.99 * tot) { printf "daemon commit->ack p99 <= %s ms  (%s, %d versions)\n", les[i, k], i, tot; break } } }' \
+    "$tmp/metrics.txt" | sort
+# The manager's stages (a daemon without the histogram prints nothing):
+# hand-off to the manager -> its batch's start (queued) and -> commit (stored).
+awk '/^sentineld_incident_signal_latency_milliseconds_bucket/ {
+        match($0, /stage="[^"]*"/); st = substr($0, RSTART + 7, RLENGTH - 8)
+        match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
+        n[st]++; les[st, n[st]] = le; cnt[st, n[st]] = $2 }
+     END { for (s in n) { tot = cnt[s, n[s]]; for (k = 1; k <= n[s]; k++)
+             if (cnt[s, k] >= 0.99 * tot) { printf "daemon signal->%s p99 <= %s ms (%d signals)\n", s, les[s, k], tot; break } } }' \
     "$tmp/metrics.txt" | sort
 # The load-independent figure: the daemon's CPU per incident (ingest,
 # detection, store, four deliveries); above 1 core at RATE it cannot keep up.
