@@ -534,12 +534,16 @@ busy(void *arg, int tries)
  * overview's counters, an upsert) keeps the pages it changes in a
  * statement journal, which SQLite writes to a temporary file past 64 KiB:
  * a fold batch's inserts wrote 4 KiB pages there by the thousand (a
- * pwrite() each, a quarter of the manager's CPU per new incident:
- * bench_incidents 40000 40000, 200 us before, 135-150 after). Held in
- * memory up to STMT_SPILL (a prune's large deletes still spill).
+ * pwrite() each, a quarter of the manager's CPU per new incident).
+ * bench/bench_incidents 40000 40000, the manager's thread per incident:
+ * 186 us at 64 KiB, 194 at 96, 142 at 120, 133 at 256 KiB. SQLite
+ * allocates the in-memory journal in chunks of this size, one per
+ * statement that opens one: 16 MiB made ASan's allocator map and unmap
+ * each (incident_store_full.sh took minutes); 256 KiB leaves room for
+ * longer rows. A larger journal (a prune's deletes) still spills.
  * Process-wide, so set before SQLite's first use; when something used
  * it first, SQLite refuses and its default stays. */
-#define STMT_SPILL (16 * 1024 * 1024)
+#define STMT_SPILL (256 * 1024)
 static pthread_once_t stmt_spill_once = PTHREAD_ONCE_INIT;
 
 static void
