@@ -432,6 +432,11 @@ sn_cmd_incidents(int argc, char **argv)
                         "configured\n");
         return 2;
     }
+    if (o.cursor != NULL && strcmp(verb, "list") != 0) {
+        fprintf(stderr, "sentineld: --cursor is for incidents list (a "
+                        "page's next_cursor)\n");
+        return 2;
+    }
     if (o.source != NULL && strcmp(o.source, "configured") == 0 &&
         o.url == NULL && !o.api) {
         fprintf(stderr, "sentineld: --source configured reads the report "
