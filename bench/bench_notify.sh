@@ -16,8 +16,11 @@
 # same incidents through an out_file output into a FIFO, timestamped by
 # its reader (the daemon's path without HTTP, so the ratio says what the
 # HTTP outputs add on this machine at this moment); each output's
-# commit-to-acknowledgement p99 bucket from the daemon's own histogram;
-# the daemon's CPU per incident, and each output's thread's (o:<name>).
+# commit-to-acknowledgement p99 bucket from the daemon's own histogram,
+# and the manager's (signal hand-off to batch start and to commit);
+# the daemon's CPU per incident, and each thread's (o:<output> a relay,
+# i:<input>, w:<n> a worker, incidents the manager, checkpoint the store's
+# checkpointer).
 # PERF=file records the daemon (perf).
 set -e
 cd "$(dirname "$0")/.."
@@ -226,10 +229,20 @@ awk '/^sentineld_outbox_ack_latency_milliseconds_bucket/ {
      END { for (i in n) { tot = cnt[i, n[i]]; for (k = 1; k <= n[i]; k++)
              if (cnt[i, k] >= 0.99 * tot) { printf "daemon commit->ack p99 <= %s ms  (%s, %d versions)\n", les[i, k], i, tot; break } } }' \
     "$tmp/metrics.txt" | sort
+# The manager's stages (a daemon without the histogram prints nothing):
+# hand-off to the manager -> its batch's start (queued) and -> commit (stored).
+awk '/^sentineld_incident_signal_latency_milliseconds_bucket/ {
+        match($0, /stage="[^"]*"/); st = substr($0, RSTART + 7, RLENGTH - 8)
+        match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
+        n[st]++; les[st, n[st]] = le; cnt[st, n[st]] = $2 }
+     END { for (s in n) { tot = cnt[s, n[s]]; for (k = 1; k <= n[s]; k++)
+             if (cnt[s, k] >= 0.99 * tot) { printf "daemon signal->%s p99 <= %s ms (%d signals)\n", s, les[s, k], tot; break } } }' \
+    "$tmp/metrics.txt" | sort
 # The load-independent figure: the daemon's CPU per incident (ingest,
 # detection, store, four deliveries); above 1 core at RATE it cannot keep up.
 echo "$c0 $c1 $hz $n" | awk '{ s = ($2 - $1) / $3; printf "daemon CPU: %.2f s for %d incidents to 4 outputs (%.3f ms per incident; %.0f%% of one core at the offered rate)\n", s, $4, 1000 * s / $4, 100 * s / ($4 / '"$RATE"') }'
-# Each output's thread (a daemon that does not name them shows none).
+# Each thread that used 10 ms or more (a daemon that does not name its
+# threads shows them all as sentineld).
 join "$tmp/threads0.txt" "$tmp/threads1.txt" | awk -v hz="$hz" -v n="$n" '
-    $1 ~ /^o:/ { printf "thread %-14s %6.2f s CPU, %6.1f us per incident\n", $1, ($3 - $2) / hz, 1e6 * ($3 - $2) / hz / n }'
+    ($3 - $2) / hz >= 0.01 { printf "thread %-14s %6.2f s CPU, %6.1f us per incident\n", $1, ($3 - $2) / hz, 1e6 * ($3 - $2) / hz / n }'
 grep -iE ' error' "$tmp/d.log" | head -5 || true

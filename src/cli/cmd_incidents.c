@@ -29,6 +29,7 @@ struct opts {
     const char *config, *store, *status, *severity, *rule, *by, *reason;
     const char *token_file, *format, *url, *cacert;
     const char *source; /* list: local|configured (through the daemon) */
+    const char *cursor; /* list: a page's next_cursor */
     char tokens[4096]; /* the tokens file a --token-file is checked in */
     const char *owner, *id;
     unsigned limit;
@@ -42,7 +43,10 @@ usage_incidents(FILE *out)
 {
     fprintf(out,
             "usage: sentineld incidents list [--status S] [--severity S] "
-            "[--rule ID] [--limit N] [--json] [READ]\n"
+            "[--rule ID] [--limit N] [--cursor C]\n"
+            "         [--json] [READ]  --cursor C: the page after one that "
+            "ended in\n"
+            "         'next page: --cursor C' (--json: its next_cursor)\n"
             "         [--source configured]  with READ: every instance's "
             "incidents, from\n"
             "         the daemon's report source (default local: its own "
@@ -99,6 +103,7 @@ parse(int argc, char **argv, int from, struct opts *o)
         OPT("--url", url)
         OPT("--cacert", cacert)
         OPT("--source", source)
+        OPT("--cursor", cursor)
 #undef OPT
         if ((v = sn_cli_opt_value(argc, argv, &i, "--limit", &missing))) {
             if (missing || atoi(v) <= 0) {
@@ -215,7 +220,7 @@ short_time(const char *t, char *buf, size_t size)
 static void
 print_list(struct json_object *root)
 {
-    struct json_object *arr, *from;
+    struct json_object *arr, *from, *next;
     char t[32];
     size_t n;
 
@@ -241,6 +246,8 @@ print_list(struct json_object *root)
                s_of(it, "rule_id"), s_of(it, "group_key"),
                pending ? "  [approval pending]" : "");
     }
+    if (json_object_object_get_ex(root, "next_cursor", &next) && next != NULL)
+        printf("next page: --cursor %s\n", json_object_get_string(next));
 }
 
 static void
@@ -359,6 +366,7 @@ incidents_remote(const struct opts *o, bool list, struct sn_buf *out)
         snprintf(n, sizeof(n), "%u", o->limit);
         query_add(&path, "limit", o->limit ? n : NULL);
         query_add(&path, "source", o->source);
+        query_add(&path, "cursor", o->cursor);
     } else {
         incident_path(&path, o->id, "");
     }
@@ -424,6 +432,11 @@ sn_cmd_incidents(int argc, char **argv)
                         "configured\n");
         return 2;
     }
+    if (o.cursor != NULL && strcmp(verb, "list") != 0) {
+        fprintf(stderr, "sentineld: --cursor is for incidents list (a "
+                        "page's next_cursor)\n");
+        return 2;
+    }
     if (o.source != NULL && strcmp(o.source, "configured") == 0 &&
         o.url == NULL && !o.api) {
         fprintf(stderr, "sentineld: --source configured reads the report "
@@ -448,6 +461,7 @@ sn_cmd_incidents(int argc, char **argv)
         q.severity = o.severity;
         q.rule_id = o.rule;
         q.limit = o.limit;
+        q.cursor = o.cursor;
         rc = sn_incidents_list_json(inc, &q, &out, &err) == SN_OK
                  ? emit(&out, o.json, print_list)
                  : (fprintf(stderr, "sentineld: %s\n", err.msg), 1);

@@ -6,6 +6,7 @@
  * frees them only after the batch committed: a failed commit keeps them,
  * which is what turns a broken store into back-pressure.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "incident/manager.h"
 
 #include <errno.h>
@@ -42,6 +43,7 @@ struct prep {
 
 struct slot {
     struct sn_fold_sig sig;
+    int64_t queued; /* monotonic ns of its hand-off to the manager */
 };
 
 /* sn_manager_call: a function to run on the manager's thread once every
@@ -107,6 +109,8 @@ struct sn_manager {
     struct sn_counter *c_received, *c_invalid, *c_opened, *c_versions,
         *c_resolved, *c_escalations, *c_held, *c_store_errors, *g_writable, *g_queue,
         *c_lost, *c_call_errors, *c_kept_hits, *c_kept_misses;
+    /* From a signal's hand-off to its batch's start, and to its commit. */
+    struct sn_histogram h_queued, h_stored;
 };
 
 static char **
@@ -267,6 +271,24 @@ sn_manager_new(const char *path, const struct sn_incidents_conf *conf,
                                      "writes; 0: inputs are held back");
     m->g_queue = sn_metrics_gauge(metrics, "sentineld_incident_queue_length",
                                   NULL, "signals waiting for the manager");
+    {
+        static const uint64_t le[] = SN_LATENCY_LE_MS;
+        const char *help = "time from a signal's hand-off to the incident "
+                           "manager to its batch's start (stage=\"queued\") "
+                           "and to its batch's commit (stage=\"stored\"), ms";
+        if (sn_metrics_histogram(
+                metrics, "sentineld_incident_signal_latency_milliseconds",
+                "stage=\"queued\"", help, le, sizeof(le) / sizeof(le[0]),
+                &m->h_queued) != SN_OK ||
+            sn_metrics_histogram(
+                metrics, "sentineld_incident_signal_latency_milliseconds",
+                "stage=\"stored\"", help, le, sizeof(le) / sizeof(le[0]),
+                &m->h_stored) != SN_OK) {
+            sn_error_set(err, "out of memory");
+            rc = SN_ENOMEM;
+            goto fail;
+        }
+    }
     sn_gauge_set(m->g_writable, 1);
     *out = m;
     return SN_OK;
@@ -290,6 +312,7 @@ sn_manager_sink(void *arg, struct sn_instance *from, const char *json,
     struct sn_fold_sig sig;
     struct sn_error err;
     enum sn_status rc;
+    int64_t queued;
 
     (void)from;
     if (p == NULL)
@@ -317,6 +340,7 @@ sn_manager_sink(void *arg, struct sn_instance *from, const char *json,
                         suppressed ? " (more suppressed)" : "");
         return rc;
     }
+    queued = sn_clock_mono_ns(); /* a full queue's wait counts */
     pthread_mutex_lock(&m->lock);
     while (m->count == m->cap && !m->exited)
         pthread_cond_wait(&m->not_full, &m->lock);
@@ -326,6 +350,7 @@ sn_manager_sink(void *arg, struct sn_instance *from, const char *json,
         return SN_EIO;
     }
     m->ring[(m->head + m->count) % m->cap].sig = sig;
+    m->ring[(m->head + m->count) % m->cap].queued = queued;
     m->count++;
     m->submitted++;
     pthread_cond_signal(&m->not_empty);
@@ -464,6 +489,23 @@ sleep_ms(int64_t ms)
     struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
 
     nanosleep(&ts, NULL);
+}
+
+/* A committed batch's signals in the latency histograms: taken from the
+ * queue at taken (monotonic ns), committed now. */
+static void
+observe_batch(struct sn_manager *m, size_t k, int64_t taken)
+{
+    int64_t now = sn_clock_mono_ns();
+
+    for (size_t i = 0; i < k; i++) {
+        int64_t q = m->ring[(m->head + i) % m->cap].queued;
+        sn_histogram_observe(&m->h_queued,
+                             (uint64_t)(taken > q ? taken - q : 0) /
+                                 SN_NS_PER_MS);
+        sn_histogram_observe(&m->h_stored,
+                             (uint64_t)(now > q ? now - q : 0) / SN_NS_PER_MS);
+    }
 }
 
 /* One transaction over slots [head, head + k). */
@@ -641,7 +683,7 @@ manager_main(void *arg)
     sn_backoff_init(&bo, SN_STORE_RETRY_MIN_MS, SN_STORE_RETRY_MAX_MS);
     for (;;) {
         size_t k;
-        int64_t now;
+        int64_t now, taken;
         struct sn_error err;
 
         pthread_mutex_lock(&m->lock);
@@ -661,6 +703,7 @@ manager_main(void *arg)
         }
         k = m->count < m->batch ? m->count : m->batch;
         pthread_mutex_unlock(&m->lock);
+        taken = sn_clock_mono_ns();
         now = sn_clock_wall_ns();
         if (now - m->last_housekeep >= HOUSEKEEP_MS * SN_NS_PER_MS) {
             m->last_housekeep = now;
@@ -697,6 +740,7 @@ manager_main(void *arg)
         sn_backoff_reset(&bo);
         sn_gauge_set(m->g_writable, 1);
         sync_stats(m);
+        observe_batch(m, k, taken);
         for (size_t i = 0; i < k; i++)
             sn_fold_sig_fini(&m->ring[(m->head + i) % m->cap].sig);
         pthread_mutex_lock(&m->lock);
@@ -728,6 +772,8 @@ sn_manager_start(struct sn_manager *m, struct sn_error *err)
         sn_error_set(err, "cannot create the incident manager thread");
         return SN_ENOMEM;
     }
+    /* "incidents" in top -H, perf and /proc/PID/task/TID/comm. */
+    (void)pthread_setname_np(m->thread, "incidents");
     m->started = true;
     return SN_OK;
 }

@@ -116,6 +116,13 @@ void sn_manager_set_escalation(struct sn_manager *m,
  * only what steps send it, and the incident's later versions). */
 bool sn_manager_notifies(struct sn_manager *m, const char *output);
 
+/* Latency histograms' bounds (ms) along an incident's path: the manager's
+ * (sentineld_incident_signal_latency_milliseconds) and the relays'
+ * (sentineld_outbox_ack_latency_milliseconds): the 20 ms target in the
+ * middle, outages (seconds to minutes) at the top. */
+#define SN_LATENCY_LE_MS                                                       \
+    { 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000, 30000, 300000 }
+
 /* The store's path (relays open their own connections to it). */
 const char *sn_manager_store_path(const struct sn_manager *m);
 

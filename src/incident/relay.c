@@ -69,10 +69,8 @@ struct sn_relay {
     struct sn_histogram h_latency;
 };
 
-/* Commit-to-acknowledgement buckets (ms): the 20 ms target in the
- * middle, outages (seconds to minutes) at the top. */
-static const uint64_t latency_le[] = { 1,   2,   5,    10,   20,    50,    100,
-                                       200, 500, 1000, 5000, 30000, 300000 };
+/* Commit-to-acknowledgement buckets (ms). */
+static const uint64_t latency_le[] = SN_LATENCY_LE_MS;
 
 static void
 sleep_ms(int64_t ms)

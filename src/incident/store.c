@@ -5,6 +5,7 @@
  * It does not decide anything about incidents: manager.c and
  * incidents.c do. Design: docs/internals/incidents.md.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "incident/store.h"
 
 #include <errno.h>
@@ -529,6 +530,28 @@ busy(void *arg, int tries)
     return 1;
 }
 
+/* A statement that may fail halfway (an insert whose triggers update the
+ * overview's counters, an upsert) keeps the pages it changes in a
+ * statement journal, which SQLite writes to a temporary file past 64 KiB:
+ * a fold batch's inserts wrote 4 KiB pages there by the thousand (a
+ * pwrite() each, a quarter of the manager's CPU per new incident).
+ * bench/bench_incidents 40000 40000, the manager's thread per incident:
+ * 186 us at 64 KiB, 194 at 96, 142 at 120, 133 at 256 KiB. SQLite
+ * allocates the in-memory journal in chunks of this size, one per
+ * statement that opens one: 16 MiB made ASan's allocator map and unmap
+ * each (incident_store_full.sh took minutes); 256 KiB leaves room for
+ * longer rows. A larger journal (a prune's deletes) still spills.
+ * Process-wide, so set before SQLite's first use; when something used
+ * it first, SQLite refuses and its default stays. */
+#define STMT_SPILL (256 * 1024)
+static pthread_once_t stmt_spill_once = PTHREAD_ONCE_INIT;
+
+static void
+stmt_spill_set(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, STMT_SPILL);
+}
+
 enum sn_status
 sn_store_open(const char *path, bool read_only, struct sn_store **out,
               struct sn_error *err)
@@ -558,6 +581,7 @@ sn_store_open(const char *path, bool read_only, struct sn_store **out,
                         "0600",
                         note);
     }
+    pthread_once(&stmt_spill_once, stmt_spill_set);
     /* NOMUTEX: a connection belongs to one thread (store.h). */
     if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
@@ -688,6 +712,7 @@ sn_store_checkpointer_start(struct sn_store *s, struct sn_error *err)
         free(c);
         return SN_ENOMEM;
     }
+    (void)pthread_setname_np(c->thread, "checkpoint");
     s->ckpt = c;
     /* Replaces SQLite's own hook, which checkpoints inside the commit. */
     sqlite3_wal_hook(s->db, wal_hook, c);

@@ -3,6 +3,7 @@
  * worker.c (parse, detect, fan out) and output.c (deliver, retry); the
  * input side in emitter.c.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "pipeline/pipeline.h"
 
 #include <stdio.h>
@@ -623,6 +624,12 @@ sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err)
             sn_error_set(err, "cannot create worker thread %u", w);
             goto fail;
         }
+        {
+            /* "w:<n>" in top -H, perf and /proc/PID/task/TID/comm. */
+            char tname[16];
+            snprintf(tname, sizeof(tname), "w:%u", w);
+            (void)pthread_setname_np(wk->thread, tname);
+        }
         wk->started = true;
     }
     if (pl->after_outputs_start != NULL &&
@@ -648,6 +655,12 @@ sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err)
                 goto fail;
             }
             in->input.thread_started = true;
+            {
+                /* "i:<input>" (15 bytes at most), as the relays' "o:". */
+                char tname[16];
+                snprintf(tname, sizeof(tname), "i:%s", in->name);
+                (void)pthread_setname_np(in->input.thread, tname);
+            }
         } else {
             atomic_store(&in->input.finished, true);
         }

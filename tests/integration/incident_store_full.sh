@@ -9,7 +9,7 @@
 # incident and every committed version reaches the incident output.
 . "$SRCDIR/tests/integration/lib.sh"
 command -v prlimit >/dev/null || { echo "Bail out! prlimit (util-linux) missing"; exit 1; }
-tap_plan 9
+tap_plan 10
 
 DETDIR="$BUILDDIR/tests/plugins/det_signal/.libs"
 p_http=$(free_port)
@@ -94,6 +94,23 @@ cnt = v(r'sentineld_outbox_ack_latency_milliseconds_count\{instance="inc"\}')
 dlv = v(r'sentineld_outbox_delivered_total\{instance="inc"\}')
 b20 = v(r'sentineld_outbox_ack_latency_milliseconds_bucket\{instance="inc",le="20"\}')
 assert inf == cnt == dlv > 0 and b20 <= inf, (inf, cnt, dlv, b20)
+EOP
+check "the manager's latency histograms count every signal, the outage's above a second" \
+    python3 - "$TMP/metrics.txt" "$((N + 1))" <<'EOP'
+import re, sys
+t, n = open(sys.argv[1]).read(), int(sys.argv[2])
+name = "sentineld_incident_signal_latency_milliseconds"
+assert "# TYPE %s histogram" % name in t
+def b(stage, le):
+    return int(re.search(r'%s_bucket\{stage="%s",le="%s"\} (\d+)' % (name, stage, re.escape(le)), t).group(1))
+les = re.findall(r'%s_bucket\{stage="stored",le="([^"]+)"\}' % name, t)
+cnt = {s: int(re.search(r'%s_count\{stage="%s"\} (\d+)' % (name, s), t).group(1)) for s in ("queued", "stored")}
+assert cnt["queued"] == cnt["stored"] == n, (cnt, n)
+# A signal is stored after it is taken: at each bound, at least as many
+# were taken as stored; the ones that waited out the full store took
+# seconds (the fault lasted 4 s and more).
+assert all(b("queued", le) >= b("stored", le) for le in les), les
+assert b("stored", "1000") < n and b("queued", "1000") < n, (b("stored", "1000"), b("queued", "1000"))
 EOP
 # A clean stop also delivers the hit-only versions incidents.update_interval
 # held back (docs/incidents.md "Versions worth delivering").

@@ -6,7 +6,7 @@
 # (pending approval for CRITICAL, four eyes, audit trail), and a store
 # that cannot be written stops the daemon with a clear error.
 . "$SRCDIR/tests/integration/lib.sh"
-tap_plan 17
+tap_plan 18
 
 DETDIR="$BUILDDIR/tests/plugins/det_signal/.libs"
 cat >"$TMP/in.log" <<'EOL'
@@ -90,6 +90,37 @@ check "incidents list prints a table with the pending approval" sh -c "
 check "list --status resolved --json" python3 -c "
 import json; d=json.load(open('$TMP/res.json'))['incidents']
 assert len(d) == 1 and d[0]['status'] == 'resolved', d"
+# Paging the local store: --limit 1, each page's next_cursor back with
+# --cursor, gives the full list in order; the text ends in the next
+# page's cursor; a cursor that is not one, and --cursor for show, refused.
+"$S" incidents list -c "$TMP/c.yaml" --json >"$TMP/all.json"
+cur=""
+: >"$TMP/paged"
+for pg in 1 2 3 4 5 6 7 8; do
+    "$S" incidents list -c "$TMP/c.yaml" --limit 1 ${cur:+--cursor "$cur"} --json >"$TMP/pg.json" || break
+    cur=$(python3 -c "
+import json, sys
+p = json.load(open(sys.argv[1]))
+open(sys.argv[2], 'a').write(''.join(i['id'] + '\\n' for i in p['incidents']))
+print(p['next_cursor'] or '')" "$TMP/pg.json" "$TMP/paged")
+    [ -n "$cur" ] || break
+done
+"$S" incidents list -c "$TMP/c.yaml" --limit 1 >"$TMP/pg1.txt" 2>&1
+"$S" incidents list -c "$TMP/c.yaml" --cursor nope >/dev/null 2>"$TMP/badcur.err"
+rb=$?
+"$S" incidents show x --cursor 1:x -c "$TMP/c.yaml" >/dev/null 2>"$TMP/showcur.err"
+rs=$?
+check "list --limit 1 --cursor pages the local store in order; next page named; bad cursor exit $rb, show --cursor exit $rs" \
+    python3 - "$TMP" "$rb" "$rs" <<'EOP'
+import json, sys
+tmp, rb, rs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+full = [i["id"] for i in json.load(open(tmp + "/all.json"))["incidents"]]
+got = open(tmp + "/paged").read().split()
+assert len(full) >= 2 and got == full, (got, full)
+assert "next page: --cursor " in open(tmp + "/pg1.txt").read()
+assert rb == 1 and "cursor" in open(tmp + "/badcur.err").read(), rb
+assert rs == 2 and "--cursor is for incidents list" in open(tmp + "/showcur.err").read(), rs
+EOP
 ESC=$("$S" incidents list -c "$TMP/c.yaml" --json | python3 -c "
 import json,sys; print([i['id'] for i in json.load(sys.stdin)['incidents'] if i['rule_id']=='esc'][0])")
 # Who acts is verified, never typed: an API token's name, or local:<user>.

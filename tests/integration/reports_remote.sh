@@ -28,7 +28,7 @@
 . "$SRCDIR/tests/integration/pglib.sh"
 . "$SRCDIR/tests/integration/browser_lib.sh"
 command -v logger >/dev/null || { echo "Bail out! logger not installed"; exit 1; }
-tap_plan 18
+tap_plan 19
 
 pg_start || { echo "Bail out! PostgreSQL did not start"; exit 1; }
 hp=$(free_port)
@@ -207,6 +207,46 @@ check "incidents list --url --source configured: both daemons' brute-force incid
     sh -c "[ $rf = 0 ] && head -1 '$TMP/fleet.txt' | grep -q \"^read from report source 'pg'\" &&
         grep -q '^$BF20 ' '$TMP/fleet.txt' && grep -q '203.0.113.10' '$TMP/fleet.txt' &&
         [ \$(grep -c ' ssh-brute-force ' '$TMP/fleet.txt') = 2 ]"
+
+# The same fleet list paged by the CLI: --limit 2, each page's
+# next_cursor passed back with --cursor (--json), and the text's
+# "next page: --cursor C" line naming it; a cursor that is not one
+# refused, saying so.
+cur=""
+: >"$TMP/cli_ids"
+for pg in 1 2 3 4; do
+    "$S" incidents list --url "$U1" --token-file "$TMP/vic.tok" --source configured \
+        --limit 2 ${cur:+--cursor "$cur"} --json >"$TMP/cli_page.json" 2>"$TMP/cli_page.err" || break
+    cur=$(python3 -c "
+import json, sys
+p = json.load(open(sys.argv[1]))
+with open(sys.argv[2], 'a') as f:
+    f.write(''.join(i['id'] + '\\n' for i in p['incidents']))
+print(p['next_cursor'] or '')" "$TMP/cli_page.json" "$TMP/cli_ids")
+    [ -n "$cur" ] || break
+done
+"$S" incidents list --url "$U1" --token-file "$TMP/vic.tok" --source configured \
+    --limit 2 >"$TMP/cli_text.txt" 2>&1
+next=$(sed -n 's/^next page: --cursor //p' "$TMP/cli_text.txt")
+"$S" incidents list --url "$U1" --token-file "$TMP/vic.tok" --source configured \
+    --limit 2 --cursor "$next" --json >"$TMP/cli_next.json" 2>&1
+rn=$?
+"$S" incidents list --url "$U1" --token-file "$TMP/vic.tok" --source configured \
+    --cursor not-a-cursor >/dev/null 2>"$TMP/cli_bad.err"
+rb=$?
+sed 's/^/# /' "$TMP/cli_bad.err"
+check "incidents list --source configured --limit 2 --cursor: the CLI pages the fleet list as the API does (exit $rn, bad cursor: exit $rb)" \
+    python3 - "$TMP" "$rn" "$rb" <<'EOP'
+import json, sys
+tmp, rn, rb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+full = [i["id"] for i in json.load(open(tmp + "/fleet.json"))["incidents"]]
+got = open(tmp + "/cli_ids").read().split()
+assert got == full, (got, full)
+second = [i["id"] for i in json.load(open(tmp + "/page2.json"))["incidents"]]
+nxt = [i["id"] for i in json.load(open(tmp + "/cli_next.json"))["incidents"]]
+assert rn == 0 and nxt == second, (rn, nxt, second)
+assert rb != 0 and "cursor" in open(tmp + "/cli_bad.err").read(), rb
+EOP
 
 # The console renders the incident page from components.schemas.Incident.
 schema_check Incident "$TMP/inc.json"
