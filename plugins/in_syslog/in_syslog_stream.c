@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,13 +339,17 @@ static bool
 conn_active(struct is_conn *c)
 {
     struct is_loop *lp = c->loop;
+    /* Now, not the read's time: emitting may have blocked on a full
+     * pipeline for longer than the timeouts, and that wait was ours,
+     * not the sender's. One vDSO call per read, not per message. */
+    int64_t now = is_wall_ns();
 
-    c->active_ns = c->recv_ns;
+    c->active_ns = now;
     if (!(c->relp != NULL ? is_relp_in_frame(c->relp)
                           : sn_framer_in_frame(&c->fr)))
         c->frame_since_ns = 0;
     else if (c->frame_since_ns == 0)
-        c->frame_since_ns = c->recv_ns;
+        c->frame_since_ns = now;
     if (lp->conns != c) {
         unlink_conn(lp, c);
         push_front(lp, c);
@@ -568,6 +573,18 @@ conn_read(struct is_conn *c)
         event_active(c->ev, EV_READ, 0);
 }
 
+/* Whether the peer's bytes wait to be read (in the socket or decrypted
+ * inside OpenSSL). Asked only when a deadline passes. */
+static bool
+bytes_waiting(const struct is_conn *c)
+{
+    struct pollfd p = { .fd = c->fd, .events = POLLIN };
+
+    if (c->tls != NULL && is_tls_pending(c->tls))
+        return true;
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
 static void
 on_conn_event(evutil_socket_t fd, short what, void *arg)
 {
@@ -575,7 +592,11 @@ on_conn_event(evutil_socket_t fd, short what, void *arg)
     struct is_state *s = c->loop->s;
 
     (void)fd;
-    if (what & EV_TIMEOUT) {
+    /* A loop stalled past a deadline (a full pipeline on another of its
+     * connections, a paused machine) sees the timeout and the bytes that
+     * came meanwhile together: those bytes are read first, so our own
+     * stall never closes a sender that kept sending. */
+    if ((what & EV_TIMEOUT) && !(what & EV_READ) && !bytes_waiting(c)) {
         int64_t now = is_wall_ns(), d = deadline(c);
         if (d == 0 || now < d) { /* moved since it was armed */
             if (conn_arm(c) != 0)
