@@ -595,8 +595,11 @@ on_conn_event(evutil_socket_t fd, short what, void *arg)
     /* A loop stalled past a deadline (a full pipeline on another of its
      * connections, a paused machine) sees the timeout and the bytes that
      * came meanwhile together: those bytes are read first, so our own
-     * stall never closes a sender that kept sending. */
-    if ((what & EV_TIMEOUT) && !(what & EV_READ) && !bytes_waiting(c)) {
+     * stall never closes a sender that kept sending. Only when the
+     * connection reads: one waiting to write (a RELP peer that does not
+     * take its answers) is judged by its deadline, whatever it sends. */
+    if ((what & EV_TIMEOUT) && !(what & EV_READ) &&
+        !(c->want == EV_READ && bytes_waiting(c))) {
         int64_t now = is_wall_ns(), d = deadline(c);
         if (d == 0 || now < d) { /* moved since it was armed */
             if (conn_arm(c) != 0)
