@@ -549,7 +549,8 @@ write_entry(struct sn_fold *f, struct sn_fold_entry *e, int64_t now)
         strcmp(action, "update") == 0 && (int)inc->severity == e->loaded_sev &&
         e->delivered_at > 0 &&
         now - e->delivered_at < f->update_ms * SN_NS_PER_MS) {
-        if (put(f, e) != SN_OK)
+        if (put(f, e) != SN_OK ||
+            sn_store_hold(f->store, inc->id, e->delivered_at) != SN_OK)
             return SN_EIO;
         f->st.held++;
         f->st.updated++;

@@ -33,6 +33,11 @@ struct sqlite3;
  * message naming the path, not at the first incident. */
 enum sn_status sn_store_open(const char *path, bool read_only,
                              struct sn_store **out, struct sn_error *err);
+/* Tests: open for writing with the migrations up to `schema` only, as a
+ * sentineld that knew no more left the store (a later sn_store_open
+ * migrates it); writes leave out what later migrations added. */
+enum sn_status sn_store_open_at(const char *path, int schema,
+                                struct sn_store **out, struct sn_error *err);
 void sn_store_close(struct sn_store *s);
 struct sqlite3 *sn_store_db(struct sn_store *s);
 /* The current schema version (number of migrations applied). */
@@ -93,6 +98,11 @@ enum sn_status sn_store_audit(struct sn_store *s,
 /* Time of the incident's newest recorded (delivered) version; 0 when it
  * has none. */
 int64_t sn_store_delivered_at(struct sn_store *s, const char *id);
+/* The incident's stored row holds a version not recorded (incidents.
+ * update_interval); delivered_at: when its last recorded version was.
+ * sn_store_record of the incident ends the hold. */
+enum sn_status sn_store_hold(struct sn_store *s, const char *id,
+                             int64_t delivered_at);
 /* Open incidents holding an undelivered version (incidents.update_interval)
  * whose last delivered version is at or before `before` (ids, at most max,
  * into ids[]). */

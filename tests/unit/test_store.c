@@ -41,6 +41,7 @@ seed(struct sn_store *s, const char *rule, const char *key, int sev,
     inc.first_seen = inc.last_seen = 1700000000000000000LL;
     inc.hit_count = inc.signal_count = 1;
     inc.created_at = inc.updated_at = inc.touched_at = sn_clock_wall_ns();
+    inc.quiet_ms = 3600000; /* incidents.auto_resolve's default */
     sn_store_begin(s, NULL);
     sn_store_put(s, &inc);
     sn_store_record(s, &inc, "sentineld", "open", "first signal", NULL,
@@ -82,10 +83,10 @@ SN_TEST(schema_migrates_and_reopens)
 
     fresh();
     CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
-    CHECK_EQ(sn_store_schema_version(s), 8);
+    CHECK_EQ(sn_store_schema_version(s), 9);
     sn_store_close(s);
     CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
-    CHECK_EQ(sn_store_schema_version(s), 8);
+    CHECK_EQ(sn_store_schema_version(s), 9);
     sn_store_close(s);
     CHECK_EQ(sn_store_open(path, true, &s, &err), SN_OK);
     sn_store_close(s);
@@ -570,9 +571,132 @@ SN_TEST(notifications_reach_their_output_only)
     sn_store_close(s);
 }
 
+/* The newest version and the last recorded one of incident id, and
+ * its held_since (0: NULL). */
+static void
+versions_of(int *sn_failed_, struct sn_store *s, const char *id,
+            int64_t out[3])
+{
+    sqlite3_stmt *q;
+
+    CHECK_EQ(sqlite3_prepare_v2(sn_store_db(s),
+                                "SELECT version, (SELECT max(version) FROM"
+                                " incident_versions WHERE incident_id = id),"
+                                " coalesce(held_since, 0) FROM incidents"
+                                " WHERE id = ?1",
+                                -1, &q, NULL),
+             SQLITE_OK);
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    CHECK_EQ(sqlite3_step(q), SQLITE_ROW);
+    for (int i = 0; i < 3; i++)
+        out[i] = sqlite3_column_int64(q, i);
+    sqlite3_finalize(q);
+}
+
+#define SIG_KEY(k, more)                                                       \
+    "{\"type\":\"signal\",\"rule\":\"r\",\"key\":{\"k\":\"" k "\"},"            \
+    "\"title\":\"T\"" more "}"
+
+/* Migration 9 on a store an older sentineld left: a version it held
+ * (incidents.update_interval) is found and delivered, an incident past
+ * its quiet period resolved, and both lookups go on working after. */
+SN_TEST(held_and_quiet_after_migration_9)
+{
+    struct sn_incidents *api;
+    struct sn_store *s;
+    struct sn_error err;
+    struct sn_fold f;
+    struct sn_incident inc;
+    struct collect c = { 0 };
+    char held[SN_UUID_LEN + 1], quiet[SN_UUID_LEN + 1];
+    char ids[4][SN_UUID_LEN + 1];
+    int64_t v[3], now;
+    size_t n;
+    const char *open2[] = { SIG_KEY("a", ""), SIG_KEY("b", ",\"quiet_ms\":1") };
+    const char *more[] = { SIG_KEY("a", "") };
+    struct sn_incident_change ack = { SN_ACT_ACKNOWLEDGE, "alice", "on it",
+                                      NULL, "cid-9", true };
+
+    fresh();
+    /* The store as schema 8 left it, written by the fold's own path:
+     * a opened (v1 recorded), then a v2 held: a row, no version row. */
+    CHECK_EQ(sn_store_open_at(path, 8, &s, &err), SN_OK);
+    CHECK_EQ(sn_store_schema_version(s), 8);
+    CHECK_EQ(sn_fold_init(&f, s, NULL, 0, 4), SN_OK);
+    f.update_ms = 60000;
+    fold_batch(sn_failed_, &f, s, open2, 2);
+    fold_batch(sn_failed_, &f, s, more, 1);
+    CHECK_EQ(f.st.held, 1);
+    sn_fold_fini(&f);
+    sn_incident_init(&inc);
+    CHECK_EQ(sn_store_find_open(s, "r", "{\"k\":\"a\"}", &inc), SN_OK);
+    strcpy(held, inc.id);
+    CHECK_EQ(sn_store_find_open(s, "r", "{\"k\":\"b\"}", &inc), SN_OK);
+    strcpy(quiet, inc.id);
+    sn_store_close(s);
+
+    CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
+    CHECK_EQ(sn_store_schema_version(s), 9);
+    versions_of(sn_failed_, s, held, v);
+    CHECK_EQ(v[0], 2);
+    CHECK_EQ(v[1], 1);
+    CHECK(v[2] > 0); /* backfilled: v1's time */
+    versions_of(sn_failed_, s, quiet, v);
+    CHECK_EQ(v[2], 0);
+    now = sn_clock_wall_ns();
+    /* Not before update_interval since v1. */
+    CHECK_EQ(sn_store_held(s, v[2] - 1, ids, 4), 0);
+    CHECK_EQ(sn_fold_init(&f, s, NULL, 0, 4), SN_OK);
+    f.update_ms = 60000;
+    CHECK_EQ(sn_store_begin(s, &err), SN_OK);
+    CHECK_EQ(sn_fold_quiet(&f, now + 1000 * SN_NS_PER_MS, &n), SN_OK);
+    CHECK_EQ(n, 1); /* b alone: a has no quiet period */
+    CHECK_EQ(sn_fold_release(&f, now + 61000 * SN_NS_PER_MS, &n), SN_OK);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(sn_store_commit(s, &err), SN_OK);
+    versions_of(sn_failed_, s, held, v);
+    CHECK_EQ(v[0], 2);
+    CHECK_EQ(v[1], 2);
+    CHECK_EQ(v[2], 0);
+    CHECK_EQ(sn_store_get(s, quiet, &inc), SN_OK);
+    CHECK_STR(inc.status, "resolved");
+    CHECK_EQ(sn_store_quiet(s, now + 1000 * SN_NS_PER_MS, ids, 4), 0);
+    CHECK_EQ(sn_store_held(s, INT64_MAX / 2, ids, 4), 0);
+    /* The relay's feed: a v1, b v1, b v2 (resolved), a v2. */
+    CHECK_EQ(sn_store_outbox_read(s, 0, 100, collect, &c), 4);
+    CHECK_EQ(c.versions[3], 2);
+
+    /* The migrated store: a hold now sets held_since, which the lookup
+     * finds; a version recorded by another writer (the API) ends it. */
+    fold_batch(sn_failed_, &f, s, more, 1);
+    CHECK_EQ(f.st.held, 1);
+    versions_of(sn_failed_, s, held, v);
+    CHECK_EQ(v[0], 3);
+    CHECK_EQ(v[1], 2);
+    CHECK(v[2] > 0);
+    CHECK_EQ(sn_store_held(s, v[2], ids, 4), 1);
+    CHECK_STR(ids[0], held);
+    CHECK_EQ(sn_store_held(s, v[2] - 1, ids, 4), 0);
+    sn_fold_fini(&f);
+    sn_store_close(s);
+    CHECK_EQ(sn_incidents_open(path, false, &api, &err), SN_OK);
+    CHECK_EQ(sn_incidents_change(api, held, &ack, NULL, &err), SN_OK);
+    sn_incidents_close(api);
+    CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
+    versions_of(sn_failed_, s, held, v);
+    CHECK_EQ(v[0], 4);
+    CHECK_EQ(v[1], 4);
+    CHECK_EQ(v[2], 0);
+    CHECK_EQ(sn_store_held(s, INT64_MAX / 2, ids, 4), 0);
+    sn_incident_fini(&inc);
+    sn_store_close(s);
+    CHECK(sn_store_open_at(path, 99, &s, &err) != SN_OK);
+}
+
 SN_TEST_MAIN(SN_T(schema_migrates_and_reopens), SN_T(new_incident_pages),
              SN_T(find_open_and_outbox_order), SN_T(audit_is_append_only),
              SN_T(actions_versions_and_audit), SN_T(list_filters_and_pages),
              SN_T(feed_and_checkpoints), SN_T(evidence_window_across_batches),
              SN_T(uuid_and_time), SN_T(notifications_reach_their_output_only),
-             SN_T(summary_counters_follow_every_change))
+             SN_T(summary_counters_follow_every_change),
+             SN_T(held_and_quiet_after_migration_9))
