@@ -111,6 +111,13 @@ stop_daemon() {
 
 lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 
+# plugin_metric HTTP_PORT NAME INSTANCE: the value of a plugin instance's
+# counter sentineld_plugin_NAME{instance="INSTANCE"} on /metrics.
+plugin_metric() {
+    curl -sf "http://127.0.0.1:$1/metrics" |
+        sed -n "s/^sentineld_plugin_$2{instance=\"$3\"} //p"
+}
+
 # make_certs CLIENT_CN: in $TMP, a CA (ca.pem), a server certificate for
 # sentineld.test / 127.0.0.1 (server.pem, server.key), a client
 # certificate for CLIENT_CN (client.pem, client.key) signed by the CA, and

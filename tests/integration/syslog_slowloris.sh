@@ -24,10 +24,7 @@ inputs:
 outputs:
   - { name: o, plugin: out_file, path: $TMP/out.json }
 EOC
-metric() {
-    curl -sf "http://127.0.0.1:$hp/metrics" |
-        sed -n "s/^sentineld_plugin_$1{instance=\"$2\"} //p"
-}
+metric() { plugin_metric "$hp" "$1" "$2"; }
 start_daemon "$TMP/c.yaml" "$TMP/log"
 wait_for 30 curl -sf "http://127.0.0.1:$hp/health" -o /dev/null
 
