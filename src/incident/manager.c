@@ -6,7 +6,6 @@
  * frees them only after the batch committed: a failed commit keeps them,
  * which is what turns a broken store into back-pressure.
  */
-#define _GNU_SOURCE /* pthread_setname_np */
 #include "incident/manager.h"
 
 #include <errno.h>
@@ -21,6 +20,7 @@
 #include "core/clock.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/thread_name.h"
 #include "incident/escalate.h"
 #include "incident/fold.h"
 #include "incident/fold_scan.h"
@@ -772,8 +772,7 @@ sn_manager_start(struct sn_manager *m, struct sn_error *err)
         sn_error_set(err, "cannot create the incident manager thread");
         return SN_ENOMEM;
     }
-    /* "incidents" in top -H, perf and /proc/PID/task/TID/comm. */
-    (void)pthread_setname_np(m->thread, "incidents");
+    sn_thread_name(m->thread, "incidents", "");
     m->started = true;
     return SN_OK;
 }

@@ -3,7 +3,6 @@
  * SQLite into one buffer (the statement's memory does not survive the
  * next step) and handed to deliver() as an array of struct sn_doc.
  */
-#define _GNU_SOURCE /* pthread_setname_np */
 #include "incident/relay.h"
 
 #include <errno.h>
@@ -18,6 +17,7 @@
 #include "core/clock.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/thread_name.h"
 #include "incident/manager.h"
 #include "incident/store.h"
 #include "pipeline/outport.h"
@@ -455,14 +455,8 @@ sn_relay_start(struct sn_outport *out, struct sn_manager *m,
         sn_error_set(err, "cannot create the relay thread for '%s'", out->name);
         goto fail;
     }
-    {
-        /* "o:<output>" in top -H, perf and /proc/PID/task/TID/comm (15
-         * bytes at most): each output's own cost, by thread. */
-        char tname[16];
-
-        snprintf(tname, sizeof(tname), "o:%s", out->name);
-        (void)pthread_setname_np(r->thread, tname);
-    }
+    /* "o:<output>": each output's own cost, by thread. */
+    sn_thread_name(r->thread, "o:", out->name);
     out->ack = relay_ack;
     out->release = sn_relay_free;
     out->feeder = r;

@@ -5,7 +5,6 @@
  * It does not decide anything about incidents: manager.c and
  * incidents.c do. Design: docs/internals/incidents.md.
  */
-#define _GNU_SOURCE /* pthread_setname_np */
 #include "incident/store.h"
 
 #include <errno.h>
@@ -20,6 +19,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/statefile.h"
+#include "core/thread_name.h"
 #include "incident/audit.h"
 
 /* The overview's counters (migrations 6 and 7): what an incident row
@@ -771,7 +771,7 @@ sn_store_checkpointer_start(struct sn_store *s, struct sn_error *err)
         free(c);
         return SN_ENOMEM;
     }
-    (void)pthread_setname_np(c->thread, "checkpoint");
+    sn_thread_name(c->thread, "checkpoint", "");
     s->ckpt = c;
     /* Replaces SQLite's own hook, which checkpoints inside the commit. */
     sqlite3_wal_hook(s->db, wal_hook, c);

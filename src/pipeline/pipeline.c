@@ -3,7 +3,6 @@
  * worker.c (parse, detect, fan out) and output.c (deliver, retry); the
  * input side in emitter.c.
  */
-#define _GNU_SOURCE /* pthread_setname_np */
 #include "pipeline/pipeline.h"
 
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include "core/limits.h"
 #include "config/options.h"
 #include "core/log.h"
+#include "core/thread_name.h"
 #include "journal/journal.h"
 #include "core/status.h"
 #include "plugin/http_req.h"
@@ -625,10 +625,9 @@ sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err)
             goto fail;
         }
         {
-            /* "w:<n>" in top -H, perf and /proc/PID/task/TID/comm. */
-            char tname[16];
-            snprintf(tname, sizeof(tname), "w:%u", w);
-            (void)pthread_setname_np(wk->thread, tname);
+            char num[12];
+            snprintf(num, sizeof(num), "%u", w);
+            sn_thread_name(wk->thread, "w:", num);
         }
         wk->started = true;
     }
@@ -655,12 +654,7 @@ sn_pipeline_start(struct sn_pipeline *pl, struct sn_error *err)
                 goto fail;
             }
             in->input.thread_started = true;
-            {
-                /* "i:<input>" (15 bytes at most), as the relays' "o:". */
-                char tname[16];
-                snprintf(tname, sizeof(tname), "i:%s", in->name);
-                (void)pthread_setname_np(in->input.thread, tname);
-            }
+            sn_thread_name(in->input.thread, "i:", in->name);
         } else {
             atomic_store(&in->input.finished, true);
         }
