@@ -44,6 +44,7 @@ struct sn_relay {
     int64_t at[SN_RELAY_BATCH_MAX];
     size_t n;
     struct sn_buf data;
+    bool full; /* a row did not fit: the batch ends before it */
     bool notified_only; /* named by escalation steps (manager.h) */
     int64_t cursor;     /* delivered up to here */
     int64_t saved;      /* the cursor as last handed to the manager */
@@ -91,16 +92,22 @@ copy_doc(void *arg, const struct sn_doc *d, int64_t at)
     const struct sn_str *in[5] = { &d->id, &d->rule_id, &d->severity,
                                    &d->status, &d->json };
 
-    if (r->n > 0 && r->data.len + d->json.len > BATCH_BYTES)
-        return; /* next batch */
+    /* A row left out ends the batch there: taking a smaller one after
+     * it would deliver out of order and move the cursor past it. */
+    if (r->full || (r->n > 0 && r->data.len + d->json.len > BATCH_BYTES)) {
+        r->full = true;
+        return;
+    }
     o->seq = d->seq;
     o->version = d->version;
     for (int i = 0; i < 5; i++) {
         f[i]->ptr = (const char *)(uintptr_t)r->data.len;
         f[i]->len = in[i]->len;
         if (sn_buf_append(&r->data, in[i]->ptr, in[i]->len) != SN_OK ||
-            sn_buf_putc(&r->data, '\0') != SN_OK)
+            sn_buf_putc(&r->data, '\0') != SN_OK) {
+            r->full = true;
             return;
+        }
     }
     r->at[r->n] = at;
     r->n++;
@@ -118,13 +125,14 @@ read_batch(struct sn_relay *r)
      * versions of incidents no step sent it) are passed over. */
     do {
         r->n = 0;
+        r->full = false;
         sn_buf_reset(&r->data);
         got = sn_store_outbox_read_for(r->store, r->out->name, r->notified_only,
                                        r->cursor, SN_RELAY_BATCH_MAX, copy_doc,
                                        r, &last);
         if (got < 0)
             return -1;
-        if (r->n == 0 && last > r->cursor)
+        if (r->n == 0 && !r->full && last > r->cursor)
             advance(r, last);
         else
             break;
