@@ -2,10 +2,12 @@
  * in_file: read a file (or stdin) line by line, and optionally follow it
  * like `tail -F`: across rotation (a new file at the path: the old one is
  * read to its end first) and truncation (start again at 0). The position
- * (device, inode, offset) is saved in the state directory every second and
- * at stop, so a restart resumes where it left off; after a crash a few
- * lines may be read again (at-least-once). Lines end at LF; a CR before
- * the LF is removed. A line longer than max_line is cut and counted.
+ * (device, inode, offset) saved in the state directory every second and
+ * at stop is that of the lines processed, not only read
+ * (in_file_done.h), so a restart resumes where processing left off;
+ * after a crash what was in flight is read again (at-least-once), never
+ * skipped. Lines end at LF; a CR before the LF is removed. A line longer
+ * than max_line is cut and counted.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +20,13 @@
 #include <unistd.h>
 
 #include <sentineld/plugin.h>
+
+#include "in_file_done.h"
+
+/* How long a stop, a rotation or a truncation waits for the lines in
+ * flight to be processed before the position moves on (the daemon's
+ * default shutdown_timeout). */
+#define SETTLE_MS 10000
 
 struct if_conf {
     const char *path;
@@ -43,6 +52,9 @@ struct if_state {
     struct sn_counter *c_truncated, *c_rotations;
     int64_t last_save_ns;
     bool skip_to_lf; /* discarding the rest of a cut line */
+    bool tracked;    /* the host reports processed batches */
+    int64_t saved;   /* the position last saved; -1: none yet */
+    struct if_done done;
 };
 
 static const struct sn_option if_options[] = {
@@ -56,8 +68,8 @@ static const struct sn_option if_options[] = {
       "beginning|end", false },
     { "keep_position", SN_OPT_BOOL, "true",
       offsetof(struct if_conf, keep_position),
-      "save the read position in the state directory and resume from it", 0,
-      0, NULL, false },
+      "save the position of the lines processed in the state directory "
+      "and resume from it", 0, 0, NULL, false },
     { "read_size", SN_OPT_SIZE, "256KiB", offsetof(struct if_conf, read_size),
       "bytes read per system call", 4096, 64 << 20, NULL, false },
     { "max_line", SN_OPT_SIZE, "64KiB", offsetof(struct if_conf, max_line),
@@ -93,6 +105,12 @@ if_init(const struct sn_host *host, struct sn_instance *inst,
     s->inst = inst;
     s->c = config;
     s->fd = -1;
+    if (if_done_init(&s->done) != 0) {
+        free(s);
+        *state = NULL;
+        return SN_ENOMEM;
+    }
+    s->tracked = SN_HOST_HAS(host, emit_seq) && SN_HOST_HAS(host, signals_stored);
     if (strcmp(s->c->path, "-") == 0 && s->c->follow) {
         snprintf(err, err_len, "follow cannot be used with standard input");
         return SN_ECONFIG;
@@ -120,12 +138,13 @@ if_destroy(void *state)
         return;
     if (s->fd > STDIN_FILENO)
         close(s->fd);
+    if_done_fini(&s->done);
     free(s->buf);
     free(s);
 }
 
 static void
-save_position(struct if_state *s)
+write_position(struct if_state *s, int64_t off)
 {
     char tmp[4200];
     FILE *f;
@@ -149,11 +168,59 @@ save_position(struct if_state *s)
         return;
     }
     fprintf(f, "%llu %llu %lld\n", (unsigned long long)s->dev,
-            (unsigned long long)s->ino, (long long)s->offset);
+            (unsigned long long)s->ino, (long long)off);
     /* rename() makes the update atomic: a crash leaves the old or the new
      * position, never a torn one. */
     if (fclose(f) != 0 || rename(tmp, s->pos_path) != 0)
         unlink(tmp);
+}
+
+/* Save the position of the lines processed, once the signals raised on
+ * them are committed too (waiting up to wait_ms; else the saved one
+ * stays, and the next save tries again). */
+static void
+save_position(struct if_state *s, int wait_ms)
+{
+    int64_t off;
+
+    if (s->pos_path[0] == '\0' || s->fd < 0)
+        return;
+    if (!s->tracked) {
+        write_position(s, s->offset);
+        return;
+    }
+    off = if_done_safe(&s->done);
+    if (off == s->saved || !s->host->signals_stored(s->inst, wait_ms))
+        return;
+    write_position(s, off);
+    s->saved = off;
+}
+
+/* After a line's offset moved: the line went into emit()'s batch. */
+static void
+track(struct if_state *s, struct sn_emitter *em)
+{
+    if (s->tracked)
+        if_done_emitted(&s->done, s->host->emit_seq(em), s->offset);
+}
+
+/* Wait until every line emitted is processed (the file is about to
+ * change, or the input stops), up to SETTLE_MS; false at the deadline. */
+static bool
+settle(struct if_state *s, struct sn_emitter *em, bool at_stop)
+{
+    struct timespec nap = { 0, 10 * 1000000L };
+    int64_t deadline = now_ns() + (int64_t)SETTLE_MS * 1000000;
+
+    if (!s->tracked)
+        return true;
+    s->host->flush(em);
+    while (!if_done_idle(&s->done)) {
+        if (now_ns() >= deadline || (!at_stop && s->host->stopping(s->inst)))
+            return false;
+        nanosleep(&nap, NULL);
+    }
+    return true;
 }
 
 static int64_t
@@ -200,6 +267,8 @@ open_input(struct if_state *s, bool first)
     if (pos > 0 && lseek(s->fd, pos, SEEK_SET) < 0)
         pos = 0;
     s->offset = pos;
+    if_done_restart(&s->done, pos);
+    s->saved = -1;
     return 0;
 }
 
@@ -267,6 +336,7 @@ drain(struct if_state *s, struct sn_emitter *em, size_t *len)
             size_t n = (size_t)(nl - (s->buf + start));
             emit_line(s, em, s->buf + start, n, s->offset);
             s->offset += (int64_t)n + 1;
+            track(s, em);
             start += n + 1;
         }
         if (start == 0 && *len >= s->c->max_line + 1) {
@@ -274,6 +344,7 @@ drain(struct if_state *s, struct sn_emitter *em, size_t *len)
              * rest of it up to the next LF. */
             emit_line(s, em, s->buf, *len, s->offset);
             s->offset += (int64_t)*len;
+            track(s, em);
             *len = 0;
             s->skip_to_lf = true;
             continue;
@@ -297,6 +368,29 @@ rotated(struct if_state *s, bool *truncated)
     if (stat(s->c->path, &st) != 0)
         return false; /* moved away, new file not there yet */
     return st.st_dev != s->dev || st.st_ino != s->ino;
+}
+
+/* The file at the path changed (why): its lines in flight are processed
+ * before the position moves to the new one, else a crash would skip
+ * them. */
+static void
+moving_on(struct if_state *s, struct sn_emitter *em, const char *why)
+{
+    if (!settle(s, em, false) && !s->host->stopping(s->inst))
+        s->host->log(s->inst, SN_LOG_WARN,
+                     "%s was %s while lines of it were still in flight after "
+                     "%d ms; following it now (a crash before they are "
+                     "processed would not read them again)",
+                     s->c->path, why, SETTLE_MS);
+}
+
+/* The core released batch seq: its lines are processed. */
+static void
+if_batch_done(void *state, uint64_t seq)
+{
+    struct if_state *s = state;
+
+    if_done_batch(&s->done, seq);
 }
 
 static void
@@ -344,12 +438,13 @@ if_run(void *state)
                 /* The last line had no LF: it is still a line. */
                 emit_line(s, em, s->buf, len, s->offset);
                 s->offset += (int64_t)len;
+                track(s, em);
                 len = 0;
             }
             break;
         }
         if (now_ns() - s->last_save_ns > 1000000000LL) {
-            save_position(s);
+            save_position(s, 250);
             s->last_save_ns = now_ns();
         }
         if (rotated(s, &truncated)) {
@@ -359,6 +454,7 @@ if_run(void *state)
                 emit_line(s, em, s->buf, len, s->offset);
                 len = 0;
             }
+            moving_on(s, em, "rotated");
             s->host->counter_add(s->c_rotations, 1);
             s->host->log(s->inst, SN_LOG_INFO, "%s was rotated; reopening",
                          s->c->path);
@@ -367,19 +463,27 @@ if_run(void *state)
             continue;
         }
         if (truncated) {
+            moving_on(s, em, "truncated");
             s->host->counter_add(s->c_rotations, 1);
             s->host->log(s->inst, SN_LOG_INFO,
                          "%s was truncated; reading from the start",
                          s->c->path);
             lseek(s->fd, 0, SEEK_SET);
             s->offset = 0;
+            if_done_restart(&s->done, 0);
+            s->saved = -1;
             len = 0;
             continue;
         }
         sleep_poll(s);
     }
+    if (!settle(s, em, true))
+        s->host->log(s->inst, SN_LOG_WARN,
+                     "lines still in flight after %d ms at stop; saving the "
+                     "position of those processed (the rest is read again)",
+                     SETTLE_MS);
     s->host->emitter_free(em);
-    save_position(s);
+    save_position(s, 2000);
 }
 
 SN_PLUGIN_EXPORT const struct sn_plugin
@@ -395,5 +499,6 @@ SN_PLUGIN_EXPORT const struct sn_plugin
         .init = if_init,
         .destroy = if_destroy,
         .run = if_run,
+        .batch_done = if_batch_done,
         .default_parser = "raw",
     };

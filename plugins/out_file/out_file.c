@@ -4,7 +4,11 @@
  * document (docs/incidents.md) per line, in outbox order. One write(2) per 256 KiB, never per event; fsync policy
  * configurable; SIGHUP reopens the file so logrotate can move it away.
  * A failed write is a RETRY (the core backs off and redelivers the batch;
- * lines already written may then appear twice: at-least-once).
+ * lines already written may then appear twice: at-least-once). A file
+ * that does not end in a newline when opened ends in a line cut by a
+ * crash or a failed write: that piece is cut off (its batch was never
+ * acknowledged, so it comes again whole), logged and counted, and the
+ * file stays one JSON document per line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sentineld/plugin.h>
@@ -36,6 +41,7 @@ struct of_state {
     int fd;
     bool is_stdout;
     atomic_bool reopen;
+    struct sn_counter *c_torn;
 };
 
 static const struct sn_option of_options[] = {
@@ -67,11 +73,75 @@ of_init(const struct sn_host *host, struct sn_instance *inst,
     s->buf = host->buf_new(64u * 1024 * 1024);
     if (s->buf == NULL)
         return SN_ENOMEM;
+    s->c_torn = host->counter(inst, "file_torn_lines_total",
+                              "unfinished last lines (a crash or a failed "
+                              "write) cut off when the file was opened");
     if (s->c->path[0] == '\0') {
         snprintf(err, err_len, "path is empty");
         return SN_ECONFIG;
     }
     return SN_OK;
+}
+
+/* Where the file at path stops being whole lines: `end` when its last
+ * byte is a newline, else just after the last newline (0: none); read
+ * backwards in 64 KiB steps; -1 on a read error. */
+static off_t
+whole_lines_end(const char *path, off_t end)
+{
+    char chunk[64 * 1024];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    off_t at = end, found = 0;
+
+    if (fd < 0)
+        return -1;
+    while (at > 0) {
+        size_t n = at < (off_t)sizeof(chunk) ? (size_t)at : sizeof(chunk);
+        size_t i = n;
+
+        if (pread(fd, chunk, n, at - (off_t)n) != (ssize_t)n) {
+            found = -1;
+            break;
+        }
+        at -= (off_t)n;
+        while (i > 0 && chunk[i - 1] != '\n')
+            i--;
+        if (i > 0) {
+            found = at + (off_t)i;
+            break;
+        }
+    }
+    close(fd);
+    return found;
+}
+
+/* A regular file whose last byte is not a newline: cut the unfinished
+ * line off. Only this output's lines end here; a file someone else
+ * appends to is not a place for it. */
+static void
+cut_torn_line(struct of_state *s)
+{
+    struct stat st;
+    off_t keep;
+
+    if (fstat(s->fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+        return;
+    keep = whole_lines_end(s->c->path, st.st_size);
+    if (keep == st.st_size)
+        return;
+    if (keep < 0 || ftruncate(s->fd, keep) != 0) {
+        s->host->log(s->inst, SN_LOG_WARN,
+                     "%s may end in an unfinished line that could not be "
+                     "cut off: %s",
+                     s->c->path, strerror(errno));
+        return;
+    }
+    s->host->counter_add(s->c_torn, 1);
+    s->host->log(s->inst, SN_LOG_WARN,
+                 "%s ended in an unfinished line (%lld bytes at offset %lld, "
+                 "cut by a crash or a failed write): cut off; its batch is "
+                 "written again whole",
+                 s->c->path, (long long)(st.st_size - keep), (long long)keep);
 }
 
 static int
@@ -97,6 +167,7 @@ open_file(struct of_state *s, char *err, size_t err_len)
         s->fd = -1;
         return -1;
     }
+    cut_torn_line(s);
     return 0;
 }
 
