@@ -57,7 +57,7 @@ write_conf false
 "$SENTINELD" run -c "$TMP/state.yaml" --oneshot 2>"$TMP/final.log"
 check "the clean run after the crashes exits 0" test $? -eq 0
 
-check "every version the store committed was delivered; final state equal" python3 - "$TMP/state/sentineld.db" "$TMP/state.json" <<'EOP'
+check_why "every version the store committed was delivered; final state equal" python3 - "$TMP/state/sentineld.db" "$TMP/state.json" <<'EOP'
 import json, sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 committed = set(db.execute("SELECT incident_id, version FROM incident_versions"))
@@ -79,7 +79,7 @@ print("# %d incidents, %d versions, %d lines (%d redelivered)" % (
     len(final), len(committed), len(docs), len(docs) - len(got)))
 EOP
 
-check "per incident, first deliveries come in version order" python3 - "$TMP/state.json" <<'EOP'
+check_why "per incident, first deliveries come in version order" python3 - "$TMP/state.json" <<'EOP'
 import json, sys
 seen, order = set(), {}
 for l in open(sys.argv[1]):
@@ -92,7 +92,7 @@ for i, v in order.items():
     # Increasing; not consecutive, since a write of n signals adds n.
     assert v == sorted(v) and v[0] >= 1, (i, v[:10])
 EOP
-check "the relay's cursor reached the end of the outbox" python3 - "$TMP/state/sentineld.db" <<'EOP'
+check_why "the relay's cursor reached the end of the outbox" python3 - "$TMP/state/sentineld.db" <<'EOP'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 cur = db.execute("SELECT seq FROM cursors WHERE output='inc'").fetchone()[0]
@@ -102,7 +102,7 @@ EOP
 
 write_conf false clean
 "$SENTINELD" run -c "$TMP/clean.yaml" --oneshot 2>"$TMP/clean.log"
-check "no signal lost: at least as many stored as one clean run over the same lines" \
+check_why "no signal lost: at least as many stored as one clean run over the same lines" \
     python3 - "$TMP/state/sentineld.db" "$TMP/clean/sentineld.db" <<'EOP'
 import sqlite3, sys
 crash, clean = (sqlite3.connect(p).execute(

@@ -20,6 +20,20 @@ check() {
     shift
     if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
+# check_why DESCRIPTION COMMAND...: like check, but a failure's line also
+# carries the command's last line of output (a Python assertion's
+# message), so a CI summary that shows only result lines says why.
+check_why() {
+    d=$1
+    shift
+    if "$@" >"$TMP/.why" 2>&1; then
+        cat "$TMP/.why"
+        ok "$d"
+    else
+        cat "$TMP/.why"
+        not_ok "$d ($(tail -n 1 "$TMP/.why" | tr -d "#" | cut -c1-300))"
+    fi
+}
 diag() { echo "# $*"; }
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 
