@@ -102,15 +102,23 @@ if_done_batch(struct if_done *d, uint64_t seq)
     pthread_mutex_unlock(&d->lock);
 }
 
+/* Under lock: the batch being filled joins the ring (it may be done:
+ * handed over by a flush), and the done head is dropped. */
+static void
+catch_up_locked(struct if_done *d)
+{
+    if (d->has_local && push_locked(d, d->local))
+        d->has_local = false;
+    settle_locked(d);
+}
+
 int64_t
 if_done_safe(struct if_done *d)
 {
     int64_t safe;
 
     pthread_mutex_lock(&d->lock);
-    if (d->has_local && push_locked(d, d->local))
-        d->has_local = false;
-    settle_locked(d);
+    catch_up_locked(d);
     safe = d->safe;
     pthread_mutex_unlock(&d->lock);
     return safe;
@@ -122,12 +130,9 @@ if_done_idle(struct if_done *d)
     bool idle;
 
     pthread_mutex_lock(&d->lock);
-    if (d->has_local && push_locked(d, d->local))
-        d->has_local = false;
-    settle_locked(d);
-    idle = d->n == 0 && !d->has_local;
-    if (d->stuck) /* no step lost track of: wait for all released */
-        idle = false;
+    catch_up_locked(d);
+    /* Stuck: a step was not kept, so wait for the whole pool. */
+    idle = d->n == 0 && !d->has_local && !d->stuck;
     pthread_mutex_unlock(&d->lock);
     return idle;
 }
