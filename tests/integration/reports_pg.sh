@@ -28,7 +28,7 @@ pg_start || { echo "Bail out! PostgreSQL did not start"; exit 1; }
 hp=$(free_port)
 sp=$(free_port)
 mkdir -p "$TMP/state"
-pg_conf "$TMP/state" "$hp" "$sp" 4s "    reports: true" "" >"$TMP/c.yaml"
+pg_conf "$TMP/state" "$hp" "$sp" 8s "    reports: true" "" >"$TMP/c.yaml"
 S="$SENTINELD"
 O=$("$S" token create --name olga --role operator -c "$TMP/c.yaml" 2>/dev/null)
 V=$("$S" token create --name vic --role viewer -c "$TMP/c.yaml" 2>/dev/null)
