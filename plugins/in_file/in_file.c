@@ -23,9 +23,9 @@
 
 #include "in_file_done.h"
 
-/* How long a stop, a rotation or a truncation waits for the lines in
- * flight to be processed before the position moves on (the daemon's
- * default shutdown_timeout). */
+/* How long a stopping input waits for its lines in flight to be
+ * processed before it saves what is (the daemon's default
+ * shutdown_timeout). */
 #define SETTLE_MS 10000
 
 struct if_conf {
@@ -204,20 +204,25 @@ track(struct if_state *s, struct sn_emitter *em)
         if_done_emitted(&s->done, s->host->emit_seq(em), s->offset);
 }
 
-/* Wait until every line emitted is processed (the file is about to
- * change, or the input stops), up to SETTLE_MS; false at the deadline. */
+/* Wait until every line emitted is processed: as long as it takes while
+ * the daemon runs (a full pipeline is back-pressure, not a fault), and
+ * up to SETTLE_MS once it is stopping; false at that deadline. */
 static bool
-settle(struct if_state *s, struct sn_emitter *em, bool at_stop)
+settle(struct if_state *s, struct sn_emitter *em)
 {
     struct timespec nap = { 0, 10 * 1000000L };
-    int64_t deadline = now_ns() + (int64_t)SETTLE_MS * 1000000;
+    int64_t deadline = 0;
 
     if (!s->tracked)
         return true;
     s->host->flush(em);
     while (!if_done_idle(&s->done)) {
-        if (now_ns() >= deadline || (!at_stop && s->host->stopping(s->inst)))
-            return false;
+        if (s->host->stopping(s->inst)) {
+            if (deadline == 0)
+                deadline = now_ns() + (int64_t)SETTLE_MS * 1000000;
+            else if (now_ns() >= deadline)
+                return false;
+        }
         nanosleep(&nap, NULL);
     }
     return true;
@@ -370,20 +375,6 @@ rotated(struct if_state *s, bool *truncated)
     return st.st_dev != s->dev || st.st_ino != s->ino;
 }
 
-/* The file at the path changed (why): its lines in flight are processed
- * before the position moves to the new one, else a crash would skip
- * them. */
-static void
-moving_on(struct if_state *s, struct sn_emitter *em, const char *why)
-{
-    if (!settle(s, em, false) && !s->host->stopping(s->inst))
-        s->host->log(s->inst, SN_LOG_WARN,
-                     "%s was %s while lines of it were still in flight after "
-                     "%d ms; following it now (a crash before they are "
-                     "processed would not read them again)",
-                     s->c->path, why, SETTLE_MS);
-}
-
 /* The core released batch seq: its lines are processed. */
 static void
 if_batch_done(void *state, uint64_t seq)
@@ -454,7 +445,9 @@ if_run(void *state)
                 emit_line(s, em, s->buf, len, s->offset);
                 len = 0;
             }
-            moving_on(s, em, "rotated");
+            /* The old file's lines in flight are processed before the
+             * position moves to the new one, else a crash skips them. */
+            (void)settle(s, em);
             s->host->counter_add(s->c_rotations, 1);
             s->host->log(s->inst, SN_LOG_INFO, "%s was rotated; reopening",
                          s->c->path);
@@ -463,7 +456,7 @@ if_run(void *state)
             continue;
         }
         if (truncated) {
-            moving_on(s, em, "truncated");
+            (void)settle(s, em); /* as for a rotation */
             s->host->counter_add(s->c_rotations, 1);
             s->host->log(s->inst, SN_LOG_INFO,
                          "%s was truncated; reading from the start",
@@ -477,7 +470,7 @@ if_run(void *state)
         }
         sleep_poll(s);
     }
-    if (!settle(s, em, true))
+    if (!settle(s, em))
         s->host->log(s->inst, SN_LOG_WARN,
                      "lines still in flight after %d ms at stop; saving the "
                      "position of those processed (the rest is read again)",
