@@ -54,6 +54,7 @@ struct if_state {
     bool skip_to_lf; /* discarding the rest of a cut line */
     bool tracked;    /* the host reports processed batches */
     int64_t saved;   /* the position last saved; -1: none yet */
+    int save_misses; /* periodic saves the store was not caught up for */
     struct if_done done;
 };
 
@@ -177,7 +178,10 @@ write_position(struct if_state *s, int64_t off)
 
 /* Save the position of the lines processed, once the signals raised on
  * them are committed too (waiting up to wait_ms; else the saved one
- * stays, and the next save tries again). */
+ * stays, and the next save tries again). A negative wait_ms: only look,
+ * unless two saves in a row found the store behind, then wait 250 ms
+ * (a look alone almost never sees the manager caught up while signals
+ * keep coming, and a wait every second would slow the reading). */
 static void
 save_position(struct if_state *s, int wait_ms)
 {
@@ -190,8 +194,15 @@ save_position(struct if_state *s, int wait_ms)
         return;
     }
     off = if_done_safe(&s->done);
-    if (off == s->saved || !s->host->signals_stored(s->inst, wait_ms))
+    if (off == s->saved)
         return;
+    if (wait_ms < 0)
+        wait_ms = s->save_misses >= 2 ? 250 : 0;
+    if (!s->host->signals_stored(s->inst, wait_ms)) {
+        s->save_misses++;
+        return;
+    }
+    s->save_misses = 0;
     write_position(s, off);
     s->saved = off;
 }
@@ -435,7 +446,7 @@ if_run(void *state)
             break;
         }
         if (now_ns() - s->last_save_ns > 1000000000LL) {
-            save_position(s, 250);
+            save_position(s, -1);
             s->last_save_ns = now_ns();
         }
         if (rotated(s, &truncated)) {
