@@ -15,10 +15,22 @@
 /* The start of an error answer kept for the log line. */
 #define BODY_KEEP 120
 
+/* Header lines every request has besides the caller's. */
+static const char content_type[] = "Content-Type: application/json";
+/* No "Expect: 100-continue" round trip for small bodies. */
+static const char no_expect[] = "Expect:";
+
 struct slot {
     CURL *easy;
     struct hp_req *r;
+    /* The request's header list: nodes owned here, pointing at the
+     * caller's lines (libcurl only reads the list while the request
+     * runs), so a request costs no allocation and copy per header. */
     struct curl_slist *hdrs;
+    size_t cap_hdrs;
+    /* The URL parsed once (CURLOPT_CURLU), while requests go to it. */
+    CURLU *uh;
+    char *uh_url;
     size_t got;
     char body[BODY_KEEP];
     char errbuf[CURL_ERROR_SIZE];
@@ -67,9 +79,13 @@ hp_client_free(struct hp_client *cl)
 {
     if (cl == NULL)
         return;
-    for (size_t i = 0; i < cl->n_slots; i++)
+    for (size_t i = 0; i < cl->n_slots; i++) {
         if (cl->slots[i].easy != NULL)
             curl_easy_cleanup(cl->slots[i].easy);
+        free(cl->slots[i].hdrs);
+        curl_url_cleanup(cl->slots[i].uh);
+        free(cl->slots[i].uh_url);
+    }
     free(cl->slots);
     curl_multi_cleanup(cl->multi);
     free(cl);
@@ -129,6 +145,57 @@ setup_once(struct hp_client *cl, struct slot *s)
         curl_easy_setopt(s->easy, CURLOPT_CAINFO, c->ca);
 }
 
+/* s->hdrs as Content-Type, r's lines, Expect:; false on ENOMEM. */
+static bool
+link_headers(struct slot *s, const struct hp_req *r)
+{
+    size_t n = 2, k = 0;
+
+    for (const char *const *h = r->headers; h != NULL && *h != NULL; h++)
+        n++;
+    if (n > s->cap_hdrs) {
+        struct curl_slist *nh = realloc(s->hdrs, n * sizeof(*nh));
+
+        if (nh == NULL)
+            return false;
+        s->hdrs = nh;
+        s->cap_hdrs = n;
+    }
+    /* curl_slist's data is not const; libcurl never writes through it. */
+    s->hdrs[k++].data = (char *)content_type;
+    for (const char *const *h = r->headers; h != NULL && *h != NULL; h++)
+        s->hdrs[k++].data = (char *)*h;
+    s->hdrs[k++].data = (char *)no_expect;
+    for (size_t i = 0; i < n; i++)
+        s->hdrs[i].next = i + 1 < n ? &s->hdrs[i + 1] : NULL;
+    return true;
+}
+
+/* s->uh holds r's URL: parsed here once while the requests of the slot
+ * go to one URL, instead of by libcurl per request (CURLOPT_URL). The
+ * flags are those libcurl parses CURLOPT_URL with. False: ENOMEM, or a
+ * URL libcurl refuses (r->err says why). */
+static bool
+parse_url(struct slot *s, struct hp_req *r)
+{
+    CURLUcode uc;
+
+    if (s->uh_url != NULL && strcmp(s->uh_url, r->url) == 0)
+        return true;
+    free(s->uh_url);
+    s->uh_url = NULL;
+    if (s->uh == NULL && (s->uh = curl_url()) == NULL)
+        return false;
+    uc = curl_url_set(s->uh, CURLUPART_URL, r->url,
+                      CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME);
+    if (uc != CURLUE_OK) {
+        snprintf(r->err, sizeof(r->err), "URL %.80s: %s", r->url,
+                 curl_url_strerror(uc));
+        return false;
+    }
+    return (s->uh_url = strdup(r->url)) != NULL;
+}
+
 static bool
 setup(struct hp_client *cl, struct slot *s, struct hp_req *r)
 {
@@ -140,18 +207,15 @@ setup(struct hp_client *cl, struct slot *s, struct hp_req *r)
     s->r = r;
     s->got = 0;
     s->errbuf[0] = '\0';
-    s->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-    for (const char *const *h = r->headers; h != NULL && *h != NULL; h++)
-        s->hdrs = curl_slist_append(s->hdrs, *h);
-    /* No "Expect: 100-continue" round trip for small bodies. */
-    s->hdrs = curl_slist_append(s->hdrs, "Expect:");
-    if (s->hdrs == NULL)
+    if (!link_headers(s, r))
         return false;
     /* Per request: the slot may have moved (grow_slots). */
     curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->errbuf);
     curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
-    curl_easy_setopt(s->easy, CURLOPT_URL, r->url);
+    if (!parse_url(s, r))
+        return false;
+    curl_easy_setopt(s->easy, CURLOPT_CURLU, s->uh);
     curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, r->body);
     curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->len);
     curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->hdrs);
@@ -171,6 +235,10 @@ finish(struct slot *s, CURLcode rc)
                  s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
     } else {
         curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &r->status);
+        r->err[0] = '\0';
+    }
+    /* Only a refusal's answer is read: no formatting per 2xx. */
+    if (rc == CURLE_OK && (r->status < 200 || r->status >= 300)) {
         s->body[s->got] = '\0';
         for (size_t i = 0; i < s->got; i++)
             if (s->body[i] == '\n' || s->body[i] == '\r')
@@ -178,8 +246,6 @@ finish(struct slot *s, CURLcode rc)
         snprintf(r->err, sizeof(r->err), "HTTP %ld%s%.100s", r->status,
                  s->got ? ": " : "", s->body);
     }
-    curl_slist_free_all(s->hdrs);
-    s->hdrs = NULL;
     s->r = NULL;
 }
 
@@ -198,13 +264,13 @@ hp_perform(struct hp_client *cl, struct hp_req *reqs, size_t n)
     for (size_t i = 0; i < n; i++) {
         struct slot *s = &cl->slots[i];
 
+        reqs[i].err[0] = '\0';
         if (!setup(cl, s, &reqs[i]) ||
             curl_multi_add_handle(cl->multi, s->easy) != CURLM_OK) {
             reqs[i].status = 0;
-            snprintf(reqs[i].err, sizeof(reqs[i].err),
-                     "cannot set the request up");
-            curl_slist_free_all(s->hdrs);
-            s->hdrs = NULL;
+            if (reqs[i].err[0] == '\0')
+                snprintf(reqs[i].err, sizeof(reqs[i].err),
+                         "cannot set the request up");
             s->r = NULL;
         }
     }
