@@ -6,9 +6,12 @@
  */
 #include "http_post.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -36,12 +39,81 @@ struct slot {
     char errbuf[CURL_ERROR_SIZE];
 };
 
+/* The multi handle is driven by its sockets (curl_multi_socket_action):
+ * libcurl names each socket it waits on and for what (on_socket), and
+ * when it next needs a call (on_timer); one poll() waits on them all and
+ * libcurl then runs only the transfers whose socket is ready, knowing
+ * what it is ready for. curl_multi_perform instead ran every transfer
+ * and each first polled its own socket (two poll() calls per request
+ * besides the wait). */
 struct hp_client {
     struct hp_conf c;
     CURLM *multi;
     struct slot *slots;
     size_t n_slots;
+    struct pollfd *watch; /* the sockets libcurl waits on, and for what */
+    struct pollfd *ready; /* those poll() found ready (cap_watch) */
+    size_t n_watch, cap_watch;
+    int64_t deadline_ms; /* when libcurl wants to be called; -1: never */
 };
+
+/* Longest wait in one poll(): a safety net should a timer be missed. */
+#define WAIT_MAX_MS 100
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *sock_arg)
+{
+    struct hp_client *cl = arg;
+    size_t i = 0;
+
+    (void)easy;
+    (void)sock_arg;
+    while (i < cl->n_watch && cl->watch[i].fd != fd)
+        i++;
+    if (what == CURL_POLL_REMOVE) {
+        if (i < cl->n_watch)
+            cl->watch[i] = cl->watch[--cl->n_watch];
+        return 0;
+    }
+    if (i == cl->n_watch) {
+        if (cl->n_watch == cl->cap_watch) {
+            size_t cap = cl->cap_watch ? cl->cap_watch * 2 : 8;
+            struct pollfd *nw = realloc(cl->watch, cap * sizeof(*nw)),
+                          *nr;
+
+            if (nw != NULL)
+                cl->watch = nw;
+            nr = nw != NULL ? realloc(cl->ready, cap * sizeof(*nr)) : NULL;
+            if (nr == NULL)
+                return -1; /* libcurl fails the transfer */
+            cl->ready = nr;
+            cl->cap_watch = cap;
+        }
+        cl->watch[cl->n_watch++].fd = fd;
+    }
+    cl->watch[i].events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) |
+                                  ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+    return 0;
+}
+
+static int
+on_timer(CURLM *multi, long timeout_ms, void *arg)
+{
+    struct hp_client *cl = arg;
+
+    (void)multi;
+    cl->deadline_ms = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+    return 0;
+}
 
 void
 hp_global_init(void)
@@ -71,6 +143,11 @@ hp_client_new(const struct hp_conf *c)
                       c->max_parallel > 0 ? c->max_parallel : 8L);
     curl_multi_setopt(cl->multi, CURLMOPT_MAXCONNECTS,
                       c->max_parallel > 0 ? c->max_parallel : 8L);
+    cl->deadline_ms = -1;
+    curl_multi_setopt(cl->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(cl->multi, CURLMOPT_SOCKETDATA, cl);
+    curl_multi_setopt(cl->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(cl->multi, CURLMOPT_TIMERDATA, cl);
     return cl;
 }
 
@@ -88,6 +165,8 @@ hp_client_free(struct hp_client *cl)
     }
     free(cl->slots);
     curl_multi_cleanup(cl->multi);
+    free(cl->watch);
+    free(cl->ready);
     free(cl);
 }
 
@@ -249,6 +328,56 @@ finish(struct slot *s, CURLcode rc)
     s->r = NULL;
 }
 
+/* Tells libcurl which sockets are ready, and for what. */
+static bool
+act(struct hp_client *cl, const struct pollfd *ready, size_t n, int *running)
+{
+    for (size_t i = 0; i < n; i++) {
+        int ev = 0;
+
+        if (ready[i].revents & (POLLIN | POLLHUP))
+            ev |= CURL_CSELECT_IN;
+        if (ready[i].revents & POLLOUT)
+            ev |= CURL_CSELECT_OUT;
+        if (ready[i].revents & (POLLERR | POLLNVAL))
+            ev |= CURL_CSELECT_ERR;
+        if (curl_multi_socket_action(cl->multi, ready[i].fd, ev, running) !=
+            CURLM_OK)
+            return false;
+    }
+    return true;
+}
+
+/* One wait for the sockets libcurl named, or its timer, and the calls
+ * that follow; false when libcurl fails as a whole. */
+static bool
+step(struct hp_client *cl, int *running)
+{
+    int64_t now = mono_ms(), wait = WAIT_MAX_MS;
+    size_t n_ready = 0;
+    int rc;
+
+    if (cl->deadline_ms >= 0 && cl->deadline_ms - now < wait)
+        wait = cl->deadline_ms > now ? cl->deadline_ms - now : 0;
+    if (wait > 0) {
+        rc = poll(cl->watch, (nfds_t)cl->n_watch, (int)wait);
+        if (rc < 0 && errno != EINTR)
+            return false;
+        /* A copy: on_socket changes the list during the calls. */
+        for (size_t i = 0; rc > 0 && i < cl->n_watch; i++)
+            if (cl->watch[i].revents != 0)
+                cl->ready[n_ready++] = cl->watch[i];
+        if (!act(cl, cl->ready, n_ready, running))
+            return false;
+        if (rc != 0 && (cl->deadline_ms < 0 || mono_ms() < cl->deadline_ms))
+            return true;
+    }
+    /* The timer is due (or the wait ran out: a missed timer costs at
+     * most WAIT_MAX_MS). */
+    return curl_multi_socket_action(cl->multi, CURL_SOCKET_TIMEOUT, 0,
+                                    running) == CURLM_OK;
+}
+
 void
 hp_perform(struct hp_client *cl, struct hp_req *reqs, size_t n)
 {
@@ -278,7 +407,7 @@ hp_perform(struct hp_client *cl, struct hp_req *reqs, size_t n)
         CURLMsg *m;
         int left;
 
-        if (curl_multi_perform(cl->multi, &running) != CURLM_OK)
+        if (!step(cl, &running))
             break;
         while ((m = curl_multi_info_read(cl->multi, &left)) != NULL) {
             struct slot *s = NULL;
@@ -289,8 +418,6 @@ hp_perform(struct hp_client *cl, struct hp_req *reqs, size_t n)
             finish(s, m->data.result);
             curl_multi_remove_handle(cl->multi, m->easy_handle);
         }
-        if (running > 0)
-            curl_multi_poll(cl->multi, NULL, 0, 100, NULL);
     } while (running > 0);
     /* Anything still attached failed inside libcurl: give it a reason. */
     for (size_t i = 0; i < n; i++) {
