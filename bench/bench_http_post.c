@@ -80,8 +80,7 @@ run_easy(CURL *e, int n)
 
     for (int i = 0; i < n; i++) {
         if (curl_easy_perform(e) != CURLE_OK ||
-            curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status) !=
-                CURLE_OK ||
+            curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK ||
             status != 200)
             bad++;
     }

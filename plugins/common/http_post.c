@@ -87,8 +87,7 @@ on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *sock_arg)
     if (i == cl->n_watch) {
         if (cl->n_watch == cl->cap_watch) {
             size_t cap = cl->cap_watch ? cl->cap_watch * 2 : 8;
-            struct pollfd *nw = realloc(cl->watch, cap * sizeof(*nw)),
-                          *nr;
+            struct pollfd *nw = realloc(cl->watch, cap * sizeof(*nw)), *nr;
 
             if (nw != NULL)
                 cl->watch = nw;

@@ -95,8 +95,8 @@ struct ow_state {
     struct ow_body *body;
     struct ow_seen *seen;
     struct ow_signer *signer; /* NULL: unsigned */
-    const char **headers; /* "Name: value" per header.NAME, then NULL */
-    uint32_t on_mask;     /* 1 << enum ow_event */
+    const char **headers;     /* "Name: value" per header.NAME, then NULL */
+    uint32_t on_mask;         /* 1 << enum ow_event */
     /* Versions (outbox seq) sent during a call that did not finish: a
      * retry of the same range skips them, so a receiver sees each
      * version once per retry cycle, in order per incident. */

@@ -20,8 +20,8 @@ reference(const char *key, const char *body, size_t len, char *out)
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
 
-    HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)body,
-         len, mac, &n);
+    HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)body, len,
+         mac, &n);
     strcpy(out, "sha256=");
     for (unsigned int i = 0; i < n; i++)
         sprintf(out + 7 + 2 * i, "%02x", mac[i]);
