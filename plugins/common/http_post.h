@@ -64,7 +64,8 @@ hp_conf_from(const struct hp_options *o, long max_parallel)
 }
 
 /* One request: the caller fills url, body, len and headers ("Name: v",
- * NULL-terminated, copied); hp_perform fills the rest. */
+ * NULL-terminated; read in place, valid until hp_perform returns);
+ * hp_perform fills the rest. */
 struct hp_req {
     const char *url;
     const char *body;
@@ -73,7 +74,8 @@ struct hp_req {
     /* results */
     long status;    /* HTTP status; 0: no answer (err says why) */
     double seconds; /* time to the whole answer */
-    char err[160];  /* transport error, or the start of a non-2xx body */
+    char err[160];  /* transport error, or the start of a non-2xx body;
+                     * "" after a 2xx */
 };
 
 struct hp_client;

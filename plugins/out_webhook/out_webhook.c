@@ -110,7 +110,9 @@ ow_init(const struct sn_host *host, struct sn_instance *inst,
                           s->c->console_url, err, err_len);
     if (s->body == NULL)
         return SN_ECONFIG;
-    if ((s->seen = ow_seen_new()) == NULL)
+    if ((s->seen = ow_seen_new()) == NULL ||
+        (s->c->secret != NULL &&
+         (s->signer = ow_signer_new(s->c->secret)) == NULL))
         return SN_ENOMEM;
     s->c_sent = host->counter(inst, "webhook_sent_total",
                               "incident versions the receiver accepted (2xx)");
@@ -165,6 +167,7 @@ ow_destroy(void *state)
     hp_client_free(s->http);
     ow_body_free(s->body);
     ow_seen_free(s->seen);
+    ow_signer_free(s->signer);
     hp_headers_free(s->headers);
     free(s->done);
     free(s);

@@ -77,8 +77,14 @@ bool ow_body_render(const struct ow_body *b, const struct sn_doc *d,
                     struct json_object *doc, enum ow_event ev, char **body,
                     size_t *len, char **suffix);
 
-/* "sha256=<hex>" of HMAC-SHA256(secret, body) into out (>= 72 bytes). */
-void ow_sign(const char *secret, const char *body, size_t len, char *out,
+/* HMAC-SHA256 keyed once with a secret. NULL on ENOMEM (or OpenSSL's
+ * refusal). */
+struct ow_signer;
+struct ow_signer *ow_signer_new(const char *secret);
+void ow_signer_free(struct ow_signer *sg);
+/* "sha256=<hex>" of HMAC-SHA256(secret, body) into out (>= 72 bytes);
+ * false when OpenSSL fails (memory). */
+bool ow_sign(struct ow_signer *sg, const char *body, size_t len, char *out,
              size_t out_len);
 
 struct ow_state {
@@ -88,8 +94,9 @@ struct ow_state {
     struct hp_client *http;
     struct ow_body *body;
     struct ow_seen *seen;
-    const char **headers; /* "Name: value" per header.NAME, then NULL */
-    uint32_t on_mask;     /* 1 << enum ow_event */
+    struct ow_signer *signer; /* NULL: unsigned */
+    const char **headers;     /* "Name: value" per header.NAME, then NULL */
+    uint32_t on_mask;         /* 1 << enum ow_event */
     /* Versions (outbox seq) sent during a call that did not finish: a
      * retry of the same range skips them, so a receiver sees each
      * version once per retry cycle, in order per incident. */

@@ -129,10 +129,11 @@ prepare(struct ow_state *s, struct item *it, struct json_object *doc,
              (long long)d->version);
     for (int i = 0; i < 4; i++)
         it->headers[k++] = it->hdr_buf[i];
-    if (s->c->secret != NULL) {
+    if (s->signer != NULL) {
         char sig[80];
 
-        ow_sign(s->c->secret, it->body, it->len, sig, sizeof(sig));
+        if (!ow_sign(s->signer, it->body, it->len, sig, sizeof(sig)))
+            goto fail;
         snprintf(it->hdr_buf[4], sizeof(it->hdr_buf[4]),
                  "X-Sentineld-Signature: %s", sig);
         it->headers[k++] = it->hdr_buf[4];
