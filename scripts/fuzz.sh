@@ -30,7 +30,7 @@ for t in tests/fuzz/fuzz_*.c; do
     name=$(basename "$t" .c)
     corpus="tests/fuzz/corpus/${name#fuzz_}"
     lib="$LIB" cflags="$EXT_CFLAGS" libs="$EXT_LIBS"
-    if [ "$name" = fuzz_http ]; then
+    if [ "$name" = fuzz_http ] || [ "$name" = fuzz_fold_scan ]; then
         lib="$HTTP_LIB" cflags="$HTTP_CFLAGS" libs="$HTTP_LIBS"
     fi
     # The RELP session parser of in_syslog, alone (no sockets, no host).

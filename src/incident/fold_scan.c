@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/clock.h"
 #include "core/json.h"
@@ -43,6 +46,7 @@ struct scan {
     struct sn_scrub *scrub;
     struct sn_buf str, val; /* one decoded string; its scrubbed text */
     struct sn_fold_scan *fs;
+    bool trusted; /* the text was validated: names are not checked again */
 };
 
 /* Texts the scrubber left unchanged, remembered per thread: a rule's
@@ -71,10 +75,10 @@ memo_hash(const char *p, size_t n)
     return h ^ (h >> 29);
 }
 
-/* sn_scrub_text of s->str into s->val, or 0 at once for a text the
+/* sn_scrub_text of t[0..n) into s->val, or 0 at once for a text the
  * same scrubber left unchanged before. */
 static long
-scrub_memo(struct scan *s)
+scrub_memo(struct scan *s, const char *t, size_t n)
 {
     struct sn_fold_scan *fs = s->fs;
     struct sn_fold_memo *m;
@@ -88,23 +92,23 @@ scrub_memo(struct scan *s)
     }
     if (fs->memo == NULL &&
         (fs->memo = calloc(SN_FOLD_MEMO, sizeof(*fs->memo))) == NULL)
-        return sn_scrub_text(s->scrub, s->str.data, s->str.len, &s->val);
-    h = memo_hash(s->str.data, s->str.len);
+        return sn_scrub_text(s->scrub, t, n, &s->val);
+    h = memo_hash(t, n);
     m = &fs->memo[h % SN_FOLD_MEMO];
-    if (m->h == h && m->len == s->str.len && m->text != NULL &&
-        memcmp(m->text, s->str.data, m->len) == 0)
+    if (m->h == h && m->len == n && m->text != NULL &&
+        memcmp(m->text, t, n) == 0)
         return 0;
-    hits = sn_scrub_text(s->scrub, s->str.data, s->str.len, &s->val);
-    if (hits == 0 && s->str.len <= SN_FOLD_MEMO_TEXT) {
-        if (m->cap < s->str.len) {
-            char *t = realloc(m->text, s->str.len);
-            if (t == NULL)
+    hits = sn_scrub_text(s->scrub, t, n, &s->val);
+    if (hits == 0 && n <= SN_FOLD_MEMO_TEXT) {
+        if (m->cap < n) {
+            char *c = realloc(m->text, n);
+            if (c == NULL)
                 return 0;
-            m->text = t;
-            m->cap = s->str.len;
+            m->text = c;
+            m->cap = n;
         }
-        memcpy(m->text, s->str.data, s->str.len);
-        m->len = s->str.len;
+        memcpy(m->text, t, n);
+        m->len = n;
         m->h = h;
     }
     return hits;
@@ -113,6 +117,8 @@ scrub_memo(struct scan *s)
 static const char *
 ws(const char *p, const char *end)
 {
+    if (p < end && (unsigned char)*p > ' ')
+        return p; /* a signal as detectors write it has no white space */
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
         p++;
     return p;
@@ -135,35 +141,67 @@ u_escape(const char *p, const char *end, unsigned *u)
     return *u != 0 && (*u < 0xd800 || *u > 0xdfff);
 }
 
+/* The bytes of w (eight of a string, in memory order) that are '"',
+ * '\\' or below 0x20, each as its high bit; the lowest set bit is
+ * exact (a borrow only marks bytes above a marked one). */
+static inline uint64_t
+special8(uint64_t w)
+{
+    static const uint64_t ones = 0x0101010101010101ULL;
+    static const uint64_t highs = 0x8080808080808080ULL;
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+
+    return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) &
+           highs;
+}
+
+/* The first '"', '\\' or byte below 0x20 in [p, end), or end: sixteen
+ * or eight bytes at a time, as most of a signal's text is inside
+ * strings. */
+static const char *
+plain_run(const char *p, const char *end)
+{
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+    const __m128i ctl = _mm_set1_epi8(0x1f);
+
+    for (; end - p >= 16; p += 16) {
+        __m128i v = _mm_loadu_si128((const void *)p);
+        /* v <= 0x1f (unsigned): max(v, 0x1f) is 0x1f */
+        __m128i m = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bs)),
+            _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl));
+        int bits = _mm_movemask_epi8(m);
+        if (bits != 0)
+            return p + __builtin_ctz((unsigned)bits);
+    }
+#endif
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; end - p >= 8; p += 8) {
+        uint64_t w, m;
+        memcpy(&w, p, 8);
+        if ((m = special8(w)) != 0)
+            return p + (__builtin_ctzll(m) >> 3);
+    }
+#endif
+    while (p < end && (unsigned char)*p >= 0x20 && *p != '"' && *p != '\\')
+        p++;
+    return p;
+}
+
 /* The end of the string token starting at p ('"'), or NULL for what
  * decode() declines too (so that a text this accepts always renders):
  * raw control bytes (json-c's strict and loose modes differ on them),
- * unknown escapes, \u0000 and surrogates. */
+ * unknown escapes, \u0000 and surrogates. *esc: it holds an escape
+ * (without one, the token is its text in quotes). */
 static const char *
-skip_string(const char *p, const char *end)
+scan_string(const char *p, const char *end, bool *esc)
 {
-    /* Eight plain bytes at a time (no '"', '\\' or byte below 0x20):
-     * most of a signal's text is inside strings. */
-    static const uint64_t ones = 0x0101010101010101ULL;
-    static const uint64_t highs = 0x8080808080808080ULL;
-
-    for (p++; end - p >= 8; p += 8) {
-        uint64_t w, q, b;
-        memcpy(&w, p, 8);
-        q = w ^ (ones * '"');
-        b = w ^ (ones * '\\');
-        if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) &
-            highs)
-            break;
-    }
-    for (; p < end; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c == '"')
-            return p + 1;
-        if (c < 0x20)
-            return NULL;
-        if (c != '\\')
-            continue;
+    *esc = false;
+    for (p++;; p++) {
+        if ((p = plain_run(p, end)) >= end || *p != '\\')
+            return p < end && *p == '"' ? p + 1 : NULL;
+        *esc = true;
         if (++p >= end)
             return NULL;
         if (*p == 'u') {
@@ -174,7 +212,14 @@ skip_string(const char *p, const char *end)
         } else if (strchr("bfnrt\"\\/", *p) == NULL || *p == '\0')
             return NULL;
     }
-    return NULL;
+}
+
+static const char *
+skip_string(const char *p, const char *end)
+{
+    bool esc;
+
+    return scan_string(p, end, &esc);
 }
 
 /* JSON number grammar (RFC 8259 6); *is_int: no fraction or exponent. */
@@ -213,15 +258,26 @@ skip_number(const char *p, const char *end, bool *is_int)
     return p;
 }
 
-/* An int as json-c prints what it parsed (int64: "-0" is "0");
- * false when it does not fit (json-c would read it another way). */
+/* An int (the digits skip_number took) as json-c prints what it parsed
+ * (int64: "-0" is "0"); false when it does not fit (json-c would read
+ * it another way). */
 static bool
 parse_int(struct span v, int64_t *out)
 {
     char num[32];
     char *e;
     long long x;
+    size_t neg = v.len > 0 && v.p[0] == '-';
 
+    if (v.len - neg <= 19) { /* no strtoll: 19 digits fit in 64 bits */
+        uint64_t a = 0;
+        for (size_t i = neg; i < v.len; i++)
+            a = a * 10 + (uint64_t)(v.p[i] - '0');
+        if (a > (uint64_t)INT64_MAX + neg)
+            return false;
+        *out = neg ? (int64_t)(0 - a) : (int64_t)a;
+        return true;
+    }
     if (v.len >= sizeof(num))
         return false;
     memcpy(num, v.p, v.len);
@@ -234,30 +290,61 @@ parse_int(struct span v, int64_t *out)
     return true;
 }
 
-/* Name [p, q) (a string token) added to the object's names: false for
- * what the reader declines (an escape in it, too long, a second time:
- * json-c keeps the last value at the first place; too many members). */
-static bool
-new_name(struct span *names, size_t *n, const char *p, const char *q)
+/* The member name at p (a string token) added to the object's names;
+ * returns its end, or NULL for what the reader declines (not a string,
+ * an escape in it, too long, a second time: json-c keeps the last value
+ * at the first place; too many members). trusted: the text was
+ * validated (only the length is checked). *seen: a bit per name of the
+ * object so far, from its length and ends: the names are compared only
+ * when the bit was set (few are: the top has 25, a trace step 8). */
+static const char *
+new_name(struct span *names, size_t *n, uint64_t *seen, const char *p,
+         const char *end, bool trusted)
 {
-    size_t len = (size_t)(q - p - 2);
+    uint64_t bit;
+    const char *q;
+    size_t len;
 
-    if (*n == SCAN_MEMBERS || len >= SCAN_NAME ||
-        memchr(p, '\\', (size_t)(q - p)) != NULL)
-        return false;
-    for (size_t i = 0; i < *n; i++)
-        if (names[i].len == len && memcmp(names[i].p, p + 1, len) == 0)
-            return false;
+    /* Up to the first '"', '\\' or control byte: a name's end, or what
+     * is declined in a name (an escape) or anywhere (a raw control). */
+    if (p >= end || *p != '"' || (q = plain_run(p + 1, end)) >= end ||
+        *q++ != '"' || *n == SCAN_MEMBERS ||
+        (len = (size_t)(q - p - 2)) >= SCAN_NAME)
+        return NULL;
+    bit = 1ULL << ((len * 7 + (unsigned char)p[1] +
+                    (unsigned char)q[-2] * 3) & 63);
+    if (!trusted && (*seen & bit) != 0)
+        for (size_t i = 0; i < *n; i++)
+            if (names[i].len == len && names[i].p[0] == p[1] &&
+                memcmp(names[i].p, p + 1, len) == 0)
+                return NULL;
+    *seen |= bit;
     names[*n].p = p + 1;
     names[(*n)++].len = len;
-    return true;
+    return q;
 }
 
+/* The number at p validated as json-c reads it: an int must fit in 64
+ * bits (json-c would read a larger one another way). */
 static const char *
-skip_value(const char *p, const char *end, int depth)
+skip_num(const char *p, const char *end)
 {
     bool is_int;
+    const char *q = skip_number(p, end, &is_int);
+    struct span v = { p, q ? (size_t)(q - p) : 0 };
+    int64_t x;
 
+    if (q == NULL || !is_int || v.len - (*p == '-') <= 18)
+        return q; /* eighteen digits always fit */
+    return parse_int(v, &x) ? q : NULL;
+}
+
+/* The value at p validated (nesting counted from depth); returns its
+ * end, or NULL to decline. Each object and array is recorded in fs (when
+ * not NULL): box_end finds its end afterwards. */
+static const char *
+skip_value(struct sn_fold_scan *fs, const char *p, const char *end, int depth)
+{
     p = ws(p, end);
     if (p >= end || depth > SCAN_DEPTH)
         return NULL;
@@ -269,31 +356,44 @@ skip_value(const char *p, const char *end, int depth)
         char close = *p == '{' ? '}' : ']';
         bool obj = *p == '{';
         struct span names[SCAN_MEMBERS];
-        size_t n = 0;
+        size_t n = 0, box = SN_FOLD_BOXES;
+        uint64_t seen = 0;
+        if (fs != NULL && fs->n_box < SN_FOLD_BOXES) {
+            box = fs->n_box++;
+            fs->box_open[box] = p;
+            fs->box_close[box] = NULL;
+        }
         p = ws(p + 1, end);
         if (p < end && *p == close)
-            return p + 1;
+            goto closed;
         for (;;) {
             if (obj) {
-                const char *q;
-                if (p >= end || *p != '"' ||
-                    (q = skip_string(p, end)) == NULL ||
-                    !new_name(names, &n, p, q))
+                if ((p = new_name(names, &n, &seen, p, end, false)) == NULL)
                     return NULL;
-                p = ws(q, end);
+                p = ws(p, end);
                 if (p >= end || *p != ':')
                     return NULL;
-                p++;
+                p = ws(p + 1, end);
             }
-            if ((p = skip_value(p, end, depth + 1)) == NULL)
+            /* A string here at once: most values are strings. */
+            p = p < end && *p == '"' && depth < SCAN_DEPTH
+                    ? skip_string(p, end)
+                    : skip_value(fs, p, end, depth + 1);
+            if (p == NULL)
                 return NULL;
             p = ws(p, end);
             if (p < end && *p == ',') {
                 p = ws(p + 1, end);
                 continue;
             }
-            return p < end && *p == close ? p + 1 : NULL;
+            if (p < end && *p == close)
+                goto closed;
+            return NULL;
         }
+    closed:
+        if (box < SN_FOLD_BOXES)
+            fs->box_close[box] = p + 1;
+        return p + 1;
     }
     case 't':
         return end - p >= 4 && memcmp(p, "true", 4) == 0 ? p + 4 : NULL;
@@ -301,24 +401,52 @@ skip_value(const char *p, const char *end, int depth)
         return end - p >= 5 && memcmp(p, "false", 5) == 0 ? p + 5 : NULL;
     case 'n':
         return end - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
-    default: {
-        const char *q = skip_number(p, end, &is_int);
-        struct span v = { p, q ? (size_t)(q - p) : 0 };
-        int64_t x;
-        return q != NULL && (!is_int || parse_int(v, &x)) ? q : NULL;
-    }
+    default:
+        return skip_num(p, end);
     }
 }
 
-/* The members of the object at p, validated as skip_value does (its
- * nesting counted from depth); returns its end, NULL for what is
- * declined: too many members, a name with an escape, or a name twice
- * (json-c keeps the last value at the first place: not reproduced). */
+/* The end of the object or array opening at p, as skip_value recorded
+ * it in this signal's validation; NULL when it was not recorded. */
 static const char *
-members_at(const char *p, const char *end, int depth, struct member *m,
-           size_t *n)
+box_end(const struct sn_fold_scan *fs, const char *p)
+{
+    size_t lo = 0, hi = fs->n_box;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (fs->box_open[mid] < p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < fs->n_box && fs->box_open[lo] == p ? fs->box_close[lo] : NULL;
+}
+
+/* The end of the value at p in a text skip_value validated: an object
+ * or an array it recorded is skipped at once. */
+static const char *
+skip_known(const struct sn_fold_scan *fs, const char *p, const char *end)
+{
+    const char *q;
+
+    if (p < end && (*p == '{' || *p == '[') && (q = box_end(fs, p)) != NULL)
+        return q;
+    return skip_value(NULL, p, end, 0);
+}
+
+/* The members of the object at p, validated as skip_value does (its
+ * nesting counted from depth, its objects and arrays recorded in fs);
+ * trusted: the text was validated, only read (fs finds the ends).
+ * Returns its end, NULL for what is declined: too many members, a name
+ * with an escape, or a name twice (json-c keeps the last value at the
+ * first place: not reproduced). */
+static const char *
+members_at(struct sn_fold_scan *fs, bool trusted, const char *p,
+           const char *end, int depth, struct member *m, size_t *n)
 {
     struct span names[SCAN_MEMBERS];
+    uint64_t seen = 0;
 
     *n = 0;
     p = ws(p, end);
@@ -328,17 +456,20 @@ members_at(const char *p, const char *end, int depth, struct member *m,
     if (p < end && *p == '}')
         return p + 1;
     for (;;) {
-        const char *q;
-        if (p >= end || *p != '"' || (q = skip_string(p, end)) == NULL ||
-            !new_name(names, n, p, q))
+        if ((p = new_name(names, n, &seen, p, end, trusted)) == NULL)
             return NULL;
         m[*n - 1].name = names[*n - 1];
-        p = ws(q, end);
+        p = ws(p, end);
         if (p >= end || *p != ':')
             return NULL;
         p = ws(p + 1, end);
         m[*n - 1].val.p = p;
-        if ((p = skip_value(p, end, depth + 1)) == NULL)
+        if (p < end && *p == '"') /* most values are strings */
+            p = skip_string(p, end);
+        else
+            p = trusted ? skip_known(fs, p, end)
+                        : skip_value(fs, p, end, depth + 1);
+        if (p == NULL)
             return NULL;
         m[*n - 1].val.len = (size_t)(p - m[*n - 1].val.p);
         p = ws(p, end);
@@ -350,11 +481,12 @@ members_at(const char *p, const char *end, int depth, struct member *m,
     }
 }
 
-/* members_at over the span v (white space may follow). */
+/* The members of the object v, a part of the signal sn_fold_scan
+ * validated (white space may follow). */
 static bool
-members(struct span v, struct member *m, size_t *n)
+members(struct sn_fold_scan *fs, struct span v, struct member *m, size_t *n)
 {
-    const char *p = members_at(v.p, v.p + v.len, 0, m, n);
+    const char *p = members_at(fs, true, v.p, v.p + v.len, 0, m, n);
 
     return p != NULL && ws(p, v.p + v.len) == v.p + v.len;
 }
@@ -459,13 +591,14 @@ encode(const char *s, size_t len, struct sn_buf *out)
 
     if (sn_buf_putc(out, '"') != SN_OK)
         return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
+    for (size_t i = 0;; i++) {
+        unsigned char c;
         char e[6];
         size_t n = 2;
 
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
+        if ((i = (size_t)(plain_run(s + i, s + len) - s)) >= len)
+            break;
+        c = (unsigned char)s[i];
         if (i > done && sn_buf_append(out, s + done, i - done) != SN_OK)
             return false;
         e[0] = '\\';
@@ -501,22 +634,33 @@ write_value(struct scan *s, const char *p, const char *end, bool scrub,
     switch (*p) {
     case '"': {
         struct span v = { p, 0 };
+        const char *t = p + 1;
+        size_t tn;
         long h = 0;
-        if ((q = skip_string(p, end)) == NULL)
+        bool esc;
+        if ((q = scan_string(p, end, &esc)) == NULL)
             return NULL;
         v.len = (size_t)(q - p);
-        if (!decode(v, &s->str))
-            return NULL;
+        tn = v.len - 2;
+        if (esc) {
+            if (!decode(v, &s->str))
+                return NULL;
+            t = s->str.data;
+            tn = s->str.len;
+        }
         if (scrub && s->scrub != NULL) {
             sn_buf_reset(&s->val);
-            h = scrub_memo(s);
+            h = scrub_memo(s, t, tn);
         }
         if (h < 0)
             return SN_BUF_LIT(out, "\"[too long to scrub]\"") == SN_OK ? q
                                                                        : NULL;
         if (h > 0)
             return encode(s->val.data, s->val.len, out) ? q : NULL;
-        return encode(s->str.data, s->str.len, out) ? q : NULL;
+        /* Without escapes, encode would write the token as it is. */
+        if (!esc)
+            return sn_buf_append(out, p, v.len) == SN_OK ? q : NULL;
+        return encode(t, tn, out) ? q : NULL;
     }
     case '[':
         if (sn_buf_putc(out, '[') != SN_OK)
@@ -537,6 +681,7 @@ write_value(struct scan *s, const char *p, const char *end, bool scrub,
     case '{': {
         struct span names[SCAN_MEMBERS];
         size_t n = 0;
+        uint64_t seen = 0;
         if (sn_buf_putc(out, '{') != SN_OK)
             return NULL;
         p = ws(p + 1, end);
@@ -546,8 +691,7 @@ write_value(struct scan *s, const char *p, const char *end, bool scrub,
             char name[SCAN_NAME];
             bool sub = scrub && s->scrub != NULL;
             size_t len;
-            if (p >= end || *p != '"' || (q = skip_string(p, end)) == NULL ||
-                !new_name(names, &n, p, q))
+            if ((q = new_name(names, &n, &seen, p, end, s->trusted)) == NULL)
                 return NULL;
             len = (size_t)(q - p - 2);
             memcpy(name, p + 1, len);
@@ -579,7 +723,7 @@ write_value(struct scan *s, const char *p, const char *end, bool scrub,
     case 't':
     case 'f':
     case 'n':
-        if ((q = skip_value(p, end, depth)) == NULL ||
+        if ((q = skip_value(NULL, p, end, depth)) == NULL ||
             sn_buf_append(out, p, (size_t)(q - p)) != SN_OK)
             return NULL;
         return q;
@@ -666,7 +810,8 @@ scan_items(struct scan *s, struct span a, bool scrub, struct sn_buf *text,
         bool obj = *p == '{';
 
         /* An object's members are found in the pass that skips it. */
-        p = obj ? members_at(p, end, 0, m, &nm) : skip_value(p, end, 0);
+        p = obj ? members_at(s->fs, true, p, end, 0, m, &nm)
+                : skip_known(s->fs, p, end);
         if (p == NULL)
             return false;
         e.len = (size_t)(p - e.p);
@@ -794,9 +939,10 @@ scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
     bool has_t, has_f = false, has_l = false, has_c = false, has_q, ok;
     enum sn_status rc;
 
-    if ((p = members_at(json, end, 0, m, &n)) == NULL || ws(p, end) != end ||
-        find(m, n, "sequence") != NULL)
+    if ((p = members_at(s->fs, false, json, end, 0, m, &n)) == NULL ||
+        ws(p, end) != end || find(m, n, "sequence") != NULL)
         return SN_DECLINED;
+    s->trusted = true; /* valid, and its objects and arrays recorded */
 
     tmp = s->fs->tmp; /* kept across signals: no malloc per signal */
     ok = get_str(m, n, "type", &tmp);
@@ -827,7 +973,7 @@ scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
     if ((win = find(m, n, "window")) != NULL && *win->p == '{') {
         struct member wm[SCAN_MEMBERS];
         size_t wn;
-        if (!members(*win, wm, &wn) ||
+        if (!members(s->fs, *win, wm, &wn) ||
             !get_int(wm, wn, "first_ns", &first_ns, &has_f) ||
             !get_int(wm, wn, "last_ns", &last_ns, &has_l) ||
             !get_int(wm, wn, "count", &count, &has_c))
@@ -845,7 +991,7 @@ scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
         size_t sn_;
         int64_t part, off;
         bool has_p, has_o;
-        if (!members(*src, sm, &sn_) ||
+        if (!members(s->fs, *src, sm, &sn_) ||
             !get_int(sm, sn_, "partition", &part, &has_p) ||
             !get_int(sm, sn_, "offset", &off, &has_o))
             goto decline;
@@ -901,7 +1047,7 @@ scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
             struct member em[SCAN_MEMBERS];
             size_t en;
             static const char *const parts[] = { "first", "last" };
-            if (!members(*ev, em, &en))
+            if (!members(s->fs, *ev, em, &en))
                 goto decline;
             for (int pi = 0; pi < 2; pi++) {
                 const struct span *a = find(em, en, parts[pi]);
@@ -973,11 +1119,12 @@ enum sn_status
 sn_fold_scan(struct sn_fold_scan *fs, struct sn_scrub *scrub, const char *json,
              size_t len, bool defer_expl, struct sn_fold_sig *sig)
 {
-    struct scan s = { scrub, fs->str, fs->val, fs };
+    struct scan s = { scrub, fs->str, fs->val, fs, false };
     size_t n_items = 0;
     enum sn_status rc;
 
     memset(sig, 0, sizeof(*sig));
+    fs->n_box = 0; /* the ends recorded are this text's */
     rc = scan(&s, json, len, sig, &fs->expl, &fs->text, &fs->ends, &n_items,
               &fs->cap_ends, defer_expl);
     fs->str = s.str;
@@ -989,7 +1136,9 @@ enum sn_status
 sn_fold_scan_expl(struct sn_fold_scan *fs, struct sn_scrub *scrub,
                   struct sn_fold_sig *sig)
 {
-    struct scan s = { scrub, fs->str, fs->val, fs };
+    /* The text passed sn_fold_scan: it is valid and has no duplicates
+     * (its ends are read again: fs may have read other texts since). */
+    struct scan s = { scrub, fs->str, fs->val, fs, true };
     struct span top;
     struct member m[SCAN_MEMBERS];
     size_t n;
@@ -1000,8 +1149,8 @@ sn_fold_scan_expl(struct sn_fold_scan *fs, struct sn_scrub *scrub,
         return SN_OK;
     top.p = ws(sig->raw, sig->raw + sig->raw_len);
     top.len = (size_t)(sig->raw + sig->raw_len - top.p);
-    /* The text passed sn_fold_scan: it is valid and has no duplicates. */
-    if (!members(top, m, &n))
+    fs->n_box = 0;
+    if (!members(fs, top, m, &n))
         return SN_EINVAL;
     tmp = fs->tmp;
     rc = explain(&s, m, n, find(m, n, "key"), find(m, n, "evidence"), sig,

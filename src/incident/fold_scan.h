@@ -23,6 +23,11 @@
 #define SN_FOLD_MEMO_TEXT 4096
 struct sn_fold_memo;
 
+/* Objects and arrays of the signal being read whose ends are kept
+ * (fold_scan.c): past that many, the rest are validated again where
+ * they are read again. */
+#define SN_FOLD_BOXES 256
+
 /* Scratch buffers, one per thread (the manager keeps one per emitting
  * thread next to its tokener and scrubber). */
 struct sn_fold_scan {
@@ -32,6 +37,11 @@ struct sn_fold_scan {
     size_t cap_ends;
     struct sn_fold_memo *memo;       /* NULL until the first scrub */
     const struct sn_scrub *memo_for; /* the scrubber it remembers for */
+    /* Where each object and array of the signal being read opens and
+     * closes, in the order they open: read once when the signal is
+     * validated, then skipped at once. */
+    const char *box_open[SN_FOLD_BOXES], *box_close[SN_FOLD_BOXES];
+    size_t n_box;
 };
 
 void sn_fold_scan_init(struct sn_fold_scan *fs);

@@ -7,7 +7,6 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "incident/scrub.h"
 
-#include <ctype.h>
 #include <json-c/json.h>
 #include <pcre2.h>
 #include <stdlib.h>
@@ -129,18 +128,66 @@ sn_scrub_keeps(const struct sn_scrub *s, const char *key)
     return false;
 }
 
+/* --- character classes ------------------------------------------------- */
+
+/* The daemon never sets a locale, so these are <ctype.h>'s classes in
+ * the "C" locale (ASCII), read from a table here: glibc's isalnum()
+ * finds its table through a call, and the scanners test every byte of
+ * every evidence string. Bytes from 0x80 are in no class. */
+enum { C_DIGIT = 1, C_ALPHA = 2, C_SPACE = 4 };
+static const unsigned char ascii_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+    0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0,
+    0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0,
+};
+
+static inline bool
+a_digit(unsigned char c)
+{
+    return ascii_class[c] & C_DIGIT;
+}
+
+static inline bool
+a_alpha(unsigned char c)
+{
+    return ascii_class[c] & C_ALPHA;
+}
+
+static inline bool
+a_alnum(unsigned char c)
+{
+    return ascii_class[c] & (C_DIGIT | C_ALPHA);
+}
+
+static inline bool
+a_space(unsigned char c)
+{
+    return ascii_class[c] & C_SPACE;
+}
+
+static inline int
+a_lower(unsigned char c)
+{
+    return ascii_class[c] & C_ALPHA ? c | 0x20 : c;
+}
+
 /* --- scanners: each returns the length matched at p (0: none) ------------ */
 
 static bool
 b64url(unsigned char c)
 {
-    return isalnum(c) || c == '-' || c == '_';
+    return a_alnum(c) || c == '-' || c == '_';
 }
 
 static bool
 word(unsigned char c)
 {
-    return isalnum(c) || c == '_';
+    return a_alnum(c) || c == '_';
 }
 
 /* header.payload.signature, base64url; the header of every JWT starts
@@ -176,7 +223,7 @@ jwt(const char *p, size_t n)
 static bool
 token_char(unsigned char c)
 {
-    return isalnum(c) || strchr("-._~+/=", c) != NULL;
+    return a_alnum(c) || strchr("-._~+/=", c) != NULL;
 }
 
 /* "Bearer <token>": returns the length of the whole; *keep the prefix. */
@@ -200,7 +247,7 @@ bearer(const char *p, size_t n, size_t *keep)
 static bool
 key_char(unsigned char c)
 {
-    return isalnum(c) || c == '_' || c == '-' || c == '.';
+    return a_alnum(c) || c == '_' || c == '-' || c == '.';
 }
 
 /* Cheap filter: does the key contain "pa", "pw", "se", "to", "ke",
@@ -208,16 +255,35 @@ key_char(unsigned char c)
 static bool
 maybe_secret(const char *k, size_t n)
 {
-    static const char pairs[][2] = { { 'p', 'a' }, { 'p', 'w' }, { 's', 'e' },
-                                     { 't', 'o' }, { 'k', 'e' }, { 'a', 'u' },
-                                     { 'c', 'r' }, { 'a', 'p' } };
-
+    /* pa pw se to ke au cr ap, one switch per pair: it runs on every
+     * key of every scrubbed object. */
     for (size_t i = 0; i + 1 < n; i++) {
-        char a = (char)tolower((unsigned char)k[i]);
-        char b = (char)tolower((unsigned char)k[i + 1]);
-        for (size_t j = 0; j < sizeof(pairs) / sizeof(pairs[0]); j++)
-            if (a == pairs[j][0] && b == pairs[j][1])
+        char b = (char)a_lower((unsigned char)k[i + 1]);
+        switch (a_lower((unsigned char)k[i])) {
+        case 'p':
+            if (b == 'a' || b == 'w')
                 return true;
+            break;
+        case 's':
+        case 'k':
+            if (b == 'e')
+                return true;
+            break;
+        case 't':
+            if (b == 'o')
+                return true;
+            break;
+        case 'a':
+            if (b == 'u' || b == 'p')
+                return true;
+            break;
+        case 'c':
+            if (b == 'r')
+                return true;
+            break;
+        default:
+            break;
+        }
     }
     return false;
 }
@@ -240,7 +306,7 @@ sn_scrub_secret_key(const char *k, size_t n)
     if (n < 3 || n >= sizeof(low) || !maybe_secret(k, n))
         return false;
     for (size_t i = 0; i < n; i++)
-        low[i] = (char)tolower((unsigned char)k[i]);
+        low[i] = (char)a_lower((unsigned char)k[i]);
     low[n] = '\0';
     for (size_t i = 0; secret_keys[i] != NULL; i++)
         if (low[0] == secret_keys[i][0] && strcmp(low, secret_keys[i]) == 0)
@@ -265,13 +331,15 @@ keyvalue(const char *p, size_t n, size_t *vstart, size_t *vend)
     while (i < n && key_char((unsigned char)p[i]))
         i++;
     k = i;
-    if (k == 0 || !sn_scrub_secret_key(p, k))
+    if (k == 0)
         return 0;
     if (i < n && (p[i] == '"' || p[i] == '\''))
         i++; /* the closing quote of a quoted key */
     while (i < n && p[i] == ' ')
         i++;
-    if (i >= n || (p[i] != '=' && p[i] != ':'))
+    /* The separator first: most words are not followed by one, and the
+     * key's name check costs more. */
+    if (i >= n || (p[i] != '=' && p[i] != ':') || !sn_scrub_secret_key(p, k))
         return 0;
     i++;
     while (i < n && p[i] == ' ')
@@ -285,7 +353,7 @@ keyvalue(const char *p, size_t n, size_t *vstart, size_t *vend)
         while (i < n && p[i] != q)
             i++;
     } else {
-        while (i < n && !isspace((unsigned char)p[i]) &&
+        while (i < n && !a_space((unsigned char)p[i]) &&
                strchr("&,;\"'", p[i]) == NULL)
             i++;
     }
@@ -306,7 +374,7 @@ keyvalue(const char *p, size_t n, size_t *vstart, size_t *vend)
 static bool
 local_char(unsigned char c)
 {
-    return isalnum(c) || strchr("._%+-", c) != NULL;
+    return a_alnum(c) || strchr("._%+-", c) != NULL;
 }
 
 /* local@domain.tld with a TLD of two or more letters. When the domain
@@ -327,12 +395,12 @@ email(const char *p, size_t n)
     last = i;
     while (i < n) {
         unsigned char c = (unsigned char)p[i];
-        if (isalnum(c) || c == '-') {
-            tld = isalpha(c) ? tld + 1 : 0;
-            if (!isalpha(c))
+        if (a_alnum(c) || c == '-') {
+            tld = a_alpha(c) ? tld + 1 : 0;
+            if (!a_alpha(c))
                 tld = 0;
         } else if (c == '.' && i > last && i + 1 < n &&
-                   isalnum((unsigned char)p[i + 1])) {
+                   a_alnum((unsigned char)p[i + 1])) {
             if (dots > 0 && tld >= 2)
                 best = i;
             dots++;
@@ -385,7 +453,7 @@ number(const char *p, size_t n, enum num_kind *kind)
         i++;
     for (; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
-        if (isdigit(c)) {
+        if (a_digit(c)) {
             if (nd < sizeof(digits))
                 digits[nd] = (char)c;
             nd++;
@@ -415,7 +483,7 @@ number(const char *p, size_t n, enum num_kind *kind)
         }
         break;
     }
-    if (end < n && (p[end] == ':' || isalpha((unsigned char)p[end]) ||
+    if (end < n && (p[end] == ':' || a_alpha((unsigned char)p[end]) ||
                     p[end] == '_'))
         return end; /* a time, a version or an identifier: not a number */
     if (nd > 19 || (dots == 3 && nd <= 12))
@@ -444,6 +512,11 @@ scrub_once(struct sn_scrub *s, const char *in, size_t len, struct sn_buf *out)
     long hits = 0;
     size_t i = 0, copied = 0;
     struct sn_buf *dst = s->n_re > 0 ? &s->tmp : out;
+    /* What most texts lack, looked up once: an address needs its '@',
+     * a key=value its '=' or ':' (the scanners would find neither). */
+    bool may_email = len > 0 && memchr(in, '@', len) != NULL;
+    bool may_kv = len > 0 && (memchr(in, '=', len) != NULL ||
+                              memchr(in, ':', len) != NULL);
 
 #define FLUSH_TO(pos)                                                          \
     do {                                                                       \
@@ -466,7 +539,7 @@ scrub_once(struct sn_scrub *s, const char *in, size_t len, struct sn_buf *out)
         size_t m, keep = 0, vs, ve;
         enum num_kind kind;
 
-        if (!start || !(isalnum(c) || c == '+' || c == '(')) {
+        if (!start || !(a_alnum(c) || c == '+' || c == '(')) {
             i++;
             continue;
         }
@@ -484,23 +557,24 @@ scrub_once(struct sn_scrub *s, const char *in, size_t len, struct sn_buf *out)
             copied = i;
             continue;
         }
-        if (isalpha(c) && (m = keyvalue(in + i, len - i, &vs, &ve)) > 0) {
+        if (may_kv && a_alpha(c) &&
+            (m = keyvalue(in + i, len - i, &vs, &ve)) > 0) {
             FLUSH_TO(i + vs);
             EMIT("[redacted]");
             i += ve;
             copied = i;
             continue;
         }
-        if (isalnum(c) && (m = email(in + i, len - i)) > 0) {
+        if (may_email && a_alnum(c) && (m = email(in + i, len - i)) > 0) {
             FLUSH_TO(i);
             EMIT("[email]");
             i += m;
             copied = i;
             continue;
         }
-        if ((isdigit(c) || ((c == '+' || c == '(') && i + 1 < len &&
-                            isdigit((unsigned char)in[i + 1]))) &&
-            (i == 0 || !isalnum((unsigned char)in[i - 1]))) {
+        if ((a_digit(c) || ((c == '+' || c == '(') && i + 1 < len &&
+                            a_digit((unsigned char)in[i + 1]))) &&
+            (i == 0 || !a_alnum((unsigned char)in[i - 1]))) {
             m = number(in + i, len - i, &kind);
             if (kind != NUM_NONE) {
                 FLUSH_TO(i);

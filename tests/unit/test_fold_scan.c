@@ -217,4 +217,176 @@ SN_TEST(variants_agree_or_decline)
     sn_scrub_free(scrub);
 }
 
-SN_TEST_MAIN(SN_T(engine_signals_agree), SN_T(variants_agree_or_decline))
+/* compare() over every text of a generated family; want: 1 taken and
+ * equal, 0 declined, -1 either (but never a difference). */
+static void
+expect(int *sn_failed_, struct sn_scrub *scrub, const char *json, int want)
+{
+    int got = compare(NULL, scrub, json);
+
+    if (got < 0 || (want >= 0 && got != want)) {
+        printf("#   got %d, want %d: %.300s\n", got, want, json);
+        CHECK(0);
+    }
+}
+#define EXPECT(json, want) expect(sn_failed_, scrub, (json), (want))
+
+static void
+put(struct sn_buf *b, const char *s)
+{
+    sn_buf_append(b, s, strlen(s));
+}
+
+/* What the one-pass reader takes apart: nesting at and past its depth,
+ * strings around its 16- and 8-byte steps with and without escapes,
+ * scrubbed and kept strings reached at several levels, names checked
+ * for duplicates by a bitmask first, ints at 64 bits' edge, and more
+ * objects and arrays than it records (the rest validated again). */
+SN_TEST(reader_edges_agree)
+{
+    struct sn_scrub *scrub = NULL;
+    struct sn_error err;
+    struct sn_buf b;
+
+    CHECK_EQ(sn_scrub_new(NULL, NULL, &scrub, &err), SN_OK);
+    sn_buf_init(&b, 1 << 20);
+
+    /* Nesting d deep (objects and arrays in turn) in the trace and in
+     * an evidence item, around the reader's depth (16): taken well
+     * within it, declined past it, never different. */
+    for (int d = 1; d <= 40; d++) {
+        int want = d <= 12 ? 1 : d >= 18 ? 0 : -1;
+        for (int where = 0; where < 2; where++) {
+            sn_buf_reset(&b);
+            put(&b, "{\"rule\":\"r\",");
+            put(&b, where ? "\"evidence\":[{\"time_ns\":7,\"x\":"
+                                 : "\"trace\":");
+            for (int i = 0; i < d; i++)
+                put(&b, i % 2 ? "[" : "{\"password\":\"p\",\"k\":");
+            put(&b, "\"mail bob@example.org\"");
+            for (int i = d - 1; i >= 0; i--)
+                put(&b, i % 2 ? ",12]" : ",\"n\":-12}");
+            put(&b, where ? "}]}" : "}");
+            sn_buf_cstr(&b);
+            EXPECT(b.data, want);
+        }
+        sn_buf_reset(&b);
+        put(&b, "{\"rule\":\"r\",\"trace\":");
+        for (int i = 0; i < d; i++)
+            put(&b, "[\"s\",");
+        put(&b, "\"password=hunter2\"");
+        for (int i = 0; i < d; i++)
+            put(&b, "]");
+        put(&b, ",\"evidence\":[{\"time_ns\":7,\"m\":");
+        for (int i = 0; i < d; i++)
+            put(&b, "{\"token\":\"t\",\"n\":");
+        put(&b, "\"bob@example.org\"");
+        for (int i = 0; i < d; i++)
+            put(&b, "}");
+        put(&b, "}]}");
+        sn_buf_cstr(&b);
+        EXPECT(b.data, want);
+    }
+
+    /* Escapes, raw control bytes and plain text around every offset of
+     * the reader's 16- and 8-byte steps, in a value, an evidence string
+     * (scrubbed) and a name. */
+    static const char *const marks[] = { "\\\"", "\\\\", "\\/", "\\n",
+                                         "\\u00e9", "\\u20ac", "\\u0001",
+                                         "\xc3\xa9", "\x01", "\\u0000" };
+    for (size_t m = 0; m < sizeof(marks) / sizeof(marks[0]); m++)
+        for (int at = 0; at < 40; at++) {
+            bool bad = marks[m][0] == '\x01' || strcmp(marks[m], "\\u0000") == 0;
+            char pad[48];
+            memset(pad, 'a', (size_t)at);
+            pad[at] = '\0';
+            sn_buf_reset(&b);
+            put(&b, "{\"rule\":\"r\",\"description\":\"");
+            sn_buf_append(&b, pad, (size_t)at);
+            sn_buf_append(&b, marks[m], strlen(marks[m]));
+            put(&b, "tail\",\"evidence\":[{\"time_ns\":7,\"m\":\"");
+            sn_buf_append(&b, pad, (size_t)at);
+            sn_buf_append(&b, marks[m], strlen(marks[m]));
+            put(&b, " bob@example.org\"}]}");
+            sn_buf_cstr(&b);
+            EXPECT(b.data, bad ? 0 : 1);
+            /* In a name: an escape is declined, plain text taken. */
+            sn_buf_reset(&b);
+            put(&b, "{\"rule\":\"r\",\"trace\":{\"");
+            sn_buf_append(&b, pad, (size_t)at);
+            sn_buf_append(&b, marks[m], strlen(marks[m]));
+            put(&b, "\":1}}");
+            sn_buf_cstr(&b);
+            EXPECT(b.data, (unsigned char)marks[m][0] >= 0x80 ? 1 : 0);
+        }
+
+    /* Scrubbed and kept strings at several levels; secret names at
+     * several levels; the same texts again (the memo of clean texts). */
+    for (int again = 0; again < 2; again++) {
+        EXPECT("{\"rule\":\"r\",\"title\":\"t bob@example.org\","
+               "\"key\":{\"user.name\":\"bob@example.org\",\"n\":{\"pwd\":"
+               "\"keep\"}},\"evidence\":{\"first\":[{\"time_ns\":5,"
+               "\"summary\":{\"host.name\":\"bob@example.org\",\"m\":"
+               "\"bob@example.org\",\"fields\":{\"source.ip\":\"10.0.0.1 "
+               "bob@example.org\",\"api_token\":\"t\",\"l\":[\"Bearer "
+               "abcdefghijklmnop\",{\"secret\":[\"a\"],\"password\":\"p\"}]"
+               "}}}],\"last\":[{\"time_ns\":6,\"m\":\"plain\"}]},"
+               "\"trace\":{\"steps\":[{\"actual\":\"bob@example.org\","
+               "\"client_secret\":\"s\"}]}}",
+               1);
+    }
+
+    /* Ints at 64 bits' edge: taken while they fit, declined after. */
+    EXPECT("{\"rule\":\"r\",\"time_ns\":9223372036854775807}", 1);
+    EXPECT("{\"rule\":\"r\",\"n\":-9223372036854775808}", 1);
+    EXPECT("{\"rule\":\"r\",\"n\":[-0,0,1714557600003000000]}", 1);
+    EXPECT("{\"rule\":\"r\",\"n\":9223372036854775808}", 0);
+    EXPECT("{\"rule\":\"r\",\"n\":-9223372036854775809}", 0);
+    EXPECT("{\"rule\":\"r\",\"time_ns\":09}", 0);
+
+    /* Names alike in length and ends (one bit of the bitmask): all
+     * different is taken, one twice anywhere is declined. */
+    for (int dup = -1; dup < 40; dup += 13) {
+        sn_buf_reset(&b);
+        put(&b, "{\"rule\":\"r\",\"trace\":{");
+        for (int i = 0; i < 40; i++) {
+            char nm[32];
+            snprintf(nm, sizeof(nm), "%s\"a%02db\":%d", i ? "," : "", i, i);
+            sn_buf_append(&b, nm, strlen(nm));
+        }
+        if (dup >= 0) {
+            char nm[32];
+            snprintf(nm, sizeof(nm), ",\"a%02db\":0", dup);
+            sn_buf_append(&b, nm, strlen(nm));
+        }
+        put(&b, "}}");
+        sn_buf_cstr(&b);
+        EXPECT(b.data, dup < 0 ? 1 : 0);
+    }
+    EXPECT("{\"rule\":\"r\",\"evidence\":[{\"time_ns\":1,\"m\":"
+                  "{\"a\":1,\"b\":{\"a\":2},\"a\":3}}]}",
+           0);
+
+    /* More objects and arrays than the reader records, before what it
+     * reads again (window, source, evidence): those are validated
+     * again, with the same result. */
+    for (int n = 250; n <= 270; n += 10) {
+        sn_buf_reset(&b);
+        put(&b, "{\"rule\":\"r\",\"trace\":[");
+        for (int i = 0; i < n; i++)
+            put(&b, i ? ",{}" : "{}");
+        put(&b, "],\"window\":{\"count\":3,\"first_ns\":1,\"last_ns\":2},"
+                       "\"source\":{\"input\":\"i\",\"topic\":\"t\","
+                       "\"partition\":1,\"offset\":9},\"evidence\":{"
+                       "\"first\":[{\"time_ns\":1,\"m\":[{},[]],"
+                       "\"x\":\"bob@example.org\"}],\"last\":[[1],\"s\"]}}");
+        sn_buf_cstr(&b);
+        EXPECT(b.data, 1);
+    }
+
+    sn_buf_fini(&b);
+    sn_scrub_free(scrub);
+}
+
+SN_TEST_MAIN(SN_T(engine_signals_agree), SN_T(variants_agree_or_decline),
+             SN_T(reader_edges_agree))
