@@ -164,9 +164,9 @@ read_batch(struct sn_relay *r)
     return (long)r->n;
 }
 
-/* The backlog gauge from the cached end; read afresh (force) only when
- * the cache is older than the commit generation seen, or its age is
- * past POLL_MS (other connections' rows), or when told to. */
+/* The backlog gauge from the cached end, read afresh only when forced,
+ * when the cache is from before the commit generation seen, or when it
+ * is POLL_MS old (other connections' rows do not move the generation). */
 static void
 update_backlog(struct sn_relay *r, bool force)
 {
