@@ -51,6 +51,16 @@ struct sn_relay {
     int64_t written;    /* as last written by the relay itself */
     int64_t saved_at;   /* monotonic ns of the last save */
     uint64_t seen_gen;
+    /* The outbox's last seq (sn_store_last_seq), for the backlog gauge
+     * and to tell whether a read would find anything: as of commit
+     * generation end_gen (taken with an outbox read that looked at a row,
+     * or read alone), at monotonic end_ns. The manager's commits move the
+     * generation; other connections' (the CLI, the HTTP API) do not, and
+     * are found by the timed-out wait, which reads regardless. */
+    int64_t end;
+    uint64_t end_gen;
+    int64_t end_ns;
+    int64_t last; /* the last row the batch's read looked at */
     uint64_t next_token;
 
     pthread_mutex_t lock; /* the pending acknowledgement */
@@ -119,7 +129,7 @@ static long
 read_batch(struct sn_relay *r)
 {
     long got;
-    int64_t last;
+    int64_t end = -1;
 
     /* Rows that are not for this output (another's notifications, or
      * versions of incidents no step sent it) are passed over. */
@@ -129,14 +139,21 @@ read_batch(struct sn_relay *r)
         sn_buf_reset(&r->data);
         got = sn_store_outbox_read_for(r->store, r->out->name, r->notified_only,
                                        r->cursor, SN_RELAY_BATCH_MAX, copy_doc,
-                                       r, &last);
+                                       r, &r->last, &end);
         if (got < 0)
             return -1;
-        if (r->n == 0 && !r->full && last > r->cursor)
-            advance(r, last);
+        if (end >= 0) {
+            /* Read after the wait that saw seen_gen: at least as new. */
+            r->end = end;
+            r->end_gen = r->seen_gen;
+            r->end_ns = sn_clock_mono_ns();
+        }
+        if (r->n == 0 && !r->full && r->last > r->cursor)
+            advance(r, r->last);
         else
             break;
-    } while (!atomic_load(&r->aborting));
+        /* Passed over up to the end, another read would find nothing. */
+    } while (r->cursor < r->end && !atomic_load(&r->aborting));
     for (size_t i = 0; i < r->n; i++) {
         struct sn_doc *o = &r->docs[i];
         struct sn_str *f[5] = { &o->id, &o->rule_id, &o->severity, &o->status,
@@ -147,13 +164,25 @@ read_batch(struct sn_relay *r)
     return (long)r->n;
 }
 
+/* The backlog gauge from the cached end, read afresh only when forced,
+ * when the cache is from before the commit generation seen, or when it
+ * is POLL_MS old (other connections' rows do not move the generation). */
 static void
-update_backlog(struct sn_relay *r)
+update_backlog(struct sn_relay *r, bool force)
 {
-    int64_t last = sn_store_last_seq(r->store);
+    int64_t now = sn_clock_mono_ns();
 
+    if (force || r->end_gen != r->seen_gen ||
+        now - r->end_ns >= POLL_MS * SN_NS_PER_MS) {
+        int64_t end = sn_store_last_seq(r->store);
+        if (end >= 0) {
+            r->end = end;
+            r->end_gen = r->seen_gen;
+            r->end_ns = now;
+        }
+    }
     sn_gauge_set(r->g_backlog,
-                 last > r->cursor ? (uint64_t)(last - r->cursor) : 0);
+                 r->end > r->cursor ? (uint64_t)(r->end - r->cursor) : 0);
 }
 
 /* Save the cursor. A write transaction of the relay's own would wait for
@@ -347,6 +376,7 @@ deliver_range(struct sn_relay *r, size_t from, size_t n)
         }
         sn_counter_add(r->c_retries, 1);
         sn_counter_add(r->out->c_retry, 1);
+        update_backlog(r, false); /* it grows while the output is down */
         if (sn_backoff_is_first(&bo))
             sn_log_warn("output '%s': incident delivery failed (%s); "
                         "retrying with backoff",
@@ -354,8 +384,10 @@ deliver_range(struct sn_relay *r, size_t from, size_t n)
         /* Jittered (core/backoff.h) so outputs do not retry in
          * lockstep; slept in steps so a stop is noticed. */
         for (int64_t left = sn_backoff_next(&bo);
-             left > 0 && !atomic_load(&r->aborting); left -= 50)
+             left > 0 && !atomic_load(&r->aborting); left -= 50) {
             sleep_ms(left < 50 ? left : 50);
+            update_backlog(r, false);
+        }
     }
 }
 
@@ -363,9 +395,13 @@ static void *
 relay_main(void *arg)
 {
     struct sn_relay *r = arg;
+    /* false: the last read reached the outbox's end (r->end) and the
+     * batch is delivered, so the next read waits for a commit or the
+     * timeout (reading now would find nothing). */
+    bool read = true;
 
     while (!atomic_load(&r->aborting)) {
-        long n;
+        long n = 0;
 
         if (atomic_load(&r->stopping) && !r->drain_set) {
             /* What is committed now is delivered before the output stops.
@@ -374,7 +410,9 @@ relay_main(void *arg)
             atomic_store(&r->drain_until, sn_store_last_seq(r->store));
             r->drain_set = true;
         }
-        n = read_batch(r);
+        if (read)
+            n = read_batch(r);
+        read = true;
 
         if (n < 0) {
             uint64_t suppressed = 0;
@@ -388,19 +426,26 @@ relay_main(void *arg)
             int timeout = POLL_MS;
 
             save_cursor(r, atomic_load(&r->stopping));
-            update_backlog(r);
+            update_backlog(r, false);
             if (atomic_load(&r->stopping) && r->cursor >= r->drain_until)
                 break;
             if (atomic_load(&r->stopping))
                 timeout = 20;
-            /* Woken by the manager's commits; the timeout finds rows the
-             * CLI or another process appended. */
+            /* Woken by the manager's commits (at once if one came
+             * after the read: seen_gen is from before it); the timeout
+             * finds rows the CLI or another connection appended. */
             sn_manager_wait_commit(r->m, &r->seen_gen, timeout);
             continue;
         }
+        update_backlog(r, false);
         if (!deliver_range(r, 0, r->n))
             break;
-        update_backlog(r);
+        /* The rows the read passed over after the batch are not this
+         * output's either (all of them, unless it was cut short). */
+        if (!r->full && r->last > r->cursor)
+            advance(r, r->last);
+        update_backlog(r, false);
+        read = r->full || r->cursor < r->end;
     }
     save_cursor(r, true);
     atomic_store(&r->exited, true);
@@ -458,7 +503,7 @@ sn_relay_start(struct sn_outport *out, struct sn_manager *m,
     }
     r->saved = r->written = r->cursor;
     r->notified_only = sn_manager_notifies(m, out->name);
-    update_backlog(r);
+    update_backlog(r, true);
     if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
         sn_error_set(err, "cannot create the relay thread for '%s'", out->name);
         goto fail;

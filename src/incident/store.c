@@ -338,7 +338,10 @@ static const char *const sql[Q_COUNT_] = {
                    " status, doc, at, CASE WHEN target IS NOT NULL THEN"
                    " target = ?3 WHEN ?4 = 0 THEN 1 ELSE EXISTS (SELECT 1"
                    " FROM notified n WHERE n.incident_id = outbox.incident_id"
-                   " AND n.output = ?3 AND n.seq < outbox.seq) END"
+                   " AND n.output = ?3 AND n.seq < outbox.seq) END,"
+                   /* Q_LAST_SEQ's figure in the same snapshot (computed
+                    * once per run: it does not depend on the row). */
+                   " (SELECT seq FROM sqlite_sequence WHERE name = 'outbox')"
                    " FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     [Q_NOTIFY] = "INSERT INTO outbox (incident_id, version, rule_id,"
                  " severity, status, at, doc, target) VALUES (?1, ?2, ?3,"
@@ -1223,10 +1226,11 @@ row_doc(sqlite3_stmt *q, struct sn_doc *d)
 }
 
 /* Step q (bound) over outbox rows: fn gets each one, or with `filtered`
- * only those whose column 8 is true; *last is the last row's seq. */
+ * only those whose column 8 is true (and column 9 is the outbox's last
+ * seq, into *end); *last is the last row's seq. */
 static long
 read_rows(sqlite3_stmt *q, bool filtered, sn_store_doc_fn fn, void *arg,
-          int64_t *last)
+          int64_t *last, int64_t *end)
 {
     long n = 0;
     int r;
@@ -1234,8 +1238,11 @@ read_rows(sqlite3_stmt *q, bool filtered, sn_store_doc_fn fn, void *arg,
     while ((r = sqlite3_step(q)) == SQLITE_ROW) {
         struct sn_doc d;
         *last = sqlite3_column_int64(q, 0);
-        if (filtered && !sqlite3_column_int(q, 8))
-            continue;
+        if (filtered) {
+            *end = sqlite3_column_int64(q, 9);
+            if (!sqlite3_column_int(q, 8))
+                continue;
+        }
         row_doc(q, &d);
         fn(arg, &d, sqlite3_column_int64(q, 7));
         n++;
@@ -1255,13 +1262,14 @@ sn_store_outbox_read(struct sn_store *s, int64_t after, unsigned max,
         return -1;
     sqlite3_bind_int64(q, 1, after);
     sqlite3_bind_int64(q, 2, max);
-    return read_rows(q, false, fn, arg, &last);
+    return read_rows(q, false, fn, arg, &last, NULL);
 }
 
 long
 sn_store_outbox_read_for(struct sn_store *s, const char *output,
                          bool notified_only, int64_t after, unsigned max,
-                         sn_store_doc_fn fn, void *arg, int64_t *last)
+                         sn_store_doc_fn fn, void *arg, int64_t *last,
+                         int64_t *end)
 {
     sqlite3_stmt *q = stmt(s, Q_READ_FOR);
 
@@ -1272,7 +1280,7 @@ sn_store_outbox_read_for(struct sn_store *s, const char *output,
     sqlite3_bind_int64(q, 2, max);
     bind_str(q, 3, output);
     sqlite3_bind_int(q, 4, notified_only);
-    return read_rows(q, true, fn, arg, last);
+    return read_rows(q, true, fn, arg, last, end);
 }
 
 enum sn_status

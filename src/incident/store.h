@@ -127,11 +127,14 @@ long sn_store_outbox_read(struct sn_store *s, int64_t after, unsigned max,
  * rows for `output` (rows for every output, and the notifications
  * addressed to it; with notified_only, an incident's rows only from its
  * first notification to this output on). *last is the last row looked
- * at, for it or not (the cursor may pass rows that are not). The plain
- * read (the live feed) leaves notifications out. */
+ * at, for it or not (the cursor may pass rows that are not). When a row
+ * was looked at, *end is sn_store_last_seq as of the same read (no read
+ * of its own), else it is left alone. The plain read (the live feed)
+ * leaves notifications out. */
 long sn_store_outbox_read_for(struct sn_store *s, const char *output,
                               bool notified_only, int64_t after, unsigned max,
-                              sn_store_doc_fn fn, void *arg, int64_t *last);
+                              sn_store_doc_fn fn, void *arg, int64_t *last,
+                              int64_t *end);
 /* An escalation step's notification: an outbox row for `output` alone
  * with inc's document plus `member` (a JSON member, "\"k\":v"), committed
  * at `at`; from here on the output gets the incident's later versions

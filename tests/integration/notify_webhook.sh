@@ -8,9 +8,11 @@
 # receiver's CA sends nothing and counts retries. Then the receiver goes
 # down for ~10 s while incidents change and the daemon is killed with -9:
 # after both come back, every version the store holds reaches the
-# receiver at least once, in order per incident.
+# receiver at least once, in order per incident. The outbox backlog
+# gauge counts what an output has not delivered: it rises while the
+# receiver is down and returns to 0 after.
 . "$SRCDIR/tests/integration/lib.sh"
-tap_plan 12
+tap_plan 15
 
 make_certs sentineld-client || { echo "Bail out! openssl"; exit 1; }
 p_sys=$(free_port)
@@ -65,6 +67,10 @@ start_rx
 start_daemon "$TMP/c.yaml" "$TMP/s.log"
 wait_for 20 curl -sf "http://127.0.0.1:$p_http/health" -o /dev/null
 U="http://127.0.0.1:$p_http"
+backlog() { # OUTPUT: its sentineld_outbox_backlog
+    curl -s "$U/metrics" |
+        sed -n "s/^sentineld_outbox_backlog{instance=\"$1\"} //p"
+}
 
 fail_from() { ssh_failures "$p_sys" "$@"; } # fail_from IP N
 fail_from 203.0.113.7 12
@@ -120,6 +126,9 @@ code=$(curl -s -o "$TMP/b" -w '%{http_code}' -X POST -H "Authorization: Bearer $
 check "the first incident is resolved through the API (HTTP $code)" test "$code" = 200
 check "meanwhile the webhook retries" wait_until 10 \
     'curl -s "$U/metrics" | grep -q "sentineld_plugin_webhook_retries_total{instance=\"hook\"} [1-9]"'
+# The second incident's versions and the resolution wait for the hook.
+check "and its backlog counts them (sentineld_outbox_backlog)" wait_until 10 \
+    '[ "$(backlog hook)" -ge 2 ] 2>/dev/null'
 sleep 2
 kill -9 "$DPID"
 wait "$DPID" 2>/dev/null
@@ -152,6 +161,13 @@ EOP
 }
 check "after the outage and the kill -9, every stored version reached the receiver" \
     within 40 all_delivered
+check "the backlog is back to 0 once delivered" wait_until 10 \
+    '[ "$(backlog hook)" = 0 ]'
+untrusted_waits_for_all() { # never delivered: every version is in its backlog
+    [ "$(backlog untrusted)" -ge "$(wc -l <"$TMP/want.txt")" ] 2>/dev/null
+}
+check "the untrusted instance's backlog holds every version (it delivers none)" \
+    untrusted_waits_for_all
 diag "store: $(wc -l <"$TMP/want.txt") versions of $(cut -d' ' -f1 "$TMP/want.txt" | sort -u | wc -l) incidents; receiver: $(grep -c '"/hook"' "$TMP/rx.jsonl") requests"
 check "two incidents, one of them resolved" python3 - "$TMP/rx.jsonl" <<'EOP'
 import json, sys

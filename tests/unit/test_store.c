@@ -534,7 +534,7 @@ SN_TEST(notifications_reach_their_output_only)
     struct sn_buf scratch;
     struct collect pager = { 0 }, other = { 0 }, feed = { 0 };
     char x[SN_UUID_LEN + 1], y[SN_UUID_LEN + 1];
-    int64_t last = 0;
+    int64_t last = 0, end = -1;
 
     fresh();
     CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
@@ -553,19 +553,31 @@ SN_TEST(notifications_reach_their_output_only)
              SN_OK); /* seq 4: x v2 */
     sn_store_commit(s, NULL);
     CHECK_EQ(sn_store_outbox_read_for(s, "pager", true, 0, 100, collect,
-                                      &pager, &last),
+                                      &pager, &last, &end),
              2);
     CHECK_EQ(last, 4);
+    CHECK_EQ(end, sn_store_last_seq(s)); /* the outbox's end, read with it */
+    CHECK_EQ(end, 4);
     CHECK_EQ(pager.versions[0], 1);
     CHECK_EQ(pager.versions[1], 2);
+    end = -1;
     CHECK_EQ(sn_store_outbox_read_for(s, "other", false, 0, 100, collect,
-                                      &other, &last),
+                                      &other, &last, &end),
              3); /* x v1, y v1, x v2: not pager's notification */
+    CHECK_EQ(end, 4);
     CHECK_EQ(sn_store_outbox_read(s, 0, 100, collect, &feed), 3);
+    end = -1;
+    CHECK_EQ(sn_store_outbox_read_for(s, "pager", true, 0, 1, collect, &pager,
+                                      &last, &end),
+             0); /* seq 1 only (not pager's): the end is still the outbox's */
+    CHECK_EQ(last, 1);
+    CHECK_EQ(end, 4);
+    end = -1;
     CHECK_EQ(sn_store_outbox_read_for(s, "pager", true, 4, 100, collect,
-                                      &pager, &last),
+                                      &pager, &last, &end),
              0);
     CHECK_EQ(last, 4);
+    CHECK_EQ(end, -1); /* no row looked at: left alone */
     sn_incident_fini(&inc);
     sn_buf_fini(&scratch);
     sn_store_close(s);
