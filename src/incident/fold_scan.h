@@ -24,7 +24,7 @@
 struct sn_fold_memo;
 
 /* Objects and arrays of the signal being read whose ends are kept
- * (fold_scan.c): past that many, the rest are validated again where
+ * (fold_scan_json.c): past that many, the rest are validated again where
  * they are read again. */
 #define SN_FOLD_BOXES 256
 
