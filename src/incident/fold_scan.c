@@ -38,6 +38,18 @@ struct sn_fold_memo {
     char *text;
 };
 
+/* A rule's title, description and tags as explain() wrote and took
+ * them, remembered per thread by their raw text: every signal of a rule
+ * repeats them, and a repeated one is copied, not scanned, scrubbed,
+ * escaped and decoded again. The raw text is compared: a hash collision
+ * only costs the work. */
+struct sn_fold_fixed {
+    uint64_t h;
+    int what; /* 1 title, 2 description, 3 tags; 0 empty */
+    size_t raw_len, out_len, val_len, cap;
+    char *text; /* the raw value, what was written, what was taken */
+};
+
 static uint64_t
 memo_hash(const char *p, size_t n)
 {
@@ -54,6 +66,20 @@ memo_hash(const char *p, size_t n)
     return h ^ (h >> 29);
 }
 
+/* Both memos answer for one scrubber (or none): forgotten when fs is
+ * used with another. */
+static void
+memo_for(struct sn_fold_scan *fs, const struct sn_scrub *scrub)
+{
+    if (fs->memo_for == scrub)
+        return;
+    for (size_t i = 0; fs->memo != NULL && i < SN_FOLD_MEMO; i++)
+        fs->memo[i].len = 0, fs->memo[i].h = 0;
+    for (size_t i = 0; fs->fixed != NULL && i < SN_FOLD_FIXED; i++)
+        fs->fixed[i].what = 0;
+    fs->memo_for = scrub;
+}
+
 /* sn_scrub_text of t[0..n) into s->val, or 0 at once for a text the
  * same scrubber left unchanged before. */
 static long
@@ -64,11 +90,6 @@ scrub_memo(struct scan *s, const char *t, size_t n)
     uint64_t h;
     long hits;
 
-    if (fs->memo_for != s->scrub) {
-        for (size_t i = 0; fs->memo != NULL && i < SN_FOLD_MEMO; i++)
-            fs->memo[i].len = 0, fs->memo[i].h = 0;
-        fs->memo_for = s->scrub;
-    }
     if (fs->memo == NULL &&
         (fs->memo = calloc(SN_FOLD_MEMO, sizeof(*fs->memo))) == NULL)
         return sn_scrub_text(s->scrub, t, n, &s->val);
@@ -91,6 +112,53 @@ scrub_memo(struct scan *s, const char *t, size_t n)
         m->h = h;
     }
     return hits;
+}
+
+/* The slot for the raw value text of field what (*h its hash); NULL
+ * without memory for the table. */
+static struct sn_fold_fixed *
+fixed_slot(struct sn_fold_scan *fs, int what, struct span raw, uint64_t *h)
+{
+    if (fs->fixed == NULL &&
+        (fs->fixed = calloc(SN_FOLD_FIXED, sizeof(*fs->fixed))) == NULL)
+        return NULL;
+    *h = memo_hash(raw.p, raw.len) + (uint64_t)what;
+    return &fs->fixed[*h % SN_FOLD_FIXED];
+}
+
+static bool
+fixed_is(const struct sn_fold_fixed *f, uint64_t h, int what, struct span raw)
+{
+    return f != NULL && f->what == what && f->h == h && f->raw_len == raw.len &&
+           memcmp(f->text, raw.p, raw.len) == 0;
+}
+
+/* Remembers in f that the raw text gave out (written) and val (taken);
+ * nothing when it is too long or without memory. */
+static void
+fixed_keep(struct sn_fold_fixed *f, uint64_t h, int what, struct span raw,
+           struct span out, struct span val)
+{
+    size_t need = raw.len + out.len + val.len;
+
+    if (f == NULL || raw.len > SN_FOLD_MEMO_TEXT)
+        return;
+    f->what = 0;
+    if (f->cap < need) {
+        char *c = realloc(f->text, need);
+        if (c == NULL)
+            return;
+        f->text = c;
+        f->cap = need;
+    }
+    memcpy(f->text, raw.p, raw.len);
+    memcpy(f->text + raw.len, out.p, out.len);
+    memcpy(f->text + raw.len + out.len, val.p, val.len);
+    f->h = h;
+    f->what = what;
+    f->raw_len = raw.len;
+    f->out_len = out.len;
+    f->val_len = val.len;
 }
 
 /* The value at p as json-c renders it after sn_scrub_json's treatment
@@ -257,15 +325,21 @@ get_int(const struct member *m, size_t n, const char *name, int64_t *out,
 }
 
 static char *
-dup_buf(const struct sn_buf *b, size_t len)
+dup_mem(const char *p, size_t len)
 {
     char *c = malloc(len + 1);
 
     if (c != NULL) {
-        memcpy(c, b->data, len);
+        memcpy(c, p, len);
         c[len] = '\0';
     }
     return c;
+}
+
+static char *
+dup_buf(const struct sn_buf *b, size_t len)
+{
+    return dup_mem(b->data, len);
 }
 
 /* An evidence array's items, each written scrubbed into text with
@@ -347,6 +421,9 @@ explain(struct scan *s, const struct member *m, size_t n,
         bool sub = s->scrub != NULL;
         size_t at;
         int what = 0; /* 1 title, 2 description, 3 tags */
+        char **field;
+        struct sn_fold_fixed *f = NULL;
+        uint64_t fh = 0;
 
         if (&m[i].val == key || &m[i].val == ev)
             continue;
@@ -369,6 +446,20 @@ explain(struct scan *s, const struct member *m, size_t n,
                  sn_buf_putc(expl, ':') != SN_OK)
             return SN_DECLINED;
         at = expl->len;
+        field = what == 1   ? &sig->title
+                : what == 2 ? &sig->description
+                            : &sig->tags;
+        if (what != 0)
+            f = fixed_slot(s->fs, what, m[i].val, &fh);
+        if (fixed_is(f, fh, what, m[i].val)) {
+            /* Seen before: what was written and taken, copied. */
+            const char *out = f->text + f->raw_len;
+            if (write && sn_buf_append(expl, out, f->out_len) != SN_OK)
+                return SN_DECLINED;
+            if ((*field = dup_mem(out + f->out_len, f->val_len)) == NULL)
+                return SN_ENOMEM;
+            continue;
+        }
         if (sub && sn_scrub_keeps(s->scrub, name))
             sub = false;
         if (sub && *m[i].val.p == '"' &&
@@ -377,19 +468,18 @@ explain(struct scan *s, const struct member *m, size_t n,
                 return SN_DECLINED;
         } else if (!write_span(s, m[i].val, sub, expl))
             return SN_DECLINED;
-        if (what == 1 || what == 2) {
-            /* The scrubbed text, read back from what was written. */
-            struct span w = { expl->data + at, expl->len - at };
-            char **f = what == 1 ? &sig->title : &sig->description;
-            if (!sn_fj_decode(w, tmp))
-                return SN_DECLINED;
-            if ((*f = dup_buf(tmp, strlen(tmp->data))) == NULL)
+        if (what != 0) {
+            struct span w = { expl->data + at, expl->len - at }, v = w;
+            if (what != 3) {
+                /* The scrubbed text, read back from what was written. */
+                if (!sn_fj_decode(w, tmp))
+                    return SN_DECLINED;
+                v.p = tmp->data;
+                v.len = strlen(tmp->data);
+            }
+            if ((*field = dup_mem(v.p, v.len)) == NULL)
                 return SN_ENOMEM;
-        } else if (what == 3) {
-            sn_buf_reset(tmp);
-            if (sn_buf_append(tmp, expl->data + at, expl->len - at) != SN_OK ||
-                (sig->tags = dup_buf(tmp, tmp->len)) == NULL)
-                return SN_ENOMEM;
+            fixed_keep(f, fh, what, m[i].val, w, v);
         }
     }
     if (!write)
@@ -588,6 +678,9 @@ sn_fold_scan_fini(struct sn_fold_scan *fs)
     for (size_t i = 0; fs->memo != NULL && i < SN_FOLD_MEMO; i++)
         free(fs->memo[i].text);
     free(fs->memo);
+    for (size_t i = 0; fs->fixed != NULL && i < SN_FOLD_FIXED; i++)
+        free(fs->fixed[i].text);
+    free(fs->fixed);
     memset(fs, 0, sizeof(*fs));
 }
 
@@ -600,6 +693,7 @@ sn_fold_scan(struct sn_fold_scan *fs, struct sn_scrub *scrub, const char *json,
     enum sn_status rc;
 
     memset(sig, 0, sizeof(*sig));
+    memo_for(fs, scrub);
     fs->n_box = 0; /* the ends recorded are this text's */
     rc = scan(&s, json, len, sig, &fs->expl, &fs->text, &fs->ends, &n_items,
               &fs->cap_ends, defer_expl);
@@ -625,6 +719,7 @@ sn_fold_scan_expl(struct sn_fold_scan *fs, struct sn_scrub *scrub,
         return SN_OK;
     top.p = sn_fj_ws(sig->raw, sig->raw + sig->raw_len);
     top.len = (size_t)(sig->raw + sig->raw_len - top.p);
+    memo_for(fs, scrub);
     fs->n_box = 0;
     if (!sn_fj_members(fs, top, m, &n))
         return SN_EINVAL;
