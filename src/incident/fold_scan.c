@@ -107,7 +107,8 @@ scrub_memo(struct scan *s, const char *t, size_t n)
             m->text = c;
             m->cap = n;
         }
-        memcpy(m->text, t, n);
+        if (n > 0) /* m->text may be NULL for the empty text */
+            memcpy(m->text, t, n);
         m->len = n;
         m->h = h;
     }
