@@ -7,40 +7,19 @@
  * surrogates or NUL, duplicate keys, nesting past json-c's depth, any
  * text json-c would read differently) it declines, and the json-c path
  * decides. See fold.h; tests/unit/test_fold_scan.c compares both paths.
+ * The JSON text layer it reads with is fold_scan_json.c.
  */
 #include "incident/fold_scan.h"
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "core/clock.h"
-#include "core/json.h"
 #include "core/limits.h"
+#include "incident/fold_scan_int.h"
 #include "incident/incident.h"
-
-/* Nesting the reader takes (json-c in the manager takes 32; signals
- * nest 5 deep). */
-#define SCAN_DEPTH 16
-/* Members of one object the reader indexes, and the longest name
- * (more: declined). */
-#define SCAN_MEMBERS 48
-#define SCAN_NAME    256
-
-struct span {
-    const char *p;
-    size_t len;
-};
-
-struct member {
-    struct span name; /* the raw name, without quotes (no escapes) */
-    struct span val;  /* the raw value text */
-};
 
 struct scan {
     struct sn_scrub *scrub;
@@ -59,6 +38,18 @@ struct sn_fold_memo {
     char *text;
 };
 
+/* A rule's title, description and tags as explain() wrote and took
+ * them, remembered per thread by their raw text: every signal of a rule
+ * repeats them, and a repeated one is copied, not scanned, scrubbed,
+ * escaped and decoded again. The raw text is compared: a hash collision
+ * only costs the work. */
+struct sn_fold_fixed {
+    uint64_t h;
+    int what; /* 1 title, 2 description, 3 tags; 0 empty */
+    size_t raw_len, out_len, val_len, cap;
+    char *text; /* the raw value, what was written, what was taken */
+};
+
 static uint64_t
 memo_hash(const char *p, size_t n)
 {
@@ -75,6 +66,20 @@ memo_hash(const char *p, size_t n)
     return h ^ (h >> 29);
 }
 
+/* Both memos answer for one scrubber (or none): forgotten when fs is
+ * used with another. */
+static void
+memo_for(struct sn_fold_scan *fs, const struct sn_scrub *scrub)
+{
+    if (fs->memo_for == scrub)
+        return;
+    for (size_t i = 0; fs->memo != NULL && i < SN_FOLD_MEMO; i++)
+        fs->memo[i].len = 0, fs->memo[i].h = 0;
+    for (size_t i = 0; fs->fixed != NULL && i < SN_FOLD_FIXED; i++)
+        fs->fixed[i].what = 0;
+    fs->memo_for = scrub;
+}
+
 /* sn_scrub_text of t[0..n) into s->val, or 0 at once for a text the
  * same scrubber left unchanged before. */
 static long
@@ -85,11 +90,6 @@ scrub_memo(struct scan *s, const char *t, size_t n)
     uint64_t h;
     long hits;
 
-    if (fs->memo_for != s->scrub) {
-        for (size_t i = 0; fs->memo != NULL && i < SN_FOLD_MEMO; i++)
-            fs->memo[i].len = 0, fs->memo[i].h = 0;
-        fs->memo_for = s->scrub;
-    }
     if (fs->memo == NULL &&
         (fs->memo = calloc(SN_FOLD_MEMO, sizeof(*fs->memo))) == NULL)
         return sn_scrub_text(s->scrub, t, n, &s->val);
@@ -107,515 +107,59 @@ scrub_memo(struct scan *s, const char *t, size_t n)
             m->text = c;
             m->cap = n;
         }
-        memcpy(m->text, t, n);
+        if (n > 0) /* m->text may be NULL for the empty text */
+            memcpy(m->text, t, n);
         m->len = n;
         m->h = h;
     }
     return hits;
 }
 
-static const char *
-ws(const char *p, const char *end)
+/* The slot for the raw value text of field what (*h its hash); NULL
+ * without memory for the table. */
+static struct sn_fold_fixed *
+fixed_slot(struct sn_fold_scan *fs, int what, struct span raw, uint64_t *h)
 {
-    if (p < end && (unsigned char)*p > ' ')
-        return p; /* a signal as detectors write it has no white space */
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++;
-    return p;
-}
-
-/* The \uXXXX escape at p ('u') into *u; false for bad hex digits and
- * for what the reader declines: NUL and surrogates. */
-static bool
-u_escape(const char *p, const char *end, unsigned *u)
-{
-    *u = 0;
-    if (end - p < 5)
-        return false;
-    for (int i = 1; i <= 4; i++) {
-        int h = sn_json_hexval(p[i]);
-        if (h < 0)
-            return false;
-        *u = *u << 4 | (unsigned)h;
-    }
-    return *u != 0 && (*u < 0xd800 || *u > 0xdfff);
-}
-
-/* The bytes of w (eight of a string, in memory order) that are '"',
- * '\\' or below 0x20, each as its high bit; the lowest set bit is
- * exact (a borrow only marks bytes above a marked one). */
-static inline uint64_t
-special8(uint64_t w)
-{
-    static const uint64_t ones = 0x0101010101010101ULL;
-    static const uint64_t highs = 0x8080808080808080ULL;
-    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-
-    return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) &
-           highs;
-}
-
-/* The first '"', '\\' or byte below 0x20 in [p, end), or end: sixteen
- * or eight bytes at a time, as most of a signal's text is inside
- * strings. */
-static const char *
-plain_run(const char *p, const char *end)
-{
-#if defined(__SSE2__)
-    const __m128i quote = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
-    const __m128i ctl = _mm_set1_epi8(0x1f);
-
-    for (; end - p >= 16; p += 16) {
-        __m128i v = _mm_loadu_si128((const void *)p);
-        /* v <= 0x1f (unsigned): max(v, 0x1f) is 0x1f */
-        __m128i m = _mm_or_si128(
-            _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bs)),
-            _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl));
-        int bits = _mm_movemask_epi8(m);
-        if (bits != 0)
-            return p + __builtin_ctz((unsigned)bits);
-    }
-#endif
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    for (; end - p >= 8; p += 8) {
-        uint64_t w, m;
-        memcpy(&w, p, 8);
-        if ((m = special8(w)) != 0)
-            return p + (__builtin_ctzll(m) >> 3);
-    }
-#endif
-    while (p < end && (unsigned char)*p >= 0x20 && *p != '"' && *p != '\\')
-        p++;
-    return p;
-}
-
-/* The end of the string token starting at p ('"'), or NULL for what
- * decode() declines too (so that a text this accepts always renders):
- * raw control bytes (json-c's strict and loose modes differ on them),
- * unknown escapes, \u0000 and surrogates. *esc: it holds an escape
- * (without one, the token is its text in quotes). */
-static const char *
-scan_string(const char *p, const char *end, bool *esc)
-{
-    *esc = false;
-    for (p++;; p++) {
-        if ((p = plain_run(p, end)) >= end || *p != '\\')
-            return p < end && *p == '"' ? p + 1 : NULL;
-        *esc = true;
-        if (++p >= end)
-            return NULL;
-        if (*p == 'u') {
-            unsigned u;
-            if (!u_escape(p, end, &u))
-                return NULL;
-            p += 4;
-        } else if (strchr("bfnrt\"\\/", *p) == NULL || *p == '\0')
-            return NULL;
-    }
-}
-
-static const char *
-skip_string(const char *p, const char *end)
-{
-    bool esc;
-
-    return scan_string(p, end, &esc);
-}
-
-/* JSON number grammar (RFC 8259 6); *is_int: no fraction or exponent. */
-static const char *
-skip_number(const char *p, const char *end, bool *is_int)
-{
-    const char *d;
-
-    *is_int = true;
-    if (p < end && *p == '-')
-        p++;
-    d = p;
-    while (p < end && *p >= '0' && *p <= '9')
-        p++;
-    if (p == d || (*d == '0' && p - d > 1))
+    if (fs->fixed == NULL &&
+        (fs->fixed = calloc(SN_FOLD_FIXED, sizeof(*fs->fixed))) == NULL)
         return NULL;
-    if (p < end && *p == '.') {
-        *is_int = false;
-        d = ++p;
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-        if (p == d)
-            return NULL;
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        *is_int = false;
-        p++;
-        if (p < end && (*p == '+' || *p == '-'))
-            p++;
-        d = p;
-        while (p < end && *p >= '0' && *p <= '9')
-            p++;
-        if (p == d)
-            return NULL;
-    }
-    return p;
+    *h = memo_hash(raw.p, raw.len) + (uint64_t)what;
+    return &fs->fixed[*h % SN_FOLD_FIXED];
 }
 
-/* An int (the digits skip_number took) as json-c prints what it parsed
- * (int64: "-0" is "0"); false when it does not fit (json-c would read
- * it another way). */
 static bool
-parse_int(struct span v, int64_t *out)
+fixed_is(const struct sn_fold_fixed *f, uint64_t h, int what, struct span raw)
 {
-    char num[32];
-    char *e;
-    long long x;
-    size_t neg = v.len > 0 && v.p[0] == '-';
+    return f != NULL && f->what == what && f->h == h && f->raw_len == raw.len &&
+           memcmp(f->text, raw.p, raw.len) == 0;
+}
 
-    if (v.len - neg <= 19) { /* no strtoll: 19 digits fit in 64 bits */
-        uint64_t a = 0;
-        for (size_t i = neg; i < v.len; i++)
-            a = a * 10 + (uint64_t)(v.p[i] - '0');
-        if (a > (uint64_t)INT64_MAX + neg)
-            return false;
-        *out = neg ? (int64_t)(0 - a) : (int64_t)a;
-        return true;
+/* Remembers in f that the raw text gave out (written) and val (taken);
+ * nothing when it is too long or without memory. */
+static void
+fixed_keep(struct sn_fold_fixed *f, uint64_t h, int what, struct span raw,
+           struct span out, struct span val)
+{
+    size_t need = raw.len + out.len + val.len;
+
+    if (f == NULL || raw.len > SN_FOLD_MEMO_TEXT)
+        return;
+    f->what = 0;
+    if (f->cap < need) {
+        char *c = realloc(f->text, need);
+        if (c == NULL)
+            return;
+        f->text = c;
+        f->cap = need;
     }
-    if (v.len >= sizeof(num))
-        return false;
-    memcpy(num, v.p, v.len);
-    num[v.len] = '\0';
-    errno = 0;
-    x = strtoll(num, &e, 10);
-    if (errno != 0 || *e != '\0')
-        return false;
-    *out = x;
-    return true;
-}
-
-/* The member name at p (a string token) added to the object's names;
- * returns its end, or NULL for what the reader declines (not a string,
- * an escape in it, too long, a second time: json-c keeps the last value
- * at the first place; too many members). trusted: the text was
- * validated (only the length is checked). *seen: a bit per name of the
- * object so far, from its length and ends: the names are compared only
- * when the bit was set (few are: the top has 25, a trace step 8). */
-static const char *
-new_name(struct span *names, size_t *n, uint64_t *seen, const char *p,
-         const char *end, bool trusted)
-{
-    uint64_t bit;
-    const char *q;
-    size_t len;
-
-    /* Up to the first '"', '\\' or control byte: a name's end, or what
-     * is declined in a name (an escape) or anywhere (a raw control). */
-    if (p >= end || *p != '"' || (q = plain_run(p + 1, end)) >= end ||
-        *q++ != '"' || *n == SCAN_MEMBERS ||
-        (len = (size_t)(q - p - 2)) >= SCAN_NAME)
-        return NULL;
-    bit = 1ULL << ((len * 7 + (unsigned char)p[1] +
-                    (unsigned char)q[-2] * 3) & 63);
-    if (!trusted && (*seen & bit) != 0)
-        for (size_t i = 0; i < *n; i++)
-            if (names[i].len == len && names[i].p[0] == p[1] &&
-                memcmp(names[i].p, p + 1, len) == 0)
-                return NULL;
-    *seen |= bit;
-    names[*n].p = p + 1;
-    names[(*n)++].len = len;
-    return q;
-}
-
-/* The number at p validated as json-c reads it: an int must fit in 64
- * bits (json-c would read a larger one another way). */
-static const char *
-skip_num(const char *p, const char *end)
-{
-    bool is_int;
-    const char *q = skip_number(p, end, &is_int);
-    struct span v = { p, q ? (size_t)(q - p) : 0 };
-    int64_t x;
-
-    if (q == NULL || !is_int || v.len - (*p == '-') <= 18)
-        return q; /* eighteen digits always fit */
-    return parse_int(v, &x) ? q : NULL;
-}
-
-/* The value at p validated (nesting counted from depth); returns its
- * end, or NULL to decline. Each object and array is recorded in fs (when
- * not NULL): box_end finds its end afterwards. */
-static const char *
-skip_value(struct sn_fold_scan *fs, const char *p, const char *end, int depth)
-{
-    p = ws(p, end);
-    if (p >= end || depth > SCAN_DEPTH)
-        return NULL;
-    switch (*p) {
-    case '"':
-        return skip_string(p, end);
-    case '{':
-    case '[': {
-        char close = *p == '{' ? '}' : ']';
-        bool obj = *p == '{';
-        struct span names[SCAN_MEMBERS];
-        size_t n = 0, box = SN_FOLD_BOXES;
-        uint64_t seen = 0;
-        if (fs != NULL && fs->n_box < SN_FOLD_BOXES) {
-            box = fs->n_box++;
-            fs->box_open[box] = p;
-            fs->box_close[box] = NULL;
-        }
-        p = ws(p + 1, end);
-        if (p < end && *p == close)
-            goto closed;
-        for (;;) {
-            if (obj) {
-                if ((p = new_name(names, &n, &seen, p, end, false)) == NULL)
-                    return NULL;
-                p = ws(p, end);
-                if (p >= end || *p != ':')
-                    return NULL;
-                p = ws(p + 1, end);
-            }
-            /* A string here at once: most values are strings. */
-            p = p < end && *p == '"' && depth < SCAN_DEPTH
-                    ? skip_string(p, end)
-                    : skip_value(fs, p, end, depth + 1);
-            if (p == NULL)
-                return NULL;
-            p = ws(p, end);
-            if (p < end && *p == ',') {
-                p = ws(p + 1, end);
-                continue;
-            }
-            if (p < end && *p == close)
-                goto closed;
-            return NULL;
-        }
-    closed:
-        if (box < SN_FOLD_BOXES)
-            fs->box_close[box] = p + 1;
-        return p + 1;
-    }
-    case 't':
-        return end - p >= 4 && memcmp(p, "true", 4) == 0 ? p + 4 : NULL;
-    case 'f':
-        return end - p >= 5 && memcmp(p, "false", 5) == 0 ? p + 5 : NULL;
-    case 'n':
-        return end - p >= 4 && memcmp(p, "null", 4) == 0 ? p + 4 : NULL;
-    default:
-        return skip_num(p, end);
-    }
-}
-
-/* The end of the object or array opening at p, as skip_value recorded
- * it in this signal's validation; NULL when it was not recorded. */
-static const char *
-box_end(const struct sn_fold_scan *fs, const char *p)
-{
-    size_t lo = 0, hi = fs->n_box;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (fs->box_open[mid] < p)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < fs->n_box && fs->box_open[lo] == p ? fs->box_close[lo] : NULL;
-}
-
-/* The end of the value at p in a text skip_value validated: an object
- * or an array it recorded is skipped at once. */
-static const char *
-skip_known(const struct sn_fold_scan *fs, const char *p, const char *end)
-{
-    const char *q;
-
-    if (p < end && (*p == '{' || *p == '[') && (q = box_end(fs, p)) != NULL)
-        return q;
-    return skip_value(NULL, p, end, 0);
-}
-
-/* The members of the object at p, validated as skip_value does (its
- * nesting counted from depth, its objects and arrays recorded in fs);
- * trusted: the text was validated, only read (fs finds the ends).
- * Returns its end, NULL for what is declined: too many members, a name
- * with an escape, or a name twice (json-c keeps the last value at the
- * first place: not reproduced). */
-static const char *
-members_at(struct sn_fold_scan *fs, bool trusted, const char *p,
-           const char *end, int depth, struct member *m, size_t *n)
-{
-    struct span names[SCAN_MEMBERS];
-    uint64_t seen = 0;
-
-    *n = 0;
-    p = ws(p, end);
-    if (p >= end || *p != '{')
-        return NULL;
-    p = ws(p + 1, end);
-    if (p < end && *p == '}')
-        return p + 1;
-    for (;;) {
-        if ((p = new_name(names, n, &seen, p, end, trusted)) == NULL)
-            return NULL;
-        m[*n - 1].name = names[*n - 1];
-        p = ws(p, end);
-        if (p >= end || *p != ':')
-            return NULL;
-        p = ws(p + 1, end);
-        m[*n - 1].val.p = p;
-        if (p < end && *p == '"') /* most values are strings */
-            p = skip_string(p, end);
-        else
-            p = trusted ? skip_known(fs, p, end)
-                        : skip_value(fs, p, end, depth + 1);
-        if (p == NULL)
-            return NULL;
-        m[*n - 1].val.len = (size_t)(p - m[*n - 1].val.p);
-        p = ws(p, end);
-        if (p < end && *p == '}')
-            return p + 1;
-        if (p >= end || *p != ',')
-            return NULL;
-        p = ws(p + 1, end);
-    }
-}
-
-/* The members of the object v, a part of the signal sn_fold_scan
- * validated (white space may follow). */
-static bool
-members(struct sn_fold_scan *fs, struct span v, struct member *m, size_t *n)
-{
-    const char *p = members_at(fs, true, v.p, v.p + v.len, 0, m, n);
-
-    return p != NULL && ws(p, v.p + v.len) == v.p + v.len;
-}
-
-static const struct span *
-find(const struct member *m, size_t n, const char *name)
-{
-    size_t len = strlen(name);
-
-    for (size_t i = 0; i < n; i++)
-        if (m[i].name.len == len && memcmp(m[i].name.p, name, len) == 0)
-            return &m[i].val;
-    return NULL;
-}
-
-/* The string token v decoded into out (reset first); false on what is
- * declined (surrogates, NUL, bad escapes). */
-static bool
-decode(struct span v, struct sn_buf *out)
-{
-    const char *p = v.p + 1, *end = v.p + v.len - 1;
-
-    sn_buf_reset(out);
-    while (p < end) {
-        const char *bs = memchr(p, '\\', (size_t)(end - p));
-        const char *stop = bs ? bs : end;
-        char c;
-
-        if (stop > p && sn_buf_append(out, p, (size_t)(stop - p)) != SN_OK)
-            return false;
-        if (bs == NULL)
-            break;
-        p = bs + 1;
-        switch (*p) {
-        case 'b':
-            c = '\b';
-            break;
-        case 'f':
-            c = '\f';
-            break;
-        case 'n':
-            c = '\n';
-            break;
-        case 'r':
-            c = '\r';
-            break;
-        case 't':
-            c = '\t';
-            break;
-        case '"':
-            c = '"';
-            break;
-        case '\\':
-            c = '\\';
-            break;
-        case '/':
-            c = '/';
-            break;
-        case 'u': {
-            unsigned u;
-            char utf[3];
-            size_t n;
-            if (!u_escape(p, end, &u))
-                return false;
-            if (u < 0x80) {
-                utf[0] = (char)u;
-                n = 1;
-            } else if (u < 0x800) {
-                utf[0] = (char)(0xc0 | u >> 6);
-                utf[1] = (char)(0x80 | (u & 0x3f));
-                n = 2;
-            } else {
-                utf[0] = (char)(0xe0 | u >> 12);
-                utf[1] = (char)(0x80 | ((u >> 6) & 0x3f));
-                utf[2] = (char)(0x80 | (u & 0x3f));
-                n = 3;
-            }
-            if (sn_buf_append(out, utf, n) != SN_OK)
-                return false;
-            p += 5;
-            continue;
-        }
-        default:
-            return false;
-        }
-        if (sn_buf_putc(out, c) != SN_OK)
-            return false;
-        p++;
-    }
-    /* Callers read it as a C string too (json-c cuts at a NUL). */
-    return sn_buf_cstr(out) != NULL;
-}
-
-/* json-c's escaping with JSON_C_TO_STRING_NOSLASHESCAPE. */
-static bool
-encode(const char *s, size_t len, struct sn_buf *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    static const char sym[] = "\b\n\r\t\f\"\\";
-    const char *q;
-    size_t done = 0;
-
-    if (sn_buf_putc(out, '"') != SN_OK)
-        return false;
-    for (size_t i = 0;; i++) {
-        unsigned char c;
-        char e[6];
-        size_t n = 2;
-
-        if ((i = (size_t)(plain_run(s + i, s + len) - s)) >= len)
-            break;
-        c = (unsigned char)s[i];
-        if (i > done && sn_buf_append(out, s + done, i - done) != SN_OK)
-            return false;
-        e[0] = '\\';
-        if (c != 0 && (q = strchr(sym, c)) != NULL)
-            e[1] = "bnrtf\"\\"[q - sym];
-        else {
-            memcpy(e + 1, "u00", 3);
-            e[4] = hex[c >> 4];
-            e[5] = hex[c & 0xf];
-            n = 6;
-        }
-        if (sn_buf_append(out, e, n) != SN_OK)
-            return false;
-        done = i + 1;
-    }
-    return (len <= done || sn_buf_append(out, s + done, len - done) == SN_OK) &&
-           sn_buf_putc(out, '"') == SN_OK;
+    memcpy(f->text, raw.p, raw.len);
+    memcpy(f->text + raw.len, out.p, out.len);
+    memcpy(f->text + raw.len + out.len, val.p, val.len);
+    f->h = h;
+    f->what = what;
+    f->raw_len = raw.len;
+    f->out_len = out.len;
+    f->val_len = val.len;
 }
 
 /* The value at p as json-c renders it after sn_scrub_json's treatment
@@ -628,7 +172,7 @@ write_value(struct scan *s, const char *p, const char *end, bool scrub,
     const char *q;
     bool is_int;
 
-    p = ws(p, end);
+    p = sn_fj_ws(p, end);
     if (p >= end || depth > SCAN_DEPTH)
         return NULL;
     switch (*p) {
@@ -638,12 +182,12 @@ write_value(struct scan *s, const char *p, const char *end, bool scrub,
         size_t tn;
         long h = 0;
         bool esc;
-        if ((q = scan_string(p, end, &esc)) == NULL)
+        if ((q = sn_fj_scan_string(p, end, &esc)) == NULL)
             return NULL;
         v.len = (size_t)(q - p);
         tn = v.len - 2;
         if (esc) {
-            if (!decode(v, &s->str))
+            if (!sn_fj_decode(v, &s->str))
                 return NULL;
             t = s->str.data;
             tn = s->str.len;
@@ -656,22 +200,22 @@ write_value(struct scan *s, const char *p, const char *end, bool scrub,
             return SN_BUF_LIT(out, "\"[too long to scrub]\"") == SN_OK ? q
                                                                        : NULL;
         if (h > 0)
-            return encode(s->val.data, s->val.len, out) ? q : NULL;
-        /* Without escapes, encode would write the token as it is. */
+            return sn_fj_encode(s->val.data, s->val.len, out) ? q : NULL;
+        /* Without escapes, sn_fj_encode would write the token as it is. */
         if (!esc)
             return sn_buf_append(out, p, v.len) == SN_OK ? q : NULL;
-        return encode(t, tn, out) ? q : NULL;
+        return sn_fj_encode(t, tn, out) ? q : NULL;
     }
     case '[':
         if (sn_buf_putc(out, '[') != SN_OK)
             return NULL;
-        p = ws(p + 1, end);
+        p = sn_fj_ws(p + 1, end);
         if (p < end && *p == ']')
             return sn_buf_putc(out, ']') == SN_OK ? p + 1 : NULL;
         for (;;) {
             if ((p = write_value(s, p, end, scrub, depth + 1, out)) == NULL)
                 return NULL;
-            p = ws(p, end);
+            p = sn_fj_ws(p, end);
             if (p < end && *p == ']')
                 return sn_buf_putc(out, ']') == SN_OK ? p + 1 : NULL;
             if (p >= end || *p != ',' || sn_buf_putc(out, ',') != SN_OK)
@@ -684,14 +228,15 @@ write_value(struct scan *s, const char *p, const char *end, bool scrub,
         uint64_t seen = 0;
         if (sn_buf_putc(out, '{') != SN_OK)
             return NULL;
-        p = ws(p + 1, end);
+        p = sn_fj_ws(p + 1, end);
         if (p < end && *p == '}')
             return sn_buf_putc(out, '}') == SN_OK ? p + 1 : NULL;
         for (;;) {
             char name[SCAN_NAME];
             bool sub = scrub && s->scrub != NULL;
             size_t len;
-            if ((q = new_name(names, &n, &seen, p, end, s->trusted)) == NULL)
+            if ((q = sn_fj_new_name(names, &n, &seen, p, end, s->trusted)) ==
+                NULL)
                 return NULL;
             len = (size_t)(q - p - 2);
             memcpy(name, p + 1, len);
@@ -699,31 +244,31 @@ write_value(struct scan *s, const char *p, const char *end, bool scrub,
             if (sn_buf_append(out, p, len + 2) != SN_OK ||
                 sn_buf_putc(out, ':') != SN_OK)
                 return NULL;
-            p = ws(q, end);
+            p = sn_fj_ws(q, end);
             if (p >= end || *p != ':')
                 return NULL;
-            p = ws(p + 1, end);
+            p = sn_fj_ws(p + 1, end);
             if (sub && sn_scrub_keeps(s->scrub, name))
                 sub = false;
             if (sub && p < end && *p == '"' && sn_scrub_secret_key(name, len)) {
-                if ((p = skip_string(p, end)) == NULL ||
+                if ((p = sn_fj_skip_string(p, end)) == NULL ||
                     SN_BUF_LIT(out, "\"[redacted]\"") != SN_OK)
                     return NULL;
             } else if ((p = write_value(s, p, end, sub, depth + 1, out)) ==
                        NULL)
                 return NULL;
-            p = ws(p, end);
+            p = sn_fj_ws(p, end);
             if (p < end && *p == '}')
                 return sn_buf_putc(out, '}') == SN_OK ? p + 1 : NULL;
             if (p >= end || *p != ',' || sn_buf_putc(out, ',') != SN_OK)
                 return NULL;
-            p = ws(p + 1, end);
+            p = sn_fj_ws(p + 1, end);
         }
     }
     case 't':
     case 'f':
     case 'n':
-        if ((q = skip_value(NULL, p, end, depth)) == NULL ||
+        if ((q = sn_fj_skip_value(NULL, p, end, depth)) == NULL ||
             sn_buf_append(out, p, (size_t)(q - p)) != SN_OK)
             return NULL;
         return q;
@@ -732,12 +277,12 @@ write_value(struct scan *s, const char *p, const char *end, bool scrub,
         int64_t x;
         char num[32];
         int k;
-        if ((q = skip_number(p, end, &is_int)) == NULL)
+        if ((q = sn_fj_skip_number(p, end, &is_int)) == NULL)
             return NULL;
         v.len = (size_t)(q - p);
         if (!is_int) /* json-c keeps a double's text */
             return sn_buf_append(out, p, v.len) == SN_OK ? q : NULL;
-        if (!parse_int(v, &x))
+        if (!sn_fj_parse_int(v, &x))
             return NULL;
         k = snprintf(num, sizeof(num), "%lld", (long long)x);
         return sn_buf_append(out, num, (size_t)k) == SN_OK ? q : NULL;
@@ -756,9 +301,9 @@ write_span(struct scan *s, struct span v, bool scrub, struct sn_buf *out)
 static bool
 get_str(const struct member *m, size_t n, const char *name, struct sn_buf *out)
 {
-    const struct span *v = find(m, n, name);
+    const struct span *v = sn_fj_find(m, n, name);
 
-    return v != NULL && *v->p == '"' && decode(*v, out);
+    return v != NULL && *v->p == '"' && sn_fj_decode(*v, out);
 }
 
 /* get_INT: an int (a double is declined); *has false when absent or of
@@ -767,29 +312,35 @@ static bool
 get_int(const struct member *m, size_t n, const char *name, int64_t *out,
         bool *has)
 {
-    const struct span *v = find(m, n, name);
+    const struct span *v = sn_fj_find(m, n, name);
     bool is_int;
 
     *has = false;
     if (v == NULL || !(*v->p == '-' || (*v->p >= '0' && *v->p <= '9')))
         return true;
-    if (skip_number(v->p, v->p + v->len, &is_int) == NULL || !is_int ||
-        !parse_int(*v, out))
+    if (sn_fj_skip_number(v->p, v->p + v->len, &is_int) == NULL || !is_int ||
+        !sn_fj_parse_int(*v, out))
         return false;
     *has = true;
     return true;
 }
 
 static char *
-dup_buf(const struct sn_buf *b, size_t len)
+dup_mem(const char *p, size_t len)
 {
     char *c = malloc(len + 1);
 
     if (c != NULL) {
-        memcpy(c, b->data, len);
+        memcpy(c, p, len);
         c[len] = '\0';
     }
     return c;
+}
+
+static char *
+dup_buf(const struct sn_buf *b, size_t len)
+{
+    return dup_mem(b->data, len);
 }
 
 /* An evidence array's items, each written scrubbed into text with
@@ -799,7 +350,7 @@ static bool
 scan_items(struct scan *s, struct span a, bool scrub, struct sn_buf *text,
            size_t **ends, size_t *n, size_t *cap)
 {
-    const char *p = ws(a.p + 1, a.p + a.len), *end = a.p + a.len;
+    const char *p = sn_fj_ws(a.p + 1, a.p + a.len), *end = a.p + a.len;
 
     if (*a.p != '[')
         return true;
@@ -810,14 +361,14 @@ scan_items(struct scan *s, struct span a, bool scrub, struct sn_buf *text,
         bool obj = *p == '{';
 
         /* An object's members are found in the pass that skips it. */
-        p = obj ? members_at(s->fs, true, p, end, 0, m, &nm)
-                : skip_known(s->fs, p, end);
+        p = obj ? sn_fj_members_at(s->fs, true, p, end, 0, m, &nm)
+                : sn_fj_skip_known(s->fs, p, end);
         if (p == NULL)
             return false;
         e.len = (size_t)(p - e.p);
-        p = ws(p, end);
+        p = sn_fj_ws(p, end);
         if (*p == ',')
-            p = ws(p + 1, end);
+            p = sn_fj_ws(p + 1, end);
         if (!obj)
             continue;
         {
@@ -826,7 +377,7 @@ scan_items(struct scan *s, struct span a, bool scrub, struct sn_buf *text,
             const struct span *t;
             if (!get_int(m, nm, "time_ns", &ns, &has_ns))
                 return false;
-            t = find(m, nm, "time");
+            t = sn_fj_find(m, nm, "time");
             if (t != NULL && *t->p != '"' && has_ns && ns != 0)
                 return false; /* json-c would replace it in place */
             if (!write_span(s, e, scrub, text))
@@ -837,7 +388,7 @@ scan_items(struct scan *s, struct span a, bool scrub, struct sn_buf *text,
                 sn_time_rfc3339(ns, ts);
                 if ((nm > 0 && sn_buf_putc(text, ',') != SN_OK) ||
                     SN_BUF_LIT(text, "\"time\":") != SN_OK ||
-                    !encode(ts, strlen(ts), text) ||
+                    !sn_fj_encode(ts, strlen(ts), text) ||
                     sn_buf_putc(text, '}') != SN_OK)
                     return false;
             }
@@ -871,6 +422,9 @@ explain(struct scan *s, const struct member *m, size_t n,
         bool sub = s->scrub != NULL;
         size_t at;
         int what = 0; /* 1 title, 2 description, 3 tags */
+        char **field;
+        struct sn_fold_fixed *f = NULL;
+        uint64_t fh = 0;
 
         if (&m[i].val == key || &m[i].val == ev)
             continue;
@@ -889,10 +443,24 @@ explain(struct scan *s, const struct member *m, size_t n,
         if (!write)
             sn_buf_reset(expl);
         else if ((k++ > 0 && sn_buf_putc(expl, ',') != SN_OK) ||
-                 !encode(name, m[i].name.len, expl) ||
+                 !sn_fj_encode(name, m[i].name.len, expl) ||
                  sn_buf_putc(expl, ':') != SN_OK)
             return SN_DECLINED;
         at = expl->len;
+        field = what == 1   ? &sig->title
+                : what == 2 ? &sig->description
+                            : &sig->tags;
+        if (what != 0)
+            f = fixed_slot(s->fs, what, m[i].val, &fh);
+        if (fixed_is(f, fh, what, m[i].val)) {
+            /* Seen before: what was written and taken, copied. */
+            const char *out = f->text + f->raw_len;
+            if (write && sn_buf_append(expl, out, f->out_len) != SN_OK)
+                return SN_DECLINED;
+            if ((*field = dup_mem(out + f->out_len, f->val_len)) == NULL)
+                return SN_ENOMEM;
+            continue;
+        }
         if (sub && sn_scrub_keeps(s->scrub, name))
             sub = false;
         if (sub && *m[i].val.p == '"' &&
@@ -901,19 +469,18 @@ explain(struct scan *s, const struct member *m, size_t n,
                 return SN_DECLINED;
         } else if (!write_span(s, m[i].val, sub, expl))
             return SN_DECLINED;
-        if (what == 1 || what == 2) {
-            /* The scrubbed text, read back from what was written. */
-            struct span w = { expl->data + at, expl->len - at };
-            char **f = what == 1 ? &sig->title : &sig->description;
-            if (!decode(w, tmp))
-                return SN_DECLINED;
-            if ((*f = dup_buf(tmp, strlen(tmp->data))) == NULL)
+        if (what != 0) {
+            struct span w = { expl->data + at, expl->len - at }, v = w;
+            if (what != 3) {
+                /* The scrubbed text, read back from what was written. */
+                if (!sn_fj_decode(w, tmp))
+                    return SN_DECLINED;
+                v.p = tmp->data;
+                v.len = strlen(tmp->data);
+            }
+            if ((*field = dup_mem(v.p, v.len)) == NULL)
                 return SN_ENOMEM;
-        } else if (what == 3) {
-            sn_buf_reset(tmp);
-            if (sn_buf_append(tmp, expl->data + at, expl->len - at) != SN_OK ||
-                (sig->tags = dup_buf(tmp, tmp->len)) == NULL)
-                return SN_ENOMEM;
+            fixed_keep(f, fh, what, m[i].val, w, v);
         }
     }
     if (!write)
@@ -939,8 +506,8 @@ scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
     bool has_t, has_f = false, has_l = false, has_c = false, has_q, ok;
     enum sn_status rc;
 
-    if ((p = members_at(s->fs, false, json, end, 0, m, &n)) == NULL ||
-        ws(p, end) != end || find(m, n, "sequence") != NULL)
+    if ((p = sn_fj_members_at(s->fs, false, json, end, 0, m, &n)) == NULL ||
+        sn_fj_ws(p, end) != end || sn_fj_find(m, n, "sequence") != NULL)
         return SN_DECLINED;
     s->trusted = true; /* valid, and its objects and arrays recorded */
 
@@ -970,10 +537,10 @@ scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
     if (!get_int(m, n, "time_ns", &time_ns, &has_t) ||
         !get_int(m, n, "quiet_ms", &quiet, &has_q))
         goto decline;
-    if ((win = find(m, n, "window")) != NULL && *win->p == '{') {
+    if ((win = sn_fj_find(m, n, "window")) != NULL && *win->p == '{') {
         struct member wm[SCAN_MEMBERS];
         size_t wn;
-        if (!members(s->fs, *win, wm, &wn) ||
+        if (!sn_fj_members(s->fs, *win, wm, &wn) ||
             !get_int(wm, wn, "first_ns", &first_ns, &has_f) ||
             !get_int(wm, wn, "last_ns", &last_ns, &has_l) ||
             !get_int(wm, wn, "count", &count, &has_c))
@@ -986,12 +553,12 @@ scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
     sig->quiet_ms = has_q ? quiet : -1;
     sig->src_part = -1;
     sig->src_offset = -1;
-    if ((src = find(m, n, "source")) != NULL && *src->p == '{') {
+    if ((src = sn_fj_find(m, n, "source")) != NULL && *src->p == '{') {
         struct member sm[SCAN_MEMBERS];
         size_t sn_;
         int64_t part, off;
         bool has_p, has_o;
-        if (!members(s->fs, *src, sm, &sn_) ||
+        if (!sn_fj_members(s->fs, *src, sm, &sn_) ||
             !get_int(sm, sn_, "partition", &part, &has_p) ||
             !get_int(sm, sn_, "offset", &off, &has_o))
             goto decline;
@@ -1011,7 +578,7 @@ scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
     }
 
     /* The group key: never scrubbed (fold.c). */
-    key = find(m, n, "key");
+    key = sn_fj_find(m, n, "key");
     sn_buf_reset(&tmp);
     if (key != NULL && *key->p == '{') {
         if (!write_span(s, *key, false, &tmp))
@@ -1026,7 +593,7 @@ scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
         return SN_OK;
     }
 
-    ev = find(m, n, "evidence");
+    ev = sn_fj_find(m, n, "evidence");
     rc = explain(s, m, n, key, ev, sig, expl, &tmp, !defer, true);
     if (rc == SN_DECLINED)
         goto decline;
@@ -1047,10 +614,10 @@ scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
             struct member em[SCAN_MEMBERS];
             size_t en;
             static const char *const parts[] = { "first", "last" };
-            if (!members(s->fs, *ev, em, &en))
+            if (!sn_fj_members(s->fs, *ev, em, &en))
                 goto decline;
             for (int pi = 0; pi < 2; pi++) {
-                const struct span *a = find(em, en, parts[pi]);
+                const struct span *a = sn_fj_find(em, en, parts[pi]);
                 if (a != NULL &&
                     !scan_items(s, *a,
                                 sub && !sn_scrub_keeps(s->scrub, parts[pi]),
@@ -1112,6 +679,9 @@ sn_fold_scan_fini(struct sn_fold_scan *fs)
     for (size_t i = 0; fs->memo != NULL && i < SN_FOLD_MEMO; i++)
         free(fs->memo[i].text);
     free(fs->memo);
+    for (size_t i = 0; fs->fixed != NULL && i < SN_FOLD_FIXED; i++)
+        free(fs->fixed[i].text);
+    free(fs->fixed);
     memset(fs, 0, sizeof(*fs));
 }
 
@@ -1124,6 +694,7 @@ sn_fold_scan(struct sn_fold_scan *fs, struct sn_scrub *scrub, const char *json,
     enum sn_status rc;
 
     memset(sig, 0, sizeof(*sig));
+    memo_for(fs, scrub);
     fs->n_box = 0; /* the ends recorded are this text's */
     rc = scan(&s, json, len, sig, &fs->expl, &fs->text, &fs->ends, &n_items,
               &fs->cap_ends, defer_expl);
@@ -1147,14 +718,16 @@ sn_fold_scan_expl(struct sn_fold_scan *fs, struct sn_scrub *scrub,
 
     if (sig->expl != NULL || sig->raw == NULL)
         return SN_OK;
-    top.p = ws(sig->raw, sig->raw + sig->raw_len);
+    top.p = sn_fj_ws(sig->raw, sig->raw + sig->raw_len);
     top.len = (size_t)(sig->raw + sig->raw_len - top.p);
+    memo_for(fs, scrub);
     fs->n_box = 0;
-    if (!members(fs, top, m, &n))
+    if (!sn_fj_members(fs, top, m, &n))
         return SN_EINVAL;
     tmp = fs->tmp;
-    rc = explain(&s, m, n, find(m, n, "key"), find(m, n, "evidence"), sig,
-                 &fs->expl, &tmp, true, false);
+    rc =
+        explain(&s, m, n, sn_fj_find(m, n, "key"), sn_fj_find(m, n, "evidence"),
+                sig, &fs->expl, &tmp, true, false);
     fs->tmp = tmp;
     fs->str = s.str;
     fs->val = s.val;

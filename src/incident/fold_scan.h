@@ -23,8 +23,13 @@
 #define SN_FOLD_MEMO_TEXT 4096
 struct sn_fold_memo;
 
+/* A rule's titles, descriptions and tags as read before, by their raw
+ * text (fold_scan.c): slots. */
+#define SN_FOLD_FIXED 256
+struct sn_fold_fixed;
+
 /* Objects and arrays of the signal being read whose ends are kept
- * (fold_scan.c): past that many, the rest are validated again where
+ * (fold_scan_json.c): past that many, the rest are validated again where
  * they are read again. */
 #define SN_FOLD_BOXES 256
 
@@ -36,7 +41,8 @@ struct sn_fold_scan {
     size_t *ends;
     size_t cap_ends;
     struct sn_fold_memo *memo;       /* NULL until the first scrub */
-    const struct sn_scrub *memo_for; /* the scrubber it remembers for */
+    struct sn_fold_fixed *fixed;     /* NULL until the first title */
+    const struct sn_scrub *memo_for; /* the scrubber both remember for */
     /* Where each object and array of the signal being read opens and
      * closes, in the order they open: read once when the signal is
      * validated, then skipped at once. */

@@ -388,5 +388,90 @@ SN_TEST(reader_edges_agree)
     sn_scrub_free(scrub);
 }
 
+/* A rule's title, description and tags, remembered per thread by their
+ * raw text and copied when they come again: every value seen a second
+ * time, under each scrubber in turn (the memo answers for one), the
+ * same text as title and as description, values past the longest
+ * remembered, and more distinct titles than the memo has slots. */
+SN_TEST(fixed_fields_agree)
+{
+    static const char *const texts[] = {
+        "\"sudo to root\"",
+        "\"mail bob@example.org from bastion\"",
+        "\"quote \\\" tab\\t caf\\u00e9 \\u20ac password=hunter2\"",
+        "\"Failed password for root\"",
+        "\"\"",
+    };
+    static const char *const tags[] = {
+        "[\"attack.t1548\",\"bastion\"]",
+        "[\"bob@example.org\",{\"password\":\"x\"},1,null]",
+        "[]",
+        "\"not a list\"",
+    };
+    const char *pats[] = { "bastion", "Failed \\w+" };
+    struct sn_strlist pl = { 2, pats };
+    struct sn_scrub *scrub = NULL, *other = NULL, *use[3];
+    struct sn_error err;
+    struct sn_buf b, big;
+    struct sn_fold_scan fs;
+    size_t nt = sizeof(texts) / sizeof(texts[0]);
+
+    sn_fold_scan_init(&fs);
+    sn_buf_init(&b, 1 << 20);
+    sn_buf_init(&big, 1 << 20);
+    CHECK_EQ(sn_scrub_new(NULL, NULL, &scrub, &err), SN_OK);
+    CHECK_EQ(sn_scrub_new(&pl, NULL, &other, &err), SN_OK);
+    use[0] = scrub;
+    use[1] = other;
+    use[2] = NULL;
+    /* Longer than the memo keeps (SN_FOLD_MEMO_TEXT), with a secret. */
+    put(&big, "\"");
+    for (int i = 0; i < 700; i++)
+        put(&big, "bastion ");
+    put(&big, "bob@example.org\"");
+    for (int sc = 0; sc < 7; sc++)
+        for (size_t i = 0; i < nt + 1; i++)
+            for (size_t j = 0; j < nt; j++)
+                for (int again = 0; again < 2; again++) {
+                    const char *title = i < nt ? texts[i] : big.data;
+                    sn_buf_reset(&b);
+                    sn_buf_printf(&b,
+                                  "{\"rule\":\"r%d\",\"title\":%s,"
+                                  "\"description\":%s,\"tags\":%s,"
+                                  "\"m\":\"x\"}",
+                                  (int)(j % 2), title, texts[j],
+                                  tags[(i + j) % 4]);
+                    /* default, other, default, none, ... */
+                    int with = sc % 2 == 0 ? 0 : sc % 3 ? 1 : 2;
+                    int got = compare(&fs, use[with], b.data);
+                    /* (the scan may decline the long one, never differ) */
+                    if (got != 1 && (i < nt || got != 0)) {
+                        printf("#   got %d, scrubber %d: %.300s\n", got, sc,
+                               b.data);
+                        CHECK(0);
+                    }
+                }
+    /* More distinct titles than slots, each twice: slots are taken
+     * over, and an older title is read again after it was. */
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < 3 * SN_FOLD_FIXED; i++)
+            for (int again = 0; again < 2; again++) {
+                sn_buf_reset(&b);
+                sn_buf_printf(&b,
+                              "{\"rule\":\"r\",\"title\":\"t%d bastion\","
+                              "\"description\":\"d%d\",\"tags\":[\"%d\"]}",
+                              i, i % 7, i % 5);
+                if (compare(&fs, use[round], b.data) != 1) {
+                    printf("#   %.300s\n", b.data);
+                    CHECK(0);
+                }
+            }
+    sn_fold_scan_fini(&fs);
+    sn_scrub_free(scrub);
+    sn_scrub_free(other);
+    sn_buf_fini(&b);
+    sn_buf_fini(&big);
+}
+
 SN_TEST_MAIN(SN_T(engine_signals_agree), SN_T(variants_agree_or_decline),
-             SN_T(reader_edges_agree))
+             SN_T(reader_edges_agree), SN_T(fixed_fields_agree))
