@@ -15,6 +15,8 @@
 
 #include <curl/curl.h>
 
+#include "core/clock.h"
+
 /* The start of an error answer kept for the log line. */
 #define BODY_KEEP 120
 
@@ -63,10 +65,7 @@ struct hp_client {
 static int64_t
 mono_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return sn_clock_mono_ns() / SN_NS_PER_MS;
 }
 
 static int
