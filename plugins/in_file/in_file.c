@@ -111,7 +111,8 @@ if_init(const struct sn_host *host, struct sn_instance *inst,
         *state = NULL;
         return SN_ENOMEM;
     }
-    s->tracked = SN_HOST_HAS(host, emit_seq) && SN_HOST_HAS(host, signals_stored);
+    s->tracked =
+        SN_HOST_HAS(host, emit_seq) && SN_HOST_HAS(host, signals_stored);
     if (strcmp(s->c->path, "-") == 0 && s->c->follow) {
         snprintf(err, err_len, "follow cannot be used with standard input");
         return SN_ECONFIG;
@@ -290,8 +291,10 @@ open_input(struct if_state *s, bool first)
 
 static void
 emit_line(struct if_state *s, struct sn_emitter *em, const char *p, size_t n,
-          int64_t offset)
+          size_t consumed)
 {
+    int64_t offset = s->offset;
+
     struct sn_record rec;
 
     if (n > 0 && p[n - 1] == '\r')
@@ -313,6 +316,9 @@ emit_line(struct if_state *s, struct sn_emitter *em, const char *p, size_t n,
         rec.recv_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
     }
     s->host->emit(em, &rec);
+    /* The line (and its LF) is in emit()'s batch: past it. */
+    s->offset += (int64_t)consumed;
+    track(s, em);
 }
 
 /* Read to EOF; returns bytes read, -1 on error. `len` carries a partial
@@ -350,17 +356,13 @@ drain(struct if_state *s, struct sn_emitter *em, size_t *len)
         }
         while ((nl = memchr(s->buf + start, '\n', *len - start)) != NULL) {
             size_t n = (size_t)(nl - (s->buf + start));
-            emit_line(s, em, s->buf + start, n, s->offset);
-            s->offset += (int64_t)n + 1;
-            track(s, em);
+            emit_line(s, em, s->buf + start, n, n + 1);
             start += n + 1;
         }
         if (start == 0 && *len >= s->c->max_line + 1) {
             /* No LF within max_line: deliver the cut line and skip the
              * rest of it up to the next LF. */
-            emit_line(s, em, s->buf, *len, s->offset);
-            s->offset += (int64_t)*len;
-            track(s, em);
+            emit_line(s, em, s->buf, *len, *len);
             *len = 0;
             s->skip_to_lf = true;
             continue;
@@ -438,9 +440,7 @@ if_run(void *state)
         if (!s->c->follow) {
             if (len > 0 && !s->host->stopping(s->inst)) {
                 /* The last line had no LF: it is still a line. */
-                emit_line(s, em, s->buf, len, s->offset);
-                s->offset += (int64_t)len;
-                track(s, em);
+                emit_line(s, em, s->buf, len, len);
                 len = 0;
             }
             break;
@@ -453,7 +453,7 @@ if_run(void *state)
             /* Whatever was appended before the rename is read above; a
              * partial last line of the old file ends with it. */
             if (drain(s, em, &len) >= 0 && len > 0) {
-                emit_line(s, em, s->buf, len, s->offset);
+                emit_line(s, em, s->buf, len, len);
                 len = 0;
             }
             /* The old file's lines in flight are processed before the
