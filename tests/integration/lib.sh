@@ -12,7 +12,18 @@ ok() { TAP_N=$((TAP_N + 1)); echo "ok $TAP_N - $*"; }
 not_ok() {
     TAP_N=$((TAP_N + 1))
     TAP_FAILED=$((TAP_FAILED + 1))
-    echo "not ok $TAP_N - $*"
+    echo "not ok $TAP_N - $*$(daemon_gone)"
+}
+# daemon_gone: when the daemon start_daemon started last has exited (a
+# zombie counts), " [daemon exited: <the last line of its log>]", so a CI
+# summary that shows only result lines tells a dead daemon from a wrong one.
+daemon_gone() {
+    [ -n "${DPID:-}" ] || return 0
+    st=$(ps -o stat= -p "$DPID" 2>/dev/null)
+    case "$st" in
+    '' | Z*) printf ' [daemon %s exited: %s]' "$DPID" \
+        "$(tail -n 1 "${DLOG:-/dev/null}" 2>/dev/null | cut -c1-300)" ;;
+    esac
 }
 # check DESCRIPTION COMMAND...: ok when the command succeeds.
 check() {
@@ -42,6 +53,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/sentineld-test.XXXXXX")
 PIDS=""
 cleanup() {
     for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+    [ -f "$TMP/.ports" ] && (cd "$PORT_DIR" && xargs rm -f <"$TMP/.ports")
     [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -51,20 +63,39 @@ trap cleanup EXIT
 # Linux): a port the kernel handed out and took back could be handed to
 # any client's outgoing connection (PostgreSQL, Kafka, curl) before our
 # server binds it, which made a daemon fail to start now and then.
+# A port handed out is also reserved (a file in $PORT_DIR, removed when the
+# test exits; older than two hours: left by a killed test) so that two tests
+# of one `make -j check` never pick the same port before either binds it.
+PORT_DIR=${TMPDIR:-/tmp}/sentineld-ports
 free_port() {
+    mkdir -p "$PORT_DIR"
     python3 -c '
-import random, socket
+import os, random, socket, sys, time
+dir, mine = sys.argv[1], sys.argv[2]
 while True:
     p = random.randint(20000, 32000)
+    lock = os.path.join(dir, str(p))
+    try:
+        if time.time() - os.stat(lock).st_mtime > 7200:
+            os.unlink(lock)
+    except OSError:
+        pass
+    try:
+        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except OSError:
+        continue
     try:
         for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
             s = socket.socket(socket.AF_INET, kind)
             s.bind(("127.0.0.1", p))
             s.close()
     except OSError:
+        os.unlink(lock)
         continue
+    with open(mine, "a") as f:
+        f.write("%d\n" % p)
     print(p)
-    break'
+    break' "$PORT_DIR" "$TMP/.ports"
 }
 
 # wait_for SECONDS COMMAND...: poll until the command succeeds.
@@ -114,6 +145,7 @@ ssh_failures() {
 start_daemon() {
     "$SENTINELD" run -c "$1" >"$2.out" 2>"$2" &
     DPID=$!
+    DLOG=$2
     PIDS="$PIDS $DPID"
 }
 
