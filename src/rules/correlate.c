@@ -127,6 +127,7 @@ feed_one(struct sn_corr *c, const struct sn_corr_input *in, uint32_t si,
     cr->st.events++;
     if (k->last_t == T_NONE || t > k->last_t)
         k->last_t = t;
+    k->primed = false;
     if (t < k->reset_t && s->kind != SN_CORR_ABSENCE &&
         s->kind != SN_CORR_NEW_VALUE && s->kind != SN_CORR_RATE)
         sn_corr_feed_late(c, cr, k, t, in); /* a window fired after it */

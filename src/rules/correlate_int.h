@@ -99,6 +99,10 @@ struct ckey {
     bool pending;
     bool firing, absent, has_signal;
     bool weighted;    /* threshold: the ring holds an entry of weight > 1 */
+    /* An expected key (sn_corr_prime_keys) no event has fed yet: its
+     * absence is timed from its stream's first known watermark, not from
+     * an instance clock that may lag it (sn_corr_stream_wm_set). */
+    bool primed;
     int64_t touch_wm; /* watermark when last touched (orders the LRU) */
     int64_t last_t;   /* newest event time of the key */
     int64_t reset_t;  /* window restarted: older events do not count */
@@ -446,6 +450,9 @@ struct owm_entry *sn_corr_owm_get(struct crule *cr,
 /* The newest of the engine's and the stream watermarks: the LRU walk of
  * advance() stops by it (a stream may be ahead of the engine). */
 int64_t sn_corr_stream_wm_top(const struct sn_corr *c);
+/* o's stream watermark; T_NONE when unknown (no entry, or none yet). */
+int64_t sn_corr_stream_wm_of(const struct sn_corr *c,
+                             const struct sn_corr_origin *o);
 int64_t sn_corr_key_wm(const struct sn_corr *c, const struct crule *cr,
                        const struct ckey *k);
 void sn_corr_owm_tick(struct sn_corr *c);

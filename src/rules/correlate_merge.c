@@ -219,6 +219,7 @@ sn_corr_key_merge(struct sn_corr *c, struct crule *cr, struct ckey *into,
     if (from->last_t != T_NONE &&
         (into->last_t == T_NONE || from->last_t > into->last_t))
         into->last_t = from->last_t;
+    into->primed = into->primed && from->primed;
     if (from->touch_wm > into->touch_wm)
         into->touch_wm = from->touch_wm;
     /* One key's signal history: an incident either side opened stays

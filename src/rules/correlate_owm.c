@@ -170,6 +170,27 @@ swm_find(const struct sn_corr *c, const struct sn_corr_origin *o)
     return NULL;
 }
 
+/* o's stream time is known for the first time (wm): expected keys of o
+ * that no event fed were created with an instance's time, which may lag
+ * the stream's by more than the rule's "after" (a detector still reading
+ * its backlog when the partition was assigned): their absence is timed
+ * from here. Once per partition assignment, so a walk of the keys. */
+static void
+start_primed(struct sn_corr *c, const struct sn_corr_origin *o, int64_t wm)
+{
+    for (size_t r = 0; r < c->n_rules; r++) {
+        struct crule *cr = &c->rules[r];
+
+        if (cr->spec->kind != SN_CORR_ABSENCE || cr->spec->n_expected == 0)
+            continue;
+        for (struct ckey *k = sn_corr_lru_tail(c, cr); k != NULL;
+             k = sn_corr_lru_newer(c, k))
+            if (k->primed && k->origin.src == o->src &&
+                k->origin.part == o->part && k->last_t < wm)
+                k->last_t = wm;
+    }
+}
+
 enum sn_status
 sn_corr_stream_wm_set(struct sn_corr *c, const struct sn_corr_origin *o,
                       int64_t wm)
@@ -188,9 +209,20 @@ sn_corr_stream_wm_set(struct sn_corr *c, const struct sn_corr_origin *o,
         x = &c->swm[c->n_swm++];
         x->src = o->src;
         x->part = o->part;
+        x->wm = T_NONE;
     }
+    if (x->wm == T_NONE && wm != T_NONE)
+        start_primed(c, o, wm);
     x->wm = wm;
     return SN_OK;
+}
+
+int64_t
+sn_corr_stream_wm_of(const struct sn_corr *c, const struct sn_corr_origin *o)
+{
+    const struct swm_entry *x = swm_find(c, o);
+
+    return x != NULL ? x->wm : T_NONE;
 }
 
 void

@@ -102,8 +102,14 @@ sn_corr_prime_keys(struct sn_corr *c, sn_corr_want_fn want, void *arg,
                    const struct sn_corr_origin *tag, int64_t now_ns)
 {
     int64_t t = c->wm != T_NONE ? c->wm : now_ns;
+    int64_t stream = sn_corr_stream_wm_of(c, tag);
     size_t made = 0;
 
+    /* Timed from the key's stream when that is ahead: an instance whose
+     * own clock lags (it is still reading a backlog) would otherwise
+     * find every expected key absent at the stream's next watermark. */
+    if (stream != T_NONE && (t == T_NONE || stream > t))
+        t = stream;
     if (c->deferred == NULL || t == T_NONE)
         return 0;
     for (size_t r = 0; r < c->n_rules; r++) {
@@ -128,6 +134,7 @@ sn_corr_prime_keys(struct sn_corr *c, sn_corr_want_fn want, void *arg,
              * watermark (the LRU walk needs a time, even before one). */
             k->touch_wm = t;
             k->origin = *tag;
+            k->primed = true;
             made++;
         }
     }

@@ -1048,6 +1048,43 @@ SN_TEST(absence_by_the_hops_watermark)
     fx_close(&f);
 }
 
+/* An expected key is timed from its stream's time, not from an instance
+ * clock that lags it: a detector still reading its backlog when it is
+ * assigned a repartition partition (the hop's time already 30 s ahead,
+ * known from the partition's marks, or learnt from its first watermark)
+ * found db1 and db9 absent at once, though both logged every second
+ * (scale_hop_absence_move.sh after a slow group formation). */
+SN_TEST(expected_keys_timed_from_their_stream)
+{
+    static const bool deferred[1] = { true };
+    const struct sn_corr_origin known = { 1, 2 }, later = { 1, 3 };
+    struct nth first = { 1, 0 }, second = { 2, 0 };
+    struct fx f;
+
+    CHECK(fx_open(&f, "rules:\n" RULE_HDR("quiet") "  group_by: [hostname]\n"
+                      "  absence: {after: 10s, expected_keys: [db1, db9]}\n"));
+    sn_corr_prime_deferred(f.c, deferred);
+    /* db1's partition comes with its time (T0 + 30 s); the instance's
+     * own clock says T0. */
+    CHECK_EQ(sn_corr_stream_wm_set(f.c, &known, T0 + 30 * S), SN_OK);
+    CHECK_EQ(sn_corr_prime_keys(f.c, want_nth, &first, &known, T0), 1);
+    /* db9's partition time is not known yet. */
+    CHECK_EQ(sn_corr_stream_wm_set(f.c, &later, INT64_MIN), SN_OK);
+    CHECK_EQ(sn_corr_prime_keys(f.c, want_nth, &second, &later, T0), 1);
+    /* Its first watermark, 30 s past the instance's clock. */
+    CHECK_EQ(sn_corr_stream_wm_set(f.c, &later, T0 + 30 * S), SN_OK);
+    CHECK_EQ(sn_corr_stream_wm_set(f.c, &known, T0 + 35 * S), SN_OK);
+    sn_corr_advance(f.c, T0 + 1 * S);
+    CHECK_EQ(f.sigs.n_firing, 0);
+    /* 10 s of each stream's own time with no event: both absent. */
+    CHECK_EQ(sn_corr_stream_wm_set(f.c, &known, T0 + 40 * S), SN_OK);
+    CHECK_EQ(sn_corr_stream_wm_set(f.c, &later, T0 + 40 * S), SN_OK);
+    sn_corr_advance(f.c, T0 + 2 * S);
+    CHECK_EQ(f.sigs.n_firing, 2);
+    CHECK_EQ(f.sigs.last.time_ns, T0 + 40 * S);
+    fx_close(&f);
+}
+
 SN_TEST(rate)
 {
     struct fx f;
@@ -1932,7 +1969,8 @@ SN_TEST_MAIN(SN_T(long_and_short_keys_recycled),
              SN_T(suppression_and_escalation), SN_T(resolve_after),
              SN_T(distinct), SN_T(sequence), SN_T(sequence_out_of_order),
              SN_T(absence), SN_T(absence_expected_by_partition),
-             SN_T(absence_by_the_hops_watermark), SN_T(rate), SN_T(new_value),
+             SN_T(absence_by_the_hops_watermark),
+             SN_T(expected_keys_timed_from_their_stream), SN_T(rate), SN_T(new_value),
              SN_T(eviction_degraded), SN_T(per_key_event_bound),
              SN_T(checkpoint_round_trip), SN_T(checkpoint_shards),
              SN_T(partitions_catch_up_in_chunks),
