@@ -95,15 +95,25 @@ check "a client further behind than feed_history is told of a gap: skipped, relo
     grep -Eq '^\{"event":"gap","data":\{"after":[0-9]+,"next":[0-9]+,"skipped":[1-9][0-9]*,"reload":true\}\}$' "$TMP/behind"
 check "the gap is counted" \
     sh -c "curl -s '$U/metrics' | grep -q '^sentineld_http_stream_gaps_total [1-9]'"
-# One more change: it reaches the slow client after what it holds.
+# One more change: it reaches the slow client after what it holds. While
+# the burst is still being fanned out (~2,500 changes/s, slower under
+# ASan), the client may fall behind the ring again after its first gap:
+# a second gap then skips on, possibly past this change (its "next" is
+# after 6004, and the reload the gap asks for brings it).
+past_burst() {
+    awk '/"event":"gap"/ { split($0, a, /"next":/); n = a[2] + 0; g = 1; next }
+         /^\{"seq":/ { split($0, a, /[:,]/); last = a[2] + 0; g = 2 }
+         END { exit !(last == 6004 || (g == 1 && n > 6004)) }' "$TMP/behind"
+}
 "$SEED" "$DB" after 1 "after the burst" 192.0.2.9 >/dev/null
-wait_for 60 grep -q '^{"seq":6004,' "$TMP/behind"
-check "it goes on from the gap's next position, in order" \
+wait_for 60 past_burst
+diag "gaps told to the slow client: $(grep -c '"event":"gap"' "$TMP/behind")"
+check "it goes on from each gap's next position, in order, to the last change" \
     awk '/"event":"gap"/ { split($0, a, /"next":/); n = a[2] + 0; g = 1; next }
          /^\{"seq":/ && g { split($0, a, /[:,]/); s = a[2] + 0
                             if (s != (g == 1 ? n : last + 1)) bad = 1
-                            g = 2; last = s }
-         END { exit bad || g != 2 }' "$TMP/behind"
+                            g = 2; went_on = 1; last = s }
+         END { exit bad || !went_on || !(last == 6004 || (g == 1 && n > 6004)) }' "$TMP/behind"
 check "and it is not dropped" sh -c "! grep -q '^close' '$TMP/behind'"
 kill "$BEHIND"
 kill "$S1"
