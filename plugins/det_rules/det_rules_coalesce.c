@@ -152,7 +152,8 @@ static bool
 same_key(const struct dr_tls *t, const struct dr_co_group *g,
          const struct sn_str *vals, size_t n)
 {
-    const char *p = t->co_keys.data + g->key_off;
+    /* data is NULL until a key has a value (no group_by: none). */
+    const char *p = t->co_keys.data ? t->co_keys.data + g->key_off : NULL;
 
     for (size_t i = 0; i < n; i++) {
         uint32_t l;
@@ -171,7 +172,7 @@ same_item(const struct dr_tls *t, const struct dr_match *a,
           const struct dr_match *b)
 {
     return time_of(a) == time_of(b) && a->sum_len == b->sum_len &&
-           (a->sum == b->sum ||
+           (a->sum == b->sum || a->sum_len == 0 ||
             memcmp(t->sums.data + a->sum, t->sums.data + b->sum,
                    a->sum_len) == 0);
 }
@@ -287,7 +288,8 @@ dr_co_flush(struct dr_state *s, struct dr_tls *t)
         struct sn_corr_evidence first[DR_CO_EVIDENCE], last[DR_CO_EVIDENCE];
         struct sn_signal sig;
         struct sn_signal_source src;
-        const char *p = t->co_keys.data + g->key_off;
+        const char *p =
+            t->co_keys.data ? t->co_keys.data + g->key_off : NULL;
         uint32_t n_last = g->n_tail < DR_CO_EVIDENCE ? g->n_tail
                                                      : DR_CO_EVIDENCE;
 
