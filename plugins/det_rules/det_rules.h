@@ -1,7 +1,9 @@
 /*
  * det_rules internals shared by its files: det_rules.c (descriptor,
  * options, evaluation and annotation on the workers), det_rules_corr.c
- * (correlation shards, signals, the ticker), det_rules_ckpt.c (state
+ * (correlation shards, signals, the ticker), det_rules_coalesce.c (the
+ * match signals of rules without a correlation, one per rule and key of
+ * a batch), det_rules_ckpt.c (state
  * checkpoint across restarts and reloads) and det_rules_part.c (the
  * state of one source partition, moving between instances). docs/correlation.md
  * describes what users see; docs/rules.md the options.
