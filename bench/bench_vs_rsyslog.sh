@@ -24,7 +24,9 @@
 # the temp dir), PERF (a file: record the sentineld run with
 # `perf record -g` into it), KEEP_TMP (keep the temp dir), RULES (rule
 # files or directories, comma-separated: sentineld also runs det_rules
-# with them, e.g. RULES=../conf/rules for the shipped pack), NO_RSYSLOG
+# with them, e.g. RULES=../conf/rules for the shipped pack), DET_OPTS
+# (more det_rules options in YAML flow style, e.g. DET_OPTS='coalesce:
+# false' for an A/B of match signal coalescing), NO_RSYSLOG
 # (set: measure sentineld only, for A/B runs of two sentineld builds or
 # rule packs), PACKS (several RULES values separated by ';', "none" for
 # no rules: one sentineld run per pack after rsyslog's, then a summary of
@@ -221,7 +223,7 @@ EOC
         done
         cat >>"$TMP/s.yaml" <<EOC
 detectors:
-  - { name: rules, plugin: det_rules, rules: [ $list ] }
+  - { name: rules, plugin: det_rules, rules: [ $list ]${DET_OPTS:+, $DET_OPTS} }
 EOC
         echo "# $label: det_rules with $list"
     fi

@@ -30,6 +30,11 @@ static const struct sn_option dr_options[] = {
       "lowest severity at which a rule without a correlation signals every "
       "match (none: never)",
       0, 0, "info|low|medium|high|critical|none", false },
+    { "coalesce", SN_OPT_BOOL, "true", offsetof(struct dr_conf, coalesce),
+      "a batch's matches of one (rule, group key) of a rule without a "
+      "correlation become one signal counting them (the incident is the "
+      "same; false: a signal per match)",
+      0, 0, NULL, false },
     { "max_keys", SN_OPT_INT, "100000", offsetof(struct dr_conf, max_keys),
       "correlation keys per rule (a rule's limits.max_keys overrides)",
       1, 100000000, NULL, false },

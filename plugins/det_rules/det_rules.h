@@ -1,7 +1,9 @@
 /*
  * det_rules internals shared by its files: det_rules.c (descriptor,
  * options, evaluation and annotation on the workers), det_rules_corr.c
- * (correlation shards, signals, the ticker), det_rules_ckpt.c (state
+ * (correlation shards, signals, the ticker), det_rules_coalesce.c (the
+ * match signals of rules without a correlation, one per rule and key of
+ * a batch), det_rules_ckpt.c (state
  * checkpoint across restarts and reloads) and det_rules_part.c (the
  * state of one source partition, moving between instances). docs/correlation.md
  * describes what users see; docs/rules.md the options.
@@ -27,6 +29,7 @@ struct dr_conf {
     bool annotate;
     const char *signals_file;
     int match_signals; /* index into "info|low|medium|high|critical|none" */
+    bool coalesce; /* one match signal per (rule, key) of a batch */
     int64_t max_keys, max_events, evidence;
     int64_t tick_ms;
     /* The repartition hop (det_rules_hop.c); off without a topic. */
@@ -83,6 +86,27 @@ struct dr_pending {
     uint32_t ev;
 };
 
+/* A batch's matches of one (rule, group key, origin) of a rule without
+ * a correlation, waiting to become one signal (det_rules_coalesce.c):
+ * the matches (indices in dr_tls.matches) whose evidence it carries,
+ * the first DR_CO_EVIDENCE and a ring of the last DR_CO_EVIDENCE. */
+#define DR_CO_EVIDENCE SN_SIGNAL_EVIDENCE_MAX
+/* Hash buckets of a thread's groups (chained): a batch has few. */
+#define DR_CO_BUCKETS 256
+struct dr_co_group {
+    const struct sn_rule *rule;
+    uint64_t hash; /* the signal's key_hash */
+    struct sn_corr_origin origin;
+    uint32_t key_off; /* key values in dr_tls.co_keys: u32 length + bytes */
+    uint32_t next;    /* the bucket's next group + 1; 0: none */
+    uint64_t n;       /* matches */
+    int64_t first_ns, last_ns; /* earliest and latest event time */
+    uint32_t first; /* its first match: time, trace, source */
+    uint32_t prev;  /* the last match carried as evidence */
+    uint32_t n_head, n_tail;
+    uint32_t head[DR_CO_EVIDENCE], tail[DR_CO_EVIDENCE];
+};
+
 /* One event in this many has its rules' evaluation timed. */
 #define DR_TIME_EVERY 64
 
@@ -110,6 +134,11 @@ struct dr_tls {
     struct sn_buf trace; /* scratch for one trace */
     struct dr_fwd *fwd;
     size_t n_fwd, cap_fwd;
+    /* This batch's match signal groups (det_rules_coalesce.c). */
+    struct dr_co_group *co;
+    size_t n_co, cap_co;
+    uint32_t co_bucket[DR_CO_BUCKETS]; /* group index + 1; 0: empty */
+    struct sn_buf co_keys;
     struct sn_buf fwd_data;
     /* The event being fed, for the condition trace of its signals, and
      * its record, for their "source" (also set for forwarded feeds). */
@@ -264,6 +293,21 @@ void dr_corr_flush(struct dr_state *s, struct dr_tls *t,
 /* Feed what other shards were handed (t->fwd), then emit t->sigs: after
  * signals were raised outside a batch (a restore), with no lock held. */
 void dr_corr_finish(struct dr_state *s, struct dr_tls *t);
+/* Keep sig (of the event ev of t->batch, whose trace by trace_rule it
+ * carries; trace_rule NULL: none) until the locks are released, and
+ * count it (a coalesced signal as the events it stands for). */
+void dr_capture(struct dr_state *s, struct dr_tls *t,
+                const struct sn_signal *sig, const struct sn_rule *trace_rule,
+                uint32_t ev);
+/* Where rec sits in its source, for a signal's "source". */
+void dr_source_of(const struct sn_record *rec, struct sn_signal_source *src);
+
+/* det_rules_coalesce.c: the signal of match t->matches[m] of a rule
+ * without a correlation: at once (coalesce off) or into its group; then
+ * the groups' signals, before the batch's matches are let go. */
+void dr_match_signal(struct dr_state *s, struct dr_tls *t, uint32_t m);
+void dr_co_flush(struct dr_state *s, struct dr_tls *t);
+
 /* Hand t->sigs to the incident manager and signals_file. */
 void dr_emit_pending(struct dr_state *s, struct dr_tls *t);
 /* Advance every shard to wm (the ticker; tests). */

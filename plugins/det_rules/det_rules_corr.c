@@ -6,7 +6,7 @@
  * its callback) and handed to the incident manager (host->signal_emit)
  * after every lock is released, since signal_emit may block. A ticker
  * thread advances every shard with one watermark. Rules without a
- * correlation emit one "match" signal per matching event.
+ * correlation emit "match" signals (det_rules_coalesce.c).
  * docs/correlation.md ("Signal JSON", "In the daemon") is the contract.
  */
 #include "det_rules.h"
@@ -61,6 +61,7 @@ dr_tls_new(const struct dr_state *s)
     sn_buf_init(&t->json, 256u << 20);
     sn_buf_init(&t->trace, SIG_MAX);
     sn_buf_init(&t->fwd_data, 16u << 20);
+    sn_buf_init(&t->co_keys, 16u << 20);
     sn_buf_init(&t->hop, 64u << 20);
     t->rule_hits = calloc(s->rs->n_rules + 1, sizeof(*t->rule_hits));
     t->touched = calloc(s->rs->n_rules + 1, sizeof(*t->touched));
@@ -81,6 +82,8 @@ dr_tls_free(struct dr_tls *t)
     free(t->matches);
     free(t->fv);
     free(t->fwd);
+    free(t->co);
+    sn_buf_fini(&t->co_keys);
     free(t->rule_hits);
     free(t->touched);
     free(t->hop_recs);
@@ -118,11 +121,13 @@ trace_of(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b,
  * trace_rule (NULL: none) and ev name the batch event whose condition
  * trace the signal carries, computed when it is rendered (the batch is
  * still held then). */
-static void
-capture(struct dr_state *s, struct dr_tls *t, const struct sn_signal *sig,
-        const struct sn_rule *trace_rule, uint32_t ev)
+void
+dr_capture(struct dr_state *s, struct dr_tls *t, const struct sn_signal *sig,
+           const struct sn_rule *trace_rule, uint32_t ev)
 {
     bool ok = true;
+    /* A coalesced match signal counts as the signals it stands for. */
+    uint64_t n = sig->coalesced > 1 ? sig->coalesced : 1;
 
     tls_grow((void **)&t->pend, &t->cap_pend, t->n_pend + 1, sizeof(*t->pend),
              &ok);
@@ -137,22 +142,21 @@ capture(struct dr_state *s, struct dr_tls *t, const struct sn_signal *sig,
     t->pend[t->n_pend].batch = trace_rule != NULL ? t->batch : NULL;
     t->pend[t->n_pend].ev = ev;
     t->n_pend++;
-    s->host->counter_add(s->c_signals, 1);
+    s->host->counter_add(s->c_signals, n);
     if (sig->spec != NULL)
-        s->host->counter_add(s->rc[sig->spec->index].signals, 1);
+        s->host->counter_add(s->rc[sig->spec->index].signals, n);
     {
         /* Signals are rare next to events: one atomic add each. */
         const struct sn_rule *r = sig->rule;
         if (r == NULL && sig->spec != NULL)
             r = sig->spec->rule;
         if (r != NULL && s->rule_signals != NULL)
-            s->host->counter_add(s->rule_signals[r->index], 1);
+            s->host->counter_add(s->rule_signals[r->index], n);
     }
 }
 
-/* Where rec sits in its source, for a signal's "source". */
-static void
-source_of(const struct sn_record *rec, struct sn_signal_source *src)
+void
+dr_source_of(const struct sn_record *rec, struct sn_signal_source *src)
 {
     src->input = rec->input;
     src->topic = rec->peer;
@@ -183,7 +187,7 @@ on_signal(void *arg, const struct sn_signal *sig)
     /* The record that made it: the event fed, or for a sequence fed by
      * another shard's signal, the record behind that signal. */
     if (t->cur_rec != NULL && of_event) {
-        source_of(t->cur_rec, &src);
+        dr_source_of(t->cur_rec, &src);
         x.source = &src;
     } else if (t->restore_src != NULL && of_event) {
         x.source = t->restore_src;
@@ -191,9 +195,9 @@ on_signal(void *arg, const struct sn_signal *sig)
     /* Signals raised while an event is fed explain that event; those of
      * the ticker (absence, resolve, degraded) have no event. */
     if (t->cur != NULL && t->batch != NULL && of_event)
-        capture(s, t, &x, t->cur->rule, t->cur->ev);
+        dr_capture(s, t, &x, t->cur->rule, t->cur->ev);
     else
-        capture(s, t, &x, NULL, 0);
+        dr_capture(s, t, &x, NULL, 0);
 }
 
 static void
@@ -511,81 +515,6 @@ summary(struct dr_state *s, struct dr_tls *t, const struct sn_event *ev,
     dm->sum_len = (uint32_t)(t->sums.len - start);
 }
 
-static bool
-field_value(const struct dr_state *s, const struct dr_match *dm,
-            const struct dr_tls *t, struct dr_event *e, const char *name,
-            struct sn_value *v)
-{
-    size_t len = strlen(name);
-    int id = sn_field_table_find(&s->rs->fields, name);
-
-    for (uint32_t i = 0; i < dm->n_fv; i++) {
-        const struct sn_rule_field_value *f = &t->fv[dm->fv + i];
-        if (f->name_len == len && memcmp(f->name, name, len) == 0) {
-            *v = f->v;
-            return true;
-        }
-    }
-    return dr_get(e, id < 0 ? INT32_MAX : id, name, len, v);
-}
-
-/* A rule without a correlation: one signal for this match, keyed by its
- * group_by (when it has one), rendered at once. */
-static void
-match_signal(struct dr_state *s, struct dr_tls *t, const struct dr_match *dm)
-{
-    const struct sn_rule *r = dm->rule;
-    const char *const *gb = s->set->match_group_by[r->index];
-    size_t n_gb = s->set->n_match_group_by[r->index];
-    struct dr_event e = { s->host, s->host->batch_event(t->batch, dm->ev) };
-    struct sn_str vals[SN_CORR_MAX_GROUP_BY];
-    char tmp[SN_CORR_MAX_GROUP_BY][64];
-    struct sn_corr_evidence evd;
-    struct sn_signal sig;
-    struct sn_signal_source src;
-    uint64_t h = 0xcbf29ce484222325ULL;
-
-    memset(&sig, 0, sizeof(sig));
-    for (const char *p = r->id; *p; p++)
-        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-    for (size_t i = 0; i < n_gb && i < SN_CORR_MAX_GROUP_BY; i++) {
-        struct sn_value v;
-        if (!field_value(s, dm, t, &e, gb[i], &v) ||
-            !sn_value_text(&v, tmp[i], sizeof(tmp[i]), &vals[i]))
-            return; /* as the engine: no key, no count */
-        if (vals[i].len > SN_CORR_VALUE_MAX)
-            vals[i].len = SN_CORR_VALUE_MAX;
-        h = (h ^ 0xff) * 0x100000001b3ULL;
-        for (size_t k = 0; k < vals[i].len; k++)
-            h = (h ^ (unsigned char)vals[i].ptr[k]) * 0x100000001b3ULL;
-    }
-    sig.rule = r;
-    sig.rule_id = r->id;
-    sig.kind = SN_CORR_MATCH;
-    sig.state = SN_SIGNAL_FIRING;
-    sig.severity = sig.base_severity = r->severity;
-    sig.time_ns = dm->time_ns ? dm->time_ns : dm->arrival_ns;
-    sig.key_fields = gb;
-    sig.key_values = vals;
-    sig.n_key = n_gb;
-    sig.key_hash = h;
-    sig.repeat = 1;
-    sig.count = sig.threshold = 1;
-    sig.first_ns = sig.last_ns = sig.time_ns;
-    evd.time_ns = sig.time_ns;
-    evd.summary = dm->sum_len ? t->sums.data + dm->sum : "";
-    evd.summary_len = dm->sum_len;
-    evd.is_json = dm->sum_len > 0;
-    evd.step = NULL;
-    sig.first = &evd;
-    sig.n_first = 1;
-    if (s->host->event_record(e.ev) != NULL) {
-        source_of(s->host->event_record(e.ev), &src);
-        sig.source = &src;
-    }
-    capture(s, t, &sig, r, dm->ev);
-}
-
 bool
 dr_corr_collect(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b,
                 uint32_t ev, const struct sn_rule_match *m)
@@ -633,7 +562,7 @@ dr_corr_collect(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b,
     t->n_matches++;
     if (!has_spec && (int)r->severity >= s->c->match_signals) {
         t->batch = b;
-        match_signal(s, t, dm);
+        dr_match_signal(s, t, (uint32_t)(t->n_matches - 1));
     }
     if (!feeds)
         return true;
@@ -746,6 +675,7 @@ dr_corr_flush(struct dr_state *s, struct dr_tls *t, const struct sn_batch *b)
         if (t->n_fwd > 0)
             run_forwards(s, t);
     }
+    dr_co_flush(s, t); /* reads the matches, their summaries and keys */
     t->n_items = t->n_matches = t->n_fv = 0;
     sn_buf_reset(&t->sums);
     t->head_len = 0;

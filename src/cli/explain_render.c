@@ -159,6 +159,13 @@ window_words(json_object *sig, struct sn_buf *b)
                       "learned for %s)",
                       str(sig, "new_value") ? str(sig, "new_value") : "?",
                       key.data, count, len);
+    } else if (strcmp(kind, "match") == 0 && count > 1) {
+        /* det_rules coalesced one batch's matches of the key into one
+         * signal (docs/correlation.md "Signals"). */
+        sn_buf_printf(b,
+                      "%" PRId64 " matching events from %s (one batch), "
+                      "first %s, last %s",
+                      count, key.data, first, last);
     } else if (strcmp(kind, "match") == 0) {
         sn_buf_printf(b, "one matching event from %s at %s", key.data, last);
     } else {

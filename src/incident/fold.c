@@ -427,6 +427,25 @@ merge_evidence(struct sn_fold *f, struct sn_fold_entry *e,
 
     if (ev_reserve(e, n_old + sig->n_items) != SN_OK)
         return SN_ENOMEM;
+    if (sig->coalesced > 1) {
+        /* Each item is one per-event signal's evidence (det_rules'
+         * coalescing): merged one at a time, as those signals would have
+         * been, so the window is the same either way. */
+        for (size_t i = 0; i < sig->n_items; i++) {
+            bool dup = false;
+            for (size_t j = 0; j < e->n_ev && !dup; j++)
+                dup = same_item(&e->ev[j], &sig->items[i]);
+            if (dup)
+                continue;
+            e->ev[e->n_ev++] = sig->items[i];
+            if (e->n_ev > f->evidence_max) {
+                memmove(&e->ev[head], &e->ev[head + 1],
+                        (e->n_ev - head - 1) * sizeof(*e->ev));
+                e->n_ev--;
+            }
+        }
+        return SN_OK;
+    }
     for (size_t i = 0; i < sig->n_items; i++) {
         bool dup = false;
         for (size_t j = 0; j < n_old && !dup; j++)
@@ -806,6 +825,9 @@ sn_fold_prepare(struct json_tokener *tok, struct sn_scrub *scrub,
     sig->first = w.has_first_ns ? w.first_ns : sig->when;
     sig->last = w.has_last_ns ? w.last_ns : sig->when;
     sig->count = w.has_count && w.count >= 1 ? w.count : 1;
+    sig->coalesced = get_int(o, "coalesced", 1);
+    if (sig->coalesced < 1)
+        sig->coalesced = 1;
     sig->quiet_ms = get_int(o, "quiet_ms", -1);
     if (sn_partition_sig_source(o, sig) != SN_OK) {
         json_object_put(o);
@@ -941,6 +963,7 @@ sn_fold_apply(struct sn_fold *f, struct sn_fold_sig *sig, int64_t now,
     int64_t when = sig->when ? sig->when : now;
     int64_t first = sig->first ? sig->first : when;
     int64_t last = sig->last ? sig->last : when;
+    int64_t co = sig->coalesced > 1 ? sig->coalesced : 1;
     enum sn_status rc;
 
     if (sig->state == SN_SIG_RESOLVED) {
@@ -991,11 +1014,13 @@ sn_fold_apply(struct sn_fold *f, struct sn_fold_sig *sig, int64_t now,
         e->inc.first_seen = first;
     if (last > e->inc.last_seen)
         e->inc.last_seen = last;
+    /* A coalesced signal counts as the per-event signals it stands for
+     * (signals, versions), so the incident is the same either way. */
     e->inc.hit_count += sig->count;
-    e->inc.signal_count++;
+    e->inc.signal_count += co;
     e->inc.touched_at = now;
-    e->n_signals++;
-    e->n_steps++;
+    e->n_signals += co;
+    e->n_steps += co;
     e->n_events += sig->count;
     e->last_sev = sig->sev;
     e->full = true;

@@ -95,6 +95,10 @@ struct sn_fold_sig {
     uint64_t hash;         /* of both */
     int state, sev, base;  /* SN_SIG_*, enum sn_severity (base -1: none) */
     int64_t when, first, last, count;
+    /* Per-event "match" signals this one stands for ("coalesced", at
+     * least 1): folded as that many signals, its evidence items one by
+     * one as theirs would have been (docs/correlation.md "Signals"). */
+    int64_t coalesced;
     int64_t quiet_ms;      /* -1: the configured default */
     char *title, *description; /* NULL: absent */
     char *tags;            /* JSON array text; NULL: absent */

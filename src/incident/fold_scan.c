@@ -503,7 +503,9 @@ scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
     const struct span *key, *ev, *src, *win;
     struct sn_buf tmp;
     int64_t time_ns = 0, first_ns = 0, last_ns = 0, count = 0, quiet = 0;
-    bool has_t, has_f = false, has_l = false, has_c = false, has_q, ok;
+    int64_t coalesced = 1;
+    bool has_t, has_f = false, has_l = false, has_c = false, has_q, has_co;
+    bool ok;
     enum sn_status rc;
 
     if ((p = sn_fj_members_at(s->fs, false, json, end, 0, m, &n)) == NULL ||
@@ -535,7 +537,8 @@ scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
     if (sig->sev < 0)
         sig->sev = SN_SEV_MEDIUM;
     if (!get_int(m, n, "time_ns", &time_ns, &has_t) ||
-        !get_int(m, n, "quiet_ms", &quiet, &has_q))
+        !get_int(m, n, "quiet_ms", &quiet, &has_q) ||
+        !get_int(m, n, "coalesced", &coalesced, &has_co))
         goto decline;
     if ((win = sn_fj_find(m, n, "window")) != NULL && *win->p == '{') {
         struct member wm[SCAN_MEMBERS];
@@ -550,6 +553,7 @@ scan(struct scan *s, const char *json, size_t len, struct sn_fold_sig *sig,
     sig->first = has_f ? first_ns : sig->when;
     sig->last = has_l ? last_ns : sig->when;
     sig->count = has_c && count >= 1 ? count : 1;
+    sig->coalesced = has_co && coalesced >= 1 ? coalesced : 1;
     sig->quiet_ms = has_q ? quiet : -1;
     sig->src_part = -1;
     sig->src_offset = -1;

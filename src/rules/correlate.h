@@ -49,6 +49,12 @@ const char *sn_corr_kind_name(enum sn_corr_kind k);
 #define SN_CORR_VALUE_MAX 128
 /* Evidence events kept at each end of a window (first K, last K). */
 #define SN_CORR_EVIDENCE_MAX 16
+/* Evidence entries a signal may carry first and last (a capture keeps no
+ * more): the engine's K is at most SN_CORR_EVIDENCE_MAX; det_rules'
+ * coalesced match signals carry up to this many, so the incident
+ * manager's window fills as their per-event signals would have filled it
+ * even when some repeat an item it holds (det_rules_coalesce.c). */
+#define SN_SIGNAL_EVIDENCE_MAX 32
 /* Bytes of one event summary kept as evidence (longer ones are cut). */
 #define SN_CORR_SUMMARY_MAX 1024
 /* Open rate buckets per key: allowed_lateness / bucket + 2 must fit. */
@@ -303,6 +309,9 @@ struct sn_signal {
     int64_t time_ns;     /* event time the signal is about */
     uint64_t repeat;     /* hits of this key so far (1 = first) */
     uint64_t suppressed; /* hits suppressed since the previous signal */
+    /* A "match" signal standing for this many per-event match signals of
+     * one detector batch (det_rules_coalesce.c); 0 or 1: one event. */
+    uint64_t coalesced;
     /* window math */
     uint64_t count, threshold;
     int64_t first_ns, last_ns, window_ns;
@@ -540,8 +549,8 @@ enum sn_status sn_signal_json(const struct sn_signal *sig, struct sn_buf *out);
 struct sn_signal_view {
     struct sn_signal sig;
     struct sn_str key_values[SN_CORR_MAX_GROUP_BY];
-    struct sn_corr_evidence first[SN_CORR_EVIDENCE_MAX];
-    struct sn_corr_evidence last[SN_CORR_EVIDENCE_MAX];
+    struct sn_corr_evidence first[SN_SIGNAL_EVIDENCE_MAX];
+    struct sn_corr_evidence last[SN_SIGNAL_EVIDENCE_MAX];
     struct sn_corr_evidence steps[SN_CORR_MAX_STEPS];
     struct sn_signal_source src;
 };

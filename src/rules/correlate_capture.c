@@ -71,10 +71,12 @@ sn_signal_capture(const struct sn_signal *sig, struct sn_buf *out)
     size_t need = sizeof(h);
     size_t n_key =
         sig->n_key < SN_CORR_MAX_GROUP_BY ? sig->n_key : SN_CORR_MAX_GROUP_BY;
-    size_t n_first = sig->n_first < SN_CORR_EVIDENCE_MAX ? sig->n_first
-                                                         : SN_CORR_EVIDENCE_MAX;
-    size_t n_last =
-        sig->n_last < SN_CORR_EVIDENCE_MAX ? sig->n_last : SN_CORR_EVIDENCE_MAX;
+    size_t n_first = sig->n_first < SN_SIGNAL_EVIDENCE_MAX
+                         ? sig->n_first
+                         : SN_SIGNAL_EVIDENCE_MAX;
+    size_t n_last = sig->n_last < SN_SIGNAL_EVIDENCE_MAX
+                        ? sig->n_last
+                        : SN_SIGNAL_EVIDENCE_MAX;
     size_t n_steps =
         sig->n_steps < SN_CORR_MAX_STEPS ? sig->n_steps : SN_CORR_MAX_STEPS;
     const struct sn_signal_source *src = sig->source;

@@ -221,6 +221,11 @@ sn_signal_json(const struct sn_signal *sig, struct sn_buf *b)
     }
     first = true;
     SN_SIGNAL_COUNT_FIELDS(PUT_FIELD)
+    if (sig->coalesced > 1) { /* only then: other signals stay as they were */
+        TRY(sn_buf_putc(b, ','));
+        TRY(sn_json_key(b, "coalesced"));
+        TRY(put_INT(b, (int64_t)sig->coalesced));
+    }
     TRY(SN_BUF_LIT(b, ",\"window\":{"));
     first = true;
     SN_SIGNAL_WINDOW_FIELDS(PUT_FIELD)

@@ -62,8 +62,9 @@ compare_one(struct sn_fold_scan *shared, struct sn_scrub *scrub,
         DIFF(a.state == b.state && a.sev == b.sev && a.base == b.base,
              "state or severity");
         DIFF(a.when == b.when && a.first == b.first && a.last == b.last &&
-                 a.count == b.count && a.quiet_ms == b.quiet_ms,
-             "times or count");
+                 a.count == b.count && a.quiet_ms == b.quiet_ms &&
+                 a.coalesced == b.coalesced,
+             "times, count or coalesced");
         DIFF(same_str(a.title, b.title), "title");
         DIFF(same_str(a.description, b.description), "description");
         DIFF(same_str(a.tags, b.tags), "tags");
@@ -178,6 +179,12 @@ SN_TEST(variants_agree_or_decline)
           1 },
         { "{\"rule\":\"r\",\"key\":[1],\"window\":{\"count\":0}}", 1 },
         { "{\"rule\":\"r\",\"state\":\"resolved\"}", 1 },
+        /* A coalesced match signal (det_rules), and a bad count of it. */
+        { "{\"rule\":\"r\",\"kind\":\"match\",\"repeat\":3,"
+          "\"coalesced\":3,\"window\":{\"count\":3,\"threshold\":1}}",
+          1 },
+        { "{\"rule\":\"r\",\"coalesced\":0}", 1 },
+        { "{\"rule\":\"r\",\"coalesced\":2.5}", 0 },
         { "{\"rule\":\"r\",\"source\":{\"input\":\"i\",\"topic\":\"t\","
           "\"partition\":-1}}",
           1 },

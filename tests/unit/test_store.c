@@ -402,6 +402,65 @@ SN_TEST(evidence_window_across_batches)
     sn_store_close(s);
 }
 
+/* det_rules' coalesced match signal (one per (rule, key) of a batch,
+ * "coalesced": n) makes the incident its n per-event signals make: hits,
+ * signals, version, first and last seen, evidence (its items merged one
+ * at a time: the repeat of "a1" is dropped as "a1" is in the window). */
+#define ONE(t, s)                                                              \
+    "{\"type\":\"signal\",\"rule\":\"r\",\"kind\":\"match\","                 \
+    "\"key\":{\"k\":\"a\"},\"time_ns\":" #t ",\"repeat\":1,"                     \
+    "\"window\":{\"count\":1,\"threshold\":1,\"first_ns\":" #t                   \
+    ",\"last_ns\":" #t "},\"evidence\":{\"first\":[" ITEM(t, s) "]}}"
+
+static void
+fold_and_read(int *sn_failed_, const char *const *json, int n, char *got,
+              size_t len, struct sn_incident *inc)
+{
+    struct sn_store *s;
+    struct sn_error err;
+    struct sn_fold f;
+
+    fresh();
+    CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
+    CHECK_EQ(sn_fold_init(&f, s, NULL, 0, 4), SN_OK);
+    fold_batch(sn_failed_, &f, s, json, n);
+    summaries(sn_failed_, s, got, len);
+    CHECK_EQ(sn_store_find_open(s, "r", "{\"k\":\"a\"}", inc), SN_OK);
+    sn_fold_fini(&f);
+    sn_store_close(s);
+}
+
+SN_TEST(coalesced_signal_folds_as_its_signals)
+{
+    const char *one[] = { ONE(1, "a1"), ONE(3, "a3"), ONE(2, "a2"),
+                          ONE(1, "a1") };
+    const char *co[] = {
+        "{\"type\":\"signal\",\"rule\":\"r\",\"kind\":\"match\","
+        "\"key\":{\"k\":\"a\"},\"time_ns\":1,\"repeat\":4,\"coalesced\":4,"
+        "\"window\":{\"count\":4,\"threshold\":1,\"first_ns\":1,"
+        "\"last_ns\":3},\"evidence\":{\"first\":[" ITEM(1, "a1") "," ITEM(
+            3, "a3") "],\"last\":[" ITEM(2, "a2") "," ITEM(1, "a1") "]}}"
+    };
+    struct sn_incident a, b;
+    char ga[512], gb[512];
+
+    sn_incident_init(&a);
+    sn_incident_init(&b);
+    fold_and_read(sn_failed_, one, 4, ga, sizeof(ga), &a);
+    fold_and_read(sn_failed_, co, 1, gb, sizeof(gb), &b);
+    CHECK_STR(ga, "a1|a3|a2");
+    CHECK_STR(gb, ga);
+    CHECK_EQ(b.hit_count, a.hit_count);
+    CHECK_EQ(a.hit_count, 4);
+    CHECK_EQ(b.signal_count, a.signal_count);
+    CHECK_EQ(b.version, a.version);
+    CHECK_EQ(b.first_seen, a.first_seen);
+    CHECK_EQ(b.last_seen, a.last_seen);
+    CHECK_EQ(a.last_seen, 3);
+    sn_incident_fini(&a);
+    sn_incident_fini(&b);
+}
+
 /* The overview's counters (store migrations 5 and 6) against a count of
  * the rows, both ways; true when they agree. */
 static bool
@@ -709,6 +768,7 @@ SN_TEST_MAIN(SN_T(schema_migrates_and_reopens), SN_T(new_incident_pages),
              SN_T(find_open_and_outbox_order), SN_T(audit_is_append_only),
              SN_T(actions_versions_and_audit), SN_T(list_filters_and_pages),
              SN_T(feed_and_checkpoints), SN_T(evidence_window_across_batches),
+             SN_T(coalesced_signal_folds_as_its_signals),
              SN_T(uuid_and_time), SN_T(notifications_reach_their_output_only),
              SN_T(summary_counters_follow_every_change),
              SN_T(held_and_quiet_after_migration_9))
