@@ -68,6 +68,18 @@ enum sn_status sn_rfc3339_parse_lenient(const char *p, size_t len,
  */
 int64_t sn_days_from_civil(int64_t y, unsigned m, unsigned d);
 
+/* The inverse: the proleptic Gregorian date of day `days` (0 is
+ * 1970-01-01), for |days| < 2^50. Hinnant's civil_from_days. */
+void sn_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
+
+/*
+ * ns since the epoch as RFC 3339 UTC text with nanoseconds,
+ * "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ": 30 characters and a NUL, always (an
+ * int64 of nanoseconds spans the years 1677..2262).
+ */
+#define SN_RFC3339_NS_LEN 30
+void sn_rfc3339_format(int64_t ns, char out[SN_RFC3339_NS_LEN + 1]);
+
 /* Days in month m (1..12) of year y, leap years included; 0 when m is out
  * of range. */
 unsigned sn_days_in_month(int64_t y, unsigned m);

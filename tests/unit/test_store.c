@@ -570,6 +570,18 @@ SN_TEST(uuid_and_time)
     CHECK(a[14] == '4');
     CHECK(strchr("89ab", a[19]) != NULL);
     CHECK(strcmp(a, b) != 0);
+    CHECK(a[8] == '-' && a[13] == '-' && a[18] == '-' && a[23] == '-');
+    CHECK(strspn(a, "0123456789abcdef-") == 36);
+    /* RFC 4122's name-based id, as Python's uuid.uuid5(NAMESPACE_DNS,
+     * "www.example.com") gives it. */
+    {
+        static const unsigned char dns[16] = {
+            0x6b, 0xa7, 0xb8, 0x10, 0x9d, 0xad, 0x11, 0xd1,
+            0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8
+        };
+        sn_uuid5(dns, "www.example.com", 15, a);
+        CHECK_STR(a, "2ed6657d-e927-568b-95e1-2665a8aea6a2");
+    }
     sn_time_rfc3339(1700000000123456789LL, t);
     CHECK_STR(t, "2023-11-14T22:13:20.123456789Z");
     /* The same second again (its date part is kept), the next, before

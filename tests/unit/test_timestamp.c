@@ -4,7 +4,9 @@
  * independent calendar implementation) and sn_days_from_civil().
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "sn_test.h"
 #include "syslog/timestamp.h"
@@ -276,7 +278,73 @@ SN_TEST(days_exhaustive)
     CHECK_EQ(n, sn_days_from_civil(2401, 1, 1));
 }
 
+/* Every day 0000..9999 back from its number, and formatted times against
+ * gmtime_r + strftime (glibc's calendar, independent of ours) over the
+ * whole int64 range of nanoseconds, near the epoch and at day edges. */
+SN_TEST(civil_and_format)
+{
+    int64_t n = sn_days_from_civil(0, 1, 1);
+    char got[SN_RFC3339_NS_LEN + 1], want[64];
+    uint64_t x = 88172645463325252ull;
+
+    for (int64_t y = 0; y <= 9999; y++)
+        for (unsigned m = 1; m <= 12; m++)
+            for (unsigned d = 1; d <= sn_days_in_month(y, m); d++) {
+                int64_t yy;
+                unsigned mm, dd;
+                sn_civil_from_days(n++, &yy, &mm, &dd);
+                if (yy != y || mm != m || dd != d) {
+                    CHECK_EQ(yy, y);
+                    CHECK_EQ(mm, m);
+                    CHECK_EQ(dd, d);
+                    return;
+                }
+            }
+    for (int i = 0; i < 200000; i++) {
+        int64_t ns, sec;
+        long frac;
+        time_t t;
+        struct tm tm;
+        size_t k;
+
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        ns = (int64_t)x;
+        if (i % 4 == 1) /* within ~2 days of the epoch */
+            ns %= 200000LL * 1000000000LL;
+        else if (i % 4 == 2 && ns > -9000000000000000000LL &&
+                 ns < 9000000000000000000LL) /* a day's first or last ns */
+            ns = ns / 86400000000000LL * 86400000000000LL +
+                 (i & 8 ? 86399999999999LL : 0);
+        if (i == 0)
+            ns = INT64_MIN;
+        else if (i == 4)
+            ns = INT64_MAX;
+        sec = ns / 1000000000LL;
+        frac = (long)(ns % 1000000000LL);
+        if (frac < 0) {
+            frac += 1000000000L;
+            sec--;
+        }
+        t = (time_t)sec;
+        gmtime_r(&t, &tm);
+        k = strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(want + k, sizeof(want) - k, ".%09ldZ", frac);
+        sn_rfc3339_format(ns, got);
+        if (strcmp(got, want) != 0) {
+            CHECK_STR(got, want);
+            return;
+        }
+    }
+    sn_rfc3339_format(-1, got);
+    CHECK_STR(got, "1969-12-31T23:59:59.999999999Z");
+    sn_rfc3339_format(951782400LL * 1000000000LL, got);
+    CHECK_STR(got, "2000-02-29T00:00:00.000000000Z");
+}
+
 SN_TEST_MAIN(SN_T(days_from_civil), SN_T(days_in_month), SN_T(rfc5424_examples),
              SN_T(conversions), SN_T(ns_range), SN_T(stops_at_end_of_timestamp),
              SN_T(calendar_rejections), SN_T(syntax_rejections),
-             SN_T(lenient_variant), SN_T(days_exhaustive))
+             SN_T(lenient_variant), SN_T(days_exhaustive),
+             SN_T(civil_and_format))
