@@ -90,6 +90,11 @@ struct sn_corr_spec {
     double alpha, k; /* rate */
     int64_t warmup_ns, bucket_ns;
     bool per_key;
+    /* rate: a bucket with fewer events is no spike, whatever the
+     * baseline (after a quiet spell the baseline is 0 +/- 0 and one
+     * event would be). Not in the fingerprint: it changes when a
+     * signal goes out, not the state a checkpoint holds. */
+    uint64_t min_count;
     int64_t learn_ns;              /* new_value */
     uint32_t max_keys, max_events; /* 0: the engine's */
     uint64_t fingerprint;          /* hash of everything above: restore skips

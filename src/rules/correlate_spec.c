@@ -205,6 +205,7 @@ severity(struct pctx *p, const struct sn_node *n, enum sn_rule_severity *out)
 struct kind_nodes {
     const struct sn_node *count, *field, *after, *expected_keys;
     const struct sn_node *alpha, *k, *warmup, *bucket, *per_key, *learn;
+    const struct sn_node *min_count;
     const struct sn_node *max_keys, *max_events, *to;
 };
 #define KEY(m)     SN_KEY(struct kind_nodes, m)
@@ -213,8 +214,9 @@ static const struct sn_key threshold_keys[] = { KEY_REQ(count) };
 static const struct sn_key distinct_keys[] = { KEY_REQ(field), KEY_REQ(count) };
 static const struct sn_key absence_keys[] = { KEY_REQ(after),
                                               KEY(expected_keys) };
-static const struct sn_key rate_keys[] = { KEY(alpha), KEY(k), KEY_REQ(warmup),
-                                           KEY_REQ(bucket), KEY(per_key) };
+static const struct sn_key rate_keys[] = { KEY(alpha),         KEY(k),
+                                           KEY_REQ(warmup),     KEY_REQ(bucket),
+                                           KEY(per_key),        KEY(min_count) };
 static const struct sn_key new_value_keys[] = { KEY_REQ(field),
                                                 KEY_REQ(learn) };
 static const struct sn_key limits_keys[] = { KEY(max_keys), KEY(max_events) };
@@ -397,8 +399,12 @@ parse_rate(struct pctx *p, const struct sn_node *v, struct sn_corr_spec *s)
     s->alpha = 0.1;
     s->k = 3;
     s->per_key = true;
+    s->min_count = 1;
     if (!collect(p, v, "rate", rate_keys, N_OF(rate_keys), &n))
         return;
+    if (n.min_count != NULL)
+        count(p, n.min_count, "rate.min_count", 1, SN_RULES_MAX_COUNT,
+              &s->min_count);
     if (n.alpha != NULL)
         number(p, n.alpha, "rate.alpha", 0.001, 1, &s->alpha);
     if (n.k != NULL)

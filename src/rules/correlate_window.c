@@ -588,11 +588,13 @@ feed_rate(struct sn_corr *c, struct crule *cr, struct ckey *k, int64_t t,
         sn_corr_evidence_add(c, k, t, in);
     thr = k->mean + s->k * sqrt(k->var > 0 ? k->var : 0);
     if ((b - k->rb_start) * s->bucket_ns >= s->warmup_ns && k->n_closed > 0 &&
-        *cnt > thr && k->fired_b != b) {
+        *cnt > thr && *cnt >= s->min_count && k->fired_b != b) {
         struct sn_signal sig;
         sn_corr_sig_init(c, cr, k, &sig, SN_SIGNAL_FIRING, t);
         sig.count = *cnt;
         sig.threshold = (uint64_t)floor(thr) + 1;
+        if (sig.threshold < s->min_count)
+            sig.threshold = s->min_count;
         sig.first_ns = b * s->bucket_ns;
         sig.last_ns = t;
         sig.mean = k->mean;

@@ -1116,6 +1116,44 @@ SN_TEST(rate)
     fx_close(&f);
 }
 
+/* A quiet host: one line an hour for a day, then silence brings the
+ * baseline to 0 +/- 0, where a single line beats mean + k * stddev.
+ * min_count is the floor below which no bucket is a spike; without it
+ * the third line of the burst already fires. */
+SN_TEST(rate_min_count)
+{
+    static const char *const rules[2] = {
+        "  rate: {k: 3, warmup: 30m, bucket: 1m}\n",
+        "  rate: {k: 3, warmup: 30m, bucket: 1m, min_count: 5}\n",
+    };
+
+    for (int v = 0; v < 2; v++) {
+        struct fx f;
+        char text[512];
+        int64_t t = T0;
+
+        snprintf(text, sizeof(text), "rules:\n%s  group_by: [hostname]\n%s",
+                 RULE_HDR("spike"), rules[v]);
+        CHECK(fx_open(&f, text));
+        for (int h = 0; h < 24; h++, t += 3600 * S)
+            feed(&f, "spike", t, NULL, "hostname=quiet", NULL);
+        /* the last line of the day was the first one in a long while:
+         * without the floor it is a spike already */
+        CHECK_EQ(f.sigs.n, v == 0 ? 23 : 0);
+        t += 6 * 3600 * S;
+        for (int i = 0; i < 4; i++)
+            feed(&f, "spike", t + i * S, NULL, "hostname=quiet", NULL);
+        CHECK_EQ(f.sigs.n, v == 0 ? 24 : 0);
+        feed(&f, "spike", t + 5 * S, NULL, "hostname=quiet", NULL);
+        CHECK_EQ(f.sigs.n, v == 0 ? 24 : 1);
+        if (v == 1) {
+            CHECK_EQ(f.sigs.last.count, 5);
+            CHECK_EQ(f.sigs.last.threshold, 5);
+        }
+        fx_close(&f);
+    }
+}
+
 SN_TEST(new_value)
 {
     struct fx f;
@@ -1970,7 +2008,8 @@ SN_TEST_MAIN(SN_T(long_and_short_keys_recycled),
              SN_T(distinct), SN_T(sequence), SN_T(sequence_out_of_order),
              SN_T(absence), SN_T(absence_expected_by_partition),
              SN_T(absence_by_the_hops_watermark),
-             SN_T(expected_keys_timed_from_their_stream), SN_T(rate), SN_T(new_value),
+             SN_T(expected_keys_timed_from_their_stream), SN_T(rate), SN_T(rate_min_count),
+             SN_T(new_value),
              SN_T(eviction_degraded), SN_T(per_key_event_bound),
              SN_T(checkpoint_round_trip), SN_T(checkpoint_shards),
              SN_T(partitions_catch_up_in_chunks),
