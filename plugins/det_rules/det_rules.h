@@ -221,6 +221,10 @@ struct dr_state {
     /* The watermark: newest event time seen, and when (monotonic). */
     _Atomic int64_t max_event_ns;
     _Atomic int64_t last_arrival_mono;
+    /* When the ticker started (monotonic), and whether a checkpoint gave
+     * the engines a time of their own: see dr_ticker_may_advance. */
+    int64_t start_mono;
+    bool restored;
     /* The ticker. */
     pthread_t ticker;
     bool ticker_started;

@@ -265,6 +265,7 @@ dr_ckpt_restore(struct dr_state *s)
                "correlation checkpoint %s: %s; starting with empty windows",
                path, why);
     } else {
+        s->restored = true;
         h->log(s->inst, SN_LOG_INFO,
                "correlation state restored from %s (%u shards saved, %zu "
                "now)",

@@ -781,10 +781,14 @@ dr_corr_advance(struct dr_state *s, int64_t wm)
  * once the stream has been quiet for QUIET_NS, moved on by the wall time
  * since (so absence and resolve_after fire on a silent stream, and a
  * replay of old logs keeps its own time); before the first event, the
- * clock minus QUIET_NS. The grace keeps the ticker from making events
+ * clock minus QUIET_NS (used by the ticker only once
+ * dr_ticker_may_advance says so). The grace keeps the ticker from making events
  * late that are merely a little behind the clock (syslog timestamps have
  * whole seconds, senders batch). */
 #define QUIET_NS (5 * (int64_t)1000000000)
+/* How long a fresh detector (no checkpoint, no event yet) waits before
+ * the clock moves its time: see dr_ticker_may_advance. */
+#define START_GRACE_NS (60 * (int64_t)1000000000)
 
 int64_t
 dr_watermark(struct dr_state *s)
@@ -797,6 +801,22 @@ dr_watermark(struct dr_state *s)
         return wall_ns() - QUIET_NS;
     quiet = mono_ns() - last;
     return quiet > QUIET_NS ? ev + quiet - QUIET_NS : ev;
+}
+
+/* Whether the ticker may advance the engines now. Before the first
+ * event the watermark is the clock's; if the first events then come
+ * from an older time (a log file replayed, appended to a followed
+ * file, a backlog read once a consumer group formed), every
+ * correlation would judge them late and drop them. So a detector that
+ * starts with no time of its own (no checkpoint) leaves it unset until
+ * its first event, or until START_GRACE_NS has passed without one: then
+ * the stream is taken as live and silent, and absence (expected keys)
+ * starts counting from the clock. */
+static bool
+dr_ticker_may_advance(const struct dr_state *s)
+{
+    return atomic_load(&s->max_event_ns) != 0 || s->restored ||
+           mono_ns() - s->start_mono >= START_GRACE_NS;
 }
 
 static void *
@@ -821,7 +841,8 @@ ticker_main(void *arg)
         if (s->tick_stop)
             break;
         pthread_mutex_unlock(&s->tick_mu);
-        dr_corr_advance(s, dr_watermark(s));
+        if (dr_ticker_may_advance(s))
+            dr_corr_advance(s, dr_watermark(s));
         dr_hop_beat(s);
         pthread_mutex_lock(&s->tick_mu);
     }
@@ -985,6 +1006,7 @@ dr_corr_start(struct dr_state *s, char *err, size_t err_len)
      * workers start after the detectors). */
     dr_ckpt_restore(s);
     dr_part_drop_checkpointed(s);
+    s->start_mono = mono_ns();
     s->tick_stop = false;
     if (pthread_create(&s->ticker, NULL, ticker_main, s) != 0) {
         snprintf(err, err_len, "cannot create the correlation ticker thread");
