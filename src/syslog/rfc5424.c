@@ -327,18 +327,20 @@ parse_timestamp(struct ctx *c, size_t *pos)
 /*
  * One of HOSTNAME, APP-NAME, PROCID, MSGID = NILVALUE / 1*max PRINTUSASCII
  * (RFC 5424 6), followed by SP. "-" alone is the NILVALUE; "--" or "-x"
- * are ordinary values.
+ * are ordinary values. Decision: a value longer than max is kept whole,
+ * with the note too_long. The limits bind senders; the field still ends
+ * unambiguously at SP, rsyslog keeps such values and syslog-ng cuts
+ * them, and rejecting the message would lose its whole header.
  */
 static enum sn_status
 parse_field(struct ctx *c, size_t *pos, size_t max, const char *name,
-            const char *next, struct sn_str *out)
+            const char *next, const char *too_long, struct sn_str *out)
 {
     const char *p = c->p;
     size_t i = *pos, start = i;
-    size_t lim = c->len - i > max ? i + max : c->len;
     unsigned char b;
 
-    i = skip_print((const unsigned char *)p, i, lim);
+    i = skip_print((const unsigned char *)p, i, c->len);
     if (i >= c->len) {
         if (i == start)
             return fail(c, SN_EINVAL, i, "message ends before %s", name);
@@ -346,17 +348,15 @@ parse_field(struct ctx *c, size_t *pos, size_t max, const char *name,
                     next);
     }
     b = (unsigned char)p[i];
-    if (b != ' ') {
-        if (i == lim && is_print(b))
-            return fail(c, SN_EINVAL, i, "%s longer than %zu characters", name,
-                        max);
+    if (b != ' ')
         return fail(c, SN_EINVAL, i,
                     "%s contains byte 0x%02x (not "
                     "PRINTUSASCII)",
                     name, b);
-    }
     if (i == start)
         return fail(c, SN_EINVAL, i, "%s is empty", name);
+    if (i - start > max)
+        sn_syslog_msg_note(c->m, too_long);
     if (!(i - start == 1 && p[start] == '-')) {
         out->ptr = p + start;
         out->len = i - start;
@@ -751,13 +751,16 @@ sn_rfc5424_parse(const char *p, size_t len, struct sn_arena *arena,
     if ((rc = parse_pri(&c, &i)) != SN_OK ||
         (rc = parse_version(&c, &i)) != SN_OK ||
         (rc = parse_timestamp(&c, &i)) != SN_OK ||
-        (rc = parse_field(&c, &i, SN_RFC5424_HOSTNAME_MAX, "HOSTNAME", "APP-NAME",
+        (rc = parse_field(&c, &i, SN_RFC5424_HOSTNAME_MAX, "HOSTNAME",
+                          "APP-NAME", "hostname longer than 255",
                           &m->hostname)) != SN_OK ||
-        (rc = parse_field(&c, &i, SN_RFC5424_APPNAME_MAX, "APP-NAME", "PROCID",
+        (rc = parse_field(&c, &i, SN_RFC5424_APPNAME_MAX, "APP-NAME",
+                          "PROCID", "app-name longer than 48",
                           &m->appname)) != SN_OK ||
-        (rc = parse_field(&c, &i, SN_RFC5424_PROCID_MAX, "PROCID", "MSGID", &m->procid)) !=
-            SN_OK ||
-        (rc = parse_field(&c, &i, SN_RFC5424_MSGID_MAX, "MSGID", "STRUCTURED-DATA",
+        (rc = parse_field(&c, &i, SN_RFC5424_PROCID_MAX, "PROCID", "MSGID",
+                          "procid longer than 128", &m->procid)) != SN_OK ||
+        (rc = parse_field(&c, &i, SN_RFC5424_MSGID_MAX, "MSGID",
+                          "STRUCTURED-DATA", "msgid longer than 32",
                           &m->msgid)) != SN_OK ||
         (rc = parse_sd(&c, &i)) != SN_OK)
         return rc;
