@@ -7,9 +7,10 @@ send CORPUS RS_PORT SN_PORT
     names the message in both outputs. Prints "PORT ID" per message.
 
 compare CORPUS PORTS RS_JSON SN_JSON DEVIATIONS
-    Matches rsyslog's and sentineld's records by source port, compares
-    them field by field and prints every difference as
-        ID | FIELD | ours | rsyslog's
+    Matches rsyslog's and sentineld's records, compares them field by
+    field and prints every message that differs ("ID: message") followed
+    by its differences as
+        ID | FIELD | ours | rsyslog's    [listed or NOT LISTED]
     then the differences not in DEVIATIONS and the DEVIATIONS lines that
     did not occur. Exit status: 1 set for unlisted differences, 2 set for
     stale deviations.
@@ -268,12 +269,17 @@ def compare(corpus, ports, rs_json, sn_json, deviations):
     print("%d messages, %d fields compared, %d differences, %d listed deviations"
           % (len(order), n_fields, len(diffs), len(listed)))
     unlisted = []
+    last = None
     for d in diffs:
+        if d[0] != last:  # the message once, before its differences
+            last = d[0]
+            m = msgs[d[0]].decode("utf-8", "replace")
+            t = json.dumps(m[:300], ensure_ascii=False)
+            print("%s: %s%s" % (d[0], t, "...(%d chars)" % len(m) if len(m) > 300 else ""))
         mark = "listed" if d in listed else "NOT LISTED"
-        print("%s | %s | %s | %s    [%s]" % (d + (mark,)))
+        print("    %s | %s | %s | %s    [%s]" % (d + (mark,)))
         if d not in listed:
             unlisted.append(d)
-            print("    message: %s" % show(msgs[d[0]].decode("utf-8", "replace")))
     stale = [k for k in listed if k not in set(diffs)]
     for k in stale:
         print("STALE deviation (no longer occurs): %s" % " | ".join(k))
