@@ -311,10 +311,25 @@ bsd_ts_at(const struct cur *c, size_t i, bool cisco, struct bsd_ts *ts,
     const char *p = c->p;
     size_t k;
     unsigned v;
+    int year_first;
 
     memset(ts, 0, sizeof(*ts));
+    /* The year first, "yyyy Mmm dd hh:mm:ss": Cisco NX-OS writes it, so
+     * does the fourth example of RFC 3164 5.4, and rsyslog reads it. */
+    k = i;
+    year_first = 0;
+    if (digits(c, &k, 4, 4, &v) && k + 1 < c->end && p[k] == ' ' &&
+        v >= YEAR_MIN && v <= YEAR_MAX && month_at(c, k + 1) != 0) {
+        year_first = (int)v;
+        i = k + 1;
+    }
     if (!bsd_prefix_memo(c, &i, ts))
         return false;
+    if (year_first != 0) {
+        if (ts->year != 0)
+            return false; /* two years: not a timestamp */
+        ts->year = year_first;
+    }
     if (i + 1 < c->end && p[i] == '.' && is_digit(p[i + 1])) {
         uint32_t scale = 100000000;
 
@@ -351,6 +366,17 @@ bsd_ts_at(const struct cur *c, size_t i, bool cisco, struct bsd_ts *ts,
                 ts->unknown_zone = true;
             if (ts->has_zone || ts->unknown_zone)
                 i = k;
+        }
+    }
+    /* A year after the zone name: "Aug 24 05:34:00 CST 1987", the third
+     * example of RFC 3164 5.4. */
+    k = i;
+    if (ts->has_zone && ts->year == 0 && k < c->end && p[k] == ' ') {
+        k++;
+        if (digits(c, &k, 4, 4, &v) && field_end(c, k) && v >= YEAR_MIN &&
+            v <= YEAR_MAX) {
+            ts->year = (int)v;
+            i = k;
         }
     }
     /* 2000: a leap year, so Feb 29 passes until the year is known. */

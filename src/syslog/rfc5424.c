@@ -43,6 +43,7 @@ struct ctx {
     struct sn_sd_param *sd; /* inline or arena */
     size_t n_sd, cap_sd;
     struct sn_sd_param inline_sd[SD_INLINE];
+    bool bare_bracket;           /* an unescaped ']' noted already */
     size_t n_ids;                /* SD-ELEMENTs seen so far */
     uint16_t id_slots[ID_SLOTS]; /* entry index + 1; used past the linear
                                     maximum, untouched before */
@@ -257,6 +258,32 @@ parse_version(struct ctx *c, size_t *pos)
     return SN_OK;
 }
 
+/*
+ * TIME-SECFRAC = "." 1*6DIGIT (RFC 5424 6). Decision: a timestamp that
+ * breaks only that rule, with 7 to 9 digits or more, is read (digits
+ * below a nanosecond dropped) and noted. .NET's round-trip format writes
+ * 7 digits, and rsyslog and syslog-ng read such stamps; rejecting it
+ * would lose the whole header. Anything else the lenient parser
+ * tolerates is still an error: the strict one's error stands.
+ */
+static enum sn_status
+long_fraction(struct ctx *c, const char *p, size_t len, size_t *used)
+{
+    unsigned flags = 0;
+    size_t n = 0;
+    int64_t ns = 0;
+    enum sn_status rc;
+
+    rc = sn_rfc3339_parse_lenient(p, len, &ns, &n, &flags, NULL);
+    if ((rc != SN_OK && rc != SN_ELIMIT) || flags != SN_TS_LONG_FRAC)
+        return SN_EINVAL;
+    if (rc == SN_OK)
+        c->m->time_ns = ns;
+    *used = n;
+    sn_syslog_msg_note(c->m, "fraction longer than 6 digits");
+    return rc;
+}
+
 /* TIMESTAMP = NILVALUE / FULL-DATE "T" FULL-TIME (RFC 5424 6, 6.2.3). */
 static enum sn_status
 parse_timestamp(struct ctx *c, size_t *pos)
@@ -271,6 +298,8 @@ parse_timestamp(struct ctx *c, size_t *pos)
         used = 1;
     } else {
         rc = sn_rfc3339_parse(p + i, c->len - i, &c->m->time_ns, &used, c->err);
+        if (rc == SN_EINVAL)
+            rc = long_fraction(c, p + i, c->len - i, &used);
         if (rc == SN_EINVAL) {
             c->err->offset += i;
             return rc;
@@ -298,18 +327,20 @@ parse_timestamp(struct ctx *c, size_t *pos)
 /*
  * One of HOSTNAME, APP-NAME, PROCID, MSGID = NILVALUE / 1*max PRINTUSASCII
  * (RFC 5424 6), followed by SP. "-" alone is the NILVALUE; "--" or "-x"
- * are ordinary values.
+ * are ordinary values. Decision: a value longer than max is kept whole,
+ * with the note too_long. The limits bind senders; the field still ends
+ * unambiguously at SP, rsyslog keeps such values and syslog-ng cuts
+ * them, and rejecting the message would lose its whole header.
  */
 static enum sn_status
 parse_field(struct ctx *c, size_t *pos, size_t max, const char *name,
-            const char *next, struct sn_str *out)
+            const char *next, const char *too_long, struct sn_str *out)
 {
     const char *p = c->p;
     size_t i = *pos, start = i;
-    size_t lim = c->len - i > max ? i + max : c->len;
     unsigned char b;
 
-    i = skip_print((const unsigned char *)p, i, lim);
+    i = skip_print((const unsigned char *)p, i, c->len);
     if (i >= c->len) {
         if (i == start)
             return fail(c, SN_EINVAL, i, "message ends before %s", name);
@@ -317,17 +348,15 @@ parse_field(struct ctx *c, size_t *pos, size_t max, const char *name,
                     next);
     }
     b = (unsigned char)p[i];
-    if (b != ' ') {
-        if (i == lim && is_print(b))
-            return fail(c, SN_EINVAL, i, "%s longer than %zu characters", name,
-                        max);
+    if (b != ' ')
         return fail(c, SN_EINVAL, i,
                     "%s contains byte 0x%02x (not "
                     "PRINTUSASCII)",
                     name, b);
-    }
     if (i == start)
         return fail(c, SN_EINVAL, i, "%s is empty", name);
+    if (i - start > max)
+        sn_syslog_msg_note(c->m, too_long);
     if (!(i - start == 1 && p[start] == '-')) {
         out->ptr = p + start;
         out->len = i - start;
@@ -396,7 +425,7 @@ parse_value(struct ctx *c, size_t *pos, struct sn_str *out)
     };
     const unsigned char *p = (const unsigned char *)c->p;
     size_t len = c->len, i = *pos, start = i, bad;
-    bool has_escape = false, has_high = false;
+    bool has_escape = false, has_high = false, bare_bracket = false;
     char *dst;
     size_t j, k;
 
@@ -422,9 +451,13 @@ parse_value(struct ctx *c, size_t *pos, struct sn_str *out)
             has_high = true;
             i++;
         } else if (b == ']') {
-            /* 6.3.3: ']' MUST be escaped, "to avoid syslog application
-             * implementation errors". */
-            return fail(c, SN_EINVAL, i, "unescaped ']' in PARAM-VALUE");
+            /* 6.3.3: the sender MUST escape ']', "to avoid syslog
+             * application implementation errors". Decision: a receiver
+             * need not reject it: inside the quotes it is unambiguous,
+             * rsyslog and syslog-ng take it as a character of the value,
+             * and rejecting it would lose the whole header. */
+            bare_bracket = true;
+            i++;
         } else {
             /* 6.3.3: only \" \\ \] are escapes; a backslash before any
              * other character is a literal backslash and that character
@@ -442,6 +475,10 @@ parse_value(struct ctx *c, size_t *pos, struct sn_str *out)
         }
     }
     *pos = i;
+    if (bare_bracket && !c->bare_bracket) {
+        c->bare_bracket = true; /* one note for the message */
+        sn_syslog_msg_note(c->m, "unescaped ']' in PARAM-VALUE");
+    }
     /* RFC 5424 6: PARAM-VALUE = UTF-8-STRING. The escapes are ASCII, so
      * checking the raw bytes checks the value. */
     if (has_high && (bad = utf8_bad(p + start, i - start)) != i - start)
@@ -706,6 +743,7 @@ sn_rfc5424_parse(const char *p, size_t len, struct sn_arena *arena,
     c.n_sd = 0;
     c.cap_sd = SD_INLINE;
     c.n_ids = 0;
+    c.bare_bracket = false;
     sn_syslog_msg_init(out);
 
     /* HEADER = PRI VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID
@@ -713,13 +751,16 @@ sn_rfc5424_parse(const char *p, size_t len, struct sn_arena *arena,
     if ((rc = parse_pri(&c, &i)) != SN_OK ||
         (rc = parse_version(&c, &i)) != SN_OK ||
         (rc = parse_timestamp(&c, &i)) != SN_OK ||
-        (rc = parse_field(&c, &i, SN_RFC5424_HOSTNAME_MAX, "HOSTNAME", "APP-NAME",
+        (rc = parse_field(&c, &i, SN_RFC5424_HOSTNAME_MAX, "HOSTNAME",
+                          "APP-NAME", "hostname longer than 255",
                           &m->hostname)) != SN_OK ||
-        (rc = parse_field(&c, &i, SN_RFC5424_APPNAME_MAX, "APP-NAME", "PROCID",
+        (rc = parse_field(&c, &i, SN_RFC5424_APPNAME_MAX, "APP-NAME",
+                          "PROCID", "app-name longer than 48",
                           &m->appname)) != SN_OK ||
-        (rc = parse_field(&c, &i, SN_RFC5424_PROCID_MAX, "PROCID", "MSGID", &m->procid)) !=
-            SN_OK ||
-        (rc = parse_field(&c, &i, SN_RFC5424_MSGID_MAX, "MSGID", "STRUCTURED-DATA",
+        (rc = parse_field(&c, &i, SN_RFC5424_PROCID_MAX, "PROCID", "MSGID",
+                          "procid longer than 128", &m->procid)) != SN_OK ||
+        (rc = parse_field(&c, &i, SN_RFC5424_MSGID_MAX, "MSGID",
+                          "STRUCTURED-DATA", "msgid longer than 32",
                           &m->msgid)) != SN_OK ||
         (rc = parse_sd(&c, &i)) != SN_OK)
         return rc;

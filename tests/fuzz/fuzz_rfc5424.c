@@ -49,16 +49,28 @@ all_in(struct sn_str s, int lo, int hi, const char *except)
     return true;
 }
 
-/* A header field: NULL (NILVALUE) or 1..max PRINTUSASCII inside input. */
+static bool
+has_note(const struct sn_syslog_msg *m, const char *note)
+{
+    for (size_t i = 0; i < m->n_notes; i++)
+        if (strcmp(m->notes[i], note) == 0)
+            return true;
+    return false;
+}
+
+/* A header field: NULL (NILVALUE) or 1..max PRINTUSASCII inside input;
+ * longer only with the note too_long. */
 static void
-check_field(struct sn_str s, size_t max, const char *base, size_t size)
+check_field(const struct sn_syslog_msg *m, struct sn_str s, size_t max,
+            const char *too_long, const char *base, size_t size)
 {
     if (s.ptr == NULL) {
         check(s.len == 0);
         return;
     }
     check(inside(s.ptr, s.len, base, size));
-    check(s.len >= 1 && s.len <= max);
+    check(s.len >= 1);
+    check(s.len <= max || has_note(m, too_long));
     check(all_in(s, 33, 126, NULL));
     check(!(s.len == 1 && s.ptr[0] == '-'));
 }
@@ -74,10 +86,10 @@ check_msg(const struct sn_syslog_msg *m, const char *base, size_t size)
 {
     check(m->pri >= 0 && m->pri <= 191);
     check(m->version >= 1 && m->version <= 999);
-    check_field(m->hostname, 255, base, size);
-    check_field(m->appname, 48, base, size);
-    check_field(m->procid, 128, base, size);
-    check_field(m->msgid, 32, base, size);
+    check_field(m, m->hostname, 255, "hostname longer than 255", base, size);
+    check_field(m, m->appname, 48, "app-name longer than 48", base, size);
+    check_field(m, m->procid, 128, "procid longer than 128", base, size);
+    check_field(m, m->msgid, 32, "msgid longer than 32", base, size);
 
     if (m->timestamp.ptr != NULL) {
         int64_t ns = 0;
@@ -87,6 +99,15 @@ check_msg(const struct sn_syslog_msg *m, const char *base, size_t size)
         check(inside(m->timestamp.ptr, m->timestamp.len, base, size));
         rc = sn_rfc3339_parse(m->timestamp.ptr, m->timestamp.len, &ns, &used,
                               NULL);
+        if (rc == SN_EINVAL) {
+            /* Only more than 6 fraction digits go beyond RFC 5424. */
+            unsigned flags = 0;
+
+            check(has_note(m, "fraction longer than 6 digits"));
+            rc = sn_rfc3339_parse_lenient(m->timestamp.ptr, m->timestamp.len,
+                                          &ns, &used, &flags, NULL);
+            check(flags == SN_TS_LONG_FRAC);
+        }
         check(used == m->timestamp.len);
         check(rc == (m->has_time ? SN_OK : SN_ELIMIT));
         check(!m->has_time || ns == m->time_ns);

@@ -391,6 +391,46 @@ SN_TEST(year_after_time)
     CHECK(!has_note(&m, "year inferred"));
 }
 
+/* "yyyy Mmm dd hh:mm:ss": Cisco NX-OS, RFC 3164 5.4 example 4; rsyslog
+ * reads the year there. */
+SN_TEST(year_first)
+{
+    struct sn_syslog_msg m;
+
+    CHECK_EQ(parse("<189>2025 Nov 23 12:00:01 nx01 %ETHPORT-5-IF_UP: "
+                   "Interface Ethernet1/1 is up",
+                   &m),
+             SN_OK);
+    CHECK_FIELD(m.timestamp, "2025 Nov 23 12:00:01");
+    CHECK_EQ(m.time_ns, ns_of("2025-11-23T12:00:01Z"));
+    CHECK_FIELD(m.hostname, "nx01");
+    CHECK_FIELD(m.appname, "%ETHPORT-5-IF_UP");
+    CHECK_FIELD(m.msg, "Interface Ethernet1/1 is up");
+    CHECK(!has_note(&m, "year inferred"));
+    /* Two years are no timestamp; nor is a year out of range. */
+    CHECK_EQ(parse("<13>2025 Nov 23 2024 12:00:01 host app: x", &m), SN_OK);
+    CHECK_EQ(m.timestamp.ptr, NULL);
+    CHECK_EQ(parse("<13>1969 Nov 23 12:00:01 host app: x", &m), SN_OK);
+    CHECK_EQ(m.timestamp.ptr, NULL);
+}
+
+/* "Aug 24 05:34:00 CST 1987": RFC 3164 5.4 example 3, a year after the
+ * zone name. */
+SN_TEST(year_after_zone)
+{
+    struct sn_syslog_msg m;
+
+    CHECK_EQ(parse("<165>Aug 24 05:34:00 CST 1987 mymachine myproc[10]: "
+                   "%% It's time to make the do-nuts.",
+                   &m),
+             SN_OK);
+    CHECK_FIELD(m.timestamp, "Aug 24 05:34:00 CST 1987");
+    CHECK_EQ(m.time_ns, ns_of("1987-08-24T11:34:00Z"));
+    CHECK_FIELD(m.hostname, "mymachine");
+    CHECK_FIELD(m.appname, "myproc");
+    CHECK_FIELD(m.procid, "10");
+}
+
 SN_TEST(juniper)
 {
     struct sn_syslog_msg m;
@@ -717,6 +757,9 @@ SN_TEST(memo_gives_the_same_results)
         "<38>Feb 29 12:00:00 host app: leap day",
         "<38>Feb 29 12:00:00 host app: leap day again",
         "<38>2026-11-23T12:00:01Z host app: rfc 3339",
+        "<38>2024 Nov 23 12:00:01 host app: year first",
+        "<38>Nov 23 12:00:01 host app: after a year-first line",
+        "<38>Nov 23 12:00:01 EST 2024 host app: year after the zone",
         "<38>Nov 23 12:00:01 host app: last",
     };
     /* The memo keeps the inference for a reference time's whole second:
@@ -783,7 +826,8 @@ SN_TEST_MAIN(SN_T(debian_sshd), SN_T(debian_sudo_keeps_content_spaces),
              SN_T(cisco_ios_no_sequence_utc), SN_T(cisco_ios_origin_id),
              SN_T(cisco_relayed),
              SN_T(cisco_sequence_without_timestamp_is_text), SN_T(cisco_asa),
-             SN_T(year_after_time), SN_T(juniper), SN_T(no_pri),
+             SN_T(year_after_time), SN_T(year_first),
+             SN_T(year_after_zone), SN_T(juniper), SN_T(no_pri),
              SN_T(invalid_pri_is_content), SN_T(rfc3339_timestamp),
              SN_T(year_inference_previous_year_at_new_year),
              SN_T(year_inference_next_year_at_new_year),
