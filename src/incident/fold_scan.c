@@ -12,7 +12,6 @@
 #include "incident/fold_scan.h"
 
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,8 +274,6 @@ write_value(struct scan *s, const char *p, const char *end, bool scrub,
     default: {
         struct span v = { p, 0 };
         int64_t x;
-        char num[32];
-        int k;
         if ((q = sn_fj_skip_number(p, end, &is_int)) == NULL)
             return NULL;
         v.len = (size_t)(q - p);
@@ -284,8 +281,11 @@ write_value(struct scan *s, const char *p, const char *end, bool scrub,
             return sn_buf_append(out, p, v.len) == SN_OK ? q : NULL;
         if (!sn_fj_parse_int(v, &x))
             return NULL;
-        k = snprintf(num, sizeof(num), "%lld", (long long)x);
-        return sn_buf_append(out, num, (size_t)k) == SN_OK ? q : NULL;
+        /* The grammar has no leading zeros: json-c prints the text as
+         * it is, but for "-0" (an int64 0). */
+        if (x != 0 || *p != '-')
+            return sn_buf_append(out, p, v.len) == SN_OK ? q : NULL;
+        return sn_buf_putc(out, '0') == SN_OK ? q : NULL;
     }
     }
 }
