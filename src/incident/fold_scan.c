@@ -178,8 +178,7 @@ fixed_keep(struct sn_fold_fixed *f, uint64_t h, int what, struct span raw,
 /* sn_scrub_keeps and sn_scrub_secret_key of the name at p (len bytes,
  * no escapes), for s->scrub (not NULL). */
 static void
-name_says(struct scan *s, const char *p, size_t len, bool *keeps,
-          bool *secret)
+name_says(struct scan *s, const char *p, size_t len, bool *keeps, bool *secret)
 {
     struct sn_fold_scan *fs = s->fs;
     struct sn_fold_name *e = NULL;

@@ -278,13 +278,27 @@ json_str_ref(struct sn_buf *b, const unsigned char *p, size_t len)
             continue;
         }
         switch (c) {
-        case '"': sn_buf_append(b, "\\\"", 2); break;
-        case '\\': sn_buf_append(b, "\\\\", 2); break;
-        case '\n': sn_buf_append(b, "\\n", 2); break;
-        case '\r': sn_buf_append(b, "\\r", 2); break;
-        case '\t': sn_buf_append(b, "\\t", 2); break;
-        case '\b': sn_buf_append(b, "\\b", 2); break;
-        case '\f': sn_buf_append(b, "\\f", 2); break;
+        case '"':
+            sn_buf_append(b, "\\\"", 2);
+            break;
+        case '\\':
+            sn_buf_append(b, "\\\\", 2);
+            break;
+        case '\n':
+            sn_buf_append(b, "\\n", 2);
+            break;
+        case '\r':
+            sn_buf_append(b, "\\r", 2);
+            break;
+        case '\t':
+            sn_buf_append(b, "\\t", 2);
+            break;
+        case '\b':
+            sn_buf_append(b, "\\b", 2);
+            break;
+        case '\f':
+            sn_buf_append(b, "\\f", 2);
+            break;
         default:
             if (c < 0x20) {
                 char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
@@ -303,9 +317,12 @@ json_str_ref(struct sn_buf *b, const unsigned char *p, size_t len)
 SN_TEST(json_str_like_bytewise)
 {
     static const char *const specials[] = {
-        "\"", "\\", "\n", "\x01", "\x1f", "\x7f", "\xc3\xa9", "\xe2\x82\xac",
-        "\xf0\x9f\x98\x80", "\xff", "\xc3", "\xe2\x82", "\xed\xa0\x80",
-        "\xc0\xaf", "\xf4\x90\x80\x80", "\0",
+        "\"",           "\\",           "\n",
+        "\x01",         "\x1f",         "\x7f",
+        "\xc3\xa9",     "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+        "\xff",         "\xc3",         "\xe2\x82",
+        "\xed\xa0\x80", "\xc0\xaf",     "\xf4\x90\x80\x80",
+        "\0",
     };
     const size_t n_spec = sizeof(specials) / sizeof(specials[0]);
     unsigned char s[96];
@@ -377,12 +394,10 @@ SN_TEST(json_int_like_printf)
     sn_buf_fini(&b);
 }
 
-SN_TEST_MAIN(SN_T(arena_alignment_and_reset),
-             SN_T(arena_keeps_regular_chunks), SN_T(arena_cap),
-             SN_T(buf_limit), SN_T(json_escapes_and_utf8),
-             SN_T(json_str_like_bytewise),
-             SN_T(json_int_like_printf), SN_T(status_names),
-             SN_T(durations_and_sizes), SN_T(suggestions),
+SN_TEST_MAIN(SN_T(arena_alignment_and_reset), SN_T(arena_keeps_regular_chunks),
+             SN_T(arena_cap), SN_T(buf_limit), SN_T(json_escapes_and_utf8),
+             SN_T(json_str_like_bytewise), SN_T(json_int_like_printf),
+             SN_T(status_names), SN_T(durations_and_sizes), SN_T(suggestions),
              SN_T(suggestions_count_a_swap_as_one_edit),
              SN_T(ratelimit_counts_suppressed),
              SN_T(backoff_equal_jitter_doubles_to_max),

@@ -487,8 +487,13 @@ SN_TEST(fixed_fields_agree)
 SN_TEST(names_agree)
 {
     static const char *const names[] = {
-        "msg", "password", "api_token", "user.password", "Authorization",
-        "host", "appname",
+        "msg",
+        "password",
+        "api_token",
+        "user.password",
+        "Authorization",
+        "host",
+        "appname",
         "a_name_longer_than_the_forty_bytes_it_remembers_password",
         "a_name_longer_than_the_forty_bytes_it_remembers_msg_x",
     };
