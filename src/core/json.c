@@ -60,6 +60,21 @@ any_special8(const unsigned char *p)
             high) != 0;
 }
 
+/* any_special8 for 4 bytes. */
+static inline bool
+any_special4(const unsigned char *p)
+{
+    const uint32_t ones = 0x01010101u, high = 0x80808080u;
+    uint32_t v, q, b;
+
+    memcpy(&v, p, 4);
+    q = v ^ (ones * '"');
+    b = v ^ (ones * '\\');
+    return ((v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) |
+             ((b - ones) & ~b)) &
+            high) != 0;
+}
+
 bool
 sn_utf8_valid(const char *s, size_t len)
 {
@@ -118,6 +133,9 @@ plain_until(const unsigned char *p, size_t i, size_t len)
         i += 8;
     if (len - i >= 8 && !any_special8(p + i) && !any_special8(p + len - 8))
         return len; /* 8 to 16 bytes: two reads that overlap */
+    if (len - i >= 4 && len - i < 8 && !any_special4(p + i) &&
+        !any_special4(p + len - 4))
+        return len; /* 4 to 7 bytes (hosts, apps, pids): the same */
     while (i < len && p[i] >= 0x20 && p[i] != '"' && p[i] != '\\' &&
            p[i] < 0x80)
         i++;
