@@ -4,6 +4,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
 static size_t
@@ -57,6 +60,21 @@ any_special8(const unsigned char *p)
             high) != 0;
 }
 
+/* any_special8 for 4 bytes. */
+static inline bool
+any_special4(const unsigned char *p)
+{
+    const uint32_t ones = 0x01010101u, high = 0x80808080u;
+    uint32_t v, q, b;
+
+    memcpy(&v, p, 4);
+    q = v ^ (ones * '"');
+    b = v ^ (ones * '\\');
+    return ((v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) |
+             ((b - ones) & ~b)) &
+            high) != 0;
+}
+
 bool
 sn_utf8_valid(const char *s, size_t len)
 {
@@ -72,48 +90,86 @@ sn_utf8_valid(const char *s, size_t len)
     return true;
 }
 
+#if defined(__SSE2__)
+/* Bit k set: byte k of the 16 at p is below 0x20, '"', '\\' or from 0x80. */
+static inline unsigned
+special16(const unsigned char *p)
+{
+    const __m128i sp = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"');
+    const __m128i bs = _mm_set1_epi8('\\');
+    __m128i v = _mm_loadu_si128((const void *)p);
+    /* Signed: bytes from 0x80 are negative, so below 0x20 too. */
+    __m128i m = _mm_or_si128(
+        _mm_cmplt_epi8(v, sp),
+        _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bs)));
+
+    return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+/* The first byte from i that is more than copied: below 0x20, '"', '\\'
+ * or from 0x80 (UTF-8 to check), or len. Sixteen bytes at a time, the
+ * last sixteen read again from len - 16 (the bytes before i masked), so
+ * that no string of 16 bytes or more is read a byte at a time: most
+ * strings of an event or a signal have nothing to escape, and this
+ * loop was most of their cost. */
+static inline size_t
+plain_until(const unsigned char *p, size_t i, size_t len)
+{
+#if defined(__SSE2__)
+    if (len >= 16) {
+        unsigned bits;
+
+        for (; len - i >= 16; i += 16)
+            if ((bits = special16(p + i)) != 0)
+                return i + (size_t)__builtin_ctz(bits);
+        if (i == len)
+            return len;
+        bits = special16(p + len - 16) & (~0u << (16 - (len - i)));
+        return bits != 0 ? len - 16 + (size_t)__builtin_ctz(bits) : len;
+    }
+#endif
+    while (len - i > 16 && !any_special8(p + i))
+        i += 8;
+    if (len - i >= 8 && !any_special8(p + i) && !any_special8(p + len - 8))
+        return len; /* 8 to 16 bytes: two reads that overlap */
+    if (len - i >= 4 && len - i < 8 && !any_special4(p + i) &&
+        !any_special4(p + len - 4))
+        return len; /* 4 to 7 bytes (hosts, apps, pids): the same */
+    while (i < len && p[i] >= 0x20 && p[i] != '"' && p[i] != '\\' &&
+           p[i] < 0x80)
+        i++;
+    return i;
+}
+
 enum sn_status
 sn_json_str(struct sn_buf *b, const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, run = 0;
+    size_t i = 0, from = 0;
     enum sn_status rc;
 
     /* Worst case 6 bytes out per byte in; reserve once for the common
-     * case so the loop below rarely reallocates. */
-    if ((rc = sn_buf_reserve(b, len + 2)) != SN_OK)
+     * case (nothing to escape), which then needs no more room. */
+    if ((b->cap < b->len + 3 || len > b->cap - b->len - 3) &&
+        (rc = sn_buf_reserve(b, len + 2)) != SN_OK)
         return rc;
-    if ((rc = sn_buf_putc(b, '"')) != SN_OK)
-        return rc;
-    while (i < len) {
+    b->data[b->len++] = '"';
+    for (;;) {
         unsigned char c;
         size_t n;
 
-        while (i + 8 <= len && !any_special8(p + i)) {
-            i += 8;
-            run += 8;
-        }
-        if (i >= len)
+        if ((i = plain_until(p, i, len)) >= len)
             break;
         c = p[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-            i++;
-            run++;
+        if (c >= 0x80 && (n = utf8_seq_len(p + i, len - i)) > 0) {
+            i += n; /* valid UTF-8 is copied with the run */
             continue;
         }
-        if (run > 0 &&
-            (rc = sn_buf_append(b, p + i - run, run)) != SN_OK)
+        if (i > from && (rc = sn_buf_append(b, p + from, i - from)) != SN_OK)
             return rc;
-        run = 0;
         if (c >= 0x80) {
-            n = utf8_seq_len(p + i, len - i);
-            if (n == 0) {
-                rc = sn_buf_append(b, "\xEF\xBF\xBD", 3);
-                n = 1;
-            } else {
-                rc = sn_buf_append(b, p + i, n);
-            }
-            i += n;
+            rc = sn_buf_append(b, "\xEF\xBF\xBD", 3);
         } else {
             char esc[8];
             const char *e = esc;
@@ -132,12 +188,12 @@ sn_json_str(struct sn_buf *b, const char *s, size_t len)
                 elen = 6;
             }
             rc = sn_buf_append(b, e, elen);
-            i++;
         }
         if (rc != SN_OK)
             return rc;
+        from = ++i;
     }
-    if (run > 0 && (rc = sn_buf_append(b, p + i - run, run)) != SN_OK)
+    if (len > from && (rc = sn_buf_append(b, p + from, len - from)) != SN_OK)
         return rc;
     return sn_buf_putc(b, '"');
 }

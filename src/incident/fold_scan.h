@@ -28,6 +28,12 @@ struct sn_fold_memo;
 #define SN_FOLD_FIXED 256
 struct sn_fold_fixed;
 
+/* What the scrubber says of a member name, remembered (fold_scan.c):
+ * slots, and the longest name kept. */
+#define SN_FOLD_NAMES     256
+#define SN_FOLD_NAME_TEXT 40
+struct sn_fold_name;
+
 /* Objects and arrays of the signal being read whose ends are kept
  * (fold_scan_json.c): past that many, the rest are validated again where
  * they are read again. */
@@ -42,7 +48,8 @@ struct sn_fold_scan {
     size_t cap_ends;
     struct sn_fold_memo *memo;       /* NULL until the first scrub */
     struct sn_fold_fixed *fixed;     /* NULL until the first title */
-    const struct sn_scrub *memo_for; /* the scrubber both remember for */
+    struct sn_fold_name *names;      /* NULL until the first name */
+    const struct sn_scrub *memo_for; /* the scrubber all three remember for */
     /* Where each object and array of the signal being read opens and
      * closes, in the order they open: read once when the signal is
      * validated, then skipped at once. */

@@ -254,6 +254,109 @@ SN_TEST(le_round_trip)
     sn_buf_fini(&b);
 }
 
+/* The escaping one byte at a time, as sn_json_str did before it read
+ * sixteen bytes at a time: the reference it must still agree with. */
+static void
+json_str_ref(struct sn_buf *b, const unsigned char *p, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    sn_buf_putc(b, '"');
+    for (size_t i = 0; i < len;) {
+        unsigned char c = p[i];
+        size_t n = 0;
+
+        if (c >= 0x80) {
+            for (size_t k = 2; k <= 4 && k <= len - i && n == 0; k++)
+                if (sn_utf8_valid((const char *)p + i, k))
+                    n = k;
+            if (n == 0)
+                sn_buf_append(b, "\xEF\xBF\xBD", 3);
+            else
+                sn_buf_append(b, p + i, n);
+            i += n ? n : 1;
+            continue;
+        }
+        switch (c) {
+        case '"':
+            sn_buf_append(b, "\\\"", 2);
+            break;
+        case '\\':
+            sn_buf_append(b, "\\\\", 2);
+            break;
+        case '\n':
+            sn_buf_append(b, "\\n", 2);
+            break;
+        case '\r':
+            sn_buf_append(b, "\\r", 2);
+            break;
+        case '\t':
+            sn_buf_append(b, "\\t", 2);
+            break;
+        case '\b':
+            sn_buf_append(b, "\\b", 2);
+            break;
+        case '\f':
+            sn_buf_append(b, "\\f", 2);
+            break;
+        default:
+            if (c < 0x20) {
+                char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+                sn_buf_append(b, e, 6);
+            } else
+                sn_buf_putc(b, (char)c);
+        }
+        i++;
+    }
+    sn_buf_putc(b, '"');
+}
+
+/* sn_json_str against the bytewise reference: random strings of plain
+ * bytes with a special one (escape, control, UTF-8 lead or broken
+ * sequence) at every offset of the 16- and 8-byte steps. */
+SN_TEST(json_str_like_bytewise)
+{
+    static const char *const specials[] = {
+        "\"",           "\\",           "\n",
+        "\x01",         "\x1f",         "\x7f",
+        "\xc3\xa9",     "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+        "\xff",         "\xc3",         "\xe2\x82",
+        "\xed\xa0\x80", "\xc0\xaf",     "\xf4\x90\x80\x80",
+        "\0",
+    };
+    const size_t n_spec = sizeof(specials) / sizeof(specials[0]);
+    unsigned char s[96];
+    struct sn_buf got, want;
+    unsigned seed = 21;
+
+    sn_buf_init(&got, 4096);
+    sn_buf_init(&want, 4096);
+    for (size_t len = 0; len <= 80; len++) {
+        for (size_t at = 0; at <= len; at++) {
+            size_t k = (at * 7 + len) % n_spec;
+            size_t sl = k == n_spec - 1 ? 1 : strlen(specials[k]);
+            size_t n = len;
+
+            for (size_t i = 0; i < len; i++) {
+                seed = seed * 1103515245u + 12345u;
+                s[i] = (unsigned char)(' ' + (seed >> 16) % 94);
+            }
+            if (at + sl <= len)
+                memcpy(s + at, specials[k], sl);
+            if (at % 5 == 0 && len >= 2) /* a second one further on */
+                s[len - 1] = (unsigned char)specials[(k + 3) % n_spec][0];
+            sn_buf_reset(&got);
+            sn_buf_reset(&want);
+            CHECK_EQ(sn_json_str(&got, (const char *)s, n), SN_OK);
+            json_str_ref(&want, s, n);
+            CHECK_EQ(got.len, want.len);
+            CHECK(memcmp(got.data, want.data, want.len) == 0);
+        }
+    }
+    sn_buf_fini(&got);
+    sn_buf_fini(&want);
+}
+
 /* sn_json_int against printf's %lld: every digit count, both signs,
  * the int64 limits, and the edges of its two-digit steps. */
 SN_TEST(json_int_like_printf)
@@ -291,11 +394,10 @@ SN_TEST(json_int_like_printf)
     sn_buf_fini(&b);
 }
 
-SN_TEST_MAIN(SN_T(arena_alignment_and_reset),
-             SN_T(arena_keeps_regular_chunks), SN_T(arena_cap),
-             SN_T(buf_limit), SN_T(json_escapes_and_utf8),
-             SN_T(json_int_like_printf), SN_T(status_names),
-             SN_T(durations_and_sizes), SN_T(suggestions),
+SN_TEST_MAIN(SN_T(arena_alignment_and_reset), SN_T(arena_keeps_regular_chunks),
+             SN_T(arena_cap), SN_T(buf_limit), SN_T(json_escapes_and_utf8),
+             SN_T(json_str_like_bytewise), SN_T(json_int_like_printf),
+             SN_T(status_names), SN_T(durations_and_sizes), SN_T(suggestions),
              SN_T(suggestions_count_a_swap_as_one_edit),
              SN_T(ratelimit_counts_suppressed),
              SN_T(backoff_equal_jitter_doubles_to_max),

@@ -480,5 +480,71 @@ SN_TEST(fixed_fields_agree)
     sn_buf_fini(&big);
 }
 
+/* Member names as the scrubber judges them (kept, secret, neither),
+ * remembered per thread: one reader used in turn with a scrubber that
+ * keeps "msg" and one that does not, names longer than it remembers,
+ * and more distinct names than its slots, each read twice. */
+SN_TEST(names_agree)
+{
+    static const char *const names[] = {
+        "msg",
+        "password",
+        "api_token",
+        "user.password",
+        "Authorization",
+        "host",
+        "appname",
+        "a_name_longer_than_the_forty_bytes_it_remembers_password",
+        "a_name_longer_than_the_forty_bytes_it_remembers_msg_x",
+    };
+    const char *keep[] = { "msg", "a_name_longer_than_the_forty_bytes_"
+                                  "it_remembers_msg_x" };
+    struct sn_strlist kl = { 2, keep };
+    struct sn_scrub *plain = NULL, *keeps = NULL, *use[2];
+    struct sn_error err;
+    struct sn_buf b;
+    struct sn_fold_scan fs;
+    size_t nn = sizeof(names) / sizeof(names[0]);
+
+    sn_fold_scan_init(&fs);
+    sn_buf_init(&b, 1 << 20);
+    CHECK_EQ(sn_scrub_new(NULL, NULL, &plain, &err), SN_OK);
+    CHECK_EQ(sn_scrub_new(NULL, &kl, &keeps, &err), SN_OK);
+    use[0] = plain;
+    use[1] = keeps;
+    for (int round = 0; round < 4; round++)
+        for (size_t i = 0; i < nn; i++) {
+            sn_buf_reset(&b);
+            sn_buf_printf(&b,
+                          "{\"rule\":\"r\",\"evidence\":[{\"time_ns\":1,"
+                          "\"%s\":\"mail bob@example.org password=x\","
+                          "\"n\":{\"%s\":\"hunter2\",\"k\":[\"%s\"]}}],"
+                          "\"trace\":{\"%s\":\"bob@example.org\"}}",
+                          names[i], names[(i + 1) % nn], names[i],
+                          names[(i + 2) % nn]);
+            if (compare(&fs, use[round % 2], b.data) != 1) {
+                printf("#   scrubber %d: %.300s\n", round % 2, b.data);
+                CHECK(0);
+            }
+        }
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < 3 * SN_FOLD_NAMES; i++) {
+            sn_buf_reset(&b);
+            sn_buf_printf(&b,
+                          "{\"rule\":\"r\",\"evidence\":[{\"time_ns\":1,"
+                          "\"f%d_token\":\"x\",\"g%d\":\"bob@example.org\"}]}",
+                          i, i);
+            if (compare(&fs, use[round], b.data) != 1) {
+                printf("#   %.300s\n", b.data);
+                CHECK(0);
+            }
+        }
+    sn_fold_scan_fini(&fs);
+    sn_scrub_free(plain);
+    sn_scrub_free(keeps);
+    sn_buf_fini(&b);
+}
+
 SN_TEST_MAIN(SN_T(engine_signals_agree), SN_T(variants_agree_or_decline),
-             SN_T(reader_edges_agree), SN_T(fixed_fields_agree))
+             SN_T(reader_edges_agree), SN_T(fixed_fields_agree),
+             SN_T(names_agree))
