@@ -230,6 +230,17 @@ static const char *const migrations[] = {
     " WHERE held_since IS NOT NULL;"
     "DROP INDEX incidents_status;"
     "CREATE INDEX incidents_quiet ON incidents(status, " QUIET_DUE ");",
+    /* 10: a key's newest incident (Q_FIND_OPEN, Q_LAST_RESOLVED: every
+     * new incident asks both) read from the index in its order: sorting
+     * by created_at built a temporary b-tree per call, and
+     * Q_LAST_RESOLVED, which the planner ran on incidents_quiet
+     * (status = 'resolved'), read every resolved incident. created_at
+     * never changes, so no update rewrites the longer entry; the rest of
+     * incidents_key's users (rule_id = ?, partition.c's release_key)
+     * read its prefix as before. */
+    "DROP INDEX incidents_key;"
+    "CREATE INDEX incidents_key ON incidents(rule_id, group_key,"
+    " created_at);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 /* The migration that added held_since: a store opened below it
@@ -277,7 +288,10 @@ static const char *const sql[Q_COUNT_] = {
     [Q_GET] = "SELECT " INC_COLS " FROM incidents WHERE id = ?1",
     [Q_GET_EVIDENCE] = "SELECT explanation, items FROM evidence"
                        " WHERE incident_id = ?1",
-    [Q_LAST_RESOLVED] = "SELECT id FROM incidents WHERE rule_id = ?1 AND"
+    /* INDEXED BY: without it the planner took incidents_quiet for
+     * status = 'resolved' (migration 10). */
+    [Q_LAST_RESOLVED] = "SELECT id FROM incidents INDEXED BY incidents_key"
+                        " WHERE rule_id = ?1 AND"
                         " group_key = ?2 AND status = 'resolved'"
                         " ORDER BY created_at DESC LIMIT 1",
     /* A fresh incident may reuse the id of a released row (a

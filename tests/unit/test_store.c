@@ -84,10 +84,10 @@ SN_TEST(schema_migrates_and_reopens)
 
     fresh();
     CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
-    CHECK_EQ(sn_store_schema_version(s), 9);
+    CHECK_EQ(sn_store_schema_version(s), 10);
     sn_store_close(s);
     CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
-    CHECK_EQ(sn_store_schema_version(s), 9);
+    CHECK_EQ(sn_store_schema_version(s), 10);
     sn_store_close(s);
     CHECK_EQ(sn_store_open(path, true, &s, &err), SN_OK);
     sn_store_close(s);
@@ -708,7 +708,7 @@ SN_TEST(held_and_quiet_after_migration_9)
     sn_store_close(s);
 
     CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
-    CHECK_EQ(sn_store_schema_version(s), 9);
+    CHECK_EQ(sn_store_schema_version(s), 10);
     versions_of(sn_failed_, s, held, v);
     CHECK_EQ(v[0], 2);
     CHECK_EQ(v[1], 1);
@@ -763,6 +763,73 @@ SN_TEST(held_and_quiet_after_migration_9)
     sn_incident_fini(&inc);
     sn_store_close(s);
     CHECK(sn_store_open_at(path, 99, &s, &err) != SN_OK);
+}
+
+/* Resolve incident id the way the fold does (a new version). */
+static void
+resolve(struct sn_store *s, const char *id)
+{
+    struct sn_incident inc;
+    struct sn_buf scratch;
+
+    sn_buf_init(&scratch, 1 << 20);
+    sn_incident_init(&inc);
+    sn_store_begin(s, NULL);
+    if (sn_store_get(s, id, &inc) == SN_OK) {
+        strcpy(inc.status, "resolved");
+        inc.version++;
+        inc.updated_at = sn_clock_wall_ns();
+        sn_store_put(s, &inc);
+        sn_store_record(s, &inc, "sentineld", "resolve", "done", NULL,
+                        &scratch);
+    }
+    sn_store_commit(s, NULL);
+    sn_incident_fini(&inc);
+    sn_buf_fini(&scratch);
+}
+
+/* Migration 10 on a store schema 9 left: a key's newest open and newest
+ * resolved incidents are still the ones found, now read from
+ * incidents_key in created_at order (no sort per lookup). */
+SN_TEST(key_lookups_after_migration_10)
+{
+    struct sn_store *s;
+    struct sn_error err;
+    struct sn_incident inc;
+    sqlite3_stmt *q;
+    char a[SN_UUID_LEN + 1], b[SN_UUID_LEN + 1], c[SN_UUID_LEN + 1];
+    char found[SN_UUID_LEN + 1] = "";
+    int cols = 0;
+
+    fresh();
+    CHECK_EQ(sn_store_open_at(path, 9, &s, &err), SN_OK);
+    seed(s, "r", "{\"k\":1}", 3, a);
+    resolve(s, a);
+    seed(s, "r", "{\"k\":1}", 3, b);
+    resolve(s, b);
+    seed(s, "r", "{\"k\":1}", 3, c);
+    seed(s, "r", "{\"k\":2}", 3, found); /* another key, opened last */
+    sn_store_close(s);
+
+    CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
+    CHECK_EQ(sn_store_schema_version(s), 10);
+    CHECK_EQ(sqlite3_prepare_v2(sn_store_db(s),
+                                "SELECT count(*) FROM"
+                                " pragma_index_info('incidents_key')",
+                                -1, &q, NULL),
+             SQLITE_OK);
+    if (sqlite3_step(q) == SQLITE_ROW)
+        cols = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    CHECK_EQ(cols, 3); /* rule_id, group_key, created_at */
+    CHECK(sn_store_last_resolved(s, "r", "{\"k\":1}", found));
+    CHECK_STR(found, b);
+    CHECK(!sn_store_last_resolved(s, "r", "{\"k\":2}", found));
+    sn_incident_init(&inc);
+    CHECK_EQ(sn_store_find_open(s, "r", "{\"k\":1}", &inc), SN_OK);
+    CHECK_STR(inc.id, c);
+    sn_incident_fini(&inc);
+    sn_store_close(s);
 }
 
 /* The chain's hash is SHA-256 over prev || "<len>:<bytes>" per column
@@ -832,4 +899,5 @@ SN_TEST_MAIN(SN_T(schema_migrates_and_reopens), SN_T(new_incident_pages),
              SN_T(uuid_and_time), SN_T(notifications_reach_their_output_only),
              SN_T(summary_counters_follow_every_change),
              SN_T(held_and_quiet_after_migration_9),
+             SN_T(key_lookups_after_migration_10),
              SN_T(audit_hash_is_the_documented_encoding))
