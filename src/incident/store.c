@@ -1155,8 +1155,9 @@ sn_store_record(struct sn_store *s, const struct sn_incident *inc,
     if (step_done(q) != SN_OK)
         return SN_EIO;
     /* Recorded: nothing of it is held any more (sn_store_hold). A
-     * first version is a row just inserted, which holds nothing. */
-    if (s->schema >= SCHEMA_HELD && inc->version > 1) {
+     * first version, or a fresh incident's (several signals folded
+     * into its opening), is a row just inserted, which holds nothing. */
+    if (s->schema >= SCHEMA_HELD && inc->version > 1 && !inc->fresh) {
         q = stmt(s, Q_UNHOLD);
         if (q == NULL)
             return SN_EIO;

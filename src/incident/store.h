@@ -81,7 +81,9 @@ int64_t sn_store_data_version(struct sn_store *s);
  * Record one change of inc (already at its new version): the version
  * row (what changed), an audit entry (who, why) and the outbox row with
  * the document. Call inside a transaction. scratch holds the rendered
- * document afterwards.
+ * document afterwards. inc->fresh still set means sn_store_put has just
+ * inserted its row (the callers put, then record), which holds nothing
+ * to release (sn_store_hold).
  */
 enum sn_status sn_store_record(struct sn_store *s,
                                const struct sn_incident *inc, const char *actor,
