@@ -100,8 +100,8 @@ row_hash(struct sn_audit_stmts *st, const char *prev, const struct val *v,
         return SN_ENOMEM;
     hs.md = md;
     hs.n = 0;
-    hs.ok = EVP_DigestInit_ex(md, type != NULL ? type : EVP_sha256(), NULL) ==
-            1;
+    hs.ok =
+        EVP_DigestInit_ex(md, type != NULL ? type : EVP_sha256(), NULL) == 1;
     feed(&hs, prev, strlen(prev));
     for (int c = 0; c < N_CANON; c++) {
         size_t k;

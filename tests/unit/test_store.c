@@ -844,6 +844,19 @@ SN_TEST(audit_hash_is_the_documented_encoding)
     struct sn_audit_verdict v;
     sqlite3_stmt *q;
     char target[301], details[1001], h[2][65] = { "", "" };
+    struct sn_audit_entry first = { .at = 1700000000000000000LL,
+                                    .actor = "alice",
+                                    .action = "acknowledge",
+                                    .incident_id = "inc-1",
+                                    .version = 7,
+                                    .reason = "on it",
+                                    .correlation_id = "cid" };
+    struct sn_audit_entry second = { .at = 1700000000000000001LL,
+                                     .actor = "bob",
+                                     .action = "token.create",
+                                     .target = target,
+                                     .result = "denied",
+                                     .details = details };
     int n = 0;
 
     memset(target, 't', 300);
@@ -853,25 +866,8 @@ SN_TEST(audit_hash_is_the_documented_encoding)
     fresh();
     CHECK_EQ(sn_store_open(path, false, &s, &err), SN_OK);
     CHECK_EQ(sn_store_begin(s, &err), SN_OK);
-    CHECK_EQ(sn_audit_append(sn_store_db(s),
-                             &(struct sn_audit_entry){
-                                 .at = 1700000000000000000LL,
-                                 .actor = "alice",
-                                 .action = "acknowledge",
-                                 .incident_id = "inc-1",
-                                 .version = 7,
-                                 .reason = "on it",
-                                 .correlation_id = "cid" }),
-             SN_OK);
-    CHECK_EQ(sn_audit_append(sn_store_db(s),
-                             &(struct sn_audit_entry){
-                                 .at = 1700000000000000001LL,
-                                 .actor = "bob",
-                                 .action = "token.create",
-                                 .target = target,
-                                 .result = "denied",
-                                 .details = details }),
-             SN_OK);
+    CHECK_EQ(sn_audit_append(sn_store_db(s), &first), SN_OK);
+    CHECK_EQ(sn_audit_append(sn_store_db(s), &second), SN_OK);
     CHECK_EQ(sn_store_commit(s, &err), SN_OK);
     CHECK_EQ(sqlite3_prepare_v2(sn_store_db(s),
                                 "SELECT hash FROM audit ORDER BY seq", -1, &q,
