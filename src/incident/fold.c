@@ -508,14 +508,20 @@ record(struct sn_fold *f, struct sn_incident *inc, const char *action,
 }
 
 /* The row as changed: whole, or only its counters when nothing but
- * `update` signals (hits) touched a row this connection wrote. */
+ * `update` signals (hits) touched a row this connection wrote; hold > 0
+ * also holds the version (sn_store_hold), with the counters in one
+ * statement. */
 static enum sn_status
-put(struct sn_fold *f, struct sn_fold_entry *e)
+put(struct sn_fold *f, struct sn_fold_entry *e, int64_t hold)
 {
     if (e->full || e->is_new || e->inc.fresh ||
         strcmp(e->inc.status, "resolved") == 0)
-        return sn_store_put(f->store, &e->inc);
-    return sn_store_put_hits(f->store, &e->inc);
+        return sn_store_put(f->store, &e->inc) == SN_OK &&
+                       (hold == 0 ||
+                        sn_store_hold(f->store, e->inc.id, hold) == SN_OK)
+                   ? SN_OK
+                   : SN_EIO;
+    return sn_store_put_hits(f->store, &e->inc, hold);
 }
 
 /* Write one changed incident as its next version. */
@@ -575,9 +581,8 @@ write_entry(struct sn_fold *f, struct sn_fold_entry *e, int64_t now)
         strcmp(action, "update") == 0 && (int)inc->severity == e->loaded_sev &&
         e->delivered_at > 0 &&
         now - e->delivered_at < f->update_ms * SN_NS_PER_MS) {
-        if (put(f, e) != SN_OK ||
-            (e->held_at != e->delivered_at &&
-             sn_store_hold(f->store, inc->id, e->delivered_at) != SN_OK))
+        if (put(f, e, e->held_at != e->delivered_at ? e->delivered_at : 0) !=
+            SN_OK)
             return SN_EIO;
         e->held_at = e->delivered_at;
         f->st.held++;
@@ -587,7 +592,7 @@ write_entry(struct sn_fold *f, struct sn_fold_entry *e, int64_t now)
         e->expl = NULL;
         return SN_OK;
     }
-    if (put(f, e) != SN_OK ||
+    if (put(f, e, 0) != SN_OK ||
         sn_store_record(f->store, inc, "sentineld", action, reason, NULL,
                         &f->scratch) != SN_OK)
         return SN_EIO;

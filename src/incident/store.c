@@ -277,6 +277,7 @@ enum stmt_id {
     Q_HOLD,
     Q_UNHOLD,
     Q_PUT_HITS,
+    Q_PUT_HITS_HOLD,
     Q_DATA_VERSION,
     Q_COUNT_
 };
@@ -326,6 +327,11 @@ static const char *const sql[Q_COUNT_] = {
     [Q_PUT_HITS] = "UPDATE incidents SET version = ?2, last_seen = ?3,"
                    " hit_count = ?4, signal_count = ?5, updated_at = ?6,"
                    " touched_at = ?7 WHERE id = ?1",
+    /* The same with the hold (Q_HOLD) of a version not held yet: one
+     * statement and one row lookup instead of two. */
+    [Q_PUT_HITS_HOLD] = "UPDATE incidents SET version = ?2, last_seen = ?3,"
+                        " hit_count = ?4, signal_count = ?5, updated_at ="
+                        " ?6, touched_at = ?7, held_since = ?8 WHERE id = ?1",
     [Q_DATA_VERSION] = "PRAGMA data_version",
     [Q_PUT_EVIDENCE] = "INSERT INTO evidence VALUES (?1, ?2, ?3) ON CONFLICT"
                        " (incident_id) DO UPDATE SET explanation ="
@@ -1070,12 +1076,16 @@ sn_store_put(struct sn_store *s, const struct sn_incident *inc)
 }
 
 enum sn_status
-sn_store_put_hits(struct sn_store *s, const struct sn_incident *inc)
+sn_store_put_hits(struct sn_store *s, const struct sn_incident *inc,
+                  int64_t held_since)
 {
-    sqlite3_stmt *q = stmt(s, Q_PUT_HITS);
+    bool hold = held_since > 0 && s->schema >= SCHEMA_HELD;
+    sqlite3_stmt *q = stmt(s, hold ? Q_PUT_HITS_HOLD : Q_PUT_HITS);
 
     if (q == NULL)
         return SN_EIO;
+    if (hold)
+        sqlite3_bind_int64(q, 8, held_since);
     bind_str(q, 1, inc->id);
     sqlite3_bind_int64(q, 2, inc->version);
     sqlite3_bind_int64(q, 3, inc->last_seen);

@@ -69,10 +69,12 @@ enum sn_status sn_store_put(struct sn_store *s, const struct sn_incident *inc);
 
 /* Only inc's counters (version, last_seen, hit_count, signal_count,
  * updated_at, touched_at): for a version that added hits and nothing
- * else to a row this connection wrote last. SN_EIO also when no row has
- * inc's id. */
+ * else to a row this connection wrote last. held_since > 0 also holds
+ * the version, as sn_store_hold would, in the same statement; 0 leaves
+ * the hold as it is. SN_EIO also when no row has inc's id. */
 enum sn_status sn_store_put_hits(struct sn_store *s,
-                                 const struct sn_incident *inc);
+                                 const struct sn_incident *inc,
+                                 int64_t held_since);
 /* SQLite's PRAGMA data_version: moves when another connection (the API,
  * the CLI, a relay) committed since this one last looked; -1 on error. */
 int64_t sn_store_data_version(struct sn_store *s);
