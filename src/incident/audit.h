@@ -48,8 +48,12 @@ enum sn_status sn_audit_append(struct sqlite3 *db,
  * cost the manager's thread more than the append). st starts zeroed;
  * sn_audit_stmts_fini before the connection closes. */
 struct sqlite3_stmt;
+struct evp_md_ctx_st;
+struct evp_md_st;
 struct sn_audit_stmts {
     struct sqlite3_stmt *head, *insert;
+    struct evp_md_ctx_st *md; /* the row hash's context, reused */
+    struct evp_md_st *sha;    /* SHA-256, fetched once */
 };
 enum sn_status sn_audit_append_with(struct sqlite3 *db,
                                     struct sn_audit_stmts *st,

@@ -154,6 +154,10 @@ struct sn_fold_entry {
     int last_sev;
     int loaded_sev;        /* severity when loaded: a change is delivered */
     int64_t delivered_at;  /* the newest recorded version's time; 0 none */
+    /* The held_since this connection stored in the row (sn_store_hold);
+     * 0: unknown. The next held version of the same delivered one skips
+     * the store's no-op update (a statement, a row lookup) of its own. */
+    int64_t held_at;
 };
 
 static const char *
@@ -352,7 +356,10 @@ static void
 forget_id(struct sn_fold *f, const char *id)
 {
     for (size_t i = 0; i < f->n_cache; i++)
-        if (strcmp(f->cache[i].inc.id, id) == 0) {
+        /* The first byte first: ids are random, and this runs for
+         * every cached entry per released id. */
+        if (f->cache[i].inc.id[0] == id[0] &&
+            strcmp(f->cache[i].inc.id, id) == 0) {
             drop_entry(f, i);
             return;
         }
@@ -501,14 +508,20 @@ record(struct sn_fold *f, struct sn_incident *inc, const char *action,
 }
 
 /* The row as changed: whole, or only its counters when nothing but
- * `update` signals (hits) touched a row this connection wrote. */
+ * `update` signals (hits) touched a row this connection wrote; hold > 0
+ * also holds the version (sn_store_hold), with the counters in one
+ * statement. */
 static enum sn_status
-put(struct sn_fold *f, struct sn_fold_entry *e)
+put(struct sn_fold *f, struct sn_fold_entry *e, int64_t hold)
 {
     if (e->full || e->is_new || e->inc.fresh ||
         strcmp(e->inc.status, "resolved") == 0)
-        return sn_store_put(f->store, &e->inc);
-    return sn_store_put_hits(f->store, &e->inc);
+        return sn_store_put(f->store, &e->inc) == SN_OK &&
+                       (hold == 0 ||
+                        sn_store_hold(f->store, e->inc.id, hold) == SN_OK)
+                   ? SN_OK
+                   : SN_EIO;
+    return sn_store_put_hits(f->store, &e->inc, hold);
 }
 
 /* Write one changed incident as its next version. */
@@ -568,9 +581,10 @@ write_entry(struct sn_fold *f, struct sn_fold_entry *e, int64_t now)
         strcmp(action, "update") == 0 && (int)inc->severity == e->loaded_sev &&
         e->delivered_at > 0 &&
         now - e->delivered_at < f->update_ms * SN_NS_PER_MS) {
-        if (put(f, e) != SN_OK ||
-            sn_store_hold(f->store, inc->id, e->delivered_at) != SN_OK)
+        if (put(f, e, e->held_at != e->delivered_at ? e->delivered_at : 0) !=
+            SN_OK)
             return SN_EIO;
+        e->held_at = e->delivered_at;
         f->st.held++;
         f->st.updated++;
         e->n_signals = e->n_events = e->n_steps = 0;
@@ -578,11 +592,12 @@ write_entry(struct sn_fold *f, struct sn_fold_entry *e, int64_t now)
         e->expl = NULL;
         return SN_OK;
     }
-    if (put(f, e) != SN_OK ||
+    if (put(f, e, 0) != SN_OK ||
         sn_store_record(f->store, inc, "sentineld", action, reason, NULL,
                         &f->scratch) != SN_OK)
         return SN_EIO;
     e->delivered_at = inc->updated_at;
+    e->held_at = 0; /* sn_store_record cleared it */
     e->loaded_sev = (int)inc->severity;
     inc->fresh = false;
     if (e->is_new)

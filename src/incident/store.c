@@ -230,6 +230,17 @@ static const char *const migrations[] = {
     " WHERE held_since IS NOT NULL;"
     "DROP INDEX incidents_status;"
     "CREATE INDEX incidents_quiet ON incidents(status, " QUIET_DUE ");",
+    /* 10: a key's newest incident (Q_FIND_OPEN, Q_LAST_RESOLVED: every
+     * new incident asks both) read from the index in its order: sorting
+     * by created_at built a temporary b-tree per call, and
+     * Q_LAST_RESOLVED, which the planner ran on incidents_quiet
+     * (status = 'resolved'), read every resolved incident. created_at
+     * never changes, so no update rewrites the longer entry; the rest of
+     * incidents_key's users (rule_id = ?, partition.c's release_key)
+     * read its prefix as before. */
+    "DROP INDEX incidents_key;"
+    "CREATE INDEX incidents_key ON incidents(rule_id, group_key,"
+    " created_at);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 /* The migration that added held_since: a store opened below it
@@ -266,6 +277,7 @@ enum stmt_id {
     Q_HOLD,
     Q_UNHOLD,
     Q_PUT_HITS,
+    Q_PUT_HITS_HOLD,
     Q_DATA_VERSION,
     Q_COUNT_
 };
@@ -277,7 +289,10 @@ static const char *const sql[Q_COUNT_] = {
     [Q_GET] = "SELECT " INC_COLS " FROM incidents WHERE id = ?1",
     [Q_GET_EVIDENCE] = "SELECT explanation, items FROM evidence"
                        " WHERE incident_id = ?1",
-    [Q_LAST_RESOLVED] = "SELECT id FROM incidents WHERE rule_id = ?1 AND"
+    /* INDEXED BY: without it the planner took incidents_quiet for
+     * status = 'resolved' (migration 10). */
+    [Q_LAST_RESOLVED] = "SELECT id FROM incidents INDEXED BY incidents_key"
+                        " WHERE rule_id = ?1 AND"
                         " group_key = ?2 AND status = 'resolved'"
                         " ORDER BY created_at DESC LIMIT 1",
     /* A fresh incident may reuse the id of a released row (a
@@ -312,6 +327,11 @@ static const char *const sql[Q_COUNT_] = {
     [Q_PUT_HITS] = "UPDATE incidents SET version = ?2, last_seen = ?3,"
                    " hit_count = ?4, signal_count = ?5, updated_at = ?6,"
                    " touched_at = ?7 WHERE id = ?1",
+    /* The same with the hold (Q_HOLD) of a version not held yet: one
+     * statement and one row lookup instead of two. */
+    [Q_PUT_HITS_HOLD] = "UPDATE incidents SET version = ?2, last_seen = ?3,"
+                        " hit_count = ?4, signal_count = ?5, updated_at ="
+                        " ?6, touched_at = ?7, held_since = ?8 WHERE id = ?1",
     [Q_DATA_VERSION] = "PRAGMA data_version",
     [Q_PUT_EVIDENCE] = "INSERT INTO evidence VALUES (?1, ?2, ?3) ON CONFLICT"
                        " (incident_id) DO UPDATE SET explanation ="
@@ -1056,12 +1076,16 @@ sn_store_put(struct sn_store *s, const struct sn_incident *inc)
 }
 
 enum sn_status
-sn_store_put_hits(struct sn_store *s, const struct sn_incident *inc)
+sn_store_put_hits(struct sn_store *s, const struct sn_incident *inc,
+                  int64_t held_since)
 {
-    sqlite3_stmt *q = stmt(s, Q_PUT_HITS);
+    bool hold = held_since > 0 && s->schema >= SCHEMA_HELD;
+    sqlite3_stmt *q = stmt(s, hold ? Q_PUT_HITS_HOLD : Q_PUT_HITS);
 
     if (q == NULL)
         return SN_EIO;
+    if (hold)
+        sqlite3_bind_int64(q, 8, held_since);
     bind_str(q, 1, inc->id);
     sqlite3_bind_int64(q, 2, inc->version);
     sqlite3_bind_int64(q, 3, inc->last_seen);
@@ -1141,8 +1165,9 @@ sn_store_record(struct sn_store *s, const struct sn_incident *inc,
     if (step_done(q) != SN_OK)
         return SN_EIO;
     /* Recorded: nothing of it is held any more (sn_store_hold). A
-     * first version is a row just inserted, which holds nothing. */
-    if (s->schema >= SCHEMA_HELD && inc->version > 1) {
+     * first version, or a fresh incident's (several signals folded
+     * into its opening), is a row just inserted, which holds nothing. */
+    if (s->schema >= SCHEMA_HELD && inc->version > 1 && !inc->fresh) {
         q = stmt(s, Q_UNHOLD);
         if (q == NULL)
             return SN_EIO;

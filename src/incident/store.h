@@ -69,10 +69,12 @@ enum sn_status sn_store_put(struct sn_store *s, const struct sn_incident *inc);
 
 /* Only inc's counters (version, last_seen, hit_count, signal_count,
  * updated_at, touched_at): for a version that added hits and nothing
- * else to a row this connection wrote last. SN_EIO also when no row has
- * inc's id. */
+ * else to a row this connection wrote last. held_since > 0 also holds
+ * the version, as sn_store_hold would, in the same statement; 0 leaves
+ * the hold as it is. SN_EIO also when no row has inc's id. */
 enum sn_status sn_store_put_hits(struct sn_store *s,
-                                 const struct sn_incident *inc);
+                                 const struct sn_incident *inc,
+                                 int64_t held_since);
 /* SQLite's PRAGMA data_version: moves when another connection (the API,
  * the CLI, a relay) committed since this one last looked; -1 on error. */
 int64_t sn_store_data_version(struct sn_store *s);
@@ -81,7 +83,9 @@ int64_t sn_store_data_version(struct sn_store *s);
  * Record one change of inc (already at its new version): the version
  * row (what changed), an audit entry (who, why) and the outbox row with
  * the document. Call inside a transaction. scratch holds the rendered
- * document afterwards.
+ * document afterwards. inc->fresh still set means sn_store_put has just
+ * inserted its row (the callers put, then record), which holds nothing
+ * to release (sn_store_hold).
  */
 enum sn_status sn_store_record(struct sn_store *s,
                                const struct sn_incident *inc, const char *actor,
