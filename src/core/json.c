@@ -218,8 +218,8 @@ sn_json_key(struct sn_buf *b, const char *key)
     return rc;
 }
 
-enum sn_status
-sn_json_int(struct sn_buf *b, int64_t v)
+size_t
+sn_int_text(int64_t v, char out[SN_INT_TEXT_MAX])
 {
     /* "00" "01" ... "99": two digits per division. */
     static const char pairs[] = "00010203040506070809"
@@ -232,7 +232,7 @@ sn_json_int(struct sn_buf *b, int64_t v)
                                 "70717273747576777879"
                                 "80818283848586878889"
                                 "90919293949596979899";
-    char tmp[24];
+    char tmp[SN_INT_TEXT_MAX];
     char *end = tmp + sizeof(tmp), *p = end;
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
 
@@ -253,7 +253,16 @@ sn_json_int(struct sn_buf *b, int64_t v)
     }
     if (v < 0)
         *--p = '-';
-    return sn_buf_append(b, p, (size_t)(end - p));
+    memcpy(out, p, (size_t)(end - p));
+    return (size_t)(end - p);
+}
+
+enum sn_status
+sn_json_int(struct sn_buf *b, int64_t v)
+{
+    char t[SN_INT_TEXT_MAX];
+
+    return sn_buf_append(b, t, sn_int_text(v, t));
 }
 
 enum sn_status

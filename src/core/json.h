@@ -34,6 +34,9 @@ enum sn_status sn_json_str_or_null(struct sn_buf *b, const char *s,
 /* "key": (quoted key and colon; keys are trusted ASCII). */
 enum sn_status sn_json_key(struct sn_buf *b, const char *key);
 enum sn_status sn_json_int(struct sn_buf *b, int64_t v);
+/* v in decimal into out, unterminated; returns its length (at most 20). */
+#define SN_INT_TEXT_MAX 24
+size_t sn_int_text(int64_t v, char out[SN_INT_TEXT_MAX]);
 /* ,"key":"s" (or null when s is NULL): the next member of an object. */
 enum sn_status sn_json_member_str(struct sn_buf *b, const char *key,
                                   const char *s);

@@ -58,25 +58,6 @@ feed(struct hasher *h, const void *p, size_t len)
     h->n += len;
 }
 
-/* v in decimal into out (at least 21 bytes), unterminated; its length.
- * By hand: snprintf was most of the hash's cost (twenty calls a row). */
-static size_t
-put_dec(char *out, int64_t v)
-{
-    char t[20];
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    size_t n = 0, k = 0;
-
-    do
-        t[n++] = (char)('0' + u % 10);
-    while ((u /= 10) != 0);
-    if (v < 0)
-        out[k++] = '-';
-    while (n > 0)
-        out[k++] = t[--n];
-    return k;
-}
-
 /*
  * hash = hex(SHA-256(prev || canonical)); canonical is each column as
  * "<length>:<bytes>" ("~" for NULL) so no two rows share an encoding.
@@ -109,7 +90,7 @@ row_hash(struct sn_audit_stmts *st, const char *prev, const struct val *v,
             feed(&hs, "~", 1);
             continue;
         }
-        k = put_dec(num, (int64_t)v[c].len);
+        k = sn_int_text((int64_t)v[c].len, num);
         num[k++] = ':';
         feed(&hs, num, k);
         feed(&hs, v[c].ptr, v[c].len);
@@ -249,8 +230,8 @@ sn_audit_append_with(sqlite3 *db, struct sn_audit_stmts *st,
         st->sha = EVP_MD_fetch(NULL, "SHA256", NULL);
     /* The values exactly as SQLite will return them (integers as
      * decimal text), in CANON_COLS order. */
-    at[put_dec(at, at_ns)] = '\0';
-    ver[put_dec(ver, e->version)] = '\0';
+    at[sn_int_text(at_ns, at)] = '\0';
+    ver[sn_int_text(e->version, ver)] = '\0';
     v[0] = str_val(at);
     v[1] = str_val(e->actor ? e->actor : "-");
     v[2] = str_val(e->action);
